@@ -1,0 +1,51 @@
+import { Body, Controller, Get, HttpCode, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../common/auth/auth-user';
+import { CurrentUser, Roles } from '../common/auth/decorators';
+import { UuidParam } from '../common/http/uuid-param';
+import { AdminUsersService } from '../users/admin-users.service';
+import { AuditQuery, SetTierDto, UserView } from '../users/dto/users.dto';
+import { AuditService } from './audit.service';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@Roles('operator')
+@Controller('v1/admin')
+export class AdminUsersController {
+  constructor(
+    private readonly adminUsers: AdminUsersService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get('users/:id')
+  @ApiOkResponse({ type: UserView })
+  view(@UuidParam() id: string): Promise<UserView> {
+    return this.adminUsers.view(id);
+  }
+
+  @Post('users/:id/suspend')
+  @HttpCode(200)
+  @ApiOkResponse({ type: UserView })
+  suspend(@CurrentUser() operator: AuthUser, @UuidParam() id: string): Promise<UserView> {
+    return this.adminUsers.suspend(operator, id);
+  }
+
+  @Post('users/:id/unsuspend')
+  @HttpCode(200)
+  @ApiOkResponse({ type: UserView })
+  unsuspend(@CurrentUser() operator: AuthUser, @UuidParam() id: string): Promise<UserView> {
+    return this.adminUsers.unsuspend(operator, id);
+  }
+
+  @Put('users/:id/tier')
+  @ApiOkResponse({ type: UserView })
+  setTier(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: SetTierDto): Promise<UserView> {
+    return this.adminUsers.setTier(operator, id, body.tier);
+  }
+
+  @Get('audit')
+  @ApiOkResponse({ description: '{ data: AuditEntry[], nextCursor }' })
+  auditLog(@Query() query: AuditQuery) {
+    return this.audit.list(query);
+  }
+}

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { AuditEntryEntity } from '../audit/audit-entry.entity';
+import { AuditRepository } from '../audit/audit.repository';
+import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { AuditQuery } from '../users/dto/users.dto';
+import { isTimeCursor } from '../users/users.service';
+
+export interface AuditEntryView {
+  id: string;
+  at: string;
+  operatorId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  tradeId: string | null;
+  detail: Record<string, unknown>;
+}
+
+function present(entry: AuditEntryEntity): AuditEntryView {
+  return {
+    id: entry.id,
+    at: entry.at.toISOString(),
+    operatorId: entry.operatorId,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    tradeId: entry.tradeId,
+    detail: entry.detail,
+  };
+}
+
+@Injectable()
+export class AuditService {
+  constructor(private readonly audit: AuditRepository) {}
+
+  async list(query: AuditQuery): Promise<Page<AuditEntryView>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const rows = await this.audit.list(
+      { operatorId: query.operatorId, tradeId: query.tradeId },
+      limit + 1,
+      after && { at: after.t, id: after.id },
+    );
+    return toPage(rows, limit, present, (row) => ({ t: row.at.toISOString(), id: row.id }));
+  }
+}

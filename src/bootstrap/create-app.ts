@@ -1,0 +1,93 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Logger } from 'nestjs-pino';
+import type { Histogram } from 'prom-client';
+import { AppModule } from '../app.module';
+import { createValidationPipe } from '../common/errors';
+import { loadAppConfig, loadHttpConfig } from '../config';
+import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
+
+function requestId(raw: IncomingMessage): string {
+  const header = raw.headers['x-request-id'];
+  // A caller's id is kept only if it is plainly an id: anything else could forge log lines.
+  const id = typeof header === 'string' && REQUEST_ID_PATTERN.test(header) ? header : randomUUID();
+  (raw as IncomingMessage & { id?: string }).id = id;
+  return id;
+}
+
+export interface CreateAppOptions {
+  workers: boolean;
+}
+
+/** Builds the HTTP application: Fastify, security headers, body parsing, validation, docs and metrics. */
+export async function createApp(options: CreateAppOptions): Promise<NestFastifyApplication> {
+  const config = loadAppConfig();
+  const http = loadHttpConfig();
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: http.trustProxy,
+    genReqId: requestId,
+    requestIdHeader: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
+    bufferLogs: true,
+    rawBody: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // An empty body sent as application/json means "no body" (PayPal's clients do this), not a parse error.
+  app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, (req, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    return fastify.getDefaultJsonParser('error', 'error')(req as never, body.toString('utf8'), done);
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"] },
+    },
+  });
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      credentials: true,
+      exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after'],
+    });
+  }
+
+  const histogram = app.get<Histogram<string>>(`PROM_METRIC_${HTTP_DURATION_METRIC.toUpperCase()}`);
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-request-id', request.id);
+    return payload;
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    histogram.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.useGlobalPipes(createValidationPipe());
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Yuanbridge API')
+      .setDescription('Peer-to-peer USD/CNY exchange with escrow. Errors are RFC 9457 problem details with a stable `code`.')
+      .setVersion('1')
+      .addBearerAuth()
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'apiKey')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+
+  return app;
+}

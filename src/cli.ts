@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { exitOnStartFailure } from './bootstrap/start-failure';
+import { CryptoModule } from './common/crypto/crypto.module';
+import { DomainError } from './common/errors';
+import { allConfigs, loadDatabaseConfig } from './config';
+import { DatabaseModule } from './database/database.module';
+import { ensureDatabaseExists, runMigrations } from './database/preflight';
+import { UsersModule } from './users/users.module';
+import { UsersService } from './users/users.service';
+
+@Module({
+  imports: [ConfigModule.forRoot({ isGlobal: true, load: allConfigs, ignoreEnvFile: true }), DatabaseModule, CryptoModule, UsersModule],
+})
+class CliModule {}
+
+const USAGE = `Usage:
+  npm run cli -- migrate
+  npm run cli -- create-operator <email> <password> [displayName]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const database = loadDatabaseConfig();
+  switch (command) {
+    case 'migrate': {
+      await ensureDatabaseExists(database);
+      const applied = await runMigrations(database);
+      process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date.\n');
+      return 0;
+    }
+    case 'create-operator': {
+      const [email, password, displayName] = args;
+      if (!email || !password) {
+        process.stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      if (password.length < 10) {
+        process.stderr.write('The password must be at least 10 characters.\n');
+        return 2;
+      }
+      await ensureDatabaseExists(database);
+      await runMigrations(database);
+      const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+      try {
+        const operator = await app.get(UsersService).createOperator(email, password, displayName);
+        process.stdout.write(`Operator created: ${operator.id} ${operator.email}\n`);
+        return 0;
+      } catch (error) {
+        if (error instanceof DomainError) {
+          process.stderr.write(`${error.detail}\n`);
+          return 1;
+        }
+        throw error;
+      } finally {
+        await app.close();
+      }
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), exitOnStartFailure);

@@ -1,0 +1,19 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { AuthUser, UserRole } from './auth-user';
+
+export const IS_PUBLIC = 'auth:public';
+export const ROLES = 'auth:roles';
+export const ACTIVE_ACCOUNT = 'auth:active-account';
+
+/** No credentials needed. */
+export const Public = () => SetMetadata(IS_PUBLIC, true);
+
+/** Only these roles may call the route (403 `forbidden` otherwise). */
+export const Roles = (...roles: UserRole[]) => SetMetadata(ROLES, roles);
+
+/** Suspended users are refused (403 `account_suspended`): they may only finish what is live. */
+export const ActiveAccountRequired = () => SetMetadata(ACTIVE_ACCOUNT, true);
+
+export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthUser => {
+  return context.switchToHttp().getRequest<{ user: AuthUser }>().user;
+});

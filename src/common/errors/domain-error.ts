@@ -1,0 +1,35 @@
+import { ERROR_CODES, ErrorCode } from './error-codes';
+
+export interface FieldError {
+  /** JSON path of the bad value, such as `price.rate`. */
+  field: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * An error a client can act on: a stable code, its HTTP status, and a detail written for the client.
+ * Services throw these; the one exception filter turns them into problem details.
+ */
+export class DomainError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail);
+    this.name = 'DomainError';
+    this.status = ERROR_CODES[code].status;
+  }
+
+  static validation(errors: FieldError[]): DomainError {
+    const fields = errors.map((e) => e.field).join(', ');
+    return new DomainError('validation_failed', `Invalid value for: ${fields}`, { errors });
+  }
+
+  static notFound(what: string): DomainError {
+    return new DomainError('not_found', `${what} not found`);
+  }
+}

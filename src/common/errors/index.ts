@@ -1,0 +1,6 @@
+export * from './domain-error';
+export * from './error-codes';
+export * from './foreign-error-formats';
+export * from './problem';
+export * from './problem-details.filter';
+export * from './validation';

@@ -1,0 +1,39 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PreparedResponse } from '../http/prepared-response';
+import { foreignErrorFormatFor } from './foreign-error-formats';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+
+/** The one exception filter: every error leaves as RFC 9457 problem details, without internals. */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (reply.sent) return;
+
+    if (exception instanceof PreparedResponse) {
+      void reply.status(exception.status).headers(exception.headers).send(exception.body);
+      return;
+    }
+
+    const { status, body, unexpected } = toProblem(exception);
+    if (unexpected) {
+      this.logger.error({ err: exception, requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
+    }
+    const path = request.url.split('?')[0];
+    const foreign = foreignErrorFormatFor(path);
+    if (foreign) {
+      const formatted = foreign.format({ status, code: body.code, detail: body.detail, errors: body.errors });
+      void reply.status(formatted.status).header('content-type', formatted.contentType).send(formatted.body);
+      return;
+    }
+    void reply
+      .status(status)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send({ ...body, instance: `${path}#${request.id}` });
+  }
+}

@@ -1,0 +1,28 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader, isProduction } from './env';
+
+export interface AuthConfig {
+  jwtSecret: string;
+  jwtExpiresInSeconds: number;
+  /** argon2id cost; defaults follow OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
+  argon2MemoryKib: number;
+  argon2TimeCost: number;
+}
+
+export const DEV_JWT_SECRET = 'dev-only-jwt-secret-do-not-use-in-production';
+
+export function loadAuthConfig(env = process.env): AuthConfig {
+  const read = new EnvReader(env);
+  const jwtSecret = read.string('JWT_SECRET', DEV_JWT_SECRET);
+  if (isProduction(env) && jwtSecret === DEV_JWT_SECRET)
+    read.fail('JWT_SECRET must be set in production (the default is for development only)');
+  if (jwtSecret.length < 32) read.fail('JWT_SECRET must be at least 32 characters');
+  return read.done({
+    jwtSecret,
+    jwtExpiresInSeconds: read.int('JWT_EXPIRES_IN_SECONDS', 3600, { min: 60, max: 86400 }),
+    argon2MemoryKib: read.int('ARGON2_MEMORY_KIB', 19456, { min: 1024 }),
+    argon2TimeCost: read.int('ARGON2_TIME_COST', 2, { min: 1, max: 10 }),
+  });
+}
+
+export const authConfig = registerAs('auth', () => loadAuthConfig());

@@ -1,0 +1,27 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader } from './env';
+
+export interface HttpConfig {
+  rateLimitEnabled: boolean;
+  rateLimitWindowMs: number;
+  /** Requests per window from one IP address, authenticated or not. */
+  rateLimitPerIp: number;
+  /** Requests per window from one user (token or API key), whatever the address. */
+  rateLimitPerUser: number;
+  idempotencyTtlHours: number;
+  trustProxy: boolean;
+}
+
+export function loadHttpConfig(env = process.env): HttpConfig {
+  const read = new EnvReader(env);
+  return read.done({
+    rateLimitEnabled: read.bool('RATE_LIMIT_ENABLED', true),
+    rateLimitWindowMs: read.int('RATE_LIMIT_WINDOW_MS', 60000, { min: 1000 }),
+    rateLimitPerIp: read.int('RATE_LIMIT_PER_IP', 600, { min: 1 }),
+    rateLimitPerUser: read.int('RATE_LIMIT_PER_USER', 300, { min: 1 }),
+    idempotencyTtlHours: read.int('IDEMPOTENCY_TTL_HOURS', 24, { min: 1 }),
+    trustProxy: read.bool('TRUST_PROXY', false),
+  });
+}
+
+export const httpConfig = registerAs('http', () => loadHttpConfig());

@@ -1,0 +1,41 @@
+import { appConfig, loadAppConfig } from './app.config';
+import { authConfig, loadAuthConfig } from './auth.config';
+import { cryptoConfig, loadCryptoConfig } from './crypto.config';
+import { databaseConfig, loadDatabaseConfig } from './database.config';
+import { httpConfig, loadHttpConfig } from './http.config';
+import { jobsConfig, loadJobsConfig } from './jobs.config';
+import { ConfigError } from './env';
+import { loadRedisConfig, redisConfig } from './redis.config';
+
+export * from './app.config';
+export * from './auth.config';
+export * from './crypto.config';
+export * from './database.config';
+export * from './env';
+export * from './http.config';
+export * from './jobs.config';
+export * from './redis.config';
+
+export const allConfigs = [appConfig, authConfig, cryptoConfig, databaseConfig, httpConfig, jobsConfig, redisConfig];
+
+/** Validates every concern at once, so a bad start lists every problem, not just the first. */
+export function validateAllConfig(env = process.env): void {
+  const problems: string[] = [];
+  for (const load of [
+    loadAppConfig,
+    loadAuthConfig,
+    loadCryptoConfig,
+    loadDatabaseConfig,
+    loadHttpConfig,
+    loadJobsConfig,
+    loadRedisConfig,
+  ]) {
+    try {
+      load(env);
+    } catch (error) {
+      if (error instanceof ConfigError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}

@@ -1,0 +1,31 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader } from './env';
+
+export interface RedisConfig {
+  url: string;
+  connectTimeoutMs: number;
+  /**
+   * Prefix of every BullMQ key. Hash-tagged (`{yb}`) so that all of a queue's keys land in one slot,
+   * which BullMQ needs on Redis Cluster. Tests give each run its own prefix.
+   */
+  queuePrefix: string;
+  /** Prefix of the service's own keys (rate limits). */
+  keyPrefix: string;
+}
+
+export function loadRedisConfig(env = process.env): RedisConfig {
+  const read = new EnvReader(env);
+  const url = read.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const queuePrefix = read.string('QUEUE_PREFIX', '{yb}');
+  if (!/^\{[A-Za-z0-9_-]+\}$/.test(queuePrefix)) {
+    read.fail(`QUEUE_PREFIX must be a hash tag such as {yb}, got "${queuePrefix}"`);
+  }
+  return read.done({
+    url: url.toString(),
+    connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 3000, { min: 100 }),
+    queuePrefix,
+    keyPrefix: `${queuePrefix}:`,
+  });
+}
+
+export const redisConfig = registerAs('redis', () => loadRedisConfig());

@@ -1,0 +1,120 @@
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import type { DatabaseConfig, RedisConfig } from '../config';
+import { dataSourceOptions } from './data-source-options';
+
+/** A start-up problem explained in one line: what is unreachable, where, and how to start it. */
+export class PreflightError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreflightError';
+  }
+}
+
+// Any value of this lock works; it only has to be the same for every process that migrates.
+const MIGRATION_LOCK_KEY = 7_246_013_587;
+
+function where(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol.startsWith('redis') ? '6379' : '5432')}`;
+}
+
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
+}
+
+function reason(error: unknown): string {
+  const e = error as { code?: string; message?: string; errors?: { code?: string }[] };
+  return e.code ?? e.errors?.[0]?.code ?? e.message ?? String(error);
+}
+
+function unreachableDatabase(config: DatabaseConfig, error: unknown): PreflightError {
+  return new PreflightError(
+    `PostgreSQL is not reachable at ${where(config.url)} (DATABASE_URL): ${reason(error)}. ` +
+      'Start it with `docker compose up -d postgres`, or start the local service (`pg_ctlcluster 15 main start`).',
+  );
+}
+
+/** Creates the database named in DATABASE_URL when the server has no such database. */
+export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void> {
+  const name = databaseName(config.url);
+  const maintenanceUrl = new URL(config.url);
+  maintenanceUrl.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenanceUrl.toString(), connectionTimeoutMillis: config.connectTimeoutMs });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw unreachableDatabase(config, error);
+  }
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (existing.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      } catch (error) {
+        // Another process created it first.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs pending migrations under an advisory lock, so processes starting together migrate once. */
+export async function runMigrations(config: DatabaseConfig): Promise<string[]> {
+  // One connection holds the lock; the migrations run on the other.
+  const dataSource = new DataSource({ ...dataSourceOptions(config), extra: { max: 2, connectionTimeoutMillis: config.connectTimeoutMs } });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw unreachableDatabase(config, error);
+  }
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      return applied.map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+    await dataSource.destroy();
+  }
+}
+
+export async function checkRedis(config: RedisConfig): Promise<void> {
+  const redis = new Redis(config.url, {
+    connectTimeout: config.connectTimeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new PreflightError(
+      `Redis is not reachable at ${where(config.url)} (REDIS_URL): ${reason(error)}. ` +
+        'Start it with `docker compose up -d redis`, or start the local service (`redis-server --daemonize yes`).',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function preflight(database: DatabaseConfig, redis: RedisConfig): Promise<void> {
+  await Promise.all([
+    (async () => {
+      if (database.createIfMissing) await ensureDatabaseExists(database);
+      if (database.migrateOnStart) await runMigrations(database);
+    })(),
+    checkRedis(redis),
+  ]);
+}

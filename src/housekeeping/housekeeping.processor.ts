@@ -1,0 +1,51 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { IdempotencyRepository } from '../idempotency/idempotency.repository';
+import { OutboxRepository } from '../outbox/outbox.repository';
+import { JOBS, QUEUES } from '../queues/queue-names';
+
+// Bounded batches: a purge never holds a long lock or a long transaction.
+const PURGE_BATCH = 5000;
+const PURGE_MAX_BATCHES = 20;
+const KEEP_PUBLISHED_OUTBOX_HOURS = 72;
+
+/** Clean-up work. Each job is idempotent: running it twice deletes nothing more than running it once. */
+@Processor(QUEUES.housekeeping)
+export class HousekeepingProcessor extends WorkerHost {
+  private readonly logger = new Logger(HousekeepingProcessor.name);
+
+  constructor(
+    private readonly idempotency: IdempotencyRepository,
+    private readonly outbox: OutboxRepository,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    super();
+  }
+
+  async process(job: Job): Promise<{ deleted: number }> {
+    switch (job.name) {
+      case JOBS.housekeeping.purgeIdempotencyKeys:
+        return { deleted: await this.repeat(() => this.idempotency.purgeExpired(PURGE_BATCH)) };
+      case JOBS.housekeeping.purgePublishedOutbox:
+        return {
+          deleted: await this.repeat(() => this.outbox.purgePublished(this.dataSource.manager, KEEP_PUBLISHED_OUTBOX_HOURS, PURGE_BATCH)),
+        };
+      default:
+        throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.housekeeping}`);
+    }
+  }
+
+  private async repeat(batch: () => Promise<number>): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < PURGE_MAX_BATCHES; i += 1) {
+      const deleted = await batch();
+      total += deleted;
+      if (deleted < PURGE_BATCH) break;
+    }
+    if (total > 0) this.logger.log(`Purged ${total} rows`);
+    return total;
+  }
+}

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+
+export interface IdempotencyRecord {
+  method: string;
+  path: string;
+  requestHash: string;
+  state: 'in_progress' | 'completed';
+  responseStatus: number | null;
+  responseBody: unknown;
+  responseHeaders: Record<string, string> | null;
+}
+
+export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
+
+@Injectable()
+export class IdempotencyRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Claims the key for this request. The primary key makes exactly one of any number of concurrent
+   * claims win. An expired record, or an in-progress one abandoned longer than `abandonAfterMs`
+   * (its process died), is taken over.
+   */
+  async claim(
+    ownerId: string,
+    key: string,
+    request: { method: string; path: string; requestHash: string },
+    ttlHours: number,
+    abandonAfterMs: number,
+  ): Promise<ClaimResult> {
+    const rows: {
+      claimed: boolean;
+      method: string;
+      path: string;
+      request_hash: string;
+      state: 'in_progress' | 'completed';
+      response_status: number | null;
+      response_body: unknown;
+      response_headers: Record<string, string> | null;
+    }[] = await this.dataSource.query(
+      `WITH claimed AS (
+           INSERT INTO idempotency_keys (owner_id, key, method, path, request_hash, state, expires_at)
+           VALUES ($1, $2, $3, $4, $5, 'in_progress', now() + $6 * interval '1 hour')
+           ON CONFLICT (owner_id, key) DO UPDATE
+             SET method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, state = 'in_progress',
+                 response_status = NULL, response_body = NULL, response_headers = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+             WHERE idempotency_keys.expires_at < now()
+                OR (idempotency_keys.state = 'in_progress' AND idempotency_keys.created_at < now() - $7 * interval '1 millisecond')
+           RETURNING true AS claimed
+         )
+         SELECT claimed, NULL AS method, NULL AS path, NULL AS request_hash, NULL AS state, NULL::smallint AS response_status, NULL::jsonb AS response_body, NULL::jsonb AS response_headers FROM claimed
+         UNION ALL
+         SELECT false, method, path, request_hash, state, response_status, response_body, response_headers
+           FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)`,
+      [ownerId, key, request.method, request.path, request.requestHash, ttlHours, abandonAfterMs],
+    );
+    const row = rows[0];
+    if (!row) {
+      // The conflicting row was deleted between the insert and the read (a purge): claim afresh.
+      return this.claim(ownerId, key, request, ttlHours, abandonAfterMs);
+    }
+    if (row.claimed) return { claimed: true };
+    return {
+      claimed: false,
+      existing: {
+        method: row.method,
+        path: row.path,
+        requestHash: row.request_hash,
+        state: row.state,
+        responseStatus: row.response_status,
+        responseBody: row.response_body,
+        responseHeaders: row.response_headers,
+      },
+    };
+  }
+
+  async complete(
+    ownerId: string,
+    key: string,
+    response: { status: number; body: unknown; headers: Record<string, string> },
+  ): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4, response_headers = $5
+        WHERE owner_id = $1 AND key = $2 AND state = 'in_progress'`,
+      [ownerId, key, response.status, JSON.stringify(response.body ?? null), response.headers],
+    );
+  }
+
+  /** A 5xx is not kept: the key is freed so a retry runs again. */
+  async release(ownerId: string, key: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND state = 'in_progress'`, [ownerId, key]);
+  }
+
+  async purgeExpired(limit: number): Promise<number> {
+    const result = await this.dataSource.query(
+      `DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT $1)`,
+      [limit],
+    );
+    return result[1] ?? 0;
+  }
+}

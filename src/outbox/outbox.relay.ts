@@ -1,0 +1,131 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { databaseConfig, jobsConfig } from '../config';
+import { QueueRegistry } from '../queues/queue-registry';
+import { WORKERS_ENABLED } from '../runtime';
+import { OUTBOX_CHANNEL, OutboxRepository } from './outbox.repository';
+
+const ENQUEUE_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`enqueue timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Publishes committed outbox rows to BullMQ. Rows are claimed with FOR UPDATE SKIP LOCKED and marked
+ * published only after BullMQ accepted the job, in the same transaction; a crash in between leaves the
+ * row unpublished, and the next publish is deduplicated by the job id. Safe with many relays at once.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private listener?: Client;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly outbox: OutboxRepository,
+    private readonly queues: QueueRegistry,
+    @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
+    @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
+    @Inject(WORKERS_ENABLED) private readonly enabled: boolean,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.enabled) await this.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.listen();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      const listener = new Client({ connectionString: this.database.url, connectionTimeoutMillis: this.database.connectTimeoutMs });
+      listener.on('notification', () => this.wake?.());
+      listener.on('error', (error) => this.logger.warn(`Outbox listener lost (${error.message}); polling only`));
+      await listener.connect();
+      await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      this.listener = listener;
+    } catch (error) {
+      // The poll still publishes everything; LISTEN only makes it sooner.
+      this.logger.warn(`Outbox LISTEN unavailable (${(error as Error).message}); polling only`);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      let published = 0;
+      try {
+        published = await this.publishBatch();
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        this.logger.error(`Outbox publish failed (${(error as Error).message}); retrying`);
+      }
+      if (published >= this.config.outboxBatchSize && failures === 0) continue;
+      const backoffMs =
+        failures === 0 ? this.config.outboxPollIntervalMs : Math.min(30000, this.config.outboxPollIntervalMs * 2 ** Math.min(failures, 6));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Publishes one batch; returns how many rows it published. */
+  async publishBatch(): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = await this.outbox.claimBatch(manager, this.config.outboxBatchSize);
+      const published: string[] = [];
+      let consecutiveFailures = 0;
+      for (const row of rows) {
+        try {
+          await withTimeout(
+            this.queues.get(row.queue).add(row.jobName, row.payload, { jobId: row.jobId, delay: row.remainingDelayMs }),
+            ENQUEUE_TIMEOUT_MS,
+          );
+          published.push(row.id);
+          consecutiveFailures = 0;
+        } catch (error) {
+          // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
+          await this.outbox.recordFailure(manager, row.id, (error as Error).message);
+          consecutiveFailures += 1;
+          if (consecutiveFailures >= 2) break;
+        }
+      }
+      await this.outbox.markPublished(manager, published);
+      return published.length;
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+
+export interface OutboxRow {
+  id: string;
+  queue: string;
+  jobName: string;
+  jobId: string;
+  payload: Record<string, unknown>;
+  /** What is left of the delay, counted from when the row was written. */
+  remainingDelayMs: number;
+}
+
+export const OUTBOX_CHANNEL = 'yb_outbox';
+
+@Injectable()
+export class OutboxRepository {
+  async insert(
+    manager: EntityManager,
+    row: { queue: string; jobName: string; jobId: string | null; payload: Record<string, unknown>; delayMs: number },
+  ): Promise<string> {
+    // Without an id of the caller's, the row's own id makes the job id, so a republish dedupes in BullMQ.
+    const inserted = await manager.query(
+      `INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms)
+       VALUES ($1, $2, coalesce($3, 'outbox-' || currval(pg_get_serial_sequence('outbox', 'id'))), $4, $5)
+       RETURNING id`,
+      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs],
+    );
+    // Delivered only if the transaction commits: wakes the relays without waiting for their poll.
+    await manager.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+    return String(inserted[0].id);
+  }
+
+  /** Claims unpublished rows; SKIP LOCKED lets several relays share the work without waiting on each other. */
+  async claimBatch(manager: EntityManager, limit: number): Promise<OutboxRow[]> {
+    const rows: { id: string; queue: string; job_name: string; job_id: string; payload: Record<string, unknown>; remaining_ms: number }[] =
+      await manager.query(
+        `SELECT id, queue, job_name, job_id, payload,
+              greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms
+         FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+    return rows.map((r) => ({
+      id: String(r.id),
+      queue: r.queue,
+      jobName: r.job_name,
+      jobId: r.job_id,
+      payload: r.payload,
+      remainingDelayMs: r.remaining_ms,
+    }));
+  }
+
+  async markPublished(manager: EntityManager, ids: string[]): Promise<void> {
+    if (ids.length > 0) await manager.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+  }
+
+  async recordFailure(manager: EntityManager, id: string, error: string): Promise<void> {
+    await manager.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [id, error.slice(0, 500)]);
+  }
+
+  async purgePublished(manager: EntityManager, olderThanHours: number, limit: number): Promise<number> {
+    const result = await manager.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE published_at < now() - $1 * interval '1 hour' ORDER BY id LIMIT $2)`,
+      [olderThanHours, limit],
+    );
+    return result[1] ?? 0;
+  }
+
+  async countUnpublished(manager: EntityManager): Promise<number> {
+    const rows = await manager.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
+    return rows[0].n;
+  }
+}

@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { assertJobId, QueueName } from '../queues/queue-names';
+import { OutboxRepository } from './outbox.repository';
+
+export interface OutboxMessage {
+  queue: QueueName;
+  jobName: string;
+  /** Derived from the data (`deadline-<tradeId>-funding`), so the same work is queued once; defaults to the row's id. */
+  jobId?: string;
+  payload: Record<string, unknown>;
+  delayMs?: number;
+}
+
+/**
+ * The only way work reaches the queues: rows written in the caller's transaction, published by the
+ * relay after commit. A rolled-back transaction enqueues nothing; a committed one always enqueues.
+ */
+@Injectable()
+export class OutboxService {
+  constructor(private readonly outbox: OutboxRepository) {}
+
+  async write(manager: EntityManager, message: OutboxMessage): Promise<string> {
+    if (!manager.queryRunner?.isTransactionActive) {
+      throw new Error('Outbox rows must be written inside the transaction of the change they belong to');
+    }
+    return this.outbox.insert(manager, {
+      queue: message.queue,
+      jobName: message.jobName,
+      jobId: message.jobId === undefined ? null : assertJobId(message.jobId),
+      payload: message.payload,
+      delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
+    });
+  }
+}

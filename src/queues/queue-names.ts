@@ -1,0 +1,26 @@
+/**
+ * Every BullMQ queue and job name, in one place. Job ids come from the data (never a `:`, which
+ * BullMQ refuses), so the same work is never queued twice.
+ */
+export const QUEUES = {
+  housekeeping: 'housekeeping',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export const JOBS = {
+  housekeeping: {
+    purgeIdempotencyKeys: 'purge-idempotency-keys',
+    purgePublishedOutbox: 'purge-published-outbox',
+  },
+} as const;
+
+export const ALL_QUEUES: QueueName[] = Object.values(QUEUES);
+
+/** BullMQ refuses `:` in custom ids (except a legacy 3-part form): refuse them everywhere instead. */
+export function assertJobId(jobId: string): string {
+  if (jobId.length === 0 || jobId.length > 200 || jobId.includes(':') || /^\d+$/.test(jobId)) {
+    throw new Error(`Invalid job id "${jobId}": 1–200 characters, no ':', not only digits`);
+  }
+  return jobId;
+}

@@ -1,0 +1,30 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Module } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { redisConfig } from '../config';
+import { redisOptions } from '../redis/redis.module';
+import { ALL_QUEUES } from './queue-names';
+import { QueueRegistry } from './queue-registry';
+
+@Global()
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [redisConfig.KEY],
+      useFactory: (config: ConfigType<typeof redisConfig>) => ({
+        connection: { ...redisOptions(config), maxRetriesPerRequest: null },
+        prefix: config.queuePrefix,
+        defaultJobOptions: {
+          attempts: 8,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 24 * 3600, count: 10000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      }),
+    }),
+    BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+  ],
+  providers: [QueueRegistry],
+  exports: [BullModule, QueueRegistry],
+})
+export class QueuesModule {}

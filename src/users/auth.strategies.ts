@@ -1,0 +1,50 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { Strategy as CustomStrategy } from 'passport-custom';
+import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
+import type { AuthUser } from '../common/auth/auth-user';
+import { authConfig } from '../config';
+import { UsersRepository } from './users.repository';
+import { hashApiKey } from './users.service';
+
+/** Bearer tokens. The user row is read on every request, so a suspension applies to the very next call. */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
+  constructor(
+    @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
+    private readonly users: UsersRepository,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.jwtSecret,
+      algorithms: ['HS256'],
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(payload: { sub?: unknown }): Promise<AuthUser | false> {
+    if (typeof payload.sub !== 'string') return false;
+    const principal = await this.users.findPrincipal(payload.sub);
+    return principal ? { ...principal, via: 'jwt' } : false;
+  }
+}
+
+/** `X-Api-Key` for programmatic clients: looked up by its SHA-256, never stored in clear. */
+@Injectable()
+export class ApiKeyStrategy extends PassportStrategy(CustomStrategy, 'api-key') {
+  constructor(private readonly users: UsersRepository) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<AuthUser | false> {
+    const key = request.headers['x-api-key'];
+    if (typeof key !== 'string' || key.length < 10 || key.length > 200) return false;
+    const principal = await this.users.findPrincipalByApiKeyHash(hashApiKey(key));
+    if (!principal) return false;
+    // Last use is kept to the minute, so a busy bot does not write on every request.
+    if (principal.stale) void this.users.touchApiKey(principal.keyId).catch(() => undefined);
+    return { id: principal.id, role: principal.role, tier: principal.tier, suspended: principal.suspended, via: 'api_key' };
+  }
+}

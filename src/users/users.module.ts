@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { authConfig } from '../config';
+import { AdminUsersService } from './admin-users.service';
+import { ApiKeyEntity } from './api-key.entity';
+import { AuthController } from './auth.controller';
+import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
+import { MeController } from './me.controller';
+import { PasswordHasher } from './password-hasher';
+import { UserEntity } from './user.entity';
+import { UserReputationEntity } from './user-reputation.entity';
+import { UsersController } from './users.controller';
+import { UsersRepository } from './users.repository';
+import { UsersService } from './users.service';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([UserEntity, UserReputationEntity, ApiKeyEntity]),
+    PassportModule,
+    JwtModule.registerAsync({
+      inject: [authConfig.KEY],
+      useFactory: (config: ConfigType<typeof authConfig>) => ({
+        secret: config.jwtSecret,
+        signOptions: { algorithm: 'HS256', expiresIn: config.jwtExpiresInSeconds },
+      }),
+    }),
+    AuditModule,
+  ],
+  controllers: [AuthController, MeController, UsersController],
+  providers: [UsersRepository, UsersService, AdminUsersService, PasswordHasher, JwtStrategy, ApiKeyStrategy],
+  exports: [UsersRepository, UsersService, AdminUsersService],
+})
+export class UsersModule {}

@@ -1,0 +1,34 @@
+import { toReputation } from './reputation';
+import type { ApiKeyEntity } from './api-key.entity';
+import type { UserEntity } from './user.entity';
+import type { ApiKeyView, PublicProfileView, UserView } from './dto/users.dto';
+
+export function presentUser(user: UserEntity): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    displayName: user.displayName,
+    role: user.role,
+    tier: user.tier,
+    suspended: user.suspendedAt !== null,
+    wechatWalletSet: user.wechatIdIndex !== null,
+    payoutAccount: user.paypalEmailIndex !== null ? { method: 'paypal' } : null,
+    reputation: toReputation(user.reputation),
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+export function presentPublicProfile(user: UserEntity): PublicProfileView {
+  return { id: user.id, displayName: user.displayName, role: user.role, reputation: toReputation(user.reputation) };
+}
+
+export function presentApiKey(key: ApiKeyEntity): ApiKeyView {
+  return {
+    id: key.id,
+    prefix: key.prefix,
+    name: key.name,
+    createdAt: key.createdAt.toISOString(),
+    lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    revokedAt: key.revokedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { EncryptedField } from '../common/crypto/field-encryption';
+import type { AuthUser, UserRole } from '../common/auth/auth-user';
+import { UserEntity } from './user.entity';
+import { UserReputationEntity } from './user-reputation.entity';
+import { ApiKeyEntity } from './api-key.entity';
+
+export interface NewUser {
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  role: UserRole;
+}
+
+export interface StoredHandle extends EncryptedField {
+  index: string;
+}
+
+/** Every query on users, their reputation counters and API keys. Methods take the caller's manager to join its transaction. */
+@Injectable()
+export class UsersRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private m(manager?: EntityManager): EntityManager {
+    return manager ?? this.dataSource.manager;
+  }
+
+  /** Inserts the user and its zeroed reputation row; returns null when the email is taken. */
+  async insertUser(manager: EntityManager, user: NewUser): Promise<UserEntity | null> {
+    const inserted = await manager.query(
+      `INSERT INTO users (email, password_hash, display_name, role) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (email) DO NOTHING RETURNING id`,
+      [user.email, user.passwordHash, user.displayName, user.role],
+    );
+    if (inserted.length === 0) return null;
+    const id: string = inserted[0].id;
+    await manager.insert(UserReputationEntity, { userId: id });
+    return this.findWithReputation(id, manager);
+  }
+
+  findWithReputation(id: string, manager?: EntityManager): Promise<UserEntity | null> {
+    return this.m(manager).findOne(UserEntity, { where: { id }, relations: { reputation: true } });
+  }
+
+  async findCredentialsByEmail(email: string): Promise<Pick<UserEntity, 'id' | 'passwordHash' | 'role'> | null> {
+    const rows = await this.dataSource.query(`SELECT id, password_hash, role FROM users WHERE email = $1`, [email]);
+    return rows.length === 0 ? null : { id: rows[0].id, passwordHash: rows[0].password_hash, role: rows[0].role };
+  }
+
+  /** The fields every authenticated request needs, in one indexed read. */
+  async findPrincipal(id: string): Promise<Omit<AuthUser, 'via'> | null> {
+    const rows = await this.dataSource.query(`SELECT id, role, tier, suspended_at IS NOT NULL AS suspended FROM users WHERE id = $1`, [id]);
+    return rows[0] ?? null;
+  }
+
+  async findPrincipalByApiKeyHash(keyHash: string): Promise<(Omit<AuthUser, 'via'> & { keyId: string; stale: boolean }) | null> {
+    const rows = await this.dataSource.query(
+      `SELECT u.id, u.role, u.tier, u.suspended_at IS NOT NULL AS suspended, k.id AS "keyId",
+              (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [keyHash],
+    );
+    return rows[0] ?? null;
+  }
+
+  async touchApiKey(keyId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [keyId]);
+  }
+
+  async setWechatHandle(manager: EntityManager, userId: string, handle: StoredHandle): Promise<void> {
+    await manager.update(
+      UserEntity,
+      { id: userId },
+      { wechatIdCiphertext: handle.ciphertext, wechatIdKeyId: handle.keyId, wechatIdIndex: handle.index },
+    );
+  }
+
+  async setPaypalHandle(manager: EntityManager, userId: string, handle: StoredHandle): Promise<void> {
+    await manager.update(
+      UserEntity,
+      { id: userId },
+      { paypalEmailCiphertext: handle.ciphertext, paypalEmailKeyId: handle.keyId, paypalEmailIndex: handle.index },
+    );
+  }
+
+  /** Locks the user row for an operator action, so concurrent actions on one user apply in order. */
+  lockUser(manager: EntityManager, id: string): Promise<UserEntity | null> {
+    return manager.findOne(UserEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  async setSuspended(manager: EntityManager, id: string, suspended: boolean): Promise<void> {
+    await manager.query(
+      `UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END, updated_at = now() WHERE id = $1`,
+      [id, suspended],
+    );
+  }
+
+  async setTier(manager: EntityManager, id: string, tier: number): Promise<void> {
+    await manager.update(UserEntity, { id }, { tier });
+  }
+
+  async insertOperator(user: NewUser): Promise<UserEntity | null> {
+    return this.dataSource.transaction((manager) => this.insertUser(manager, user));
+  }
+
+  async insertApiKey(key: { userId: string; prefix: string; keyHash: string; name: string | null }): Promise<ApiKeyEntity> {
+    const inserted = await this.dataSource.getRepository(ApiKeyEntity).save(this.dataSource.getRepository(ApiKeyEntity).create(key));
+    return inserted;
+  }
+
+  listApiKeys(userId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ApiKeyEntity[]> {
+    const query = this.dataSource
+      .getRepository(ApiKeyEntity)
+      .createQueryBuilder('k')
+      .where('k.user_id = :userId', { userId })
+      .orderBy("date_trunc('milliseconds', k.created_at)", 'ASC')
+      .addOrderBy('k.id', 'ASC')
+      .limit(limit);
+    if (after) query.andWhere("(date_trunc('milliseconds', k.created_at), k.id) > (:createdAt, :id)", after);
+    return query.getMany();
+  }
+
+  /** Revokes a key of this user; returns it, or null when the user has no such key. Revoking twice keeps the first time. */
+  async revokeApiKey(userId: string, keyId: string): Promise<ApiKeyEntity | null> {
+    await this.dataSource.query(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 AND user_id = $2`, [
+      keyId,
+      userId,
+    ]);
+    return this.dataSource.getRepository(ApiKeyEntity).findOne({ where: { id: keyId, userId } });
+  }
+}

@@ -1,0 +1,137 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { JwtService } from '@nestjs/jwt';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import type { AuthUser } from '../common/auth/auth-user';
+import { FieldEncryption, normalizeEmail, normalizeWechatId } from '../common/crypto/field-encryption';
+import { DomainError } from '../common/errors';
+import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
+import { authConfig } from '../config';
+import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PayoutAccountDto, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import { PasswordHasher } from './password-hasher';
+import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
+import { StoredHandle, UsersRepository } from './users.repository';
+
+/** Encryption contexts: bound into each ciphertext, so a value cannot be moved to another column. */
+export const HANDLE_CONTEXT = { wechatId: 'users.wechat_id', paypalEmail: 'users.paypal_email' } as const;
+
+export const API_KEY_PREFIX = 'yb_';
+const API_KEY_SHOWN_CHARS = 11;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly jwt: JwtService,
+    private readonly encryption: FieldEncryption,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+  ) {}
+
+  /** Creates a traveler or counterparty (operators come only from the CLI). 409 `email_taken` when the email is registered. */
+  async register(input: RegisterDto): Promise<UserView> {
+    const passwordHash = await this.hasher.hash(input.password);
+    const user = await this.dataSource.transaction((manager) =>
+      this.users.insertUser(manager, {
+        email: normalizeEmail(input.email),
+        passwordHash,
+        displayName: input.displayName,
+        role: input.role,
+      }),
+    );
+    if (!user) throw new DomainError('email_taken', 'An account with this email exists already');
+    return presentUser(user);
+  }
+
+  /** Creates an operator; used by the CLI only. */
+  async createOperator(email: string, password: string, displayName = 'Operator'): Promise<UserView> {
+    const passwordHash = await this.hasher.hash(password);
+    const user = await this.users.insertOperator({ email: normalizeEmail(email), passwordHash, displayName, role: 'operator' });
+    if (!user) throw new DomainError('email_taken', 'An account with this email exists already');
+    return presentUser(user);
+  }
+
+  /** Suspended users sign in too: they may still finish their live trades. */
+  async login(email: string, password: string): Promise<AccessTokenDto> {
+    const credentials = await this.users.findCredentialsByEmail(normalizeEmail(email));
+    const valid = await this.hasher.verify(credentials?.passwordHash, password);
+    if (!credentials || !valid) throw new DomainError('unauthenticated', 'Email or password is wrong');
+    const accessToken = await this.jwt.signAsync({ sub: credentials.id, role: credentials.role });
+    return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
+  }
+
+  async me(caller: AuthUser): Promise<UserView> {
+    return presentUser(await this.require(caller.id));
+  }
+
+  async publicProfile(id: string): Promise<PublicProfileView> {
+    return presentPublicProfile(await this.require(id));
+  }
+
+  private async require(id: string) {
+    const user = await this.users.findWithReputation(id);
+    if (!user) throw DomainError.notFound('User');
+    return user;
+  }
+
+  private seal(value: string, context: string): StoredHandle {
+    return { ...this.encryption.encrypt(value, context), index: this.encryption.blindIndex(value, context) };
+  }
+
+  /** Stores the WeChat id encrypted, with its blind index. Live trades keep the snapshot they took. */
+  async setWechatWallet(caller: AuthUser, wechatId: string): Promise<UserView> {
+    const handle = this.seal(normalizeWechatId(wechatId), HANDLE_CONTEXT.wechatId);
+    await this.dataSource.transaction((manager) => this.users.setWechatHandle(manager, caller.id, handle));
+    return this.me(caller);
+  }
+
+  async setPayoutAccount(caller: AuthUser, input: PayoutAccountDto): Promise<UserView> {
+    const handle = this.seal(normalizeEmail(input.paypalEmail), HANDLE_CONTEXT.paypalEmail);
+    await this.dataSource.transaction((manager) => this.users.setPaypalHandle(manager, caller.id, handle));
+    return this.me(caller);
+  }
+
+  /** The key is returned once; only its SHA-256 and a short prefix are stored. */
+  async createApiKey(caller: AuthUser, name: string | undefined): Promise<CreatedApiKeyView> {
+    const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const stored = await this.users.insertApiKey({
+      userId: caller.id,
+      prefix: key.slice(0, API_KEY_SHOWN_CHARS),
+      keyHash: hashApiKey(key),
+      name: name ?? null,
+    });
+    return { ...presentApiKey(stored), key };
+  }
+
+  async listApiKeys(caller: AuthUser, query: PageQuery): Promise<Page<ApiKeyView>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const rows = await this.users.listApiKeys(caller.id, limit + 1, after && { createdAt: after.t, id: after.id });
+    return toPage(rows, limit, presentApiKey, (row) => ({ t: row.createdAt.toISOString(), id: row.id }));
+  }
+
+  async revokeApiKey(caller: AuthUser, keyId: string): Promise<ApiKeyView> {
+    const key = await this.users.revokeApiKey(caller.id, keyId);
+    if (!key) throw DomainError.notFound('API key');
+    return presentApiKey(key);
+  }
+}
+
+export function isTimeCursor(value: unknown): value is { t: string; id: string } {
+  const v = value as { t?: unknown; id?: unknown };
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.t === 'string' &&
+    !Number.isNaN(Date.parse(v.t)) &&
+    typeof v.id === 'string' &&
+    /^[0-9a-f-]{36}$/i.test(v.id)
+  );
+}
