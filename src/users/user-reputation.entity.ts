@@ -1,4 +1,4 @@
-import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn, Relation } from 'typeorm';
 import { UserEntity } from './user.entity';
 
 /** Per-user counters; the trade and dispute transitions keep them current in their own transactions. */
@@ -9,7 +9,7 @@ export class UserReputationEntity {
 
   @OneToOne(() => UserEntity, (user) => user.reputation)
   @JoinColumn({ name: 'user_id' })
-  user?: UserEntity;
+  user?: Relation<UserEntity>;
 
   @Column({ name: 'completed_trades', type: 'integer' })
   completedTrades: number;

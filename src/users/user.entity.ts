@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, OneToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, OneToOne, PrimaryGeneratedColumn, Relation, UpdateDateColumn } from 'typeorm';
 import type { UserRole } from '../common/auth/auth-user';
 import { UserReputationEntity } from './user-reputation.entity';
 
@@ -50,5 +50,5 @@ export class UserEntity {
   updatedAt: Date;
 
   @OneToOne(() => UserReputationEntity, (reputation) => reputation.user)
-  reputation?: UserReputationEntity;
+  reputation?: Relation<UserReputationEntity>;
 }

@@ -1,0 +1,113 @@
+import { client, Api } from './support/http';
+import { registerUser, TestUser } from './support/factories';
+import { startTestApp, TestApp } from './support/test-app';
+
+/** Every kind of bad input is a 4xx problem-details body that names the problem and shows no internals. */
+describe('problem details for bad input (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({ BODY_LIMIT_BYTES: '2048' });
+    api = client(test.baseUrl);
+    user = await registerUser(api, 'counterparty');
+  });
+
+  afterAll(async () => {
+    await test.close();
+  });
+
+  function expectProblem(response: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code });
+    expect(response.text).not.toMatch(/at .*\.(js|ts):\d+|node_modules|stack|QueryFailedError|TypeError/);
+  }
+
+  it('malformed JSON → 400 malformed_json', async () => {
+    const response = await api('POST', '/v1/auth/register', {
+      rawBody: '{"email": "a@b.co",',
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(response, 400, 'malformed_json');
+  });
+
+  it('a content type other than JSON → 415 unsupported_media_type', async () => {
+    const response = await api('POST', '/v1/me/api-keys', {
+      token: user.token,
+      rawBody: '<xml/>',
+      headers: { 'content-type': 'application/xml' },
+    });
+    expectProblem(response, 415, 'unsupported_media_type');
+  });
+
+  it('an oversized body → 413 payload_too_large', async () => {
+    const response = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'x'.repeat(5000) } });
+    expectProblem(response, 413, 'payload_too_large');
+  });
+
+  it('unknown fields → 400 validation_failed naming each field', async () => {
+    const response = await api('POST', '/v1/auth/register', {
+      body: { email: 'not-an-email', password: 'short', displayName: 'X', role: 'traveler', isAdmin: true, tier: 2 },
+    });
+    expectProblem(response, 400, 'validation_failed');
+    const fields = response.body.errors.map((e: { field: string }) => e.field).sort();
+    expect(fields).toEqual(['email', 'isAdmin', 'password', 'tier']);
+    expect(response.body.errors.find((e: { field: string }) => e.field === 'isAdmin').code).toBe('unknown_field');
+    for (const error of response.body.errors)
+      expect(error).toEqual({ field: expect.any(String), code: expect.any(String), message: expect.any(String) });
+  });
+
+  it('a JSON number where a string belongs, and missing fields → 400', async () => {
+    const response = await api('POST', '/v1/auth/login', { body: { email: 42 } });
+    expectProblem(response, 400, 'validation_failed');
+    expect(response.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['email', 'password']);
+  });
+
+  it('a body that is not an object, or no body at all → 400', async () => {
+    expectProblem(await api('POST', '/v1/auth/login', { body: ['a', 'b'] }), 400, 'validation_failed');
+    expectProblem(await api('POST', '/v1/auth/login', { body: 'just a string' }), 400, 'validation_failed');
+    expectProblem(await api('POST', '/v1/auth/login', { body: null }), 400, 'validation_failed');
+    expectProblem(await api('POST', '/v1/auth/login'), 400, 'validation_failed');
+    expectProblem(
+      await api('POST', '/v1/auth/login', { rawBody: '', headers: { 'content-type': 'application/json' } }),
+      400,
+      'validation_failed',
+    );
+  });
+
+  it('a bad UUID in the path → 400 naming the parameter', async () => {
+    const response = await api('GET', '/v1/users/not-a-uuid', { token: user.token });
+    expectProblem(response, 400, 'validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'id', code: 'invalid_uuid', message: expect.any(String) }]);
+  });
+
+  it('a bad query value → 400 naming it', async () => {
+    const response = await api('GET', '/v1/me/api-keys?limit=1000', { token: user.token });
+    expectProblem(response, 400, 'validation_failed');
+    expect(response.body.errors[0].field).toBe('limit');
+    expectProblem(await api('GET', '/v1/me/api-keys?limit=abc', { token: user.token }), 400, 'validation_failed');
+    expectProblem(await api('GET', '/v1/me/api-keys?sort=desc', { token: user.token }), 400, 'validation_failed');
+  });
+
+  it('an unknown route → 404 not_found', async () => {
+    expectProblem(await api('GET', '/v1/nothing-here', { token: user.token }), 404, 'not_found');
+  });
+
+  it('names the request in `instance` so a client can quote it', async () => {
+    const response = await api('GET', '/v1/users/not-a-uuid', { token: user.token, headers: { 'x-request-id': 'client-chosen-id-123' } });
+    expect(response.headers.get('x-request-id')).toBe('client-chosen-id-123');
+    expect(response.body.instance).toBe('/v1/users/not-a-uuid#client-chosen-id-123');
+    const forged = await api('GET', '/v1/me', { token: user.token, headers: { 'x-request-id': 'bad id; with spaces {}' } });
+    expect(forged.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('changes nothing when the input is bad', async () => {
+    const before = await api('GET', '/v1/me/api-keys', { token: user.token });
+    await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 7 } });
+    await api('POST', '/v1/me/api-keys', { token: user.token, rawBody: '{', headers: { 'content-type': 'application/json' } });
+    const after = await api('GET', '/v1/me/api-keys', { token: user.token });
+    expect(after.body.data).toEqual(before.body.data);
+  });
+});

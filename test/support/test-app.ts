@@ -1,0 +1,113 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { createApp } from '../../src/bootstrap/create-app';
+import { loadDatabaseConfig, loadRedisConfig } from '../../src/config';
+import { preflight } from '../../src/database/preflight';
+
+const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  baseUrl: string;
+  databaseUrl: string;
+  queuePrefix: string;
+  logFile: string;
+  readLog(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole service on a loopback port, with its own fresh database (created from the
+ * migrations) and its own BullMQ key prefix, so test files never see each other's data.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const suffix = randomBytes(5).toString('hex');
+  const databaseUrl = new URL(BASE_DATABASE_URL);
+  databaseUrl.pathname = `/yb_test_${suffix}`;
+  const queuePrefix = `{ybt_${suffix}}`;
+  const logFile = join(mkdtempSync(join(tmpdir(), 'yb-test-')), 'app.log');
+
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl.toString(),
+    REDIS_URL,
+    QUEUE_PREFIX: queuePrefix,
+    LOG_FILE: logFile,
+    LOG_LEVEL: 'info',
+    // Cheap hashing and fast relays: tests measure behaviour, not cost.
+    ARGON2_MEMORY_KIB: '4096',
+    ARGON2_TIME_COST: '1',
+    OUTBOX_POLL_INTERVAL_MS: '100',
+    RATE_LIMIT_PER_IP: '100000',
+    RATE_LIMIT_PER_USER: '100000',
+    ...env,
+  });
+
+  await preflight(loadDatabaseConfig(), loadRedisConfig());
+  const app = await createApp({ workers: true });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address() as { port: number };
+  process.env = saved;
+
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    databaseUrl: databaseUrl.toString(),
+    queuePrefix,
+    logFile,
+    readLog: () => readFileSync(logFile, 'utf8'),
+    async close() {
+      await app.close();
+      await dropDatabase(databaseUrl.toString());
+      await deleteRedisKeys(queuePrefix);
+    },
+  };
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const maintenance = new URL(url);
+  const name = maintenance.pathname.slice(1);
+  maintenance.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Deletes this run's keys only: never FLUSHDB, other runs may share the server. */
+export async function deleteRedisKeys(prefix: string): Promise<number> {
+  const redis = new Redis(REDIS_URL);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[{}]/g, '\\$&')}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+/** Polls until the check passes; bounded, so a broken feature fails the test instead of hanging it. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await check();
+    if (result) return result;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
