@@ -85,7 +85,9 @@ export class Foundation1764000000000 implements MigrationInterface {
         request_hash text NOT NULL,
         state text NOT NULL CHECK (state IN ('in_progress', 'completed')),
         response_status smallint,
-        response_body jsonb,
+        -- The first response, encrypted: it may hold a secret shown once (a new API key) or a payment handle.
+        response_ciphertext text,
+        response_key_id text,
         response_headers jsonb,
         created_at timestamptz NOT NULL DEFAULT now(),
         expires_at timestamptz NOT NULL,

@@ -20,6 +20,8 @@ export const REDACTED_PATHS = [
   '*.wechatId',
   '*.paypalEmail',
   '*.travelerWechatId',
+  '*.parameters',
+  '*.driverError',
   'password',
   'accessToken',
   'wechatId',

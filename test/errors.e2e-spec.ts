@@ -91,6 +91,15 @@ describe('problem details for bad input (HTTP)', () => {
     expectProblem(await api('GET', '/v1/me/api-keys?sort=desc', { token: user.token }), 400, 'validation_failed');
   });
 
+  it('a NUL character, which PostgreSQL text cannot hold → 400, not 500', async () => {
+    const response = await api('POST', '/v1/me/api-keys', {
+      token: user.token,
+      rawBody: '{"name":"a\\u0000b"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(response, 400, 'malformed_json');
+  });
+
   it('an unknown route → 404 not_found', async () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: user.token }), 404, 'not_found');
   });

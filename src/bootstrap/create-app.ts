@@ -47,7 +47,14 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   // An empty body sent as application/json means "no body" (PayPal's clients do this), not a parse error.
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, (req, body: Buffer, done) => {
     if (body.length === 0) return done(null, undefined);
-    return fastify.getDefaultJsonParser('error', 'error')(req as never, body.toString('utf8'), done);
+    const text = body.toString('utf8');
+    // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail later as a 500.
+    if (/\\u0000/i.test(text))
+      return done(
+        Object.assign(new Error('NUL characters are not allowed'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }),
+        undefined,
+      );
+    return fastify.getDefaultJsonParser('error', 'error')(req as never, text, done);
   });
 
   await app.register(helmet, {

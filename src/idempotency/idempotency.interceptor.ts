@@ -5,6 +5,7 @@ import { ConfigType } from '@nestjs/config';
 import type { FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, Observable } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user';
+import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { createValidationPipe } from '../common/errors/validation';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/errors/problem';
@@ -18,6 +19,7 @@ export const REPLAYED_HEADER = 'idempotent-replayed';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 // An in-progress key older than this belongs to a request whose process died; it may be taken over.
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;
+const RESPONSE_CONTEXT = 'idempotency_keys.response';
 
 /**
  * `Idempotency-Key` on authenticated POSTs (API.md): one execution per caller and key for 24 h; a replay
@@ -31,6 +33,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   constructor(
     private readonly records: IdempotencyRepository,
+    private readonly encryption: FieldEncryption,
     @Inject(httpConfig.KEY) private readonly config: ConfigType<typeof httpConfig>,
   ) {}
 
@@ -67,7 +70,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
         await this.validateArguments(context, request);
         throw new DomainError('idempotency_key_in_use', 'A request with this Idempotency-Key is still running; retry later');
       }
-      throw new PreparedResponse(existing.responseStatus!, existing.responseBody, {
+      const body = existing.response ? JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT)) : undefined;
+      throw new PreparedResponse(existing.responseStatus!, body, {
         ...(existing.responseHeaders ?? {}),
         [REPLAYED_HEADER]: 'true',
       });
@@ -80,7 +84,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           (async () => {
             await this.records.complete(owner, key, {
               status: successStatus,
-              body,
+              body: this.seal(body),
               headers: { 'content-type': 'application/json; charset=utf-8' },
             });
             return body;
@@ -94,7 +98,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
             if (problem.status < 500) {
               await this.records.complete(owner, key, {
                 status: problem.status,
-                body: problem.body,
+                body: this.seal(problem.body),
                 headers: { 'content-type': PROBLEM_CONTENT_TYPE },
               });
             } else {
@@ -105,6 +109,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
         ),
       ),
     );
+  }
+
+  private seal(body: unknown) {
+    return this.encryption.encrypt(JSON.stringify(body ?? null), RESPONSE_CONTEXT);
   }
 
   /** Runs the route's body and path validation as the pipes would, without running the handler. */

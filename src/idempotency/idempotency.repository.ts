@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { EncryptedField } from '../common/crypto/field-encryption';
 
 export interface IdempotencyRecord {
   method: string;
@@ -8,7 +9,7 @@ export interface IdempotencyRecord {
   requestHash: string;
   state: 'in_progress' | 'completed';
   responseStatus: number | null;
-  responseBody: unknown;
+  response: EncryptedField | null;
   responseHeaders: Record<string, string> | null;
 }
 
@@ -37,7 +38,8 @@ export class IdempotencyRepository {
       request_hash: string;
       state: 'in_progress' | 'completed';
       response_status: number | null;
-      response_body: unknown;
+      response_ciphertext: string | null;
+      response_key_id: string | null;
       response_headers: Record<string, string> | null;
     }[] = await this.dataSource.query(
       `WITH claimed AS (
@@ -45,14 +47,14 @@ export class IdempotencyRepository {
            VALUES ($1, $2, $3, $4, $5, 'in_progress', now() + $6 * interval '1 hour')
            ON CONFLICT (owner_id, key) DO UPDATE
              SET method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, state = 'in_progress',
-                 response_status = NULL, response_body = NULL, response_headers = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+                 response_status = NULL, response_ciphertext = NULL, response_key_id = NULL, response_headers = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
              WHERE idempotency_keys.expires_at < now()
                 OR (idempotency_keys.state = 'in_progress' AND idempotency_keys.created_at < now() - $7 * interval '1 millisecond')
            RETURNING true AS claimed
          )
-         SELECT claimed, NULL AS method, NULL AS path, NULL AS request_hash, NULL AS state, NULL::smallint AS response_status, NULL::jsonb AS response_body, NULL::jsonb AS response_headers FROM claimed
+         SELECT claimed, NULL AS method, NULL AS path, NULL AS request_hash, NULL AS state, NULL::smallint AS response_status, NULL AS response_ciphertext, NULL AS response_key_id, NULL::jsonb AS response_headers FROM claimed
          UNION ALL
-         SELECT false, method, path, request_hash, state, response_status, response_body, response_headers
+         SELECT false, method, path, request_hash, state, response_status, response_ciphertext, response_key_id, response_headers
            FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)`,
       [ownerId, key, request.method, request.path, request.requestHash, ttlHours, abandonAfterMs],
     );
@@ -70,7 +72,8 @@ export class IdempotencyRepository {
         requestHash: row.request_hash,
         state: row.state,
         responseStatus: row.response_status,
-        responseBody: row.response_body,
+        response:
+          row.response_ciphertext && row.response_key_id ? { ciphertext: row.response_ciphertext, keyId: row.response_key_id } : null,
         responseHeaders: row.response_headers,
       },
     };
@@ -79,12 +82,12 @@ export class IdempotencyRepository {
   async complete(
     ownerId: string,
     key: string,
-    response: { status: number; body: unknown; headers: Record<string, string> },
+    response: { status: number; body: EncryptedField; headers: Record<string, string> },
   ): Promise<void> {
     await this.dataSource.query(
-      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4, response_headers = $5
+      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_ciphertext = $4, response_key_id = $5, response_headers = $6
         WHERE owner_id = $1 AND key = $2 AND state = 'in_progress'`,
-      [ownerId, key, response.status, JSON.stringify(response.body ?? null), response.headers],
+      [ownerId, key, response.status, response.body.ciphertext, response.body.keyId, response.headers],
     );
   }
 

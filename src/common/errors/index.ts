@@ -4,3 +4,4 @@ export * from './foreign-error-formats';
 export * from './problem';
 export * from './problem-details.filter';
 export * from './validation';
+export * from './safe-error';

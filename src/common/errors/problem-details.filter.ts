@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PreparedResponse } from '../http/prepared-response';
 import { foreignErrorFormatFor } from './foreign-error-formats';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+import { safeErrorForLog } from './safe-error';
 
 /** The one exception filter: every error leaves as RFC 9457 problem details, without internals. */
 @Catch()
@@ -22,7 +23,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
     const { status, body, unexpected } = toProblem(exception);
     if (unexpected) {
-      this.logger.error({ err: exception, requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
+      this.logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
     }
     const path = request.url.split('?')[0];
     const foreign = foreignErrorFormatFor(path);

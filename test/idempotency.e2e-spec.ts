@@ -1,0 +1,179 @@
+import { Client } from 'pg';
+import { client, Api } from './support/http';
+import { createOperator, registerUser, TestUser } from './support/factories';
+import { startTestApp, TestApp } from './support/test-app';
+
+describe('Idempotency-Key (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    // A short statement timeout lets a test make the database fail one request on purpose.
+    test = await startTestApp({ DATABASE_STATEMENT_TIMEOUT_MS: '1000' });
+    api = client(test.baseUrl);
+    operator = await createOperator(test, api);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    await db.end();
+    await test.close();
+  });
+
+  async function keyCount(userId: string): Promise<number> {
+    return (await db.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [userId])).rows[0].n;
+  }
+
+  it('replays the first response with Idempotent-Replayed and no second effect', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const first = await api('POST', '/v1/me/api-keys', {
+      token: user.token,
+      body: { name: 'bot' },
+      headers: { 'idempotency-key': 'create-bot-key' },
+    });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+
+    // The same body with its keys in another order is the same request.
+    const replay = await api('POST', '/v1/me/api-keys', {
+      token: user.token,
+      rawBody: '{ "name" : "bot" }',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'create-bot-key' },
+    });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    expect(await keyCount(user.id)).toBe(1);
+
+    // The stored response holds a secret (the key); it is kept encrypted.
+    const stored = await db.query(`SELECT row_to_json(i)::text AS j FROM idempotency_keys i WHERE owner_id = $1`, [user.id]);
+    expect(stored.rows[0].j).not.toContain(first.body.key);
+  });
+
+  it('refuses the same key with another body, or on another path, with 422', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const headers = { 'idempotency-key': 'k-422' };
+    expect((await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'one' }, headers })).status).toBe(201);
+    const otherBody = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'two' }, headers });
+    expect(otherBody.status).toBe(422);
+    expect(otherBody.body.code).toBe('idempotency_key_reused');
+    expect(await keyCount(user.id)).toBe(1);
+
+    const target = await registerUser(api, 'traveler');
+    const other = await registerUser(api, 'traveler');
+    const opHeaders = { 'idempotency-key': 'suspend-1' };
+    expect((await api('POST', `/v1/admin/users/${target.id}/suspend`, { token: operator.token, headers: opHeaders })).status).toBe(200);
+    const otherPath = await api('POST', `/v1/admin/users/${other.id}/suspend`, { token: operator.token, headers: opHeaders });
+    expect(otherPath.status).toBe(422);
+    expect((await api('GET', `/v1/admin/users/${other.id}`, { token: operator.token })).body.suspended).toBe(false);
+  });
+
+  it('lets validation win over a reused key (400 before 422)', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const headers = { 'idempotency-key': 'k-precedence' };
+    expect((await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'one' }, headers })).status).toBe(201);
+    const invalid = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 5 }, headers });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.code).toBe('validation_failed');
+    const badPath = await api('POST', '/v1/admin/users/not-a-uuid/suspend', {
+      token: operator.token,
+      headers: { 'idempotency-key': 'suspend-1' },
+    });
+    expect(badPath.status).toBe(400);
+  });
+
+  it('runs 20 concurrent requests with one key exactly once', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'race' }, headers: { 'idempotency-key': 'race-key' } }),
+      ),
+    );
+    const executed = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
+    const replayed = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === 'true');
+    const inFlight = responses.filter((r) => r.status === 409);
+    expect(executed).toHaveLength(1);
+    expect(replayed.length + inFlight.length).toBe(19);
+    for (const r of inFlight) expect(r.body.code).toBe('idempotency_key_in_use');
+    for (const r of replayed) expect(r.body.id).toBe(executed[0].body.id);
+    expect(await keyCount(user.id)).toBe(1);
+  });
+
+  it('stores a 4xx from the handler and replays it', async () => {
+    const missing = '00000000-0000-4000-8000-000000000001';
+    const headers = { 'idempotency-key': 'suspend-missing' };
+    const first = await api('POST', `/v1/admin/users/${missing}/suspend`, { token: operator.token, headers });
+    expect(first.status).toBe(404);
+    const replay = await api('POST', `/v1/admin/users/${missing}/suspend`, { token: operator.token, headers });
+    expect(replay.status).toBe(404);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers.get('content-type')).toContain('application/problem+json');
+    expect(replay.body.code).toBe('not_found');
+  });
+
+  it('does not keep a 5xx: a retry with the same key runs again', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const headers = { 'idempotency-key': 'k-5xx' };
+    const locker = new Client({ connectionString: test.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      const failed = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'retry' }, headers });
+      expect(failed.status).toBe(500);
+      expect(failed.body).toMatchObject({ code: 'internal_error', detail: 'An unexpected error occurred' });
+      expect(failed.text).not.toMatch(/api_keys|statement|timeout|QueryFailed/i);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    const retried = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'retry' }, headers });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(await keyCount(user.id)).toBe(1);
+  });
+
+  it('scopes keys to the caller, and ignores them on anonymous endpoints', async () => {
+    const a = await registerUser(api, 'counterparty');
+    const b = await registerUser(api, 'counterparty');
+    const headers = { 'idempotency-key': 'shared-key' };
+    expect((await api('POST', '/v1/me/api-keys', { token: a.token, body: { name: 'a' }, headers })).status).toBe(201);
+    const forB = await api('POST', '/v1/me/api-keys', { token: b.token, body: { name: 'b' }, headers });
+    expect(forB.status).toBe(201);
+    expect(forB.headers.get('idempotent-replayed')).toBeNull();
+
+    const register = (email: string) =>
+      api('POST', '/v1/auth/register', {
+        body: { email, password: 'a long password', displayName: 'x', role: 'traveler' },
+        headers: { 'idempotency-key': 'anon' },
+      });
+    expect((await register(`anon1-${Date.now()}@example.com`)).status).toBe(201);
+    expect((await register(`anon2-${Date.now()}@example.com`)).status).toBe(201);
+  });
+
+  it('forgets a key after its 24 hours', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const headers = { 'idempotency-key': 'k-expiring' };
+    expect((await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'old' }, headers })).status).toBe(201);
+    const ttl = await db.query(
+      `SELECT round(extract(epoch FROM expires_at - created_at) / 3600) AS hours FROM idempotency_keys WHERE owner_id = $1`,
+      [user.id],
+    );
+    expect(Number(ttl.rows[0].hours)).toBe(24);
+    await db.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE owner_id = $1`, [user.id]);
+    const fresh = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'new' }, headers });
+    expect(fresh.status).toBe(201);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
+    expect(await keyCount(user.id)).toBe(2);
+  });
+
+  it('refuses a malformed key', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const response = await api('POST', '/v1/me/api-keys', { token: user.token, body: {}, headers: { 'idempotency-key': 'x'.repeat(300) } });
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('Idempotency-Key');
+  });
+});
