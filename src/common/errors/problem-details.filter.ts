@@ -25,6 +25,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (unexpected) {
       this.logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
     }
+    if (status === 429) this.setRetryAfter(reply);
     const path = request.url.split('?')[0];
     const foreign = foreignErrorFormatFor(path);
     if (foreign) {
@@ -36,5 +37,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       .status(status)
       .header('content-type', PROBLEM_CONTENT_TYPE)
       .send({ ...body, instance: `${path}#${request.id}` });
+  }
+
+  /** The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. */
+  private setRetryAfter(reply: FastifyReply): void {
+    const seconds = Object.entries(reply.getHeaders())
+      .filter(([name]) => name.toLowerCase().startsWith('retry-after'))
+      .map(([, value]) => Number(value))
+      .filter((value) => Number.isFinite(value) && value > 0);
+    void reply.header('retry-after', String(seconds.length > 0 ? Math.max(...seconds) : 1));
   }
 }

@@ -1,0 +1,138 @@
+import { client, Api } from './support/http';
+import { registerUser } from './support/factories';
+import { startTestApp, TestApp } from './support/test-app';
+
+describe('operations (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+
+  beforeAll(async () => {
+    test = await startTestApp({ CORS_ORIGINS: 'https://app.example.com' });
+    api = client(test.baseUrl);
+  });
+
+  afterAll(async () => {
+    await test.close();
+  });
+
+  it('reports liveness and readiness of the database and Redis', async () => {
+    expect((await api('GET', '/health/live')).body).toEqual({ status: 'ok' });
+    const ready = await api('GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' } });
+  });
+
+  it('exposes Prometheus metrics with latency histograms by route template', async () => {
+    const user = await registerUser(api, 'traveler');
+    await api('GET', '/v1/me', { token: user.token });
+    await api('GET', `/v1/users/${user.id}`, { token: user.token });
+    const metrics = await api('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(metrics.text).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="GET",route="\/v1\/me",status_code="200"/);
+    expect(metrics.text).toContain('route="/v1/users/:id"');
+    expect(metrics.text).not.toContain(user.id);
+    expect(metrics.text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('serves an OpenAPI document describing every endpoint', async () => {
+    const docs = await api('GET', '/docs-json');
+    expect(docs.status).toBe(200);
+    const operations = Object.entries(docs.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'POST /v1/auth/register',
+        'POST /v1/auth/login',
+        'GET /v1/me',
+        'PUT /v1/me/wechat-wallet',
+        'PUT /v1/me/payout-account',
+        'POST /v1/me/api-keys',
+        'GET /v1/me/api-keys',
+        'DELETE /v1/me/api-keys/{id}',
+        'GET /v1/users/{id}',
+        'GET /v1/admin/users/{id}',
+        'POST /v1/admin/users/{id}/suspend',
+        'POST /v1/admin/users/{id}/unsuspend',
+        'PUT /v1/admin/users/{id}/tier',
+        'GET /v1/admin/audit',
+        'GET /health/live',
+        'GET /health/ready',
+      ]),
+    );
+    expect(docs.body.components.schemas.RegisterDto.properties.role.enum).toEqual(['traveler', 'counterparty']);
+    expect((await api('GET', '/docs')).status).toBe(200);
+  });
+
+  it('sends security headers and a request id', async () => {
+    const response = await api('GET', '/health/live');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('strict-transport-security')).toContain('max-age=');
+    expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('allows CORS only from the configured origins', async () => {
+    const allowed = await api('OPTIONS', '/v1/me', {
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' },
+    });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const refused = await api('OPTIONS', '/v1/me', {
+      headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'GET' },
+    });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('logs each request as JSON with its id, and never credentials', async () => {
+    const user = await registerUser(api, 'counterparty');
+    await api('GET', '/v1/me', { token: user.token, headers: { 'x-request-id': 'log-check-request-1' } });
+    const lines = test
+      .readLog()
+      .split('\n')
+      .filter((line) => line.includes('log-check-request-1'))
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: 'request completed', req: expect.objectContaining({ id: 'log-check-request-1', url: '/v1/me' }) }),
+    ]);
+    expect(test.readLog()).not.toContain(user.token);
+  });
+});
+
+describe('rate limits (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+
+  beforeAll(async () => {
+    test = await startTestApp({ RATE_LIMIT_PER_IP: '30', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_WINDOW_MS: '60000' });
+    api = client(test.baseUrl);
+  });
+
+  afterAll(async () => {
+    await test.close();
+  });
+
+  it('limits each user, whatever the address, with 429 and Retry-After', async () => {
+    const user = await registerUser(api, 'traveler');
+    const other = await registerUser(api, 'traveler');
+    const statuses: number[] = [];
+    let limited;
+    for (let i = 0; i < 7; i += 1) {
+      const response = await api('GET', '/v1/me', { token: user.token });
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(limited!.body.code).toBe('rate_limited');
+    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another user from the same address still has their own allowance.
+    expect((await api('GET', '/v1/me', { token: other.token })).status).toBe(200);
+  });
+
+  it('limits each address across anonymous requests', async () => {
+    let last = 0;
+    for (let i = 0; i < 40 && last !== 429; i += 1)
+      last = (await api('POST', '/v1/auth/login', { body: { email: 'x@example.com', password: 'whatever' } })).status;
+    expect(last).toBe(429);
+  });
+});

@@ -1,0 +1,107 @@
+import { DataSource } from 'typeorm';
+import { OutboxRelay } from '../src/outbox/outbox.relay';
+import { OutboxService } from '../src/outbox/outbox.service';
+import { JOBS, QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { deleteRedisKeys, eventually, startTestApp, TestApp } from './support/test-app';
+
+/** The transactional outbox against the real PostgreSQL, Redis and BullMQ workers of a running service. */
+describe('transactional outbox', () => {
+  let test: TestApp;
+  let dataSource: DataSource;
+  let outbox: OutboxService;
+  let relay: OutboxRelay;
+  let registry: QueueRegistry;
+
+  beforeAll(async () => {
+    test = await startTestApp({ OUTBOX_POLL_INTERVAL_MS: '50' });
+    dataSource = test.app.get(DataSource);
+    outbox = test.app.get(OutboxService);
+    relay = test.app.get(OutboxRelay);
+    registry = test.app.get(QueueRegistry);
+  });
+
+  afterAll(async () => {
+    await test.close();
+  });
+
+  const purgeJob = (jobId: string, delayMs = 0) => ({
+    queue: QUEUES.housekeeping,
+    jobName: JOBS.housekeeping.purgeIdempotencyKeys,
+    jobId,
+    payload: { reason: 'test' },
+    delayMs,
+  });
+
+  async function unpublished(): Promise<number> {
+    return (await dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`))[0].n;
+  }
+
+  it('never enqueues a row whose transaction rolled back', async () => {
+    await expect(
+      dataSource.transaction(async (manager) => {
+        await outbox.write(manager, purgeJob('rolled-back-1'));
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
+    // A committed marker row behind it proves the relay has passed the point where the rolled-back row would be.
+    await dataSource.transaction((manager) => outbox.write(manager, purgeJob('marker-after-rollback')));
+    const queue = registry.get(QUEUES.housekeeping);
+    await eventually(async () => (await queue.getJob('marker-after-rollback')) !== undefined);
+    expect(await queue.getJob('rolled-back-1')).toBeUndefined();
+    expect((await dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE job_id = 'rolled-back-1'`))[0].n).toBe(0);
+  });
+
+  it('always enqueues a committed row, even with the relay down and Redis emptied in between; a worker runs it', async () => {
+    await relay.stop();
+    await dataSource.transaction((manager) => outbox.write(manager, purgeJob('committed-1')));
+    expect(await unpublished()).toBe(1);
+    await deleteRedisKeys(test.queuePrefix);
+
+    await relay.start();
+    const queue = registry.get(QUEUES.housekeeping);
+    const finished = await eventually(async () => {
+      const job = await queue.getJob('committed-1');
+      return job?.finishedOn ? job : undefined;
+    });
+    expect(finished.returnvalue).toEqual({ deleted: 0 });
+    expect(finished.failedReason).toBeUndefined();
+    expect(await unpublished()).toBe(0);
+  });
+
+  it('publishes each row exactly once with several relays at once', async () => {
+    await relay.stop();
+    const rows = 60;
+    await dataSource.transaction(async (manager) => {
+      for (let i = 0; i < rows; i += 1) await outbox.write(manager, purgeJob(`many-${i}`, 60000));
+    });
+    // Three concurrent publishers share the rows through SKIP LOCKED.
+    const counts = await Promise.all([relay.publishBatch(), relay.publishBatch(), relay.publishBatch(), relay.publishBatch()]);
+    const remaining = await unpublished();
+    let drained = 0;
+    while ((await unpublished()) > 0 && drained < 10) {
+      counts.push(await relay.publishBatch());
+      drained += 1;
+    }
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(rows);
+    expect(remaining).toBeLessThan(rows);
+    const queue = registry.get(QUEUES.housekeeping);
+    const delayed = await queue.getJobs(['delayed']);
+    expect(delayed.filter((job) => job.id?.startsWith('many-'))).toHaveLength(rows);
+    await relay.start();
+  });
+
+  it('keeps the remaining delay of a row from when it was written', async () => {
+    await dataSource.transaction((manager) => outbox.write(manager, purgeJob('delayed-1', 600000)));
+    const queue = registry.get(QUEUES.housekeeping);
+    const job = await eventually(async () => queue.getJob('delayed-1'));
+    expect(await job.getState()).toBe('delayed');
+    expect(job.opts.delay).toBeGreaterThan(590000);
+    expect(job.opts.delay).toBeLessThanOrEqual(600000);
+  });
+
+  it('refuses rows written outside a transaction, and job ids with a colon', async () => {
+    await expect(outbox.write(dataSource.manager, purgeJob('outside-1'))).rejects.toThrow('inside the transaction');
+    await expect(dataSource.transaction((manager) => outbox.write(manager, purgeJob('a:b')))).rejects.toThrow('Invalid job id');
+  });
+});
