@@ -6,6 +6,7 @@ import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { AdminModule } from './admin/admin.module';
+import { queueDashboardModules } from './admin/queue-dashboard';
 import { AuditModule } from './audit/audit.module';
 import { AuthenticationGuard } from './common/auth/authentication.guard';
 import { AuthorizationGuard } from './common/auth/authorization.guard';
@@ -81,6 +82,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         QueuesModule,
+        ...queueDashboardModules,
         CryptoModule,
         OutboxModule,
         IdempotencyModule,

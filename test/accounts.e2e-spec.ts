@@ -15,7 +15,7 @@ describe('accounts and auth (HTTP)', () => {
   });
 
   afterAll(async () => {
-    await test.close();
+    await test?.close();
   });
 
   it('registers, signs in and reads /v1/me with the contract fields', async () => {

@@ -15,7 +15,7 @@ describe('problem details for bad input (HTTP)', () => {
   });
 
   afterAll(async () => {
-    await test.close();
+    await test?.close();
   });
 
   function expectProblem(response: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {

@@ -20,7 +20,7 @@ describe('Idempotency-Key (HTTP)', () => {
 
   afterAll(async () => {
     await db.end();
-    await test.close();
+    await test?.close();
   });
 
   async function keyCount(userId: string): Promise<number> {

@@ -1,5 +1,5 @@
 import { client, Api } from './support/http';
-import { registerUser } from './support/factories';
+import { createOperator, registerUser } from './support/factories';
 import { startTestApp, TestApp } from './support/test-app';
 
 describe('operations (HTTP)', () => {
@@ -12,7 +12,7 @@ describe('operations (HTTP)', () => {
   });
 
   afterAll(async () => {
-    await test.close();
+    await test?.close();
   });
 
   it('reports liveness and readiness of the database and Redis', async () => {
@@ -65,6 +65,43 @@ describe('operations (HTTP)', () => {
     expect((await api('GET', '/docs')).status).toBe(200);
   });
 
+  it('shows the queue dashboard to operators only', async () => {
+    const traveler = await registerUser(api, 'traveler');
+    const operator = await createOperator(test, api);
+    expect((await api('GET', '/admin/queues')).status).toBe(401);
+    expect((await api('GET', '/admin/queues', { token: 'forged' })).status).toBe(403);
+    expect((await api('GET', '/admin/queues/api/queues', { token: traveler.token })).status).toBe(403);
+    const page = await api('GET', '/admin/queues', { token: operator.token });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const queues = await api('GET', '/admin/queues/api/queues', { token: operator.token });
+    expect(queues.status).toBe(200);
+    expect(queues.body.queues.map((q: { name: string }) => q.name)).toContain('housekeeping');
+  });
+
+  it('opens a console session cookie for operators only', async () => {
+    const traveler = await registerUser(api, 'traveler');
+    const operator = await createOperator(test, api);
+    const refused = await api('POST', '/v1/auth/session', { body: { email: traveler.email, password: traveler.password } });
+    expect(refused.status).toBe(403);
+    expect((await api('POST', '/v1/auth/session', { body: { email: operator.email, password: 'wrong password' } })).status).toBe(401);
+
+    const session = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });
+    expect(session.status).toBe(204);
+    const setCookie = session.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^yb_session=[^;]+;/);
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    expect(setCookie).toContain('Path=/admin');
+    const cookie = setCookie.split(';')[0];
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(200);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: 'yb_session=forged' } })).status).toBe(403);
+
+    const ended = await api('DELETE', '/v1/auth/session');
+    expect(ended.status).toBe(204);
+    expect(ended.headers.get('set-cookie')).toMatch(/yb_session=;.*Expires=Thu, 01 Jan 1970/);
+  });
+
   it('sends security headers and a request id', async () => {
     const response = await api('GET', '/health/live');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
@@ -109,7 +146,7 @@ describe('rate limits (HTTP)', () => {
   });
 
   afterAll(async () => {
-    await test.close();
+    await test?.close();
   });
 
   it('limits each user, whatever the address, with 429 and Retry-After', async () => {

@@ -22,7 +22,7 @@ describe('transactional outbox', () => {
   });
 
   afterAll(async () => {
-    await test.close();
+    await test?.close();
   });
 
   const purgeJob = (jobId: string, delayMs = 0) => ({

@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
@@ -7,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
+import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { createValidationPipe } from '../common/errors';
 import { loadAppConfig, loadHttpConfig } from '../config';
@@ -36,7 +38,9 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     genReqId: requestId,
     requestIdHeader: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
+  let app: NestFastifyApplication | undefined;
+  protectQueueDashboard(adapter.getInstance(), () => app);
+  app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
     bufferLogs: true,
     rawBody: true,
   });
@@ -57,6 +61,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     return fastify.getDefaultJsonParser('error', 'error')(req as never, text, done);
   });
 
+  await app.register(cookie);
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"] },

@@ -60,11 +60,24 @@ export class UsersService {
 
   /** Suspended users sign in too: they may still finish their live trades. */
   async login(email: string, password: string): Promise<AccessTokenDto> {
+    const credentials = await this.verifyCredentials(email, password);
+    const accessToken = await this.jwt.signAsync({ sub: credentials.id, role: credentials.role });
+    return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
+  }
+
+  /** A token for the operator console's session cookie; only operators get one. */
+  async operatorSession(email: string, password: string): Promise<AccessTokenDto> {
+    const credentials = await this.verifyCredentials(email, password);
+    if (credentials.role !== 'operator') throw new DomainError('forbidden', 'Console sessions are for operators');
+    const accessToken = await this.jwt.signAsync({ sub: credentials.id, role: credentials.role });
+    return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
+  }
+
+  private async verifyCredentials(email: string, password: string) {
     const credentials = await this.users.findCredentialsByEmail(normalizeEmail(email));
     const valid = await this.hasher.verify(credentials?.passwordHash, password);
     if (!credentials || !valid) throw new DomainError('unauthenticated', 'Email or password is wrong');
-    const accessToken = await this.jwt.signAsync({ sub: credentials.id, role: credentials.role });
-    return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
+    return credentials;
   }
 
   async me(caller: AuthUser): Promise<UserView> {

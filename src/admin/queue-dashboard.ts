@@ -1,0 +1,58 @@
+import { BullBoardModule } from '@bull-board/nestjs';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
+import { JwtService } from '@nestjs/jwt';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import { PROBLEM_CONTENT_TYPE } from '../common/errors/problem';
+import { ALL_QUEUES } from '../queues/queue-names';
+import { SESSION_COOKIE } from '../users/auth.controller';
+import { UsersRepository } from '../users/users.repository';
+
+export const QUEUE_DASHBOARD_ROUTE = '/admin/queues';
+
+/** bull-board at /admin/queues, listing every queue. */
+export const queueDashboardModules = [
+  BullBoardModule.forRoot({ route: QUEUE_DASHBOARD_ROUTE, adapter: BullBoardFastifyAdapter }),
+  ...ALL_QUEUES.map((name) => BullBoardModule.forFeature({ name, adapter: BullMQAdapter })),
+];
+
+/**
+ * bull-board's routes are plain Fastify routes, outside Nest's guards, so an onRequest hook admits
+ * operators only: a valid Bearer token, or the console's session cookie, of a user whose role is still `operator`.
+ */
+export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith(QUEUE_DASHBOARD_ROUTE)) return;
+    const nest = app();
+    const header = request.headers.authorization;
+    const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    // Browsers fetch the dashboard's scripts without the header, so the console's cookie also admits.
+    // This hook runs before the cookie plugin's own, so it parses the header itself.
+    const token = bearer ?? (request.headers.cookie ? fastify.parseCookie(request.headers.cookie)[SESSION_COOKIE] : undefined);
+    let allowed = false;
+    if (nest && token) {
+      try {
+        const payload = await nest.get(JwtService).verifyAsync<{ sub?: string }>(token, { algorithms: ['HS256'] });
+        const principal = payload.sub ? await nest.get(UsersRepository).findPrincipal(payload.sub) : null;
+        allowed = principal?.role === 'operator';
+      } catch {
+        allowed = false;
+      }
+    }
+    if (!allowed) {
+      const status = token ? 403 : 401;
+      return reply
+        .status(status)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send({
+          type: `https://docs.yuanbridge.dev/problems/${token ? 'forbidden' : 'unauthenticated'}`,
+          title: token ? 'Forbidden' : 'Unauthenticated',
+          status,
+          detail: 'The queue dashboard is for operators',
+          code: token ? 'forbidden' : 'unauthenticated',
+        });
+    }
+  });
+}
