@@ -38,12 +38,14 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     genReqId: requestId,
     requestIdHeader: false,
   });
-  let app: NestFastifyApplication | undefined;
-  protectQueueDashboard(adapter.getInstance(), () => app);
-  app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
+  // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
+  const built: { app?: NestFastifyApplication } = {};
+  protectQueueDashboard(adapter.getInstance(), () => built.app);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
     bufferLogs: true,
     rawBody: true,
   });
+  built.app = app;
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
 
