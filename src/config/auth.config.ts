@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { EnvReader, isProduction } from './env';
 
 export interface AuthConfig {
@@ -26,3 +27,18 @@ export function loadAuthConfig(env = process.env): AuthConfig {
 }
 
 export const authConfig = registerAs('auth', () => loadAuthConfig());
+
+const signingKeys = new Map<string, KeyObject>();
+
+/**
+ * The JWT secret as a KeyObject. Given a string, jsonwebtoken first tries it as a public key and
+ * catches the failure on every verify, which cost a quarter of the CPU of an authenticated request.
+ */
+export function jwtSigningKey(secret: string): KeyObject {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    signingKeys.set(secret, key);
+  }
+  return key;
+}

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Strategy as CustomStrategy } from 'passport-custom';
 import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
 import type { AuthUser } from '../common/auth/auth-user';
-import { authConfig } from '../config';
+import { authConfig, jwtSigningKey } from '../config';
 import { UsersRepository } from './users.repository';
 import { hashApiKey } from './users.service';
 
@@ -18,7 +18,8 @@ export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: config.jwtSecret,
+      // passport-jwt types the key as string | Buffer; jsonwebtoken takes a KeyObject as is.
+      secretOrKey: jwtSigningKey(config.jwtSecret) as unknown as string,
       algorithms: ['HS256'],
       ignoreExpiration: false,
     });

@@ -4,7 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { authConfig } from '../config';
+import { authConfig, jwtSigningKey } from '../config';
 import { AdminUsersService } from './admin-users.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuthController } from './auth.controller';
@@ -24,7 +24,7 @@ import { UsersService } from './users.service';
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
       useFactory: (config: ConfigType<typeof authConfig>) => ({
-        secret: config.jwtSecret,
+        secret: jwtSigningKey(config.jwtSecret) as unknown as string,
         signOptions: { algorithm: 'HS256', expiresIn: config.jwtExpiresInSeconds },
       }),
     }),

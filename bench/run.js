@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/*
+ * Benchmarks the built service end to end over loopback, with its own database and queue prefix.
+ * Usage: npm run bench [-- --duration 10 --connections 50 --scenario me]
+ * It starts `dist/src/main.js`, measures the start-up time (spawn → /health/ready 200), then
+ * drives each scenario with autocannon and prints requests per second and latency percentiles.
+ * Every loop is bounded: the run ends by itself.
+ */
+const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { Client } = require('pg');
+const autocannon = require('autocannon');
+
+const args = Object.fromEntries(
+  process.argv
+    .slice(2)
+    .join(' ')
+    .split('--')
+    .filter(Boolean)
+    .map((pair) => pair.trim().split(/\s+/)),
+);
+const durationSeconds = Number(args.duration ?? 10);
+const connections = Number(args.connections ?? 50);
+const port = Number(args.port ?? 3900);
+const baseUrl = `http://127.0.0.1:${port}`;
+const baseDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function waitReady(child, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(`${baseUrl}/health/ready`);
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('service not ready in time');
+}
+
+async function json(method, path, body, headers = {}) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => undefined) };
+}
+
+function run(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: durationSeconds, connections, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+function summary(name, result) {
+  return {
+    scenario: name,
+    connections,
+    durationSeconds,
+    requestsPerSecond: Math.round(result.requests.average),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function main() {
+  const databaseUrl = new URL(baseDatabaseUrl);
+  databaseUrl.pathname = `/yb_bench_${randomBytes(4).toString('hex')}`;
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production' === process.env.NODE_ENV ? 'production' : 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl.toString(),
+    QUEUE_PREFIX: `{ybbench_${randomBytes(3).toString('hex')}}`,
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  const startedAt = process.hrtime.bigint();
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const results = [];
+  try {
+    await waitReady(child, 30000);
+    const startupMs = Number((process.hrtime.bigint() - startedAt) / 1000000n);
+    results.push({ scenario: 'startup (spawn → /health/ready 200, empty database)', startupMs });
+
+    const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+    const password = 'bench password 123';
+    await json('POST', '/v1/auth/register', { email, password, displayName: 'Bench', role: 'traveler' });
+    const { body: session } = await json('POST', '/v1/auth/login', { email, password });
+    const { body: apiKey } = await json('POST', '/v1/me/api-keys', { name: 'bench' }, { authorization: `Bearer ${session.accessToken}` });
+
+    const scenarios = {
+      me: { url: `${baseUrl}/v1/me`, headers: { authorization: `Bearer ${session.accessToken}` } },
+      'me-api-key': { url: `${baseUrl}/v1/me`, headers: { 'x-api-key': apiKey.key } },
+      'health-live': { url: `${baseUrl}/health/live` },
+    };
+    const selected = args.scenario ? [args.scenario] : Object.keys(scenarios);
+    for (const name of selected) {
+      await run({ ...scenarios[name], duration: 2 }); // warm-up
+      results.push(summary(`GET ${name}`, await run(scenarios[name])));
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+    const maintenance = new URL(baseDatabaseUrl);
+    maintenance.pathname = '/postgres';
+    const db = new Client({ connectionString: maintenance.toString() });
+    await db.connect();
+    await db.query(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
+    await db.end();
+  }
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
+  process.exit(1);
+});
