@@ -95,13 +95,17 @@ export async function checkRedis(config: RedisConfig): Promise<void> {
     lazyConnect: true,
     enableOfflineQueue: false,
   });
-  redis.on('error', () => undefined);
+  // ioredis reports the cause (ECONNREFUSED…) as an event and rejects with a generic "Connection is closed".
+  let cause: unknown;
+  redis.on('error', (error) => {
+    cause ??= error;
+  });
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     throw new PreflightError(
-      `Redis is not reachable at ${where(config.url)} (REDIS_URL): ${reason(error)}. ` +
+      `Redis is not reachable at ${where(config.url)} (REDIS_URL): ${reason(cause ?? error).replace(/\.$/, '')}. ` +
         'Start it with `docker compose up -d redis`, or start the local service (`redis-server --daemonize yes`).',
     );
   } finally {

@@ -45,7 +45,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (!this.running) return;
     await this.stop();
+    this.logger.log('Outbox relay stopped');
   }
 
   async start(): Promise<void> {
