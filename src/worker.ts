@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
-import { exitOnStartFailure } from './bootstrap/start-failure';
-import { loadDatabaseConfig, loadRedisConfig, validateAllConfig } from './config';
+import { boundShutdown, exitOnStartFailure } from './bootstrap/start-failure';
+import { loadAppConfig, loadDatabaseConfig, loadRedisConfig, validateAllConfig } from './config';
 import { preflight } from './database/preflight';
 
 /**
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(AppModule.register({ workers: true }), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
+  boundShutdown(loadAppConfig().shutdownTimeoutMs);
   await app.init();
   app.get(Logger).log('Yuanbridge worker running');
 }

@@ -48,6 +48,8 @@ describe('start-up preflight', () => {
       (e: unknown) => e,
     );
     expect(redisError).toBeInstanceOf(PreflightError);
-    expect((redisError as Error).message).toMatch(/^Redis is not reachable at 127\.0\.0\.1:1 \(REDIS_URL\): ECONNREFUSED\. Start it with `docker compose up -d redis`/);
+    expect((redisError as Error).message).toMatch(
+      /^Redis is not reachable at 127\.0\.0\.1:1 \(REDIS_URL\): ECONNREFUSED\. Start it with `docker compose up -d redis`/,
+    );
   });
 });

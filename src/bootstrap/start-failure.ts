@@ -10,3 +10,15 @@ export function exitOnStartFailure(error: unknown): never {
   }
   process.exit(1);
 }
+
+/** Nest's shutdown hooks drain on SIGTERM; this bounds the drain so a stuck job cannot keep the process forever. */
+export function boundShutdown(timeoutMs: number): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stderr.write(`Shutdown took longer than ${timeoutMs} ms; exiting\n`);
+        process.exit(1);
+      }, timeoutMs).unref();
+    });
+  }
+}

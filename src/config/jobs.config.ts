@@ -5,7 +5,6 @@ export interface JobsConfig {
   /** Fallback poll of the outbox; commits also wake the relay at once through LISTEN/NOTIFY. */
   outboxPollIntervalMs: number;
   outboxBatchSize: number;
-  workerConcurrency: number;
   /** How often expired idempotency keys are purged. */
   idempotencyPurgeEveryMs: number;
 }
@@ -15,7 +14,6 @@ export function loadJobsConfig(env = process.env): JobsConfig {
   return read.done({
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 1000, { min: 10 }),
     outboxBatchSize: read.int('OUTBOX_BATCH_SIZE', 100, { min: 1, max: 1000 }),
-    workerConcurrency: read.int('WORKER_CONCURRENCY', 10, { min: 1, max: 200 }),
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
   });
 }
