@@ -3,6 +3,7 @@ import { DynamicModule, Module, Provider, RequestMethod } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { AdminModule } from './admin/admin.module';
@@ -13,7 +14,7 @@ import { AuthorizationGuard } from './common/auth/authorization.guard';
 import type { AuthUser } from './common/auth/auth-user';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemDetailsFilter } from './common/errors';
-import { allConfigs, appConfig, httpConfig, loadHttpConfig, redisConfig } from './config';
+import { allConfigs, appConfig, httpConfig, loadHttpConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HousekeepingModule } from './housekeeping/housekeeping.module';
@@ -22,7 +23,7 @@ import { loggerOptions } from './logging';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { QueuesModule } from './queues/queues.module';
-import { RedisModule, redisOptions } from './redis/redis.module';
+import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RuntimeModule } from './runtime';
 import { UsersModule } from './users/users.module';
 
@@ -55,8 +56,8 @@ export class AppModule {
           }),
         }),
         ThrottlerModule.forRootAsync({
-          inject: [httpConfig.KEY, redisConfig.KEY],
-          useFactory: (http: ConfigType<typeof httpConfig>, redis: ConfigType<typeof redisConfig>) => ({
+          inject: [httpConfig.KEY, THROTTLER_REDIS],
+          useFactory: (http: ConfigType<typeof httpConfig>, redis: Redis) => ({
             throttlers: [
               {
                 name: 'ip',
@@ -72,11 +73,8 @@ export class AppModule {
                 skipIf: (context) => !context.switchToHttp().getRequest<{ user?: AuthUser }>().user,
               },
             ],
-            storage: new ThrottlerStorageRedisService({
-              ...redisOptions(redis),
-              keyPrefix: `${redis.keyPrefix}throttle:`,
-              maxRetriesPerRequest: 2,
-            }),
+            // Given a client, the storage leaves closing it to its owner (RedisModule).
+            storage: new ThrottlerStorageRedisService(redis),
           }),
         }),
         DatabaseModule,

@@ -30,14 +30,17 @@ export class HealthController {
 
   private async pingRedis() {
     const indicator = this.indicators.check('redis');
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = await Promise.race([
-        this.redis.ping(),
-        new Promise<string>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000)),
-      ]);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), 2000);
+      });
+      const answer = await Promise.race([this.redis.ping(), timeout]);
       return answer === 'PONG' ? indicator.up() : indicator.down({ message: 'unexpected answer' });
     } catch (error) {
       return indicator.down({ message: (error as Error).message });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { redisConfig } from '../config';
 
 export const REDIS = Symbol('REDIS');
+/** A client whose keys carry the rate limiter's prefix, so a deployment's (or a test run's) keys stay together. */
+export const THROTTLER_REDIS = Symbol('THROTTLER_REDIS');
 
 /** ioredis options from REDIS_URL, shared by the service's own client and BullMQ's connections. */
 export function redisOptions(config: ConfigType<typeof redisConfig>) {
@@ -28,13 +30,22 @@ export function redisOptions(config: ConfigType<typeof redisConfig>) {
       inject: [redisConfig.KEY],
       useFactory: (config: ConfigType<typeof redisConfig>) => new Redis({ ...redisOptions(config), maxRetriesPerRequest: 2 }),
     },
+    {
+      provide: THROTTLER_REDIS,
+      inject: [redisConfig.KEY],
+      useFactory: (config: ConfigType<typeof redisConfig>) =>
+        new Redis({ ...redisOptions(config), keyPrefix: `${config.keyPrefix}throttle:`, maxRetriesPerRequest: 2 }),
+    },
   ],
-  exports: [REDIS],
+  exports: [REDIS, THROTTLER_REDIS],
 })
 export class RedisModule implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(THROTTLER_REDIS) private readonly throttlerRedis: Redis,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    for (const client of [this.redis, this.throttlerRedis]) await client.quit().catch(() => client.disconnect());
   }
 }
