@@ -75,11 +75,22 @@ export class Foundation1764000000000 implements MigrationInterface {
     await q.query(`CREATE INDEX audit_log_operator_idx ON audit_log (operator_id, at, id)`);
     await q.query(`CREATE INDEX audit_log_trade_idx ON audit_log (trade_id, at, id) WHERE trade_id IS NOT NULL`);
     await q.query(`CREATE INDEX audit_log_at_idx ON audit_log (at, id)`);
+    // The audit log is append-only: corrections are new entries, never edits.
+    await q.query(`
+      CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+      END $$`);
+    await q.query(
+      `CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_change()`,
+    );
 
     await q.query(`
       CREATE TABLE idempotency_keys (
         owner_id uuid NOT NULL,
         key text NOT NULL,
+        -- Which claim owns the row: a request may complete or release only its own claim.
+        claim_id uuid NOT NULL DEFAULT gen_random_uuid(),
         method text NOT NULL,
         path text NOT NULL,
         request_hash text NOT NULL,
@@ -107,6 +118,8 @@ export class Foundation1764000000000 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now(),
         published_at timestamptz,
         attempts integer NOT NULL DEFAULT 0,
+        -- A row whose enqueue failed waits before its next try, so it cannot hold back the rows behind it.
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
         last_error text
       )`);
     // The relay reads only what is unpublished; the partial index stays small however long the table grows.
@@ -117,5 +130,6 @@ export class Foundation1764000000000 implements MigrationInterface {
     for (const table of ['outbox', 'idempotency_keys', 'audit_log', 'api_keys', 'user_reputation', 'users']) {
       await q.query(`DROP TABLE IF EXISTS ${table}`);
     }
+    await q.query(`DROP FUNCTION IF EXISTS refuse_change()`);
   }
 }

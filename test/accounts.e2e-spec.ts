@@ -141,9 +141,18 @@ describe('accounts and auth (HTTP)', () => {
     const second = await api('GET', `/v1/me/api-keys?limit=2&cursor=${first.body.nextCursor}`, { token: user.token });
     expect(second.body.data.map((k: { name: string }) => k.name)).toEqual(['k2']);
     expect(second.body.nextCursor).toBeNull();
-    const bad = await api('GET', '/v1/me/api-keys?cursor=garbage', { token: user.token });
-    expect(bad.status).toBe(400);
-    expect(bad.body.errors[0].field).toBe('cursor');
+    const forged = [
+      'garbage',
+      Buffer.from(JSON.stringify({ t: '1', id: '------------------------------------' })).toString('base64url'),
+      Buffer.from(JSON.stringify({ t: 'Tue Mar 05 2024 10:00:00', id: '00000000-0000-4000-8000-000000000000' })).toString('base64url'),
+      Buffer.from(JSON.stringify({ t: '2024-03-05T10:00:00.000Z', id: 'not-a-uuid' })).toString('base64url'),
+      Buffer.from('[1,2]').toString('base64url'),
+    ];
+    for (const cursor of forged) {
+      const bad = await api('GET', `/v1/me/api-keys?cursor=${cursor}`, { token: user.token });
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors[0].field).toBe('cursor');
+    }
   });
 
   it('enforces each role with 403 forbidden', async () => {
@@ -209,6 +218,19 @@ describe('accounts and auth (HTTP)', () => {
       expect.objectContaining({ action: 'user.suspend', operatorId: operator.id }),
     ]);
     expect((await api('POST', '/v1/admin/users/00000000-0000-4000-8000-000000000000/suspend', { token: operator.token })).status).toBe(404);
+
+    const view = await api('GET', `/v1/admin/users/${user.id}`, { token: operator.token });
+    expect(view.body).toMatchObject({ id: user.id, tier: 2, suspended: true, disputes: { won: 0, lost: 0 } });
+
+    // The audit log cannot be edited, even by the service's own database user.
+    const db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    try {
+      await expect(db.query(`UPDATE audit_log SET action = 'rewritten'`)).rejects.toThrow('append-only');
+      await expect(db.query(`DELETE FROM audit_log`)).rejects.toThrow('append-only');
+    } finally {
+      await db.end();
+    }
   });
 
   it('shows a public profile without email or payment handles', async () => {

@@ -71,6 +71,10 @@ describe('operations (HTTP)', () => {
     expect((await api('GET', '/admin/queues')).status).toBe(401);
     expect((await api('GET', '/admin/queues', { token: 'forged' })).status).toBe(403);
     expect((await api('GET', '/admin/queues/api/queues', { token: traveler.token })).status).toBe(403);
+    // Percent-encoded paths reach the same routes, so they are guarded the same.
+    for (const path of ['/admin/%71ueues/api/queues', '/%61dmin/queues', '/admin/queues/%61pi/queues', '/admin//queues/api/queues']) {
+      expect([401, 404]).toContain((await api('GET', path)).status);
+    }
     const page = await api('GET', '/admin/queues', { token: operator.token });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');

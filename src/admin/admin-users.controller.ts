@@ -18,8 +18,8 @@ export class AdminUsersController {
   ) {}
 
   @Get('users/:id')
-  @ApiOkResponse({ type: UserView })
-  view(@UuidParam() id: string): Promise<UserView> {
+  @ApiOkResponse({ type: UserView, description: 'The user, with `disputes: {won, lost}`' })
+  view(@UuidParam() id: string) {
     return this.adminUsers.view(id);
   }
 

@@ -24,7 +24,10 @@ export const queueDashboardModules = [
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
   fastify.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith(QUEUE_DASHBOARD_ROUTE)) return;
+    // Decide on the route Fastify matched, not the raw URL: the router decodes percent-escapes, so a
+    // raw-prefix check would let /admin/%71ueues through.
+    const route = request.routeOptions.url;
+    if (route === undefined || !(route === QUEUE_DASHBOARD_ROUTE || route.startsWith(`${QUEUE_DASHBOARD_ROUTE}/`))) return;
     const nest = app();
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;

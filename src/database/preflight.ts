@@ -45,6 +45,7 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
   try {
     await client.connect();
   } catch (error) {
+    await client.end().catch(() => undefined);
     throw unreachableDatabase(config, error);
   }
   try {
@@ -53,8 +54,8 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
       try {
         await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
       } catch (error) {
-        // Another process created it first.
-        if ((error as { code?: string }).code !== '42P04') throw error;
+        // Another process created it first: "already exists", or the catalog's unique index when both raced.
+        if (!['42P04', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
       }
     }
   } finally {

@@ -1,4 +1,4 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, PipeTransform, Type } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Inject, Injectable, Logger, NestInterceptor, PipeTransform, Type } from '@nestjs/common';
 import { HTTP_CODE_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ConfigType } from '@nestjs/config';
@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, Observable } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
-import { DomainError } from '../common/errors';
+import { DomainError, safeErrorForLog } from '../common/errors';
 import { createValidationPipe } from '../common/errors/validation';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/errors/problem';
 import { PreparedResponse } from '../common/http/prepared-response';
@@ -17,8 +17,6 @@ import { IdempotencyRepository } from './idempotency.repository';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-// An in-progress key older than this belongs to a request whose process died; it may be taken over.
-const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 const RESPONSE_CONTEXT = 'idempotency_keys.response';
 
 /**
@@ -30,6 +28,7 @@ const RESPONSE_CONTEXT = 'idempotency_keys.response';
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly validationPipe = createValidationPipe();
+  private readonly logger = new Logger('Idempotency');
 
   constructor(
     private readonly records: IdempotencyRepository,
@@ -50,11 +49,17 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ]);
     }
     const owner = request.user.id;
-    const fingerprint = { method: request.method, path: request.url, requestHash: hashBody(request.body) };
-    const claim = await this.records.claim(owner, key, fingerprint, this.config.idempotencyTtlHours, ABANDONED_AFTER_MS);
+    // The path without its query string: the resource the key was used on.
+    const fingerprint = { method: request.method, path: request.url.split('?')[0], requestHash: hashBody(request.body) };
+    const claim = await this.records.claim(owner, key, fingerprint, this.config.idempotencyTtlHours);
 
     if (!claim.claimed) {
       const existing = claim.existing;
+      // API.md's order: 400 first, then 409 (still running), then 422 (another request).
+      if (existing.state === 'in_progress') {
+        await this.validateArguments(context, request);
+        throw new DomainError('idempotency_key_in_use', 'A request with this Idempotency-Key is still running; retry later');
+      }
       if (
         existing.method !== fingerprint.method ||
         existing.path !== fingerprint.path ||
@@ -66,45 +71,51 @@ export class IdempotencyInterceptor implements NestInterceptor {
           'This Idempotency-Key was used with another request; use a new key for a new request',
         );
       }
-      if (existing.state === 'in_progress') {
-        await this.validateArguments(context, request);
-        throw new DomainError('idempotency_key_in_use', 'A request with this Idempotency-Key is still running; retry later');
-      }
       const body = existing.response ? JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT)) : undefined;
-      throw new PreparedResponse(existing.responseStatus!, body, {
-        ...(existing.responseHeaders ?? {}),
-        [REPLAYED_HEADER]: 'true',
-      });
+      throw new PreparedResponse(existing.responseStatus!, body, { ...(existing.responseHeaders ?? {}), [REPLAYED_HEADER]: 'true' });
     }
 
+    const claimId = claim.claimId;
     const successStatus: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? 201;
     return next.handle().pipe(
-      mergeMap((body) =>
-        from(
-          (async () => {
-            await this.records.complete(owner, key, {
-              status: successStatus,
-              body: this.seal(body),
-              headers: { 'content-type': 'application/json; charset=utf-8' },
-            });
-            return body;
-          })(),
-        ),
-      ),
+      // Errors of the handler only: a failure to store a success below must not turn it into an error.
       catchError((error: unknown) =>
         from(
           (async (): Promise<never> => {
             const problem = toProblem(error);
-            if (problem.status < 500) {
-              await this.records.complete(owner, key, {
-                status: problem.status,
-                body: this.seal(problem.body),
-                headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-              });
-            } else {
-              await this.records.release(owner, key);
+            try {
+              if (problem.status < 500) {
+                await this.records.complete(owner, key, claimId, {
+                  status: problem.status,
+                  body: this.seal(problem.body),
+                  headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+                });
+              } else {
+                await this.records.release(owner, key, claimId);
+              }
+            } catch (storeError) {
+              // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
+              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
+              await this.records.release(owner, key, claimId).catch(() => undefined);
             }
             throw error;
+          })(),
+        ),
+      ),
+      mergeMap((body) =>
+        from(
+          (async () => {
+            try {
+              await this.records.complete(owner, key, claimId, {
+                status: successStatus,
+                body: this.seal(body),
+                headers: { 'content-type': 'application/json; charset=utf-8' },
+              });
+            } catch (storeError) {
+              // The effect has committed: the key stays in progress (retries get 409) rather than run it twice.
+              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent response');
+            }
+            return body;
           })(),
         ),
       ),

@@ -13,7 +13,7 @@ export interface IdempotencyRecord {
   responseHeaders: Record<string, string> | null;
 }
 
-export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
+export type ClaimResult = { claimed: true; claimId: string } | { claimed: false; existing: IdempotencyRecord };
 
 @Injectable()
 export class IdempotencyRepository {
@@ -21,79 +21,85 @@ export class IdempotencyRepository {
 
   /**
    * Claims the key for this request. The primary key makes exactly one of any number of concurrent
-   * claims win. An expired record, or an in-progress one abandoned longer than `abandonAfterMs`
-   * (its process died), is taken over.
+   * claims win; only an expired record is taken over. A record left in progress by a process that died
+   * is never taken over: its effect may have committed, and running it again could move money twice.
    */
   async claim(
     ownerId: string,
     key: string,
     request: { method: string; path: string; requestHash: string },
     ttlHours: number,
-    abandonAfterMs: number,
   ): Promise<ClaimResult> {
-    const rows: {
-      claimed: boolean;
-      method: string;
-      path: string;
-      request_hash: string;
-      state: 'in_progress' | 'completed';
-      response_status: number | null;
-      response_ciphertext: string | null;
-      response_key_id: string | null;
-      response_headers: Record<string, string> | null;
-    }[] = await this.dataSource.query(
-      `WITH claimed AS (
+    // A conflicting row committed after this statement's snapshot is invisible to its SELECT: ask again.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const rows: {
+        claim_id: string | null;
+        method: string;
+        path: string;
+        request_hash: string;
+        state: 'in_progress' | 'completed';
+        response_status: number | null;
+        response_ciphertext: string | null;
+        response_key_id: string | null;
+        response_headers: Record<string, string> | null;
+      }[] = await this.dataSource.query(
+        `WITH claimed AS (
            INSERT INTO idempotency_keys (owner_id, key, method, path, request_hash, state, expires_at)
            VALUES ($1, $2, $3, $4, $5, 'in_progress', now() + $6 * interval '1 hour')
            ON CONFLICT (owner_id, key) DO UPDATE
-             SET method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash, state = 'in_progress',
-                 response_status = NULL, response_ciphertext = NULL, response_key_id = NULL, response_headers = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+             SET claim_id = gen_random_uuid(), method = EXCLUDED.method, path = EXCLUDED.path, request_hash = EXCLUDED.request_hash,
+                 state = 'in_progress', response_status = NULL, response_ciphertext = NULL, response_key_id = NULL,
+                 response_headers = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
              WHERE idempotency_keys.expires_at < now()
-                OR (idempotency_keys.state = 'in_progress' AND idempotency_keys.created_at < now() - $7 * interval '1 millisecond')
-           RETURNING true AS claimed
+           RETURNING claim_id
          )
-         SELECT claimed, NULL AS method, NULL AS path, NULL AS request_hash, NULL AS state, NULL::smallint AS response_status, NULL AS response_ciphertext, NULL AS response_key_id, NULL::jsonb AS response_headers FROM claimed
+         SELECT claim_id, NULL AS method, NULL AS path, NULL AS request_hash, NULL AS state, NULL::smallint AS response_status,
+                NULL AS response_ciphertext, NULL AS response_key_id, NULL::jsonb AS response_headers
+           FROM claimed
          UNION ALL
-         SELECT false, method, path, request_hash, state, response_status, response_ciphertext, response_key_id, response_headers
+         SELECT NULL, method, path, request_hash, state, response_status, response_ciphertext, response_key_id, response_headers
            FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)`,
-      [ownerId, key, request.method, request.path, request.requestHash, ttlHours, abandonAfterMs],
-    );
-    const row = rows[0];
-    if (!row) {
-      // The conflicting row was deleted between the insert and the read (a purge): claim afresh.
-      return this.claim(ownerId, key, request, ttlHours, abandonAfterMs);
+        [ownerId, key, request.method, request.path, request.requestHash, ttlHours],
+      );
+      const row = rows[0];
+      if (!row) continue;
+      if (row.claim_id) return { claimed: true, claimId: row.claim_id };
+      return {
+        claimed: false,
+        existing: {
+          method: row.method,
+          path: row.path,
+          requestHash: row.request_hash,
+          state: row.state,
+          responseStatus: row.response_status,
+          response:
+            row.response_ciphertext && row.response_key_id ? { ciphertext: row.response_ciphertext, keyId: row.response_key_id } : null,
+          responseHeaders: row.response_headers,
+        },
+      };
     }
-    if (row.claimed) return { claimed: true };
-    return {
-      claimed: false,
-      existing: {
-        method: row.method,
-        path: row.path,
-        requestHash: row.request_hash,
-        state: row.state,
-        responseStatus: row.response_status,
-        response:
-          row.response_ciphertext && row.response_key_id ? { ciphertext: row.response_ciphertext, keyId: row.response_key_id } : null,
-        responseHeaders: row.response_headers,
-      },
-    };
+    throw new Error('Idempotency key could not be claimed or read');
   }
 
   async complete(
     ownerId: string,
     key: string,
+    claimId: string,
     response: { status: number; body: EncryptedField; headers: Record<string, string> },
   ): Promise<void> {
     await this.dataSource.query(
-      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_ciphertext = $4, response_key_id = $5, response_headers = $6
-        WHERE owner_id = $1 AND key = $2 AND state = 'in_progress'`,
-      [ownerId, key, response.status, response.body.ciphertext, response.body.keyId, response.headers],
+      `UPDATE idempotency_keys SET state = 'completed', response_status = $4, response_ciphertext = $5, response_key_id = $6, response_headers = $7
+        WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      [ownerId, key, claimId, response.status, response.body.ciphertext, response.body.keyId, response.headers],
     );
   }
 
-  /** A 5xx is not kept: the key is freed so a retry runs again. */
-  async release(ownerId: string, key: string): Promise<void> {
-    await this.dataSource.query(`DELETE FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND state = 'in_progress'`, [ownerId, key]);
+  /** A 5xx is not kept: this claim's row is deleted so a retry runs again. */
+  async release(ownerId: string, key: string, claimId: string): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      [ownerId, key, claimId],
+    );
   }
 
   async purgeExpired(limit: number): Promise<number> {

@@ -91,6 +91,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         failures += 1;
         this.logger.error(`Outbox publish failed (${(error as Error).message}); retrying`);
       }
+      if (!this.running) break;
       if (published >= this.config.outboxBatchSize && failures === 0) continue;
       const backoffMs =
         failures === 0 ? this.config.outboxPollIntervalMs : Math.min(30000, this.config.outboxPollIntervalMs * 2 ** Math.min(failures, 6));

@@ -37,7 +37,7 @@ export class OutboxRepository {
       await manager.query(
         `SELECT id, queue, job_name, job_id, payload,
               greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms
-         FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+         FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
     return rows.map((r) => ({
@@ -54,8 +54,14 @@ export class OutboxRepository {
     if (ids.length > 0) await manager.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
   }
 
+  /** Backs the row off exponentially (1 s doubling, at most 5 min), so it cannot hold back the rows behind it. */
   async recordFailure(manager: EntityManager, id: string, error: string): Promise<void> {
-    await manager.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [id, error.slice(0, 500)]);
+    await manager.query(
+      `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+              next_attempt_at = now() + least(300, power(2, least(attempts, 9))) * interval '1 second'
+        WHERE id = $1`,
+      [id, error.slice(0, 500)],
+    );
   }
 
   async purgePublished(manager: EntityManager, olderThanHours: number, limit: number): Promise<number> {

@@ -6,7 +6,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
-import { presentUser } from './users.presenter';
+import { presentAdminUser, presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
 
 /** Operator actions on accounts. Each locks the user row and writes its audit entry in the same transaction. */
@@ -18,10 +18,10 @@ export class AdminUsersService {
     private readonly audit: AuditRepository,
   ) {}
 
-  async view(id: string): Promise<UserView> {
+  async view(id: string): Promise<UserView & { disputes: { won: number; lost: number } }> {
     const user = await this.users.findWithReputation(id);
     if (!user) throw DomainError.notFound('User');
-    return presentUser(user);
+    return presentAdminUser(user);
   }
 
   /** Suspension takes effect on the user's next request: the guards read it from the database each time. */

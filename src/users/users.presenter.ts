@@ -32,3 +32,8 @@ export function presentApiKey(key: ApiKeyEntity): ApiKeyView {
     revokedAt: key.revokedAt?.toISOString() ?? null,
   };
 }
+
+/** What operators see of a user: the account, its reputation, and its dispute record. */
+export function presentAdminUser(user: UserEntity): UserView & { disputes: { won: number; lost: number } } {
+  return { ...presentUser(user), disputes: { won: user.reputation?.disputesWon ?? 0, lost: user.reputation?.disputesLost ?? 0 } };
+}

@@ -137,14 +137,19 @@ export class UsersService {
   }
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Only what toPage wrote: a forged cursor must be a 400, never reach PostgreSQL as a bad cast. */
 export function isTimeCursor(value: unknown): value is { t: string; id: string } {
   const v = value as { t?: unknown; id?: unknown };
   return (
     typeof v === 'object' &&
     v !== null &&
     typeof v.t === 'string' &&
+    ISO_TIME.test(v.t) &&
     !Number.isNaN(Date.parse(v.t)) &&
     typeof v.id === 'string' &&
-    /^[0-9a-f-]{36}$/i.test(v.id)
+    UUID_PATTERN.test(v.id)
   );
 }

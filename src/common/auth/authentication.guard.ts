@@ -17,7 +17,9 @@ export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
   }
 
   override handleRequest<TUser>(error: unknown, user: TUser | false): TUser {
-    if (error || !user) throw new DomainError('unauthenticated', 'A valid Bearer token or API key is required');
+    // A strategy's error is an outage (the database did not answer), not bad credentials: keep it a 5xx.
+    if (error) throw error;
+    if (!user) throw new DomainError('unauthenticated', 'A valid Bearer token or API key is required');
     return user;
   }
 }
