@@ -14,16 +14,18 @@ import { AuthorizationGuard } from './common/auth/authorization.guard';
 import type { AuthUser } from './common/auth/auth-user';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemDetailsFilter } from './common/errors';
-import { allConfigs, appConfig, httpConfig, loadHttpConfig } from './config';
+import { allConfigs, appConfig, httpConfig, loadAppConfig, loadHttpConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HousekeepingModule } from './housekeeping/housekeeping.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { loggerOptions } from './logging';
+import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
+import { RatesModule } from './rates/rates.module';
 import { RuntimeModule } from './runtime';
 import { UsersModule } from './users/users.module';
 
@@ -35,6 +37,7 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
+    const rates = RatesModule.register({ workers: options.workers, sandbox: loadAppConfig().sandbox });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
     const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
     if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
@@ -88,6 +91,8 @@ export class AppModule {
         AuditModule,
         UsersModule,
         AdminModule,
+        rates,
+        MarketModule.register({ workers: options.workers, rates }),
         HealthModule,
         MetricsModule,
       ],

@@ -5,6 +5,7 @@ import { databaseConfig, loadDatabaseConfig } from './database.config';
 import { httpConfig, loadHttpConfig } from './http.config';
 import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
+import { loadMarketConfig, marketConfig } from './market.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
 
 export * from './app.config';
@@ -14,9 +15,10 @@ export * from './database.config';
 export * from './env';
 export * from './http.config';
 export * from './jobs.config';
+export * from './market.config';
 export * from './redis.config';
 
-export const allConfigs = [appConfig, authConfig, cryptoConfig, databaseConfig, httpConfig, jobsConfig, redisConfig];
+export const allConfigs = [appConfig, authConfig, cryptoConfig, databaseConfig, httpConfig, jobsConfig, marketConfig, redisConfig];
 
 /** Validates every concern at once, so a bad start lists every problem, not just the first. */
 export function validateAllConfig(env = process.env): void {
@@ -28,6 +30,7 @@ export function validateAllConfig(env = process.env): void {
     loadDatabaseConfig,
     loadHttpConfig,
     loadJobsConfig,
+    loadMarketConfig,
     loadRedisConfig,
   ]) {
     try {

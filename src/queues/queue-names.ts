@@ -4,6 +4,8 @@
  */
 export const QUEUES = {
   housekeeping: 'housekeeping',
+  rates: 'rates',
+  market: 'market',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -12,6 +14,15 @@ export const JOBS = {
   housekeeping: {
     purgeIdempotencyKeys: 'purge-idempotency-keys',
     purgePublishedOutbox: 'purge-published-outbox',
+  },
+  rates: {
+    refreshReference: 'refresh-reference-rate',
+  },
+  market: {
+    /** Delayed until a request's expiry; its id is `expire-request-<requestId>`. */
+    expireRequest: 'expire-request',
+    /** Periodic: expires whatever requests a lost job left open. */
+    sweepExpiredRequests: 'sweep-expired-requests',
   },
 } as const;
 

@@ -147,6 +147,22 @@ export class UsersRepository {
     return manager.findOne(UserEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
+  /**
+   * Reads what an action needs of its actor inside the action's transaction, locking the row against a
+   * concurrent suspension: the guard's read came before the transaction began.
+   */
+  async lockActor(
+    manager: EntityManager,
+    id: string,
+  ): Promise<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean } | null> {
+    const rows = await manager.query(
+      `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index IS NOT NULL AS "hasWechatWallet", paypal_email_index IS NOT NULL AS "hasPayoutAccount"
+         FROM users WHERE id = $1 FOR SHARE`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
   async setSuspended(manager: EntityManager, id: string, suspended: boolean): Promise<void> {
     await manager.query(
       `UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END, updated_at = now() WHERE id = $1`,

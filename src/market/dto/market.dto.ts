@@ -1,0 +1,201 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { PageQuery } from '../../common/http/pagination';
+import { OFFER_STATUSES, PAYMENT_METHODS, REQUEST_STATUSES } from '../market.types';
+import type { OfferStatus, PaymentMethod, RequestStatus } from '../market.types';
+import { ReputationView } from '../../users/dto/users.dto';
+
+// Money and rates are kept as sent (strings) and parsed by the money module in the service, so a JSON
+// number or a third decimal is refused there with the field named.
+
+export class PriceDto {
+  @ApiProperty({ enum: ['fixed', 'floating'] })
+  @IsDefined()
+  @IsIn(['fixed', 'floating'])
+  type: 'fixed' | 'floating';
+
+  @ApiPropertyOptional({ example: '7.2000', description: 'fixed prices: CNY per 1 USD, up to 4 decimals' })
+  @IsOptional()
+  rate?: unknown;
+
+  @ApiPropertyOptional({ example: -150, description: 'floating prices: basis points over the reference rate' })
+  @IsOptional()
+  @IsInt()
+  @Min(-9999)
+  @Max(9999)
+  premiumBps?: number;
+}
+
+export class CreateRequestDto {
+  @ApiProperty({ example: '2000.00', description: 'CNY wanted' })
+  @IsDefined()
+  amountCny: unknown;
+
+  @ApiProperty({ type: PriceDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => PriceDto)
+  price: PriceDto;
+
+  @ApiProperty({ enum: PAYMENT_METHODS })
+  @IsDefined()
+  @IsIn(PAYMENT_METHODS)
+  paymentMethod: PaymentMethod;
+
+  @ApiPropertyOptional({ example: '500.00', description: 'smallest part a counterparty may accept (all of it when left out)' })
+  @IsOptional()
+  minFillCny?: unknown;
+
+  @ApiPropertyOptional({ minimum: 5, maximum: 10080, default: 1440 })
+  @IsOptional()
+  @IsInt()
+  @Min(5)
+  @Max(10080)
+  expiresInMinutes?: number;
+}
+
+export class CreateOfferDto {
+  @ApiProperty({ example: '500.00' })
+  @IsDefined()
+  minCny: unknown;
+
+  @ApiProperty({ example: '5000.00' })
+  @IsDefined()
+  maxCny: unknown;
+
+  @ApiProperty({ example: '20000.00' })
+  @IsDefined()
+  totalCny: unknown;
+
+  @ApiProperty({ type: PriceDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => PriceDto)
+  price: PriceDto;
+
+  @ApiProperty({ enum: PAYMENT_METHODS, isArray: true })
+  @IsDefined()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(2)
+  @ArrayUnique()
+  @IsIn(PAYMENT_METHODS, { each: true })
+  paymentMethods: PaymentMethod[];
+}
+
+export class ListRequestsQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: REQUEST_STATUSES })
+  @IsOptional()
+  @IsIn(REQUEST_STATUSES)
+  status?: RequestStatus;
+
+  @ApiPropertyOptional({ enum: PAYMENT_METHODS })
+  @IsOptional()
+  @IsIn(PAYMENT_METHODS)
+  paymentMethod?: PaymentMethod;
+
+  @ApiPropertyOptional({ example: '500.00', description: 'remaining CNY at least' })
+  @IsOptional()
+  minCny?: string;
+
+  @ApiPropertyOptional({ example: '5000.00', description: 'remaining CNY at most' })
+  @IsOptional()
+  maxCny?: string;
+
+  @ApiPropertyOptional({ example: '7.1000', description: 'effective rate at least' })
+  @IsOptional()
+  minRate?: string;
+
+  @ApiPropertyOptional({ example: '7.3000', description: 'effective rate at most' })
+  @IsOptional()
+  maxRate?: string;
+}
+
+export class ListOffersQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: OFFER_STATUSES })
+  @IsOptional()
+  @IsIn(OFFER_STATUSES)
+  status?: OfferStatus;
+
+  @ApiPropertyOptional({ enum: PAYMENT_METHODS })
+  @IsOptional()
+  @IsIn(PAYMENT_METHODS)
+  paymentMethod?: PaymentMethod;
+
+  @ApiPropertyOptional({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
+  @IsOptional()
+  amountCny?: string;
+
+  @ApiPropertyOptional({ example: '7.1000' })
+  @IsOptional()
+  minRate?: string;
+
+  @ApiPropertyOptional({ example: '7.3000' })
+  @IsOptional()
+  maxRate?: string;
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: "the caller's own offers, any status" })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  mine?: 'true' | 'false';
+}
+
+export class PriceView {
+  @ApiProperty({ enum: ['fixed', 'floating'] }) type: 'fixed' | 'floating';
+  @ApiPropertyOptional({ example: '7.2000' }) rate?: string;
+  @ApiPropertyOptional({ example: -150 }) premiumBps?: number;
+}
+
+export class MakerView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() displayName: string;
+  @ApiProperty({ type: ReputationView }) reputation: ReputationView;
+}
+
+export class RequestView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) travelerId: string;
+  @ApiProperty({ example: '2000.00' }) amountCny: string;
+  @ApiProperty({ example: '1500.00' }) remainingCny: string;
+  @ApiProperty({ example: '500.00' }) minFillCny: string;
+  @ApiProperty({ type: PriceView }) price: PriceView;
+  @ApiProperty({ example: '7.1314', nullable: true, type: String }) effectiveRate: string | null;
+  @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: PaymentMethod;
+  @ApiProperty({ enum: REQUEST_STATUSES }) status: RequestStatus;
+  @ApiProperty() expiresAt: string;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ type: MakerView }) maker: MakerView;
+}
+
+export class OfferView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) counterpartyId: string;
+  @ApiProperty({ example: '500.00' }) minCny: string;
+  @ApiProperty({ example: '5000.00' }) maxCny: string;
+  @ApiProperty({ example: '20000.00' }) totalCny: string;
+  @ApiProperty({ example: '20000.00' }) availableCny: string;
+  @ApiProperty({ type: PriceView }) price: PriceView;
+  @ApiProperty({ example: '7.2500', nullable: true, type: String }) effectiveRate: string | null;
+  @ApiProperty({ enum: PAYMENT_METHODS, isArray: true }) paymentMethods: PaymentMethod[];
+  @ApiProperty({ enum: OFFER_STATUSES }) status: OfferStatus;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ type: MakerView }) maker: MakerView;
+}

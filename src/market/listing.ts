@@ -1,0 +1,88 @@
+import { DomainError } from '../common/errors';
+import { decodeCursor, encodeCursor } from '../common/http/pagination';
+import { UUID_PATTERN } from '../users/users.service';
+import { compareListings, FIXED, FLOATING, ListingKey, ListingSide, PriceKind } from './listing-order';
+import type { Ranked } from './market.repository';
+import { effectiveRate, Price } from './pricing';
+import type { RatesService } from '../rates/rates.service';
+
+/** A listing cursor: the last row's position and the reference the first page was ranked at. */
+export interface ListingCursor {
+  reference: bigint;
+  last: ListingKey;
+}
+
+type EncodedCursor = {
+  r: string;
+  e: string;
+  k: number;
+  p: string;
+  i: string;
+};
+
+const INTEGER = /^-?\d{1,12}$/;
+
+function isEncodedCursor(value: unknown): value is EncodedCursor {
+  const v = value as Partial<EncodedCursor>;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.r === 'string' &&
+    /^\d{1,12}$/.test(v.r) &&
+    BigInt(v.r) > 0n &&
+    typeof v.e === 'string' &&
+    INTEGER.test(v.e) &&
+    (v.k === FIXED || v.k === FLOATING) &&
+    typeof v.p === 'string' &&
+    INTEGER.test(v.p) &&
+    typeof v.i === 'string' &&
+    UUID_PATTERN.test(v.i)
+  );
+}
+
+export function parseListingCursor(cursor: string | undefined): ListingCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const c = decodeCursor(cursor, isEncodedCursor);
+  return { reference: BigInt(c.r), last: { rate: BigInt(c.e), kind: c.k as PriceKind, premiumBps: BigInt(c.p), id: c.i.toLowerCase() } };
+}
+
+/** The reference a page is ranked at: the cursor's, so a walk through the pages holds still while the rate moves. */
+export async function listingReference(rates: RatesService, cursor: ListingCursor | undefined): Promise<bigint> {
+  if (cursor) return cursor.reference;
+  const current = await rates.current();
+  if (!current) throw new DomainError('reference_rate_stale', 'No reference rate yet; listings cannot be ranked');
+  return current.rate;
+}
+
+function keyOf(item: { id: string; price: Price }, kind: PriceKind, reference: bigint): ListingKey {
+  return {
+    rate: effectiveRate(item.price, reference),
+    kind,
+    premiumBps: item.price.type === 'floating' ? BigInt(item.price.premiumBps) : 0n,
+    id: item.id,
+  };
+}
+
+/** Merges the two index-ordered streams into one page of at most `limit`, and the cursor after it. */
+export function mergePage<T extends { id: string; price: Price }>(
+  side: ListingSide,
+  rows: Ranked<T>[],
+  reference: bigint,
+  limit: number,
+): { items: T[]; nextCursor: string | null } {
+  const ranked = rows.map((row) => ({ item: row.item, key: keyOf(row.item, row.kind, reference) }));
+  ranked.sort((a, b) => compareListings(side, a.key, b.key));
+  const page = ranked.slice(0, limit);
+  const last = page[page.length - 1];
+  const nextCursor =
+    ranked.length > limit && last
+      ? encodeCursor({
+          r: reference.toString(),
+          e: last.key.rate.toString(),
+          k: last.key.kind,
+          p: last.key.premiumBps.toString(),
+          i: last.key.id,
+        })
+      : null;
+  return { items: page.map((r) => r.item), nextCursor };
+}

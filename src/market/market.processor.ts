@@ -1,0 +1,49 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import { MarketRepository } from './market.repository';
+
+const SWEEP_BATCH = 500;
+const SWEEP_MAX_BATCHES = 20;
+
+/**
+ * Request expiry. The delayed job expires one request at its time; the sweeper expires whatever a lost job
+ * left behind. Both are conditional updates, so running either twice changes nothing more.
+ */
+@Processor(QUEUES.market)
+export class MarketProcessor extends WorkerHost {
+  private readonly logger = new Logger(MarketProcessor.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly market: MarketRepository,
+  ) {
+    super();
+  }
+
+  async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case JOBS.market.expireRequest: {
+        const requestId = (job.data as { requestId?: unknown }).requestId;
+        if (typeof requestId !== 'string') throw new Error('expire-request needs a requestId');
+        const expired = await this.dataSource.transaction((manager) => this.market.expireRequest(manager, requestId));
+        return { expired };
+      }
+      case JOBS.market.sweepExpiredRequests: {
+        let total = 0;
+        for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
+          const ids = await this.dataSource.transaction((manager) => this.market.expireOverdue(manager, SWEEP_BATCH));
+          total += ids.length;
+          if (ids.length < SWEEP_BATCH) break;
+        }
+        if (total > 0) this.logger.log(`Sweeper expired ${total} requests`);
+        return { expired: total };
+      }
+      default:
+        throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.market}`);
+    }
+  }
+}

@@ -1,0 +1,367 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { toReputation } from '../users/reputation';
+import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
+import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
+import type { Price } from './pricing';
+
+/** Collects positional parameters while a query is assembled. */
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(typeof value === 'bigint' ? value.toString() : value);
+    return `$${this.values.length}`;
+  }
+}
+
+interface MakerColumns {
+  maker_name: string;
+  maker_suspended: boolean;
+  completed_trades: number | null;
+  failed_trades: number;
+  disputes_lost: number;
+  rating_sum: number;
+  rating_count: number;
+  recent_release_minutes: number[];
+}
+
+interface PriceColumns {
+  price_type: 'fixed' | 'floating';
+  fixed_rate: string | null;
+  premium_bps: number | null;
+}
+
+type RequestRow = MakerColumns &
+  PriceColumns & {
+    id: string;
+    traveler_id: string;
+    amount_cny: string;
+    remaining_cny: string;
+    min_fill_cny: string;
+    payment_method: PaymentMethod;
+    status: RequestStatus;
+    expires_at: Date;
+    created_at: Date;
+    updated_at: Date;
+  };
+
+type OfferRow = MakerColumns &
+  PriceColumns & {
+    id: string;
+    counterparty_id: string;
+    min_cny: string;
+    max_cny: string;
+    total_cny: string;
+    available_cny: string;
+    payment_methods: PaymentMethod[];
+    status: OfferStatus;
+    created_at: Date;
+    updated_at: Date;
+  };
+
+const MAKER_COLUMNS = `u.display_name AS maker_name, u.suspended_at IS NOT NULL AS maker_suspended,
+  rep.completed_trades, rep.failed_trades, rep.disputes_lost, rep.rating_sum, rep.rating_count, rep.recent_release_minutes`;
+
+const REQUEST_SELECT = `SELECT r.id, r.traveler_id, r.amount_cny, r.remaining_cny, r.min_fill_cny, r.price_type, r.fixed_rate, r.premium_bps,
+  r.payment_method, r.status, r.expires_at, r.created_at, r.updated_at, ${MAKER_COLUMNS}
+  FROM exchange_requests r JOIN users u ON u.id = r.traveler_id LEFT JOIN user_reputation rep ON rep.user_id = r.traveler_id`;
+
+const OFFER_SELECT = `SELECT o.id, o.counterparty_id, o.min_cny, o.max_cny, o.total_cny, o.available_cny, o.price_type, o.fixed_rate,
+  o.premium_bps, o.payment_methods, o.status, o.created_at, o.updated_at, ${MAKER_COLUMNS}
+  FROM offers o JOIN users u ON u.id = o.counterparty_id LEFT JOIN user_reputation rep ON rep.user_id = o.counterparty_id`;
+
+function toMaker(id: string, row: MakerColumns): Maker {
+  return {
+    id,
+    displayName: row.maker_name,
+    suspended: row.maker_suspended,
+    reputation: toReputation(
+      row.completed_trades === null
+        ? undefined
+        : {
+            completedTrades: row.completed_trades,
+            failedTrades: row.failed_trades,
+            disputesLost: row.disputes_lost,
+            ratingSum: row.rating_sum,
+            ratingCount: row.rating_count,
+            recentReleaseMinutes: row.recent_release_minutes,
+          },
+    ),
+  };
+}
+
+function toPrice(row: PriceColumns): Price {
+  return row.price_type === 'fixed' ? { type: 'fixed', rate: BigInt(row.fixed_rate!) } : { type: 'floating', premiumBps: row.premium_bps! };
+}
+
+function toRequest(row: RequestRow): ExchangeRequest {
+  return {
+    id: row.id,
+    travelerId: row.traveler_id,
+    amountCny: BigInt(row.amount_cny),
+    remainingCny: BigInt(row.remaining_cny),
+    minFillCny: BigInt(row.min_fill_cny),
+    price: toPrice(row),
+    paymentMethod: row.payment_method,
+    status: row.status,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    maker: toMaker(row.traveler_id, row),
+  };
+}
+
+function toOffer(row: OfferRow): Offer {
+  return {
+    id: row.id,
+    counterpartyId: row.counterparty_id,
+    minCny: BigInt(row.min_cny),
+    maxCny: BigInt(row.max_cny),
+    totalCny: BigInt(row.total_cny),
+    availableCny: BigInt(row.available_cny),
+    price: toPrice(row),
+    paymentMethods: row.payment_methods,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    maker: toMaker(row.counterparty_id, row),
+  };
+}
+
+/** A request's status as a condition: an open or filled request past its expiry counts as expired. */
+function requestStatusCondition(status: RequestStatus): string {
+  switch (status) {
+    case 'open':
+      return `(r.status = 'open' AND r.expires_at > now())`;
+    case 'filled':
+      return `(r.status = 'filled' AND r.expires_at > now())`;
+    case 'expired':
+      return `(r.status = 'expired' OR (r.status IN ('open', 'filled') AND r.expires_at <= now()))`;
+    case 'cancelled':
+      return `(r.status = 'cancelled')`;
+  }
+}
+
+/** Index-range conditions of one kind's stream (see listing-order.ts). */
+function streamConditions(params: Params, column: string, idColumn: string, direction: 'asc' | 'desc', plan: StreamPlan): string[] {
+  const conditions: string[] = [];
+  if (plan.min !== undefined) conditions.push(`${column} >= ${params.add(plan.min)}`);
+  if (plan.max !== undefined) conditions.push(`${column} <= ${params.add(plan.max)}`);
+  if (plan.after) {
+    const key = params.add(plan.after.key);
+    const beyond = `${column} ${direction === 'desc' ? '<' : '>'} ${key}`;
+    conditions.push(
+      plan.after.id === undefined ? beyond : `(${beyond} OR (${column} = ${key} AND ${idColumn} > ${params.add(plan.after.id)}))`,
+    );
+  }
+  return conditions;
+}
+
+export interface RequestListQuery {
+  statuses: RequestStatus[];
+  travelerId?: string;
+  /** Listings for others leave out suspended makers. */
+  hideSuspendedMakers: boolean;
+  paymentMethod?: PaymentMethod;
+  minCny?: bigint;
+  maxCny?: bigint;
+  plan: ListingPlan;
+  limit: number;
+}
+
+export interface OfferListQuery {
+  statuses: OfferStatus[];
+  counterpartyId?: string;
+  hideSuspendedMakers: boolean;
+  paymentMethod?: PaymentMethod;
+  amountCny?: bigint;
+  plan: ListingPlan;
+  limit: number;
+}
+
+export interface Ranked<T> {
+  item: T;
+  kind: PriceKind;
+}
+
+export interface NewRequest {
+  travelerId: string;
+  amountCny: bigint;
+  minFillCny: bigint;
+  price: Price;
+  paymentMethod: PaymentMethod;
+  /** Counted from the database's clock, the one listings compare against. */
+  expiresInMs: number;
+}
+
+export interface NewOffer {
+  counterpartyId: string;
+  minCny: bigint;
+  maxCny: bigint;
+  totalCny: bigint;
+  price: Price;
+  paymentMethods: PaymentMethod[];
+}
+
+/** Every query on exchange requests and offers. */
+@Injectable()
+export class MarketRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private m(manager?: EntityManager): EntityManager {
+    return manager ?? this.dataSource.manager;
+  }
+
+  async insertRequest(manager: EntityManager, request: NewRequest): Promise<string> {
+    const rows = await manager.query(
+      `INSERT INTO exchange_requests (traveler_id, amount_cny, remaining_cny, min_fill_cny, price_type, fixed_rate, premium_bps, payment_method, expires_at)
+       VALUES ($1, $2, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond') RETURNING id`,
+      [
+        request.travelerId,
+        request.amountCny.toString(),
+        request.minFillCny.toString(),
+        request.price.type,
+        request.price.type === 'fixed' ? request.price.rate.toString() : null,
+        request.price.type === 'floating' ? request.price.premiumBps : null,
+        request.paymentMethod,
+        request.expiresInMs,
+      ],
+    );
+    return rows[0].id;
+  }
+
+  async insertOffer(manager: EntityManager, offer: NewOffer): Promise<string> {
+    const rows = await manager.query(
+      `INSERT INTO offers (counterparty_id, min_cny, max_cny, total_cny, available_cny, price_type, fixed_rate, premium_bps, payment_methods)
+       VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id`,
+      [
+        offer.counterpartyId,
+        offer.minCny.toString(),
+        offer.maxCny.toString(),
+        offer.totalCny.toString(),
+        offer.price.type,
+        offer.price.type === 'fixed' ? offer.price.rate.toString() : null,
+        offer.price.type === 'floating' ? offer.price.premiumBps : null,
+        offer.paymentMethods,
+      ],
+    );
+    return rows[0].id;
+  }
+
+  async findRequest(id: string, manager?: EntityManager): Promise<ExchangeRequest | null> {
+    const rows: RequestRow[] = await this.m(manager).query(`${REQUEST_SELECT} WHERE r.id = $1`, [id]);
+    return rows.length === 0 ? null : toRequest(rows[0]);
+  }
+
+  async findOffer(id: string, manager?: EntityManager): Promise<Offer | null> {
+    const rows: OfferRow[] = await this.m(manager).query(`${OFFER_SELECT} WHERE o.id = $1`, [id]);
+    return rows.length === 0 ? null : toOffer(rows[0]);
+  }
+
+  /**
+   * One page of requests: each kind of price read in its index order up to `limit` rows, in one
+   * statement; the caller merges the two streams by effective rate.
+   */
+  async listRequests(query: RequestListQuery): Promise<Ranked<ExchangeRequest>[]> {
+    const params = new Params();
+    const common: string[] = [`(${query.statuses.map(requestStatusCondition).join(' OR ')})`];
+    if (query.travelerId) common.push(`r.traveler_id = ${params.add(query.travelerId)}`);
+    if (query.hideSuspendedMakers) common.push(`u.suspended_at IS NULL`);
+    if (query.paymentMethod) common.push(`r.payment_method = ${params.add(query.paymentMethod)}`);
+    if (query.minCny !== undefined) common.push(`r.remaining_cny >= ${params.add(query.minCny)}`);
+    if (query.maxCny !== undefined) common.push(`r.remaining_cny <= ${params.add(query.maxCny)}`);
+    const dir = query.plan.direction.toUpperCase();
+    const limit = params.add(query.limit);
+    const stream = (kind: PriceKind) => {
+      const column = kind === FIXED ? 'r.fixed_rate' : 'r.premium_bps';
+      const conditions = [
+        ...common,
+        `r.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
+        ...streamConditions(params, column, 'r.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
+      ];
+      return `(${REQUEST_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`)} WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${dir}, r.id ASC LIMIT ${limit})`;
+    };
+    const rows: (RequestRow & { kind: PriceKind })[] = await this.dataSource.query(
+      `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
+      params.values,
+    );
+    return rows.map((row) => ({ item: toRequest(row), kind: row.kind }));
+  }
+
+  async listOffers(query: OfferListQuery): Promise<Ranked<Offer>[]> {
+    const params = new Params();
+    const common: string[] = [`o.status = ANY(${params.add(query.statuses)}::text[])`];
+    // The literal form lets the planner pick the partial index of active offers.
+    if (query.statuses.length === 1 && query.statuses[0] === 'active') common[0] = `o.status = 'active'`;
+    if (query.counterpartyId) common.push(`o.counterparty_id = ${params.add(query.counterpartyId)}`);
+    if (query.hideSuspendedMakers) common.push(`u.suspended_at IS NULL`);
+    if (query.paymentMethod) common.push(`${params.add(query.paymentMethod)} = ANY(o.payment_methods)`);
+    if (query.amountCny !== undefined) {
+      const amount = params.add(query.amountCny);
+      common.push(`o.min_cny <= ${amount} AND o.max_cny >= ${amount} AND o.available_cny >= ${amount}`);
+    }
+    const dir = query.plan.direction.toUpperCase();
+    const limit = params.add(query.limit);
+    const stream = (kind: PriceKind) => {
+      const column = kind === FIXED ? 'o.fixed_rate' : 'o.premium_bps';
+      const conditions = [
+        ...common,
+        `o.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
+        ...streamConditions(params, column, 'o.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
+      ];
+      return `(${OFFER_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`)} WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${dir}, o.id ASC LIMIT ${limit})`;
+    };
+    const rows: (OfferRow & { kind: PriceKind })[] = await this.dataSource.query(
+      `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
+      params.values,
+    );
+    return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));
+  }
+
+  /** Cancels the traveler's request if it is open or filled and not past its expiry; false otherwise. */
+  async cancelRequest(manager: EntityManager, id: string, travelerId: string): Promise<boolean> {
+    const rows = await manager.query(
+      `UPDATE exchange_requests SET status = 'cancelled', updated_at = now()
+        WHERE id = $1 AND traveler_id = $2 AND status IN ('open', 'filled') AND expires_at > now() RETURNING id`,
+      [id, travelerId],
+    );
+    return rows.length === 1;
+  }
+
+  /** Expires one request once its time has come; a second run finds nothing to do. */
+  async expireRequest(manager: EntityManager, id: string): Promise<boolean> {
+    const rows = await manager.query(
+      `UPDATE exchange_requests SET status = 'expired', updated_at = now()
+        WHERE id = $1 AND status IN ('open', 'filled') AND expires_at <= now() RETURNING id`,
+      [id],
+    );
+    return rows.length === 1;
+  }
+
+  /** Expires up to `limit` overdue requests; SKIP LOCKED lets sweepers in several processes share the work. */
+  async expireOverdue(manager: EntityManager, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `UPDATE exchange_requests SET status = 'expired', updated_at = now()
+        WHERE id IN (SELECT id FROM exchange_requests WHERE status IN ('open', 'filled') AND expires_at <= now()
+                      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Moves the counterparty's offer from one of `from` to `to` in one conditional update; returns false
+   * when it is not in such a state. `to` = 'active' lands on 'exhausted' when too little is available.
+   */
+  async setOfferStatus(manager: EntityManager, id: string, counterpartyId: string, from: OfferStatus[], to: OfferStatus): Promise<boolean> {
+    const target = to === 'active' ? `CASE WHEN available_cny < min_cny THEN 'exhausted' ELSE 'active' END` : `'${to}'`;
+    const rows = await manager.query(
+      `UPDATE offers SET status = ${target}, updated_at = now()
+        WHERE id = $1 AND counterparty_id = $2 AND status = ANY($3::text[]) RETURNING id`,
+      [id, counterpartyId, from],
+    );
+    return rows.length === 1;
+  }
+}

@@ -1,0 +1,59 @@
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../common/auth/auth-user';
+import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { UuidParam } from '../common/http/uuid-param';
+import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
+import { OffersService } from './offers.service';
+
+@ApiTags('market')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('v1/offers')
+export class OffersController {
+  constructor(private readonly offers: OffersService) {}
+
+  @Post()
+  @Roles('counterparty')
+  @ActiveAccountRequired()
+  @ApiCreatedResponse({ type: OfferView })
+  create(@CurrentUser() caller: AuthUser, @Body() body: CreateOfferDto): Promise<OfferView> {
+    return this.offers.create(caller, body);
+  }
+
+  @Get()
+  @ApiOkResponse({ description: '{ data: OfferView[], nextCursor, referenceRate }' })
+  list(@CurrentUser() caller: AuthUser, @Query() query: ListOffersQuery) {
+    return this.offers.list(caller, query);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: OfferView })
+  get(@UuidParam() id: string): Promise<OfferView> {
+    return this.offers.get(id);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @Roles('counterparty')
+  @ApiOkResponse({ type: OfferView })
+  pause(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
+    return this.offers.act(caller, id, 'pause');
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  @Roles('counterparty')
+  @ApiOkResponse({ type: OfferView })
+  resume(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
+    return this.offers.act(caller, id, 'resume');
+  }
+
+  @Post(':id/close')
+  @HttpCode(200)
+  @Roles('counterparty')
+  @ApiOkResponse({ type: OfferView })
+  close(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
+    return this.offers.act(caller, id, 'close');
+  }
+}

@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { AuthUser } from '../common/auth/auth-user';
+import { DomainError } from '../common/errors';
+import { formatRate } from '../common/money';
+import { Page, pageSize } from '../common/http/pagination';
+import { RatesService } from '../rates/rates.service';
+import { UsersRepository } from '../users/users.repository';
+import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
+import { planListing } from './listing-order';
+import { listingReference, mergePage, parseListingCursor } from './listing';
+import { InputParser } from './market-input';
+import { presentOffer } from './market.presenter';
+import { MarketRepository } from './market.repository';
+import { OFFER_STATUSES, OfferStatus } from './market.types';
+import { PriceGuard } from './price-guard';
+
+/** Which states each maker action leaves from. */
+const OFFER_ACTIONS: Record<'pause' | 'resume' | 'close', { from: OfferStatus[]; to: OfferStatus }> = {
+  pause: { from: ['active', 'exhausted'], to: 'paused' },
+  resume: { from: ['paused'], to: 'active' },
+  close: { from: ['active', 'paused', 'exhausted'], to: 'closed' },
+};
+
+@Injectable()
+export class OffersService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly market: MarketRepository,
+    private readonly users: UsersRepository,
+    private readonly rates: RatesService,
+    private readonly priceGuard: PriceGuard,
+  ) {}
+
+  /** Posts a counterparty's offer (`active`), its WeChat wallet and payout account checked under a lock of its row. */
+  async create(caller: AuthUser, body: CreateOfferDto): Promise<OfferView> {
+    const input = new InputParser();
+    const minCny = input.amount(body.minCny, 'minCny');
+    const maxCny = input.amount(body.maxCny, 'maxCny');
+    const totalCny = input.amount(body.totalCny, 'totalCny');
+    const price = input.price(body.price);
+    if (minCny > 0n && maxCny > 0n && maxCny < minCny) input.fail('maxCny', 'too_small', 'maxCny cannot be less than minCny');
+    if (minCny > 0n && totalCny > 0n && totalCny < minCny) input.fail('totalCny', 'too_small', 'totalCny cannot be less than minCny');
+    input.done();
+    await this.priceGuard.check(price);
+
+    const id = await this.dataSource.transaction(async (manager) => {
+      const actor = await this.users.lockActor(manager, caller.id);
+      if (!actor || actor.suspended)
+        throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
+      if (!actor.hasWechatWallet || !actor.hasPayoutAccount) {
+        throw new DomainError(
+          'missing_payment_details',
+          'Set your WeChat wallet (PUT /v1/me/wechat-wallet) and payout account (PUT /v1/me/payout-account) before posting',
+        );
+      }
+      return this.market.insertOffer(manager, {
+        counterpartyId: caller.id,
+        minCny,
+        maxCny,
+        totalCny,
+        price,
+        paymentMethods: body.paymentMethods,
+      });
+    });
+    return this.get(id);
+  }
+
+  /** Best (highest) rate first; `mine=true` lists the caller's own offers in any status. */
+  async list(caller: AuthUser, query: ListOffersQuery): Promise<Page<OfferView> & { referenceRate: string }> {
+    const input = new InputParser();
+    const amountCny = input.optionalAmount(query.amountCny, 'amountCny');
+    const minRate = input.optionalRate(query.minRate, 'minRate');
+    const maxRate = input.optionalRate(query.maxRate, 'maxRate');
+    const cursor = parseListingCursor(query.cursor);
+    input.done();
+
+    const limit = pageSize(query);
+    const reference = await listingReference(this.rates, cursor);
+    const mine = query.mine === 'true';
+    const statuses: OfferStatus[] = query.status ? [query.status] : mine ? [...OFFER_STATUSES] : ['active'];
+    const rows = await this.market.listOffers({
+      statuses,
+      counterpartyId: mine ? caller.id : undefined,
+      hideSuspendedMakers: !mine,
+      paymentMethod: query.paymentMethod,
+      amountCny,
+      plan: planListing('offers', reference, cursor?.last, { minRate, maxRate }),
+      limit: limit + 1,
+    });
+    const page = mergePage('offers', rows, reference, limit);
+    return { data: page.items.map((o) => presentOffer(o, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
+  }
+
+  async get(id: string): Promise<OfferView> {
+    const offer = await this.market.findOffer(id);
+    if (!offer) throw DomainError.notFound('Offer');
+    const reference = await this.rates.current();
+    return presentOffer(offer, reference?.rate ?? null);
+  }
+
+  /** pause: active|exhausted → paused; resume: paused → active (exhausted if too little is left); close: → closed. */
+  async act(caller: AuthUser, id: string, action: keyof typeof OFFER_ACTIONS): Promise<OfferView> {
+    const { from, to } = OFFER_ACTIONS[action];
+    const moved = await this.dataSource.transaction((manager) => this.market.setOfferStatus(manager, id, caller.id, from, to));
+    if (!moved) {
+      const offer = await this.market.findOffer(id);
+      if (!offer) throw DomainError.notFound('Offer');
+      if (offer.counterpartyId !== caller.id) throw new DomainError('forbidden', 'Only the offer’s counterparty may change it');
+      throw new DomainError(
+        'invalid_state_transition',
+        `The offer is ${offer.status}; it cannot be ${action === 'close' ? 'closed' : `${action}d`} from there`,
+      );
+    }
+    return this.get(id);
+  }
+}

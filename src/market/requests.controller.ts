@@ -1,0 +1,43 @@
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../common/auth/auth-user';
+import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { UuidParam } from '../common/http/uuid-param';
+import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
+import { RequestsService } from './requests.service';
+
+@ApiTags('market')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('v1/requests')
+export class RequestsController {
+  constructor(private readonly requests: RequestsService) {}
+
+  @Post()
+  @Roles('traveler')
+  @ActiveAccountRequired()
+  @ApiCreatedResponse({ type: RequestView })
+  create(@CurrentUser() caller: AuthUser, @Body() body: CreateRequestDto): Promise<RequestView> {
+    return this.requests.create(caller, body);
+  }
+
+  @Get()
+  @ApiOkResponse({ description: '{ data: RequestView[], nextCursor, referenceRate }' })
+  list(@CurrentUser() caller: AuthUser, @Query() query: ListRequestsQuery) {
+    return this.requests.list(caller, query);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: RequestView })
+  get(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<RequestView> {
+    return this.requests.get(caller, id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @Roles('traveler')
+  @ApiOkResponse({ type: RequestView })
+  cancel(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<RequestView> {
+    return this.requests.cancel(caller, id);
+  }
+}

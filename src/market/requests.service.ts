@@ -1,0 +1,146 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { AuthUser } from '../common/auth/auth-user';
+import { DomainError } from '../common/errors';
+import { formatRate } from '../common/money';
+import { Page, pageSize } from '../common/http/pagination';
+import { marketConfig } from '../config';
+import { OutboxService } from '../outbox/outbox.service';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import { RatesService } from '../rates/rates.service';
+import { UsersRepository } from '../users/users.repository';
+import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
+import { planListing } from './listing-order';
+import { listingReference, mergePage, parseListingCursor } from './listing';
+import { InputParser } from './market-input';
+import { presentRequest } from './market.presenter';
+import { MarketRepository } from './market.repository';
+import { ExchangeRequest, requestStatus, RequestStatus } from './market.types';
+import { PriceGuard } from './price-guard';
+
+export function expireRequestJobId(requestId: string): string {
+  return `expire-request-${requestId}`;
+}
+
+@Injectable()
+export class RequestsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly market: MarketRepository,
+    private readonly users: UsersRepository,
+    private readonly rates: RatesService,
+    private readonly outbox: OutboxService,
+    private readonly priceGuard: PriceGuard,
+    @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
+  ) {}
+
+  /**
+   * Posts a traveler's request (status `open`). In one transaction: locks the traveler's row (suspension
+   * and WeChat wallet checked under it), inserts the request, and writes the outbox row of its expiry job.
+   */
+  async create(caller: AuthUser, body: CreateRequestDto): Promise<RequestView> {
+    const input = new InputParser();
+    const amountCny = input.amount(body.amountCny, 'amountCny');
+    const price = input.price(body.price);
+    const minFillCny = input.optionalAmount(body.minFillCny, 'minFillCny') ?? amountCny;
+    if (minFillCny > amountCny && amountCny > 0n) input.fail('minFillCny', 'too_large', 'minFillCny cannot be more than amountCny');
+    input.done();
+    await this.priceGuard.check(price);
+
+    const minutes = body.expiresInMinutes ?? this.config.expiresInMinutesDefault;
+    const expiresInMs = minutes * this.config.expiryMinuteMs;
+    const id = await this.dataSource.transaction(async (manager) => {
+      const actor = await this.users.lockActor(manager, caller.id);
+      if (!actor || actor.suspended)
+        throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
+      if (!actor.hasWechatWallet)
+        throw new DomainError('missing_payment_details', 'Set your WeChat wallet (PUT /v1/me/wechat-wallet) before posting');
+      const requestId = await this.market.insertRequest(manager, {
+        travelerId: caller.id,
+        amountCny,
+        minFillCny,
+        price,
+        paymentMethod: body.paymentMethod,
+        expiresInMs,
+      });
+      await this.outbox.write(manager, {
+        queue: QUEUES.market,
+        jobName: JOBS.market.expireRequest,
+        jobId: expireRequestJobId(requestId),
+        payload: { requestId },
+        delayMs: expiresInMs,
+      });
+      return requestId;
+    });
+    return this.view(caller, id);
+  }
+
+  /** A traveler lists their own requests; counterparties the open ones; operators all. Best (lowest) rate first. */
+  async list(caller: AuthUser, query: ListRequestsQuery): Promise<Page<RequestView> & { referenceRate: string }> {
+    const input = new InputParser();
+    const minCny = input.optionalAmount(query.minCny, 'minCny');
+    const maxCny = input.optionalAmount(query.maxCny, 'maxCny');
+    const minRate = input.optionalRate(query.minRate, 'minRate');
+    const maxRate = input.optionalRate(query.maxRate, 'maxRate');
+    const cursor = parseListingCursor(query.cursor);
+    input.done();
+
+    const limit = pageSize(query);
+    const reference = await listingReference(this.rates, cursor);
+    const own = caller.role === 'traveler';
+    let statuses: RequestStatus[] = query.status ? [query.status] : ['open'];
+    // Counterparties see open requests only, whatever they ask for.
+    if (caller.role === 'counterparty') statuses = statuses.filter((s) => s === 'open');
+    if (statuses.length === 0) return { data: [], nextCursor: null, referenceRate: formatRate(reference) };
+
+    const rows = await this.market.listRequests({
+      statuses,
+      travelerId: own ? caller.id : undefined,
+      hideSuspendedMakers: !own,
+      paymentMethod: query.paymentMethod,
+      minCny,
+      maxCny,
+      plan: planListing('requests', reference, cursor?.last, { minRate, maxRate }),
+      limit: limit + 1,
+    });
+    const page = mergePage('requests', rows, reference, limit);
+    return { data: page.items.map((r) => presentRequest(r, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
+  }
+
+  async get(caller: AuthUser, id: string): Promise<RequestView> {
+    return this.view(caller, id);
+  }
+
+  /** `open` or `filled` → `cancelled`, by its traveler. Trades already made go on; what they return stays out. */
+  async cancel(caller: AuthUser, id: string): Promise<RequestView> {
+    const cancelled = await this.dataSource.transaction((manager) => this.market.cancelRequest(manager, id, caller.id));
+    if (!cancelled) {
+      const request = await this.visible(caller, id);
+      throw new DomainError(
+        'invalid_state_transition',
+        `The request is ${requestStatus(request)}; only an open or filled request can be cancelled`,
+      );
+    }
+    return this.view(caller, id);
+  }
+
+  private async view(caller: AuthUser, id: string): Promise<RequestView> {
+    const request = await this.visible(caller, id);
+    const reference = await this.rates.current();
+    return presentRequest(request, reference?.rate ?? null);
+  }
+
+  /** 404 for a request the caller may not see: another traveler's, or a counterparty's view of one no longer open. */
+  private async visible(caller: AuthUser, id: string): Promise<ExchangeRequest> {
+    const request = await this.market.findRequest(id);
+    const allowed =
+      request !== null &&
+      (caller.role === 'operator' ||
+        (caller.role === 'traveler' && request.travelerId === caller.id) ||
+        (caller.role === 'counterparty' && requestStatus(request) === 'open' && !request.maker.suspended));
+    if (!allowed) throw DomainError.notFound('Request');
+    return request!;
+  }
+}
