@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { RatesModule } from '../rates/rates.module';
 import { UsersModule } from '../users/users.module';
 import { MarketProcessor } from './market.processor';
 import { MarketRepository } from './market.repository';
