@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
 import { toReputation } from '../users/reputation';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
@@ -291,9 +292,9 @@ export class MarketRepository {
 
   async listOffers(query: OfferListQuery): Promise<Ranked<Offer>[]> {
     const params = new Params();
-    const common: string[] = [`o.status = ANY(${params.add(query.statuses)}::text[])`];
     // The literal form lets the planner pick the partial index of active offers.
-    if (query.statuses.length === 1 && query.statuses[0] === 'active') common[0] = `o.status = 'active'`;
+    const onlyActive = query.statuses.length === 1 && query.statuses[0] === 'active';
+    const common: string[] = [onlyActive ? `o.status = 'active'` : `o.status = ANY(${params.add(query.statuses)}::text[])`];
     if (query.counterpartyId) common.push(`o.counterparty_id = ${params.add(query.counterpartyId)}`);
     if (query.hideSuspendedMakers) common.push(`u.suspended_at IS NULL`);
     if (query.paymentMethod) common.push(`${params.add(query.paymentMethod)} = ANY(o.payment_methods)`);
@@ -321,7 +322,8 @@ export class MarketRepository {
 
   /** Cancels the traveler's request if it is open or filled and not past its expiry; false otherwise. */
   async cancelRequest(manager: EntityManager, id: string, travelerId: string): Promise<boolean> {
-    const rows = await manager.query(
+    const rows = await returningRows(
+      manager,
       `UPDATE exchange_requests SET status = 'cancelled', updated_at = now()
         WHERE id = $1 AND traveler_id = $2 AND status IN ('open', 'filled') AND expires_at > now() RETURNING id`,
       [id, travelerId],
@@ -331,7 +333,8 @@ export class MarketRepository {
 
   /** Expires one request once its time has come; a second run finds nothing to do. */
   async expireRequest(manager: EntityManager, id: string): Promise<boolean> {
-    const rows = await manager.query(
+    const rows = await returningRows(
+      manager,
       `UPDATE exchange_requests SET status = 'expired', updated_at = now()
         WHERE id = $1 AND status IN ('open', 'filled') AND expires_at <= now() RETURNING id`,
       [id],
@@ -341,7 +344,8 @@ export class MarketRepository {
 
   /** Expires up to `limit` overdue requests; SKIP LOCKED lets sweepers in several processes share the work. */
   async expireOverdue(manager: EntityManager, limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await manager.query(
+    const rows = await returningRows<{ id: string }>(
+      manager,
       `UPDATE exchange_requests SET status = 'expired', updated_at = now()
         WHERE id IN (SELECT id FROM exchange_requests WHERE status IN ('open', 'filled') AND expires_at <= now()
                       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -357,7 +361,8 @@ export class MarketRepository {
    */
   async setOfferStatus(manager: EntityManager, id: string, counterpartyId: string, from: OfferStatus[], to: OfferStatus): Promise<boolean> {
     const target = to === 'active' ? `CASE WHEN available_cny < min_cny THEN 'exhausted' ELSE 'active' END` : `'${to}'`;
-    const rows = await manager.query(
+    const rows = await returningRows(
+      manager,
       `UPDATE offers SET status = ${target}, updated_at = now()
         WHERE id = $1 AND counterparty_id = $2 AND status = ANY($3::text[]) RETURNING id`,
       [id, counterpartyId, from],
