@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
  * Benchmarks the built service end to end over loopback, with its own database and queue prefix.
- * Usage: npm run bench [-- --duration 10 --connections 50 --scenario me --rate-limits on]
+ * Usage: npm run bench [-- --duration 10 --connections 50 --scenario offers --offers 100000 --rate-limits on]
  * It starts `dist/src/main.js`, measures the start-up time (spawn → /health/ready 200), then
  * drives each scenario with autocannon and prints requests per second and latency percentiles.
  * Every loop is bounded: the run ends by itself.
@@ -10,6 +10,7 @@ const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
+const { seedOffers } = require('./seed');
 
 const args = Object.fromEntries(
   process.argv
@@ -97,7 +98,15 @@ async function main() {
     const { body: session } = await json('POST', '/v1/auth/login', { email, password });
     const { body: apiKey } = await json('POST', '/v1/me/api-keys', { name: 'bench' }, { authorization: `Bearer ${session.accessToken}` });
 
+    const offersSeeded = await seedOffers(env.DATABASE_URL, Number(args.offers ?? 100000));
+    results.push({ scenario: 'seed', openOffers: offersSeeded });
+
     const scenarios = {
+      offers: { url: `${baseUrl}/v1/offers?limit=20`, headers: { authorization: `Bearer ${session.accessToken}` } },
+      'offers-filtered': {
+        url: `${baseUrl}/v1/offers?limit=20&paymentMethod=bank_transfer&amountCny=3000&minRate=7.2000`,
+        headers: { authorization: `Bearer ${session.accessToken}` },
+      },
       me: { url: `${baseUrl}/v1/me`, headers: { authorization: `Bearer ${session.accessToken}` } },
       'me-api-key': { url: `${baseUrl}/v1/me`, headers: { 'x-api-key': apiKey.key } },
       'health-live': { url: `${baseUrl}/health/live` },

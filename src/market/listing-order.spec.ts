@@ -53,9 +53,10 @@ function page(
   limit: number,
 ): ListingKey[] {
   const plan = planListing(side, reference, cursor, range);
+  const sign = plan.direction === 'desc' ? -1 : 1;
   const byIndex = (a: Row, b: Row) => {
-    if (a.key !== b.key) return (a.key < b.key ? -1 : 1) * (plan.direction === 'desc' ? -1 : 1);
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    if (a.key !== b.key) return (a.key < b.key ? -1 : 1) * sign;
+    return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign;
   };
   const stream = (kind: number) =>
     rows

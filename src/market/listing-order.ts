@@ -3,7 +3,8 @@ import { minPremiumReaching } from './pricing';
 /**
  * Listings rank fixed and floating prices together by their effective rate at one reference, best first
  * from the viewer's side: offers (seen by travelers) highest rate first, requests (seen by counterparties)
- * lowest first. The total order is (rate, kind: fixed before floating, premium, id). Within the floating
+ * lowest first. The total order is (rate, kind: fixed before floating, premium, id), the id running the same
+ * way as the rate so that each kind's position is one row value an index can seek to. Within the floating
  * prices the rate never decreases as the premium grows, so each kind is read in its own index order
  * (fixed by rate, floating by premium) and the two short streams are merged: a page never sorts the table.
  */
@@ -24,7 +25,7 @@ export interface ListingKey {
 /** Rows of one kind beyond a position in that kind's index order (`key` is a rate or a premium). */
 export interface StreamAfter {
   key: bigint;
-  /** When set, rows at exactly `key` with a greater id also come after. */
+  /** When set, the position is the row value (key, id): rows at exactly `key` beyond this id also come after. */
   id?: string;
 }
 
@@ -59,7 +60,7 @@ export function compareListings(side: ListingSide, a: ListingKey, b: ListingKey)
   if (a.rate !== b.rate) return a.rate < b.rate ? -sign : sign;
   if (a.kind !== b.kind) return a.kind - b.kind;
   if (a.premiumBps !== b.premiumBps) return a.premiumBps < b.premiumBps ? -sign : sign;
-  return compareIds(a.id, b.id);
+  return sign * compareIds(a.id, b.id);
 }
 
 /** Turns a cursor position and a rate filter into index ranges for each kind, at the pinned reference. */
@@ -92,5 +93,6 @@ export function matchesStream(plan: StreamPlan, direction: 'asc' | 'desc', key: 
   if (plan.max !== undefined && key > plan.max) return false;
   if (!plan.after) return true;
   const beyond = direction === 'desc' ? key < plan.after.key : key > plan.after.key;
-  return beyond || (plan.after.id !== undefined && key === plan.after.key && id > plan.after.id);
+  const idBeyond = plan.after.id !== undefined && (direction === 'desc' ? id < plan.after.id : id > plan.after.id);
+  return beyond || (key === plan.after.key && idBeyond);
 }

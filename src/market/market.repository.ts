@@ -144,19 +144,34 @@ function requestStatusCondition(status: RequestStatus): string {
   }
 }
 
-/** Index-range conditions of one kind's stream (see listing-order.ts). */
+/**
+ * Index-range conditions of one kind's stream (see listing-order.ts). A position is a row value, so the
+ * index seeks straight to it: `(rate, id) < (…)` reading backwards, `>` reading forwards.
+ */
 function streamConditions(params: Params, column: string, idColumn: string, direction: 'asc' | 'desc', plan: StreamPlan): string[] {
   const conditions: string[] = [];
   if (plan.min !== undefined) conditions.push(`${column} >= ${params.add(plan.min)}`);
   if (plan.max !== undefined) conditions.push(`${column} <= ${params.add(plan.max)}`);
   if (plan.after) {
+    const op = direction === 'desc' ? '<' : '>';
     const key = params.add(plan.after.key);
-    const beyond = `${column} ${direction === 'desc' ? '<' : '>'} ${key}`;
     conditions.push(
-      plan.after.id === undefined ? beyond : `(${beyond} OR (${column} = ${key} AND ${idColumn} > ${params.add(plan.after.id)}))`,
+      plan.after.id === undefined
+        ? `${column} ${op} ${key}`
+        : `(${column}, ${idColumn}) ${op} (${key}, ${params.add(plan.after.id)}::uuid)`,
     );
   }
   return conditions;
+}
+
+/**
+ * One kind's stream: the top rows picked from the table alone, in index order (so LIMIT stops the scan
+ * early), then decorated with the maker and reputation. The outer order does not matter: pages are merged
+ * in the service.
+ */
+function streamQuery(select: string, table: string, alias: string, conditions: string[], orderBy: string, limit: string): string {
+  const picked = `(SELECT * FROM ${table} ${alias} WHERE ${conditions.join(' AND ')} ORDER BY ${orderBy} LIMIT ${limit}) ${alias}`;
+  return `(${select.replace(`FROM ${table} ${alias}`, `FROM ${picked}`)})`;
 }
 
 export interface RequestListQuery {
@@ -268,7 +283,7 @@ export class MarketRepository {
     const params = new Params();
     const common: string[] = [`(${query.statuses.map(requestStatusCondition).join(' OR ')})`];
     if (query.travelerId) common.push(`r.traveler_id = ${params.add(query.travelerId)}`);
-    if (query.hideSuspendedMakers) common.push(`u.suspended_at IS NULL`);
+    if (query.hideSuspendedMakers) common.push(`r.traveler_id NOT IN (SELECT id FROM users WHERE suspended_at IS NOT NULL)`);
     if (query.paymentMethod) common.push(`r.payment_method = ${params.add(query.paymentMethod)}`);
     if (query.minCny !== undefined) common.push(`r.remaining_cny >= ${params.add(query.minCny)}`);
     if (query.maxCny !== undefined) common.push(`r.remaining_cny <= ${params.add(query.maxCny)}`);
@@ -281,7 +296,14 @@ export class MarketRepository {
         `r.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
         ...streamConditions(params, column, 'r.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
       ];
-      return `(${REQUEST_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`)} WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${dir}, r.id ASC LIMIT ${limit})`;
+      return streamQuery(
+        REQUEST_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`),
+        'exchange_requests',
+        'r',
+        conditions,
+        `${column} ${dir}, r.id ${dir}`,
+        limit,
+      );
     };
     const rows: (RequestRow & { kind: PriceKind })[] = await this.dataSource.query(
       `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
@@ -296,7 +318,7 @@ export class MarketRepository {
     const onlyActive = query.statuses.length === 1 && query.statuses[0] === 'active';
     const common: string[] = [onlyActive ? `o.status = 'active'` : `o.status = ANY(${params.add(query.statuses)}::text[])`];
     if (query.counterpartyId) common.push(`o.counterparty_id = ${params.add(query.counterpartyId)}`);
-    if (query.hideSuspendedMakers) common.push(`u.suspended_at IS NULL`);
+    if (query.hideSuspendedMakers) common.push(`o.counterparty_id NOT IN (SELECT id FROM users WHERE suspended_at IS NOT NULL)`);
     if (query.paymentMethod) common.push(`${params.add(query.paymentMethod)} = ANY(o.payment_methods)`);
     if (query.amountCny !== undefined) {
       const amount = params.add(query.amountCny);
@@ -311,7 +333,14 @@ export class MarketRepository {
         `o.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
         ...streamConditions(params, column, 'o.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
       ];
-      return `(${OFFER_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`)} WHERE ${conditions.join(' AND ')} ORDER BY ${column} ${dir}, o.id ASC LIMIT ${limit})`;
+      return streamQuery(
+        OFFER_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`),
+        'offers',
+        'o',
+        conditions,
+        `${column} ${dir}, o.id ${dir}`,
+        limit,
+      );
     };
     const rows: (OfferRow & { kind: PriceKind })[] = await this.dataSource.query(
       `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/*
+ * Prints EXPLAIN (ANALYZE, BUFFERS) of the offer listing queries over 100,000 open offers, exactly as the
+ * service builds them (the built MarketRepository writes the SQL; this script only prefixes EXPLAIN).
+ * Usage: npm run build && node bench/explain-listings.js [--offers 100000]
+ */
+const { randomBytes } = require('node:crypto');
+const { Client } = require('pg');
+const { loadDatabaseConfig } = require('../dist/src/config');
+const { ensureDatabaseExists, runMigrations } = require('../dist/src/database/preflight');
+const { MarketRepository } = require('../dist/src/market/market.repository');
+const { planListing } = require('../dist/src/market/listing-order');
+const { seedOffers } = require('./seed');
+
+const offers = Number(process.argv[process.argv.indexOf('--offers') + 1] || 100000) || 100000;
+
+async function main() {
+  const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  url.pathname = `/yb_explain_${randomBytes(4).toString('hex')}`;
+  const config = loadDatabaseConfig({ DATABASE_URL: url.toString() });
+  await ensureDatabaseExists(config);
+  await runMigrations(config);
+  await seedOffers(url.toString(), offers);
+  const db = new Client({ connectionString: url.toString() });
+  await db.connect();
+  try {
+    // The repository's only dependency for listings is `query`: run its SQL under EXPLAIN instead.
+    const plans = [];
+    const explaining = {
+      query: async (sql, params) => {
+        const result = await db.query(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);
+        plans.push(result.rows.map((r) => r['QUERY PLAN']).join('\n'));
+        return [];
+      },
+    };
+    const repository = new MarketRepository(explaining);
+    const reference = 72400n;
+    const cases = [
+      ['first page, no filter', { statuses: ['active'], hideSuspendedMakers: true, plan: planListing('offers', reference, undefined, {}), limit: 21 }],
+      [
+        'a later page (cursor in the middle of the book)',
+        {
+          statuses: ['active'],
+          hideSuspendedMakers: true,
+          plan: planListing('offers', reference, { rate: 72400n, kind: 0, premiumBps: 0n, id: '80000000-0000-4000-8000-000000000000' }, {}),
+          limit: 21,
+        },
+      ],
+      [
+        'filters: bank_transfer, amountCny 3000, minRate 7.2000',
+        {
+          statuses: ['active'],
+          hideSuspendedMakers: true,
+          paymentMethod: 'bank_transfer',
+          amountCny: 300000n,
+          plan: planListing('offers', reference, undefined, { minRate: 72000n }),
+          limit: 21,
+        },
+      ],
+    ];
+    for (const [name, query] of cases) {
+      await repository.listOffers(query);
+      process.stdout.write(`### ${name}\n\n\`\`\`\n${plans.pop()}\n\`\`\`\n\n`);
+    }
+  } finally {
+    await db.end();
+    const maintenance = new URL(url);
+    maintenance.pathname = '/postgres';
+    const admin = new Client({ connectionString: maintenance.toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});

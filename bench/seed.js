@@ -1,0 +1,37 @@
+const { Client } = require('pg');
+
+/**
+ * Seeds active offers straight into the database (a bench counterparty with a wallet and payout account):
+ * a mix of fixed rates and floating premiums within the rate guard, both payment methods, varied ranges.
+ */
+async function seedOffers(databaseUrl, count) {
+  if (count <= 0) return 0;
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const maker = await db.query(
+      `INSERT INTO users (email, password_hash, display_name, role, wechat_id_ciphertext, wechat_id_key_id, wechat_id_index,
+                          paypal_email_ciphertext, paypal_email_key_id, paypal_email_index)
+       VALUES ('bench-maker-' || gen_random_uuid() || '@example.com', 'x', 'Bench maker', 'counterparty', 'x', 'dev1', md5(random()::text), 'x', 'dev1', md5(random()::text))
+       RETURNING id`,
+    );
+    const makerId = maker.rows[0].id;
+    await db.query(`INSERT INTO user_reputation (user_id) VALUES ($1)`, [makerId]);
+    await db.query(
+      `INSERT INTO offers (counterparty_id, min_cny, max_cny, total_cny, available_cny, price_type, fixed_rate, premium_bps, payment_methods)
+       SELECT $1, 10000 * (1 + i % 20), 10000 * (1 + i % 20) + 100000 * (1 + i % 50), 10000000, 10000000,
+              CASE WHEN i % 2 = 0 THEN 'fixed' ELSE 'floating' END,
+              CASE WHEN i % 2 = 0 THEN 69000 + (i::bigint * 7919) % 6800 END,
+              CASE WHEN i % 2 = 1 THEN (-450 + (i::bigint * 104729) % 900)::int END,
+              CASE i % 3 WHEN 0 THEN ARRAY['paypal'] WHEN 1 THEN ARRAY['bank_transfer'] ELSE ARRAY['paypal', 'bank_transfer'] END
+         FROM generate_series(1, $2::int) AS i`,
+      [makerId, count],
+    );
+    await db.query('ANALYZE offers');
+    return count;
+  } finally {
+    await db.end();
+  }
+}
+
+module.exports = { seedOffers };
