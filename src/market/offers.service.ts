@@ -14,6 +14,7 @@ import { InputParser } from './market-input';
 import { presentOffer } from './market.presenter';
 import { MarketRepository } from './market.repository';
 import { OFFER_STATUSES, OfferStatus } from './market.types';
+import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
 
 /** Which states each maker action leaves from. */
@@ -46,15 +47,7 @@ export class OffersService {
     await this.priceGuard.check(price);
 
     const id = await this.dataSource.transaction(async (manager) => {
-      const actor = await this.users.lockActor(manager, caller.id);
-      if (!actor || actor.suspended)
-        throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
-      if (!actor.hasWechatWallet || !actor.hasPayoutAccount) {
-        throw new DomainError(
-          'missing_payment_details',
-          'Set your WeChat wallet (PUT /v1/me/wechat-wallet) and payout account (PUT /v1/me/payout-account) before posting',
-        );
-      }
+      await lockMakerForPosting(this.users, manager, caller.id, true);
       return this.market.insertOffer(manager, {
         counterpartyId: caller.id,
         minCny,

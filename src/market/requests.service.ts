@@ -18,6 +18,7 @@ import { InputParser } from './market-input';
 import { presentRequest } from './market.presenter';
 import { MarketRepository } from './market.repository';
 import { ExchangeRequest, requestStatus, RequestStatus } from './market.types';
+import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
 
 export function expireRequestJobId(requestId: string): string {
@@ -52,11 +53,7 @@ export class RequestsService {
     const minutes = body.expiresInMinutes ?? this.config.expiresInMinutesDefault;
     const expiresInMs = minutes * this.config.expiryMinuteMs;
     const id = await this.dataSource.transaction(async (manager) => {
-      const actor = await this.users.lockActor(manager, caller.id);
-      if (!actor || actor.suspended)
-        throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
-      if (!actor.hasWechatWallet)
-        throw new DomainError('missing_payment_details', 'Set your WeChat wallet (PUT /v1/me/wechat-wallet) before posting');
+      await lockMakerForPosting(this.users, manager, caller.id, false);
       const requestId = await this.market.insertRequest(manager, {
         travelerId: caller.id,
         amountCny,
