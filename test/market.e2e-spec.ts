@@ -487,6 +487,17 @@ describe('market (HTTP)', () => {
       const cancelledView = await api('GET', '/v1/requests?status=cancelled', { token: counterparty.token });
       expect(cancelledView.body.data).toEqual([]);
 
+      // A suspended traveler's requests leave the listings, and come back with the unsuspension.
+      const operator = await createOperator(test, api);
+      await api('POST', `/v1/admin/users/${traveler.id}/suspend`, { token: operator.token });
+      const hidden = await api('GET', '/v1/requests?limit=100', { token: counterparty.token });
+      expect(hidden.body.data.filter((r: { travelerId: string }) => r.travelerId === traveler.id)).toEqual([]);
+      expect((await api('GET', `/v1/requests/${low}`, { token: counterparty.token })).status).toBe(404);
+      expect((await api('GET', '/v1/requests?limit=100', { token: traveler.token })).body.data).toHaveLength(3);
+      await api('POST', `/v1/admin/users/${traveler.id}/unsuspend`, { token: operator.token });
+      const back = await api('GET', '/v1/requests?limit=100', { token: counterparty.token });
+      expect(back.body.data.filter((r: { travelerId: string }) => r.travelerId === traveler.id)).toHaveLength(3);
+
       const other = await registerUser(api, 'traveler');
       expect((await api('GET', '/v1/requests?limit=100', { token: other.token })).body.data).toEqual([]);
       expect((await api('GET', '/v1/requests?cursor=forged', { token: other.token })).status).toBe(400);
