@@ -27,6 +27,7 @@ import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
 import { RuntimeModule } from './runtime';
+import { TradesModule } from './trades/trades.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppModuleOptions {
@@ -38,6 +39,7 @@ export interface AppModuleOptions {
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
     const rates = RatesModule.register({ workers: options.workers, sandbox: loadAppConfig().sandbox });
+    const market = MarketModule.register({ workers: options.workers, rates });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
     const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
     if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
@@ -92,7 +94,8 @@ export class AppModule {
         UsersModule,
         AdminModule,
         rates,
-        MarketModule.register({ workers: options.workers, rates }),
+        market,
+        TradesModule.register({ workers: options.workers, market, rates }),
         HealthModule,
         MetricsModule,
       ],

@@ -7,6 +7,7 @@ import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
 import { loadMarketConfig, marketConfig } from './market.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
+import { loadTradesConfig, tradesConfig } from './trades.config';
 
 export * from './app.config';
 export * from './auth.config';
@@ -17,8 +18,19 @@ export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
 export * from './redis.config';
+export * from './trades.config';
 
-export const allConfigs = [appConfig, authConfig, cryptoConfig, databaseConfig, httpConfig, jobsConfig, marketConfig, redisConfig];
+export const allConfigs = [
+  appConfig,
+  authConfig,
+  cryptoConfig,
+  databaseConfig,
+  httpConfig,
+  jobsConfig,
+  marketConfig,
+  redisConfig,
+  tradesConfig,
+];
 
 /** Validates every concern at once, so a bad start lists every problem, not just the first. */
 export function validateAllConfig(env = process.env): void {
@@ -32,6 +44,7 @@ export function validateAllConfig(env = process.env): void {
     loadJobsConfig,
     loadMarketConfig,
     loadRedisConfig,
+    loadTradesConfig,
   ]) {
     try {
       load(env);

@@ -398,4 +398,58 @@ export class MarketRepository {
     );
     return rows.length === 1;
   }
+
+  /** Locks a request for a trade being made on it: accepts on one request run one at a time. */
+  async lockRequest(manager: EntityManager, id: string): Promise<ExchangeRequest | null> {
+    const rows: RequestRow[] = await manager.query(`${REQUEST_SELECT} WHERE r.id = $1 FOR UPDATE OF r`, [id]);
+    return rows.length === 0 ? null : toRequest(rows[0]);
+  }
+
+  async lockOffer(manager: EntityManager, id: string): Promise<Offer | null> {
+    const rows: OfferRow[] = await manager.query(`${OFFER_SELECT} WHERE o.id = $1 FOR UPDATE OF o`, [id]);
+    return rows.length === 0 ? null : toOffer(rows[0]);
+  }
+
+  /** Takes `amount` from what remains (never below zero: the update's guard and the CHECK both say so); nothing left → filled. */
+  async reserveFromRequest(manager: EntityManager, id: string, amount: bigint): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE exchange_requests SET remaining_cny = remaining_cny - $2,
+              status = CASE WHEN remaining_cny - $2 = 0 THEN 'filled' ELSE status END, updated_at = now()
+        WHERE id = $1 AND status = 'open' AND remaining_cny >= $2 RETURNING id`,
+      [id, amount.toString()],
+    );
+    return rows.length === 1;
+  }
+
+  /** Takes `amount` from what is available; below the offer's minimum it becomes exhausted. */
+  async reserveFromOffer(manager: EntityManager, id: string, amount: bigint): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE offers SET available_cny = available_cny - $2,
+              status = CASE WHEN available_cny - $2 < min_cny THEN 'exhausted' ELSE status END, updated_at = now()
+        WHERE id = $1 AND status = 'active' AND available_cny >= $2 RETURNING id`,
+      [id, amount.toString()],
+    );
+    return rows.length === 1;
+  }
+
+  /** Gives an amount back; a filled request that has not expired, or an exhausted offer with enough again, reopens. */
+  async returnToRequest(manager: EntityManager, id: string, amount: bigint): Promise<void> {
+    await manager.query(
+      `UPDATE exchange_requests SET remaining_cny = remaining_cny + $2,
+              status = CASE WHEN status <> 'filled' THEN status WHEN expires_at > now() THEN 'open' ELSE 'expired' END, updated_at = now()
+        WHERE id = $1`,
+      [id, amount.toString()],
+    );
+  }
+
+  async returnToOffer(manager: EntityManager, id: string, amount: bigint): Promise<void> {
+    await manager.query(
+      `UPDATE offers SET available_cny = available_cny + $2,
+              status = CASE WHEN status = 'exhausted' AND available_cny + $2 >= min_cny THEN 'active' ELSE status END, updated_at = now()
+        WHERE id = $1`,
+      [id, amount.toString()],
+    );
+  }
 }

@@ -6,6 +6,7 @@ export const QUEUES = {
   housekeeping: 'housekeeping',
   rates: 'rates',
   market: 'market',
+  deadlines: 'deadlines',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -23,6 +24,12 @@ export const JOBS = {
     expireRequest: 'expire-request',
     /** Periodic: expires whatever requests a lost job left open. */
     sweepExpiredRequests: 'sweep-expired-requests',
+  },
+  deadlines: {
+    /** Delayed until a trade's funding window closes; its id is `deadline-<tradeId>-funding`. */
+    fundingDeadline: 'funding-deadline',
+    /** Periodic: applies every deadline whose job was lost. */
+    sweepDeadlines: 'sweep-deadlines',
   },
 } as const;
 

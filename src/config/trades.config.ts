@@ -1,0 +1,43 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader } from './env';
+
+export interface TierLimits {
+  dailyUsdCents: bigint;
+  openTrades: number;
+}
+
+export interface TradesConfig {
+  /** The platform's fee in basis points of the USD released to the counterparty. */
+  feeBps: number;
+  fundingWindowPaypalMs: number;
+  fundingWindowBankMs: number;
+  payoutWindowMs: number;
+  verifyTimeoutMs: number;
+  /** How often the sweeper catches deadlines whose delayed job was lost. */
+  deadlineSweepEveryMs: number;
+  /** Per tier (0 new, 1 earned, 2 set by operators). */
+  tiers: readonly TierLimits[];
+  /** Completed trades that earn tier 1 by themselves (with no dispute lost). */
+  tier1CompletedTrades: number;
+}
+
+export function loadTradesConfig(env = process.env): TradesConfig {
+  const read = new EnvReader(env);
+  const dollars = (name: string, fallback: number) => BigInt(read.int(name, fallback, { min: 1 })) * 100n;
+  return read.done({
+    feeBps: read.int('PLATFORM_FEE_BPS', 100, { min: 0, max: 5000 }),
+    fundingWindowPaypalMs: read.int('FUNDING_WINDOW_PAYPAL_MS', 30 * 60 * 1000, { min: 100 }),
+    fundingWindowBankMs: read.int('FUNDING_WINDOW_BANK_MS', 24 * 60 * 60 * 1000, { min: 100 }),
+    payoutWindowMs: read.int('PAYOUT_WINDOW_MS', 30 * 60 * 1000, { min: 100 }),
+    verifyTimeoutMs: read.int('VERIFY_TIMEOUT_MS', 15 * 60 * 1000, { min: 100 }),
+    deadlineSweepEveryMs: read.int('DEADLINE_SWEEP_EVERY_MS', 60000, { min: 100 }),
+    tiers: [
+      { dailyUsdCents: dollars('TIER0_DAILY_USD', 1000), openTrades: read.int('TIER0_OPEN_TRADES', 5, { min: 1 }) },
+      { dailyUsdCents: dollars('TIER1_DAILY_USD', 5000), openTrades: read.int('TIER1_OPEN_TRADES', 20, { min: 1 }) },
+      { dailyUsdCents: dollars('TIER2_DAILY_USD', 20000), openTrades: read.int('TIER2_OPEN_TRADES', 100, { min: 1 }) },
+    ],
+    tier1CompletedTrades: read.int('TIER1_COMPLETED_TRADES', 5, { min: 1 }),
+  });
+}
+
+export const tradesConfig = registerAs('trades', () => loadTradesConfig());

@@ -1,0 +1,66 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDefined, IsIn, IsOptional } from 'class-validator';
+import { PageQuery } from '../../common/http/pagination';
+import { PAYMENT_METHODS } from '../../market/market.types';
+import type { PaymentMethod } from '../../market/market.types';
+import { TRADE_STATES } from '../trade.state-machine';
+import type { TradeState } from '../trade.state-machine';
+
+export class AcceptRequestDto {
+  @ApiPropertyOptional({ example: '500.00', description: 'all that is open when left out' })
+  @IsOptional()
+  amountCny?: unknown;
+}
+
+export class TakeOfferDto {
+  @ApiProperty({ example: '1000.00' })
+  @IsDefined()
+  amountCny: unknown;
+
+  @ApiProperty({ enum: PAYMENT_METHODS })
+  @IsDefined()
+  @IsIn(PAYMENT_METHODS)
+  paymentMethod: PaymentMethod;
+}
+
+export class ListTradesQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: TRADE_STATES })
+  @IsOptional()
+  @IsIn(TRADE_STATES)
+  state?: TradeState;
+}
+
+export class DeadlinesView {
+  @ApiPropertyOptional() fundingBy?: string;
+  @ApiPropertyOptional() payoutBy?: string;
+  @ApiPropertyOptional() verifyBy?: string;
+}
+
+export class TradeView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: TRADE_STATES }) state: TradeState;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) requestId: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) offerId: string | null;
+  @ApiProperty({ format: 'uuid' }) travelerId: string;
+  @ApiProperty({ format: 'uuid' }) counterpartyId: string;
+  @ApiProperty({ example: '2000.00' }) amountCny: string;
+  @ApiProperty({ example: '276.24' }) amountUsd: string;
+  @ApiProperty({ example: '7.2400' }) rate: string;
+  @ApiProperty({ example: '2.76' }) feeUsd: string;
+  @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: PaymentMethod;
+  @ApiProperty({ type: DeadlinesView }) deadlines: DeadlinesView;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) disputeId: string | null;
+  @ApiProperty() settlementFailing: boolean;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiPropertyOptional({ description: "Only for the trade's counterparty, while it is funded or payout_sent" }) travelerWechatId?: string;
+}
+
+export class TradeEventView {
+  @ApiProperty() at: string;
+  @ApiProperty({ description: '{kind: traveler|counterparty|operator|system, id|null}' }) actor: { kind: string; id: string | null };
+  @ApiProperty() type: string;
+  @ApiProperty({ nullable: true, type: String }) fromState: string | null;
+  @ApiProperty({ nullable: true, type: String }) toState: string | null;
+  @ApiProperty() detail: Record<string, unknown>;
+}

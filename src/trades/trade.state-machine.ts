@@ -1,0 +1,57 @@
+import { DomainError } from '../common/errors';
+
+export const TRADE_STATES = [
+  'awaiting_funding',
+  'funded',
+  'payout_sent',
+  'releasing',
+  'refunding',
+  'disputed',
+  'splitting',
+  'completed',
+  'refunded',
+  'settled_split',
+  'cancelled',
+  'expired',
+] as const;
+export type TradeState = (typeof TRADE_STATES)[number];
+
+export type ActorKind = 'traveler' | 'counterparty' | 'operator' | 'system';
+
+/**
+ * SPEC.md's table, as data: every allowed transition, and who may cause it. Anything not here is refused
+ * with 409 `invalid_state_transition` naming the current state.
+ */
+export const TRANSITIONS: Readonly<Record<TradeState, Partial<Record<TradeState, readonly ActorKind[]>>>> = {
+  awaiting_funding: { funded: ['system'], cancelled: ['traveler', 'counterparty', 'system'], expired: ['system'] },
+  funded: { payout_sent: ['counterparty'], releasing: ['traveler'], refunding: ['system'], disputed: ['traveler', 'counterparty'] },
+  payout_sent: { releasing: ['traveler', 'system'], disputed: ['traveler', 'counterparty', 'system'] },
+  releasing: { completed: ['system'] },
+  refunding: { refunded: ['system'] },
+  disputed: { releasing: ['operator'], refunding: ['operator'], splitting: ['operator'] },
+  splitting: { settled_split: ['system'] },
+  completed: {},
+  refunded: {},
+  settled_split: {},
+  cancelled: {},
+  expired: {},
+};
+
+export const TERMINAL_STATES: readonly TradeState[] = TRADE_STATES.filter((state) => Object.keys(TRANSITIONS[state]).length === 0);
+export const LIVE_STATES: readonly TradeState[] = TRADE_STATES.filter((state) => !TERMINAL_STATES.includes(state));
+
+export function canTransition(from: TradeState, to: TradeState, actor: ActorKind): boolean {
+  return TRANSITIONS[from][to]?.includes(actor) ?? false;
+}
+
+/** The one check every transition goes through. */
+export function assertTransition(from: TradeState, to: TradeState, actor: ActorKind): void {
+  if (!canTransition(from, to, actor)) {
+    throw new DomainError('invalid_state_transition', `The trade is ${from}; it cannot become ${to} by the ${actor}`, { state: from });
+  }
+}
+
+/** The states a transition to `to` by `actor` may leave from: the guard of its conditional update. */
+export function sourcesOf(to: TradeState, actor: ActorKind): TradeState[] {
+  return TRADE_STATES.filter((from) => canTransition(from, to, actor));
+}

@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DeadlinesProcessor } from './deadlines.processor';
+import { DeadlinesScheduler } from './deadlines.scheduler';
+import { TradeCreationController, TradesController } from './trades.controller';
+import { TradesRepository } from './trades.repository';
+import { TradesService } from './trades.service';
+
+/**
+ * Trades reserve from and return to the market in their own transactions, so this module imports the
+ * market (and never the other way round).
+ */
+@Module({})
+export class TradesModule {
+  static register(options: { workers: boolean; market: DynamicModule; rates: DynamicModule }): DynamicModule {
+    return {
+      module: TradesModule,
+      imports: [options.market, options.rates],
+      controllers: [TradesController, TradeCreationController],
+      providers: [TradesRepository, TradesService, ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : [])],
+      exports: [TradesService, TradesRepository],
+    };
+  }
+}

@@ -1,0 +1,317 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
+import type { PaymentMethod } from '../market/market.types';
+import type { Actor, HandleSnapshot, Trade, TradeEvent } from './trade.types';
+import { LIVE_STATES, TradeState } from './trade.state-machine';
+
+interface TradeRow {
+  id: string;
+  request_id: string | null;
+  offer_id: string | null;
+  traveler_id: string;
+  counterparty_id: string;
+  state: TradeState;
+  amount_cny: string;
+  amount_usd: string;
+  rate: string;
+  fee_bps: number;
+  fee_usd: string;
+  payment_method: PaymentMethod;
+  traveler_wechat_ciphertext: string;
+  traveler_wechat_key_id: string;
+  funding_by: Date | null;
+  payout_by: Date | null;
+  verify_by: Date | null;
+  dispute_id: string | null;
+  settlement_failing: boolean;
+  volume_day: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const TRADE_COLUMNS = `id, request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd,
+  payment_method, traveler_wechat_ciphertext, traveler_wechat_key_id, funding_by, payout_by, verify_by, dispute_id, settlement_failing,
+  to_char(volume_day, 'YYYY-MM-DD') AS volume_day, created_at, updated_at`;
+
+function toTrade(row: TradeRow): Trade {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    offerId: row.offer_id,
+    travelerId: row.traveler_id,
+    counterpartyId: row.counterparty_id,
+    state: row.state,
+    amountCny: BigInt(row.amount_cny),
+    amountUsd: BigInt(row.amount_usd),
+    rate: BigInt(row.rate),
+    feeBps: row.fee_bps,
+    feeUsd: BigInt(row.fee_usd),
+    paymentMethod: row.payment_method,
+    travelerWechat: { ciphertext: row.traveler_wechat_ciphertext, keyId: row.traveler_wechat_key_id },
+    fundingBy: row.funding_by,
+    payoutBy: row.payout_by,
+    verifyBy: row.verify_by,
+    disputeId: row.dispute_id,
+    settlementFailing: row.settlement_failing,
+    volumeDay: row.volume_day,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewTrade {
+  requestId: string | null;
+  offerId: string | null;
+  travelerId: string;
+  counterpartyId: string;
+  amountCny: bigint;
+  amountUsd: bigint;
+  rate: bigint;
+  feeBps: number;
+  feeUsd: bigint;
+  paymentMethod: PaymentMethod;
+  travelerWechat: HandleSnapshot;
+  counterpartyWechat: HandleSnapshot;
+  counterpartyPaypal: HandleSnapshot;
+  fundingWindowMs: number;
+}
+
+export interface PartyForTrade {
+  id: string;
+  tier: number;
+  suspended: boolean;
+  wechat: HandleSnapshot | null;
+  paypal: HandleSnapshot | null;
+  liveTrades: number;
+  volumeTodayCents: bigint;
+}
+
+const LIVE_LIST = LIVE_STATES.map((s) => `'${s}'`).join(', ');
+
+/** Every query on trades, their reservations, timeline and the daily volume. */
+@Injectable()
+export class TradesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private m(manager?: EntityManager): EntityManager {
+    return manager ?? this.dataSource.manager;
+  }
+
+  /**
+   * Locks both parties' user rows, in id order so two trades between the same people cannot deadlock,
+   * and reads what the limits and the snapshot need: a party's open trades and today's volume cannot
+   * change under this transaction.
+   */
+  async lockParties(manager: EntityManager, ids: [string, string]): Promise<Map<string, PartyForTrade>> {
+    const rows: {
+      id: string;
+      tier: number;
+      suspended: boolean;
+      wechat_id_ciphertext: string | null;
+      wechat_id_key_id: string | null;
+      wechat_id_index: string | null;
+      paypal_email_ciphertext: string | null;
+      paypal_email_key_id: string | null;
+      paypal_email_index: string | null;
+    }[] = await manager.query(
+      `SELECT id, tier, suspended_at IS NOT NULL AS suspended, wechat_id_ciphertext, wechat_id_key_id, wechat_id_index,
+              paypal_email_ciphertext, paypal_email_key_id, paypal_email_index
+         FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [ids],
+    );
+    const counts: { id: string; live: number; volume: string }[] = await manager.query(
+      `SELECT u.id,
+              (SELECT count(*) FROM trades t WHERE t.traveler_id = u.id AND t.state IN (${LIVE_LIST}))::int
+            + (SELECT count(*) FROM trades t WHERE t.counterparty_id = u.id AND t.state IN (${LIVE_LIST}))::int AS live,
+              coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = u.id AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS volume
+         FROM users u WHERE u.id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const parties = new Map<string, PartyForTrade>();
+    for (const row of rows) {
+      const count = counts.find((c) => c.id === row.id)!;
+      parties.set(row.id, {
+        id: row.id,
+        tier: row.tier,
+        suspended: row.suspended,
+        wechat: row.wechat_id_index
+          ? { ciphertext: row.wechat_id_ciphertext!, keyId: row.wechat_id_key_id!, index: row.wechat_id_index }
+          : null,
+        paypal: row.paypal_email_index
+          ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
+          : null,
+        liveTrades: count.live,
+        volumeTodayCents: BigInt(count.volume),
+      });
+    }
+    return parties;
+  }
+
+  async insertTrade(manager: EntityManager, trade: NewTrade): Promise<string> {
+    const rows = await manager.query(
+      `INSERT INTO trades (request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,
+                           traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
+                           counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index,
+                           counterparty_paypal_ciphertext, counterparty_paypal_key_id, counterparty_paypal_index,
+                           funding_by, volume_day)
+       VALUES ($1, $2, $3, $4, 'awaiting_funding', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+               now() + $20 * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
+       RETURNING id`,
+      [
+        trade.requestId,
+        trade.offerId,
+        trade.travelerId,
+        trade.counterpartyId,
+        trade.amountCny.toString(),
+        trade.amountUsd.toString(),
+        trade.rate.toString(),
+        trade.feeBps,
+        trade.feeUsd.toString(),
+        trade.paymentMethod,
+        trade.travelerWechat.ciphertext,
+        trade.travelerWechat.keyId,
+        trade.travelerWechat.index,
+        trade.counterpartyWechat.ciphertext,
+        trade.counterpartyWechat.keyId,
+        trade.counterpartyWechat.index,
+        trade.counterpartyPaypal.ciphertext,
+        trade.counterpartyPaypal.keyId,
+        trade.counterpartyPaypal.index,
+        trade.fundingWindowMs,
+      ],
+    );
+    const id: string = rows[0].id;
+    await manager.query(`INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny) VALUES ($1, $2, $3, $4)`, [
+      id,
+      trade.requestId,
+      trade.offerId,
+      trade.amountCny.toString(),
+    ]);
+    return id;
+  }
+
+  /** Counts the trade's USD in both parties' volume of the UTC day. */
+  async addVolume(manager: EntityManager, userIds: string[], usdCents: bigint): Promise<void> {
+    await manager.query(
+      `INSERT INTO user_daily_volume (user_id, day, usd_cents)
+       SELECT unnest($1::uuid[]), (now() AT TIME ZONE 'UTC')::date, $2
+       ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents`,
+      [userIds, usdCents.toString()],
+    );
+  }
+
+  /** Gives a trade's USD back to the day it was counted in. */
+  async giveBackVolume(manager: EntityManager, userIds: string[], day: string, usdCents: bigint): Promise<void> {
+    await manager.query(`UPDATE user_daily_volume SET usd_cents = usd_cents - $3 WHERE user_id = ANY($1::uuid[]) AND day = $2::date`, [
+      userIds,
+      day,
+      usdCents.toString(),
+    ]);
+  }
+
+  /** Marks the reservation returned, once; returns what to give back, or null if it was already returned. */
+  async takeBackReservation(
+    manager: EntityManager,
+    tradeId: string,
+  ): Promise<{ requestId: string | null; offerId: string | null; amountCny: bigint } | null> {
+    const rows = await returningRows<{ request_id: string | null; offer_id: string | null; amount_cny: string }>(
+      manager,
+      `UPDATE trade_reservations SET returned_at = now() WHERE trade_id = $1 AND returned_at IS NULL RETURNING request_id, offer_id, amount_cny`,
+      [tradeId],
+    );
+    return rows.length === 0 ? null : { requestId: rows[0].request_id, offerId: rows[0].offer_id, amountCny: BigInt(rows[0].amount_cny) };
+  }
+
+  async find(id: string, manager?: EntityManager): Promise<Trade | null> {
+    const rows: TradeRow[] = await this.m(manager).query(`SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1`, [id]);
+    return rows.length === 0 ? null : toTrade(rows[0]);
+  }
+
+  /**
+   * Moves a trade from one of `from` to `to` in one conditional update, so two processes can never both
+   * make the same transition; returns the trade after it, or null when it was not in such a state.
+   */
+  async transition(
+    manager: EntityManager,
+    id: string,
+    from: TradeState[],
+    to: TradeState,
+    set: Record<string, unknown> = {},
+  ): Promise<Trade | null> {
+    const assignments = Object.keys(set).map((column, i) => `${column} = $${i + 4}`);
+    const rows = await returningRows<TradeRow>(
+      manager,
+      `UPDATE trades SET state = $3, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
+        WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${TRADE_COLUMNS}`,
+      [id, from, to, ...Object.values(set)],
+    );
+    return rows.length === 0 ? null : toTrade(rows[0]);
+  }
+
+  async insertEvent(manager: EntityManager, tradeId: string, event: Omit<TradeEvent, 'at'>): Promise<void> {
+    await manager.query(
+      `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [tradeId, event.actor.kind, event.actor.id, event.type, event.fromState, event.toState, event.detail],
+    );
+  }
+
+  async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {
+    const rows: {
+      id: string;
+      at: Date;
+      actor_kind: Actor['kind'];
+      actor_id: string | null;
+      type: TradeEvent['type'];
+      from_state: TradeState | null;
+      to_state: TradeState | null;
+      detail: Record<string, unknown>;
+    }[] = await this.dataSource.query(
+      `SELECT id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
+          WHERE trade_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3`,
+      [tradeId, afterId ?? null, limit],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      at: r.at,
+      actor: { kind: r.actor_kind, id: r.actor_id },
+      type: r.type,
+      fromState: r.from_state,
+      toState: r.to_state,
+      detail: r.detail,
+    }));
+  }
+
+  /** The caller's trades, newest first. */
+  async listForUser(
+    userId: string,
+    states: TradeState[] | undefined,
+    limit: number,
+    after?: { createdAt: string; id: string },
+  ): Promise<Trade[]> {
+    const rows: TradeRow[] = await this.dataSource.query(
+      `SELECT ${TRADE_COLUMNS} FROM trades
+        WHERE (traveler_id = $1 OR counterparty_id = $1)
+          AND ($2::text[] IS NULL OR state = ANY($2::text[]))
+          AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', created_at), id) < ($3::timestamptz, $4::uuid))
+        ORDER BY date_trunc('milliseconds', created_at) DESC, id DESC LIMIT $5`,
+      [userId, states ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toTrade);
+  }
+
+  /** Trades past their funding window, for the sweeper; SKIP LOCKED lets several sweepers share them. */
+  async dueForFunding(manager: EntityManager, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `SELECT id FROM trades WHERE state = 'awaiting_funding' AND funding_by <= now() ORDER BY funding_by LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The reputation counter for a trade that ended uncompleted by this user's doing. */
+  async countFailedTrade(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query(`UPDATE user_reputation SET failed_trades = failed_trades + 1 WHERE user_id = $1`, [userId]);
+  }
+}

@@ -1,0 +1,339 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AuthUser } from '../common/auth/auth-user';
+import { FieldEncryption } from '../common/crypto/field-encryption';
+import { DomainError } from '../common/errors';
+import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
+import { tradesConfig, marketConfig } from '../config';
+import { InputParser } from '../market/market-input';
+import { MarketRepository } from '../market/market.repository';
+import type { PaymentMethod } from '../market/market.types';
+import { requestStatus } from '../market/market.types';
+import { effectiveRate, Price, withinGuard } from '../market/pricing';
+import { OutboxService } from '../outbox/outbox.service';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import { RatesService } from '../rates/rates.service';
+import { isTimeCursor } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../users/users.service';
+import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
+import { presentEvent, presentTrade } from './trade.presenter';
+import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
+import type { Actor, Trade } from './trade.types';
+import { PartyForTrade, TradesRepository } from './trades.repository';
+
+export function fundingDeadlineJobId(tradeId: string): string {
+  return `deadline-${tradeId}-funding`;
+}
+
+interface TradeTerms {
+  /** Read before the transaction: a stale one refuses the trade before anything is locked. */
+  reference: bigint;
+  source: { kind: 'request'; id: string } | { kind: 'offer'; id: string };
+  travelerId: string;
+  counterpartyId: string;
+  makerId: string;
+  callerId: string;
+  amountCny: bigint;
+  price: Price;
+  paymentMethod: PaymentMethod;
+}
+
+/**
+ * Trades: creation (accept a request, take an offer), reads, and the transitions this issue drives
+ * (cancel, expiry of the funding window). Every transition is one transaction: the conditional update of
+ * the trade, its timeline event, the amount returned to the market, the volume given back, the reputation
+ * counter and the outbox rows.
+ */
+@Injectable()
+export class TradesService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly trades: TradesRepository,
+    private readonly market: MarketRepository,
+    private readonly rates: RatesService,
+    private readonly outbox: OutboxService,
+    private readonly encryption: FieldEncryption,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+    @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
+  ) {}
+
+  /**
+   * A counterparty accepts all that is open of a request, or a part no smaller than its minimum fill.
+   * Locks the request row, so concurrent accepts queue on it and never take more than remains.
+   */
+  async accept(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
+    const input = new InputParser();
+    const asked = body.amountCny === undefined ? undefined : input.amount(body.amountCny, 'amountCny');
+    input.done();
+    const reference = (await this.rates.requireFresh()).rate;
+    const trade = await this.dataSource.transaction(async (manager) => {
+      const request = await this.market.lockRequest(manager, requestId);
+      if (!request) throw DomainError.notFound('Request');
+      if (request.maker.suspended) throw new DomainError('maker_suspended', "The request's traveler is suspended");
+      const status = requestStatus(request);
+      if (status === 'filled') throw new DomainError('insufficient_amount', 'Nothing of this request remains open');
+      if (status !== 'open') throw new DomainError('invalid_state_transition', `The request is ${status}`, { state: status });
+      const amountCny = asked ?? request.remainingCny;
+      if (amountCny > request.remainingCny) {
+        throw new DomainError('insufficient_amount', `Only ${formatAmount(request.remainingCny, 'CNY')} CNY of this request remains open`);
+      }
+      if (amountCny < request.minFillCny && amountCny !== request.remainingCny) {
+        throw new DomainError('below_min_fill', `Accept at least ${formatAmount(request.minFillCny, 'CNY')} CNY, or all that remains`);
+      }
+      return this.create(manager, {
+        reference,
+        source: { kind: 'request', id: request.id },
+        travelerId: request.travelerId,
+        counterpartyId: caller.id,
+        makerId: request.travelerId,
+        callerId: caller.id,
+        amountCny,
+        price: request.price,
+        paymentMethod: request.paymentMethod,
+      });
+    });
+    return presentTrade(trade);
+  }
+
+  /** A traveler takes an offer for an amount in its range. Locks the offer row, like `accept`. */
+  async take(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
+    const input = new InputParser();
+    const amountCny = input.amount(body.amountCny, 'amountCny');
+    input.done();
+    const reference = (await this.rates.requireFresh()).rate;
+    const trade = await this.dataSource.transaction(async (manager) => {
+      const offer = await this.market.lockOffer(manager, offerId);
+      if (!offer) throw DomainError.notFound('Offer');
+      if (offer.maker.suspended) throw new DomainError('maker_suspended', "The offer's counterparty is suspended");
+      if (offer.status === 'exhausted') throw new DomainError('insufficient_amount', 'Too little of this offer remains available');
+      if (offer.status !== 'active')
+        throw new DomainError('invalid_state_transition', `The offer is ${offer.status}`, { state: offer.status });
+      if (!offer.paymentMethods.includes(body.paymentMethod)) {
+        throw DomainError.validation([
+          { field: 'paymentMethod', code: 'not_allowed', message: `This offer accepts ${offer.paymentMethods.join(' or ')}` },
+        ]);
+      }
+      if (amountCny < offer.minCny || amountCny > offer.maxCny) {
+        throw new DomainError(
+          'amount_out_of_range',
+          `Take between ${formatAmount(offer.minCny, 'CNY')} and ${formatAmount(offer.maxCny, 'CNY')} CNY`,
+        );
+      }
+      if (amountCny > offer.availableCny) {
+        throw new DomainError('insufficient_amount', `Only ${formatAmount(offer.availableCny, 'CNY')} CNY of this offer is available`);
+      }
+      return this.create(manager, {
+        reference,
+        source: { kind: 'offer', id: offer.id },
+        travelerId: caller.id,
+        counterpartyId: offer.counterpartyId,
+        makerId: offer.counterpartyId,
+        callerId: caller.id,
+        amountCny,
+        price: offer.price,
+        paymentMethod: body.paymentMethod,
+      });
+    });
+    return presentTrade(trade);
+  }
+
+  /** The checks and writes common to accept and take, inside their transaction, with the source row locked. */
+  private async create(manager: EntityManager, terms: TradeTerms): Promise<Trade> {
+    const rate = effectiveRate(terms.price, terms.reference);
+    if (!withinGuard(rate, terms.reference, this.marketSettings.rateGuardBps)) {
+      throw new DomainError(
+        'rate_out_of_bounds',
+        `The rate ${formatRate(rate)} is too far from the reference rate ${formatRate(terms.reference)}`,
+      );
+    }
+    const amountUsd = cnyToUsd(terms.amountCny, rate);
+    if (amountUsd <= 0n)
+      throw DomainError.validation([{ field: 'amountCny', code: 'too_small', message: 'amountCny is less than one US cent' }]);
+
+    const parties = await this.trades.lockParties(manager, [terms.travelerId, terms.counterpartyId]);
+    const traveler = parties.get(terms.travelerId)!;
+    const counterparty = parties.get(terms.counterpartyId)!;
+    const whose = (party: PartyForTrade) => (party.id === terms.callerId ? 'your' : "the maker's");
+    if (parties.get(terms.callerId)!.suspended)
+      throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
+    if (parties.get(terms.makerId)!.suspended) throw new DomainError('maker_suspended', 'The maker is suspended');
+    if (!traveler.wechat)
+      throw new DomainError('missing_payment_details', `The traveler has no WeChat wallet on file (${whose(traveler)} profile)`);
+    if (!counterparty.wechat || !counterparty.paypal) {
+      throw new DomainError(
+        'missing_payment_details',
+        `The counterparty needs a WeChat wallet and a payout account on file (${whose(counterparty)} profile)`,
+      );
+    }
+    if (traveler.wechat.index === counterparty.wechat.index)
+      throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
+    for (const party of [parties.get(terms.callerId)!, parties.get(terms.makerId)!]) {
+      const limits = this.config.tiers[party.tier];
+      if (party.volumeTodayCents + amountUsd > limits.dailyUsdCents) {
+        throw new DomainError(
+          'daily_limit_exceeded',
+          `This trade would take ${whose(party)} volume today past ${formatAmount(limits.dailyUsdCents, 'USD')} USD (tier ${party.tier})`,
+          { party: party.id === terms.callerId ? 'caller' : 'maker' },
+        );
+      }
+      if (party.liveTrades >= limits.openTrades) {
+        throw new DomainError(
+          'open_trades_limit',
+          `${whose(party) === 'your' ? 'You have' : 'The maker has'} ${party.liveTrades} open trades, the most tier ${party.tier} allows`,
+          {
+            party: party.id === terms.callerId ? 'caller' : 'maker',
+          },
+        );
+      }
+    }
+
+    const reserved =
+      terms.source.kind === 'request'
+        ? await this.market.reserveFromRequest(manager, terms.source.id, terms.amountCny)
+        : await this.market.reserveFromOffer(manager, terms.source.id, terms.amountCny);
+    // The row is locked and was checked above; a refusal here means a constraint this code does not know.
+    if (!reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
+
+    const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
+    const tradeId = await this.trades.insertTrade(manager, {
+      requestId: terms.source.kind === 'request' ? terms.source.id : null,
+      offerId: terms.source.kind === 'offer' ? terms.source.id : null,
+      travelerId: terms.travelerId,
+      counterpartyId: terms.counterpartyId,
+      amountCny: terms.amountCny,
+      amountUsd,
+      rate,
+      feeBps: this.config.feeBps,
+      feeUsd: applyBps(amountUsd, this.config.feeBps),
+      paymentMethod: terms.paymentMethod,
+      travelerWechat: traveler.wechat,
+      counterpartyWechat: counterparty.wechat,
+      counterpartyPaypal: counterparty.paypal,
+      fundingWindowMs,
+    });
+    await this.trades.addVolume(manager, [terms.travelerId, terms.counterpartyId], amountUsd);
+    await this.trades.insertEvent(manager, tradeId, {
+      actor: { kind: terms.callerId === terms.travelerId ? 'traveler' : 'counterparty', id: terms.callerId },
+      type: 'state_changed',
+      fromState: null,
+      toState: 'awaiting_funding',
+      detail: {
+        [terms.source.kind === 'request' ? 'requestId' : 'offerId']: terms.source.id,
+        rate: formatRate(rate),
+        amountUsd: formatAmount(amountUsd, 'USD'),
+      },
+    });
+    await this.outbox.write(manager, {
+      queue: QUEUES.deadlines,
+      jobName: JOBS.deadlines.fundingDeadline,
+      jobId: fundingDeadlineJobId(tradeId),
+      payload: { tradeId },
+      delayMs: fundingWindowMs,
+    });
+    return (await this.trades.find(tradeId, manager))!;
+  }
+
+  async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const rows = await this.trades.listForUser(
+      caller.id,
+      query.state ? [query.state] : undefined,
+      limit + 1,
+      after && { createdAt: after.t, id: after.id },
+    );
+    return toPage(
+      rows,
+      limit,
+      (trade) => this.present(caller, trade),
+      (trade) => ({ t: trade.createdAt.toISOString(), id: trade.id }),
+    );
+  }
+
+  async get(caller: AuthUser, id: string): Promise<TradeView> {
+    return this.present(caller, await this.visible(caller, id));
+  }
+
+  async events(caller: AuthUser, id: string, query: { limit?: number; cursor?: string }): Promise<Page<TradeEventView>> {
+    await this.visible(caller, id);
+    const limit = pageSize(query);
+    const after = query.cursor
+      ? decodeCursor(
+          query.cursor,
+          (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
+        )
+      : undefined;
+    const rows = await this.trades.events(id, limit + 1, after?.e);
+    return toPage(rows, limit, presentEvent, (row) => ({ e: row.id }));
+  }
+
+  /** `awaiting_funding` → `cancelled`, by either party. The amount goes back to the market and the volume to the day. */
+  async cancel(caller: AuthUser, id: string): Promise<TradeView> {
+    const trade = await this.visible(caller, id);
+    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
+    const cancelled = await this.dataSource.transaction(async (manager) => {
+      const moved = await this.move(manager, trade, 'cancelled', actor, { reason: 'cancelled_by_party' });
+      await this.endUncompleted(manager, moved, caller.id);
+      return moved;
+    });
+    return this.present(caller, cancelled);
+  }
+
+  /**
+   * The funding window has passed: `awaiting_funding` → `expired` (the traveler's doing). Run by the delayed
+   * job and by the sweeper; a second run finds the trade already moved and does nothing.
+   */
+  async expireUnfunded(manager: EntityManager, tradeId: string): Promise<boolean> {
+    const trade = await this.trades.find(tradeId, manager);
+    if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy || trade.fundingBy.getTime() > Date.now()) return false;
+    const moved = await this.trades.transition(manager, tradeId, ['awaiting_funding'], 'expired');
+    if (!moved) return false;
+    await this.trades.insertEvent(manager, tradeId, {
+      actor: { kind: 'system', id: null },
+      type: 'state_changed',
+      fromState: 'awaiting_funding',
+      toState: 'expired',
+      detail: { reason: 'funding_window_passed' },
+    });
+    await this.endUncompleted(manager, moved, moved.travelerId);
+    return true;
+  }
+
+  /** One transition through the state machine: a conditional update, then its timeline event. */
+  private async move(manager: EntityManager, trade: Trade, to: TradeState, actor: Actor, detail: Record<string, unknown>): Promise<Trade> {
+    assertTransition(trade.state, to, actor.kind);
+    const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to);
+    if (!moved) {
+      const current = await this.trades.find(trade.id, manager);
+      throw new DomainError('invalid_state_transition', `The trade is ${current?.state}`, { state: current?.state });
+    }
+    await this.trades.insertEvent(manager, trade.id, { actor, type: 'state_changed', fromState: trade.state, toState: to, detail });
+    return moved;
+  }
+
+  /** What every end without completion does: the amount back to its request or offer, the volume back to its day, the counter of who ended it. */
+  private async endUncompleted(manager: EntityManager, trade: Trade, responsibleUserId: string | null): Promise<void> {
+    const reservation = await this.trades.takeBackReservation(manager, trade.id);
+    if (reservation?.requestId) await this.market.returnToRequest(manager, reservation.requestId, reservation.amountCny);
+    if (reservation?.offerId) await this.market.returnToOffer(manager, reservation.offerId, reservation.amountCny);
+    await this.trades.giveBackVolume(manager, [trade.travelerId, trade.counterpartyId], trade.volumeDay, trade.amountUsd);
+    if (responsibleUserId) await this.trades.countFailedTrade(manager, responsibleUserId);
+  }
+
+  /** 404 for anyone but its parties and operators. */
+  private async visible(caller: AuthUser, id: string): Promise<Trade> {
+    const trade = await this.trades.find(id);
+    if (!trade || (caller.role !== 'operator' && caller.id !== trade.travelerId && caller.id !== trade.counterpartyId))
+      throw DomainError.notFound('Trade');
+    return trade;
+  }
+
+  /** The traveler's WeChat id reaches only the trade's counterparty, and only while the RMB must be sent. */
+  private present(caller: AuthUser, trade: Trade): TradeView {
+    const reveal = caller.id === trade.counterpartyId && (trade.state === 'funded' || trade.state === 'payout_sent');
+    return presentTrade(trade, reveal ? this.encryption.decrypt(trade.travelerWechat, HANDLE_CONTEXT.wechatId) : undefined);
+  }
+}
