@@ -1,0 +1,425 @@
+import { Client } from 'pg';
+import { OutboxRelay } from '../src/outbox/outbox.relay';
+import { JOBS, QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { createOperator, registerUser, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, floating, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+describe('trades (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      // PayPal trades expire fast here; bank-transfer trades stay open for the tests that need them.
+      FUNDING_WINDOW_PAYPAL_MS: '400',
+      FUNDING_WINDOW_BANK_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    operator = await createOperator(test, api);
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const postRequest = async (traveler: TestUser, body: Record<string, unknown>) => {
+    const response = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { paymentMethod: 'bank_transfer', price: fixed('7.2400'), ...body },
+    });
+    if (response.status !== 201) throw new Error(`request: ${response.text}`);
+    return response.body;
+  };
+  const postOffer = async (maker: TestUser, body: Record<string, unknown>) => {
+    const response = await api('POST', '/v1/offers', {
+      token: maker.token,
+      body: { price: fixed('7.2400'), paymentMethods: ['paypal', 'bank_transfer'], ...body },
+    });
+    if (response.status !== 201) throw new Error(`offer: ${response.text}`);
+    return response.body;
+  };
+  const setTier = (user: TestUser, tier: number) =>
+    api('PUT', `/v1/admin/users/${user.id}/tier`, { token: operator.token, body: { tier } });
+
+  it('accepts a request in part, then all that remains; a third accept finds nothing', async () => {
+    const traveler = await readyTraveler(api);
+    const request = await postRequest(traveler, { amountCny: '2000.00', minFillCny: '500.00' });
+    const first = await readyCounterparty(api, 'first');
+    const second = await readyCounterparty(api, 'second');
+
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: first.token, body: { amountCny: '499.99' } })).body.code).toBe(
+      'below_min_fill',
+    );
+    const part = await api('POST', `/v1/requests/${request.id}/accept`, { token: first.token, body: { amountCny: '500' } });
+    expect(part.status).toBe(201);
+    expect(part.body).toMatchObject({
+      state: 'awaiting_funding',
+      requestId: request.id,
+      offerId: null,
+      travelerId: traveler.id,
+      counterpartyId: first.id,
+      amountCny: '500.00',
+      amountUsd: '69.06', // 500 / 7.24 = 69.0607…
+      rate: '7.2400',
+      feeUsd: '0.69', // 1% of 69.06, half-up
+      paymentMethod: 'bank_transfer',
+      disputeId: null,
+      settlementFailing: false,
+      deadlines: { fundingBy: expect.any(String) },
+    });
+    expect(part.body).not.toHaveProperty('travelerWechatId');
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      remainingCny: '1500.00',
+      status: 'open',
+    });
+
+    const rest = await api('POST', `/v1/requests/${request.id}/accept`, { token: second.token, body: {} });
+    expect(rest.status).toBe(201);
+    expect(rest.body).toMatchObject({ amountCny: '1500.00', amountUsd: '207.18' });
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      remainingCny: '0.00',
+      status: 'filled',
+    });
+
+    const third = await api('POST', `/v1/requests/${request.id}/accept`, { token: first.token, body: {} });
+    expect(third.status).toBe(409);
+    expect(third.body.code).toBe('insufficient_amount');
+  });
+
+  it('lets a remainder smaller than the minimum fill be taken whole', async () => {
+    const traveler = await readyTraveler(api);
+    const request = await postRequest(traveler, { amountCny: '700.00', minFillCny: '500.00' });
+    const cp = await readyCounterparty(api);
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: { amountCny: '500.00' } })).status).toBe(201);
+    const other = await readyCounterparty(api);
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: other.token, body: { amountCny: '100.00' } })).body.code).toBe(
+      'below_min_fill',
+    );
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: other.token, body: { amountCny: '200.00' } })).status).toBe(
+      201,
+    );
+  });
+
+  it('takes an offer within its range until it is exhausted', async () => {
+    const maker = await readyCounterparty(api, 'maker');
+    const offer = await postOffer(maker, { minCny: '100', maxCny: '1000', totalCny: '1500', paymentMethods: ['bank_transfer'] });
+    const traveler = await readyTraveler(api);
+    const take = (body: Record<string, unknown>) =>
+      api('POST', `/v1/offers/${offer.id}/take`, { token: traveler.token, body: { paymentMethod: 'bank_transfer', ...body } });
+
+    expect((await take({ amountCny: '50.00' })).body.code).toBe('amount_out_of_range');
+    expect((await take({ amountCny: '1000.01' })).body.code).toBe('amount_out_of_range');
+    const wrongMethod = await take({ amountCny: '100.00', paymentMethod: 'paypal' });
+    expect(wrongMethod.status).toBe(400);
+    expect(wrongMethod.body.errors[0].field).toBe('paymentMethod');
+
+    const taken = await take({ amountCny: '1000.00' });
+    expect(taken.status).toBe(201);
+    expect(taken.body).toMatchObject({
+      offerId: offer.id,
+      requestId: null,
+      travelerId: traveler.id,
+      counterpartyId: maker.id,
+      amountUsd: '138.12',
+    });
+    expect((await take({ amountCny: '600.00' })).body.code).toBe('insufficient_amount');
+    expect((await take({ amountCny: '500.00' })).status).toBe(201);
+    const after = await api('GET', `/v1/offers/${offer.id}`, { token: traveler.token });
+    expect(after.body).toMatchObject({ availableCny: '0.00', status: 'exhausted' });
+    expect((await take({ amountCny: '100.00' })).body.code).toBe('insufficient_amount');
+  });
+
+  it('refuses trades with the contract codes', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+
+    // Roles.
+    const request = await postRequest(traveler, { amountCny: '100.00' });
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: traveler.token, body: {} })).body.code).toBe('forbidden');
+    const offer = await postOffer(cp, { minCny: '100', maxCny: '100', totalCny: '1000' });
+    expect(
+      (await api('POST', `/v1/offers/${offer.id}/take`, { token: cp.token, body: { amountCny: '100', paymentMethod: 'paypal' } })).body
+        .code,
+    ).toBe('forbidden');
+    expect((await api('POST', '/v1/requests/00000000-0000-4000-8000-000000000000/accept', { token: cp.token, body: {} })).status).toBe(404);
+
+    // A shared WeChat wallet is a self-trade, found through the blind index.
+    const shared = wechatId();
+    const t2 = await withWallet(api, await registerUser(api, 'traveler'), shared);
+    const c2 = await readyCounterparty(api);
+    await api('PUT', '/v1/me/wechat-wallet', { token: c2.token, body: { wechatId: shared.toUpperCase() } });
+    const selfRequest = await postRequest(t2, { amountCny: '100.00' });
+    expect((await api('POST', `/v1/requests/${selfRequest.id}/accept`, { token: c2.token, body: {} })).body.code).toBe('self_trade');
+
+    // Payment details: the counterparty needs a payout account.
+    const noPayout = await withWallet(api, await registerUser(api, 'counterparty'));
+    const missing = await api('POST', `/v1/requests/${request.id}/accept`, { token: noPayout.token, body: {} });
+    expect(missing.status).toBe(409);
+    expect(missing.body.code).toBe('missing_payment_details');
+
+    // The maker suspended; the caller suspended.
+    const t3 = await readyTraveler(api);
+    const suspendedRequest = await postRequest(t3, { amountCny: '100.00' });
+    await api('POST', `/v1/admin/users/${t3.id}/suspend`, { token: operator.token });
+    expect((await api('POST', `/v1/requests/${suspendedRequest.id}/accept`, { token: cp.token, body: {} })).body.code).toBe(
+      'maker_suspended',
+    );
+    const c3 = await readyCounterparty(api);
+    await api('POST', `/v1/admin/users/${c3.id}/suspend`, { token: operator.token });
+    expect((await api('POST', `/v1/requests/${request.id}/accept`, { token: c3.token, body: {} })).body.code).toBe('account_suspended');
+
+    // States.
+    const paused = await postOffer(cp, { minCny: '100', maxCny: '100', totalCny: '1000' });
+    await api('POST', `/v1/offers/${paused.id}/pause`, { token: cp.token });
+    expect(
+      (await api('POST', `/v1/offers/${paused.id}/take`, { token: traveler.token, body: { amountCny: '100', paymentMethod: 'paypal' } }))
+        .body.code,
+    ).toBe('invalid_state_transition');
+    const cancelled = await postRequest(traveler, { amountCny: '100.00' });
+    await api('POST', `/v1/requests/${cancelled.id}/cancel`, { token: traveler.token });
+    expect((await api('POST', `/v1/requests/${cancelled.id}/accept`, { token: cp.token, body: {} })).body.code).toBe(
+      'invalid_state_transition',
+    );
+
+    // The rate guard applies again at trade time: the reference moved away from a fixed price.
+    const edge = await postRequest(traveler, { amountCny: '100.00', price: fixed('7.6000') });
+    await setReference(test, '7.2000');
+    try {
+      expect((await api('POST', `/v1/requests/${edge.id}/accept`, { token: cp.token, body: {} })).body.code).toBe('rate_out_of_bounds');
+      // A stale reference refuses every trade.
+      await db.query(`UPDATE reference_rates SET as_of = as_of - interval '1 hour'`);
+      const stale = await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} });
+      expect(stale.status).toBe(503);
+      expect(stale.body.code).toBe('reference_rate_stale');
+    } finally {
+      await setReference(test, '7.2400');
+    }
+
+    // Nothing was reserved by any refusal.
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body.remainingCny).toBe('100.00');
+  });
+
+  it('holds each party to its tier limits, and says whose limit stopped the trade', async () => {
+    const traveler = await readyTraveler(api);
+    const big = await postRequest(traveler, { amountCny: '8000.00' }); // $1,104.97 > tier 0's $1,000
+    const cp = await readyCounterparty(api);
+    await setTier(cp, 2);
+    const byMaker = await api('POST', `/v1/requests/${big.id}/accept`, { token: cp.token, body: {} });
+    expect(byMaker.status).toBe(409);
+    expect(byMaker.body).toMatchObject({ code: 'daily_limit_exceeded', party: 'maker' });
+    await setTier(traveler, 1);
+    await setTier(cp, 0);
+    const byCaller = await api('POST', `/v1/requests/${big.id}/accept`, { token: cp.token, body: {} });
+    expect(byCaller.body).toMatchObject({ code: 'daily_limit_exceeded', party: 'caller' });
+
+    // Tier 0 allows 5 open trades.
+    const small = await postRequest(traveler, { amountCny: '600.00', minFillCny: '100.00' });
+    for (let i = 0; i < 5; i += 1)
+      expect((await api('POST', `/v1/requests/${small.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } })).status).toBe(201);
+    const sixth = await api('POST', `/v1/requests/${small.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } });
+    expect(sixth.body).toMatchObject({ code: 'open_trades_limit', party: 'caller' });
+  });
+
+  it('shows trades to their parties only, with a timeline that begins with the creation', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+    const request = await postRequest(traveler, { amountCny: '100.00' });
+    const trade = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body;
+
+    for (const user of [traveler, cp, operator])
+      expect((await api('GET', `/v1/trades/${trade.id}`, { token: user.token })).status).toBe(200);
+    const stranger = await readyCounterparty(api);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: stranger.token })).status).toBe(404);
+    expect((await api('GET', `/v1/trades/${trade.id}/events`, { token: stranger.token })).status).toBe(404);
+
+    const mine = await api('GET', '/v1/trades', { token: cp.token });
+    expect(mine.body.data.map((t: { id: string }) => t.id)).toEqual([trade.id]);
+    expect((await api('GET', '/v1/trades?state=cancelled', { token: cp.token })).body.data).toEqual([]);
+
+    const events = await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token });
+    expect(events.body).toEqual({
+      data: [
+        {
+          at: expect.any(String),
+          actor: { kind: 'counterparty', id: cp.id },
+          type: 'state_changed',
+          fromState: null,
+          toState: 'awaiting_funding',
+          detail: expect.objectContaining({ requestId: request.id, rate: '7.2400' }),
+        },
+      ],
+      nextCursor: null,
+    });
+    // No payment handle anywhere in what the parties read.
+    const everything = JSON.stringify([trade, mine.body, events.body]);
+    const row = await db.query(`SELECT traveler_wechat_ciphertext FROM trades WHERE id = $1`, [trade.id]);
+    expect(row.rows[0].traveler_wechat_ciphertext).toEqual(expect.any(String));
+    expect(everything).not.toMatch(/wx_/i);
+  });
+
+  it('cancels in awaiting_funding, returning the amount and the volume, and reopens what was filled', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+    const request = await postRequest(traveler, { amountCny: '300.00' });
+    const trade = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body;
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body.status).toBe('filled');
+    const volume = async (userId: string) =>
+      (await db.query(`SELECT coalesce(sum(usd_cents), 0)::int AS c FROM user_daily_volume WHERE user_id = $1`, [userId])).rows[0].c;
+    expect(await volume(traveler.id)).toBe(4144); // 300 / 7.24 = 41.436… → $41.44
+
+    const cancelled = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.state).toBe('cancelled');
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      status: 'open',
+      remainingCny: '300.00',
+    });
+    expect(await volume(traveler.id)).toBe(0);
+    expect(await volume(cp.id)).toBe(0);
+    const reputation = await db.query(`SELECT failed_trades FROM user_reputation WHERE user_id = $1`, [traveler.id]);
+    expect(reputation.rows[0].failed_trades).toBe(1);
+
+    const again = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: cp.token });
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ code: 'invalid_state_transition', detail: expect.stringContaining('cancelled') });
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: cp.token })).body.data;
+    expect(events.map((e: { toState: string }) => e.toState)).toEqual(['awaiting_funding', 'cancelled']);
+    expect(events[1].actor).toEqual({ kind: 'traveler', id: traveler.id });
+
+    // An exhausted offer comes back to active when a cancelled trade returns its amount.
+    const offer = await postOffer(cp, { minCny: '100', maxCny: '100', totalCny: '100' });
+    const taken = (
+      await api('POST', `/v1/offers/${offer.id}/take`, {
+        token: traveler.token,
+        body: { amountCny: '100', paymentMethod: 'bank_transfer' },
+      })
+    ).body;
+    expect((await api('GET', `/v1/offers/${offer.id}`, { token: cp.token })).body.status).toBe('exhausted');
+    await api('POST', `/v1/trades/${taken.id}/cancel`, { token: cp.token });
+    expect((await api('GET', `/v1/offers/${offer.id}`, { token: cp.token })).body).toMatchObject({
+      status: 'active',
+      availableCny: '100.00',
+    });
+  });
+
+  it('expires an unfunded trade by its deadline job, returning the amount', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+    const request = await postRequest(traveler, { amountCny: '100.00', paymentMethod: 'paypal' });
+    const trade = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body;
+    const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await eventually(async () => (await queue.getJob(`deadline-${trade.id}-funding`))?.returnvalue?.expired === true);
+    const expired = await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token });
+    expect(expired.body.state).toBe('expired');
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      status: 'open',
+      remainingCny: '100.00',
+    });
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events[1]).toMatchObject({
+      actor: { kind: 'system', id: null },
+      fromState: 'awaiting_funding',
+      toState: 'expired',
+      detail: { reason: 'funding_window_passed' },
+    });
+  });
+
+  it('expires an unfunded trade by the sweeper when its job was lost', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+    const request = await postRequest(traveler, { amountCny: '100.00', paymentMethod: 'paypal' });
+    const relay = test.app.get(OutboxRelay);
+    await relay.stop();
+    let tradeId: string;
+    try {
+      tradeId = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
+      // Redis lost the job: the outbox row says published, no job exists.
+      await db.query(`UPDATE outbox SET published_at = now() WHERE job_id = $1`, [`deadline-${tradeId}-funding`]);
+    } finally {
+      await relay.start();
+    }
+    await eventually(
+      async () => Date.now() > Date.parse((await api('GET', `/v1/trades/${tradeId}`, { token: cp.token })).body.deadlines.fundingBy),
+    );
+    expect((await api('GET', `/v1/trades/${tradeId}`, { token: cp.token })).body.state).toBe('awaiting_funding');
+    const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    expect(await queue.getJob(`deadline-${tradeId}-funding`)).toBeUndefined();
+    const sweep = await queue.add(JOBS.deadlines.sweepDeadlines, {});
+    await eventually(async () => (await queue.getJob(sweep.id!))?.finishedOn);
+    expect((await api('GET', `/v1/trades/${tradeId}`, { token: cp.token })).body.state).toBe('expired');
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body.remainingCny).toBe('100.00');
+  });
+
+  it('trades exactly the open amount of a request when 50 counterparties accept at once', async () => {
+    const traveler = await readyTraveler(api, 'race-traveler');
+    await setTier(traveler, 2);
+    const request = await postRequest(traveler, { amountCny: '2000.00', minFillCny: '100.00' });
+    const counterparties = await Promise.all(Array.from({ length: 50 }, (_, i) => readyCounterparty(api, `racer${i}`)));
+    const responses = await Promise.all(
+      counterparties.map((cp) => api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } })),
+    );
+    const created = responses.filter((r) => r.status === 201);
+    const refused = responses.filter((r) => r.status !== 201);
+    expect(created).toHaveLength(20);
+    expect(refused).toHaveLength(30);
+    for (const r of refused) expect({ status: r.status, code: r.body.code }).toEqual({ status: 409, code: 'insufficient_amount' });
+    const sums = await db.query(`SELECT sum(amount_cny)::bigint AS traded, count(*)::int AS n FROM trades WHERE request_id = $1`, [
+      request.id,
+    ]);
+    expect(sums.rows[0]).toEqual({ traded: '200000', n: 20 });
+    const reserved = await db.query(
+      `SELECT sum(amount_cny)::bigint AS s FROM trade_reservations WHERE request_id = $1 AND returned_at IS NULL`,
+      [request.id],
+    );
+    expect(reserved.rows[0].s).toBe('200000');
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      remainingCny: '0.00',
+      status: 'filled',
+    });
+  });
+
+  it('trades exactly the available amount of an offer when 50 travelers take it at once', async () => {
+    const maker = await readyCounterparty(api, 'race-maker');
+    await setTier(maker, 2);
+    const offer = await postOffer(maker, { minCny: '100', maxCny: '100', totalCny: '2000', paymentMethods: ['bank_transfer'] });
+    const travelers = await Promise.all(Array.from({ length: 50 }, (_, i) => readyTraveler(api, `taker${i}`)));
+    const responses = await Promise.all(
+      travelers.map((t) =>
+        api('POST', `/v1/offers/${offer.id}/take`, { token: t.token, body: { amountCny: '100.00', paymentMethod: 'bank_transfer' } }),
+      ),
+    );
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(20);
+    for (const r of responses.filter((r) => r.status !== 201))
+      expect({ status: r.status, code: r.body.code }).toEqual({ status: 409, code: 'insufficient_amount' });
+    const sums = await db.query(`SELECT sum(amount_cny)::bigint AS traded FROM trades WHERE offer_id = $1`, [offer.id]);
+    expect(sums.rows[0].traded).toBe('200000');
+    expect((await api('GET', `/v1/offers/${offer.id}`, { token: maker.token })).body).toMatchObject({
+      availableCny: '0.00',
+      status: 'exhausted',
+    });
+  });
+
+  it('floating prices lock the effective rate at creation', async () => {
+    const traveler = await readyTraveler(api);
+    const cp = await readyCounterparty(api);
+    const request = await postRequest(traveler, { amountCny: '1000.00', price: floating(-150) });
+    const trade = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body;
+    expect(trade.rate).toBe('7.1314');
+    expect(trade.amountUsd).toBe('140.22'); // 1000 / 7.1314 = 140.2249…
+    await setReference(test, '7.3000');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: cp.token })).body.rate).toBe('7.1314');
+    await setReference(test, '7.2400');
+  });
+});
