@@ -33,6 +33,8 @@ export class Trades1764000000002 implements MigrationInterface {
         counterparty_paypal_key_id text NOT NULL,
         counterparty_paypal_index text NOT NULL,
         funding_by timestamptz,
+        funded_at timestamptz,
+        payout_reported_at timestamptz,
         payout_by timestamptz,
         verify_by timestamptz,
         dispute_id uuid,

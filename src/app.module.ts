@@ -40,6 +40,7 @@ export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
     const rates = RatesModule.register({ workers: options.workers, sandbox: loadAppConfig().sandbox });
     const market = MarketModule.register({ workers: options.workers, rates });
+    const trades = TradesModule.register({ workers: options.workers, market, rates });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
     const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
     if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
@@ -92,10 +93,10 @@ export class AppModule {
         HousekeepingModule.register(options.workers),
         AuditModule,
         UsersModule,
-        AdminModule,
+        AdminModule.register({ trades }),
         rates,
         market,
-        TradesModule.register({ workers: options.workers, market, rates }),
+        trades,
         HealthModule,
         MetricsModule,
       ],

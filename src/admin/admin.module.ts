@@ -1,12 +1,18 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { UsersModule } from '../users/users.module';
+import { AdminLedgerController } from './admin-ledger.controller';
 import { AdminUsersController } from './admin-users.controller';
 import { AuditService } from './audit.service';
 
-@Module({
-  imports: [UsersModule, AuditModule],
-  controllers: [AdminUsersController],
-  providers: [AuditService],
-})
-export class AdminModule {}
+@Module({})
+export class AdminModule {
+  static register(options: { trades: DynamicModule }): DynamicModule {
+    return {
+      module: AdminModule,
+      imports: [UsersModule, AuditModule, options.trades],
+      controllers: [AdminUsersController, AdminLedgerController],
+      providers: [AuditService],
+    };
+  }
+}

@@ -28,6 +28,8 @@ export const JOBS = {
   deadlines: {
     /** Delayed until a trade's funding window closes; its id is `deadline-<tradeId>-funding`. */
     fundingDeadline: 'funding-deadline',
+    /** Delayed until a funded trade's payout window closes; its id is `deadline-<tradeId>-payout`. */
+    payoutDeadline: 'payout-deadline',
     /** Periodic: applies every deadline whose job was lost. */
     sweepDeadlines: 'sweep-deadlines',
   },

@@ -2,7 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradesRepository } from './trades.repository';
 import { TradesService } from './trades.service';
@@ -35,23 +35,45 @@ export class DeadlinesProcessor extends WorkerHost {
         const expired = await this.dataSource.transaction((manager) => this.trades.expireUnfunded(manager, tradeId));
         return { expired };
       }
+      case JOBS.deadlines.payoutDeadline: {
+        const tradeId = (job.data as { tradeId?: unknown }).tradeId;
+        if (typeof tradeId !== 'string') throw new Error('payout-deadline needs a tradeId');
+        const refunding = await this.dataSource.transaction((manager) => this.trades.payoutWindowPassed(manager, tradeId));
+        return { refunding };
+      }
       case JOBS.deadlines.sweepDeadlines: {
-        let total = 0;
-        for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
-          const batch = await this.dataSource.transaction(async (manager) => {
-            const due = await this.repository.dueForFunding(manager, SWEEP_BATCH);
-            let expired = 0;
-            for (const id of due) if (await this.trades.expireUnfunded(manager, id)) expired += 1;
-            return { expired, full: due.length === SWEEP_BATCH };
-          });
-          total += batch.expired;
-          if (!batch.full) break;
-        }
-        if (total > 0) this.logger.log(`Sweeper expired ${total} unfunded trades`);
-        return { expired: total };
+        const expired = await this.sweep(
+          (manager) => this.repository.dueForFunding(manager, SWEEP_BATCH),
+          (manager, id) => this.trades.expireUnfunded(manager, id),
+        );
+        const refunding = await this.sweep(
+          (manager) => this.repository.dueForPayout(manager, SWEEP_BATCH),
+          (manager, id) => this.trades.payoutWindowPassed(manager, id),
+        );
+        if (expired + refunding > 0) this.logger.log(`Sweeper applied ${expired} funding and ${refunding} payout deadlines`);
+        return { expired, refunding };
       }
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.deadlines}`);
     }
+  }
+
+  /** Applies a deadline to every due trade, in bounded batches, each batch one transaction. */
+  private async sweep(
+    due: (manager: EntityManager) => Promise<string[]>,
+    apply: (manager: EntityManager, id: string) => Promise<boolean>,
+  ): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
+      const batch = await this.dataSource.transaction(async (manager) => {
+        const ids = await due(manager);
+        let applied = 0;
+        for (const id of ids) if (await apply(manager, id)) applied += 1;
+        return { applied, full: ids.length === SWEEP_BATCH };
+      });
+      total += batch.applied;
+      if (!batch.full) break;
+    }
+    return total;
   }
 }

@@ -33,6 +33,14 @@ export class TradesController {
     return this.trades.events(caller, id, query);
   }
 
+  @Post(':id/confirm-receipt')
+  @HttpCode(200)
+  @Roles('traveler')
+  @ApiOkResponse({ type: TradeView })
+  confirmReceipt(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<TradeView> {
+    return this.trades.confirmReceipt(caller, id);
+  }
+
   @Post(':id/cancel')
   @HttpCode(200)
   @Roles('traveler', 'counterparty')

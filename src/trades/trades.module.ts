@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
 import { DeadlinesProcessor } from './deadlines.processor';
+import { LedgerCheckService } from './ledger-check.service';
 import { DeadlinesScheduler } from './deadlines.scheduler';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
@@ -14,10 +16,15 @@ export class TradesModule {
   static register(options: { workers: boolean; market: DynamicModule; rates: DynamicModule }): DynamicModule {
     return {
       module: TradesModule,
-      imports: [options.market, options.rates],
+      imports: [options.market, options.rates, LedgerModule],
       controllers: [TradesController, TradeCreationController],
-      providers: [TradesRepository, TradesService, ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : [])],
-      exports: [TradesService, TradesRepository],
+      providers: [
+        TradesRepository,
+        TradesService,
+        LedgerCheckService,
+        ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
+      ],
+      exports: [TradesService, TradesRepository, LedgerCheckService],
     };
   }
 }

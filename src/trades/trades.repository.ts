@@ -310,6 +310,47 @@ export class TradesRepository {
     return rows.map((r) => r.id);
   }
 
+  /** Trades past their payout window, for the sweeper. */
+  async dueForPayout(manager: EntityManager, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `SELECT id FROM trades WHERE state = 'funded' AND payout_by <= now() ORDER BY payout_by LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async timesOf(
+    manager: EntityManager,
+    tradeId: string,
+  ): Promise<{ createdAt: Date; fundedAt: Date | null; payoutReportedAt: Date | null }> {
+    const rows = await manager.query(`SELECT created_at, funded_at, payout_reported_at FROM trades WHERE id = $1`, [tradeId]);
+    return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, payoutReportedAt: rows[0].payout_reported_at };
+  }
+
+  /**
+   * A completed trade in both parties' counters, with the minutes it took each (the last 100 kept for the
+   * median), and tier 1 for whoever has now earned it.
+   */
+  async countCompletedTrade(
+    manager: EntityManager,
+    minutesByUser: { userId: string; minutes: number }[],
+    tier1CompletedTrades: number,
+  ): Promise<void> {
+    for (const { userId, minutes } of minutesByUser) {
+      await manager.query(
+        `UPDATE user_reputation SET completed_trades = completed_trades + 1,
+                recent_release_minutes = (recent_release_minutes || $2::int)[cardinality(recent_release_minutes) - 98:]
+          WHERE user_id = $1`,
+        [userId, minutes],
+      );
+    }
+    await manager.query(
+      `UPDATE users u SET tier = 1, updated_at = now() FROM user_reputation r
+        WHERE r.user_id = u.id AND u.id = ANY($1::uuid[]) AND u.tier = 0 AND r.completed_trades >= $2 AND r.disputes_lost = 0`,
+      [minutesByUser.map((m) => m.userId), tier1CompletedTrades],
+    );
+  }
+
   /** The reputation counter for a trade that ended uncompleted by this user's doing. */
   async countFailedTrade(manager: EntityManager, userId: string): Promise<void> {
     await manager.query(`UPDATE user_reputation SET failed_trades = failed_trades + 1 WHERE user_id = $1`, [userId]);

@@ -8,6 +8,7 @@ import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
 import { tradesConfig, marketConfig } from '../config';
+import { LedgerService } from '../ledger/ledger.service';
 import { InputParser } from '../market/market-input';
 import { MarketRepository } from '../market/market.repository';
 import type { PaymentMethod } from '../market/market.types';
@@ -26,6 +27,10 @@ import { PartyForTrade, TradesRepository } from './trades.repository';
 
 export function fundingDeadlineJobId(tradeId: string): string {
   return `deadline-${tradeId}-funding`;
+}
+
+export function payoutDeadlineJobId(tradeId: string): string {
+  return `deadline-${tradeId}-payout`;
 }
 
 interface TradeTerms {
@@ -56,6 +61,7 @@ export class TradesService {
     private readonly rates: RatesService,
     private readonly outbox: OutboxService,
     private readonly encryption: FieldEncryption,
+    private readonly ledger: LedgerService,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
   ) {}
@@ -302,10 +308,102 @@ export class TradesService {
     return true;
   }
 
+  /**
+   * The provider confirmed the USD in escrow (called by the funding flow): `awaiting_funding` → `funded`.
+   * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job.
+   */
+  async confirmFunding(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(manager, trade, 'funded', { kind: 'system', id: null }, detail, {
+      funded_at: new Date(),
+      payout_by: new Date(Date.now() + this.config.payoutWindowMs),
+    });
+    await this.ledger.holdEscrow(manager, moved);
+    await this.outbox.write(manager, {
+      queue: QUEUES.deadlines,
+      jobName: JOBS.deadlines.payoutDeadline,
+      jobId: payoutDeadlineJobId(tradeId),
+      payload: { tradeId },
+      delayMs: this.config.payoutWindowMs,
+    });
+    return moved;
+  }
+
+  /** The traveler says the RMB arrived: `funded` or `payout_sent` → `releasing`. */
+  async confirmReceipt(caller: AuthUser, id: string): Promise<TradeView> {
+    const trade = await this.visible(caller, id);
+    if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler confirms receipt");
+    const moved = await this.dataSource.transaction((manager) =>
+      this.move(manager, trade, 'releasing', { kind: 'traveler', id: caller.id }, { reason: 'receipt_confirmed' }),
+    );
+    return this.present(caller, moved);
+  }
+
+  /**
+   * The payout window has passed with no RMB reported: `funded` → `refunding`, the counterparty's doing.
+   * Run by the delayed job and by the sweeper; a second run does nothing.
+   */
+  async payoutWindowPassed(manager: EntityManager, tradeId: string): Promise<boolean> {
+    const trade = await this.trades.find(tradeId, manager);
+    if (!trade || trade.state !== 'funded' || !trade.payoutBy || trade.payoutBy.getTime() > Date.now()) return false;
+    const moved = await this.trades.transition(manager, tradeId, ['funded'], 'refunding');
+    if (!moved) return false;
+    await this.trades.insertEvent(manager, tradeId, {
+      actor: { kind: 'system', id: null },
+      type: 'state_changed',
+      fromState: 'funded',
+      toState: 'refunding',
+      detail: { reason: 'payout_window_passed' },
+    });
+    await this.trades.countFailedTrade(manager, trade.counterpartyId);
+    return true;
+  }
+
+  /** The provider confirmed the payout (called by settlement): `releasing` → `completed`, the books settled, both counters up. */
+  async completeRelease(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(manager, trade, 'completed', { kind: 'system', id: null }, detail);
+    await this.ledger.settleRelease(manager, moved);
+    const times = await this.trades.timesOf(manager, tradeId);
+    const fundedAt = times.fundedAt ?? times.createdAt;
+    const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
+    await this.trades.countCompletedTrade(
+      manager,
+      [
+        { userId: moved.travelerId, minutes: minutes(times.createdAt, fundedAt) },
+        { userId: moved.counterpartyId, minutes: minutes(fundedAt, times.payoutReportedAt ?? new Date()) },
+      ],
+      this.config.tier1CompletedTrades,
+    );
+    return moved;
+  }
+
+  /** The provider confirmed the refund: `refunding` → `refunded`; the hold voided, the amount back to the market. */
+  async completeRefund(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(manager, trade, 'refunded', { kind: 'system', id: null }, detail);
+    await this.ledger.settleRefund(manager, moved);
+    await this.endUncompleted(manager, moved, null);
+    return moved;
+  }
+
+  private async require(manager: EntityManager, tradeId: string): Promise<Trade> {
+    const trade = await this.trades.find(tradeId, manager);
+    if (!trade) throw DomainError.notFound('Trade');
+    return trade;
+  }
+
   /** One transition through the state machine: a conditional update, then its timeline event. */
-  private async move(manager: EntityManager, trade: Trade, to: TradeState, actor: Actor, detail: Record<string, unknown>): Promise<Trade> {
+  private async move(
+    manager: EntityManager,
+    trade: Trade,
+    to: TradeState,
+    actor: Actor,
+    detail: Record<string, unknown>,
+    set: Record<string, unknown> = {},
+  ): Promise<Trade> {
     assertTransition(trade.state, to, actor.kind);
-    const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to);
+    const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, set);
     if (!moved) {
       const current = await this.trades.find(trade.id, manager);
       throw new DomainError('invalid_state_transition', `The trade is ${current?.state}`, { state: current?.state });

@@ -26,11 +26,12 @@ export interface TestApp {
  * Starts the whole service on a loopback port, with its own fresh database (created from the
  * migrations) and its own BullMQ key prefix, so test files never see each other's data.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, sharing?: TestApp): Promise<TestApp> {
   const suffix = randomBytes(5).toString('hex');
-  const databaseUrl = new URL(BASE_DATABASE_URL);
-  databaseUrl.pathname = `/yb_test_${suffix}`;
-  const queuePrefix = `{ybt_${suffix}}`;
+  // A second process of the same deployment shares the first one's database and queues.
+  const databaseUrl = new URL(sharing?.databaseUrl ?? BASE_DATABASE_URL);
+  if (!sharing) databaseUrl.pathname = `/yb_test_${suffix}`;
+  const queuePrefix = sharing?.queuePrefix ?? `{ybt_${suffix}}`;
   const logFile = join(mkdtempSync(join(tmpdir(), 'yb-test-')), 'app.log');
 
   const saved = { ...process.env };
@@ -65,6 +66,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     readLog: () => readFileSync(logFile, 'utf8'),
     async close() {
       await app.close();
+      if (sharing) return;
       await dropDatabase(databaseUrl.toString());
       await deleteRedisKeys(queuePrefix);
     },

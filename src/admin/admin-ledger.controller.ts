@@ -1,0 +1,18 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../common/auth/decorators';
+import { LedgerCheckService } from '../trades/ledger-check.service';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@Roles('operator')
+@Controller('v1/admin/ledger')
+export class AdminLedgerController {
+  constructor(private readonly checker: LedgerCheckService) {}
+
+  @Get('check')
+  @ApiOkResponse({ description: '{ ok, violations: [{invariant, detail, tradeId?}] }' })
+  check() {
+    return this.checker.check();
+  }
+}

@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
+
+export type AccountKind =
+  'provider_clearing' | 'escrow' | 'counterparty_payable' | 'traveler_refund_payable' | 'suspense' | 'fee_revenue' | 'provider_fee_expense';
+
+export interface AccountRef {
+  id: string;
+  kind: AccountKind;
+  tradeId?: string;
+}
+
+export interface PendingTransfer {
+  id: string;
+  debitAccount: string;
+  creditAccount: string;
+  amount: bigint;
+}
+
+/** The ledger's SQL. Balances change in the same statement group as the transfer that moves them. */
+@Injectable()
+export class LedgerRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async ensureAccounts(manager: EntityManager, accounts: AccountRef[]): Promise<void> {
+    await manager.query(
+      `INSERT INTO ledger_accounts (id, kind, currency, trade_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
+      [accounts.map((a) => a.id), accounts.map((a) => a.kind), accounts.map(() => 'USD'), accounts.map((a) => a.tradeId ?? null)],
+    );
+  }
+
+  /** Appends a transfer and moves the balances of both accounts: pending, or posted for a single-phase one. */
+  async transfer(
+    manager: EntityManager,
+    transfer: { tradeId: string | null; kind: string; phase: 'single' | 'pending'; debit: string; credit: string; amount: bigint },
+  ): Promise<string> {
+    const rows = await manager.query(
+      `INSERT INTO ledger_transfers (trade_id, kind, phase, debit_account, credit_account, amount, currency) VALUES ($1, $2, $3, $4, $5, $6, 'USD') RETURNING id`,
+      [transfer.tradeId, transfer.kind, transfer.phase, transfer.debit, transfer.credit, transfer.amount.toString()],
+    );
+    const column = transfer.phase === 'pending' ? 'pending' : 'posted';
+    await this.move(manager, transfer.debit, `debits_${column} = debits_${column} + $2`, transfer.amount);
+    await this.move(manager, transfer.credit, `credits_${column} = credits_${column} + $2`, transfer.amount);
+    return rows[0].id;
+  }
+
+  /**
+   * Resolves a pending transfer: posts `amount` of it (the rest is released) or voids it all. The unique
+   * index on `pending_id` makes a second resolution fail, so a hold is resolved exactly once.
+   */
+  async resolve(manager: EntityManager, tradeId: string, kind: string, pending: PendingTransfer, postAmount: bigint | null): Promise<void> {
+    const phase = postAmount === null ? 'void' : 'post';
+    const amount = postAmount ?? 0n;
+    if (amount < 0n || amount > pending.amount) throw new Error('A hold can only be posted up to its amount');
+    await manager.query(
+      `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'USD')`,
+      [tradeId, kind, phase, pending.id, pending.debitAccount, pending.creditAccount, amount.toString()],
+    );
+    await this.move(
+      manager,
+      pending.debitAccount,
+      `debits_pending = debits_pending - $2, debits_posted = debits_posted + $3`,
+      pending.amount,
+      amount,
+    );
+    await this.move(
+      manager,
+      pending.creditAccount,
+      `credits_pending = credits_pending - $2, credits_posted = credits_posted + $3`,
+      pending.amount,
+      amount,
+    );
+  }
+
+  private async move(manager: EntityManager, account: string, set: string, ...amounts: bigint[]): Promise<void> {
+    const rows = await returningRows(manager, `UPDATE ledger_accounts SET ${set} WHERE id = $1 RETURNING id`, [
+      account,
+      ...amounts.map(String),
+    ]);
+    if (rows.length !== 1) throw new Error(`Ledger account ${account} does not exist`);
+  }
+
+  async pendingOf(manager: EntityManager, tradeId: string, kind: string): Promise<PendingTransfer | null> {
+    const rows: { id: string; debit_account: string; credit_account: string; amount: string }[] = await manager.query(
+      `SELECT id, debit_account, credit_account, amount FROM ledger_transfers WHERE trade_id = $1 AND kind = $2 AND phase = 'pending'`,
+      [tradeId, kind],
+    );
+    return rows.length === 0
+      ? null
+      : { id: rows[0].id, debitAccount: rows[0].debit_account, creditAccount: rows[0].credit_account, amount: BigInt(rows[0].amount) };
+  }
+
+  /** Σ debits − Σ credits per currency over every account, pending and posted: zero when the books balance. */
+  async imbalance(): Promise<{ currency: string; posted: bigint; pending: bigint }[]> {
+    const rows: { currency: string; posted: string; pending: string }[] = await this.dataSource.query(
+      `SELECT currency, sum(debits_posted - credits_posted)::text AS posted, sum(debits_pending - credits_pending)::text AS pending
+         FROM ledger_accounts GROUP BY currency`,
+    );
+    return rows.map((r) => ({ currency: r.currency, posted: BigInt(r.posted), pending: BigInt(r.pending) }));
+  }
+
+  /** Each transfer's own accounts agree with the transfers table (no balance moved outside a transfer). */
+  async accountsDisagreeingWithTransfers(): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(`
+      WITH moves AS (
+        SELECT t.debit_account AS account,
+               sum(CASE WHEN t.phase = 'pending' THEN t.amount WHEN t.phase IN ('post', 'void') THEN -p.amount ELSE 0 END) AS pending,
+               sum(CASE WHEN t.phase IN ('single', 'post') THEN t.amount ELSE 0 END) AS posted
+          FROM ledger_transfers t LEFT JOIN ledger_transfers p ON p.id = t.pending_id GROUP BY t.debit_account
+      ), credits AS (
+        SELECT t.credit_account AS account,
+               sum(CASE WHEN t.phase = 'pending' THEN t.amount WHEN t.phase IN ('post', 'void') THEN -p.amount ELSE 0 END) AS pending,
+               sum(CASE WHEN t.phase IN ('single', 'post') THEN t.amount ELSE 0 END) AS posted
+          FROM ledger_transfers t LEFT JOIN ledger_transfers p ON p.id = t.pending_id GROUP BY t.credit_account
+      )
+      SELECT a.id FROM ledger_accounts a
+        LEFT JOIN moves d ON d.account = a.id LEFT JOIN credits c ON c.account = a.id
+       WHERE a.debits_pending <> coalesce(d.pending, 0) OR a.debits_posted <> coalesce(d.posted, 0)
+          OR a.credits_pending <> coalesce(c.pending, 0) OR a.credits_posted <> coalesce(c.posted, 0)`);
+    return rows.map((r) => r.id);
+  }
+
+  /** Per trade with an escrow account: held plus pending (credits minus debits, liability-positive). */
+  async escrowBalances(): Promise<{ tradeId: string; escrow: bigint }[]> {
+    const rows: { trade_id: string; escrow: string }[] = await this.dataSource.query(
+      `SELECT trade_id, (credits_posted - debits_posted + credits_pending - debits_pending)::text AS escrow FROM ledger_accounts WHERE kind = 'escrow'`,
+    );
+    return rows.map((r) => ({ tradeId: r.trade_id, escrow: BigInt(r.escrow) }));
+  }
+
+  /** Payable accounts whose balance is not zero: money the platform still owes. */
+  async openPayables(): Promise<{ account: string; tradeId: string | null; owed: bigint }[]> {
+    const rows: { id: string; trade_id: string | null; owed: string }[] = await this.dataSource.query(
+      `SELECT id, trade_id, (credits_posted - debits_posted)::text AS owed FROM ledger_accounts
+        WHERE kind IN ('counterparty_payable', 'traveler_refund_payable') AND credits_posted <> debits_posted`,
+    );
+    return rows.map((r) => ({ account: r.id, tradeId: r.trade_id, owed: BigInt(r.owed) }));
+  }
+}

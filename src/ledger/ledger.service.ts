@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { AccountRef, LedgerRepository } from './ledger.repository';
+
+/**
+ * Platform-wide accounts (provider clearing, fee revenue) are split into shards, picked by trade, so
+ * settlements of different trades do not all wait on one row's lock. Their balance is the sum of the shards.
+ */
+export const PLATFORM_SHARDS = 16;
+
+export function shardOf(tradeId: string): number {
+  return Number.parseInt(tradeId.slice(0, 2), 16) % PLATFORM_SHARDS;
+}
+
+export const LEDGER_ACCOUNTS = {
+  clearing: (tradeId: string): AccountRef => ({ id: `provider_clearing#${shardOf(tradeId)}`, kind: 'provider_clearing' }),
+  feeRevenue: (tradeId: string): AccountRef => ({ id: `fee_revenue#${shardOf(tradeId)}`, kind: 'fee_revenue' }),
+  escrow: (tradeId: string): AccountRef => ({ id: `escrow:${tradeId}`, kind: 'escrow', tradeId }),
+  counterpartyPayable: (tradeId: string): AccountRef => ({ id: `counterparty_payable:${tradeId}`, kind: 'counterparty_payable', tradeId }),
+};
+
+export const ENTRY = {
+  hold: 'escrow_hold',
+  holdPosted: 'escrow_hold_posted',
+  holdVoided: 'escrow_hold_voided',
+  toPayable: 'escrow_to_counterparty_payable',
+  fee: 'escrow_to_fee_revenue',
+  payoutCleared: 'counterparty_payable_cleared',
+} as const;
+
+export interface TradeAmounts {
+  id: string;
+  amountUsd: bigint;
+  feeUsd: bigint;
+}
+
+/**
+ * The money of a trade, in USD cents. Funding puts a pending hold from provider clearing into the trade's
+ * escrow; a confirmed payout posts the hold, moves it to the counterparty's payable and the fee, and clears
+ * the payable; a confirmed refund voids the hold. Each entry kind happens once per trade (unique index).
+ * Every method joins the caller's transaction.
+ */
+@Injectable()
+export class LedgerService {
+  constructor(private readonly ledger: LedgerRepository) {}
+
+  async holdEscrow(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
+    const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
+    await this.ledger.ensureAccounts(manager, [clearing, escrow]);
+    await this.ledger.transfer(manager, {
+      tradeId: trade.id,
+      kind: ENTRY.hold,
+      phase: 'pending',
+      debit: clearing.id,
+      credit: escrow.id,
+      amount: trade.amountUsd,
+    });
+  }
+
+  /** The payout to the counterparty is confirmed: the hold posts, less the fee, and the payable it created is cleared. */
+  async settleRelease(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    const hold = await this.requireHold(manager, trade.id);
+    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
+    const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
+    const payable = LEDGER_ACCOUNTS.counterpartyPayable(trade.id);
+    const fee = LEDGER_ACCOUNTS.feeRevenue(trade.id);
+    const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
+    await this.ledger.ensureAccounts(manager, [payable, fee]);
+    const net = trade.amountUsd - trade.feeUsd;
+    await this.ledger.transfer(manager, {
+      tradeId: trade.id,
+      kind: ENTRY.toPayable,
+      phase: 'single',
+      debit: escrow.id,
+      credit: payable.id,
+      amount: net,
+    });
+    if (trade.feeUsd > 0n) {
+      await this.ledger.transfer(manager, {
+        tradeId: trade.id,
+        kind: ENTRY.fee,
+        phase: 'single',
+        debit: escrow.id,
+        credit: fee.id,
+        amount: trade.feeUsd,
+      });
+    }
+    await this.ledger.transfer(manager, {
+      tradeId: trade.id,
+      kind: ENTRY.payoutCleared,
+      phase: 'single',
+      debit: payable.id,
+      credit: clearing.id,
+      amount: net,
+    });
+  }
+
+  /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
+  async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    const hold = await this.requireHold(manager, trade.id);
+    await this.ledger.resolve(manager, trade.id, ENTRY.holdVoided, hold, null);
+  }
+
+  private async requireHold(manager: EntityManager, tradeId: string) {
+    const hold = await this.ledger.pendingOf(manager, tradeId, ENTRY.hold);
+    if (!hold) throw new Error(`Trade ${tradeId} has no escrow hold`);
+    return hold;
+  }
+}

@@ -1,0 +1,249 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { JOBS, QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { TradesService } from '../src/trades/trades.service';
+import { createOperator, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+/**
+ * The transitions past `awaiting_funding` cannot be reached over HTTP until funding exists: here the trade
+ * service is driven directly (as the funding and settlement flows will drive it) against the real
+ * PostgreSQL, and every step is read back over HTTP, in the ledger, and through the checker.
+ */
+describe('trade lifecycle and ledger', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let trades: TradesService;
+  let checker: LedgerCheckService;
+  let dataSource: DataSource;
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      FUNDING_WINDOW_PAYPAL_MS: '300',
+      FUNDING_WINDOW_BANK_MS: '3600000',
+      PAYOUT_WINDOW_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+      TIER1_COMPLETED_TRADES: '2',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    trades = test.app.get(TradesService);
+    checker = test.app.get(LedgerCheckService);
+    dataSource = test.app.get(DataSource);
+    operator = await createOperator(test, api);
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  async function newTrade(amountCny = '1000.00', paymentMethod = 'bank_transfer', traveler?: TestUser, counterparty?: TestUser) {
+    traveler ??= await readyTraveler(api);
+    counterparty ??= await readyCounterparty(api);
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny, price: fixed('7.2400'), paymentMethod },
+    });
+    const trade = await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} });
+    if (trade.status !== 201) throw new Error(trade.text);
+    return { traveler, counterparty, requestId: request.body.id as string, trade: trade.body };
+  }
+
+  const expectClean = async () => expect(await checker.check()).toEqual({ ok: true, violations: [] });
+  const inTransaction = <T>(work: (manager: import('typeorm').EntityManager) => Promise<T>) => dataSource.transaction(work);
+  const escrow = async (tradeId: string) =>
+    (
+      await db.query(
+        `SELECT credits_pending - debits_pending AS pending, credits_posted - debits_posted AS posted FROM ledger_accounts WHERE id = $1`,
+        [`escrow:${tradeId}`],
+      )
+    ).rows[0];
+
+  it('funds, releases and completes a trade: escrow held then settled, fee booked, payable cleared, counters up', async () => {
+    const { traveler, counterparty, trade } = await newTrade('1000.00');
+    await expectClean();
+
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, { provider: 'test' }));
+    const funded = await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token });
+    expect(funded.body).toMatchObject({ state: 'funded', deadlines: { fundingBy: expect.any(String), payoutBy: expect.any(String) } });
+    // Only the counterparty, only now, sees where to send the RMB.
+    expect(funded.body.travelerWechatId).toMatch(/^wx_/);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).not.toHaveProperty('travelerWechatId');
+    expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' }); // $138.12
+    await expectClean();
+
+    expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: counterparty.token })).status).toBe(403);
+    const releasing = await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    expect(releasing.status).toBe(200);
+    expect(releasing.body.state).toBe('releasing');
+    expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' });
+    await expectClean();
+
+    await inTransaction((m) => trades.completeRelease(m, trade.id, { provider: 'test', payoutId: 'P-1' }));
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body).not.toHaveProperty('travelerWechatId');
+    expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
+    const fee = await db.query(
+      `SELECT sum(credits_posted - debits_posted)::int AS fee FROM ledger_accounts WHERE kind = 'fee_revenue' AND id IN
+         (SELECT credit_account FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_to_fee_revenue')`,
+      [trade.id],
+    );
+    expect(fee.rows[0].fee).toBeGreaterThanOrEqual(138); // 1% of $138.12, on a shard other trades may share
+    const payable = await db.query(`SELECT credits_posted - debits_posted AS owed FROM ledger_accounts WHERE id = $1`, [
+      `counterparty_payable:${trade.id}`,
+    ]);
+    expect(payable.rows[0].owed).toBe('0');
+    await expectClean();
+
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events.map((e: { toState: string }) => e.toState)).toEqual(['awaiting_funding', 'funded', 'releasing', 'completed']);
+    expect(events.map((e: { actor: { kind: string } }) => e.actor.kind)).toEqual(['counterparty', 'system', 'traveler', 'system']);
+    const me = await api('GET', '/v1/me', { token: counterparty.token });
+    expect(me.body.reputation).toMatchObject({ completedTrades: 1, completionRate: 1, medianReleaseMinutes: 0 });
+
+    // Over HTTP for operators.
+    const check = await api('GET', '/v1/admin/ledger/check', { token: operator.token });
+    expect(check.status).toBe(200);
+    expect(check.body).toEqual({ ok: true, violations: [] });
+    expect((await api('GET', '/v1/admin/ledger/check', { token: traveler.token })).status).toBe(403);
+  });
+
+  it('refunds a trade whose payout window passed (by its job): the hold voided, the amount and volume back', async () => {
+    const { traveler, counterparty, trade, requestId } = await newTrade('500.00');
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, { provider: 'test' }));
+    // Time passes: the window closes, and its delayed job is run now.
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    const job = await eventually(async () => queue.getJob(`deadline-${trade.id}-payout`));
+    await job.promote();
+    await eventually(async () => (await queue.getJob(job.id!))?.returnvalue?.refunding === true);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('refunding');
+    expect((await db.query(`SELECT failed_trades FROM user_reputation WHERE user_id = $1`, [counterparty.id])).rows[0].failed_trades).toBe(
+      1,
+    );
+    await expectClean();
+
+    await inTransaction((m) => trades.completeRefund(m, trade.id, { provider: 'test' }));
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('refunded');
+    expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
+    expect((await api('GET', `/v1/requests/${requestId}`, { token: traveler.token })).body).toMatchObject({
+      remainingCny: '500.00',
+      status: 'open',
+    });
+    const volume = await db.query(`SELECT coalesce(sum(usd_cents), 0)::int AS c FROM user_daily_volume WHERE user_id = $1`, [traveler.id]);
+    expect(volume.rows[0].c).toBe(0);
+    await expectClean();
+  });
+
+  it('refuses transitions the state machine does not allow, and a second resolution of the hold', async () => {
+    const { trade } = await newTrade('100.00');
+    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await expect(inTransaction((m) => trades.confirmFunding(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    const cancel = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: (await readyTraveler(api)).token });
+    expect(cancel.status).toBe(404);
+    // The database refuses a second resolution of one hold even if code tried it.
+    const hold = await db.query(
+      `SELECT id, debit_account, credit_account FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_hold'`,
+      [trade.id],
+    );
+    await db.query(
+      `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency) VALUES ($1, 'manual_void', 'void', $2, $3, $4, 0, 'USD')`,
+      [trade.id, hold.rows[0].id, hold.rows[0].debit_account, hold.rows[0].credit_account],
+    );
+    await expect(
+      db.query(
+        `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency) VALUES ($1, 'manual_void_2', 'void', $2, $3, $4, 0, 'USD')`,
+        [trade.id, hold.rows[0].id, hold.rows[0].debit_account, hold.rows[0].credit_account],
+      ),
+    ).rejects.toThrow(/ledger_transfers_resolved_once/);
+    await expect(db.query(`UPDATE ledger_transfers SET amount = 1 WHERE trade_id = $1`, [trade.id])).rejects.toThrow('append-only');
+  });
+
+  it('finds a balance moved outside a transfer', async () => {
+    const { trade } = await newTrade('100.00');
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE id = $1`, [`escrow:${trade.id}`]);
+    const report = await checker.check();
+    expect(report.ok).toBe(false);
+    const invariants = report.violations.map((v) => v.invariant);
+    expect(invariants).toEqual(expect.arrayContaining(['entries_sum_to_zero', 'balances_match_entries', 'escrow_matches_state']));
+    await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted - 7 WHERE id = $1`, [`escrow:${trade.id}`]);
+  });
+
+  it('gives tier 1 by itself after enough completed trades with no dispute lost', async () => {
+    const traveler = await readyTraveler(api);
+    const counterparty = await readyCounterparty(api);
+    for (let i = 0; i < 2; i += 1) {
+      const { trade } = await newTrade('100.00', 'bank_transfer', traveler, counterparty);
+      await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      await inTransaction((m) => trades.completeRelease(m, trade.id, {}));
+    }
+    expect((await api('GET', '/v1/me', { token: counterparty.token })).body.tier).toBe(1);
+    expect((await api('GET', '/v1/me', { token: traveler.token })).body.tier).toBe(1);
+  });
+
+  it('changes nothing twice with two worker processes applying the same deadlines', async () => {
+    const second = await startTestApp(
+      {
+        RATE_FEED_WALK_BPS: '0',
+        REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+        FUNDING_WINDOW_PAYPAL_MS: '300',
+        DEADLINE_SWEEP_EVERY_MS: '3600000',
+      },
+      test,
+    );
+    try {
+      const traveler = await readyTraveler(api);
+      await api('PUT', `/v1/admin/users/${traveler.id}/tier`, { token: operator.token, body: { tier: 2 } });
+      const request = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', minFillCny: '100.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        const cp = await readyCounterparty(api);
+        ids.push((await api('POST', `/v1/requests/${request.body.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } })).body.id);
+      }
+      // The windows close (their delayed jobs are due too); both processes sweep at once as the jobs run.
+      await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [ids]);
+      await Promise.all(
+        [test, second].map((app) => app.app.get(QueueRegistry).get(QUEUES.deadlines).add(JOBS.deadlines.sweepDeadlines, {})),
+      );
+      await eventually(async () => {
+        const states = await db.query(`SELECT count(*)::int AS n FROM trades WHERE id = ANY($1::uuid[]) AND state = 'expired'`, [ids]);
+        return states.rows[0].n === ids.length;
+      });
+      const events = await db.query(
+        `SELECT trade_id, count(*)::int AS n FROM trade_events WHERE trade_id = ANY($1::uuid[]) AND to_state = 'expired' GROUP BY trade_id`,
+        [ids],
+      );
+      expect(events.rows.map((r) => r.n)).toEqual(ids.map(() => 1));
+      expect((await db.query(`SELECT failed_trades FROM user_reputation WHERE user_id = $1`, [traveler.id])).rows[0].failed_trades).toBe(
+        10,
+      );
+      expect((await api('GET', `/v1/requests/${request.body.id}`, { token: traveler.token })).body).toMatchObject({
+        remainingCny: '1000.00',
+        status: 'open',
+      });
+      const returned = await db.query(
+        `SELECT count(*)::int AS n FROM trade_reservations WHERE trade_id = ANY($1::uuid[]) AND returned_at IS NOT NULL`,
+        [ids],
+      );
+      expect(returned.rows[0].n).toBe(10);
+    } finally {
+      await second.close();
+    }
+  });
+});
