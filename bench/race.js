@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/*
+ * Accept latency under contention: 50 counterparties accept parts of one request at the same instant,
+ * several rounds, against the built service (started here on port 3901 with its own database).
+ * Prints p50/p99/max of the accept round trips and how many trades each round made.
+ * Usage: npm run build && node bench/race.js [--rounds 5] [--racers 50]
+ */
+const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { Client } = require('pg');
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const rounds = arg('rounds', 5);
+const racers = arg('racers', 50);
+const port = 3901;
+const baseUrl = `http://127.0.0.1:${port}`;
+
+async function call(method, path, body, token) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => undefined) };
+}
+
+async function user(role, label) {
+  const email = `${label}-${randomBytes(4).toString('hex')}@example.com`;
+  await call('POST', '/v1/auth/register', { email, password: 'bench password 1', displayName: label, role });
+  const token = (await call('POST', '/v1/auth/login', { email, password: 'bench password 1' })).body.accessToken;
+  await call('PUT', '/v1/me/wechat-wallet', { wechatId: `wx_${randomBytes(5).toString('hex')}` }, token);
+  if (role === 'counterparty') await call('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: email }, token);
+  return token;
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main() {
+  const databaseUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  databaseUrl.pathname = `/yb_race_${randomBytes(4).toString('hex')}`;
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl.toString(),
+    QUEUE_PREFIX: `{ybrace_${randomBytes(3).toString('hex')}}`,
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+    ARGON2_MEMORY_KIB: '4096',
+    ARGON2_TIME_COST: '1',
+    // The traveler makes racers × rounds trades: lift tier 2's limits so they measure the race, not the limits.
+    TIER2_OPEN_TRADES: '100000',
+    TIER2_DAILY_USD: '100000000',
+  };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    for (let i = 0; i < 300; i += 1) {
+      const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.status === 200, () => false);
+      if (ready) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const traveler = await user('traveler', 'traveler');
+    const db = new Client({ connectionString: databaseUrl.toString() });
+    await db.connect();
+    await db.query(`UPDATE users SET tier = 2 WHERE role = 'traveler'`);
+    const counterparties = [];
+    for (let i = 0; i < racers; i += 1) counterparties.push(await user('counterparty', `racer${i}`));
+    await db.query(`UPDATE users SET tier = 2 WHERE role = 'counterparty'`);
+    const latencies = [];
+    const made = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const request = await call('POST', '/v1/requests', { amountCny: String(100 * racers), minFillCny: '100', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'bank_transfer' }, traveler);
+      const results = await Promise.all(
+        counterparties.map(async (token) => {
+          const started = process.hrtime.bigint();
+          const response = await call('POST', `/v1/requests/${request.body.id}/accept`, { amountCny: '100.00' }, token);
+          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+          return response.status;
+        }),
+      );
+      made.push(results.filter((s) => s === 201).length);
+    }
+    await db.end();
+    latencies.sort((a, b) => a - b);
+    process.stdout.write(
+      `${JSON.stringify(
+        { racers, rounds, tradesPerRound: made, acceptLatencyMs: { p50: percentile(latencies, 50).toFixed(1), p99: percentile(latencies, 99).toFixed(1), max: latencies[latencies.length - 1].toFixed(1) } },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+    const maintenance = new URL(databaseUrl);
+    maintenance.pathname = '/postgres';
+    const admin = new Client({ connectionString: maintenance.toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`race bench failed: ${error.stack ?? error}\n`);
+  process.exit(1);
+});
