@@ -17,17 +17,18 @@ export const OUTBOX_CHANNEL = 'yb_outbox';
 export class OutboxRepository {
   async insert(
     manager: EntityManager,
-    row: { queue: string; jobName: string; jobId: string | null; payload: Record<string, unknown>; delayMs: number },
+    row: { queue: string; jobName: string; jobId: string; payload: Record<string, unknown>; delayMs: number },
   ): Promise<string> {
-    // Without an id of the caller's, the row's own id makes the job id, so a republish dedupes in BullMQ.
+    // Inserted and announced in one round trip; the notification is delivered only if the transaction commits.
     const inserted = await manager.query(
-      `INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms)
-       VALUES ($1, $2, coalesce($3, 'outbox-' || currval(pg_get_serial_sequence('outbox', 'id'))), $4, $5)
-       RETURNING id`,
-      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs],
+      `WITH row AS (
+         INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING id
+       )
+       SELECT id, pg_notify($6, '') FROM row`,
+      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs, OUTBOX_CHANNEL],
     );
-    // Delivered only if the transaction commits: wakes the relays without waiting for their poll.
-    await manager.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
     return String(inserted[0].id);
   }
 

@@ -6,8 +6,8 @@ import { OutboxRepository } from './outbox.repository';
 export interface OutboxMessage {
   queue: QueueName;
   jobName: string;
-  /** Derived from the data (`deadline-<tradeId>-funding`), so the same work is queued once; defaults to the row's id. */
-  jobId?: string;
+  /** Derived from the data (`deadline-<tradeId>-funding`), so the same work is never queued twice. */
+  jobId: string;
   payload: Record<string, unknown>;
   delayMs?: number;
 }
@@ -27,7 +27,7 @@ export class OutboxService {
     return this.outbox.insert(manager, {
       queue: message.queue,
       jobName: message.jobName,
-      jobId: message.jobId === undefined ? null : assertJobId(message.jobId),
+      jobId: assertJobId(message.jobId),
       payload: message.payload,
       delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
     });

@@ -115,23 +115,20 @@ export class TradesRepository {
       paypal_email_ciphertext: string | null;
       paypal_email_key_id: string | null;
       paypal_email_index: string | null;
+      live: number;
+      volume: string;
     }[] = await manager.query(
-      `SELECT id, tier, suspended_at IS NOT NULL AS suspended, wechat_id_ciphertext, wechat_id_key_id, wechat_id_index,
-              paypal_email_ciphertext, paypal_email_key_id, paypal_email_index
-         FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [ids],
-    );
-    const counts: { id: string; live: number; volume: string }[] = await manager.query(
-      `SELECT u.id,
+      // One round trip: the rows locked, and what the limits need read under the lock.
+      `SELECT u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id, u.wechat_id_index,
+              u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index,
               (SELECT count(*) FROM trades t WHERE t.traveler_id = u.id AND t.state IN (${LIVE_LIST}))::int
             + (SELECT count(*) FROM trades t WHERE t.counterparty_id = u.id AND t.state IN (${LIVE_LIST}))::int AS live,
               coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = u.id AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS volume
-         FROM users u WHERE u.id = ANY($1::uuid[])`,
+         FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE OF u`,
       [ids],
     );
     const parties = new Map<string, PartyForTrade>();
     for (const row of rows) {
-      const count = counts.find((c) => c.id === row.id)!;
       parties.set(row.id, {
         id: row.id,
         tier: row.tier,
@@ -142,23 +139,30 @@ export class TradesRepository {
         paypal: row.paypal_email_index
           ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
           : null,
-        liveTrades: count.live,
-        volumeTodayCents: BigInt(count.volume),
+        liveTrades: row.live,
+        volumeTodayCents: BigInt(row.volume),
       });
     }
     return parties;
   }
 
-  async insertTrade(manager: EntityManager, trade: NewTrade): Promise<string> {
-    const rows = await manager.query(
-      `INSERT INTO trades (request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,
+  /** Inserts the trade and its reservation in one statement; returns the trade. */
+  async insertTrade(manager: EntityManager, trade: NewTrade): Promise<Trade> {
+    const rows: TradeRow[] = await manager.query(
+      `WITH inserted AS (
+       INSERT INTO trades (request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,
                            traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
                            counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index,
                            counterparty_paypal_ciphertext, counterparty_paypal_key_id, counterparty_paypal_index,
                            funding_by, volume_day)
        VALUES ($1, $2, $3, $4, 'awaiting_funding', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
                now() + $20 * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
-       RETURNING id`,
+       RETURNING *
+       ), reserved AS (
+         INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny)
+         SELECT id, request_id, offer_id, amount_cny FROM inserted
+       )
+       SELECT ${TRADE_COLUMNS} FROM inserted`,
       [
         trade.requestId,
         trade.offerId,
@@ -182,14 +186,7 @@ export class TradesRepository {
         trade.fundingWindowMs,
       ],
     );
-    const id: string = rows[0].id;
-    await manager.query(`INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny) VALUES ($1, $2, $3, $4)`, [
-      id,
-      trade.requestId,
-      trade.offerId,
-      trade.amountCny.toString(),
-    ]);
-    return id;
+    return toTrade(rows[0]);
   }
 
   /** Counts the trade's USD in both parties' volume of the UTC day. */

@@ -204,7 +204,7 @@ export class TradesService {
     if (!reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
 
     const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
-    const tradeId = await this.trades.insertTrade(manager, {
+    const trade = await this.trades.insertTrade(manager, {
       requestId: terms.source.kind === 'request' ? terms.source.id : null,
       offerId: terms.source.kind === 'offer' ? terms.source.id : null,
       travelerId: terms.travelerId,
@@ -220,6 +220,7 @@ export class TradesService {
       counterpartyPaypal: counterparty.paypal,
       fundingWindowMs,
     });
+    const tradeId = trade.id;
     await this.trades.addVolume(manager, [terms.travelerId, terms.counterpartyId], amountUsd);
     await this.trades.insertEvent(manager, tradeId, {
       actor: { kind: terms.callerId === terms.travelerId ? 'traveler' : 'counterparty', id: terms.callerId },
@@ -239,7 +240,7 @@ export class TradesService {
       payload: { tradeId },
       delayMs: fundingWindowMs,
     });
-    return (await this.trades.find(tradeId, manager))!;
+    return trade;
   }
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
