@@ -35,6 +35,11 @@ export class Trades1764000000002 implements MigrationInterface {
         funding_by timestamptz,
         funded_at timestamptz,
         payout_reported_at timestamptz,
+        -- The WeChat transfer the counterparty reported; one transfer settles one trade only.
+        wechat_transfer_id text,
+        -- An operator's split: the traveler's part is refunded, the counterparty's released less the fee.
+        split_traveler_usd bigint CHECK (split_traveler_usd > 0),
+        split_counterparty_usd bigint CHECK (split_counterparty_usd > 0),
         payout_by timestamptz,
         verify_by timestamptz,
         dispute_id uuid,
@@ -46,8 +51,11 @@ export class Trades1764000000002 implements MigrationInterface {
         CHECK ((request_id IS NULL) <> (offer_id IS NULL)),
         CHECK (traveler_id <> counterparty_id),
         CHECK (traveler_wechat_index <> counterparty_wechat_index),
-        CHECK (fee_usd <= amount_usd)
+        CHECK (fee_usd <= amount_usd),
+        CHECK ((split_traveler_usd IS NULL) = (split_counterparty_usd IS NULL)),
+        CHECK (split_traveler_usd IS NULL OR split_traveler_usd + split_counterparty_usd = amount_usd)
       )`);
+    await q.query(`CREATE UNIQUE INDEX trades_wechat_transfer_key ON trades (wechat_transfer_id) WHERE wechat_transfer_id IS NOT NULL`);
     await q.query(`CREATE INDEX trades_traveler_idx ON trades (traveler_id, created_at, id)`);
     await q.query(`CREATE INDEX trades_counterparty_idx ON trades (counterparty_id, created_at, id)`);
     // Open-trade limits count these; deadlines sweep these.

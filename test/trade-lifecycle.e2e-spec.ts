@@ -145,6 +145,112 @@ describe('trade lifecycle and ledger', () => {
     await expectClean();
   });
 
+  it('takes a payout report once per WeChat transfer, then releases from payout_sent', async () => {
+    const { traveler, counterparty, trade } = await newTrade('200.00');
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    expect(
+      (await api('POST', `/v1/trades/${trade.id}/payout`, { token: counterparty.token, body: { wechatTransferId: 'x' } })).status,
+    ).toBe(400);
+    const reported = await api('POST', `/v1/trades/${trade.id}/payout`, {
+      token: counterparty.token,
+      body: { wechatTransferId: 'WX-TRANSFER-0001' },
+    });
+    expect(reported.status).toBe(200);
+    expect(reported.body).toMatchObject({ state: 'payout_sent', deadlines: { verifyBy: expect.any(String) } });
+    expect(reported.body.travelerWechatId).toMatch(/^wx_/);
+    await expectClean();
+
+    // The same transfer cannot settle a second trade.
+    const other = await newTrade('100.00', 'bank_transfer', undefined, counterparty);
+    await inTransaction((m) => trades.confirmFunding(m, other.trade.id, {}));
+    const reused = await api('POST', `/v1/trades/${other.trade.id}/payout`, {
+      token: counterparty.token,
+      body: { wechatTransferId: 'WX-TRANSFER-0001' },
+    });
+    expect(reused.status).toBe(409);
+    expect(reused.body.code).toBe('wechat_transfer_used');
+    expect((await api('GET', `/v1/trades/${other.trade.id}`, { token: counterparty.token })).body.state).toBe('funded');
+
+    expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
+    await inTransaction((m) => trades.completeRelease(m, trade.id, {}));
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events.map((e: { toState: string }) => e.toState)).toEqual([
+      'awaiting_funding',
+      'funded',
+      'payout_sent',
+      'releasing',
+      'completed',
+    ]);
+    expect(events[2].detail).toEqual({ wechatTransferId: 'WX-TRANSFER-0001' });
+    await expectClean();
+  });
+
+  it('settles a dispute by a split: the hold posted in part, the fee on the counterparty part only', async () => {
+    const { traveler, trade } = await newTrade('1000.00'); // $138.12
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('disputed');
+    await expectClean();
+
+    await expect(
+      inTransaction((m) =>
+        trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 5000n, counterpartyUsd: 8811n }),
+      ),
+    ).rejects.toMatchObject({ code: 'split_mismatch' });
+    await expect(
+      inTransaction((m) => trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 0n, counterpartyUsd: 13812n })),
+    ).rejects.toMatchObject({ code: 'split_mismatch' });
+    await inTransaction((m) =>
+      trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 5000n, counterpartyUsd: 8812n }),
+    );
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('splitting');
+    expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' });
+    await expectClean();
+
+    const settled = await inTransaction((m) => trades.completeSplit(m, trade.id, {}));
+    expect(settled.state).toBe('settled_split');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.88'); // 1% of $88.12
+    expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
+    const transfers = await db.query(`SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY created_at, kind`, [
+      trade.id,
+    ]);
+    expect(transfers.rows).toEqual(
+      expect.arrayContaining([
+        { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
+        { kind: 'escrow_hold_posted', phase: 'post', amount: '8812' },
+        { kind: 'escrow_to_counterparty_payable', phase: 'single', amount: '8724' },
+        { kind: 'escrow_to_fee_revenue', phase: 'single', amount: '88' },
+        { kind: 'counterparty_payable_cleared', phase: 'single', amount: '8724' },
+      ]),
+    );
+    await expectClean();
+  });
+
+  it('refunds a disputed trade by an operator decision', async () => {
+    const { counterparty, trade } = await newTrade('100.00');
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'counterparty', id: counterparty.id }, 'other'));
+    await expect(
+      inTransaction((m) =>
+        trades.resolveDispute(m, trade.id, counterparty.id, { outcome: 'refund' }).then(() => trades.completeRelease(m, trade.id, {})),
+      ),
+    ).rejects.toMatchObject({
+      code: 'invalid_state_transition',
+    });
+    await inTransaction((m) => trades.resolveDispute(m, trade.id, operator.id, { outcome: 'refund' }));
+    await inTransaction((m) => trades.completeRefund(m, trade.id, {}));
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body.state).toBe('refunded');
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: counterparty.token })).body.data;
+    expect(events.map((e: { actor: { kind: string } }) => e.actor.kind)).toEqual([
+      'counterparty',
+      'system',
+      'counterparty',
+      'operator',
+      'system',
+    ]);
+    await expectClean();
+  });
+
   it('refuses transitions the state machine does not allow, and a second resolution of the hold', async () => {
     const { trade } = await newTrade('100.00');
     await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });

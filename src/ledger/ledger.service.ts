@@ -62,39 +62,34 @@ export class LedgerService {
   async settleRelease(manager: EntityManager, trade: TradeAmounts): Promise<void> {
     const hold = await this.requireHold(manager, trade.id);
     await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
-    const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
-    const payable = LEDGER_ACCOUNTS.counterpartyPayable(trade.id);
-    const fee = LEDGER_ACCOUNTS.feeRevenue(trade.id);
-    const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
-    await this.ledger.ensureAccounts(manager, [payable, fee]);
-    const net = trade.amountUsd - trade.feeUsd;
-    await this.ledger.transfer(manager, {
-      tradeId: trade.id,
-      kind: ENTRY.toPayable,
-      phase: 'single',
-      debit: escrow.id,
-      credit: payable.id,
-      amount: net,
-    });
-    if (trade.feeUsd > 0n) {
-      await this.ledger.transfer(manager, {
-        tradeId: trade.id,
-        kind: ENTRY.fee,
-        phase: 'single',
-        debit: escrow.id,
-        credit: fee.id,
-        amount: trade.feeUsd,
-      });
-    }
-    await this.ledger.transfer(manager, {
-      tradeId: trade.id,
-      kind: ENTRY.payoutCleared,
-      phase: 'single',
-      debit: payable.id,
-      credit: clearing.id,
-      amount: net,
-    });
+    await this.payCounterparty(manager, trade.id, trade.amountUsd, trade.feeUsd);
   }
+
+  /**
+   * An operator's split is settled: the hold posts in part (the counterparty's share) and the rest, the
+   * traveler's share, is voided with it; the counterparty's share is paid out less its fee.
+   */
+  async settleSplit(manager: EntityManager, tradeId: string, counterpartyUsd: bigint, feeUsd: bigint): Promise<void> {
+    const hold = await this.requireHold(manager, tradeId);
+    await this.ledger.resolve(manager, tradeId, ENTRY.holdPosted, hold, counterpartyUsd);
+    await this.payCounterparty(manager, tradeId, counterpartyUsd, feeUsd);
+  }
+
+  /** Escrow → the counterparty's payable (less the fee) and the fee revenue; the payable cleared by the confirmed payout. */
+  private async payCounterparty(manager: EntityManager, tradeId: string, grossUsd: bigint, feeUsd: bigint): Promise<void> {
+    const escrow = LEDGER_ACCOUNTS.escrow(tradeId);
+    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
+    const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.ledger.ensureAccounts(manager, [payable, fee]);
+    const net = grossUsd - feeUsd;
+    await this.ledger.transfer(manager, { tradeId, kind: ENTRY.toPayable, phase: 'single', debit: escrow.id, credit: payable.id, amount: net });
+    if (feeUsd > 0n) {
+      await this.ledger.transfer(manager, { tradeId, kind: ENTRY.fee, phase: 'single', debit: escrow.id, credit: fee.id, amount: feeUsd });
+    }
+    await this.ledger.transfer(manager, { tradeId, kind: ENTRY.payoutCleared, phase: 'single', debit: payable.id, credit: clearing.id, amount: net });
+  }
+
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {

@@ -4,7 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
-import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeView } from './dto/trades.dto';
+import { AcceptRequestDto, ListTradesQuery, ReportPayoutDto, TakeOfferDto, TradeView } from './dto/trades.dto';
 import { TradesService } from './trades.service';
 
 @ApiTags('trades')
@@ -31,6 +31,14 @@ export class TradesController {
   @ApiOkResponse({ description: '{ data: TradeEventView[], nextCursor }: the timeline, oldest first' })
   events(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Query() query: PageQuery) {
     return this.trades.events(caller, id, query);
+  }
+
+  @Post(':id/payout')
+  @HttpCode(200)
+  @Roles('counterparty')
+  @ApiOkResponse({ type: TradeView })
+  reportPayout(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: ReportPayoutDto): Promise<TradeView> {
+    return this.trades.reportPayout(caller, id, body.wechatTransferId);
   }
 
   @Post(':id/confirm-receipt')

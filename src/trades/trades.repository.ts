@@ -307,6 +307,12 @@ export class TradesRepository {
     return rows.map((r) => r.id);
   }
 
+  async splitOf(manager: EntityManager, tradeId: string): Promise<{ travelerUsd: bigint; counterpartyUsd: bigint } | null> {
+    const rows = await manager.query(`SELECT split_traveler_usd, split_counterparty_usd FROM trades WHERE id = $1`, [tradeId]);
+    if (!rows[0]?.split_traveler_usd) return null;
+    return { travelerUsd: BigInt(rows[0].split_traveler_usd), counterpartyUsd: BigInt(rows[0].split_counterparty_usd) };
+  }
+
   /** Trades past their payout window, for the sweeper. */
   async dueForPayout(manager: EntityManager, limit: number): Promise<string[]> {
     const rows: { id: string }[] = await manager.query(

@@ -388,6 +388,78 @@ export class TradesService {
     return moved;
   }
 
+  /**
+   * The counterparty reports the WeChat transfer: `funded` → `payout_sent`. One transfer id settles one trade
+   * (a unique index: 409 `wechat_transfer_used`). Its verification with WeChat comes with the WeChat issue.
+   */
+  async reportPayout(caller: AuthUser, id: string, wechatTransferId: string): Promise<TradeView> {
+    const trade = await this.visible(caller, id);
+    if (caller.id !== trade.counterpartyId) throw new DomainError('forbidden', "Only the trade's counterparty reports the payout");
+    try {
+      const moved = await this.dataSource.transaction((manager) =>
+        this.move(
+          manager,
+          trade,
+          'payout_sent',
+          { kind: 'counterparty', id: caller.id },
+          { wechatTransferId },
+          { wechat_transfer_id: wechatTransferId, payout_reported_at: new Date(), verify_by: new Date(Date.now() + this.config.verifyTimeoutMs) },
+        ),
+      );
+      return this.present(caller, moved);
+    } catch (error) {
+      if ((error as { driverError?: { constraint?: string } }).driverError?.constraint === 'trades_wechat_transfer_key') {
+        throw new DomainError('wechat_transfer_used', 'This WeChat transfer already settles another trade');
+      }
+      throw error;
+    }
+  }
+
+  /** A party (or the system, when verification fails) opens a dispute: `funded` or `payout_sent` → `disputed`. Its deadlines stop. */
+  async openDispute(manager: EntityManager, tradeId: string, actor: Actor, reason: string): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    return this.move(manager, trade, 'disputed', actor, { reason });
+  }
+
+  /**
+   * An operator decides a dispute: release → `releasing`, refund → `refunding`, split → `splitting` with the
+   * two parts, which must add up to the trade's USD and each be above zero (`split_mismatch`).
+   */
+  async resolveDispute(
+    manager: EntityManager,
+    tradeId: string,
+    operatorId: string,
+    decision: { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint },
+  ): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const actor: Actor = { kind: 'operator', id: operatorId };
+    if (decision.outcome !== 'split') {
+      return this.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, { outcome: decision.outcome });
+    }
+    if (decision.travelerUsd <= 0n || decision.counterpartyUsd <= 0n || decision.travelerUsd + decision.counterpartyUsd !== trade.amountUsd) {
+      throw new DomainError('split_mismatch', `The two parts must each be above zero and add up to ${formatAmount(trade.amountUsd, 'USD')} USD`);
+    }
+    return this.move(
+      manager,
+      trade,
+      'splitting',
+      actor,
+      { outcome: 'split', travelerUsd: formatAmount(decision.travelerUsd, 'USD'), counterpartyUsd: formatAmount(decision.counterpartyUsd, 'USD') },
+      { split_traveler_usd: decision.travelerUsd.toString(), split_counterparty_usd: decision.counterpartyUsd.toString() },
+    );
+  }
+
+  /** Both legs of a split confirmed: `splitting` → `settled_split`; the fee is the same basis points of the counterparty's part. */
+  async completeSplit(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const split = await this.trades.splitOf(manager, tradeId);
+    if (!split) throw new Error(`Trade ${tradeId} has no split`);
+    const feeUsd = applyBps(split.counterpartyUsd, trade.feeBps);
+    const moved = await this.move(manager, trade, 'settled_split', { kind: 'system', id: null }, { ...detail, feeUsd: formatAmount(feeUsd, 'USD') }, { fee_usd: feeUsd.toString() });
+    await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd);
+    return moved;
+  }
+
   private async require(manager: EntityManager, tradeId: string): Promise<Trade> {
     const trade = await this.trades.find(tradeId, manager);
     if (!trade) throw DomainError.notFound('Trade');

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIn, IsOptional } from 'class-validator';
+import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
 import { PAYMENT_METHODS } from '../../market/market.types';
 import type { PaymentMethod } from '../../market/market.types';
@@ -63,4 +63,12 @@ export class TradeEventView {
   @ApiProperty({ nullable: true, type: String }) fromState: string | null;
   @ApiProperty({ nullable: true, type: String }) toState: string | null;
   @ApiProperty() detail: Record<string, unknown>;
+}
+
+export class ReportPayoutDto {
+  @ApiProperty({ example: '1000039001202411250012345678', description: 'the WeChat transfer that sent the RMB' })
+  @IsDefined()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{8,64}$/, { message: 'wechatTransferId must be 8–64 letters, digits, _ or -' })
+  wechatTransferId: string;
 }
