@@ -230,13 +230,9 @@ describe('trade lifecycle and ledger', () => {
     const { counterparty, trade } = await newTrade('100.00');
     await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
     await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'counterparty', id: counterparty.id }, 'other'));
-    await expect(
-      inTransaction((m) =>
-        trades.resolveDispute(m, trade.id, counterparty.id, { outcome: 'refund' }).then(() => trades.completeRelease(m, trade.id, {})),
-      ),
-    ).rejects.toMatchObject({
-      code: 'invalid_state_transition',
-    });
+    // A dispute stops everything but an operator's decision.
+    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    await expect(inTransaction((m) => trades.payoutWindowPassed(m, trade.id))).resolves.toBe(false);
     await inTransaction((m) => trades.resolveDispute(m, trade.id, operator.id, { outcome: 'refund' }));
     await inTransaction((m) => trades.completeRefund(m, trade.id, {}));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body.state).toBe('refunded');
