@@ -83,13 +83,26 @@ export class LedgerService {
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
     await this.ledger.ensureAccounts(manager, [payable, fee]);
     const net = grossUsd - feeUsd;
-    await this.ledger.transfer(manager, { tradeId, kind: ENTRY.toPayable, phase: 'single', debit: escrow.id, credit: payable.id, amount: net });
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: ENTRY.toPayable,
+      phase: 'single',
+      debit: escrow.id,
+      credit: payable.id,
+      amount: net,
+    });
     if (feeUsd > 0n) {
       await this.ledger.transfer(manager, { tradeId, kind: ENTRY.fee, phase: 'single', debit: escrow.id, credit: fee.id, amount: feeUsd });
     }
-    await this.ledger.transfer(manager, { tradeId, kind: ENTRY.payoutCleared, phase: 'single', debit: payable.id, credit: clearing.id, amount: net });
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: ENTRY.payoutCleared,
+      phase: 'single',
+      debit: payable.id,
+      credit: clearing.id,
+      amount: net,
+    });
   }
-
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {

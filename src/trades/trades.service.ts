@@ -403,7 +403,11 @@ export class TradesService {
           'payout_sent',
           { kind: 'counterparty', id: caller.id },
           { wechatTransferId },
-          { wechat_transfer_id: wechatTransferId, payout_reported_at: new Date(), verify_by: new Date(Date.now() + this.config.verifyTimeoutMs) },
+          {
+            wechat_transfer_id: wechatTransferId,
+            payout_reported_at: new Date(),
+            verify_by: new Date(Date.now() + this.config.verifyTimeoutMs),
+          },
         ),
       );
       return this.present(caller, moved);
@@ -436,15 +440,26 @@ export class TradesService {
     if (decision.outcome !== 'split') {
       return this.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, { outcome: decision.outcome });
     }
-    if (decision.travelerUsd <= 0n || decision.counterpartyUsd <= 0n || decision.travelerUsd + decision.counterpartyUsd !== trade.amountUsd) {
-      throw new DomainError('split_mismatch', `The two parts must each be above zero and add up to ${formatAmount(trade.amountUsd, 'USD')} USD`);
+    if (
+      decision.travelerUsd <= 0n ||
+      decision.counterpartyUsd <= 0n ||
+      decision.travelerUsd + decision.counterpartyUsd !== trade.amountUsd
+    ) {
+      throw new DomainError(
+        'split_mismatch',
+        `The two parts must each be above zero and add up to ${formatAmount(trade.amountUsd, 'USD')} USD`,
+      );
     }
     return this.move(
       manager,
       trade,
       'splitting',
       actor,
-      { outcome: 'split', travelerUsd: formatAmount(decision.travelerUsd, 'USD'), counterpartyUsd: formatAmount(decision.counterpartyUsd, 'USD') },
+      {
+        outcome: 'split',
+        travelerUsd: formatAmount(decision.travelerUsd, 'USD'),
+        counterpartyUsd: formatAmount(decision.counterpartyUsd, 'USD'),
+      },
       { split_traveler_usd: decision.travelerUsd.toString(), split_counterparty_usd: decision.counterpartyUsd.toString() },
     );
   }
@@ -455,7 +470,14 @@ export class TradesService {
     const split = await this.trades.splitOf(manager, tradeId);
     if (!split) throw new Error(`Trade ${tradeId} has no split`);
     const feeUsd = applyBps(split.counterpartyUsd, trade.feeBps);
-    const moved = await this.move(manager, trade, 'settled_split', { kind: 'system', id: null }, { ...detail, feeUsd: formatAmount(feeUsd, 'USD') }, { fee_usd: feeUsd.toString() });
+    const moved = await this.move(
+      manager,
+      trade,
+      'settled_split',
+      { kind: 'system', id: null },
+      { ...detail, feeUsd: formatAmount(feeUsd, 'USD') },
+      { fee_usd: feeUsd.toString() },
+    );
     await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd);
     return moved;
   }
