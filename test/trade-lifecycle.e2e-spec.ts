@@ -93,12 +93,8 @@ describe('trade lifecycle and ledger', () => {
     await inTransaction((m) => trades.completeRelease(m, trade.id, { provider: 'test', payoutId: 'P-1' }));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body).not.toHaveProperty('travelerWechatId');
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
-    const fee = await db.query(
-      `SELECT sum(credits_posted - debits_posted)::int AS fee FROM ledger_accounts WHERE kind = 'fee_revenue' AND id IN
-         (SELECT credit_account FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_to_fee_revenue')`,
-      [trade.id],
-    );
-    expect(fee.rows[0].fee).toBeGreaterThanOrEqual(138); // 1% of $138.12, on a shard other trades may share
+    const fee = await db.query(`SELECT amount FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_to_fee_revenue'`, [trade.id]);
+    expect(fee.rows[0].amount).toBe('138'); // 1% of $138.12, half-up
     const payable = await db.query(`SELECT credits_posted - debits_posted AS owed FROM ledger_accounts WHERE id = $1`, [
       `counterparty_payable:${trade.id}`,
     ]);
@@ -110,6 +106,11 @@ describe('trade lifecycle and ledger', () => {
     expect(events.map((e: { actor: { kind: string } }) => e.actor.kind)).toEqual(['counterparty', 'system', 'traveler', 'system']);
     const me = await api('GET', '/v1/me', { token: counterparty.token });
     expect(me.body.reputation).toMatchObject({ completedTrades: 1, completionRate: 1, medianReleaseMinutes: 0 });
+    const minutes = await db.query(`SELECT recent_release_minutes FROM user_reputation WHERE user_id IN ($1, $2)`, [
+      traveler.id,
+      counterparty.id,
+    ]);
+    expect(minutes.rows.map((r) => r.recent_release_minutes)).toEqual([[0], [0]]);
 
     // Over HTTP for operators.
     const check = await api('GET', '/v1/admin/ledger/check', { token: operator.token });
@@ -134,7 +135,10 @@ describe('trade lifecycle and ledger', () => {
     await expectClean();
 
     await inTransaction((m) => trades.completeRefund(m, trade.id, { provider: 'test' }));
-    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('refunded');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({
+      state: 'refunded',
+      feeUsd: '0.00',
+    });
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
     expect((await api('GET', `/v1/requests/${requestId}`, { token: traveler.token })).body).toMatchObject({
       remainingCny: '500.00',
@@ -254,7 +258,8 @@ describe('trade lifecycle and ledger', () => {
     await expect(inTransaction((m) => trades.confirmFunding(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
     const cancel = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: (await readyTraveler(api)).token });
     expect(cancel.status).toBe(404);
-    // The database refuses a second resolution of one hold even if code tried it.
+    // The database refuses a second resolution of one hold even if code tried it (tried in a transaction rolled back after).
+    await db.query('BEGIN');
     const hold = await db.query(
       `SELECT id, debit_account, credit_account FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_hold'`,
       [trade.id],
@@ -269,18 +274,48 @@ describe('trade lifecycle and ledger', () => {
         [trade.id, hold.rows[0].id, hold.rows[0].debit_account, hold.rows[0].credit_account],
       ),
     ).rejects.toThrow(/ledger_transfers_resolved_once/);
+    await db.query('ROLLBACK');
     await expect(db.query(`UPDATE ledger_transfers SET amount = 1 WHERE trade_id = $1`, [trade.id])).rejects.toThrow('append-only');
+    await expectClean();
   });
 
   it('finds a balance moved outside a transfer', async () => {
     const { trade } = await newTrade('100.00');
     await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await expectClean();
     await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE id = $1`, [`escrow:${trade.id}`]);
-    const report = await checker.check();
-    expect(report.ok).toBe(false);
-    const invariants = report.violations.map((v) => v.invariant);
-    expect(invariants).toEqual(expect.arrayContaining(['entries_sum_to_zero', 'balances_match_entries', 'escrow_matches_state']));
-    await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted - 7 WHERE id = $1`, [`escrow:${trade.id}`]);
+    try {
+      const report = await checker.check();
+      expect(report.ok).toBe(false);
+      const invariants = report.violations.map((v) => v.invariant);
+      expect(invariants).toEqual(expect.arrayContaining(['entries_sum_to_zero', 'balances_match_entries', 'escrow_matches_state']));
+      expect(report.violations.filter((v) => v.invariant === 'escrow_matches_state').map((v) => v.tradeId)).toEqual([trade.id]);
+    } finally {
+      await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted - 7 WHERE id = $1`, [`escrow:${trade.id}`]);
+    }
+    await expectClean();
+  });
+
+  it('lets a cancel and the funding deadline race: exactly one of them ends the trade, the amount returns once', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const { traveler, trade, requestId } = await newTrade('100.00');
+      await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+      const [cancel] = await Promise.all([
+        api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token }),
+        inTransaction((m) => trades.expireUnfunded(m, trade.id)),
+      ]);
+      const state = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state;
+      expect(['cancelled', 'expired']).toContain(state);
+      expect(cancel.status).toBe(state === 'cancelled' ? 200 : 409);
+      const ends = await db.query(
+        `SELECT count(*)::int AS n FROM trade_events WHERE trade_id = $1 AND to_state IN ('cancelled', 'expired')`,
+        [trade.id],
+      );
+      expect(ends.rows[0].n).toBe(1);
+      expect((await api('GET', `/v1/requests/${requestId}`, { token: traveler.token })).body.remainingCny).toBe('100.00');
+      expect((await db.query(`SELECT failed_trades FROM user_reputation WHERE user_id = $1`, [traveler.id])).rows[0].failed_trades).toBe(1);
+    }
+    await expectClean();
   });
 
   it('gives tier 1 by itself after enough completed trades with no dispute lost', async () => {
@@ -311,18 +346,22 @@ describe('trade lifecycle and ledger', () => {
       await api('PUT', `/v1/admin/users/${traveler.id}/tier`, { token: operator.token, body: { tier: 2 } });
       const request = await api('POST', '/v1/requests', {
         token: traveler.token,
-        body: { amountCny: '1000.00', minFillCny: '100.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+        // Bank transfers: a one-hour window, so nothing expires until the test says so.
+        body: { amountCny: '1000.00', minFillCny: '100.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
       });
       const ids: string[] = [];
       for (let i = 0; i < 10; i += 1) {
         const cp = await readyCounterparty(api);
         ids.push((await api('POST', `/v1/requests/${request.body.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } })).body.id);
       }
-      // The windows close (their delayed jobs are due too); both processes sweep at once as the jobs run.
+      // The windows close: every delayed job is run now, while both processes sweep at once.
       await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [ids]);
-      await Promise.all(
-        [test, second].map((app) => app.app.get(QueueRegistry).get(QUEUES.deadlines).add(JOBS.deadlines.sweepDeadlines, {})),
-      );
+      const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+      const jobs = await Promise.all(ids.map((id) => eventually(async () => queue.getJob(`deadline-${id}-funding`))));
+      await Promise.all([
+        ...jobs.map((job) => job.promote()),
+        ...[test, second].map((app) => app.app.get(QueueRegistry).get(QUEUES.deadlines).add(JOBS.deadlines.sweepDeadlines, {})),
+      ]);
       await eventually(async () => {
         const states = await db.query(`SELECT count(*)::int AS n FROM trades WHERE id = ANY($1::uuid[]) AND state = 'expired'`, [ids]);
         return states.rows[0].n === ids.length;
@@ -339,6 +378,11 @@ describe('trade lifecycle and ledger', () => {
         remainingCny: '1000.00',
         status: 'open',
       });
+      const volume = await db.query(`SELECT coalesce(sum(usd_cents), 0)::int AS c FROM user_daily_volume WHERE user_id = $1`, [
+        traveler.id,
+      ]);
+      expect(volume.rows[0].c).toBe(0);
+      await expectClean();
       const returned = await db.query(
         `SELECT count(*)::int AS n FROM trade_reservations WHERE trade_id = ANY($1::uuid[]) AND returned_at IS NOT NULL`,
         [ids],

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
 
 export type AccountKind =
@@ -22,8 +21,6 @@ export interface PendingTransfer {
 /** The ledger's SQL. Balances change in the same statement group as the transfer that moves them. */
 @Injectable()
 export class LedgerRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
   async ensureAccounts(manager: EntityManager, accounts: AccountRef[]): Promise<void> {
     await manager.query(
       `INSERT INTO ledger_accounts (id, kind, currency, trade_id)
@@ -95,8 +92,8 @@ export class LedgerRepository {
   }
 
   /** Σ debits − Σ credits per currency over every account, pending and posted: zero when the books balance. */
-  async imbalance(): Promise<{ currency: string; posted: bigint; pending: bigint }[]> {
-    const rows: { currency: string; posted: string; pending: string }[] = await this.dataSource.query(
+  async imbalance(manager: EntityManager): Promise<{ currency: string; posted: bigint; pending: bigint }[]> {
+    const rows: { currency: string; posted: string; pending: string }[] = await manager.query(
       `SELECT currency, sum(debits_posted - credits_posted)::text AS posted, sum(debits_pending - credits_pending)::text AS pending
          FROM ledger_accounts GROUP BY currency`,
     );
@@ -104,8 +101,8 @@ export class LedgerRepository {
   }
 
   /** Each transfer's own accounts agree with the transfers table (no balance moved outside a transfer). */
-  async accountsDisagreeingWithTransfers(): Promise<string[]> {
-    const rows: { id: string }[] = await this.dataSource.query(`
+  async accountsDisagreeingWithTransfers(manager: EntityManager): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(`
       WITH moves AS (
         SELECT t.debit_account AS account,
                sum(CASE WHEN t.phase = 'pending' THEN t.amount WHEN t.phase IN ('post', 'void') THEN -p.amount ELSE 0 END) AS pending,
@@ -125,19 +122,10 @@ export class LedgerRepository {
   }
 
   /** Per trade with an escrow account: held plus pending (credits minus debits, liability-positive). */
-  async escrowBalances(): Promise<{ tradeId: string; escrow: bigint }[]> {
-    const rows: { trade_id: string; escrow: string }[] = await this.dataSource.query(
+  async escrowBalances(manager: EntityManager): Promise<{ tradeId: string; escrow: bigint }[]> {
+    const rows: { trade_id: string; escrow: string }[] = await manager.query(
       `SELECT trade_id, (credits_posted - debits_posted + credits_pending - debits_pending)::text AS escrow FROM ledger_accounts WHERE kind = 'escrow'`,
     );
     return rows.map((r) => ({ tradeId: r.trade_id, escrow: BigInt(r.escrow) }));
-  }
-
-  /** Payable accounts whose balance is not zero: money the platform still owes. */
-  async openPayables(): Promise<{ account: string; tradeId: string | null; owed: bigint }[]> {
-    const rows: { id: string; trade_id: string | null; owed: string }[] = await this.dataSource.query(
-      `SELECT id, trade_id, (credits_posted - debits_posted)::text AS owed FROM ledger_accounts
-        WHERE kind IN ('counterparty_payable', 'traveler_refund_payable') AND credits_posted <> debits_posted`,
-    );
-    return rows.map((r) => ({ account: r.id, tradeId: r.trade_id, owed: BigInt(r.owed) }));
   }
 }

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
+import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradesRepository } from './trades.repository';
 import { TradesService } from './trades.service';
@@ -43,11 +44,11 @@ export class DeadlinesProcessor extends WorkerHost {
       }
       case JOBS.deadlines.sweepDeadlines: {
         const expired = await this.sweep(
-          (manager) => this.repository.dueForFunding(manager, SWEEP_BATCH),
+          () => this.repository.dueForFunding(SWEEP_BATCH),
           (manager, id) => this.trades.expireUnfunded(manager, id),
         );
         const refunding = await this.sweep(
-          (manager) => this.repository.dueForPayout(manager, SWEEP_BATCH),
+          () => this.repository.dueForPayout(SWEEP_BATCH),
           (manager, id) => this.trades.payoutWindowPassed(manager, id),
         );
         if (expired + refunding > 0) this.logger.log(`Sweeper applied ${expired} funding and ${refunding} payout deadlines`);
@@ -58,21 +59,25 @@ export class DeadlinesProcessor extends WorkerHost {
     }
   }
 
-  /** Applies a deadline to every due trade, in bounded batches, each batch one transaction. */
-  private async sweep(
-    due: (manager: EntityManager) => Promise<string[]>,
-    apply: (manager: EntityManager, id: string) => Promise<boolean>,
-  ): Promise<number> {
+  /**
+   * Applies a deadline to every due trade, each in its own transaction: one trade's trouble never rolls
+   * back the others, and locks are taken per trade in the same order as everywhere else.
+   */
+  private async sweep(due: () => Promise<string[]>, apply: (manager: EntityManager, id: string) => Promise<boolean>): Promise<number> {
     let total = 0;
     for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
-      const batch = await this.dataSource.transaction(async (manager) => {
-        const ids = await due(manager);
-        let applied = 0;
-        for (const id of ids) if (await apply(manager, id)) applied += 1;
-        return { applied, full: ids.length === SWEEP_BATCH };
-      });
-      total += batch.applied;
-      if (!batch.full) break;
+      const ids = await due();
+      let applied = 0;
+      for (const id of ids) {
+        try {
+          if (await this.dataSource.transaction((manager) => apply(manager, id))) applied += 1;
+        } catch (error) {
+          this.logger.error({ error: safeErrorForLog(error), tradeId: id }, 'Deadline could not be applied; the next sweep retries it');
+        }
+      }
+      total += applied;
+      // Stop when nothing more is due, or nothing more could be done (the rest is being retried later).
+      if (ids.length < SWEEP_BATCH || applied === 0) break;
     }
     return total;
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { formatAmount } from '../common/money';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { ENTRY } from '../ledger/ledger.service';
@@ -23,27 +23,32 @@ export class LedgerCheckService {
     private readonly ledger: LedgerRepository,
   ) {}
 
+  /** Reads everything in one REPEATABLE READ snapshot, so trades moving meanwhile are never reported half-moved. */
   async check(): Promise<{ ok: boolean; violations: LedgerViolation[] }> {
+    return this.dataSource.transaction('REPEATABLE READ', (manager) => this.checkIn(manager));
+  }
+
+  private async checkIn(manager: EntityManager): Promise<{ ok: boolean; violations: LedgerViolation[] }> {
     const violations: LedgerViolation[] = [];
 
-    for (const row of await this.ledger.imbalance()) {
+    for (const row of await this.ledger.imbalance(manager)) {
       if (row.posted !== 0n || row.pending !== 0n) {
         violations.push({ invariant: 'entries_sum_to_zero', detail: `${row.currency}: posted ${row.posted}, pending ${row.pending}` });
       }
     }
-    for (const account of await this.ledger.accountsDisagreeingWithTransfers()) {
+    for (const account of await this.ledger.accountsDisagreeingWithTransfers(manager)) {
       violations.push({ invariant: 'balances_match_entries', detail: `account ${account} differs from its transfers` });
     }
 
     const trades: { id: string; state: TradeState; amount_usd: string; holds: number; resolutions: number; payable_open: boolean }[] =
-      await this.dataSource.query(`
+      await manager.query(`
       SELECT t.id, t.state, t.amount_usd,
              (SELECT count(*) FROM ledger_transfers h WHERE h.trade_id = t.id AND h.kind = '${ENTRY.hold}')::int AS holds,
              (SELECT count(*) FROM ledger_transfers r WHERE r.trade_id = t.id AND r.phase IN ('post', 'void'))::int AS resolutions,
              EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.trade_id = t.id AND a.kind IN ('counterparty_payable', 'traveler_refund_payable')
                       AND a.credits_posted <> a.debits_posted) AS payable_open
         FROM trades t`);
-    const escrow = new Map((await this.ledger.escrowBalances()).map((e) => [e.tradeId, e.escrow]));
+    const escrow = new Map((await this.ledger.escrowBalances(manager)).map((e) => [e.tradeId, e.escrow]));
     for (const trade of trades) {
       const held = escrow.get(trade.id) ?? 0n;
       const expected = ESCROW_HELD.includes(trade.state) ? BigInt(trade.amount_usd) : 0n;

@@ -31,9 +31,15 @@ interface TradeRow {
   updated_at: Date;
 }
 
-const TRADE_COLUMNS = `id, request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd,
-  payment_method, traveler_wechat_ciphertext, traveler_wechat_key_id, funding_by, payout_by, verify_by, dispute_id, settlement_failing,
-  to_char(volume_day, 'YYYY-MM-DD') AS volume_day, created_at, updated_at`;
+/** The columns a Trade is read from, optionally qualified by a table alias. */
+function tradeColumns(alias?: string): string {
+  const p = alias ? `${alias}.` : '';
+  return `${p}id, ${p}request_id, ${p}offer_id, ${p}traveler_id, ${p}counterparty_id, ${p}state, ${p}amount_cny, ${p}amount_usd, ${p}rate,
+  ${p}fee_bps, ${p}fee_usd, ${p}payment_method, ${p}traveler_wechat_ciphertext, ${p}traveler_wechat_key_id, ${p}funding_by, ${p}payout_by,
+  ${p}verify_by, ${p}dispute_id, ${p}settlement_failing, to_char(${p}volume_day, 'YYYY-MM-DD') AS volume_day, ${p}created_at, ${p}updated_at`;
+}
+
+const TRADE_COLUMNS = tradeColumns();
 
 function toTrade(row: TradeRow): Trade {
   return {
@@ -193,10 +199,15 @@ export class TradesRepository {
   async addVolume(manager: EntityManager, userIds: string[], usdCents: bigint): Promise<void> {
     await manager.query(
       `INSERT INTO user_daily_volume (user_id, day, usd_cents)
-       SELECT unnest($1::uuid[]), (now() AT TIME ZONE 'UTC')::date, $2
+       SELECT id, (now() AT TIME ZONE 'UTC')::date, $2 FROM unnest($1::uuid[]) AS id ORDER BY id
        ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents`,
       [userIds, usdCents.toString()],
     );
+  }
+
+  /** Locks both parties' rows in id order, as trade creation does, before their counters change. */
+  async lockUsers(manager: EntityManager, ids: string[]): Promise<void> {
+    await manager.query(`SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
   }
 
   /** Gives a trade's USD back to the day it was counted in. */
@@ -236,15 +247,18 @@ export class TradesRepository {
     from: TradeState[],
     to: TradeState,
     set: Record<string, unknown> = {},
-  ): Promise<Trade | null> {
+  ): Promise<(Trade & { previousState: TradeState }) | null> {
     const assignments = Object.keys(set).map((column, i) => `${column} = $${i + 4}`);
-    const rows = await returningRows<TradeRow>(
+    // The state it left is read under the same row lock as the update, so the timeline names it truly.
+    const rows = await returningRows<TradeRow & { previous_state: TradeState }>(
       manager,
-      `UPDATE trades SET state = $3, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
-        WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${TRADE_COLUMNS}`,
+      `UPDATE trades t SET state = $3, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
+         FROM (SELECT id, state FROM trades WHERE id = $1 FOR UPDATE) previous
+        WHERE t.id = previous.id AND previous.state = ANY($2::text[])
+        RETURNING previous.state AS previous_state, ${tradeColumns('t')}`,
       [id, from, to, ...Object.values(set)],
     );
-    return rows.length === 0 ? null : toTrade(rows[0]);
+    return rows.length === 0 ? null : { ...toTrade(rows[0]), previousState: rows[0].previous_state };
   }
 
   async insertEvent(manager: EntityManager, tradeId: string, event: Omit<TradeEvent, 'at'>): Promise<void> {
@@ -298,10 +312,10 @@ export class TradesRepository {
     return rows.map(toTrade);
   }
 
-  /** Trades past their funding window, for the sweeper; SKIP LOCKED lets several sweepers share them. */
-  async dueForFunding(manager: EntityManager, limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await manager.query(
-      `SELECT id FROM trades WHERE state = 'awaiting_funding' AND funding_by <= now() ORDER BY funding_by LIMIT $1 FOR UPDATE SKIP LOCKED`,
+  /** Trades past their funding window, for the sweeper, which then handles each in its own transaction. */
+  async dueForFunding(limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM trades WHERE state = 'awaiting_funding' AND funding_by <= now() ORDER BY funding_by LIMIT $1`,
       [limit],
     );
     return rows.map((r) => r.id);
@@ -314,20 +328,33 @@ export class TradesRepository {
   }
 
   /** Trades past their payout window, for the sweeper. */
-  async dueForPayout(manager: EntityManager, limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await manager.query(
-      `SELECT id FROM trades WHERE state = 'funded' AND payout_by <= now() ORDER BY payout_by LIMIT $1 FOR UPDATE SKIP LOCKED`,
+  async dueForPayout(limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM trades WHERE state = 'funded' AND payout_by <= now() ORDER BY payout_by LIMIT $1`,
       [limit],
     );
     return rows.map((r) => r.id);
   }
 
-  async timesOf(
-    manager: EntityManager,
-    tradeId: string,
-  ): Promise<{ createdAt: Date; fundedAt: Date | null; payoutReportedAt: Date | null }> {
-    const rows = await manager.query(`SELECT created_at, funded_at, payout_reported_at FROM trades WHERE id = $1`, [tradeId]);
-    return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, payoutReportedAt: rows[0].payout_reported_at };
+  /** When the trade was created, funded, and its RMB reported sent (or, unreported, when its release began). */
+  async timesOf(manager: EntityManager, tradeId: string): Promise<{ createdAt: Date; fundedAt: Date | null; rmbSentAt: Date | null }> {
+    const rows = await manager.query(
+      `SELECT created_at, funded_at,
+              coalesce(payout_reported_at, (SELECT min(at) FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing')) AS rmb_sent_at
+         FROM trades t WHERE id = $1`,
+      [tradeId],
+    );
+    return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
+  }
+
+  /** A dispute decided: the loser's and the winner's counters. */
+  async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
+    await manager.query(
+      `UPDATE user_reputation SET disputes_lost = disputes_lost + CASE WHEN user_id = $1 THEN 1 ELSE 0 END,
+              disputes_won = disputes_won + CASE WHEN user_id = $2 THEN 1 ELSE 0 END
+        WHERE user_id IN ($1, $2)`,
+      [loserId, winnerId],
+    );
   }
 
   /**

@@ -113,10 +113,7 @@ export class TradesService {
     const trade = await this.dataSource.transaction(async (manager) => {
       const offer = await this.market.lockOffer(manager, offerId);
       if (!offer) throw DomainError.notFound('Offer');
-      if (offer.maker.suspended) throw new DomainError('maker_suspended', "The offer's counterparty is suspended");
-      if (offer.status === 'exhausted') throw new DomainError('insufficient_amount', 'Too little of this offer remains available');
-      if (offer.status !== 'active')
-        throw new DomainError('invalid_state_transition', `The offer is ${offer.status}`, { state: offer.status });
+      // 400s before 409s, as API.md orders errors.
       if (!offer.paymentMethods.includes(body.paymentMethod)) {
         throw DomainError.validation([
           { field: 'paymentMethod', code: 'not_allowed', message: `This offer accepts ${offer.paymentMethods.join(' or ')}` },
@@ -128,6 +125,10 @@ export class TradesService {
           `Take between ${formatAmount(offer.minCny, 'CNY')} and ${formatAmount(offer.maxCny, 'CNY')} CNY`,
         );
       }
+      if (offer.maker.suspended) throw new DomainError('maker_suspended', "The offer's counterparty is suspended");
+      if (offer.status === 'exhausted') throw new DomainError('insufficient_amount', 'Too little of this offer remains available');
+      if (offer.status !== 'active')
+        throw new DomainError('invalid_state_transition', `The offer is ${offer.status}`, { state: offer.status });
       if (amountCny > offer.availableCny) {
         throw new DomainError('insufficient_amount', `Only ${formatAmount(offer.availableCny, 'CNY')} CNY of this offer is available`);
       }
@@ -372,7 +373,7 @@ export class TradesService {
       manager,
       [
         { userId: moved.travelerId, minutes: minutes(times.createdAt, fundedAt) },
-        { userId: moved.counterpartyId, minutes: minutes(fundedAt, times.payoutReportedAt ?? new Date()) },
+        { userId: moved.counterpartyId, minutes: minutes(fundedAt, times.rmbSentAt ?? new Date()) },
       ],
       this.config.tier1CompletedTrades,
     );
@@ -382,7 +383,8 @@ export class TradesService {
   /** The provider confirmed the refund: `refunding` → `refunded`; the hold voided, the amount back to the market. */
   async completeRefund(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
     const trade = await this.require(manager, tradeId);
-    const moved = await this.move(manager, trade, 'refunded', { kind: 'system', id: null }, detail);
+    // After a refund the fee is zero (SPEC.md): the traveler gets everything back and nothing was released.
+    const moved = await this.move(manager, trade, 'refunded', { kind: 'system', id: null }, detail, { fee_usd: '0' });
     await this.ledger.settleRefund(manager, moved);
     await this.endUncompleted(manager, moved, null);
     return moved;
@@ -438,7 +440,14 @@ export class TradesService {
     const trade = await this.require(manager, tradeId);
     const actor: Actor = { kind: 'operator', id: operatorId };
     if (decision.outcome !== 'split') {
-      return this.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, { outcome: decision.outcome });
+      const moved = await this.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, {
+        outcome: decision.outcome,
+      });
+      // A release decides against the traveler's claim, a refund against the counterparty's; a split against neither.
+      const [loser, winner] =
+        decision.outcome === 'release' ? [trade.travelerId, trade.counterpartyId] : [trade.counterpartyId, trade.travelerId];
+      await this.trades.countDispute(manager, loser, winner);
+      return moved;
     }
     if (
       decision.travelerUsd <= 0n ||
@@ -503,12 +512,14 @@ export class TradesService {
       const current = await this.trades.find(trade.id, manager);
       throw new DomainError('invalid_state_transition', `The trade is ${current?.state}`, { state: current?.state });
     }
-    await this.trades.insertEvent(manager, trade.id, { actor, type: 'state_changed', fromState: trade.state, toState: to, detail });
+    await this.trades.insertEvent(manager, trade.id, { actor, type: 'state_changed', fromState: moved.previousState, toState: to, detail });
     return moved;
   }
 
   /** What every end without completion does: the amount back to its request or offer, the volume back to its day, the counter of who ended it. */
   private async endUncompleted(manager: EntityManager, trade: Trade, responsibleUserId: string | null): Promise<void> {
+    // Users before their volume rows, in id order, as trade creation takes them: no lock cycle with an accept.
+    await this.trades.lockUsers(manager, [trade.travelerId, trade.counterpartyId]);
     const reservation = await this.trades.takeBackReservation(manager, trade.id);
     if (reservation?.requestId) await this.market.returnToRequest(manager, reservation.requestId, reservation.amountCny);
     if (reservation?.offerId) await this.market.returnToOffer(manager, reservation.offerId, reservation.amountCny);
