@@ -27,6 +27,7 @@ import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
 import { RuntimeModule } from './runtime';
+import { SandboxModule } from './sandbox/sandbox.module';
 import { TradesModule } from './trades/trades.module';
 import { UsersModule } from './users/users.module';
 
@@ -38,7 +39,8 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
-    const rates = RatesModule.register({ workers: options.workers, sandbox: loadAppConfig().sandbox });
+    const sandbox = loadAppConfig().sandbox;
+    const rates = RatesModule.register({ workers: options.workers, sandbox });
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
@@ -98,6 +100,7 @@ export class AppModule {
         market,
         trades,
         HealthModule,
+        ...(sandbox ? [SandboxModule] : []),
         MetricsModule,
       ],
       providers: [...guards, { provide: APP_FILTER, useClass: ProblemDetailsFilter }],

@@ -48,6 +48,7 @@ describe('configuration', () => {
         expect.stringContaining('JWT_SECRET must be set in production'),
         expect.stringContaining('FIELD_ENCRYPTION_KEYS must be set in production'),
         expect.stringContaining('BLIND_INDEX_KEY must be set in production'),
+        expect.stringContaining('PAYPAL_BASE_URL must point at PayPal in production'),
       ]),
     );
     expect(() =>
@@ -57,6 +58,8 @@ describe('configuration', () => {
         FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
         FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
         BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+        PAYPAL_BASE_URL: 'https://api-m.paypal.com',
+        PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
       }),
     ).not.toThrow();
     expect(DEV_JWT_SECRET.length).toBeGreaterThanOrEqual(32);

@@ -6,6 +6,7 @@ import { httpConfig, loadHttpConfig } from './http.config';
 import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
 import { loadMarketConfig, marketConfig } from './market.config';
+import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
 
@@ -17,6 +18,7 @@ export * from './env';
 export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
+export * from './paypal.config';
 export * from './redis.config';
 export * from './trades.config';
 
@@ -28,6 +30,7 @@ export const allConfigs = [
   httpConfig,
   jobsConfig,
   marketConfig,
+  paypalConfig,
   redisConfig,
   tradesConfig,
 ];
@@ -43,6 +46,7 @@ export function validateAllConfig(env = process.env): void {
     loadHttpConfig,
     loadJobsConfig,
     loadMarketConfig,
+    loadPaypalConfig,
     loadRedisConfig,
     loadTradesConfig,
   ]) {

@@ -1,0 +1,42 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader, isProduction } from './env';
+
+export interface PaypalConfig {
+  /** PayPal's REST base, or the mock's (`…/sandbox/paypal`) in sandbox mode. */
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  webhookId: string;
+  /** Hosts whose webhook certificates are trusted (`api.paypal.com`, `*.paypal.com`, or the mock's host). */
+  certHosts: string[];
+  /** The mock's authorizations: sure to be capturable for the honour period, valid until the validity ends. */
+  mockHonorPeriodMs: number;
+  mockValidityMs: number;
+}
+
+export const DEV_PAYPAL_CLIENT_ID = 'yb-sandbox-client';
+export const DEV_PAYPAL_CLIENT_SECRET = 'yb-sandbox-secret';
+
+export function loadPaypalConfig(env = process.env): PaypalConfig {
+  const read = new EnvReader(env);
+  const production = isProduction(env);
+  const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '3000';
+  const baseUrl = read.url('PAYPAL_BASE_URL', `http://127.0.0.1:${port}/sandbox/paypal`, ['http:', 'https:']);
+  const config: PaypalConfig = {
+    baseUrl: baseUrl.toString().replace(/\/$/, ''),
+    clientId: read.string('PAYPAL_CLIENT_ID', DEV_PAYPAL_CLIENT_ID),
+    clientSecret: read.string('PAYPAL_CLIENT_SECRET', DEV_PAYPAL_CLIENT_SECRET),
+    webhookId: read.string('PAYPAL_WEBHOOK_ID', 'WH-YB-SANDBOX'),
+    certHosts: read.list('PAYPAL_CERT_HOSTS', production ? ['api.paypal.com', 'api-m.paypal.com'] : ['127.0.0.1', 'localhost']),
+    mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
+    mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),
+  };
+  if (production) {
+    if (!env.PAYPAL_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
+      read.fail('PAYPAL_BASE_URL must point at PayPal in production, not the sandbox mock');
+    if (config.clientSecret === DEV_PAYPAL_CLIENT_SECRET) read.fail('PAYPAL_CLIENT_SECRET must be set in production');
+  }
+  return read.done(config);
+}
+
+export const paypalConfig = registerAs('paypal', () => loadPaypalConfig());

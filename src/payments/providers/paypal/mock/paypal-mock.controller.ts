@@ -1,0 +1,233 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Public } from '../../../../common/auth/decorators';
+import { registerForeignErrorFormat } from '../../../../common/errors/foreign-error-formats';
+import { formatAmount } from '../../../../common/money';
+import { FaultsService } from '../../../../sandbox/faults.service';
+import { PaypalMockError } from './paypal-mock.errors';
+import { PaypalMockErrorFilter } from './paypal-mock.filter';
+import { PaypalMockService } from './paypal-mock.service';
+
+export const PAYPAL_MOCK_PREFIX = '/sandbox/paypal';
+
+// Errors raised before a handler runs (bad JSON, oversized bodies, unknown routes) also answer PayPal's way.
+registerForeignErrorFormat({
+  prefix: `${PAYPAL_MOCK_PREFIX}/v`,
+  format: (problem) => ({
+    status: problem.status,
+    contentType: 'application/json',
+    body: {
+      name:
+        problem.status === 404
+          ? 'RESOURCE_NOT_FOUND'
+          : problem.status === 401
+            ? 'AUTHENTICATION_FAILURE'
+            : problem.status >= 500
+              ? 'INTERNAL_SERVER_ERROR'
+              : 'INVALID_REQUEST',
+      message: problem.detail,
+      debug_id: 'mock',
+      details: [{ issue: problem.code.toUpperCase() }],
+    },
+  }),
+});
+
+type PaypalRequest = FastifyRequest;
+
+/**
+ * PayPal's REST API as its clients call it, under /sandbox/paypal (sandbox mode only). Everything after the
+ * prefix is PayPal's own path. Takes PayPal's credentials (client id and secret, then Bearer tokens), not ours.
+ */
+@ApiTags('sandbox')
+@Public()
+@UseFilters(PaypalMockErrorFilter)
+@Controller('sandbox/paypal')
+export class PaypalMockController {
+  constructor(
+    private readonly paypal: PaypalMockService,
+    private readonly faults: FaultsService,
+  ) {}
+
+  /** Faults first (down, errors, latency), then PayPal-Request-Id replay, then the work; "fail after success" fails once it is done. */
+  private async run(
+    request: PaypalRequest,
+    reply: FastifyReply,
+    work: () => Promise<{ status: number; body?: unknown }>,
+    options: { authenticate?: boolean; replay?: boolean } = { authenticate: true, replay: true },
+  ): Promise<void> {
+    const decision = await this.faults.next('paypal');
+    if (decision.kind === 'down') throw new PaypalMockError(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable.');
+    if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
+    if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
+    if (options.authenticate !== false) await this.paypal.authenticate(request.headers.authorization);
+    const requestId = options.replay === false ? undefined : (request.headers['paypal-request-id'] as string | undefined);
+    const endpoint = `${request.method} ${request.url.split('?')[0]}`;
+    const previous = await this.paypal.replayed(requestId, endpoint);
+    const result = previous ?? (await work());
+    if (!previous) await this.paypal.remember(requestId, endpoint, result.status, result.body);
+    if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
+    if (result.body === undefined || result.body === null) {
+      void reply.status(result.status).send();
+      return;
+    }
+    void reply.status(result.status).header('content-type', 'application/json').send(result.body);
+  }
+
+  /** Links point at the host the client called, as PayPal's point at PayPal's. */
+  private base(request: PaypalRequest): string {
+    return `${request.protocol}://${request.headers.host}${PAYPAL_MOCK_PREFIX}`;
+  }
+
+  private static representation(prefer: string | undefined): boolean {
+    return (prefer ?? '').includes('return=representation');
+  }
+
+  @Post('v1/oauth2/token')
+  @ApiOperation({ summary: 'PayPal: OAuth2 client-credentials token' })
+  async token(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: Record<string, unknown> | undefined): Promise<void> {
+    await this.run(
+      request,
+      reply,
+      async () => ({ status: 200, body: await this.paypal.issueToken(request.headers.authorization, body?.grant_type) }),
+      {
+        authenticate: false,
+        replay: false,
+      },
+    );
+  }
+
+  @Post('v2/checkout/orders')
+  @ApiOperation({ summary: 'PayPal: create an order (intent AUTHORIZE)' })
+  async createOrder(
+    @Req() request: PaypalRequest,
+    @Res() reply: FastifyReply,
+    @Body() body: unknown,
+    @Headers('prefer') prefer?: string,
+  ): Promise<void> {
+    await this.run(request, reply, async () => {
+      const order = await this.paypal.createOrder(body);
+      const view = this.paypal.orderView(this.base(request), order);
+      return {
+        status: 201,
+        body: PaypalMockController.representation(prefer) ? view : { id: view.id, status: view.status, links: view.links },
+      };
+    });
+  }
+
+  @Get('v2/checkout/orders/:id')
+  @ApiOperation({ summary: 'PayPal: show an order' })
+  async getOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    await this.run(request, reply, async () => {
+      const order = await this.paypal.findOrder(id);
+      return { status: 200, body: this.paypal.orderView(this.base(request), order, await this.paypal.authorizationOfOrder(id)) };
+    });
+  }
+
+  @Post('v2/checkout/orders/:id/authorize')
+  @ApiOperation({ summary: 'PayPal: authorize an approved order' })
+  async authorizeOrder(
+    @Req() request: PaypalRequest,
+    @Res() reply: FastifyReply,
+    @Param('id') id: string,
+    @Headers('prefer') prefer?: string,
+  ): Promise<void> {
+    await this.run(request, reply, async () => {
+      const { order, authorization } = await this.paypal.authorizeOrder(id);
+      const view = this.paypal.orderView(this.base(request), order, authorization);
+      return {
+        status: 201,
+        body: PaypalMockController.representation(prefer)
+          ? view
+          : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
+      };
+    });
+  }
+
+  @Get('v2/payments/authorizations/:id')
+  @ApiOperation({ summary: 'PayPal: show an authorization' })
+  async getAuthorization(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    await this.run(request, reply, async () => ({
+      status: 200,
+      body: this.paypal.authorizationView(this.base(request), await this.paypal.findAuthorization(id)),
+    }));
+  }
+
+  @Post('v2/payments/authorizations/:id/capture')
+  @ApiOperation({ summary: 'PayPal: capture an authorization, in full or in part' })
+  async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
+    await this.run(request, reply, async () => ({
+      status: 201,
+      body: this.paypal.captureView(this.base(request), await this.paypal.capture(id, body)),
+    }));
+  }
+
+  @Post('v2/payments/authorizations/:id/void')
+  @ApiOperation({ summary: 'PayPal: void an authorization (204, or 200 with Prefer: return=representation)' })
+  async void(
+    @Req() request: PaypalRequest,
+    @Res() reply: FastifyReply,
+    @Param('id') id: string,
+    @Headers('prefer') prefer?: string,
+  ): Promise<void> {
+    await this.run(request, reply, async () => {
+      const authorization = await this.paypal.void(id);
+      return PaypalMockController.representation(prefer)
+        ? { status: 200, body: this.paypal.authorizationView(this.base(request), authorization) }
+        : { status: 204 };
+    });
+  }
+
+  @Get('v2/payments/captures/:id')
+  @ApiOperation({ summary: 'PayPal: show a capture' })
+  async getCapture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    await this.run(request, reply, async () => ({
+      status: 200,
+      body: this.paypal.captureView(this.base(request), await this.paypal.findCapture(id)),
+    }));
+  }
+
+  @Post('v2/payments/captures/:id/refund')
+  @ApiOperation({ summary: 'PayPal: refund a capture' })
+  async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
+    await this.run(request, reply, async () => ({ status: 201, body: await this.paypal.refund(this.base(request), id, body) }));
+  }
+
+  // ---- What the buyer does at PayPal (our sandbox actions, not PayPal's API) ----
+
+  @Get('checkoutnow')
+  @ApiOperation({ summary: 'Sandbox: the page an approveUrl opens, with the order and an Approve button' })
+  async checkout(@Query('token') token: string, @Res() reply: FastifyReply): Promise<void> {
+    const order = await this.paypal.findOrder(String(token ?? ''));
+    const amount = formatAmount(BigInt(order.amount_cents), 'USD');
+    const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pay with PayPal (sandbox)</title></head>
+<body><main><h1>PayPal sandbox</h1><p>Order <code>${escape(order.id)}</code>: <strong>${escape(amount)} USD</strong>, ${escape(order.status)}</p>
+${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX}/orders/${encodeURIComponent(order.id)}/approve"><button type="submit">Approve</button></form>` : '<p>Nothing to approve.</p>'}
+</main></body></html>`;
+    void reply.status(200).header('content-type', 'text/html; charset=utf-8').send(html);
+  }
+
+  @Post('orders/:orderId/approve')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Sandbox: the traveler approves the PayPal payment (body: optional payerEmail)' })
+  async approve(
+    @Param('orderId') orderId: string,
+    @Body() body: Record<string, unknown> | undefined,
+    @Req() request: PaypalRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const payerEmail = typeof body?.payerEmail === 'string' ? body.payerEmail : undefined;
+    const order = await this.paypal.approveOrder(orderId, payerEmail);
+    // The page's form comes back to the merchant's return URL, as PayPal does; scripts get JSON.
+    const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    if (fromForm && order.return_url) {
+      const target = new URL(order.return_url);
+      target.searchParams.set('token', order.id);
+      target.searchParams.set('PayerID', String((order.payer as { payer_id?: string })?.payer_id ?? ''));
+      void reply.status(303).header('location', target.toString()).send();
+      return;
+    }
+    void reply.status(200).header('content-type', 'application/json').send({ id: order.id, status: order.status });
+  }
+}

@@ -1,0 +1,442 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../../common/database/query';
+import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../../../common/money';
+import { paypalConfig } from '../../../../config';
+import { PaypalMockError, PaypalOAuthError } from './paypal-mock.errors';
+
+const ID_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
+
+/** PayPal-like ids: 17 upper-case letters and digits. */
+export function paypalId(): string {
+  return Array.from(randomBytes(17), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
+}
+
+interface OrderRow {
+  id: string;
+  intent: string;
+  status: string;
+  amount_cents: string;
+  currency: string;
+  purchase_units: Record<string, unknown>[];
+  return_url: string | null;
+  cancel_url: string | null;
+  payer: Record<string, unknown> | null;
+  create_time: Date;
+  update_time: Date;
+}
+
+interface AuthorizationRow {
+  id: string;
+  order_id: string;
+  status: string;
+  amount_cents: string;
+  captured_cents: string;
+  currency: string;
+  honor_expires_at: Date;
+  expiration_time: Date;
+  create_time: Date;
+  update_time: Date;
+}
+
+interface CaptureRow {
+  id: string;
+  authorization_id: string;
+  status: string;
+  amount_cents: string;
+  refunded_cents: string;
+  currency: string;
+  final_capture: boolean;
+  create_time: Date;
+  update_time: Date;
+}
+
+const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const money = (cents: string | bigint, currency: string) => ({ currency_code: currency, value: formatAmount(BigInt(cents), 'USD') });
+
+/**
+ * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
+ * is a conditional update in a transaction, so concurrent calls behave as one provider would.
+ */
+@Injectable()
+export class PaypalMockService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+  ) {}
+
+  // ---- OAuth ----
+
+  async issueToken(authorization: string | undefined, grantType: unknown): Promise<Record<string, unknown>> {
+    const [scheme, encoded] = (authorization ?? '').split(' ');
+    const decoded = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+    const separator = decoded.indexOf(':');
+    const clientId = decoded.slice(0, separator);
+    const secret = decoded.slice(separator + 1);
+    if (separator < 0 || !this.same(clientId, this.config.clientId) || !this.same(secret, this.config.clientSecret)) {
+      throw new PaypalOAuthError(401, 'invalid_client', 'Client Authentication failed');
+    }
+    if (grantType !== 'client_credentials') throw new PaypalOAuthError(400, 'unsupported_grant_type', 'Grant Type is NULL');
+    const token = `A21AA${randomBytes(32).toString('base64url')}`;
+    const expiresIn = 32400;
+    await this.dataSource.query(
+      `INSERT INTO paypal_mock_tokens (token, client_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')`,
+      [token, clientId, expiresIn],
+    );
+    return {
+      scope: 'https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund',
+      access_token: token,
+      token_type: 'Bearer',
+      app_id: 'APP-YB-SANDBOX',
+      expires_in: expiresIn,
+      nonce: `${new Date().toISOString()}${randomBytes(8).toString('hex')}`,
+    };
+  }
+
+  private same(a: string, b: string): boolean {
+    const x = Buffer.from(a);
+    const y = Buffer.from(b);
+    return x.length === y.length && timingSafeEqual(x, y);
+  }
+
+  async authenticate(authorization: string | undefined): Promise<void> {
+    const [scheme, token] = (authorization ?? '').split(' ');
+    if (scheme !== 'Bearer' || !token) throw PaypalMockError.unauthenticated();
+    const rows = await this.dataSource.query(`SELECT 1 FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`, [token]);
+    if (rows.length === 0) throw PaypalMockError.unauthenticated();
+  }
+
+  // ---- PayPal-Request-Id ----
+
+  async replayed(requestId: string | undefined, endpoint: string): Promise<{ status: number; body: unknown } | null> {
+    if (!requestId) return null;
+    const rows = await this.dataSource.query(`SELECT status, body FROM paypal_mock_replays WHERE request_id = $1 AND endpoint = $2`, [
+      requestId,
+      endpoint,
+    ]);
+    return rows[0] ? { status: rows[0].status, body: rows[0].body } : null;
+  }
+
+  async remember(requestId: string | undefined, endpoint: string, status: number, body: unknown): Promise<void> {
+    if (!requestId) return;
+    await this.dataSource.query(
+      `INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [requestId, endpoint, status, body === undefined ? null : JSON.stringify(body)],
+    );
+  }
+
+  // ---- Orders v2 ----
+
+  async createOrder(body: unknown): Promise<OrderRow> {
+    const order = body as {
+      intent?: unknown;
+      purchase_units?: unknown;
+      application_context?: { return_url?: unknown; cancel_url?: unknown };
+      payment_source?: { paypal?: { experience_context?: { return_url?: unknown; cancel_url?: unknown } } };
+    };
+    if (order?.intent !== 'AUTHORIZE' && order?.intent !== 'CAPTURE') {
+      throw PaypalMockError.invalid(
+        order?.intent === undefined ? 'MISSING_REQUIRED_PARAMETER' : 'INVALID_PARAMETER_VALUE',
+        'intent must be AUTHORIZE or CAPTURE.',
+      );
+    }
+    if (order.intent !== 'AUTHORIZE')
+      throw PaypalMockError.unprocessable('INTENT_NOT_SUPPORTED', 'This sandbox takes AUTHORIZE orders only.');
+    const units = Array.isArray(order.purchase_units)
+      ? (order.purchase_units as { amount?: { currency_code?: unknown; value?: unknown } }[])
+      : [];
+    if (units.length !== 1) throw PaypalMockError.invalid('MISSING_REQUIRED_PARAMETER', 'purchase_units must have exactly one unit here.');
+    const amount = units[0].amount;
+    if (amount?.currency_code !== 'USD') throw PaypalMockError.invalid('CURRENCY_NOT_SUPPORTED', 'currency_code must be USD.');
+    let cents: bigint;
+    try {
+      cents = parseAmount(amount.value, 'USD');
+    } catch (error) {
+      if (!(error instanceof MoneyFormatError)) throw error;
+      throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
+    }
+    if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
+    const context = order.payment_source?.paypal?.experience_context ?? order.application_context ?? {};
+    const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
+    const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
+    const purchaseUnits = [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }];
+    const rows: OrderRow[] = await this.dataSource.query(
+      `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url)
+       VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5) RETURNING *`,
+      [paypalId(), cents.toString(), JSON.stringify(purchaseUnits), returnUrl, cancelUrl],
+    );
+    return rows[0];
+  }
+
+  async findOrder(id: string, manager?: EntityManager): Promise<OrderRow> {
+    const rows: OrderRow[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM paypal_mock_orders WHERE id = $1`, [id]);
+    if (!rows[0]) throw PaypalMockError.notFound(id);
+    return rows[0];
+  }
+
+  /** What the buyer does on PayPal's page: CREATED → APPROVED, with the payer. */
+  async approveOrder(id: string, payerEmail: string | undefined): Promise<OrderRow> {
+    const payer = {
+      name: { given_name: 'Sandbox', surname: 'Buyer' },
+      email_address: payerEmail ?? 'sandbox-buyer@example.com',
+      payer_id: `PAYER${randomBytes(4).toString('hex').toUpperCase()}`,
+      address: { country_code: 'US' },
+    };
+    const rows = await returningRows<OrderRow>(
+      this.dataSource.manager,
+      `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
+      [id, JSON.stringify(payer)],
+    );
+    if (rows[0]) return rows[0];
+    const order = await this.findOrder(id);
+    if (order.status === 'APPROVED') return order;
+    throw PaypalMockError.unprocessable('ORDER_ALREADY_COMPLETED', 'The order cannot be approved again.');
+  }
+
+  async authorizeOrder(id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1 FOR UPDATE`, [id]);
+      const order = rows[0];
+      if (!order) throw PaypalMockError.notFound(id);
+      if (order.status === 'CREATED')
+        throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
+      if (order.status !== 'APPROVED')
+        throw PaypalMockError.unprocessable(
+          'ORDER_ALREADY_AUTHORIZED',
+          'Order already authorized. If an order is authorized once, it cannot be authorized again.',
+        );
+      const authorizations: AuthorizationRow[] = await manager.query(
+        `INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
+         VALUES ($1, $2, 'CREATED', $3, $4, now() + $5 * interval '1 millisecond', now() + $6 * interval '1 millisecond') RETURNING *`,
+        [paypalId(), id, order.amount_cents, order.currency, this.config.mockHonorPeriodMs, this.config.mockValidityMs],
+      );
+      const updated: OrderRow[] = await returningRows(
+        manager,
+        `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
+        [id],
+      );
+      return { order: updated[0], authorization: authorizations[0] };
+    });
+  }
+
+  orderView(base: string, order: OrderRow, authorization?: AuthorizationRow | null): Record<string, unknown> {
+    const units = order.purchase_units.map((unit) =>
+      authorization ? { ...unit, payments: { authorizations: [this.authorizationView(base, authorization)] } } : unit,
+    );
+    const links = [{ href: `${base}/v2/checkout/orders/${order.id}`, rel: 'self', method: 'GET' }];
+    if (order.status === 'CREATED') links.push({ href: this.approveUrl(base, order.id), rel: 'approve', method: 'GET' });
+    if (order.status === 'CREATED' || order.status === 'APPROVED') {
+      links.push({ href: `${base}/v2/checkout/orders/${order.id}`, rel: 'update', method: 'PATCH' });
+      links.push({ href: `${base}/v2/checkout/orders/${order.id}/authorize`, rel: 'authorize', method: 'POST' });
+    }
+    return {
+      id: order.id,
+      intent: order.intent,
+      status: order.status,
+      ...(order.payer ? { payer: order.payer } : {}),
+      purchase_units: units,
+      create_time: iso(order.create_time),
+      update_time: iso(order.update_time),
+      links,
+    };
+  }
+
+  approveUrl(base: string, orderId: string): string {
+    return `${base}/checkoutnow?token=${orderId}`;
+  }
+
+  async authorizationOfOrder(orderId: string): Promise<AuthorizationRow | null> {
+    const rows: AuthorizationRow[] = await this.dataSource.query(`SELECT * FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
+    return rows[0] ?? null;
+  }
+
+  // ---- Payments v2 ----
+
+  async findAuthorization(id: string, manager?: EntityManager, lock = false): Promise<AuthorizationRow> {
+    const rows: AuthorizationRow[] = await (manager ?? this.dataSource.manager).query(
+      `SELECT * FROM paypal_mock_authorizations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    if (!rows[0]) throw PaypalMockError.notFound(id);
+    return this.expireIfDue(rows[0], manager);
+  }
+
+  /** An authorization past its validity reads as EXPIRED, and is stored so. */
+  private async expireIfDue(authorization: AuthorizationRow, manager?: EntityManager): Promise<AuthorizationRow> {
+    if (authorization.status !== 'CREATED' || authorization.expiration_time.getTime() > Date.now()) return authorization;
+    const rows = await returningRows<AuthorizationRow>(
+      manager ?? this.dataSource.manager,
+      `UPDATE paypal_mock_authorizations SET status = 'EXPIRED', update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
+      [authorization.id],
+    );
+    return rows[0] ?? authorization;
+  }
+
+  authorizationView(base: string, authorization: AuthorizationRow): Record<string, unknown> {
+    const links = [{ href: `${base}/v2/payments/authorizations/${authorization.id}`, rel: 'self', method: 'GET' }];
+    if (authorization.status === 'CREATED' || authorization.status === 'PARTIALLY_CAPTURED') {
+      links.push({ href: `${base}/v2/payments/authorizations/${authorization.id}/capture`, rel: 'capture', method: 'POST' });
+    }
+    if (authorization.status === 'CREATED') {
+      links.push({ href: `${base}/v2/payments/authorizations/${authorization.id}/void`, rel: 'void', method: 'POST' });
+    }
+    links.push({ href: `${base}/v2/checkout/orders/${authorization.order_id}`, rel: 'up', method: 'GET' });
+    return {
+      id: authorization.id,
+      status: authorization.status,
+      amount: money(authorization.amount_cents, authorization.currency),
+      seller_protection: { status: 'ELIGIBLE', dispute_categories: ['ITEM_NOT_RECEIVED', 'UNAUTHORIZED_TRANSACTION'] },
+      expiration_time: iso(authorization.expiration_time),
+      create_time: iso(authorization.create_time),
+      update_time: iso(authorization.update_time),
+      links,
+    };
+  }
+
+  /** Captures all or part; `final_capture` (default true) closes the authorization. */
+  async capture(authorizationId: string, body: unknown): Promise<CaptureRow> {
+    const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
+    return this.dataSource.transaction(async (manager) => {
+      const authorization = await this.findAuthorization(authorizationId, manager, true);
+      if (authorization.status === 'VOIDED')
+        throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
+      if (authorization.status === 'EXPIRED')
+        throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
+      if (authorization.status === 'CAPTURED')
+        throw PaypalMockError.unprocessable(
+          'AUTHORIZATION_ALREADY_CAPTURED',
+          'Authorization has been previously captured and hence cannot be captured again.',
+        );
+      const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
+      let cents = remaining;
+      if (request.amount !== undefined) {
+        if (request.amount.currency_code !== authorization.currency)
+          throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
+        try {
+          cents = parseAmount(request.amount.value, 'USD');
+        } catch (error) {
+          if (!(error instanceof MoneyFormatError)) throw error;
+          throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
+        }
+        if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
+        if (cents > remaining)
+          throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
+      }
+      const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
+      const status = finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED';
+      await manager.query(
+        `UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3, update_time = now() WHERE id = $1`,
+        [authorizationId, status, cents.toString()],
+      );
+      const rows: CaptureRow[] = await manager.query(
+        `INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture) VALUES ($1, $2, 'COMPLETED', $3, $4, $5) RETURNING *`,
+        [paypalId(), authorizationId, cents.toString(), authorization.currency, finalCapture],
+      );
+      return rows[0];
+    });
+  }
+
+  async void(authorizationId: string): Promise<AuthorizationRow> {
+    return this.dataSource.transaction(async (manager) => {
+      const authorization = await this.findAuthorization(authorizationId, manager, true);
+      if (authorization.status === 'CAPTURED' || authorization.status === 'PARTIALLY_CAPTURED') {
+        throw PaypalMockError.unprocessable(
+          'PREVIOUSLY_CAPTURED',
+          'Authorization has been previously captured and hence cannot be voided.',
+        );
+      }
+      if (authorization.status === 'VOIDED')
+        throw PaypalMockError.unprocessable(
+          'PREVIOUSLY_VOIDED',
+          'Authorization has been previously voided and hence cannot be voided again.',
+        );
+      if (authorization.status === 'EXPIRED')
+        throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be voided.');
+      const rows = await returningRows<AuthorizationRow>(
+        manager,
+        `UPDATE paypal_mock_authorizations SET status = 'VOIDED', update_time = now() WHERE id = $1 RETURNING *`,
+        [authorizationId],
+      );
+      return rows[0];
+    });
+  }
+
+  async findCapture(id: string, manager?: EntityManager, lock = false): Promise<CaptureRow> {
+    const rows: CaptureRow[] = await (manager ?? this.dataSource.manager).query(
+      `SELECT * FROM paypal_mock_captures WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    if (!rows[0]) throw PaypalMockError.notFound(id);
+    return rows[0];
+  }
+
+  captureView(base: string, capture: CaptureRow): Record<string, unknown> {
+    const gross = BigInt(capture.amount_cents);
+    // PayPal's fee on a capture: 3.49% + $0.49, half-up to the cent; the platform's cost, never the parties'.
+    const fee = applyBps(gross, 349) + 49n;
+    return {
+      id: capture.id,
+      status: capture.status,
+      amount: money(capture.amount_cents, capture.currency),
+      final_capture: capture.final_capture,
+      seller_protection: { status: 'ELIGIBLE' },
+      seller_receivable_breakdown: {
+        gross_amount: money(gross, capture.currency),
+        paypal_fee: money(fee, capture.currency),
+        net_amount: money(gross - fee, capture.currency),
+      },
+      create_time: iso(capture.create_time),
+      update_time: iso(capture.update_time),
+      links: [
+        { href: `${base}/v2/payments/captures/${capture.id}`, rel: 'self', method: 'GET' },
+        { href: `${base}/v2/payments/captures/${capture.id}/refund`, rel: 'refund', method: 'POST' },
+        { href: `${base}/v2/payments/authorizations/${capture.authorization_id}`, rel: 'up', method: 'GET' },
+      ],
+    };
+  }
+
+  async refund(base: string, captureId: string, body: unknown): Promise<Record<string, unknown>> {
+    const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown } };
+    return this.dataSource.transaction(async (manager) => {
+      const capture = await this.findCapture(captureId, manager, true);
+      const refundable = BigInt(capture.amount_cents) - BigInt(capture.refunded_cents);
+      if (refundable === 0n) throw PaypalMockError.unprocessable('CAPTURE_FULLY_REFUNDED', 'The capture has already been fully refunded.');
+      let cents = refundable;
+      if (request.amount !== undefined) {
+        try {
+          cents = parseAmount(request.amount.value, 'USD');
+        } catch (error) {
+          if (!(error instanceof MoneyFormatError)) throw error;
+          throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
+        }
+        if (cents <= 0n || cents > refundable)
+          throw PaypalMockError.unprocessable(
+            'REFUND_AMOUNT_EXCEEDED',
+            'The refund amount must be less than or equal to the capture amount that has not yet been refunded.',
+          );
+      }
+      const status = cents === refundable ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+      await manager.query(
+        `UPDATE paypal_mock_captures SET status = $2, refunded_cents = refunded_cents + $3, update_time = now() WHERE id = $1`,
+        [captureId, status, cents.toString()],
+      );
+      const id = paypalId();
+      await manager.query(
+        `INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency) VALUES ($1, $2, 'COMPLETED', $3, $4)`,
+        [id, captureId, cents.toString(), capture.currency],
+      );
+      return {
+        id,
+        status: 'COMPLETED',
+        amount: money(cents, capture.currency),
+        links: [
+          { href: `${base}/v2/payments/refunds/${id}`, rel: 'self', method: 'GET' },
+          { href: `${base}/v2/payments/captures/${captureId}`, rel: 'up', method: 'GET' },
+        ],
+      };
+    });
+  }
+}

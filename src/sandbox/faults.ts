@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+
+export const FAULT_PROVIDERS = ['paypal', 'bank', 'wechat', 'rates'] as const;
+export type FaultProvider = (typeof FAULT_PROVIDERS)[number];
+
+/** What a provider mock should do wrong. Absent fields mean "behave". Rates are probabilities 0..1. */
+export interface FaultSettings {
+  latencyMs?: number;
+  errorRate?: number;
+  down?: boolean;
+  /** The provider does the work, then the call fails: the caller must find out by asking again. */
+  failAfterSuccess?: number;
+  duplicateWebhooks?: number;
+  dropWebhooks?: number;
+  reorderWebhooks?: boolean;
+  seed?: number;
+}
+
+export type FaultDecision = { kind: 'down' } | { kind: 'error' } | { kind: 'ok'; latencyMs: number; failAfter: boolean };
+
+/**
+ * A draw in [0, 1) from the seed and the call number alone, so a run of calls fails the same way again
+ * under the same seed, in any process. Probabilities, not money.
+ */
+export function draw(seed: number, call: bigint, purpose: string): number {
+  const digest = createHash('sha256').update(`${seed}:${call}:${purpose}`).digest();
+  return digest.readUInt32BE(0) / 2 ** 32;
+}
+
+/** Decides what the call numbered `call` under these settings does. */
+export function decide(settings: FaultSettings, call: bigint): FaultDecision {
+  if (settings.down) return { kind: 'down' };
+  const seed = settings.seed ?? 0;
+  if (settings.errorRate && draw(seed, call, 'error') < settings.errorRate) return { kind: 'error' };
+  const failAfter = settings.failAfterSuccess ? draw(seed, call, 'fail-after') < settings.failAfterSuccess : false;
+  return { kind: 'ok', latencyMs: Math.min(settings.latencyMs ?? 0, 30000), failAfter };
+}

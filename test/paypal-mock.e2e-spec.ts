@@ -1,0 +1,285 @@
+import { CheckoutPaymentIntent, Client, Environment, OrdersController, PaymentsController } from '@paypal/paypal-server-sdk';
+import { randomUUID } from 'node:crypto';
+import { client, Api } from './support/http';
+import { startTestApp, TestApp } from './support/test-app';
+
+const CLIENT_ID = 'conformance-client';
+const CLIENT_SECRET = 'conformance-secret';
+
+/** PayPal's official server SDK, redirected to the mock as PROVIDERS.md shows: the one change a real integration needs. */
+function sdk(base: string, secret = CLIENT_SECRET) {
+  class RedirectedClient extends Client {
+    override getRequestBuilderFactory() {
+      const inner = super.getRequestBuilderFactory();
+      return (...args: Parameters<typeof inner>) => {
+        const builder = inner(...args);
+        builder.interceptRequest((request) => ({
+          ...request,
+          url: request.url.replace(/^https:\/\/api-m(\.sandbox)?\.paypal\.com/, base),
+        }));
+        return builder;
+      };
+    }
+  }
+  const paypal = new RedirectedClient({
+    clientCredentialsAuthCredentials: { oAuthClientId: CLIENT_ID, oAuthClientSecret: secret },
+    environment: Environment.Sandbox,
+    timeout: 10000,
+  });
+  return { orders: new OrdersController(paypal), payments: new PaymentsController(paypal) };
+}
+
+async function failure(call: Promise<unknown>): Promise<{ statusCode: number; body: any }> {
+  try {
+    await call;
+  } catch (error) {
+    const e = error as { statusCode: number; body: string; result?: unknown };
+    return { statusCode: e.statusCode, body: e.result ?? JSON.parse(e.body) };
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => {
+  let test: TestApp;
+  let api: Api;
+  let base: string;
+  let paypal: ReturnType<typeof sdk>;
+
+  beforeAll(async () => {
+    test = await startTestApp({ PAYPAL_CLIENT_ID: CLIENT_ID, PAYPAL_CLIENT_SECRET: CLIENT_SECRET, PAYPAL_MOCK_VALIDITY_MS: '600000' });
+    api = client(test.baseUrl);
+    base = `${test.baseUrl}/sandbox/paypal`;
+    paypal = sdk(base);
+  });
+
+  afterAll(async () => {
+    await api?.('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    await test?.close();
+  });
+
+  async function approvedOrder(value = '10.00') {
+    const created = await paypal.orders.createOrder({
+      body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value } }] },
+      prefer: 'return=representation',
+    });
+    const approve = await api('POST', `/sandbox/paypal/orders/${created.result.id}/approve`, { body: { payerEmail: 'buyer@example.com' } });
+    expect(approve.body).toEqual({ id: created.result.id, status: 'APPROVED' });
+    return created.result;
+  }
+
+  it('creates, shows, refuses to authorize before approval, then authorizes', async () => {
+    const created = await paypal.orders.createOrder({
+      body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '138.12' } }] },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.result.status).toBe('CREATED');
+    const approveLink = created.result.links?.find((l) => l.rel === 'approve');
+    expect(approveLink?.href).toBe(`${base}/checkoutnow?token=${created.result.id}`);
+
+    const shown = await paypal.orders.getOrder({ id: created.result.id! });
+    expect(shown.result.purchaseUnits?.[0].amount?.value).toBe('138.12');
+
+    const early = await failure(paypal.orders.authorizeOrder({ id: created.result.id! }));
+    expect(early.statusCode).toBe(422);
+    expect(early.body.details[0].issue).toBe('ORDER_NOT_APPROVED');
+
+    const page = await fetch(approveLink!.href);
+    expect(await page.text()).toContain('138.12 USD');
+    await api('POST', `/sandbox/paypal/orders/${created.result.id}/approve`, {});
+    const authorized = await paypal.orders.authorizeOrder({ id: created.result.id!, prefer: 'return=representation' });
+    expect(authorized.statusCode).toBe(201);
+    expect(authorized.result.status).toBe('COMPLETED');
+    const authorization = authorized.result.purchaseUnits?.[0].payments?.authorizations?.[0];
+    expect(authorization).toMatchObject({ status: 'CREATED', amount: { currencyCode: 'USD', value: '138.12' } });
+    expect(Date.parse(authorization!.expirationTime!)).toBeGreaterThan(Date.now());
+    expect(authorized.result.payer?.emailAddress).toBe('sandbox-buyer@example.com');
+
+    const again = await failure(paypal.orders.authorizeOrder({ id: created.result.id! }));
+    expect(again.body.details[0].issue).toBe('ORDER_ALREADY_AUTHORIZED');
+  });
+
+  it('captures once; a second capture and a void after capture are refused', async () => {
+    const order = await approvedOrder('50.00');
+    const authorized = await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' });
+    const authorizationId = authorized.result.purchaseUnits![0].payments!.authorizations![0].id!;
+    const captured = await paypal.payments.captureAuthorizedPayment({
+      authorizationId,
+      body: { finalCapture: true },
+      prefer: 'return=representation',
+    });
+    expect(captured.statusCode).toBe(201);
+    expect(captured.result).toMatchObject({ status: 'COMPLETED', amount: { value: '50.00' }, finalCapture: true });
+    expect(captured.result.sellerReceivableBreakdown?.paypalFee?.value).toBe('2.24'); // 3.49% of $50 + $0.49
+
+    expect(
+      (await failure(paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } }))).body.details[0].issue,
+    ).toBe('AUTHORIZATION_ALREADY_CAPTURED');
+    expect((await failure(paypal.payments.voidPayment({ authorizationId }))).body.details[0].issue).toBe('PREVIOUSLY_CAPTURED');
+    expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('CAPTURED');
+    expect((await paypal.payments.getCapturedPayment({ captureId: captured.result.id! })).result.status).toBe('COMPLETED');
+
+    const refunded = await paypal.payments.refundCapturedPayment({
+      captureId: captured.result.id!,
+      body: { amount: { currencyCode: 'USD', value: '20.00' } },
+    });
+    expect(refunded.result).toMatchObject({ status: 'COMPLETED', amount: { value: '20.00' } });
+    expect(
+      (
+        await failure(
+          paypal.payments.refundCapturedPayment({
+            captureId: captured.result.id!,
+            body: { amount: { currencyCode: 'USD', value: '30.01' } },
+          }),
+        )
+      ).body.details[0].issue,
+    ).toBe('REFUND_AMOUNT_EXCEEDED');
+  });
+
+  it('captures in part, then finally', async () => {
+    const order = await approvedOrder('30.00');
+    const authorizationId = (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result
+      .purchaseUnits![0].payments!.authorizations![0].id!;
+    await paypal.payments.captureAuthorizedPayment({
+      authorizationId,
+      body: { amount: { currencyCode: 'USD', value: '10.00' }, finalCapture: false },
+    });
+    expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('PARTIALLY_CAPTURED');
+    expect(
+      (
+        await failure(
+          paypal.payments.captureAuthorizedPayment({ authorizationId, body: { amount: { currencyCode: 'USD', value: '20.01' } } }),
+        )
+      ).body.details[0].issue,
+    ).toBe('MAX_CAPTURE_AMOUNT_EXCEEDED');
+    await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } });
+    expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('CAPTURED');
+  });
+
+  it('voids with 204 (or 200 with the representation); a capture after void is refused', async () => {
+    const order = await approvedOrder();
+    const authorizationId = (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result
+      .purchaseUnits![0].payments!.authorizations![0].id!;
+    const voided = await paypal.payments.voidPayment({ authorizationId });
+    expect(voided.statusCode).toBe(204);
+    expect(voided.result).toBeNull();
+    expect(
+      (await failure(paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } }))).body.details[0].issue,
+    ).toBe('AUTHORIZATION_VOIDED');
+
+    const other = await approvedOrder();
+    const otherId = (await paypal.orders.authorizeOrder({ id: other.id!, prefer: 'return=representation' })).result.purchaseUnits![0]
+      .payments!.authorizations![0].id!;
+    const shown = await paypal.payments.voidPayment({ authorizationId: otherId, prefer: 'return=representation' });
+    expect(shown.statusCode).toBe(200);
+    expect(shown.result?.status).toBe('VOIDED');
+  });
+
+  it('replays the first response for the same PayPal-Request-Id', async () => {
+    const requestId = randomUUID();
+    const body = { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '12.34' } }] };
+    const first = await paypal.orders.createOrder({ body, paypalRequestId: requestId });
+    const second = await paypal.orders.createOrder({ body, paypalRequestId: requestId });
+    expect(second.result.id).toBe(first.result.id);
+    const third = await paypal.orders.createOrder({ body, paypalRequestId: randomUUID() });
+    expect(third.result.id).not.toBe(first.result.id);
+  });
+
+  it('refuses a bad client secret, a bad token, and bad input, in PayPal shapes', async () => {
+    const wrong = sdk(base, 'not-the-secret');
+    const refused = await failure(wrong.orders.getOrder({ id: 'ANY' }));
+    expect(refused.statusCode).toBe(401);
+    expect(refused.body).toMatchObject({ error: 'invalid_client' });
+
+    const badToken = await fetch(`${base}/v2/checkout/orders/ANY`, {
+      headers: { authorization: 'Bearer forged', 'content-type': 'application/json' },
+    });
+    expect(badToken.status).toBe(401);
+    expect(await badToken.json()).toMatchObject({ name: 'AUTHENTICATION_FAILURE', debug_id: expect.any(String) });
+
+    const missing = await failure(paypal.orders.getOrder({ id: 'NOSUCHORDER00000' }));
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).toMatchObject({ name: 'RESOURCE_NOT_FOUND', details: [{ issue: 'INVALID_RESOURCE_ID' }] });
+
+    const badAmount = await failure(
+      paypal.orders.createOrder({
+        body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '1.234' } }] },
+      }),
+    );
+    expect(badAmount.statusCode).toBe(400);
+    expect(badAmount.body).toMatchObject({ name: 'INVALID_REQUEST', details: [{ issue: 'INVALID_PARAMETER_VALUE' }] });
+  });
+
+  it('expires authorizations at the configured validity', async () => {
+    const order = await approvedOrder();
+    const authorizationId = (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result
+      .purchaseUnits![0].payments!.authorizations![0].id!;
+    const { Client: Pg } = await import('pg');
+    const db = new Pg({ connectionString: test.databaseUrl });
+    await db.connect();
+    await db.query(`UPDATE paypal_mock_authorizations SET expiration_time = now() - interval '1 second' WHERE id = $1`, [authorizationId]);
+    await db.end();
+    expect(
+      (await failure(paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } }))).body.details[0].issue,
+    ).toBe('AUTHORIZATION_EXPIRED');
+    expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('EXPIRED');
+  });
+
+  describe('faults', () => {
+    afterEach(async () => {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    });
+
+    it('is down while down, and fine once cleared', async () => {
+      expect((await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } })).status).toBe(200);
+      const down = await failure(paypal.orders.getOrder({ id: 'ANY' }));
+      expect(down.statusCode).toBe(503);
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      const order = await paypal.orders.createOrder({
+        body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '1.00' } }] },
+      });
+      expect(order.statusCode).toBe(201);
+    });
+
+    it('fails the same calls again under the same seed', async () => {
+      const run = async () => {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', errorRate: 0.5, seed: 42 } });
+        const outcomes: number[] = [];
+        for (let i = 0; i < 12; i += 1) {
+          const response = await fetch(`${base}/v2/checkout/orders/NOSUCHORDER00000`, { headers: { authorization: 'Bearer x' } });
+          outcomes.push(response.status);
+        }
+        return outcomes;
+      };
+      const first = await run();
+      expect(first).toContain(500);
+      expect(first).toContain(401);
+      expect(await run()).toEqual(first);
+    });
+
+    it('does the work and then fails, when told to', async () => {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
+      const requestId = randomUUID();
+      const body = { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '7.00' } }] };
+      const failed = await failure(paypal.orders.createOrder({ body, paypalRequestId: requestId }));
+      expect(failed.statusCode).toBe(500);
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      // The order was made: asking again with the same request id finds it.
+      const replay = await paypal.orders.createOrder({ body, paypalRequestId: requestId });
+      expect(replay.result.status).toBe('CREATED');
+    });
+
+    it('adds latency', async () => {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 300 } });
+      const started = Date.now();
+      await failure(paypal.orders.getOrder({ id: 'NOSUCHORDER00000' }));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    });
+
+    it('refuses bad settings with problem details', async () => {
+      const bad = await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', errorRate: 2 } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors[0].field).toBe('errorRate');
+      expect((await api('PUT', '/sandbox/faults', { body: { provider: 'fedex' } })).status).toBe(400);
+    });
+  });
+});
