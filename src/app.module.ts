@@ -23,6 +23,7 @@ import { loggerOptions } from './logging';
 import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
+import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
@@ -100,6 +101,7 @@ export class AppModule {
         market,
         trades,
         HealthModule,
+        PaymentsModule,
         ...(sandbox ? [SandboxModule] : []),
         MetricsModule,
       ],

@@ -1,5 +1,7 @@
 import { CheckoutPaymentIntent, Client, Environment, OrdersController, PaymentsController } from '@paypal/paypal-server-sdk';
 import { randomUUID } from 'node:crypto';
+import { loadPaypalConfig } from '../src/config';
+import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { client, Api } from './support/http';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -222,6 +224,57 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       (await failure(paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } }))).body.details[0].issue,
     ).toBe('AUTHORIZATION_EXPIRED');
     expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('EXPIRED');
+  });
+
+  describe('the platform adapter (PaypalRestClient) against the mock', () => {
+    function adapter(baseUrl = base) {
+      return new PaypalRestClient({ ...loadPaypalConfig({ PAYPAL_CLIENT_ID: CLIENT_ID, PAYPAL_CLIENT_SECRET: CLIENT_SECRET }), baseUrl });
+    }
+
+    it('runs a whole escrow: order, approval, authorization, capture, refund', async () => {
+      const paypalPort = adapter();
+      const order = await paypalPort.createOrder({
+        amountUsd: 27624n,
+        referenceId: 'trade-1',
+        requestId: randomUUID(),
+        returnUrl: 'https://example.com/back',
+      });
+      expect(order).toMatchObject({ status: 'CREATED', amountUsd: 27624n, approveUrl: `${base}/checkoutnow?token=${order.orderId}` });
+      await expect(paypalPort.authorizeOrder(order.orderId, randomUUID())).rejects.toMatchObject({
+        status: 422,
+        issue: 'ORDER_NOT_APPROVED',
+        retryable: false,
+      });
+      await api('POST', `/sandbox/paypal/orders/${order.orderId}/approve`, { body: { payerEmail: 'traveler@example.com' } });
+      const authorized = await paypalPort.authorizeOrder(order.orderId, randomUUID());
+      expect(authorized).toMatchObject({ status: 'COMPLETED', payerEmail: 'traveler@example.com', authorizationId: expect.any(String) });
+      const authorization = await paypalPort.getAuthorization(authorized.authorizationId!);
+      expect(authorization).toMatchObject({ status: 'CREATED', amountUsd: 27624n });
+      const capture = await paypalPort.captureAuthorization(authorized.authorizationId!, randomUUID());
+      expect(capture).toMatchObject({ status: 'COMPLETED', amountUsd: 27624n, paypalFeeUsd: 1013n }); // 3.49% of 276.24 = 9.64 + 0.49
+      expect(await paypalPort.refundCapture(capture.captureId, randomUUID())).toMatchObject({ status: 'COMPLETED' });
+    });
+
+    it('voids, and reports PayPal and network failures as such', async () => {
+      const paypalPort = adapter();
+      const order = await paypalPort.createOrder({ amountUsd: 1000n, referenceId: 'trade-2', requestId: randomUUID() });
+      await api('POST', `/sandbox/paypal/orders/${order.orderId}/approve`, {});
+      const authorized = await paypalPort.authorizeOrder(order.orderId, randomUUID());
+      await paypalPort.voidAuthorization(authorized.authorizationId!, randomUUID());
+      expect((await paypalPort.getAuthorization(authorized.authorizationId!)).status).toBe('VOIDED');
+
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } });
+      try {
+        await expect(paypalPort.getOrder(order.orderId)).rejects.toMatchObject({ status: 503, retryable: true });
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      }
+      await expect(adapter('http://127.0.0.1:1/sandbox/paypal').getOrder('X')).rejects.toMatchObject({
+        status: 0,
+        errorName: 'NETWORK_ERROR',
+        retryable: true,
+      });
+    });
   });
 
   describe('faults', () => {

@@ -1,0 +1,185 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { formatAmount, parseAmount } from '../../../common/money';
+import { paypalConfig } from '../../../config';
+import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPort } from './paypal.port';
+
+const TIMEOUT_MS = 10000;
+// Renew the token this long before PayPal says it expires.
+const TOKEN_MARGIN_MS = 60000;
+
+interface OrderBody {
+  id: string;
+  status: string;
+  links?: { href: string; rel: string }[];
+  payer?: { email_address?: string };
+  purchase_units?: { amount?: { value?: string }; payments?: { authorizations?: { id: string }[] } }[];
+}
+
+/**
+ * A small PayPal REST client. Why not the official @paypal/paypal-server-sdk: it has no payouts, its base URL
+ * can only be changed by subclassing its client, and its token cache is process-wide; one fetch-based
+ * client covers orders, payments and (later) payouts with the same code against PayPal or the sandbox mock,
+ * which differ only in PAYPAL_BASE_URL. The SDK still drives the mock in the conformance tests.
+ */
+@Injectable()
+export class PaypalRestClient implements PaypalPort {
+  private token?: { value: string; expiresAt: number };
+
+  constructor(@Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>) {}
+
+  private async accessToken(): Promise<string> {
+    if (this.token && this.token.expiresAt > Date.now()) return this.token.value;
+    const response = await this.send('/v1/oauth2/token', {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${this.config.clientId}:${this.config.clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials',
+    });
+    const body = (await response.json()) as { access_token: string; expires_in: number };
+    this.token = { value: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 - TOKEN_MARGIN_MS };
+    return body.access_token;
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (error) {
+      throw new PaypalApiError(0, 'NETWORK_ERROR', null, `PayPal could not be reached: ${(error as Error).message}`);
+    }
+    if (response.ok) return response;
+    const text = await response.text();
+    let body: { name?: string; error?: string; message?: string; error_description?: string; details?: { issue?: string }[] } = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the status
+    }
+    throw new PaypalApiError(
+      response.status,
+      body.name ?? body.error ?? `HTTP_${response.status}`,
+      body.details?.[0]?.issue ?? null,
+      body.message ?? body.error_description ?? `PayPal answered ${response.status}`,
+    );
+  }
+
+  private async call<T>(method: string, path: string, options: { body?: unknown; requestId?: string } = {}): Promise<T | null> {
+    const attempt = async () =>
+      this.send(path, {
+        method,
+        headers: {
+          authorization: `Bearer ${await this.accessToken()}`,
+          'content-type': 'application/json',
+          prefer: 'return=representation',
+          ...(options.requestId ? { 'paypal-request-id': options.requestId } : {}),
+        },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    let response: Response;
+    try {
+      response = await attempt();
+    } catch (error) {
+      // A token PayPal no longer accepts is fetched anew once.
+      if (!(error instanceof PaypalApiError) || error.status !== 401) throw error;
+      this.token = undefined;
+      response = await attempt();
+    }
+    if (response.status === 204) return null;
+    return (await response.json()) as T;
+  }
+
+  private toOrder(body: OrderBody): PaypalOrder {
+    const unit = body.purchase_units?.[0];
+    return {
+      orderId: body.id,
+      status: body.status,
+      approveUrl: body.links?.find((l) => l.rel === 'approve' || l.rel === 'payer-action')?.href ?? null,
+      amountUsd: unit?.amount?.value ? parseAmount(unit.amount.value, 'USD') : 0n,
+      payerEmail: body.payer?.email_address ?? null,
+      authorizationId: unit?.payments?.authorizations?.[0]?.id ?? null,
+    };
+  }
+
+  async createOrder(input: {
+    amountUsd: bigint;
+    referenceId: string;
+    requestId: string;
+    returnUrl?: string;
+    cancelUrl?: string;
+  }): Promise<PaypalOrder> {
+    const body = await this.call<OrderBody>('POST', '/v2/checkout/orders', {
+      requestId: input.requestId,
+      body: {
+        intent: 'AUTHORIZE',
+        purchase_units: [
+          { reference_id: input.referenceId, amount: { currency_code: 'USD', value: formatAmount(input.amountUsd, 'USD') } },
+        ],
+        ...(input.returnUrl || input.cancelUrl
+          ? { payment_source: { paypal: { experience_context: { return_url: input.returnUrl, cancel_url: input.cancelUrl } } } }
+          : {}),
+      },
+    });
+    return this.toOrder(body!);
+  }
+
+  async getOrder(orderId: string): Promise<PaypalOrder> {
+    return this.toOrder((await this.call<OrderBody>('GET', `/v2/checkout/orders/${encodeURIComponent(orderId)}`))!);
+  }
+
+  async authorizeOrder(orderId: string, requestId: string): Promise<PaypalOrder> {
+    return this.toOrder(
+      (await this.call<OrderBody>('POST', `/v2/checkout/orders/${encodeURIComponent(orderId)}/authorize`, { requestId }))!,
+    );
+  }
+
+  async getAuthorization(authorizationId: string): Promise<PaypalAuthorization> {
+    const body = (await this.call<{ id: string; status: string; amount: { value: string }; expiration_time?: string }>(
+      'GET',
+      `/v2/payments/authorizations/${encodeURIComponent(authorizationId)}`,
+    ))!;
+    return {
+      authorizationId: body.id,
+      status: body.status,
+      amountUsd: parseAmount(body.amount.value, 'USD'),
+      expiresAt: body.expiration_time ? new Date(body.expiration_time) : null,
+    };
+  }
+
+  async captureAuthorization(authorizationId: string, requestId: string, amountUsd?: bigint): Promise<PaypalCapture> {
+    const body = (await this.call<{
+      id: string;
+      status: string;
+      amount: { value: string };
+      seller_receivable_breakdown?: { paypal_fee?: { value: string } };
+    }>('POST', `/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/capture`, {
+      requestId,
+      body: {
+        final_capture: true,
+        ...(amountUsd !== undefined ? { amount: { currency_code: 'USD', value: formatAmount(amountUsd, 'USD') } } : {}),
+      },
+    }))!;
+    return {
+      captureId: body.id,
+      status: body.status,
+      amountUsd: parseAmount(body.amount.value, 'USD'),
+      paypalFeeUsd: body.seller_receivable_breakdown?.paypal_fee
+        ? parseAmount(body.seller_receivable_breakdown.paypal_fee.value, 'USD')
+        : 0n,
+    };
+  }
+
+  async voidAuthorization(authorizationId: string, requestId: string): Promise<void> {
+    await this.call('POST', `/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/void`, { requestId });
+  }
+
+  async refundCapture(captureId: string, requestId: string, amountUsd?: bigint): Promise<{ refundId: string; status: string }> {
+    const body = (await this.call<{ id: string; status: string }>('POST', `/v2/payments/captures/${encodeURIComponent(captureId)}/refund`, {
+      requestId,
+      body: amountUsd !== undefined ? { amount: { currency_code: 'USD', value: formatAmount(amountUsd, 'USD') } } : {},
+    }))!;
+    return { refundId: body.id, status: body.status };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What the platform needs of PayPal, in its own terms (USD cents). The REST adapter implements it against
+ * PayPal or the sandbox mock alike; tests and later flows depend on this, never on PayPal's shapes.
+ */
+export interface PaypalOrder {
+  orderId: string;
+  status: 'CREATED' | 'APPROVED' | 'COMPLETED' | 'VOIDED' | string;
+  approveUrl: string | null;
+  amountUsd: bigint;
+  payerEmail: string | null;
+  authorizationId: string | null;
+}
+
+export interface PaypalAuthorization {
+  authorizationId: string;
+  status: 'CREATED' | 'CAPTURED' | 'PARTIALLY_CAPTURED' | 'VOIDED' | 'EXPIRED' | string;
+  amountUsd: bigint;
+  expiresAt: Date | null;
+}
+
+export interface PaypalCapture {
+  captureId: string;
+  status: string;
+  amountUsd: bigint;
+  paypalFeeUsd: bigint;
+}
+
+export interface PaypalPort {
+  createOrder(input: {
+    amountUsd: bigint;
+    referenceId: string;
+    requestId: string;
+    returnUrl?: string;
+    cancelUrl?: string;
+  }): Promise<PaypalOrder>;
+  getOrder(orderId: string): Promise<PaypalOrder>;
+  authorizeOrder(orderId: string, requestId: string): Promise<PaypalOrder>;
+  getAuthorization(authorizationId: string): Promise<PaypalAuthorization>;
+  captureAuthorization(authorizationId: string, requestId: string, amountUsd?: bigint): Promise<PaypalCapture>;
+  voidAuthorization(authorizationId: string, requestId: string): Promise<void>;
+  refundCapture(captureId: string, requestId: string, amountUsd?: bigint): Promise<{ refundId: string; status: string }>;
+}
+
+export const PAYPAL = Symbol('PAYPAL');
+
+/** A refusal or failure from PayPal, with PayPal's own name and first issue (`ORDER_NOT_APPROVED`, …). */
+export class PaypalApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorName: string,
+    readonly issue: string | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PaypalApiError';
+  }
+
+  /** 5xx, 429 and network failures may succeed when tried again; 4xx will not. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
