@@ -115,6 +115,8 @@ export class Foundation1764000000000 implements MigrationInterface {
         job_id text NOT NULL CHECK (position(':' in job_id) = 0),
         payload jsonb NOT NULL,
         delay_ms integer NOT NULL DEFAULT 0 CHECK (delay_ms >= 0),
+        -- Retry policy of the job when it differs from the queue's default: {attempts, backoffMs}.
+        job_options jsonb NOT NULL DEFAULT '{}',
         created_at timestamptz NOT NULL DEFAULT now(),
         published_at timestamptz,
         attempts integer NOT NULL DEFAULT 0,

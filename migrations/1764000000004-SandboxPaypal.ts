@@ -73,6 +73,22 @@ export class SandboxPaypal1764000000004 implements MigrationInterface {
         currency text NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
       )`);
+    // The mock's signing identity (an RSA key and its self-signed certificate), made once, shared by every process.
+    await q.query(`
+      CREATE TABLE sandbox_keys (
+        name text PRIMARY KEY,
+        private_key_pem text NOT NULL,
+        certificate_pem text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    // Each webhook delivery attempt, kept so verify-webhook-signature checks the exact bytes that were sent.
+    await q.query(`
+      CREATE TABLE paypal_mock_transmissions (
+        transmission_id text PRIMARY KEY,
+        event_id text NOT NULL,
+        raw_body text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`);
     // PayPal-Request-Id: the same id on the same endpoint replays the stored response.
     await q.query(`
       CREATE TABLE paypal_mock_replays (
@@ -87,6 +103,8 @@ export class SandboxPaypal1764000000004 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     for (const table of [
+      'paypal_mock_transmissions',
+      'sandbox_keys',
       'paypal_mock_replays',
       'paypal_mock_refunds',
       'paypal_mock_captures',

@@ -102,7 +102,7 @@ export class AppModule {
         trades,
         HealthModule,
         PaymentsModule,
-        ...(sandbox ? [SandboxModule] : []),
+        ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],
       providers: [...guards, { provide: APP_FILTER, useClass: ProblemDetailsFilter }],

@@ -12,6 +12,10 @@ export interface PaypalConfig {
   /** The mock's authorizations: sure to be capturable for the honour period, valid until the validity ends. */
   mockHonorPeriodMs: number;
   mockValidityMs: number;
+  /** Where the mock delivers its webhooks, and how it retries them (PayPal: up to 25 times over 3 days). */
+  mockWebhookUrl: string;
+  mockWebhookAttempts: number;
+  mockWebhookBackoffMs: number;
 }
 
 export const DEV_PAYPAL_CLIENT_ID = 'yb-sandbox-client';
@@ -30,6 +34,11 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
     certHosts: read.list('PAYPAL_CERT_HOSTS', production ? ['api.paypal.com', 'api-m.paypal.com'] : ['127.0.0.1', 'localhost']),
     mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),
+    mockWebhookUrl: read
+      .url('PAYPAL_MOCK_WEBHOOK_URL', `http://127.0.0.1:${port}/v1/provider-webhooks/paypal`, ['http:', 'https:'])
+      .toString(),
+    mockWebhookAttempts: read.int('PAYPAL_MOCK_WEBHOOK_ATTEMPTS', 25, { min: 1, max: 50 }),
+    mockWebhookBackoffMs: read.int('PAYPAL_MOCK_WEBHOOK_BACKOFF_MS', 60000, { min: 10 }),
   };
   if (production) {
     if (!env.PAYPAL_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))

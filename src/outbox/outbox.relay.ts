@@ -115,7 +115,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       for (const row of rows) {
         try {
           await withTimeout(
-            this.queues.get(row.queue).add(row.jobName, row.payload, { jobId: row.jobId, delay: row.remainingDelayMs }),
+            this.queues.get(row.queue).add(row.jobName, row.payload, {
+              jobId: row.jobId,
+              delay: row.remainingDelayMs,
+              ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
+              ...(row.options.backoffMs ? { backoff: { type: 'exponential', delay: row.options.backoffMs } } : {}),
+            }),
             ENQUEUE_TIMEOUT_MS,
           );
           published.push(row.id);

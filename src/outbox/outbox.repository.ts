@@ -9,6 +9,12 @@ export interface OutboxRow {
   payload: Record<string, unknown>;
   /** What is left of the delay, counted from when the row was written. */
   remainingDelayMs: number;
+  options: JobRetryOptions;
+}
+
+export interface JobRetryOptions {
+  attempts?: number;
+  backoffMs?: number;
 }
 
 export const OUTBOX_CHANNEL = 'yb_outbox';
@@ -17,30 +23,37 @@ export const OUTBOX_CHANNEL = 'yb_outbox';
 export class OutboxRepository {
   async insert(
     manager: EntityManager,
-    row: { queue: string; jobName: string; jobId: string; payload: Record<string, unknown>; delayMs: number },
+    row: { queue: string; jobName: string; jobId: string; payload: Record<string, unknown>; delayMs: number; options: JobRetryOptions },
   ): Promise<string> {
     // Inserted and announced in one round trip; the notification is delivered only if the transaction commits.
     const inserted = await manager.query(
       `WITH row AS (
-         INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms)
-         VALUES ($1, $2, $3, $4, $5)
+         INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms, job_options)
+         VALUES ($1, $2, $3, $4, $5, $7)
          RETURNING id
        )
        SELECT id, pg_notify($6, '') FROM row`,
-      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs, OUTBOX_CHANNEL],
+      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs, OUTBOX_CHANNEL, row.options],
     );
     return String(inserted[0].id);
   }
 
   /** Claims unpublished rows; SKIP LOCKED lets several relays share the work without waiting on each other. */
   async claimBatch(manager: EntityManager, limit: number): Promise<OutboxRow[]> {
-    const rows: { id: string; queue: string; job_name: string; job_id: string; payload: Record<string, unknown>; remaining_ms: number }[] =
-      await manager.query(
-        `SELECT id, queue, job_name, job_id, payload,
+    const rows: {
+      id: string;
+      queue: string;
+      job_name: string;
+      job_id: string;
+      payload: Record<string, unknown>;
+      job_options: JobRetryOptions;
+      remaining_ms: number;
+    }[] = await manager.query(
+      `SELECT id, queue, job_name, job_id, payload, job_options,
               greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms
          FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
-      );
+      [limit],
+    );
     return rows.map((r) => ({
       id: String(r.id),
       queue: r.queue,
@@ -48,6 +61,7 @@ export class OutboxRepository {
       jobId: r.job_id,
       payload: r.payload,
       remainingDelayMs: r.remaining_ms,
+      options: r.job_options,
     }));
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { assertJobId, QueueName } from '../queues/queue-names';
-import { OutboxRepository } from './outbox.repository';
+import { JobRetryOptions, OutboxRepository } from './outbox.repository';
 
 export interface OutboxMessage {
   queue: QueueName;
@@ -10,6 +10,8 @@ export interface OutboxMessage {
   jobId: string;
   payload: Record<string, unknown>;
   delayMs?: number;
+  /** Only where the queue's default retry policy does not fit. */
+  retry?: JobRetryOptions;
 }
 
 /**
@@ -30,6 +32,7 @@ export class OutboxService {
       jobId: assertJobId(message.jobId),
       payload: message.payload,
       delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
+      options: message.retry ?? {},
     });
   }
 }

@@ -7,6 +7,8 @@ export const QUEUES = {
   rates: 'rates',
   market: 'market',
   deadlines: 'deadlines',
+  /** The provider mocks' outgoing webhooks (sandbox mode only). */
+  sandboxWebhooks: 'sandbox-webhooks',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -32,6 +34,10 @@ export const JOBS = {
     payoutDeadline: 'payout-deadline',
     /** Periodic: applies every deadline whose job was lost. */
     sweepDeadlines: 'sweep-deadlines',
+  },
+  sandboxWebhooks: {
+    /** One delivery of a PayPal mock event; signed afresh at every attempt. */
+    deliverPaypal: 'deliver-paypal-webhook',
   },
 } as const;
 

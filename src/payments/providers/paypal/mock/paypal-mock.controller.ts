@@ -8,6 +8,10 @@ import { FaultsService } from '../../../../sandbox/faults.service';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockService } from './paypal-mock.service';
+import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
+import { signedString, verifyTransmission } from '../paypal-webhook-signature';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 
 export const PAYPAL_MOCK_PREFIX = '/sandbox/paypal';
 
@@ -47,6 +51,8 @@ export class PaypalMockController {
   constructor(
     private readonly paypal: PaypalMockService,
     private readonly faults: FaultsService,
+    private readonly identity: PaypalMockIdentity,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /** Faults first (down, errors, latency), then PayPal-Request-Id replay, then the work; "fail after success" fails once it is done. */
@@ -133,7 +139,7 @@ export class PaypalMockController {
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
     await this.run(request, reply, async () => {
-      const { order, authorization } = await this.paypal.authorizeOrder(id);
+      const { order, authorization } = await this.paypal.authorizeOrder(this.base(request), id);
       const view = this.paypal.orderView(this.base(request), order, authorization);
       return {
         status: 201,
@@ -158,7 +164,7 @@ export class PaypalMockController {
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async () => ({
       status: 201,
-      body: this.paypal.captureView(this.base(request), await this.paypal.capture(id, body)),
+      body: this.paypal.captureView(this.base(request), await this.paypal.capture(this.base(request), id, body)),
     }));
   }
 
@@ -171,7 +177,7 @@ export class PaypalMockController {
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
     await this.run(request, reply, async () => {
-      const authorization = await this.paypal.void(id);
+      const authorization = await this.paypal.void(this.base(request), id);
       return PaypalMockController.representation(prefer)
         ? { status: 200, body: this.paypal.authorizationView(this.base(request), authorization) }
         : { status: 204 };
@@ -191,6 +197,49 @@ export class PaypalMockController {
   @ApiOperation({ summary: 'PayPal: refund a capture' })
   async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async () => ({ status: 201, body: await this.paypal.refund(this.base(request), id, body) }));
+  }
+
+  // ---- Webhook signatures ----
+
+  @Get('v1/notifications/certs/:certId')
+  @ApiOperation({ summary: 'PayPal: the certificate webhook signatures verify against (PAYPAL-CERT-URL)' })
+  async certificate(@Param('certId') certId: string, @Res() reply: FastifyReply): Promise<void> {
+    if (certId !== PAYPAL_MOCK_CERT_ID) throw PaypalMockError.notFound(certId);
+    const identity = await this.identity.get();
+    void reply.status(200).header('content-type', 'application/x-pem-file').send(identity.certificatePem);
+  }
+
+  @Post('v1/notifications/verify-webhook-signature')
+  @ApiOperation({ summary: 'PayPal: verify a webhook signature (postback)' })
+  async verifySignature(
+    @Req() request: PaypalRequest,
+    @Res() reply: FastifyReply,
+    @Body() body: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    await this.run(
+      request,
+      reply,
+      async () => {
+        const transmissionId = String(body?.transmission_id ?? '');
+        // The bytes that were sent, not a re-serialization of the event: the crc32 depends on them.
+        const rows = await this.dataSource.query(`SELECT raw_body FROM paypal_mock_transmissions WHERE transmission_id = $1`, [
+          transmissionId,
+        ]);
+        const raw: string | undefined = rows[0]?.raw_body;
+        const identity = await this.identity.get();
+        const ok =
+          raw !== undefined &&
+          body?.auth_algo === 'SHA256withRSA' &&
+          typeof body?.transmission_sig === 'string' &&
+          verifyTransmission(
+            identity.certificatePem,
+            signedString(transmissionId, String(body.transmission_time), String(body.webhook_id), raw),
+            body.transmission_sig,
+          );
+        return { status: 200, body: { verification_status: ok ? 'SUCCESS' : 'FAILURE' } };
+      },
+      { authenticate: true, replay: false },
+    );
   }
 
   // ---- What the buyer does at PayPal (our sandbox actions, not PayPal's API) ----
@@ -218,7 +267,7 @@ ${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const payerEmail = typeof body?.payerEmail === 'string' ? body.payerEmail : undefined;
-    const order = await this.paypal.approveOrder(orderId, payerEmail);
+    const order = await this.paypal.approveOrder(this.base(request), orderId, payerEmail);
     // The page's form comes back to the merchant's return URL, as PayPal does; scripts get JSON.
     const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
     if (fromForm && order.return_url) {

@@ -7,6 +7,7 @@ import { returningRows } from '../../../../common/database/query';
 import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../../../common/money';
 import { paypalConfig } from '../../../../config';
 import { PaypalMockError, PaypalOAuthError } from './paypal-mock.errors';
+import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 
 const ID_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
 
@@ -66,6 +67,7 @@ export class PaypalMockService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+    private readonly webhooks: PaypalMockWebhooks,
   ) {}
 
   // ---- OAuth ----
@@ -178,25 +180,29 @@ export class PaypalMockService {
   }
 
   /** What the buyer does on PayPal's page: CREATED → APPROVED, with the payer. */
-  async approveOrder(id: string, payerEmail: string | undefined): Promise<OrderRow> {
+  async approveOrder(base: string, id: string, payerEmail: string | undefined): Promise<OrderRow> {
     const payer = {
       name: { given_name: 'Sandbox', surname: 'Buyer' },
       email_address: payerEmail ?? 'sandbox-buyer@example.com',
       payer_id: `PAYER${randomBytes(4).toString('hex').toUpperCase()}`,
       address: { country_code: 'US' },
     };
-    const rows = await returningRows<OrderRow>(
-      this.dataSource.manager,
-      `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
-      [id, JSON.stringify(payer)],
-    );
-    if (rows[0]) return rows[0];
+    const approved = await this.dataSource.transaction(async (manager) => {
+      const rows = await returningRows<OrderRow>(
+        manager,
+        `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
+        [id, JSON.stringify(payer)],
+      );
+      if (rows[0]) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, rows[0]), base);
+      return rows[0];
+    });
+    if (approved) return approved;
     const order = await this.findOrder(id);
     if (order.status === 'APPROVED') return order;
     throw PaypalMockError.unprocessable('ORDER_ALREADY_COMPLETED', 'The order cannot be approved again.');
   }
 
-  async authorizeOrder(id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
+  async authorizeOrder(base: string, id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
     return this.dataSource.transaction(async (manager) => {
       const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1 FOR UPDATE`, [id]);
       const order = rows[0];
@@ -218,6 +224,7 @@ export class PaypalMockService {
         `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
         [id],
       );
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorizations[0]), base);
       return { order: updated[0], authorization: authorizations[0] };
     });
   }
@@ -297,7 +304,7 @@ export class PaypalMockService {
   }
 
   /** Captures all or part; `final_capture` (default true) closes the authorization. */
-  async capture(authorizationId: string, body: unknown): Promise<CaptureRow> {
+  async capture(base: string, authorizationId: string, body: unknown): Promise<CaptureRow> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
     return this.dataSource.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
@@ -335,11 +342,12 @@ export class PaypalMockService {
         `INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture) VALUES ($1, $2, 'COMPLETED', $3, $4, $5) RETURNING *`,
         [paypalId(), authorizationId, cents.toString(), authorization.currency, finalCapture],
       );
+      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, rows[0]), base);
       return rows[0];
     });
   }
 
-  async void(authorizationId: string): Promise<AuthorizationRow> {
+  async void(base: string, authorizationId: string): Promise<AuthorizationRow> {
     return this.dataSource.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'CAPTURED' || authorization.status === 'PARTIALLY_CAPTURED') {
@@ -360,6 +368,7 @@ export class PaypalMockService {
         `UPDATE paypal_mock_authorizations SET status = 'VOIDED', update_time = now() WHERE id = $1 RETURNING *`,
         [authorizationId],
       );
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.VOIDED', this.authorizationView(base, rows[0]), base);
       return rows[0];
     });
   }
@@ -427,6 +436,12 @@ export class PaypalMockService {
       await manager.query(
         `INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency) VALUES ($1, $2, 'COMPLETED', $3, $4)`,
         [id, captureId, cents.toString(), capture.currency],
+      );
+      await this.webhooks.emit(
+        manager,
+        'PAYMENT.CAPTURE.REFUNDED',
+        this.captureView(base, await this.findCapture(captureId, manager)),
+        base,
       );
       return {
         id,

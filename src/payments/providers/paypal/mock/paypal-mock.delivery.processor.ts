@@ -1,0 +1,60 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { paypalConfig } from '../../../../config';
+import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { signedString, signTransmission } from '../paypal-webhook-signature';
+import { PaypalMockIdentity } from './paypal-mock.identity';
+
+/**
+ * Delivers one mock event. Every attempt is a new transmission (its own id and time) signed afresh, as
+ * PayPal does, so retries over days are never stale; a non-2xx answer fails the attempt and BullMQ retries
+ * it with backoff.
+ */
+@Processor(QUEUES.sandboxWebhooks)
+export class PaypalMockDeliveryProcessor extends WorkerHost {
+  constructor(
+    private readonly identity: PaypalMockIdentity,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+  ) {
+    super();
+  }
+
+  async process(job: Job<{ event: { id: string }; url: string; certUrl: string }>): Promise<{ status: number }> {
+    if (job.name !== JOBS.sandboxWebhooks.deliverPaypal)
+      throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.sandboxWebhooks}`);
+    const { event, url, certUrl } = job.data;
+    const raw = JSON.stringify(event);
+    const identity = await this.identity.get();
+    const transmissionId = randomUUID();
+    const transmissionTime = new Date().toISOString();
+    const signature = signTransmission(identity.privateKey, signedString(transmissionId, transmissionTime, this.config.webhookId, raw));
+    await this.dataSource.query(`INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) VALUES ($1, $2, $3)`, [
+      transmissionId,
+      event.id,
+      raw,
+    ]);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'paypal-transmission-id': transmissionId,
+        'paypal-transmission-time': transmissionTime,
+        'paypal-transmission-sig': signature,
+        'paypal-cert-url': certUrl,
+        'paypal-auth-algo': 'SHA256withRSA',
+        'user-agent': 'PayPal/AUHD-214.0-58762374',
+      },
+      body: raw,
+      signal: AbortSignal.timeout(10000),
+    });
+    await response.arrayBuffer().catch(() => undefined);
+    if (!response.ok) throw new Error(`Webhook delivery answered ${response.status}`);
+    return { status: response.status };
+  }
+}

@@ -1,0 +1,70 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { paypalConfig } from '../../../../config';
+import { OutboxService } from '../../../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { draw } from '../../../../sandbox/faults';
+import { FaultsService } from '../../../../sandbox/faults.service';
+import { PAYPAL_MOCK_CERT_ID } from './paypal-mock.identity';
+
+export type PaypalEventType =
+  | 'CHECKOUT.ORDER.APPROVED'
+  | 'PAYMENT.AUTHORIZATION.CREATED'
+  | 'PAYMENT.AUTHORIZATION.VOIDED'
+  | 'PAYMENT.CAPTURE.COMPLETED'
+  | 'PAYMENT.CAPTURE.REFUNDED';
+
+const RESOURCE_TYPES: Record<PaypalEventType, string> = {
+  'CHECKOUT.ORDER.APPROVED': 'checkout-order',
+  'PAYMENT.AUTHORIZATION.CREATED': 'authorization',
+  'PAYMENT.AUTHORIZATION.VOIDED': 'authorization',
+  'PAYMENT.CAPTURE.COMPLETED': 'capture',
+  'PAYMENT.CAPTURE.REFUNDED': 'capture',
+};
+
+/**
+ * The events the mock sends, queued through the outbox in the same transaction as the change they report
+ * (a crash never loses one). The webhook faults act here: dropped events are never queued, duplicated ones
+ * twice, reordered ones with a random delay. Each delivery is signed when it is sent.
+ */
+@Injectable()
+export class PaypalMockWebhooks {
+  constructor(
+    private readonly outbox: OutboxService,
+    private readonly faults: FaultsService,
+    @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+  ) {}
+
+  async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>, base: string): Promise<string> {
+    const id = `WH-${randomUUID().replace(/-/g, '').slice(0, 17).toUpperCase()}-${randomUUID().slice(0, 8).toUpperCase()}`;
+    const event = {
+      id,
+      event_version: '1.0',
+      create_time: new Date().toISOString(),
+      resource_type: RESOURCE_TYPES[type],
+      resource_version: '2.0',
+      event_type: type,
+      summary: `${type} for ${String(resource.id)}`,
+      resource,
+      links: [{ href: `${base}/v1/notifications/webhooks-events/${id}`, rel: 'self', method: 'GET' }],
+    };
+    const settings = await this.faults.get('paypal');
+    const seed = settings.seed ?? 0;
+    const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${id}`);
+    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return id;
+    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+    for (let copy = 0; copy < copies; copy += 1) {
+      await this.outbox.write(manager, {
+        queue: QUEUES.sandboxWebhooks,
+        jobName: JOBS.sandboxWebhooks.deliverPaypal,
+        jobId: `paypal-webhook-${id}-${copy}`,
+        payload: { event, url: this.config.mockWebhookUrl, certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}` },
+        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
+      });
+    }
+    return id;
+  }
+}

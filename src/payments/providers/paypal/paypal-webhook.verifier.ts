@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { paypalConfig } from '../../../config';
+import { signedString, verifyTransmission } from './paypal-webhook-signature';
+
+export type WebhookVerdict = { ok: true } | { ok: false; reason: string };
+
+const STALE_AFTER_MS = 5 * 60 * 1000;
+const CERT_CACHE_LIMIT = 20;
+
+/**
+ * Checks a PayPal webhook the way PayPal documents self-verification: the certificate comes only from a
+ * trusted host (configuration: PayPal's hosts in production, the mock's in sandbox mode), the transmission
+ * is fresh (5 minutes either way), and the RSA-SHA256 signature covers `id|time|webhookId|crc32(raw body)`.
+ */
+@Injectable()
+export class PaypalWebhookVerifier {
+  private readonly certificates = new Map<string, Promise<string>>();
+
+  constructor(@Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>) {}
+
+  async verify(headers: Record<string, string | string[] | undefined>, rawBody: Buffer, now = Date.now()): Promise<WebhookVerdict> {
+    const header = (name: string) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const transmissionId = header('paypal-transmission-id');
+    const transmissionTime = header('paypal-transmission-time');
+    const signature = header('paypal-transmission-sig');
+    const certUrl = header('paypal-cert-url');
+    if (!transmissionId || !transmissionTime || !signature || !certUrl) return { ok: false, reason: 'unsigned' };
+    if (header('paypal-auth-algo') !== 'SHA256withRSA') return { ok: false, reason: 'unknown algorithm' };
+    const sentAt = Date.parse(transmissionTime);
+    if (Number.isNaN(sentAt) || Math.abs(now - sentAt) > STALE_AFTER_MS) return { ok: false, reason: 'stale' };
+    let url: URL;
+    try {
+      url = new URL(certUrl);
+    } catch {
+      return { ok: false, reason: 'bad certificate URL' };
+    }
+    if (!this.trusted(url)) return { ok: false, reason: 'untrusted certificate host' };
+    let certificate: string;
+    try {
+      certificate = await this.certificate(url.toString());
+    } catch {
+      return { ok: false, reason: 'certificate unavailable' };
+    }
+    const message = signedString(transmissionId, transmissionTime, this.config.webhookId, rawBody);
+    return verifyTransmission(certificate, message, signature) ? { ok: true } : { ok: false, reason: 'bad signature' };
+  }
+
+  /** Exact hosts, or `*.paypal.com` style suffixes; https only, except for the loopback mock. */
+  private trusted(url: URL): boolean {
+    const host = url.hostname;
+    const loopback = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+    if (url.protocol !== 'https:' && !loopback) return false;
+    return this.config.certHosts.some((allowed) => (allowed.startsWith('*.') ? host.endsWith(allowed.slice(1)) : host === allowed));
+  }
+
+  private certificate(url: string): Promise<string> {
+    let cached = this.certificates.get(url);
+    if (!cached) {
+      if (this.certificates.size >= CERT_CACHE_LIMIT) this.certificates.clear();
+      cached = fetch(url, { signal: AbortSignal.timeout(5000) }).then(async (response) => {
+        if (!response.ok) throw new Error(`certificate answered ${response.status}`);
+        return response.text();
+      });
+      cached.catch(() => this.certificates.delete(url));
+      this.certificates.set(url, cached);
+    }
+    return cached;
+  }
+}

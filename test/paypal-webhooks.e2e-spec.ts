@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { loadPaypalConfig } from '../src/config';
+import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
+import { PaypalWebhookVerifier } from '../src/payments/providers/paypal/paypal-webhook.verifier';
+import { client, Api } from './support/http';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+interface Delivery {
+  headers: IncomingHttpHeaders;
+  raw: Buffer;
+  event: { id: string; event_type: string; resource: { id: string } };
+}
+
+/** A loopback receiver standing in for our webhook endpoint; it can refuse the first attempts of an event. */
+async function receiver(): Promise<{ server: Server; url: string; deliveries: Delivery[]; refuseFirst: Set<string> }> {
+  const deliveries: Delivery[] = [];
+  const refuseFirst = new Set<string>();
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const event = JSON.parse(raw.toString('utf8'));
+      deliveries.push({ headers: request.headers, raw, event });
+      if (refuseFirst.delete(event.event_type)) {
+        response.writeHead(500).end();
+        return;
+      }
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, deliveries, refuseFirst };
+}
+
+describe('PayPal mock webhooks', () => {
+  let test: TestApp;
+  let api: Api;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+  let paypal: PaypalRestClient;
+  let verifier: PaypalWebhookVerifier;
+
+  beforeAll(async () => {
+    hooks = await receiver();
+    test = await startTestApp({
+      PAYPAL_MOCK_WEBHOOK_URL: hooks.url,
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '50',
+      PAYPAL_CERT_HOSTS: '127.0.0.1',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+    });
+    api = client(test.baseUrl);
+    paypal = new PaypalRestClient({ ...loadPaypalConfig({}), baseUrl: `${test.baseUrl}/sandbox/paypal` });
+    verifier = test.app.get(PaypalWebhookVerifier);
+  });
+
+  afterAll(async () => {
+    await api?.('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    await test?.close();
+    await new Promise((resolve) => hooks?.server.close(resolve));
+  });
+
+  const deliveriesOf = (type: string, resourceId: string) =>
+    hooks.deliveries.filter((d) => d.event.event_type === type && d.event.resource.id === resourceId);
+
+  async function authorizedOrder() {
+    const order = await paypal.createOrder({ amountUsd: 5000n, referenceId: 'trade', requestId: randomUUID() });
+    await api('POST', `/sandbox/paypal/orders/${order.orderId}/approve`, {});
+    return paypal.authorizeOrder(order.orderId, randomUUID());
+  }
+
+  it('delivers signed events that verify PayPal’s way, and refuses tampered, foreign or stale ones', async () => {
+    const order = await authorizedOrder();
+    const [approved] = await eventually(
+      async () =>
+        deliveriesOf('CHECKOUT.ORDER.APPROVED', order.orderId).length > 0 && deliveriesOf('CHECKOUT.ORDER.APPROVED', order.orderId),
+    );
+    const [created] = await eventually(async () => {
+      const found = deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', order.authorizationId!);
+      return found.length > 0 && found;
+    });
+    for (const delivery of [approved, created]) {
+      expect(delivery.headers).toMatchObject({
+        'paypal-auth-algo': 'SHA256withRSA',
+        'paypal-transmission-id': expect.any(String),
+        'paypal-transmission-sig': expect.any(String),
+      });
+      expect(delivery.headers['paypal-cert-url']).toBe(`${test.baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`);
+      expect(await verifier.verify(delivery.headers, delivery.raw)).toEqual({ ok: true });
+    }
+    const tampered = Buffer.from(created.raw.toString('utf8').replace('"CREATED"', '"VOIDED"'));
+    expect(await verifier.verify(created.headers, tampered)).toEqual({ ok: false, reason: 'bad signature' });
+    const foreign = { ...created.headers, 'paypal-cert-url': 'https://certs.example.com/CERT-1' };
+    expect(await verifier.verify(foreign, created.raw)).toEqual({ ok: false, reason: 'untrusted certificate host' });
+    const later = Date.parse(String(created.headers['paypal-transmission-time'])) + 6 * 60 * 1000;
+    expect(await verifier.verify(created.headers, created.raw, later)).toEqual({ ok: false, reason: 'stale' });
+    const { 'paypal-transmission-sig': _sig, ...unsigned } = created.headers;
+    expect(await verifier.verify(unsigned, created.raw)).toEqual({ ok: false, reason: 'unsigned' });
+
+    // The postback endpoint agrees, and checks the exact bytes that were sent.
+    const token = (
+      await (
+        await fetch(`${test.baseUrl}/sandbox/paypal/v1/oauth2/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from('yb-sandbox-client:yb-sandbox-secret').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials',
+        })
+      ).json()
+    ).access_token;
+    const postback = async (sig: string) =>
+      (
+        await (
+          await fetch(`${test.baseUrl}/sandbox/paypal/v1/notifications/verify-webhook-signature`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              auth_algo: 'SHA256withRSA',
+              cert_url: created.headers['paypal-cert-url'],
+              transmission_id: created.headers['paypal-transmission-id'],
+              transmission_sig: sig,
+              transmission_time: created.headers['paypal-transmission-time'],
+              webhook_id: 'WH-YB-SANDBOX',
+              webhook_event: created.event,
+            }),
+          })
+        ).json()
+      ).verification_status;
+    expect(await postback(String(created.headers['paypal-transmission-sig']))).toBe('SUCCESS');
+    expect(await postback(String(approved.headers['paypal-transmission-sig']))).toBe('FAILURE');
+  });
+
+  it('retries a refused delivery, signing each attempt afresh', async () => {
+    hooks.refuseFirst.add('PAYMENT.AUTHORIZATION.VOIDED');
+    const order = await authorizedOrder();
+    await paypal.voidAuthorization(order.authorizationId!, randomUUID());
+    const attempts = await eventually(async () => {
+      const found = deliveriesOf('PAYMENT.AUTHORIZATION.VOIDED', order.authorizationId!);
+      return found.length >= 2 && found;
+    });
+    expect(attempts[0].event.id).toBe(attempts[1].event.id);
+    expect(attempts[0].headers['paypal-transmission-id']).not.toBe(attempts[1].headers['paypal-transmission-id']);
+    expect(attempts[0].headers['paypal-transmission-sig']).not.toBe(attempts[1].headers['paypal-transmission-sig']);
+    for (const attempt of attempts) expect(await verifier.verify(attempt.headers, attempt.raw)).toEqual({ ok: true });
+  });
+
+  it('drops and duplicates webhooks when told to, and stops when cleared', async () => {
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', dropWebhooks: 1 } });
+    const dropped = await authorizedOrder();
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', duplicateWebhooks: 1 } });
+    const duplicated = await authorizedOrder();
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    const normal = await authorizedOrder();
+
+    await eventually(async () => deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', normal.authorizationId!).length === 1);
+    const twice = await eventually(async () => {
+      const found = deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', duplicated.authorizationId!);
+      return found.length === 2 && found;
+    });
+    expect(twice[0].event.id).toBe(twice[1].event.id);
+    expect(deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', dropped.authorizationId!)).toHaveLength(0);
+    expect(deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', normal.authorizationId!)).toHaveLength(1);
+  });
+});
