@@ -73,6 +73,32 @@ export class SandboxPaypal1764000000004 implements MigrationInterface {
         currency text NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
       )`);
+    // Payouts v1: batches deduplicated by sender_batch_id, items settled after a delay (SUCCESS, or UNCLAIMED then RETURNED).
+    await q.query(`
+      CREATE TABLE paypal_mock_payout_batches (
+        id text PRIMARY KEY,
+        sender_batch_id text NOT NULL,
+        status text NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'SUCCESS', 'DENIED', 'CANCELED')),
+        sender_batch_header jsonb NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now(),
+        completed_time timestamptz
+      )`);
+    await q.query(`CREATE UNIQUE INDEX paypal_mock_payout_batches_sender_key ON paypal_mock_payout_batches (sender_batch_id)`);
+    await q.query(`
+      CREATE TABLE paypal_mock_payout_items (
+        id text PRIMARY KEY,
+        batch_id text NOT NULL REFERENCES paypal_mock_payout_batches (id),
+        sender_item_id text,
+        receiver text NOT NULL,
+        amount_cents bigint NOT NULL CHECK (amount_cents > 0),
+        currency text NOT NULL,
+        note text,
+        status text NOT NULL CHECK (status IN ('PENDING', 'SUCCESS', 'UNCLAIMED', 'RETURNED', 'FAILED')),
+        fee_cents bigint NOT NULL DEFAULT 0,
+        transaction_id text,
+        time_processed timestamptz
+      )`);
+    await q.query(`CREATE INDEX paypal_mock_payout_items_batch_idx ON paypal_mock_payout_items (batch_id)`);
     // The mock's signing identity (an RSA key and its self-signed certificate), made once, shared by every process.
     await q.query(`
       CREATE TABLE sandbox_keys (
@@ -103,6 +129,8 @@ export class SandboxPaypal1764000000004 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     for (const table of [
+      'paypal_mock_payout_items',
+      'paypal_mock_payout_batches',
       'paypal_mock_transmissions',
       'sandbox_keys',
       'paypal_mock_replays',

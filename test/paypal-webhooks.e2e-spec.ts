@@ -10,7 +10,7 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
 interface Delivery {
   headers: IncomingHttpHeaders;
   raw: Buffer;
-  event: { id: string; event_type: string; resource: { id: string } };
+  event: { id: string; event_type: string; resource: { id?: string; payout_item_id?: string } };
 }
 
 /** A loopback receiver standing in for our webhook endpoint; it can refuse the first attempts of an event. */
@@ -49,6 +49,8 @@ describe('PayPal mock webhooks', () => {
       PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '50',
       PAYPAL_CERT_HOSTS: '127.0.0.1',
       OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '300',
     });
     api = client(test.baseUrl);
     paypal = new PaypalRestClient({ ...loadPaypalConfig({}), baseUrl: `${test.baseUrl}/sandbox/paypal` });
@@ -62,7 +64,7 @@ describe('PayPal mock webhooks', () => {
   });
 
   const deliveriesOf = (type: string, resourceId: string) =>
-    hooks.deliveries.filter((d) => d.event.event_type === type && d.event.resource.id === resourceId);
+    hooks.deliveries.filter((d) => d.event.event_type === type && (d.event.resource.id ?? d.event.resource.payout_item_id) === resourceId);
 
   async function authorizedOrder() {
     const order = await paypal.createOrder({ amountUsd: 5000n, referenceId: 'trade', requestId: randomUUID() });
@@ -100,7 +102,7 @@ describe('PayPal mock webhooks', () => {
 
     // The postback endpoint agrees, and checks the exact bytes that were sent.
     const token = (
-      await (
+      (await (
         await fetch(`${test.baseUrl}/sandbox/paypal/v1/oauth2/token`, {
           method: 'POST',
           headers: {
@@ -109,11 +111,11 @@ describe('PayPal mock webhooks', () => {
           },
           body: 'grant_type=client_credentials',
         })
-      ).json()
+      ).json()) as any
     ).access_token;
     const postback = async (sig: string) =>
       (
-        await (
+        (await (
           await fetch(`${test.baseUrl}/sandbox/paypal/v1/notifications/verify-webhook-signature`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -127,7 +129,7 @@ describe('PayPal mock webhooks', () => {
               webhook_event: created.event,
             }),
           })
-        ).json()
+        ).json()) as any
       ).verification_status;
     expect(await postback(String(created.headers['paypal-transmission-sig']))).toBe('SUCCESS');
     expect(await postback(String(approved.headers['paypal-transmission-sig']))).toBe('FAILURE');
@@ -163,5 +165,96 @@ describe('PayPal mock webhooks', () => {
     expect(twice[0].event.id).toBe(twice[1].event.id);
     expect(deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', dropped.authorizationId!)).toHaveLength(0);
     expect(deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', normal.authorizationId!)).toHaveLength(1);
+  });
+
+  describe('payouts, driven by the official @paypal/payouts-sdk', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const payoutsSdk = require('@paypal/payouts-sdk');
+
+    function payoutsClient() {
+      // Only the host and port of the base URL are used by this SDK: the prefix goes in by an injector (PROVIDERS.md).
+      const environment = new payoutsSdk.core.PayPalEnvironment('yb-sandbox-client', 'yb-sandbox-secret', test.baseUrl, test.baseUrl);
+      const http = new payoutsSdk.core.PayPalHttpClient(environment);
+      http.addInjector((request: { path: string }) => {
+        request.path = `/sandbox/paypal${request.path}`;
+      });
+      return http;
+    }
+
+    function postRequest(senderBatchId: string, receiver: string, value = '9.87') {
+      const request = new payoutsSdk.payouts.PayoutsPostRequest();
+      request.requestBody({
+        sender_batch_header: { sender_batch_id: senderBatchId, email_subject: 'You have a payout', recipient_type: 'EMAIL' },
+        items: [
+          {
+            recipient_type: 'EMAIL',
+            amount: { value, currency: 'USD' },
+            receiver,
+            sender_item_id: `item-${senderBatchId}`,
+            note: 'Yuanbridge payout',
+          },
+        ],
+      });
+      return request;
+    }
+
+    it('creates a batch, settles it, shows the batch and the item, and refuses a duplicate sender_batch_id', async () => {
+      const http = payoutsClient();
+      const senderBatchId = `batch-${randomUUID()}`;
+      const created = await http.execute(postRequest(senderBatchId, 'counterparty@example.com'));
+      expect(created.statusCode).toBe(201);
+      expect(created.result.batch_header).toMatchObject({
+        batch_status: 'PENDING',
+        sender_batch_header: { sender_batch_id: senderBatchId },
+      });
+      const batchId = created.result.batch_header.payout_batch_id;
+
+      const duplicate = await http
+        .execute(postRequest(senderBatchId, 'counterparty@example.com'))
+        .catch((error: { statusCode: number; message: string }) => error);
+      expect(duplicate.statusCode).toBe(400);
+      expect(JSON.parse(duplicate.message)).toMatchObject({ name: 'USER_BUSINESS_ERROR' });
+
+      const settled = await eventually(async () => {
+        const request = new payoutsSdk.payouts.PayoutsGetRequest(batchId);
+        request.page(1);
+        request.pageSize(10);
+        request.totalRequired(true);
+        const response = await http.execute(request);
+        return response.result.batch_header.batch_status === 'SUCCESS' && response.result;
+      });
+      expect(settled.items).toHaveLength(1);
+      expect(settled.items[0]).toMatchObject({
+        transaction_status: 'SUCCESS',
+        payout_item: { receiver: 'counterparty@example.com', amount: { currency: 'USD', value: '9.87' } },
+      });
+      const item = await http.execute(new payoutsSdk.payouts.PayoutsItemGetRequest(settled.items[0].payout_item_id));
+      expect(item.result).toMatchObject({
+        payout_batch_id: batchId,
+        transaction_status: 'SUCCESS',
+        payout_item_fee: { currency: 'USD', value: '0.20' },
+      });
+
+      await eventually(async () => deliveriesOf('PAYMENT.PAYOUTS-ITEM.SUCCEEDED', settled.items[0].payout_item_id).length === 1);
+      const batchEvent = hooks.deliveries.find(
+        (d) => d.event.event_type === 'PAYMENT.PAYOUTSBATCH.SUCCESS' && (d.event.resource as any).batch_header?.payout_batch_id === batchId,
+      );
+      expect(batchEvent).toBeDefined();
+      expect(await verifier.verify(batchEvent!.headers, batchEvent!.raw)).toEqual({ ok: true });
+    });
+
+    it('leaves a payout unclaimed, then returns it, with their webhooks', async () => {
+      const http = payoutsClient();
+      const created = await http.execute(postRequest(`batch-${randomUUID()}`, 'unclaimed@example.com'));
+      const batchId = created.result.batch_header.payout_batch_id;
+      const itemId = await eventually(async () => {
+        const request = new payoutsSdk.payouts.PayoutsGetRequest(batchId);
+        const response = await http.execute(request);
+        return response.result.items[0]?.transaction_status === 'UNCLAIMED' && response.result.items[0].payout_item_id;
+      });
+      await eventually(async () => deliveriesOf('PAYMENT.PAYOUTS-ITEM.UNCLAIMED', itemId).length === 1);
+      await eventually(async () => deliveriesOf('PAYMENT.PAYOUTS-ITEM.RETURNED', itemId).length === 1);
+      expect((await http.execute(new payoutsSdk.payouts.PayoutsItemGetRequest(itemId))).result.transaction_status).toBe('RETURNED');
+    });
   });
 });

@@ -16,6 +16,11 @@ export interface PaypalConfig {
   mockWebhookUrl: string;
   mockWebhookAttempts: number;
   mockWebhookBackoffMs: number;
+  /** How long the mock takes to settle a payout item, and to return an unclaimed one. */
+  mockPayoutDelayMs: number;
+  mockUnclaimedReturnMs: number;
+  /** Receivers whose payouts the mock leaves unclaimed (and later returns). */
+  mockUnclaimedReceivers: string[];
 }
 
 export const DEV_PAYPAL_CLIENT_ID = 'yb-sandbox-client';
@@ -39,6 +44,9 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
       .toString(),
     mockWebhookAttempts: read.int('PAYPAL_MOCK_WEBHOOK_ATTEMPTS', 25, { min: 1, max: 50 }),
     mockWebhookBackoffMs: read.int('PAYPAL_MOCK_WEBHOOK_BACKOFF_MS', 60000, { min: 10 }),
+    mockPayoutDelayMs: read.int('PAYPAL_MOCK_PAYOUT_DELAY_MS', 2000, { min: 0 }),
+    mockUnclaimedReturnMs: read.int('PAYPAL_MOCK_UNCLAIMED_RETURN_MS', 30 * 24 * 60 * 60 * 1000, { min: 10 }),
+    mockUnclaimedReceivers: read.list('PAYPAL_MOCK_UNCLAIMED_RECEIVERS', ['unclaimed@example.com']).map((r) => r.toLowerCase()),
   };
   if (production) {
     if (!env.PAYPAL_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))

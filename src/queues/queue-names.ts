@@ -38,6 +38,9 @@ export const JOBS = {
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */
     deliverPaypal: 'deliver-paypal-webhook',
+    /** The mock settles a payout batch's items (delayed), or returns an unclaimed item. */
+    settlePaypalPayout: 'settle-paypal-payout',
+    returnPaypalPayoutItem: 'return-paypal-payout-item',
   },
 } as const;
 

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { PaypalMockController } from '../payments/providers/paypal/mock/paypal-mock.controller';
 import { PaypalMockDeliveryProcessor } from '../payments/providers/paypal/mock/paypal-mock.delivery.processor';
 import { PaypalMockIdentity } from '../payments/providers/paypal/mock/paypal-mock.identity';
+import { PaypalMockPayouts } from '../payments/providers/paypal/mock/paypal-mock.payouts';
 import { PaypalMockService } from '../payments/providers/paypal/mock/paypal-mock.service';
 import { PaypalMockWebhooks } from '../payments/providers/paypal/mock/paypal-mock.webhooks';
 import { FaultsController } from './faults.controller';
@@ -21,6 +22,7 @@ export class SandboxModule {
         FaultsService,
         PaypalMockService,
         PaypalMockIdentity,
+        PaypalMockPayouts,
         PaypalMockWebhooks,
         ...(options.workers ? [PaypalMockDeliveryProcessor] : []),
       ],

@@ -8,6 +8,7 @@ import { FaultsService } from '../../../../sandbox/faults.service';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockService } from './paypal-mock.service';
+import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
 import { signedString, verifyTransmission } from '../paypal-webhook-signature';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -52,6 +53,7 @@ export class PaypalMockController {
     private readonly paypal: PaypalMockService,
     private readonly faults: FaultsService,
     private readonly identity: PaypalMockIdentity,
+    private readonly payouts: PaypalMockPayouts,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -197,6 +199,26 @@ export class PaypalMockController {
   @ApiOperation({ summary: 'PayPal: refund a capture' })
   async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async () => ({ status: 201, body: await this.paypal.refund(this.base(request), id, body) }));
+  }
+
+  // ---- Payouts v1 ----
+
+  @Post('v1/payments/payouts')
+  @ApiOperation({ summary: 'PayPal: create a payout batch (deduplicated by sender_batch_id)' })
+  async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
+    await this.run(request, reply, async () => ({ status: 201, body: await this.payouts.create(this.base(request), body) }));
+  }
+
+  @Get('v1/payments/payouts/:batchId')
+  @ApiOperation({ summary: 'PayPal: show a payout batch and its items' })
+  async getPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('batchId') batchId: string): Promise<void> {
+    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getBatch(this.base(request), batchId) }));
+  }
+
+  @Get('v1/payments/payouts-item/:itemId')
+  @ApiOperation({ summary: 'PayPal: show a payout item' })
+  async getPayoutItem(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('itemId') itemId: string): Promise<void> {
+    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getItem(this.base(request), itemId) }));
   }
 
   // ---- Webhook signatures ----

@@ -9,8 +9,10 @@ import { paypalConfig } from '../../../../config';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { signedString, signTransmission } from '../paypal-webhook-signature';
 import { PaypalMockIdentity } from './paypal-mock.identity';
+import { PaypalMockPayouts } from './paypal-mock.payouts';
 
 /**
+ * The mock's background work: delivering events, settling payout batches, returning unclaimed payouts.
  * Delivers one mock event. Every attempt is a new transmission (its own id and time) signed afresh, as
  * PayPal does, so retries over days are never stale; a non-2xx answer fails the attempt and BullMQ retries
  * it with backoff.
@@ -19,16 +21,33 @@ import { PaypalMockIdentity } from './paypal-mock.identity';
 export class PaypalMockDeliveryProcessor extends WorkerHost {
   constructor(
     private readonly identity: PaypalMockIdentity,
+    private readonly payouts: PaypalMockPayouts,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
   ) {
     super();
   }
 
-  async process(job: Job<{ event: { id: string }; url: string; certUrl: string }>): Promise<{ status: number }> {
-    if (job.name !== JOBS.sandboxWebhooks.deliverPaypal)
-      throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.sandboxWebhooks}`);
-    const { event, url, certUrl } = job.data;
+  async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case JOBS.sandboxWebhooks.deliverPaypal:
+        return this.deliver(job.data as { event: { id: string }; url: string; certUrl: string });
+      case JOBS.sandboxWebhooks.settlePaypalPayout: {
+        const { batchId, base } = job.data as { batchId: string; base: string };
+        await this.dataSource.transaction((manager) => this.payouts.settle(manager, batchId, base));
+        return { settled: batchId };
+      }
+      case JOBS.sandboxWebhooks.returnPaypalPayoutItem: {
+        const { itemId, base } = job.data as { itemId: string; base: string };
+        await this.dataSource.transaction((manager) => this.payouts.returnUnclaimed(manager, itemId, base));
+        return { returned: itemId };
+      }
+      default:
+        throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.sandboxWebhooks}`);
+    }
+  }
+
+  private async deliver({ event, url, certUrl }: { event: { id: string }; url: string; certUrl: string }): Promise<{ status: number }> {
     const raw = JSON.stringify(event);
     const identity = await this.identity.get();
     const transmissionId = randomUUID();

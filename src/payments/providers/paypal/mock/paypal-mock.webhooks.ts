@@ -14,7 +14,11 @@ export type PaypalEventType =
   | 'PAYMENT.AUTHORIZATION.CREATED'
   | 'PAYMENT.AUTHORIZATION.VOIDED'
   | 'PAYMENT.CAPTURE.COMPLETED'
-  | 'PAYMENT.CAPTURE.REFUNDED';
+  | 'PAYMENT.CAPTURE.REFUNDED'
+  | 'PAYMENT.PAYOUTSBATCH.SUCCESS'
+  | 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED'
+  | 'PAYMENT.PAYOUTS-ITEM.UNCLAIMED'
+  | 'PAYMENT.PAYOUTS-ITEM.RETURNED';
 
 const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'CHECKOUT.ORDER.APPROVED': 'checkout-order',
@@ -22,6 +26,10 @@ const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'PAYMENT.AUTHORIZATION.VOIDED': 'authorization',
   'PAYMENT.CAPTURE.COMPLETED': 'capture',
   'PAYMENT.CAPTURE.REFUNDED': 'capture',
+  'PAYMENT.PAYOUTSBATCH.SUCCESS': 'payouts',
+  'PAYMENT.PAYOUTS-ITEM.SUCCEEDED': 'payouts_item',
+  'PAYMENT.PAYOUTS-ITEM.UNCLAIMED': 'payouts_item',
+  'PAYMENT.PAYOUTS-ITEM.RETURNED': 'payouts_item',
 };
 
 /**
@@ -38,6 +46,9 @@ export class PaypalMockWebhooks {
   ) {}
 
   async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>, base: string): Promise<string> {
+    const resourceId = String(
+      resource.id ?? resource.payout_item_id ?? (resource.batch_header as { payout_batch_id?: string })?.payout_batch_id,
+    );
     const id = `WH-${randomUUID().replace(/-/g, '').slice(0, 17).toUpperCase()}-${randomUUID().slice(0, 8).toUpperCase()}`;
     const event = {
       id,
@@ -46,7 +57,7 @@ export class PaypalMockWebhooks {
       resource_type: RESOURCE_TYPES[type],
       resource_version: '2.0',
       event_type: type,
-      summary: `${type} for ${String(resource.id)}`,
+      summary: `${type} for ${resourceId}`,
       resource,
       links: [{ href: `${base}/v1/notifications/webhooks-events/${id}`, rel: 'self', method: 'GET' }],
     };
