@@ -59,6 +59,17 @@ describe('operations (HTTP)', () => {
         'GET /v1/admin/audit',
         'GET /health/live',
         'GET /health/ready',
+        'GET /v1/rates/usd-cny',
+        'POST /v1/requests/{id}/accept',
+        'POST /v1/offers/{id}/take',
+        'GET /v1/trades/{id}/events',
+        'GET /v1/admin/ledger/check',
+        'PUT /sandbox/faults',
+        'POST /sandbox/paypal/v1/oauth2/token',
+        'POST /sandbox/paypal/v2/checkout/orders',
+        'POST /sandbox/paypal/v2/payments/authorizations/{id}/capture',
+        'POST /sandbox/paypal/v1/payments/payouts',
+        'POST /sandbox/paypal/orders/{orderId}/approve',
       ]),
     );
     expect(docs.body.components.schemas.RegisterDto.properties.role.enum).toEqual(['traveler', 'counterparty']);
@@ -175,5 +186,43 @@ describe('rate limits (HTTP)', () => {
     for (let i = 0; i < 40 && last !== 429; i += 1)
       last = (await api('POST', '/v1/auth/login', { body: { email: 'x@example.com', password: 'whatever' } })).status;
     expect(last).toBe(429);
+  });
+});
+
+describe('production mode', () => {
+  let test: TestApp;
+  let api: Api;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'a-production-secret-of-sufficient-length',
+      FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
+      BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+      PAYPAL_BASE_URL: 'https://api-m.paypal.com',
+      PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
+    });
+    api = client(test.baseUrl);
+  });
+
+  afterAll(async () => {
+    await test?.close();
+  });
+
+  it('mounts no sandbox route: no provider mock, no fault injection', async () => {
+    expect((await api('GET', '/health/ready')).status).toBe(200);
+    expect((await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } })).status).toBe(404);
+    expect(
+      (
+        await api('POST', '/sandbox/paypal/v1/oauth2/token', {
+          rawBody: 'grant_type=client_credentials',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await api('GET', '/sandbox/rates/usd-cny')).status).toBe(404);
+    const docs = await api('GET', '/docs-json');
+    expect(Object.keys(docs.body.paths).filter((path) => path.startsWith('/sandbox'))).toEqual([]);
   });
 });
