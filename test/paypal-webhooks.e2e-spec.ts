@@ -167,6 +167,33 @@ describe('PayPal mock webhooks', () => {
     expect(deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', normal.authorizationId!)).toHaveLength(1);
   });
 
+  it('delays webhooks by a random time when told to reorder them, and delivers them all', async () => {
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', reorderWebhooks: true, seed: 3 } });
+    const orders = [];
+    try {
+      for (let i = 0; i < 4; i += 1) orders.push(await authorizedOrder());
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    const { Client: Pg } = await import('pg');
+    const db = new Pg({ connectionString: test.databaseUrl });
+    await db.connect();
+    try {
+      const delays = await db.query(
+        `SELECT delay_ms FROM outbox WHERE queue = 'sandbox-webhooks' AND payload->'event'->>'event_type' = 'PAYMENT.AUTHORIZATION.CREATED'
+            AND payload->'event'->'resource'->>'id' = ANY($1::text[])`,
+        [orders.map((o) => o.authorizationId)],
+      );
+      expect(delays.rows).toHaveLength(4);
+      expect(new Set(delays.rows.map((r) => r.delay_ms)).size).toBeGreaterThan(1);
+      for (const row of delays.rows) expect(row.delay_ms).toBeLessThan(2000);
+    } finally {
+      await db.end();
+    }
+    for (const order of orders)
+      await eventually(async () => deliveriesOf('PAYMENT.AUTHORIZATION.CREATED', order.authorizationId!).length === 1);
+  });
+
   describe('payouts, driven by the official @paypal/payouts-sdk', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const payoutsSdk = require('@paypal/payouts-sdk');
