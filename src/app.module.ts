@@ -101,7 +101,7 @@ export class AppModule {
         market,
         trades,
         HealthModule,
-        PaymentsModule,
+        PaymentsModule.register({ workers: options.workers, trades }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

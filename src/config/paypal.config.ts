@@ -13,7 +13,8 @@ export interface PaypalConfig {
   mockHonorPeriodMs: number;
   mockValidityMs: number;
   /** Where the mock delivers its webhooks, and how it retries them (PayPal: up to 25 times over 3 days). */
-  mockWebhookUrl: string;
+  /** Unset: the mock delivers to `/v1/provider-webhooks/paypal` on the host its caller used. */
+  mockWebhookUrl?: string;
   mockWebhookAttempts: number;
   mockWebhookBackoffMs: number;
   /** How long the mock takes to settle a payout item, and to return an unclaimed one. */
@@ -39,9 +40,9 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
     certHosts: read.list('PAYPAL_CERT_HOSTS', production ? ['api.paypal.com', 'api-m.paypal.com'] : ['127.0.0.1', 'localhost']),
     mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),
-    mockWebhookUrl: read
-      .url('PAYPAL_MOCK_WEBHOOK_URL', `http://127.0.0.1:${port}/v1/provider-webhooks/paypal`, ['http:', 'https:'])
-      .toString(),
+    mockWebhookUrl: env.PAYPAL_MOCK_WEBHOOK_URL
+      ? read.url('PAYPAL_MOCK_WEBHOOK_URL', 'http://127.0.0.1', ['http:', 'https:']).toString()
+      : undefined,
     mockWebhookAttempts: read.int('PAYPAL_MOCK_WEBHOOK_ATTEMPTS', 25, { min: 1, max: 50 }),
     mockWebhookBackoffMs: read.int('PAYPAL_MOCK_WEBHOOK_BACKOFF_MS', 60000, { min: 10 }),
     mockPayoutDelayMs: read.int('PAYPAL_MOCK_PAYOUT_DELAY_MS', 2000, { min: 0 }),

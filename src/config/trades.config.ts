@@ -17,6 +17,8 @@ export interface TradesConfig {
   deadlineSweepEveryMs: number;
   /** Per tier (0 new, 1 earned, 2 set by operators). */
   tiers: readonly TierLimits[];
+  /** How often a trade's funding and settlement are asked about again while the provider has not finished. */
+  providerPollEveryMs: number;
   /** Completed trades that earn tier 1 by themselves (with no dispute lost). */
   tier1CompletedTrades: number;
 }
@@ -37,6 +39,7 @@ export function loadTradesConfig(env = process.env): TradesConfig {
       { dailyUsdCents: dollars('TIER2_DAILY_USD', 20000), openTrades: read.int('TIER2_OPEN_TRADES', 100, { min: 1 }) },
     ],
     tier1CompletedTrades: read.int('TIER1_COMPLETED_TRADES', 5, { min: 1 }),
+    providerPollEveryMs: read.int('PROVIDER_POLL_EVERY_MS', 10000, { min: 10 }),
   });
 }
 

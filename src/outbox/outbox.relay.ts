@@ -119,7 +119,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
               jobId: row.jobId,
               delay: row.remainingDelayMs,
               ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
-              ...(row.options.backoffMs ? { backoff: { type: 'exponential', delay: row.options.backoffMs } } : {}),
+              ...(row.options.backoffMs
+                ? { backoff: { type: row.options.backoffType ?? 'exponential', delay: row.options.backoffMs } }
+                : {}),
             }),
             ENQUEUE_TIMEOUT_MS,
           );

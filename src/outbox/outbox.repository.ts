@@ -15,6 +15,8 @@ export interface OutboxRow {
 export interface JobRetryOptions {
   attempts?: number;
   backoffMs?: number;
+  /** Exponential by default; fixed for polls that should ask at a steady pace. */
+  backoffType?: 'exponential' | 'fixed';
 }
 
 export const OUTBOX_CHANNEL = 'yb_outbox';

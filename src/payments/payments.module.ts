@@ -1,11 +1,35 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import { FundingController } from './funding/funding.controller';
+import { FundingProcessor, SettlementProcessor } from './funding/funding.processors';
+import { FundingRepository } from './funding/funding.repository';
+import { FundingService } from './funding/funding.service';
+import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
+import { SettlementService } from './funding/settlement.service';
 import { PAYPAL } from './providers/paypal/paypal.port';
 import { PaypalRestClient } from './providers/paypal/paypal-rest.client';
 import { PaypalWebhookVerifier } from './providers/paypal/paypal-webhook.verifier';
 
-/** The provider adapters behind their ports. The funding and settlement flows come on top of these. */
-@Module({
-  providers: [PaypalRestClient, { provide: PAYPAL, useExisting: PaypalRestClient }, PaypalWebhookVerifier],
-  exports: [PAYPAL, PaypalWebhookVerifier],
-})
-export class PaymentsModule {}
+/**
+ * The provider adapters behind their ports, and the USD leg built on them: funding, settlement and the
+ * providers' callbacks. Payments imports trades (it drives their transitions); trades never imports payments.
+ */
+@Module({})
+export class PaymentsModule {
+  static register(options: { workers: boolean; trades: DynamicModule }): DynamicModule {
+    return {
+      module: PaymentsModule,
+      imports: [options.trades],
+      controllers: [FundingController, ProviderWebhooksController],
+      providers: [
+        PaypalRestClient,
+        { provide: PAYPAL, useExisting: PaypalRestClient },
+        PaypalWebhookVerifier,
+        FundingRepository,
+        FundingService,
+        SettlementService,
+        ...(options.workers ? [FundingProcessor, SettlementProcessor] : []),
+      ],
+      exports: [PAYPAL, PaypalWebhookVerifier],
+    };
+  }
+}

@@ -7,6 +7,8 @@ export const QUEUES = {
   rates: 'rates',
   market: 'market',
   deadlines: 'deadlines',
+  funding: 'funding',
+  settlement: 'settlement',
   /** The provider mocks' outgoing webhooks (sandbox mode only). */
   sandboxWebhooks: 'sandbox-webhooks',
 } as const;
@@ -34,6 +36,14 @@ export const JOBS = {
     payoutDeadline: 'payout-deadline',
     /** Periodic: applies every deadline whose job was lost. */
     sweepDeadlines: 'sweep-deadlines',
+  },
+  funding: {
+    /** Asks the provider whether a trade's USD arrived, and authorizes an approved order; idempotent. */
+    checkFunding: 'check-funding',
+  },
+  settlement: {
+    /** Moves a releasing or refunding trade's money at the provider, step by step, each step once. */
+    settleTrade: 'settle-trade',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

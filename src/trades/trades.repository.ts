@@ -347,6 +347,15 @@ export class TradesRepository {
     return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
   }
 
+  /** The counterparty's PayPal email as snapshotted when the trade was made (ciphertext, never decrypted here). */
+  async counterpartyPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT counterparty_paypal_ciphertext, counterparty_paypal_key_id FROM trades WHERE id = $1`,
+      [tradeId],
+    );
+    return rows[0] ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id } : null;
+  }
+
   /** A dispute decided: the loser's and the winner's counters. */
   async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
     await manager.query(

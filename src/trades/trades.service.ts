@@ -335,9 +335,11 @@ export class TradesService {
   async confirmReceipt(caller: AuthUser, id: string): Promise<TradeView> {
     const trade = await this.visible(caller, id);
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler confirms receipt");
-    const moved = await this.dataSource.transaction((manager) =>
-      this.move(manager, trade, 'releasing', { kind: 'traveler', id: caller.id }, { reason: 'receipt_confirmed' }),
-    );
+    const moved = await this.dataSource.transaction(async (manager) => {
+      const released = await this.move(manager, trade, 'releasing', { kind: 'traveler', id: caller.id }, { reason: 'receipt_confirmed' });
+      await this.queueSettlement(manager, id, 'releasing');
+      return released;
+    });
     return this.present(caller, moved);
   }
 
@@ -358,6 +360,7 @@ export class TradesService {
       detail: { reason: 'payout_window_passed' },
     });
     await this.trades.countFailedTrade(manager, trade.counterpartyId);
+    await this.queueSettlement(manager, tradeId, 'refunding');
     return true;
   }
 
@@ -447,6 +450,7 @@ export class TradesService {
       const [loser, winner] =
         decision.outcome === 'release' ? [trade.travelerId, trade.counterpartyId] : [trade.counterpartyId, trade.travelerId];
       await this.trades.countDispute(manager, loser, winner);
+      await this.queueSettlement(manager, tradeId, decision.outcome === 'release' ? 'releasing' : 'refunding');
       return moved;
     }
     if (
@@ -459,7 +463,7 @@ export class TradesService {
         `The two parts must each be above zero and add up to ${formatAmount(trade.amountUsd, 'USD')} USD`,
       );
     }
-    return this.move(
+    const split = await this.move(
       manager,
       trade,
       'splitting',
@@ -471,6 +475,8 @@ export class TradesService {
       },
       { split_traveler_usd: decision.travelerUsd.toString(), split_counterparty_usd: decision.counterpartyUsd.toString() },
     );
+    await this.queueSettlement(manager, tradeId, 'splitting');
+    return split;
   }
 
   /** Both legs of a split confirmed: `splitting` → `settled_split`; the fee is the same basis points of the counterparty's part. */
@@ -489,6 +495,17 @@ export class TradesService {
     );
     await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd);
     return moved;
+  }
+
+  /** A decided trade's money moves at the provider: the settlement job takes it from here. */
+  private async queueSettlement(manager: EntityManager, tradeId: string, state: 'releasing' | 'refunding' | 'splitting'): Promise<void> {
+    await this.outbox.write(manager, {
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.settleTrade,
+      jobId: `settle-${tradeId}-${state}`,
+      payload: { tradeId },
+      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+    });
   }
 
   private async require(manager: EntityManager, tradeId: string): Promise<Trade> {

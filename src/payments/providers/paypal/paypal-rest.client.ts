@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { paypalConfig } from '../../../config';
-import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPort } from './paypal.port';
+import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPayout, PaypalPort } from './paypal.port';
 
 const TIMEOUT_MS = 10000;
 // Renew the token this long before PayPal says it expires.
@@ -181,5 +181,50 @@ export class PaypalRestClient implements PaypalPort {
       body: amountUsd !== undefined ? { amount: { currency_code: 'USD', value: formatAmount(amountUsd, 'USD') } } : {},
     }))!;
     return { refundId: body.id, status: body.status };
+  }
+
+  async createPayout(input: { senderBatchId: string; receiverEmail: string; amountUsd: bigint; note: string }): Promise<PaypalPayout> {
+    try {
+      const body = (await this.call<{ batch_header: { payout_batch_id: string; batch_status: string } }>('POST', '/v1/payments/payouts', {
+        requestId: input.senderBatchId,
+        body: {
+          sender_batch_header: {
+            sender_batch_id: input.senderBatchId,
+            email_subject: 'You have a payout from Yuanbridge',
+            recipient_type: 'EMAIL',
+          },
+          items: [
+            {
+              recipient_type: 'EMAIL',
+              amount: { value: formatAmount(input.amountUsd, 'USD'), currency: 'USD' },
+              receiver: input.receiverEmail,
+              sender_item_id: input.senderBatchId,
+              note: input.note,
+            },
+          ],
+        },
+      }))!;
+      return this.getPayoutBatch(body.batch_header.payout_batch_id);
+    } catch (error) {
+      // The batch exists already (an earlier attempt succeeded after all): PayPal refuses the sender_batch_id again.
+      if (error instanceof PaypalApiError && error.errorName === 'USER_BUSINESS_ERROR')
+        throw new PaypalApiError(409, 'DUPLICATE_SENDER_BATCH_ID', error.issue, error.message);
+      throw error;
+    }
+  }
+
+  async getPayoutBatch(batchId: string): Promise<PaypalPayout> {
+    const body = (await this.call<{
+      batch_header: { payout_batch_id: string; batch_status: string };
+      items?: { payout_item_id: string; transaction_status: string; payout_item_fee?: { value: string } }[];
+    }>('GET', `/v1/payments/payouts/${encodeURIComponent(batchId)}`))!;
+    const item = body.items?.[0];
+    return {
+      batchId: body.batch_header.payout_batch_id,
+      batchStatus: body.batch_header.batch_status,
+      itemId: item?.payout_item_id ?? null,
+      itemStatus: item?.transaction_status ?? null,
+      feeUsd: item?.payout_item_fee ? parseAmount(item.payout_item_fee.value, 'USD') : 0n,
+    };
   }
 }

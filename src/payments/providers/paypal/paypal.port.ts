@@ -39,6 +39,17 @@ export interface PaypalPort {
   captureAuthorization(authorizationId: string, requestId: string, amountUsd?: bigint): Promise<PaypalCapture>;
   voidAuthorization(authorizationId: string, requestId: string): Promise<void>;
   refundCapture(captureId: string, requestId: string, amountUsd?: bigint): Promise<{ refundId: string; status: string }>;
+  /** One payout to one receiver; `senderBatchId` makes a retry find the first batch instead of paying twice. */
+  createPayout(input: { senderBatchId: string; receiverEmail: string; amountUsd: bigint; note: string }): Promise<PaypalPayout>;
+  getPayoutBatch(batchId: string): Promise<PaypalPayout>;
+}
+
+export interface PaypalPayout {
+  batchId: string;
+  batchStatus: string;
+  itemId: string | null;
+  itemStatus: string | null;
+  feeUsd: bigint;
 }
 
 export const PAYPAL = Symbol('PAYPAL');

@@ -296,6 +296,7 @@ export class PaypalMockService {
       status: authorization.status,
       amount: money(authorization.amount_cents, authorization.currency),
       seller_protection: { status: 'ELIGIBLE', dispute_categories: ['ITEM_NOT_RECEIVED', 'UNAUTHORIZED_TRANSACTION'] },
+      supplementary_data: { related_ids: { order_id: authorization.order_id } },
       expiration_time: iso(authorization.expiration_time),
       create_time: iso(authorization.create_time),
       update_time: iso(authorization.update_time),
@@ -392,6 +393,7 @@ export class PaypalMockService {
       amount: money(capture.amount_cents, capture.currency),
       final_capture: capture.final_capture,
       seller_protection: { status: 'ELIGIBLE' },
+      supplementary_data: { related_ids: { authorization_id: capture.authorization_id } },
       seller_receivable_breakdown: {
         gross_amount: money(gross, capture.currency),
         paypal_fee: money(fee, capture.currency),

@@ -71,7 +71,11 @@ export class PaypalMockWebhooks {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.deliverPaypal,
         jobId: `paypal-webhook-${id}-${copy}`,
-        payload: { event, url: this.config.mockWebhookUrl, certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}` },
+        payload: {
+          event,
+          url: this.config.mockWebhookUrl ?? `${new URL(base).origin}/v1/provider-webhooks/paypal`,
+          certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
+        },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
         retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
       });

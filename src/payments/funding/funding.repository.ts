@@ -1,0 +1,81 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+
+export interface FundingRecord {
+  tradeId: string;
+  provider: 'paypal' | 'bank_transfer';
+  orderId: string | null;
+  approveUrl: string | null;
+  authorizationId: string | null;
+  captureId: string | null;
+  payoutBatchId: string | null;
+  payoutItemId: string | null;
+}
+
+interface Row {
+  trade_id: string;
+  provider: 'paypal' | 'bank_transfer';
+  order_id: string | null;
+  approve_url: string | null;
+  authorization_id: string | null;
+  capture_id: string | null;
+  payout_batch_id: string | null;
+  payout_item_id: string | null;
+}
+
+const toRecord = (r: Row): FundingRecord => ({
+  tradeId: r.trade_id,
+  provider: r.provider,
+  orderId: r.order_id,
+  approveUrl: r.approve_url,
+  authorizationId: r.authorization_id,
+  captureId: r.capture_id,
+  payoutBatchId: r.payout_batch_id,
+  payoutItemId: r.payout_item_id,
+});
+
+const STEPS = { authorization_id: true, capture_id: true, payout_batch_id: true, payout_item_id: true } as const;
+
+/** A trade's provider ids, and the provider events received. */
+@Injectable()
+export class FundingRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Records the order; a concurrent request that made the same order (same PayPal-Request-Id) finds this row. */
+  async recordOrder(tradeId: string, orderId: string, approveUrl: string | null): Promise<FundingRecord> {
+    await this.dataSource.query(
+      `INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url) VALUES ($1, 'paypal', $2, $3) ON CONFLICT (trade_id) DO NOTHING`,
+      [tradeId, orderId, approveUrl],
+    );
+    return (await this.find(tradeId))!;
+  }
+
+  async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
+    const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async tradeOf(column: 'order_id' | 'authorization_id' | 'payout_item_id', value: string): Promise<string | null> {
+    const rows = await this.dataSource.query(`SELECT trade_id FROM trade_fundings WHERE ${column} = $1`, [value]);
+    return rows[0]?.trade_id ?? null;
+  }
+
+  /** Records one step's provider id, once: what a step did is never overwritten by a retry. */
+  async recordStep(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<void> {
+    if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
+    await manager.query(`UPDATE trade_fundings SET ${column} = coalesce(${column}, $2), updated_at = now() WHERE trade_id = $1`, [
+      tradeId,
+      value,
+    ]);
+  }
+
+  /** Stores a provider event under its own id; false when it was received before. */
+  async recordEvent(manager: EntityManager, provider: string, eventId: string, eventType: string, raw: string): Promise<boolean> {
+    const rows = await manager.query(
+      `INSERT INTO provider_events (provider, event_id, event_type, raw_body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [provider, eventId, eventType, raw],
+    );
+    return rows.length === 1;
+  }
+}

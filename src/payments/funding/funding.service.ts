@@ -1,0 +1,139 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { AuthUser } from '../../common/auth/auth-user';
+import { DomainError } from '../../common/errors';
+import { tradesConfig } from '../../config';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { TradesRepository } from '../../trades/trades.repository';
+import { TradesService } from '../../trades/trades.service';
+import { PAYPAL, PaypalPort } from '../providers/paypal/paypal.port';
+import { FundingRepository } from './funding.repository';
+
+/** Thrown by a poll that should ask again later; BullMQ retries the job on its backoff. */
+export class NotYet extends Error {
+  constructor(what: string) {
+    super(`not yet: ${what}`);
+    this.name = 'NotYet';
+  }
+}
+
+/** The provider's request id of one step of one trade: a retry after "did it but failed" finds the first result. */
+export function stepRequestId(tradeId: string, step: 'order' | 'authorize' | 'capture' | 'payout' | 'void'): string {
+  return `yb-${tradeId}-${step}`;
+}
+
+export function checkFundingJobId(tradeId: string, cause: string): string {
+  return `check-funding-${tradeId}-${cause}`;
+}
+
+/**
+ * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
+ * provider call comes first, then the record); the check-funding job, started then and again by every
+ * webhook, asks PayPal, authorizes an approved order and moves the trade to `funded`. Whichever comes
+ * first does it; the other finds nothing left to do.
+ */
+@Injectable()
+export class FundingService {
+  private readonly logger = new Logger(FundingService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly fundings: FundingRepository,
+    private readonly trades: TradesRepository,
+    private readonly tradesService: TradesService,
+    private readonly outbox: OutboxService,
+    @Inject(PAYPAL) private readonly paypal: PaypalPort,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+  ) {}
+
+  async start(
+    caller: AuthUser,
+    tradeId: string,
+    urls: { returnUrl?: string; cancelUrl?: string },
+  ): Promise<{ created: boolean; body: Record<string, unknown> }> {
+    const trade = await this.trades.find(tradeId);
+    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
+    if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler funds it");
+    const existing = await this.fundings.find(tradeId);
+    if (existing?.orderId)
+      return { created: false, body: { provider: 'paypal', orderId: existing.orderId, approveUrl: existing.approveUrl } };
+    if (trade.state !== 'awaiting_funding')
+      throw new DomainError('invalid_state_transition', `The trade is ${trade.state}`, { state: trade.state });
+    if (trade.paymentMethod !== 'paypal') {
+      throw new DomainError('service_unavailable', 'Bank transfer funding is not available yet; this trade can be cancelled');
+    }
+    const order = await this.paypal.createOrder({
+      amountUsd: trade.amountUsd,
+      referenceId: trade.id,
+      requestId: stepRequestId(trade.id, 'order'),
+      ...urls,
+    });
+    const funding = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl);
+    await this.dataSource.transaction((manager) =>
+      this.outbox.write(manager, {
+        queue: QUEUES.funding,
+        jobName: JOBS.funding.checkFunding,
+        jobId: checkFundingJobId(trade.id, 'poll'),
+        payload: { tradeId: trade.id },
+        delayMs: this.config.providerPollEveryMs,
+        retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      }),
+    );
+    return { created: true, body: { provider: 'paypal', orderId: funding.orderId, approveUrl: funding.approveUrl } };
+  }
+
+  /**
+   * Asks PayPal about a trade's order: approved → authorize it (request id from the trade, so twice is once);
+   * authorized → `funded` in one transaction with its ledger hold. A late authorization for a trade that
+   * ended meanwhile is voided. Throws NotYet while the buyer has not approved and the trade still waits.
+   */
+  async check(tradeId: string): Promise<'funded' | 'voided' | 'nothing'> {
+    const funding = await this.fundings.find(tradeId);
+    const trade = await this.trades.find(tradeId);
+    if (!funding?.orderId || !trade) return 'nothing';
+    let order = await this.paypal.getOrder(funding.orderId);
+    if (order.status === 'CREATED') {
+      if (trade.state !== 'awaiting_funding') return 'nothing';
+      throw new NotYet(`order ${order.orderId} is not approved`);
+    }
+    if (order.status === 'APPROVED') {
+      if (trade.state !== 'awaiting_funding') return 'nothing';
+      order = await this.paypal.authorizeOrder(order.orderId, stepRequestId(tradeId, 'authorize'));
+    }
+    if (!order.authorizationId) return 'nothing';
+    const authorizationId = order.authorizationId;
+    if (trade.state !== 'awaiting_funding') {
+      if (trade.state === 'cancelled' || trade.state === 'expired') {
+        await this.voidLate(tradeId, authorizationId);
+        return 'voided';
+      }
+      return 'nothing';
+    }
+    const funded = await this.dataSource.transaction(async (manager) => {
+      await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);
+      const current = await this.trades.find(tradeId, manager);
+      if (current?.state !== 'awaiting_funding') return false;
+      await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
+      return true;
+    });
+    if (!funded) {
+      // It ended (cancelled, expired) between the read and the transaction: the money goes back.
+      await this.voidLate(tradeId, authorizationId);
+      return 'voided';
+    }
+    return 'funded';
+  }
+
+  private async voidLate(tradeId: string, authorizationId: string): Promise<void> {
+    try {
+      await this.paypal.voidAuthorization(authorizationId, stepRequestId(tradeId, 'void'));
+      this.logger.log({ tradeId }, 'Late authorization voided');
+    } catch (error) {
+      const issue = (error as { issue?: string }).issue;
+      if (issue !== 'PREVIOUSLY_VOIDED') throw error;
+    }
+  }
+}

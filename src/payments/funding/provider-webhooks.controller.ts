@@ -1,0 +1,84 @@
+import { Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { FastifyRequest } from 'fastify';
+import { DataSource } from 'typeorm';
+import { Public } from '../../common/auth/decorators';
+import { DomainError } from '../../common/errors';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
+import { FundingRepository } from './funding.repository';
+import { checkFundingJobId } from './funding.service';
+
+interface PaypalEvent {
+  id?: unknown;
+  event_type?: unknown;
+  resource?: {
+    id?: string;
+    payout_item_id?: string;
+    supplementary_data?: { related_ids?: { order_id?: string; authorization_id?: string } };
+  };
+}
+
+/**
+ * Provider callbacks. A PayPal event is verified (401 `invalid_signature`, nothing stored, otherwise), stored
+ * once under its event id with its raw body, and turned into a job that asks PayPal for the truth: an event
+ * only says "look again", so a duplicate, late or out-of-order one can never move a trade backwards.
+ */
+@ApiTags('providers')
+@Public()
+@Controller('v1/provider-webhooks')
+export class ProviderWebhooksController {
+  constructor(
+    private readonly verifier: PaypalWebhookVerifier,
+    private readonly fundings: FundingRepository,
+    private readonly outbox: OutboxService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  @Post('paypal')
+  @HttpCode(200)
+  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  async paypal(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
+    const raw = request.rawBody ?? Buffer.alloc(0);
+    const verdict = await this.verifier.verify(request.headers, raw);
+    if (!verdict.ok) throw new DomainError('invalid_signature', `The webhook signature was refused (${verdict.reason})`);
+    const event = (request.body ?? {}) as PaypalEvent;
+    if (typeof event.id !== 'string' || typeof event.event_type !== 'string') {
+      throw DomainError.validation([{ field: 'id', code: 'required', message: 'A PayPal event has an id and an event_type' }]);
+    }
+    const eventId = event.id;
+    const eventType = event.event_type;
+    const target = await this.targetOf(eventType, event);
+    const stored = await this.dataSource.transaction(async (manager) => {
+      const fresh = await this.fundings.recordEvent(manager, 'paypal', eventId, eventType, raw.toString('utf8'));
+      if (fresh && target) {
+        await this.outbox.write(manager, {
+          queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,
+          jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
+          jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : `settle-${target.tradeId}-${eventId}`,
+          payload: { tradeId: target.tradeId },
+        });
+      }
+      return fresh;
+    });
+    return { received: true, duplicate: !stored };
+  }
+
+  private async targetOf(type: string, event: PaypalEvent): Promise<{ kind: 'funding' | 'settlement'; tradeId: string } | null> {
+    const resource = event.resource ?? {};
+    if (type === 'CHECKOUT.ORDER.APPROVED' && resource.id) return this.trade('funding', 'order_id', resource.id);
+    if (type.startsWith('PAYMENT.AUTHORIZATION.') && resource.supplementary_data?.related_ids?.order_id) {
+      return this.trade('funding', 'order_id', resource.supplementary_data.related_ids.order_id);
+    }
+    if (type.startsWith('PAYMENT.PAYOUTS-ITEM.') && resource.payout_item_id)
+      return this.trade('settlement', 'payout_item_id', resource.payout_item_id);
+    return null;
+  }
+
+  private async trade(kind: 'funding' | 'settlement', column: 'order_id' | 'payout_item_id', value: string) {
+    const tradeId = await this.fundings.tradeOf(column, value);
+    return tradeId ? { kind, tradeId } : null;
+  }
+}

@@ -1,0 +1,81 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { FieldEncryption } from '../../common/crypto/field-encryption';
+import { TradesRepository } from '../../trades/trades.repository';
+import { TradesService } from '../../trades/trades.service';
+import { HANDLE_CONTEXT } from '../../users/users.service';
+import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
+import { FundingRepository } from './funding.repository';
+import { NotYet, stepRequestId } from './funding.service';
+
+/**
+ * Moves a decided trade's USD at PayPal, one step at a time: provider call first, then a short transaction
+ * recording what it did. Every call carries the trade's request id for that step, so a retry after "did it
+ * but failed" gets PayPal's first answer instead of capturing or paying twice.
+ */
+@Injectable()
+export class SettlementService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly fundings: FundingRepository,
+    private readonly trades: TradesRepository,
+    private readonly tradesService: TradesService,
+    private readonly encryption: FieldEncryption,
+    @Inject(PAYPAL) private readonly paypal: PaypalPort,
+  ) {}
+
+  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'nothing'> {
+    const trade = await this.trades.find(tradeId);
+    const funding = await this.fundings.find(tradeId);
+    // Trades funded outside PayPal (or not at all) have nothing to settle here.
+    if (!trade || !funding?.authorizationId) return 'nothing';
+    const authorizationId = funding.authorizationId;
+
+    if (trade.state === 'releasing') {
+      let captureId = funding.captureId;
+      if (!captureId) {
+        const capture = await this.paypal.captureAuthorization(authorizationId, stepRequestId(tradeId, 'capture'));
+        captureId = capture.captureId;
+        await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'capture_id', capture.captureId));
+      }
+      let batchId = funding.payoutBatchId;
+      if (!batchId) {
+        const sealed = await this.trades.counterpartyPaypalOf(tradeId);
+        const receiverEmail = this.encryption.decrypt(sealed!, HANDLE_CONTEXT.paypalEmail);
+        const payout = await this.paypal.createPayout({
+          senderBatchId: stepRequestId(tradeId, 'payout'),
+          receiverEmail,
+          amountUsd: trade.amountUsd - trade.feeUsd,
+          note: `Yuanbridge trade ${tradeId}`,
+        });
+        batchId = payout.batchId;
+        await this.dataSource.transaction(async (manager) => {
+          await this.fundings.recordStep(manager, tradeId, 'payout_batch_id', payout.batchId);
+          if (payout.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', payout.itemId);
+        });
+      }
+      const batch = await this.paypal.getPayoutBatch(batchId);
+      if (batch.itemStatus !== 'SUCCESS') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+      await this.dataSource.transaction(async (manager) => {
+        if (batch.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', batch.itemId);
+        await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: batchId });
+      });
+      return 'completed';
+    }
+
+    if (trade.state === 'refunding') {
+      try {
+        await this.paypal.voidAuthorization(authorizationId, stepRequestId(tradeId, 'void'));
+      } catch (error) {
+        // Voided by an earlier attempt whose answer was lost: the refund is done all the same.
+        if (!(error instanceof PaypalApiError && error.issue === 'PREVIOUSLY_VOIDED')) throw error;
+      }
+      await this.dataSource.transaction((manager) =>
+        this.tradesService.completeRefund(manager, tradeId, { provider: 'paypal', voided: authorizationId }),
+      );
+      return 'refunded';
+    }
+    return 'nothing';
+  }
+}
