@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
+import { createServer, AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,9 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
   const queuePrefix = sharing?.queuePrefix ?? `{ybt_${suffix}}`;
   const logFile = join(mkdtempSync(join(tmpdir(), 'yb-test-')), 'app.log');
 
+  // The port is chosen before the start, so configuration that names the service's own URL (the PayPal
+  // adapter's base in sandbox mode) points at this instance.
+  const port = await freePort();
   const saved = { ...process.env };
   Object.assign(process.env, {
     NODE_ENV: 'test',
@@ -48,12 +52,13 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
     OUTBOX_POLL_INTERVAL_MS: '100',
     RATE_LIMIT_PER_IP: '100000',
     RATE_LIMIT_PER_USER: '100000',
+    PORT: String(port),
     ...env,
   });
 
   await preflight(loadDatabaseConfig(), loadRedisConfig());
   const app = await createApp({ workers: true });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   process.env = saved;
 
@@ -71,6 +76,14 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
       await deleteRedisKeys(queuePrefix);
     },
   };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export async function dropDatabase(url: string): Promise<void> {

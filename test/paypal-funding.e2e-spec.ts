@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { PaypalMockIdentity } from '../src/payments/providers/paypal/mock/paypal-mock.identity';
+import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { registerUser, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyTraveler, setReference, withWallet } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+/** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
+describe('PayPal funding and settlement (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      PROVIDER_POLL_EVERY_MS: '200',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYOUT_WINDOW_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+
+  async function paypalTrade(amountCny = '1000.00') {
+    const traveler = await readyTraveler(api);
+    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
+    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
+    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    return { traveler, counterparty, payoutEmail, trade };
+  }
+
+  async function fund(trade: { id: string }, traveler: TestUser) {
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(funding.status).toBe(201);
+    expect(funding.body).toEqual({
+      provider: 'paypal',
+      orderId: expect.any(String),
+      approveUrl: `${test.baseUrl}/sandbox/paypal/checkoutnow?token=${funding.body.orderId}`,
+    });
+    // Asked again while the order is live: the same order, 200.
+    const again = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(again.status).toBe(200);
+    expect(again.body.orderId).toBe(funding.body.orderId);
+    // The traveler approves at PayPal; its webhook (or the poll) authorizes and funds.
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    return funding.body.orderId as string;
+  }
+
+  it('takes a trade from funding to completed: authorized, captured, paid out less the fee, books settled', async () => {
+    const { traveler, counterparty, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
+    const orderId = await fund(trade, traveler);
+    const authorization = await db.query(`SELECT status, amount_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
+    expect(authorization.rows[0]).toEqual({ status: 'CREATED', amount_cents: '13812' });
+    await expectClean();
+
+    expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+
+    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
+    const captured = await db.query(`SELECT status, captured_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
+    expect(captured.rows[0]).toEqual({ status: 'CAPTURED', captured_cents: '13812' });
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: counterparty.token })).body.data;
+    expect(events.map((e: { toState: string }) => e.toState)).toEqual(['awaiting_funding', 'funded', 'releasing', 'completed']);
+    await expectClean();
+  });
+
+  it('refunds a funded trade whose payout window passed: the authorization voided', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const orderId = await fund(trade, traveler);
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    const authorization = await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
+    expect(authorization.rows[0].status).toBe('VOIDED');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
+    await expectClean();
+  });
+
+  it('takes each webhook once: five deliveries of one event are five 200s and one change; forged, unsigned and stale ones are 401', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    const identity = await test.app.get(PaypalMockIdentity).get();
+    const event = {
+      id: `WH-TEST-${randomUUID()}`,
+      event_type: 'CHECKOUT.ORDER.APPROVED',
+      resource: { id: funding.body.orderId, status: 'APPROVED' },
+    };
+    const raw = JSON.stringify(event);
+    const headers = (time = new Date().toISOString(), body = raw, key = identity.privateKey) => {
+      const transmissionId = randomUUID();
+      return {
+        'content-type': 'application/json',
+        'paypal-transmission-id': transmissionId,
+        'paypal-transmission-time': time,
+        'paypal-transmission-sig': signTransmission(key, signedString(transmissionId, time, 'WH-YB-SANDBOX', body)),
+        'paypal-cert-url': `${test.baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`,
+        'paypal-auth-algo': 'SHA256withRSA',
+      };
+    };
+    const post = (h: Record<string, string>, body = raw) => api('POST', '/v1/provider-webhooks/paypal', { rawBody: body, headers: h });
+
+    const { 'paypal-transmission-sig': _sig, ...unsigned } = headers();
+    for (const refused of [
+      await post(unsigned),
+      await post(headers(new Date(Date.now() - 10 * 60 * 1000).toISOString())),
+      await post({ ...headers(), 'paypal-transmission-sig': headers()['paypal-transmission-sig'] }),
+      await post(headers(), raw.replace('APPROVED', 'VOIDED')),
+    ]) {
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('invalid_signature');
+    }
+    expect((await db.query(`SELECT count(*)::int AS n FROM provider_events WHERE event_id = $1`, [event.id])).rows[0].n).toBe(0);
+
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, {});
+    const deliveries = await Promise.all(Array.from({ length: 5 }, () => post(headers())));
+    expect(deliveries.map((d) => d.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(deliveries.filter((d) => d.body.duplicate === false)).toHaveLength(1);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    const funded = await db.query(`SELECT count(*)::int AS n FROM trade_events WHERE trade_id = $1 AND to_state = 'funded'`, [trade.id]);
+    expect(funded.rows[0].n).toBe(1);
+    expect((await db.query(`SELECT raw_body FROM provider_events WHERE event_id = $1`, [event.id])).rows[0].raw_body).toBe(raw);
+  });
+});
