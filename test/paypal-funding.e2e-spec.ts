@@ -150,4 +150,49 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(funded.rows[0].n).toBe(1);
     expect((await db.query(`SELECT raw_body FROM provider_events WHERE event_id = $1`, [event.id])).rows[0].raw_body).toBe(raw);
   });
+
+  it('cancels as a self-trade when the PayPal payer is the counterparty’s payout account', async () => {
+    const { traveler, payoutEmail, trade } = await paypalTrade('100.00');
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: payoutEmail.toUpperCase() } });
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'cancelled');
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events[1]).toMatchObject({ actor: { kind: 'system', id: null }, toState: 'cancelled', detail: { reason: 'self_trade' } });
+    // Nothing was authorized, so nothing is held.
+    expect(
+      (await db.query(`SELECT count(*)::int AS n FROM paypal_mock_authorizations WHERE order_id = $1`, [funding.body.orderId])).rows[0].n,
+    ).toBe(0);
+    await expectClean();
+  });
+
+  it('captures exactly once when PayPal captures and then fails', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const orderId = await fund(trade, traveler);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
+    try {
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      // PayPal captures but answers with an error, again and again: the job retries with the same request id.
+      await eventually(
+        async () =>
+          (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0].status === 'CAPTURED',
+      );
+      const replays = await db.query(`SELECT count(*)::int AS n FROM paypal_mock_replays WHERE request_id = $1`, [
+        `yb-${trade.id}-capture`,
+      ]);
+      expect(replays.rows[0].n).toBe(1);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const captures = await db.query(
+      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+      [orderId],
+    );
+    expect(captures.rows[0].n).toBe(1);
+    const payouts = await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payouts.rows[0].n).toBe(1);
+    await expectClean();
+  });
 });

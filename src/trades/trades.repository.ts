@@ -347,6 +347,12 @@ export class TradesRepository {
     return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
   }
 
+  /** The blind index of the counterparty's PayPal email, as snapshotted: compared, never decrypted. */
+  async counterpartyPaypalIndexOf(tradeId: string): Promise<string | null> {
+    const rows = await this.dataSource.query(`SELECT counterparty_paypal_index FROM trades WHERE id = $1`, [tradeId]);
+    return rows[0]?.counterparty_paypal_index ?? null;
+  }
+
   /** The counterparty's PayPal email as snapshotted when the trade was made (ciphertext, never decrypted here). */
   async counterpartyPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
     const rows = await this.dataSource.query(

@@ -290,6 +290,14 @@ export class TradesService {
     return this.present(caller, cancelled);
   }
 
+  /** The platform ends an unfunded trade (a self-trade found at funding): `awaiting_funding` → `cancelled`. */
+  async cancelBySystem(manager: EntityManager, tradeId: string, reason: string): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(manager, trade, 'cancelled', { kind: 'system', id: null }, { reason });
+    await this.endUncompleted(manager, moved, null);
+    return moved;
+  }
+
   /**
    * The funding window has passed: `awaiting_funding` → `expired` (the traveler's doing). Run by the delayed
    * job and by the sweeper; a second run finds the trade already moved and does nothing.

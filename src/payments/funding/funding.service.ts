@@ -3,7 +3,9 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user';
+import { FieldEncryption, normalizeEmail } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
+import { HANDLE_CONTEXT } from '../../users/users.service';
 import { tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -46,6 +48,7 @@ export class FundingService {
     private readonly tradesService: TradesService,
     private readonly outbox: OutboxService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
+    private readonly encryption: FieldEncryption,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
@@ -90,7 +93,7 @@ export class FundingService {
    * authorized → `funded` in one transaction with its ledger hold. A late authorization for a trade that
    * ended meanwhile is voided. Throws NotYet while the buyer has not approved and the trade still waits.
    */
-  async check(tradeId: string): Promise<'funded' | 'voided' | 'nothing'> {
+  async check(tradeId: string): Promise<'funded' | 'voided' | 'self_trade' | 'nothing'> {
     const funding = await this.fundings.find(tradeId);
     const trade = await this.trades.find(tradeId);
     if (!funding?.orderId || !trade) return 'nothing';
@@ -98,6 +101,12 @@ export class FundingService {
     if (order.status === 'CREATED') {
       if (trade.state !== 'awaiting_funding') return 'nothing';
       throw new NotYet(`order ${order.orderId} is not approved`);
+    }
+    // The payer's PayPal account is the counterparty's payout account: a self-trade (SPEC.md), found by blind index.
+    if (trade.state === 'awaiting_funding' && order.payerEmail && (await this.payerIsCounterparty(tradeId, order.payerEmail))) {
+      if (order.authorizationId) await this.voidLate(tradeId, order.authorizationId);
+      await this.dataSource.transaction((manager) => this.tradesService.cancelBySystem(manager, tradeId, 'self_trade'));
+      return 'self_trade';
     }
     if (order.status === 'APPROVED') {
       if (trade.state !== 'awaiting_funding') return 'nothing';
@@ -125,6 +134,11 @@ export class FundingService {
       return 'voided';
     }
     return 'funded';
+  }
+
+  private async payerIsCounterparty(tradeId: string, payerEmail: string): Promise<boolean> {
+    const counterpartyIndex = await this.trades.counterpartyPaypalIndexOf(tradeId);
+    return counterpartyIndex === this.encryption.blindIndex(normalizeEmail(payerEmail), HANDLE_CONTEXT.paypalEmail);
   }
 
   private async voidLate(tradeId: string, authorizationId: string): Promise<void> {
