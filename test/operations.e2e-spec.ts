@@ -33,6 +33,8 @@ describe('operations (HTTP)', () => {
     expect(metrics.text).toContain('route="/v1/users/:id"');
     expect(metrics.text).not.toContain(user.id);
     expect(metrics.text).toContain('process_cpu_user_seconds_total');
+    expect(metrics.text).toMatch(/bullmq_queue_jobs\{queue="deadlines",state="waiting"\} \d+/);
+    expect(metrics.text).toMatch(/bullmq_queue_jobs\{queue="housekeeping",state="delayed"\} [1-9]/);
   });
 
   it('serves an OpenAPI document describing every endpoint', async () => {

@@ -4,6 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { redisConfig } from '../config';
 import { redisOptions } from '../redis/redis.module';
 import { ALL_QUEUES } from './queue-names';
+import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
 
 @Global()
@@ -24,7 +25,7 @@ import { QueueRegistry } from './queue-registry';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry],
+  providers: [QueueRegistry, QueueMetrics],
   exports: [BullModule, QueueRegistry],
 })
 export class QueuesModule {}
