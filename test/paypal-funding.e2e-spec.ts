@@ -5,7 +5,7 @@ import { signedString, signTransmission } from '../src/payments/providers/paypal
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { registerUser, TestUser } from './support/factories';
+import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
@@ -26,6 +26,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       OUTBOX_POLL_INTERVAL_MS: '50',
       PAYOUT_WINDOW_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
+      SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -193,6 +194,33 @@ describe('PayPal funding and settlement (HTTP)', () => {
       `yb-${trade.id}-payout`,
     ]);
     expect(payouts.rows[0].n).toBe(1);
+    await expectClean();
+  });
+
+  it('flags a settlement while PayPal is down, lists it for operators, and completes it once PayPal is back', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, trade } = await paypalTrade('100.00');
+    await fund(trade, traveler);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } });
+    try {
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true);
+      const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
+      expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
+      expect((await api('GET', '/v1/admin/trades?settlementFailing=true', { token: traveler.token })).status).toBe(403);
+      expect((await api('GET', '/v1/admin/trades?settlementFailing=maybe', { token: operator.token })).status).toBe(400);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    const retried = await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token });
+    expect(retried.status).toBe(200);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing).toBe(false);
+    const audit = await api('GET', `/v1/admin/audit?tradeId=${trade.id}`, { token: operator.token });
+    expect(audit.body.data.map((a: { action: string }) => a.action)).toEqual(['trade.retry_settlement']);
+    expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).body.code).toBe(
+      'invalid_state_transition',
+    );
     await expectClean();
   });
 });

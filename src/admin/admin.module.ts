@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { UsersModule } from '../users/users.module';
 import { AdminLedgerController } from './admin-ledger.controller';
+import { AdminTradesController } from './admin-trades.controller';
+import { AdminTradesService } from './admin-trades.service';
 import { AdminUsersController } from './admin-users.controller';
 import { AuditService } from './audit.service';
 
@@ -11,8 +13,8 @@ export class AdminModule {
     return {
       module: AdminModule,
       imports: [UsersModule, AuditModule, options.trades],
-      controllers: [AdminUsersController, AdminLedgerController],
-      providers: [AuditService],
+      controllers: [AdminUsersController, AdminLedgerController, AdminTradesController],
+      providers: [AuditService, AdminTradesService],
     };
   }
 }

@@ -347,6 +347,30 @@ export class TradesRepository {
     return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
   }
 
+  /** Raises or clears the flag operators see on a settlement that keeps failing. */
+  async setSettlementFailing(tradeId: string, failing: boolean, manager?: EntityManager): Promise<void> {
+    await this.m(manager).query(
+      `UPDATE trades SET settlement_failing = $2, updated_at = now() WHERE id = $1 AND settlement_failing <> $2`,
+      [tradeId, failing],
+    );
+  }
+
+  /** Trades for operators, newest first: by state and by the settlement flag. */
+  async listForOperators(
+    filter: { state?: TradeState; settlementFailing?: boolean },
+    limit: number,
+    after?: { createdAt: string; id: string },
+  ): Promise<Trade[]> {
+    const rows: TradeRow[] = await this.dataSource.query(
+      `SELECT ${TRADE_COLUMNS} FROM trades
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::boolean IS NULL OR settlement_failing = $2)
+          AND ($3::timestamptz IS NULL OR (date_trunc('milliseconds', created_at), id) < ($3::timestamptz, $4::uuid))
+        ORDER BY date_trunc('milliseconds', created_at) DESC, id DESC LIMIT $5`,
+      [filter.state ?? null, filter.settlementFailing ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toTrade);
+  }
+
   /** The blind index of the counterparty's PayPal email, as snapshotted: compared, never decrypted. */
   async counterpartyPaypalIndexOf(tradeId: string): Promise<string | null> {
     const rows = await this.dataSource.query(`SELECT counterparty_paypal_index FROM trades WHERE id = $1`, [tradeId]);

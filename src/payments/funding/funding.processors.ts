@@ -1,7 +1,11 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { FundingService } from './funding.service';
+import { FundingService, NotYet } from './funding.service';
+import { Inject } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { tradesConfig } from '../../config';
+import { TradesRepository } from '../../trades/trades.repository';
 import { SettlementService } from './settlement.service';
 
 @Processor(QUEUES.funding)
@@ -16,14 +20,32 @@ export class FundingProcessor extends WorkerHost {
   }
 }
 
+/**
+ * Settles a decided trade. A provider failure is retried on the job's backoff; once it has failed
+ * `SETTLEMENT_FLAG_AFTER_ATTEMPTS` times the trade is flagged `settlementFailing` for operators (and still
+ * retried); a settlement that goes through clears the flag. Waiting for the provider ("not yet") is not a failure.
+ */
 @Processor(QUEUES.settlement)
 export class SettlementProcessor extends WorkerHost {
-  constructor(private readonly settlement: SettlementService) {
+  constructor(
+    private readonly settlement: SettlementService,
+    private readonly trades: TradesRepository,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+  ) {
     super();
   }
 
   async process(job: Job<{ tradeId: string }>): Promise<{ outcome: string }> {
     if (job.name !== JOBS.settlement.settleTrade) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.settlement}`);
-    return { outcome: await this.settlement.settle(job.data.tradeId) };
+    try {
+      const outcome = await this.settlement.settle(job.data.tradeId);
+      if (outcome !== 'nothing') await this.trades.setSettlementFailing(job.data.tradeId, false);
+      return { outcome };
+    } catch (error) {
+      if (!(error instanceof NotYet) && job.attemptsMade + 1 >= this.config.settlementFlagAfterAttempts) {
+        await this.trades.setSettlementFailing(job.data.tradeId, true);
+      }
+      throw error;
+    }
   }
 }

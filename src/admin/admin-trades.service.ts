@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import type { AuthUser } from '../common/auth/auth-user';
+import { DomainError } from '../common/errors';
+import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { OutboxService } from '../outbox/outbox.service';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import { TradeView } from '../trades/dto/trades.dto';
+import { presentTrade } from '../trades/trade.presenter';
+import { TradesRepository } from '../trades/trades.repository';
+import { isTimeCursor } from '../users/users.service';
+import type { AdminTradesQuery } from './admin-trades.controller';
+
+const SETTLING = ['releasing', 'refunding', 'splitting'];
+
+@Injectable()
+export class AdminTradesService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly trades: TradesRepository,
+    private readonly outbox: OutboxService,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  async list(query: AdminTradesQuery): Promise<Page<TradeView>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const rows = await this.trades.listForOperators(
+      { state: query.state, settlementFailing: query.settlementFailing },
+      limit + 1,
+      after && { createdAt: after.t, id: after.id },
+    );
+    return toPage(
+      rows,
+      limit,
+      (trade) => presentTrade(trade),
+      (trade) => ({ t: trade.createdAt.toISOString(), id: trade.id }),
+    );
+  }
+
+  /** Tries a settling trade's settlement again now, audited. Each step keeps its request id, so nothing is paid twice. */
+  async retrySettlement(operator: AuthUser, tradeId: string): Promise<TradeView> {
+    const trade = await this.trades.find(tradeId);
+    if (!trade) throw DomainError.notFound('Trade');
+    if (!SETTLING.includes(trade.state)) {
+      throw new DomainError(
+        'invalid_state_transition',
+        `The trade is ${trade.state}; only a releasing, refunding or splitting trade is settled`,
+        { state: trade.state },
+      );
+    }
+    await this.dataSource.transaction(async (manager) => {
+      await this.outbox.write(manager, {
+        queue: QUEUES.settlement,
+        jobName: JOBS.settlement.settleTrade,
+        jobId: `settle-${tradeId}-retry-${randomUUID()}`,
+        payload: { tradeId },
+      });
+      await this.audit.record(manager, {
+        operatorId: operator.id,
+        action: 'trade.retry_settlement',
+        targetType: 'trade',
+        targetId: tradeId,
+        tradeId,
+      });
+    });
+    return presentTrade((await this.trades.find(tradeId))!);
+  }
+}
