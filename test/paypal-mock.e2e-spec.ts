@@ -255,6 +255,32 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect(await paypalPort.refundCapture(capture.captureId, randomUUID())).toMatchObject({ status: 'COMPLETED' });
     });
 
+    it('pays out once when PayPal pays and then fails: the retry with the same sender_batch_id gets the first batch', async () => {
+      const paypalPort = adapter();
+      const senderBatchId = `yb-${randomUUID()}-payout`;
+      const input = { senderBatchId, receiverEmail: 'counterparty@example.com', amountUsd: 13674n, note: 'trade' };
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
+      try {
+        await expect(paypalPort.createPayout(input)).rejects.toMatchObject({ status: 500, retryable: true });
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      }
+      const retried = await paypalPort.createPayout(input);
+      const again = await paypalPort.createPayout(input);
+      expect(again.batchId).toBe(retried.batchId);
+      const { Client: Pg } = await import('pg');
+      const db = new Pg({ connectionString: test.databaseUrl });
+      await db.connect();
+      try {
+        const batches = await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
+          senderBatchId,
+        ]);
+        expect(batches.rows[0].n).toBe(1);
+      } finally {
+        await db.end();
+      }
+    });
+
     it('voids, and reports PayPal and network failures as such', async () => {
       const paypalPort = adapter();
       const order = await paypalPort.createOrder({ amountUsd: 1000n, referenceId: 'trade-2', requestId: randomUUID() });
