@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { PaypalMockIdentity } from '../src/payments/providers/paypal/mock/paypal-mock.identity';
 import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
-import { QUEUES } from '../src/queues/queue-names';
+import { loadPaypalConfig } from '../src/config';
+import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
+import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
@@ -221,6 +223,27 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).body.code).toBe(
       'invalid_state_transition',
     );
+    await expectClean();
+  });
+
+  it('voids an authorization that arrives for a trade that has ended', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    // The trade is cancelled; the approval comes after, and an earlier check authorized at PayPal and was lost.
+    await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, {});
+    const paypalPort = new PaypalRestClient({ ...loadPaypalConfig({}), baseUrl: `${test.baseUrl}/sandbox/paypal` });
+    await paypalPort.authorizeOrder(funding.body.orderId, `yb-${trade.id}-authorize`);
+    await test.app
+      .get(QueueRegistry)
+      .get(QUEUES.funding)
+      .add(JOBS.funding.checkFunding, { tradeId: trade.id }, { jobId: `check-funding-${trade.id}-late` });
+    await eventually(
+      async () =>
+        (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [funding.body.orderId])).rows[0]?.status ===
+        'VOIDED',
+    );
+    expect(await state(trade.id, traveler.token)).toBe('cancelled');
     await expectClean();
   });
 });
