@@ -24,13 +24,15 @@ export class Funding1764000000005 implements MigrationInterface {
     );
     await q.query(`CREATE INDEX trade_fundings_payout_item_idx ON trade_fundings (payout_item_id) WHERE payout_item_id IS NOT NULL`);
 
-    // Every provider event, once: a redelivery finds its id here and changes nothing. The raw body is kept for audit.
+    // Every provider event, once: a redelivery finds its id here and changes nothing. The raw body is kept for
+    // audit, encrypted: it names payers and payout receivers.
     await q.query(`
       CREATE TABLE provider_events (
         provider text NOT NULL,
         event_id text NOT NULL,
         event_type text NOT NULL,
-        raw_body text NOT NULL,
+        raw_ciphertext text NOT NULL,
+        raw_key_id text NOT NULL,
         received_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (provider, event_id)
       )`);

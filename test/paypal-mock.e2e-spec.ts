@@ -259,9 +259,20 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       const paypalPort = adapter();
       const senderBatchId = `yb-${randomUUID()}-payout`;
       const input = { senderBatchId, receiverEmail: 'counterparty@example.com', amountUsd: 13674n, note: 'trade' };
+      await paypalPort.getOrder(
+        (await paypalPort.createOrder({ amountUsd: 100n, referenceId: 'warm-up', requestId: randomUUID() })).orderId,
+      ); // token first
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
       try {
         await expect(paypalPort.createPayout(input)).rejects.toMatchObject({ status: 500, retryable: true });
+        const { Client: Pg } = await import('pg');
+        const probe = new Pg({ connectionString: test.databaseUrl });
+        await probe.connect();
+        const made = await probe.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
+          senderBatchId,
+        ]);
+        await probe.end();
+        expect(made.rows[0].n).toBe(1); // PayPal did make it, then failed
       } finally {
         await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
       }

@@ -347,12 +347,24 @@ export class TradesRepository {
     return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
   }
 
-  /** Raises or clears the flag operators see on a settlement that keeps failing. */
-  async setSettlementFailing(tradeId: string, failing: boolean, manager?: EntityManager): Promise<void> {
-    await this.m(manager).query(
-      `UPDATE trades SET settlement_failing = $2, updated_at = now() WHERE id = $1 AND settlement_failing <> $2`,
-      [tradeId, failing],
+  /** The trade's state, its row locked for the rest of the caller's transaction. */
+  async lockState(manager: EntityManager, tradeId: string): Promise<TradeState | null> {
+    const rows = await manager.query(`SELECT state FROM trades WHERE id = $1 FOR UPDATE`, [tradeId]);
+    return rows[0]?.state ?? null;
+  }
+
+  /** Raises the flag operators see on a settlement that keeps failing, only while the trade is still settling. */
+  async flagSettlementFailing(tradeId: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE trades SET settlement_failing = true, updated_at = now()
+        WHERE id = $1 AND NOT settlement_failing AND state IN ('releasing', 'refunding', 'splitting')`,
+      [tradeId],
     );
+  }
+
+  /** Clears the flag, in the transaction that completes the settlement. */
+  async clearSettlementFailing(manager: EntityManager, tradeId: string): Promise<void> {
+    await manager.query(`UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing`, [tradeId]);
   }
 
   /** Trades for operators, newest first: by state and by the settlement flag. */

@@ -38,12 +38,10 @@ export class SettlementProcessor extends WorkerHost {
   async process(job: Job<{ tradeId: string }>): Promise<{ outcome: string }> {
     if (job.name !== JOBS.settlement.settleTrade) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.settlement}`);
     try {
-      const outcome = await this.settlement.settle(job.data.tradeId);
-      if (outcome !== 'nothing') await this.trades.setSettlementFailing(job.data.tradeId, false);
-      return { outcome };
+      return { outcome: await this.settlement.settle(job.data.tradeId) };
     } catch (error) {
       if (!(error instanceof NotYet) && job.attemptsMade + 1 >= this.config.settlementFlagAfterAttempts) {
-        await this.trades.setSettlementFailing(job.data.tradeId, true);
+        await this.trades.flagSettlementFailing(job.data.tradeId);
       }
       throw error;
     }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import type { EncryptedField } from '../../common/crypto/field-encryption';
 
 export interface FundingRecord {
   tradeId: string;
@@ -71,10 +72,11 @@ export class FundingRepository {
   }
 
   /** Stores a provider event under its own id; false when it was received before. */
-  async recordEvent(manager: EntityManager, provider: string, eventId: string, eventType: string, raw: string): Promise<boolean> {
+  async recordEvent(manager: EntityManager, provider: string, eventId: string, eventType: string, raw: EncryptedField): Promise<boolean> {
     const rows = await manager.query(
-      `INSERT INTO provider_events (provider, event_id, event_type, raw_body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING event_id`,
-      [provider, eventId, eventType, raw],
+      `INSERT INTO provider_events (provider, event_id, event_type, raw_ciphertext, raw_key_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+      [provider, eventId, eventType, raw.ciphertext, raw.keyId],
     );
     return rows.length === 1;
   }

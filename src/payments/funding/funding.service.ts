@@ -11,7 +11,7 @@ import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
-import { PAYPAL, PaypalPort } from '../providers/paypal/paypal.port';
+import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { FundingRepository } from './funding.repository';
 
 /** Thrown by a poll that should ask again later; BullMQ retries the job on its backoff. */
@@ -121,19 +121,22 @@ export class FundingService {
       }
       return 'nothing';
     }
-    const funded = await this.dataSource.transaction(async (manager) => {
-      await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);
-      const current = await this.trades.find(tradeId, manager);
-      if (current?.state !== 'awaiting_funding') return false;
-      await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
-      return true;
+    // Decided under the trade's row lock: another check (another worker) may have funded it meanwhile,
+    // and only a trade that really ended has its authorization voided.
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const state = await this.trades.lockState(manager, tradeId);
+      if (state === 'awaiting_funding') {
+        await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);
+        await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
+        return 'funded' as const;
+      }
+      return state === 'cancelled' || state === 'expired' ? ('ended' as const) : ('nothing' as const);
     });
-    if (!funded) {
-      // It ended (cancelled, expired) between the read and the transaction: the money goes back.
+    if (outcome === 'ended') {
       await this.voidLate(tradeId, authorizationId);
       return 'voided';
     }
-    return 'funded';
+    return outcome;
   }
 
   private async payerIsCounterparty(tradeId: string, payerEmail: string): Promise<boolean> {

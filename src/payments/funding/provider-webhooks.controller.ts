@@ -4,12 +4,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../../common/auth/decorators';
+import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
 import { FundingRepository } from './funding.repository';
 import { checkFundingJobId } from './funding.service';
+
+/** Encryption context of stored provider event bodies. */
+export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
 
 interface PaypalEvent {
   id?: unknown;
@@ -35,6 +39,7 @@ export class ProviderWebhooksController {
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly encryption: FieldEncryption,
   ) {}
 
   @Post('paypal')
@@ -52,7 +57,13 @@ export class ProviderWebhooksController {
     const eventType = event.event_type;
     const target = await this.targetOf(eventType, event);
     const stored = await this.dataSource.transaction(async (manager) => {
-      const fresh = await this.fundings.recordEvent(manager, 'paypal', eventId, eventType, raw.toString('utf8'));
+      const fresh = await this.fundings.recordEvent(
+        manager,
+        'paypal',
+        eventId,
+        eventType,
+        this.encryption.encrypt(raw.toString('utf8'), PROVIDER_EVENT_CONTEXT),
+      );
       if (fresh && target) {
         await this.outbox.write(manager, {
           queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,

@@ -56,10 +56,15 @@ export class SettlementService {
         });
       }
       const batch = await this.paypal.getPayoutBatch(batchId);
+      // A payout that reached a final status other than SUCCESS is a failure operators must see, not a wait.
+      if (batch.itemStatus && ['FAILED', 'UNCLAIMED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'].includes(batch.itemStatus)) {
+        throw new Error(`Payout ${batchId} is ${batch.itemStatus}`);
+      }
       if (batch.itemStatus !== 'SUCCESS') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
       await this.dataSource.transaction(async (manager) => {
         if (batch.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', batch.itemId);
         await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: batchId });
+        await this.trades.clearSettlementFailing(manager, tradeId);
       });
       return 'completed';
     }

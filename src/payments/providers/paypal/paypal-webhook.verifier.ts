@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import { X509Certificate } from 'node:crypto';
 import { paypalConfig } from '../../../config';
 import { signedString, verifyTransmission } from './paypal-webhook-signature';
 
@@ -39,11 +40,19 @@ export class PaypalWebhookVerifier {
       return { ok: false, reason: 'bad certificate URL' };
     }
     if (!this.trusted(url)) return { ok: false, reason: 'untrusted certificate host' };
+    // A certificate is named by its path alone: no query or fragment to make each request fetch anew.
+    if (url.search || url.hash || url.username || url.password) return { ok: false, reason: 'bad certificate URL' };
     let certificate: string;
     try {
       certificate = await this.certificate(url.toString());
     } catch {
       return { ok: false, reason: 'certificate unavailable' };
+    }
+    try {
+      const parsed = new X509Certificate(certificate);
+      if (Date.parse(parsed.validFrom) > now || Date.parse(parsed.validTo) < now) return { ok: false, reason: 'certificate not valid now' };
+    } catch {
+      return { ok: false, reason: 'certificate unreadable' };
     }
     const message = signedString(transmissionId, transmissionTime, this.config.webhookId, rawBody);
     return verifyTransmission(certificate, message, signature) ? { ok: true } : { ok: false, reason: 'bad signature' };
@@ -61,7 +70,8 @@ export class PaypalWebhookVerifier {
     let cached = this.certificates.get(url);
     if (!cached) {
       if (this.certificates.size >= CERT_CACHE_LIMIT) this.certificates.clear();
-      cached = fetch(url, { signal: AbortSignal.timeout(5000) }).then(async (response) => {
+      // No redirects: the trusted-host check covers the one host asked.
+      cached = fetch(url, { redirect: 'error', signal: AbortSignal.timeout(5000) }).then(async (response) => {
         if (!response.ok) throw new Error(`certificate answered ${response.status}`);
         return response.text();
       });
