@@ -255,4 +255,18 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(await state(trade.id, traveler.token)).toBe('cancelled');
     await expectClean();
   });
+
+  it('answers 503, not 500, when PayPal is down at funding, and nothing is recorded', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } });
+    try {
+      const refused = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+      expect(refused.status).toBe(503);
+      expect(refused.body.code).toBe('service_unavailable');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    expect((await db.query(`SELECT count(*)::int AS n FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].n).toBe(0);
+    expect((await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} })).status).toBe(201);
+  });
 });

@@ -68,12 +68,22 @@ export class FundingService {
     if (trade.paymentMethod !== 'paypal') {
       throw new DomainError('service_unavailable', 'Bank transfer funding is not available yet; this trade can be cancelled');
     }
-    const order = await this.paypal.createOrder({
-      amountUsd: trade.amountUsd,
-      referenceId: trade.id,
-      requestId: stepRequestId(trade.id, 'order'),
-      ...urls,
-    });
+    let order;
+    try {
+      order = await this.paypal.createOrder({
+        amountUsd: trade.amountUsd,
+        referenceId: trade.id,
+        requestId: stepRequestId(trade.id, 'order'),
+        ...urls,
+      });
+    } catch (error) {
+      if (!(error instanceof PaypalApiError)) throw error;
+      // PayPal's trouble is not the client's: 503 to try again later; PayPal refusing the order's URLs is the client's: 400.
+      if (error.retryable) throw new DomainError('service_unavailable', 'PayPal is not answering; try again shortly');
+      throw DomainError.validation([
+        { field: 'returnUrl', code: 'refused_by_provider', message: `PayPal refused the order: ${error.issue ?? error.errorName}` },
+      ]);
+    }
     const funding = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl);
     await this.dataSource.transaction((manager) =>
       this.outbox.write(manager, {
