@@ -211,6 +211,40 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     expect(badAmount.body).toMatchObject({ name: 'INVALID_REQUEST', details: [{ issue: 'INVALID_PARAMETER_VALUE' }] });
   });
 
+  it('refuses malformed bodies with 400 in PayPal shapes, never a 500', async () => {
+    const token = (
+      (await (
+        await fetch(`${base}/v1/oauth2/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials',
+        })
+      ).json()) as any
+    ).access_token;
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    for (const [path, body] of [
+      ['/v2/checkout/orders', { intent: 'AUTHORIZE', purchase_units: [null] }],
+      ['/v2/checkout/orders', { intent: 'AUTHORIZE', purchase_units: [{ amount: null }] }],
+      ['/v1/payments/payouts', { sender_batch_header: { sender_batch_id: randomUUID() }, items: [null] }],
+      [
+        '/v1/payments/payouts',
+        { sender_batch_header: { sender_batch_id: randomUUID() }, items: [{ receiver: 'a@example.com', amount: null }] },
+      ],
+    ] as const) {
+      const response = await post(path, body);
+      expect({ path, status: response.status }).toEqual({ path, status: 400 });
+      expect(await response.json()).toMatchObject({ name: 'INVALID_REQUEST' });
+    }
+  });
+
   it('expires authorizations at the configured validity', async () => {
     const order = await approvedOrder();
     const authorizationId = (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result

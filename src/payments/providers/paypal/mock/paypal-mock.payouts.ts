@@ -3,12 +3,12 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../../../common/database/query';
-import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../../../common/money';
+import { applyBps, formatAmount } from '../../../../common/money';
 import { paypalConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { PaypalMockError } from './paypal-mock.errors';
-import { paypalId } from './paypal-mock.service';
+import { paypalId, positiveUsd } from './paypal-mock.service';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 
 interface BatchRow {
@@ -71,25 +71,16 @@ export class PaypalMockPayouts {
     if (items.length === 0 || items.length > 15000)
       throw PaypalMockError.invalid('MISSING_REQUIRED_PARAMETER', 'items must hold 1 to 15000 payouts.');
     const parsed = items.map((item) => {
-      if (typeof item.receiver !== 'string' || item.receiver.length === 0)
+      if (typeof item?.receiver !== 'string' || item.receiver.length === 0)
         throw PaypalMockError.invalid('MISSING_REQUIRED_PARAMETER', 'items[].receiver is required.');
       if (item.amount?.currency !== 'USD') throw PaypalMockError.invalid('CURRENCY_NOT_SUPPORTED', 'items[].amount.currency must be USD.');
-      try {
-        const cents = parseAmount(item.amount.value, 'USD');
-        if (cents <= 0n) throw new MoneyFormatError('malformed', 'zero');
-        return {
-          receiver: item.receiver,
-          cents,
-          senderItemId: typeof item.sender_item_id === 'string' ? item.sender_item_id : null,
-          note: typeof item.note === 'string' ? item.note : null,
-        };
-      } catch (error) {
-        if (!(error instanceof MoneyFormatError)) throw error;
-        throw PaypalMockError.invalid(
-          'INVALID_PARAMETER_VALUE',
-          'items[].amount.value must be a positive decimal string with at most 2 decimals.',
-        );
-      }
+      const cents = positiveUsd(item.amount.value);
+      return {
+        receiver: item.receiver,
+        cents,
+        senderItemId: typeof item.sender_item_id === 'string' ? item.sender_item_id : null,
+        note: typeof item.note === 'string' ? item.note : null,
+      };
     });
     const batch = await this.dataSource.transaction(async (manager) => {
       const inserted: BatchRow[] = await manager.query(

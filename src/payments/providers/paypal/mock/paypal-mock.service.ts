@@ -55,6 +55,19 @@ interface CaptureRow {
   update_time: Date;
 }
 
+/** A PayPal amount's value as cents, refused PayPal's way unless it is a positive decimal with at most 2 decimals. */
+export function positiveUsd(value: unknown): bigint {
+  let cents: bigint;
+  try {
+    cents = parseAmount(value, 'USD');
+  } catch (error) {
+    if (!(error instanceof MoneyFormatError)) throw error;
+    throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
+  }
+  if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
+  return cents;
+}
+
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const money = (cents: string | bigint, currency: string) => ({ currency_code: currency, value: formatAmount(BigInt(cents), 'USD') });
 
@@ -148,19 +161,12 @@ export class PaypalMockService {
     if (order.intent !== 'AUTHORIZE')
       throw PaypalMockError.unprocessable('INTENT_NOT_SUPPORTED', 'This sandbox takes AUTHORIZE orders only.');
     const units = Array.isArray(order.purchase_units)
-      ? (order.purchase_units as { amount?: { currency_code?: unknown; value?: unknown } }[])
+      ? (order.purchase_units as ({ amount?: { currency_code?: unknown; value?: unknown } } | null)[])
       : [];
     if (units.length !== 1) throw PaypalMockError.invalid('MISSING_REQUIRED_PARAMETER', 'purchase_units must have exactly one unit here.');
-    const amount = units[0].amount;
+    const amount = units[0]?.amount;
     if (amount?.currency_code !== 'USD') throw PaypalMockError.invalid('CURRENCY_NOT_SUPPORTED', 'currency_code must be USD.');
-    let cents: bigint;
-    try {
-      cents = parseAmount(amount.value, 'USD');
-    } catch (error) {
-      if (!(error instanceof MoneyFormatError)) throw error;
-      throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
-    }
-    if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
+    const cents = positiveUsd(amount.value);
     const context = order.payment_source?.paypal?.experience_context ?? order.application_context ?? {};
     const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
     const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
@@ -321,15 +327,9 @@ export class PaypalMockService {
       const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
       let cents = remaining;
       if (request.amount !== undefined) {
-        if (request.amount.currency_code !== authorization.currency)
+        if (request.amount?.currency_code !== authorization.currency)
           throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
-        try {
-          cents = parseAmount(request.amount.value, 'USD');
-        } catch (error) {
-          if (!(error instanceof MoneyFormatError)) throw error;
-          throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
-        }
-        if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
+        cents = positiveUsd(request.amount.value);
         if (cents > remaining)
           throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
       }
@@ -417,13 +417,8 @@ export class PaypalMockService {
       if (refundable === 0n) throw PaypalMockError.unprocessable('CAPTURE_FULLY_REFUNDED', 'The capture has already been fully refunded.');
       let cents = refundable;
       if (request.amount !== undefined) {
-        try {
-          cents = parseAmount(request.amount.value, 'USD');
-        } catch (error) {
-          if (!(error instanceof MoneyFormatError)) throw error;
-          throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
-        }
-        if (cents <= 0n || cents > refundable)
+        cents = positiveUsd(request.amount?.value);
+        if (cents > refundable)
           throw PaypalMockError.unprocessable(
             'REFUND_AMOUNT_EXCEEDED',
             'The refund amount must be less than or equal to the capture amount that has not yet been refunded.',
