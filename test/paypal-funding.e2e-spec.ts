@@ -93,6 +93,14 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
     const captured = await db.query(`SELECT status, captured_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
     expect(captured.rows[0]).toEqual({ status: 'CAPTURED', captured_cents: '13812' });
+    // PayPal's fees are the platform's cost: 3.49% + $0.49 on the capture ($5.31), 2% on the payout ($2.73).
+    const fees = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE trade_id = $1 AND kind LIKE 'provider_%' ORDER BY kind`, [
+      trade.id,
+    ]);
+    expect(fees.rows).toEqual([
+      { kind: 'provider_capture_fee', amount: '531' },
+      { kind: 'provider_payout_fee', amount: '273' },
+    ]);
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: counterparty.token })).body.data;
     expect(events.map((e: { toState: string }) => e.toState)).toEqual(['awaiting_funding', 'funded', 'releasing', 'completed']);
     await expectClean();

@@ -15,6 +15,7 @@ export function shardOf(tradeId: string): number {
 export const LEDGER_ACCOUNTS = {
   clearing: (tradeId: string): AccountRef => ({ id: `provider_clearing#${shardOf(tradeId)}`, kind: 'provider_clearing' }),
   feeRevenue: (tradeId: string): AccountRef => ({ id: `fee_revenue#${shardOf(tradeId)}`, kind: 'fee_revenue' }),
+  providerFeeExpense: (tradeId: string): AccountRef => ({ id: `provider_fee_expense#${shardOf(tradeId)}`, kind: 'provider_fee_expense' }),
   escrow: (tradeId: string): AccountRef => ({ id: `escrow:${tradeId}`, kind: 'escrow', tradeId }),
   counterpartyPayable: (tradeId: string): AccountRef => ({ id: `counterparty_payable:${tradeId}`, kind: 'counterparty_payable', tradeId }),
 };
@@ -26,6 +27,8 @@ export const ENTRY = {
   toPayable: 'escrow_to_counterparty_payable',
   fee: 'escrow_to_fee_revenue',
   payoutCleared: 'counterparty_payable_cleared',
+  captureFee: 'provider_capture_fee',
+  payoutFee: 'provider_payout_fee',
 } as const;
 
 export interface TradeAmounts {
@@ -102,6 +105,23 @@ export class LedgerService {
       credit: clearing.id,
       amount: net,
     });
+  }
+
+  /**
+   * A provider's fee (PayPal's on a capture or a payout) is the platform's cost: provider clearing pays it
+   * into the fee expense account. It never changes what the parties pay or receive.
+   */
+  async bookProviderFee(
+    manager: EntityManager,
+    tradeId: string,
+    kind: typeof ENTRY.captureFee | typeof ENTRY.payoutFee,
+    feeUsd: bigint,
+  ): Promise<void> {
+    if (feeUsd <= 0n) return;
+    const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.ledger.ensureAccounts(manager, [expense, clearing]);
+    await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: expense.id, credit: clearing.id, amount: feeUsd });
   }
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */

@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
 import { FundingController } from './funding/funding.controller';
 import { FundingProcessor, SettlementProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
@@ -18,7 +19,7 @@ export class PaymentsModule {
   static register(options: { workers: boolean; trades: DynamicModule }): DynamicModule {
     return {
       module: PaymentsModule,
-      imports: [options.trades],
+      imports: [options.trades, LedgerModule],
       controllers: [FundingController, ProviderWebhooksController],
       providers: [
         PaypalRestClient,

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
+import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
@@ -22,6 +23,7 @@ export class SettlementService {
     private readonly trades: TradesRepository,
     private readonly tradesService: TradesService,
     private readonly encryption: FieldEncryption,
+    private readonly ledger: LedgerService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
   ) {}
 
@@ -37,7 +39,10 @@ export class SettlementService {
       if (!captureId) {
         const capture = await this.paypal.captureAuthorization(authorizationId, stepRequestId(tradeId, 'capture'));
         captureId = capture.captureId;
-        await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'capture_id', capture.captureId));
+        await this.dataSource.transaction(async (manager) => {
+          await this.fundings.recordStep(manager, tradeId, 'capture_id', capture.captureId);
+          await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
+        });
       }
       let batchId = funding.payoutBatchId;
       if (!batchId) {
@@ -64,6 +69,7 @@ export class SettlementService {
       await this.dataSource.transaction(async (manager) => {
         if (batch.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', batch.itemId);
         await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: batchId });
+        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.payoutFee, batch.feeUsd);
         await this.trades.clearSettlementFailing(manager, tradeId);
       });
       return 'completed';
