@@ -1,13 +1,13 @@
 import { client, Api } from './support/http';
 import { createOperator, registerUser } from './support/factories';
-import { startTestApp, TestApp } from './support/test-app';
+import { eventually, startTestApp, TestApp } from './support/test-app';
 
 describe('operations (HTTP)', () => {
   let test: TestApp;
   let api: Api;
 
   beforeAll(async () => {
-    test = await startTestApp({ CORS_ORIGINS: 'https://app.example.com' });
+    test = await startTestApp({ CORS_ORIGINS: 'https://app.example.com', DEADLINE_SWEEP_EVERY_MS: '200' });
     api = client(test.baseUrl);
   });
 
@@ -35,6 +35,17 @@ describe('operations (HTTP)', () => {
     expect(metrics.text).toContain('process_cpu_user_seconds_total');
     expect(metrics.text).toMatch(/bullmq_queue_jobs\{queue="deadlines",state="waiting"\} \d+/);
     expect(metrics.text).toMatch(/bullmq_queue_jobs\{queue="housekeeping",state="delayed"\} [1-9]/);
+  });
+
+  it('measures each job attempt by queue, job name and outcome', async () => {
+    // The deadline sweeper runs every 200 ms here; its attempts show up in this process's histogram.
+    const text = await eventually(async () => {
+      const metrics = await api('GET', '/metrics');
+      return (
+        /bullmq_job_duration_seconds_count\{queue="deadlines",name="[a-z-]+",outcome="completed"\} [1-9]/.test(metrics.text) && metrics.text
+      );
+    });
+    expect(text).toMatch(/bullmq_job_duration_seconds_bucket\{le="0.005",queue="deadlines",name="[a-z-]+",outcome="completed"\} \d+/);
   });
 
   it('serves an OpenAPI document describing every endpoint', async () => {

@@ -1,15 +1,18 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ConfigType } from '@nestjs/config';
 import { redisConfig } from '../config';
 import { redisOptions } from '../redis/redis.module';
 import { ALL_QUEUES } from './queue-names';
+import { JobMetrics } from './job-metrics';
 import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
 
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     BullModule.forRootAsync({
       inject: [redisConfig.KEY],
       useFactory: (config: ConfigType<typeof redisConfig>) => ({
@@ -25,7 +28,7 @@ import { QueueRegistry } from './queue-registry';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics],
   exports: [BullModule, QueueRegistry],
 })
 export class QueuesModule {}
