@@ -59,6 +59,13 @@ describe('PayPal funding and settlement (HTTP)', () => {
     return { traveler, counterparty, payoutEmail, trade };
   }
 
+  async function settlementFailingGauge(): Promise<number> {
+    const metrics = await api('GET', '/metrics');
+    const match = /^trades_settlement_failing (\d+)$/m.exec(metrics.text);
+    if (!match) throw new Error('trades_settlement_failing missing from /metrics');
+    return Number(match[1]);
+  }
+
   async function fund(trade: { id: string }, traveler: TestUser) {
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
     expect(funding.status).toBe(201);
@@ -219,10 +226,12 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const operator = await createOperator(test, api);
     const { traveler, trade } = await paypalTrade('100.00');
     await fund(trade, traveler);
+    const flaggedBefore = await settlementFailingGauge();
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } });
     try {
       await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
       await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true);
+      expect(await settlementFailingGauge()).toBe(flaggedBefore + 1);
       const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
       expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
       expect((await api('GET', '/v1/admin/trades?settlementFailing=true', { token: traveler.token })).status).toBe(403);
@@ -235,6 +244,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing).toBe(false);
+    expect(await settlementFailingGauge()).toBe(flaggedBefore);
     const audit = await api('GET', `/v1/admin/audit?tradeId=${trade.id}`, { token: operator.token });
     expect(audit.body.data.map((a: { action: string }) => a.action)).toEqual(['trade.retry_settlement']);
     expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).body.code).toBe(

@@ -5,6 +5,7 @@ import { FundingProcessor, SettlementProcessor } from './funding/funding.process
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
+import { SettlementMetrics } from './funding/settlement-metrics';
 import { SettlementService } from './funding/settlement.service';
 import { PAYPAL } from './providers/paypal/paypal.port';
 import { PaypalRestClient } from './providers/paypal/paypal-rest.client';
@@ -28,6 +29,7 @@ export class PaymentsModule {
         FundingRepository,
         FundingService,
         SettlementService,
+        SettlementMetrics,
         ...(options.workers ? [FundingProcessor, SettlementProcessor] : []),
       ],
       exports: [PAYPAL, PaypalWebhookVerifier],

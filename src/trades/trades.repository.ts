@@ -362,6 +362,12 @@ export class TradesRepository {
     );
   }
 
+  /** How many trades are flagged, from the partial index on the flag (a handful at most). */
+  async countSettlementFailing(): Promise<number> {
+    const rows = await this.dataSource.query(`SELECT count(*)::int AS n FROM trades WHERE settlement_failing`);
+    return rows[0].n;
+  }
+
   /** Clears the flag, in the transaction that completes the settlement. */
   async clearSettlementFailing(manager: EntityManager, tradeId: string): Promise<void> {
     await manager.query(`UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing`, [tradeId]);
