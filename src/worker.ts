@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { serveMetrics } from './bootstrap/metrics-server';
 import { boundShutdown, exitOnStartFailure } from './bootstrap/start-failure';
 import { loadAppConfig, loadDatabaseConfig, loadRedisConfig, validateAllConfig } from './config';
 import { preflight } from './database/preflight';
@@ -16,9 +17,11 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(AppModule.register({ workers: true }), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
-  boundShutdown(loadAppConfig().shutdownTimeoutMs);
+  const config = loadAppConfig();
+  boundShutdown(config.shutdownTimeoutMs);
   await app.init();
-  app.get(Logger).log('Yuanbridge worker running');
+  const metrics = config.workerMetricsPort > 0 ? await serveMetrics({ host: config.host, port: config.workerMetricsPort }) : undefined;
+  app.get(Logger).log({ metricsPort: metrics?.port ?? null }, 'Yuanbridge worker running');
 }
 
 main().catch(exitOnStartFailure);

@@ -1,3 +1,4 @@
+import { serveMetrics } from '../src/bootstrap/metrics-server';
 import { client, Api } from './support/http';
 import { createOperator, registerUser } from './support/factories';
 import { eventually, startTestApp, TestApp } from './support/test-app';
@@ -46,6 +47,22 @@ describe('operations (HTTP)', () => {
       );
     });
     expect(text).toMatch(/bullmq_job_duration_seconds_bucket\{le="0.005",queue="deadlines",name="[a-z-]+",outcome="completed"\} \d+/);
+  });
+
+  it("serves the same metrics on the standalone worker's own port, and nothing else there", async () => {
+    const { server, port } = await serveMetrics({ host: '127.0.0.1', port: 0 });
+    try {
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toContain('text/plain');
+      const text = await metrics.text();
+      expect(text).toMatch(/bullmq_queue_jobs\{queue="deadlines",state="waiting"\} \d+/);
+      expect(text).toContain('bullmq_job_duration_seconds_count{');
+      expect((await fetch(`http://127.0.0.1:${port}/v1/me`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('serves an OpenAPI document describing every endpoint', async () => {

@@ -16,6 +16,8 @@ export interface AppConfig {
   /** When set, logs go to this file instead of stdout (tests read it back). */
   logFile?: string;
   shutdownTimeoutMs: number;
+  /** Where the standalone worker serves /metrics; 0 turns it off. */
+  workerMetricsPort: number;
 }
 
 export function loadAppConfig(env = process.env): AppConfig {
@@ -33,6 +35,7 @@ export function loadAppConfig(env = process.env): AppConfig {
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     logFile: read.optionalString('LOG_FILE'),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10000, { min: 0 }),
+    workerMetricsPort: read.int('WORKER_METRICS_PORT', 9464, { min: 0, max: 65535 }),
   };
   if (production && config.sandbox) read.fail('SANDBOX_MODE cannot be on in production');
   return read.done(config);
