@@ -222,6 +222,31 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await expectClean();
   });
 
+  it('pays out exactly once when PayPal creates the payout and then fails', async () => {
+    const { traveler, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
+    await fund(trade, traveler);
+    // Only the payouts API misbehaves: the capture goes through, every payout call does its work and then fails.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
+    const batchesOf = async () =>
+      (await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${trade.id}-payout`]))
+        .rows[0].n;
+    try {
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      await eventually(async () => (await batchesOf()) === 1);
+      // The payout exists at PayPal, but the platform never heard so: the trade is still settling.
+      expect(await state(trade.id, traveler.token)).toBe('releasing');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    expect(await batchesOf()).toBe(1);
+    const items = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(items.rows).toEqual([{ amount_cents: '13674', status: 'SUCCESS' }]);
+    await expectClean();
+  });
+
   it('flags a settlement while PayPal is down, lists it for operators, and completes it once PayPal is back', async () => {
     const operator = await createOperator(test, api);
     const { traveler, trade } = await paypalTrade('100.00');

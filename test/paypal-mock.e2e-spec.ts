@@ -404,6 +404,10 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect(bad.status).toBe(400);
       expect(bad.body.errors[0].field).toBe('errorRate');
       expect((await api('PUT', '/sandbox/faults', { body: { provider: 'fedex' } })).status).toBe(400);
+      const badPaths = await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true, paths: ['v1/payments'] } });
+      expect(badPaths.status).toBe(400);
+      expect(badPaths.body.errors[0].field).toMatch(/^paths/);
+      expect((await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', paths: 'v1' } })).status).toBe(400);
     });
   });
 });

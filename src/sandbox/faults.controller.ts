@@ -1,6 +1,20 @@
 import { Body, Controller, Get, Param, ParseEnumPipe, Put } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsBoolean, IsDefined, IsIn, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { Public } from '../common/auth/decorators';
 import { FAULT_PROVIDERS } from './faults';
 import type { FaultProvider, FaultSettings } from './faults';
@@ -56,6 +70,18 @@ export class FaultSettingsDto {
   @IsOptional()
   @IsBoolean()
   reorderWebhooks?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'only calls to paths starting with one of these (relative to the mock, e.g. /v1/payments/payouts) misbehave',
+    type: [String],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  @Matches(/^\//, { each: true, message: 'each path starts with /' })
+  paths?: string[];
 
   @ApiPropertyOptional({ description: 'makes the random faults repeat: the same seed fails the same calls' })
   @IsOptional()

@@ -24,14 +24,14 @@ export class FaultsService {
     return rows[0]?.settings ?? {};
   }
 
-  /** Counts the call and decides its fate. With no settings stored, no row is touched. */
-  async next(provider: FaultProvider): Promise<FaultDecision> {
+  /** Counts the call (to `path`, relative to the mock) and decides its fate. With no settings stored, no row is touched. */
+  async next(provider: FaultProvider, path?: string): Promise<FaultDecision> {
     const rows = await returningRows<{ settings: FaultSettings; calls: string }>(
       this.dataSource.manager,
       `UPDATE sandbox_faults SET calls = calls + 1 WHERE provider = $1 AND settings <> '{}'::jsonb RETURNING settings, calls`,
       [provider],
     );
     if (rows.length === 0) return { kind: 'ok', latencyMs: 0, failAfter: false };
-    return decide(rows[0].settings, BigInt(rows[0].calls));
+    return decide(rows[0].settings, BigInt(rows[0].calls), path);
   }
 }

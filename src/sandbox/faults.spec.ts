@@ -25,4 +25,11 @@ describe('fault decisions', () => {
     expect(decide({ latencyMs: 999999 }, 1n)).toEqual({ kind: 'ok', latencyMs: 30000, failAfter: false });
     expect(decide({ failAfterSuccess: 1 }, 1n)).toEqual({ kind: 'ok', latencyMs: 0, failAfter: true });
   });
+
+  it('spares the calls outside the paths it is limited to', () => {
+    const payoutsOnly = { down: true, paths: ['/v1/payments/payouts'] };
+    expect(decide(payoutsOnly, 1n, '/v1/payments/payouts/B-1')).toEqual({ kind: 'down' });
+    expect(decide(payoutsOnly, 1n, '/v2/payments/authorizations/A-1/capture')).toEqual({ kind: 'ok', latencyMs: 0, failAfter: false });
+    expect(decide(payoutsOnly, 1n)).toEqual({ kind: 'ok', latencyMs: 0, failAfter: false });
+  });
 });

@@ -14,6 +14,8 @@ export interface FaultSettings {
   dropWebhooks?: number;
   reorderWebhooks?: boolean;
   seed?: number;
+  /** Only calls to paths starting with one of these (relative to the mock, e.g. `/v1/payments/payouts`) misbehave. */
+  paths?: string[];
 }
 
 export type FaultDecision = { kind: 'down' } | { kind: 'error' } | { kind: 'ok'; latencyMs: number; failAfter: boolean };
@@ -27,8 +29,11 @@ export function draw(seed: number, call: bigint, purpose: string): number {
   return digest.readUInt32BE(0) / 2 ** 32;
 }
 
-/** Decides what the call numbered `call` under these settings does. */
-export function decide(settings: FaultSettings, call: bigint): FaultDecision {
+/** Decides what the call numbered `call` (to `path`, when the mock names it) under these settings does. */
+export function decide(settings: FaultSettings, call: bigint, path?: string): FaultDecision {
+  if (settings.paths?.length && !(path !== undefined && settings.paths.some((prefix) => path.startsWith(prefix)))) {
+    return { kind: 'ok', latencyMs: 0, failAfter: false };
+  }
   if (settings.down) return { kind: 'down' };
   const seed = settings.seed ?? 0;
   if (settings.errorRate && draw(seed, call, 'error') < settings.errorRate) return { kind: 'error' };

@@ -64,7 +64,7 @@ export class PaypalMockController {
     work: () => Promise<{ status: number; body?: unknown }>,
     options: { authenticate?: boolean; replay?: boolean } = { authenticate: true, replay: true },
   ): Promise<void> {
-    const decision = await this.faults.next('paypal');
+    const decision = await this.faults.next('paypal', request.url.split('?')[0].slice(PAYPAL_MOCK_PREFIX.length));
     if (decision.kind === 'down') throw new PaypalMockError(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable.');
     if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
