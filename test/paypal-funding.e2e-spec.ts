@@ -126,6 +126,76 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await expectClean();
   });
 
+  const promoteHonorCapture = async (tradeId: string) => {
+    const job = await eventually(async () => test.app.get(QueueRegistry).get(QUEUES.settlement).getJob(`honor-capture-${tradeId}`));
+    // Scheduled at four fifths of the 3-day honour period; promoted here instead of waiting for it.
+    expect(job.name).toBe(JOBS.settlement.captureIntoEscrow);
+    expect(job.opts.delay).toBeGreaterThan(2 * 24 * 3600 * 1000);
+    await job.promote();
+  };
+  const authorizationOf = async (orderId: string) =>
+    (await db.query(`SELECT status, captured_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0];
+
+  it('captures a held authorization into escrow before its honour period ends, then releases out of the capture', async () => {
+    const { traveler, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
+    const orderId = await fund(trade, traveler);
+    await promoteHonorCapture(trade.id);
+    await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
+    expect(await state(trade.id, traveler.token)).toBe('funded');
+    await expectClean();
+
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const captures = await db.query(
+      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+      [orderId],
+    );
+    expect(captures.rows[0].n).toBe(1);
+    const payout = await db.query(`SELECT receiver, amount_cents FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674' }]);
+    await expectClean();
+  });
+
+  it('refunds the capture, not the authorization, when the payout window passes after the honour-period capture', async () => {
+    const { traveler, trade } = await paypalTrade('1000.00');
+    const orderId = await fund(trade, traveler);
+    await promoteHonorCapture(trade.id);
+    await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    const refunds = await db.query(
+      `SELECT r.amount_cents FROM paypal_mock_refunds r
+         JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
+        WHERE a.order_id = $1`,
+      [orderId],
+    );
+    expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
+    await expectClean();
+  });
+
+  it('leaves a trade alone at the honour deadline once it has ended or is settling', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const orderId = await fund(trade, traveler);
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    await promoteHonorCapture(trade.id);
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    const done = await eventually(async () => {
+      const job = await settlement.getJob(`honor-capture-${trade.id}`);
+      return job && (await job.getState()) === 'completed' && job;
+    });
+    expect(done.returnvalue).toEqual({ outcome: 'nothing' });
+    expect((await authorizationOf(orderId)).status).toBe('VOIDED');
+    await expectClean();
+  });
+
   it('takes each webhook once: five deliveries of one event are five 200s and one change; forged, unsigned and stale ones are 401', async () => {
     const { traveler, trade } = await paypalTrade('100.00');
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });

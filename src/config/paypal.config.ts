@@ -9,6 +9,11 @@ export interface PaypalConfig {
   webhookId: string;
   /** Hosts whose webhook certificates are trusted (`api.paypal.com`, `*.paypal.com`, or the mock's host). */
   certHosts: string[];
+  /**
+   * How long PayPal honours an authorization (3 days); a funded trade's authorization is captured into escrow
+   * at four fifths of it, so a long wait (a dispute, a slow verification) never loses the money.
+   */
+  honorPeriodMs: number;
   /** The mock's authorizations: sure to be capturable for the honour period, valid until the validity ends. */
   mockHonorPeriodMs: number;
   mockValidityMs: number;
@@ -38,6 +43,7 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
     clientSecret: read.string('PAYPAL_CLIENT_SECRET', DEV_PAYPAL_CLIENT_SECRET),
     webhookId: read.string('PAYPAL_WEBHOOK_ID', 'WH-YB-SANDBOX'),
     certHosts: read.list('PAYPAL_CERT_HOSTS', production ? ['api.paypal.com', 'api-m.paypal.com'] : ['127.0.0.1', 'localhost']),
+    honorPeriodMs: read.int('PAYPAL_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockWebhookUrl: env.PAYPAL_MOCK_WEBHOOK_URL

@@ -44,6 +44,8 @@ export const JOBS = {
   settlement: {
     /** Moves a releasing or refunding trade's money at the provider, step by step, each step once. */
     settleTrade: 'settle-trade',
+    /** Delayed to before a PayPal authorization's honour period ends: captures it into escrow if still held. */
+    captureIntoEscrow: 'capture-into-escrow',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

@@ -36,6 +36,7 @@ export class SettlementProcessor extends WorkerHost {
   }
 
   async process(job: Job<{ tradeId: string }>): Promise<{ outcome: string }> {
+    if (job.name === JOBS.settlement.captureIntoEscrow) return { outcome: await this.settlement.captureIntoEscrow(job.data.tradeId) };
     if (job.name !== JOBS.settlement.settleTrade) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.settlement}`);
     try {
       return { outcome: await this.settlement.settle(job.data.tradeId) };

@@ -71,6 +71,16 @@ export class FundingRepository {
     ]);
   }
 
+  /** Records a step only if none is recorded yet; true for the caller that recorded it (the row lock decides a race). */
+  async recordFirst(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<boolean> {
+    if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
+    const rows = await manager.query(
+      `UPDATE trade_fundings SET ${column} = $2, updated_at = now() WHERE trade_id = $1 AND ${column} IS NULL RETURNING trade_id`,
+      [tradeId, value],
+    );
+    return rows.length > 0;
+  }
+
   /** Stores a provider event under its own id; false when it was received before. */
   async recordEvent(manager: EntityManager, provider: string, eventId: string, eventType: string, raw: EncryptedField): Promise<boolean> {
     const rows = await manager.query(

@@ -6,7 +6,7 @@ import type { AuthUser } from '../../common/auth/auth-user';
 import { FieldEncryption, normalizeEmail } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
 import { HANDLE_CONTEXT } from '../../users/users.service';
-import { tradesConfig } from '../../config';
+import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { TradesRepository } from '../../trades/trades.repository';
@@ -23,8 +23,13 @@ export class NotYet extends Error {
 }
 
 /** The provider's request id of one step of one trade: a retry after "did it but failed" finds the first result. */
-export function stepRequestId(tradeId: string, step: 'order' | 'authorize' | 'capture' | 'payout' | 'void'): string {
+export function stepRequestId(tradeId: string, step: 'order' | 'authorize' | 'capture' | 'payout' | 'void' | 'refund'): string {
   return `yb-${tradeId}-${step}`;
+}
+
+/** When to capture a held authorization into escrow: at four fifths of PayPal's honour period. */
+export function honorCaptureDelayMs(honorPeriodMs: number): number {
+  return Math.floor((honorPeriodMs * 4) / 5);
 }
 
 export function checkFundingJobId(tradeId: string, cause: string): string {
@@ -50,6 +55,7 @@ export class FundingService {
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
     private readonly encryption: FieldEncryption,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+    @Inject(paypalConfig.KEY) private readonly paypalSettings: ConfigType<typeof paypalConfig>,
   ) {}
 
   async start(
@@ -138,6 +144,13 @@ export class FundingService {
       if (state === 'awaiting_funding') {
         await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);
         await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
+        await this.outbox.write(manager, {
+          queue: QUEUES.settlement,
+          jobName: JOBS.settlement.captureIntoEscrow,
+          jobId: `honor-capture-${tradeId}`,
+          payload: { tradeId },
+          delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
+        });
         return 'funded' as const;
       }
       return state === 'cancelled' || state === 'expired' ? ('ended' as const) : ('nothing' as const);

@@ -35,15 +35,7 @@ export class SettlementService {
     const authorizationId = funding.authorizationId;
 
     if (trade.state === 'releasing') {
-      let captureId = funding.captureId;
-      if (!captureId) {
-        const capture = await this.paypal.captureAuthorization(authorizationId, stepRequestId(tradeId, 'capture'));
-        captureId = capture.captureId;
-        await this.dataSource.transaction(async (manager) => {
-          await this.fundings.recordStep(manager, tradeId, 'capture_id', capture.captureId);
-          await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
-        });
-      }
+      const captureId = funding.captureId ?? (await this.capture(tradeId, authorizationId));
       let batchId = funding.payoutBatchId;
       if (!batchId) {
         const sealed = await this.trades.counterpartyPaypalOf(tradeId);
@@ -76,11 +68,31 @@ export class SettlementService {
     }
 
     if (trade.state === 'refunding') {
-      try {
-        await this.paypal.voidAuthorization(authorizationId, stepRequestId(tradeId, 'void'));
-      } catch (error) {
-        // Voided by an earlier attempt whose answer was lost: the refund is done all the same.
-        if (!(error instanceof PaypalApiError && error.issue === 'PREVIOUSLY_VOIDED')) throw error;
+      let captureId = funding.captureId;
+      if (!captureId) {
+        try {
+          await this.paypal.voidAuthorization(authorizationId, stepRequestId(tradeId, 'void'));
+        } catch (error) {
+          const issue = error instanceof PaypalApiError ? error.issue : undefined;
+          // Voided by an earlier attempt whose answer was lost: the refund is done all the same.
+          if (issue === 'AUTHORIZATION_ALREADY_CAPTURED') {
+            // Captured into escrow by the honour-period job, its answer lost: the same request id recovers the capture.
+            captureId = await this.capture(tradeId, authorizationId);
+          } else if (issue !== 'PREVIOUSLY_VOIDED') {
+            throw error;
+          }
+        }
+      }
+      if (captureId) {
+        const refund = await this.paypal.refundCapture(captureId, stepRequestId(tradeId, 'refund'));
+        await this.dataSource.transaction((manager) =>
+          this.tradesService.completeRefund(manager, tradeId, {
+            provider: 'paypal',
+            refundedCapture: captureId,
+            refundId: refund.refundId,
+          }),
+        );
+        return 'refunded';
       }
       await this.dataSource.transaction((manager) =>
         this.tradesService.completeRefund(manager, tradeId, { provider: 'paypal', voided: authorizationId }),
@@ -88,5 +100,31 @@ export class SettlementService {
       return 'refunded';
     }
     return 'nothing';
+  }
+
+  /**
+   * Before PayPal's honour period ends, a trade still holding its authorization (funded, waiting on the payout
+   * or a dispute) has it captured into escrow; release then pays out of the capture, refund refunds it.
+   * Settling and ended trades are left to their own steps.
+   */
+  async captureIntoEscrow(tradeId: string): Promise<'captured' | 'nothing'> {
+    const trade = await this.trades.find(tradeId);
+    const funding = await this.fundings.find(tradeId);
+    if (!trade || !funding?.authorizationId || funding.captureId) return 'nothing';
+    if (!['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
+    await this.capture(tradeId, funding.authorizationId);
+    return 'captured';
+  }
+
+  /** Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee. */
+  private async capture(tradeId: string, authorizationId: string): Promise<string> {
+    const capture = await this.paypal.captureAuthorization(authorizationId, stepRequestId(tradeId, 'capture'));
+    await this.dataSource.transaction(async (manager) => {
+      // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
+      if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
+        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
+      }
+    });
+    return capture.captureId;
   }
 }
