@@ -8,7 +8,9 @@ import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhook
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import { DataSource } from 'typeorm';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
@@ -175,6 +177,18 @@ describe('PayPal funding and settlement (HTTP)', () => {
     );
     expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
+    await expectClean();
+  });
+
+  it('captures into escrow as soon as a dispute opens, whatever is left of the honour period', async () => {
+    const { traveler, trade } = await paypalTrade('1000.00');
+    const orderId = await fund(trade, traveler);
+    // Disputes have no endpoint yet (a later issue); the service method is what that endpoint will call.
+    await test.app
+      .get(DataSource)
+      .transaction((m) => test.app.get(TradesService).openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
+    expect(await state(trade.id, traveler.token)).toBe('disputed');
     await expectClean();
   });
 

@@ -432,10 +432,22 @@ export class TradesService {
     }
   }
 
-  /** A party (or the system, when verification fails) opens a dispute: `funded` or `payout_sent` → `disputed`. Its deadlines stop. */
+  /**
+   * A party (or the system, when verification fails) opens a dispute: `funded` or `payout_sent` → `disputed`.
+   * Its deadlines stop, and a PayPal authorization is captured into escrow now (SPEC.md): a dispute may outlast
+   * the honour period. The capture job does nothing for a trade funded otherwise.
+   */
   async openDispute(manager: EntityManager, tradeId: string, actor: Actor, reason: string): Promise<Trade> {
     const trade = await this.require(manager, tradeId);
-    return this.move(manager, trade, 'disputed', actor, { reason });
+    const moved = await this.move(manager, trade, 'disputed', actor, { reason });
+    await this.outbox.write(manager, {
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.captureIntoEscrow,
+      jobId: `dispute-capture-${tradeId}`,
+      payload: { tradeId },
+      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+    });
+    return moved;
   }
 
   /**
