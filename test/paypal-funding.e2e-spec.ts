@@ -180,6 +180,35 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await expectClean();
   });
 
+  it('refunds a capture whose answer was lost: the refused void recovers it by replaying the capture', async () => {
+    const { traveler, trade } = await paypalTrade('1000.00');
+    const orderId = await fund(trade, traveler);
+    const authorizationId = (await db.query(`SELECT id FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0].id;
+    const capturePath = `/v2/payments/authorizations/${authorizationId}/capture`;
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: [capturePath] } });
+    try {
+      await promoteHonorCapture(trade.id);
+      await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
+      // Captured at PayPal, never recorded here; meanwhile the payout window passes and the trade is refunding.
+      await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+      const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+      await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+      await eventually(async () => (await state(trade.id, traveler.token)) === 'refunding');
+      expect((await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].capture_id).toBeNull();
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    const refunds = await db.query(
+      `SELECT r.amount_cents FROM paypal_mock_refunds r
+         JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
+        WHERE a.order_id = $1`,
+      [orderId],
+    );
+    expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
+    await expectClean();
+  });
+
   it('captures into escrow as soon as a dispute opens, whatever is left of the honour period', async () => {
     const { traveler, trade } = await paypalTrade('1000.00');
     const orderId = await fund(trade, traveler);

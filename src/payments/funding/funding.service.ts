@@ -150,6 +150,8 @@ export class FundingService {
           jobId: `honor-capture-${tradeId}`,
           payload: { tradeId },
           delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
+          // PayPal down at that moment must not mean the period runs out: keep trying, as settlement does.
+          retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
         });
         return 'funded' as const;
       }

@@ -75,7 +75,7 @@ export class SettlementService {
         } catch (error) {
           const issue = error instanceof PaypalApiError ? error.issue : undefined;
           // Voided by an earlier attempt whose answer was lost: the refund is done all the same.
-          if (issue === 'AUTHORIZATION_ALREADY_CAPTURED') {
+          if (issue === 'PREVIOUSLY_CAPTURED') {
             // Captured into escrow by the honour-period job, its answer lost: the same request id recovers the capture.
             captureId = await this.capture(tradeId, authorizationId);
           } else if (issue !== 'PREVIOUSLY_VOIDED') {
