@@ -4,19 +4,18 @@
  * service builds them (the built MarketRepository writes the SQL; this script only prefixes EXPLAIN).
  * Usage: npm run build && node bench/explain-listings.js [--offers 100000]
  */
-const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
 const { loadDatabaseConfig } = require('../dist/src/config');
 const { ensureDatabaseExists, runMigrations } = require('../dist/src/database/preflight');
 const { MarketRepository } = require('../dist/src/market/market.repository');
 const { planListing } = require('../dist/src/market/listing-order');
 const { seedOffers } = require('./seed');
+const { dropDatabase, freshDatabaseUrl } = require('./harness');
 
 const offers = Number(process.argv[process.argv.indexOf('--offers') + 1] || 100000) || 100000;
 
 async function main() {
-  const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  url.pathname = `/yb_explain_${randomBytes(4).toString('hex')}`;
+  const url = freshDatabaseUrl('yb_explain');
   const config = loadDatabaseConfig({ DATABASE_URL: url.toString() });
   await ensureDatabaseExists(config);
   await runMigrations(config);
@@ -64,12 +63,7 @@ async function main() {
     }
   } finally {
     await db.end();
-    const maintenance = new URL(url);
-    maintenance.pathname = '/postgres';
-    const admin = new Client({ connectionString: maintenance.toString() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(url);
   }
 }
 

@@ -5,9 +5,8 @@
  * Prints p50/p99/max of the accept round trips and how many trades each round made.
  * Usage: npm run build && node bench/race.js [--rounds 5] [--racers 50]
  */
-const { spawn } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
+const { apiClient, dropDatabase, freshDatabaseUrl, percentile, registerUser, startService, stopService } = require('./harness');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,37 +17,16 @@ const racers = arg('racers', 50);
 const port = 3901;
 const baseUrl = `http://127.0.0.1:${port}`;
 
-async function call(method, path, body, token) {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json().catch(() => undefined) };
-}
-
-async function user(role, label) {
-  const email = `${label}-${randomBytes(4).toString('hex')}@example.com`;
-  await call('POST', '/v1/auth/register', { email, password: 'bench password 1', displayName: label, role });
-  const token = (await call('POST', '/v1/auth/login', { email, password: 'bench password 1' })).body.accessToken;
-  await call('PUT', '/v1/me/wechat-wallet', { wechatId: `wx_${randomBytes(5).toString('hex')}` }, token);
-  if (role === 'counterparty') await call('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: email }, token);
-  return token;
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
+const call = apiClient(baseUrl);
 
 async function main() {
-  const databaseUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  databaseUrl.pathname = `/yb_race_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = freshDatabaseUrl('yb_race');
   const env = {
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{ybrace_${randomBytes(3).toString('hex')}}`,
+    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
     RATE_LIMIT_ENABLED: 'false',
     LOG_LEVEL: 'warn',
     ARGON2_MEMORY_KIB: '4096',
@@ -57,19 +35,15 @@ async function main() {
     TIER2_OPEN_TRADES: '100000',
     TIER2_DAILY_USD: '100000000',
   };
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let child;
   try {
-    for (let i = 0; i < 300; i += 1) {
-      const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.status === 200, () => false);
-      if (ready) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const traveler = await user('traveler', 'traveler');
+    ({ child } = await startService(env, baseUrl));
+    const traveler = await registerUser(call, 'traveler', 'traveler');
     const db = new Client({ connectionString: databaseUrl.toString() });
     await db.connect();
     await db.query(`UPDATE users SET tier = 2 WHERE role = 'traveler'`);
     const counterparties = [];
-    for (let i = 0; i < racers; i += 1) counterparties.push(await user('counterparty', `racer${i}`));
+    for (let i = 0; i < racers; i += 1) counterparties.push(await registerUser(call, 'counterparty', `racer${i}`));
     await db.query(`UPDATE users SET tier = 2 WHERE role = 'counterparty'`);
     const latencies = [];
     const made = [];
@@ -95,14 +69,8 @@ async function main() {
       )}\n`,
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
-    const maintenance = new URL(databaseUrl);
-    maintenance.pathname = '/postgres';
-    const admin = new Client({ connectionString: maintenance.toString() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
-    await admin.end();
+    await stopService(child);
+    await dropDatabase(databaseUrl);
   }
 }
 

@@ -6,10 +6,9 @@
  * drives each scenario with autocannon and prints requests per second and latency percentiles.
  * Every loop is bounded: the run ends by itself.
  */
-const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { Client } = require('pg');
 const autocannon = require('autocannon');
+const { apiClient, dropDatabase, freshDatabaseUrl, startService, stopService } = require('./harness');
 const { seedOffers } = require('./seed');
 
 const args = Object.fromEntries(
@@ -24,31 +23,8 @@ const durationSeconds = Number(args.duration ?? 10);
 const connections = Number(args.connections ?? 50);
 const port = Number(args.port ?? 3900);
 const baseUrl = `http://127.0.0.1:${port}`;
-const baseDatabaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function waitReady(child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(`${baseUrl}/health/ready`);
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('service not ready in time');
-}
-
-async function json(method, path, body, headers = {}) {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json().catch(() => undefined) };
-}
+const call = apiClient(baseUrl);
 
 function run(options) {
   return new Promise((resolve, reject) => {
@@ -69,8 +45,7 @@ function summary(name, result) {
 }
 
 async function main() {
-  const databaseUrl = new URL(baseDatabaseUrl);
-  databaseUrl.pathname = `/yb_bench_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = freshDatabaseUrl('yb_bench');
   const env = {
     ...process.env,
     NODE_ENV: 'production' === process.env.NODE_ENV ? 'production' : 'development',
@@ -84,19 +59,19 @@ async function main() {
     RATE_LIMIT_PER_USER: '1000000000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
-  const startedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const results = [];
+  let child;
   try {
-    await waitReady(child, 30000);
-    const startupMs = Number((process.hrtime.bigint() - startedAt) / 1000000n);
+    const started = await startService(env, baseUrl);
+    child = started.child;
+    const startupMs = started.startupMs;
     results.push({ scenario: 'startup (spawn → /health/ready 200, empty database)', startupMs });
 
     const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
     const password = 'bench password 123';
-    await json('POST', '/v1/auth/register', { email, password, displayName: 'Bench', role: 'traveler' });
-    const { body: session } = await json('POST', '/v1/auth/login', { email, password });
-    const { body: apiKey } = await json('POST', '/v1/me/api-keys', { name: 'bench' }, { authorization: `Bearer ${session.accessToken}` });
+    await call('POST', '/v1/auth/register', { email, password, displayName: 'Bench', role: 'traveler' });
+    const { body: session } = await call('POST', '/v1/auth/login', { email, password });
+    const { body: apiKey } = await call('POST', '/v1/me/api-keys', { name: 'bench' }, session.accessToken);
 
     const offersSeeded = await seedOffers(env.DATABASE_URL, Number(args.offers ?? 100000));
     results.push({ scenario: 'seed', openOffers: offersSeeded });
@@ -117,14 +92,8 @@ async function main() {
       results.push(summary(`GET ${name}`, await run(scenarios[name])));
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
-    const maintenance = new URL(baseDatabaseUrl);
-    maintenance.pathname = '/postgres';
-    const db = new Client({ connectionString: maintenance.toString() });
-    await db.connect();
-    await db.query(`DROP DATABASE IF EXISTS "${databaseUrl.pathname.slice(1)}" WITH (FORCE)`);
-    await db.end();
+    await stopService(child);
+    await dropDatabase(databaseUrl);
   }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
