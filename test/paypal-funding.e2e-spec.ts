@@ -86,6 +86,23 @@ describe('PayPal funding and settlement (HTTP)', () => {
     return funding.body.orderId as string;
   }
 
+  /** The payout window passes now: the deadline moved to the past and its delayed job run at once. */
+  const passPayoutWindow = async (tradeId: string) => {
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [tradeId]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${tradeId}-payout`))).promote();
+  };
+  /** The refunds of the captures of an order's authorization, at the mock. */
+  const refundsOf = async (orderId: string) =>
+    (
+      await db.query(
+        `SELECT r.amount_cents FROM paypal_mock_refunds r
+           JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
+          WHERE a.order_id = $1`,
+        [orderId],
+      )
+    ).rows;
+
   it('takes a trade from funding to completed: authorized, captured, paid out less the fee, books settled', async () => {
     const { traveler, counterparty, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
     const orderId = await fund(trade, traveler);
@@ -118,9 +135,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
   it('refunds a funded trade whose payout window passed: the authorization voided', async () => {
     const { traveler, trade } = await paypalTrade('100.00');
     const orderId = await fund(trade, traveler);
-    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
-    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
     const authorization = await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
     expect(authorization.rows[0].status).toBe('VOIDED');
@@ -165,17 +180,9 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const orderId = await fund(trade, traveler);
     await promoteHonorCapture(trade.id);
     await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
-    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
-    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    const refunds = await db.query(
-      `SELECT r.amount_cents FROM paypal_mock_refunds r
-         JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-        WHERE a.order_id = $1`,
-      [orderId],
-    );
-    expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
     await expectClean();
   });
@@ -190,22 +197,14 @@ describe('PayPal funding and settlement (HTTP)', () => {
       await promoteHonorCapture(trade.id);
       await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
       // Captured at PayPal, never recorded here; meanwhile the payout window passes and the trade is refunding.
-      await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
-      const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-      await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+      await passPayoutWindow(trade.id);
       await eventually(async () => (await state(trade.id, traveler.token)) === 'refunding');
       expect((await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].capture_id).toBeNull();
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    const refunds = await db.query(
-      `SELECT r.amount_cents FROM paypal_mock_refunds r
-         JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-        WHERE a.order_id = $1`,
-      [orderId],
-    );
-    expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
     await expectClean();
   });
 
@@ -224,9 +223,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
   it('leaves a trade alone at the honour deadline once it has ended or is settling', async () => {
     const { traveler, trade } = await paypalTrade('100.00');
     const orderId = await fund(trade, traveler);
-    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
-    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
     await promoteHonorCapture(trade.id);
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
