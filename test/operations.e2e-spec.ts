@@ -232,6 +232,9 @@ describe('production mode', () => {
       BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
       PAYPAL_BASE_URL: 'https://api-m.paypal.com',
       PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
+      BANK_BASE_URL: 'https://api.bank.example',
+      BANK_API_KEY: 'a-production-bank-key',
+      BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
     });
     api = client(test.baseUrl);
   });

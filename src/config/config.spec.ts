@@ -49,6 +49,8 @@ describe('configuration', () => {
         expect.stringContaining('FIELD_ENCRYPTION_KEYS must be set in production'),
         expect.stringContaining('BLIND_INDEX_KEY must be set in production'),
         expect.stringContaining('PAYPAL_BASE_URL must point at PayPal in production'),
+        expect.stringContaining('BANK_BASE_URL must point at the bank in production'),
+        expect.stringContaining('BANK_WEBHOOK_SECRET must be set in production'),
       ]),
     );
     expect(() =>
@@ -60,6 +62,9 @@ describe('configuration', () => {
         BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
         PAYPAL_BASE_URL: 'https://api-m.paypal.com',
         PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
+        BANK_BASE_URL: 'https://api.bank.example',
+        BANK_API_KEY: 'a-production-bank-key',
+        BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
       }),
     ).not.toThrow();
     expect(DEV_JWT_SECRET.length).toBeGreaterThanOrEqual(32);

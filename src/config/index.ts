@@ -1,5 +1,6 @@
 import { appConfig, loadAppConfig } from './app.config';
 import { authConfig, loadAuthConfig } from './auth.config';
+import { bankConfig, loadBankConfig } from './bank.config';
 import { cryptoConfig, loadCryptoConfig } from './crypto.config';
 import { databaseConfig, loadDatabaseConfig } from './database.config';
 import { httpConfig, loadHttpConfig } from './http.config';
@@ -12,6 +13,7 @@ import { loadTradesConfig, tradesConfig } from './trades.config';
 
 export * from './app.config';
 export * from './auth.config';
+export * from './bank.config';
 export * from './crypto.config';
 export * from './database.config';
 export * from './env';
@@ -25,6 +27,7 @@ export * from './trades.config';
 export const allConfigs = [
   appConfig,
   authConfig,
+  bankConfig,
   cryptoConfig,
   databaseConfig,
   httpConfig,
@@ -41,6 +44,7 @@ export function validateAllConfig(env = process.env): void {
   for (const load of [
     loadAppConfig,
     loadAuthConfig,
+    loadBankConfig,
     loadCryptoConfig,
     loadDatabaseConfig,
     loadHttpConfig,

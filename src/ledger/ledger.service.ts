@@ -18,6 +18,13 @@ export const LEDGER_ACCOUNTS = {
   providerFeeExpense: (tradeId: string): AccountRef => ({ id: `provider_fee_expense#${shardOf(tradeId)}`, kind: 'provider_fee_expense' }),
   escrow: (tradeId: string): AccountRef => ({ id: `escrow:${tradeId}`, kind: 'escrow', tradeId }),
   counterpartyPayable: (tradeId: string): AccountRef => ({ id: `counterparty_payable:${tradeId}`, kind: 'counterparty_payable', tradeId }),
+  travelerRefundPayable: (tradeId: string): AccountRef => ({
+    id: `traveler_refund_payable:${tradeId}`,
+    kind: 'traveler_refund_payable',
+    tradeId,
+  }),
+  /** Money that reached us without a trade to fund (unknown reference, too little, too late, too much): owed back to its sender. */
+  suspense: (): AccountRef => ({ id: 'suspense', kind: 'suspense' }),
 };
 
 export const ENTRY = {
@@ -29,7 +36,12 @@ export const ENTRY = {
   payoutCleared: 'counterparty_payable_cleared',
   captureFee: 'provider_capture_fee',
   payoutFee: 'provider_payout_fee',
+  toRefundPayable: 'escrow_to_traveler_refund_payable',
+  refundCleared: 'traveler_refund_payable_cleared',
 } as const;
+
+/** Suspense entries are per incoming bank transfer (a trade may receive several), so their kinds carry its id. */
+export const suspenseEntry = (direction: 'in' | 'out', transferId: string): string => `suspense_${direction}:${transferId}`;
 
 export interface TradeAmounts {
   id: string;
@@ -128,6 +140,66 @@ export class LedgerService {
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
     const hold = await this.requireHold(manager, trade.id);
     await this.ledger.resolve(manager, trade.id, ENTRY.holdVoided, hold, null);
+  }
+
+  /**
+   * Money that really arrived (a bank transfer) went back to the traveler, confirmed by the bank: the hold
+   * posts, escrow → the traveler's refund payable, cleared.
+   */
+  async settlePaidBackRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    const hold = await this.requireHold(manager, trade.id);
+    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
+    const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
+    const payable = LEDGER_ACCOUNTS.travelerRefundPayable(trade.id);
+    const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
+    await this.ledger.ensureAccounts(manager, [payable]);
+    const amount = trade.amountUsd;
+    await this.ledger.transfer(manager, {
+      tradeId: trade.id,
+      kind: ENTRY.toRefundPayable,
+      phase: 'single',
+      debit: escrow.id,
+      credit: payable.id,
+      amount,
+    });
+    await this.ledger.transfer(manager, {
+      tradeId: trade.id,
+      kind: ENTRY.refundCleared,
+      phase: 'single',
+      debit: payable.id,
+      credit: clearing.id,
+      amount,
+    });
+  }
+
+  /** Bank money with nothing to fund goes into suspense, owed back to its sender; per transfer, once. */
+  async toSuspense(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
+    const suspense = LEDGER_ACCOUNTS.suspense();
+    // Money with no trade at all (an unknown reference) uses the first clearing shard.
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
+    await this.ledger.ensureAccounts(manager, [suspense, clearing]);
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: suspenseEntry('in', transferId),
+      phase: 'single',
+      debit: clearing.id,
+      credit: suspense.id,
+      amount,
+    });
+  }
+
+  /** The bank confirmed the return to the sender: out of suspense. */
+  async fromSuspense(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
+    const suspense = LEDGER_ACCOUNTS.suspense();
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: suspenseEntry('out', transferId),
+      phase: 'single',
+      debit: suspense.id,
+      credit: clearing.id,
+      amount,
+    });
   }
 
   private async requireHold(manager: EntityManager, tradeId: string) {

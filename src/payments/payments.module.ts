@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { BankFundingService } from './funding/bank-funding.service';
+import { BankTransfersRepository } from './funding/bank-transfers.repository';
 import { FundingController } from './funding/funding.controller';
 import { FundingProcessor, SettlementProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
@@ -7,6 +9,8 @@ import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
 import { SettlementMetrics } from './funding/settlement-metrics';
 import { SettlementService } from './funding/settlement.service';
+import { BANK } from './providers/bank/bank.port';
+import { BankHttpClient } from './providers/bank/bank-http.client';
 import { PAYPAL } from './providers/paypal/paypal.port';
 import { PaypalRestClient } from './providers/paypal/paypal-rest.client';
 import { PaypalWebhookVerifier } from './providers/paypal/paypal-webhook.verifier';
@@ -26,13 +30,17 @@ export class PaymentsModule {
         PaypalRestClient,
         { provide: PAYPAL, useExisting: PaypalRestClient },
         PaypalWebhookVerifier,
+        BankHttpClient,
+        { provide: BANK, useExisting: BankHttpClient },
+        BankTransfersRepository,
+        BankFundingService,
         FundingRepository,
         FundingService,
         SettlementService,
         SettlementMetrics,
         ...(options.workers ? [FundingProcessor, SettlementProcessor] : []),
       ],
-      exports: [PAYPAL, PaypalWebhookVerifier],
+      exports: [PAYPAL, BANK, PaypalWebhookVerifier],
     };
   }
 }

@@ -11,6 +11,8 @@ export const QUEUES = {
   settlement: 'settlement',
   /** The provider mocks' outgoing webhooks (sandbox mode only). */
   sandboxWebhooks: 'sandbox-webhooks',
+  /** The bank mock's settlements and callbacks (sandbox mode only). */
+  sandboxBank: 'sandbox-bank',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -40,12 +42,16 @@ export const JOBS = {
   funding: {
     /** Asks the provider whether a trade's USD arrived, and authorizes an approved order; idempotent. */
     checkFunding: 'check-funding',
+    /** A settled incoming bank transfer, decided once: funds its trade, or goes to suspense to be returned. */
+    receiveBankTransfer: 'receive-bank-transfer',
   },
   settlement: {
     /** Moves a releasing or refunding trade's money at the provider, step by step, each step once. */
     settleTrade: 'settle-trade',
     /** Delayed to before a PayPal authorization's honour period ends: captures it into escrow if still held. */
     captureIntoEscrow: 'capture-into-escrow',
+    /** Sends an incoming bank transfer's suspense part back to its sender, and books it once the bank confirms. */
+    returnBankMoney: 'return-bank-money',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */
@@ -53,6 +59,12 @@ export const JOBS = {
     /** The mock settles a payout batch's items (delayed), or returns an unclaimed item. */
     settlePaypalPayout: 'settle-paypal-payout',
     returnPaypalPayoutItem: 'return-paypal-payout-item',
+  },
+  sandboxBank: {
+    /** Delayed by the settlement delay: an incoming transfer or a return settles (or fails). */
+    settleTransfer: 'settle-bank-transfer',
+    /** One delivery of a bank callback; signed afresh at every attempt. */
+    deliverWebhook: 'deliver-bank-webhook',
   },
 } as const;
 

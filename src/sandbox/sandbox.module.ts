@@ -5,6 +5,9 @@ import { PaypalMockIdentity } from '../payments/providers/paypal/mock/paypal-moc
 import { PaypalMockPayouts } from '../payments/providers/paypal/mock/paypal-mock.payouts';
 import { PaypalMockService } from '../payments/providers/paypal/mock/paypal-mock.service';
 import { PaypalMockWebhooks } from '../payments/providers/paypal/mock/paypal-mock.webhooks';
+import { BankMockController } from '../payments/providers/bank/mock/bank-mock.controller';
+import { BankMockProcessor } from '../payments/providers/bank/mock/bank-mock.processor';
+import { BankMockService } from '../payments/providers/bank/mock/bank-mock.service';
 import { FaultsController } from './faults.controller';
 import { FaultsService } from './faults.service';
 
@@ -17,14 +20,15 @@ export class SandboxModule {
   static register(options: { workers: boolean }): DynamicModule {
     return {
       module: SandboxModule,
-      controllers: [FaultsController, PaypalMockController],
+      controllers: [FaultsController, PaypalMockController, BankMockController],
       providers: [
         FaultsService,
         PaypalMockService,
         PaypalMockIdentity,
         PaypalMockPayouts,
         PaypalMockWebhooks,
-        ...(options.workers ? [PaypalMockDeliveryProcessor] : []),
+        BankMockService,
+        ...(options.workers ? [PaypalMockDeliveryProcessor, BankMockProcessor] : []),
       ],
       exports: [FaultsService, PaypalMockIdentity],
     };

@@ -391,12 +391,22 @@ export class TradesService {
     return moved;
   }
 
-  /** The provider confirmed the refund: `refunding` → `refunded`; the hold voided, the amount back to the market. */
-  async completeRefund(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+  /**
+   * The provider confirmed the refund: `refunding` → `refunded`, the amount back to the market. An
+   * authorization hold is voided; money that really arrived (`paid_back`, a bank return) posts to the
+   * traveler's refund payable, cleared.
+   */
+  async completeRefund(
+    manager: EntityManager,
+    tradeId: string,
+    detail: Record<string, unknown>,
+    how: 'voided' | 'paid_back' = 'voided',
+  ): Promise<Trade> {
     const trade = await this.require(manager, tradeId);
     // After a refund the fee is zero (SPEC.md): the traveler gets everything back and nothing was released.
     const moved = await this.move(manager, trade, 'refunded', { kind: 'system', id: null }, detail, { fee_usd: '0' });
-    await this.ledger.settleRefund(manager, moved);
+    if (how === 'paid_back') await this.ledger.settlePaidBackRefund(manager, moved);
+    else await this.ledger.settleRefund(manager, moved);
     await this.endUncompleted(manager, moved, null);
     return moved;
   }

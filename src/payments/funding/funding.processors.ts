@@ -1,7 +1,9 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { FundingService, NotYet } from './funding.service';
+import { BankFundingService } from './bank-funding.service';
+import { FundingService } from './funding.service';
+import { NotYet } from './provider-steps';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { tradesConfig } from '../../config';
@@ -10,13 +12,17 @@ import { SettlementService } from './settlement.service';
 
 @Processor(QUEUES.funding)
 export class FundingProcessor extends WorkerHost {
-  constructor(private readonly funding: FundingService) {
+  constructor(
+    private readonly funding: FundingService,
+    private readonly bankFunding: BankFundingService,
+  ) {
     super();
   }
 
-  async process(job: Job<{ tradeId: string }>): Promise<{ outcome: string }> {
-    if (job.name !== JOBS.funding.checkFunding) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.funding}`);
-    return { outcome: await this.funding.check(job.data.tradeId) };
+  async process(job: Job<{ tradeId?: string; transferId?: string }>): Promise<{ outcome: string }> {
+    if (job.name === JOBS.funding.checkFunding) return { outcome: await this.funding.check(job.data.tradeId!) };
+    if (job.name === JOBS.funding.receiveBankTransfer) return { outcome: await this.bankFunding.receiveById(job.data.transferId!) };
+    throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.funding}`);
   }
 }
 
@@ -29,14 +35,16 @@ export class FundingProcessor extends WorkerHost {
 export class SettlementProcessor extends WorkerHost {
   constructor(
     private readonly settlement: SettlementService,
+    private readonly bankFunding: BankFundingService,
     private readonly trades: TradesRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
     super();
   }
 
-  async process(job: Job<{ tradeId: string }>): Promise<{ outcome: string }> {
+  async process(job: Job<{ tradeId: string; transferId?: string }>): Promise<{ outcome: string }> {
     if (job.name === JOBS.settlement.captureIntoEscrow) return { outcome: await this.settlement.captureIntoEscrow(job.data.tradeId) };
+    if (job.name === JOBS.settlement.returnBankMoney) return { outcome: await this.bankFunding.returnSuspense(job.data.transferId!) };
     if (job.name !== JOBS.settlement.settleTrade) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.settlement}`);
     try {
       return { outcome: await this.settlement.settle(job.data.tradeId) };

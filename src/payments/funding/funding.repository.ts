@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../common/database/query';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 
 export interface FundingRecord {
@@ -12,6 +13,9 @@ export interface FundingRecord {
   captureId: string | null;
   payoutBatchId: string | null;
   payoutItemId: string | null;
+  bankReference: string | null;
+  bankTransferId: string | null;
+  refundId: string | null;
 }
 
 interface Row {
@@ -23,6 +27,9 @@ interface Row {
   capture_id: string | null;
   payout_batch_id: string | null;
   payout_item_id: string | null;
+  bank_reference: string | null;
+  bank_transfer_id: string | null;
+  refund_id: string | null;
 }
 
 const toRecord = (r: Row): FundingRecord => ({
@@ -34,9 +41,19 @@ const toRecord = (r: Row): FundingRecord => ({
   captureId: r.capture_id,
   payoutBatchId: r.payout_batch_id,
   payoutItemId: r.payout_item_id,
+  bankReference: r.bank_reference,
+  bankTransferId: r.bank_transfer_id,
+  refundId: r.refund_id,
 });
 
-const STEPS = { authorization_id: true, capture_id: true, payout_batch_id: true, payout_item_id: true } as const;
+const STEPS = {
+  authorization_id: true,
+  capture_id: true,
+  payout_batch_id: true,
+  payout_item_id: true,
+  bank_transfer_id: true,
+  refund_id: true,
+} as const;
 
 /** A trade's provider ids, and the provider events received. */
 @Injectable()
@@ -52,12 +69,30 @@ export class FundingRepository {
     return (await this.find(tradeId))!;
   }
 
+  /** Records a bank transfer's reference; false when the reference is taken (the caller draws another). */
+  async recordBankReference(tradeId: string, reference: string): Promise<boolean> {
+    try {
+      await this.dataSource.query(
+        `INSERT INTO trade_fundings (trade_id, provider, bank_reference) VALUES ($1, 'bank_transfer', $2) ON CONFLICT (trade_id) DO NOTHING`,
+        [tradeId, reference],
+      );
+      return true;
+    } catch (error) {
+      if ((error as { driverError?: { constraint?: string } }).driverError?.constraint === 'trade_fundings_bank_reference_key')
+        return false;
+      throw error;
+    }
+  }
+
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
     const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
-  async tradeOf(column: 'order_id' | 'authorization_id' | 'payout_item_id', value: string): Promise<string | null> {
+  async tradeOf(
+    column: 'order_id' | 'authorization_id' | 'payout_item_id' | 'bank_reference' | 'bank_transfer_id',
+    value: string,
+  ): Promise<string | null> {
     const rows = await this.dataSource.query(`SELECT trade_id FROM trade_fundings WHERE ${column} = $1`, [value]);
     return rows[0]?.trade_id ?? null;
   }
@@ -74,7 +109,8 @@ export class FundingRepository {
   /** Records a step only if none is recorded yet; true for the caller that recorded it (the row lock decides a race). */
   async recordFirst(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<boolean> {
     if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
-    const rows = await manager.query(
+    const rows = await returningRows(
+      manager,
       `UPDATE trade_fundings SET ${column} = $2, updated_at = now() WHERE trade_id = $1 AND ${column} IS NULL RETURNING trade_id`,
       [tradeId, value],
     );

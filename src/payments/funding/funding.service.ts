@@ -12,29 +12,9 @@ import { JOBS, QUEUES } from '../../queues/queue-names';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
+import { BankFundingService } from './bank-funding.service';
 import { FundingRepository } from './funding.repository';
-
-/** Thrown by a poll that should ask again later; BullMQ retries the job on its backoff. */
-export class NotYet extends Error {
-  constructor(what: string) {
-    super(`not yet: ${what}`);
-    this.name = 'NotYet';
-  }
-}
-
-/** The provider's request id of one step of one trade: a retry after "did it but failed" finds the first result. */
-export function stepRequestId(tradeId: string, step: 'order' | 'authorize' | 'capture' | 'payout' | 'void' | 'refund'): string {
-  return `yb-${tradeId}-${step}`;
-}
-
-/** When to capture a held authorization into escrow: at four fifths of PayPal's honour period. */
-export function honorCaptureDelayMs(honorPeriodMs: number): number {
-  return Math.floor((honorPeriodMs * 4) / 5);
-}
-
-export function checkFundingJobId(tradeId: string, cause: string): string {
-  return `check-funding-${tradeId}-${cause}`;
-}
+import { checkFundingJobId, honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
 
 /**
  * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
@@ -49,6 +29,7 @@ export class FundingService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
+    private readonly bankFunding: BankFundingService,
     private readonly trades: TradesRepository,
     private readonly tradesService: TradesService,
     private readonly outbox: OutboxService,
@@ -69,11 +50,10 @@ export class FundingService {
     const existing = await this.fundings.find(tradeId);
     if (existing?.orderId)
       return { created: false, body: { provider: 'paypal', orderId: existing.orderId, approveUrl: existing.approveUrl } };
+    if (existing?.bankReference) return { created: false, body: this.bankFunding.view(existing.bankReference, trade.amountUsd) };
     if (trade.state !== 'awaiting_funding')
       throw new DomainError('invalid_state_transition', `The trade is ${trade.state}`, { state: trade.state });
-    if (trade.paymentMethod !== 'paypal') {
-      throw new DomainError('service_unavailable', 'Bank transfer funding is not available yet; this trade can be cancelled');
-    }
+    if (trade.paymentMethod === 'bank_transfer') return this.bankFunding.start(trade);
     let order;
     try {
       order = await this.paypal.createOrder({
@@ -111,6 +91,7 @@ export class FundingService {
    */
   async check(tradeId: string): Promise<'funded' | 'voided' | 'self_trade' | 'nothing'> {
     const funding = await this.fundings.find(tradeId);
+    if (funding?.provider === 'bank_transfer') return this.bankFunding.check(tradeId);
     const trade = await this.trades.find(tradeId);
     if (!funding?.orderId || !trade) return 'nothing';
     let order = await this.paypal.getOrder(funding.orderId);

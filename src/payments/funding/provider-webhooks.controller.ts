@@ -1,19 +1,28 @@
-import { Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../../common/auth/decorators';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
+import { verifyPayload } from '../../common/crypto/hmac-signature';
+import { bankConfig } from '../../config';
 import { DomainError } from '../../common/errors';
-import { OutboxService } from '../../outbox/outbox.service';
+import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId } from './funding.service';
+import { checkFundingJobId } from './provider-steps';
 
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
+
+interface BankEvent {
+  id?: unknown;
+  type?: unknown;
+  data?: { id?: unknown; returnsTransferId?: unknown };
+}
 
 interface PaypalEvent {
   id?: unknown;
@@ -40,6 +49,7 @@ export class ProviderWebhooksController {
     private readonly outbox: OutboxService,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly encryption: FieldEncryption,
+    @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
   ) {}
 
   @Post('paypal')
@@ -72,6 +82,66 @@ export class ProviderWebhooksController {
           payload: { tradeId: target.tradeId },
         });
       }
+      return fresh;
+    });
+    return { received: true, duplicate: !stored };
+  }
+
+  /**
+   * The bank's callbacks, signed `X-Signature` (HMAC over the time and raw body, five minutes of tolerance).
+   * Stored once under the event id; each asks the bank for the truth through a job: a settled incoming
+   * transfer is decided, a return settled or failed moves its suspense or its trade's refund on.
+   */
+  @Post('bank')
+  @HttpCode(200)
+  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  async bank(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
+    const raw = request.rawBody ?? Buffer.alloc(0);
+    const header = request.headers['x-signature'];
+    const verdict = verifyPayload(this.bankSettings.webhookSecret, typeof header === 'string' ? header : undefined, raw);
+    if (!verdict.ok) throw new DomainError('invalid_signature', `The callback signature was refused (${verdict.reason})`);
+    const event = (request.body ?? {}) as BankEvent;
+    if (typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.data?.id !== 'string') {
+      throw DomainError.validation([{ field: 'id', code: 'required', message: 'A bank event has an id, a type and data.id' }]);
+    }
+    const eventId = event.id;
+    const type = event.type;
+    const data = event.data as { id: string; returnsTransferId?: unknown };
+    const jobs: OutboxMessage[] = [];
+    if (type === 'transfer.settled') {
+      jobs.push({
+        queue: QUEUES.funding,
+        jobName: JOBS.funding.receiveBankTransfer,
+        jobId: `bank-incoming-${data.id}`,
+        payload: { transferId: data.id },
+      });
+    } else if ((type === 'return.settled' || type === 'return.failed') && typeof data.returnsTransferId === 'string') {
+      // The return may be of suspense, or a trade's refund: both jobs ask the bank and do nothing if it is not theirs.
+      jobs.push({
+        queue: QUEUES.settlement,
+        jobName: JOBS.settlement.returnBankMoney,
+        jobId: `bank-return-${data.returnsTransferId}-${eventId}`,
+        payload: { transferId: data.returnsTransferId },
+      });
+      const tradeId = await this.fundings.tradeOf('bank_transfer_id', data.returnsTransferId);
+      if (tradeId) {
+        jobs.push({
+          queue: QUEUES.settlement,
+          jobName: JOBS.settlement.settleTrade,
+          jobId: `settle-${tradeId}-${eventId}`,
+          payload: { tradeId },
+        });
+      }
+    }
+    const stored = await this.dataSource.transaction(async (manager) => {
+      const fresh = await this.fundings.recordEvent(
+        manager,
+        'bank',
+        eventId,
+        type,
+        this.encryption.encrypt(raw.toString('utf8'), PROVIDER_EVENT_CONTEXT),
+      );
+      if (fresh) for (const job of jobs) await this.outbox.write(manager, job);
       return fresh;
     });
     return { received: true, duplicate: !stored };

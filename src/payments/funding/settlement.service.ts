@@ -6,9 +6,11 @@ import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
-import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
-import { FundingRepository } from './funding.repository';
-import { NotYet, stepRequestId } from './funding.service';
+import type { Trade } from '../../trades/trade.types';
+import { BANK, BankPort } from '../providers/bank/bank.port';
+import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
+import { FundingRecord, FundingRepository } from './funding.repository';
+import { NotYet, stepRequestId } from './provider-steps';
 
 /**
  * Moves a decided trade's USD at PayPal, one step at a time: provider call first, then a short transaction
@@ -25,43 +27,24 @@ export class SettlementService {
     private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
+    @Inject(BANK) private readonly bank: BankPort,
   ) {}
 
   async settle(tradeId: string): Promise<'completed' | 'refunded' | 'nothing'> {
     const trade = await this.trades.find(tradeId);
     const funding = await this.fundings.find(tradeId);
-    // Trades funded outside PayPal (or not at all) have nothing to settle here.
-    if (!trade || !funding?.authorizationId) return 'nothing';
+    if (!trade || !funding) return 'nothing';
+    if (funding.provider === 'bank_transfer') return this.settleBank(trade, funding);
+    // A PayPal trade never authorized was never funded: nothing to settle.
+    if (!funding.authorizationId) return 'nothing';
     const authorizationId = funding.authorizationId;
 
     if (trade.state === 'releasing') {
       const captureId = funding.captureId ?? (await this.capture(tradeId, authorizationId));
-      let batchId = funding.payoutBatchId;
-      if (!batchId) {
-        const sealed = await this.trades.counterpartyPaypalOf(tradeId);
-        const receiverEmail = this.encryption.decrypt(sealed!, HANDLE_CONTEXT.paypalEmail);
-        const payout = await this.paypal.createPayout({
-          senderBatchId: stepRequestId(tradeId, 'payout'),
-          receiverEmail,
-          amountUsd: trade.amountUsd - trade.feeUsd,
-          note: `Yuanbridge trade ${tradeId}`,
-        });
-        batchId = payout.batchId;
-        await this.dataSource.transaction(async (manager) => {
-          await this.fundings.recordStep(manager, tradeId, 'payout_batch_id', payout.batchId);
-          if (payout.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', payout.itemId);
-        });
-      }
-      const batch = await this.paypal.getPayoutBatch(batchId);
-      // A payout that reached a final status other than SUCCESS is a failure operators must see, not a wait.
-      if (batch.itemStatus && ['FAILED', 'UNCLAIMED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'].includes(batch.itemStatus)) {
-        throw new Error(`Payout ${batchId} is ${batch.itemStatus}`);
-      }
-      if (batch.itemStatus !== 'SUCCESS') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+      const payout = await this.payOut(trade, funding);
       await this.dataSource.transaction(async (manager) => {
-        if (batch.itemId) await this.fundings.recordStep(manager, tradeId, 'payout_item_id', batch.itemId);
-        await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: batchId });
-        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.payoutFee, batch.feeUsd);
+        await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: payout.batchId });
+        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.payoutFee, payout.feeUsd);
         await this.trades.clearSettlementFailing(manager, tradeId);
       });
       return 'completed';
@@ -100,6 +83,79 @@ export class SettlementService {
       return 'refunded';
     }
     return 'nothing';
+  }
+
+  /**
+   * A bank-funded trade: the money is in our bank account. Release pays the counterparty by PayPal payout;
+   * refund sends the trade's USD back to the sender of the transfer that funded it, done when the bank
+   * says the return settled.
+   */
+  private async settleBank(trade: Trade, funding: FundingRecord): Promise<'completed' | 'refunded' | 'nothing'> {
+    if (!funding.bankTransferId) return 'nothing';
+    if (trade.state === 'releasing') {
+      const payout = await this.payOut(trade, funding);
+      await this.dataSource.transaction(async (manager) => {
+        await this.tradesService.completeRelease(manager, trade.id, { provider: 'bank_transfer', payoutBatchId: payout.batchId });
+        await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
+        await this.trades.clearSettlementFailing(manager, trade.id);
+      });
+      return 'completed';
+    }
+    if (trade.state === 'refunding') {
+      const returned = await this.bank.returnTransfer({
+        transferId: funding.bankTransferId,
+        amountUsd: trade.amountUsd,
+        requestId: stepRequestId(trade.id, 'refund'),
+      });
+      if (!funding.refundId)
+        await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'refund_id', returned.transferId));
+      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
+      if (returned.status === 'failed') throw new Error(`The bank could not return ${returned.transferId} to the sender`);
+      await this.dataSource.transaction(async (manager) => {
+        await this.tradesService.completeRefund(
+          manager,
+          trade.id,
+          { provider: 'bank_transfer', returnId: returned.transferId },
+          'paid_back',
+        );
+        await this.trades.clearSettlementFailing(manager, trade.id);
+      });
+      return 'refunded';
+    }
+    return 'nothing';
+  }
+
+  /**
+   * Pays the counterparty the USD less the fee by PayPal payout, under the trade's one payout batch id, and
+   * returns the payout once PayPal says it succeeded (NotYet while it is processing).
+   */
+  private async payOut(trade: Trade, funding: FundingRecord): Promise<PaypalPayout> {
+    let batchId = funding.payoutBatchId;
+    if (!batchId) {
+      const sealed = await this.trades.counterpartyPaypalOf(trade.id);
+      const receiverEmail = this.encryption.decrypt(sealed!, HANDLE_CONTEXT.paypalEmail);
+      const payout = await this.paypal.createPayout({
+        senderBatchId: stepRequestId(trade.id, 'payout'),
+        receiverEmail,
+        amountUsd: trade.amountUsd - trade.feeUsd,
+        note: `Yuanbridge trade ${trade.id}`,
+      });
+      batchId = payout.batchId;
+      await this.dataSource.transaction(async (manager) => {
+        await this.fundings.recordStep(manager, trade.id, 'payout_batch_id', payout.batchId);
+        if (payout.itemId) await this.fundings.recordStep(manager, trade.id, 'payout_item_id', payout.itemId);
+      });
+    }
+    const batch = await this.paypal.getPayoutBatch(batchId);
+    // A payout that reached a final status other than SUCCESS is a failure operators must see, not a wait.
+    if (batch.itemStatus && ['FAILED', 'UNCLAIMED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'].includes(batch.itemStatus)) {
+      throw new Error(`Payout ${batchId} is ${batch.itemStatus}`);
+    }
+    if (batch.itemStatus !== 'SUCCESS') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+    if (batch.itemId && !funding.payoutItemId) {
+      await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
+    }
+    return batch;
   }
 
   /**

@@ -1,0 +1,206 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomInt } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { formatAmount } from '../../common/money';
+import { tradesConfig } from '../../config';
+import { LedgerService } from '../../ledger/ledger.service';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import type { Trade } from '../../trades/trade.types';
+import { TradesRepository } from '../../trades/trades.repository';
+import { TradesService } from '../../trades/trades.service';
+import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
+import { BankTransfersRepository, IncomingDisposition } from './bank-transfers.repository';
+import { FundingRepository } from './funding.repository';
+import { checkFundingJobId, NotYet } from './provider-steps';
+
+// Crockford's base32 without I, L, O, U: a reference a person can read out and type.
+const REFERENCE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+export function newBankReference(): string {
+  let code = '';
+  for (let i = 0; i < 10; i += 1) code += REFERENCE_ALPHABET[randomInt(REFERENCE_ALPHABET.length)];
+  return `YB-${code}`;
+}
+
+/** References as senders type them: any case, with spaces. */
+export function normalizeBankReference(reference: string): string {
+  return reference.toUpperCase().replace(/\s+/g, '');
+}
+
+export const bankReturnRequestId = (transferId: string): string => `yb-return-${transferId}`;
+
+/**
+ * The USD into escrow by bank transfer. The trade gets a unique reference; the bank's callback (or the
+ * poll) reports each settled incoming transfer, which is decided once under the trade's row lock: exactly
+ * the amount or more funds the trade (the excess to suspense), anything else (too little, too late, an
+ * unknown reference) goes to suspense. Suspense is sent back to the sender and leaves the books when the
+ * bank confirms the return.
+ */
+@Injectable()
+export class BankFundingService {
+  private readonly logger = new Logger(BankFundingService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly fundings: FundingRepository,
+    private readonly incoming: BankTransfersRepository,
+    private readonly trades: TradesRepository,
+    private readonly tradesService: TradesService,
+    private readonly ledger: LedgerService,
+    private readonly outbox: OutboxService,
+    @Inject(BANK) private readonly bank: BankPort,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+  ) {}
+
+  /** The trade's reference, made once; the poll starts with it. */
+  async start(trade: Trade): Promise<{ created: boolean; body: Record<string, unknown> }> {
+    let recorded = false;
+    for (let attempt = 0; attempt < 5 && !recorded; attempt += 1) {
+      recorded = await this.fundings.recordBankReference(trade.id, newBankReference());
+    }
+    if (!recorded) throw new Error('Could not draw a free bank reference');
+    const funding = (await this.fundings.find(trade.id))!;
+    await this.dataSource.transaction((manager) =>
+      this.outbox.write(manager, {
+        queue: QUEUES.funding,
+        jobName: JOBS.funding.checkFunding,
+        jobId: checkFundingJobId(trade.id, 'poll'),
+        payload: { tradeId: trade.id },
+        delayMs: this.config.providerPollEveryMs,
+        // Until the funding window closes (the job ends when the trade stops waiting); callbacks usually come first.
+        retry: {
+          attempts: Math.min(10000, Math.ceil(this.config.fundingWindowBankMs / this.config.providerPollEveryMs) + 1),
+          backoffMs: this.config.providerPollEveryMs,
+          backoffType: 'fixed',
+        },
+      }),
+    );
+    return { created: true, body: this.view(funding.bankReference!, trade.amountUsd) };
+  }
+
+  view(reference: string, amountUsd: bigint): Record<string, unknown> {
+    return { provider: 'bank_transfer', reference, amountUsd: formatAmount(amountUsd, 'USD') };
+  }
+
+  /** The poll: every settled transfer with the trade's reference is decided; NotYet while the trade still waits. */
+  async check(tradeId: string): Promise<'funded' | 'nothing'> {
+    const funding = await this.fundings.find(tradeId);
+    if (!funding?.bankReference) return 'nothing';
+    for (const transfer of await this.bank.incomingByReference(funding.bankReference)) await this.receive(transfer);
+    const trade = await this.trades.find(tradeId);
+    if (trade?.state === 'awaiting_funding') throw new NotYet(`no settled transfer for ${funding.bankReference}`);
+    return trade?.state === 'funded' ? 'funded' : 'nothing';
+  }
+
+  /** A callback named a transfer: ask the bank about it, and decide it. */
+  async receiveById(transferId: string): Promise<IncomingDisposition | 'already' | 'nothing'> {
+    const transfer = await this.bank.getTransfer(transferId);
+    if (transfer.status === 'pending') throw new NotYet(`transfer ${transferId} is pending`);
+    return this.receive(transfer);
+  }
+
+  /** Decides one settled incoming transfer, once, in one transaction with its ledger entries and jobs. */
+  async receive(transfer: BankTransfer): Promise<IncomingDisposition | 'already' | 'nothing'> {
+    if (transfer.direction !== 'incoming' || transfer.status !== 'settled') return 'nothing';
+    if (await this.incoming.find(transfer.transferId)) return 'already';
+    const reference = transfer.reference ? normalizeBankReference(transfer.reference) : null;
+    const tradeId = reference ? await this.fundings.tradeOf('bank_reference', reference) : null;
+    return this.dataSource.transaction(async (manager) => {
+      // The trade's row lock orders this against the other transfers for it and against its deadline.
+      const trade = tradeId && (await this.trades.lockState(manager, tradeId)) ? await this.trades.find(tradeId, manager) : null;
+      const amount = transfer.amountUsd;
+      let disposition: IncomingDisposition;
+      let fundedUsd = 0n;
+      if (!trade) disposition = 'unknown_reference';
+      else if (trade.state !== 'awaiting_funding') disposition = 'late';
+      else if (amount < trade.amountUsd) disposition = 'underpaid';
+      else {
+        fundedUsd = trade.amountUsd;
+        disposition = amount > trade.amountUsd ? 'overpaid' : 'funded';
+      }
+      const suspenseUsd = amount - fundedUsd;
+      const fresh = await this.incoming.decide(manager, {
+        transferId: transfer.transferId,
+        tradeId: trade?.id ?? null,
+        amountUsd: amount,
+        fundedUsd,
+        suspenseUsd,
+        disposition,
+      });
+      if (!fresh) return 'already';
+      if (trade && fundedUsd > 0n) {
+        await this.fundings.recordStep(manager, trade.id, 'bank_transfer_id', transfer.transferId);
+        await this.tradesService.confirmFunding(manager, trade.id, {
+          provider: 'bank_transfer',
+          reference,
+          transferId: transfer.transferId,
+        });
+      }
+      if (suspenseUsd > 0n) {
+        await this.ledger.toSuspense(manager, trade?.id ?? null, transfer.transferId, suspenseUsd);
+        await this.outbox.write(manager, {
+          queue: QUEUES.settlement,
+          jobName: JOBS.settlement.returnBankMoney,
+          jobId: `bank-return-${transfer.transferId}`,
+          payload: { transferId: transfer.transferId },
+          retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+        });
+      }
+      if (trade && disposition !== 'funded') {
+        // The parties see what happened to money that did not (all) fund the trade.
+        await this.trades.insertEvent(manager, trade.id, {
+          actor: { kind: 'system', id: null },
+          type: 'provider_event',
+          fromState: null,
+          toState: null,
+          detail: {
+            provider: 'bank_transfer',
+            transferId: transfer.transferId,
+            received: disposition,
+            amountUsd: formatAmount(amount, 'USD'),
+            returningUsd: formatAmount(suspenseUsd, 'USD'),
+          },
+        });
+      }
+      return disposition;
+    });
+  }
+
+  /**
+   * Sends a transfer's suspense part back to its sender (the request id makes a retry find the first return)
+   * and books it out of suspense once the bank says it settled. A return the bank could not make (a closed
+   * account) stays in suspense, logged for operators.
+   */
+  async returnSuspense(transferId: string): Promise<'returned' | 'failed' | 'nothing'> {
+    const record = await this.incoming.find(transferId);
+    if (!record || record.suspenseUsd === 0n || record.returnedAt) return 'nothing';
+    const returned = await this.bank.returnTransfer({
+      transferId,
+      amountUsd: record.suspenseUsd,
+      requestId: bankReturnRequestId(transferId),
+    });
+    if (!record.returnId) await this.incoming.recordReturn(transferId, returned.transferId);
+    if (returned.status === 'pending') throw new NotYet(`return ${returned.transferId} is pending`);
+    if (returned.status === 'failed') {
+      this.logger.error({ transferId, returnId: returned.transferId }, 'The bank could not return money held in suspense');
+      return 'failed';
+    }
+    await this.dataSource.transaction(async (manager) => {
+      if (!(await this.incoming.markReturned(manager, transferId))) return;
+      await this.ledger.fromSuspense(manager, record.tradeId, transferId, record.suspenseUsd);
+      if (record.tradeId) {
+        await this.trades.insertEvent(manager, record.tradeId, {
+          actor: { kind: 'system', id: null },
+          type: 'provider_event',
+          fromState: null,
+          toState: null,
+          detail: { provider: 'bank_transfer', transferId, returnedUsd: formatAmount(record.suspenseUsd, 'USD') },
+        });
+      }
+    });
+    return 'returned';
+  }
+}

@@ -1,0 +1,81 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { formatAmount, parseAmount } from '../../../common/money';
+import { bankConfig } from '../../../config';
+import { BankApiError, BankPort, BankTransfer } from './bank.port';
+
+const TIMEOUT_MS = 10000;
+
+interface TransferBody {
+  id: string;
+  direction: 'incoming' | 'return';
+  reference: string | null;
+  amount: string;
+  status: 'pending' | 'settled' | 'failed';
+  returnsTransferId: string | null;
+}
+
+const toTransfer = (body: TransferBody): BankTransfer => ({
+  transferId: body.id,
+  direction: body.direction,
+  reference: body.reference,
+  amountUsd: parseAmount(body.amount, 'USD'),
+  status: body.status,
+  returnsTransferId: body.returnsTransferId,
+});
+
+/** The bank's HTTP API (the sandbox mock's by default): our key as a Bearer token, returns keyed by `Idempotency-Key`. */
+@Injectable()
+export class BankHttpClient implements BankPort {
+  constructor(@Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>) {}
+
+  async getTransfer(transferId: string): Promise<BankTransfer> {
+    return toTransfer(await this.call<TransferBody>('GET', `/v1/transfers/${encodeURIComponent(transferId)}`));
+  }
+
+  async incomingByReference(reference: string): Promise<BankTransfer[]> {
+    const body = await this.call<{ data: TransferBody[] }>('GET', `/v1/transfers?reference=${encodeURIComponent(reference)}`);
+    return body.data.map(toTransfer);
+  }
+
+  async returnTransfer(input: { transferId: string; amountUsd: bigint; requestId: string }): Promise<BankTransfer> {
+    return toTransfer(
+      await this.call<TransferBody>('POST', '/v1/returns', {
+        idempotencyKey: input.requestId,
+        body: { transferId: input.transferId, amount: formatAmount(input.amountUsd, 'USD') },
+      }),
+    );
+  }
+
+  private async call<T>(method: string, path: string, options: { body?: unknown; idempotencyKey?: string } = {}): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.config.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.config.apiKey}`,
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
+        },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new BankApiError(0, 'network_error', `The bank could not be reached: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    let body: { code?: string; detail?: string } & Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the status
+    }
+    if (!response.ok)
+      throw new BankApiError(
+        response.status,
+        body.code ?? `http_${response.status}`,
+        body.detail ?? `The bank answered ${response.status}`,
+      );
+    return body as T;
+  }
+}

@@ -1,0 +1,126 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import type { FastifyRequest } from 'fastify';
+import { Public } from '../../../../common/auth/decorators';
+import { DomainError } from '../../../../common/errors';
+import { InputParser } from '../../../../market/market-input';
+import { FaultsService } from '../../../../sandbox/faults.service';
+import { BankMockService, BankTransferView } from './bank-mock.service';
+
+export const BANK_MOCK_PREFIX = '/sandbox/bank';
+
+export class IncomingTransferDto {
+  @ApiProperty({ example: 'YB-7K2Q9XMD4T', description: "the trade's funding reference, as the sender typed it" })
+  @IsDefined()
+  @IsString()
+  @MaxLength(64)
+  reference: string;
+
+  @ApiProperty({ example: '138.12' })
+  @IsDefined()
+  amountUsd: unknown;
+
+  @ApiPropertyOptional({ example: 'DE89370400440532013000', description: "the sender's account (money is returned there)" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(/^[A-Za-z0-9-]+$/, { message: 'senderAccount has letters, digits and dashes only' })
+  senderAccount?: string;
+}
+
+export class BankReturnDto {
+  @ApiProperty({ description: 'the incoming transfer to send back' })
+  @IsDefined()
+  @IsString()
+  @MaxLength(64)
+  transferId: string;
+
+  @ApiProperty({ example: '10.00' })
+  @IsDefined()
+  amount: unknown;
+}
+
+/**
+ * The bank, in sandbox mode: `POST /sandbox/bank/incoming` is someone's bank sending money (API.md); under
+ * `/sandbox/bank/v1` is the bank's API as the platform calls it (our key as a Bearer token; returns keyed by
+ * `Idempotency-Key`). Faults from `PUT /sandbox/faults` act on the API calls.
+ */
+@ApiTags('sandbox')
+@Public()
+@Controller('sandbox/bank')
+export class BankMockController {
+  constructor(
+    private readonly bank: BankMockService,
+    private readonly faults: FaultsService,
+  ) {}
+
+  @Post('incoming')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Sandbox: a bank transfer arrives; it settles after the configured delay' })
+  @ApiAcceptedResponse({ description: '{transferId, status: "pending"}' })
+  async incoming(@Req() request: FastifyRequest, @Body() body: IncomingTransferDto): Promise<{ transferId: string; status: string }> {
+    const input = new InputParser();
+    const amountCents = input.amount(body.amountUsd, 'amountUsd', 'USD');
+    input.done();
+    const transfer = await this.bank.receive(this.base(request), {
+      reference: body.reference,
+      amountCents,
+      senderAccount: body.senderAccount ?? 'SANDBOX-SENDER',
+    });
+    return { transferId: transfer.id, status: transfer.status };
+  }
+
+  @Get('v1/transfers/:id')
+  @ApiOperation({ summary: 'Bank API: one transfer' })
+  @ApiOkResponse({ description: 'the transfer' })
+  async transfer(@Req() request: FastifyRequest, @Param('id') id: string): Promise<BankTransferView> {
+    await this.guard(request);
+    return this.bank.find(id);
+  }
+
+  @Get('v1/transfers')
+  @ApiOperation({ summary: 'Bank API: incoming transfers with a reference' })
+  @ApiOkResponse({ description: '{data: [transfers]}' })
+  async transfers(@Req() request: FastifyRequest, @Query('reference') reference: unknown): Promise<{ data: BankTransferView[] }> {
+    await this.guard(request);
+    if (typeof reference !== 'string' || reference.length === 0 || reference.length > 64) {
+      throw DomainError.validation([{ field: 'reference', code: 'required', message: 'reference is required' }]);
+    }
+    return { data: await this.bank.incomingByReference(reference) };
+  }
+
+  @Post('v1/returns')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Bank API: send (part of) an incoming transfer back to its sender (Idempotency-Key required)' })
+  async createReturn(
+    @Req() request: FastifyRequest,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Body() body: BankReturnDto,
+  ): Promise<BankTransferView> {
+    const decision = await this.guard(request);
+    if (!idempotencyKey || idempotencyKey.length > 200) {
+      throw DomainError.validation([{ field: 'Idempotency-Key', code: 'required', message: 'A return needs an Idempotency-Key' }]);
+    }
+    const input = new InputParser();
+    const amountCents = input.amount(body.amount, 'amount', 'USD');
+    input.done();
+    const created = await this.bank.createReturn(this.base(request), idempotencyKey, { transferId: body.transferId, amountCents });
+    if (decision.failAfter) throw new DomainError('internal_error', 'The bank failed');
+    return created;
+  }
+
+  /** Faults first (down, errors, latency), then the key; "fail after success" is the caller's to apply once the work is done. */
+  private async guard(request: FastifyRequest): Promise<{ failAfter: boolean }> {
+    const decision = await this.faults.next('bank', request.url.split('?')[0].slice(BANK_MOCK_PREFIX.length));
+    if (decision.kind === 'down') throw new DomainError('service_unavailable', 'The bank is down');
+    if (decision.kind === 'error') throw new DomainError('internal_error', 'The bank failed');
+    if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
+    this.bank.authenticate(request.headers.authorization);
+    return { failAfter: decision.failAfter };
+  }
+
+  private base(request: FastifyRequest): string {
+    return `${request.protocol}://${request.headers.host}${BANK_MOCK_PREFIX}`;
+  }
+}

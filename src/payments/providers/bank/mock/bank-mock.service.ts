@@ -1,0 +1,187 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../../common/database/query';
+import { DomainError } from '../../../../common/errors';
+import { formatAmount } from '../../../../common/money';
+import { bankConfig } from '../../../../config';
+import { OutboxService } from '../../../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { draw } from '../../../../sandbox/faults';
+import { FaultsService } from '../../../../sandbox/faults.service';
+
+interface TransferRow {
+  id: string;
+  direction: 'incoming' | 'return';
+  reference: string | null;
+  amount_cents: string;
+  sender_account: string | null;
+  returns_transfer_id: string | null;
+  status: 'pending' | 'settled' | 'failed';
+  created_at: Date;
+  settled_at: Date | null;
+}
+
+/** The bank's view of a transfer, as its API answers and its callbacks carry it (no account numbers). */
+export interface BankTransferView {
+  id: string;
+  direction: 'incoming' | 'return';
+  reference: string | null;
+  amount: string;
+  currency: 'USD';
+  status: 'pending' | 'settled' | 'failed';
+  returnsTransferId: string | null;
+  createdAt: string;
+  settledAt: string | null;
+}
+
+export type BankEventType = 'transfer.settled' | 'return.settled' | 'return.failed';
+
+const view = (row: TransferRow): BankTransferView => ({
+  id: row.id,
+  direction: row.direction,
+  reference: row.reference,
+  amount: formatAmount(BigInt(row.amount_cents), 'USD'),
+  currency: 'USD',
+  status: row.status,
+  returnsTransferId: row.returns_transfer_id,
+  createdAt: row.created_at.toISOString(),
+  settledAt: row.settled_at?.toISOString() ?? null,
+});
+
+/**
+ * A bank with incoming transfers matched by reference and returns to their senders. Money settles after a
+ * delay (a delayed job), each change in one transaction with the callback that reports it (the outbox), so
+ * a crash never loses one. A return to a closed account fails instead of settling.
+ */
+@Injectable()
+export class BankMockService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly outbox: OutboxService,
+    private readonly faults: FaultsService,
+    @Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>,
+  ) {}
+
+  authenticate(authorization: string | undefined): void {
+    const expected = Buffer.from(`Bearer ${this.config.apiKey}`);
+    const given = Buffer.from(authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new DomainError('unauthenticated', 'The bank API key is missing or wrong');
+    }
+  }
+
+  /** Someone's bank sends money with a reference: pending now, settled after the delay. */
+  async receive(base: string, input: { reference: string; amountCents: bigint; senderAccount: string }): Promise<BankTransferView> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows: TransferRow[] = await manager.query(
+        `INSERT INTO bank_mock_transfers (id, direction, reference, amount_cents, sender_account, status)
+         VALUES ($1, 'incoming', $2, $3, $4, 'pending') RETURNING *`,
+        [newTransferId(), input.reference, input.amountCents.toString(), input.senderAccount],
+      );
+      await this.scheduleSettlement(manager, rows[0].id, base);
+      return view(rows[0]);
+    });
+  }
+
+  async find(id: string): Promise<BankTransferView> {
+    const rows: TransferRow[] = await this.dataSource.query(`SELECT * FROM bank_mock_transfers WHERE id = $1`, [id]);
+    if (!rows[0]) throw DomainError.notFound('Transfer');
+    return view(rows[0]);
+  }
+
+  async incomingByReference(reference: string): Promise<BankTransferView[]> {
+    const rows: TransferRow[] = await this.dataSource.query(
+      `SELECT * FROM bank_mock_transfers WHERE direction = 'incoming' AND reference = $1 ORDER BY created_at, id LIMIT 100`,
+      [reference],
+    );
+    return rows.map(view);
+  }
+
+  /**
+   * Sends (part of) a settled incoming transfer back to its sender. The idempotency key makes a retry find
+   * the first return; more than what is left of the transfer is refused.
+   */
+  async createReturn(base: string, idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
+    return this.dataSource.transaction(async (manager) => {
+      const original: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 FOR UPDATE`, [input.transferId]);
+      const incoming = original[0];
+      const existing: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
+      if (existing[0]) {
+        if (existing[0].returns_transfer_id !== input.transferId || BigInt(existing[0].amount_cents) !== input.amountCents) {
+          throw new DomainError('idempotency_key_reused', 'This idempotency key was used for another return');
+        }
+        return view(existing[0]);
+      }
+      if (!incoming || incoming.direction !== 'incoming') throw DomainError.notFound('Transfer');
+      if (incoming.status !== 'settled') throw new DomainError('conflict', 'Only a settled transfer can be returned');
+      const returned: { total: string }[] = await manager.query(
+        `SELECT coalesce(sum(amount_cents), 0)::text AS total FROM bank_mock_transfers WHERE returns_transfer_id = $1 AND status <> 'failed'`,
+        [incoming.id],
+      );
+      if (BigInt(returned[0].total) + input.amountCents > BigInt(incoming.amount_cents)) {
+        throw new DomainError('insufficient_amount', 'More than what is left of the transfer');
+      }
+      const rows: TransferRow[] = await manager.query(
+        `INSERT INTO bank_mock_transfers (id, direction, amount_cents, sender_account, returns_transfer_id, idempotency_key, status)
+         VALUES ($1, 'return', $2, $3, $4, $5, 'pending') RETURNING *`,
+        [newTransferId(), input.amountCents.toString(), incoming.sender_account, incoming.id, idempotencyKey],
+      );
+      await this.scheduleSettlement(manager, rows[0].id, base);
+      return view(rows[0]);
+    });
+  }
+
+  /** The delay has passed: pending → settled (or failed, for a return to a closed account), reported once. */
+  async settle(manager: EntityManager, id: string, base: string): Promise<void> {
+    const rows: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 AND status = 'pending' FOR UPDATE`, [
+      id,
+    ]);
+    const transfer = rows[0];
+    if (!transfer) return;
+    const fails = transfer.direction === 'return' && this.config.mockClosedAccounts.includes(transfer.sender_account ?? '');
+    const updated = await returningRows<TransferRow>(
+      manager,
+      `UPDATE bank_mock_transfers SET status = $2, settled_at = CASE WHEN $2 = 'settled' THEN now() END WHERE id = $1 RETURNING *`,
+      [id, fails ? 'failed' : 'settled'],
+    );
+    const type: BankEventType = transfer.direction === 'incoming' ? 'transfer.settled' : fails ? 'return.failed' : 'return.settled';
+    await this.emit(manager, type, view(updated[0]), base);
+  }
+
+  private async scheduleSettlement(manager: EntityManager, id: string, base: string): Promise<void> {
+    await this.outbox.write(manager, {
+      queue: QUEUES.sandboxBank,
+      jobName: JOBS.sandboxBank.settleTransfer,
+      jobId: `bank-settle-${id}`,
+      payload: { id, base },
+      delayMs: this.config.mockSettlementDelayMs,
+    });
+  }
+
+  /** Queues the callback; the webhook faults act here, as at the PayPal mock. Each delivery is signed when sent. */
+  private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView, base: string): Promise<void> {
+    const event = { id: `evt_${randomBytes(12).toString('hex')}`, type, created: new Date().toISOString(), data };
+    const settings = await this.faults.get('bank');
+    const seed = settings.seed ?? 0;
+    const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${event.id}`);
+    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
+    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+    for (let copy = 0; copy < copies; copy += 1) {
+      await this.outbox.write(manager, {
+        queue: QUEUES.sandboxBank,
+        jobName: JOBS.sandboxBank.deliverWebhook,
+        jobId: `bank-webhook-${event.id}-${copy}`,
+        payload: { event, url: this.config.mockWebhookUrl ?? `${new URL(base).origin}/v1/provider-webhooks/bank` },
+        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
+      });
+    }
+  }
+}
+
+function newTransferId(): string {
+  return `BT${randomBytes(10).toString('hex').toUpperCase()}`;
+}

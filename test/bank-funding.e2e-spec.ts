@@ -1,0 +1,281 @@
+import { Client } from 'pg';
+import { signPayload } from '../src/common/crypto/hmac-signature';
+import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { registerUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+/** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
+describe('Bank transfer funding and settlement (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      PROVIDER_POLL_EVERY_MS: '200',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
+      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYOUT_WINDOW_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+      SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+
+  /** A bank-transfer trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
+  async function bankTrade() {
+    const traveler = await readyTraveler(api);
+    const counterparty = await readyCounterparty(api);
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
+    });
+    expect(request.status).toBe(201);
+    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(funding.status).toBe(201);
+    expect(funding.body).toEqual({
+      provider: 'bank_transfer',
+      reference: expect.stringMatching(/^YB-[0-9A-HJKMNP-TV-Z]{10}$/),
+      amountUsd: '138.12',
+    });
+    return { traveler, counterparty, trade, reference: funding.body.reference as string };
+  }
+
+  const send = async (reference: string, amountUsd: string, senderAccount = 'DE89370400440532013000') => {
+    const sent = await api('POST', '/sandbox/bank/incoming', { body: { reference, amountUsd, senderAccount } });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ transferId: expect.stringMatching(/^BT[0-9A-F]{20}$/), status: 'pending' });
+    return sent.body.transferId as string;
+  };
+  /** The returns the bank made of an incoming transfer, settled. */
+  const returnsOf = async (transferId: string) =>
+    (
+      await db.query(`SELECT amount_cents, status FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at`, [
+        transferId,
+      ])
+    ).rows;
+  /** The platform has booked the transfer's return out of suspense (after the bank confirmed it). */
+  const returnBooked = async (transferId: string) =>
+    (await db.query(`SELECT 1 FROM bank_incoming_transfers WHERE transfer_id = $1 AND returned_at IS NOT NULL`, [transferId])).rowCount ===
+    1;
+  const suspenseBalance = async () => {
+    const rows = (await db.query(`SELECT (credits_posted - debits_posted)::text AS balance FROM ledger_accounts WHERE id = 'suspense'`))
+      .rows;
+    return rows[0]?.balance ?? '0';
+  };
+  const providerEvents = async (tradeId: string, token: string) =>
+    ((await api('GET', `/v1/trades/${tradeId}/events`, { token })).body.data as { type: string; detail: Record<string, unknown> }[])
+      .filter((e) => e.type === 'provider_event')
+      .map((e) => e.detail);
+
+  it('takes a bank trade from its reference to completed: funded when the money settles, paid out less the fee', async () => {
+    const { traveler, counterparty, trade, reference } = await bankTrade();
+    const again = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(again.status).toBe(200);
+    expect(again.body.reference).toBe(reference);
+
+    // The reference as a person types it: lower case, with a space.
+    const transferId = await send(`${reference.slice(0, 6).toLowerCase()} ${reference.slice(6)}`, '138.12');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    const funded = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data.find(
+      (e: { toState: string }) => e.toState === 'funded',
+    );
+    expect(funded.detail).toEqual({ provider: 'bank_transfer', reference, transferId });
+    await expectClean();
+
+    expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
+    await eventually(async () => (await state(trade.id, counterparty.token)) === 'completed', 15000);
+    const payout = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ amount_cents: '13674', status: 'SUCCESS' }]);
+    expect(await returnsOf(transferId)).toEqual([]);
+    const entries = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY created_at, kind`, [trade.id]);
+    expect(entries.rows.map((r: { kind: string }) => r.kind).sort()).toEqual(
+      [
+        'counterparty_payable_cleared',
+        'escrow_hold',
+        'escrow_hold_posted',
+        'escrow_to_counterparty_payable',
+        'escrow_to_fee_revenue',
+        'provider_payout_fee',
+      ].sort(),
+    );
+    await expectClean();
+  });
+
+  it('returns an underpayment and stays unfunded; the right amount then funds', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    const short = await send(reference, '100.00');
+    await eventually(() => returnBooked(short));
+    expect(await returnsOf(short)).toEqual([{ amount_cents: '10000', status: 'settled' }]);
+    expect(await state(trade.id, traveler.token)).toBe('awaiting_funding');
+    await eventually(async () => (await providerEvents(trade.id, traveler.token)).length === 2);
+    expect(await providerEvents(trade.id, traveler.token)).toEqual(
+      expect.arrayContaining([
+        { provider: 'bank_transfer', transferId: short, received: 'underpaid', amountUsd: '100.00', returningUsd: '100.00' },
+        { provider: 'bank_transfer', transferId: short, returnedUsd: '100.00' },
+      ]),
+    );
+    await send(reference, '138.12');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    await expectClean();
+  });
+
+  it('funds on an overpayment and returns the excess', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    const transferId = await send(reference, '150.00');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    await eventually(() => returnBooked(transferId));
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '1188', status: 'settled' }]);
+    const suspense = await db.query(
+      `SELECT kind, amount FROM ledger_transfers WHERE kind LIKE 'suspense_%' AND trade_id = $1 ORDER BY kind`,
+      [trade.id],
+    );
+    expect(suspense.rows).toEqual([
+      { kind: `suspense_in:${transferId}`, amount: '1188' },
+      { kind: `suspense_out:${transferId}`, amount: '1188' },
+    ]);
+    await expectClean();
+  });
+
+  it('holds money for a cancelled trade, or with an unknown reference, in suspense and sends it back', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    expect((await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token })).body.state).toBe('cancelled');
+    const late = await send(reference, '138.12');
+    const unknown = await send('YB-NOSUCHREF0', '42.00');
+    await eventually(() => returnBooked(late));
+    await eventually(() => returnBooked(unknown));
+    expect(await returnsOf(late)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    expect(await returnsOf(unknown)).toEqual([{ amount_cents: '4200', status: 'settled' }]);
+    expect(await state(trade.id, traveler.token)).toBe('cancelled');
+    const decided = await db.query(
+      `SELECT transfer_id, trade_id, disposition, returned_at IS NOT NULL AS returned FROM bank_incoming_transfers WHERE transfer_id = ANY($1) ORDER BY disposition`,
+      [[late, unknown]],
+    );
+    expect(decided.rows).toEqual([
+      { transfer_id: late, trade_id: trade.id, disposition: 'late', returned: true },
+      { transfer_id: unknown, trade_id: null, disposition: 'unknown_reference', returned: true },
+    ]);
+    await eventually(async () => (await suspenseBalance()) === '0');
+    await expectClean();
+  });
+
+  it('refunds a funded bank trade whose payout window passed: the USD sent back to the sender, the refund payable cleared', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    const transferId = await send(reference, '138.12');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    const entries = await db.query(`SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY kind`, [trade.id]);
+    expect(entries.rows).toEqual([
+      { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
+      { kind: 'escrow_hold_posted', phase: 'post', amount: '13812' },
+      { kind: 'escrow_to_traveler_refund_payable', phase: 'single', amount: '13812' },
+      { kind: 'traveler_refund_payable_cleared', phase: 'single', amount: '13812' },
+    ]);
+    await expectClean();
+  });
+
+  it('expires a bank trade whose funding window passed with no money', async () => {
+    const { traveler, trade } = await bankTrade();
+    await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-funding`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'expired');
+    await expectClean();
+  });
+
+  describe('callbacks at POST /v1/provider-webhooks/bank', () => {
+    /** A real settled transfer's event, as the bank would send it. */
+    async function settledEvent(reference: string, amountUsd: string) {
+      const transferId = await send(reference, amountUsd);
+      await eventually(
+        async () => (await db.query(`SELECT 1 FROM bank_mock_transfers WHERE id = $1 AND status = 'settled'`, [transferId])).rowCount,
+      );
+      const event = {
+        id: `evt_test_${transferId}`,
+        type: 'transfer.settled',
+        created: new Date().toISOString(),
+        data: { id: transferId, direction: 'incoming', reference, amount: amountUsd, currency: 'USD', status: 'settled' },
+      };
+      return { transferId, raw: JSON.stringify(event) };
+    }
+    const deliver = (raw: string, signature?: string) =>
+      api('POST', '/v1/provider-webhooks/bank', {
+        rawBody: raw,
+        headers: { 'content-type': 'application/json', ...(signature ? { 'x-signature': signature } : {}) },
+      });
+
+    it('refuses forged, unsigned and stale callbacks with 401 and stores nothing', async () => {
+      const raw = JSON.stringify({ id: 'evt_forged_1', type: 'transfer.settled', data: { id: 'BT00000000000000000000' } });
+      const attempts = [
+        await deliver(raw),
+        await deliver(raw, signPayload('not-the-secret', raw)),
+        await deliver(raw, signPayload(DEV_BANK_WEBHOOK_SECRET, raw, Date.now() - 6 * 60 * 1000)),
+        await deliver(raw.replace('evt_forged_1', 'evt_forged_2'), signPayload(DEV_BANK_WEBHOOK_SECRET, raw)),
+      ];
+      for (const response of attempts) {
+        expect(response.status).toBe(401);
+        expect(response.body.code).toBe('invalid_signature');
+      }
+      const stored = await db.query(`SELECT 1 FROM provider_events WHERE provider = 'bank' AND event_id LIKE 'evt_forged_%'`);
+      expect(stored.rowCount).toBe(0);
+    });
+
+    it('takes the same callback five times: 200 each time, one state change', async () => {
+      const { traveler, trade, reference } = await bankTrade();
+      // The bank's own callbacks are held back, so these five are the only news of the transfer.
+      await api('PUT', '/sandbox/faults', { body: { provider: 'bank', dropWebhooks: 1 } });
+      try {
+        const { raw } = await settledEvent(reference, '138.12');
+        const answers = [];
+        for (let i = 0; i < 5; i += 1) answers.push(await deliver(raw, signPayload(DEV_BANK_WEBHOOK_SECRET, raw)));
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+        expect(answers.map((a) => a.body.duplicate)).toEqual([false, true, true, true, true]);
+        await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
+      }
+      const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+      expect(events.filter((e: { toState: string }) => e.toState === 'funded')).toHaveLength(1);
+      await expectClean();
+    });
+  });
+
+  it('answers the sandbox and the bank API with problem details for bad input', async () => {
+    const bad = await api('POST', '/sandbox/bank/incoming', { body: { reference: 'YB-X', amountUsd: 12 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('validation_failed');
+    const unauthenticated = await api('GET', '/sandbox/bank/v1/transfers?reference=YB-X');
+    expect(unauthenticated.status).toBe(401);
+    const someone = await registerUser(api, 'traveler');
+    const notYours = await api('GET', '/sandbox/bank/v1/transfers?reference=YB-X', { token: someone.token });
+    expect(notYours.status).toBe(401);
+  });
+});
