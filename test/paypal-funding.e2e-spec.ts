@@ -33,6 +33,8 @@ describe('PayPal funding and settlement (HTTP)', () => {
       PAYOUT_WINDOW_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
+      PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-receiver@example.com',
+      PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '300',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -48,10 +50,9 @@ describe('PayPal funding and settlement (HTTP)', () => {
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
 
-  async function paypalTrade(amountCny = '1000.00') {
+  async function paypalTrade(amountCny = '1000.00', payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`) {
     const traveler = await readyTraveler(api);
     const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
-    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
     await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
     const request = await api('POST', '/v1/requests', {
       token: traveler.token,
@@ -385,6 +386,56 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).body.code).toBe(
       'invalid_state_transition',
     );
+    await expectClean();
+  });
+
+  it('books back a payout PayPal returned unclaimed after the trade completed, flags it, and pays it again on an operator retry', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, counterparty, trade } = await paypalTrade('1000.00', 'unclaimed-receiver@example.com'); // net $136.74
+    await fund(trade, traveler);
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    // Unclaimed is paid as far as we can tell: the money left, and waits for the receiver.
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    // The claim period passes: PayPal returns it, the payable reopens, the trade is flagged and stays completed.
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true,
+      15000,
+    );
+    expect(await state(trade.id, traveler.token)).toBe('completed');
+    const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
+    expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
+    const payable = async () =>
+      (
+        await db.query(`SELECT (credits_posted - debits_posted)::text AS owed FROM ledger_accounts WHERE id = $1`, [
+          `counterparty_payable:${trade.id}`,
+        ])
+      ).rows[0].owed;
+    expect(await payable()).toBe('13674');
+    await expectClean();
+
+    // The counterparty puts an email they can claim with; the operator pays again, there.
+    const claimable = `claimable-${randomUUID().slice(0, 8)}@example.com`;
+    expect(
+      (await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: claimable } })).status,
+    ).toBe(200);
+    const retried = await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token });
+    expect(retried.status).toBe(200);
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === false,
+      15000,
+    );
+    const items = await db.query(
+      `SELECT sender_item_id, receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id LIKE $1 ORDER BY sender_item_id`,
+      [`yb-${trade.id}-payout%`],
+    );
+    expect(items.rows).toEqual([
+      { sender_item_id: `yb-${trade.id}-payout`, receiver: 'unclaimed-receiver@example.com', amount_cents: '13674', status: 'RETURNED' },
+      { sender_item_id: `yb-${trade.id}-payout-2`, receiver: claimable, amount_cents: '13674', status: 'SUCCESS' },
+    ]);
+    expect(await payable()).toBe('0');
+    expect(await state(trade.id, traveler.token)).toBe('completed');
+    // Nothing came back this time: another retry is refused.
+    expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).status).toBe(409);
     await expectClean();
   });
 

@@ -7,6 +7,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { OutboxService } from '../outbox/outbox.service';
+import { FundingRepository } from '../payments/funding/funding.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
@@ -21,6 +22,7 @@ export class AdminTradesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly trades: TradesRepository,
+    private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
   ) {}
@@ -41,18 +43,23 @@ export class AdminTradesService {
     );
   }
 
-  /** Tries a settling trade's settlement again now, audited. Each step keeps its request id, so nothing is paid twice. */
+  /**
+   * Tries a settling trade's settlement again now, audited. Each step keeps its request id, so nothing is
+   * paid twice. For an ended trade whose payout came back, it starts the next payout attempt (its own
+   * request id), paid to the counterparty's PayPal email on file.
+   */
   async retrySettlement(operator: AuthUser, tradeId: string): Promise<TradeView> {
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
-    if (!SETTLING.includes(trade.state)) {
-      throw new DomainError(
-        'invalid_state_transition',
-        `The trade is ${trade.state}; only a releasing, refunding or splitting trade is settled`,
-        { state: trade.state },
-      );
-    }
     await this.dataSource.transaction(async (manager) => {
+      const payoutAgain = !SETTLING.includes(trade.state) && (await this.fundings.startNextPayoutAttempt(manager, tradeId));
+      if (!SETTLING.includes(trade.state) && !payoutAgain) {
+        throw new DomainError(
+          'invalid_state_transition',
+          `The trade is ${trade.state}; only a settling trade, or one whose payout came back, is settled again`,
+          { state: trade.state },
+        );
+      }
       await this.outbox.write(manager, {
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.settleTrade,

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { FundingRepository } from '../payments/funding/funding.repository';
 import { UsersModule } from '../users/users.module';
 import { AdminLedgerController } from './admin-ledger.controller';
 import { AdminTradesController } from './admin-trades.controller';
@@ -14,7 +15,8 @@ export class AdminModule {
       module: AdminModule,
       imports: [UsersModule, AuditModule, options.trades],
       controllers: [AdminUsersController, AdminLedgerController, AdminTradesController],
-      providers: [AuditService, AdminTradesService],
+      // The funding records are plain SQL with no state: the admin module reads and marks them directly.
+      providers: [AuditService, AdminTradesService, FundingRepository],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
 
 export type AccountKind =
@@ -21,6 +22,8 @@ export interface PendingTransfer {
 /** The ledger's SQL. Balances change in the same statement group as the transfer that moves them. */
 @Injectable()
 export class LedgerRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
   async ensureAccounts(manager: EntityManager, accounts: AccountRef[]): Promise<void> {
     await manager.query(
       `INSERT INTO ledger_accounts (id, kind, currency, trade_id)
@@ -79,6 +82,14 @@ export class LedgerRepository {
       ...amounts.map(String),
     ]);
     if (rows.length !== 1) throw new Error(`Ledger account ${account} does not exist`);
+  }
+
+  async hasEntry(tradeId: string, kind: string, manager?: EntityManager): Promise<boolean> {
+    const rows = await (manager ?? this.dataSource.manager).query(`SELECT 1 FROM ledger_transfers WHERE trade_id = $1 AND kind = $2`, [
+      tradeId,
+      kind,
+    ]);
+    return rows.length > 0;
   }
 
   async pendingOf(manager: EntityManager, tradeId: string, kind: string): Promise<PendingTransfer | null> {

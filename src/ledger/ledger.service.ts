@@ -40,6 +40,9 @@ export const ENTRY = {
   refundCleared: 'traveler_refund_payable_cleared',
 } as const;
 
+/** Entries of a payout paid again carry its attempt (the first payout's entries keep their plain kinds). */
+export const payoutAttemptEntry = (kind: string, attempt: number): string => (attempt === 1 ? kind : `${kind}:${attempt}`);
+
 /** Suspense entries are per incoming bank transfer (a trade may receive several), so their kinds carry its id. */
 export const suspenseEntry = (direction: 'in' | 'out', transferId: string): string => `suspense_${direction}:${transferId}`;
 
@@ -123,17 +126,48 @@ export class LedgerService {
    * A provider's fee (PayPal's on a capture or a payout) is the platform's cost: provider clearing pays it
    * into the fee expense account. It never changes what the parties pay or receive.
    */
-  async bookProviderFee(
-    manager: EntityManager,
-    tradeId: string,
-    kind: typeof ENTRY.captureFee | typeof ENTRY.payoutFee,
-    feeUsd: bigint,
-  ): Promise<void> {
+  async bookProviderFee(manager: EntityManager, tradeId: string, kind: string, feeUsd: bigint): Promise<void> {
     if (feeUsd <= 0n) return;
     const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
     await this.ledger.ensureAccounts(manager, [expense, clearing]);
     await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: expense.id, credit: clearing.id, amount: feeUsd });
+  }
+
+  /**
+   * A payout came back (PayPal returned it unclaimed) after the trade ended: the money is ours again and owed
+   * to the counterparty, so their payable reopens until a retry pays it. Per attempt, once.
+   */
+  async payoutReturned(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
+    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.ledger.ensureAccounts(manager, [payable, clearing]);
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: payoutAttemptEntry('payout_returned', attempt),
+      phase: 'single',
+      debit: clearing.id,
+      credit: payable.id,
+      amount: netUsd,
+    });
+  }
+
+  async payoutRepaidAlready(tradeId: string, attempt: number, manager?: EntityManager): Promise<boolean> {
+    return this.ledger.hasEntry(tradeId, payoutAttemptEntry(ENTRY.payoutCleared, attempt), manager);
+  }
+
+  /** A returned payout paid again (attempt 2 and on): the reopened payable is cleared. */
+  async payoutRepaid(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
+    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: payoutAttemptEntry(ENTRY.payoutCleared, attempt),
+      phase: 'single',
+      debit: payable.id,
+      credit: clearing.id,
+      amount: netUsd,
+    });
   }
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */

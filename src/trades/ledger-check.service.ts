@@ -40,9 +40,16 @@ export class LedgerCheckService {
       violations.push({ invariant: 'balances_match_entries', detail: `account ${account} differs from its transfers` });
     }
 
-    const trades: { id: string; state: TradeState; amount_usd: string; holds: number; resolutions: number; payable_open: boolean }[] =
-      await manager.query(`
-      SELECT t.id, t.state, t.amount_usd,
+    const trades: {
+      id: string;
+      state: TradeState;
+      amount_usd: string;
+      settlement_failing: boolean;
+      holds: number;
+      resolutions: number;
+      payable_open: boolean;
+    }[] = await manager.query(`
+      SELECT t.id, t.state, t.amount_usd, t.settlement_failing,
              (SELECT count(*) FROM ledger_transfers h WHERE h.trade_id = t.id AND h.kind = '${ENTRY.hold}')::int AS holds,
              (SELECT count(*) FROM ledger_transfers r WHERE r.trade_id = t.id AND r.phase IN ('post', 'void'))::int AS resolutions,
              EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.trade_id = t.id AND a.kind IN ('counterparty_payable', 'traveler_refund_payable')
@@ -74,7 +81,8 @@ export class LedgerCheckService {
           detail: `terminal ${trade.state} with ${trade.resolutions} resolutions`,
         });
       }
-      if (terminalFunded && trade.payable_open) {
+      // A payout that came back after the end reopens the payable; the trade is flagged until it is paid again.
+      if (terminalFunded && trade.payable_open && !trade.settlement_failing) {
         violations.push({ invariant: 'payables_cleared', tradeId: trade.id, detail: `a payable is still owed while ${trade.state}` });
       }
     }

@@ -404,6 +404,22 @@ export class TradesRepository {
     return rows[0] ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id } : null;
   }
 
+  /** The counterparty's PayPal email on file now (a payout paid again goes where they have since put it). */
+  async counterpartyCurrentPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT u.paypal_email_ciphertext, u.paypal_email_key_id FROM trades t JOIN users u ON u.id = t.counterparty_id WHERE t.id = $1`,
+      [tradeId],
+    );
+    return rows[0]?.paypal_email_ciphertext ? { ciphertext: rows[0].paypal_email_ciphertext, keyId: rows[0].paypal_email_key_id } : null;
+  }
+
+  /** Flags a terminal trade whose payout came back: operators see it and pay it again; its state stays. */
+  async flagPayoutReturned(manager: EntityManager, tradeId: string): Promise<void> {
+    await manager.query(`UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing`, [
+      tradeId,
+    ]);
+  }
+
   /** A dispute decided: the loser's and the winner's counters. */
   async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
     await manager.query(

@@ -16,6 +16,10 @@ export interface FundingRecord {
   bankReference: string | null;
   bankTransferId: string | null;
   refundId: string | null;
+  /** 1 for the first payout; each operator retry of a returned payout is the next. */
+  payoutAttempt: number;
+  /** The current attempt's payout came back and was booked back to the counterparty's payable. */
+  payoutReturned: boolean;
 }
 
 interface Row {
@@ -30,6 +34,8 @@ interface Row {
   bank_reference: string | null;
   bank_transfer_id: string | null;
   refund_id: string | null;
+  payout_attempt: number;
+  payout_returned: boolean;
 }
 
 const toRecord = (r: Row): FundingRecord => ({
@@ -44,6 +50,8 @@ const toRecord = (r: Row): FundingRecord => ({
   bankReference: r.bank_reference,
   bankTransferId: r.bank_transfer_id,
   refundId: r.refund_id,
+  payoutAttempt: r.payout_attempt,
+  payoutReturned: r.payout_returned,
 });
 
 const STEPS = {
@@ -115,6 +123,29 @@ export class FundingRepository {
       [tradeId, value],
     );
     return rows.length > 0;
+  }
+
+  /** The current payout came back: true for the caller that marked it (the ledger books it back once). */
+  async markPayoutReturned(manager: EntityManager, tradeId: string, attempt: number): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE trade_fundings SET payout_returned = true, updated_at = now()
+        WHERE trade_id = $1 AND payout_attempt = $2 AND NOT payout_returned RETURNING trade_id`,
+      [tradeId, attempt],
+    );
+    return rows.length === 1;
+  }
+
+  /** An operator's retry of a returned payout: the next attempt, with no batch yet. False if nothing came back. */
+  async startNextPayoutAttempt(manager: EntityManager, tradeId: string): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE trade_fundings SET payout_attempt = payout_attempt + 1, payout_returned = false, payout_batch_id = NULL,
+              payout_item_id = NULL, updated_at = now()
+        WHERE trade_id = $1 AND payout_returned RETURNING trade_id`,
+      [tradeId],
+    );
+    return rows.length === 1;
   }
 
   /** Stores a provider event under its own id; false when it was received before. */

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
-import { ENTRY, LedgerService } from '../../ledger/ledger.service';
+import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
+import { formatAmount } from '../../common/money';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
@@ -11,6 +12,9 @@ import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
 import { FundingRecord, FundingRepository } from './funding.repository';
 import { NotYet, stepRequestId } from './provider-steps';
+
+/** Final payout item statuses that mean the money did not (or no longer) reach the receiver. */
+const PAYOUT_CAME_BACK = ['FAILED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'];
 
 /**
  * Moves a decided trade's USD at PayPal, one step at a time: provider call first, then a short transaction
@@ -30,10 +34,11 @@ export class SettlementService {
     @Inject(BANK) private readonly bank: BankPort,
   ) {}
 
-  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'nothing'> {
+  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'payout_returned' | 'repaid' | 'nothing'> {
     const trade = await this.trades.find(tradeId);
     const funding = await this.fundings.find(tradeId);
     if (!trade || !funding) return 'nothing';
+    if (trade.state === 'completed' || trade.state === 'settled_split') return this.settleReturnedPayout(trade, funding);
     if (funding.provider === 'bank_transfer') return this.settleBank(trade, funding);
     // A PayPal trade never authorized was never funded: nothing to settle.
     if (!funding.authorizationId) return 'nothing';
@@ -41,7 +46,7 @@ export class SettlementService {
 
     if (trade.state === 'releasing') {
       const captureId = funding.captureId ?? (await this.capture(tradeId, authorizationId));
-      const payout = await this.payOut(trade, funding);
+      const payout = await this.payOut(trade, funding, trade.amountUsd - trade.feeUsd);
       await this.dataSource.transaction(async (manager) => {
         await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: payout.batchId });
         await this.ledger.bookProviderFee(manager, tradeId, ENTRY.payoutFee, payout.feeUsd);
@@ -93,7 +98,7 @@ export class SettlementService {
   private async settleBank(trade: Trade, funding: FundingRecord): Promise<'completed' | 'refunded' | 'nothing'> {
     if (!funding.bankTransferId) return 'nothing';
     if (trade.state === 'releasing') {
-      const payout = await this.payOut(trade, funding);
+      const payout = await this.payOut(trade, funding, trade.amountUsd - trade.feeUsd);
       await this.dataSource.transaction(async (manager) => {
         await this.tradesService.completeRelease(manager, trade.id, { provider: 'bank_transfer', payoutBatchId: payout.batchId });
         await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
@@ -129,15 +134,20 @@ export class SettlementService {
    * Pays the counterparty the USD less the fee by PayPal payout, under the trade's one payout batch id, and
    * returns the payout once PayPal says it succeeded (NotYet while it is processing).
    */
-  private async payOut(trade: Trade, funding: FundingRecord): Promise<PaypalPayout> {
+  private async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<PaypalPayout> {
     let batchId = funding.payoutBatchId;
     if (!batchId) {
-      const sealed = await this.trades.counterpartyPaypalOf(trade.id);
-      const receiverEmail = this.encryption.decrypt(sealed!, HANDLE_CONTEXT.paypalEmail);
+      const attempt = funding.payoutAttempt;
+      // The first payout goes to the email snapshotted with the trade; one paid again after a return goes to
+      // the counterparty's email on file now (the snapshot is where it could not be claimed).
+      const sealed =
+        attempt === 1 ? await this.trades.counterpartyPaypalOf(trade.id) : await this.trades.counterpartyCurrentPaypalOf(trade.id);
+      if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
+      const receiverEmail = this.encryption.decrypt(sealed, HANDLE_CONTEXT.paypalEmail);
       const payout = await this.paypal.createPayout({
-        senderBatchId: stepRequestId(trade.id, 'payout'),
+        senderBatchId: attempt === 1 ? stepRequestId(trade.id, 'payout') : `${stepRequestId(trade.id, 'payout')}-${attempt}`,
         receiverEmail,
-        amountUsd: trade.amountUsd - trade.feeUsd,
+        amountUsd: netUsd,
         note: `Yuanbridge trade ${trade.id}`,
       });
       batchId = payout.batchId;
@@ -148,14 +158,63 @@ export class SettlementService {
     }
     const batch = await this.paypal.getPayoutBatch(batchId);
     // A payout that reached a final status other than SUCCESS is a failure operators must see, not a wait.
-    if (batch.itemStatus && ['FAILED', 'UNCLAIMED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'].includes(batch.itemStatus)) {
+    if (batch.itemStatus && PAYOUT_CAME_BACK.includes(batch.itemStatus)) {
       throw new Error(`Payout ${batchId} is ${batch.itemStatus}`);
     }
-    if (batch.itemStatus !== 'SUCCESS') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+    // UNCLAIMED: the money has left us and waits for the receiver to claim it. Paid, unless PayPal returns it later.
+    if (batch.itemStatus !== 'SUCCESS' && batch.itemStatus !== 'UNCLAIMED') {
+      throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+    }
     if (batch.itemId && !funding.payoutItemId) {
       await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
     }
     return batch;
+  }
+
+  /**
+   * A trade that ended paid out: a payout PayPal later returned (unclaimed past its claim period) is booked
+   * back to the counterparty's payable and the trade flagged for operators, its state unchanged; an
+   * operator's retry (the next attempt) pays it again and clears the flag.
+   */
+  private async settleReturnedPayout(trade: Trade, funding: FundingRecord): Promise<'payout_returned' | 'repaid' | 'nothing'> {
+    const attempt = funding.payoutAttempt;
+    const netUsd = await this.paidOutUsd(trade);
+    if (attempt > 1 && !funding.payoutReturned && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
+      const payout = await this.payOut(trade, funding, netUsd);
+      const booked = await this.dataSource.transaction(async (manager) => {
+        // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
+        await this.trades.lockState(manager, trade.id);
+        if (await this.ledger.payoutRepaidAlready(trade.id, attempt, manager)) return false;
+        await this.ledger.payoutRepaid(manager, trade.id, attempt, netUsd);
+        await this.ledger.bookProviderFee(manager, trade.id, payoutAttemptEntry(ENTRY.payoutFee, attempt), payout.feeUsd);
+        await this.trades.clearSettlementFailing(manager, trade.id);
+        return true;
+      });
+      return booked ? 'repaid' : 'nothing';
+    }
+    if (!funding.payoutBatchId || funding.payoutReturned) return 'nothing';
+    const batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
+    if (!batch.itemStatus || !PAYOUT_CAME_BACK.includes(batch.itemStatus)) return 'nothing';
+    await this.dataSource.transaction(async (manager) => {
+      if (!(await this.fundings.markPayoutReturned(manager, trade.id, attempt))) return;
+      await this.ledger.payoutReturned(manager, trade.id, attempt, netUsd);
+      await this.trades.flagPayoutReturned(manager, trade.id);
+      await this.trades.insertEvent(manager, trade.id, {
+        actor: { kind: 'system', id: null },
+        type: 'provider_event',
+        fromState: null,
+        toState: null,
+        detail: { provider: 'paypal', payout: batch.itemStatus, attempt, amountUsd: formatAmount(netUsd, 'USD') },
+      });
+    });
+    return 'payout_returned';
+  }
+
+  /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
+  private async paidOutUsd(trade: Trade): Promise<bigint> {
+    if (trade.state !== 'settled_split') return trade.amountUsd - trade.feeUsd;
+    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
+    return split!.counterpartyUsd - trade.feeUsd;
   }
 
   /**
