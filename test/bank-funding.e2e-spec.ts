@@ -3,8 +3,10 @@ import { signPayload } from '../src/common/crypto/hmac-signature';
 import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import { DataSource, EntityManager } from 'typeorm';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { registerUser } from './support/factories';
+import { TradesService } from '../src/trades/trades.service';
+import { createOperator, registerUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
@@ -199,6 +201,26 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       { kind: 'escrow_to_traveler_refund_payable', phase: 'single', amount: '13812' },
       { kind: 'traveler_refund_payable_cleared', phase: 'single', amount: '13812' },
     ]);
+    await expectClean();
+  });
+
+  it('settles an operator split of a bank trade: part returned to the sender, part paid out less its fee', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, trade, reference } = await bankTrade();
+    const transferId = await send(reference, '138.12');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    const trades = test.app.get(TradesService);
+    const inTransaction = <T>(work: (m: EntityManager) => Promise<T>) => test.app.get(DataSource).transaction(work);
+    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'counterparty', id: trade.counterpartyId }, 'other'));
+    await inTransaction((m) =>
+      trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 3813n, counterpartyUsd: 9999n }),
+    );
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '3813', status: 'settled' }]);
+    const payout = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ amount_cents: '9899', status: 'SUCCESS' }]); // $99.99 less 1% ($1.00)
     await expectClean();
   });
 

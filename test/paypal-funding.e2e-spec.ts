@@ -8,7 +8,7 @@ import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhook
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
@@ -218,6 +218,28 @@ describe('PayPal funding and settlement (HTTP)', () => {
       .transaction((m) => test.app.get(TradesService).openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
     await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
     expect(await state(trade.id, traveler.token)).toBe('disputed');
+    await expectClean();
+  });
+
+  it('settles an operator split at PayPal: the traveler part refunded from the capture, the counterparty part paid out less its fee', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12
+    const orderId = await fund(trade, traveler);
+    const trades = test.app.get(TradesService);
+    const inTransaction = <T>(work: (m: EntityManager) => Promise<T>) => test.app.get(DataSource).transaction(work);
+    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    // $50.01 back to the traveler, $88.11 to the counterparty less 1% ($0.88): odd cents on both sides.
+    await inTransaction((m) =>
+      trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 5001n, counterpartyUsd: 8811n }),
+    );
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '5001' }]);
+    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '8723', status: 'SUCCESS' }]);
+    const view = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body;
+    expect(view.feeUsd).toBe('0.88');
     await expectClean();
   });
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
-import { formatAmount } from '../../common/money';
+import { applyBps, formatAmount } from '../../common/money';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
@@ -34,11 +34,12 @@ export class SettlementService {
     @Inject(BANK) private readonly bank: BankPort,
   ) {}
 
-  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'payout_returned' | 'repaid' | 'nothing'> {
+  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'settled_split' | 'payout_returned' | 'repaid' | 'nothing'> {
     const trade = await this.trades.find(tradeId);
     const funding = await this.fundings.find(tradeId);
     if (!trade || !funding) return 'nothing';
     if (trade.state === 'completed' || trade.state === 'settled_split') return this.settleReturnedPayout(trade, funding);
+    if (trade.state === 'splitting') return this.settleSplit(trade, funding);
     if (funding.provider === 'bank_transfer') return this.settleBank(trade, funding);
     // A PayPal trade never authorized was never funded: nothing to settle.
     if (!funding.authorizationId) return 'nothing';
@@ -112,8 +113,7 @@ export class SettlementService {
         amountUsd: trade.amountUsd,
         requestId: stepRequestId(trade.id, 'refund'),
       });
-      if (!funding.refundId)
-        await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'refund_id', returned.transferId));
+      await this.recordRefund(trade.id, funding, returned.transferId);
       if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
       if (returned.status === 'failed') throw new Error(`The bank could not return ${returned.transferId} to the sender`);
       await this.dataSource.transaction(async (manager) => {
@@ -128,6 +128,44 @@ export class SettlementService {
       return 'refunded';
     }
     return 'nothing';
+  }
+
+  /**
+   * An operator's split: the traveler's part back (a partial refund of the capture, or a partial return of
+   * the bank transfer), then the counterparty's part less its fee by payout; `settled_split` when both are
+   * confirmed. Each provider call keeps its step's request id, so repeating the job repeats nothing.
+   */
+  private async settleSplit(trade: Trade, funding: FundingRecord): Promise<'settled_split' | 'nothing'> {
+    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
+    if (!split) return 'nothing';
+    const requestId = stepRequestId(trade.id, 'refund');
+    let refundId: string;
+    if (funding.provider === 'paypal') {
+      if (!funding.authorizationId) return 'nothing';
+      // A dispute captured the authorization into escrow already; if that job has not run, capture now.
+      const captureId = funding.captureId ?? (await this.capture(trade.id, funding.authorizationId));
+      refundId = (await this.paypal.refundCapture(captureId, requestId, split.travelerUsd)).refundId;
+    } else {
+      if (!funding.bankTransferId) return 'nothing';
+      const returned = await this.bank.returnTransfer({ transferId: funding.bankTransferId, amountUsd: split.travelerUsd, requestId });
+      await this.recordRefund(trade.id, funding, returned.transferId);
+      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
+      if (returned.status === 'failed') throw new Error(`The bank could not return ${returned.transferId} to the sender`);
+      refundId = returned.transferId;
+    }
+    await this.recordRefund(trade.id, funding, refundId);
+    const payout = await this.payOut(trade, funding, split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps));
+    await this.dataSource.transaction(async (manager) => {
+      await this.tradesService.completeSplit(manager, trade.id, { provider: funding.provider, refundId, payoutBatchId: payout.batchId });
+      await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
+      await this.trades.clearSettlementFailing(manager, trade.id);
+    });
+    return 'settled_split';
+  }
+
+  private async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
+    if (funding.refundId) return;
+    await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
   }
 
   /**
