@@ -30,6 +30,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       PAYOUT_WINDOW_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
+      PROVIDER_WORK_SWEEP_EVERY_MS: '500',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -221,6 +222,37 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       `yb-${trade.id}-payout`,
     ]);
     expect(payout.rows).toEqual([{ amount_cents: '9899', status: 'SUCCESS' }]); // $99.99 less 1% ($1.00)
+    await expectClean();
+  });
+
+  it('finishes a refund whose settlement job Redis lost: the sweeper queues it again', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    const transferId = await send(reference, '138.12');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    await api('PUT', '/sandbox/faults', { body: { provider: 'bank', down: true } });
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    try {
+      await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+      const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+      await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+      await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true);
+      // Redis loses the settlement job (removed between two of its attempts).
+      await eventually(async () => {
+        const job = await settlement.getJob(`settle-${trade.id}-refunding`);
+        if (!job) return true;
+        return job.remove().then(
+          () => true,
+          () => false,
+        );
+      });
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
+    }
+    expect(await state(trade.id, traveler.token)).toBe('refunding');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    const swept = await settlement.getJobs(['completed', 'active', 'delayed', 'waiting']);
+    expect(swept.some((job) => job.id?.startsWith(`settle-${trade.id}-refunding-sweep-`))).toBe(true);
     await expectClean();
   });
 

@@ -15,6 +15,8 @@ export interface TradesConfig {
   verifyTimeoutMs: number;
   /** How often the sweeper catches deadlines whose delayed job was lost. */
   deadlineSweepEveryMs: number;
+  /** How often funding checks, settlements, captures and returns whose job was lost are queued again (and how old such work must be). */
+  providerWorkSweepEveryMs: number;
   /** Per tier (0 new, 1 earned, 2 set by operators). */
   tiers: readonly TierLimits[];
   /** How often a trade's funding and settlement are asked about again while the provider has not finished. */
@@ -35,6 +37,7 @@ export function loadTradesConfig(env = process.env): TradesConfig {
     payoutWindowMs: read.int('PAYOUT_WINDOW_MS', 30 * 60 * 1000, { min: 100 }),
     verifyTimeoutMs: read.int('VERIFY_TIMEOUT_MS', 15 * 60 * 1000, { min: 100 }),
     deadlineSweepEveryMs: read.int('DEADLINE_SWEEP_EVERY_MS', 60000, { min: 100 }),
+    providerWorkSweepEveryMs: read.int('PROVIDER_WORK_SWEEP_EVERY_MS', 60000, { min: 100 }),
     tiers: [
       { dailyUsdCents: dollars('TIER0_DAILY_USD', 1000), openTrades: read.int('TIER0_OPEN_TRADES', 5, { min: 1 }) },
       { dailyUsdCents: dollars('TIER1_DAILY_USD', 5000), openTrades: read.int('TIER1_OPEN_TRADES', 20, { min: 1 }) },

@@ -7,6 +7,7 @@ import { FundingProcessor, SettlementProcessor } from './funding/funding.process
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
+import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
 import { SettlementMetrics } from './funding/settlement-metrics';
 import { SettlementService } from './funding/settlement.service';
 import { BANK } from './providers/bank/bank.port';
@@ -38,7 +39,7 @@ export class PaymentsModule {
         FundingService,
         SettlementService,
         SettlementMetrics,
-        ...(options.workers ? [FundingProcessor, SettlementProcessor] : []),
+        ...(options.workers ? [FundingProcessor, SettlementProcessor, ProviderWorkSweeper] : []),
       ],
       exports: [PAYPAL, BANK, PaypalWebhookVerifier],
     };

@@ -52,6 +52,8 @@ export const JOBS = {
     captureIntoEscrow: 'capture-into-escrow',
     /** Sends an incoming bank transfer's suspense part back to its sender, and books it once the bank confirms. */
     returnBankMoney: 'return-bank-money',
+    /** Periodic: queues again the funding checks, settlements, captures and returns whose job Redis lost. */
+    sweepProviderWork: 'sweep-provider-work',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

@@ -8,6 +8,7 @@ import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { tradesConfig } from '../../config';
 import { TradesRepository } from '../../trades/trades.repository';
+import { ProviderWorkSweeper } from './provider-work.sweeper';
 import { SettlementService } from './settlement.service';
 
 @Processor(QUEUES.funding)
@@ -36,6 +37,7 @@ export class SettlementProcessor extends WorkerHost {
   constructor(
     private readonly settlement: SettlementService,
     private readonly bankFunding: BankFundingService,
+    private readonly sweeper: ProviderWorkSweeper,
     private readonly trades: TradesRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
@@ -44,6 +46,7 @@ export class SettlementProcessor extends WorkerHost {
 
   async process(job: Job<{ tradeId: string; transferId?: string }>): Promise<{ outcome: string }> {
     if (job.name === JOBS.settlement.captureIntoEscrow) return { outcome: await this.settlement.captureIntoEscrow(job.data.tradeId) };
+    if (job.name === JOBS.settlement.sweepProviderWork) return { outcome: `requeued ${(await this.sweeper.sweep()).requeued}` };
     if (job.name === JOBS.settlement.returnBankMoney) return { outcome: await this.bankFunding.returnSuspense(job.data.transferId!) };
     if (job.name !== JOBS.settlement.settleTrade) throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.settlement}`);
     try {
