@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /*
- * Time from a PayPal webhook arriving to the trade's new state being visible, over whole trades through
- * the mock, and how many PayPal calls one whole trade costs (counted by the mock).
- * Usage: npm run build && node bench/webhook-latency.js [--trades 30]
+ * Time from a provider webhook arriving to the trade's new state being visible, over whole trades through
+ * the mocks, and what one whole trade costs: provider calls (counted by the mocks) and database commits.
+ * Usage: npm run build && node bench/webhook-latency.js [--trades 30] [--method paypal|bank_transfer]
  * Polling is set to once a minute, so the webhook is what moves each trade.
  */
 const { Client } = require('pg');
@@ -16,6 +16,9 @@ const arg = (name, fallback) => {
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 };
 const trades = arg('trades', 30);
+const methodAt = process.argv.indexOf('--method');
+const method = methodAt === -1 ? 'paypal' : process.argv[methodAt + 1];
+if (!['paypal', 'bank_transfer'].includes(method)) throw new Error('--method is paypal or bank_transfer');
 const port = 3902;
 const baseUrl = `http://127.0.0.1:${port}`;
 
@@ -42,23 +45,31 @@ async function webhookToVisibleMs(db, tradeIds) {
     activeKeyId: crypto.fieldEncryptionActiveKeyId,
     blindIndexKey: Buffer.from(crypto.blindIndexKey, 'base64'),
   });
-  const fundings = (await db.query(`SELECT trade_id, order_id, payout_item_id FROM trade_fundings WHERE trade_id = ANY($1::uuid[])`, [tradeIds])).rows;
+  const fundings = (
+    await db.query(`SELECT trade_id, order_id, bank_transfer_id, payout_item_id FROM trade_fundings WHERE trade_id = ANY($1::uuid[])`, [tradeIds])
+  ).rows;
   const moved = (await db.query(`SELECT trade_id, to_state, at FROM trade_events WHERE trade_id = ANY($1::uuid[]) AND to_state IN ('funded', 'completed')`, [tradeIds])).rows;
   const events = (
     await db.query(
       `SELECT event_type, received_at, raw_ciphertext, raw_key_id FROM provider_events
-        WHERE event_type IN ('CHECKOUT.ORDER.APPROVED', 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED')`,
+        WHERE event_type IN ('CHECKOUT.ORDER.APPROVED', 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED', 'transfer.settled')`,
     )
   ).rows;
   const arrivals = new Map();
   for (const event of events) {
     const body = JSON.parse(encryption.decrypt({ ciphertext: event.raw_ciphertext, keyId: event.raw_key_id }, PROVIDER_EVENT_CONTEXT));
-    const key = event.event_type === 'CHECKOUT.ORDER.APPROVED' ? `order:${body.resource?.id}` : `item:${body.resource?.payout_item_id}`;
+    const key =
+      event.event_type === 'CHECKOUT.ORDER.APPROVED'
+        ? `order:${body.resource?.id}`
+        : event.event_type === 'transfer.settled'
+          ? `transfer:${body.data?.id}`
+          : `item:${body.resource?.payout_item_id}`;
     if (!arrivals.has(key) || arrivals.get(key) > event.received_at) arrivals.set(key, event.received_at);
   }
   const samples = [];
   for (const funding of fundings) {
-    for (const [state, key] of [['funded', `order:${funding.order_id}`], ['completed', `item:${funding.payout_item_id}`]]) {
+    const fundedBy = funding.order_id ? `order:${funding.order_id}` : `transfer:${funding.bank_transfer_id}`;
+    for (const [state, key] of [['funded', fundedBy], ['completed', `item:${funding.payout_item_id}`]]) {
       const arrived = arrivals.get(key);
       const visible = moved.find((m) => m.trade_id === funding.trade_id && m.to_state === state)?.at;
       // Only the moves the webhook made: one the poll made first has its webhook arrive after it.
@@ -80,6 +91,7 @@ async function main() {
     LOG_LEVEL: 'warn',
     PROVIDER_POLL_EVERY_MS: '60000',
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
+    BANK_MOCK_SETTLEMENT_DELAY_MS: '50',
     OUTBOX_POLL_INTERVAL_MS: '1000',
     TIER0_OPEN_TRADES: '1000',
     TIER0_DAILY_USD: '1000000',
@@ -94,25 +106,37 @@ async function main() {
     const counterparty = await registerUser(call, 'counterparty', 'counterparty', `p-${Date.now()}@example.com`);
     // Non-empty fault settings make the mock count its calls (and change nothing else).
     await call('PUT', '/sandbox/faults', { provider: 'paypal', seed: 1 });
+    await call('PUT', '/sandbox/faults', { provider: 'bank', seed: 1 });
+    // A transaction id is assigned only to a transaction that writes (and to this query itself): the difference
+    // counts the write transactions of the whole run (on an otherwise idle server).
+    const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
+    const xidBefore = await xid();
     const ids = [];
     for (let i = 0; i < trades; i += 1) {
-      const request = await call('POST', '/v1/requests', { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'paypal' }, traveler);
+      const request = await call('POST', '/v1/requests', { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: method }, traveler);
       const trade = (await call('POST', `/v1/requests/${request.body.id}/accept`, {}, counterparty)).body;
       const funding = (await call('POST', `/v1/trades/${trade.id}/funding`, {}, traveler)).body;
-      await call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {});
+      if (method === 'paypal') await call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {});
+      else await call('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: funding.amountUsd });
       await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'funded');
       await call('POST', `/v1/trades/${trade.id}/confirm-receipt`, {}, traveler);
       await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'completed');
       ids.push(trade.id);
     }
-    const calls = (await db.query(`SELECT calls FROM sandbox_faults WHERE provider = 'paypal'`)).rows[0].calls;
+    const writeTransactionsPerTrade = ((await xid()) - xidBefore - 1) / trades;
+    const callsOf = async (provider) => Number((await db.query(`SELECT calls FROM sandbox_faults WHERE provider = $1`, [provider])).rows[0].calls);
     const samples = (await webhookToVisibleMs(db, ids)).sort((a, b) => a - b);
     process.stdout.write(
       `${JSON.stringify(
         {
           trades,
           webhookToVisibleMs: { samples: samples.length, p50: percentile(samples, 50)?.toFixed(1), p99: percentile(samples, 99)?.toFixed(1) },
-          perTrade: { paypalCalls: (Number(calls) / trades).toFixed(1) },
+          method,
+          perTrade: {
+            paypalCalls: ((await callsOf('paypal')) / trades).toFixed(1),
+            bankCalls: ((await callsOf('bank')) / trades).toFixed(1),
+            writeTransactions: writeTransactionsPerTrade.toFixed(1),
+          },
         },
         null,
         2,

@@ -320,6 +320,43 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       expect(events.filter((e: { toState: string }) => e.toState === 'funded')).toHaveLength(1);
       await expectClean();
     });
+
+    it('lets a late or reordered callback change nothing: the transfer was decided once', async () => {
+      const { traveler, trade, reference } = await bankTrade();
+      const { transferId, raw } = await settledEvent(reference, '138.12');
+      await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+      // The same transfer's news again, under a new event id, long after: stored, and nothing moves.
+      const late = raw.replace(`evt_test_${transferId}`, `evt_late_${transferId}`);
+      const answer = await deliver(late, signPayload(DEV_BANK_WEBHOOK_SECRET, late));
+      expect(answer.status).toBe(200);
+      expect(answer.body.duplicate).toBe(false);
+      const job = await eventually(async () => {
+        const found = await test.app.get(QueueRegistry).get(QUEUES.funding).getJob(`bank-incoming-${transferId}-evt_late_${transferId}`);
+        return found && (await found.getState()) === 'completed' && found;
+      });
+      expect(job.returnvalue).toEqual({ outcome: 'already' });
+      expect(await state(trade.id, traveler.token)).toBe('completed');
+      const decided = await db.query(`SELECT disposition FROM bank_incoming_transfers WHERE transfer_id = $1`, [transferId]);
+      expect(decided.rows).toEqual([{ disposition: 'funded' }]);
+      expect(await returnsOf(transferId)).toEqual([]);
+      await expectClean();
+    });
+  });
+
+  it('keeps a trade refunding, flagged, when the bank cannot return the money to a closed account', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    const transferId = await send(reference, '138.12', 'CLOSED-0000');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true);
+    expect(await state(trade.id, traveler.token)).toBe('refunding');
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'failed' }]);
+    // The escrow still holds the money: nothing was booked as returned.
+    await expectClean();
   });
 
   it('answers the sandbox and the bank API with problem details for bad input', async () => {

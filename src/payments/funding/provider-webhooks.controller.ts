@@ -112,7 +112,7 @@ export class ProviderWebhooksController {
       jobs.push({
         queue: QUEUES.funding,
         jobName: JOBS.funding.receiveBankTransfer,
-        jobId: `bank-incoming-${data.id}`,
+        jobId: `bank-incoming-${data.id}-${eventId}`,
         payload: { transferId: data.id },
       });
     } else if ((type === 'return.settled' || type === 'return.failed') && typeof data.returnsTransferId === 'string') {
