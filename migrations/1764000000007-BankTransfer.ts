@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Bank transfers: the sandbox bank's own records (incoming transfers and returns to their senders), and the
+ * Bank transfers: the sandbox bank's own records (incoming transfers, returns to their senders, closed accounts), and the
  * platform's side: a trade's unique reference, and what became of every incoming transfer it was told of.
  */
 export class BankTransfer1764000000007 implements MigrationInterface {
@@ -18,11 +18,15 @@ export class BankTransfer1764000000007 implements MigrationInterface {
         sender_account text,
         returns_transfer_id text REFERENCES bank_mock_transfers (id),
         idempotency_key text UNIQUE,
-        status text NOT NULL CHECK (status IN ('pending', 'settled', 'failed')),
+        status text NOT NULL CHECK (status IN ('pending', 'settled', 'failed', 'returned')),
         created_at timestamptz NOT NULL DEFAULT now(),
         settled_at timestamptz,
         CHECK ((direction = 'return') = (returns_transfer_id IS NOT NULL))
       )`);
+    // Accounts the sandbox closed: money sent back to them settles, then bounces ('returned'), as a real return does.
+    await q.query(
+      `CREATE TABLE bank_mock_accounts (account text PRIMARY KEY, closed boolean NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
     await q.query(`CREATE INDEX bank_mock_transfers_reference_idx ON bank_mock_transfers (reference) WHERE direction = 'incoming'`);
     await q.query(`CREATE INDEX bank_mock_transfers_returns_idx ON bank_mock_transfers (returns_transfer_id) WHERE direction = 'return'`);
 
@@ -43,6 +47,8 @@ export class BankTransfer1764000000007 implements MigrationInterface {
         disposition text NOT NULL CHECK (disposition IN ('funded', 'overpaid', 'underpaid', 'late', 'unknown_reference')),
         return_id text,
         returned_at timestamptz,
+        -- The return settled, then the sender's bank sent it back: the money is in suspense again, for operators.
+        bounced_at timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         CHECK (funded_usd + suspense_usd = amount_usd)
       )`);
@@ -60,5 +66,6 @@ export class BankTransfer1764000000007 implements MigrationInterface {
       `ALTER TABLE trade_fundings DROP COLUMN IF EXISTS bank_reference, DROP COLUMN IF EXISTS bank_transfer_id, DROP COLUMN IF EXISTS refund_id`,
     );
     await q.query(`DROP TABLE IF EXISTS bank_mock_transfers`);
+    await q.query(`DROP TABLE IF EXISTS bank_mock_accounts`);
   }
 }

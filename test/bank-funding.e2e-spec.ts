@@ -345,17 +345,66 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     });
   });
 
-  it('keeps a trade refunding, flagged, when the bank cannot return the money to a closed account', async () => {
+  it("books back a bank refund the traveler's bank sent back, flags it, and sends it again on an operator retry", async () => {
+    const operator = await createOperator(test, api);
+    const account = `ACCT-${Date.now()}`;
     const { traveler, trade, reference } = await bankTrade();
-    const transferId = await send(reference, '138.12', 'CLOSED-0000');
+    const transferId = await send(reference, '138.12', account);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    // The traveler's account closes before the refund reaches it: the return settles, then bounces.
+    expect((await api('PUT', `/sandbox/bank/accounts/${account}`, { body: { closed: true } })).body).toEqual({ account, closed: true });
     await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
     await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
-    await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true);
-    expect(await state(trade.id, traveler.token)).toBe('refunding');
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'failed' }]);
-    // The escrow still holds the money: nothing was booked as returned.
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true,
+      15000,
+    );
+    expect(await state(trade.id, traveler.token)).toBe('refunded');
+    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'returned' }]);
+    const owed = async () =>
+      (
+        await db.query(`SELECT (credits_posted - debits_posted)::text AS owed FROM ledger_accounts WHERE id = $1`, [
+          `traveler_refund_payable:${trade.id}`,
+        ])
+      ).rows[0].owed;
+    expect(await owed()).toBe('13812');
+    await expectClean();
+
+    // The account is open again; the operator sends the refund once more.
+    await api('PUT', `/sandbox/bank/accounts/${account}`, { body: { closed: false } });
+    expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).status).toBe(200);
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === false,
+      15000,
+    );
+    expect(await returnsOf(transferId)).toEqual([
+      { amount_cents: '13812', status: 'returned' },
+      { amount_cents: '13812', status: 'settled' },
+    ]);
+    expect(await owed()).toBe('0');
+    expect(await state(trade.id, traveler.token)).toBe('refunded');
+    await expectClean();
+  });
+
+  it('holds suspense that bounced back on its way to the sender', async () => {
+    const account = `ACCT-B-${Date.now()}`;
+    await api('PUT', `/sandbox/bank/accounts/${account}`, { body: { closed: true } });
+    const transferId = await send('YB-UNKNOWN0001', '12.34', account);
+    await eventually(
+      async () =>
+        (await db.query(`SELECT 1 FROM bank_incoming_transfers WHERE transfer_id = $1 AND bounced_at IS NOT NULL`, [transferId]))
+          .rowCount === 1,
+      15000,
+    );
+    const entries = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE kind LIKE $1 ORDER BY created_at`, [
+      `suspense_%:${transferId}`,
+    ]);
+    expect(entries.rows).toEqual([
+      { kind: `suspense_in:${transferId}`, amount: '1234' },
+      { kind: `suspense_out:${transferId}`, amount: '1234' },
+      { kind: `suspense_bounced:${transferId}`, amount: '1234' },
+    ]);
     await expectClean();
   });
 

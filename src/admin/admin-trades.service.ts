@@ -46,17 +46,21 @@ export class AdminTradesService {
   /**
    * Tries a settling trade's settlement again now, audited. Each step keeps its request id, so nothing is
    * paid twice. For an ended trade whose payout came back, it starts the next payout attempt (its own
-   * request id), paid to the counterparty's PayPal email on file.
+   * request id), paid to the counterparty's PayPal email on file; for one whose bank refund came back, the
+   * next return to the sender.
    */
   async retrySettlement(operator: AuthUser, tradeId: string): Promise<TradeView> {
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
     await this.dataSource.transaction(async (manager) => {
-      const payoutAgain = !SETTLING.includes(trade.state) && (await this.fundings.startNextPayoutAttempt(manager, tradeId));
-      if (!SETTLING.includes(trade.state) && !payoutAgain) {
+      const ended = !SETTLING.includes(trade.state);
+      const payAgain =
+        ended &&
+        ((await this.fundings.startNextPayoutAttempt(manager, tradeId)) || (await this.fundings.startNextRefundAttempt(manager, tradeId)));
+      if (ended && !payAgain) {
         throw new DomainError(
           'invalid_state_transition',
-          `The trade is ${trade.state}; only a settling trade, or one whose payout came back, is settled again`,
+          `The trade is ${trade.state}; only a settling trade, or one whose payout or refund came back, is settled again`,
           { state: trade.state },
         );
       }

@@ -14,8 +14,6 @@ export interface BankConfig {
   mockWebhookUrl?: string;
   mockWebhookAttempts: number;
   mockWebhookBackoffMs: number;
-  /** Sender accounts the mock cannot return money to (closed accounts): their returns come back. */
-  mockClosedAccounts: string[];
 }
 
 export const DEV_BANK_API_KEY = 'yb-sandbox-bank-key';
@@ -36,7 +34,6 @@ export function loadBankConfig(env = process.env): BankConfig {
       : undefined,
     mockWebhookAttempts: read.int('BANK_MOCK_WEBHOOK_ATTEMPTS', 20, { min: 1, max: 50 }),
     mockWebhookBackoffMs: read.int('BANK_MOCK_WEBHOOK_BACKOFF_MS', 60000, { min: 10 }),
-    mockClosedAccounts: read.list('BANK_MOCK_CLOSED_ACCOUNTS', ['CLOSED-0000']),
   };
   if (production) {
     if (!env.BANK_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))

@@ -170,6 +170,51 @@ export class LedgerService {
     });
   }
 
+  /** A bank refund the traveler's bank sent back: the money is ours again, owed to the traveler. Per attempt, once. */
+  async refundReturned(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
+    const payable = LEDGER_ACCOUNTS.travelerRefundPayable(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.ledger.ensureAccounts(manager, [payable, clearing]);
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: payoutAttemptEntry('refund_returned', attempt),
+      phase: 'single',
+      debit: clearing.id,
+      credit: payable.id,
+      amount: amountUsd,
+    });
+  }
+
+  async refundRepaidAlready(tradeId: string, attempt: number, manager?: EntityManager): Promise<boolean> {
+    return this.ledger.hasEntry(tradeId, payoutAttemptEntry(ENTRY.refundCleared, attempt), manager);
+  }
+
+  /** A bounced bank refund sent again (attempt 2 and on) and settled: the traveler's refund payable is cleared. */
+  async refundRepaid(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: payoutAttemptEntry(ENTRY.refundCleared, attempt),
+      phase: 'single',
+      debit: LEDGER_ACCOUNTS.travelerRefundPayable(tradeId).id,
+      credit: LEDGER_ACCOUNTS.clearing(tradeId).id,
+      amount: amountUsd,
+    });
+  }
+
+  /** Suspense sent back that the sender's bank returned: in suspense again (kept for operators). */
+  async suspenseBounced(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
+    const suspense = LEDGER_ACCOUNTS.suspense();
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
+    await this.ledger.transfer(manager, {
+      tradeId,
+      kind: `suspense_bounced:${transferId}`,
+      phase: 'single',
+      debit: clearing.id,
+      credit: suspense.id,
+      amount,
+    });
+  }
+
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
     const hold = await this.requireHold(manager, trade.id);

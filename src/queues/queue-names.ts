@@ -65,6 +65,8 @@ export const JOBS = {
   sandboxBank: {
     /** Delayed by the settlement delay: an incoming transfer or a return settles (or fails). */
     settleTransfer: 'settle-bank-transfer',
+    /** Delayed after a return to a closed account settled: the receiving bank sends it back. */
+    bounceReturn: 'bounce-bank-return',
     /** One delivery of a bank callback; signed afresh at every attempt. */
     deliverWebhook: 'deliver-bank-webhook',
   },

@@ -413,8 +413,8 @@ export class TradesRepository {
     return rows[0]?.paypal_email_ciphertext ? { ciphertext: rows[0].paypal_email_ciphertext, keyId: rows[0].paypal_email_key_id } : null;
   }
 
-  /** Flags a terminal trade whose payout came back: operators see it and pay it again; its state stays. */
-  async flagPayoutReturned(manager: EntityManager, tradeId: string): Promise<void> {
+  /** Flags an ended trade whose payout or bank refund came back: operators see it and pay it again; its state stays. */
+  async flagReturnedAfterEnd(manager: EntityManager, tradeId: string): Promise<void> {
     await manager.query(`UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing`, [
       tradeId,
     ]);

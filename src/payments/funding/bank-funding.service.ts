@@ -12,7 +12,7 @@ import type { Trade } from '../../trades/trade.types';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
-import { BankTransfersRepository, IncomingDisposition } from './bank-transfers.repository';
+import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
 import { FundingRepository } from './funding.repository';
 import { checkFundingJobId, NotYet } from './provider-steps';
 
@@ -174,9 +174,10 @@ export class BankFundingService {
    * and books it out of suspense once the bank says it settled. A return the bank could not make (a closed
    * account) stays in suspense, logged for operators.
    */
-  async returnSuspense(transferId: string): Promise<'returned' | 'failed' | 'nothing'> {
+  async returnSuspense(transferId: string): Promise<'returned' | 'failed' | 'bounced' | 'nothing'> {
     const record = await this.incoming.find(transferId);
-    if (!record || record.suspenseUsd === 0n || record.returnedAt) return 'nothing';
+    if (!record || record.suspenseUsd === 0n) return 'nothing';
+    if (record.returnedAt) return record.returnId ? this.bouncedSuspense(record.transferId, record.returnId, record) : 'nothing';
     const returned = await this.bank.returnTransfer({
       transferId,
       amountUsd: record.suspenseUsd,
@@ -202,5 +203,18 @@ export class BankFundingService {
       }
     });
     return 'returned';
+  }
+
+  /** A suspense return the sender's bank sent back: in suspense again, once, and logged for operators. */
+  private async bouncedSuspense(transferId: string, returnId: string, record: IncomingRecord): Promise<'bounced' | 'nothing'> {
+    if ((await this.bank.getTransfer(returnId)).status !== 'returned') return 'nothing';
+    const bounced = await this.dataSource.transaction(async (manager) => {
+      if (!(await this.incoming.markBounced(manager, transferId))) return false;
+      await this.ledger.suspenseBounced(manager, record.tradeId, transferId, record.suspenseUsd);
+      return true;
+    });
+    if (!bounced) return 'nothing';
+    this.logger.error({ transferId, returnId }, 'Money returned from suspense came back: it is held in suspense for operators');
+    return 'bounced';
   }
 }

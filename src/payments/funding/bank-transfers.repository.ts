@@ -84,6 +84,15 @@ export class BankTransfersRepository {
     return rows.length === 1;
   }
 
+  async markBounced(manager: EntityManager, transferId: string): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE bank_incoming_transfers SET bounced_at = now() WHERE transfer_id = $1 AND returned_at IS NOT NULL AND bounced_at IS NULL RETURNING transfer_id`,
+      [transferId],
+    );
+    return rows.length === 1;
+  }
+
   /** Suspense still owed back, oldest first: for the sweeper when a return job was lost. */
   async unreturned(olderThan: Date, limit: number): Promise<string[]> {
     const rows: { transfer_id: string }[] = await this.dataSource.query(

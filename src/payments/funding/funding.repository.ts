@@ -20,6 +20,9 @@ export interface FundingRecord {
   payoutAttempt: number;
   /** The current attempt's payout came back and was booked back to the counterparty's payable. */
   payoutReturned: boolean;
+  /** The same for a bank refund (a return to the sender): 1 first, then each operator retry of a bounced one. */
+  refundAttempt: number;
+  refundReturned: boolean;
 }
 
 interface Row {
@@ -36,6 +39,8 @@ interface Row {
   refund_id: string | null;
   payout_attempt: number;
   payout_returned: boolean;
+  refund_attempt: number;
+  refund_returned: boolean;
 }
 
 const toRecord = (r: Row): FundingRecord => ({
@@ -52,6 +57,8 @@ const toRecord = (r: Row): FundingRecord => ({
   refundId: r.refund_id,
   payoutAttempt: r.payout_attempt,
   payoutReturned: r.payout_returned,
+  refundAttempt: r.refund_attempt,
+  refundReturned: r.refund_returned,
 });
 
 const STEPS = {
@@ -143,6 +150,28 @@ export class FundingRepository {
       `UPDATE trade_fundings SET payout_attempt = payout_attempt + 1, payout_returned = false, payout_batch_id = NULL,
               payout_item_id = NULL, updated_at = now()
         WHERE trade_id = $1 AND payout_returned RETURNING trade_id`,
+      [tradeId],
+    );
+    return rows.length === 1;
+  }
+
+  /** The current bank refund bounced: true for the caller that marked it. */
+  async markRefundReturned(manager: EntityManager, tradeId: string, attempt: number): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE trade_fundings SET refund_returned = true, updated_at = now()
+        WHERE trade_id = $1 AND refund_attempt = $2 AND NOT refund_returned RETURNING trade_id`,
+      [tradeId, attempt],
+    );
+    return rows.length === 1;
+  }
+
+  /** An operator's retry of a bounced bank refund: the next attempt, with no return yet. */
+  async startNextRefundAttempt(manager: EntityManager, tradeId: string): Promise<boolean> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE trade_fundings SET refund_attempt = refund_attempt + 1, refund_returned = false, refund_id = NULL, updated_at = now()
+        WHERE trade_id = $1 AND refund_returned RETURNING trade_id`,
       [tradeId],
     );
     return rows.length === 1;

@@ -115,7 +115,7 @@ export class ProviderWebhooksController {
         jobId: `bank-incoming-${data.id}-${eventId}`,
         payload: { transferId: data.id },
       });
-    } else if ((type === 'return.settled' || type === 'return.failed') && typeof data.returnsTransferId === 'string') {
+    } else if (['return.settled', 'return.returned', 'return.failed'].includes(type) && typeof data.returnsTransferId === 'string') {
       // The return may be of suspense, or a trade's refund: both jobs ask the bank and do nothing if it is not theirs.
       jobs.push({
         queue: QUEUES.settlement,

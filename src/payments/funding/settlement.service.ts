@@ -16,6 +16,8 @@ import { NotYet, stepRequestId } from './provider-steps';
 /** Final payout item statuses that mean the money did not (or no longer) reach the receiver. */
 const PAYOUT_CAME_BACK = ['FAILED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'];
 
+type AfterTheEnd = 'payout_returned' | 'repaid' | 'refund_returned' | 'refund_repaid' | 'nothing';
+
 /**
  * Moves a decided trade's USD at PayPal, one step at a time: provider call first, then a short transaction
  * recording what it did. Every call carries the trade's request id for that step, so a retry after "did it
@@ -34,11 +36,12 @@ export class SettlementService {
     @Inject(BANK) private readonly bank: BankPort,
   ) {}
 
-  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'settled_split' | 'payout_returned' | 'repaid' | 'nothing'> {
+  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'settled_split' | AfterTheEnd> {
     const trade = await this.trades.find(tradeId);
     const funding = await this.fundings.find(tradeId);
     if (!trade || !funding) return 'nothing';
-    if (trade.state === 'completed' || trade.state === 'settled_split') return this.settleReturnedPayout(trade, funding);
+    if (trade.state === 'completed' || trade.state === 'refunded' || trade.state === 'settled_split')
+      return this.afterTheEnd(trade, funding);
     if (trade.state === 'splitting') return this.settleSplit(trade, funding);
     if (funding.provider === 'bank_transfer') return this.settleBank(trade, funding);
     // A PayPal trade never authorized was never funded: nothing to settle.
@@ -209,6 +212,62 @@ export class SettlementService {
     return batch;
   }
 
+  /** An ended trade's money that came back afterwards: the payout (completed, split) and a bank refund (refunded, split). */
+  private async afterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
+    if (trade.state !== 'refunded') {
+      const payout = await this.settleReturnedPayout(trade, funding);
+      if (payout !== 'nothing') return payout;
+    }
+    if (trade.state !== 'completed' && funding.provider === 'bank_transfer') return this.settleReturnedRefund(trade, funding);
+    return 'nothing';
+  }
+
+  /**
+   * A bank refund that settled and was then sent back (the traveler's account is closed): booked back to the
+   * traveler's refund payable, the trade flagged, its state unchanged. An operator's retry (the next attempt,
+   * `yb-<trade>-refund-<n>`) sends it again, once the traveler has their account open, and clears the flag.
+   */
+  private async settleReturnedRefund(trade: Trade, funding: FundingRecord): Promise<'refund_returned' | 'refund_repaid' | 'nothing'> {
+    if (!funding.bankTransferId) return 'nothing';
+    const attempt = funding.refundAttempt;
+    const amountUsd =
+      trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.dataSource.manager, trade.id))!.travelerUsd;
+    if (attempt > 1 && !funding.refundReturned && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
+      const returned = await this.bank.returnTransfer({
+        transferId: funding.bankTransferId,
+        amountUsd,
+        requestId: `${stepRequestId(trade.id, 'refund')}-${attempt}`,
+      });
+      await this.recordRefund(trade.id, funding, returned.transferId);
+      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
+      if (returned.status !== 'settled') throw new Error(`The bank return ${returned.transferId} is ${returned.status}`);
+      const booked = await this.dataSource.transaction(async (manager) => {
+        await this.trades.lockState(manager, trade.id);
+        if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return false;
+        await this.ledger.refundRepaid(manager, trade.id, attempt, amountUsd);
+        await this.trades.clearSettlementFailing(manager, trade.id);
+        return true;
+      });
+      return booked ? 'refund_repaid' : 'nothing';
+    }
+    if (!funding.refundId || funding.refundReturned) return 'nothing';
+    const refund = await this.bank.getTransfer(funding.refundId);
+    if (refund.status !== 'returned') return 'nothing';
+    await this.dataSource.transaction(async (manager) => {
+      if (!(await this.fundings.markRefundReturned(manager, trade.id, attempt))) return;
+      await this.ledger.refundReturned(manager, trade.id, attempt, amountUsd);
+      await this.trades.flagReturnedAfterEnd(manager, trade.id);
+      await this.trades.insertEvent(manager, trade.id, {
+        actor: { kind: 'system', id: null },
+        type: 'provider_event',
+        fromState: null,
+        toState: null,
+        detail: { provider: 'bank_transfer', refund: 'returned', attempt, amountUsd: formatAmount(amountUsd, 'USD') },
+      });
+    });
+    return 'refund_returned';
+  }
+
   /**
    * A trade that ended paid out: a payout PayPal later returned (unclaimed past its claim period) is booked
    * back to the counterparty's payable and the trade flagged for operators, its state unchanged; an
@@ -236,7 +295,7 @@ export class SettlementService {
     await this.dataSource.transaction(async (manager) => {
       if (!(await this.fundings.markPayoutReturned(manager, trade.id, attempt))) return;
       await this.ledger.payoutReturned(manager, trade.id, attempt, netUsd);
-      await this.trades.flagPayoutReturned(manager, trade.id);
+      await this.trades.flagReturnedAfterEnd(manager, trade.id);
       await this.trades.insertEvent(manager, trade.id, {
         actor: { kind: 'system', id: null },
         type: 'provider_event',

@@ -11,7 +11,7 @@ interface TransferBody {
   direction: 'incoming' | 'return';
   reference: string | null;
   amount: string;
-  status: 'pending' | 'settled' | 'failed';
+  status: 'pending' | 'settled' | 'failed' | 'returned';
   returnsTransferId: string | null;
 }
 

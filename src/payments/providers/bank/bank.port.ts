@@ -4,7 +4,8 @@ export interface BankTransfer {
   direction: 'incoming' | 'return';
   reference: string | null;
   amountUsd: bigint;
-  status: 'pending' | 'settled' | 'failed';
+  /** `returned`: a return that settled and was then sent back by the receiving bank (a closed account). */
+  status: 'pending' | 'settled' | 'failed' | 'returned';
   /** For a return: the incoming transfer it sends back. */
   returnsTransferId: string | null;
 }

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsBoolean, IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../../../common/auth/decorators';
 import { DomainError } from '../../../../common/errors';
@@ -27,6 +27,13 @@ export class IncomingTransferDto {
   @MaxLength(64)
   @Matches(/^[A-Za-z0-9-]+$/, { message: 'senderAccount has letters, digits and dashes only' })
   senderAccount?: string;
+}
+
+export class BankAccountDto {
+  @ApiProperty({ description: 'closed: money returned to it settles, then comes back' })
+  @IsDefined()
+  @IsBoolean()
+  closed: boolean;
 }
 
 export class BankReturnDto {
@@ -69,6 +76,16 @@ export class BankMockController {
       senderAccount: body.senderAccount ?? 'SANDBOX-SENDER',
     });
     return { transferId: transfer.id, status: transfer.status };
+  }
+
+  @Put('accounts/:account')
+  @ApiOperation({ summary: 'Sandbox: close a sender account (returns to it bounce) or open it again' })
+  @ApiOkResponse({ description: '{account, closed}' })
+  async account(@Param('account') account: string, @Body() body: BankAccountDto): Promise<{ account: string; closed: boolean }> {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(account)) {
+      throw DomainError.validation([{ field: 'account', code: 'invalid', message: 'An account has letters, digits and dashes only' }]);
+    }
+    return this.bank.setAccount(account, body.closed);
   }
 
   @Get('v1/transfers/:id')

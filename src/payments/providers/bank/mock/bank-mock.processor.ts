@@ -31,6 +31,11 @@ export class BankMockProcessor extends WorkerHost {
         await this.dataSource.transaction((manager) => this.bank.settle(manager, id, base));
         return { settled: id };
       }
+      case JOBS.sandboxBank.bounceReturn: {
+        const { id, base } = job.data as { id: string; base: string };
+        await this.dataSource.transaction((manager) => this.bank.bounce(manager, id, base));
+        return { bounced: id };
+      }
       case JOBS.sandboxBank.deliverWebhook:
         return this.deliver(job.data as { event: { id: string }; url: string });
       default:

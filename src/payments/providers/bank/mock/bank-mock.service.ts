@@ -19,7 +19,7 @@ interface TransferRow {
   amount_cents: string;
   sender_account: string | null;
   returns_transfer_id: string | null;
-  status: 'pending' | 'settled' | 'failed';
+  status: 'pending' | 'settled' | 'failed' | 'returned';
   created_at: Date;
   settled_at: Date | null;
 }
@@ -31,13 +31,13 @@ export interface BankTransferView {
   reference: string | null;
   amount: string;
   currency: 'USD';
-  status: 'pending' | 'settled' | 'failed';
+  status: 'pending' | 'settled' | 'failed' | 'returned';
   returnsTransferId: string | null;
   createdAt: string;
   settledAt: string | null;
 }
 
-export type BankEventType = 'transfer.settled' | 'return.settled' | 'return.failed';
+export type BankEventType = 'transfer.settled' | 'return.settled' | 'return.returned';
 
 const view = (row: TransferRow): BankTransferView => ({
   id: row.id,
@@ -54,7 +54,7 @@ const view = (row: TransferRow): BankTransferView => ({
 /**
  * A bank with incoming transfers matched by reference and returns to their senders. Money settles after a
  * delay (a delayed job), each change in one transaction with the callback that reports it (the outbox), so
- * a crash never loses one. A return to a closed account fails instead of settling.
+ * a crash never loses one. A return to a closed account settles, then bounces back.
  */
 @Injectable()
 export class BankMockService {
@@ -118,7 +118,7 @@ export class BankMockService {
       if (!incoming || incoming.direction !== 'incoming') throw DomainError.notFound('Transfer');
       if (incoming.status !== 'settled') throw new DomainError('conflict', 'Only a settled transfer can be returned');
       const returned: { total: string }[] = await manager.query(
-        `SELECT coalesce(sum(amount_cents), 0)::text AS total FROM bank_mock_transfers WHERE returns_transfer_id = $1 AND status <> 'failed'`,
+        `SELECT coalesce(sum(amount_cents), 0)::text AS total FROM bank_mock_transfers WHERE returns_transfer_id = $1 AND status NOT IN ('failed', 'returned')`,
         [incoming.id],
       );
       if (BigInt(returned[0].total) + input.amountCents > BigInt(incoming.amount_cents)) {
@@ -134,21 +134,56 @@ export class BankMockService {
     });
   }
 
-  /** The delay has passed: pending → settled (or failed, for a return to a closed account), reported once. */
+  /**
+   * The delay has passed: pending → settled, reported once. A return to a closed account settles too (the
+   * money left), and the receiving bank sends it back a delay later (`bounce`).
+   */
   async settle(manager: EntityManager, id: string, base: string): Promise<void> {
     const rows: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 AND status = 'pending' FOR UPDATE`, [
       id,
     ]);
     const transfer = rows[0];
     if (!transfer) return;
-    const fails = transfer.direction === 'return' && this.config.mockClosedAccounts.includes(transfer.sender_account ?? '');
     const updated = await returningRows<TransferRow>(
       manager,
-      `UPDATE bank_mock_transfers SET status = $2, settled_at = CASE WHEN $2 = 'settled' THEN now() END WHERE id = $1 RETURNING *`,
-      [id, fails ? 'failed' : 'settled'],
+      `UPDATE bank_mock_transfers SET status = 'settled', settled_at = now() WHERE id = $1 RETURNING *`,
+      [id],
     );
-    const type: BankEventType = transfer.direction === 'incoming' ? 'transfer.settled' : fails ? 'return.failed' : 'return.settled';
-    await this.emit(manager, type, view(updated[0]), base);
+    await this.emit(manager, transfer.direction === 'incoming' ? 'transfer.settled' : 'return.settled', view(updated[0]), base);
+    if (transfer.direction === 'return' && (await this.isClosed(manager, transfer.sender_account))) {
+      await this.outbox.write(manager, {
+        queue: QUEUES.sandboxBank,
+        jobName: JOBS.sandboxBank.bounceReturn,
+        jobId: `bank-bounce-${id}`,
+        payload: { id, base },
+        delayMs: this.config.mockSettlementDelayMs,
+      });
+    }
+  }
+
+  /** The receiving bank refused a settled return (its account is closed): the money is back with us. */
+  async bounce(manager: EntityManager, id: string, base: string): Promise<void> {
+    const updated = await returningRows<TransferRow>(
+      manager,
+      `UPDATE bank_mock_transfers SET status = 'returned' WHERE id = $1 AND direction = 'return' AND status = 'settled' RETURNING *`,
+      [id],
+    );
+    if (updated[0]) await this.emit(manager, 'return.returned', view(updated[0]), base);
+  }
+
+  /** Sandbox: an account is closed (returns to it bounce) or open again. */
+  async setAccount(account: string, closed: boolean): Promise<{ account: string; closed: boolean }> {
+    await this.dataSource.query(
+      `INSERT INTO bank_mock_accounts (account, closed) VALUES ($1, $2)
+       ON CONFLICT (account) DO UPDATE SET closed = EXCLUDED.closed, updated_at = now()`,
+      [account, closed],
+    );
+    return { account, closed };
+  }
+
+  private async isClosed(manager: EntityManager, account: string | null): Promise<boolean> {
+    const rows = await manager.query(`SELECT closed FROM bank_mock_accounts WHERE account = $1`, [account]);
+    return rows[0]?.closed === true;
   }
 
   private async scheduleSettlement(manager: EntityManager, id: string, base: string): Promise<void> {
