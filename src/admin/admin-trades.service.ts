@@ -56,7 +56,8 @@ export class AdminTradesService {
       const ended = !SETTLING.includes(trade.state);
       const payAgain =
         ended &&
-        ((await this.fundings.startNextPayoutAttempt(manager, tradeId)) || (await this.fundings.startNextRefundAttempt(manager, tradeId)));
+        ((await this.fundings.startNextAttempt(manager, tradeId, 'payout')) ||
+          (await this.fundings.startNextAttempt(manager, tradeId, 'refund')));
       if (ended && !payAgain) {
         throw new DomainError(
           'invalid_state_transition',

@@ -70,6 +70,13 @@ const STEPS = {
   refund_id: true,
 } as const;
 
+export type AfterTheEndStep = 'payout' | 'refund';
+
+const AFTER_THE_END_COLUMNS = {
+  payout: { attempt: 'payout_attempt', returned: 'payout_returned', ids: ['payout_batch_id', 'payout_item_id'] },
+  refund: { attempt: 'refund_attempt', returned: 'refund_returned', ids: ['refund_id'] },
+} as const;
+
 /** A trade's provider ids, and the provider events received. */
 @Injectable()
 export class FundingRepository {
@@ -132,46 +139,26 @@ export class FundingRepository {
     return rows.length > 0;
   }
 
-  /** The current payout came back: true for the caller that marked it (the ledger books it back once). */
-  async markPayoutReturned(manager: EntityManager, tradeId: string, attempt: number): Promise<boolean> {
+  /** A payout or a bank refund that came back after the end: true for the caller that marked it (it is booked back once). */
+  async markReturnedAfterEnd(manager: EntityManager, tradeId: string, what: AfterTheEndStep, attempt: number): Promise<boolean> {
+    const { attempt: attemptColumn, returned } = AFTER_THE_END_COLUMNS[what];
     const rows = await returningRows(
       manager,
-      `UPDATE trade_fundings SET payout_returned = true, updated_at = now()
-        WHERE trade_id = $1 AND payout_attempt = $2 AND NOT payout_returned RETURNING trade_id`,
+      `UPDATE trade_fundings SET ${returned} = true, updated_at = now()
+        WHERE trade_id = $1 AND ${attemptColumn} = $2 AND NOT ${returned} RETURNING trade_id`,
       [tradeId, attempt],
     );
     return rows.length === 1;
   }
 
-  /** An operator's retry of a returned payout: the next attempt, with no batch yet. False if nothing came back. */
-  async startNextPayoutAttempt(manager: EntityManager, tradeId: string): Promise<boolean> {
+  /** An operator's retry of what came back: the next attempt, with no provider ids yet. False if nothing came back. */
+  async startNextAttempt(manager: EntityManager, tradeId: string, what: AfterTheEndStep): Promise<boolean> {
+    const { attempt, returned, ids } = AFTER_THE_END_COLUMNS[what];
     const rows = await returningRows(
       manager,
-      `UPDATE trade_fundings SET payout_attempt = payout_attempt + 1, payout_returned = false, payout_batch_id = NULL,
-              payout_item_id = NULL, updated_at = now()
-        WHERE trade_id = $1 AND payout_returned RETURNING trade_id`,
-      [tradeId],
-    );
-    return rows.length === 1;
-  }
-
-  /** The current bank refund bounced: true for the caller that marked it. */
-  async markRefundReturned(manager: EntityManager, tradeId: string, attempt: number): Promise<boolean> {
-    const rows = await returningRows(
-      manager,
-      `UPDATE trade_fundings SET refund_returned = true, updated_at = now()
-        WHERE trade_id = $1 AND refund_attempt = $2 AND NOT refund_returned RETURNING trade_id`,
-      [tradeId, attempt],
-    );
-    return rows.length === 1;
-  }
-
-  /** An operator's retry of a bounced bank refund: the next attempt, with no return yet. */
-  async startNextRefundAttempt(manager: EntityManager, tradeId: string): Promise<boolean> {
-    const rows = await returningRows(
-      manager,
-      `UPDATE trade_fundings SET refund_attempt = refund_attempt + 1, refund_returned = false, refund_id = NULL, updated_at = now()
-        WHERE trade_id = $1 AND refund_returned RETURNING trade_id`,
+      `UPDATE trade_fundings SET ${attempt} = ${attempt} + 1, ${returned} = false, ${ids.map((id) => `${id} = NULL`).join(', ')},
+              updated_at = now()
+        WHERE trade_id = $1 AND ${returned} RETURNING trade_id`,
       [tradeId],
     );
     return rows.length === 1;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
 import { applyBps, formatAmount } from '../../common/money';
@@ -10,7 +10,7 @@ import { HANDLE_CONTEXT } from '../../users/users.service';
 import type { Trade } from '../../trades/trade.types';
 import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
-import { FundingRecord, FundingRepository } from './funding.repository';
+import { AfterTheEndStep, FundingRecord, FundingRepository } from './funding.repository';
 import { NotYet, stepRequestId } from './provider-steps';
 
 /** Final payout item statuses that mean the money did not (or no longer) reach the receiver. */
@@ -253,17 +253,11 @@ export class SettlementService {
     if (!funding.refundId || funding.refundReturned) return 'nothing';
     const refund = await this.bank.getTransfer(funding.refundId);
     if (refund.status !== 'returned') return 'nothing';
-    await this.dataSource.transaction(async (manager) => {
-      if (!(await this.fundings.markRefundReturned(manager, trade.id, attempt))) return;
-      await this.ledger.refundReturned(manager, trade.id, attempt, amountUsd);
-      await this.trades.flagReturnedAfterEnd(manager, trade.id);
-      await this.trades.insertEvent(manager, trade.id, {
-        actor: { kind: 'system', id: null },
-        type: 'provider_event',
-        fromState: null,
-        toState: null,
-        detail: { provider: 'bank_transfer', refund: 'returned', attempt, amountUsd: formatAmount(amountUsd, 'USD') },
-      });
+    await this.bookCameBack(trade.id, 'refund', attempt, (manager) => this.ledger.refundReturned(manager, trade.id, attempt, amountUsd), {
+      provider: 'bank_transfer',
+      refund: 'returned',
+      attempt,
+      amountUsd: formatAmount(amountUsd, 'USD'),
     });
     return 'refund_returned';
   }
@@ -292,19 +286,35 @@ export class SettlementService {
     if (!funding.payoutBatchId || funding.payoutReturned) return 'nothing';
     const batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
     if (!batch.itemStatus || !PAYOUT_CAME_BACK.includes(batch.itemStatus)) return 'nothing';
+    await this.bookCameBack(trade.id, 'payout', attempt, (manager) => this.ledger.payoutReturned(manager, trade.id, attempt, netUsd), {
+      provider: 'paypal',
+      payout: batch.itemStatus,
+      attempt,
+      amountUsd: formatAmount(netUsd, 'USD'),
+    });
+    return 'payout_returned';
+  }
+
+  /** Money that came back after the end, in one transaction: marked once, booked back, the trade flagged, the parties told. */
+  private async bookCameBack(
+    tradeId: string,
+    what: AfterTheEndStep,
+    attempt: number,
+    bookBack: (manager: EntityManager) => Promise<void>,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      if (!(await this.fundings.markPayoutReturned(manager, trade.id, attempt))) return;
-      await this.ledger.payoutReturned(manager, trade.id, attempt, netUsd);
-      await this.trades.flagReturnedAfterEnd(manager, trade.id);
-      await this.trades.insertEvent(manager, trade.id, {
+      if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, what, attempt))) return;
+      await bookBack(manager);
+      await this.trades.flagReturnedAfterEnd(manager, tradeId);
+      await this.trades.insertEvent(manager, tradeId, {
         actor: { kind: 'system', id: null },
         type: 'provider_event',
         fromState: null,
         toState: null,
-        detail: { provider: 'paypal', payout: batch.itemStatus, attempt, amountUsd: formatAmount(netUsd, 'USD') },
+        detail,
       });
     });
-    return 'payout_returned';
   }
 
   /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
