@@ -49,13 +49,19 @@ export class BankTransfer1764000000007 implements MigrationInterface {
         returned_at timestamptz,
         -- The return settled, then the sender's bank sent it back: the money is in suspense again, for operators.
         bounced_at timestamptz,
+        -- The bank refused the return outright: the money stays in suspense, for operators.
+        return_failed_at timestamptz,
         created_at timestamptz NOT NULL DEFAULT now(),
         CHECK (funded_usd + suspense_usd = amount_usd)
       )`);
+    // Suspense the bank could not give back (refused, or bounced): operators' to settle.
+    await q.query(
+      `CREATE INDEX bank_incoming_transfers_stuck_idx ON bank_incoming_transfers (created_at) WHERE bounced_at IS NOT NULL OR return_failed_at IS NOT NULL`,
+    );
     await q.query(`CREATE INDEX bank_incoming_transfers_trade_idx ON bank_incoming_transfers (trade_id) WHERE trade_id IS NOT NULL`);
     // The returns still owed: the sweeper finds them here when their job was lost.
     await q.query(
-      `CREATE INDEX bank_incoming_transfers_unreturned_idx ON bank_incoming_transfers (created_at) WHERE suspense_usd > 0 AND returned_at IS NULL`,
+      `CREATE INDEX bank_incoming_transfers_unreturned_idx ON bank_incoming_transfers (created_at) WHERE suspense_usd > 0 AND returned_at IS NULL AND return_failed_at IS NULL`,
     );
   }
 

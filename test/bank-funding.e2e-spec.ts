@@ -252,7 +252,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
     expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
     const swept = await settlement.getJobs(['completed', 'active', 'delayed', 'waiting']);
-    expect(swept.some((job) => job.id?.startsWith(`settle-${trade.id}-refunding-sweep-`))).toBe(true);
+    expect(swept.some((job) => job.id === `settle-${trade.id}-refunding-sweep`)).toBe(true);
     await expectClean();
   });
 
@@ -371,6 +371,15 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     expect(await owed()).toBe('13812');
     await expectClean();
 
+    // A retry while the account is still closed comes back too: still owed, still flagged, and retried again.
+    expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).status).toBe(200);
+    await eventually(
+      async () => (await providerEvents(trade.id, traveler.token)).some((e) => e.refund === 'returned' && e.attempt === 2),
+      15000,
+    );
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing).toBe(true);
+    expect(await owed()).toBe('13812');
+
     // The account is open again; the operator sends the refund once more.
     await api('PUT', `/sandbox/bank/accounts/${account}`, { body: { closed: false } });
     expect((await api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })).status).toBe(200);
@@ -379,6 +388,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       15000,
     );
     expect(await returnsOf(transferId)).toEqual([
+      { amount_cents: '13812', status: 'returned' },
       { amount_cents: '13812', status: 'returned' },
       { amount_cents: '13812', status: 'settled' },
     ]);

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { tradesConfig } from '../config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -25,6 +27,7 @@ export class AdminTradesService {
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
   async list(query: AdminTradesQuery): Promise<Page<TradeView>> {
@@ -54,11 +57,11 @@ export class AdminTradesService {
     if (!trade) throw DomainError.notFound('Trade');
     await this.dataSource.transaction(async (manager) => {
       const ended = !SETTLING.includes(trade.state);
-      const payAgain =
-        ended &&
-        ((await this.fundings.startNextAttempt(manager, tradeId, 'payout')) ||
-          (await this.fundings.startNextAttempt(manager, tradeId, 'refund')));
-      if (ended && !payAgain) {
+      // Every leg that came back starts its next attempt (a split may have both); a flagged trade whose
+      // attempt is still under way is simply looked at again.
+      const payoutAgain = ended && (await this.fundings.startNextAttempt(manager, tradeId, 'payout'));
+      const refundAgain = ended && (await this.fundings.startNextAttempt(manager, tradeId, 'refund'));
+      if (ended && !payoutAgain && !refundAgain && !trade.settlementFailing) {
         throw new DomainError(
           'invalid_state_transition',
           `The trade is ${trade.state}; only a settling trade, or one whose payout or refund came back, is settled again`,
@@ -70,6 +73,7 @@ export class AdminTradesService {
         jobName: JOBS.settlement.settleTrade,
         jobId: `settle-${tradeId}-retry-${randomUUID()}`,
         payload: { tradeId },
+        retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
       });
       await this.audit.record(manager, {
         operatorId: operator.id,

@@ -186,12 +186,18 @@ export class BankFundingService {
     if (!record.returnId) await this.incoming.recordReturn(transferId, returned.transferId);
     if (returned.status === 'pending') throw new NotYet(`return ${returned.transferId} is pending`);
     if (returned.status === 'failed') {
-      this.logger.error({ transferId, returnId: returned.transferId }, 'The bank could not return money held in suspense');
+      if (await this.incoming.markReturnFailed(transferId)) {
+        this.logger.error({ transferId, returnId: returned.transferId }, 'The bank refused to return money held in suspense');
+      }
       return 'failed';
     }
     await this.dataSource.transaction(async (manager) => {
       if (!(await this.incoming.markReturned(manager, transferId))) return;
       await this.ledger.fromSuspense(manager, record.tradeId, transferId, record.suspenseUsd);
+      // Settled and already sent back by the sender's bank: into suspense again, in the same transaction.
+      if (returned.status === 'returned' && (await this.incoming.markBounced(manager, transferId))) {
+        await this.ledger.suspenseBounced(manager, record.tradeId, transferId, record.suspenseUsd);
+      }
       if (record.tradeId) {
         await this.trades.insertEvent(manager, record.tradeId, {
           actor: { kind: 'system', id: null },

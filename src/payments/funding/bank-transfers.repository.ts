@@ -93,6 +93,23 @@ export class BankTransfersRepository {
     return rows.length === 1;
   }
 
+  async markReturnFailed(transferId: string): Promise<boolean> {
+    const rows = await returningRows(
+      this.dataSource.manager,
+      `UPDATE bank_incoming_transfers SET return_failed_at = now() WHERE transfer_id = $1 AND return_failed_at IS NULL RETURNING transfer_id`,
+      [transferId],
+    );
+    return rows.length === 1;
+  }
+
+  /** Suspense the bank could not give back (refused or bounced), for the operators' gauge. */
+  async countStuck(): Promise<number> {
+    const rows = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM bank_incoming_transfers WHERE bounced_at IS NOT NULL OR return_failed_at IS NOT NULL`,
+    );
+    return rows[0].n;
+  }
+
   /** Suspense still owed back, oldest first: for the sweeper when a return job was lost. */
   async unreturned(olderThan: Date, limit: number): Promise<string[]> {
     const rows: { transfer_id: string }[] = await this.dataSource.query(

@@ -21,3 +21,11 @@ export function honorCaptureDelayMs(honorPeriodMs: number): number {
 export function checkFundingJobId(tradeId: string, cause: string): string {
   return `check-funding-${tradeId}-${cause}`;
 }
+
+/**
+ * The retry policy of provider work: keep asking at the poll interval. A job that gave up would leave money
+ * owed with only the sweeper to notice; the jobs end by themselves once their trade has moved on.
+ */
+export function keepTrying(providerPollEveryMs: number): { attempts: number; backoffMs: number; backoffType: 'fixed' } {
+  return { attempts: 1000, backoffMs: providerPollEveryMs, backoffType: 'fixed' };
+}

@@ -7,13 +7,13 @@ import { DataSource } from 'typeorm';
 import { Public } from '../../common/auth/decorators';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { verifyPayload } from '../../common/crypto/hmac-signature';
-import { bankConfig } from '../../config';
+import { bankConfig, tradesConfig } from '../../config';
 import { DomainError } from '../../common/errors';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId } from './provider-steps';
+import { checkFundingJobId, keepTrying } from './provider-steps';
 
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
@@ -50,6 +50,7 @@ export class ProviderWebhooksController {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly encryption: FieldEncryption,
     @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
+    @Inject(tradesConfig.KEY) private readonly tradesSettings: ConfigType<typeof tradesConfig>,
   ) {}
 
   @Post('paypal')
@@ -80,6 +81,7 @@ export class ProviderWebhooksController {
           jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
           jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : `settle-${target.tradeId}-${eventId}`,
           payload: { tradeId: target.tradeId },
+          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
         });
       }
       return fresh;
@@ -114,6 +116,7 @@ export class ProviderWebhooksController {
         jobName: JOBS.funding.receiveBankTransfer,
         jobId: `bank-incoming-${data.id}-${eventId}`,
         payload: { transferId: data.id },
+        retry: keepTrying(this.tradesSettings.providerPollEveryMs),
       });
     } else if (['return.settled', 'return.returned', 'return.failed'].includes(type) && typeof data.returnsTransferId === 'string') {
       // The return may be of suspense, or a trade's refund: both jobs ask the bank and do nothing if it is not theirs.
@@ -122,6 +125,7 @@ export class ProviderWebhooksController {
         jobName: JOBS.settlement.returnBankMoney,
         jobId: `bank-return-${data.returnsTransferId}-${eventId}`,
         payload: { transferId: data.returnsTransferId },
+        retry: keepTrying(this.tradesSettings.providerPollEveryMs),
       });
       const tradeId = await this.fundings.tradeOf('bank_transfer_id', data.returnsTransferId);
       if (tradeId) {
@@ -130,6 +134,7 @@ export class ProviderWebhooksController {
           jobName: JOBS.settlement.settleTrade,
           jobId: `settle-${tradeId}-${eventId}`,
           payload: { tradeId },
+          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
         });
       }
     }

@@ -8,17 +8,25 @@ import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
-import { checkFundingJobId, honorCaptureDelayMs } from './provider-steps';
+import { checkFundingJobId, honorCaptureDelayMs, keepTrying } from './provider-steps';
 
-const SWEEP_LIMIT = 500;
+const PAGE = 500;
+const MAX_PAGES = 40;
 // A job in one of these states will run by itself; anything else (done, failed, gone) means the work needs a new one.
 const PENDING_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'];
 
+interface Work {
+  /** The key the sweep pages by. */
+  key: string;
+  message: OutboxMessage;
+}
+
 /**
- * Redis is a cache of work, never its record (SPEC.md): every trade waiting on a provider job is visible
- * in PostgreSQL, and this sweep gives each one whose job Redis no longer holds (or that gave up) a new
- * job: funding checks, settlements, honour-period captures, bank returns. The jobs are idempotent, so a
- * spare one changes nothing.
+ * Redis is a cache of work, never its record (SPEC.md): every trade waiting on a provider job is visible in
+ * PostgreSQL, and this sweep gives each one whose job Redis no longer holds (or that gave up) one more job:
+ * funding checks, settlements (and flagged ended trades whose money came back), honour-period captures, bank
+ * returns. Each item has one sweep job id (`<job id>-sweep`), so an item never has more than its own job and
+ * one spare; the jobs are idempotent, so a spare changes nothing.
  */
 @Injectable()
 export class ProviderWorkSweeper implements OnApplicationBootstrap {
@@ -44,83 +52,108 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
   async sweep(): Promise<{ requeued: number }> {
     // Only work older than one sweep period: a job just committed may still be on its way from the outbox.
     const before = new Date(Date.now() - this.config.providerWorkSweepEveryMs);
-    const retry = { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' as const };
-    const lost: OutboxMessage[] = [];
-    const consider = async (message: OutboxMessage) => {
-      const job = await this.queues.get(message.queue).getJob(message.jobId);
-      if (job && PENDING_STATES.includes(await job.getState())) return;
-      lost.push({ ...message, jobId: `${message.jobId}-sweep-${Date.now()}` });
-    };
+    const retry = keepTrying(this.config.providerPollEveryMs);
+    let requeued = 0;
 
-    const settling: { id: string; state: string }[] = await this.dataSource.query(
-      `SELECT id, state FROM trades WHERE state IN ('releasing', 'refunding', 'splitting') AND updated_at < $1 ORDER BY updated_at LIMIT $2`,
-      [before, SWEEP_LIMIT],
-    );
-    for (const trade of settling) {
-      await consider({
+    requeued += await this.each(
+      `SELECT id AS key, state FROM trades
+        WHERE (state IN ('releasing', 'refunding', 'splitting')
+               OR (settlement_failing AND state IN ('completed', 'refunded', 'settled_split')))
+          AND updated_at < $1 AND id::text > $2 ORDER BY id LIMIT $3`,
+      before,
+      (row: { key: string; state: string }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.settleTrade,
-        jobId: `settle-${trade.id}-${trade.state}`,
-        payload: { tradeId: trade.id },
+        jobId: `settle-${row.key}-${row.state}`,
+        payload: { tradeId: row.key },
         retry,
-      });
-    }
-
-    const awaiting: { id: string }[] = await this.dataSource.query(
-      `SELECT t.id FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
-        WHERE t.state = 'awaiting_funding' AND f.created_at < $1 ORDER BY t.funding_by LIMIT $2`,
-      [before, SWEEP_LIMIT],
+      }),
     );
-    for (const trade of awaiting) {
-      await consider({
+
+    requeued += await this.each(
+      `SELECT t.id AS key FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+        WHERE t.state = 'awaiting_funding' AND f.created_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
+      before,
+      (row: { key: string }) => ({
         queue: QUEUES.funding,
         jobName: JOBS.funding.checkFunding,
-        jobId: checkFundingJobId(trade.id, 'poll'),
-        payload: { tradeId: trade.id },
+        jobId: checkFundingJobId(row.key, 'poll'),
+        payload: { tradeId: row.key },
         retry,
-      });
-    }
+      }),
+    );
 
     // Held PayPal authorizations: captured at four fifths of the honour period, or at once for a dispute.
-    const held: { id: string; state: string; funded_at: Date }[] = await this.dataSource.query(
-      `SELECT t.id, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+    requeued += await this.each(
+      `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
         WHERE t.state IN ('funded', 'payout_sent', 'disputed') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
-          AND t.funded_at < $1 ORDER BY t.funded_at LIMIT $2`,
-      [before, SWEEP_LIMIT],
-    );
-    for (const trade of held) {
-      const dueAt = trade.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs);
-      await consider({
+          AND t.funded_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
+      before,
+      (row: { key: string; state: string; funded_at: Date }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.captureIntoEscrow,
-        jobId: trade.state === 'disputed' ? `dispute-capture-${trade.id}` : `honor-capture-${trade.id}`,
-        payload: { tradeId: trade.id },
-        delayMs: trade.state === 'disputed' ? 0 : Math.max(0, dueAt - Date.now()),
+        jobId: row.state === 'disputed' ? `dispute-capture-${row.key}` : `honor-capture-${row.key}`,
+        payload: { tradeId: row.key },
+        delayMs:
+          row.state === 'disputed' ? 0 : Math.max(0, row.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs) - Date.now()),
         retry,
-      });
-    }
-
-    const unreturned: { transfer_id: string }[] = await this.dataSource.query(
-      `SELECT transfer_id FROM bank_incoming_transfers WHERE suspense_usd > 0 AND returned_at IS NULL AND created_at < $1
-        ORDER BY created_at LIMIT $2`,
-      [before, SWEEP_LIMIT],
+      }),
     );
-    for (const row of unreturned) {
-      await consider({
+
+    // Suspense owed back; what the bank refused stays for operators (the bank_suspense_stuck gauge).
+    requeued += await this.each(
+      `SELECT transfer_id AS key FROM bank_incoming_transfers
+        WHERE suspense_usd > 0 AND returned_at IS NULL AND return_failed_at IS NULL AND created_at < $1 AND transfer_id > $2
+        ORDER BY transfer_id LIMIT $3`,
+      before,
+      (row: { key: string }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.returnBankMoney,
-        jobId: `bank-return-${row.transfer_id}`,
-        payload: { transferId: row.transfer_id },
+        jobId: `bank-return-${row.key}`,
+        payload: { transferId: row.key },
         retry,
-      });
-    }
+      }),
+    );
 
-    if (lost.length > 0) {
-      await this.dataSource.transaction(async (manager) => {
-        for (const message of lost) await this.outbox.write(manager, message);
-      });
-      this.logger.warn({ requeued: lost.length }, 'Provider work whose job was lost or had given up was queued again');
+    if (requeued > 0) this.logger.warn({ requeued }, 'Provider work whose job was lost or had given up was queued again');
+    return { requeued };
+  }
+
+  /** Pages through the rows of one kind of work, queuing a job for each whose job is not pending. */
+  private async each<Row extends { key: string }>(sql: string, before: Date, toMessage: (row: Row) => OutboxMessage): Promise<number> {
+    let requeued = 0;
+    let after = '';
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const rows: Row[] = await this.dataSource.query(sql, [before, after, PAGE]);
+      const lost: Work[] = [];
+      for (const row of rows) {
+        const work = await this.lost(row.key, toMessage(row));
+        if (work) lost.push(work);
+      }
+      if (lost.length > 0) {
+        await this.dataSource.transaction(async (manager) => {
+          for (const work of lost) await this.outbox.write(manager, work.message);
+        });
+        requeued += lost.length;
+      }
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1].key;
     }
-    return { requeued: lost.length };
+    return requeued;
+  }
+
+  /** The sweep's job for this work, unless its own job or an earlier sweep job is still pending. */
+  private async lost(key: string, message: OutboxMessage): Promise<Work | null> {
+    const queue = this.queues.get(message.queue);
+    const own = await queue.getJob(message.jobId);
+    if (own && PENDING_STATES.includes(await own.getState())) return null;
+    const sweepJobId = `${message.jobId}-sweep`;
+    const spare = await queue.getJob(sweepJobId);
+    if (spare) {
+      if (PENDING_STATES.includes(await spare.getState())) return null;
+      // Finished (it did nothing, or gave up): removed, so the same id can run again.
+      await spare.remove();
+    }
+    return { key, message: { ...message, jobId: sweepJobId } };
   }
 }

@@ -10,7 +10,7 @@ import { HANDLE_CONTEXT } from '../../users/users.service';
 import type { Trade } from '../../trades/trade.types';
 import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
-import { AfterTheEndStep, FundingRecord, FundingRepository } from './funding.repository';
+import { FundingRecord, FundingRepository } from './funding.repository';
 import { NotYet, stepRequestId } from './provider-steps';
 
 /** Final payout item statuses that mean the money did not (or no longer) reach the receiver. */
@@ -50,12 +50,7 @@ export class SettlementService {
 
     if (trade.state === 'releasing') {
       const captureId = funding.captureId ?? (await this.capture(tradeId, authorizationId));
-      const payout = await this.payOut(trade, funding, trade.amountUsd - trade.feeUsd);
-      await this.dataSource.transaction(async (manager) => {
-        await this.tradesService.completeRelease(manager, tradeId, { provider: 'paypal', captureId, payoutBatchId: payout.batchId });
-        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.payoutFee, payout.feeUsd);
-        await this.trades.clearSettlementFailing(manager, tradeId);
-      });
+      await this.release(trade, funding, { provider: 'paypal', captureId });
       return 'completed';
     }
 
@@ -102,31 +97,16 @@ export class SettlementService {
   private async settleBank(trade: Trade, funding: FundingRecord): Promise<'completed' | 'refunded' | 'nothing'> {
     if (!funding.bankTransferId) return 'nothing';
     if (trade.state === 'releasing') {
-      const payout = await this.payOut(trade, funding, trade.amountUsd - trade.feeUsd);
-      await this.dataSource.transaction(async (manager) => {
-        await this.tradesService.completeRelease(manager, trade.id, { provider: 'bank_transfer', payoutBatchId: payout.batchId });
-        await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
-        await this.trades.clearSettlementFailing(manager, trade.id);
-      });
+      await this.release(trade, funding, { provider: 'bank_transfer' });
       return 'completed';
     }
     if (trade.state === 'refunding') {
-      const returned = await this.bank.returnTransfer({
-        transferId: funding.bankTransferId,
-        amountUsd: trade.amountUsd,
-        requestId: stepRequestId(trade.id, 'refund'),
-      });
-      await this.recordRefund(trade.id, funding, returned.transferId);
-      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
-      if (returned.status === 'failed') throw new Error(`The bank could not return ${returned.transferId} to the sender`);
+      const { returnId, cameBack } = await this.returnToTraveler(trade, funding, trade.amountUsd);
       await this.dataSource.transaction(async (manager) => {
-        await this.tradesService.completeRefund(
-          manager,
-          trade.id,
-          { provider: 'bank_transfer', returnId: returned.transferId },
-          'paid_back',
-        );
+        await this.tradesService.completeRefund(manager, trade.id, { provider: 'bank_transfer', returnId }, 'paid_back');
         await this.trades.clearSettlementFailing(manager, trade.id);
+        // Refused, or already sent back by the traveler's bank: refunded as far as the trade goes, owed again, flagged.
+        if (cameBack) await this.bookRefundCameBack(manager, trade.id, 1, trade.amountUsd, 'returned');
       });
       return 'refunded';
     }
@@ -141,27 +121,26 @@ export class SettlementService {
   private async settleSplit(trade: Trade, funding: FundingRecord): Promise<'settled_split' | 'nothing'> {
     const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
     if (!split) return 'nothing';
-    const requestId = stepRequestId(trade.id, 'refund');
     let refundId: string;
+    let refundCameBack = false;
     if (funding.provider === 'paypal') {
       if (!funding.authorizationId) return 'nothing';
       // A dispute captured the authorization into escrow already; if that job has not run, capture now.
       const captureId = funding.captureId ?? (await this.capture(trade.id, funding.authorizationId));
-      refundId = (await this.paypal.refundCapture(captureId, requestId, split.travelerUsd)).refundId;
+      refundId = (await this.paypal.refundCapture(captureId, stepRequestId(trade.id, 'refund'), split.travelerUsd)).refundId;
     } else {
       if (!funding.bankTransferId) return 'nothing';
-      const returned = await this.bank.returnTransfer({ transferId: funding.bankTransferId, amountUsd: split.travelerUsd, requestId });
-      await this.recordRefund(trade.id, funding, returned.transferId);
-      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
-      if (returned.status === 'failed') throw new Error(`The bank could not return ${returned.transferId} to the sender`);
-      refundId = returned.transferId;
+      ({ returnId: refundId, cameBack: refundCameBack } = await this.returnToTraveler(trade, funding, split.travelerUsd));
     }
     await this.recordRefund(trade.id, funding, refundId);
-    const payout = await this.payOut(trade, funding, split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps));
+    const netUsd = split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps);
+    const payout = await this.payOut(trade, funding, netUsd);
     await this.dataSource.transaction(async (manager) => {
       await this.tradesService.completeSplit(manager, trade.id, { provider: funding.provider, refundId, payoutBatchId: payout.batchId });
       await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
       await this.trades.clearSettlementFailing(manager, trade.id);
+      if (refundCameBack) await this.bookRefundCameBack(manager, trade.id, 1, split.travelerUsd, 'returned');
+      if (payout.cameBack) await this.bookPayoutCameBack(manager, trade.id, 1, netUsd, payout.itemStatus!);
     });
     return 'settled_split';
   }
@@ -172,10 +151,11 @@ export class SettlementService {
   }
 
   /**
-   * Pays the counterparty the USD less the fee by PayPal payout, under the trade's one payout batch id, and
-   * returns the payout once PayPal says it succeeded (NotYet while it is processing).
+   * Pays the counterparty the USD less the fee by PayPal payout, under the attempt's one payout batch id, and
+   * returns the payout once PayPal has finished with it (NotYet while it is processing): paid (SUCCESS, or
+   * UNCLAIMED: the money has left us and waits for the receiver), or came back (failed, blocked, returned).
    */
-  private async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<PaypalPayout> {
+  private async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<PaypalPayout & { cameBack: boolean }> {
     let batchId = funding.payoutBatchId;
     if (!batchId) {
       const attempt = funding.payoutAttempt;
@@ -198,123 +178,177 @@ export class SettlementService {
       });
     }
     const batch = await this.paypal.getPayoutBatch(batchId);
-    // A payout that reached a final status other than SUCCESS is a failure operators must see, not a wait.
-    if (batch.itemStatus && PAYOUT_CAME_BACK.includes(batch.itemStatus)) {
-      throw new Error(`Payout ${batchId} is ${batch.itemStatus}`);
-    }
-    // UNCLAIMED: the money has left us and waits for the receiver to claim it. Paid, unless PayPal returns it later.
-    if (batch.itemStatus !== 'SUCCESS' && batch.itemStatus !== 'UNCLAIMED') {
+    const cameBack = !!batch.itemStatus && PAYOUT_CAME_BACK.includes(batch.itemStatus);
+    if (!cameBack && batch.itemStatus !== 'SUCCESS' && batch.itemStatus !== 'UNCLAIMED') {
       throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
     }
     if (batch.itemId && !funding.payoutItemId) {
       await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
     }
-    return batch;
-  }
-
-  /** An ended trade's money that came back afterwards: the payout (completed, split) and a bank refund (refunded, split). */
-  private async afterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
-    if (trade.state !== 'refunded') {
-      const payout = await this.settleReturnedPayout(trade, funding);
-      if (payout !== 'nothing') return payout;
-    }
-    if (trade.state !== 'completed' && funding.provider === 'bank_transfer') return this.settleReturnedRefund(trade, funding);
-    return 'nothing';
+    return { ...batch, cameBack };
   }
 
   /**
-   * A bank refund that settled and was then sent back (the traveler's account is closed): booked back to the
-   * traveler's refund payable, the trade flagged, its state unchanged. An operator's retry (the next attempt,
-   * `yb-<trade>-refund-<n>`) sends it again, once the traveler has their account open, and clears the flag.
+   * A bank return to the traveler (the refund, or the traveler's part of a split) for one attempt; pending is
+   * NotYet. `cameBack` when the bank refused it or the traveler's bank sent it back.
    */
-  private async settleReturnedRefund(trade: Trade, funding: FundingRecord): Promise<'refund_returned' | 'refund_repaid' | 'nothing'> {
-    if (!funding.bankTransferId) return 'nothing';
+  private async returnToTraveler(
+    trade: Trade,
+    funding: FundingRecord,
+    amountUsd: bigint,
+  ): Promise<{ returnId: string; cameBack: boolean }> {
+    const attempt = funding.refundAttempt;
+    const returned = await this.bank.returnTransfer({
+      transferId: funding.bankTransferId!,
+      amountUsd,
+      requestId: attempt === 1 ? stepRequestId(trade.id, 'refund') : `${stepRequestId(trade.id, 'refund')}-${attempt}`,
+    });
+    await this.recordRefund(trade.id, funding, returned.transferId);
+    if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
+    return { returnId: returned.transferId, cameBack: returned.status !== 'settled' };
+  }
+
+  /** Pays out and completes a release; a payout that came back at once completes it all the same, owed again and flagged. */
+  private async release(trade: Trade, funding: FundingRecord, detail: Record<string, unknown>): Promise<void> {
+    const netUsd = trade.amountUsd - trade.feeUsd;
+    const payout = await this.payOut(trade, funding, netUsd);
+    await this.dataSource.transaction(async (manager) => {
+      await this.tradesService.completeRelease(manager, trade.id, { ...detail, payoutBatchId: payout.batchId });
+      await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
+      await this.trades.clearSettlementFailing(manager, trade.id);
+      if (payout.cameBack) await this.bookPayoutCameBack(manager, trade.id, 1, netUsd, payout.itemStatus!);
+    });
+  }
+
+  /**
+   * An ended trade's money that came back afterwards: its payout (completed, split), returned by PayPal; its
+   * bank refund (refunded, split), sent back by the traveler's bank. Each is booked back to its payable, the
+   * trade flagged and its state unchanged; an operator's retry starts the next attempt of each leg that
+   * came back, and the flag clears when nothing is owed any more.
+   */
+  private async afterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
+    const outcomes: AfterTheEnd[] = [];
+    if (trade.state !== 'refunded') outcomes.push(await this.payoutAfterTheEnd(trade, funding));
+    if (trade.state !== 'completed' && funding.provider === 'bank_transfer') outcomes.push(await this.refundAfterTheEnd(trade, funding));
+    return outcomes.find((outcome) => outcome !== 'nothing') ?? 'nothing';
+  }
+
+  private async payoutAfterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
+    const attempt = funding.payoutAttempt;
+    const netUsd = await this.paidOutUsd(trade);
+    if (funding.payoutReturned) return 'nothing';
+    if (attempt > 1 && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
+      // An operator's retry: pay again.
+      const payout = await this.payOut(trade, funding, netUsd);
+      return this.dataSource.transaction(async (manager) => {
+        // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
+        await this.trades.lockState(manager, trade.id);
+        if (await this.ledger.payoutRepaidAlready(trade.id, attempt, manager)) return 'nothing';
+        if (payout.cameBack) {
+          // Never paid: the payable is still open. This attempt is over, so the next retry can start.
+          await this.fundings.markReturnedAfterEnd(manager, trade.id, 'payout', attempt);
+          await this.tellParties(manager, trade.id, { provider: 'paypal', payout: payout.itemStatus, attempt });
+          return 'payout_returned';
+        }
+        await this.ledger.payoutRepaid(manager, trade.id, attempt, netUsd);
+        await this.ledger.bookProviderFee(manager, trade.id, payoutAttemptEntry(ENTRY.payoutFee, attempt), payout.feeUsd);
+        await this.clearFlagIfNothingOwed(manager, trade.id);
+        return 'repaid';
+      });
+    }
+    if (!funding.payoutBatchId) return 'nothing';
+    const batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
+    if (!batch.itemStatus || !PAYOUT_CAME_BACK.includes(batch.itemStatus)) return 'nothing';
+    const booked = await this.dataSource.transaction((manager) =>
+      this.bookPayoutCameBack(manager, trade.id, attempt, netUsd, batch.itemStatus!),
+    );
+    return booked ? 'payout_returned' : 'nothing';
+  }
+
+  private async refundAfterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
+    if (!funding.bankTransferId || funding.refundReturned) return 'nothing';
     const attempt = funding.refundAttempt;
     const amountUsd =
       trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.dataSource.manager, trade.id))!.travelerUsd;
-    if (attempt > 1 && !funding.refundReturned && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
-      const returned = await this.bank.returnTransfer({
-        transferId: funding.bankTransferId,
-        amountUsd,
-        requestId: `${stepRequestId(trade.id, 'refund')}-${attempt}`,
-      });
-      await this.recordRefund(trade.id, funding, returned.transferId);
-      if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
-      if (returned.status !== 'settled') throw new Error(`The bank return ${returned.transferId} is ${returned.status}`);
-      const booked = await this.dataSource.transaction(async (manager) => {
+    if (attempt > 1 && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
+      // An operator's retry: send it again (the traveler's account open once more).
+      const { cameBack } = await this.returnToTraveler(trade, funding, amountUsd);
+      return this.dataSource.transaction(async (manager) => {
         await this.trades.lockState(manager, trade.id);
-        if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return false;
+        if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return 'nothing';
+        if (cameBack) {
+          await this.fundings.markReturnedAfterEnd(manager, trade.id, 'refund', attempt);
+          await this.tellParties(manager, trade.id, { provider: 'bank_transfer', refund: 'returned', attempt });
+          return 'refund_returned';
+        }
         await this.ledger.refundRepaid(manager, trade.id, attempt, amountUsd);
-        await this.trades.clearSettlementFailing(manager, trade.id);
-        return true;
+        await this.clearFlagIfNothingOwed(manager, trade.id);
+        return 'refund_repaid';
       });
-      return booked ? 'refund_repaid' : 'nothing';
     }
-    if (!funding.refundId || funding.refundReturned) return 'nothing';
+    if (!funding.refundId) return 'nothing';
     const refund = await this.bank.getTransfer(funding.refundId);
     if (refund.status !== 'returned') return 'nothing';
-    await this.bookCameBack(trade.id, 'refund', attempt, (manager) => this.ledger.refundReturned(manager, trade.id, attempt, amountUsd), {
+    const booked = await this.dataSource.transaction((manager) =>
+      this.bookRefundCameBack(manager, trade.id, attempt, amountUsd, refund.status),
+    );
+    return booked ? 'refund_returned' : 'nothing';
+  }
+
+  /** A paid payout came back: marked once, booked back to the counterparty's payable, the trade flagged, the parties told. */
+  private async bookPayoutCameBack(
+    manager: EntityManager,
+    tradeId: string,
+    attempt: number,
+    netUsd: bigint,
+    status: string,
+  ): Promise<boolean> {
+    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'payout', attempt))) return false;
+    await this.ledger.payoutReturned(manager, tradeId, attempt, netUsd);
+    await this.trades.flagReturnedAfterEnd(manager, tradeId);
+    await this.tellParties(manager, tradeId, { provider: 'paypal', payout: status, attempt, amountUsd: formatAmount(netUsd, 'USD') });
+    return true;
+  }
+
+  /** A paid bank refund came back: the same, to the traveler's refund payable. */
+  private async bookRefundCameBack(
+    manager: EntityManager,
+    tradeId: string,
+    attempt: number,
+    amountUsd: bigint,
+    status: string,
+  ): Promise<boolean> {
+    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'refund', attempt))) return false;
+    await this.ledger.refundReturned(manager, tradeId, attempt, amountUsd);
+    await this.trades.flagReturnedAfterEnd(manager, tradeId);
+    await this.tellParties(manager, tradeId, {
       provider: 'bank_transfer',
-      refund: 'returned',
+      refund: status,
       attempt,
       amountUsd: formatAmount(amountUsd, 'USD'),
     });
-    return 'refund_returned';
+    return true;
   }
 
-  /**
-   * A trade that ended paid out: a payout PayPal later returned (unclaimed past its claim period) is booked
-   * back to the counterparty's payable and the trade flagged for operators, its state unchanged; an
-   * operator's retry (the next attempt) pays it again and clears the flag.
-   */
-  private async settleReturnedPayout(trade: Trade, funding: FundingRecord): Promise<'payout_returned' | 'repaid' | 'nothing'> {
-    const attempt = funding.payoutAttempt;
-    const netUsd = await this.paidOutUsd(trade);
-    if (attempt > 1 && !funding.payoutReturned && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
-      const payout = await this.payOut(trade, funding, netUsd);
-      const booked = await this.dataSource.transaction(async (manager) => {
-        // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
-        await this.trades.lockState(manager, trade.id);
-        if (await this.ledger.payoutRepaidAlready(trade.id, attempt, manager)) return false;
-        await this.ledger.payoutRepaid(manager, trade.id, attempt, netUsd);
-        await this.ledger.bookProviderFee(manager, trade.id, payoutAttemptEntry(ENTRY.payoutFee, attempt), payout.feeUsd);
-        await this.trades.clearSettlementFailing(manager, trade.id);
-        return true;
-      });
-      return booked ? 'repaid' : 'nothing';
-    }
-    if (!funding.payoutBatchId || funding.payoutReturned) return 'nothing';
-    const batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
-    if (!batch.itemStatus || !PAYOUT_CAME_BACK.includes(batch.itemStatus)) return 'nothing';
-    await this.bookCameBack(trade.id, 'payout', attempt, (manager) => this.ledger.payoutReturned(manager, trade.id, attempt, netUsd), {
-      provider: 'paypal',
-      payout: batch.itemStatus,
-      attempt,
-      amountUsd: formatAmount(netUsd, 'USD'),
+  private async tellParties(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<void> {
+    await this.trades.insertEvent(manager, tradeId, {
+      actor: { kind: 'system', id: null },
+      type: 'provider_event',
+      fromState: null,
+      toState: null,
+      detail,
     });
-    return 'payout_returned';
   }
 
-  /** Money that came back after the end, in one transaction: marked once, booked back, the trade flagged, the parties told. */
-  private async bookCameBack(
-    tradeId: string,
-    what: AfterTheEndStep,
-    attempt: number,
-    bookBack: (manager: EntityManager) => Promise<void>,
-    detail: Record<string, unknown>,
-  ): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, what, attempt))) return;
-      await bookBack(manager);
-      await this.trades.flagReturnedAfterEnd(manager, tradeId);
-      await this.trades.insertEvent(manager, tradeId, {
-        actor: { kind: 'system', id: null },
-        type: 'provider_event',
-        fromState: null,
-        toState: null,
-        detail,
-      });
-    });
+  /** The flag of an ended trade stays while any leg is owed: came back, or paid again but not yet confirmed. */
+  private async clearFlagIfNothingOwed(manager: EntityManager, tradeId: string): Promise<void> {
+    const funding = (await this.fundings.find(tradeId, manager))!;
+    const owed =
+      funding.payoutReturned ||
+      funding.refundReturned ||
+      (funding.payoutAttempt > 1 && !(await this.ledger.payoutRepaidAlready(tradeId, funding.payoutAttempt, manager))) ||
+      (funding.refundAttempt > 1 && !(await this.ledger.refundRepaidAlready(tradeId, funding.refundAttempt, manager)));
+    if (!owed) await this.trades.clearSettlementFailing(manager, tradeId);
   }
 
   /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
