@@ -310,6 +310,64 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(dump.rows[0].all).not.toMatch(/@example\.com/);
   });
 
+  it('takes a whole trade through with its webhooks reordered and duplicated, and an old event after the end: each state once', async () => {
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', reorderWebhooks: true, duplicateWebhooks: 1, seed: 11 } });
+    let orderId: string;
+    const { traveler, trade } = await paypalTrade('100.00');
+    try {
+      orderId = await fund(trade, traveler);
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+      // The order's events were each delivered twice (in any order), and the platform took each once.
+      await eventually(async () => {
+        const sent = await db.query(
+          `SELECT event_id, count(*)::int AS n FROM paypal_mock_transmissions WHERE raw_body LIKE $1 GROUP BY event_id`,
+          [`%${orderId}%`],
+        );
+        return sent.rows.length >= 2 && sent.rows.every((r: { n: number }) => r.n >= 2);
+      });
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    // The order's approval again, long after the trade completed: stored, and nothing moves.
+    const identity = await test.app.get(PaypalMockIdentity).get();
+    const raw = JSON.stringify({
+      id: `WH-LATE-${randomUUID()}`,
+      event_type: 'CHECKOUT.ORDER.APPROVED',
+      resource: { id: orderId!, status: 'APPROVED' },
+    });
+    const transmissionId = randomUUID();
+    const time = new Date().toISOString();
+    const late = await api('POST', '/v1/provider-webhooks/paypal', {
+      rawBody: raw,
+      headers: {
+        'content-type': 'application/json',
+        'paypal-transmission-id': transmissionId,
+        'paypal-transmission-time': time,
+        'paypal-transmission-sig': signTransmission(identity.privateKey, signedString(transmissionId, time, 'WH-YB-SANDBOX', raw)),
+        'paypal-cert-url': `${test.baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`,
+        'paypal-auth-algo': 'SHA256withRSA',
+      },
+    });
+    expect(late.status).toBe(200);
+    const checked = await eventually(async () => {
+      const job = await test.app
+        .get(QueueRegistry)
+        .get(QUEUES.funding)
+        .getJob(`check-funding-${trade.id}-${JSON.parse(raw).id}`);
+      return job && (await job.getState()) === 'completed' && job;
+    });
+    expect(checked.returnvalue).toEqual({ outcome: 'nothing' });
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events.filter((e: { type: string }) => e.type === 'state_changed').map((e: { toState: string }) => e.toState)).toEqual([
+      'awaiting_funding',
+      'funded',
+      'releasing',
+      'completed',
+    ]);
+    await expectClean();
+  });
+
   it('cancels as a self-trade when the PayPal payer is the counterparty’s payout account', async () => {
     const { traveler, payoutEmail, trade } = await paypalTrade('100.00');
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
