@@ -23,6 +23,7 @@ import { loggerOptions } from './logging';
 import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
+import { DisputesModule } from './disputes/disputes.module';
 import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
@@ -102,6 +103,7 @@ export class AppModule {
         trades,
         HealthModule,
         PaymentsModule.register({ workers: options.workers, trades }),
+        DisputesModule.register({ trades }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

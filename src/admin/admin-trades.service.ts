@@ -81,6 +81,15 @@ export class AdminTradesService {
         targetType: 'trade',
         targetId: tradeId,
         tradeId,
+        detail: { payoutAgain, refundAgain },
+      });
+      // Operator actions show on the trade's timeline too.
+      await this.trades.insertEvent(manager, tradeId, {
+        actor: { kind: 'operator', id: operator.id },
+        type: 'operator_note',
+        fromState: null,
+        toState: null,
+        detail: { action: 'trade.retry_settlement', payoutAgain, refundAgain },
       });
     });
     return presentTrade((await this.trades.find(tradeId))!);

@@ -4,10 +4,17 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { formatAmount } from '../common/money';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
 import { presentAdminUser, presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
+
+export type AdminUserView = UserView & {
+  disputes: { won: number; lost: number };
+  tradeCounts: Record<string, number>;
+  recentTrades: { id: string; state: string; role: string; amountUsd: string; amountCny: string; createdAt: string }[];
+};
 
 /** Operator actions on accounts. Each locks the user row and writes its audit entry in the same transaction. */
 @Injectable()
@@ -18,10 +25,29 @@ export class AdminUsersService {
     private readonly audit: AuditRepository,
   ) {}
 
-  async view(id: string): Promise<UserView & { disputes: { won: number; lost: number } }> {
+  /** A user as operators see them: reputation, disputes won and lost, trades by final state and the latest ten. */
+  async view(id: string): Promise<AdminUserView> {
     const user = await this.users.findWithReputation(id);
     if (!user) throw DomainError.notFound('User');
-    return presentAdminUser(user);
+    const history = await this.users.tradeHistoryOf(id);
+    const ended = ['completed', 'refunded', 'settled_split', 'cancelled', 'expired'];
+    return {
+      ...presentAdminUser(user),
+      tradeCounts: {
+        ...Object.fromEntries(ended.map((state) => [state, history.counts[state] ?? 0])),
+        live: Object.entries(history.counts)
+          .filter(([state]) => !ended.includes(state))
+          .reduce((sum, [, n]) => sum + n, 0),
+      },
+      recentTrades: history.recent.map((t) => ({
+        id: t.id,
+        state: t.state,
+        role: t.role,
+        amountUsd: formatAmount(t.amountUsd, 'USD'),
+        amountCny: formatAmount(t.amountCny, 'CNY'),
+        createdAt: t.createdAt.toISOString(),
+      })),
+    };
   }
 
   /** Suspension takes effect on the user's next request: the guards read it from the database each time. */

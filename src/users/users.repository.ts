@@ -89,6 +89,39 @@ export class UsersRepository {
   }
 
   /** One indexed read with a join, in plain SQL: this is on the path of every profile and `/v1/me`. */
+  /**
+   * A user's trades for operators: how many ended in each state (and how many are live), and the latest ten.
+   * Read from the trades table directly: a read model, so users need not import trades.
+   */
+  async tradeHistoryOf(userId: string): Promise<{
+    counts: Record<string, number>;
+    recent: { id: string; state: string; role: 'traveler' | 'counterparty'; amountUsd: bigint; amountCny: bigint; createdAt: Date }[];
+  }> {
+    const counts: { state: string; n: number }[] = await this.dataSource.query(
+      `SELECT state, count(*)::int AS n FROM (
+         SELECT state FROM trades WHERE traveler_id = $1 UNION ALL SELECT state FROM trades WHERE counterparty_id = $1
+       ) mine GROUP BY state`,
+      [userId],
+    );
+    const recent: { id: string; state: string; traveler_id: string; amount_usd: string; amount_cny: string; created_at: Date }[] =
+      await this.dataSource.query(
+        `SELECT id, state, traveler_id, amount_usd, amount_cny, created_at FROM trades
+          WHERE traveler_id = $1 OR counterparty_id = $1 ORDER BY created_at DESC, id DESC LIMIT 10`,
+        [userId],
+      );
+    return {
+      counts: Object.fromEntries(counts.map((c) => [c.state, c.n])),
+      recent: recent.map((r) => ({
+        id: r.id,
+        state: r.state,
+        role: r.traveler_id === userId ? 'traveler' : 'counterparty',
+        amountUsd: BigInt(r.amount_usd),
+        amountCny: BigInt(r.amount_cny),
+        createdAt: r.created_at,
+      })),
+    };
+  }
+
   async findWithReputation(id: string, manager?: EntityManager): Promise<UserEntity | null> {
     const rows: UserWithReputationRow[] = await this.m(manager).query(
       `SELECT u.id, u.email, u.display_name, u.role, u.tier, u.suspended_at, u.wechat_id_index, u.paypal_email_index, u.created_at, u.updated_at,

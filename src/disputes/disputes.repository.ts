@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
+import type { Attachment, Dispute, DisputeOutcome, DisputeReason, DisputeStatus, Statement } from './dispute.types';
+
+interface DisputeRow {
+  id: string;
+  trade_id: string;
+  opened_by_kind: Dispute['openedBy']['kind'];
+  opened_by: string | null;
+  reason: DisputeReason;
+  status: DisputeStatus;
+  assigned_to: string | null;
+  assigned_at: Date | null;
+  outcome: DisputeOutcome | null;
+  traveler_usd: string | null;
+  counterparty_usd: string | null;
+  resolution_note: string | null;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface StatementRow {
+  id: string;
+  dispute_id: string;
+  author_kind: Statement['author']['kind'];
+  author_id: string | null;
+  text: string;
+  attachments: Attachment[];
+  created_at: Date;
+}
+
+const toDispute = (r: DisputeRow): Dispute => ({
+  id: r.id,
+  tradeId: r.trade_id,
+  openedBy: { kind: r.opened_by_kind, id: r.opened_by },
+  reason: r.reason,
+  status: r.status,
+  assignedTo: r.assigned_to,
+  assignedAt: r.assigned_at,
+  outcome: r.outcome,
+  travelerUsd: r.traveler_usd === null ? null : BigInt(r.traveler_usd),
+  counterpartyUsd: r.counterparty_usd === null ? null : BigInt(r.counterparty_usd),
+  resolutionNote: r.resolution_note,
+  resolvedBy: r.resolved_by,
+  resolvedAt: r.resolved_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toStatement = (r: StatementRow): Statement => ({
+  id: r.id,
+  disputeId: r.dispute_id,
+  author: { kind: r.author_kind, id: r.author_id },
+  text: r.text,
+  attachments: r.attachments,
+  createdAt: r.created_at,
+});
+
+export interface QueueRow extends Dispute {
+  trade: { state: string; amountUsd: bigint; amountCny: bigint; paymentMethod: string; travelerId: string; counterpartyId: string };
+}
+
+/** Disputes and their statements, in SQL. */
+@Injectable()
+export class DisputesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(
+    manager: EntityManager,
+    dispute: { id: string; tradeId: string; openedBy: Dispute['openedBy']; reason: DisputeReason },
+  ): Promise<Dispute> {
+    const rows: DisputeRow[] = await manager.query(
+      `INSERT INTO disputes (id, trade_id, opened_by_kind, opened_by, reason) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [dispute.id, dispute.tradeId, dispute.openedBy.kind, dispute.openedBy.id, dispute.reason],
+    );
+    return toDispute(rows[0]);
+  }
+
+  async find(id: string, manager?: EntityManager, lock = false): Promise<Dispute | null> {
+    const rows: DisputeRow[] = await (manager ?? this.dataSource.manager).query(
+      `SELECT * FROM disputes WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    return rows[0] ? toDispute(rows[0]) : null;
+  }
+
+  async addStatement(
+    manager: EntityManager,
+    statement: { disputeId: string; author: Statement['author']; text: string; attachments: Attachment[] },
+  ): Promise<Statement> {
+    const rows: StatementRow[] = await manager.query(
+      `INSERT INTO dispute_statements (dispute_id, author_kind, author_id, text, attachments) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [statement.disputeId, statement.author.kind, statement.author.id, statement.text, JSON.stringify(statement.attachments)],
+    );
+    return toStatement(rows[0]);
+  }
+
+  async countStatementsBy(manager: EntityManager, disputeId: string, authorId: string): Promise<number> {
+    const rows = await manager.query(`SELECT count(*)::int AS n FROM dispute_statements WHERE dispute_id = $1 AND author_id = $2`, [
+      disputeId,
+      authorId,
+    ]);
+    return rows[0].n;
+  }
+
+  async statements(disputeId: string): Promise<Statement[]> {
+    const rows: StatementRow[] = await this.dataSource.query(
+      `SELECT * FROM dispute_statements WHERE dispute_id = $1 ORDER BY created_at, id LIMIT 1000`,
+      [disputeId],
+    );
+    return rows.map(toStatement);
+  }
+
+  async assign(manager: EntityManager, id: string, operatorId: string): Promise<Dispute> {
+    const rows = await returningRows<DisputeRow>(
+      manager,
+      `UPDATE disputes SET status = 'assigned', assigned_to = $2, assigned_at = now(), updated_at = now() WHERE id = $1 RETURNING *`,
+      [id, operatorId],
+    );
+    return toDispute(rows[0]);
+  }
+
+  async resolve(
+    manager: EntityManager,
+    id: string,
+    decision: { operatorId: string; outcome: DisputeOutcome; travelerUsd: bigint | null; counterpartyUsd: bigint | null; note: string },
+  ): Promise<Dispute> {
+    const rows = await returningRows<DisputeRow>(
+      manager,
+      `UPDATE disputes SET status = 'resolved', assigned_to = coalesce(assigned_to, $2), assigned_at = coalesce(assigned_at, now()),
+              outcome = $3, traveler_usd = $4, counterparty_usd = $5, resolution_note = $6, resolved_by = $2, resolved_at = now(),
+              updated_at = now()
+        WHERE id = $1 AND status <> 'resolved' RETURNING *`,
+      [
+        id,
+        decision.operatorId,
+        decision.outcome,
+        decision.travelerUsd?.toString() ?? null,
+        decision.counterpartyUsd?.toString() ?? null,
+        decision.note,
+      ],
+    );
+    return toDispute(rows[0]);
+  }
+
+  /** The operators' queue, oldest first, with each dispute's trade in brief. */
+  async queue(status: DisputeStatus | undefined, limit: number, after?: { createdAt: string; id: string }): Promise<QueueRow[]> {
+    const params: unknown[] = [limit];
+    const where: string[] = [];
+    if (status) {
+      params.push(status);
+      where.push(`d.status = $${params.length}`);
+    }
+    if (after) {
+      params.push(after.createdAt, after.id);
+      where.push(`(d.created_at, d.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    const rows: (DisputeRow & {
+      t_state: string;
+      t_amount_usd: string;
+      t_amount_cny: string;
+      t_payment_method: string;
+      t_traveler_id: string;
+      t_counterparty_id: string;
+    })[] = await this.dataSource.query(
+      `SELECT d.*, t.state AS t_state, t.amount_usd AS t_amount_usd, t.amount_cny AS t_amount_cny, t.payment_method AS t_payment_method,
+              t.traveler_id AS t_traveler_id, t.counterparty_id AS t_counterparty_id
+         FROM disputes d JOIN trades t ON t.id = d.trade_id
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY d.created_at, d.id LIMIT $1`,
+      params,
+    );
+    return rows.map((r) => ({
+      ...toDispute(r),
+      trade: {
+        state: r.t_state,
+        amountUsd: BigInt(r.t_amount_usd),
+        amountCny: BigInt(r.t_amount_cny),
+        paymentMethod: r.t_payment_method,
+        travelerId: r.t_traveler_id,
+        counterpartyId: r.t_counterparty_id,
+      },
+    }));
+  }
+}

@@ -1,0 +1,304 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import type { AuthUser } from '../common/auth/auth-user';
+import { DomainError } from '../common/errors';
+import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { formatAmount } from '../common/money';
+import { InputParser } from '../market/market-input';
+import type { Actor } from '../trades/trade.types';
+import { TradesRepository } from '../trades/trades.repository';
+import { TradesService } from '../trades/trades.service';
+import { isTimeCursor } from '../users/users.service';
+import type { Dispute, DisputeReason, Statement } from './dispute.types';
+import { STATEMENT_LIMITS } from './dispute.types';
+import { DisputesRepository } from './disputes.repository';
+import type { AssignDisputeDto, DisputeQueueQuery, OpenDisputeDto, ResolveDisputeDto, StatementDto } from './dto/disputes.dto';
+
+export interface StatementView {
+  id: string;
+  author: Statement['author'];
+  text: string;
+  attachments: Statement['attachments'];
+  createdAt: string;
+}
+
+export interface DisputeView {
+  id: string;
+  tradeId: string;
+  status: Dispute['status'];
+  reason: Dispute['reason'];
+  openedBy: Dispute['openedBy'];
+  assignedTo: string | null;
+  outcome: Dispute['outcome'];
+  travelerUsd: string | null;
+  counterpartyUsd: string | null;
+  createdAt: string;
+  updatedAt: string;
+  resolvedAt: string | null;
+  /** The resolver's reasons (also on the trade's timeline). */
+  resolutionNote: string | null;
+  statements?: StatementView[];
+}
+
+const presentStatement = (s: Statement): StatementView => ({
+  id: s.id,
+  author: s.author,
+  text: s.text,
+  attachments: s.attachments,
+  createdAt: s.createdAt.toISOString(),
+});
+
+function presentDispute(dispute: Dispute): DisputeView {
+  return {
+    id: dispute.id,
+    tradeId: dispute.tradeId,
+    status: dispute.status,
+    reason: dispute.reason,
+    openedBy: dispute.openedBy,
+    assignedTo: dispute.assignedTo,
+    outcome: dispute.outcome,
+    travelerUsd: dispute.travelerUsd === null ? null : formatAmount(dispute.travelerUsd, 'USD'),
+    counterpartyUsd: dispute.counterpartyUsd === null ? null : formatAmount(dispute.counterpartyUsd, 'USD'),
+    createdAt: dispute.createdAt.toISOString(),
+    updatedAt: dispute.updatedAt.toISOString(),
+    resolvedAt: dispute.resolvedAt?.toISOString() ?? null,
+    resolutionNote: dispute.resolutionNote,
+  };
+}
+
+/**
+ * Disputes: opened by a party (or by the system when verification fails) from `funded` or `payout_sent`,
+ * with statements from both parties until resolved; worked by operators, who take one and decide it. Every
+ * change commits in one transaction with the trade's transition, its timeline event and the audit row.
+ */
+@Injectable()
+export class DisputesService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly disputes: DisputesRepository,
+    private readonly trades: TradesRepository,
+    private readonly tradesService: TradesService,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  async open(caller: AuthUser, tradeId: string, body: OpenDisputeDto): Promise<DisputeView> {
+    const trade = await this.trades.find(tradeId);
+    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
+    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
+    try {
+      const dispute = await this.dataSource.transaction((manager) => this.openIn(manager, tradeId, actor, body.reason, body.statement));
+      return this.get(caller, dispute.id);
+    } catch (error) {
+      // Two parties at once: the trade's transition lets one through; the index stops anything else.
+      if ((error as { driverError?: { constraint?: string } }).driverError?.constraint === 'disputes_one_unresolved_per_trade') {
+        throw new DomainError('invalid_state_transition', 'The trade already has an open dispute', { state: 'disputed' });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The system opens a dispute (WeChat verification failed), in the caller's transaction: reason
+   * `verification_failed`, the finding as its first statement and on the timeline.
+   */
+  async openBySystem(manager: EntityManager, tradeId: string, finding: string): Promise<Dispute> {
+    return this.openIn(manager, tradeId, { kind: 'system', id: null }, 'verification_failed', finding);
+  }
+
+  private async openIn(manager: EntityManager, tradeId: string, actor: Actor, reason: DisputeReason, statement: string): Promise<Dispute> {
+    const id = randomUUID();
+    // The transition first: it takes the trade's row lock and refuses any state but funded or payout_sent.
+    await this.tradesService.openDispute(manager, tradeId, actor, reason, id);
+    const author = { kind: actor.kind as Statement['author']['kind'], id: actor.id };
+    const dispute = await this.disputes.insert(manager, { id, tradeId, openedBy: author, reason });
+    const first = await this.disputes.addStatement(manager, { disputeId: id, author, text: statement, attachments: [] });
+    await this.trades.insertEvent(manager, tradeId, {
+      actor,
+      type: 'dispute_statement',
+      fromState: null,
+      toState: null,
+      detail: { disputeId: id, statementId: first.id, ...(actor.kind === 'system' ? { finding: statement } : {}) },
+    });
+    return dispute;
+  }
+
+  /** A dispute with both sides' statements: for its parties and operators (404 for anyone else). */
+  async get(caller: AuthUser, id: string): Promise<DisputeView> {
+    const dispute = await this.visible(caller, id);
+    const statements = await this.disputes.statements(id);
+    return { ...presentDispute(dispute), statements: statements.map(presentStatement) };
+  }
+
+  async addStatement(caller: AuthUser, id: string, body: StatementDto): Promise<StatementView> {
+    const dispute = await this.visible(caller, id);
+    if (caller.role === 'operator') throw new DomainError('forbidden', "Statements are the parties'; operators add notes when they act");
+    const trade = (await this.trades.find(dispute.tradeId))!;
+    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
+    return this.dataSource.transaction(async (manager) => {
+      const locked = (await this.disputes.find(id, manager, true))!;
+      if (locked.status === 'resolved') {
+        throw new DomainError('invalid_state_transition', 'The dispute is resolved; it takes no more statements', { state: 'resolved' });
+      }
+      if ((await this.disputes.countStatementsBy(manager, id, caller.id)) >= STATEMENT_LIMITS.statementsPerParty) {
+        throw new DomainError(
+          'too_many_statements',
+          `A party may add at most ${STATEMENT_LIMITS.statementsPerParty} statements to a dispute`,
+        );
+      }
+      const statement = await this.disputes.addStatement(manager, {
+        disputeId: id,
+        author: { kind: actor.kind as Statement['author']['kind'], id: caller.id },
+        text: body.text,
+        attachments: (body.attachments ?? []).map((a) => ({
+          name: a.name,
+          contentType: a.contentType,
+          sizeBytes: a.sizeBytes,
+          sha256: a.sha256,
+        })),
+      });
+      await this.trades.insertEvent(manager, dispute.tradeId, {
+        actor,
+        type: 'dispute_statement',
+        fromState: null,
+        toState: null,
+        detail: { disputeId: id, statementId: statement.id, attachments: statement.attachments.length },
+      });
+      return presentStatement(statement);
+    });
+  }
+
+  /** The operators' queue: oldest first, each with its trade in brief and its age. */
+  async queue(query: DisputeQueueQuery): Promise<Page<DisputeView & { ageSeconds: number; trade: Record<string, unknown> }>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const rows = await this.disputes.queue(query.status, limit + 1, after && { createdAt: after.t, id: after.id });
+    const now = Date.now();
+    return toPage(
+      rows,
+      limit,
+      (row) => ({
+        ...presentDispute(row),
+        ageSeconds: Math.floor((now - row.createdAt.getTime()) / 1000),
+        trade: {
+          id: row.tradeId,
+          state: row.trade.state,
+          amountUsd: formatAmount(row.trade.amountUsd, 'USD'),
+          amountCny: formatAmount(row.trade.amountCny, 'CNY'),
+          paymentMethod: row.trade.paymentMethod,
+          travelerId: row.trade.travelerId,
+          counterpartyId: row.trade.counterpartyId,
+        },
+      }),
+      (row) => ({ t: row.createdAt.toISOString(), id: row.id }),
+    );
+  }
+
+  /** An operator takes a dispute; one held by another operator only with `force` (a takeover, audited as such). */
+  async assign(operator: AuthUser, id: string, body: AssignDisputeDto): Promise<DisputeView> {
+    await this.dataSource.transaction(async (manager) => {
+      const dispute = await this.disputes.find(id, manager, true);
+      if (!dispute) throw DomainError.notFound('Dispute');
+      if (dispute.status === 'resolved')
+        throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
+      if (dispute.assignedTo === operator.id) return;
+      const takeover = dispute.assignedTo !== null;
+      if (takeover && !body.force) {
+        throw new DomainError('conflict', 'Another operator holds this dispute; take it over with force: true', { state: dispute.status });
+      }
+      await this.disputes.assign(manager, id, operator.id);
+      await this.recordOperatorAction(manager, operator, dispute, takeover ? 'dispute.takeover' : 'dispute.assign', {
+        ...(takeover ? { previousOperatorId: dispute.assignedTo } : {}),
+      });
+    });
+    return this.get(operator, id);
+  }
+
+  /**
+   * An operator decides: release, refund, or split with two amounts above zero adding up to the trade's USD.
+   * The dispute row's lock makes it once: a second or concurrent resolution gets 409 and changes nothing.
+   */
+  async resolve(operator: AuthUser, id: string, body: ResolveDisputeDto): Promise<DisputeView> {
+    const decision = this.decisionOf(body);
+    await this.dataSource.transaction(async (manager) => {
+      const dispute = await this.disputes.find(id, manager, true);
+      if (!dispute) throw DomainError.notFound('Dispute');
+      if (dispute.status === 'resolved')
+        throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
+      if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
+        throw new DomainError('conflict', 'Another operator holds this dispute; take it over first', { state: dispute.status });
+      }
+      await this.tradesService.resolveDispute(manager, dispute.tradeId, operator.id, decision);
+      await this.disputes.resolve(manager, id, {
+        operatorId: operator.id,
+        outcome: decision.outcome,
+        travelerUsd: decision.outcome === 'split' ? decision.travelerUsd : null,
+        counterpartyUsd: decision.outcome === 'split' ? decision.counterpartyUsd : null,
+        note: body.note,
+      });
+      await this.recordOperatorAction(manager, operator, dispute, 'dispute.resolve', {
+        outcome: decision.outcome,
+        ...(decision.outcome === 'split'
+          ? { travelerUsd: formatAmount(decision.travelerUsd, 'USD'), counterpartyUsd: formatAmount(decision.counterpartyUsd, 'USD') }
+          : {}),
+        note: body.note,
+      });
+    });
+    return this.get(operator, id);
+  }
+
+  private decisionOf(
+    body: ResolveDisputeDto,
+  ): { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint } {
+    const amountsGiven = body.travelerUsd !== undefined || body.counterpartyUsd !== undefined;
+    if (body.outcome !== 'split') {
+      if (amountsGiven) {
+        throw DomainError.validation([
+          { field: 'travelerUsd', code: 'not_allowed', message: `Amounts belong to a split, not a ${body.outcome}` },
+        ]);
+      }
+      return { outcome: body.outcome };
+    }
+    const input = new InputParser();
+    const travelerUsd = input.amount(body.travelerUsd, 'travelerUsd', 'USD');
+    const counterpartyUsd = input.amount(body.counterpartyUsd, 'counterpartyUsd', 'USD');
+    input.done();
+    return { outcome: 'split', travelerUsd, counterpartyUsd };
+  }
+
+  /** The audit row and the trade's timeline event of an operator's action, in its transaction. */
+  private async recordOperatorAction(
+    manager: EntityManager,
+    operator: AuthUser,
+    dispute: Dispute,
+    action: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    await this.audit.record(manager, {
+      operatorId: operator.id,
+      action,
+      targetType: 'dispute',
+      targetId: dispute.id,
+      tradeId: dispute.tradeId,
+      detail,
+    });
+    await this.trades.insertEvent(manager, dispute.tradeId, {
+      actor: { kind: 'operator', id: operator.id },
+      type: 'operator_note',
+      fromState: null,
+      toState: null,
+      detail: { action, disputeId: dispute.id, ...detail },
+    });
+  }
+
+  private async visible(caller: AuthUser, id: string): Promise<Dispute> {
+    const dispute = await this.disputes.find(id);
+    if (!dispute) throw DomainError.notFound('Dispute');
+    if (caller.role === 'operator') return dispute;
+    const trade = await this.trades.find(dispute.tradeId);
+    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Dispute');
+    return dispute;
+  }
+}

@@ -1,0 +1,115 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { PageQuery } from '../../common/http/pagination';
+import { DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
+import type { DisputeStatus } from '../dispute.types';
+
+export class AttachmentDto {
+  @ApiProperty({ example: 'transfer-receipt.png' })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name: string;
+
+  @ApiProperty({ enum: STATEMENT_LIMITS.contentTypes })
+  @IsDefined()
+  @IsIn(STATEMENT_LIMITS.contentTypes)
+  contentType: string;
+
+  @ApiProperty({ minimum: 1, maximum: STATEMENT_LIMITS.attachmentBytes })
+  @IsDefined()
+  @IsInt()
+  @Min(1)
+  @Max(STATEMENT_LIMITS.attachmentBytes)
+  sizeBytes: number;
+
+  @ApiProperty({ description: 'hex SHA-256 of the file', example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' })
+  @IsDefined()
+  @IsString()
+  @Matches(/^[0-9a-f]{64}$/, { message: 'sha256 is 64 lower-case hex characters' })
+  sha256: string;
+}
+
+export class StatementDto {
+  @ApiProperty({ maxLength: STATEMENT_LIMITS.textChars })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(STATEMENT_LIMITS.textChars)
+  text: string;
+
+  @ApiPropertyOptional({ type: [AttachmentDto], maxItems: STATEMENT_LIMITS.attachmentsPerStatement })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(STATEMENT_LIMITS.attachmentsPerStatement)
+  @ValidateNested({ each: true })
+  @Type(() => AttachmentDto)
+  attachments?: AttachmentDto[];
+}
+
+export class OpenDisputeDto {
+  @ApiProperty({ enum: PARTY_REASONS })
+  @IsDefined()
+  @IsIn(PARTY_REASONS)
+  reason: (typeof PARTY_REASONS)[number];
+
+  @ApiProperty({ maxLength: STATEMENT_LIMITS.textChars, description: 'what happened, in the party’s words' })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(STATEMENT_LIMITS.textChars)
+  statement: string;
+}
+
+export class AssignDisputeDto {
+  @ApiPropertyOptional({ description: 'take over a dispute assigned to another operator (audited)' })
+  @IsOptional()
+  @IsBoolean()
+  force?: boolean;
+}
+
+export class ResolveDisputeDto {
+  @ApiProperty({ enum: ['release', 'refund', 'split'] })
+  @IsDefined()
+  @IsIn(['release', 'refund', 'split'])
+  outcome: 'release' | 'refund' | 'split';
+
+  @ApiPropertyOptional({ example: '50.01', description: 'split only: refunded to the traveler' })
+  @IsOptional()
+  travelerUsd?: unknown;
+
+  @ApiPropertyOptional({ example: '88.11', description: 'split only: paid to the counterparty, less the fee' })
+  @IsOptional()
+  counterpartyUsd?: unknown;
+
+  @ApiProperty({ maxLength: 2000, description: 'why: kept in the audit log and on the trade timeline' })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(2000)
+  note: string;
+}
+
+export class DisputeQueueQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: DISPUTE_STATUSES })
+  @IsOptional()
+  @IsIn(DISPUTE_STATUSES)
+  status?: DisputeStatus;
+}

@@ -1,0 +1,553 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { DisputesService } from '../src/disputes/disputes.service';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { createOperator, registerUser, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyTraveler, setReference, withWallet } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+/** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
+describe('Disputes and operators (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let operator: TestUser;
+  let otherOperator: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      PROVIDER_POLL_EVERY_MS: '200',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYOUT_WINDOW_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+    operator = await createOperator(test, api);
+    otherOperator = await createOperator(test, api);
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const state = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body.state;
+  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+
+  /** A PayPal trade of 1000 CNY at 7.24 ($138.12, fee $1.38), funded through the mock. */
+  async function fundedTrade() {
+    const traveler = await readyTraveler(api);
+    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
+    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
+    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    await eventually(async () => (await state(trade.id)) === 'funded');
+    return { traveler, counterparty, trade, payoutEmail, orderId: funding.body.orderId as string };
+  }
+
+  async function disputedTrade() {
+    const parties = await fundedTrade();
+    const opened = await api('POST', `/v1/trades/${parties.trade.id}/disputes`, {
+      token: parties.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived in my WeChat wallet.' },
+    });
+    expect(opened.status).toBe(201);
+    return { ...parties, dispute: opened.body as { id: string } };
+  }
+
+  const authorizationOf = async (orderId: string) =>
+    (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0].status;
+  const refundsOf = async (orderId: string) =>
+    (
+      await db.query(
+        `SELECT r.amount_cents FROM paypal_mock_refunds r JOIN paypal_mock_captures c ON c.id = r.capture_id
+           JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+        [orderId],
+      )
+    ).rows;
+  const payoutOf = async (tradeId: string) =>
+    (
+      await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+        `yb-${tradeId}-payout`,
+      ])
+    ).rows;
+
+  it('lets the traveler open a dispute from funded: the trade shows it, its deadlines stop, the authorization is captured into escrow', async () => {
+    const { traveler, counterparty, trade, orderId } = await fundedTrade();
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived in my WeChat wallet.' },
+    });
+    expect(opened.status).toBe(201);
+    expect(opened.body).toMatchObject({
+      tradeId: trade.id,
+      status: 'open',
+      reason: 'rmb_not_received',
+      openedBy: { kind: 'traveler', id: traveler.id },
+      assignedTo: null,
+      outcome: null,
+      statements: [{ author: { kind: 'traveler', id: traveler.id }, text: 'Nothing arrived in my WeChat wallet.', attachments: [] }],
+    });
+    const view = (await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body;
+    expect(view).toMatchObject({ state: 'disputed', disputeId: opened.body.id });
+    await eventually(async () => (await authorizationOf(orderId)) === 'CAPTURED');
+
+    // One unresolved dispute per trade: a second one, by either party, is refused.
+    const again = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: counterparty.token,
+      body: { reason: 'other', statement: 'Me too.' },
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('invalid_state_transition');
+
+    // The payout window passing changes nothing while the dispute is open.
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    const deadline = await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`));
+    await deadline.promote();
+    await eventually(async () => (await deadline.getState()) === 'completed');
+    expect(await state(trade.id)).toBe('disputed');
+    await expectClean();
+  });
+
+  it('lets the counterparty open one from payout_sent, and the system open one through its service method', async () => {
+    const first = await fundedTrade();
+    await api('POST', `/v1/trades/${first.trade.id}/payout`, {
+      token: first.counterparty.token,
+      body: { wechatTransferId: `WX-${randomUUID()}` },
+    });
+    const byCounterparty = await api('POST', `/v1/trades/${first.trade.id}/disputes`, {
+      token: first.counterparty.token,
+      body: { reason: 'payment_not_released', statement: 'I sent the RMB an hour ago.' },
+    });
+    expect(byCounterparty.status).toBe(201);
+    expect(byCounterparty.body.openedBy).toEqual({ kind: 'counterparty', id: first.counterparty.id });
+
+    const second = await fundedTrade();
+    await api('POST', `/v1/trades/${second.trade.id}/payout`, {
+      token: second.counterparty.token,
+      body: { wechatTransferId: `WX-${randomUUID()}` },
+    });
+    const finding = 'WeChat transfer found for 950.00 CNY, the trade is 1000.00 CNY';
+    const bySystem = await test.app
+      .get(DataSource)
+      .transaction((manager) => test.app.get(DisputesService).openBySystem(manager, second.trade.id, finding));
+    const seen = await api('GET', `/v1/disputes/${bySystem.id}`, { token: second.traveler.token });
+    expect(seen.body).toMatchObject({
+      reason: 'verification_failed',
+      openedBy: { kind: 'system', id: null },
+      statements: [{ author: { kind: 'system', id: null }, text: finding }],
+    });
+    const events = (await api('GET', `/v1/trades/${second.trade.id}/events`, { token: second.counterparty.token })).body.data;
+    expect(events.find((e: { toState: string }) => e.toState === 'disputed')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { reason: 'verification_failed', disputeId: bySystem.id },
+    });
+    expect(events.find((e: { type: string }) => e.type === 'dispute_statement').detail).toMatchObject({ finding });
+    // A party cannot claim the system's reason.
+    const third = await fundedTrade();
+    const claimed = await api('POST', `/v1/trades/${third.trade.id}/disputes`, {
+      token: third.traveler.token,
+      body: { reason: 'verification_failed', statement: 'x' },
+    });
+    expect(claimed.status).toBe(400);
+    expect(claimed.body.errors).toEqual([expect.objectContaining({ field: 'reason', code: 'not_allowed' })]);
+    expect(await state(third.trade.id)).toBe('funded');
+  });
+
+  it('takes statements and evidence from both sides, within limits, and never shows payment handles', async () => {
+    const { traveler, counterparty, dispute } = await disputedTrade();
+    const attachment = { name: 'receipt.png', contentType: 'image/png', sizeBytes: 48213, sha256: 'a'.repeat(64) };
+    const fromCounterparty = await api('POST', `/v1/disputes/${dispute.id}/statements`, {
+      token: counterparty.token,
+      body: { text: 'Here is my transfer receipt.', attachments: [attachment] },
+    });
+    expect(fromCounterparty.status).toBe(201);
+    expect(fromCounterparty.body).toMatchObject({ author: { kind: 'counterparty', id: counterparty.id }, attachments: [attachment] });
+    expect(
+      (await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body: { text: 'It never came.' } })).status,
+    ).toBe(201);
+
+    const refusals: [Record<string, unknown>, string, string][] = [
+      [{ text: 'x'.repeat(5001) }, 'text', 'too_long'],
+      [{ text: '' }, 'text', 'too_short'],
+      [{ text: 'ok', attachments: Array.from({ length: 11 }, () => attachment) }, 'attachments', 'array_max_size'],
+      [{ text: 'ok', attachments: [{ ...attachment, sizeBytes: 26 * 1024 * 1024 }] }, 'attachments.0.sizeBytes', 'too_large'],
+      [
+        { text: 'ok', attachments: [{ ...attachment, contentType: 'application/x-msdownload' }] },
+        'attachments.0.contentType',
+        'not_allowed',
+      ],
+      [{ text: 'ok', attachments: [{ ...attachment, sha256: 'not-a-hash' }] }, 'attachments.0.sha256', 'invalid_format'],
+      [{ text: 'ok', attachments: [{ ...attachment, url: 'http://x' }] }, 'attachments.0.url', 'unknown_field'],
+    ];
+    for (const [body, field, code] of refusals) {
+      const refused = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field, code })]));
+    }
+
+    const seen = await api('GET', `/v1/disputes/${dispute.id}`, { token: traveler.token });
+    expect(seen.body.statements.map((s: { text: string }) => s.text)).toEqual([
+      'Nothing arrived in my WeChat wallet.',
+      'Here is my transfer receipt.',
+      'It never came.',
+    ]);
+    // Neither party's WeChat id nor PayPal email appears anywhere in the dispute.
+    expect(seen.text).not.toMatch(/wx_|@example\.com/);
+
+    // At most 50 statements per party (the counterparty has 1): the 51st is refused with its own code.
+    for (let i = 0; i < 49; i += 1)
+      await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: counterparty.token, body: { text: `note ${i}` } });
+    const tooMany = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: counterparty.token, body: { text: 'one more' } });
+    expect(tooMany.status).toBe(409);
+    expect(tooMany.body.code).toBe('too_many_statements');
+  });
+
+  it('answers every dispute and admin endpoint by role: anonymous, traveler, counterparty, non-party, suspended, operator', async () => {
+    const { traveler, counterparty, trade, dispute } = await disputedTrade();
+    const outsider = await registerUser(api, 'traveler', 'outsider');
+    const suspended = await registerUser(api, 'counterparty', 'suspended');
+    expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token })).status).toBe(200);
+    const callers: Record<string, string | undefined> = {
+      anonymous: undefined,
+      traveler: traveler.token,
+      counterparty: counterparty.token,
+      nonParty: outsider.token,
+      suspended: suspended.token,
+      operator: operator.token,
+    };
+    // A split that does not add up: the operator's call is refused as a client error and changes nothing.
+    const badSplit = { outcome: 'split', travelerUsd: '1.00', counterpartyUsd: '1.00', note: 'probe' };
+    const table: [string, string, unknown, Record<string, number>][] = [
+      [
+        'GET',
+        `/v1/disputes/${dispute.id}`,
+        undefined,
+        { anonymous: 401, traveler: 200, counterparty: 200, nonParty: 404, suspended: 404, operator: 200 },
+      ],
+      [
+        'POST',
+        `/v1/disputes/${dispute.id}/statements`,
+        { text: 'probe' },
+        { anonymous: 401, traveler: 201, counterparty: 201, nonParty: 404, suspended: 404, operator: 403 },
+      ],
+      [
+        'POST',
+        `/v1/trades/${trade.id}/disputes`,
+        { reason: 'other', statement: 'probe' },
+        { anonymous: 401, traveler: 409, counterparty: 409, nonParty: 404, suspended: 404, operator: 403 },
+      ],
+      [
+        'GET',
+        '/v1/admin/disputes',
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'POST',
+        `/v1/admin/disputes/${dispute.id}/resolve`,
+        badSplit,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 400 },
+      ],
+      [
+        'POST',
+        `/v1/admin/disputes/${dispute.id}/assign`,
+        {},
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'GET',
+        '/v1/admin/trades?state=disputed',
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'POST',
+        `/v1/admin/trades/${trade.id}/retry-settlement`,
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 409 },
+      ],
+      [
+        'GET',
+        `/v1/admin/users/${traveler.id}`,
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'PUT',
+        `/v1/admin/users/${traveler.id}/tier`,
+        { tier: 9 },
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 400 },
+      ],
+      [
+        'GET',
+        `/v1/admin/audit?tradeId=${trade.id}`,
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'GET',
+        '/v1/admin/ledger/check',
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'GET',
+        '/admin/queues',
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+    ];
+    const got: Record<string, Record<string, number>> = {};
+    const wanted: Record<string, Record<string, number>> = {};
+    for (const [method, path, body, expected] of table) {
+      const key = `${method} ${path.replace(/[0-9a-f-]{36}/g, ':id')}`;
+      got[key] = {};
+      wanted[key] = expected;
+      for (const [who, token] of Object.entries(callers)) got[key][who] = (await api(method, path, { token, body })).status;
+    }
+    expect(got).toEqual(wanted);
+    expect(await state(trade.id)).toBe('disputed');
+  });
+
+  it('lets a suspended party still add statements to its dispute', async () => {
+    const { traveler, dispute } = await disputedTrade();
+    await api('POST', `/v1/admin/users/${traveler.id}/suspend`, { token: operator.token });
+    const added = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body: { text: 'Still waiting.' } });
+    expect(added.status).toBe(201);
+  });
+
+  it('lists the queue oldest first with a trade summary and age, filtered by status', async () => {
+    const a = await disputedTrade();
+    const b = await disputedTrade();
+    const open = await api('GET', '/v1/admin/disputes?status=open&limit=100', { token: operator.token });
+    const ids = open.body.data.map((d: { id: string }) => d.id);
+    expect(ids.indexOf(a.dispute.id)).toBeLessThan(ids.indexOf(b.dispute.id));
+    expect(open.body.data.find((d: { id: string }) => d.id === a.dispute.id)).toMatchObject({
+      status: 'open',
+      ageSeconds: expect.any(Number),
+      trade: {
+        id: a.trade.id,
+        state: 'disputed',
+        amountUsd: '138.12',
+        amountCny: '1000.00',
+        paymentMethod: 'paypal',
+        travelerId: a.traveler.id,
+      },
+    });
+    await api('POST', `/v1/admin/disputes/${a.dispute.id}/assign`, { token: operator.token, body: {} });
+    const assigned = (await api('GET', '/v1/admin/disputes?status=assigned&limit=100', { token: operator.token })).body.data;
+    expect(assigned.map((d: { id: string }) => d.id)).toContain(a.dispute.id);
+    expect(assigned.map((d: { id: string }) => d.id)).not.toContain(b.dispute.id);
+    const page = await api('GET', '/v1/admin/disputes?limit=1', { token: operator.token });
+    expect(page.body.data).toHaveLength(1);
+    expect(page.body.nextCursor).toEqual(expect.any(String));
+    expect((await api('GET', '/v1/admin/disputes?status=closed', { token: operator.token })).status).toBe(400);
+  });
+
+  it('resolves by release: the counterparty paid less the fee, the traveler’s lost dispute counted, books clean', async () => {
+    const { traveler, counterparty, trade, dispute, payoutEmail } = await disputedTrade();
+    const resolved = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'release', note: 'The WeChat receipt matches the trade.' },
+    });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body).toMatchObject({
+      status: 'resolved',
+      outcome: 'release',
+      assignedTo: operator.id,
+      resolutionNote: 'The WeChat receipt matches the trade.',
+    });
+    await eventually(async () => (await state(trade.id)) === 'completed', 15000);
+    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
+    const loser = (await api('GET', `/v1/admin/users/${traveler.id}`, { token: operator.token })).body;
+    expect(loser.disputes).toEqual({ won: 0, lost: 1 });
+    expect(loser.tradeCounts).toMatchObject({ completed: 1 });
+    expect(loser.recentTrades[0]).toMatchObject({ id: trade.id, state: 'completed', role: 'traveler', amountUsd: '138.12' });
+    expect((await api('GET', `/v1/users/${traveler.id}`, { token: counterparty.token })).body.reputation.disputesLost).toBe(1);
+    expect((await api('GET', `/v1/admin/users/${counterparty.id}`, { token: operator.token })).body.disputes).toEqual({ won: 1, lost: 0 });
+    // Resolved once: again is 409, and a statement now is refused.
+    expect(
+      (await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { token: operator.token, body: { outcome: 'refund', note: 'x' } }))
+        .status,
+    ).toBe(409);
+    expect((await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body: { text: 'late' } })).status).toBe(
+      409,
+    );
+    await expectClean();
+  });
+
+  it('resolves by refund: the capture refunded whole, the counterparty’s lost dispute counted', async () => {
+    const { counterparty, trade, dispute, orderId } = await disputedTrade();
+    await eventually(async () => (await authorizationOf(orderId)) === 'CAPTURED');
+    const resolved = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'refund', note: 'No transfer was shown.' },
+    });
+    expect(resolved.status).toBe(200);
+    await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    expect((await api('GET', `/v1/admin/users/${counterparty.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 1 });
+    await expectClean();
+  });
+
+  it('resolves by split to the cent: the traveler’s part refunded, the counterparty’s paid less its fee, nobody’s loss', async () => {
+    const { traveler, counterparty, trade, dispute, orderId, payoutEmail } = await disputedTrade();
+    const amountsWithRelease = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'release', travelerUsd: '1.00', note: 'x' },
+    });
+    expect(amountsWithRelease.status).toBe(400);
+    const mismatch = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '50.00', counterpartyUsd: '88.11', note: 'x' },
+    });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.code).toBe('split_mismatch');
+    const zero = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '0.00', counterpartyUsd: '138.12', note: 'x' },
+    });
+    expect(zero.status).toBe(400);
+    expect(await state(trade.id)).toBe('disputed');
+
+    const resolved = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11', note: 'Part of the RMB arrived.' },
+    });
+    expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11' });
+    await eventually(async () => (await state(trade.id)) === 'settled_split', 15000);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '5001' }]);
+    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '8723', status: 'SUCCESS' }]); // $88.11 less $0.88
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.88');
+    for (const party of [traveler, counterparty]) {
+      expect((await api('GET', `/v1/admin/users/${party.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 0 });
+    }
+    const entries = await db.query(
+      `SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 AND kind LIKE 'escrow%' ORDER BY kind`,
+      [trade.id],
+    );
+    expect(entries.rows).toEqual([
+      { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
+      { kind: 'escrow_hold_posted', phase: 'post', amount: '8811' },
+      { kind: 'escrow_to_counterparty_payable', phase: 'single', amount: '8723' },
+      { kind: 'escrow_to_fee_revenue', phase: 'single', amount: '88' },
+    ]);
+    await expectClean();
+  });
+
+  it('lets one of two operators resolving at once win; the other gets 409 and changes nothing', async () => {
+    const { trade, dispute } = await disputedTrade();
+    const [a, b] = await Promise.all([
+      api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { token: operator.token, body: { outcome: 'release', note: 'A' } }),
+      api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { token: otherOperator.token, body: { outcome: 'refund', note: 'B' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? 'release' : 'refund';
+    await eventually(async () => (await state(trade.id)) === (winner === 'release' ? 'completed' : 'refunded'), 15000);
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: operator.token })).body.data;
+    expect(events.filter((e: { fromState: string }) => e.fromState === 'disputed')).toHaveLength(1);
+    const audit = (await api('GET', `/v1/admin/audit?tradeId=${trade.id}`, { token: operator.token })).body.data;
+    expect(audit.filter((e: { action: string }) => e.action === 'dispute.resolve')).toHaveLength(1);
+    await expectClean();
+  });
+
+  it('takes a dispute over only with force, audited; the holder can no longer resolve it', async () => {
+    const { trade, dispute } = await disputedTrade();
+    expect((await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: operator.token, body: {} })).body).toMatchObject({
+      status: 'assigned',
+      assignedTo: operator.id,
+    });
+    const refused = await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: otherOperator.token, body: {} });
+    expect(refused.status).toBe(409);
+    const resolveByOther = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: otherOperator.token,
+      body: { outcome: 'refund', note: 'not mine' },
+    });
+    expect(resolveByOther.status).toBe(409);
+    const takeover = await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: otherOperator.token, body: { force: true } });
+    expect(takeover.body.assignedTo).toBe(otherOperator.id);
+    expect(
+      (
+        await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+          token: operator.token,
+          body: { outcome: 'release', note: 'mine?' },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+          token: otherOperator.token,
+          body: { outcome: 'refund', note: 'Taken over; refunded.' },
+        })
+      ).status,
+    ).toBe(200);
+    await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
+
+    // The audit trail and the trade's timeline list every operator action, with who and the note.
+    const audit = (await api('GET', `/v1/admin/audit?tradeId=${trade.id}`, { token: operator.token })).body.data;
+    expect(audit.map((e: { action: string; operatorId: string }) => [e.action, e.operatorId])).toEqual([
+      ['dispute.assign', operator.id],
+      ['dispute.takeover', otherOperator.id],
+      ['dispute.resolve', otherOperator.id],
+    ]);
+    expect(audit[1].detail).toEqual({ previousOperatorId: operator.id });
+    expect(audit[2].detail).toMatchObject({ outcome: 'refund', note: 'Taken over; refunded.' });
+    const notes = (await api('GET', `/v1/trades/${trade.id}/events`, { token: operator.token })).body.data.filter(
+      (e: { type: string }) => e.type === 'operator_note',
+    );
+    expect(notes.map((e: { detail: { action: string } }) => e.detail.action)).toEqual([
+      'dispute.assign',
+      'dispute.takeover',
+      'dispute.resolve',
+    ]);
+    await expectClean();
+  });
+
+  it('settles a dispute opened after the honour-period capture: the capture is refunded', async () => {
+    const { traveler, trade, orderId } = await fundedTrade();
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    await (await eventually(async () => settlement.getJob(`honor-capture-${trade.id}`))).promote();
+    await eventually(async () => (await authorizationOf(orderId)) === 'CAPTURED');
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'other', statement: 'Slow.' },
+    });
+    const captureAgain = await eventually(async () => {
+      const job = await settlement.getJob(`dispute-capture-${trade.id}`);
+      return job && (await job.getState()) === 'completed' && job;
+    });
+    expect(captureAgain.returnvalue).toEqual({ outcome: 'nothing' });
+    await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'refund', note: 'Refund.' },
+    });
+    await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    const captures = await db.query(
+      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+      [orderId],
+    );
+    expect(captures.rows[0].n).toBe(1);
+    await expectClean();
+  });
+});
