@@ -9,7 +9,7 @@ import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 
 /** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
 describe('Bank transfer funding and settlement (HTTP)', () => {
@@ -332,11 +332,9 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       const answer = await deliver(late, signPayload(DEV_BANK_WEBHOOK_SECRET, late));
       expect(answer.status).toBe(200);
       expect(answer.body.duplicate).toBe(false);
-      const job = await eventually(async () => {
-        const found = await test.app.get(QueueRegistry).get(QUEUES.funding).getJob(`bank-incoming-${transferId}-evt_late_${transferId}`);
-        return found && (await found.getState()) === 'completed' && found;
-      });
-      expect(job.returnvalue).toEqual({ outcome: 'already' });
+      expect(
+        await completedJobResult(test.app.get(QueueRegistry).get(QUEUES.funding), `bank-incoming-${transferId}-evt_late_${transferId}`),
+      ).toEqual({ outcome: 'already' });
       expect(await state(trade.id, traveler.token)).toBe('completed');
       const decided = await db.query(`SELECT disposition FROM bank_incoming_transfers WHERE transfer_id = $1`, [transferId]);
       expect(decided.rows).toEqual([{ disposition: 'funded' }]);

@@ -8,7 +8,7 @@ import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 
 /** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
 describe('Disputes and operators (HTTP)', () => {
@@ -532,11 +532,7 @@ describe('Disputes and operators (HTTP)', () => {
       token: traveler.token,
       body: { reason: 'other', statement: 'Slow.' },
     });
-    const captureAgain = await eventually(async () => {
-      const job = await settlement.getJob(`dispute-capture-${trade.id}`);
-      return job && (await job.getState()) === 'completed' && job;
-    });
-    expect(captureAgain.returnvalue).toEqual({ outcome: 'nothing' });
+    expect(await completedJobResult(settlement, `dispute-capture-${trade.id}`)).toEqual({ outcome: 'nothing' });
     await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
       token: operator.token,
       body: { outcome: 'refund', note: 'Refund.' },

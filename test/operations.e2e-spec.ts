@@ -235,6 +235,8 @@ describe('production mode', () => {
       BANK_BASE_URL: 'https://api.bank.example',
       BANK_API_KEY: 'a-production-bank-key',
       BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
+      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+      WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
     });
     api = client(test.baseUrl);
   });

@@ -14,7 +14,7 @@ import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 
 /** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
 describe('PayPal funding and settlement (HTTP)', () => {
@@ -250,11 +250,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
     await promoteHonorCapture(trade.id);
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
-    const done = await eventually(async () => {
-      const job = await settlement.getJob(`honor-capture-${trade.id}`);
-      return job && (await job.getState()) === 'completed' && job;
-    });
-    expect(done.returnvalue).toEqual({ outcome: 'nothing' });
+    expect(await completedJobResult(settlement, `honor-capture-${trade.id}`)).toEqual({ outcome: 'nothing' });
     expect((await authorizationOf(orderId)).status).toBe('VOIDED');
     await expectClean();
   });
@@ -350,14 +346,11 @@ describe('PayPal funding and settlement (HTTP)', () => {
       },
     });
     expect(late.status).toBe(200);
-    const checked = await eventually(async () => {
-      const job = await test.app
-        .get(QueueRegistry)
-        .get(QUEUES.funding)
-        .getJob(`check-funding-${trade.id}-${JSON.parse(raw).id}`);
-      return job && (await job.getState()) === 'completed' && job;
+    expect(
+      await completedJobResult(test.app.get(QueueRegistry).get(QUEUES.funding), `check-funding-${trade.id}-${JSON.parse(raw).id}`),
+    ).toEqual({
+      outcome: 'nothing',
     });
-    expect(checked.returnvalue).toEqual({ outcome: 'nothing' });
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
     expect(events.filter((e: { type: string }) => e.type === 'state_changed').map((e: { toState: string }) => e.toState)).toEqual([
       'awaiting_funding',

@@ -65,6 +65,8 @@ describe('configuration', () => {
         BANK_BASE_URL: 'https://api.bank.example',
         BANK_API_KEY: 'a-production-bank-key',
         BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
+        WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+        WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
       }),
     ).not.toThrow();
     expect(DEV_JWT_SECRET.length).toBeGreaterThanOrEqual(32);

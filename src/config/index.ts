@@ -10,6 +10,7 @@ import { loadMarketConfig, marketConfig } from './market.config';
 import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
+import { loadWechatConfig, wechatConfig } from './wechat.config';
 
 export * from './app.config';
 export * from './auth.config';
@@ -23,6 +24,7 @@ export * from './market.config';
 export * from './paypal.config';
 export * from './redis.config';
 export * from './trades.config';
+export * from './wechat.config';
 
 export const allConfigs = [
   appConfig,
@@ -36,6 +38,7 @@ export const allConfigs = [
   paypalConfig,
   redisConfig,
   tradesConfig,
+  wechatConfig,
 ];
 
 /** Validates every concern at once, so a bad start lists every problem, not just the first. */
@@ -53,6 +56,7 @@ export function validateAllConfig(env = process.env): void {
     loadPaypalConfig,
     loadRedisConfig,
     loadTradesConfig,
+    loadWechatConfig,
   ]) {
     try {
       load(env);

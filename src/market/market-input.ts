@@ -17,10 +17,10 @@ const REASONS: Record<MoneyFormatError['reason'], string> = {
 export class InputParser {
   private readonly errors: FieldError[] = [];
 
-  amount(value: unknown, field: string, currency: Currency = 'CNY'): bigint {
+  amount(value: unknown, field: string, currency: Currency = 'CNY', options: { zero?: boolean } = {}): bigint {
     try {
       const amount = parseAmount(value, currency);
-      if (amount <= 0n) this.fail(field, 'too_small', `${field} must be greater than zero`);
+      if (amount < 0n || (amount === 0n && !options.zero)) this.fail(field, 'too_small', `${field} must be greater than zero`);
       return amount;
     } catch (error) {
       if (!(error instanceof MoneyFormatError)) throw error;

@@ -13,6 +13,8 @@ export const QUEUES = {
   sandboxWebhooks: 'sandbox-webhooks',
   /** The bank mock's settlements and callbacks (sandbox mode only). */
   sandboxBank: 'sandbox-bank',
+  /** The WeChat mock's notifications (sandbox mode only). */
+  sandboxWechat: 'sandbox-wechat',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -69,6 +71,10 @@ export const JOBS = {
     bounceReturn: 'bounce-bank-return',
     /** One delivery of a bank callback; signed afresh at every attempt. */
     deliverWebhook: 'deliver-bank-webhook',
+  },
+  sandboxWechat: {
+    /** One notification attempt; a failed one queues the next on WeChat's schedule. */
+    deliverNotification: 'deliver-wechat-notification',
   },
 } as const;
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
 import { decide, FaultDecision, FaultProvider, FaultSettings } from './faults';
 
@@ -19,8 +19,9 @@ export class FaultsService {
     return settings;
   }
 
-  async get(provider: FaultProvider): Promise<FaultSettings> {
-    const rows = await this.dataSource.query(`SELECT settings FROM sandbox_faults WHERE provider = $1`, [provider]);
+  /** In a caller's transaction, pass its manager: a second connection taken while one is held can starve the pool. */
+  async get(provider: FaultProvider, manager?: EntityManager): Promise<FaultSettings> {
+    const rows = await (manager ?? this.dataSource.manager).query(`SELECT settings FROM sandbox_faults WHERE provider = $1`, [provider]);
     return rows[0]?.settings ?? {};
   }
 

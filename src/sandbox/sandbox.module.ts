@@ -8,6 +8,10 @@ import { PaypalMockWebhooks } from '../payments/providers/paypal/mock/paypal-moc
 import { BankMockController } from '../payments/providers/bank/mock/bank-mock.controller';
 import { BankMockProcessor } from '../payments/providers/bank/mock/bank-mock.processor';
 import { BankMockService } from '../payments/providers/bank/mock/bank-mock.service';
+import { WechatMockController } from '../payments/providers/wechat/mock/wechat-mock.controller';
+import { WechatMockProcessor } from '../payments/providers/wechat/mock/wechat-mock.processor';
+import { WechatMockService } from '../payments/providers/wechat/mock/wechat-mock.service';
+import { WechatMerchantKey } from '../payments/providers/wechat/wechat-merchant-key';
 import { FaultsController } from './faults.controller';
 import { FaultsService } from './faults.service';
 
@@ -20,7 +24,7 @@ export class SandboxModule {
   static register(options: { workers: boolean }): DynamicModule {
     return {
       module: SandboxModule,
-      controllers: [FaultsController, PaypalMockController, BankMockController],
+      controllers: [FaultsController, PaypalMockController, BankMockController, WechatMockController],
       providers: [
         FaultsService,
         PaypalMockService,
@@ -28,9 +32,11 @@ export class SandboxModule {
         PaypalMockPayouts,
         PaypalMockWebhooks,
         BankMockService,
-        ...(options.workers ? [PaypalMockDeliveryProcessor, BankMockProcessor] : []),
+        WechatMockService,
+        WechatMerchantKey,
+        ...(options.workers ? [PaypalMockDeliveryProcessor, BankMockProcessor, WechatMockProcessor] : []),
       ],
-      exports: [FaultsService, PaypalMockIdentity],
+      exports: [FaultsService, PaypalMockIdentity, WechatMockService],
     };
   }
 }

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import { createServer, AddressInfo } from 'node:net';
@@ -125,4 +126,13 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Waits for a job to complete and returns what it returned, read after completion (a job read while active has none yet). */
+export async function completedJobResult(queue: Queue, jobId: string, timeoutMs = 10000): Promise<unknown> {
+  return eventually(async () => {
+    const job = await queue.getJob(jobId);
+    if (!job || (await job.getState()) !== 'completed') return undefined;
+    return { value: (await queue.getJob(jobId))!.returnvalue };
+  }, timeoutMs).then((found) => found.value);
 }

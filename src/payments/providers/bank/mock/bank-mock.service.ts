@@ -199,7 +199,7 @@ export class BankMockService {
   /** Queues the callback; the webhook faults act here, as at the PayPal mock. Each delivery is signed when sent. */
   private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView, base: string): Promise<void> {
     const event = { id: `evt_${randomBytes(12).toString('hex')}`, type, created: new Date().toISOString(), data };
-    const settings = await this.faults.get('bank');
+    const settings = await this.faults.get('bank', manager);
     const seed = settings.seed ?? 0;
     const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${event.id}`);
     if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;

@@ -61,7 +61,7 @@ export class PaypalMockWebhooks {
       resource,
       links: [{ href: `${base}/v1/notifications/webhooks-events/${id}`, rel: 'self', method: 'GET' }],
     };
-    const settings = await this.faults.get('paypal');
+    const settings = await this.faults.get('paypal', manager);
     const seed = settings.seed ?? 0;
     const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${id}`);
     if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return id;

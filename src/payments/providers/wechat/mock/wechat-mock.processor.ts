@@ -1,0 +1,85 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { wechatConfig } from '../../../../config';
+import { OutboxService } from '../../../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../wechatpay-crypto';
+import { WechatMockService } from './wechat-mock.service';
+
+interface Delivery {
+  notification: { id: string };
+  url: string;
+  attempt: number;
+  copy: number;
+}
+
+/**
+ * Delivers the WeChat mock's notifications as WeChat does: signed with the platform key at each attempt
+ * (`Wechatpay-*` headers), and when the merchant does not answer 2xx, tried again on WeChat's schedule
+ * (`WECHAT_MOCK_NOTIFY_SCHEDULE_MS`), each next attempt a delayed job of its own.
+ */
+@Processor(QUEUES.sandboxWechat)
+export class WechatMockProcessor extends WorkerHost {
+  private readonly logger = new Logger(WechatMockProcessor.name);
+
+  constructor(
+    private readonly wechat: WechatMockService,
+    private readonly outbox: OutboxService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
+  ) {
+    super();
+  }
+
+  async process(job: Job<Delivery>): Promise<unknown> {
+    if (job.name !== JOBS.sandboxWechat.deliverNotification)
+      throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.sandboxWechat}`);
+    const delivery = job.data;
+    const status = await this.send(delivery).catch(() => 0);
+    if (status >= 200 && status < 300) return { status };
+    const wait = this.config.mockNotifyScheduleMs[delivery.attempt];
+    if (wait === undefined) {
+      this.logger.warn({ notificationId: delivery.notification.id }, 'WeChat notification given up after its schedule');
+      return { status, givenUp: true };
+    }
+    const next = delivery.attempt + 1;
+    await this.dataSource.transaction((manager) =>
+      this.outbox.write(manager, {
+        queue: QUEUES.sandboxWechat,
+        jobName: JOBS.sandboxWechat.deliverNotification,
+        jobId: `wechat-notify-${delivery.notification.id}-${delivery.copy}-${next}`,
+        payload: { ...delivery, attempt: next },
+        delayMs: wait,
+      }),
+    );
+    return { status, nextAttemptInMs: wait };
+  }
+
+  private async send({ notification, url }: Delivery): Promise<number> {
+    const identity = await this.wechat.platformIdentity();
+    const body = JSON.stringify(notification);
+    const timestamp = Math.floor(Date.now() / 1000).toString();
+    const nonceStr = nonce();
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'wechatpay-timestamp': timestamp,
+        'wechatpay-nonce': nonceStr,
+        'wechatpay-serial': identity.serial,
+        'wechatpay-signature': rsaSign(identity.privateKey, responseMessage(timestamp, nonceStr, body)),
+        'wechatpay-signature-type': AUTH_SCHEME,
+        'request-id': randomUUID(),
+      },
+      body,
+      signal: AbortSignal.timeout(10000),
+    });
+    await response.arrayBuffer().catch(() => undefined);
+    return response.status;
+  }
+}

@@ -1,0 +1,167 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomInt, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../../../../common/errors';
+import { formatAmount } from '../../../../common/money';
+import { wechatConfig } from '../../../../config';
+import { OutboxService } from '../../../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { draw } from '../../../../sandbox/faults';
+import { FaultsService } from '../../../../sandbox/faults.service';
+import { loadOrMakeIdentity, SigningIdentity } from '../../../../sandbox/sandbox-keys';
+import { aesGcmEncrypt } from '../wechatpay-crypto';
+
+export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
+
+interface TransferRow {
+  id: string;
+  from_wechat_id: string;
+  to_wechat_id: string;
+  amount_fen: string;
+  memo: string | null;
+  state: 'PROCESSING' | 'SUCCESS' | 'FAIL';
+  create_time: Date;
+  update_time: Date;
+}
+
+/** A wallet transfer as API.md's WeChat query answers it (amounts in fen, WeChat's field names). */
+export interface WalletTransferView {
+  transfer_id: string;
+  from_wechat_id: string;
+  to_wechat_id: string;
+  amount: number;
+  state: TransferRow['state'];
+  create_time: string;
+  update_time: string;
+}
+
+const view = (row: TransferRow): WalletTransferView => ({
+  transfer_id: row.id,
+  from_wechat_id: row.from_wechat_id,
+  to_wechat_id: row.to_wechat_id,
+  amount: Number(row.amount_fen),
+  state: row.state,
+  create_time: row.create_time.toISOString(),
+  update_time: row.update_time.toISOString(),
+});
+
+/**
+ * Simulated WeChat wallets and transfers between them. A transfer debits and credits in one transaction under
+ * both wallets' row locks (taken in id order), refuses an unknown wallet or an insufficient balance, and
+ * queues its notification through the outbox with it, so a crash never loses one.
+ */
+@Injectable()
+export class WechatMockService {
+  private identity?: Promise<SigningIdentity>;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly outbox: OutboxService,
+    private readonly faults: FaultsService,
+    @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
+  ) {}
+
+  /** The platform's signing key and certificate (WeChat's side), made once and shared by every process. */
+  platformIdentity(): Promise<SigningIdentity> {
+    this.identity ??= loadOrMakeIdentity(this.dataSource, WECHAT_PLATFORM_KEY_NAME, 'wechatpay.sandbox.yuanbridge.local').catch((error) => {
+      this.identity = undefined;
+      throw error;
+    });
+    return this.identity;
+  }
+
+  async setWallet(wechatId: string, balanceFen: bigint): Promise<{ wechatId: string; balanceCny: string }> {
+    await this.dataSource.query(
+      `INSERT INTO wechat_mock_wallets (wechat_id, balance_fen) VALUES ($1, $2)
+       ON CONFLICT (wechat_id) DO UPDATE SET balance_fen = EXCLUDED.balance_fen, updated_at = now()`,
+      [wechatId, balanceFen.toString()],
+    );
+    return { wechatId, balanceCny: formatAmount(balanceFen, 'CNY') };
+  }
+
+  async wallet(wechatId: string): Promise<{ wechatId: string; balanceCny: string }> {
+    const rows = await this.dataSource.query(`SELECT balance_fen FROM wechat_mock_wallets WHERE wechat_id = $1`, [wechatId]);
+    if (!rows[0]) throw DomainError.notFound('Wallet');
+    return { wechatId, balanceCny: formatAmount(BigInt(rows[0].balance_fen), 'CNY') };
+  }
+
+  /** What a user does in the WeChat app: sends CNY to another wallet, at once. */
+  async transfer(base: string, input: { from: string; to: string; amountFen: bigint; memo?: string }): Promise<{ transferId: string }> {
+    if (input.from === input.to) {
+      throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
+    }
+    return this.dataSource.transaction(async (manager) => {
+      const wallets: { wechat_id: string; balance_fen: string }[] = await manager.query(
+        `SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = ANY($1) ORDER BY wechat_id FOR UPDATE`,
+        [[input.from, input.to]],
+      );
+      const from = wallets.find((w) => w.wechat_id === input.from);
+      if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
+      if (BigInt(from.balance_fen) < input.amountFen) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
+      await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen - $2, updated_at = now() WHERE wechat_id = $1`, [
+        input.from,
+        input.amountFen.toString(),
+      ]);
+      await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen + $2, updated_at = now() WHERE wechat_id = $1`, [
+        input.to,
+        input.amountFen.toString(),
+      ]);
+      const rows: TransferRow[] = await manager.query(
+        `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, 'SUCCESS') RETURNING *`,
+        [newTransferId(), input.from, input.to, input.amountFen.toString(), input.memo ?? null],
+      );
+      await this.notify(manager, view(rows[0]), base);
+      return { transferId: rows[0].id };
+    });
+  }
+
+  async findTransfer(id: string): Promise<WalletTransferView | null> {
+    const rows: TransferRow[] = await this.dataSource.query(`SELECT * FROM wechat_mock_transfers WHERE id = $1`, [id]);
+    return rows[0] ? view(rows[0]) : null;
+  }
+
+  async searchTransfers(from: string, to: string, since: Date): Promise<WalletTransferView[]> {
+    const rows: TransferRow[] = await this.dataSource.query(
+      `SELECT * FROM wechat_mock_transfers WHERE from_wechat_id = $1 AND to_wechat_id = $2 AND create_time >= $3
+        ORDER BY create_time DESC LIMIT 100`,
+      [from, to, since],
+    );
+    return rows.map(view);
+  }
+
+  /** Queues the transfer's notification (resource encrypted with the APIv3 key); the webhook faults act here. */
+  private async notify(manager: EntityManager, transfer: WalletTransferView, base: string): Promise<void> {
+    const notification = {
+      id: randomUUID(),
+      create_time: new Date().toISOString(),
+      resource_type: 'encrypt-resource',
+      event_type: 'WALLET_TRANSFER.SUCCESS',
+      summary: '转账成功',
+      resource: { original_type: 'wallet_transfer', ...aesGcmEncrypt(this.config.apiV3Key, JSON.stringify(transfer), 'wallet_transfer') },
+    };
+    const settings = await this.faults.get('wechat', manager);
+    const roll = (purpose: string) => draw(settings.seed ?? 0, BigInt(Date.now()), `${purpose}:${notification.id}`);
+    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
+    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+    const url = this.config.mockNotifyUrl ?? `${new URL(base).origin}/v1/provider-webhooks/wechat`;
+    for (let copy = 0; copy < copies; copy += 1) {
+      await this.outbox.write(manager, {
+        queue: QUEUES.sandboxWechat,
+        jobName: JOBS.sandboxWechat.deliverNotification,
+        jobId: `wechat-notify-${notification.id}-${copy}-0`,
+        payload: { notification, url, attempt: 0, copy },
+        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+      });
+    }
+  }
+}
+
+/** WeChat-like transfer ids: digits, with the date in them. */
+function newTransferId(): string {
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  let digits = '';
+  for (let i = 0; i < 18; i += 1) digits += randomInt(10).toString();
+  return `10000${day}${digits}`;
+}
