@@ -32,6 +32,10 @@ export class Disputes1764000000009 implements MigrationInterface {
         CHECK ((status = 'resolved') = (outcome IS NOT NULL AND resolved_at IS NOT NULL AND resolved_by IS NOT NULL)),
         CHECK ((outcome = 'split') = (traveler_usd IS NOT NULL AND counterparty_usd IS NOT NULL))
       )`);
+    // A trade names its dispute; the trade row is written first in the same transaction, so the check waits for the commit.
+    await q.query(
+      `ALTER TABLE trades ADD CONSTRAINT trades_dispute_fk FOREIGN KEY (dispute_id) REFERENCES disputes (id) DEFERRABLE INITIALLY DEFERRED`,
+    );
     await q.query(`CREATE UNIQUE INDEX disputes_one_unresolved_per_trade ON disputes (trade_id) WHERE status <> 'resolved'`);
     // The operators' queue: by status, oldest first.
     await q.query(`CREATE INDEX disputes_queue_idx ON disputes (status, created_at, id)`);
@@ -54,6 +58,7 @@ export class Disputes1764000000009 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE trades DROP CONSTRAINT IF EXISTS trades_dispute_fk`);
     await q.query(`DROP TABLE IF EXISTS dispute_statements`);
     await q.query(`DROP TABLE IF EXISTS disputes`);
   }

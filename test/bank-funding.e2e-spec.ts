@@ -3,9 +3,7 @@ import { signPayload } from '../src/common/crypto/hmac-signature';
 import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { DataSource, EntityManager } from 'typeorm';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
@@ -207,15 +205,19 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
 
   it('settles an operator split of a bank trade: part returned to the sender, part paid out less its fee', async () => {
     const operator = await createOperator(test, api);
-    const { traveler, trade, reference } = await bankTrade();
+    const { traveler, counterparty, trade, reference } = await bankTrade();
     const transferId = await send(reference, '138.12');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
-    const trades = test.app.get(TradesService);
-    const inTransaction = <T>(work: (m: EntityManager) => Promise<T>) => test.app.get(DataSource).transaction(work);
-    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'counterparty', id: trade.counterpartyId }, 'other'));
-    await inTransaction((m) =>
-      trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 3813n, counterpartyUsd: 9999n }),
-    );
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: counterparty.token,
+      body: { reason: 'other', statement: 'Only part arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '38.13', counterpartyUsd: '99.99', note: 'Part arrived.' },
+    });
+    expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
     expect(await returnsOf(transferId)).toEqual([{ amount_cents: '3813', status: 'settled' }]);
     const payout = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [

@@ -28,6 +28,8 @@ describe('Disputes and operators (HTTP)', () => {
       OUTBOX_POLL_INTERVAL_MS: '50',
       PAYOUT_WINDOW_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
+      // PayPal's honour period, shortened: a held authorization is captured into escrow at 2.4 s.
+      PAYPAL_HONOR_PERIOD_MS: '3000',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -82,6 +84,13 @@ describe('Disputes and operators (HTTP)', () => {
         [orderId],
       )
     ).rows;
+  /** The trade's own entries, PayPal's fees aside. */
+  const escrowEntries = async (tradeId: string) =>
+    (
+      await db.query(`SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 AND kind NOT LIKE 'provider_%' ORDER BY kind`, [
+        tradeId,
+      ])
+    ).rows;
   const payoutOf = async (tradeId: string) =>
     (
       await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
@@ -107,6 +116,9 @@ describe('Disputes and operators (HTTP)', () => {
     });
     const view = (await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body;
     expect(view).toMatchObject({ state: 'disputed', disputeId: opened.body.id });
+    // The counterparty no longer sees where to send RMB, and the trade shows no deadline while disputed.
+    expect(view.travelerWechatId).toBeUndefined();
+    expect(view.deadlines.payoutBy ?? null).toBeNull();
     await eventually(async () => (await authorizationOf(orderId)) === 'CAPTURED');
 
     // One unresolved dispute per trade: a second one, by either party, is refused.
@@ -214,8 +226,10 @@ describe('Disputes and operators (HTTP)', () => {
     expect(seen.text).not.toMatch(/wx_|@example\.com/);
 
     // At most 50 statements per party (the counterparty has 1): the 51st is refused with its own code.
-    for (let i = 0; i < 49; i += 1)
-      await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: counterparty.token, body: { text: `note ${i}` } });
+    for (let i = 0; i < 49; i += 1) {
+      const added = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: counterparty.token, body: { text: `note ${i}` } });
+      expect(added.status).toBe(201);
+    }
     const tooMany = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: counterparty.token, body: { text: 'one more' } });
     expect(tooMany.status).toBe(409);
     expect(tooMany.body.code).toBe('too_many_statements');
@@ -328,11 +342,21 @@ describe('Disputes and operators (HTTP)', () => {
     expect(await state(trade.id)).toBe('disputed');
   });
 
-  it('lets a suspended party still add statements to its dispute', async () => {
-    const { traveler, dispute } = await disputedTrade();
-    await api('POST', `/v1/admin/users/${traveler.id}/suspend`, { token: operator.token });
-    const added = await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body: { text: 'Still waiting.' } });
+  it('lets a suspended party still open a dispute and add statements to it', async () => {
+    const { traveler, trade } = await fundedTrade();
+    expect((await api('POST', `/v1/admin/users/${traveler.id}/suspend`, { token: operator.token })).status).toBe(200);
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'other', statement: 'Nothing yet.' },
+    });
+    expect(opened.status).toBe(201);
+    const added = await api('POST', `/v1/disputes/${opened.body.id}/statements`, {
+      token: traveler.token,
+      body: { text: 'Still waiting.' },
+    });
     expect(added.status).toBe(201);
+    // Suspension still stops what is not about a live trade.
+    expect((await api('POST', '/v1/me/api-keys', { token: traveler.token, body: { name: 'bot' } })).body.code).toBe('account_suspended');
   });
 
   it('lists the queue oldest first with a trade summary and age, filtered by status', async () => {
@@ -357,9 +381,24 @@ describe('Disputes and operators (HTTP)', () => {
     const assigned = (await api('GET', '/v1/admin/disputes?status=assigned&limit=100', { token: operator.token })).body.data;
     expect(assigned.map((d: { id: string }) => d.id)).toContain(a.dispute.id);
     expect(assigned.map((d: { id: string }) => d.id)).not.toContain(b.dispute.id);
-    const page = await api('GET', '/v1/admin/disputes?limit=1', { token: operator.token });
-    expect(page.body.data).toHaveLength(1);
-    expect(page.body.nextCursor).toEqual(expect.any(String));
+    // Walking the whole queue two at a time sees each dispute once, in order.
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 200; i += 1) {
+      const page: { body: { data: { id: string }[]; nextCursor: string | null } } = await api(
+        'GET',
+        `/v1/admin/disputes?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: operator.token },
+      );
+      walked.push(...page.body.data.map((d) => d.id));
+      cursor = page.body.nextCursor;
+      if (!cursor) break;
+    }
+    const everything = (await api('GET', '/v1/admin/disputes?limit=100', { token: operator.token })).body.data.map(
+      (d: { id: string }) => d.id,
+    );
+    expect(walked).toEqual(everything);
+    expect(new Set(walked).size).toBe(walked.length);
     expect((await api('GET', '/v1/admin/disputes?status=closed', { token: operator.token })).status).toBe(400);
   });
 
@@ -378,6 +417,13 @@ describe('Disputes and operators (HTTP)', () => {
     });
     await eventually(async () => (await state(trade.id)) === 'completed', 15000);
     expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
+    expect(await escrowEntries(trade.id)).toEqual([
+      { kind: 'counterparty_payable_cleared', phase: 'single', amount: '13674' },
+      { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
+      { kind: 'escrow_hold_posted', phase: 'post', amount: '13812' },
+      { kind: 'escrow_to_counterparty_payable', phase: 'single', amount: '13674' },
+      { kind: 'escrow_to_fee_revenue', phase: 'single', amount: '138' },
+    ]);
     const loser = (await api('GET', `/v1/admin/users/${traveler.id}`, { token: operator.token })).body;
     expect(loser.disputes).toEqual({ won: 0, lost: 1 });
     expect(loser.tradeCounts).toMatchObject({ completed: 1 });
@@ -405,6 +451,10 @@ describe('Disputes and operators (HTTP)', () => {
     expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
     expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    expect(await escrowEntries(trade.id)).toEqual([
+      { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
+      { kind: 'escrow_hold_voided', phase: 'void', amount: '0' },
+    ]);
     expect((await api('GET', `/v1/admin/users/${counterparty.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 1 });
     await expectClean();
   });
@@ -431,13 +481,14 @@ describe('Disputes and operators (HTTP)', () => {
 
     const resolved = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
       token: operator.token,
-      body: { outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11', note: 'Part of the RMB arrived.' },
+      body: { outcome: 'split', travelerUsd: '49.62', counterpartyUsd: '88.50', note: 'Part of the RMB arrived.' },
     });
-    expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11' });
+    expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'split', travelerUsd: '49.62', counterpartyUsd: '88.50' });
     await eventually(async () => (await state(trade.id)) === 'settled_split', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '5001' }]);
-    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '8723', status: 'SUCCESS' }]); // $88.11 less $0.88
-    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.88');
+    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '4962' }]);
+    // $88.50 to the counterparty: 1% is $0.885, half-up $0.89.
+    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '8761', status: 'SUCCESS' }]);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.89');
     for (const party of [traveler, counterparty]) {
       expect((await api('GET', `/v1/admin/users/${party.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 0 });
     }
@@ -447,9 +498,9 @@ describe('Disputes and operators (HTTP)', () => {
     );
     expect(entries.rows).toEqual([
       { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
-      { kind: 'escrow_hold_posted', phase: 'post', amount: '8811' },
-      { kind: 'escrow_to_counterparty_payable', phase: 'single', amount: '8723' },
-      { kind: 'escrow_to_fee_revenue', phase: 'single', amount: '88' },
+      { kind: 'escrow_hold_posted', phase: 'post', amount: '8850' },
+      { kind: 'escrow_to_counterparty_payable', phase: 'single', amount: '8761' },
+      { kind: 'escrow_to_fee_revenue', phase: 'single', amount: '89' },
     ]);
     await expectClean();
   });
@@ -523,11 +574,12 @@ describe('Disputes and operators (HTTP)', () => {
     await expectClean();
   });
 
-  it('settles a dispute opened after the honour-period capture: the capture is refunded', async () => {
+  it('settles a dispute opened after the honour period ran out: the capture made then is refunded', async () => {
     const { traveler, trade, orderId } = await fundedTrade();
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
-    await (await eventually(async () => settlement.getJob(`honor-capture-${trade.id}`))).promote();
-    await eventually(async () => (await authorizationOf(orderId)) === 'CAPTURED');
+    // The (shortened) honour period runs out on its own: the held authorization is captured at four fifths of it.
+    expect(await completedJobResult(settlement, `honor-capture-${trade.id}`)).toEqual({ outcome: 'captured' });
+    expect(await authorizationOf(orderId)).toBe('CAPTURED');
     const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
       token: traveler.token,
       body: { reason: 'other', statement: 'Slow.' },

@@ -8,9 +8,7 @@ import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhook
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { DataSource, EntityManager } from 'typeorm';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { TradesService } from '../src/trades/trades.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
@@ -212,10 +210,11 @@ describe('PayPal funding and settlement (HTTP)', () => {
   it('captures into escrow as soon as a dispute opens, whatever is left of the honour period', async () => {
     const { traveler, trade } = await paypalTrade('1000.00');
     const orderId = await fund(trade, traveler);
-    // Disputes have no endpoint yet (a later issue); the service method is what that endpoint will call.
-    await test.app
-      .get(DataSource)
-      .transaction((m) => test.app.get(TradesService).openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived.' },
+    });
+    expect(opened.status).toBe(201);
     await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
     expect(await state(trade.id, traveler.token)).toBe('disputed');
     await expectClean();
@@ -225,13 +224,16 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const operator = await createOperator(test, api);
     const { traveler, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12
     const orderId = await fund(trade, traveler);
-    const trades = test.app.get(TradesService);
-    const inTransaction = <T>(work: (m: EntityManager) => Promise<T>) => test.app.get(DataSource).transaction(work);
-    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Only part arrived.' },
+    });
     // $50.01 back to the traveler, $88.11 to the counterparty less 1% ($0.88): odd cents on both sides.
-    await inTransaction((m) =>
-      trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 5001n, counterpartyUsd: 8811n }),
-    );
+    const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11', note: 'Part arrived.' },
+    });
+    expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
     expect(await refundsOf(orderId)).toEqual([{ amount_cents: '5001' }]);
     const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [

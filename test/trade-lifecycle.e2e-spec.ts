@@ -60,6 +60,13 @@ describe('trade lifecycle and ledger', () => {
     return { traveler, counterparty, requestId: request.body.id as string, trade: trade.body };
   }
 
+  const openDispute = async (tradeId: string, party: TestUser, reason: string) => {
+    const opened = await api('POST', `/v1/trades/${tradeId}/disputes`, {
+      token: party.token,
+      body: { reason, statement: 'Opened by the test.' },
+    });
+    expect(opened.status).toBe(201);
+  };
   const expectClean = async () => expect(await checker.check()).toEqual({ ok: true, violations: [] });
   const inTransaction = <T>(work: (manager: import('typeorm').EntityManager) => Promise<T>) => dataSource.transaction(work);
   const escrow = async (tradeId: string) =>
@@ -192,7 +199,7 @@ describe('trade lifecycle and ledger', () => {
   it('settles a dispute by a split: the hold posted in part, the fee on the counterparty part only', async () => {
     const { traveler, trade } = await newTrade('1000.00'); // $138.12
     await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
-    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'traveler', id: traveler.id }, 'rmb_not_received'));
+    await openDispute(trade.id, traveler, 'rmb_not_received');
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('disputed');
     await expectClean();
 
@@ -233,7 +240,7 @@ describe('trade lifecycle and ledger', () => {
   it('refunds a disputed trade by an operator decision', async () => {
     const { counterparty, trade } = await newTrade('100.00');
     await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
-    await inTransaction((m) => trades.openDispute(m, trade.id, { kind: 'counterparty', id: counterparty.id }, 'other'));
+    await openDispute(trade.id, counterparty, 'other');
     // A dispute stops everything but an operator's decision.
     await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
     await expect(inTransaction((m) => trades.payoutWindowPassed(m, trade.id))).resolves.toBe(false);
@@ -241,12 +248,13 @@ describe('trade lifecycle and ledger', () => {
     await inTransaction((m) => trades.completeRefund(m, trade.id, {}));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body.state).toBe('refunded');
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: counterparty.token })).body.data;
-    expect(events.map((e: { actor: { kind: string } }) => e.actor.kind)).toEqual([
-      'counterparty',
-      'system',
-      'counterparty',
-      'operator',
-      'system',
+    expect(events.map((e: { type: string; actor: { kind: string } }) => `${e.type}:${e.actor.kind}`)).toEqual([
+      'state_changed:counterparty',
+      'state_changed:system',
+      'state_changed:counterparty',
+      'dispute_statement:counterparty',
+      'state_changed:operator',
+      'state_changed:system',
     ]);
     await expectClean();
   });

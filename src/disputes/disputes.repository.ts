@@ -157,7 +157,7 @@ export class DisputesRepository {
     }
     if (after) {
       params.push(after.createdAt, after.id);
-      where.push(`(d.created_at, d.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+      where.push(`(date_trunc('milliseconds', d.created_at), d.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     const rows: (DisputeRow & {
       t_state: string;
@@ -171,7 +171,7 @@ export class DisputesRepository {
               t.traveler_id AS t_traveler_id, t.counterparty_id AS t_counterparty_id
          FROM disputes d JOIN trades t ON t.id = d.trade_id
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY d.created_at, d.id LIMIT $1`,
+        ORDER BY date_trunc('milliseconds', d.created_at), d.id LIMIT $1`,
       params,
     );
     return rows.map((r) => ({

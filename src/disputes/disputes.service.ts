@@ -102,10 +102,13 @@ export class DisputesService {
 
   /**
    * The system opens a dispute (WeChat verification failed), in the caller's transaction: reason
-   * `verification_failed`, the finding as its first statement and on the timeline.
+   * `verification_failed`, the finding as its first statement and on the timeline. The finding must name no
+   * payment handle (both parties see it).
    */
   async openBySystem(manager: EntityManager, tradeId: string, finding: string): Promise<Dispute> {
-    return this.openIn(manager, tradeId, { kind: 'system', id: null }, 'verification_failed', finding);
+    // Both parties read the finding: the caller words it without payment handles; here it is only bounded.
+    const text = finding.trim().slice(0, STATEMENT_LIMITS.textChars) || 'Verification failed';
+    return this.openIn(manager, tradeId, { kind: 'system', id: null }, 'verification_failed', text);
   }
 
   private async openIn(manager: EntityManager, tradeId: string, actor: Actor, reason: DisputeReason, statement: string): Promise<Dispute> {
@@ -206,7 +209,9 @@ export class DisputesService {
       if (dispute.assignedTo === operator.id) return;
       const takeover = dispute.assignedTo !== null;
       if (takeover && !body.force) {
-        throw new DomainError('conflict', 'Another operator holds this dispute; take it over with force: true', { state: dispute.status });
+        throw new DomainError('dispute_assigned', 'Another operator holds this dispute; take it over with force: true', {
+          state: dispute.status,
+        });
       }
       await this.disputes.assign(manager, id, operator.id);
       await this.recordOperatorAction(manager, operator, dispute, takeover ? 'dispute.takeover' : 'dispute.assign', {
@@ -228,7 +233,7 @@ export class DisputesService {
       if (dispute.status === 'resolved')
         throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
       if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
-        throw new DomainError('conflict', 'Another operator holds this dispute; take it over first', { state: dispute.status });
+        throw new DomainError('dispute_assigned', 'Another operator holds this dispute; take it over first', { state: dispute.status });
       }
       await this.tradesService.resolveDispute(manager, dispute.tradeId, operator.id, decision);
       await this.disputes.resolve(manager, id, {
@@ -252,12 +257,12 @@ export class DisputesService {
   private decisionOf(
     body: ResolveDisputeDto,
   ): { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint } {
-    const amountsGiven = body.travelerUsd !== undefined || body.counterpartyUsd !== undefined;
     if (body.outcome !== 'split') {
-      if (amountsGiven) {
-        throw DomainError.validation([
-          { field: 'travelerUsd', code: 'not_allowed', message: `Amounts belong to a split, not a ${body.outcome}` },
-        ]);
+      const given = (['travelerUsd', 'counterpartyUsd'] as const).filter((field) => body[field] !== undefined);
+      if (given.length > 0) {
+        throw DomainError.validation(
+          given.map((field) => ({ field, code: 'not_allowed', message: `Amounts belong to a split, not a ${body.outcome}` })),
+        );
       }
       return { outcome: body.outcome };
     }

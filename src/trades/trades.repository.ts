@@ -422,6 +422,7 @@ export class TradesRepository {
 
   /** A dispute decided: the loser's and the winner's counters. */
   async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
+    await this.lockCounters(manager, [loserId, winnerId]);
     await manager.query(
       `UPDATE user_reputation SET disputes_lost = disputes_lost + CASE WHEN user_id = $1 THEN 1 ELSE 0 END,
               disputes_won = disputes_won + CASE WHEN user_id = $2 THEN 1 ELSE 0 END
@@ -439,6 +440,10 @@ export class TradesRepository {
     minutesByUser: { userId: string; minutes: number }[],
     tier1CompletedTrades: number,
   ): Promise<void> {
+    await this.lockCounters(
+      manager,
+      minutesByUser.map((m) => m.userId),
+    );
     for (const { userId, minutes } of minutesByUser) {
       await manager.query(
         `UPDATE user_reputation SET completed_trades = completed_trades + 1,
@@ -452,6 +457,15 @@ export class TradesRepository {
         WHERE r.user_id = u.id AND u.id = ANY($1::uuid[]) AND u.tier = 0 AND r.completed_trades >= $2 AND r.disputes_lost = 0`,
       [minutesByUser.map((m) => m.userId), tier1CompletedTrades],
     );
+  }
+
+  /**
+   * The users' rows, then their counters, each in id order: every path that counts (a completion, a dispute
+   * decided, a trade ended) takes them the same way, so two of them for the same people never deadlock.
+   */
+  private async lockCounters(manager: EntityManager, userIds: string[]): Promise<void> {
+    await this.lockUsers(manager, userIds);
+    await manager.query(`SELECT 1 FROM user_reputation WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`, [userIds]);
   }
 
   /** The reputation counter for a trade that ended uncompleted by this user's doing. */

@@ -447,15 +447,16 @@ export class TradesService {
    * Its deadlines stop, and a PayPal authorization is captured into escrow now (SPEC.md): a dispute may outlast
    * the honour period. The capture job does nothing for a trade funded otherwise.
    */
-  async openDispute(manager: EntityManager, tradeId: string, actor: Actor, reason: string, disputeId?: string): Promise<Trade> {
+  async openDispute(manager: EntityManager, tradeId: string, actor: Actor, reason: string, disputeId: string): Promise<Trade> {
     const trade = await this.require(manager, tradeId);
     const moved = await this.move(
       manager,
       trade,
       'disputed',
       actor,
-      disputeId ? { reason, disputeId } : { reason },
-      disputeId ? { dispute_id: disputeId } : {},
+      { reason, disputeId },
+      // The deadlines stop: a disputed trade shows none, and an operator decides when it moves.
+      { dispute_id: disputeId, payout_by: null, verify_by: null },
     );
     await this.outbox.write(manager, {
       queue: QUEUES.settlement,
