@@ -239,6 +239,7 @@ describe('Disputes and operators (HTTP)', () => {
     const { traveler, counterparty, trade, dispute } = await disputedTrade();
     const outsider = await registerUser(api, 'traveler', 'outsider');
     const suspended = await registerUser(api, 'counterparty', 'suspended');
+    const target = await registerUser(api, 'traveler', 'target');
     expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token })).status).toBe(200);
     const callers: Record<string, string | undefined> = {
       anonymous: undefined,
@@ -310,6 +311,18 @@ describe('Disputes and operators (HTTP)', () => {
         `/v1/admin/users/${traveler.id}/tier`,
         { tier: 9 },
         { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 400 },
+      ],
+      [
+        'POST',
+        `/v1/admin/users/${target.id}/suspend`,
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
+      ],
+      [
+        'POST',
+        `/v1/admin/users/${target.id}/unsuspend`,
+        undefined,
+        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
       ],
       [
         'GET',

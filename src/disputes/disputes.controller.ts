@@ -3,8 +3,17 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags 
 import type { AuthUser } from '../common/auth/auth-user';
 import { CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
-import { DisputesService, DisputeView, StatementView } from './disputes.service';
-import { AssignDisputeDto, DisputeQueueQuery, OpenDisputeDto, ResolveDisputeDto, StatementDto } from './dto/disputes.dto';
+import { DisputesService } from './disputes.service';
+import {
+  AssignDisputeDto,
+  DisputeQueuePage,
+  DisputeQueueQuery,
+  DisputeView,
+  OpenDisputeDto,
+  ResolveDisputeDto,
+  StatementDto,
+  StatementView,
+} from './dto/disputes.dto';
 
 /** The parties' side. Suspended users may still dispute and add statements (SPEC.md): no active-account guard. */
 @ApiTags('disputes')
@@ -16,20 +25,20 @@ export class DisputesController {
 
   @Post('trades/:id/disputes')
   @Roles('traveler', 'counterparty')
-  @ApiCreatedResponse({ description: 'the dispute, with its first statement' })
+  @ApiCreatedResponse({ type: DisputeView, description: 'the dispute, with its first statement' })
   open(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: OpenDisputeDto): Promise<DisputeView> {
     return this.disputes.open(caller, id, body);
   }
 
   @Get('disputes/:id')
-  @ApiOkResponse({ description: 'the dispute with both sides’ statements (its parties and operators)' })
+  @ApiOkResponse({ type: DisputeView, description: 'the dispute with both sides’ statements (its parties and operators)' })
   get(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<DisputeView> {
     return this.disputes.get(caller, id);
   }
 
   @Post('disputes/:id/statements')
   @Roles('traveler', 'counterparty')
-  @ApiCreatedResponse({ description: 'the statement' })
+  @ApiCreatedResponse({ type: StatementView })
   addStatement(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: StatementDto): Promise<StatementView> {
     return this.disputes.addStatement(caller, id, body);
   }
@@ -43,21 +52,21 @@ export class AdminDisputesController {
   constructor(private readonly disputes: DisputesService) {}
 
   @Get()
-  @ApiOkResponse({ description: '{ data, nextCursor }: the queue, oldest first, each with its trade in brief and its age' })
+  @ApiOkResponse({ type: DisputeQueuePage, description: 'the queue, oldest first, each with its trade in brief and its age' })
   queue(@Query() query: DisputeQueueQuery) {
     return this.disputes.queue(query);
   }
 
   @Post(':id/assign')
   @HttpCode(200)
-  @ApiOkResponse({ description: 'the dispute, assigned to the caller' })
+  @ApiOkResponse({ type: DisputeView, description: 'the dispute, assigned to the caller' })
   assign(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: AssignDisputeDto): Promise<DisputeView> {
     return this.disputes.assign(operator, id, body ?? {});
   }
 
   @Post(':id/resolve')
   @HttpCode(200)
-  @ApiOkResponse({ description: 'the dispute, resolved; the trade moves to releasing, refunding or splitting' })
+  @ApiOkResponse({ type: DisputeView, description: 'the dispute, resolved; the trade moves to releasing, refunding or splitting' })
   resolve(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: ResolveDisputeDto): Promise<DisputeView> {
     return this.disputes.resolve(operator, id, body);
   }

@@ -15,33 +15,16 @@ import { isTimeCursor } from '../users/users.service';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
 import { STATEMENT_LIMITS } from './dispute.types';
 import { DisputesRepository } from './disputes.repository';
-import type { AssignDisputeDto, DisputeQueueQuery, OpenDisputeDto, ResolveDisputeDto, StatementDto } from './dto/disputes.dto';
-
-export interface StatementView {
-  id: string;
-  author: Statement['author'];
-  text: string;
-  attachments: Statement['attachments'];
-  createdAt: string;
-}
-
-export interface DisputeView {
-  id: string;
-  tradeId: string;
-  status: Dispute['status'];
-  reason: Dispute['reason'];
-  openedBy: Dispute['openedBy'];
-  assignedTo: string | null;
-  outcome: Dispute['outcome'];
-  travelerUsd: string | null;
-  counterpartyUsd: string | null;
-  createdAt: string;
-  updatedAt: string;
-  resolvedAt: string | null;
-  /** The resolver's reasons (also on the trade's timeline). */
-  resolutionNote: string | null;
-  statements?: StatementView[];
-}
+import type {
+  AssignDisputeDto,
+  DisputeQueueQuery,
+  DisputeView,
+  OpenDisputeDto,
+  QueueItemView,
+  ResolveDisputeDto,
+  StatementDto,
+  StatementView,
+} from './dto/disputes.dto';
 
 const presentStatement = (s: Statement): StatementView => ({
   id: s.id,
@@ -174,7 +157,7 @@ export class DisputesService {
   }
 
   /** The operators' queue: oldest first, each with its trade in brief and its age. */
-  async queue(query: DisputeQueueQuery): Promise<Page<DisputeView & { ageSeconds: number; trade: Record<string, unknown> }>> {
+  async queue(query: DisputeQueueQuery): Promise<Page<QueueItemView>> {
     const limit = pageSize(query);
     const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
     const rows = await this.disputes.queue(query.status, limit + 1, after && { createdAt: after.t, id: after.id });

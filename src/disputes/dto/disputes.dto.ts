@@ -17,8 +17,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
-import { DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
-import type { DisputeStatus } from '../dispute.types';
+import { DISPUTE_REASONS, DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
+import type { DisputeOutcome, DisputeReason, DisputeStatus } from '../dispute.types';
 
 export class AttachmentDto {
   @ApiProperty({ example: 'transfer-receipt.png' })
@@ -112,4 +112,55 @@ export class DisputeQueueQuery extends PageQuery {
   @IsOptional()
   @IsIn(DISPUTE_STATUSES)
   status?: DisputeStatus;
+}
+
+export class ActorView {
+  @ApiProperty({ enum: ['traveler', 'counterparty', 'system'] }) kind: 'traveler' | 'counterparty' | 'system';
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) id: string | null;
+}
+
+export class StatementView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ type: ActorView }) author: ActorView;
+  @ApiProperty() text: string;
+  @ApiProperty({ type: [AttachmentDto] }) attachments: AttachmentDto[];
+  @ApiProperty() createdAt: string;
+}
+
+export class DisputeView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) tradeId: string;
+  @ApiProperty({ enum: DISPUTE_STATUSES }) status: DisputeStatus;
+  @ApiProperty({ enum: DISPUTE_REASONS }) reason: DisputeReason;
+  @ApiProperty({ type: ActorView }) openedBy: ActorView;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'the operator holding it' }) assignedTo: string | null;
+  @ApiProperty({ enum: ['release', 'refund', 'split'], nullable: true }) outcome: DisputeOutcome | null;
+  @ApiProperty({ nullable: true, type: String, example: '50.01' }) travelerUsd: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '88.11' }) counterpartyUsd: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ nullable: true, type: String }) resolvedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the resolver’s reasons (also on the trade’s timeline)' })
+  resolutionNote: string | null;
+  @ApiPropertyOptional({ type: [StatementView], description: 'both sides’, oldest first' }) statements?: StatementView[];
+}
+
+export class QueueTradeView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() state: string;
+  @ApiProperty({ example: '138.12' }) amountUsd: string;
+  @ApiProperty({ example: '1000.00' }) amountCny: string;
+  @ApiProperty() paymentMethod: string;
+  @ApiProperty({ format: 'uuid' }) travelerId: string;
+  @ApiProperty({ format: 'uuid' }) counterpartyId: string;
+}
+
+export class QueueItemView extends DisputeView {
+  @ApiProperty({ description: 'seconds since it was opened' }) ageSeconds: number;
+  @ApiProperty({ type: QueueTradeView }) trade: QueueTradeView;
+}
+
+export class DisputeQueuePage {
+  @ApiProperty({ type: [QueueItemView] }) data: QueueItemView[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
 }
