@@ -45,6 +45,7 @@ export class AppModule {
     const rates = RatesModule.register({ workers: options.workers, sandbox });
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
+    const disputes = DisputesModule.register({ trades });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
     const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
     if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
@@ -102,8 +103,8 @@ export class AppModule {
         market,
         trades,
         HealthModule,
-        PaymentsModule.register({ workers: options.workers, trades }),
-        DisputesModule.register({ trades }),
+        PaymentsModule.register({ workers: options.workers, trades, disputes }),
+        disputes,
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

@@ -11,6 +11,11 @@ import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
 import { SettlementMetrics } from './funding/settlement-metrics';
 import { SettlementService } from './funding/settlement.service';
 import { BANK } from './providers/bank/bank.port';
+import { WECHAT } from './providers/wechat/wechat.port';
+import { WechatMerchantKey } from './providers/wechat/wechat-merchant-key';
+import { WechatPayClient } from './providers/wechat/wechatpay.client';
+import { PayoutVerificationService } from './verification/payout-verification.service';
+import { VerificationProcessor } from './verification/verification.processor';
 import { BankHttpClient } from './providers/bank/bank-http.client';
 import { PAYPAL } from './providers/paypal/paypal.port';
 import { PaypalRestClient } from './providers/paypal/paypal-rest.client';
@@ -18,14 +23,15 @@ import { PaypalWebhookVerifier } from './providers/paypal/paypal-webhook.verifie
 
 /**
  * The provider adapters behind their ports, and the USD leg built on them: funding, settlement and the
- * providers' callbacks. Payments imports trades (it drives their transitions); trades never imports payments.
+ * providers' callbacks, and the RMB leg's verification. Payments imports trades (it drives their transitions)
+ * and disputes (a failed verification opens one); neither imports payments.
  */
 @Module({})
 export class PaymentsModule {
-  static register(options: { workers: boolean; trades: DynamicModule }): DynamicModule {
+  static register(options: { workers: boolean; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
     return {
       module: PaymentsModule,
-      imports: [options.trades, LedgerModule],
+      imports: [options.trades, options.disputes, LedgerModule],
       controllers: [FundingController, ProviderWebhooksController],
       providers: [
         PaypalRestClient,
@@ -34,14 +40,18 @@ export class PaymentsModule {
         BankHttpClient,
         { provide: BANK, useExisting: BankHttpClient },
         BankTransfersRepository,
+        WechatMerchantKey,
+        WechatPayClient,
+        { provide: WECHAT, useExisting: WechatPayClient },
+        PayoutVerificationService,
         BankFundingService,
         FundingRepository,
         FundingService,
         SettlementService,
         SettlementMetrics,
-        ...(options.workers ? [FundingProcessor, SettlementProcessor, ProviderWorkSweeper] : []),
+        ...(options.workers ? [FundingProcessor, SettlementProcessor, VerificationProcessor, ProviderWorkSweeper] : []),
       ],
-      exports: [PAYPAL, BANK, PaypalWebhookVerifier],
+      exports: [PAYPAL, BANK, WECHAT, PaypalWebhookVerifier],
     };
   }
 }

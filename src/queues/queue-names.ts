@@ -9,6 +9,8 @@ export const QUEUES = {
   deadlines: 'deadlines',
   funding: 'funding',
   settlement: 'settlement',
+  /** The RMB leg: a reported WeChat transfer verified, and the last search before a payout window refunds. */
+  verification: 'verification',
   /** The provider mocks' outgoing webhooks (sandbox mode only). */
   sandboxWebhooks: 'sandbox-webhooks',
   /** The bank mock's settlements and callbacks (sandbox mode only). */
@@ -56,6 +58,12 @@ export const JOBS = {
     returnBankMoney: 'return-bank-money',
     /** Periodic: queues again the funding checks, settlements, captures and returns whose job Redis lost. */
     sweepProviderWork: 'sweep-provider-work',
+  },
+  verification: {
+    /** Checks a reported WeChat transfer with WeChat until it verifies, fails, or the verify deadline passes. */
+    verifyPayout: 'verify-payout',
+    /** At the payout deadline: looks for a matching transfer the counterparty made but never reported, else refunds. */
+    lastSearch: 'last-search',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

@@ -39,20 +39,22 @@ export class DeadlinesProcessor extends WorkerHost {
       case JOBS.deadlines.payoutDeadline: {
         const tradeId = (job.data as { tradeId?: unknown }).tradeId;
         if (typeof tradeId !== 'string') throw new Error('payout-deadline needs a tradeId');
-        const refunding = await this.dataSource.transaction((manager) => this.trades.payoutWindowPassed(manager, tradeId));
-        return { refunding };
+        const searching = await this.dataSource.transaction((manager) => this.trades.payoutWindowReached(manager, tradeId));
+        return { searching };
       }
       case JOBS.deadlines.sweepDeadlines: {
         const expired = await this.sweep(
           () => this.repository.dueForFunding(SWEEP_BATCH),
           (manager, id) => this.trades.expireUnfunded(manager, id),
         );
-        const refunding = await this.sweep(
-          () => this.repository.dueForPayout(SWEEP_BATCH),
-          (manager, id) => this.trades.payoutWindowPassed(manager, id),
+        // One pass: a trade stays funded until its last search has run, so a second batch would find the same ones.
+        const searching = await this.sweep(
+          () => this.repository.dueForPayout(SWEEP_BATCH * SWEEP_MAX_BATCHES),
+          (manager, id) => this.trades.payoutWindowReached(manager, id),
+          1,
         );
-        if (expired + refunding > 0) this.logger.log(`Sweeper applied ${expired} funding and ${refunding} payout deadlines`);
-        return { expired, refunding };
+        if (expired + searching > 0) this.logger.log(`Sweeper applied ${expired} funding and ${searching} payout deadlines`);
+        return { expired, searching };
       }
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.deadlines}`);
@@ -63,9 +65,13 @@ export class DeadlinesProcessor extends WorkerHost {
    * Applies a deadline to every due trade, each in its own transaction: one trade's trouble never rolls
    * back the others, and locks are taken per trade in the same order as everywhere else.
    */
-  private async sweep(due: () => Promise<string[]>, apply: (manager: EntityManager, id: string) => Promise<boolean>): Promise<number> {
+  private async sweep(
+    due: () => Promise<string[]>,
+    apply: (manager: EntityManager, id: string) => Promise<boolean>,
+    maxBatches = SWEEP_MAX_BATCHES,
+  ): Promise<number> {
     let total = 0;
-    for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
+    for (let i = 0; i < maxBatches; i += 1) {
       const ids = await due();
       let applied = 0;
       for (const id of ids) {

@@ -16,7 +16,7 @@ const ALLOWED: [TradeState, TradeState, ActorKind[]][] = [
   ['awaiting_funding', 'cancelled', ['traveler', 'counterparty', 'system']],
   ['awaiting_funding', 'expired', ['system']],
   ['funded', 'payout_sent', ['counterparty']],
-  ['funded', 'releasing', ['traveler']],
+  ['funded', 'releasing', ['traveler', 'system']],
   ['funded', 'refunding', ['system']],
   ['funded', 'disputed', ['traveler', 'counterparty']],
   ['payout_sent', 'releasing', ['traveler', 'system']],

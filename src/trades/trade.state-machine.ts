@@ -24,7 +24,13 @@ export type ActorKind = 'traveler' | 'counterparty' | 'operator' | 'system';
  */
 export const TRANSITIONS: Readonly<Record<TradeState, Partial<Record<TradeState, readonly ActorKind[]>>>> = {
   awaiting_funding: { funded: ['system'], cancelled: ['traveler', 'counterparty', 'system'], expired: ['system'] },
-  funded: { payout_sent: ['counterparty'], releasing: ['traveler'], refunding: ['system'], disputed: ['traveler', 'counterparty'] },
+  funded: {
+    payout_sent: ['counterparty'],
+    // The system, when the last search before a refund finds the transfer the counterparty made and never reported.
+    releasing: ['traveler', 'system'],
+    refunding: ['system'],
+    disputed: ['traveler', 'counterparty'],
+  },
   payout_sent: { releasing: ['traveler', 'system'], disputed: ['traveler', 'counterparty', 'system'] },
   releasing: { completed: ['system'] },
   refunding: { refunded: ['system'] },

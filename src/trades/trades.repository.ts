@@ -395,6 +395,41 @@ export class TradesRepository {
     return rows[0]?.counterparty_paypal_index ?? null;
   }
 
+  /**
+   * The RMB leg as snapshotted when the trade was made: both wallets (ciphertexts and blind indexes, never
+   * decrypted here), the reported transfer, and when it was funded (where a search for a transfer starts).
+   */
+  async rmbLegOf(tradeId: string): Promise<{
+    traveler: { ciphertext: string; keyId: string; index: string };
+    counterparty: { ciphertext: string; keyId: string; index: string };
+    wechatTransferId: string | null;
+    fundedAt: Date | null;
+  } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
+              counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index, wechat_transfer_id, funded_at
+         FROM trades WHERE id = $1`,
+      [tradeId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      traveler: { ciphertext: r.traveler_wechat_ciphertext, keyId: r.traveler_wechat_key_id, index: r.traveler_wechat_index },
+      counterparty: {
+        ciphertext: r.counterparty_wechat_ciphertext,
+        keyId: r.counterparty_wechat_key_id,
+        index: r.counterparty_wechat_index,
+      },
+      wechatTransferId: r.wechat_transfer_id,
+      fundedAt: r.funded_at,
+    };
+  }
+
+  async tradeOfWechatTransfer(transferId: string): Promise<string | null> {
+    const rows = await this.dataSource.query(`SELECT id FROM trades WHERE wechat_transfer_id = $1`, [transferId]);
+    return rows[0]?.id ?? null;
+  }
+
   /** The counterparty's PayPal email as snapshotted when the trade was made (ciphertext, never decrypted here). */
   async counterpartyPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
     const rows = await this.dataSource.query(

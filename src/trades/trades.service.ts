@@ -419,8 +419,8 @@ export class TradesService {
     const trade = await this.visible(caller, id);
     if (caller.id !== trade.counterpartyId) throw new DomainError('forbidden', "Only the trade's counterparty reports the payout");
     try {
-      const moved = await this.dataSource.transaction((manager) =>
-        this.move(
+      const moved = await this.dataSource.transaction(async (manager) => {
+        const reported = await this.move(
           manager,
           trade,
           'payout_sent',
@@ -431,8 +431,17 @@ export class TradesService {
             payout_reported_at: new Date(),
             verify_by: new Date(Date.now() + this.config.verifyTimeoutMs),
           },
-        ),
-      );
+        );
+        // The verification job asks WeChat about the transfer until it verifies, fails, or the deadline passes.
+        await this.outbox.write(manager, {
+          queue: QUEUES.verification,
+          jobName: JOBS.verification.verifyPayout,
+          jobId: `verify-${trade.id}`,
+          payload: { tradeId: trade.id },
+          retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+        });
+        return reported;
+      });
       return this.present(caller, moved);
     } catch (error) {
       if ((error as { driverError?: { constraint?: string } }).driverError?.constraint === 'trades_wechat_transfer_key') {
@@ -440,6 +449,49 @@ export class TradesService {
       }
       throw error;
     }
+  }
+
+  /** WeChat confirmed the reported transfer (the verification job): `payout_sent` → `releasing`. */
+  async releaseVerified(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(manager, trade, 'releasing', { kind: 'system', id: null }, { verified: true, ...detail });
+    await this.queueSettlement(manager, tradeId, 'releasing');
+    return moved;
+  }
+
+  /**
+   * The last search before a refund found the transfer the counterparty made and never reported: it becomes the
+   * trade's transfer (one trade per transfer: the unique index) and the trade is released, not refunded.
+   */
+  async releaseFoundTransfer(manager: EntityManager, tradeId: string, wechatTransferId: string): Promise<Trade> {
+    const trade = await this.require(manager, tradeId);
+    const moved = await this.move(
+      manager,
+      trade,
+      'releasing',
+      { kind: 'system', id: null },
+      { reason: 'transfer_found_before_refund', wechatTransferId },
+      { wechat_transfer_id: wechatTransferId, payout_reported_at: new Date() },
+    );
+    await this.queueSettlement(manager, tradeId, 'releasing');
+    return moved;
+  }
+
+  /**
+   * The payout window of a funded trade has passed: the last search (a job of the payments side) looks for a
+   * transfer made but never reported before anything is refunded. Run by the delayed job and by the sweeper.
+   */
+  async payoutWindowReached(manager: EntityManager, tradeId: string): Promise<boolean> {
+    const trade = await this.trades.find(tradeId, manager);
+    if (!trade || trade.state !== 'funded' || !trade.payoutBy || trade.payoutBy.getTime() > Date.now()) return false;
+    await this.outbox.write(manager, {
+      queue: QUEUES.verification,
+      jobName: JOBS.verification.lastSearch,
+      jobId: `last-search-${tradeId}`,
+      payload: { tradeId },
+      retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+    });
+    return true;
   }
 
   /**

@@ -12,6 +12,8 @@ import { DomainError } from '../../common/errors';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
+import { WECHAT, WechatPort } from '../providers/wechat/wechat.port';
+import { TradesRepository } from '../../trades/trades.repository';
 import { FundingRepository } from './funding.repository';
 import { checkFundingJobId, keepTrying } from './provider-steps';
 
@@ -51,6 +53,8 @@ export class ProviderWebhooksController {
     private readonly encryption: FieldEncryption,
     @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
     @Inject(tradesConfig.KEY) private readonly tradesSettings: ConfigType<typeof tradesConfig>,
+    @Inject(WECHAT) private readonly wechatPay: WechatPort,
+    private readonly tradesRepository: TradesRepository,
   ) {}
 
   @Post('paypal')
@@ -147,6 +151,46 @@ export class ProviderWebhooksController {
         this.encryption.encrypt(raw.toString('utf8'), PROVIDER_EVENT_CONTEXT),
       );
       if (fresh) for (const job of jobs) await this.outbox.write(manager, job);
+      return fresh;
+    });
+    return { received: true, duplicate: !stored };
+  }
+
+  /**
+   * WeChat's notifications: the `Wechatpay-*` signature checked against a platform certificate and the resource
+   * decrypted with the APIv3 key (401 `invalid_signature` and nothing stored otherwise), stored once under the
+   * notification id, and turned into the verification job of the trade that reported the transfer, which asks
+   * WeChat for the truth. A notification for a transfer no trade reported is stored and changes nothing.
+   */
+  @Post('wechat')
+  @HttpCode(200)
+  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  async wechat(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
+    const raw = (request.rawBody ?? Buffer.alloc(0)).toString('utf8');
+    const notification = await this.wechatPay.openNotification(request.headers, raw);
+    if (!notification) throw new DomainError('invalid_signature', 'The notification signature was refused');
+    const eventId = typeof notification.id === 'string' ? notification.id : undefined;
+    const eventType = typeof notification.event_type === 'string' ? notification.event_type : 'unknown';
+    if (!eventId) throw DomainError.validation([{ field: 'id', code: 'required', message: 'A WeChat notification has an id' }]);
+    const transferId = (notification.resource as { transfer_id?: unknown })?.transfer_id;
+    const tradeId = typeof transferId === 'string' ? await this.tradesRepository.tradeOfWechatTransfer(transferId) : null;
+    const stored = await this.dataSource.transaction(async (manager) => {
+      const fresh = await this.fundings.recordEvent(
+        manager,
+        'wechat',
+        eventId,
+        eventType,
+        this.encryption.encrypt(raw, PROVIDER_EVENT_CONTEXT),
+      );
+      if (fresh && tradeId) {
+        await this.outbox.write(manager, {
+          queue: QUEUES.verification,
+          jobName: JOBS.verification.verifyPayout,
+          jobId: `verify-${tradeId}-${eventId}`,
+          payload: { tradeId },
+          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+        });
+      }
       return fresh;
     });
     return { received: true, duplicate: !stored };

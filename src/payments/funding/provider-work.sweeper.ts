@@ -83,6 +83,19 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       }),
     );
 
+    // Reported WeChat transfers waiting to be verified (the job gives up at the verify deadline by opening a dispute).
+    requeued += await this.each(
+      `SELECT id AS key FROM trades WHERE state = 'payout_sent' AND updated_at < $1 AND id::text > $2 ORDER BY id LIMIT $3`,
+      before,
+      (row: { key: string }) => ({
+        queue: QUEUES.verification,
+        jobName: JOBS.verification.verifyPayout,
+        jobId: `verify-${row.key}`,
+        payload: { tradeId: row.key },
+        retry,
+      }),
+    );
+
     // Held PayPal authorizations: captured at four fifths of the honour period, or at once for a dispute.
     requeued += await this.each(
       `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id

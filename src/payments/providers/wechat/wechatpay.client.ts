@@ -1,0 +1,150 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { wechatConfig } from '../../../config';
+import { WechatMerchantKey } from './wechat-merchant-key';
+import { WalletTransfer, WechatApiError, WechatPort } from './wechat.port';
+import {
+  aesGcmDecrypt,
+  authorizationHeader,
+  nonce,
+  requestMessage,
+  responseMessage,
+  rsaSign,
+  rsaVerify,
+  withinTolerance,
+} from './wechatpay-crypto';
+
+const TIMEOUT_MS = 10000;
+
+interface TransferBody {
+  transfer_id: string;
+  from_wechat_id: string;
+  to_wechat_id: string;
+  amount: number;
+  state: string;
+  create_time: string;
+}
+
+const toTransfer = (body: TransferBody): WalletTransfer => ({
+  transferId: body.transfer_id,
+  fromWechatId: body.from_wechat_id,
+  toWechatId: body.to_wechat_id,
+  amountFen: BigInt(body.amount),
+  state: body.state,
+  createdAt: new Date(body.create_time),
+});
+
+/**
+ * WeChat Pay v3 over fetch: each request signed with the merchant key (the URL as sent, prefix included), each
+ * answer's `Wechatpay-*` signature verified against the platform certificate of its serial. Certificates come
+ * from `/v3/certificates`, decrypted with the APIv3 key, and are cached; an unknown serial fetches them again.
+ */
+@Injectable()
+export class WechatPayClient implements WechatPort {
+  private certificates = new Map<string, KeyObject>();
+
+  constructor(
+    @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
+    private readonly merchantKey: WechatMerchantKey,
+  ) {}
+
+  async getTransfer(transferId: string): Promise<WalletTransfer | null> {
+    try {
+      return toTransfer(await this.call<TransferBody>(`/v3/wallet-transfers/${encodeURIComponent(transferId)}`));
+    } catch (error) {
+      if (error instanceof WechatApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async searchTransfers(fromWechatId: string, toWechatId: string, since: Date): Promise<WalletTransfer[]> {
+    const query = new URLSearchParams({ from_wechat_id: fromWechatId, to_wechat_id: toWechatId, since: since.toISOString() });
+    const body = await this.call<{ data: TransferBody[] }>(`/v3/wallet-transfers?${query.toString()}`);
+    return body.data.map(toTransfer);
+  }
+
+  async openNotification(headers: Record<string, string | string[] | undefined>, rawBody: string): Promise<Record<string, unknown> | null> {
+    const header = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
+    const timestamp = header('wechatpay-timestamp');
+    const nonceStr = header('wechatpay-nonce');
+    const serial = header('wechatpay-serial');
+    const signature = header('wechatpay-signature');
+    if (!timestamp || !nonceStr || !serial || !signature || !withinTolerance(timestamp)) return null;
+    const certificate = await this.certificate(serial);
+    if (!certificate || !rsaVerify(certificate, responseMessage(timestamp, nonceStr, rawBody), signature)) return null;
+    try {
+      const notification = JSON.parse(rawBody) as { resource?: { ciphertext: string; associated_data: string; nonce: string } };
+      if (!notification.resource) return null;
+      return { ...notification, resource: JSON.parse(aesGcmDecrypt(this.config.apiV3Key, notification.resource)) };
+    } catch {
+      return null;
+    }
+  }
+
+  private async call<T>(path: string): Promise<T> {
+    const url = new URL(`${this.config.baseUrl}${path}`);
+    const signedUrl = `${url.pathname}${url.search}`;
+    const timestamp = Math.floor(Date.now() / 1000).toString();
+    const nonceStr = nonce();
+    const authorization = authorizationHeader({
+      mchid: this.config.mchid,
+      nonce_str: nonceStr,
+      timestamp,
+      serial_no: this.config.merchantSerial,
+      signature: rsaSign(this.merchantKey.privateKey(), requestMessage('GET', signedUrl, timestamp, nonceStr, '')),
+    });
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { authorization, accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (error) {
+      throw new WechatApiError(0, 'NETWORK_ERROR', `WeChat Pay could not be reached: ${(error as Error).message}`);
+    }
+    const raw = await response.text();
+    if (!response.ok) {
+      let body: { code?: string; message?: string } = {};
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        // not JSON: keep the status
+      }
+      throw new WechatApiError(
+        response.status,
+        body.code ?? `HTTP_${response.status}`,
+        body.message ?? `WeChat Pay answered ${response.status}`,
+      );
+    }
+    await this.verifyResponse(response.headers, raw, path);
+    return JSON.parse(raw) as T;
+  }
+
+  /** Every answer must carry WeChat's signature: an unsigned or forged one is refused like an outage. */
+  private async verifyResponse(headers: Headers, raw: string, path: string): Promise<void> {
+    const timestamp = headers.get('wechatpay-timestamp');
+    const nonceStr = headers.get('wechatpay-nonce');
+    const serial = headers.get('wechatpay-serial');
+    const signature = headers.get('wechatpay-signature');
+    const certificate = serial && path !== '/v3/certificates' ? await this.certificate(serial) : undefined;
+    const ok =
+      timestamp &&
+      nonceStr &&
+      signature &&
+      withinTolerance(timestamp) &&
+      (path === '/v3/certificates' || (certificate && rsaVerify(certificate, responseMessage(timestamp, nonceStr, raw), signature)));
+    if (!ok) throw new WechatApiError(502, 'SIGN_ERROR', "WeChat Pay's answer is not signed by a platform certificate we know");
+  }
+
+  /** The platform certificate of a serial: from the cache, or fetched once more (certificates rotate). */
+  private async certificate(serial: string): Promise<KeyObject | undefined> {
+    const known = this.certificates.get(serial.toUpperCase());
+    if (known) return known;
+    const listed = await this.call<{
+      data: { serial_no: string; encrypt_certificate: { ciphertext: string; associated_data: string; nonce: string } }[];
+    }>('/v3/certificates');
+    for (const entry of listed.data) {
+      const pem = aesGcmDecrypt(this.config.apiV3Key, entry.encrypt_certificate);
+      this.certificates.set(entry.serial_no.toUpperCase(), createPublicKey(pem));
+    }
+    return this.certificates.get(serial.toUpperCase());
+  }
+}

@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-encryption';
+import { formatAmount } from '../../common/money';
+import { DisputesService } from '../../disputes/disputes.service';
+import type { Trade } from '../../trades/trade.types';
+import { TradesRepository } from '../../trades/trades.repository';
+import { TradesService } from '../../trades/trades.service';
+import { HANDLE_CONTEXT } from '../../users/users.service';
+import { NotYet } from '../funding/provider-steps';
+import { WalletTransfer, WECHAT, WechatPort } from '../providers/wechat/wechat.port';
+
+type Verdict = { ok: true } | { ok: false; finding: string };
+
+/**
+ * The RMB leg. A reported WeChat transfer is verified with WeChat: `SUCCESS`, exactly the trade's CNY, from the
+ * counterparty's snapshotted wallet to the traveler's → `releasing`; anything else, or nothing by the verify
+ * deadline → `disputed` (the system's dispute, its finding without wallet ids, since both parties read it).
+ * Before a funded trade is refunded at its payout deadline, a last search looks for a matching transfer the
+ * counterparty made and never reported. WeChat failing makes both wait (retried), never decide.
+ */
+@Injectable()
+export class PayoutVerificationService {
+  private readonly logger = new Logger(PayoutVerificationService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly trades: TradesRepository,
+    private readonly tradesService: TradesService,
+    private readonly disputes: DisputesService,
+    private readonly encryption: FieldEncryption,
+    @Inject(WECHAT) private readonly wechat: WechatPort,
+  ) {}
+
+  async verify(tradeId: string): Promise<'releasing' | 'disputed' | 'nothing'> {
+    const trade = await this.trades.find(tradeId);
+    const leg = await this.trades.rmbLegOf(tradeId);
+    if (!trade || !leg?.wechatTransferId || trade.state !== 'payout_sent') return 'nothing';
+    const transfer = await this.wechat.getTransfer(leg.wechatTransferId);
+    let verdict: Verdict;
+    if (!transfer || transfer.state === 'PROCESSING') {
+      if (trade.verifyBy && trade.verifyBy.getTime() > Date.now())
+        throw new NotYet(`transfer ${leg.wechatTransferId} not settled at WeChat`);
+      verdict = {
+        ok: false,
+        finding: transfer
+          ? 'The reported WeChat transfer was still processing at the verify deadline.'
+          : 'WeChat has no transfer with the reported id.',
+      };
+    } else {
+      verdict = this.judge(trade, leg, transfer);
+    }
+    return this.dataSource.transaction(async (manager) => {
+      // Under the trade's row lock: a notification's job and the poll may both get here; the state decides once.
+      if ((await this.trades.lockState(manager, tradeId)) !== 'payout_sent') return 'nothing';
+      if (verdict.ok) {
+        await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId });
+        return 'releasing';
+      }
+      await this.disputes.openBySystem(manager, tradeId, verdict.finding);
+      return 'disputed';
+    });
+  }
+
+  /**
+   * The payout deadline of a funded trade: a transfer from the counterparty's wallet to the traveler's, for
+   * the trade's CNY, made since funding and claimed by no other trade, releases it; otherwise it is refunded.
+   */
+  async lastSearch(tradeId: string): Promise<'releasing' | 'refunding' | 'nothing'> {
+    const trade = await this.trades.find(tradeId);
+    const leg = await this.trades.rmbLegOf(tradeId);
+    if (!trade || !leg || trade.state !== 'funded') return 'nothing';
+    const from = this.encryption.decrypt(leg.counterparty, HANDLE_CONTEXT.wechatId);
+    const to = this.encryption.decrypt(leg.traveler, HANDLE_CONTEXT.wechatId);
+    const since = leg.fundedAt ?? trade.createdAt;
+    const candidates = (await this.wechat.searchTransfers(from, to, since)).filter(
+      (t) => t.state === 'SUCCESS' && t.amountFen === trade.amountCny && this.judge(trade, leg, t).ok,
+    );
+    for (const candidate of candidates) {
+      if (await this.trades.tradeOfWechatTransfer(candidate.transferId)) continue;
+      try {
+        const outcome = await this.dataSource.transaction(async (manager) => {
+          if ((await this.trades.lockState(manager, tradeId)) !== 'funded') return 'nothing' as const;
+          await this.tradesService.releaseFoundTransfer(manager, tradeId, candidate.transferId);
+          return 'releasing' as const;
+        });
+        this.logger.log({ tradeId }, 'A transfer made but not reported was found before the refund: released');
+        return outcome;
+      } catch (error) {
+        // Another trade claimed this transfer meanwhile (the unique index): try the next one.
+        if ((error as { driverError?: { constraint?: string } }).driverError?.constraint !== 'trades_wechat_transfer_key') throw error;
+      }
+    }
+    const refunded = await this.dataSource.transaction((manager) => this.tradesService.payoutWindowPassed(manager, tradeId));
+    return refunded ? 'refunding' : 'nothing';
+  }
+
+  /** The transfer against the trade: state, exact CNY, and both wallets by blind index (never compared in clear). */
+  private judge(trade: Trade, leg: { traveler: { index: string }; counterparty: { index: string } }, transfer: WalletTransfer): Verdict {
+    if (transfer.state !== 'SUCCESS') return { ok: false, finding: `The reported WeChat transfer is ${transfer.state}.` };
+    if (transfer.amountFen !== trade.amountCny) {
+      return {
+        ok: false,
+        finding: `The reported WeChat transfer is for ${formatAmount(transfer.amountFen, 'CNY')} CNY; the trade is for ${formatAmount(trade.amountCny, 'CNY')} CNY.`,
+      };
+    }
+    const index = (wechatId: string) => this.encryption.blindIndex(normalizeWechatId(wechatId), HANDLE_CONTEXT.wechatId);
+    if (index(transfer.fromWechatId) !== leg.counterparty.index) {
+      return { ok: false, finding: "The reported WeChat transfer was not sent from the counterparty's wallet on the trade." };
+    }
+    if (index(transfer.toWechatId) !== leg.traveler.index) {
+      return { ok: false, finding: "The reported WeChat transfer was not sent to the traveler's wallet on the trade." };
+    }
+    return { ok: true };
+  }
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { registerUser, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyTraveler, setReference, wechatId, withWallet } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+/** The RMB leg end to end: the WeChat mock's wallets, the counterparty's report, verification, and the last search. */
+describe('WeChat verification (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      PROVIDER_POLL_EVERY_MS: '200',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYOUT_WINDOW_MS: '3600000',
+      VERIFY_TIMEOUT_MS: '1500',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+      WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  const balance = async (id: string) => (await api('GET', `/sandbox/wechat/wallets/${id}`)).body.balanceCny;
+  const send = async (from: string, to: string, amountCny: string) => {
+    const sent = await api('POST', '/sandbox/wechat/transfers', { body: { fromWechatId: from, toWechatId: to, amountCny } });
+    expect(sent.status).toBe(201);
+    return sent.body.transferId as string;
+  };
+
+  /** A funded PayPal trade of 1000 CNY ($138.12), both parties with WeChat wallets at the mock. */
+  async function fundedTrade() {
+    const travelerWallet = wechatId();
+    const counterpartyWallet = wechatId();
+    const traveler = await readyTraveler(api, 'traveler');
+    await withWallet(api, traveler, travelerWallet);
+    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), counterpartyWallet);
+    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
+    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '5000.00' } });
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    return { traveler, counterparty, trade, travelerWallet, counterpartyWallet, payoutEmail };
+  }
+
+  const report = (trade: { id: string }, counterparty: TestUser, wechatTransferId: string) =>
+    api('POST', `/v1/trades/${trade.id}/payout`, { token: counterparty.token, body: { wechatTransferId } });
+
+  async function disputeOf(tradeId: string, token: string) {
+    const view = (await api('GET', `/v1/trades/${tradeId}`, { token })).body;
+    return (await api('GET', `/v1/disputes/${view.disputeId}`, { token })).body;
+  }
+
+  it('verifies the reported transfer and completes the trade: CNY moved exactly, USD paid out less the fee', async () => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet, payoutEmail } = await fundedTrade();
+    const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+    expect((await report(trade, counterparty, transferId)).body.state).toBe('payout_sent');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    expect(await balance(travelerWallet)).toBe('1000.00');
+    expect(await balance(counterpartyWallet)).toBe('4000.00');
+    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events.filter((e: { type: string }) => e.type === 'state_changed').map((e: { toState: string }) => e.toState)).toEqual([
+      'awaiting_funding',
+      'funded',
+      'payout_sent',
+      'releasing',
+      'completed',
+    ]);
+    expect(events.find((e: { toState: string }) => e.toState === 'releasing')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { verified: true, wechatTransferId: transferId },
+    });
+    await expectClean();
+  });
+
+  it.each([
+    ['a wrong amount', 'amount', /is for 999.99 CNY; the trade is for 1000.00 CNY/],
+    ['a wrong sender', 'sender', /not sent from the counterparty's wallet/],
+    ['a wrong receiver', 'receiver', /not sent to the traveler's wallet/],
+  ])('disputes %s, with the finding and without anyone’s wallet id', async (_label, fault, finding) => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    const stranger = wechatId();
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: stranger, balanceCny: '5000.00' } });
+    const transferId =
+      fault === 'amount'
+        ? await send(counterpartyWallet, travelerWallet, '999.99')
+        : fault === 'sender'
+          ? await send(stranger, travelerWallet, '1000.00')
+          : await send(counterpartyWallet, stranger, '1000.00');
+    await report(trade, counterparty, transferId);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'disputed');
+    const dispute = await disputeOf(trade.id, traveler.token);
+    expect(dispute).toMatchObject({ reason: 'verification_failed', openedBy: { kind: 'system', id: null } });
+    expect(dispute.statements[0].text).toMatch(finding);
+    expect(JSON.stringify(dispute)).not.toContain(travelerWallet);
+    expect(JSON.stringify(dispute)).not.toContain(counterpartyWallet);
+    await expectClean();
+  });
+
+  it('disputes a transfer WeChat never saw once the verify deadline passes', async () => {
+    const { traveler, counterparty, trade } = await fundedTrade();
+    await report(trade, counterparty, `1000020260101${Date.now()}`);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'disputed', 15000);
+    expect((await disputeOf(trade.id, traveler.token)).statements[0].text).toBe('WeChat has no transfer with the reported id.');
+  });
+
+  it('lets one trade claim a transfer id: the second report gets 409 wechat_transfer_used', async () => {
+    const first = await fundedTrade();
+    const second = await fundedTrade();
+    const transferId = await send(first.counterpartyWallet, first.travelerWallet, '1000.00');
+    expect((await report(first.trade, first.counterparty, transferId)).status).toBe(200);
+    const again = await report(second.trade, second.counterparty, transferId);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('wechat_transfer_used');
+    expect(await state(second.trade.id, second.traveler.token)).toBe('funded');
+  });
+
+  it('releases, not refunds, a trade whose counterparty paid but never reported, when the payout window passes', async () => {
+    const { traveler, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    expect(events.find((e: { toState: string }) => e.toState === 'releasing').detail).toEqual({
+      reason: 'transfer_found_before_refund',
+      wechatTransferId: transferId,
+    });
+    await expectClean();
+  });
+
+  it('still refunds when the last search finds nothing that matches', async () => {
+    const { traveler, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    await send(counterpartyWallet, travelerWallet, '500.00'); // not the trade's amount
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
+    await expectClean();
+  });
+
+  it('moves once whether notifications are duplicated or dropped (the poll finds it), and refuses a forged one', async () => {
+    for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }]) {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', ...faults } });
+      try {
+        const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+        const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+        await report(trade, counterparty, transferId);
+        await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+        const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+        expect(events.filter((e: { toState: string }) => e.toState === 'releasing')).toHaveLength(1);
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+      }
+    }
+    const forged = await api('POST', '/v1/provider-webhooks/wechat', {
+      rawBody: JSON.stringify({ id: randomUUID(), event_type: 'WALLET_TRANSFER.SUCCESS', resource: {} }),
+      headers: {
+        'content-type': 'application/json',
+        'wechatpay-timestamp': Math.floor(Date.now() / 1000).toString(),
+        'wechatpay-nonce': 'N',
+        'wechatpay-serial': 'UNKNOWN',
+        'wechatpay-signature': 'c2ln',
+      },
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.body.code).toBe('invalid_signature');
+    await expectClean();
+  });
+});
