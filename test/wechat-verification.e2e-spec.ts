@@ -170,6 +170,34 @@ describe('WeChat verification (HTTP)', () => {
     await expectClean();
   });
 
+  it('never disputes for a WeChat outage: the verify deadline waits, is extended by the outage, and verification resumes', async () => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+    await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', down: true } });
+    try {
+      await report(trade, counterparty, transferId);
+      // WeChat stays down until past the verify deadline; the platform notices it is down.
+      await eventually(async () => (await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since);
+      await eventually(
+        async () => (await db.query(`SELECT verify_by < now() AS passed FROM trades WHERE id = $1`, [trade.id])).rows[0].passed,
+      );
+      expect(await state(trade.id, traveler.token)).toBe('payout_sent');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+    }
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    const extended = events.find((e: { type: string }) => e.type === 'deadline_extended');
+    expect(extended).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { deadline: 'verify', provider: 'wechat', byMs: expect.any(Number) },
+    });
+    expect(extended.detail.byMs).toBeGreaterThan(0);
+    expect(events.some((e: { toState: string }) => e.toState === 'disputed')).toBe(false);
+    expect((await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since).toBeNull();
+    await expectClean();
+  });
+
   it('moves once whether notifications are duplicated or dropped (the poll finds it), and refuses a forged one', async () => {
     for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }]) {
       await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', ...faults } });

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
 import { DeadlinesProcessor } from './deadlines.processor';
 import { LedgerCheckService } from './ledger-check.service';
+import { ProviderHealth } from './provider-health';
 import { DeadlinesScheduler } from './deadlines.scheduler';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
@@ -22,9 +23,10 @@ export class TradesModule {
         TradesRepository,
         TradesService,
         LedgerCheckService,
+        ProviderHealth,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradesService, TradesRepository, LedgerCheckService],
+      exports: [TradesService, TradesRepository, LedgerCheckService, ProviderHealth],
     };
   }
 }

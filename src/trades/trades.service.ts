@@ -23,6 +23,7 @@ import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeV
 import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade } from './trade.types';
+import { ProviderHealth } from './provider-health';
 import { PartyForTrade, TradesRepository } from './trades.repository';
 
 export function fundingDeadlineJobId(tradeId: string): string {
@@ -62,6 +63,7 @@ export class TradesService {
     private readonly outbox: OutboxService,
     private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
+    private readonly health: ProviderHealth,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
   ) {}
@@ -305,6 +307,8 @@ export class TradesService {
   async expireUnfunded(manager: EntityManager, tradeId: string): Promise<boolean> {
     const trade = await this.trades.find(tradeId, manager);
     if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy || trade.fundingBy.getTime() > Date.now()) return false;
+    // The traveler cannot fund while the provider is down: the window waits, and is extended when it recovers.
+    if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank')) return false;
     const moved = await this.trades.transition(manager, tradeId, ['awaiting_funding'], 'expired');
     if (!moved) return false;
     await this.trades.insertEvent(manager, tradeId, {

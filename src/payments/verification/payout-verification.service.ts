@@ -34,10 +34,12 @@ export class PayoutVerificationService {
   ) {}
 
   async verify(tradeId: string): Promise<'releasing' | 'disputed' | 'nothing'> {
-    const trade = await this.trades.find(tradeId);
+    const before = await this.trades.find(tradeId);
     const leg = await this.trades.rmbLegOf(tradeId);
-    if (!trade || !leg?.wechatTransferId || trade.state !== 'payout_sent') return 'nothing';
+    if (!before || !leg?.wechatTransferId || before.state !== 'payout_sent') return 'nothing';
     const transfer = await this.wechat.getTransfer(leg.wechatTransferId);
+    // Read again after WeChat answered: an answer that ends an outage has just extended the verify deadline.
+    const trade = (await this.trades.find(tradeId))!;
     let verdict: Verdict;
     if (!transfer || transfer.state === 'PROCESSING') {
       if (trade.verifyBy && trade.verifyBy.getTime() > Date.now())
@@ -74,9 +76,11 @@ export class PayoutVerificationService {
     const from = this.encryption.decrypt(leg.counterparty, HANDLE_CONTEXT.wechatId);
     const to = this.encryption.decrypt(leg.traveler, HANDLE_CONTEXT.wechatId);
     const since = leg.fundedAt ?? trade.createdAt;
-    const candidates = (await this.wechat.searchTransfers(from, to, since)).filter(
-      (t) => t.state === 'SUCCESS' && t.amountFen === trade.amountCny && this.judge(trade, leg, t).ok,
-    );
+    const found = await this.wechat.searchTransfers(from, to, since);
+    // A WeChat outage that just ended may have moved the payout deadline: its job will come back then.
+    const now = await this.trades.find(tradeId);
+    if (!now || now.state !== 'funded' || (now.payoutBy && now.payoutBy.getTime() > Date.now())) return 'nothing';
+    const candidates = found.filter((t) => t.state === 'SUCCESS' && t.amountFen === trade.amountCny && this.judge(trade, leg, t).ok);
     for (const candidate of candidates) {
       if (await this.trades.tradeOfWechatTransfer(candidate.transferId)) continue;
       try {

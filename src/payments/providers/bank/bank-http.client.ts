@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { bankConfig } from '../../../config';
+import { ProviderHealth } from '../../../trades/provider-health';
 import { BankApiError, BankPort, BankTransfer } from './bank.port';
 
 const TIMEOUT_MS = 10000;
@@ -27,7 +28,10 @@ const toTransfer = (body: TransferBody): BankTransfer => ({
 /** The bank's HTTP API (the sandbox mock's by default): our key as a Bearer token, returns keyed by `Idempotency-Key`. */
 @Injectable()
 export class BankHttpClient implements BankPort {
-  constructor(@Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>) {}
+  constructor(
+    @Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>,
+    @Optional() private readonly health?: ProviderHealth,
+  ) {}
 
   async getTransfer(transferId: string): Promise<BankTransfer> {
     return toTransfer(await this.call<TransferBody>('GET', `/v1/transfers/${encodeURIComponent(transferId)}`));
@@ -47,7 +51,20 @@ export class BankHttpClient implements BankPort {
     );
   }
 
+  /** Every call's outcome feeds the bank's health, as for PayPal. */
   private async call<T>(method: string, path: string, options: { body?: unknown; idempotencyKey?: string } = {}): Promise<T> {
+    try {
+      const result = await this.callOnce<T>(method, path, options);
+      await this.health?.succeeded('bank');
+      return result;
+    } catch (error) {
+      if (error instanceof BankApiError && error.retryable && error.status !== 429) await this.health?.failed('bank');
+      else if (error instanceof BankApiError) await this.health?.succeeded('bank');
+      throw error;
+    }
+  }
+
+  private async callOnce<T>(method: string, path: string, options: { body?: unknown; idempotencyKey?: string }): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.config.baseUrl}${path}`, {

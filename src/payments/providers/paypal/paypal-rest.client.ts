@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { paypalConfig } from '../../../config';
+import { ProviderHealth } from '../../../trades/provider-health';
 import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPayout, PaypalPort } from './paypal.port';
 
 const TIMEOUT_MS = 10000;
@@ -26,7 +27,11 @@ interface OrderBody {
 export class PaypalRestClient implements PaypalPort {
   private token?: { value: string; expiresAt: number };
 
-  constructor(@Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>) {}
+  constructor(
+    @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+    // Absent when the client is built by hand (conformance tests): then nothing is reported.
+    @Optional() private readonly health?: ProviderHealth,
+  ) {}
 
   private async accessToken(): Promise<string> {
     if (this.token && this.token.expiresAt > Date.now()) return this.token.value;
@@ -66,7 +71,20 @@ export class PaypalRestClient implements PaypalPort {
     );
   }
 
+  /** Every call's outcome feeds PayPal's health: a 5xx or a network failure is PayPal failing, any other answer is PayPal up. */
   private async call<T>(method: string, path: string, options: { body?: unknown; requestId?: string } = {}): Promise<T | null> {
+    try {
+      const result = await this.callOnce<T>(method, path, options);
+      await this.health?.succeeded('paypal');
+      return result;
+    } catch (error) {
+      if (error instanceof PaypalApiError && error.retryable && error.status !== 429) await this.health?.failed('paypal');
+      else if (error instanceof PaypalApiError) await this.health?.succeeded('paypal');
+      throw error;
+    }
+  }
+
+  private async callOnce<T>(method: string, path: string, options: { body?: unknown; requestId?: string }): Promise<T | null> {
     const attempt = async () =>
       this.send(path, {
         method,

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { wechatConfig } from '../../../config';
+import { ProviderHealth } from '../../../trades/provider-health';
 import { WechatMerchantKey } from './wechat-merchant-key';
 import { WalletTransfer, WechatApiError, WechatPort } from './wechat.port';
 import {
@@ -47,6 +48,7 @@ export class WechatPayClient implements WechatPort {
   constructor(
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
     private readonly merchantKey: WechatMerchantKey,
+    private readonly health: ProviderHealth,
   ) {}
 
   async getTransfer(transferId: string): Promise<WalletTransfer | null> {
@@ -82,7 +84,20 @@ export class WechatPayClient implements WechatPort {
     }
   }
 
+  /** Every call's outcome feeds the provider's health: a 5xx, a network failure or an unsigned answer is WeChat failing. */
   private async call<T>(path: string): Promise<T> {
+    try {
+      const result = await this.send<T>(path);
+      await this.health.succeeded('wechat');
+      return result;
+    } catch (error) {
+      if (error instanceof WechatApiError && (error.status === 0 || error.status >= 500)) await this.health.failed('wechat');
+      else if (error instanceof WechatApiError) await this.health.succeeded('wechat');
+      throw error;
+    }
+  }
+
+  private async send<T>(path: string): Promise<T> {
     const url = new URL(`${this.config.baseUrl}${path}`);
     const signedUrl = `${url.pathname}${url.search}`;
     const timestamp = Math.floor(Date.now() / 1000).toString();
