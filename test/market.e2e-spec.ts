@@ -74,6 +74,21 @@ describe('market (HTTP)', () => {
       const history = await db.query(`SELECT count(*)::int AS n FROM reference_rates`);
       expect(history.rows[0].n).toBeGreaterThanOrEqual(2);
     });
+
+    it('takes the rate feed down with PUT /sandbox/faults: its API answers 503 and a refresh records nothing', async () => {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'rates', down: true } });
+      try {
+        const feed = await api('GET', '/sandbox/rates/usd-cny');
+        expect(feed.status).toBe(503);
+        expect(feed.body.code).toBe('service_unavailable');
+        const before = (await db.query(`SELECT count(*)::int AS n FROM reference_rates`)).rows[0].n;
+        await expect(rates.refresh()).rejects.toMatchObject({ code: 'service_unavailable' });
+        expect((await db.query(`SELECT count(*)::int AS n FROM reference_rates`)).rows[0].n).toBe(before);
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'rates' } });
+      }
+      expect((await api('GET', '/sandbox/rates/usd-cny')).status).toBe(200);
+    });
   });
 
   describe('exchange requests', () => {

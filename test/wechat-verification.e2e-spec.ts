@@ -26,6 +26,8 @@ describe('WeChat verification (HTTP)', () => {
       VERIFY_TIMEOUT_MS: '1500',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
       WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
+      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
+      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -47,8 +49,8 @@ describe('WeChat verification (HTTP)', () => {
     return sent.body.transferId as string;
   };
 
-  /** A funded PayPal trade of 1000 CNY ($138.12), both parties with WeChat wallets at the mock. */
-  async function fundedTrade() {
+  /** A funded trade of 1000 CNY ($138.12), by PayPal or bank transfer, both parties with WeChat wallets at the mock. */
+  async function fundedTrade(paymentMethod: 'paypal' | 'bank_transfer' = 'paypal') {
     const travelerWallet = wechatId();
     const counterpartyWallet = wechatId();
     const traveler = await readyTraveler(api, 'traveler');
@@ -60,11 +62,15 @@ describe('WeChat verification (HTTP)', () => {
     await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '5000.00' } });
     const request = await api('POST', '/v1/requests', {
       token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod },
     });
     const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
-    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    if (paymentMethod === 'paypal') {
+      await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    } else {
+      await api('POST', '/sandbox/bank/incoming', { body: { reference: funding.body.reference, amountUsd: funding.body.amountUsd } });
+    }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
     return { traveler, counterparty, trade, travelerWallet, counterpartyWallet, payoutEmail };
   }
@@ -100,6 +106,19 @@ describe('WeChat verification (HTTP)', () => {
       actor: { kind: 'system', id: null },
       detail: { verified: true, wechatTransferId: transferId },
     });
+    await expectClean();
+  });
+
+  it('takes a bank-funded trade through the WeChat leg to completed', async () => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet, payoutEmail } = await fundedTrade('bank_transfer');
+    const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+    await report(trade, counterparty, transferId);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    expect(await balance(travelerWallet)).toBe('1000.00');
+    const payout = await db.query(`SELECT receiver, amount_cents FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
+      `yb-${trade.id}-payout`,
+    ]);
+    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674' }]);
     await expectClean();
   });
 
@@ -198,8 +217,8 @@ describe('WeChat verification (HTTP)', () => {
     await expectClean();
   });
 
-  it('moves once whether notifications are duplicated or dropped (the poll finds it), and refuses a forged one', async () => {
-    for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }]) {
+  it('moves once whether notifications are duplicated, dropped (the poll finds it) or reordered, and refuses a forged one', async () => {
+    for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }, { reorderWebhooks: true, duplicateWebhooks: 1, seed: 5 }]) {
       await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', ...faults } });
       try {
         const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();

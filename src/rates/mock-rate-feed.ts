@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { divideHalfUp, parseRate } from '../common/money';
+import { DomainError } from '../common/errors';
+import type { FaultDecision } from '../sandbox/faults';
 import type { RateFeed, RateQuote } from './rate-feed.port';
 
 export interface MockRateFeedOptions {
@@ -25,11 +27,18 @@ export class MockRateFeed implements RateFeed {
   constructor(
     private readonly options: MockRateFeedOptions,
     private readonly now: () => number = Date.now,
+    /** In sandbox mode, the feed's faults from `PUT /sandbox/faults {provider: "rates"}`. */
+    private readonly faults?: () => Promise<FaultDecision>,
   ) {
     this.base = parseRate(options.base);
   }
 
   async latest(): Promise<RateQuote> {
+    const decision = await this.faults?.();
+    if (decision?.kind === 'down' || decision?.kind === 'error') {
+      throw new DomainError('service_unavailable', 'The rate feed is not answering');
+    }
+    if (decision?.kind === 'ok' && decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
     const at = this.now();
     return { rate: this.rateAtStep(BigInt(Math.floor(at / this.options.stepMs))), asOf: new Date(at) };
   }

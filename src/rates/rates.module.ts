@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { marketConfig } from '../config';
+import { FaultsService } from '../sandbox/faults.service';
 import { MockRateFeed } from './mock-rate-feed';
 import { RATE_FEED } from './rate-feed.port';
 import { RatesController } from './rates.controller';
@@ -19,16 +20,21 @@ export class RatesModule {
       providers: [
         RatesRepository,
         RatesService,
+        ...(options.sandbox ? [FaultsService] : []),
         {
           provide: RATE_FEED,
-          inject: [marketConfig.KEY],
-          useFactory: (config: ConfigType<typeof marketConfig>) =>
-            new MockRateFeed({
-              base: config.rateFeedBase,
-              seed: config.rateFeedSeed,
-              walkBps: config.rateFeedWalkBps,
-              stepMs: config.rateFeedStepMs,
-            }),
+          inject: [marketConfig.KEY, { token: FaultsService, optional: true }],
+          useFactory: (config: ConfigType<typeof marketConfig>, faults?: FaultsService) =>
+            new MockRateFeed(
+              {
+                base: config.rateFeedBase,
+                seed: config.rateFeedSeed,
+                walkBps: config.rateFeedWalkBps,
+                stepMs: config.rateFeedStepMs,
+              },
+              Date.now,
+              faults ? () => faults.next('rates') : undefined,
+            ),
         },
         ...(options.workers ? [RatesProcessor, RatesScheduler] : []),
       ],
