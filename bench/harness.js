@@ -58,11 +58,12 @@ async function stopService(child) {
 }
 
 /** Registers and logs in a user; a counterparty also gets a PayPal payout account. Returns the access token. */
-async function registerUser(call, role, label, paypalEmail) {
+/** A user with a WeChat wallet on file (and, for a counterparty, a PayPal payout email); `wechatId` is theirs. */
+async function registerUser(call, role, label, paypalEmail, wechatId = `wx_${randomBytes(5).toString('hex')}`) {
   const email = `${label}-${randomBytes(4).toString('hex')}@example.com`;
   await call('POST', '/v1/auth/register', { email, password: 'bench password 1', displayName: label, role });
   const token = (await call('POST', '/v1/auth/login', { email, password: 'bench password 1' })).body.accessToken;
-  await call('PUT', '/v1/me/wechat-wallet', { wechatId: `wx_${randomBytes(5).toString('hex')}` }, token);
+  await call('PUT', '/v1/me/wechat-wallet', { wechatId }, token);
   if (role === 'counterparty') {
     await call('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: paypalEmail ?? email }, token);
   }

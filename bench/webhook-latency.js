@@ -2,7 +2,9 @@
 /*
  * Time from a provider webhook arriving to the trade's new state being visible, over whole trades through
  * the mocks, and what one whole trade costs: provider calls (counted by the mocks) and database commits.
- * Usage: npm run build && node bench/webhook-latency.js [--trades 30] [--method paypal|bank_transfer]
+ * Usage: npm run build && node bench/webhook-latency.js [--trades 30] [--method paypal|bank_transfer] [--wechat]
+ * With --wechat the RMB leg is real too: the counterparty sends the CNY at the WeChat mock and reports it, and
+ * verification releases the trade (instead of the traveler confirming receipt).
  * Polling is set to once a minute, so the webhook is what moves each trade.
  */
 const { Client } = require('pg');
@@ -19,6 +21,7 @@ const trades = arg('trades', 30);
 const methodAt = process.argv.indexOf('--method');
 const method = methodAt === -1 ? 'paypal' : process.argv[methodAt + 1];
 if (!['paypal', 'bank_transfer'].includes(method)) throw new Error('--method is paypal or bank_transfer');
+const wechatLeg = process.argv.includes('--wechat');
 const port = 3902;
 const baseUrl = `http://127.0.0.1:${port}`;
 
@@ -101,12 +104,17 @@ async function main() {
   try {
     ({ child } = await startService(env, baseUrl));
     await db.connect();
-    const traveler = await registerUser(call, 'traveler', 'traveler');
+    const travelerWallet = `wx_t${Date.now()}`;
+    const counterpartyWallet = `wx_c${Date.now()}`;
+    const traveler = await registerUser(call, 'traveler', 'traveler', undefined, travelerWallet);
     // Not the traveler's own address: the payer at PayPal would be the payout account, a self-trade.
-    const counterparty = await registerUser(call, 'counterparty', 'counterparty', `p-${Date.now()}@example.com`);
+    const counterparty = await registerUser(call, 'counterparty', 'counterparty', `p-${Date.now()}@example.com`, counterpartyWallet);
+    await call('POST', '/sandbox/wechat/wallets', { wechatId: travelerWallet, balanceCny: '0.00' });
+    await call('POST', '/sandbox/wechat/wallets', { wechatId: counterpartyWallet, balanceCny: '1000000.00' });
     // Non-empty fault settings make the mock count its calls (and change nothing else).
     await call('PUT', '/sandbox/faults', { provider: 'paypal', seed: 1 });
     await call('PUT', '/sandbox/faults', { provider: 'bank', seed: 1 });
+    await call('PUT', '/sandbox/faults', { provider: 'wechat', seed: 1 });
     // A transaction id is assigned only to a transaction that writes (and to this query itself): the difference
     // counts the write transactions of the whole run (on an otherwise idle server).
     const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
@@ -119,7 +127,12 @@ async function main() {
       if (method === 'paypal') await call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {});
       else await call('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: funding.amountUsd });
       await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'funded');
-      await call('POST', `/v1/trades/${trade.id}/confirm-receipt`, {}, traveler);
+      if (wechatLeg) {
+        const sent = await call('POST', '/sandbox/wechat/transfers', { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' });
+        await call('POST', `/v1/trades/${trade.id}/payout`, { wechatTransferId: sent.body.transferId }, counterparty);
+      } else {
+        await call('POST', `/v1/trades/${trade.id}/confirm-receipt`, {}, traveler);
+      }
       await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'completed');
       ids.push(trade.id);
     }
@@ -132,9 +145,11 @@ async function main() {
           trades,
           webhookToVisibleMs: { samples: samples.length, p50: percentile(samples, 50)?.toFixed(1), p99: percentile(samples, 99)?.toFixed(1) },
           method,
+          wechatLeg,
           perTrade: {
             paypalCalls: ((await callsOf('paypal')) / trades).toFixed(1),
             bankCalls: ((await callsOf('bank')) / trades).toFixed(1),
+            wechatCalls: ((await callsOf('wechat')) / trades).toFixed(1),
             writeTransactions: writeTransactionsPerTrade.toFixed(1),
           },
         },
