@@ -1,3 +1,4 @@
+import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { Aes, Formatter, Rsa, Wechatpay } from 'wechatpay-axios-plugin';
 import { DEV_WECHATPAY_APIV3_KEY, DEV_WECHATPAY_MCHID, DEV_WECHATPAY_MERCHANT_SERIAL } from '../src/config';
 import { WechatMockService } from '../src/payments/providers/wechat/mock/wechat-mock.service';
+import { authorizationHeader, nonce, requestMessage, rsaSign } from '../src/payments/providers/wechat/wechatpay-crypto';
 import { client, Api } from './support/http';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 
@@ -145,6 +147,33 @@ describe('WeChat mock conformance (wechatpay-axios-plugin)', () => {
     const unknownRoute = await api('GET', '/sandbox/wechat/v3/no-such-api');
     expect(unknownRoute.status).toBe(404);
     expect(unknownRoute.body).toEqual({ code: 'RESOURCE_NOT_EXISTS', message: expect.any(String) });
+  });
+
+  it('checks the merchant signature itself: the prefix-stripped URL form signs too; a stale time or another key does not', async () => {
+    const { from, to } = await wallets();
+    const { transferId } = (
+      await api('POST', '/sandbox/wechat/transfers', { body: { fromWechatId: from, toWechatId: to, amountCny: '1.00' } })
+    ).body;
+    const path = `/v3/wallet-transfers/${transferId}`;
+    const signed = (url: string, key: KeyObject | Buffer, timestamp = Math.floor(Date.now() / 1000).toString()) => {
+      const nonceStr = nonce();
+      return authorizationHeader({
+        mchid: DEV_WECHATPAY_MCHID,
+        nonce_str: nonceStr,
+        timestamp,
+        serial_no: DEV_WECHATPAY_MERCHANT_SERIAL,
+        signature: rsaSign(key instanceof KeyObject ? key : createPrivateKey(key), requestMessage('GET', url, timestamp, nonceStr, '')),
+      });
+    };
+    const get = (authorization: string) => api('GET', `/sandbox/wechat${path}`, { headers: { authorization } });
+    const merchantKey = readFileSync(keyFile);
+    expect((await get(signed(`/sandbox/wechat${path}`, merchantKey))).status).toBe(200);
+    expect((await get(signed(path, merchantKey))).status).toBe(200);
+    const stale = await get(signed(path, merchantKey, Math.floor(Date.now() / 1000 - 600).toString()));
+    expect(stale.status).toBe(401);
+    expect(stale.body.code).toBe('SIGN_ERROR');
+    const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    expect((await get(signed(path, otherKey))).status).toBe(401);
   });
 
   it('signs with the platform key: a client holding another certificate under that serial refuses the answer', async () => {

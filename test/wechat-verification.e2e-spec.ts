@@ -217,6 +217,40 @@ describe('WeChat verification (HTTP)', () => {
     await expectClean();
   });
 
+  it('holds the last search through a WeChat outage, and releases on its own once WeChat answers', async () => {
+    const { traveler, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    await send(counterpartyWallet, travelerWallet, '1000.00'); // paid, never reported
+    // Another trade waiting on verification keeps asking WeChat, so the outage is seen as it starts.
+    const other = await fundedTrade();
+    await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', down: true } });
+    try {
+      await report(other.trade, other.counterparty, `1000020260101${Date.now()}`);
+      await eventually(async () => (await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since);
+      // The payout window was still running when the outage began, and runs out during it.
+      await db.query(`UPDATE trades SET payout_by = now() + interval '300 milliseconds' WHERE id = $1`, [trade.id]);
+      const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+      // The window runs out during the outage; its deadline job starts the last search, which cannot look.
+      await eventually(
+        async () => (await db.query(`SELECT payout_by < now() AS passed FROM trades WHERE id = $1`, [trade.id])).rows[0].passed,
+      );
+      await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+      await eventually(async () =>
+        (await test.app.get(QueueRegistry).get(QUEUES.verification).getJobs(['delayed', 'active', 'waiting'])).some((j) =>
+          j.id?.startsWith(`last-search-${trade.id}`),
+        ),
+      );
+      expect(await state(trade.id, traveler.token)).toBe('funded');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+    }
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 20000);
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    // Released by the search once WeChat answered (whether or not its own call or another's ended the outage first), never refunded.
+    expect(events.find((e: { toState: string }) => e.toState === 'releasing').detail.reason).toBe('transfer_found_before_refund');
+    expect(events.some((e: { toState: string }) => e.toState === 'refunding')).toBe(false);
+    await expectClean();
+  });
+
   it('moves once whether notifications are duplicated, dropped (the poll finds it) or reordered, and refuses a forged one', async () => {
     for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }, { reorderWebhooks: true, duplicateWebhooks: 1, seed: 5 }]) {
       await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', ...faults } });

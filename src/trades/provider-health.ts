@@ -40,35 +40,66 @@ export class ProviderHealth {
     private readonly outbox: OutboxService,
   ) {}
 
+  /** Never throws: bookkeeping must not turn a provider call that went through into a failure. */
   async failed(provider: HealthProvider): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE provider_health SET consecutive_failures = consecutive_failures + 1, updated_at = now(),
-              down_since = CASE WHEN consecutive_failures + 1 >= $2 THEN coalesce(down_since, now()) ELSE down_since END
-        WHERE provider = $1`,
-      [provider, DOWN_AFTER_FAILURES],
+    await this.quietly(provider, () =>
+      this.dataSource.query(
+        `UPDATE provider_health SET consecutive_failures = consecutive_failures + 1, updated_at = now(),
+                failing_since = coalesce(failing_since, now()),
+                down_since = CASE WHEN consecutive_failures + 1 >= $2 THEN coalesce(down_since, failing_since, now()) ELSE down_since END
+          WHERE provider = $1`,
+        [provider, DOWN_AFTER_FAILURES],
+      ),
     );
   }
 
-  /** A call went through. If the provider had been down, its outage ends here and its deadlines are extended. */
+  /**
+   * A call went through. If the provider had been down, one caller claims the recovery, extends the deadlines
+   * (each trade once per outage, so a retry after a crash extends nothing twice), and only then marks the
+   * provider up: until that moment it still counts as down, so no deadline that waited on it runs out meanwhile.
+   */
   async succeeded(provider: HealthProvider): Promise<void> {
-    // The healthy path only reads: no write, and no row lock every provider call would queue on.
-    const state = await this.dataSource.query(
-      `SELECT 1 FROM provider_health WHERE provider = $1 AND (consecutive_failures > 0 OR down_since IS NOT NULL)`,
-      [provider],
-    );
-    if (state.length === 0) return;
-    const rows = await returningRows<{ down_since: Date | null; now: Date }>(
-      this.dataSource.manager,
-      `UPDATE provider_health p SET consecutive_failures = 0, down_since = NULL, updated_at = now()
-         FROM (SELECT down_since FROM provider_health WHERE provider = $1 FOR UPDATE) before
-        WHERE p.provider = $1 AND (p.consecutive_failures > 0 OR p.down_since IS NOT NULL)
-        RETURNING before.down_since, now() AS now`,
-      [provider],
-    );
-    const outage = rows[0]?.down_since ? { from: rows[0].down_since, to: rows[0].now } : null;
-    if (outage) await this.extendDeadlines(provider, outage.from, outage.to);
+    await this.quietly(provider, async () => {
+      // The healthy path only reads: no write, and no row lock every provider call would queue on.
+      const state: { failing: boolean; down_since: Date | null; recovering_at: Date | null }[] = await this.dataSource.query(
+        `SELECT consecutive_failures > 0 AS failing, down_since, recovering_at FROM provider_health WHERE provider = $1`,
+        [provider],
+      );
+      if (!state[0] || (!state[0].failing && !state[0].down_since)) return;
+      if (!state[0].down_since) {
+        await this.dataSource.query(
+          `UPDATE provider_health SET consecutive_failures = 0, failing_since = NULL, updated_at = now() WHERE provider = $1 AND down_since IS NULL`,
+          [provider],
+        );
+        return;
+      }
+      // One recovery at a time; a claim older than five minutes was left by a process that died, and is taken over.
+      const claimed = await returningRows<{ down_since: Date; now: Date }>(
+        this.dataSource.manager,
+        `UPDATE provider_health SET recovering_at = now(), updated_at = now()
+          WHERE provider = $1 AND down_since IS NOT NULL AND (recovering_at IS NULL OR recovering_at < now() - interval '5 minutes')
+          RETURNING down_since, now() AS now`,
+        [provider],
+      );
+      if (!claimed[0]) return;
+      await this.extendDeadlines(provider, claimed[0].down_since, claimed[0].now);
+      await this.dataSource.query(
+        `UPDATE provider_health SET consecutive_failures = 0, failing_since = NULL, down_since = NULL, recovering_at = NULL, updated_at = now()
+          WHERE provider = $1`,
+        [provider],
+      );
+    });
   }
 
+  private async quietly(provider: HealthProvider, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.logger.error({ provider, error: (error as Error).message }, 'Provider health could not be recorded');
+    }
+  }
+
+  /** Down, or its recovery is still extending deadlines. */
   async isDown(provider: HealthProvider): Promise<boolean> {
     const rows = await this.dataSource.query(`SELECT down_since IS NOT NULL AS down FROM provider_health WHERE provider = $1`, [provider]);
     return rows[0]?.down === true;
@@ -77,41 +108,65 @@ export class ProviderHealth {
   /** Pushes back, by the outage, each live deadline that depended on the provider and had not run out when it began. */
   private async extendDeadlines(provider: HealthProvider, from: Date, to: Date): Promise<void> {
     const byMs = to.getTime() - from.getTime();
+    const outageFrom = from.toISOString();
     let extended = 0;
     for (const { deadline, column, where } of DEPENDENT_DEADLINES[provider]) {
-      const ids: { id: string }[] = await this.dataSource.query(`SELECT id FROM trades WHERE ${where} AND ${column} > $1 LIMIT 10000`, [
-        from,
-      ]);
-      for (const { id } of ids) {
-        await this.dataSource.transaction(async (manager) => {
-          const moved = await returningRows<{ until: Date }>(
-            manager,
-            `UPDATE trades SET ${column} = ${column} + make_interval(secs => $2::double precision / 1000), updated_at = now()
-              WHERE id = $1 AND ${where} AND ${column} > $3 RETURNING ${column} AS until`,
-            [id, byMs, from],
-          );
-          if (!moved[0]) return;
-          await this.trades.insertEvent(manager, id, {
-            actor: { kind: 'system', id: null },
-            type: 'deadline_extended',
-            fromState: null,
-            toState: null,
-            detail: { deadline, provider, byMs, until: moved[0].until.toISOString(), outageFrom: from.toISOString() },
-          });
-          // Payout and funding deadlines run as delayed jobs: one more for the new time (the old one finds nothing due).
-          if (deadline !== 'verify') {
-            await this.outbox.write(manager, {
-              queue: QUEUES.deadlines,
-              jobName: deadline === 'funding' ? JOBS.deadlines.fundingDeadline : JOBS.deadlines.payoutDeadline,
-              jobId: `deadline-${id}-${deadline}-extended-${to.getTime()}`,
-              payload: { tradeId: id },
-              delayMs: Math.max(0, moved[0].until.getTime() - Date.now()),
-            });
-          }
-          extended += 1;
-        });
+      for (let after = '00000000-0000-0000-0000-000000000000'; ;) {
+        const ids: { id: string }[] = await this.dataSource.query(
+          `SELECT id FROM trades WHERE ${where} AND ${column} > $1 AND id > $2 ORDER BY id LIMIT 500`,
+          [from, after],
+        );
+        if (ids.length === 0) break;
+        after = ids[ids.length - 1].id;
+        for (const { id } of ids) {
+          if (await this.extendOne(id, provider, deadline, column, where, { from, to, byMs, outageFrom })) extended += 1;
+        }
       }
     }
     this.logger.warn({ provider, outageMs: byMs, extended }, 'Provider recovered: the deadlines that waited on it were extended');
+  }
+
+  /** One trade's deadline, in one transaction with its timeline event and its job; once per trade and outage. */
+  private async extendOne(
+    id: string,
+    provider: HealthProvider,
+    deadline: 'funding' | 'payout' | 'verify',
+    column: string,
+    where: string,
+    outage: { from: Date; to: Date; byMs: number; outageFrom: string },
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      // A recovery taken over after a crash finds the trades already done.
+      const done = await manager.query(
+        `SELECT 1 FROM trade_events WHERE trade_id = $1 AND type = 'deadline_extended' AND detail->>'outageFrom' = $2 AND detail->>'deadline' = $3`,
+        [id, outage.outageFrom, deadline],
+      );
+      if (done.length > 0) return false;
+      const moved = await returningRows<{ until: Date }>(
+        manager,
+        `UPDATE trades SET ${column} = ${column} + make_interval(secs => $2::double precision / 1000), updated_at = now()
+          WHERE id = $1 AND ${where} AND ${column} > $3 RETURNING ${column} AS until`,
+        [id, outage.byMs, outage.from],
+      );
+      if (!moved[0]) return false;
+      await this.trades.insertEvent(manager, id, {
+        actor: { kind: 'system', id: null },
+        type: 'deadline_extended',
+        fromState: null,
+        toState: null,
+        detail: { deadline, provider, byMs: outage.byMs, until: moved[0].until.toISOString(), outageFrom: outage.outageFrom },
+      });
+      // Payout and funding deadlines run as delayed jobs: one more for the new time (the old one finds nothing due).
+      if (deadline !== 'verify') {
+        await this.outbox.write(manager, {
+          queue: QUEUES.deadlines,
+          jobName: deadline === 'funding' ? JOBS.deadlines.fundingDeadline : JOBS.deadlines.payoutDeadline,
+          jobId: `deadline-${id}-${deadline}-extended-${outage.to.getTime()}`,
+          payload: { tradeId: id },
+          delayMs: Math.max(0, moved[0].until.getTime() - Date.now()),
+        });
+      }
+      return true;
+    });
   }
 }

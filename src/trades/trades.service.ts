@@ -491,7 +491,8 @@ export class TradesService {
     await this.outbox.write(manager, {
       queue: QUEUES.verification,
       jobName: JOBS.verification.lastSearch,
-      jobId: `last-search-${tradeId}`,
+      // Per deadline: one extended after a WeChat outage gets a search of its own (a finished job's id is not reused).
+      jobId: `last-search-${tradeId}-${trade.payoutBy.getTime()}`,
       payload: { tradeId },
       retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
     });

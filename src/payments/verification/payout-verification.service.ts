@@ -5,6 +5,7 @@ import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-en
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
 import type { Trade } from '../../trades/trade.types';
+import { ProviderHealth } from '../../trades/provider-health';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
@@ -30,6 +31,7 @@ export class PayoutVerificationService {
     private readonly tradesService: TradesService,
     private readonly disputes: DisputesService,
     private readonly encryption: FieldEncryption,
+    private readonly health: ProviderHealth,
     @Inject(WECHAT) private readonly wechat: WechatPort,
   ) {}
 
@@ -41,7 +43,8 @@ export class PayoutVerificationService {
     // Read again after WeChat answered: an answer that ends an outage has just extended the verify deadline.
     const trade = (await this.trades.find(tradeId))!;
     let verdict: Verdict;
-    if (!transfer || transfer.state === 'PROCESSING') {
+    const byDeadline = !transfer || transfer.state === 'PROCESSING';
+    if (byDeadline) {
       if (trade.verifyBy && trade.verifyBy.getTime() > Date.now())
         throw new NotYet(`transfer ${leg.wechatTransferId} not settled at WeChat`);
       verdict = {
@@ -56,6 +59,11 @@ export class PayoutVerificationService {
     return this.dataSource.transaction(async (manager) => {
       // Under the trade's row lock: a notification's job and the poll may both get here; the state decides once.
       if ((await this.trades.lockState(manager, tradeId)) !== 'payout_sent') return 'nothing';
+      // An outage that ended meanwhile may have moved the deadline: read it again under the lock.
+      const locked = (await this.trades.find(tradeId, manager))!;
+      if (byDeadline && locked.verifyBy && locked.verifyBy.getTime() > Date.now()) throw new NotYet('the verify deadline was extended');
+      // An outage whose deadlines are still being extended (by another caller's recovery) decides nothing yet.
+      if (byDeadline && (await this.health.isDown('wechat'))) throw new NotYet('WeChat is recovering from an outage');
       if (verdict.ok) {
         await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId });
         return 'releasing';
@@ -96,13 +104,22 @@ export class PayoutVerificationService {
         if ((error as { driverError?: { constraint?: string } }).driverError?.constraint !== 'trades_wechat_transfer_key') throw error;
       }
     }
+    if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
     const refunded = await this.dataSource.transaction((manager) => this.tradesService.payoutWindowPassed(manager, tradeId));
     return refunded ? 'refunding' : 'nothing';
   }
 
   /** The transfer against the trade: state, exact CNY, and both wallets by blind index (never compared in clear). */
-  private judge(trade: Trade, leg: { traveler: { index: string }; counterparty: { index: string } }, transfer: WalletTransfer): Verdict {
+  private judge(
+    trade: Trade,
+    leg: { traveler: { index: string }; counterparty: { index: string }; fundedAt: Date | null },
+    transfer: WalletTransfer,
+  ): Verdict {
     if (transfer.state !== 'SUCCESS') return { ok: false, finding: `The reported WeChat transfer is ${transfer.state}.` };
+    // A transfer made before the USD was in escrow belongs to something else (an earlier trade, a gift).
+    if (leg.fundedAt && transfer.createdAt.getTime() < leg.fundedAt.getTime()) {
+      return { ok: false, finding: 'The reported WeChat transfer was made before this trade was funded.' };
+    }
     if (transfer.amountFen !== trade.amountCny) {
       return {
         ok: false,

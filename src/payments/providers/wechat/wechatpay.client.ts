@@ -55,7 +55,8 @@ export class WechatPayClient implements WechatPort {
     try {
       return toTransfer(await this.call<TransferBody>(`/v3/wallet-transfers/${encodeURIComponent(transferId)}`));
     } catch (error) {
-      if (error instanceof WechatApiError && error.status === 404) return null;
+      // Only WeChat saying so: any other 404 (a wrong base URL, a gateway's page) is a failure to retry, not an absence.
+      if (error instanceof WechatApiError && error.status === 404 && error.code === 'RESOURCE_NOT_EXISTS') return null;
       throw error;
     }
   }
@@ -91,8 +92,10 @@ export class WechatPayClient implements WechatPort {
       await this.health.succeeded('wechat');
       return result;
     } catch (error) {
-      if (error instanceof WechatApiError && (error.status === 0 || error.status >= 500)) await this.health.failed('wechat');
-      else if (error instanceof WechatApiError) await this.health.succeeded('wechat');
+      // A 4xx in WeChat's own error shape is WeChat answering; anything else is WeChat (or the way to it) failing.
+      const answered = error instanceof WechatApiError && error.status > 0 && error.status < 500 && error.code !== `HTTP_${error.status}`;
+      if (answered) await this.health.succeeded('wechat');
+      else await this.health.failed('wechat');
       throw error;
     }
   }
@@ -153,6 +156,19 @@ export class WechatPayClient implements WechatPort {
   private async certificate(serial: string): Promise<KeyObject | undefined> {
     const known = this.certificates.get(serial.toUpperCase());
     if (known) return known;
+    // An unknown serial (rotation, or a forged notification) fetches the list at most once a minute, one fetch at a time.
+    if (Date.now() - this.certificatesFetchedAt < 60_000) return undefined;
+    this.fetching ??= this.fetchCertificates().finally(() => {
+      this.fetching = undefined;
+    });
+    await this.fetching;
+    return this.certificates.get(serial.toUpperCase());
+  }
+
+  private fetching?: Promise<void>;
+  private certificatesFetchedAt = 0;
+
+  private async fetchCertificates(): Promise<void> {
     const listed = await this.call<{
       data: { serial_no: string; encrypt_certificate: { ciphertext: string; associated_data: string; nonce: string } }[];
     }>('/v3/certificates');
@@ -160,6 +176,6 @@ export class WechatPayClient implements WechatPort {
       const pem = aesGcmDecrypt(this.config.apiV3Key, entry.encrypt_certificate);
       this.certificates.set(entry.serial_no.toUpperCase(), createPublicKey(pem));
     }
-    return this.certificates.get(serial.toUpperCase());
+    this.certificatesFetchedAt = Date.now();
   }
 }

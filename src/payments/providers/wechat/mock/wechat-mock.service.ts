@@ -72,7 +72,8 @@ export class WechatMockService {
     return this.identity;
   }
 
-  async setWallet(wechatId: string, balanceFen: bigint): Promise<{ wechatId: string; balanceCny: string }> {
+  async setWallet(id: string, balanceFen: bigint): Promise<{ wechatId: string; balanceCny: string }> {
+    const wechatId = walletKey(id);
     await this.dataSource.query(
       `INSERT INTO wechat_mock_wallets (wechat_id, balance_fen) VALUES ($1, $2)
        ON CONFLICT (wechat_id) DO UPDATE SET balance_fen = EXCLUDED.balance_fen, updated_at = now()`,
@@ -81,14 +82,16 @@ export class WechatMockService {
     return { wechatId, balanceCny: formatAmount(balanceFen, 'CNY') };
   }
 
-  async wallet(wechatId: string): Promise<{ wechatId: string; balanceCny: string }> {
+  async wallet(id: string): Promise<{ wechatId: string; balanceCny: string }> {
+    const wechatId = walletKey(id);
     const rows = await this.dataSource.query(`SELECT balance_fen FROM wechat_mock_wallets WHERE wechat_id = $1`, [wechatId]);
     if (!rows[0]) throw DomainError.notFound('Wallet');
     return { wechatId, balanceCny: formatAmount(BigInt(rows[0].balance_fen), 'CNY') };
   }
 
   /** What a user does in the WeChat app: sends CNY to another wallet, at once. */
-  async transfer(base: string, input: { from: string; to: string; amountFen: bigint; memo?: string }): Promise<{ transferId: string }> {
+  async transfer(base: string, given: { from: string; to: string; amountFen: bigint; memo?: string }): Promise<{ transferId: string }> {
+    const input = { ...given, from: walletKey(given.from), to: walletKey(given.to) };
     if (input.from === input.to) {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
     }
@@ -126,7 +129,7 @@ export class WechatMockService {
     const rows: TransferRow[] = await this.dataSource.query(
       `SELECT * FROM wechat_mock_transfers WHERE from_wechat_id = $1 AND to_wechat_id = $2 AND create_time >= $3
         ORDER BY create_time DESC LIMIT 100`,
-      [from, to, since],
+      [walletKey(from), walletKey(to), since],
     );
     return rows.map(view);
   }
@@ -156,6 +159,11 @@ export class WechatMockService {
       });
     }
   }
+}
+
+/** WeChat ids are case-insensitive, as the platform stores them: one wallet whatever the case it is named in. */
+function walletKey(wechatId: string): string {
+  return wechatId.trim().toLowerCase();
 }
 
 /** WeChat-like transfer ids: digits, with the date in them. */
