@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+/*
+ * A dozen trades through every path, printed as they happen: PayPal and bank funding, one request filled by
+ * three counterparties, the RMB sent at the WeChat mock and verified, a receipt confirmed by the traveler, an
+ * expiry, a refund at the payout deadline, a bank overpayment, a cancellation, and two disputes an operator
+ * resolves. Then a summary: trades by final state, USD and CNY moved, fees, and the ledger check.
+ *
+ * Usage: npm run demo                        (builds, starts its own service with short timers on a fresh database)
+ *        npm run demo -- --url http://localhost:3000   (a running service; the expiry and refund wait for its timers,
+ *                                                       so they are left out unless its windows are short)
+ */
+const { execFileSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { apiClient, dropDatabase, freshDatabaseUrl, startService, stopService } = require('../bench/harness');
+
+const urlAt = process.argv.indexOf('--url');
+const externalUrl = urlAt === -1 ? undefined : process.argv[urlAt + 1];
+const port = 3950;
+const baseUrl = externalUrl ?? `http://127.0.0.1:${port}`;
+const call = apiClient(baseUrl);
+const started = Date.now();
+const clock = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+const say = (line) => process.stdout.write(`${line}\n`);
+const tag = () => randomBytes(3).toString('hex');
+
+async function until(check, what, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const result = await check();
+    if (result) return result;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function must(method, path, body, token, expected) {
+  const response = await call(method, path, body, token);
+  if (response.status !== expected) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+/** A user with a WeChat wallet on file and at the WeChat mock; counterparties also get a PayPal payout email. */
+async function person(role, name, balanceCny) {
+  const email = `${name.toLowerCase()}-${tag()}@demo.example`;
+  const password = 'demo password 1';
+  await must('POST', '/v1/auth/register', { email, password, displayName: name, role }, undefined, 201);
+  const token = (await must('POST', '/v1/auth/login', { email, password }, undefined, 200)).accessToken;
+  const me = await must('GET', '/v1/me', undefined, token, 200);
+  const wechatId = `wx_${name.toLowerCase()}_${tag()}`;
+  await must('PUT', '/v1/me/wechat-wallet', { wechatId }, token, 200);
+  await must('POST', '/sandbox/wechat/wallets', { wechatId, balanceCny }, undefined, 201);
+  if (role === 'counterparty') await must('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: `${name.toLowerCase()}-${tag()}@paypal.demo` }, token, 200);
+  return { name, token, id: me.id, wechatId };
+}
+
+/** Prints each watched trade's new timeline events as they appear. */
+const watched = new Map();
+function watch(trade, label) {
+  watched.set(trade.id, { label, seen: 0, state: trade.state });
+}
+async function printNewEvents() {
+  for (const [id, entry] of watched) {
+    const events = (await call('GET', `/v1/trades/${id}/events?limit=100`, undefined, operator.token)).body?.data ?? [];
+    for (const event of events.slice(entry.seen)) {
+      const what =
+        event.type === 'state_changed'
+          ? `${event.fromState ?? '—'} → ${event.toState}`
+          : event.type === 'deadline_extended'
+            ? `deadline ${event.detail.deadline} extended`
+            : event.type.replace('_', ' ');
+      const why = event.detail?.reason ? ` (${event.detail.reason})` : event.detail?.action ? ` (${event.detail.action})` : '';
+      say(`${clock()}  ${entry.label.padEnd(40)} ${event.actor.kind.padEnd(12)} ${what}${why}`);
+      if (event.toState) entry.state = event.toState;
+    }
+    entry.seen = events.length;
+  }
+}
+const stateOf = async (id) => (await call('GET', `/v1/trades/${id}`, undefined, operator.token)).body.state;
+async function reach(id, states, timeoutMs = 60000) {
+  return until(async () => {
+    await printNewEvents();
+    const now = await stateOf(id);
+    return states.includes(now) && now;
+  }, `${watched.get(id)?.label} to reach ${states.join(' or ')}`, timeoutMs);
+}
+
+let operator;
+
+async function request(traveler, amountCny, paymentMethod, minFillCny) {
+  const body = { amountCny, price: { type: 'floating', premiumBps: 0 }, paymentMethod, ...(minFillCny ? { minFillCny } : {}) };
+  return must('POST', '/v1/requests', body, traveler.token, 201);
+}
+async function accept(counterparty, requestId, amountCny) {
+  return must('POST', `/v1/requests/${requestId}/accept`, amountCny ? { amountCny } : {}, counterparty.token, 201);
+}
+async function fundPaypal(traveler, trade) {
+  const funding = await must('POST', `/v1/trades/${trade.id}/funding`, {}, traveler.token, 201);
+  await must('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, { payerEmail: `${traveler.name.toLowerCase()}@paypal.demo` }, undefined, 200);
+}
+async function fundBank(traveler, trade, amountUsd) {
+  const funding = await must('POST', `/v1/trades/${trade.id}/funding`, {}, traveler.token, 201);
+  await must('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: amountUsd ?? funding.amountUsd }, undefined, 202);
+}
+const cnyMoved = [];
+async function payRmb(counterparty, traveler, trade, amountCny = trade.amountCny, report = true) {
+  const { transferId } = await must('POST', '/sandbox/wechat/transfers', { fromWechatId: counterparty.wechatId, toWechatId: traveler.wechatId, amountCny }, undefined, 201);
+  cnyMoved.push(amountCny);
+  if (report) await must('POST', `/v1/trades/${trade.id}/payout`, { wechatTransferId: transferId }, counterparty.token, 200);
+}
+
+async function main() {
+  let child;
+  let databaseUrl;
+  if (!externalUrl) {
+    say('Building and starting the service on its own database, with short timers for the demo…');
+    execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+    databaseUrl = freshDatabaseUrl('yb_demo');
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl.toString(),
+      QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_ENABLED: 'false',
+      FUNDING_WINDOW_BANK_MS: '8000',
+      PAYOUT_WINDOW_MS: '10000',
+      PROVIDER_POLL_EVERY_MS: '500',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '300',
+      BANK_MOCK_SETTLEMENT_DELAY_MS: '500',
+      OUTBOX_POLL_INTERVAL_MS: '100',
+    };
+    ({ child } = await startService(env, baseUrl));
+    execFileSync(process.execPath, ['dist/src/cli.js', 'create-operator', 'ops@demo.example', 'operator password 1'], { env, stdio: 'ignore' });
+  } else {
+    execFileSync(process.execPath, ['dist/src/cli.js', 'create-operator', `ops-${tag()}@demo.example`, 'operator password 1'], { stdio: 'ignore' });
+  }
+  try {
+    const opsEmail = externalUrl ? undefined : 'ops@demo.example';
+    operator = { token: opsEmail ? (await must('POST', '/v1/auth/login', { email: opsEmail, password: 'operator password 1' }, undefined, 200)).accessToken : undefined };
+    say(`${clock()}  the reference rate: ${(await must('GET', '/v1/rates/usd-cny', undefined, undefined, 200)).rate} CNY per USD`);
+
+    const [tom, tina, tara] = await Promise.all([person('traveler', 'Tom', '0.00'), person('traveler', 'Tina', '0.00'), person('traveler', 'Tara', '0.00')]);
+    const [cora, carl, cleo] = await Promise.all([
+      person('counterparty', 'Cora', '50000.00'),
+      person('counterparty', 'Carl', '50000.00'),
+      person('counterparty', 'Cleo', '50000.00'),
+    ]);
+    say(`${clock()}  three travelers and three counterparties, each with a WeChat wallet; one operator`);
+
+    // The timer-dependent ones first, so their windows run out while the rest go on.
+    const expiring = await accept(carl, (await request(tina, '300.00', 'bank_transfer')).id);
+    watch(expiring, 'expiry: bank, never funded');
+    const refunding = await accept(cleo, (await request(tara, '400.00', 'paypal')).id);
+    watch(refunding, 'refund: RMB never sent');
+    await fundPaypal(tara, refunding);
+
+    // One request, three counterparties: a partial fill each.
+    const big = await request(tom, '3000.00', 'paypal', '500.00');
+    const fills = [];
+    for (const [counterparty, name] of [[cora, 'Cora'], [carl, 'Carl'], [cleo, 'Cleo']]) {
+      const trade = await accept(counterparty, big.id, '1000.00');
+      watch(trade, `partial fill by ${name}: PayPal, verified`);
+      fills.push({ trade, counterparty });
+    }
+    for (const { trade } of fills) await fundPaypal(tom, trade);
+    const bankTrades = [];
+    for (const counterparty of [cora, carl]) {
+      const trade = await accept(counterparty, (await request(tina, '700.00', 'bank_transfer')).id);
+      watch(trade, `bank transfer with ${counterparty.name}, verified`);
+      await fundBank(tina, trade);
+      bankTrades.push({ trade, counterparty });
+    }
+    const overpaid = await accept(cleo, (await request(tina, '500.00', 'bank_transfer')).id);
+    watch(overpaid, 'bank overpayment, excess returned');
+    await fundBank(tina, overpaid, (Number(overpaid.amountUsd) + 10).toFixed(2));
+    const confirmed = await accept(cora, (await request(tara, '600.00', 'paypal')).id);
+    watch(confirmed, 'traveler confirms receipt');
+    await fundPaypal(tara, confirmed);
+    const cancelled = await accept(carl, (await request(tom, '200.00', 'paypal')).id);
+    watch(cancelled, 'cancelled before funding');
+    await must('POST', `/v1/trades/${cancelled.id}/cancel`, undefined, tom.token, 200);
+    const wrongAmount = await accept(cleo, (await request(tom, '800.00', 'paypal')).id);
+    watch(wrongAmount, 'dispute: wrong amount → split');
+    await fundPaypal(tom, wrongAmount);
+    const disputed = await accept(carl, (await request(tara, '900.00', 'paypal')).id);
+    watch(disputed, 'dispute: by the traveler → release');
+    await fundPaypal(tara, disputed);
+
+    for (const id of [...fills.map((f) => f.trade.id), ...bankTrades.map((b) => b.trade.id), overpaid.id, confirmed.id, wrongAmount.id, disputed.id]) {
+      await reach(id, ['funded']);
+    }
+    say(`${clock()}  all funded; the counterparties send RMB at the WeChat mock`);
+    for (const { trade, counterparty } of fills) await payRmb(counterparty, tom, trade);
+    for (const { trade, counterparty } of bankTrades) await payRmb(counterparty, tina, trade);
+    await payRmb(cleo, tina, overpaid);
+    await payRmb(cora, tara, confirmed, confirmed.amountCny, false);
+    await must('POST', `/v1/trades/${confirmed.id}/confirm-receipt`, undefined, tara.token, 200);
+    await payRmb(cleo, tom, wrongAmount, (Number(wrongAmount.amountCny) - 100).toFixed(2));
+    await payRmb(carl, tara, disputed, disputed.amountCny, false);
+    await must('POST', `/v1/trades/${disputed.id}/disputes`, { reason: 'rmb_not_received', statement: 'I do not see it yet.' }, tara.token, 201);
+
+    // The operator works the queue: the split of the short payment, a release of the other.
+    await reach(wrongAmount.id, ['disputed']);
+    const queue = await must('GET', '/v1/admin/disputes?status=open', undefined, operator.token, 200);
+    say(`${clock()}  the operator's queue: ${queue.data.length} open dispute(s)`);
+    for (const dispute of queue.data) {
+      await must('POST', `/v1/admin/disputes/${dispute.id}/assign`, {}, operator.token, 200);
+      if (dispute.tradeId === wrongAmount.id) {
+        const usd = Number(wrongAmount.amountUsd);
+        const travelerPart = (usd / 8).toFixed(2);
+        const counterpartyPart = (Math.round(usd * 100) - Math.round(Number(travelerPart) * 100)) / 100;
+        await must('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { outcome: 'split', travelerUsd: travelerPart, counterpartyUsd: counterpartyPart.toFixed(2), note: '100 CNY short: that part back to the traveler.' }, operator.token, 200);
+      } else {
+        await must('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { outcome: 'release', note: 'The WeChat transfer is there.' }, operator.token, 200);
+      }
+    }
+
+    const all = [...watched.keys()];
+    for (const id of all) await reach(id, ['completed', 'refunded', 'settled_split', 'cancelled', 'expired'], 90000);
+    await printNewEvents();
+
+    // The summary.
+    const trades = await Promise.all(all.map((id) => must('GET', `/v1/trades/${id}`, undefined, operator.token, 200)));
+    const byState = {};
+    for (const t of trades) byState[t.state] = (byState[t.state] ?? 0) + 1;
+    const cents = (s) => Math.round(Number(s) * 100);
+    const released = trades.filter((t) => t.state === 'completed').reduce((sum, t) => sum + cents(t.amountUsd), 0);
+    const fees = trades.reduce((sum, t) => sum + cents(t.feeUsd), 0);
+    const fen = cnyMoved.reduce((sum, a) => sum + Math.round(Number(a) * 100), 0);
+    const check = await must('GET', '/v1/admin/ledger/check', undefined, operator.token, 200);
+    say('');
+    say('Summary');
+    say(`  trades            ${trades.length}: ${Object.entries(byState).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+    say(`  USD released      ${(released / 100).toFixed(2)} (completed trades), fees ${(fees / 100).toFixed(2)}`);
+    say(`  CNY moved         ${(fen / 100).toFixed(2)} between WeChat wallets`);
+    say(`  ledger check      ${check.ok ? 'clean' : `${check.violations.length} violation(s)`}`);
+    say(`  took              ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!check.ok) process.exitCode = 1;
+  } finally {
+    if (child) {
+      await stopService(child);
+      await dropDatabase(databaseUrl);
+    }
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`demo failed: ${error.message}\n`);
+  process.exit(1);
+});
