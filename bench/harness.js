@@ -13,6 +13,8 @@ function freshDatabaseUrl(prefix) {
 }
 
 async function dropDatabase(databaseUrl) {
+  // BENCH_KEEP_DB=1 keeps it to look into afterwards (timelines, query statistics).
+  if (process.env.BENCH_KEEP_DB) return void process.stderr.write(`kept database ${new URL(databaseUrl).pathname.slice(1)}\n`);
   const maintenance = new URL(databaseUrl);
   maintenance.pathname = '/postgres';
   const admin = new Client({ connectionString: maintenance.toString() });
@@ -43,7 +45,10 @@ async function startService(env, baseUrl, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    const ready = await fetch(`${baseUrl}/health/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${baseUrl}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { child, startupMs: Number((process.hrtime.bigint() - startedAt) / 1000000n) };
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -57,7 +62,6 @@ async function stopService(child) {
   await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
 }
 
-/** Registers and logs in a user; a counterparty also gets a PayPal payout account. Returns the access token. */
 /** A user with a WeChat wallet on file (and, for a counterparty, a PayPal payout email); `wechatId` is theirs. */
 async function registerUser(call, role, label, paypalEmail, wechatId = `wx_${randomBytes(5).toString('hex')}`) {
   const email = `${label}-${randomBytes(4).toString('hex')}@example.com`;
@@ -72,4 +76,79 @@ async function registerUser(call, role, label, paypalEmail, wechatId = `wx_${ran
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-module.exports = { freshDatabaseUrl, dropDatabase, apiClient, startService, stopService, registerUser, percentile };
+/** p50/p95/p99 of a list of milliseconds, rounded to a tenth. */
+function percentiles(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p) => (sorted.length ? Number(percentile(sorted, p).toFixed(1)) : null);
+  return { p50: at(50), p95: at(95), p99: at(99) };
+}
+
+/** Polls `check` every 20 ms until it is true; a bounded loop that throws after `timeoutMs`. */
+async function until(check, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`a trade did not move within ${timeoutMs} ms`);
+}
+
+/** `--name value` from the command line as a number, or the fallback. */
+function numberArg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+/** A traveler and a counterparty who trade with each other, with WeChat wallets funded at the mock. */
+async function tradingPair(call, label) {
+  const stamp = randomBytes(4).toString('hex');
+  const travelerWallet = `wx_t${label}_${stamp}`;
+  const counterpartyWallet = `wx_c${label}_${stamp}`;
+  const traveler = await registerUser(call, 'traveler', `t${label}`, undefined, travelerWallet);
+  // Not the traveler's own address: a payer at PayPal that is the payout account would be a self-trade.
+  const counterparty = await registerUser(call, 'counterparty', `c${label}`, `payout-${label}-${stamp}@example.com`, counterpartyWallet);
+  await call('POST', '/sandbox/wechat/wallets', { wechatId: travelerWallet, balanceCny: '0.00' });
+  await call('POST', '/sandbox/wechat/wallets', { wechatId: counterpartyWallet, balanceCny: '100000000.00' });
+  return { traveler, counterparty, travelerWallet, counterpartyWallet };
+}
+
+/**
+ * One whole PayPal trade as its clients make it, every step over HTTP: the traveler's request, the
+ * counterparty's accept, funding, the payer's approval at the mock, funded (by webhook or poll), the CNY sent
+ * at the WeChat mock and reported, verification and settlement to `completed`. `timed(step, work)` measures steps.
+ */
+async function wholeTrade(call, pair, timed = (_step, work) => work()) {
+  const { traveler, counterparty, travelerWallet, counterpartyWallet } = pair;
+  const stateOf = async (id) => (await call('GET', `/v1/trades/${id}`, undefined, traveler)).body.state;
+  const request = await timed('request', () =>
+    call('POST', '/v1/requests', { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'paypal' }, traveler),
+  );
+  if (request.status !== 201) throw new Error(`request: ${request.status} ${JSON.stringify(request.body)}`);
+  const trade = await timed('accept', () => call('POST', `/v1/requests/${request.body.id}/accept`, {}, counterparty));
+  if (trade.status !== 201) throw new Error(`accept: ${trade.status} ${JSON.stringify(trade.body)}`);
+  const tradeId = trade.body.id;
+  const funding = (await timed('funding', () => call('POST', `/v1/trades/${tradeId}/funding`, {}, traveler))).body;
+  await timed('approve', () => call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {}));
+  await timed('funded', () => until(async () => (await stateOf(tradeId)) === 'funded'));
+  const sent = await timed('transfer', () =>
+    call('POST', '/sandbox/wechat/transfers', { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' }),
+  );
+  await timed('report', () => call('POST', `/v1/trades/${tradeId}/payout`, { wechatTransferId: sent.body.transferId }, counterparty));
+  await timed('completed', () => until(async () => (await stateOf(tradeId)) === 'completed'));
+  return tradeId;
+}
+
+module.exports = {
+  freshDatabaseUrl,
+  dropDatabase,
+  apiClient,
+  startService,
+  stopService,
+  registerUser,
+  percentile,
+  percentiles,
+  until,
+  numberArg,
+  tradingPair,
+  wholeTrade,
+};

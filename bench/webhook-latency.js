@@ -11,21 +11,7 @@ const { Client } = require('pg');
 const { FieldEncryption, parseKeyring } = require('../dist/src/common/crypto/field-encryption');
 const { loadCryptoConfig } = require('../dist/src/config');
 const { PROVIDER_EVENT_CONTEXT } = require('../dist/src/payments/funding/provider-webhooks.controller');
-const { apiClient, dropDatabase, freshDatabaseUrl, percentile, registerUser, startService, stopService } = require('./harness');
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
-const trades = arg('trades', 30);
-const methodAt = process.argv.indexOf('--method');
-const method = methodAt === -1 ? 'paypal' : process.argv[methodAt + 1];
-if (!['paypal', 'bank_transfer'].includes(method)) throw new Error('--method is paypal or bank_transfer');
-const wechatLeg = process.argv.includes('--wechat');
-const port = 3902;
-const baseUrl = `http://127.0.0.1:${port}`;
-
-const call = apiClient(baseUrl);
+const { apiClient, dropDatabase, freshDatabaseUrl, numberArg, percentile, registerUser, startService, stopService } = require('./harness');
 
 async function waitFor(check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -49,9 +35,16 @@ async function webhookToVisibleMs(db, tradeIds) {
     blindIndexKey: Buffer.from(crypto.blindIndexKey, 'base64'),
   });
   const fundings = (
-    await db.query(`SELECT trade_id, order_id, bank_transfer_id, payout_item_id FROM trade_fundings WHERE trade_id = ANY($1::uuid[])`, [tradeIds])
+    await db.query(`SELECT trade_id, order_id, bank_transfer_id, payout_item_id FROM trade_fundings WHERE trade_id = ANY($1::uuid[])`, [
+      tradeIds,
+    ])
   ).rows;
-  const moved = (await db.query(`SELECT trade_id, to_state, at FROM trade_events WHERE trade_id = ANY($1::uuid[]) AND to_state IN ('funded', 'completed')`, [tradeIds])).rows;
+  const moved = (
+    await db.query(
+      `SELECT trade_id, to_state, at FROM trade_events WHERE trade_id = ANY($1::uuid[]) AND to_state IN ('funded', 'completed')`,
+      [tradeIds],
+    )
+  ).rows;
   const events = (
     await db.query(
       `SELECT event_type, received_at, raw_ciphertext, raw_key_id FROM provider_events
@@ -72,7 +65,10 @@ async function webhookToVisibleMs(db, tradeIds) {
   const samples = [];
   for (const funding of fundings) {
     const fundedBy = funding.order_id ? `order:${funding.order_id}` : `transfer:${funding.bank_transfer_id}`;
-    for (const [state, key] of [['funded', fundedBy], ['completed', `item:${funding.payout_item_id}`]]) {
+    for (const [state, key] of [
+      ['funded', fundedBy],
+      ['completed', `item:${funding.payout_item_id}`],
+    ]) {
       const arrived = arrivals.get(key);
       const visible = moved.find((m) => m.trade_id === funding.trade_id && m.to_state === state)?.at;
       // Only the moves the webhook made: one the poll made first has its webhook arrive after it.
@@ -82,7 +78,10 @@ async function webhookToVisibleMs(db, tradeIds) {
   return samples;
 }
 
-async function main() {
+async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg = false, port = 3902 } = {}) {
+  if (!['paypal', 'bank_transfer'].includes(method)) throw new Error('the method is paypal or bank_transfer');
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const call = apiClient(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_hooks');
   const env = {
     ...process.env,
@@ -121,14 +120,23 @@ async function main() {
     const xidBefore = await xid();
     const ids = [];
     for (let i = 0; i < trades; i += 1) {
-      const request = await call('POST', '/v1/requests', { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: method }, traveler);
+      const request = await call(
+        'POST',
+        '/v1/requests',
+        { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: method },
+        traveler,
+      );
       const trade = (await call('POST', `/v1/requests/${request.body.id}/accept`, {}, counterparty)).body;
       const funding = (await call('POST', `/v1/trades/${trade.id}/funding`, {}, traveler)).body;
       if (method === 'paypal') await call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {});
       else await call('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: funding.amountUsd });
       await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'funded');
       if (wechatLeg) {
-        const sent = await call('POST', '/sandbox/wechat/transfers', { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' });
+        const sent = await call('POST', '/sandbox/wechat/transfers', {
+          fromWechatId: counterpartyWallet,
+          toWechatId: travelerWallet,
+          amountCny: '100.00',
+        });
         await call('POST', `/v1/trades/${trade.id}/payout`, { wechatTransferId: sent.body.transferId }, counterparty);
       } else {
         await call('POST', `/v1/trades/${trade.id}/confirm-receipt`, {}, traveler);
@@ -137,26 +145,22 @@ async function main() {
       ids.push(trade.id);
     }
     const writeTransactionsPerTrade = ((await xid()) - xidBefore - 1) / trades;
-    const callsOf = async (provider) => Number((await db.query(`SELECT calls FROM sandbox_faults WHERE provider = $1`, [provider])).rows[0].calls);
+    const callsOf = async (provider) =>
+      Number((await db.query(`SELECT calls FROM sandbox_faults WHERE provider = $1`, [provider])).rows[0].calls);
     const samples = (await webhookToVisibleMs(db, ids)).sort((a, b) => a - b);
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          trades,
-          webhookToVisibleMs: { samples: samples.length, p50: percentile(samples, 50)?.toFixed(1), p99: percentile(samples, 99)?.toFixed(1) },
-          method,
-          wechatLeg,
-          perTrade: {
-            paypalCalls: ((await callsOf('paypal')) / trades).toFixed(1),
-            bankCalls: ((await callsOf('bank')) / trades).toFixed(1),
-            wechatCalls: ((await callsOf('wechat')) / trades).toFixed(1),
-            writeTransactions: writeTransactionsPerTrade.toFixed(1),
-          },
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    return {
+      scenario: `provider webhook → visible state (${method}${wechatLeg ? ', WeChat leg verified' : ''})`,
+      trades,
+      webhookToVisibleMs: { samples: samples.length, p50: percentile(samples, 50)?.toFixed(1), p99: percentile(samples, 99)?.toFixed(1) },
+      method,
+      wechatLeg,
+      perTrade: {
+        paypalCalls: ((await callsOf('paypal')) / trades).toFixed(1),
+        bankCalls: ((await callsOf('bank')) / trades).toFixed(1),
+        wechatCalls: ((await callsOf('wechat')) / trades).toFixed(1),
+        writeTransactions: writeTransactionsPerTrade.toFixed(1),
+      },
+    };
   } finally {
     await db.end().catch(() => undefined);
     await stopService(child);
@@ -164,7 +168,18 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`webhook bench failed: ${error.stack ?? error}\n`);
-  process.exit(1);
-});
+module.exports = { benchWebhookLatency };
+
+if (require.main === module) {
+  const methodAt = process.argv.indexOf('--method');
+  benchWebhookLatency({
+    trades: numberArg('trades', 30),
+    method: methodAt === -1 ? 'paypal' : process.argv[methodAt + 1],
+    wechatLeg: process.argv.includes('--wechat'),
+  })
+    .then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))
+    .catch((error) => {
+      process.stderr.write(`webhook bench failed: ${error.stack ?? error}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+/*
+ * The hot endpoints under load, and how they grow with history. One service on its own database with
+ * `offers` open offers; one real whole trade; then `historySmall` historical trades bulk-loaded (bench/history.js)
+ * and every endpoint loaded with autocannon; then history grown to `historyLarge` and every endpoint loaded again.
+ * A list or a reputation read must not slow down with history: the two sets of figures are printed side by side.
+ * Usage: npm run build && node bench/endpoints.js [--seconds 10] [--offers 100000] [--small 10000] [--large 1000000]
+ */
+const { randomBytes } = require('node:crypto');
+const autocannon = require('autocannon');
+const { Client } = require('pg');
+const {
+  apiClient,
+  dropDatabase,
+  freshDatabaseUrl,
+  numberArg,
+  registerUser,
+  startService,
+  stopService,
+  tradingPair,
+  wholeTrade,
+} = require('./harness');
+const { seedHistory } = require('./history');
+const { seedOffers } = require('./seed');
+
+function load(options) {
+  return new Promise((resolve, reject) => autocannon(options, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+function figures(result) {
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+const pick = (list) => list[Math.floor(Math.random() * list.length)];
+
+async function benchEndpoints({
+  seconds = 10,
+  connections = 50,
+  offers = 100000,
+  historySmall = 10000,
+  historyLarge = 1000000,
+  acceptRate = 200,
+  port = 3905,
+} = {}) {
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const call = apiClient(baseUrl);
+  const databaseUrl = freshDatabaseUrl('yb_endpoints');
+  const env = {
+    ...process.env,
+    NODE_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl.toString(),
+    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+    ARGON2_MEMORY_KIB: '4096',
+    ARGON2_TIME_COST: '1',
+    PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
+    TIER0_OPEN_TRADES: '1000000',
+    TIER0_DAILY_USD: '1000000000',
+  };
+  const db = new Client({ connectionString: databaseUrl.toString() });
+  let child;
+  try {
+    const started = await startService(env, baseUrl);
+    child = started.child;
+    await db.connect();
+    await seedOffers(env.DATABASE_URL, offers);
+
+    // The traveler whose trades are listed and read, and the counterparties who race to accept.
+    const pair = await tradingPair(call, 'reader');
+    const racers = [pair.counterparty];
+    for (let i = 0; i < 19; i += 1)
+      racers.push(await registerUser(call, 'counterparty', `racer${i}`, `racer-${i}-${randomBytes(3).toString('hex')}@example.com`));
+    const travelerId = (await call('GET', '/v1/me', undefined, pair.traveler)).body.id;
+    const counterpartyId = (await call('GET', '/v1/me', undefined, pair.counterparty)).body.id;
+    // One trade through the whole path: the template that history copies.
+    await wholeTrade(call, pair);
+
+    const rounds = [];
+    let loaded = 0;
+    for (const history of [historySmall, historyLarge]) {
+      await seedHistory(env.DATABASE_URL, {
+        trades: history - loaded,
+        userIds: { travelers: [travelerId], counterparties: [counterpartyId] },
+      });
+      loaded = history;
+      const tradeIds = (await db.query(`SELECT id FROM trades WHERE traveler_id = $1 ORDER BY random() LIMIT 1000`, [travelerId])).rows.map(
+        (r) => r.id,
+      );
+      const bearer = (token) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+      const scenarios = {
+        'GET /v1/offers?limit=20': { url: `${baseUrl}/v1/offers?limit=20`, headers: bearer(pair.traveler) },
+        'GET /v1/trades/:id': {
+          url: baseUrl,
+          requests: [
+            {
+              method: 'GET',
+              headers: bearer(pair.traveler),
+              setupRequest: (request) => ({ ...request, path: `/v1/trades/${pick(tradeIds)}` }),
+            },
+          ],
+        },
+        'GET /v1/trades?limit=20': { url: `${baseUrl}/v1/trades?limit=20`, headers: bearer(pair.traveler) },
+        'GET /v1/users/:id (reputation)': { url: `${baseUrl}/v1/users/${counterpartyId}`, headers: bearer(pair.traveler) },
+      };
+      const round = { historicalTrades: Number((await db.query(`SELECT count(*) FROM trades`)).rows[0].count), endpoints: {} };
+      for (const [name, options] of Object.entries(scenarios)) {
+        await load({ ...options, connections, duration: Math.min(2, seconds) }); // warm-up
+        round.endpoints[name] = figures(await load({ ...options, connections, duration: seconds }));
+      }
+
+      // Accept under contention: every accept of the round takes 100 CNY of one request, at a fixed rate.
+      const request = await call(
+        'POST',
+        '/v1/requests',
+        {
+          amountCny: String(100 * acceptRate * (seconds + 2)),
+          minFillCny: '100',
+          price: { type: 'floating', premiumBps: 0 },
+          paymentMethod: 'bank_transfer',
+        },
+        pair.traveler,
+      );
+      if (request.status !== 201) throw new Error(`request: ${request.status} ${JSON.stringify(request.body)}`);
+      const accept = {
+        url: baseUrl,
+        overallRate: acceptRate,
+        connections,
+        duration: seconds,
+        requests: [
+          {
+            method: 'POST',
+            path: `/v1/requests/${request.body.id}/accept`,
+            body: JSON.stringify({ amountCny: '100.00' }),
+            setupRequest: (req) => ({ ...req, headers: bearer(pick(racers)) }),
+          },
+        ],
+      };
+      round.endpoints[`POST /v1/requests/:id/accept at ${acceptRate}/s`] = figures(await load(accept));
+      rounds.push(round);
+    }
+    return { scenario: 'hot endpoints and growth', openOffers: offers, connections, seconds, rounds };
+  } finally {
+    await db.end().catch(() => undefined);
+    await stopService(child);
+    await dropDatabase(databaseUrl);
+  }
+}
+
+module.exports = { benchEndpoints };
+
+if (require.main === module) {
+  benchEndpoints({
+    seconds: numberArg('seconds', 10),
+    offers: numberArg('offers', 100000),
+    historySmall: numberArg('small', 10000),
+    historyLarge: numberArg('large', 1000000),
+  })
+    .then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))
+    .catch((error) => {
+      process.stderr.write(`endpoints bench failed: ${error.stack ?? error}\n`);
+      process.exit(1);
+    });
+}
