@@ -1,101 +1,143 @@
 #!/usr/bin/env node
 /*
- * Benchmarks the built service end to end over loopback, with its own database and queue prefix.
- * Usage: npm run bench [-- --duration 10 --connections 50 --scenario offers --offers 100000 --rate-limits on]
- * It starts `dist/src/main.js`, measures the start-up time (spawn → /health/ready 200), then
- * drives each scenario with autocannon and prints requests per second and latency percentiles.
- * Every loop is bounded: the run ends by itself.
+ * The whole benchmark suite, every figure measured in the same run so they can be compared:
+ *   1. ceilings: PostgreSQL (pgbench TPC-B) and a bare Fastify + pg server answering one indexed read;
+ *   2. hot endpoints (listings with 100,000 open offers, a trade, the trade list, a reputation read, accepts under
+ *      contention at a fixed rate) with 10,000 and then 1,000,000 historical trades in the database;
+ *   3. whole trades per second, API and workers in one process, then one API and one worker process;
+ *   4. provider webhook arriving → the trade's new state visible.
+ * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
+ * measured together do not) and writes every figure as JSON under bench-results/.
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks]
+ * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
-const { randomBytes } = require('node:crypto');
-const autocannon = require('autocannon');
-const { apiClient, dropDatabase, freshDatabaseUrl, startService, stopService } = require('./harness');
-const { seedOffers } = require('./seed');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
+const { benchEndpoints } = require('./endpoints');
+const { benchWholeTrades } = require('./trades');
+const { benchWebhookLatency } = require('./webhook-latency');
 
-const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .join(' ')
-    .split('--')
-    .filter(Boolean)
-    .map((pair) => pair.trim().split(/\s+/)),
-);
-const durationSeconds = Number(args.duration ?? 10);
-const connections = Number(args.connections ?? 50);
-const port = Number(args.port ?? 3900);
-const baseUrl = `http://127.0.0.1:${port}`;
+const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt === -1 ? null : new Set(process.argv[onlyAt + 1].split(','));
+const wanted = (part) => !only || only.has(part);
 
-const call = apiClient(baseUrl);
+const plan = quick
+  ? {
+      pgbench: { scale: 8, clients: 8, seconds: 5 },
+      fastify: { connections: 50, seconds: 3 },
+      endpoints: { seconds: 2, offers: 10000, historySmall: 2000, historyLarge: 20000 },
+      trades: { clients: 20, seconds: 8 },
+      webhooks: { trades: 4, wechatLeg: true },
+    }
+  : {
+      pgbench: { scale: 8, clients: 8, seconds: 20 },
+      fastify: { connections: 50, seconds: 10 },
+      endpoints: { seconds: 10, offers: 100000, historySmall: 10000, historyLarge: 1000000 },
+      trades: { clients: 50, seconds: 30 },
+      webhooks: { trades: 30, wechatLeg: true },
+    };
 
-function run(options) {
-  return new Promise((resolve, reject) => {
-    autocannon({ duration: durationSeconds, connections, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
-  });
+const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const ratio = (value, ceiling) => (value && ceiling ? (value / ceiling).toFixed(3) : '—');
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => String(row[i]).length)));
+  return rows.map((row) => row.map((cell, i) => String(cell).padEnd(widths[i])).join('  ')).join('\n');
 }
 
-function summary(name, result) {
-  return {
-    scenario: name,
-    connections,
-    durationSeconds,
-    requestsPerSecond: Math.round(result.requests.average),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
+function report(results) {
+  const pg = results.ceilings?.pgbench;
+  const fastify = results.ceilings?.fastifyPg;
+  const rows = [['figure', 'value', 'ratio to ceiling', 'target']];
+  if (pg) rows.push(['ceiling: pgbench TPC-B, scale 8, 8 clients', `${Math.round(pg.tps)} tps`, '1', '']);
+  if (fastify)
+    rows.push([
+      'ceiling: Fastify + pg, one indexed read, 50 conns',
+      `${fastify.requestsPerSecond} req/s, p99 ${fastify.latencyMs.p99} ms`,
+      '1',
+      '',
+    ]);
+  for (const run of results.trades ?? []) {
+    rows.push([run.scenario, `${run.tradesPerSecond} trades/s, whole trade p99 ${run.latencyMs.trade.p99} ms`, '', '100 trades/s']);
+    rows.push([
+      `  its write transactions (${run.writeTransactionsPerTrade} a trade)`,
+      `${run.writeTransactionsPerSecond} tx/s`,
+      `${ratio(run.writeTransactionsPerSecond, pg?.tps)} of pgbench`,
+      '',
+    ]);
+  }
+  const rounds = results.endpoints?.rounds ?? [];
+  for (const name of Object.keys(rounds[0]?.endpoints ?? {})) {
+    const [small, large] = rounds.map((round) => round.endpoints[name]);
+    const target = name.startsWith('GET /v1/offers') ? '≥ 0.5 of Fastify + pg, p99 < 20 ms' : name.startsWith('POST') ? 'p99 < 50 ms' : '';
+    rows.push([
+      `${name} (${rounds[0].historicalTrades} trades)`,
+      `${small.requestsPerSecond} req/s, p99 ${small.latencyMs.p99} ms`,
+      `${ratio(small.requestsPerSecond, fastify?.requestsPerSecond)} of Fastify + pg`,
+      target,
+    ]);
+    if (large) {
+      const change = (((large.requestsPerSecond - small.requestsPerSecond) / small.requestsPerSecond) * 100).toFixed(1);
+      rows.push([
+        `  with ${rounds[1].historicalTrades} trades`,
+        `${large.requestsPerSecond} req/s, p99 ${large.latencyMs.p99} ms`,
+        `${change}% req/s vs the smaller history`,
+        'within 10%',
+      ]);
+    }
+  }
+  if (results.webhooks) {
+    const hooks = results.webhooks;
+    rows.push([
+      'provider webhook → visible state',
+      `p50 ${hooks.webhookToVisibleMs.p50} ms, p99 ${hooks.webhookToVisibleMs.p99} ms`,
+      '',
+      'p99 < 100 ms',
+    ]);
+    rows.push([
+      '  one whole trade costs',
+      `${hooks.perTrade.paypalCalls} PayPal + ${hooks.perTrade.wechatCalls} WeChat calls, ${hooks.perTrade.writeTransactions} write tx`,
+      '',
+      '',
+    ]);
+  }
+  return table(rows);
 }
 
 async function main() {
-  const databaseUrl = freshDatabaseUrl('yb_bench');
-  const env = {
-    ...process.env,
-    NODE_ENV: 'production' === process.env.NODE_ENV ? 'production' : 'development',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{ybbench_${randomBytes(3).toString('hex')}}`,
-    // Off by default so the figures are the service's own; `--rate-limits on` measures the limiter's cost too.
-    RATE_LIMIT_ENABLED: args['rate-limits'] === 'on' ? 'true' : 'false',
-    RATE_LIMIT_PER_IP: '1000000000',
-    RATE_LIMIT_PER_USER: '1000000000',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  };
-  const results = [];
-  let child;
-  try {
-    const started = await startService(env, baseUrl);
-    child = started.child;
-    const startupMs = started.startupMs;
-    results.push({ scenario: 'startup (spawn → /health/ready 200, empty database)', startupMs });
-
-    const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
-    const password = 'bench password 123';
-    await call('POST', '/v1/auth/register', { email, password, displayName: 'Bench', role: 'traveler' });
-    const { body: session } = await call('POST', '/v1/auth/login', { email, password });
-    const { body: apiKey } = await call('POST', '/v1/me/api-keys', { name: 'bench' }, session.accessToken);
-
-    const offersSeeded = await seedOffers(env.DATABASE_URL, Number(args.offers ?? 100000));
-    results.push({ scenario: 'seed', openOffers: offersSeeded });
-
-    const scenarios = {
-      offers: { url: `${baseUrl}/v1/offers?limit=20`, headers: { authorization: `Bearer ${session.accessToken}` } },
-      'offers-filtered': {
-        url: `${baseUrl}/v1/offers?limit=20&paymentMethod=bank_transfer&amountCny=3000&minRate=7.2000`,
-        headers: { authorization: `Bearer ${session.accessToken}` },
-      },
-      me: { url: `${baseUrl}/v1/me`, headers: { authorization: `Bearer ${session.accessToken}` } },
-      'me-api-key': { url: `${baseUrl}/v1/me`, headers: { 'x-api-key': apiKey.key } },
-      'health-live': { url: `${baseUrl}/health/live` },
-    };
-    const selected = args.scenario ? [args.scenario] : Object.keys(scenarios);
-    for (const name of selected) {
-      await run({ ...scenarios[name], duration: 2 }); // warm-up
-      results.push(summary(`GET ${name}`, await run(scenarios[name])));
-    }
-  } finally {
-    await stopService(child);
-    await dropDatabase(databaseUrl);
+  const results = { startedAt: new Date().toISOString(), quick, node: process.version, cpus: os.cpus().length, plan };
+  if (wanted('ceilings')) {
+    log('ceiling: pgbench');
+    const pgbench = await pgbenchCeiling(plan.pgbench);
+    log('ceiling: Fastify + pg');
+    results.ceilings = { pgbench, fastifyPg: await fastifyPgCeiling(plan.fastify) };
   }
-  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (wanted('endpoints')) {
+    log(
+      `hot endpoints with ${plan.endpoints.offers} offers, ${plan.endpoints.historySmall} then ${plan.endpoints.historyLarge} historical trades`,
+    );
+    results.endpoints = await benchEndpoints(plan.endpoints);
+  }
+  if (wanted('trades')) {
+    results.trades = [];
+    for (const split of [false, true]) {
+      log(`whole trades, ${split ? 'API and worker apart' : 'one process'}, ${plan.trades.clients} clients`);
+      results.trades.push(await benchWholeTrades({ ...plan.trades, split }));
+    }
+  }
+  if (wanted('webhooks')) {
+    log('provider webhook → visible state');
+    results.webhooks = await benchWebhookLatency(plan.webhooks);
+  }
+  results.finishedAt = new Date().toISOString();
+  const directory = path.join(__dirname, '..', 'bench-results');
+  fs.mkdirSync(directory, { recursive: true });
+  const file = path.join(directory, `bench-${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${report(results)}\n\nAll figures: ${path.relative(process.cwd(), file)}\n`);
 }
 
 main().catch((error) => {
