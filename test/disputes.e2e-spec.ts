@@ -448,6 +448,17 @@ describe('Disputes and operators (HTTP)', () => {
       (await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { token: operator.token, body: { outcome: 'refund', note: 'x' } }))
         .status,
     ).toBe(409);
+    // A split that does not add up is bad input first (400 before 409 in API.md's precedence), resolved or not.
+    const badSplit = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '1.00', counterpartyUsd: '1.00', note: 'x' },
+    });
+    expect([badSplit.status, badSplit.body.code]).toEqual([400, 'split_mismatch']);
+    const goodSplit = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '50.00', counterpartyUsd: '88.12', note: 'x' },
+    });
+    expect([goodSplit.status, goodSplit.body.code]).toEqual([409, 'invalid_state_transition']);
     expect((await api('POST', `/v1/disputes/${dispute.id}/statements`, { token: traveler.token, body: { text: 'late' } })).status).toBe(
       409,
     );

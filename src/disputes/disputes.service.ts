@@ -213,6 +213,8 @@ export class DisputesService {
     await this.dataSource.transaction(async (manager) => {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
+      // A split that cannot add up is bad input whatever the dispute's state: API.md puts 400 before 409.
+      if (decision.outcome === 'split') this.checkSplit(decision, (await this.trades.find(dispute.tradeId, manager))!.amountUsd);
       if (dispute.status === 'resolved')
         throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
       if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
@@ -254,6 +256,13 @@ export class DisputesService {
     const counterpartyUsd = input.amount(body.counterpartyUsd, 'counterpartyUsd', 'USD');
     input.done();
     return { outcome: 'split', travelerUsd, counterpartyUsd };
+  }
+
+  /** Two parts above zero adding up to the trade's USD (the trade's transition checks it again under its lock). */
+  private checkSplit(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
+    if (split.travelerUsd <= 0n || split.counterpartyUsd <= 0n || split.travelerUsd + split.counterpartyUsd !== amountUsd) {
+      throw new DomainError('split_mismatch', `The two parts must each be above zero and add up to ${formatAmount(amountUsd, 'USD')} USD`);
+    }
   }
 
   /** The audit row and the trade's timeline event of an operator's action, in its transaction. */
