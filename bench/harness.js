@@ -85,12 +85,15 @@ function percentiles(samples) {
   return { p50: at(50), p95: at(95), p99: at(99) };
 }
 
-/** Polls `check` every 20 ms until it is true; a bounded loop that throws after `timeoutMs`. */
-async function until(check, timeoutMs = 60000) {
+/**
+ * Polls `check` every `everyMs` until it is true; a bounded loop that throws after `timeoutMs`. Clients of a
+ * whole-trade load poll every 100 ms, as an app would poll no faster: at 20 ms their reads were most of the load.
+ */
+async function until(check, timeoutMs = 60000, everyMs = 100) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`a trade did not move within ${timeoutMs} ms`);
 }

@@ -89,6 +89,15 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
     );
     const elapsed = (performance.now() - startedAt) / 1000;
     const writes = (await xid()) - xidBefore - 1;
+    // The whole trade as the server saw it, from its first timeline event to `completed`: free of the clients'
+    // polling interval.
+    const serverSide = (
+      await db.query(
+        `SELECT extract(epoch FROM max(at) - min(at)) * 1000 AS ms FROM trade_events
+          GROUP BY trade_id HAVING bool_or(to_state = 'completed') AND min(at) >= to_timestamp($1::double precision / 1000)`,
+        [Date.now() - (performance.now() - startedAt)],
+      )
+    ).rows.map((row) => Number(row.ms));
     return {
       scenario: `whole trades, ${split ? 'one API and one worker process' : 'API and workers in one process'}`,
       clients,
@@ -98,6 +107,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
       writeTransactionsPerSecond: Math.round(writes / elapsed),
       writeTransactionsPerTrade: Number((writes / Math.max(1, completed)).toFixed(1)),
       latencyMs: Object.fromEntries(STEPS.map((step) => [step, percentiles(samples[step])])),
+      serverSideTradeMs: percentiles(serverSide),
     };
   } finally {
     await db.end().catch(() => undefined);
