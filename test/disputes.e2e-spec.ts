@@ -168,6 +168,13 @@ describe('Disputes and operators (HTTP)', () => {
     });
     expect(byCounterparty.status).toBe(201);
     expect(byCounterparty.body.openedBy).toEqual({ kind: 'counterparty', id: first.counterparty.id });
+    // The verify deadline passing changes nothing while the dispute is open: the job ends without a second dispute.
+    await db.query(`UPDATE trades SET verify_by = now() - interval '1 second' WHERE id = $1`, [first.trade.id]);
+    const verification = test.app.get(QueueRegistry).get(QUEUES.verification);
+    expect(await completedJobResult(verification, `verify-${first.trade.id}`)).toEqual({ outcome: 'nothing' });
+    expect(await state(first.trade.id)).toBe('disputed');
+    const disputesOfFirst = await db.query(`SELECT id FROM disputes WHERE trade_id = $1`, [first.trade.id]);
+    expect(disputesOfFirst.rows).toEqual([{ id: byCounterparty.body.id }]);
 
     const second = await fundedTrade();
     await api('POST', `/v1/trades/${second.trade.id}/payout`, {
@@ -199,6 +206,21 @@ describe('Disputes and operators (HTTP)', () => {
     expect(claimed.status).toBe(400);
     expect(claimed.body.errors).toEqual([expect.objectContaining({ field: 'reason', code: 'not_allowed' })]);
     expect(await state(third.trade.id)).toBe('funded');
+  });
+
+  it('refuses a dispute on a trade still awaiting funding: nothing is in escrow to decide on', async () => {
+    const { traveler, counterparty, trade } = await newTrade();
+    for (const party of [traveler, counterparty]) {
+      const refused = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+        token: party.token,
+        body: { reason: 'other', statement: 'Too early.' },
+      });
+      expect([refused.status, refused.body.code]).toEqual([409, 'invalid_state_transition']);
+      expect(refused.body.detail).toContain('awaiting_funding');
+    }
+    const after = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body;
+    expect(after).toMatchObject({ state: 'awaiting_funding', disputeId: null });
+    expect((await db.query(`SELECT count(*)::int AS n FROM disputes WHERE trade_id = $1`, [trade.id])).rows[0].n).toBe(0);
   });
 
   it('takes statements and evidence from both sides, within limits, and never shows payment handles', async () => {
