@@ -21,6 +21,8 @@ export interface TradesConfig {
   tiers: readonly TierLimits[];
   /** How often a trade's funding and settlement are asked about again while the provider has not finished. */
   providerPollEveryMs: number;
+  /** The funding poll starts at `providerPollEveryMs` and doubles up to this. */
+  providerPollMaxEveryMs: number;
   /** Failed attempts after which a settlement is flagged for operators (it keeps being retried). */
   settlementFlagAfterAttempts: number;
   /** Completed trades that earn tier 1 by themselves (with no dispute lost). */
@@ -45,6 +47,7 @@ export function loadTradesConfig(env = process.env): TradesConfig {
     ],
     tier1CompletedTrades: read.int('TIER1_COMPLETED_TRADES', 5, { min: 1 }),
     providerPollEveryMs: read.int('PROVIDER_POLL_EVERY_MS', 10000, { min: 10 }),
+    providerPollMaxEveryMs: read.int('PROVIDER_POLL_MAX_EVERY_MS', 60000, { min: 10 }),
     settlementFlagAfterAttempts: read.int('SETTLEMENT_FLAG_AFTER_ATTEMPTS', 3, { min: 1 }),
   });
 }

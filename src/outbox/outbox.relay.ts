@@ -120,7 +120,13 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
               delay: row.remainingDelayMs,
               ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
               ...(row.options.backoffMs
-                ? { backoff: { type: row.options.backoffType ?? 'exponential', delay: row.options.backoffMs } }
+                ? {
+                    backoff: {
+                      type: row.options.backoffType ?? 'exponential',
+                      delay: row.options.backoffMs,
+                      ...(row.options.backoffCapMs ? { capMs: row.options.backoffCapMs } : {}),
+                    },
+                  }
                 : {}),
             }),
             ENQUEUE_TIMEOUT_MS,

@@ -15,8 +15,10 @@ export interface OutboxRow {
 export interface JobRetryOptions {
   attempts?: number;
   backoffMs?: number;
-  /** Exponential by default; fixed for polls that should ask at a steady pace. */
-  backoffType?: 'exponential' | 'fixed';
+  /** Exponential by default; fixed for polls that should ask at a steady pace; `poll` doubles up to `backoffCapMs`. */
+  backoffType?: 'exponential' | 'fixed' | 'poll';
+  /** The longest delay of a `poll` backoff. */
+  backoffCapMs?: number;
 }
 
 export const OUTBOX_CHANNEL = 'yb_outbox';

@@ -14,7 +14,7 @@ import { TradesService } from '../../trades/trades.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, NotYet } from './provider-steps';
+import { checkFundingJobId, fundingPoll, NotYet } from './provider-steps';
 
 // Crockford's base32 without I, L, O, U: a reference a person can read out and type.
 const REFERENCE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -71,11 +71,7 @@ export class BankFundingService {
         payload: { tradeId: trade.id },
         delayMs: this.config.providerPollEveryMs,
         // Until the funding window closes (the job ends when the trade stops waiting); callbacks usually come first.
-        retry: {
-          attempts: Math.min(10000, Math.ceil(this.config.fundingWindowBankMs / this.config.providerPollEveryMs) + 1),
-          backoffMs: this.config.providerPollEveryMs,
-          backoffType: 'fixed',
-        },
+        retry: fundingPoll(this.config.fundingWindowBankMs, this.config),
       }),
     );
     return { created: true, body: this.view(funding.bankReference!, trade.amountUsd) };

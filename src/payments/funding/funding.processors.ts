@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { BankFundingService } from './bank-funding.service';
 import { FundingService } from './funding.service';
-import { NotYet } from './provider-steps';
+import { NotYet, pollBackoffStrategy } from './provider-steps';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { tradesConfig } from '../../config';
@@ -11,7 +11,8 @@ import { TradesRepository } from '../../trades/trades.repository';
 import { ProviderWorkSweeper } from './provider-work.sweeper';
 import { SettlementService } from './settlement.service';
 
-@Processor(QUEUES.funding)
+// The funding checks back off by the `poll` strategy, which BullMQ does not have built in.
+@Processor(QUEUES.funding, { settings: { backoffStrategy: pollBackoffStrategy } })
 export class FundingProcessor extends WorkerHost {
   constructor(
     private readonly funding: FundingService,

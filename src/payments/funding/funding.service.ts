@@ -14,7 +14,7 @@ import { TradesService } from '../../trades/trades.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
+import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
 
 /**
  * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
@@ -78,7 +78,7 @@ export class FundingService {
         jobId: checkFundingJobId(trade.id, 'poll'),
         payload: { tradeId: trade.id },
         delayMs: this.config.providerPollEveryMs,
-        retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+        retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
       }),
     );
     return { created: true, body: { provider: 'paypal', orderId: funding.orderId, approveUrl: funding.approveUrl } };

@@ -15,7 +15,7 @@ import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifi
 import { WECHAT, WechatPort } from '../providers/wechat/wechat.port';
 import { TradesRepository } from '../../trades/trades.repository';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, keepTrying } from './provider-steps';
+import { checkFundingJobId, fundingPoll, keepTrying } from './provider-steps';
 
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
@@ -85,7 +85,10 @@ export class ProviderWebhooksController {
           jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
           jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : `settle-${target.tradeId}-${eventId}`,
           payload: { tradeId: target.tradeId },
-          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+          retry:
+            target.kind === 'funding'
+              ? fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings)
+              : keepTrying(this.tradesSettings.providerPollEveryMs),
         });
       }
       return fresh;

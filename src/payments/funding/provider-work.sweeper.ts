@@ -8,7 +8,7 @@ import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
-import { checkFundingJobId, honorCaptureDelayMs, keepTrying } from './provider-steps';
+import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, keepTrying } from './provider-steps';
 
 const PAGE = 500;
 const MAX_PAGES = 40;
@@ -71,15 +71,16 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     );
 
     requeued += await this.each(
-      `SELECT t.id AS key FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+      `SELECT t.id AS key, t.funding_by FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
         WHERE t.state = 'awaiting_funding' AND f.created_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
       before,
-      (row: { key: string }) => ({
+      (row: { key: string; funding_by: Date | null }) => ({
         queue: QUEUES.funding,
         jobName: JOBS.funding.checkFunding,
         jobId: checkFundingJobId(row.key, 'poll'),
         payload: { tradeId: row.key },
-        retry,
+        // Until what is left of the funding window (an outage may have extended it).
+        retry: fundingPoll(row.funding_by ? row.funding_by.getTime() - Date.now() : 0, this.config),
       }),
     );
 
