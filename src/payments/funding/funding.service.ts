@@ -47,12 +47,13 @@ export class FundingService {
     const trade = await this.trades.find(tradeId);
     if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler funds it");
+    // An order or reference is live only while the trade waits for it: a cancelled or expired trade's is dead.
+    if (trade.state !== 'awaiting_funding')
+      throw new DomainError('invalid_state_transition', `The trade is ${trade.state}`, { state: trade.state });
     const existing = await this.fundings.find(tradeId);
     if (existing?.orderId)
       return { created: false, body: { provider: 'paypal', orderId: existing.orderId, approveUrl: existing.approveUrl } };
     if (existing?.bankReference) return { created: false, body: this.bankFunding.view(existing.bankReference, trade.amountUsd) };
-    if (trade.state !== 'awaiting_funding')
-      throw new DomainError('invalid_state_transition', `The trade is ${trade.state}`, { state: trade.state });
     if (trade.paymentMethod === 'bank_transfer') return this.bankFunding.start(trade);
     let order;
     try {
