@@ -289,124 +289,123 @@ describe('Disputes and operators (HTTP)', () => {
     expect(tooMany.body.code).toBe('too_many_statements');
   });
 
-  it('answers every dispute and admin endpoint by role: anonymous, traveler, counterparty, non-party, suspended, operator', async () => {
+  it('answers every dispute and admin endpoint by role, with the code API.md names, a suspended party included', async () => {
     const { traveler, counterparty, trade, dispute } = await disputedTrade();
     const outsider = await registerUser(api, 'traveler', 'outsider');
     const suspended = await registerUser(api, 'counterparty', 'suspended');
     const target = await registerUser(api, 'traveler', 'target');
     expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token })).status).toBe(200);
-    const callers: Record<string, string | undefined> = {
-      anonymous: undefined,
-      traveler: traveler.token,
-      counterparty: counterparty.token,
-      nonParty: outsider.token,
-      suspended: suspended.token,
-      operator: operator.token,
-    };
+    // The counterparty's own column is asked first; then it is suspended and asked again as `suspendedParty`.
+    const callers: [string, string | undefined][] = [
+      ['anonymous', undefined],
+      ['traveler', traveler.token],
+      ['counterparty', counterparty.token],
+      ['nonParty', outsider.token],
+      ['suspended', suspended.token],
+      ['operator', operator.token],
+      ['suspendedParty', counterparty.token],
+    ];
+    const [U, F, N, OK] = ['401 unauthenticated', '403 forbidden', '404 not_found', '200'];
+    const disputedAlready = '409 invalid_state_transition';
+    // Operators only: every non-operator gets `forbidden` (the role is checked before suspension).
+    const operatorOnly = (operatorCell: string) => ({
+      anonymous: U,
+      traveler: F,
+      counterparty: F,
+      nonParty: F,
+      suspended: F,
+      operator: operatorCell,
+      suspendedParty: F,
+    });
     // A split that does not add up: the operator's call is refused as a client error and changes nothing.
     const badSplit = { outcome: 'split', travelerUsd: '1.00', counterpartyUsd: '1.00', note: 'probe' };
-    const table: [string, string, unknown, Record<string, number>][] = [
+    // Suspended users may still see and argue their live trades' disputes (SPEC.md): a suspended party is
+    // answered like a party, never `account_suspended`; a suspended non-party is a non-party (404).
+    const table: [string, string, unknown, Record<string, string>][] = [
+      [
+        'GET',
+        `/v1/trades/${trade.id}`,
+        undefined,
+        { anonymous: U, traveler: OK, counterparty: OK, nonParty: N, suspended: N, operator: OK, suspendedParty: OK },
+      ],
       [
         'GET',
         `/v1/disputes/${dispute.id}`,
         undefined,
-        { anonymous: 401, traveler: 200, counterparty: 200, nonParty: 404, suspended: 404, operator: 200 },
+        { anonymous: U, traveler: OK, counterparty: OK, nonParty: N, suspended: N, operator: OK, suspendedParty: OK },
       ],
       [
         'POST',
         `/v1/disputes/${dispute.id}/statements`,
         { text: 'probe' },
-        { anonymous: 401, traveler: 201, counterparty: 201, nonParty: 404, suspended: 404, operator: 403 },
+        { anonymous: U, traveler: '201', counterparty: '201', nonParty: N, suspended: N, operator: F, suspendedParty: '201' },
       ],
       [
         'POST',
         `/v1/trades/${trade.id}/disputes`,
         { reason: 'other', statement: 'probe' },
-        { anonymous: 401, traveler: 409, counterparty: 409, nonParty: 404, suspended: 404, operator: 403 },
+        {
+          anonymous: U,
+          traveler: disputedAlready,
+          counterparty: disputedAlready,
+          nonParty: N,
+          suspended: N,
+          operator: F,
+          suspendedParty: disputedAlready,
+        },
       ],
-      [
-        'GET',
-        '/v1/admin/disputes',
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'POST',
-        `/v1/admin/disputes/${dispute.id}/resolve`,
-        badSplit,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 400 },
-      ],
-      [
-        'POST',
-        `/v1/admin/disputes/${dispute.id}/assign`,
-        {},
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'GET',
-        '/v1/admin/trades?state=disputed',
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'POST',
-        `/v1/admin/trades/${trade.id}/retry-settlement`,
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 409 },
-      ],
-      [
-        'GET',
-        `/v1/admin/users/${traveler.id}`,
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'PUT',
-        `/v1/admin/users/${traveler.id}/tier`,
-        { tier: 9 },
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 400 },
-      ],
-      [
-        'POST',
-        `/v1/admin/users/${target.id}/suspend`,
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'POST',
-        `/v1/admin/users/${target.id}/unsuspend`,
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'GET',
-        `/v1/admin/audit?tradeId=${trade.id}`,
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'GET',
-        '/v1/admin/ledger/check',
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
-      [
-        'GET',
-        '/admin/queues',
-        undefined,
-        { anonymous: 401, traveler: 403, counterparty: 403, nonParty: 403, suspended: 403, operator: 200 },
-      ],
+      ['GET', '/v1/admin/disputes', undefined, operatorOnly(OK)],
+      ['POST', `/v1/admin/disputes/${dispute.id}/resolve`, badSplit, operatorOnly('400 split_mismatch')],
+      ['POST', `/v1/admin/disputes/${dispute.id}/assign`, {}, operatorOnly(OK)],
+      ['GET', '/v1/admin/trades?state=disputed', undefined, operatorOnly(OK)],
+      ['POST', `/v1/admin/trades/${trade.id}/retry-settlement`, undefined, operatorOnly('409 invalid_state_transition')],
+      ['GET', `/v1/admin/users/${traveler.id}`, undefined, operatorOnly(OK)],
+      ['PUT', `/v1/admin/users/${traveler.id}/tier`, { tier: 9 }, operatorOnly('400 validation_failed')],
+      ['POST', `/v1/admin/users/${target.id}/suspend`, undefined, operatorOnly(OK)],
+      ['POST', `/v1/admin/users/${target.id}/unsuspend`, undefined, operatorOnly(OK)],
+      ['GET', `/v1/admin/audit?tradeId=${trade.id}`, undefined, operatorOnly(OK)],
+      ['GET', '/v1/admin/ledger/check', undefined, operatorOnly(OK)],
+      ['GET', '/admin/queues', undefined, operatorOnly(OK)],
     ];
-    const got: Record<string, Record<string, number>> = {};
-    const wanted: Record<string, Record<string, number>> = {};
-    for (const [method, path, body, expected] of table) {
-      const key = `${method} ${path.replace(/[0-9a-f-]{36}/g, ':id')}`;
-      got[key] = {};
-      wanted[key] = expected;
-      for (const [who, token] of Object.entries(callers)) got[key][who] = (await api(method, path, { token, body })).status;
+    const got: Record<string, Record<string, string>> = {};
+    const wanted: Record<string, Record<string, string>> = {};
+    const keyOf = (method: string, path: string) => `${method} ${path.replace(/[0-9a-f-]{36}/g, ':id')}`;
+    for (const [method, path, , expected] of table) wanted[keyOf(method, path)] = expected;
+    for (const [who, token] of callers) {
+      if (who === 'suspendedParty') {
+        expect((await api('POST', `/v1/admin/users/${counterparty.id}/suspend`, { token: operator.token })).status).toBe(200);
+      }
+      for (const [method, path, body] of table) {
+        const response = await api(method, path, { token, body });
+        const code = response.status >= 400 ? response.body?.code : undefined;
+        (got[keyOf(method, path)] ??= {})[who] = code ? `${response.status} ${code}` : String(response.status);
+      }
     }
     expect(got).toEqual(wanted);
     expect(await state(trade.id)).toBe('disputed');
+  });
+
+  it('filters the operators’ trade list by state', async () => {
+    const disputed = await disputedTrade();
+    const funded = await fundedTrade();
+    const listed = async (wanted: string) => {
+      const page = await api('GET', `/v1/admin/trades?state=${wanted}&limit=100`, { token: operator.token });
+      expect(page.status).toBe(200);
+      return page.body.data as { id: string; state: string }[];
+    };
+    for (const [wanted, member, other] of [
+      ['disputed', disputed.trade.id, funded.trade.id],
+      ['funded', funded.trade.id, disputed.trade.id],
+    ]) {
+      const trades = await listed(wanted);
+      expect(trades.filter((t) => t.state !== wanted)).toEqual([]);
+      expect(trades.map((t) => t.id)).toContain(member);
+      expect(trades.map((t) => t.id)).not.toContain(other);
+    }
+    // A state that neither trade is in lists neither.
+    const completed = (await listed('completed')).map((t) => t.id);
+    expect(completed).not.toContain(disputed.trade.id);
+    expect(completed).not.toContain(funded.trade.id);
   });
 
   it('lets a suspended party still open a dispute and add statements to it', async () => {
