@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { signPayload } from '../src/common/crypto/hmac-signature';
+import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
+import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
@@ -20,6 +22,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       RATE_FEED_WALK_BPS: '0',
       REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
       PROVIDER_POLL_EVERY_MS: '200',
+      PROVIDER_POLL_MAX_EVERY_MS: '1000',
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
       PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
       BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
@@ -43,6 +46,9 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+
+  // Whatever a test leaves in flight, the books hold their invariants.
+  afterEach(() => expectClean());
 
   /** A bank-transfer trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
   async function bankTrade() {
@@ -104,6 +110,20 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       (e: { toState: string }) => e.toState === 'funded',
     );
     expect(funded.detail).toEqual({ provider: 'bank_transfer', reference, transferId });
+    // The bank mock's own callback, signed with X-Signature, was taken and stored.
+    const callbacks = await eventually(async () => {
+      const rows = (
+        await db.query(`SELECT raw_ciphertext, raw_key_id FROM provider_events WHERE provider = 'bank' AND event_type = 'transfer.settled'`)
+      ).rows as { raw_ciphertext: string; raw_key_id: string }[];
+      const encryption = test.app.get(FieldEncryption);
+      const mine = rows
+        .map((r) => JSON.parse(encryption.decrypt({ ciphertext: r.raw_ciphertext, keyId: r.raw_key_id }, PROVIDER_EVENT_CONTEXT)))
+        .filter((event: { data: { id: string } }) => event.data.id === transferId);
+      return mine.length > 0 && mine;
+    });
+    expect(callbacks).toEqual([
+      expect.objectContaining({ type: 'transfer.settled', data: expect.objectContaining({ status: 'settled' }) }),
+    ]);
     await expectClean();
 
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
@@ -182,6 +202,27 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     ]);
     await eventually(async () => (await suspenseBalance()) === '0');
     await expectClean();
+  });
+
+  it('holds money for an expired trade in suspense and sends it back', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-funding`))).promote();
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'expired');
+    const late = await send(reference, '138.12');
+    await eventually(() => returnBooked(late));
+    expect(await returnsOf(late)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    const decided = await db.query(`SELECT trade_id, disposition FROM bank_incoming_transfers WHERE transfer_id = $1`, [late]);
+    expect(decided.rows).toEqual([{ trade_id: trade.id, disposition: 'late' }]);
+    const entries = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE kind LIKE $1 ORDER BY created_at`, [
+      `suspense_%:${late}`,
+    ]);
+    expect(entries.rows).toEqual([
+      { kind: `suspense_in:${late}`, amount: '13812' },
+      { kind: `suspense_out:${late}`, amount: '13812' },
+    ]);
+    expect(await state(trade.id, traveler.token)).toBe('expired');
   });
 
   it('refunds a funded bank trade whose payout window passed: the USD sent back to the sender, the refund payable cleared', async () => {

@@ -4,6 +4,7 @@ import { PaypalMockIdentity } from '../src/payments/providers/paypal/mock/paypal
 import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { loadPaypalConfig } from '../src/config';
+import { pollAttemptsWithin } from '../src/payments/funding/provider-steps';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
@@ -25,6 +26,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       RATE_FEED_WALK_BPS: '0',
       REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
       PROVIDER_POLL_EVERY_MS: '200',
+      PROVIDER_POLL_MAX_EVERY_MS: '1000',
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
       PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
       OUTBOX_POLL_INTERVAL_MS: '50',
@@ -47,6 +49,9 @@ describe('PayPal funding and settlement (HTTP)', () => {
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+
+  // Whatever a test leaves in flight, the books hold their invariants.
+  afterEach(() => expectClean());
 
   async function paypalTrade(amountCny = '1000.00', payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`) {
     const traveler = await readyTraveler(api);
@@ -514,11 +519,24 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await expectClean();
   });
 
-  it('voids an authorization that arrives for a trade that has ended', async () => {
+  /** The funding window passes now: the deadline moved to the past and its delayed job run at once. */
+  const passFundingWindow = async (tradeId: string) => {
+    await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = $1`, [tradeId]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${tradeId}-funding`))).promote();
+  };
+
+  it.each(['cancelled', 'expired'])('voids an authorization that arrives for a trade that was %s', async (ended) => {
     const { traveler, trade } = await paypalTrade('100.00');
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
-    // The trade is cancelled; the approval comes after, and an earlier check authorized at PayPal and was lost.
-    await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token });
+    // The trade ends; the approval comes after, and an earlier check authorized at PayPal and was lost.
+    if (ended === 'cancelled') await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token });
+    else await passFundingWindow(trade.id);
+    await eventually(async () => (await state(trade.id, traveler.token)) === ended);
+    // Its order is no longer live: asking for funding again is refused, not answered with the dead order.
+    const again = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ code: 'invalid_state_transition', detail: expect.stringContaining(ended) });
     await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, {});
     const paypalPort = new PaypalRestClient({ ...loadPaypalConfig({}), baseUrl: `${test.baseUrl}/sandbox/paypal` });
     await paypalPort.authorizeOrder(funding.body.orderId, `yb-${trade.id}-authorize`);
@@ -531,8 +549,30 @@ describe('PayPal funding and settlement (HTTP)', () => {
         (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [funding.body.orderId])).rows[0]?.status ===
         'VOIDED',
     );
-    expect(await state(trade.id, traveler.token)).toBe('cancelled');
+    expect(await state(trade.id, traveler.token)).toBe(ended);
     await expectClean();
+  });
+
+  it('funds by polling alone when PayPal’s webhooks never arrive, backing off while the buyer has not approved', async () => {
+    const { traveler, trade } = await paypalTrade('100.00');
+    const funding = test.app.get(QueueRegistry).get(QUEUES.funding);
+    const pollId = `check-funding-${trade.id}-poll`;
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', dropWebhooks: 1 } });
+    try {
+      const order = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+      expect(order.status).toBe(201);
+      // From the poll interval, doubling to the cap, for as many runs as the 30-minute funding window holds.
+      const poll = await eventually(async () => funding.getJob(pollId));
+      expect(poll.opts.backoff).toEqual({ type: 'poll', delay: 200, capMs: 1000 });
+      expect(poll.opts.attempts).toBe(pollAttemptsWithin(30 * 60 * 1000, 200, 1000));
+      // The poll asks and is told "not yet" a few times (retried by the `poll` backoff) before the buyer approves.
+      await eventually(async () => ((await funding.getJob(pollId))?.attemptsMade ?? 0) >= 3);
+      await api('POST', `/sandbox/paypal/orders/${order.body.orderId}/approve`, {});
+      await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    expect(await completedJobResult(funding, pollId)).toEqual({ outcome: 'funded' });
   });
 
   it('answers 503, not 500, when PayPal is down at funding, and nothing is recorded', async () => {
