@@ -428,12 +428,24 @@ describe('Disputes and operators (HTTP)', () => {
   it('lists the queue oldest first with a trade summary and age, filtered by status', async () => {
     const a = await disputedTrade();
     const b = await disputedTrade();
+    // a was opened 90 seconds ago: its age is counted from then, in whole seconds.
+    await db.query(`UPDATE disputes SET created_at = created_at - interval '90 seconds' WHERE id = $1`, [a.dispute.id]);
+    const askedAt = Date.now();
     const open = await api('GET', '/v1/admin/disputes?status=open&limit=100', { token: operator.token });
+    const answeredAt = Date.now();
     const ids = open.body.data.map((d: { id: string }) => d.id);
     expect(ids.indexOf(a.dispute.id)).toBeLessThan(ids.indexOf(b.dispute.id));
+    for (const item of open.body.data as { createdAt: string; ageSeconds: number }[]) {
+      expect(Number.isInteger(item.ageSeconds)).toBe(true);
+      expect(item.ageSeconds).toBeGreaterThanOrEqual(Math.max(0, Math.floor((askedAt - Date.parse(item.createdAt)) / 1000)));
+      expect(item.ageSeconds).toBeLessThanOrEqual(Math.ceil((answeredAt - Date.parse(item.createdAt)) / 1000));
+    }
+    const ageOf = (id: string) => open.body.data.find((d: { id: string }) => d.id === id).ageSeconds;
+    expect(ageOf(a.dispute.id)).toBeGreaterThanOrEqual(90);
+    expect(ageOf(a.dispute.id)).toBeLessThan(100);
+    expect(ageOf(b.dispute.id)).toBeLessThan(10);
     expect(open.body.data.find((d: { id: string }) => d.id === a.dispute.id)).toMatchObject({
       status: 'open',
-      ageSeconds: expect.any(Number),
       trade: {
         id: a.trade.id,
         state: 'disputed',
