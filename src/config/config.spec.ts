@@ -1,4 +1,4 @@
-import { ConfigError, DEV_JWT_SECRET, loadAppConfig, loadDatabaseConfig, loadRedisConfig, validateAllConfig } from '.';
+import { ConfigError, DEV_JWT_SECRET, loadAppConfig, loadDatabaseConfig, loadJobsConfig, loadRedisConfig, validateAllConfig } from '.';
 
 describe('configuration', () => {
   it('starts with no settings at all on a machine with local PostgreSQL and Redis', () => {
@@ -25,6 +25,12 @@ describe('configuration', () => {
         expect.stringContaining('QUEUE_PREFIX must be a hash tag'),
       ]),
     );
+  });
+
+  it('runs eight jobs of a queue at once unless told otherwise, and never none', () => {
+    expect(loadJobsConfig({}).workerConcurrency).toBe(8);
+    expect(loadJobsConfig({ WORKER_CONCURRENCY: '32' }).workerConcurrency).toBe(32);
+    expect(() => loadJobsConfig({ WORKER_CONCURRENCY: '0' })).toThrow(/WORKER_CONCURRENCY/);
   });
 
   it('never echoes a malformed URL, which may hold a password', () => {

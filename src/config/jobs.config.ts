@@ -7,6 +7,12 @@ export interface JobsConfig {
   outboxBatchSize: number;
   /** How often expired idempotency keys are purged. */
   idempotencyPurgeEveryMs: number;
+  /**
+   * Jobs each queue's worker runs at once in this process. Jobs mostly wait on a provider or the database, and
+   * each is idempotent and takes its trade's row lock, so running several at once is safe and keeps one slow
+   * answer from holding up the rest.
+   */
+  workerConcurrency: number;
 }
 
 export function loadJobsConfig(env = process.env): JobsConfig {
@@ -15,6 +21,7 @@ export function loadJobsConfig(env = process.env): JobsConfig {
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 1000, { min: 10 }),
     outboxBatchSize: read.int('OUTBOX_BATCH_SIZE', 100, { min: 1, max: 1000 }),
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
+    workerConcurrency: read.int('WORKER_CONCURRENCY', 8, { min: 1, max: 100 }),
   });
 }
 

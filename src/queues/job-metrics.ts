@@ -1,8 +1,8 @@
-import { WorkerHost } from '@nestjs/bullmq';
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import type { Job, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { Histogram, register } from 'prom-client';
+import { startedWorkers } from './started-workers';
 
 export const JOB_DURATION_METRIC = 'bullmq_job_duration_seconds';
 
@@ -22,7 +22,7 @@ export class JobMetrics implements OnApplicationBootstrap {
       labelNames: ['queue', 'name', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
-    for (const worker of this.workers()) {
+    for (const worker of startedWorkers(this.discovery)) {
       const observe = (job: Job | undefined, outcome: 'completed' | 'failed') => {
         if (!job?.processedOn || !job.finishedOn) return;
         histogram.observe({ queue: worker.name, name: job.name, outcome }, Math.max(0, job.finishedOn - job.processedOn) / 1000);
@@ -30,20 +30,5 @@ export class JobMetrics implements OnApplicationBootstrap {
       worker.on('completed', (job) => observe(job, 'completed'));
       worker.on('failed', (job) => observe(job, 'failed'));
     }
-  }
-
-  /** The BullMQ workers Nest started in this process (none when it runs without workers). */
-  private workers(): Worker[] {
-    return this.discovery
-      .getProviders()
-      .map((wrapper) => wrapper.instance as unknown)
-      .filter((instance): instance is WorkerHost => instance instanceof WorkerHost)
-      .flatMap((host) => {
-        try {
-          return [host.worker];
-        } catch {
-          return []; // a processor whose worker was not started
-        }
-      });
   }
 }

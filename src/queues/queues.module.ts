@@ -8,6 +8,7 @@ import { ALL_QUEUES } from './queue-names';
 import { JobMetrics } from './job-metrics';
 import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
+import { WorkerConcurrency } from './worker-concurrency';
 
 @Global()
 @Module({
@@ -28,7 +29,7 @@ import { QueueRegistry } from './queue-registry';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics, JobMetrics],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency],
   exports: [BullModule, QueueRegistry],
 })
 export class QueuesModule {}

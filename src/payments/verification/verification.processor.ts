@@ -3,8 +3,8 @@ import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PayoutVerificationService } from './payout-verification.service';
 
-// Each job waits on WeChat (up to its timeout); many trades are verified at once, so one slow answer holds up none.
-@Processor(QUEUES.verification, { concurrency: 8 })
+// Each job waits on WeChat (up to its timeout); WORKER_CONCURRENCY jobs run at once, so one slow answer holds up none.
+@Processor(QUEUES.verification)
 export class VerificationProcessor extends WorkerHost {
   constructor(private readonly verification: PayoutVerificationService) {
     super();
