@@ -78,6 +78,15 @@ describe('WeChat verification (HTTP)', () => {
   const report = (trade: { id: string }, counterparty: TestUser, wechatTransferId: string) =>
     api('POST', `/v1/trades/${trade.id}/payout`, { token: counterparty.token, body: { wechatTransferId } });
 
+  interface TimelineEvent {
+    type: string;
+    toState: string | null;
+    actor: { kind: string; id: string | null };
+    detail: Record<string, unknown>;
+  }
+  const timeline = async (tradeId: string, token: string): Promise<TimelineEvent[]> =>
+    (await api('GET', `/v1/trades/${tradeId}/events`, { token })).body.data;
+
   async function disputeOf(tradeId: string, token: string) {
     const view = (await api('GET', `/v1/trades/${tradeId}`, { token })).body;
     return (await api('GET', `/v1/disputes/${view.disputeId}`, { token })).body;
@@ -143,6 +152,14 @@ describe('WeChat verification (HTTP)', () => {
     expect(dispute.statements[0].text).toMatch(finding);
     expect(JSON.stringify(dispute)).not.toContain(travelerWallet);
     expect(JSON.stringify(dispute)).not.toContain(counterpartyWallet);
+    // The timeline carries the same finding, so a party reading only the timeline sees why.
+    const events = await timeline(trade.id, traveler.token);
+    expect(events.find((e) => e.type === 'dispute_statement')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { disputeId: dispute.id, finding: expect.stringMatching(finding) },
+    });
+    expect(JSON.stringify(events)).not.toContain(travelerWallet);
+    expect(JSON.stringify(events)).not.toContain(counterpartyWallet);
     await expectClean();
   });
 
@@ -150,7 +167,19 @@ describe('WeChat verification (HTTP)', () => {
     const { traveler, counterparty, trade } = await fundedTrade();
     await report(trade, counterparty, `1000020260101${Date.now()}`);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'disputed', 15000);
-    expect((await disputeOf(trade.id, traveler.token)).statements[0].text).toBe('WeChat has no transfer with the reported id.');
+    const dispute = await disputeOf(trade.id, traveler.token);
+    expect(dispute).toMatchObject({ reason: 'verification_failed', openedBy: { kind: 'system', id: null } });
+    expect(dispute.statements[0].text).toBe('WeChat has no transfer with the reported id.');
+    const events = await timeline(trade.id, traveler.token);
+    expect(events.find((e) => e.toState === 'disputed')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { reason: 'verification_failed', disputeId: dispute.id },
+    });
+    expect(events.find((e) => e.type === 'dispute_statement')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { disputeId: dispute.id, finding: 'WeChat has no transfer with the reported id.' },
+    });
+    await expectClean();
   });
 
   it('lets one trade claim a transfer id: the second report gets 409 wechat_transfer_used', async () => {
@@ -162,6 +191,18 @@ describe('WeChat verification (HTTP)', () => {
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('wechat_transfer_used');
     expect(await state(second.trade.id, second.traveler.token)).toBe('funded');
+  });
+
+  it('lets one of two trades claiming the same transfer at once have it: one 200, one 409 wechat_transfer_used', async () => {
+    const [first, second] = await Promise.all([fundedTrade(), fundedTrade()]);
+    const transferId = await send(first.counterpartyWallet, first.travelerWallet, '1000.00');
+    const answers = await Promise.all([first, second].map((t) => report(t.trade, t.counterparty, transferId)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    expect(answers.find((a) => a.status === 409)!.body.code).toBe('wechat_transfer_used');
+    const winner = answers[0].status === 200 ? first : second;
+    const loser = winner === first ? second : first;
+    expect(await state(loser.trade.id, loser.traveler.token)).toBe('funded');
+    expect((await db.query(`SELECT id FROM trades WHERE wechat_transfer_id = $1`, [transferId])).rows).toEqual([{ id: winner.trade.id }]);
   });
 
   it('releases, not refunds, a trade whose counterparty paid but never reported, when the payout window passes', async () => {
