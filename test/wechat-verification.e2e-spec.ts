@@ -6,7 +6,7 @@ import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 
 /** The RMB leg end to end: the WeChat mock's wallets, the counterparty's report, verification, and the last search. */
 describe('WeChat verification (HTTP)', () => {
@@ -292,16 +292,64 @@ describe('WeChat verification (HTTP)', () => {
     await expectClean();
   });
 
+  it('releases on the notification when it lands after the report, the poll being off for that trade', async () => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    const queues = test.app.get(QueueRegistry);
+    const verification = queues.get(QUEUES.verification);
+    const deliveries = queues.get(QUEUES.sandboxWechat);
+    // WeChat notifies as the transfer is made, before the report; held here, its delivery lands after the report.
+    await Promise.all([verification.pause(), deliveries.pause()]);
+    let transferId: string;
+    try {
+      transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+      expect((await report(trade, counterparty, transferId)).status).toBe(200);
+      // The report's poll is taken away before it ever asks WeChat: only the notification can verify now.
+      const poll = await eventually(async () => verification.getJob(`verify-${trade.id}`));
+      await poll.remove();
+    } finally {
+      await Promise.all([verification.resume(), deliveries.resume()]);
+    }
+    await eventually(async () => ['releasing', 'completed'].includes(await state(trade.id, traveler.token)));
+    const { rows } = await db.query(`SELECT event_id FROM provider_events WHERE provider = 'wechat' ORDER BY received_at DESC LIMIT 1`);
+    expect(await completedJobResult(verification, `verify-${trade.id}-${rows[0].event_id}`)).toEqual({ outcome: 'releasing' });
+    expect(await verification.getJob(`verify-${trade.id}`)).toBeUndefined();
+    const events = await timeline(trade.id, traveler.token);
+    expect(events.find((e) => e.toState === 'releasing')).toMatchObject({
+      actor: { kind: 'system', id: null },
+      detail: { verified: true, wechatTransferId: transferId },
+    });
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    await expectClean();
+  });
+
   it('moves once whether notifications are duplicated, dropped (the poll finds it) or reordered, and refuses a forged one', async () => {
+    const deliveries = test.app.get(QueueRegistry).get(QUEUES.sandboxWechat);
+    const stored = async () =>
+      (await db.query(`SELECT event_id FROM provider_events WHERE provider = 'wechat'`)).rows.map((r: { event_id: string }) => r.event_id);
     for (const faults of [{ duplicateWebhooks: 1 }, { dropWebhooks: 1 }, { reorderWebhooks: true, duplicateWebhooks: 1, seed: 5 }]) {
       await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', ...faults } });
       try {
         const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+        const before = new Set(await stored());
         const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
         await report(trade, counterparty, transferId);
         await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
-        const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
-        expect(events.filter((e: { toState: string }) => e.toState === 'releasing')).toHaveLength(1);
+        const events = await timeline(trade.id, traveler.token);
+        expect(events.filter((e) => e.toState === 'releasing')).toHaveLength(1);
+        if (faults.dropWebhooks) {
+          // Nothing reached the platform; the poll alone moved the trade.
+          expect((await stored()).filter((id) => !before.has(id))).toEqual([]);
+          continue;
+        }
+        // Both copies of the one notification were delivered (2xx), and stored once.
+        const [eventId] = await eventually(async () => {
+          const fresh = (await stored()).filter((id) => !before.has(id));
+          return fresh.length > 0 && fresh;
+        });
+        for (const copy of [0, 1]) {
+          expect(await completedJobResult(deliveries, `wechat-notify-${eventId}-${copy}-0`)).toEqual({ status: 200 });
+        }
+        expect((await stored()).filter((id) => !before.has(id))).toEqual([eventId]);
       } finally {
         await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
       }
