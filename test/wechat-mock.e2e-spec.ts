@@ -63,10 +63,10 @@ describe('WeChat mock conformance (wechatpay-axios-plugin)', () => {
   }
 
   /** Built synchronously: the client is a Proxy whose every property is an API path, `then` included, so it is never awaited. */
-  function wxpay(known: { serial: string; certificate: string }, serial = DEV_WECHATPAY_MERCHANT_SERIAL) {
+  function wxpay(known: { serial: string; certificate: string }, serial = DEV_WECHATPAY_MERCHANT_SERIAL, mchid = DEV_WECHATPAY_MCHID) {
     return new Wechatpay({
       baseURL: `${test.baseUrl}/sandbox/wechat/`,
-      mchid: DEV_WECHATPAY_MCHID,
+      mchid,
       serial,
       privateKey: readFileSync(keyFile),
       certs: { [known.serial]: known.certificate },
@@ -147,6 +147,33 @@ describe('WeChat mock conformance (wechatpay-axios-plugin)', () => {
     const unknownRoute = await api('GET', '/sandbox/wechat/v3/no-such-api');
     expect(unknownRoute.status).toBe(404);
     expect(unknownRoute.body).toEqual({ code: 'RESOURCE_NOT_EXISTS', message: expect.any(String) });
+  });
+
+  it('answers errors in WeChat’s shape: a missing parameter, an unknown merchant, and an outage', async () => {
+    const { from } = await wallets();
+    const known = await platform();
+    const since = new Date(Date.now() - 60_000).toISOString();
+    await expect(wxpay(known).v3.walletTransfers.get({ params: { from_wechat_id: from, since } })).rejects.toMatchObject({
+      response: { status: 400, data: { code: 'PARAM_ERROR', message: expect.stringContaining('to_wechat_id') } },
+    });
+    // Signed properly, but with the key of a merchant id WeChat does not know.
+    await expect(wxpay(known, DEV_WECHATPAY_MERCHANT_SERIAL, '1900009999').v3.certificates.get()).rejects.toMatchObject({
+      response: { status: 401, data: { code: 'SIGN_ERROR', message: expect.any(String) } },
+    });
+    expect((await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', down: true } })).status).toBe(200);
+    try {
+      for (const call of [
+        () => wxpay(known).v3.certificates.get(),
+        () => wxpay(known).v3.walletTransfers._transfer_id_.get({ transfer_id: '1' }),
+      ]) {
+        await expect(call()).rejects.toMatchObject({
+          response: { status: 503, data: { code: 'SYSTEM_ERROR', message: expect.any(String) } },
+        });
+      }
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+    }
+    expect((await wxpay(known).v3.certificates.get()).status).toBe(200);
   });
 
   it('checks the merchant signature itself: the prefix-stripped URL form signs too; a stale time or another key does not', async () => {
