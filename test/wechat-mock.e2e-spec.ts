@@ -242,6 +242,9 @@ describe('WeChat mock conformance (wechatpay-axios-plugin)', () => {
       ).toBe(true);
       const notification = JSON.parse(delivery.body);
       expect(notification).toMatchObject({ resource_type: 'encrypt-resource', event_type: 'WALLET_TRANSFER.SUCCESS' });
+      // WeChat writes its times in Beijing time, to the second, with the offset.
+      expect(notification.create_time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
+      expect(Math.abs(new Date(notification.create_time).getTime() - Date.now())).toBeLessThan(60_000);
       const { ciphertext, nonce, associated_data } = notification.resource;
       expect(JSON.parse(Aes.AesGcm.decrypt(ciphertext, DEV_WECHATPAY_APIV3_KEY, nonce, associated_data))).toMatchObject({
         transfer_id: transferId,

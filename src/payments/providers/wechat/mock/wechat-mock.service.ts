@@ -138,7 +138,7 @@ export class WechatMockService {
   private async notify(manager: EntityManager, transfer: WalletTransferView, base: string): Promise<void> {
     const notification = {
       id: randomUUID(),
-      create_time: new Date().toISOString(),
+      create_time: beijingTime(new Date()),
       resource_type: 'encrypt-resource',
       event_type: 'WALLET_TRANSFER.SUCCESS',
       summary: '转账成功',
@@ -164,6 +164,11 @@ export class WechatMockService {
 /** WeChat ids are case-insensitive, as the platform stores them: one wallet whatever the case it is named in. */
 function walletKey(wechatId: string): string {
   return wechatId.trim().toLowerCase();
+}
+
+/** How WeChat writes a notification's time (PROVIDERS.md): Beijing time, to the second, with its offset. */
+function beijingTime(at: Date): string {
+  return `${new Date(at.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19)}+08:00`;
 }
 
 /** WeChat-like transfer ids: digits, with the date in them. */
