@@ -1,4 +1,9 @@
+import type { ConfigType } from '@nestjs/config';
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { serveMetrics } from '../src/bootstrap/metrics-server';
+import { authConfig } from '../src/config';
+import { ConsoleSessionsRepository } from '../src/users/console-sessions.repository';
 import { client, Api } from './support/http';
 import { createOperator, registerUser } from './support/factories';
 import { eventually, startTestApp, TestApp } from './support/test-app';
@@ -124,7 +129,7 @@ describe('operations (HTTP)', () => {
     expect(queues.body.queues.map((q: { name: string }) => q.name)).toContain('housekeeping');
   });
 
-  it('opens a console session cookie for operators only', async () => {
+  it('opens a console session cookie for operators only, holding an opaque token of a stored session', async () => {
     const traveler = await registerUser(api, 'traveler');
     const operator = await createOperator(test, api);
     const refused = await api('POST', '/v1/auth/session', { body: { email: traveler.email, password: traveler.password } });
@@ -134,17 +139,87 @@ describe('operations (HTTP)', () => {
     const session = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });
     expect(session.status).toBe(204);
     const setCookie = session.headers.get('set-cookie')!;
+    const lifetime = test.app.get<ConfigType<typeof authConfig>>(authConfig.KEY).jwtExpiresInSeconds;
     expect(setCookie).toMatch(/^yb_session=[^;]+;/);
     expect(setCookie).toContain('HttpOnly');
     expect(setCookie).toContain('SameSite=Strict');
-    expect(setCookie).toContain('Path=/admin');
+    expect(setCookie).toMatch(/; Path=\/(;|$)/);
+    expect(setCookie).toContain(`Max-Age=${lifetime}`);
     const cookie = setCookie.split(';')[0];
+    const token = cookie.slice('yb_session='.length);
+    // 32 random bytes in base64url, not a JWT.
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(token).not.toContain('.');
+
+    // Only the token's SHA-256 is stored, with the operator and the expiry.
+    const rows: { token_hash: Buffer; user_id: string; seconds: number }[] = await test.app
+      .get(DataSource)
+      .query(
+        `SELECT token_hash, user_id, extract(epoch FROM expires_at - created_at)::float AS seconds FROM console_sessions WHERE user_id = $1`,
+        [operator.id],
+      );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].token_hash.equals(createHash('sha256').update(token).digest())).toBe(true);
+    expect(rows[0].token_hash.toString('utf8')).not.toContain(token);
+    expect(Math.abs(rows[0].seconds - lifetime)).toBeLessThan(5);
+
     expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(200);
     expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: 'yb_session=forged' } })).status).toBe(403);
+    // The /v1 API authenticates by Bearer or X-Api-Key only: the cookie grants nothing there.
+    expect((await api('GET', '/v1/me', { headers: { cookie } })).status).toBe(401);
+  });
 
-    const ended = await api('DELETE', '/v1/auth/session');
+  it('ends a console session on DELETE: the same cookie replayed is refused', async () => {
+    const operator = await createOperator(test, api);
+    const session = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });
+    const cookie = session.headers.get('set-cookie')!.split(';')[0];
+    const other = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });
+    const otherCookie = other.headers.get('set-cookie')!.split(';')[0];
+    expect(otherCookie).not.toBe(cookie);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(200);
+
+    const ended = await api('DELETE', '/v1/auth/session', { headers: { cookie } });
     expect(ended.status).toBe(204);
-    expect(ended.headers.get('set-cookie')).toMatch(/yb_session=;.*Expires=Thu, 01 Jan 1970/);
+    expect(ended.headers.get('set-cookie')).toMatch(/^yb_session=;.*Path=\/(;|$)/);
+    expect(ended.headers.get('set-cookie')).toMatch(/Expires=Thu, 01 Jan 1970/);
+
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(403);
+    expect((await api('GET', '/admin/queues', { headers: { cookie } })).status).toBe(403);
+    expect((await api('GET', '/admin/queues')).status).toBe(401);
+    // Only that session ended: the operator's other one still admits.
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: otherCookie } })).status).toBe(200);
+
+    // Without a cookie, or with an unknown one, DELETE still clears the cookie and answers 204.
+    const again = await api('DELETE', '/v1/auth/session', { headers: { cookie } });
+    expect(again.status).toBe(204);
+    const bare = await api('DELETE', '/v1/auth/session');
+    expect(bare.status).toBe(204);
+    expect(bare.headers.get('set-cookie')).toMatch(/yb_session=;.*Expires=Thu, 01 Jan 1970/);
+  });
+
+  it('refuses a console session whose user is no longer an operator, or that has expired; the purge deletes expired ones', async () => {
+    const dataSource = test.app.get(DataSource);
+    const open = async (user: { email: string; password: string }) =>
+      (await api('POST', '/v1/auth/session', { body: { email: user.email, password: user.password } })).headers
+        .get('set-cookie')!
+        .split(';')[0];
+
+    const demoted = await createOperator(test, api);
+    const demotedCookie = await open(demoted);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: demotedCookie } })).status).toBe(200);
+    // No endpoint changes a role; the check is on the role read at each request all the same.
+    await dataSource.query(`UPDATE users SET role = 'traveler' WHERE id = $1`, [demoted.id]);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: demotedCookie } })).status).toBe(403);
+
+    const expiring = await createOperator(test, api);
+    const expiringCookie = await open(expiring);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: expiringCookie } })).status).toBe(200);
+    await dataSource.query(`UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [expiring.id]);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: expiringCookie } })).status).toBe(403);
+
+    expect(await test.app.get(ConsoleSessionsRepository).purgeExpired(1000)).toBeGreaterThanOrEqual(1);
+    expect(await dataSource.query(`SELECT 1 FROM console_sessions WHERE user_id = $1`, [expiring.id])).toHaveLength(0);
+    expect(await dataSource.query(`SELECT 1 FROM console_sessions WHERE user_id = $1`, [demoted.id])).toHaveLength(1);
   });
 
   it('sends security headers and a request id', async () => {

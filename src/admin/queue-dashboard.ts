@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from '../common/errors/problem';
 import { ALL_QUEUES } from '../queues/queue-names';
 import { SESSION_COOKIE } from '../users/auth.controller';
+import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 import { UsersRepository } from '../users/users.repository';
 
 export const QUEUE_DASHBOARD_ROUTE = '/admin/queues';
@@ -20,7 +21,8 @@ export const queueDashboardModules = [
 
 /**
  * bull-board's routes are plain Fastify routes, outside Nest's guards, so an onRequest hook admits
- * operators only: a valid Bearer token, or the console's session cookie, of a user whose role is still `operator`.
+ * operators only: a valid Bearer token, or a live console session (the cookie's token, looked up in
+ * console_sessions), of a user whose role is still `operator`.
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
   fastify.addHook('onRequest', async (request, reply) => {
@@ -33,12 +35,15 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
     const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
     // Browsers fetch the dashboard's scripts without the header, so the console's cookie also admits.
     // This hook runs before the cookie plugin's own, so it parses the header itself.
-    const token = bearer ?? (request.headers.cookie ? fastify.parseCookie(request.headers.cookie)[SESSION_COOKIE] : undefined);
+    const session =
+      bearer === undefined && request.headers.cookie ? fastify.parseCookie(request.headers.cookie)[SESSION_COOKIE] : undefined;
+    const token = bearer ?? session;
     let allowed = false;
     if (nest && token) {
       try {
-        const payload = await nest.get(JwtService).verifyAsync<{ sub?: string }>(token, { algorithms: ['HS256'] });
-        const principal = payload.sub ? await nest.get(UsersRepository).findPrincipal(payload.sub) : null;
+        const userId =
+          bearer !== undefined ? await bearerUserId(nest, bearer) : await nest.get(ConsoleSessionsRepository).findUserId(token);
+        const principal = userId ? await nest.get(UsersRepository).findPrincipal(userId) : null;
         allowed = principal?.role === 'operator';
       } catch {
         allowed = false;
@@ -58,4 +63,9 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
         });
     }
   });
+}
+
+async function bearerUserId(nest: NestFastifyApplication, token: string): Promise<string | undefined> {
+  const payload = await nest.get(JwtService).verifyAsync<{ sub?: string }>(token, { algorithms: ['HS256'] });
+  return payload.sub;
 }

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { UsersModule } from '../users/users.module';
 import { HousekeepingProcessor } from './housekeeping.processor';
 import { HousekeepingScheduler } from './housekeeping.scheduler';
 
@@ -9,7 +10,7 @@ export class HousekeepingModule {
   static register(workers: boolean): DynamicModule {
     return {
       module: HousekeepingModule,
-      imports: [IdempotencyModule],
+      imports: [IdempotencyModule, UsersModule],
       providers: workers ? [HousekeepingProcessor, HousekeepingScheduler] : [],
     };
   }

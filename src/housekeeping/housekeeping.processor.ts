@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 
 // Bounded batches: a purge never holds a long lock or a long transaction.
 const PURGE_BATCH = 5000;
@@ -20,6 +21,7 @@ export class HousekeepingProcessor extends WorkerHost {
   constructor(
     private readonly idempotency: IdempotencyRepository,
     private readonly outbox: OutboxRepository,
+    private readonly consoleSessions: ConsoleSessionsRepository,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     super();
@@ -27,8 +29,12 @@ export class HousekeepingProcessor extends WorkerHost {
 
   async process(job: Job): Promise<{ deleted: number }> {
     switch (job.name) {
-      case JOBS.housekeeping.purgeIdempotencyKeys:
-        return { deleted: await this.repeat(() => this.idempotency.purgeExpired(PURGE_BATCH)) };
+      case JOBS.housekeeping.purgeIdempotencyKeys: {
+        // Expired console sessions go on the same schedule: they admit nobody, they only take room.
+        const keys = await this.repeat(() => this.idempotency.purgeExpired(PURGE_BATCH));
+        const sessions = await this.repeat(() => this.consoleSessions.purgeExpired(PURGE_BATCH));
+        return { deleted: keys + sessions };
+      }
       case JOBS.housekeeping.purgePublishedOutbox:
         return {
           deleted: await this.repeat(() => this.outbox.purgePublished(this.dataSource.manager, KEEP_PUBLISHED_OUTBOX_HOURS, PURGE_BATCH)),

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { appConfig } from '../config';
 import { Public } from '../common/auth/decorators';
 import { AccessTokenDto, LoginDto, RegisterDto, UserView } from './dto/users.dto';
@@ -31,23 +31,32 @@ export class AuthController {
     return this.users.login(body.email, body.password);
   }
 
-  /** The operator console's session: an HttpOnly, SameSite=Strict cookie sent only to /admin. */
+  /**
+   * The operator console's session: an HttpOnly, SameSite=Strict cookie holding an opaque token of a
+   * server-side session (console_sessions), which DELETE revokes.
+   */
   @Post('session')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Sets the session cookie' })
   async createSession(@Body() body: LoginDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     const session = await this.users.operatorSession(body.email, body.password);
-    void reply.setCookie(SESSION_COOKIE, session.accessToken, { ...this.cookieOptions(), maxAge: session.expiresIn });
+    void reply.setCookie(SESSION_COOKIE, session.token, { ...this.cookieOptions(), maxAge: session.expiresIn });
   }
 
+  /** Revokes the session the cookie names, if any, and clears the cookie: 204 either way. */
   @Delete('session')
   @HttpCode(204)
-  @ApiNoContentResponse({ description: 'Clears the session cookie' })
-  endSession(@Res({ passthrough: true }) reply: FastifyReply): void {
+  @ApiNoContentResponse({ description: 'Ends the session and clears its cookie' })
+  async endSession(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    const token = request.cookies[SESSION_COOKIE];
+    if (token) await this.users.endOperatorSession(token);
     void reply.clearCookie(SESSION_COOKIE, this.cookieOptions());
   }
 
   private cookieOptions() {
-    return { path: '/admin', httpOnly: true, sameSite: 'strict' as const, secure: this.app.production };
+    // Path=/, not /admin: the browser must send the cookie to DELETE /v1/auth/session, or ending the session
+    // could not revoke it. The cookie grants nothing under /v1, which authenticates only by Bearer or X-Api-Key;
+    // only the queue dashboard's hook reads it.
+    return { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: this.app.production };
   }
 }

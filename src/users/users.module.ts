@@ -9,6 +9,7 @@ import { AdminUsersService } from './admin-users.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuthController } from './auth.controller';
 import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
+import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { MeController } from './me.controller';
 import { PasswordHasher } from './password-hasher';
 import { UserEntity } from './user.entity';
@@ -31,7 +32,7 @@ import { UsersService } from './users.service';
     AuditModule,
   ],
   controllers: [AuthController, MeController, UsersController],
-  providers: [UsersRepository, UsersService, AdminUsersService, PasswordHasher, JwtStrategy, ApiKeyStrategy],
-  exports: [UsersRepository, UsersService, AdminUsersService],
+  providers: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, JwtStrategy, ApiKeyStrategy],
+  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService],
 })
 export class UsersModule {}

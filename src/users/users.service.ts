@@ -10,6 +10,7 @@ import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { authConfig } from '../config';
 import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PayoutAccountDto, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { PasswordHasher } from './password-hasher';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
 import { StoredHandle, UsersRepository } from './users.repository';
@@ -29,6 +30,7 @@ export class UsersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly users: UsersRepository,
+    private readonly consoleSessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
     private readonly jwt: JwtService,
     private readonly encryption: FieldEncryption,
@@ -65,12 +67,20 @@ export class UsersService {
     return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
   }
 
-  /** A token for the operator console's session cookie; only operators get one. */
-  async operatorSession(email: string, password: string): Promise<AccessTokenDto> {
+  /**
+   * Opens an operator console session, stored server-side so that ending it revokes it; only operators get one.
+   * Returns the opaque token for the cookie and its lifetime, the access tokens' lifetime.
+   */
+  async operatorSession(email: string, password: string): Promise<{ token: string; expiresIn: number }> {
     const credentials = await this.verifyCredentials(email, password);
     if (credentials.role !== 'operator') throw new DomainError('forbidden', 'Console sessions are for operators');
-    const accessToken = await this.jwt.signAsync({ sub: credentials.id, role: credentials.role });
-    return { accessToken, expiresIn: this.auth.jwtExpiresInSeconds, tokenType: 'Bearer' };
+    const expiresIn = this.auth.jwtExpiresInSeconds;
+    return { token: await this.consoleSessions.open(credentials.id, expiresIn), expiresIn };
+  }
+
+  /** Ends the console session of this token, if it is one. */
+  async endOperatorSession(token: string): Promise<void> {
+    await this.consoleSessions.end(token);
   }
 
   private async verifyCredentials(email: string, password: string) {
