@@ -272,6 +272,38 @@ describe('trades (HTTP)', () => {
     expect(row.rows[0].j.toLowerCase()).not.toContain(walletId.toLowerCase());
   });
 
+  it('pages through a party’s trades newest first, each once, when several were made within one millisecond', async () => {
+    const traveler = await readyTraveler(api);
+    const request = await postRequest(traveler, { amountCny: '500.00', minFillCny: '100.00' });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const cp = await readyCounterparty(api);
+      ids.push((await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: { amountCny: '100' } })).body.id);
+    }
+    // Microseconds apart inside one millisecond, and two at the very same instant (then the id decides).
+    const instants = ['.123900', '.123500', '.123500', '.123100', '.122999'];
+    for (const [i, id] of ids.entries())
+      await db.query(`UPDATE trades SET created_at = $2::timestamptz WHERE id = $1`, [id, `2026-01-02T03:04:05${instants[i]}Z`]);
+    const expected = [...ids.entries()]
+      .sort(([a, x], [b, y]) => instants[b].localeCompare(instants[a]) || y.localeCompare(x))
+      .map(([, id]) => id);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 5; page += 1) {
+      const response: { status: number; body: { data: { id: string }[]; nextCursor: string | null } } = await api(
+        'GET',
+        `/v1/trades?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { token: traveler.token },
+      );
+      expect(response.status).toBe(200);
+      seen.push(...response.body.data.map((t) => t.id));
+      cursor = response.body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(expected);
+  });
+
   it('cancels in awaiting_funding, returning the amount and the volume, and reopens what was filled', async () => {
     const traveler = await readyTraveler(api);
     const cp = await readyCounterparty(api);

@@ -14,7 +14,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradesRepository } from '../trades/trades.repository';
-import { isTimeCursor } from '../users/users.service';
+import { isTradeCursor } from '../trades/trade-position';
 import type { AdminTradesQuery } from './admin-trades.controller';
 
 const SETTLING = ['releasing', 'refunding', 'splitting'];
@@ -32,7 +32,7 @@ export class AdminTradesService {
 
   async list(query: AdminTradesQuery): Promise<Page<TradeView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const after = query.cursor ? decodeCursor(query.cursor, isTradeCursor) : undefined;
     const rows = await this.trades.listForOperators(
       { state: query.state, settlementFailing: query.settlementFailing },
       limit + 1,
@@ -42,7 +42,7 @@ export class AdminTradesService {
       rows,
       limit,
       (trade) => presentTrade(trade),
-      (trade) => ({ t: trade.createdAt.toISOString(), id: trade.id }),
+      (trade) => ({ t: trade.position, id: trade.id }),
     );
   }
 

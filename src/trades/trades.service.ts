@@ -17,7 +17,7 @@ import { effectiveRate, Price, withinGuard } from '../market/pricing';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
-import { isTimeCursor } from '../users/users.service';
+import { isTradeCursor } from './trade-position';
 import { HANDLE_CONTEXT } from '../users/users.service';
 import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
 import { presentEvent, presentTrade } from './trade.presenter';
@@ -248,7 +248,7 @@ export class TradesService {
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const after = query.cursor ? decodeCursor(query.cursor, isTradeCursor) : undefined;
     const rows = await this.trades.listForUser(
       caller.id,
       query.state ? [query.state] : undefined,
@@ -259,7 +259,7 @@ export class TradesService {
       rows,
       limit,
       (trade) => this.present(caller, trade),
-      (trade) => ({ t: trade.createdAt.toISOString(), id: trade.id }),
+      (trade) => ({ t: trade.position, id: trade.id }),
     );
   }
 
