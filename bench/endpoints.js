@@ -10,6 +10,7 @@ const { randomBytes } = require('node:crypto');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const {
+  NO_TIER_LIMITS,
   apiClient,
   dropDatabase,
   freshDatabaseUrl,
@@ -62,8 +63,7 @@ async function benchEndpoints({
     ARGON2_MEMORY_KIB: '4096',
     ARGON2_TIME_COST: '1',
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
-    TIER0_OPEN_TRADES: '1000000',
-    TIER0_DAILY_USD: '1000000000',
+    ...NO_TIER_LIMITS,
   };
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
@@ -112,7 +112,7 @@ async function benchEndpoints({
       };
       const round = { historicalTrades: Number((await db.query(`SELECT count(*) FROM trades`)).rows[0].count), endpoints: {} };
       for (const [name, options] of Object.entries(scenarios)) {
-        await load({ ...options, connections, duration: Math.min(2, seconds) }); // warm-up
+        await load({ ...options, connections, duration: Math.min(2, seconds / 2) }); // warm-up
         round.endpoints[name] = figures(await load({ ...options, connections, duration: seconds }));
       }
 

@@ -11,6 +11,7 @@
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
 const {
+  NO_TIER_LIMITS,
   apiClient,
   dropDatabase,
   freshDatabaseUrl,
@@ -19,6 +20,7 @@ const {
   startService,
   stopService,
   tradingPair,
+  until,
   wholeTrade,
 } = require('./harness');
 
@@ -43,9 +45,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
     PROVIDER_POLL_EVERY_MS: '1000',
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
     OUTBOX_POLL_INTERVAL_MS: '200',
-    // Each client trades back to back: lift tier 0's limits so they measure trades, not the limits.
-    TIER0_OPEN_TRADES: '100000',
-    TIER0_DAILY_USD: '100000000',
+    ...NO_TIER_LIMITS,
     ...(split ? { RUN_WORKERS: 'false' } : {}),
   };
   const db = new Client({ connectionString: databaseUrl.toString() });
@@ -58,6 +58,8 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
         env: { ...env, WORKER_METRICS_PORT: '0' },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
+      // The first reference rate comes from the worker's start-up: no trade before it.
+      await until(async () => (await call('GET', '/v1/rates/usd-cny')).body?.stale === false, 30000);
     }
     await db.connect();
     const pairs = [];

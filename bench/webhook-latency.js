@@ -11,7 +11,17 @@ const { Client } = require('pg');
 const { FieldEncryption, parseKeyring } = require('../dist/src/common/crypto/field-encryption');
 const { loadCryptoConfig } = require('../dist/src/config');
 const { PROVIDER_EVENT_CONTEXT } = require('../dist/src/payments/funding/provider-webhooks.controller');
-const { apiClient, dropDatabase, freshDatabaseUrl, numberArg, percentile, registerUser, startService, stopService } = require('./harness');
+const {
+  NO_TIER_LIMITS,
+  apiClient,
+  dropDatabase,
+  freshDatabaseUrl,
+  numberArg,
+  percentile,
+  registerUser,
+  startService,
+  stopService,
+} = require('./harness');
 
 async function waitFor(check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -95,8 +105,7 @@ async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg =
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
     BANK_MOCK_SETTLEMENT_DELAY_MS: '50',
     OUTBOX_POLL_INTERVAL_MS: '1000',
-    TIER0_OPEN_TRADES: '1000',
-    TIER0_DAILY_USD: '1000000',
+    ...NO_TIER_LIMITS,
   };
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
