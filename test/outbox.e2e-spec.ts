@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
+import { OutboxRepository } from '../src/outbox/outbox.repository';
 import { OutboxService } from '../src/outbox/outbox.service';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
@@ -87,6 +88,23 @@ describe('transactional outbox', () => {
     const queue = registry.get(QUEUES.housekeeping);
     const delayed = await queue.getJobs(['delayed']);
     expect(delayed.filter((job) => job.id?.startsWith('many-'))).toHaveLength(rows);
+    await relay.start();
+  });
+
+  it('leaves rows leased by a relay that died to be published once the lease runs out', async () => {
+    await relay.stop();
+    await dataSource.transaction((manager) => outbox.write(manager, purgeJob('orphaned-lease')));
+    // A relay claims the row and dies before enqueueing it.
+    const claimed = await test.app.get(OutboxRepository).claimBatch(100, 1);
+    expect(claimed.map((row) => row.jobId)).toContain('orphaned-lease');
+    const queue = registry.get(QUEUES.housekeeping);
+    // While the lease holds, other relays leave the row alone.
+    expect(await relay.publishBatch()).toBe(0);
+    expect(await queue.getJob('orphaned-lease')).toBeUndefined();
+    // Then it is claimed again and published, once.
+    await eventually(async () => (await relay.publishBatch()) === 1, 5000, 100);
+    expect(await queue.getJob('orphaned-lease')).toBeDefined();
+    expect(await unpublished()).toBe(0);
     await relay.start();
   });
 

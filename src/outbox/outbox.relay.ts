@@ -9,6 +9,8 @@ import { WORKERS_ENABLED } from '../runtime';
 import { OUTBOX_CHANNEL, OutboxRepository } from './outbox.repository';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
+/** How long a claimed row is this relay's: well past a batch's enqueue time, short enough to recover from a crash. */
+const CLAIM_LEASE_SECONDS = 60;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -19,9 +21,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Publishes committed outbox rows to BullMQ. Rows are claimed with FOR UPDATE SKIP LOCKED and marked
- * published only after BullMQ accepted the job, in the same transaction; a crash in between leaves the
- * row unpublished, and the next publish is deduplicated by the job id. Safe with many relays at once.
+ * Publishes committed outbox rows to BullMQ. Rows are leased with FOR UPDATE SKIP LOCKED and marked
+ * published only after BullMQ accepted the job; a crash in between leaves the row unpublished until its
+ * lease runs out, and the next publish is deduplicated by the job id. Safe with many relays at once.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -106,42 +108,47 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Publishes one batch; returns how many rows it published. */
+  /**
+   * Publishes one batch; returns how many rows it published. Two statements, no transaction: the claim (a
+   * lease on the rows) and, once BullMQ has the jobs, the mark. An idle wake costs one statement.
+   */
   async publishBatch(): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
-      const rows = await this.outbox.claimBatch(manager, this.config.outboxBatchSize);
-      const published: string[] = [];
-      let consecutiveFailures = 0;
-      for (const row of rows) {
-        try {
-          await withTimeout(
-            this.queues.get(row.queue).add(row.jobName, row.payload, {
-              jobId: row.jobId,
-              delay: row.remainingDelayMs,
-              ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
-              ...(row.options.backoffMs
-                ? {
-                    backoff: {
-                      type: row.options.backoffType ?? 'exponential',
-                      delay: row.options.backoffMs,
-                      ...(row.options.backoffCapMs ? { capMs: row.options.backoffCapMs } : {}),
-                    },
-                  }
-                : {}),
-            }),
-            ENQUEUE_TIMEOUT_MS,
-          );
-          published.push(row.id);
-          consecutiveFailures = 0;
-        } catch (error) {
-          // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
-          await this.outbox.recordFailure(manager, row.id, (error as Error).message);
-          consecutiveFailures += 1;
-          if (consecutiveFailures >= 2) break;
+    const rows = await this.outbox.claimBatch(this.config.outboxBatchSize, CLAIM_LEASE_SECONDS);
+    const published: string[] = [];
+    let consecutiveFailures = 0;
+    for (const [index, row] of rows.entries()) {
+      try {
+        await withTimeout(
+          this.queues.get(row.queue).add(row.jobName, row.payload, {
+            jobId: row.jobId,
+            delay: row.remainingDelayMs,
+            ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
+            ...(row.options.backoffMs
+              ? {
+                  backoff: {
+                    type: row.options.backoffType ?? 'exponential',
+                    delay: row.options.backoffMs,
+                    ...(row.options.backoffCapMs ? { capMs: row.options.backoffCapMs } : {}),
+                  },
+                }
+              : {}),
+          }),
+          ENQUEUE_TIMEOUT_MS,
+        );
+        published.push(row.id);
+        consecutiveFailures = 0;
+      } catch (error) {
+        // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
+        await this.outbox.recordFailure(row.id, (error as Error).message);
+        consecutiveFailures += 1;
+        if (consecutiveFailures >= 2) {
+          // The rest of the batch is released at once rather than waiting out its lease.
+          await this.outbox.release(rows.slice(index + 1).map((r) => r.id));
+          break;
         }
       }
-      await this.outbox.markPublished(manager, published);
-      return published.length;
-    });
+    }
+    await this.outbox.markPublished(published);
+    return published.length;
   }
 }

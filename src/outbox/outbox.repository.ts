@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
 
 export interface OutboxRow {
   id: string;
@@ -25,6 +27,8 @@ export const OUTBOX_CHANNEL = 'yb_outbox';
 
 @Injectable()
 export class OutboxRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
   async insert(
     manager: EntityManager,
     row: { queue: string; jobName: string; jobId: string; payload: Record<string, unknown>; delayMs: number; options: JobRetryOptions },
@@ -42,8 +46,14 @@ export class OutboxRepository {
     return String(inserted[0].id);
   }
 
-  /** Claims unpublished rows; SKIP LOCKED lets several relays share the work without waiting on each other. */
-  async claimBatch(manager: EntityManager, limit: number): Promise<OutboxRow[]> {
+  /**
+   * Claims unpublished rows for `leaseSeconds`, in one statement: SKIP LOCKED lets several relays share the
+   * work without waiting on each other, and the lease (next_attempt_at pushed ahead) keeps other relays off
+   * the rows while this one publishes them, without a transaction held open across the calls to Redis. A relay
+   * that dies holding a lease leaves its rows to be claimed again when it runs out; publishing one twice is
+   * harmless, as BullMQ ignores a job id it already has.
+   */
+  async claimBatch(limit: number, leaseSeconds: number): Promise<OutboxRow[]> {
     const rows: {
       id: string;
       queue: string;
@@ -52,12 +62,16 @@ export class OutboxRepository {
       payload: Record<string, unknown>;
       job_options: JobRetryOptions;
       remaining_ms: number;
-    }[] = await manager.query(
-      `SELECT id, queue, job_name, job_id, payload, job_options,
-              greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms
-         FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [limit],
+    }[] = await returningRows(
+      this.dataSource.manager,
+      `UPDATE outbox SET next_attempt_at = now() + $2 * interval '1 second'
+          WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()
+                        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+          RETURNING id, queue, job_name, job_id, payload, job_options,
+                    greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms`,
+      [limit, leaseSeconds],
     );
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
     return rows.map((r) => ({
       id: String(r.id),
       queue: r.queue,
@@ -69,13 +83,18 @@ export class OutboxRepository {
     }));
   }
 
-  async markPublished(manager: EntityManager, ids: string[]): Promise<void> {
-    if (ids.length > 0) await manager.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+  async markPublished(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.dataSource.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+  }
+
+  /** Ends the lease on rows this relay claimed but did not try, so the next wake takes them. */
+  async release(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.dataSource.query(`UPDATE outbox SET next_attempt_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
   }
 
   /** Backs the row off exponentially (1 s doubling, at most 5 min), so it cannot hold back the rows behind it. */
-  async recordFailure(manager: EntityManager, id: string, error: string): Promise<void> {
-    await manager.query(
+  async recordFailure(id: string, error: string): Promise<void> {
+    await this.dataSource.query(
       `UPDATE outbox SET attempts = attempts + 1, last_error = $2,
               next_attempt_at = now() + least(300, power(2, least(attempts, 9))) * interval '1 second'
         WHERE id = $1`,
