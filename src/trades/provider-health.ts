@@ -11,6 +11,10 @@ export type HealthProvider = 'paypal' | 'bank' | 'wechat';
 // Failures in a row before a provider counts as down: one timeout is noise, two is an outage.
 const DOWN_AFTER_FAILURES = 2;
 
+// How long a process trusts having read "healthy" while its own calls keep succeeding. A failure recorded
+// meanwhile by another process is noticed this much later, which only lengthens that outage's extension.
+const HEALTHY_TRUSTED_MS = 1000;
+
 /** Which deadline of a live trade waits on which provider. */
 const DEPENDENT_DEADLINES: Record<HealthProvider, { deadline: 'funding' | 'payout' | 'verify'; column: string; where: string }[]> = {
   paypal: [{ deadline: 'funding', column: 'funding_by', where: `state = 'awaiting_funding' AND payment_method = 'paypal'` }],
@@ -28,11 +32,12 @@ const DEPENDENT_DEADLINES: Record<HealthProvider, { deadline: 'funding' | 'payou
  * deadlines that wait on it do not run out (`isDown`); when a call succeeds again, every such deadline that
  * was still running when the outage began is pushed back by the outage's length, each trade's timeline says
  * so (`deadline_extended`), and the deadline's job is queued for its new time. Successes write nothing unless
- * the provider had been failing, so the healthy path costs one primary-key read.
+ * the provider had been failing, so the healthy path costs one primary-key read a second per process.
  */
 @Injectable()
 export class ProviderHealth {
   private readonly logger = new Logger(ProviderHealth.name);
+  private readonly healthyUntil = new Map<HealthProvider, number>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -42,6 +47,7 @@ export class ProviderHealth {
 
   /** Never throws: bookkeeping must not turn a provider call that went through into a failure. */
   async failed(provider: HealthProvider): Promise<void> {
+    this.healthyUntil.delete(provider);
     await this.quietly(provider, () =>
       this.dataSource.query(
         `UPDATE provider_health SET consecutive_failures = consecutive_failures + 1, updated_at = now(),
@@ -59,13 +65,18 @@ export class ProviderHealth {
    * provider up: until that moment it still counts as down, so no deadline that waited on it runs out meanwhile.
    */
   async succeeded(provider: HealthProvider): Promise<void> {
+    // Healthy a moment ago, and no failure seen here since: nothing to record, and no round trip to learn it.
+    if ((this.healthyUntil.get(provider) ?? 0) > Date.now()) return;
     await this.quietly(provider, async () => {
       // The healthy path only reads: no write, and no row lock every provider call would queue on.
       const state: { failing: boolean; down_since: Date | null; recovering_at: Date | null }[] = await this.dataSource.query(
         `SELECT consecutive_failures > 0 AS failing, down_since, recovering_at FROM provider_health WHERE provider = $1`,
         [provider],
       );
-      if (!state[0] || (!state[0].failing && !state[0].down_since)) return;
+      if (!state[0] || (!state[0].failing && !state[0].down_since)) {
+        this.healthyUntil.set(provider, Date.now() + HEALTHY_TRUSTED_MS);
+        return;
+      }
       if (!state[0].down_since) {
         await this.dataSource.query(
           `UPDATE provider_health SET consecutive_failures = 0, failing_since = NULL, updated_at = now() WHERE provider = $1 AND down_since IS NULL`,

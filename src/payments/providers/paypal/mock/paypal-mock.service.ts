@@ -75,8 +75,13 @@ const money = (cents: string | bigint, currency: string) => ({ currency_code: cu
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
  * is a conditional update in a transaction, so concurrent calls behave as one provider would.
  */
+const KNOWN_TOKENS_MAX = 10000;
+
 @Injectable()
 export class PaypalMockService {
+  /** Tokens known valid in this process, and until when. */
+  private readonly knownTokens = new Map<string, number>();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
@@ -101,6 +106,7 @@ export class PaypalMockService {
       `INSERT INTO paypal_mock_tokens (token, client_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')`,
       [token, clientId, expiresIn],
     );
+    this.knownTokens.set(token, Date.now() + expiresIn * 1000);
     return {
       scope: 'https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund',
       access_token: token,
@@ -117,11 +123,19 @@ export class PaypalMockService {
     return x.length === y.length && timingSafeEqual(x, y);
   }
 
+  /** Every call presents a token: one this process issued or already found is checked without a round trip. */
   async authenticate(authorization: string | undefined): Promise<void> {
     const [scheme, token] = (authorization ?? '').split(' ');
     if (scheme !== 'Bearer' || !token) throw PaypalMockError.unauthenticated();
-    const rows = await this.dataSource.query(`SELECT 1 FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`, [token]);
+    if ((this.knownTokens.get(token) ?? 0) > Date.now()) return;
+    const rows: { expires_in_ms: number }[] = await this.dataSource.query(
+      `SELECT (extract(epoch FROM expires_at - now()) * 1000)::bigint AS expires_in_ms FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`,
+      [token],
+    );
     if (rows.length === 0) throw PaypalMockError.unauthenticated();
+    // Tokens are never revoked, only expire; clients hold a handful each, so the map stays small.
+    if (this.knownTokens.size >= KNOWN_TOKENS_MAX) this.knownTokens.clear();
+    this.knownTokens.set(token, Date.now() + Number(rows[0].expires_in_ms));
   }
 
   // ---- PayPal-Request-Id ----
