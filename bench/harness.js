@@ -1,6 +1,7 @@
 /* What every bench needs: start the built service on its own database, call it, stop it, drop the database. */
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
+const Redis = require('ioredis');
 const { Client } = require('pg');
 
 const baseDatabaseUrl = () => process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -12,9 +13,26 @@ function freshDatabaseUrl(prefix) {
   return url;
 }
 
+/**
+ * Drops a bench's database and the BullMQ keys of its queue prefix (`{<database name>}`), so runs leave
+ * nothing behind in Redis to slow the next one down.
+ */
 async function dropDatabase(databaseUrl) {
+  const name = new URL(databaseUrl).pathname.slice(1);
   // BENCH_KEEP_DB=1 keeps it to look into afterwards (timelines, query statistics).
-  if (process.env.BENCH_KEEP_DB) return void process.stderr.write(`kept database ${new URL(databaseUrl).pathname.slice(1)}\n`);
+  if (process.env.BENCH_KEEP_DB) return void process.stderr.write(`kept database ${name}\n`);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${name}}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
   const maintenance = new URL(databaseUrl);
   maintenance.pathname = '/postgres';
   const admin = new Client({ connectionString: maintenance.toString() });

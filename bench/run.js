@@ -29,8 +29,8 @@ const plan = quick
       pgbench: { scale: 8, clients: 8, seconds: 5 },
       fastify: { connections: 50, seconds: 3 },
       endpoints: { seconds: 2, offers: 10000, historySmall: 2000, historyLarge: 20000 },
-      trades: { clients: 20, seconds: 8 },
-      webhooks: { trades: 4, wechatLeg: true },
+      trades: { clients: 20, seconds: 6 },
+      webhooks: { trades: 3, wechatLeg: true },
     }
   : {
       pgbench: { scale: 8, clients: 8, seconds: 20 },
