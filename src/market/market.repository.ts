@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { preparedRead, returningRows } from '../common/database/query';
 import { toReputation } from '../users/reputation';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
@@ -305,7 +305,8 @@ export class MarketRepository {
         limit,
       );
     };
-    const rows: (RequestRow & { kind: PriceKind })[] = await this.dataSource.query(
+    const rows = await preparedRead<RequestRow & { kind: PriceKind }>(
+      this.dataSource,
       `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
       params.values,
     );
@@ -342,7 +343,8 @@ export class MarketRepository {
         limit,
       );
     };
-    const rows: (OfferRow & { kind: PriceKind })[] = await this.dataSource.query(
+    const rows = await preparedRead<OfferRow & { kind: PriceKind }>(
+      this.dataSource,
       `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
       params.values,
     );
