@@ -205,6 +205,8 @@ describe('market (HTTP)', () => {
     it('refuses fixed prices while the reference is stale', async () => {
       const traveler = await withWallet(api, await registerUser(api, 'traveler'));
       await db.query(`UPDATE reference_rates SET as_of = as_of - interval '1 hour'`);
+      // Behind the service's back: the service would otherwise go on with the reference it read a moment ago.
+      rates.forget();
       try {
         const reference = await api('GET', '/v1/rates/usd-cny');
         expect(reference.body.stale).toBe(true);

@@ -1,3 +1,4 @@
+import { RatesService } from '../src/rates/rates.service';
 import { Client } from 'pg';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
@@ -200,6 +201,8 @@ describe('trades (HTTP)', () => {
       expect((await api('POST', `/v1/requests/${edge.id}/accept`, { token: cp.token, body: {} })).body.code).toBe('rate_out_of_bounds');
       // A stale reference refuses every trade.
       await db.query(`UPDATE reference_rates SET as_of = as_of - interval '1 hour'`);
+      // Behind the service's back: the service would otherwise go on with the reference it read a moment ago.
+      test.app.get(RatesService).forget();
       const stale = await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} });
       expect(stale.status).toBe(503);
       expect(stale.body.code).toBe('reference_rate_stale');

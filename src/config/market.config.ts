@@ -5,6 +5,11 @@ export interface MarketConfig {
   /** A reference older than this is stale: no trade, no fixed-price posting (`reference_rate_stale`). */
   referenceStaleAfterMs: number;
   referenceRefreshEveryMs: number;
+  /**
+   * How long a process reuses the latest reference it read. It changes once a refresh period; listings and
+   * trades read it on every request. One recorded in this process is seen at once.
+   */
+  referenceCacheMs: number;
   /** The rate guard: how far, in basis points either way, a rate may be from the reference. */
   rateGuardBps: number;
   /** Length of one "minute" of `expiresInMinutes`: 60000 in production; tests shrink it. */
@@ -26,6 +31,7 @@ export function loadMarketConfig(env = process.env): MarketConfig {
   const config: MarketConfig = {
     referenceStaleAfterMs: read.int('REFERENCE_RATE_STALE_AFTER_MS', 600000, { min: 1000 }),
     referenceRefreshEveryMs: read.int('REFERENCE_RATE_REFRESH_EVERY_MS', 60000, { min: 100 }),
+    referenceCacheMs: read.int('REFERENCE_RATE_CACHE_MS', 1000, { min: 0, max: 60000 }),
     rateGuardBps: read.int('RATE_GUARD_BPS', 500, { min: 1, max: 5000 }),
     expiryMinuteMs: read.int('EXPIRY_MINUTE_MS', 60000, { min: 10, max: 60000 }),
     expiresInMinutesMin: 5,

@@ -3,7 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { DomainError } from '../common/errors';
 import { marketConfig } from '../config';
 import { RATE_FEED, RateFeed } from './rate-feed.port';
-import { RatesRepository } from './rates.repository';
+import { RatesRepository, StoredRate } from './rates.repository';
 
 export interface Reference {
   rate: bigint;
@@ -13,6 +13,9 @@ export interface Reference {
 
 @Injectable()
 export class RatesService {
+  /** The latest reference as last read, shared by concurrent callers, until `referenceCacheMs` after the read. */
+  private latest?: { read: Promise<StoredRate | null>; until: number };
+
   constructor(
     private readonly rates: RatesRepository,
     @Inject(RATE_FEED) private readonly feed: RateFeed,
@@ -21,7 +24,16 @@ export class RatesService {
 
   /** The latest reference, stale or not; null before the first refresh. */
   async current(): Promise<Reference | null> {
-    const latest = await this.rates.latest();
+    const now = Date.now();
+    if (!this.latest || this.latest.until <= now) {
+      const read = this.rates.latest();
+      this.latest = { read, until: now + this.config.referenceCacheMs };
+      // A failed read is not kept: the next caller asks again.
+      read.catch(() => {
+        if (this.latest?.read === read) this.latest = undefined;
+      });
+    }
+    const latest = await this.latest.read;
     if (!latest) return null;
     return { rate: latest.rate, asOf: latest.asOf, stale: Date.now() - latest.asOf.getTime() > this.config.referenceStaleAfterMs };
   }
@@ -44,5 +56,11 @@ export class RatesService {
 
   async record(rate: bigint, asOf: Date, source: string): Promise<void> {
     await this.rates.insert({ rate, asOf, source });
+    this.forget();
+  }
+
+  /** Drops the reference this process last read, so the next caller reads the table again. */
+  forget(): void {
+    this.latest = undefined;
   }
 }
