@@ -5,10 +5,11 @@
  *   2. hot endpoints (listings with 100,000 open offers, a trade, the trade list, a reputation read, accepts under
  *      contention at a fixed rate) with 10,000 and then 1,000,000 historical trades in the database;
  *   3. whole trades per second, API and workers in one process, then one API and one worker process;
- *   4. provider webhook arriving → the trade's new state visible.
+ *   4. provider webhook arriving → the trade's new state visible;
+ *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one).
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -16,6 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
 const { benchEndpoints } = require('./endpoints');
+const { benchRsa } = require('./rsa');
 const { benchWholeTrades } = require('./trades');
 const { benchWebhookLatency } = require('./webhook-latency');
 
@@ -89,6 +91,9 @@ function report(results) {
       ]);
     }
   }
+  for (const [operation, cost] of Object.entries(results.rsa ?? {})) {
+    rows.push([operation, `${cost.msEach} ms (${cost.perSecond}/s on one core)`, '', '']);
+  }
   if (results.webhooks) {
     const hooks = results.webhooks;
     rows.push([
@@ -132,6 +137,7 @@ async function main() {
     log('provider webhook → visible state');
     results.webhooks = await benchWebhookLatency(plan.webhooks);
   }
+  if (wanted('rsa')) results.rsa = benchRsa({ seconds: quick ? 0.5 : 2 });
   results.finishedAt = new Date().toISOString();
   const directory = path.join(__dirname, '..', 'bench-results');
   fs.mkdirSync(directory, { recursive: true });

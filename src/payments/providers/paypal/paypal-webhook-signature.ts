@@ -10,11 +10,12 @@ export function signTransmission(privateKey: KeyObject | string, message: string
   return rsaSign('sha256', Buffer.from(message), privateKey).toString('base64');
 }
 
-export function verifyTransmission(certificatePem: string, message: string, signature: string): boolean {
+/** `publicKey` as a KeyObject, or a certificate's PEM (parsed on each call: keep the KeyObject where calls repeat). */
+export function verifyTransmission(publicKey: KeyObject | string, message: string, signature: string): boolean {
   try {
     const verifier = createVerify('sha256');
     verifier.update(message);
-    return verifier.verify(createPublicKey(certificatePem), Buffer.from(signature, 'base64'));
+    return verifier.verify(typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

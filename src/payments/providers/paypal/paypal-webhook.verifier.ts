@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate } from 'node:crypto';
 import { paypalConfig } from '../../../config';
 import { signedString, verifyTransmission } from './paypal-webhook-signature';
 
@@ -14,9 +14,16 @@ const CERT_CACHE_LIMIT = 20;
  * trusted host (configuration: PayPal's hosts in production, the mock's in sandbox mode), the transmission
  * is fresh (5 minutes either way), and the RSA-SHA256 signature covers `id|time|webhookId|crc32(raw body)`.
  */
+/** A fetched certificate, parsed once: its public key and when it is valid. */
+interface TrustedCertificate {
+  publicKey: KeyObject;
+  validFrom: number;
+  validTo: number;
+}
+
 @Injectable()
 export class PaypalWebhookVerifier {
-  private readonly certificates = new Map<string, Promise<string>>();
+  private readonly certificates = new Map<string, Promise<TrustedCertificate>>();
 
   constructor(@Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>) {}
 
@@ -42,20 +49,18 @@ export class PaypalWebhookVerifier {
     if (!this.trusted(url)) return { ok: false, reason: 'untrusted certificate host' };
     // A certificate is named by its path alone: no query or fragment to make each request fetch anew.
     if (url.search || url.hash || url.username || url.password) return { ok: false, reason: 'bad certificate URL' };
-    let certificate: string;
+    let certificate: TrustedCertificate;
     try {
       certificate = await this.certificate(url.toString());
-    } catch {
-      return { ok: false, reason: 'certificate unavailable' };
+    } catch (error) {
+      return {
+        ok: false,
+        reason: (error as Error).message === 'certificate unreadable' ? 'certificate unreadable' : 'certificate unavailable',
+      };
     }
-    try {
-      const parsed = new X509Certificate(certificate);
-      if (Date.parse(parsed.validFrom) > now || Date.parse(parsed.validTo) < now) return { ok: false, reason: 'certificate not valid now' };
-    } catch {
-      return { ok: false, reason: 'certificate unreadable' };
-    }
+    if (certificate.validFrom > now || certificate.validTo < now) return { ok: false, reason: 'certificate not valid now' };
     const message = signedString(transmissionId, transmissionTime, this.config.webhookId, rawBody);
-    return verifyTransmission(certificate, message, signature) ? { ok: true } : { ok: false, reason: 'bad signature' };
+    return verifyTransmission(certificate.publicKey, message, signature) ? { ok: true } : { ok: false, reason: 'bad signature' };
   }
 
   /** Exact hosts, or `*.paypal.com` style suffixes; https only, except for the loopback mock. */
@@ -66,14 +71,21 @@ export class PaypalWebhookVerifier {
     return this.config.certHosts.some((allowed) => (allowed.startsWith('*.') ? host.endsWith(allowed.slice(1)) : host === allowed));
   }
 
-  private certificate(url: string): Promise<string> {
+  /** Fetched and parsed once per URL (every webhook names one): parsing a certificate costs as much as a verify. */
+  private certificate(url: string): Promise<TrustedCertificate> {
     let cached = this.certificates.get(url);
     if (!cached) {
       if (this.certificates.size >= CERT_CACHE_LIMIT) this.certificates.clear();
       // No redirects: the trusted-host check covers the one host asked.
       cached = fetch(url, { redirect: 'error', signal: AbortSignal.timeout(5000) }).then(async (response) => {
         if (!response.ok) throw new Error(`certificate answered ${response.status}`);
-        return response.text();
+        const pem = await response.text();
+        try {
+          const parsed = new X509Certificate(pem);
+          return { publicKey: parsed.publicKey, validFrom: Date.parse(parsed.validFrom), validTo: Date.parse(parsed.validTo) };
+        } catch {
+          throw new Error('certificate unreadable');
+        }
       });
       cached.catch(() => this.certificates.delete(url));
       this.certificates.set(url, cached);
