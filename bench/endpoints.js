@@ -10,12 +10,12 @@ const { randomBytes } = require('node:crypto');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const {
-  NO_TIER_LIMITS,
   apiClient,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
   registerUser,
+  serviceEnv,
   startService,
   stopService,
   tradingPair,
@@ -51,20 +51,7 @@ async function benchEndpoints({
   const baseUrl = `http://127.0.0.1:${port}`;
   const call = apiClient(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_endpoints');
-  const env = {
-    ...process.env,
-    NODE_ENV: 'development',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
-    RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
-    ARGON2_MEMORY_KIB: '4096',
-    ARGON2_TIME_COST: '1',
-    PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
-    ...NO_TIER_LIMITS,
-  };
+  const env = serviceEnv(databaseUrl, port, { PAYPAL_MOCK_PAYOUT_DELAY_MS: '50' });
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
   try {
@@ -116,7 +103,9 @@ async function benchEndpoints({
         round.endpoints[name] = figures(await load({ ...options, connections, duration: seconds }));
       }
 
-      // Accept under contention: every accept of the round takes 100 CNY of one request, at a fixed rate.
+      // Accept under contention: every accept of the round takes 100 CNY of one request, at a fixed rate. A
+      // traveler of its own each round: the trades an earlier round opened would otherwise count against it.
+      const maker = await registerUser(call, 'traveler', `maker${rounds.length}`);
       const request = await call(
         'POST',
         '/v1/requests',
@@ -126,7 +115,7 @@ async function benchEndpoints({
           price: { type: 'floating', premiumBps: 0 },
           paymentMethod: 'bank_transfer',
         },
-        pair.traveler,
+        maker,
       );
       if (request.status !== 201) throw new Error(`request: ${request.status} ${JSON.stringify(request.body)}`);
       const accept = {

@@ -55,6 +55,28 @@ const NO_TIER_LIMITS = Object.fromEntries(
   ]),
 );
 
+/**
+ * The environment a bench starts the service with: its own database and queue prefix, loopback, rate limits
+ * off, quiet logs, cheap password hashing (users are registered before any clock starts), no tier limits;
+ * then the bench's own settings.
+ */
+function serviceEnv(databaseUrl, port, overrides = {}) {
+  return {
+    ...process.env,
+    NODE_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl.toString(),
+    QUEUE_PREFIX: `{${new URL(databaseUrl).pathname.slice(1)}}`,
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+    ARGON2_MEMORY_KIB: '4096',
+    ARGON2_TIME_COST: '1',
+    ...NO_TIER_LIMITS,
+    ...overrides,
+  };
+}
+
 /** JSON over HTTP with an optional Bearer token (or extra headers). */
 function apiClient(baseUrl) {
   return async function call(method, path, body, token, headers = {}) {
@@ -174,6 +196,7 @@ async function wholeTrade(call, pair, timed = (_step, work) => work()) {
 
 module.exports = {
   NO_TIER_LIMITS,
+  serviceEnv,
   freshDatabaseUrl,
   dropDatabase,
   apiClient,

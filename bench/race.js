@@ -6,7 +6,7 @@
  * Usage: npm run build && node bench/race.js [--rounds 5] [--racers 50]
  */
 const { Client } = require('pg');
-const { apiClient, dropDatabase, freshDatabaseUrl, percentile, registerUser, startService, stopService } = require('./harness');
+const { apiClient, dropDatabase, freshDatabaseUrl, percentile, registerUser, serviceEnv, startService, stopService } = require('./harness');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,20 +21,7 @@ const call = apiClient(baseUrl);
 
 async function main() {
   const databaseUrl = freshDatabaseUrl('yb_race');
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
-    RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
-    ARGON2_MEMORY_KIB: '4096',
-    ARGON2_TIME_COST: '1',
-    // The traveler makes racers × rounds trades: lift tier 2's limits so they measure the race, not the limits.
-    TIER2_OPEN_TRADES: '100000',
-    TIER2_DAILY_USD: '100000000',
-  };
+  const env = serviceEnv(databaseUrl, port);
   let child;
   try {
     ({ child } = await startService(env, baseUrl));
@@ -48,7 +35,12 @@ async function main() {
     const latencies = [];
     const made = [];
     for (let round = 0; round < rounds; round += 1) {
-      const request = await call('POST', '/v1/requests', { amountCny: String(100 * racers), minFillCny: '100', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'bank_transfer' }, traveler);
+      const request = await call(
+        'POST',
+        '/v1/requests',
+        { amountCny: String(100 * racers), minFillCny: '100', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'bank_transfer' },
+        traveler,
+      );
       const results = await Promise.all(
         counterparties.map(async (token) => {
           const started = process.hrtime.bigint();
@@ -63,7 +55,16 @@ async function main() {
     latencies.sort((a, b) => a - b);
     process.stdout.write(
       `${JSON.stringify(
-        { racers, rounds, tradesPerRound: made, acceptLatencyMs: { p50: percentile(latencies, 50).toFixed(1), p99: percentile(latencies, 99).toFixed(1), max: latencies[latencies.length - 1].toFixed(1) } },
+        {
+          racers,
+          rounds,
+          tradesPerRound: made,
+          acceptLatencyMs: {
+            p50: percentile(latencies, 50).toFixed(1),
+            p99: percentile(latencies, 99).toFixed(1),
+            max: latencies[latencies.length - 1].toFixed(1),
+          },
+        },
         null,
         2,
       )}\n`,

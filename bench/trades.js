@@ -11,12 +11,12 @@
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
 const {
-  NO_TIER_LIMITS,
   apiClient,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
   percentiles,
+  serviceEnv,
   startService,
   stopService,
   tradingPair,
@@ -30,24 +30,12 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
   const baseUrl = `http://127.0.0.1:${port}`;
   const call = apiClient(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_trades');
-  const env = {
-    ...process.env,
-    NODE_ENV: 'development',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
-    RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
-    // Set-up only: the users are registered before the clock starts.
-    ARGON2_MEMORY_KIB: '4096',
-    ARGON2_TIME_COST: '1',
+  const env = serviceEnv(databaseUrl, port, {
     PROVIDER_POLL_EVERY_MS: '1000',
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
     OUTBOX_POLL_INTERVAL_MS: '200',
-    ...NO_TIER_LIMITS,
     ...(split ? { RUN_WORKERS: 'false' } : {}),
-  };
+  });
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
   let worker;

@@ -12,13 +12,13 @@ const { FieldEncryption, parseKeyring } = require('../dist/src/common/crypto/fie
 const { loadCryptoConfig } = require('../dist/src/config');
 const { PROVIDER_EVENT_CONTEXT } = require('../dist/src/payments/funding/provider-webhooks.controller');
 const {
-  NO_TIER_LIMITS,
   apiClient,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
   percentile,
   registerUser,
+  serviceEnv,
   startService,
   stopService,
 } = require('./harness');
@@ -93,20 +93,12 @@ async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg =
   const baseUrl = `http://127.0.0.1:${port}`;
   const call = apiClient(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_hooks');
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl.toString(),
-    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
-    RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
+  const env = serviceEnv(databaseUrl, port, {
     PROVIDER_POLL_EVERY_MS: '60000',
     PAYPAL_MOCK_PAYOUT_DELAY_MS: '50',
     BANK_MOCK_SETTLEMENT_DELAY_MS: '50',
     OUTBOX_POLL_INTERVAL_MS: '1000',
-    ...NO_TIER_LIMITS,
-  };
+  });
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
   try {
