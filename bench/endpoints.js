@@ -78,6 +78,9 @@ async function benchEndpoints({
         userIds: { travelers: [travelerId], counterparties: [counterpartyId] },
       });
       loaded = history;
+      // A million trades leave gigabytes of dirty pages: written out now rather than by a checkpoint in the
+      // middle of the measurement (offers, which read no trade, came out 30 % slower before this).
+      await db.query('CHECKPOINT');
       const tradeIds = (await db.query(`SELECT id FROM trades WHERE traveler_id = $1 ORDER BY random() LIMIT 1000`, [travelerId])).rows.map(
         (r) => r.id,
       );
