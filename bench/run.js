@@ -28,11 +28,11 @@ const wanted = (part) => !only || only.has(part);
 
 const plan = quick
   ? {
-      pgbench: { scale: 8, clients: 8, seconds: 5 },
+      pgbench: { scale: 8, clients: 8, seconds: 4 },
       fastify: { connections: 50, seconds: 3 },
       endpoints: { seconds: 2, offers: 10000, historySmall: 2000, historyLarge: 20000 },
-      trades: { clients: 20, seconds: 6 },
-      webhooks: { trades: 3, wechatLeg: true },
+      trades: { clients: 20, seconds: 5 },
+      webhooks: { trades: 2, wechatLeg: true },
     }
   : {
       pgbench: { scale: 8, clients: 8, seconds: 20 },
