@@ -10,7 +10,7 @@ import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradesRepository } from '../trades/trades.repository';
-import { TradesService } from '../trades/trades.service';
+import { assertSplitFits, TradesService } from '../trades/trades.service';
 import { isTimeCursor } from '../users/users.service';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
 import { STATEMENT_LIMITS } from './dispute.types';
@@ -214,7 +214,7 @@ export class DisputesService {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
       // A split that cannot add up is bad input whatever the dispute's state: API.md puts 400 before 409.
-      if (decision.outcome === 'split') this.checkSplit(decision, (await this.trades.find(dispute.tradeId, manager))!.amountUsd);
+      if (decision.outcome === 'split') assertSplitFits(decision, (await this.trades.find(dispute.tradeId, manager))!.amountUsd);
       if (dispute.status === 'resolved')
         throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
       if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
@@ -256,13 +256,6 @@ export class DisputesService {
     const counterpartyUsd = input.amount(body.counterpartyUsd, 'counterpartyUsd', 'USD');
     input.done();
     return { outcome: 'split', travelerUsd, counterpartyUsd };
-  }
-
-  /** Two parts above zero adding up to the trade's USD (the trade's transition checks it again under its lock). */
-  private checkSplit(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
-    if (split.travelerUsd <= 0n || split.counterpartyUsd <= 0n || split.travelerUsd + split.counterpartyUsd !== amountUsd) {
-      throw new DomainError('split_mismatch', `The two parts must each be above zero and add up to ${formatAmount(amountUsd, 'USD')} USD`);
-    }
   }
 
   /** The audit row and the trade's timeline event of an operator's action, in its transaction. */

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { databaseConfig, jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
 import { WORKERS_ENABLED } from '../runtime';
@@ -34,7 +32,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private listener?: Client;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly outbox: OutboxRepository,
     private readonly queues: QueueRegistry,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,

@@ -53,6 +53,13 @@ interface TradeTerms {
  * the trade, its timeline event, the amount returned to the market, the volume given back, the reputation
  * counter and the outbox rows.
  */
+/** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
+export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
+  if (split.travelerUsd <= 0n || split.counterpartyUsd <= 0n || split.travelerUsd + split.counterpartyUsd !== amountUsd) {
+    throw new DomainError('split_mismatch', `The two parts must each be above zero and add up to ${formatAmount(amountUsd, 'USD')} USD`);
+  }
+}
+
 @Injectable()
 export class TradesService {
   constructor(
@@ -548,16 +555,7 @@ export class TradesService {
       await this.queueSettlement(manager, tradeId, decision.outcome === 'release' ? 'releasing' : 'refunding');
       return moved;
     }
-    if (
-      decision.travelerUsd <= 0n ||
-      decision.counterpartyUsd <= 0n ||
-      decision.travelerUsd + decision.counterpartyUsd !== trade.amountUsd
-    ) {
-      throw new DomainError(
-        'split_mismatch',
-        `The two parts must each be above zero and add up to ${formatAmount(trade.amountUsd, 'USD')} USD`,
-      );
-    }
+    assertSplitFits(decision, trade.amountUsd);
     const split = await this.move(
       manager,
       trade,

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
-/** What newToken makes: 32 random bytes in base64url. Anything else is not looked up. */
+/** What open makes: 32 random bytes in base64url. Anything else is not looked up. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 function hashToken(token: string): Buffer {

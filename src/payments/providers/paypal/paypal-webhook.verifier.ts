@@ -14,6 +14,9 @@ const CERT_CACHE_LIMIT = 20;
  * trusted host (configuration: PayPal's hosts in production, the mock's in sandbox mode), the transmission
  * is fresh (5 minutes either way), and the RSA-SHA256 signature covers `id|time|webhookId|crc32(raw body)`.
  */
+/** A certificate that was fetched but does not parse. */
+class UnreadableCertificate extends Error {}
+
 /** A fetched certificate, parsed once: its public key and when it is valid. */
 interface TrustedCertificate {
   publicKey: KeyObject;
@@ -53,10 +56,7 @@ export class PaypalWebhookVerifier {
     try {
       certificate = await this.certificate(url.toString());
     } catch (error) {
-      return {
-        ok: false,
-        reason: (error as Error).message === 'certificate unreadable' ? 'certificate unreadable' : 'certificate unavailable',
-      };
+      return { ok: false, reason: error instanceof UnreadableCertificate ? 'certificate unreadable' : 'certificate unavailable' };
     }
     if (certificate.validFrom > now || certificate.validTo < now) return { ok: false, reason: 'certificate not valid now' };
     const message = signedString(transmissionId, transmissionTime, this.config.webhookId, rawBody);
@@ -71,7 +71,7 @@ export class PaypalWebhookVerifier {
     return this.config.certHosts.some((allowed) => (allowed.startsWith('*.') ? host.endsWith(allowed.slice(1)) : host === allowed));
   }
 
-  /** Fetched and parsed once per URL (every webhook names one): parsing a certificate costs as much as a verify. */
+  /** Fetched and parsed once per URL (every webhook names one): parsing a certificate and importing its key cost ten verifies. */
   private certificate(url: string): Promise<TrustedCertificate> {
     let cached = this.certificates.get(url);
     if (!cached) {
@@ -84,7 +84,7 @@ export class PaypalWebhookVerifier {
           const parsed = new X509Certificate(pem);
           return { publicKey: parsed.publicKey, validFrom: Date.parse(parsed.validFrom), validTo: Date.parse(parsed.validTo) };
         } catch {
-          throw new Error('certificate unreadable');
+          throw new UnreadableCertificate();
         }
       });
       cached.catch(() => this.certificates.delete(url));
