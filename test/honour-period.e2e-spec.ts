@@ -30,6 +30,8 @@ describe('PayPal honour period (HTTP, real timers)', () => {
       PAYPAL_MOCK_HONOR_PERIOD_MS: '1000',
       PAYPAL_MOCK_VALIDITY_MS: '3000',
       PAYOUT_WINDOW_MS: '6000',
+      // The sweeper backs up the deadline jobs, as in production; here it looks every second.
+      DEADLINE_SWEEP_EVERY_MS: '1000',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });

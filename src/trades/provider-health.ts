@@ -38,6 +38,8 @@ const DEPENDENT_DEADLINES: Record<HealthProvider, { deadline: 'funding' | 'payou
 export class ProviderHealth {
   private readonly logger = new Logger(ProviderHealth.name);
   private readonly healthyUntil = new Map<HealthProvider, number>();
+  /** Failures this process has seen per provider: a "healthy" read that a failure overtook is not trusted. */
+  private readonly failuresSeen = new Map<HealthProvider, number>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -48,6 +50,7 @@ export class ProviderHealth {
   /** Never throws: bookkeeping must not turn a provider call that went through into a failure. */
   async failed(provider: HealthProvider): Promise<void> {
     this.healthyUntil.delete(provider);
+    this.failuresSeen.set(provider, (this.failuresSeen.get(provider) ?? 0) + 1);
     await this.quietly(provider, () =>
       this.dataSource.query(
         `UPDATE provider_health SET consecutive_failures = consecutive_failures + 1, updated_at = now(),
@@ -67,6 +70,7 @@ export class ProviderHealth {
   async succeeded(provider: HealthProvider): Promise<void> {
     // Healthy a moment ago, and no failure seen here since: nothing to record, and no round trip to learn it.
     if ((this.healthyUntil.get(provider) ?? 0) > Date.now()) return;
+    const failuresBefore = this.failuresSeen.get(provider) ?? 0;
     await this.quietly(provider, async () => {
       // The healthy path only reads: no write, and no row lock every provider call would queue on.
       const state: { failing: boolean; down_since: Date | null; recovering_at: Date | null }[] = await this.dataSource.query(
@@ -74,7 +78,8 @@ export class ProviderHealth {
         [provider],
       );
       if (!state[0] || (!state[0].failing && !state[0].down_since)) {
-        this.healthyUntil.set(provider, Date.now() + HEALTHY_TRUSTED_MS);
+        // Unless a failure came in while this read was on its way: then the read may be out of date already.
+        if ((this.failuresSeen.get(provider) ?? 0) === failuresBefore) this.healthyUntil.set(provider, Date.now() + HEALTHY_TRUSTED_MS);
         return;
       }
       if (!state[0].down_since) {
