@@ -1,7 +1,8 @@
 import { Client } from 'pg';
 import { client, Api } from './support/http';
 import { createOperator, login, registerUser, TestUser, uniqueEmail } from './support/factories';
-import { startTestApp, TestApp } from './support/test-app';
+import { UsersRepository } from '../src/users/users.repository';
+import { eventually, startTestApp, TestApp } from './support/test-app';
 
 describe('accounts and auth (HTTP)', () => {
   let test: TestApp;
@@ -199,6 +200,35 @@ describe('accounts and auth (HTTP)', () => {
     const restored = await api('POST', `/v1/admin/users/${user.id}/unsuspend`, { token: operator.token });
     expect(restored.body.suspended).toBe(false);
     expect((await api('POST', '/v1/me/api-keys', { token, body: {} })).status).toBe(201);
+  });
+
+  it('caches who a token is, and drops it at the commit of a change made by any process', async () => {
+    const user = await registerUser(api, 'counterparty');
+    const reads = jest.spyOn(test.app.get(UsersRepository), 'findPrincipal');
+    try {
+      expect((await api('GET', '/v1/me', { token: user.token })).status).toBe(200);
+      reads.mockClear();
+      for (let i = 0; i < 3; i += 1) expect((await api('GET', '/v1/me', { token: user.token })).status).toBe(200);
+      expect(reads).not.toHaveBeenCalled();
+
+      // Suspended by a statement from elsewhere (another process, an operator's SQL): this process hears of it
+      // from the trigger's notification, well before its cached entry would run out (10 s).
+      const other = new Client({ connectionString: test.databaseUrl });
+      await other.connect();
+      try {
+        await other.query(`UPDATE users SET suspended_at = now() WHERE id = $1`, [user.id]);
+      } finally {
+        await other.end();
+      }
+      const refused = await eventually(async () => {
+        const response = await api('POST', '/v1/me/api-keys', { token: user.token, body: {} });
+        return response.status === 403 && response;
+      }, 2000);
+      expect(refused.body.code).toBe('account_suspended');
+      expect(reads).toHaveBeenCalledWith(user.id);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('sets tiers and audits every operator action', async () => {

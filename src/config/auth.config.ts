@@ -8,6 +8,8 @@ export interface AuthConfig {
   /** argon2id cost; defaults follow OWASP's recommended minimum (19 MiB, 2 passes, 1 lane). */
   argon2MemoryKib: number;
   argon2TimeCost: number;
+  /** How long a process reuses a token subject's role, tier and suspension; 0 reads them on every request. */
+  principalCacheMs: number;
 }
 
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-do-not-use-in-production';
@@ -23,6 +25,7 @@ export function loadAuthConfig(env = process.env): AuthConfig {
     jwtExpiresInSeconds: read.int('JWT_EXPIRES_IN_SECONDS', 3600, { min: 60, max: 86400 }),
     argon2MemoryKib: read.int('ARGON2_MEMORY_KIB', 19456, { min: 1024 }),
     argon2TimeCost: read.int('ARGON2_TIME_COST', 2, { min: 1, max: 10 }),
+    principalCacheMs: read.int('PRINCIPAL_CACHE_MS', 10000, { min: 0, max: 300000 }),
   });
 }
 

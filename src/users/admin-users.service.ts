@@ -8,6 +8,7 @@ import { formatAmount } from '../common/money';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
 import { presentAdminUser, presentUser } from './users.presenter';
+import { PrincipalCache } from './principal-cache';
 import { UsersRepository } from './users.repository';
 
 export type AdminUserView = UserView & {
@@ -23,6 +24,7 @@ export class AdminUsersService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly users: UsersRepository,
     private readonly audit: AuditRepository,
+    private readonly principals: PrincipalCache,
   ) {}
 
   /** A user as operators see them: reputation, disputes won and lost, trades by final state and the latest ten. */
@@ -50,7 +52,7 @@ export class AdminUsersService {
     };
   }
 
-  /** Suspension takes effect on the user's next request: the guards read it from the database each time. */
+  /** Suspension takes effect on the user's next request: the change empties every process's principal cache at commit. */
   suspend(operator: AuthUser, id: string): Promise<UserView> {
     return this.act(operator, id, 'user.suspend', async (manager, user) => {
       if (user.role === 'operator') throw new DomainError('forbidden', 'Operators cannot be suspended here');
@@ -86,6 +88,8 @@ export class AdminUsersService {
       await this.audit.record(manager, { operatorId: operator.id, action, targetType: 'user', targetId: id, detail });
       return this.users.findWithReputation(id, manager);
     });
+    // The trigger's notification reaches this process a moment after the commit; this answer must not beat it.
+    this.principals.forget(id);
     return presentUser(user!);
   }
 }

@@ -6,15 +6,20 @@ import { Strategy as CustomStrategy } from 'passport-custom';
 import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
 import type { AuthUser } from '../common/auth/auth-user';
 import { authConfig, jwtSigningKey } from '../config';
+import { PrincipalCache } from './principal-cache';
 import { UsersRepository } from './users.repository';
 import { hashApiKey } from './users.service';
 
-/** Bearer tokens. The user row is read on every request, so a suspension applies to the very next call. */
+/**
+ * Bearer tokens. The subject's role, tier and suspension come from the principal cache, which a change to
+ * any of them empties at its commit, so a suspension applies to the next call.
+ */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
   constructor(
     @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
     private readonly users: UsersRepository,
+    private readonly principals: PrincipalCache,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -27,7 +32,7 @@ export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
 
   async validate(payload: { sub?: unknown }): Promise<AuthUser | false> {
     if (typeof payload.sub !== 'string') return false;
-    const principal = await this.users.findPrincipal(payload.sub);
+    const principal = await this.principals.get(payload.sub, (id) => this.users.findPrincipal(id));
     return principal ? { ...principal, via: 'jwt' } : false;
   }
 }

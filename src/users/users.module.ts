@@ -12,6 +12,7 @@ import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { MeController } from './me.controller';
 import { PasswordHasher } from './password-hasher';
+import { PrincipalCache } from './principal-cache';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
 import { UsersController } from './users.controller';
@@ -32,7 +33,16 @@ import { UsersService } from './users.service';
     AuditModule,
   ],
   controllers: [AuthController, MeController, UsersController],
-  providers: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, JwtStrategy, ApiKeyStrategy],
+  providers: [
+    UsersRepository,
+    ConsoleSessionsRepository,
+    UsersService,
+    AdminUsersService,
+    PasswordHasher,
+    PrincipalCache,
+    JwtStrategy,
+    ApiKeyStrategy,
+  ],
   exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService],
 })
 export class UsersModule {}
