@@ -23,25 +23,26 @@ async function main() {
   const db = new Client({ connectionString: url.toString() });
   await db.connect();
   try {
-    // The repository's only dependency for listings is `query`: run its SQL under EXPLAIN instead.
+    // Listings read through the pool of the data source's driver (prepared statements): run their SQL under
+    // EXPLAIN instead.
     const plans = [];
-    const explaining = {
-      query: async (sql, params) => {
-        const result = await db.query(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);
-        plans.push(result.rows.map((r) => r['QUERY PLAN']).join('\n'));
-        return [];
-      },
+    const explain = async (sql, params) => {
+      const result = await db.query(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);
+      plans.push(result.rows.map((r) => r['QUERY PLAN']).join('\n'));
+      return { rows: [] };
     };
+    const explaining = { driver: { master: { query: ({ text, values }) => explain(text, values) } } };
     const repository = new MarketRepository(explaining);
     const reference = 72400n;
     const cases = [
-      ['first page, no filter', { statuses: ['active'], hideSuspendedMakers: true, plan: planListing('offers', reference, undefined, {}), limit: 21 }],
+      ['first page, no filter', { statuses: ['active'], hideSuspendedMakers: true, plan: planListing('offers', reference, undefined, {}), reference, limit: 21 }],
       [
         'a later page (cursor in the middle of the book)',
         {
           statuses: ['active'],
           hideSuspendedMakers: true,
           plan: planListing('offers', reference, { rate: 72400n, kind: 0, premiumBps: 0n, id: '80000000-0000-4000-8000-000000000000' }, {}),
+          reference,
           limit: 21,
         },
       ],
@@ -53,6 +54,7 @@ async function main() {
           paymentMethod: 'bank_transfer',
           amountCny: 300000n,
           plan: planListing('offers', reference, undefined, { minRate: 72000n }),
+          reference,
           limit: 21,
         },
       ],

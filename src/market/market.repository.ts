@@ -165,13 +165,31 @@ function streamConditions(params: Params, column: string, idColumn: string, dire
 }
 
 /**
- * One kind's stream: the top rows picked from the table alone, in index order (so LIMIT stops the scan
- * early), then decorated with the maker and reputation. The outer order does not matter: pages are merged
- * in the service.
+ * A listing page: each kind's stream picked from the table alone in its index order (so LIMIT stops each scan
+ * early), the two merged by the listing order (listing-order.ts) at the page's reference and cut to `limit`,
+ * and only then decorated with the maker and reputation. A page reads at most 2 × `limit` index entries and
+ * returns `limit` rows. The merge repeats `compareListings` and `floatingRate` (round half up) in SQL; the
+ * service sorts the rows again with them, so the order of the rows returned is the code's, not this one's.
  */
-function streamQuery(select: string, table: string, alias: string, conditions: string[], orderBy: string, limit: string): string {
-  const picked = `(SELECT * FROM ${table} ${alias} WHERE ${conditions.join(' AND ')} ORDER BY ${orderBy} LIMIT ${limit}) ${alias}`;
-  return `(${select.replace(`FROM ${table} ${alias}`, `FROM ${picked}`)})`;
+function listingQuery(
+  select: string,
+  table: string,
+  alias: string,
+  streams: { fixed: string[]; floating: string[] },
+  dir: 'ASC' | 'DESC',
+  reference: string,
+  limit: string,
+): string {
+  const a = alias;
+  const stream = (conditions: string[], kind: PriceKind, rate: string, premium: string, key: string) =>
+    `(SELECT ${a}.*, ${kind} AS kind, ${rate} AS listing_rate, ${premium} AS listing_premium FROM ${table} ${a}
+       WHERE ${conditions.join(' AND ')} ORDER BY ${key} ${dir}, ${a}.id ${dir} LIMIT ${limit})`;
+  const picked = `(SELECT * FROM (
+       ${stream(streams.fixed, FIXED, `${a}.fixed_rate`, '0', `${a}.fixed_rate`)}
+       UNION ALL
+       ${stream(streams.floating, FLOATING, `(${reference}::bigint * (10000 + ${a}.premium_bps) + 5000) / 10000`, `${a}.premium_bps`, `${a}.premium_bps`)}
+     ) merged ORDER BY listing_rate ${dir}, kind, listing_premium ${dir}, id ${dir} LIMIT ${limit}) ${a}`;
+  return select.replace('SELECT', `SELECT ${a}.kind,`).replace(`FROM ${table} ${a}`, `FROM ${picked}`);
 }
 
 export interface RequestListQuery {
@@ -183,6 +201,8 @@ export interface RequestListQuery {
   minCny?: bigint;
   maxCny?: bigint;
   plan: ListingPlan;
+  /** The reference the page is ranked at (floating prices' effective rates). */
+  reference: bigint;
   limit: number;
 }
 
@@ -193,6 +213,8 @@ export interface OfferListQuery {
   paymentMethod?: PaymentMethod;
   amountCny?: bigint;
   plan: ListingPlan;
+  /** The reference the page is ranked at (floating prices' effective rates). */
+  reference: bigint;
   limit: number;
 }
 
@@ -287,27 +309,24 @@ export class MarketRepository {
     if (query.paymentMethod) common.push(`r.payment_method = ${params.add(query.paymentMethod)}`);
     if (query.minCny !== undefined) common.push(`r.remaining_cny >= ${params.add(query.minCny)}`);
     if (query.maxCny !== undefined) common.push(`r.remaining_cny <= ${params.add(query.maxCny)}`);
-    const dir = query.plan.direction.toUpperCase();
+    const dir = query.plan.direction === 'desc' ? 'DESC' : 'ASC';
     const limit = params.add(query.limit);
-    const stream = (kind: PriceKind) => {
-      const column = kind === FIXED ? 'r.fixed_rate' : 'r.premium_bps';
-      const conditions = [
+    const reference = params.add(query.reference);
+    const streams = {
+      fixed: [
         ...common,
-        `r.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
-        ...streamConditions(params, column, 'r.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
-      ];
-      return streamQuery(
-        REQUEST_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`),
-        'exchange_requests',
-        'r',
-        conditions,
-        `${column} ${dir}, r.id ${dir}`,
-        limit,
-      );
+        `r.price_type = 'fixed'`,
+        ...streamConditions(params, 'r.fixed_rate', 'r.id', query.plan.direction, query.plan.fixed),
+      ],
+      floating: [
+        ...common,
+        `r.price_type = 'floating'`,
+        ...streamConditions(params, 'r.premium_bps', 'r.id', query.plan.direction, query.plan.floating),
+      ],
     };
     const rows = await preparedRead<RequestRow & { kind: PriceKind }>(
       this.dataSource,
-      `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
+      listingQuery(REQUEST_SELECT, 'exchange_requests', 'r', streams, dir, reference, limit),
       params.values,
     );
     return rows.map((row) => ({ item: toRequest(row), kind: row.kind }));
@@ -325,27 +344,24 @@ export class MarketRepository {
       const amount = params.add(query.amountCny);
       common.push(`o.min_cny <= ${amount} AND o.max_cny >= ${amount} AND o.available_cny >= ${amount}`);
     }
-    const dir = query.plan.direction.toUpperCase();
+    const dir = query.plan.direction === 'desc' ? 'DESC' : 'ASC';
     const limit = params.add(query.limit);
-    const stream = (kind: PriceKind) => {
-      const column = kind === FIXED ? 'o.fixed_rate' : 'o.premium_bps';
-      const conditions = [
+    const reference = params.add(query.reference);
+    const streams = {
+      fixed: [
         ...common,
-        `o.price_type = '${kind === FIXED ? 'fixed' : 'floating'}'`,
-        ...streamConditions(params, column, 'o.id', query.plan.direction, kind === FIXED ? query.plan.fixed : query.plan.floating),
-      ];
-      return streamQuery(
-        OFFER_SELECT.replace('SELECT', `SELECT ${kind} AS kind,`),
-        'offers',
-        'o',
-        conditions,
-        `${column} ${dir}, o.id ${dir}`,
-        limit,
-      );
+        `o.price_type = 'fixed'`,
+        ...streamConditions(params, 'o.fixed_rate', 'o.id', query.plan.direction, query.plan.fixed),
+      ],
+      floating: [
+        ...common,
+        `o.price_type = 'floating'`,
+        ...streamConditions(params, 'o.premium_bps', 'o.id', query.plan.direction, query.plan.floating),
+      ],
     };
     const rows = await preparedRead<OfferRow & { kind: PriceKind }>(
       this.dataSource,
-      `${stream(FIXED)} UNION ALL ${stream(FLOATING)}`,
+      listingQuery(OFFER_SELECT, 'offers', 'o', streams, dir, reference, limit),
       params.values,
     );
     return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));

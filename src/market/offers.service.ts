@@ -80,6 +80,7 @@ export class OffersService {
       paymentMethod: query.paymentMethod,
       amountCny,
       plan: planListing('offers', reference, cursor?.last, { minRate, maxRate }),
+      reference,
       limit: limit + 1,
     });
     const page = mergePage('offers', rows, reference, limit);

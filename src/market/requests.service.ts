@@ -100,6 +100,7 @@ export class RequestsService {
       minCny,
       maxCny,
       plan: planListing('requests', reference, cursor?.last, { minRate, maxRate }),
+      reference,
       limit: limit + 1,
     });
     const page = mergePage('requests', rows, reference, limit);
