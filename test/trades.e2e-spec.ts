@@ -449,6 +449,43 @@ describe('trades (HTTP)', () => {
     });
   });
 
+  it('holds a party to its limits when it trades on many sources at once', async () => {
+    // One traveler takes 12 different offers at once: each take locks its own offer, so only the party's
+    // row orders them, and each must count the trades the takes before it made.
+    const traveler = await readyTraveler(api, 'many-sources');
+    const makers = await Promise.all(Array.from({ length: 12 }, (_, i) => readyCounterparty(api, `source${i}`)));
+    const offers = await Promise.all(makers.map((maker) => postOffer(maker, { minCny: '100', maxCny: '100', totalCny: '100' })));
+    const takes = await Promise.all(
+      offers.map((offer) =>
+        api('POST', `/v1/offers/${offer.id}/take`, {
+          token: traveler.token,
+          body: { amountCny: '100.00', paymentMethod: 'bank_transfer' },
+        }),
+      ),
+    );
+    // Tier 0 allows 5 open trades.
+    expect(takes.filter((r) => r.status === 201)).toHaveLength(5);
+    for (const r of takes.filter((r) => r.status !== 201))
+      expect({ status: r.status, code: r.body.code, party: r.body.party }).toEqual({
+        status: 409,
+        code: 'open_trades_limit',
+        party: 'caller',
+      });
+    const live = await db.query(`SELECT count(*)::int AS n FROM trades WHERE traveler_id = $1`, [traveler.id]);
+    expect(live.rows[0].n).toBe(5);
+    // The refused takes changed nothing: their offers are whole, and only the five trades count in the day's volume.
+    const untouched = await db.query(
+      `SELECT count(*)::int AS n FROM offers WHERE id = ANY($1::uuid[]) AND available_cny = 10000 AND status = 'active'`,
+      [offers.map((o) => o.id)],
+    );
+    expect(untouched.rows[0].n).toBe(7);
+    const volume = await db.query(`SELECT coalesce(sum(usd_cents), 0)::bigint AS cents FROM user_daily_volume WHERE user_id = $1`, [
+      traveler.id,
+    ]);
+    const traded = await db.query(`SELECT sum(amount_usd)::bigint AS cents FROM trades WHERE traveler_id = $1`, [traveler.id]);
+    expect(volume.rows[0].cents).toBe(traded.rows[0].cents);
+  });
+
   it('floating prices lock the effective rate at creation', async () => {
     const traveler = await readyTraveler(api);
     const cp = await readyCounterparty(api);

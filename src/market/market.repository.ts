@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRows } from '../common/database/query';
+import { preparedRead, returningRows, SqlParams } from '../common/database/query';
 import { toReputation } from '../users/reputation';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
@@ -243,6 +243,23 @@ export interface NewOffer {
 }
 
 /** Every query on exchange requests and offers. */
+/**
+ * The UPDATE that takes `amountCny` from a request's remainder or an offer's availability, returning its id
+ * only if it could: never below zero (the guard here and the tables' CHECKs both say so). A request with
+ * nothing left becomes filled, an offer below its minimum exhausted. A CTE of the statement that opens a trade.
+ */
+export function reserveSql(source: { kind: 'request' | 'offer'; id: string }, amountCny: bigint, params: SqlParams): string {
+  const id = params.add(source.id);
+  const amount = params.add(amountCny.toString());
+  return source.kind === 'request'
+    ? `UPDATE exchange_requests SET remaining_cny = remaining_cny - ${amount}::bigint,
+              status = CASE WHEN remaining_cny - ${amount}::bigint = 0 THEN 'filled' ELSE status END, updated_at = now()
+        WHERE id = ${id} AND status = 'open' AND remaining_cny >= ${amount}::bigint RETURNING id`
+    : `UPDATE offers SET available_cny = available_cny - ${amount}::bigint,
+              status = CASE WHEN available_cny - ${amount}::bigint < min_cny THEN 'exhausted' ELSE status END, updated_at = now()
+        WHERE id = ${id} AND status = 'active' AND available_cny >= ${amount}::bigint RETURNING id`;
+}
+
 @Injectable()
 export class MarketRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -426,30 +443,6 @@ export class MarketRepository {
   async lockOffer(manager: EntityManager, id: string): Promise<Offer | null> {
     const rows: OfferRow[] = await manager.query(`${OFFER_SELECT} WHERE o.id = $1 FOR UPDATE OF o`, [id]);
     return rows.length === 0 ? null : toOffer(rows[0]);
-  }
-
-  /** Takes `amount` from what remains (never below zero: the update's guard and the CHECK both say so); nothing left → filled. */
-  async reserveFromRequest(manager: EntityManager, id: string, amount: bigint): Promise<boolean> {
-    const rows = await returningRows(
-      manager,
-      `UPDATE exchange_requests SET remaining_cny = remaining_cny - $2,
-              status = CASE WHEN remaining_cny - $2 = 0 THEN 'filled' ELSE status END, updated_at = now()
-        WHERE id = $1 AND status = 'open' AND remaining_cny >= $2 RETURNING id`,
-      [id, amount.toString()],
-    );
-    return rows.length === 1;
-  }
-
-  /** Takes `amount` from what is available; below the offer's minimum it becomes exhausted. */
-  async reserveFromOffer(manager: EntityManager, id: string, amount: bigint): Promise<boolean> {
-    const rows = await returningRows(
-      manager,
-      `UPDATE offers SET available_cny = available_cny - $2,
-              status = CASE WHEN available_cny - $2 < min_cny THEN 'exhausted' ELSE status END, updated_at = now()
-        WHERE id = $1 AND status = 'active' AND available_cny >= $2 RETURNING id`,
-      [id, amount.toString()],
-    );
-    return rows.length === 1;
   }
 
   /** Gives an amount back; a filled request that has not expired, or an exhausted offer with enough again, reopens. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { returningRows, SqlParams } from '../common/database/query';
 
 export interface OutboxRow {
   id: string;
@@ -25,23 +25,36 @@ export interface JobRetryOptions {
 
 export const OUTBOX_CHANNEL = 'yb_outbox';
 
+export interface NewOutboxRow {
+  queue: string;
+  jobName: string;
+  jobId: string;
+  payload: Record<string, unknown>;
+  delayMs: number;
+  options: JobRetryOptions;
+}
+
+/**
+ * The INSERT of one outbox row, returning its id, to stand as a CTE of a statement that writes a whole change
+ * in one round trip. That statement must also select `pg_notify(OUTBOX_CHANNEL, '')`, which wakes the relays.
+ */
+export function outboxInsertSql(row: NewOutboxRow, params: SqlParams): string {
+  return `INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms, job_options)
+          VALUES (${params.add(row.queue)}, ${params.add(row.jobName)}, ${params.add(row.jobId)}, ${params.add(row.payload)},
+                  ${params.add(row.delayMs)}, ${params.add(row.options)})
+          RETURNING id`;
+}
+
 @Injectable()
 export class OutboxRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async insert(
-    manager: EntityManager,
-    row: { queue: string; jobName: string; jobId: string; payload: Record<string, unknown>; delayMs: number; options: JobRetryOptions },
-  ): Promise<string> {
+  async insert(manager: EntityManager, row: NewOutboxRow): Promise<string> {
     // Inserted and announced in one round trip; the notification is delivered only if the transaction commits.
+    const params = new SqlParams();
     const inserted = await manager.query(
-      `WITH row AS (
-         INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms, job_options)
-         VALUES ($1, $2, $3, $4, $5, $7)
-         RETURNING id
-       )
-       SELECT id, pg_notify($6, '') FROM row`,
-      [row.queue, row.jobName, row.jobId, row.payload, row.delayMs, OUTBOX_CHANNEL, row.options],
+      `WITH row AS (${outboxInsertSql(row, params)}) SELECT id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '') FROM row`,
+      params.values,
     );
     return String(inserted[0].id);
   }

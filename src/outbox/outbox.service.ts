@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { assertJobId, QueueName } from '../queues/queue-names';
-import { JobRetryOptions, OutboxRepository } from './outbox.repository';
+import { JobRetryOptions, NewOutboxRow, OutboxRepository } from './outbox.repository';
 
 export interface OutboxMessage {
   queue: QueueName;
@@ -23,16 +23,24 @@ export class OutboxService {
   constructor(private readonly outbox: OutboxRepository) {}
 
   async write(manager: EntityManager, message: OutboxMessage): Promise<string> {
+    return this.outbox.insert(manager, this.rowFor(manager, message));
+  }
+
+  /**
+   * The row `write` would insert, for a repository that writes it in the same statement as the rest of its
+   * change (`outboxInsertSql`); checked as `write` checks it.
+   */
+  rowFor(manager: EntityManager, message: OutboxMessage): NewOutboxRow {
     if (!manager.queryRunner?.isTransactionActive) {
       throw new Error('Outbox rows must be written inside the transaction of the change they belong to');
     }
-    return this.outbox.insert(manager, {
+    return {
       queue: message.queue,
       jobName: message.jobName,
       jobId: assertJobId(message.jobId),
       payload: message.payload,
       delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
       options: message.retry ?? {},
-    });
+    };
   }
 }

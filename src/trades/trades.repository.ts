@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { returningRows, SqlParams } from '../common/database/query';
+import { reserveSql } from '../market/market.repository';
+import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { PaymentMethod } from '../market/market.types';
 import type { Actor, HandleSnapshot, Trade, TradeEvent } from './trade.types';
 import { LIVE_STATES, TradeState } from './trade.state-machine';
@@ -105,8 +107,39 @@ export interface PartyForTrade {
   suspended: boolean;
   wechat: HandleSnapshot | null;
   paypal: HandleSnapshot | null;
+}
+
+/** What a party's tier limits are checked against: their trades still live and their USD of the UTC day, before this one. */
+export interface PartyUsage {
   liveTrades: number;
   volumeTodayCents: bigint;
+}
+
+/** A trade just written, and what its source and parties looked like under the locks, before it. */
+export interface OpenedTrade {
+  trade: Trade;
+  /** False when the source could not give the amount: the caller must roll back. */
+  reserved: boolean;
+  usage: Map<string, PartyUsage>;
+}
+
+/** The INSERT of one timeline event of the trade whose id is the parameter `tradeId`, alone or as a CTE. */
+function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at'>, params: SqlParams): string {
+  return `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail)
+          VALUES (${tradeId}, ${params.add(event.actor.kind)}, ${params.add(event.actor.id)}, ${params.add(event.type)},
+                  ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
+}
+
+/** `<as>_live` and `<as>_volume`: the party's trades still live, and its USD counted for the UTC day. */
+function usageSql(as: string, partyId: string): string {
+  return `(SELECT count(*) FROM trades t WHERE t.traveler_id = ${partyId} AND t.state IN (${LIVE_LIST}))::int
+        + (SELECT count(*) FROM trades t WHERE t.counterparty_id = ${partyId} AND t.state IN (${LIVE_LIST}))::int AS ${as}_live,
+          coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = ${partyId} AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS ${as}_volume`;
+}
+
+/** A handle snapshot's three columns (ciphertext, key id, blind index), in that order. */
+function snapshotValues(handle: HandleSnapshot, params: SqlParams): string {
+  return `${params.add(handle.ciphertext)}, ${params.add(handle.keyId)}, ${params.add(handle.index)}`;
 }
 
 const LIVE_LIST = LIVE_STATES.map((s) => `'${s}'`).join(', ');
@@ -121,9 +154,10 @@ export class TradesRepository {
   }
 
   /**
-   * Locks both parties' user rows, in id order so two trades between the same people cannot deadlock,
-   * and reads what the limits and the snapshot need: a party's open trades and today's volume cannot
-   * change under this transaction.
+   * Locks both parties' user rows, in id order so two trades between the same people cannot deadlock, and
+   * reads who they are. What their limits count is read by `openTrade`, a later statement: this one's
+   * snapshot is taken before it waits for the locks, so a count here could miss a trade whose transaction
+   * held them.
    */
   async lockParties(manager: EntityManager, ids: [string, string]): Promise<Map<string, PartyForTrade>> {
     const rows: {
@@ -136,15 +170,9 @@ export class TradesRepository {
       paypal_email_ciphertext: string | null;
       paypal_email_key_id: string | null;
       paypal_email_index: string | null;
-      live: number;
-      volume: string;
     }[] = await manager.query(
-      // One round trip: the rows locked, and what the limits need read under the lock.
       `SELECT u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id, u.wechat_id_index,
-              u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index,
-              (SELECT count(*) FROM trades t WHERE t.traveler_id = u.id AND t.state IN (${LIVE_LIST}))::int
-            + (SELECT count(*) FROM trades t WHERE t.counterparty_id = u.id AND t.state IN (${LIVE_LIST}))::int AS live,
-              coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = u.id AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS volume
+              u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index
          FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE OF u`,
       [ids],
     );
@@ -160,64 +188,77 @@ export class TradesRepository {
         paypal: row.paypal_email_index
           ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
           : null,
-        liveTrades: row.live,
-        volumeTodayCents: BigInt(row.volume),
       });
     }
     return parties;
   }
 
-  /** Inserts the trade and its reservation in one statement; returns the trade. */
-  async insertTrade(manager: EntityManager, trade: NewTrade): Promise<Trade> {
-    const rows: TradeRow[] = await manager.query(
-      `WITH inserted AS (
-       INSERT INTO trades (request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,
-                           traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
-                           counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index,
-                           counterparty_paypal_ciphertext, counterparty_paypal_key_id, counterparty_paypal_index,
-                           funding_by, volume_day)
-       VALUES ($1, $2, $3, $4, 'awaiting_funding', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-               now() + $20 * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
-       RETURNING *
-       ), reserved AS (
+  /**
+   * Opens a trade in one statement, the whole of its creation: the amount taken from its request or offer,
+   * the trade and its reservation, both parties' volume of the UTC day, the first timeline event and the
+   * funding deadline's outbox row; and, read in the same snapshot (so before these writes, and after the
+   * locks were taken), each party's live trades and volume of the day, for the caller to check their limits
+   * against. The caller holds the source's and the parties' rows locked; one round trip keeps that critical
+   * section short. Every write is made regardless: a caller that finds the amount not reserved, or a limit
+   * passed, throws and rolls back.
+   */
+  async openTrade(
+    manager: EntityManager,
+    trade: NewTrade & { id: string },
+    event: Omit<TradeEvent, 'at'>,
+    deadline: NewOutboxRow,
+  ): Promise<OpenedTrade> {
+    const params = new SqlParams();
+    const source = trade.requestId ? { kind: 'request' as const, id: trade.requestId } : { kind: 'offer' as const, id: trade.offerId! };
+    const reserve = reserveSql(source, trade.amountCny, params);
+    const id = params.add(trade.id);
+    const rows: (TradeRow & {
+      reserved: number;
+      traveler_live: number;
+      traveler_volume: string;
+      counterparty_live: number;
+      counterparty_volume: string;
+    })[] = await manager.query(
+      `WITH reserved AS (${reserve}),
+       inserted AS (
+         INSERT INTO trades (id, request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,
+                             traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
+                             counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index,
+                             counterparty_paypal_ciphertext, counterparty_paypal_key_id, counterparty_paypal_index,
+                             funding_by, volume_day)
+         VALUES (${id}, ${params.add(trade.requestId)}, ${params.add(trade.offerId)}, ${params.add(trade.travelerId)},
+                 ${params.add(trade.counterpartyId)}, 'awaiting_funding', ${params.add(trade.amountCny.toString())},
+                 ${params.add(trade.amountUsd.toString())}, ${params.add(trade.rate.toString())}, ${params.add(trade.feeBps)},
+                 ${params.add(trade.feeUsd.toString())}, ${params.add(trade.paymentMethod)},
+                 ${snapshotValues(trade.travelerWechat, params)}, ${snapshotValues(trade.counterpartyWechat, params)},
+                 ${snapshotValues(trade.counterpartyPaypal, params)},
+                 now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
+         RETURNING *
+       ), reservation AS (
          INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny)
          SELECT id, request_id, offer_id, amount_cny FROM inserted
-       )
-       SELECT ${TRADE_COLUMNS} FROM inserted`,
-      [
-        trade.requestId,
-        trade.offerId,
-        trade.travelerId,
-        trade.counterpartyId,
-        trade.amountCny.toString(),
-        trade.amountUsd.toString(),
-        trade.rate.toString(),
-        trade.feeBps,
-        trade.feeUsd.toString(),
-        trade.paymentMethod,
-        trade.travelerWechat.ciphertext,
-        trade.travelerWechat.keyId,
-        trade.travelerWechat.index,
-        trade.counterpartyWechat.ciphertext,
-        trade.counterpartyWechat.keyId,
-        trade.counterpartyWechat.index,
-        trade.counterpartyPaypal.ciphertext,
-        trade.counterpartyPaypal.keyId,
-        trade.counterpartyPaypal.index,
-        trade.fundingWindowMs,
-      ],
+       ), volume AS (
+         INSERT INTO user_daily_volume (user_id, day, usd_cents)
+         SELECT party, (now() AT TIME ZONE 'UTC')::date, inserted.amount_usd
+           FROM inserted, unnest(ARRAY[inserted.traveler_id, inserted.counterparty_id]) AS party ORDER BY party
+         ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents
+       ), event AS (${tradeEventInsertSql(id, event, params)}),
+       deadline AS (${outboxInsertSql(deadline, params)})
+       SELECT ${TRADE_COLUMNS}, (SELECT count(*) FROM reserved)::int AS reserved,
+              ${usageSql('traveler', params.add(trade.travelerId))}, ${usageSql('counterparty', params.add(trade.counterpartyId))},
+              pg_notify(${params.add(OUTBOX_CHANNEL)}, '')
+         FROM inserted`,
+      params.values,
     );
-    return toTrade(rows[0]);
-  }
-
-  /** Counts the trade's USD in both parties' volume of the UTC day. */
-  async addVolume(manager: EntityManager, userIds: string[], usdCents: bigint): Promise<void> {
-    await manager.query(
-      `INSERT INTO user_daily_volume (user_id, day, usd_cents)
-       SELECT id, (now() AT TIME ZONE 'UTC')::date, $2 FROM unnest($1::uuid[]) AS id ORDER BY id
-       ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents`,
-      [userIds, usdCents.toString()],
-    );
+    const row = rows[0];
+    return {
+      trade: toTrade(row),
+      reserved: row.reserved === 1,
+      usage: new Map([
+        [trade.travelerId, { liveTrades: row.traveler_live, volumeTodayCents: BigInt(row.traveler_volume) }],
+        [trade.counterpartyId, { liveTrades: row.counterparty_live, volumeTodayCents: BigInt(row.counterparty_volume) }],
+      ]),
+    };
   }
 
   /** Locks both parties' rows in id order, as trade creation does, before their counters change. */
@@ -277,10 +318,8 @@ export class TradesRepository {
   }
 
   async insertEvent(manager: EntityManager, tradeId: string, event: Omit<TradeEvent, 'at'>): Promise<void> {
-    await manager.query(
-      `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [tradeId, event.actor.kind, event.actor.id, event.type, event.fromState, event.toState, event.detail],
-    );
+    const params = new SqlParams();
+    await manager.query(tradeEventInsertSql(params.add(tradeId), event, params), params.values);
   }
 
   async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -186,71 +187,68 @@ export class TradesService {
     }
     if (traveler.wechat.index === counterparty.wechat.index)
       throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
+    const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
+    const tradeId = randomUUID();
+    const opened = await this.trades.openTrade(
+      manager,
+      {
+        id: tradeId,
+        requestId: terms.source.kind === 'request' ? terms.source.id : null,
+        offerId: terms.source.kind === 'offer' ? terms.source.id : null,
+        travelerId: terms.travelerId,
+        counterpartyId: terms.counterpartyId,
+        amountCny: terms.amountCny,
+        amountUsd,
+        rate,
+        feeBps: this.config.feeBps,
+        feeUsd: applyBps(amountUsd, this.config.feeBps),
+        paymentMethod: terms.paymentMethod,
+        travelerWechat: traveler.wechat,
+        counterpartyWechat: counterparty.wechat,
+        counterpartyPaypal: counterparty.paypal,
+        fundingWindowMs,
+      },
+      {
+        actor: { kind: terms.callerId === terms.travelerId ? 'traveler' : 'counterparty', id: terms.callerId },
+        type: 'state_changed',
+        fromState: null,
+        toState: 'awaiting_funding',
+        detail: {
+          [terms.source.kind === 'request' ? 'requestId' : 'offerId']: terms.source.id,
+          rate: formatRate(rate),
+          amountUsd: formatAmount(amountUsd, 'USD'),
+        },
+      },
+      this.outbox.rowFor(manager, {
+        queue: QUEUES.deadlines,
+        jobName: JOBS.deadlines.fundingDeadline,
+        jobId: fundingDeadlineJobId(tradeId),
+        payload: { tradeId },
+        delayMs: fundingWindowMs,
+      }),
+    );
+    // Limits are checked on what the statement read under the locks; throwing rolls back what it wrote.
     for (const party of [parties.get(terms.callerId)!, parties.get(terms.makerId)!]) {
       const limits = this.config.tiers[party.tier];
-      if (party.volumeTodayCents + amountUsd > limits.dailyUsdCents) {
+      const usage = opened.usage.get(party.id)!;
+      if (usage.volumeTodayCents + amountUsd > limits.dailyUsdCents) {
         throw new DomainError(
           'daily_limit_exceeded',
           `This trade would take ${whose(party)} volume today past ${formatAmount(limits.dailyUsdCents, 'USD')} USD (tier ${party.tier})`,
           { party: party.id === terms.callerId ? 'caller' : 'maker' },
         );
       }
-      if (party.liveTrades >= limits.openTrades) {
+      if (usage.liveTrades >= limits.openTrades) {
         throw new DomainError(
           'open_trades_limit',
-          `${whose(party) === 'your' ? 'You have' : 'The maker has'} ${party.liveTrades} open trades, the most tier ${party.tier} allows`,
-          {
-            party: party.id === terms.callerId ? 'caller' : 'maker',
-          },
+          `${whose(party) === 'your' ? 'You have' : 'The maker has'} ${usage.liveTrades} open trades, the most tier ${party.tier} allows`,
+          { party: party.id === terms.callerId ? 'caller' : 'maker' },
         );
       }
     }
-
-    const reserved =
-      terms.source.kind === 'request'
-        ? await this.market.reserveFromRequest(manager, terms.source.id, terms.amountCny)
-        : await this.market.reserveFromOffer(manager, terms.source.id, terms.amountCny);
-    // The row is locked and was checked above; a refusal here means a constraint this code does not know.
-    if (!reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
-
-    const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
-    const trade = await this.trades.insertTrade(manager, {
-      requestId: terms.source.kind === 'request' ? terms.source.id : null,
-      offerId: terms.source.kind === 'offer' ? terms.source.id : null,
-      travelerId: terms.travelerId,
-      counterpartyId: terms.counterpartyId,
-      amountCny: terms.amountCny,
-      amountUsd,
-      rate,
-      feeBps: this.config.feeBps,
-      feeUsd: applyBps(amountUsd, this.config.feeBps),
-      paymentMethod: terms.paymentMethod,
-      travelerWechat: traveler.wechat,
-      counterpartyWechat: counterparty.wechat,
-      counterpartyPaypal: counterparty.paypal,
-      fundingWindowMs,
-    });
-    const tradeId = trade.id;
-    await this.trades.addVolume(manager, [terms.travelerId, terms.counterpartyId], amountUsd);
-    await this.trades.insertEvent(manager, tradeId, {
-      actor: { kind: terms.callerId === terms.travelerId ? 'traveler' : 'counterparty', id: terms.callerId },
-      type: 'state_changed',
-      fromState: null,
-      toState: 'awaiting_funding',
-      detail: {
-        [terms.source.kind === 'request' ? 'requestId' : 'offerId']: terms.source.id,
-        rate: formatRate(rate),
-        amountUsd: formatAmount(amountUsd, 'USD'),
-      },
-    });
-    await this.outbox.write(manager, {
-      queue: QUEUES.deadlines,
-      jobName: JOBS.deadlines.fundingDeadline,
-      jobId: fundingDeadlineJobId(tradeId),
-      payload: { tradeId },
-      delayMs: fundingWindowMs,
-    });
-    return trade;
+    // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
+    if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
+    return opened.trade;
   }
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {

@@ -25,3 +25,16 @@ export async function preparedRead<T>(dataSource: DataSource, sql: string, param
   const result = await pool.query({ name, text: sql, values: params });
   return result.rows as T[];
 }
+
+/**
+ * The parameters of a statement built from fragments (one statement that writes several tables): each
+ * value is appended once and named by the `$n` it gets, so fragments compose without counting.
+ */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
