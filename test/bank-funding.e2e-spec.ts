@@ -10,6 +10,7 @@ import { createOperator, registerUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { liveCounterMismatches } from './support/invariants';
 
 /** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
 describe('Bank transfer funding and settlement (HTTP)', () => {
@@ -468,5 +469,11 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     const someone = await registerUser(api, 'traveler');
     const notYours = await api('GET', '/sandbox/bank/v1/transfers?reference=YB-X', { token: someone.token });
     expect(notYours.status).toBe(401);
+  });
+
+  it("keeps every party's live-trade counter equal to a count of their live trades", async () => {
+    const trades = await db.query(`SELECT count(*)::int AS n FROM trades`);
+    expect(trades.rows[0].n).toBeGreaterThan(0);
+    expect(await liveCounterMismatches(db)).toEqual([]);
   });
 });

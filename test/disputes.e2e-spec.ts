@@ -9,6 +9,7 @@ import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, setReference, wechatId, withWallet } from './support/market';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { liveCounterMismatches } from './support/invariants';
 
 /** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
 describe('Disputes and operators (HTTP)', () => {
@@ -686,5 +687,11 @@ describe('Disputes and operators (HTTP)', () => {
     );
     expect(captures.rows[0].n).toBe(1);
     await expectClean();
+  });
+
+  it("keeps every party's live-trade counter equal to a count of their live trades", async () => {
+    const trades = await db.query(`SELECT count(*)::int AS n FROM trades`);
+    expect(trades.rows[0].n).toBeGreaterThan(0);
+    expect(await liveCounterMismatches(db)).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { liveCounterMismatches } from './support/invariants';
 
 /** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
 describe('PayPal funding and settlement (HTTP)', () => {
@@ -587,5 +588,11 @@ describe('PayPal funding and settlement (HTTP)', () => {
     }
     expect((await db.query(`SELECT count(*)::int AS n FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].n).toBe(0);
     expect((await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} })).status).toBe(201);
+  });
+
+  it("keeps every party's live-trade counter equal to a count of their live trades", async () => {
+    const trades = await db.query(`SELECT count(*)::int AS n FROM trades`);
+    expect(trades.rows[0].n).toBeGreaterThan(0);
+    expect(await liveCounterMismatches(db)).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { createOperator, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
+import { liveCounterMismatches } from './support/invariants';
 
 /**
  * The transitions past `awaiting_funding` cannot be reached over HTTP until funding exists: here the trade
@@ -399,5 +400,11 @@ describe('trade lifecycle and ledger', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("keeps every party's live-trade counter equal to a count of their live trades", async () => {
+    const trades = await db.query(`SELECT count(*)::int AS n FROM trades`);
+    expect(trades.rows[0].n).toBeGreaterThan(0);
+    expect(await liveCounterMismatches(db)).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, floating, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
+import { liveCounterMismatches } from './support/invariants';
 
 describe('trades (HTTP)', () => {
   let test: TestApp;
@@ -484,6 +485,33 @@ describe('trades (HTTP)', () => {
     ]);
     const traded = await db.query(`SELECT sum(amount_usd)::bigint AS cents FROM trades WHERE traveler_id = $1`, [traveler.id]);
     expect(volume.rows[0].cents).toBe(traded.rows[0].cents);
+
+    // The live-trade counter follows the trades that end: two cancelled make room for two more, and no more.
+    const liveCounter = async (userId: string) =>
+      (await db.query(`SELECT coalesce((SELECT live FROM user_live_trades WHERE user_id = $1), 0) AS n`, [userId])).rows[0].n;
+    expect(await liveCounter(traveler.id)).toBe(5);
+    const opened = takes.filter((r) => r.status === 201).map((r) => r.body);
+    for (const trade of opened.slice(0, 2))
+      expect((await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token })).status).toBe(200);
+    expect(await liveCounter(traveler.id)).toBe(3);
+    expect(await liveCounter(opened[0].counterpartyId)).toBe(0);
+    expect(await liveCounter(opened[2].counterpartyId)).toBe(1);
+    const refusedOffers = offers.filter((o) => !opened.some((t) => t.offerId === o.id));
+    const again = await Promise.all(
+      refusedOffers.map((offer) =>
+        api('POST', `/v1/offers/${offer.id}/take`, {
+          token: traveler.token,
+          body: { amountCny: '100.00', paymentMethod: 'bank_transfer' },
+        }),
+      ),
+    );
+    expect(again.filter((r) => r.status === 201)).toHaveLength(2);
+    expect(await liveCounter(traveler.id)).toBe(5);
+    const counted = await db.query(
+      `SELECT count(*)::int AS n FROM trades WHERE traveler_id = $1 AND state IN ('awaiting_funding', 'funded', 'payout_sent', 'releasing', 'refunding', 'disputed', 'splitting')`,
+      [traveler.id],
+    );
+    expect(counted.rows[0].n).toBe(5);
   });
 
   it('floating prices lock the effective rate at creation', async () => {
@@ -496,5 +524,11 @@ describe('trades (HTTP)', () => {
     await setReference(test, '7.3000');
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: cp.token })).body.rate).toBe('7.1314');
     await setReference(test, '7.2400');
+  });
+
+  it("keeps every party's live-trade counter equal to a count of their live trades", async () => {
+    const trades = await db.query(`SELECT count(*)::int AS n FROM trades`);
+    expect(trades.rows[0].n).toBeGreaterThan(0);
+    expect(await liveCounterMismatches(db)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { reserveSql } from '../market/market.repository';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { PaymentMethod } from '../market/market.types';
 import type { Actor, HandleSnapshot, Trade, TradeEvent } from './trade.types';
-import { LIVE_STATES, TradeState } from './trade.state-machine';
+import { TradeState } from './trade.state-machine';
 import type { TradePosition } from './trade-position';
 
 interface TradeRow {
@@ -130,10 +130,12 @@ function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at'>, par
                   ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
 }
 
-/** `<as>_live` and `<as>_volume`: the party's trades still live, and its USD counted for the UTC day. */
+/**
+ * `<as>_live` and `<as>_volume`: the party's trades still live (a counter that triggers keep at commit, see
+ * the LiveTradeCounts migration) and its USD counted for the UTC day.
+ */
 function usageSql(as: string, partyId: string): string {
-  return `(SELECT count(*) FROM trades t WHERE t.traveler_id = ${partyId} AND t.state IN (${LIVE_LIST}))::int
-        + (SELECT count(*) FROM trades t WHERE t.counterparty_id = ${partyId} AND t.state IN (${LIVE_LIST}))::int AS ${as}_live,
+  return `coalesce((SELECT live FROM user_live_trades l WHERE l.user_id = ${partyId}), 0) AS ${as}_live,
           coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = ${partyId} AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS ${as}_volume`;
 }
 
@@ -141,8 +143,6 @@ function usageSql(as: string, partyId: string): string {
 function snapshotValues(handle: HandleSnapshot, params: SqlParams): string {
   return `${params.add(handle.ciphertext)}, ${params.add(handle.keyId)}, ${params.add(handle.index)}`;
 }
-
-const LIVE_LIST = LIVE_STATES.map((s) => `'${s}'`).join(', ');
 
 /** Every query on trades, their reservations, timeline and the daily volume. */
 @Injectable()
