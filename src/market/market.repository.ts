@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRows, SqlParams } from '../common/database/query';
+import { preparedInTransaction, preparedRead, returningRows, SqlParams } from '../common/database/query';
 import { toReputation } from '../users/reputation';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
@@ -436,12 +436,12 @@ export class MarketRepository {
 
   /** Locks a request for a trade being made on it: accepts on one request run one at a time. */
   async lockRequest(manager: EntityManager, id: string): Promise<ExchangeRequest | null> {
-    const rows: RequestRow[] = await manager.query(`${REQUEST_SELECT} WHERE r.id = $1 FOR UPDATE OF r`, [id]);
+    const rows = await preparedInTransaction<RequestRow>(manager, `${REQUEST_SELECT} WHERE r.id = $1 FOR UPDATE OF r`, [id]);
     return rows.length === 0 ? null : toRequest(rows[0]);
   }
 
   async lockOffer(manager: EntityManager, id: string): Promise<Offer | null> {
-    const rows: OfferRow[] = await manager.query(`${OFFER_SELECT} WHERE o.id = $1 FOR UPDATE OF o`, [id]);
+    const rows = await preparedInTransaction<OfferRow>(manager, `${OFFER_SELECT} WHERE o.id = $1 FOR UPDATE OF o`, [id]);
     return rows.length === 0 ? null : toOffer(rows[0]);
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows, SqlParams } from '../common/database/query';
+import { preparedInTransaction, returningRows, SqlParams } from '../common/database/query';
 import { reserveSql } from '../market/market.repository';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { PaymentMethod } from '../market/market.types';
@@ -170,7 +170,8 @@ export class TradesRepository {
       paypal_email_ciphertext: string | null;
       paypal_email_key_id: string | null;
       paypal_email_index: string | null;
-    }[] = await manager.query(
+    }[] = await preparedInTransaction(
+      manager,
       `SELECT u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id, u.wechat_id_index,
               u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index
          FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE OF u`,
@@ -218,7 +219,8 @@ export class TradesRepository {
       traveler_volume: string;
       counterparty_live: number;
       counterparty_volume: string;
-    })[] = await manager.query(
+    })[] = await preparedInTransaction(
+      manager,
       `WITH reserved AS (${reserve}),
        inserted AS (
          INSERT INTO trades (id, request_id, offer_id, traveler_id, counterparty_id, state, amount_cny, amount_usd, rate, fee_bps, fee_usd, payment_method,

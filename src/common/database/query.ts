@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { QueryFailedError } from 'typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
@@ -21,9 +22,32 @@ export async function returningRows<T>(manager: EntityManager, sql: string, para
  */
 export async function preparedRead<T>(dataSource: DataSource, sql: string, params: unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
-  const name = `yb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
-  const result = await pool.query({ name, text: sql, values: params });
-  return result.rows as T[];
+  return asTypeormQuery(sql, params, () => pool.query({ name: statementName(sql), text: sql, values: params }));
+}
+
+/**
+ * A statement inside the manager's transaction, as a named prepared statement on its connection: for a
+ * statement of a hot critical section, whose planning would otherwise run under the locks it holds on
+ * every call. Its text must differ only in its parameters between calls that should share a plan.
+ */
+export async function preparedInTransaction<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  const runner = manager.queryRunner;
+  if (!runner?.isTransactionActive) throw new Error('preparedInTransaction needs the manager of an open transaction');
+  const connection = (await runner.connect()) as PoolClient;
+  return asTypeormQuery(sql, params, () => connection.query({ name: statementName(sql), text: sql, values: params }));
+}
+
+/** Errors as TypeORM's queries throw them, so that logging (which must not print parameters) and constraint checks treat both alike. */
+async function asTypeormQuery<T>(sql: string, params: unknown[], run: () => Promise<QueryResult>): Promise<T[]> {
+  try {
+    return (await run()).rows as T[];
+  } catch (error) {
+    throw new QueryFailedError(sql, params, error as Error);
+  }
+}
+
+function statementName(sql: string): string {
+  return `yb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
 }
 
 /**
