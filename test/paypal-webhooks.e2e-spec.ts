@@ -263,8 +263,12 @@ describe('PayPal mock webhooks', () => {
       });
 
       await eventually(async () => deliveriesOf('PAYMENT.PAYOUTS-ITEM.SUCCEEDED', settled.items[0].payout_item_id).length === 1);
-      const batchEvent = hooks.deliveries.find(
-        (d) => d.event.event_type === 'PAYMENT.PAYOUTSBATCH.SUCCESS' && (d.event.resource as any).batch_header?.payout_batch_id === batchId,
+      // The item's and the batch's webhooks are separate deliveries, by separate jobs: either may arrive first.
+      const batchEvent = await eventually(async () =>
+        hooks.deliveries.find(
+          (d) =>
+            d.event.event_type === 'PAYMENT.PAYOUTSBATCH.SUCCESS' && (d.event.resource as any).batch_header?.payout_batch_id === batchId,
+        ),
       );
       expect(batchEvent).toBeDefined();
       expect(await verifier.verify(batchEvent!.headers, batchEvent!.raw)).toEqual({ ok: true });
