@@ -27,6 +27,8 @@ export interface TradesConfig {
   settlementFlagAfterAttempts: number;
   /** Completed trades that earn tier 1 by themselves (with no dispute lost). */
   tier1CompletedTrades: number;
+  /** The statement timeout of the ledger check, which reconciles every transfer (about 25 s for 7 million). */
+  ledgerCheckTimeoutMs: number;
 }
 
 export function loadTradesConfig(env = process.env): TradesConfig {
@@ -49,6 +51,7 @@ export function loadTradesConfig(env = process.env): TradesConfig {
     providerPollEveryMs: read.int('PROVIDER_POLL_EVERY_MS', 10000, { min: 10 }),
     providerPollMaxEveryMs: read.int('PROVIDER_POLL_MAX_EVERY_MS', 60000, { min: 10 }),
     settlementFlagAfterAttempts: read.int('SETTLEMENT_FLAG_AFTER_ATTEMPTS', 3, { min: 1 }),
+    ledgerCheckTimeoutMs: read.int('LEDGER_CHECK_TIMEOUT_MS', 120000, { min: 100 }),
   });
 }
 

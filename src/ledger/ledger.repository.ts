@@ -131,12 +131,4 @@ export class LedgerRepository {
           OR a.credits_pending <> coalesce(c.pending, 0) OR a.credits_posted <> coalesce(c.posted, 0)`);
     return rows.map((r) => r.id);
   }
-
-  /** Per trade with an escrow account: held plus pending (credits minus debits, liability-positive). */
-  async escrowBalances(manager: EntityManager): Promise<{ tradeId: string; escrow: bigint }[]> {
-    const rows: { trade_id: string; escrow: string }[] = await manager.query(
-      `SELECT trade_id, (credits_posted - debits_posted + credits_pending - debits_pending)::text AS escrow FROM ledger_accounts WHERE kind = 'escrow'`,
-    );
-    return rows.map((r) => ({ tradeId: r.trade_id, escrow: BigInt(r.escrow) }));
-  }
 }
