@@ -7,15 +7,6 @@ import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-o
 import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
 import type { Price } from './pricing';
 
-/** Collects positional parameters while a query is assembled. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(typeof value === 'bigint' ? value.toString() : value);
-    return `$${this.values.length}`;
-  }
-}
-
 interface MakerColumns {
   maker_name: string;
   maker_suspended: boolean;
@@ -148,7 +139,7 @@ function requestStatusCondition(status: RequestStatus): string {
  * Index-range conditions of one kind's stream (see listing-order.ts). A position is a row value, so the
  * index seeks straight to it: `(rate, id) < (…)` reading backwards, `>` reading forwards.
  */
-function streamConditions(params: Params, column: string, idColumn: string, direction: 'asc' | 'desc', plan: StreamPlan): string[] {
+function streamConditions(params: SqlParams, column: string, idColumn: string, direction: 'asc' | 'desc', plan: StreamPlan): string[] {
   const conditions: string[] = [];
   if (plan.min !== undefined) conditions.push(`${column} >= ${params.add(plan.min)}`);
   if (plan.max !== undefined) conditions.push(`${column} <= ${params.add(plan.max)}`);
@@ -319,7 +310,7 @@ export class MarketRepository {
    * statement; the caller merges the two streams by effective rate.
    */
   async listRequests(query: RequestListQuery): Promise<Ranked<ExchangeRequest>[]> {
-    const params = new Params();
+    const params = new SqlParams();
     const common: string[] = [`(${query.statuses.map(requestStatusCondition).join(' OR ')})`];
     if (query.travelerId) common.push(`r.traveler_id = ${params.add(query.travelerId)}`);
     if (query.hideSuspendedMakers) common.push(`r.traveler_id NOT IN (SELECT id FROM users WHERE suspended_at IS NOT NULL)`);
@@ -350,7 +341,7 @@ export class MarketRepository {
   }
 
   async listOffers(query: OfferListQuery): Promise<Ranked<Offer>[]> {
-    const params = new Params();
+    const params = new SqlParams();
     // The literal form lets the planner pick the partial index of active offers.
     const onlyActive = query.statuses.length === 1 && query.statuses[0] === 'active';
     const common: string[] = [onlyActive ? `o.status = 'active'` : `o.status = ANY(${params.add(query.statuses)}::text[])`];

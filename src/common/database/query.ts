@@ -58,7 +58,8 @@ export class SqlParams {
   readonly values: unknown[] = [];
 
   add(value: unknown): string {
-    this.values.push(value);
+    // Money and other bigints go as decimal strings, which PostgreSQL reads exactly.
+    this.values.push(typeof value === 'bigint' ? value.toString() : value);
     return `$${this.values.length}`;
   }
 }
