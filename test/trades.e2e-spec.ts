@@ -456,14 +456,16 @@ describe('trades (HTTP)', () => {
     const traveler = await readyTraveler(api, 'many-sources');
     const makers = await Promise.all(Array.from({ length: 12 }, (_, i) => readyCounterparty(api, `source${i}`)));
     const offers = await Promise.all(makers.map((maker) => postOffer(maker, { minCny: '100', maxCny: '100', totalCny: '100' })));
-    const takes = await Promise.all(
-      offers.map((offer) =>
-        api('POST', `/v1/offers/${offer.id}/take`, {
-          token: traveler.token,
-          body: { amountCny: '100.00', paymentMethod: 'bank_transfer' },
-        }),
-      ),
-    );
+    const takeAllAtOnce = (from: { id: string }[]) =>
+      Promise.all(
+        from.map((offer) =>
+          api('POST', `/v1/offers/${offer.id}/take`, {
+            token: traveler.token,
+            body: { amountCny: '100.00', paymentMethod: 'bank_transfer' },
+          }),
+        ),
+      );
+    const takes = await takeAllAtOnce(offers);
     // Tier 0 allows 5 open trades.
     expect(takes.filter((r) => r.status === 201)).toHaveLength(5);
     for (const r of takes.filter((r) => r.status !== 201))
@@ -497,14 +499,7 @@ describe('trades (HTTP)', () => {
     expect(await liveCounter(opened[0].counterpartyId)).toBe(0);
     expect(await liveCounter(opened[2].counterpartyId)).toBe(1);
     const refusedOffers = offers.filter((o) => !opened.some((t) => t.offerId === o.id));
-    const again = await Promise.all(
-      refusedOffers.map((offer) =>
-        api('POST', `/v1/offers/${offer.id}/take`, {
-          token: traveler.token,
-          body: { amountCny: '100.00', paymentMethod: 'bank_transfer' },
-        }),
-      ),
-    );
+    const again = await takeAllAtOnce(refusedOffers);
     expect(again.filter((r) => r.status === 201)).toHaveLength(2);
     expect(await liveCounter(traveler.id)).toBe(5);
     const counted = await db.query(

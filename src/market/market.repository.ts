@@ -233,7 +233,6 @@ export interface NewOffer {
   paymentMethods: PaymentMethod[];
 }
 
-/** Every query on exchange requests and offers. */
 /**
  * The UPDATE that takes `amountCny` from a request's remainder or an offer's availability, returning its id
  * only if it could: never below zero (the guard here and the tables' CHECKs both say so). A request with
@@ -241,7 +240,7 @@ export interface NewOffer {
  */
 export function reserveSql(source: { kind: 'request' | 'offer'; id: string }, amountCny: bigint, params: SqlParams): string {
   const id = params.add(source.id);
-  const amount = params.add(amountCny.toString());
+  const amount = params.add(amountCny);
   return source.kind === 'request'
     ? `UPDATE exchange_requests SET remaining_cny = remaining_cny - ${amount}::bigint,
               status = CASE WHEN remaining_cny - ${amount}::bigint = 0 THEN 'filled' ELSE status END, updated_at = now()
@@ -251,6 +250,7 @@ export function reserveSql(source: { kind: 'request' | 'offer'; id: string }, am
         WHERE id = ${id} AND status = 'active' AND available_cny >= ${amount}::bigint RETURNING id`;
 }
 
+/** Every query on exchange requests and offers. */
 @Injectable()
 export class MarketRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

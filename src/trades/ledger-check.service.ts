@@ -54,9 +54,9 @@ export class LedgerCheckService {
     const trades: {
       id: string;
       state: TradeState;
-      amount_usd: string;
       settlement_failing: boolean;
       escrow: string;
+      expected: string;
       holds: number;
       resolutions: number;
       payable_open: boolean;
@@ -71,7 +71,7 @@ export class LedgerCheckService {
          SELECT DISTINCT trade_id FROM ledger_accounts
           WHERE kind IN ('counterparty_payable', 'traveler_refund_payable') AND credits_posted <> debits_posted
        ), checked AS (
-         SELECT t.id, t.state, t.amount_usd, t.settlement_failing, coalesce(e.escrow, 0) AS escrow,
+         SELECT t.id, t.state, t.settlement_failing, coalesce(e.escrow, 0) AS escrow,
                 coalesce(x.holds, 0) AS holds, coalesce(x.resolutions, 0) AS resolutions, p.trade_id IS NOT NULL AS payable_open,
                 t.state = ANY($2::text[]) AS terminal_funded,
                 CASE WHEN t.state = ANY($3::text[]) THEN t.amount_usd ELSE 0 END AS expected
@@ -80,7 +80,7 @@ export class LedgerCheckService {
            LEFT JOIN transfers x ON x.trade_id = t.id
            LEFT JOIN payables p ON p.trade_id = t.id
        )
-       SELECT id, state, amount_usd::text, settlement_failing, escrow::text, holds, resolutions, payable_open FROM checked
+       SELECT id, state, settlement_failing, escrow::text, expected::text, holds, resolutions, payable_open FROM checked
         WHERE escrow <> expected OR holds > 1 OR resolutions > 1
            OR (terminal_funded AND (resolutions <> 1 OR (payable_open AND NOT settlement_failing)))
         ORDER BY id`,
@@ -88,7 +88,7 @@ export class LedgerCheckService {
     );
     for (const trade of trades) {
       const held = BigInt(trade.escrow);
-      const expected = ESCROW_HELD.includes(trade.state) ? BigInt(trade.amount_usd) : 0n;
+      const expected = BigInt(trade.expected);
       if (held !== expected) {
         violations.push({
           invariant: 'escrow_matches_state',

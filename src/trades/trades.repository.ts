@@ -229,9 +229,9 @@ export class TradesRepository {
                              counterparty_paypal_ciphertext, counterparty_paypal_key_id, counterparty_paypal_index,
                              funding_by, volume_day)
          VALUES (${id}, ${params.add(trade.requestId)}, ${params.add(trade.offerId)}, ${params.add(trade.travelerId)},
-                 ${params.add(trade.counterpartyId)}, 'awaiting_funding', ${params.add(trade.amountCny.toString())},
-                 ${params.add(trade.amountUsd.toString())}, ${params.add(trade.rate.toString())}, ${params.add(trade.feeBps)},
-                 ${params.add(trade.feeUsd.toString())}, ${params.add(trade.paymentMethod)},
+                 ${params.add(trade.counterpartyId)}, 'awaiting_funding', ${params.add(trade.amountCny)},
+                 ${params.add(trade.amountUsd)}, ${params.add(trade.rate)}, ${params.add(trade.feeBps)},
+                 ${params.add(trade.feeUsd)}, ${params.add(trade.paymentMethod)},
                  ${snapshotValues(trade.travelerWechat, params)}, ${snapshotValues(trade.counterpartyWechat, params)},
                  ${snapshotValues(trade.counterpartyPaypal, params)},
                  now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
