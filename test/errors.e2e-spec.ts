@@ -100,6 +100,23 @@ describe('problem details for bad input (HTTP)', () => {
     expectProblem(response, 400, 'malformed_json');
   });
 
+  it('JSON nested deeper than JSON_MAX_DEPTH (32) → 400 malformed_json, however deep, and the limit itself passes', async () => {
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    for (const rawBody of [nested(33), nested(1000), '['.repeat(1000), `{"email":${nested(40)},"password":"x"}`]) {
+      const response = await api('POST', '/v1/auth/login', { rawBody, headers: { 'content-type': 'application/json' } });
+      expectProblem(response, 400, 'malformed_json');
+      expect(response.body.detail).toMatch(/too deeply/);
+    }
+    // Brackets inside strings are text, not depth.
+    const inString = await api('POST', '/v1/auth/login', { body: { email: '['.repeat(1000), password: 'x' } });
+    expect(inString.body.code).toBe('validation_failed');
+    const atLimit = await api('POST', '/v1/auth/login', {
+      rawBody: `{"email":${nested(31)}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(atLimit, 400, 'validation_failed');
+  });
+
   it('an unknown route → 404 not_found', async () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: user.token }), 404, 'not_found');
   });

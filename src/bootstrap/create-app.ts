@@ -10,7 +10,8 @@ import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
-import { createValidationPipe } from '../common/errors';
+import { createValidationPipe, JSON_TOO_DEEP } from '../common/errors';
+import { jsonNestedDeeperThan } from '../common/http/json-depth';
 import { loadAppConfig, loadHttpConfig } from '../config';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
@@ -58,6 +59,12 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     if (/\\u0000/i.test(text))
       return done(
         Object.assign(new Error('NUL characters are not allowed'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }),
+        undefined,
+      );
+    // Checked before parsing: code that walks the parsed value recursively would overflow the stack (a 500).
+    if (jsonNestedDeeperThan(text, http.jsonMaxDepth))
+      return done(
+        Object.assign(new Error(`JSON nested deeper than ${http.jsonMaxDepth} levels`), { statusCode: 400, code: JSON_TOO_DEEP }),
         undefined,
       );
     return fastify.getDefaultJsonParser('error', 'error')(req as never, text, done);

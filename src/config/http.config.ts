@@ -10,6 +10,8 @@ export interface HttpConfig {
   rateLimitPerUser: number;
   idempotencyTtlHours: number;
   trustProxy: boolean;
+  /** How deep objects and arrays may nest in a JSON body; deeper bodies are refused before parsing. */
+  jsonMaxDepth: number;
 }
 
 export function loadHttpConfig(env = process.env): HttpConfig {
@@ -21,6 +23,7 @@ export function loadHttpConfig(env = process.env): HttpConfig {
     rateLimitPerUser: read.int('RATE_LIMIT_PER_USER', 300, { min: 1 }),
     idempotencyTtlHours: read.int('IDEMPOTENCY_TTL_HOURS', 24, { min: 1 }),
     trustProxy: read.bool('TRUST_PROXY', false),
+    jsonMaxDepth: read.int('JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
   });
 }
 

@@ -24,8 +24,12 @@ export interface Problem {
 
 const TYPE_BASE = 'https://docs.yuanbridge.dev/problems/';
 
+/** The body parser's own code for a JSON body nested deeper than JSON_MAX_DEPTH. */
+export const JSON_TOO_DEEP = 'YB_ERR_JSON_TOO_DEEP';
+
 // Fastify's body-parser errors reach Nest as HttpExceptions whose cause carries Fastify's code.
 const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: string }> = {
+  [JSON_TOO_DEEP]: { code: 'malformed_json', detail: 'The request body nests objects or arrays too deeply' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'malformed_json', detail: 'The request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'malformed_json', detail: 'The request body is empty' },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', detail: 'The request body is too large' },
