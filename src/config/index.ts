@@ -8,6 +8,7 @@ import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
 import { loadMarketConfig, marketConfig } from './market.config';
 import { loadPaypalConfig, paypalConfig } from './paypal.config';
+import { loadReconciliationConfig, reconciliationConfig } from './reconciliation.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
@@ -22,6 +23,7 @@ export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
 export * from './paypal.config';
+export * from './reconciliation.config';
 export * from './redis.config';
 export * from './trades.config';
 export * from './wechat.config';
@@ -36,6 +38,7 @@ export const allConfigs = [
   jobsConfig,
   marketConfig,
   paypalConfig,
+  reconciliationConfig,
   redisConfig,
   tradesConfig,
   wechatConfig,
@@ -54,6 +57,7 @@ export function validateAllConfig(env = process.env): void {
     loadJobsConfig,
     loadMarketConfig,
     loadPaypalConfig,
+    loadReconciliationConfig,
     loadRedisConfig,
     loadTradesConfig,
     loadWechatConfig,

@@ -11,6 +11,8 @@ export const QUEUES = {
   settlement: 'settlement',
   /** The RMB leg: a reported WeChat transfer verified, and the last search before a payout window refunds. */
   verification: 'verification',
+  /** The books compared with what the providers say, trade by trade, and platform totals. */
+  reconciliation: 'reconciliation',
   /** The provider mocks' outgoing webhooks (sandbox mode only). */
   sandboxWebhooks: 'sandbox-webhooks',
   /** The bank mock's settlements and callbacks (sandbox mode only). */
@@ -64,6 +66,10 @@ export const JOBS = {
     verifyPayout: 'verify-payout',
     /** At the payout deadline: looks for a matching transfer the counterparty made but never reported, else refunds. */
     lastSearch: 'last-search',
+  },
+  reconciliation: {
+    /** Periodic, and on an operator's request: one incremental run (changed trades, unfinished outcomes, open mismatches). */
+    reconcile: 'reconcile',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */
