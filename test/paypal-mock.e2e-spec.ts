@@ -348,6 +348,135 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     });
   });
 
+  describe('PayPal-Request-Id under concurrency', () => {
+    const N = 6;
+    let token: string;
+
+    beforeAll(async () => {
+      const issued = await fetch(`${base}/v1/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      token = ((await issued.json()) as { access_token: string }).access_token;
+    });
+
+    /** N identical calls at once, as a client that retries on a timeout while the first is still running. */
+    async function concurrently(path: string, body: unknown, requestId = randomUUID()) {
+      const answers = await Promise.all(
+        Array.from({ length: N }, async () => {
+          const response = await fetch(`${base}${path}`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${token}`,
+              'content-type': 'application/json',
+              'paypal-request-id': requestId,
+              prefer: 'return=representation',
+            },
+            body: JSON.stringify(body),
+          });
+          return { status: response.status, body: (await response.json()) as any };
+        }),
+      );
+      // Every caller gets the one answer PayPal made.
+      for (const answer of answers) expect(answer).toEqual(answers[0]);
+      return answers[0];
+    }
+
+    async function count(sql: string, params: unknown[]): Promise<number> {
+      const { Client: Pg } = await import('pg');
+      const db = new Pg({ connectionString: test.databaseUrl });
+      await db.connect();
+      try {
+        return (await db.query(sql, params)).rows[0].n;
+      } finally {
+        await db.end();
+      }
+    }
+
+    async function authorization(value: string): Promise<string> {
+      const order = await approvedOrder(value);
+      return (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result.purchaseUnits![0].payments!
+        .authorizations![0].id!;
+    }
+
+    it('creates one order for identical concurrent creations', async () => {
+      const value = '43.21';
+      const before = await count(`SELECT count(*)::int AS n FROM paypal_mock_orders WHERE amount_cents = 4321`, []);
+      const answer = await concurrently('/v2/checkout/orders', {
+        intent: 'AUTHORIZE',
+        purchase_units: [{ amount: { currency_code: 'USD', value } }],
+      });
+      expect(answer.status).toBe(201);
+      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_orders WHERE amount_cents = 4321`, [])).toBe(before + 1);
+    });
+
+    it('authorizes and voids once, every caller getting the first answer', async () => {
+      const order = await approvedOrder('5.00');
+      const authorized = await concurrently(`/v2/checkout/orders/${order.id}/authorize`, {});
+      expect(authorized).toMatchObject({ status: 201, body: { status: 'COMPLETED' } });
+      const authorizationId = authorized.body.purchase_units[0].payments.authorizations[0].id;
+      const voided = await concurrently(`/v2/payments/authorizations/${authorizationId}/void`, {});
+      expect(voided).toMatchObject({ status: 200, body: { status: 'VOIDED' } });
+    });
+
+    it('captures once for identical concurrent partial captures', async () => {
+      const authorizationId = await authorization('30.00');
+      const answer = await concurrently(`/v2/payments/authorizations/${authorizationId}/capture`, {
+        amount: { currency_code: 'USD', value: '10.00' },
+        final_capture: false,
+      });
+      expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '10.00' } } });
+      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_captures WHERE authorization_id = $1`, [authorizationId])).toBe(1);
+      expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('PARTIALLY_CAPTURED');
+    });
+
+    it('refunds once for identical concurrent partial refunds', async () => {
+      const authorizationId = await authorization('30.00');
+      const capture = await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } });
+      const captureId = capture.result.id!;
+      const answer = await concurrently(`/v2/payments/captures/${captureId}/refund`, { amount: { currency_code: 'USD', value: '10.00' } });
+      expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '10.00' } } });
+      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_refunds WHERE capture_id = $1`, [captureId])).toBe(1);
+      const shown = await paypal.payments.getCapturedPayment({ captureId });
+      expect(shown.result.status).toBe('PARTIALLY_REFUNDED');
+    });
+
+    it('pays out once for identical concurrent payouts, every caller getting the batch', async () => {
+      const senderBatchId = `yb-${randomUUID()}-payout`;
+      const answer = await concurrently('/v1/payments/payouts', {
+        sender_batch_header: { sender_batch_id: senderBatchId },
+        items: [{ receiver: 'counterparty@example.com', amount: { currency: 'USD', value: '12.00' } }],
+      });
+      expect(answer).toMatchObject({ status: 201, body: { batch_header: { sender_batch_header: { sender_batch_id: senderBatchId } } } });
+      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [senderBatchId])).toBe(1);
+    });
+
+    it('replays the stored success after a failure after success, to concurrent retries too', async () => {
+      const authorizationId = await authorization('20.00');
+      const captureId = (await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } })).result.id!;
+      const requestId = randomUUID();
+      const body = { amount: { currency_code: 'USD', value: '5.00' } };
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
+      try {
+        const failed = await fetch(`${base}/v2/payments/captures/${captureId}/refund`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'paypal-request-id': requestId },
+          body: JSON.stringify(body),
+        });
+        expect(failed.status).toBe(500);
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      }
+      const answer = await concurrently(`/v2/payments/captures/${captureId}/refund`, body, requestId);
+      expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '5.00' } } });
+      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_refunds WHERE capture_id = $1`, [captureId])).toBe(1);
+    });
+  });
+
   describe('faults', () => {
     afterEach(async () => {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });

@@ -3,6 +3,7 @@ import { PaypalMockController } from '../payments/providers/paypal/mock/paypal-m
 import { PaypalMockDeliveryProcessor } from '../payments/providers/paypal/mock/paypal-mock.delivery.processor';
 import { PaypalMockIdentity } from '../payments/providers/paypal/mock/paypal-mock.identity';
 import { PaypalMockPayouts } from '../payments/providers/paypal/mock/paypal-mock.payouts';
+import { PaypalMockReplays } from '../payments/providers/paypal/mock/paypal-mock.replays';
 import { PaypalMockService } from '../payments/providers/paypal/mock/paypal-mock.service';
 import { PaypalMockWebhooks } from '../payments/providers/paypal/mock/paypal-mock.webhooks';
 import { BankMockController } from '../payments/providers/bank/mock/bank-mock.controller';
@@ -30,6 +31,7 @@ export class SandboxModule {
         PaypalMockService,
         PaypalMockIdentity,
         PaypalMockPayouts,
+        PaypalMockReplays,
         PaypalMockWebhooks,
         BankMockService,
         WechatMockService,

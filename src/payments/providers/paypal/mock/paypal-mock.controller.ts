@@ -8,11 +8,12 @@ import { FaultsService } from '../../../../sandbox/faults.service';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockService } from './paypal-mock.service';
+import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
 import { signedString, verifyTransmission } from '../paypal-webhook-signature';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 
 export const PAYPAL_MOCK_PREFIX = '/sandbox/paypal';
 
@@ -54,26 +55,30 @@ export class PaypalMockController {
     private readonly faults: FaultsService,
     private readonly identity: PaypalMockIdentity,
     private readonly payouts: PaypalMockPayouts,
+    private readonly replays: PaypalMockReplays,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  /** Faults first (down, errors, latency), then PayPal-Request-Id replay, then the work; "fail after success" fails once it is done. */
+  /**
+   * Faults first (down, errors, latency), then the work, once per PayPal-Request-Id on a POST (a repeat answers
+   * what the first stored, even while the first still runs); "fail after success" fails once it is done, so its
+   * retry gets the stored success.
+   */
   private async run(
     request: PaypalRequest,
     reply: FastifyReply,
-    work: () => Promise<{ status: number; body?: unknown }>,
+    work: (manager: EntityManager) => Promise<MockResponse>,
     options: { authenticate?: boolean; replay?: boolean } = { authenticate: true, replay: true },
   ): Promise<void> {
-    const decision = await this.faults.next('paypal', request.url.split('?')[0].slice(PAYPAL_MOCK_PREFIX.length));
+    const path = request.url.split('?')[0];
+    const decision = await this.faults.next('paypal', path.slice(PAYPAL_MOCK_PREFIX.length));
     if (decision.kind === 'down') throw new PaypalMockError(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable.');
     if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
     if (options.authenticate !== false) await this.paypal.authenticate(request.headers.authorization);
-    const requestId = options.replay === false ? undefined : (request.headers['paypal-request-id'] as string | undefined);
-    const endpoint = `${request.method} ${request.url.split('?')[0]}`;
-    const previous = await this.paypal.replayed(requestId, endpoint);
-    const result = previous ?? (await work());
-    if (!previous) await this.paypal.remember(requestId, endpoint, result.status, result.body);
+    const header = request.headers['paypal-request-id'];
+    const requestId = options.replay !== false && request.method === 'POST' && typeof header === 'string' && header ? header : undefined;
+    const result = requestId ? await this.replays.once(requestId, `${request.method} ${path}`, work) : await work(this.dataSource.manager);
     if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (result.body === undefined || result.body === null) {
       void reply.status(result.status).send();
@@ -113,8 +118,8 @@ export class PaypalMockController {
     @Body() body: unknown,
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
-    await this.run(request, reply, async () => {
-      const order = await this.paypal.createOrder(body);
+    await this.run(request, reply, async (manager) => {
+      const order = await this.paypal.createOrder(body, manager);
       const view = this.paypal.orderView(this.base(request), order);
       return {
         status: 201,
@@ -140,8 +145,8 @@ export class PaypalMockController {
     @Param('id') id: string,
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
-    await this.run(request, reply, async () => {
-      const { order, authorization } = await this.paypal.authorizeOrder(this.base(request), id);
+    await this.run(request, reply, async (manager) => {
+      const { order, authorization } = await this.paypal.authorizeOrder(this.base(request), id, manager);
       const view = this.paypal.orderView(this.base(request), order, authorization);
       return {
         status: 201,
@@ -164,9 +169,9 @@ export class PaypalMockController {
   @Post('v2/payments/authorizations/:id/capture')
   @ApiOperation({ summary: 'PayPal: capture an authorization, in full or in part' })
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async () => ({
+    await this.run(request, reply, async (manager) => ({
       status: 201,
-      body: this.paypal.captureView(this.base(request), await this.paypal.capture(this.base(request), id, body)),
+      body: this.paypal.captureView(this.base(request), await this.paypal.capture(this.base(request), id, body, manager)),
     }));
   }
 
@@ -178,8 +183,8 @@ export class PaypalMockController {
     @Param('id') id: string,
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
-    await this.run(request, reply, async () => {
-      const authorization = await this.paypal.void(this.base(request), id);
+    await this.run(request, reply, async (manager) => {
+      const authorization = await this.paypal.void(this.base(request), id, manager);
       return PaypalMockController.representation(prefer)
         ? { status: 200, body: this.paypal.authorizationView(this.base(request), authorization) }
         : { status: 204 };
@@ -198,7 +203,10 @@ export class PaypalMockController {
   @Post('v2/payments/captures/:id/refund')
   @ApiOperation({ summary: 'PayPal: refund a capture' })
   async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 201, body: await this.paypal.refund(this.base(request), id, body) }));
+    await this.run(request, reply, async (manager) => ({
+      status: 201,
+      body: await this.paypal.refund(this.base(request), id, body, manager),
+    }));
   }
 
   // ---- Payouts v1 ----
@@ -206,7 +214,10 @@ export class PaypalMockController {
   @Post('v1/payments/payouts')
   @ApiOperation({ summary: 'PayPal: create a payout batch (deduplicated by sender_batch_id)' })
   async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 201, body: await this.payouts.create(this.base(request), body) }));
+    await this.run(request, reply, async (manager) => ({
+      status: 201,
+      body: await this.payouts.create(this.base(request), body, manager),
+    }));
   }
 
   @Get('v1/payments/payouts/:batchId')

@@ -54,7 +54,7 @@ export class PaypalMockPayouts {
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
   ) {}
 
-  async create(base: string, body: unknown): Promise<Record<string, unknown>> {
+  async create(base: string, body: unknown, outer: EntityManager = this.dataSource.manager): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { sender_batch_header?: { sender_batch_id?: unknown }; items?: unknown };
     const header = request.sender_batch_header;
     if (!header || typeof header.sender_batch_id !== 'string' || header.sender_batch_id.length === 0) {
@@ -82,7 +82,7 @@ export class PaypalMockPayouts {
         note: typeof item.note === 'string' ? item.note : null,
       };
     });
-    const batch = await this.dataSource.transaction(async (manager) => {
+    const batch = await outer.transaction(async (manager) => {
       const inserted: BatchRow[] = await manager.query(
         `INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header) VALUES ($1, $2, 'PENDING', $3)
          ON CONFLICT (sender_batch_id) DO NOTHING RETURNING *`,

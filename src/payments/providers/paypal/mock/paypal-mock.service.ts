@@ -73,7 +73,8 @@ const money = (cents: string | bigint, currency: string) => ({ currency_code: cu
 
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
- * is a conditional update in a transaction, so concurrent calls behave as one provider would.
+ * is a conditional update in a transaction, so concurrent calls behave as one provider would. A change made
+ * under a PayPal-Request-Id runs inside the transaction that claims the id (`outer`), so both commit together.
  */
 const KNOWN_TOKENS_MAX = 10000;
 
@@ -138,28 +139,9 @@ export class PaypalMockService {
     this.knownTokens.set(token, Date.now() + Number(rows[0].expires_in_ms));
   }
 
-  // ---- PayPal-Request-Id ----
-
-  async replayed(requestId: string | undefined, endpoint: string): Promise<{ status: number; body: unknown } | null> {
-    if (!requestId) return null;
-    const rows = await this.dataSource.query(`SELECT status, body FROM paypal_mock_replays WHERE request_id = $1 AND endpoint = $2`, [
-      requestId,
-      endpoint,
-    ]);
-    return rows[0] ? { status: rows[0].status, body: rows[0].body } : null;
-  }
-
-  async remember(requestId: string | undefined, endpoint: string, status: number, body: unknown): Promise<void> {
-    if (!requestId) return;
-    await this.dataSource.query(
-      `INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-      [requestId, endpoint, status, body === undefined ? null : JSON.stringify(body)],
-    );
-  }
-
   // ---- Orders v2 ----
 
-  async createOrder(body: unknown): Promise<OrderRow> {
+  async createOrder(body: unknown, manager: EntityManager = this.dataSource.manager): Promise<OrderRow> {
     const order = body as {
       intent?: unknown;
       purchase_units?: unknown;
@@ -185,7 +167,7 @@ export class PaypalMockService {
     const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
     const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
     const purchaseUnits = [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }];
-    const rows: OrderRow[] = await this.dataSource.query(
+    const rows: OrderRow[] = await manager.query(
       `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url)
        VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5) RETURNING *`,
       [paypalId(), cents.toString(), JSON.stringify(purchaseUnits), returnUrl, cancelUrl],
@@ -222,8 +204,12 @@ export class PaypalMockService {
     throw PaypalMockError.unprocessable('ORDER_ALREADY_COMPLETED', 'The order cannot be approved again.');
   }
 
-  async authorizeOrder(base: string, id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
-    return this.dataSource.transaction(async (manager) => {
+  async authorizeOrder(
+    base: string,
+    id: string,
+    outer: EntityManager = this.dataSource.manager,
+  ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
+    return outer.transaction(async (manager) => {
       const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1 FOR UPDATE`, [id]);
       const order = rows[0];
       if (!order) throw PaypalMockError.notFound(id);
@@ -325,9 +311,9 @@ export class PaypalMockService {
   }
 
   /** Captures all or part; `final_capture` (default true) closes the authorization. */
-  async capture(base: string, authorizationId: string, body: unknown): Promise<CaptureRow> {
+  async capture(base: string, authorizationId: string, body: unknown, outer: EntityManager = this.dataSource.manager): Promise<CaptureRow> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
-    return this.dataSource.transaction(async (manager) => {
+    return outer.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'VOIDED')
         throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
@@ -362,8 +348,8 @@ export class PaypalMockService {
     });
   }
 
-  async void(base: string, authorizationId: string): Promise<AuthorizationRow> {
-    return this.dataSource.transaction(async (manager) => {
+  async void(base: string, authorizationId: string, outer: EntityManager = this.dataSource.manager): Promise<AuthorizationRow> {
+    return outer.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'CAPTURED' || authorization.status === 'PARTIALLY_CAPTURED') {
         throw PaypalMockError.unprocessable(
@@ -423,9 +409,14 @@ export class PaypalMockService {
     };
   }
 
-  async refund(base: string, captureId: string, body: unknown): Promise<Record<string, unknown>> {
+  async refund(
+    base: string,
+    captureId: string,
+    body: unknown,
+    outer: EntityManager = this.dataSource.manager,
+  ): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown } };
-    return this.dataSource.transaction(async (manager) => {
+    return outer.transaction(async (manager) => {
       const capture = await this.findCapture(captureId, manager, true);
       const refundable = BigInt(capture.amount_cents) - BigInt(capture.refunded_cents);
       if (refundable === 0n) throw PaypalMockError.unprocessable('CAPTURE_FULLY_REFUNDED', 'The capture has already been fully refunded.');
