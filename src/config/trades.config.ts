@@ -27,6 +27,16 @@ export interface TradesConfig {
   settlementFlagAfterAttempts: number;
   /** Completed trades that earn tier 1 by themselves (with no dispute lost). */
   tier1CompletedTrades: number;
+  /** How long a settlement run holds its trade's claim without renewing it (renewed before every provider call). */
+  settlementClaimLeaseMs: number;
+  /** How long a settlement step may wait on its provider (or keep failing) before the trade is flagged for operators. */
+  settlementStepFlagAfterMs: number;
+  /** How long a payout that left us unclaimed may stay so before the trade is flagged (PayPal returns it after 30 days). */
+  payoutWatchFlagAfterMs: number;
+  /** How long a settled bank return is watched for the receiving bank sending it back; after that it is final. */
+  bankReturnWatchMs: number;
+  /** Watched outcomes are asked about from `providerPollEveryMs`, doubling up to this. */
+  settlementWatchPollMaxMs: number;
   /** The statement timeout of the ledger check, which reconciles every transfer (about 25 s for 7 million). */
   ledgerCheckTimeoutMs: number;
 }
@@ -51,6 +61,11 @@ export function loadTradesConfig(env = process.env): TradesConfig {
     providerPollEveryMs: read.int('PROVIDER_POLL_EVERY_MS', 10000, { min: 10 }),
     providerPollMaxEveryMs: read.int('PROVIDER_POLL_MAX_EVERY_MS', 60000, { min: 10 }),
     settlementFlagAfterAttempts: read.int('SETTLEMENT_FLAG_AFTER_ATTEMPTS', 3, { min: 1 }),
+    settlementClaimLeaseMs: read.int('SETTLEMENT_CLAIM_LEASE_MS', 60000, { min: 1000 }),
+    settlementStepFlagAfterMs: read.int('SETTLEMENT_STEP_FLAG_AFTER_MS', 2 * 60 * 60 * 1000, { min: 100 }),
+    payoutWatchFlagAfterMs: read.int('PAYOUT_WATCH_FLAG_AFTER_MS', 32 * 24 * 60 * 60 * 1000, { min: 100 }),
+    bankReturnWatchMs: read.int('BANK_RETURN_WATCH_MS', 10 * 24 * 60 * 60 * 1000, { min: 100 }),
+    settlementWatchPollMaxMs: read.int('SETTLEMENT_WATCH_POLL_MAX_MS', 60 * 60 * 1000, { min: 10 }),
     ledgerCheckTimeoutMs: read.int('LEDGER_CHECK_TIMEOUT_MS', 120000, { min: 100 }),
   });
 }

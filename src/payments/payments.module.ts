@@ -3,13 +3,17 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { BankFundingService } from './funding/bank-funding.service';
 import { BankTransfersRepository } from './funding/bank-transfers.repository';
 import { FundingController } from './funding/funding.controller';
-import { FundingProcessor, SettlementProcessor } from './funding/funding.processors';
+import { FundingProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
 import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
-import { SettlementMetrics } from './funding/settlement-metrics';
-import { SettlementService } from './funding/settlement.service';
+import { AfterTheEnd } from './settlement/after-the-end';
+import { SettlementMetrics } from './settlement/settlement-metrics';
+import { SettlementMoves } from './settlement/settlement-moves';
+import { SettlementProcessor } from './settlement/settlement.processor';
+import { SettlementRepository } from './settlement/settlement.repository';
+import { SettlementService } from './settlement/settlement.service';
 import { BANK } from './providers/bank/bank.port';
 import { WECHAT } from './providers/wechat/wechat.port';
 import { WechatMerchantKey } from './providers/wechat/wechat-merchant-key';
@@ -47,6 +51,9 @@ export class PaymentsModule {
         BankFundingService,
         FundingRepository,
         FundingService,
+        SettlementRepository,
+        SettlementMoves,
+        AfterTheEnd,
         SettlementService,
         SettlementMetrics,
         ...(options.workers ? [FundingProcessor, SettlementProcessor, VerificationProcessor, ProviderWorkSweeper] : []),

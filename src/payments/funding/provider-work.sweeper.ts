@@ -9,6 +9,7 @@ import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
 import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, keepTrying } from './provider-steps';
+import { watchMessage } from '../settlement/settlement-run';
 
 const PAGE = 500;
 const MAX_PAGES = 40;
@@ -84,6 +85,17 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       }),
     );
 
+    // Outcomes watched after the end (an unclaimed payout, a settled bank return) whose polling job was lost.
+    requeued += await this.each(
+      `SELECT trade_id::text || '-' || step || '-' || attempt AS key, trade_id, step, attempt FROM settlement_steps
+        WHERE step IN ('watch_payout', 'watch_bank_return') AND status <> 'done' AND updated_at < $1
+          AND trade_id::text || '-' || step || '-' || attempt > $2
+        ORDER BY key LIMIT $3`,
+      before,
+      (row: { key: string; trade_id: string; step: 'watch_payout' | 'watch_bank_return'; attempt: number }) =>
+        watchMessage(row.trade_id, row.step, row.attempt, this.config),
+    );
+
     // Reported WeChat transfers waiting to be verified (the job gives up at the verify deadline by opening a dispute).
     requeued += await this.each(
       `SELECT id AS key FROM trades WHERE state = 'payout_sent' AND updated_at < $1 AND id::text > $2 ORDER BY id LIMIT $3`,
@@ -130,7 +142,24 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     );
 
     if (requeued > 0) this.logger.warn({ requeued }, 'Provider work whose job was lost or had given up was queued again');
+    const flagged = await this.flagOverdueSteps();
+    if (flagged > 0) this.logger.warn({ flagged }, 'Trades whose settlement step waited past its bound were flagged for operators');
     return { requeued };
+  }
+
+  /**
+   * Flags every trade with a settlement step (or a watch) unfinished past its bound, whether or not a job is still
+   * polling it: a provider that never answers, or a job lost, still reaches an operator.
+   */
+  private async flagOverdueSteps(): Promise<number> {
+    const rows: unknown[] = await this.dataSource.query(
+      `UPDATE trades t SET settlement_failing = true, updated_at = now()
+        WHERE t.id IN (SELECT s.trade_id FROM settlement_steps s WHERE s.status <> 'done' AND s.flag_after <= now() LIMIT $1)
+          AND NOT t.settlement_failing
+        RETURNING t.id`,
+      [PAGE],
+    );
+    return rows.length;
   }
 
   /** Pages through the rows of one kind of work, queuing a job for each whose job is not pending. */

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Gauge, register } from 'prom-client';
 import { TradesRepository } from '../../trades/trades.repository';
-import { BankTransfersRepository } from './bank-transfers.repository';
+import { BankTransfersRepository } from '../funding/bank-transfers.repository';
 
 export const SETTLEMENT_FAILING_METRIC = 'trades_settlement_failing';
 export const SUSPENSE_STUCK_METRIC = 'bank_suspense_stuck';

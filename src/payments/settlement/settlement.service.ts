@@ -1,27 +1,38 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { FieldEncryption } from '../../common/crypto/field-encryption';
-import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
-import { applyBps, formatAmount } from '../../common/money';
+import { DataSource } from 'typeorm';
+import { applyBps } from '../../common/money';
+import { tradesConfig } from '../../config';
+import { ENTRY, LedgerService } from '../../ledger/ledger.service';
+import type { Trade } from '../../trades/trade.types';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
-import { HANDLE_CONTEXT } from '../../users/users.service';
-import type { Trade } from '../../trades/trade.types';
-import { BANK, BankPort } from '../providers/bank/bank.port';
-import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
-import { FundingRecord, FundingRepository } from './funding.repository';
-import { NotYet, stepRequestId } from './provider-steps';
+import { FundingRecord, FundingRepository } from '../funding/funding.repository';
+import { AfterTheEnd, AfterTheEndOutcome } from './after-the-end';
+import { SettlementMoves, SettledPayout } from './settlement-moves';
+import { applicableSteps, isEnded, isSettling, planFor, SettlingState, StepName } from './settlement-plan';
+import { SettlementRepository } from './settlement.repository';
+import { SettlementBusy, SettlementRun } from './settlement-run';
 
-/** Final payout item statuses that mean the money did not (or no longer) reach the receiver. */
-const PAYOUT_CAME_BACK = ['FAILED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'];
+type Settled = 'completed' | 'refunded' | 'settled_split';
 
-type AfterTheEnd = 'payout_returned' | 'repaid' | 'refund_returned' | 'refund_repaid' | 'nothing';
+/** What the steps of one run found, for the transaction that completes the trade. */
+interface StepResults {
+  captureId?: string;
+  voided?: boolean;
+  refundId?: string;
+  bankReturn?: { returnId: string; cameBack: boolean };
+  payout?: SettledPayout;
+}
 
 /**
- * Moves a decided trade's USD at PayPal, one step at a time: provider call first, then a short transaction
- * recording what it did. Every call carries the trade's request id for that step, so a retry after "did it
- * but failed" gets PayPal's first answer instead of capturing or paying twice.
+ * Moves a decided trade's USD at its provider by walking the trade's plan (`settlement-plan.ts`): one step at a
+ * time, provider call first, then a short transaction recording what it did, each step journaled in
+ * `settlement_steps`. One run per trade at a time (a claim on its funding row); a step waiting or failing past its
+ * bound flags the trade. When the last step is done, one transaction completes the trade with its ledger entries,
+ * and starts watching any outcome that may still change after the end.
  */
 @Injectable()
 export class SettlementService {
@@ -30,332 +41,25 @@ export class SettlementService {
     private readonly fundings: FundingRepository,
     private readonly trades: TradesRepository,
     private readonly tradesService: TradesService,
-    private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
-    @Inject(PAYPAL) private readonly paypal: PaypalPort,
-    @Inject(BANK) private readonly bank: BankPort,
+    private readonly moves: SettlementMoves,
+    private readonly journal: SettlementRepository,
+    private readonly afterTheEnd: AfterTheEnd,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
-  async settle(tradeId: string): Promise<'completed' | 'refunded' | 'settled_split' | AfterTheEnd> {
+  async settle(tradeId: string): Promise<Settled | AfterTheEndOutcome | 'nothing'> {
     const trade = await this.trades.find(tradeId);
-    const funding = await this.fundings.find(tradeId);
-    if (!trade || !funding) return 'nothing';
-    if (trade.state === 'completed' || trade.state === 'refunded' || trade.state === 'settled_split')
-      return this.afterTheEnd(trade, funding);
-    if (trade.state === 'splitting') return this.settleSplit(trade, funding);
-    if (funding.provider === 'bank_transfer') return this.settleBank(trade, funding);
-    // A PayPal trade never authorized was never funded: nothing to settle.
-    if (!funding.authorizationId) return 'nothing';
-    const authorizationId = funding.authorizationId;
-
-    if (trade.state === 'releasing') {
-      const captureId = funding.captureId ?? (await this.capture(tradeId, authorizationId));
-      await this.release(trade, funding, { provider: 'paypal', captureId });
-      return 'completed';
-    }
-
-    if (trade.state === 'refunding') {
-      let captureId = funding.captureId;
-      if (!captureId) {
-        try {
-          await this.paypal.voidAuthorization(authorizationId, stepRequestId(tradeId, 'void'));
-        } catch (error) {
-          const issue = error instanceof PaypalApiError ? error.issue : undefined;
-          // Voided by an earlier attempt whose answer was lost: the refund is done all the same.
-          if (issue === 'PREVIOUSLY_CAPTURED') {
-            // Captured into escrow by the honour-period job, its answer lost: the same request id recovers the capture.
-            captureId = await this.capture(tradeId, authorizationId);
-          } else if (issue !== 'PREVIOUSLY_VOIDED') {
-            throw error;
-          }
-        }
-      }
-      if (captureId) {
-        const refund = await this.paypal.refundCapture(captureId, stepRequestId(tradeId, 'refund'));
-        await this.dataSource.transaction((manager) =>
-          this.tradesService.completeRefund(manager, tradeId, {
-            provider: 'paypal',
-            refundedCapture: captureId,
-            refundId: refund.refundId,
-          }),
-        );
-        return 'refunded';
-      }
-      await this.dataSource.transaction((manager) =>
-        this.tradesService.completeRefund(manager, tradeId, { provider: 'paypal', voided: authorizationId }),
-      );
-      return 'refunded';
-    }
-    return 'nothing';
-  }
-
-  /**
-   * A bank-funded trade: the money is in our bank account. Release pays the counterparty by PayPal payout;
-   * refund sends the trade's USD back to the sender of the transfer that funded it, done when the bank
-   * says the return settled.
-   */
-  private async settleBank(trade: Trade, funding: FundingRecord): Promise<'completed' | 'refunded' | 'nothing'> {
-    if (!funding.bankTransferId) return 'nothing';
-    if (trade.state === 'releasing') {
-      await this.release(trade, funding, { provider: 'bank_transfer' });
-      return 'completed';
-    }
-    if (trade.state === 'refunding') {
-      const { returnId, cameBack } = await this.returnToTraveler(trade, funding, trade.amountUsd);
-      await this.dataSource.transaction(async (manager) => {
-        await this.tradesService.completeRefund(manager, trade.id, { provider: 'bank_transfer', returnId }, 'paid_back');
-        await this.trades.clearSettlementFailing(manager, trade.id);
-        // Refused, or already sent back by the traveler's bank: refunded as far as the trade goes, owed again, flagged.
-        if (cameBack) await this.bookRefundCameBack(manager, trade.id, 1, trade.amountUsd, 'returned');
-      });
-      return 'refunded';
-    }
-    return 'nothing';
-  }
-
-  /**
-   * An operator's split: the traveler's part back (a partial refund of the capture, or a partial return of
-   * the bank transfer), then the counterparty's part less its fee by payout; `settled_split` when both are
-   * confirmed. Each provider call keeps its step's request id, so repeating the job repeats nothing.
-   */
-  private async settleSplit(trade: Trade, funding: FundingRecord): Promise<'settled_split' | 'nothing'> {
-    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
-    if (!split) return 'nothing';
-    let refundId: string;
-    let refundCameBack = false;
-    if (funding.provider === 'paypal') {
-      if (!funding.authorizationId) return 'nothing';
-      // A dispute captured the authorization into escrow already; if that job has not run, capture now.
-      const captureId = funding.captureId ?? (await this.capture(trade.id, funding.authorizationId));
-      refundId = (await this.paypal.refundCapture(captureId, stepRequestId(trade.id, 'refund'), split.travelerUsd)).refundId;
-    } else {
-      if (!funding.bankTransferId) return 'nothing';
-      ({ returnId: refundId, cameBack: refundCameBack } = await this.returnToTraveler(trade, funding, split.travelerUsd));
-    }
-    await this.recordRefund(trade.id, funding, refundId);
-    const netUsd = split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps);
-    const payout = await this.payOut(trade, funding, netUsd);
-    await this.dataSource.transaction(async (manager) => {
-      await this.tradesService.completeSplit(manager, trade.id, { provider: funding.provider, refundId, payoutBatchId: payout.batchId });
-      await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
-      await this.trades.clearSettlementFailing(manager, trade.id);
-      if (refundCameBack) await this.bookRefundCameBack(manager, trade.id, 1, split.travelerUsd, 'returned');
-      if (payout.cameBack) await this.bookPayoutCameBack(manager, trade.id, 1, netUsd, payout.itemStatus!);
+    if (!trade || !(isSettling(trade.state) || isEnded(trade.state))) return 'nothing';
+    return this.claimed(tradeId, async (run) => {
+      // Read again under the claim: a run that held it may have moved the trade on.
+      const current = (await this.trades.find(tradeId))!;
+      const funding = await this.fundings.find(tradeId);
+      if (!funding) return 'nothing';
+      if (isEnded(current.state)) return this.afterTheEnd.run(run, current, funding);
+      if (!isSettling(current.state)) return 'nothing';
+      return this.runPlan(run, current, current.state, funding);
     });
-    return 'settled_split';
-  }
-
-  private async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
-    if (funding.refundId) return;
-    await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
-  }
-
-  /**
-   * Pays the counterparty the USD less the fee by PayPal payout, under the attempt's one payout batch id, and
-   * returns the payout once PayPal has finished with it (NotYet while it is processing): paid (SUCCESS, or
-   * UNCLAIMED: the money has left us and waits for the receiver), or came back (failed, blocked, returned).
-   */
-  private async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<PaypalPayout & { cameBack: boolean }> {
-    let batchId = funding.payoutBatchId;
-    if (!batchId) {
-      const attempt = funding.payoutAttempt;
-      // The first payout goes to the email snapshotted with the trade; one paid again after a return goes to
-      // the counterparty's email on file now (the snapshot is where it could not be claimed).
-      const sealed =
-        attempt === 1 ? await this.trades.counterpartyPaypalOf(trade.id) : await this.trades.counterpartyCurrentPaypalOf(trade.id);
-      if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
-      const receiverEmail = this.encryption.decrypt(sealed, HANDLE_CONTEXT.paypalEmail);
-      const payout = await this.paypal.createPayout({
-        senderBatchId: attempt === 1 ? stepRequestId(trade.id, 'payout') : `${stepRequestId(trade.id, 'payout')}-${attempt}`,
-        receiverEmail,
-        amountUsd: netUsd,
-        note: `Yuanbridge trade ${trade.id}`,
-      });
-      batchId = payout.batchId;
-      await this.dataSource.transaction(async (manager) => {
-        await this.fundings.recordStep(manager, trade.id, 'payout_batch_id', payout.batchId);
-        if (payout.itemId) await this.fundings.recordStep(manager, trade.id, 'payout_item_id', payout.itemId);
-      });
-    }
-    const batch = await this.paypal.getPayoutBatch(batchId);
-    const cameBack = !!batch.itemStatus && PAYOUT_CAME_BACK.includes(batch.itemStatus);
-    if (!cameBack && batch.itemStatus !== 'SUCCESS' && batch.itemStatus !== 'UNCLAIMED') {
-      throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
-    }
-    if (batch.itemId && !funding.payoutItemId) {
-      await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
-    }
-    return { ...batch, cameBack };
-  }
-
-  /**
-   * A bank return to the traveler (the refund, or the traveler's part of a split) for one attempt; pending is
-   * NotYet. `cameBack` when the bank refused it or the traveler's bank sent it back.
-   */
-  private async returnToTraveler(
-    trade: Trade,
-    funding: FundingRecord,
-    amountUsd: bigint,
-  ): Promise<{ returnId: string; cameBack: boolean }> {
-    const attempt = funding.refundAttempt;
-    const returned = await this.bank.returnTransfer({
-      transferId: funding.bankTransferId!,
-      amountUsd,
-      requestId: attempt === 1 ? stepRequestId(trade.id, 'refund') : `${stepRequestId(trade.id, 'refund')}-${attempt}`,
-    });
-    await this.recordRefund(trade.id, funding, returned.transferId);
-    if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
-    return { returnId: returned.transferId, cameBack: returned.status !== 'settled' };
-  }
-
-  /** Pays out and completes a release; a payout that came back at once completes it all the same, owed again and flagged. */
-  private async release(trade: Trade, funding: FundingRecord, detail: Record<string, unknown>): Promise<void> {
-    const netUsd = trade.amountUsd - trade.feeUsd;
-    const payout = await this.payOut(trade, funding, netUsd);
-    await this.dataSource.transaction(async (manager) => {
-      await this.tradesService.completeRelease(manager, trade.id, { ...detail, payoutBatchId: payout.batchId });
-      await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
-      await this.trades.clearSettlementFailing(manager, trade.id);
-      if (payout.cameBack) await this.bookPayoutCameBack(manager, trade.id, 1, netUsd, payout.itemStatus!);
-    });
-  }
-
-  /**
-   * An ended trade's money that came back afterwards: its payout (completed, split), returned by PayPal; its
-   * bank refund (refunded, split), sent back by the traveler's bank. Each is booked back to its payable, the
-   * trade flagged and its state unchanged; an operator's retry starts the next attempt of each leg that
-   * came back, and the flag clears when nothing is owed any more.
-   */
-  private async afterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
-    const outcomes: AfterTheEnd[] = [];
-    if (trade.state !== 'refunded') outcomes.push(await this.payoutAfterTheEnd(trade, funding));
-    if (trade.state !== 'completed' && funding.provider === 'bank_transfer') outcomes.push(await this.refundAfterTheEnd(trade, funding));
-    return outcomes.find((outcome) => outcome !== 'nothing') ?? 'nothing';
-  }
-
-  private async payoutAfterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
-    const attempt = funding.payoutAttempt;
-    const netUsd = await this.paidOutUsd(trade);
-    if (funding.payoutReturned) return 'nothing';
-    if (attempt > 1 && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
-      // An operator's retry: pay again.
-      const payout = await this.payOut(trade, funding, netUsd);
-      return this.dataSource.transaction(async (manager) => {
-        // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
-        await this.trades.lockState(manager, trade.id);
-        if (await this.ledger.payoutRepaidAlready(trade.id, attempt, manager)) return 'nothing';
-        if (payout.cameBack) {
-          // Never paid: the payable is still open. This attempt is over, so the next retry can start.
-          await this.fundings.markReturnedAfterEnd(manager, trade.id, 'payout', attempt);
-          await this.tellParties(manager, trade.id, { provider: 'paypal', payout: payout.itemStatus, attempt });
-          return 'payout_returned';
-        }
-        await this.ledger.payoutRepaid(manager, trade.id, attempt, netUsd);
-        await this.ledger.bookProviderFee(manager, trade.id, payoutAttemptEntry(ENTRY.payoutFee, attempt), payout.feeUsd);
-        await this.clearFlagIfNothingOwed(manager, trade.id);
-        return 'repaid';
-      });
-    }
-    if (!funding.payoutBatchId) return 'nothing';
-    const batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
-    if (!batch.itemStatus || !PAYOUT_CAME_BACK.includes(batch.itemStatus)) return 'nothing';
-    const booked = await this.dataSource.transaction((manager) =>
-      this.bookPayoutCameBack(manager, trade.id, attempt, netUsd, batch.itemStatus!),
-    );
-    return booked ? 'payout_returned' : 'nothing';
-  }
-
-  private async refundAfterTheEnd(trade: Trade, funding: FundingRecord): Promise<AfterTheEnd> {
-    if (!funding.bankTransferId || funding.refundReturned) return 'nothing';
-    const attempt = funding.refundAttempt;
-    const amountUsd =
-      trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.dataSource.manager, trade.id))!.travelerUsd;
-    if (attempt > 1 && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
-      // An operator's retry: send it again (the traveler's account open once more).
-      const { cameBack } = await this.returnToTraveler(trade, funding, amountUsd);
-      return this.dataSource.transaction(async (manager) => {
-        await this.trades.lockState(manager, trade.id);
-        if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return 'nothing';
-        if (cameBack) {
-          await this.fundings.markReturnedAfterEnd(manager, trade.id, 'refund', attempt);
-          await this.tellParties(manager, trade.id, { provider: 'bank_transfer', refund: 'returned', attempt });
-          return 'refund_returned';
-        }
-        await this.ledger.refundRepaid(manager, trade.id, attempt, amountUsd);
-        await this.clearFlagIfNothingOwed(manager, trade.id);
-        return 'refund_repaid';
-      });
-    }
-    if (!funding.refundId) return 'nothing';
-    const refund = await this.bank.getTransfer(funding.refundId);
-    if (refund.status !== 'returned') return 'nothing';
-    const booked = await this.dataSource.transaction((manager) =>
-      this.bookRefundCameBack(manager, trade.id, attempt, amountUsd, refund.status),
-    );
-    return booked ? 'refund_returned' : 'nothing';
-  }
-
-  /** A paid payout came back: marked once, booked back to the counterparty's payable, the trade flagged, the parties told. */
-  private async bookPayoutCameBack(
-    manager: EntityManager,
-    tradeId: string,
-    attempt: number,
-    netUsd: bigint,
-    status: string,
-  ): Promise<boolean> {
-    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'payout', attempt))) return false;
-    await this.ledger.payoutReturned(manager, tradeId, attempt, netUsd);
-    await this.trades.flagReturnedAfterEnd(manager, tradeId);
-    await this.tellParties(manager, tradeId, { provider: 'paypal', payout: status, attempt, amountUsd: formatAmount(netUsd, 'USD') });
-    return true;
-  }
-
-  /** A paid bank refund came back: the same, to the traveler's refund payable. */
-  private async bookRefundCameBack(
-    manager: EntityManager,
-    tradeId: string,
-    attempt: number,
-    amountUsd: bigint,
-    status: string,
-  ): Promise<boolean> {
-    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'refund', attempt))) return false;
-    await this.ledger.refundReturned(manager, tradeId, attempt, amountUsd);
-    await this.trades.flagReturnedAfterEnd(manager, tradeId);
-    await this.tellParties(manager, tradeId, {
-      provider: 'bank_transfer',
-      refund: status,
-      attempt,
-      amountUsd: formatAmount(amountUsd, 'USD'),
-    });
-    return true;
-  }
-
-  private async tellParties(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<void> {
-    await this.trades.insertEvent(manager, tradeId, {
-      actor: { kind: 'system', id: null },
-      type: 'provider_event',
-      fromState: null,
-      toState: null,
-      detail,
-    });
-  }
-
-  /** The flag of an ended trade stays while any leg is owed: came back, or paid again but not yet confirmed. */
-  private async clearFlagIfNothingOwed(manager: EntityManager, tradeId: string): Promise<void> {
-    const funding = (await this.fundings.find(tradeId, manager))!;
-    const owed =
-      funding.payoutReturned ||
-      funding.refundReturned ||
-      (funding.payoutAttempt > 1 && !(await this.ledger.payoutRepaidAlready(tradeId, funding.payoutAttempt, manager))) ||
-      (funding.refundAttempt > 1 && !(await this.ledger.refundRepaidAlready(tradeId, funding.refundAttempt, manager)));
-    if (!owed) await this.trades.clearSettlementFailing(manager, tradeId);
-  }
-
-  /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
-  private async paidOutUsd(trade: Trade): Promise<bigint> {
-    if (trade.state !== 'settled_split') return trade.amountUsd - trade.feeUsd;
-    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
-    return split!.counterpartyUsd - trade.feeUsd;
   }
 
   /**
@@ -364,23 +68,138 @@ export class SettlementService {
    * Settling and ended trades are left to their own steps.
    */
   async captureIntoEscrow(tradeId: string): Promise<'captured' | 'nothing'> {
-    const trade = await this.trades.find(tradeId);
     const funding = await this.fundings.find(tradeId);
-    if (!trade || !funding?.authorizationId || funding.captureId) return 'nothing';
-    if (!['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
-    await this.capture(tradeId, funding.authorizationId);
-    return 'captured';
+    if (!funding?.authorizationId || funding.captureId) return 'nothing';
+    return this.claimed(tradeId, async (run) => {
+      const trade = await this.trades.find(tradeId);
+      const current = await this.fundings.find(tradeId);
+      if (!trade || !current || current.captureId || !['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
+      await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!));
+      return 'captured';
+    });
   }
 
-  /** Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee. */
-  private async capture(tradeId: string, authorizationId: string): Promise<string> {
-    const capture = await this.paypal.captureAuthorization(authorizationId, stepRequestId(tradeId, 'capture'));
-    await this.dataSource.transaction(async (manager) => {
-      // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
-      if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
-        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
+  /** Runs `work` holding the trade's settlement claim; another run holding it → SettlementBusy (the job tries again later). */
+  private async claimed<T>(tradeId: string, work: (run: SettlementRun) => Promise<T>): Promise<T> {
+    const token = randomUUID();
+    if (!(await this.journal.claim(tradeId, token, this.config.settlementClaimLeaseMs))) throw new SettlementBusy(tradeId);
+    const run = new SettlementRun(tradeId, token, this.journal, this.trades, this.config);
+    try {
+      return await work(run);
+    } finally {
+      await this.journal.release(tradeId, token);
+    }
+  }
+
+  private async runPlan(run: SettlementRun, trade: Trade, state: SettlingState, initial: FundingRecord): Promise<Settled | 'nothing'> {
+    // A PayPal trade never authorized, or a bank trade never funded by a transfer, has nothing to settle.
+    if (initial.provider === 'paypal' && !initial.authorizationId) return 'nothing';
+    if (initial.provider === 'bank_transfer' && !initial.bankTransferId) return 'nothing';
+    const split = state === 'splitting' ? await this.trades.splitOf(this.dataSource.manager, trade.id) : null;
+    if (state === 'splitting' && !split) return 'nothing';
+    const results: StepResults = {};
+    let funding = initial;
+    for (const step of planFor(funding.provider, state)) {
+      // Each step sees what the steps before it recorded (a void that found a capture makes the refund apply).
+      if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
+      await this.runStep(run, trade, funding, step, split, results);
+      funding = (await this.fundings.find(trade.id))!;
+    }
+    return this.complete(trade, state, funding, split, results);
+  }
+
+  private async runStep(
+    run: SettlementRun,
+    trade: Trade,
+    funding: FundingRecord,
+    step: StepName,
+    split: { travelerUsd: bigint; counterpartyUsd: bigint } | null,
+    results: StepResults,
+  ): Promise<void> {
+    switch (step) {
+      case 'capture':
+        results.captureId = await run.step('capture', 1, () => this.moves.capture(trade.id, funding.authorizationId!));
+        return;
+      case 'void': {
+        const outcome = await run.step('void', 1, () => this.moves.voidOrRecoverCapture(trade.id, funding.authorizationId!));
+        results.voided = outcome.voided;
+        if (outcome.captureId) results.captureId = outcome.captureId;
+        return;
       }
+      case 'refund':
+        results.refundId = await run.step('refund', 1, () =>
+          this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined),
+        );
+        return;
+      case 'bank_return':
+        results.bankReturn = await run.step('bank_return', funding.refundAttempt, () =>
+          this.moves.returnToTraveler(trade, funding, split ? split.travelerUsd : trade.amountUsd),
+        );
+        results.refundId = results.bankReturn.returnId;
+        return;
+      case 'payout':
+        results.payout = await run.step('payout', funding.payoutAttempt, () =>
+          this.moves.payOut(trade, funding, this.netToCounterparty(trade, split)),
+        );
+        return;
+      default:
+        throw new Error(`Step ${step} does not settle a trade`);
+    }
+  }
+
+  /** What the counterparty is paid: the trade's USD less its fee, or their part of a split less the same basis points of it. */
+  private netToCounterparty(trade: Trade, split: { counterpartyUsd: bigint } | null): bigint {
+    if (!split) return trade.amountUsd - trade.feeUsd;
+    return split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps);
+  }
+
+  /** Every step is done: one transaction completes the trade, books what came back at once, and starts the watches. */
+  private async complete(
+    trade: Trade,
+    state: SettlingState,
+    funding: FundingRecord,
+    split: { travelerUsd: bigint; counterpartyUsd: bigint } | null,
+    results: StepResults,
+  ): Promise<Settled> {
+    const payout = results.payout;
+    const netUsd = this.netToCounterparty(trade, split);
+    return this.dataSource.transaction(async (manager) => {
+      if (state === 'releasing') {
+        await this.tradesService.completeRelease(manager, trade.id, {
+          provider: funding.provider,
+          ...(funding.captureId ? { captureId: funding.captureId } : {}),
+          payoutBatchId: payout!.batchId,
+        });
+      } else if (state === 'refunding' && funding.provider === 'paypal') {
+        const refundedCapture = results.refundId ? funding.captureId : null;
+        await this.tradesService.completeRefund(
+          manager,
+          trade.id,
+          refundedCapture
+            ? { provider: 'paypal', refundedCapture, refundId: results.refundId }
+            : { provider: 'paypal', voided: funding.authorizationId },
+        );
+      } else if (state === 'refunding') {
+        await this.tradesService.completeRefund(manager, trade.id, { provider: 'bank_transfer', returnId: results.refundId }, 'paid_back');
+      } else {
+        await this.tradesService.completeSplit(manager, trade.id, {
+          provider: funding.provider,
+          refundId: results.refundId,
+          payoutBatchId: payout!.batchId,
+        });
+      }
+      if (payout) await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
+      await this.trades.clearSettlementFailing(manager, trade.id);
+      // Came back at once (refused, failed, blocked): completed all the same, owed again and flagged.
+      const bankReturn = results.bankReturn;
+      if (bankReturn?.cameBack)
+        await this.moves.bookRefundCameBack(manager, trade.id, funding.refundAttempt, split?.travelerUsd ?? trade.amountUsd, 'returned');
+      if (payout?.outcome === 'came_back')
+        await this.moves.bookPayoutCameBack(manager, trade.id, funding.payoutAttempt, netUsd, payout.itemStatus!);
+      // What may still come back after the end is watched until final, not left to webhooks.
+      if (bankReturn && !bankReturn.cameBack) await this.afterTheEnd.watch(manager, trade.id, 'watch_bank_return', funding.refundAttempt);
+      if (payout?.outcome === 'left_us') await this.afterTheEnd.watch(manager, trade.id, 'watch_payout', funding.payoutAttempt);
+      return state === 'releasing' ? 'completed' : state === 'refunding' ? 'refunded' : 'settled_split';
     });
-    return capture.captureId;
   }
 }

@@ -57,7 +57,14 @@ export class PaypalRestClient implements PaypalPort {
     }
     if (response.ok) return response;
     const text = await response.text();
-    let body: { name?: string; error?: string; message?: string; error_description?: string; details?: { issue?: string }[] } = {};
+    let body: {
+      name?: string;
+      error?: string;
+      message?: string;
+      error_description?: string;
+      details?: { issue?: string }[];
+      links?: { href: string; rel: string }[];
+    } = {};
     try {
       body = JSON.parse(text);
     } catch {
@@ -68,6 +75,7 @@ export class PaypalRestClient implements PaypalPort {
       body.name ?? body.error ?? `HTTP_${response.status}`,
       body.details?.[0]?.issue ?? null,
       body.message ?? body.error_description ?? `PayPal answered ${response.status}`,
+      Array.isArray(body.links) ? body.links.filter((link) => typeof link?.href === 'string' && typeof link?.rel === 'string') : [],
     );
   }
 
@@ -224,9 +232,13 @@ export class PaypalRestClient implements PaypalPort {
       }))!;
       return this.getPayoutBatch(body.batch_header.payout_batch_id);
     } catch (error) {
-      // The batch exists already (an earlier attempt succeeded after all): PayPal refuses the sender_batch_id again.
-      if (error instanceof PaypalApiError && error.errorName === 'USER_BUSINESS_ERROR')
+      // The batch exists already (an earlier attempt made it, its answer lost, and the request id no longer
+      // replays): PayPal refuses the sender_batch_id with a link to the first batch, which is the payout.
+      if (error instanceof PaypalApiError && error.errorName === 'USER_BUSINESS_ERROR') {
+        const first = firstBatchId(error.links, this.config.baseUrl);
+        if (first) return this.getPayoutBatch(first);
         throw new PaypalApiError(409, 'DUPLICATE_SENDER_BATCH_ID', error.issue, error.message);
+      }
       throw error;
     }
   }
@@ -245,4 +257,20 @@ export class PaypalRestClient implements PaypalPort {
       feeUsd: item?.payout_item_fee ? parseAmount(item.payout_item_fee.value, 'USD') : 0n,
     };
   }
+}
+
+/** The batch id a duplicate sender_batch_id's refusal links to, if the link is PayPal's own batch path. */
+export function firstBatchId(links: { href: string; rel: string }[], baseUrl: string): string | null {
+  for (const link of links) {
+    if (link.rel === 'information_link') continue;
+    let url: URL;
+    try {
+      url = new URL(link.href, baseUrl);
+    } catch {
+      continue;
+    }
+    const match = /\/v1\/payments\/payouts\/([A-Za-z0-9_-]{1,64})$/.exec(url.pathname);
+    if (match) return match[1];
+  }
+  return null;
 }

@@ -61,6 +61,8 @@ export class PaypalApiError extends Error {
     readonly errorName: string,
     readonly issue: string | null,
     message: string,
+    /** The HATEOAS links of the refusal (a duplicate sender_batch_id links to the first batch). */
+    readonly links: { href: string; rel: string }[] = [],
   ) {
     super(message);
     this.name = 'PaypalApiError';

@@ -8,6 +8,8 @@ export class PaypalMockError extends Error {
     message: string,
     readonly issue?: string,
     readonly description?: string,
+    /** HATEOAS links PayPal adds to some refusals (a duplicate sender_batch_id links to the first batch). */
+    readonly extraLinks: { href: string; rel: string; method: string }[] = [],
   ) {
     super(message);
   }
@@ -24,6 +26,7 @@ export class PaypalMockError extends Error {
           rel: 'information_link',
           method: 'GET',
         },
+        ...this.extraLinks,
       ],
     };
   }

@@ -89,12 +89,17 @@ export class PaypalMockPayouts {
         [paypalId(), header.sender_batch_id, JSON.stringify(header)],
       );
       if (inserted.length === 0) {
+        // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
+        const first: { id: string }[] = await manager.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
+          header.sender_batch_id,
+        ]);
         throw new PaypalMockError(
           400,
           'USER_BUSINESS_ERROR',
           'Batch with given sender_batch_id already exists',
           'DUPLICATE_SENDER_BATCH_ID',
           `sender_batch_id ${String(header.sender_batch_id)} was used before.`,
+          first[0] ? [{ href: `${base}/v1/payments/payouts/${first[0].id}`, rel: 'self', method: 'GET' }] : [],
         );
       }
       for (const item of parsed) {

@@ -1,0 +1,183 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { FieldEncryption } from '../../common/crypto/field-encryption';
+import { formatAmount } from '../../common/money';
+import { ENTRY, LedgerService } from '../../ledger/ledger.service';
+import type { Trade } from '../../trades/trade.types';
+import { TradesRepository } from '../../trades/trades.repository';
+import { HANDLE_CONTEXT } from '../../users/users.service';
+import { FundingRecord, FundingRepository } from '../funding/funding.repository';
+import { NotYet } from '../funding/provider-steps';
+import { BANK, BankPort } from '../providers/bank/bank.port';
+import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
+import { PayoutOutcome, payoutOutcome, STEPS } from './settlement-plan';
+
+export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'not_yet'> };
+
+/**
+ * The provider calls of settlement's steps, each under its step's request id, and the short transactions that
+ * record what each did. Nothing here decides which step comes next: `SettlementService` walks the plan.
+ */
+@Injectable()
+export class SettlementMoves {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly fundings: FundingRepository,
+    private readonly trades: TradesRepository,
+    private readonly encryption: FieldEncryption,
+    private readonly ledger: LedgerService,
+    @Inject(PAYPAL) private readonly paypal: PaypalPort,
+    @Inject(BANK) private readonly bank: BankPort,
+  ) {}
+
+  /** Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee once. */
+  async capture(tradeId: string, authorizationId: string): Promise<string> {
+    const capture = await this.paypal.captureAuthorization(authorizationId, STEPS.capture.requestId(tradeId, 1));
+    await this.dataSource.transaction(async (manager) => {
+      // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
+      if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
+        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
+      }
+    });
+    return capture.captureId;
+  }
+
+  /** Voids a held authorization; one captured meanwhile (its answer lost) is recovered, and the caller refunds it instead. */
+  async voidOrRecoverCapture(tradeId: string, authorizationId: string): Promise<{ voided: boolean; captureId: string | null }> {
+    try {
+      await this.paypal.voidAuthorization(authorizationId, STEPS.void.requestId(tradeId, 1));
+      return { voided: true, captureId: null };
+    } catch (error) {
+      const issue = error instanceof PaypalApiError ? error.issue : undefined;
+      // Voided by an earlier attempt whose answer was lost: done all the same.
+      if (issue === 'PREVIOUSLY_VOIDED') return { voided: true, captureId: null };
+      // Captured into escrow by the honour-period job, its answer lost: the same request id recovers the capture.
+      if (issue === 'PREVIOUSLY_CAPTURED') return { voided: false, captureId: await this.capture(tradeId, authorizationId) };
+      throw error;
+    }
+  }
+
+  /** Refunds the capture (all of it, or the traveler's part of a split) and records the refund. */
+  async refundCapture(tradeId: string, funding: FundingRecord, captureId: string, amountUsd?: bigint): Promise<string> {
+    const refund = await this.paypal.refundCapture(captureId, STEPS.refund.requestId(tradeId, 1), amountUsd);
+    await this.recordRefund(tradeId, funding, refund.refundId);
+    return refund.refundId;
+  }
+
+  async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
+    if (funding.refundId) return;
+    await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
+  }
+
+  /**
+   * Pays the counterparty `netUsd` by PayPal payout, under the attempt's one sender_batch_id, and returns the payout
+   * once PayPal has finished with it (NotYet while it is processing): paid, left us unclaimed, or came back.
+   */
+  async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<SettledPayout> {
+    let batchId = funding.payoutBatchId;
+    const attempt = funding.payoutAttempt;
+    if (!batchId) {
+      // The first payout goes to the email snapshotted with the trade; one paid again after a return goes to
+      // the counterparty's email on file now (the snapshot is where it could not be claimed).
+      const sealed =
+        attempt === 1 ? await this.trades.counterpartyPaypalOf(trade.id) : await this.trades.counterpartyCurrentPaypalOf(trade.id);
+      if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
+      const payout = await this.paypal.createPayout({
+        senderBatchId: STEPS.payout.requestId(trade.id, attempt),
+        receiverEmail: this.encryption.decrypt(sealed, HANDLE_CONTEXT.paypalEmail),
+        amountUsd: netUsd,
+        note: `Yuanbridge trade ${trade.id}`,
+      });
+      batchId = payout.batchId;
+      await this.dataSource.transaction(async (manager) => {
+        await this.fundings.recordStep(manager, trade.id, 'payout_batch_id', payout.batchId);
+        if (payout.itemId) await this.fundings.recordStep(manager, trade.id, 'payout_item_id', payout.itemId);
+      });
+    }
+    const batch = await this.paypal.getPayoutBatch(batchId);
+    const outcome = payoutOutcome(batch.itemStatus);
+    if (outcome === 'not_yet') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
+    if (batch.itemId && !funding.payoutItemId) {
+      await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
+    }
+    return { ...batch, outcome };
+  }
+
+  /** Reads the recorded payout batch of an ended trade: what became of it since. */
+  async payoutNow(batchId: string): Promise<PaypalPayout & { outcome: PayoutOutcome }> {
+    const batch = await this.paypal.getPayoutBatch(batchId);
+    return { ...batch, outcome: payoutOutcome(batch.itemStatus) };
+  }
+
+  /**
+   * A bank return to the traveler (the refund, or the traveler's part of a split) for the current attempt; pending
+   * is NotYet. `cameBack` when the bank refused it or the traveler's bank sent it back.
+   */
+  async returnToTraveler(trade: Trade, funding: FundingRecord, amountUsd: bigint): Promise<{ returnId: string; cameBack: boolean }> {
+    const returned = await this.bank.returnTransfer({
+      transferId: funding.bankTransferId!,
+      amountUsd,
+      requestId: STEPS.bank_return.requestId(trade.id, funding.refundAttempt),
+    });
+    await this.recordRefund(trade.id, funding, returned.transferId);
+    if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
+    return { returnId: returned.transferId, cameBack: returned.status !== 'settled' };
+  }
+
+  /** What the bank says now of a recorded return. */
+  async bankReturnNow(returnId: string): Promise<string> {
+    return (await this.bank.getTransfer(returnId)).status;
+  }
+
+  /** A paid payout came back: marked once, booked back to the counterparty's payable, the trade flagged, the parties told. */
+  async bookPayoutCameBack(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint, status: string): Promise<boolean> {
+    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'payout', attempt))) return false;
+    await this.ledger.payoutReturned(manager, tradeId, attempt, netUsd);
+    await this.trades.flagReturnedAfterEnd(manager, tradeId);
+    await this.tellParties(manager, tradeId, { provider: 'paypal', payout: status, attempt, amountUsd: formatAmount(netUsd, 'USD') });
+    return true;
+  }
+
+  /** A paid bank refund came back: the same, to the traveler's refund payable. */
+  async bookRefundCameBack(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint, status: string): Promise<boolean> {
+    if (!(await this.fundings.markReturnedAfterEnd(manager, tradeId, 'refund', attempt))) return false;
+    await this.ledger.refundReturned(manager, tradeId, attempt, amountUsd);
+    await this.trades.flagReturnedAfterEnd(manager, tradeId);
+    await this.tellParties(manager, tradeId, {
+      provider: 'bank_transfer',
+      refund: status,
+      attempt,
+      amountUsd: formatAmount(amountUsd, 'USD'),
+    });
+    return true;
+  }
+
+  async tellParties(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<void> {
+    await this.trades.insertEvent(manager, tradeId, {
+      actor: { kind: 'system', id: null },
+      type: 'provider_event',
+      fromState: null,
+      toState: null,
+      detail,
+    });
+  }
+
+  /** The flag of an ended trade stays while any leg is owed: came back, or paid again but not yet confirmed. */
+  async clearFlagIfNothingOwed(manager: EntityManager, tradeId: string): Promise<void> {
+    const funding = (await this.fundings.find(tradeId, manager))!;
+    const owed =
+      funding.payoutReturned ||
+      funding.refundReturned ||
+      (funding.payoutAttempt > 1 && !(await this.ledger.payoutRepaidAlready(tradeId, funding.payoutAttempt, manager))) ||
+      (funding.refundAttempt > 1 && !(await this.ledger.refundRepaidAlready(tradeId, funding.refundAttempt, manager)));
+    if (!owed) await this.trades.clearSettlementFailing(manager, tradeId);
+  }
+
+  /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
+  async paidOutUsd(trade: Trade): Promise<bigint> {
+    if (trade.state !== 'settled_split') return trade.amountUsd - trade.feeUsd;
+    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
+    return split!.counterpartyUsd - trade.feeUsd;
+  }
+}

@@ -1,0 +1,105 @@
+import type { TradesConfig } from '../../config';
+import type { OutboxMessage } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import type { TradesRepository } from '../../trades/trades.repository';
+import { NotYet, pollAttemptsWithin } from '../funding/provider-steps';
+import { StepName, STEPS } from './settlement-plan';
+import type { SettlementRepository } from './settlement.repository';
+
+/** Another run holds the trade's settlement claim: this job tries again later (it is not a failure). */
+export class SettlementBusy extends Error {
+  constructor(tradeId: string) {
+    super(`the settlement of trade ${tradeId} is being run by another worker`);
+    this.name = 'SettlementBusy';
+  }
+}
+
+/** The claim of a run was taken over (it outlived its lease): it stops before its next provider call. */
+export class SettlementClaimLost extends Error {
+  constructor(tradeId: string) {
+    super(`the settlement claim of trade ${tradeId} lapsed`);
+    this.name = 'SettlementClaimLost';
+  }
+}
+
+/** What is kept of a step's failure in the journal: names and codes, never a message that could quote a person's data. */
+export function stepErrorText(error: unknown): string {
+  if (error instanceof NotYet) return error.message;
+  const e = error as { name?: string; status?: number; errorName?: string; issue?: string | null; driverError?: { code?: string } };
+  if (e?.errorName) return `${e.errorName}${e.issue ? ` ${e.issue}` : ''} (${e.status ?? '?'})`;
+  if (e?.driverError) return `database error ${e.driverError.code ?? ''}`.trim();
+  return e?.name ?? 'error';
+}
+
+/**
+ * One settlement run of one trade, holding its claim: each provider step is journaled (begun, then done, waiting
+ * or failing), the claim is renewed before it, and a step that has waited or failed past its bound flags the trade.
+ */
+export class SettlementRun {
+  constructor(
+    readonly tradeId: string,
+    private readonly token: string,
+    private readonly journal: SettlementRepository,
+    private readonly trades: TradesRepository,
+    private readonly config: TradesConfig,
+  ) {}
+
+  async step<T>(step: StepName, attempt: number, call: () => Promise<T>): Promise<T> {
+    if (!(await this.journal.renew(this.tradeId, this.token, this.config.settlementClaimLeaseMs))) {
+      throw new SettlementClaimLost(this.tradeId);
+    }
+    const spec = STEPS[step];
+    await this.journal.begin(this.tradeId, step, attempt, spec.requestId(this.tradeId, attempt), this.config.settlementStepFlagAfterMs);
+    let result: T;
+    try {
+      result = await call();
+    } catch (error) {
+      const overdue = await this.journal.stall(
+        this.tradeId,
+        step,
+        attempt,
+        error instanceof NotYet ? 'waiting' : 'failing',
+        stepErrorText(error),
+      );
+      // Waiting or failing past the bound: operators are told, and the run goes on being retried.
+      if (overdue.overdue) await this.trades.flagSettlementFailing(this.tradeId);
+      throw error;
+    }
+    await this.journal.finish(undefined, this.tradeId, step, attempt, providerRef(result));
+    return result;
+  }
+}
+
+/** The provider's id of what a step did, when its result names one. */
+function providerRef(result: unknown): string | null {
+  if (typeof result === 'string') return result;
+  const r = result as { batchId?: string; returnId?: string; captureId?: string | null } | null;
+  return r?.batchId ?? r?.returnId ?? r?.captureId ?? null;
+}
+
+/** The job that polls a watched outcome until it is final: from the poll interval, doubling up to the watch's cap. */
+export function watchMessage(
+  tradeId: string,
+  step: 'watch_payout' | 'watch_bank_return',
+  attempt: number,
+  config: TradesConfig,
+): OutboxMessage {
+  const windowMs = step === 'watch_payout' ? config.payoutWatchFlagAfterMs : config.bankReturnWatchMs;
+  return {
+    queue: QUEUES.settlement,
+    jobName: JOBS.settlement.settleTrade,
+    jobId: watchJobId(tradeId, step, attempt),
+    payload: { tradeId, watch: true },
+    retry: {
+      // Past the window the watch still goes on (the sweeper queues it again); the trade is flagged by then.
+      attempts: pollAttemptsWithin(windowMs, config.providerPollEveryMs, config.settlementWatchPollMaxMs) + 1,
+      backoffMs: config.providerPollEveryMs,
+      backoffType: 'poll',
+      backoffCapMs: config.settlementWatchPollMaxMs,
+    },
+  };
+}
+
+export function watchJobId(tradeId: string, step: 'watch_payout' | 'watch_bank_return', attempt: number): string {
+  return `${step.replaceAll('_', '-')}-${tradeId}-${attempt}`;
+}

@@ -1,0 +1,175 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../common/database/query';
+import type { StepName } from './settlement-plan';
+
+export type StepStatus = 'running' | 'waiting' | 'failing' | 'done';
+
+export interface StepRecord {
+  tradeId: string;
+  step: StepName;
+  attempt: number;
+  requestId: string;
+  status: StepStatus;
+  providerRef: string | null;
+  startedAt: Date;
+}
+
+interface StepRow {
+  trade_id: string;
+  step: StepName;
+  attempt: number;
+  request_id: string;
+  status: StepStatus;
+  provider_ref: string | null;
+  started_at: Date;
+}
+
+const toStep = (row: StepRow): StepRecord => ({
+  tradeId: row.trade_id,
+  step: row.step,
+  attempt: row.attempt,
+  requestId: row.request_id,
+  status: row.status,
+  providerRef: row.provider_ref,
+  startedAt: row.started_at,
+});
+
+/** The settlement claim of each trade and the journal of its provider steps (`settlement_steps`). */
+@Injectable()
+export class SettlementRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Claims the trade's settlement for `leaseMs`, unless another run holds an unexpired claim: one conditional
+   * update, so of any number of concurrent runs exactly one gets it. False when another run holds it.
+   */
+  async claim(tradeId: string, token: string, leaseMs: number): Promise<boolean> {
+    const rows = await returningRows(
+      this.dataSource.manager,
+      `UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
+        WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
+        RETURNING trade_id`,
+      [tradeId, token, leaseMs],
+    );
+    return rows.length === 1;
+  }
+
+  /** Extends a claim this run still holds; false when it lapsed and another run took it. */
+  async renew(tradeId: string, token: string, leaseMs: number): Promise<boolean> {
+    return this.claim(tradeId, token, leaseMs);
+  }
+
+  /** Gives the claim up, if this run still holds it. */
+  async release(tradeId: string, token: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL WHERE trade_id = $1 AND settlement_claim = $2`,
+      [tradeId, token],
+    );
+  }
+
+  /**
+   * Notes that a step is under way (the first time: its request id, its start, and when waiting would flag the
+   * trade). A step already done stays done; a later run of the same step keeps its start, so the bound counts
+   * from the first try.
+   */
+  async begin(tradeId: string, step: StepName, attempt: number, requestId: string, flagAfterMs: number | null): Promise<StepRecord> {
+    const rows: StepRow[] = await this.dataSource.query(
+      `INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
+       VALUES ($1, $2, $3, $4, 'running', CASE WHEN $5::bigint IS NULL THEN NULL ELSE now() + $5::bigint * interval '1 millisecond' END)
+       ON CONFLICT (trade_id, step, attempt) DO UPDATE
+         SET status = CASE WHEN settlement_steps.status = 'done' THEN 'done' ELSE 'running' END, updated_at = now()
+       RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at`,
+      [tradeId, step, attempt, requestId, flagAfterMs],
+    );
+    return toStep(rows[0]);
+  }
+
+  /** The step is finished: what the provider called it, in the transaction that records its effect. */
+  async finish(
+    manager: EntityManager | undefined,
+    tradeId: string,
+    step: StepName,
+    attempt: number,
+    providerRef: string | null,
+  ): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
+      `UPDATE settlement_steps SET status = 'done', provider_ref = coalesce($4, provider_ref), last_error = NULL,
+              finished_at = coalesce(finished_at, now()), updated_at = now()
+        WHERE trade_id = $1 AND step = $2 AND attempt = $3`,
+      [tradeId, step, attempt, providerRef],
+    );
+  }
+
+  /**
+   * The provider has not finished (`waiting`) or failed (`failing`, with a message that names no person); true when
+   * the step has now waited past its bound, so the caller flags the trade.
+   */
+  async stall(
+    tradeId: string,
+    step: StepName,
+    attempt: number,
+    status: 'waiting' | 'failing',
+    message: string,
+    providerRef: string | null = null,
+  ): Promise<{ overdue: boolean; ageMs: number }> {
+    const rows = await returningRows<{ overdue: boolean; age_ms: string }>(
+      this.dataSource.manager,
+      `UPDATE settlement_steps SET status = $4, last_error = $5, provider_ref = coalesce($6, provider_ref), updated_at = now()
+        WHERE trade_id = $1 AND step = $2 AND attempt = $3 AND status <> 'done'
+        RETURNING flag_after IS NOT NULL AND flag_after <= now() AS overdue,
+                  floor(extract(epoch FROM now() - started_at) * 1000)::bigint AS age_ms`,
+      [tradeId, step, attempt, status, message.slice(0, 500), providerRef],
+    );
+    return { overdue: rows[0]?.overdue ?? false, ageMs: Number(rows[0]?.age_ms ?? 0) };
+  }
+
+  /**
+   * Starts watching an outcome that may still change after the end, in the transaction that completes the trade:
+   * `flagAfterMs` from now it flags the trade if still not final (null: it never flags, it just ends).
+   */
+  async beginWatch(
+    manager: EntityManager,
+    tradeId: string,
+    step: StepName,
+    attempt: number,
+    requestId: string,
+    flagAfterMs: number | null,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
+       VALUES ($1, $2, $3, $4, 'waiting', CASE WHEN $5::bigint IS NULL THEN NULL ELSE now() + $5::bigint * interval '1 millisecond' END)
+       ON CONFLICT (trade_id, step, attempt) DO NOTHING`,
+      [tradeId, step, attempt, requestId, flagAfterMs],
+    );
+  }
+
+  /** Whether the attempt's outcome was ever watched (a finished watch is final). */
+  async everWatched(tradeId: string, step: StepName, attempt: number): Promise<boolean> {
+    const rows = await this.dataSource.query(`SELECT 1 FROM settlement_steps WHERE trade_id = $1 AND step = $2 AND attempt = $3`, [
+      tradeId,
+      step,
+      attempt,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** The watch of one attempt, if it is still open. */
+  async openWatch(tradeId: string, step: StepName, attempt: number): Promise<boolean> {
+    const rows = await this.dataSource.query(
+      `SELECT 1 FROM settlement_steps WHERE trade_id = $1 AND step = $2 AND attempt = $3 AND status <> 'done'`,
+      [tradeId, step, attempt],
+    );
+    return rows.length > 0;
+  }
+
+  async steps(tradeId: string): Promise<StepRecord[]> {
+    const rows: StepRow[] = await this.dataSource.query(
+      `SELECT trade_id, step, attempt, request_id, status, provider_ref, started_at FROM settlement_steps
+        WHERE trade_id = $1 ORDER BY started_at, step`,
+      [tradeId],
+    );
+    return rows.map(toStep);
+  }
+}
