@@ -1,7 +1,8 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { signPayload } from '../src/common/crypto/hmac-signature';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
-import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
+import { DEV_BANK_API_KEY, DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
@@ -458,6 +459,42 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       { kind: `suspense_bounced:${transferId}`, amount: '1234' },
     ]);
     await expectClean();
+  });
+
+  describe("the bank API's returns under one Idempotency-Key", () => {
+    /** A settled incoming transfer at the bank that the platform never heard of: only the mock's own row. */
+    const settledAtBank = async (cents: number) => {
+      const id = `BT${randomBytes(10).toString('hex').toUpperCase()}`;
+      await db.query(
+        `INSERT INTO bank_mock_transfers (id, direction, reference, amount_cents, sender_account, status, settled_at)
+         VALUES ($1, 'incoming', 'TEST-ONLY', $2, 'DE89370400440532013000', 'settled', now())`,
+        [id, cents],
+      );
+      return id;
+    };
+    const bankReturn = (transferId: string, amount: string, key: string) =>
+      api('POST', '/sandbox/bank/v1/returns', {
+        body: { transferId, amount },
+        headers: { authorization: `Bearer ${DEV_BANK_API_KEY}`, 'idempotency-key': key },
+      });
+
+    it('makes one return for identical concurrent returns, every caller getting it', async () => {
+      const transferId = await settledAtBank(5000);
+      const key = randomUUID();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => bankReturn(transferId, '10.00', key)));
+      for (const answer of answers) expect({ status: answer.status, body: answer.body }).toEqual({ status: 201, body: answers[0].body });
+      expect(await returnsOf(transferId)).toHaveLength(1);
+    });
+
+    it('refuses a key used at the same time for a return of another transfer with 422, never a 500', async () => {
+      for (let round = 0; round < 5; round += 1) {
+        const [a, b] = [await settledAtBank(5000), await settledAtBank(5000)];
+        const key = randomUUID();
+        const answers = await Promise.all([bankReturn(a, '10.00', key), bankReturn(b, '10.00', key)]);
+        expect(answers.map((answer) => answer.status).sort()).toEqual([201, 422]);
+        expect((await returnsOf(a)).length + (await returnsOf(b)).length).toBe(1);
+      }
+    });
   });
 
   it('answers the sandbox and the bank API with problem details for bad input', async () => {

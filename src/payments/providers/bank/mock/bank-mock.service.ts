@@ -102,19 +102,16 @@ export class BankMockService {
 
   /**
    * Sends (part of) a settled incoming transfer back to its sender. The idempotency key makes a retry find
-   * the first return; more than what is left of the transfer is refused.
+   * the first return; more than what is left of the transfer is refused. Identical calls queue on the
+   * transfer's row lock; a call with the same key for another transfer meets the first at the key's unique
+   * index, waits for it, and is refused as a reuse.
    */
   async createReturn(base: string, idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
     return this.dataSource.transaction(async (manager) => {
       const original: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 FOR UPDATE`, [input.transferId]);
       const incoming = original[0];
       const existing: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
-      if (existing[0]) {
-        if (existing[0].returns_transfer_id !== input.transferId || BigInt(existing[0].amount_cents) !== input.amountCents) {
-          throw new DomainError('idempotency_key_reused', 'This idempotency key was used for another return');
-        }
-        return view(existing[0]);
-      }
+      if (existing[0]) return view(sameReturn(existing[0], input));
       if (!incoming || incoming.direction !== 'incoming') throw DomainError.notFound('Transfer');
       if (incoming.status !== 'settled') throw new DomainError('conflict', 'Only a settled transfer can be returned');
       const returned: { total: string }[] = await manager.query(
@@ -126,9 +123,14 @@ export class BankMockService {
       }
       const rows: TransferRow[] = await manager.query(
         `INSERT INTO bank_mock_transfers (id, direction, amount_cents, sender_account, returns_transfer_id, idempotency_key, status)
-         VALUES ($1, 'return', $2, $3, $4, $5, 'pending') RETURNING *`,
+         VALUES ($1, 'return', $2, $3, $4, $5, 'pending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
         [newTransferId(), input.amountCents.toString(), incoming.sender_account, incoming.id, idempotencyKey],
       );
+      if (!rows[0]) {
+        // A concurrent return took the key first (committed by now: the insert waited for it).
+        const first: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
+        return view(sameReturn(first[0], input));
+      }
       await this.scheduleSettlement(manager, rows[0].id, base);
       return view(rows[0]);
     });
@@ -215,6 +217,14 @@ export class BankMockService {
       });
     }
   }
+}
+
+/** The return a key already made, if this call asks for the same one; otherwise the key is being reused. */
+function sameReturn(existing: TransferRow, input: { transferId: string; amountCents: bigint }): TransferRow {
+  if (existing.returns_transfer_id !== input.transferId || BigInt(existing.amount_cents) !== input.amountCents) {
+    throw new DomainError('idempotency_key_reused', 'This idempotency key was used for another return');
+  }
+  return existing;
 }
 
 function newTransferId(): string {
