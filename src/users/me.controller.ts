@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PayoutAccountDto, UserView, WechatWalletDto } from './dto/users.dto';
@@ -35,6 +35,7 @@ export class MeController {
   }
 
   @Post('api-keys')
+  @PasswordSignInRequired()
   @ActiveAccountRequired()
   @ApiCreatedResponse({ type: CreatedApiKeyView })
   createApiKey(@CurrentUser() caller: AuthUser, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
@@ -48,6 +49,7 @@ export class MeController {
   }
 
   @Delete('api-keys/:id')
+  @PasswordSignInRequired()
   @ApiOkResponse({ type: ApiKeyView })
   revokeApiKey(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<ApiKeyView> {
     return this.users.revokeApiKey(caller, id);

@@ -4,6 +4,7 @@ import type { AuthUser, UserRole } from './auth-user';
 export const IS_PUBLIC = 'auth:public';
 export const ROLES = 'auth:roles';
 export const ACTIVE_ACCOUNT = 'auth:active-account';
+export const PASSWORD_SIGN_IN = 'auth:password-sign-in';
 
 /** No credentials needed. */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
@@ -13,6 +14,9 @@ export const Roles = (...roles: UserRole[]) => SetMetadata(ROLES, roles);
 
 /** Suspended users are refused (403 `account_suspended`): they may only finish what is live. */
 export const ActiveAccountRequired = () => SetMetadata(ACTIVE_ACCOUNT, true);
+
+/** A Bearer token from a password sign-in only, never an API key (403 `forbidden`): a leaked key cannot mint or revoke keys. */
+export const PasswordSignInRequired = () => SetMetadata(PASSWORD_SIGN_IN, true);
 
 export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthUser => {
   return context.switchToHttp().getRequest<{ user: AuthUser }>().user;
