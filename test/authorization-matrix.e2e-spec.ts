@@ -9,7 +9,8 @@ import { startTestApp, TestApp } from './support/test-app';
  * and problem `code` API.md gives for that caller. A route the table does not list fails the first test.
  *
  * Columns (the order they are asked in):
- *   anon     no credentials (for /v1 rows, a forged Bearer token too must get the same answer)
+ *   anon     no credentials (for /v1 rows, a forged Bearer token too must get the same answer; for GET rows,
+ *            HEAD must get the same status)
  *   trav     the traveler who owns the main world's request, trades, disputes, API key
  *   travKey  the same traveler, by API key
  *   trav2    another traveler: owns none of it
@@ -256,6 +257,11 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
       // API.md: a missing, invalid or expired token is 401 alike.
       wanted.forged = cells[0];
       got.forged = await ask(method, path, actors.anon, body, cells[0], forgedToken());
+    }
+    if (method === 'GET') {
+      // Fastify answers HEAD with the GET route: the same guards, no body (so only the status to compare).
+      wanted.head = typeof cells[0] === 'string' && /^\d{3} /.test(cells[0]) ? Number(cells[0].slice(0, 3)) : cells[0];
+      got.head = await ask('HEAD', path, actors.anon, undefined, cells[0]);
     }
     return { got, wanted };
   }
