@@ -1,0 +1,177 @@
+import { Client } from 'pg';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { createOperator } from './support/factories';
+import { client, Api } from './support/http';
+import { setReference } from './support/market';
+import { fundAtPaypal, paypalTrade, tradeState } from './support/paypal-trades';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+const BASE_ENV = {
+  RATE_FEED_WALK_BPS: '0',
+  REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+  PROVIDER_POLL_EVERY_MS: '200',
+  PROVIDER_POLL_MAX_EVERY_MS: '1000',
+  PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+  OUTBOX_POLL_INTERVAL_MS: '50',
+  PAYOUT_WINDOW_MS: '3600000',
+  DEADLINE_SWEEP_EVERY_MS: '3600000',
+  // No sweeper to the rescue: what these tests show, the settlement's own jobs do.
+  PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
+};
+
+/**
+ * Settlement under provider faults, through HTTP with real workers and the PayPal mock: answers lost, webhooks
+ * lost, a provider that never finishes, and settlements started at once. Each case is one the service used to
+ * get wrong (money lost track of, a trade stuck, a step run twice at once).
+ */
+describe('Settlement under provider faults (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      ...BASE_ENV,
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-receiver@example.com',
+      PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '1500',
+      SETTLEMENT_WATCH_POLL_MAX_MS: '300',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  afterEach(async () => {
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  });
+
+  const counterpartyPayable = async (tradeId: string) =>
+    (
+      await db.query(`SELECT (credits_posted - debits_posted)::text AS owed FROM ledger_accounts WHERE id = $1`, [
+        `counterparty_payable:${tradeId}`,
+      ])
+    ).rows[0].owed;
+  const batchesOf = async (tradeId: string) =>
+    (await db.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${tradeId}-payout`])).rows;
+
+  it('books back a payout returned after completion even when every webhook is lost: the unclaimed item is watched until final', async () => {
+    const { traveler, trade } = await paypalTrade(api, '1000.00', 'unclaimed-receiver@example.com'); // net $136.74
+    await fundAtPaypal(api, trade, traveler);
+    // From here on PayPal's webhooks never arrive: only polling can learn that the payout came back.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', dropWebhooks: 1 } });
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    const watch = await db.query(
+      `SELECT status, flag_after IS NOT NULL AS flags FROM settlement_steps WHERE trade_id = $1 AND step = 'watch_payout'`,
+      [trade.id],
+    );
+    expect(watch.rows).toEqual([{ status: expect.stringMatching(/^(waiting|done)$/), flags: true }]);
+
+    // PayPal returns the unclaimed item: the watch books it back, flags the trade, and tells the parties.
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true,
+      15000,
+    );
+    expect(await tradeState(api, trade.id, traveler.token)).toBe('completed');
+    expect(await counterpartyPayable(trade.id)).toBe('13674');
+    const told = await db.query(`SELECT detail FROM trade_events WHERE trade_id = $1 AND type = 'provider_event'`, [trade.id]);
+    expect(told.rows.map((r) => r.detail.payout)).toContain('RETURNED');
+    expect((await db.query(`SELECT status FROM settlement_steps WHERE trade_id = $1 AND step = 'watch_payout'`, [trade.id])).rows).toEqual([
+      { status: 'done' },
+    ]);
+  });
+
+  it('finds a payout whose answer was lost and which PayPal no longer replays, by the batch its duplicate sender_batch_id links to', async () => {
+    const { traveler, trade } = await paypalTrade(api, '1000.00');
+    await fundAtPaypal(api, trade, traveler);
+    // Every payout call does its work and then fails: the batch is made, its answer never arrives.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await eventually(async () => (await batchesOf(trade.id)).length === 1);
+    expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
+    // PayPal keeps a request id's replay for a while only; past it, the retry is refused as a duplicate sender_batch_id.
+    await db.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1`, [`yb-${trade.id}-payout`]);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    const batches = await batchesOf(trade.id);
+    expect(batches).toHaveLength(1);
+    const funding = await db.query(`SELECT payout_batch_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+    expect(funding.rows[0].payout_batch_id).toBe(batches[0].id);
+    expect(await counterpartyPayable(trade.id)).toBe('0');
+  });
+
+  it('runs one settlement of a trade at a time: an operator’s ten retries during a slow payout make one payout call', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, trade } = await paypalTrade(api, '1000.00');
+    await fundAtPaypal(api, trade, traveler);
+    const payoutPosts = () =>
+      test
+        .readLog()
+        .split('\n')
+        .filter((line) => line.includes('"method":"POST"') && line.includes('"url":"/sandbox/paypal/v1/payments/payouts"')).length;
+    const before = payoutPosts();
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 1500, paths: ['/v1/payments/payouts'] } });
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    const retries = await Promise.all(
+      Array.from({ length: 10 }, () => api('POST', `/v1/admin/trades/${trade.id}/retry-settlement`, { token: operator.token })),
+    );
+    expect(retries.map((r) => r.status)).toEqual(Array(10).fill(200));
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 30000);
+    // Every job but the claimant found the trade claimed, or settled; PayPal saw one payout request.
+    await eventually(async () => test.readLog().includes('"url":"/sandbox/paypal/v1/payments/payouts"') && payoutPosts() > before);
+    expect(payoutPosts() - before).toBe(1);
+    expect(await batchesOf(trade.id)).toHaveLength(1);
+    const steps = await db.query(`SELECT step, attempt, status FROM settlement_steps WHERE trade_id = $1 ORDER BY step`, [trade.id]);
+    expect(steps.rows).toEqual([
+      { step: 'capture', attempt: 1, status: 'done' },
+      { step: 'payout', attempt: 1, status: 'done' },
+    ]);
+    // Each run gives its claim up when it ends (the retries' later runs found the trade settled).
+    await eventually(async () => {
+      const claim = await db.query(`SELECT settlement_claim FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+      return claim.rows[0].settlement_claim === null;
+    });
+  });
+});
+
+describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+
+  beforeAll(async () => {
+    // Payout items stay PENDING for an hour; a step may wait 1.5 s before operators are told.
+    test = await startTestApp({ ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '3600000', SETTLEMENT_STEP_FLAG_AFTER_MS: '1500' });
+    api = client(test.baseUrl);
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await test?.close();
+  });
+
+  it('flags a trade whose payout stays pending past the step’s bound, and lists it for operators', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler);
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === true,
+      15000,
+    );
+    expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
+    const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
+    expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
+    const metrics = await api('GET', '/metrics');
+    expect(Number(/^trades_settlement_failing (\d+)$/m.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  });
+});

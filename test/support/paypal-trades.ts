@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { registerUser, TestUser } from './factories';
+import type { Api } from './http';
+import { fixed, readyTraveler, withWallet } from './market';
+import { eventually } from './test-app';
+
+export interface PaypalTrade {
+  traveler: TestUser;
+  counterparty: TestUser;
+  payoutEmail: string;
+  trade: { id: string };
+}
+
+/** A PayPal trade awaiting funding at 7.2400, accepted by a counterparty who is paid at `payoutEmail`. */
+export async function paypalTrade(
+  api: Api,
+  amountCny = '1000.00',
+  payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`,
+): Promise<PaypalTrade> {
+  const traveler = await readyTraveler(api);
+  const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
+  await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
+  const request = await api('POST', '/v1/requests', {
+    token: traveler.token,
+    body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
+  });
+  const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+  return { traveler, counterparty, payoutEmail, trade };
+}
+
+export async function tradeState(api: Api, tradeId: string, token: string): Promise<string> {
+  return (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+}
+
+/** The traveler starts funding and approves at the PayPal mock; the webhook or the poll funds the trade. Returns the order id. */
+export async function fundAtPaypal(api: Api, trade: { id: string }, traveler: TestUser, timeoutMs = 10000): Promise<string> {
+  const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+  if (funding.status !== 201) throw new Error(`funding: ${funding.status} ${funding.text}`);
+  await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+  await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'funded', timeoutMs);
+  return funding.body.orderId;
+}
