@@ -285,6 +285,39 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
     expect(listed.size).toBe(table.length);
   });
 
+  // Lists answer 200 to many; what each caller sees in them is asked here: does the list hold the actor's
+  // world's resource? (null: the caller is refused, which the route's row checks.) Before the rows, which
+  // revoke the key and move the trades.
+  const [Y, n, _] = [true, false, null];
+  const lists: [string, keyof World, (boolean | null)[]][] = [
+    //                                    anon trav travKey trav2 cp cp2 oper sTrav sCp sNon
+    ['/v1/trades?limit=100', 'trade', [_, Y, Y, n, Y, n, _, Y, Y, n]],
+    ['/v1/requests?limit=100', 'request', [_, Y, Y, n, Y, Y, Y, Y, n, n]],
+    ['/v1/offers?limit=100', 'offer', [_, Y, Y, Y, Y, Y, Y, n, n, Y]],
+    ['/v1/offers?mine=true&limit=100', 'offer', [_, n, n, n, Y, n, n, n, Y, n]],
+    ['/v1/me/api-keys?limit=100', 'apiKey', [_, Y, Y, n, n, n, n, Y, n, n]],
+    ['/v1/admin/disputes?limit=100', 'dispute', [_, _, _, _, _, _, Y, _, _, _]],
+  ];
+  it('shows each caller in lists only what it may see', async () => {
+    const got: Record<string, (boolean | null)[]> = {};
+    const wanted: Record<string, (boolean | null)[]> = {};
+    for (const [path, key, cells] of lists) {
+      wanted[path] = cells;
+      got[path] = [];
+      for (const [i, name] of ACTORS.entries()) {
+        const actor = actors[name];
+        if (cells[i] === null) {
+          got[path].push(null);
+          continue;
+        }
+        const page = await api('GET', path, { token: actor.token, apiKey: actor.apiKey });
+        expect([path, name, page.status]).toEqual([path, name, 200]);
+        got[path].push(page.body.data.some((item: { id: string }) => item.id === actor.world[key]));
+      }
+    }
+    expect(got).toEqual(wanted);
+  });
+
   for (const r of table) {
     it(r.route, async () => {
       const [method, template] = r.route.split(' ');
