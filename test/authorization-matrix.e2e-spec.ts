@@ -1,3 +1,4 @@
+import { JwtService } from '@nestjs/jwt';
 import { createHmac } from 'node:crypto';
 import { Actor, ACTORS, ActorName, Actors, buildActors, World } from './support/authorization-fixtures';
 import { client, Api } from './support/http';
@@ -9,8 +10,8 @@ import { startTestApp, TestApp } from './support/test-app';
  * and problem `code` API.md gives for that caller. A route the table does not list fails the first test.
  *
  * Columns (the order they are asked in):
- *   anon     no credentials (for /v1 rows, a forged Bearer token too must get the same answer; for GET rows,
- *            HEAD must get the same status)
+ *   anon     no credentials (for /v1 rows, a forged and an expired Bearer token too must get the same
+ *            answer; for GET rows, HEAD must get the same status)
  *   trav     the traveler who owns the main world's request, trades, disputes, API key
  *   travKey  the same traveler, by API key
  *   trav2    another traveler: owns none of it
@@ -211,6 +212,7 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
   let test: TestApp;
   let api: Api;
   let actors: Actors;
+  let expiredToken: string;
 
   beforeAll(async () => {
     test = await startTestApp({
@@ -225,6 +227,8 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
     api = client(test.baseUrl);
     await setReference(test, '7.2400');
     actors = await buildActors(test, api);
+    // The traveler's own token, signed with the service's key, but a minute past its expiry.
+    expiredToken = await test.app.get(JwtService).signAsync({ sub: actors.trav.id, role: 'traveler' }, { expiresIn: -60 });
   }, 60000);
 
   afterAll(async () => {
@@ -255,8 +259,9 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
     const path = pathOf(actors.anon.world);
     if (path.startsWith('/v1/')) {
       // API.md: a missing, invalid or expired token is 401 alike.
-      wanted.forged = cells[0];
+      wanted.forged = wanted.expired = cells[0];
       got.forged = await ask(method, path, actors.anon, body, cells[0], forgedToken());
+      got.expired = await ask(method, path, actors.anon, body, cells[0], expiredToken);
     }
     if (method === 'GET') {
       // Fastify answers HEAD with the GET route: the same guards, no body (so only the status to compare).

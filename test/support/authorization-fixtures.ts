@@ -31,6 +31,7 @@ export type ActorName = (typeof ACTORS)[number];
 
 export interface Actor {
   name: ActorName;
+  id?: string;
   token?: string;
   apiKey?: string;
   /** What the actor signs in with, where a row's body needs credentials (anon: someone else's). */
@@ -144,6 +145,7 @@ export async function buildActors(test: TestApp, api: Api): Promise<Actors> {
   const suspended: World = { ...main, ...suspendedOwn, disputeToResolve: main.disputeToResolve };
   const actor = (name: ActorName, user: TestUser | undefined, world: World, extra: Partial<Actor> = {}): Actor => ({
     name,
+    id: user?.id,
     token: user?.token,
     email: (user ?? trav2).email,
     password: (user ?? trav2).password,
