@@ -117,6 +117,23 @@ describe('problem details for bad input (HTTP)', () => {
     expectProblem(atLimit, 400, 'validation_failed');
   });
 
+  it('a string escaping half a surrogate pair alone → 400 malformed_json, not a validator crash', async () => {
+    for (const rawBody of ['{"email":"\\ud800","password":"a long password"}', '{"email":"a@b.co","password":"x\\udc00y"}']) {
+      const response = await api('POST', '/v1/auth/login', { rawBody, headers: { 'content-type': 'application/json' } });
+      expectProblem(response, 400, 'malformed_json');
+    }
+    const pair = await api('POST', '/v1/auth/login', { body: { email: 'a😀@b.co', password: 'a long password' } });
+    expect(pair.body.code).not.toBe('malformed_json');
+  });
+
+  it('a path that is not valid percent-encoding, or a segment longer than any id → 400 naming the path', async () => {
+    for (const path of ['/v1/users/%zz', '/v1/users/%C0%AF', `/v1/users/${'a'.repeat(200)}`]) {
+      const response = await api('GET', path, { token: user.token });
+      expectProblem(response, 400, 'validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'path', code: expect.any(String), message: expect.any(String) }]);
+    }
+  });
+
   it('an unknown route → 404 not_found', async () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: user.token }), 404, 'not_found');
   });

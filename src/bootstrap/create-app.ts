@@ -3,6 +3,7 @@ import cors from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -10,8 +11,8 @@ import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
-import { createValidationPipe, JSON_TOO_DEEP } from '../common/errors';
-import { jsonNestedDeeperThan } from '../common/http/json-depth';
+import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
+import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { loadAppConfig, loadHttpConfig } from '../config';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
@@ -38,6 +39,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     trustProxy: http.trustProxy,
     genReqId: requestId,
     requestIdHeader: false,
+    // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply),
   });
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};
@@ -67,6 +70,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
         Object.assign(new Error(`JSON nested deeper than ${http.jsonMaxDepth} levels`), { statusCode: 400, code: JSON_TOO_DEEP }),
         undefined,
       );
+    if (jsonHasLoneSurrogate(text))
+      return done(Object.assign(new Error('Unpaired surrogate escape'), { statusCode: 400, code: JSON_NOT_UNICODE }), undefined);
     return fastify.getDefaultJsonParser('error', 'error')(req as never, text, done);
   });
 

@@ -21,30 +21,39 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
 
-    const { status, body, unexpected } = toProblem(exception);
-    if (unexpected) {
-      this.logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
-    }
-    if (status === 429) this.setRetryAfter(reply);
-    const path = request.url.split('?')[0];
-    const foreign = foreignErrorFormatFor(path);
-    if (foreign) {
-      const formatted = foreign.format({ status, code: body.code, detail: body.detail, errors: body.errors });
-      void reply.status(formatted.status).header('content-type', formatted.contentType).send(formatted.body);
-      return;
-    }
-    void reply
-      .status(status)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send({ ...body, instance: `${path}#${request.id}` });
+    sendProblem(exception, request, reply, this.logger);
   }
+}
 
-  /** The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. */
-  private setRetryAfter(reply: FastifyReply): void {
-    const seconds = Object.entries(reply.getHeaders())
-      .filter(([name]) => name.toLowerCase().startsWith('retry-after'))
-      .map(([, value]) => Number(value))
-      .filter((value) => Number.isFinite(value) && value > 0);
-    void reply.header('retry-after', String(seconds.length > 0 ? Math.max(...seconds) : 1));
+/**
+ * Answers an error as problem details (or in a mock's provider format). Also Fastify's `frameworkErrors`
+ * handler: errors its router raises before any route runs (a path that is not valid percent-encoding, a
+ * path segment too long) never reach Nest's filter.
+ */
+export function sendProblem(exception: unknown, request: FastifyRequest, reply: FastifyReply, logger = new Logger('Errors')): void {
+  const { status, body, unexpected } = toProblem(exception);
+  if (unexpected) {
+    logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
   }
+  if (status === 429) setRetryAfter(reply);
+  const path = request.url.split('?')[0];
+  const foreign = foreignErrorFormatFor(path);
+  if (foreign) {
+    const formatted = foreign.format({ status, code: body.code, detail: body.detail, errors: body.errors });
+    void reply.status(formatted.status).header('content-type', formatted.contentType).send(formatted.body);
+    return;
+  }
+  void reply
+    .status(status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send({ ...body, instance: `${path}#${request.id}` });
+}
+
+/** The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. */
+function setRetryAfter(reply: FastifyReply): void {
+  const seconds = Object.entries(reply.getHeaders())
+    .filter(([name]) => name.toLowerCase().startsWith('retry-after'))
+    .map(([, value]) => Number(value))
+    .filter((value) => Number.isFinite(value) && value > 0);
+  void reply.header('retry-after', String(seconds.length > 0 ? Math.max(...seconds) : 1));
 }

@@ -26,16 +26,28 @@ const TYPE_BASE = 'https://docs.yuanbridge.dev/problems/';
 
 /** The body parser's own code for a JSON body nested deeper than JSON_MAX_DEPTH. */
 export const JSON_TOO_DEEP = 'YB_ERR_JSON_TOO_DEEP';
+/** The body parser's own code for a JSON string escaping half a surrogate pair alone (not Unicode text). */
+export const JSON_NOT_UNICODE = 'YB_ERR_JSON_NOT_UNICODE';
 
 // Fastify's body-parser errors reach Nest as HttpExceptions whose cause carries Fastify's code.
 const FASTIFY_CODES: Record<string, { code: ErrorCode; detail: string }> = {
   [JSON_TOO_DEEP]: { code: 'malformed_json', detail: 'The request body nests objects or arrays too deeply' },
+  [JSON_NOT_UNICODE]: {
+    code: 'malformed_json',
+    detail: 'The request body has a string that is not Unicode (an unpaired surrogate escape)',
+  },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'malformed_json', detail: 'The request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'malformed_json', detail: 'The request body is empty' },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', detail: 'The request body is too large' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', detail: 'The content type is not supported; send application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request', detail: 'Content-Length does not match the body' },
   FST_ERR_CTP_INVALID_TYPE: { code: 'unsupported_media_type', detail: 'The content type is not valid' },
+};
+
+// Errors of Fastify's router, raised before any route (and its validation) runs: the path is the bad value.
+const ROUTER_CODES: Record<string, { code: string; message: string }> = {
+  FST_ERR_BAD_URL: { code: 'invalid_encoding', message: 'The path is not valid percent-encoded UTF-8' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'too_long', message: 'A path segment is longer than any id' },
 };
 
 function problem(
@@ -61,6 +73,9 @@ function fastifyCode(error: unknown): string | undefined {
 /** Maps anything thrown while serving a request to the problem a client sees. Pure, so the idempotency layer can store the same body. */
 export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return problem(exception.code, exception.detail, exception.extensions);
+
+  const routerError = ROUTER_CODES[fastifyCode(exception) ?? ''];
+  if (routerError) return toProblem(DomainError.validation([{ field: 'path', ...routerError }]));
 
   const known = FASTIFY_CODES[fastifyCode(exception) ?? ''];
   if (known) return problem(known.code, known.detail);
