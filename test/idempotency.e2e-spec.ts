@@ -1,7 +1,9 @@
 import { Client } from 'pg';
+import { hashBody } from '../src/idempotency/canonical-json';
+import { IdempotencyRepository } from '../src/idempotency/idempotency.repository';
 import { client, Api } from './support/http';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { startTestApp, TestApp } from './support/test-app';
+import { eventually, startTestApp, TestApp } from './support/test-app';
 
 describe('Idempotency-Key (HTTP)', () => {
   let test: TestApp;
@@ -168,6 +170,119 @@ describe('Idempotency-Key (HTTP)', () => {
     expect(fresh.status).toBe(201);
     expect(fresh.headers.get('idempotent-replayed')).toBeNull();
     expect(await keyCount(user.id)).toBe(2);
+  });
+
+  describe('a key whose request died in flight', () => {
+    /**
+     * What a request that died after its claim leaves behind: the claim in progress, as the interceptor
+     * wrote it, with its lease moved to `lease` from now, and a change committed or not.
+     */
+    async function diedInFlight(user: TestUser, key: string, body: unknown, lease: string, committed = false): Promise<void> {
+      const claim = await test.app
+        .get(IdempotencyRepository)
+        .claim(user.id, key, { method: 'POST', path: '/v1/me/api-keys', requestHash: hashBody(body) }, 24, 60000);
+      expect(claim.claimed).toBe(true);
+      await db.query(
+        `UPDATE idempotency_keys SET lease_until = now() + $3::interval, effect_committed_at = CASE WHEN $4 THEN now() END
+          WHERE owner_id = $1 AND key = $2`,
+        [user.id, key, lease, committed],
+      );
+    }
+    const create = (user: TestUser, key: string, name: string) =>
+      api('POST', '/v1/me/api-keys', { token: user.token, body: { name }, headers: { 'idempotency-key': key } });
+
+    it('runs the same request again once the lease has passed, then replays it', async () => {
+      const user = await registerUser(api, 'counterparty');
+      await diedInFlight(user, 'k-died', { name: 'again' }, '-1 second');
+      const retried = await create(user, 'k-died', 'again');
+      expect(retried.status).toBe(201);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      const replay = await create(user, 'k-died', 'again');
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.body.id).toBe(retried.body.id);
+      expect(await keyCount(user.id)).toBe(1);
+      // The change's own transaction recorded that the claim changed something: had this run died after its
+      // commit, a retry would not run it again.
+      const marked = await db.query(`SELECT effect_committed_at IS NOT NULL AS marked FROM idempotency_keys WHERE owner_id = $1`, [
+        user.id,
+      ]);
+      expect(marked.rows[0].marked).toBe(true);
+    });
+
+    it('answers 409 while the lease runs, and to another body after it', async () => {
+      const user = await registerUser(api, 'counterparty');
+      await diedInFlight(user, 'k-leased', { name: 'leased' }, '1 minute');
+      const running = await create(user, 'k-leased', 'leased');
+      expect(running.status).toBe(409);
+      expect(running.body.code).toBe('idempotency_key_in_use');
+
+      await diedInFlight(user, 'k-other', { name: 'first' }, '-1 second');
+      expect((await create(user, 'k-other', 'second')).status).toBe(409);
+      expect(await keyCount(user.id)).toBe(0);
+    });
+
+    it('never runs again a request that committed its change before dying: 409 until the key expires', async () => {
+      const user = await registerUser(api, 'counterparty');
+      await diedInFlight(user, 'k-committed', { name: 'once' }, '-1 second', true);
+      const refused = await create(user, 'k-committed', 'once');
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('idempotency_key_in_use');
+      expect(refused.body.detail).toMatch(/made its change/);
+      expect(await keyCount(user.id)).toBe(0);
+    });
+
+    it('lets exactly one of several concurrent retries take the key over', async () => {
+      const user = await registerUser(api, 'counterparty');
+      await diedInFlight(user, 'k-takeover', { name: 'race' }, '-1 second');
+      const responses = await Promise.all(Array.from({ length: 12 }, () => create(user, 'k-takeover', 'race')));
+      const executed = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
+      expect(executed).toHaveLength(1);
+      for (const r of responses.filter((r) => r !== executed[0])) {
+        if (r.status === 201) expect(r.body.id).toBe(executed[0].body.id);
+        else expect({ status: r.status, code: r.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
+      }
+      expect(await keyCount(user.id)).toBe(1);
+    });
+
+    it('refuses the commit of a request that outlived its lease once a retry took its key over', async () => {
+      const user = await registerUser(api, 'counterparty');
+      const locker = new Client({ connectionString: test.databaseUrl });
+      await locker.connect();
+      let first: ReturnType<typeof create> | undefined;
+      let retry: ReturnType<typeof create> | undefined;
+      try {
+        // The first request is held inside its transaction, as a slow one would be.
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+        first = create(user, 'k-slow', 'slow');
+        await eventually(
+          async () =>
+            (
+              await db.query(
+                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%api_keys%'`,
+              )
+            ).rowCount === 1,
+          800,
+          10,
+        );
+        const claimOf = async () =>
+          (await db.query(`SELECT claim_id FROM idempotency_keys WHERE owner_id = $1 AND key = 'k-slow'`, [user.id])).rows[0].claim_id;
+        const held = await claimOf();
+        await db.query(`UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE owner_id = $1`, [user.id]);
+        retry = create(user, 'k-slow', 'slow');
+        await eventually(async () => (await claimOf()) !== held, 800, 10);
+      } finally {
+        await locker.query('ROLLBACK');
+        await locker.end();
+      }
+      const [late, retried] = await Promise.all([first!, retry!]);
+      expect({ status: late.status, code: late.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
+      expect(retried.status).toBe(201);
+      expect(await keyCount(user.id)).toBe(1);
+      const replay = await create(user, 'k-slow', 'slow');
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.body.id).toBe(retried.body.id);
+    });
   });
 
   it('refuses a malformed key', async () => {

@@ -1,4 +1,13 @@
-import { ConfigError, DEV_JWT_SECRET, loadAppConfig, loadDatabaseConfig, loadJobsConfig, loadRedisConfig, validateAllConfig } from '.';
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  loadAppConfig,
+  loadDatabaseConfig,
+  loadHttpConfig,
+  loadJobsConfig,
+  loadRedisConfig,
+  validateAllConfig,
+} from '.';
 
 describe('configuration', () => {
   it('starts with no settings at all on a machine with local PostgreSQL and Redis', () => {
@@ -31,6 +40,13 @@ describe('configuration', () => {
     expect(loadJobsConfig({}).workerConcurrency).toBe(8);
     expect(loadJobsConfig({ WORKER_CONCURRENCY: '32' }).workerConcurrency).toBe(32);
     expect(() => loadJobsConfig({ WORKER_CONCURRENCY: '0' })).toThrow(/WORKER_CONCURRENCY/);
+  });
+
+  it('leases an idempotency key for a minute unless told otherwise, between a second and an hour', () => {
+    expect(loadHttpConfig({}).idempotencyLeaseMs).toBe(60000);
+    expect(loadHttpConfig({ IDEMPOTENCY_LEASE_MS: '120000' }).idempotencyLeaseMs).toBe(120000);
+    expect(() => loadHttpConfig({ IDEMPOTENCY_LEASE_MS: '500' })).toThrow(/IDEMPOTENCY_LEASE_MS/);
+    expect(() => loadHttpConfig({ IDEMPOTENCY_LEASE_MS: 'soon' })).toThrow(/IDEMPOTENCY_LEASE_MS/);
   });
 
   it('never echoes a malformed URL, which may hold a password', () => {

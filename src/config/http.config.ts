@@ -9,6 +9,8 @@ export interface HttpConfig {
   /** Requests per window from one user (token or API key), whatever the address. */
   rateLimitPerUser: number;
   idempotencyTtlHours: number;
+  /** How long a claimed key's request may run before a retry may take the key over (if it changed nothing). */
+  idempotencyLeaseMs: number;
   trustProxy: boolean;
   /** How deep objects and arrays may nest in a JSON body; deeper bodies are refused before parsing. */
   jsonMaxDepth: number;
@@ -22,6 +24,9 @@ export function loadHttpConfig(env = process.env): HttpConfig {
     rateLimitPerIp: read.int('RATE_LIMIT_PER_IP', 600, { min: 1 }),
     rateLimitPerUser: read.int('RATE_LIMIT_PER_USER', 300, { min: 1 }),
     idempotencyTtlHours: read.int('IDEMPOTENCY_TTL_HOURS', 24, { min: 1 }),
+    // Above the longest a request normally runs (statements stop at 15 s, provider calls at 10 s); one that outlives
+    // it anyway cannot commit once a retry has taken its key over.
+    idempotencyLeaseMs: read.int('IDEMPOTENCY_LEASE_MS', 60000, { min: 1000, max: 3600000 }),
     trustProxy: read.bool('TRUST_PROXY', false),
     jsonMaxDepth: read.int('JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
   });

@@ -12,6 +12,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/errors/problem';
 import { PreparedResponse } from '../common/http/prepared-response';
 import { httpConfig } from '../config';
 import { hashBody } from './canonical-json';
+import { RunningClaim, runningClaim } from './idempotency.fence';
 import { IdempotencyRepository } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -23,7 +24,8 @@ const RESPONSE_CONTEXT = 'idempotency_keys.response';
  * `Idempotency-Key` on authenticated POSTs (API.md): one execution per caller and key for 24 h; a replay
  * returns the first response with `Idempotent-Replayed: true`; another body or path → 422; while the
  * first still runs → 409; a 5xx is not kept. It runs after the guards; on a conflict it validates the
- * request first, so a 400 still wins over the 409/422 as API.md orders them.
+ * request first, so a 400 still wins over the 409/422 as API.md orders them. A claim is a lease: if its
+ * request died before answering and committed nothing (`IdempotencyFence`), a retry runs once it passes.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -51,13 +53,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const owner = request.user.id;
     // The path without its query string: the resource the key was used on.
     const fingerprint = { method: request.method, path: request.url.split('?')[0], requestHash: hashBody(request.body) };
-    const claim = await this.records.claim(owner, key, fingerprint, this.config.idempotencyTtlHours);
+    const claim = await this.records.claim(owner, key, fingerprint, this.config.idempotencyTtlHours, this.config.idempotencyLeaseMs);
 
     if (!claim.claimed) {
       const existing = claim.existing;
       // API.md's order: 400 first, then 409 (still running), then 422 (another request).
       if (existing.state === 'in_progress') {
         await this.validateArguments(context, request);
+        if (existing.responseLost) {
+          throw new DomainError(
+            'idempotency_key_in_use',
+            'The request with this Idempotency-Key made its change but stopped before answering; read the resource to see it',
+          );
+        }
         throw new DomainError('idempotency_key_in_use', 'A request with this Idempotency-Key is still running; retry later');
       }
       if (
@@ -77,49 +85,55 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     const claimId = claim.claimId;
     const successStatus: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? 201;
-    return next.handle().pipe(
-      // Errors of the handler only: a failure to store a success below must not turn it into an error.
-      catchError((error: unknown) =>
-        from(
-          (async (): Promise<never> => {
-            const problem = toProblem(error);
-            try {
-              if (problem.status < 500) {
-                await this.records.complete(owner, key, claimId, {
-                  status: problem.status,
-                  body: this.seal(problem.body),
-                  headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-                });
-              } else {
-                await this.records.release(owner, key, claimId);
+    // The handler runs in this context (Nest binds it when handle() is called), so its transactions are fenced.
+    const running: RunningClaim = { ownerId: owner, key, claimId, running: true };
+    return runningClaim
+      .run(running, () => next.handle())
+      .pipe(
+        // Errors of the handler only: a failure to store a success below must not turn it into an error.
+        catchError((error: unknown) =>
+          from(
+            (async (): Promise<never> => {
+              running.running = false;
+              const problem = toProblem(error);
+              try {
+                if (problem.status < 500) {
+                  await this.records.complete(owner, key, claimId, {
+                    status: problem.status,
+                    body: this.seal(problem.body),
+                    headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+                  });
+                } else {
+                  await this.records.release(owner, key, claimId);
+                }
+              } catch (storeError) {
+                // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
+                this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
+                await this.records.release(owner, key, claimId).catch(() => undefined);
               }
-            } catch (storeError) {
-              // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
-              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
-              await this.records.release(owner, key, claimId).catch(() => undefined);
-            }
-            throw error;
-          })(),
+              throw error;
+            })(),
+          ),
         ),
-      ),
-      mergeMap((body) =>
-        from(
-          (async () => {
-            try {
-              await this.records.complete(owner, key, claimId, {
-                status: successStatus,
-                body: this.seal(body),
-                headers: { 'content-type': 'application/json; charset=utf-8' },
-              });
-            } catch (storeError) {
-              // The effect has committed: the key stays in progress (retries get 409) rather than run it twice.
-              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent response');
-            }
-            return body;
-          })(),
+        mergeMap((body) =>
+          from(
+            (async () => {
+              running.running = false;
+              try {
+                await this.records.complete(owner, key, claimId, {
+                  status: successStatus,
+                  body: this.seal(body),
+                  headers: { 'content-type': 'application/json; charset=utf-8' },
+                });
+              } catch (storeError) {
+                // The effect has committed: the key stays in progress (retries get 409) rather than run it twice.
+                this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent response');
+              }
+              return body;
+            })(),
+          ),
         ),
-      ),
-    );
+      );
   }
 
   private seal(body: unknown) {
