@@ -46,6 +46,8 @@ export class Reconciliation1764000000018 implements MigrationInterface {
         opened_at timestamptz NOT NULL DEFAULT now(),
         last_seen_at timestamptz NOT NULL DEFAULT now(),
         resolved_at timestamptz,
+        -- This mismatch set the trade's settlement_failing flag: once the trade's mismatches are resolved, reconciliation clears it.
+        raised_flag boolean NOT NULL DEFAULT false,
         CHECK ((resolved_at IS NULL) = (resolved_run IS NULL))
       )`);
     await q.query(

@@ -28,6 +28,7 @@ import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RuntimeModule } from './runtime';
 import { SandboxModule } from './sandbox/sandbox.module';
 import { TradesModule } from './trades/trades.module';
@@ -46,6 +47,7 @@ export class AppModule {
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });
+    const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
     // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
     const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
     if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
@@ -103,7 +105,8 @@ export class AppModule {
         market,
         trades,
         HealthModule,
-        PaymentsModule.register({ workers: options.workers, trades, disputes }),
+        payments,
+        ReconciliationModule.register({ workers: options.workers, payments }),
         disputes,
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,

@@ -6,7 +6,7 @@ import { AuditEntryEntity } from './audit-entry.entity';
 export interface AuditRecord {
   operatorId: string | null;
   action: string;
-  targetType: 'user' | 'trade' | 'dispute';
+  targetType: 'user' | 'trade' | 'dispute' | 'reconciliation';
   targetId: string | null;
   tradeId?: string | null;
   detail?: Record<string, unknown>;

@@ -3,6 +3,8 @@ import { PaypalMockController } from '../payments/providers/paypal/mock/paypal-m
 import { PaypalMockDeliveryProcessor } from '../payments/providers/paypal/mock/paypal-mock.delivery.processor';
 import { PaypalMockIdentity } from '../payments/providers/paypal/mock/paypal-mock.identity';
 import { PaypalMockPayouts } from '../payments/providers/paypal/mock/paypal-mock.payouts';
+import { PaypalMockReports } from '../payments/providers/paypal/mock/paypal-mock.reports';
+import { PaypalMockReportsController } from '../payments/providers/paypal/mock/paypal-mock-reports.controller';
 import { PaypalMockReplays } from '../payments/providers/paypal/mock/paypal-mock.replays';
 import { PaypalMockService } from '../payments/providers/paypal/mock/paypal-mock.service';
 import { PaypalMockWebhooks } from '../payments/providers/paypal/mock/paypal-mock.webhooks';
@@ -25,12 +27,13 @@ export class SandboxModule {
   static register(options: { workers: boolean }): DynamicModule {
     return {
       module: SandboxModule,
-      controllers: [FaultsController, PaypalMockController, BankMockController, WechatMockController],
+      controllers: [FaultsController, PaypalMockController, PaypalMockReportsController, BankMockController, WechatMockController],
       providers: [
         FaultsService,
         PaypalMockService,
         PaypalMockIdentity,
         PaypalMockPayouts,
+        PaypalMockReports,
         PaypalMockReplays,
         PaypalMockWebhooks,
         BankMockService,

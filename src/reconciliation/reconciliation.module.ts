@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { PAYPAL_READS } from '../payments/providers/paypal/paypal-reads.port';
+import { PaypalReadsClient } from '../payments/providers/paypal/paypal-reads.client';
+import { BankAndWechatChecks } from './bank-checks';
+import { PaypalChecks } from './paypal-checks';
+import { PayoutSearch } from './payout-search';
+import { ReconciliationController } from './reconciliation.controller';
+import { ReconciliationMetrics } from './reconciliation-metrics';
+import { ReconciliationProcessor } from './reconciliation.processor';
+import { ReconciliationRepository } from './reconciliation.repository';
+import { ReconciliationScheduler } from './reconciliation.scheduler';
+import { ReconciliationService } from './reconciliation.service';
+
+/**
+ * Reconciliation with the providers. Imports payments (for its provider ports: the bank and WeChat; PayPal's
+ * read endpoints through their own port and client) and reads the ledger's tables; nothing imports it.
+ */
+@Module({})
+export class ReconciliationModule {
+  static register(options: { workers: boolean; payments: DynamicModule }): DynamicModule {
+    return {
+      module: ReconciliationModule,
+      imports: [options.payments, AuditModule],
+      controllers: [ReconciliationController],
+      providers: [
+        PaypalReadsClient,
+        { provide: PAYPAL_READS, useExisting: PaypalReadsClient },
+        ReconciliationRepository,
+        PaypalChecks,
+        BankAndWechatChecks,
+        PayoutSearch,
+        ReconciliationService,
+        ReconciliationMetrics,
+        ...(options.workers ? [ReconciliationProcessor, ReconciliationScheduler] : []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,260 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import type { AuthUser } from '../common/auth/auth-user';
+import { formatAmount } from '../common/money';
+import { reconciliationConfig } from '../config';
+import { OutboxService } from '../outbox/outbox.service';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import { BankAndWechatChecks } from './bank-checks';
+import { Finding, MISMATCH, PLATFORM_SUBJECT, SETTLING_STATES, TradeCheck, TradeFacts } from './mismatch';
+import { CheckContext, Outcome, PaypalChecks } from './paypal-checks';
+import { PayoutSearch, PayoutSearchResult } from './payout-search';
+import { PlatformTotals, ReconciliationRepository } from './reconciliation.repository';
+
+// A run that has not finished after this long is taken as dead, and its slot free.
+const RUN_LEASE_MS = 30 * 60 * 1000;
+// Trades checked at once: each waits on its providers, and a run must not crowd out settlement's calls.
+const CONCURRENCY = 4;
+const LISTED_MISMATCHES = 1000;
+
+export interface RunSummary {
+  runId: number;
+  checkedTrades: number;
+  inconclusiveTrades: number;
+  opened: number;
+  resolved: number;
+}
+
+/**
+ * Compares the books with the providers, incrementally. A run takes the trades changed since the last run's
+ * cursor (by `updated_at, id`, up to a batch, only those older than the grace period so a late commit is
+ * never skipped), plus every trade still settling, watched for an unfinished provider outcome, or with an open
+ * mismatch; searches PayPal for payouts made since the last search; asks each provider about each trade (no
+ * transaction is open meanwhile); checks platform totals; then records everything in one transaction.
+ */
+@Injectable()
+export class ReconciliationService {
+  private readonly logger = new Logger(ReconciliationService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: ReconciliationRepository,
+    private readonly paypalChecks: PaypalChecks,
+    private readonly bankChecks: BankAndWechatChecks,
+    private readonly payoutSearch: PayoutSearch,
+    private readonly outbox: OutboxService,
+    private readonly audit: AuditRepository,
+    @Inject(reconciliationConfig.KEY) private readonly config: ConfigType<typeof reconciliationConfig>,
+  ) {}
+
+  /** One run; 'busy' while another holds the running slot (one run at a time, in any process). */
+  async run(trigger: 'schedule' | 'operator'): Promise<RunSummary | 'busy'> {
+    const runId = await this.repository.startRun(trigger, RUN_LEASE_MS);
+    if (runId === null) return 'busy';
+    try {
+      return await this.runAs(runId);
+    } catch (error) {
+      await this.repository.failRun(runId, (error as Error).message);
+      throw error;
+    }
+  }
+
+  private async runAs(runId: number): Promise<RunSummary> {
+    const cursor = await this.repository.cursor();
+    const now = Date.now();
+    const ctx: CheckContext = { now, graceMs: this.config.graceMs };
+    const changed = await this.repository.changedTrades(cursor, this.config.graceMs, this.config.batchSize);
+    const rechecked = await this.repository.recheckedTrades(this.config.batchSize);
+
+    const search = await this.searchPayouts(cursor.payoutsSearchedUntil, now);
+    const extra = new Map<string, string[]>(search?.batchesByTrade ?? []);
+    const ids = [...new Set([...changed.map((t) => t.id), ...rechecked, ...extra.keys()])];
+    for (const { tradeId, batchId } of await this.repository.openMismatchBatches(ids)) {
+      extra.set(tradeId, [...(extra.get(tradeId) ?? []), batchId]);
+    }
+
+    const facts = await this.repository.facts(ids);
+    const checks = await mapLimit(facts, CONCURRENCY, (trade) => this.checkTrade(trade, extra.get(trade.id) ?? [], ctx));
+    const findings: Finding[] = checks.flatMap((check) => check.findings);
+    if (search) findings.push(...search.orphans);
+    const totals = await this.repository.platformTotals();
+    findings.push(...platformFindings(totals));
+
+    const conclusive = facts.filter((_, i) => !checks[i].inconclusive).map((t) => t.id);
+    const last = changed.at(-1);
+    const recorded = await this.repository.record({
+      runId,
+      findings,
+      checkedSubjects: [...conclusive, PLATFORM_SUBJECT, ...(search?.orphanSubjects ?? [])],
+      watch: facts.flatMap((t, i) => (checks[i].watch ? [{ tradeId: t.id, reason: checks[i].watch! }] : [])),
+      unwatch: facts.filter((_, i) => !checks[i].watch).map((t) => t.id),
+      watchMs: this.config.watchMs,
+      cursor: {
+        updatedAt: last?.updatedAt ?? cursor.updatedAt,
+        tradeId: last?.id ?? cursor.tradeId,
+        payoutsSearchedUntil: search?.searchedUntil ?? cursor.payoutsSearchedUntil,
+      },
+      checkedTrades: facts.length,
+      inconclusiveTrades: facts.length - conclusive.length,
+      totals: presentTotals(totals),
+    });
+    const summary = { runId, checkedTrades: facts.length, inconclusiveTrades: facts.length - conclusive.length, ...recorded };
+    this.logger.log(`Reconciliation run ${runId}: ${JSON.stringify(summary)}, ${findings.length} mismatches seen`);
+    return summary;
+  }
+
+  /** PayPal's payouts since the last search, up to the search delay; null when it is not due or PayPal cannot answer. */
+  private async searchPayouts(searchedUntil: Date | null, now: number): Promise<PayoutSearchResult | null> {
+    const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
+    const until = new Date(now - this.config.searchDelayMs);
+    if (until <= from) return null;
+    try {
+      return await this.payoutSearch.search(from, until);
+    } catch (error) {
+      this.logger.warn(`PayPal's payout search failed, tried again next run: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  private async checkTrade(trade: TradeFacts, extraBatchIds: string[], ctx: CheckContext): Promise<TradeCheck> {
+    const out = new Outcome(trade);
+    try {
+      if (trade.funding?.provider === 'paypal') await this.paypalChecks.checkFunding(trade, out, ctx);
+      if (trade.funding?.provider === 'bank_transfer') await this.bankChecks.checkBank(trade, out);
+      if (trade.funding) await this.paypalChecks.checkPayouts(trade, extraBatchIds, out, ctx);
+      await this.bankChecks.checkWechat(trade, out);
+    } catch (error) {
+      this.logger.warn(`Reconciliation of trade ${trade.id} inconclusive: ${(error as Error).message}`);
+      return { findings: [], watch: 'provider unavailable', inconclusive: true };
+    }
+    if (SETTLING_STATES.includes(trade.state)) {
+      out.watchFor('settling');
+      const waitedMs = ctx.now - trade.updatedAt.getTime();
+      if (waitedMs > this.config.settlementBoundMs)
+        out.add(
+          MISMATCH.settlementOverdue,
+          `The trade has been ${trade.state} for ${Math.round(waitedMs / 60000)} minutes`,
+          { state: trade.state, since: trade.updatedAt.toISOString() },
+          null,
+        );
+    }
+    return { findings: out.findings, watch: out.watch, inconclusive: false };
+  }
+
+  /** Queues a run now (an operator's request), audited; it waits its turn if a run is under way. */
+  async requestRun(operator: AuthUser): Promise<{ queued: true; jobId: string }> {
+    const jobId = `reconcile-now-${randomUUID()}`;
+    await this.dataSource.transaction(async (manager) => {
+      await this.outbox.write(manager, {
+        queue: QUEUES.reconciliation,
+        jobName: JOBS.reconciliation.reconcile,
+        jobId,
+        payload: { trigger: 'operator' },
+        retry: { attempts: 120, backoffMs: 1000, backoffType: 'fixed' },
+      });
+      await this.audit.record(manager, {
+        operatorId: operator.id,
+        action: 'reconciliation.run',
+        targetType: 'reconciliation',
+        targetId: null,
+        detail: { jobId },
+      });
+    });
+    return { queued: true, jobId };
+  }
+
+  /** The last run and every mismatch still open (API.md's shape, with more fields). */
+  async latest() {
+    const run = await this.repository.lastRun();
+    const open = await this.repository.openMismatches(LISTED_MISMATCHES);
+    return {
+      runId: run ? Number(run.id) : null,
+      ranAt: run?.finished_at.toISOString() ?? null,
+      startedAt: run?.started_at.toISOString() ?? null,
+      trigger: run?.trigger ?? null,
+      checkedTrades: run?.checked_trades ?? 0,
+      inconclusiveTrades: run?.inconclusive_trades ?? 0,
+      opened: run?.opened ?? 0,
+      resolved: run?.resolved ?? 0,
+      totals: run?.totals ?? null,
+      // Clean only once a run has shown it.
+      ok: run !== null && open.total === 0,
+      openMismatches: open.total,
+      mismatches: open.rows.map((m) => ({
+        ...(m.trade_id ? { tradeId: m.trade_id } : {}),
+        kind: m.kind,
+        ledger: m.ledger,
+        provider: m.provider,
+        detail: m.detail,
+        openedAt: m.opened_at.toISOString(),
+        lastSeenAt: m.last_seen_at.toISOString(),
+      })),
+    };
+  }
+}
+
+function platformFindings(t: PlatformTotals): Finding[] {
+  const finding = (kind: Finding['kind'], detail: string, ledger: bigint, source: bigint, sourceName: string): Finding[] =>
+    ledger === source
+      ? []
+      : [
+          {
+            kind,
+            subject: PLATFORM_SUBJECT,
+            tradeId: null,
+            ledger: { balanceUsd: formatAmount(ledger, 'USD') },
+            provider: { [sourceName]: formatAmount(source, 'USD') },
+            detail,
+          },
+        ];
+  return [
+    ...finding(
+      MISMATCH.feeRevenueMismatch,
+      'Fee revenue is not the fees of completed and split trades',
+      t.feeRevenueLedger,
+      t.feeRevenueExpected,
+      'feesOfSettledTradesUsd',
+    ),
+    ...finding(
+      MISMATCH.suspenseMismatch,
+      "Suspense is not the bank's money held for no trade and not yet returned",
+      t.suspenseLedger,
+      t.suspenseExpected,
+      'unreturnedSuspenseUsd',
+    ),
+    ...finding(
+      MISMATCH.payablesMismatch,
+      'Payables are open on trades that owe nothing (not settling, no payout or refund that came back)',
+      t.payablesLedger,
+      t.payablesOwed,
+      'owedByUnfinishedTradesUsd',
+    ),
+  ];
+}
+
+function presentTotals(t: PlatformTotals): Record<string, unknown> {
+  const pair = (ledger: bigint, source: bigint) => ({ ledgerUsd: formatAmount(ledger, 'USD'), expectedUsd: formatAmount(source, 'USD') });
+  return {
+    feeRevenue: pair(t.feeRevenueLedger, t.feeRevenueExpected),
+    suspense: pair(t.suspenseLedger, t.suspenseExpected),
+    payables: pair(t.payablesLedger, t.payablesOwed),
+  };
+}
+
+/** Runs `work` over the items, at most `limit` at once, keeping their order. */
+async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}

@@ -1,0 +1,325 @@
+import { Client } from 'pg';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { LedgerCheckService } from '../src/trades/ledger-check.service';
+import { createOperator, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+
+const GRACE_MS = 800;
+
+interface Mismatch {
+  tradeId?: string;
+  kind: string;
+  ledger: Record<string, unknown> | null;
+  provider: Record<string, unknown> | null;
+  detail: string;
+}
+
+/**
+ * Reconciliation over HTTP with real workers and the provider mocks: whole trades driven through PayPal and the
+ * bank, then the books and the mocks made to disagree, and the runs asked for by an operator.
+ */
+describe('Reconciliation with the providers (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      PROVIDER_POLL_EVERY_MS: '200',
+      PROVIDER_POLL_MAX_EVERY_MS: '1000',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
+      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYOUT_WINDOW_MS: '3600000',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+      // Settlement's own flags stay out of the way: a flag seen here is reconciliation's.
+      SETTLEMENT_FLAG_AFTER_ATTEMPTS: '1000',
+      SETTLEMENT_STEP_FLAG_AFTER_MS: '3600000',
+      RECONCILIATION_EVERY_MS: '3600000',
+      RECONCILIATION_GRACE_MS: String(GRACE_MS),
+      RECONCILIATION_SEARCH_DELAY_MS: '0',
+    });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    await setReference(test, '7.2400');
+    operator = await createOperator(test, api);
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
+
+  const state = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body.state;
+  const trade = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body;
+  /** Past the grace period, so what just changed is old enough to be reconciled. */
+  const afterGrace = () => new Promise((resolve) => setTimeout(resolve, GRACE_MS + 200));
+
+  /** An operator asks for a run now; it is done when GET shows a newer run. */
+  async function runNow() {
+    const before = (await api('GET', '/v1/admin/reconciliation', { token: operator.token })).body.runId ?? 0;
+    const queued = await api('POST', '/v1/admin/reconciliation/run', { token: operator.token });
+    expect(queued.status).toBe(202);
+    expect(queued.body).toEqual({ queued: true, jobId: expect.stringMatching(/^reconcile-now-/) });
+    return eventually(async () => {
+      const latest = await api('GET', '/v1/admin/reconciliation', { token: operator.token });
+      return latest.body.runId > before && latest.body;
+    }, 15000);
+  }
+
+  async function paypalTrade(amountCny = '1000.00') {
+    const traveler = await readyTraveler(api);
+    const counterparty = await readyCounterparty(api);
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const created = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${created.id}/funding`, { token: traveler.token, body: {} });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'payer@example.com' } });
+    await eventually(async () => (await state(created.id)) === 'funded');
+    return { traveler, tradeId: created.id as string };
+  }
+
+  async function completedPaypalTrade(amountCny = '1000.00') {
+    const { traveler, tradeId } = await paypalTrade(amountCny);
+    expect((await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
+    await eventually(async () => (await state(tradeId)) === 'completed', 15000);
+    return tradeId;
+  }
+
+  async function completedBankTrade() {
+    const traveler = await readyTraveler(api);
+    const counterparty = await readyCounterparty(api);
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
+    });
+    const created = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${created.id}/funding`, { token: traveler.token, body: {} });
+    const sent = await api('POST', '/sandbox/bank/incoming', {
+      body: { reference: funding.body.reference, amountUsd: '138.12', senderAccount: 'DE89370400440532013000' },
+    });
+    expect(sent.status).toBe(202);
+    await eventually(async () => (await state(created.id)) === 'funded');
+    expect((await api('POST', `/v1/trades/${created.id}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
+    await eventually(async () => (await state(created.id)) === 'completed', 15000);
+    return created.id as string;
+  }
+
+  /** A payout made at the mock with PayPal's own API, as anyone holding the platform's credentials could. */
+  async function payoutAtPaypal(senderBatchId: string, value: string) {
+    const token = await api('POST', '/sandbox/paypal/v1/oauth2/token', {
+      rawBody: 'grant_type=client_credentials',
+      headers: {
+        authorization: `Basic ${Buffer.from('yb-sandbox-client:yb-sandbox-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+    });
+    const made = await api('POST', '/sandbox/paypal/v1/payments/payouts', {
+      headers: { authorization: `Bearer ${token.body.access_token}` },
+      body: {
+        sender_batch_header: { sender_batch_id: senderBatchId, recipient_type: 'EMAIL' },
+        items: [
+          { recipient_type: 'EMAIL', receiver: 'someone@example.com', amount: { value, currency: 'USD' }, sender_item_id: senderBatchId },
+        ],
+      },
+    });
+    expect(made.status).toBe(201);
+    const batchId = made.body.batch_header.payout_batch_id as string;
+    await eventually(
+      async () =>
+        (await db.query(`SELECT status FROM paypal_mock_payout_items WHERE batch_id = $1`, [batchId])).rows[0]?.status === 'SUCCESS',
+    );
+    return batchId;
+  }
+
+  const flagged = async () =>
+    ((await api('GET', '/v1/admin/trades?settlementFailing=true&limit=100', { token: operator.token })).body.data as { id: string }[]).map(
+      (t) => t.id,
+    );
+  const gauge = async (kind: string) => {
+    const metrics = (await api('GET', '/metrics')).text;
+    const match = new RegExp(`^reconciliation_open_mismatches\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(metrics);
+    if (!match) throw new Error(`reconciliation_open_mismatches{kind="${kind}"} missing from /metrics`);
+    return Number(match[1]);
+  };
+  const ofTrade = (body: { mismatches: Mismatch[] }, tradeId: string) => body.mismatches.filter((m) => m.tradeId === tradeId);
+
+  it('is for operators only', async () => {
+    const traveler = await readyTraveler(api);
+    expect((await api('GET', '/v1/admin/reconciliation')).status).toBe(401);
+    expect((await api('POST', '/v1/admin/reconciliation/run')).status).toBe(401);
+    const forbidden = await api('GET', '/v1/admin/reconciliation', { token: traveler.token });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.code).toBe('forbidden');
+    expect((await api('POST', '/v1/admin/reconciliation/run', { token: traveler.token })).status).toBe(403);
+    const latest = await api('GET', '/v1/admin/reconciliation', { token: operator.token });
+    expect(latest.status).toBe(200);
+    expect(latest.body).toEqual(expect.objectContaining({ checkedTrades: expect.any(Number), ok: expect.any(Boolean) }));
+    expect(latest.body).toHaveProperty('ranAt');
+    expect(Array.isArray(latest.body.mismatches)).toBe(true);
+  });
+
+  it('finds PayPal and bank trades that went through clean, and then checks only what changed', async () => {
+    const paypalTradeId = await completedPaypalTrade();
+    const bankTradeId = await completedBankTrade();
+    await afterGrace();
+
+    const first = await runNow();
+    expect(first.mismatches).toEqual([]);
+    expect(first.ok).toBe(true);
+    expect(first.checkedTrades).toBeGreaterThanOrEqual(2);
+    expect(first.totals.feeRevenue).toEqual({ ledgerUsd: '2.76', expectedUsd: '2.76' }); // $1.38 on each trade
+    expect(first.ranAt).toEqual(expect.any(String));
+    expect(await gauge('payout_unknown_to_ledger')).toBe(0);
+    expect(Number(/^reconciliation_last_run_timestamp_seconds (\S+)$/m.exec((await api('GET', '/metrics')).text)![1])).toBeGreaterThan(0);
+
+    // Nothing changed: nothing to ask the providers about.
+    const second = await runNow();
+    expect(second.checkedTrades).toBe(0);
+    expect(second.ok).toBe(true);
+
+    // One trade more: that one alone.
+    const third = await completedPaypalTrade('500.00');
+    await afterGrace();
+    const run = await runNow();
+    expect(run.checkedTrades).toBe(1);
+    expect(run.ok).toBe(true);
+    expect([paypalTradeId, bankTradeId]).not.toContain(third);
+  });
+
+  it('catches a payout PayPal made that the books never heard of: a trade left releasing after its payout went through', async () => {
+    const { traveler, tradeId } = await paypalTrade('800.00'); // $110.50, fee $1.11, paid out $109.39
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    // PayPal makes every payout and then answers with an error: the platform never hears that it paid.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
+    try {
+      await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: traveler.token });
+      await eventually(
+        async () =>
+          (await db.query(`SELECT status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [`yb-${tradeId}-payout`])).rows[0]
+            ?.status === 'SUCCESS',
+      );
+      // Settlement is held while the answers come back (the fault also fails reads of the batch).
+      await settlement.pause();
+      await eventually(async () => (await settlement.getActiveCount()) === 0);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    try {
+      expect(await state(tradeId)).toBe('releasing');
+      await afterGrace();
+      const run = await runNow();
+      expect(run.ok).toBe(false);
+      expect(ofTrade(run, tradeId)).toEqual([
+        {
+          tradeId,
+          kind: 'payout_unknown_to_ledger',
+          ledger: { entry: 'counterparty_payable_cleared', amountUsd: null, state: 'releasing' },
+          provider: expect.objectContaining({ senderBatchId: `yb-${tradeId}-payout`, itemStatus: 'SUCCESS', amountUsd: '109.39' }),
+          detail: expect.stringContaining('PayPal paid out 109.39'),
+          openedAt: expect.any(String),
+          lastSeenAt: expect.any(String),
+        },
+      ]);
+      expect((await trade(tradeId)).settlementFailing).toBe(true);
+      expect(await flagged()).toContain(tradeId);
+      expect(await gauge('payout_unknown_to_ledger')).toBe(1);
+    } finally {
+      await settlement.resume();
+    }
+    // Settlement goes on, finds the payout, completes the trade: the next run sees it resolved.
+    await eventually(async () => (await state(tradeId)) === 'completed', 15000);
+    await afterGrace();
+    const after = await runNow();
+    expect(ofTrade(after, tradeId)).toEqual([]);
+    expect(after.ok).toBe(true);
+    expect((await trade(tradeId)).settlementFailing).toBe(false);
+    expect(await gauge('payout_unknown_to_ledger')).toBe(0);
+  });
+
+  it('catches a payout made at PayPal for a trade, or for no trade, outside the platform', async () => {
+    const tradeId = await completedBankTrade();
+    await afterGrace();
+    expect((await runNow()).ok).toBe(true);
+    // Someone pays the trade's counterparty again under the next attempt's sender_batch_id, and pays a stranger.
+    const again = await payoutAtPaypal(`yb-${tradeId}-payout-2`, '136.74');
+    const stranger = await payoutAtPaypal('not-ours-1', '25.00');
+    const run = await runNow();
+    expect(run.ok).toBe(false);
+    expect(ofTrade(run, tradeId)).toEqual([
+      expect.objectContaining({
+        kind: 'payout_unknown_to_ledger',
+        ledger: { entry: 'counterparty_payable_cleared:2', amountUsd: null, state: 'completed' },
+        provider: expect.objectContaining({ payoutBatchId: again, itemStatus: 'SUCCESS', amountUsd: '136.74' }),
+      }),
+    ]);
+    const orphan = run.mismatches.filter((m: Mismatch) => m.provider?.payoutBatchId === stranger);
+    expect(orphan).toEqual([
+      expect.objectContaining({
+        kind: 'payout_unknown_to_ledger',
+        ledger: null,
+        provider: expect.objectContaining({ senderBatchId: 'not-ours-1' }),
+      }),
+    ]);
+    expect(orphan[0].tradeId).toBeUndefined();
+    // Still there next run: an open mismatch stays open until it is resolved.
+    const next = await runNow();
+    expect(ofTrade(next, tradeId)).toHaveLength(1);
+    expect(next.mismatches.filter((m: Mismatch) => m.provider?.payoutBatchId === stranger)).toHaveLength(1);
+  });
+
+  it('catches a ledger entry PayPal does not know: a completed trade whose recorded payout batch PayPal never made', async () => {
+    const tradeId = await completedPaypalTrade('600.00');
+    const recorded = (await db.query(`SELECT payout_batch_id FROM trade_fundings WHERE trade_id = $1`, [tradeId])).rows[0].payout_batch_id;
+    await db.query(`UPDATE trade_fundings SET payout_batch_id = 'NOSUCHBATCH42' WHERE trade_id = $1`, [tradeId]);
+    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
+    await afterGrace();
+    const run = await runNow();
+    expect(ofTrade(run, tradeId)).toEqual([
+      expect.objectContaining({
+        kind: 'ledger_entry_unknown_to_provider',
+        ledger: expect.objectContaining({ payoutBatchId: 'NOSUCHBATCH42', entry: 'counterparty_payable_cleared', amountUsd: '82.04' }),
+        provider: null,
+      }),
+    ]);
+    expect((await trade(tradeId)).settlementFailing).toBe(true);
+    expect(await flagged()).toContain(tradeId);
+
+    // Put right: the next run resolves it and takes back the flag it raised.
+    await db.query(`UPDATE trade_fundings SET payout_batch_id = $2 WHERE trade_id = $1`, [tradeId, recorded]);
+    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
+    await afterGrace();
+    const after = await runNow();
+    expect(ofTrade(after, tradeId)).toEqual([]);
+    expect((await trade(tradeId)).settlementFailing).toBe(false);
+    expect(await flagged()).not.toContain(tradeId);
+  });
+
+  it('catches a capture the books rely on that PayPal does not have', async () => {
+    const tradeId = await completedPaypalTrade('400.00');
+    await db.query(`UPDATE trade_fundings SET capture_id = 'NOSUCHCAPTURE7' WHERE trade_id = $1`, [tradeId]);
+    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
+    await afterGrace();
+    const run = await runNow();
+    expect(ofTrade(run, tradeId)).toEqual([
+      expect.objectContaining({
+        kind: 'ledger_entry_unknown_to_provider',
+        ledger: expect.objectContaining({ captureId: 'NOSUCHCAPTURE7' }),
+        detail: 'PayPal has no capture by the id the trade recorded',
+      }),
+    ]);
+  });
+});
