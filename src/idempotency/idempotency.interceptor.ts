@@ -87,53 +87,52 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const successStatus: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? 201;
     // The handler runs in this context (Nest binds it when handle() is called), so its transactions are fenced.
     const running: RunningClaim = { ownerId: owner, key, claimId, running: true };
-    return runningClaim
-      .run(running, () => next.handle())
-      .pipe(
-        // Errors of the handler only: a failure to store a success below must not turn it into an error.
-        catchError((error: unknown) =>
-          from(
-            (async (): Promise<never> => {
-              running.running = false;
-              const problem = toProblem(error);
-              try {
-                if (problem.status < 500) {
-                  await this.records.complete(owner, key, claimId, {
-                    status: problem.status,
-                    body: this.seal(problem.body),
-                    headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-                  });
-                } else {
-                  await this.records.release(owner, key, claimId);
-                }
-              } catch (storeError) {
-                // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
-                this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
-                await this.records.release(owner, key, claimId).catch(() => undefined);
-              }
-              throw error;
-            })(),
-          ),
-        ),
-        mergeMap((body) =>
-          from(
-            (async () => {
-              running.running = false;
-              try {
+    const handled = runningClaim.run(running, () => next.handle());
+    return handled.pipe(
+      // Errors of the handler only: a failure to store a success below must not turn it into an error.
+      catchError((error: unknown) =>
+        from(
+          (async (): Promise<never> => {
+            running.running = false;
+            const problem = toProblem(error);
+            try {
+              if (problem.status < 500) {
                 await this.records.complete(owner, key, claimId, {
-                  status: successStatus,
-                  body: this.seal(body),
-                  headers: { 'content-type': 'application/json; charset=utf-8' },
+                  status: problem.status,
+                  body: this.seal(problem.body),
+                  headers: { 'content-type': PROBLEM_CONTENT_TYPE },
                 });
-              } catch (storeError) {
-                // The effect has committed: the key stays in progress (retries get 409) rather than run it twice.
-                this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent response');
+              } else {
+                await this.records.release(owner, key, claimId);
               }
-              return body;
-            })(),
-          ),
+            } catch (storeError) {
+              // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
+              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
+              await this.records.release(owner, key, claimId).catch(() => undefined);
+            }
+            throw error;
+          })(),
         ),
-      );
+      ),
+      mergeMap((body) =>
+        from(
+          (async () => {
+            running.running = false;
+            try {
+              await this.records.complete(owner, key, claimId, {
+                status: successStatus,
+                body: this.seal(body),
+                headers: { 'content-type': 'application/json; charset=utf-8' },
+              });
+            } catch (storeError) {
+              // The effect has committed: the key stays in progress (retries get 409) rather than run it twice.
+              this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent response');
+            }
+            return body;
+          })(),
+        ),
+      ),
+    );
   }
 
   private seal(body: unknown) {
