@@ -109,6 +109,67 @@ describe('Settlement under provider faults (HTTP)', () => {
     expect(await counterpartyPayable(trade.id)).toBe('0');
   });
 
+  /** Once the provider has done the work (`made`), its answer lost: PayPal's replay of `requestId` expires, and the faults clear. */
+  async function loseAnswerAndReplay(made: () => Promise<boolean>, requestId: string) {
+    await eventually(made, 15000);
+    await db.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1`, [requestId]);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+  }
+
+  it('finds a capture whose answer was lost and which PayPal no longer replays, among its order’s captures', async () => {
+    const { traveler, trade } = await paypalTrade(api, '1000.00');
+    const orderId = await fundAtPaypal(api, trade, traveler);
+    const captures = async () =>
+      (
+        await db.query(
+          `SELECT c.id FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+          [orderId],
+        )
+      ).rows;
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v2/payments/authorizations'] } });
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await loseAnswerAndReplay(async () => (await captures()).length === 1, `yb-${trade.id}-capture`);
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    expect(await captures()).toHaveLength(1);
+    const funding = await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+    expect(funding.rows[0].capture_id).toBe((await captures())[0].id);
+    const fees = await db.query(`SELECT count(*)::int AS n FROM ledger_transfers WHERE trade_id = $1 AND kind = 'provider_capture_fee'`, [trade.id]);
+    expect(fees.rows[0].n).toBe(1);
+  });
+
+  it('refunds a split’s part once when the refund’s answer was lost and PayPal no longer replays it', async () => {
+    const operator = await createOperator(test, api);
+    const { traveler, trade } = await paypalTrade(api, '1000.00'); // $138.12
+    const orderId = await fundAtPaypal(api, trade, traveler);
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Only part of the RMB arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    // The dispute captures the authorization into escrow.
+    await eventually(
+      async () => (await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].capture_id,
+    );
+    const refunds = async () =>
+      (
+        await db.query(
+          `SELECT r.amount_cents FROM paypal_mock_refunds r JOIN paypal_mock_captures c ON c.id = r.capture_id
+             JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
+          [orderId],
+        )
+      ).rows;
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v2/payments/captures'] } });
+    const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'split', travelerUsd: '50.00', counterpartyUsd: '88.12', note: 'Part of the RMB arrived.' },
+    });
+    expect(resolved.status).toBe(200);
+    // Refunding $50.00 again would still fit in what is left of the capture: only looking it up keeps it to one.
+    await loseAnswerAndReplay(async () => (await refunds()).length === 1, `yb-${trade.id}-refund`);
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'settled_split', 15000);
+    expect(await refunds()).toEqual([{ amount_cents: '5000' }]);
+  });
+
   it('runs one settlement of a trade at a time: an operator’s ten retries during a slow payout make one payout call', async () => {
     const operator = await createOperator(test, api);
     const { traveler, trade } = await paypalTrade(api, '1000.00');

@@ -10,7 +10,7 @@ import { HANDLE_CONTEXT } from '../../users/users.service';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
 import { BANK, BankPort } from '../providers/bank/bank.port';
-import { PAYPAL, PaypalApiError, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
+import { PAYPAL, PaypalApiError, PaypalCapture, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
 import { PayoutOutcome, payoutOutcome, STEPS } from './settlement-plan';
 
 export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'not_yet'> };
@@ -31,9 +31,22 @@ export class SettlementMoves {
     @Inject(BANK) private readonly bank: BankPort,
   ) {}
 
-  /** Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee once. */
+  /**
+   * Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee
+   * once. An authorization already captured (an attempt whose answer was lost, past PayPal's replay of the
+   * request id) is found among its order's captures.
+   */
   async capture(tradeId: string, authorizationId: string): Promise<string> {
-    const capture = await this.paypal.captureAuthorization(authorizationId, STEPS.capture.requestId(tradeId, 1));
+    let capture: PaypalCapture;
+    try {
+      capture = await this.paypal.captureAuthorization(authorizationId, STEPS.capture.requestId(tradeId, 1));
+    } catch (error) {
+      if (!(error instanceof PaypalApiError) || error.issue !== 'AUTHORIZATION_ALREADY_CAPTURED') throw error;
+      const order = await this.orderOf(tradeId);
+      const found = order.captures.find((c) => c.status !== 'DECLINED');
+      if (!found) throw error;
+      capture = found;
+    }
     await this.dataSource.transaction(async (manager) => {
       // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
       if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
@@ -58,11 +71,44 @@ export class SettlementMoves {
     }
   }
 
-  /** Refunds the capture (all of it, or the traveler's part of a split) and records the refund. */
-  async refundCapture(tradeId: string, funding: FundingRecord, captureId: string, amountUsd?: bigint): Promise<string> {
-    const refund = await this.paypal.refundCapture(captureId, STEPS.refund.requestId(tradeId, 1), amountUsd);
-    await this.recordRefund(tradeId, funding, refund.refundId);
-    return refund.refundId;
+  /**
+   * Refunds the capture (all of it, or the traveler's part of a split) and records the refund. A capture refunded
+   * already (an attempt whose answer was lost, past PayPal's replay) is found among its order's refunds: the trade
+   * makes one refund of a capture, so the one there is ours.
+   */
+  async refundCapture(
+    tradeId: string,
+    funding: FundingRecord,
+    captureId: string,
+    amountUsd: bigint | undefined,
+    retried: boolean,
+  ): Promise<string> {
+    const madeBefore = async () => {
+      const order = await this.orderOf(tradeId);
+      return order.refunds.find((r) => r.captureId === captureId && (amountUsd === undefined || r.amountUsd === amountUsd))?.refundId;
+    };
+    // A part refunded by an earlier try leaves enough to refund that part again: look before refunding.
+    let refundId = funding.refundId ?? (retried ? await madeBefore() : undefined);
+    if (refundId) {
+      await this.recordRefund(tradeId, funding, refundId);
+      return refundId;
+    }
+    try {
+      refundId = (await this.paypal.refundCapture(captureId, STEPS.refund.requestId(tradeId, 1), amountUsd)).refundId;
+    } catch (error) {
+      const issue = error instanceof PaypalApiError ? error.issue : null;
+      if (issue !== 'CAPTURE_FULLY_REFUNDED' && issue !== 'REFUND_AMOUNT_EXCEEDED') throw error;
+      refundId = await madeBefore();
+      if (!refundId) throw error;
+    }
+    await this.recordRefund(tradeId, funding, refundId);
+    return refundId;
+  }
+
+  private async orderOf(tradeId: string) {
+    const funding = await this.fundings.find(tradeId);
+    if (!funding?.orderId) throw new Error(`Trade ${tradeId} has no PayPal order`);
+    return this.paypal.getOrder(funding.orderId);
   }
 
   async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {

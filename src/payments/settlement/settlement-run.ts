@@ -44,15 +44,22 @@ export class SettlementRun {
     private readonly config: TradesConfig,
   ) {}
 
-  async step<T>(step: StepName, attempt: number, call: () => Promise<T>): Promise<T> {
+  /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
+  async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>): Promise<T> {
     if (!(await this.journal.renew(this.tradeId, this.token, this.config.settlementClaimLeaseMs))) {
       throw new SettlementClaimLost(this.tradeId);
     }
     const spec = STEPS[step];
-    await this.journal.begin(this.tradeId, step, attempt, spec.requestId(this.tradeId, attempt), this.config.settlementStepFlagAfterMs);
+    const begun = await this.journal.begin(
+      this.tradeId,
+      step,
+      attempt,
+      spec.requestId(this.tradeId, attempt),
+      this.config.settlementStepFlagAfterMs,
+    );
     let result: T;
     try {
-      result = await call();
+      result = await call(begun.retried);
     } catch (error) {
       const overdue = await this.journal.stall(
         this.tradeId,

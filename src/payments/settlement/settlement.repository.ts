@@ -72,18 +72,24 @@ export class SettlementRepository {
   /**
    * Notes that a step is under way (the first time: its request id, its start, and when waiting would flag the
    * trade). A step already done stays done; a later run of the same step keeps its start, so the bound counts
-   * from the first try.
+   * from the first try, and is told it is a retry (`retried`): what an earlier try did may have to be looked up.
    */
-  async begin(tradeId: string, step: StepName, attempt: number, requestId: string, flagAfterMs: number | null): Promise<StepRecord> {
-    const rows: StepRow[] = await this.dataSource.query(
+  async begin(
+    tradeId: string,
+    step: StepName,
+    attempt: number,
+    requestId: string,
+    flagAfterMs: number | null,
+  ): Promise<StepRecord & { retried: boolean }> {
+    const rows: (StepRow & { first: boolean })[] = await this.dataSource.query(
       `INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
        VALUES ($1, $2, $3, $4, 'running', CASE WHEN $5::bigint IS NULL THEN NULL ELSE now() + $5::bigint * interval '1 millisecond' END)
        ON CONFLICT (trade_id, step, attempt) DO UPDATE
          SET status = CASE WHEN settlement_steps.status = 'done' THEN 'done' ELSE 'running' END, updated_at = now()
-       RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at`,
+       RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at, (xmax = 0) AS first`,
       [tradeId, step, attempt, requestId, flagAfterMs],
     );
-    return toStep(rows[0]);
+    return { ...toStep(rows[0]), retried: !rows[0].first };
   }
 
   /** The step is finished: what the provider called it, in the transaction that records its effect. */

@@ -127,8 +127,8 @@ export class SettlementService {
         return;
       }
       case 'refund':
-        results.refundId = await run.step('refund', 1, () =>
-          this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined),
+        results.refundId = await run.step('refund', 1, (retried) =>
+          this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined, retried),
         );
         return;
       case 'bank_return':

@@ -14,7 +14,33 @@ interface OrderBody {
   status: string;
   links?: { href: string; rel: string }[];
   payer?: { email_address?: string };
-  purchase_units?: { amount?: { value?: string }; payments?: { authorizations?: { id: string }[] } }[];
+  purchase_units?: {
+    amount?: { value?: string };
+    payments?: { authorizations?: { id: string }[]; captures?: CaptureBody[]; refunds?: RefundBody[] };
+  }[];
+}
+
+interface CaptureBody {
+  id: string;
+  status: string;
+  amount: { value: string };
+  seller_receivable_breakdown?: { paypal_fee?: { value: string } };
+}
+
+interface RefundBody {
+  id: string;
+  status: string;
+  amount: { value: string };
+  links?: { href: string; rel: string }[];
+}
+
+function toCapture(body: CaptureBody): PaypalCapture {
+  return {
+    captureId: body.id,
+    status: body.status,
+    amountUsd: parseAmount(body.amount.value, 'USD'),
+    paypalFeeUsd: body.seller_receivable_breakdown?.paypal_fee ? parseAmount(body.seller_receivable_breakdown.paypal_fee.value, 'USD') : 0n,
+  };
 }
 
 /**
@@ -126,6 +152,18 @@ export class PaypalRestClient implements PaypalPort {
       amountUsd: unit?.amount?.value ? parseAmount(unit.amount.value, 'USD') : 0n,
       payerEmail: body.payer?.email_address ?? null,
       authorizationId: unit?.payments?.authorizations?.[0]?.id ?? null,
+      captures: (unit?.payments?.captures ?? []).map(toCapture),
+      refunds: (unit?.payments?.refunds ?? []).map((refund) => ({
+        refundId: refund.id,
+        // A refund links up to its capture.
+        captureId:
+          refund.links
+            ?.find((link) => link.rel === 'up')
+            ?.href.split('/')
+            .pop() ?? '',
+        status: refund.status,
+        amountUsd: parseAmount(refund.amount.value, 'USD'),
+      })),
     };
   }
 
@@ -175,26 +213,14 @@ export class PaypalRestClient implements PaypalPort {
   }
 
   async captureAuthorization(authorizationId: string, requestId: string, amountUsd?: bigint): Promise<PaypalCapture> {
-    const body = (await this.call<{
-      id: string;
-      status: string;
-      amount: { value: string };
-      seller_receivable_breakdown?: { paypal_fee?: { value: string } };
-    }>('POST', `/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/capture`, {
+    const body = (await this.call<CaptureBody>('POST', `/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/capture`, {
       requestId,
       body: {
         final_capture: true,
         ...(amountUsd !== undefined ? { amount: { currency_code: 'USD', value: formatAmount(amountUsd, 'USD') } } : {}),
       },
     }))!;
-    return {
-      captureId: body.id,
-      status: body.status,
-      amountUsd: parseAmount(body.amount.value, 'USD'),
-      paypalFeeUsd: body.seller_receivable_breakdown?.paypal_fee
-        ? parseAmount(body.seller_receivable_breakdown.paypal_fee.value, 'USD')
-        : 0n,
-    };
+    return toCapture(body);
   }
 
   async voidAuthorization(authorizationId: string, requestId: string): Promise<void> {

@@ -9,6 +9,10 @@ export interface PaypalOrder {
   amountUsd: bigint;
   payerEmail: string | null;
   authorizationId: string | null;
+  /** The captures of the order's authorization, with PayPal's fee: how a capture whose answer was lost is found. */
+  captures: PaypalCapture[];
+  /** The refunds of those captures: how a refund whose answer was lost is found. */
+  refunds: { refundId: string; captureId: string; status: string; amountUsd: bigint }[];
 }
 
 export interface PaypalAuthorization {

@@ -133,7 +133,9 @@ export class PaypalMockController {
   async getOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async () => {
       const order = await this.paypal.findOrder(id);
-      return { status: 200, body: this.paypal.orderView(this.base(request), order, await this.paypal.authorizationOfOrder(id)) };
+      const authorization = await this.paypal.authorizationOfOrder(id);
+      const settled = await this.paypal.settledOfOrder(id);
+      return { status: 200, body: this.paypal.orderView(this.base(request), order, authorization, settled) };
     });
   }
 

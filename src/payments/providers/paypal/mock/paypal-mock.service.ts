@@ -55,6 +55,15 @@ interface CaptureRow {
   update_time: Date;
 }
 
+interface RefundRow {
+  id: string;
+  capture_id: string;
+  status: string;
+  amount_cents: string;
+  currency: string;
+  create_time: Date;
+}
+
 /** A PayPal amount's value as cents, refused PayPal's way unless it is a positive decimal with at most 2 decimals. */
 export function positiveUsd(value: unknown): bigint {
   let cents: bigint;
@@ -235,10 +244,24 @@ export class PaypalMockService {
     });
   }
 
-  orderView(base: string, order: OrderRow, authorization?: AuthorizationRow | null): Record<string, unknown> {
-    const units = order.purchase_units.map((unit) =>
-      authorization ? { ...unit, payments: { authorizations: [this.authorizationView(base, authorization)] } } : unit,
-    );
+  /**
+   * An order as PayPal shows it: with its authorization and, once there are any, the captures of that
+   * authorization and their refunds (how a client whose answer was lost finds a capture or a refund it made).
+   */
+  orderView(
+    base: string,
+    order: OrderRow,
+    authorization?: AuthorizationRow | null,
+    settled: { captures: CaptureRow[]; refunds: RefundRow[] } = { captures: [], refunds: [] },
+  ): Record<string, unknown> {
+    const payments = authorization
+      ? {
+          authorizations: [this.authorizationView(base, authorization)],
+          ...(settled.captures.length ? { captures: settled.captures.map((capture) => this.captureView(base, capture)) } : {}),
+          ...(settled.refunds.length ? { refunds: settled.refunds.map((refund) => this.refundView(base, refund)) } : {}),
+        }
+      : null;
+    const units = order.purchase_units.map((unit) => (payments ? { ...unit, payments } : unit));
     const links = [{ href: `${base}/v2/checkout/orders/${order.id}`, rel: 'self', method: 'GET' }];
     if (order.status === 'CREATED') links.push({ href: this.approveUrl(base, order.id), rel: 'approve', method: 'GET' });
     if (order.status === 'CREATED' || order.status === 'APPROVED') {
@@ -259,6 +282,33 @@ export class PaypalMockService {
 
   approveUrl(base: string, orderId: string): string {
     return `${base}/checkoutnow?token=${orderId}`;
+  }
+
+  /** The captures of an order's authorization and their refunds, oldest first. */
+  async settledOfOrder(orderId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
+    const captures: CaptureRow[] = await this.dataSource.query(
+      `SELECT c.* FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
+        WHERE a.order_id = $1 ORDER BY c.create_time, c.id`,
+      [orderId],
+    );
+    const refunds: RefundRow[] = captures.length
+      ? await this.dataSource.query(`SELECT * FROM paypal_mock_refunds WHERE capture_id = ANY($1) ORDER BY create_time, id`, [
+          captures.map((capture) => capture.id),
+        ])
+      : [];
+    return { captures, refunds };
+  }
+
+  refundView(base: string, refund: RefundRow): Record<string, unknown> {
+    return {
+      id: refund.id,
+      status: refund.status,
+      amount: money(refund.amount_cents, refund.currency),
+      links: [
+        { href: `${base}/v2/payments/refunds/${refund.id}`, rel: 'self', method: 'GET' },
+        { href: `${base}/v2/payments/captures/${refund.capture_id}`, rel: 'up', method: 'GET' },
+      ],
+    };
   }
 
   async authorizationOfOrder(orderId: string): Promise<AuthorizationRow | null> {
