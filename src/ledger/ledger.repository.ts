@@ -24,11 +24,30 @@ export interface PendingTransfer {
 export class LedgerRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** Creates the accounts that do not exist yet, in the order given (a concurrent creator of one waits as on its lock). */
   async ensureAccounts(manager: EntityManager, accounts: AccountRef[]): Promise<void> {
     await manager.query(
       `INSERT INTO ledger_accounts (id, kind, currency, trade_id)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
+       SELECT id, kind, currency, trade_id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[])
+              WITH ORDINALITY AS a (id, kind, currency, trade_id, n)
+        ORDER BY n
+       ON CONFLICT (id) DO NOTHING`,
       [accounts.map((a) => a.id), accounts.map((a) => a.kind), accounts.map(() => 'USD'), accounts.map((a) => a.tradeId ?? null)],
+    );
+  }
+
+  /**
+   * Takes an operation's locks before it moves anything, in the service's one order: the trade's row first
+   * (FOR KEY SHARE, what a transfer's foreign key takes anyway: taken here, the trade comes before the ledger
+   * even in a transaction that did not lock it), then the accounts to create, then every account it moves
+   * (FOR NO KEY UPDATE, what the balance updates take), in the order given.
+   */
+  async lockAccounts(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], create: AccountRef[]): Promise<void> {
+    if (tradeId) await manager.query(`SELECT 1 FROM trades WHERE id = $1 FOR KEY SHARE`, [tradeId]);
+    if (create.length > 0) await this.ensureAccounts(manager, create);
+    await manager.query(
+      `SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE`,
+      [ordered.map((a) => a.id)],
     );
   }
 

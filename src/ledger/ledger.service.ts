@@ -46,6 +46,18 @@ export const payoutAttemptEntry = (kind: string, attempt: number): string => (at
 /** Suspense entries are per incoming bank transfer (a trade may receive several), so their kinds carry its id. */
 export const suspenseEntry = (direction: 'in' | 'out', transferId: string): string => `suspense_${direction}:${transferId}`;
 
+/**
+ * The one order of ledger locks, in every transaction: the provider clearing shards first, then every other
+ * account by its id. Every ledger operation moves its trade's clearing shard, so that row queues a shard's
+ * ledger work before any other ledger row is taken: however a transaction strings operations together, it
+ * never holds one of them while waiting for a row another transaction took first.
+ */
+export function ledgerLockOrder<T extends { id: string }>(accounts: T[]): T[] {
+  const unique = [...new Map(accounts.map((a) => [a.id, a])).values()];
+  const rank = (id: string) => (id.startsWith('provider_clearing#') ? 0 : 1);
+  return unique.sort((a, b) => rank(a.id) - rank(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 export interface TradeAmounts {
   id: string;
   amountUsd: bigint;
@@ -56,7 +68,8 @@ export interface TradeAmounts {
  * The money of a trade, in USD cents. Funding puts a pending hold from provider clearing into the trade's
  * escrow; a confirmed payout posts the hold, moves it to the counterparty's payable and the fee, and clears
  * the payable; a confirmed refund voids the hold. Each entry kind happens once per trade (unique index).
- * Every method joins the caller's transaction.
+ * Every method joins the caller's transaction, and first takes its locks in one order (`ledgerLockOrder`),
+ * after the trade's row: callers that lock trades or users take those before calling here.
  */
 @Injectable()
 export class LedgerService {
@@ -65,7 +78,7 @@ export class LedgerService {
   async holdEscrow(manager: EntityManager, trade: TradeAmounts): Promise<void> {
     const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
     const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
-    await this.ledger.ensureAccounts(manager, [clearing, escrow]);
+    await this.lock(manager, trade.id, [clearing, escrow], [clearing, escrow]);
     await this.ledger.transfer(manager, {
       tradeId: trade.id,
       kind: ENTRY.hold,
@@ -78,6 +91,7 @@ export class LedgerService {
 
   /** The payout to the counterparty is confirmed: the hold posts, less the fee, and the payable it created is cleared. */
   async settleRelease(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    await this.lockForPayout(manager, trade.id);
     const hold = await this.requireHold(manager, trade.id);
     await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
     await this.payCounterparty(manager, trade.id, trade.amountUsd, trade.feeUsd);
@@ -88,9 +102,17 @@ export class LedgerService {
    * traveler's share, is voided with it; the counterparty's share is paid out less its fee.
    */
   async settleSplit(manager: EntityManager, tradeId: string, counterpartyUsd: bigint, feeUsd: bigint): Promise<void> {
+    await this.lockForPayout(manager, tradeId);
     const hold = await this.requireHold(manager, tradeId);
     await this.ledger.resolve(manager, tradeId, ENTRY.holdPosted, hold, counterpartyUsd);
     await this.payCounterparty(manager, tradeId, counterpartyUsd, feeUsd);
+  }
+
+  /** The locks of a payout from escrow: the hold's two accounts, the counterparty's payable and the fee revenue (both created). */
+  private async lockForPayout(manager: EntityManager, tradeId: string): Promise<void> {
+    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
+    const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
+    await this.lock(manager, tradeId, [LEDGER_ACCOUNTS.clearing(tradeId), LEDGER_ACCOUNTS.escrow(tradeId), payable, fee], [payable, fee]);
   }
 
   /** Escrow → the counterparty's payable (less the fee) and the fee revenue; the payable cleared by the confirmed payout. */
@@ -99,7 +121,6 @@ export class LedgerService {
     const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
     const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.ledger.ensureAccounts(manager, [payable, fee]);
     const net = grossUsd - feeUsd;
     await this.ledger.transfer(manager, {
       tradeId,
@@ -130,7 +151,7 @@ export class LedgerService {
     if (feeUsd <= 0n) return;
     const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.ledger.ensureAccounts(manager, [expense, clearing]);
+    await this.lock(manager, tradeId, [expense, clearing], [expense, clearing]);
     await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: expense.id, credit: clearing.id, amount: feeUsd });
   }
 
@@ -141,7 +162,7 @@ export class LedgerService {
   async payoutReturned(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
     const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.ledger.ensureAccounts(manager, [payable, clearing]);
+    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: payoutAttemptEntry('payout_returned', attempt),
@@ -160,6 +181,7 @@ export class LedgerService {
   async payoutRepaid(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
     const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.lock(manager, tradeId, [payable, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: payoutAttemptEntry(ENTRY.payoutCleared, attempt),
@@ -174,7 +196,7 @@ export class LedgerService {
   async refundReturned(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
     const payable = LEDGER_ACCOUNTS.travelerRefundPayable(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.ledger.ensureAccounts(manager, [payable, clearing]);
+    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: payoutAttemptEntry('refund_returned', attempt),
@@ -191,12 +213,15 @@ export class LedgerService {
 
   /** A bounced bank refund sent again (attempt 2 and on) and settled: the traveler's refund payable is cleared. */
   async refundRepaid(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
+    const payable = LEDGER_ACCOUNTS.travelerRefundPayable(tradeId);
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.lock(manager, tradeId, [payable, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: payoutAttemptEntry(ENTRY.refundCleared, attempt),
       phase: 'single',
-      debit: LEDGER_ACCOUNTS.travelerRefundPayable(tradeId).id,
-      credit: LEDGER_ACCOUNTS.clearing(tradeId).id,
+      debit: payable.id,
+      credit: clearing.id,
       amount: amountUsd,
     });
   }
@@ -205,6 +230,7 @@ export class LedgerService {
   async suspenseBounced(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
+    await this.lock(manager, tradeId, [suspense, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: `suspense_bounced:${transferId}`,
@@ -217,6 +243,7 @@ export class LedgerService {
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
+    await this.lock(manager, trade.id, [LEDGER_ACCOUNTS.clearing(trade.id), LEDGER_ACCOUNTS.escrow(trade.id)]);
     const hold = await this.requireHold(manager, trade.id);
     await this.ledger.resolve(manager, trade.id, ENTRY.holdVoided, hold, null);
   }
@@ -226,12 +253,12 @@ export class LedgerService {
    * posts, escrow → the traveler's refund payable, cleared.
    */
   async settlePaidBackRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
-    const hold = await this.requireHold(manager, trade.id);
-    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
     const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
     const payable = LEDGER_ACCOUNTS.travelerRefundPayable(trade.id);
     const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
-    await this.ledger.ensureAccounts(manager, [payable]);
+    await this.lock(manager, trade.id, [clearing, escrow, payable], [payable]);
+    const hold = await this.requireHold(manager, trade.id);
+    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
     const amount = trade.amountUsd;
     await this.ledger.transfer(manager, {
       tradeId: trade.id,
@@ -256,7 +283,7 @@ export class LedgerService {
     const suspense = LEDGER_ACCOUNTS.suspense();
     // Money with no trade at all (an unknown reference) uses the first clearing shard.
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
-    await this.ledger.ensureAccounts(manager, [suspense, clearing]);
+    await this.lock(manager, tradeId, [suspense, clearing], [suspense, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: suspenseEntry('in', transferId),
@@ -271,6 +298,7 @@ export class LedgerService {
   async fromSuspense(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
+    await this.lock(manager, tradeId, [suspense, clearing]);
     await this.ledger.transfer(manager, {
       tradeId,
       kind: suspenseEntry('out', transferId),
@@ -279,6 +307,11 @@ export class LedgerService {
       credit: clearing.id,
       amount,
     });
+  }
+
+  /** An operation's locks, before it reads or moves anything: the trade's row, then its accounts in `ledgerLockOrder` (`create` made first if missing). */
+  private async lock(manager: EntityManager, tradeId: string | null, accounts: AccountRef[], create: AccountRef[] = []): Promise<void> {
+    await this.ledger.lockAccounts(manager, tradeId, ledgerLockOrder(accounts), ledgerLockOrder(create));
   }
 
   private async requireHold(manager: EntityManager, tradeId: string) {
