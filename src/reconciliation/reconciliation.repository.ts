@@ -333,9 +333,15 @@ export class ReconciliationRepository {
   private async flagTrades(manager: EntityManager): Promise<void> {
     const flagged = await returningRows<{ id: string }>(
       manager,
-      `UPDATE trades SET settlement_failing = true, updated_at = now()
-        WHERE id IN (SELECT trade_id FROM reconciliation_mismatches WHERE resolved_at IS NULL AND trade_id IS NOT NULL)
-          AND NOT settlement_failing RETURNING id`,
+      // Trade rows locked in id order, as every transaction that takes more than one does.
+      `WITH locked AS (
+         SELECT id FROM trades
+          WHERE id IN (SELECT trade_id FROM reconciliation_mismatches WHERE resolved_at IS NULL AND trade_id IS NOT NULL)
+            AND NOT settlement_failing
+          ORDER BY id FOR UPDATE
+       )
+       UPDATE trades t SET settlement_failing = true, updated_at = now() FROM locked
+        WHERE t.id = locked.id AND NOT t.settlement_failing RETURNING t.id`,
       [],
     );
     if (flagged.length === 0) return;
@@ -351,8 +357,9 @@ export class ReconciliationRepository {
   private async clearFlags(manager: EntityManager, tradeIds: string[]): Promise<void> {
     if (tradeIds.length === 0) return;
     await manager.query(
-      `UPDATE trades t SET settlement_failing = false, updated_at = now()
-        WHERE t.id = ANY($1) AND t.settlement_failing AND NOT (t.state = ANY($2))
+      `WITH locked AS (SELECT id FROM trades WHERE id = ANY($1) AND settlement_failing ORDER BY id FOR UPDATE)
+       UPDATE trades t SET settlement_failing = false, updated_at = now() FROM locked
+        WHERE t.id = locked.id AND t.settlement_failing AND NOT (t.state = ANY($2))
           AND NOT EXISTS (SELECT 1 FROM reconciliation_mismatches m WHERE m.trade_id = t.id AND m.resolved_at IS NULL)
           AND NOT EXISTS (SELECT 1 FROM trade_fundings f WHERE f.trade_id = t.id AND (f.payout_returned OR f.refund_returned))
           AND NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.trade_id = t.id
