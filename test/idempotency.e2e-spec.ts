@@ -3,6 +3,7 @@ import { hashBody } from '../src/idempotency/canonical-json';
 import { IdempotencyRepository } from '../src/idempotency/idempotency.repository';
 import { client, Api } from './support/http';
 import { createOperator, registerUser, TestUser } from './support/factories';
+import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 
 describe('Idempotency-Key (HTTP)', () => {
@@ -177,10 +178,17 @@ describe('Idempotency-Key (HTTP)', () => {
      * What a request that died after its claim leaves behind: the claim in progress, as the interceptor
      * wrote it, with its lease moved to `lease` from now, and a change committed or not.
      */
-    async function diedInFlight(user: TestUser, key: string, body: unknown, lease: string, committed = false): Promise<void> {
+    async function diedInFlight(
+      user: TestUser,
+      key: string,
+      body: unknown,
+      lease: string,
+      committed = false,
+      path = '/v1/me/api-keys',
+    ): Promise<void> {
       const claim = await test.app
         .get(IdempotencyRepository)
-        .claim(user.id, key, { method: 'POST', path: '/v1/me/api-keys', requestHash: hashBody(body) }, 24, 60000);
+        .claim(user.id, key, { method: 'POST', path, requestHash: hashBody(body) }, 24, 60000);
       expect(claim.claimed).toBe(true);
       await db.query(
         `UPDATE idempotency_keys SET lease_until = now() + $3::interval, effect_committed_at = CASE WHEN $4 THEN now() END
@@ -242,6 +250,56 @@ describe('Idempotency-Key (HTTP)', () => {
         else expect({ status: r.status, code: r.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
       }
       expect(await keyCount(user.id)).toBe(1);
+    });
+
+    it('makes one trade of an accept retried after its first run died, however many retries race', async () => {
+      await setReference(test, '7.2400');
+      const traveler = await readyTraveler(api);
+      const counterparty = await readyCounterparty(api);
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      expect(posted.status).toBe(201);
+      const path = `/v1/requests/${posted.body.id}/accept`;
+      await diedInFlight(counterparty, 'k-accept', {}, '-1 second', false, path);
+      const responses = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          api('POST', path, { token: counterparty.token, body: {}, headers: { 'idempotency-key': 'k-accept' } }),
+        ),
+      );
+      const executed = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
+      expect(executed).toHaveLength(1);
+      for (const r of responses.filter((r) => r !== executed[0])) expect([201, 409]).toContain(r.status);
+      const trades = await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [posted.body.id]);
+      expect(trades.rows[0].n).toBe(1);
+    });
+
+    it('never accepts again when the first accept committed and died before its answer was stored', async () => {
+      const traveler = await readyTraveler(api);
+      const counterparty = await readyCounterparty(api);
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      const accept = () =>
+        api('POST', `/v1/requests/${posted.body.id}/accept`, {
+          token: counterparty.token,
+          body: {},
+          headers: { 'idempotency-key': 'k-lost' },
+        });
+      expect((await accept()).status).toBe(201);
+      // As if the process died between the accept's commit and storing its answer, a minute ago.
+      await db.query(
+        `UPDATE idempotency_keys SET state = 'in_progress', response_status = NULL, response_ciphertext = NULL, response_key_id = NULL,
+                response_headers = NULL, lease_until = now() - interval '1 second'
+          WHERE owner_id = $1 AND key = 'k-lost'`,
+        [counterparty.id],
+      );
+      const retried = await accept();
+      expect({ status: retried.status, code: retried.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
+      const trades = await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [posted.body.id]);
+      expect(trades.rows[0].n).toBe(1);
     });
 
     it('refuses the commit of a request that outlived its lease once a retry took its key over', async () => {
