@@ -69,6 +69,8 @@ export class AfterTheEnd {
     const batch = await this.moves.payoutNow(funding.payoutBatchId);
     if (batch.outcome === 'came_back') {
       const booked = await this.dataSource.transaction(async (manager) => {
+        // The trade's row before its own rows and the ledger: the one lock order.
+        await this.trades.lockState(manager, trade.id);
         const first = await this.moves.bookPayoutCameBack(manager, trade.id, attempt, netUsd, batch.itemStatus!);
         await this.journal.finish(manager, trade.id, 'watch_payout', attempt, batch.itemStatus);
         return first;
@@ -108,6 +110,7 @@ export class AfterTheEnd {
     const status = await this.moves.bankReturnNow(funding.refundId);
     if (status === 'returned') {
       const booked = await this.dataSource.transaction(async (manager) => {
+        await this.trades.lockState(manager, trade.id);
         const first = await this.moves.bookRefundCameBack(manager, trade.id, attempt, amountUsd, status);
         await this.journal.finish(manager, trade.id, 'watch_bank_return', attempt, status);
         return first;
@@ -138,7 +141,7 @@ export class AfterTheEnd {
       await this.journal.finish(undefined, tradeId, step, attempt, null);
       return 'nothing';
     }
-    if (overdue) await this.dataSource.transaction((manager) => this.trades.flagReturnedAfterEnd(manager, tradeId));
+    if (overdue) await this.trades.flagReturnedAfterEnd(this.dataSource.manager, tradeId);
     return 'watching';
   }
 
