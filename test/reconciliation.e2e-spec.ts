@@ -99,6 +99,16 @@ describe('Reconciliation with the providers (HTTP)', () => {
     return tradeId;
   }
 
+  /** A funded PayPal trade whose payout window passes: the authorization is voided, the trade refunded. */
+  async function refundedPaypalTrade() {
+    const { tradeId } = await paypalTrade('700.00');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [tradeId]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${tradeId}-payout`))).promote();
+    await eventually(async () => (await state(tradeId)) === 'refunded', 15000);
+    return tradeId;
+  }
+
   async function completedBankTrade() {
     const traveler = await readyTraveler(api);
     const counterparty = await readyCounterparty(api);
@@ -118,8 +128,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
     return created.id as string;
   }
 
-  /** A payout made at the mock with PayPal's own API, as anyone holding the platform's credentials could. */
-  async function payoutAtPaypal(senderBatchId: string, value: string) {
+  async function paypalToken(): Promise<string> {
     const token = await api('POST', '/sandbox/paypal/v1/oauth2/token', {
       rawBody: 'grant_type=client_credentials',
       headers: {
@@ -127,8 +136,13 @@ describe('Reconciliation with the providers (HTTP)', () => {
         'content-type': 'application/x-www-form-urlencoded',
       },
     });
+    return token.body.access_token;
+  }
+
+  /** A payout made at the mock with PayPal's own API, as anyone holding the platform's credentials could. */
+  async function payoutAtPaypal(senderBatchId: string, value: string) {
     const made = await api('POST', '/sandbox/paypal/v1/payments/payouts', {
-      headers: { authorization: `Bearer ${token.body.access_token}` },
+      headers: { authorization: `Bearer ${await paypalToken()}` },
       body: {
         sender_batch_header: { sender_batch_id: senderBatchId, recipient_type: 'EMAIL' },
         items: [
@@ -175,12 +189,13 @@ describe('Reconciliation with the providers (HTTP)', () => {
   it('finds PayPal and bank trades that went through clean, and then checks only what changed', async () => {
     const paypalTradeId = await completedPaypalTrade();
     const bankTradeId = await completedBankTrade();
+    const refundedTradeId = await refundedPaypalTrade();
     await afterGrace();
 
     const first = await runNow();
     expect(first.mismatches).toEqual([]);
     expect(first.ok).toBe(true);
-    expect(first.checkedTrades).toBeGreaterThanOrEqual(2);
+    expect(first.checkedTrades).toBeGreaterThanOrEqual(3);
     expect(first.totals.feeRevenue).toEqual({ ledgerUsd: '2.76', expectedUsd: '2.76' }); // $1.38 on each trade
     expect(first.ranAt).toEqual(expect.any(String));
     expect(await gauge('payout_unknown_to_ledger')).toBe(0);
@@ -197,7 +212,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
     const run = await runNow();
     expect(run.checkedTrades).toBe(1);
     expect(run.ok).toBe(true);
-    expect([paypalTradeId, bankTradeId]).not.toContain(third);
+    expect([paypalTradeId, bankTradeId, refundedTradeId]).not.toContain(third);
   });
 
   it('catches a payout PayPal made that the books never heard of: a trade left releasing after its payout went through', async () => {
@@ -321,5 +336,64 @@ describe('Reconciliation with the providers (HTTP)', () => {
         detail: 'PayPal has no capture by the id the trade recorded',
       }),
     ]);
+  });
+  // Last: the payout it makes for no trade stays an open mismatch.
+  it("answers PayPal's reads at the mock as PayPal does: a refund, and Transaction Search over payouts", async () => {
+    const token = await paypalToken();
+    const auth = { authorization: `Bearer ${token}` };
+    const order = await api('POST', '/sandbox/paypal/v2/checkout/orders', {
+      headers: auth,
+      body: { intent: 'AUTHORIZE', purchase_units: [{ amount: { currency_code: 'USD', value: '10.00' } }] },
+    });
+    await api('POST', `/sandbox/paypal/orders/${order.body.id}/approve`, { body: {} });
+    const authorized = await api('POST', `/sandbox/paypal/v2/checkout/orders/${order.body.id}/authorize`, { headers: auth, body: {} });
+    const authorizationId = authorized.body.purchase_units[0].payments.authorizations[0].id;
+    const capture = await api('POST', `/sandbox/paypal/v2/payments/authorizations/${authorizationId}/capture`, { headers: auth, body: {} });
+    const refund = await api('POST', `/sandbox/paypal/v2/payments/captures/${capture.body.id}/refund`, {
+      headers: auth,
+      body: { amount: { currency_code: 'USD', value: '4.00' } },
+    });
+    const shown = await api('GET', `/sandbox/paypal/v2/payments/refunds/${refund.body.id}`, { headers: auth });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toEqual(
+      expect.objectContaining({ id: refund.body.id, status: 'COMPLETED', amount: { currency_code: 'USD', value: '4.00' } }),
+    );
+    expect(shown.body.links).toContainEqual(
+      expect.objectContaining({ rel: 'up', href: expect.stringContaining(`/v2/payments/captures/${capture.body.id}`) }),
+    );
+    const missing = await api('GET', '/sandbox/paypal/v2/payments/refunds/NOSUCHREFUND', { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(missing.body.name).toBe('RESOURCE_NOT_FOUND');
+    expect((await api('GET', `/sandbox/paypal/v2/payments/refunds/${refund.body.id}`)).status).toBe(401);
+
+    const batchId = await payoutAtPaypal('conformance-payout-1', '1.50');
+    const start = new Date(Date.now() - 60000).toISOString();
+    const end = new Date(Date.now() + 1000).toISOString();
+    const search = await api(
+      'GET',
+      `/sandbox/paypal/v1/reporting/transactions?start_date=${start}&end_date=${end}&transaction_type=T0001&page_size=500`,
+      {
+        headers: auth,
+      },
+    );
+    expect(search.status).toBe(200);
+    expect(search.body.transaction_details).toContainEqual({
+      transaction_info: expect.objectContaining({
+        paypal_reference_id: batchId,
+        transaction_event_code: 'T0001',
+        transaction_status: 'S',
+        transaction_amount: { currency_code: 'USD', value: '-1.50' },
+      }),
+    });
+    const tooLong = await api(
+      'GET',
+      `/sandbox/paypal/v1/reporting/transactions?start_date=2020-01-01T00:00:00Z&end_date=2020-03-01T00:00:00Z`,
+      {
+        headers: auth,
+      },
+    );
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.name).toBe('INVALID_REQUEST');
+    expect((await api('GET', '/sandbox/paypal/v1/reporting/transactions', { headers: auth })).status).toBe(400);
   });
 });
