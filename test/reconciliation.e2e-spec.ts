@@ -337,6 +337,20 @@ describe('Reconciliation with the providers (HTTP)', () => {
       }),
     ]);
   });
+  it('catches a WeChat transfer a released trade claims that WeChat does not know', async () => {
+    const tradeId = await completedPaypalTrade('300.00');
+    await db.query(`UPDATE trades SET wechat_transfer_id = 'WXNOSUCHTRANSFER01', updated_at = now() WHERE id = $1`, [tradeId]);
+    await afterGrace();
+    const run = await runNow();
+    expect(ofTrade(run, tradeId)).toEqual([
+      expect.objectContaining({
+        kind: 'wechat_transfer_mismatch',
+        ledger: { wechatTransferId: 'WXNOSUCHTRANSFER01', amountCny: '300.00', state: 'completed' },
+        provider: null,
+      }),
+    ]);
+  });
+
   // Last: the payout it makes for no trade stays an open mismatch.
   it("answers PayPal's reads at the mock as PayPal does: a refund, and Transaction Search over payouts", async () => {
     const token = await paypalToken();
