@@ -51,6 +51,8 @@ export class SettlementService {
   async settle(tradeId: string): Promise<Settled | AfterTheEndOutcome | 'nothing'> {
     const trade = await this.trades.find(tradeId);
     if (!trade || !(isSettling(trade.state) || isEnded(trade.state))) return 'nothing';
+    // The claim lives on the funding record: a trade never funded has nothing to settle.
+    if (!(await this.fundings.find(tradeId))) return 'nothing';
     return this.claimed(tradeId, async (run) => {
       // Read again under the claim: a run that held it may have moved the trade on.
       const current = (await this.trades.find(tradeId))!;
