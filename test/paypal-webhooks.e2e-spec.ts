@@ -180,7 +180,7 @@ describe('PayPal mock webhooks', () => {
     await db.connect();
     try {
       const delays = await db.query(
-        `SELECT delay_ms FROM outbox WHERE queue = 'sandbox-webhooks' AND payload->'event'->>'event_type' = 'PAYMENT.AUTHORIZATION.CREATED'
+        `SELECT round(extract(epoch FROM run_at - created_at) * 1000)::int AS delay_ms FROM outbox WHERE queue = 'sandbox-webhooks' AND payload->'event'->>'event_type' = 'PAYMENT.AUTHORIZATION.CREATED'
             AND payload->'event'->'resource'->>'id' = ANY($1::text[])`,
         [orders.map((o) => o.authorizationId)],
       );

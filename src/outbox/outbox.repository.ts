@@ -9,7 +9,7 @@ export interface OutboxRow {
   jobName: string;
   jobId: string;
   payload: Record<string, unknown>;
-  /** What is left of the delay, counted from when the row was written. */
+  /** What is left until the row's due time, by PostgreSQL's clock when it was claimed. */
   remainingDelayMs: number;
   options: JobRetryOptions;
 }
@@ -30,6 +30,10 @@ export interface NewOutboxRow {
   jobName: string;
   jobId: string;
   payload: Record<string, unknown>;
+  /**
+   * From PostgreSQL's `now()`, the start of the writing transaction: a deadline stored by the same transaction as
+   * `now() + <the same delay>` is exactly the row's due time. Any length fits (`run_at` is a timestamp).
+   */
   delayMs: number;
   options: JobRetryOptions;
 }
@@ -39,9 +43,9 @@ export interface NewOutboxRow {
  * in one round trip. That statement must also select `pg_notify(OUTBOX_CHANNEL, '')`, which wakes the relays.
  */
 export function outboxInsertSql(row: NewOutboxRow, params: SqlParams): string {
-  return `INSERT INTO outbox (queue, job_name, job_id, payload, delay_ms, job_options)
+  return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options)
           VALUES (${params.add(row.queue)}, ${params.add(row.jobName)}, ${params.add(row.jobId)}, ${params.add(row.payload)},
-                  ${params.add(row.delayMs)}, ${params.add(row.options)})
+                  now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond', ${params.add(row.options)})
           RETURNING id`;
 }
 
@@ -64,7 +68,9 @@ export class OutboxRepository {
    * work without waiting on each other, and the lease (next_attempt_at pushed ahead) keeps other relays off
    * the rows while this one publishes them, without a transaction held open across the calls to Redis. A relay
    * that dies holding a lease leaves its rows to be claimed again when it runs out; publishing one twice is
-   * harmless, as BullMQ ignores a job id it already has.
+   * harmless, as BullMQ ignores a job id it already has. Each row's delay is what remains until its `run_at` by
+   * PostgreSQL's clock at the claim: a duration, so a worker whose clock is set apart from PostgreSQL's still wakes
+   * the job at the due time (a deadline job that wakes early anyway puts itself back to sleep).
    */
   async claimBatch(limit: number, leaseSeconds: number): Promise<OutboxRow[]> {
     const rows: {
@@ -74,14 +80,14 @@ export class OutboxRepository {
       job_id: string;
       payload: Record<string, unknown>;
       job_options: JobRetryOptions;
-      remaining_ms: number;
+      remaining_ms: string;
     }[] = await returningRows(
       this.dataSource.manager,
       `UPDATE outbox SET next_attempt_at = now() + $2 * interval '1 second'
           WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()
                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
           RETURNING id, queue, job_name, job_id, payload, job_options,
-                    greatest(0, ceil(extract(epoch FROM (created_at + delay_ms * interval '1 millisecond' - now())) * 1000))::int AS remaining_ms`,
+                    greatest(0, ceil(extract(epoch FROM run_at - clock_timestamp()) * 1000))::bigint AS remaining_ms`,
       [limit, leaseSeconds],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
@@ -91,7 +97,7 @@ export class OutboxRepository {
       jobName: r.job_name,
       jobId: r.job_id,
       payload: r.payload,
-      remainingDelayMs: r.remaining_ms,
+      remainingDelayMs: Number(r.remaining_ms),
       options: r.job_options,
     }));
   }
