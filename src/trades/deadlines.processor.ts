@@ -1,11 +1,12 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
-import { TradesRepository } from './trades.repository';
+import { DeadlineColumn, TradesRepository } from './trades.repository';
+import type { TradeState } from './trade.state-machine';
 import { TradesService } from './trades.service';
 
 const SWEEP_BATCH = 100;
@@ -28,18 +29,20 @@ export class DeadlinesProcessor extends WorkerHost {
     super();
   }
 
-  async process(job: Job): Promise<unknown> {
+  async process(job: Job, token?: string): Promise<unknown> {
     switch (job.name) {
       case JOBS.deadlines.fundingDeadline: {
         const tradeId = (job.data as { tradeId?: unknown }).tradeId;
         if (typeof tradeId !== 'string') throw new Error('funding-deadline needs a tradeId');
         const expired = await this.dataSource.transaction((manager) => this.trades.expireUnfunded(manager, tradeId));
+        if (!expired) await this.sleepIfEarly(job, token, tradeId, 'awaiting_funding', 'funding_by');
         return { expired };
       }
       case JOBS.deadlines.payoutDeadline: {
         const tradeId = (job.data as { tradeId?: unknown }).tradeId;
         if (typeof tradeId !== 'string') throw new Error('payout-deadline needs a tradeId');
         const searching = await this.dataSource.transaction((manager) => this.trades.payoutWindowReached(manager, tradeId));
+        if (!searching) await this.sleepIfEarly(job, token, tradeId, 'funded', 'payout_by');
         return { searching };
       }
       case JOBS.deadlines.sweepDeadlines: {
@@ -59,6 +62,18 @@ export class DeadlinesProcessor extends WorkerHost {
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.deadlines}`);
     }
+  }
+
+  /**
+   * A deadline job that woke before its deadline (the worker's or Redis's clock ahead of PostgreSQL's, or an
+   * extension committed meanwhile) goes back to sleep until it, rather than leaving the trade to the sweeper.
+   * The delay is a duration measured by PostgreSQL, so it holds whatever the worker's clock says.
+   */
+  private async sleepIfEarly(job: Job, token: string | undefined, tradeId: string, state: TradeState, due: DeadlineColumn): Promise<void> {
+    const remainingMs = await this.repository.untilDeadline(tradeId, state, due);
+    if (remainingMs === null || remainingMs <= 0 || !token) return;
+    await job.moveToDelayed(Date.now() + remainingMs, token);
+    throw new DelayedError();
   }
 
   /**

@@ -158,10 +158,12 @@ export class ProviderHealth {
         [id, outage.outageFrom, deadline],
       );
       if (done.length > 0) return false;
-      const moved = await returningRows<{ until: Date }>(
+      // How far the new deadline is from now(), the start of this transaction, which the job's outbox row counts from too.
+      const moved = await returningRows<{ until: Date; due_in_ms: string }>(
         manager,
         `UPDATE trades SET ${column} = ${column} + make_interval(secs => $2::double precision / 1000), updated_at = now()
-          WHERE id = $1 AND ${where} AND ${column} > $3 RETURNING ${column} AS until`,
+          WHERE id = $1 AND ${where} AND ${column} > $3
+          RETURNING ${column} AS until, greatest(0, ceil(extract(epoch FROM ${column} - now()) * 1000))::bigint AS due_in_ms`,
         [id, outage.byMs, outage.from],
       );
       if (!moved[0]) return false;
@@ -179,7 +181,7 @@ export class ProviderHealth {
           jobName: deadline === 'funding' ? JOBS.deadlines.fundingDeadline : JOBS.deadlines.payoutDeadline,
           jobId: `deadline-${id}-${deadline}-extended-${outage.to.getTime()}`,
           payload: { tradeId: id },
-          delayMs: Math.max(0, moved[0].until.getTime() - Date.now()),
+          delayMs: Number(moved[0].due_in_ms),
         });
       }
       return true;

@@ -34,6 +34,18 @@ interface TradeRow {
   updated_at: Date;
 }
 
+/**
+ * A time for `transition` to store as PostgreSQL's `now()` (the transaction's start) plus `afterMs`: deadlines
+ * come from the database's clock, as their outbox rows' due times do (`now() + delay`), so a deadline job is never
+ * due before its deadline.
+ */
+export class DbTime {
+  constructor(readonly afterMs = 0) {}
+}
+
+/** The deadline a decision waits for, re-checked by its conditional update. */
+export type DeadlineColumn = 'funding_by' | 'payout_by';
+
 /** The columns a Trade is read from, optionally qualified by a table alias. */
 function tradeColumns(alias?: string): string {
   const p = alias ? `${alias}.` : '';
@@ -297,7 +309,9 @@ export class TradesRepository {
 
   /**
    * Moves a trade from one of `from` to `to` in one conditional update, so two processes can never both
-   * make the same transition; returns the trade after it, or null when it was not in such a state.
+   * make the same transition; returns the trade after it, or null when it was not in such a state. A deadline's
+   * decision names its column (`due`): the update then also requires it passed, by PostgreSQL's clock, as read
+   * under the row lock, so an extension committed since the caller looked is not overridden.
    */
   async transition(
     manager: EntityManager,
@@ -305,16 +319,20 @@ export class TradesRepository {
     from: TradeState[],
     to: TradeState,
     set: Record<string, unknown> = {},
+    due?: DeadlineColumn,
   ): Promise<(Trade & { previousState: TradeState }) | null> {
-    const assignments = Object.keys(set).map((column, i) => `${column} = $${i + 4}`);
+    const assignments = Object.entries(set).map(([column, value], i) =>
+      value instanceof DbTime ? `${column} = now() + $${i + 4}::double precision * interval '1 millisecond'` : `${column} = $${i + 4}`,
+    );
+    const values = Object.values(set).map((value) => (value instanceof DbTime ? value.afterMs : value));
     // The state it left is read under the same row lock as the update, so the timeline names it truly.
     const rows = await returningRows<TradeRow & { previous_state: TradeState }>(
       manager,
       `UPDATE trades t SET state = $3, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
-         FROM (SELECT id, state FROM trades WHERE id = $1 FOR UPDATE) previous
-        WHERE t.id = previous.id AND previous.state = ANY($2::text[])
+         FROM (SELECT id, state${due ? `, ${due}` : ''} FROM trades WHERE id = $1 FOR UPDATE) previous
+        WHERE t.id = previous.id AND previous.state = ANY($2::text[])${due ? ` AND previous.${due} <= now()` : ''}
         RETURNING previous.state AS previous_state, ${tradeColumns('t')}`,
-      [id, from, to, ...Object.values(set)],
+      [id, from, to, ...values],
     );
     return rows.length === 0 ? null : { ...toTrade(rows[0]), previousState: rows[0].previous_state };
   }
@@ -366,6 +384,32 @@ export class TradesRepository {
       [userId, states ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
     );
     return rows.map(toListedTrade);
+  }
+
+  /**
+   * The trade's row locked, and whether it is in `state` with its deadline passed by PostgreSQL's clock: a
+   * decision taken on it cannot miss an extension committed meanwhile (the extension waits for the lock, or was
+   * read under it).
+   */
+  async lockIfDue(manager: EntityManager, tradeId: string, state: TradeState, due: DeadlineColumn): Promise<Trade | null> {
+    const rows: TradeRow[] = await manager.query(
+      `SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 AND state = $2 AND ${due} <= now() FOR UPDATE`,
+      [tradeId, state],
+    );
+    return rows.length === 0 ? null : toTrade(rows[0]);
+  }
+
+  /**
+   * How long until the trade's deadline, by PostgreSQL's clock at this moment (`clock_timestamp()`, not the
+   * start of a transaction); null when the trade is no longer in `state` or has no such deadline. A deadline job
+   * that woke before its deadline sleeps this long (a duration: the worker's clock may be set apart from PostgreSQL's).
+   */
+  async untilDeadline(tradeId: string, state: TradeState, due: DeadlineColumn): Promise<number | null> {
+    const rows: { ms: string | null }[] = await this.dataSource.query(
+      `SELECT ceil(extract(epoch FROM ${due} - clock_timestamp()) * 1000)::bigint AS ms FROM trades WHERE id = $1 AND state = $2`,
+      [tradeId, state],
+    );
+    return rows[0]?.ms == null ? null : Number(rows[0].ms);
   }
 
   /** Trades past their funding window, for the sweeper, which then handles each in its own transaction. */

@@ -25,7 +25,7 @@ import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade } from './trade.types';
 import { ProviderHealth } from './provider-health';
-import { PartyForTrade, TradesRepository } from './trades.repository';
+import { DbTime, PartyForTrade, TradesRepository } from './trades.repository';
 
 export function fundingDeadlineJobId(tradeId: string): string {
   return `deadline-${tradeId}-funding`;
@@ -311,10 +311,11 @@ export class TradesService {
    */
   async expireUnfunded(manager: EntityManager, tradeId: string): Promise<boolean> {
     const trade = await this.trades.find(tradeId, manager);
-    if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy || trade.fundingBy.getTime() > Date.now()) return false;
+    if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy) return false;
     // The traveler cannot fund while the provider is down: the window waits, and is extended when it recovers.
     if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank')) return false;
-    const moved = await this.trades.transition(manager, tradeId, ['awaiting_funding'], 'expired');
+    // Only once the window has passed by PostgreSQL's clock, read under the row lock: an extension committed since is kept.
+    const moved = await this.trades.transition(manager, tradeId, ['awaiting_funding'], 'expired', {}, 'funding_by');
     if (!moved) return false;
     await this.trades.insertEvent(manager, tradeId, {
       actor: { kind: 'system', id: null },
@@ -334,8 +335,9 @@ export class TradesService {
   async confirmFunding(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
     const trade = await this.require(manager, tradeId);
     const moved = await this.move(manager, trade, 'funded', { kind: 'system', id: null }, detail, {
-      funded_at: new Date(),
-      payout_by: new Date(Date.now() + this.config.payoutWindowMs),
+      // The deadline and its job's due time are one expression of one clock: now() + the window.
+      funded_at: new DbTime(),
+      payout_by: new DbTime(this.config.payoutWindowMs),
     });
     await this.ledger.holdEscrow(manager, moved);
     await this.outbox.write(manager, {
@@ -366,8 +368,9 @@ export class TradesService {
    */
   async payoutWindowPassed(manager: EntityManager, tradeId: string): Promise<boolean> {
     const trade = await this.trades.find(tradeId, manager);
-    if (!trade || trade.state !== 'funded' || !trade.payoutBy || trade.payoutBy.getTime() > Date.now()) return false;
-    const moved = await this.trades.transition(manager, tradeId, ['funded'], 'refunding');
+    if (!trade || trade.state !== 'funded' || !trade.payoutBy) return false;
+    // The window re-checked by PostgreSQL's clock under the row lock: a WeChat outage's extension is not overridden.
+    const moved = await this.trades.transition(manager, tradeId, ['funded'], 'refunding', {}, 'payout_by');
     if (!moved) return false;
     await this.trades.insertEvent(manager, tradeId, {
       actor: { kind: 'system', id: null },
@@ -437,8 +440,8 @@ export class TradesService {
           { wechatTransferId },
           {
             wechat_transfer_id: wechatTransferId,
-            payout_reported_at: new Date(),
-            verify_by: new Date(Date.now() + this.config.verifyTimeoutMs),
+            payout_reported_at: new DbTime(),
+            verify_by: new DbTime(this.config.verifyTimeoutMs),
           },
         );
         // The verification job asks WeChat about the transfer until it verifies, fails, or the deadline passes.
@@ -480,7 +483,7 @@ export class TradesService {
       'releasing',
       { kind: 'system', id: null },
       { reason: 'transfer_found_before_refund', wechatTransferId },
-      { wechat_transfer_id: wechatTransferId, payout_reported_at: new Date() },
+      { wechat_transfer_id: wechatTransferId, payout_reported_at: new DbTime() },
     );
     await this.queueSettlement(manager, tradeId, 'releasing');
     return moved;
@@ -491,8 +494,9 @@ export class TradesService {
    * transfer made but never reported before anything is refunded. Run by the delayed job and by the sweeper.
    */
   async payoutWindowReached(manager: EntityManager, tradeId: string): Promise<boolean> {
-    const trade = await this.trades.find(tradeId, manager);
-    if (!trade || trade.state !== 'funded' || !trade.payoutBy || trade.payoutBy.getTime() > Date.now()) return false;
+    // Locked, and only if the window has passed by PostgreSQL's clock: an outage's extension is never overtaken.
+    const trade = await this.trades.lockIfDue(manager, tradeId, 'funded', 'payout_by');
+    if (!trade?.payoutBy) return false;
     await this.outbox.write(manager, {
       queue: QUEUES.verification,
       jobName: JOBS.verification.lastSearch,
