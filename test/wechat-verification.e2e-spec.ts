@@ -230,6 +230,37 @@ describe('WeChat verification (HTTP)', () => {
     await expectClean();
   });
 
+  it('waits, not refunds, while a matching transfer is still processing at WeChat when the payout window passes', async () => {
+    const { traveler, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    // The counterparty pays at the deadline; WeChat takes a few seconds to settle the transfer.
+    const sent = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '1000.00', processingMs: 2500 },
+    });
+    expect(sent.status).toBe(201);
+    const transferState = async () =>
+      (await db.query(`SELECT state FROM wechat_mock_transfers WHERE id = $1`, [sent.body.transferId])).rows[0].state;
+    expect(await transferState()).toBe('PROCESSING');
+    await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
+    // The last search has looked, found the transfer processing, and asks again later; nothing is refunded meanwhile.
+    const verification = test.app.get(QueueRegistry).get(QUEUES.verification);
+    await eventually(async () =>
+      (await verification.getJobs(['delayed'])).some((j) => j.id?.startsWith(`last-search-${trade.id}`) && j.attemptsMade > 0),
+    );
+    expect(await state(trade.id, traveler.token)).toBe('funded');
+    expect(await transferState()).toBe('PROCESSING');
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const events = await timeline(trade.id, traveler.token);
+    expect(events.find((e) => e.toState === 'releasing')!.detail).toEqual({
+      reason: 'transfer_found_before_refund',
+      wechatTransferId: sent.body.transferId,
+    });
+    expect(events.some((e) => e.toState === 'refunding')).toBe(false);
+    expect(await balance(travelerWallet)).toBe('1000.00');
+    await expectClean();
+  });
+
   it('never disputes for a WeChat outage: the verify deadline waits, is extended by the outage, and verification resumes', async () => {
     const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
     const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');

@@ -89,6 +89,8 @@ export const JOBS = {
   sandboxWechat: {
     /** One notification attempt; a failed one queues the next on WeChat's schedule. */
     deliverNotification: 'deliver-wechat-notification',
+    /** Delayed by the time a sandbox transfer asked to stay PROCESSING: it succeeds, and is notified. */
+    settleTransfer: 'settle-wechat-transfer',
   },
 } as const;
 

@@ -75,7 +75,8 @@ export class PayoutVerificationService {
 
   /**
    * The payout deadline of a funded trade: a transfer from the counterparty's wallet to the traveler's, for
-   * the trade's CNY, made since funding and claimed by no other trade, releases it; otherwise it is refunded.
+   * the trade's CNY, made since funding and claimed by no other trade, releases it; one such transfer still
+   * PROCESSING at WeChat makes the search ask again later (it ends SUCCESS or FAIL); otherwise it is refunded.
    */
   async lastSearch(tradeId: string): Promise<'releasing' | 'refunding' | 'nothing'> {
     const trade = await this.trades.find(tradeId);
@@ -85,10 +86,12 @@ export class PayoutVerificationService {
     const to = this.encryption.decrypt(leg.traveler, HANDLE_CONTEXT.wechatId);
     const since = leg.fundedAt ?? trade.createdAt;
     const found = await this.wechat.searchTransfers(from, to, since);
-    // A WeChat outage that just ended may have moved the payout deadline: its job will come back then.
-    const now = await this.trades.find(tradeId);
-    if (!now || now.state !== 'funded' || (now.payoutBy && now.payoutBy.getTime() > Date.now())) return 'nothing';
-    const candidates = found.filter((t) => t.state === 'SUCCESS' && t.amountFen === trade.amountCny && this.judge(trade, leg, t).ok);
+    // A WeChat outage that just ended may have moved the payout deadline (by PostgreSQL's clock): its job comes back then.
+    const remainingMs = await this.trades.untilDeadline(tradeId, 'funded', 'payout_by');
+    if (remainingMs === null || remainingMs > 0) return 'nothing';
+    const candidates = found.filter((t) => t.state === 'SUCCESS' && this.judge(trade, leg, t).ok);
+    // Sent but not yet settled at WeChat (a payment made at the deadline): refunding now could cost the counterparty the RMB.
+    const processing = found.filter((t) => t.state === 'PROCESSING' && this.judge(trade, leg, { ...t, state: 'SUCCESS' }).ok);
     for (const candidate of candidates) {
       if (await this.trades.tradeOfWechatTransfer(candidate.transferId)) continue;
       try {
@@ -103,6 +106,10 @@ export class PayoutVerificationService {
         // Another trade claimed this transfer meanwhile (the unique index): try the next one.
         if ((error as { driverError?: { constraint?: string } }).driverError?.constraint !== 'trades_wechat_transfer_key') throw error;
       }
+    }
+    for (const pending of processing) {
+      if (!(await this.trades.tradeOfWechatTransfer(pending.transferId)))
+        throw new NotYet(`transfer ${pending.transferId} still processing`);
     }
     if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
     const refunded = await this.dataSource.transaction((manager) => this.tradesService.payoutWindowPassed(manager, tradeId));

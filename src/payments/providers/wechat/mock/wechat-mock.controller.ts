@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/com
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../../../common/auth/decorators';
 import { registerForeignErrorFormat } from '../../../../common/errors/foreign-error-formats';
@@ -80,6 +80,14 @@ export class WalletTransferDto {
   @IsString()
   @MaxLength(200)
   memo?: string;
+
+  /** Sandbox only: the transfer stays PROCESSING this long, then settles (SUCCESS, and its notification). */
+  @ApiPropertyOptional({ minimum: 0, maximum: 86400000, description: 'ms the transfer stays PROCESSING before it succeeds' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(86400000)
+  processingMs?: number;
 }
 
 class WechatError {
@@ -132,7 +140,13 @@ export class WechatMockController {
     const input = new InputParser();
     const amountFen = input.amount(body.amountCny, 'amountCny', 'CNY');
     input.done();
-    return this.wechat.transfer(this.base(request), { from: body.fromWechatId, to: body.toWechatId, amountFen, memo: body.memo });
+    return this.wechat.transfer(this.base(request), {
+      from: body.fromWechatId,
+      to: body.toWechatId,
+      amountFen,
+      memo: body.memo,
+      processingMs: body.processingMs,
+    });
   }
 
   @Get('v3/wallet-transfers/:transferId')

@@ -21,7 +21,8 @@ interface Delivery {
 /**
  * Delivers the WeChat mock's notifications as WeChat does: signed with the platform key at each attempt
  * (`Wechatpay-*` headers), and when the merchant does not answer 2xx, tried again on WeChat's schedule
- * (`WECHAT_MOCK_NOTIFY_SCHEDULE_MS`), each next attempt a delayed job of its own.
+ * (`WECHAT_MOCK_NOTIFY_SCHEDULE_MS`), each next attempt a delayed job of its own. Also settles the sandbox's
+ * PROCESSING transfers when their time is up.
  */
 @Processor(QUEUES.sandboxWechat)
 export class WechatMockProcessor extends WorkerHost {
@@ -36,10 +37,15 @@ export class WechatMockProcessor extends WorkerHost {
     super();
   }
 
-  async process(job: Job<Delivery>): Promise<unknown> {
+  async process(job: Job): Promise<unknown> {
+    if (job.name === JOBS.sandboxWechat.settleTransfer) {
+      const { transferId, base } = job.data as { transferId: string; base: string };
+      await this.wechat.settleTransfer(transferId, base);
+      return { settled: transferId };
+    }
     if (job.name !== JOBS.sandboxWechat.deliverNotification)
       throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.sandboxWechat}`);
-    const delivery = job.data;
+    const delivery = job.data as Delivery;
     const status = await this.send(delivery).catch(() => 0);
     if (status >= 200 && status < 300) return { status };
     const wait = this.config.mockNotifyScheduleMs[delivery.attempt];

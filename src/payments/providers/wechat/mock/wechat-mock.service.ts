@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomInt, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../../common/database/query';
 import { DomainError } from '../../../../common/errors';
 import { formatAmount } from '../../../../common/money';
 import { wechatConfig } from '../../../../config';
@@ -89,8 +90,15 @@ export class WechatMockService {
     return { wechatId, balanceCny: formatAmount(BigInt(rows[0].balance_fen), 'CNY') };
   }
 
-  /** What a user does in the WeChat app: sends CNY to another wallet, at once. */
-  async transfer(base: string, given: { from: string; to: string; amountFen: bigint; memo?: string }): Promise<{ transferId: string }> {
+  /**
+   * What a user does in the WeChat app: sends CNY to another wallet, at once; or, asked for `processingMs`, taken
+   * from the sender now and left PROCESSING that long before it succeeds (credited and notified then).
+   */
+  async transfer(
+    base: string,
+    given: { from: string; to: string; amountFen: bigint; memo?: string; processingMs?: number },
+  ): Promise<{ transferId: string }> {
+    const processing = (given.processingMs ?? 0) > 0;
     const input = { ...given, from: walletKey(given.from), to: walletKey(given.to) };
     if (input.from === input.to) {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
@@ -107,17 +115,45 @@ export class WechatMockService {
         input.from,
         input.amountFen.toString(),
       ]);
-      await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen + $2, updated_at = now() WHERE wechat_id = $1`, [
-        input.to,
-        input.amountFen.toString(),
-      ]);
+      if (!processing) await this.credit(manager, input.to, input.amountFen);
       const rows: TransferRow[] = await manager.query(
-        `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, 'SUCCESS') RETURNING *`,
-        [newTransferId(), input.from, input.to, input.amountFen.toString(), input.memo ?? null],
+        `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+        [newTransferId(), input.from, input.to, input.amountFen.toString(), input.memo ?? null, processing ? 'PROCESSING' : 'SUCCESS'],
       );
-      await this.notify(manager, view(rows[0]), base);
+      if (processing) {
+        await this.outbox.write(manager, {
+          queue: QUEUES.sandboxWechat,
+          jobName: JOBS.sandboxWechat.settleTransfer,
+          jobId: `wechat-transfer-settle-${rows[0].id}`,
+          payload: { transferId: rows[0].id, base },
+          delayMs: given.processingMs,
+        });
+      } else {
+        await this.notify(manager, view(rows[0]), base);
+      }
       return { transferId: rows[0].id };
     });
+  }
+
+  /** A PROCESSING transfer succeeds: the receiver is credited and notified, once. */
+  async settleTransfer(transferId: string, base: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const rows = await returningRows<TransferRow>(
+        manager,
+        `UPDATE wechat_mock_transfers SET state = 'SUCCESS', update_time = now() WHERE id = $1 AND state = 'PROCESSING' RETURNING *`,
+        [transferId],
+      );
+      if (!rows[0]) return;
+      await this.credit(manager, rows[0].to_wechat_id, BigInt(rows[0].amount_fen));
+      await this.notify(manager, view(rows[0]), base);
+    });
+  }
+
+  private async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
+    await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen + $2, updated_at = now() WHERE wechat_id = $1`, [
+      wechatId,
+      amountFen.toString(),
+    ]);
   }
 
   async findTransfer(id: string): Promise<WalletTransferView | null> {
