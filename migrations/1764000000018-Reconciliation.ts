@@ -2,7 +2,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Reconciliation with the providers: each run, where the next one continues (a cursor over trades by
- * `updated_at, id`, and how far PayPal's payouts were searched), the mismatches it found (open until a later run
+ * `updated_at, id`, and how far PayPal's payouts and the bank's incoming transfers were searched), the mismatches it found (open until a later run
  * finds them resolved), and the trades whose provider outcome was not final yet, asked about again each run.
  */
 export class Reconciliation1764000000018 implements MigrationInterface {
@@ -23,6 +23,7 @@ export class Reconciliation1764000000018 implements MigrationInterface {
         cursor_updated_at timestamptz,
         cursor_trade_id uuid,
         payouts_searched_until timestamptz,
+        bank_searched_until timestamptz,
         totals jsonb,
         error text,
         CHECK ((cursor_updated_at IS NULL) = (cursor_trade_id IS NULL))
@@ -34,7 +35,7 @@ export class Reconciliation1764000000018 implements MigrationInterface {
       CREATE TABLE reconciliation_mismatches (
         id bigserial PRIMARY KEY,
         kind text NOT NULL,
-        -- What it is about: the trade's id, 'platform' for totals, 'paypal-batch:<id>' for a payout no trade owns.
+        -- What it is about: the trade's id, 'platform' for totals, 'paypal-batch:<id>' / 'bank-transfer:<id>' for money no trade owns.
         subject text NOT NULL,
         trade_id uuid REFERENCES trades (id),
         ledger jsonb,

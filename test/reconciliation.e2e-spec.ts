@@ -351,6 +351,46 @@ describe('Reconciliation with the providers (HTTP)', () => {
     ]);
   });
 
+  it("catches money the bank settled that the books never took: a transfer to an ended trade's reference, its callback lost", async () => {
+    const tradeId = await completedBankTrade();
+    const reference = (await db.query(`SELECT bank_reference FROM trade_fundings WHERE trade_id = $1`, [tradeId])).rows[0].bank_reference;
+    await afterGrace();
+    expect(ofTrade(await runNow(), tradeId)).toEqual([]);
+    // The bank's callbacks are lost, and nothing polls a trade that has ended: only the bank knows.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'bank', dropWebhooks: 1 } });
+    let transferId: string;
+    try {
+      const sent = await api('POST', '/sandbox/bank/incoming', {
+        body: { reference: reference.toLowerCase(), amountUsd: '20.00', senderAccount: 'DE89370400440532013000' },
+      });
+      transferId = sent.body.transferId;
+      await eventually(
+        async () => (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [transferId])).rows[0].status === 'settled',
+      );
+      const stranger = await api('POST', '/sandbox/bank/incoming', { body: { reference: 'NOBODY-123', amountUsd: '5.00' } });
+      await eventually(
+        async () =>
+          (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [stranger.body.transferId])).rows[0].status === 'settled',
+      );
+      await afterGrace();
+      const run = await runNow();
+      expect(ofTrade(run, tradeId)).toEqual([
+        expect.objectContaining({
+          kind: 'bank_incoming_unknown_to_ledger',
+          ledger: null,
+          provider: expect.objectContaining({ transferId, status: 'settled', amountUsd: '20.00' }),
+        }),
+      ]);
+      expect(run.mismatches.filter((m: Mismatch) => m.provider?.transferId === stranger.body.transferId)).toEqual([
+        expect.objectContaining({ kind: 'bank_incoming_unknown_to_ledger', ledger: null }),
+      ]);
+      // Seen again next run: the trade's check finds it by id though its reference was typed in lower case.
+      expect(ofTrade(await runNow(), tradeId)).toHaveLength(1);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
+    }
+  });
+
   // Last: the payout it makes for no trade stays an open mismatch.
   it("answers PayPal's reads at the mock as PayPal does: a refund, and Transaction Search over payouts", async () => {
     const token = await paypalToken();

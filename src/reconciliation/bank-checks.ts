@@ -36,11 +36,17 @@ export class BankAndWechatChecks {
     @Inject(WECHAT) private readonly wechat: WechatPort,
   ) {}
 
-  async checkBank(trade: TradeFacts, out: Outcome): Promise<void> {
+  /** `extraTransferIds`: incoming transfers a search filed under this trade (their reference as typed may differ). */
+  async checkBank(trade: TradeFacts, out: Outcome, extraTransferIds: string[] = []): Promise<void> {
     const funding = trade.funding!;
     // Incoming money: every settled transfer with the trade's reference was decided, for the bank's amount.
     const listed = funding.bankReference ? await this.bank.incomingByReference(funding.bankReference) : [];
     const known = new Map(trade.incoming.map((i) => [i.transferId, i]));
+    for (const transferId of new Set(extraTransferIds)) {
+      if (known.has(transferId) || listed.some((t) => t.transferId === transferId)) continue;
+      const transfer = await bankUnlessMissing(() => this.bank.getTransfer(transferId));
+      if (transfer) listed.push(transfer);
+    }
     for (const transfer of listed) {
       if (transfer.status === 'settled' && !known.has(transfer.transferId))
         out.add(

@@ -43,10 +43,11 @@ export type MismatchKind = (typeof MISMATCH)[keyof typeof MISMATCH];
 
 export const PLATFORM_SUBJECT = 'platform';
 export const batchSubject = (batchId: string) => `paypal-batch:${batchId}`;
+export const bankTransferSubject = (transferId: string) => `bank-transfer:${transferId}`;
 
 export interface Finding {
   kind: MismatchKind;
-  /** The trade id, `platform`, or `paypal-batch:<id>`. */
+  /** The trade id, `platform`, `paypal-batch:<id>` or `bank-transfer:<id>`. */
   subject: string;
   tradeId: string | null;
   ledger: Record<string, unknown> | null;

@@ -68,7 +68,7 @@ export class PayoutSearch {
       start = end;
     }
     await this.place([...unknown.keys()], result);
-    for (const batchId of await this.repository.openOrphanBatches()) {
+    for (const batchId of await this.repository.openOrphans('paypal-batch:')) {
       if (unknown.has(batchId)) continue;
       // An orphan found earlier: still at PayPal (still unexplained), or gone.
       result.orphanSubjects.push(batchSubject(batchId));

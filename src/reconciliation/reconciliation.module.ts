@@ -3,6 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { PAYPAL_READS } from '../payments/providers/paypal/paypal-reads.port';
 import { PaypalReadsClient } from '../payments/providers/paypal/paypal-reads.client';
 import { BankAndWechatChecks } from './bank-checks';
+import { BankSearch } from './bank-search';
 import { PaypalChecks } from './paypal-checks';
 import { PayoutSearch } from './payout-search';
 import { ReconciliationController } from './reconciliation.controller';
@@ -30,6 +31,7 @@ export class ReconciliationModule {
         PaypalChecks,
         BankAndWechatChecks,
         PayoutSearch,
+        BankSearch,
         ReconciliationService,
         ReconciliationMetrics,
         ...(options.workers ? [ReconciliationProcessor, ReconciliationScheduler] : []),

@@ -10,6 +10,7 @@ export interface RunCursor {
   updatedAt: string | null;
   tradeId: string | null;
   payoutsSearchedUntil: Date | null;
+  bankSearchedUntil: Date | null;
 }
 
 export interface PlatformTotals {
@@ -123,11 +124,18 @@ export class ReconciliationRepository {
 
   /** The cursor the last successful run left. */
   async cursor(): Promise<RunCursor> {
-    const rows: { updated_at: string | null; trade_id: string | null; searched: Date | null }[] = await this.dataSource.query(
-      `SELECT cursor_updated_at::text AS updated_at, cursor_trade_id AS trade_id, payouts_searched_until AS searched
-         FROM reconciliation_runs WHERE finished_at IS NOT NULL AND error IS NULL ORDER BY id DESC LIMIT 1`,
-    );
-    return { updatedAt: rows[0]?.updated_at ?? null, tradeId: rows[0]?.trade_id ?? null, payoutsSearchedUntil: rows[0]?.searched ?? null };
+    const rows: { updated_at: string | null; trade_id: string | null; searched: Date | null; bank: Date | null }[] =
+      await this.dataSource.query(
+        `SELECT cursor_updated_at::text AS updated_at, cursor_trade_id AS trade_id, payouts_searched_until AS searched,
+                bank_searched_until AS bank
+           FROM reconciliation_runs WHERE finished_at IS NOT NULL AND error IS NULL ORDER BY id DESC LIMIT 1`,
+      );
+    return {
+      updatedAt: rows[0]?.updated_at ?? null,
+      tradeId: rows[0]?.trade_id ?? null,
+      payoutsSearchedUntil: rows[0]?.searched ?? null,
+      bankSearchedUntil: rows[0]?.bank ?? null,
+    };
   }
 
   /** Trades changed after the cursor and at least `lagMs` ago (a later commit may still carry an earlier `updated_at`), with something to reconcile. */
@@ -153,23 +161,49 @@ export class ReconciliationRepository {
     return rows.map((r) => r.id);
   }
 
-  /** Payout batches the open mismatches of these trades name (found by an earlier search, unknown to the trade's funding). */
-  async openMismatchBatches(tradeIds: string[]): Promise<{ tradeId: string; batchId: string }[]> {
+  /**
+   * Provider records the open mismatches of these trades name that the trade's own records do not (found by an
+   * earlier search): payout batches, and incoming bank transfers.
+   */
+  async openMismatchRecords(tradeIds: string[]): Promise<{ tradeId: string; batchId: string | null; transferId: string | null }[]> {
     if (tradeIds.length === 0) return [];
-    const rows: { trade_id: string; batch_id: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT trade_id, provider->>'payoutBatchId' AS batch_id FROM reconciliation_mismatches
-        WHERE resolved_at IS NULL AND trade_id = ANY($1) AND provider ? 'payoutBatchId'`,
+    const rows: { trade_id: string; batch_id: string | null; transfer_id: string | null }[] = await this.dataSource.query(
+      `SELECT DISTINCT trade_id, provider->>'payoutBatchId' AS batch_id,
+              CASE WHEN kind = 'bank_incoming_unknown_to_ledger' THEN provider->>'transferId' END AS transfer_id
+         FROM reconciliation_mismatches
+        WHERE resolved_at IS NULL AND trade_id = ANY($1) AND (provider ? 'payoutBatchId' OR kind = 'bank_incoming_unknown_to_ledger')`,
       [tradeIds],
     );
-    return rows.map((r) => ({ tradeId: r.trade_id, batchId: r.batch_id }));
+    return rows.map((r) => ({ tradeId: r.trade_id, batchId: r.batch_id, transferId: r.transfer_id }));
   }
 
-  /** Open mismatches about a payout batch no trade owns, to look at again. */
-  async openOrphanBatches(): Promise<string[]> {
+  /** Open mismatches about money no trade owns (`<prefix><id>`), to look at again: their ids. */
+  async openOrphans(prefix: 'paypal-batch:' | 'bank-transfer:'): Promise<string[]> {
     const rows: { subject: string }[] = await this.dataSource.query(
-      `SELECT subject FROM reconciliation_mismatches WHERE resolved_at IS NULL AND subject LIKE 'paypal-batch:%' LIMIT 1000`,
+      `SELECT subject FROM reconciliation_mismatches WHERE resolved_at IS NULL AND starts_with(subject, $1) LIMIT 1000`,
+      [prefix],
     );
-    return rows.map((r) => r.subject.slice('paypal-batch:'.length));
+    return rows.map((r) => r.subject.slice(prefix.length));
+  }
+
+  /** Which of these incoming bank transfers the books took (decided once each). */
+  async knownIncoming(transferIds: string[]): Promise<Set<string>> {
+    if (transferIds.length === 0) return new Set();
+    const rows: { transfer_id: string }[] = await this.dataSource.query(
+      `SELECT transfer_id FROM bank_incoming_transfers WHERE transfer_id = ANY($1)`,
+      [transferIds],
+    );
+    return new Set(rows.map((r) => r.transfer_id));
+  }
+
+  /** The trade each of these (normalized) bank references belongs to. */
+  async tradesOfReferences(references: string[]): Promise<Map<string, string>> {
+    if (references.length === 0) return new Map();
+    const rows: { trade_id: string; bank_reference: string }[] = await this.dataSource.query(
+      `SELECT trade_id, bank_reference FROM trade_fundings WHERE bank_reference = ANY($1)`,
+      [references],
+    );
+    return new Map(rows.map((r) => [r.bank_reference, r.trade_id]));
   }
 
   /** The trade each of these payout batches is recorded for (the current attempt's batch). */
@@ -311,7 +345,7 @@ export class ReconciliationRepository {
       await this.updateWatch(manager, input);
       await manager.query(
         `UPDATE reconciliation_runs SET finished_at = now(), checked_trades = $2, inconclusive_trades = $3, opened = $4, resolved = $5,
-                cursor_updated_at = $6, cursor_trade_id = $7, payouts_searched_until = $8, totals = $9
+                cursor_updated_at = $6, cursor_trade_id = $7, payouts_searched_until = $8, bank_searched_until = $10, totals = $9
           WHERE id = $1`,
         [
           input.runId,
@@ -323,6 +357,7 @@ export class ReconciliationRepository {
           input.cursor.tradeId,
           input.cursor.payoutsSearchedUntil,
           input.totals,
+          input.cursor.bankSearchedUntil,
         ],
       );
       return { opened, resolved: resolved.length };

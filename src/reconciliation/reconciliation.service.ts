@@ -10,6 +10,7 @@ import { reconciliationConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { BankAndWechatChecks } from './bank-checks';
+import { BankSearch, BankSearchResult } from './bank-search';
 import { Finding, MISMATCH, PLATFORM_SUBJECT, SETTLING_STATES, TradeCheck, TradeFacts } from './mismatch';
 import { CheckContext, Outcome, PaypalChecks } from './paypal-checks';
 import { PayoutSearch, PayoutSearchResult } from './payout-search';
@@ -46,6 +47,7 @@ export class ReconciliationService {
     private readonly paypalChecks: PaypalChecks,
     private readonly bankChecks: BankAndWechatChecks,
     private readonly payoutSearch: PayoutSearch,
+    private readonly bankSearch: BankSearch,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
     @Inject(reconciliationConfig.KEY) private readonly config: ConfigType<typeof reconciliationConfig>,
@@ -71,16 +73,22 @@ export class ReconciliationService {
     const rechecked = await this.repository.recheckedTrades(this.config.batchSize);
 
     const search = await this.searchPayouts(cursor.payoutsSearchedUntil, now);
+    const bankSearch = await this.searchBank(cursor.bankSearchedUntil, now);
     const extra = new Map<string, string[]>(search?.batchesByTrade ?? []);
-    const ids = [...new Set([...changed.map((t) => t.id), ...rechecked, ...extra.keys()])];
-    for (const { tradeId, batchId } of await this.repository.openMismatchBatches(ids)) {
-      extra.set(tradeId, [...(extra.get(tradeId) ?? []), batchId]);
+    const extraTransfers = new Map<string, string[]>(bankSearch?.transfersByTrade ?? []);
+    const ids = [...new Set([...changed.map((t) => t.id), ...rechecked, ...extra.keys(), ...extraTransfers.keys()])];
+    for (const { tradeId, batchId, transferId } of await this.repository.openMismatchRecords(ids)) {
+      if (batchId) extra.set(tradeId, [...(extra.get(tradeId) ?? []), batchId]);
+      if (transferId) extraTransfers.set(tradeId, [...(extraTransfers.get(tradeId) ?? []), transferId]);
     }
 
     const facts = await this.repository.facts(ids);
-    const checks = await mapLimit(facts, CONCURRENCY, (trade) => this.checkTrade(trade, extra.get(trade.id) ?? [], ctx));
+    const checks = await mapLimit(facts, CONCURRENCY, (trade) =>
+      this.checkTrade(trade, { batchIds: extra.get(trade.id) ?? [], transferIds: extraTransfers.get(trade.id) ?? [] }, ctx),
+    );
     const findings: Finding[] = checks.flatMap((check) => check.findings);
     if (search) findings.push(...search.orphans);
+    if (bankSearch) findings.push(...bankSearch.orphans);
     const totals = await this.repository.platformTotals();
     findings.push(...platformFindings(totals));
 
@@ -89,7 +97,7 @@ export class ReconciliationService {
     const recorded = await this.repository.record({
       runId,
       findings,
-      checkedSubjects: [...conclusive, PLATFORM_SUBJECT, ...(search?.orphanSubjects ?? [])],
+      checkedSubjects: [...conclusive, PLATFORM_SUBJECT, ...(search?.orphanSubjects ?? []), ...(bankSearch?.orphanSubjects ?? [])],
       watch: facts.flatMap((t, i) => (checks[i].watch ? [{ tradeId: t.id, reason: checks[i].watch! }] : [])),
       unwatch: facts.filter((_, i) => !checks[i].watch).map((t) => t.id),
       watchMs: this.config.watchMs,
@@ -97,6 +105,7 @@ export class ReconciliationService {
         updatedAt: last?.updatedAt ?? cursor.updatedAt,
         tradeId: last?.id ?? cursor.tradeId,
         payoutsSearchedUntil: search?.searchedUntil ?? cursor.payoutsSearchedUntil,
+        bankSearchedUntil: bankSearch?.searchedUntil ?? cursor.bankSearchedUntil,
       },
       checkedTrades: facts.length,
       inconclusiveTrades: facts.length - conclusive.length,
@@ -120,12 +129,32 @@ export class ReconciliationService {
     }
   }
 
-  private async checkTrade(trade: TradeFacts, extraBatchIds: string[], ctx: CheckContext): Promise<TradeCheck> {
+  /**
+   * The bank's incoming transfers settled since the last search, up to the grace ago (a transfer just settled
+   * is still being decided); null when not due or the bank cannot answer.
+   */
+  private async searchBank(searchedUntil: Date | null, now: number): Promise<BankSearchResult | null> {
+    const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
+    const until = new Date(now - this.config.graceMs);
+    if (until <= from) return null;
+    try {
+      return await this.bankSearch.search(from, until);
+    } catch (error) {
+      this.logger.warn(`The bank's incoming transfers could not be listed, tried again next run: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  private async checkTrade(
+    trade: TradeFacts,
+    extra: { batchIds: string[]; transferIds: string[] },
+    ctx: CheckContext,
+  ): Promise<TradeCheck> {
     const out = new Outcome(trade);
     try {
       if (trade.funding?.provider === 'paypal') await this.paypalChecks.checkFunding(trade, out, ctx);
-      if (trade.funding?.provider === 'bank_transfer') await this.bankChecks.checkBank(trade, out);
-      if (trade.funding) await this.paypalChecks.checkPayouts(trade, extraBatchIds, out, ctx);
+      if (trade.funding?.provider === 'bank_transfer') await this.bankChecks.checkBank(trade, out, extra.transferIds);
+      if (trade.funding) await this.paypalChecks.checkPayouts(trade, extra.batchIds, out, ctx);
       await this.bankChecks.checkWechat(trade, out);
     } catch (error) {
       this.logger.warn(`Reconciliation of trade ${trade.id} inconclusive: ${(error as Error).message}`);

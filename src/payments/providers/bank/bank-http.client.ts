@@ -14,6 +14,7 @@ interface TransferBody {
   amount: string;
   status: 'pending' | 'settled' | 'failed' | 'returned';
   returnsTransferId: string | null;
+  settledAt?: string | null;
 }
 
 const toTransfer = (body: TransferBody): BankTransfer => ({
@@ -23,6 +24,7 @@ const toTransfer = (body: TransferBody): BankTransfer => ({
   amountUsd: parseAmount(body.amount, 'USD'),
   status: body.status,
   returnsTransferId: body.returnsTransferId,
+  settledAt: body.settledAt ? new Date(body.settledAt) : null,
 });
 
 /** The bank's HTTP API (the sandbox mock's by default): our key as a Bearer token, returns keyed by `Idempotency-Key`. */
@@ -40,6 +42,22 @@ export class BankHttpClient implements BankPort {
   async incomingByReference(reference: string): Promise<BankTransfer[]> {
     const body = await this.call<{ data: TransferBody[] }>('GET', `/v1/transfers?reference=${encodeURIComponent(reference)}`);
     return body.data.map(toTransfer);
+  }
+
+  async settledIncoming(input: {
+    from: Date;
+    to: Date;
+    page: number;
+    limit: number;
+  }): Promise<{ transfers: BankTransfer[]; hasMore: boolean }> {
+    const query = new URLSearchParams({
+      settledFrom: input.from.toISOString(),
+      settledTo: input.to.toISOString(),
+      page: String(input.page),
+      limit: String(input.limit),
+    });
+    const body = await this.call<{ data: TransferBody[]; hasMore?: boolean }>('GET', `/v1/transfers?${query.toString()}`);
+    return { transfers: body.data.map(toTransfer), hasMore: body.hasMore === true };
   }
 
   async returnTransfer(input: { transferId: string; amountUsd: bigint; requestId: string }): Promise<BankTransfer> {

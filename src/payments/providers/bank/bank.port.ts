@@ -8,12 +8,16 @@ export interface BankTransfer {
   status: 'pending' | 'settled' | 'failed' | 'returned';
   /** For a return: the incoming transfer it sends back. */
   returnsTransferId: string | null;
+  /** When it settled, as far as the bank says. */
+  settledAt?: Date | null;
 }
 
 export interface BankPort {
   getTransfer(transferId: string): Promise<BankTransfer>;
   /** Incoming transfers that carry this reference, oldest first. */
   incomingByReference(reference: string): Promise<BankTransfer[]>;
+  /** Incoming transfers settled in `[from, to]`, oldest first, one page: what reached the account, for reconciliation. */
+  settledIncoming(input: { from: Date; to: Date; page: number; limit: number }): Promise<{ transfers: BankTransfer[]; hasMore: boolean }>;
   /** Sends `amountUsd` of an incoming transfer back to its sender; the same `requestId` finds the first return. */
   returnTransfer(input: { transferId: string; amountUsd: bigint; requestId: string }): Promise<BankTransfer>;
 }

@@ -97,14 +97,36 @@ export class BankMockController {
   }
 
   @Get('v1/transfers')
-  @ApiOperation({ summary: 'Bank API: incoming transfers with a reference' })
-  @ApiOkResponse({ description: '{data: [transfers]}' })
-  async transfers(@Req() request: FastifyRequest, @Query('reference') reference: unknown): Promise<{ data: BankTransferView[] }> {
+  @ApiOperation({
+    summary: 'Bank API: incoming transfers with a reference, or (settledFrom, settledTo, page, limit) those settled in a window',
+  })
+  @ApiOkResponse({ description: '{data: [transfers]} (a window: and hasMore)' })
+  async transfers(
+    @Req() request: FastifyRequest,
+    @Query() query: Record<string, unknown>,
+  ): Promise<{ data: BankTransferView[]; hasMore?: boolean }> {
     await this.guard(request);
+    if (query.settledFrom !== undefined || query.settledTo !== undefined) return this.settledWindow(query);
+    const reference = query.reference;
     if (typeof reference !== 'string' || reference.length === 0 || reference.length > 64) {
       throw DomainError.validation([{ field: 'reference', code: 'required', message: 'reference is required' }]);
     }
     return { data: await this.bank.incomingByReference(reference) };
+  }
+
+  private settledWindow(query: Record<string, unknown>): Promise<{ data: BankTransferView[]; hasMore: boolean }> {
+    const from = new Date(String(query.settledFrom));
+    const to = new Date(String(query.settledTo));
+    const page = Number(query.page ?? 1);
+    const limit = Number(query.limit ?? 100);
+    const errors = [
+      ...(Number.isNaN(from.getTime()) ? [{ field: 'settledFrom', code: 'invalid', message: 'settledFrom is an ISO-8601 time' }] : []),
+      ...(Number.isNaN(to.getTime()) ? [{ field: 'settledTo', code: 'invalid', message: 'settledTo is an ISO-8601 time' }] : []),
+      ...(!Number.isInteger(page) || page < 1 ? [{ field: 'page', code: 'invalid', message: 'page is at least 1' }] : []),
+      ...(!Number.isInteger(limit) || limit < 1 || limit > 500 ? [{ field: 'limit', code: 'invalid', message: 'limit is 1 to 500' }] : []),
+    ];
+    if (errors.length > 0) throw DomainError.validation(errors);
+    return this.bank.settledIncoming(from, to, page, limit);
   }
 
   @Post('v1/returns')

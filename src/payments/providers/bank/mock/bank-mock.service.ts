@@ -100,6 +100,16 @@ export class BankMockService {
     return rows.map(view);
   }
 
+  /** Incoming transfers settled in `[from, to]`, oldest first, one page (the bank's statement, for reconciliation). */
+  async settledIncoming(from: Date, to: Date, page: number, limit: number): Promise<{ data: BankTransferView[]; hasMore: boolean }> {
+    const rows: TransferRow[] = await this.dataSource.query(
+      `SELECT * FROM bank_mock_transfers WHERE direction = 'incoming' AND settled_at BETWEEN $1 AND $2
+        ORDER BY settled_at, id LIMIT $3 OFFSET $4`,
+      [from, to, limit + 1, (page - 1) * limit],
+    );
+    return { data: rows.slice(0, limit).map(view), hasMore: rows.length > limit };
+  }
+
   /**
    * Sends (part of) a settled incoming transfer back to its sender. The idempotency key makes a retry find
    * the first return; more than what is left of the transfer is refused. Identical calls queue on the
