@@ -1,3 +1,5 @@
+import { signPayload } from '../src/common/crypto/hmac-signature';
+import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { client, Api } from './support/http';
 import { registerUser, TestUser } from './support/factories';
 import { startTestApp, TestApp } from './support/test-app';
@@ -131,6 +133,28 @@ describe('problem details for bad input (HTTP)', () => {
       const response = await api('GET', path, { token: user.token });
       expectProblem(response, 400, 'validation_failed');
       expect(response.body.errors).toEqual([{ field: 'path', code: expect.any(String), message: expect.any(String) }]);
+    }
+  });
+
+  it('a request line over the header size limit → 431 problem details from the HTTP parser, not its plain JSON', async () => {
+    const response = await api('GET', `/v1/me/api-keys?cursor=${'x'.repeat(20000)}`, { token: user.token });
+    expectProblem(response, 431, 'bad_request');
+  });
+
+  it('a signed bank callback whose ids could not be job ids → 400 naming the field, not a 500', async () => {
+    const send = (event: unknown) => {
+      const rawBody = JSON.stringify(event);
+      const headers = { 'content-type': 'application/json', 'x-signature': signPayload(DEV_BANK_WEBHOOK_SECRET, rawBody) };
+      return api('POST', '/v1/provider-webhooks/bank', { rawBody, headers });
+    };
+    for (const [event, field] of [
+      [{ id: 'é'.repeat(300), type: 'transfer.settled', data: { id: 'BT1' } }, 'id'],
+      [{ id: 'evt_1', type: 'transfer.settled', data: { id: 'a:b' } }, 'data.id'],
+      [{ id: 'evt_1', type: 'return.settled', data: { id: 'BT1', returnsTransferId: 'x'.repeat(65) } }, 'data.returnsTransferId'],
+    ] as const) {
+      const response = await send(event);
+      expectProblem(response, 400, 'validation_failed');
+      expect(response.body.errors[0].field).toBe(field);
     }
   });
 

@@ -11,6 +11,7 @@ import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
+import { answerClientError } from './client-errors';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { loadAppConfig, loadHttpConfig } from '../config';
@@ -41,6 +42,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     requestIdHeader: false,
     // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply),
+    clientErrorHandler: answerClientError,
   });
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};

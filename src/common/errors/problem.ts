@@ -50,7 +50,7 @@ const ROUTER_CODES: Record<string, { code: string; message: string }> = {
   FST_ERR_MAX_PARAM_LENGTH: { code: 'too_long', message: 'A path segment is longer than any id' },
 };
 
-function problem(
+export function problem(
   code: ErrorCode,
   detail: string,
   extensions: Record<string, unknown> = {},

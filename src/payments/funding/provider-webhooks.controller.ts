@@ -20,6 +20,8 @@ import { checkFundingJobId, fundingPoll, keepTrying } from './provider-steps';
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
 
+const BANK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 interface BankEvent {
   id?: unknown;
   type?: unknown;
@@ -112,6 +114,17 @@ export class ProviderWebhooksController {
     const event = (request.body ?? {}) as BankEvent;
     if (typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.data?.id !== 'string') {
       throw DomainError.validation([{ field: 'id', code: 'required', message: 'A bank event has an id, a type and data.id' }]);
+    }
+    // The ids go into job ids (at most 200 characters, no ':'): the bank's are short tokens.
+    const badId = (
+      [
+        ['id', event.id],
+        ['data.id', event.data.id],
+        ['data.returnsTransferId', event.data.returnsTransferId ?? 'absent'],
+      ] as const
+    ).find(([, value]) => typeof value !== 'string' || !BANK_ID.test(value));
+    if (badId) {
+      throw DomainError.validation([{ field: badId[0], code: 'invalid_format', message: `${badId[0]} is not a bank id` }]);
     }
     const eventId = event.id;
     const type = event.type;
