@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Gauge, register } from 'prom-client';
 import { MISMATCH } from './mismatch';
-import { ReconciliationRepository } from './reconciliation.repository';
+import { ReconciliationRunsRepository } from './reconciliation-runs.repository';
 
 export const OPEN_MISMATCHES_METRIC = 'reconciliation_open_mismatches';
 export const LAST_RUN_METRIC = 'reconciliation_last_run_timestamp_seconds';
@@ -12,7 +12,7 @@ export const LAST_RUN_METRIC = 'reconciliation_last_run_timestamp_seconds';
  */
 @Injectable()
 export class ReconciliationMetrics implements OnModuleInit {
-  constructor(private readonly repository: ReconciliationRepository) {}
+  constructor(private readonly repository: ReconciliationRunsRepository) {}
 
   onModuleInit(): void {
     const repository = this.repository;

@@ -10,6 +10,7 @@ import { ReconciliationController } from './reconciliation.controller';
 import { ReconciliationMetrics } from './reconciliation-metrics';
 import { ReconciliationProcessor } from './reconciliation.processor';
 import { ReconciliationRepository } from './reconciliation.repository';
+import { ReconciliationRunsRepository } from './reconciliation-runs.repository';
 import { ReconciliationScheduler } from './reconciliation.scheduler';
 import { ReconciliationService } from './reconciliation.service';
 
@@ -28,6 +29,7 @@ export class ReconciliationModule {
         PaypalReadsClient,
         { provide: PAYPAL_READS, useExisting: PaypalReadsClient },
         ReconciliationRepository,
+        ReconciliationRunsRepository,
         PaypalChecks,
         BankAndWechatChecks,
         PayoutSearch,

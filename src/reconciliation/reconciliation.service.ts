@@ -15,6 +15,7 @@ import { Finding, MISMATCH, PLATFORM_SUBJECT, SETTLING_STATES, TradeCheck, Trade
 import { CheckContext, Outcome, PaypalChecks } from './paypal-checks';
 import { PayoutSearch, PayoutSearchResult } from './payout-search';
 import { PlatformTotals, ReconciliationRepository } from './reconciliation.repository';
+import { ReconciliationRunsRepository } from './reconciliation-runs.repository';
 
 // A run that has not finished after this long is taken as dead, and its slot free.
 const RUN_LEASE_MS = 30 * 60 * 1000;
@@ -44,6 +45,7 @@ export class ReconciliationService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: ReconciliationRepository,
+    private readonly runs: ReconciliationRunsRepository,
     private readonly paypalChecks: PaypalChecks,
     private readonly bankChecks: BankAndWechatChecks,
     private readonly payoutSearch: PayoutSearch,
@@ -55,18 +57,18 @@ export class ReconciliationService {
 
   /** One run; 'busy' while another holds the running slot (one run at a time, in any process). */
   async run(trigger: 'schedule' | 'operator'): Promise<RunSummary | 'busy'> {
-    const runId = await this.repository.startRun(trigger, RUN_LEASE_MS);
+    const runId = await this.runs.startRun(trigger, RUN_LEASE_MS);
     if (runId === null) return 'busy';
     try {
       return await this.runAs(runId);
     } catch (error) {
-      await this.repository.failRun(runId, (error as Error).message);
+      await this.runs.failRun(runId, (error as Error).message);
       throw error;
     }
   }
 
   private async runAs(runId: number): Promise<RunSummary> {
-    const cursor = await this.repository.cursor();
+    const cursor = await this.runs.cursor();
     const now = Date.now();
     const ctx: CheckContext = { now, graceMs: this.config.graceMs };
     const changed = await this.repository.changedTrades(cursor, this.config.graceMs, this.config.batchSize);
@@ -94,7 +96,7 @@ export class ReconciliationService {
 
     const conclusive = facts.filter((_, i) => !checks[i].inconclusive).map((t) => t.id);
     const last = changed.at(-1);
-    const recorded = await this.repository.record({
+    const recorded = await this.runs.record({
       runId,
       findings,
       checkedSubjects: [...conclusive, PLATFORM_SUBJECT, ...(search?.orphanSubjects ?? []), ...(bankSearch?.orphanSubjects ?? [])],
@@ -198,8 +200,8 @@ export class ReconciliationService {
 
   /** The last run and every mismatch still open (API.md's shape, with more fields). */
   async latest() {
-    const run = await this.repository.lastRun();
-    const open = await this.repository.openMismatches(LISTED_MISMATCHES);
+    const run = await this.runs.lastRun();
+    const open = await this.runs.openMismatches(LISTED_MISMATCHES);
     return {
       runId: run ? Number(run.id) : null,
       ranAt: run?.finished_at.toISOString() ?? null,
