@@ -56,6 +56,8 @@ export class AdminTradesService {
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
     await this.dataSource.transaction(async (manager) => {
+      // The trade's row before its funding record, as settlement and funding take them.
+      await this.trades.lockState(manager, tradeId);
       const ended = !SETTLING.includes(trade.state);
       // Every leg that came back starts its next attempt (a split may have both); a flagged trade whose
       // attempt is still under way is simply looked at again.

@@ -46,6 +46,19 @@ export class DbTime {
 /** The deadline a decision waits for, re-checked by its conditional update. */
 export type DeadlineColumn = 'funding_by' | 'payout_by';
 
+/**
+ * What a transaction holds of one trade, taken in the service's one lock order (docs/ARCHITECTURE.md): the
+ * request's or offer's row when `reach` is `source`, both users' rows in id order, then the trade's row.
+ */
+export interface TradeLocks {
+  /** The trade as read under its row lock. */
+  readonly trade: Trade;
+  readonly reach: 'parties' | 'source';
+}
+
+/** The locks an end without completion needs: it gives the amount back to the source and the volume to its day. */
+export type EndingLocks = TradeLocks & { readonly reach: 'source' };
+
 /** The columns a Trade is read from, optionally qualified by a table alias. */
 function tradeColumns(alias?: string): string {
   const p = alias ? `${alias}.` : '';
@@ -278,6 +291,33 @@ export class TradesRepository {
   /** Locks both parties' rows in id order, as trade creation does, before their counters change. */
   async lockUsers(manager: EntityManager, ids: string[]): Promise<void> {
     await manager.query(`SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  }
+
+  /**
+   * The locks of an end without completion (cancel, expiry, a refund completed), before its transition: the
+   * request's or offer's row, both users' rows in id order, then the trade's row, in the order an accept or a
+   * take holds them, so the two can never wait on each other in a cycle. `trade` may have been read without a
+   * lock: its source and parties never change. Returns it as read under its lock.
+   */
+  async lockForEnding(manager: EntityManager, trade: Trade): Promise<EndingLocks> {
+    // What returning the amount will take anyway (an UPDATE's lock), taken first.
+    if (trade.requestId) await manager.query(`SELECT 1 FROM exchange_requests WHERE id = $1 FOR NO KEY UPDATE`, [trade.requestId]);
+    if (trade.offerId) await manager.query(`SELECT 1 FROM offers WHERE id = $1 FOR NO KEY UPDATE`, [trade.offerId]);
+    return { trade: await this.lockPartiesThenTrade(manager, trade), reach: 'source' };
+  }
+
+  /**
+   * Both users' rows in id order, then the trade's row: before a transition that changes the parties' own rows
+   * (reputation counters, tier), which every such path then takes after the trade.
+   */
+  async lockWithParties(manager: EntityManager, trade: Trade): Promise<TradeLocks> {
+    return { trade: await this.lockPartiesThenTrade(manager, trade), reach: 'parties' };
+  }
+
+  private async lockPartiesThenTrade(manager: EntityManager, trade: Trade): Promise<Trade> {
+    await this.lockUsers(manager, [trade.travelerId, trade.counterpartyId]);
+    const rows: TradeRow[] = await manager.query(`SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 FOR UPDATE`, [trade.id]);
+    return toTrade(rows[0]);
   }
 
   /** Gives a trade's USD back to the day it was counted in. */

@@ -25,6 +25,7 @@ import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade } from './trade.types';
 import { ProviderHealth } from './provider-health';
+import type { EndingLocks } from './trades.repository';
 import { DbTime, PartyForTrade, TradesRepository } from './trades.repository';
 
 export function fundingDeadlineJobId(tradeId: string): string {
@@ -290,8 +291,9 @@ export class TradesService {
     const trade = await this.visible(caller, id);
     const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
     const cancelled = await this.dataSource.transaction(async (manager) => {
-      const moved = await this.move(manager, trade, 'cancelled', actor, { reason: 'cancelled_by_party' });
-      await this.endUncompleted(manager, moved, caller.id);
+      const locked = await this.trades.lockForEnding(manager, trade);
+      const moved = await this.move(manager, locked.trade, 'cancelled', actor, { reason: 'cancelled_by_party' });
+      await this.endUncompleted(manager, locked, caller.id);
       return moved;
     });
     return this.present(caller, cancelled);
@@ -299,9 +301,9 @@ export class TradesService {
 
   /** The platform ends an unfunded trade (a self-trade found at funding): `awaiting_funding` → `cancelled`. */
   async cancelBySystem(manager: EntityManager, tradeId: string, reason: string): Promise<Trade> {
-    const trade = await this.require(manager, tradeId);
-    const moved = await this.move(manager, trade, 'cancelled', { kind: 'system', id: null }, { reason });
-    await this.endUncompleted(manager, moved, null);
+    const locked = await this.trades.lockForEnding(manager, await this.require(manager, tradeId));
+    const moved = await this.move(manager, locked.trade, 'cancelled', { kind: 'system', id: null }, { reason });
+    await this.endUncompleted(manager, locked, null);
     return moved;
   }
 
@@ -314,6 +316,7 @@ export class TradesService {
     if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy) return false;
     // The traveler cannot fund while the provider is down: the window waits, and is extended when it recovers.
     if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank')) return false;
+    const locked = await this.trades.lockForEnding(manager, trade);
     // Only once the window has passed by PostgreSQL's clock, read under the row lock: an extension committed since is kept.
     const moved = await this.trades.transition(manager, tradeId, ['awaiting_funding'], 'expired', {}, 'funding_by');
     if (!moved) return false;
@@ -324,7 +327,7 @@ export class TradesService {
       toState: 'expired',
       detail: { reason: 'funding_window_passed' },
     });
-    await this.endUncompleted(manager, moved, moved.travelerId);
+    await this.endUncompleted(manager, locked, moved.travelerId);
     return true;
   }
 
@@ -367,7 +370,9 @@ export class TradesService {
    * Run by the delayed job and by the sweeper; a second run does nothing.
    */
   async payoutWindowPassed(manager: EntityManager, tradeId: string): Promise<boolean> {
-    const trade = await this.trades.find(tradeId, manager);
+    const found = await this.trades.find(tradeId, manager);
+    // The users before the trade: the counterparty's failed-trade counter changes with it.
+    const trade = found?.state === 'funded' ? (await this.trades.lockWithParties(manager, found)).trade : found;
     if (!trade || trade.state !== 'funded' || !trade.payoutBy) return false;
     // The window re-checked by PostgreSQL's clock under the row lock: a WeChat outage's extension is not overridden.
     const moved = await this.trades.transition(manager, tradeId, ['funded'], 'refunding', {}, 'payout_by');
@@ -386,9 +391,9 @@ export class TradesService {
 
   /** The provider confirmed the payout (called by settlement): `releasing` → `completed`, the books settled, both counters up. */
   async completeRelease(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
-    const trade = await this.require(manager, tradeId);
+    // The users before the trade and its ledger entries: both parties' counters change at the end.
+    const { trade } = await this.trades.lockWithParties(manager, await this.require(manager, tradeId));
     const moved = await this.move(manager, trade, 'completed', { kind: 'system', id: null }, detail);
-    await this.ledger.settleRelease(manager, moved);
     const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
     const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
@@ -400,6 +405,8 @@ export class TradesService {
       ],
       this.config.tier1CompletedTrades,
     );
+    // The ledger last, as in every transaction.
+    await this.ledger.settleRelease(manager, moved);
     return moved;
   }
 
@@ -414,12 +421,13 @@ export class TradesService {
     detail: Record<string, unknown>,
     how: 'voided' | 'paid_back' = 'voided',
   ): Promise<Trade> {
-    const trade = await this.require(manager, tradeId);
+    const locked = await this.trades.lockForEnding(manager, await this.require(manager, tradeId));
     // After a refund the fee is zero (SPEC.md): the traveler gets everything back and nothing was released.
-    const moved = await this.move(manager, trade, 'refunded', { kind: 'system', id: null }, detail, { fee_usd: '0' });
+    const moved = await this.move(manager, locked.trade, 'refunded', { kind: 'system', id: null }, detail, { fee_usd: '0' });
+    await this.endUncompleted(manager, locked, null);
+    // The ledger last, as in every transaction.
     if (how === 'paid_back') await this.ledger.settlePaidBackRefund(manager, moved);
     else await this.ledger.settleRefund(manager, moved);
-    await this.endUncompleted(manager, moved, null);
     return moved;
   }
 
@@ -544,7 +552,8 @@ export class TradesService {
     operatorId: string,
     decision: { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint },
   ): Promise<Trade> {
-    const trade = await this.require(manager, tradeId);
+    // The users before the trade: a release or a refund changes both parties' dispute counters.
+    const { trade } = await this.trades.lockWithParties(manager, await this.require(manager, tradeId));
     const actor: Actor = { kind: 'operator', id: operatorId };
     if (decision.outcome !== 'split') {
       const moved = await this.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, {
@@ -628,10 +637,11 @@ export class TradesService {
     return moved;
   }
 
-  /** What every end without completion does: the amount back to its request or offer, the volume back to its day, the counter of who ended it. */
-  private async endUncompleted(manager: EntityManager, trade: Trade, responsibleUserId: string | null): Promise<void> {
-    // Users before their volume rows, in id order, as trade creation takes them: no lock cycle with an accept.
-    await this.trades.lockUsers(manager, [trade.travelerId, trade.counterpartyId]);
+  /**
+   * What every end without completion does: the amount back to its request or offer, the volume back to its day,
+   * the counter of who ended it. Only with `lockForEnding`'s locks, taken before the transition.
+   */
+  private async endUncompleted(manager: EntityManager, { trade }: EndingLocks, responsibleUserId: string | null): Promise<void> {
     const reservation = await this.trades.takeBackReservation(manager, trade.id);
     if (reservation?.requestId) await this.market.returnToRequest(manager, reservation.requestId, reservation.amountCny);
     if (reservation?.offerId) await this.market.returnToOffer(manager, reservation.offerId, reservation.amountCny);

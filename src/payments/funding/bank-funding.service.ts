@@ -188,6 +188,8 @@ export class BankFundingService {
       return 'failed';
     }
     await this.dataSource.transaction(async (manager) => {
+      // The trade's row before the transfer's and the ledger's, the one lock order (its timeline event needs it too).
+      if (record.tradeId) await this.trades.lockState(manager, record.tradeId);
       if (!(await this.incoming.markReturned(manager, transferId))) return;
       await this.ledger.fromSuspense(manager, record.tradeId, transferId, record.suspenseUsd);
       // Settled and already sent back by the sender's bank: into suspense again, in the same transaction.
@@ -211,6 +213,7 @@ export class BankFundingService {
   private async bouncedSuspense(transferId: string, returnId: string, record: IncomingRecord): Promise<'bounced' | 'nothing'> {
     if ((await this.bank.getTransfer(returnId)).status !== 'returned') return 'nothing';
     const bounced = await this.dataSource.transaction(async (manager) => {
+      if (record.tradeId) await this.trades.lockState(manager, record.tradeId);
       if (!(await this.incoming.markBounced(manager, transferId))) return false;
       await this.ledger.suspenseBounced(manager, record.tradeId, transferId, record.suspenseUsd);
       return true;
