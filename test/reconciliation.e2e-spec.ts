@@ -215,6 +215,24 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect([paypalTradeId, bankTradeId, refundedTradeId]).not.toContain(third);
   });
 
+  it('runs one at a time: runs asked for together go one after the other, each audited', async () => {
+    const before = (await api('GET', '/v1/admin/reconciliation', { token: operator.token })).body.runId;
+    const asked = await Promise.all([1, 2].map(() => api('POST', '/v1/admin/reconciliation/run', { token: operator.token })));
+    expect(asked.map((r) => r.status)).toEqual([202, 202]);
+    await eventually(async () => (await api('GET', '/v1/admin/reconciliation', { token: operator.token })).body.runId >= before + 2, 15000);
+    const runs = (await db.query(`SELECT error, started_at, finished_at FROM reconciliation_runs WHERE id > $1 ORDER BY id`, [before]))
+      .rows;
+    expect(runs.map((r) => r.error)).toEqual([null, null]);
+    expect(runs[1].started_at.getTime()).toBeGreaterThanOrEqual(runs[0].finished_at.getTime());
+    const audit = await api('GET', `/v1/admin/audit?operatorId=${operator.id}&limit=100`, { token: operator.token });
+    const jobIds = asked.map((r) => r.body.jobId);
+    expect(
+      audit.body.data.filter(
+        (a: { action: string; detail: { jobId: string } }) => a.action === 'reconciliation.run' && jobIds.includes(a.detail.jobId),
+      ),
+    ).toHaveLength(2);
+  });
+
   it('catches a payout PayPal made that the books never heard of: a trade left releasing after its payout went through', async () => {
     const { traveler, tradeId } = await paypalTrade('800.00'); // $110.50, fee $1.11, paid out $109.39
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);

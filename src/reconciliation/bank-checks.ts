@@ -150,7 +150,9 @@ export class BankAndWechatChecks {
       return;
     }
     const provider = { transferId: transfer.transferId, state: transfer.state, amountCny: formatAmount(transfer.amountFen, 'CNY') };
-    if (transfer.state !== 'SUCCESS')
+    // Released on the traveler's word while WeChat still processes it: asked about again until it is final.
+    if (transfer.state === 'PROCESSING') out.watchFor('wechat transfer processing');
+    else if (transfer.state !== 'SUCCESS')
       out.add(MISMATCH.wechatTransferMismatch, `WeChat has the transfer ${transfer.state}`, ledger, provider);
     else if (transfer.amountFen !== trade.amountCny)
       out.add(MISMATCH.wechatTransferMismatch, 'The WeChat transfer is for another amount than the trade', ledger, provider);
