@@ -158,6 +158,9 @@ const table: Row[] = [
   row('GET /v1/admin/audit', undefined, operatorOnly(200)),
   row('GET /v1/admin/ledger/check', undefined, operatorOnly(200)),
   row('GET /v1/admin/trades', undefined, operatorOnly(200)),
+  row('GET /v1/admin/reconciliation', undefined, operatorOnly(200)),
+  // A run is queued (audited), and answered at once.
+  row('POST /v1/admin/reconciliation/run', undefined, operatorOnly(202)),
   // Nothing of the disputed trade's settlement is failing: allowed, refused by its state.
   row('POST /v1/admin/trades/:id/retry-settlement', 'trade', operatorOnly(STATE)),
   row('GET /v1/admin/disputes', undefined, operatorOnly(200)),
