@@ -44,6 +44,24 @@ describe('problem details for bad input (HTTP)', () => {
     expectProblem(response, 415, 'unsupported_media_type');
   });
 
+  it('a +json content type is JSON, parsed with the same checks', async () => {
+    for (const contentType of ['application/merge-patch+json', 'application/vnd.api+json; charset=utf-8']) {
+      const bad = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 7 }, headers: { 'content-type': contentType } });
+      expectProblem(bad, 400, 'validation_failed');
+      const deep = await api('POST', '/v1/me/api-keys', {
+        token: user.token,
+        rawBody: '['.repeat(40),
+        headers: { 'content-type': contentType },
+      });
+      expectProblem(deep, 400, 'malformed_json');
+    }
+    expectProblem(
+      await api('POST', '/v1/me/api-keys', { token: user.token, rawBody: '{}', headers: { 'content-type': 'application/jsonx' } }),
+      415,
+      'unsupported_media_type',
+    );
+  });
+
   it('an oversized body → 413 payload_too_large', async () => {
     const response = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'x'.repeat(5000) } });
     expectProblem(response, 413, 'payload_too_large');

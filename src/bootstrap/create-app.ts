@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -57,7 +57,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   const fastify = app.getHttpAdapter().getInstance();
   // An empty body sent as application/json means "no body" (PayPal's clients do this), not a parse error.
-  app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, (req, body: Buffer, done) => {
+  const parseJson: FastifyBodyParser<Buffer> = (req, body, done) => {
     if (body.length === 0) return done(null, undefined);
     const text = body.toString('utf8');
     // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail later as a 500.
@@ -75,7 +75,10 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     if (jsonHasLoneSurrogate(text))
       return done(Object.assign(new Error('Unpaired surrogate escape'), { statusCode: 400, code: JSON_NOT_UNICODE }), undefined);
     return fastify.getDefaultJsonParser('error', 'error')(req as never, text, done);
-  });
+  };
+  app.useBodyParser('application/json', { bodyLimit: config.bodyLimitBytes }, parseJson);
+  // API.md: a body is JSON when sent as application/json or any +json type (application/merge-patch+json…).
+  app.useBodyParser(/^application\/[\w.!#$&^-]+\+json(\s*;|$)/i, { bodyLimit: config.bodyLimitBytes }, parseJson);
 
   await app.register(cookie);
   // Helmet's middleware built once: its Fastify plugin builds it anew for every request, parsing the policy
