@@ -133,7 +133,9 @@ describe('Settlement under provider faults (HTTP)', () => {
     expect(await captures()).toHaveLength(1);
     const funding = await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
     expect(funding.rows[0].capture_id).toBe((await captures())[0].id);
-    const fees = await db.query(`SELECT count(*)::int AS n FROM ledger_transfers WHERE trade_id = $1 AND kind = 'provider_capture_fee'`, [trade.id]);
+    const fees = await db.query(`SELECT count(*)::int AS n FROM ledger_transfers WHERE trade_id = $1 AND kind = 'provider_capture_fee'`, [
+      trade.id,
+    ]);
     expect(fees.rows[0].n).toBe(1);
   });
 
