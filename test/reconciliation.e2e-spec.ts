@@ -369,6 +369,22 @@ describe('Reconciliation with the providers (HTTP)', () => {
     ]);
   });
 
+  it('concludes nothing about a trade whose provider cannot answer: its mismatches stay open, and the run is not clean', async () => {
+    const before = (await api('GET', '/v1/admin/reconciliation', { token: operator.token })).body;
+    const capture = before.mismatches.find((m: Mismatch) => m.ledger?.captureId === 'NOSUCHCAPTURE7');
+    expect(capture).toBeDefined();
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', down: true } });
+    try {
+      const run = await runNow();
+      expect(run.ok).toBe(false);
+      expect(run.inconclusiveTrades).toBeGreaterThan(0);
+      expect(run.totals.searchesFailed).toEqual(['paypal_payouts']);
+      expect(ofTrade(run, capture.tradeId)).toEqual([expect.objectContaining({ kind: 'ledger_entry_unknown_to_provider' })]);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+  });
+
   it("catches money the bank settled that the books never took: a transfer to an ended trade's reference, its callback lost", async () => {
     const tradeId = await completedBankTrade();
     const reference = (await db.query(`SELECT bank_reference FROM trade_fundings WHERE trade_id = $1`, [tradeId])).rows[0].bank_reference;

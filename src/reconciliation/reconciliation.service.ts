@@ -74,8 +74,10 @@ export class ReconciliationService {
     const changed = await this.repository.changedTrades(cursor, this.config.graceMs, this.config.batchSize);
     const rechecked = await this.repository.recheckedTrades(this.config.batchSize);
 
-    const search = await this.searchPayouts(cursor.payoutsSearchedUntil, now);
-    const bankSearch = await this.searchBank(cursor.bankSearchedUntil, now);
+    // A search that failed leaves its cursor where it was; the run says so and is not clean.
+    const searchesFailed: string[] = [];
+    const search = await this.searchPayouts(cursor.payoutsSearchedUntil, now, searchesFailed);
+    const bankSearch = await this.searchBank(cursor.bankSearchedUntil, now, searchesFailed);
     const extra = new Map<string, string[]>(search?.batchesByTrade ?? []);
     const extraTransfers = new Map<string, string[]>(bankSearch?.transfersByTrade ?? []);
     const ids = [...new Set([...changed.map((t) => t.id), ...rechecked, ...extra.keys(), ...extraTransfers.keys()])];
@@ -111,7 +113,7 @@ export class ReconciliationService {
       },
       checkedTrades: facts.length,
       inconclusiveTrades: facts.length - conclusive.length,
-      totals: presentTotals(totals),
+      totals: { ...presentTotals(totals), searchesFailed },
     });
     const summary = { runId, checkedTrades: facts.length, inconclusiveTrades: facts.length - conclusive.length, ...recorded };
     this.logger.log(`Reconciliation run ${runId}: ${JSON.stringify(summary)}, ${findings.length} mismatches seen`);
@@ -119,7 +121,7 @@ export class ReconciliationService {
   }
 
   /** PayPal's payouts since the last search, up to the search delay; null when it is not due or PayPal cannot answer. */
-  private async searchPayouts(searchedUntil: Date | null, now: number): Promise<PayoutSearchResult | null> {
+  private async searchPayouts(searchedUntil: Date | null, now: number, failed: string[]): Promise<PayoutSearchResult | null> {
     const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
     const until = new Date(now - this.config.searchDelayMs);
     if (until <= from) return null;
@@ -127,6 +129,7 @@ export class ReconciliationService {
       return await this.payoutSearch.search(from, until);
     } catch (error) {
       this.logger.warn(`PayPal's payout search failed, tried again next run: ${(error as Error).message}`);
+      failed.push('paypal_payouts');
       return null;
     }
   }
@@ -135,7 +138,7 @@ export class ReconciliationService {
    * The bank's incoming transfers settled since the last search, up to the grace ago (a transfer just settled
    * is still being decided); null when not due or the bank cannot answer.
    */
-  private async searchBank(searchedUntil: Date | null, now: number): Promise<BankSearchResult | null> {
+  private async searchBank(searchedUntil: Date | null, now: number, failed: string[]): Promise<BankSearchResult | null> {
     const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
     const until = new Date(now - this.config.graceMs);
     if (until <= from) return null;
@@ -143,6 +146,7 @@ export class ReconciliationService {
       return await this.bankSearch.search(from, until);
     } catch (error) {
       this.logger.warn(`The bank's incoming transfers could not be listed, tried again next run: ${(error as Error).message}`);
+      failed.push('bank_incoming');
       return null;
     }
   }
@@ -212,8 +216,12 @@ export class ReconciliationService {
       opened: run?.opened ?? 0,
       resolved: run?.resolved ?? 0,
       totals: run?.totals ?? null,
-      // Clean only once a run has shown it.
-      ok: run !== null && open.total === 0,
+      // Clean only once a run has shown it: every trade answered for, both searches done, nothing open.
+      ok:
+        run !== null &&
+        open.total === 0 &&
+        run.inconclusive_trades === 0 &&
+        ((run.totals?.searchesFailed as string[] | undefined) ?? []).length === 0,
       openMismatches: open.total,
       mismatches: open.rows.map((m) => ({
         ...(m.trade_id ? { tradeId: m.trade_id } : {}),
