@@ -2,9 +2,9 @@ import { Client } from 'pg';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { createOperator, TestUser } from './support/factories';
+import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
+import { fixed, readyCounterparty, readyTraveler, setReference, withWallet } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 
 const GRACE_MS = 800;
@@ -46,6 +46,8 @@ describe('Reconciliation with the providers (HTTP)', () => {
       RECONCILIATION_EVERY_MS: '3600000',
       RECONCILIATION_GRACE_MS: String(GRACE_MS),
       RECONCILIATION_SEARCH_DELAY_MS: '0',
+      PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-recon@example.com',
+      PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '4000',
     });
     api = client(test.baseUrl);
     db = new Client({ connectionString: test.databaseUrl });
@@ -78,9 +80,11 @@ describe('Reconciliation with the providers (HTTP)', () => {
     }, 15000);
   }
 
-  async function paypalTrade(amountCny = '1000.00') {
+  async function paypalTrade(amountCny = '1000.00', payoutEmail?: string) {
     const traveler = await readyTraveler(api);
-    const counterparty = await readyCounterparty(api);
+    const counterparty = payoutEmail ? await withWallet(api, await registerUser(api, 'counterparty')) : await readyCounterparty(api);
+    if (payoutEmail)
+      await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
     const request = await api('POST', '/v1/requests', {
       token: traveler.token,
       body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
@@ -281,6 +285,50 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect(after.ok).toBe(true);
     expect((await trade(tradeId)).settlementFailing).toBe(false);
     expect(await gauge('payout_unknown_to_ledger')).toBe(0);
+  });
+
+  it('watches an unclaimed payout, and catches PayPal returning it before the books book it back', async () => {
+    const { traveler, tradeId } = await paypalTrade('900.00', 'unclaimed-recon@example.com'); // $124.31, paid out $123.07
+    await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: traveler.token });
+    await eventually(async () => (await state(tradeId)) === 'completed', 15000);
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    // Settlement is held, so the books stay behind PayPal.
+    await settlement.pause();
+    try {
+      await eventually(async () => (await settlement.getActiveCount()) === 0);
+      await afterGrace();
+      const unclaimed = await runNow();
+      expect(ofTrade(unclaimed, tradeId)).toEqual([]);
+      expect((await db.query(`SELECT reason FROM reconciliation_watch WHERE trade_id = $1`, [tradeId])).rows).toEqual([
+        { reason: 'payout unclaimed' },
+      ]);
+      const item = `yb-${tradeId}-payout`;
+      await eventually(
+        async () =>
+          (await db.query(`SELECT status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [item])).rows[0]?.status === 'RETURNED',
+        15000,
+      );
+      // The trade has not changed: it is asked about again because it is watched.
+      const returned = await runNow();
+      expect(ofTrade(returned, tradeId)).toEqual([
+        expect.objectContaining({
+          kind: 'payout_returned_not_booked',
+          ledger: { entry: 'payout_returned', amountUsd: null, paidUsd: '123.07' },
+          provider: expect.objectContaining({ itemStatus: 'RETURNED' }),
+        }),
+      ]);
+    } finally {
+      await settlement.resume();
+    }
+    // Settlement books it back (the trade flagged for an operator's retry): the mismatch is resolved.
+    await eventually(
+      async () =>
+        (await db.query(`SELECT 1 FROM ledger_transfers WHERE trade_id = $1 AND kind = 'payout_returned'`, [tradeId])).rowCount === 1,
+      15000,
+    );
+    await afterGrace();
+    expect(ofTrade(await runNow(), tradeId)).toEqual([]);
+    expect((await trade(tradeId)).settlementFailing).toBe(true);
   });
 
   it('catches a payout made at PayPal for a trade, or for no trade, outside the platform', async () => {
