@@ -35,8 +35,9 @@ export interface RunSummary {
  * Compares the books with the providers, incrementally. A run takes the trades changed since the last run's
  * cursor (by `updated_at, id`, up to a batch, only those older than the grace period so a late commit is
  * never skipped), plus every trade still settling, watched for an unfinished provider outcome, or with an open
- * mismatch; searches PayPal for payouts made since the last search; asks each provider about each trade (no
- * transaction is open meanwhile); checks platform totals; then records everything in one transaction.
+ * mismatch; searches PayPal for payouts, and the bank for settled incoming transfers, since the last searches;
+ * asks each provider about each trade (no transaction is open meanwhile); checks platform totals; then records
+ * everything in one transaction.
  */
 @Injectable()
 export class ReconciliationService {
