@@ -531,5 +531,19 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.name).toBe('INVALID_REQUEST');
     expect((await api('GET', '/sandbox/paypal/v1/reporting/transactions', { headers: auth })).status).toBe(400);
+    for (const query of [`start_date=-200000-01-01T00:00:00Z&end_date=${end}`, `start_date=${start}&end_date=${end}&page=1e300`]) {
+      const refused = await api('GET', `/sandbox/paypal/v1/reporting/transactions?${query}`, { headers: auth });
+      expect([refused.status, refused.body.name]).toEqual([400, 'INVALID_REQUEST']);
+    }
+
+    // The bank's statement of settled incoming transfers, by window and page.
+    const bank = { authorization: 'Bearer yb-sandbox-bank-key' };
+    const statement = await api('GET', `/sandbox/bank/v1/transfers?settledFrom=${start}&settledTo=${end}&limit=500`, { headers: bank });
+    expect(statement.status).toBe(200);
+    expect(statement.body.hasMore).toBe(false);
+    expect(statement.body.data.every((t: { direction: string; status: string }) => t.direction === 'incoming')).toBe(true);
+    const badPage = await api('GET', `/sandbox/bank/v1/transfers?settledFrom=${start}&settledTo=${end}&page=1e300`, { headers: bank });
+    expect(badPage.status).toBe(400);
+    expect(badPage.body.errors.map((e: { field: string }) => e.field)).toEqual(['page']);
   });
 });

@@ -10,6 +10,9 @@ import { BankMockService, BankTransferView } from './bank-mock.service';
 
 export const BANK_MOCK_PREFIX = '/sandbox/bank';
 
+// A time PostgreSQL can hold (a far-off year would fail the query rather than be refused).
+const plausible = (date: Date) => !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1970 && date.getUTCFullYear() <= 9999;
+
 export class IncomingTransferDto {
   @ApiProperty({ example: 'YB-7K2Q9XMD4T', description: "the trade's funding reference, as the sender typed it" })
   @IsDefined()
@@ -120,9 +123,9 @@ export class BankMockController {
     const page = Number(query.page ?? 1);
     const limit = Number(query.limit ?? 100);
     const errors = [
-      ...(Number.isNaN(from.getTime()) ? [{ field: 'settledFrom', code: 'invalid', message: 'settledFrom is an ISO-8601 time' }] : []),
-      ...(Number.isNaN(to.getTime()) ? [{ field: 'settledTo', code: 'invalid', message: 'settledTo is an ISO-8601 time' }] : []),
-      ...(!Number.isInteger(page) || page < 1 ? [{ field: 'page', code: 'invalid', message: 'page is at least 1' }] : []),
+      ...(!plausible(from) ? [{ field: 'settledFrom', code: 'invalid', message: 'settledFrom is an ISO-8601 time' }] : []),
+      ...(!plausible(to) ? [{ field: 'settledTo', code: 'invalid', message: 'settledTo is an ISO-8601 time' }] : []),
+      ...(!Number.isInteger(page) || page < 1 || page > 10000 ? [{ field: 'page', code: 'invalid', message: 'page is 1 to 10000' }] : []),
       ...(!Number.isInteger(limit) || limit < 1 || limit > 500 ? [{ field: 'limit', code: 'invalid', message: 'limit is 1 to 500' }] : []),
     ];
     if (errors.length > 0) throw DomainError.validation(errors);

@@ -8,6 +8,8 @@ const MAX_RANGE_MS = 31 * 24 * 60 * 60 * 1000;
 // Transaction Search's status letters: S success, P pending (an unclaimed payout is still pending), V reversed.
 const STATUS_LETTER: Record<string, string> = { SUCCESS: 'S', PENDING: 'P', UNCLAIMED: 'P', RETURNED: 'V', FAILED: 'D' };
 
+// Dates PostgreSQL can hold and PayPal would search (a far-off year would fail the query rather than be refused).
+const plausible = (date: Date) => !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1970 && date.getUTCFullYear() <= 9999;
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const signed = (cents: string) => formatAmount(-BigInt(cents), 'USD');
 
@@ -41,14 +43,14 @@ export class PaypalMockReports {
   async searchTransactions(base: string, query: Record<string, string | undefined>): Promise<Record<string, unknown>> {
     const start = new Date(query.start_date ?? '');
     const end = new Date(query.end_date ?? '');
-    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()))
+    if (!plausible(start) || !plausible(end))
       throw PaypalMockError.invalid('INVALID_REQUEST', 'start_date and end_date are required, in Internet date and time format.');
     if (end < start || end.getTime() - start.getTime() > MAX_RANGE_MS)
       throw PaypalMockError.invalid('INVALID_DATE_RANGE', 'end_date must follow start_date, at most 31 days later.');
     const pageSize = Number(query.page_size ?? 100);
     const page = Number(query.page ?? 1);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500 || !Number.isInteger(page) || page < 1)
-      throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'page_size is 1 to 500 and page at least 1.');
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500 || !Number.isInteger(page) || page < 1 || page > 10000)
+      throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'page_size is 1 to 500 and page 1 to 10000.');
     const type = query.transaction_type;
     if (type !== undefined && type !== 'T0001') return this.page(base, query, start, end, page, pageSize, 0, []);
     const total: { n: number }[] = await this.dataSource.query(
