@@ -48,6 +48,8 @@ export class SettlementMoves {
       capture = found;
     }
     await this.dataSource.transaction(async (manager) => {
+      // The one lock order: the trade's row, then its funding record, then the ledger.
+      await this.trades.lockState(manager, tradeId);
       // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
       if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
         await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);

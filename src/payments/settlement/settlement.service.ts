@@ -166,6 +166,9 @@ export class SettlementService {
     const payout = results.payout;
     const netUsd = this.netToCounterparty(trade, split);
     return this.dataSource.transaction(async (manager) => {
+      // The transition comes first: it takes the users' and the trade's rows before anything else (the one lock
+      // order). What follows writes the trade's own rows after its ledger entries; no transaction holds one of
+      // those rows while waiting for the ledger without holding the trade's row first, so this cannot cycle.
       if (state === 'releasing') {
         await this.tradesService.completeRelease(manager, trade.id, {
           provider: funding.provider,
