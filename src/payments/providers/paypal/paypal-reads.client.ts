@@ -2,11 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { parseAmount } from '../../../common/money';
 import { paypalConfig } from '../../../config';
-import { PaypalApiError, PaypalAuthorization, PaypalCapture } from './paypal.port';
+import { PaypalHttp } from './paypal-http';
+import { PaypalAuthorization, PaypalCapture } from './paypal.port';
 import { PaypalPayoutBatch, PaypalReadPort, PaypalRefund, PaypalTransaction } from './paypal-reads.port';
-
-const TIMEOUT_MS = 10000;
-const TOKEN_MARGIN_MS = 60000;
 
 interface Money {
   value: string;
@@ -21,9 +19,11 @@ const cents = (money: Money | undefined): bigint => (money?.value ? parseAmount(
  */
 @Injectable()
 export class PaypalReadsClient implements PaypalReadPort {
-  private token?: { value: string; expiresAt: number };
+  private readonly http: PaypalHttp;
 
-  constructor(@Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>) {}
+  constructor(@Inject(paypalConfig.KEY) config: ConfigType<typeof paypalConfig>) {
+    this.http = new PaypalHttp(config);
+  }
 
   async getAuthorization(authorizationId: string): Promise<PaypalAuthorization> {
     const body = await this.get<{ id: string; status: string; amount: Money; expiration_time?: string }>(
@@ -134,55 +134,6 @@ export class PaypalReadsClient implements PaypalReadPort {
   }
 
   private async get<T>(path: string): Promise<T> {
-    try {
-      return await this.getOnce<T>(path);
-    } catch (error) {
-      // A token PayPal no longer accepts is fetched anew once.
-      if (!(error instanceof PaypalApiError) || error.status !== 401) throw error;
-      this.token = undefined;
-      return this.getOnce<T>(path);
-    }
-  }
-
-  private async getOnce<T>(path: string): Promise<T> {
-    const response = await this.send(path, { method: 'GET', headers: { authorization: `Bearer ${await this.accessToken()}` } });
-    return (await response.json()) as T;
-  }
-
-  private async accessToken(): Promise<string> {
-    if (this.token && this.token.expiresAt > Date.now()) return this.token.value;
-    const response = await this.send('/v1/oauth2/token', {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${this.config.clientId}:${this.config.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
-    });
-    const body = (await response.json()) as { access_token: string; expires_in: number };
-    this.token = { value: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 - TOKEN_MARGIN_MS };
-    return body.access_token;
-  }
-
-  private async send(path: string, init: RequestInit): Promise<Response> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.config.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch (error) {
-      throw new PaypalApiError(0, 'NETWORK_ERROR', null, `PayPal could not be reached: ${(error as Error).message}`);
-    }
-    if (response.ok) return response;
-    let body: { name?: string; error?: string; message?: string; details?: { issue?: string }[] } = {};
-    try {
-      body = JSON.parse(await response.text());
-    } catch {
-      // not JSON: keep the status
-    }
-    throw new PaypalApiError(
-      response.status,
-      body.name ?? body.error ?? `HTTP_${response.status}`,
-      body.details?.[0]?.issue ?? null,
-      body.message ?? `PayPal answered ${response.status}`,
-    );
+    return (await this.http.request<T>('GET', path))!;
   }
 }

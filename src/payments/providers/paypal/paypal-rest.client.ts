@@ -3,11 +3,8 @@ import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { paypalConfig } from '../../../config';
 import { ProviderHealth } from '../../../trades/provider-health';
+import { PaypalHttp } from './paypal-http';
 import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPayout, PaypalPort } from './paypal.port';
-
-const TIMEOUT_MS = 10000;
-// Renew the token this long before PayPal says it expires.
-const TOKEN_MARGIN_MS = 60000;
 
 interface OrderBody {
   id: string;
@@ -51,64 +48,20 @@ function toCapture(body: CaptureBody): PaypalCapture {
  */
 @Injectable()
 export class PaypalRestClient implements PaypalPort {
-  private token?: { value: string; expiresAt: number };
+  private readonly http: PaypalHttp;
 
   constructor(
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     // Absent when the client is built by hand (conformance tests): then nothing is reported.
     @Optional() private readonly health?: ProviderHealth,
-  ) {}
-
-  private async accessToken(): Promise<string> {
-    if (this.token && this.token.expiresAt > Date.now()) return this.token.value;
-    const response = await this.send('/v1/oauth2/token', {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${this.config.clientId}:${this.config.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
-    });
-    const body = (await response.json()) as { access_token: string; expires_in: number };
-    this.token = { value: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 - TOKEN_MARGIN_MS };
-    return body.access_token;
-  }
-
-  private async send(path: string, init: RequestInit): Promise<Response> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.config.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch (error) {
-      throw new PaypalApiError(0, 'NETWORK_ERROR', null, `PayPal could not be reached: ${(error as Error).message}`);
-    }
-    if (response.ok) return response;
-    const text = await response.text();
-    let body: {
-      name?: string;
-      error?: string;
-      message?: string;
-      error_description?: string;
-      details?: { issue?: string }[];
-      links?: { href: string; rel: string }[];
-    } = {};
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // not JSON: keep the status
-    }
-    throw new PaypalApiError(
-      response.status,
-      body.name ?? body.error ?? `HTTP_${response.status}`,
-      body.details?.[0]?.issue ?? null,
-      body.message ?? body.error_description ?? `PayPal answered ${response.status}`,
-      Array.isArray(body.links) ? body.links.filter((link) => typeof link?.href === 'string' && typeof link?.rel === 'string') : [],
-    );
+  ) {
+    this.http = new PaypalHttp(config);
   }
 
   /** Every call's outcome feeds PayPal's health: a 5xx or a network failure is PayPal failing, any other answer is PayPal up. */
   private async call<T>(method: string, path: string, options: { body?: unknown; requestId?: string } = {}): Promise<T | null> {
     try {
-      const result = await this.callOnce<T>(method, path, options);
+      const result = await this.http.request<T>(method, path, options);
       await this.health?.succeeded('paypal');
       return result;
     } catch (error) {
@@ -116,31 +69,6 @@ export class PaypalRestClient implements PaypalPort {
       else if (error instanceof PaypalApiError) await this.health?.succeeded('paypal');
       throw error;
     }
-  }
-
-  private async callOnce<T>(method: string, path: string, options: { body?: unknown; requestId?: string }): Promise<T | null> {
-    const attempt = async () =>
-      this.send(path, {
-        method,
-        headers: {
-          authorization: `Bearer ${await this.accessToken()}`,
-          'content-type': 'application/json',
-          prefer: 'return=representation',
-          ...(options.requestId ? { 'paypal-request-id': options.requestId } : {}),
-        },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      });
-    let response: Response;
-    try {
-      response = await attempt();
-    } catch (error) {
-      // A token PayPal no longer accepts is fetched anew once.
-      if (!(error instanceof PaypalApiError) || error.status !== 401) throw error;
-      this.token = undefined;
-      response = await attempt();
-    }
-    if (response.status === 204) return null;
-    return (await response.json()) as T;
   }
 
   private toOrder(body: OrderBody): PaypalOrder {
