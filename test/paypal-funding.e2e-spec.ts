@@ -10,11 +10,12 @@ import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.c
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { createOperator, registerUser, TestUser } from './support/factories';
+import { createOperator, TestUser } from './support/factories';
 import { client, Api } from './support/http';
-import { fixed, readyTraveler, setReference, withWallet } from './support/market';
+import { setReference } from './support/market';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
+import { paypalTrade as newPaypalTrade } from './support/paypal-trades';
 
 /** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
 describe('PayPal funding and settlement (HTTP)', () => {
@@ -54,17 +55,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
   // Whatever a test leaves in flight, the books hold their invariants.
   afterEach(() => expectClean());
 
-  async function paypalTrade(amountCny = '1000.00', payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`) {
-    const traveler = await readyTraveler(api);
-    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
-    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    return { traveler, counterparty, payoutEmail, trade };
-  }
+  const paypalTrade = (amountCny?: string, payoutEmail?: string) => newPaypalTrade(api, amountCny, payoutEmail);
 
   async function settlementFailingGauge(): Promise<number> {
     const metrics = await api('GET', '/metrics');
