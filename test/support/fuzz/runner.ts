@@ -23,22 +23,18 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 /** Sends exactly what it is given (a GET with a body, no content type, a bad Content-Length), unlike fetch. */
 export function sendRaw(baseUrl: string, sent: SentRequest, timeoutMs = 30000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      `${baseUrl}${sent.url}`,
-      { method: sent.method, headers: sent.headers, agent, timeout: timeoutMs, insecureHTTPParser: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers['content-type'] ?? ''),
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
+    const req = request(`${baseUrl}${sent.url}`, { method: sent.method, headers: sent.headers, agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     // The service may answer 413 before reading all of an oversized body; the answer is what counts.
     req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' ? undefined : reject(error)));
@@ -137,7 +133,8 @@ export function problemWith(response: RawResponse): string | undefined {
   } catch {
     return '4xx body is not JSON';
   }
-  for (const field of ['type', 'title', 'code'] as const) if (typeof body[field] !== 'string') return `4xx without a string \`${field}\``;
+  for (const field of ['type', 'title', 'detail', 'code'] as const)
+    if (typeof body[field] !== 'string') return `4xx without a string \`${field}\``;
   if (body.status !== response.status) return `4xx whose body says status ${String(body.status)}`;
   if (/at .*\.(js|ts):\d+|node_modules|QueryFailedError/.test(response.text)) return '4xx body shows internals';
   return undefined;
