@@ -4,6 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { returningRows } from '../../common/database/query';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -152,7 +153,9 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
    * polling it: a provider that never answers, or a job lost, still reaches an operator.
    */
   private async flagOverdueSteps(): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(
+    // An UPDATE … RETURNING through TypeORM answers [rows, count]: read as rows, or every sweep "flagged" 2.
+    const rows = await returningRows<{ id: string }>(
+      this.dataSource.manager,
       `UPDATE trades t SET settlement_failing = true, updated_at = now()
         WHERE t.id IN (SELECT s.trade_id FROM settlement_steps s WHERE s.status <> 'done' AND s.flag_after <= now() LIMIT $1)
           AND NOT t.settlement_failing
