@@ -109,6 +109,20 @@ export class SettlementRepository {
   }
 
   /**
+   * The trade's settlement is complete: a step another run began and never finished (a capture into escrow whose
+   * worker died, its capture since recovered by the void or found by the refund) is superseded, not left to flag
+   * the ended trade when its bound passes. Watches are left open: they follow what may still change.
+   */
+  async closeSuperseded(manager: EntityManager, tradeId: string): Promise<void> {
+    await manager.query(
+      `UPDATE settlement_steps SET status = 'done', finished_at = now(), updated_at = now(),
+              last_error = 'superseded: the settlement that ended the trade did not need it'
+        WHERE trade_id = $1 AND status <> 'done' AND step NOT IN ('watch_payout', 'watch_bank_return')`,
+      [tradeId],
+    );
+  }
+
+  /**
    * The provider has not finished (`waiting`) or failed (`failing`, with a message that names no person); true when
    * the step has now waited past its bound, so the caller flags the trade.
    */

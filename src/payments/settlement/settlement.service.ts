@@ -194,6 +194,7 @@ export class SettlementService {
         });
       }
       if (payout) await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
+      await this.journal.closeSuperseded(manager, trade.id);
       await this.trades.clearSettlementFailing(manager, trade.id);
       // Came back at once (refused, failed, blocked): completed all the same, owed again and flagged.
       const bankReturn = results.bankReturn;
