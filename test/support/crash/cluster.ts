@@ -1,0 +1,267 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, closeSync } from 'node:fs';
+import { createServer, AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { dropDatabase } from '../test-app';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The provider mocks' queues: they stand for other companies' systems, whose work our Redis does not hold. */
+export const PROVIDER_QUEUES = ['sandbox-webhooks', 'sandbox-bank', 'sandbox-wechat'];
+
+/** Newest modification time under a directory, of the files `keep` accepts. */
+function newestMtime(dir: string, keep: (name: string) => boolean): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, keep));
+    else if (keep(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The child processes run the compiled service (`dist/src/*.js`), as production does. CI builds before the tests;
+ * locally the build is redone when a source or migration is newer than it (about 35 s).
+ */
+export function ensureBuilt(): { built: boolean; ms: number } {
+  const entry = join(ROOT, 'dist', 'src', 'worker.js');
+  const sources = Math.max(
+    newestMtime(join(ROOT, 'src'), (name) => name.endsWith('.ts') && !name.endsWith('.spec.ts')),
+    newestMtime(join(ROOT, 'migrations'), (name) => name.endsWith('.ts')),
+  );
+  if (existsSync(entry) && statSync(entry).mtimeMs >= sources && existsSync(join(ROOT, 'dist', 'src', 'main.js'))) {
+    return { built: false, ms: 0 };
+  }
+  const started = Date.now();
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      timeout: 180000,
+    });
+  } catch (error) {
+    // tsc emits despite type errors (a file someone is editing); only a build that produced nothing is fatal.
+    if (!existsSync(entry)) throw error;
+    process.stderr.write(
+      `crash test: the build reported errors, running what it emitted\n${String((error as { stdout?: Buffer }).stdout ?? '')}\n`,
+    );
+  }
+  return { built: true, ms: Date.now() - started };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const alive = (child?: ChildProcess): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null;
+
+interface Member {
+  name: string;
+  script: 'main.js' | 'worker.js';
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  generation: number;
+  logFile: string;
+  startedAt: number;
+}
+
+/**
+ * One deployment as child processes: an API (no workers) and `workers` worker processes, sharing one fresh
+ * database and one queue prefix. Members can be killed with SIGKILL and started again; `stop` kills every one,
+ * and a process exit kills any left (the test runner dying must not leave workers running).
+ */
+export class Cluster {
+  readonly databaseUrl: string;
+  readonly queuePrefix: string;
+  readonly logDir = mkdtempSync(join(tmpdir(), 'yb-crash-'));
+  readonly baseUrl: string;
+  readonly counts = { kills: 0, restarts: 0, apiKills: 0, flushes: 0, keysFlushed: 0 };
+  /** Kills by what the platform's queues had under way at that moment (a kill can land in several). */
+  readonly killedDuring: Record<string, number> = { funding: 0, verification: 0, settlement: 0, none: 0 };
+  private readonly members: Member[];
+  private readonly queues = new Map<string, Queue>();
+  private readonly onExit = () => this.members.forEach((m) => alive(m.child) && m.child.kill('SIGKILL'));
+
+  private constructor(
+    readonly port: number,
+    workers: number,
+    private readonly extraEnv: Record<string, string>,
+  ) {
+    const suffix = randomBytes(5).toString('hex');
+    const url = new URL(BASE_DATABASE_URL);
+    url.pathname = `/yb_test_${suffix}`;
+    this.databaseUrl = url.toString();
+    this.queuePrefix = `{ybt_${suffix}}`;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    const member = (name: string, script: Member['script']): Member => ({ name, script, generation: 0, logFile: '', startedAt: 0 });
+    this.members = [member('api', 'main.js'), ...Array.from({ length: workers }, (_, i) => member(`worker-${i + 1}`, 'worker.js'))];
+    process.on('exit', this.onExit);
+  }
+
+  static async start(workers: number, env: Record<string, string>): Promise<Cluster> {
+    const cluster = new Cluster(await freePort(), workers, env);
+    // The API creates and migrates the database; the workers start once it is ready.
+    await cluster.launch(cluster.members[0]);
+    await cluster.waitReady();
+    await Promise.all(cluster.workers().map((w) => cluster.launch(w)));
+    return cluster;
+  }
+
+  /** The environment startTestApp gives an in-process service, for this deployment, plus the test's own settings. */
+  env(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(this.port),
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: this.queuePrefix,
+      LOG_LEVEL: 'info',
+      ARGON2_MEMORY_KIB: '4096',
+      ARGON2_TIME_COST: '1',
+      OUTBOX_POLL_INTERVAL_MS: '100',
+      RATE_LIMIT_PER_IP: '100000',
+      RATE_LIMIT_PER_USER: '100000',
+      WORKER_METRICS_PORT: '0',
+      ...this.extraEnv,
+    };
+  }
+
+  workers(): Member[] {
+    return this.members.slice(1);
+  }
+
+  api(): Member {
+    return this.members[0];
+  }
+
+  /** Workers up long enough to have started their workers (a boot killed at once tests only the boot). */
+  readyWorkers(): Member[] {
+    return this.workers().filter((w) => alive(w.child) && this.logOf(w).includes('Yuanbridge worker running'));
+  }
+
+  logOf(member: Member): string {
+    return existsSync(member.logFile) ? readFileSync(member.logFile, 'utf8') : '';
+  }
+
+  private async launch(member: Member): Promise<void> {
+    member.generation += 1;
+    member.logFile = join(this.logDir, `${member.name}.${member.generation}.log`);
+    const output = openSync(join(this.logDir, `${member.name}.${member.generation}.out`), 'a');
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', member.script)], {
+      cwd: ROOT,
+      env: { ...this.env(), LOG_FILE: member.logFile, RUN_WORKERS: member.script === 'main.js' ? 'false' : 'true' },
+      stdio: ['ignore', output, output],
+    });
+    closeSync(output);
+    member.child = child;
+    member.startedAt = Date.now();
+    member.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  async waitReady(timeoutMs = 60000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const api = this.api();
+      if (!alive(api.child)) throw new Error(`the API exited (${(api.child as ChildProcess | undefined)?.exitCode}); see ${this.logDir}`);
+      const ready = await fetch(`${this.baseUrl}/health/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the API was not ready within ${timeoutMs} ms; see ${this.logDir}`);
+  }
+
+  /** The platform's queues with a job active now (in some worker). */
+  async activeWork(): Promise<string[]> {
+    const busy: string[] = [];
+    for (const name of ['funding', 'verification', 'settlement']) {
+      if (!this.queues.has(name)) this.queues.set(name, new Queue(name, { connection: { url: REDIS_URL }, prefix: this.queuePrefix }));
+      if ((await this.queues.get(name)!.getActiveCount()) > 0) busy.push(name);
+    }
+    return busy;
+  }
+
+  /** SIGKILL: no shutdown hook runs, active jobs and settlement claims are left as they were. */
+  async kill(member: Member): Promise<void> {
+    if (!alive(member.child)) return;
+    if (member !== this.api()) {
+      const busy = await this.activeWork().catch(() => []);
+      for (const queue of busy.length > 0 ? busy : ['none']) this.killedDuring[queue] += 1;
+    }
+    member.child.kill('SIGKILL');
+    await member.exited;
+    if (member === this.api()) this.counts.apiKills += 1;
+    else this.counts.kills += 1;
+  }
+
+  async restart(member: Member): Promise<void> {
+    await this.launch(member);
+    this.counts.restarts += 1;
+    if (member === this.api()) await this.waitReady();
+  }
+
+  /** Workers that died by themselves (not by the killer): a crash the test did not cause is reported. */
+  unexpectedExits(): string[] {
+    return this.members.filter((m) => m.child && m.child.exitCode !== null).map((m) => `${m.name} (exit ${m.child!.exitCode})`);
+  }
+
+  /**
+   * Deletes this run's Redis keys (never FLUSHDB: other runs share the server): every queue, job, lock, job
+   * scheduler and rate-limit counter of the platform. The provider mocks' queues are kept unless `providers`:
+   * a real PayPal or bank does not lose a payout or a transfer because our Redis did.
+   */
+  async flushRedis(providers = false): Promise<number> {
+    const redis = new Redis(REDIS_URL);
+    let deleted = 0;
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.queuePrefix.replace(/[{}]/g, '\\$&')}*`, 'COUNT', 1000);
+        cursor = next;
+        const doomed = providers ? keys : keys.filter((key) => !PROVIDER_QUEUES.some((q) => key.startsWith(`${this.queuePrefix}:${q}:`)));
+        if (doomed.length > 0) deleted += await redis.del(...doomed);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+    this.counts.flushes += 1;
+    this.counts.keysFlushed += deleted;
+    return deleted;
+  }
+
+  /** `node dist/src/cli.js …` against this deployment's database. */
+  cli(...args: string[]): string {
+    return execFileSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), ...args], {
+      cwd: ROOT,
+      env: { ...this.env(), LOG_FILE: join(this.logDir, 'cli.log') },
+      encoding: 'utf8',
+    });
+  }
+
+  /** Kills every member, then drops the database and every key of the prefix. */
+  async stop(options: { keep?: boolean } = {}): Promise<void> {
+    for (const member of this.members) {
+      if (alive(member.child)) member.child.kill('SIGKILL');
+    }
+    await Promise.all(this.members.map((m) => m.exited));
+    process.removeListener('exit', this.onExit);
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    if (options.keep) return;
+    await dropDatabase(this.databaseUrl);
+    await this.flushRedis(true);
+  }
+}
