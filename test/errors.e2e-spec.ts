@@ -176,6 +176,18 @@ describe('problem details for bad input (HTTP)', () => {
     }
   });
 
+  it('a path served with other methods → 405 method_not_allowed with Allow; an unknown path or resource stays 404', async () => {
+    const patch = await api('PATCH', '/v1/me', { token: user.token, body: {} });
+    expectProblem(patch, 405, 'method_not_allowed');
+    expect(patch.headers.get('allow')).toBe('GET, HEAD');
+    const del = await api('DELETE', '/v1/rates/usd-cny');
+    expectProblem(del, 405, 'method_not_allowed');
+    expect(del.headers.get('allow')).toBe('GET, HEAD');
+    const put = await api('PUT', `/v1/users/${user.id}`, { token: user.token, body: {} });
+    expectProblem(put, 405, 'method_not_allowed');
+    expectProblem(await api('GET', '/v1/users/00000000-0000-4000-8000-000000000000', { token: user.token }), 404, 'not_found');
+  });
+
   it('an unknown route → 404 not_found', async () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: user.token }), 404, 'not_found');
   });

@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { PreparedResponse } from '../http/prepared-response';
 import { foreignErrorFormatFor } from './foreign-error-formats';
+import { DomainError } from './domain-error';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import { safeErrorForLog } from './safe-error';
 
@@ -31,6 +32,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
  * path segment too long) never reach Nest's filter.
  */
 export function sendProblem(exception: unknown, request: FastifyRequest, reply: FastifyReply, logger = new Logger('Errors')): void {
+  const allowed = toProblem(exception).status === 404 ? allowedMethods(request) : [];
+  if (allowed.length > 0) {
+    exception = new DomainError('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}`);
+    void reply.header('allow', allowed.join(', '));
+  }
   const { status, body, unexpected } = toProblem(exception);
   if (unexpected) {
     logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
@@ -47,6 +53,15 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
     .status(status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .send({ ...body, instance: `${path}#${request.id}` });
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** For a request no route matched: the methods its path is served with (API.md: 405 with `Allow`), if any. */
+function allowedMethods(request: FastifyRequest): string[] {
+  if (request.routeOptions?.url) return [];
+  const url = request.url.split('?')[0];
+  return METHODS.filter((method) => method !== request.method && request.server.findRoute({ method: method as HTTPMethods, url }) !== null);
 }
 
 /** The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. */
