@@ -8,6 +8,7 @@ import { CursorFrom, describeValue, serialize } from './values';
 export interface RawResponse {
   status: number;
   contentType: string;
+  allow?: string;
   text: string;
 }
 
@@ -30,6 +31,7 @@ export function sendRaw(baseUrl: string, sent: SentRequest, timeoutMs = 30000): 
         resolve({
           status: res.statusCode ?? 0,
           contentType: String(res.headers['content-type'] ?? ''),
+          allow: res.headers.allow,
           text: Buffer.concat(chunks).toString('utf8'),
         }),
       );
@@ -110,7 +112,7 @@ export function materialize(operation: Operation, fuzzCase: FuzzCase, fixtures: 
   if (body !== undefined && fuzzCase.contentType !== null) headers['content-type'] = fuzzCase.contentType ?? 'application/json';
   if (body !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(Buffer.byteLength(body));
   if (headers['content-length'] === '0') body = undefined;
-  return { method: operation.method, url: query ? `${path}?${query}` : path, headers, body };
+  return { method: fuzzCase.method ?? operation.method, url: query ? `${path}?${query}` : path, headers, body };
 }
 
 export function describeRequest(sent: SentRequest): string {
@@ -136,6 +138,7 @@ export function problemWith(response: RawResponse): string | undefined {
   for (const field of ['type', 'title', 'detail', 'code'] as const)
     if (typeof body[field] !== 'string') return `4xx without a string \`${field}\``;
   if (body.status !== response.status) return `4xx whose body says status ${String(body.status)}`;
+  if (response.status === 405 && !response.allow) return '405 without an Allow header';
   if (/at .*\.(js|ts):\d+|node_modules|QueryFailedError/.test(response.text)) return '4xx body shows internals';
   return undefined;
 }

@@ -28,6 +28,8 @@ export type BodyPlan = { json: unknown } | { raw: string } | { none: true };
 export interface FuzzCase {
   /** What was varied, for the summary. */
   kind: string;
+  /** Now and then another method than the operation's: a path that exists with other methods is a 405. */
+  method?: string;
   /** Per path parameter: the fixture of that resource, or a raw (encoded) segment. */
   path: Record<string, { fixture: true } | { raw: string }>;
   query: [string, string | CursorFrom][];
@@ -240,6 +242,8 @@ const HEADERS = fc.oneof(
       { 'idempotency-key': ' ' },
       { 'idempotency-key': 'k'.repeat(300) },
       { 'idempotency-key': 'clé' },
+      // One key for every request that draws it: replays and 422s for another body or path.
+      { 'idempotency-key': 'fuzz-shared-key' },
       { 'x-request-id': '../../x\u00ff' },
       { 'x-request-id': 'r'.repeat(500) },
       { accept: 'text/html' },
@@ -247,6 +251,11 @@ const HEADERS = fc.oneof(
       { 'content-length': '0' },
     ),
   ),
+);
+
+const OTHER_METHODS = fc.oneof(
+  weighted(20, fc.constant<string | undefined>(undefined)),
+  weighted(1, fc.constantFrom<string | undefined>('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
 );
 
 /** Every kind of bad request for one operation, each case varying one or a few things at once. */
@@ -269,12 +278,24 @@ export function casesFor(operation: Operation): fc.Arbitrary<FuzzCase> {
       ]),
     ) as Record<string, fc.Arbitrary<{ fixture: true } | { raw: string }>>,
   );
-  return fc.tuple(path, queries(operation), bodyPlans(operation), AUTHS, HEADERS).map(([pathValues, query, plan, auth, headers]) => {
+  const cases = fc.tuple(path, queries(operation), bodyPlans(operation), AUTHS, HEADERS, OTHER_METHODS);
+  return cases.map(([pathValues, query, plan, auth, headers, other]) => {
+    const method = other !== operation.method ? other : undefined;
     const kinds = [plan.kind];
+    if (method) kinds.push('method');
     if (query.kind) kinds.push(query.kind);
     if (Object.values(pathValues).some((v) => 'raw' in v)) kinds.push('path');
     if (auth !== 'right') kinds.push('auth');
     if (Object.keys(headers).length > 0) kinds.push('headers');
-    return { kind: kinds.join('+'), path: pathValues, query: query.query, auth, contentType: plan.contentType, body: plan.body, headers };
+    return {
+      kind: kinds.join('+'),
+      method,
+      path: pathValues,
+      query: query.query,
+      auth,
+      contentType: plan.contentType,
+      body: plan.body,
+      headers,
+    };
   });
 }
