@@ -206,6 +206,30 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     await expectClean();
   });
 
+  it('takes money whose callback was lost, to a reference no trade polls for, from the bank’s own list: suspense, sent back', async () => {
+    const { traveler, trade, reference } = await bankTrade();
+    expect((await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token })).body.state).toBe('cancelled');
+    // Every bank callback is lost; a cancelled trade's reference and a mistyped one are polled by nobody.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'bank', dropWebhooks: 1 } });
+    try {
+      const late = await send(reference, '138.12');
+      const unknown = await send('YB-LOSTCALLBK', '17.00');
+      await eventually(async () => (await returnBooked(late)) && (await returnBooked(unknown)), 15000);
+      const decided = await db.query(
+        `SELECT transfer_id, disposition FROM bank_incoming_transfers WHERE transfer_id = ANY($1) ORDER BY disposition`,
+        [[late, unknown]],
+      );
+      expect(decided.rows).toEqual([
+        { transfer_id: late, disposition: 'late' },
+        { transfer_id: unknown, disposition: 'unknown_reference' },
+      ]);
+      expect(await returnsOf(unknown)).toEqual([{ amount_cents: '1700', status: 'settled' }]);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
+    }
+    await eventually(async () => (await suspenseBalance()) === '0');
+  });
+
   it('holds money for an expired trade in suspense and sends it back', async () => {
     const { traveler, trade, reference } = await bankTrade();
     await db.query(`UPDATE trades SET funding_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);

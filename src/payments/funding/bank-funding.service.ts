@@ -16,6 +16,13 @@ import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './
 import { FundingRepository } from './funding.repository';
 import { checkFundingJobId, fundingPoll, NotYet } from './provider-steps';
 
+// The bank's settled incoming transfers: read back a day on the first read, each read overlapping the last by a
+// minute (a transfer's settlement time may be earlier than its commit), at most 20 pages of 500 a sweep.
+const SETTLED_FIRST_LOOKBACK_MS = 24 * 60 * 60 * 1000;
+const SETTLED_READ_OVERLAP_MS = 60 * 1000;
+const SETTLED_PAGE = 500;
+const SETTLED_MAX_PAGES = 20;
+
 // Crockford's base32 without I, L, O, U: a reference a person can read out and type.
 const REFERENCE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -96,6 +103,34 @@ export class BankFundingService {
     const transfer = await this.bank.getTransfer(transferId);
     if (transfer.status === 'pending') throw new NotYet(`transfer ${transferId} is pending`);
     return this.receive(transfer);
+  }
+
+  /**
+   * Money the bank settled that the books never took: its callback lost, and its reference one no trade polls for
+   * (a typo, an ended trade). The bank's settled incoming transfers are read by settlement time from where the last
+   * read stopped (a little before, for transfers committed late), and each one the books do not know is decided as
+   * its callback would have had it (suspense, returned). Returns how many were taken.
+   */
+  async takeUnseenSettled(): Promise<number> {
+    const now = new Date();
+    const readUntil = await this.incoming.settledReadUntil();
+    const from = new Date((readUntil?.getTime() ?? now.getTime() - SETTLED_FIRST_LOOKBACK_MS) - SETTLED_READ_OVERLAP_MS);
+    let taken = 0;
+    let reached = now;
+    for (let page = 1; page <= SETTLED_MAX_PAGES; page += 1) {
+      const found = await this.bank.settledIncoming({ from, to: now, page, limit: SETTLED_PAGE });
+      const known = await this.incoming.known(found.transfers.map((t) => t.transferId));
+      for (const transfer of found.transfers) {
+        if (known.has(transfer.transferId)) continue;
+        const outcome = await this.receive(transfer);
+        if (outcome !== 'already' && outcome !== 'nothing') taken += 1;
+      }
+      if (!found.hasMore) break;
+      // What is left is read by the next sweep, from the last transfer read.
+      if (page === SETTLED_MAX_PAGES) reached = found.transfers.at(-1)?.settledAt ?? from;
+    }
+    await this.incoming.markSettledReadUntil(reached);
+    return taken;
   }
 
   /** Decides one settled incoming transfer, once, in one transaction with its ledger entries and jobs. */

@@ -43,6 +43,33 @@ const toRecord = (r: Row): IncomingRecord => ({
 export class BankTransfersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** Which of these transfers the books have decided. */
+  async known(transferIds: string[]): Promise<Set<string>> {
+    if (transferIds.length === 0) return new Set();
+    const rows: { transfer_id: string }[] = await this.dataSource.query(
+      `SELECT transfer_id FROM bank_incoming_transfers WHERE transfer_id = ANY($1)`,
+      [transferIds],
+    );
+    return new Set(rows.map((row) => row.transfer_id));
+  }
+
+  /** Up to where the bank's settled incoming transfers have been read; null before the first read. */
+  async settledReadUntil(): Promise<Date | null> {
+    const rows: { position: Date }[] = await this.dataSource.query(
+      `SELECT position FROM provider_cursors WHERE name = 'bank_settled_incoming'`,
+    );
+    return rows[0]?.position ?? null;
+  }
+
+  /** Moves the read position forward (never back: two sweeps at once keep the furthest). */
+  async markSettledReadUntil(position: Date): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO provider_cursors (name, position) VALUES ('bank_settled_incoming', $1)
+       ON CONFLICT (name) DO UPDATE SET position = GREATEST(provider_cursors.position, EXCLUDED.position), updated_at = now()`,
+      [position],
+    );
+  }
+
   async find(transferId: string, manager?: EntityManager): Promise<IncomingRecord | null> {
     const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM bank_incoming_transfers WHERE transfer_id = $1`, [
       transferId,

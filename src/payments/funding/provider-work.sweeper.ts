@@ -11,6 +11,8 @@ import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
 import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, keepTrying } from './provider-steps';
 import { watchMessage } from '../settlement/settlement-run';
+import { BankFundingService } from './bank-funding.service';
+import { safeErrorForLog } from '../../common/errors';
 
 const PAGE = 500;
 const MAX_PAGES = 40;
@@ -39,6 +41,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     private readonly queues: QueueRegistry,
     private readonly outbox: OutboxService,
     @InjectQueue(QUEUES.settlement) private readonly settlementQueue: Queue,
+    private readonly bankFunding: BankFundingService,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(paypalConfig.KEY) private readonly paypal: ConfigType<typeof paypalConfig>,
   ) {}
@@ -143,6 +146,13 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     );
 
     if (requeued > 0) this.logger.warn({ requeued }, 'Provider work whose job was lost or had given up was queued again');
+    try {
+      const taken = await this.bankFunding.takeUnseenSettled();
+      if (taken > 0) this.logger.warn({ taken }, 'Bank money whose callback was lost was taken into the books');
+    } catch (error) {
+      // The bank unreachable: read again from the same place next sweep; the rest of the sweep goes on.
+      this.logger.warn({ error: safeErrorForLog(error) }, 'The bank’s settled transfers could not be read');
+    }
     const flagged = await this.flagOverdueSteps();
     if (flagged > 0) this.logger.warn({ flagged }, 'Trades whose settlement step waited past its bound were flagged for operators');
     return { requeued };
