@@ -66,6 +66,8 @@ export interface TradeFacts {
   splitTravelerUsd: bigint | null;
   splitCounterpartyUsd: bigint | null;
   wechatTransferId: string | null;
+  /** The trade went through a dispute: an operator decided where its money goes, whatever WeChat shows. */
+  decidedByOperator: boolean;
   updatedAt: Date;
   funding: {
     provider: 'paypal' | 'bank_transfer';
