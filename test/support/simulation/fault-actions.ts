@@ -64,7 +64,7 @@ function remember(model: Model, provider: Provider, failing: boolean): void {
 export async function injectFault(sim: Sim, model: Model, params: { provider: Provider; settings: FaultSettings }): Promise<string> {
   await putFaults(sim, params.provider, params.settings);
   remember(model, params.provider, fails(params.settings));
-  if (params.provider === 'bank') model.bankCallbacksDropped = Boolean(params.settings.dropWebhooks);
+  if (params.provider === 'bank') model.bankFaulted = true;
   count(sim.figures.faults, `${params.provider}: ${faultKind(params.settings)}`);
   return 'set';
 }
@@ -72,7 +72,6 @@ export async function injectFault(sim: Sim, model: Model, params: { provider: Pr
 export async function clearFault(sim: Sim, model: Model, params: { provider: Provider }): Promise<string> {
   await putFaults(sim, params.provider, {});
   remember(model, params.provider, false);
-  if (params.provider === 'bank') model.bankCallbacksDropped = false;
   return 'cleared';
 }
 

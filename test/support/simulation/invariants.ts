@@ -99,6 +99,25 @@ async function excusedProviders(sim: Sim, model: Model, slackMs: number): Promis
   return excused;
 }
 
+/**
+ * An ended trade shown to operators as failing has a reason they can act on: a payout or refund that came back, a
+ * payable still open in the books, or an open reconciliation mismatch. A flag with none of these is a ghost.
+ */
+export async function flagViolations(sim: Sim, model: Model): Promise<string[]> {
+  const ghosts = await sim.db.query(
+    `SELECT t.id, t.state FROM trades t
+      WHERE t.id = ANY($1::uuid[]) AND t.settlement_failing AND t.state IN ('completed', 'refunded', 'settled_split')
+        AND NOT EXISTS (SELECT 1 FROM trade_fundings f WHERE f.trade_id = t.id AND (f.payout_returned OR f.refund_returned))
+        AND NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.trade_id = t.id
+                         AND a.kind IN ('counterparty_payable', 'traveler_refund_payable') AND a.credits_posted <> a.debits_posted)
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_mismatches m WHERE m.trade_id = t.id AND m.resolved_at IS NULL)`,
+    [model.trades.map((t) => t.id)],
+  );
+  return ghosts.rows.map(
+    (r: { id: string; state: string }) => `trade ${r.id} ${r.state} and flagged settlementFailing with nothing to act on`,
+  );
+}
+
 /** Every invariant that holds after any step. */
 export async function stepViolations(sim: Sim, model: Model): Promise<string[]> {
   // One after another: they share one database connection.
@@ -106,7 +125,7 @@ export async function stepViolations(sim: Sim, model: Model): Promise<string[]> 
   const providers = await providerViolations(sim);
   const counters = await counterViolations(sim);
   const deadlines = await deadlineViolations(sim, model);
-  return [...ledger, ...providers, ...counters, ...deadlines, ...sim.serverErrors.map((e) => `500 from the API: ${e}`)];
+  return [...ledger, ...providers, ...counters, ...deadlines, ...sim.serverErrors.map((e) => `API: ${e}`)];
 }
 
 /**

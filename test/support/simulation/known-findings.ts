@@ -13,10 +13,11 @@ export interface KnownFinding {
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
   {
     // Money sent with a reference of no trade is learnt of only from the bank's callback (the funding poll asks
-    // by the references of trades). With the callback lost, it is never booked into suspense nor returned;
-    // reconciliation's search finds it and reports it, and nothing takes it.
-    name: 'orphan bank transfer with its callback lost is never booked',
+    // by the references of trades). With the callback lost (dropped, or its attempts spent while the bank was
+    // faulted), it is never booked into suspense nor returned; reconciliation's search reports it, nothing takes it.
+    name: 'orphan bank transfer whose callback was lost is never booked',
     matches: (violation, model) =>
+      model.bankFaulted &&
       violation.startsWith('reconciliation bank_incoming_unknown_to_ledger {') &&
       [...model.orphanReferences].some((reference) => violation.includes(`"reference":"${reference}"`)),
   },

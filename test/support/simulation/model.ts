@@ -45,14 +45,14 @@ export interface Model {
   failing: Set<Provider>;
   /** When each provider's failures were last cleared: deadlines waiting on it may lag by an outage's extension. */
   failingClearedAt: Map<Provider, number>;
-  /** Whether the bank's callbacks are being dropped now. */
-  bankCallbacksDropped: boolean;
-  /** References of no trade paid while the bank's callbacks were dropped (see known-findings.ts). */
+  /** Whether the sequence set any fault on the bank (its callbacks may have been lost). */
+  bankFaulted: boolean;
+  /** References of no trade the sequence paid money to (see known-findings.ts). */
   orphanReferences: Set<string>;
 }
 
 export function emptyModel(): Model {
-  return { trades: [], failing: new Set(), failingClearedAt: new Map(), bankCallbacksDropped: false, orphanReferences: new Set() };
+  return { trades: [], failing: new Set(), failingClearedAt: new Map(), bankFaulted: false, orphanReferences: new Set() };
 }
 
 /** The system under test, and what the harness keeps between sequences. */
@@ -66,7 +66,7 @@ export interface Sim {
   strict: boolean;
   /** The sweep period the service runs with: how late a deadline may be applied. */
   sweepMs: number;
-  /** Responses of 500 from the platform's own API (not the mocks) during the current step. */
+  /** Responses of 500 from the platform's own API (not the mocks), and answers it must never give, during the current step. */
   serverErrors: string[];
   /** Violations seen before this sequence began: a sequence is blamed only for new ones. */
   baseline: Set<string>;

@@ -1,6 +1,6 @@
 import { count } from './figures';
 import { clearAllFaults } from './fault-actions';
-import { stepViolations } from './invariants';
+import { flagViolations, stepViolations } from './invariants';
 import { isSettling, isTerminal, type Model, type Sim, type SimTrade } from './model';
 import { call, refresh, sleep } from './world';
 
@@ -41,7 +41,9 @@ export async function settle(sim: Sim, model: Model): Promise<string[]> {
   await sleep(1500);
   await refresh(sim, model);
   for (const trade of model.trades) count(sim.figures.endStates, trade.settlementFailing ? `${trade.state} (flagged)` : trade.state);
-  return [...(await stepViolations(sim, model)), ...(await reconciliationViolations(sim, model))];
+  const reconciliation = await reconciliationViolations(sim, model);
+  // After reconciliation: a mismatch it opened is a reason for a flag.
+  return [...(await stepViolations(sim, model)), ...reconciliation, ...(await flagViolations(sim, model))];
 }
 
 /**

@@ -11,7 +11,7 @@ export const RATE = '7.2400';
 /** A call to the service; a 500 from the platform's own API is remembered as a violation of the step. */
 export async function call(sim: Sim, method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
   const response = await sim.api(method, path, options);
-  if (response.status === 500 && path.startsWith('/v1/')) sim.serverErrors.push(`${method} ${path}: ${response.text.slice(0, 200)}`);
+  if (response.status === 500 && path.startsWith('/v1/')) sim.serverErrors.push(`500 to ${method} ${path}: ${response.text.slice(0, 200)}`);
   return response;
 }
 
