@@ -64,7 +64,6 @@ function remember(model: Model, provider: Provider, failing: boolean): void {
 export async function injectFault(sim: Sim, model: Model, params: { provider: Provider; settings: FaultSettings }): Promise<string> {
   await putFaults(sim, params.provider, params.settings);
   remember(model, params.provider, fails(params.settings));
-  if (params.provider === 'bank') model.bankFaulted = true;
   count(sim.figures.faults, `${params.provider}: ${faultKind(params.settings)}`);
   return 'set';
 }

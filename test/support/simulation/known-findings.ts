@@ -12,23 +12,14 @@ export interface KnownFinding {
 
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
   {
-    // Money sent with a reference of no trade is learnt of only from the bank's callback (the funding poll asks
-    // by the references of trades). With the callback lost (dropped, or its attempts spent while the bank was
-    // faulted), it is never booked into suspense nor returned; reconciliation's search reports it, nothing takes it.
-    name: 'orphan bank transfer whose callback was lost is never booked',
-    matches: (violation, model) =>
-      model.bankFaulted &&
-      violation.startsWith('reconciliation bank_incoming_unknown_to_ledger {') &&
-      [...model.orphanReferences].some((reference) => violation.includes(`"reference":"${reference}"`)),
-  },
-  {
-    // A counterparty reported a transfer WeChat does not have (or of another amount); verification opened a
-    // dispute, or a party did, and an operator resolved it. Reconciliation still holds the trade's WeChat
-    // transfer as an open mismatch, for ever: the dispute's resolution is not taken as the answer to it.
-    name: 'reconciliation keeps a resolved dispute’s bad WeChat report open',
+    // A counterparty reports a transfer WeChat does not have (or one a fen short) and the traveler confirms
+    // receipt before verification disputes it: the trade completes on the traveler's word, and reconciliation's
+    // WeChat check holds it as an open mismatch (and flags it) that nothing can close. Decided by an operator
+    // through a dispute, it is taken as answered; on the traveler's word it is not.
+    name: 'reconciliation keeps open a bad WeChat report the traveler confirmed',
     matches: (violation, model) =>
       violation.startsWith('reconciliation wechat_transfer_mismatch ') &&
-      model.trades.some((t) => t.reportedBadTransfer && violation.includes(t.id)),
+      model.trades.some((t) => t.reportedBadTransfer && t.confirmedByTraveler && violation.includes(t.id)),
   },
 ];
 

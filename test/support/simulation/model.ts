@@ -34,6 +34,8 @@ export interface SimTrade {
   wechatTransferId?: string;
   /** The counterparty reported a transfer WeChat does not have, or one of another amount, and it was taken. */
   reportedBadTransfer?: boolean;
+  /** The traveler's confirmation of receipt was taken. */
+  confirmedByTraveler?: boolean;
   state: string;
   settlementFailing: boolean;
 }
@@ -45,14 +47,10 @@ export interface Model {
   failing: Set<Provider>;
   /** When each provider's failures were last cleared: deadlines waiting on it may lag by an outage's extension. */
   failingClearedAt: Map<Provider, number>;
-  /** Whether the sequence set any fault on the bank (its callbacks may have been lost). */
-  bankFaulted: boolean;
-  /** References of no trade the sequence paid money to (see known-findings.ts). */
-  orphanReferences: Set<string>;
 }
 
 export function emptyModel(): Model {
-  return { trades: [], failing: new Set(), failingClearedAt: new Map(), bankFaulted: false, orphanReferences: new Set() };
+  return { trades: [], failing: new Set(), failingClearedAt: new Map() };
 }
 
 /** The system under test, and what the harness keeps between sequences. */

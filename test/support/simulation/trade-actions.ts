@@ -60,13 +60,12 @@ export async function fund(sim: Sim, model: Model, params: { pick: number; kind:
 export const payableLate = (t: SimTrade) => t.state !== 'awaiting_funding' && Boolean(t.orderId || t.reference);
 
 /** Someone sends money with a reference no trade has: all of it to suspense, and back. */
-export async function payUnknownReference(sim: Sim, model: Model, params: { amountUsd: string }): Promise<string> {
+export async function payUnknownReference(sim: Sim, _model: Model, params: { amountUsd: string }): Promise<string> {
   const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   const reference = `YB-${[...randomBytes(10)].map((b) => crockford[b % 32]).join('')}`;
   const sent = await sim.api('POST', '/sandbox/bank/incoming', {
     body: { reference, amountUsd: params.amountUsd, senderAccount: `SIM-STRANGER-${randomBytes(3).toString('hex')}` },
   });
-  model.orphanReferences.add(reference);
   return `${reference} ${params.amountUsd} ${sent.status}`;
 }
 
@@ -112,7 +111,9 @@ async function partyCall(sim: Sim, path: string, token: string, twice: boolean, 
 export async function confirmReceipt(sim: Sim, model: Model, params: { pick: number; twice: boolean }): Promise<string> {
   const trade = pickTrade(model, params.pick, (t) => t.state === 'funded' || t.state === 'payout_sent');
   if (!trade) return 'no trade';
-  return `#${trade.n} ${await partyCall(sim, `/v1/trades/${trade.id}/confirm-receipt`, trade.traveler.token, params.twice)}`;
+  const answers = await partyCall(sim, `/v1/trades/${trade.id}/confirm-receipt`, trade.traveler.token, params.twice);
+  if (answers.includes('200')) trade.confirmedByTraveler = true;
+  return `#${trade.n} ${answers}`;
 }
 
 export async function cancel(sim: Sim, model: Model, params: { pick: number; by: 'traveler' | 'counterparty'; twice: boolean }) {
