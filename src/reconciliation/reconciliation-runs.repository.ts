@@ -47,11 +47,11 @@ export interface RunRow {
 export class ReconciliationRunsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Claims the one running slot (a run older than the lease is taken as dead); null while another run holds it. */
+  /** Claims the one running slot (a run silent for longer than the lease is taken as dead); null while another run holds it. */
   async startRun(trigger: 'schedule' | 'operator', leaseMs: number): Promise<number | null> {
     await this.dataSource.query(
       `UPDATE reconciliation_runs SET finished_at = now(), error = 'abandoned'
-        WHERE finished_at IS NULL AND started_at < now() - $1 * interval '1 millisecond'`,
+        WHERE finished_at IS NULL AND alive_at < now() - $1 * interval '1 millisecond'`,
       [leaseMs],
     );
     const rows: { id: string }[] = await this.dataSource.query(
@@ -59,6 +59,16 @@ export class ReconciliationRunsRepository {
       [trigger],
     );
     return rows[0] ? Number(rows[0].id) : null;
+  }
+
+  /** The run is still working; false when it was taken as dead meanwhile (it must not record). */
+  async touchRun(runId: number): Promise<boolean> {
+    const rows = await returningRows(
+      this.dataSource.manager,
+      `UPDATE reconciliation_runs SET alive_at = now() WHERE id = $1 AND finished_at IS NULL RETURNING id`,
+      [runId],
+    );
+    return rows.length === 1;
   }
 
   async failRun(runId: number, error: string): Promise<void> {
@@ -91,6 +101,11 @@ export class ReconciliationRunsRepository {
    */
   async record(input: RunRecord): Promise<{ opened: number; resolved: number }> {
     return this.dataSource.transaction(async (manager) => {
+      // A run taken as dead meanwhile records nothing: its slot, and the cursor, belong to the run after it.
+      const alive = await manager.query(`SELECT id FROM reconciliation_runs WHERE id = $1 AND finished_at IS NULL FOR UPDATE`, [
+        input.runId,
+      ]);
+      if (alive.length === 0) throw new Error(`Reconciliation run ${input.runId} was taken as dead before it recorded`);
       let opened = 0;
       for (const f of input.findings) {
         const rows: { inserted: boolean }[] = await manager.query(
@@ -117,7 +132,7 @@ export class ReconciliationRunsRepository {
       await manager.query(
         `UPDATE reconciliation_runs SET finished_at = now(), checked_trades = $2, inconclusive_trades = $3, opened = $4, resolved = $5,
                 cursor_updated_at = $6, cursor_trade_id = $7, payouts_searched_until = $8, bank_searched_until = $10, totals = $9
-          WHERE id = $1`,
+          WHERE id = $1 AND finished_at IS NULL`,
         [
           input.runId,
           input.checkedTrades,

@@ -17,8 +17,9 @@ import { PayoutSearch, PayoutSearchResult } from './payout-search';
 import { PlatformTotals, ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationRunsRepository } from './reconciliation-runs.repository';
 
-// A run that has not finished after this long is taken as dead, and its slot free.
-const RUN_LEASE_MS = 30 * 60 * 1000;
+// A run silent this long is taken as dead, and its slot free; a working run says it is alive far more often.
+const RUN_LEASE_MS = 2 * 60 * 1000;
+const RUN_HEARTBEAT_MS = 15 * 1000;
 // Trades checked at once: each waits on its providers, and a run must not crowd out settlement's calls.
 const CONCURRENCY = 4;
 const LISTED_MISMATCHES = 1000;
@@ -60,11 +61,19 @@ export class ReconciliationService {
   async run(trigger: 'schedule' | 'operator'): Promise<RunSummary | 'busy'> {
     const runId = await this.runs.startRun(trigger, RUN_LEASE_MS);
     if (runId === null) return 'busy';
+    const heartbeat = setInterval(() => {
+      this.runs
+        .touchRun(runId)
+        .catch((error: unknown) => this.logger.warn(`Reconciliation run ${runId}: heartbeat failed: ${String(error)}`));
+    }, RUN_HEARTBEAT_MS);
+    heartbeat.unref();
     try {
       return await this.runAs(runId);
     } catch (error) {
       await this.runs.failRun(runId, (error as Error).message);
       throw error;
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
