@@ -44,7 +44,7 @@ export class DbTime {
 }
 
 /** The deadline a decision waits for, re-checked by its conditional update. */
-export type DeadlineColumn = 'funding_by' | 'payout_by';
+export type DeadlineColumn = 'funding_by' | 'payout_by' | 'verify_by';
 
 /**
  * What a transaction holds of one trade, taken in the service's one lock order (docs/ARCHITECTURE.md): the
@@ -444,8 +444,8 @@ export class TradesRepository {
    * start of a transaction); null when the trade is no longer in `state` or has no such deadline. A deadline job
    * that woke before its deadline sleeps this long (a duration: the worker's clock may be set apart from PostgreSQL's).
    */
-  async untilDeadline(tradeId: string, state: TradeState, due: DeadlineColumn): Promise<number | null> {
-    const rows: { ms: string | null }[] = await this.dataSource.query(
+  async untilDeadline(tradeId: string, state: TradeState, due: DeadlineColumn, manager?: EntityManager): Promise<number | null> {
+    const rows: { ms: string | null }[] = await this.m(manager).query(
       `SELECT ceil(extract(epoch FROM ${due} - clock_timestamp()) * 1000)::bigint AS ms FROM trades WHERE id = $1 AND state = $2`,
       [tradeId, state],
     );

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
@@ -44,9 +44,11 @@ export class PayoutVerificationService {
     const trade = (await this.trades.find(tradeId))!;
     let verdict: Verdict;
     const byDeadline = !transfer || transfer.state === 'PROCESSING';
+    // The verify deadline by PostgreSQL's clock, which set it: never decided early by a worker's clock.
+    const beforeDeadline = async (manager?: EntityManager) =>
+      ((await this.trades.untilDeadline(tradeId, 'payout_sent', 'verify_by', manager)) ?? 0) > 0;
     if (byDeadline) {
-      if (trade.verifyBy && trade.verifyBy.getTime() > Date.now())
-        throw new NotYet(`transfer ${leg.wechatTransferId} not settled at WeChat`);
+      if (await beforeDeadline()) throw new NotYet(`transfer ${leg.wechatTransferId} not settled at WeChat`);
       verdict = {
         ok: false,
         finding: transfer
@@ -61,7 +63,7 @@ export class PayoutVerificationService {
       if ((await this.trades.lockState(manager, tradeId)) !== 'payout_sent') return 'nothing';
       // An outage that ended meanwhile may have moved the deadline: read it again under the lock.
       const locked = (await this.trades.find(tradeId, manager))!;
-      if (byDeadline && locked.verifyBy && locked.verifyBy.getTime() > Date.now()) throw new NotYet('the verify deadline was extended');
+      if (byDeadline && locked.verifyBy && (await beforeDeadline(manager))) throw new NotYet('the verify deadline was extended');
       // An outage whose deadlines are still being extended (by another caller's recovery) decides nothing yet.
       if (byDeadline && (await this.health.isDown('wechat'))) throw new NotYet('WeChat is recovering from an outage');
       if (verdict.ok) {
