@@ -112,24 +112,27 @@ export class BankFundingService {
    * its callback would have had it (suspense, returned). Returns how many were taken.
    */
   async takeUnseenSettled(): Promise<number> {
-    const now = new Date();
+    // Positions are the bank's own settlement times, so a clock of ours set apart from the bank's skips nothing;
+    // ours only places the first read, a day back, and bounds the window generously ahead.
     const readUntil = await this.incoming.settledReadUntil();
-    const from = new Date((readUntil?.getTime() ?? now.getTime() - SETTLED_FIRST_LOOKBACK_MS) - SETTLED_READ_OVERLAP_MS);
+    const from = new Date((readUntil?.getTime() ?? Date.now() - SETTLED_FIRST_LOOKBACK_MS) - SETTLED_READ_OVERLAP_MS);
+    const to = new Date(Date.now() + SETTLED_FIRST_LOOKBACK_MS);
     let taken = 0;
-    let reached = now;
+    let reached: Date | null = null;
     for (let page = 1; page <= SETTLED_MAX_PAGES; page += 1) {
-      const found = await this.bank.settledIncoming({ from, to: now, page, limit: SETTLED_PAGE });
+      const found = await this.bank.settledIncoming({ from, to, page, limit: SETTLED_PAGE });
       const known = await this.incoming.known(found.transfers.map((t) => t.transferId));
       for (const transfer of found.transfers) {
-        if (known.has(transfer.transferId)) continue;
-        const outcome = await this.receive(transfer);
-        if (outcome !== 'already' && outcome !== 'nothing') taken += 1;
+        if (!known.has(transfer.transferId)) {
+          const outcome = await this.receive(transfer);
+          if (outcome !== 'already' && outcome !== 'nothing') taken += 1;
+        }
+        if (transfer.settledAt && (!reached || transfer.settledAt > reached)) reached = transfer.settledAt;
       }
+      // What is left past the last page is read by the next sweep, from the last transfer read.
       if (!found.hasMore) break;
-      // What is left is read by the next sweep, from the last transfer read.
-      if (page === SETTLED_MAX_PAGES) reached = found.transfers.at(-1)?.settledAt ?? from;
     }
-    await this.incoming.markSettledReadUntil(reached);
+    if (reached) await this.incoming.markSettledReadUntil(reached);
     return taken;
   }
 

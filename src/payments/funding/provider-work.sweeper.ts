@@ -166,10 +166,15 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     // An UPDATE … RETURNING through TypeORM answers [rows, count]: read as rows, or every sweep "flagged" 2.
     const rows = await returningRows<{ id: string }>(
       this.dataSource.manager,
-      `UPDATE trades t SET settlement_failing = true, updated_at = now()
-        WHERE t.id IN (SELECT s.trade_id FROM settlement_steps s WHERE s.status <> 'done' AND s.flag_after <= now() LIMIT $1)
-          AND NOT t.settlement_failing
-        RETURNING t.id`,
+      // The trades' rows locked in id order first, as every statement that takes more than one does.
+      `WITH overdue AS (
+         SELECT t.id FROM trades t
+          WHERE t.id IN (SELECT s.trade_id FROM settlement_steps s WHERE s.status <> 'done' AND s.flag_after <= now() LIMIT $1)
+            AND NOT t.settlement_failing
+          ORDER BY t.id FOR UPDATE OF t
+       )
+       UPDATE trades t SET settlement_failing = true, updated_at = now() FROM overdue WHERE t.id = overdue.id AND NOT t.settlement_failing
+       RETURNING t.id`,
       [PAGE],
     );
     return rows.length;

@@ -78,7 +78,14 @@ export class AfterTheEnd {
       return booked ? 'payout_returned' : 'nothing';
     }
     if (batch.outcome === 'paid') {
-      await this.journal.finish(undefined, trade.id, 'watch_payout', attempt, batch.itemStatus);
+      // Claimed at last: final. A flag its long wait raised comes down unless something else is owed.
+      if (await this.journal.openWatch(trade.id, 'watch_payout', attempt)) {
+        await this.dataSource.transaction(async (manager) => {
+          await this.trades.lockState(manager, trade.id);
+          await this.journal.finish(manager, trade.id, 'watch_payout', attempt, batch.itemStatus);
+          await this.moves.clearFlagIfNothingOwed(manager, trade.id);
+        });
+      }
       return 'nothing';
     }
     return this.stillWatching(trade.id, 'watch_payout', attempt, `payout ${batch.batchId} is ${batch.itemStatus ?? batch.batchStatus}`);

@@ -63,7 +63,8 @@ export const STEPS: Record<StepName, StepSpec> = {
     requestId: (tradeId) => `yb-${tradeId}-refund`,
     appliesWhen: ({ captured }) => captured,
     records: 'refund_id',
-    recovers: 'the request id replays the refund',
+    recovers:
+      'the request id replays the refund; past that, a refund already made is found among its order’s refunds (looked up first on a retry, since a part refunded once may fit again)',
     notYet: 'never: PayPal refunds a capture at once',
     bound: 'step',
   },

@@ -92,7 +92,10 @@ export class SettlementRepository {
     return { ...toStep(rows[0]), retried: !rows[0].first };
   }
 
-  /** The step is finished: what the provider called it, in the transaction that records its effect. */
+  /**
+   * The step is finished: what the provider called it. Written after the transaction that records its effect (a
+   * worker that dies between the two leaves it running: the next run, or the transaction that ends the trade, closes it).
+   */
   async finish(
     manager: EntityManager | undefined,
     tradeId: string,

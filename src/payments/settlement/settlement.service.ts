@@ -75,7 +75,12 @@ export class SettlementService {
     return this.claimed(tradeId, async (run) => {
       const trade = await this.trades.find(tradeId);
       const current = await this.fundings.find(tradeId);
-      if (!trade || !current || current.captureId || !['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
+      if (current?.captureId) {
+        // Captured by an earlier run whose worker died before journaling it: the step is done, not left to flag.
+        await this.journal.finish(undefined, tradeId, 'capture', 1, current.captureId);
+        return 'nothing';
+      }
+      if (!trade || !current || !['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
       await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!));
       return 'captured';
     });
@@ -103,7 +108,11 @@ export class SettlementService {
     let funding = initial;
     for (const step of planFor(funding.provider, state)) {
       // Each step sees what the steps before it recorded (a void that found a capture makes the refund apply).
-      if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
+      if (!applicableSteps([step], { captured: !!funding.captureId }).length) {
+        // Done by an earlier run that died before journaling it (a capture into escrow): closed, not left to flag.
+        if (step === 'capture') await this.journal.finish(undefined, trade.id, 'capture', 1, funding.captureId);
+        continue;
+      }
       await this.runStep(run, trade, funding, step, split, results);
       funding = (await this.fundings.find(trade.id))!;
     }

@@ -188,7 +188,11 @@ export class PaypalRestClient implements PaypalPort {
     } catch (error) {
       // The batch exists already (an earlier attempt made it, its answer lost, and the request id no longer
       // replays): PayPal refuses the sender_batch_id with a link to the first batch, which is the payout.
-      if (error instanceof PaypalApiError && error.errorName === 'USER_BUSINESS_ERROR') {
+      const duplicate =
+        error instanceof PaypalApiError &&
+        error.errorName === 'USER_BUSINESS_ERROR' &&
+        (error.issue === 'DUPLICATE_SENDER_BATCH_ID' || /sender_batch_id/i.test(error.message));
+      if (duplicate) {
         const first = firstBatchId(error.links, this.config.baseUrl);
         if (first) return this.getPayoutBatch(first);
         throw new PaypalApiError(409, 'DUPLICATE_SENDER_BATCH_ID', error.issue, error.message);
