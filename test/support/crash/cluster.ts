@@ -110,11 +110,16 @@ export class Cluster {
 
   static async start(workers: number, env: Record<string, string>): Promise<Cluster> {
     const cluster = new Cluster(await freePort(), workers, env);
-    // The API creates and migrates the database; the workers start once it is ready.
-    await cluster.launch(cluster.members[0]);
-    await cluster.waitReady();
-    await Promise.all(cluster.workers().map((w) => cluster.launch(w)));
-    return cluster;
+    try {
+      // The API creates and migrates the database; the workers start once it is ready.
+      await cluster.launch(cluster.members[0]);
+      await cluster.waitReady();
+      await Promise.all(cluster.workers().map((w) => cluster.launch(w)));
+      return cluster;
+    } catch (error) {
+      await cluster.stop({ keep: true });
+      throw error;
+    }
   }
 
   /** The environment startTestApp gives an in-process service, for this deployment, plus the test's own settings. */
