@@ -143,9 +143,9 @@ export class BankAndWechatChecks {
   /** A released or completed trade's WeChat transfer: known to WeChat, SUCCESS, for the trade's CNY. */
   async checkWechat(trade: TradeFacts, out: Outcome): Promise<void> {
     if (!trade.wechatTransferId || !['releasing', 'completed'].includes(trade.state)) return;
-    // A reported transfer that did not verify opens a dispute; an operator's release is the answer to it, not a
-    // mismatch left open for ever.
-    if (trade.decidedByOperator) return;
+    // A reported transfer that did not verify opens a dispute; an operator's release is the answer to it, and so is
+    // the traveler's own confirmation that the RMB arrived: neither is a mismatch to keep open for ever.
+    if (trade.decidedByOperator || trade.releasedOnTravelerWord) return;
     const transfer = await this.wechat.getTransfer(trade.wechatTransferId);
     const ledger = { wechatTransferId: trade.wechatTransferId, amountCny: formatAmount(trade.amountCny, 'CNY'), state: trade.state };
     if (!transfer) {

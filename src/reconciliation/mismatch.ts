@@ -68,6 +68,8 @@ export interface TradeFacts {
   wechatTransferId: string | null;
   /** The trade went through a dispute: an operator decided where its money goes, whatever WeChat shows. */
   decidedByOperator: boolean;
+  /** The traveler confirmed the RMB arrived: their word released it, whatever transfer the counterparty reported. */
+  releasedOnTravelerWord: boolean;
   updatedAt: Date;
   funding: {
     provider: 'paypal' | 'bank_transfer';

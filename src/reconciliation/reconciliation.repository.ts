@@ -32,6 +32,7 @@ interface FactsRow {
   split_counterparty_usd: string | null;
   wechat_transfer_id: string | null;
   decided_by_operator: boolean;
+  released_on_traveler_word: boolean;
   updated_at: Date;
   provider: 'paypal' | 'bank_transfer';
   authorization_id: string | null;
@@ -153,7 +154,10 @@ export class ReconciliationRepository {
     if (ids.length === 0) return [];
     const trades: FactsRow[] = await this.dataSource.query(
       `SELECT t.id, t.state, t.amount_usd, t.amount_cny, t.fee_usd, t.payment_method, t.split_traveler_usd, t.split_counterparty_usd,
-              t.wechat_transfer_id, t.dispute_id IS NOT NULL AS decided_by_operator, t.updated_at, f.provider, f.authorization_id, f.capture_id, f.payout_batch_id, f.bank_reference,
+              t.wechat_transfer_id, t.dispute_id IS NOT NULL AS decided_by_operator,
+              EXISTS (SELECT 1 FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing'
+                         AND e.detail->>'reason' = 'receipt_confirmed') AS released_on_traveler_word,
+              t.updated_at, f.provider, f.authorization_id, f.capture_id, f.payout_batch_id, f.bank_reference,
               f.bank_transfer_id, f.refund_id, f.payout_attempt, f.refund_attempt, f.trade_id AS funded
          FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = ANY($1)`,
       [ids],
@@ -179,6 +183,7 @@ export class ReconciliationRepository {
       splitCounterpartyUsd: money(t.split_counterparty_usd),
       wechatTransferId: t.wechat_transfer_id,
       decidedByOperator: t.decided_by_operator,
+      releasedOnTravelerWord: t.released_on_traveler_word,
       updatedAt: t.updated_at,
       funding: t.funded
         ? {
