@@ -221,7 +221,11 @@ describe('Crash test: workers killed and Redis flushed under load (child process
       })();
 
       await Promise.all([killer, flusher, apiKiller, ...load]);
-      if (FINAL_FLUSH) say(`deleted ${await c.flushRedis()} Redis keys after the load`);
+      if (FINAL_FLUSH) {
+        // Once every worker has started (a starting one registers the periodic jobs as it comes up).
+        await until(async () => c.readyWorkers().length === WORKERS, 60000);
+        say(`deleted ${await c.flushRedis()} Redis keys after the load`);
+      }
       const loadSeconds = (Date.now() - started) / 1000;
       say(`load done in ${loadSeconds.toFixed(0)} s: ${driven.length} trades driven, ${JSON.stringify(c.counts)}`);
 
