@@ -4,7 +4,7 @@ import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference, withWallet } from './support/market';
+import { fixed, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 
 const GRACE_MS = 800;
@@ -103,6 +103,35 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect((await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
     await eventually(async () => (await state(tradeId)) === 'completed', 15000);
     return tradeId;
+  }
+
+  /** A PayPal trade released because WeChat verified the transfer the counterparty reported, then completed. */
+  async function verifiedPaypalTrade(amountCny: string) {
+    const [travelerWallet, counterpartyWallet] = [wechatId(), wechatId()];
+    const traveler = await withWallet(api, await registerUser(api, 'traveler'), travelerWallet);
+    const counterparty = await readyCounterparty(api);
+    await withWallet(api, counterparty, counterpartyWallet);
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '5000.00' } });
+    const request = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const created = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const funding = await api('POST', `/v1/trades/${created.id}/funding`, { token: traveler.token, body: {} });
+    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'payer@example.com' } });
+    await eventually(async () => (await state(created.id)) === 'funded');
+    const sent = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny },
+    });
+    expect(sent.status).toBe(201);
+    const reported = await api('POST', `/v1/trades/${created.id}/payout`, {
+      token: counterparty.token,
+      body: { wechatTransferId: sent.body.transferId },
+    });
+    expect(reported.status).toBe(200);
+    await eventually(async () => (await state(created.id)) === 'completed', 15000);
+    return created.id as string;
   }
 
   /** A funded PayPal trade whose payout window passes: the authorization is voided, the trade refunded. */
@@ -405,11 +434,15 @@ describe('Reconciliation with the providers (HTTP)', () => {
       }),
     ]);
   });
-  it('catches a WeChat transfer a released trade claims that WeChat does not know', async () => {
-    const tradeId = await completedPaypalTrade('300.00');
+  it('catches a WeChat transfer a trade released on verification claims that WeChat does not know', async () => {
+    const tradeId = await verifiedPaypalTrade('300.00');
     await db.query(`UPDATE trades SET wechat_transfer_id = 'WXNOSUCHTRANSFER01', updated_at = now() WHERE id = $1`, [tradeId]);
+    // A release on the traveler's own word answers for the RMB whatever transfer was reported: not a mismatch.
+    const confirmed = await completedPaypalTrade('301.00');
+    await db.query(`UPDATE trades SET wechat_transfer_id = 'WXNOSUCHTRANSFER02', updated_at = now() WHERE id = $1`, [confirmed]);
     await afterGrace();
     const run = await runNow();
+    expect(ofTrade(run, confirmed)).toEqual([]);
     expect(ofTrade(run, tradeId)).toEqual([
       expect.objectContaining({
         kind: 'wechat_transfer_mismatch',
