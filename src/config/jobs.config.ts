@@ -13,6 +13,8 @@ export interface JobsConfig {
    * answer from holding up the rest.
    */
   workerConcurrency: number;
+  /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
+  periodicJobsCheckEveryMs: number;
 }
 
 export function loadJobsConfig(env = process.env): JobsConfig {
@@ -22,6 +24,7 @@ export function loadJobsConfig(env = process.env): JobsConfig {
     outboxBatchSize: read.int('OUTBOX_BATCH_SIZE', 100, { min: 1, max: 1000 }),
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, { min: 1, max: 100 }),
+    periodicJobsCheckEveryMs: read.int('PERIODIC_JOBS_CHECK_EVERY_MS', 30000, { min: 100 }),
   });
 }
 

@@ -1,28 +1,22 @@
 import { InjectQueue } from '@nestjs/bullmq';
+import { PeriodicJobs } from '../queues/periodic-jobs';
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
 import { jobsConfig } from '../config';
 import { JOBS, QUEUES } from '../queues/queue-names';
 
-/** Registers the periodic clean-ups; upsertJobScheduler makes every worker process's registration the same one. */
+/** Registers the periodic clean-ups; every worker process registers the same one, and keeps it (PeriodicJobs). */
 @Injectable()
 export class HousekeepingScheduler implements OnApplicationBootstrap {
   constructor(
     @InjectQueue(QUEUES.housekeeping) private readonly queue: Queue,
+    private readonly periodic: PeriodicJobs,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      JOBS.housekeeping.purgeIdempotencyKeys,
-      { every: this.config.idempotencyPurgeEveryMs },
-      { name: JOBS.housekeeping.purgeIdempotencyKeys },
-    );
-    await this.queue.upsertJobScheduler(
-      JOBS.housekeeping.purgePublishedOutbox,
-      { every: this.config.idempotencyPurgeEveryMs },
-      { name: JOBS.housekeeping.purgePublishedOutbox },
-    );
+    await this.periodic.keep(this.queue, JOBS.housekeeping.purgeIdempotencyKeys, this.config.idempotencyPurgeEveryMs);
+    await this.periodic.keep(this.queue, JOBS.housekeeping.purgePublishedOutbox, this.config.idempotencyPurgeEveryMs);
   }
 }

@@ -1,4 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
+import { PeriodicJobs } from '../queues/periodic-jobs';
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
@@ -9,14 +10,11 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 export class MarketScheduler implements OnApplicationBootstrap {
   constructor(
     @InjectQueue(QUEUES.market) private readonly queue: Queue,
+    private readonly periodic: PeriodicJobs,
     @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      JOBS.market.sweepExpiredRequests,
-      { every: this.config.expirySweepEveryMs },
-      { name: JOBS.market.sweepExpiredRequests },
-    );
+    await this.periodic.keep(this.queue, JOBS.market.sweepExpiredRequests, this.config.expirySweepEveryMs);
   }
 }

@@ -9,6 +9,7 @@ import { JobMetrics } from './job-metrics';
 import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
 import { WorkerConcurrency } from './worker-concurrency';
+import { PeriodicJobs } from './periodic-jobs';
 
 @Global()
 @Module({
@@ -29,7 +30,7 @@ import { WorkerConcurrency } from './worker-concurrency';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency],
-  exports: [BullModule, QueueRegistry],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs],
+  exports: [BullModule, QueueRegistry, PeriodicJobs],
 })
 export class QueuesModule {}

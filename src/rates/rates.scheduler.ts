@@ -1,4 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
+import { PeriodicJobs } from '../queues/periodic-jobs';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
@@ -12,6 +13,7 @@ export class RatesScheduler implements OnApplicationBootstrap {
 
   constructor(
     @InjectQueue(QUEUES.rates) private readonly queue: Queue,
+    private readonly periodic: PeriodicJobs,
     private readonly rates: RatesService,
     @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
   ) {}
@@ -22,10 +24,6 @@ export class RatesScheduler implements OnApplicationBootstrap {
     if (!current || current.stale) {
       await this.rates.refresh().catch((error: Error) => this.logger.warn(`First reference refresh failed: ${error.message}`));
     }
-    await this.queue.upsertJobScheduler(
-      JOBS.rates.refreshReference,
-      { every: this.config.referenceRefreshEveryMs },
-      { name: JOBS.rates.refreshReference },
-    );
+    await this.periodic.keep(this.queue, JOBS.rates.refreshReference, this.config.referenceRefreshEveryMs);
   }
 }

@@ -1,4 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
+import { PeriodicJobs } from '../queues/periodic-jobs';
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
@@ -9,14 +10,11 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 export class DeadlinesScheduler implements OnApplicationBootstrap {
   constructor(
     @InjectQueue(QUEUES.deadlines) private readonly queue: Queue,
+    private readonly periodic: PeriodicJobs,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      JOBS.deadlines.sweepDeadlines,
-      { every: this.config.deadlineSweepEveryMs },
-      { name: JOBS.deadlines.sweepDeadlines },
-    );
+    await this.periodic.keep(this.queue, JOBS.deadlines.sweepDeadlines, this.config.deadlineSweepEveryMs);
   }
 }

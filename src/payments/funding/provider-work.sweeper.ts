@@ -1,4 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
+import { PeriodicJobs } from '../../queues/periodic-jobs';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -41,17 +42,14 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     private readonly queues: QueueRegistry,
     private readonly outbox: OutboxService,
     @InjectQueue(QUEUES.settlement) private readonly settlementQueue: Queue,
+    private readonly periodic: PeriodicJobs,
     private readonly bankFunding: BankFundingService,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(paypalConfig.KEY) private readonly paypal: ConfigType<typeof paypalConfig>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.settlementQueue.upsertJobScheduler(
-      JOBS.settlement.sweepProviderWork,
-      { every: this.config.providerWorkSweepEveryMs },
-      { name: JOBS.settlement.sweepProviderWork },
-    );
+    await this.periodic.keep(this.settlementQueue, JOBS.settlement.sweepProviderWork, this.config.providerWorkSweepEveryMs);
   }
 
   async sweep(): Promise<{ requeued: number }> {
