@@ -32,6 +32,8 @@ export interface SimTrade {
   reference?: string;
   /** A WeChat transfer the counterparty made for this trade (reported or not). */
   wechatTransferId?: string;
+  /** The transfer id the trade took when the counterparty reported it: no other trade may take it. */
+  claimedTransferId?: string;
   /** The counterparty reported a transfer WeChat does not have, or one of another amount, and it was taken. */
   reportedBadTransfer?: boolean;
   /** The traveler's confirmation of receipt was taken. */

@@ -77,7 +77,7 @@ export async function sendRmb(sim: Sim, model: Model, params: { pick: number; ki
   if (!trade) return 'no trade';
   let transferId: string | undefined;
   if (params.kind === 'never_sent') transferId = `1000020260101${randomBytes(6).readUIntBE(0, 6)}`;
-  if (params.kind === 'reused') transferId = model.trades.find((t) => t !== trade && t.wechatTransferId)?.wechatTransferId;
+  if (params.kind === 'reused') transferId = model.trades.find((t) => t !== trade && t.claimedTransferId)?.claimedTransferId;
   if (params.kind === 'right' || params.kind === 'wrong_amount' || params.kind === 'unreported') {
     const amount = cents(trade.amountCny) - (params.kind === 'wrong_amount' ? 1n : 0n);
     const sent = await sim.api('POST', '/sandbox/wechat/transfers', {
@@ -92,6 +92,7 @@ export async function sendRmb(sim: Sim, model: Model, params: { pick: number; ki
     token: trade.counterparty.token,
     body: { wechatTransferId: transferId },
   });
+  if (reported.status === 200) trade.claimedTransferId = transferId;
   if (reported.status === 200 && (params.kind === 'never_sent' || params.kind === 'wrong_amount')) trade.reportedBadTransfer = true;
   if (params.kind === 'reused' && reported.status !== 409) {
     sim.serverErrors.push(`a transfer another trade claimed was accepted for trade ${trade.id}: ${reported.status}`);
