@@ -92,7 +92,7 @@ export async function refresh(sim: Sim, model: Model): Promise<void> {
   }
 }
 
-/** Waits up to `ms` for the trade to leave `state` (or reach one of `states`); never fails: the service may be faulted. */
+/** Waits up to `ms` for the trade to leave the state `leave`; never fails: the service may be faulted. */
 export async function settleBriefly(sim: Sim, trade: SimTrade, leave: string, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
