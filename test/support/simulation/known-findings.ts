@@ -10,18 +10,8 @@ export interface KnownFinding {
   matches(violation: string, model: Model): boolean;
 }
 
-export const KNOWN_FINDINGS: readonly KnownFinding[] = [
-  {
-    // A counterparty reports a transfer WeChat does not have (or one a fen short) and the traveler confirms
-    // receipt before verification disputes it: the trade completes on the traveler's word, and reconciliation's
-    // WeChat check holds it as an open mismatch (and flags it) that nothing can close. Decided by an operator
-    // through a dispute, it is taken as answered; on the traveler's word it is not.
-    name: 'reconciliation keeps open a bad WeChat report the traveler confirmed',
-    matches: (violation, model) =>
-      violation.startsWith('reconciliation wechat_transfer_mismatch ') &&
-      model.trades.some((t) => t.reportedBadTransfer && t.confirmedByTraveler && violation.includes(t.id)),
-  },
-];
+// None open: each the simulation found was fixed, and fails the run again if it comes back.
+export const KNOWN_FINDINGS: readonly KnownFinding[] = [];
 
 export function knownFinding(violation: string, model: Model): KnownFinding | undefined {
   return KNOWN_FINDINGS.find((finding) => finding.matches(violation, model));
