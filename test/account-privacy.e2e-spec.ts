@@ -114,6 +114,8 @@ describe('Account export and deletion (HTTP)', () => {
     expect(body.trades[0].timeline[0]).toMatchObject({ type: 'state_changed', fromState: null, toState: 'awaiting_funding' });
     expect(body.trades[0].timeline.map((e: { toState: string }) => e.toState)).toContain('funded');
     expect(body).toMatchObject({ webhookEndpoints: [], messages: [], ratings: { given: [], received: [] }, disputes: [] });
+    expect(body.account.reputationCounters).toMatchObject({ completedTrades: 0, failedTrades: 0 });
+    expect(body.dailyVolume).toEqual([{ day: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), volumeUsd: '138.12' }]);
 
     // Nothing of Omar's: not his wallet, his PayPal address, his email; no handle field at all.
     for (const secret of [omarWechat, omarPayer, omar.email]) expect(text).not.toContain(secret);
@@ -282,6 +284,22 @@ describe('Account export and deletion (HTTP)', () => {
     });
     expect(again.status).toBe(201);
     expect(again.body.id).not.toBe(dora.id);
+  });
+
+  it('keeps dispute statements append-only: the only change allowed is erasing a deleted author’s text, once', async () => {
+    const refused = async (sql: string) => {
+      await expect(db.query(sql, [disputeId])).rejects.toThrow(/append-only/);
+    };
+    // Omar is not deleted: his statement cannot be erased, edited or removed.
+    await refused(`UPDATE dispute_statements SET text = NULL, erased_at = now() WHERE dispute_id = $1 AND text IS NOT NULL`);
+    await refused(`UPDATE dispute_statements SET text = 'rewritten' WHERE dispute_id = $1 AND text IS NOT NULL`);
+    // Dora's erased statement cannot be written again, nor either one removed.
+    await refused(`UPDATE dispute_statements SET text = 'back', erased_at = NULL WHERE dispute_id = $1 AND text IS NULL`);
+    await refused(`DELETE FROM dispute_statements WHERE dispute_id = $1`);
+    const kept = await db.query(`SELECT text IS NULL AS erased FROM dispute_statements WHERE dispute_id = $1 ORDER BY created_at`, [
+      disputeId,
+    ]);
+    expect(kept.rows).toEqual([{ erased: true }, { erased: false }]);
   });
 
   /** A counterparty with an active offer (100..500 of 1000 CNY) and a traveler ready to take it. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
+import { formatAmount } from '../common/money';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { presentDispute, presentStatement } from '../disputes/disputes.service';
 import type { DisputeView, StatementView } from '../disputes/dto/disputes.dto';
@@ -48,6 +49,11 @@ export class AccountExportService {
       exportedAt: new Date().toISOString(),
       account,
       apiKeys: await this.apiKeys(caller.id),
+      consoleSessions: (await this.privacy.consoleSessionsOf(caller.id)).map((session) => ({
+        createdAt: session.createdAt.toISOString(),
+        expiresAt: session.expiresAt.toISOString(),
+      })),
+      dailyVolume: (await this.privacy.dailyVolumeOf(caller.id)).map((v) => ({ day: v.day, volumeUsd: formatAmount(v.usdCents, 'USD') })),
       webhookEndpoints: [],
       ...(await this.listings(caller.id)),
       trades,
@@ -61,8 +67,17 @@ export class AccountExportService {
     const user = await this.users.findWithReputation(userId);
     if (!user) throw DomainError.notFound('User');
     const handles = await this.privacy.handlesOf(userId);
+    const counters = user.reputation;
     return {
       ...presentUser(user),
+      reputationCounters: {
+        completedTrades: counters?.completedTrades ?? 0,
+        failedTrades: counters?.failedTrades ?? 0,
+        disputesWon: counters?.disputesWon ?? 0,
+        disputesLost: counters?.disputesLost ?? 0,
+        ratingCount: counters?.ratingCount ?? 0,
+        recentReleaseMinutes: counters?.recentReleaseMinutes ?? [],
+      },
       paymentDetails: {
         wechatId: handles.wechatId && this.encryption.decrypt(handles.wechatId, HANDLE_CONTEXT.wechatId),
         paypalEmail: handles.paypalEmail && this.encryption.decrypt(handles.paypalEmail, HANDLE_CONTEXT.paypalEmail),

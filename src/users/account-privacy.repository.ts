@@ -48,6 +48,24 @@ export class AccountPrivacyRepository {
     return rows[0]?.password_hash ?? null;
   }
 
+  /** The user's traded USD per UTC day (what the tier's daily limit counts), oldest first. */
+  async dailyVolumeOf(userId: string): Promise<{ day: string; usdCents: bigint }[]> {
+    const rows: { day: string; usd_cents: string }[] = await this.dataSource.query(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, usd_cents FROM user_daily_volume WHERE user_id = $1 ORDER BY day`,
+      [userId],
+    );
+    return rows.map((r) => ({ day: r.day, usdCents: BigInt(r.usd_cents) }));
+  }
+
+  /** The user's operator console sessions that have not ended (operators only have them). */
+  async consoleSessionsOf(userId: string): Promise<{ createdAt: Date; expiresAt: Date }[]> {
+    const rows: { created_at: Date; expires_at: Date }[] = await this.dataSource.query(
+      `SELECT created_at, expires_at FROM console_sessions WHERE user_id = $1 ORDER BY created_at`,
+      [userId],
+    );
+    return rows.map((r) => ({ createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+
   /** Locks the user's row for its deletion (after its requests and offers: the one lock order); null if deleted already. */
   async lockForDeletion(manager: EntityManager, userId: string): Promise<{ passwordHash: string } | null> {
     const rows: { password_hash: string }[] = await manager.query(

@@ -20,8 +20,19 @@ export class OwnPaymentDetailsView {
   @ApiProperty({ nullable: true, type: String, description: 'the caller’s own PayPal payout email, in clear' }) paypalEmail: string | null;
 }
 
+export class ReputationCountersView {
+  @ApiProperty() completedTrades: number;
+  @ApiProperty() failedTrades: number;
+  @ApiProperty() disputesWon: number;
+  @ApiProperty() disputesLost: number;
+  @ApiProperty() ratingCount: number;
+  @ApiProperty({ type: [Number], description: 'the latest release times the median is taken over' }) recentReleaseMinutes: number[];
+}
+
 export class ExportedAccountView extends UserView {
   @ApiProperty({ type: OwnPaymentDetailsView }) paymentDetails: OwnPaymentDetailsView;
+  @ApiProperty({ type: ReputationCountersView, description: 'the counters the reputation is computed from' })
+  reputationCounters: ReputationCountersView;
 }
 
 /** Everything the service keeps about the caller. Other users appear by id (and display name) only. */
@@ -29,6 +40,14 @@ export class AccountExportView {
   @ApiProperty() exportedAt: string;
   @ApiProperty({ type: ExportedAccountView }) account: ExportedAccountView;
   @ApiProperty({ description: 'ApiKeyView[]: prefix only, never the key' }) apiKeys: unknown[];
+  @ApiProperty({ description: 'operators’ console sessions not yet ended: {createdAt, expiresAt}' }) consoleSessions: {
+    createdAt: string;
+    expiresAt: string;
+  }[];
+  @ApiProperty({ description: 'USD traded per UTC day, as the daily limit counts it: {day, volumeUsd}' }) dailyVolume: {
+    day: string;
+    volumeUsd: string;
+  }[];
   @ApiProperty({ description: 'the caller’s webhook endpoints (no secrets)' }) webhookEndpoints: unknown[];
   @ApiProperty({ description: 'RequestView[], any status' }) requests: unknown[];
   @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
