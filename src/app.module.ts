@@ -32,6 +32,7 @@ import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RuntimeModule } from './runtime';
 import { SandboxModule } from './sandbox/sandbox.module';
 import { TradesModule } from './trades/trades.module';
+import { AccountPrivacyModule } from './users/account-privacy.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppModuleOptions {
@@ -108,6 +109,7 @@ export class AppModule {
         payments,
         ReconciliationModule.register({ workers: options.workers, payments }),
         disputes,
+        AccountPrivacyModule.register({ rates, market, trades, disputes }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

@@ -102,6 +102,9 @@ const table: Row[] = [
   row('POST /v1/me/api-keys', undefined, [U, 201, F, 201, 201, 201, 201, S, S, S], { name: 'probe' }),
   row('GET /v1/me/api-keys', undefined, users(200)),
   row('DELETE /v1/me/api-keys/:id', 'apiKey', [U, 200, F, N, N, N, N, 200, N, N]),
+  row('GET /v1/me/export', undefined, users(200)),
+  // Deleting one's account takes the password again: a wrong one is refused after the role and suspension checks.
+  row('DELETE /v1/me', undefined, [U, U, U, U, U, U, F, S, S, S], { password: 'not the password' }),
   row('GET /v1/users/:id', 'user', users(200)),
 
   // Market. A traveler sees only its own requests; a counterparty only open ones of makers not suspended.

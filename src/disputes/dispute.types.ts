@@ -17,7 +17,8 @@ export const STATEMENT_LIMITS = {
 } as const;
 
 export interface Attachment {
-  name: string;
+  /** Null once its statement's text is erased. */
+  name: string | null;
   contentType: string;
   sizeBytes: number;
   sha256: string;
@@ -45,7 +46,9 @@ export interface Statement {
   id: string;
   disputeId: string;
   author: { kind: 'traveler' | 'counterparty' | 'system'; id: string | null };
-  text: string;
+  /** Null once erased (its author deleted their account); the statement itself stays. */
+  text: string | null;
+  erased: boolean;
   attachments: Attachment[];
   createdAt: Date;
 }

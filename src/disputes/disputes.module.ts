@@ -16,7 +16,7 @@ export class DisputesModule {
       imports: [options.trades, AuditModule],
       controllers: [DisputesController, AdminDisputesController],
       providers: [DisputesRepository, DisputesService],
-      exports: [DisputesService],
+      exports: [DisputesService, DisputesRepository],
     };
   }
 }

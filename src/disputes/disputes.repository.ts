@@ -28,7 +28,8 @@ interface StatementRow {
   dispute_id: string;
   author_kind: Statement['author']['kind'];
   author_id: string | null;
-  text: string;
+  text: string | null;
+  erased_at: Date | null;
   attachments: Attachment[];
   created_at: Date;
 }
@@ -56,6 +57,7 @@ const toStatement = (r: StatementRow): Statement => ({
   disputeId: r.dispute_id,
   author: { kind: r.author_kind, id: r.author_id },
   text: r.text,
+  erased: r.erased_at !== null,
   attachments: r.attachments,
   createdAt: r.created_at,
 });
@@ -113,6 +115,41 @@ export class DisputesRepository {
       [disputeId],
     );
     return rows.map(toStatement);
+  }
+
+  /** The disputes of these trades, oldest first (the account export). */
+  async ofTrades(tradeIds: string[]): Promise<Dispute[]> {
+    const rows: DisputeRow[] = await this.dataSource.query(
+      `SELECT * FROM disputes WHERE trade_id = ANY($1::uuid[]) ORDER BY created_at, id`,
+      [tradeIds],
+    );
+    return rows.map(toDispute);
+  }
+
+  /** Every statement of these disputes, oldest first (the account export). */
+  async statementsOf(disputeIds: string[]): Promise<Statement[]> {
+    const rows: StatementRow[] = await this.dataSource.query(
+      `SELECT * FROM dispute_statements WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id`,
+      [disputeIds],
+    );
+    return rows.map(toStatement);
+  }
+
+  /**
+   * Erases the text (and attachment names) of every statement this author wrote, in the deletion's transaction:
+   * the one change the table's trigger allows, and only once the author is marked deleted. Returns how many.
+   */
+  async eraseStatementsBy(manager: EntityManager, authorId: string): Promise<number> {
+    const rows = await returningRows(
+      manager,
+      `UPDATE dispute_statements s
+          SET text = NULL, erased_at = now(),
+              attachments = (SELECT coalesce(jsonb_agg(a.e || '{"name": null}'::jsonb ORDER BY a.o), '[]'::jsonb)
+                               FROM jsonb_array_elements(s.attachments) WITH ORDINALITY AS a(e, o))
+        WHERE s.author_id = $1 AND s.erased_at IS NULL RETURNING s.id`,
+      [authorId],
+    );
+    return rows.length;
   }
 
   async assign(manager: EntityManager, id: string, operatorId: string): Promise<Dispute> {

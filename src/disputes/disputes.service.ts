@@ -26,15 +26,16 @@ import type {
   StatementView,
 } from './dto/disputes.dto';
 
-const presentStatement = (s: Statement): StatementView => ({
+export const presentStatement = (s: Statement): StatementView => ({
   id: s.id,
   author: s.author,
   text: s.text,
+  erased: s.erased,
   attachments: s.attachments,
   createdAt: s.createdAt.toISOString(),
 });
 
-function presentDispute(dispute: Dispute): DisputeView {
+export function presentDispute(dispute: Dispute): DisputeView {
   return {
     id: dispute.id,
     tradeId: dispute.tradeId,

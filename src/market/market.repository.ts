@@ -375,6 +375,42 @@ export class MarketRepository {
     return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));
   }
 
+  /** A traveler's requests in any status, by id, a page after `afterId` (the account export). */
+  async requestsOf(travelerId: string, limit: number, afterId?: string): Promise<ExchangeRequest[]> {
+    const rows: RequestRow[] = await this.dataSource.query(
+      `${REQUEST_SELECT} WHERE r.traveler_id = $1 AND ($2::uuid IS NULL OR r.id > $2::uuid) ORDER BY r.id LIMIT $3`,
+      [travelerId, afterId ?? null, limit],
+    );
+    return rows.map(toRequest);
+  }
+
+  /** A counterparty's offers in any status, by id, a page after `afterId` (the account export). */
+  async offersOf(counterpartyId: string, limit: number, afterId?: string): Promise<Offer[]> {
+    const rows: OfferRow[] = await this.dataSource.query(
+      `${OFFER_SELECT} WHERE o.counterparty_id = $1 AND ($2::uuid IS NULL OR o.id > $2::uuid) ORDER BY o.id LIMIT $3`,
+      [counterpartyId, afterId ?? null, limit],
+    );
+    return rows.map(toOffer);
+  }
+
+  /**
+   * A maker's requests that could still trade (open or filled, not expired) and offers that are not closed, by
+   * id; `lock` locks them in that order (the account deletion takes them before the user's row, as an accept or
+   * a take does).
+   */
+  async openListingsOf(manager: EntityManager, userId: string, lock: boolean): Promise<{ requests: string[]; offers: string[] }> {
+    const forUpdate = lock ? ' FOR UPDATE' : '';
+    const requests: { id: string }[] = await manager.query(
+      `SELECT id FROM exchange_requests WHERE traveler_id = $1 AND status IN ('open', 'filled') AND expires_at > now() ORDER BY id${forUpdate}`,
+      [userId],
+    );
+    const offers: { id: string }[] = await manager.query(
+      `SELECT id FROM offers WHERE counterparty_id = $1 AND status <> 'closed' ORDER BY id${forUpdate}`,
+      [userId],
+    );
+    return { requests: requests.map((r) => r.id), offers: offers.map((o) => o.id) };
+  }
+
   /** Cancels the traveler's request if it is open or filled and not past its expiry; false otherwise. */
   async cancelRequest(manager: EntityManager, id: string, travelerId: string): Promise<boolean> {
     const rows = await returningRows(

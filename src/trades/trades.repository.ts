@@ -408,6 +408,33 @@ export class TradesRepository {
     }));
   }
 
+  /** The whole timelines of these trades, each oldest first (the account export: one read per page of trades). */
+  async eventsOfTrades(tradeIds: string[]): Promise<(TradeEvent & { tradeId: string })[]> {
+    const rows: {
+      trade_id: string;
+      at: Date;
+      actor_kind: Actor['kind'];
+      actor_id: string | null;
+      type: TradeEvent['type'];
+      from_state: TradeState | null;
+      to_state: TradeState | null;
+      detail: Record<string, unknown>;
+    }[] = await this.dataSource.query(
+      `SELECT trade_id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
+        WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
+      [tradeIds],
+    );
+    return rows.map((r) => ({
+      tradeId: r.trade_id,
+      at: r.at,
+      actor: { kind: r.actor_kind, id: r.actor_id },
+      type: r.type,
+      fromState: r.from_state,
+      toState: r.to_state,
+      detail: r.detail,
+    }));
+  }
+
   /**
    * The caller's trades, newest first. A user's trades are those it travels in and those it counters: each is
    * a backward walk of its own index from the cursor, at most one page long, and the two are merged. So a page

@@ -43,6 +43,6 @@ import { UsersService } from './users.service';
     JwtStrategy,
     ApiKeyStrategy,
   ],
-  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService],
+  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, PrincipalCache],
 })
 export class UsersModule {}

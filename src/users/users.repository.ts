@@ -138,9 +138,12 @@ export class UsersRepository {
     return rows.length === 0 ? null : { id: rows[0].id, passwordHash: rows[0].password_hash, role: rows[0].role };
   }
 
-  /** The fields every authenticated request needs, in one indexed read. */
+  /** The fields every authenticated request needs, in one indexed read. A deleted account has none: its tokens are refused. */
   async findPrincipal(id: string): Promise<Omit<AuthUser, 'via'> | null> {
-    const rows = await this.dataSource.query(`SELECT id, role, tier, suspended_at IS NOT NULL AS suspended FROM users WHERE id = $1`, [id]);
+    const rows = await this.dataSource.query(
+      `SELECT id, role, tier, suspended_at IS NOT NULL AS suspended FROM users WHERE id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
     return rows[0] ?? null;
   }
 
@@ -149,7 +152,7 @@ export class UsersRepository {
       `SELECT u.id, u.role, u.tier, u.suspended_at IS NOT NULL AS suspended, k.id AS "keyId",
               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
          FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.deleted_at IS NULL`,
       [keyHash],
     );
     return rows[0] ?? null;

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   dispute_assigned: { status: 409, title: 'Dispute held by another operator' },
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
+  live_trades: { status: 409, title: 'Account has live trades' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },

@@ -119,11 +119,19 @@ export class ActorView {
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) id: string | null;
 }
 
+export class AttachmentView {
+  @ApiProperty({ type: String, nullable: true, description: 'null once its statement is erased' }) name: string | null;
+  @ApiProperty() contentType: string;
+  @ApiProperty() sizeBytes: number;
+  @ApiProperty() sha256: string;
+}
+
 export class StatementView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ type: ActorView }) author: ActorView;
-  @ApiProperty() text: string;
-  @ApiProperty({ type: [AttachmentDto] }) attachments: AttachmentDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'null once erased (its author deleted their account)' }) text: string | null;
+  @ApiProperty({ description: 'the text was erased' }) erased: boolean;
+  @ApiProperty({ type: [AttachmentView] }) attachments: AttachmentView[];
   @ApiProperty() createdAt: string;
 }
 

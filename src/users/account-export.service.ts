@@ -1,0 +1,148 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user';
+import { FieldEncryption } from '../common/crypto/field-encryption';
+import { DomainError } from '../common/errors';
+import { formatAmount } from '../common/money';
+import { DisputesRepository } from '../disputes/disputes.repository';
+import { presentDispute, presentStatement } from '../disputes/disputes.service';
+import type { DisputeView, StatementView } from '../disputes/dto/disputes.dto';
+import type { OfferView, RequestView } from '../market/dto/market.dto';
+import { presentOffer, presentRequest } from '../market/market.presenter';
+import { MarketRepository } from '../market/market.repository';
+import { RatesService } from '../rates/rates.service';
+import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
+import { presentEvent, presentTrade } from '../trades/trade.presenter';
+import type { TradePosition } from '../trades/trade-position';
+import { TradesRepository } from '../trades/trades.repository';
+import { AccountPrivacyRepository } from './account-privacy.repository';
+import type { AccountExportView, ExportedAccountView } from './dto/account-privacy.dto';
+import type { ApiKeyView } from './dto/users.dto';
+import { presentApiKey, presentUser } from './users.presenter';
+import { UsersRepository } from './users.repository';
+import { HANDLE_CONTEXT } from './users.service';
+
+/** Rows read per query: the export walks everything the caller has, a page at a time, with no overall limit. */
+const PAGE = 200;
+
+/**
+ * `GET /v1/me/export`: everything the service keeps about the caller, in the shapes the rest of the API uses.
+ * The caller's own payment handles are decrypted; nobody else's appear: trades are presented as the caller's
+ * list shows them without the counterparty's view of the traveler's wallet, timelines and disputes carry no
+ * handles (API.md), and other users appear only by id (and, on listings, display name).
+ */
+@Injectable()
+export class AccountExportService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly privacy: AccountPrivacyRepository,
+    private readonly market: MarketRepository,
+    private readonly trades: TradesRepository,
+    private readonly disputes: DisputesRepository,
+    private readonly rates: RatesService,
+    private readonly encryption: FieldEncryption,
+  ) {}
+
+  async export(caller: AuthUser): Promise<AccountExportView> {
+    const account = await this.account(caller.id);
+    const { trades, disputes } = await this.tradesAndDisputes(caller.id);
+    return {
+      exportedAt: new Date().toISOString(),
+      account,
+      apiKeys: await this.apiKeys(caller.id),
+      consoleSessions: (await this.privacy.consoleSessionsOf(caller.id)).map((session) => ({
+        createdAt: session.createdAt.toISOString(),
+        expiresAt: session.expiresAt.toISOString(),
+      })),
+      dailyVolume: (await this.privacy.dailyVolumeOf(caller.id)).map((v) => ({ day: v.day, volumeUsd: formatAmount(v.usdCents, 'USD') })),
+      webhookEndpoints: [],
+      ...(await this.listings(caller.id)),
+      trades,
+      disputes,
+      messages: [],
+      ratings: { given: [], received: [] },
+    };
+  }
+
+  private async account(userId: string): Promise<ExportedAccountView> {
+    const user = await this.users.findWithReputation(userId);
+    if (!user) throw DomainError.notFound('User');
+    const handles = await this.privacy.handlesOf(userId);
+    const counters = user.reputation;
+    return {
+      ...presentUser(user),
+      reputationCounters: {
+        completedTrades: counters?.completedTrades ?? 0,
+        failedTrades: counters?.failedTrades ?? 0,
+        disputesWon: counters?.disputesWon ?? 0,
+        disputesLost: counters?.disputesLost ?? 0,
+        ratingCount: counters?.ratingCount ?? 0,
+        recentReleaseMinutes: counters?.recentReleaseMinutes ?? [],
+      },
+      paymentDetails: {
+        wechatId: handles.wechatId && this.encryption.decrypt(handles.wechatId, HANDLE_CONTEXT.wechatId),
+        paypalEmail: handles.paypalEmail && this.encryption.decrypt(handles.paypalEmail, HANDLE_CONTEXT.paypalEmail),
+      },
+    };
+  }
+
+  private async apiKeys(userId: string): Promise<ApiKeyView[]> {
+    const keys: ApiKeyView[] = [];
+    for (let after: { createdAt: string; id: string } | undefined; ;) {
+      const page = await this.users.listApiKeys(userId, PAGE, after);
+      keys.push(...page.map(presentApiKey));
+      if (page.length < PAGE) return keys;
+      const last = page[page.length - 1];
+      after = { createdAt: last.createdAt.toISOString(), id: last.id };
+    }
+  }
+
+  private async listings(userId: string): Promise<{ requests: RequestView[]; offers: OfferView[] }> {
+    const reference = (await this.rates.current())?.rate ?? null;
+    const requests: RequestView[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.market.requestsOf(userId, PAGE, after);
+      requests.push(...page.map((r) => presentRequest(r, reference)));
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    const offers: OfferView[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.market.offersOf(userId, PAGE, after);
+      offers.push(...page.map((o) => presentOffer(o, reference)));
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    return { requests, offers };
+  }
+
+  /** The caller's trades newest first, each with its whole timeline, and their disputes with every statement. */
+  private async tradesAndDisputes(userId: string): Promise<{
+    trades: (TradeView & { timeline: TradeEventView[] })[];
+    disputes: DisputeView[];
+  }> {
+    const trades: (TradeView & { timeline: TradeEventView[] })[] = [];
+    const disputes: DisputeView[] = [];
+    for (let after: TradePosition | undefined; ;) {
+      const page = await this.trades.listForUser(userId, undefined, PAGE, after);
+      if (page.length === 0) break;
+      const ids = page.map((t) => t.id);
+      const timelines = new Map<string, TradeEventView[]>(ids.map((id) => [id, []]));
+      for (const event of await this.trades.eventsOfTrades(ids)) timelines.get(event.tradeId)!.push(presentEvent(event));
+      // No handle: the counterparty's view of the traveler's wallet is for the live trade only, never an export.
+      trades.push(...page.map((trade) => ({ ...presentTrade(trade), timeline: timelines.get(trade.id)! })));
+
+      const pageDisputes = await this.disputes.ofTrades(ids);
+      if (pageDisputes.length > 0) {
+        const statements = new Map<string, StatementView[]>(pageDisputes.map((d) => [d.id, []]));
+        for (const statement of await this.disputes.statementsOf([...statements.keys()])) {
+          statements.get(statement.disputeId)!.push(presentStatement(statement));
+        }
+        disputes.push(...pageDisputes.map((dispute) => ({ ...presentDispute(dispute), statements: statements.get(dispute.id)! })));
+      }
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1];
+      after = { createdAt: last.position, id: last.id };
+    }
+    return { trades, disputes };
+  }
+}

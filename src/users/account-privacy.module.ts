@@ -1,0 +1,22 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AccountDeletionService } from './account-deletion.service';
+import { AccountExportService } from './account-export.service';
+import { AccountPrivacyController } from './account-privacy.controller';
+import { AccountPrivacyRepository } from './account-privacy.repository';
+import { UsersModule } from './users.module';
+
+/**
+ * The account export and deletion. Their own module, above the features they read (market, trades, disputes)
+ * on the ladder: `UsersModule` stays below them all, and nothing imports this one.
+ */
+@Module({})
+export class AccountPrivacyModule {
+  static register(options: { rates: DynamicModule; market: DynamicModule; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
+    return {
+      module: AccountPrivacyModule,
+      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes],
+      controllers: [AccountPrivacyController],
+      providers: [AccountPrivacyRepository, AccountExportService, AccountDeletionService],
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsDefined, IsString, MaxLength, MinLength } from 'class-validator';
+import { UserView } from './users.dto';
+
+export class DeleteAccountDto {
+  @ApiProperty({ description: 'the account’s password, asked again' })
+  @IsDefined()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  password: string;
+}
+
+export class DeletedUserView extends UserView {
+  @ApiProperty({ description: 'when the account was pseudonymized' }) deletedAt: string;
+}
+
+export class OwnPaymentDetailsView {
+  @ApiProperty({ nullable: true, type: String, description: 'the caller’s own WeChat id, in clear' }) wechatId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the caller’s own PayPal payout email, in clear' }) paypalEmail: string | null;
+}
+
+export class ReputationCountersView {
+  @ApiProperty() completedTrades: number;
+  @ApiProperty() failedTrades: number;
+  @ApiProperty() disputesWon: number;
+  @ApiProperty() disputesLost: number;
+  @ApiProperty() ratingCount: number;
+  @ApiProperty({ type: [Number], description: 'the latest release times the median is taken over' }) recentReleaseMinutes: number[];
+}
+
+export class ExportedAccountView extends UserView {
+  @ApiProperty({ type: OwnPaymentDetailsView }) paymentDetails: OwnPaymentDetailsView;
+  @ApiProperty({ type: ReputationCountersView, description: 'the counters the reputation is computed from' })
+  reputationCounters: ReputationCountersView;
+}
+
+/** Everything the service keeps about the caller. Other users appear by id (and display name) only. */
+export class AccountExportView {
+  @ApiProperty() exportedAt: string;
+  @ApiProperty({ type: ExportedAccountView }) account: ExportedAccountView;
+  @ApiProperty({ description: 'ApiKeyView[]: prefix only, never the key' }) apiKeys: unknown[];
+  @ApiProperty({ description: 'operators’ console sessions not yet ended: {createdAt, expiresAt}' }) consoleSessions: {
+    createdAt: string;
+    expiresAt: string;
+  }[];
+  @ApiProperty({ description: 'USD traded per UTC day, as the daily limit counts it: {day, volumeUsd}' }) dailyVolume: {
+    day: string;
+    volumeUsd: string;
+  }[];
+  @ApiProperty({ description: 'the caller’s webhook endpoints (no secrets)' }) webhookEndpoints: unknown[];
+  @ApiProperty({ description: 'RequestView[], any status' }) requests: unknown[];
+  @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
+  @ApiProperty({ description: 'TradeView[] as GET /v1/trades shows them, each with its whole timeline' }) trades: unknown[];
+  @ApiProperty({ description: 'DisputeView[] of the caller’s trades, with their statements' }) disputes: unknown[];
+  @ApiProperty({ description: 'the caller’s trade messages' }) messages: unknown[];
+  @ApiProperty({ description: '{given, received}: ratings' }) ratings: { given: unknown[]; received: unknown[] };
+}
