@@ -166,6 +166,7 @@ const table: Row[] = [
   row('POST /v1/admin/reconciliation/run', undefined, operatorOnly(202)),
   // Nothing of the disputed trade's settlement is failing: allowed, refused by its state.
   row('POST /v1/admin/trades/:id/retry-settlement', 'trade', operatorOnly(STATE)),
+  row('POST /v1/admin/trades/:id/reveal', 'trade', operatorOnly(200), { field: 'counterpartyPaypalEmail', reason: 'probe' }),
   row('GET /v1/admin/disputes', undefined, operatorOnly(200)),
   row('POST /v1/admin/disputes/:id/assign', 'dispute', operatorOnly(200), {}),
   row('POST /v1/admin/disputes/:id/resolve', 'disputeToResolve', operatorOnly(200), { outcome: 'refund', note: 'probe' }),

@@ -34,6 +34,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.rates, JOBS.rates.refreshReference],
     [QUEUES.housekeeping, JOBS.housekeeping.purgeIdempotencyKeys],
     [QUEUES.housekeeping, JOBS.housekeeping.purgePublishedOutbox],
+    [QUEUES.housekeeping, JOBS.housekeeping.eraseHandleSnapshots],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
   ];
   const registered = async () => {

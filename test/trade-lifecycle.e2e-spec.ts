@@ -109,7 +109,12 @@ describe('trade lifecycle and ledger', () => {
     expect(payable.rows[0].owed).toBe('0');
     await expectClean();
 
-    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    const timeline = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    // The counterparty's read in \`funded\` showed the handle: recorded once, without it.
+    expect(timeline.filter((e: { type: string }) => e.type === 'handle_revealed').map((e: { detail: unknown }) => e.detail)).toEqual([
+      { field: 'travelerWechatId', to: 'counterparty', state: 'funded' },
+    ]);
+    const events = timeline.filter((e: { type: string }) => e.type === 'state_changed');
     expect(events.map((e: { toState: string }) => e.toState)).toEqual(['awaiting_funding', 'funded', 'releasing', 'completed']);
     expect(events.map((e: { actor: { kind: string } }) => e.actor.kind)).toEqual(['counterparty', 'system', 'traveler', 'system']);
     const me = await api('GET', '/v1/me', { token: counterparty.token });
@@ -185,7 +190,9 @@ describe('trade lifecycle and ledger', () => {
 
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
     await inTransaction((m) => trades.completeRelease(m, trade.id, {}));
-    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
+    const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data.filter(
+      (e: { type: string }) => e.type === 'state_changed',
+    );
     expect(events.map((e: { toState: string }) => e.toState)).toEqual([
       'awaiting_funding',
       'funded',

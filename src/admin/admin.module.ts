@@ -3,10 +3,12 @@ import { AuditModule } from '../audit/audit.module';
 import { FundingRepository } from '../payments/funding/funding.repository';
 import { UsersModule } from '../users/users.module';
 import { AdminLedgerController } from './admin-ledger.controller';
+import { AdminRevealsController } from './admin-reveals.controller';
 import { AdminTradesController } from './admin-trades.controller';
 import { AdminTradesService } from './admin-trades.service';
 import { AdminUsersController } from './admin-users.controller';
 import { AuditService } from './audit.service';
+import { OperatorReveals } from './operator-reveals.service';
 
 @Module({})
 export class AdminModule {
@@ -14,9 +16,9 @@ export class AdminModule {
     return {
       module: AdminModule,
       imports: [UsersModule, AuditModule, options.trades],
-      controllers: [AdminUsersController, AdminLedgerController, AdminTradesController],
+      controllers: [AdminUsersController, AdminLedgerController, AdminTradesController, AdminRevealsController],
       // The funding records are plain SQL with no state: the admin module reads and marks them directly.
-      providers: [AuditService, AdminTradesService, FundingRepository],
+      providers: [AuditService, AdminTradesService, FundingRepository, OperatorReveals],
     };
   }
 }

@@ -39,6 +39,13 @@ export interface TradesConfig {
   settlementWatchPollMaxMs: number;
   /** The statement timeout of the ledger check, which reconciles every transfer (about 25 s for 7 million). */
   ledgerCheckTimeoutMs: number;
+  /**
+   * How long after a trade ends (and once nothing of it is owed) its payment handle snapshots are kept, in ms. Over
+   * 2^31 by default (30 days): only ever used in SQL as an interval, never in an integer column or a timer.
+   */
+  handleRetentionMs: number;
+  /** How often the handle retention sweep runs. */
+  handleRetentionSweepEveryMs: number;
 }
 
 export function loadTradesConfig(env = process.env): TradesConfig {
@@ -67,6 +74,8 @@ export function loadTradesConfig(env = process.env): TradesConfig {
     bankReturnWatchMs: read.int('BANK_RETURN_WATCH_MS', 10 * 24 * 60 * 60 * 1000, { min: 100 }),
     settlementWatchPollMaxMs: read.int('SETTLEMENT_WATCH_POLL_MAX_MS', 60 * 60 * 1000, { min: 10 }),
     ledgerCheckTimeoutMs: read.int('LEDGER_CHECK_TIMEOUT_MS', 120000, { min: 100 }),
+    handleRetentionMs: read.int('HANDLE_RETENTION_MS', 30 * 24 * 60 * 60 * 1000, { min: 1000, max: 10 * 365 * 24 * 60 * 60 * 1000 }),
+    handleRetentionSweepEveryMs: read.int('HANDLE_RETENTION_SWEEP_EVERY_MS', 60 * 60 * 1000, { min: 100 }),
   });
 }
 

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { UsersModule } from '../users/users.module';
 import { HousekeepingProcessor } from './housekeeping.processor';
 import { HousekeepingScheduler } from './housekeeping.scheduler';
@@ -11,7 +12,8 @@ export class HousekeepingModule {
     return {
       module: HousekeepingModule,
       imports: [IdempotencyModule, UsersModule],
-      providers: workers ? [HousekeepingProcessor, HousekeepingScheduler] : [],
+      // The handle retention's SQL needs nothing but the database: provided here, where the sweep runs.
+      providers: workers ? [HousekeepingProcessor, HousekeepingScheduler, HandleRetentionRepository] : [],
     };
   }
 }

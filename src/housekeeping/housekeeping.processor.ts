@@ -1,17 +1,22 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { tradesConfig } from '../config';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 
 // Bounded batches: a purge never holds a long lock or a long transaction.
 const PURGE_BATCH = 5000;
 const PURGE_MAX_BATCHES = 20;
 const KEEP_PUBLISHED_OUTBOX_HOURS = 72;
+// Each erased trade is a row update: smaller batches keep each statement's locks short.
+const ERASE_BATCH = 500;
 
 /** Clean-up work. Each job is idempotent: running it twice deletes nothing more than running it once. */
 @Processor(QUEUES.housekeeping)
@@ -23,6 +28,8 @@ export class HousekeepingProcessor extends WorkerHost {
     private readonly outbox: OutboxRepository,
     private readonly consoleSessions: ConsoleSessionsRepository,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly handles: HandleRetentionRepository,
+    @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
   ) {
     super();
   }
@@ -39,17 +46,19 @@ export class HousekeepingProcessor extends WorkerHost {
         return {
           deleted: await this.repeat(() => this.outbox.purgePublished(this.dataSource.manager, KEEP_PUBLISHED_OUTBOX_HOURS, PURGE_BATCH)),
         };
+      case JOBS.housekeeping.eraseHandleSnapshots:
+        return { deleted: await this.repeat(() => this.handles.eraseDue(this.trades.handleRetentionMs, ERASE_BATCH), ERASE_BATCH) };
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.housekeeping}`);
     }
   }
 
-  private async repeat(batch: () => Promise<number>): Promise<number> {
+  private async repeat(batch: () => Promise<number>, size = PURGE_BATCH): Promise<number> {
     let total = 0;
     for (let i = 0; i < PURGE_MAX_BATCHES; i += 1) {
       const deleted = await batch();
       total += deleted;
-      if (deleted < PURGE_BATCH) break;
+      if (deleted < size) break;
     }
     if (total > 0) this.logger.log(`Purged ${total} rows`);
     return total;

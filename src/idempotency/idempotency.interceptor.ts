@@ -14,6 +14,8 @@ import { httpConfig } from '../config';
 import { hashBody } from './canonical-json';
 import { RunningClaim, runningClaim } from './idempotency.fence';
 import { IdempotencyRepository } from './idempotency.repository';
+import { NEVER_REPLAYED } from './never-replayed.decorator';
+import { withoutPaymentHandles } from './stored-response';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -43,6 +45,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthUser }>();
     const header = request.headers[IDEMPOTENCY_HEADER];
     if (request.method !== 'POST' || !request.user || header === undefined) return next.handle();
+    // Every call of such a route is a new action (an audited reveal): never stored, never replayed.
+    if (Reflect.getMetadata(NEVER_REPLAYED, context.getHandler())) return next.handle();
 
     const key = Array.isArray(header) ? header[0] : header;
     if (!KEY_PATTERN.test(key)) {
@@ -79,7 +83,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
           'This Idempotency-Key was used with another request; use a new key for a new request',
         );
       }
-      const body = existing.response ? JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT)) : undefined;
+      // Stored without handles; stripped again here for a record kept before that was so.
+      const body = existing.response
+        ? withoutPaymentHandles(JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT)))
+        : undefined;
       throw new PreparedResponse(existing.responseStatus!, body, { ...(existing.responseHeaders ?? {}), [REPLAYED_HEADER]: 'true' });
     }
 
@@ -135,8 +142,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
+  /** A response as stored for replays: encrypted, and without payment handles (a replay never carries one). */
   private seal(body: unknown) {
-    return this.encryption.encrypt(JSON.stringify(body ?? null), RESPONSE_CONTEXT);
+    return this.encryption.encrypt(JSON.stringify(withoutPaymentHandles(body ?? null)), RESPONSE_CONTEXT);
   }
 
   /** Runs the route's body and path validation as the pipes would, without running the handler. */

@@ -27,6 +27,8 @@ export const JOBS = {
   housekeeping: {
     purgeIdempotencyKeys: 'purge-idempotency-keys',
     purgePublishedOutbox: 'purge-published-outbox',
+    /** Erases ended trades' payment handle snapshots once HANDLE_RETENTION_MS has passed and nothing is owed. */
+    eraseHandleSnapshots: 'erase-handle-snapshots',
   },
   rates: {
     refreshReference: 'refresh-reference-rate',

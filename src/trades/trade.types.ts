@@ -15,7 +15,8 @@ export interface Trade {
   feeBps: number;
   feeUsd: bigint;
   paymentMethod: PaymentMethod;
-  travelerWechat: EncryptedField;
+  /** The traveler's WeChat id as snapshotted; null once erased after the trade's retention period. */
+  travelerWechat: EncryptedField | null;
   fundingBy: Date | null;
   payoutBy: Date | null;
   verifyBy: Date | null;

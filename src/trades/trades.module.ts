@@ -4,6 +4,8 @@ import { DeadlinesProcessor } from './deadlines.processor';
 import { LedgerCheckService } from './ledger-check.service';
 import { ProviderHealth } from './provider-health';
 import { DeadlinesScheduler } from './deadlines.scheduler';
+import { HandleRevealsRepository } from './handle-reveals.repository';
+import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
 import { TradesService } from './trades.service';
@@ -24,9 +26,11 @@ export class TradesModule {
         TradesService,
         LedgerCheckService,
         ProviderHealth,
+        HandleRevealsRepository,
+        HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradesService, TradesRepository, LedgerCheckService, ProviderHealth],
+      exports: [TradesService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
     };
   }
 }

@@ -22,8 +22,8 @@ interface TradeRow {
   fee_bps: number;
   fee_usd: string;
   payment_method: PaymentMethod;
-  traveler_wechat_ciphertext: string;
-  traveler_wechat_key_id: string;
+  traveler_wechat_ciphertext: string | null;
+  traveler_wechat_key_id: string | null;
   funding_by: Date | null;
   payout_by: Date | null;
   verify_by: Date | null;
@@ -97,7 +97,11 @@ function toTrade(row: TradeRow): Trade {
     feeBps: row.fee_bps,
     feeUsd: BigInt(row.fee_usd),
     paymentMethod: row.payment_method,
-    travelerWechat: { ciphertext: row.traveler_wechat_ciphertext, keyId: row.traveler_wechat_key_id },
+    // Null once the handle snapshots were erased after retention (handle-retention.repository.ts).
+    travelerWechat:
+      row.traveler_wechat_ciphertext && row.traveler_wechat_key_id
+        ? { ciphertext: row.traveler_wechat_ciphertext, keyId: row.traveler_wechat_key_id }
+        : null,
     fundingBy: row.funding_by,
     payoutBy: row.payout_by,
     verifyBy: row.verify_by,

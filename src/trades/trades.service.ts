@@ -4,7 +4,6 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
-import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
@@ -19,12 +18,12 @@ import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
 import { isTradeCursor } from './trade-position';
-import { HANDLE_CONTEXT } from '../users/users.service';
 import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
 import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade } from './trade.types';
 import { ProviderHealth } from './provider-health';
+import { HandleReveals } from './handle-reveals.service';
 import type { EndingLocks } from './trades.repository';
 import { DbTime, PartyForTrade, TradesRepository } from './trades.repository';
 
@@ -70,7 +69,7 @@ export class TradesService {
     private readonly market: MarketRepository,
     private readonly rates: RatesService,
     private readonly outbox: OutboxService,
-    private readonly encryption: FieldEncryption,
+    private readonly reveals: HandleReveals,
     private readonly ledger: LedgerService,
     private readonly health: ProviderHealth,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
@@ -264,7 +263,8 @@ export class TradesService {
     return toPage(
       rows,
       limit,
-      (trade) => this.present(caller, trade),
+      // A list never shows a payment handle (API.md): only the trade itself does, to its counterparty.
+      (trade) => presentTrade(trade),
       (trade) => ({ t: trade.position, id: trade.id }),
     );
   }
@@ -657,9 +657,8 @@ export class TradesService {
     return trade;
   }
 
-  /** The traveler's WeChat id reaches only the trade's counterparty, and only while the RMB must be sent. */
-  private present(caller: AuthUser, trade: Trade): TradeView {
-    const reveal = caller.id === trade.counterpartyId && (trade.state === 'funded' || trade.state === 'payout_sent');
-    return presentTrade(trade, reveal ? this.encryption.decrypt(trade.travelerWechat, HANDLE_CONTEXT.wechatId) : undefined);
+  /** The traveler's WeChat id reaches only the trade's counterparty, and only while the RMB must be sent (recorded). */
+  private present(caller: AuthUser, trade: Trade): Promise<TradeView> {
+    return this.reveals.present(caller, trade);
   }
 }

@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import type { AuthUser } from '../common/auth/auth-user';
+import { FieldEncryption } from '../common/crypto/field-encryption';
+import { DomainError } from '../common/errors';
+import { HandleField, HandleRevealsRepository } from '../trades/handle-reveals.repository';
+import { TradesRepository } from '../trades/trades.repository';
+import { HANDLE_CONTEXT } from '../users/users.service';
+
+export const REVEAL_REASON_MAX_CHARS = 500;
+
+export interface RevealView {
+  field: HandleField;
+  value: string;
+}
+
+const CONTEXT: Record<HandleField, string> = {
+  travelerWechatId: HANDLE_CONTEXT.wechatId,
+  counterpartyWechatId: HANDLE_CONTEXT.wechatId,
+  counterpartyPaypalEmail: HANDLE_CONTEXT.paypalEmail,
+};
+
+/**
+ * An operator's explicit reveal of one of a trade's payment handles (API.md): with a reason, in one transaction
+ * with its audit row (the field and the reason, never the value) and a `handle_revealed` event on the trade's
+ * timeline (the field and the operator, never the value). Every call is a reveal of its own: the route is never
+ * answered from idempotency storage. A handle erased after retention is gone: 409 `handle_erased`, nothing revealed.
+ */
+@Injectable()
+export class OperatorReveals {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reveals: HandleRevealsRepository,
+    private readonly trades: TradesRepository,
+    private readonly audit: AuditRepository,
+    private readonly encryption: FieldEncryption,
+  ) {}
+
+  async reveal(operator: AuthUser, tradeId: string, field: HandleField, reason: string): Promise<RevealView> {
+    return this.dataSource.transaction(async (manager) => {
+      const kept = await this.reveals.kept(manager, tradeId, field);
+      if (!kept) throw DomainError.notFound('Trade');
+      if (!kept.handle) {
+        throw new DomainError('handle_erased', "The trade's payment handles were erased after their retention period", {
+          erasedAt: kept.erasedAt?.toISOString() ?? null,
+        });
+      }
+      const value = this.encryption.decrypt(kept.handle, CONTEXT[field]);
+      await this.audit.record(manager, {
+        operatorId: operator.id,
+        action: 'trade.reveal_handle',
+        targetType: 'trade',
+        targetId: tradeId,
+        tradeId,
+        detail: { field, reason, state: kept.state },
+      });
+      await this.trades.insertEvent(manager, tradeId, {
+        actor: { kind: 'operator', id: operator.id },
+        type: 'handle_revealed',
+        fromState: null,
+        toState: null,
+        detail: { field, to: 'operator', operatorId: operator.id, state: kept.state },
+      });
+      return { field, value };
+    });
+  }
+}
