@@ -93,7 +93,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         QueuesModule,
-        ...queueDashboardModules,
+        ...queueDashboardModules(),
         CryptoModule,
         OutboxModule,
         IdempotencyModule,
