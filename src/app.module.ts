@@ -94,7 +94,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         QueuesModule,
-        ...queueDashboardModules,
+        ...queueDashboardModules(),
         CryptoModule,
         OutboxModule,
         IdempotencyModule,

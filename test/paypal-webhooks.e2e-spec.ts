@@ -47,7 +47,6 @@ describe('PayPal mock webhooks', () => {
     test = await startTestApp({
       PAYPAL_MOCK_WEBHOOK_URL: hooks.url,
       PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '50',
-      PAYPAL_CERT_HOSTS: '127.0.0.1',
       OUTBOX_POLL_INTERVAL_MS: '50',
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '300',
@@ -94,7 +93,7 @@ describe('PayPal mock webhooks', () => {
     const tampered = Buffer.from(created.raw.toString('utf8').replace('"CREATED"', '"VOIDED"'));
     expect(await verifier.verify(created.headers, tampered)).toEqual({ ok: false, reason: 'bad signature' });
     const foreign = { ...created.headers, 'paypal-cert-url': 'https://certs.example.com/CERT-1' };
-    expect(await verifier.verify(foreign, created.raw)).toEqual({ ok: false, reason: 'untrusted certificate host' });
+    expect(await verifier.verify(foreign, created.raw)).toEqual({ ok: false, reason: 'untrusted certificate URL' });
     const later = Date.parse(String(created.headers['paypal-transmission-time'])) + 6 * 60 * 1000;
     expect(await verifier.verify(created.headers, created.raw, later)).toEqual({ ok: false, reason: 'stale' });
     const { 'paypal-transmission-sig': _sig, ...unsigned } = created.headers;

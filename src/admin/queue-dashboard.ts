@@ -1,23 +1,43 @@
 import { BullBoardModule } from '@bull-board/nestjs';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
+import { DynamicModule } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import { DataSource } from 'typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { AuditRepository } from '../audit/audit.repository';
 import { PROBLEM_CONTENT_TYPE } from '../common/errors/problem';
+import { loadJobsConfig } from '../config';
 import { ALL_QUEUES } from '../queues/queue-names';
 import { SESSION_COOKIE } from '../users/auth.controller';
 import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 import { UsersRepository } from '../users/users.repository';
+import { queueDashboardGate, rememberOperator } from './queue-dashboard-actions';
 
 export const QUEUE_DASHBOARD_ROUTE = '/admin/queues';
 
-/** bull-board at /admin/queues, listing every queue. */
-export const queueDashboardModules = [
-  BullBoardModule.forRoot({ route: QUEUE_DASHBOARD_ROUTE, adapter: BullBoardFastifyAdapter }),
-  ...ALL_QUEUES.map((name) => BullBoardModule.forFeature({ name, adapter: BullMQAdapter })),
-];
+/**
+ * bull-board at /admin/queues, listing every queue. Read-only unless `QUEUE_DASHBOARD_ACTIONS` is on; then each
+ * mutating action is written to the operator audit log before it runs (queue-dashboard-actions.ts).
+ */
+export function queueDashboardModules(): DynamicModule[] {
+  const actions = loadJobsConfig().queueDashboardActions;
+  return [
+    BullBoardModule.forRootAsync({
+      imports: [AuditModule],
+      inject: [AuditRepository, DataSource],
+      useFactory: (audit: AuditRepository, dataSource: DataSource) => ({
+        route: QUEUE_DASHBOARD_ROUTE,
+        adapter: BullBoardFastifyAdapter,
+        boardOptions: { handlerHooks: { before: queueDashboardGate(actions, audit, dataSource) } },
+      }),
+    }),
+    ...ALL_QUEUES.map((name) => BullBoardModule.forFeature({ name, adapter: BullMQAdapter, options: { readOnlyMode: !actions } })),
+  ];
+}
 
 /**
  * bull-board's routes are plain Fastify routes, outside Nest's guards, so an onRequest hook admits
@@ -45,6 +65,7 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
           bearer !== undefined ? await bearerUserId(nest, bearer) : await nest.get(ConsoleSessionsRepository).findUserId(token);
         const principal = userId ? await nest.get(UsersRepository).findPrincipal(userId) : null;
         allowed = principal?.role === 'operator';
+        if (allowed && userId) rememberOperator(request.headers, userId);
       } catch {
         allowed = false;
       }

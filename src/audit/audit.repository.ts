@@ -6,7 +6,7 @@ import { AuditEntryEntity } from './audit-entry.entity';
 export interface AuditRecord {
   operatorId: string | null;
   action: string;
-  targetType: 'user' | 'trade' | 'dispute' | 'reconciliation';
+  targetType: 'user' | 'trade' | 'dispute' | 'reconciliation' | 'queue';
   targetId: string | null;
   tradeId?: string | null;
   detail?: Record<string, unknown>;

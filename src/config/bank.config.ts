@@ -10,7 +10,7 @@ export interface BankConfig {
   webhookSecret: string;
   /** How long the mock takes to settle an incoming transfer, and a return to its sender. */
   mockSettlementDelayMs: number;
-  /** Unset: the mock delivers to `/v1/provider-webhooks/bank` on the host its caller used. */
+  /** Unset: the mock delivers to `/v1/provider-webhooks/bank` under `SANDBOX_BASE_URL`. */
   mockWebhookUrl?: string;
   mockWebhookAttempts: number;
   mockWebhookBackoffMs: number;

@@ -10,6 +10,7 @@ import { loadMarketConfig, marketConfig } from './market.config';
 import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadReconciliationConfig, reconciliationConfig } from './reconciliation.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
+import { loadSandboxConfig, sandboxConfig } from './sandbox.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
 
@@ -25,6 +26,7 @@ export * from './market.config';
 export * from './paypal.config';
 export * from './reconciliation.config';
 export * from './redis.config';
+export * from './sandbox.config';
 export * from './trades.config';
 export * from './wechat.config';
 
@@ -40,6 +42,7 @@ export const allConfigs = [
   paypalConfig,
   reconciliationConfig,
   redisConfig,
+  sandboxConfig,
   tradesConfig,
   wechatConfig,
 ];
@@ -59,6 +62,7 @@ export function validateAllConfig(env = process.env): void {
     loadPaypalConfig,
     loadReconciliationConfig,
     loadRedisConfig,
+    loadSandboxConfig,
     loadTradesConfig,
     loadWechatConfig,
   ]) {

@@ -15,6 +15,8 @@ export interface JobsConfig {
   workerConcurrency: number;
   /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
   periodicJobsCheckEveryMs: number;
+  /** The queue dashboard's mutating actions (retry, remove, clean, pause…), each audited; off: the dashboard is read-only. */
+  queueDashboardActions: boolean;
 }
 
 export function loadJobsConfig(env = process.env): JobsConfig {
@@ -25,6 +27,7 @@ export function loadJobsConfig(env = process.env): JobsConfig {
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, { min: 1, max: 100 }),
     periodicJobsCheckEveryMs: read.int('PERIODIC_JOBS_CHECK_EVERY_MS', 30000, { min: 100 }),
+    queueDashboardActions: read.bool('QUEUE_DASHBOARD_ACTIONS', false),
   });
 }
 

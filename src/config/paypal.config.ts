@@ -7,8 +7,6 @@ export interface PaypalConfig {
   clientId: string;
   clientSecret: string;
   webhookId: string;
-  /** Hosts whose webhook certificates are trusted (`api.paypal.com`, `*.paypal.com`, or the mock's host). */
-  certHosts: string[];
   /**
    * How long PayPal honours an authorization (3 days); a funded trade's authorization is captured into escrow
    * at four fifths of it, so a long wait (a dispute, a slow verification) never loses the money.
@@ -18,7 +16,7 @@ export interface PaypalConfig {
   mockHonorPeriodMs: number;
   mockValidityMs: number;
   /** Where the mock delivers its webhooks, and how it retries them (PayPal: up to 25 times over 3 days). */
-  /** Unset: the mock delivers to `/v1/provider-webhooks/paypal` on the host its caller used. */
+  /** Unset: the mock delivers to `/v1/provider-webhooks/paypal` under `SANDBOX_BASE_URL`. */
   mockWebhookUrl?: string;
   mockWebhookAttempts: number;
   mockWebhookBackoffMs: number;
@@ -42,7 +40,6 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
     clientId: read.string('PAYPAL_CLIENT_ID', DEV_PAYPAL_CLIENT_ID),
     clientSecret: read.string('PAYPAL_CLIENT_SECRET', DEV_PAYPAL_CLIENT_SECRET),
     webhookId: read.string('PAYPAL_WEBHOOK_ID', 'WH-YB-SANDBOX'),
-    certHosts: read.list('PAYPAL_CERT_HOSTS', production ? ['api.paypal.com', 'api-m.paypal.com'] : ['127.0.0.1', 'localhost']),
     honorPeriodMs: read.int('PAYPAL_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),

@@ -11,7 +11,7 @@ export interface WechatConfig {
   merchantKeyFile: string;
   /** The 32-byte APIv3 key: notifications' resources and the platform certificates are encrypted with it. */
   apiV3Key: string;
-  /** Where the mock delivers notifications; unset: `/v1/provider-webhooks/wechat` on the host its caller used. */
+  /** Where the mock delivers notifications; unset: `/v1/provider-webhooks/wechat` under `SANDBOX_BASE_URL`. */
   mockNotifyUrl?: string;
   /** The mock's notification retry schedule (WeChat: 15 s, 15 s, 30 s, 3 min, … 6 h; tests shorten it). */
   mockNotifyScheduleMs: number[];

@@ -17,6 +17,7 @@ import { WechatMockService } from '../payments/providers/wechat/mock/wechat-mock
 import { WechatMerchantKey } from '../payments/providers/wechat/wechat-merchant-key';
 import { FaultsController } from './faults.controller';
 import { FaultsService } from './faults.service';
+import { SandboxUrls } from './sandbox-urls';
 
 /**
  * The provider mocks and their fault injection. Imported only in sandbox mode, so in production none of
@@ -30,6 +31,7 @@ export class SandboxModule {
       controllers: [FaultsController, PaypalMockController, PaypalMockReportsController, BankMockController, WechatMockController],
       providers: [
         FaultsService,
+        SandboxUrls,
         PaypalMockService,
         PaypalMockIdentity,
         PaypalMockPayouts,

@@ -65,7 +65,8 @@ export class ProviderWebhooksController {
   async paypal(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
     const raw = request.rawBody ?? Buffer.alloc(0);
     const verdict = await this.verifier.verify(request.headers, raw);
-    if (!verdict.ok) throw new DomainError('invalid_signature', `The webhook signature was refused (${verdict.reason})`);
+    // One answer whatever the reason (the verifier logs it): a refusal never tells what the certificate URL reached.
+    if (!verdict.ok) throw new DomainError('invalid_signature', 'The webhook signature was refused');
     const event = (request.body ?? {}) as PaypalEvent;
     if (typeof event.id !== 'string' || typeof event.event_type !== 'string') {
       throw DomainError.validation([{ field: 'id', code: 'required', message: 'A PayPal event has an id and an event_type' }]);

@@ -69,11 +69,11 @@ export class BankMockController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Sandbox: a bank transfer arrives; it settles after the configured delay' })
   @ApiAcceptedResponse({ description: '{transferId, status: "pending"}' })
-  async incoming(@Req() request: FastifyRequest, @Body() body: IncomingTransferDto): Promise<{ transferId: string; status: string }> {
+  async incoming(@Body() body: IncomingTransferDto): Promise<{ transferId: string; status: string }> {
     const input = new InputParser();
     const amountCents = input.amount(body.amountUsd, 'amountUsd', 'USD');
     input.done();
-    const transfer = await this.bank.receive(this.base(request), {
+    const transfer = await this.bank.receive({
       reference: body.reference,
       amountCents,
       senderAccount: body.senderAccount ?? 'SANDBOX-SENDER',
@@ -147,7 +147,7 @@ export class BankMockController {
     const input = new InputParser();
     const amountCents = input.amount(body.amount, 'amount', 'USD');
     input.done();
-    const created = await this.bank.createReturn(this.base(request), idempotencyKey, { transferId: body.transferId, amountCents });
+    const created = await this.bank.createReturn(idempotencyKey, { transferId: body.transferId, amountCents });
     if (decision.failAfter) throw new DomainError('internal_error', 'The bank failed');
     return created;
   }
@@ -160,9 +160,5 @@ export class BankMockController {
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
     this.bank.authenticate(request.headers.authorization);
     return { failAfter: decision.failAfter };
-  }
-
-  private base(request: FastifyRequest): string {
-    return `${request.protocol}://${request.headers.host}${BANK_MOCK_PREFIX}`;
   }
 }

@@ -27,13 +27,13 @@ export class BankMockProcessor extends WorkerHost {
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case JOBS.sandboxBank.settleTransfer: {
-        const { id, base } = job.data as { id: string; base: string };
-        await this.dataSource.transaction((manager) => this.bank.settle(manager, id, base));
+        const { id } = job.data as { id: string };
+        await this.dataSource.transaction((manager) => this.bank.settle(manager, id));
         return { settled: id };
       }
       case JOBS.sandboxBank.bounceReturn: {
-        const { id, base } = job.data as { id: string; base: string };
-        await this.dataSource.transaction((manager) => this.bank.bounce(manager, id, base));
+        const { id } = job.data as { id: string };
+        await this.dataSource.transaction((manager) => this.bank.bounce(manager, id));
         return { bounced: id };
       }
       case JOBS.sandboxBank.deliverWebhook:

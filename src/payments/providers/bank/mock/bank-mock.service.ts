@@ -11,6 +11,7 @@ import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 
 interface TransferRow {
   id: string;
@@ -63,6 +64,7 @@ export class BankMockService {
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>,
+    private readonly urls: SandboxUrls,
   ) {}
 
   authenticate(authorization: string | undefined): void {
@@ -74,14 +76,14 @@ export class BankMockService {
   }
 
   /** Someone's bank sends money with a reference: pending now, settled after the delay. */
-  async receive(base: string, input: { reference: string; amountCents: bigint; senderAccount: string }): Promise<BankTransferView> {
+  async receive(input: { reference: string; amountCents: bigint; senderAccount: string }): Promise<BankTransferView> {
     return this.dataSource.transaction(async (manager) => {
       const rows: TransferRow[] = await manager.query(
         `INSERT INTO bank_mock_transfers (id, direction, reference, amount_cents, sender_account, status)
          VALUES ($1, 'incoming', $2, $3, $4, 'pending') RETURNING *`,
         [newTransferId(), input.reference, input.amountCents.toString(), input.senderAccount],
       );
-      await this.scheduleSettlement(manager, rows[0].id, base);
+      await this.scheduleSettlement(manager, rows[0].id);
       return view(rows[0]);
     });
   }
@@ -116,7 +118,7 @@ export class BankMockService {
    * transfer's row lock; a call with the same key for another transfer meets the first at the key's unique
    * index, waits for it, and is refused as a reuse.
    */
-  async createReturn(base: string, idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
+  async createReturn(idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
     return this.dataSource.transaction(async (manager) => {
       const original: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 FOR UPDATE`, [input.transferId]);
       const incoming = original[0];
@@ -141,7 +143,7 @@ export class BankMockService {
         const first: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
         return view(sameReturn(first[0], input));
       }
-      await this.scheduleSettlement(manager, rows[0].id, base);
+      await this.scheduleSettlement(manager, rows[0].id);
       return view(rows[0]);
     });
   }
@@ -150,7 +152,7 @@ export class BankMockService {
    * The delay has passed: pending → settled, reported once. A return to a closed account settles too (the
    * money left), and the receiving bank sends it back a delay later (`bounce`).
    */
-  async settle(manager: EntityManager, id: string, base: string): Promise<void> {
+  async settle(manager: EntityManager, id: string): Promise<void> {
     const rows: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 AND status = 'pending' FOR UPDATE`, [
       id,
     ]);
@@ -161,26 +163,26 @@ export class BankMockService {
       `UPDATE bank_mock_transfers SET status = 'settled', settled_at = now() WHERE id = $1 RETURNING *`,
       [id],
     );
-    await this.emit(manager, transfer.direction === 'incoming' ? 'transfer.settled' : 'return.settled', view(updated[0]), base);
+    await this.emit(manager, transfer.direction === 'incoming' ? 'transfer.settled' : 'return.settled', view(updated[0]));
     if (transfer.direction === 'return' && (await this.isClosed(manager, transfer.sender_account))) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.bounceReturn,
         jobId: `bank-bounce-${id}`,
-        payload: { id, base },
+        payload: { id },
         delayMs: this.config.mockSettlementDelayMs,
       });
     }
   }
 
   /** The receiving bank refused a settled return (its account is closed): the money is back with us. */
-  async bounce(manager: EntityManager, id: string, base: string): Promise<void> {
+  async bounce(manager: EntityManager, id: string): Promise<void> {
     const updated = await returningRows<TransferRow>(
       manager,
       `UPDATE bank_mock_transfers SET status = 'returned' WHERE id = $1 AND direction = 'return' AND status = 'settled' RETURNING *`,
       [id],
     );
-    if (updated[0]) await this.emit(manager, 'return.returned', view(updated[0]), base);
+    if (updated[0]) await this.emit(manager, 'return.returned', view(updated[0]));
   }
 
   /** Sandbox: an account is closed (returns to it bounce) or open again. */
@@ -198,18 +200,18 @@ export class BankMockService {
     return rows[0]?.closed === true;
   }
 
-  private async scheduleSettlement(manager: EntityManager, id: string, base: string): Promise<void> {
+  private async scheduleSettlement(manager: EntityManager, id: string): Promise<void> {
     await this.outbox.write(manager, {
       queue: QUEUES.sandboxBank,
       jobName: JOBS.sandboxBank.settleTransfer,
       jobId: `bank-settle-${id}`,
-      payload: { id, base },
+      payload: { id },
       delayMs: this.config.mockSettlementDelayMs,
     });
   }
 
   /** Queues the callback; the webhook faults act here, as at the PayPal mock. Each delivery is signed when sent. */
-  private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView, base: string): Promise<void> {
+  private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView): Promise<void> {
     const event = { id: `evt_${randomBytes(12).toString('hex')}`, type, created: new Date().toISOString(), data };
     const settings = await this.faults.get('bank', manager);
     const seed = settings.seed ?? 0;
@@ -221,7 +223,7 @@ export class BankMockService {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.deliverWebhook,
         jobId: `bank-webhook-${event.id}-${copy}`,
-        payload: { event, url: this.config.mockWebhookUrl ?? `${new URL(base).origin}/v1/provider-webhooks/bank` },
+        payload: { event, url: this.config.mockWebhookUrl ?? this.urls.callback('bank') },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
         retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
       });

@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../../../common/auth/decorators';
 import { FaultsService } from '../../../../sandbox/faults.service';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 import { PAYPAL_MOCK_PREFIX } from './paypal-mock.controller';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
@@ -19,6 +20,7 @@ export class PaypalMockReportsController {
     private readonly paypal: PaypalMockService,
     private readonly reports: PaypalMockReports,
     private readonly faults: FaultsService,
+    private readonly urls: SandboxUrls,
   ) {}
 
   @Get('v2/payments/refunds/:id')
@@ -44,7 +46,7 @@ export class PaypalMockReportsController {
     if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
     await this.paypal.authenticate(request.headers.authorization);
-    const body = await work(`${request.protocol}://${request.headers.host}${PAYPAL_MOCK_PREFIX}`);
+    const body = await work(this.urls.mock('paypal'));
     if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     void reply.status(200).header('content-type', 'application/json').send(body);
   }

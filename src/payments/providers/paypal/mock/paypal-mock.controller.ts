@@ -5,6 +5,7 @@ import { Public } from '../../../../common/auth/decorators';
 import { registerForeignErrorFormat } from '../../../../common/errors/foreign-error-formats';
 import { formatAmount } from '../../../../common/money';
 import { FaultsService } from '../../../../sandbox/faults.service';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockService } from './paypal-mock.service';
@@ -57,6 +58,7 @@ export class PaypalMockController {
     private readonly payouts: PaypalMockPayouts,
     private readonly replays: PaypalMockReplays,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly urls: SandboxUrls,
   ) {}
 
   /**
@@ -87,9 +89,12 @@ export class PaypalMockController {
     void reply.status(result.status).header('content-type', 'application/json').send(result.body);
   }
 
-  /** Links point at the host the client called, as PayPal's point at PayPal's. */
-  private base(request: PaypalRequest): string {
-    return `${request.protocol}://${request.headers.host}${PAYPAL_MOCK_PREFIX}`;
+  /**
+   * Links point at the mock's configured base (`SANDBOX_BASE_URL`), as PayPal's point at PayPal's; never at the
+   * request's `Host`, which the caller chooses (events, and the certificate they name, carry these links).
+   */
+  private base(): string {
+    return this.urls.mock('paypal');
   }
 
   private static representation(prefer: string | undefined): boolean {
@@ -120,7 +125,7 @@ export class PaypalMockController {
   ): Promise<void> {
     await this.run(request, reply, async (manager) => {
       const order = await this.paypal.createOrder(body, manager);
-      const view = this.paypal.orderView(this.base(request), order);
+      const view = this.paypal.orderView(this.base(), order);
       return {
         status: 201,
         body: PaypalMockController.representation(prefer) ? view : { id: view.id, status: view.status, links: view.links },
@@ -135,7 +140,7 @@ export class PaypalMockController {
       const order = await this.paypal.findOrder(id);
       const authorization = await this.paypal.authorizationOfOrder(id);
       const settled = await this.paypal.settledOfOrder(id);
-      return { status: 200, body: this.paypal.orderView(this.base(request), order, authorization, settled) };
+      return { status: 200, body: this.paypal.orderView(this.base(), order, authorization, settled) };
     });
   }
 
@@ -148,8 +153,8 @@ export class PaypalMockController {
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
     await this.run(request, reply, async (manager) => {
-      const { order, authorization } = await this.paypal.authorizeOrder(this.base(request), id, manager);
-      const view = this.paypal.orderView(this.base(request), order, authorization);
+      const { order, authorization } = await this.paypal.authorizeOrder(this.base(), id, manager);
+      const view = this.paypal.orderView(this.base(), order, authorization);
       return {
         status: 201,
         body: PaypalMockController.representation(prefer)
@@ -164,7 +169,7 @@ export class PaypalMockController {
   async getAuthorization(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async () => ({
       status: 200,
-      body: this.paypal.authorizationView(this.base(request), await this.paypal.findAuthorization(id)),
+      body: this.paypal.authorizationView(this.base(), await this.paypal.findAuthorization(id)),
     }));
   }
 
@@ -173,7 +178,7 @@ export class PaypalMockController {
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async (manager) => ({
       status: 201,
-      body: this.paypal.captureView(this.base(request), await this.paypal.capture(this.base(request), id, body, manager)),
+      body: this.paypal.captureView(this.base(), await this.paypal.capture(this.base(), id, body, manager)),
     }));
   }
 
@@ -186,9 +191,9 @@ export class PaypalMockController {
     @Headers('prefer') prefer?: string,
   ): Promise<void> {
     await this.run(request, reply, async (manager) => {
-      const authorization = await this.paypal.void(this.base(request), id, manager);
+      const authorization = await this.paypal.void(this.base(), id, manager);
       return PaypalMockController.representation(prefer)
-        ? { status: 200, body: this.paypal.authorizationView(this.base(request), authorization) }
+        ? { status: 200, body: this.paypal.authorizationView(this.base(), authorization) }
         : { status: 204 };
     });
   }
@@ -198,7 +203,7 @@ export class PaypalMockController {
   async getCapture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async () => ({
       status: 200,
-      body: this.paypal.captureView(this.base(request), await this.paypal.findCapture(id)),
+      body: this.paypal.captureView(this.base(), await this.paypal.findCapture(id)),
     }));
   }
 
@@ -207,7 +212,7 @@ export class PaypalMockController {
   async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async (manager) => ({
       status: 201,
-      body: await this.paypal.refund(this.base(request), id, body, manager),
+      body: await this.paypal.refund(this.base(), id, body, manager),
     }));
   }
 
@@ -218,20 +223,20 @@ export class PaypalMockController {
   async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async (manager) => ({
       status: 201,
-      body: await this.payouts.create(this.base(request), body, manager),
+      body: await this.payouts.create(this.base(), body, manager),
     }));
   }
 
   @Get('v1/payments/payouts/:batchId')
   @ApiOperation({ summary: 'PayPal: show a payout batch and its items' })
   async getPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('batchId') batchId: string): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getBatch(this.base(request), batchId) }));
+    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getBatch(this.base(), batchId) }));
   }
 
   @Get('v1/payments/payouts-item/:itemId')
   @ApiOperation({ summary: 'PayPal: show a payout item' })
   async getPayoutItem(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('itemId') itemId: string): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getItem(this.base(request), itemId) }));
+    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getItem(this.base(), itemId) }));
   }
 
   // ---- Webhook signatures ----
@@ -302,7 +307,7 @@ ${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const payerEmail = typeof body?.payerEmail === 'string' ? body.payerEmail : undefined;
-    const order = await this.paypal.approveOrder(this.base(request), orderId, payerEmail);
+    const order = await this.paypal.approveOrder(this.base(), orderId, payerEmail);
     // The page's form comes back to the merchant's return URL, as PayPal does; scripts get JSON.
     const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
     if (fromForm && order.return_url) {

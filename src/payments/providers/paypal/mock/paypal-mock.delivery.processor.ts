@@ -9,6 +9,7 @@ import { paypalConfig } from '../../../../config';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { signedString, signTransmission } from '../paypal-webhook-signature';
 import { PaypalMockIdentity } from './paypal-mock.identity';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 
 /**
@@ -24,6 +25,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
     private readonly payouts: PaypalMockPayouts,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+    private readonly urls: SandboxUrls,
   ) {
     super();
   }
@@ -33,13 +35,13 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
       case JOBS.sandboxWebhooks.deliverPaypal:
         return this.deliver(job.data as { event: { id: string }; url: string; certUrl: string });
       case JOBS.sandboxWebhooks.settlePaypalPayout: {
-        const { batchId, base } = job.data as { batchId: string; base: string };
-        await this.dataSource.transaction((manager) => this.payouts.settle(manager, batchId, base));
+        const { batchId } = job.data as { batchId: string };
+        await this.dataSource.transaction((manager) => this.payouts.settle(manager, batchId, this.urls.mock('paypal')));
         return { settled: batchId };
       }
       case JOBS.sandboxWebhooks.returnPaypalPayoutItem: {
-        const { itemId, base } = job.data as { itemId: string; base: string };
-        await this.dataSource.transaction((manager) => this.payouts.returnUnclaimed(manager, itemId, base));
+        const { itemId } = job.data as { itemId: string };
+        await this.dataSource.transaction((manager) => this.payouts.returnUnclaimed(manager, itemId, this.urls.mock('paypal')));
         return { returned: itemId };
       }
       default:

@@ -112,7 +112,7 @@ export class PaypalMockPayouts {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
         jobId: `paypal-payout-settle-${inserted[0].id}`,
-        payload: { batchId: inserted[0].id, base },
+        payload: { batchId: inserted[0].id },
         delayMs: this.config.mockPayoutDelayMs,
       });
       return inserted[0];
@@ -148,18 +148,18 @@ export class PaypalMockPayouts {
       [batchId],
     );
     for (const item of await this.items(batchId, manager)) {
-      await this.webhooks.emit(manager, ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], this.itemView(base, item), base);
+      await this.webhooks.emit(manager, ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], this.itemView(base, item));
       if (item.status === 'UNCLAIMED') {
         await this.outbox.write(manager, {
           queue: QUEUES.sandboxWebhooks,
           jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem,
           jobId: `paypal-payout-return-${item.id}`,
-          payload: { itemId: item.id, base },
+          payload: { itemId: item.id },
           delayMs: this.config.mockUnclaimedReturnMs,
         });
       }
     }
-    await this.webhooks.emit(manager, 'PAYMENT.PAYOUTSBATCH.SUCCESS', { batch_header: this.batchHeader(batches[0]) }, base);
+    await this.webhooks.emit(manager, 'PAYMENT.PAYOUTSBATCH.SUCCESS', { batch_header: this.batchHeader(batches[0]) });
   }
 
   /** An unclaimed item goes back to the sender after the claim period. */
@@ -169,7 +169,7 @@ export class PaypalMockPayouts {
       `UPDATE paypal_mock_payout_items SET status = 'RETURNED' WHERE id = $1 AND status = 'UNCLAIMED' RETURNING *`,
       [itemId],
     );
-    if (items[0]) await this.webhooks.emit(manager, ITEM_EVENTS.RETURNED, this.itemView(base, items[0]), base);
+    if (items[0]) await this.webhooks.emit(manager, ITEM_EVENTS.RETURNED, this.itemView(base, items[0]));
   }
 
   async getBatch(base: string, id: string): Promise<Record<string, unknown>> {

@@ -204,7 +204,7 @@ export class PaypalMockService {
         `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
         [id, JSON.stringify(payer)],
       );
-      if (rows[0]) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, rows[0]), base);
+      if (rows[0]) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, rows[0]));
       return rows[0];
     });
     if (approved) return approved;
@@ -239,7 +239,7 @@ export class PaypalMockService {
         `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
         [id],
       );
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorizations[0]), base);
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorizations[0]));
       return { order: updated[0], authorization: authorizations[0] };
     });
   }
@@ -393,7 +393,7 @@ export class PaypalMockService {
         `INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture) VALUES ($1, $2, 'COMPLETED', $3, $4, $5) RETURNING *`,
         [paypalId(), authorizationId, cents.toString(), authorization.currency, finalCapture],
       );
-      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, rows[0]), base);
+      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, rows[0]));
       return rows[0];
     });
   }
@@ -419,7 +419,7 @@ export class PaypalMockService {
         `UPDATE paypal_mock_authorizations SET status = 'VOIDED', update_time = now() WHERE id = $1 RETURNING *`,
         [authorizationId],
       );
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.VOIDED', this.authorizationView(base, rows[0]), base);
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.VOIDED', this.authorizationView(base, rows[0]));
       return rows[0];
     });
   }
@@ -489,12 +489,7 @@ export class PaypalMockService {
         `INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency) VALUES ($1, $2, 'COMPLETED', $3, $4)`,
         [id, captureId, cents.toString(), capture.currency],
       );
-      await this.webhooks.emit(
-        manager,
-        'PAYMENT.CAPTURE.REFUNDED',
-        this.captureView(base, await this.findCapture(captureId, manager)),
-        base,
-      );
+      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.REFUNDED', this.captureView(base, await this.findCapture(captureId, manager)));
       return {
         id,
         status: 'COMPLETED',

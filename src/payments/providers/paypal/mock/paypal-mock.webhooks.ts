@@ -7,6 +7,7 @@ import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 import { PAYPAL_MOCK_CERT_ID } from './paypal-mock.identity';
 
 export type PaypalEventType =
@@ -35,7 +36,8 @@ const RESOURCE_TYPES: Record<PaypalEventType, string> = {
 /**
  * The events the mock sends, queued through the outbox in the same transaction as the change they report
  * (a crash never loses one). The webhook faults act here: dropped events are never queued, duplicated ones
- * twice, reordered ones with a random delay. Each delivery is signed when it is sent.
+ * twice, reordered ones with a random delay. Each delivery is signed when it is sent. Where it goes and the
+ * certificate it names come from configuration (SandboxUrls), never from the request that caused the event.
  */
 @Injectable()
 export class PaypalMockWebhooks {
@@ -43,9 +45,11 @@ export class PaypalMockWebhooks {
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+    private readonly urls: SandboxUrls,
   ) {}
 
-  async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>, base: string): Promise<string> {
+  async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>): Promise<string> {
+    const base = this.urls.mock('paypal');
     const resourceId = String(
       resource.id ?? resource.payout_item_id ?? (resource.batch_header as { payout_batch_id?: string })?.payout_batch_id,
     );
@@ -73,7 +77,7 @@ export class PaypalMockWebhooks {
         jobId: `paypal-webhook-${id}-${copy}`,
         payload: {
           event,
-          url: this.config.mockWebhookUrl ?? `${new URL(base).origin}/v1/provider-webhooks/paypal`,
+          url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
           certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
         },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,

@@ -136,11 +136,11 @@ export class WechatMockController {
   @Post('transfers')
   @ApiOperation({ summary: 'Sandbox: one wallet sends CNY to another (what the counterparty does in WeChat)' })
   @ApiCreatedResponse({ description: '{transferId}' })
-  async transfer(@Req() request: FastifyRequest, @Body() body: WalletTransferDto): Promise<{ transferId: string }> {
+  async transfer(@Body() body: WalletTransferDto): Promise<{ transferId: string }> {
     const input = new InputParser();
     const amountFen = input.amount(body.amountCny, 'amountCny', 'CNY');
     input.done();
-    return this.wechat.transfer(this.base(request), {
+    return this.wechat.transfer({
       from: body.fromWechatId,
       to: body.toWechatId,
       amountFen,
@@ -240,9 +240,5 @@ export class WechatMockController {
       rsaVerify(publicKey, requestMessage(request.method, url, auth.timestamp, auth.nonce_str, body), auth.signature),
     );
     if (!signed) throw new WechatError(401, 'SIGN_ERROR', 'The request signature does not verify');
-  }
-
-  private base(request: FastifyRequest): string {
-    return `${request.protocol}://${request.headers.host}${WECHAT_MOCK_PREFIX}`;
   }
 }

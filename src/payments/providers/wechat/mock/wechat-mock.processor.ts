@@ -39,8 +39,8 @@ export class WechatMockProcessor extends WorkerHost {
 
   async process(job: Job): Promise<unknown> {
     if (job.name === JOBS.sandboxWechat.settleTransfer) {
-      const { transferId, base } = job.data as { transferId: string; base: string };
-      await this.wechat.settleTransfer(transferId, base);
+      const { transferId } = job.data as { transferId: string };
+      await this.wechat.settleTransfer(transferId);
       return { settled: transferId };
     }
     if (job.name !== JOBS.sandboxWechat.deliverNotification)

@@ -12,6 +12,7 @@ import { JOBS, QUEUES } from '../../../../queues/queue-names';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
 import { loadOrMakeIdentity, SigningIdentity } from '../../../../sandbox/sandbox-keys';
+import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
 import { aesGcmEncrypt } from '../wechatpay-crypto';
 
 export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
@@ -62,6 +63,7 @@ export class WechatMockService {
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
+    private readonly urls: SandboxUrls,
   ) {}
 
   /** The platform's signing key and certificate (WeChat's side), made once and shared by every process. */
@@ -94,10 +96,13 @@ export class WechatMockService {
    * What a user does in the WeChat app: sends CNY to another wallet, at once; or, asked for `processingMs`, taken
    * from the sender now and left PROCESSING that long before it succeeds (credited and notified then).
    */
-  async transfer(
-    base: string,
-    given: { from: string; to: string; amountFen: bigint; memo?: string; processingMs?: number },
-  ): Promise<{ transferId: string }> {
+  async transfer(given: {
+    from: string;
+    to: string;
+    amountFen: bigint;
+    memo?: string;
+    processingMs?: number;
+  }): Promise<{ transferId: string }> {
     const processing = (given.processingMs ?? 0) > 0;
     const input = { ...given, from: walletKey(given.from), to: walletKey(given.to) };
     if (input.from === input.to) {
@@ -125,18 +130,18 @@ export class WechatMockService {
           queue: QUEUES.sandboxWechat,
           jobName: JOBS.sandboxWechat.settleTransfer,
           jobId: `wechat-transfer-settle-${rows[0].id}`,
-          payload: { transferId: rows[0].id, base },
+          payload: { transferId: rows[0].id },
           delayMs: given.processingMs,
         });
       } else {
-        await this.notify(manager, view(rows[0]), base);
+        await this.notify(manager, view(rows[0]));
       }
       return { transferId: rows[0].id };
     });
   }
 
   /** A PROCESSING transfer succeeds: the receiver is credited and notified, once. */
-  async settleTransfer(transferId: string, base: string): Promise<void> {
+  async settleTransfer(transferId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       const rows = await returningRows<TransferRow>(
         manager,
@@ -145,7 +150,7 @@ export class WechatMockService {
       );
       if (!rows[0]) return;
       await this.credit(manager, rows[0].to_wechat_id, BigInt(rows[0].amount_fen));
-      await this.notify(manager, view(rows[0]), base);
+      await this.notify(manager, view(rows[0]));
     });
   }
 
@@ -171,7 +176,7 @@ export class WechatMockService {
   }
 
   /** Queues the transfer's notification (resource encrypted with the APIv3 key); the webhook faults act here. */
-  private async notify(manager: EntityManager, transfer: WalletTransferView, base: string): Promise<void> {
+  private async notify(manager: EntityManager, transfer: WalletTransferView): Promise<void> {
     const notification = {
       id: randomUUID(),
       create_time: beijingTime(new Date()),
@@ -184,7 +189,7 @@ export class WechatMockService {
     const roll = (purpose: string) => draw(settings.seed ?? 0, BigInt(Date.now()), `${purpose}:${notification.id}`);
     if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
     const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
-    const url = this.config.mockNotifyUrl ?? `${new URL(base).origin}/v1/provider-webhooks/wechat`;
+    const url = this.config.mockNotifyUrl ?? this.urls.callback('wechat');
     for (let copy = 0; copy < copies; copy += 1) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,

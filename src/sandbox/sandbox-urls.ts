@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { sandboxConfig } from '../config';
+
+export type MockProvider = 'paypal' | 'bank' | 'wechat';
+
+/** A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. */
+export function mockBase(sandboxBaseUrl: string, provider: MockProvider): string {
+  return `${sandboxBaseUrl}/sandbox/${provider}`;
+}
+
+/**
+ * Where the mocks point, from configuration only (`SANDBOX_BASE_URL`): never from a request's `Host` header, which
+ * any caller chooses, so no caller can make a mock deliver a callback (or hand out a link) to a host of its choice.
+ */
+@Injectable()
+export class SandboxUrls {
+  constructor(@Inject(sandboxConfig.KEY) private readonly config: ConfigType<typeof sandboxConfig>) {}
+
+  /** The mock's own base, `…/sandbox/<provider>`: the start of the links it answers with. */
+  mock(provider: MockProvider): string {
+    return mockBase(this.config.baseUrl, provider);
+  }
+
+  /** Where the mock delivers its callbacks unless configured otherwise: our own `/v1/provider-webhooks/<provider>`. */
+  callback(provider: MockProvider): string {
+    return `${this.config.baseUrl}/v1/provider-webhooks/${provider}`;
+  }
+}
