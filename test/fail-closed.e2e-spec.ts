@@ -1,23 +1,26 @@
 import { JwtService } from '@nestjs/jwt';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { serveMetrics } from '../src/bootstrap/metrics-server';
-import { DEV_JWT_SECRET } from '../src/config';
+import { DEV_BLIND_INDEX_KEY, DEV_FIELD_ENCRYPTION_KEYS, DEV_JWT_SECRET } from '../src/config';
 import { HttpRateFeed } from '../src/rates/http-rate-feed';
 import { RatesService } from '../src/rates/rates.service';
+import { ensureBuilt, freePort } from './support/crash/cluster';
 import { createOperator } from './support/factories';
 import { client, Api } from './support/http';
 import { startHttpsRelay, HttpsRelay } from './support/https-relay';
-import { startTestApp, TestApp } from './support/test-app';
+import { deleteRedisKeys, dropDatabase, startTestApp, TestApp } from './support/test-app';
 
 const METRICS_TOKEN = 'metrics-token-of-a-test-deployment-0123456789';
 const DOCS_TOKEN = 'docs-token-of-a-test-deployment-0123456789ab';
 const PRODUCTION_JWT_SECRET = 'a-production-jwt-secret-nobody-else-knows-0123';
 
 /** Every secret a production start needs, none of them a development value; providers on closed loopback ports. */
-export function productionSecrets(dir: string): Record<string, string> {
+function productionSecrets(dir: string): Record<string, string> {
   return {
     NODE_ENV: 'production',
     JWT_SECRET: PRODUCTION_JWT_SECRET,
@@ -218,5 +221,125 @@ describe('a production service fails closed (HTTP)', () => {
       .filter((line) => line.includes(requestId));
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toMatch(/"stack"|RangeError|Maximum call stack/);
+  });
+});
+
+describe('the service as started (node dist/src/main.js)', () => {
+  const ROOT = join(__dirname, '..');
+  const dir = mkdtempSync(join(tmpdir(), 'yb-start-'));
+  const suffix = randomBytes(4).toString('hex');
+  const databaseUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  databaseUrl.pathname = `/yb_start_${suffix}`;
+  const queuePrefix = `{ybs_${suffix}}`;
+  const base = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: databaseUrl.toString(),
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: queuePrefix,
+    RUN_WORKERS: 'false',
+    WECHATPAY_MERCHANT_KEY_FILE: join(dir, 'dev-key.pem'),
+  };
+
+  beforeAll(() => {
+    ensureBuilt();
+  }, 240000);
+
+  afterAll(async () => {
+    await dropDatabase(databaseUrl.toString());
+    await deleteRedisKeys(queuePrefix);
+  });
+
+  interface Run {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+  }
+
+  /** Runs the API until it exits, or until `until` shows in its output (then it is stopped); bounded either way. */
+  function run(env: Record<string, string>, until?: (output: string) => boolean, onReady?: () => Promise<void>): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env, stdio: 'pipe' });
+      const result: Run = { code: null, stdout: '', stderr: '' };
+      const timer = setTimeout(() => child.kill('SIGKILL'), 45000);
+      let ready = false;
+      child.stdout.on('data', (chunk: Buffer) => {
+        result.stdout += chunk.toString();
+        if (!ready && until?.(result.stdout)) {
+          ready = true;
+          void (onReady ?? (async () => undefined))()
+            .catch(reject)
+            .finally(() => child.kill('SIGTERM'));
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => (result.stderr += chunk.toString()));
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ ...result, code });
+      });
+    });
+  }
+
+  /** The problems a refused start names, one per line of its message. */
+  const problemsOf = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('  - '));
+
+  // Without the database it names, a start that got past its configuration would fail on another line.
+  const refusing = { ...base, DATABASE_CREATE_IF_MISSING: 'false' };
+
+  it.each(['producton', 'production ', ' production', 'PRODUCTION', 'Development', 'prod'])(
+    'refuses to start with NODE_ENV=%j, in one clear line and no stack',
+    async (nodeEnv) => {
+      const result = await run({ ...refusing, NODE_ENV: nodeEnv });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^Yuanbridge cannot start\. Invalid configuration:/);
+      expect(problemsOf(result.stderr)).toEqual([expect.stringContaining('NODE_ENV must be exactly development, test or production')]);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(result.stdout).not.toContain('listening');
+    },
+  );
+
+  const production = () => ({ ...refusing, ...productionSecrets(dir), RATE_FEED_URL: 'https://127.0.0.1:1/usd-cny' });
+
+  it.each<[string, Record<string, string | undefined>, string]>([
+    ['the development JWT secret', { JWT_SECRET: DEV_JWT_SECRET }, 'JWT_SECRET must be set in production'],
+    [
+      'the development field key under another key id',
+      { FIELD_ENCRYPTION_KEYS: `prod1:${DEV_FIELD_ENCRYPTION_KEYS.split(':')[1]}` },
+      'FIELD_ENCRYPTION_KEYS must be set in production',
+    ],
+    ['the development blind index key', { BLIND_INDEX_KEY: DEV_BLIND_INDEX_KEY }, 'BLIND_INDEX_KEY must be set in production'],
+    ['no RATE_FEED_URL (the mock feed)', { RATE_FEED_URL: undefined }, 'RATE_FEED_URL must be set in production'],
+    ['a plain-HTTP rate feed', { RATE_FEED_URL: 'http://127.0.0.1:1/usd-cny' }, 'RATE_FEED_URL must use https:'],
+    ['no METRICS_TOKEN', { METRICS_TOKEN: undefined }, 'METRICS_TOKEN must be set in production'],
+  ])('refuses to start in production with %s', async (_name, change, problem) => {
+    const env: Record<string, string | undefined> = { ...production(), ...change };
+    for (const [name, value] of Object.entries(change)) if (value === undefined) delete env[name];
+    const result = await run(env as Record<string, string>);
+    expect(result.code).toBe(1);
+    expect(problemsOf(result.stderr)).toEqual([expect.stringContaining(problem)]);
+  });
+
+  it('starts as development with NODE_ENV unset: sandbox on, listening on 127.0.0.1 only', async () => {
+    const port = await freePort();
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address?.family === 'IPv4' && !address.internal)?.address;
+    const checks: Record<string, unknown> = {};
+    const result = await run(
+      { ...base, PORT: String(port) },
+      (output) => output.includes('Yuanbridge API listening'),
+      async () => {
+        checks.feed = (await fetch(`http://127.0.0.1:${port}/sandbox/rates/usd-cny`)).status;
+        checks.outside = outside
+          ? await fetch(`http://${outside}:${port}/health/live`).then(
+              (response) => response.status,
+              (error: Error & { cause?: { code?: string } }) => error.cause?.code ?? error.message,
+            )
+          : 'ECONNREFUSED';
+      },
+    );
+    const listening = JSON.parse(result.stdout.split('\n').find((line) => line.includes('Yuanbridge API listening'))!);
+    expect(listening.url).toBe(`http://127.0.0.1:${port}`);
+    // The sandbox mocks are mounted, and the port is closed on the machine's other address.
+    expect(checks).toEqual({ feed: 200, outside: 'ECONNREFUSED' });
   });
 });
