@@ -189,6 +189,7 @@ describe('configuration', () => {
     ]);
     expect(() => loadMarketConfig({ RATE_FEED_MIN_RATE: '9', RATE_FEED_MAX_RATE: '8' })).toThrow(/RATE_FEED_MIN_RATE/);
     expect(() => loadMarketConfig({ RATE_FEED_MAX_RATE: '-1' })).toThrow(/RATE_FEED_MAX_RATE/);
+    expect(() => loadMarketConfig({ RATE_FEED_CA_FILE: '/nonexistent/feed-ca.pem' })).toThrow('RATE_FEED_CA_FILE cannot be read');
   });
 
   it('protects /metrics and the docs with tokens: required in production, docs off there unless asked for', () => {

@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { accessSync, constants } from 'node:fs';
 import { EnvReader, isProduction } from './env';
 
 export interface MarketConfig {
@@ -39,6 +40,15 @@ export interface MarketConfig {
 
 const RATE_TEXT = /^\d{1,4}(\.\d{1,4})?$/;
 
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadMarketConfig(env = process.env): MarketConfig {
   const read = new EnvReader(env);
   const production = isProduction(env);
@@ -72,6 +82,7 @@ export function loadMarketConfig(env = process.env): MarketConfig {
     if (!RATE_TEXT.test(value) || Number(value) <= 0) read.fail(`${name} must be a rate such as 7.2400, got "${value}"`);
   }
   if (Number(config.rateFeedMinRate) >= Number(config.rateFeedMaxRate)) read.fail('RATE_FEED_MIN_RATE must be below RATE_FEED_MAX_RATE');
+  if (config.rateFeedCaFile && !readable(config.rateFeedCaFile)) read.fail('RATE_FEED_CA_FILE cannot be read');
   // The mock's values are computable by anyone from its seed: production takes its reference from a real feed.
   if (production) {
     if (!config.rateFeedUrl) read.fail('RATE_FEED_URL must be set in production (the mock rate feed is for development only)');
