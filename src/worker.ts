@@ -4,7 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { serveMetrics } from './bootstrap/metrics-server';
 import { boundShutdown, exitOnStartFailure } from './bootstrap/start-failure';
-import { loadAppConfig, loadDatabaseConfig, loadRedisConfig, validateAllConfig } from './config';
+import { loadAppConfig, loadDatabaseConfig, loadOperationsConfig, loadRedisConfig, validateAllConfig } from './config';
 import { preflight } from './database/preflight';
 
 /**
@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   const config = loadAppConfig();
   boundShutdown(config.shutdownTimeoutMs);
   await app.init();
-  const metrics = config.workerMetricsPort > 0 ? await serveMetrics({ host: config.host, port: config.workerMetricsPort }) : undefined;
+  const metrics =
+    config.workerMetricsPort > 0
+      ? await serveMetrics({ host: config.host, port: config.workerMetricsPort, token: loadOperationsConfig().metricsToken })
+      : undefined;
   app.get(Logger).log({ metricsPort: metrics?.port ?? null }, 'Yuanbridge worker running');
 }
 

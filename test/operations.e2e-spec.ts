@@ -71,7 +71,7 @@ describe('operations (HTTP)', () => {
   });
 
   it('serves an OpenAPI document describing every endpoint', async () => {
-    const docs = await api('GET', '/docs-json');
+    const docs = await api('GET', '/docs-json', { token: 'a-production-docs-token-0123456789abcdefgh' });
     expect(docs.status).toBe(200);
     const operations = Object.entries(docs.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
@@ -312,6 +312,15 @@ describe('production mode', () => {
       BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
       WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
       WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
+      PAYPAL_CLIENT_ID: 'a-production-paypal-client',
+      PAYPAL_WEBHOOK_ID: 'WH-PRODUCTION',
+      WECHATPAY_MCHID: '1230000109',
+      WECHATPAY_MERCHANT_SERIAL: '5157F09EFDC096DE15EBE81A47057A7200000002',
+      WECHATPAY_MERCHANT_KEY_FILE: '/run/secrets/wechatpay/apiclient_key.pem',
+      RATE_FEED_URL: 'https://127.0.0.1:1/usd-cny',
+      METRICS_TOKEN: 'a-production-metrics-token-0123456789abcdef',
+      DOCS_ENABLED: 'true',
+      DOCS_TOKEN: 'a-production-docs-token-0123456789abcdefgh',
     });
     api = client(test.baseUrl);
   });
@@ -332,7 +341,7 @@ describe('production mode', () => {
       ).status,
     ).toBe(404);
     expect((await api('GET', '/sandbox/rates/usd-cny')).status).toBe(404);
-    const docs = await api('GET', '/docs-json');
+    const docs = await api('GET', '/docs-json', { token: 'a-production-docs-token-0123456789abcdefgh' });
     expect(Object.keys(docs.body.paths).filter((path) => path.startsWith('/sandbox'))).toEqual([]);
   });
 });

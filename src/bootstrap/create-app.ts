@@ -12,9 +12,10 @@ import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
+import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
-import { loadAppConfig, loadHttpConfig } from '../config';
+import { loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -35,6 +36,7 @@ export interface CreateAppOptions {
 export async function createApp(options: CreateAppOptions): Promise<NestFastifyApplication> {
   const config = loadAppConfig();
   const http = loadHttpConfig();
+  const operations = loadOperationsConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: http.trustProxy,
@@ -47,6 +49,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};
   protectQueueDashboard(adapter.getInstance(), () => built.app);
+  protectOperationsEndpoints(adapter.getInstance(), operations);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
     bufferLogs: true,
     rawBody: true,
@@ -113,6 +116,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   app.useGlobalPipes(createValidationPipe());
 
+  if (!operations.docsEnabled) return app;
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -1,8 +1,8 @@
 import { registerAs } from '@nestjs/config';
-import { EnvReader, isProduction } from './env';
+import { environmentOf, Environment, EnvReader } from './env';
 
 export interface AppConfig {
-  env: 'development' | 'test' | 'production';
+  env: Environment;
   production: boolean;
   /** Sandbox mode mounts the provider mocks; on unless NODE_ENV=production. */
   sandbox: boolean;
@@ -22,12 +22,14 @@ export interface AppConfig {
 
 export function loadAppConfig(env = process.env): AppConfig {
   const read = new EnvReader(env);
-  const production = isProduction(env);
+  const environment = environmentOf(env);
+  const production = environment === 'production';
   const config: AppConfig = {
-    env: read.oneOf('NODE_ENV', ['development', 'test', 'production'] as const, 'development'),
+    env: environment,
     production,
     sandbox: read.bool('SANDBOX_MODE', !production),
-    host: read.string('HOST', '0.0.0.0'),
+    // A development machine's service (sandbox mocks, development secrets) is not for the network.
+    host: read.string('HOST', environment === 'development' ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 3000, { min: 0, max: 65535 }),
     runWorkers: read.bool('RUN_WORKERS', true),
     corsOrigins: read.list('CORS_ORIGINS'),

@@ -1,13 +1,51 @@
 import {
   ConfigError,
+  DEV_BLIND_INDEX_KEY,
+  DEV_FIELD_ENCRYPTION_KEYS,
   DEV_JWT_SECRET,
+  environmentOf,
   loadAppConfig,
+  loadMarketConfig,
+  loadOperationsConfig,
   loadDatabaseConfig,
   loadHttpConfig,
   loadJobsConfig,
   loadRedisConfig,
   validateAllConfig,
 } from '.';
+
+/** A production configuration with no development value in it. */
+const PRODUCTION: Record<string, string> = {
+  NODE_ENV: 'production',
+  JWT_SECRET: 'a-production-secret-of-sufficient-length',
+  FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
+  BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+  PAYPAL_BASE_URL: 'https://api-m.paypal.com',
+  PAYPAL_CLIENT_ID: 'a-production-paypal-client',
+  PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
+  PAYPAL_WEBHOOK_ID: 'WH-PRODUCTION',
+  BANK_BASE_URL: 'https://api.bank.example',
+  BANK_API_KEY: 'a-production-bank-key',
+  BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
+  WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+  WECHATPAY_MCHID: '1230000109',
+  WECHATPAY_MERCHANT_SERIAL: '5157F09EFDC096DE15EBE81A47057A7200000002',
+  WECHATPAY_MERCHANT_KEY_FILE: '/run/secrets/wechatpay/apiclient_key.pem',
+  WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
+  RATE_FEED_URL: 'https://rates.example/usd-cny',
+  METRICS_TOKEN: 'm'.repeat(40),
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    validateAllConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
 
 describe('configuration', () => {
   it('starts with no settings at all on a machine with local PostgreSQL and Redis', () => {
@@ -59,39 +97,107 @@ describe('configuration', () => {
   });
 
   it('refuses the development secrets in production', () => {
-    let error: ConfigError | undefined;
-    try {
-      validateAllConfig({ NODE_ENV: 'production' });
-    } catch (e) {
-      error = e as ConfigError;
-    }
-    expect(error!.problems).toEqual(
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringContaining('JWT_SECRET must be set in production'),
         expect.stringContaining('FIELD_ENCRYPTION_KEYS must be set in production'),
         expect.stringContaining('BLIND_INDEX_KEY must be set in production'),
         expect.stringContaining('PAYPAL_BASE_URL must point at PayPal in production'),
+        expect.stringContaining('PAYPAL_CLIENT_ID must be set in production'),
+        expect.stringContaining('PAYPAL_CLIENT_SECRET must be set in production'),
+        expect.stringContaining('PAYPAL_WEBHOOK_ID must be set in production'),
         expect.stringContaining('BANK_BASE_URL must point at the bank in production'),
+        expect.stringContaining('BANK_API_KEY must be set in production'),
         expect.stringContaining('BANK_WEBHOOK_SECRET must be set in production'),
+        expect.stringContaining('WECHATPAY_BASE_URL must point at WeChat Pay in production'),
+        expect.stringContaining('WECHATPAY_MCHID must be set in production'),
+        expect.stringContaining('WECHATPAY_MERCHANT_SERIAL must be set in production'),
+        expect.stringContaining('WECHATPAY_MERCHANT_KEY_FILE must be set in production'),
+        expect.stringContaining('WECHATPAY_APIV3_KEY must be set in production'),
+        expect.stringContaining('RATE_FEED_URL must be set in production'),
+        expect.stringContaining('METRICS_TOKEN must be set in production'),
       ]),
     );
-    expect(() =>
-      validateAllConfig({
-        NODE_ENV: 'production',
-        JWT_SECRET: 'a-production-secret-of-sufficient-length',
-        FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
-        FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
-        BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
-        PAYPAL_BASE_URL: 'https://api-m.paypal.com',
-        PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
-        BANK_BASE_URL: 'https://api.bank.example',
-        BANK_API_KEY: 'a-production-bank-key',
-        BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
-        WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
-        WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
-      }),
-    ).not.toThrow();
+    expect(() => validateAllConfig(PRODUCTION)).not.toThrow();
     expect(DEV_JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('refuses each development secret on its own in production, however it is spelled', () => {
+    const devFieldKey = DEV_FIELD_ENCRYPTION_KEYS.slice(DEV_FIELD_ENCRYPTION_KEYS.indexOf(':') + 1);
+    const urlSafe = (b64: string) => b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const cases: [Record<string, string>, string][] = [
+      [{ JWT_SECRET: DEV_JWT_SECRET }, 'JWT_SECRET'],
+      [{ JWT_SECRET: ` ${DEV_JWT_SECRET} ` }, 'JWT_SECRET'],
+      // The development field key under a production key id, beside a real key, or spelled without padding.
+      [{ FIELD_ENCRYPTION_KEYS: `prod1:${devFieldKey}`, FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'prod1' }, 'FIELD_ENCRYPTION_KEYS'],
+      [{ FIELD_ENCRYPTION_KEYS: `${PRODUCTION.FIELD_ENCRYPTION_KEYS},old:${devFieldKey}` }, 'FIELD_ENCRYPTION_KEYS'],
+      [{ FIELD_ENCRYPTION_KEYS: `k1:${urlSafe(devFieldKey)}` }, 'FIELD_ENCRYPTION_KEYS'],
+      [{ FIELD_ENCRYPTION_KEYS: `k1:${DEV_BLIND_INDEX_KEY}` }, 'FIELD_ENCRYPTION_KEYS'],
+      [{ BLIND_INDEX_KEY: urlSafe(DEV_BLIND_INDEX_KEY) }, 'BLIND_INDEX_KEY'],
+      [{ BLIND_INDEX_KEY: devFieldKey }, 'BLIND_INDEX_KEY'],
+      [{ BLIND_INDEX_KEY: PRODUCTION.FIELD_ENCRYPTION_KEYS.slice(3) }, 'BLIND_INDEX_KEY must differ'],
+      [{ PAYPAL_CLIENT_ID: 'yb-sandbox-client' }, 'PAYPAL_CLIENT_ID'],
+      [{ PAYPAL_WEBHOOK_ID: 'WH-YB-SANDBOX' }, 'PAYPAL_WEBHOOK_ID'],
+      [{ WECHATPAY_APIV3_KEY: 'yb-sandbox-apiv3-key-32-bytes-ok' }, 'WECHATPAY_APIV3_KEY'],
+      [{ WECHATPAY_MERCHANT_KEY_FILE: './.data/wechatpay/apiclient_key.pem' }, 'WECHATPAY_MERCHANT_KEY_FILE'],
+      [{ WECHATPAY_MERCHANT_SERIAL: '3775b6a45acd588826d15e583a95f5dd00000001' }, 'WECHATPAY_MERCHANT_SERIAL'],
+      [{ BANK_API_KEY: 'yb-sandbox-bank-key' }, 'BANK_API_KEY'],
+    ];
+    for (const [change, variable] of cases) {
+      expect({ change, problems: problemsOf({ ...PRODUCTION, ...change }) }).toEqual({
+        change,
+        problems: [expect.stringContaining(variable)],
+      });
+    }
+  });
+
+  it('knows three environments by their exact names: unset is development, anything else refuses to start', () => {
+    expect(environmentOf({})).toBe('development');
+    expect(environmentOf({ NODE_ENV: '' })).toBe('development');
+    for (const name of ['development', 'test', 'production'] as const) expect(environmentOf({ NODE_ENV: name })).toBe(name);
+    for (const bad of ['production ', ' production', 'PRODUCTION', 'Production', 'prod', 'producton', 'staging', ' ']) {
+      expect(() => environmentOf({ NODE_ENV: bad })).toThrow(ConfigError);
+      // Every concern asks; the start names the problem once, and never runs as development or production.
+      const problems = problemsOf({ ...PRODUCTION, NODE_ENV: bad });
+      expect(problems).toEqual([expect.stringContaining('NODE_ENV must be exactly development, test or production')]);
+      expect(() => loadAppConfig({ NODE_ENV: bad })).toThrow(/NODE_ENV/);
+    }
+  });
+
+  it('listens on loopback in development unless HOST says otherwise; test and production keep 0.0.0.0', () => {
+    expect(loadAppConfig({}).host).toBe('127.0.0.1');
+    expect(loadAppConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1');
+    expect(loadAppConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadAppConfig({ NODE_ENV: 'test' }).host).toBe('0.0.0.0');
+    expect(loadAppConfig(PRODUCTION).host).toBe('0.0.0.0');
+    expect(loadAppConfig({}).sandbox).toBe(true);
+  });
+
+  it('takes the reference from RATE_FEED_URL, required over HTTPS in production, and never the sandbox mock there', () => {
+    expect(loadMarketConfig({}).rateFeedUrl).toBeUndefined();
+    expect(loadMarketConfig({ RATE_FEED_URL: 'http://127.0.0.1:3000/sandbox/rates/usd-cny' }).rateFeedUrl).toBe(
+      'http://127.0.0.1:3000/sandbox/rates/usd-cny',
+    );
+    const { RATE_FEED_URL: _url, ...withoutFeed } = PRODUCTION;
+    expect(problemsOf(withoutFeed)).toEqual([expect.stringContaining('RATE_FEED_URL must be set in production')]);
+    expect(problemsOf({ ...PRODUCTION, RATE_FEED_URL: 'http://rates.example/usd-cny' })).toEqual([
+      expect.stringContaining('RATE_FEED_URL must use https:'),
+    ]);
+    expect(problemsOf({ ...PRODUCTION, RATE_FEED_URL: 'https://yb.example/sandbox/rates/usd-cny' })).toEqual([
+      expect.stringContaining('not the sandbox mock'),
+    ]);
+    expect(() => loadMarketConfig({ RATE_FEED_MIN_RATE: '9', RATE_FEED_MAX_RATE: '8' })).toThrow(/RATE_FEED_MIN_RATE/);
+    expect(() => loadMarketConfig({ RATE_FEED_MAX_RATE: '-1' })).toThrow(/RATE_FEED_MAX_RATE/);
+    expect(() => loadMarketConfig({ RATE_FEED_CA_FILE: '/nonexistent/feed-ca.pem' })).toThrow('RATE_FEED_CA_FILE cannot be read');
+  });
+
+  it('protects /metrics and the docs with tokens: required in production, docs off there unless asked for', () => {
+    expect(loadOperationsConfig({})).toEqual({ metricsToken: undefined, docsEnabled: true, docsToken: undefined });
+    expect(loadOperationsConfig(PRODUCTION)).toMatchObject({ docsEnabled: false });
+    expect(problemsOf({ ...PRODUCTION, DOCS_ENABLED: 'true' })).toEqual([expect.stringContaining('DOCS_TOKEN must be set in production')]);
+    expect(() => validateAllConfig({ ...PRODUCTION, DOCS_ENABLED: 'true', DOCS_TOKEN: 'd'.repeat(32) })).not.toThrow();
+    expect(() => loadOperationsConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 32/);
   });
 
   it('turns sandbox mode off in production', () => {

@@ -13,6 +13,25 @@ export interface CryptoConfig {
 export const DEV_FIELD_ENCRYPTION_KEYS = 'dev1:ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UhISE=';
 export const DEV_BLIND_INDEX_KEY = 'ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LW5vdC11c2U=';
 
+/** The bytes of a base64 key, decoded leniently (any padding, either alphabet), as a copy of it anywhere would decode. */
+export function keyBytes(base64: string): Buffer {
+  return Buffer.from(base64.trim(), 'base64');
+}
+
+/** The bytes of every key of a "keyId:base64Key,…" list, whatever its ids. */
+export function keyringBytes(spec: string): Buffer[] {
+  return spec
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry) => keyBytes(entry.includes(':') ? entry.slice(entry.indexOf(':') + 1) : entry));
+}
+
+/** The development keys' material, compared by bytes: another key id or another base64 spelling is the same key. */
+const DEV_KEY_MATERIAL = [...keyringBytes(DEV_FIELD_ENCRYPTION_KEYS), keyBytes(DEV_BLIND_INDEX_KEY)];
+
+const isDevKey = (key: Buffer) => key.length > 0 && DEV_KEY_MATERIAL.some((dev) => dev.equals(key));
+
 export function loadCryptoConfig(env = process.env): CryptoConfig {
   const read = new EnvReader(env);
   const config: CryptoConfig = {
@@ -21,10 +40,13 @@ export function loadCryptoConfig(env = process.env): CryptoConfig {
     blindIndexKey: read.string('BLIND_INDEX_KEY', DEV_BLIND_INDEX_KEY),
   };
   if (isProduction(env)) {
-    if (config.fieldEncryptionKeys.includes(DEV_FIELD_ENCRYPTION_KEYS))
-      read.fail('FIELD_ENCRYPTION_KEYS must be set in production (the default is for development only)');
-    if (config.blindIndexKey === DEV_BLIND_INDEX_KEY)
-      read.fail('BLIND_INDEX_KEY must be set in production (the default is for development only)');
+    const fieldKeys = keyringBytes(config.fieldEncryptionKeys);
+    const blindIndexKey = keyBytes(config.blindIndexKey);
+    if (fieldKeys.some(isDevKey))
+      read.fail('FIELD_ENCRYPTION_KEYS must be set in production (a development key is refused, under any key id)');
+    if (isDevKey(blindIndexKey)) read.fail('BLIND_INDEX_KEY must be set in production (the default is for development only)');
+    else if (fieldKeys.some((key) => key.equals(blindIndexKey)))
+      read.fail('BLIND_INDEX_KEY must differ from every FIELD_ENCRYPTION_KEYS key');
   }
   return read.done(config);
 }

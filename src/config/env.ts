@@ -102,6 +102,21 @@ export class EnvReader {
   }
 }
 
+export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/**
+ * The one place NODE_ENV is read. Unset (or empty) is development; otherwise it must be exactly one of the
+ * three names, so a typo, padding (`'production '`) or another case refuses to start instead of quietly running
+ * in sandbox mode with the development secrets.
+ */
+export function environmentOf(env: Env = process.env): Environment {
+  const raw = env.NODE_ENV;
+  if (raw === undefined || raw === '') return 'development';
+  if ((ENVIRONMENTS as readonly string[]).includes(raw)) return raw as Environment;
+  throw new ConfigError([`NODE_ENV must be exactly development, test or production (lower case, no spaces), got ${JSON.stringify(raw)}`]);
+}
+
 export function isProduction(env: Env = process.env): boolean {
-  return env.NODE_ENV === 'production';
+  return environmentOf(env) === 'production';
 }

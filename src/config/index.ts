@@ -7,6 +7,7 @@ import { httpConfig, loadHttpConfig } from './http.config';
 import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
 import { loadMarketConfig, marketConfig } from './market.config';
+import { loadOperationsConfig, operationsConfig } from './operations.config';
 import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadReconciliationConfig, reconciliationConfig } from './reconciliation.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
@@ -23,6 +24,7 @@ export * from './env';
 export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
+export * from './operations.config';
 export * from './paypal.config';
 export * from './reconciliation.config';
 export * from './redis.config';
@@ -39,6 +41,7 @@ export const allConfigs = [
   httpConfig,
   jobsConfig,
   marketConfig,
+  operationsConfig,
   paypalConfig,
   reconciliationConfig,
   redisConfig,
@@ -59,6 +62,7 @@ export function validateAllConfig(env = process.env): void {
     loadHttpConfig,
     loadJobsConfig,
     loadMarketConfig,
+    loadOperationsConfig,
     loadPaypalConfig,
     loadReconciliationConfig,
     loadRedisConfig,
@@ -69,7 +73,8 @@ export function validateAllConfig(env = process.env): void {
     try {
       load(env);
     } catch (error) {
-      if (error instanceof ConfigError) problems.push(...error.problems);
+      // A bad NODE_ENV is reported by every concern that asks whether it is production: name it once.
+      if (error instanceof ConfigError) problems.push(...error.problems.filter((p) => !problems.includes(p)));
       else throw error;
     }
   }

@@ -29,6 +29,7 @@ export interface PaypalConfig {
 
 export const DEV_PAYPAL_CLIENT_ID = 'yb-sandbox-client';
 export const DEV_PAYPAL_CLIENT_SECRET = 'yb-sandbox-secret';
+export const DEV_PAYPAL_WEBHOOK_ID = 'WH-YB-SANDBOX';
 
 export function loadPaypalConfig(env = process.env): PaypalConfig {
   const read = new EnvReader(env);
@@ -39,7 +40,7 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
     baseUrl: baseUrl.toString().replace(/\/$/, ''),
     clientId: read.string('PAYPAL_CLIENT_ID', DEV_PAYPAL_CLIENT_ID),
     clientSecret: read.string('PAYPAL_CLIENT_SECRET', DEV_PAYPAL_CLIENT_SECRET),
-    webhookId: read.string('PAYPAL_WEBHOOK_ID', 'WH-YB-SANDBOX'),
+    webhookId: read.string('PAYPAL_WEBHOOK_ID', DEV_PAYPAL_WEBHOOK_ID),
     honorPeriodMs: read.int('PAYPAL_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockHonorPeriodMs: read.int('PAYPAL_MOCK_HONOR_PERIOD_MS', 3 * 24 * 60 * 60 * 1000, { min: 100 }),
     mockValidityMs: read.int('PAYPAL_MOCK_VALIDITY_MS', 29 * 24 * 60 * 60 * 1000, { min: 100 }),
@@ -55,7 +56,9 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
   if (production) {
     if (!env.PAYPAL_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
       read.fail('PAYPAL_BASE_URL must point at PayPal in production, not the sandbox mock');
+    if (config.clientId === DEV_PAYPAL_CLIENT_ID) read.fail('PAYPAL_CLIENT_ID must be set in production');
     if (config.clientSecret === DEV_PAYPAL_CLIENT_SECRET) read.fail('PAYPAL_CLIENT_SECRET must be set in production');
+    if (config.webhookId === DEV_PAYPAL_WEBHOOK_ID) read.fail('PAYPAL_WEBHOOK_ID must be set in production');
   }
   return read.done(config);
 }

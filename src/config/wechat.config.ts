@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
 import { EnvReader, isProduction } from './env';
 
 export interface WechatConfig {
@@ -45,7 +46,14 @@ export function loadWechatConfig(env = process.env): WechatConfig {
   if (production) {
     if (!env.WECHATPAY_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
       read.fail('WECHATPAY_BASE_URL must point at WeChat Pay in production, not the sandbox mock');
-    if (config.apiV3Key === DEV_WECHATPAY_APIV3_KEY) read.fail('WECHATPAY_APIV3_KEY must be set in production');
+    if (Buffer.from(config.apiV3Key).equals(Buffer.from(DEV_WECHATPAY_APIV3_KEY)))
+      read.fail('WECHATPAY_APIV3_KEY must be set in production');
+    if (config.mchid === DEV_WECHATPAY_MCHID) read.fail('WECHATPAY_MCHID must be set in production');
+    if (config.merchantSerial.toUpperCase() === DEV_WECHATPAY_MERCHANT_SERIAL)
+      read.fail('WECHATPAY_MERCHANT_SERIAL must be set in production');
+    // The default path is where sandbox mode writes its development key.
+    if (resolve(config.merchantKeyFile) === resolve(DEV_WECHATPAY_MERCHANT_KEY_FILE))
+      read.fail('WECHATPAY_MERCHANT_KEY_FILE must be set in production (the default path holds the development key)');
   }
   return read.done(config);
 }

@@ -1,4 +1,7 @@
-/** Where the reference USD/CNY rate comes from. The mock below by default; a real feed implements the same. */
+/**
+ * Where the reference USD/CNY rate comes from: an HTTP feed (`RATE_FEED_URL`, required in production) or, outside
+ * production when it is unset, the mock.
+ */
 export interface RateQuote {
   /** CNY per 1 USD, in 1/10000 units. */
   rate: bigint;
@@ -10,4 +13,7 @@ export interface RateFeed {
   latest(): Promise<RateQuote>;
 }
 
+/** The feed the reference is refreshed from. */
 export const RATE_FEED = Symbol('RATE_FEED');
+/** The mock feed (sandbox mode only), served at `GET /sandbox/rates/usd-cny` whichever feed the reference uses. */
+export const MOCK_RATE_FEED = Symbol('MOCK_RATE_FEED');

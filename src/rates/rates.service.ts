@@ -47,11 +47,11 @@ export class RatesService {
     return reference;
   }
 
-  /** Asks the feed and keeps the answer. */
+  /** Asks the feed and keeps the answer (an old answer makes a reference that is stale at once). */
   async refresh(): Promise<Reference> {
     const quote = await this.feed.latest();
     await this.record(quote.rate, quote.asOf, this.feed.source);
-    return { rate: quote.rate, asOf: quote.asOf, stale: false };
+    return { rate: quote.rate, asOf: quote.asOf, stale: Date.now() - quote.asOf.getTime() > this.config.referenceStaleAfterMs };
   }
 
   async record(rate: bigint, asOf: Date, source: string): Promise<void> {

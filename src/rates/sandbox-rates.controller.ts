@@ -2,14 +2,14 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth/decorators';
 import { formatRate } from '../common/money';
-import { RATE_FEED, RateFeed } from './rate-feed.port';
+import { MOCK_RATE_FEED, RateFeed } from './rate-feed.port';
 
 /** The mock rate feed's own API, as a real feed would serve it (sandbox mode only). */
 @ApiTags('sandbox')
 @Public()
 @Controller('sandbox/rates')
 export class SandboxRatesController {
-  constructor(@Inject(RATE_FEED) private readonly feed: RateFeed) {}
+  constructor(@Inject(MOCK_RATE_FEED) private readonly feed: RateFeed) {}
 
   @Get('usd-cny')
   @ApiOkResponse({ description: '{ rate, asOf }' })
