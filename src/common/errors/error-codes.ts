@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   wechat_transfer_used: { status: 409, title: 'WeChat transfer already used' },
   too_many_statements: { status: 409, title: 'Too many statements' },
   dispute_assigned: { status: 409, title: 'Dispute held by another operator' },
+  wallet_locked: { status: 409, title: 'Payment handle locked' },
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   rate_limited: { status: 429, title: 'Too many requests' },
