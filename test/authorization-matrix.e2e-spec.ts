@@ -93,8 +93,9 @@ const table: Row[] = [
   // Accounts.
   //                                                 anon trav travKey trav2 cp cp2 oper sTrav sCp sNon
   row('GET /v1/me', undefined, users(200)),
-  row('PUT /v1/me/wechat-wallet', undefined, [U, W, W, W, W, W, F, W, W, W], () => ({ wechatId: unique('wx_') })),
-  row('PUT /v1/me/payout-account', undefined, [U, F, F, F, W, W, F, F, W, F], () => ({
+  // A suspended user changes no payment handle (a payout an operator retries would go to the new one).
+  row('PUT /v1/me/wechat-wallet', undefined, [U, W, W, W, W, W, F, S, S, S], () => ({ wechatId: unique('wx_') })),
+  row('PUT /v1/me/payout-account', undefined, [U, F, F, F, W, W, F, F, S, F], () => ({
     method: 'paypal',
     paypalEmail: `${unique('payout')}@example.com`,
   })),

@@ -18,7 +18,10 @@ export class AdminUsersController {
   ) {}
 
   @Get('users/:id')
-  @ApiOkResponse({ type: UserView, description: 'The user, with `disputes: {won, lost}`' })
+  @ApiOkResponse({
+    type: UserView,
+    description: 'The user, with `disputes: {won, lost}`, trade counts, `flags`, `selfTradeRefusals` and the latest `handleChanges`',
+  })
   view(@UuidParam() id: string) {
     return this.adminUsers.view(id);
   }

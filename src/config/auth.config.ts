@@ -10,6 +10,11 @@ export interface AuthConfig {
   argon2TimeCost: number;
   /** How long a process reuses a token subject's role, tier and suspension; 0 reads them on every request. */
   principalCacheMs: number;
+  /** Payment handle changes (both handles together) a user may make in 24 hours; more → 429. */
+  handleChangesPerDay: number;
+  /** Self-trade refusals within `selfTradeFlagWindowMs` after which a user is flagged for operators. */
+  selfTradeFlagAfter: number;
+  selfTradeFlagWindowMs: number;
 }
 
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-do-not-use-in-production';
@@ -26,6 +31,9 @@ export function loadAuthConfig(env = process.env): AuthConfig {
     argon2MemoryKib: read.int('ARGON2_MEMORY_KIB', 19456, { min: 1024 }),
     argon2TimeCost: read.int('ARGON2_TIME_COST', 2, { min: 1, max: 10 }),
     principalCacheMs: read.int('PRINCIPAL_CACHE_MS', 10000, { min: 0, max: 300000 }),
+    handleChangesPerDay: read.int('HANDLE_CHANGES_PER_DAY', 5, { min: 1, max: 1000 }),
+    selfTradeFlagAfter: read.int('SELF_TRADE_FLAG_AFTER', 3, { min: 1 }),
+    selfTradeFlagWindowMs: read.int('SELF_TRADE_FLAG_WINDOW_MS', 24 * 60 * 60 * 1000, { min: 1000 }),
   });
 }
 

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { UsersModule } from '../users/users.module';
 import { DeadlinesProcessor } from './deadlines.processor';
 import { LedgerCheckService } from './ledger-check.service';
 import { ProviderHealth } from './provider-health';
@@ -19,7 +20,7 @@ export class TradesModule {
   static register(options: { workers: boolean; market: DynamicModule; rates: DynamicModule }): DynamicModule {
     return {
       module: TradesModule,
-      imports: [options.market, options.rates, LedgerModule],
+      imports: [options.market, options.rates, LedgerModule, UsersModule],
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,

@@ -292,6 +292,23 @@ export class TradesRepository {
     };
   }
 
+  /**
+   * Each party's live trades and volume of the UTC day, read as `openTrade` reads them (a statement after the
+   * parties' locks), for a trade that will not be written: a self-trade is refused only once its limits pass.
+   */
+  async usageOf(manager: EntityManager, ids: [string, string]): Promise<Map<string, PartyUsage>> {
+    const params = new SqlParams();
+    const rows: { a_live: number; a_volume: string; b_live: number; b_volume: string }[] = await manager.query(
+      `SELECT ${usageSql('a', params.add(ids[0]))}, ${usageSql('b', params.add(ids[1]))}`,
+      params.values,
+    );
+    const row = rows[0];
+    return new Map([
+      [ids[0], { liveTrades: row.a_live, volumeTodayCents: BigInt(row.a_volume) }],
+      [ids[1], { liveTrades: row.b_live, volumeTodayCents: BigInt(row.b_volume) }],
+    ]);
+  }
+
   /** Locks both parties' rows in id order, as trade creation does, before their counters change. */
   async lockUsers(manager: EntityManager, ids: string[]): Promise<void> {
     await manager.query(`SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);

@@ -18,6 +18,8 @@ import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
 import { isTradeCursor } from './trade-position';
+import type { SelfTradeTarget } from '../users/account-events.repository';
+import { SelfTradeWatch } from '../users/self-trade-watch';
 import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
 import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
@@ -25,7 +27,8 @@ import type { Actor, Trade } from './trade.types';
 import { ProviderHealth } from './provider-health';
 import { HandleReveals } from './handle-reveals.service';
 import type { EndingLocks } from './trades.repository';
-import { DbTime, PartyForTrade, TradesRepository } from './trades.repository';
+import { DbTime, PartyForTrade, PartyUsage, TradesRepository } from './trades.repository';
+import { assertWithinLimits } from './trade-limits';
 
 export function fundingDeadlineJobId(tradeId: string): string {
   return `deadline-${tradeId}-funding`;
@@ -72,6 +75,7 @@ export class TradesService {
     private readonly reveals: HandleReveals,
     private readonly ledger: LedgerService,
     private readonly health: ProviderHealth,
+    private readonly selfTrades: SelfTradeWatch,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
   ) {}
@@ -80,7 +84,11 @@ export class TradesService {
    * A counterparty accepts all that is open of a request, or a part no smaller than its minimum fill.
    * Locks the request row, so concurrent accepts queue on it and never take more than remains.
    */
-  async accept(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
+  accept(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
+    return this.watchingSelfTrades(caller, { type: 'request', id: requestId }, () => this.acceptRequest(caller, requestId, body));
+  }
+
+  private async acceptRequest(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
     const input = new InputParser();
     const asked = body.amountCny === undefined ? undefined : input.amount(body.amountCny, 'amountCny');
     input.done();
@@ -115,7 +123,11 @@ export class TradesService {
   }
 
   /** A traveler takes an offer for an amount in its range. Locks the offer row, like `accept`. */
-  async take(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
+  take(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
+    return this.watchingSelfTrades(caller, { type: 'offer', id: offerId }, () => this.takeOffer(caller, offerId, body));
+  }
+
+  private async takeOffer(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
     const input = new InputParser();
     const amountCny = input.amount(body.amountCny, 'amountCny');
     input.done();
@@ -185,8 +197,14 @@ export class TradesService {
         `The counterparty needs a WeChat wallet and a payout account on file (${whose(counterparty)} profile)`,
       );
     }
-    if (traveler.wechat.index === counterparty.wechat.index)
+    // A shared wallet is answered last, once every other check of the trade has passed (the limits too, read
+    // after the locks as the opening statement reads them): `self_trade` then tells the caller nothing a trade
+    // would not, and cannot be told apart from a limit by someone guessing at the maker's wallet.
+    if (traveler.wechat.index === counterparty.wechat.index) {
+      const usage = await this.trades.usageOf(manager, [terms.callerId, terms.makerId]);
+      this.assertLimits(parties, usage, terms, amountUsd);
       throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
+    }
     const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
     const tradeId = randomUUID();
     const opened = await this.trades.openTrade(
@@ -228,27 +246,25 @@ export class TradesService {
       }),
     );
     // Limits are checked on what the statement read under the locks; throwing rolls back what it wrote.
-    for (const party of [parties.get(terms.callerId)!, parties.get(terms.makerId)!]) {
-      const limits = this.config.tiers[party.tier];
-      const usage = opened.usage.get(party.id)!;
-      if (usage.volumeTodayCents + amountUsd > limits.dailyUsdCents) {
-        throw new DomainError(
-          'daily_limit_exceeded',
-          `This trade would take ${whose(party)} volume today past ${formatAmount(limits.dailyUsdCents, 'USD')} USD (tier ${party.tier})`,
-          { party: party.id === terms.callerId ? 'caller' : 'maker' },
-        );
-      }
-      if (usage.liveTrades >= limits.openTrades) {
-        throw new DomainError(
-          'open_trades_limit',
-          `${whose(party) === 'your' ? 'You have' : 'The maker has'} ${usage.liveTrades} open trades, the most tier ${party.tier} allows`,
-          { party: party.id === terms.callerId ? 'caller' : 'maker' },
-        );
-      }
-    }
+    this.assertLimits(parties, opened.usage, terms, amountUsd);
     // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
     if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
     return opened.trade;
+  }
+
+  private assertLimits(parties: Map<string, PartyForTrade>, usage: Map<string, PartyUsage>, terms: TradeTerms, amountUsd: bigint): void {
+    const limited = (id: string) => ({ id, tier: parties.get(id)!.tier, ...usage.get(id)! });
+    assertWithinLimits(this.config.tiers, amountUsd, limited(terms.callerId), limited(terms.makerId));
+  }
+
+  /** A refused self-trade is recorded for operators (SelfTradeWatch), after its transaction rolled back. */
+  private async watchingSelfTrades<T>(caller: AuthUser, target: SelfTradeTarget, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'self_trade') await this.selfTrades.recordRefusal(caller.id, target);
+      throw error;
+    }
   }
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {

@@ -9,12 +9,18 @@ import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
 import { presentAdminUser, presentUser } from './users.presenter';
 import { PrincipalCache } from './principal-cache';
+import { SelfTradeWatch } from './self-trade-watch';
 import { UsersRepository } from './users.repository';
 
 export type AdminUserView = UserView & {
   disputes: { won: number; lost: number };
   tradeCounts: Record<string, number>;
   recentTrades: { id: string; state: string; role: string; amountUsd: string; amountCny: string; createdAt: string }[];
+  /** `self_trade_probing` once the user's self-trade refusals reached the threshold (SelfTradeWatch). */
+  flags: { flag: 'self_trade_probing'; at: string }[];
+  selfTradeRefusals: { total: number; withinWindow: number; lastAt: string | null };
+  /** The latest 20 payment handle changes: which handle, when, from which address; never the value. */
+  handleChanges: { field: 'wechatWallet' | 'payoutAccount'; at: string; ip: string | null }[];
 };
 
 /** Operator actions on accounts. Each locks the user row and writes its audit entry in the same transaction. */
@@ -25,13 +31,14 @@ export class AdminUsersService {
     private readonly users: UsersRepository,
     private readonly audit: AuditRepository,
     private readonly principals: PrincipalCache,
+    private readonly selfTrades: SelfTradeWatch,
   ) {}
 
   /** A user as operators see them: reputation, disputes won and lost, trades by final state and the latest ten. */
   async view(id: string): Promise<AdminUserView> {
     const user = await this.users.findWithReputation(id);
     if (!user) throw DomainError.notFound('User');
-    const history = await this.users.tradeHistoryOf(id);
+    const [history, security] = await Promise.all([this.users.tradeHistoryOf(id), this.selfTrades.summaryOf(id)]);
     const ended = ['completed', 'refunded', 'settled_split', 'cancelled', 'expired'];
     return {
       ...presentAdminUser(user),
@@ -48,6 +55,13 @@ export class AdminUsersService {
         amountUsd: formatAmount(t.amountUsd, 'USD'),
         amountCny: formatAmount(t.amountCny, 'CNY'),
         createdAt: t.createdAt.toISOString(),
+      })),
+      flags: security.flaggedAt ? [{ flag: 'self_trade_probing', at: security.flaggedAt.toISOString() }] : [],
+      selfTradeRefusals: { ...security.selfTradeRefusals, lastAt: security.selfTradeRefusals.lastAt?.toISOString() ?? null },
+      handleChanges: security.handleChanges.map((change) => ({
+        field: change.field === 'wechat_id' ? 'wechatWallet' : 'payoutAccount',
+        at: change.at.toISOString(),
+        ip: change.ip,
       })),
     };
   }

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Ip, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PayoutAccountDto, UserView, WechatWalletDto } from './dto/users.dto';
+import { PaymentHandlesService } from './payment-handles.service';
 import { UsersService } from './users.service';
 
 @ApiTags('accounts')
@@ -12,7 +13,10 @@ import { UsersService } from './users.service';
 @ApiSecurity('apiKey')
 @Controller('v1/me')
 export class MeController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly handles: PaymentHandlesService,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: UserView })
@@ -20,18 +24,21 @@ export class MeController {
     return this.users.me(caller);
   }
 
+  /** Payment handles: locked while the owner has live commitments (409 `wallet_locked`), limited per day (429). */
   @Put('wechat-wallet')
   @Roles('traveler', 'counterparty')
+  @ActiveAccountRequired()
   @ApiOkResponse({ type: UserView })
-  setWechatWallet(@CurrentUser() caller: AuthUser, @Body() body: WechatWalletDto): Promise<UserView> {
-    return this.users.setWechatWallet(caller, body.wechatId);
+  setWechatWallet(@CurrentUser() caller: AuthUser, @Body() body: WechatWalletDto, @Ip() ip: string): Promise<UserView> {
+    return this.handles.setWechatWallet(caller, body.wechatId, ip ?? null);
   }
 
   @Put('payout-account')
   @Roles('counterparty')
+  @ActiveAccountRequired()
   @ApiOkResponse({ type: UserView })
-  setPayoutAccount(@CurrentUser() caller: AuthUser, @Body() body: PayoutAccountDto): Promise<UserView> {
-    return this.users.setPayoutAccount(caller, body);
+  setPayoutAccount(@CurrentUser() caller: AuthUser, @Body() body: PayoutAccountDto, @Ip() ip: string): Promise<UserView> {
+    return this.handles.setPayoutAccount(caller, body, ip ?? null);
   }
 
   @Post('api-keys')

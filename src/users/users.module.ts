@@ -5,6 +5,7 @@ import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { authConfig, jwtSigningKey } from '../config';
+import { AccountEventsRepository } from './account-events.repository';
 import { AdminUsersService } from './admin-users.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuthController } from './auth.controller';
@@ -12,7 +13,9 @@ import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { MeController } from './me.controller';
 import { PasswordHasher } from './password-hasher';
+import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
+import { SelfTradeWatch } from './self-trade-watch';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
 import { UsersController } from './users.controller';
@@ -37,12 +40,15 @@ import { UsersService } from './users.service';
     UsersRepository,
     ConsoleSessionsRepository,
     UsersService,
+    PaymentHandlesService,
+    AccountEventsRepository,
+    SelfTradeWatch,
     AdminUsersService,
     PasswordHasher,
     PrincipalCache,
     JwtStrategy,
     ApiKeyStrategy,
   ],
-  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, PrincipalCache],
+  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, PrincipalCache, SelfTradeWatch],
 })
 export class UsersModule {}

@@ -5,15 +5,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
-import { FieldEncryption, normalizeEmail, normalizeWechatId } from '../common/crypto/field-encryption';
+import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { authConfig } from '../config';
-import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PayoutAccountDto, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { PasswordHasher } from './password-hasher';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
-import { StoredHandle, UsersRepository } from './users.repository';
+import { UsersRepository } from './users.repository';
 
 /** Encryption contexts: bound into each ciphertext, so a value cannot be moved to another column. */
 export const HANDLE_CONTEXT = { wechatId: 'users.wechat_id', paypalEmail: 'users.paypal_email' } as const;
@@ -33,7 +33,6 @@ export class UsersService {
     private readonly consoleSessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
     private readonly jwt: JwtService,
-    private readonly encryption: FieldEncryption,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
@@ -102,23 +101,6 @@ export class UsersService {
     const user = await this.users.findWithReputation(id);
     if (!user) throw DomainError.notFound('User');
     return user;
-  }
-
-  private seal(value: string, context: string): StoredHandle {
-    return { ...this.encryption.encrypt(value, context), index: this.encryption.blindIndex(value, context) };
-  }
-
-  /** Stores the WeChat id encrypted, with its blind index. Live trades keep the snapshot they took. */
-  async setWechatWallet(caller: AuthUser, wechatId: string): Promise<UserView> {
-    const handle = this.seal(normalizeWechatId(wechatId), HANDLE_CONTEXT.wechatId);
-    await this.dataSource.transaction((manager) => this.users.setWechatHandle(manager, caller.id, handle));
-    return this.me(caller);
-  }
-
-  async setPayoutAccount(caller: AuthUser, input: PayoutAccountDto): Promise<UserView> {
-    const handle = this.seal(normalizeEmail(input.paypalEmail), HANDLE_CONTEXT.paypalEmail);
-    await this.dataSource.transaction((manager) => this.users.setPaypalHandle(manager, caller.id, handle));
-    return this.me(caller);
   }
 
   /** The key is returned once; only its SHA-256 and a short prefix are stored. */

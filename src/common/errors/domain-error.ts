@@ -13,6 +13,8 @@ export interface FieldError {
  */
 export class DomainError extends Error {
   readonly status: number;
+  /** For a 429: when to come back, sent as `Retry-After`. */
+  retryAfterSeconds?: number;
 
   constructor(
     readonly code: ErrorCode,
@@ -27,6 +29,13 @@ export class DomainError extends Error {
   static validation(errors: FieldError[]): DomainError {
     const fields = errors.map((e) => e.field).join(', ');
     return new DomainError('validation_failed', `Invalid value for: ${fields}`, { errors });
+  }
+
+  /** 429 `rate_limited`, with the seconds until the limit lets the caller through again (`Retry-After`). */
+  static rateLimited(detail: string, retryAfterSeconds: number): DomainError {
+    const error = new DomainError('rate_limited', detail);
+    error.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    return error;
   }
 
   static notFound(what: string): DomainError {

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   dispute_assigned: { status: 409, title: 'Dispute held by another operator' },
   /** The trade's payment handles were erased after their retention period (HANDLE_RETENTION_MS): nothing to reveal. */
   handle_erased: { status: 409, title: 'Payment handle erased' },
+  wallet_locked: { status: 409, title: 'Payment handle locked' },
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   live_trades: { status: 409, title: 'Account has live trades' },

@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository';
+import { authConfig } from '../config';
+import { AccountEventsRepository, AccountSecuritySummary, SelfTradeTarget } from './account-events.repository';
+
+/**
+ * Trades refused as self-trades, kept for operators: a refusal says the caller's WeChat wallet is the maker's,
+ * which someone probing for another user's wallet would be after. Each refusal is recorded (caller, request or
+ * offer, time); at `SELF_TRADE_FLAG_AFTER` within `SELF_TRADE_FLAG_WINDOW_MS` the user is flagged once, with an
+ * entry in the audit log (no operator: the system's) and on their operator view.
+ */
+@Injectable()
+export class SelfTradeWatch {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly events: AccountEventsRepository,
+    private readonly audit: AuditRepository,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+  ) {}
+
+  /** In a transaction of its own: the refused trade's was rolled back. */
+  async recordRefusal(userId: string, target: SelfTradeTarget): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const refusals = await this.events.recordSelfTradeRefusal(manager, userId, target, this.auth.selfTradeFlagWindowMs);
+      if (refusals < this.auth.selfTradeFlagAfter) return;
+      if (!(await this.events.flagSelfTrades(manager, userId))) return;
+      await this.audit.record(manager, {
+        operatorId: null,
+        action: 'user.flagged',
+        targetType: 'user',
+        targetId: userId,
+        detail: { reason: 'self_trade_refusals', refusals, windowMs: this.auth.selfTradeFlagWindowMs },
+      });
+    });
+  }
+
+  summaryOf(userId: string): Promise<AccountSecuritySummary> {
+    return this.events.summaryOf(userId, this.auth.selfTradeFlagWindowMs);
+  }
+}

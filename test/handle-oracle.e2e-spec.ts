@@ -1,0 +1,237 @@
+import { Client } from 'pg';
+import { createOperator, registerUser, TestUser } from './support/factories';
+import { client, Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
+import { startTestApp, TestApp } from './support/test-app';
+
+/**
+ * Guessing another user's WeChat wallet through the self-trade check: the attacker sets a guessed wallet and
+ * asks for a trade with the victim; `self_trade` used to answer before the limits, so a large request or offer
+ * told a right guess from a wrong one with no trade written. Now `self_trade` is answered only when the trade
+ * would otherwise be made, handles cannot change while their owner has live commitments, changes are limited,
+ * recorded, and repeated refusals are flagged for operators.
+ */
+describe('payment handles and the self-trade oracle (HTTP)', () => {
+  let test: TestApp;
+  let api: Api;
+  let db: Client;
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    test = await startTestApp({ RATE_FEED_WALK_BPS: '0', REFERENCE_RATE_REFRESH_EVERY_MS: '3600000', SELF_TRADE_FLAG_AFTER: '3' });
+    api = client(test.baseUrl);
+    db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    operator = await createOperator(test, api);
+    await setReference(test, '7.2400');
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+  });
+
+  const setWallet = (user: TestUser, id: string) => api('PUT', '/v1/me/wechat-wallet', { token: user.token, body: { wechatId: id } });
+  const setPayout = (user: TestUser, email: string) =>
+    api('PUT', '/v1/me/payout-account', { token: user.token, body: { method: 'paypal', paypalEmail: email } });
+  const postRequest = async (traveler: TestUser, amountCny: string) => {
+    const response = await api('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny, minFillCny: '100.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
+    });
+    if (response.status !== 201) throw new Error(`request: ${response.text}`);
+    return response.body as { id: string };
+  };
+  const postOffer = async (counterparty: TestUser) => {
+    const response = await api('POST', '/v1/offers', {
+      token: counterparty.token,
+      body: { minCny: '100', maxCny: '20000', totalCny: '20000', price: fixed('7.2400'), paymentMethods: ['bank_transfer'] },
+    });
+    if (response.status !== 201) throw new Error(`offer: ${response.text}`);
+    return response.body as { id: string };
+  };
+  const accept = (counterparty: TestUser, requestId: string, amountCny?: string) =>
+    api('POST', `/v1/requests/${requestId}/accept`, { token: counterparty.token, body: amountCny ? { amountCny } : {} });
+  const take = (traveler: TestUser, offerId: string, amountCny: string) =>
+    api('POST', `/v1/offers/${offerId}/take`, { token: traveler.token, body: { amountCny, paymentMethod: 'bank_transfer' } });
+  const tradesOf = async (userId: string) =>
+    (await db.query(`SELECT count(*)::int AS n FROM trades WHERE traveler_id = $1 OR counterparty_id = $1`, [userId])).rows[0].n;
+  const adminView = async (user: TestUser) => (await api('GET', `/v1/admin/users/${user.id}`, { token: operator.token })).body;
+  const answer = (response: { status: number; body: { code?: string; party?: string } }) =>
+    `${response.status} ${response.body.code}${response.body.party ? ` ${response.body.party}` : ''}`;
+
+  it('a counterparty guessing the traveler’s wallet by accepting a large request gets the limit either way', async () => {
+    const victimWallet = wechatId();
+    const traveler = await withWallet(api, await registerUser(api, 'traveler', 'victim'), victimWallet);
+    // 10,000 CNY at 7.24 is $1,381.22: past tier 0's $1,000 a day.
+    const request = await postRequest(traveler, '10000.00');
+    const attacker = await readyCounterparty(api, 'guesser');
+
+    const wrongGuess = await accept(attacker, request.id);
+    expect(answer(wrongGuess)).toBe('409 daily_limit_exceeded caller');
+    expect((await setWallet(attacker, victimWallet.toUpperCase())).status).toBe(200);
+    const rightGuess = await accept(attacker, request.id);
+    // Before the fix: 409 self_trade, the wallet found.
+    expect(answer(rightGuess)).toBe(answer(wrongGuess));
+    expect(rightGuess.body.detail).toBe(wrongGuess.body.detail);
+    expect(await tradesOf(attacker.id)).toBe(0);
+    expect((await adminView(attacker)).selfTradeRefusals.total).toBe(0);
+
+    // A trade the limits allow is refused as a self-trade: the answer a real trade would give away anyway.
+    const small = await accept(attacker, request.id, '1000.00');
+    expect(answer(small)).toBe('409 self_trade');
+    expect(await tradesOf(attacker.id)).toBe(0);
+  });
+
+  it('a traveler guessing a counterparty’s wallet by taking an offer gets the caller’s or the maker’s limit either way', async () => {
+    const victimWallet = wechatId();
+    const maker = await readyCounterparty(api, 'offer-victim');
+    expect((await setWallet(maker, victimWallet)).status).toBe(200);
+    const offer = await postOffer(maker);
+    const attacker = await readyTraveler(api, 'taker-guesser');
+
+    // The caller's limit: 8,000 CNY is $1,104.97.
+    const wrongGuess = await take(attacker, offer.id, '8000.00');
+    expect(answer(wrongGuess)).toBe('409 daily_limit_exceeded caller');
+    expect((await setWallet(attacker, victimWallet)).status).toBe(200);
+    expect(answer(await take(attacker, offer.id, '8000.00'))).toBe(answer(wrongGuess));
+
+    // The maker's limit: the attacker at tier 2, the maker still at tier 0.
+    expect((await api('PUT', `/v1/admin/users/${attacker.id}/tier`, { token: operator.token, body: { tier: 2 } })).status).toBe(200);
+    expect(answer(await take(attacker, offer.id, '8000.00'))).toBe('409 daily_limit_exceeded maker');
+    expect(await tradesOf(attacker.id)).toBe(0);
+
+    const small = await take(attacker, offer.id, '500.00');
+    expect(answer(small)).toBe('409 self_trade');
+    const view = await adminView(attacker);
+    expect(view.selfTradeRefusals).toMatchObject({ total: 1, withinWindow: 1 });
+    expect(view.flags).toEqual([]);
+  });
+
+  it('locks handles while their owner has an open request, an offer not closed or a live trade', async () => {
+    // A traveler with an open request.
+    const traveler = await readyTraveler(api, 'locked-traveler');
+    const request = await postRequest(traveler, '1000.00');
+    const locked = await setWallet(traveler, wechatId());
+    expect(answer(locked)).toBe('409 wallet_locked');
+    expect(locked.text).not.toMatch(/wx_/);
+    expect((await api('POST', `/v1/requests/${request.id}/cancel`, { token: traveler.token })).status).toBe(200);
+    expect((await setWallet(traveler, wechatId())).status).toBe(200);
+
+    // A counterparty with a paused offer: both handles locked until it is closed; the same value again is no change.
+    const wallet = wechatId();
+    const payoutEmail = `locked-${Date.now()}@example.com`;
+    const maker = await withWallet(api, await registerUser(api, 'counterparty', 'locked-maker'), wallet);
+    expect((await setPayout(maker, payoutEmail)).status).toBe(200);
+    const offer = await postOffer(maker);
+    expect((await api('POST', `/v1/offers/${offer.id}/pause`, { token: maker.token })).status).toBe(200);
+    expect(answer(await setWallet(maker, wechatId()))).toBe('409 wallet_locked');
+    expect(answer(await setPayout(maker, `other-${Date.now()}@example.com`))).toBe('409 wallet_locked');
+    expect((await setWallet(maker, wallet)).status).toBe(200);
+    expect((await setPayout(maker, payoutEmail.toUpperCase())).status).toBe(200);
+    expect((await api('POST', `/v1/offers/${offer.id}/close`, { token: maker.token })).status).toBe(200);
+    expect((await setPayout(maker, `other-${Date.now()}@example.com`)).status).toBe(200);
+
+    // The guesser whose wrong guess made a trade: stuck with that guess until the trade ends.
+    const victim = await readyTraveler(api, 'locked-victim');
+    const victimRequest = await postRequest(victim, '1000.00');
+    const guesser = await readyCounterparty(api, 'locked-guesser');
+    expect((await setWallet(guesser, wechatId())).status).toBe(200);
+    const trade = await accept(guesser, victimRequest.id);
+    expect(trade.status).toBe(201);
+    expect(answer(await setWallet(guesser, wechatId()))).toBe('409 wallet_locked');
+    expect(answer(await setPayout(guesser, `guesser-${Date.now()}@example.com`))).toBe('409 wallet_locked');
+    expect((await api('POST', `/v1/trades/${trade.body.id}/cancel`, { token: guesser.token })).status).toBe(200);
+    expect((await setWallet(guesser, wechatId())).status).toBe(200);
+    // Only the changes that happened are recorded: the refused ones and the same value again are not.
+    expect((await adminView(maker)).handleChanges.map((c: { field: string }) => c.field)).toEqual([
+      'payoutAccount',
+      'payoutAccount',
+      'wechatWallet',
+    ]);
+  });
+
+  it('limits changes per day (429 with Retry-After) and records each, without the value', async () => {
+    const user = await registerUser(api, 'counterparty', 'changer');
+    const wallets = [1, 2, 3, 4, 5].map(() => wechatId());
+    for (const id of wallets) expect((await setWallet(user, id)).status).toBe(200);
+
+    const refused = await setWallet(user, wechatId());
+    expect(answer(refused)).toBe('429 rate_limited');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(23 * 3600);
+    expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
+    // One budget for both handles.
+    expect(answer(await setPayout(user, `changer-${Date.now()}@example.com`))).toBe('429 rate_limited');
+    // The value on file again is no change.
+    expect((await setWallet(user, wallets[4])).status).toBe(200);
+
+    const view = await adminView(user);
+    expect(view.handleChanges).toHaveLength(5);
+    for (const change of view.handleChanges) {
+      expect(change).toEqual({ field: 'wechatWallet', at: expect.any(String), ip: expect.stringMatching(/127\.0\.0\.1/) });
+    }
+    const rows = (await db.query(`SELECT row_to_json(e)::text AS j FROM account_events e WHERE user_id = $1`, [user.id])).rows;
+    expect(rows).toHaveLength(5);
+    const index = (await db.query(`SELECT wechat_id_index FROM users WHERE id = $1`, [user.id])).rows[0].wechat_id_index;
+    const dump = rows.map((r) => r.j).join('\n');
+    for (const id of wallets) expect(dump.toLowerCase()).not.toContain(id.toLowerCase());
+    expect(dump).not.toContain(index);
+  });
+
+  it('flags a user for operators after repeated self-trade refusals', async () => {
+    const wallet = wechatId();
+    const traveler = await withWallet(api, await registerUser(api, 'traveler', 'flag-victim'), wallet);
+    const request = await postRequest(traveler, '1000.00');
+    const prober = await readyCounterparty(api, 'prober');
+    expect((await setWallet(prober, wallet)).status).toBe(200);
+
+    for (let i = 0; i < 3; i += 1) expect(answer(await accept(prober, request.id))).toBe('409 self_trade');
+    const view = await adminView(prober);
+    expect(view.selfTradeRefusals).toMatchObject({ total: 3, withinWindow: 3, lastAt: expect.any(String) });
+    expect(view.flags).toEqual([{ flag: 'self_trade_probing', at: expect.any(String) }]);
+    // Flagged once, in the audit log as the system's entry.
+    expect(answer(await accept(prober, request.id))).toBe('409 self_trade');
+    const audit = await api('GET', '/v1/admin/audit?limit=100', { token: operator.token });
+    const flags = audit.body.data.filter(
+      (e: { action: string; targetId: string }) => e.action === 'user.flagged' && e.targetId === prober.id,
+    );
+    expect(flags).toEqual([
+      expect.objectContaining({ operatorId: null, targetType: 'user', detail: expect.objectContaining({ reason: 'self_trade_refusals' }) }),
+    ]);
+    const refusals = await db.query(
+      `SELECT target_type, target_id FROM account_events WHERE user_id = $1 AND kind = 'self_trade_refused'`,
+      [prober.id],
+    );
+    expect(refusals.rows).toEqual(Array(4).fill({ target_type: 'request', target_id: request.id }));
+  });
+
+  it('refuses a suspended user’s handle changes (403 account_suspended)', async () => {
+    const counterparty = await readyCounterparty(api, 'suspended-payee');
+    expect((await api('POST', `/v1/admin/users/${counterparty.id}/suspend`, { token: operator.token })).status).toBe(200);
+    expect(answer(await setPayout(counterparty, `attacker-${Date.now()}@example.com`))).toBe('403 account_suspended');
+    expect(answer(await setWallet(counterparty, wechatId()))).toBe('403 account_suspended');
+    expect((await adminView(counterparty)).handleChanges).toHaveLength(2);
+  });
+
+  it('never lets a change slip past an accept racing it: a handle changed means no trade was live when it changed', async () => {
+    const traveler = await readyTraveler(api, 'race-traveler');
+    for (let round = 0; round < 6; round += 1) {
+      const request = await postRequest(traveler, '500.00');
+      const counterparty = await readyCounterparty(api, `race-${round}`);
+      const [trade, change] = await Promise.all([accept(counterparty, request.id), setWallet(counterparty, wechatId())]);
+      expect(trade.status).toBe(201);
+      expect([200, 409]).toContain(change.status);
+      const row = (
+        await db.query(
+          `SELECT t.counterparty_wechat_index = u.wechat_id_index AS same FROM trades t JOIN users u ON u.id = t.counterparty_id WHERE t.id = $1`,
+          [trade.body.id],
+        )
+      ).rows[0];
+      // Changed first (the trade took the new wallet) or refused (the trade came first): never changed under a live trade.
+      expect(row.same).toBe(true);
+      if (change.status === 409) expect(change.body.code).toBe('wallet_locked');
+      await api('POST', `/v1/trades/${trade.body.id}/cancel`, { token: traveler.token });
+    }
+  });
+});
