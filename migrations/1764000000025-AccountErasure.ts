@@ -11,6 +11,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * `dispute_statements` stay append-only with one exception, enforced by the same trigger: the text of a statement
  * whose author is deleted may be erased (text set to null, `erased_at` set, attachment names nulled), once, and
  * nothing else about it may change. Every other UPDATE and every DELETE is still refused.
+ *
+ * `account_events` likewise: the address a deleted user changed a handle from may be erased (`ip` set to null),
+ * nothing else.
  */
 export class AccountErasure1764000000025 implements MigrationInterface {
   name = 'AccountErasure1764000000025';
@@ -54,9 +57,31 @@ export class AccountErasure1764000000025 implements MigrationInterface {
       `CREATE TRIGGER dispute_statements_append_only BEFORE UPDATE OR DELETE ON dispute_statements
          FOR EACH ROW EXECUTE FUNCTION dispute_statements_append_only()`,
     );
+
+    await q.query(`
+      CREATE FUNCTION account_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'UPDATE' AND OLD.ip IS NOT NULL AND NEW.ip IS NULL
+           AND (to_jsonb(NEW) - 'ip') = (to_jsonb(OLD) - 'ip')
+           AND EXISTS (SELECT 1 FROM users u WHERE u.id = OLD.user_id AND u.deleted_at IS NOT NULL) THEN
+          RETURN NEW;
+        END IF;
+        RAISE EXCEPTION '% is append-only (a deleted user''s address can only be erased)', TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END $$`);
+    await q.query(`DROP TRIGGER account_events_append_only ON account_events`);
+    await q.query(
+      `CREATE TRIGGER account_events_append_only BEFORE UPDATE OR DELETE ON account_events
+         FOR EACH ROW EXECUTE FUNCTION account_events_append_only()`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER account_events_append_only ON account_events`);
+    await q.query(`DROP FUNCTION account_events_append_only()`);
+    await q.query(
+      `CREATE TRIGGER account_events_append_only BEFORE UPDATE OR DELETE ON account_events FOR EACH ROW EXECUTE FUNCTION refuse_change()`,
+    );
     await q.query(`DROP TRIGGER dispute_statements_append_only ON dispute_statements`);
     await q.query(`DROP FUNCTION dispute_statements_append_only()`);
     await q.query(

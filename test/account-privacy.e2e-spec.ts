@@ -98,6 +98,13 @@ describe('Account export and deletion (HTTP)', () => {
     expect((await api('GET', `/v1/trades/${tradeId}`, { token: dora.token })).body.travelerWechatId).toBe(omarWechat);
 
     const { body, text } = await exportOf(dora);
+    // Her own security record: the handles she set, from where.
+    expect(body.securityEvents).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'handle_changed', field: 'wechat_id', ip: expect.any(String) }),
+        expect.objectContaining({ kind: 'handle_changed', field: 'paypal_email' }),
+      ]),
+    );
     expect(body.account).toMatchObject({
       id: dora.id,
       email: dora.email,
@@ -275,6 +282,11 @@ describe('Account export and deletion (HTTP)', () => {
       }
     }
     expect(traces).toEqual([]);
+    // Her handle changes stay on record for operators, without the address she made them from.
+    const events = await db.query(`SELECT kind, ip FROM account_events WHERE user_id = $1`, [dora.id]);
+    expect(events.rows.length).toBeGreaterThan(0);
+    expect(events.rows.every((event) => event.ip === null)).toBe(true);
+    await expect(db.query(`UPDATE account_events SET ip = '10.0.0.1' WHERE user_id = $1`, [dora.id])).rejects.toThrow(/append-only/);
     // Omar's wallet is still on the trade, encrypted: never in clear either.
     const trade = await db.query(`SELECT t::text AS row FROM trades t WHERE id = $1`, [tradeId]);
     expect(trade.rows[0].row).not.toContain(omarWechat);

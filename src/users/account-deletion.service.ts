@@ -7,6 +7,7 @@ import { DomainError } from '../common/errors';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
+import { AccountEventsRepository } from './account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { DeletedUserView } from './dto/account-privacy.dto';
 import { PasswordHasher } from './password-hasher';
@@ -44,6 +45,7 @@ export class AccountDeletionService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly privacy: AccountPrivacyRepository,
+    private readonly accountEvents: AccountEventsRepository,
     private readonly users: UsersRepository,
     private readonly market: MarketRepository,
     private readonly disputes: DisputesRepository,
@@ -108,5 +110,6 @@ export class AccountDeletionService {
     await this.privacy.revokeAccess(manager, userId);
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
+    await this.accountEvents.eraseAddressesOf(manager, userId);
   }
 }

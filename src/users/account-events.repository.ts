@@ -75,6 +75,23 @@ export class AccountEventsRepository {
     return { count: rows[0].count, freeInSeconds: Math.max(1, rows[0].free_in ?? 1) };
   }
 
+  /** Erases the addresses a deleted user acted from (the table's trigger allows nothing else, and only once deleted). */
+  async eraseAddressesOf(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query(`UPDATE account_events SET ip = NULL WHERE user_id = $1 AND ip IS NOT NULL`, [userId]);
+  }
+
+  /** Every security event of the user, oldest first, for their own export. */
+  async allOf(
+    userId: string,
+  ): Promise<
+    { kind: string; field: HandleField | null; targetType: string | null; targetId: string | null; ip: string | null; at: Date }[]
+  > {
+    return this.dataSource.query(
+      `SELECT kind, field, target_type AS "targetType", target_id AS "targetId", ip, at FROM account_events WHERE user_id = $1 ORDER BY at, id`,
+      [userId],
+    );
+  }
+
   async recordHandleChange(manager: EntityManager, userId: string, field: HandleField, ip: string | null): Promise<void> {
     await manager.query(`INSERT INTO account_events (user_id, kind, field, ip) VALUES ($1, 'handle_changed', $2, $3)`, [
       userId,

@@ -14,6 +14,7 @@ import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
 import type { TradePosition } from '../trades/trade-position';
 import { TradesRepository } from '../trades/trades.repository';
+import { AccountEventsRepository } from './account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { AccountExportView, ExportedAccountView } from './dto/account-privacy.dto';
 import type { ApiKeyView } from './dto/users.dto';
@@ -35,6 +36,7 @@ export class AccountExportService {
   constructor(
     private readonly users: UsersRepository,
     private readonly privacy: AccountPrivacyRepository,
+    private readonly accountEvents: AccountEventsRepository,
     private readonly market: MarketRepository,
     private readonly trades: TradesRepository,
     private readonly disputes: DisputesRepository,
@@ -54,6 +56,7 @@ export class AccountExportService {
         expiresAt: session.expiresAt.toISOString(),
       })),
       dailyVolume: (await this.privacy.dailyVolumeOf(caller.id)).map((v) => ({ day: v.day, volumeUsd: formatAmount(v.usdCents, 'USD') })),
+      securityEvents: (await this.accountEvents.allOf(caller.id)).map((event) => ({ ...event, at: event.at.toISOString() })),
       webhookEndpoints: [],
       ...(await this.listings(caller.id)),
       trades,

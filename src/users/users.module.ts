@@ -49,6 +49,15 @@ import { UsersService } from './users.service';
     JwtStrategy,
     ApiKeyStrategy,
   ],
-  exports: [UsersRepository, ConsoleSessionsRepository, UsersService, AdminUsersService, PasswordHasher, PrincipalCache, SelfTradeWatch],
+  exports: [
+    UsersRepository,
+    ConsoleSessionsRepository,
+    UsersService,
+    AdminUsersService,
+    PasswordHasher,
+    PrincipalCache,
+    SelfTradeWatch,
+    AccountEventsRepository,
+  ],
 })
 export class UsersModule {}

@@ -48,6 +48,18 @@ export class AccountExportView {
     day: string;
     volumeUsd: string;
   }[];
+  @ApiProperty({
+    description:
+      'the account’s security events, oldest first: {kind: handle_changed|self_trade_refused|self_trade_flagged, field, targetType, targetId, ip, at}',
+  })
+  securityEvents: {
+    kind: string;
+    field: string | null;
+    targetType: string | null;
+    targetId: string | null;
+    ip: string | null;
+    at: string;
+  }[];
   @ApiProperty({ description: 'the caller’s webhook endpoints (no secrets)' }) webhookEndpoints: unknown[];
   @ApiProperty({ description: 'RequestView[], any status' }) requests: unknown[];
   @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
