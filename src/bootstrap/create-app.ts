@@ -14,7 +14,7 @@ import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
-import { loadAppConfig, loadHttpConfig } from '../config';
+import { fastifyTrustProxy, loadAppConfig, loadHttpConfig } from '../config';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -37,7 +37,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const http = loadHttpConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: http.trustProxy,
+    trustProxy: fastifyTrustProxy(http.trustProxy),
     genReqId: requestId,
     requestIdHeader: false,
     // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.

@@ -10,6 +10,7 @@ import { loadMarketConfig, marketConfig } from './market.config';
 import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadReconciliationConfig, reconciliationConfig } from './reconciliation.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
+import { loadSignInConfig, signInConfig } from './sign-in.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
 
@@ -25,6 +26,8 @@ export * from './market.config';
 export * from './paypal.config';
 export * from './reconciliation.config';
 export * from './redis.config';
+export * from './sign-in.config';
+export * from './trust-proxy';
 export * from './trades.config';
 export * from './wechat.config';
 
@@ -40,6 +43,7 @@ export const allConfigs = [
   paypalConfig,
   reconciliationConfig,
   redisConfig,
+  signInConfig,
   tradesConfig,
   wechatConfig,
 ];
@@ -59,6 +63,7 @@ export function validateAllConfig(env = process.env): void {
     loadPaypalConfig,
     loadReconciliationConfig,
     loadRedisConfig,
+    loadSignInConfig,
     loadTradesConfig,
     loadWechatConfig,
   ]) {
