@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
+import { AccountManagement, ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PayoutAccountDto, UserView, WechatWalletDto } from './dto/users.dto';
@@ -22,6 +22,7 @@ export class MeController {
 
   @Put('wechat-wallet')
   @Roles('traveler', 'counterparty')
+  @AccountManagement()
   @ApiOkResponse({ type: UserView })
   setWechatWallet(@CurrentUser() caller: AuthUser, @Body() body: WechatWalletDto): Promise<UserView> {
     return this.users.setWechatWallet(caller, body.wechatId);
@@ -29,6 +30,7 @@ export class MeController {
 
   @Put('payout-account')
   @Roles('counterparty')
+  @AccountManagement()
   @ApiOkResponse({ type: UserView })
   setPayoutAccount(@CurrentUser() caller: AuthUser, @Body() body: PayoutAccountDto): Promise<UserView> {
     return this.users.setPayoutAccount(caller, body);
@@ -39,7 +41,7 @@ export class MeController {
   @ActiveAccountRequired()
   @ApiCreatedResponse({ type: CreatedApiKeyView })
   createApiKey(@CurrentUser() caller: AuthUser, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
-    return this.users.createApiKey(caller, body.name);
+    return this.users.createApiKey(caller, body);
   }
 
   @Get('api-keys')

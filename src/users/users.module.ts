@@ -13,6 +13,7 @@ import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { MeController } from './me.controller';
 import { PasswordHasher } from './password-hasher';
 import { PrincipalCache } from './principal-cache';
+import { SignInThrottle } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
 import { UsersController } from './users.controller';
@@ -39,6 +40,7 @@ import { UsersService } from './users.service';
     UsersService,
     AdminUsersService,
     PasswordHasher,
+    SignInThrottle,
     PrincipalCache,
     JwtStrategy,
     ApiKeyStrategy,

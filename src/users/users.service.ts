@@ -9,9 +9,20 @@ import { FieldEncryption, normalizeEmail, normalizeWechatId } from '../common/cr
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { authConfig } from '../config';
-import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PayoutAccountDto, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import {
+  AccessTokenDto,
+  ApiKeyView,
+  CreateApiKeyDto,
+  CreatedApiKeyView,
+  MAX_API_KEY_DAYS,
+  PayoutAccountDto,
+  PublicProfileView,
+  RegisterDto,
+  UserView,
+} from './dto/users.dto';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { PasswordHasher } from './password-hasher';
+import { SignInThrottle } from './sign-in-throttle';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
 import { StoredHandle, UsersRepository } from './users.repository';
 
@@ -32,6 +43,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly consoleSessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
+    private readonly signIn: SignInThrottle,
     private readonly jwt: JwtService,
     private readonly encryption: FieldEncryption,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
@@ -68,12 +80,16 @@ export class UsersService {
   }
 
   /**
-   * Opens an operator console session, stored server-side so that ending it revokes it; only operators get one.
+   * Opens an operator console session, stored server-side so that ending it revokes it; only operators not
+   * suspended get one.
    * Returns the opaque token for the cookie and its lifetime, the access tokens' lifetime.
    */
   async operatorSession(email: string, password: string): Promise<{ token: string; expiresIn: number }> {
     const credentials = await this.verifyCredentials(email, password);
     if (credentials.role !== 'operator') throw new DomainError('forbidden', 'Console sessions are for operators');
+    if ((await this.users.findPrincipal(credentials.id))?.suspended !== false) {
+      throw new DomainError('account_suspended', 'The operator account is suspended');
+    }
     const expiresIn = this.auth.jwtExpiresInSeconds;
     return { token: await this.consoleSessions.open(credentials.id, expiresIn), expiresIn };
   }
@@ -83,10 +99,17 @@ export class UsersService {
     await this.consoleSessions.end(token);
   }
 
+  /**
+   * Checks a password sign-in, throttled per email (429 while locked, the right password included). An unknown
+   * email is counted, and costs a hash, like a wrong password: the answer never says whether it exists.
+   */
   private async verifyCredentials(email: string, password: string) {
-    const credentials = await this.users.findCredentialsByEmail(normalizeEmail(email));
+    const normalized = normalizeEmail(email);
+    await this.signIn.attempt(normalized);
+    const credentials = await this.users.findCredentialsByEmail(normalized);
     const valid = await this.hasher.verify(credentials?.passwordHash, password);
     if (!credentials || !valid) throw new DomainError('unauthenticated', 'Email or password is wrong');
+    await this.signIn.succeeded(normalized);
     return credentials;
   }
 
@@ -122,13 +145,15 @@ export class UsersService {
   }
 
   /** The key is returned once; only its SHA-256 and a short prefix are stored. */
-  async createApiKey(caller: AuthUser, name: string | undefined): Promise<CreatedApiKeyView> {
+  async createApiKey(caller: AuthUser, input: CreateApiKeyDto): Promise<CreatedApiKeyView> {
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const stored = await this.users.insertApiKey({
       userId: caller.id,
       prefix: key.slice(0, API_KEY_SHOWN_CHARS),
       keyHash: hashApiKey(key),
-      name: name ?? null,
+      name: input.name ?? null,
+      scope: input.scope ?? null,
+      expiresAt: apiKeyExpiry(input),
     });
     return { ...presentApiKey(stored), key };
   }
@@ -145,6 +170,21 @@ export class UsersService {
     if (!key) throw DomainError.notFound('API key');
     return presentApiKey(key);
   }
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** When a new key expires: `expiresInDays` from now or `expiresAt` (one of them, in the future, within the bound), or never. */
+export function apiKeyExpiry(input: Pick<CreateApiKeyDto, 'expiresInDays' | 'expiresAt'>, now = Date.now()): Date | null {
+  const refuse = (message: string) => DomainError.validation([{ field: 'expiresAt', code: 'invalid_expiry', message }]);
+  if (input.expiresInDays !== undefined && input.expiresAt !== undefined) throw refuse('give expiresAt or expiresInDays, not both');
+  if (input.expiresInDays !== undefined) return new Date(now + input.expiresInDays * DAY_MS);
+  if (input.expiresAt === undefined) return null;
+  const at = Date.parse(input.expiresAt);
+  if (Number.isNaN(at)) throw refuse('expiresAt must be an ISO-8601 time');
+  if (at <= now) throw refuse('expiresAt must be in the future');
+  if (at > now + MAX_API_KEY_DAYS * DAY_MS) throw refuse(`expiresAt must be within ${MAX_API_KEY_DAYS} days`);
+  return new Date(at);
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
