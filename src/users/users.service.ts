@@ -14,12 +14,12 @@ import {
   ApiKeyView,
   CreateApiKeyDto,
   CreatedApiKeyView,
-  MAX_API_KEY_DAYS,
   PayoutAccountDto,
   PublicProfileView,
   RegisterDto,
   UserView,
 } from './dto/users.dto';
+import { apiKeyExpiry } from './api-key-expiry';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { PasswordHasher } from './password-hasher';
 import { SignInThrottle } from './sign-in-throttle';
@@ -170,21 +170,6 @@ export class UsersService {
     if (!key) throw DomainError.notFound('API key');
     return presentApiKey(key);
   }
-}
-
-const DAY_MS = 24 * 3600 * 1000;
-
-/** When a new key expires: `expiresInDays` from now or `expiresAt` (one of them, in the future, within the bound), or never. */
-export function apiKeyExpiry(input: Pick<CreateApiKeyDto, 'expiresInDays' | 'expiresAt'>, now = Date.now()): Date | null {
-  const refuse = (message: string) => DomainError.validation([{ field: 'expiresAt', code: 'invalid_expiry', message }]);
-  if (input.expiresInDays !== undefined && input.expiresAt !== undefined) throw refuse('give expiresAt or expiresInDays, not both');
-  if (input.expiresInDays !== undefined) return new Date(now + input.expiresInDays * DAY_MS);
-  if (input.expiresAt === undefined) return null;
-  const at = Date.parse(input.expiresAt);
-  if (Number.isNaN(at)) throw refuse('expiresAt must be an ISO-8601 time');
-  if (at <= now) throw refuse('expiresAt must be in the future');
-  if (at > now + MAX_API_KEY_DAYS * DAY_MS) throw refuse(`expiresAt must be within ${MAX_API_KEY_DAYS} days`);
-  return new Date(at);
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
