@@ -25,7 +25,18 @@ describe('TRUST_PROXY', () => {
   });
 
   it('refuses anything else, naming the variable', () => {
-    for (const bad of ['maybe', '10.0.0.1/33', '10.0.0/8', 'proxy.internal', '::1/129', '10.0.0.1/8/8', '-1'])
+    for (const bad of [
+      'maybe',
+      '0.0.0.0/0',
+      '::/0',
+      'fe80::1%eth0',
+      '10.0.0.1/33',
+      '10.0.0/8',
+      'proxy.internal',
+      '::1/129',
+      '10.0.0.1/8/8',
+      '-1',
+    ])
       expect(() => read(bad)).toThrow(/TRUST_PROXY/);
   });
 

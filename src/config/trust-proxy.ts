@@ -41,10 +41,12 @@ function isTrustedProxyEntry(entry: string): boolean {
   if (NAMED_RANGES.includes(entry.toLowerCase())) return true;
   const [address, bits, ...rest] = entry.split('/');
   const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
+  // No zone ids (fe80::1%eth0): Fastify's parser refuses them, and the service would not start.
+  if (family === 0 || rest.length > 0 || address.includes('%')) return false;
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
+  // Not /0: trusting every address is trusting every hop.
+  return Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /**
