@@ -1,8 +1,7 @@
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { DynamicModule, Module, Provider, RequestMethod } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
@@ -11,9 +10,9 @@ import { queueDashboardModules } from './admin/queue-dashboard';
 import { AuditModule } from './audit/audit.module';
 import { AuthenticationGuard } from './common/auth/authentication.guard';
 import { AuthorizationGuard } from './common/auth/authorization.guard';
-import type { AuthUser } from './common/auth/auth-user';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemDetailsFilter } from './common/errors';
+import { AddressRateLimitGuard, rateLimitOptions, UserRateLimitGuard } from './common/http/rate-limit';
 import { allConfigs, appConfig, httpConfig, loadAppConfig, loadHttpConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -49,9 +48,13 @@ export class AppModule {
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
-    // Guards run in this order: 401, then the limiter (per IP, and per user once known), then 403 role, then 403 suspended.
-    const guards: Provider[] = [{ provide: APP_GUARD, useClass: AuthenticationGuard }];
-    if (loadHttpConfig().rateLimitEnabled) guards.push({ provide: APP_GUARD, useClass: ThrottlerGuard });
+    // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
+    // user, 403 role, 403 suspended.
+    const limits = loadHttpConfig().rateLimitEnabled;
+    const guards: Provider[] = [];
+    if (limits) guards.push({ provide: APP_GUARD, useClass: AddressRateLimitGuard });
+    guards.push({ provide: APP_GUARD, useClass: AuthenticationGuard });
+    if (limits) guards.push({ provide: APP_GUARD, useClass: UserRateLimitGuard });
     guards.push({ provide: APP_GUARD, useClass: AuthorizationGuard });
 
     return {
@@ -71,25 +74,7 @@ export class AppModule {
         }),
         ThrottlerModule.forRootAsync({
           inject: [httpConfig.KEY, THROTTLER_REDIS],
-          useFactory: (http: ConfigType<typeof httpConfig>, redis: Redis) => ({
-            throttlers: [
-              {
-                name: 'ip',
-                ttl: http.rateLimitWindowMs,
-                limit: http.rateLimitPerIp,
-                getTracker: (req: Record<string, unknown>) => String(req.ip),
-              },
-              {
-                name: 'user',
-                ttl: http.rateLimitWindowMs,
-                limit: http.rateLimitPerUser,
-                getTracker: (req: Record<string, unknown>) => (req.user as AuthUser | undefined)?.id ?? String(req.ip),
-                skipIf: (context) => !context.switchToHttp().getRequest<{ user?: AuthUser }>().user,
-              },
-            ],
-            // Given a client, the storage leaves closing it to its owner (RedisModule).
-            storage: new ThrottlerStorageRedisService(redis),
-          }),
+          useFactory: (http: ConfigType<typeof httpConfig>, redis: Redis) => rateLimitOptions(http, redis),
         }),
         DatabaseModule,
         RedisModule,

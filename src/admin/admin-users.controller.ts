@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { CurrentUser, Roles } from '../common/auth/decorators';
+import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { AdminUsersService } from '../users/admin-users.service';
 import { AuditQuery, SetTierDto, UserView } from '../users/dto/users.dto';
@@ -27,6 +27,7 @@ export class AdminUsersController {
   }
 
   @Post('users/:id/suspend')
+  @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: UserView })
   suspend(@CurrentUser() operator: AuthUser, @UuidParam() id: string): Promise<UserView> {
@@ -34,6 +35,7 @@ export class AdminUsersController {
   }
 
   @Post('users/:id/unsuspend')
+  @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: UserView })
   unsuspend(@CurrentUser() operator: AuthUser, @UuidParam() id: string): Promise<UserView> {
@@ -41,6 +43,7 @@ export class AdminUsersController {
   }
 
   @Put('users/:id/tier')
+  @AccountManagement()
   @ApiOkResponse({ type: UserView })
   setTier(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: SetTierDto): Promise<UserView> {
     return this.adminUsers.setTier(operator, id, body.tier);

@@ -42,7 +42,7 @@ export function queueDashboardModules(): DynamicModule[] {
 /**
  * bull-board's routes are plain Fastify routes, outside Nest's guards, so an onRequest hook admits
  * operators only: a valid Bearer token, or a live console session (the cookie's token, looked up in
- * console_sessions), of a user whose role is still `operator`.
+ * console_sessions), of a user whose role is still `operator` and who is not suspended.
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
   fastify.addHook('onRequest', async (request, reply) => {
@@ -64,7 +64,7 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
         const userId =
           bearer !== undefined ? await bearerUserId(nest, bearer) : await nest.get(ConsoleSessionsRepository).findUserId(token);
         const principal = userId ? await nest.get(UsersRepository).findPrincipal(userId) : null;
-        allowed = principal?.role === 'operator';
+        allowed = principal?.role === 'operator' && !principal.suspended;
         if (allowed && userId) rememberOperator(request.headers, userId);
       } catch {
         allowed = false;

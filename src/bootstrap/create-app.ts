@@ -15,7 +15,7 @@ import { answerClientError } from './client-errors';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
-import { loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
+import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -39,7 +39,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const operations = loadOperationsConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: http.trustProxy,
+    trustProxy: fastifyTrustProxy(http.trustProxy),
     genReqId: requestId,
     requestIdHeader: false,
     // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.

@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { EnvReader } from './env';
+import { readTrustProxy, TrustProxy } from './trust-proxy';
 
 export interface HttpConfig {
   rateLimitEnabled: boolean;
@@ -11,7 +12,8 @@ export interface HttpConfig {
   idempotencyTtlHours: number;
   /** How long a claimed key's request may run before a retry may take the key over (if it changed nothing). */
   idempotencyLeaseMs: number;
-  trustProxy: boolean;
+  /** Which peers may name the client in `X-Forwarded-For` (see trust-proxy.ts). */
+  trustProxy: TrustProxy;
   /** How deep objects and arrays may nest in a JSON body; deeper bodies are refused before parsing. */
   jsonMaxDepth: number;
 }
@@ -27,7 +29,7 @@ export function loadHttpConfig(env = process.env): HttpConfig {
     // Above the longest a request normally runs (statements stop at 15 s, provider calls at 10 s); one that outlives
     // it anyway cannot commit once a retry has taken its key over.
     idempotencyLeaseMs: read.int('IDEMPOTENCY_LEASE_MS', 60000, { min: 1000, max: 3600000 }),
-    trustProxy: read.bool('TRUST_PROXY', false),
+    trustProxy: readTrustProxy(read),
     jsonMaxDepth: read.int('JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
   });
 }

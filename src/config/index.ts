@@ -12,6 +12,7 @@ import { loadPaypalConfig, paypalConfig } from './paypal.config';
 import { loadReconciliationConfig, reconciliationConfig } from './reconciliation.config';
 import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadSandboxConfig, sandboxConfig } from './sandbox.config';
+import { loadSignInConfig, signInConfig } from './sign-in.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
 
@@ -29,6 +30,8 @@ export * from './paypal.config';
 export * from './reconciliation.config';
 export * from './redis.config';
 export * from './sandbox.config';
+export * from './sign-in.config';
+export * from './trust-proxy';
 export * from './trades.config';
 export * from './wechat.config';
 
@@ -46,6 +49,7 @@ export const allConfigs = [
   reconciliationConfig,
   redisConfig,
   sandboxConfig,
+  signInConfig,
   tradesConfig,
   wechatConfig,
 ];
@@ -67,6 +71,7 @@ export function validateAllConfig(env = process.env): void {
     loadReconciliationConfig,
     loadRedisConfig,
     loadSandboxConfig,
+    loadSignInConfig,
     loadTradesConfig,
     loadWechatConfig,
   ]) {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { AccountManagement, ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
 import { AccountDeletionService } from './account-deletion.service';
 import { AccountExportService } from './account-export.service';
 import { AccountExportView, DeleteAccountDto, DeletedUserView } from './dto/account-privacy.dto';
@@ -17,7 +17,9 @@ export class AccountPrivacyController {
     private readonly deletion: AccountDeletionService,
   ) {}
 
+  // Payment handles in clear, and the end of the account: no scoped key may ask for either.
   @Get('export')
+  @AccountManagement()
   @ApiOkResponse({ type: AccountExportView })
   export(@CurrentUser() caller: AuthUser): Promise<AccountExportView> {
     return this.exports.export(caller);
@@ -26,6 +28,7 @@ export class AccountPrivacyController {
   @Delete()
   @Roles('traveler', 'counterparty')
   @ActiveAccountRequired()
+  @AccountManagement()
   @ApiOkResponse({ type: DeletedUserView })
   delete(@CurrentUser() caller: AuthUser, @Body() body: DeleteAccountDto): Promise<DeletedUserView> {
     return this.deletion.delete(caller, body.password);

@@ -66,13 +66,29 @@ export class AdminUsersService {
     };
   }
 
-  /** Suspension takes effect on the user's next request: the change empties every process's principal cache at commit. */
+  /**
+   * Suspension takes effect on the user's next request: the change empties every process's principal cache at
+   * commit. A suspended operator may not act at all (tokens, API keys and console sessions are refused); an
+   * operator cannot suspend themselves (403 `forbidden`), so one is always left to lift a suspension.
+   */
   suspend(operator: AuthUser, id: string): Promise<UserView> {
-    return this.act(operator, id, 'user.suspend', async (manager, user) => {
-      if (user.role === 'operator') throw new DomainError('forbidden', 'Operators cannot be suspended here');
-      await this.users.setSuspended(manager, id, true);
-      return { wasSuspended: user.suspendedAt !== null };
-    });
+    if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot suspend themselves');
+    return this.act(
+      operator,
+      id,
+      'user.suspend',
+      async (manager, user) => {
+        await this.users.setSuspended(manager, id, true);
+        return { wasSuspended: user.suspendedAt !== null };
+      },
+      // Both rows first, in id order: two operators suspending each other at once cannot both succeed.
+      async (manager) => {
+        const rows = await this.users.lockUsersInIdOrder(manager, [operator.id, id]);
+        if (rows.find((row) => row.id === operator.id)?.suspended !== false) {
+          throw new DomainError('account_suspended', 'The operator account is suspended');
+        }
+      },
+    );
   }
 
   unsuspend(operator: AuthUser, id: string): Promise<UserView> {
@@ -94,8 +110,10 @@ export class AdminUsersService {
     id: string,
     action: string,
     change: (manager: EntityManager, user: UserEntity) => Promise<Record<string, unknown>>,
+    lockFirst?: (manager: EntityManager) => Promise<void>,
   ): Promise<UserView> {
     const user = await this.dataSource.transaction(async (manager) => {
+      await lockFirst?.(manager);
       const locked = await this.users.lockUser(manager, id);
       if (!locked) throw DomainError.notFound('User');
       const detail = await change(manager, locked);

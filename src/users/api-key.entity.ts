@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { ApiKeyScope } from '../common/auth/auth-user';
 
 @Entity({ name: 'api_keys' })
 export class ApiKeyEntity {
@@ -24,6 +25,14 @@ export class ApiKeyEntity {
 
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
+
+  /** null: everything its owner may do. */
+  @Column({ type: 'text', nullable: true })
+  scope: ApiKeyScope | null;
+
+  /** After this the key is refused (401); null: never. */
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;

@@ -37,7 +37,7 @@ export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
   }
 }
 
-/** `X-Api-Key` for programmatic clients: looked up by its SHA-256, never stored in clear. */
+/** `X-Api-Key` for programmatic clients: looked up by its SHA-256, never stored in clear; a revoked or expired key is refused (401). */
 @Injectable()
 export class ApiKeyStrategy extends PassportStrategy(CustomStrategy, 'api-key') {
   constructor(private readonly users: UsersRepository) {
@@ -51,6 +51,8 @@ export class ApiKeyStrategy extends PassportStrategy(CustomStrategy, 'api-key') 
     if (!principal) return false;
     // Last use is kept to the minute, so a busy bot does not write on every request.
     if (principal.stale) void this.users.touchApiKey(principal.keyId).catch(() => undefined);
-    return { id: principal.id, role: principal.role, tier: principal.tier, suspended: principal.suspended, via: 'api_key' };
+    const user: AuthUser = { id: principal.id, role: principal.role, tier: principal.tier, suspended: principal.suspended, via: 'api_key' };
+    if (principal.scope) user.scope = principal.scope;
+    return user;
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Ip, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
+import { AccountManagement, ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PayoutAccountDto, UserView, WechatWalletDto } from './dto/users.dto';
@@ -28,6 +28,7 @@ export class MeController {
   @Put('wechat-wallet')
   @Roles('traveler', 'counterparty')
   @ActiveAccountRequired()
+  @AccountManagement()
   @ApiOkResponse({ type: UserView })
   setWechatWallet(@CurrentUser() caller: AuthUser, @Body() body: WechatWalletDto, @Ip() ip: string): Promise<UserView> {
     return this.handles.setWechatWallet(caller, body.wechatId, ip ?? null);
@@ -36,6 +37,7 @@ export class MeController {
   @Put('payout-account')
   @Roles('counterparty')
   @ActiveAccountRequired()
+  @AccountManagement()
   @ApiOkResponse({ type: UserView })
   setPayoutAccount(@CurrentUser() caller: AuthUser, @Body() body: PayoutAccountDto, @Ip() ip: string): Promise<UserView> {
     return this.handles.setPayoutAccount(caller, body, ip ?? null);
@@ -46,7 +48,7 @@ export class MeController {
   @ActiveAccountRequired()
   @ApiCreatedResponse({ type: CreatedApiKeyView })
   createApiKey(@CurrentUser() caller: AuthUser, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
-    return this.users.createApiKey(caller, body.name);
+    return this.users.createApiKey(caller, body);
   }
 
   @Get('api-keys')

@@ -16,6 +16,7 @@ import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
 import { SelfTradeWatch } from './self-trade-watch';
+import { SignInThrottle } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
 import { UsersController } from './users.controller';
@@ -45,6 +46,7 @@ import { UsersService } from './users.service';
     SelfTradeWatch,
     AdminUsersService,
     PasswordHasher,
+    SignInThrottle,
     PrincipalCache,
     JwtStrategy,
     ApiKeyStrategy,

@@ -27,6 +27,8 @@ export function presentApiKey(key: ApiKeyEntity): ApiKeyView {
     id: key.id,
     prefix: key.prefix,
     name: key.name,
+    scope: key.scope,
+    expiresAt: key.expiresAt?.toISOString() ?? null,
     createdAt: key.createdAt.toISOString(),
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
     revokedAt: key.revokedAt?.toISOString() ?? null,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../common/crypto/field-encryption';
-import type { AuthUser, UserRole } from '../common/auth/auth-user';
+import type { ApiKeyScope, AuthUser, UserRole } from '../common/auth/auth-user';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
 import { ApiKeyEntity } from './api-key.entity';
@@ -147,12 +147,15 @@ export class UsersRepository {
     return rows[0] ?? null;
   }
 
-  async findPrincipalByApiKeyHash(keyHash: string): Promise<(Omit<AuthUser, 'via'> & { keyId: string; stale: boolean }) | null> {
+  /** The owner of a live key (not revoked, not expired), with the key's scope. */
+  async findPrincipalByApiKeyHash(
+    keyHash: string,
+  ): Promise<(Omit<AuthUser, 'via' | 'scope'> & { scope: ApiKeyScope | null; keyId: string; stale: boolean }) | null> {
     const rows = await this.dataSource.query(
-      `SELECT u.id, u.role, u.tier, u.suspended_at IS NOT NULL AS suspended, k.id AS "keyId",
+      `SELECT u.id, u.role, u.tier, u.suspended_at IS NOT NULL AS suspended, k.id AS "keyId", k.scope,
               (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
          FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.deleted_at IS NULL`,
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.deleted_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
       [keyHash],
     );
     return rows[0] ?? null;
@@ -199,6 +202,13 @@ export class UsersRepository {
     return rows[0] ?? null;
   }
 
+  /** Locks these users' rows in id order (the service's lock order); returns whether each is suspended. */
+  lockUsersInIdOrder(manager: EntityManager, ids: string[]): Promise<{ id: string; suspended: boolean }[]> {
+    return manager.query(`SELECT id, suspended_at IS NOT NULL AS suspended FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [
+      ids,
+    ]);
+  }
+
   async setSuspended(manager: EntityManager, id: string, suspended: boolean): Promise<void> {
     await manager.query(
       `UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END, updated_at = now() WHERE id = $1`,
@@ -214,9 +224,16 @@ export class UsersRepository {
     return this.dataSource.transaction((manager) => this.insertUser(manager, user));
   }
 
-  async insertApiKey(key: { userId: string; prefix: string; keyHash: string; name: string | null }): Promise<ApiKeyEntity> {
-    const inserted = await this.dataSource.getRepository(ApiKeyEntity).save(this.dataSource.getRepository(ApiKeyEntity).create(key));
-    return inserted;
+  async insertApiKey(key: {
+    userId: string;
+    prefix: string;
+    keyHash: string;
+    name: string | null;
+    scope: ApiKeyScope | null;
+    expiresAt: Date | null;
+  }): Promise<ApiKeyEntity> {
+    const repository = this.dataSource.getRepository(ApiKeyEntity);
+    return repository.save(repository.create(key));
   }
 
   listApiKeys(userId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ApiKeyEntity[]> {

@@ -9,9 +9,11 @@ import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { authConfig } from '../config';
-import { AccessTokenDto, ApiKeyView, CreatedApiKeyView, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import { AccessTokenDto, ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
+import { apiKeyExpiry } from './api-key-expiry';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { PasswordHasher } from './password-hasher';
+import { SignInThrottle } from './sign-in-throttle';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
 
@@ -32,6 +34,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly consoleSessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
+    private readonly signIn: SignInThrottle,
     private readonly jwt: JwtService,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
@@ -67,12 +70,16 @@ export class UsersService {
   }
 
   /**
-   * Opens an operator console session, stored server-side so that ending it revokes it; only operators get one.
+   * Opens an operator console session, stored server-side so that ending it revokes it; only operators not
+   * suspended get one.
    * Returns the opaque token for the cookie and its lifetime, the access tokens' lifetime.
    */
   async operatorSession(email: string, password: string): Promise<{ token: string; expiresIn: number }> {
     const credentials = await this.verifyCredentials(email, password);
     if (credentials.role !== 'operator') throw new DomainError('forbidden', 'Console sessions are for operators');
+    if ((await this.users.findPrincipal(credentials.id))?.suspended !== false) {
+      throw new DomainError('account_suspended', 'The operator account is suspended');
+    }
     const expiresIn = this.auth.jwtExpiresInSeconds;
     return { token: await this.consoleSessions.open(credentials.id, expiresIn), expiresIn };
   }
@@ -82,10 +89,17 @@ export class UsersService {
     await this.consoleSessions.end(token);
   }
 
+  /**
+   * Checks a password sign-in, throttled per email (429 while locked, the right password included). An unknown
+   * email is counted, and costs a hash, like a wrong password: the answer never says whether it exists.
+   */
   private async verifyCredentials(email: string, password: string) {
-    const credentials = await this.users.findCredentialsByEmail(normalizeEmail(email));
+    const normalized = normalizeEmail(email);
+    await this.signIn.attempt(normalized);
+    const credentials = await this.users.findCredentialsByEmail(normalized);
     const valid = await this.hasher.verify(credentials?.passwordHash, password);
     if (!credentials || !valid) throw new DomainError('unauthenticated', 'Email or password is wrong');
+    await this.signIn.succeeded(normalized);
     return credentials;
   }
 
@@ -104,13 +118,15 @@ export class UsersService {
   }
 
   /** The key is returned once; only its SHA-256 and a short prefix are stored. */
-  async createApiKey(caller: AuthUser, name: string | undefined): Promise<CreatedApiKeyView> {
+  async createApiKey(caller: AuthUser, input: CreateApiKeyDto): Promise<CreatedApiKeyView> {
     const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const stored = await this.users.insertApiKey({
       userId: caller.id,
       prefix: key.slice(0, API_KEY_SHOWN_CHARS),
       keyHash: hashApiKey(key),
-      name: name ?? null,
+      name: input.name ?? null,
+      scope: input.scope ?? null,
+      expiresAt: apiKeyExpiry(input),
     });
     return { ...presentApiKey(stored), key };
   }

@@ -41,7 +41,7 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   if (unexpected) {
     logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
   }
-  if (status === 429) setRetryAfter(reply, exception);
+  if (status === 429) setRetryAfter(reply, (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds);
   const path = request.url.split('?')[0];
   const foreign = foreignErrorFormatFor(path);
   if (foreign) {
@@ -65,17 +65,14 @@ function allowedMethods(request: FastifyRequest): string[] {
 }
 
 /**
- * The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. A limit the
- * service keeps itself says its own time (`DomainError.rateLimited`).
+ * The limiter names its header per throttler (`Retry-After-user`); clients expect the standard one. Errors of
+ * our own may say how long instead (`retryAfterSeconds`).
  */
-function setRetryAfter(reply: FastifyReply, exception: unknown): void {
-  if (exception instanceof DomainError && exception.retryAfterSeconds !== undefined) {
-    void reply.header('retry-after', String(exception.retryAfterSeconds));
-    return;
-  }
+function setRetryAfter(reply: FastifyReply, own: unknown): void {
   const seconds = Object.entries(reply.getHeaders())
     .filter(([name]) => name.toLowerCase().startsWith('retry-after'))
     .map(([, value]) => Number(value))
+    .concat(typeof own === 'number' ? [own] : [])
     .filter((value) => Number.isFinite(value) && value > 0);
   void reply.header('retry-after', String(seconds.length > 0 ? Math.max(...seconds) : 1));
 }

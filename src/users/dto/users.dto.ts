@@ -1,7 +1,25 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsDefined, IsEmail, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  IsDefined,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../../common/auth/auth-user';
 import { PageQuery } from '../../common/http/pagination';
+
+/** The longest an API key may live when it expires at all. */
+export const MAX_API_KEY_DAYS = 3650;
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
@@ -89,6 +107,27 @@ export class CreateApiKeyDto {
   @MinLength(1)
   @MaxLength(60)
   name?: string;
+
+  @ApiPropertyOptional({
+    enum: API_KEY_SCOPES,
+    description: '`read`: GET only; `trade`: everything but account management (keys, payment handles, accounts). Left out: full access',
+  })
+  @IsOptional()
+  @IsIn(API_KEY_SCOPES, { message: `scope must be one of ${API_KEY_SCOPES.join(', ')}` })
+  scope?: ApiKeyScope;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_API_KEY_DAYS, description: 'The key expires this many days after its creation' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_API_KEY_DAYS)
+  expiresInDays?: number;
+
+  @ApiPropertyOptional({ example: '2027-01-01T00:00:00Z', description: 'When the key expires (in the future); not with expiresInDays' })
+  @IsOptional()
+  @IsString()
+  @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO-8601 time' })
+  expiresAt?: string;
 }
 
 export class SetTierDto {
@@ -148,6 +187,8 @@ export class ApiKeyView {
   @ApiProperty({ description: 'The first characters of the key' }) prefix: string;
   @ApiProperty({ nullable: true, type: String }) name: string | null;
   @ApiProperty() createdAt: string;
+  @ApiProperty({ nullable: true, enum: API_KEY_SCOPES, description: 'null: full access' }) scope: ApiKeyScope | null;
+  @ApiProperty({ nullable: true, type: String, description: 'null: never' }) expiresAt: string | null;
   @ApiProperty({ nullable: true, type: String }) lastUsedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
 }
