@@ -179,7 +179,7 @@ describe('problem details for bad input (HTTP)', () => {
   it('a path served with other methods → 405 method_not_allowed with Allow; an unknown path or resource stays 404', async () => {
     const patch = await api('PATCH', '/v1/me', { token: user.token, body: {} });
     expectProblem(patch, 405, 'method_not_allowed');
-    expect(patch.headers.get('allow')).toBe('GET, HEAD');
+    expect(patch.headers.get('allow')).toBe('GET, HEAD, DELETE');
     const del = await api('DELETE', '/v1/rates/usd-cny');
     expectProblem(del, 405, 'method_not_allowed');
     expect(del.headers.get('allow')).toBe('GET, HEAD');
