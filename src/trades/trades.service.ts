@@ -186,7 +186,7 @@ export class TradesService {
         `The counterparty needs a WeChat wallet and a payout account on file (${whose(counterparty)} profile)`,
       );
     }
-    if (traveler.wechat.index === counterparty.wechat.index)
+    if (this.encryption.sameIndexedValue(traveler.wechat, counterparty.wechat, HANDLE_CONTEXT.wechatId))
       throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
     const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
     const tradeId = randomUUID();
