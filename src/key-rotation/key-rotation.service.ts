@@ -10,8 +10,8 @@ export interface RotationOptions {
   maxBatches?: number;
   /** Progress lines: counts only, never values. */
   print?: (line: string) => void;
-  /** Called inside each batch's transaction with its rows locked, before they are written (tests). */
-  whileLocked?: () => Promise<void>;
+  /** Called inside each batch's transaction with its rows locked (by primary key), before they are written (tests). */
+  whileLocked?: (column: string, ids: unknown[][]) => Promise<void>;
 }
 
 export interface RotationResult {
@@ -77,7 +77,7 @@ export class KeyRotation {
               failed += 1;
             }
           }
-          await options.whileLocked?.();
+          await options.whileLocked?.(label, rows.map((row) => row.id));
           return rewrites;
         });
         if (batch.locked === 0) break;
