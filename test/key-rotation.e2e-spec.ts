@@ -29,6 +29,10 @@ describe('key rotation', () => {
     OUTBOX_POLL_INTERVAL_MS: '50',
     PAYOUT_WINDOW_MS: '3600000',
     DEADLINE_SWEEP_EVERY_MS: '3600000',
+    PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+    PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
+    VERIFY_TIMEOUT_MS: '1500',
+    WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
   };
   const rotating = {
     ...settings,
@@ -46,6 +50,7 @@ describe('key rotation', () => {
   let api: Api;
   let funded: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; travelerWechat: string };
   let selfPaying: PaypalTrade;
+  let paying: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; wallets: { traveler: string; counterparty: string } };
   let sharedWallet: string;
   let oldTraveler: TestUser;
   const idempotent = {
@@ -90,6 +95,23 @@ describe('key rotation', () => {
     expect(accepted.status).toBe(201);
     funded = { traveler, counterparty, trade: accepted.body, travelerWechat };
     await fundAtPaypal(old, funded.trade, funded.traveler);
+    // A funded trade whose RMB leg is paid mid-rotation: both wallets at the WeChat mock.
+    const wallets = { traveler: wechatId(), counterparty: wechatId() };
+    await old('POST', '/sandbox/wechat/wallets', { body: { wechatId: wallets.traveler, balanceCny: '0.00' } });
+    await old('POST', '/sandbox/wechat/wallets', { body: { wechatId: wallets.counterparty, balanceCny: '5000.00' } });
+    const payer = await withWallet(old, await registerUser(old, 'counterparty'), wallets.counterparty);
+    await old('PUT', '/v1/me/payout-account', {
+      token: payer.token,
+      body: { method: 'paypal', paypalEmail: `payer-${randomBytes(3).toString('hex')}@example.com` },
+    });
+    const payee = await withWallet(old, await registerUser(old, 'traveler'), wallets.traveler);
+    const payRequest = await old('POST', '/v1/requests', {
+      token: payee.token,
+      body: { amountCny: '200.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+    });
+    const payTrade = (await old('POST', `/v1/requests/${payRequest.body.id}/accept`, { token: payer.token, body: {} })).body;
+    await fundAtPaypal(old, payTrade, payee);
+    paying = { traveler: payee, counterparty: payer, trade: payTrade, wallets };
     // A trade whose payer will turn out to be the counterparty's payout account, funded mid-rotation.
     selfPaying = await paypalTrade(old, '100.00');
     // A traveler whose wallet is indexed under the old blind index key only.
@@ -136,7 +158,7 @@ describe('key rotation', () => {
     expect(check.code).toBe(0);
     expect(check.output).toContain('Active keys: encryption "k2", blind index "b2"');
     expect(check.output).toMatch(/users\.wechat_id: values: dev1 \d+; blind indexes: legacy \d+; to rotate: [1-9]\d*/);
-    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 2; blind indexes: legacy 2; to rotate: 2/);
+    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 3; blind indexes: legacy 3; to rotate: 3/);
     expect(check.output).toMatch(/provider_events\.raw: values: dev1 [1-9]\d*; to rotate: [1-9]/);
     expect(check.output).toMatch(/idempotency_keys\.response: values: dev1 1; to rotate: 1/);
     expect((await run(['--check', '--strict'])).code).toBe(1);
@@ -196,6 +218,20 @@ describe('key rotation', () => {
     await eventually(async () => (await tradeState(api, selfPaying.trade.id, selfPaying.traveler.token)) === 'cancelled');
     const events = (await api('GET', `/v1/trades/${selfPaying.trade.id}/events`, { token: selfPaying.traveler.token })).body.data;
     expect(events.at(-1)).toMatchObject({ toState: 'cancelled', detail: { reason: 'self_trade' } });
+  });
+
+  it('verifies a WeChat payout against wallets snapshotted under the old blind index key', async () => {
+    const sent = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: paying.wallets.counterparty, toWechatId: paying.wallets.traveler, amountCny: '200.00' },
+    });
+    expect(sent.status).toBe(201);
+    const reported = await api('POST', `/v1/trades/${paying.trade.id}/payout`, {
+      token: paying.counterparty.token,
+      body: { wechatTransferId: sent.body.transferId },
+    });
+    expect(reported.body.state).toBe('payout_sent');
+    // Released (the USD paid out to the PayPal email snapshotted under dev1), not disputed.
+    await eventually(async () => (await tradeState(api, paying.trade.id, paying.traveler.token)) === 'completed', 15000);
   });
 
   it('stops after one batch when told, and a second run finishes', async () => {

@@ -77,7 +77,10 @@ export class KeyRotation {
               failed += 1;
             }
           }
-          await options.whileLocked?.(label, rows.map((row) => row.id));
+          await options.whileLocked?.(
+            label,
+            rows.map((row) => row.id),
+          );
           return rewrites;
         });
         if (batch.locked === 0) break;

@@ -114,7 +114,8 @@ describe('parseRotateKeysArgs', () => {
     [['--max-batches', '-1'], /--max-batches needs a whole number/],
     [['--strict'], /--strict goes with --check/],
     [['--check', '--max-batches', '1'], /--check takes no batch options/],
-    [['--force'], /Unknown argument "--force"/],
+    [['--force'], /Unknown option "--force"/],
+    [['--check', 'k2:c2VjcmV0'], /^Unexpected argument #2$/],
   ])('refuses %j', (args, message) => {
     expect(() => parseRotateKeysArgs(args)).toThrow(message);
   });

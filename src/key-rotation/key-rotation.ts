@@ -79,7 +79,8 @@ export function parseRotateKeysArgs(args: readonly string[]): RotateKeysArgs {
     else if (arg === '--strict') parsed.strict = true;
     else if (arg === '--batch-size') parsed.batchSize = count(arg, args[++i], 10000);
     else if (arg === '--max-batches') parsed.maxBatches = count(arg, args[++i], 1000000);
-    else throw new Error(`Unknown argument "${arg.slice(0, 40)}"`);
+    // Only a flag is echoed: anything else could be a key pasted in the wrong place.
+    else throw new Error(/^--[a-z-]{1,30}$/.test(arg) ? `Unknown option "${arg}"` : `Unexpected argument #${i + 1}`);
   }
   if (parsed.strict && !parsed.check) throw new Error('--strict goes with --check');
   if (parsed.check && (parsed.maxBatches !== undefined || args.includes('--batch-size'))) {
