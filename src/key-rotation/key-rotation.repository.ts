@@ -73,7 +73,7 @@ export class KeyRotationRepository {
         }
            FROM ${column.table}
           WHERE ${stale} ${afterSql}
-          ORDER BY ${ids} LIMIT ${params.add(limit)} FOR UPDATE SKIP LOCKED`,
+          ORDER BY ${ids} LIMIT ${params.add(limit)} FOR NO KEY UPDATE SKIP LOCKED`,
         params.values,
       );
       const locked: LockedValue[] = rows.map((row) => ({
