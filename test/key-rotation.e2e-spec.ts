@@ -58,7 +58,7 @@ describe('key rotation', () => {
     body: { amountCny: '150.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
   };
   let idempotentFirst: { status: number; body: unknown };
-  const idle_ = new Map<string, TestUser>();
+  const idleUsers = new Map<string, TestUser>();
 
   const run = async (args: string[], hooks = {}) => {
     const lines: string[] = [];
@@ -120,7 +120,7 @@ describe('key rotation', () => {
     // Users with nothing live, whose wallets may change during the rotation.
     for (let i = 0; i < 4; i += 1) {
       const idle = await readyCounterparty(old, `idle${i}`);
-      idle_.set(idle.id, idle);
+      idleUsers.set(idle.id, idle);
     }
     idempotentFirst = await old('POST', '/v1/requests', {
       token: oldTraveler.token,
@@ -249,7 +249,7 @@ describe('key rotation', () => {
     const second = await run(['--batch-size', '3'], {
       whileLocked: async (column: string, ids: unknown[][]) => {
         if (writer || column !== 'users.wechat_id') return;
-        changedUser = ids.map(([id]) => idle_.get(id as string)).find((u) => u !== undefined);
+        changedUser = ids.map(([id]) => idleUsers.get(id as string)).find((u) => u !== undefined);
         if (!changedUser) return;
         let written = false;
         writer = api('PUT', '/v1/me/wechat-wallet', { token: changedUser.token, body: { wechatId: changed } }).finally(() => {
