@@ -2,12 +2,15 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
 import { exitOnStartFailure } from './bootstrap/start-failure';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { DomainError } from './common/errors';
 import { allConfigs, loadDatabaseConfig } from './config';
+import { FieldEncryption } from './common/crypto/field-encryption';
 import { DatabaseModule } from './database/database.module';
 import { ensureDatabaseExists, runMigrations } from './database/preflight';
+import { rotateKeysCommand } from './key-rotation/rotate-keys.command';
 import { UsersModule } from './users/users.module';
 import { UsersService } from './users/users.service';
 
@@ -18,7 +21,9 @@ class CliModule {}
 
 const USAGE = `Usage:
   npm run cli -- migrate
-  npm run cli -- create-operator <email> <password> [displayName]`;
+  npm run cli -- create-operator <email> <password> [displayName]
+  npm run cli -- rotate-keys [--batch-size N] [--max-batches N]
+  npm run cli -- rotate-keys --check [--strict]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -53,6 +58,18 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
         throw error;
+      } finally {
+        await app.close();
+      }
+    }
+    case 'rotate-keys': {
+      // Runs beside the service: the schema is the service's to migrate.
+      const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+      try {
+        return await rotateKeysCommand({ dataSource: app.get(DataSource), encryption: app.get(FieldEncryption) }, args, {
+          out: (line) => process.stdout.write(`${line}\n`),
+          err: (line) => process.stderr.write(`${line}\n`),
+        });
       } finally {
         await app.close();
       }

@@ -7,6 +7,10 @@ export interface CryptoConfig {
   fieldEncryptionActiveKeyId: string;
   /** base64 HMAC-SHA256 key for blind indexes (equality lookups without decrypting). */
   blindIndexKey: string;
+  /** "keyId:base64Key,…": further blind index keys ('' when unset); `blindIndexKey` joins them as key id `legacy`. */
+  blindIndexKeys: string;
+  /** The blind index key new indexes are computed under; unset: `legacy` when `blindIndexKey` is set, else the only key. */
+  blindIndexActiveKeyId?: string;
 }
 
 // Fixed development keys so a fresh clone starts with no set-up; production refuses them.
@@ -37,16 +41,22 @@ export function loadCryptoConfig(env = process.env): CryptoConfig {
   const config: CryptoConfig = {
     fieldEncryptionKeys: read.string('FIELD_ENCRYPTION_KEYS', DEV_FIELD_ENCRYPTION_KEYS),
     fieldEncryptionActiveKeyId: read.string('FIELD_ENCRYPTION_ACTIVE_KEY_ID', 'dev1'),
-    blindIndexKey: read.string('BLIND_INDEX_KEY', DEV_BLIND_INDEX_KEY),
+    // The development key fills in only when no blind index key is configured at all.
+    blindIndexKey: env.BLIND_INDEX_KEYS?.trim()
+      ? (read.optionalString('BLIND_INDEX_KEY') ?? '')
+      : read.string('BLIND_INDEX_KEY', DEV_BLIND_INDEX_KEY),
+    blindIndexKeys: read.optionalString('BLIND_INDEX_KEYS') ?? '',
+    blindIndexActiveKeyId: read.optionalString('BLIND_INDEX_ACTIVE_KEY_ID'),
   };
   if (isProduction(env)) {
     const fieldKeys = keyringBytes(config.fieldEncryptionKeys);
-    const blindIndexKey = keyBytes(config.blindIndexKey);
+    const blindIndexKeys = [...(config.blindIndexKey ? [keyBytes(config.blindIndexKey)] : []), ...keyringBytes(config.blindIndexKeys)];
     if (fieldKeys.some(isDevKey))
       read.fail('FIELD_ENCRYPTION_KEYS must be set in production (a development key is refused, under any key id)');
-    if (isDevKey(blindIndexKey)) read.fail('BLIND_INDEX_KEY must be set in production (the default is for development only)');
-    else if (fieldKeys.some((key) => key.equals(blindIndexKey)))
-      read.fail('BLIND_INDEX_KEY must differ from every FIELD_ENCRYPTION_KEYS key');
+    if (blindIndexKeys.some(isDevKey))
+      read.fail('BLIND_INDEX_KEY and BLIND_INDEX_KEYS must be set in production (a development key is refused, under any key id)');
+    else if (blindIndexKeys.some((blind) => fieldKeys.some((key) => key.equals(blind))))
+      read.fail('Blind index keys must differ from every FIELD_ENCRYPTION_KEYS key');
   }
   return read.done(config);
 }

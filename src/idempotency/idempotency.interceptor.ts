@@ -20,7 +20,7 @@ import { withoutPaymentHandles } from './stored-response';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-const RESPONSE_CONTEXT = 'idempotency_keys.response';
+export const RESPONSE_CONTEXT = 'idempotency_keys.response';
 
 /**
  * `Idempotency-Key` on authenticated POSTs (API.md): one execution per caller and key for 24 h; a replay

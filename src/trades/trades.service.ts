@@ -15,8 +15,10 @@ import type { PaymentMethod } from '../market/market.types';
 import { requestStatus } from '../market/market.types';
 import { effectiveRate, Price, withinGuard } from '../market/pricing';
 import { OutboxService } from '../outbox/outbox.service';
+import { FieldEncryption } from '../common/crypto/field-encryption';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
+import { HANDLE_CONTEXT } from '../users/users.service';
 import { isTradeCursor } from './trade-position';
 import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';
@@ -73,6 +75,7 @@ export class TradesService {
     private readonly rates: RatesService,
     private readonly outbox: OutboxService,
     private readonly reveals: HandleReveals,
+    private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
     private readonly health: ProviderHealth,
     private readonly selfTrades: SelfTradeWatch,
@@ -200,7 +203,7 @@ export class TradesService {
     // A shared wallet is answered last, once every other check of the trade has passed (the limits too, read
     // after the locks as the opening statement reads them): `self_trade` then tells the caller nothing a trade
     // would not, and cannot be told apart from a limit by someone guessing at the maker's wallet.
-    if (traveler.wechat.index === counterparty.wechat.index) {
+    if (this.encryption.sameIndexedValue(traveler.wechat, counterparty.wechat, HANDLE_CONTEXT.wechatId)) {
       const usage = await this.trades.usageOf(manager, [terms.callerId, terms.makerId]);
       this.assertLimits(parties, usage, terms, amountUsd);
       throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');

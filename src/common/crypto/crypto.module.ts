@@ -13,7 +13,9 @@ import { FieldEncryption, parseKeyring } from './field-encryption';
         new FieldEncryption({
           encryptionKeys: parseKeyring(config.fieldEncryptionKeys),
           activeKeyId: config.fieldEncryptionActiveKeyId,
-          blindIndexKey: Buffer.from(config.blindIndexKey, 'base64'),
+          blindIndexKey: config.blindIndexKey ? Buffer.from(config.blindIndexKey, 'base64') : undefined,
+          blindIndexKeys: config.blindIndexKeys ? parseKeyring(config.blindIndexKeys) : undefined,
+          activeBlindIndexKeyId: config.blindIndexActiveKeyId,
         }),
     },
   ],

@@ -12,7 +12,11 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
  *   additional authenticated data, so a ciphertext copied into another column
  *   fails to decrypt.
  * - A blind index (HMAC-SHA256 under a separate key) supports equality lookups
- *   without decrypting.
+ *   without decrypting. Blind index keys have ids too: an index is stored as
+ *   `keyId:hex`, except under {@link LEGACY_BLIND_INDEX_KEY_ID} (the single
+ *   `BLIND_INDEX_KEY` of earlier configurations), whose indexes are bare hex.
+ *   Comparisons compute under the stored index's key, so indexes made under
+ *   different keys still match during a rotation (see key-rotation.ts).
  *
  * Stored ciphertext format: base64(iv (12 bytes) | tag (16 bytes) | encrypted bytes).
  */
@@ -23,13 +27,35 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
+/** The id of the single `BLIND_INDEX_KEY`: its indexes are stored as bare hex, as before key ids existed. */
+export const LEGACY_BLIND_INDEX_KEY_ID = 'legacy';
+
+/** The key id a stored blind index was computed under (`keyId:hex`, or bare hex for the legacy key). */
+export function blindIndexKeyIdOf(index: string): string {
+  const colon = index.indexOf(':');
+  return colon < 0 ? LEGACY_BLIND_INDEX_KEY_ID : index.slice(0, colon);
+}
+
+function formatBlindIndex(keyId: string, hex: string): string {
+  return keyId === LEGACY_BLIND_INDEX_KEY_ID ? hex : `${keyId}:${hex}`;
+}
+
 export interface FieldEncryptionKeys {
   /** key id -> 32-byte key. Keys are given as base64 strings in config; parse with {@link parseKeyring}. */
   encryptionKeys: ReadonlyMap<string, Buffer>;
   /** Used for new encryptions; must be present in `encryptionKeys`. */
   activeKeyId: string;
-  /** 32 bytes, distinct from every encryption key. */
-  blindIndexKey: Buffer;
+  /** The single blind index key of earlier configurations (id {@link LEGACY_BLIND_INDEX_KEY_ID}); 32 bytes, distinct from every encryption key. */
+  blindIndexKey?: Buffer;
+  /** key id -> 32-byte HMAC key, each distinct from every encryption key; merged with `blindIndexKey`. */
+  blindIndexKeys?: ReadonlyMap<string, Buffer>;
+  /** Used for new blind indexes; defaults to the legacy key when present, else to the only key. */
+  activeBlindIndexKeyId?: string;
+}
+
+/** A stored value with its blind index, as in the `*_ciphertext`, `*_key_id`, `*_index` columns. */
+export interface IndexedField extends EncryptedField {
+  index: string;
 }
 
 export interface EncryptedField {
@@ -119,7 +145,8 @@ function assertContext(context: string): void {
 export class FieldEncryption {
   private readonly keys: ReadonlyMap<string, Buffer>;
   private readonly activeKeyId: string;
-  private readonly blindIndexKey: Buffer;
+  private readonly blindIndexKeys: ReadonlyMap<string, Buffer>;
+  private readonly activeBlindIndexKeyId: string;
 
   constructor(keys: FieldEncryptionKeys) {
     if (!keys || !(keys.encryptionKeys instanceof Map)) {
@@ -142,17 +169,53 @@ export class FieldEncryption {
     if (typeof keys.activeKeyId !== 'string' || !copied.has(keys.activeKeyId)) {
       throw new Error('FieldEncryption: the active key id is not present in the encryption keys');
     }
-    if (!Buffer.isBuffer(keys.blindIndexKey) || keys.blindIndexKey.length !== KEY_BYTES) {
-      throw new Error(`FieldEncryption: blind index key must be a ${KEY_BYTES}-byte Buffer`);
-    }
-    for (const [keyId, key] of copied) {
-      if (timingSafeEqual(key, keys.blindIndexKey)) {
-        throw new Error(`FieldEncryption: blind index key must differ from every encryption key (it equals key "${keyId}")`);
+    const blindKeys = FieldEncryption.blindKeyring(keys);
+    for (const [blindId, blindKey] of blindKeys) {
+      for (const [keyId, key] of copied) {
+        if (timingSafeEqual(key, blindKey)) {
+          const which = blindId === LEGACY_BLIND_INDEX_KEY_ID ? 'blind index key' : `blind index key "${blindId}"`;
+          throw new Error(`FieldEncryption: ${which} must differ from every encryption key (it equals key "${keyId}")`);
+        }
       }
+    }
+    const activeBlind =
+      keys.activeBlindIndexKeyId ??
+      (blindKeys.has(LEGACY_BLIND_INDEX_KEY_ID) ? LEGACY_BLIND_INDEX_KEY_ID : blindKeys.size === 1 ? [...blindKeys.keys()][0] : undefined);
+    if (activeBlind === undefined || !blindKeys.has(activeBlind)) {
+      throw new Error('FieldEncryption: the active blind index key id is not present in the blind index keys');
     }
     this.keys = copied;
     this.activeKeyId = keys.activeKeyId;
-    this.blindIndexKey = Buffer.from(keys.blindIndexKey);
+    this.blindIndexKeys = blindKeys;
+    this.activeBlindIndexKeyId = activeBlind;
+  }
+
+  /** The blind index keyring: `blindIndexKeys` plus the legacy `blindIndexKey`, validated and copied. */
+  private static blindKeyring(keys: FieldEncryptionKeys): Map<string, Buffer> {
+    const ring = new Map<string, Buffer>();
+    if (keys.blindIndexKey !== undefined) {
+      if (!Buffer.isBuffer(keys.blindIndexKey) || keys.blindIndexKey.length !== KEY_BYTES) {
+        throw new Error(`FieldEncryption: blind index key must be a ${KEY_BYTES}-byte Buffer`);
+      }
+      ring.set(LEGACY_BLIND_INDEX_KEY_ID, Buffer.from(keys.blindIndexKey));
+    }
+    for (const [keyId, key] of keys.blindIndexKeys ?? new Map<string, Buffer>()) {
+      if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) {
+        throw new Error(`FieldEncryption: invalid blind index key id (must match ${KEY_ID_PATTERN.source})`);
+      }
+      if (ring.has(keyId)) throw new Error(`FieldEncryption: blind index key id "${keyId}" is given twice`);
+      if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
+        throw new Error(`FieldEncryption: blind index key "${keyId}" must be a ${KEY_BYTES}-byte Buffer`);
+      }
+      ring.set(keyId, Buffer.from(key));
+    }
+    if (ring.size === 0) throw new Error('FieldEncryption: no blind index key configured');
+    return ring;
+  }
+
+  /** The key ids new values are encrypted and indexed under. */
+  get activeKeyIds(): { encryption: string; blindIndex: string } {
+    return { encryption: this.activeKeyId, blindIndex: this.activeBlindIndexKeyId };
   }
 
   /** Encrypts `plaintext` under the active key, binding `context` as additional authenticated data. */
@@ -213,16 +276,48 @@ export class FieldEncryption {
   }
 
   /**
-   * Hex HMAC-SHA256 over `${context}\u0000${value}` under the blind index key.
-   * `value` must already be normalized by the caller (see {@link normalizeEmail},
-   * {@link normalizeWechatId}); this method does not normalize.
+   * Hex HMAC-SHA256 over `${context}\u0000${value}` under the active blind index key, prefixed with that
+   * key's id (`keyId:hex`; bare hex under the legacy key). `value` must already be normalized by the caller
+   * (see {@link normalizeEmail}, {@link normalizeWechatId}); this method does not normalize.
    */
   blindIndex(value: string, context: string): string {
+    return this.blindIndexUnder(this.activeBlindIndexKeyId, value, context) as string;
+  }
+
+  /** The blind index of `value` under the given key, or undefined when that key is not configured. */
+  private blindIndexUnder(keyId: string, value: string, context: string): string | undefined {
     if (typeof value !== 'string') {
       throw new Error('FieldEncryption.blindIndex: value must be a string');
     }
     assertContext(context);
-    return createHmac('sha256', this.blindIndexKey).update(`${context}\u0000${value}`, 'utf8').digest('hex');
+    const key = this.blindIndexKeys.get(keyId);
+    if (key === undefined) return undefined;
+    return formatBlindIndex(keyId, createHmac('sha256', key).update(`${context}\u0000${value}`, 'utf8').digest('hex'));
+  }
+
+  /**
+   * Whether the (normalized) `value` is the one a stored blind index was computed from: computed under the
+   * stored index's own key, so an index made before a blind index key rotation still matches. False when
+   * that key is no longer configured.
+   */
+  matchesBlindIndex(value: string, context: string, storedIndex: string): boolean {
+    const computed = this.blindIndexUnder(blindIndexKeyIdOf(storedIndex), value, context);
+    if (computed === undefined || computed.length !== storedIndex.length) return false;
+    return timingSafeEqual(Buffer.from(computed), Buffer.from(storedIndex));
+  }
+
+  /**
+   * Whether two stored values are equal. Under the same blind index key their indexes decide; under
+   * different keys (mid-rotation) both are decrypted and compared, never shown.
+   */
+  sameIndexedValue(a: IndexedField, b: IndexedField, context: string): boolean {
+    if (blindIndexKeyIdOf(a.index) === blindIndexKeyIdOf(b.index)) return a.index === b.index;
+    return this.decrypt(a, context) === this.decrypt(b, context);
+  }
+
+  /** Whether a stored blind index was computed under the active blind index key. */
+  isActiveBlindIndex(index: string): boolean {
+    return blindIndexKeyIdOf(index) === this.activeBlindIndexKeyId;
   }
 }
 

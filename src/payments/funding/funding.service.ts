@@ -148,7 +148,8 @@ export class FundingService {
 
   private async payerIsCounterparty(tradeId: string, payerEmail: string): Promise<boolean> {
     const counterpartyIndex = await this.trades.counterpartyPaypalIndexOf(tradeId);
-    return counterpartyIndex === this.encryption.blindIndex(normalizeEmail(payerEmail), HANDLE_CONTEXT.paypalEmail);
+    if (counterpartyIndex === null) return false;
+    return this.encryption.matchesBlindIndex(normalizeEmail(payerEmail), HANDLE_CONTEXT.paypalEmail, counterpartyIndex);
   }
 
   private async voidLate(tradeId: string, authorizationId: string): Promise<void> {

@@ -135,11 +135,12 @@ export class PayoutVerificationService {
         finding: `The reported WeChat transfer is for ${formatAmount(transfer.amountFen, 'CNY')} CNY; the trade is for ${formatAmount(trade.amountCny, 'CNY')} CNY.`,
       };
     }
-    const index = (wechatId: string) => this.encryption.blindIndex(normalizeWechatId(wechatId), HANDLE_CONTEXT.wechatId);
-    if (index(transfer.fromWechatId) !== leg.counterparty.index) {
+    const wallet = (wechatId: string, index: string) =>
+      this.encryption.matchesBlindIndex(normalizeWechatId(wechatId), HANDLE_CONTEXT.wechatId, index);
+    if (!wallet(transfer.fromWechatId, leg.counterparty.index)) {
       return { ok: false, finding: "The reported WeChat transfer was not sent from the counterparty's wallet on the trade." };
     }
-    if (index(transfer.toWechatId) !== leg.traveler.index) {
+    if (!wallet(transfer.toWechatId, leg.traveler.index)) {
       return { ok: false, finding: "The reported WeChat transfer was not sent to the traveler's wallet on the trade." };
     }
     return { ok: true };

@@ -1,0 +1,33 @@
+import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
+import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
+import { HANDLE_CONTEXT } from '../users/users.service';
+
+/**
+ * A column encrypted with FieldEncryption: its values are stored in `<column>_ciphertext` and
+ * `<column>_key_id` and, when `blindIndex` is set, with an HMAC blind index in `<column>_index`.
+ */
+export interface EncryptedColumn {
+  table: string;
+  /** The primary key column(s): a rotation walks the rows in this order. */
+  id: readonly string[];
+  /** The columns' common prefix. */
+  column: string;
+  /** The encryption context bound into each value (GCM additional data). */
+  context: string;
+  /** Whether a `<column>_index` blind index sits beside it. */
+  blindIndex?: boolean;
+}
+
+/**
+ * Every encrypted column, for `rotate-keys`. A new encrypted column is one line here. A trade's handle
+ * snapshots are copies of its parties' ciphertexts, so they keep the users' contexts.
+ */
+export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
+  { table: 'users', id: ['id'], column: 'wechat_id', context: HANDLE_CONTEXT.wechatId, blindIndex: true },
+  { table: 'users', id: ['id'], column: 'paypal_email', context: HANDLE_CONTEXT.paypalEmail, blindIndex: true },
+  { table: 'trades', id: ['id'], column: 'traveler_wechat', context: HANDLE_CONTEXT.wechatId, blindIndex: true },
+  { table: 'trades', id: ['id'], column: 'counterparty_wechat', context: HANDLE_CONTEXT.wechatId, blindIndex: true },
+  { table: 'trades', id: ['id'], column: 'counterparty_paypal', context: HANDLE_CONTEXT.paypalEmail, blindIndex: true },
+  { table: 'provider_events', id: ['provider', 'event_id'], column: 'raw', context: PROVIDER_EVENT_CONTEXT },
+  { table: 'idempotency_keys', id: ['owner_id', 'key'], column: 'response', context: RESPONSE_CONTEXT },
+];
