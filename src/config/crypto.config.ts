@@ -50,13 +50,16 @@ export function loadCryptoConfig(env = process.env): CryptoConfig {
   };
   if (isProduction(env)) {
     const fieldKeys = keyringBytes(config.fieldEncryptionKeys);
-    const blindIndexKeys = [...(config.blindIndexKey ? [keyBytes(config.blindIndexKey)] : []), ...keyringBytes(config.blindIndexKeys)];
+    const legacyKey = config.blindIndexKey ? [keyBytes(config.blindIndexKey)] : [];
+    const ringKeys = keyringBytes(config.blindIndexKeys);
     if (fieldKeys.some(isDevKey))
       read.fail('FIELD_ENCRYPTION_KEYS must be set in production (a development key is refused, under any key id)');
-    if (blindIndexKeys.some(isDevKey))
-      read.fail('BLIND_INDEX_KEY and BLIND_INDEX_KEYS must be set in production (a development key is refused, under any key id)');
-    else if (blindIndexKeys.some((blind) => fieldKeys.some((key) => key.equals(blind))))
-      read.fail('Blind index keys must differ from every FIELD_ENCRYPTION_KEYS key');
+    if (legacyKey.some(isDevKey)) read.fail('BLIND_INDEX_KEY must be set in production (the default is for development only)');
+    else if (legacyKey.some((blind) => fieldKeys.some((key) => key.equals(blind))))
+      read.fail('BLIND_INDEX_KEY must differ from every FIELD_ENCRYPTION_KEYS key');
+    if (ringKeys.some(isDevKey)) read.fail('BLIND_INDEX_KEYS must not hold the development key in production');
+    else if (ringKeys.some((blind) => fieldKeys.some((key) => key.equals(blind))))
+      read.fail('BLIND_INDEX_KEYS must differ from every FIELD_ENCRYPTION_KEYS key');
   }
   return read.done(config);
 }
