@@ -1,4 +1,4 @@
-# Build once, run as the API or the worker (docker-compose.yml picks the command).
+# Build once, run as the API or the worker (docker-compose.prod.yml picks the command).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

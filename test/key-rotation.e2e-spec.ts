@@ -259,7 +259,7 @@ describe('key rotation', () => {
           if (written) return true;
           const waiting = await db.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%UPDATE%users%'`,
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%users%'`,
           );
           return waiting.rows[0].n > 0;
         });

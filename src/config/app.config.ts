@@ -29,7 +29,7 @@ export function loadAppConfig(env = process.env): AppConfig {
     production,
     sandbox: read.bool('SANDBOX_MODE', !production),
     // A development machine's service (sandbox mocks, development secrets) is not for the network.
-    host: read.string('HOST', environment === 'development' ? '127.0.0.1' : '0.0.0.0'),
+    host: read.string('HOST', environment === 'production' ? '0.0.0.0' : '127.0.0.1'),
     port: read.int('PORT', 3000, { min: 0, max: 65535 }),
     runWorkers: read.bool('RUN_WORKERS', true),
     corsOrigins: read.list('CORS_ORIGINS'),

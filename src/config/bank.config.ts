@@ -38,6 +38,8 @@ export function loadBankConfig(env = process.env): BankConfig {
   if (production) {
     if (!env.BANK_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
       read.fail('BANK_BASE_URL must point at the bank in production, not the sandbox mock');
+    // Its credentials travel with every call: never in clear.
+    else if (baseUrl.protocol !== 'https:') read.fail('BANK_BASE_URL must use https in production');
     if (config.apiKey === DEV_BANK_API_KEY) read.fail('BANK_API_KEY must be set in production');
     if (config.webhookSecret === DEV_BANK_WEBHOOK_SECRET) read.fail('BANK_WEBHOOK_SECRET must be set in production');
   }

@@ -96,6 +96,12 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses provider APIs over plain http in production: their credentials travel with every call', () => {
+    for (const variable of ['PAYPAL_BASE_URL', 'BANK_BASE_URL', 'WECHATPAY_BASE_URL']) {
+      expect(problemsOf({ ...PRODUCTION, [variable]: 'http://provider.example' })).toEqual([`${variable} must use https in production`]);
+    }
+  });
+
   it('refuses the development secrets in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems).toEqual(
@@ -165,11 +171,12 @@ describe('configuration', () => {
     }
   });
 
-  it('listens on loopback in development unless HOST says otherwise; test and production keep 0.0.0.0', () => {
+  it('listens on loopback unless in production or HOST says otherwise', () => {
     expect(loadAppConfig({}).host).toBe('127.0.0.1');
+    // A test deployment runs the mocks with the development secrets: not for the network either.
+    expect(loadAppConfig({ NODE_ENV: 'test' }).host).toBe('127.0.0.1');
     expect(loadAppConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1');
     expect(loadAppConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
-    expect(loadAppConfig({ NODE_ENV: 'test' }).host).toBe('0.0.0.0');
     expect(loadAppConfig(PRODUCTION).host).toBe('0.0.0.0');
     expect(loadAppConfig({}).sandbox).toBe(true);
   });

@@ -56,6 +56,8 @@ export function loadPaypalConfig(env = process.env): PaypalConfig {
   if (production) {
     if (!env.PAYPAL_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
       read.fail('PAYPAL_BASE_URL must point at PayPal in production, not the sandbox mock');
+    // Its credentials travel with every call: never in clear.
+    else if (baseUrl.protocol !== 'https:') read.fail('PAYPAL_BASE_URL must use https in production');
     if (config.clientId === DEV_PAYPAL_CLIENT_ID) read.fail('PAYPAL_CLIENT_ID must be set in production');
     if (config.clientSecret === DEV_PAYPAL_CLIENT_SECRET) read.fail('PAYPAL_CLIENT_SECRET must be set in production');
     if (config.webhookId === DEV_PAYPAL_WEBHOOK_ID) read.fail('PAYPAL_WEBHOOK_ID must be set in production');

@@ -46,6 +46,8 @@ export function loadWechatConfig(env = process.env): WechatConfig {
   if (production) {
     if (!env.WECHATPAY_BASE_URL || baseUrl.pathname.startsWith('/sandbox/'))
       read.fail('WECHATPAY_BASE_URL must point at WeChat Pay in production, not the sandbox mock');
+    // Its credentials travel with every call: never in clear.
+    else if (baseUrl.protocol !== 'https:') read.fail('WECHATPAY_BASE_URL must use https in production');
     if (Buffer.from(config.apiV3Key).equals(Buffer.from(DEV_WECHATPAY_APIV3_KEY)))
       read.fail('WECHATPAY_APIV3_KEY must be set in production');
     if (config.mchid === DEV_WECHATPAY_MCHID) read.fail('WECHATPAY_MCHID must be set in production');

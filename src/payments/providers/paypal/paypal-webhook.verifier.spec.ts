@@ -115,6 +115,29 @@ describe('PaypalWebhookVerifier', () => {
     expect(await verifier({ SANDBOX_BASE_URL: 'https://sandbox.example' }).verify(hosted.headers, hosted.raw)).toEqual({ ok: true });
   });
 
+  it("trusts PayPal sandbox's certificate hosts only for a sandbox account, and live PayPal's only for a live one", async () => {
+    const sandboxCert = 'https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-sandbox-1';
+    const toSandbox = signed(sandboxCert);
+    expect(await verifier({ PAYPAL_BASE_URL: 'https://api-m.paypal.com' }).verify(toSandbox.headers, toSandbox.raw)).toEqual({
+      ok: false,
+      reason: 'untrusted certificate URL',
+    });
+    const sandboxAccount = verifier({ PAYPAL_BASE_URL: 'https://api-m.sandbox.paypal.com' });
+    expect(await sandboxAccount.verify(toSandbox.headers, toSandbox.raw)).toEqual({ ok: true });
+    const toLive = signed(PAYPAL_CERT);
+    expect(await sandboxAccount.verify(toLive.headers, toLive.raw)).toEqual({ ok: false, reason: 'untrusted certificate URL' });
+  });
+
+  it('asks PayPal once for a certificate it could not have, however many webhooks name it meanwhile', async () => {
+    fetchSpy.mockImplementation(async () => new Response('no', { status: 404 }));
+    const subject = verifier();
+    for (let i = 0; i < 5; i++) {
+      const webhook = signed('https://api.paypal.com/v1/notifications/certs/CERT-made-up');
+      expect(await subject.verify(webhook.headers, webhook.raw)).toEqual({ ok: false, reason: 'certificate unavailable' });
+    }
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+  });
+
   it('tells no failure of the fetch from another: redirect, error status, oversized or unreadable body, network error', async () => {
     const answers = [
       async () => {

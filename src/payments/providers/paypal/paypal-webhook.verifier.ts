@@ -15,8 +15,11 @@ const CERT_MAX_BYTES = 16 * 1024;
 const CERT_PATH = '/v1/notifications/certs/';
 const CERT_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
-/** The hosts PayPal serves webhook certificates from (live and sandbox), over https only. */
-export const PAYPAL_CERT_HOSTS = ['api.paypal.com', 'api.sandbox.paypal.com', 'api-m.paypal.com', 'api-m.sandbox.paypal.com'];
+/** The hosts PayPal serves webhook certificates from, over https only: live, and its sandbox's. */
+export const PAYPAL_CERT_HOSTS = ['api.paypal.com', 'api-m.paypal.com'];
+export const PAYPAL_SANDBOX_CERT_HOSTS = ['api.sandbox.paypal.com', 'api-m.sandbox.paypal.com'];
+/** A certificate that could not be had is not asked for again this soon: a stream of made-up ids costs PayPal one call each, not one per webhook. */
+const CERT_FAILURE_MEMORY_MS = 60 * 1000;
 
 /** A certificate that could not be had (any reason: closed port, timeout, redirect, too large, not a certificate). */
 class CertificateUnavailable extends Error {}
@@ -48,8 +51,10 @@ export class PaypalWebhookVerifier {
     @Inject(appConfig.KEY) app: ConfigType<typeof appConfig>,
     @Inject(sandboxConfig.KEY) sandbox: ConfigType<typeof sandboxConfig>,
   ) {
+    // Live PayPal's certificates for a live account, the sandbox's for a sandbox account: never both.
+    const sandboxAccount = PAYPAL_SANDBOX_CERT_HOSTS.includes(new URL(config.baseUrl).hostname);
     this.certPrefixes = [
-      ...PAYPAL_CERT_HOSTS.map((host) => `https://${host}${CERT_PATH}`),
+      ...(sandboxAccount ? PAYPAL_SANDBOX_CERT_HOSTS : PAYPAL_CERT_HOSTS).map((host) => `https://${host}${CERT_PATH}`),
       ...(app.sandbox ? [`${mockBase(sandbox.baseUrl, 'paypal')}${CERT_PATH}`] : []),
     ];
   }
@@ -111,7 +116,7 @@ export class PaypalWebhookVerifier {
     if (!cached) {
       if (this.certificates.size >= CERT_CACHE_LIMIT) this.certificates.clear();
       cached = fetchCertificate(url);
-      cached.catch(() => this.certificates.delete(url));
+      cached.catch(() => setTimeout(() => this.certificates.delete(url), CERT_FAILURE_MEMORY_MS).unref());
       this.certificates.set(url, cached);
     }
     return cached;
