@@ -11,11 +11,18 @@ import { FieldEncryption } from './common/crypto/field-encryption';
 import { DatabaseModule } from './database/database.module';
 import { ensureDatabaseExists, runMigrations } from './database/preflight';
 import { rotateKeysCommand } from './key-rotation/rotate-keys.command';
+import { RedisModule } from './redis/redis.module';
 import { UsersModule } from './users/users.module';
 import { UsersService } from './users/users.service';
 
 @Module({
-  imports: [ConfigModule.forRoot({ isGlobal: true, load: allConfigs, ignoreEnvFile: true }), DatabaseModule, CryptoModule, UsersModule],
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, load: allConfigs, ignoreEnvFile: true }),
+    DatabaseModule,
+    RedisModule,
+    CryptoModule,
+    UsersModule,
+  ],
 })
 class CliModule {}
 
