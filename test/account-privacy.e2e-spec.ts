@@ -303,16 +303,33 @@ describe('Account export and deletion (HTTP)', () => {
     const refused = async (sql: string) => {
       await expect(db.query(sql, [disputeId])).rejects.toThrow(/append-only/);
     };
+    const erase = `text_ciphertext = NULL, text_key_id = NULL, attachment_names_ciphertext = NULL, attachment_names_key_id = NULL`;
     // Omar is not deleted: his statement cannot be erased, edited or removed.
-    await refused(`UPDATE dispute_statements SET text = NULL, erased_at = now() WHERE dispute_id = $1 AND text IS NOT NULL`);
-    await refused(`UPDATE dispute_statements SET text = 'rewritten' WHERE dispute_id = $1 AND text IS NOT NULL`);
+    await refused(`UPDATE dispute_statements SET ${erase}, erased_at = now() WHERE dispute_id = $1 AND erased_at IS NULL`);
+    await refused(`UPDATE dispute_statements SET attachments = '[]' WHERE dispute_id = $1 AND erased_at IS NULL`);
+    // Nor given another ciphertext under the same key id (his text copied over his attachment names), nor his names dropped.
+    await refused(
+      `UPDATE dispute_statements SET attachment_names_ciphertext = text_ciphertext WHERE dispute_id = $1 AND erased_at IS NULL`,
+    );
+    await refused(
+      `UPDATE dispute_statements SET attachment_names_ciphertext = NULL, attachment_names_key_id = NULL
+        WHERE dispute_id = $1 AND erased_at IS NULL`,
+    );
     // Dora's erased statement cannot be written again, nor either one removed.
-    await refused(`UPDATE dispute_statements SET text = 'back', erased_at = NULL WHERE dispute_id = $1 AND text IS NULL`);
+    await refused(
+      `UPDATE dispute_statements s SET text_ciphertext = o.text_ciphertext, text_key_id = o.text_key_id, erased_at = NULL
+         FROM dispute_statements o WHERE s.dispute_id = $1 AND s.erased_at IS NOT NULL AND o.dispute_id = $1 AND o.erased_at IS NULL`,
+    );
     await refused(`DELETE FROM dispute_statements WHERE dispute_id = $1`);
-    const kept = await db.query(`SELECT text IS NULL AS erased FROM dispute_statements WHERE dispute_id = $1 ORDER BY created_at`, [
-      disputeId,
+    const kept = await db.query(
+      `SELECT text_ciphertext IS NULL AS erased, attachments::text LIKE '%receipt%' AS named
+         FROM dispute_statements WHERE dispute_id = $1 ORDER BY created_at`,
+      [disputeId],
+    );
+    expect(kept.rows).toEqual([
+      { erased: true, named: false },
+      { erased: false, named: false },
     ]);
-    expect(kept.rows).toEqual([{ erased: true }, { erased: false }]);
   });
 
   /** A counterparty with an active offer (100..500 of 1000 CNY) and a traveler ready to take it. */

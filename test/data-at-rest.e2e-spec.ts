@@ -105,11 +105,25 @@ describe('data at rest and in logs', () => {
       body: { reason: 'rmb_not_received', statement: travelerStatement },
     });
     expect(opened.status).toBe(201);
+    const attachmentName = `omar-receipt-${randomUUID()}.png`;
     const answered = await api('POST', `/v1/disputes/${opened.body.id}/statements`, {
       token: disputed.counterparty.token,
-      body: { text: counterpartyStatement },
+      body: {
+        text: counterpartyStatement,
+        attachments: [{ name: attachmentName, contentType: 'image/png', sizeBytes: 10, sha256: 'a'.repeat(64) }],
+      },
     });
     expect(answered.status).toBe(201);
+    // Both parties read both statements back, decrypted.
+    const read = await api('GET', `/v1/disputes/${opened.body.id}`, { token: disputed.traveler.token });
+    expect(read.body.statements).toEqual([
+      expect.objectContaining({ text: travelerStatement, erased: false, attachments: [] }),
+      expect.objectContaining({
+        text: counterpartyStatement,
+        erased: false,
+        attachments: [expect.objectContaining({ name: attachmentName })],
+      }),
+    ]);
     expect((await api('POST', `/v1/admin/disputes/${opened.body.id}/assign`, { token: operator.token, body: {} })).status).toBe(200);
     const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
       token: operator.token,
@@ -136,7 +150,9 @@ describe('data at rest and in logs', () => {
       { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     expect(dump).toContain(completed.trade.id);
-    expect(tablesHolding(dump, secrets)).toEqual([]);
+    // The parties' statements and their attachments' file names are personal text: encrypted at rest. (The operator's
+    // note is the operator's own words about the case, kept in clear for the audit.)
+    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName])).toEqual([]);
 
     const queues = await redisDump(test.queuePrefix);
     expect(queues).toContain(completed.trade.id);

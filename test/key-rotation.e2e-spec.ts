@@ -50,6 +50,7 @@ describe('key rotation', () => {
   let api: Api;
   let funded: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; travelerWechat: string };
   let selfPaying: PaypalTrade;
+  let disputed: PaypalTrade & { disputeId: string };
   let paying: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; wallets: { traveler: string; counterparty: string } };
   let sharedWallet: string;
   let oldTraveler: TestUser;
@@ -59,6 +60,7 @@ describe('key rotation', () => {
   };
   let idempotentFirst: { status: number; body: unknown };
   const idleUsers = new Map<string, TestUser>();
+  const RECEIPT = { name: 'omar-receipt.png', contentType: 'image/png', sizeBytes: 10, sha256: 'a'.repeat(64) };
 
   const run = async (args: string[], hooks = {}) => {
     const lines: string[] = [];
@@ -114,6 +116,20 @@ describe('key rotation', () => {
     paying = { traveler: payee, counterparty: payer, trade: payTrade, wallets };
     // A trade whose payer will turn out to be the counterparty's payout account, funded mid-rotation.
     selfPaying = await paypalTrade(old, '100.00');
+    // A dispute whose statements (text, and an attachment's file name) are under the old key.
+    const toDispute = await paypalTrade(old, '100.00');
+    await fundAtPaypal(old, toDispute.trade, toDispute.traveler);
+    const opened = await old('POST', `/v1/trades/${toDispute.trade.id}/disputes`, {
+      token: toDispute.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'The RMB never arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    const answered = await old('POST', `/v1/disputes/${opened.body.id}/statements`, {
+      token: toDispute.counterparty.token,
+      body: { text: 'Sent, see the receipt.', attachments: [RECEIPT] },
+    });
+    expect(answered.status).toBe(201);
+    disputed = { ...toDispute, disputeId: opened.body.id };
     // A traveler whose wallet is indexed under the old blind index key only.
     sharedWallet = wechatId();
     oldTraveler = await withWallet(old, await registerUser(old, 'traveler'), sharedWallet);
@@ -158,9 +174,11 @@ describe('key rotation', () => {
     expect(check.code).toBe(0);
     expect(check.output).toContain('Active keys: encryption "k2", blind index "b2"');
     expect(check.output).toMatch(/users\.wechat_id: values: dev1 \d+; blind indexes: legacy \d+; to rotate: [1-9]\d*/);
-    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 3; blind indexes: legacy 3; to rotate: 3/);
+    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 4; blind indexes: legacy 4; to rotate: 4/);
     expect(check.output).toMatch(/provider_events\.raw: values: dev1 [1-9]\d*; to rotate: [1-9]/);
     expect(check.output).toMatch(/idempotency_keys\.response: values: dev1 1; to rotate: 1/);
+    expect(check.output).toMatch(/dispute_statements\.text: values: dev1 2; to rotate: 2/);
+    expect(check.output).toMatch(/dispute_statements\.attachment_names: values: dev1 1; to rotate: 1/);
     expect((await run(['--check', '--strict'])).code).toBe(1);
     // Counts only: never a handle.
     expect(check.output).not.toContain(funded.travelerWechat);
@@ -259,7 +277,7 @@ describe('key rotation', () => {
           if (written) return true;
           const waiting = await db.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%users%'`,
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND (query ILIKE '%UPDATE%users%' OR query ILIKE '%FROM users%FOR UPDATE%')`,
           );
           return waiting.rows[0].n > 0;
         });
@@ -310,6 +328,13 @@ describe('key rotation', () => {
       });
       expect(replay.status).toBe(201);
       expect(replay.body).toEqual(idempotentFirst.body);
+      // The dispute's statements read back, re-encrypted under the new key.
+      const dispute = await fresh('GET', `/v1/disputes/${disputed.disputeId}`, { token: disputed.traveler.token });
+      expect(dispute.status).toBe(200);
+      expect(dispute.body.statements).toEqual([
+        expect.objectContaining({ text: 'The RMB never arrived.', erased: false, attachments: [] }),
+        expect.objectContaining({ text: 'Sent, see the receipt.', erased: false, attachments: [RECEIPT] }),
+      ]);
       // The self-trade check still holds between rotated wallets.
       const request = await fresh('POST', '/v1/requests', {
         token: oldTraveler.token,

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { FieldEncryption } from '../common/crypto/field-encryption';
 import { returningRows } from '../common/database/query';
 import type { Attachment, Dispute, DisputeOutcome, DisputeReason, DisputeStatus, Statement } from './dispute.types';
+import { openStatement, sealStatement, StoredAttachment, storedAttachments } from './statement-content';
 
 interface DisputeRow {
   id: string;
@@ -28,9 +30,12 @@ interface StatementRow {
   dispute_id: string;
   author_kind: Statement['author']['kind'];
   author_id: string | null;
-  text: string | null;
+  text_ciphertext: string | null;
+  text_key_id: string | null;
+  attachment_names_ciphertext: string | null;
+  attachment_names_key_id: string | null;
   erased_at: Date | null;
-  attachments: Attachment[];
+  attachments: StoredAttachment[];
   created_at: Date;
 }
 
@@ -52,15 +57,7 @@ const toDispute = (r: DisputeRow): Dispute => ({
   updatedAt: r.updated_at,
 });
 
-const toStatement = (r: StatementRow): Statement => ({
-  id: r.id,
-  disputeId: r.dispute_id,
-  author: { kind: r.author_kind, id: r.author_id },
-  text: r.text,
-  erased: r.erased_at !== null,
-  attachments: r.attachments,
-  createdAt: r.created_at,
-});
+const sealedOf = (ciphertext: string | null, keyId: string | null) => (ciphertext && keyId ? { ciphertext, keyId } : null);
 
 export interface QueueRow extends Dispute {
   trade: { state: string; amountUsd: bigint; amountCny: bigint; paymentMethod: string; travelerId: string; counterpartyId: string };
@@ -69,7 +66,31 @@ export interface QueueRow extends Dispute {
 /** Disputes and their statements, in SQL. */
 @Injectable()
 export class DisputesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly encryption: FieldEncryption,
+  ) {}
+
+  /** A stored statement, its text and attachment names decrypted (see statement-content.ts). */
+  private toStatement(r: StatementRow): Statement {
+    const { text, attachments } = openStatement(
+      this.encryption,
+      {
+        text: sealedOf(r.text_ciphertext, r.text_key_id),
+        attachmentNames: sealedOf(r.attachment_names_ciphertext, r.attachment_names_key_id),
+      },
+      r.attachments,
+    );
+    return {
+      id: r.id,
+      disputeId: r.dispute_id,
+      author: { kind: r.author_kind, id: r.author_id },
+      text,
+      erased: r.erased_at !== null,
+      attachments,
+      createdAt: r.created_at,
+    };
+  }
 
   async insert(
     manager: EntityManager,
@@ -94,11 +115,23 @@ export class DisputesRepository {
     manager: EntityManager,
     statement: { disputeId: string; author: Statement['author']; text: string; attachments: Attachment[] },
   ): Promise<Statement> {
+    const sealed = sealStatement(this.encryption, statement.text, statement.attachments);
     const rows: StatementRow[] = await manager.query(
-      `INSERT INTO dispute_statements (dispute_id, author_kind, author_id, text, attachments) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-      [statement.disputeId, statement.author.kind, statement.author.id, statement.text, JSON.stringify(statement.attachments)],
+      `INSERT INTO dispute_statements (dispute_id, author_kind, author_id, text_ciphertext, text_key_id,
+                                       attachment_names_ciphertext, attachment_names_key_id, attachments)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+      [
+        statement.disputeId,
+        statement.author.kind,
+        statement.author.id,
+        sealed.text.ciphertext,
+        sealed.text.keyId,
+        sealed.attachmentNames?.ciphertext ?? null,
+        sealed.attachmentNames?.keyId ?? null,
+        JSON.stringify(storedAttachments(statement.attachments)),
+      ],
     );
-    return toStatement(rows[0]);
+    return this.toStatement(rows[0]);
   }
 
   async countStatementsBy(manager: EntityManager, disputeId: string, authorId: string): Promise<number> {
@@ -114,7 +147,7 @@ export class DisputesRepository {
       `SELECT * FROM dispute_statements WHERE dispute_id = $1 ORDER BY created_at, id LIMIT 1000`,
       [disputeId],
     );
-    return rows.map(toStatement);
+    return rows.map((row) => this.toStatement(row));
   }
 
   /** The disputes of these trades, oldest first (the account export). */
@@ -132,21 +165,21 @@ export class DisputesRepository {
       `SELECT * FROM dispute_statements WHERE dispute_id = ANY($1::uuid[]) ORDER BY created_at, id`,
       [disputeIds],
     );
-    return rows.map(toStatement);
+    return rows.map((row) => this.toStatement(row));
   }
 
   /**
-   * Erases the text (and attachment names) of every statement this author wrote, in the deletion's transaction:
-   * the one change the table's trigger allows, and only once the author is marked deleted. Returns how many.
+   * Erases the text and attachment names (their ciphertexts) of every statement this author wrote, in the deletion's
+   * transaction: the one change the table's trigger allows besides key rotation, and only once the author is marked
+   * deleted. Returns how many.
    */
   async eraseStatementsBy(manager: EntityManager, authorId: string): Promise<number> {
     const rows = await returningRows(
       manager,
-      `UPDATE dispute_statements s
-          SET text = NULL, erased_at = now(),
-              attachments = (SELECT coalesce(jsonb_agg(a.e || '{"name": null}'::jsonb ORDER BY a.o), '[]'::jsonb)
-                               FROM jsonb_array_elements(s.attachments) WITH ORDINALITY AS a(e, o))
-        WHERE s.author_id = $1 AND s.erased_at IS NULL RETURNING s.id`,
+      `UPDATE dispute_statements
+          SET text_ciphertext = NULL, text_key_id = NULL, attachment_names_ciphertext = NULL, attachment_names_key_id = NULL,
+              erased_at = now()
+        WHERE author_id = $1 AND erased_at IS NULL RETURNING id`,
       [authorId],
     );
     return rows.length;

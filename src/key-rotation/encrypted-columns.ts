@@ -1,3 +1,4 @@
+import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
 import { HANDLE_CONTEXT } from '../users/users.service';
@@ -30,4 +31,6 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'trades', id: ['id'], column: 'counterparty_paypal', context: HANDLE_CONTEXT.paypalEmail, blindIndex: true },
   { table: 'provider_events', id: ['provider', 'event_id'], column: 'raw', context: PROVIDER_EVENT_CONTEXT },
   { table: 'idempotency_keys', id: ['owner_id', 'key'], column: 'response', context: RESPONSE_CONTEXT },
+  { table: 'dispute_statements', id: ['id'], column: 'text', context: STATEMENT_CONTEXT.text },
+  { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
 ];
