@@ -185,6 +185,22 @@ describe('account deletion hardening (HTTP)', () => {
       expect((await db.query(`SELECT count(*)::int AS n FROM exchange_requests WHERE traveler_id = $1`, [user.id])).rows[0].n).toBe(0);
     });
 
+    it('an accept queued behind the deletion of its acceptor is refused (a 4xx, not 500) and makes no trade', async () => {
+      const traveler = await withWallet(api, await registerUser(api, 'traveler'));
+      const request = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '100.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
+      });
+      expect(request.status).toBe(201);
+      const user = await readyCounterparty(api);
+      const { deletion, racing } = await raceBehindDeletion(user, () =>
+        api('POST', `/v1/requests/${request.body.id}/accept`, { token: user.token, body: {} }),
+      );
+      expect(deletion.status).toBe(200);
+      expect([401, 409]).toContain(racing.status);
+      expect((await db.query(`SELECT count(*)::int AS n FROM trades WHERE counterparty_id = $1`, [user.id])).rows[0].n).toBe(0);
+    });
+
     it('an API key created behind the deletion answers 401 and makes no key', async () => {
       const user = await withWallet(api, await registerUser(api, 'traveler'));
       const { deletion, racing } = await raceBehindDeletion(user, () =>
