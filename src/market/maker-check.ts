@@ -13,7 +13,8 @@ export async function lockMakerForPosting(
   needsPayoutAccount: boolean,
 ): Promise<void> {
   const actor = await users.lockActor(manager, makerId);
-  if (!actor || actor.suspended) throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
+  if (!actor) throw new DomainError('unauthenticated', 'The account no longer exists');
+  if (actor.suspended) throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
   if (!actor.hasWechatWallet || (needsPayoutAccount && !actor.hasPayoutAccount)) {
     throw new DomainError(
       'missing_payment_details',

@@ -2,124 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedInTransaction, preparedRead, returningRows, SqlParams } from '../common/database/query';
-import { toReputation } from '../users/reputation';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
-import type { ExchangeRequest, Maker, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
+import { OFFER_SELECT, OfferRow, REQUEST_SELECT, RequestRow, toOffer, toRequest } from './market-rows';
+import type { ExchangeRequest, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
 import type { Price } from './pricing';
-
-interface MakerColumns {
-  maker_name: string;
-  maker_suspended: boolean;
-  completed_trades: number | null;
-  failed_trades: number;
-  disputes_lost: number;
-  rating_sum: number;
-  rating_count: number;
-  recent_release_minutes: number[];
-}
-
-interface PriceColumns {
-  price_type: 'fixed' | 'floating';
-  fixed_rate: string | null;
-  premium_bps: number | null;
-}
-
-type RequestRow = MakerColumns &
-  PriceColumns & {
-    id: string;
-    traveler_id: string;
-    amount_cny: string;
-    remaining_cny: string;
-    min_fill_cny: string;
-    payment_method: PaymentMethod;
-    status: RequestStatus;
-    expires_at: Date;
-    created_at: Date;
-    updated_at: Date;
-  };
-
-type OfferRow = MakerColumns &
-  PriceColumns & {
-    id: string;
-    counterparty_id: string;
-    min_cny: string;
-    max_cny: string;
-    total_cny: string;
-    available_cny: string;
-    payment_methods: PaymentMethod[];
-    status: OfferStatus;
-    created_at: Date;
-    updated_at: Date;
-  };
-
-const MAKER_COLUMNS = `u.display_name AS maker_name, u.suspended_at IS NOT NULL AS maker_suspended,
-  rep.completed_trades, rep.failed_trades, rep.disputes_lost, rep.rating_sum, rep.rating_count, rep.recent_release_minutes`;
-
-const REQUEST_SELECT = `SELECT r.id, r.traveler_id, r.amount_cny, r.remaining_cny, r.min_fill_cny, r.price_type, r.fixed_rate, r.premium_bps,
-  r.payment_method, r.status, r.expires_at, r.created_at, r.updated_at, ${MAKER_COLUMNS}
-  FROM exchange_requests r JOIN users u ON u.id = r.traveler_id LEFT JOIN user_reputation rep ON rep.user_id = r.traveler_id`;
-
-const OFFER_SELECT = `SELECT o.id, o.counterparty_id, o.min_cny, o.max_cny, o.total_cny, o.available_cny, o.price_type, o.fixed_rate,
-  o.premium_bps, o.payment_methods, o.status, o.created_at, o.updated_at, ${MAKER_COLUMNS}
-  FROM offers o JOIN users u ON u.id = o.counterparty_id LEFT JOIN user_reputation rep ON rep.user_id = o.counterparty_id`;
-
-function toMaker(id: string, row: MakerColumns): Maker {
-  return {
-    id,
-    displayName: row.maker_name,
-    suspended: row.maker_suspended,
-    reputation: toReputation(
-      row.completed_trades === null
-        ? undefined
-        : {
-            completedTrades: row.completed_trades,
-            failedTrades: row.failed_trades,
-            disputesLost: row.disputes_lost,
-            ratingSum: row.rating_sum,
-            ratingCount: row.rating_count,
-            recentReleaseMinutes: row.recent_release_minutes,
-          },
-    ),
-  };
-}
-
-function toPrice(row: PriceColumns): Price {
-  return row.price_type === 'fixed' ? { type: 'fixed', rate: BigInt(row.fixed_rate!) } : { type: 'floating', premiumBps: row.premium_bps! };
-}
-
-function toRequest(row: RequestRow): ExchangeRequest {
-  return {
-    id: row.id,
-    travelerId: row.traveler_id,
-    amountCny: BigInt(row.amount_cny),
-    remainingCny: BigInt(row.remaining_cny),
-    minFillCny: BigInt(row.min_fill_cny),
-    price: toPrice(row),
-    paymentMethod: row.payment_method,
-    status: row.status,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    maker: toMaker(row.traveler_id, row),
-  };
-}
-
-function toOffer(row: OfferRow): Offer {
-  return {
-    id: row.id,
-    counterpartyId: row.counterparty_id,
-    minCny: BigInt(row.min_cny),
-    maxCny: BigInt(row.max_cny),
-    totalCny: BigInt(row.total_cny),
-    availableCny: BigInt(row.available_cny),
-    price: toPrice(row),
-    paymentMethods: row.payment_methods,
-    status: row.status,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    maker: toMaker(row.counterparty_id, row),
-  };
-}
 
 /** A request's status as a condition: an open or filled request past its expiry counts as expired. */
 function requestStatusCondition(status: RequestStatus): string {
@@ -373,42 +259,6 @@ export class MarketRepository {
       params.values,
     );
     return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));
-  }
-
-  /** A traveler's requests in any status, by id, a page after `afterId` (the account export). */
-  async requestsOf(travelerId: string, limit: number, afterId?: string): Promise<ExchangeRequest[]> {
-    const rows: RequestRow[] = await this.dataSource.query(
-      `${REQUEST_SELECT} WHERE r.traveler_id = $1 AND ($2::uuid IS NULL OR r.id > $2::uuid) ORDER BY r.id LIMIT $3`,
-      [travelerId, afterId ?? null, limit],
-    );
-    return rows.map(toRequest);
-  }
-
-  /** A counterparty's offers in any status, by id, a page after `afterId` (the account export). */
-  async offersOf(counterpartyId: string, limit: number, afterId?: string): Promise<Offer[]> {
-    const rows: OfferRow[] = await this.dataSource.query(
-      `${OFFER_SELECT} WHERE o.counterparty_id = $1 AND ($2::uuid IS NULL OR o.id > $2::uuid) ORDER BY o.id LIMIT $3`,
-      [counterpartyId, afterId ?? null, limit],
-    );
-    return rows.map(toOffer);
-  }
-
-  /**
-   * A maker's requests that could still trade (open or filled, not expired) and offers that are not closed, by
-   * id; `lock` locks them in that order (the account deletion takes them before the user's row, as an accept or
-   * a take does).
-   */
-  async openListingsOf(manager: EntityManager, userId: string, lock: boolean): Promise<{ requests: string[]; offers: string[] }> {
-    const forUpdate = lock ? ' FOR UPDATE' : '';
-    const requests: { id: string }[] = await manager.query(
-      `SELECT id FROM exchange_requests WHERE traveler_id = $1 AND status IN ('open', 'filled') AND expires_at > now() ORDER BY id${forUpdate}`,
-      [userId],
-    );
-    const offers: { id: string }[] = await manager.query(
-      `SELECT id FROM offers WHERE counterparty_id = $1 AND status <> 'closed' ORDER BY id${forUpdate}`,
-      [userId],
-    );
-    return { requests: requests.map((r) => r.id), offers: offers.map((o) => o.id) };
   }
 
   /** Cancels the traveler's request if it is open or filled and not past its expiry; false otherwise. */

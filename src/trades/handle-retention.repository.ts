@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
+import { moneyOwedSql } from './money-owed';
 
 const SNAPSHOT_COLUMNS = [
   'traveler_wechat_ciphertext',
@@ -16,19 +17,20 @@ const SNAPSHOT_COLUMNS = [
 ];
 
 /**
- * What "nothing of this trade is owed" means for its handles: no settlement step unfinished (a step running, waiting
- * or failing, or an after-the-end watch open: `settlement_steps`), no payout or bank refund that came back, no flag
- * for operators (`settlement_failing`, which reconciliation raises too), no open reconciliation mismatch or watch.
- * Each of these may still need the counterparty's or the traveler's handle, or an operator's reveal of it.
+ * Erases, together (the table's `CHECK` wants all nine columns at once, on ended trades only), the snapshots of the
+ * trades `selection` picks by id; `selection` must only pick ended trades whose handles are kept and owe nothing
+ * (`moneyOwedSql`: each owed thing may still need a handle, or an operator's reveal of it). `updated_at` is left
+ * alone: nothing a party sees of the trade changes.
  */
-const NOTHING_OWED = `
-  NOT t.settlement_failing
-  AND NOT EXISTS (SELECT 1 FROM settlement_steps s WHERE s.trade_id = t.id AND s.status <> 'done')
-  AND NOT EXISTS (SELECT 1 FROM trade_fundings f WHERE f.trade_id = t.id AND (f.payout_returned OR f.refund_returned))
-  AND NOT EXISTS (SELECT 1 FROM reconciliation_mismatches m WHERE m.trade_id = t.id AND m.resolved_at IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM reconciliation_watch w WHERE w.trade_id = t.id AND w.until > now())`;
+function eraseSql(selection: string): string {
+  return `UPDATE trades SET ${SNAPSHOT_COLUMNS.map((c) => `${c} = NULL`).join(', ')}, handles_erased_at = now()
+           WHERE id IN (${selection})
+           RETURNING id`;
+}
 
-/** The erasure of ended trades' payment handle snapshots once their retention period has passed. */
+const ERASABLE = `t.handles_erased_at IS NULL AND t.ended_at IS NOT NULL AND NOT ${moneyOwedSql('t')}`;
+
+/** The erasure of ended trades' payment handle snapshots: once their retention period has passed, or their party is deleted. */
 @Injectable()
 export class HandleRetentionRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -37,24 +39,35 @@ export class HandleRetentionRepository {
    * Erases the snapshots of up to `limit` trades that ended at least `retentionMs` ago (by PostgreSQL's clock) and owe
    * nothing; returns how many. One statement per batch; rows another transaction holds (a settlement or watch being
    * recorded under the trade's row lock) are skipped and taken by a later run. Idempotent: an erased trade is not
-   * taken again. `updated_at` is left alone: nothing a party sees of the trade changes.
+   * taken again.
    */
   async eraseDue(retentionMs: number, limit: number): Promise<number> {
     const rows = await returningRows<{ id: string }>(
       this.dataSource.manager,
-      `UPDATE trades SET ${SNAPSHOT_COLUMNS.map((c) => `${c} = NULL`).join(', ')}, handles_erased_at = now()
-        WHERE id IN (
-          SELECT t.id FROM trades t
-           WHERE t.handles_erased_at IS NULL AND t.ended_at IS NOT NULL
-             -- A duration in SQL, as a double: 30 days (2.6e9 ms) is past a 32-bit integer.
-             AND t.ended_at <= now() - $1::double precision * interval '1 millisecond'
-             AND ${NOTHING_OWED}
-           ORDER BY t.ended_at, t.id
-           LIMIT $2
-           FOR UPDATE OF t SKIP LOCKED)
-        RETURNING id`,
+      eraseSql(`SELECT t.id FROM trades t
+                 WHERE ${ERASABLE}
+                   -- A duration in SQL, as a double: 30 days (2.6e9 ms) is past a 32-bit integer.
+                   AND t.ended_at <= now() - $1::double precision * interval '1 millisecond'
+                 ORDER BY t.ended_at, t.id
+                 LIMIT $2
+                 FOR UPDATE OF t SKIP LOCKED`),
       [retentionMs, limit],
     );
     return rows.length;
+  }
+
+  /**
+   * Erases now, in the caller's transaction, the snapshots of those of these trades that ended and owe nothing (an
+   * account's deletion, for all of its trades: it has already refused a trade not over). Waits for the rows'
+   * locks; returns the ids erased.
+   */
+  async eraseEnded(manager: EntityManager, tradeIds: readonly string[]): Promise<string[]> {
+    if (tradeIds.length === 0) return [];
+    const rows = await returningRows<{ id: string }>(
+      manager,
+      eraseSql(`SELECT t.id FROM trades t WHERE t.id = ANY($1::uuid[]) AND ${ERASABLE} ORDER BY t.id FOR UPDATE OF t`),
+      [tradeIds],
+    );
+    return rows.map((r) => r.id);
   }
 }

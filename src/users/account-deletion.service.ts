@@ -6,12 +6,14 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
+import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import { AccountEventsRepository } from './account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { DeletedUserView } from './dto/account-privacy.dto';
 import { PasswordHasher } from './password-hasher';
 import { PrincipalCache } from './principal-cache';
+import { SignInThrottle } from './sign-in-throttle';
 import { presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
 
@@ -39,6 +41,10 @@ const ATTEMPTS = 3;
  * and offers first, then the user's row. A racing accept or take of one of their listings either commits first
  * (and its trade, now live, refuses the deletion) or finds the listing closed; a trade of theirs can start only
  * under their row lock, so none starts while the deletion decides.
+ *
+ * The password is a sign-in: each attempt counts toward the same per-email throttle as `/v1/auth/login`, so a
+ * stolen token cannot try passwords here past LOGIN_MAX_FAILURES (429, the right password included). Once deleted,
+ * the handle snapshots of the account's ended trades are erased too: nothing of them is owed any more.
  */
 @Injectable()
 export class AccountDeletionService {
@@ -49,8 +55,10 @@ export class AccountDeletionService {
     private readonly users: UsersRepository,
     private readonly market: MarketRepository,
     private readonly disputes: DisputesRepository,
+    private readonly handles: HandleRetentionRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
+    private readonly signIn: SignInThrottle,
   ) {}
 
   async delete(caller: AuthUser, password: string): Promise<DeletedUserView> {
@@ -74,16 +82,19 @@ export class AccountDeletionService {
     return { ...presentUser(user), deletedAt: user.updatedAt.toISOString() };
   }
 
+  /** Checks the password as a sign-in does: counted (429 while the email is locked) before the hash is checked. */
   private async verifiedPasswordHash(userId: string, password: string): Promise<string> {
-    const current = await this.privacy.passwordHashOf(userId);
-    const valid = await this.hasher.verify(current ?? undefined, password);
-    if (current === null || !valid) throw new DomainError('unauthenticated', 'The password is wrong');
-    return current;
+    const current = await this.privacy.credentialsOf(userId);
+    if (current === null) throw new DomainError('unauthenticated', 'The password is wrong');
+    await this.signIn.attempt(current.email);
+    if (!(await this.hasher.verify(current.passwordHash, password))) throw new DomainError('unauthenticated', 'The password is wrong');
+    await this.signIn.succeeded(current.email);
+    return current.passwordHash;
   }
 
   private async deleteIn(manager: EntityManager, userId: string, verifiedHash: string, unknowable: string) {
     // 1. The listings (an accept's or take's first lock), 3. the user's row.
-    const locked = await this.market.openListingsOf(manager, userId, true);
+    const locked = await this.privacy.openListingsOf(manager, userId, true);
     const account = await this.privacy.lockForDeletion(manager, userId);
     if (!account || account.passwordHash !== verifiedHash) throw new DomainError('unauthenticated', 'The password is wrong');
 
@@ -95,7 +106,7 @@ export class AccountDeletionService {
       );
     }
     // Posting needs the user's row too, so the listings cannot change any more; one posted just before is not locked.
-    const now = await this.market.openListingsOf(manager, userId, false);
+    const now = await this.privacy.openListingsOf(manager, userId, false);
     const lockedIds = new Set([...locked.requests, ...locked.offers]);
     if ([...now.requests, ...now.offers].some((id) => !lockedIds.has(id))) throw new ListingsMoved();
 
@@ -111,5 +122,7 @@ export class AccountDeletionService {
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
     await this.accountEvents.eraseAddressesOf(manager, userId);
+    // Every trade of theirs has ended and owes nothing (checked above): their payment details go from all of them.
+    await this.handles.eraseEnded(manager, await this.privacy.tradeIdsOf(manager, userId));
   }
 }

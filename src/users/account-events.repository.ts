@@ -40,12 +40,13 @@ export class AccountEventsRepository {
   /**
    * Locks the owner's row `FOR UPDATE`: trade creation (`lockParties`, `FOR UPDATE`) and posting (`lockActor`,
    * `FOR SHARE`) take the same row, so a change and an accept or a post run one after the other, and whatever
-   * committed before this lock was granted is seen by the statements after it.
+   * committed before this lock was granted is seen by the statements after it. A deleted account has no owner row
+   * (null): a change authenticated just before its deletion committed, and waiting on this lock, finds it gone.
    */
   async lockOwner(manager: EntityManager, userId: string): Promise<HandleOwner | null> {
     const rows = await manager.query(
       `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index AS "wechatIdIndex", paypal_email_index AS "paypalEmailIndex"
-         FROM users WHERE id = $1 FOR UPDATE`,
+         FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`,
       [userId],
     );
     return rows[0] ?? null;

@@ -8,7 +8,6 @@ import { presentDispute, presentStatement } from '../disputes/disputes.service';
 import type { DisputeView, StatementView } from '../disputes/dto/disputes.dto';
 import type { OfferView, RequestView } from '../market/dto/market.dto';
 import { presentOffer, presentRequest } from '../market/market.presenter';
-import { MarketRepository } from '../market/market.repository';
 import { RatesService } from '../rates/rates.service';
 import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
@@ -37,7 +36,6 @@ export class AccountExportService {
     private readonly users: UsersRepository,
     private readonly privacy: AccountPrivacyRepository,
     private readonly accountEvents: AccountEventsRepository,
-    private readonly market: MarketRepository,
     private readonly trades: TradesRepository,
     private readonly disputes: DisputesRepository,
     private readonly rates: RatesService,
@@ -103,14 +101,14 @@ export class AccountExportService {
     const reference = (await this.rates.current())?.rate ?? null;
     const requests: RequestView[] = [];
     for (let after: string | undefined; ;) {
-      const page = await this.market.requestsOf(userId, PAGE, after);
+      const page = await this.privacy.requestsOf(userId, PAGE, after);
       requests.push(...page.map((r) => presentRequest(r, reference)));
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;
     }
     const offers: OfferView[] = [];
     for (let after: string | undefined; ;) {
-      const page = await this.market.offersOf(userId, PAGE, after);
+      const page = await this.privacy.offersOf(userId, PAGE, after);
       offers.push(...page.map((o) => presentOffer(o, reference)));
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;

@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { AccountDeletionService } from './account-deletion.service';
 import { AccountExportService } from './account-export.service';
 import { AccountPrivacyController } from './account-privacy.controller';
@@ -16,7 +17,7 @@ export class AccountPrivacyModule {
       module: AccountPrivacyModule,
       imports: [UsersModule, options.rates, options.market, options.trades, options.disputes],
       controllers: [AccountPrivacyController],
-      providers: [AccountPrivacyRepository, AccountExportService, AccountDeletionService],
+      providers: [AccountPrivacyRepository, HandleRetentionRepository, AccountExportService, AccountDeletionService],
     };
   }
 }

@@ -2,15 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../common/crypto/field-encryption';
+import { OFFER_SELECT, OfferRow, REQUEST_SELECT, RequestRow, toOffer, toRequest } from '../market/market-rows';
+import type { ExchangeRequest, Offer } from '../market/market.types';
+import { moneyOwedSql } from '../trades/money-owed';
 
 /** What still ties an account to money or a decision: any of these above zero refuses its deletion. */
 export interface StillOwed {
   liveTrades: number;
   unresolvedDisputes: number;
-  flaggedTrades: number;
-  settlementsRunning: number;
-  unfinishedSteps: number;
-  suspenseOwed: number;
+  /** Trades of theirs whose money is still owed to or by someone (`moneyOwedSql`). */
+  moneyOwed: number;
 }
 
 /**
@@ -39,13 +40,49 @@ export class AccountPrivacyRepository {
     };
   }
 
-  /** The password hash of an account that is not deleted, or null. */
-  async passwordHashOf(userId: string): Promise<string | null> {
-    const rows: { password_hash: string }[] = await this.dataSource.query(
-      `SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL`,
+  /** The sign-in email (normalized, as stored) and password hash of an account that is not deleted, or null. */
+  async credentialsOf(userId: string): Promise<{ email: string; passwordHash: string } | null> {
+    const rows: { email: string; password_hash: string }[] = await this.dataSource.query(
+      `SELECT email, password_hash FROM users WHERE id = $1 AND deleted_at IS NULL`,
       [userId],
     );
-    return rows[0]?.password_hash ?? null;
+    return rows[0] ? { email: rows[0].email, passwordHash: rows[0].password_hash } : null;
+  }
+
+  /** A traveler's requests in any status, by id, a page after `afterId` (the account export). */
+  async requestsOf(travelerId: string, limit: number, afterId?: string): Promise<ExchangeRequest[]> {
+    const rows: RequestRow[] = await this.dataSource.query(
+      `${REQUEST_SELECT} WHERE r.traveler_id = $1 AND ($2::uuid IS NULL OR r.id > $2::uuid) ORDER BY r.id LIMIT $3`,
+      [travelerId, afterId ?? null, limit],
+    );
+    return rows.map(toRequest);
+  }
+
+  /** A counterparty's offers in any status, by id, a page after `afterId` (the account export). */
+  async offersOf(counterpartyId: string, limit: number, afterId?: string): Promise<Offer[]> {
+    const rows: OfferRow[] = await this.dataSource.query(
+      `${OFFER_SELECT} WHERE o.counterparty_id = $1 AND ($2::uuid IS NULL OR o.id > $2::uuid) ORDER BY o.id LIMIT $3`,
+      [counterpartyId, afterId ?? null, limit],
+    );
+    return rows.map(toOffer);
+  }
+
+  /**
+   * A maker's requests that could still trade (open or filled, not expired) and offers that are not closed, by
+   * id; `lock` locks them in that order (the account deletion takes them before the user's row, as an accept or
+   * a take does).
+   */
+  async openListingsOf(manager: EntityManager, userId: string, lock: boolean): Promise<{ requests: string[]; offers: string[] }> {
+    const forUpdate = lock ? ' FOR UPDATE' : '';
+    const requests: { id: string }[] = await manager.query(
+      `SELECT id FROM exchange_requests WHERE traveler_id = $1 AND status IN ('open', 'filled') AND expires_at > now() ORDER BY id${forUpdate}`,
+      [userId],
+    );
+    const offers: { id: string }[] = await manager.query(
+      `SELECT id FROM offers WHERE counterparty_id = $1 AND status <> 'closed' ORDER BY id${forUpdate}`,
+      [userId],
+    );
+    return { requests: requests.map((r) => r.id), offers: offers.map((o) => o.id) };
   }
 
   /** The user's traded USD per UTC day (what the tier's daily limit counts), oldest first. */
@@ -76,11 +113,9 @@ export class AccountPrivacyRepository {
   }
 
   /**
-   * Everything of the user's trades that is not over: a trade not terminal, a dispute not resolved, a trade
-   * flagged (money of it waits on an operator: a payout or bank refund that came back), a settlement run holding
-   * its claim, a settlement step or watch not final (an unclaimed payout, a bank return that may still bounce),
-   * bank money in suspense not yet given back. Read under the user's row lock, which every new trade of theirs
-   * needs, so nothing new can start meanwhile.
+   * Everything of the user's trades that is not over: a trade not terminal, a dispute not resolved, money of a
+   * trade still owed to or by someone (`moneyOwedSql`, the one definition the handle retention uses too). Read under
+   * the user's row lock, which every new trade of theirs needs, so nothing new can start meanwhile.
    */
   async stillOwed(manager: EntityManager, userId: string, terminalStates: readonly string[]): Promise<StillOwed> {
     const rows: StillOwed[] = await manager.query(
@@ -91,15 +126,19 @@ export class AccountPrivacyRepository {
        )
        SELECT (SELECT count(*) FROM mine WHERE state <> ALL($2::text[]))::int AS "liveTrades",
               (SELECT count(*) FROM disputes d JOIN mine ON mine.id = d.trade_id WHERE d.status <> 'resolved')::int AS "unresolvedDisputes",
-              (SELECT count(*) FROM mine WHERE settlement_failing)::int AS "flaggedTrades",
-              (SELECT count(*) FROM trade_fundings f JOIN mine ON mine.id = f.trade_id
-                WHERE f.payout_returned OR f.refund_returned OR f.settlement_claimed_until > now())::int AS "settlementsRunning",
-              (SELECT count(*) FROM settlement_steps s JOIN mine ON mine.id = s.trade_id WHERE s.status <> 'done')::int AS "unfinishedSteps",
-              (SELECT count(*) FROM bank_incoming_transfers b JOIN mine ON mine.id = b.trade_id
-                WHERE b.suspense_usd > 0 AND (b.returned_at IS NULL OR b.bounced_at IS NOT NULL))::int AS "suspenseOwed"`,
+              (SELECT count(*) FROM mine t WHERE ${moneyOwedSql('t')})::int AS "moneyOwed"`,
       [userId, terminalStates],
     );
     return rows[0];
+  }
+
+  /** The ids of the user's trades, on either side. */
+  async tradeIdsOf(manager: EntityManager, userId: string): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `SELECT id FROM trades WHERE traveler_id = $1 UNION SELECT id FROM trades WHERE counterparty_id = $1`,
+      [userId],
+    );
+    return rows.map((r) => r.id);
   }
 
   /**

@@ -46,7 +46,7 @@ export class PaymentHandlesService {
     await this.dataSource.transaction(async (manager) => {
       // The guard read suspension before this transaction; read again under the lock every trade and post takes.
       const owner = await this.events.lockOwner(manager, caller.id);
-      if (!owner) throw DomainError.notFound('User');
+      if (!owner) throw new DomainError('unauthenticated', 'The account no longer exists');
       if (owner.suspended) throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
       if ((field === 'wechat_id' ? owner.wechatIdIndex : owner.paypalEmailIndex) === index) return;
       if (await this.events.hasLiveCommitments(manager, caller.id)) {

@@ -60,6 +60,7 @@ import { UsersService } from './users.service';
     PrincipalCache,
     SelfTradeWatch,
     AccountEventsRepository,
+    SignInThrottle,
   ],
 })
 export class UsersModule {}

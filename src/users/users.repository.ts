@@ -188,7 +188,8 @@ export class UsersRepository {
 
   /**
    * Reads what an action needs of its actor inside the action's transaction, locking the row against a
-   * concurrent suspension: the guard's read came before the transaction began.
+   * concurrent suspension: the guard's read came before the transaction began. Null once the account is deleted
+   * (a post authenticated just before the deletion committed, that waited on this lock).
    */
   async lockActor(
     manager: EntityManager,
@@ -196,7 +197,7 @@ export class UsersRepository {
   ): Promise<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean } | null> {
     const rows = await manager.query(
       `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index IS NOT NULL AS "hasWechatWallet", paypal_email_index IS NOT NULL AS "hasPayoutAccount"
-         FROM users WHERE id = $1 FOR SHARE`,
+         FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`,
       [id],
     );
     return rows[0] ?? null;
@@ -231,9 +232,15 @@ export class UsersRepository {
     name: string | null;
     scope: ApiKeyScope | null;
     expiresAt: Date | null;
-  }): Promise<ApiKeyEntity> {
-    const repository = this.dataSource.getRepository(ApiKeyEntity);
-    return repository.save(repository.create(key));
+  }): Promise<ApiKeyEntity | null> {
+    return this.dataSource.transaction(async (manager) => {
+      // The owner's row, shared with other creations and waited for behind a deletion, which revokes every key it
+      // sees: a key created before it is revoked by it, one after finds no owner (null) and is not made.
+      const owner: unknown[] = await manager.query(`SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, [key.userId]);
+      if (owner.length === 0) return null;
+      const repository = manager.getRepository(ApiKeyEntity);
+      return repository.save(repository.create(key));
+    });
   }
 
   listApiKeys(userId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ApiKeyEntity[]> {

@@ -128,6 +128,7 @@ export class UsersService {
       scope: input.scope ?? null,
       expiresAt: apiKeyExpiry(input),
     });
+    if (!stored) throw new DomainError('unauthenticated', 'The account no longer exists');
     return { ...presentApiKey(stored), key };
   }
 
