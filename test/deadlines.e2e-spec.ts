@@ -8,7 +8,7 @@ import { TradesService } from '../src/trades/trades.service';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 
 /**
  * Deadlines as the service runs them by default: the sweeper left at its minute, so a deadline that its own job
@@ -89,19 +89,17 @@ describe('deadlines (HTTP)', () => {
   it("expires an unfunded trade when its funding window closes, by its own job, not the sweeper's next round", async () => {
     const { traveler, trade } = await openTrade('bank_transfer');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'expired', 5000);
-    // The job woke exactly when due and acted then: not a minute later.
-    const late = await lateness(trade.id, 'expired', 'funding_by');
-    expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(1000);
+    // Not early, and by the trade's own deadline job, not the sweeper's next round (a busy machine may make it late).
+    expect(await lateness(trade.id, 'expired', 'funding_by')).toBeGreaterThanOrEqual(0);
+    expect(await completedJobResult(deadlines(), `deadline-${trade.id}-funding`)).toEqual({ expired: true });
   });
 
   it('starts the last search when the payout window closes, by its own job: a trade with no RMB is refunded at once', async () => {
     const { traveler, trade } = await openTrade('paypal');
     await fundByPaypal(trade.id, traveler);
     await eventually(async () => ['refunding', 'refunded'].includes(await state(trade.id, traveler.token)), 6000);
-    const late = await lateness(trade.id, 'refunding', 'payout_by');
-    expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(1500);
+    expect(await lateness(trade.id, 'refunding', 'payout_by')).toBeGreaterThanOrEqual(0);
+    expect(await completedJobResult(deadlines(), `deadline-${trade.id}-payout`)).toEqual({ searching: true });
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 10000);
   });
 
@@ -121,9 +119,9 @@ describe('deadlines (HTTP)', () => {
     await wakeEarly(`deadline-${trade.id}-funding`);
     expect(await state(trade.id, traveler.token)).toBe('awaiting_funding');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'expired', 5000);
-    const late = await lateness(trade.id, 'expired', 'funding_by');
-    expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(1000);
+    // Not early, and by the trade's own deadline job, not the sweeper's next round (a busy machine may make it late).
+    expect(await lateness(trade.id, 'expired', 'funding_by')).toBeGreaterThanOrEqual(0);
+    expect(await completedJobResult(deadlines(), `deadline-${trade.id}-funding`)).toEqual({ expired: true });
   });
 
   it('puts a payout deadline job that wakes early back to sleep until the deadline, and starts the last search then', async () => {
@@ -132,9 +130,8 @@ describe('deadlines (HTTP)', () => {
     await wakeEarly(`deadline-${trade.id}-payout`);
     expect(await state(trade.id, traveler.token)).toBe('funded');
     await eventually(async () => ['refunding', 'refunded'].includes(await state(trade.id, traveler.token)), 6000);
-    const late = await lateness(trade.id, 'refunding', 'payout_by');
-    expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(1500);
+    expect(await lateness(trade.id, 'refunding', 'payout_by')).toBeGreaterThanOrEqual(0);
+    expect(await completedJobResult(deadlines(), `deadline-${trade.id}-payout`)).toEqual({ searching: true });
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 10000);
   });
 
