@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { PasswordHasher } from '../src/users/password-hasher';
 import { createOperator, registerUser, TestUser, uniqueEmail } from './support/factories';
 import { client, Api, ApiResponse } from './support/http';
@@ -130,6 +131,24 @@ describe('sign-in throttling per account (HTTP)', () => {
     }
     expect(test.readLog()).not.toContain(user.email.split('@')[0]);
   });
+
+  it('keeps a lockout across a restart that switches the active blind index key', async () => {
+    const user = await registerUser(api, 'traveler');
+    const guesses = await attempts(api, '/v1/auth/login', user.email, 'wrong password', 6);
+    expect(guesses.map(seen)).toEqual([...Array(5).fill(UNAUTHENTICATED), LIMITED]);
+    // The rotation's first step: a new blind index key, active (the database, queues and Redis stay).
+    const rotated = await startTestApp(
+      { BLIND_INDEX_KEYS: `b2:${randomBytes(32).toString('base64')}`, BLIND_INDEX_ACTIVE_KEY_ID: 'b2' },
+      test,
+    );
+    try {
+      const after = client(rotated.baseUrl);
+      expect(seen(await after('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } }))).toBe(LIMITED);
+      expect(seen(await after('POST', '/v1/auth/login', { body: { email: user.email, password: 'another guess' } }))).toBe(LIMITED);
+    } finally {
+      await rotated.close();
+    }
+  });
 });
 
 describe('sign-in throttling: the window passes', () => {
@@ -233,6 +252,26 @@ describe('per-address limit: failed authentications count, forged X-Forwarded-Fo
 
       // Another client behind the proxy has its own budget: the proxy's hop is trusted, not ignored.
       expect(seen(await api('GET', '/v1/me', { headers: viaProxy('203.0.113.8', '198.51.100.1') }))).toBe(UNAUTHENTICATED);
+    });
+
+    it('counts an IPv6 client by its /64: fresh addresses in one /64 give no fresh budget; IPv4-mapped is IPv4', async () => {
+      const answers: ApiResponse[] = [];
+      for (let i = 0; i <= LIMIT; i += 1) {
+        const address = `2001:db8:7:42:${((i * 7919) & 0xffff).toString(16)}:${i.toString(16)}::${(i + 1).toString(16)}`;
+        answers.push(await api('GET', '/v1/me', { token: 'forged.token', headers: viaProxy(address, '198.51.100.1') }));
+      }
+      expect(answers.map(seen)).toEqual([...Array(LIMIT).fill(UNAUTHENTICATED), LIMITED]);
+      expect(seen(await api('GET', '/v1/me', { headers: viaProxy('2001:DB8:7:42::ffff', '198.51.100.1') }))).toBe(LIMITED);
+      // The next /64 is another client.
+      expect(seen(await api('GET', '/v1/me', { headers: viaProxy('2001:db8:7:43::1', '198.51.100.1') }))).toBe(UNAUTHENTICATED);
+
+      // One IPv4 client, written both ways, has one budget.
+      const mapped: ApiResponse[] = [];
+      for (let i = 0; i <= LIMIT; i += 1) {
+        const address = i % 2 === 0 ? '203.0.113.50' : '::ffff:203.0.113.50';
+        mapped.push(await api('GET', '/v1/me', { token: 'forged.token', headers: viaProxy(address, '198.51.100.1') }));
+      }
+      expect(mapped.map(seen)).toEqual([...Array(LIMIT).fill(UNAUTHENTICATED), LIMITED]);
     });
   });
 });

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import type { AuthUser } from '../common/auth/auth-user';
-import { CurrentUser, Roles } from '../common/auth/decorators';
+import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { NeverReplayed } from '../idempotency/never-replayed.decorator';
 import { HANDLE_FIELDS, type HandleField } from '../trades/handle-reveals.repository';
@@ -34,8 +34,9 @@ class RevealResponse implements RevealView {
 export class AdminRevealsController {
   constructor(private readonly reveals: OperatorReveals) {}
 
-  /** Never answered from idempotency storage: every call is a new, audited reveal. */
+  /** Never answered from idempotency storage: every call is a new, audited reveal. No scoped API key may reveal. */
   @Post(':id/reveal')
+  @AccountManagement()
   @HttpCode(200)
   @NeverReplayed()
   @ApiOkResponse({ type: RevealResponse, description: 'A handle erased after retention → 409 handle_erased' })

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nes
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import type { AuthUser } from '../common/auth/auth-user';
-import { CurrentUser, Roles } from '../common/auth/decorators';
+import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { TradeView } from '../trades/dto/trades.dto';
@@ -37,7 +37,9 @@ export class AdminTradesController {
     return this.trades.list(query);
   }
 
+  /** An operator's decision that moves money: an unscoped key or a token, never a scoped key. */
   @Post(':id/retry-settlement')
+  @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: TradeView })
   retry(@CurrentUser() operator: AuthUser, @UuidParam() id: string): Promise<TradeView> {

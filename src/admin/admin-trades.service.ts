@@ -5,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
+import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
@@ -27,6 +28,7 @@ export class AdminTradesService {
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
+    private readonly standing: OperatorStandingRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
@@ -56,6 +58,9 @@ export class AdminTradesService {
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
     await this.dataSource.transaction(async (manager) => {
+      // The operator's own row first (lock order 3, before the trade's): one suspended since the guard read them
+      // starts no payout or refund.
+      await this.standing.lockActive(manager, operator.id);
       // The trade's row before its funding record, as settlement and funding take them.
       await this.trades.lockState(manager, tradeId);
       const ended = !SETTLING.includes(trade.state);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
+import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
@@ -36,10 +37,13 @@ export class OperatorReveals {
     private readonly trades: TradesRepository,
     private readonly audit: AuditRepository,
     private readonly encryption: FieldEncryption,
+    private readonly standing: OperatorStandingRepository,
   ) {}
 
   async reveal(operator: AuthUser, tradeId: string, field: HandleField, reason: string): Promise<RevealView> {
     return this.dataSource.transaction(async (manager) => {
+      // The operator's own row first: one suspended since the guard read them reveals nothing.
+      await this.standing.lockActive(manager, operator.id);
       const kept = await this.reveals.kept(manager, tradeId, field);
       if (!kept) throw DomainError.notFound('Trade');
       if (!kept.handle) {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
-import { CurrentUser, Roles } from '../common/auth/decorators';
+import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { DisputesService } from './disputes.service';
 import {
@@ -44,6 +44,7 @@ export class DisputesController {
   }
 }
 
+/** Operator decisions (assign, resolve) need an unscoped API key or a token: a scoped key is for trading or reading. */
 @ApiTags('admin')
 @ApiBearerAuth()
 @Roles('operator')
@@ -58,6 +59,7 @@ export class AdminDisputesController {
   }
 
   @Post(':id/assign')
+  @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: DisputeView, description: 'the dispute, assigned to the caller' })
   assign(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: AssignDisputeDto): Promise<DisputeView> {
@@ -65,6 +67,7 @@ export class AdminDisputesController {
   }
 
   @Post(':id/resolve')
+  @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: DisputeView, description: 'the dispute, resolved; the trade moves to releasing, refunding or splitting' })
   resolve(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: ResolveDisputeDto): Promise<DisputeView> {

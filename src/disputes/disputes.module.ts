@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import { AdminDisputesController, DisputesController } from './disputes.controller';
 import { DisputesRepository } from './disputes.repository';
 import { DisputesService } from './disputes.service';
@@ -15,7 +16,7 @@ export class DisputesModule {
       module: DisputesModule,
       imports: [options.trades, AuditModule],
       controllers: [DisputesController, AdminDisputesController],
-      providers: [DisputesRepository, DisputesService],
+      providers: [DisputesRepository, DisputesService, OperatorStandingRepository],
       exports: [DisputesService, DisputesRepository],
     };
   }

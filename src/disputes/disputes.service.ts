@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
+import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
@@ -66,6 +67,7 @@ export class DisputesService {
     private readonly trades: TradesRepository,
     private readonly tradesService: TradesService,
     private readonly audit: AuditRepository,
+    private readonly standing: OperatorStandingRepository,
   ) {}
 
   async open(caller: AuthUser, tradeId: string, body: OpenDisputeDto): Promise<DisputeView> {
@@ -188,6 +190,8 @@ export class DisputesService {
     await this.dataSource.transaction(async (manager) => {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
+      // The operator's own row after the dispute's (lock order 2, 3): one suspended since the guard read them is refused.
+      await this.standing.lockActive(manager, operator.id);
       if (dispute.status === 'resolved')
         throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
       if (dispute.assignedTo === operator.id) return;
@@ -214,8 +218,12 @@ export class DisputesService {
     await this.dataSource.transaction(async (manager) => {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
+      const trade = (await this.trades.find(dispute.tradeId, manager))!;
+      // The operator's row with the parties', in id order (lock order 3, as the transition takes them): an
+      // operator suspended since the guard read them moves no money.
+      await this.standing.lockActive(manager, operator.id, [trade.travelerId, trade.counterpartyId]);
       // A split that cannot add up is bad input whatever the dispute's state: API.md puts 400 before 409.
-      if (decision.outcome === 'split') assertSplitFits(decision, (await this.trades.find(dispute.tradeId, manager))!.amountUsd);
+      if (decision.outcome === 'split') assertSplitFits(decision, trade.amountUsd);
       if (dispute.status === 'resolved')
         throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
       if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {

@@ -53,12 +53,6 @@ interface TradeTerms {
   paymentMethod: PaymentMethod;
 }
 
-/**
- * Trades: creation (accept a request, take an offer), reads, and the transitions this issue drives
- * (cancel, expiry of the funding window). Every transition is one transaction: the conditional update of
- * the trade, its timeline event, the amount returned to the market, the volume given back, the reputation
- * counter and the outbox rows.
- */
 /** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
 export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
   if (split.travelerUsd <= 0n || split.counterpartyUsd <= 0n || split.travelerUsd + split.counterpartyUsd !== amountUsd) {
@@ -66,6 +60,13 @@ export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: b
   }
 }
 
+/**
+ * Trades: creation (accept a request, take an offer), reads, and every transition of a trade: the parties'
+ * (cancel, confirm receipt, report the payout), the system's (funding, expiry, WeChat verification,
+ * settlement) and an operator's dispute resolution. Every transition is one transaction: the conditional
+ * update of the trade, its timeline event, the amount returned to the market, the volume given back, the
+ * reputation counters and the outbox rows.
+ */
 @Injectable()
 export class TradesService {
   constructor(
@@ -452,7 +453,7 @@ export class TradesService {
 
   /**
    * The counterparty reports the WeChat transfer: `funded` → `payout_sent`. One transfer id settles one trade
-   * (a unique index: 409 `wechat_transfer_used`). Its verification with WeChat comes with the WeChat issue.
+   * (a unique index: 409 `wechat_transfer_used`). A verification job then asks WeChat about the transfer.
    */
   async reportPayout(caller: AuthUser, id: string, wechatTransferId: string): Promise<TradeView> {
     const trade = await this.visible(caller, id);

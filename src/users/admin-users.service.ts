@@ -8,6 +8,7 @@ import { formatAmount } from '../common/money';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
 import { presentAdminUser, presentUser } from './users.presenter';
+import { OperatorStandingRepository } from './operator-standing.repository';
 import { PrincipalCache } from './principal-cache';
 import { SelfTradeWatch } from './self-trade-watch';
 import { UsersRepository } from './users.repository';
@@ -23,7 +24,10 @@ export type AdminUserView = UserView & {
   handleChanges: { field: 'wechatWallet' | 'payoutAccount'; at: string; ip: string | null }[];
 };
 
-/** Operator actions on accounts. Each locks the user row and writes its audit entry in the same transaction. */
+/**
+ * Operator actions on accounts. Each locks the caller's and the user's rows (id order), re-checks that the caller
+ * is still active, and writes its audit entry in the same transaction.
+ */
 @Injectable()
 export class AdminUsersService {
   constructor(
@@ -32,6 +36,7 @@ export class AdminUsersService {
     private readonly audit: AuditRepository,
     private readonly principals: PrincipalCache,
     private readonly selfTrades: SelfTradeWatch,
+    private readonly standing: OperatorStandingRepository,
   ) {}
 
   /** A user as operators see them: reputation, disputes won and lost, trades by final state and the latest ten. */
@@ -69,29 +74,19 @@ export class AdminUsersService {
   /**
    * Suspension takes effect on the user's next request: the change empties every process's principal cache at
    * commit. A suspended operator may not act at all (tokens, API keys and console sessions are refused); an
-   * operator cannot suspend themselves (403 `forbidden`), so one is always left to lift a suspension.
+   * operator can neither suspend nor unsuspend themselves (403 `forbidden`), so one is always left to lift a
+   * suspension and a suspended operator's request that passed the guard just before cannot lift their own.
    */
   suspend(operator: AuthUser, id: string): Promise<UserView> {
     if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot suspend themselves');
-    return this.act(
-      operator,
-      id,
-      'user.suspend',
-      async (manager, user) => {
-        await this.users.setSuspended(manager, id, true);
-        return { wasSuspended: user.suspendedAt !== null };
-      },
-      // Both rows first, in id order: two operators suspending each other at once cannot both succeed.
-      async (manager) => {
-        const rows = await this.users.lockUsersInIdOrder(manager, [operator.id, id]);
-        if (rows.find((row) => row.id === operator.id)?.suspended !== false) {
-          throw new DomainError('account_suspended', 'The operator account is suspended');
-        }
-      },
-    );
+    return this.act(operator, id, 'user.suspend', async (manager, user) => {
+      await this.users.setSuspended(manager, id, true);
+      return { wasSuspended: user.suspendedAt !== null };
+    });
   }
 
   unsuspend(operator: AuthUser, id: string): Promise<UserView> {
+    if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot lift their own suspension');
     return this.act(operator, id, 'user.unsuspend', async (manager, user) => {
       await this.users.setSuspended(manager, id, false);
       return { wasSuspended: user.suspendedAt !== null };
@@ -110,10 +105,11 @@ export class AdminUsersService {
     id: string,
     action: string,
     change: (manager: EntityManager, user: UserEntity) => Promise<Record<string, unknown>>,
-    lockFirst?: (manager: EntityManager) => Promise<void>,
   ): Promise<UserView> {
     const user = await this.dataSource.transaction(async (manager) => {
-      await lockFirst?.(manager);
+      // The caller's row and the target's first, in id order: a caller suspended since the guard read them is
+      // refused, and two operators suspending each other at once cannot both succeed.
+      await this.standing.lockActive(manager, operator.id, [id]);
       const locked = await this.users.lockUser(manager, id);
       if (!locked) throw DomainError.notFound('User');
       const detail = await change(manager, locked);

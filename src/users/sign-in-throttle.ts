@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Redis } from 'ioredis';
-import { FieldEncryption } from '../common/crypto/field-encryption';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { DomainError } from '../common/errors';
-import { signInConfig } from '../config';
+import { authConfig, signInConfig } from '../config';
 import { THROTTLER_REDIS } from '../redis/redis.module';
 
 /**
@@ -27,16 +27,21 @@ return {1, count}
  * Failed sign-ins per email, in Redis so every process shares them (LOGIN_MAX_FAILURES within
  * LOGIN_FAILURE_WINDOW_MS). Each attempt is counted before the password is checked, and a success clears the
  * count, so at most the limit's worth of guesses, concurrent ones included, are ever checked in a window.
- * Unknown emails are counted the same way (the answer never says whether an account exists). The key is an
- * HMAC of the normalized email under the blind index key: no email in Redis, and no dictionary reverses it.
+ * Unknown emails are counted the same way (the answer never says whether an account exists). The key is
+ * `signInThrottleKey`: no email in Redis, no dictionary reverses it, and a blind index key rotation does not
+ * clear a lockout.
  */
 @Injectable()
 export class SignInThrottle {
+  private readonly keyMaterial: Buffer;
+
   constructor(
     @Inject(THROTTLER_REDIS) private readonly redis: Redis,
-    private readonly encryption: FieldEncryption,
+    @Inject(authConfig.KEY) auth: ConfigType<typeof authConfig>,
     @Inject(signInConfig.KEY) private readonly config: ConfigType<typeof signInConfig>,
-  ) {}
+  ) {
+    this.keyMaterial = signInThrottleKeyMaterial(auth.jwtSecret);
+  }
 
   /** Counts an attempt for this (normalized) email, or throws 429 `rate_limited` while it is locked. */
   async attempt(email: string): Promise<void> {
@@ -57,6 +62,21 @@ export class SignInThrottle {
   }
 
   private key(email: string): string {
-    return `sign-in-failures:${this.encryption.blindIndex(email, 'sign-in.email')}`;
+    return signInThrottleKey(this.keyMaterial, email);
   }
+}
+
+const KEY_LABEL = 'yuanbridge sign-in throttle v1';
+
+/**
+ * The throttle's own HMAC key, derived (HKDF-SHA256, a fixed label) from JWT_SECRET: not a blind index key,
+ * which rotates, so switching BLIND_INDEX_ACTIVE_KEY_ID keeps every lockout; and not the JWT secret itself.
+ */
+export function signInThrottleKeyMaterial(jwtSecret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(jwtSecret, 'utf8'), Buffer.alloc(0), KEY_LABEL, 32));
+}
+
+/** The Redis key of a normalized email's failure count: an HMAC of the email, never the email. */
+export function signInThrottleKey(keyMaterial: Buffer, normalizedEmail: string): string {
+  return `sign-in-failures:${createHmac('sha256', keyMaterial).update(normalizedEmail, 'utf8').digest('hex')}`;
 }

@@ -12,6 +12,7 @@ import { AuthController } from './auth.controller';
 import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { MeController } from './me.controller';
+import { OperatorStandingRepository } from './operator-standing.repository';
 import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
@@ -45,6 +46,7 @@ import { UsersService } from './users.service';
     AccountEventsRepository,
     SelfTradeWatch,
     AdminUsersService,
+    OperatorStandingRepository,
     PasswordHasher,
     SignInThrottle,
     PrincipalCache,
@@ -61,6 +63,7 @@ import { UsersService } from './users.service';
     SelfTradeWatch,
     AccountEventsRepository,
     SignInThrottle,
+    OperatorStandingRepository,
   ],
 })
 export class UsersModule {}

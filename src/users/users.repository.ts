@@ -203,13 +203,6 @@ export class UsersRepository {
     return rows[0] ?? null;
   }
 
-  /** Locks these users' rows in id order (the service's lock order); returns whether each is suspended. */
-  lockUsersInIdOrder(manager: EntityManager, ids: string[]): Promise<{ id: string; suspended: boolean }[]> {
-    return manager.query(`SELECT id, suspended_at IS NOT NULL AS suspended FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [
-      ids,
-    ]);
-  }
-
   async setSuspended(manager: EntityManager, id: string, suspended: boolean): Promise<void> {
     await manager.query(
       `UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END, updated_at = now() WHERE id = $1`,

@@ -20,8 +20,9 @@ export const ActiveAccountRequired = () => SetMetadata(ACTIVE_ACCOUNT, true);
 export const PasswordSignInRequired = () => SetMetadata(PASSWORD_SIGN_IN, true);
 
 /**
- * Managing an account rather than using it (payment handles, API keys, other users' accounts): no scoped API
- * key may (403 `forbidden`), whatever the method; a key without a scope, or a token, may.
+ * Managing an account rather than using it (payment handles, API keys), and every operator decision (other
+ * users' accounts, handle reveals, disputes, settlement retries): no scoped API key may (403 `forbidden`),
+ * whatever the method; a key without a scope, or a token, may.
  */
 export const AccountManagement = () => SetMetadata(ACCOUNT_MANAGEMENT, true);
 

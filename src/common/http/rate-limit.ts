@@ -5,20 +5,22 @@ import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import type { AuthUser } from '../auth/auth-user';
 import type { HttpConfig } from '../../config';
+import { addressGroup } from './address-group';
 
 const ADDRESS = 'ip';
 const USER = 'user';
 
 /**
  * The two limits, both kept in Redis and shared by every process: requests per window from one address
- * (whatever the route, authenticated or not) and from one user (token or API key, whatever the address).
+ * (whatever the route, authenticated or not; an IPv6 address counts by its /64, `addressGroup`) and from one
+ * user (token or API key, whatever the address).
  * The key is the limit's name and a hash of the address or user id, not the route: spreading requests over
  * routes earns no extra budget, and no address is stored in clear.
  */
 export function rateLimitOptions(http: HttpConfig, redis: Redis): ThrottlerModuleOptions {
   return {
     throttlers: [
-      { name: ADDRESS, ttl: http.rateLimitWindowMs, limit: http.rateLimitPerIp, getTracker: (req) => String(req.ip) },
+      { name: ADDRESS, ttl: http.rateLimitWindowMs, limit: http.rateLimitPerIp, getTracker: (req) => addressGroup(String(req.ip)) },
       {
         name: USER,
         ttl: http.rateLimitWindowMs,
