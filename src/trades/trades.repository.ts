@@ -294,7 +294,8 @@ export class TradesRepository {
 
   /**
    * Each party's live trades and volume of the UTC day, read as `openTrade` reads them (a statement after the
-   * parties' locks), for a trade that will not be written: a self-trade is refused only once its limits pass.
+   * parties' locks), before any trade is decided: a trade the limits refuse is refused before anything is written,
+   * whether or not it would have been a self-trade, and a self-trade only once its limits pass.
    */
   async usageOf(manager: EntityManager, ids: [string, string]): Promise<Map<string, PartyUsage>> {
     const params = new SqlParams();

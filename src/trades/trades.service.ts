@@ -53,6 +53,11 @@ interface TradeTerms {
   paymentMethod: PaymentMethod;
 }
 
+/** Set by `create` once both parties' wallets are read: whether they are one wallet, whatever answer follows. */
+interface SelfTradeProbe {
+  sharedWallet: boolean;
+}
+
 /** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
 export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
   if (split.travelerUsd <= 0n || split.counterpartyUsd <= 0n || split.travelerUsd + split.counterpartyUsd !== amountUsd) {
@@ -89,10 +94,12 @@ export class TradesService {
    * Locks the request row, so concurrent accepts queue on it and never take more than remains.
    */
   accept(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
-    return this.watchingSelfTrades(caller, { type: 'request', id: requestId }, () => this.acceptRequest(caller, requestId, body));
+    return this.watchingSelfTrades(caller, { type: 'request', id: requestId }, (probe) =>
+      this.acceptRequest(caller, requestId, body, probe),
+    );
   }
 
-  private async acceptRequest(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
+  private async acceptRequest(caller: AuthUser, requestId: string, body: AcceptRequestDto, probe: SelfTradeProbe): Promise<TradeView> {
     const input = new InputParser();
     const asked = body.amountCny === undefined ? undefined : input.amount(body.amountCny, 'amountCny');
     input.done();
@@ -111,27 +118,31 @@ export class TradesService {
       if (amountCny < request.minFillCny && amountCny !== request.remainingCny) {
         throw new DomainError('below_min_fill', `Accept at least ${formatAmount(request.minFillCny, 'CNY')} CNY, or all that remains`);
       }
-      return this.create(manager, {
-        reference,
-        source: { kind: 'request', id: request.id },
-        travelerId: request.travelerId,
-        counterpartyId: caller.id,
-        makerId: request.travelerId,
-        callerId: caller.id,
-        amountCny,
-        price: request.price,
-        paymentMethod: request.paymentMethod,
-      });
+      return this.create(
+        manager,
+        {
+          reference,
+          source: { kind: 'request', id: request.id },
+          travelerId: request.travelerId,
+          counterpartyId: caller.id,
+          makerId: request.travelerId,
+          callerId: caller.id,
+          amountCny,
+          price: request.price,
+          paymentMethod: request.paymentMethod,
+        },
+        probe,
+      );
     });
     return presentTrade(trade);
   }
 
   /** A traveler takes an offer for an amount in its range. Locks the offer row, like `accept`. */
   take(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
-    return this.watchingSelfTrades(caller, { type: 'offer', id: offerId }, () => this.takeOffer(caller, offerId, body));
+    return this.watchingSelfTrades(caller, { type: 'offer', id: offerId }, (probe) => this.takeOffer(caller, offerId, body, probe));
   }
 
-  private async takeOffer(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
+  private async takeOffer(caller: AuthUser, offerId: string, body: TakeOfferDto, probe: SelfTradeProbe): Promise<TradeView> {
     const input = new InputParser();
     const amountCny = input.amount(body.amountCny, 'amountCny');
     input.done();
@@ -158,23 +169,27 @@ export class TradesService {
       if (amountCny > offer.availableCny) {
         throw new DomainError('insufficient_amount', `Only ${formatAmount(offer.availableCny, 'CNY')} CNY of this offer is available`);
       }
-      return this.create(manager, {
-        reference,
-        source: { kind: 'offer', id: offer.id },
-        travelerId: caller.id,
-        counterpartyId: offer.counterpartyId,
-        makerId: offer.counterpartyId,
-        callerId: caller.id,
-        amountCny,
-        price: offer.price,
-        paymentMethod: body.paymentMethod,
-      });
+      return this.create(
+        manager,
+        {
+          reference,
+          source: { kind: 'offer', id: offer.id },
+          travelerId: caller.id,
+          counterpartyId: offer.counterpartyId,
+          makerId: offer.counterpartyId,
+          callerId: caller.id,
+          amountCny,
+          price: offer.price,
+          paymentMethod: body.paymentMethod,
+        },
+        probe,
+      );
     });
     return presentTrade(trade);
   }
 
   /** The checks and writes common to accept and take, inside their transaction, with the source row locked. */
-  private async create(manager: EntityManager, terms: TradeTerms): Promise<Trade> {
+  private async create(manager: EntityManager, terms: TradeTerms, probe: SelfTradeProbe): Promise<Trade> {
     const rate = effectiveRate(terms.price, terms.reference);
     if (!withinGuard(rate, terms.reference, this.marketSettings.rateGuardBps)) {
       throw new DomainError(
@@ -190,6 +205,12 @@ export class TradesService {
     const traveler = parties.get(terms.travelerId)!;
     const counterparty = parties.get(terms.counterpartyId)!;
     const whose = (party: PartyForTrade) => (party.id === terms.callerId ? 'your' : "the maker's");
+    // Known now, answered last: operators hear of a shared wallet whichever refusal the caller gets.
+    const sharedWallet =
+      traveler.wechat !== null &&
+      counterparty.wechat !== null &&
+      this.encryption.sameIndexedValue(traveler.wechat, counterparty.wechat, HANDLE_CONTEXT.wechatId);
+    probe.sharedWallet = sharedWallet;
     if (parties.get(terms.callerId)!.suspended)
       throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
     if (parties.get(terms.makerId)!.suspended) throw new DomainError('maker_suspended', 'The maker is suspended');
@@ -201,14 +222,12 @@ export class TradesService {
         `The counterparty needs a WeChat wallet and a payout account on file (${whose(counterparty)} profile)`,
       );
     }
-    // A shared wallet is answered last, once every other check of the trade has passed (the limits too, read
-    // after the locks as the opening statement reads them): `self_trade` then tells the caller nothing a trade
+    // The limits, read after the locks as the opening statement reads them, before anything is decided or
+    // written: a trade they refuse runs the same statements whether or not the wallets match. A shared wallet
+    // is answered last, once every other check has passed: `self_trade` then tells the caller nothing a trade
     // would not, and cannot be told apart from a limit by someone guessing at the maker's wallet.
-    if (this.encryption.sameIndexedValue(traveler.wechat, counterparty.wechat, HANDLE_CONTEXT.wechatId)) {
-      const usage = await this.trades.usageOf(manager, [terms.callerId, terms.makerId]);
-      this.assertLimits(parties, usage, terms, amountUsd);
-      throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
-    }
+    this.assertLimits(parties, await this.trades.usageOf(manager, [terms.callerId, terms.makerId]), terms, amountUsd);
+    if (sharedWallet) throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
     const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
     const tradeId = randomUUID();
     const opened = await this.trades.openTrade(
@@ -249,7 +268,7 @@ export class TradesService {
         delayMs: fundingWindowMs,
       }),
     );
-    // Limits are checked on what the statement read under the locks; throwing rolls back what it wrote.
+    // Checked again on what the opening statement itself read (the atomic check); throwing rolls back what it wrote.
     this.assertLimits(parties, opened.usage, terms, amountUsd);
     // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
     if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
@@ -261,13 +280,17 @@ export class TradesService {
     assertWithinLimits(this.config.tiers, amountUsd, limited(terms.callerId), limited(terms.makerId));
   }
 
-  /** A refused self-trade is recorded for operators (SelfTradeWatch), after its transaction rolled back. */
-  private async watchingSelfTrades<T>(caller: AuthUser, target: SelfTradeTarget, work: () => Promise<T>): Promise<T> {
+  /**
+   * A trade refused between two parties sharing a wallet, whatever the refusal (`self_trade`, a limit, a
+   * suspension), is recorded for operators (SelfTradeWatch) once its transaction rolled back, and the answer
+   * does not wait for the record: neither its time nor its failure tells the caller their guess matched.
+   */
+  private async watchingSelfTrades<T>(caller: AuthUser, target: SelfTradeTarget, work: (probe: SelfTradeProbe) => Promise<T>): Promise<T> {
+    const probe: SelfTradeProbe = { sharedWallet: false };
     try {
-      return await work();
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'self_trade') await this.selfTrades.recordRefusal(caller.id, target);
-      throw error;
+      return await work(probe);
+    } finally {
+      if (probe.sharedWallet) this.selfTrades.noteRefusal(caller.id, target);
     }
   }
 
@@ -320,6 +343,21 @@ export class TradesService {
   }
 
   /** The platform ends an unfunded trade (a self-trade found at funding): `awaiting_funding` → `cancelled`. */
+  /**
+   * The PayPal payer was the counterparty's payout account (found at funding): cancelled as a self-trade and
+   * recorded as a refusal of the counterparty's, in the same transaction. The counterparty, not the traveler: the
+   * payer is the traveler's own PayPal login, so a match means the counterparty's payout account was set to it,
+   * the counterparty's doing (or one person on both sides). The trade's request or offer is the target.
+   */
+  async cancelAsSelfTrade(manager: EntityManager, tradeId: string): Promise<Trade> {
+    const cancelled = await this.cancelBySystem(manager, tradeId, 'self_trade');
+    const target: SelfTradeTarget = cancelled.requestId
+      ? { type: 'request', id: cancelled.requestId }
+      : { type: 'offer', id: cancelled.offerId! };
+    await this.selfTrades.recordRefusalIn(manager, cancelled.counterpartyId, target);
+    return cancelled;
+  }
+
   async cancelBySystem(manager: EntityManager, tradeId: string, reason: string): Promise<Trade> {
     const locked = await this.trades.lockForEnding(manager, await this.require(manager, tradeId));
     const moved = await this.move(manager, locked.trade, 'cancelled', { kind: 'system', id: null }, { reason });

@@ -81,14 +81,18 @@ export class AccountEventsRepository {
     await manager.query(`UPDATE account_events SET ip = NULL WHERE user_id = $1 AND ip IS NOT NULL`, [userId]);
   }
 
-  /** Every security event of the user, oldest first, for their own export. */
-  async allOf(
+  /**
+   * The user's own handle changes, oldest first, for their own export: refusals and flags are operators' records
+   * (see AccountExportService) and stay out.
+   */
+  async handleChangesOf(
     userId: string,
   ): Promise<
     { kind: string; field: HandleField | null; targetType: string | null; targetId: string | null; ip: string | null; at: Date }[]
   > {
     return this.dataSource.query(
-      `SELECT kind, field, target_type AS "targetType", target_id AS "targetId", ip, at FROM account_events WHERE user_id = $1 ORDER BY at, id`,
+      `SELECT kind, field, target_type AS "targetType", target_id AS "targetId", ip, at FROM account_events
+        WHERE user_id = $1 AND kind = 'handle_changed' ORDER BY at, id`,
       [userId],
     );
   }
@@ -101,8 +105,13 @@ export class AccountEventsRepository {
     ]);
   }
 
-  /** Records a refusal; returns the user's refusals within the last `windowMs`, this one included. */
+  /**
+   * Records a refusal; returns the user's refusals within the last `windowMs`, this one included. One user's
+   * records queue on a transaction-scoped advisory lock (taken last, after any row lock of the caller's), so
+   * refusals recorded at once each count the others and the flag is not missed.
+   */
   async recordSelfTradeRefusal(manager: EntityManager, userId: string, target: SelfTradeTarget, windowMs: number): Promise<number> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtext('self_trade_refusals'), hashtext($1::text))`, [userId]);
     const rows: { count: number }[] = await manager.query(
       `WITH refused AS (
          INSERT INTO account_events (user_id, kind, target_type, target_id) VALUES ($1, 'self_trade_refused', $2, $3)

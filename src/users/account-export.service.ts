@@ -54,7 +54,10 @@ export class AccountExportService {
         expiresAt: session.expiresAt.toISOString(),
       })),
       dailyVolume: (await this.privacy.dailyVolumeOf(caller.id)).map((v) => ({ day: v.day, volumeUsd: formatAmount(v.usdCents, 'USD') })),
-      securityEvents: (await this.accountEvents.allOf(caller.id)).map((event) => ({ ...event, at: event.at.toISOString() })),
+      // The caller's own actions only (their handle changes): the self-trade refusals and flags kept on the account
+      // are operators' fraud records, not the caller's data to read; exporting them would tell someone guessing at
+      // another user's wallet that a guess matched, or that operators were alerted.
+      securityEvents: (await this.accountEvents.handleChangesOf(caller.id)).map((event) => ({ ...event, at: event.at.toISOString() })),
       webhookEndpoints: [],
       ...(await this.listings(caller.id)),
       trades,

@@ -48,7 +48,9 @@ export class PaymentHandlesService {
       const owner = await this.events.lockOwner(manager, caller.id);
       if (!owner) throw new DomainError('unauthenticated', 'The account no longer exists');
       if (owner.suspended) throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
-      if ((field === 'wechat_id' ? owner.wechatIdIndex : owner.paypalEmailIndex) === index) return;
+      // Compared under the key the stored index was made with: mid-rotation the same value again is still no change.
+      const stored = field === 'wechat_id' ? owner.wechatIdIndex : owner.paypalEmailIndex;
+      if (stored !== null && this.encryption.matchesBlindIndex(value, context, stored)) return;
       if (await this.events.hasLiveCommitments(manager, caller.id)) {
         throw new DomainError(
           'wallet_locked',

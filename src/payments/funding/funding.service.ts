@@ -103,7 +103,8 @@ export class FundingService {
     // The payer's PayPal account is the counterparty's payout account: a self-trade (SPEC.md), found by blind index.
     if (trade.state === 'awaiting_funding' && order.payerEmail && (await this.payerIsCounterparty(tradeId, order.payerEmail))) {
       if (order.authorizationId) await this.voidLate(tradeId, order.authorizationId);
-      await this.dataSource.transaction((manager) => this.tradesService.cancelBySystem(manager, tradeId, 'self_trade'));
+      // Recorded for operators as a refusal of the counterparty's, with the cancellation.
+      await this.dataSource.transaction((manager) => this.tradesService.cancelAsSelfTrade(manager, tradeId));
       return 'self_trade';
     }
     if (order.status === 'APPROVED') {

@@ -50,7 +50,7 @@ export class AccountExportView {
   }[];
   @ApiProperty({
     description:
-      'the account’s security events, oldest first: {kind: handle_changed|self_trade_refused|self_trade_flagged, field, targetType, targetId, ip, at}',
+      'the caller’s own payment handle changes, oldest first: {kind: handle_changed, field, targetType: null, targetId: null, ip, at}',
   })
   securityEvents: {
     kind: string;
