@@ -31,7 +31,7 @@ import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RuntimeModule } from './runtime';
 import { SandboxModule } from './sandbox/sandbox.module';
 import { TradesModule } from './trades/trades.module';
-import { AccountPrivacyModule } from './users/account-privacy.module';
+import { AccountPrivacyModule } from './account-privacy/account-privacy.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppModuleOptions {

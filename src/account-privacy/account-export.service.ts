@@ -13,13 +13,13 @@ import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
 import type { TradePosition } from '../trades/trade-position';
 import { TradesRepository } from '../trades/trades.repository';
-import { AccountEventsRepository } from './account-events.repository';
+import { AccountEventsRepository } from '../users/account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { AccountExportView, ExportedAccountView } from './dto/account-privacy.dto';
-import type { ApiKeyView } from './dto/users.dto';
-import { presentApiKey, presentUser } from './users.presenter';
-import { UsersRepository } from './users.repository';
-import { HANDLE_CONTEXT } from './users.service';
+import type { ApiKeyView } from '../users/dto/users.dto';
+import { presentApiKey, presentUser } from '../users/users.presenter';
+import { UsersRepository } from '../users/users.repository';
+import { HANDLE_CONTEXT } from '../users/users.service';
 
 /** Rows read per query: the export walks everything the caller has, a page at a time, with no overall limit. */
 const PAGE = 200;

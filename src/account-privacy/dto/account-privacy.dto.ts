@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsDefined, IsString, MaxLength, MinLength } from 'class-validator';
-import { UserView } from './users.dto';
+import { UserView } from '../../users/dto/users.dto';
 
 export class DeleteAccountDto {
   @ApiProperty({ description: 'the account’s password, asked again' })

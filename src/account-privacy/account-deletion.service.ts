@@ -8,14 +8,14 @@ import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
-import { AccountEventsRepository } from './account-events.repository';
+import { AccountEventsRepository } from '../users/account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { DeletedUserView } from './dto/account-privacy.dto';
-import { PasswordHasher } from './password-hasher';
-import { PrincipalCache } from './principal-cache';
-import { SignInThrottle } from './sign-in-throttle';
-import { presentUser } from './users.presenter';
-import { UsersRepository } from './users.repository';
+import { PasswordHasher } from '../users/password-hasher';
+import { PrincipalCache } from '../users/principal-cache';
+import { SignInThrottle } from '../users/sign-in-throttle';
+import { presentUser } from '../users/users.presenter';
+import { UsersRepository } from '../users/users.repository';
 
 /** What a deleted account shows to everyone: its trades, ledger and reputation stay, its name does not. */
 export const DELETED_DISPLAY_NAME = 'Deleted user';

@@ -4,7 +4,7 @@ import { AccountDeletionService } from './account-deletion.service';
 import { AccountExportService } from './account-export.service';
 import { AccountPrivacyController } from './account-privacy.controller';
 import { AccountPrivacyRepository } from './account-privacy.repository';
-import { UsersModule } from './users.module';
+import { UsersModule } from '../users/users.module';
 
 /**
  * The account export and deletion. Their own module, above the features they read (market, trades, disputes)
