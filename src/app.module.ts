@@ -29,6 +29,7 @@ import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RuntimeModule } from './runtime';
+import { SandboxRateFaultsModule } from './sandbox/sandbox-rate-faults.module';
 import { SandboxModule } from './sandbox/sandbox.module';
 import { TradesModule } from './trades/trades.module';
 import { AccountPrivacyModule } from './account-privacy/account-privacy.module';
@@ -43,7 +44,7 @@ export interface AppModuleOptions {
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
     const sandbox = loadAppConfig().sandbox;
-    const rates = RatesModule.register({ workers: options.workers, sandbox });
+    const rates = RatesModule.register({ workers: options.workers, sandbox, sandboxFaults: SandboxRateFaultsModule });
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });

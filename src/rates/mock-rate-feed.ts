@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { divideHalfUp, parseRate } from '../common/money';
 import { DomainError } from '../common/errors';
-import type { FaultDecision } from '../sandbox/faults';
-import type { RateFeed, RateQuote } from './rate-feed.port';
+import type { RateFeed, RateFeedFaults, RateQuote } from './rate-feed.port';
 
 export interface MockRateFeedOptions {
   base: string;
@@ -28,7 +27,7 @@ export class MockRateFeed implements RateFeed {
     private readonly options: MockRateFeedOptions,
     private readonly now: () => number = Date.now,
     /** In sandbox mode, the feed's faults from `PUT /sandbox/faults {provider: "rates"}`. */
-    private readonly faults?: () => Promise<FaultDecision>,
+    private readonly faults?: RateFeedFaults,
   ) {
     this.base = parseRate(options.base);
   }

@@ -17,3 +17,10 @@ export interface RateFeed {
 export const RATE_FEED = Symbol('RATE_FEED');
 /** The mock feed (sandbox mode only), served at `GET /sandbox/rates/usd-cny` whichever feed the reference uses. */
 export const MOCK_RATE_FEED = Symbol('MOCK_RATE_FEED');
+
+/**
+ * In sandbox mode, what the mock feed should do wrong next (`PUT /sandbox/faults {provider: "rates"}`): provided by
+ * the sandbox, which sits above rates, so rates never imports it.
+ */
+export type RateFeedFaults = () => Promise<{ kind: 'down' } | { kind: 'error' } | { kind: 'ok'; latencyMs: number }>;
+export const RATE_FEED_FAULTS = Symbol('RATE_FEED_FAULTS');

@@ -1,11 +1,10 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { appConfig, marketConfig } from '../config';
 import { parseRate } from '../common/money';
-import { FaultsService } from '../sandbox/faults.service';
 import { HttpRateFeed } from './http-rate-feed';
 import { MockRateFeed } from './mock-rate-feed';
-import { MOCK_RATE_FEED, RATE_FEED, RateFeed } from './rate-feed.port';
+import { MOCK_RATE_FEED, RATE_FEED, RATE_FEED_FAULTS, RateFeed, RateFeedFaults } from './rate-feed.port';
 import { RatesController } from './rates.controller';
 import { RatesProcessor } from './rates.processor';
 import { RatesRepository } from './rates.repository';
@@ -13,16 +12,17 @@ import { RatesScheduler } from './rates.scheduler';
 import { RatesService } from './rates.service';
 import { SandboxRatesController } from './sandbox-rates.controller';
 
-const mockFeed = (config: ConfigType<typeof marketConfig>, faults?: FaultsService) =>
+const mockFeed = (config: ConfigType<typeof marketConfig>, faults?: RateFeedFaults) =>
   new MockRateFeed(
     { base: config.rateFeedBase, seed: config.rateFeedSeed, walkBps: config.rateFeedWalkBps, stepMs: config.rateFeedStepMs },
     Date.now,
-    faults ? () => faults.next('rates') : undefined,
+    faults,
   );
 
 @Module({})
 export class RatesModule {
-  static register(options: { workers: boolean; sandbox: boolean }): DynamicModule {
+  /** `sandboxFaults`, in sandbox mode: the module that provides `RATE_FEED_FAULTS` for the mock feed. */
+  static register(options: { workers: boolean; sandbox: boolean; sandboxFaults?: Type }): DynamicModule {
     const feeds: Provider[] = [
       {
         provide: RATE_FEED,
@@ -44,14 +44,15 @@ export class RatesModule {
       },
     ];
     if (options.sandbox) {
-      feeds.push(FaultsService, {
+      feeds.push({
         provide: MOCK_RATE_FEED,
-        inject: [marketConfig.KEY, FaultsService],
+        inject: [marketConfig.KEY, { token: RATE_FEED_FAULTS, optional: true }],
         useFactory: mockFeed,
       });
     }
     return {
       module: RatesModule,
+      imports: options.sandbox && options.sandboxFaults ? [options.sandboxFaults] : [],
       controllers: [RatesController, ...(options.sandbox ? [SandboxRatesController] : [])],
       providers: [RatesRepository, RatesService, ...feeds, ...(options.workers ? [RatesProcessor, RatesScheduler] : [])],
       exports: [RatesService],
