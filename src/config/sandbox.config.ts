@@ -11,6 +11,13 @@ export interface SandboxConfig {
   baseUrl: string;
 }
 
+export type MockProvider = 'paypal' | 'bank' | 'wechat';
+
+/** A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. */
+export function mockBase(sandboxBaseUrl: string, provider: MockProvider): string {
+  return `${sandboxBaseUrl}/sandbox/${provider}`;
+}
+
 export function loadSandboxConfig(env = process.env): SandboxConfig {
   const read = new EnvReader(env);
   const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '3000';
