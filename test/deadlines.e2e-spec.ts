@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { TradesService } from '../src/trades/trades.service';
+import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyTraveler, setReference, withWallet } from './support/market';

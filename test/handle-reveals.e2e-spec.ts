@@ -5,7 +5,7 @@ import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { tradesConfig } from '../src/config';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { TradesService } from '../src/trades/trades.service';
+import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { Api, client } from './support/http';
 import { fixed, setReference, wechatId, withWallet } from './support/market';

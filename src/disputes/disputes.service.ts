@@ -11,7 +11,7 @@ import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradesRepository } from '../trades/trades.repository';
-import { assertSplitFits, TradesService } from '../trades/trades.service';
+import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
 import { isTimeCursor } from '../users/users.service';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
 import { STATEMENT_LIMITS } from './dispute.types';
@@ -65,7 +65,7 @@ export class DisputesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly disputes: DisputesRepository,
     private readonly trades: TradesRepository,
-    private readonly tradesService: TradesService,
+    private readonly tradesService: TradeTransitionsService,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
   ) {}

@@ -7,7 +7,7 @@ import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
 import type { TradeState } from './trade.state-machine';
-import { TradesService } from './trades.service';
+import { TradeTransitionsService } from './trade-transitions.service';
 
 const SWEEP_BATCH = 100;
 const SWEEP_MAX_BATCHES = 20;
@@ -23,7 +23,7 @@ export class DeadlinesProcessor extends WorkerHost {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly trades: TradesService,
+    private readonly trades: TradeTransitionsService,
     private readonly repository: TradesRepository,
   ) {
     super();

@@ -27,6 +27,23 @@ export interface Trade {
   updatedAt: Date;
 }
 
+/**
+ * What a transition changes besides the state, in the trade's own terms: the repository maps each effect to its
+ * columns. Times are PostgreSQL's: the transaction's `now()`, plus the window where one is given.
+ */
+export interface TransitionEffects {
+  /** Funded now, and the payout deadline the window after it. */
+  funded?: { payoutWindowMs: number };
+  /** The counterparty's WeChat transfer, reported now; with `verifyWithinMs`, the verification deadline that long after. */
+  payoutReported?: { wechatTransferId: string; verifyWithinMs?: number };
+  /** The dispute that now holds the trade: its payout and verification deadlines stop. */
+  disputeOpened?: { disputeId: string };
+  /** An operator's split: the traveler's and the counterparty's parts. */
+  split?: { travelerUsd: bigint; counterpartyUsd: bigint };
+  /** The fee as settled (zero after a refund). */
+  feeUsd?: bigint;
+}
+
 export interface Actor {
   kind: ActorKind;
   id: string | null;

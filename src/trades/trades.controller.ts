@@ -5,32 +5,37 @@ import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decora
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { AcceptRequestDto, ListTradesQuery, ReportPayoutDto, TakeOfferDto, TradeView } from './dto/trades.dto';
-import { TradesService } from './trades.service';
+import { TradeOpeningService } from './trade-opening.service';
+import { TradePartyActionsService } from './trade-party-actions.service';
+import { TradeQueriesService } from './trade-queries.service';
 
 @ApiTags('trades')
 @ApiBearerAuth()
 @ApiSecurity('apiKey')
 @Controller('v1/trades')
 export class TradesController {
-  constructor(private readonly trades: TradesService) {}
+  constructor(
+    private readonly queries: TradeQueriesService,
+    private readonly actions: TradePartyActionsService,
+  ) {}
 
   @Get()
   @Roles('traveler', 'counterparty')
   @ApiOkResponse({ description: "{ data: TradeView[], nextCursor }: the caller's trades, newest first" })
   list(@CurrentUser() caller: AuthUser, @Query() query: ListTradesQuery) {
-    return this.trades.list(caller, query);
+    return this.queries.list(caller, query);
   }
 
   @Get(':id')
   @ApiOkResponse({ type: TradeView })
   get(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<TradeView> {
-    return this.trades.get(caller, id);
+    return this.queries.get(caller, id);
   }
 
   @Get(':id/events')
   @ApiOkResponse({ description: '{ data: TradeEventView[], nextCursor }: the timeline, oldest first' })
   events(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Query() query: PageQuery) {
-    return this.trades.events(caller, id, query);
+    return this.queries.events(caller, id, query);
   }
 
   @Post(':id/payout')
@@ -38,7 +43,7 @@ export class TradesController {
   @Roles('counterparty')
   @ApiOkResponse({ type: TradeView })
   reportPayout(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: ReportPayoutDto): Promise<TradeView> {
-    return this.trades.reportPayout(caller, id, body.wechatTransferId);
+    return this.actions.reportPayout(caller, id, body.wechatTransferId);
   }
 
   @Post(':id/confirm-receipt')
@@ -46,7 +51,7 @@ export class TradesController {
   @Roles('traveler')
   @ApiOkResponse({ type: TradeView })
   confirmReceipt(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<TradeView> {
-    return this.trades.confirmReceipt(caller, id);
+    return this.actions.confirmReceipt(caller, id);
   }
 
   @Post(':id/cancel')
@@ -54,7 +59,7 @@ export class TradesController {
   @Roles('traveler', 'counterparty')
   @ApiOkResponse({ type: TradeView })
   cancel(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<TradeView> {
-    return this.trades.cancel(caller, id);
+    return this.actions.cancel(caller, id);
   }
 }
 
@@ -64,14 +69,14 @@ export class TradesController {
 @ApiSecurity('apiKey')
 @Controller('v1')
 export class TradeCreationController {
-  constructor(private readonly trades: TradesService) {}
+  constructor(private readonly opening: TradeOpeningService) {}
 
   @Post('requests/:id/accept')
   @Roles('counterparty')
   @ActiveAccountRequired()
   @ApiCreatedResponse({ type: TradeView })
   accept(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: AcceptRequestDto): Promise<TradeView> {
-    return this.trades.accept(caller, id, body);
+    return this.opening.accept(caller, id, body);
   }
 
   @Post('offers/:id/take')
@@ -79,6 +84,6 @@ export class TradeCreationController {
   @ActiveAccountRequired()
   @ApiCreatedResponse({ type: TradeView })
   take(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Body() body: TakeOfferDto): Promise<TradeView> {
-    return this.trades.take(caller, id, body);
+    return this.opening.take(caller, id, body);
   }
 }

@@ -9,7 +9,11 @@ import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
-import { TradesService } from './trades.service';
+import { TradeMoves } from './trade-moves';
+import { TradeOpeningService } from './trade-opening.service';
+import { TradePartyActionsService } from './trade-party-actions.service';
+import { TradeQueriesService } from './trade-queries.service';
+import { TradeTransitionsService } from './trade-transitions.service';
 
 /**
  * Trades reserve from and return to the market in their own transactions, so this module imports the
@@ -24,14 +28,18 @@ export class TradesModule {
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
-        TradesService,
+        TradeMoves,
+        TradeOpeningService,
+        TradePartyActionsService,
+        TradeQueriesService,
+        TradeTransitionsService,
         LedgerCheckService,
         ProviderHealth,
         HandleRevealsRepository,
         HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradesService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
+      exports: [TradeTransitionsService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
     };
   }
 }

@@ -5,7 +5,7 @@ import { preparedInTransaction, returningRows, SqlParams } from '../common/datab
 import { reserveSql } from '../market/market.repository';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { PaymentMethod } from '../market/market.types';
-import type { Actor, HandleSnapshot, Trade, TradeEvent } from './trade.types';
+import type { Actor, HandleSnapshot, Trade, TradeEvent, TransitionEffects } from './trade.types';
 import { TradeState } from './trade.state-machine';
 import type { TradePosition } from './trade-position';
 
@@ -39,8 +39,32 @@ interface TradeRow {
  * come from the database's clock, as their outbox rows' due times do (`now() + delay`), so a deadline job is never
  * due before its deadline.
  */
-export class DbTime {
+class DbTime {
   constructor(readonly afterMs = 0) {}
+}
+
+/** The columns a transition's effects set, in the order they are written. */
+function effectColumns(effects: TransitionEffects): [string, unknown][] {
+  const columns: [string, unknown][] = [];
+  if (effects.funded) {
+    // The deadline and its job's due time are one expression of one clock: now() + the window.
+    columns.push(['funded_at', new DbTime()], ['payout_by', new DbTime(effects.funded.payoutWindowMs)]);
+  }
+  if (effects.payoutReported) {
+    columns.push(['wechat_transfer_id', effects.payoutReported.wechatTransferId], ['payout_reported_at', new DbTime()]);
+    if (effects.payoutReported.verifyWithinMs !== undefined) columns.push(['verify_by', new DbTime(effects.payoutReported.verifyWithinMs)]);
+  }
+  if (effects.disputeOpened) {
+    columns.push(['dispute_id', effects.disputeOpened.disputeId], ['payout_by', null], ['verify_by', null]);
+  }
+  if (effects.split) {
+    columns.push(
+      ['split_traveler_usd', effects.split.travelerUsd.toString()],
+      ['split_counterparty_usd', effects.split.counterpartyUsd.toString()],
+    );
+  }
+  if (effects.feeUsd !== undefined) columns.push(['fee_usd', effects.feeUsd.toString()]);
+  return columns;
 }
 
 /** The deadline a decision waits for, re-checked by its conditional update. */
@@ -380,13 +404,14 @@ export class TradesRepository {
     id: string,
     from: TradeState[],
     to: TradeState,
-    set: Record<string, unknown> = {},
+    effects: TransitionEffects = {},
     due?: DeadlineColumn,
   ): Promise<(Trade & { previousState: TradeState }) | null> {
-    const assignments = Object.entries(set).map(([column, value], i) =>
+    const set = effectColumns(effects);
+    const assignments = set.map(([column, value], i) =>
       value instanceof DbTime ? `${column} = now() + $${i + 4}::double precision * interval '1 millisecond'` : `${column} = $${i + 4}`,
     );
-    const values = Object.values(set).map((value) => (value instanceof DbTime ? value.afterMs : value));
+    const values = set.map(([, value]) => (value instanceof DbTime ? value.afterMs : value));
     // The state it left is read under the same row lock as the update, so the timeline names it truly.
     const rows = await returningRows<TradeRow & { previous_state: TradeState }>(
       manager,

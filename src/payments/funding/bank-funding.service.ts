@@ -10,7 +10,7 @@ import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import type { Trade } from '../../trades/trade.types';
 import { TradesRepository } from '../../trades/trades.repository';
-import { TradesService } from '../../trades/trades.service';
+import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
 import { FundingRepository } from './funding.repository';
@@ -55,7 +55,7 @@ export class BankFundingService {
     private readonly fundings: FundingRepository,
     private readonly incoming: BankTransfersRepository,
     private readonly trades: TradesRepository,
-    private readonly tradesService: TradesService,
+    private readonly tradesService: TradeTransitionsService,
     private readonly ledger: LedgerService,
     private readonly outbox: OutboxService,
     @Inject(BANK) private readonly bank: BankPort,

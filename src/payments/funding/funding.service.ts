@@ -10,7 +10,7 @@ import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { TradesRepository } from '../../trades/trades.repository';
-import { TradesService } from '../../trades/trades.service';
+import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
 import { FundingRepository } from './funding.repository';
@@ -31,7 +31,7 @@ export class FundingService {
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
     private readonly trades: TradesRepository,
-    private readonly tradesService: TradesService,
+    private readonly tradesService: TradeTransitionsService,
     private readonly outbox: OutboxService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
     private readonly encryption: FieldEncryption,

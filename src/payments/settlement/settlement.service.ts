@@ -8,7 +8,7 @@ import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
 import { TradesRepository } from '../../trades/trades.repository';
-import { TradesService } from '../../trades/trades.service';
+import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { AfterTheEnd, AfterTheEndOutcome } from './after-the-end';
 import { SettlementMoves, SettledPayout } from './settlement-moves';
@@ -40,7 +40,7 @@ export class SettlementService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
     private readonly trades: TradesRepository,
-    private readonly tradesService: TradesService,
+    private readonly tradesService: TradeTransitionsService,
     private readonly ledger: LedgerService,
     private readonly moves: SettlementMoves,
     private readonly journal: SettlementRepository,

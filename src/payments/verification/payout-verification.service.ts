@@ -7,7 +7,7 @@ import { DisputesService } from '../../disputes/disputes.service';
 import type { Trade } from '../../trades/trade.types';
 import { ProviderHealth } from '../../trades/provider-health';
 import { TradesRepository } from '../../trades/trades.repository';
-import { TradesService } from '../../trades/trades.service';
+import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
 import { NotYet } from '../funding/provider-steps';
 import { WalletTransfer, WECHAT, WechatPort } from '../providers/wechat/wechat.port';
@@ -28,7 +28,7 @@ export class PayoutVerificationService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly trades: TradesRepository,
-    private readonly tradesService: TradesService,
+    private readonly tradesService: TradeTransitionsService,
     private readonly disputes: DisputesService,
     private readonly encryption: FieldEncryption,
     private readonly health: ProviderHealth,

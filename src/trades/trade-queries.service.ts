@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user';
+import { DomainError } from '../common/errors';
+import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { ListTradesQuery, TradeEventView, TradeView } from './dto/trades.dto';
+import { HandleReveals } from './handle-reveals.service';
+import { presentEvent, presentTrade } from './trade.presenter';
+import { isTradeCursor } from './trade-position';
+import type { Trade } from './trade.types';
+import { TradesRepository } from './trades.repository';
+
+/**
+ * What the parties read of their trades (`GET /v1/trades`, a trade, its timeline), and the two rules every
+ * answer about one trade follows: only its parties and operators see it, and a payment handle is shown only
+ * as `HandleReveals` allows.
+ */
+@Injectable()
+export class TradeQueriesService {
+  constructor(
+    private readonly trades: TradesRepository,
+    private readonly reveals: HandleReveals,
+  ) {}
+
+  async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
+    const limit = pageSize(query);
+    const after = query.cursor ? decodeCursor(query.cursor, isTradeCursor) : undefined;
+    const rows = await this.trades.listForUser(
+      caller.id,
+      query.state ? [query.state] : undefined,
+      limit + 1,
+      after && { createdAt: after.t, id: after.id },
+    );
+    return toPage(
+      rows,
+      limit,
+      // A list never shows a payment handle (API.md): only the trade itself does, to its counterparty.
+      (trade) => presentTrade(trade),
+      (trade) => ({ t: trade.position, id: trade.id }),
+    );
+  }
+
+  async get(caller: AuthUser, id: string): Promise<TradeView> {
+    return this.present(caller, await this.visible(caller, id));
+  }
+
+  async events(caller: AuthUser, id: string, query: { limit?: number; cursor?: string }): Promise<Page<TradeEventView>> {
+    await this.visible(caller, id);
+    const limit = pageSize(query);
+    const after = query.cursor
+      ? decodeCursor(
+          query.cursor,
+          (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
+        )
+      : undefined;
+    const rows = await this.trades.events(id, limit + 1, after?.e);
+    return toPage(rows, limit, presentEvent, (row) => ({ e: row.id }));
+  }
+
+  /** 404 for anyone but its parties and operators. */
+  async visible(caller: AuthUser, id: string): Promise<Trade> {
+    const trade = await this.trades.find(id);
+    if (!trade || (caller.role !== 'operator' && caller.id !== trade.travelerId && caller.id !== trade.counterpartyId))
+      throw DomainError.notFound('Trade');
+    return trade;
+  }
+
+  /** The traveler's WeChat id reaches only the trade's counterparty, and only while the RMB must be sent (recorded). */
+  present(caller: AuthUser, trade: Trade): Promise<TradeView> {
+    return this.reveals.present(caller, trade);
+  }
+}
