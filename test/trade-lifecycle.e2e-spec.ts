@@ -11,9 +11,9 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 
 /**
- * The transitions past `awaiting_funding` cannot be reached over HTTP until funding exists: here the trade
- * service is driven directly (as the funding and settlement flows will drive it) against the real
- * PostgreSQL, and every step is read back over HTTP, in the ledger, and through the checker.
+ * The transitions other modules drive (funding, settlement, disputes), called directly on the trade service as those
+ * modules call them, against the real PostgreSQL; every step is read back over HTTP, in the ledger, and through the
+ * checker. The same paths through the providers' mocks are in the funding, settlement and dispute suites.
  */
 describe('trade lifecycle and ledger', () => {
   let test: TestApp;
