@@ -17,6 +17,15 @@ import { effectiveRate, Price, withinGuard } from '../market/pricing';
 import { OutboxService } from '../outbox/outbox.service';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import {
+  disputeCaptureJobId,
+  fundingDeadlineJobId,
+  lastSearchJobId,
+  payoutDeadlineJobId,
+  settleJobId,
+  verifyPayoutJobId,
+} from '../queues/job-ids';
+import { keepTrying, keepVerifying } from '../queues/retry-policies';
 import { RatesService } from '../rates/rates.service';
 import { HANDLE_CONTEXT } from '../users/users.service';
 import { isTradeCursor } from './trade-position';
@@ -31,14 +40,6 @@ import { HandleReveals } from './handle-reveals.service';
 import type { EndingLocks } from './trades.repository';
 import { DbTime, PartyForTrade, PartyUsage, TradesRepository } from './trades.repository';
 import { assertWithinLimits } from './trade-limits';
-
-export function fundingDeadlineJobId(tradeId: string): string {
-  return `deadline-${tradeId}-funding`;
-}
-
-export function payoutDeadlineJobId(tradeId: string): string {
-  return `deadline-${tradeId}-payout`;
-}
 
 interface TradeTerms {
   /** Read before the transaction: a stale one refuses the trade before anything is locked. */
@@ -514,9 +515,9 @@ export class TradesService {
         await this.outbox.write(manager, {
           queue: QUEUES.verification,
           jobName: JOBS.verification.verifyPayout,
-          jobId: `verify-${trade.id}`,
+          jobId: verifyPayoutJobId(trade.id),
           payload: { tradeId: trade.id },
-          retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+          retry: keepVerifying(this.config.providerPollEveryMs),
         });
         return reported;
       });
@@ -567,9 +568,9 @@ export class TradesService {
       queue: QUEUES.verification,
       jobName: JOBS.verification.lastSearch,
       // Per deadline: one extended after a WeChat outage gets a search of its own (a finished job's id is not reused).
-      jobId: `last-search-${tradeId}-${trade.payoutBy.getTime()}`,
+      jobId: lastSearchJobId(tradeId, trade.payoutBy),
       payload: { tradeId },
-      retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepVerifying(this.config.providerPollEveryMs),
     });
     return true;
   }
@@ -593,9 +594,9 @@ export class TradesService {
     await this.outbox.write(manager, {
       queue: QUEUES.settlement,
       jobName: JOBS.settlement.captureIntoEscrow,
-      jobId: `dispute-capture-${tradeId}`,
+      jobId: disputeCaptureJobId(tradeId),
       payload: { tradeId },
-      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepTrying(this.config.providerPollEveryMs),
     });
     return moved;
   }
@@ -664,9 +665,9 @@ export class TradesService {
     await this.outbox.write(manager, {
       queue: QUEUES.settlement,
       jobName: JOBS.settlement.settleTrade,
-      jobId: `settle-${tradeId}-${state}`,
+      jobId: settleJobId(tradeId, state),
       payload: { tradeId },
-      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepTrying(this.config.providerPollEveryMs),
     });
   }
 

@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { BankFundingService } from './bank-funding.service';
 import { FundingService } from './funding.service';
-import { pollBackoffStrategy } from './provider-steps';
+import { pollBackoffStrategy } from '../../queues/retry-policies';
 
 // The funding checks back off by the `poll` strategy, which BullMQ does not have built in.
 @Processor(QUEUES.funding, { settings: { backoffStrategy: pollBackoffStrategy } })

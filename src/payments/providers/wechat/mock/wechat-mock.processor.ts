@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { wechatConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { wechatNotifyJobId } from '../../../../queues/job-ids';
 import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../wechatpay-crypto';
 import { WechatMockService } from './wechat-mock.service';
 
@@ -58,7 +59,7 @@ export class WechatMockProcessor extends WorkerHost {
       this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,
-        jobId: `wechat-notify-${delivery.notification.id}-${delivery.copy}-${next}`,
+        jobId: wechatNotifyJobId(delivery.notification.id, delivery.copy, next),
         payload: { ...delivery, attempt: next },
         delayMs: wait,
       }),
