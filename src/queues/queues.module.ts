@@ -11,6 +11,7 @@ import { QueueRegistry } from './queue-registry';
 import { WorkerConcurrency } from './worker-concurrency';
 import { PeriodicJobs } from './periodic-jobs';
 import { DEFAULT_JOB_OPTIONS } from './retry-policies';
+import { JobHandlerCheck } from './job-handler-check';
 
 @Global()
 @Module({
@@ -26,7 +27,7 @@ import { DEFAULT_JOB_OPTIONS } from './retry-policies';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs, JobHandlerCheck],
   exports: [BullModule, QueueRegistry, PeriodicJobs],
 })
 export class QueuesModule {}
