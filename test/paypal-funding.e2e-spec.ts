@@ -4,7 +4,7 @@ import { PaypalMockIdentity } from '../src/payments/providers/paypal/mock/paypal
 import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { loadPaypalConfig } from '../src/config';
-import { pollAttemptsWithin } from '../src/payments/funding/provider-steps';
+import { pollAttemptsWithin } from '../src/queues/retry-policies';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';

@@ -12,6 +12,8 @@ import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination'
 import { OutboxService } from '../outbox/outbox.service';
 import { FundingRepository } from '../payments/funding/funding.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { settleRetryJobId } from '../queues/job-ids';
+import { keepTrying } from '../queues/retry-policies';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradesRepository } from '../trades/trades.repository';
@@ -78,9 +80,9 @@ export class AdminTradesService {
       await this.outbox.write(manager, {
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.settleTrade,
-        jobId: `settle-${tradeId}-retry-${randomUUID()}`,
+        jobId: settleRetryJobId(tradeId, randomUUID()),
         payload: { tradeId },
-        retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+        retry: keepTrying(this.config.providerPollEveryMs),
       });
       await this.audit.record(manager, {
         operatorId: operator.id,

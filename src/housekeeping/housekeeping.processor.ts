@@ -8,6 +8,7 @@ import { tradesConfig } from '../config';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandlesJobs } from '../queues/job-handlers';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 
@@ -19,6 +20,11 @@ const KEEP_PUBLISHED_OUTBOX_HOURS = 72;
 const ERASE_BATCH = 500;
 
 /** Clean-up work. Each job is idempotent: running it twice deletes nothing more than running it once. */
+@HandlesJobs('housekeeping', [
+  JOBS.housekeeping.purgeIdempotencyKeys,
+  JOBS.housekeeping.purgePublishedOutbox,
+  JOBS.housekeeping.eraseHandleSnapshots,
+])
 @Processor(QUEUES.housekeeping)
 export class HousekeepingProcessor extends WorkerHost {
   private readonly logger = new Logger(HousekeepingProcessor.name);

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandlesJobs } from '../queues/job-handlers';
 import { MarketRepository } from './market.repository';
 
 const SWEEP_BATCH = 500;
@@ -13,6 +14,7 @@ const SWEEP_MAX_BATCHES = 20;
  * Request expiry. The delayed job expires one request at its time; the sweeper expires whatever a lost job
  * left behind. Both are conditional updates, so running either twice changes nothing more.
  */
+@HandlesJobs('market', [JOBS.market.expireRequest, JOBS.market.sweepExpiredRequests])
 @Processor(QUEUES.market)
 export class MarketProcessor extends WorkerHost {
   private readonly logger = new Logger(MarketProcessor.name);

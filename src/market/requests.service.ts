@@ -9,6 +9,7 @@ import { Page, pageSize } from '../common/http/pagination';
 import { marketConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { expireRequestJobId } from '../queues/job-ids';
 import { RatesService } from '../rates/rates.service';
 import { UsersRepository } from '../users/users.repository';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
@@ -20,10 +21,6 @@ import { MarketRepository } from './market.repository';
 import { ExchangeRequest, requestStatus, RequestStatus } from './market.types';
 import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
-
-export function expireRequestJobId(requestId: string): string {
-  return `expire-request-${requestId}`;
-}
 
 @Injectable()
 export class RequestsService {

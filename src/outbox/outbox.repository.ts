@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows, SqlParams } from '../common/database/query';
+import type { JobRetryOptions } from '../queues/retry-policies';
 
 export interface OutboxRow {
   id: string;
@@ -12,15 +13,6 @@ export interface OutboxRow {
   /** What is left until the row's due time, by PostgreSQL's clock when it was claimed. */
   remainingDelayMs: number;
   options: JobRetryOptions;
-}
-
-export interface JobRetryOptions {
-  attempts?: number;
-  backoffMs?: number;
-  /** Exponential by default; fixed for polls that should ask at a steady pace; `poll` doubles up to `backoffCapMs`. */
-  backoffType?: 'exponential' | 'fixed' | 'poll';
-  /** The longest delay of a `poll` backoff. */
-  backoffCapMs?: number;
 }
 
 export const OUTBOX_CHANNEL = 'yb_outbox';

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { assertJobId, QueueName } from '../queues/queue-names';
-import { JobRetryOptions, NewOutboxRow, OutboxRepository } from './outbox.repository';
+import type { JobRetryOptions } from '../queues/retry-policies';
+import { NewOutboxRow, OutboxRepository } from './outbox.repository';
 
 export interface OutboxMessage {
   queue: QueueName;

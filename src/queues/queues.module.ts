@@ -10,6 +10,8 @@ import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
 import { WorkerConcurrency } from './worker-concurrency';
 import { PeriodicJobs } from './periodic-jobs';
+import { DEFAULT_JOB_OPTIONS } from './retry-policies';
+import { JobHandlerCheck } from './job-handler-check';
 
 @Global()
 @Module({
@@ -20,17 +22,12 @@ import { PeriodicJobs } from './periodic-jobs';
       useFactory: (config: ConfigType<typeof redisConfig>) => ({
         connection: { ...redisOptions(config), maxRetriesPerRequest: null },
         prefix: config.queuePrefix,
-        defaultJobOptions: {
-          attempts: 8,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { age: 24 * 3600, count: 10000 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
       }),
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs, JobHandlerCheck],
   exports: [BullModule, QueueRegistry, PeriodicJobs],
 })
 export class QueuesModule {}

@@ -2,9 +2,11 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { formatRate } from '../common/money';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandlesJobs } from '../queues/job-handlers';
 import { RatesService } from './rates.service';
 
 /** Refreshes the reference. Running it twice only adds one more history row. */
+@HandlesJobs('rates', [JOBS.rates.refreshReference])
 @Processor(QUEUES.rates)
 export class RatesProcessor extends WorkerHost {
   constructor(private readonly rates: RatesService) {

@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandlesJobs } from '../queues/job-handlers';
 import { ReconciliationService, RunSummary } from './reconciliation.service';
 
 /** A run found another under way: an operator's run waits its turn (the job retries); a scheduled one is simply skipped. */
@@ -11,6 +12,7 @@ export class ReconciliationBusy extends Error {
   }
 }
 
+@HandlesJobs('reconciliation', [JOBS.reconciliation.reconcile])
 @Processor(QUEUES.reconciliation)
 export class ReconciliationProcessor extends WorkerHost {
   constructor(private readonly reconciliation: ReconciliationService) {

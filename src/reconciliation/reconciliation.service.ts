@@ -9,6 +9,8 @@ import { formatAmount } from '../common/money';
 import { reconciliationConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { reconcileNowJobId } from '../queues/job-ids';
+import { RECONCILE_NOW_RETRY } from '../queues/retry-policies';
 import { BankAndWechatChecks } from './bank-checks';
 import { BankSearch, BankSearchResult } from './bank-search';
 import { Finding, MISMATCH, PLATFORM_SUBJECT, SETTLING_STATES, TradeCheck, TradeFacts } from './mismatch';
@@ -192,14 +194,14 @@ export class ReconciliationService {
 
   /** Queues a run now (an operator's request), audited; it waits its turn if a run is under way. */
   async requestRun(operator: AuthUser): Promise<{ queued: true; jobId: string }> {
-    const jobId = `reconcile-now-${randomUUID()}`;
+    const jobId = reconcileNowJobId(randomUUID());
     await this.dataSource.transaction(async (manager) => {
       await this.outbox.write(manager, {
         queue: QUEUES.reconciliation,
         jobName: JOBS.reconciliation.reconcile,
         jobId,
         payload: { trigger: 'operator' },
-        retry: { attempts: 120, backoffMs: 1000, backoffType: 'fixed' },
+        retry: RECONCILE_NOW_RETRY,
       });
       await this.audit.record(manager, {
         operatorId: operator.id,

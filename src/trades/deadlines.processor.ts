@@ -5,6 +5,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { HandlesJobs } from '../queues/job-handlers';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
 import type { TradeState } from './trade.state-machine';
 import { TradeTransitionsService } from './trade-transitions.service';
@@ -17,6 +18,7 @@ const SWEEP_MAX_BATCHES = 20;
  * deadline a lost job left behind. Both go through the same conditional transition, so running either
  * twice, or in two worker processes at once, changes nothing twice.
  */
+@HandlesJobs('deadlines', [JOBS.deadlines.fundingDeadline, JOBS.deadlines.payoutDeadline, JOBS.deadlines.sweepDeadlines])
 @Processor(QUEUES.deadlines)
 export class DeadlinesProcessor extends WorkerHost {
   private readonly logger = new Logger(DeadlinesProcessor.name);

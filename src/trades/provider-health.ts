@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { returningRows } from '../common/database/query';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { extendedDeadlineJobId } from '../queues/job-ids';
 import { TradesRepository } from './trades.repository';
 
 export type HealthProvider = 'paypal' | 'bank' | 'wechat';
@@ -179,7 +180,7 @@ export class ProviderHealth {
         await this.outbox.write(manager, {
           queue: QUEUES.deadlines,
           jobName: deadline === 'funding' ? JOBS.deadlines.fundingDeadline : JOBS.deadlines.payoutDeadline,
-          jobId: `deadline-${id}-${deadline}-extended-${outage.to.getTime()}`,
+          jobId: extendedDeadlineJobId(id, deadline, outage.to),
           payload: { tradeId: id },
           delayMs: Number(moved[0].due_in_ms),
         });

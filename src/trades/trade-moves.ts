@@ -10,6 +10,8 @@ import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade, TransitionEffects } from './trade.types';
 import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
+import { settleJobId } from '../queues/job-ids';
+import { keepTrying } from '../queues/retry-policies';
 
 type MovedTrade = Trade & { previousState: TradeState };
 
@@ -97,9 +99,9 @@ export class TradeMoves {
     await this.outbox.write(manager, {
       queue: QUEUES.settlement,
       jobName: JOBS.settlement.settleTrade,
-      jobId: `settle-${tradeId}-${state}`,
+      jobId: settleJobId(tradeId, state),
       payload: { tradeId },
-      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepTrying(this.config.providerPollEveryMs),
     });
   }
 

@@ -24,10 +24,7 @@ import { presentTrade } from './trade.presenter';
 import type { Trade } from './trade.types';
 import { assertWithinLimits } from './trade-limits';
 import { PartyForTrade, PartyUsage, TradesRepository } from './trades.repository';
-
-export function fundingDeadlineJobId(tradeId: string): string {
-  return `deadline-${tradeId}-funding`;
-}
+import { fundingDeadlineJobId } from '../queues/job-ids';
 
 interface TradeTerms {
   /** Read before the transaction: a stale one refuses the trade before anything is locked. */

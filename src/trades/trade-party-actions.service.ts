@@ -12,6 +12,8 @@ import { TradeMoves } from './trade-moves';
 import { TradeQueriesService } from './trade-queries.service';
 import type { Actor } from './trade.types';
 import { TradesRepository } from './trades.repository';
+import { verifyPayoutJobId } from '../queues/job-ids';
+import { keepVerifying } from '../queues/retry-policies';
 
 /**
  * What the parties do to a trade over HTTP: cancel it before funding, report the WeChat payout, confirm the
@@ -80,9 +82,9 @@ export class TradePartyActionsService {
         await this.outbox.write(manager, {
           queue: QUEUES.verification,
           jobName: JOBS.verification.verifyPayout,
-          jobId: `verify-${trade.id}`,
+          jobId: verifyPayoutJobId(trade.id),
           payload: { tradeId: trade.id },
-          retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+          retry: keepVerifying(this.config.providerPollEveryMs),
         });
         return reported;
       });

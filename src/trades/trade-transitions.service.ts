@@ -13,10 +13,8 @@ import { ProviderHealth } from './provider-health';
 import { TradeMoves } from './trade-moves';
 import type { Actor, Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
-
-export function payoutDeadlineJobId(tradeId: string): string {
-  return `deadline-${tradeId}-payout`;
-}
+import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
+import { keepTrying, keepVerifying } from '../queues/retry-policies';
 
 /** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
 export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
@@ -125,9 +123,9 @@ export class TradeTransitionsService {
       queue: QUEUES.verification,
       jobName: JOBS.verification.lastSearch,
       // Per deadline: one extended after a WeChat outage gets a search of its own (a finished job's id is not reused).
-      jobId: `last-search-${tradeId}-${trade.payoutBy.getTime()}`,
+      jobId: lastSearchJobId(tradeId, trade.payoutBy),
       payload: { tradeId },
-      retry: { attempts: 10000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepVerifying(this.config.providerPollEveryMs),
     });
     return true;
   }
@@ -194,9 +192,9 @@ export class TradeTransitionsService {
     await this.outbox.write(manager, {
       queue: QUEUES.settlement,
       jobName: JOBS.settlement.captureIntoEscrow,
-      jobId: `dispute-capture-${tradeId}`,
+      jobId: disputeCaptureJobId(tradeId),
       payload: { tradeId },
-      retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+      retry: keepTrying(this.config.providerPollEveryMs),
     });
     return moved;
   }

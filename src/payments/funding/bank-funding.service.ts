@@ -14,7 +14,9 @@ import { TradeTransitionsService } from '../../trades/trade-transitions.service'
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, fundingPoll, NotYet } from './provider-steps';
+import { bankReturnJobId, checkFundingJobId } from '../../queues/job-ids';
+import { fundingPoll, keepTrying } from '../../queues/retry-policies';
+import { NotYet } from './provider-steps';
 
 // The bank's settled incoming transfers: read back a day on the first read, each read overlapping the last by a
 // minute (a transfer's settlement time may be earlier than its commit), at most 20 pages of 500 a sweep.
@@ -178,9 +180,9 @@ export class BankFundingService {
         await this.outbox.write(manager, {
           queue: QUEUES.settlement,
           jobName: JOBS.settlement.returnBankMoney,
-          jobId: `bank-return-${transfer.transferId}`,
+          jobId: bankReturnJobId(transfer.transferId),
           payload: { transferId: transfer.transferId },
-          retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+          retry: keepTrying(this.config.providerPollEveryMs),
         });
       }
       if (trade && disposition !== 'funded') {

@@ -1,11 +1,13 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
+import { HandlesJobs } from '../../queues/job-handlers';
 import { BankFundingService } from './bank-funding.service';
 import { FundingService } from './funding.service';
-import { pollBackoffStrategy } from './provider-steps';
+import { pollBackoffStrategy } from '../../queues/retry-policies';
 
 // The funding checks back off by the `poll` strategy, which BullMQ does not have built in.
+@HandlesJobs('funding', [JOBS.funding.checkFunding, JOBS.funding.receiveBankTransfer])
 @Processor(QUEUES.funding, { settings: { backoffStrategy: pollBackoffStrategy } })
 export class FundingProcessor extends WorkerHost {
   constructor(

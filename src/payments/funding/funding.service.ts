@@ -14,7 +14,9 @@ import { TradeTransitionsService } from '../../trades/trade-transitions.service'
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
+import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
+import { fundingPoll, keepTrying } from '../../queues/retry-policies';
+import { honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
 
 /**
  * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
@@ -130,11 +132,11 @@ export class FundingService {
         await this.outbox.write(manager, {
           queue: QUEUES.settlement,
           jobName: JOBS.settlement.captureIntoEscrow,
-          jobId: `honor-capture-${tradeId}`,
+          jobId: honorCaptureJobId(tradeId),
           payload: { tradeId },
           delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
           // PayPal down at that moment must not mean the period runs out: keep trying, as settlement does.
-          retry: { attempts: 1000, backoffMs: this.config.providerPollEveryMs, backoffType: 'fixed' },
+          retry: keepTrying(this.config.providerPollEveryMs),
         });
         return 'funded' as const;
       }

@@ -15,7 +15,8 @@ import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifi
 import { WECHAT, WechatPort } from '../providers/wechat/wechat.port';
 import { TradesRepository } from '../../trades/trades.repository';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, fundingPoll, keepTrying } from './provider-steps';
+import { bankIncomingJobId, bankReturnJobId, checkFundingJobId, settleJobId, verifyPayoutJobId } from '../../queues/job-ids';
+import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
@@ -86,7 +87,7 @@ export class ProviderWebhooksController {
         await this.outbox.write(manager, {
           queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,
           jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
-          jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : `settle-${target.tradeId}-${eventId}`,
+          jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : settleJobId(target.tradeId, eventId),
           payload: { tradeId: target.tradeId },
           retry:
             target.kind === 'funding'
@@ -135,7 +136,7 @@ export class ProviderWebhooksController {
       jobs.push({
         queue: QUEUES.funding,
         jobName: JOBS.funding.receiveBankTransfer,
-        jobId: `bank-incoming-${data.id}-${eventId}`,
+        jobId: bankIncomingJobId(data.id, eventId),
         payload: { transferId: data.id },
         retry: keepTrying(this.tradesSettings.providerPollEveryMs),
       });
@@ -144,7 +145,7 @@ export class ProviderWebhooksController {
       jobs.push({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.returnBankMoney,
-        jobId: `bank-return-${data.returnsTransferId}-${eventId}`,
+        jobId: bankReturnJobId(data.returnsTransferId, eventId),
         payload: { transferId: data.returnsTransferId },
         retry: keepTrying(this.tradesSettings.providerPollEveryMs),
       });
@@ -153,7 +154,7 @@ export class ProviderWebhooksController {
         jobs.push({
           queue: QUEUES.settlement,
           jobName: JOBS.settlement.settleTrade,
-          jobId: `settle-${tradeId}-${eventId}`,
+          jobId: settleJobId(tradeId, eventId),
           payload: { tradeId },
           retry: keepTrying(this.tradesSettings.providerPollEveryMs),
         });
@@ -203,7 +204,7 @@ export class ProviderWebhooksController {
         await this.outbox.write(manager, {
           queue: QUEUES.verification,
           jobName: JOBS.verification.verifyPayout,
-          jobId: `verify-${tradeId}-${eventId}`,
+          jobId: verifyPayoutJobId(tradeId, eventId),
           payload: { tradeId },
           retry: keepTrying(this.tradesSettings.providerPollEveryMs),
         });

@@ -10,7 +10,17 @@ import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
-import { checkFundingJobId, fundingPoll, honorCaptureDelayMs, keepTrying } from './provider-steps';
+import {
+  bankReturnJobId,
+  checkFundingJobId,
+  disputeCaptureJobId,
+  honorCaptureJobId,
+  settleJobId,
+  sweepCopyJobId,
+  verifyPayoutJobId,
+} from '../../queues/job-ids';
+import { fundingPoll, keepTrying } from '../../queues/retry-policies';
+import { honorCaptureDelayMs } from './provider-steps';
 import { watchMessage } from '../settlement/settlement-run';
 import { BankFundingService } from './bank-funding.service';
 import { safeErrorForLog } from '../../common/errors';
@@ -67,7 +77,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       (row: { key: string; state: string }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.settleTrade,
-        jobId: `settle-${row.key}-${row.state}`,
+        jobId: settleJobId(row.key, row.state),
         payload: { tradeId: row.key },
         retry,
       }),
@@ -105,7 +115,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       (row: { key: string }) => ({
         queue: QUEUES.verification,
         jobName: JOBS.verification.verifyPayout,
-        jobId: `verify-${row.key}`,
+        jobId: verifyPayoutJobId(row.key),
         payload: { tradeId: row.key },
         retry,
       }),
@@ -120,7 +130,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       (row: { key: string; state: string; funded_at: Date }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.captureIntoEscrow,
-        jobId: row.state === 'disputed' ? `dispute-capture-${row.key}` : `honor-capture-${row.key}`,
+        jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
         payload: { tradeId: row.key },
         delayMs:
           row.state === 'disputed' ? 0 : Math.max(0, row.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs) - Date.now()),
@@ -137,7 +147,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       (row: { key: string }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.returnBankMoney,
-        jobId: `bank-return-${row.key}`,
+        jobId: bankReturnJobId(row.key),
         payload: { transferId: row.key },
         retry,
       }),
@@ -206,7 +216,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     const queue = this.queues.get(message.queue);
     const own = await queue.getJob(message.jobId);
     if (own && PENDING_STATES.includes(await own.getState())) return null;
-    const sweepJobId = `${message.jobId}-sweep`;
+    const sweepJobId = sweepCopyJobId(message.jobId);
     const spare = await queue.getJob(sweepJobId);
     if (spare) {
       if (PENDING_STATES.includes(await spare.getState())) return null;

@@ -1,6 +1,7 @@
 import { loadTradesConfig } from '../../config';
-import { pollDelayMs } from '../funding/provider-steps';
-import { stepErrorText, watchJobId, watchMessage } from './settlement-run';
+import { pollDelayMs } from '../../queues/retry-policies';
+import { watchJobId } from '../../queues/job-ids';
+import { stepErrorText, watchMessage } from './settlement-run';
 import { NotYet } from '../funding/provider-steps';
 import { PaypalApiError } from '../providers/paypal/paypal.port';
 

@@ -2,7 +2,9 @@ import type { TradesConfig } from '../../config';
 import type { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import type { TradesRepository } from '../../trades/trades.repository';
-import { NotYet, pollAttemptsWithin } from '../funding/provider-steps';
+import { watchJobId } from '../../queues/job-ids';
+import { watchPoll } from '../../queues/retry-policies';
+import { NotYet } from '../funding/provider-steps';
 import { StepName, STEPS } from './settlement-plan';
 import type { SettlementRepository } from './settlement.repository';
 
@@ -97,16 +99,6 @@ export function watchMessage(
     jobName: JOBS.settlement.settleTrade,
     jobId: watchJobId(tradeId, step, attempt),
     payload: { tradeId, watch: true },
-    retry: {
-      // Past the window the watch still goes on (the sweeper queues it again); the trade is flagged by then.
-      attempts: pollAttemptsWithin(windowMs, config.providerPollEveryMs, config.settlementWatchPollMaxMs) + 1,
-      backoffMs: config.providerPollEveryMs,
-      backoffType: 'poll',
-      backoffCapMs: config.settlementWatchPollMaxMs,
-    },
+    retry: watchPoll(windowMs, config),
   };
-}
-
-export function watchJobId(tradeId: string, step: 'watch_payout' | 'watch_bank_return', attempt: number): string {
-  return `${step.replaceAll('_', '-')}-${tradeId}-${attempt}`;
 }

@@ -4,9 +4,11 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { tradesConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
+import { HandlesJobs } from '../../queues/job-handlers';
 import { TradesRepository } from '../../trades/trades.repository';
 import { BankFundingService } from '../funding/bank-funding.service';
-import { NotYet, pollBackoffStrategy } from '../funding/provider-steps';
+import { pollBackoffStrategy } from '../../queues/retry-policies';
+import { NotYet } from '../funding/provider-steps';
 import { ProviderWorkSweeper } from '../funding/provider-work.sweeper';
 import { SettlementBusy, SettlementClaimLost } from './settlement-run';
 import { SettlementService } from './settlement.service';
@@ -18,6 +20,12 @@ import { SettlementService } from './settlement.service';
  * ("not yet") and another run holding the trade's claim are not failures: a step that waits past its bound flags
  * the trade by itself. A watch job asks again, backing off, until its outcome is final.
  */
+@HandlesJobs('settlement', [
+  JOBS.settlement.settleTrade,
+  JOBS.settlement.captureIntoEscrow,
+  JOBS.settlement.returnBankMoney,
+  JOBS.settlement.sweepProviderWork,
+])
 @Processor(QUEUES.settlement, { settings: { backoffStrategy: pollBackoffStrategy } })
 export class SettlementProcessor extends WorkerHost {
   constructor(

@@ -1,9 +1,11 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { JOBS, QUEUES } from '../../queues/queue-names';
+import { HandlesJobs } from '../../queues/job-handlers';
 import { PayoutVerificationService } from './payout-verification.service';
 
 // Each job waits on WeChat (up to its timeout); WORKER_CONCURRENCY jobs run at once, so one slow answer holds up none.
+@HandlesJobs('verification', [JOBS.verification.verifyPayout, JOBS.verification.lastSearch])
 @Processor(QUEUES.verification)
 export class VerificationProcessor extends WorkerHost {
   constructor(private readonly verification: PayoutVerificationService) {

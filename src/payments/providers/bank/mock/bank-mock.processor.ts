@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { signPayload } from '../../../../common/crypto/hmac-signature';
 import { bankConfig } from '../../../../config';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { HandlesJobs } from '../../../../queues/job-handlers';
 import { BankMockService } from './bank-mock.service';
 
 /**
@@ -14,6 +15,7 @@ import { BankMockService } from './bank-mock.service';
  * callbacks. Every delivery attempt is signed with its own time, so honest retries are never stale; a
  * non-2xx answer fails the attempt and BullMQ retries it with backoff.
  */
+@HandlesJobs('sandboxBank', [JOBS.sandboxBank.settleTransfer, JOBS.sandboxBank.bounceReturn, JOBS.sandboxBank.deliverWebhook])
 @Processor(QUEUES.sandboxBank)
 export class BankMockProcessor extends WorkerHost {
   constructor(

@@ -9,6 +9,8 @@ import { formatAmount } from '../../../../common/money';
 import { bankConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../../../queues/job-ids';
+import { mockWebhookRetry } from '../../../../queues/retry-policies';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
 import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
@@ -168,7 +170,7 @@ export class BankMockService {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.bounceReturn,
-        jobId: `bank-bounce-${id}`,
+        jobId: bankBounceJobId(id),
         payload: { id },
         delayMs: this.config.mockSettlementDelayMs,
       });
@@ -204,7 +206,7 @@ export class BankMockService {
     await this.outbox.write(manager, {
       queue: QUEUES.sandboxBank,
       jobName: JOBS.sandboxBank.settleTransfer,
-      jobId: `bank-settle-${id}`,
+      jobId: bankSettleJobId(id),
       payload: { id },
       delayMs: this.config.mockSettlementDelayMs,
     });
@@ -222,10 +224,10 @@ export class BankMockService {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.deliverWebhook,
-        jobId: `bank-webhook-${event.id}-${copy}`,
+        jobId: bankWebhookJobId(event.id, copy),
         payload: { event, url: this.config.mockWebhookUrl ?? this.urls.callback('bank') },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
-        retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
+        retry: mockWebhookRetry(this.config),
       });
     }
   }

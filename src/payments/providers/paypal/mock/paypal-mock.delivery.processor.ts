@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { paypalConfig } from '../../../../config';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { HandlesJobs } from '../../../../queues/job-handlers';
 import { signedString, signTransmission } from '../paypal-webhook-signature';
 import { PaypalMockIdentity } from './paypal-mock.identity';
 import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
@@ -18,6 +19,11 @@ import { PaypalMockPayouts } from './paypal-mock.payouts';
  * PayPal does, so retries over days are never stale; a non-2xx answer fails the attempt and BullMQ retries
  * it with backoff.
  */
+@HandlesJobs('sandboxWebhooks', [
+  JOBS.sandboxWebhooks.deliverPaypal,
+  JOBS.sandboxWebhooks.settlePaypalPayout,
+  JOBS.sandboxWebhooks.returnPaypalPayoutItem,
+])
 @Processor(QUEUES.sandboxWebhooks)
 export class PaypalMockDeliveryProcessor extends WorkerHost {
   constructor(

@@ -7,6 +7,7 @@ import { applyBps, formatAmount } from '../../../../common/money';
 import { paypalConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../../../queues/job-ids';
 import { PaypalMockError } from './paypal-mock.errors';
 import { paypalId, positiveUsd } from './paypal-mock.service';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
@@ -111,7 +112,7 @@ export class PaypalMockPayouts {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
-        jobId: `paypal-payout-settle-${inserted[0].id}`,
+        jobId: paypalPayoutSettleJobId(inserted[0].id),
         payload: { batchId: inserted[0].id },
         delayMs: this.config.mockPayoutDelayMs,
       });
@@ -153,7 +154,7 @@ export class PaypalMockPayouts {
         await this.outbox.write(manager, {
           queue: QUEUES.sandboxWebhooks,
           jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem,
-          jobId: `paypal-payout-return-${item.id}`,
+          jobId: paypalPayoutReturnJobId(item.id),
           payload: { itemId: item.id },
           delayMs: this.config.mockUnclaimedReturnMs,
         });

@@ -5,6 +5,8 @@ import { EntityManager } from 'typeorm';
 import { paypalConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { paypalWebhookJobId } from '../../../../queues/job-ids';
+import { mockWebhookRetry } from '../../../../queues/retry-policies';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
 import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
@@ -74,14 +76,14 @@ export class PaypalMockWebhooks {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.deliverPaypal,
-        jobId: `paypal-webhook-${id}-${copy}`,
+        jobId: paypalWebhookJobId(id, copy),
         payload: {
           event,
           url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
           certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
         },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
-        retry: { attempts: this.config.mockWebhookAttempts, backoffMs: this.config.mockWebhookBackoffMs },
+        retry: mockWebhookRetry(this.config),
       });
     }
     return id;

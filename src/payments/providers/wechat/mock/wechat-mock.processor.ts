@@ -8,6 +8,8 @@ import { DataSource } from 'typeorm';
 import { wechatConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { HandlesJobs } from '../../../../queues/job-handlers';
+import { wechatNotifyJobId } from '../../../../queues/job-ids';
 import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../wechatpay-crypto';
 import { WechatMockService } from './wechat-mock.service';
 
@@ -24,6 +26,7 @@ interface Delivery {
  * (`WECHAT_MOCK_NOTIFY_SCHEDULE_MS`), each next attempt a delayed job of its own. Also settles the sandbox's
  * PROCESSING transfers when their time is up.
  */
+@HandlesJobs('sandboxWechat', [JOBS.sandboxWechat.settleTransfer, JOBS.sandboxWechat.deliverNotification])
 @Processor(QUEUES.sandboxWechat)
 export class WechatMockProcessor extends WorkerHost {
   private readonly logger = new Logger(WechatMockProcessor.name);
@@ -58,7 +61,7 @@ export class WechatMockProcessor extends WorkerHost {
       this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,
-        jobId: `wechat-notify-${delivery.notification.id}-${delivery.copy}-${next}`,
+        jobId: wechatNotifyJobId(delivery.notification.id, delivery.copy, next),
         payload: { ...delivery, attempt: next },
         delayMs: wait,
       }),

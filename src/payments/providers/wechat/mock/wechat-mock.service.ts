@@ -9,6 +9,7 @@ import { formatAmount } from '../../../../common/money';
 import { wechatConfig } from '../../../../config';
 import { OutboxService } from '../../../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../../../queues/queue-names';
+import { wechatNotifyJobId, wechatTransferSettleJobId } from '../../../../queues/job-ids';
 import { draw } from '../../../../sandbox/faults';
 import { FaultsService } from '../../../../sandbox/faults.service';
 import { loadOrMakeIdentity, SigningIdentity } from '../../../../sandbox/sandbox-keys';
@@ -129,7 +130,7 @@ export class WechatMockService {
         await this.outbox.write(manager, {
           queue: QUEUES.sandboxWechat,
           jobName: JOBS.sandboxWechat.settleTransfer,
-          jobId: `wechat-transfer-settle-${rows[0].id}`,
+          jobId: wechatTransferSettleJobId(rows[0].id),
           payload: { transferId: rows[0].id },
           delayMs: given.processingMs,
         });
@@ -194,7 +195,7 @@ export class WechatMockService {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,
-        jobId: `wechat-notify-${notification.id}-${copy}-0`,
+        jobId: wechatNotifyJobId(notification.id, copy, 0),
         payload: { notification, url, attempt: 0, copy },
         delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
       });

@@ -1,5 +1,5 @@
 import type { MinimalJob } from 'bullmq';
-import { fundingPoll, pollAttemptsWithin, pollBackoffStrategy, pollDelayMs } from './provider-steps';
+import { fundingPoll, pollAttemptsWithin, pollBackoffStrategy, pollDelayMs } from './retry-policies';
 
 describe('the funding poll backoff', () => {
   it('starts at the poll interval, doubles, and stops growing at the cap', () => {
