@@ -11,6 +11,16 @@ export interface SandboxConfig {
   baseUrl: string;
 }
 
+export type MockProvider = 'paypal' | 'bank' | 'wechat';
+
+/**
+ * A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. Here rather than in the
+ * sandbox so that the PayPal adapter can trust the mock's certificate URL without importing the sandbox.
+ */
+export function mockBase(sandboxBaseUrl: string, provider: MockProvider): string {
+  return `${sandboxBaseUrl}/sandbox/${provider}`;
+}
+
 export function loadSandboxConfig(env = process.env): SandboxConfig {
   const read = new EnvReader(env);
   const port = env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '3000';

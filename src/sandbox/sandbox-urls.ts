@@ -1,13 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { sandboxConfig } from '../config';
-
-export type MockProvider = 'paypal' | 'bank' | 'wechat';
-
-/** A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. */
-export function mockBase(sandboxBaseUrl: string, provider: MockProvider): string {
-  return `${sandboxBaseUrl}/sandbox/${provider}`;
-}
+import { mockBase, MockProvider, sandboxConfig } from '../config';
 
 /**
  * Where the mocks point, from configuration only (`SANDBOX_BASE_URL`): never from a request's `Host` header, which

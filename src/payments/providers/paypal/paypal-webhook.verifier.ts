@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { KeyObject, X509Certificate } from 'node:crypto';
-import { appConfig, paypalConfig, sandboxConfig } from '../../../config';
-import { mockBase } from '../../../sandbox/sandbox-urls';
+import { appConfig, mockBase, paypalConfig, sandboxConfig } from '../../../config';
 import { signedString, verifyTransmission } from './paypal-webhook-signature';
 
 export type WebhookVerdict = { ok: true } | { ok: false; reason: string };

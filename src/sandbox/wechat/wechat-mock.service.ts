@@ -3,17 +3,17 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomInt, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../../../common/database/query';
-import { DomainError } from '../../../../common/errors';
-import { formatAmount } from '../../../../common/money';
-import { wechatConfig } from '../../../../config';
-import { OutboxService } from '../../../../outbox/outbox.service';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { draw } from '../../../../sandbox/faults';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { loadOrMakeIdentity, SigningIdentity } from '../../../../sandbox/sandbox-keys';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
-import { aesGcmEncrypt } from '../wechatpay-crypto';
+import { returningRows } from '../../common/database/query';
+import { DomainError } from '../../common/errors';
+import { formatAmount } from '../../common/money';
+import { wechatConfig } from '../../config';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { draw } from '../faults';
+import { FaultsService } from '../faults.service';
+import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
+import { SandboxUrls } from '../sandbox-urls';
+import { aesGcmEncrypt } from '../../payments/providers/wechat/wechatpay-crypto';
 
 export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
 
