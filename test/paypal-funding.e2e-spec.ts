@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { PaypalMockIdentity } from '../src/payments/providers/paypal/mock/paypal-mock.identity';
+import { PaypalMockIdentity } from '../src/sandbox/paypal/paypal-mock.identity';
 import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { loadPaypalConfig } from '../src/config';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aes, Formatter, Rsa, Wechatpay } from 'wechatpay-axios-plugin';
 import { DEV_WECHATPAY_APIV3_KEY, DEV_WECHATPAY_MCHID, DEV_WECHATPAY_MERCHANT_SERIAL } from '../src/config';
-import { WechatMockService } from '../src/payments/providers/wechat/mock/wechat-mock.service';
+import { WechatMockService } from '../src/sandbox/wechat/wechat-mock.service';
 import { authorizationHeader, nonce, requestMessage, rsaSign } from '../src/payments/providers/wechat/wechatpay-crypto';
 import { client, Api } from './support/http';
 import { eventually, startTestApp, TestApp } from './support/test-app';

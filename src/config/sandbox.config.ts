@@ -13,7 +13,10 @@ export interface SandboxConfig {
 
 export type MockProvider = 'paypal' | 'bank' | 'wechat';
 
-/** A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. */
+/**
+ * A mock's base under the service's own configured base: `<base>/sandbox/<provider>`. Here rather than in the
+ * sandbox so that the PayPal adapter can trust the mock's certificate URL without importing the sandbox.
+ */
 export function mockBase(sandboxBaseUrl: string, provider: MockProvider): string {
   return `${sandboxBaseUrl}/sandbox/${provider}`;
 }

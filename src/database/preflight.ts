@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import type { DatabaseConfig, RedisConfig } from '../config';
-import { dataSourceOptions } from './data-source-options';
+import { loadAppConfig, type DatabaseConfig, type RedisConfig } from '../config';
+import { dataSourceOptions, SANDBOX_MIGRATIONS_GLOB, SANDBOX_MIGRATIONS_TABLE } from './data-source-options';
 
 /** A start-up problem explained in one line: what is unreachable, where, and how to start it. */
 export class PreflightError extends Error {
@@ -63,8 +63,11 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
   }
 }
 
-/** Runs pending migrations under an advisory lock, so processes starting together migrate once. */
-export async function runMigrations(config: DatabaseConfig): Promise<string[]> {
+/**
+ * Runs pending migrations under an advisory lock, so processes starting together migrate once: the main chain,
+ * then, in sandbox mode only, the sandbox chain (the provider mocks' tables, see docs/SANDBOX.md).
+ */
+export async function runMigrations(config: DatabaseConfig, sandbox = loadAppConfig().sandbox): Promise<string[]> {
   // One connection holds the lock; the migrations run on the other.
   const dataSource = new DataSource({ ...dataSourceOptions(config), extra: { max: 2, connectionTimeoutMillis: config.connectTimeoutMs } });
   try {
@@ -78,6 +81,7 @@ export async function runMigrations(config: DatabaseConfig): Promise<string[]> {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
+      if (sandbox) applied.push(...(await runSandboxMigrations(config)));
       return applied.map((m) => m.name);
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
@@ -85,6 +89,22 @@ export async function runMigrations(config: DatabaseConfig): Promise<string[]> {
   } finally {
     await runner.release();
     await dataSource.destroy();
+  }
+}
+
+/** The sandbox chain, on a connection of its own; the caller holds the migration lock. */
+async function runSandboxMigrations(config: DatabaseConfig) {
+  const sandboxSource = new DataSource({
+    ...dataSourceOptions(config),
+    migrations: [SANDBOX_MIGRATIONS_GLOB],
+    migrationsTableName: SANDBOX_MIGRATIONS_TABLE,
+    extra: { max: 1, connectionTimeoutMillis: config.connectTimeoutMs },
+  });
+  await sandboxSource.initialize();
+  try {
+    return await sandboxSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await sandboxSource.destroy();
   }
 }
 

@@ -9,7 +9,10 @@ import { FaultsService } from './faults.service';
     {
       provide: RATE_FEED_FAULTS,
       inject: [FaultsService],
-      useFactory: (faults: FaultsService): RateFeedFaults => () => faults.next('rates'),
+      useFactory:
+        (faults: FaultsService): RateFeedFaults =>
+        () =>
+          faults.next('rates'),
     },
   ],
   exports: [RATE_FEED_FAULTS],

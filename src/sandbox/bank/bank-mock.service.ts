@@ -3,17 +3,17 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../../../common/database/query';
-import { DomainError } from '../../../../common/errors';
-import { formatAmount } from '../../../../common/money';
-import { bankConfig } from '../../../../config';
-import { OutboxService } from '../../../../outbox/outbox.service';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../../../queues/job-ids';
-import { mockWebhookRetry } from '../../../../queues/retry-policies';
-import { draw } from '../../../../sandbox/faults';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
+import { returningRows } from '../../common/database/query';
+import { DomainError } from '../../common/errors';
+import { formatAmount } from '../../common/money';
+import { bankConfig } from '../../config';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { draw } from '../faults';
+import { FaultsService } from '../faults.service';
+import { SandboxUrls } from '../sandbox-urls';
+import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../queues/job-ids';
+import { mockWebhookRetry } from '../../queues/retry-policies';
 
 interface TransferRow {
   id: string;

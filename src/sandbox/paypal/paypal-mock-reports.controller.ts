@@ -1,9 +1,9 @@
 import { Controller, Get, Param, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Public } from '../../../../common/auth/decorators';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
+import { Public } from '../../common/auth/decorators';
+import { FaultsService } from '../faults.service';
+import { SandboxUrls } from '../sandbox-urls';
 import { PAYPAL_MOCK_PREFIX } from './paypal-mock.controller';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';

@@ -5,12 +5,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { wechatConfig } from '../../../../config';
-import { OutboxService } from '../../../../outbox/outbox.service';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { HandlesJobs } from '../../../../queues/job-handlers';
-import { wechatNotifyJobId } from '../../../../queues/job-ids';
-import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../wechatpay-crypto';
+import { wechatConfig } from '../../config';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../../payments/providers/wechat/wechatpay-crypto';
+import { HandlesJobs } from '../../queues/job-handlers';
+import { wechatNotifyJobId } from '../../queues/job-ids';
 import { WechatMockService } from './wechat-mock.service';
 
 interface Delivery {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { loadOrMakeIdentity, SigningIdentity } from '../../../../sandbox/sandbox-keys';
+import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
 
 export const PAYPAL_MOCK_CERT_ID = 'CERT-mock-1';
 

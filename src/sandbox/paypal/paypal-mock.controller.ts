@@ -1,18 +1,18 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Public } from '../../../../common/auth/decorators';
-import { registerForeignErrorFormat } from '../../../../common/errors/foreign-error-formats';
-import { formatAmount } from '../../../../common/money';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
+import { Public } from '../../common/auth/decorators';
+import { registerForeignErrorFormat } from '../../common/errors/foreign-error-formats';
+import { formatAmount } from '../../common/money';
+import { FaultsService } from '../faults.service';
+import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockService } from './paypal-mock.service';
 import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
-import { signedString, verifyTransmission } from '../paypal-webhook-signature';
+import { signedString, verifyTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 

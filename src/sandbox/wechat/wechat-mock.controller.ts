@@ -4,12 +4,12 @@ import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Public } from '../../../../common/auth/decorators';
-import { registerForeignErrorFormat } from '../../../../common/errors/foreign-error-formats';
-import { InputParser } from '../../../../market/market-input';
-import { wechatConfig } from '../../../../config';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { WechatMerchantKey } from '../wechat-merchant-key';
+import { Public } from '../../common/auth/decorators';
+import { registerForeignErrorFormat } from '../../common/errors/foreign-error-formats';
+import { InputParser } from '../../market/market-input';
+import { wechatConfig } from '../../config';
+import { FaultsService } from '../faults.service';
+import { WechatMerchantKey } from '../../payments/providers/wechat/wechat-merchant-key';
 import {
   aesGcmEncrypt,
   nonce,
@@ -19,7 +19,7 @@ import {
   rsaSign,
   rsaVerify,
   withinTolerance,
-} from '../wechatpay-crypto';
+} from '../../payments/providers/wechat/wechatpay-crypto';
 import { WechatMockService } from './wechat-mock.service';
 
 export const WECHAT_MOCK_PREFIX = '/sandbox/wechat';

@@ -4,10 +4,10 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { signPayload } from '../../../../common/crypto/hmac-signature';
-import { bankConfig } from '../../../../config';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { HandlesJobs } from '../../../../queues/job-handlers';
+import { signPayload } from '../../common/crypto/hmac-signature';
+import { bankConfig } from '../../config';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { HandlesJobs } from '../../queues/job-handlers';
 import { BankMockService } from './bank-mock.service';
 
 /**

@@ -3,9 +3,9 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../../../common/database/query';
-import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../../../common/money';
-import { paypalConfig } from '../../../../config';
+import { returningRows } from '../../common/database/query';
+import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../common/money';
+import { paypalConfig } from '../../config';
 import { PaypalMockError, PaypalOAuthError } from './paypal-mock.errors';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 

@@ -2,10 +2,10 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Put, Query, Req 
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsBoolean, IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
-import { Public } from '../../../../common/auth/decorators';
-import { DomainError } from '../../../../common/errors';
-import { InputParser } from '../../../../market/market-input';
-import { FaultsService } from '../../../../sandbox/faults.service';
+import { Public } from '../../common/auth/decorators';
+import { DomainError } from '../../common/errors';
+import { InputParser } from '../../market/market-input';
+import { FaultsService } from '../faults.service';
 import { BankMockService, BankTransferView } from './bank-mock.service';
 
 export const BANK_MOCK_PREFIX = '/sandbox/bank';

@@ -2,14 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { paypalConfig } from '../../../../config';
-import { OutboxService } from '../../../../outbox/outbox.service';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { paypalWebhookJobId } from '../../../../queues/job-ids';
-import { mockWebhookRetry } from '../../../../queues/retry-policies';
-import { draw } from '../../../../sandbox/faults';
-import { FaultsService } from '../../../../sandbox/faults.service';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
+import { paypalConfig } from '../../config';
+import { OutboxService } from '../../outbox/outbox.service';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { draw } from '../faults';
+import { FaultsService } from '../faults.service';
+import { SandboxUrls } from '../sandbox-urls';
+import { paypalWebhookJobId } from '../../queues/job-ids';
+import { mockWebhookRetry } from '../../queues/retry-policies';
 import { PAYPAL_MOCK_CERT_ID } from './paypal-mock.identity';
 
 export type PaypalEventType =

@@ -5,12 +5,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { paypalConfig } from '../../../../config';
-import { JOBS, QUEUES } from '../../../../queues/queue-names';
-import { HandlesJobs } from '../../../../queues/job-handlers';
-import { signedString, signTransmission } from '../paypal-webhook-signature';
+import { paypalConfig } from '../../config';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { signedString, signTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
+import { HandlesJobs } from '../../queues/job-handlers';
 import { PaypalMockIdentity } from './paypal-mock.identity';
-import { SandboxUrls } from '../../../../sandbox/sandbox-urls';
+import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { formatAmount } from '../../../../common/money';
+import { formatAmount } from '../../common/money';
 import { PaypalMockError } from './paypal-mock.errors';
 
 const MAX_RANGE_MS = 31 * 24 * 60 * 60 * 1000;
