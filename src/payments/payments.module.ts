@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { ProviderHealthModule } from '../provider-health/provider-health.module';
 import { BankFundingService } from './funding/bank-funding.service';
 import { BankTransfersRepository } from './funding/bank-transfers.repository';
 import { FundingController } from './funding/funding.controller';
@@ -35,7 +36,7 @@ export class PaymentsModule {
   static register(options: { workers: boolean; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
     return {
       module: PaymentsModule,
-      imports: [options.trades, options.disputes, LedgerModule],
+      imports: [options.trades, options.disputes, LedgerModule, ProviderHealthModule],
       controllers: [FundingController, ProviderWebhooksController],
       providers: [
         PaypalRestClient,

@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { ProviderHealthModule } from '../provider-health/provider-health.module';
 import { UsersModule } from '../users/users.module';
 import { DeadlinesProcessor } from './deadlines.processor';
 import { LedgerCheckService } from './ledger-check.service';
-import { ProviderHealth } from './provider-health';
+import { OutageExtensionRepository } from './outage-extension.repository';
+import { OutageExtension } from './outage-extension.service';
 import { DeadlinesScheduler } from './deadlines.scheduler';
 import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
@@ -20,18 +22,19 @@ export class TradesModule {
   static register(options: { workers: boolean; market: DynamicModule; rates: DynamicModule }): DynamicModule {
     return {
       module: TradesModule,
-      imports: [options.market, options.rates, LedgerModule, UsersModule],
+      imports: [options.market, options.rates, LedgerModule, UsersModule, ProviderHealthModule],
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
         TradesService,
         LedgerCheckService,
-        ProviderHealth,
+        OutageExtensionRepository,
+        OutageExtension,
         HandleRevealsRepository,
         HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradesService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
+      exports: [TradesService, TradesRepository, LedgerCheckService, HandleRevealsRepository],
     };
   }
 }

@@ -26,7 +26,7 @@ import { AcceptRequestDto, ListTradesQuery, TakeOfferDto, TradeEventView, TradeV
 import { presentEvent, presentTrade } from './trade.presenter';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade } from './trade.types';
-import { ProviderHealth } from './provider-health';
+import { ProviderHealth } from '../provider-health/provider-health.service';
 import { HandleReveals } from './handle-reveals.service';
 import type { EndingLocks } from './trades.repository';
 import { DbTime, PartyForTrade, PartyUsage, TradesRepository } from './trades.repository';

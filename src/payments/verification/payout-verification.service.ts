@@ -5,7 +5,7 @@ import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-en
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
 import type { Trade } from '../../trades/trade.types';
-import { ProviderHealth } from '../../trades/provider-health';
+import { ProviderHealth } from '../../provider-health/provider-health.service';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
 import { HANDLE_CONTEXT } from '../../users/users.service';
