@@ -8,6 +8,7 @@ import { FundingProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
+import { ProviderWorkRepository } from './funding/provider-work.repository';
 import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
 import { AfterTheEnd } from './settlement/after-the-end';
 import { SettlementMetrics } from './settlement/settlement-metrics';
@@ -51,6 +52,7 @@ export class PaymentsModule {
         PayoutVerificationService,
         BankFundingService,
         FundingRepository,
+        ProviderWorkRepository,
         FundingService,
         SettlementRepository,
         SettlementMoves,

@@ -3,6 +3,7 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { ProviderHealthModule } from '../provider-health/provider-health.module';
 import { UsersModule } from '../users/users.module';
 import { DeadlinesProcessor } from './deadlines.processor';
+import { LedgerCheckRepository } from './ledger-check.repository';
 import { LedgerCheckService } from './ledger-check.service';
 import { OutageExtensionRepository } from './outage-extension.repository';
 import { OutageExtension } from './outage-extension.service';
@@ -27,6 +28,7 @@ export class TradesModule {
       providers: [
         TradesRepository,
         TradesService,
+        LedgerCheckRepository,
         LedgerCheckService,
         OutageExtensionRepository,
         OutageExtension,
