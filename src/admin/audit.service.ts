@@ -3,7 +3,7 @@ import { AuditEntryEntity } from '../audit/audit-entry.entity';
 import { AuditRepository } from '../audit/audit.repository';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { AuditQuery } from '../users/dto/users.dto';
-import { isTimeCursor } from '../users/users.service';
+import { isTimeCursor } from '../common/http/time-cursor';
 
 export interface AuditEntryView {
   id: string;

@@ -18,7 +18,7 @@ import { OutboxService } from '../outbox/outbox.service';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import { isTradeCursor } from './trade-position';
 import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';

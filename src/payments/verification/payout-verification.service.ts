@@ -8,7 +8,7 @@ import type { Trade } from '../../trades/trade.types';
 import { ProviderHealth } from '../../provider-health/provider-health.service';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradesService } from '../../trades/trades.service';
-import { HANDLE_CONTEXT } from '../../users/users.service';
+import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { NotYet } from '../funding/provider-steps';
 import { WalletTransfer, WECHAT, WechatPort } from '../providers/wechat/wechat.port';
 
