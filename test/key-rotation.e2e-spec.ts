@@ -5,7 +5,7 @@ import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { DEV_BLIND_INDEX_KEY, DEV_FIELD_ENCRYPTION_KEYS } from '../src/config/crypto.config';
 import { ENCRYPTED_COLUMNS } from '../src/key-rotation/encrypted-columns';
 import { rotateKeysCommand } from '../src/key-rotation/rotate-keys.command';
-import { HANDLE_CONTEXT } from '../src/users/users.service';
+import { HANDLE_CONTEXT } from '../src/common/crypto/handle-context';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, setReference, wechatId, withWallet } from './support/market';

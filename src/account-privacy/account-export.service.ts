@@ -19,7 +19,7 @@ import type { AccountExportView, ExportedAccountView } from './dto/account-priva
 import type { ApiKeyView } from '../users/dto/users.dto';
 import { presentApiKey, presentUser } from '../users/users.presenter';
 import { UsersRepository } from '../users/users.repository';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 
 /** Rows read per query: the export walks everything the caller has, a page at a time, with no overall limit. */
 const PAGE = 200;

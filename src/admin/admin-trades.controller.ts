@@ -1,28 +1,11 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
-import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { TradeView } from '../trades/dto/trades.dto';
-import { TRADE_STATES } from '../trades/trade.state-machine';
-import type { TradeState } from '../trades/trade.state-machine';
 import { AdminTradesService } from './admin-trades.service';
-
-export class AdminTradesQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: TRADE_STATES })
-  @IsOptional()
-  @IsIn(TRADE_STATES)
-  state?: TradeState;
-
-  @ApiPropertyOptional({ type: Boolean })
-  @IsOptional()
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
-  @IsBoolean()
-  settlementFailing?: boolean;
-}
+import { AdminTradesQuery } from './dto/admin-trades.dto';
 
 @ApiTags('admin')
 @ApiBearerAuth()

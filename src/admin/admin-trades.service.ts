@@ -18,7 +18,7 @@ import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradesRepository } from '../trades/trades.repository';
 import { isTradeCursor } from '../trades/trade-position';
-import type { AdminTradesQuery } from './admin-trades.controller';
+import type { AdminTradesQuery } from './dto/admin-trades.dto';
 
 const SETTLING = ['releasing', 'refunding', 'splitting'];
 

@@ -4,8 +4,9 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { AdminUsersService } from '../users/admin-users.service';
-import { AuditQuery, SetTierDto, UserView } from '../users/dto/users.dto';
-import { AuditService } from './audit.service';
+import { AuditQuery } from '../audit/dto/audit.dto';
+import { SetTierDto, UserView } from '../users/dto/users.dto';
+import { AuditService } from '../audit/audit.service';
 
 @ApiTags('admin')
 @ApiBearerAuth()

@@ -7,7 +7,6 @@ import { AdminRevealsController } from './admin-reveals.controller';
 import { AdminTradesController } from './admin-trades.controller';
 import { AdminTradesService } from './admin-trades.service';
 import { AdminUsersController } from './admin-users.controller';
-import { AuditService } from './audit.service';
 import { OperatorReveals } from './operator-reveals.service';
 
 @Module({})
@@ -18,7 +17,7 @@ export class AdminModule {
       imports: [UsersModule, AuditModule, options.trades],
       controllers: [AdminUsersController, AdminLedgerController, AdminTradesController, AdminRevealsController],
       // The funding records are plain SQL with no state: the admin module reads and marks them directly.
-      providers: [AuditService, AdminTradesService, FundingRepository, OperatorReveals],
+      providers: [AdminTradesService, FundingRepository, OperatorReveals],
     };
   }
 }

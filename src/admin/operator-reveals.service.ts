@@ -8,7 +8,7 @@ import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { HandleField, HandleRevealsRepository } from '../trades/handle-reveals.repository';
 import { TradesRepository } from '../trades/trades.repository';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 
 export const REVEAL_REASON_MAX_CHARS = 500;
 

@@ -12,7 +12,7 @@ import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradesRepository } from '../trades/trades.repository';
 import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
-import { isTimeCursor } from '../users/users.service';
+import { isTimeCursor } from '../common/http/time-cursor';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
 import { STATEMENT_LIMITS } from './dispute.types';
 import { DisputesRepository } from './disputes.repository';

@@ -1,7 +1,7 @@
 import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 
 /**
  * A column encrypted with FieldEncryption: its values are stored in `<column>_ciphertext` and

@@ -1,6 +1,6 @@
 import { DomainError } from '../common/errors';
 import { decodeCursor, encodeCursor } from '../common/http/pagination';
-import { UUID_PATTERN } from '../users/users.service';
+import { UUID_PATTERN } from '../common/http/time-cursor';
 import { compareListings, FIXED, FLOATING, ListingKey, ListingSide, PriceKind } from './listing-order';
 import type { Ranked } from './market.repository';
 import { effectiveRate, Price } from './pricing';

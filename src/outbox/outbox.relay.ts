@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { databaseConfig, jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
 import { WORKERS_ENABLED } from '../runtime';
-import { OUTBOX_CHANNEL, OutboxRepository } from './outbox.repository';
+import { OutboxRepository } from './outbox.repository';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
 /** How long a claimed row is this relay's: well past a batch's enqueue time, short enough to recover from a crash. */
@@ -70,8 +70,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       const listener = new Client({ connectionString: this.database.url, connectionTimeoutMillis: this.database.connectTimeoutMs });
       listener.on('notification', () => this.wake?.());
       listener.on('error', (error) => this.logger.warn(`Outbox listener lost (${error.message}); polling only`));
-      await listener.connect();
-      await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      await this.outbox.listenOn(listener);
       this.listener = listener;
     } catch (error) {
       // The poll still publishes everything; LISTEN only makes it sooner.

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { ProviderHealthModule } from '../provider-health/provider-health.module';
 import { BankFundingService } from './funding/bank-funding.service';
 import { BankTransfersRepository } from './funding/bank-transfers.repository';
 import { FundingController } from './funding/funding.controller';
@@ -7,6 +8,7 @@ import { FundingProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
+import { ProviderWorkRepository } from './funding/provider-work.repository';
 import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
 import { AfterTheEnd } from './settlement/after-the-end';
 import { SettlementMetrics } from './settlement/settlement-metrics';
@@ -35,7 +37,7 @@ export class PaymentsModule {
   static register(options: { workers: boolean; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
     return {
       module: PaymentsModule,
-      imports: [options.trades, options.disputes, LedgerModule],
+      imports: [options.trades, options.disputes, LedgerModule, ProviderHealthModule],
       controllers: [FundingController, ProviderWebhooksController],
       providers: [
         PaypalRestClient,
@@ -50,6 +52,7 @@ export class PaymentsModule {
         PayoutVerificationService,
         BankFundingService,
         FundingRepository,
+        ProviderWorkRepository,
         FundingService,
         SettlementRepository,
         SettlementMoves,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
 import { decide, FaultDecision, FaultProvider, FaultSettings } from './faults';
+import { FaultsRepository } from './faults.repository';
 
 /**
  * How long a process trusts having read "no faults" for a provider before it reads again. Every mock call
@@ -20,15 +20,16 @@ const noFaultsUntil = new Map<FaultProvider, number>();
 /** Fault settings per provider mock, kept in PostgreSQL so every process applies the same ones. */
 @Injectable()
 export class FaultsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  // Made here rather than injected: several modules provide this service, and none of them need change.
+  private readonly repository: FaultsRepository;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    this.repository = new FaultsRepository(dataSource);
+  }
 
   /** Replaces a provider's settings; an empty object clears them. The call counter restarts, so a seed replays. */
   async set(provider: FaultProvider, settings: FaultSettings): Promise<FaultSettings> {
-    await this.dataSource.query(
-      `INSERT INTO sandbox_faults (provider, settings, calls) VALUES ($1, $2, 0)
-       ON CONFLICT (provider) DO UPDATE SET settings = EXCLUDED.settings, calls = 0, updated_at = now()`,
-      [provider, settings],
-    );
+    await this.repository.replace(provider, settings);
     this.remember(provider, settings);
     return settings;
   }
@@ -36,8 +37,7 @@ export class FaultsService {
   /** In a caller's transaction, pass its manager: a second connection taken while one is held can starve the pool. */
   async get(provider: FaultProvider, manager?: EntityManager): Promise<FaultSettings> {
     if (this.knownClear(provider)) return {};
-    const rows = await (manager ?? this.dataSource.manager).query(`SELECT settings FROM sandbox_faults WHERE provider = $1`, [provider]);
-    const settings: FaultSettings = rows[0]?.settings ?? {};
+    const settings: FaultSettings = (await this.repository.settings(provider, manager)) ?? {};
     this.remember(provider, settings);
     return settings;
   }
@@ -45,16 +45,12 @@ export class FaultsService {
   /** Counts the call (to `path`, relative to the mock) and decides its fate. With no settings stored, no row is touched. */
   async next(provider: FaultProvider, path?: string): Promise<FaultDecision> {
     if (this.knownClear(provider)) return { kind: 'ok', latencyMs: 0, failAfter: false };
-    const rows = await returningRows<{ settings: FaultSettings; calls: string }>(
-      this.dataSource.manager,
-      `UPDATE sandbox_faults SET calls = calls + 1 WHERE provider = $1 AND settings <> '{}'::jsonb RETURNING settings, calls`,
-      [provider],
-    );
-    if (rows.length === 0) {
+    const counted = await this.repository.countCall(provider);
+    if (!counted) {
       this.remember(provider, {});
       return { kind: 'ok', latencyMs: 0, failAfter: false };
     }
-    return decide(rows[0].settings, BigInt(rows[0].calls), path);
+    return decide(counted.settings, counted.calls, path);
   }
 
   private knownClear(provider: FaultProvider): boolean {

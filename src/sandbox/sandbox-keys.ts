@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { DataSource } from 'typeorm';
+import { SandboxKeysRepository } from './sandbox-keys.repository';
 
 export interface SigningIdentity {
   privateKey: KeyObject;
@@ -15,23 +16,19 @@ export interface SigningIdentity {
  * so every process signs with the same key and a restart keeps the certificate receivers have cached.
  */
 export async function loadOrMakeIdentity(dataSource: DataSource, name: string, commonName: string): Promise<SigningIdentity> {
-  const read = (): Promise<{ private_key_pem: string; certificate_pem: string }[]> =>
-    dataSource.query(`SELECT private_key_pem, certificate_pem FROM sandbox_keys WHERE name = $1`, [name]);
-  let rows = await read();
-  if (rows.length === 0) {
+  const keys = new SandboxKeysRepository(dataSource);
+  let stored = await keys.find(name);
+  if (!stored) {
     const made = makeIdentity(commonName);
     // Two processes may make one at once: the first stored wins and both use it.
-    await dataSource.query(
-      `INSERT INTO sandbox_keys (name, private_key_pem, certificate_pem) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
-      [name, made.privateKeyPem, made.certificatePem],
-    );
-    rows = await read();
+    await keys.insertIfAbsent(name, made.privateKeyPem, made.certificatePem);
+    stored = (await keys.find(name))!;
   }
   return {
-    privateKey: createPrivateKey(rows[0].private_key_pem),
-    certificatePem: rows[0].certificate_pem,
-    fingerprint: createHash('sha256').update(rows[0].certificate_pem).digest('hex'),
-    serial: new X509Certificate(rows[0].certificate_pem).serialNumber.toUpperCase(),
+    privateKey: createPrivateKey(stored.private_key_pem),
+    certificatePem: stored.certificate_pem,
+    fingerprint: createHash('sha256').update(stored.certificate_pem).digest('hex'),
+    serial: new X509Certificate(stored.certificate_pem).serialNumber.toUpperCase(),
   };
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import type { TradeView } from './dto/trades.dto';
 import { HandleRevealsRepository, RevealMarker } from './handle-reveals.repository';
 import { presentTrade } from './trade.presenter';

@@ -18,7 +18,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
 import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';
-import { HANDLE_CONTEXT } from '../users/users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import { AcceptRequestDto, TakeOfferDto, TradeView } from './dto/trades.dto';
 import { presentTrade } from './trade.presenter';
 import type { Trade } from './trade.types';

@@ -1,4 +1,4 @@
-import { timeCursorGuard } from '../users/users.service';
+import { timeCursorGuard } from '../common/http/time-cursor';
 
 /** Where a trade list's next page starts: after this trade (its creation to the microsecond, then its id). */
 export interface TradePosition {

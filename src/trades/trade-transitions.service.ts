@@ -9,7 +9,7 @@ import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';
-import { ProviderHealth } from './provider-health';
+import { ProviderHealth } from '../provider-health/provider-health.service';
 import { TradeMoves } from './trade-moves';
 import type { Actor, Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';

@@ -1,9 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module';
+import { ProviderHealthModule } from '../provider-health/provider-health.module';
 import { UsersModule } from '../users/users.module';
 import { DeadlinesProcessor } from './deadlines.processor';
+import { LedgerCheckRepository } from './ledger-check.repository';
 import { LedgerCheckService } from './ledger-check.service';
-import { ProviderHealth } from './provider-health';
+import { OutageExtensionRepository } from './outage-extension.repository';
+import { OutageExtension } from './outage-extension.service';
 import { DeadlinesScheduler } from './deadlines.scheduler';
 import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
@@ -24,7 +27,7 @@ export class TradesModule {
   static register(options: { workers: boolean; market: DynamicModule; rates: DynamicModule }): DynamicModule {
     return {
       module: TradesModule,
-      imports: [options.market, options.rates, LedgerModule, UsersModule],
+      imports: [options.market, options.rates, LedgerModule, UsersModule, ProviderHealthModule],
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
@@ -33,13 +36,15 @@ export class TradesModule {
         TradePartyActionsService,
         TradeQueriesService,
         TradeTransitionsService,
+        LedgerCheckRepository,
         LedgerCheckService,
-        ProviderHealth,
+        OutageExtensionRepository,
+        OutageExtension,
         HandleRevealsRepository,
         HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradeTransitionsService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
+      exports: [TradeTransitionsService, TradesRepository, LedgerCheckService, HandleRevealsRepository],
     };
   }
 }

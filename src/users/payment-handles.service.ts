@@ -9,7 +9,8 @@ import { authConfig } from '../config';
 import { AccountEventsRepository, HandleField } from './account-events.repository';
 import type { PayoutAccountDto, UserView } from './dto/users.dto';
 import { UsersRepository } from './users.repository';
-import { HANDLE_CONTEXT, UsersService } from './users.service';
+import { UsersService } from './users.service';
+import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -3,11 +3,11 @@ import { ConfigType } from '@nestjs/config';
 import { Client } from 'pg';
 import type { AuthUser } from '../common/auth/auth-user';
 import { authConfig, databaseConfig } from '../config';
+import { PRINCIPAL_CHANNEL, PrincipalChangesRepository } from './principal-changes.repository';
 
 export type Principal = Omit<AuthUser, 'via'>;
 
-/** The channel a trigger on `users` notifies, with the user's id, when a role, tier or suspension changes. */
-export const PRINCIPAL_CHANNEL = 'principal_changed';
+export { PRINCIPAL_CHANNEL } from './principal-changes.repository';
 
 const MAX_ENTRIES = 50_000;
 const RECONNECT_MS = 1000;
@@ -35,6 +35,7 @@ export class PrincipalCache implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
+    private readonly changes: PrincipalChangesRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -76,8 +77,7 @@ export class PrincipalCache implements OnApplicationBootstrap, OnApplicationShut
     client.on('end', () => this.lost(client));
     this.listener = client;
     try {
-      await client.connect();
-      await client.query(`LISTEN ${PRINCIPAL_CHANNEL}`);
+      await this.changes.listenOn(client);
       // Anything cached before now may have missed a notification while nobody listened.
       this.clear();
       this.listening = true;

@@ -16,6 +16,7 @@ import { OperatorStandingRepository } from './operator-standing.repository';
 import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
+import { PrincipalChangesRepository } from './principal-changes.repository';
 import { SelfTradeWatch } from './self-trade-watch';
 import { SignInThrottle } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
@@ -49,6 +50,7 @@ import { UsersService } from './users.service';
     OperatorStandingRepository,
     PasswordHasher,
     SignInThrottle,
+    PrincipalChangesRepository,
     PrincipalCache,
     JwtStrategy,
     ApiKeyStrategy,

@@ -8,6 +8,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
+import { isTimeCursor } from '../common/http/time-cursor';
 import { authConfig } from '../config';
 import { AccessTokenDto, ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
 import { apiKeyExpiry } from './api-key-expiry';
@@ -16,9 +17,6 @@ import { PasswordHasher } from './password-hasher';
 import { SignInThrottle } from './sign-in-throttle';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
-
-/** Encryption contexts: bound into each ciphertext, so a value cannot be moved to another column. */
-export const HANDLE_CONTEXT = { wechatId: 'users.wechat_id', paypalEmail: 'users.paypal_email' } as const;
 
 export const API_KEY_PREFIX = 'yb_';
 const API_KEY_SHOWN_CHARS = 11;
@@ -145,28 +143,3 @@ export class UsersService {
     return presentApiKey(key);
   }
 }
-
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * A guard for `{t, id}` cursors whose time matches `time`. Only what toPage wrote: a forged cursor must be a
- * 400, never reach PostgreSQL as a bad cast.
- */
-export function timeCursorGuard(time: RegExp): (value: unknown) => value is { t: string; id: string } {
-  return (value: unknown): value is { t: string; id: string } => {
-    const v = value as { t?: unknown; id?: unknown };
-    return (
-      typeof v === 'object' &&
-      v !== null &&
-      typeof v.t === 'string' &&
-      time.test(v.t) &&
-      !Number.isNaN(Date.parse(v.t)) &&
-      typeof v.id === 'string' &&
-      UUID_PATTERN.test(v.id)
-    );
-  };
-}
-
-/** A cursor of a list ordered by a time to the millisecond. */
-export const isTimeCursor = timeCursorGuard(ISO_TIME);

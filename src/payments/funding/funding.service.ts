@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user';
 import { FieldEncryption, normalizeEmail } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
-import { HANDLE_CONTEXT } from '../../users/users.service';
+import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';

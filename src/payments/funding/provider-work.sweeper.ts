@@ -5,7 +5,6 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { returningRows } from '../../common/database/query';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -23,6 +22,7 @@ import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { honorCaptureDelayMs } from './provider-steps';
 import { watchMessage } from '../settlement/settlement-run';
 import { BankFundingService } from './bank-funding.service';
+import { ProviderWorkRepository, WorkPage } from './provider-work.repository';
 import { safeErrorForLog } from '../../common/errors';
 
 const PAGE = 500;
@@ -49,6 +49,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly work: ProviderWorkRepository,
     private readonly queues: QueueRegistry,
     private readonly outbox: OutboxService,
     @InjectQueue(QUEUES.settlement) private readonly settlementQueue: Queue,
@@ -68,90 +69,59 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     const retry = keepTrying(this.config.providerPollEveryMs);
     let requeued = 0;
 
-    requeued += await this.each(
-      `SELECT id AS key, state FROM trades
-        WHERE (state IN ('releasing', 'refunding', 'splitting')
-               OR (settlement_failing AND state IN ('completed', 'refunded', 'settled_split')))
-          AND updated_at < $1 AND id::text > $2 ORDER BY id LIMIT $3`,
-      before,
-      (row: { key: string; state: string }) => ({
-        queue: QUEUES.settlement,
-        jobName: JOBS.settlement.settleTrade,
-        jobId: settleJobId(row.key, row.state),
-        payload: { tradeId: row.key },
-        retry,
-      }),
-    );
+    requeued += await this.each(this.work.settling, before, (row: { key: string; state: string }) => ({
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.settleTrade,
+      jobId: settleJobId(row.key, row.state),
+      payload: { tradeId: row.key },
+      retry,
+    }));
 
-    requeued += await this.each(
-      `SELECT t.id AS key, t.funding_by FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
-        WHERE t.state = 'awaiting_funding' AND f.created_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
-      before,
-      (row: { key: string; funding_by: Date | null }) => ({
-        queue: QUEUES.funding,
-        jobName: JOBS.funding.checkFunding,
-        jobId: checkFundingJobId(row.key, 'poll'),
-        payload: { tradeId: row.key },
-        // Until what is left of the funding window (an outage may have extended it).
-        retry: fundingPoll(row.funding_by ? row.funding_by.getTime() - Date.now() : 0, this.config),
-      }),
-    );
+    requeued += await this.each(this.work.awaitingFunding, before, (row: { key: string; funding_by: Date | null }) => ({
+      queue: QUEUES.funding,
+      jobName: JOBS.funding.checkFunding,
+      jobId: checkFundingJobId(row.key, 'poll'),
+      payload: { tradeId: row.key },
+      // Until what is left of the funding window (an outage may have extended it).
+      retry: fundingPoll(row.funding_by ? row.funding_by.getTime() - Date.now() : 0, this.config),
+    }));
 
     // Outcomes watched after the end (an unclaimed payout, a settled bank return) whose polling job was lost.
     requeued += await this.each(
-      `SELECT trade_id::text || '-' || step || '-' || attempt AS key, trade_id, step, attempt FROM settlement_steps
-        WHERE step IN ('watch_payout', 'watch_bank_return') AND status <> 'done' AND updated_at < $1
-          AND trade_id::text || '-' || step || '-' || attempt > $2
-        ORDER BY key LIMIT $3`,
+      this.work.watchedOutcomes,
       before,
       (row: { key: string; trade_id: string; step: 'watch_payout' | 'watch_bank_return'; attempt: number }) =>
         watchMessage(row.trade_id, row.step, row.attempt, this.config),
     );
 
     // Reported WeChat transfers waiting to be verified (the job gives up at the verify deadline by opening a dispute).
-    requeued += await this.each(
-      `SELECT id AS key FROM trades WHERE state = 'payout_sent' AND updated_at < $1 AND id::text > $2 ORDER BY id LIMIT $3`,
-      before,
-      (row: { key: string }) => ({
-        queue: QUEUES.verification,
-        jobName: JOBS.verification.verifyPayout,
-        jobId: verifyPayoutJobId(row.key),
-        payload: { tradeId: row.key },
-        retry,
-      }),
-    );
+    requeued += await this.each(this.work.reportedPayouts, before, (row: { key: string }) => ({
+      queue: QUEUES.verification,
+      jobName: JOBS.verification.verifyPayout,
+      jobId: verifyPayoutJobId(row.key),
+      payload: { tradeId: row.key },
+      retry,
+    }));
 
     // Held PayPal authorizations: captured at four fifths of the honour period, or at once for a dispute.
-    requeued += await this.each(
-      `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
-        WHERE t.state IN ('funded', 'payout_sent', 'disputed') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
-          AND t.funded_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
-      before,
-      (row: { key: string; state: string; funded_at: Date }) => ({
-        queue: QUEUES.settlement,
-        jobName: JOBS.settlement.captureIntoEscrow,
-        jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
-        payload: { tradeId: row.key },
-        delayMs:
-          row.state === 'disputed' ? 0 : Math.max(0, row.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs) - Date.now()),
-        retry,
-      }),
-    );
+    requeued += await this.each(this.work.heldAuthorizations, before, (row: { key: string; state: string; funded_at: Date }) => ({
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.captureIntoEscrow,
+      jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
+      payload: { tradeId: row.key },
+      delayMs:
+        row.state === 'disputed' ? 0 : Math.max(0, row.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs) - Date.now()),
+      retry,
+    }));
 
     // Suspense owed back; what the bank refused stays for operators (the bank_suspense_stuck gauge).
-    requeued += await this.each(
-      `SELECT transfer_id AS key FROM bank_incoming_transfers
-        WHERE suspense_usd > 0 AND returned_at IS NULL AND return_failed_at IS NULL AND created_at < $1 AND transfer_id > $2
-        ORDER BY transfer_id LIMIT $3`,
-      before,
-      (row: { key: string }) => ({
-        queue: QUEUES.settlement,
-        jobName: JOBS.settlement.returnBankMoney,
-        jobId: bankReturnJobId(row.key),
-        payload: { transferId: row.key },
-        retry,
-      }),
-    );
+    requeued += await this.each(this.work.suspenseOwed, before, (row: { key: string }) => ({
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.returnBankMoney,
+      jobId: bankReturnJobId(row.key),
+      payload: { transferId: row.key },
+      retry,
+    }));
 
     if (requeued > 0) this.logger.warn({ requeued }, 'Provider work whose job was lost or had given up was queued again');
     try {
@@ -171,29 +141,19 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
    * polling it: a provider that never answers, or a job lost, still reaches an operator.
    */
   private async flagOverdueSteps(): Promise<number> {
-    // An UPDATE … RETURNING through TypeORM answers [rows, count]: read as rows, or every sweep "flagged" 2.
-    const rows = await returningRows<{ id: string }>(
-      this.dataSource.manager,
-      // The trades' rows locked in id order first, as every statement that takes more than one does.
-      `WITH overdue AS (
-         SELECT t.id FROM trades t
-          WHERE t.id IN (SELECT s.trade_id FROM settlement_steps s WHERE s.status <> 'done' AND s.flag_after <= now() LIMIT $1)
-            AND NOT t.settlement_failing
-          ORDER BY t.id FOR UPDATE OF t
-       )
-       UPDATE trades t SET settlement_failing = true, updated_at = now() FROM overdue WHERE t.id = overdue.id AND NOT t.settlement_failing
-       RETURNING t.id`,
-      [PAGE],
-    );
-    return rows.length;
+    return this.work.flagOverdueSteps(PAGE);
   }
 
   /** Pages through the rows of one kind of work, queuing a job for each whose job is not pending. */
-  private async each<Row extends { key: string }>(sql: string, before: Date, toMessage: (row: Row) => OutboxMessage): Promise<number> {
+  private async each<Row extends { key: string }>(
+    read: WorkPage<Row>,
+    before: Date,
+    toMessage: (row: Row) => OutboxMessage,
+  ): Promise<number> {
     let requeued = 0;
     let after = '';
     for (let page = 0; page < MAX_PAGES; page += 1) {
-      const rows: Row[] = await this.dataSource.query(sql, [before, after, PAGE]);
+      const rows = await read(before, after, PAGE);
       const lost: Work[] = [];
       for (const row of rows) {
         const work = await this.lost(row.key, toMessage(row));

@@ -6,7 +6,7 @@ import { formatAmount } from '../../common/money';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
 import { TradesRepository } from '../../trades/trades.repository';
-import { HANDLE_CONTEXT } from '../../users/users.service';
+import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
 import { BANK, BankPort } from '../providers/bank/bank.port';

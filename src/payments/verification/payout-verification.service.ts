@@ -5,10 +5,10 @@ import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-en
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
 import type { Trade } from '../../trades/trade.types';
-import { ProviderHealth } from '../../trades/provider-health';
+import { ProviderHealth } from '../../provider-health/provider-health.service';
 import { TradesRepository } from '../../trades/trades.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
-import { HANDLE_CONTEXT } from '../../users/users.service';
+import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { NotYet } from '../funding/provider-steps';
 import { WalletTransfer, WECHAT, WechatPort } from '../providers/wechat/wechat.port';
 

@@ -1,22 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import {
-  IsDefined,
-  IsEmail,
-  IsIn,
-  IsInt,
-  IsISO8601,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsDefined, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../../common/auth/auth-user';
-import { PageQuery } from '../../common/http/pagination';
 
 /** The longest an API key may live when it expires at all. */
 export const MAX_API_KEY_DAYS = 3650;
@@ -137,18 +122,6 @@ export class SetTierDto {
   @Min(0)
   @Max(2)
   tier: number;
-}
-
-export class AuditQuery extends PageQuery {
-  @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
-  @IsUUID('all', { message: 'operatorId must be a UUID' })
-  operatorId?: string;
-
-  @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
-  @IsUUID('all', { message: 'tradeId must be a UUID' })
-  tradeId?: string;
 }
 
 export class ReputationView {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { bankConfig } from '../../../config';
-import { ProviderHealth } from '../../../trades/provider-health';
+import { ProviderHealth } from '../../../provider-health/provider-health.service';
 import { BankApiError, BankPort, BankTransfer } from './bank.port';
 
 const TIMEOUT_MS = 10000;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { paypalConfig } from '../../../config';
-import { ProviderHealth } from '../../../trades/provider-health';
+import { ProviderHealth } from '../../../provider-health/provider-health.service';
 import { PaypalHttp } from './paypal-http';
 import { PaypalApiError, PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalPayout, PaypalPort } from './paypal.port';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { wechatConfig } from '../../../config';
-import { ProviderHealth } from '../../../trades/provider-health';
+import { ProviderHealth } from '../../../provider-health/provider-health.service';
 import { WechatMerchantKey } from './wechat-merchant-key';
 import { WalletTransfer, WechatApiError, WechatPort } from './wechat.port';
 import {

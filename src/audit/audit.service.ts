@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { AuditEntryEntity } from '../audit/audit-entry.entity';
-import { AuditRepository } from '../audit/audit.repository';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
-import { AuditQuery } from '../users/dto/users.dto';
-import { isTimeCursor } from '../users/users.service';
+import { isTimeCursor } from '../common/http/time-cursor';
+import { AuditEntryEntity } from './audit-entry.entity';
+import { AuditRepository } from './audit.repository';
+import { AuditQuery } from './dto/audit.dto';
 
 export interface AuditEntryView {
   id: string;
