@@ -15,6 +15,7 @@ const LADDER = [
   'idempotency',
   'audit',
   'ledger',
+  'provider-health',
   'health',
   'users',
   'rates',
