@@ -11,6 +11,7 @@ import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradesRepository } from '../trades/trades.repository';
+import { TimelineRepository } from '../trades/timeline.repository';
 import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
 import { isTimeCursor } from '../users/users.service';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
@@ -65,6 +66,7 @@ export class DisputesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly disputes: DisputesRepository,
     private readonly trades: TradesRepository,
+    private readonly timeline: TimelineRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
@@ -104,7 +106,7 @@ export class DisputesService {
     const author = { kind: actor.kind as Statement['author']['kind'], id: actor.id };
     const dispute = await this.disputes.insert(manager, { id, tradeId, openedBy: author, reason });
     const first = await this.disputes.addStatement(manager, { disputeId: id, author, text: statement, attachments: [] });
-    await this.trades.insertEvent(manager, tradeId, {
+    await this.timeline.insertEvent(manager, tradeId, {
       actor,
       type: 'dispute_statement',
       fromState: null,
@@ -148,7 +150,7 @@ export class DisputesService {
           sha256: a.sha256,
         })),
       });
-      await this.trades.insertEvent(manager, dispute.tradeId, {
+      await this.timeline.insertEvent(manager, dispute.tradeId, {
         actor,
         type: 'dispute_statement',
         fromState: null,
@@ -283,7 +285,7 @@ export class DisputesService {
       tradeId: dispute.tradeId,
       detail,
     });
-    await this.trades.insertEvent(manager, dispute.tradeId, {
+    await this.timeline.insertEvent(manager, dispute.tradeId, {
       actor: { kind: 'operator', id: operator.id },
       type: 'operator_note',
       fromState: null,

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { returningRows } from '../common/database/query';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
-import { TradesRepository } from './trades.repository';
+import { TimelineRepository } from './timeline.repository';
 
 export type HealthProvider = 'paypal' | 'bank' | 'wechat';
 
@@ -43,7 +43,7 @@ export class ProviderHealth {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly trades: TradesRepository,
+    private readonly timeline: TimelineRepository,
     private readonly outbox: OutboxService,
   ) {}
 
@@ -167,7 +167,7 @@ export class ProviderHealth {
         [id, outage.byMs, outage.from],
       );
       if (!moved[0]) return false;
-      await this.trades.insertEvent(manager, id, {
+      await this.timeline.insertEvent(manager, id, {
         actor: { kind: 'system', id: null },
         type: 'deadline_extended',
         fromState: null,

@@ -10,6 +10,8 @@ import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade, TransitionEffects } from './trade.types';
 import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
+import { TimelineRepository } from './timeline.repository';
+import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 type MovedTrade = Trade & { previousState: TradeState };
 
@@ -23,6 +25,8 @@ type MovedTrade = Trade & { previousState: TradeState };
 export class TradeMoves {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly timeline: TimelineRepository,
+    private readonly counters: ReputationCountersRepository,
     private readonly market: MarketRepository,
     private readonly outbox: OutboxService,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
@@ -76,7 +80,13 @@ export class TradeMoves {
     assertTransition(trade.state, to, actor.kind);
     const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, effects, due);
     if (!moved) return null;
-    await this.trades.insertEvent(manager, trade.id, { actor, type: 'state_changed', fromState: moved.previousState, toState: to, detail });
+    await this.timeline.insertEvent(manager, trade.id, {
+      actor,
+      type: 'state_changed',
+      fromState: moved.previousState,
+      toState: to,
+      detail,
+    });
     return moved;
   }
 
@@ -89,7 +99,7 @@ export class TradeMoves {
     if (reservation?.requestId) await this.market.returnToRequest(manager, reservation.requestId, reservation.amountCny);
     if (reservation?.offerId) await this.market.returnToOffer(manager, reservation.offerId, reservation.amountCny);
     await this.trades.giveBackVolume(manager, [trade.travelerId, trade.counterpartyId], trade.volumeDay, trade.amountUsd);
-    if (responsibleUserId) await this.trades.countFailedTrade(manager, responsibleUserId);
+    if (responsibleUserId) await this.counters.countFailedTrade(manager, responsibleUserId);
   }
 
   /** A decided trade's money moves at the provider: the settlement job takes it from here. */

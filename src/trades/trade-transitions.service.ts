@@ -13,6 +13,7 @@ import { ProviderHealth } from './provider-health';
 import { TradeMoves } from './trade-moves';
 import type { Actor, Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
+import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 export function payoutDeadlineJobId(tradeId: string): string {
   return `deadline-${tradeId}-payout`;
@@ -37,6 +38,7 @@ export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: b
 export class TradeTransitionsService {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly counters: ReputationCountersRepository,
     private readonly moves: TradeMoves,
     private readonly outbox: OutboxService,
     private readonly ledger: LedgerService,
@@ -151,7 +153,7 @@ export class TradeTransitionsService {
       'payout_by',
     );
     if (!moved) return false;
-    await this.trades.countFailedTrade(manager, trade.counterpartyId);
+    await this.counters.countFailedTrade(manager, trade.counterpartyId);
     await this.moves.queueSettlement(manager, tradeId, 'refunding');
     return true;
   }
@@ -221,7 +223,7 @@ export class TradeTransitionsService {
       // A release decides against the traveler's claim, a refund against the counterparty's; a split against neither.
       const [loser, winner] =
         decision.outcome === 'release' ? [trade.travelerId, trade.counterpartyId] : [trade.counterpartyId, trade.travelerId];
-      await this.trades.countDispute(manager, loser, winner);
+      await this.counters.countDispute(manager, loser, winner);
       await this.moves.queueSettlement(manager, tradeId, decision.outcome === 'release' ? 'releasing' : 'refunding');
       return moved;
     }
@@ -250,7 +252,7 @@ export class TradeTransitionsService {
     const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
     const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
-    await this.trades.countCompletedTrade(
+    await this.counters.countCompletedTrade(
       manager,
       [
         { userId: moved.travelerId, minutes: minutes(times.createdAt, fundedAt) },

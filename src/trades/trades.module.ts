@@ -9,6 +9,8 @@ import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
+import { TimelineRepository } from './timeline.repository';
+import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeMoves } from './trade-moves';
 import { TradeOpeningService } from './trade-opening.service';
 import { TradePartyActionsService } from './trade-party-actions.service';
@@ -28,6 +30,8 @@ export class TradesModule {
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
+        TimelineRepository,
+        TradeSettlementRepository,
         TradeMoves,
         TradeOpeningService,
         TradePartyActionsService,
@@ -39,7 +43,15 @@ export class TradesModule {
         HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradeTransitionsService, TradesRepository, LedgerCheckService, ProviderHealth, HandleRevealsRepository],
+      exports: [
+        TradeTransitionsService,
+        TradesRepository,
+        TimelineRepository,
+        TradeSettlementRepository,
+        LedgerCheckService,
+        ProviderHealth,
+        HandleRevealsRepository,
+      ],
     };
   }
 }

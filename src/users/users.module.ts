@@ -16,6 +16,7 @@ import { OperatorStandingRepository } from './operator-standing.repository';
 import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
+import { ReputationCountersRepository } from './reputation-counters.repository';
 import { SelfTradeWatch } from './self-trade-watch';
 import { SignInThrottle } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
@@ -47,6 +48,7 @@ import { UsersService } from './users.service';
     SelfTradeWatch,
     AdminUsersService,
     OperatorStandingRepository,
+    ReputationCountersRepository,
     PasswordHasher,
     SignInThrottle,
     PrincipalCache,
@@ -64,6 +66,7 @@ import { UsersService } from './users.service';
     AccountEventsRepository,
     SignInThrottle,
     OperatorStandingRepository,
+    ReputationCountersRepository,
   ],
 })
 export class UsersModule {}

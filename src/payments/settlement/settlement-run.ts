@@ -1,7 +1,7 @@
 import type { TradesConfig } from '../../config';
 import type { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import type { TradesRepository } from '../../trades/trades.repository';
+import type { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { NotYet, pollAttemptsWithin } from '../funding/provider-steps';
 import { StepName, STEPS } from './settlement-plan';
 import type { SettlementRepository } from './settlement.repository';
@@ -40,7 +40,7 @@ export class SettlementRun {
     readonly tradeId: string,
     private readonly token: string,
     private readonly journal: SettlementRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly config: TradesConfig,
   ) {}
 

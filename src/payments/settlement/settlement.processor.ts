@@ -4,7 +4,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { tradesConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { BankFundingService } from '../funding/bank-funding.service';
 import { NotYet, pollBackoffStrategy } from '../funding/provider-steps';
 import { ProviderWorkSweeper } from '../funding/provider-work.sweeper';
@@ -24,7 +24,7 @@ export class SettlementProcessor extends WorkerHost {
     private readonly settlement: SettlementService,
     private readonly bankFunding: BankFundingService,
     private readonly sweeper: ProviderWorkSweeper,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
     super();
