@@ -15,7 +15,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradesRepository } from '../trades/trades.repository';
-import { TimelineRepository } from '../trades/timeline.repository';
+import { TradeTimeline } from '../trades/trade-timeline';
 import { isTradeCursor } from '../trades/trade-position';
 import type { AdminTradesQuery } from './admin-trades.controller';
 
@@ -26,7 +26,7 @@ export class AdminTradesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly trades: TradesRepository,
-    private readonly timeline: TimelineRepository,
+    private readonly timeline: TradeTimeline,
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
@@ -93,13 +93,7 @@ export class AdminTradesService {
         detail: { payoutAgain, refundAgain },
       });
       // Operator actions show on the trade's timeline too.
-      await this.timeline.insertEvent(manager, tradeId, {
-        actor: { kind: 'operator', id: operator.id },
-        type: 'operator_note',
-        fromState: null,
-        toState: null,
-        detail: { action: 'trade.retry_settlement', payoutAgain, refundAgain },
-      });
+      await this.timeline.operatorNote(manager, tradeId, operator.id, { action: 'trade.retry_settlement', payoutAgain, refundAgain });
     });
     return presentTrade((await this.trades.find(tradeId))!);
   }

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { returningRows } from '../common/database/query';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
-import { TimelineRepository } from './timeline.repository';
+import { TradeTimeline } from './trade-timeline';
 
 export type HealthProvider = 'paypal' | 'bank' | 'wechat';
 
@@ -43,7 +43,7 @@ export class ProviderHealth {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly timeline: TimelineRepository,
+    private readonly timeline: TradeTimeline,
     private readonly outbox: OutboxService,
   ) {}
 
@@ -167,12 +167,12 @@ export class ProviderHealth {
         [id, outage.byMs, outage.from],
       );
       if (!moved[0]) return false;
-      await this.timeline.insertEvent(manager, id, {
-        actor: { kind: 'system', id: null },
-        type: 'deadline_extended',
-        fromState: null,
-        toState: null,
-        detail: { deadline, provider, byMs: outage.byMs, until: moved[0].until.toISOString(), outageFrom: outage.outageFrom },
+      await this.timeline.deadlineExtended(manager, id, {
+        deadline,
+        provider,
+        byMs: outage.byMs,
+        until: moved[0].until.toISOString(),
+        outageFrom: outage.outageFrom,
       });
       // Payout and funding deadlines run as delayed jobs: one more for the new time (the old one finds nothing due).
       if (deadline !== 'verify') {

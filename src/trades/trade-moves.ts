@@ -10,7 +10,7 @@ import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade, TransitionEffects } from './trade.types';
 import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
-import { TimelineRepository } from './timeline.repository';
+import { TradeTimeline } from './trade-timeline';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 type MovedTrade = Trade & { previousState: TradeState };
@@ -25,7 +25,7 @@ type MovedTrade = Trade & { previousState: TradeState };
 export class TradeMoves {
   constructor(
     private readonly trades: TradesRepository,
-    private readonly timeline: TimelineRepository,
+    private readonly timeline: TradeTimeline,
     private readonly counters: ReputationCountersRepository,
     private readonly market: MarketRepository,
     private readonly outbox: OutboxService,
@@ -80,13 +80,7 @@ export class TradeMoves {
     assertTransition(trade.state, to, actor.kind);
     const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, effects, due);
     if (!moved) return null;
-    await this.timeline.insertEvent(manager, trade.id, {
-      actor,
-      type: 'state_changed',
-      fromState: moved.previousState,
-      toState: to,
-      detail,
-    });
+    await this.timeline.stateChanged(manager, trade.id, actor, moved.previousState, to, detail);
     return moved;
   }
 

@@ -10,6 +10,7 @@ import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
+import { TradeTimeline } from './trade-timeline';
 import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeMoves } from './trade-moves';
 import { TradeOpeningService } from './trade-opening.service';
@@ -31,6 +32,7 @@ export class TradesModule {
       providers: [
         TradesRepository,
         TimelineRepository,
+        TradeTimeline,
         TradeSettlementRepository,
         TradeMoves,
         TradeOpeningService,
@@ -47,6 +49,7 @@ export class TradesModule {
         TradeTransitionsService,
         TradesRepository,
         TimelineRepository,
+        TradeTimeline,
         TradeSettlementRepository,
         LedgerCheckService,
         ProviderHealth,

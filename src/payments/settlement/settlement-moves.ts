@@ -6,7 +6,7 @@ import { formatAmount } from '../../common/money';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
 import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
-import { TimelineRepository } from '../../trades/timeline.repository';
+import { ProviderEventDetail, TradeTimeline } from '../../trades/trade-timeline';
 import { HANDLE_CONTEXT } from '../../users/users.service';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
@@ -26,7 +26,7 @@ export class SettlementMoves {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
     private readonly trades: TradeSettlementRepository,
-    private readonly timeline: TimelineRepository,
+    private readonly timeline: TradeTimeline,
     private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
@@ -203,14 +203,8 @@ export class SettlementMoves {
     return true;
   }
 
-  async tellParties(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<void> {
-    await this.timeline.insertEvent(manager, tradeId, {
-      actor: { kind: 'system', id: null },
-      type: 'provider_event',
-      fromState: null,
-      toState: null,
-      detail,
-    });
+  async tellParties(manager: EntityManager, tradeId: string, detail: ProviderEventDetail): Promise<void> {
+    await this.timeline.providerEvent(manager, tradeId, detail);
   }
 
   /** The flag of an ended trade stays while any leg is owed: came back, or paid again but not yet confirmed. */
