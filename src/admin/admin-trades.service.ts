@@ -17,6 +17,7 @@ import { keepTrying } from '../queues/retry-policies';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradesRepository } from '../trades/trades.repository';
+import { TradeTimeline } from '../trades/trade-timeline';
 import { isTradeCursor } from '../trades/trade-position';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
 
@@ -27,6 +28,7 @@ export class AdminTradesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly trades: TradesRepository,
+    private readonly timeline: TradeTimeline,
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
@@ -93,13 +95,7 @@ export class AdminTradesService {
         detail: { payoutAgain, refundAgain },
       });
       // Operator actions show on the trade's timeline too.
-      await this.trades.insertEvent(manager, tradeId, {
-        actor: { kind: 'operator', id: operator.id },
-        type: 'operator_note',
-        fromState: null,
-        toState: null,
-        detail: { action: 'trade.retry_settlement', payoutAgain, refundAgain },
-      });
+      await this.timeline.operatorNote(manager, tradeId, operator.id, { action: 'trade.retry_settlement', payoutAgain, refundAgain });
     });
     return presentTrade((await this.trades.find(tradeId))!);
   }

@@ -7,7 +7,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { HandleField, HandleRevealsRepository } from '../trades/handle-reveals.repository';
-import { TradesRepository } from '../trades/trades.repository';
+import { TradeTimeline } from '../trades/trade-timeline';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 
 export const REVEAL_REASON_MAX_CHARS = 500;
@@ -34,7 +34,7 @@ export class OperatorReveals {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly reveals: HandleRevealsRepository,
-    private readonly trades: TradesRepository,
+    private readonly timeline: TradeTimeline,
     private readonly audit: AuditRepository,
     private readonly encryption: FieldEncryption,
     private readonly standing: OperatorStandingRepository,
@@ -60,12 +60,11 @@ export class OperatorReveals {
         tradeId,
         detail: { field, reason, state: kept.state },
       });
-      await this.trades.insertEvent(manager, tradeId, {
-        actor: { kind: 'operator', id: operator.id },
-        type: 'handle_revealed',
-        fromState: null,
-        toState: null,
-        detail: { field, to: 'operator', operatorId: operator.id, state: kept.state },
+      await this.timeline.handleRevealed(manager, tradeId, operator.id, {
+        field,
+        to: 'operator',
+        operatorId: operator.id,
+        state: kept.state,
       });
       return { field, value };
     });

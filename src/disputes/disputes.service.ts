@@ -11,6 +11,7 @@ import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradesRepository } from '../trades/trades.repository';
+import { TradeTimeline } from '../trades/trade-timeline';
 import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
 import { isTimeCursor } from '../common/http/time-cursor';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
@@ -65,6 +66,7 @@ export class DisputesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly disputes: DisputesRepository,
     private readonly trades: TradesRepository,
+    private readonly timeline: TradeTimeline,
     private readonly tradesService: TradeTransitionsService,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
@@ -104,12 +106,10 @@ export class DisputesService {
     const author = { kind: actor.kind as Statement['author']['kind'], id: actor.id };
     const dispute = await this.disputes.insert(manager, { id, tradeId, openedBy: author, reason });
     const first = await this.disputes.addStatement(manager, { disputeId: id, author, text: statement, attachments: [] });
-    await this.trades.insertEvent(manager, tradeId, {
-      actor,
-      type: 'dispute_statement',
-      fromState: null,
-      toState: null,
-      detail: { disputeId: id, statementId: first.id, ...(actor.kind === 'system' ? { finding: statement } : {}) },
+    await this.timeline.disputeStatement(manager, tradeId, actor, {
+      disputeId: id,
+      statementId: first.id,
+      ...(actor.kind === 'system' ? { finding: statement } : {}),
     });
     return dispute;
   }
@@ -148,12 +148,10 @@ export class DisputesService {
           sha256: a.sha256,
         })),
       });
-      await this.trades.insertEvent(manager, dispute.tradeId, {
-        actor,
-        type: 'dispute_statement',
-        fromState: null,
-        toState: null,
-        detail: { disputeId: id, statementId: statement.id, attachments: statement.attachments.length },
+      await this.timeline.disputeStatement(manager, dispute.tradeId, actor, {
+        disputeId: id,
+        statementId: statement.id,
+        attachments: statement.attachments.length,
       });
       return presentStatement(statement);
     });
@@ -283,13 +281,7 @@ export class DisputesService {
       tradeId: dispute.tradeId,
       detail,
     });
-    await this.trades.insertEvent(manager, dispute.tradeId, {
-      actor: { kind: 'operator', id: operator.id },
-      type: 'operator_note',
-      fromState: null,
-      toState: null,
-      detail: { action, disputeId: dispute.id, ...detail },
-    });
+    await this.timeline.operatorNote(manager, dispute.tradeId, operator.id, { action, disputeId: dispute.id, ...detail });
   }
 
   private async visible(caller: AuthUser, id: string): Promise<Dispute> {

@@ -5,7 +5,7 @@ import { OutboxService } from '../outbox/outbox.service';
 import { OutageEnded, ProviderHealth } from '../provider-health/provider-health.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { ExtendedDeadline, OutageExtensionRepository } from './outage-extension.repository';
-import { TradesRepository } from './trades.repository';
+import { TradeTimeline } from './trade-timeline';
 
 /**
  * Deadlines never punish a party for the platform's fault (SPEC.md). While a provider is down, the deadlines
@@ -23,7 +23,7 @@ export class OutageExtension implements OnModuleInit {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly health: ProviderHealth,
     private readonly repository: OutageExtensionRepository,
-    private readonly trades: TradesRepository,
+    private readonly timeline: TradeTimeline,
     private readonly outbox: OutboxService,
   ) {}
 
@@ -60,12 +60,12 @@ export class OutageExtension implements OnModuleInit {
       if (await this.repository.alreadyExtended(manager, id, deadline, outage.outageFrom)) return false;
       const moved = await this.repository.extend(manager, id, provider, deadline, outage.byMs, outage.from);
       if (!moved) return false;
-      await this.trades.insertEvent(manager, id, {
-        actor: { kind: 'system', id: null },
-        type: 'deadline_extended',
-        fromState: null,
-        toState: null,
-        detail: { deadline, provider, byMs: outage.byMs, until: moved.until.toISOString(), outageFrom: outage.outageFrom },
+      await this.timeline.deadlineExtended(manager, id, {
+        deadline,
+        provider,
+        byMs: outage.byMs,
+        until: moved.until.toISOString(),
+        outageFrom: outage.outageFrom,
       });
       // Payout and funding deadlines run as delayed jobs: one more for the new time (the old one finds nothing due).
       if (deadline !== 'verify') {

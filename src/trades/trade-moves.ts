@@ -12,6 +12,8 @@ import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
 import { settleJobId } from '../queues/job-ids';
 import { keepTrying } from '../queues/retry-policies';
+import { TradeTimeline } from './trade-timeline';
+import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 type MovedTrade = Trade & { previousState: TradeState };
 
@@ -25,6 +27,8 @@ type MovedTrade = Trade & { previousState: TradeState };
 export class TradeMoves {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly timeline: TradeTimeline,
+    private readonly counters: ReputationCountersRepository,
     private readonly market: MarketRepository,
     private readonly outbox: OutboxService,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
@@ -78,7 +82,7 @@ export class TradeMoves {
     assertTransition(trade.state, to, actor.kind);
     const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, effects, due);
     if (!moved) return null;
-    await this.trades.insertEvent(manager, trade.id, { actor, type: 'state_changed', fromState: moved.previousState, toState: to, detail });
+    await this.timeline.stateChanged(manager, trade.id, actor, moved.previousState, to, detail);
     return moved;
   }
 
@@ -91,7 +95,7 @@ export class TradeMoves {
     if (reservation?.requestId) await this.market.returnToRequest(manager, reservation.requestId, reservation.amountCny);
     if (reservation?.offerId) await this.market.returnToOffer(manager, reservation.offerId, reservation.amountCny);
     await this.trades.giveBackVolume(manager, [trade.travelerId, trade.counterpartyId], trade.volumeDay, trade.amountUsd);
-    if (responsibleUserId) await this.trades.countFailedTrade(manager, responsibleUserId);
+    if (responsibleUserId) await this.counters.countFailedTrade(manager, responsibleUserId);
   }
 
   /** A decided trade's money moves at the provider: the settlement job takes it from here. */

@@ -23,7 +23,8 @@ import { AcceptRequestDto, TakeOfferDto, TradeView } from './dto/trades.dto';
 import { presentTrade } from './trade.presenter';
 import type { Trade } from './trade.types';
 import { assertWithinLimits } from './trade-limits';
-import { PartyForTrade, PartyUsage, TradesRepository } from './trades.repository';
+import { TradesRepository } from './trades.repository';
+import type { PartyForTrade, PartyUsage } from './trade.types';
 import { fundingDeadlineJobId } from '../queues/job-ids';
 
 interface TradeTerms {

@@ -8,6 +8,7 @@ import { presentEvent, presentTrade } from './trade.presenter';
 import { isTradeCursor } from './trade-position';
 import type { Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
+import { TimelineRepository } from './timeline.repository';
 
 /**
  * What the parties read of their trades (`GET /v1/trades`, a trade, its timeline), and the two rules every
@@ -18,6 +19,7 @@ import { TradesRepository } from './trades.repository';
 export class TradeQueriesService {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly timeline: TimelineRepository,
     private readonly reveals: HandleReveals,
   ) {}
 
@@ -52,7 +54,7 @@ export class TradeQueriesService {
           (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
         )
       : undefined;
-    const rows = await this.trades.events(id, limit + 1, after?.e);
+    const rows = await this.timeline.events(id, limit + 1, after?.e);
     return toPage(rows, limit, presentEvent, (row) => ({ e: row.id }));
   }
 

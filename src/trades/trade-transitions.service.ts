@@ -15,6 +15,7 @@ import type { Actor, Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { keepTrying, keepVerifying } from '../queues/retry-policies';
+import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 /** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
 export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
@@ -35,6 +36,7 @@ export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: b
 export class TradeTransitionsService {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly counters: ReputationCountersRepository,
     private readonly moves: TradeMoves,
     private readonly outbox: OutboxService,
     private readonly ledger: LedgerService,
@@ -149,7 +151,7 @@ export class TradeTransitionsService {
       'payout_by',
     );
     if (!moved) return false;
-    await this.trades.countFailedTrade(manager, trade.counterpartyId);
+    await this.counters.countFailedTrade(manager, trade.counterpartyId);
     await this.moves.queueSettlement(manager, tradeId, 'refunding');
     return true;
   }
@@ -219,7 +221,7 @@ export class TradeTransitionsService {
       // A release decides against the traveler's claim, a refund against the counterparty's; a split against neither.
       const [loser, winner] =
         decision.outcome === 'release' ? [trade.travelerId, trade.counterpartyId] : [trade.counterpartyId, trade.travelerId];
-      await this.trades.countDispute(manager, loser, winner);
+      await this.counters.countDispute(manager, loser, winner);
       await this.moves.queueSettlement(manager, tradeId, decision.outcome === 'release' ? 'releasing' : 'refunding');
       return moved;
     }
@@ -248,7 +250,7 @@ export class TradeTransitionsService {
     const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
     const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
-    await this.trades.countCompletedTrade(
+    await this.counters.countCompletedTrade(
       manager,
       [
         { userId: moved.travelerId, minutes: minutes(times.createdAt, fundedAt) },

@@ -62,3 +62,42 @@ export interface TradeEvent {
 export interface HandleSnapshot extends EncryptedField {
   index: string;
 }
+
+export interface NewTrade {
+  requestId: string | null;
+  offerId: string | null;
+  travelerId: string;
+  counterpartyId: string;
+  amountCny: bigint;
+  amountUsd: bigint;
+  rate: bigint;
+  feeBps: number;
+  feeUsd: bigint;
+  paymentMethod: PaymentMethod;
+  travelerWechat: HandleSnapshot;
+  counterpartyWechat: HandleSnapshot;
+  counterpartyPaypal: HandleSnapshot;
+  fundingWindowMs: number;
+}
+
+export interface PartyForTrade {
+  id: string;
+  tier: number;
+  suspended: boolean;
+  wechat: HandleSnapshot | null;
+  paypal: HandleSnapshot | null;
+}
+
+/** What a party's tier limits are checked against: their trades still live and their USD of the UTC day, before this one. */
+export interface PartyUsage {
+  liveTrades: number;
+  volumeTodayCents: bigint;
+}
+
+/** A trade just written, and what its source and parties looked like under the locks, before it. */
+export interface OpenedTrade {
+  trade: Trade;
+  /** False when the source could not give the amount: the caller must roll back. */
+  reserved: boolean;
+  usage: Map<string, PartyUsage>;
+}

@@ -12,6 +12,9 @@ import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
+import { TimelineRepository } from './timeline.repository';
+import { TradeTimeline } from './trade-timeline';
+import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeMoves } from './trade-moves';
 import { TradeOpeningService } from './trade-opening.service';
 import { TradePartyActionsService } from './trade-party-actions.service';
@@ -31,6 +34,9 @@ export class TradesModule {
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
+        TimelineRepository,
+        TradeTimeline,
+        TradeSettlementRepository,
         TradeMoves,
         TradeOpeningService,
         TradePartyActionsService,
@@ -44,7 +50,15 @@ export class TradesModule {
         HandleReveals,
         ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
       ],
-      exports: [TradeTransitionsService, TradesRepository, LedgerCheckService, HandleRevealsRepository],
+      exports: [
+        TradeTransitionsService,
+        TradesRepository,
+        TimelineRepository,
+        TradeTimeline,
+        TradeSettlementRepository,
+        LedgerCheckService,
+        HandleRevealsRepository,
+      ],
     };
   }
 }

@@ -4,68 +4,22 @@ import { DataSource, EntityManager } from 'typeorm';
 import { preparedInTransaction, returningRows, SqlParams } from '../common/database/query';
 import { reserveSql } from '../market/market.repository';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
-import type { PaymentMethod } from '../market/market.types';
-import type { Actor, HandleSnapshot, Trade, TradeEvent, TransitionEffects } from './trade.types';
+import type { HandleSnapshot, NewTrade, OpenedTrade, PartyForTrade, PartyUsage, Trade, TradeEvent, TransitionEffects } from './trade.types';
+import { tradeEventInsertSql } from './timeline.repository';
+import {
+  DbTime,
+  effectColumns,
+  ListedRow,
+  ListedTrade,
+  POSITION,
+  TRADE_COLUMNS,
+  TradeRow,
+  toListedTrade,
+  toTrade,
+  tradeColumns,
+} from './trade-rows';
 import { TradeState } from './trade.state-machine';
 import type { TradePosition } from './trade-position';
-
-interface TradeRow {
-  id: string;
-  request_id: string | null;
-  offer_id: string | null;
-  traveler_id: string;
-  counterparty_id: string;
-  state: TradeState;
-  amount_cny: string;
-  amount_usd: string;
-  rate: string;
-  fee_bps: number;
-  fee_usd: string;
-  payment_method: PaymentMethod;
-  traveler_wechat_ciphertext: string | null;
-  traveler_wechat_key_id: string | null;
-  funding_by: Date | null;
-  payout_by: Date | null;
-  verify_by: Date | null;
-  dispute_id: string | null;
-  settlement_failing: boolean;
-  volume_day: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/**
- * A time for `transition` to store as PostgreSQL's `now()` (the transaction's start) plus `afterMs`: deadlines
- * come from the database's clock, as their outbox rows' due times do (`now() + delay`), so a deadline job is never
- * due before its deadline.
- */
-class DbTime {
-  constructor(readonly afterMs = 0) {}
-}
-
-/** The columns a transition's effects set, in the order they are written. */
-function effectColumns(effects: TransitionEffects): [string, unknown][] {
-  const columns: [string, unknown][] = [];
-  if (effects.funded) {
-    // The deadline and its job's due time are one expression of one clock: now() + the window.
-    columns.push(['funded_at', new DbTime()], ['payout_by', new DbTime(effects.funded.payoutWindowMs)]);
-  }
-  if (effects.payoutReported) {
-    columns.push(['wechat_transfer_id', effects.payoutReported.wechatTransferId], ['payout_reported_at', new DbTime()]);
-    if (effects.payoutReported.verifyWithinMs !== undefined) columns.push(['verify_by', new DbTime(effects.payoutReported.verifyWithinMs)]);
-  }
-  if (effects.disputeOpened) {
-    columns.push(['dispute_id', effects.disputeOpened.disputeId], ['payout_by', null], ['verify_by', null]);
-  }
-  if (effects.split) {
-    columns.push(
-      ['split_traveler_usd', effects.split.travelerUsd.toString()],
-      ['split_counterparty_usd', effects.split.counterpartyUsd.toString()],
-    );
-  }
-  if (effects.feeUsd !== undefined) columns.push(['fee_usd', effects.feeUsd.toString()]);
-  return columns;
-}
 
 /** The deadline a decision waits for, re-checked by its conditional update. */
 export type DeadlineColumn = 'funding_by' | 'payout_by' | 'verify_by';
@@ -83,106 +37,6 @@ export interface TradeLocks {
 /** The locks an end without completion needs: it gives the amount back to the source and the volume to its day. */
 export type EndingLocks = TradeLocks & { readonly reach: 'source' };
 
-/** The columns a Trade is read from, optionally qualified by a table alias. */
-function tradeColumns(alias?: string): string {
-  const p = alias ? `${alias}.` : '';
-  return `${p}id, ${p}request_id, ${p}offer_id, ${p}traveler_id, ${p}counterparty_id, ${p}state, ${p}amount_cny, ${p}amount_usd, ${p}rate,
-  ${p}fee_bps, ${p}fee_usd, ${p}payment_method, ${p}traveler_wechat_ciphertext, ${p}traveler_wechat_key_id, ${p}funding_by, ${p}payout_by,
-  ${p}verify_by, ${p}dispute_id, ${p}settlement_failing, to_char(${p}volume_day, 'YYYY-MM-DD') AS volume_day, ${p}created_at, ${p}updated_at`;
-}
-
-const TRADE_COLUMNS = tradeColumns();
-
-/**
- * A listed trade's place in its list, to the microsecond as PostgreSQL keeps it: a cursor at the millisecond
- * a JavaScript Date holds would skip or repeat trades made within one millisecond of the page's last.
- */
-const POSITION = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position`;
-
-export type ListedTrade = Trade & { position: string };
-
-type ListedRow = TradeRow & { position: string };
-
-function toListedTrade(row: ListedRow): ListedTrade {
-  return { ...toTrade(row), position: row.position };
-}
-
-function toTrade(row: TradeRow): Trade {
-  return {
-    id: row.id,
-    requestId: row.request_id,
-    offerId: row.offer_id,
-    travelerId: row.traveler_id,
-    counterpartyId: row.counterparty_id,
-    state: row.state,
-    amountCny: BigInt(row.amount_cny),
-    amountUsd: BigInt(row.amount_usd),
-    rate: BigInt(row.rate),
-    feeBps: row.fee_bps,
-    feeUsd: BigInt(row.fee_usd),
-    paymentMethod: row.payment_method,
-    // Null once the handle snapshots were erased after retention (handle-retention.repository.ts).
-    travelerWechat:
-      row.traveler_wechat_ciphertext && row.traveler_wechat_key_id
-        ? { ciphertext: row.traveler_wechat_ciphertext, keyId: row.traveler_wechat_key_id }
-        : null,
-    fundingBy: row.funding_by,
-    payoutBy: row.payout_by,
-    verifyBy: row.verify_by,
-    disputeId: row.dispute_id,
-    settlementFailing: row.settlement_failing,
-    volumeDay: row.volume_day,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-export interface NewTrade {
-  requestId: string | null;
-  offerId: string | null;
-  travelerId: string;
-  counterpartyId: string;
-  amountCny: bigint;
-  amountUsd: bigint;
-  rate: bigint;
-  feeBps: number;
-  feeUsd: bigint;
-  paymentMethod: PaymentMethod;
-  travelerWechat: HandleSnapshot;
-  counterpartyWechat: HandleSnapshot;
-  counterpartyPaypal: HandleSnapshot;
-  fundingWindowMs: number;
-}
-
-export interface PartyForTrade {
-  id: string;
-  tier: number;
-  suspended: boolean;
-  wechat: HandleSnapshot | null;
-  paypal: HandleSnapshot | null;
-}
-
-/** What a party's tier limits are checked against: their trades still live and their USD of the UTC day, before this one. */
-export interface PartyUsage {
-  liveTrades: number;
-  volumeTodayCents: bigint;
-}
-
-/** A trade just written, and what its source and parties looked like under the locks, before it. */
-export interface OpenedTrade {
-  trade: Trade;
-  /** False when the source could not give the amount: the caller must roll back. */
-  reserved: boolean;
-  usage: Map<string, PartyUsage>;
-}
-
-/** The INSERT of one timeline event of the trade whose id is the parameter `tradeId`, alone or as a CTE. */
-function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at'>, params: SqlParams): string {
-  return `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail)
-          VALUES (${tradeId}, ${params.add(event.actor.kind)}, ${params.add(event.actor.id)}, ${params.add(event.type)},
-                  ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
-}
-
 /**
  * `<as>_live` and `<as>_volume`: the party's trades still live (a counter that triggers keep at commit, see
  * the LiveTradeCounts migration) and its USD counted for the UTC day.
@@ -197,7 +51,11 @@ function snapshotValues(handle: HandleSnapshot, params: SqlParams): string {
   return `${params.add(handle.ciphertext)}, ${params.add(handle.keyId)}, ${params.add(handle.index)}`;
 }
 
-/** Every query on trades, their reservations, timeline and the daily volume. */
+/**
+ * The queries on trades, their reservations and the daily volume: opening a trade, its locks and transitions, and
+ * the reads of trades. The timeline is timeline.repository.ts; what payments read, trade-settlement.repository.ts;
+ * the reputation counters, users/reputation-counters.repository.ts.
+ */
 @Injectable()
 export class TradesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -424,64 +282,6 @@ export class TradesRepository {
     return rows.length === 0 ? null : { ...toTrade(rows[0]), previousState: rows[0].previous_state };
   }
 
-  async insertEvent(manager: EntityManager, tradeId: string, event: Omit<TradeEvent, 'at'>): Promise<void> {
-    const params = new SqlParams();
-    await manager.query(tradeEventInsertSql(params.add(tradeId), event, params), params.values);
-  }
-
-  async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {
-    const rows: {
-      id: string;
-      at: Date;
-      actor_kind: Actor['kind'];
-      actor_id: string | null;
-      type: TradeEvent['type'];
-      from_state: TradeState | null;
-      to_state: TradeState | null;
-      detail: Record<string, unknown>;
-    }[] = await this.dataSource.query(
-      `SELECT id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
-          WHERE trade_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3`,
-      [tradeId, afterId ?? null, limit],
-    );
-    return rows.map((r) => ({
-      id: String(r.id),
-      at: r.at,
-      actor: { kind: r.actor_kind, id: r.actor_id },
-      type: r.type,
-      fromState: r.from_state,
-      toState: r.to_state,
-      detail: r.detail,
-    }));
-  }
-
-  /** The whole timelines of these trades, each oldest first (the account export: one read per page of trades). */
-  async eventsOfTrades(tradeIds: string[]): Promise<(TradeEvent & { tradeId: string })[]> {
-    const rows: {
-      trade_id: string;
-      at: Date;
-      actor_kind: Actor['kind'];
-      actor_id: string | null;
-      type: TradeEvent['type'];
-      from_state: TradeState | null;
-      to_state: TradeState | null;
-      detail: Record<string, unknown>;
-    }[] = await this.dataSource.query(
-      `SELECT trade_id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
-        WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
-      [tradeIds],
-    );
-    return rows.map((r) => ({
-      tradeId: r.trade_id,
-      at: r.at,
-      actor: { kind: r.actor_kind, id: r.actor_id },
-      type: r.type,
-      fromState: r.from_state,
-      toState: r.to_state,
-      detail: r.detail,
-    }));
-  }
-
   /**
    * The caller's trades, newest first. A user's trades are those it travels in and those it counters: each is
    * a backward walk of its own index from the cursor, at most one page long, and the two are merged. So a page
@@ -567,26 +367,6 @@ export class TradesRepository {
     return rows[0]?.state ?? null;
   }
 
-  /** Raises the flag operators see on a settlement that keeps failing, only while the trade is still settling. */
-  async flagSettlementFailing(tradeId: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE trades SET settlement_failing = true, updated_at = now()
-        WHERE id = $1 AND NOT settlement_failing AND state IN ('releasing', 'refunding', 'splitting')`,
-      [tradeId],
-    );
-  }
-
-  /** How many trades are flagged, from the partial index on the flag (a handful at most). */
-  async countSettlementFailing(): Promise<number> {
-    const rows = await this.dataSource.query(`SELECT count(*)::int AS n FROM trades WHERE settlement_failing`);
-    return rows[0].n;
-  }
-
-  /** Clears the flag, in the transaction that completes the settlement. */
-  async clearSettlementFailing(manager: EntityManager, tradeId: string): Promise<void> {
-    await manager.query(`UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing`, [tradeId]);
-  }
-
   /** Trades for operators, newest first: by state and by the settlement flag. */
   async listForOperators(
     filter: { state?: TradeState; settlementFailing?: boolean },
@@ -601,124 +381,5 @@ export class TradesRepository {
       [filter.state ?? null, filter.settlementFailing ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
     );
     return rows.map(toListedTrade);
-  }
-
-  /** The blind index of the counterparty's PayPal email, as snapshotted: compared, never decrypted. */
-  async counterpartyPaypalIndexOf(tradeId: string): Promise<string | null> {
-    const rows = await this.dataSource.query(`SELECT counterparty_paypal_index FROM trades WHERE id = $1`, [tradeId]);
-    return rows[0]?.counterparty_paypal_index ?? null;
-  }
-
-  /**
-   * The RMB leg as snapshotted when the trade was made: both wallets (ciphertexts and blind indexes, never
-   * decrypted here), the reported transfer, and when it was funded (where a search for a transfer starts).
-   */
-  async rmbLegOf(tradeId: string): Promise<{
-    traveler: { ciphertext: string; keyId: string; index: string };
-    counterparty: { ciphertext: string; keyId: string; index: string };
-    wechatTransferId: string | null;
-    fundedAt: Date | null;
-  } | null> {
-    const rows = await this.dataSource.query(
-      `SELECT traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
-              counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index, wechat_transfer_id, funded_at
-         FROM trades WHERE id = $1`,
-      [tradeId],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      traveler: { ciphertext: r.traveler_wechat_ciphertext, keyId: r.traveler_wechat_key_id, index: r.traveler_wechat_index },
-      counterparty: {
-        ciphertext: r.counterparty_wechat_ciphertext,
-        keyId: r.counterparty_wechat_key_id,
-        index: r.counterparty_wechat_index,
-      },
-      wechatTransferId: r.wechat_transfer_id,
-      fundedAt: r.funded_at,
-    };
-  }
-
-  async tradeOfWechatTransfer(transferId: string): Promise<string | null> {
-    const rows = await this.dataSource.query(`SELECT id FROM trades WHERE wechat_transfer_id = $1`, [transferId]);
-    return rows[0]?.id ?? null;
-  }
-
-  /** The counterparty's PayPal email as snapshotted when the trade was made (ciphertext, never decrypted here). */
-  async counterpartyPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
-    const rows = await this.dataSource.query(
-      `SELECT counterparty_paypal_ciphertext, counterparty_paypal_key_id FROM trades WHERE id = $1`,
-      [tradeId],
-    );
-    return rows[0] ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id } : null;
-  }
-
-  /** The counterparty's PayPal email on file now (a payout paid again goes where they have since put it). */
-  async counterpartyCurrentPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
-    const rows = await this.dataSource.query(
-      `SELECT u.paypal_email_ciphertext, u.paypal_email_key_id FROM trades t JOIN users u ON u.id = t.counterparty_id WHERE t.id = $1`,
-      [tradeId],
-    );
-    return rows[0]?.paypal_email_ciphertext ? { ciphertext: rows[0].paypal_email_ciphertext, keyId: rows[0].paypal_email_key_id } : null;
-  }
-
-  /** Flags an ended trade whose payout or bank refund came back: operators see it and pay it again; its state stays. */
-  async flagReturnedAfterEnd(manager: EntityManager, tradeId: string): Promise<void> {
-    await manager.query(`UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing`, [
-      tradeId,
-    ]);
-  }
-
-  /** A dispute decided: the loser's and the winner's counters. */
-  async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
-    await this.lockCounters(manager, [loserId, winnerId]);
-    await manager.query(
-      `UPDATE user_reputation SET disputes_lost = disputes_lost + CASE WHEN user_id = $1 THEN 1 ELSE 0 END,
-              disputes_won = disputes_won + CASE WHEN user_id = $2 THEN 1 ELSE 0 END
-        WHERE user_id IN ($1, $2)`,
-      [loserId, winnerId],
-    );
-  }
-
-  /**
-   * A completed trade in both parties' counters, with the minutes it took each (the last 100 kept for the
-   * median), and tier 1 for whoever has now earned it.
-   */
-  async countCompletedTrade(
-    manager: EntityManager,
-    minutesByUser: { userId: string; minutes: number }[],
-    tier1CompletedTrades: number,
-  ): Promise<void> {
-    await this.lockCounters(
-      manager,
-      minutesByUser.map((m) => m.userId),
-    );
-    for (const { userId, minutes } of minutesByUser) {
-      await manager.query(
-        `UPDATE user_reputation SET completed_trades = completed_trades + 1,
-                recent_release_minutes = (recent_release_minutes || $2::int)[cardinality(recent_release_minutes) - 98:]
-          WHERE user_id = $1`,
-        [userId, minutes],
-      );
-    }
-    await manager.query(
-      `UPDATE users u SET tier = 1, updated_at = now() FROM user_reputation r
-        WHERE r.user_id = u.id AND u.id = ANY($1::uuid[]) AND u.tier = 0 AND r.completed_trades >= $2 AND r.disputes_lost = 0`,
-      [minutesByUser.map((m) => m.userId), tier1CompletedTrades],
-    );
-  }
-
-  /**
-   * The users' rows, then their counters, each in id order: every path that counts (a completion, a dispute
-   * decided, a trade ended) takes them the same way, so two of them for the same people never deadlock.
-   */
-  private async lockCounters(manager: EntityManager, userIds: string[]): Promise<void> {
-    await this.lockUsers(manager, userIds);
-    await manager.query(`SELECT 1 FROM user_reputation WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`, [userIds]);
-  }
-
-  /** The reputation counter for a trade that ended uncompleted by this user's doing. */
-  async countFailedTrade(manager: EntityManager, userId: string): Promise<void> {
-    await manager.query(`UPDATE user_reputation SET failed_trades = failed_trades + 1 WHERE user_id = $1`, [userId]);
   }
 }

@@ -17,6 +17,7 @@ import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
 import { PrincipalChangesRepository } from './principal-changes.repository';
+import { ReputationCountersRepository } from './reputation-counters.repository';
 import { SelfTradeWatch } from './self-trade-watch';
 import { SignInThrottle } from './sign-in-throttle';
 import { UserEntity } from './user.entity';
@@ -48,6 +49,7 @@ import { UsersService } from './users.service';
     SelfTradeWatch,
     AdminUsersService,
     OperatorStandingRepository,
+    ReputationCountersRepository,
     PasswordHasher,
     SignInThrottle,
     PrincipalChangesRepository,
@@ -66,6 +68,7 @@ import { UsersService } from './users.service';
     AccountEventsRepository,
     SignInThrottle,
     OperatorStandingRepository,
+    ReputationCountersRepository,
   ],
 })
 export class UsersModule {}

@@ -9,7 +9,8 @@ import { LedgerService } from '../../ledger/ledger.service';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import type { Trade } from '../../trades/trade.types';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
+import { TradeTimeline } from '../../trades/trade-timeline';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
@@ -56,7 +57,8 @@ export class BankFundingService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
     private readonly incoming: BankTransfersRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
+    private readonly timeline: TradeTimeline,
     private readonly tradesService: TradeTransitionsService,
     private readonly ledger: LedgerService,
     private readonly outbox: OutboxService,
@@ -187,18 +189,12 @@ export class BankFundingService {
       }
       if (trade && disposition !== 'funded') {
         // The parties see what happened to money that did not (all) fund the trade.
-        await this.trades.insertEvent(manager, trade.id, {
-          actor: { kind: 'system', id: null },
-          type: 'provider_event',
-          fromState: null,
-          toState: null,
-          detail: {
-            provider: 'bank_transfer',
-            transferId: transfer.transferId,
-            received: disposition,
-            amountUsd: formatAmount(amount, 'USD'),
-            returningUsd: formatAmount(suspenseUsd, 'USD'),
-          },
+        await this.timeline.providerEvent(manager, trade.id, {
+          provider: 'bank_transfer',
+          transferId: transfer.transferId,
+          received: disposition,
+          amountUsd: formatAmount(amount, 'USD'),
+          returningUsd: formatAmount(suspenseUsd, 'USD'),
         });
       }
       return disposition;
@@ -237,12 +233,10 @@ export class BankFundingService {
         await this.ledger.suspenseBounced(manager, record.tradeId, transferId, record.suspenseUsd);
       }
       if (record.tradeId) {
-        await this.trades.insertEvent(manager, record.tradeId, {
-          actor: { kind: 'system', id: null },
-          type: 'provider_event',
-          fromState: null,
-          toState: null,
-          detail: { provider: 'bank_transfer', transferId, returnedUsd: formatAmount(record.suspenseUsd, 'USD') },
+        await this.timeline.providerEvent(manager, record.tradeId, {
+          provider: 'bank_transfer',
+          transferId,
+          returnedUsd: formatAmount(record.suspenseUsd, 'USD'),
         });
       }
     });

@@ -9,7 +9,7 @@ import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
@@ -32,7 +32,7 @@ export class FundingService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly outbox: OutboxService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,

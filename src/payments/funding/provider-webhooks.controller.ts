@@ -13,7 +13,7 @@ import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
 import { WECHAT, WechatPort } from '../providers/wechat/wechat.port';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { FundingRepository } from './funding.repository';
 import { bankIncomingJobId, bankReturnJobId, checkFundingJobId, settleJobId, verifyPayoutJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
@@ -57,7 +57,7 @@ export class ProviderWebhooksController {
     @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
     @Inject(tradesConfig.KEY) private readonly tradesSettings: ConfigType<typeof tradesConfig>,
     @Inject(WECHAT) private readonly wechatPay: WechatPort,
-    private readonly tradesRepository: TradesRepository,
+    private readonly tradesRepository: TradeSettlementRepository,
   ) {}
 
   @Post('paypal')

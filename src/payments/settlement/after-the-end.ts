@@ -6,7 +6,7 @@ import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
 import { OutboxService } from '../../outbox/outbox.service';
 import type { Trade } from '../../trades/trade.types';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { SettlementMoves } from './settlement-moves';
 import { STEPS } from './settlement-plan';
@@ -26,7 +26,7 @@ export class AfterTheEnd {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly ledger: LedgerService,
     private readonly moves: SettlementMoves,
     private readonly journal: SettlementRepository,

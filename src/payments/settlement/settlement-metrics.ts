@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Gauge, register } from 'prom-client';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { BankTransfersRepository } from '../funding/bank-transfers.repository';
 
 export const SETTLEMENT_FAILING_METRIC = 'trades_settlement_failing';
@@ -13,7 +13,7 @@ export const SUSPENSE_STUCK_METRIC = 'bank_suspense_stuck';
 @Injectable()
 export class SettlementMetrics implements OnModuleInit {
   constructor(
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly incoming: BankTransfersRepository,
   ) {}
 

@@ -5,7 +5,8 @@ import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
+import { ProviderEventDetail, TradeTimeline } from '../../trades/trade-timeline';
 import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
@@ -24,7 +25,8 @@ export class SettlementMoves {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
+    private readonly timeline: TradeTimeline,
     private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
@@ -201,14 +203,8 @@ export class SettlementMoves {
     return true;
   }
 
-  async tellParties(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<void> {
-    await this.trades.insertEvent(manager, tradeId, {
-      actor: { kind: 'system', id: null },
-      type: 'provider_event',
-      fromState: null,
-      toState: null,
-      detail,
-    });
+  async tellParties(manager: EntityManager, tradeId: string, detail: ProviderEventDetail): Promise<void> {
+    await this.timeline.providerEvent(manager, tradeId, detail);
   }
 
   /** The flag of an ended trade stays while any leg is owed: came back, or paid again but not yet confirmed. */

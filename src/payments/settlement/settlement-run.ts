@@ -1,7 +1,7 @@
 import type { TradesConfig } from '../../config';
 import type { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import type { TradesRepository } from '../../trades/trades.repository';
+import type { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { watchJobId } from '../../queues/job-ids';
 import { watchPoll } from '../../queues/retry-policies';
 import { NotYet } from '../funding/provider-steps';
@@ -42,7 +42,7 @@ export class SettlementRun {
     readonly tradeId: string,
     private readonly token: string,
     private readonly journal: SettlementRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly config: TradesConfig,
   ) {}
 

@@ -5,7 +5,7 @@ import type { Job } from 'bullmq';
 import { tradesConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { HandlesJobs } from '../../queues/job-handlers';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { BankFundingService } from '../funding/bank-funding.service';
 import { pollBackoffStrategy } from '../../queues/retry-policies';
 import { NotYet } from '../funding/provider-steps';
@@ -32,7 +32,7 @@ export class SettlementProcessor extends WorkerHost {
     private readonly settlement: SettlementService,
     private readonly bankFunding: BankFundingService,
     private readonly sweeper: ProviderWorkSweeper,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
     super();

@@ -7,7 +7,7 @@ import { applyBps } from '../../common/money';
 import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { FundingRecord, FundingRepository } from '../funding/funding.repository';
 import { AfterTheEnd, AfterTheEndOutcome } from './after-the-end';
@@ -39,7 +39,7 @@ export class SettlementService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly fundings: FundingRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly ledger: LedgerService,
     private readonly moves: SettlementMoves,

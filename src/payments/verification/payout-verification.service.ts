@@ -6,7 +6,7 @@ import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
 import type { Trade } from '../../trades/trade.types';
 import { ProviderHealth } from '../../provider-health/provider-health.service';
-import { TradesRepository } from '../../trades/trades.repository';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { NotYet } from '../funding/provider-steps';
@@ -27,7 +27,7 @@ export class PayoutVerificationService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly disputes: DisputesService,
     private readonly encryption: FieldEncryption,

@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { SqlParams } from '../common/database/query';
+import type { Actor, TradeEvent } from './trade.types';
+import type { TradeState } from './trade.state-machine';
+
+/** The INSERT of one timeline event of the trade whose id is the parameter `tradeId`, alone or as a CTE. */
+export function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at'>, params: SqlParams): string {
+  return `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail)
+          VALUES (${tradeId}, ${params.add(event.actor.kind)}, ${params.add(event.actor.id)}, ${params.add(event.type)},
+                  ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
+}
+
+/** A trade's timeline: the rows every module writes as its state or its story changes, and their reads. */
+@Injectable()
+export class TimelineRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insertEvent(manager: EntityManager, tradeId: string, event: Omit<TradeEvent, 'at'>): Promise<void> {
+    const params = new SqlParams();
+    await manager.query(tradeEventInsertSql(params.add(tradeId), event, params), params.values);
+  }
+
+  async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {
+    const rows: {
+      id: string;
+      at: Date;
+      actor_kind: Actor['kind'];
+      actor_id: string | null;
+      type: TradeEvent['type'];
+      from_state: TradeState | null;
+      to_state: TradeState | null;
+      detail: Record<string, unknown>;
+    }[] = await this.dataSource.query(
+      `SELECT id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
+          WHERE trade_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3`,
+      [tradeId, afterId ?? null, limit],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      at: r.at,
+      actor: { kind: r.actor_kind, id: r.actor_id },
+      type: r.type,
+      fromState: r.from_state,
+      toState: r.to_state,
+      detail: r.detail,
+    }));
+  }
+
+  /** The whole timelines of these trades, each oldest first (the account export: one read per page of trades). */
+  async eventsOfTrades(tradeIds: string[]): Promise<(TradeEvent & { tradeId: string })[]> {
+    const rows: {
+      trade_id: string;
+      at: Date;
+      actor_kind: Actor['kind'];
+      actor_id: string | null;
+      type: TradeEvent['type'];
+      from_state: TradeState | null;
+      to_state: TradeState | null;
+      detail: Record<string, unknown>;
+    }[] = await this.dataSource.query(
+      `SELECT trade_id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
+        WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
+      [tradeIds],
+    );
+    return rows.map((r) => ({
+      tradeId: r.trade_id,
+      at: r.at,
+      actor: { kind: r.actor_kind, id: r.actor_id },
+      type: r.type,
+      fromState: r.from_state,
+      toState: r.to_state,
+      detail: r.detail,
+    }));
+  }
+}

@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Trade } from './trade.types';
+import type { TradeState } from './trade.state-machine';
+import { DeadlineColumn, TradesRepository } from './trades.repository';
+
+/**
+ * What payments may read and flag of a trade, and nothing more: the trade and its state (locked in the trades
+ * lock order), the snapshotted payout and refund destinations, and the settlement flag operators see. A trade's
+ * state changes only through the trades module's transitions.
+ */
+@Injectable()
+export class TradeSettlementRepository {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly trades: TradesRepository,
+  ) {}
+
+  find(id: string, manager?: EntityManager): Promise<Trade | null> {
+    return this.trades.find(id, manager);
+  }
+
+  /** The trade's state, its row locked for the rest of the caller's transaction. */
+  lockState(manager: EntityManager, tradeId: string): Promise<TradeState | null> {
+    return this.trades.lockState(manager, tradeId);
+  }
+
+  splitOf(manager: EntityManager, tradeId: string): Promise<{ travelerUsd: bigint; counterpartyUsd: bigint } | null> {
+    return this.trades.splitOf(manager, tradeId);
+  }
+
+  /** How long until the trade's deadline, by PostgreSQL's clock at this moment (see TradesRepository). */
+  untilDeadline(tradeId: string, state: TradeState, due: DeadlineColumn, manager?: EntityManager): Promise<number | null> {
+    return this.trades.untilDeadline(tradeId, state, due, manager);
+  }
+
+  /** Raises the flag operators see on a settlement that keeps failing, only while the trade is still settling. */
+  async flagSettlementFailing(tradeId: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE trades SET settlement_failing = true, updated_at = now()
+        WHERE id = $1 AND NOT settlement_failing AND state IN ('releasing', 'refunding', 'splitting')`,
+      [tradeId],
+    );
+  }
+
+  /** How many trades are flagged, from the partial index on the flag (a handful at most). */
+  async countSettlementFailing(): Promise<number> {
+    const rows = await this.dataSource.query(`SELECT count(*)::int AS n FROM trades WHERE settlement_failing`);
+    return rows[0].n;
+  }
+
+  /** Clears the flag, in the transaction that completes the settlement. */
+  async clearSettlementFailing(manager: EntityManager, tradeId: string): Promise<void> {
+    await manager.query(`UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing`, [tradeId]);
+  }
+
+  /** The blind index of the counterparty's PayPal email, as snapshotted: compared, never decrypted. */
+  async counterpartyPaypalIndexOf(tradeId: string): Promise<string | null> {
+    const rows = await this.dataSource.query(`SELECT counterparty_paypal_index FROM trades WHERE id = $1`, [tradeId]);
+    return rows[0]?.counterparty_paypal_index ?? null;
+  }
+
+  /**
+   * The RMB leg as snapshotted when the trade was made: both wallets (ciphertexts and blind indexes, never
+   * decrypted here), the reported transfer, and when it was funded (where a search for a transfer starts).
+   */
+  async rmbLegOf(tradeId: string): Promise<{
+    traveler: { ciphertext: string; keyId: string; index: string };
+    counterparty: { ciphertext: string; keyId: string; index: string };
+    wechatTransferId: string | null;
+    fundedAt: Date | null;
+  } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
+              counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index, wechat_transfer_id, funded_at
+         FROM trades WHERE id = $1`,
+      [tradeId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      traveler: { ciphertext: r.traveler_wechat_ciphertext, keyId: r.traveler_wechat_key_id, index: r.traveler_wechat_index },
+      counterparty: {
+        ciphertext: r.counterparty_wechat_ciphertext,
+        keyId: r.counterparty_wechat_key_id,
+        index: r.counterparty_wechat_index,
+      },
+      wechatTransferId: r.wechat_transfer_id,
+      fundedAt: r.funded_at,
+    };
+  }
+
+  async tradeOfWechatTransfer(transferId: string): Promise<string | null> {
+    const rows = await this.dataSource.query(`SELECT id FROM trades WHERE wechat_transfer_id = $1`, [transferId]);
+    return rows[0]?.id ?? null;
+  }
+
+  /** The counterparty's PayPal email as snapshotted when the trade was made (ciphertext, never decrypted here). */
+  async counterpartyPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT counterparty_paypal_ciphertext, counterparty_paypal_key_id FROM trades WHERE id = $1`,
+      [tradeId],
+    );
+    return rows[0] ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id } : null;
+  }
+
+  /** The counterparty's PayPal email on file now (a payout paid again goes where they have since put it). */
+  async counterpartyCurrentPaypalOf(tradeId: string): Promise<{ ciphertext: string; keyId: string } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT u.paypal_email_ciphertext, u.paypal_email_key_id FROM trades t JOIN users u ON u.id = t.counterparty_id WHERE t.id = $1`,
+      [tradeId],
+    );
+    return rows[0]?.paypal_email_ciphertext ? { ciphertext: rows[0].paypal_email_ciphertext, keyId: rows[0].paypal_email_key_id } : null;
+  }
+
+  /** Flags an ended trade whose payout or bank refund came back: operators see it and pay it again; its state stays. */
+  async flagReturnedAfterEnd(manager: EntityManager, tradeId: string): Promise<void> {
+    await manager.query(`UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing`, [
+      tradeId,
+    ]);
+  }
+}

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+
+/**
+ * Each user's reputation counters (user_reputation) and the tier they earn, counted in the transaction of the
+ * trade or dispute that ends. Every path takes the users' rows before their counters, in id order.
+ */
+@Injectable()
+export class ReputationCountersRepository {
+  /** A dispute decided: the loser's and the winner's counters. */
+  async countDispute(manager: EntityManager, loserId: string, winnerId: string): Promise<void> {
+    await this.lockCounters(manager, [loserId, winnerId]);
+    await manager.query(
+      `UPDATE user_reputation SET disputes_lost = disputes_lost + CASE WHEN user_id = $1 THEN 1 ELSE 0 END,
+              disputes_won = disputes_won + CASE WHEN user_id = $2 THEN 1 ELSE 0 END
+        WHERE user_id IN ($1, $2)`,
+      [loserId, winnerId],
+    );
+  }
+
+  /**
+   * A completed trade in both parties' counters, with the minutes it took each (the last 100 kept for the
+   * median), and tier 1 for whoever has now earned it.
+   */
+  async countCompletedTrade(
+    manager: EntityManager,
+    minutesByUser: { userId: string; minutes: number }[],
+    tier1CompletedTrades: number,
+  ): Promise<void> {
+    await this.lockCounters(
+      manager,
+      minutesByUser.map((m) => m.userId),
+    );
+    for (const { userId, minutes } of minutesByUser) {
+      await manager.query(
+        `UPDATE user_reputation SET completed_trades = completed_trades + 1,
+                recent_release_minutes = (recent_release_minutes || $2::int)[cardinality(recent_release_minutes) - 98:]
+          WHERE user_id = $1`,
+        [userId, minutes],
+      );
+    }
+    await manager.query(
+      `UPDATE users u SET tier = 1, updated_at = now() FROM user_reputation r
+        WHERE r.user_id = u.id AND u.id = ANY($1::uuid[]) AND u.tier = 0 AND r.completed_trades >= $2 AND r.disputes_lost = 0`,
+      [minutesByUser.map((m) => m.userId), tier1CompletedTrades],
+    );
+  }
+
+  /**
+   * The users' rows, then their counters, each in id order: every path that counts (a completion, a dispute
+   * decided, a trade ended) takes them the same way, so two of them for the same people never deadlock.
+   */
+  private async lockCounters(manager: EntityManager, userIds: string[]): Promise<void> {
+    await manager.query(`SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [userIds]);
+    await manager.query(`SELECT 1 FROM user_reputation WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`, [userIds]);
+  }
+
+  /** The reputation counter for a trade that ended uncompleted by this user's doing. */
+  async countFailedTrade(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query(`UPDATE user_reputation SET failed_trades = failed_trades + 1 WHERE user_id = $1`, [userId]);
+  }
+}
