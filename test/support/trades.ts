@@ -47,8 +47,8 @@ export async function newTrade(api: Api, options: TradeOptions = {}): Promise<Ne
     travelerPaypal: 'traveler-paypal@example.com',
     counterpartyWechat: wechatId(),
     payoutEmail: `payout-${randomUUID().slice(0, 8)}@example.com`,
-    ...options.handles,
   };
+  for (const [name, value] of Object.entries(options.handles ?? {})) if (value !== undefined) handles[name as keyof TradeHandles] = value;
   const traveler = await withWallet(api, await registerUser(api, 'traveler'), handles.travelerWechat);
   const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), handles.counterpartyWechat);
   const payout = await api('PUT', '/v1/me/payout-account', {
