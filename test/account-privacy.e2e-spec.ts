@@ -19,9 +19,7 @@ describe('Account export and deletion (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
 
   // Dora: a counterparty with an API key, an offer Omar takes, and the dispute of that trade.

@@ -27,9 +27,7 @@ describe('deadlines (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
 
   beforeAll(() => ({ test, api, db } = suite));
 

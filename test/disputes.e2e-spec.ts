@@ -23,9 +23,7 @@ describe('Disputes and operators (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
   let otherOperator: TestUser;
 

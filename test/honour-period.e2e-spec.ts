@@ -28,9 +28,7 @@ describe('PayPal honour period (HTTP, real timers)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
 
   beforeAll(() => ({ test, api, db } = suite));
 

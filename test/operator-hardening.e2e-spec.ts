@@ -21,9 +21,7 @@ describe('operator hardening (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
 
   beforeAll(() => ({ test, api, db } = suite));
 

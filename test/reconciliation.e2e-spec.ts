@@ -3,9 +3,12 @@ import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, wechatId, withWallet } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { settling, cappedPolls, fastBank } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { fundedTrade } from './support/trades';
 
 const GRACE_MS = 800;
 
@@ -22,24 +25,11 @@ interface Mismatch {
  * bank, then the books and the mocks made to disagree, and the runs asked for by an operator.
  */
 describe('Reconciliation with the providers (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...settling,
+      ...cappedPolls,
+      ...fastBank,
       // Settlement's own flags stay out of the way: a flag seen here is reconciliation's.
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '1000',
       SETTLEMENT_STEP_FLAG_AFTER_MS: '3600000',
@@ -50,17 +40,15 @@ describe('Reconciliation with the providers (HTTP)', () => {
       RECONCILIATION_SEARCH_DELAY_MS: '0',
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-recon@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '4000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-    operator = await createOperator(test, api);
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
+  let operator: TestUser;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
+  beforeAll(async () => {
+    ({ test, api, db } = suite);
+    operator = await createOperator(test, api);
   });
 
   afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
@@ -82,20 +70,11 @@ describe('Reconciliation with the providers (HTTP)', () => {
     }, 15000);
   }
 
+  /** A funded PayPal trade, paid from payer@example.com. */
   async function paypalTrade(amountCny = '1000.00', payoutEmail?: string) {
-    const traveler = await readyTraveler(api);
-    const counterparty = payoutEmail ? await withWallet(api, await registerUser(api, 'counterparty')) : await readyCounterparty(api);
-    if (payoutEmail)
-      await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    const created = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    const funding = await api('POST', `/v1/trades/${created.id}/funding`, { token: traveler.token, body: {} });
-    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'payer@example.com' } });
-    await eventually(async () => (await state(created.id)) === 'funded');
-    return { traveler, tradeId: created.id as string };
+    const { traveler, trade } = await fundedTrade(api, { amountCny, handles: { payoutEmail, travelerPaypal: 'payer@example.com' } });
+    expect(await state(trade.id)).toBe('funded');
+    return { traveler, tradeId: trade.id };
   }
 
   async function completedPaypalTrade(amountCny = '1000.00') {

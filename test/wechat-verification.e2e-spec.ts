@@ -22,9 +22,7 @@ describe('WeChat verification (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  let test: TestApp, api: Api, db: Client;
 
   beforeAll(() => ({ test, api, db } = suite));
 
