@@ -2,12 +2,13 @@ import { Client } from 'pg';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { createOperator, registerUser, TestUser } from './support/factories';
+import { registerUser, TestUser } from './support/factories';
 import { Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, wechatId, withWallet } from './support/market';
 import { eventually, TestApp } from './support/test-app';
 import { settling, cappedPolls, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
+import { bankTransfer } from './support/bank';
 import { fundedTrade } from './support/trades';
 
 const GRACE_MS = 800;
@@ -41,15 +42,11 @@ describe('Reconciliation with the providers (HTTP)', () => {
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-recon@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '4000',
     },
-    { reference: '7.2400' },
+    { reference: '7.2400', operator: true },
   );
-  let test: TestApp, api: Api, db: Client;
-  let operator: TestUser;
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
 
-  beforeAll(async () => {
-    ({ test, api, db } = suite);
-    operator = await createOperator(test, api);
-  });
+  beforeAll(() => ({ test, api, db, operator } = suite));
 
   afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
 
@@ -460,14 +457,9 @@ describe('Reconciliation with the providers (HTTP)', () => {
         body: { reference: reference.toLowerCase(), amountUsd: '20.00', senderAccount: 'DE89370400440532013000' },
       });
       transferId = sent.body.transferId;
-      await eventually(
-        async () => (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [transferId])).rows[0].status === 'settled',
-      );
+      await eventually(async () => (await bankTransfer(api, transferId)).status === 'settled');
       const stranger = await api('POST', '/sandbox/bank/incoming', { body: { reference: 'NOBODY-123', amountUsd: '5.00' } });
-      await eventually(
-        async () =>
-          (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [stranger.body.transferId])).rows[0].status === 'settled',
-      );
+      await eventually(async () => (await bankTransfer(api, stranger.body.transferId)).status === 'settled');
       await afterGrace();
       const run = await runNow();
       expect(ofTrade(run, tradeId)).toEqual([
