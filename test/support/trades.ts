@@ -60,7 +60,7 @@ export async function newTrade(api: Api, options: TradeOptions = {}): Promise<Ne
     token: traveler.token,
     body: { amountCny: options.amountCny ?? '1000.00', price: fixed('7.2400'), paymentMethod: options.paymentMethod ?? 'paypal' },
   });
-  if (request.status !== 201) throw new Error(`request: ${request.status} ${request.text}`);
+  expect(request.status).toBe(201);
   const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
   expect(trade.state).toBe('awaiting_funding');
   return { traveler, counterparty, trade, handles, payoutEmail: handles.payoutEmail };
