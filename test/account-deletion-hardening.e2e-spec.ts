@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api, client } from './support/http';
-import { fixed, readyCounterparty, setReference, wechatId, withWallet } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { registerUser, TestUser } from './support/factories';
+import { Api } from './support/http';
+import { fixed, readyCounterparty, wechatId, withWallet } from './support/market';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 const MAX_FAILURES = 3;
 const WINDOW_MS = 8000;
@@ -17,33 +19,21 @@ const WINDOW_MS = 8000;
  * the handle retention uses too; and it erases the payment handle snapshots of the account's ended trades.
  */
 describe('account deletion hardening (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-
-  beforeAll(async () => {
-    test = await startTestApp({
+  const suite = useTestApp(
+    {
+      ...quietRates,
       LOGIN_MAX_FAILURES: String(MAX_FAILURES),
       LOGIN_FAILURE_WINDOW_MS: String(WINDOW_MS),
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
       FUNDING_WINDOW_BANK_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
       // The periodic sweep stays out of the way: the tests run the job when they mean to.
       HANDLE_RETENTION_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    operator = await createOperator(test, api);
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400', operator: true },
+  );
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db, operator } = suite));
 
   const deleteAccount = (user: TestUser, password = user.password) => api('DELETE', '/v1/me', { token: user.token, body: { password } });
 

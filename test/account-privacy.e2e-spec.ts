@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { fixed, wechatId, withWallet } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { settling } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * The account export (`GET /v1/me/export`) and deletion (`DELETE /v1/me`), through HTTP with real workers settling
@@ -11,9 +13,13 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
  * or money of it is watched, then deleted; the traveler Omar is the other party whose view must stay intact.
  */
 describe('Account export and deletion (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const suite = useTestApp(
+    {
+      ...settling,
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
 
   // Dora: a counterparty with an API key, an offer Omar takes, and the dispute of that trade.
@@ -33,20 +39,7 @@ describe('Account export and deletion (HTTP)', () => {
   let disputeId: string;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
+    ({ test, api, db } = suite);
     operator = await createOperator(test, api);
 
     dora = await withWallet(api, await registerUser(api, 'counterparty', doraName), doraWechat);
@@ -80,11 +73,6 @@ describe('Account export and deletion (HTTP)', () => {
     const funding = await api('POST', `/v1/trades/${tradeId}/funding`, { token: omar.token, body: {} });
     await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: omarPayer } });
     await eventually(async () => (await api('GET', `/v1/trades/${tradeId}`, { token: omar.token })).body.state === 'funded', 15000);
-  });
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
   });
 
   const exportOf = async (user: TestUser) => {

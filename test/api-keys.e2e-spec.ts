@@ -1,7 +1,8 @@
 import { createOperator, login, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference, wechatId } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, wechatId } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * API keys as a thief of one would use them, and operators who are suspended: a key never begets or revokes a
@@ -9,18 +10,10 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
  * token, key and console session are all refused until another operator lifts the suspension.
  */
 describe('API keys (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const suite = useTestApp({}, { reference: '7.2400' });
+  let test: TestApp, api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp();
-    api = client(test.baseUrl);
-    await setReference(test, '7.2400');
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api } = suite));
 
   async function newKey(user: TestUser, body: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
     const created = await api('POST', '/v1/me/api-keys', { token: user.token, body });
@@ -174,17 +167,10 @@ describe('API keys (HTTP)', () => {
 });
 
 describe('suspended operators (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const suite = useTestApp();
+  let test: TestApp, api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp();
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api } = suite));
 
   async function consoleCookie(operator: TestUser): Promise<string> {
     const session = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });

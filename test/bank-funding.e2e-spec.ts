@@ -8,43 +8,29 @@ import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
+import { settling, cappedPolls, fastBank } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { bankTransfer } from './support/bank';
+import { newTrade } from './support/trades';
 
 /** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
 describe('Bank transfer funding and settlement (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...settling,
+      ...cappedPolls,
+      ...fastBank,
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
       PROVIDER_WORK_SWEEP_EVERY_MS: '500',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
@@ -54,14 +40,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
 
   /** A bank-transfer trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
   async function bankTrade() {
-    const traveler = await readyTraveler(api);
-    const counterparty = await readyCounterparty(api);
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'bank_transfer' },
-    });
-    expect(request.status).toBe(201);
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
+    const { traveler, counterparty, trade } = await newTrade(api, { paymentMethod: 'bank_transfer' });
     const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
     expect(funding.status).toBe(201);
     expect(funding.body).toEqual({
@@ -338,9 +317,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     /** A real settled transfer's event, as the bank would send it. */
     async function settledEvent(reference: string, amountUsd: string) {
       const transferId = await send(reference, amountUsd);
-      await eventually(
-        async () => (await db.query(`SELECT 1 FROM bank_mock_transfers WHERE id = $1 AND status = 'settled'`, [transferId])).rowCount,
-      );
+      await eventually(async () => (await bankTransfer(api, transferId)).status === 'settled');
       const event = {
         id: `evt_test_${transferId}`,
         type: 'transfer.settled',

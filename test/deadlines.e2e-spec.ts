@@ -1,14 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
-import { registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyTraveler, setReference, withWallet } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { TestUser } from './support/factories';
+import { Api } from './support/http';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { quietRates, fastProviders } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { newTrade } from './support/trades';
 
 /**
  * Deadlines as the service runs them by default: the sweeper left at its minute, so a deadline that its own job
@@ -16,49 +17,28 @@ import { completedJobResult, eventually, startTestApp, TestApp } from './support
  * are short here; PayPal's mock keeps its 30-day claim period.
  */
 describe('deadlines (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
+  const suite = useTestApp(
+    {
+      ...quietRates,
+      ...fastProviders,
       FUNDING_WINDOW_BANK_MS: '1500',
       PAYOUT_WINDOW_MS: '2000',
       // DEADLINE_SWEEP_EVERY_MS and PAYPAL_MOCK_UNCLAIMED_RETURN_MS are left at their defaults (a minute, 30 days).
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const deadlines = () => test.app.get(QueueRegistry).get(QUEUES.deadlines);
 
-  async function openTrade(paymentMethod: 'paypal' | 'bank_transfer', payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`) {
-    const traveler = await readyTraveler(api);
-    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
-    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod },
-    });
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    expect(trade.state).toBe('awaiting_funding');
-    return { traveler, counterparty, trade: trade as { id: string } };
+  async function openTrade(paymentMethod: 'paypal' | 'bank_transfer', payoutEmail?: string) {
+    const { traveler, counterparty, trade } = await newTrade(api, { paymentMethod, handles: { payoutEmail } });
+    return { traveler, counterparty, trade };
   }
 
   async function fundByPaypal(tradeId: string, traveler: TestUser) {

@@ -6,80 +6,50 @@ import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, setReference, wechatId, withWallet } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
+import { settling } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { fundTrade, newTrade as newPaypalTrade } from './support/trades';
 
 /** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
 describe('Disputes and operators (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const suite = useTestApp(
+    {
+      ...settling,
+      // PayPal's honour period, shortened: a held authorization is captured into escrow at 2.4 s.
+      PAYPAL_HONOR_PERIOD_MS: '3000',
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
   let otherOperator: TestUser;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-      // PayPal's honour period, shortened: a held authorization is captured into escrow at 2.4 s.
-      PAYPAL_HONOR_PERIOD_MS: '3000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
+    ({ test, api, db } = suite);
     operator = await createOperator(test, api);
     otherOperator = await createOperator(test, api);
-  });
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
   });
 
   const state = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
 
   /** A PayPal trade of 1000 CNY at 7.24 ($138.12, fee $1.38), awaiting funding; with each party's payment handles. */
-  async function newTrade() {
-    const handles = {
-      travelerWechat: wechatId(),
-      travelerPaypal: `payer-${randomUUID().slice(0, 8)}@example.com`,
-      counterpartyWechat: wechatId(),
-      payoutEmail: `payout-${randomUUID().slice(0, 8)}@example.com`,
-    };
-    const traveler = await withWallet(api, await registerUser(api, 'traveler'), handles.travelerWechat);
-    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), handles.counterpartyWechat);
-    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: handles.payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    expect(trade.state).toBe('awaiting_funding');
-    return { traveler, counterparty, trade, handles, payoutEmail: handles.payoutEmail };
-  }
+  const newTrade = () => newPaypalTrade(api, { handles: { travelerPaypal: `payer-${randomUUID().slice(0, 8)}@example.com` } });
 
   /** The same trade, funded through the mock (the traveler pays from their own PayPal address). */
   async function fundedTrade() {
     const parties = await newTrade();
-    const { traveler, trade, handles } = parties;
-    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
-    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: handles.travelerPaypal } });
-    await eventually(async () => (await state(trade.id)) === 'funded');
+    const { trade, handles } = parties;
+    const { orderId } = await fundTrade(api, parties);
+    expect(await state(trade.id)).toBe('funded');
     // The handles are the real ones: while funded, the counterparty is shown exactly this one.
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: parties.counterparty.token })).body.travelerWechatId).toBe(
       handles.travelerWechat,
     );
-    return { ...parties, orderId: funding.body.orderId as string };
+    return { ...parties, orderId: orderId! };
   }
 
   async function disputedTrade() {

@@ -7,9 +7,11 @@ import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api, client } from './support/http';
-import { fixed, setReference, wechatId, withWallet } from './support/market';
-import { completedJobResult, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { fixed, wechatId, withWallet } from './support/market';
+import { completedJobResult, TestApp } from './support/test-app';
+import { quietRates, distantDeadlines } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * Payment handles are shown only where API.md allows, every showing is recorded, and they are not kept longer than
@@ -17,36 +19,27 @@ import { completedJobResult, startTestApp, TestApp } from './support/test-app';
  * erasure of ended trades' snapshots after HANDLE_RETENTION_MS (its default, 30 days, here).
  */
 describe('payment handle reveals and retention', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const suite = useTestApp(
+    {
+      ...quietRates,
+      ...distantDeadlines,
+      FUNDING_WINDOW_BANK_MS: '3600000',
+      VERIFY_TIMEOUT_MS: '3600000',
+      // The periodic sweep stays out of the way: the tests run the job when they mean to.
+      HANDLE_RETENTION_SWEEP_EVERY_MS: '3600000',
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
   let trades: TradesService;
   let dataSource: DataSource;
   let operator: TestUser;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      FUNDING_WINDOW_BANK_MS: '3600000',
-      PAYOUT_WINDOW_MS: '3600000',
-      VERIFY_TIMEOUT_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-      // The periodic sweep stays out of the way: the tests run the job when they mean to.
-      HANDLE_RETENTION_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
+    ({ test, api, db } = suite);
     trades = test.app.get(TradesService);
     dataSource = test.app.get(DataSource);
     operator = await createOperator(test, api);
-    await setReference(test, '7.2400');
-  });
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
   });
 
   interface Parties {

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyTraveler, setReference, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { TestUser } from './support/factories';
+import { Api } from './support/http';
+import { eventually, TestApp } from './support/test-app';
+import { quietRates, fastProviders, cappedPolls } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { fundedTrade as fundedPaypalOrBankTrade } from './support/trades';
 
 /**
  * PayPal's honour period, configured short on the platform and the mock alike, with nothing promoted by hand:
@@ -12,19 +13,11 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
  * settles out of the capture, whether released or refunded.
  */
 describe('PayPal honour period (HTTP, real timers)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
+  const suite = useTestApp(
+    {
+      ...quietRates,
+      ...fastProviders,
+      ...cappedPolls,
       // Captured at four fifths of 1 s; the mock's authorization is gone after 3 s; the payout window ends at 6 s.
       PAYPAL_HONOR_PERIOD_MS: '1000',
       PAYPAL_MOCK_HONOR_PERIOD_MS: '1000',
@@ -32,17 +25,12 @@ describe('PayPal honour period (HTTP, real timers)', () => {
       PAYOUT_WINDOW_MS: '6000',
       // The sweeper backs up the deadline jobs, as in production; here it looks every second.
       DEADLINE_SWEEP_EVERY_MS: '1000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const authorizationOf = async (orderId: string) =>
@@ -51,20 +39,8 @@ describe('PayPal honour period (HTTP, real timers)', () => {
 
   /** A funded PayPal trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
   async function fundedTrade(): Promise<{ traveler: TestUser; tradeId: string; orderId: string; payoutEmail: string }> {
-    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
-    const traveler = await readyTraveler(api);
-    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
-    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
-    expect(funding.status).toBe(201);
-    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
-    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
-    return { traveler, tradeId: trade.id, orderId: funding.body.orderId, payoutEmail };
+    const { traveler, trade, orderId, payoutEmail } = await fundedPaypalOrBankTrade(api);
+    return { traveler, tradeId: trade.id, orderId: orderId!, payoutEmail };
   }
 
   it('captures each held authorization into escrow by itself, then releases one and refunds the other out of the capture', async () => {

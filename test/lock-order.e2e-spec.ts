@@ -1,9 +1,11 @@
 import { Client } from 'pg';
-import { createOperator, TestUser } from './support/factories';
-import { client, Api, ApiResponse } from './support/http';
+import { TestUser } from './support/factories';
+import { Api, ApiResponse } from './support/http';
 import { liveCounterMismatches } from './support/invariants';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { fixed, readyCounterparty, readyTraveler } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { cappedPolls, fastBank, quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /** What each call may answer under any race: its success, or a documented 409. */
 const ALLOWED: Record<string, { ok: number; codes: string[] }> = {
@@ -21,16 +23,11 @@ const ALLOWED: Record<string, { ok: number; codes: string[] }> = {
  * market's amounts agree afterwards.
  */
 describe('One lock order: ending trades races accepts and takes (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-  const answers: { call: string; status: number; code?: string }[] = [];
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...quietRates,
+      ...cappedPolls,
+      ...fastBank,
       // The limits stay out of the way: one traveler holds every trade of the request.
       TIER0_OPEN_TRADES: '100000',
       TIER0_DAILY_USD: '10000000',
@@ -40,23 +37,15 @@ describe('One lock order: ending trades races accepts and takes (HTTP)', () => {
       PAYOUT_WINDOW_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '300',
       PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
       PROVIDER_WORK_SWEEP_EVERY_MS: '500',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
       OUTBOX_POLL_INTERVAL_MS: '50',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-    operator = await createOperator(test, api);
-  }, 60000);
+    },
+    { reference: '7.2400', operator: true },
+  );
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
+  const answers: { call: string; status: number; code?: string }[] = [];
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db, operator } = suite));
 
   /** Calls and records the answer; the race is judged on all of them at the end. */
   async function call(name: keyof typeof ALLOWED, method: string, path: string, token: string, body?: unknown): Promise<ApiResponse> {

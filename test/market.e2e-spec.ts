@@ -4,8 +4,10 @@ import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { RatesService } from '../src/rates/rates.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { eventually, TestApp } from './support/test-app';
+import { quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 let walletSeq = 0;
 async function withWallet(api: Api, user: TestUser): Promise<TestUser> {
@@ -32,29 +34,19 @@ const fixed = (rate: string) => ({ type: 'fixed', rate });
 const floating = (premiumBps: number) => ({ type: 'floating', premiumBps });
 
 describe('market (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const suite = useTestApp({
+    ...quietRates,
+    RATE_FEED_BASE: '7.2400',
+    EXPIRY_MINUTE_MS: '40',
+    // The sweeper runs when a test asks, so it cannot beat the expiry job to a request.
+    EXPIRY_SWEEP_EVERY_MS: '3600000',
+  });
+  let test: TestApp, api: Api, db: Client;
   let rates: RatesService;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_BASE: '7.2400',
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      EXPIRY_MINUTE_MS: '40',
-      // The sweeper runs when a test asks, so it cannot beat the expiry job to a request.
-      EXPIRY_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
+    ({ test, api, db } = suite);
     rates = test.app.get(RatesService);
-  });
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
   });
 
   async function setReference(rate: string): Promise<void> {

@@ -7,19 +7,13 @@ import { ConsoleSessionsRepository } from '../src/users/console-sessions.reposit
 import { client, Api } from './support/http';
 import { createOperator, registerUser } from './support/factories';
 import { eventually, startTestApp, TestApp } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 describe('operations (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const suite = useTestApp({ CORS_ORIGINS: 'https://app.example.com', DEADLINE_SWEEP_EVERY_MS: '200' });
+  let test: TestApp, api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp({ CORS_ORIGINS: 'https://app.example.com', DEADLINE_SWEEP_EVERY_MS: '200' });
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api } = suite));
 
   it('reports liveness and readiness of the database and Redis', async () => {
     expect((await api('GET', '/health/live')).body).toEqual({ status: 'ok' });
@@ -257,17 +251,10 @@ describe('operations (HTTP)', () => {
 });
 
 describe('rate limits (HTTP)', () => {
-  let test: TestApp;
+  const suite = useTestApp({ RATE_LIMIT_PER_IP: '30', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_WINDOW_MS: '60000' });
   let api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp({ RATE_LIMIT_PER_IP: '30', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_WINDOW_MS: '60000' });
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ api } = suite));
 
   it('limits each user, whatever the address, with 429 and Retry-After', async () => {
     const user = await registerUser(api, 'traveler');

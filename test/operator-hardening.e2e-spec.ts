@@ -1,42 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api, ApiResponse } from './support/http';
-import { fixed, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { Api, ApiResponse } from './support/http';
+import { fixed, wechatId, withWallet } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { settling } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * Operators as an insider would attack: lifting their own suspension, acting in the moment another operator
  * suspends them, and using a scoped API key for an operator decision that moves money or reveals a handle.
  */
 describe('operator hardening (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
+  const suite = useTestApp(
+    {
+      ...settling,
       // A released trade stays `releasing` while its payout is pending at the mock: a retry is then accepted.
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '600000',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
       PAYPAL_HONOR_PERIOD_MS: '3000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   async function newKey(user: TestUser, body: Record<string, unknown> = {}): Promise<string> {
     const created = await api('POST', '/v1/me/api-keys', { token: user.token, body });

@@ -11,43 +11,28 @@ import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { setReference } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { Api } from './support/http';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { paypalTrade as newPaypalTrade } from './support/paypal-trades';
+import { settling, cappedPolls } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
 describe('PayPal funding and settlement (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...settling,
+      ...cappedPolls,
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-receiver@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '300',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });

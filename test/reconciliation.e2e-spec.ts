@@ -2,10 +2,14 @@ import { Client } from 'pg';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { registerUser, TestUser } from './support/factories';
+import { Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler, wechatId, withWallet } from './support/market';
+import { eventually, TestApp } from './support/test-app';
+import { settling, cappedPolls, fastBank } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { bankTransfer } from './support/bank';
+import { fundedTrade } from './support/trades';
 
 const GRACE_MS = 800;
 
@@ -22,24 +26,11 @@ interface Mismatch {
  * bank, then the books and the mocks made to disagree, and the runs asked for by an operator.
  */
 describe('Reconciliation with the providers (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PROVIDER_POLL_MAX_EVERY_MS: '1000',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...settling,
+      ...cappedPolls,
+      ...fastBank,
       // Settlement's own flags stay out of the way: a flag seen here is reconciliation's.
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '1000',
       SETTLEMENT_STEP_FLAG_AFTER_MS: '3600000',
@@ -50,18 +41,12 @@ describe('Reconciliation with the providers (HTTP)', () => {
       RECONCILIATION_SEARCH_DELAY_MS: '0',
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-recon@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '4000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-    operator = await createOperator(test, api);
-  });
+    },
+    { reference: '7.2400', operator: true },
+  );
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db, operator } = suite));
 
   afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
 
@@ -82,20 +67,11 @@ describe('Reconciliation with the providers (HTTP)', () => {
     }, 15000);
   }
 
+  /** A funded PayPal trade, paid from payer@example.com. */
   async function paypalTrade(amountCny = '1000.00', payoutEmail?: string) {
-    const traveler = await readyTraveler(api);
-    const counterparty = payoutEmail ? await withWallet(api, await registerUser(api, 'counterparty')) : await readyCounterparty(api);
-    if (payoutEmail)
-      await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    const created = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    const funding = await api('POST', `/v1/trades/${created.id}/funding`, { token: traveler.token, body: {} });
-    await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'payer@example.com' } });
-    await eventually(async () => (await state(created.id)) === 'funded');
-    return { traveler, tradeId: created.id as string };
+    const { traveler, trade } = await fundedTrade(api, { amountCny, handles: { payoutEmail, travelerPaypal: 'payer@example.com' } });
+    expect(await state(trade.id)).toBe('funded');
+    return { traveler, tradeId: trade.id };
   }
 
   async function completedPaypalTrade(amountCny = '1000.00') {
@@ -481,14 +457,9 @@ describe('Reconciliation with the providers (HTTP)', () => {
         body: { reference: reference.toLowerCase(), amountUsd: '20.00', senderAccount: 'DE89370400440532013000' },
       });
       transferId = sent.body.transferId;
-      await eventually(
-        async () => (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [transferId])).rows[0].status === 'settled',
-      );
+      await eventually(async () => (await bankTransfer(api, transferId)).status === 'settled');
       const stranger = await api('POST', '/sandbox/bank/incoming', { body: { reference: 'NOBODY-123', amountUsd: '5.00' } });
-      await eventually(
-        async () =>
-          (await db.query(`SELECT status FROM bank_mock_transfers WHERE id = $1`, [stranger.body.transferId])).rows[0].status === 'settled',
-      );
+      await eventually(async () => (await bankTransfer(api, stranger.body.transferId)).status === 'settled');
       await afterGrace();
       const run = await runNow();
       expect(ofTrade(run, tradeId)).toEqual([

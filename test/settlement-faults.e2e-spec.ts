@@ -1,20 +1,18 @@
 import { Client } from 'pg';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator } from './support/factories';
-import { client, Api } from './support/http';
-import { setReference } from './support/market';
+import { Api } from './support/http';
 import { fundAtPaypal, paypalTrade, tradeState } from './support/paypal-trades';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { eventually, TestApp } from './support/test-app';
+import { cappedPolls, distantDeadlines, fastProviders, quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 const BASE_ENV = {
-  RATE_FEED_WALK_BPS: '0',
-  REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-  PROVIDER_POLL_EVERY_MS: '200',
-  PROVIDER_POLL_MAX_EVERY_MS: '1000',
-  PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-  OUTBOX_POLL_INTERVAL_MS: '50',
-  PAYOUT_WINDOW_MS: '3600000',
-  DEADLINE_SWEEP_EVERY_MS: '3600000',
+  ...quietRates,
+  // Each suite sets the PayPal mock's payout delay for itself.
+  ...fastProviders,
+  ...cappedPolls,
+  ...distantDeadlines,
   // No sweeper to the rescue: what these tests show, the settlement's own jobs do.
   PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
 };
@@ -25,28 +23,19 @@ const BASE_ENV = {
  * get wrong (money lost track of, a trade stuck, a step run twice at once).
  */
 describe('Settlement under provider faults (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
+  const suite = useTestApp(
+    {
       ...BASE_ENV,
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-receiver@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '1500',
       SETTLEMENT_WATCH_POLL_MAX_MS: '300',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   afterEach(async () => {
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
@@ -207,19 +196,15 @@ describe('Settlement under provider faults (HTTP)', () => {
 });
 
 describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
+  // Payout items stay PENDING for an hour; a step may wait 1.5 s before operators are told.
+  const suite = useTestApp(
+    { ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '3600000', SETTLEMENT_STEP_FLAG_AFTER_MS: '1500' },
+    { reference: '7.2400' },
+  );
   let test: TestApp;
   let api: Api;
 
-  beforeAll(async () => {
-    // Payout items stay PENDING for an hour; a step may wait 1.5 s before operators are told.
-    test = await startTestApp({ ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '3600000', SETTLEMENT_STEP_FLAG_AFTER_MS: '1500' });
-    api = client(test.baseUrl);
-    await setReference(test, '7.2400');
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api } = suite));
 
   it('flags a trade whose payout stays pending past the step’s bound, and lists it for operators', async () => {
     const operator = await createOperator(test, api);

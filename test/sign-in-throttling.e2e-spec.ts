@@ -4,6 +4,7 @@ import { PasswordHasher } from '../src/users/password-hasher';
 import { createOperator, registerUser, TestUser, uniqueEmail } from './support/factories';
 import { client, Api, ApiResponse } from './support/http';
 import { eventually, startTestApp, TestApp } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -19,17 +20,10 @@ async function attempts(api: Api, path: string, email: string, password: string,
 }
 
 describe('sign-in throttling per account (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const suite = useTestApp();
+  let test: TestApp, api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp();
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api } = suite));
 
   it('after 5 failed sign-ins, refuses even the right password with 429 and Retry-After', async () => {
     const user = await registerUser(api, 'traveler');
@@ -152,17 +146,10 @@ describe('sign-in throttling per account (HTTP)', () => {
 });
 
 describe('sign-in throttling: the window passes', () => {
-  let test: TestApp;
+  const suite = useTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_MS: '2000' });
   let api: Api;
 
-  beforeAll(async () => {
-    test = await startTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_MS: '2000' });
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+  beforeAll(() => ({ api } = suite));
 
   it('refuses until the window since the first failure passes, then lets the right password in', async () => {
     const user = await registerUser(api, 'traveler');

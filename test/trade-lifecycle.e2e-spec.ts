@@ -5,10 +5,12 @@ import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { createOperator, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
+import { Api } from './support/http';
+import { fixed, readyCounterparty, readyTraveler } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
+import { quietRates, distantDeadlines } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * The transitions other modules drive (funding, settlement, disputes), called directly on the trade service as those
@@ -16,37 +18,28 @@ import { liveCounterMismatches } from './support/invariants';
  * checker. The same paths through the providers' mocks are in the funding, settlement and dispute suites.
  */
 describe('trade lifecycle and ledger', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const suite = useTestApp(
+    {
+      ...quietRates,
+      ...distantDeadlines,
+      FUNDING_WINDOW_PAYPAL_MS: '300',
+      FUNDING_WINDOW_BANK_MS: '3600000',
+      TIER1_COMPLETED_TRADES: '2',
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
   let trades: TradesService;
   let checker: LedgerCheckService;
   let dataSource: DataSource;
   let operator: TestUser;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      FUNDING_WINDOW_PAYPAL_MS: '300',
-      FUNDING_WINDOW_BANK_MS: '3600000',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-      TIER1_COMPLETED_TRADES: '2',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
+    ({ test, api, db } = suite);
     trades = test.app.get(TradesService);
     checker = test.app.get(LedgerCheckService);
     dataSource = test.app.get(DataSource);
     operator = await createOperator(test, api);
-    await setReference(test, '7.2400');
-  });
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
   });
 
   async function newTrade(amountCny = '1000.00', paymentMethod = 'bank_transfer', traveler?: TestUser, counterparty?: TestUser) {

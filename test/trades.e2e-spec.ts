@@ -3,38 +3,28 @@ import { Client } from 'pg';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { createOperator, registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
+import { registerUser, TestUser } from './support/factories';
+import { Api } from './support/http';
 import { fixed, floating, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
+import { quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 describe('trades (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...quietRates,
       // PayPal trades expire fast here; bank-transfer trades stay open for the tests that need them.
       FUNDING_WINDOW_PAYPAL_MS: '400',
       FUNDING_WINDOW_BANK_MS: '3600000',
       DEADLINE_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    operator = await createOperator(test, api);
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400', operator: true },
+  );
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db, operator } = suite));
 
   const postRequest = async (traveler: TestUser, body: Record<string, unknown>) => {
     const response = await api('POST', '/v1/requests', {

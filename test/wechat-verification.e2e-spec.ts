@@ -3,42 +3,28 @@ import { Client } from 'pg';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { registerUser, TestUser } from './support/factories';
-import { client, Api } from './support/http';
-import { fixed, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
+import { TestUser } from './support/factories';
+import { Api } from './support/http';
+import { wechatId } from './support/market';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { settling, fastBank } from './support/settings';
+import { useTestApp } from './support/use-test-app';
+import { fundTrade, newTrade } from './support/trades';
 
 /** The RMB leg end to end: the WeChat mock's wallets, the counterparty's report, verification, and the last search. */
 describe('WeChat verification (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
+  const suite = useTestApp(
+    {
+      ...settling,
+      ...fastBank,
       VERIFY_TIMEOUT_MS: '1500',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
       WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-    await setReference(test, '7.2400');
-  });
+    },
+    { reference: '7.2400' },
+  );
+  let test: TestApp, api: Api, db: Client;
 
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
+  beforeAll(() => ({ test, api, db } = suite));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
   const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
@@ -51,27 +37,11 @@ describe('WeChat verification (HTTP)', () => {
 
   /** A funded trade of 1000 CNY ($138.12), by PayPal or bank transfer, both parties with WeChat wallets at the mock. */
   async function fundedTrade(paymentMethod: 'paypal' | 'bank_transfer' = 'paypal') {
-    const travelerWallet = wechatId();
-    const counterpartyWallet = wechatId();
-    const traveler = await readyTraveler(api, 'traveler');
-    await withWallet(api, traveler, travelerWallet);
-    const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), counterpartyWallet);
-    const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
-    await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
+    const opened = await newTrade(api, { paymentMethod });
+    const { travelerWechat: travelerWallet, counterpartyWechat: counterpartyWallet } = opened.handles;
     await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } });
     await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '5000.00' } });
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod },
-    });
-    const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
-    if (paymentMethod === 'paypal') {
-      await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
-    } else {
-      await api('POST', '/sandbox/bank/incoming', { body: { reference: funding.body.reference, amountUsd: funding.body.amountUsd } });
-    }
-    await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+    const { traveler, counterparty, trade, payoutEmail } = await fundTrade(api, opened);
     return { traveler, counterparty, trade, travelerWallet, counterpartyWallet, payoutEmail };
   }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { registerUser, TestUser } from './factories';
+import { TestUser } from './factories';
 import type { Api } from './http';
-import { fixed, readyTraveler, withWallet } from './market';
 import { eventually } from './test-app';
+import { newTrade } from './trades';
 
 export interface PaypalTrade {
   traveler: TestUser;
@@ -17,15 +17,7 @@ export async function paypalTrade(
   amountCny = '1000.00',
   payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`,
 ): Promise<PaypalTrade> {
-  const traveler = await readyTraveler(api);
-  const counterparty = await withWallet(api, await registerUser(api, 'counterparty'));
-  await api('PUT', '/v1/me/payout-account', { token: counterparty.token, body: { method: 'paypal', paypalEmail: payoutEmail } });
-  const request = await api('POST', '/v1/requests', {
-    token: traveler.token,
-    body: { amountCny, price: fixed('7.2400'), paymentMethod: 'paypal' },
-  });
-  const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
-  return { traveler, counterparty, payoutEmail, trade };
+  return newTrade(api, { paymentMethod: 'paypal', amountCny, handles: { payoutEmail } });
 }
 
 export async function tradeState(api: Api, tradeId: string, token: string): Promise<string> {
