@@ -6,6 +6,7 @@ import { PaypalMockPayouts } from './paypal/paypal-mock.payouts';
 import { PaypalMockReports } from './paypal/paypal-mock.reports';
 import { PaypalMockReportsController } from './paypal/paypal-mock-reports.controller';
 import { PaypalMockReplays } from './paypal/paypal-mock.replays';
+import { PaypalMockOAuth } from './paypal/paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal/paypal-mock.service';
 import { PaypalMockWebhooks } from './paypal/paypal-mock.webhooks';
 import { BankMockController } from './bank/bank-mock.controller';
@@ -33,6 +34,7 @@ export class SandboxModule {
         FaultsService,
         SandboxUrls,
         PaypalMockService,
+        PaypalMockOAuth,
         PaypalMockIdentity,
         PaypalMockPayouts,
         PaypalMockReports,

@@ -8,6 +8,7 @@ import { PAYPAL_MOCK_PREFIX } from './paypal-mock.controller';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockReports } from './paypal-mock.reports';
+import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
 
 /** PayPal's read-only reports under /sandbox/paypal (sandbox mode only): faults and PayPal's Bearer tokens apply as to every mock call. */
@@ -18,6 +19,7 @@ import { PaypalMockService } from './paypal-mock.service';
 export class PaypalMockReportsController {
   constructor(
     private readonly paypal: PaypalMockService,
+    private readonly oauth: PaypalMockOAuth,
     private readonly reports: PaypalMockReports,
     private readonly faults: FaultsService,
     private readonly urls: SandboxUrls,
@@ -45,7 +47,7 @@ export class PaypalMockReportsController {
     if (decision.kind === 'down') throw new PaypalMockError(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable.');
     if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
-    await this.paypal.authenticate(request.headers.authorization);
+    await this.oauth.authenticate(request.headers.authorization);
     const body = await work(this.urls.mock('paypal'));
     if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     void reply.status(200).header('content-type', 'application/json').send(body);

@@ -8,6 +8,7 @@ import { FaultsService } from '../faults.service';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
+import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
 import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
@@ -53,6 +54,7 @@ type PaypalRequest = FastifyRequest;
 export class PaypalMockController {
   constructor(
     private readonly paypal: PaypalMockService,
+    private readonly oauth: PaypalMockOAuth,
     private readonly faults: FaultsService,
     private readonly identity: PaypalMockIdentity,
     private readonly payouts: PaypalMockPayouts,
@@ -77,7 +79,7 @@ export class PaypalMockController {
     if (decision.kind === 'down') throw new PaypalMockError(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable.');
     if (decision.kind === 'error') throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
-    if (options.authenticate !== false) await this.paypal.authenticate(request.headers.authorization);
+    if (options.authenticate !== false) await this.oauth.authenticate(request.headers.authorization);
     const header = request.headers['paypal-request-id'];
     const requestId = options.replay !== false && request.method === 'POST' && typeof header === 'string' && header ? header : undefined;
     const result = requestId ? await this.replays.once(requestId, `${request.method} ${path}`, work) : await work(this.dataSource.manager);
@@ -107,7 +109,7 @@ export class PaypalMockController {
     await this.run(
       request,
       reply,
-      async () => ({ status: 200, body: await this.paypal.issueToken(request.headers.authorization, body?.grant_type) }),
+      async () => ({ status: 200, body: await this.oauth.issueToken(request.headers.authorization, body?.grant_type) }),
       {
         authenticate: false,
         replay: false,

@@ -9,7 +9,7 @@ import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/job-ids';
 import { PaypalMockError } from './paypal-mock.errors';
-import { paypalId, positiveUsd } from './paypal-mock.service';
+import { paypalId, positiveUsd } from './paypal-mock.rows';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 
 interface BatchRow {

@@ -1,152 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
-import { applyBps, formatAmount, MoneyFormatError, parseAmount } from '../../common/money';
+import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
-import { PaypalMockError, PaypalOAuthError } from './paypal-mock.errors';
+import { PaypalMockError } from './paypal-mock.errors';
+import { AuthorizationRow, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
-
-const ID_ALPHABET = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
-
-/** PayPal-like ids: 17 upper-case letters and digits. */
-export function paypalId(): string {
-  return Array.from(randomBytes(17), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('');
-}
-
-interface OrderRow {
-  id: string;
-  intent: string;
-  status: string;
-  amount_cents: string;
-  currency: string;
-  purchase_units: Record<string, unknown>[];
-  return_url: string | null;
-  cancel_url: string | null;
-  payer: Record<string, unknown> | null;
-  create_time: Date;
-  update_time: Date;
-}
-
-interface AuthorizationRow {
-  id: string;
-  order_id: string;
-  status: string;
-  amount_cents: string;
-  captured_cents: string;
-  currency: string;
-  honor_expires_at: Date;
-  expiration_time: Date;
-  create_time: Date;
-  update_time: Date;
-}
-
-interface CaptureRow {
-  id: string;
-  authorization_id: string;
-  status: string;
-  amount_cents: string;
-  refunded_cents: string;
-  currency: string;
-  final_capture: boolean;
-  create_time: Date;
-  update_time: Date;
-}
-
-interface RefundRow {
-  id: string;
-  capture_id: string;
-  status: string;
-  amount_cents: string;
-  currency: string;
-  create_time: Date;
-}
-
-/** A PayPal amount's value as cents, refused PayPal's way unless it is a positive decimal with at most 2 decimals. */
-export function positiveUsd(value: unknown): bigint {
-  let cents: bigint;
-  try {
-    cents = parseAmount(value, 'USD');
-  } catch (error) {
-    if (!(error instanceof MoneyFormatError)) throw error;
-    throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be a decimal string with at most 2 decimals.');
-  }
-  if (cents <= 0n) throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'amount.value must be greater than zero.');
-  return cents;
-}
-
-const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const money = (cents: string | bigint, currency: string) => ({ currency_code: currency, value: formatAmount(BigInt(cents), 'USD') });
 
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
  * is a conditional update in a transaction, so concurrent calls behave as one provider would. A change made
  * under a PayPal-Request-Id runs inside the transaction that claims the id (`outer`), so both commit together.
  */
-const KNOWN_TOKENS_MAX = 10000;
-
 @Injectable()
 export class PaypalMockService {
-  /** Tokens known valid in this process, and until when. */
-  private readonly knownTokens = new Map<string, number>();
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly webhooks: PaypalMockWebhooks,
   ) {}
-
-  // ---- OAuth ----
-
-  async issueToken(authorization: string | undefined, grantType: unknown): Promise<Record<string, unknown>> {
-    const [scheme, encoded] = (authorization ?? '').split(' ');
-    const decoded = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
-    const separator = decoded.indexOf(':');
-    const clientId = decoded.slice(0, separator);
-    const secret = decoded.slice(separator + 1);
-    if (separator < 0 || !this.same(clientId, this.config.clientId) || !this.same(secret, this.config.clientSecret)) {
-      throw new PaypalOAuthError(401, 'invalid_client', 'Client Authentication failed');
-    }
-    if (grantType !== 'client_credentials') throw new PaypalOAuthError(400, 'unsupported_grant_type', 'Grant Type is NULL');
-    const token = `A21AA${randomBytes(32).toString('base64url')}`;
-    const expiresIn = 32400;
-    await this.dataSource.query(
-      `INSERT INTO paypal_mock_tokens (token, client_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')`,
-      [token, clientId, expiresIn],
-    );
-    this.knownTokens.set(token, Date.now() + expiresIn * 1000);
-    return {
-      scope: 'https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund',
-      access_token: token,
-      token_type: 'Bearer',
-      app_id: 'APP-YB-SANDBOX',
-      expires_in: expiresIn,
-      nonce: `${new Date().toISOString()}${randomBytes(8).toString('hex')}`,
-    };
-  }
-
-  private same(a: string, b: string): boolean {
-    const x = Buffer.from(a);
-    const y = Buffer.from(b);
-    return x.length === y.length && timingSafeEqual(x, y);
-  }
-
-  /** Every call presents a token: one this process issued or already found is checked without a round trip. */
-  async authenticate(authorization: string | undefined): Promise<void> {
-    const [scheme, token] = (authorization ?? '').split(' ');
-    if (scheme !== 'Bearer' || !token) throw PaypalMockError.unauthenticated();
-    if ((this.knownTokens.get(token) ?? 0) > Date.now()) return;
-    const rows: { expires_in_ms: number }[] = await this.dataSource.query(
-      `SELECT (extract(epoch FROM expires_at - now()) * 1000)::bigint AS expires_in_ms FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`,
-      [token],
-    );
-    if (rows.length === 0) throw PaypalMockError.unauthenticated();
-    // Tokens are never revoked, only expire; clients hold a handful each, so the map stays small.
-    if (this.knownTokens.size >= KNOWN_TOKENS_MAX) this.knownTokens.clear();
-    this.knownTokens.set(token, Date.now() + Number(rows[0].expires_in_ms));
-  }
 
   // ---- Orders v2 ----
 
