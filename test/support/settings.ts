@@ -3,7 +3,8 @@
  * overrides what it relies on after them (the last key wins). Whatever no preset and no suite names stays at the
  * service's default: notably the funding windows, `PROVIDER_WORK_SWEEP_EVERY_MS`, the settlement flags, the
  * honour period and the mocks' unclaimed-return and claim periods. `startTestApp` itself already sets
- * `OUTBOX_POLL_INTERVAL_MS` to 100 ms, cheap hashing and lifted rate limits.
+ * `OUTBOX_POLL_INTERVAL_MS` to 100 ms, cheap hashing and lifted rate limits. `test/default-delays.e2e-spec.ts` runs a
+ * whole trade with the mocks' delays and the providers' poll left at their defaults.
  */
 export type Settings = Record<string, string>;
 

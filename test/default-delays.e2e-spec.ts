@@ -1,0 +1,53 @@
+import { bankTransfer } from './support/bank';
+import { distantDeadlines, quietRates } from './support/settings';
+import { newTrade } from './support/trades';
+import { eventually } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
+
+/**
+ * The settling suites shorten the mocks' delays (`fastProviders`, `fastBank`); this one leaves the bank's settlement
+ * delay, PayPal's payout delay, the webhook back-offs and the providers' poll at their defaults, so what those real
+ * values do is seen once: a bank-funded trade from the transfer sent to the USD paid out.
+ */
+describe('a whole trade with the providers’ default delays', () => {
+  const suite = useTestApp({ ...quietRates, ...distantDeadlines }, { reference: '7.2400', operator: true });
+
+  it('funds by bank transfer once the bank settles it, and completes with the payout settled', async () => {
+    const { api, operator } = suite;
+    const opened = await newTrade(api, { paymentMethod: 'bank_transfer' });
+    const { traveler, counterparty, trade, handles } = opened;
+    const funding = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    expect(funding.status).toBe(201);
+    const sent = await api('POST', '/sandbox/bank/incoming', {
+      body: { reference: funding.body.reference, amountUsd: funding.body.amountUsd },
+    });
+    expect(sent.status).toBe(202);
+    // The default delay is real: the transfer is pending, and the trade unfunded, until the bank settles it.
+    expect((await bankTransfer(api, sent.body.transferId)).status).toBe('pending');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('awaiting_funding');
+    await eventually(async () => (await bankTransfer(api, sent.body.transferId)).status === 'settled', 20000);
+    await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state === 'funded', 20000);
+
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: handles.travelerWechat, balanceCny: '0.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: handles.counterpartyWechat, balanceCny: '1000.00' } });
+    const transfer = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: handles.counterpartyWechat, toWechatId: handles.travelerWechat, amountCny: '1000.00' },
+    });
+    expect(transfer.status).toBe(201);
+    const reported = await api('POST', `/v1/trades/${trade.id}/payout`, {
+      token: counterparty.token,
+      body: { wechatTransferId: transfer.body.transferId },
+    });
+    expect(reported.body.state).toBe('payout_sent');
+    await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state === 'completed', 30000);
+
+    // PayPal settles the payout item after its default delay; the payout step is then done and nothing is flagged.
+    await eventually(async () => {
+      const steps = await suite.db.query(`SELECT status FROM settlement_steps WHERE trade_id = $1 AND step = 'payout'`, [trade.id]);
+      return steps.rows.length > 0 && steps.rows.every((row) => row.status === 'done');
+    }, 30000);
+    const view = await api('GET', `/v1/trades/${trade.id}`, { token: operator.token });
+    expect(view.body).toMatchObject({ state: 'completed', settlementFailing: false, amountUsd: '138.12', feeUsd: '1.38' });
+    expect((await api('GET', '/v1/admin/ledger/check', { token: operator.token })).body).toEqual({ ok: true, violations: [] });
+  });
+});
