@@ -12,6 +12,29 @@ export function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at
                   ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
 }
 
+const EVENT_COLUMNS = 'at, actor_kind, actor_id, type, from_state, to_state, detail';
+
+interface EventRow {
+  at: Date;
+  actor_kind: Actor['kind'];
+  actor_id: string | null;
+  type: TradeEvent['type'];
+  from_state: TradeState | null;
+  to_state: TradeState | null;
+  detail: Record<string, unknown>;
+}
+
+function toEvent(row: EventRow): TradeEvent {
+  return {
+    at: row.at,
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    type: row.type,
+    fromState: row.from_state,
+    toState: row.to_state,
+    detail: row.detail,
+  };
+}
+
 /** A trade's timeline: the rows every module writes as its state or its story changes, and their reads. */
 @Injectable()
 export class TimelineRepository {
@@ -23,55 +46,20 @@ export class TimelineRepository {
   }
 
   async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {
-    const rows: {
-      id: string;
-      at: Date;
-      actor_kind: Actor['kind'];
-      actor_id: string | null;
-      type: TradeEvent['type'];
-      from_state: TradeState | null;
-      to_state: TradeState | null;
-      detail: Record<string, unknown>;
-    }[] = await this.dataSource.query(
-      `SELECT id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
+    const rows: (EventRow & { id: string })[] = await this.dataSource.query(
+      `SELECT id, ${EVENT_COLUMNS} FROM trade_events
           WHERE trade_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3`,
       [tradeId, afterId ?? null, limit],
     );
-    return rows.map((r) => ({
-      id: String(r.id),
-      at: r.at,
-      actor: { kind: r.actor_kind, id: r.actor_id },
-      type: r.type,
-      fromState: r.from_state,
-      toState: r.to_state,
-      detail: r.detail,
-    }));
+    return rows.map((row) => ({ id: String(row.id), ...toEvent(row) }));
   }
 
   /** The whole timelines of these trades, each oldest first (the account export: one read per page of trades). */
   async eventsOfTrades(tradeIds: string[]): Promise<(TradeEvent & { tradeId: string })[]> {
-    const rows: {
-      trade_id: string;
-      at: Date;
-      actor_kind: Actor['kind'];
-      actor_id: string | null;
-      type: TradeEvent['type'];
-      from_state: TradeState | null;
-      to_state: TradeState | null;
-      detail: Record<string, unknown>;
-    }[] = await this.dataSource.query(
-      `SELECT trade_id, at, actor_kind, actor_id, type, from_state, to_state, detail FROM trade_events
-        WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
+    const rows: (EventRow & { trade_id: string })[] = await this.dataSource.query(
+      `SELECT trade_id, ${EVENT_COLUMNS} FROM trade_events WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
       [tradeIds],
     );
-    return rows.map((r) => ({
-      tradeId: r.trade_id,
-      at: r.at,
-      actor: { kind: r.actor_kind, id: r.actor_id },
-      type: r.type,
-      fromState: r.from_state,
-      toState: r.to_state,
-      detail: r.detail,
-    }));
+    return rows.map((row) => ({ tradeId: row.trade_id, ...toEvent(row) }));
   }
 }
