@@ -22,6 +22,7 @@ const LADDER = [
   'market',
   'trades',
   'disputes',
+  'ratings',
   'payments',
   'reconciliation',
   'housekeeping',

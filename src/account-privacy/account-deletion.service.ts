@@ -6,6 +6,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
+import { RatingsRepository } from '../ratings/ratings.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import { AccountEventsRepository } from '../users/account-events.repository';
@@ -55,6 +56,7 @@ export class AccountDeletionService {
     private readonly users: UsersRepository,
     private readonly market: MarketRepository,
     private readonly disputes: DisputesRepository,
+    private readonly ratings: RatingsRepository,
     private readonly handles: HandleRetentionRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
@@ -121,6 +123,8 @@ export class AccountDeletionService {
     await this.privacy.revokeAccess(manager, userId);
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
+    // Their ratings' comments likewise; the scores stay, and the reputation they counted into.
+    await this.ratings.eraseCommentsBy(manager, userId);
     await this.accountEvents.eraseAddressesOf(manager, userId);
     // Every trade of theirs has ended and owes nothing (checked above): their payment details go from all of them.
     await this.handles.eraseEnded(manager, await this.privacy.tradeIdsOf(manager, userId));

@@ -9,6 +9,7 @@ import type { DisputeView, StatementView } from '../disputes/dto/disputes.dto';
 import type { OfferView, RequestView } from '../market/dto/market.dto';
 import { presentOffer, presentRequest } from '../market/market.presenter';
 import { RatesService } from '../rates/rates.service';
+import { RatingsService } from '../ratings/ratings.service';
 import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
 import type { TradePosition } from '../trades/trade-position';
@@ -41,6 +42,7 @@ export class AccountExportService {
     private readonly timeline: TimelineRepository,
     private readonly disputes: DisputesRepository,
     private readonly rates: RatesService,
+    private readonly ratings: RatingsService,
     private readonly encryption: FieldEncryption,
   ) {}
 
@@ -65,7 +67,7 @@ export class AccountExportService {
       trades,
       disputes,
       messages: [],
-      ratings: { given: [], received: [] },
+      ratings: await this.ratings.exportOf(caller.id),
     };
   }
 

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   wechat_transfer_used: { status: 409, title: 'WeChat transfer already used' },
   too_many_statements: { status: 409, title: 'Too many statements' },
   dispute_assigned: { status: 409, title: 'Dispute held by another operator' },
+  already_rated: { status: 409, title: 'Already rated' },
   /** The trade's payment handles were erased after their retention period (HANDLE_RETENTION_MS): nothing to reveal. */
   handle_erased: { status: 409, title: 'Payment handle erased' },
   wallet_locked: { status: 409, title: 'Payment handle locked' },
