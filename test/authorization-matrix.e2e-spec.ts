@@ -149,6 +149,10 @@ const table: Row[] = [
     reason: 'other',
     statement: 'probe',
   }),
+  // Ratings: the disputed trade has not ended, so its parties are refused by its state; a suspended party may
+  // only finish live trades, so rates nothing.
+  row('POST /v1/trades/:id/rating', 'trade', [U, STATE, STATE, N, STATE, N, F, S, S, S], { score: 5 }),
+  row('GET /v1/users/:id/ratings', 'user', users(200)),
 
   // Disputes: the parties and operators read; the parties (suspended ones too) add statements.
   row('GET /v1/disputes/:id', 'dispute', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
