@@ -94,6 +94,14 @@ describe('data at rest and in logs', () => {
     });
     expect(reported.body.state).toBe('payout_sent');
     await eventually(async () => (await state(completed.trade.id)) === 'completed', 30000);
+    // Its traveler rates the counterparty, in their own words (the stored idempotent response holds them too).
+    const ratingComment = `Kind, and quick to send ${randomUUID()}`;
+    const rated = await api('POST', `/v1/trades/${completed.trade.id}/rating`, {
+      token: completed.traveler.token,
+      headers: { 'idempotency-key': randomUUID() },
+      body: { score: 5, comment: ratingComment },
+    });
+    expect([rated.status, rated.body.comment]).toEqual([201, ratingComment]);
 
     // A whole dispute: opened with a statement, answered, assigned and settled by a split.
     const disputed = await fundedTrade(secrets);
@@ -135,7 +143,7 @@ describe('data at rest and in logs', () => {
     const logs = test.readLog();
     expect(logs.length).toBeGreaterThan(1000);
     // The statements are the parties' own words: kept for the dispute, never logged.
-    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote])).toEqual([]);
+    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote, ratingComment])).toEqual([]);
 
     const dump = execFileSync(
       'pg_dump',
@@ -150,9 +158,9 @@ describe('data at rest and in logs', () => {
       { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     expect(dump).toContain(completed.trade.id);
-    // The parties' statements and their attachments' file names are personal text: encrypted at rest. (The operator's
-    // note is the operator's own words about the case, kept in clear for the audit.)
-    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName])).toEqual([]);
+    // The parties' statements, their attachments' file names and rating comments are personal text: encrypted at
+    // rest. (The operator's note is the operator's own words about the case, kept in clear for the audit.)
+    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName, ratingComment])).toEqual([]);
 
     const queues = await redisDump(test.queuePrefix);
     expect(queues).toContain(completed.trade.id);
