@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
@@ -320,5 +320,12 @@ ${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX
       return;
     }
     void reply.status(200).header('content-type', 'application/json').send({ id: order.id, status: order.status });
+  }
+
+  @Delete('replays/:requestId')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Sandbox: PayPal's replay of a PayPal-Request-Id expires now (a repeat then runs as a new call)" })
+  async forgetReplay(@Param('requestId') requestId: string): Promise<{ requestId: string; forgotten: number }> {
+    return { requestId, forgotten: await this.replays.forget(requestId) };
   }
 }
