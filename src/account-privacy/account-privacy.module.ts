@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { MessageRetentionRepository } from '../chat/message-retention.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { AccountDeletionService } from './account-deletion.service';
 import { AccountExportService } from './account-export.service';
@@ -7,17 +8,29 @@ import { AccountPrivacyRepository } from './account-privacy.repository';
 import { UsersModule } from '../users/users.module';
 
 /**
- * The account export and deletion. Their own module, above the features they read (market, trades, disputes)
+ * The account export and deletion. Their own module, above the features they read (market, trades, disputes, chat)
  * on the ladder: `UsersModule` stays below them all, and nothing imports this one.
  */
 @Module({})
 export class AccountPrivacyModule {
-  static register(options: { rates: DynamicModule; market: DynamicModule; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
+  static register(options: {
+    rates: DynamicModule;
+    market: DynamicModule;
+    trades: DynamicModule;
+    disputes: DynamicModule;
+    chat: DynamicModule;
+  }): DynamicModule {
     return {
       module: AccountPrivacyModule,
-      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes],
+      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes, options.chat],
       controllers: [AccountPrivacyController],
-      providers: [AccountPrivacyRepository, HandleRetentionRepository, AccountExportService, AccountDeletionService],
+      providers: [
+        AccountPrivacyRepository,
+        HandleRetentionRepository,
+        MessageRetentionRepository,
+        AccountExportService,
+        AccountDeletionService,
+      ],
     };
   }
 }

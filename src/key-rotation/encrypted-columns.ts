@@ -1,3 +1,4 @@
+import { MESSAGE_CONTEXT } from '../chat/message-content';
 import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
@@ -33,4 +34,5 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'idempotency_keys', id: ['owner_id', 'key'], column: 'response', context: RESPONSE_CONTEXT },
   { table: 'dispute_statements', id: ['id'], column: 'text', context: STATEMENT_CONTEXT.text },
   { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
+  { table: 'trade_messages', id: ['id'], column: 'text', context: MESSAGE_CONTEXT },
 ];
