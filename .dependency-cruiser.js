@@ -22,6 +22,7 @@ const LADDER = [
   'market',
   'trades',
   'disputes',
+  'chat',
   'ratings',
   'payments',
   'reconciliation',

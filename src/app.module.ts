@@ -23,6 +23,7 @@ import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
+import { ChatModule } from './chat/chat.module';
 import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
@@ -49,6 +50,7 @@ export class AppModule {
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });
+    const chat = ChatModule.register({ trades });
     const ratings = RatingsModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
@@ -97,8 +99,9 @@ export class AppModule {
         payments,
         ReconciliationModule.register({ workers: options.workers, payments }),
         disputes,
+        chat,
         ratings,
-        AccountPrivacyModule.register({ rates, market, trades, disputes, ratings }),
+        AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

@@ -154,6 +154,10 @@ const table: Row[] = [
   row('POST /v1/trades/:id/rating', 'trade', [U, STATE, STATE, N, STATE, N, F, S, S, S], { score: 5 }),
   row('GET /v1/users/:id/ratings', 'user', users(200)),
 
+  // Chat: the parties (suspended ones too, on a live trade) post; operators read the disputed trade's, never post.
+  row('POST /v1/trades/:id/messages', 'trade', [U, 201, 201, N, 201, N, F, 201, 201, N], { text: 'probe' }),
+  row('GET /v1/trades/:id/messages', 'trade', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
+
   // Disputes: the parties and operators read; the parties (suspended ones too) add statements.
   row('GET /v1/disputes/:id', 'dispute', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
   row('POST /v1/disputes/:id/statements', 'dispute', [U, 201, 201, N, 201, N, F, 201, 201, N], { text: 'probe' }),

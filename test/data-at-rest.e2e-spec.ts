@@ -132,6 +132,16 @@ describe('data at rest and in logs', () => {
         attachments: [expect.objectContaining({ name: attachmentName })],
       }),
     ]);
+    // The parties' chat about it, read by both and by the operator (an audited read): encrypted at rest, never logged.
+    const chat = [`Where is the RMB? ${randomUUID()}`, `Sent from my other wallet ${randomUUID()}`];
+    for (const [i, party] of [disputed.traveler, disputed.counterparty].entries()) {
+      const sent = await api('POST', `/v1/trades/${disputed.trade.id}/messages`, { token: party.token, body: { text: chat[i] } });
+      expect(sent.status).toBe(201);
+    }
+    for (const viewer of [disputed.traveler, disputed.counterparty, operator]) {
+      const messages = await api('GET', `/v1/trades/${disputed.trade.id}/messages`, { token: viewer.token });
+      expect(messages.body.data.map((m: { text: string }) => m.text)).toEqual(chat);
+    }
     expect((await api('POST', `/v1/admin/disputes/${opened.body.id}/assign`, { token: operator.token, body: {} })).status).toBe(200);
     const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
       token: operator.token,
@@ -143,7 +153,7 @@ describe('data at rest and in logs', () => {
     const logs = test.readLog();
     expect(logs.length).toBeGreaterThan(1000);
     // The statements are the parties' own words: kept for the dispute, never logged.
-    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote, ratingComment])).toEqual([]);
+    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote, ratingComment, ...chat])).toEqual([]);
 
     const dump = execFileSync(
       'pg_dump',
@@ -158,13 +168,13 @@ describe('data at rest and in logs', () => {
       { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     expect(dump).toContain(completed.trade.id);
-    // The parties' statements, their attachments' file names and rating comments are personal text: encrypted at
-    // rest. (The operator's note is the operator's own words about the case, kept in clear for the audit.)
-    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName, ratingComment])).toEqual([]);
+    // The parties' statements, their attachments' file names, rating comments and messages are personal text:
+    // encrypted at rest. (The operator's note is the operator's own words about the case, kept in clear for the audit.)
+    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName, ratingComment, ...chat])).toEqual([]);
 
     const queues = await redisDump(test.queuePrefix);
     expect(queues).toContain(completed.trade.id);
-    expect(findings(queues, secrets)).toEqual([]);
+    expect(findings(queues, [...secrets, ...chat])).toEqual([]);
   });
 
   /** Which of the values appear in the text, each named by its position only (a failing test must not print them). */

@@ -61,6 +61,7 @@ describe('key rotation', () => {
   };
   let idempotentFirst: { status: number; body: unknown };
   const idleUsers = new Map<string, TestUser>();
+  const CHAT_TEXT = 'Meet me at arrivals, gate B.';
   const RECEIPT = { name: 'omar-receipt.png', contentType: 'image/png', sizeBytes: 10, sha256: 'a'.repeat(64) };
 
   const run = async (args: string[], hooks = {}) => {
@@ -141,6 +142,12 @@ describe('key rotation', () => {
       body: { score: 4, comment: 'Quick, and kind.' },
     });
     expect(rating.status).toBe(201);
+    // A chat message on the funded trade, under the old key.
+    const message = await old('POST', `/v1/trades/${funded.trade.id}/messages`, {
+      token: funded.traveler.token,
+      body: { text: CHAT_TEXT },
+    });
+    expect(message.status).toBe(201);
     // A traveler whose wallet is indexed under the old blind index key only.
     sharedWallet = wechatId();
     oldTraveler = await withWallet(old, await registerUser(old, 'traveler'), sharedWallet);
@@ -191,10 +198,12 @@ describe('key rotation', () => {
     expect(check.output).toMatch(/dispute_statements\.text: values: dev1 2; to rotate: 2/);
     expect(check.output).toMatch(/dispute_statements\.attachment_names: values: dev1 1; to rotate: 1/);
     expect(check.output).toMatch(/ratings\.comment: values: dev1 1; to rotate: 1/);
+    expect(check.output).toMatch(/trade_messages\.text: values: dev1 1; to rotate: 1/);
     expect((await run(['--check', '--strict'])).code).toBe(1);
     // Counts only: never a handle.
     expect(check.output).not.toContain(funded.travelerWechat);
     expect(check.output).not.toContain(selfPaying.payoutEmail);
+    expect(check.output).not.toContain(CHAT_TEXT);
   });
 
   it('refuses a self-trade between a wallet indexed under the old blind index key and the same wallet under the new one', async () => {
@@ -350,6 +359,10 @@ describe('key rotation', () => {
       // The rating's comment reads back, re-encrypted under the new key.
       const ratings = await fresh('GET', `/v1/users/${rated.counterparty.id}/ratings`, { token: rated.traveler.token });
       expect(ratings.body.data).toEqual([expect.objectContaining({ score: 4, comment: 'Quick, and kind.', raterRole: 'traveler' })]);
+      // The chat message reads back, re-encrypted under the new key.
+      const messages = await fresh('GET', `/v1/trades/${funded.trade.id}/messages`, { token: funded.counterparty.token });
+      expect(messages.status).toBe(200);
+      expect(messages.body.data).toEqual([expect.objectContaining({ text: CHAT_TEXT, erased: false })]);
       // The self-trade check still holds between rotated wallets.
       const request = await fresh('POST', '/v1/requests', {
         token: oldTraveler.token,

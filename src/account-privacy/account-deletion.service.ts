@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { MessageRetentionRepository } from '../chat/message-retention.repository';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
 import { RatingsRepository } from '../ratings/ratings.repository';
@@ -58,6 +59,7 @@ export class AccountDeletionService {
     private readonly disputes: DisputesRepository,
     private readonly ratings: RatingsRepository,
     private readonly handles: HandleRetentionRepository,
+    private readonly messages: MessageRetentionRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
     private readonly signIn: SignInThrottle,
@@ -125,6 +127,8 @@ export class AccountDeletionService {
     await this.disputes.eraseStatementsBy(manager, userId);
     // Their ratings' comments likewise; the scores stay, and the reputation they counted into.
     await this.ratings.eraseCommentsBy(manager, userId);
+    // Their messages' texts likewise (the other party's stay, until the retention period erases them).
+    await this.messages.eraseSentBy(manager, userId);
     await this.accountEvents.eraseAddressesOf(manager, userId);
     // Every trade of theirs has ended and owes nothing (checked above): their payment details go from all of them.
     await this.handles.eraseEnded(manager, await this.privacy.tradeIdsOf(manager, userId));

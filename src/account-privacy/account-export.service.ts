@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
+import { ChatRepository } from '../chat/chat.repository';
+import type { MessageView } from '../chat/dto/chat.dto';
+import { presentMessage } from '../chat/message.presenter';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { formatAmount } from '../common/money';
@@ -44,6 +47,7 @@ export class AccountExportService {
     private readonly rates: RatesService,
     private readonly ratings: RatingsService,
     private readonly encryption: FieldEncryption,
+    private readonly messages: ChatRepository,
   ) {}
 
   async export(caller: AuthUser): Promise<AccountExportView> {
@@ -66,7 +70,7 @@ export class AccountExportService {
       ...(await this.listings(caller.id)),
       trades,
       disputes,
-      messages: [],
+      messages: await this.messagesSent(caller.id),
       ratings: await this.ratings.exportOf(caller.id),
     };
   }
@@ -91,6 +95,20 @@ export class AccountExportService {
         paypalEmail: handles.paypalEmail && this.encryption.decrypt(handles.paypalEmail, HANDLE_CONTEXT.paypalEmail),
       },
     };
+  }
+
+  /**
+   * The messages the caller sent, oldest first, as the trade's chat shows them (erased ones as `text: null`). Only
+   * their own: the other party's words in the same chats are that party's data, and are in that party's export.
+   */
+  private async messagesSent(userId: string): Promise<MessageView[]> {
+    const messages: MessageView[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.messages.sentBy(userId, PAGE, after);
+      messages.push(...page.map(presentMessage));
+      if (page.length < PAGE) return messages;
+      after = page[page.length - 1].seq;
+    }
   }
 
   private async apiKeys(userId: string): Promise<ApiKeyView[]> {

@@ -1,3 +1,4 @@
+import { MESSAGE_CONTEXT } from '../chat/message-content';
 import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
@@ -35,4 +36,5 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'dispute_statements', id: ['id'], column: 'text', context: STATEMENT_CONTEXT.text },
   { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
   { table: 'ratings', id: ['id'], column: 'comment', context: RATING_COMMENT_CONTEXT },
+  { table: 'trade_messages', id: ['id'], column: 'text', context: MESSAGE_CONTEXT },
 ];

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   /** The trade's payment handles were erased after their retention period (HANDLE_RETENTION_MS): nothing to reveal. */
   handle_erased: { status: 409, title: 'Payment handle erased' },
   wallet_locked: { status: 409, title: 'Payment handle locked' },
+  /** The trade ended longer ago than MESSAGE_WINDOW_AFTER_END_MS: it takes no more messages. */
+  trade_closed: { status: 409, title: 'Trade closed' },
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   live_trades: { status: 409, title: 'Account has live trades' },
