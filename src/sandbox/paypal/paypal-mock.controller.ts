@@ -12,6 +12,7 @@ import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
 import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
+import { PaypalMockRepository } from './paypal-mock.repository';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
 import { signedString, verifyTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -60,6 +61,7 @@ export class PaypalMockController {
     private readonly payouts: PaypalMockPayouts,
     private readonly replays: PaypalMockReplays,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: PaypalMockRepository,
     private readonly urls: SandboxUrls,
   ) {}
 
@@ -264,10 +266,7 @@ export class PaypalMockController {
       async () => {
         const transmissionId = String(body?.transmission_id ?? '');
         // The bytes that were sent, not a re-serialization of the event: the crc32 depends on them.
-        const rows = await this.dataSource.query(`SELECT raw_body FROM paypal_mock_transmissions WHERE transmission_id = $1`, [
-          transmissionId,
-        ]);
-        const raw: string | undefined = rows[0]?.raw_body;
+        const raw = await this.repository.transmissionBody(transmissionId);
         const identity = await this.identity.get();
         const ok =
           raw !== undefined &&
