@@ -8,7 +8,7 @@ import { formatAmount } from '../../common/money';
 import { bankConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { draw } from '../faults';
+import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { SandboxUrls } from '../sandbox-urls';
 import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../queues/job-ids';
@@ -164,18 +164,14 @@ export class BankMockService {
   /** Queues the callback; the webhook faults act here, as at the PayPal mock. Each delivery is signed when sent. */
   private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView): Promise<void> {
     const event = { id: `evt_${randomBytes(12).toString('hex')}`, type, created: new Date().toISOString(), data };
-    const settings = await this.faults.get('bank', manager);
-    const seed = settings.seed ?? 0;
-    const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${event.id}`);
-    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
-    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
-    for (let copy = 0; copy < copies; copy += 1) {
+    const delays = webhookCopies(await this.faults.get('bank', manager), event.id);
+    for (const [copy, delayMs] of delays.entries()) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.deliverWebhook,
         jobId: bankWebhookJobId(event.id, copy),
         payload: { event, url: this.config.mockWebhookUrl ?? this.urls.callback('bank') },
-        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        delayMs,
         retry: mockWebhookRetry(this.config),
       });
     }

@@ -8,7 +8,7 @@ import { formatAmount } from '../../common/money';
 import { wechatConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { draw } from '../faults';
+import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
 import { SandboxUrls } from '../sandbox-urls';
@@ -154,18 +154,15 @@ export class WechatMockService {
       summary: '转账成功',
       resource: { original_type: 'wallet_transfer', ...aesGcmEncrypt(this.config.apiV3Key, JSON.stringify(transfer), 'wallet_transfer') },
     };
-    const settings = await this.faults.get('wechat', manager);
-    const roll = (purpose: string) => draw(settings.seed ?? 0, BigInt(Date.now()), `${purpose}:${notification.id}`);
-    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
-    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+    const delays = webhookCopies(await this.faults.get('wechat', manager), notification.id);
     const url = this.config.mockNotifyUrl ?? this.urls.callback('wechat');
-    for (let copy = 0; copy < copies; copy += 1) {
+    for (const [copy, delayMs] of delays.entries()) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,
         jobId: wechatNotifyJobId(notification.id, copy, 0),
         payload: { notification, url, attempt: 0, copy },
-        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        delayMs,
       });
     }
   }
