@@ -16,8 +16,7 @@ import { RatingsService } from '../ratings/ratings.service';
 import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
 import type { TradePosition } from '../trades/trade-position';
-import { TradesRepository } from '../trades/trades.repository';
-import { TimelineRepository } from '../trades/timeline.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { AccountEventsRepository } from '../users/account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { AccountExportView, ExportedAccountView } from './dto/account-privacy.dto';
@@ -41,8 +40,7 @@ export class AccountExportService {
     private readonly users: UsersRepository,
     private readonly privacy: AccountPrivacyRepository,
     private readonly accountEvents: AccountEventsRepository,
-    private readonly trades: TradesRepository,
-    private readonly timeline: TimelineRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly disputes: DisputesRepository,
     private readonly rates: RatesService,
     private readonly ratings: RatingsService,
@@ -149,11 +147,11 @@ export class AccountExportService {
     const trades: (TradeView & { timeline: TradeEventView[] })[] = [];
     const disputes: DisputeView[] = [];
     for (let after: TradePosition | undefined; ;) {
-      const page = await this.trades.listForUser(userId, undefined, PAGE, after);
+      const page = await this.trades.listForUser(userId, PAGE, after);
       if (page.length === 0) break;
       const ids = page.map((t) => t.id);
       const timelines = new Map<string, TradeEventView[]>(ids.map((id) => [id, []]));
-      for (const event of await this.timeline.eventsOfTrades(ids)) timelines.get(event.tradeId)!.push(presentEvent(event));
+      for (const event of await this.trades.eventsOfTrades(ids)) timelines.get(event.tradeId)!.push(presentEvent(event));
       // No handle: the counterparty's view of the traveler's wallet is for the live trade only, never an export.
       trades.push(...page.map((trade) => ({ ...presentTrade(trade), timeline: timelines.get(trade.id)! })));
 

@@ -9,7 +9,7 @@ import { decodeCursor, Page, pageSize, PageQuery, toPage } from '../common/http/
 import { chatConfig } from '../config';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import type { Trade } from '../trades/trade.types';
-import { TradesRepository } from '../trades/trades.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import { UsersRepository } from '../users/users.repository';
 import { ChatRepository } from './chat.repository';
@@ -30,7 +30,7 @@ export class ChatService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly messages: ChatRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly users: UsersRepository,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,

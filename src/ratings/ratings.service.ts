@@ -6,7 +6,7 @@ import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import type { TradeState } from '../trades/trade.state-machine';
-import { TradesRepository } from '../trades/trades.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 import type { ExportedRatings, RateTradeDto, RatingView, ReceivedRatingView } from './dto/ratings.dto';
 import type { Rating, RatingPosition } from './rating.types';
@@ -46,7 +46,7 @@ export class RatingsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly ratings: RatingsRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly counters: ReputationCountersRepository,
   ) {}
 
