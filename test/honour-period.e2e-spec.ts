@@ -1,11 +1,9 @@
-import { Client } from 'pg';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TestUser } from './support/factories';
-import { Api } from './support/http';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { quietRates, fastProviders, cappedPolls } from './support/settings';
 import { useTestApp } from './support/use-test-app';
-import { fundedTrade as fundedPaypalOrBankTrade } from './support/trades';
+import { fundedTrade as fundedPaypalOrBankTrade, tradeState } from './support/trades';
 
 /**
  * PayPal's honour period, configured short on the platform and the mock alike, with nothing promoted by hand:
@@ -13,7 +11,7 @@ import { fundedTrade as fundedPaypalOrBankTrade } from './support/trades';
  * settles out of the capture, whether released or refunded.
  */
 describe('PayPal honour period (HTTP, real timers)', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...quietRates,
       ...fastProviders,
@@ -28,11 +26,8 @@ describe('PayPal honour period (HTTP, real timers)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
 
-  beforeAll(() => ({ test, api, db } = suite));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
   const authorizationOf = async (orderId: string) =>
     (await db.query(`SELECT status, captured_cents, expiration_time FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]))
       .rows[0] as { status: string; captured_cents: string; expiration_time: Date };
