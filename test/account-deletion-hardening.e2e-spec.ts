@@ -3,9 +3,8 @@ import { Client } from 'pg';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, readyCounterparty, wechatId, withWallet } from './support/market';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -19,7 +18,7 @@ const WINDOW_MS = 8000;
  * the handle retention uses too; and it erases the payment handle snapshots of the account's ended trades.
  */
 describe('account deletion hardening (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, operator } = useTestApp(
     {
       ...quietRates,
       LOGIN_MAX_FAILURES: String(MAX_FAILURES),
@@ -31,9 +30,6 @@ describe('account deletion hardening (HTTP)', () => {
     },
     { reference: '7.2400', operator: true },
   );
-  let test: TestApp, api: Api, db: Client, operator: TestUser;
-
-  beforeAll(() => ({ test, api, db, operator } = suite));
 
   const deleteAccount = (user: TestUser, password = user.password) => api('DELETE', '/v1/me', { token: user.token, body: { password } });
 

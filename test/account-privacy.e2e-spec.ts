@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, wechatId, withWallet } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { settling } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -13,13 +12,12 @@ import { useTestApp } from './support/use-test-app';
  * or money of it is watched, then deleted; the traveler Omar is the other party whose view must stay intact.
  */
 describe('Account export and deletion (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...settling,
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
 
   // Dora: a counterparty with an API key, an offer Omar takes, and the dispute of that trade.
@@ -39,7 +37,6 @@ describe('Account export and deletion (HTTP)', () => {
   let disputeId: string;
 
   beforeAll(async () => {
-    ({ test, api, db } = suite);
     operator = await createOperator(test, api);
 
     dora = await withWallet(api, await registerUser(api, 'counterparty', doraName), doraWechat);

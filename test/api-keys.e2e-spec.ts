@@ -1,7 +1,6 @@
 import { createOperator, login, registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler, wechatId } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
 /**
@@ -10,10 +9,7 @@ import { useTestApp } from './support/use-test-app';
  * token, key and console session are all refused until another operator lifts the suspension.
  */
 describe('API keys (HTTP)', () => {
-  const suite = useTestApp({}, { reference: '7.2400' });
-  let test: TestApp, api: Api;
-
-  beforeAll(() => ({ test, api } = suite));
+  const { test, api } = useTestApp({}, { reference: '7.2400' });
 
   async function newKey(user: TestUser, body: Record<string, unknown> = {}): Promise<{ id: string; key: string }> {
     const created = await api('POST', '/v1/me/api-keys', { token: user.token, body });
@@ -167,10 +163,7 @@ describe('API keys (HTTP)', () => {
 });
 
 describe('suspended operators (HTTP)', () => {
-  const suite = useTestApp();
-  let test: TestApp, api: Api;
-
-  beforeAll(() => ({ test, api } = suite));
+  const { test, api } = useTestApp();
 
   async function consoleCookie(operator: TestUser): Promise<string> {
     const session = await api('POST', '/v1/auth/session', { body: { email: operator.email, password: operator.password } });

@@ -1,9 +1,9 @@
 import { JwtService } from '@nestjs/jwt';
 import { createHmac } from 'node:crypto';
 import { Actor, ACTORS, ActorName, Actors, buildActors, World } from './support/authorization-fixtures';
-import { client, Api } from './support/http';
-import { setReference } from './support/market';
-import { startTestApp, TestApp } from './support/test-app';
+import { TestApp } from './support/test-app';
+import { distantDeadlines, quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * Who may call what: every route the service serves, asked by every kind of caller over HTTP, with the status
@@ -225,31 +225,24 @@ function forgedToken(): string {
 }
 
 describe('Authorization matrix: every route × every kind of caller (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const { test, api } = useTestApp(
+    {
+      ...quietRates,
+      ...distantDeadlines,
+      PROVIDER_POLL_EVERY_MS: '200',
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+    },
+    { reference: '7.2400' },
+  );
   let actors: Actors;
   let expiredToken: string;
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      PROVIDER_POLL_EVERY_MS: '200',
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYOUT_WINDOW_MS: '3600000',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    await setReference(test, '7.2400');
     actors = await buildActors(test, api);
     // The traveler's own token, signed with the service's key, but a minute past its expiry.
     expiredToken = await test.app.get(JwtService).signAsync({ sub: actors.trav.id, role: 'traveler' }, { expiresIn: -60 });
   }, 60000);
-
-  afterAll(async () => {
-    await test?.close();
-  });
 
   /** What the caller got, in the table's terms: the status, with the problem's code for an error. */
   async function ask(method: string, path: string, actor: Actor, body: Body, expected: Cell, token = actor.token): Promise<Cell> {

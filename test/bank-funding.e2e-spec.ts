@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { signPayload } from '../src/common/crypto/hmac-signature';
 import { parseAmount } from '../src/common/money';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
@@ -7,20 +6,18 @@ import { DEV_BANK_API_KEY, DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser } from './support/factories';
-import { Api } from './support/http';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { settling, cappedPolls, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { bankReturns, bankTransfer } from './support/bank';
 import { paypalPayoutItems } from './support/paypal';
-import { newTrade } from './support/trades';
+import { newTrade, tradeState } from './support/trades';
 
 /** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
 describe('Bank transfer funding and settlement (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, expectClean } = useTestApp(
     {
       ...settling,
       ...cappedPolls,
@@ -28,17 +25,10 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
       PROVIDER_WORK_SWEEP_EVERY_MS: '500',
     },
-    { reference: '7.2400' },
+    { reference: '7.2400', checkBooks: true },
   );
-  let test: TestApp, api: Api, db: Client;
 
-  beforeAll(() => ({ test, api, db } = suite));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
-  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
-
-  // Whatever a test leaves in flight, the books hold their invariants.
-  afterEach(() => expectClean());
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
 
   /** A bank-transfer trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
   async function bankTrade() {

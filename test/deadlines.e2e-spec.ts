@@ -2,14 +2,12 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { TestUser } from './support/factories';
-import { Api } from './support/http';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { quietRates, fastProviders } from './support/settings';
 import { useTestApp } from './support/use-test-app';
-import { newTrade } from './support/trades';
+import { newTrade, tradeState } from './support/trades';
 import { paypalPayoutItems } from './support/paypal';
 
 /**
@@ -18,7 +16,7 @@ import { paypalPayoutItems } from './support/paypal';
  * are short here; PayPal's mock keeps its 30-day claim period.
  */
 describe('deadlines (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...quietRates,
       ...fastProviders,
@@ -26,15 +24,10 @@ describe('deadlines (HTTP)', () => {
       PAYOUT_WINDOW_MS: '2000',
       // DEADLINE_SWEEP_EVERY_MS and PAYPAL_MOCK_UNCLAIMED_RETURN_MS are left at their defaults (a minute, 30 days).
     },
-    { reference: '7.2400' },
+    { reference: '7.2400', checkBooks: true },
   );
-  let test: TestApp, api: Api, db: Client;
 
-  beforeAll(() => ({ test, api, db } = suite));
-
-  afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
   const deadlines = () => test.app.get(QueueRegistry).get(QUEUES.deadlines);
 
   async function openTrade(paymentMethod: 'paypal' | 'bank_transfer', payoutEmail?: string) {

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { DisputesService } from '../src/disputes/disputes.service';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { settling } from './support/settings';
 import { useTestApp } from './support/use-test-app';
@@ -16,7 +13,7 @@ import { paypalOrder, paypalPayoutItems } from './support/paypal';
 
 /** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
 describe('Disputes and operators (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, expectClean } = useTestApp(
     {
       ...settling,
       // PayPal's honour period, shortened: a held authorization is captured into escrow at 2.4 s.
@@ -24,18 +21,15 @@ describe('Disputes and operators (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
   let operator: TestUser;
   let otherOperator: TestUser;
 
   beforeAll(async () => {
-    ({ test, api, db } = suite);
     operator = await createOperator(test, api);
     otherOperator = await createOperator(test, api);
   });
 
   const state = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body.state;
-  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
 
   /** A PayPal trade of 1000 CNY at 7.24 ($138.12, fee $1.38), awaiting funding; with each party's payment handles. */
   const newTrade = () => newPaypalTrade(api, { handles: { travelerPaypal: `payer-${randomUUID().slice(0, 8)}@example.com` } });
@@ -578,29 +572,14 @@ describe('Disputes and operators (HTTP)', () => {
     });
     const refused = await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: otherOperator.token, body: {} });
     expect(refused.status).toBe(409);
-    const resolveByOther = await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
-      token: otherOperator.token,
-      body: { outcome: 'refund', note: 'not mine' },
-    });
+    const resolve = (by: TestUser, outcome: string, note: string) =>
+      api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { token: by.token, body: { outcome, note } });
+    const resolveByOther = await resolve(otherOperator, 'refund', 'not mine');
     expect(resolveByOther.status).toBe(409);
     const takeover = await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: otherOperator.token, body: { force: true } });
     expect(takeover.body.assignedTo).toBe(otherOperator.id);
-    expect(
-      (
-        await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
-          token: operator.token,
-          body: { outcome: 'release', note: 'mine?' },
-        })
-      ).status,
-    ).toBe(409);
-    expect(
-      (
-        await api('POST', `/v1/admin/disputes/${dispute.id}/resolve`, {
-          token: otherOperator.token,
-          body: { outcome: 'refund', note: 'Taken over; refunded.' },
-        })
-      ).status,
-    ).toBe(200);
+    expect((await resolve(operator, 'release', 'mine?')).status).toBe(409);
+    expect((await resolve(otherOperator, 'refund', 'Taken over; refunded.')).status).toBe(200);
     await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
 
     // The audit trail and the trade's timeline list every operator action, with who and the note.

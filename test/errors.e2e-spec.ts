@@ -1,23 +1,15 @@
 import { signPayload } from '../src/common/crypto/hmac-signature';
 import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
-import { client, Api } from './support/http';
 import { registerUser, TestUser } from './support/factories';
-import { startTestApp, TestApp } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 /** Every kind of bad input is a 4xx problem-details body that names the problem and shows no internals. */
 describe('problem details for bad input (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
+  const { api } = useTestApp({ BODY_LIMIT_BYTES: '2048' });
   let user: TestUser;
 
   beforeAll(async () => {
-    test = await startTestApp({ BODY_LIMIT_BYTES: '2048' });
-    api = client(test.baseUrl);
     user = await registerUser(api, 'counterparty');
-  });
-
-  afterAll(async () => {
-    await test?.close();
   });
 
   function expectProblem(response: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {
@@ -26,6 +18,10 @@ describe('problem details for bad input (HTTP)', () => {
     expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code });
     expect(response.text).not.toMatch(/at .*\.(js|ts):\d+|node_modules|stack|QueryFailedError|TypeError/);
   }
+
+  /** Sends `rawBody` as is to create an API key, as `contentType`. */
+  const postRawKey = (rawBody: string, contentType = 'application/json') =>
+    api('POST', '/v1/me/api-keys', { token: user.token, rawBody, headers: { 'content-type': contentType } });
 
   it('malformed JSON → 400 malformed_json', async () => {
     const response = await api('POST', '/v1/auth/register', {
@@ -36,11 +32,7 @@ describe('problem details for bad input (HTTP)', () => {
   });
 
   it('a content type other than JSON → 415 unsupported_media_type', async () => {
-    const response = await api('POST', '/v1/me/api-keys', {
-      token: user.token,
-      rawBody: '<xml/>',
-      headers: { 'content-type': 'application/xml' },
-    });
+    const response = await postRawKey('<xml/>', 'application/xml');
     expectProblem(response, 415, 'unsupported_media_type');
   });
 
@@ -48,18 +40,10 @@ describe('problem details for bad input (HTTP)', () => {
     for (const contentType of ['application/merge-patch+json', 'application/vnd.api+json; charset=utf-8']) {
       const bad = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 7 }, headers: { 'content-type': contentType } });
       expectProblem(bad, 400, 'validation_failed');
-      const deep = await api('POST', '/v1/me/api-keys', {
-        token: user.token,
-        rawBody: '['.repeat(40),
-        headers: { 'content-type': contentType },
-      });
+      const deep = await postRawKey('['.repeat(40), contentType);
       expectProblem(deep, 400, 'malformed_json');
     }
-    expectProblem(
-      await api('POST', '/v1/me/api-keys', { token: user.token, rawBody: '{}', headers: { 'content-type': 'application/jsonx' } }),
-      415,
-      'unsupported_media_type',
-    );
+    expectProblem(await postRawKey('{}', 'application/jsonx'), 415, 'unsupported_media_type');
   });
 
   it('an oversized body → 413 payload_too_large', async () => {
@@ -112,11 +96,7 @@ describe('problem details for bad input (HTTP)', () => {
   });
 
   it('a NUL character, which PostgreSQL text cannot hold → 400, not 500', async () => {
-    const response = await api('POST', '/v1/me/api-keys', {
-      token: user.token,
-      rawBody: '{"name":"a\\u0000b"}',
-      headers: { 'content-type': 'application/json' },
-    });
+    const response = await postRawKey('{"name":"a\\u0000b"}');
     expectProblem(response, 400, 'malformed_json');
   });
 
@@ -203,7 +183,7 @@ describe('problem details for bad input (HTTP)', () => {
   it('changes nothing when the input is bad', async () => {
     const before = await api('GET', '/v1/me/api-keys', { token: user.token });
     await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 7 } });
-    await api('POST', '/v1/me/api-keys', { token: user.token, rawBody: '{', headers: { 'content-type': 'application/json' } });
+    await postRawKey('{');
     const after = await api('GET', '/v1/me/api-keys', { token: user.token });
     expect(after.body.data).toEqual(before.body.data);
   });

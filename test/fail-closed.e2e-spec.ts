@@ -9,11 +9,11 @@ import { serveMetrics } from '../src/bootstrap/metrics-server';
 import { DEV_BLIND_INDEX_KEY, DEV_FIELD_ENCRYPTION_KEYS, DEV_JWT_SECRET } from '../src/config';
 import { HttpRateFeed } from '../src/rates/http-rate-feed';
 import { RatesService } from '../src/rates/rates.service';
-import { ensureBuilt, freePort } from './support/crash/cluster';
+import { ensureBuilt } from './support/crash/cluster';
 import { createOperator } from './support/factories';
 import { client, Api } from './support/http';
 import { startHttpsRelay, HttpsRelay } from './support/https-relay';
-import { deleteRedisKeys, dropDatabase, startTestApp, TestApp } from './support/test-app';
+import { deleteRedisKeys, dropDatabase, freePort, startTestApp, TestApp } from './support/test-app';
 
 const METRICS_TOKEN = 'metrics-token-of-a-test-deployment-0123456789';
 const DOCS_TOKEN = 'docs-token-of-a-test-deployment-0123456789ab';

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { signPayload } from '../src/common/crypto/hmac-signature';
 import { DEV_BANK_WEBHOOK_SECRET } from '../src/config';
@@ -16,9 +15,9 @@ import {
   TableSnapshots,
 } from './support/fuzz/runner';
 import { casesFor } from './support/fuzz/variants';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { fixed, readyCounterparty, readyTraveler } from './support/market';
+import { eventually } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * Bad input, derived from the service's own OpenAPI document: for every operation under /v1 and the
@@ -76,9 +75,20 @@ interface Tally {
 }
 
 describe(`bad-input fuzzer over the OpenAPI document (seed ${SEED}, ${RUNS} runs)`, () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
+  const { test, api, db } = useTestApp(
+    {
+      RATE_FEED_WALK_BPS: '0',
+      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+      REFERENCE_RATE_STALE_AFTER_MS: '86400000',
+      BANK_MOCK_SETTLEMENT_DELAY_MS: '50',
+      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
+      PROVIDER_POLL_EVERY_MS: '200',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      DEADLINE_SWEEP_EVERY_MS: '3600000',
+      LOG_LEVEL: 'error',
+    },
+    { reference: '7.2400' },
+  );
   let snapshots: TableSnapshots;
   let operations: Operation[];
   const ids: Record<string, string> = {};
@@ -111,22 +121,7 @@ describe(`bad-input fuzzer over the OpenAPI document (seed ${SEED}, ${RUNS} runs
   };
 
   beforeAll(async () => {
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-      REFERENCE_RATE_STALE_AFTER_MS: '86400000',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '50',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-      PROVIDER_POLL_EVERY_MS: '200',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      DEADLINE_SWEEP_EVERY_MS: '3600000',
-      LOG_LEVEL: 'error',
-    });
-    api = client(test.baseUrl);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
     snapshots = new TableSnapshots(db);
-    await setReference(test, '7.2400');
 
     const doc = (await api('GET', '/docs-json')).body;
     operations = operationsOf(doc);
@@ -136,11 +131,6 @@ describe(`bad-input fuzzer over the OpenAPI document (seed ${SEED}, ${RUNS} runs
     await findPrincipals();
     await findCursors();
   }, 120000);
-
-  afterAll(async () => {
-    await db?.end();
-    await test?.close();
-  });
 
   /** Something of every kind a path can name, and lists long enough to have a second page. */
   async function createFixtures(): Promise<void> {

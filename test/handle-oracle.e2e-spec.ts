@@ -62,6 +62,15 @@ describe('payment handles and the self-trade oracle (HTTP)', () => {
     if (response.status !== 201) throw new Error(`request: ${response.text}`);
     return response.body as { id: string };
   };
+  /** A traveler's open request of 1000 CNY, and a counterparty who gave the traveler's wallet as its own. */
+  async function probedRequest(travelerName: string, proberName: string) {
+    const wallet = wechatId();
+    const traveler = await withWallet(api, await registerUser(api, 'traveler', travelerName), wallet);
+    const request = await postRequest(traveler, '1000.00');
+    const prober = await readyCounterparty(api, proberName);
+    expect((await setWallet(prober, wallet)).status).toBe(200);
+    return { wallet, request, prober };
+  }
   const postOffer = async (counterparty: TestUser) => {
     const response = await api('POST', '/v1/offers', {
       token: counterparty.token,
@@ -179,11 +188,7 @@ describe('payment handles and the self-trade oracle (HTTP)', () => {
   });
 
   it('the answer to a matching probe never waits for its record, nor fails with it', async () => {
-    const wallet = wechatId();
-    const traveler = await withWallet(api, await registerUser(api, 'traveler', 'record-victim'), wallet);
-    const request = await postRequest(traveler, '1000.00');
-    const prober = await readyCounterparty(api, 'record-prober');
-    expect((await setWallet(prober, wallet)).status).toBe(200);
+    const { wallet, request, prober } = await probedRequest('record-victim', 'record-prober');
     const watch = test.app.get(SelfTradeWatch);
     const record = watch.recordRefusal.bind(watch);
     const spy = jest.spyOn(watch, 'recordRefusal');
@@ -303,11 +308,7 @@ describe('payment handles and the self-trade oracle (HTTP)', () => {
   });
 
   it('flags a user for operators after repeated self-trade refusals', async () => {
-    const wallet = wechatId();
-    const traveler = await withWallet(api, await registerUser(api, 'traveler', 'flag-victim'), wallet);
-    const request = await postRequest(traveler, '1000.00');
-    const prober = await readyCounterparty(api, 'prober');
-    expect((await setWallet(prober, wallet)).status).toBe(200);
+    const { request, prober } = await probedRequest('flag-victim', 'prober');
 
     for (let i = 0; i < 3; i += 1) expect(answer(await accept(prober, request.id))).toBe('409 self_trade');
     // Recorded after the answers: waited for here, as an operator would see them a moment later.

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { tradesConfig } from '../src/config';
@@ -7,9 +6,8 @@ import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, wechatId, withWallet } from './support/market';
-import { completedJobResult, TestApp } from './support/test-app';
+import { completedJobResult } from './support/test-app';
 import { quietRates, distantDeadlines } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { FUNDED, RELEASED } from './support/trades';
@@ -20,7 +18,7 @@ import { FUNDED, RELEASED } from './support/trades';
  * erasure of ended trades' snapshots after HANDLE_RETENTION_MS (its default, 30 days, here).
  */
 describe('payment handle reveals and retention', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...quietRates,
       ...distantDeadlines,
@@ -31,13 +29,11 @@ describe('payment handle reveals and retention', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
   let trades: TradesService;
   let dataSource: DataSource;
   let operator: TestUser;
 
   beforeAll(async () => {
-    ({ test, api, db } = suite);
     trades = test.app.get(TradesService);
     dataSource = test.app.get(DataSource);
     operator = await createOperator(test, api);

@@ -1,10 +1,9 @@
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TestUser } from './support/factories';
-import { Api } from './support/http';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { quietRates, fastProviders, cappedPolls } from './support/settings';
 import { useTestApp } from './support/use-test-app';
-import { fundedTrade as fundedPaypalOrBankTrade } from './support/trades';
+import { fundedTrade as fundedPaypalOrBankTrade, tradeState } from './support/trades';
 import { paypalOrder, paypalPayoutItems } from './support/paypal';
 
 /**
@@ -13,7 +12,7 @@ import { paypalOrder, paypalPayoutItems } from './support/paypal';
  * settles out of the capture, whether released or refunded.
  */
 describe('PayPal honour period (HTTP, real timers)', () => {
-  const suite = useTestApp(
+  const { test, api } = useTestApp(
     {
       ...quietRates,
       ...fastProviders,
@@ -28,11 +27,8 @@ describe('PayPal honour period (HTTP, real timers)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api;
 
-  beforeAll(() => ({ test, api } = suite));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
   const authorizationOf = async (orderId: string) => (await paypalOrder(api, orderId)).authorization!;
 
   /** A funded PayPal trade of 1000 CNY at 7.24: $138.12, fee $1.38. */

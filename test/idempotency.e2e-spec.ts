@@ -1,30 +1,14 @@
 import { Client } from 'pg';
 import { hashBody } from '../src/idempotency/canonical-json';
 import { IdempotencyRepository } from '../src/idempotency/idempotency.repository';
-import { client, Api } from './support/http';
-import { createOperator, registerUser, TestUser } from './support/factories';
+import { registerUser, TestUser } from './support/factories';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 describe('Idempotency-Key (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-  let db: Client;
-  let operator: TestUser;
-
-  beforeAll(async () => {
-    // A short statement timeout lets a test make the database fail one request on purpose.
-    test = await startTestApp({ DATABASE_STATEMENT_TIMEOUT_MS: '1000' });
-    api = client(test.baseUrl);
-    operator = await createOperator(test, api);
-    db = new Client({ connectionString: test.databaseUrl });
-    await db.connect();
-  });
-
-  afterAll(async () => {
-    await db.end();
-    await test?.close();
-  });
+  // A short statement timeout lets a test make the database fail one request on purpose.
+  const { test, api, db, operator } = useTestApp({ DATABASE_STATEMENT_TIMEOUT_MS: '1000' }, { operator: true });
 
   async function keyCount(userId: string): Promise<number> {
     return (await db.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [userId])).rows[0].n;

@@ -9,7 +9,8 @@ import { HANDLE_CONTEXT } from '../src/common/crypto/handle-context';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, readyCounterparty, setReference, wechatId, withWallet } from './support/market';
-import { fundAtPaypal, paypalTrade, PaypalTrade, tradeState } from './support/paypal-trades';
+import { fundAtPaypal, paypalTrade, PaypalTrade } from './support/paypal-trades';
+import { tradeState } from './support/trades';
 import { deleteRedisKeys, dropDatabase, eventually, startTestApp, TestApp } from './support/test-app';
 
 /**

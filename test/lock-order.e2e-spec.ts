@@ -1,9 +1,8 @@
-import { Client } from 'pg';
 import { TestUser } from './support/factories';
-import { Api, ApiResponse } from './support/http';
+import { ApiResponse } from './support/http';
 import { liveCounterMismatches } from './support/invariants';
 import { fixed, readyCounterparty, readyTraveler } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { cappedPolls, fastBank, quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -23,7 +22,7 @@ const ALLOWED: Record<string, { ok: number; codes: string[] }> = {
  * market's amounts agree afterwards.
  */
 describe('One lock order: ending trades races accepts and takes (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, operator } = useTestApp(
     {
       ...quietRates,
       ...cappedPolls,
@@ -42,10 +41,7 @@ describe('One lock order: ending trades races accepts and takes (HTTP)', () => {
     },
     { reference: '7.2400', operator: true },
   );
-  let test: TestApp, api: Api, db: Client, operator: TestUser;
   const answers: { call: string; status: number; code?: string }[] = [];
-
-  beforeAll(() => ({ test, api, db, operator } = suite));
 
   /** Calls and records the answer; the race is judged on all of them at the end. */
   async function call(name: keyof typeof ALLOWED, method: string, path: string, token: string, body?: unknown): Promise<ApiResponse> {

@@ -1,11 +1,10 @@
-import { Client } from 'pg';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { RatesService } from '../src/rates/rates.service';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { Api } from './support/http';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -34,18 +33,16 @@ const fixed = (rate: string) => ({ type: 'fixed', rate });
 const floating = (premiumBps: number) => ({ type: 'floating', premiumBps });
 
 describe('market (HTTP)', () => {
-  const suite = useTestApp({
+  const { test, api, db } = useTestApp({
     ...quietRates,
     RATE_FEED_BASE: '7.2400',
     EXPIRY_MINUTE_MS: '40',
     // The sweeper runs when a test asks, so it cannot beat the expiry job to a request.
     EXPIRY_SWEEP_EVERY_MS: '3600000',
   });
-  let test: TestApp, api: Api, db: Client;
   let rates: RatesService;
 
   beforeAll(async () => {
-    ({ test, api, db } = suite);
     rates = test.app.get(RatesService);
   });
 
@@ -415,21 +412,12 @@ describe('market (HTTP)', () => {
       const premiums = [-40, -20, -10, 0, 0, 5, 10, 10, 25, 40];
       const fixedRates = ['7.1500', '7.2000', '7.2290', '7.2400', '7.2400', '7.2472', '7.2500', '7.3000', '7.3200', '7.2110'];
       const created: string[] = [];
-      for (const p of premiums)
+      for (const price of [...premiums.map(floating), ...fixedRates.map(fixed)])
         created.push(
           (
             await api('POST', '/v1/offers', {
               token: maker.token,
-              body: { minCny: '100', maxCny: '1000', totalCny: '1000', price: floating(p), paymentMethods: ['paypal'] },
-            })
-          ).body.id,
-        );
-      for (const r of fixedRates)
-        created.push(
-          (
-            await api('POST', '/v1/offers', {
-              token: maker.token,
-              body: { minCny: '100', maxCny: '1000', totalCny: '1000', price: fixed(r), paymentMethods: ['paypal'] },
+              body: { minCny: '100', maxCny: '1000', totalCny: '1000', price, paymentMethods: ['paypal'] },
             })
           ).body.id,
         );

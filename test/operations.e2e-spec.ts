@@ -4,16 +4,12 @@ import { DataSource } from 'typeorm';
 import { serveMetrics } from '../src/bootstrap/metrics-server';
 import { authConfig } from '../src/config';
 import { ConsoleSessionsRepository } from '../src/users/console-sessions.repository';
-import { client, Api } from './support/http';
 import { createOperator, registerUser } from './support/factories';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
 describe('operations (HTTP)', () => {
-  const suite = useTestApp({ CORS_ORIGINS: 'https://app.example.com', DEADLINE_SWEEP_EVERY_MS: '200' });
-  let test: TestApp, api: Api;
-
-  beforeAll(() => ({ test, api } = suite));
+  const { test, api } = useTestApp({ CORS_ORIGINS: 'https://app.example.com', DEADLINE_SWEEP_EVERY_MS: '200' });
 
   it('reports liveness and readiness of the database and Redis', async () => {
     expect((await api('GET', '/health/live')).body).toEqual({ status: 'ok' });
@@ -251,10 +247,7 @@ describe('operations (HTTP)', () => {
 });
 
 describe('rate limits (HTTP)', () => {
-  const suite = useTestApp({ RATE_LIMIT_PER_IP: '30', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_WINDOW_MS: '60000' });
-  let api: Api;
-
-  beforeAll(() => ({ api } = suite));
+  const { api } = useTestApp({ RATE_LIMIT_PER_IP: '30', RATE_LIMIT_PER_USER: '5', RATE_LIMIT_WINDOW_MS: '60000' });
 
   it('limits each user, whatever the address, with 429 and Retry-After', async () => {
     const user = await registerUser(api, 'traveler');
@@ -283,38 +276,28 @@ describe('rate limits (HTTP)', () => {
 });
 
 describe('production mode', () => {
-  let test: TestApp;
-  let api: Api;
-
-  beforeAll(async () => {
-    test = await startTestApp({
-      NODE_ENV: 'production',
-      JWT_SECRET: 'a-production-secret-of-sufficient-length',
-      FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
-      FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
-      BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
-      PAYPAL_BASE_URL: 'https://api-m.paypal.com',
-      PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
-      BANK_BASE_URL: 'https://api.bank.example',
-      BANK_API_KEY: 'a-production-bank-key',
-      BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
-      WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
-      WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
-      PAYPAL_CLIENT_ID: 'a-production-paypal-client',
-      PAYPAL_WEBHOOK_ID: 'WH-PRODUCTION',
-      WECHATPAY_MCHID: '1230000109',
-      WECHATPAY_MERCHANT_SERIAL: '5157F09EFDC096DE15EBE81A47057A7200000002',
-      WECHATPAY_MERCHANT_KEY_FILE: '/run/secrets/wechatpay/apiclient_key.pem',
-      RATE_FEED_URL: 'https://127.0.0.1:1/usd-cny',
-      METRICS_TOKEN: 'a-production-metrics-token-0123456789abcdef',
-      DOCS_ENABLED: 'true',
-      DOCS_TOKEN: 'a-production-docs-token-0123456789abcdefgh',
-    });
-    api = client(test.baseUrl);
-  });
-
-  afterAll(async () => {
-    await test?.close();
+  const { api } = useTestApp({
+    NODE_ENV: 'production',
+    JWT_SECRET: 'a-production-secret-of-sufficient-length',
+    FIELD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    FIELD_ENCRYPTION_ACTIVE_KEY_ID: 'k1',
+    BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+    PAYPAL_BASE_URL: 'https://api-m.paypal.com',
+    PAYPAL_CLIENT_SECRET: 'a-production-paypal-secret',
+    BANK_BASE_URL: 'https://api.bank.example',
+    BANK_API_KEY: 'a-production-bank-key',
+    BANK_WEBHOOK_SECRET: 'a-production-bank-webhook-secret',
+    WECHATPAY_BASE_URL: 'https://api.mch.weixin.qq.com',
+    WECHATPAY_APIV3_KEY: 'a-production-apiv3-key-32-bytes!',
+    PAYPAL_CLIENT_ID: 'a-production-paypal-client',
+    PAYPAL_WEBHOOK_ID: 'WH-PRODUCTION',
+    WECHATPAY_MCHID: '1230000109',
+    WECHATPAY_MERCHANT_SERIAL: '5157F09EFDC096DE15EBE81A47057A7200000002',
+    WECHATPAY_MERCHANT_KEY_FILE: '/run/secrets/wechatpay/apiclient_key.pem',
+    RATE_FEED_URL: 'https://127.0.0.1:1/usd-cny',
+    METRICS_TOKEN: 'a-production-metrics-token-0123456789abcdef',
+    DOCS_ENABLED: 'true',
+    DOCS_TOKEN: 'a-production-docs-token-0123456789abcdefgh',
   });
 
   it('mounts no sandbox route: no provider mock, no fault injection', async () => {

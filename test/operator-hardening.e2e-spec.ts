@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createOperator, registerUser, TestUser } from './support/factories';
-import { Api, ApiResponse } from './support/http';
+import { ApiResponse } from './support/http';
 import { fixed, wechatId, withWallet } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { settling } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -12,7 +12,7 @@ import { useTestApp } from './support/use-test-app';
  * suspends them, and using a scoped API key for an operator decision that moves money or reveals a handle.
  */
 describe('operator hardening (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...settling,
       // A released trade stays `releasing` while its payout is pending at the mock: a retry is then accepted.
@@ -21,9 +21,6 @@ describe('operator hardening (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
-
-  beforeAll(() => ({ test, api, db } = suite));
 
   async function newKey(user: TestUser, body: Record<string, unknown> = {}): Promise<string> {
     const created = await api('POST', '/v1/me/api-keys', { token: user.token, body });

@@ -4,26 +4,22 @@ import { OutboxRepository } from '../src/outbox/outbox.repository';
 import { OutboxService } from '../src/outbox/outbox.service';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { deleteRedisKeys, eventually, startTestApp, TestApp } from './support/test-app';
+import { deleteRedisKeys, eventually } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 /** The transactional outbox against the real PostgreSQL, Redis and BullMQ workers of a running service. */
 describe('transactional outbox', () => {
-  let test: TestApp;
+  const { test } = useTestApp({ OUTBOX_POLL_INTERVAL_MS: '50' });
   let dataSource: DataSource;
   let outbox: OutboxService;
   let relay: OutboxRelay;
   let registry: QueueRegistry;
 
-  beforeAll(async () => {
-    test = await startTestApp({ OUTBOX_POLL_INTERVAL_MS: '50' });
+  beforeAll(() => {
     dataSource = test.app.get(DataSource);
     outbox = test.app.get(OutboxService);
     relay = test.app.get(OutboxRelay);
     registry = test.app.get(QueueRegistry);
-  });
-
-  afterAll(async () => {
-    await test?.close();
   });
 
   const purgeJob = (jobId: string, delayMs = 0) => ({

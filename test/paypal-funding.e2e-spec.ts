@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { PaypalMockIdentity } from '../src/sandbox/paypal/paypal-mock.identity';
 import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
@@ -9,19 +8,18 @@ import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhook
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator, TestUser } from './support/factories';
-import { Api } from './support/http';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { paypalTrade as newPaypalTrade } from './support/paypal-trades';
 import { paypalOrder, paypalPayoutBatches, paypalPayoutItems } from './support/paypal';
 import { settling, cappedPolls } from './support/settings';
+import { tradeState } from './support/trades';
 import { useTestApp } from './support/use-test-app';
 
 /** The USD leg through PayPal (the mock), end to end over HTTP with real workers: funding, release, refund. */
 describe('PayPal funding and settlement (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, expectClean } = useTestApp(
     {
       ...settling,
       ...cappedPolls,
@@ -29,17 +27,10 @@ describe('PayPal funding and settlement (HTTP)', () => {
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-receiver@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '300',
     },
-    { reference: '7.2400' },
+    { reference: '7.2400', checkBooks: true },
   );
-  let test: TestApp, api: Api, db: Client;
 
-  beforeAll(() => ({ test, api, db } = suite));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
-  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
-
-  // Whatever a test leaves in flight, the books hold their invariants.
-  afterEach(() => expectClean());
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
 
   const paypalTrade = (amountCny?: string, payoutEmail?: string) => newPaypalTrade(api, amountCny, payoutEmail);
 

@@ -1,31 +1,23 @@
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
-import { deleteRedisKeys, eventually, startTestApp, TestApp } from './support/test-app';
+import { fixed, readyCounterparty, readyTraveler } from './support/market';
+import { deleteRedisKeys, eventually } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
 
 /**
  * Redis is a cache of work: when it loses every key of the service (flushed, or failed over to an empty replica),
  * the periodic jobs come back by themselves and the sweeps apply what the lost jobs would have done.
  */
 describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
-  let test: TestApp;
-  let api: Api;
-
-  beforeAll(async () => {
-    test = await startTestApp({
+  const { test, api } = useTestApp(
+    {
       RATE_FEED_WALK_BPS: '0',
       PERIODIC_JOBS_CHECK_EVERY_MS: '300',
       DEADLINE_SWEEP_EVERY_MS: '500',
       FUNDING_WINDOW_PAYPAL_MS: '1500',
-    });
-    api = client(test.baseUrl);
-    await setReference(test, '7.2400');
-  });
-
-  afterAll(async () => {
-    await test?.close();
-  });
+    },
+    { reference: '7.2400' },
+  );
 
   const schedules: [string, string][] = [
     [QUEUES.deadlines, JOBS.deadlines.sweepDeadlines],

@@ -1,11 +1,8 @@
-import { Client } from 'pg';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
-import { registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
+import { registerUser } from './support/factories';
 import { fixed, readyCounterparty, readyTraveler, wechatId, withWallet } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { settling, cappedPolls, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { bankTransfer } from './support/bank';
@@ -27,7 +24,7 @@ interface Mismatch {
  * bank, then the books and the mocks made to disagree, and the runs asked for by an operator.
  */
 describe('Reconciliation with the providers (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, operator } = useTestApp(
     {
       ...settling,
       ...cappedPolls,
@@ -43,13 +40,8 @@ describe('Reconciliation with the providers (HTTP)', () => {
       PAYPAL_MOCK_UNCLAIMED_RECEIVERS: 'unclaimed-recon@example.com',
       PAYPAL_MOCK_UNCLAIMED_RETURN_MS: '4000',
     },
-    { reference: '7.2400', operator: true },
+    { reference: '7.2400', operator: true, checkBooks: true },
   );
-  let test: TestApp, api: Api, db: Client, operator: TestUser;
-
-  beforeAll(() => ({ test, api, db, operator } = suite));
-
-  afterEach(async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] }));
 
   const state = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body.state;
   const trade = async (tradeId: string) => (await api('GET', `/v1/trades/${tradeId}`, { token: operator.token })).body;
@@ -363,13 +355,18 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect(next.mismatches.filter((m: Mismatch) => m.provider?.payoutBatchId === stranger)).toHaveLength(1);
   });
 
+  /** Sets what the books recorded of a trade's funding (`column`), then runs past the grace period of that change. */
+  async function runAfterFundingSet(tradeId: string, column: 'payout_batch_id' | 'capture_id', value: string) {
+    await db.query(`UPDATE trade_fundings SET ${column} = $2 WHERE trade_id = $1`, [tradeId, value]);
+    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
+    await afterGrace();
+    return runNow();
+  }
+
   it('catches a ledger entry PayPal does not know: a completed trade whose recorded payout batch PayPal never made', async () => {
     const tradeId = await completedPaypalTrade('600.00');
     const recorded = (await db.query(`SELECT payout_batch_id FROM trade_fundings WHERE trade_id = $1`, [tradeId])).rows[0].payout_batch_id;
-    await db.query(`UPDATE trade_fundings SET payout_batch_id = 'NOSUCHBATCH42' WHERE trade_id = $1`, [tradeId]);
-    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
-    await afterGrace();
-    const run = await runNow();
+    const run = await runAfterFundingSet(tradeId, 'payout_batch_id', 'NOSUCHBATCH42');
     expect(ofTrade(run, tradeId)).toEqual([
       expect.objectContaining({
         kind: 'ledger_entry_unknown_to_provider',
@@ -381,10 +378,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
     expect(await flagged()).toContain(tradeId);
 
     // Put right: the next run resolves it and takes back the flag it raised.
-    await db.query(`UPDATE trade_fundings SET payout_batch_id = $2 WHERE trade_id = $1`, [tradeId, recorded]);
-    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
-    await afterGrace();
-    const after = await runNow();
+    const after = await runAfterFundingSet(tradeId, 'payout_batch_id', recorded);
     expect(ofTrade(after, tradeId)).toEqual([]);
     expect((await trade(tradeId)).settlementFailing).toBe(false);
     expect(await flagged()).not.toContain(tradeId);
@@ -392,10 +386,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
 
   it('catches a capture the books rely on that PayPal does not have', async () => {
     const tradeId = await completedPaypalTrade('400.00');
-    await db.query(`UPDATE trade_fundings SET capture_id = 'NOSUCHCAPTURE7' WHERE trade_id = $1`, [tradeId]);
-    await db.query(`UPDATE trades SET updated_at = now() WHERE id = $1`, [tradeId]);
-    await afterGrace();
-    const run = await runNow();
+    const run = await runAfterFundingSet(tradeId, 'capture_id', 'NOSUCHCAPTURE7');
     expect(ofTrade(run, tradeId)).toEqual([
       expect.objectContaining({
         kind: 'ledger_entry_unknown_to_provider',

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, Server } from 'node:http';
-import { AddressInfo, createServer as createTcpServer } from 'node:net';
+import { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { QUEUES } from '../src/queues/queue-names';
 import { createOperator, TestUser } from './support/factories';
 import { client, Api } from './support/http';
-import { fixed, readyCounterparty, readyTraveler, setReference, wechatId } from './support/market';
-import { paypalTrade, tradeState } from './support/paypal-trades';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { fixed, readyCounterparty, readyTraveler, wechatId } from './support/market';
+import { paypalTrade } from './support/paypal-trades';
+import { tradeState } from './support/trades';
+import { eventually, freePort, startTestApp, TestApp } from './support/test-app';
+import { fastBank, quietRates } from './support/settings';
+import { useTestApp } from './support/use-test-app';
 
 /** A loopback listener standing in for an internal service an attacker wants the sandbox to reach: it counts every connection. */
 async function internalTarget(): Promise<{ server: Server; port: number; hits: string[] }> {
@@ -20,15 +23,6 @@ async function internalTarget(): Promise<{ server: Server; port: number; hits: s
   server.on('connection', () => hits.push('connection'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port, hits };
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface RawResponse {
@@ -81,33 +75,29 @@ function withHost(
 }
 
 describe('Sandbox mocks and the PayPal webhook verifier as a request forger', () => {
-  let test: TestApp;
-  let api: Api;
-  let target: Awaited<ReturnType<typeof internalTarget>>;
-  let evilHost: string;
-
-  beforeAll(async () => {
-    target = await internalTarget();
-    evilHost = `127.0.0.1:${target.port}`;
-    test = await startTestApp({
-      RATE_FEED_WALK_BPS: '0',
-      REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
+  const { test, api } = useTestApp(
+    {
+      ...quietRates,
+      ...fastBank,
       OUTBOX_POLL_INTERVAL_MS: '50',
-      BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-      BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
       PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
       WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100,100',
       // Funding is decided by the callbacks here, not by the platform asking again on its own.
       PROVIDER_POLL_EVERY_MS: '3600000',
       PROVIDER_POLL_MAX_EVERY_MS: '3600000',
       PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
-    });
-    api = client(test.baseUrl);
-    await setReference(test, '7.2400');
+    },
+    { reference: '7.2400' },
+  );
+  let target: Awaited<ReturnType<typeof internalTarget>>;
+  let evilHost: string;
+
+  beforeAll(async () => {
+    target = await internalTarget();
+    evilHost = `127.0.0.1:${target.port}`;
   });
 
   afterAll(async () => {
-    await test?.close();
     await new Promise((resolve) => target?.server.close(resolve));
   });
 
@@ -202,7 +192,7 @@ describe('Sandbox mocks and the PayPal webhook verifier as a request forger', ()
           'paypal-cert-url': certUrl,
         },
       });
-    const closed = await closedPort();
+    const closed = await freePort();
     const answers = [
       await signedLooking(`http://127.0.0.1:${target.port}/v1/notifications/certs/CERT-1`),
       await signedLooking(`http://127.0.0.1:${closed}/v1/notifications/certs/CERT-1`),

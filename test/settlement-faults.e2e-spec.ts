@@ -1,10 +1,9 @@
-import { Client } from 'pg';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator } from './support/factories';
-import { Api } from './support/http';
-import { fundAtPaypal, paypalTrade, tradeState } from './support/paypal-trades';
+import { fundAtPaypal, paypalTrade } from './support/paypal-trades';
+import { tradeState } from './support/trades';
 import { paypalOrder, paypalPayoutBatches } from './support/paypal';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { cappedPolls, distantDeadlines, fastProviders, quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -24,7 +23,7 @@ const BASE_ENV = {
  * get wrong (money lost track of, a trade stuck, a step run twice at once).
  */
 describe('Settlement under provider faults (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...BASE_ENV,
       PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
@@ -34,9 +33,6 @@ describe('Settlement under provider faults (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
-
-  beforeAll(() => ({ test, api, db } = suite));
 
   afterEach(async () => {
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
@@ -194,14 +190,10 @@ describe('Settlement under provider faults (HTTP)', () => {
 
 describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
   // Payout items stay PENDING for an hour; a step may wait 1.5 s before operators are told.
-  const suite = useTestApp(
+  const { test, api } = useTestApp(
     { ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '3600000', SETTLEMENT_STEP_FLAG_AFTER_MS: '1500' },
     { reference: '7.2400' },
   );
-  let test: TestApp;
-  let api: Api;
-
-  beforeAll(() => ({ test, api } = suite));
 
   it('flags a trade whose payout stays pending past the step’s bound, and lists it for operators', async () => {
     const operator = await createOperator(test, api);

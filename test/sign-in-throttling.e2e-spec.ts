@@ -20,10 +20,7 @@ async function attempts(api: Api, path: string, email: string, password: string,
 }
 
 describe('sign-in throttling per account (HTTP)', () => {
-  const suite = useTestApp();
-  let test: TestApp, api: Api;
-
-  beforeAll(() => ({ test, api } = suite));
+  const { test, api } = useTestApp();
 
   it('after 5 failed sign-ins, refuses even the right password with 429 and Retry-After', async () => {
     const user = await registerUser(api, 'traveler');
@@ -146,10 +143,7 @@ describe('sign-in throttling per account (HTTP)', () => {
 });
 
 describe('sign-in throttling: the window passes', () => {
-  const suite = useTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_MS: '2000' });
-  let api: Api;
-
-  beforeAll(() => ({ api } = suite));
+  const { api } = useTestApp({ LOGIN_MAX_FAILURES: '3', LOGIN_FAILURE_WINDOW_MS: '2000' });
 
   it('refuses until the window since the first failure passes, then lets the right password in', async () => {
     const user = await registerUser(api, 'traveler');

@@ -1,13 +1,11 @@
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TradeTransitionsService as TradesService } from '../src/trades/trade-transitions.service';
 import { createOperator, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, readyCounterparty, readyTraveler } from './support/market';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { eventually, startTestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { quietRates, distantDeadlines } from './support/settings';
 import { useTestApp } from './support/use-test-app';
@@ -19,7 +17,7 @@ import { FUNDED, REFUNDED, RELEASED, SPLIT_SETTLED } from './support/trades';
  * checker. The same paths through the providers' mocks are in the funding, settlement and dispute suites.
  */
 describe('trade lifecycle and ledger', () => {
-  const suite = useTestApp(
+  const { test, api, db } = useTestApp(
     {
       ...quietRates,
       ...distantDeadlines,
@@ -29,14 +27,12 @@ describe('trade lifecycle and ledger', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
   let trades: TradesService;
   let checker: LedgerCheckService;
   let dataSource: DataSource;
   let operator: TestUser;
 
   beforeAll(async () => {
-    ({ test, api, db } = suite);
     trades = test.app.get(TradesService);
     checker = test.app.get(LedgerCheckService);
     dataSource = test.app.get(DataSource);

@@ -1,18 +1,16 @@
 import { RatesService } from '../src/rates/rates.service';
-import { Client } from 'pg';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
-import { Api } from './support/http';
 import { fixed, floating, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
-import { eventually, TestApp } from './support/test-app';
+import { eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
 describe('trades (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, operator } = useTestApp(
     {
       ...quietRates,
       // PayPal trades expire fast here; bank-transfer trades stay open for the tests that need them.
@@ -22,9 +20,6 @@ describe('trades (HTTP)', () => {
     },
     { reference: '7.2400', operator: true },
   );
-  let test: TestApp, api: Api, db: Client, operator: TestUser;
-
-  beforeAll(() => ({ test, api, db, operator } = suite));
 
   const postRequest = async (traveler: TestUser, body: Record<string, unknown>) => {
     const response = await api('POST', '/v1/requests', {

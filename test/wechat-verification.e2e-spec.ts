@@ -1,21 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { WechatPayClient } from '../src/payments/providers/wechat/wechatpay.client';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TestUser } from './support/factories';
-import { Api } from './support/http';
 import { wechatId } from './support/market';
-import { completedJobResult, eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { settling, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
-import { fundTrade, newTrade } from './support/trades';
+import { fundTrade, newTrade, tradeState } from './support/trades';
 import { paypalPayoutItems } from './support/paypal';
 
 /** The RMB leg end to end: the WeChat mock's wallets, the counterparty's report, verification, and the last search. */
 describe('WeChat verification (HTTP)', () => {
-  const suite = useTestApp(
+  const { test, api, db, expectClean } = useTestApp(
     {
       ...settling,
       ...fastBank,
@@ -24,12 +21,8 @@ describe('WeChat verification (HTTP)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
 
-  beforeAll(() => ({ test, api, db } = suite));
-
-  const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
-  const expectClean = async () => expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  const state = (tradeId: string, token: string) => tradeState(api, tradeId, token);
   const balance = async (id: string) => (await api('GET', `/sandbox/wechat/wallets/${id}`)).body.balanceCny;
   const send = async (from: string, to: string, amountCny: string) => {
     const sent = await api('POST', '/sandbox/wechat/transfers', { body: { fromWechatId: from, toWechatId: to, amountCny } });

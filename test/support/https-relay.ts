@@ -1,7 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import forge from 'node-forge';
+import { selfSignedCertificate } from './other-certificate';
 
 export interface HttpsRelay {
   url: string;
@@ -12,25 +11,12 @@ export interface HttpsRelay {
   close(): Promise<void>;
 }
 
-/** A self-signed certificate for 127.0.0.1, made with node-forge. */
-function loopbackCertificate(): { key: string; cert: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  certificate.serialNumber = '03';
-  certificate.validity.notBefore = new Date(Date.now() - 60_000);
-  certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
-  const name = [{ name: 'commonName', value: '127.0.0.1' }];
-  certificate.setSubject(name);
-  certificate.setIssuer(name);
-  certificate.setExtensions([
+/** A self-signed certificate for 127.0.0.1. */
+const loopbackCertificate = () =>
+  selfSignedCertificate('127.0.0.1', '03', [
     { name: 'basicConstraints', cA: true },
     { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
   ]);
-  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  certificate.sign(forge.pki.privateKeyFromPem(key), forge.md.sha256.create());
-  return { key, cert: forge.pki.certificateToPem(certificate) };
-}
 
 /**
  * An HTTPS endpoint on loopback answering every GET with what `target` answers (status and body): a sandbox

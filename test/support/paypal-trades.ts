@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TestUser } from './factories';
 import type { Api } from './http';
 import { eventually } from './test-app';
-import { newTrade } from './trades';
+import { newTrade, tradeState } from './trades';
 
 export interface PaypalTrade {
   traveler: TestUser;
@@ -18,10 +18,6 @@ export async function paypalTrade(
   payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`,
 ): Promise<PaypalTrade> {
   return newTrade(api, { paymentMethod: 'paypal', amountCny, handles: { payoutEmail } });
-}
-
-export async function tradeState(api: Api, tradeId: string, token: string): Promise<string> {
-  return (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
 }
 
 /** The traveler starts funding and approves at the PayPal mock; the webhook or the poll funds the trade. Returns the order id. */

@@ -9,10 +9,7 @@
 export type Settings = Record<string, string>;
 
 /** The reference rate holds still: no random walk, no refresh within a test, so a recorded 7.2400 stays put. */
-export const quietRates: Settings = {
-  RATE_FEED_WALK_BPS: '0',
-  REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
-};
+export const quietRates: Settings = { RATE_FEED_WALK_BPS: '0', REFERENCE_RATE_REFRESH_EVERY_MS: '3600000' };
 
 /** The PayPal mock pays out and retries its webhooks fast, the platform polls providers and relays its outbox fast. */
 export const fastProviders: Settings = {
@@ -23,21 +20,13 @@ export const fastProviders: Settings = {
 };
 
 /** The providers' poll backs off to a second at the most (its default cap is longer). */
-export const cappedPolls: Settings = {
-  PROVIDER_POLL_MAX_EVERY_MS: '1000',
-};
+export const cappedPolls: Settings = { PROVIDER_POLL_MAX_EVERY_MS: '1000' };
 
 /** The bank mock settles transfers and retries its callbacks fast. */
-export const fastBank: Settings = {
-  BANK_MOCK_SETTLEMENT_DELAY_MS: '100',
-  BANK_MOCK_WEBHOOK_BACKOFF_MS: '100',
-};
+export const fastBank: Settings = { BANK_MOCK_SETTLEMENT_DELAY_MS: '100', BANK_MOCK_WEBHOOK_BACKOFF_MS: '100' };
 
 /** No payout deadline passes within a test, and the deadline sweeper runs hourly: deadline jobs still run at their time. */
-export const distantDeadlines: Settings = {
-  PAYOUT_WINDOW_MS: '3600000',
-  DEADLINE_SWEEP_EVERY_MS: '3600000',
-};
+export const distantDeadlines: Settings = { PAYOUT_WINDOW_MS: '3600000', DEADLINE_SWEEP_EVERY_MS: '3600000' };
 
 /** Trades funded and settled through the mocks without waiting: the set most settlement suites start from. */
 export const settling: Settings = { ...quietRates, ...fastProviders, ...distantDeadlines };

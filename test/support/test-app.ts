@@ -24,6 +24,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Cheap hashing, fast relays and lifted rate limits: tests measure behaviour, not cost. */
+export const TEST_SPEED: Record<string, string> = {
+  ARGON2_MEMORY_KIB: '4096',
+  ARGON2_TIME_COST: '1',
+  OUTBOX_POLL_INTERVAL_MS: '100',
+  RATE_LIMIT_PER_IP: '100000',
+  RATE_LIMIT_PER_USER: '100000',
+};
+
 /**
  * Starts the whole service on a loopback port, with its own fresh database (created from the
  * migrations) and its own BullMQ key prefix, so test files never see each other's data.
@@ -47,12 +56,7 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
     QUEUE_PREFIX: queuePrefix,
     LOG_FILE: logFile,
     LOG_LEVEL: 'info',
-    // Cheap hashing and fast relays: tests measure behaviour, not cost.
-    ARGON2_MEMORY_KIB: '4096',
-    ARGON2_TIME_COST: '1',
-    OUTBOX_POLL_INTERVAL_MS: '100',
-    RATE_LIMIT_PER_IP: '100000',
-    RATE_LIMIT_PER_USER: '100000',
+    ...TEST_SPEED,
     PORT: String(port),
     ...env,
   });
@@ -79,7 +83,8 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
   };
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (it was free a moment ago). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -49,6 +49,11 @@ export interface TradeOptions {
   handles?: Partial<TradeHandles>;
 }
 
+/** The trade's state, as `token`'s holder is shown it. */
+export async function tradeState(api: Api, tradeId: string, token: string): Promise<string> {
+  return (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
+}
+
 /**
  * A trade awaiting funding at 7.2400 (1000 CNY by default: $138.12, fee $1.38) between a new traveler and a new
  * counterparty, both with WeChat wallets on file and the counterparty paid out by PayPal.

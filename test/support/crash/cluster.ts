@@ -1,12 +1,11 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, closeSync } from 'node:fs';
-import { createServer, AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { dropDatabase } from '../test-app';
+import { dropDatabase, freePort, TEST_SPEED } from '../test-app';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -53,14 +52,6 @@ export function ensureBuilt(): { built: boolean; ms: number } {
     );
   }
   return { built: true, ms: Date.now() - started };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const alive = (child?: ChildProcess): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null;
@@ -133,11 +124,7 @@ export class Cluster {
       REDIS_URL,
       QUEUE_PREFIX: this.queuePrefix,
       LOG_LEVEL: 'info',
-      ARGON2_MEMORY_KIB: '4096',
-      ARGON2_TIME_COST: '1',
-      OUTBOX_POLL_INTERVAL_MS: '100',
-      RATE_LIMIT_PER_IP: '100000',
-      RATE_LIMIT_PER_USER: '100000',
+      ...TEST_SPEED,
       WORKER_METRICS_PORT: '0',
       ...this.extraEnv,
     };
