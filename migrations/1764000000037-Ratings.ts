@@ -10,7 +10,8 @@ const SEALED = `ARRAY['comment_ciphertext', 'comment_key_id', 'comment_erased_at
  *
  * The comment is personal text, encrypted at rest like dispute statements (`comment_ciphertext`/`comment_key_id`,
  * context `ratings.comment`, in ENCRYPTED_COLUMNS). Its 500 characters cannot be counted under encryption: the
- * bound is on the ciphertext, base64 of 12 + 16 bytes and at most 2000 bytes of UTF-8 (500 characters of 4 bytes).
+ * bound is on the ciphertext, base64 of 12 + 16 bytes and at most 2000 bytes of UTF-8: 500 code points of at most
+ * 4 bytes each, as the API counts them (variation selectors included, which class-validator's @MaxLength skips).
  *
  * `created_at` is kept to the millisecond, the precision of the list's cursor, so its index serves the order.
  *

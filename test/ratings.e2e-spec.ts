@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { honorCaptureJobId } from '../src/queues/job-ids';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { moneyOwedSql } from '../src/trades/money-owed';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { Api } from './support/http';
 import { fixed } from './support/market';
 import { settling } from './support/settings';
-import { eventually, TestApp } from './support/test-app';
+import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { fundTrade, NewTrade, newTrade } from './support/trades';
 import { useTestApp } from './support/use-test-app';
 
@@ -116,6 +120,10 @@ describe('Trade ratings (HTTP)', () => {
       [{ score: null }, 'score'],
       [{ score: 5, comment: 'x'.repeat(501) }, 'comment'],
       [{ score: 5, comment: '😀'.repeat(501) }, 'comment'],
+      // Variation selectors are code points too: 500 of these are 3000 and 3500 bytes, past the stored bound.
+      [{ score: 5, comment: '❤️'.repeat(500) }, 'comment'],
+      [{ score: 5, comment: '😀\uFE0F'.repeat(500) }, 'comment'],
+      [{ score: 5, comment: 'a\uFE0E'.repeat(251) }, 'comment'],
       [{ score: 5, comment: 42 }, 'comment'],
       [{ score: 5, stars: 5 }, 'stars'],
     ];
@@ -151,7 +159,7 @@ describe('Trade ratings (HTTP)', () => {
     const again = await rate(traveler, tradeId, { score: 1, comment: 'Changed my mind.' });
     expect([again.status, again.body.code]).toEqual([409, 'already_rated']);
 
-    // The counterparty rates the traveler: 500 characters, each of 4 bytes, is the longest comment.
+    // The counterparty rates the traveler: 500 code points, each of 4 bytes, is the longest comment.
     const back = await rate(counterparty, tradeId, { score: 4, comment: EMOJI_COMMENT });
     expect(back.status).toBe(201);
     expect(back.body.comment).toBe(EMOJI_COMMENT);
@@ -244,7 +252,8 @@ describe('Trade ratings (HTTP)', () => {
     const times = all.map((r) => Date.parse(r.createdAt));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-    // Operators read it too; an unknown user is 404, a forged cursor 400, anonymous 401.
+    // Operators read it too; an unknown user is 404, a forged cursor 400 (for an unknown user too: bad input
+    // comes before not found), anonymous 401.
     expect((await api('GET', `/v1/users/${traveler.id}/ratings`, { token: operator.token })).body.data).toEqual([
       expect.objectContaining({ score: 5, comment: null, raterRole: 'counterparty' }),
       expect.objectContaining({ score: 4, comment: EMOJI_COMMENT, raterRole: 'counterparty' }),
@@ -253,6 +262,8 @@ describe('Trade ratings (HTTP)', () => {
     expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']);
     const forged = await api('GET', `/v1/users/${counterparty.id}/ratings?cursor=bm90LWEtY3Vyc29y`, { token: reader.token });
     expect([forged.status, forged.body.code]).toEqual([400, 'validation_failed']);
+    const forgedForUnknown = await api('GET', `/v1/users/${randomUUID()}/ratings?cursor=bm90LWEtY3Vyc29y`, { token: reader.token });
+    expect([forgedForUnknown.status, forgedForUnknown.body.code]).toEqual([400, 'validation_failed']);
     expect((await api('GET', `/v1/users/${counterparty.id}/ratings`)).status).toBe(401);
   });
 
@@ -297,7 +308,7 @@ describe('Trade ratings (HTTP)', () => {
       reputation: { ratingAverage: 4.5, ratingCount: 2 },
     });
 
-    // Ratings are append-only in the database as well: no other change, no deletion, no rating of an unended trade.
+    // Ratings are append-only in the database as well: no other change, no deletion.
     await expect(db.query(`UPDATE ratings SET score = 1 WHERE rated_id = $1`, [counterparty.id])).rejects.toThrow(/append-only/);
     await expect(db.query(`DELETE FROM ratings WHERE rated_id = $1`, [counterparty.id])).rejects.toThrow(/append-only/);
     await expect(
@@ -305,12 +316,107 @@ describe('Trade ratings (HTTP)', () => {
         counterparty.id,
       ]),
     ).rejects.toThrow(/append-only/);
-    await expect(
-      db.query(`INSERT INTO ratings (trade_id, rater_id, rated_id, rater_role, score) VALUES ($1, $2, $3, 'traveler', 5)`, [
-        ended.refunded,
-        counterparty.id,
-        traveler.id,
-      ]),
-    ).rejects.toThrow(/one party of an ended trade/);
+    // Nor a rating of a trade that has not ended, by its right party in the right role.
+    const open = await newTrade(api);
+    expect(await state(open.trade.id)).toBe('awaiting_funding');
+    const insert = `INSERT INTO ratings (trade_id, rater_id, rated_id, rater_role, score) VALUES ($1, $2, $3, $4, 5)`;
+    await expect(db.query(insert, [open.trade.id, open.counterparty.id, open.traveler.id, 'counterparty'])).rejects.toThrow(
+      /one party of an ended trade/,
+    );
+    // Nor one of an ended trade in the other party's role (the counterparty has not rated the refunded trade).
+    await expect(db.query(insert, [ended.refunded, counterparty.id, traveler.id, 'traveler'])).rejects.toThrow(
+      /one party of an ended trade/,
+    );
+  });
+
+  describe('a rating racing its rater’s account deletion', () => {
+    const COMMENT = 'Rated while leaving.';
+
+    /** A completed trade between two new parties, owing nothing any more: its traveler may delete the account. */
+    async function completedTrade(): Promise<NewTrade> {
+      const opened = await newTrade(api, { handles: { travelerPaypal: payerEmail() } });
+      await fundTrade(api, opened, 20000);
+      expect((await api('POST', `/v1/trades/${opened.trade.id}/confirm-receipt`, { token: opened.traveler.token })).status).toBe(200);
+      await eventually(async () => (await state(opened.trade.id)) === 'completed', 30000);
+      // The honour-period capture job holds the trade's settlement claim while it runs, which holds a deletion
+      // back (409 live_trades): the race starts once it has run, and nothing is owed any more.
+      await completedJobResult(test.app.get(QueueRegistry).get(QUEUES.settlement), honorCaptureJobId(opened.trade.id), 20000);
+      const owed = async () =>
+        (await db.query(`SELECT ${moneyOwedSql('t')} AS owed FROM trades t WHERE t.id = $1`, [opened.trade.id])).rows[0].owed;
+      await eventually(async () => !(await owed()), 30000);
+      return opened;
+    }
+
+    const deleteAccount = (user: TestUser) => api('DELETE', '/v1/me', { token: user.token, body: { password: user.password } });
+
+    /** Either the rating lost (401, nothing stored or counted) or it won and the deletion erased its comment. */
+    async function expectNoCommentSurvives(opened: NewTrade, rating: { status: number; body: any }) {
+      expect([201, 401]).toContain(rating.status);
+      const rows = (
+        await db.query(
+          `SELECT comment_ciphertext, comment_key_id, comment_erased_at IS NOT NULL AS erased FROM ratings WHERE trade_id = $1`,
+          [opened.trade.id],
+        )
+      ).rows;
+      const counted = await countersOf(opened.counterparty.id);
+      if (rating.status === 401) {
+        expect(rating.body.code).toBe('unauthenticated');
+        expect(rows).toEqual([]);
+        expect(counted).toEqual({ rating_sum: 0, rating_count: 0 });
+      } else {
+        expect(rows).toEqual([{ comment_ciphertext: null, comment_key_id: null, erased: true }]);
+        expect(counted).toEqual({ rating_sum: 4, rating_count: 1 });
+        const received = await api('GET', `/v1/users/${opened.counterparty.id}/ratings`, { token: opened.counterparty.token });
+        expect(received.body.data.map(({ score, comment }: { score: number; comment: string | null }) => ({ score, comment }))).toEqual([
+          { score: 4, comment: null },
+        ]);
+      }
+    }
+
+    it('sent together: 401 with no rating, or 201 with the comment erased; never 500', async () => {
+      // The rating sent a little later each round, so that either may win (the deletion checks a password first).
+      const lags = [0, 10, 30, 60];
+      const trades = await Promise.all(lags.map(() => completedTrade()));
+      for (const [round, opened] of trades.entries()) {
+        const [deletion, rating] = await Promise.all([
+          deleteAccount(opened.traveler),
+          new Promise((resolve) => setTimeout(resolve, lags[round])).then(() =>
+            rate(opened.traveler, opened.trade.id, { score: 4, comment: COMMENT }),
+          ),
+        ]);
+        expect([deletion.status, deletion.body.code, deletion.body.detail]).toEqual([200, undefined, undefined]);
+        await expectNoCommentSurvives(opened, rating);
+      }
+    });
+
+    it('queued behind the deletion on the rater’s row: 401, and nothing is rated or counted', async () => {
+      const opened = await completedTrade();
+      const waiting = async () =>
+        (
+          await db.query(
+            `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE NOT l.granted AND a.datname = current_database()`,
+          )
+        ).rows[0].n as number;
+      // Holds the rater's row, queues the deletion on it and the rating behind, then lets them go in that order.
+      const holder = new Client({ connectionString: test.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [opened.traveler.id]);
+        const deletion = deleteAccount(opened.traveler);
+        await eventually(async () => (await waiting()) >= 1, 15000);
+        const rating = rate(opened.traveler, opened.trade.id, { score: 4, comment: COMMENT });
+        await eventually(async () => (await waiting()) >= 2, 15000);
+        await holder.query('COMMIT');
+        const deleted = await deletion;
+        const answered = await rating;
+        expect([deleted.status, deleted.body.code, deleted.body.detail]).toEqual([200, undefined, undefined]);
+        expect([answered.status, answered.body.code]).toEqual([401, 'unauthenticated']);
+        await expectNoCommentSurvives(opened, answered);
+      } finally {
+        await holder.end();
+      }
+    });
   });
 });

@@ -21,10 +21,20 @@ describe('rating comments', () => {
     expect(openComment(encryption, null, null)).toBeNull();
   });
 
-  it('fits the longest comment, 500 characters of 4 bytes each, within the column’s bound', () => {
+  it('fits the longest comment, 500 code points of 4 bytes each, within the column’s bound', () => {
     const sealed = sealComment(encryption, '😀'.repeat(COMMENT_MAX_CHARS))!;
     // ratings_comment_length in the Ratings migration.
     expect(Buffer.byteLength(sealed.ciphertext)).toBe(2704);
+  });
+
+  it('counts a variation selector as a code point of its own: no 500 code points are more than 2000 bytes', () => {
+    // '❤️' and '😀\uFE0F' are 2 code points of 6 and 7 bytes: 250 of them is the most a comment takes.
+    for (const unit of ['❤️', '😀\uFE0F', 'a\uFE0E']) {
+      const longest = unit.repeat(COMMENT_MAX_CHARS / 2);
+      expect([...longest].length).toBe(COMMENT_MAX_CHARS);
+      expect(Buffer.byteLength(longest)).toBeLessThanOrEqual(4 * COMMENT_MAX_CHARS);
+      expect(Buffer.byteLength(sealComment(encryption, longest)!.ciphertext)).toBeLessThanOrEqual(2704);
+    }
   });
 
   it('refuses a ciphertext copied from another column', () => {

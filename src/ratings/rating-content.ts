@@ -6,7 +6,7 @@ import type { EncryptedField, FieldEncryption } from '../common/crypto/field-enc
  */
 export const RATING_COMMENT_CONTEXT = 'ratings.comment';
 
-/** The most characters a comment may have (API.md). */
+/** The most characters a comment may have (API.md), counted as code points: at most 2000 bytes of UTF-8. */
 export const COMMENT_MAX_CHARS = 500;
 
 export function sealComment(encryption: FieldEncryption, comment: string | null): EncryptedField | null {

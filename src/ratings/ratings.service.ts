@@ -82,11 +82,14 @@ export class RatingsService {
     return presentRating(rating);
   }
 
-  /** The ratings a user received, newest first (any signed-in caller; 404 for a user that does not exist). */
+  /**
+   * The ratings a user received, newest first (any signed-in caller; 404 for a user that does not exist). A bad
+   * cursor is a 400 first, whoever the user: bad input comes before not found (API.md).
+   */
   async received(userId: string, query: PageQuery): Promise<Page<ReceivedRatingView>> {
-    if (!(await this.ratings.userExists(userId))) throw DomainError.notFound('User');
     const limit = pageSize(query);
     const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    if (!(await this.ratings.userExists(userId))) throw DomainError.notFound('User');
     const rows = await this.ratings.received(userId, limit + 1, after && { createdAt: after.t, id: after.id });
     return toPage(rows, limit, presentReceived, positionOf);
   }

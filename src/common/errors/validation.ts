@@ -17,6 +17,7 @@ const CONSTRAINT_CODES: Record<string, string> = {
   max: 'too_large',
   minLength: 'too_short',
   maxLength: 'too_long',
+  maxCodePoints: 'too_long',
   matches: 'invalid_format',
   nestedValidation: 'invalid_object',
   isObject: 'not_an_object',

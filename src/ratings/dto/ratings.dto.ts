@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsDefined, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { MaxCodePoints } from '../../common/http/text-length';
 import { COMMENT_MAX_CHARS } from '../rating-content';
 import type { RaterRole } from '../rating.types';
 
@@ -19,7 +20,8 @@ export class RateTradeDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(COMMENT_MAX_CHARS)
+  // Code points, not @MaxLength's count: the ciphertext's bound in the database holds 2000 bytes of UTF-8.
+  @MaxCodePoints(COMMENT_MAX_CHARS)
   comment?: string | null;
 }
 
