@@ -21,6 +21,7 @@ import { IdempotencyModule } from './idempotency/idempotency.module';
 import { loggerOptions } from './logging';
 import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { WebhooksModule } from './notifications/webhooks/webhooks.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
 import { PaymentsModule } from './payments/payments.module';
@@ -49,6 +50,7 @@ export class AppModule {
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
+    const webhooks = WebhooksModule.register({ workers: options.workers });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
     // user, 403 role, 403 suspended.
     const limits = loadHttpConfig().rateLimitEnabled;
@@ -95,7 +97,8 @@ export class AppModule {
         payments,
         ReconciliationModule.register({ workers: options.workers, payments }),
         disputes,
-        AccountPrivacyModule.register({ rates, market, trades, disputes }),
+        webhooks,
+        AccountPrivacyModule.register({ rates, market, trades, disputes, webhooks }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

@@ -6,6 +6,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
+import { WebhooksRepository } from '../notifications/webhooks/webhooks.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import { AccountEventsRepository } from '../users/account-events.repository';
@@ -56,6 +57,7 @@ export class AccountDeletionService {
     private readonly market: MarketRepository,
     private readonly disputes: DisputesRepository,
     private readonly handles: HandleRetentionRepository,
+    private readonly webhooks: WebhooksRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
     private readonly signIn: SignInThrottle,
@@ -119,6 +121,8 @@ export class AccountDeletionService {
       passwordHash: unknowable,
     });
     await this.privacy.revokeAccess(manager, userId);
+    // Its webhook endpoints and their delivery log go: a pending delivery finds no row and sends nothing.
+    await this.webhooks.deleteAllOf(manager, userId);
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
     await this.accountEvents.eraseAddressesOf(manager, userId);

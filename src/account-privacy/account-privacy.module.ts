@@ -8,14 +8,20 @@ import { UsersModule } from '../users/users.module';
 
 /**
  * The account export and deletion. Their own module, above the features they read (market, trades, disputes)
- * on the ladder: `UsersModule` stays below them all, and nothing imports this one.
+ * and webhooks on the ladder: `UsersModule` stays below them all, and nothing imports this one.
  */
 @Module({})
 export class AccountPrivacyModule {
-  static register(options: { rates: DynamicModule; market: DynamicModule; trades: DynamicModule; disputes: DynamicModule }): DynamicModule {
+  static register(options: {
+    rates: DynamicModule;
+    market: DynamicModule;
+    trades: DynamicModule;
+    disputes: DynamicModule;
+    webhooks: DynamicModule;
+  }): DynamicModule {
     return {
       module: AccountPrivacyModule,
-      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes],
+      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes, options.webhooks],
       controllers: [AccountPrivacyController],
       providers: [AccountPrivacyRepository, HandleRetentionRepository, AccountExportService, AccountDeletionService],
     };

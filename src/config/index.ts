@@ -14,6 +14,7 @@ import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadSandboxConfig, sandboxConfig } from './sandbox.config';
 import { loadSignInConfig, signInConfig } from './sign-in.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
+import { loadWebhooksConfig, webhooksConfig } from './webhooks.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
 
 export * from './app.config';
@@ -33,6 +34,7 @@ export * from './sandbox.config';
 export * from './sign-in.config';
 export * from './trust-proxy';
 export * from './trades.config';
+export * from './webhooks.config';
 export * from './wechat.config';
 
 export const allConfigs = [
@@ -51,6 +53,7 @@ export const allConfigs = [
   sandboxConfig,
   signInConfig,
   tradesConfig,
+  webhooksConfig,
   wechatConfig,
 ];
 
@@ -73,6 +76,7 @@ export function validateAllConfig(env = process.env): void {
     loadSandboxConfig,
     loadSignInConfig,
     loadTradesConfig,
+    loadWebhooksConfig,
     loadWechatConfig,
   ]) {
     try {

@@ -2,6 +2,7 @@ import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
+import { WEBHOOK_SECRET_CONTEXT } from '../notifications/webhooks/delivery-job';
 
 /**
  * A column encrypted with FieldEncryption: its values are stored in `<column>_ciphertext` and
@@ -33,4 +34,5 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'idempotency_keys', id: ['owner_id', 'key'], column: 'response', context: RESPONSE_CONTEXT },
   { table: 'dispute_statements', id: ['id'], column: 'text', context: STATEMENT_CONTEXT.text },
   { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
+  { table: 'webhook_endpoints', id: ['id'], column: 'secret', context: WEBHOOK_SECRET_CONTEXT },
 ];

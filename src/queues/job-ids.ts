@@ -84,6 +84,11 @@ export function reconcileNowJobId(nonce: string): string {
   return `reconcile-now-${nonce}`;
 }
 
+/** A client webhook delivery: one job for all its attempts. */
+export function webhookDeliveryJobId(deliveryId: string): string {
+  return `webhook-delivery-${deliveryId}`;
+}
+
 /** Sandbox: the PayPal mock settles a payout batch. */
 export function paypalPayoutSettleJobId(batchId: string): string {
   return `paypal-payout-settle-${batchId}`;

@@ -1,0 +1,32 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader } from './env';
+
+/** Client webhooks (API.md "Events: streams and client webhooks"). */
+export interface WebhooksConfig {
+  /** Attempts of one delivery in all, the first included. */
+  attempts: number;
+  /** The first retry's delay; each later one doubles it. */
+  backoffMs: number;
+  /** Consecutive events that failed every attempt after which an endpoint is disabled. */
+  disableAfterFailures: number;
+  /** Hosts (names or IP addresses, any port) exempt from the public-address rule: development and tests only. */
+  allowedHosts: string[];
+  /** Endpoints one account may have at once (409 `conflict` past it). */
+  maxEndpointsPerUser: number;
+  /** Deliveries each process sends at once: they wait on receivers, up to 10 s each, not on the CPU. */
+  concurrency: number;
+}
+
+export function loadWebhooksConfig(env = process.env): WebhooksConfig {
+  const read = new EnvReader(env);
+  return read.done({
+    attempts: read.int('WEBHOOK_ATTEMPTS', 8, { min: 1, max: 30 }),
+    backoffMs: read.int('WEBHOOK_BACKOFF_MS', 30000, { min: 10, max: 24 * 3600 * 1000 }),
+    disableAfterFailures: read.int('WEBHOOK_DISABLE_AFTER_FAILURES', 20, { min: 1, max: 10000 }),
+    allowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
+    maxEndpointsPerUser: read.int('WEBHOOK_MAX_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
+    concurrency: read.int('WEBHOOK_CONCURRENCY', 32, { min: 1, max: 500 }),
+  });
+}
+
+export const webhooksConfig = registerAs('webhooks', () => loadWebhooksConfig());

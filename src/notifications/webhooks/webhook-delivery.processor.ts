@@ -1,0 +1,34 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job } from 'bullmq';
+import { HandlesJobs } from '../../queues/job-handlers';
+import { JOBS, QUEUES } from '../../queues/queue-names';
+import { AttemptResult, WebhookDeliveryService } from './webhook-delivery.service';
+
+/**
+ * Client webhook deliveries, one job per endpoint and event: a slow or dead receiver holds one slot of this
+ * queue's worker (WEBHOOK_CONCURRENCY), never another receiver's delivery or a trade.
+ */
+@HandlesJobs('webhooks', [JOBS.webhooks.deliverWebhook])
+@Processor(QUEUES.webhooks)
+export class WebhookDeliveryProcessor extends WorkerHost {
+  constructor(private readonly deliveries: WebhookDeliveryService) {
+    super();
+  }
+
+  async process(job: Job): Promise<{ result: AttemptResult }> {
+    switch (job.name) {
+      case JOBS.webhooks.deliverWebhook: {
+        const { deliveryId } = job.data as { deliveryId: string };
+        const backoff = job.opts.backoff;
+        const result = await this.deliveries.attempt(deliveryId, {
+          attemptsMade: job.attemptsMade,
+          attempts: job.opts.attempts ?? 1,
+          backoffMs: typeof backoff === 'object' ? (backoff.delay ?? 0) : (backoff ?? 0),
+        });
+        return { result };
+      }
+      default:
+        throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.webhooks}`);
+    }
+  }
+}
