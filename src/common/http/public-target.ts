@@ -43,7 +43,7 @@ export async function resolvePublicTarget(
     throw new TargetRefused('The URL is not an absolute URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TargetRefused(`The URL's scheme must be http or https, not ${url.protocol.replace(/:$/, '').slice(0, 20)}`);
+    throw new TargetRefused(`The URL’s scheme must be http or https, not ${url.protocol.replace(/:$/, '').slice(0, 20)}`);
   }
   if (url.username !== '' || url.password !== '') throw new TargetRefused('The URL must not carry credentials');
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');

@@ -1,7 +1,7 @@
 import { IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { CheckedTarget, resolvePublicTarget, TargetRefused } from '../../common/http/public-target';
+import { CheckedTarget, Lookup, resolvePublicTarget, TargetRefused } from '../../common/http/public-target';
 
 /** API.md: a 2xx answer within 10 s acknowledges a delivery; connect, headers and body all count. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -19,6 +19,8 @@ export interface AttemptOutcome {
 export interface SendOptions {
   allowedHosts: readonly string[];
   timeoutMs?: number;
+  /** The resolver (the system's by default). */
+  lookup?: Lookup;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function sendDelivery(
   const deadline = Date.now() + timeoutMs;
   let target: CheckedTarget;
   try {
-    target = await resolvePublicTarget(rawUrl, { allowedHosts: options.allowedHosts, timeoutMs });
+    target = await resolvePublicTarget(rawUrl, { allowedHosts: options.allowedHosts, timeoutMs, lookup: options.lookup });
   } catch (error) {
     return { delivered: false, statusCode: null, error: error instanceof TargetRefused ? error.message : 'The URL could not be checked' };
   }
@@ -73,7 +75,7 @@ function post(target: CheckedTarget, headers: Record<string, string>, body: stri
     };
     // One bound over the whole exchange; the answer's body, once its status is in, is only drained within it.
     const timer = setTimeout(() => {
-      finish(new Error(`No answer within ${Math.round(timeoutMs / 1000)} s`));
+      finish(new Error(`No answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`));
       request.destroy();
     }, timeoutMs);
     request.on('close', () => clearTimeout(timer));
