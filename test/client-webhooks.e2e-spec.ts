@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { signPayload, verifyPayload } from '../src/common/crypto/hmac-signature';
 import { WebhookSink } from '../src/notifications/webhooks/webhook-sink';
+import { webhookDeliveryJobId } from '../src/queues/job-ids';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { eventually, startTestApp, TestApp } from './support/test-app';
@@ -347,6 +350,8 @@ describe('client webhooks: retries, failures and disabling', () => {
       WEBHOOK_BACKOFF_MS: '100',
       WEBHOOK_ATTEMPTS: '3',
       WEBHOOK_DISABLE_AFTER_FAILURES: '2',
+      WEBHOOK_SWEEP_EVERY_MS: '300',
+      WEBHOOK_SWEEP_AFTER_MS: '2000',
       OUTBOX_POLL_INTERVAL_MS: '50',
     });
     api = client(test.baseUrl);
@@ -471,5 +476,43 @@ describe('client webhooks: retries, failures and disabling', () => {
     hooks.hanging.pop()!.writeHead(500).end();
     expect(await settled(delivery.id)).toMatchObject({ status: 'failed', attempts: 1, lastError: 'The endpoint was deleted' });
     expect(hooks.at('/gone')).toHaveLength(1);
+  });
+
+  it('sends a delivery whose job Redis lost once the sweep finds it late', async () => {
+    const queue = test.app.get(QueueRegistry).get(QUEUES.webhooks);
+    const endpoint = await create('/lost');
+    // Held in the queue, then lost from it: only the delivery log knows of it.
+    await queue.pause();
+    let deliveryId: string;
+    try {
+      deliveryId = (await ping(endpoint.id)).body.id;
+      const job = await eventually(async () => queue.getJob(webhookDeliveryJobId(deliveryId)));
+      await job.remove();
+    } finally {
+      await queue.resume();
+    }
+    expect(await settled(deliveryId)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(hooks.at('/lost')).toHaveLength(1);
+  });
+
+  it('purges finished deliveries past the retention, then deleted endpoints with no log left', async () => {
+    const db = test.app.get(DataSource);
+    const kept = await create('/kept');
+    const old = await create('/old');
+    const keptPing = (await ping(kept.id)).body;
+    const oldPing = (await ping(old.id)).body;
+    await settled(keptPing.id);
+    await settled(oldPing.id);
+    await api('DELETE', `/v1/webhooks/endpoints/${old.id}`, { token: owner.token });
+    await db.query(`UPDATE webhook_deliveries SET created_at = now() - interval '31 days' WHERE id = $1`, [oldPing.id]);
+    await db.query(`UPDATE webhook_endpoints SET deleted_at = now() - interval '31 days' WHERE id = $1`, [old.id]);
+    await eventually(async () => {
+      const [row] = await db.query(`SELECT count(*)::int AS n FROM webhook_endpoints WHERE id = $1`, [old.id]);
+      return row.n === 0;
+    });
+    const ids = (await api('GET', '/v1/webhooks/deliveries?limit=100', { token: owner.token })).body.data.map((d: { id: string }) => d.id);
+    expect(ids).toContain(keptPing.id);
+    expect(ids).not.toContain(oldPing.id);
+    expect(await endpointOf(kept.id)).toMatchObject({ enabled: true });
   });
 });

@@ -36,6 +36,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.housekeeping, JOBS.housekeeping.purgePublishedOutbox],
     [QUEUES.housekeeping, JOBS.housekeeping.eraseHandleSnapshots],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
+    [QUEUES.webhooks, JOBS.webhooks.sweepDeliveries],
   ];
   const registered = async () => {
     const queues = test.app.get(QueueRegistry);

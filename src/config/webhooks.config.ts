@@ -15,6 +15,12 @@ export interface WebhooksConfig {
   maxEndpointsPerUser: number;
   /** Deliveries each process sends at once: they wait on receivers, up to 10 s each, not on the CPU. */
   concurrency: number;
+  /** How often deliveries whose job Redis lost are queued again, and old ones purged. */
+  sweepEveryMs: number;
+  /** A pending delivery this late past its due time has lost its job: queued again (at least once: receivers deduplicate). */
+  sweepAfterMs: number;
+  /** How long the delivery log keeps a finished delivery (and a deleted endpoint, once its log is gone). Over 2^31 by default: SQL only. */
+  deliveryRetentionMs: number;
 }
 
 export function loadWebhooksConfig(env = process.env): WebhooksConfig {
@@ -26,6 +32,9 @@ export function loadWebhooksConfig(env = process.env): WebhooksConfig {
     allowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
     maxEndpointsPerUser: read.int('WEBHOOK_MAX_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
     concurrency: read.int('WEBHOOK_CONCURRENCY', 32, { min: 1, max: 500 }),
+    sweepEveryMs: read.int('WEBHOOK_SWEEP_EVERY_MS', 60000, { min: 100 }),
+    sweepAfterMs: read.int('WEBHOOK_SWEEP_AFTER_MS', 10 * 60 * 1000, { min: 100 }),
+    deliveryRetentionMs: read.int('WEBHOOK_DELIVERY_RETENTION_MS', 30 * 24 * 3600 * 1000, { min: 60000 }),
   });
 }
 

@@ -78,6 +78,8 @@ export const JOBS = {
   webhooks: {
     /** Every attempt of one delivery (an event to one endpoint), signed afresh each time; retried with backoff. */
     deliverWebhook: 'deliver-webhook',
+    /** Periodic: queues again the deliveries whose job Redis lost, and purges the log past its retention. */
+    sweepDeliveries: 'sweep-webhook-deliveries',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

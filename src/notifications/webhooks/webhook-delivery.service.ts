@@ -62,7 +62,8 @@ export class WebhookDeliveryService {
       return 'delivered';
     }
     const failure = { statusCode: outcome.statusCode, error: outcome.error ?? 'Not acknowledged' };
-    const last = job.attemptsMade + 1 >= job.attempts || target.attempts + 1 >= job.attempts;
+    // The job's own count, or the log's (a job the sweep queued again starts its count afresh).
+    const last = job.attemptsMade + 1 >= job.attempts || target.attempts + 1 >= this.config.attempts;
     if (!last) {
       await this.webhooks.markRetrying(deliveryId, failure, webhookRetryDelayMs(job.attemptsMade + 1, job.backoffMs));
       throw new DeliveryAttemptFailed(failure.error);

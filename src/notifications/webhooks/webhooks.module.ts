@@ -5,6 +5,7 @@ import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 import { WebhookEndpointsService } from './webhook-endpoints.service';
 import { WebhookSink } from './webhook-sink';
+import { WebhookSweep } from './webhook-sweep';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -22,7 +23,7 @@ export class WebhooksModule {
         // The sinks the event fan-out calls; the streams' sink joins this list where the fan-out is wired.
         { provide: EVENT_SINKS, useFactory: (webhooks: WebhookSink) => [webhooks], inject: [WebhookSink] },
         EnvelopeBuilder,
-        ...(options.workers ? [WebhookDeliveryService, WebhookDeliveryProcessor] : []),
+        ...(options.workers ? [WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep] : []),
       ],
       exports: [WebhooksRepository, WebhookSink, EVENT_SINKS],
     };

@@ -256,6 +256,38 @@ export class WebhooksRepository {
     );
   }
 
+  /** Pending deliveries more than `lateMs` past their due time (the next attempt's, or their creation): their job is lost. */
+  lost(lateMs: number, limit: number): Promise<{ id: string; attempts: number }[]> {
+    return this.dataSource.query(
+      `SELECT id, attempts FROM webhook_deliveries
+        WHERE status = 'pending' AND coalesce(next_attempt_at, created_at) < now() - $1::float8 * interval '1 millisecond'
+        ORDER BY created_at LIMIT $2`,
+      [lateMs, limit],
+    );
+  }
+
+  /**
+   * Finished deliveries older than the retention, a batch at a time, then deleted endpoints past it with no log
+   * left. Returns how many deliveries went.
+   */
+  async purge(retentionMs: number, limit: number): Promise<number> {
+    const gone = await returningRows<{ id: string }>(
+      this.dataSource.manager,
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries
+          WHERE status <> 'pending' AND created_at < now() - $1::float8 * interval '1 millisecond' LIMIT $2)
+       RETURNING id`,
+      [retentionMs, limit],
+    );
+    await this.dataSource.query(
+      `DELETE FROM webhook_endpoints e
+        WHERE e.deleted_at < now() - $1::float8 * interval '1 millisecond'
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id)`,
+      [retentionMs],
+    );
+    return gone.length;
+  }
+
   /** The deliveries to the user's endpoints (deleted ones included), newest first, before a position. */
   listDeliveries(
     userId: string,
