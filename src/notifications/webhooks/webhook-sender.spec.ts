@@ -1,5 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import forge from 'node-forge';
 import type { Lookup } from '../../common/http/public-target';
 import { MAX_ANSWER_BYTES, sendDelivery } from './webhook-sender';
 
@@ -97,5 +101,49 @@ describe('sendDelivery', () => {
     expect(outcome).toEqual({ delivered: false, statusCode: null, error: 'No answer within 200 ms' });
     const refused = await sendDelivery('http://127.0.0.1:1/', {}, '{}', { allowedHosts: ['127.0.0.1'] });
     expect(refused).toEqual({ delivered: false, statusCode: null, error: 'Connection failed (ECONNREFUSED)' });
+  });
+
+  it('speaks TLS to the checked address with the URL’s host as server name, and verifies the certificate', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const certificate = forge.pki.createCertificate();
+    certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    certificate.serialNumber = '01';
+    certificate.validity.notBefore = new Date(Date.now() - 60_000);
+    certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
+    certificate.setSubject([{ name: 'commonName', value: 'hooks.test' }]);
+    certificate.setIssuer([{ name: 'commonName', value: 'hooks.test' }]);
+    certificate.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
+    const context = createSecureContext({
+      key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      cert: forge.pki.certificateToPem(certificate),
+    });
+    const names: string[] = [];
+    const tls = createHttpsServer(
+      {
+        SNICallback: (servername, done) => {
+          names.push(servername);
+          done(null, context);
+        },
+      },
+      (_, response) => response.writeHead(200).end(),
+    );
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const { lookup } = rebinding();
+      const outcome = await sendDelivery(`https://hooks.test:${(tls.address() as AddressInfo).port}/`, {}, '{}', {
+        allowedHosts: ['hooks.test'],
+        lookup,
+      });
+      // Self-signed: refused, as any certificate no public authority vouches for.
+      expect(outcome).toEqual({
+        delivered: false,
+        statusCode: null,
+        error: expect.stringMatching(/^Connection failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)$/),
+      });
+      expect(names).toEqual(['hooks.test']);
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((resolve) => tls.close(resolve));
+    }
   });
 });
