@@ -265,7 +265,7 @@ describe('client webhooks', () => {
     const other = (await create(fred, { url: hooks.url('/fan-other'), events: ['dispute.opened'] })).body;
     const event = {
       id: randomUUID(),
-      type: 'trade.funded',
+      type: 'trade.funded' as const,
       tradeId: randomUUID(),
       disputeId: null,
       messageId: null,

@@ -1,19 +1,22 @@
-/** An event as the log recorded it, handed to every sink by the fan-out. */
-export interface RecordedEvent {
-  id: string;
-  type: string;
-  tradeId: string | null;
-  disputeId: string | null;
-  messageId: string | null;
-  createdAt: Date;
-  recipients: { userId: string; role: 'traveler' | 'counterparty' }[];
-}
+import type { Provider, Type } from '@nestjs/common';
+import type { RecordedEvent } from './event-types';
 
-/** Where recorded events go (streams, webhooks). A retried fan-out may call a sink twice: sinks deduplicate. */
+export type { RecordedEvent } from './event-types';
+
+/**
+ * Where a recorded event goes after its commit: the `fan-out-event` job hands it to every sink. A retried job may
+ * hand it to a sink twice, so each sink deduplicates (by the event's id) or is harmless when repeated (delivery to
+ * clients is at least once).
+ */
 export interface EventSink {
   name: string;
   deliver(event: RecordedEvent): Promise<void>;
 }
 
-/** The multi-provider token every sink is registered under. */
-export const EVENT_SINKS = 'EVENT_SINKS';
+/** Every sink, as one array (Nest has no multi-providers): built by `eventSinksProvider` from the sinks' classes. */
+export const EVENT_SINKS = Symbol('EVENT_SINKS');
+
+/** The `EVENT_SINKS` provider of the listed sink classes (each also provided by its module). */
+export function eventSinksProvider(...sinks: Type<EventSink>[]): Provider {
+  return { provide: EVENT_SINKS, useFactory: (...instances: EventSink[]) => instances, inject: sinks };
+}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
-/** What every event is sent as, on streams and webhooks alike. */
-export interface EventEnvelope {
+/** What a stream sends as `data:` and a webhook as its body (API.md). */
+export interface Envelope {
   id: string;
   type: string;
   createdAt: string;
@@ -14,13 +14,14 @@ export interface EnvelopeViewer {
 }
 
 /**
- * Builds an event's envelope for one recipient at send time. Only its signature lives here until the event log
- * arrives; no event but a ping (which needs none) is delivered before then.
+ * Builds an event's envelope for one recipient at send time; null when the event is unknown (purged after its
+ * retention). Only its signature lives here until the event log arrives: no event but a ping (which needs none) is
+ * delivered before then.
  */
 @Injectable()
 export class EnvelopeBuilder {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  forRecipient(eventId: string, viewer: EnvelopeViewer): Promise<EventEnvelope | null> {
+  forRecipient(eventId: string, viewer: EnvelopeViewer): Promise<Envelope | null> {
     return Promise.resolve(null);
   }
 }

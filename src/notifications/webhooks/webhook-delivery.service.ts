@@ -4,7 +4,7 @@ import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { signPayload } from '../../common/crypto/hmac-signature';
 import { webhooksConfig } from '../../config';
 import { webhookRetryDelayMs } from '../../queues/retry-policies';
-import { EnvelopeBuilder, EventEnvelope } from '../envelopes';
+import { Envelope, EnvelopeBuilder } from '../envelopes';
 import { WEBHOOK_SECRET_CONTEXT } from './delivery-job';
 import { sendDelivery } from './webhook-sender';
 import { DeliveryTarget, WebhooksRepository } from './webhooks.repository';
@@ -80,7 +80,7 @@ export class WebhookDeliveryService {
   }
 
   /** A ping carries nothing but itself; any other event is built for its recipient as it stands now. */
-  private async envelopeOf(target: DeliveryTarget): Promise<EventEnvelope | null> {
+  private async envelopeOf(target: DeliveryTarget): Promise<Envelope | null> {
     if (target.eventType === 'ping') {
       return { id: target.eventId, type: 'ping', createdAt: target.createdAt.toISOString(), data: {} };
     }

@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { EVENT_SINKS } from '../../events/event-sinks';
 import { EnvelopeBuilder } from '../envelopes';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDeliveryService } from './webhook-delivery.service';
@@ -9,23 +8,27 @@ import { WebhookSweep } from './webhook-sweep';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
 
-/** Client webhooks: the endpoints' API, the event log's sink, and (in processes with workers) the deliveries. */
+/**
+ * Client webhooks: the endpoints' API, the event log's sink, and (in processes with workers) the deliveries.
+ * `envelopes` is the module that provides EnvelopeBuilder (the event log's notifications module); without it,
+ * the builder's placeholder, which knows no event, stands in.
+ */
 @Module({})
 export class WebhooksModule {
-  static register(options: { workers: boolean }): DynamicModule {
+  static register(options: { workers: boolean; envelopes?: DynamicModule }): DynamicModule {
     return {
       module: WebhooksModule,
+      imports: options.envelopes ? [options.envelopes] : [],
       controllers: [WebhooksController],
       providers: [
         WebhooksRepository,
         WebhookEndpointsService,
         WebhookSink,
-        // The sinks the event fan-out calls; the streams' sink joins this list where the fan-out is wired.
-        { provide: EVENT_SINKS, useFactory: (webhooks: WebhookSink) => [webhooks], inject: [WebhookSink] },
-        EnvelopeBuilder,
+        ...(options.envelopes ? [] : [EnvelopeBuilder]),
         ...(options.workers ? [WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep] : []),
       ],
-      exports: [WebhooksRepository, WebhookSink, EVENT_SINKS],
+      // WebhookSink joins the event fan-out's sinks (`eventSinksProvider` in events/event-sinks.ts) where the fan-out is wired.
+      exports: [WebhooksRepository, WebhookSink],
     };
   }
 }
