@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { EnvReader } from './env';
+import { EnvReader, isProduction } from './env';
 
 /** Client webhooks (API.md "Events: streams and client webhooks"). */
 export interface WebhooksConfig {
@@ -9,7 +9,7 @@ export interface WebhooksConfig {
   backoffMs: number;
   /** Consecutive events that failed every attempt after which an endpoint is disabled. */
   disableAfterFailures: number;
-  /** Hosts (names or IP addresses, any port) exempt from the public-address rule: development and tests only. */
+  /** Hosts (names or IP addresses, any port) exempt from the public-address rule: development and tests only (refused in production). */
   allowedHosts: string[];
   /** Endpoints one account may have at once (409 `conflict` past it). */
   maxEndpointsPerUser: number;
@@ -25,11 +25,14 @@ export interface WebhooksConfig {
 
 export function loadWebhooksConfig(env = process.env): WebhooksConfig {
   const read = new EnvReader(env);
+  const allowedHosts = read.list('WEBHOOK_ALLOWED_HOSTS').map((host) => host.toLowerCase());
+  // Fail closed: a production service sends every user's webhooks to public addresses only.
+  if (allowedHosts.length > 0 && isProduction(env)) read.fail('WEBHOOK_ALLOWED_HOSTS cannot be set in production');
   return read.done({
     attempts: read.int('WEBHOOK_ATTEMPTS', 8, { min: 1, max: 30 }),
     backoffMs: read.int('WEBHOOK_BACKOFF_MS', 30000, { min: 10, max: 24 * 3600 * 1000 }),
     disableAfterFailures: read.int('WEBHOOK_DISABLE_AFTER_FAILURES', 20, { min: 1, max: 10000 }),
-    allowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
+    allowedHosts,
     maxEndpointsPerUser: read.int('WEBHOOK_MAX_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
     concurrency: read.int('WEBHOOK_CONCURRENCY', 32, { min: 1, max: 500 }),
     sweepEveryMs: read.int('WEBHOOK_SWEEP_EVERY_MS', 60000, { min: 100 }),
