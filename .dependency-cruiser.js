@@ -23,6 +23,8 @@ const LADDER = [
   'market',
   'trades',
   'disputes',
+  'chat',
+  'ratings',
   'payments',
   'reconciliation',
   'notifications',

@@ -24,10 +24,12 @@ import { MetricsModule } from './metrics/metrics.module';
 import { WebhooksModule } from './notifications/webhooks/webhooks.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
+import { ChatModule } from './chat/chat.module';
 import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
 import { RatesModule } from './rates/rates.module';
+import { RatingsModule } from './ratings/ratings.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RuntimeModule } from './runtime';
 import { SandboxRateFaultsModule } from './sandbox/sandbox-rate-faults.module';
@@ -49,6 +51,8 @@ export class AppModule {
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
     const disputes = DisputesModule.register({ trades });
+    const chat = ChatModule.register({ trades });
+    const ratings = RatingsModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
     const webhooks = WebhooksModule.register({ workers: options.workers });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
@@ -97,8 +101,10 @@ export class AppModule {
         payments,
         ReconciliationModule.register({ workers: options.workers, payments }),
         disputes,
+        chat,
+        ratings,
         webhooks,
-        AccountPrivacyModule.register({ rates, market, trades, disputes, webhooks }),
+        AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings, webhooks }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

@@ -158,6 +158,14 @@ const table: Row[] = [
     reason: 'other',
     statement: 'probe',
   }),
+  // Ratings: the disputed trade has not ended, so its parties are refused by its state; a suspended party may
+  // only finish live trades, so rates nothing.
+  row('POST /v1/trades/:id/rating', 'trade', [U, STATE, STATE, N, STATE, N, F, S, S, S], { score: 5 }),
+  row('GET /v1/users/:id/ratings', 'user', users(200)),
+
+  // Chat: the parties (suspended ones too, on a live trade) post; operators read the disputed trade's, never post.
+  row('POST /v1/trades/:id/messages', 'trade', [U, 201, 201, N, 201, N, F, 201, 201, N], { text: 'probe' }),
+  row('GET /v1/trades/:id/messages', 'trade', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
 
   // Disputes: the parties and operators read; the parties (suspended ones too) add statements.
   row('GET /v1/disputes/:id', 'dispute', [U, 200, 200, N, 200, N, 200, 200, 200, N]),

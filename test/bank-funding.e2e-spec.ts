@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { signPayload } from '../src/common/crypto/hmac-signature';
+import { parseAmount } from '../src/common/money';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { DEV_BANK_API_KEY, DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
@@ -13,7 +14,8 @@ import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { settling, cappedPolls, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
-import { bankTransfer } from './support/bank';
+import { bankReturns, bankTransfer } from './support/bank';
+import { paypalPayoutItems } from './support/paypal';
 import { newTrade } from './support/trades';
 
 /** The USD leg by bank transfer (the mock), end to end over HTTP with real workers. */
@@ -59,11 +61,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
   };
   /** The returns the bank made of an incoming transfer, settled. */
   const returnsOf = async (transferId: string) =>
-    (
-      await db.query(`SELECT amount_cents, status FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at`, [
-        transferId,
-      ])
-    ).rows;
+    (await bankReturns(api, transferId)).map((r) => ({ amountCents: parseAmount(r.amount, 'USD').toString(), status: r.status }));
   /** The platform has booked the transfer's return out of suspense (after the bank confirmed it). */
   const returnBooked = async (transferId: string) =>
     (await db.query(`SELECT 1 FROM bank_incoming_transfers WHERE transfer_id = $1 AND returned_at IS NOT NULL`, [transferId])).rowCount ===
@@ -109,10 +107,8 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
 
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
     await eventually(async () => (await state(trade.id, counterparty.token)) === 'completed', 15000);
-    const payout = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
-    ]);
-    expect(payout.rows).toEqual([{ amount_cents: '13674', status: 'SUCCESS' }]);
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ amountCents, status }) => ({ amountCents, status }))).toEqual([{ amountCents: '13674', status: 'SUCCESS' }]);
     expect(await returnsOf(transferId)).toEqual([]);
     const entries = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY created_at, kind`, [trade.id]);
     expect(entries.rows.map((r: { kind: string }) => r.kind).sort()).toEqual(
@@ -132,7 +128,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     const { traveler, trade, reference } = await bankTrade();
     const short = await send(reference, '100.00');
     await eventually(() => returnBooked(short));
-    expect(await returnsOf(short)).toEqual([{ amount_cents: '10000', status: 'settled' }]);
+    expect(await returnsOf(short)).toEqual([{ amountCents: '10000', status: 'settled' }]);
     expect(await state(trade.id, traveler.token)).toBe('awaiting_funding');
     await eventually(async () => (await providerEvents(trade.id, traveler.token)).length === 2);
     expect(await providerEvents(trade.id, traveler.token)).toEqual(
@@ -151,7 +147,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     const transferId = await send(reference, '150.00');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
     await eventually(() => returnBooked(transferId));
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '1188', status: 'settled' }]);
+    expect(await returnsOf(transferId)).toEqual([{ amountCents: '1188', status: 'settled' }]);
     const suspense = await db.query(
       `SELECT kind, amount FROM ledger_transfers WHERE kind LIKE 'suspense_%' AND trade_id = $1 ORDER BY kind`,
       [trade.id],
@@ -170,8 +166,8 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     const unknown = await send('YB-NOSUCHREF0', '42.00');
     await eventually(() => returnBooked(late));
     await eventually(() => returnBooked(unknown));
-    expect(await returnsOf(late)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
-    expect(await returnsOf(unknown)).toEqual([{ amount_cents: '4200', status: 'settled' }]);
+    expect(await returnsOf(late)).toEqual([{ amountCents: '13812', status: 'settled' }]);
+    expect(await returnsOf(unknown)).toEqual([{ amountCents: '4200', status: 'settled' }]);
     expect(await state(trade.id, traveler.token)).toBe('cancelled');
     const decided = await db.query(
       `SELECT transfer_id, trade_id, disposition, returned_at IS NOT NULL AS returned FROM bank_incoming_transfers WHERE transfer_id = ANY($1) ORDER BY disposition`,
@@ -202,7 +198,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
         { transfer_id: late, disposition: 'late' },
         { transfer_id: unknown, disposition: 'unknown_reference' },
       ]);
-      expect(await returnsOf(unknown)).toEqual([{ amount_cents: '1700', status: 'settled' }]);
+      expect(await returnsOf(unknown)).toEqual([{ amountCents: '1700', status: 'settled' }]);
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
     }
@@ -217,7 +213,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     await eventually(async () => (await state(trade.id, traveler.token)) === 'expired');
     const late = await send(reference, '138.12');
     await eventually(() => returnBooked(late));
-    expect(await returnsOf(late)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    expect(await returnsOf(late)).toEqual([{ amountCents: '13812', status: 'settled' }]);
     const decided = await db.query(`SELECT trade_id, disposition FROM bank_incoming_transfers WHERE transfer_id = $1`, [late]);
     expect(decided.rows).toEqual([{ trade_id: trade.id, disposition: 'late' }]);
     const entries = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE kind LIKE $1 ORDER BY created_at`, [
@@ -238,7 +234,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
     await (await eventually(async () => deadlines.getJob(`deadline-${trade.id}-payout`))).promote();
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    expect(await returnsOf(transferId)).toEqual([{ amountCents: '13812', status: 'settled' }]);
     const entries = await db.query(`SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY kind`, [trade.id]);
     expect(entries.rows).toEqual([
       { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
@@ -265,11 +261,9 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     });
     expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '3813', status: 'settled' }]);
-    const payout = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
-    ]);
-    expect(payout.rows).toEqual([{ amount_cents: '9899', status: 'SUCCESS' }]); // $99.99 less 1% ($1.00)
+    expect(await returnsOf(transferId)).toEqual([{ amountCents: '3813', status: 'settled' }]);
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ amountCents, status }) => ({ amountCents, status }))).toEqual([{ amountCents: '9899', status: 'SUCCESS' }]); // $99.99 less 1% ($1.00)
     await expectClean();
   });
 
@@ -298,7 +292,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
     }
     expect(await state(trade.id, traveler.token)).toBe('refunding');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'settled' }]);
+    expect(await returnsOf(transferId)).toEqual([{ amountCents: '13812', status: 'settled' }]);
     const swept = await settlement.getJobs(['completed', 'active', 'delayed', 'waiting']);
     expect(swept.some((job) => job.id === `settle-${trade.id}-refunding-sweep`)).toBe(true);
     await expectClean();
@@ -405,7 +399,7 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       15000,
     );
     expect(await state(trade.id, traveler.token)).toBe('refunded');
-    expect(await returnsOf(transferId)).toEqual([{ amount_cents: '13812', status: 'returned' }]);
+    expect(await returnsOf(transferId)).toEqual([{ amountCents: '13812', status: 'returned' }]);
     const owed = async () =>
       (
         await db.query(`SELECT (credits_posted - debits_posted)::text AS owed FROM ledger_accounts WHERE id = $1`, [
@@ -432,9 +426,9 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       15000,
     );
     expect(await returnsOf(transferId)).toEqual([
-      { amount_cents: '13812', status: 'returned' },
-      { amount_cents: '13812', status: 'returned' },
-      { amount_cents: '13812', status: 'settled' },
+      { amountCents: '13812', status: 'returned' },
+      { amountCents: '13812', status: 'returned' },
+      { amountCents: '13812', status: 'settled' },
     ]);
     expect(await owed()).toBe('0');
     expect(await state(trade.id, traveler.token)).toBe('refunded');

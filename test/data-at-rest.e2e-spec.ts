@@ -98,6 +98,14 @@ describe('data at rest and in logs', () => {
     });
     expect(reported.body.state).toBe('payout_sent');
     await eventually(async () => (await state(completed.trade.id)) === 'completed', 30000);
+    // Its traveler rates the counterparty, in their own words (the stored idempotent response holds them too).
+    const ratingComment = `Kind, and quick to send ${randomUUID()}`;
+    const rated = await api('POST', `/v1/trades/${completed.trade.id}/rating`, {
+      token: completed.traveler.token,
+      headers: { 'idempotency-key': randomUUID() },
+      body: { score: 5, comment: ratingComment },
+    });
+    expect([rated.status, rated.body.comment]).toEqual([201, ratingComment]);
 
     // A webhook endpoint (its secret shown once, the creation's stored response replayable), pinged and delivered.
     const receiver = createServer((request, response) => request.resume().on('end', () => response.writeHead(200).end()));
@@ -148,6 +156,16 @@ describe('data at rest and in logs', () => {
         attachments: [expect.objectContaining({ name: attachmentName })],
       }),
     ]);
+    // The parties' chat about it, read by both and by the operator (an audited read): encrypted at rest, never logged.
+    const chat = [`Where is the RMB? ${randomUUID()}`, `Sent from my other wallet ${randomUUID()}`];
+    for (const [i, party] of [disputed.traveler, disputed.counterparty].entries()) {
+      const sent = await api('POST', `/v1/trades/${disputed.trade.id}/messages`, { token: party.token, body: { text: chat[i] } });
+      expect(sent.status).toBe(201);
+    }
+    for (const viewer of [disputed.traveler, disputed.counterparty, operator]) {
+      const messages = await api('GET', `/v1/trades/${disputed.trade.id}/messages`, { token: viewer.token });
+      expect(messages.body.data.map((m: { text: string }) => m.text)).toEqual(chat);
+    }
     expect((await api('POST', `/v1/admin/disputes/${opened.body.id}/assign`, { token: operator.token, body: {} })).status).toBe(200);
     const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
       token: operator.token,
@@ -159,7 +177,7 @@ describe('data at rest and in logs', () => {
     const logs = test.readLog();
     expect(logs.length).toBeGreaterThan(1000);
     // The statements are the parties' own words: kept for the dispute, never logged.
-    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote])).toEqual([]);
+    expect(findings(logs, [...secrets, travelerStatement, counterpartyStatement, operatorNote, ratingComment, ...chat])).toEqual([]);
 
     const dump = execFileSync(
       'pg_dump',
@@ -174,13 +192,13 @@ describe('data at rest and in logs', () => {
       { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
     );
     expect(dump).toContain(completed.trade.id);
-    // The parties' statements and their attachments' file names are personal text: encrypted at rest. (The operator's
-    // note is the operator's own words about the case, kept in clear for the audit.)
-    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName])).toEqual([]);
+    // The parties' statements, their attachments' file names, rating comments and messages are personal text:
+    // encrypted at rest. (The operator's note is the operator's own words about the case, kept in clear for the audit.)
+    expect(tablesHolding(dump, [...secrets, travelerStatement, counterpartyStatement, attachmentName, ratingComment, ...chat])).toEqual([]);
 
     const queues = await redisDump(test.queuePrefix);
     expect(queues).toContain(completed.trade.id);
-    expect(findings(queues, secrets)).toEqual([]);
+    expect(findings(queues, [...secrets, ...chat])).toEqual([]);
   });
 
   /** Which of the values appear in the text, each named by its position only (a failing test must not print them). */

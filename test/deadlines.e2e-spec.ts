@@ -10,6 +10,7 @@ import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { quietRates, fastProviders } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { newTrade } from './support/trades';
+import { paypalPayoutItems } from './support/paypal';
 
 /**
  * Deadlines as the service runs them by default: the sweeper left at its minute, so a deadline that its own job
@@ -187,11 +188,10 @@ describe('deadlines (HTTP)', () => {
     await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
     // Unclaimed is paid as far as we can tell: the trade completes, and PayPal's mock holds the money for 30 days.
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
-    const item = (await db.query(`SELECT id, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [`yb-${trade.id}-payout`]))
-      .rows[0];
+    const item = (await paypalPayoutItems(api, `yb-${trade.id}-payout`))[0];
     expect(item.status).toBe('UNCLAIMED');
     const sandbox = test.app.get(QueueRegistry).get(QUEUES.sandboxWebhooks);
-    const job = await eventually(async () => sandbox.getJob(`paypal-payout-return-${item.id}`));
+    const job = await eventually(async () => sandbox.getJob(`paypal-payout-return-${item.itemId}`));
     expect(await job.getState()).toBe('delayed');
     const thirtyDays = 30 * 24 * 60 * 60 * 1000;
     expect(job.delay).toBeGreaterThan(thirtyDays - 60000);
@@ -199,7 +199,7 @@ describe('deadlines (HTTP)', () => {
     expect(await sandbox.getJobs(['failed'])).toEqual([]);
     const row = (
       await db.query(`SELECT published_at IS NOT NULL AS published, attempts, last_error FROM outbox WHERE job_id = $1`, [
-        `paypal-payout-return-${item.id}`,
+        `paypal-payout-return-${item.itemId}`,
       ])
     ).rows[0];
     expect(row).toEqual({ published: true, attempts: 0, last_error: null });

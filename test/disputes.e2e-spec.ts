@@ -12,6 +12,7 @@ import { liveCounterMismatches } from './support/invariants';
 import { settling } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { fundTrade, newTrade as newPaypalTrade } from './support/trades';
+import { paypalOrder, paypalPayoutItems } from './support/paypal';
 
 /** Disputes and the operators' admin API, through HTTP with real workers settling the outcomes at the PayPal mock. */
 describe('Disputes and operators (HTTP)', () => {
@@ -62,16 +63,8 @@ describe('Disputes and operators (HTTP)', () => {
     return { ...parties, dispute: opened.body as { id: string } };
   }
 
-  const authorizationOf = async (orderId: string) =>
-    (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0].status;
-  const refundsOf = async (orderId: string) =>
-    (
-      await db.query(
-        `SELECT r.amount_cents FROM paypal_mock_refunds r JOIN paypal_mock_captures c ON c.id = r.capture_id
-           JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-        [orderId],
-      )
-    ).rows;
+  const authorizationOf = async (orderId: string) => (await paypalOrder(api, orderId)).authorization!.status;
+  const refundsOf = async (orderId: string) => (await paypalOrder(api, orderId)).refunds.map(({ amountCents }) => ({ amountCents }));
   /** The trade's own entries, PayPal's fees aside. */
   const escrowEntries = async (tradeId: string) =>
     (
@@ -80,11 +73,7 @@ describe('Disputes and operators (HTTP)', () => {
       ])
     ).rows;
   const payoutOf = async (tradeId: string) =>
-    (
-      await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-        `yb-${tradeId}-payout`,
-      ])
-    ).rows;
+    (await paypalPayoutItems(api, `yb-${tradeId}-payout`)).map(({ receiver, amountCents, status }) => ({ receiver, amountCents, status }));
 
   it('lets the traveler open a dispute from funded: the trade shows it, its deadlines stop, the authorization is captured into escrow', async () => {
     const { traveler, counterparty, trade, orderId } = await fundedTrade();
@@ -465,7 +454,7 @@ describe('Disputes and operators (HTTP)', () => {
       resolutionNote: 'The WeChat receipt matches the trade.',
     });
     await eventually(async () => (await state(trade.id)) === 'completed', 15000);
-    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
+    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amountCents: '13674', status: 'SUCCESS' }]);
     expect(await escrowEntries(trade.id)).toEqual([
       { kind: 'counterparty_payable_cleared', phase: 'single', amount: '13674' },
       { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
@@ -510,7 +499,7 @@ describe('Disputes and operators (HTTP)', () => {
     });
     expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '13812' }]);
     expect(await escrowEntries(trade.id)).toEqual([
       { kind: 'escrow_hold', phase: 'pending', amount: '13812' },
       { kind: 'escrow_hold_voided', phase: 'void', amount: '0' },
@@ -545,9 +534,9 @@ describe('Disputes and operators (HTTP)', () => {
     });
     expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'split', travelerUsd: '49.62', counterpartyUsd: '88.50' });
     await eventually(async () => (await state(trade.id)) === 'settled_split', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '4962' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '4962' }]);
     // $88.50 to the counterparty: 1% is $0.885, half-up $0.89.
-    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amount_cents: '8761', status: 'SUCCESS' }]);
+    expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amountCents: '8761', status: 'SUCCESS' }]);
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.89');
     for (const party of [traveler, counterparty]) {
       expect((await api('GET', `/v1/admin/users/${party.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 0 });
@@ -650,12 +639,8 @@ describe('Disputes and operators (HTTP)', () => {
       body: { outcome: 'refund', note: 'Refund.' },
     });
     await eventually(async () => (await state(trade.id)) === 'refunded', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
-    const captures = await db.query(
-      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-      [orderId],
-    );
-    expect(captures.rows[0].n).toBe(1);
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '13812' }]);
+    expect((await paypalOrder(api, orderId)).captures).toHaveLength(1);
     await expectClean();
   });
 

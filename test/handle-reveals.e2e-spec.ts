@@ -12,6 +12,7 @@ import { fixed, wechatId, withWallet } from './support/market';
 import { completedJobResult, TestApp } from './support/test-app';
 import { quietRates, distantDeadlines } from './support/settings';
 import { useTestApp } from './support/use-test-app';
+import { FUNDED, RELEASED } from './support/trades';
 
 /**
  * Payment handles are shown only where API.md allows, every showing is recorded, and they are not kept longer than
@@ -78,12 +79,12 @@ describe('payment handle reveals and retention', () => {
   }
 
   const inTransaction = <T>(work: (manager: EntityManager) => Promise<T>) => dataSource.transaction(work);
-  const fund = (tradeId: string) => inTransaction((m) => trades.confirmFunding(m, tradeId, { provider: 'test' }));
+  const fund = (tradeId: string) => inTransaction((m) => trades.confirmFunding(m, tradeId, FUNDED));
   /** Funded, released by the traveler's confirmation, and the payout confirmed (as settlement would). */
   async function complete(t: Parties & { tradeId: string }) {
     await fund(t.tradeId);
     expect((await api('POST', `/v1/trades/${t.tradeId}/confirm-receipt`, { token: t.traveler.token })).status).toBe(200);
-    await inTransaction((m) => trades.completeRelease(m, t.tradeId, { provider: 'test' }));
+    await inTransaction((m) => trades.completeRelease(m, t.tradeId, RELEASED));
   }
   const timeline = async (tradeId: string, token = operator.token) =>
     (await api('GET', `/v1/trades/${tradeId}/events?limit=100`, { token })).body.data as {
@@ -179,7 +180,7 @@ describe('payment handle reveals and retention', () => {
 
     // The trade completes; the same request replayed later gets the first answer, without the handle.
     expect((await api('POST', `/v1/trades/${t.tradeId}/confirm-receipt`, { token: t.traveler.token })).status).toBe(200);
-    await inTransaction((m) => trades.completeRelease(m, t.tradeId, {}));
+    await inTransaction((m) => trades.completeRelease(m, t.tradeId, RELEASED));
     // As if a day had passed: the record is still live, its creation long ago.
     await db.query(
       `UPDATE idempotency_keys SET created_at = now() - interval '23 hours', expires_at = now() + interval '1 hour' WHERE owner_id = $1 AND key = $2`,

@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { TestUser } from './support/factories';
 import { Api } from './support/http';
@@ -6,6 +5,7 @@ import { eventually, TestApp } from './support/test-app';
 import { quietRates, fastProviders, cappedPolls } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { fundedTrade as fundedPaypalOrBankTrade } from './support/trades';
+import { paypalOrder, paypalPayoutItems } from './support/paypal';
 
 /**
  * PayPal's honour period, configured short on the platform and the mock alike, with nothing promoted by hand:
@@ -28,14 +28,12 @@ describe('PayPal honour period (HTTP, real timers)', () => {
     },
     { reference: '7.2400' },
   );
-  let test: TestApp, api: Api, db: Client;
+  let test: TestApp, api: Api;
 
-  beforeAll(() => ({ test, api, db } = suite));
+  beforeAll(() => ({ test, api } = suite));
 
   const state = async (tradeId: string, token: string) => (await api('GET', `/v1/trades/${tradeId}`, { token })).body.state;
-  const authorizationOf = async (orderId: string) =>
-    (await db.query(`SELECT status, captured_cents, expiration_time FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]))
-      .rows[0] as { status: string; captured_cents: string; expiration_time: Date };
+  const authorizationOf = async (orderId: string) => (await paypalOrder(api, orderId)).authorization!;
 
   /** A funded PayPal trade of 1000 CNY at 7.24: $138.12, fee $1.38. */
   async function fundedTrade(): Promise<{ traveler: TestUser; tradeId: string; orderId: string; payoutEmail: string }> {
@@ -49,35 +47,27 @@ describe('PayPal honour period (HTTP, real timers)', () => {
     // Nothing promoted: the honour-period jobs capture both, while the trades are still funded.
     for (const { traveler, tradeId, orderId } of [released, refunded]) {
       await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED', 5000);
-      expect(await authorizationOf(orderId)).toMatchObject({ captured_cents: '13812' });
+      expect(await authorizationOf(orderId)).toMatchObject({ capturedCents: '13812' });
       expect(await state(tradeId, traveler.token)).toBe('funded');
     }
     // Past the mock's validity an uncaptured authorization could be neither captured nor voided: only the capture holds the money.
-    const expiresAt = (await authorizationOf(released.orderId)).expiration_time.getTime();
+    // PayPal shows the time to the second: the authorization expires within the second after it.
+    const expiresAt = new Date((await authorizationOf(released.orderId)).expirationTime).getTime() + 1000;
     await eventually(async () => Date.now() > expiresAt + 100, 5000);
 
     // (a) The traveler confirms receipt: paid out of the capture, less the fee; no second capture.
     await api('POST', `/v1/trades/${released.tradeId}/confirm-receipt`, { token: released.traveler.token });
     await eventually(async () => (await state(released.tradeId, released.traveler.token)) === 'completed', 15000);
-    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${released.tradeId}-payout`,
+    const payout = await paypalPayoutItems(api, `yb-${released.tradeId}-payout`);
+    expect(payout.map(({ receiver, amountCents, status }) => ({ receiver, amountCents, status }))).toEqual([
+      { receiver: released.payoutEmail, amountCents: '13674', status: 'SUCCESS' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: released.payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
-    const captures = await db.query(
-      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-      [released.orderId],
-    );
-    expect(captures.rows[0].n).toBe(1);
+    expect((await paypalOrder(api, released.orderId)).captures).toHaveLength(1);
 
     // (b) The other's payout window passes by itself: refunded, by a refund of the capture.
     await eventually(async () => (await state(refunded.tradeId, refunded.traveler.token)) === 'refunded', 20000, 200);
-    const refunds = await db.query(
-      `SELECT r.amount_cents FROM paypal_mock_refunds r
-         JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-        WHERE a.order_id = $1`,
-      [refunded.orderId],
-    );
-    expect(refunds.rows).toEqual([{ amount_cents: '13812' }]);
+    const refunds = (await paypalOrder(api, refunded.orderId)).refunds;
+    expect(refunds.map(({ amountCents }) => ({ amountCents }))).toEqual([{ amountCents: '13812' }]);
     expect((await api('GET', `/v1/trades/${refunded.tradeId}`, { token: refunded.traveler.token })).body.feeUsd).toBe('0.00');
 
     expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });

@@ -56,6 +56,7 @@ describe('key rotation', () => {
   let funded: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; travelerWechat: string };
   let selfPaying: PaypalTrade;
   let disputed: PaypalTrade & { disputeId: string };
+  let rated: PaypalTrade;
   let paying: { traveler: TestUser; counterparty: TestUser; trade: { id: string }; wallets: { traveler: string; counterparty: string } };
   let sharedWallet: string;
   let oldTraveler: TestUser;
@@ -65,6 +66,7 @@ describe('key rotation', () => {
   };
   let idempotentFirst: { status: number; body: unknown };
   const idleUsers = new Map<string, TestUser>();
+  const CHAT_TEXT = 'Meet me at arrivals, gate B.';
   let receiver: Server;
   const received: { headers: IncomingMessage['headers']; body: string }[] = [];
   let hook: { id: string; secret: string; token: string };
@@ -147,6 +149,22 @@ describe('key rotation', () => {
     });
     expect(answered.status).toBe(201);
     disputed = { ...toDispute, disputeId: opened.body.id };
+    // A completed trade whose traveler's rating comment is under the old key.
+    rated = await paypalTrade(old, '100.00');
+    await fundAtPaypal(old, rated.trade, rated.traveler);
+    expect((await old('POST', `/v1/trades/${rated.trade.id}/confirm-receipt`, { token: rated.traveler.token })).status).toBe(200);
+    await eventually(async () => (await tradeState(old, rated.trade.id, rated.traveler.token)) === 'completed', 15000);
+    const rating = await old('POST', `/v1/trades/${rated.trade.id}/rating`, {
+      token: rated.traveler.token,
+      body: { score: 4, comment: 'Quick, and kind.' },
+    });
+    expect(rating.status).toBe(201);
+    // A chat message on the funded trade, under the old key.
+    const message = await old('POST', `/v1/trades/${funded.trade.id}/messages`, {
+      token: funded.traveler.token,
+      body: { text: CHAT_TEXT },
+    });
+    expect(message.status).toBe(201);
     // A traveler whose wallet is indexed under the old blind index key only.
     sharedWallet = wechatId();
     oldTraveler = await withWallet(old, await registerUser(old, 'traveler'), sharedWallet);
@@ -200,15 +218,18 @@ describe('key rotation', () => {
     expect(check.code).toBe(0);
     expect(check.output).toContain('Active keys: encryption "k2", blind index "b2"');
     expect(check.output).toMatch(/users\.wechat_id: values: dev1 \d+; blind indexes: legacy \d+; to rotate: [1-9]\d*/);
-    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 4; blind indexes: legacy 4; to rotate: 4/);
+    expect(check.output).toMatch(/trades\.traveler_wechat: values: dev1 5; blind indexes: legacy 5; to rotate: 5/);
     expect(check.output).toMatch(/provider_events\.raw: values: dev1 [1-9]\d*; to rotate: [1-9]/);
     expect(check.output).toMatch(/idempotency_keys\.response: values: dev1 1; to rotate: 1/);
     expect(check.output).toMatch(/dispute_statements\.text: values: dev1 2; to rotate: 2/);
     expect(check.output).toMatch(/dispute_statements\.attachment_names: values: dev1 1; to rotate: 1/);
+    expect(check.output).toMatch(/ratings\.comment: values: dev1 1; to rotate: 1/);
+    expect(check.output).toMatch(/trade_messages\.text: values: dev1 1; to rotate: 1/);
     expect((await run(['--check', '--strict'])).code).toBe(1);
     // Counts only: never a handle.
     expect(check.output).not.toContain(funded.travelerWechat);
     expect(check.output).not.toContain(selfPaying.payoutEmail);
+    expect(check.output).not.toContain(CHAT_TEXT);
   });
 
   it('refuses a self-trade between a wallet indexed under the old blind index key and the same wallet under the new one', async () => {
@@ -361,6 +382,13 @@ describe('key rotation', () => {
         expect.objectContaining({ text: 'The RMB never arrived.', erased: false, attachments: [] }),
         expect.objectContaining({ text: 'Sent, see the receipt.', erased: false, attachments: [RECEIPT] }),
       ]);
+      // The rating's comment reads back, re-encrypted under the new key.
+      const ratings = await fresh('GET', `/v1/users/${rated.counterparty.id}/ratings`, { token: rated.traveler.token });
+      expect(ratings.body.data).toEqual([expect.objectContaining({ score: 4, comment: 'Quick, and kind.', raterRole: 'traveler' })]);
+      // The chat message reads back, re-encrypted under the new key.
+      const messages = await fresh('GET', `/v1/trades/${funded.trade.id}/messages`, { token: funded.counterparty.token });
+      expect(messages.status).toBe(200);
+      expect(messages.body.data).toEqual([expect.objectContaining({ text: CHAT_TEXT, erased: false })]);
       // The self-trade check still holds between rotated wallets.
       const request = await fresh('POST', '/v1/requests', {
         token: oldTraveler.token,

@@ -15,6 +15,7 @@ import { Api } from './support/http';
 import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { paypalTrade as newPaypalTrade } from './support/paypal-trades';
+import { paypalOrder, paypalPayoutBatches, paypalPayoutItems } from './support/paypal';
 import { settling, cappedPolls } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -73,33 +74,25 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
     await (await eventually(async () => deadlines.getJob(`deadline-${tradeId}-payout`))).promote();
   };
-  /** The refunds of the captures of an order's authorization, at the mock. */
-  const refundsOf = async (orderId: string) =>
-    (
-      await db.query(
-        `SELECT r.amount_cents FROM paypal_mock_refunds r
-           JOIN paypal_mock_captures c ON c.id = r.capture_id JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-          WHERE a.order_id = $1`,
-        [orderId],
-      )
-    ).rows;
+  /** The refunds of the captures of an order's authorization, as PayPal shows the order. */
+  const refundsOf = async (orderId: string) => (await paypalOrder(api, orderId)).refunds.map(({ amountCents }) => ({ amountCents }));
 
   it('takes a trade from funding to completed: authorized, captured, paid out less the fee, books settled', async () => {
     const { traveler, counterparty, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
     const orderId = await fund(trade, traveler);
-    const authorization = await db.query(`SELECT status, amount_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
-    expect(authorization.rows[0]).toEqual({ status: 'CREATED', amount_cents: '13812' });
+    const authorization = (await paypalOrder(api, orderId)).authorization!;
+    expect({ status: authorization.status, amountCents: authorization.amountCents }).toEqual({ status: 'CREATED', amountCents: '13812' });
     await expectClean();
 
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
 
-    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ receiver, amountCents, status }) => ({ receiver, amountCents, status }))).toEqual([
+      { receiver: payoutEmail, amountCents: '13674', status: 'SUCCESS' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
-    const captured = await db.query(`SELECT status, captured_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
-    expect(captured.rows[0]).toEqual({ status: 'CAPTURED', captured_cents: '13812' });
+    const captured = (await paypalOrder(api, orderId)).authorization!;
+    expect({ status: captured.status, capturedCents: captured.capturedCents }).toEqual({ status: 'CAPTURED', capturedCents: '13812' });
     // PayPal's fees are the platform's cost: 3.49% + $0.49 on the capture ($5.31), 2% on the payout ($2.73).
     const fees = await db.query(`SELECT kind, amount FROM ledger_transfers WHERE trade_id = $1 AND kind LIKE 'provider_%' ORDER BY kind`, [
       trade.id,
@@ -118,8 +111,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const orderId = await fund(trade, traveler);
     await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    const authorization = await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
-    expect(authorization.rows[0].status).toBe('VOIDED');
+    expect((await paypalOrder(api, orderId)).authorization!.status).toBe('VOIDED');
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
     await expectClean();
   });
@@ -131,8 +123,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(job.opts.delay).toBeGreaterThan(2 * 24 * 3600 * 1000);
     await job.promote();
   };
-  const authorizationOf = async (orderId: string) =>
-    (await db.query(`SELECT status, captured_cents FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0];
+  const authorizationOf = async (orderId: string) => (await paypalOrder(api, orderId)).authorization!;
 
   it('captures a held authorization into escrow before its honour period ends, then releases out of the capture', async () => {
     const { traveler, payoutEmail, trade } = await paypalTrade('1000.00'); // $138.12, fee $1.38
@@ -144,15 +135,11 @@ describe('PayPal funding and settlement (HTTP)', () => {
 
     await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
-    const captures = await db.query(
-      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-      [orderId],
-    );
-    expect(captures.rows[0].n).toBe(1);
-    const payout = await db.query(`SELECT receiver, amount_cents FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
+    expect((await paypalOrder(api, orderId)).captures).toHaveLength(1);
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ receiver, amountCents }) => ({ receiver, amountCents }))).toEqual([
+      { receiver: payoutEmail, amountCents: '13674' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674' }]);
     await expectClean();
   });
 
@@ -163,7 +150,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
     await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '13812' }]);
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.00');
     await expectClean();
   });
@@ -171,7 +158,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
   it('refunds a capture whose answer was lost: the refused void recovers it by replaying the capture', async () => {
     const { traveler, trade } = await paypalTrade('1000.00');
     const orderId = await fund(trade, traveler);
-    const authorizationId = (await db.query(`SELECT id FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId])).rows[0].id;
+    const authorizationId = (await paypalOrder(api, orderId)).authorization!.id;
     const capturePath = `/v2/payments/authorizations/${authorizationId}/capture`;
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: [capturePath] } });
     try {
@@ -185,7 +172,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '13812' }]);
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '13812' }]);
     await expectClean();
   });
 
@@ -217,11 +204,11 @@ describe('PayPal funding and settlement (HTTP)', () => {
     });
     expect(resolved.status).toBe(200);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'settled_split', 15000);
-    expect(await refundsOf(orderId)).toEqual([{ amount_cents: '5001' }]);
-    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
+    expect(await refundsOf(orderId)).toEqual([{ amountCents: '5001' }]);
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ receiver, amountCents, status }) => ({ receiver, amountCents, status }))).toEqual([
+      { receiver: payoutEmail, amountCents: '8723', status: 'SUCCESS' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '8723', status: 'SUCCESS' }]);
     const view = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body;
     expect(view.feeUsd).toBe('0.88');
     await expectClean();
@@ -353,9 +340,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
     expect(events[1]).toMatchObject({ actor: { kind: 'system', id: null }, toState: 'cancelled', detail: { reason: 'self_trade' } });
     // Nothing was authorized, so nothing is held.
-    expect(
-      (await db.query(`SELECT count(*)::int AS n FROM paypal_mock_authorizations WHERE order_id = $1`, [funding.body.orderId])).rows[0].n,
-    ).toBe(0);
+    expect((await paypalOrder(api, funding.body.orderId)).authorization).toBeNull();
     await expectClean();
   });
 
@@ -378,15 +363,8 @@ describe('PayPal funding and settlement (HTTP)', () => {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
-    const captures = await db.query(
-      `SELECT count(*)::int AS n FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-      [orderId],
-    );
-    expect(captures.rows[0].n).toBe(1);
-    const payouts = await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
-    ]);
-    expect(payouts.rows[0].n).toBe(1);
+    expect((await paypalOrder(api, orderId)).captures).toHaveLength(1);
+    expect(await paypalPayoutItems(api, `yb-${trade.id}-payout`)).toHaveLength(1);
     await expectClean();
   });
 
@@ -395,6 +373,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await fund(trade, traveler);
     // Only the payouts API misbehaves: the capture goes through, every payout call does its work and then fails.
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
+    // Read from the mock's table: while every payouts call fails, PayPal's API cannot show the batch.
     const batchesOf = async () =>
       (await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${trade.id}-payout`]))
         .rows[0].n;
@@ -407,11 +386,10 @@ describe('PayPal funding and settlement (HTTP)', () => {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
-    expect(await batchesOf()).toBe(1);
-    const items = await db.query(`SELECT amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
-    ]);
-    expect(items.rows).toEqual([{ amount_cents: '13674', status: 'SUCCESS' }]);
+    // Once PayPal answers again, its API shows the one batch.
+    expect((await paypalPayoutBatches(api)).filter((batch) => batch.senderBatchId === `yb-${trade.id}-payout`)).toHaveLength(1);
+    const items = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(items.map(({ amountCents, status }) => ({ amountCents, status }))).toEqual([{ amountCents: '13674', status: 'SUCCESS' }]);
     await expectClean();
   });
 
@@ -481,13 +459,12 @@ describe('PayPal funding and settlement (HTTP)', () => {
       async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing === false,
       15000,
     );
-    const items = await db.query(
-      `SELECT sender_item_id, receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id LIKE $1 ORDER BY sender_item_id`,
-      [`yb-${trade.id}-payout%`],
-    );
-    expect(items.rows).toEqual([
-      { sender_item_id: `yb-${trade.id}-payout`, receiver: 'unclaimed-receiver@example.com', amount_cents: '13674', status: 'RETURNED' },
-      { sender_item_id: `yb-${trade.id}-payout-2`, receiver: claimable, amount_cents: '13674', status: 'SUCCESS' },
+    const items = (await paypalPayoutItems(api, `yb-${trade.id}-payout`, { prefix: true }))
+      .map(({ senderItemId, receiver, amountCents, status }) => ({ senderItemId, receiver, amountCents, status }))
+      .sort((a, b) => (a.senderItemId! < b.senderItemId! ? -1 : 1));
+    expect(items).toEqual([
+      { senderItemId: `yb-${trade.id}-payout`, receiver: 'unclaimed-receiver@example.com', amountCents: '13674', status: 'RETURNED' },
+      { senderItemId: `yb-${trade.id}-payout-2`, receiver: claimable, amountCents: '13674', status: 'SUCCESS' },
     ]);
     expect(await payable()).toBe('0');
     expect(await state(trade.id, traveler.token)).toBe('completed');
@@ -521,11 +498,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       .get(QueueRegistry)
       .get(QUEUES.funding)
       .add(JOBS.funding.checkFunding, { tradeId: trade.id }, { jobId: `check-funding-${trade.id}-late` });
-    await eventually(
-      async () =>
-        (await db.query(`SELECT status FROM paypal_mock_authorizations WHERE order_id = $1`, [funding.body.orderId])).rows[0]?.status ===
-        'VOIDED',
-    );
+    await eventually(async () => (await paypalOrder(api, funding.body.orderId)).authorization?.status === 'VOIDED');
     expect(await state(trade.id, traveler.token)).toBe(ended);
     await expectClean();
   });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { loadPaypalConfig } from '../src/config';
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { client, Api } from './support/http';
+import { paypalOrderOfAuthorization, paypalPayoutBatches, paypalRefundsOfCapture } from './support/paypal';
 import { startTestApp, TestApp } from './support/test-app';
 
 const CLIENT_ID = 'conformance-client';
@@ -68,6 +69,11 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     expect(approve.body).toEqual({ id: created.result.id, status: 'APPROVED' });
     return created.result;
   }
+
+  /** What PayPal's API shows this suite's account. */
+  const account = () => ({ api, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  const batchesOf = async (senderBatchId: string) =>
+    (await paypalPayoutBatches(account())).filter((batch) => batch.senderBatchId === senderBatchId);
 
   it('creates, shows, refuses to authorize before approval, then authorizes', async () => {
     const created = await paypal.orders.createOrder({
@@ -299,31 +305,15 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1 } });
       try {
         await expect(paypalPort.createPayout(input)).rejects.toMatchObject({ status: 500, retryable: true });
-        const { Client: Pg } = await import('pg');
-        const probe = new Pg({ connectionString: test.databaseUrl });
-        await probe.connect();
-        const made = await probe.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
-          senderBatchId,
-        ]);
-        await probe.end();
-        expect(made.rows[0].n).toBe(1); // PayPal did make it, then failed
       } finally {
         await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
       }
+      // Read once the faults are off (every PayPal call fails while they are on), before any retry.
+      expect(await batchesOf(senderBatchId)).toHaveLength(1); // PayPal did make it, then failed
       const retried = await paypalPort.createPayout(input);
       const again = await paypalPort.createPayout(input);
       expect(again.batchId).toBe(retried.batchId);
-      const { Client: Pg } = await import('pg');
-      const db = new Pg({ connectionString: test.databaseUrl });
-      await db.connect();
-      try {
-        const batches = await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
-          senderBatchId,
-        ]);
-        expect(batches.rows[0].n).toBe(1);
-      } finally {
-        await db.end();
-      }
+      expect(await batchesOf(senderBatchId)).toHaveLength(1);
     });
 
     it('voids, and reports PayPal and network failures as such', async () => {
@@ -430,7 +420,7 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
         final_capture: false,
       });
       expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '10.00' } } });
-      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_captures WHERE authorization_id = $1`, [authorizationId])).toBe(1);
+      expect((await paypalOrderOfAuthorization(account(), authorizationId)).captures).toHaveLength(1);
       expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('PARTIALLY_CAPTURED');
     });
 
@@ -440,7 +430,7 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       const captureId = capture.result.id!;
       const answer = await concurrently(`/v2/payments/captures/${captureId}/refund`, { amount: { currency_code: 'USD', value: '10.00' } });
       expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '10.00' } } });
-      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_refunds WHERE capture_id = $1`, [captureId])).toBe(1);
+      expect(await paypalRefundsOfCapture(account(), captureId)).toHaveLength(1);
       const shown = await paypal.payments.getCapturedPayment({ captureId });
       expect(shown.result.status).toBe('PARTIALLY_REFUNDED');
     });
@@ -452,7 +442,7 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
         items: [{ receiver: 'counterparty@example.com', amount: { currency: 'USD', value: '12.00' } }],
       });
       expect(answer).toMatchObject({ status: 201, body: { batch_header: { sender_batch_header: { sender_batch_id: senderBatchId } } } });
-      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [senderBatchId])).toBe(1);
+      expect(await batchesOf(senderBatchId)).toHaveLength(1);
     });
 
     it('replays the stored success after a failure after success, to concurrent retries too', async () => {
@@ -473,7 +463,7 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       }
       const answer = await concurrently(`/v2/payments/captures/${captureId}/refund`, body, requestId);
       expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '5.00' } } });
-      expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_refunds WHERE capture_id = $1`, [captureId])).toBe(1);
+      expect(await paypalRefundsOfCapture(account(), captureId)).toHaveLength(1);
     });
   });
 

@@ -9,6 +9,7 @@ import { eventually, TestApp } from './support/test-app';
 import { settling, cappedPolls, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { bankTransfer } from './support/bank';
+import { paypalGet, paypalPayoutItems } from './support/paypal';
 import { fundedTrade } from './support/trades';
 
 const GRACE_MS = 800;
@@ -163,10 +164,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
     });
     expect(made.status).toBe(201);
     const batchId = made.body.batch_header.payout_batch_id as string;
-    await eventually(
-      async () =>
-        (await db.query(`SELECT status FROM paypal_mock_payout_items WHERE batch_id = $1`, [batchId])).rows[0]?.status === 'SUCCESS',
-    );
+    await eventually(async () => (await paypalGet(api, `/v1/payments/payouts/${batchId}`)).items[0]?.transaction_status === 'SUCCESS');
     return batchId;
   }
 
@@ -310,11 +308,7 @@ describe('Reconciliation with the providers (HTTP)', () => {
         { reason: 'payout unclaimed' },
       ]);
       const item = `yb-${tradeId}-payout`;
-      await eventually(
-        async () =>
-          (await db.query(`SELECT status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [item])).rows[0]?.status === 'RETURNED',
-        15000,
-      );
+      await eventually(async () => (await paypalPayoutItems(api, item))[0]?.status === 'RETURNED', 15000);
       // The trade has not changed: it is asked about again because it is watched.
       const returned = await runNow();
       expect(ofTrade(returned, tradeId)).toEqual([

@@ -3,6 +3,7 @@ import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator } from './support/factories';
 import { Api } from './support/http';
 import { fundAtPaypal, paypalTrade, tradeState } from './support/paypal-trades';
+import { paypalOrder, paypalPayoutBatches } from './support/paypal';
 import { eventually, TestApp } from './support/test-app';
 import { cappedPolls, distantDeadlines, fastProviders, quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
@@ -48,8 +49,17 @@ describe('Settlement under provider faults (HTTP)', () => {
         `counterparty_payable:${tradeId}`,
       ])
     ).rows[0].owed;
+  /** The trade's payout batches as PayPal's API shows them. */
   const batchesOf = async (tradeId: string) =>
+    (await paypalPayoutBatches(api))
+      .filter((batch) => batch.senderBatchId === `yb-${tradeId}-payout`)
+      .map(({ batchId }) => ({ id: batchId }));
+  /** The same, read from the mock's table: while PayPal fails every payouts call, its API cannot show them. */
+  const batchesAtMock = async (tradeId: string) =>
     (await db.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${tradeId}-payout`])).rows;
+  /** PayPal's replay of a request id expires now. */
+  const forgetReplay = async (requestId: string) =>
+    expect((await api('DELETE', `/sandbox/paypal/replays/${encodeURIComponent(requestId)}`)).status).toBe(200);
 
   it('books back a payout returned after completion even when every webhook is lost: the unclaimed item is watched until final', async () => {
     const { traveler, trade } = await paypalTrade(api, '1000.00', 'unclaimed-receiver@example.com'); // net $136.74
@@ -84,10 +94,10 @@ describe('Settlement under provider faults (HTTP)', () => {
     // Every payout call does its work and then fails: the batch is made, its answer never arrives.
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
     await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
-    await eventually(async () => (await batchesOf(trade.id)).length === 1);
+    await eventually(async () => (await batchesAtMock(trade.id)).length === 1);
     expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
     // PayPal keeps a request id's replay for a while only; past it, the retry is refused as a duplicate sender_batch_id.
-    await db.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1`, [`yb-${trade.id}-payout`]);
+    await forgetReplay(`yb-${trade.id}-payout`);
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
 
     await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
@@ -101,20 +111,14 @@ describe('Settlement under provider faults (HTTP)', () => {
   /** Once the provider has done the work (`made`), its answer lost: PayPal's replay of `requestId` expires, and the faults clear. */
   async function loseAnswerAndReplay(made: () => Promise<boolean>, requestId: string) {
     await eventually(made, 15000);
-    await db.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1`, [requestId]);
+    await forgetReplay(requestId);
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
   }
 
   it('finds a capture whose answer was lost and which PayPal no longer replays, among its order’s captures', async () => {
     const { traveler, trade } = await paypalTrade(api, '1000.00');
     const orderId = await fundAtPaypal(api, trade, traveler);
-    const captures = async () =>
-      (
-        await db.query(
-          `SELECT c.id FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-          [orderId],
-        )
-      ).rows;
+    const captures = async () => (await paypalOrder(api, orderId)).captures.map(({ id }) => ({ id }));
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v2/payments/authorizations'] } });
     await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
     await loseAnswerAndReplay(async () => (await captures()).length === 1, `yb-${trade.id}-capture`);
@@ -141,14 +145,7 @@ describe('Settlement under provider faults (HTTP)', () => {
     await eventually(
       async () => (await db.query(`SELECT capture_id FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].capture_id,
     );
-    const refunds = async () =>
-      (
-        await db.query(
-          `SELECT r.amount_cents FROM paypal_mock_refunds r JOIN paypal_mock_captures c ON c.id = r.capture_id
-             JOIN paypal_mock_authorizations a ON a.id = c.authorization_id WHERE a.order_id = $1`,
-          [orderId],
-        )
-      ).rows;
+    const refunds = async () => (await paypalOrder(api, orderId)).refunds.map(({ amountCents }) => ({ amountCents }));
     await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v2/payments/captures'] } });
     const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
       token: operator.token,
@@ -158,7 +155,7 @@ describe('Settlement under provider faults (HTTP)', () => {
     // Refunding $50.00 again would still fit in what is left of the capture: only looking it up keeps it to one.
     await loseAnswerAndReplay(async () => (await refunds()).length === 1, `yb-${trade.id}-refund`);
     await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'settled_split', 15000);
-    expect(await refunds()).toEqual([{ amount_cents: '5000' }]);
+    expect(await refunds()).toEqual([{ amountCents: '5000' }]);
   });
 
   it('runs one settlement of a trade at a time: an operator’s ten retries during a slow payout make one payout call', async () => {

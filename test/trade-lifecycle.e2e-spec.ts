@@ -11,6 +11,7 @@ import { eventually, startTestApp, TestApp } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { quietRates, distantDeadlines } from './support/settings';
 import { useTestApp } from './support/use-test-app';
+import { FUNDED, REFUNDED, RELEASED, SPLIT_SETTLED } from './support/trades';
 
 /**
  * The transitions other modules drive (funding, settlement, disputes), called directly on the trade service as those
@@ -75,7 +76,7 @@ describe('trade lifecycle and ledger', () => {
     const { traveler, counterparty, trade } = await newTrade('1000.00');
     await expectClean();
 
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, { provider: 'test' }));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     const funded = await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token });
     expect(funded.body).toMatchObject({ state: 'funded', deadlines: { fundingBy: expect.any(String), payoutBy: expect.any(String) } });
     // Only the counterparty, only now, sees where to send the RMB.
@@ -91,7 +92,7 @@ describe('trade lifecycle and ledger', () => {
     expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' });
     await expectClean();
 
-    await inTransaction((m) => trades.completeRelease(m, trade.id, { provider: 'test', payoutId: 'P-1' }));
+    await inTransaction((m) => trades.completeRelease(m, trade.id, RELEASED));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body).not.toHaveProperty('travelerWechatId');
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
     const fee = await db.query(`SELECT amount FROM ledger_transfers WHERE trade_id = $1 AND kind = 'escrow_to_fee_revenue'`, [trade.id]);
@@ -127,7 +128,7 @@ describe('trade lifecycle and ledger', () => {
 
   it('refunds a trade whose payout window passed (by its job): the hold voided, the amount and volume back', async () => {
     const { traveler, counterparty, trade, requestId } = await newTrade('500.00');
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, { provider: 'test' }));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     // Time passes: the window closes, and its delayed job is run now.
     await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
     const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
@@ -140,7 +141,7 @@ describe('trade lifecycle and ledger', () => {
     );
     await expectClean();
 
-    await inTransaction((m) => trades.completeRefund(m, trade.id, { provider: 'test' }));
+    await inTransaction((m) => trades.completeRefund(m, trade.id, REFUNDED));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({
       state: 'refunded',
       feeUsd: '0.00',
@@ -157,7 +158,7 @@ describe('trade lifecycle and ledger', () => {
 
   it('takes a payout report once per WeChat transfer, then releases from payout_sent', async () => {
     const { traveler, counterparty, trade } = await newTrade('200.00');
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     expect(
       (await api('POST', `/v1/trades/${trade.id}/payout`, { token: counterparty.token, body: { wechatTransferId: 'x' } })).status,
     ).toBe(400);
@@ -172,7 +173,7 @@ describe('trade lifecycle and ledger', () => {
 
     // The same transfer cannot settle a second trade.
     const other = await newTrade('100.00', 'bank_transfer', undefined, counterparty);
-    await inTransaction((m) => trades.confirmFunding(m, other.trade.id, {}));
+    await inTransaction((m) => trades.confirmFunding(m, other.trade.id, FUNDED));
     const reused = await api('POST', `/v1/trades/${other.trade.id}/payout`, {
       token: counterparty.token,
       body: { wechatTransferId: 'WX-TRANSFER-0001' },
@@ -182,7 +183,7 @@ describe('trade lifecycle and ledger', () => {
     expect((await api('GET', `/v1/trades/${other.trade.id}`, { token: counterparty.token })).body.state).toBe('funded');
 
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
-    await inTransaction((m) => trades.completeRelease(m, trade.id, {}));
+    await inTransaction((m) => trades.completeRelease(m, trade.id, RELEASED));
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data.filter(
       (e: { type: string }) => e.type === 'state_changed',
     );
@@ -199,7 +200,7 @@ describe('trade lifecycle and ledger', () => {
 
   it('settles a dispute by a split: the hold posted in part, the fee on the counterparty part only', async () => {
     const { traveler, trade } = await newTrade('1000.00'); // $138.12
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     await openDispute(trade.id, traveler, 'rmb_not_received');
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('disputed');
     await expectClean();
@@ -219,7 +220,7 @@ describe('trade lifecycle and ledger', () => {
     expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' });
     await expectClean();
 
-    const settled = await inTransaction((m) => trades.completeSplit(m, trade.id, {}));
+    const settled = await inTransaction((m) => trades.completeSplit(m, trade.id, SPLIT_SETTLED));
     expect(settled.state).toBe('settled_split');
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.88'); // 1% of $88.12
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
@@ -240,13 +241,15 @@ describe('trade lifecycle and ledger', () => {
 
   it('refunds a disputed trade by an operator decision', async () => {
     const { counterparty, trade } = await newTrade('100.00');
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     await openDispute(trade.id, counterparty, 'other');
     // A dispute stops everything but an operator's decision.
-    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, RELEASED))).rejects.toMatchObject({
+      code: 'invalid_state_transition',
+    });
     await expect(inTransaction((m) => trades.payoutWindowPassed(m, trade.id))).resolves.toBe(false);
     await inTransaction((m) => trades.resolveDispute(m, trade.id, operator.id, { outcome: 'refund' }));
-    await inTransaction((m) => trades.completeRefund(m, trade.id, {}));
+    await inTransaction((m) => trades.completeRefund(m, trade.id, REFUNDED));
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: counterparty.token })).body.state).toBe('refunded');
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: counterparty.token })).body.data;
     expect(events.map((e: { type: string; actor: { kind: string } }) => `${e.type}:${e.actor.kind}`)).toEqual([
@@ -262,9 +265,13 @@ describe('trade lifecycle and ledger', () => {
 
   it('refuses transitions the state machine does not allow, and a second resolution of the hold', async () => {
     const { trade } = await newTrade('100.00');
-    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
-    await expect(inTransaction((m) => trades.confirmFunding(m, trade.id, {}))).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    await expect(inTransaction((m) => trades.completeRelease(m, trade.id, RELEASED))).rejects.toMatchObject({
+      code: 'invalid_state_transition',
+    });
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
+    await expect(inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED))).rejects.toMatchObject({
+      code: 'invalid_state_transition',
+    });
     const cancel = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: (await readyTraveler(api)).token });
     expect(cancel.status).toBe(404);
     // The database refuses a second resolution of one hold even if code tried it (tried in a transaction rolled back after).
@@ -290,7 +297,7 @@ describe('trade lifecycle and ledger', () => {
 
   it('finds a balance moved outside a transfer', async () => {
     const { trade } = await newTrade('100.00');
-    await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+    await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
     await expectClean();
     await db.query(`UPDATE ledger_accounts SET credits_posted = credits_posted + 7 WHERE id = $1`, [`escrow:${trade.id}`]);
     try {
@@ -332,9 +339,9 @@ describe('trade lifecycle and ledger', () => {
     const counterparty = await readyCounterparty(api);
     for (let i = 0; i < 2; i += 1) {
       const { trade } = await newTrade('100.00', 'bank_transfer', traveler, counterparty);
-      await inTransaction((m) => trades.confirmFunding(m, trade.id, {}));
+      await inTransaction((m) => trades.confirmFunding(m, trade.id, FUNDED));
       await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
-      await inTransaction((m) => trades.completeRelease(m, trade.id, {}));
+      await inTransaction((m) => trades.completeRelease(m, trade.id, RELEASED));
     }
     expect((await api('GET', '/v1/me', { token: counterparty.token })).body.tier).toBe(1);
     expect((await api('GET', '/v1/me', { token: traveler.token })).body.tier).toBe(1);

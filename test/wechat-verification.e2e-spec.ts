@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { WechatPayClient } from '../src/payments/providers/wechat/wechatpay.client';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
@@ -10,6 +11,7 @@ import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { settling, fastBank } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { fundTrade, newTrade } from './support/trades';
+import { paypalPayoutItems } from './support/paypal';
 
 /** The RMB leg end to end: the WeChat mock's wallets, the counterparty's report, verification, and the last search. */
 describe('WeChat verification (HTTP)', () => {
@@ -69,10 +71,10 @@ describe('WeChat verification (HTTP)', () => {
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
     expect(await balance(travelerWallet)).toBe('1000.00');
     expect(await balance(counterpartyWallet)).toBe('4000.00');
-    const payout = await db.query(`SELECT receiver, amount_cents, status FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ receiver, amountCents, status }) => ({ receiver, amountCents, status }))).toEqual([
+      { receiver: payoutEmail, amountCents: '13674', status: 'SUCCESS' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674', status: 'SUCCESS' }]);
     const events = (await api('GET', `/v1/trades/${trade.id}/events`, { token: traveler.token })).body.data;
     expect(events.filter((e: { type: string }) => e.type === 'state_changed').map((e: { toState: string }) => e.toState)).toEqual([
       'awaiting_funding',
@@ -94,10 +96,10 @@ describe('WeChat verification (HTTP)', () => {
     await report(trade, counterparty, transferId);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
     expect(await balance(travelerWallet)).toBe('1000.00');
-    const payout = await db.query(`SELECT receiver, amount_cents FROM paypal_mock_payout_items WHERE sender_item_id = $1`, [
-      `yb-${trade.id}-payout`,
+    const payout = await paypalPayoutItems(api, `yb-${trade.id}-payout`);
+    expect(payout.map(({ receiver, amountCents }) => ({ receiver, amountCents }))).toEqual([
+      { receiver: payoutEmail, amountCents: '13674' },
     ]);
-    expect(payout.rows).toEqual([{ receiver: payoutEmail, amount_cents: '13674' }]);
     await expectClean();
   });
 
@@ -207,8 +209,8 @@ describe('WeChat verification (HTTP)', () => {
       body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '1000.00', processingMs: 2500 },
     });
     expect(sent.status).toBe(201);
-    const transferState = async () =>
-      (await db.query(`SELECT state FROM wechat_mock_transfers WHERE id = $1`, [sent.body.transferId])).rows[0].state;
+    // As WeChat Pay's query answers the platform's merchant-signed request.
+    const transferState = async () => (await test.app.get(WechatPayClient).getTransfer(sent.body.transferId))!.state;
     expect(await transferState()).toBe('PROCESSING');
     await db.query(`UPDATE trades SET payout_by = now() - interval '1 second' WHERE id = $1`, [trade.id]);
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);

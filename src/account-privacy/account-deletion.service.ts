@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { MessageRetentionRepository } from '../chat/message-retention.repository';
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
+import { RatingsRepository } from '../ratings/ratings.repository';
 import { WebhooksRepository } from '../notifications/webhooks/webhooks.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
@@ -56,7 +58,9 @@ export class AccountDeletionService {
     private readonly users: UsersRepository,
     private readonly market: MarketRepository,
     private readonly disputes: DisputesRepository,
+    private readonly ratings: RatingsRepository,
     private readonly handles: HandleRetentionRepository,
+    private readonly messages: MessageRetentionRepository,
     private readonly webhooks: WebhooksRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
@@ -125,6 +129,10 @@ export class AccountDeletionService {
     await this.webhooks.deleteAllOf(manager, userId);
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
+    // Their ratings' comments likewise; the scores stay, and the reputation they counted into.
+    await this.ratings.eraseCommentsBy(manager, userId);
+    // Their messages' texts likewise (the other party's stay, until the retention period erases them).
+    await this.messages.eraseSentBy(manager, userId);
     await this.accountEvents.eraseAddressesOf(manager, userId);
     // Every trade of theirs has ended and owes nothing (checked above): their payment details go from all of them.
     await this.handles.eraseEnded(manager, await this.privacy.tradeIdsOf(manager, userId));

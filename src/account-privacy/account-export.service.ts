@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
+import { ChatRepository } from '../chat/chat.repository';
+import type { MessageView } from '../chat/dto/chat.dto';
+import { presentMessage } from '../chat/message.presenter';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { formatAmount } from '../common/money';
@@ -11,11 +14,11 @@ import { presentOffer, presentRequest } from '../market/market.presenter';
 import { presentEndpoint } from '../notifications/webhooks/webhooks.presenter';
 import { WebhooksRepository } from '../notifications/webhooks/webhooks.repository';
 import { RatesService } from '../rates/rates.service';
+import { RatingsService } from '../ratings/ratings.service';
 import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
 import { presentEvent, presentTrade } from '../trades/trade.presenter';
 import type { TradePosition } from '../trades/trade-position';
-import { TradesRepository } from '../trades/trades.repository';
-import { TimelineRepository } from '../trades/timeline.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { AccountEventsRepository } from '../users/account-events.repository';
 import { AccountPrivacyRepository } from './account-privacy.repository';
 import type { AccountExportView, ExportedAccountView } from './dto/account-privacy.dto';
@@ -39,11 +42,12 @@ export class AccountExportService {
     private readonly users: UsersRepository,
     private readonly privacy: AccountPrivacyRepository,
     private readonly accountEvents: AccountEventsRepository,
-    private readonly trades: TradesRepository,
-    private readonly timeline: TimelineRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly disputes: DisputesRepository,
     private readonly rates: RatesService,
+    private readonly ratings: RatingsService,
     private readonly encryption: FieldEncryption,
+    private readonly messages: ChatRepository,
     private readonly webhooks: WebhooksRepository,
   ) {}
 
@@ -71,8 +75,8 @@ export class AccountExportService {
       ...(await this.listings(caller.id)),
       trades,
       disputes,
-      messages: [],
-      ratings: { given: [], received: [] },
+      messages: await this.messagesSent(caller.id),
+      ratings: await this.ratings.exportOf(caller.id),
     };
   }
 
@@ -96,6 +100,20 @@ export class AccountExportService {
         paypalEmail: handles.paypalEmail && this.encryption.decrypt(handles.paypalEmail, HANDLE_CONTEXT.paypalEmail),
       },
     };
+  }
+
+  /**
+   * The messages the caller sent, oldest first, as the trade's chat shows them (erased ones as `text: null`). Only
+   * their own: the other party's words in the same chats are that party's data, and are in that party's export.
+   */
+  private async messagesSent(userId: string): Promise<MessageView[]> {
+    const messages: MessageView[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.messages.sentBy(userId, PAGE, after);
+      messages.push(...page.map(presentMessage));
+      if (page.length < PAGE) return messages;
+      after = page[page.length - 1].seq;
+    }
   }
 
   private async apiKeys(userId: string): Promise<ApiKeyView[]> {
@@ -136,11 +154,11 @@ export class AccountExportService {
     const trades: (TradeView & { timeline: TradeEventView[] })[] = [];
     const disputes: DisputeView[] = [];
     for (let after: TradePosition | undefined; ;) {
-      const page = await this.trades.listForUser(userId, undefined, PAGE, after);
+      const page = await this.trades.listForUser(userId, PAGE, after);
       if (page.length === 0) break;
       const ids = page.map((t) => t.id);
       const timelines = new Map<string, TradeEventView[]>(ids.map((id) => [id, []]));
-      for (const event of await this.timeline.eventsOfTrades(ids)) timelines.get(event.tradeId)!.push(presentEvent(event));
+      for (const event of await this.trades.eventsOfTrades(ids)) timelines.get(event.tradeId)!.push(presentEvent(event));
       // No handle: the counterparty's view of the traveler's wallet is for the live trade only, never an export.
       trades.push(...page.map((trade) => ({ ...presentTrade(trade), timeline: timelines.get(trade.id)! })));
 

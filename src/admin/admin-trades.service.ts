@@ -16,7 +16,7 @@ import { settleRetryJobId } from '../queues/job-ids';
 import { keepTrying } from '../queues/retry-policies';
 import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
-import { TradesRepository } from '../trades/trades.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { isTradeCursor } from '../trades/trade-position';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
@@ -27,7 +27,7 @@ const SETTLING = ['releasing', 'refunding', 'splitting'];
 export class AdminTradesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly timeline: TradeTimeline,
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,

@@ -1,6 +1,7 @@
 import { appConfig, loadAppConfig } from './app.config';
 import { authConfig, loadAuthConfig } from './auth.config';
 import { bankConfig, loadBankConfig } from './bank.config';
+import { chatConfig, loadChatConfig } from './chat.config';
 import { cryptoConfig, loadCryptoConfig } from './crypto.config';
 import { databaseConfig, loadDatabaseConfig } from './database.config';
 import { httpConfig, loadHttpConfig } from './http.config';
@@ -20,6 +21,7 @@ import { loadWechatConfig, wechatConfig } from './wechat.config';
 export * from './app.config';
 export * from './auth.config';
 export * from './bank.config';
+export * from './chat.config';
 export * from './crypto.config';
 export * from './database.config';
 export * from './env';
@@ -41,6 +43,7 @@ export const allConfigs = [
   appConfig,
   authConfig,
   bankConfig,
+  chatConfig,
   cryptoConfig,
   databaseConfig,
   httpConfig,
@@ -64,6 +67,7 @@ export function validateAllConfig(env = process.env): void {
     loadAppConfig,
     loadAuthConfig,
     loadBankConfig,
+    loadChatConfig,
     loadCryptoConfig,
     loadDatabaseConfig,
     loadHttpConfig,

@@ -10,7 +10,7 @@ import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination'
 import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
-import { TradesRepository } from '../trades/trades.repository';
+import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
 import { isTimeCursor } from '../common/http/time-cursor';
@@ -65,7 +65,7 @@ export class DisputesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly disputes: DisputesRepository,
-    private readonly trades: TradesRepository,
+    private readonly trades: TradeReadsRepository,
     private readonly timeline: TradeTimeline,
     private readonly tradesService: TradeTransitionsService,
     private readonly audit: AuditRepository,

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { MessageRetentionRepository } from '../chat/message-retention.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { UsersModule } from '../users/users.module';
 import { HousekeepingProcessor } from './housekeeping.processor';
@@ -12,8 +13,8 @@ export class HousekeepingModule {
     return {
       module: HousekeepingModule,
       imports: [IdempotencyModule, UsersModule],
-      // The handle retention's SQL needs nothing but the database: provided here, where the sweep runs.
-      providers: workers ? [HousekeepingProcessor, HousekeepingScheduler, HandleRetentionRepository] : [],
+      // The handle and message retentions' SQL needs nothing but the database: provided here, where the sweeps run.
+      providers: workers ? [HousekeepingProcessor, HousekeepingScheduler, HandleRetentionRepository, MessageRetentionRepository] : [],
     };
   }
 }

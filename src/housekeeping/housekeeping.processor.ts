@@ -4,7 +4,8 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { tradesConfig } from '../config';
+import { MessageRetentionRepository } from '../chat/message-retention.repository';
+import { chatConfig, tradesConfig } from '../config';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
@@ -24,6 +25,7 @@ const ERASE_BATCH = 500;
   JOBS.housekeeping.purgeIdempotencyKeys,
   JOBS.housekeeping.purgePublishedOutbox,
   JOBS.housekeeping.eraseHandleSnapshots,
+  JOBS.housekeeping.eraseMessageTexts,
 ])
 @Processor(QUEUES.housekeeping)
 export class HousekeepingProcessor extends WorkerHost {
@@ -36,6 +38,8 @@ export class HousekeepingProcessor extends WorkerHost {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly handles: HandleRetentionRepository,
     @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
+    private readonly messages: MessageRetentionRepository,
+    @Inject(chatConfig.KEY) private readonly chat: ConfigType<typeof chatConfig>,
   ) {
     super();
   }
@@ -54,6 +58,8 @@ export class HousekeepingProcessor extends WorkerHost {
         };
       case JOBS.housekeeping.eraseHandleSnapshots:
         return { deleted: await this.repeat(() => this.handles.eraseDue(this.trades.handleRetentionMs, ERASE_BATCH), ERASE_BATCH) };
+      case JOBS.housekeeping.eraseMessageTexts:
+        return { deleted: await this.repeat(() => this.messages.eraseDue(this.chat.messageRetentionMs, ERASE_BATCH), ERASE_BATCH) };
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.housekeeping}`);
     }

@@ -1,7 +1,9 @@
+import { MESSAGE_CONTEXT } from '../chat/message-content';
 import { STATEMENT_CONTEXT } from '../disputes/statement-content';
 import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
+import { RATING_COMMENT_CONTEXT } from '../ratings/rating-content';
 import { WEBHOOK_SECRET_CONTEXT } from '../notifications/webhooks/delivery-job';
 
 /**
@@ -34,5 +36,7 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'idempotency_keys', id: ['owner_id', 'key'], column: 'response', context: RESPONSE_CONTEXT },
   { table: 'dispute_statements', id: ['id'], column: 'text', context: STATEMENT_CONTEXT.text },
   { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
+  { table: 'ratings', id: ['id'], column: 'comment', context: RATING_COMMENT_CONTEXT },
+  { table: 'trade_messages', id: ['id'], column: 'text', context: MESSAGE_CONTEXT },
   { table: 'webhook_endpoints', id: ['id'], column: 'secret', context: WEBHOOK_SECRET_CONTEXT },
 ];

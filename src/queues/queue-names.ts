@@ -31,6 +31,8 @@ export const JOBS = {
     purgePublishedOutbox: 'purge-published-outbox',
     /** Erases ended trades' payment handle snapshots once HANDLE_RETENTION_MS has passed and nothing is owed. */
     eraseHandleSnapshots: 'erase-handle-snapshots',
+    /** Erases the texts of messages whose trade ended MESSAGE_RETENTION_MS ago. */
+    eraseMessageTexts: 'erase-message-texts',
   },
   rates: {
     refreshReference: 'refresh-reference-rate',

@@ -1,4 +1,4 @@
-import { decide, draw } from './faults';
+import { decide, draw, webhookCopies } from './faults';
 
 describe('fault decisions', () => {
   it('repeat for the same seed and call, and differ across seeds', () => {
@@ -31,5 +31,15 @@ describe('fault decisions', () => {
     expect(decide(payoutsOnly, 1n, '/v1/payments/payouts/B-1')).toEqual({ kind: 'down' });
     expect(decide(payoutsOnly, 1n, '/v2/payments/authorizations/A-1/capture')).toEqual({ kind: 'ok', latencyMs: 0, failAfter: false });
     expect(decide(payoutsOnly, 1n)).toEqual({ kind: 'ok', latencyMs: 0, failAfter: false });
+  });
+
+  it('queues a webhook once, never, twice or late as its faults say', () => {
+    expect(webhookCopies({}, 'E-1')).toEqual([0]);
+    expect(webhookCopies({ dropWebhooks: 1 }, 'E-1')).toEqual([]);
+    expect(webhookCopies({ duplicateWebhooks: 1 }, 'E-1')).toEqual([0, 0]);
+    for (const delay of webhookCopies({ duplicateWebhooks: 1, reorderWebhooks: true }, 'E-1')) {
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(2000);
+    }
   });
 });

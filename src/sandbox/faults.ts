@@ -40,3 +40,14 @@ export function decide(settings: FaultSettings, call: bigint, path?: string): Fa
   const failAfter = settings.failAfterSuccess ? draw(seed, call, 'fail-after') < settings.failAfterSuccess : false;
   return { kind: 'ok', latencyMs: Math.min(settings.latencyMs ?? 0, 30000), failAfter };
 }
+
+/**
+ * The webhook faults for one event: the delay of each copy to queue. None when the event is dropped, two when
+ * it is duplicated, each with a random delay of up to 2 s when events are reordered.
+ */
+export function webhookCopies(settings: FaultSettings, eventId: string): number[] {
+  const roll = (purpose: string) => draw(settings.seed ?? 0, BigInt(Date.now()), `${purpose}:${eventId}`);
+  if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return [];
+  const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+  return Array.from({ length: copies }, (_, copy) => (settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0));
+}

@@ -9,6 +9,11 @@ import { PaypalMockReplays } from './paypal/paypal-mock.replays';
 import { PaypalMockOAuth } from './paypal/paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal/paypal-mock.service';
 import { PaypalMockWebhooks } from './paypal/paypal-mock.webhooks';
+import { PaypalMockPaymentsRepository } from './paypal/paypal-mock-payments.repository';
+import { PaypalMockPayoutsRepository } from './paypal/paypal-mock-payouts.repository';
+import { PaypalMockRepository } from './paypal/paypal-mock.repository';
+import { BankMockRepository } from './bank/bank-mock.repository';
+import { WechatMockRepository } from './wechat/wechat-mock.repository';
 import { BankMockController } from './bank/bank-mock.controller';
 import { BankMockProcessor } from './bank/bank-mock.processor';
 import { BankMockService } from './bank/bank-mock.service';
@@ -40,6 +45,11 @@ export class SandboxModule {
         PaypalMockReports,
         PaypalMockReplays,
         PaypalMockWebhooks,
+        PaypalMockPaymentsRepository,
+        PaypalMockPayoutsRepository,
+        PaypalMockRepository,
+        BankMockRepository,
+        WechatMockRepository,
         BankMockService,
         WechatMockService,
         WechatMerchantKey,

@@ -12,7 +12,7 @@ import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
 import { settleJobId } from '../queues/job-ids';
 import { keepTrying } from '../queues/retry-policies';
-import { TradeTimeline } from './trade-timeline';
+import { StateChangedDetail, TradeTimeline } from './trade-timeline';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 type MovedTrade = Trade & { previousState: TradeState };
@@ -43,7 +43,7 @@ export class TradeMoves {
     trade: Trade,
     to: TradeState,
     actor: Actor,
-    detail: Record<string, unknown>,
+    detail: StateChangedDetail,
     effects: TransitionEffects = {},
   ): Promise<MovedTrade> {
     const moved = await this.apply(manager, trade, to, actor, detail, effects);
@@ -64,7 +64,7 @@ export class TradeMoves {
     trade: Trade,
     to: TradeState,
     actor: Actor,
-    detail: Record<string, unknown>,
+    detail: StateChangedDetail,
     due: DeadlineColumn,
   ): Promise<MovedTrade | null> {
     return this.apply(manager, trade, to, actor, detail, {}, due);
@@ -75,7 +75,7 @@ export class TradeMoves {
     trade: Trade,
     to: TradeState,
     actor: Actor,
-    detail: Record<string, unknown>,
+    detail: StateChangedDetail,
     effects: TransitionEffects,
     due?: DeadlineColumn,
   ): Promise<MovedTrade | null> {

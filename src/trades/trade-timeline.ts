@@ -5,8 +5,51 @@ import { TimelineRepository } from './timeline.repository';
 import type { Actor, TradeEvent } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 
-/** What a transition tells the parties beside its states: a reason, the transfer reported, the decision, ... */
-export type StateChangedDetail = Record<string, unknown>;
+/** Why a trade moved when no provider or decision did it: a party's action, a deadline, the platform. */
+export type StateChangeReason =
+  'cancelled_by_party' | 'receipt_confirmed' | 'self_trade' | 'funding_window_passed' | 'payout_window_passed';
+
+/** The provider's ids of the USD now held in escrow. */
+export type FundingConfirmedDetail =
+  | { provider: 'paypal'; orderId: string; authorizationId: string }
+  | { provider: 'bank_transfer'; reference: string | null; transferId: string };
+
+/** The provider's ids of the payout that ended a release. */
+export interface ReleaseCompletedDetail {
+  provider: 'paypal' | 'bank_transfer';
+  captureId?: string;
+  payoutBatchId: string;
+}
+
+/** How the USD went back: a PayPal capture refunded or its authorization voided, or a bank return. */
+export type RefundCompletedDetail =
+  | { provider: 'paypal'; refundedCapture: string; refundId?: string }
+  | { provider: 'paypal'; voided: string | null }
+  | { provider: 'bank_transfer'; returnId?: string };
+
+/** The provider's ids of both legs of a split. */
+export interface SplitCompletedDetail {
+  provider: 'paypal' | 'bank_transfer';
+  refundId?: string;
+  payoutBatchId: string;
+}
+
+/** A dispute's reason, as the disputes module words it (trades does not import disputes). */
+export type DisputeOpenedReason = string;
+
+/** What a transition tells the parties beside its states: one of the shapes the transitions write. */
+export type StateChangedDetail =
+  | { reason: StateChangeReason }
+  | { wechatTransferId: string }
+  | { verified: true; wechatTransferId: string }
+  | { reason: 'transfer_found_before_refund'; wechatTransferId: string }
+  | { reason: DisputeOpenedReason; disputeId: string }
+  | { outcome: 'release' | 'refund' }
+  | { outcome: 'split'; travelerUsd: string; counterpartyUsd: string }
+  | FundingConfirmedDetail
+  | ReleaseCompletedDetail
+  | RefundCompletedDetail
+  | (SplitCompletedDetail & { feeUsd: string });
 
 /** An operator's action on the trade: what they did, and what it was about (never a handle or message text). */
 export type OperatorNoteDetail = { action: string; disputeId?: string } & Record<string, unknown>;
@@ -67,7 +110,7 @@ export class TradeTimeline {
     to: TradeState,
     detail: StateChangedDetail,
   ): Promise<void> {
-    return this.write(manager, tradeId, { actor, type: 'state_changed', fromState: from, toState: to, detail });
+    return this.write(manager, tradeId, { actor, type: 'state_changed', fromState: from, toState: to, detail: { ...detail } });
   }
 
   operatorNote(manager: EntityManager, tradeId: string, operatorId: string, detail: OperatorNoteDetail): Promise<void> {

@@ -11,6 +11,13 @@ import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';
 import { ProviderHealth } from '../provider-health/provider-health.service';
 import { TradeMoves } from './trade-moves';
+import type {
+  FundingConfirmedDetail,
+  RefundCompletedDetail,
+  ReleaseCompletedDetail,
+  SplitCompletedDetail,
+  StateChangeReason,
+} from './trade-timeline';
 import type { Actor, Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
@@ -49,7 +56,7 @@ export class TradeTransitionsService {
    * The provider confirmed the USD in escrow (called by the funding flow): `awaiting_funding` → `funded`.
    * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job.
    */
-  async confirmFunding(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+  async confirmFunding(manager: EntityManager, tradeId: string, detail: FundingConfirmedDetail): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
     const moved = await this.moves.move(manager, trade, 'funded', { kind: 'system', id: null }, detail, {
       funded: { payoutWindowMs: this.config.payoutWindowMs },
@@ -81,7 +88,7 @@ export class TradeTransitionsService {
   }
 
   /** The platform ends an unfunded trade (a self-trade found at funding): `awaiting_funding` → `cancelled`. */
-  async cancelBySystem(manager: EntityManager, tradeId: string, reason: string): Promise<Trade> {
+  async cancelBySystem(manager: EntityManager, tradeId: string, reason: StateChangeReason): Promise<Trade> {
     const locked = await this.trades.lockForEnding(manager, await this.moves.require(manager, tradeId));
     const moved = await this.moves.move(manager, locked.trade, 'cancelled', { kind: 'system', id: null }, { reason });
     await this.moves.endUncompleted(manager, locked, null);
@@ -157,7 +164,7 @@ export class TradeTransitionsService {
   }
 
   /** WeChat confirmed the reported transfer (the verification job): `payout_sent` → `releasing`. */
-  async releaseVerified(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+  async releaseVerified(manager: EntityManager, tradeId: string, detail: { wechatTransferId: string }): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
     const moved = await this.moves.move(manager, trade, 'releasing', { kind: 'system', id: null }, { verified: true, ...detail });
     await this.moves.queueSettlement(manager, tradeId, 'releasing');
@@ -243,7 +250,7 @@ export class TradeTransitionsService {
   }
 
   /** The provider confirmed the payout (called by settlement): `releasing` → `completed`, the books settled, both counters up. */
-  async completeRelease(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+  async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail): Promise<Trade> {
     // The users before the trade and its ledger entries: both parties' counters change at the end.
     const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
     const moved = await this.moves.move(manager, trade, 'completed', { kind: 'system', id: null }, detail);
@@ -271,7 +278,7 @@ export class TradeTransitionsService {
   async completeRefund(
     manager: EntityManager,
     tradeId: string,
-    detail: Record<string, unknown>,
+    detail: RefundCompletedDetail,
     how: 'voided' | 'paid_back' = 'voided',
   ): Promise<Trade> {
     const locked = await this.trades.lockForEnding(manager, await this.moves.require(manager, tradeId));
@@ -285,7 +292,7 @@ export class TradeTransitionsService {
   }
 
   /** Both legs of a split confirmed: `splitting` → `settled_split`; the fee is the same basis points of the counterparty's part. */
-  async completeSplit(manager: EntityManager, tradeId: string, detail: Record<string, unknown>): Promise<Trade> {
+  async completeSplit(manager: EntityManager, tradeId: string, detail: SplitCompletedDetail): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
     const split = await this.trades.splitOf(manager, tradeId);
     if (!split) throw new Error(`Trade ${tradeId} has no split`);

@@ -15,6 +15,7 @@ import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
 import { TradeTimeline } from './trade-timeline';
 import { TradeSettlementRepository } from './trade-settlement.repository';
+import { TradeReadsRepository } from './trade-reads.repository';
 import { TradeMoves } from './trade-moves';
 import { TradeOpeningService } from './trade-opening.service';
 import { TradePartyActionsService } from './trade-party-actions.service';
@@ -37,6 +38,7 @@ export class TradesModule {
         TimelineRepository,
         TradeTimeline,
         TradeSettlementRepository,
+        TradeReadsRepository,
         TradeMoves,
         TradeOpeningService,
         TradePartyActionsService,
@@ -52,10 +54,9 @@ export class TradesModule {
       ],
       exports: [
         TradeTransitionsService,
-        TradesRepository,
-        TimelineRepository,
         TradeTimeline,
         TradeSettlementRepository,
+        TradeReadsRepository,
         LedgerCheckService,
         HandleRevealsRepository,
       ],

@@ -47,8 +47,20 @@ export class ReputationCountersRepository {
   }
 
   /**
+   * A rating received, in the rating's transaction: its score into the rated user's sum and count, from which the
+   * average is computed (never from the ratings themselves).
+   */
+  async countRating(manager: EntityManager, ratedId: string, score: number): Promise<void> {
+    await this.lockCounters(manager, [ratedId]);
+    await manager.query(`UPDATE user_reputation SET rating_sum = rating_sum + $2, rating_count = rating_count + 1 WHERE user_id = $1`, [
+      ratedId,
+      score,
+    ]);
+  }
+
+  /**
    * The users' rows, then their counters, each in id order: every path that counts (a completion, a dispute
-   * decided, a trade ended) takes them the same way, so two of them for the same people never deadlock.
+   * decided, a trade ended, a rating) takes them the same way, so two of them for the same people never deadlock.
    */
   private async lockCounters(manager: EntityManager, userIds: string[]): Promise<void> {
     await manager.query(`SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [userIds]);

@@ -18,3 +18,12 @@ export async function bankTransfer(api: Api, id: string): Promise<BankTransfer> 
   if (response.status !== 200) throw new Error(`bank transfer: ${response.status} ${response.text}`);
   return response.body;
 }
+
+/** The returns the bank made of an incoming transfer, oldest first, as its API lists them. */
+export async function bankReturns(api: Api, transferId: string): Promise<BankTransfer[]> {
+  const response = await api('GET', `/sandbox/bank/v1/transfers?returnsTransferId=${encodeURIComponent(transferId)}`, {
+    headers: { authorization: `Bearer ${DEV_BANK_API_KEY}` },
+  });
+  if (response.status !== 200) throw new Error(`bank returns: ${response.status} ${response.text}`);
+  return response.body.data;
+}

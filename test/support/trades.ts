@@ -3,8 +3,20 @@ import { registerUser, TestUser } from './factories';
 import type { Api } from './http';
 import { fixed, wechatId, withWallet } from './market';
 import { eventually } from './test-app';
+import type {
+  FundingConfirmedDetail,
+  RefundCompletedDetail,
+  ReleaseCompletedDetail,
+  SplitCompletedDetail,
+} from '../../src/trades/trade-timeline';
 
 export type PaymentMethod = 'paypal' | 'bank_transfer';
+
+/** Provider ids for the transitions a test drives itself, with no provider behind them. */
+export const FUNDED: FundingConfirmedDetail = { provider: 'paypal', orderId: 'ORDER-TEST', authorizationId: 'AUTH-TEST' };
+export const RELEASED: ReleaseCompletedDetail = { provider: 'paypal', payoutBatchId: 'BATCH-TEST' };
+export const REFUNDED: RefundCompletedDetail = { provider: 'paypal', voided: 'AUTH-TEST' };
+export const SPLIT_SETTLED: SplitCompletedDetail = { provider: 'paypal', refundId: 'REFUND-TEST', payoutBatchId: 'BATCH-TEST' };
 
 /** Each party's payment handles, as the other party or an operator may be shown them. */
 export interface TradeHandles {

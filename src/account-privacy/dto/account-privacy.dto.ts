@@ -66,6 +66,11 @@ export class AccountExportView {
   @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
   @ApiProperty({ description: 'TradeView[] as GET /v1/trades shows them, each with its whole timeline' }) trades: unknown[];
   @ApiProperty({ description: 'DisputeView[] of the caller’s trades, with their statements' }) disputes: unknown[];
-  @ApiProperty({ description: 'the caller’s trade messages' }) messages: unknown[];
-  @ApiProperty({ description: '{given, received}: ratings' }) ratings: { given: unknown[]; received: unknown[] };
+  @ApiProperty({ description: 'MessageView[]: the messages the caller sent, oldest first (not the other party’s)' })
+  messages: unknown[];
+  @ApiProperty({
+    description:
+      '{given, received}: ratings the caller gave ({tradeId, score, comment, createdAt}) and received ({tradeId, score, comment, raterRole, createdAt})',
+  })
+  ratings: { given: unknown[]; received: unknown[] };
 }

@@ -28,9 +28,12 @@ export const ERROR_CODES = {
   wechat_transfer_used: { status: 409, title: 'WeChat transfer already used' },
   too_many_statements: { status: 409, title: 'Too many statements' },
   dispute_assigned: { status: 409, title: 'Dispute held by another operator' },
+  already_rated: { status: 409, title: 'Already rated' },
   /** The trade's payment handles were erased after their retention period (HANDLE_RETENTION_MS): nothing to reveal. */
   handle_erased: { status: 409, title: 'Payment handle erased' },
   wallet_locked: { status: 409, title: 'Payment handle locked' },
+  /** The trade ended longer ago than MESSAGE_WINDOW_AFTER_END_MS: it takes no more messages. */
+  trade_closed: { status: 409, title: 'Trade closed' },
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   live_trades: { status: 409, title: 'Account has live trades' },

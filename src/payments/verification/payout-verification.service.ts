@@ -67,7 +67,7 @@ export class PayoutVerificationService {
       // An outage whose deadlines are still being extended (by another caller's recovery) decides nothing yet.
       if (byDeadline && (await this.health.isDown('wechat'))) throw new NotYet('WeChat is recovering from an outage');
       if (verdict.ok) {
-        await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId });
+        await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId! });
         return 'releasing';
       }
       await this.disputes.openBySystem(manager, tradeId, verdict.finding);

@@ -101,7 +101,8 @@ export class BankMockController {
 
   @Get('v1/transfers')
   @ApiOperation({
-    summary: 'Bank API: incoming transfers with a reference, or (settledFrom, settledTo, page, limit) those settled in a window',
+    summary:
+      'Bank API: incoming transfers with a reference, the returns of a transfer (returnsTransferId), or (settledFrom, settledTo, page, limit) those settled in a window',
   })
   @ApiOkResponse({ description: '{data: [transfers]} (a window: and hasMore)' })
   async transfers(
@@ -110,6 +111,13 @@ export class BankMockController {
   ): Promise<{ data: BankTransferView[]; hasMore?: boolean }> {
     await this.guard(request);
     if (query.settledFrom !== undefined || query.settledTo !== undefined) return this.settledWindow(query);
+    const returnsOf = query.returnsTransferId;
+    if (returnsOf !== undefined) {
+      if (typeof returnsOf !== 'string' || returnsOf.length === 0 || returnsOf.length > 64) {
+        throw DomainError.validation([{ field: 'returnsTransferId', code: 'invalid', message: 'returnsTransferId is a transfer id' }]);
+      }
+      return { data: await this.bank.returnsOf(returnsOf) };
+    }
     const reference = query.reference;
     if (typeof reference !== 'string' || reference.length === 0 || reference.length > 64) {
       throw DomainError.validation([{ field: 'reference', code: 'required', message: 'reference is required' }]);

@@ -3,29 +3,17 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { bankConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { draw } from '../faults';
+import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { SandboxUrls } from '../sandbox-urls';
 import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../queues/job-ids';
 import { mockWebhookRetry } from '../../queues/retry-policies';
-
-interface TransferRow {
-  id: string;
-  direction: 'incoming' | 'return';
-  reference: string | null;
-  amount_cents: string;
-  sender_account: string | null;
-  returns_transfer_id: string | null;
-  status: 'pending' | 'settled' | 'failed' | 'returned';
-  created_at: Date;
-  settled_at: Date | null;
-}
+import { BankMockRepository, TransferRow } from './bank-mock.repository';
 
 /** The bank's view of a transfer, as its API answers and its callbacks carry it (no account numbers). */
 export interface BankTransferView {
@@ -63,6 +51,7 @@ const view = (row: TransferRow): BankTransferView => ({
 export class BankMockService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transfers: BankMockRepository,
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>,
@@ -80,37 +69,34 @@ export class BankMockService {
   /** Someone's bank sends money with a reference: pending now, settled after the delay. */
   async receive(input: { reference: string; amountCents: bigint; senderAccount: string }): Promise<BankTransferView> {
     return this.dataSource.transaction(async (manager) => {
-      const rows: TransferRow[] = await manager.query(
-        `INSERT INTO bank_mock_transfers (id, direction, reference, amount_cents, sender_account, status)
-         VALUES ($1, 'incoming', $2, $3, $4, 'pending') RETURNING *`,
-        [newTransferId(), input.reference, input.amountCents.toString(), input.senderAccount],
-      );
-      await this.scheduleSettlement(manager, rows[0].id);
-      return view(rows[0]);
+      const transfer = await this.transfers.insertIncoming(manager, input);
+      await this.scheduleSettlement(manager, transfer.id);
+      return view(transfer);
     });
   }
 
   async find(id: string): Promise<BankTransferView> {
-    const rows: TransferRow[] = await this.dataSource.query(`SELECT * FROM bank_mock_transfers WHERE id = $1`, [id]);
-    if (!rows[0]) throw DomainError.notFound('Transfer');
-    return view(rows[0]);
+    const transfer = await this.transfers.find(id);
+    if (!transfer) throw DomainError.notFound('Transfer');
+    return view(transfer);
   }
 
   async incomingByReference(reference: string): Promise<BankTransferView[]> {
+    return (await this.transfers.incomingByReference(reference)).map(view);
+  }
+
+  /** The returns made of an incoming transfer, oldest first (what the sender's statement shows came back). */
+  async returnsOf(transferId: string): Promise<BankTransferView[]> {
     const rows: TransferRow[] = await this.dataSource.query(
-      `SELECT * FROM bank_mock_transfers WHERE direction = 'incoming' AND reference = $1 ORDER BY created_at, id LIMIT 100`,
-      [reference],
+      `SELECT * FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at, id LIMIT 100`,
+      [transferId],
     );
     return rows.map(view);
   }
 
   /** Incoming transfers settled in `[from, to]`, oldest first, one page (the bank's statement, for reconciliation). */
   async settledIncoming(from: Date, to: Date, page: number, limit: number): Promise<{ data: BankTransferView[]; hasMore: boolean }> {
-    const rows: TransferRow[] = await this.dataSource.query(
-      `SELECT * FROM bank_mock_transfers WHERE direction = 'incoming' AND settled_at BETWEEN $1 AND $2
-        ORDER BY settled_at, id LIMIT $3 OFFSET $4`,
-      [from, to, limit + 1, (page - 1) * limit],
-    );
+    const rows = await this.transfers.settledIncoming(from, to, limit + 1, (page - 1) * limit);
     return { data: rows.slice(0, limit).map(view), hasMore: rows.length > limit };
   }
 
@@ -122,31 +108,23 @@ export class BankMockService {
    */
   async createReturn(idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
     return this.dataSource.transaction(async (manager) => {
-      const original: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 FOR UPDATE`, [input.transferId]);
-      const incoming = original[0];
-      const existing: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
-      if (existing[0]) return view(sameReturn(existing[0], input));
+      const incoming = await this.transfers.find(input.transferId, manager, true);
+      const existing = await this.transfers.findByIdempotencyKey(manager, idempotencyKey);
+      if (existing) return view(sameReturn(existing, input));
       if (!incoming || incoming.direction !== 'incoming') throw DomainError.notFound('Transfer');
       if (incoming.status !== 'settled') throw new DomainError('conflict', 'Only a settled transfer can be returned');
-      const returned: { total: string }[] = await manager.query(
-        `SELECT coalesce(sum(amount_cents), 0)::text AS total FROM bank_mock_transfers WHERE returns_transfer_id = $1 AND status NOT IN ('failed', 'returned')`,
-        [incoming.id],
-      );
-      if (BigInt(returned[0].total) + input.amountCents > BigInt(incoming.amount_cents)) {
+      const returned = await this.transfers.returnedOf(manager, incoming.id);
+      if (returned + input.amountCents > BigInt(incoming.amount_cents)) {
         throw new DomainError('insufficient_amount', 'More than what is left of the transfer');
       }
-      const rows: TransferRow[] = await manager.query(
-        `INSERT INTO bank_mock_transfers (id, direction, amount_cents, sender_account, returns_transfer_id, idempotency_key, status)
-         VALUES ($1, 'return', $2, $3, $4, $5, 'pending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-        [newTransferId(), input.amountCents.toString(), incoming.sender_account, incoming.id, idempotencyKey],
-      );
-      if (!rows[0]) {
+      const created = await this.transfers.insertReturn(manager, incoming, input.amountCents, idempotencyKey);
+      if (!created) {
         // A concurrent return took the key first (committed by now: the insert waited for it).
-        const first: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE idempotency_key = $1`, [idempotencyKey]);
-        return view(sameReturn(first[0], input));
+        const first = await this.transfers.findByIdempotencyKey(manager, idempotencyKey);
+        return view(sameReturn(first!, input));
       }
-      await this.scheduleSettlement(manager, rows[0].id);
-      return view(rows[0]);
+      await this.scheduleSettlement(manager, created.id);
+      return view(created);
     });
   }
 
@@ -155,18 +133,11 @@ export class BankMockService {
    * money left), and the receiving bank sends it back a delay later (`bounce`).
    */
   async settle(manager: EntityManager, id: string): Promise<void> {
-    const rows: TransferRow[] = await manager.query(`SELECT * FROM bank_mock_transfers WHERE id = $1 AND status = 'pending' FOR UPDATE`, [
-      id,
-    ]);
-    const transfer = rows[0];
+    const transfer = await this.transfers.findPendingForUpdate(manager, id);
     if (!transfer) return;
-    const updated = await returningRows<TransferRow>(
-      manager,
-      `UPDATE bank_mock_transfers SET status = 'settled', settled_at = now() WHERE id = $1 RETURNING *`,
-      [id],
-    );
-    await this.emit(manager, transfer.direction === 'incoming' ? 'transfer.settled' : 'return.settled', view(updated[0]));
-    if (transfer.direction === 'return' && (await this.isClosed(manager, transfer.sender_account))) {
+    const updated = await this.transfers.markSettled(manager, id);
+    await this.emit(manager, transfer.direction === 'incoming' ? 'transfer.settled' : 'return.settled', view(updated));
+    if (transfer.direction === 'return' && (await this.transfers.isClosed(manager, transfer.sender_account))) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.bounceReturn,
@@ -179,27 +150,14 @@ export class BankMockService {
 
   /** The receiving bank refused a settled return (its account is closed): the money is back with us. */
   async bounce(manager: EntityManager, id: string): Promise<void> {
-    const updated = await returningRows<TransferRow>(
-      manager,
-      `UPDATE bank_mock_transfers SET status = 'returned' WHERE id = $1 AND direction = 'return' AND status = 'settled' RETURNING *`,
-      [id],
-    );
-    if (updated[0]) await this.emit(manager, 'return.returned', view(updated[0]));
+    const updated = await this.transfers.markReturned(manager, id);
+    if (updated) await this.emit(manager, 'return.returned', view(updated));
   }
 
   /** Sandbox: an account is closed (returns to it bounce) or open again. */
   async setAccount(account: string, closed: boolean): Promise<{ account: string; closed: boolean }> {
-    await this.dataSource.query(
-      `INSERT INTO bank_mock_accounts (account, closed) VALUES ($1, $2)
-       ON CONFLICT (account) DO UPDATE SET closed = EXCLUDED.closed, updated_at = now()`,
-      [account, closed],
-    );
+    await this.transfers.setAccount(account, closed);
     return { account, closed };
-  }
-
-  private async isClosed(manager: EntityManager, account: string | null): Promise<boolean> {
-    const rows = await manager.query(`SELECT closed FROM bank_mock_accounts WHERE account = $1`, [account]);
-    return rows[0]?.closed === true;
   }
 
   private async scheduleSettlement(manager: EntityManager, id: string): Promise<void> {
@@ -215,18 +173,14 @@ export class BankMockService {
   /** Queues the callback; the webhook faults act here, as at the PayPal mock. Each delivery is signed when sent. */
   private async emit(manager: EntityManager, type: BankEventType, data: BankTransferView): Promise<void> {
     const event = { id: `evt_${randomBytes(12).toString('hex')}`, type, created: new Date().toISOString(), data };
-    const settings = await this.faults.get('bank', manager);
-    const seed = settings.seed ?? 0;
-    const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${event.id}`);
-    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
-    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
-    for (let copy = 0; copy < copies; copy += 1) {
+    const delays = webhookCopies(await this.faults.get('bank', manager), event.id);
+    for (const [copy, delayMs] of delays.entries()) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxBank,
         jobName: JOBS.sandboxBank.deliverWebhook,
         jobId: bankWebhookJobId(event.id, copy),
         payload: { event, url: this.config.mockWebhookUrl ?? this.urls.callback('bank') },
-        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        delayMs,
         retry: mockWebhookRetry(this.config),
       });
     }
@@ -239,8 +193,4 @@ function sameReturn(existing: TransferRow, input: { transferId: string; amountCe
     throw new DomainError('idempotency_key_reused', 'This idempotency key was used for another return');
   }
   return existing;
-}
-
-function newTransferId(): string {
-  return `BT${randomBytes(10).toString('hex').toUpperCase()}`;
 }

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { paypalConfig } from '../../config';
 import { PaypalMockError, PaypalOAuthError } from './paypal-mock.errors';
+import { PaypalMockRepository } from './paypal-mock.repository';
 
 const KNOWN_TOKENS_MAX = 10000;
 
@@ -15,7 +14,7 @@ export class PaypalMockOAuth {
   private readonly knownTokens = new Map<string, number>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: PaypalMockRepository,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
   ) {}
 
@@ -31,10 +30,7 @@ export class PaypalMockOAuth {
     if (grantType !== 'client_credentials') throw new PaypalOAuthError(400, 'unsupported_grant_type', 'Grant Type is NULL');
     const token = `A21AA${randomBytes(32).toString('base64url')}`;
     const expiresIn = 32400;
-    await this.dataSource.query(
-      `INSERT INTO paypal_mock_tokens (token, client_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')`,
-      [token, clientId, expiresIn],
-    );
+    await this.repository.insertToken(token, clientId, expiresIn);
     this.knownTokens.set(token, Date.now() + expiresIn * 1000);
     return {
       scope: 'https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/payments/refund',
@@ -57,13 +53,10 @@ export class PaypalMockOAuth {
     const [scheme, token] = (authorization ?? '').split(' ');
     if (scheme !== 'Bearer' || !token) throw PaypalMockError.unauthenticated();
     if ((this.knownTokens.get(token) ?? 0) > Date.now()) return;
-    const rows: { expires_in_ms: number }[] = await this.dataSource.query(
-      `SELECT (extract(epoch FROM expires_at - now()) * 1000)::bigint AS expires_in_ms FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`,
-      [token],
-    );
-    if (rows.length === 0) throw PaypalMockError.unauthenticated();
+    const expiresInMs = await this.repository.tokenExpiresInMs(token);
+    if (expiresInMs === undefined) throw PaypalMockError.unauthenticated();
     // Tokens are never revoked, only expire; clients hold a handful each, so the map stays small.
     if (this.knownTokens.size >= KNOWN_TOKENS_MAX) this.knownTokens.clear();
-    this.knownTokens.set(token, Date.now() + Number(rows[0].expires_in_ms));
+    this.knownTokens.set(token, Date.now() + expiresInMs);
   }
 }

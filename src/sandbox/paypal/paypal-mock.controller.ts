@@ -1,10 +1,11 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
 import { registerForeignErrorFormat } from '../../common/errors/foreign-error-formats';
 import { formatAmount } from '../../common/money';
 import { FaultsService } from '../faults.service';
+import { mockErrorName } from '../mock-error-names';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
@@ -12,6 +13,7 @@ import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
 import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
+import { PaypalMockRepository } from './paypal-mock.repository';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
 import { signedString, verifyTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -26,14 +28,12 @@ registerForeignErrorFormat({
     status: problem.status,
     contentType: 'application/json',
     body: {
-      name:
-        problem.status === 404
-          ? 'RESOURCE_NOT_FOUND'
-          : problem.status === 401
-            ? 'AUTHENTICATION_FAILURE'
-            : problem.status >= 500
-              ? 'INTERNAL_SERVER_ERROR'
-              : 'INVALID_REQUEST',
+      name: mockErrorName(problem.status, {
+        notFound: 'RESOURCE_NOT_FOUND',
+        unauthenticated: 'AUTHENTICATION_FAILURE',
+        serverError: 'INTERNAL_SERVER_ERROR',
+        invalid: 'INVALID_REQUEST',
+      }),
       message: problem.detail,
       debug_id: 'mock',
       details: [{ issue: problem.code.toUpperCase() }],
@@ -60,6 +60,7 @@ export class PaypalMockController {
     private readonly payouts: PaypalMockPayouts,
     private readonly replays: PaypalMockReplays,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: PaypalMockRepository,
     private readonly urls: SandboxUrls,
   ) {}
 
@@ -97,6 +98,16 @@ export class PaypalMockController {
    */
   private base(): string {
     return this.urls.mock('paypal');
+  }
+
+  /** A read: 200 with what `find` answers. */
+  private show(request: PaypalRequest, reply: FastifyReply, find: () => Promise<unknown>): Promise<void> {
+    return this.run(request, reply, async () => ({ status: 200, body: await find() }));
+  }
+
+  /** A change (once per PayPal-Request-Id): 201 with what `make` answers. */
+  private created(request: PaypalRequest, reply: FastifyReply, make: (manager: EntityManager) => Promise<unknown>): Promise<void> {
+    return this.run(request, reply, async (manager) => ({ status: 201, body: await make(manager) }));
   }
 
   private static representation(prefer: string | undefined): boolean {
@@ -169,19 +180,15 @@ export class PaypalMockController {
   @Get('v2/payments/authorizations/:id')
   @ApiOperation({ summary: 'PayPal: show an authorization' })
   async getAuthorization(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    await this.run(request, reply, async () => ({
-      status: 200,
-      body: this.paypal.authorizationView(this.base(), await this.paypal.findAuthorization(id)),
-    }));
+    await this.show(request, reply, async () => this.paypal.authorizationView(this.base(), await this.paypal.findAuthorization(id)));
   }
 
   @Post('v2/payments/authorizations/:id/capture')
   @ApiOperation({ summary: 'PayPal: capture an authorization, in full or in part' })
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async (manager) => ({
-      status: 201,
-      body: this.paypal.captureView(this.base(), await this.paypal.capture(this.base(), id, body, manager)),
-    }));
+    await this.created(request, reply, async (manager) =>
+      this.paypal.captureView(this.base(), await this.paypal.capture(this.base(), id, body, manager)),
+    );
   }
 
   @Post('v2/payments/authorizations/:id/void')
@@ -203,19 +210,13 @@ export class PaypalMockController {
   @Get('v2/payments/captures/:id')
   @ApiOperation({ summary: 'PayPal: show a capture' })
   async getCapture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    await this.run(request, reply, async () => ({
-      status: 200,
-      body: this.paypal.captureView(this.base(), await this.paypal.findCapture(id)),
-    }));
+    await this.show(request, reply, async () => this.paypal.captureView(this.base(), await this.paypal.findCapture(id)));
   }
 
   @Post('v2/payments/captures/:id/refund')
   @ApiOperation({ summary: 'PayPal: refund a capture' })
   async refund(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async (manager) => ({
-      status: 201,
-      body: await this.paypal.refund(this.base(), id, body, manager),
-    }));
+    await this.created(request, reply, (manager) => this.paypal.refund(this.base(), id, body, manager));
   }
 
   // ---- Payouts v1 ----
@@ -223,22 +224,19 @@ export class PaypalMockController {
   @Post('v1/payments/payouts')
   @ApiOperation({ summary: 'PayPal: create a payout batch (deduplicated by sender_batch_id)' })
   async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async (manager) => ({
-      status: 201,
-      body: await this.payouts.create(this.base(), body, manager),
-    }));
+    await this.created(request, reply, (manager) => this.payouts.create(this.base(), body, manager));
   }
 
   @Get('v1/payments/payouts/:batchId')
   @ApiOperation({ summary: 'PayPal: show a payout batch and its items' })
   async getPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('batchId') batchId: string): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getBatch(this.base(), batchId) }));
+    await this.show(request, reply, () => this.payouts.getBatch(this.base(), batchId));
   }
 
   @Get('v1/payments/payouts-item/:itemId')
   @ApiOperation({ summary: 'PayPal: show a payout item' })
   async getPayoutItem(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('itemId') itemId: string): Promise<void> {
-    await this.run(request, reply, async () => ({ status: 200, body: await this.payouts.getItem(this.base(), itemId) }));
+    await this.show(request, reply, () => this.payouts.getItem(this.base(), itemId));
   }
 
   // ---- Webhook signatures ----
@@ -264,10 +262,7 @@ export class PaypalMockController {
       async () => {
         const transmissionId = String(body?.transmission_id ?? '');
         // The bytes that were sent, not a re-serialization of the event: the crc32 depends on them.
-        const rows = await this.dataSource.query(`SELECT raw_body FROM paypal_mock_transmissions WHERE transmission_id = $1`, [
-          transmissionId,
-        ]);
-        const raw: string | undefined = rows[0]?.raw_body;
+        const raw = await this.repository.transmissionBody(transmissionId);
         const identity = await this.identity.get();
         const ok =
           raw !== undefined &&
@@ -320,5 +315,12 @@ ${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX
       return;
     }
     void reply.status(200).header('content-type', 'application/json').send({ id: order.id, status: order.status });
+  }
+
+  @Delete('replays/:requestId')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Sandbox: PayPal's replay of a PayPal-Request-Id expires now (a repeat then runs as a new call)" })
+  async forgetReplay(@Param('requestId') requestId: string): Promise<{ requestId: string; forgotten: number }> {
+    return { requestId, forgotten: await this.replays.forget(requestId) };
   }
 }

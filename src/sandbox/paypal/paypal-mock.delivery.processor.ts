@@ -1,10 +1,8 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { paypalConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { signedString, signTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
@@ -12,6 +10,9 @@ import { HandlesJobs } from '../../queues/job-handlers';
 import { PaypalMockIdentity } from './paypal-mock.identity';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
+import { PaypalMockRepository } from './paypal-mock.repository';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 
 /**
  * The mock's background work: delivering events, settling payout batches, returning unclaimed payouts.
@@ -30,6 +31,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
     private readonly identity: PaypalMockIdentity,
     private readonly payouts: PaypalMockPayouts,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: PaypalMockRepository,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly urls: SandboxUrls,
   ) {
@@ -61,11 +63,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
     const transmissionId = randomUUID();
     const transmissionTime = new Date().toISOString();
     const signature = signTransmission(identity.privateKey, signedString(transmissionId, transmissionTime, this.config.webhookId, raw));
-    await this.dataSource.query(`INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) VALUES ($1, $2, $3)`, [
-      transmissionId,
-      event.id,
-      raw,
-    ]);
+    await this.repository.insertTransmission(transmissionId, event.id, raw);
     const response = await fetch(url, {
       method: 'POST',
       headers: {

@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
 
+/** PayPal's two refusals of a request, with an issue and its description: a bad request, and a business rule. */
+const REFUSALS = {
+  invalid: { status: 400, name: 'INVALID_REQUEST', message: 'Request is not well-formed, syntactically incorrect, or violates schema.' },
+  unprocessable: {
+    status: 422,
+    name: 'UNPROCESSABLE_ENTITY',
+    message: 'The requested action could not be performed, semantically incorrect, or failed business validation.',
+  },
+} as const;
+
 /** An error as PayPal's REST API answers it: `{name, message, debug_id, details: [{issue, description}]}`. */
 export class PaypalMockError extends Error {
   constructor(
@@ -32,13 +42,7 @@ export class PaypalMockError extends Error {
   }
 
   static unprocessable(issue: string, description: string): PaypalMockError {
-    return new PaypalMockError(
-      422,
-      'UNPROCESSABLE_ENTITY',
-      'The requested action could not be performed, semantically incorrect, or failed business validation.',
-      issue,
-      description,
-    );
+    return PaypalMockError.refusal('unprocessable', issue, description);
   }
 
   static notFound(what: string): PaypalMockError {
@@ -52,13 +56,12 @@ export class PaypalMockError extends Error {
   }
 
   static invalid(issue: string, description: string): PaypalMockError {
-    return new PaypalMockError(
-      400,
-      'INVALID_REQUEST',
-      'Request is not well-formed, syntactically incorrect, or violates schema.',
-      issue,
-      description,
-    );
+    return PaypalMockError.refusal('invalid', issue, description);
+  }
+
+  private static refusal(kind: keyof typeof REFUSALS, issue: string, description: string): PaypalMockError {
+    const { status, name, message } = REFUSALS[kind];
+    return new PaypalMockError(status, name, message, issue, description);
   }
 
   static unauthenticated(): PaypalMockError {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { formatAmount } from '../../common/money';
 import { PaypalMockError } from './paypal-mock.errors';
+import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
+import { PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
 
 const MAX_RANGE_MS = 31 * 24 * 60 * 60 * 1000;
 // Transaction Search's status letters: S success, P pending (an unclaimed payout is still pending), V reversed.
@@ -20,12 +20,13 @@ const signed = (cents: string) => formatAmount(-BigInt(cents), 'USD');
  */
 @Injectable()
 export class PaypalMockReports {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly payments: PaypalMockPaymentsRepository,
+    private readonly payouts: PaypalMockPayoutsRepository,
+  ) {}
 
   async refund(base: string, id: string): Promise<Record<string, unknown>> {
-    const rows: { id: string; capture_id: string; status: string; amount_cents: string; currency: string; create_time: Date }[] =
-      await this.dataSource.query(`SELECT * FROM paypal_mock_refunds WHERE id = $1`, [id]);
-    const refund = rows[0];
+    const refund = await this.payments.findRefund(id);
     if (!refund) throw PaypalMockError.notFound(id);
     return {
       id: refund.id,
@@ -53,26 +54,7 @@ export class PaypalMockReports {
       throw PaypalMockError.invalid('INVALID_PARAMETER_VALUE', 'page_size is 1 to 500 and page 1 to 10000.');
     const type = query.transaction_type;
     if (type !== undefined && type !== 'T0001') return this.page(base, query, start, end, page, pageSize, 0, []);
-    const total: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM paypal_mock_payout_items i JOIN paypal_mock_payout_batches b ON b.id = i.batch_id
-        WHERE b.create_time BETWEEN $1 AND $2`,
-      [start, end],
-    );
-    const rows: {
-      id: string;
-      batch_id: string;
-      status: string;
-      amount_cents: string;
-      fee_cents: string;
-      transaction_id: string | null;
-      create_time: Date;
-      time_processed: Date | null;
-    }[] = await this.dataSource.query(
-      `SELECT i.id, i.batch_id, i.status, i.amount_cents, i.fee_cents, i.transaction_id, b.create_time, i.time_processed
-         FROM paypal_mock_payout_items i JOIN paypal_mock_payout_batches b ON b.id = i.batch_id
-        WHERE b.create_time BETWEEN $1 AND $2 ORDER BY b.create_time, i.id LIMIT $3 OFFSET $4`,
-      [start, end, pageSize, (page - 1) * pageSize],
-    );
+    const { total, rows } = await this.payouts.searchItems(start, end, pageSize, (page - 1) * pageSize);
     const details = rows.map((row) => ({
       transaction_info: {
         paypal_account_id: 'YBMOCKACCOUNT',
@@ -87,7 +69,7 @@ export class PaypalMockReports {
         transaction_status: STATUS_LETTER[row.status] ?? 'P',
       },
     }));
-    return this.page(base, query, start, end, page, pageSize, total[0].n, details);
+    return this.page(base, query, start, end, page, pageSize, total, details);
   }
 
   private page(

@@ -3,11 +3,11 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
 import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { PaypalMockError } from './paypal-mock.errors';
-import { AuthorizationRow, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
+import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
+import { AuthorizationRow, CaptureRow, iso, money, OrderRow, positiveUsd, RefundRow } from './paypal-mock.rows';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 
 /**
@@ -21,6 +21,7 @@ export class PaypalMockService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly webhooks: PaypalMockWebhooks,
+    private readonly payments: PaypalMockPaymentsRepository,
   ) {}
 
   // ---- Orders v2 ----
@@ -51,18 +52,13 @@ export class PaypalMockService {
     const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
     const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
     const purchaseUnits = [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }];
-    const rows: OrderRow[] = await manager.query(
-      `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url)
-       VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5) RETURNING *`,
-      [paypalId(), cents.toString(), JSON.stringify(purchaseUnits), returnUrl, cancelUrl],
-    );
-    return rows[0];
+    return this.payments.insertOrder(manager, { cents, purchaseUnits, returnUrl, cancelUrl });
   }
 
   async findOrder(id: string, manager?: EntityManager): Promise<OrderRow> {
-    const rows: OrderRow[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM paypal_mock_orders WHERE id = $1`, [id]);
-    if (!rows[0]) throw PaypalMockError.notFound(id);
-    return rows[0];
+    const order = await this.payments.findOrder(id, manager);
+    if (!order) throw PaypalMockError.notFound(id);
+    return order;
   }
 
   /** What the buyer does on PayPal's page: CREATED → APPROVED, with the payer. */
@@ -74,13 +70,9 @@ export class PaypalMockService {
       address: { country_code: 'US' },
     };
     const approved = await this.dataSource.transaction(async (manager) => {
-      const rows = await returningRows<OrderRow>(
-        manager,
-        `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
-        [id, JSON.stringify(payer)],
-      );
-      if (rows[0]) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, rows[0]));
-      return rows[0];
+      const order = await this.payments.approveOrder(manager, id, payer);
+      if (order) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, order));
+      return order;
     });
     if (approved) return approved;
     const order = await this.findOrder(id);
@@ -94,8 +86,7 @@ export class PaypalMockService {
     outer: EntityManager = this.dataSource.manager,
   ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
     return outer.transaction(async (manager) => {
-      const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1 FOR UPDATE`, [id]);
-      const order = rows[0];
+      const order = await this.payments.findOrder(id, manager, true);
       if (!order) throw PaypalMockError.notFound(id);
       if (order.status === 'CREATED')
         throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
@@ -104,18 +95,15 @@ export class PaypalMockService {
           'ORDER_ALREADY_AUTHORIZED',
           'Order already authorized. If an order is authorized once, it cannot be authorized again.',
         );
-      const authorizations: AuthorizationRow[] = await manager.query(
-        `INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
-         VALUES ($1, $2, 'CREATED', $3, $4, now() + $5 * interval '1 millisecond', now() + $6 * interval '1 millisecond') RETURNING *`,
-        [paypalId(), id, order.amount_cents, order.currency, this.config.mockHonorPeriodMs, this.config.mockValidityMs],
-      );
-      const updated: OrderRow[] = await returningRows(
+      const authorization = await this.payments.insertAuthorization(
         manager,
-        `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
-        [id],
+        order,
+        this.config.mockHonorPeriodMs,
+        this.config.mockValidityMs,
       );
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorizations[0]));
-      return { order: updated[0], authorization: authorizations[0] };
+      const updated = await this.payments.completeOrder(manager, id);
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorization));
+      return { order: updated, authorization };
     });
   }
 
@@ -160,18 +148,8 @@ export class PaypalMockService {
   }
 
   /** The captures of an order's authorization and their refunds, oldest first. */
-  async settledOfOrder(orderId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
-    const captures: CaptureRow[] = await this.dataSource.query(
-      `SELECT c.* FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-        WHERE a.order_id = $1 ORDER BY c.create_time, c.id`,
-      [orderId],
-    );
-    const refunds: RefundRow[] = captures.length
-      ? await this.dataSource.query(`SELECT * FROM paypal_mock_refunds WHERE capture_id = ANY($1) ORDER BY create_time, id`, [
-          captures.map((capture) => capture.id),
-        ])
-      : [];
-    return { captures, refunds };
+  settledOfOrder(orderId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
+    return this.payments.settledOfOrder(orderId);
   }
 
   refundView(base: string, refund: RefundRow): Record<string, unknown> {
@@ -187,30 +165,21 @@ export class PaypalMockService {
   }
 
   async authorizationOfOrder(orderId: string): Promise<AuthorizationRow | null> {
-    const rows: AuthorizationRow[] = await this.dataSource.query(`SELECT * FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
-    return rows[0] ?? null;
+    return (await this.payments.authorizationOfOrder(orderId)) ?? null;
   }
 
   // ---- Payments v2 ----
 
   async findAuthorization(id: string, manager?: EntityManager, lock = false): Promise<AuthorizationRow> {
-    const rows: AuthorizationRow[] = await (manager ?? this.dataSource.manager).query(
-      `SELECT * FROM paypal_mock_authorizations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
-    if (!rows[0]) throw PaypalMockError.notFound(id);
-    return this.expireIfDue(rows[0], manager);
+    const authorization = await this.payments.findAuthorization(id, manager, lock);
+    if (!authorization) throw PaypalMockError.notFound(id);
+    return this.expireIfDue(authorization, manager);
   }
 
   /** An authorization past its validity reads as EXPIRED, and is stored so. */
   private async expireIfDue(authorization: AuthorizationRow, manager?: EntityManager): Promise<AuthorizationRow> {
     if (authorization.status !== 'CREATED' || authorization.expiration_time.getTime() > Date.now()) return authorization;
-    const rows = await returningRows<AuthorizationRow>(
-      manager ?? this.dataSource.manager,
-      `UPDATE paypal_mock_authorizations SET status = 'EXPIRED', update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
-      [authorization.id],
-    );
-    return rows[0] ?? authorization;
+    return (await this.payments.expireAuthorization(authorization.id, manager)) ?? authorization;
   }
 
   authorizationView(base: string, authorization: AuthorizationRow): Record<string, unknown> {
@@ -260,16 +229,9 @@ export class PaypalMockService {
       }
       const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
       const status = finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED';
-      await manager.query(
-        `UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3, update_time = now() WHERE id = $1`,
-        [authorizationId, status, cents.toString()],
-      );
-      const rows: CaptureRow[] = await manager.query(
-        `INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture) VALUES ($1, $2, 'COMPLETED', $3, $4, $5) RETURNING *`,
-        [paypalId(), authorizationId, cents.toString(), authorization.currency, finalCapture],
-      );
-      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, rows[0]));
-      return rows[0];
+      const capture = await this.payments.insertCapture(manager, authorization, { status, cents, finalCapture });
+      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, capture));
+      return capture;
     });
   }
 
@@ -289,23 +251,16 @@ export class PaypalMockService {
         );
       if (authorization.status === 'EXPIRED')
         throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be voided.');
-      const rows = await returningRows<AuthorizationRow>(
-        manager,
-        `UPDATE paypal_mock_authorizations SET status = 'VOIDED', update_time = now() WHERE id = $1 RETURNING *`,
-        [authorizationId],
-      );
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.VOIDED', this.authorizationView(base, rows[0]));
-      return rows[0];
+      const voided = await this.payments.voidAuthorization(manager, authorizationId);
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.VOIDED', this.authorizationView(base, voided));
+      return voided;
     });
   }
 
   async findCapture(id: string, manager?: EntityManager, lock = false): Promise<CaptureRow> {
-    const rows: CaptureRow[] = await (manager ?? this.dataSource.manager).query(
-      `SELECT * FROM paypal_mock_captures WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
-    if (!rows[0]) throw PaypalMockError.notFound(id);
-    return rows[0];
+    const capture = await this.payments.findCapture(id, manager, lock);
+    if (!capture) throw PaypalMockError.notFound(id);
+    return capture;
   }
 
   captureView(base: string, capture: CaptureRow): Record<string, unknown> {
@@ -355,15 +310,7 @@ export class PaypalMockService {
           );
       }
       const status = cents === refundable ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-      await manager.query(
-        `UPDATE paypal_mock_captures SET status = $2, refunded_cents = refunded_cents + $3, update_time = now() WHERE id = $1`,
-        [captureId, status, cents.toString()],
-      );
-      const id = paypalId();
-      await manager.query(
-        `INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency) VALUES ($1, $2, 'COMPLETED', $3, $4)`,
-        [id, captureId, cents.toString(), capture.currency],
-      );
+      const id = await this.payments.insertRefund(manager, capture, { status, cents });
       await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.REFUNDED', this.captureView(base, await this.findCapture(captureId, manager)));
       return {
         id,

@@ -5,7 +5,7 @@ import { EntityManager } from 'typeorm';
 import { paypalConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { draw } from '../faults';
+import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { SandboxUrls } from '../sandbox-urls';
 import { paypalWebhookJobId } from '../../queues/job-ids';
@@ -67,12 +67,8 @@ export class PaypalMockWebhooks {
       resource,
       links: [{ href: `${base}/v1/notifications/webhooks-events/${id}`, rel: 'self', method: 'GET' }],
     };
-    const settings = await this.faults.get('paypal', manager);
-    const seed = settings.seed ?? 0;
-    const roll = (purpose: string) => draw(seed, BigInt(Date.now()), `${purpose}:${id}`);
-    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return id;
-    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
-    for (let copy = 0; copy < copies; copy += 1) {
+    const delays = webhookCopies(await this.faults.get('paypal', manager), id);
+    for (const [copy, delayMs] of delays.entries()) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.deliverPaypal,
@@ -82,7 +78,7 @@ export class PaypalMockWebhooks {
           url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
           certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
         },
-        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        delayMs,
         retry: mockWebhookRetry(this.config),
       });
     }

@@ -9,6 +9,7 @@ import { registerForeignErrorFormat } from '../../common/errors/foreign-error-fo
 import { InputParser } from '../../market/market-input';
 import { wechatConfig } from '../../config';
 import { FaultsService } from '../faults.service';
+import { mockErrorName } from '../mock-error-names';
 import { WechatMerchantKey } from '../../payments/providers/wechat/wechat-merchant-key';
 import {
   aesGcmEncrypt,
@@ -31,14 +32,12 @@ registerForeignErrorFormat({
     status: problem.status,
     contentType: 'application/json',
     body: {
-      code:
-        problem.status === 404
-          ? 'RESOURCE_NOT_EXISTS'
-          : problem.status === 401
-            ? 'SIGN_ERROR'
-            : problem.status >= 500
-              ? 'SYSTEM_ERROR'
-              : 'PARAM_ERROR',
+      code: mockErrorName(problem.status, {
+        notFound: 'RESOURCE_NOT_EXISTS',
+        unauthenticated: 'SIGN_ERROR',
+        serverError: 'SYSTEM_ERROR',
+        invalid: 'PARAM_ERROR',
+      }),
       message: problem.detail,
     },
   }),

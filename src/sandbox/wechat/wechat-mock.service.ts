@@ -3,31 +3,20 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomInt, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { wechatConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { draw } from '../faults';
+import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
 import { SandboxUrls } from '../sandbox-urls';
 import { aesGcmEncrypt } from '../../payments/providers/wechat/wechatpay-crypto';
 import { wechatNotifyJobId, wechatTransferSettleJobId } from '../../queues/job-ids';
+import { TransferRow, WechatMockRepository } from './wechat-mock.repository';
 
 export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
-
-interface TransferRow {
-  id: string;
-  from_wechat_id: string;
-  to_wechat_id: string;
-  amount_fen: string;
-  memo: string | null;
-  state: 'PROCESSING' | 'SUCCESS' | 'FAIL';
-  create_time: Date;
-  update_time: Date;
-}
 
 /** A wallet transfer as API.md's WeChat query answers it (amounts in fen, WeChat's field names). */
 export interface WalletTransferView {
@@ -61,6 +50,7 @@ export class WechatMockService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly wallets: WechatMockRepository,
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
@@ -78,19 +68,15 @@ export class WechatMockService {
 
   async setWallet(id: string, balanceFen: bigint): Promise<{ wechatId: string; balanceCny: string }> {
     const wechatId = walletKey(id);
-    await this.dataSource.query(
-      `INSERT INTO wechat_mock_wallets (wechat_id, balance_fen) VALUES ($1, $2)
-       ON CONFLICT (wechat_id) DO UPDATE SET balance_fen = EXCLUDED.balance_fen, updated_at = now()`,
-      [wechatId, balanceFen.toString()],
-    );
+    await this.wallets.setWallet(wechatId, balanceFen);
     return { wechatId, balanceCny: formatAmount(balanceFen, 'CNY') };
   }
 
   async wallet(id: string): Promise<{ wechatId: string; balanceCny: string }> {
     const wechatId = walletKey(id);
-    const rows = await this.dataSource.query(`SELECT balance_fen FROM wechat_mock_wallets WHERE wechat_id = $1`, [wechatId]);
-    if (!rows[0]) throw DomainError.notFound('Wallet');
-    return { wechatId, balanceCny: formatAmount(BigInt(rows[0].balance_fen), 'CNY') };
+    const balanceFen = await this.wallets.balance(wechatId);
+    if (balanceFen === undefined) throw DomainError.notFound('Wallet');
+    return { wechatId, balanceCny: formatAmount(balanceFen, 'CNY') };
   }
 
   /**
@@ -110,70 +96,52 @@ export class WechatMockService {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
     }
     return this.dataSource.transaction(async (manager) => {
-      const wallets: { wechat_id: string; balance_fen: string }[] = await manager.query(
-        `SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = ANY($1) ORDER BY wechat_id FOR UPDATE`,
-        [[input.from, input.to]],
-      );
+      const wallets = await this.wallets.lockWallets(manager, [input.from, input.to]);
       const from = wallets.find((w) => w.wechat_id === input.from);
       if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
       if (BigInt(from.balance_fen) < input.amountFen) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
-      await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen - $2, updated_at = now() WHERE wechat_id = $1`, [
-        input.from,
-        input.amountFen.toString(),
-      ]);
-      if (!processing) await this.credit(manager, input.to, input.amountFen);
-      const rows: TransferRow[] = await manager.query(
-        `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-        [newTransferId(), input.from, input.to, input.amountFen.toString(), input.memo ?? null, processing ? 'PROCESSING' : 'SUCCESS'],
-      );
+      await this.wallets.debit(manager, input.from, input.amountFen);
+      if (!processing) await this.wallets.credit(manager, input.to, input.amountFen);
+      const transfer = await this.wallets.insertTransfer(manager, {
+        id: newTransferId(),
+        from: input.from,
+        to: input.to,
+        amountFen: input.amountFen,
+        memo: input.memo ?? null,
+        state: processing ? 'PROCESSING' : 'SUCCESS',
+      });
       if (processing) {
         await this.outbox.write(manager, {
           queue: QUEUES.sandboxWechat,
           jobName: JOBS.sandboxWechat.settleTransfer,
-          jobId: wechatTransferSettleJobId(rows[0].id),
-          payload: { transferId: rows[0].id },
+          jobId: wechatTransferSettleJobId(transfer.id),
+          payload: { transferId: transfer.id },
           delayMs: given.processingMs,
         });
       } else {
-        await this.notify(manager, view(rows[0]));
+        await this.notify(manager, view(transfer));
       }
-      return { transferId: rows[0].id };
+      return { transferId: transfer.id };
     });
   }
 
   /** A PROCESSING transfer succeeds: the receiver is credited and notified, once. */
   async settleTransfer(transferId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      const rows = await returningRows<TransferRow>(
-        manager,
-        `UPDATE wechat_mock_transfers SET state = 'SUCCESS', update_time = now() WHERE id = $1 AND state = 'PROCESSING' RETURNING *`,
-        [transferId],
-      );
-      if (!rows[0]) return;
-      await this.credit(manager, rows[0].to_wechat_id, BigInt(rows[0].amount_fen));
-      await this.notify(manager, view(rows[0]));
+      const transfer = await this.wallets.succeed(manager, transferId);
+      if (!transfer) return;
+      await this.wallets.credit(manager, transfer.to_wechat_id, BigInt(transfer.amount_fen));
+      await this.notify(manager, view(transfer));
     });
   }
 
-  private async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
-    await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen + $2, updated_at = now() WHERE wechat_id = $1`, [
-      wechatId,
-      amountFen.toString(),
-    ]);
-  }
-
   async findTransfer(id: string): Promise<WalletTransferView | null> {
-    const rows: TransferRow[] = await this.dataSource.query(`SELECT * FROM wechat_mock_transfers WHERE id = $1`, [id]);
-    return rows[0] ? view(rows[0]) : null;
+    const transfer = await this.wallets.findTransfer(id);
+    return transfer ? view(transfer) : null;
   }
 
   async searchTransfers(from: string, to: string, since: Date): Promise<WalletTransferView[]> {
-    const rows: TransferRow[] = await this.dataSource.query(
-      `SELECT * FROM wechat_mock_transfers WHERE from_wechat_id = $1 AND to_wechat_id = $2 AND create_time >= $3
-        ORDER BY create_time DESC LIMIT 100`,
-      [walletKey(from), walletKey(to), since],
-    );
-    return rows.map(view);
+    return (await this.wallets.searchTransfers(walletKey(from), walletKey(to), since)).map(view);
   }
 
   /** Queues the transfer's notification (resource encrypted with the APIv3 key); the webhook faults act here. */
@@ -186,18 +154,15 @@ export class WechatMockService {
       summary: '转账成功',
       resource: { original_type: 'wallet_transfer', ...aesGcmEncrypt(this.config.apiV3Key, JSON.stringify(transfer), 'wallet_transfer') },
     };
-    const settings = await this.faults.get('wechat', manager);
-    const roll = (purpose: string) => draw(settings.seed ?? 0, BigInt(Date.now()), `${purpose}:${notification.id}`);
-    if (settings.dropWebhooks && roll('drop') < settings.dropWebhooks) return;
-    const copies = settings.duplicateWebhooks && roll('duplicate') < settings.duplicateWebhooks ? 2 : 1;
+    const delays = webhookCopies(await this.faults.get('wechat', manager), notification.id);
     const url = this.config.mockNotifyUrl ?? this.urls.callback('wechat');
-    for (let copy = 0; copy < copies; copy += 1) {
+    for (const [copy, delayMs] of delays.entries()) {
       await this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,
         jobId: wechatNotifyJobId(notification.id, copy, 0),
         payload: { notification, url, attempt: 0, copy },
-        delayMs: settings.reorderWebhooks ? Math.floor(roll(`reorder:${copy}`) * 2000) : 0,
+        delayMs,
       });
     }
   }

@@ -1,0 +1,28 @@
+import { registerAs } from '@nestjs/config';
+import { EnvReader } from './env';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const TEN_YEARS_MS = 10 * 365 * DAY_MS;
+
+export interface ChatConfig {
+  /** How long after a trade ends its parties may still post messages (then 409 `trade_closed`). Used only as an SQL interval. */
+  messageWindowAfterEndMs: number;
+  /** How long after a trade ends its messages' texts are kept; then erased. Over 2^31 by default: only ever an SQL interval. */
+  messageRetentionMs: number;
+  /** How often the housekeeping job erases the texts whose retention has passed. */
+  messageRetentionSweepEveryMs: number;
+  /** Messages one user may post in a minute, over all their trades (then 429 `rate_limited`). */
+  messagesPerMinute: number;
+}
+
+export function loadChatConfig(env = process.env): ChatConfig {
+  const read = new EnvReader(env);
+  return read.done({
+    messageWindowAfterEndMs: read.int('MESSAGE_WINDOW_AFTER_END_MS', 7 * DAY_MS, { min: 1000, max: TEN_YEARS_MS }),
+    messageRetentionMs: read.int('MESSAGE_RETENTION_MS', 30 * DAY_MS, { min: 1000, max: TEN_YEARS_MS }),
+    messageRetentionSweepEveryMs: read.int('MESSAGE_RETENTION_SWEEP_EVERY_MS', 60 * 60 * 1000, { min: 100 }),
+    messagesPerMinute: read.int('MESSAGES_PER_MINUTE', 30, { min: 1, max: 10000 }),
+  });
+}
+
+export const chatConfig = registerAs('chat', () => loadChatConfig());

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+
+/** The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. */
+@Injectable()
+export class PaypalMockRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insertToken(token: string, clientId: string, expiresInSeconds: number): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO paypal_mock_tokens (token, client_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')`,
+      [token, clientId, expiresInSeconds],
+    );
+  }
+
+  /** How long an unexpired token has left, in milliseconds; undefined when it is unknown or expired. */
+  async tokenExpiresInMs(token: string): Promise<number | undefined> {
+    const rows: { expires_in_ms: number }[] = await this.dataSource.query(
+      `SELECT (extract(epoch FROM expires_at - now()) * 1000)::bigint AS expires_in_ms FROM paypal_mock_tokens WHERE token = $1 AND expires_at > now()`,
+      [token],
+    );
+    return rows[0] ? Number(rows[0].expires_in_ms) : undefined;
+  }
+
+  /**
+   * Claims a request id by inserting its replay row, with a status no other transaction sees (the row becomes
+   * visible holding the answer). False when the id was claimed before: the insert waited for that claim.
+   */
+  async claimReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<boolean> {
+    const claimed: unknown[] = await manager.query(
+      `INSERT INTO paypal_mock_replays (request_id, endpoint, status) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING RETURNING 1`,
+      [requestId, endpoint],
+    );
+    return claimed.length > 0;
+  }
+
+  async findReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<{ status: number; body: unknown }> {
+    const rows: { status: number; body: unknown }[] = await manager.query(
+      `SELECT status, body FROM paypal_mock_replays WHERE request_id = $1 AND endpoint = $2`,
+      [requestId, endpoint],
+    );
+    return rows[0];
+  }
+
+  async storeReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<void> {
+    await manager.query(`UPDATE paypal_mock_replays SET status = $3, body = $4 WHERE request_id = $1 AND endpoint = $2`, [
+      requestId,
+      endpoint,
+      status,
+      body === undefined ? null : JSON.stringify(body),
+    ]);
+  }
+
+  async insertTransmission(transmissionId: string, eventId: string, rawBody: string): Promise<void> {
+    await this.dataSource.query(`INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) VALUES ($1, $2, $3)`, [
+      transmissionId,
+      eventId,
+      rawBody,
+    ]);
+  }
+
+  /** The bytes a transmission sent. */
+  async transmissionBody(transmissionId: string): Promise<string | undefined> {
+    const rows: { raw_body: string }[] = await this.dataSource.query(
+      `SELECT raw_body FROM paypal_mock_transmissions WHERE transmission_id = $1`,
+      [transmissionId],
+    );
+    return rows[0]?.raw_body;
+  }
+}
