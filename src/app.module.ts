@@ -21,6 +21,7 @@ import { IdempotencyModule } from './idempotency/idempotency.module';
 import { loggerOptions } from './logging';
 import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { WebhooksModule } from './notifications/webhooks/webhooks.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
 import { ChatModule } from './chat/chat.module';
@@ -53,6 +54,7 @@ export class AppModule {
     const chat = ChatModule.register({ trades });
     const ratings = RatingsModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
+    const webhooks = WebhooksModule.register({ workers: options.workers });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
     // user, 403 role, 403 suspended.
     const limits = loadHttpConfig().rateLimitEnabled;
@@ -101,7 +103,8 @@ export class AppModule {
         disputes,
         chat,
         ratings,
-        AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings }),
+        webhooks,
+        AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings, webhooks }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],

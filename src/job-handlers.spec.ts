@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { HousekeepingProcessor } from './housekeeping/housekeeping.processor';
 import { MarketProcessor } from './market/market.processor';
+import { WebhookDeliveryProcessor } from './notifications/webhooks/webhook-delivery.processor';
 import { FundingProcessor } from './payments/funding/funding.processors';
 import { BankMockProcessor } from './sandbox/bank/bank-mock.processor';
 import { PaypalMockDeliveryProcessor } from './sandbox/paypal/paypal-mock.delivery.processor';
@@ -22,6 +23,7 @@ const PROCESSORS = [
   SettlementProcessor,
   VerificationProcessor,
   ReconciliationProcessor,
+  WebhookDeliveryProcessor,
   PaypalMockDeliveryProcessor,
   BankMockProcessor,
   WechatMockProcessor,

@@ -108,6 +108,15 @@ const table: Row[] = [
   row('DELETE /v1/me', undefined, [U, U, U, U, U, U, F, S, S, S], { password: 'not the password' }),
   row('GET /v1/users/:id', 'user', users(200)),
 
+  // Webhooks: any user, their own endpoints only (404 for anyone else's); a suspended user keeps receiving.
+  //                                                 anon trav travKey trav2 cp cp2 oper sTrav sCp sNon
+  row('POST /v1/webhooks/endpoints', undefined, users(201), { url: 'http://127.0.0.1:9/probe' }),
+  row('GET /v1/webhooks/endpoints', undefined, users(200)),
+  row('DELETE /v1/webhooks/endpoints/:id', 'webhookEndpointToDelete', [U, 200, N, N, N, N, N, 200, N, N]),
+  row('POST /v1/webhooks/endpoints/:id/enable', 'webhookEndpoint', [U, 200, 200, N, N, N, N, 200, N, N]),
+  row('POST /v1/webhooks/endpoints/:id/ping', 'webhookEndpoint', [U, 202, 202, N, N, N, N, 202, N, N]),
+  row('GET /v1/webhooks/deliveries', undefined, users(200)),
+
   // Market. A traveler sees only its own requests; a counterparty only open ones of makers not suspended.
   //                                                 anon trav travKey trav2 cp cp2 oper sTrav sCp sNon
   row('POST /v1/requests', undefined, [U, 201, 201, 201, F, F, F, S, F, S], {
@@ -227,6 +236,8 @@ function forgedToken(): string {
 describe('Authorization matrix: every route × every kind of caller (HTTP)', () => {
   const { test, api } = useTestApp(
     {
+      // The fixtures' webhook endpoints point at a loopback port.
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       ...quietRates,
       ...distantDeadlines,
       PROVIDER_POLL_EVERY_MS: '200',
@@ -310,6 +321,7 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
     ['/v1/offers?limit=100', 'offer', [_, Y, Y, Y, Y, Y, Y, n, n, Y]],
     ['/v1/offers?mine=true&limit=100', 'offer', [_, n, n, n, Y, n, n, n, Y, n]],
     ['/v1/me/api-keys?limit=100', 'apiKey', [_, Y, Y, n, n, n, n, Y, n, n]],
+    ['/v1/webhooks/endpoints?limit=100', 'webhookEndpoint', [_, Y, Y, n, n, n, n, Y, n, n]],
     ['/v1/admin/disputes?limit=100', 'dispute', [_, _, _, _, _, _, Y, _, _, _]],
   ];
   it('shows each caller in lists only what it may see', async () => {

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { DEV_JWT_SECRET } from '../src/config';
 import { createOperator, registerUser, TestUser } from './support/factories';
@@ -24,6 +26,8 @@ describe('data at rest and in logs', () => {
       // Every line a request or job writes, so nothing is hidden by the level.
       LOG_LEVEL: 'debug',
       JWT_SECRET: jwtSecret,
+      // A webhook receiver on loopback.
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       RATE_FEED_WALK_BPS: '0',
       REFERENCE_RATE_REFRESH_EVERY_MS: '3600000',
     });
@@ -102,6 +106,26 @@ describe('data at rest and in logs', () => {
       body: { score: 5, comment: ratingComment },
     });
     expect([rated.status, rated.body.comment]).toEqual([201, ratingComment]);
+
+    // A webhook endpoint (its secret shown once, the creation's stored response replayable), pinged and delivered.
+    const receiver = createServer((request, response) => request.resume().on('end', () => response.writeHead(200).end()));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = await api('POST', '/v1/webhooks/endpoints', {
+        apiKey: completed.apiKey,
+        headers: { 'idempotency-key': randomUUID() },
+        body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+      });
+      expect(endpoint.status).toBe(201);
+      secrets.push(endpoint.body.secret);
+      const ping = await api('POST', `/v1/webhooks/endpoints/${endpoint.body.id}/ping`, { apiKey: completed.apiKey });
+      await eventually(async () => {
+        const log = await api('GET', `/v1/webhooks/deliveries?endpointId=${endpoint.body.id}`, { apiKey: completed.apiKey });
+        return log.body.data[0]?.id === ping.body.id && log.body.data[0].status === 'delivered';
+      });
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
 
     // A whole dispute: opened with a statement, answered, assigned and settled by a split.
     const disputed = await fundedTrade(secrets);

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { FieldEncryption } from '../src/common/crypto/field-encryption';
+import { verifyPayload } from '../src/common/crypto/hmac-signature';
 import { DEV_BLIND_INDEX_KEY, DEV_FIELD_ENCRYPTION_KEYS } from '../src/config/crypto.config';
 import { ENCRYPTED_COLUMNS } from '../src/key-rotation/encrypted-columns';
 import { rotateKeysCommand } from '../src/key-rotation/rotate-keys.command';
@@ -34,6 +37,8 @@ describe('key rotation', () => {
     PAYPAL_MOCK_WEBHOOK_BACKOFF_MS: '100',
     VERIFY_TIMEOUT_MS: '1500',
     WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
+    // A webhook endpoint's secret is an encrypted column too: its receiver listens on loopback.
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
   };
   const rotating = {
     ...settings,
@@ -63,6 +68,9 @@ describe('key rotation', () => {
   let idempotentFirst: { status: number; body: unknown };
   const idleUsers = new Map<string, TestUser>();
   const CHAT_TEXT = 'Meet me at arrivals, gate B.';
+  let receiver: Server;
+  const received: { headers: IncomingMessage['headers']; body: string }[] = [];
+  let hook: { id: string; secret: string; token: string };
   const RECEIPT = { name: 'omar-receipt.png', contentType: 'image/png', sizeBytes: 10, sha256: 'a'.repeat(64) };
 
   const run = async (args: string[], hooks = {}) => {
@@ -85,6 +93,15 @@ describe('key rotation', () => {
     before = await startTestApp(settings);
     db = new Client({ connectionString: before.databaseUrl });
     await db.connect();
+    receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const old = client(before.baseUrl);
     await setReference(before, '7.2400');
 
@@ -157,6 +174,13 @@ describe('key rotation', () => {
       const idle = await readyCounterparty(old, `idle${i}`);
       idleUsers.set(idle.id, idle);
     }
+    // A webhook endpoint whose signing secret is under the old key.
+    const endpoint = await old('POST', '/v1/webhooks/endpoints', {
+      token: oldTraveler.token,
+      body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+    });
+    expect(endpoint.status).toBe(201);
+    hook = { id: endpoint.body.id, secret: endpoint.body.secret, token: oldTraveler.token };
     idempotentFirst = await old('POST', '/v1/requests', {
       token: oldTraveler.token,
       body: idempotent.body,
@@ -171,6 +195,8 @@ describe('key rotation', () => {
   });
 
   afterAll(async () => {
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => (receiver ? receiver.close(resolve) : resolve(undefined)));
     await db?.end();
     await during?.close();
     if (before) {
@@ -388,6 +414,12 @@ describe('key rotation', () => {
       expect(snapshot.keyId).toBe('k2');
       expect(after.app.get(FieldEncryption).decrypt(snapshot, HANDLE_CONTEXT.wechatId)).toBe(sharedWallet);
       expect(after.app.get(FieldEncryption).matchesBlindIndex(sharedWallet, HANDLE_CONTEXT.wechatId, snapshot.index)).toBe(true);
+      // The webhook endpoint's secret, re-encrypted, still signs its deliveries.
+      const ping = await fresh('POST', `/v1/webhooks/endpoints/${hook.id}/ping`, { token: hook.token });
+      expect(ping.status).toBe(202);
+      const [delivered] = await eventually(async () => received.length > 0 && received);
+      expect(delivered.headers['x-event-id']).toBe(ping.body.eventId);
+      expect(verifyPayload(hook.secret, delivered.headers['x-signature'] as string, delivered.body)).toEqual({ ok: true });
     } finally {
       await after.close();
     }

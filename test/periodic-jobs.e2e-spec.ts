@@ -29,6 +29,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.housekeeping, JOBS.housekeeping.eraseHandleSnapshots],
     [QUEUES.housekeeping, JOBS.housekeeping.eraseMessageTexts],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
+    [QUEUES.webhooks, JOBS.webhooks.sweepDeliveries],
   ];
   const registered = async () => {
     const queues = test.app.get(QueueRegistry);

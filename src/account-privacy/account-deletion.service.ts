@@ -8,6 +8,7 @@ import { MessageRetentionRepository } from '../chat/message-retention.repository
 import { DisputesRepository } from '../disputes/disputes.repository';
 import { MarketRepository } from '../market/market.repository';
 import { RatingsRepository } from '../ratings/ratings.repository';
+import { WebhooksRepository } from '../notifications/webhooks/webhooks.repository';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import { AccountEventsRepository } from '../users/account-events.repository';
@@ -60,6 +61,7 @@ export class AccountDeletionService {
     private readonly ratings: RatingsRepository,
     private readonly handles: HandleRetentionRepository,
     private readonly messages: MessageRetentionRepository,
+    private readonly webhooks: WebhooksRepository,
     private readonly hasher: PasswordHasher,
     private readonly principals: PrincipalCache,
     private readonly signIn: SignInThrottle,
@@ -123,6 +125,8 @@ export class AccountDeletionService {
       passwordHash: unknowable,
     });
     await this.privacy.revokeAccess(manager, userId);
+    // Its webhook endpoints and their delivery log go: a pending delivery finds no row and sends nothing.
+    await this.webhooks.deleteAllOf(manager, userId);
     // After the row is marked deleted: the statements' trigger allows erasing a deleted author's text only.
     await this.disputes.eraseStatementsBy(manager, userId);
     // Their ratings' comments likewise; the scores stay, and the reputation they counted into.

@@ -11,6 +11,8 @@ import { presentDispute, presentStatement } from '../disputes/disputes.service';
 import type { DisputeView, StatementView } from '../disputes/dto/disputes.dto';
 import type { OfferView, RequestView } from '../market/dto/market.dto';
 import { presentOffer, presentRequest } from '../market/market.presenter';
+import { presentEndpoint } from '../notifications/webhooks/webhooks.presenter';
+import { WebhooksRepository } from '../notifications/webhooks/webhooks.repository';
 import { RatesService } from '../rates/rates.service';
 import { RatingsService } from '../ratings/ratings.service';
 import type { TradeEventView, TradeView } from '../trades/dto/trades.dto';
@@ -46,6 +48,7 @@ export class AccountExportService {
     private readonly ratings: RatingsService,
     private readonly encryption: FieldEncryption,
     private readonly messages: ChatRepository,
+    private readonly webhooks: WebhooksRepository,
   ) {}
 
   async export(caller: AuthUser): Promise<AccountExportView> {
@@ -64,7 +67,11 @@ export class AccountExportService {
       // are operators' fraud records, not the caller's data to read; exporting them would tell someone guessing at
       // another user's wallet that a guess matched, or that operators were alerted.
       securityEvents: (await this.accountEvents.handleChangesOf(caller.id)).map((event) => ({ ...event, at: event.at.toISOString() })),
-      webhookEndpoints: [],
+      // Deleted ones too, with when: their rows stay for the delivery log. Never a secret.
+      webhookEndpoints: (await this.webhooks.allOf(caller.id)).map((endpoint) => ({
+        ...presentEndpoint(endpoint),
+        deletedAt: endpoint.deletedAt?.toISOString() ?? null,
+      })),
       ...(await this.listings(caller.id)),
       trades,
       disputes,

@@ -8,8 +8,8 @@ import { AccountPrivacyRepository } from './account-privacy.repository';
 import { UsersModule } from '../users/users.module';
 
 /**
- * The account export and deletion. Their own module, above the features they read (market, trades, disputes, chat, ratings)
- * on the ladder: `UsersModule` stays below them all, and nothing imports this one.
+ * The account export and deletion. Their own module, above the features they read (market, trades, disputes, chat, ratings,
+ * webhooks) on the ladder: `UsersModule` stays below them all, and nothing imports this one.
  */
 @Module({})
 export class AccountPrivacyModule {
@@ -20,10 +20,20 @@ export class AccountPrivacyModule {
     disputes: DynamicModule;
     chat: DynamicModule;
     ratings: DynamicModule;
+    webhooks: DynamicModule;
   }): DynamicModule {
     return {
       module: AccountPrivacyModule,
-      imports: [UsersModule, options.rates, options.market, options.trades, options.disputes, options.chat, options.ratings],
+      imports: [
+        UsersModule,
+        options.rates,
+        options.market,
+        options.trades,
+        options.disputes,
+        options.chat,
+        options.ratings,
+        options.webhooks,
+      ],
       controllers: [AccountPrivacyController],
       providers: [
         AccountPrivacyRepository,

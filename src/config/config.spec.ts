@@ -11,6 +11,7 @@ import {
   loadHttpConfig,
   loadJobsConfig,
   loadRedisConfig,
+  loadWebhooksConfig,
   validateAllConfig,
 } from '.';
 
@@ -205,6 +206,16 @@ describe('configuration', () => {
     expect(problemsOf({ ...PRODUCTION, DOCS_ENABLED: 'true' })).toEqual([expect.stringContaining('DOCS_TOKEN must be set in production')]);
     expect(() => validateAllConfig({ ...PRODUCTION, DOCS_ENABLED: 'true', DOCS_TOKEN: 'd'.repeat(32) })).not.toThrow();
     expect(() => loadOperationsConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 32/);
+  });
+
+  it('sends webhooks to public addresses only unless told otherwise, and never otherwise in production', () => {
+    expect(loadWebhooksConfig({}).allowedHosts).toEqual([]);
+    expect(loadWebhooksConfig({ WEBHOOK_ALLOWED_HOSTS: ' 127.0.0.1, LocalHost ' }).allowedHosts).toEqual(['127.0.0.1', 'localhost']);
+    expect(problemsOf({ ...PRODUCTION, WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' })).toEqual([
+      'WEBHOOK_ALLOWED_HOSTS cannot be set in production',
+    ]);
+    expect(loadWebhooksConfig({})).toMatchObject({ attempts: 8, backoffMs: 30000, disableAfterFailures: 20, maxEndpointsPerUser: 10 });
+    expect(() => loadWebhooksConfig({ WEBHOOK_ATTEMPTS: '0' })).toThrow('WEBHOOK_ATTEMPTS must be >= 1');
   });
 
   it('turns sandbox mode off in production', () => {

@@ -15,6 +15,7 @@ import { loadRedisConfig, redisConfig } from './redis.config';
 import { loadSandboxConfig, sandboxConfig } from './sandbox.config';
 import { loadSignInConfig, signInConfig } from './sign-in.config';
 import { loadTradesConfig, tradesConfig } from './trades.config';
+import { loadWebhooksConfig, webhooksConfig } from './webhooks.config';
 import { loadWechatConfig, wechatConfig } from './wechat.config';
 
 export * from './app.config';
@@ -35,6 +36,7 @@ export * from './sandbox.config';
 export * from './sign-in.config';
 export * from './trust-proxy';
 export * from './trades.config';
+export * from './webhooks.config';
 export * from './wechat.config';
 
 export const allConfigs = [
@@ -54,6 +56,7 @@ export const allConfigs = [
   sandboxConfig,
   signInConfig,
   tradesConfig,
+  webhooksConfig,
   wechatConfig,
 ];
 
@@ -77,6 +80,7 @@ export function validateAllConfig(env = process.env): void {
     loadSandboxConfig,
     loadSignInConfig,
     loadTradesConfig,
+    loadWebhooksConfig,
     loadWechatConfig,
   ]) {
     try {

@@ -4,6 +4,7 @@ import { RESPONSE_CONTEXT } from '../idempotency/idempotency.interceptor';
 import { PROVIDER_EVENT_CONTEXT } from '../payments/funding/provider-webhooks.controller';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import { RATING_COMMENT_CONTEXT } from '../ratings/rating-content';
+import { WEBHOOK_SECRET_CONTEXT } from '../notifications/webhooks/delivery-job';
 
 /**
  * A column encrypted with FieldEncryption: its values are stored in `<column>_ciphertext` and
@@ -37,4 +38,5 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: 'dispute_statements', id: ['id'], column: 'attachment_names', context: STATEMENT_CONTEXT.attachmentNames },
   { table: 'ratings', id: ['id'], column: 'comment', context: RATING_COMMENT_CONTEXT },
   { table: 'trade_messages', id: ['id'], column: 'text', context: MESSAGE_CONTEXT },
+  { table: 'webhook_endpoints', id: ['id'], column: 'secret', context: WEBHOOK_SECRET_CONTEXT },
 ];

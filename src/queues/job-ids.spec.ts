@@ -22,6 +22,8 @@ describe('job ids', () => {
     [ids.lastSearchJobId('t1', at), 'last-search-t1-1700000000000'],
     [ids.sweepCopyJobId('settle-t1-releasing'), 'settle-t1-releasing-sweep'],
     [ids.reconcileNowJobId('n1'), 'reconcile-now-n1'],
+    [ids.webhookDeliveryJobId('d1'), 'webhook-delivery-d1'],
+    [ids.webhookDeliverySweepJobId('d1', 3), 'webhook-delivery-d1-sweep-3'],
     [ids.paypalPayoutSettleJobId('b1'), 'paypal-payout-settle-b1'],
     [ids.paypalPayoutReturnJobId('i1'), 'paypal-payout-return-i1'],
     [ids.paypalWebhookJobId('e1', 1), 'paypal-webhook-e1-1'],

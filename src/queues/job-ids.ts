@@ -84,6 +84,16 @@ export function reconcileNowJobId(nonce: string): string {
   return `reconcile-now-${nonce}`;
 }
 
+/** A client webhook delivery: one job for all its attempts. */
+export function webhookDeliveryJobId(deliveryId: string): string {
+  return `webhook-delivery-${deliveryId}`;
+}
+
+/** A delivery whose job was lost, queued again by the sweep: once per attempt count it had reached. */
+export function webhookDeliverySweepJobId(deliveryId: string, attempts: number): string {
+  return `${webhookDeliveryJobId(deliveryId)}-sweep-${attempts}`;
+}
+
 /** Sandbox: the PayPal mock settles a payout batch. */
 export function paypalPayoutSettleJobId(batchId: string): string {
   return `paypal-payout-settle-${batchId}`;

@@ -13,6 +13,8 @@ export const QUEUES = {
   verification: 'verification',
   /** The books compared with what the providers say, trade by trade, and platform totals. */
   reconciliation: 'reconciliation',
+  /** Client webhooks: one job per endpoint and event, so a slow receiver holds up no other. */
+  webhooks: 'webhooks',
   /** The provider mocks' outgoing webhooks (sandbox mode only). */
   sandboxWebhooks: 'sandbox-webhooks',
   /** The bank mock's settlements and callbacks (sandbox mode only). */
@@ -74,6 +76,12 @@ export const JOBS = {
   reconciliation: {
     /** Periodic, and on an operator's request: one incremental run (changed trades, unfinished outcomes, open mismatches). */
     reconcile: 'reconcile',
+  },
+  webhooks: {
+    /** Every attempt of one delivery (an event to one endpoint), signed afresh each time; retried with backoff. */
+    deliverWebhook: 'deliver-webhook',
+    /** Periodic: queues again the deliveries whose job Redis lost, and purges the log past its retention. */
+    sweepDeliveries: 'sweep-webhook-deliveries',
   },
   sandboxWebhooks: {
     /** One delivery of a PayPal mock event; signed afresh at every attempt. */

@@ -38,6 +38,16 @@ export function keepVerifying(providerPollEveryMs: number): { attempts: number; 
 /** An operator's reconciliation run waits its turn behind one under way: every second, for two minutes. */
 export const RECONCILE_NOW_RETRY: JobRetryOptions = { attempts: 120, backoffMs: 1000, backoffType: 'fixed' };
 
+/** A client webhook delivery: WEBHOOK_ATTEMPTS in all, the first retry after WEBHOOK_BACKOFF_MS, then doubling. */
+export function webhookDeliveryRetry(config: { attempts: number; backoffMs: number }): JobRetryOptions {
+  return { attempts: config.attempts, backoffMs: config.backoffMs, backoffType: 'exponential' };
+}
+
+/** When a client webhook delivery's next attempt runs after `attemptsMade` failed ones (BullMQ's exponential backoff). */
+export function webhookRetryDelayMs(attemptsMade: number, backoffMs: number): number {
+  return backoffMs * 2 ** Math.min(Math.max(attemptsMade - 1, 0), 30);
+}
+
 /** Sandbox: a mock's webhook delivery, as configured for the mock. */
 export function mockWebhookRetry(config: { mockWebhookAttempts: number; mockWebhookBackoffMs: number }): JobRetryOptions {
   return { attempts: config.mockWebhookAttempts, backoffMs: config.mockWebhookBackoffMs };

@@ -1,22 +1,27 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { DiscoveryService } from '@nestjs/core';
-import { jobsConfig } from '../config';
+import { jobsConfig, webhooksConfig } from '../config';
+import { QUEUES } from './queue-names';
 import { startedWorkers } from './started-workers';
 
 /**
  * Sets every worker's concurrency from configuration (WORKER_CONCURRENCY). With one job at a time, a queue's
  * throughput is one provider round trip after another: settlements and webhook deliveries would queue behind
- * each other while the CPU idles.
+ * each other while the CPU idles. Client webhooks have their own (WEBHOOK_CONCURRENCY): each delivery may wait
+ * up to 10 s on a receiver, so a few dead receivers must not take every slot.
  */
 @Injectable()
 export class WorkerConcurrency implements OnApplicationBootstrap {
   constructor(
     private readonly discovery: DiscoveryService,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
+    @Inject(webhooksConfig.KEY) private readonly webhooks: ConfigType<typeof webhooksConfig>,
   ) {}
 
   onApplicationBootstrap(): void {
-    for (const worker of startedWorkers(this.discovery)) worker.concurrency = this.config.workerConcurrency;
+    for (const worker of startedWorkers(this.discovery)) {
+      worker.concurrency = worker.name === QUEUES.webhooks ? this.webhooks.concurrency : this.config.workerConcurrency;
+    }
   }
 }

@@ -24,6 +24,9 @@ export interface World {
   dispute: string;
   disputeToResolve: string;
   apiKey: string;
+  /** The traveler's webhook endpoints (to a loopback port the matrix's app allows). */
+  webhookEndpoint: string;
+  webhookEndpointToDelete: string;
 }
 
 export const ACTORS = ['anon', 'trav', 'travKey', 'trav2', 'cp', 'cp2', 'oper', 'sTrav', 'sCp', 'sNon'] as const;
@@ -100,6 +103,9 @@ async function buildWorld(api: Api, operator: TestUser, traveler: TestUser, coun
   );
   const [disputeId, disputeToResolve] = await Promise.all([trade, tradeToResolve].filter(Boolean).map((id) => dispute(api, traveler, id)));
   const apiKey = await post(api, traveler.token, '/v1/me/api-keys', { name: 'fixture' });
+  const [webhookEndpoint, webhookEndpointToDelete] = await Promise.all(
+    ['/hook', '/hook-to-delete'].map((path) => post(api, traveler.token, '/v1/webhooks/endpoints', { url: `http://127.0.0.1:9${path}` })),
+  );
   return {
     request,
     requestToCancel,
@@ -116,6 +122,8 @@ async function buildWorld(api: Api, operator: TestUser, traveler: TestUser, coun
     dispute: disputeId,
     disputeToResolve,
     apiKey,
+    webhookEndpoint,
+    webhookEndpointToDelete,
   };
 }
 

@@ -60,7 +60,8 @@ export class AccountExportView {
     ip: string | null;
     at: string;
   }[];
-  @ApiProperty({ description: 'the caller’s webhook endpoints (no secrets)' }) webhookEndpoints: unknown[];
+  @ApiProperty({ description: 'the caller’s webhook endpoints, deleted ones too: WebhookEndpointView and deletedAt, never a secret' })
+  webhookEndpoints: unknown[];
   @ApiProperty({ description: 'RequestView[], any status' }) requests: unknown[];
   @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
   @ApiProperty({ description: 'TradeView[] as GET /v1/trades shows them, each with its whole timeline' }) trades: unknown[];

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   idempotency_key_in_use: { status: 409, title: 'Idempotency key in use' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   live_trades: { status: 409, title: 'Account has live trades' },
+  /** Not http(s), or its host does not resolve, or resolves to an address that is not public (unless WEBHOOK_ALLOWED_HOSTS names it). */
+  webhook_url_not_allowed: { status: 400, title: 'Webhook URL not allowed' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },

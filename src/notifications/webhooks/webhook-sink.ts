@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { webhooksConfig } from '../../config';
+import type { EventSink, RecordedEvent } from '../../events/event-sinks';
+import { OutboxService } from '../../outbox/outbox.service';
+import { deliveryJob } from './delivery-job';
+import { WebhooksRepository } from './webhooks.repository';
+
+/**
+ * The event log's webhook sink: each recipient's enabled endpoints whose filter takes the event get a delivery
+ * row and its job, in one transaction. A retried fan-out adds nothing: one delivery per endpoint and event.
+ * The body is built when each attempt is sent, for that recipient.
+ */
+@Injectable()
+export class WebhookSink implements EventSink {
+  readonly name = 'webhooks';
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly webhooks: WebhooksRepository,
+    private readonly outbox: OutboxService,
+    @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
+  ) {}
+
+  async deliver(event: RecordedEvent): Promise<void> {
+    if (event.recipients.length === 0) return;
+    await this.dataSource.transaction(async (manager) => {
+      const deliveries = await this.webhooks.fanOut(manager, event);
+      for (const id of deliveries) await this.outbox.write(manager, deliveryJob(id, this.config));
+    });
+  }
+}
