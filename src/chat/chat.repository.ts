@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { FieldEncryption } from '../common/crypto/field-encryption';
+import { FieldEncryption, storedField } from '../common/crypto/field-encryption';
 import { Message, openMessage, sealMessage, SenderKind } from './message-content';
 
 interface MessageRow {
@@ -32,10 +32,7 @@ export class ChatRepository {
       seq: r.seq,
       tradeId: r.trade_id,
       sender: { kind: r.sender_kind, id: r.sender_id },
-      text: openMessage(
-        this.encryption,
-        r.text_ciphertext && r.text_key_id ? { ciphertext: r.text_ciphertext, keyId: r.text_key_id } : null,
-      ),
+      text: openMessage(this.encryption, storedField(r.text_ciphertext, r.text_key_id)),
       erased: r.erased_at !== null,
       createdAt: r.created_at,
     };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { FieldEncryption } from '../common/crypto/field-encryption';
+import { FieldEncryption, storedField } from '../common/crypto/field-encryption';
 import { returningRows } from '../common/database/query';
 import type { Attachment, Dispute, DisputeOutcome, DisputeReason, DisputeStatus, Statement } from './dispute.types';
 import { openStatement, sealStatement, StoredAttachment, storedAttachments } from './statement-content';
@@ -57,8 +57,6 @@ const toDispute = (r: DisputeRow): Dispute => ({
   updatedAt: r.updated_at,
 });
 
-const sealedOf = (ciphertext: string | null, keyId: string | null) => (ciphertext && keyId ? { ciphertext, keyId } : null);
-
 export interface QueueRow extends Dispute {
   trade: { state: string; amountUsd: bigint; amountCny: bigint; paymentMethod: string; travelerId: string; counterpartyId: string };
 }
@@ -76,8 +74,8 @@ export class DisputesRepository {
     const { text, attachments } = openStatement(
       this.encryption,
       {
-        text: sealedOf(r.text_ciphertext, r.text_key_id),
-        attachmentNames: sealedOf(r.attachment_names_ciphertext, r.attachment_names_key_id),
+        text: storedField(r.text_ciphertext, r.text_key_id),
+        attachmentNames: storedField(r.attachment_names_ciphertext, r.attachment_names_key_id),
       },
       r.attachments,
     );

@@ -14,6 +14,6 @@ export function sealComment(encryption: FieldEncryption, comment: string | null)
 }
 
 /** The comment in clear; null when there was none or it was erased. Throws FieldDecryptionError when unreadable. */
-export function openComment(encryption: FieldEncryption, ciphertext: string | null, keyId: string | null): string | null {
-  return ciphertext && keyId ? encryption.decrypt({ ciphertext, keyId }, RATING_COMMENT_CONTEXT) : null;
+export function openComment(encryption: FieldEncryption, sealed: EncryptedField | null): string | null {
+  return sealed && encryption.decrypt(sealed, RATING_COMMENT_CONTEXT);
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { FieldEncryption } from '../common/crypto/field-encryption';
+import { FieldEncryption, storedField } from '../common/crypto/field-encryption';
 import { returningRows } from '../common/database/query';
 import { openComment, sealComment } from './rating-content';
 import type { RaterRole, Rating, RatingPosition } from './rating.types';
@@ -36,7 +36,7 @@ export class RatingsRepository {
       ratedId: r.rated_id,
       raterRole: r.rater_role,
       score: r.score,
-      comment: openComment(this.encryption, r.comment_ciphertext, r.comment_key_id),
+      comment: openComment(this.encryption, storedField(r.comment_ciphertext, r.comment_key_id)),
       createdAt: r.created_at,
     };
   }

@@ -9,6 +9,7 @@ import {
   normalizeEmail,
   normalizeWechatId,
   parseKeyring,
+  storedField,
 } from './field-encryption';
 
 const WECHAT = 'user.wechat_id';
@@ -498,5 +499,14 @@ describe('maskHandle', () => {
         },
       ),
     );
+  });
+});
+
+describe('storedField', () => {
+  it('reads a value from its two columns, and none when either is null (never written, or erased)', () => {
+    expect(storedField('Y2lwaGVy', 'k1')).toEqual({ ciphertext: 'Y2lwaGVy', keyId: 'k1' });
+    expect(storedField(null, null)).toBeNull();
+    expect(storedField('Y2lwaGVy', null)).toBeNull();
+    expect(storedField(null, 'k1')).toBeNull();
   });
 });

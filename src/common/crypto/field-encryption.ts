@@ -64,6 +64,11 @@ export interface EncryptedField {
   ciphertext: string;
 }
 
+/** A nullable pair of `*_ciphertext` and `*_key_id` columns as read: null when there is no value (none, or erased). */
+export function storedField(ciphertext: string | null, keyId: string | null): EncryptedField | null {
+  return ciphertext && keyId ? { ciphertext, keyId } : null;
+}
+
 export type FieldDecryptionFailure = 'unknown_key_id' | 'malformed' | 'authentication_failed';
 
 /**

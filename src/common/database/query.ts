@@ -14,6 +14,11 @@ export async function returningRows<T>(manager: EntityManager, sql: string, para
   return result as T[];
 }
 
+/** The one row of an UPDATE … RETURNING by key: undefined when none matched, typed like `rows[0]`. */
+export async function returningRow<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T> {
+  return (await returningRows<T>(manager, sql, params))[0];
+}
+
 /**
  * A read through a named prepared statement: each pooled connection plans it once and keeps the plan. For a
  * hot query whose planning costs more than its execution (a listing of two index streams joined to their

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRow } from '../../common/database/query';
 
 export interface TransferRow {
   id: string;
@@ -91,22 +91,20 @@ export class BankMockRepository {
   }
 
   async markSettled(manager: EntityManager, id: string): Promise<TransferRow> {
-    const rows = await returningRows<TransferRow>(
+    return returningRow<TransferRow>(
       manager,
       `UPDATE bank_mock_transfers SET status = 'settled', settled_at = now() WHERE id = $1 RETURNING *`,
       [id],
     );
-    return rows[0];
   }
 
   /** A settled return → returned; undefined when it was not one. */
   async markReturned(manager: EntityManager, id: string): Promise<TransferRow | undefined> {
-    const rows = await returningRows<TransferRow>(
+    return returningRow<TransferRow>(
       manager,
       `UPDATE bank_mock_transfers SET status = 'returned' WHERE id = $1 AND direction = 'return' AND status = 'settled' RETURNING *`,
       [id],
     );
-    return rows[0];
   }
 
   async setAccount(account: string, closed: boolean): Promise<void> {

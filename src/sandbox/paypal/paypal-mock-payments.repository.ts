@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRow } from '../../common/database/query';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 /** The PayPal mock's Orders v2 and Payments v2 tables: orders, authorizations, captures and refunds. */
@@ -30,21 +30,19 @@ export class PaypalMockPaymentsRepository {
 
   /** CREATED → APPROVED with the payer; undefined when the order was not CREATED. */
   async approveOrder(manager: EntityManager, id: string, payer: Record<string, unknown>): Promise<OrderRow | undefined> {
-    const rows = await returningRows<OrderRow>(
+    return returningRow<OrderRow>(
       manager,
       `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
       [id, JSON.stringify(payer)],
     );
-    return rows[0];
   }
 
   async completeOrder(manager: EntityManager, id: string): Promise<OrderRow> {
-    const rows = await returningRows<OrderRow>(
+    return returningRow<OrderRow>(
       manager,
       `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
       [id],
     );
-    return rows[0];
   }
 
   // ---- Authorizations ----
@@ -77,21 +75,19 @@ export class PaypalMockPaymentsRepository {
 
   /** CREATED → EXPIRED; undefined when it was no longer CREATED. */
   async expireAuthorization(id: string, manager: EntityManager = this.dataSource.manager): Promise<AuthorizationRow | undefined> {
-    const rows = await returningRows<AuthorizationRow>(
+    return returningRow<AuthorizationRow>(
       manager,
       `UPDATE paypal_mock_authorizations SET status = 'EXPIRED', update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
       [id],
     );
-    return rows[0];
   }
 
   async voidAuthorization(manager: EntityManager, id: string): Promise<AuthorizationRow> {
-    const rows = await returningRows<AuthorizationRow>(
+    return returningRow<AuthorizationRow>(
       manager,
       `UPDATE paypal_mock_authorizations SET status = 'VOIDED', update_time = now() WHERE id = $1 RETURNING *`,
       [id],
     );
-    return rows[0];
   }
 
   // ---- Captures and refunds ----

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRow, returningRows } from '../../common/database/query';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -89,22 +89,20 @@ export class PaypalMockPayoutsRepository {
   }
 
   async completeBatch(manager: EntityManager, batchId: string): Promise<BatchRow> {
-    const rows = await returningRows<BatchRow>(
+    return returningRow<BatchRow>(
       manager,
       `UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = now() WHERE id = $1 RETURNING *`,
       [batchId],
     );
-    return rows[0];
   }
 
   /** UNCLAIMED → RETURNED; undefined when the item was not UNCLAIMED. */
   async returnItem(manager: EntityManager, itemId: string): Promise<ItemRow | undefined> {
-    const rows = await returningRows<ItemRow>(
+    return returningRow<ItemRow>(
       manager,
       `UPDATE paypal_mock_payout_items SET status = 'RETURNED' WHERE id = $1 AND status = 'UNCLAIMED' RETURNING *`,
       [itemId],
     );
-    return rows[0];
   }
 
   async findBatch(id: string): Promise<BatchRow | undefined> {

@@ -2,10 +2,9 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, R
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
-import { registerForeignErrorFormat } from '../../common/errors/foreign-error-formats';
 import { formatAmount } from '../../common/money';
 import { FaultsService } from '../faults.service';
-import { mockErrorName } from '../mock-error-names';
+import { registerMockErrorFormat } from '../mock-error-names';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
@@ -21,25 +20,17 @@ import { DataSource, EntityManager } from 'typeorm';
 
 export const PAYPAL_MOCK_PREFIX = '/sandbox/paypal';
 
-// Errors raised before a handler runs (bad JSON, oversized bodies, unknown routes) also answer PayPal's way.
-registerForeignErrorFormat({
-  prefix: `${PAYPAL_MOCK_PREFIX}/v`,
-  format: (problem) => ({
-    status: problem.status,
-    contentType: 'application/json',
-    body: {
-      name: mockErrorName(problem.status, {
-        notFound: 'RESOURCE_NOT_FOUND',
-        unauthenticated: 'AUTHENTICATION_FAILURE',
-        serverError: 'INTERNAL_SERVER_ERROR',
-        invalid: 'INVALID_REQUEST',
-      }),
-      message: problem.detail,
-      debug_id: 'mock',
-      details: [{ issue: problem.code.toUpperCase() }],
-    },
-  }),
-});
+// Errors raised before a handler runs also answer PayPal's way.
+registerMockErrorFormat(
+  `${PAYPAL_MOCK_PREFIX}/v`,
+  {
+    notFound: 'RESOURCE_NOT_FOUND',
+    unauthenticated: 'AUTHENTICATION_FAILURE',
+    serverError: 'INTERNAL_SERVER_ERROR',
+    invalid: 'INVALID_REQUEST',
+  },
+  (name, problem) => ({ name, message: problem.detail, debug_id: 'mock', details: [{ issue: problem.code.toUpperCase() }] }),
+);
 
 type PaypalRequest = FastifyRequest;
 

@@ -5,11 +5,10 @@ import { ConfigType } from '@nestjs/config';
 import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
-import { registerForeignErrorFormat } from '../../common/errors/foreign-error-formats';
 import { InputParser } from '../../market/market-input';
 import { wechatConfig } from '../../config';
 import { FaultsService } from '../faults.service';
-import { mockErrorName } from '../mock-error-names';
+import { registerMockErrorFormat } from '../mock-error-names';
 import { WechatMerchantKey } from '../../payments/providers/wechat/wechat-merchant-key';
 import {
   aesGcmEncrypt,
@@ -25,23 +24,12 @@ import { WechatMockService } from './wechat-mock.service';
 
 export const WECHAT_MOCK_PREFIX = '/sandbox/wechat';
 
-// Errors raised before a handler runs (bad JSON, unknown routes) also answer WeChat's way.
-registerForeignErrorFormat({
-  prefix: `${WECHAT_MOCK_PREFIX}/v3`,
-  format: (problem) => ({
-    status: problem.status,
-    contentType: 'application/json',
-    body: {
-      code: mockErrorName(problem.status, {
-        notFound: 'RESOURCE_NOT_EXISTS',
-        unauthenticated: 'SIGN_ERROR',
-        serverError: 'SYSTEM_ERROR',
-        invalid: 'PARAM_ERROR',
-      }),
-      message: problem.detail,
-    },
-  }),
-});
+// Errors raised before a handler runs also answer WeChat's way.
+registerMockErrorFormat(
+  `${WECHAT_MOCK_PREFIX}/v3`,
+  { notFound: 'RESOURCE_NOT_EXISTS', unauthenticated: 'SIGN_ERROR', serverError: 'SYSTEM_ERROR', invalid: 'PARAM_ERROR' },
+  (code, problem) => ({ code, message: problem.detail }),
+);
 
 const WECHAT_ID = /^[A-Za-z][A-Za-z0-9_-]{5,63}$/;
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRow } from '../../common/database/query';
 
 export interface TransferRow {
   id: string;
@@ -69,12 +69,11 @@ export class WechatMockRepository {
 
   /** PROCESSING → SUCCESS; undefined when the transfer was not PROCESSING. */
   async succeed(manager: EntityManager, transferId: string): Promise<TransferRow | undefined> {
-    const rows = await returningRows<TransferRow>(
+    return returningRow<TransferRow>(
       manager,
       `UPDATE wechat_mock_transfers SET state = 'SUCCESS', update_time = now() WHERE id = $1 AND state = 'PROCESSING' RETURNING *`,
       [transferId],
     );
-    return rows[0];
   }
 
   async findTransfer(id: string): Promise<TransferRow | undefined> {
