@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { EncryptedField } from '../common/crypto/field-encryption';
+import { storedField, type EncryptedField } from '../common/crypto/field-encryption';
 import { returningRows } from '../common/database/query';
 
 export interface IdempotencyRecord {
@@ -91,8 +91,7 @@ export class IdempotencyRepository {
           requestHash: row.request_hash,
           state: row.state,
           responseStatus: row.response_status,
-          response:
-            row.response_ciphertext && row.response_key_id ? { ciphertext: row.response_ciphertext, keyId: row.response_key_id } : null,
+          response: storedField(row.response_ciphertext, row.response_key_id),
           responseHeaders: row.response_headers,
           responseLost: row.response_lost === true,
         },
