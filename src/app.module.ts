@@ -23,6 +23,8 @@ import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
+import { EventsModule } from './events/events.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
@@ -83,6 +85,7 @@ export class AppModule {
         ...queueDashboardModules(),
         CryptoModule,
         OutboxModule,
+        EventsModule,
         IdempotencyModule,
         HousekeepingModule.register(options.workers),
         AuditModule,
@@ -93,8 +96,9 @@ export class AppModule {
         trades,
         HealthModule,
         payments,
-        ReconciliationModule.register({ workers: options.workers, payments }),
+        ReconciliationModule.register({ workers: options.workers, payments, trades }),
         disputes,
+        NotificationsModule.register({ workers: options.workers, trades }),
         AccountPrivacyModule.register({ rates, market, trades, disputes }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,

@@ -35,6 +35,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.housekeeping, JOBS.housekeeping.purgeIdempotencyKeys],
     [QUEUES.housekeeping, JOBS.housekeeping.purgePublishedOutbox],
     [QUEUES.housekeeping, JOBS.housekeeping.eraseHandleSnapshots],
+    [QUEUES.housekeeping, JOBS.housekeeping.purgeEvents],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
   ];
   const registered = async () => {

@@ -3,6 +3,7 @@ import { authConfig, loadAuthConfig } from './auth.config';
 import { bankConfig, loadBankConfig } from './bank.config';
 import { cryptoConfig, loadCryptoConfig } from './crypto.config';
 import { databaseConfig, loadDatabaseConfig } from './database.config';
+import { eventsConfig, loadEventsConfig } from './events.config';
 import { httpConfig, loadHttpConfig } from './http.config';
 import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
@@ -22,6 +23,7 @@ export * from './bank.config';
 export * from './crypto.config';
 export * from './database.config';
 export * from './env';
+export * from './events.config';
 export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
@@ -41,6 +43,7 @@ export const allConfigs = [
   bankConfig,
   cryptoConfig,
   databaseConfig,
+  eventsConfig,
   httpConfig,
   jobsConfig,
   marketConfig,
@@ -63,6 +66,7 @@ export function validateAllConfig(env = process.env): void {
     loadBankConfig,
     loadCryptoConfig,
     loadDatabaseConfig,
+    loadEventsConfig,
     loadHttpConfig,
     loadJobsConfig,
     loadMarketConfig,

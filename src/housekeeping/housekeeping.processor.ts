@@ -4,7 +4,8 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
-import { tradesConfig } from '../config';
+import { eventsConfig, tradesConfig } from '../config';
+import { EventsRepository } from '../events/events.repository';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
@@ -24,6 +25,7 @@ const ERASE_BATCH = 500;
   JOBS.housekeeping.purgeIdempotencyKeys,
   JOBS.housekeeping.purgePublishedOutbox,
   JOBS.housekeeping.eraseHandleSnapshots,
+  JOBS.housekeeping.purgeEvents,
 ])
 @Processor(QUEUES.housekeeping)
 export class HousekeepingProcessor extends WorkerHost {
@@ -36,6 +38,8 @@ export class HousekeepingProcessor extends WorkerHost {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly handles: HandleRetentionRepository,
     @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
+    private readonly events: EventsRepository,
+    @Inject(eventsConfig.KEY) private readonly eventSettings: ConfigType<typeof eventsConfig>,
   ) {
     super();
   }
@@ -54,6 +58,9 @@ export class HousekeepingProcessor extends WorkerHost {
         };
       case JOBS.housekeeping.eraseHandleSnapshots:
         return { deleted: await this.repeat(() => this.handles.eraseDue(this.trades.handleRetentionMs, ERASE_BATCH), ERASE_BATCH) };
+      case JOBS.housekeeping.purgeEvents:
+        // Past the replay window (and its margin), an event serves nobody: streams replay 24 hours at most.
+        return { deleted: await this.repeat(() => this.events.purgeOlderThan(this.eventSettings.retentionMs, PURGE_BATCH)) };
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.housekeeping}`);
     }

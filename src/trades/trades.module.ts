@@ -14,6 +14,7 @@ import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
 import { TradeTimeline } from './trade-timeline';
+import { TradeEvents } from './trade-events';
 import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeMoves } from './trade-moves';
 import { TradeOpeningService } from './trade-opening.service';
@@ -36,6 +37,7 @@ export class TradesModule {
         TradesRepository,
         TimelineRepository,
         TradeTimeline,
+        TradeEvents,
         TradeSettlementRepository,
         TradeMoves,
         TradeOpeningService,
@@ -55,9 +57,12 @@ export class TradesModule {
         TradesRepository,
         TimelineRepository,
         TradeTimeline,
+        TradeEvents,
         TradeSettlementRepository,
         LedgerCheckService,
         HandleRevealsRepository,
+        HandleReveals,
+        TradeQueriesService,
       ],
     };
   }

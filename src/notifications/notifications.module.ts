@@ -1,0 +1,36 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { EVENT_SINKS, eventSinksProvider } from '../events/event-sinks';
+import { EnvelopeBuilder } from './envelopes';
+import { FanOutProcessor } from './fan-out.processor';
+import { EventStreams } from './streams/event-streams.service';
+import { StreamHub } from './streams/stream-hub';
+import { StreamLimiter } from './streams/stream-limiter';
+import { StreamSink } from './streams/stream-sink';
+import { StreamsController } from './streams/streams.controller';
+
+/**
+ * Everything that sends events: the `fan-out-event` job (worker processes) hands each recorded event to every sink
+ * in `EVENT_SINKS`; the streams (API processes) send what their sink publishes. Imports trades (the trade view, its
+ * handle's showing, who may follow a trade).
+ */
+@Module({})
+export class NotificationsModule {
+  static register(options: { workers: boolean; trades: DynamicModule }): DynamicModule {
+    return {
+      module: NotificationsModule,
+      imports: [options.trades],
+      controllers: [StreamsController],
+      providers: [
+        EnvelopeBuilder,
+        StreamSink,
+        // Every sink, listed once here: the streams' and the client webhooks'.
+        eventSinksProvider(StreamSink),
+        StreamHub,
+        StreamLimiter,
+        EventStreams,
+        ...(options.workers ? [FanOutProcessor] : []),
+      ],
+      exports: [EnvelopeBuilder, EVENT_SINKS],
+    };
+  }
+}
