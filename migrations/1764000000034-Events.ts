@@ -48,7 +48,9 @@ export class Events1764000000034 implements MigrationInterface {
     await q.query(`
       CREATE TABLE event_recipients (
         event_id uuid NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-        user_id uuid NOT NULL REFERENCES users (id),
+        -- No foreign key to users: its check would take the users' rows (KEY SHARE) after the trade's row, against
+        -- the lock order (users before trades); accounts are never deleted, only pseudonymized.
+        user_id uuid NOT NULL,
         role text NOT NULL CHECK (role IN ('traveler', 'counterparty')),
         PRIMARY KEY (event_id, user_id)
       )`);

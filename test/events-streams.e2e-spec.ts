@@ -153,6 +153,57 @@ describe('event streams', () => {
     expect(again.text()).not.toContain(who.travelerWechat);
   });
 
+  it('tells both parties of a dispute opened, a statement added and the dispute resolved, never with a statement’s text', async () => {
+    const { api, test, operator, db } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token });
+    const tradeId = await openTrade(api, who);
+    await approvePaypal(api, tradeId, who.traveler);
+    await stream.waitFor('trade.funded', tradeId);
+    const opened = await api('POST', `/v1/trades/${tradeId}/disputes`, {
+      token: who.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Words of the traveler, encrypted at rest.' },
+    });
+    expect(opened.status).toBe(201);
+    const disputeId = opened.body.id;
+    expect(
+      (
+        await api('POST', `/v1/disputes/${disputeId}/statements`, {
+          token: who.counterparty.token,
+          body: { text: 'Words of the counterparty.' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api('POST', `/v1/admin/disputes/${disputeId}/resolve`, {
+          token: operator.token,
+          body: { outcome: 'refund', note: 'No RMB arrived.' },
+        })
+      ).status,
+    ).toBe(200);
+
+    await stream.until((events) =>
+      hasAll(events, tradeId, ['trade.disputed', 'dispute.opened', 'dispute.statement_added', 'dispute.resolved', 'trade.refunding']),
+    );
+    const byType = (type: string) => stream.events.find((e) => e.event === type && e.json.data.trade.id === tradeId)!.json.data;
+    expect(byType('dispute.opened')).toMatchObject({
+      trade: { state: 'disputed', disputeId },
+      dispute: { id: disputeId, status: 'open', reason: 'rmb_not_received' },
+    });
+    expect(byType('dispute.resolved')).toMatchObject({ dispute: { id: disputeId, status: 'resolved', outcome: 'refund' } });
+    expect(byType('dispute.opened').dispute).not.toHaveProperty('statements');
+    const stored = await db.query(`SELECT type, dispute_id, data::text AS data FROM events WHERE trade_id = $1 AND type LIKE 'dispute.%'`, [
+      tradeId,
+    ]);
+    expect(stored.rows.map((r) => r.type).sort()).toEqual(['dispute.opened', 'dispute.resolved', 'dispute.statement_added']);
+    for (const row of stored.rows) {
+      expect(row.dispute_id).toBe(disputeId);
+      expect(row.data).not.toContain('Words of the');
+    }
+    expect(stream.text()).not.toContain('Words of the');
+  });
+
   it('replays what a client missed while it was away, once per id', async () => {
     const { api, test } = suite;
     const who = await parties(api);
@@ -276,7 +327,7 @@ describe('event streams: an API process without workers, and a separate worker p
   afterAll(async () => {
     closeAllStreams();
     await worker?.stop();
-    await db?.end().catch(() => undefined);
+    if (!closed) await db?.end();
     if (!closed) await apiProcess?.close();
   });
 
@@ -299,6 +350,7 @@ describe('event streams: an API process without workers, and a separate worker p
     expect(stream.status).toBe(200);
     await worker?.stop();
     worker = undefined;
+    await db.end();
     const closing = apiProcess.close();
     closed = true;
     await closing;

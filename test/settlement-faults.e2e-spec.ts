@@ -216,6 +216,9 @@ describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
       15000,
     );
     expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
+    // The parties are told once, when the flag turned on.
+    const told = await suite.db.query(`SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.settlement_failing'`, [trade.id]);
+    expect(told.rows).toEqual([{ data: { trade: expect.objectContaining({ id: trade.id, settlementFailing: true }) } }]);
     const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
     expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
     const metrics = await api('GET', '/metrics');

@@ -47,6 +47,11 @@ export class EventStreams {
   ) {}
 
   async open(caller: AuthUser, request: FastifyRequest, reply: FastifyReply, scope: StreamScope): Promise<void> {
+    // HEAD (which Fastify serves with the GET route): the same checks, then headers only; no stream held open.
+    if (request.method === 'HEAD') {
+      void reply.status(200).header('content-type', 'text/event-stream; charset=utf-8').send();
+      return;
+    }
     const header = request.headers['last-event-id'];
     const lastEventId = typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
     const streamId = randomUUID();
