@@ -306,6 +306,21 @@ describe('event streams: a heartbeat shortened for the test', () => {
     const stream = await openStream(suite.test.baseUrl, '/v1/stream', { token: user.token });
     await stream.until(() => stream.comments.filter((c) => c === 'keep-alive').length >= 3);
   });
+
+  it('ends a stream once its API key is revoked, as a request with it would be refused', async () => {
+    const { api, test } = suite;
+    const user = await registerUser(api, 'traveler');
+    const key = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'bot' } });
+    expect(key.status).toBe(201);
+    const byKey = await openStream(test.baseUrl, '/v1/stream', { apiKey: key.body.key });
+    const byToken = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    await byKey.until(() => byKey.comments.includes('keep-alive'));
+    expect((await api('DELETE', `/v1/me/api-keys/${key.body.id}`, { token: user.token })).status).toBe(200);
+    await eventually(async () => Promise.race([byKey.ended.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]));
+    // The same user's stream opened with a token goes on.
+    const beats = byToken.comments.length;
+    await byToken.until(() => byToken.comments.length > beats + 2);
+  });
 });
 
 describe('event streams: an API process without workers, and a separate worker process', () => {

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { EVENT_SINKS, eventSinksProvider } from '../events/event-sinks';
+import { UsersModule } from '../users/users.module';
 import { EnvelopeBuilder } from './envelopes';
 import { FanOutProcessor } from './fan-out.processor';
 import { EventStreams } from './streams/event-streams.service';
@@ -18,7 +19,7 @@ export class NotificationsModule {
   static register(options: { workers: boolean; trades: DynamicModule }): DynamicModule {
     return {
       module: NotificationsModule,
-      imports: [options.trades],
+      imports: [options.trades, UsersModule],
       controllers: [StreamsController],
       providers: [
         EnvelopeBuilder,

@@ -33,10 +33,15 @@ const open = new Set<SseStream>();
  * A small SSE client over node:http: reads the body as it arrives and parses `id:`, `event:`, `data:` and comments.
  * Every stream is closed by `closeAllStreams` (call it in afterEach/afterAll) if a test did not.
  */
-export function openStream(baseUrl: string, path: string, options: { token?: string; lastEventId?: string } = {}): Promise<SseStream> {
+export function openStream(
+  baseUrl: string,
+  path: string,
+  options: { token?: string; apiKey?: string; lastEventId?: string } = {},
+): Promise<SseStream> {
   const url = new URL(path, baseUrl);
   const headers: Record<string, string> = { accept: 'text/event-stream' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey) headers['x-api-key'] = options.apiKey;
   if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: 'GET', headers }, (res) => {

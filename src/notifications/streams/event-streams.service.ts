@@ -8,6 +8,7 @@ import { safeErrorForLog } from '../../common/errors';
 import { eventsConfig } from '../../config';
 import type { StoredEvent } from '../../events/event-types';
 import { EventsRepository } from '../../events/events.repository';
+import { CredentialCheck } from '../../users/credential-check';
 import { Envelope, EnvelopeBuilder, EnvelopeViewer } from '../envelopes';
 import { HeldStream, StreamHub } from './stream-hub';
 import { StreamLimiter } from './stream-limiter';
@@ -43,6 +44,7 @@ export class EventStreams {
     private readonly limiter: StreamLimiter,
     private readonly envelopes: EnvelopeBuilder,
     private readonly events: EventsRepository,
+    private readonly credentials: CredentialCheck,
     @Inject(eventsConfig.KEY) private readonly config: ConfigType<typeof eventsConfig>,
   ) {}
 
@@ -57,7 +59,14 @@ export class EventStreams {
     const streamId = randomUUID();
     await this.limiter.acquire(caller.id, streamId);
     const stream = new SseStream(
-      { hub: this.hub, limiter: this.limiter, envelopes: this.envelopes, logger: this.logger },
+      {
+        hub: this.hub,
+        limiter: this.limiter,
+        envelopes: this.envelopes,
+        logger: this.logger,
+        // At each heartbeat: a stream ends once its token expires or its API key is revoked, as a request would be refused.
+        stillAccepted: () => this.credentials.stillAccepted(request.headers, caller),
+      },
       reply.raw,
       caller.id,
       streamId,
@@ -104,6 +113,7 @@ interface StreamDeps {
   limiter: StreamLimiter;
   envelopes: EnvelopeBuilder;
   logger: Logger;
+  stillAccepted: () => Promise<boolean>;
 }
 
 /** One open stream: its writes in order (the replay first, then live events), its heartbeat, its clean-up. */
@@ -111,6 +121,7 @@ class SseStream implements HeldStream {
   private readonly sent = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  private checking = false;
   private heartbeat?: NodeJS.Timeout;
   private readonly cleaned: Promise<void>;
   private markCleaned!: () => void;
@@ -132,15 +143,15 @@ class SseStream implements HeldStream {
     replay: () => Promise<StoredEvent[]>,
   ): void {
     this.raw.on('close', () => this.cleanUp());
+    // The client may have gone before the response began: then 'close' has come and gone.
+    if (this.raw.destroyed || this.raw.socket?.destroyed) {
+      this.cleanUp();
+      return;
+    }
     this.raw.writeHead(200, headers);
     this.write(': open\n\n');
     if (lastEventId) this.sent.add(lastEventId);
-    this.heartbeat = setInterval(() => {
-      this.write(': keep-alive\n\n');
-      this.deps.limiter
-        .renew(this.userId, this.streamId)
-        .catch((error: unknown) => this.warn(error, 'A stream’s place could not be renewed'));
-    }, heartbeatMs);
+    this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
     this.heartbeat.unref();
     this.enqueue(async () => {
       for (const event of await replay()) {
@@ -148,6 +159,20 @@ class SseStream implements HeldStream {
         if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
       }
     });
+  }
+
+  private beat(): void {
+    this.write(': keep-alive\n\n');
+    this.deps.limiter
+      .renew(this.userId, this.streamId)
+      .catch((error: unknown) => this.warn(error, 'A stream’s place could not be renewed'));
+    if (this.checking) return;
+    this.checking = true;
+    this.deps
+      .stillAccepted()
+      .then((accepted) => (accepted ? undefined : this.end()))
+      .catch((error: unknown) => this.warn(error, 'A stream’s credentials could not be checked; checked again at the next heartbeat'))
+      .finally(() => (this.checking = false));
   }
 
   offer(event: PublishedEvent): void {
