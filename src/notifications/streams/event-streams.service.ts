@@ -120,6 +120,8 @@ interface StreamDeps {
 class SseStream implements HeldStream {
   private readonly sent = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
+  /** Events offered before the response began: sent after the replay. */
+  private early?: PublishedEvent[] = [];
   private closed = false;
   private checking = false;
   private heartbeat?: NodeJS.Timeout;
@@ -159,6 +161,9 @@ class SseStream implements HeldStream {
         if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
       }
     });
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const event of early) this.offer(event);
   }
 
   private beat(): void {
@@ -178,6 +183,10 @@ class SseStream implements HeldStream {
   offer(event: PublishedEvent): void {
     const role = this.roleFor(event);
     if (!role) return;
+    if (this.early) {
+      this.early.push(event);
+      return;
+    }
     this.enqueue(async () => {
       if (this.sent.has(event.id)) return;
       const envelope = await this.deps.envelopes.forRecipient(event.id, { userId: this.userId, role });
