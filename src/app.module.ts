@@ -25,6 +25,8 @@ import { WebhooksModule } from './notifications/webhooks/webhooks.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
 import { ChatModule } from './chat/chat.module';
+import { EventsModule } from './events/events.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { PaymentsModule } from './payments/payments.module';
 import { QueuesModule } from './queues/queues.module';
 import { RedisModule, THROTTLER_REDIS } from './redis/redis.module';
@@ -54,7 +56,8 @@ export class AppModule {
     const chat = ChatModule.register({ trades });
     const ratings = RatingsModule.register({ trades });
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
-    const webhooks = WebhooksModule.register({ workers: options.workers });
+    const notifications = NotificationsModule.register({ workers: options.workers, trades, chat });
+    const webhooks = WebhooksModule.register({ workers: options.workers, envelopes: notifications });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
     // user, 403 role, 403 suspended.
     const limits = loadHttpConfig().rateLimitEnabled;
@@ -89,6 +92,7 @@ export class AppModule {
         ...queueDashboardModules(),
         CryptoModule,
         OutboxModule,
+        EventsModule,
         IdempotencyModule,
         HousekeepingModule.register(options.workers),
         AuditModule,
@@ -99,10 +103,11 @@ export class AppModule {
         trades,
         HealthModule,
         payments,
-        ReconciliationModule.register({ workers: options.workers, payments }),
+        ReconciliationModule.register({ workers: options.workers, payments, trades }),
         disputes,
         chat,
         ratings,
+        notifications,
         webhooks,
         AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings, webhooks }),
         ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),

@@ -13,6 +13,7 @@ import { ALL_QUEUES, JOBS } from './queues/queue-names';
 import { RatesProcessor } from './rates/rates.processor';
 import { ReconciliationProcessor } from './reconciliation/reconciliation.processor';
 import { DeadlinesProcessor } from './trades/deadlines.processor';
+import { FanOutProcessor } from './notifications/fan-out.processor';
 
 const PROCESSORS = [
   HousekeepingProcessor,
@@ -27,6 +28,7 @@ const PROCESSORS = [
   PaypalMockDeliveryProcessor,
   BankMockProcessor,
   WechatMockProcessor,
+  FanOutProcessor,
 ];
 
 const ALL_NAMES = Object.values(JOBS).flatMap((names) => Object.values(names) as string[]);

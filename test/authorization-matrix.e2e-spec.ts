@@ -149,6 +149,9 @@ const table: Row[] = [
   row('GET /v1/trades', undefined, [U, 200, 200, 200, 200, 200, F, 200, 200, 200]),
   row('GET /v1/trades/:id', 'trade', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
   row('GET /v1/trades/:id/events', 'trade', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
+  // Event streams: every user may follow its own events (operators receive none); a trade's, its parties and operators.
+  row('GET /v1/stream', undefined, users(200)),
+  row('GET /v1/trades/:id/stream', 'trade', [U, 200, 200, N, 200, N, 200, 200, 200, N]),
   // Asked again while its order is live: 200, the same order.
   row('POST /v1/trades/:id/funding', 'tradeToFund', [U, 201, 200, N, F, F, F, 201, F, N], {}),
   row('POST /v1/trades/:id/payout', 'tradeForPayout', [U, F, F, F, 200, N, F, F, 200, F], () => ({ wechatTransferId: unique('WX-') })),
@@ -261,6 +264,8 @@ describe('Authorization matrix: every route × every kind of caller (HTTP)', () 
       token,
       apiKey: actor.apiKey,
       body: typeof body === 'function' ? (body as (a: Actor) => unknown)(actor) : body,
+      // An event stream's body never ends: its status is the answer.
+      headersOnly: path.endsWith('/stream'),
     });
     const code = response.status >= 400 ? response.body?.code : undefined;
     if (LENIENT[expected]?.(response.status, code)) return expected;

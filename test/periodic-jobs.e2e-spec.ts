@@ -28,6 +28,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.housekeeping, JOBS.housekeeping.purgePublishedOutbox],
     [QUEUES.housekeeping, JOBS.housekeeping.eraseHandleSnapshots],
     [QUEUES.housekeeping, JOBS.housekeeping.eraseMessageTexts],
+    [QUEUES.housekeeping, JOBS.housekeeping.purgeEvents],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
     [QUEUES.webhooks, JOBS.webhooks.sweepDeliveries],
   ];

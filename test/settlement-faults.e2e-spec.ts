@@ -190,7 +190,7 @@ describe('Settlement under provider faults (HTTP)', () => {
 
 describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
   // Payout items stay PENDING for an hour; a step may wait 1.5 s before operators are told.
-  const { test, api } = useTestApp(
+  const { test, api, db } = useTestApp(
     { ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '3600000', SETTLEMENT_STEP_FLAG_AFTER_MS: '1500' },
     { reference: '7.2400' },
   );
@@ -205,6 +205,9 @@ describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
       15000,
     );
     expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
+    // The parties are told once, when the flag turned on.
+    const told = await db.query(`SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.settlement_failing'`, [trade.id]);
+    expect(told.rows).toEqual([{ data: { trade: expect.objectContaining({ id: trade.id, settlementFailing: true }) } }]);
     const flagged = await api('GET', '/v1/admin/trades?settlementFailing=true', { token: operator.token });
     expect(flagged.body.data.map((t: { id: string }) => t.id)).toContain(trade.id);
     const metrics = await api('GET', '/metrics');

@@ -249,6 +249,9 @@ describe('WeChat verification (HTTP)', () => {
       detail: { deadline: 'verify', provider: 'wechat', byMs: expect.any(Number) },
     });
     expect(extended.detail.byMs).toBeGreaterThan(0);
+    // The parties are told, in the extension's transaction.
+    const told = await db.query(`SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.deadline_extended'`, [trade.id]);
+    expect(told.rows).toEqual([{ data: { trade: expect.objectContaining({ id: trade.id, state: 'payout_sent' }) } }]);
     expect(events.some((e: { toState: string }) => e.toState === 'disputed')).toBe(false);
     expect((await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since).toBeNull();
     await expectClean();

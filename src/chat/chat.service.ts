@@ -10,6 +10,7 @@ import { chatConfig } from '../config';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import type { Trade } from '../trades/trade.types';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
+import { TradeEvents } from '../trades/trade-events';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import { UsersRepository } from '../users/users.repository';
 import { ChatRepository } from './chat.repository';
@@ -31,6 +32,7 @@ export class ChatService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly messages: ChatRepository,
     private readonly trades: TradeReadsRepository,
+    private readonly tradeEvents: TradeEvents,
     private readonly users: UsersRepository,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
@@ -65,6 +67,7 @@ export class ChatService {
           windowAfterEndMs: this.config.messageWindowAfterEndMs,
         });
       }
+      await this.tradeEvents.recordMessage(manager, tradeId, stored.id);
       return stored;
     });
     return presentMessage(message);

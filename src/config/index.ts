@@ -4,6 +4,7 @@ import { bankConfig, loadBankConfig } from './bank.config';
 import { chatConfig, loadChatConfig } from './chat.config';
 import { cryptoConfig, loadCryptoConfig } from './crypto.config';
 import { databaseConfig, loadDatabaseConfig } from './database.config';
+import { eventsConfig, loadEventsConfig } from './events.config';
 import { httpConfig, loadHttpConfig } from './http.config';
 import { jobsConfig, loadJobsConfig } from './jobs.config';
 import { ConfigError } from './env';
@@ -25,6 +26,7 @@ export * from './chat.config';
 export * from './crypto.config';
 export * from './database.config';
 export * from './env';
+export * from './events.config';
 export * from './http.config';
 export * from './jobs.config';
 export * from './market.config';
@@ -46,6 +48,7 @@ export const allConfigs = [
   chatConfig,
   cryptoConfig,
   databaseConfig,
+  eventsConfig,
   httpConfig,
   jobsConfig,
   marketConfig,
@@ -70,6 +73,7 @@ export function validateAllConfig(env = process.env): void {
     loadChatConfig,
     loadCryptoConfig,
     loadDatabaseConfig,
+    loadEventsConfig,
     loadHttpConfig,
     loadJobsConfig,
     loadMarketConfig,

@@ -12,6 +12,7 @@ import { InputParser } from '../market/market-input';
 import type { Actor } from '../trades/trade.types';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
+import { TradeEvents } from '../trades/trade-events';
 import { assertSplitFits, TradeTransitionsService } from '../trades/trade-transitions.service';
 import { isTimeCursor } from '../common/http/time-cursor';
 import type { Dispute, DisputeReason, Statement } from './dispute.types';
@@ -70,6 +71,7 @@ export class DisputesService {
     private readonly tradesService: TradeTransitionsService,
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
+    private readonly events: TradeEvents,
   ) {}
 
   async open(caller: AuthUser, tradeId: string, body: OpenDisputeDto): Promise<DisputeView> {
@@ -111,6 +113,7 @@ export class DisputesService {
       statementId: first.id,
       ...(actor.kind === 'system' ? { finding: statement } : {}),
     });
+    await this.told(manager, 'dispute.opened', dispute);
     return dispute;
   }
 
@@ -153,6 +156,7 @@ export class DisputesService {
         statementId: statement.id,
         attachments: statement.attachments.length,
       });
+      await this.told(manager, 'dispute.statement_added', locked);
       return presentStatement(statement);
     });
   }
@@ -242,8 +246,18 @@ export class DisputesService {
           : {}),
         note: body.note,
       });
+      await this.told(manager, 'dispute.resolved', (await this.disputes.find(id, manager))!);
     });
     return this.get(operator, id);
+  }
+
+  /**
+   * The parties' event of a dispute's change, in its transaction: the trade as it is now and the dispute in brief,
+   * never a statement's text (statements are encrypted at rest; a party reads them from the dispute).
+   */
+  private async told(manager: EntityManager, type: 'dispute.opened' | 'dispute.statement_added' | 'dispute.resolved', dispute: Dispute) {
+    const trade = (await this.trades.find(dispute.tradeId, manager))!;
+    await this.events.record(manager, type, trade, { disputeId: dispute.id, data: { dispute: presentDispute(dispute) } });
   }
 
   private decisionOf(

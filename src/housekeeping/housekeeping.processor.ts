@@ -5,7 +5,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { MessageRetentionRepository } from '../chat/message-retention.repository';
-import { chatConfig, tradesConfig } from '../config';
+import { chatConfig, eventsConfig, tradesConfig } from '../config';
+import { EventsRepository } from '../events/events.repository';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
@@ -26,6 +27,7 @@ const ERASE_BATCH = 500;
   JOBS.housekeeping.purgePublishedOutbox,
   JOBS.housekeeping.eraseHandleSnapshots,
   JOBS.housekeeping.eraseMessageTexts,
+  JOBS.housekeeping.purgeEvents,
 ])
 @Processor(QUEUES.housekeeping)
 export class HousekeepingProcessor extends WorkerHost {
@@ -40,6 +42,8 @@ export class HousekeepingProcessor extends WorkerHost {
     @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
     private readonly messages: MessageRetentionRepository,
     @Inject(chatConfig.KEY) private readonly chat: ConfigType<typeof chatConfig>,
+    private readonly events: EventsRepository,
+    @Inject(eventsConfig.KEY) private readonly eventSettings: ConfigType<typeof eventsConfig>,
   ) {
     super();
   }
@@ -60,6 +64,9 @@ export class HousekeepingProcessor extends WorkerHost {
         return { deleted: await this.repeat(() => this.handles.eraseDue(this.trades.handleRetentionMs, ERASE_BATCH), ERASE_BATCH) };
       case JOBS.housekeeping.eraseMessageTexts:
         return { deleted: await this.repeat(() => this.messages.eraseDue(this.chat.messageRetentionMs, ERASE_BATCH), ERASE_BATCH) };
+      case JOBS.housekeeping.purgeEvents:
+        // Past the replay window (and its margin), an event serves nobody: streams replay 24 hours at most.
+        return { deleted: await this.repeat(() => this.events.purgeOlderThan(this.eventSettings.retentionMs, PURGE_BATCH)) };
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.housekeeping}`);
     }

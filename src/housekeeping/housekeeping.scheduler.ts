@@ -3,7 +3,8 @@ import { PeriodicJobs } from '../queues/periodic-jobs';
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
-import { chatConfig, jobsConfig, tradesConfig } from '../config';
+
+import { chatConfig, eventsConfig, jobsConfig, tradesConfig } from '../config';
 import { JOBS, QUEUES } from '../queues/queue-names';
 
 /** Registers the periodic clean-ups; every worker process registers the same one, and keeps it (PeriodicJobs). */
@@ -15,6 +16,7 @@ export class HousekeepingScheduler implements OnApplicationBootstrap {
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
     @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
     @Inject(chatConfig.KEY) private readonly chat: ConfigType<typeof chatConfig>,
+    @Inject(eventsConfig.KEY) private readonly events: ConfigType<typeof eventsConfig>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -22,5 +24,6 @@ export class HousekeepingScheduler implements OnApplicationBootstrap {
     await this.periodic.keep(this.queue, JOBS.housekeeping.purgePublishedOutbox, this.config.idempotencyPurgeEveryMs);
     await this.periodic.keep(this.queue, JOBS.housekeeping.eraseHandleSnapshots, this.trades.handleRetentionSweepEveryMs);
     await this.periodic.keep(this.queue, JOBS.housekeeping.eraseMessageTexts, this.chat.messageRetentionSweepEveryMs);
+    await this.periodic.keep(this.queue, JOBS.housekeeping.purgeEvents, this.events.purgeEveryMs);
   }
 }

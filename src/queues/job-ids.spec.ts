@@ -7,6 +7,7 @@ describe('job ids', () => {
     [ids.fundingDeadlineJobId('t1'), 'deadline-t1-funding'],
     [ids.payoutDeadlineJobId('t1'), 'deadline-t1-payout'],
     [ids.extendedDeadlineJobId('t1', 'payout', at), 'deadline-t1-payout-extended-1700000000000'],
+    [ids.fanOutEventJobId('e1'), 'fan-out-e1'],
     [ids.expireRequestJobId('r1'), 'expire-request-r1'],
     [ids.checkFundingJobId('t1', 'poll'), 'check-funding-t1-poll'],
     [ids.settleJobId('t1', 'releasing'), 'settle-t1-releasing'],

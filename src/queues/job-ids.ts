@@ -19,6 +19,11 @@ export function extendedDeadlineJobId(tradeId: string, deadline: 'funding' | 'pa
   return `deadline-${tradeId}-${deadline}-extended-${outageEndedAt.getTime()}`;
 }
 
+/** A recorded event handed to the sinks (streams, client webhooks), once per event. */
+export function fanOutEventJobId(eventId: string): string {
+  return `fan-out-${eventId}`;
+}
+
 /** A request's expiry. */
 export function expireRequestJobId(requestId: string): string {
   return `expire-request-${requestId}`;

@@ -21,6 +21,8 @@ export const QUEUES = {
   sandboxBank: 'sandbox-bank',
   /** The WeChat mock's notifications (sandbox mode only). */
   sandboxWechat: 'sandbox-wechat',
+  /** Events recorded in the event log, handed to every sink (streams, client webhooks) after their commit. */
+  events: 'events',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -33,6 +35,8 @@ export const JOBS = {
     eraseHandleSnapshots: 'erase-handle-snapshots',
     /** Erases the texts of messages whose trade ended MESSAGE_RETENTION_MS ago. */
     eraseMessageTexts: 'erase-message-texts',
+    /** Deletes events older than a day (and a margin): streams replay at most 24 hours back. */
+    purgeEvents: 'purge-events',
   },
   rates: {
     refreshReference: 'refresh-reference-rate',
@@ -103,6 +107,10 @@ export const JOBS = {
     deliverNotification: 'deliver-wechat-notification',
     /** Delayed by the time a sandbox transfer asked to stay PROCESSING: it succeeds, and is notified. */
     settleTransfer: 'settle-wechat-transfer',
+  },
+  events: {
+    /** One recorded event handed to every sink; its id is `fan-out-<eventId>`. Sinks deduplicate a retried run. */
+    fanOutEvent: 'fan-out-event',
   },
 } as const;
 

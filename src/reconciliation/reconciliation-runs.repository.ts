@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
+import { TradeSettlementRepository } from '../trades/trade-settlement.repository';
 import { Finding, SETTLING_STATES } from './mismatch';
 import { RunCursor } from './reconciliation.repository';
 
@@ -45,7 +46,10 @@ export interface RunRow {
 /** Reconciliation's own records: runs (one at a time, with their cursor), mismatches, the watch list, and the flags they raise. */
 @Injectable()
 export class ReconciliationRunsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly tradeFlags: TradeSettlementRepository,
+  ) {}
 
   /** Claims the one running slot (a run silent for longer than the lease is taken as dead); null while another run holds it. */
   async startRun(trigger: 'schedule' | 'operator', leaseMs: number): Promise<number | null> {
@@ -166,6 +170,7 @@ export class ReconciliationRunsRepository {
       [],
     );
     if (flagged.length === 0) return;
+    await this.tradeFlags.settlementFailing(manager, flagged);
     await manager.query(`UPDATE reconciliation_mismatches SET raised_flag = true WHERE resolved_at IS NULL AND trade_id = ANY($1)`, [
       flagged.map((r) => r.id),
     ]);

@@ -20,10 +20,11 @@ import { ReconciliationService } from './reconciliation.service';
  */
 @Module({})
 export class ReconciliationModule {
-  static register(options: { workers: boolean; payments: DynamicModule }): DynamicModule {
+  static register(options: { workers: boolean; payments: DynamicModule; trades: DynamicModule }): DynamicModule {
     return {
       module: ReconciliationModule,
-      imports: [options.payments, AuditModule],
+      // Trades: a trade flagged by a mismatch tells its parties (TradeSettlementRepository).
+      imports: [options.payments, options.trades, AuditModule],
       controllers: [ReconciliationController],
       providers: [
         PaypalReadsClient,

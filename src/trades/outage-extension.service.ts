@@ -6,6 +6,7 @@ import { OutageEnded, ProviderHealth } from '../provider-health/provider-health.
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { ExtendedDeadline, OutageExtensionRepository } from './outage-extension.repository';
 import { TradeTimeline } from './trade-timeline';
+import { TradeEvents } from './trade-events';
 
 /**
  * Deadlines never punish a party for the platform's fault (SPEC.md). While a provider is down, the deadlines
@@ -25,6 +26,7 @@ export class OutageExtension implements OnModuleInit {
     private readonly repository: OutageExtensionRepository,
     private readonly timeline: TradeTimeline,
     private readonly outbox: OutboxService,
+    private readonly events: TradeEvents,
   ) {}
 
   onModuleInit(): void {
@@ -67,6 +69,7 @@ export class OutageExtension implements OnModuleInit {
         until: moved.until.toISOString(),
         outageFrom: outage.outageFrom,
       });
+      await this.events.recordFor(manager, 'trade.deadline_extended', [id]);
       // Payout and funding deadlines run as delayed jobs: one more for the new time (the old one finds nothing due).
       if (deadline !== 'verify') {
         await this.outbox.write(manager, {

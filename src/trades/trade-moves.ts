@@ -13,14 +13,15 @@ import { TradesRepository } from './trades.repository';
 import { settleJobId } from '../queues/job-ids';
 import { keepTrying } from '../queues/retry-policies';
 import { StateChangedDetail, TradeTimeline } from './trade-timeline';
+import { stateEventType, TradeEvents } from './trade-events';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
 type MovedTrade = Trade & { previousState: TradeState };
 
 /**
  * The one way a trade's state changes, shared by the party actions and the transitions other modules drive:
- * `assertTransition` against SPEC.md's table, the conditional update with the transition's typed effects, and
- * its timeline event, all in the caller's transaction. With them, what an end without completion gives back
+ * `assertTransition` against SPEC.md's table, the conditional update with the transition's typed effects, its
+ * timeline event and the parties' `trade.<state>` event, all in the caller's transaction. With them, what an end without completion gives back
  * and the settlement job a decided trade queues.
  */
 @Injectable()
@@ -31,6 +32,7 @@ export class TradeMoves {
     private readonly counters: ReputationCountersRepository,
     private readonly market: MarketRepository,
     private readonly outbox: OutboxService,
+    private readonly events: TradeEvents,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
@@ -83,6 +85,8 @@ export class TradeMoves {
     const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, effects, due);
     if (!moved) return null;
     await this.timeline.stateChanged(manager, trade.id, actor, moved.previousState, to, detail);
+    // `to` is never awaiting_funding: no transition enters it (a trade's first state is told as `trade.created`).
+    await this.events.record(manager, stateEventType(to as Exclude<TradeState, 'awaiting_funding'>), moved);
     return moved;
   }
 

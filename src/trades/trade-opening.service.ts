@@ -24,6 +24,7 @@ import { presentTrade } from './trade.presenter';
 import type { Trade } from './trade.types';
 import { assertWithinLimits } from './trade-limits';
 import { TradesRepository } from './trades.repository';
+import { TradeEvents } from './trade-events';
 import type { PartyForTrade, PartyUsage } from './trade.types';
 import { fundingDeadlineJobId } from '../queues/job-ids';
 
@@ -61,6 +62,7 @@ export class TradeOpeningService {
     private readonly outbox: OutboxService,
     private readonly encryption: FieldEncryption,
     private readonly selfTrades: SelfTradeWatch,
+    private readonly events: TradeEvents,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
   ) {}
@@ -248,6 +250,8 @@ export class TradeOpeningService {
     this.assertLimits(parties, opened.usage, terms, amountUsd);
     // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
     if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
+    // Recorded once the trade stands: a refused trade (limits, a shared wallet) tells nobody anything.
+    await this.events.record(manager, 'trade.created', opened.trade);
     return opened.trade;
   }
 

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../common/database/query';
+import { TradeEvents } from './trade-events';
 import type { Trade } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
@@ -15,6 +17,7 @@ export class TradeSettlementRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly trades: TradesRepository,
+    private readonly events: TradeEvents,
   ) {}
 
   find(id: string, manager?: EntityManager): Promise<Trade | null> {
@@ -35,12 +38,28 @@ export class TradeSettlementRepository {
     return this.trades.untilDeadline(tradeId, state, due, manager);
   }
 
-  /** Raises the flag operators see on a settlement that keeps failing, only while the trade is still settling. */
+  /**
+   * Raises the flag operators see on a settlement that keeps failing, only while the trade is still settling; the
+   * parties are told (`trade.settlement_failing`) when it turns on.
+   */
   async flagSettlementFailing(tradeId: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE trades SET settlement_failing = true, updated_at = now()
-        WHERE id = $1 AND NOT settlement_failing AND state IN ('releasing', 'refunding', 'splitting')`,
-      [tradeId],
+    await this.dataSource.transaction(async (manager) => {
+      const flagged = await returningRows<{ id: string }>(
+        manager,
+        `UPDATE trades SET settlement_failing = true, updated_at = now()
+          WHERE id = $1 AND NOT settlement_failing AND state IN ('releasing', 'refunding', 'splitting') RETURNING id`,
+        [tradeId],
+      );
+      await this.settlementFailing(manager, flagged);
+    });
+  }
+
+  /** The parties' `trade.settlement_failing` event of each trade whose flag just turned on, in the flagging transaction. */
+  async settlementFailing(manager: EntityManager, flagged: readonly { id: string }[]): Promise<void> {
+    await this.events.recordFor(
+      manager,
+      'trade.settlement_failing',
+      flagged.map((row) => row.id),
     );
   }
 
@@ -114,10 +133,16 @@ export class TradeSettlementRepository {
     return rows[0]?.paypal_email_ciphertext ? { ciphertext: rows[0].paypal_email_ciphertext, keyId: rows[0].paypal_email_key_id } : null;
   }
 
-  /** Flags an ended trade whose payout or bank refund came back: operators see it and pay it again; its state stays. */
+  /**
+   * Flags an ended trade whose payout or bank refund came back: operators see it and pay it again; its state stays.
+   * In a transaction: the parties' event commits with the flag.
+   */
   async flagReturnedAfterEnd(manager: EntityManager, tradeId: string): Promise<void> {
-    await manager.query(`UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing`, [
-      tradeId,
-    ]);
+    const flagged = await returningRows<{ id: string }>(
+      manager,
+      `UPDATE trades SET settlement_failing = true, updated_at = now() WHERE id = $1 AND NOT settlement_failing RETURNING id`,
+      [tradeId],
+    );
+    await this.settlementFailing(manager, flagged);
   }
 }

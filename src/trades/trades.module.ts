@@ -14,6 +14,7 @@ import { TradeCreationController, TradesController } from './trades.controller';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
 import { TradeTimeline } from './trade-timeline';
+import { TradeEvents } from './trade-events';
 import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeReadsRepository } from './trade-reads.repository';
 import { TradeMoves } from './trade-moves';
@@ -37,6 +38,7 @@ export class TradesModule {
         TradesRepository,
         TimelineRepository,
         TradeTimeline,
+        TradeEvents,
         TradeSettlementRepository,
         TradeReadsRepository,
         TradeMoves,
@@ -55,10 +57,13 @@ export class TradesModule {
       exports: [
         TradeTransitionsService,
         TradeTimeline,
+        TradeEvents,
         TradeSettlementRepository,
         TradeReadsRepository,
         LedgerCheckService,
         HandleRevealsRepository,
+        HandleReveals,
+        TradeQueriesService,
       ],
     };
   }

@@ -6,6 +6,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { authConfig, jwtSigningKey } from '../config';
 import { AccountEventsRepository } from './account-events.repository';
+import { CredentialCheck } from './credential-check';
 import { AdminUsersService } from './admin-users.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuthController } from './auth.controller';
@@ -56,6 +57,7 @@ import { UsersService } from './users.service';
     PrincipalCache,
     JwtStrategy,
     ApiKeyStrategy,
+    CredentialCheck,
   ],
   exports: [
     UsersRepository,
@@ -69,6 +71,7 @@ import { UsersService } from './users.service';
     SignInThrottle,
     OperatorStandingRepository,
     ReputationCountersRepository,
+    CredentialCheck,
   ],
 })
 export class UsersModule {}

@@ -12,6 +12,8 @@ export interface RequestOptions {
   /** Sent as is, for malformed bodies. */
   rawBody?: string;
   headers?: Record<string, string>;
+  /** For a stream: a 2xx answer is read up to its headers, then the connection is dropped (its body never ends). */
+  headersOnly?: boolean;
 }
 
 export function client(baseUrl: string) {
@@ -25,7 +27,12 @@ export function client(baseUrl: string) {
       payload = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload });
+    const abort = new AbortController();
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload, signal: abort.signal });
+    if (options.headersOnly && response.ok) {
+      abort.abort();
+      return { status: response.status, headers: response.headers, body: undefined as T, text: '' };
+    }
     const text = await response.text();
     let body: any = text;
     try {

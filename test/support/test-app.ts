@@ -16,6 +16,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface TestApp {
   app: NestFastifyApplication;
+  port: number;
   baseUrl: string;
   databaseUrl: string;
   queuePrefix: string;
@@ -35,9 +36,14 @@ export const TEST_SPEED: Record<string, string> = {
 
 /**
  * Starts the whole service on a loopback port, with its own fresh database (created from the
- * migrations) and its own BullMQ key prefix, so test files never see each other's data.
+ * migrations) and its own BullMQ key prefix, so test files never see each other's data. With `workers: false` it is
+ * an API process only (RUN_WORKERS=false): another process must run the workers and the outbox relay.
  */
-export async function startTestApp(env: Record<string, string> = {}, sharing?: TestApp): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  sharing?: TestApp,
+  options: { workers?: boolean } = {},
+): Promise<TestApp> {
   const suffix = randomBytes(5).toString('hex');
   // A second process of the same deployment shares the first one's database and queues.
   const databaseUrl = new URL(sharing?.databaseUrl ?? BASE_DATABASE_URL);
@@ -62,13 +68,14 @@ export async function startTestApp(env: Record<string, string> = {}, sharing?: T
   });
 
   await preflight(loadDatabaseConfig(), loadRedisConfig());
-  const app = await createApp({ workers: true });
+  const app = await createApp({ workers: options.workers ?? true });
   await app.listen({ port, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   process.env = saved;
 
   return {
     app,
+    port: address.port,
     baseUrl: `http://127.0.0.1:${address.port}`,
     databaseUrl: databaseUrl.toString(),
     queuePrefix,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
 
 /**
@@ -71,11 +71,11 @@ export class ProviderWorkRepository {
       [before, after, limit],
     );
 
-  /** Flags up to `limit` trades with a settlement step (or a watch) unfinished past its bound; answers how many. */
-  async flagOverdueSteps(limit: number): Promise<number> {
+  /** Flags up to `limit` trades with a settlement step (or a watch) unfinished past its bound; answers which. */
+  async flagOverdueSteps(manager: EntityManager, limit: number): Promise<{ id: string }[]> {
     // An UPDATE … RETURNING through TypeORM answers [rows, count]: read as rows, or every sweep "flagged" 2.
-    const rows = await returningRows<{ id: string }>(
-      this.dataSource.manager,
+    return returningRows<{ id: string }>(
+      manager,
       // The trades' rows locked in id order first, as every statement that takes more than one does.
       `WITH overdue AS (
          SELECT t.id FROM trades t
@@ -87,6 +87,5 @@ export class ProviderWorkRepository {
        RETURNING t.id`,
       [limit],
     );
-    return rows.length;
   }
 }

@@ -9,6 +9,7 @@ import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
+import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import {
   bankReturnJobId,
   checkFundingJobId,
@@ -55,6 +56,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     @InjectQueue(QUEUES.settlement) private readonly settlementQueue: Queue,
     private readonly periodic: PeriodicJobs,
     private readonly bankFunding: BankFundingService,
+    private readonly tradeFlags: TradeSettlementRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(paypalConfig.KEY) private readonly paypal: ConfigType<typeof paypalConfig>,
   ) {}
@@ -141,7 +143,11 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
    * polling it: a provider that never answers, or a job lost, still reaches an operator.
    */
   private async flagOverdueSteps(): Promise<number> {
-    return this.work.flagOverdueSteps(PAGE);
+    return this.dataSource.transaction(async (manager) => {
+      const flagged = await this.work.flagOverdueSteps(manager, PAGE);
+      await this.tradeFlags.settlementFailing(manager, flagged);
+      return flagged.length;
+    });
   }
 
   /** Pages through the rows of one kind of work, queuing a job for each whose job is not pending. */

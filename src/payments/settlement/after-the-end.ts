@@ -148,7 +148,7 @@ export class AfterTheEnd {
       await this.journal.finish(undefined, tradeId, step, attempt, null);
       return 'nothing';
     }
-    if (overdue) await this.trades.flagReturnedAfterEnd(this.dataSource.manager, tradeId);
+    if (overdue) await this.dataSource.transaction((manager) => this.trades.flagReturnedAfterEnd(manager, tradeId));
     return 'watching';
   }
 

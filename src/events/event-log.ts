@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { OutboxService } from '../outbox/outbox.service';
+import { fanOutEventJobId } from '../queues/job-ids';
+import { JOBS, QUEUES } from '../queues/queue-names';
+import type { EventRecipient, EventType } from './event-types';
+import { EventsRepository } from './events.repository';
+
+export interface EventToRecord {
+  type: EventType;
+  tradeId?: string;
+  disputeId?: string;
+  messageId?: string;
+  /** The envelope's data as of the change: never a payment handle, never a message text (filled in at send time). */
+  data: Record<string, unknown>;
+  recipients: EventRecipient[];
+}
+
+/**
+ * The event log: what clients are told of (streams, webhooks) is recorded here, in the transaction of the change it
+ * tells of, with the outbox row of its fan-out. A rolled-back change tells nobody; a committed one always reaches
+ * the sinks (at least once: a sink may see it twice and deduplicates by its id).
+ */
+@Injectable()
+export class EventLog {
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  async record(manager: EntityManager, event: EventToRecord): Promise<string> {
+    const id = randomUUID();
+    // rowFor refuses a manager outside a transaction: an event must commit with its change or not at all.
+    const fanOut = this.outbox.rowFor(manager, {
+      queue: QUEUES.events,
+      jobName: JOBS.events.fanOutEvent,
+      jobId: fanOutEventJobId(id),
+      payload: { eventId: id },
+    });
+    await this.events.insert(
+      manager,
+      {
+        id,
+        type: event.type,
+        tradeId: event.tradeId ?? null,
+        disputeId: event.disputeId ?? null,
+        messageId: event.messageId ?? null,
+        data: event.data,
+        recipients: event.recipients,
+      },
+      fanOut,
+    );
+    return id;
+  }
+}

@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { eventsConfig } from '../src/config';
+import { QueueRegistry } from '../src/queues/queue-registry';
+import { registerUser, TestUser } from './support/factories';
+import { Api, client } from './support/http';
+import { fixed, setReference, wechatId, withWallet } from './support/market';
+import { settling } from './support/settings';
+import { closeAllStreams, openStream, SseEvent } from './support/sse';
+import { eventually, startTestApp, TestApp } from './support/test-app';
+import { useTestApp } from './support/use-test-app';
+import { startWorkerProcess, WorkerProcess } from './support/worker-process';
+
+interface Parties {
+  traveler: TestUser;
+  counterparty: TestUser;
+  travelerWechat: string;
+  counterpartyWechat: string;
+  payoutEmail: string;
+}
+
+/** A traveler and a counterparty with everything a PayPal trade needs on file, and no trade yet. */
+async function parties(api: Api): Promise<Parties> {
+  const travelerWechat = wechatId();
+  const counterpartyWechat = wechatId();
+  const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
+  const traveler = await withWallet(api, await registerUser(api, 'traveler'), travelerWechat);
+  const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), counterpartyWechat);
+  const payout = await api('PUT', '/v1/me/payout-account', {
+    token: counterparty.token,
+    body: { method: 'paypal', paypalEmail: payoutEmail },
+  });
+  expect(payout.status).toBe(200);
+  return { traveler, counterparty, travelerWechat, counterpartyWechat, payoutEmail };
+}
+
+async function openTrade(api: Api, { traveler, counterparty }: Parties): Promise<string> {
+  const request = await api('POST', '/v1/requests', {
+    token: traveler.token,
+    body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+  });
+  expect(request.status).toBe(201);
+  const trade = await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} });
+  expect(trade.status).toBe(201);
+  return trade.body.id;
+}
+
+async function approvePaypal(api: Api, tradeId: string, traveler: TestUser): Promise<void> {
+  const funding = await api('POST', `/v1/trades/${tradeId}/funding`, { token: traveler.token, body: {} });
+  expect(funding.status).toBe(201);
+  await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+}
+
+const WHOLE_TRADE = ['trade.created', 'trade.funded', 'trade.payout_sent', 'trade.releasing', 'trade.completed'];
+const typesOf = (events: SseEvent[], tradeId: string) => events.filter((e) => e.json?.data?.trade?.id === tradeId).map((e) => e.event);
+const hasAll = (events: SseEvent[], tradeId: string, types: string[]) => types.every((t) => typesOf(events, tradeId).includes(t));
+
+describe('event streams', () => {
+  const suite = useTestApp(settling, { reference: '7.2400', operator: true });
+  afterEach(() => closeAllStreams());
+
+  it('follows a whole PayPal trade on both parties’ streams and the trade’s, the handle only in the counterparty’s copy while it may see it', async () => {
+    const { api, test, operator, db } = suite;
+    const who = await parties(api);
+    const { traveler, counterparty } = who;
+    const travelerStream = await openStream(test.baseUrl, '/v1/stream', { token: traveler.token });
+    const counterpartyStream = await openStream(test.baseUrl, '/v1/stream', { token: counterparty.token });
+    expect(travelerStream.status).toBe(200);
+    expect(travelerStream.headers['content-type']).toMatch(/^text\/event-stream/);
+
+    const tradeId = await openTrade(api, who);
+    const created = await counterpartyStream.waitFor('trade.created', tradeId);
+    expect(created.id).toBe(created.json.id);
+    expect(created.json).toMatchObject({
+      type: 'trade.created',
+      createdAt: expect.any(String),
+      data: { trade: { id: tradeId, state: 'awaiting_funding' } },
+    });
+    await travelerStream.waitFor('trade.created', tradeId);
+    // The operator's stream of the trade, from an id it never saw: all of the trade's last 24 hours first.
+    const operatorStream = await openStream(test.baseUrl, `/v1/trades/${tradeId}/stream`, {
+      token: operator.token,
+      lastEventId: randomUUID(),
+    });
+    const travelerTradeStream = await openStream(test.baseUrl, `/v1/trades/${tradeId}/stream`, { token: traveler.token });
+    await operatorStream.waitFor('trade.created', tradeId);
+
+    await approvePaypal(api, tradeId, traveler);
+    // Sent while the trade is funded: the counterparty's copy shows the traveler's WeChat id, no other copy does.
+    const funded = await counterpartyStream.waitFor('trade.funded', tradeId);
+    expect(funded.json.data.trade).toMatchObject({ state: 'funded', travelerWechatId: who.travelerWechat });
+    expect((await travelerStream.waitFor('trade.funded', tradeId)).json.data.trade.travelerWechatId).toBeUndefined();
+    expect((await operatorStream.waitFor('trade.funded', tradeId)).json.data.trade.travelerWechatId).toBeUndefined();
+    expect((await travelerTradeStream.waitFor('trade.funded', tradeId)).json.data.trade.travelerWechatId).toBeUndefined();
+    // Shown through the same path as GET /v1/trades/:id: the showing is on the timeline.
+    const reveals = await db.query(`SELECT detail FROM trade_events WHERE trade_id = $1 AND type = 'handle_revealed'`, [tradeId]);
+    expect(reveals.rows.map((r) => r.detail)).toContainEqual(expect.objectContaining({ field: 'travelerWechatId', state: 'funded' }));
+
+    // The RMB sent, and held PROCESSING at WeChat so the trade stays payout_sent until the traveler confirms.
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.travelerWechat, balanceCny: '0.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.counterpartyWechat, balanceCny: '1000.00' } });
+    const transfer = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: who.counterpartyWechat, toWechatId: who.travelerWechat, amountCny: '1000.00', processingMs: 600000 },
+    });
+    expect(transfer.status).toBe(201);
+    const reported = await api('POST', `/v1/trades/${tradeId}/payout`, {
+      token: counterparty.token,
+      body: { wechatTransferId: transfer.body.transferId },
+    });
+    expect(reported.body.state).toBe('payout_sent');
+    const payoutSent = await counterpartyStream.waitFor('trade.payout_sent', tradeId);
+    expect(payoutSent.json.data.trade).toMatchObject({ state: 'payout_sent', travelerWechatId: who.travelerWechat });
+    expect((await travelerStream.waitFor('trade.payout_sent', tradeId)).json.data.trade.travelerWechatId).toBeUndefined();
+
+    expect((await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: traveler.token })).body.state).toBe('releasing');
+    for (const stream of [travelerStream, counterpartyStream, operatorStream, travelerTradeStream]) {
+      await stream.waitFor('trade.completed', tradeId, 20000);
+    }
+    await counterpartyStream.until((events) => hasAll(events, tradeId, WHOLE_TRADE));
+    await travelerStream.until((events) => hasAll(events, tradeId, WHOLE_TRADE));
+    await operatorStream.until((events) => hasAll(events, tradeId, WHOLE_TRADE));
+    await travelerTradeStream.until((events) => hasAll(events, tradeId, WHOLE_TRADE.slice(1)));
+    expect(counterpartyStream.events.find((e) => e.event === 'trade.releasing')!.json.data.trade.travelerWechatId).toBeUndefined();
+
+    // Nobody else's handle anywhere: the traveler never gets the counterparty's, the operator's stream none at all.
+    for (const stream of [travelerStream, travelerTradeStream, operatorStream]) {
+      const text = stream.text();
+      for (const handle of [who.travelerWechat, who.counterpartyWechat, who.payoutEmail]) expect(text).not.toContain(handle);
+    }
+    expect(counterpartyStream.text()).not.toContain(who.payoutEmail);
+    expect(counterpartyStream.text()).not.toContain(who.counterpartyWechat);
+    // Stored without any handle.
+    const stored = await db.query(`SELECT type, data::text AS data FROM events WHERE trade_id = $1`, [tradeId]);
+    expect(stored.rows.map((r) => r.type)).toEqual(expect.arrayContaining(WHOLE_TRADE));
+    for (const row of stored.rows) {
+      expect(row.data).not.toContain('travelerWechatId');
+      for (const handle of [who.travelerWechat, who.counterpartyWechat, who.payoutEmail]) expect(row.data).not.toContain(handle);
+    }
+    const recipients = await db.query(
+      `SELECT DISTINCT r.user_id, r.role FROM event_recipients r JOIN events e ON e.id = r.event_id WHERE e.trade_id = $1 ORDER BY r.role`,
+      [tradeId],
+    );
+    expect(recipients.rows).toEqual([
+      { user_id: counterparty.id, role: 'counterparty' },
+      { user_id: traveler.id, role: 'traveler' },
+    ]);
+
+    // Reconnecting from trade.created replays what followed; sent now, with the trade completed, without the handle.
+    counterpartyStream.close();
+    const again = await openStream(test.baseUrl, '/v1/stream', { token: counterparty.token, lastEventId: created.id });
+    await again.until((events) => hasAll(events, tradeId, WHOLE_TRADE.slice(1)));
+    expect(again.events.find((e) => e.event === 'trade.funded')!.json.data.trade).not.toHaveProperty('travelerWechatId');
+    expect(again.text()).not.toContain(who.travelerWechat);
+  });
+
+  it('tells both parties of a dispute opened, a statement added and the dispute resolved, never with a statement’s text', async () => {
+    const { api, test, operator, db } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token });
+    const tradeId = await openTrade(api, who);
+    await approvePaypal(api, tradeId, who.traveler);
+    await stream.waitFor('trade.funded', tradeId);
+    const opened = await api('POST', `/v1/trades/${tradeId}/disputes`, {
+      token: who.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Words of the traveler, encrypted at rest.' },
+    });
+    expect(opened.status).toBe(201);
+    const disputeId = opened.body.id;
+    expect(
+      (
+        await api('POST', `/v1/disputes/${disputeId}/statements`, {
+          token: who.counterparty.token,
+          body: { text: 'Words of the counterparty.' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api('POST', `/v1/admin/disputes/${disputeId}/resolve`, {
+          token: operator.token,
+          body: { outcome: 'refund', note: 'No RMB arrived.' },
+        })
+      ).status,
+    ).toBe(200);
+
+    await stream.until((events) =>
+      hasAll(events, tradeId, ['trade.disputed', 'dispute.opened', 'dispute.statement_added', 'dispute.resolved', 'trade.refunding']),
+    );
+    const byType = (type: string) => stream.events.find((e) => e.event === type && e.json.data.trade.id === tradeId)!.json.data;
+    expect(byType('dispute.opened')).toMatchObject({
+      trade: { state: 'disputed', disputeId },
+      dispute: { id: disputeId, status: 'open', reason: 'rmb_not_received' },
+    });
+    expect(byType('dispute.resolved')).toMatchObject({ dispute: { id: disputeId, status: 'resolved', outcome: 'refund' } });
+    expect(byType('dispute.opened').dispute).not.toHaveProperty('statements');
+    const stored = await db.query(`SELECT type, dispute_id, data::text AS data FROM events WHERE trade_id = $1 AND type LIKE 'dispute.%'`, [
+      tradeId,
+    ]);
+    expect(stored.rows.map((r) => r.type).sort()).toEqual(['dispute.opened', 'dispute.resolved', 'dispute.statement_added']);
+    for (const row of stored.rows) {
+      expect(row.dispute_id).toBe(disputeId);
+      expect(row.data).not.toContain('Words of the');
+    }
+    expect(stream.text()).not.toContain('Words of the');
+  });
+
+  it('replays what a client missed while it was away, once per id', async () => {
+    const { api, test } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const first = await openTrade(api, who);
+    const seen = await stream.waitFor('trade.created', first);
+    stream.close();
+    await stream.ended;
+    // Missed: a second trade opened and the first cancelled while no stream was open.
+    const second = await openTrade(api, who);
+    expect((await api('POST', `/v1/trades/${first}/cancel`, { token: who.traveler.token })).status).toBe(200);
+    const resumed = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token, lastEventId: seen.id });
+    await resumed.waitFor('trade.created', second);
+    await resumed.waitFor('trade.cancelled', first);
+    const ids = resumed.events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).not.toContain(seen.id);
+  });
+
+  it('answers 404 on a trade’s stream to anyone but its parties and operators, and 401 without credentials', async () => {
+    const { api, test } = suite;
+    const who = await parties(api);
+    const tradeId = await openTrade(api, who);
+    const outsider = await registerUser(api, 'traveler');
+    for (const path of [`/v1/trades/${tradeId}/stream`, `/v1/trades/${randomUUID()}/stream`]) {
+      const refused = await openStream(test.baseUrl, path, { token: outsider.token });
+      await refused.ended;
+      expect(refused.status).toBe(404);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(refused.text())).toMatchObject({ code: 'not_found' });
+    }
+    const anonymous = await openStream(test.baseUrl, '/v1/stream');
+    await anonymous.ended;
+    expect(anonymous.status).toBe(401);
+    const bad = await openStream(test.baseUrl, '/v1/trades/not-a-uuid/stream', { token: outsider.token });
+    await bad.ended;
+    expect(bad.status).toBe(400);
+  });
+
+  it('holds at most STREAMS_PER_USER (5) streams per user: the 6th is 429 rate_limited, and a closed one frees its place', async () => {
+    const { api, test } = suite;
+    const user = await registerUser(api, 'traveler');
+    const streams = [];
+    for (let i = 0; i < 5; i += 1) {
+      const stream = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+      expect(stream.status).toBe(200);
+      streams.push(stream);
+    }
+    const sixth = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    await sixth.ended;
+    expect(sixth.status).toBe(429);
+    expect(JSON.parse(sixth.text())).toMatchObject({ code: 'rate_limited' });
+    expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
+    // Another user is not limited by this one's streams.
+    const other = await registerUser(api, 'traveler');
+    expect((await openStream(test.baseUrl, '/v1/stream', { token: other.token })).status).toBe(200);
+
+    streams[0].close();
+    await eventually(async () => {
+      const stream = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+      if (stream.status === 200) return true;
+      await stream.ended;
+      return false;
+    });
+  });
+
+  it('sends a comment at once and keeps the default heartbeat of 15 s', async () => {
+    const { api, test } = suite;
+    const user = await registerUser(api, 'counterparty');
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    await stream.until(() => stream.comments.includes('open'));
+    expect(test.app.get<{ streamHeartbeatMs: number }>(eventsConfig.KEY).streamHeartbeatMs).toBe(15000);
+    expect(stream.comments).toEqual(['open']);
+  });
+
+  it('purges events older than the retention, as an idempotent job', async () => {
+    const { api, db, test } = suite;
+    const who = await parties(api);
+    const tradeId = await openTrade(api, who);
+    await eventually(async () => (await db.query(`SELECT 1 FROM events WHERE trade_id = $1`, [tradeId])).rows.length > 0);
+    await db.query(`UPDATE events SET created_at = now() - interval '26 hours' WHERE trade_id = $1`, [tradeId]);
+    const queue = test.app.get(QueueRegistry).get('housekeeping');
+    for (const run of [1, 2]) {
+      const job = await queue.add('purge-events', {}, { jobId: `purge-events-test-${run}` });
+      await eventually(async () => (await queue.getJob(job.id!).then((found) => found?.getState())) === 'completed');
+    }
+    expect((await db.query(`SELECT 1 FROM events WHERE trade_id = $1`, [tradeId])).rows).toEqual([]);
+    expect(
+      (await db.query(`SELECT 1 FROM event_recipients r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = r.event_id)`)).rows,
+    ).toEqual([]);
+  });
+});
+
+describe('event streams: a heartbeat shortened for the test', () => {
+  const suite = useTestApp({ STREAM_HEARTBEAT_MS: '100' });
+  afterAll(() => closeAllStreams());
+
+  it('sends a comment line every heartbeat', async () => {
+    const user = await registerUser(suite.api, 'traveler');
+    const stream = await openStream(suite.test.baseUrl, '/v1/stream', { token: user.token });
+    await stream.until(() => stream.comments.filter((c) => c === 'keep-alive').length >= 3);
+  });
+
+  it('ends a stream once its API key is revoked, as a request with it would be refused', async () => {
+    const { api, test } = suite;
+    const user = await registerUser(api, 'traveler');
+    const key = await api('POST', '/v1/me/api-keys', { token: user.token, body: { name: 'bot' } });
+    expect(key.status).toBe(201);
+    const byKey = await openStream(test.baseUrl, '/v1/stream', { apiKey: key.body.key });
+    const byToken = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    await byKey.until(() => byKey.comments.includes('keep-alive'));
+    expect((await api('DELETE', `/v1/me/api-keys/${key.body.id}`, { token: user.token })).status).toBe(200);
+    await eventually(async () => Promise.race([byKey.ended.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]));
+    // The same user's stream opened with a token goes on.
+    const beats = byToken.comments.length;
+    await byToken.until(() => byToken.comments.length > beats + 2);
+  });
+});
+
+describe('event streams: an API process without workers, and a separate worker process', () => {
+  let apiProcess: TestApp;
+  let worker: WorkerProcess | undefined;
+  let api: Api;
+  let db: Client;
+  let closed = false;
+
+  beforeAll(async () => {
+    apiProcess = await startTestApp(settling, undefined, { workers: false });
+    api = client(apiProcess.baseUrl);
+    db = new Client({ connectionString: apiProcess.databaseUrl });
+    await db.connect();
+    await setReference(apiProcess, '7.2400');
+    worker = await startWorkerProcess(apiProcess, settling);
+  }, 300000);
+
+  afterAll(async () => {
+    closeAllStreams();
+    await worker?.stop();
+    if (!closed) await db?.end();
+    if (!closed) await apiProcess?.close();
+  });
+
+  it('sends on the API’s stream a change the worker process made', async () => {
+    const who = await parties(api);
+    const stream = await openStream(apiProcess.baseUrl, '/v1/stream', { token: who.counterparty.token });
+    const tradeId = await openTrade(api, who);
+    await stream.waitFor('trade.created', tradeId);
+    await approvePaypal(api, tradeId, who.traveler);
+    // Funded by the worker's funding job: its event published by the worker's fan-out, heard by the API's hub.
+    const funded = await stream.waitFor('trade.funded', tradeId, 20000);
+    expect(funded.json.data.trade).toMatchObject({ state: 'funded', travelerWechatId: who.travelerWechat });
+    const byWorker = await db.query(`SELECT count(*)::int AS n FROM events WHERE trade_id = $1 AND type = 'trade.funded'`, [tradeId]);
+    expect(byWorker.rows[0].n).toBe(1);
+  });
+
+  it('closes its open streams when the API process shuts down', async () => {
+    const user = await registerUser(api, 'traveler');
+    const stream = await openStream(apiProcess.baseUrl, '/v1/stream', { token: user.token });
+    expect(stream.status).toBe(200);
+    await worker?.stop();
+    worker = undefined;
+    await db.end();
+    const closing = apiProcess.close();
+    closed = true;
+    await closing;
+    await stream.ended;
+  });
+});
