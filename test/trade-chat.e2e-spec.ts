@@ -194,6 +194,9 @@ describe('Trade chat (HTTP)', () => {
     await refuse({ text: 42 }, 'not_a_string');
     await refuse({ text: '' }, 'too_short');
     await refuse({ text: 'x'.repeat(2001) }, 'too_long');
+    // Code points, as stored: "❤️" is two (the heart and a variation selector), 2000 of them 4000.
+    await refuse({ text: '❤️'.repeat(2000) }, 'too_long');
+    await refuse({ text: '😀'.repeat(2001) }, 'too_long');
     await refuse({ text: '  \n\t ' }, 'blank');
     await refuse({ text: 'ring\u0007ring' }, 'control_characters');
     await refuse({ text: 'hidden\u009btext' }, 'control_characters');
