@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { ChatRepository } from '../src/chat/chat.repository';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
@@ -194,6 +196,9 @@ describe('Trade chat (HTTP)', () => {
     await refuse({ text: 42 }, 'not_a_string');
     await refuse({ text: '' }, 'too_short');
     await refuse({ text: 'x'.repeat(2001) }, 'too_long');
+    // Code points, as stored: "❤️" is two (the heart and a variation selector), 2000 of them 4000.
+    await refuse({ text: '❤️'.repeat(2000) }, 'too_long');
+    await refuse({ text: '😀'.repeat(2001) }, 'too_long');
     await refuse({ text: '  \n\t ' }, 'blank');
     await refuse({ text: 'ring\u0007ring' }, 'control_characters');
     await refuse({ text: 'hidden\u009btext' }, 'control_characters');
@@ -215,32 +220,11 @@ describe('Trade chat (HTTP)', () => {
     }
   });
 
-  it('lets a suspended party chat on a live trade only', async () => {
-    const live = await newTrade(api);
-    const ended = await newTrade(api);
-    await cancel(ended);
-    const suspend = async (user: TestUser, on: boolean) =>
-      expect((await api('POST', `/v1/admin/users/${user.id}/${on ? 'suspend' : 'unsuspend'}`, { token: operator.token })).status).toBe(200);
-    await suspend(live.counterparty, true);
-    await suspend(ended.counterparty, true);
-    try {
-      expect((await post(live.trade.id, live.counterparty, 'still here')).status).toBe(201);
-      const refused = await post(ended.trade.id, ended.counterparty, 'one more thing');
-      expect([refused.status, refused.body.code]).toEqual([403, 'account_suspended']);
-      expect((await read(ended.trade.id, ended.counterparty)).status).toBe(200);
-      // The other party, not suspended, still may within the window.
-      expect((await post(ended.trade.id, ended.traveler, 'bye')).status).toBe(201);
-    } finally {
-      await suspend(live.counterparty, false);
-      await suspend(ended.counterparty, false);
-    }
-  });
-
   it('closes the chat MESSAGE_WINDOW_AFTER_END_MS after the trade ended (409 trade_closed)', async () => {
     const t = await newTrade(api);
     expect((await post(t.trade.id, t.traveler, 'before the end')).status).toBe(201);
     await cancel(t);
-    expect((await post(t.trade.id, t.counterparty, 'right after the end')).status).toBe(201);
+    // (That it takes messages right after the end is shown with a longer window below: no race with the clock here.)
     const closed = await eventually(
       async () => {
         const response = await post(t.trade.id, t.traveler, 'too late?');
@@ -254,10 +238,10 @@ describe('Trade chat (HTTP)', () => {
     // Posted at most within the window (the probes that got through are in it), and still readable.
     const listed = await read(t.trade.id, t.counterparty, '?limit=100');
     expect(listed.status).toBe(200);
-    expect(listed.body.data.slice(0, 2).map((m: { text: string }) => m.text)).toEqual(['before the end', 'right after the end']);
+    expect(listed.body.data[0].text).toBe('before the end');
   });
 
-  it('erases texts MESSAGE_RETENTION_MS after the trade ended (text null, erased true), idempotently, and keeps live ones', async () => {
+  it('erases texts once MESSAGE_RETENTION_MS after the trade ended passed (text null, erased true), idempotently, and keeps live ones', async () => {
     const ended = await newTrade(api);
     const live = await newTrade(api);
     expect((await post(ended.trade.id, ended.traveler, 'about the ended trade')).status).toBe(201);
@@ -265,10 +249,7 @@ describe('Trade chat (HTTP)', () => {
     expect((await post(live.trade.id, live.traveler, 'about the live trade')).status).toBe(201);
     await cancel(ended);
 
-    // Not yet: the retention has not passed.
-    await eraseNow();
-    expect((await read(ended.trade.id, ended.traveler)).body.data.map((m: { erased: boolean }) => m.erased)).toEqual([false, false]);
-
+    // (That the sweep leaves texts alone before the retention passed is shown with a longer one below.)
     await eventually(async () => {
       await eraseNow();
       return (await rowsOf(ended.trade.id)).every((row) => row.erased_at !== null);
@@ -339,5 +320,158 @@ describe('Trade chat (HTTP)', () => {
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
     // The other party is not limited by it.
     expect((await post(t.trade.id, t.counterparty, 'slow down')).status).toBe(201);
+  });
+
+  it('holds MESSAGES_PER_MINUTE against posts sent all at once: exactly that many stored, the rest 429', async () => {
+    const t = await newTrade(api);
+    const sent = await Promise.all(Array.from({ length: 2 * PER_MINUTE }, (_, i) => post(t.trade.id, t.traveler, `burst ${i}`)));
+    const statuses = sent.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(PER_MINUTE);
+    expect(statuses.filter((s) => s !== 201)).toEqual(Array(PER_MINUTE).fill(429));
+    expect(await rowsOf(t.trade.id)).toHaveLength(PER_MINUTE);
+  });
+
+  it('lets an operator read a disputed trade after the dispute is resolved, audited; the parties still read it', async () => {
+    const t = await newTrade(api);
+    await fundTrade(api, t);
+    expect((await post(t.trade.id, t.traveler, 'Where is the RMB?')).status).toBe(201);
+    const opened = await api('POST', `/v1/trades/${t.trade.id}/disputes`, {
+      token: t.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    const resolved = await api('POST', `/v1/admin/disputes/${opened.body.id}/resolve`, {
+      token: operator.token,
+      body: { outcome: 'refund', note: 'No proof of payment.' },
+    });
+    expect(resolved.status).toBe(200);
+    await eventually(
+      async () => (await api('GET', `/v1/trades/${t.trade.id}`, { token: t.traveler.token })).body.state === 'refunded',
+      15000,
+    );
+
+    const listed = await read(t.trade.id, operator);
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.map((m: { text: string }) => m.text)).toEqual(['Where is the RMB?']);
+    const audit = await api('GET', `/v1/admin/audit?tradeId=${t.trade.id}&limit=100`, { token: operator.token });
+    expect(audit.body.data.filter((e: { action: string }) => e.action === 'trade.read_messages')).toEqual([
+      expect.objectContaining({ operatorId: operator.id, detail: expect.objectContaining({ messages: 1 }) }),
+    ]);
+    expect((await read(t.trade.id, t.counterparty)).status).toBe(200);
+  });
+
+  it('replays a post sent again with its Idempotency-Key: the first response, one message, no text in clear in the stored response', async () => {
+    const t = await newTrade(api);
+    const secret = `meet at gate ${randomUUID()}`;
+    const headers = { 'idempotency-key': `chat-${randomUUID()}` };
+    const send = () => api('POST', `/v1/trades/${t.trade.id}/messages`, { token: t.traveler.token, body: { text: secret }, headers });
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await send();
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await rowsOf(t.trade.id)).toHaveLength(1);
+    const stored = await db.query(`SELECT row_to_json(i)::text AS j FROM idempotency_keys i WHERE owner_id = $1`, [t.traveler.id]);
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0].j).not.toContain(secret);
+    expect(stored.rows[0].j).not.toContain('meet at gate');
+  });
+});
+
+/** What needs the trade to be well inside its window, or its texts well inside their retention: no race with the clock. */
+describe('Trade chat with a long window (HTTP)', () => {
+  const suite = useTestApp(
+    {
+      ...settling,
+      MESSAGE_WINDOW_AFTER_END_MS: String(10 * 60 * 1000),
+      MESSAGE_RETENTION_MS: String(20 * 60 * 1000),
+      MESSAGE_RETENTION_SWEEP_EVERY_MS: '3600000',
+    },
+    { reference: '7.2400', operator: true },
+  );
+  let test: TestApp, api: Api, db: Client, operator: TestUser;
+
+  beforeAll(() => {
+    ({ test, api, db, operator } = suite);
+  });
+
+  const post = (tradeId: string, user: TestUser, text: unknown) =>
+    api('POST', `/v1/trades/${tradeId}/messages`, { token: user.token, body: { text } });
+  const read = (tradeId: string, user: TestUser, query = '') => api('GET', `/v1/trades/${tradeId}/messages${query}`, { token: user.token });
+  const cancel = async (t: NewTrade) =>
+    expect((await api('POST', `/v1/trades/${t.trade.id}/cancel`, { token: t.traveler.token })).status).toBe(200);
+
+  it('lets a suspended party chat on a live trade only', async () => {
+    const live = await newTrade(api);
+    const ended = await newTrade(api);
+    await cancel(ended);
+    const suspend = async (user: TestUser, on: boolean) =>
+      expect((await api('POST', `/v1/admin/users/${user.id}/${on ? 'suspend' : 'unsuspend'}`, { token: operator.token })).status).toBe(200);
+    await suspend(live.counterparty, true);
+    await suspend(ended.counterparty, true);
+    try {
+      expect((await post(live.trade.id, live.counterparty, 'still here')).status).toBe(201);
+      const refused = await post(ended.trade.id, ended.counterparty, 'one more thing');
+      expect([refused.status, refused.body.code]).toEqual([403, 'account_suspended']);
+      expect((await read(ended.trade.id, ended.counterparty)).status).toBe(200);
+      // The other party, not suspended, still may within the window; a message right after the end too.
+      expect((await post(ended.trade.id, ended.traveler, 'bye')).status).toBe(201);
+    } finally {
+      await suspend(live.counterparty, false);
+      await suspend(ended.counterparty, false);
+    }
+  });
+
+  it('takes messages after the end, within the window, and keeps their texts until the retention passed', async () => {
+    const t = await newTrade(api);
+    expect((await post(t.trade.id, t.traveler, 'before the end')).status).toBe(201);
+    await cancel(t);
+    expect((await post(t.trade.id, t.counterparty, 'right after the end')).status).toBe(201);
+    const queue = test.app.get(QueueRegistry).get(QUEUES.housekeeping);
+    const jobId = `erase-messages-${randomUUID()}`;
+    await queue.add(JOBS.housekeeping.eraseMessageTexts, {}, { jobId });
+    await completedJobResult(queue, jobId);
+    expect((await read(t.trade.id, t.traveler)).body.data).toEqual([
+      expect.objectContaining({ text: 'before the end', erased: false }),
+      expect.objectContaining({ text: 'right after the end', erased: false }),
+    ]);
+    const rows = await db.query(`SELECT count(*)::int AS n FROM trade_messages WHERE trade_id = $1 AND erased_at IS NULL`, [t.trade.id]);
+    expect(rows.rows[0].n).toBe(2);
+  });
+
+  it('refuses, in the insert itself, a suspended sender on a trade that ended, whatever state was read before', async () => {
+    const t = await newTrade(api);
+    await cancel(t);
+    const repository = test.app.get(ChatRepository);
+    const insert = (suspended: boolean) =>
+      test.app.get(DataSource).transaction((manager) =>
+        repository.insert(manager, {
+          tradeId: t.trade.id,
+          sender: { kind: 'counterparty', id: t.counterparty.id, suspended },
+          text: 'sent as if the trade were live',
+          windowAfterEndMs: 10 * 60 * 1000,
+        }),
+      );
+    expect(await insert(true)).toEqual({ refused: 'account_suspended' });
+    expect(await insert(false)).toEqual({ stored: expect.objectContaining({ text: 'sent as if the trade were live' }) });
+  });
+
+  it("dates a message by its insert, not its transaction's start (which may precede a wait for the sender's locks)", async () => {
+    const t = await newTrade(api);
+    const repository = test.app.get(ChatRepository);
+    const { began, result } = await test.app.get(DataSource).transaction(async (manager) => {
+      const [{ began }] = await manager.query(`SELECT now() AS began`);
+      await manager.query(`SELECT pg_sleep(0.05)`);
+      const result = await repository.insert(manager, {
+        tradeId: t.trade.id,
+        sender: { kind: 'traveler', id: t.traveler.id, suspended: false },
+        text: 'later than the transaction began',
+        windowAfterEndMs: 10 * 60 * 1000,
+      });
+      return { began: began as Date, result };
+    });
+    expect('stored' in result && result.stored.createdAt.getTime()).toBeGreaterThan(began.getTime());
   });
 });

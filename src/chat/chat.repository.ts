@@ -47,34 +47,70 @@ export class ChatRepository {
     return rows[0].had;
   }
 
-  /** How many messages the user posted in the last minute, by PostgreSQL's clock. */
-  async postedInLastMinute(manager: EntityManager, senderId: string): Promise<number> {
+  /**
+   * Queues the sender's posts one behind the other until this transaction ends, so each counts the ones before it
+   * (the sender's row is only shared). Only posts take it, after the sender's row and before anything else.
+   */
+  async serializeSender(manager: EntityManager, senderId: string): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('trade_messages:' || $1::text, 0))`, [senderId]);
+  }
+
+  /**
+   * How many of the user's latest `limit` messages were posted in the last minute, by PostgreSQL's clock: at most
+   * `limit` rows read, whatever the sender's history.
+   */
+  async postedInLastMinute(manager: EntityManager, senderId: string, limit: number): Promise<number> {
     const rows: { n: number }[] = await manager.query(
-      `SELECT count(*)::int AS n FROM trade_messages WHERE sender_id = $1 AND created_at > now() - interval '1 minute'`,
-      [senderId],
+      `SELECT count(*)::int AS n
+         FROM (SELECT created_at FROM trade_messages WHERE sender_id = $1 ORDER BY seq DESC LIMIT $2) latest
+        WHERE created_at > statement_timestamp() - interval '1 minute'`,
+      [senderId, limit],
     );
     return rows[0].n;
   }
 
   /**
-   * Stores a message, only while the trade has not ended or ended less than `windowAfterEndMs` ago (by PostgreSQL's
-   * clock, in the same statement); null when it is closed.
+   * Stores a message, only while the trade has not ended or ended less than `windowAfterEndMs` ago, and not from a
+   * suspended sender once it ended: both decided by the insert itself, on the trade's state then and PostgreSQL's
+   * clock. `created_at` is the statement's time, not the transaction's, so it follows `seq` for one sender.
    */
   async insert(
     manager: EntityManager,
-    message: { tradeId: string; sender: { kind: SenderKind; id: string }; text: string; windowAfterEndMs: number },
-  ): Promise<Message | null> {
+    message: {
+      tradeId: string;
+      sender: { kind: SenderKind; id: string; suspended: boolean };
+      text: string;
+      windowAfterEndMs: number;
+    },
+  ): Promise<{ stored: Message } | { refused: 'trade_closed' | 'account_suspended' | 'not_found' }> {
     const sealed = sealMessage(this.encryption, message.text);
-    const rows: MessageRow[] = await manager.query(
-      `INSERT INTO trade_messages (trade_id, sender_kind, sender_id, text_ciphertext, text_key_id)
-       SELECT t.id, $2, $3, $4, $5 FROM trades t
-        WHERE t.id = $1
-          -- A duration in SQL, as a double: 7 days (6e8 ms) fits an integer, a configured longer one may not.
-          AND (t.ended_at IS NULL OR t.ended_at > now() - $6::double precision * interval '1 millisecond')
-       RETURNING ${COLUMNS}`,
-      [message.tradeId, message.sender.kind, message.sender.id, sealed.ciphertext, sealed.keyId, message.windowAfterEndMs],
+    const rows: (Partial<MessageRow> & { ended: boolean; open: boolean })[] = await manager.query(
+      `WITH t AS (
+         SELECT id, ended_at IS NOT NULL AS ended,
+                -- A duration in SQL, as a double: 7 days (6e8 ms) fits an integer, a configured longer one may not.
+                (ended_at IS NULL OR ended_at > statement_timestamp() - $6::double precision * interval '1 millisecond') AS open
+           FROM trades WHERE id = $1),
+       stored AS (
+         INSERT INTO trade_messages (trade_id, sender_kind, sender_id, text_ciphertext, text_key_id, created_at)
+         SELECT t.id, $2, $3, $4, $5, statement_timestamp() FROM t
+          WHERE t.open AND NOT (t.ended AND $7::boolean)
+         RETURNING ${COLUMNS})
+       SELECT t.ended, t.open, stored.* FROM t LEFT JOIN stored ON true`,
+      [
+        message.tradeId,
+        message.sender.kind,
+        message.sender.id,
+        sealed.ciphertext,
+        sealed.keyId,
+        message.windowAfterEndMs,
+        message.sender.suspended,
+      ],
     );
-    return rows[0] ? this.toMessage(rows[0]) : null;
+    const row = rows[0];
+    if (!row) return { refused: 'not_found' };
+    if (row.id) return { stored: this.toMessage(row as MessageRow) };
+    // A suspended sender first (API.md ranks 403 before 409), then the window.
+    return { refused: row.ended && message.sender.suspended ? 'account_suspended' : 'trade_closed' };
   }
 
   /** A trade's messages, oldest first, after the message numbered `afterSeq`. */

@@ -48,27 +48,30 @@ export class ChatService {
       // suspended since the guard read it is seen here; a deletion waiting on this lock erases this message too.
       const sender = await this.users.lockActor(manager, caller.id);
       if (!sender) throw new DomainError('unauthenticated', 'The account no longer exists');
-      // Suspended users may only act on their live trades (API.md): no more messages once the trade ended.
-      if (sender.suspended && TERMINAL_STATES.includes(trade.state)) {
-        throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
-      }
-      const recent = await this.messages.postedInLastMinute(manager, caller.id);
+      // Suspended users may only act on their live trades (API.md): no more messages once the trade ended. The
+      // state read above may be stale (an end committed since): the insert checks again on the trade's row.
+      if (sender.suspended && TERMINAL_STATES.includes(trade.state)) throw suspendedError();
+      // The sender's posts one at a time from here, so concurrent ones cannot all count under the limit.
+      await this.messages.serializeSender(manager, caller.id);
+      const recent = await this.messages.postedInLastMinute(manager, caller.id, this.config.messagesPerMinute);
       if (recent >= this.config.messagesPerMinute) {
         throw DomainError.rateLimited(`At most ${this.config.messagesPerMinute} messages a minute`, 60);
       }
-      const stored = await this.messages.insert(manager, {
+      const result = await this.messages.insert(manager, {
         tradeId,
-        sender: { kind, id: caller.id },
+        sender: { kind, id: caller.id, suspended: sender.suspended },
         text,
         windowAfterEndMs: this.config.messageWindowAfterEndMs,
       });
-      if (!stored) {
-        throw new DomainError('trade_closed', 'The trade ended too long ago: it takes no more messages', {
-          windowAfterEndMs: this.config.messageWindowAfterEndMs,
-        });
+      if ('stored' in result) {
+        await this.tradeEvents.recordMessage(manager, tradeId, result.stored.id);
+        return result.stored;
       }
-      await this.tradeEvents.recordMessage(manager, tradeId, stored.id);
-      return stored;
+      if (result.refused === 'account_suspended') throw suspendedError();
+      if (result.refused === 'not_found') throw DomainError.notFound('Trade');
+      throw new DomainError('trade_closed', 'The trade ended too long ago: it takes no more messages', {
+        windowAfterEndMs: this.config.messageWindowAfterEndMs,
+      });
     });
     return presentMessage(message);
   }
@@ -106,6 +109,8 @@ export class ChatService {
     return toPage(rows, limit, presentMessage, (m) => ({ m: m.seq }));
   }
 }
+
+const suspendedError = () => new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
 
 function senderKindOf(caller: AuthUser, trade: Trade): SenderKind | null {
   if (caller.id === trade.travelerId) return 'traveler';

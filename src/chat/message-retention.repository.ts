@@ -23,10 +23,13 @@ export class MessageRetentionRepository {
     const rows = await returningRows<{ id: string }>(
       this.dataSource.manager,
       `${ERASE}
-        WHERE id IN (SELECT m.id FROM trade_messages m JOIN trades t ON t.id = m.trade_id
-                      WHERE m.erased_at IS NULL AND t.ended_at IS NOT NULL
-                        -- A duration in SQL, as a double: 30 days (2.6e9 ms) is past a 32-bit integer.
-                        AND t.ended_at <= now() - $1::double precision * interval '1 millisecond'
+        WHERE id IN (SELECT m.id FROM trade_messages m
+                      -- The texts still kept, oldest first (trade_messages_unerased_idx), each trade by its key.
+                      WHERE m.erased_at IS NULL
+                        AND EXISTS (SELECT 1 FROM trades t
+                                     WHERE t.id = m.trade_id AND t.ended_at IS NOT NULL
+                                       -- A duration in SQL, as a double: 30 days (2.6e9 ms) is past a 32-bit integer.
+                                       AND t.ended_at <= now() - $1::double precision * interval '1 millisecond')
                       ORDER BY m.seq
                       LIMIT $2
                       FOR UPDATE OF m SKIP LOCKED)

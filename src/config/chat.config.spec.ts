@@ -20,4 +20,17 @@ describe('chat config', () => {
     }
     expect(() => loadChatConfig({ MESSAGES_PER_MINUTE: '0' })).toThrow(/MESSAGES_PER_MINUTE/);
   });
+
+  it('refuses a window after the end as long as the retention or longer, naming both variables', () => {
+    for (const [window, retention] of [
+      ['5000', '5000'],
+      ['6000', '5000'],
+      [String(31 * 24 * 3600 * 1000), undefined],
+    ]) {
+      const env = { MESSAGE_WINDOW_AFTER_END_MS: window, ...(retention ? { MESSAGE_RETENTION_MS: retention } : {}) };
+      expect(() => loadChatConfig(env)).toThrow(ConfigError);
+      expect(() => loadChatConfig(env)).toThrow(/MESSAGE_WINDOW_AFTER_END_MS .*MESSAGE_RETENTION_MS/);
+    }
+    expect(loadChatConfig({ MESSAGE_WINDOW_AFTER_END_MS: '4999', MESSAGE_RETENTION_MS: '5000' }).messageWindowAfterEndMs).toBe(4999);
+  });
 });

@@ -17,12 +17,19 @@ export interface ChatConfig {
 
 export function loadChatConfig(env = process.env): ChatConfig {
   const read = new EnvReader(env);
-  return read.done({
+  const config: ChatConfig = {
     messageWindowAfterEndMs: read.int('MESSAGE_WINDOW_AFTER_END_MS', 7 * DAY_MS, { min: 1000, max: TEN_YEARS_MS }),
     messageRetentionMs: read.int('MESSAGE_RETENTION_MS', 30 * DAY_MS, { min: 1000, max: TEN_YEARS_MS }),
     messageRetentionSweepEveryMs: read.int('MESSAGE_RETENTION_SWEEP_EVERY_MS', 60 * 60 * 1000, { min: 100 }),
     messagesPerMinute: read.int('MESSAGES_PER_MINUTE', 30, { min: 1, max: 10000 }),
-  });
+  };
+  // A message posted at the window's last moment would otherwise be erased at once, or outlive the retention.
+  if (config.messageWindowAfterEndMs >= config.messageRetentionMs) {
+    read.fail(
+      `MESSAGE_WINDOW_AFTER_END_MS (${config.messageWindowAfterEndMs}) must be shorter than MESSAGE_RETENTION_MS (${config.messageRetentionMs})`,
+    );
+  }
+  return read.done(config);
 }
 
 export const chatConfig = registerAs('chat', () => loadChatConfig());

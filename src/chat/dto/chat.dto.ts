@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsDefined, IsString, MaxLength, MinLength, ValidateBy } from 'class-validator';
+import { IsDefined, IsString, MinLength, ValidateBy } from 'class-validator';
+import { MaxCodePoints } from '../../common/http/text-length';
 import { MESSAGE_LIMITS, SENDER_KINDS } from '../message-content';
 import type { SenderKind } from '../message-content';
 
@@ -42,7 +43,8 @@ export class PostMessageDto {
   // Listed last first: decorators register bottom-up, and a field's error names its first failing check.
   @NoControlCharacters()
   @NotBlank()
-  @MaxLength(MESSAGE_LIMITS.textChars)
+  // Code points, as stored: `@MaxLength` would let 2000 "❤️" (4000 code points) through.
+  @MaxCodePoints(MESSAGE_LIMITS.textChars)
   @MinLength(1)
   @IsString()
   @IsDefined()
