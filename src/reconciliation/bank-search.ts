@@ -2,20 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import { formatAmount } from '../common/money';
 import { normalizeBankReference } from '../payments/funding/bank-funding.service';
 import { BANK, BankApiError, BankPort, BankTransfer } from '../payments/providers/bank/bank.port';
-import { bankTransferSubject, Finding, MISMATCH } from './mismatch';
+import { bankTransferSubject, MISMATCH, ProviderSearchResult } from './mismatch';
 import { ReconciliationRepository } from './reconciliation.repository';
 
 const PAGE_SIZE = 500;
 // A bound on one run's search; what is left is searched by the next run.
 const MAX_PAGES = 20;
 
-export interface BankSearchResult {
+/** Its orphans: settled incoming transfers whose reference names no trade. */
+export interface BankSearchResult extends ProviderSearchResult {
   /** Settled incoming transfers the books never took, by the trade their reference names. */
   transfersByTrade: Map<string, string[]>;
-  /** Those whose reference names no trade. */
-  orphans: Finding[];
-  orphanSubjects: string[];
-  searchedUntil: Date;
 }
 
 /**
