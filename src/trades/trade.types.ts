@@ -56,6 +56,11 @@ export interface Actor {
 /** The service itself: jobs, provider outcomes, deadlines. */
 export const SYSTEM_ACTOR: Actor = { kind: 'system', id: null };
 
+/** One of the trade's parties, acting for themselves. */
+export function partyActor(trade: Pick<TradeTerms, 'travelerId'>, userId: string): Actor {
+  return { kind: userId === trade.travelerId ? 'traveler' : 'counterparty', id: userId };
+}
+
 export interface TradeEvent {
   at: Date;
   actor: Actor;
