@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { formatAmount } from '../common/money';
 import { normalizeBankReference } from '../payments/funding/bank-funding.service';
+import { BankTransfersRepository } from '../payments/funding/bank-transfers.repository';
 import { BANK, BankApiError, BankPort, BankTransfer } from '../payments/providers/bank/bank.port';
 import { bankTransferSubject, MISMATCH, ProviderSearchResult } from './mismatch';
 import { ReconciliationRepository } from './reconciliation.repository';
@@ -25,6 +26,7 @@ export class BankSearch {
   constructor(
     @Inject(BANK) private readonly bank: BankPort,
     private readonly repository: ReconciliationRepository,
+    private readonly transfers: BankTransfersRepository,
   ) {}
 
   async search(from: Date, until: Date): Promise<BankSearchResult> {
@@ -39,7 +41,7 @@ export class BankSearch {
         break;
       }
     }
-    const known = await this.repository.knownIncoming(settled.map((t) => t.transferId));
+    const known = await this.transfers.known(settled.map((t) => t.transferId));
     const unknown = settled.filter((t) => t.direction === 'incoming' && !known.has(t.transferId));
     const references = [...new Set(unknown.flatMap((t) => (t.reference ? [normalizeBankReference(t.reference)] : [])))];
     const trades = await this.repository.tradesOfReferences(references);
@@ -50,7 +52,7 @@ export class BankSearch {
     }
     // Orphans found earlier: taken by the books since (resolved), or still unknown.
     const earlier = (await this.repository.openOrphans('bank-transfer:')).filter((id) => !unknown.some((t) => t.transferId === id));
-    const takenSince = await this.repository.knownIncoming(earlier);
+    const takenSince = await this.transfers.known(earlier);
     for (const transferId of earlier) {
       result.orphanSubjects.push(bankTransferSubject(transferId));
       if (takenSince.has(transferId)) continue;
