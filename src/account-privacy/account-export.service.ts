@@ -30,6 +30,17 @@ import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 /** Rows read per query: the export walks everything the caller has, a page at a time, with no overall limit. */
 const PAGE = 200;
 
+/** Every row of a list read `PAGE` rows at a time, each page after the last row of the one before. */
+async function readAll<Row, After>(read: (after: After | undefined) => Promise<Row[]>, afterOf: (row: Row) => After): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let after: After | undefined; ;) {
+    const page = await read(after);
+    rows.push(...page);
+    if (page.length < PAGE) return rows;
+    after = afterOf(page[page.length - 1]);
+  }
+}
+
 /**
  * `GET /v1/me/export`: everything the service keeps about the caller, in the shapes the rest of the API uses.
  * The caller's own payment handles are decrypted; nobody else's appear: trades are presented as the caller's
@@ -117,33 +128,24 @@ export class AccountExportService {
   }
 
   private async apiKeys(userId: string): Promise<ApiKeyView[]> {
-    const keys: ApiKeyView[] = [];
-    for (let after: { createdAt: string; id: string } | undefined; ;) {
-      const page = await this.users.listApiKeys(userId, PAGE, after);
-      keys.push(...page.map(presentApiKey));
-      if (page.length < PAGE) return keys;
-      const last = page[page.length - 1];
-      after = { createdAt: last.createdAt.toISOString(), id: last.id };
-    }
+    const keys = await readAll(
+      (after?: { createdAt: string; id: string }) => this.users.listApiKeys(userId, PAGE, after),
+      (key) => ({ createdAt: key.createdAt.toISOString(), id: key.id }),
+    );
+    return keys.map(presentApiKey);
   }
 
   private async listings(userId: string): Promise<{ requests: RequestView[]; offers: OfferView[] }> {
     const reference = (await this.rates.current())?.rate ?? null;
-    const requests: RequestView[] = [];
-    for (let after: string | undefined; ;) {
-      const page = await this.privacy.requestsOf(userId, PAGE, after);
-      requests.push(...page.map((r) => presentRequest(r, reference)));
-      if (page.length < PAGE) break;
-      after = page[page.length - 1].id;
-    }
-    const offers: OfferView[] = [];
-    for (let after: string | undefined; ;) {
-      const page = await this.privacy.offersOf(userId, PAGE, after);
-      offers.push(...page.map((o) => presentOffer(o, reference)));
-      if (page.length < PAGE) break;
-      after = page[page.length - 1].id;
-    }
-    return { requests, offers };
+    const requests = await readAll(
+      (after?: string) => this.privacy.requestsOf(userId, PAGE, after),
+      (request) => request.id,
+    );
+    const offers = await readAll(
+      (after?: string) => this.privacy.offersOf(userId, PAGE, after),
+      (offer) => offer.id,
+    );
+    return { requests: requests.map((r) => presentRequest(r, reference)), offers: offers.map((o) => presentOffer(o, reference)) };
   }
 
   /** The caller's trades newest first, each with its whole timeline, and their disputes with every statement. */

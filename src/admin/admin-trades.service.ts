@@ -8,7 +8,7 @@ import { AuditRepository } from '../audit/audit.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { Page } from '../common/http/pagination';
 import { OutboxService } from '../outbox/outbox.service';
 import { FundingRepository } from '../payments/funding/funding.repository';
 import { JOBS, QUEUES } from '../queues/queue-names';
@@ -18,7 +18,7 @@ import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
-import { isTradeCursor } from '../trades/trade-position';
+import { tradesPage } from '../trades/trades-page';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
 
 const SETTLING = ['releasing', 'refunding', 'splitting'];
@@ -37,19 +37,8 @@ export class AdminTradesService {
   ) {}
 
   async list(query: AdminTradesQuery): Promise<Page<TradeView>> {
-    const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTradeCursor) : undefined;
-    const rows = await this.trades.listForOperators(
-      { state: query.state, settlementFailing: query.settlementFailing },
-      limit + 1,
-      after && { createdAt: after.t, id: after.id },
-    );
-    return toPage(
-      rows,
-      limit,
-      (trade) => presentTrade(trade),
-      (trade) => ({ t: trade.position, id: trade.id }),
-    );
+    const filter = { state: query.state, settlementFailing: query.settlementFailing };
+    return tradesPage(query, (limit, after) => this.trades.listForOperators(filter, limit, after));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { Page, readPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditRepository } from './audit.repository';
@@ -34,13 +34,13 @@ export class AuditService {
   constructor(private readonly audit: AuditRepository) {}
 
   async list(query: AuditQuery): Promise<Page<AuditEntryView>> {
-    const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
-    const rows = await this.audit.list(
-      { operatorId: query.operatorId, tradeId: query.tradeId },
-      limit + 1,
-      after && { at: after.t, id: after.id },
+    return readPage(
+      query,
+      isTimeCursor,
+      (limit, after) =>
+        this.audit.list({ operatorId: query.operatorId, tradeId: query.tradeId }, limit, after && { at: after.t, id: after.id }),
+      present,
+      (row) => ({ t: row.at.toISOString(), id: row.id }),
     );
-    return toPage(rows, limit, present, (row) => ({ t: row.at.toISOString(), id: row.id }));
   }
 }

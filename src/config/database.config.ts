@@ -1,20 +1,9 @@
 import { registerAs } from '@nestjs/config';
 import { EnvReader } from './env';
 
-export interface DatabaseConfig {
-  url: string;
-  poolSize: number;
-  connectTimeoutMs: number;
-  statementTimeoutMs: number;
-  /** Run pending migrations when the service starts. */
-  migrateOnStart: boolean;
-  /** Create the database named in DATABASE_URL when it is missing. */
-  createIfMissing: boolean;
-}
-
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/yuanbridge';
 
-export function loadDatabaseConfig(env = process.env): DatabaseConfig {
+export function loadDatabaseConfig(env = process.env) {
   const read = new EnvReader(env);
   const url = read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']);
   if (url.pathname.length <= 1) read.fail('DATABASE_URL must name a database (…/yuanbridge)');
@@ -23,9 +12,13 @@ export function loadDatabaseConfig(env = process.env): DatabaseConfig {
     poolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
     connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 3000, { min: 100 }),
     statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 15000, { min: 100 }),
+    /** Run pending migrations when the service starts. */
     migrateOnStart: read.bool('MIGRATE_ON_START', true),
+    /** Create the database named in DATABASE_URL when it is missing. */
     createIfMissing: read.bool('DATABASE_CREATE_IF_MISSING', true),
   });
 }
+
+export type DatabaseConfig = ReturnType<typeof loadDatabaseConfig>;
 
 export const databaseConfig = registerAs('database', () => loadDatabaseConfig());

@@ -1,7 +1,8 @@
 /**
  * Typed readers for environment variables. Each concern's config file reads its variables through one
  * EnvReader, which collects every problem and throws once, naming each variable, so a bad start says
- * everything that is wrong in one message.
+ * everything that is wrong in one message. A concern's type is its loader's return type, so each setting is
+ * named, documented and typed once, where it is read.
  */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -28,6 +29,13 @@ export class EnvReader {
       this.problems.push(`${name} is required`);
       return '';
     }
+    return value;
+  }
+
+  /** A credential with a development default, which production must replace. */
+  credential(name: string, developmentDefault: string): string {
+    const value = this.string(name, developmentDefault);
+    if (value === developmentDefault && isProduction(this.env)) this.problems.push(`${name} must be set in production`);
     return value;
   }
 
@@ -80,6 +88,26 @@ export class EnvReader {
       this.problems.push(`${name} is not a valid URL`);
       return new URL(fallback);
     }
+  }
+
+  /**
+   * A provider's API base, without a trailing slash. Unset, it is the provider's sandbox mock on this process's own
+   * port; in production it must name the provider itself, over https (its credentials travel with every call).
+   */
+  providerBaseUrl(name: string, mockPath: string, provider: string): string {
+    const port = this.env.PORT && /^\d+$/.test(this.env.PORT) ? this.env.PORT : '3000';
+    const url = this.url(name, `http://127.0.0.1:${port}${mockPath}`, ['http:', 'https:']);
+    if (isProduction(this.env)) {
+      if (!this.env[name] || url.pathname.startsWith('/sandbox/'))
+        this.fail(`${name} must point at ${provider} in production, not the sandbox mock`);
+      else if (url.protocol !== 'https:') this.fail(`${name} must use https in production`);
+    }
+    return url.toString().replace(/\/$/, '');
+  }
+
+  /** Where a sandbox mock delivers its callbacks when set; unset, the mock's own default. */
+  optionalHttpUrl(name: string): string | undefined {
+    return this.env[name] ? this.url(name, 'http://127.0.0.1', ['http:', 'https:']).toString() : undefined;
   }
 
   list(name: string, fallback: string[] = []): string[] {

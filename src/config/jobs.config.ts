@@ -1,34 +1,27 @@
 import { registerAs } from '@nestjs/config';
 import { EnvReader } from './env';
 
-export interface JobsConfig {
-  /** Fallback poll of the outbox; commits also wake the relay at once through LISTEN/NOTIFY. */
-  outboxPollIntervalMs: number;
-  outboxBatchSize: number;
-  /** How often expired idempotency keys are purged. */
-  idempotencyPurgeEveryMs: number;
-  /**
-   * Jobs each queue's worker runs at once in this process. Jobs mostly wait on a provider or the database, and
-   * each is idempotent and takes its trade's row lock, so running several at once is safe and keeps one slow
-   * answer from holding up the rest.
-   */
-  workerConcurrency: number;
-  /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
-  periodicJobsCheckEveryMs: number;
-  /** The queue dashboard's mutating actions (retry, remove, clean, pause…), each audited; off: the dashboard is read-only. */
-  queueDashboardActions: boolean;
-}
-
-export function loadJobsConfig(env = process.env): JobsConfig {
+export function loadJobsConfig(env = process.env) {
   const read = new EnvReader(env);
   return read.done({
+    /** Fallback poll of the outbox; commits also wake the relay at once through LISTEN/NOTIFY. */
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 1000, { min: 10 }),
     outboxBatchSize: read.int('OUTBOX_BATCH_SIZE', 100, { min: 1, max: 1000 }),
+    /** How often expired idempotency keys are purged. */
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
+    /**
+     * Jobs each queue's worker runs at once in this process. Jobs mostly wait on a provider or the database, and
+     * each is idempotent and takes its trade's row lock, so running several at once is safe and keeps one slow
+     * answer from holding up the rest.
+     */
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, { min: 1, max: 100 }),
+    /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
     periodicJobsCheckEveryMs: read.int('PERIODIC_JOBS_CHECK_EVERY_MS', 30000, { min: 100 }),
+    /** The queue dashboard's mutating actions (retry, remove, clean, pause…), each audited; off: the dashboard is read-only. */
     queueDashboardActions: read.bool('QUEUE_DASHBOARD_ACTIONS', false),
   });
 }
+
+export type JobsConfig = ReturnType<typeof loadJobsConfig>;
 
 export const jobsConfig = registerAs('jobs', () => loadJobsConfig());

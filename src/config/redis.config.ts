@@ -1,19 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { EnvReader } from './env';
 
-export interface RedisConfig {
-  url: string;
-  connectTimeoutMs: number;
-  /**
-   * Prefix of every BullMQ key. Hash-tagged (`{yb}`) so that all of a queue's keys land in one slot,
-   * which BullMQ needs on Redis Cluster. Tests give each run its own prefix.
-   */
-  queuePrefix: string;
-  /** Prefix of the service's own keys (rate limits). */
-  keyPrefix: string;
-}
-
-export function loadRedisConfig(env = process.env): RedisConfig {
+export function loadRedisConfig(env = process.env) {
   const read = new EnvReader(env);
   const url = read.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
   const queuePrefix = read.string('QUEUE_PREFIX', '{yb}');
@@ -23,9 +11,16 @@ export function loadRedisConfig(env = process.env): RedisConfig {
   return read.done({
     url: url.toString(),
     connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 3000, { min: 100 }),
+    /**
+     * Prefix of every BullMQ key. Hash-tagged (`{yb}`) so that all of a queue's keys land in one slot,
+     * which BullMQ needs on Redis Cluster. Tests give each run its own prefix.
+     */
     queuePrefix,
+    /** Prefix of the service's own keys (rate limits). */
     keyPrefix: `${queuePrefix}:`,
   });
 }
+
+export type RedisConfig = ReturnType<typeof loadRedisConfig>;
 
 export const redisConfig = registerAs('redis', () => loadRedisConfig());

@@ -9,7 +9,7 @@ import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
-import type { Actor } from '../trades/trade.types';
+import { SYSTEM_ACTOR, type Actor } from '../trades/trade.types';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { TradeEvents } from '../trades/trade-events';
@@ -98,7 +98,7 @@ export class DisputesService {
   async openBySystem(manager: EntityManager, tradeId: string, finding: string): Promise<Dispute> {
     // Both parties read the finding: the caller words it without payment handles; here it is only bounded.
     const text = finding.trim().slice(0, STATEMENT_LIMITS.textChars) || 'Verification failed';
-    return this.openIn(manager, tradeId, { kind: 'system', id: null }, 'verification_failed', text);
+    return this.openIn(manager, tradeId, SYSTEM_ACTOR, 'verification_failed', text);
   }
 
   private async openIn(manager: EntityManager, tradeId: string, actor: Actor, reason: DisputeReason, statement: string): Promise<Dispute> {

@@ -41,6 +41,8 @@ export const ENTRY = {
 } as const;
 
 /** Entries of a payout paid again carry its attempt (the first payout's entries keep their plain kinds). */
+type PayableOf = (tradeId: string) => AccountRef;
+
 export const payoutAttemptEntry = (kind: string, attempt: number): string => (attempt === 1 ? kind : `${kind}:${attempt}`);
 
 /** Suspense entries are per incoming bank transfer (a trade may receive several), so their kinds carry its id. */
@@ -122,25 +124,11 @@ export class LedgerService {
     const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
     const net = grossUsd - feeUsd;
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: ENTRY.toPayable,
-      phase: 'single',
-      debit: escrow.id,
-      credit: payable.id,
-      amount: net,
-    });
+    await this.move(manager, tradeId, ENTRY.toPayable, escrow, payable, net);
     if (feeUsd > 0n) {
-      await this.ledger.transfer(manager, { tradeId, kind: ENTRY.fee, phase: 'single', debit: escrow.id, credit: fee.id, amount: feeUsd });
+      await this.move(manager, tradeId, ENTRY.fee, escrow, fee, feeUsd);
     }
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: ENTRY.payoutCleared,
-      phase: 'single',
-      debit: payable.id,
-      credit: clearing.id,
-      amount: net,
-    });
+    await this.move(manager, tradeId, ENTRY.payoutCleared, payable, clearing, net);
   }
 
   /**
@@ -152,7 +140,7 @@ export class LedgerService {
     const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
     await this.lock(manager, tradeId, [expense, clearing], [expense, clearing]);
-    await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: expense.id, credit: clearing.id, amount: feeUsd });
+    await this.move(manager, tradeId, kind, expense, clearing, feeUsd);
   }
 
   /**
@@ -160,17 +148,7 @@ export class LedgerService {
    * to the counterparty, so their payable reopens until a retry pays it. Per attempt, once.
    */
   async payoutReturned(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
-    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
-    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: payoutAttemptEntry('payout_returned', attempt),
-      phase: 'single',
-      debit: clearing.id,
-      credit: payable.id,
-      amount: netUsd,
-    });
+    await this.reopenPayable(manager, tradeId, LEDGER_ACCOUNTS.counterpartyPayable, 'payout_returned', attempt, netUsd);
   }
 
   async payoutRepaidAlready(tradeId: string, attempt: number, manager?: EntityManager): Promise<boolean> {
@@ -179,32 +157,12 @@ export class LedgerService {
 
   /** A returned payout paid again (attempt 2 and on): the reopened payable is cleared. */
   async payoutRepaid(manager: EntityManager, tradeId: string, attempt: number, netUsd: bigint): Promise<void> {
-    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
-    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: payoutAttemptEntry(ENTRY.payoutCleared, attempt),
-      phase: 'single',
-      debit: payable.id,
-      credit: clearing.id,
-      amount: netUsd,
-    });
+    await this.clearPayable(manager, tradeId, LEDGER_ACCOUNTS.counterpartyPayable, ENTRY.payoutCleared, attempt, netUsd);
   }
 
   /** A bank refund the traveler's bank sent back: the money is ours again, owed to the traveler. Per attempt, once. */
   async refundReturned(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
-    const payable = LEDGER_ACCOUNTS.travelerRefundPayable(tradeId);
-    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: payoutAttemptEntry('refund_returned', attempt),
-      phase: 'single',
-      debit: clearing.id,
-      credit: payable.id,
-      amount: amountUsd,
-    });
+    await this.reopenPayable(manager, tradeId, LEDGER_ACCOUNTS.travelerRefundPayable, 'refund_returned', attempt, amountUsd);
   }
 
   async refundRepaidAlready(tradeId: string, attempt: number, manager?: EntityManager): Promise<boolean> {
@@ -213,17 +171,7 @@ export class LedgerService {
 
   /** A bounced bank refund sent again (attempt 2 and on) and settled: the traveler's refund payable is cleared. */
   async refundRepaid(manager: EntityManager, tradeId: string, attempt: number, amountUsd: bigint): Promise<void> {
-    const payable = LEDGER_ACCOUNTS.travelerRefundPayable(tradeId);
-    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: payoutAttemptEntry(ENTRY.refundCleared, attempt),
-      phase: 'single',
-      debit: payable.id,
-      credit: clearing.id,
-      amount: amountUsd,
-    });
+    await this.clearPayable(manager, tradeId, LEDGER_ACCOUNTS.travelerRefundPayable, ENTRY.refundCleared, attempt, amountUsd);
   }
 
   /** Suspense sent back that the sender's bank returned: in suspense again (kept for operators). */
@@ -231,14 +179,7 @@ export class LedgerService {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
     await this.lock(manager, tradeId, [suspense, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: `suspense_bounced:${transferId}`,
-      phase: 'single',
-      debit: clearing.id,
-      credit: suspense.id,
-      amount,
-    });
+    await this.move(manager, tradeId, `suspense_bounced:${transferId}`, clearing, suspense, amount);
   }
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
@@ -260,22 +201,8 @@ export class LedgerService {
     const hold = await this.requireHold(manager, trade.id);
     await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
     const amount = trade.amountUsd;
-    await this.ledger.transfer(manager, {
-      tradeId: trade.id,
-      kind: ENTRY.toRefundPayable,
-      phase: 'single',
-      debit: escrow.id,
-      credit: payable.id,
-      amount,
-    });
-    await this.ledger.transfer(manager, {
-      tradeId: trade.id,
-      kind: ENTRY.refundCleared,
-      phase: 'single',
-      debit: payable.id,
-      credit: clearing.id,
-      amount,
-    });
+    await this.move(manager, trade.id, ENTRY.toRefundPayable, escrow, payable, amount);
+    await this.move(manager, trade.id, ENTRY.refundCleared, payable, clearing, amount);
   }
 
   /** Bank money with nothing to fund goes into suspense, owed back to its sender; per transfer, once. */
@@ -284,14 +211,7 @@ export class LedgerService {
     // Money with no trade at all (an unknown reference) uses the first clearing shard.
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
     await this.lock(manager, tradeId, [suspense, clearing], [suspense, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: suspenseEntry('in', transferId),
-      phase: 'single',
-      debit: clearing.id,
-      credit: suspense.id,
-      amount,
-    });
+    await this.move(manager, tradeId, suspenseEntry('in', transferId), clearing, suspense, amount);
   }
 
   /** The bank confirmed the return to the sender: out of suspense. */
@@ -299,14 +219,49 @@ export class LedgerService {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
     await this.lock(manager, tradeId, [suspense, clearing]);
-    await this.ledger.transfer(manager, {
-      tradeId,
-      kind: suspenseEntry('out', transferId),
-      phase: 'single',
-      debit: suspense.id,
-      credit: clearing.id,
-      amount,
-    });
+    await this.move(manager, tradeId, suspenseEntry('out', transferId), suspense, clearing, amount);
+  }
+
+  /** Money paid out came back (per attempt, once): it is in clearing again, and owed once more on the payable. */
+  private async reopenPayable(
+    manager: EntityManager,
+    tradeId: string,
+    payableOf: PayableOf,
+    entry: string,
+    attempt: number,
+    amount: bigint,
+  ) {
+    const [payable, kind] = [payableOf(tradeId), payoutAttemptEntry(entry, attempt)];
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
+    await this.move(manager, tradeId, kind, clearing, payable, amount);
+  }
+
+  /** A reopened payable paid again: it is cleared. */
+  private async clearPayable(
+    manager: EntityManager,
+    tradeId: string,
+    payableOf: PayableOf,
+    entry: string,
+    attempt: number,
+    amount: bigint,
+  ) {
+    const [payable, kind] = [payableOf(tradeId), payoutAttemptEntry(entry, attempt)];
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    await this.lock(manager, tradeId, [payable, clearing]);
+    await this.move(manager, tradeId, kind, payable, clearing, amount);
+  }
+
+  /** A single-phase transfer of `amount` from `debit` to `credit`. */
+  private async move(
+    manager: EntityManager,
+    tradeId: string | null,
+    kind: string,
+    debit: AccountRef,
+    credit: AccountRef,
+    amount: bigint,
+  ): Promise<void> {
+    await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: debit.id, credit: credit.id, amount });
   }
 
   /** An operation's locks, before it reads or moves anything: the trade's row, then its accounts in `ledgerLockOrder` (`create` made first if missing). */

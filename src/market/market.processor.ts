@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { MarketRepository } from './market.repository';
 
@@ -29,8 +30,7 @@ export class MarketProcessor extends WorkerHost {
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case JOBS.market.expireRequest: {
-        const requestId = (job.data as { requestId?: unknown }).requestId;
-        if (typeof requestId !== 'string') throw new Error('expire-request needs a requestId');
+        const requestId = jobString(job, 'requestId');
         const expired = await this.dataSource.transaction((manager) => this.market.expireRequest(manager, requestId));
         return { expired };
       }

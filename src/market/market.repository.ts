@@ -41,6 +41,11 @@ function streamConditions(params: SqlParams, column: string, idColumn: string, d
   return conditions;
 }
 
+/** A price as its columns: price_type, fixed_rate, premium_bps. */
+function priceColumns(price: Price): [string, string | null, number | null] {
+  return [price.type, price.type === 'fixed' ? price.rate.toString() : null, price.type === 'floating' ? price.premiumBps : null];
+}
+
 /**
  * A listing page: each kind's stream picked from the table alone in its index order (so LIMIT stops each scan
  * early), the two merged by the listing order (listing-order.ts) at the page's reference and cut to `limit`,
@@ -48,16 +53,20 @@ function streamConditions(params: SqlParams, column: string, idColumn: string, d
  * returns `limit` rows. The merge repeats `compareListings` and `floatingRate` (round half up) in SQL; the
  * service sorts the rows again with them, so the order of the rows returned is the code's, not this one's.
  */
-function listingQuery(
-  select: string,
-  table: string,
-  alias: string,
-  streams: { fixed: string[]; floating: string[] },
-  dir: 'ASC' | 'DESC',
-  reference: string,
-  limit: string,
-): string {
+function listingQuery(params: SqlParams, select: string, table: string, alias: string, common: string[], page: ListingPage): string {
   const a = alias;
+  const { direction } = page.plan;
+  const dir = direction === 'desc' ? 'DESC' : 'ASC';
+  const limit = params.add(page.limit);
+  const reference = params.add(page.reference);
+  const streams = {
+    fixed: [...common, `${a}.price_type = 'fixed'`, ...streamConditions(params, `${a}.fixed_rate`, `${a}.id`, direction, page.plan.fixed)],
+    floating: [
+      ...common,
+      `${a}.price_type = 'floating'`,
+      ...streamConditions(params, `${a}.premium_bps`, `${a}.id`, direction, page.plan.floating),
+    ],
+  };
   const stream = (conditions: string[], kind: PriceKind, rate: string, premium: string, key: string) =>
     `(SELECT ${a}.*, ${kind} AS kind, ${rate} AS listing_rate, ${premium} AS listing_premium FROM ${table} ${a}
        WHERE ${conditions.join(' AND ')} ORDER BY ${key} ${dir}, ${a}.id ${dir} LIMIT ${limit})`;
@@ -69,30 +78,27 @@ function listingQuery(
   return select.replace('SELECT', `SELECT ${a}.kind,`).replace(`FROM ${table} ${a}`, `FROM ${picked}`);
 }
 
-export interface RequestListQuery {
-  statuses: RequestStatus[];
-  travelerId?: string;
+interface ListingPage {
   /** Listings for others leave out suspended makers. */
   hideSuspendedMakers: boolean;
   paymentMethod?: PaymentMethod;
-  minCny?: bigint;
-  maxCny?: bigint;
   plan: ListingPlan;
   /** The reference the page is ranked at (floating prices' effective rates). */
   reference: bigint;
   limit: number;
 }
 
-export interface OfferListQuery {
+export interface RequestListQuery extends ListingPage {
+  statuses: RequestStatus[];
+  travelerId?: string;
+  minCny?: bigint;
+  maxCny?: bigint;
+}
+
+export interface OfferListQuery extends ListingPage {
   statuses: OfferStatus[];
   counterpartyId?: string;
-  hideSuspendedMakers: boolean;
-  paymentMethod?: PaymentMethod;
   amountCny?: bigint;
-  plan: ListingPlan;
-  /** The reference the page is ranked at (floating prices' effective rates). */
-  reference: bigint;
-  limit: number;
 }
 
 export interface Ranked<T> {
@@ -153,9 +159,7 @@ export class MarketRepository {
         request.travelerId,
         request.amountCny.toString(),
         request.minFillCny.toString(),
-        request.price.type,
-        request.price.type === 'fixed' ? request.price.rate.toString() : null,
-        request.price.type === 'floating' ? request.price.premiumBps : null,
+        ...priceColumns(request.price),
         request.paymentMethod,
         request.expiresInMs,
       ],
@@ -172,9 +176,7 @@ export class MarketRepository {
         offer.minCny.toString(),
         offer.maxCny.toString(),
         offer.totalCny.toString(),
-        offer.price.type,
-        offer.price.type === 'fixed' ? offer.price.rate.toString() : null,
-        offer.price.type === 'floating' ? offer.price.premiumBps : null,
+        ...priceColumns(offer.price),
         offer.paymentMethods,
       ],
     );
@@ -203,26 +205,8 @@ export class MarketRepository {
     if (query.paymentMethod) common.push(`r.payment_method = ${params.add(query.paymentMethod)}`);
     if (query.minCny !== undefined) common.push(`r.remaining_cny >= ${params.add(query.minCny)}`);
     if (query.maxCny !== undefined) common.push(`r.remaining_cny <= ${params.add(query.maxCny)}`);
-    const dir = query.plan.direction === 'desc' ? 'DESC' : 'ASC';
-    const limit = params.add(query.limit);
-    const reference = params.add(query.reference);
-    const streams = {
-      fixed: [
-        ...common,
-        `r.price_type = 'fixed'`,
-        ...streamConditions(params, 'r.fixed_rate', 'r.id', query.plan.direction, query.plan.fixed),
-      ],
-      floating: [
-        ...common,
-        `r.price_type = 'floating'`,
-        ...streamConditions(params, 'r.premium_bps', 'r.id', query.plan.direction, query.plan.floating),
-      ],
-    };
-    const rows = await preparedRead<RequestRow & { kind: PriceKind }>(
-      this.dataSource,
-      listingQuery(REQUEST_SELECT, 'exchange_requests', 'r', streams, dir, reference, limit),
-      params.values,
-    );
+    const sql = listingQuery(params, REQUEST_SELECT, 'exchange_requests', 'r', common, query);
+    const rows = await preparedRead<RequestRow & { kind: PriceKind }>(this.dataSource, sql, params.values);
     return rows.map((row) => ({ item: toRequest(row), kind: row.kind }));
   }
 
@@ -238,26 +222,8 @@ export class MarketRepository {
       const amount = params.add(query.amountCny);
       common.push(`o.min_cny <= ${amount} AND o.max_cny >= ${amount} AND o.available_cny >= ${amount}`);
     }
-    const dir = query.plan.direction === 'desc' ? 'DESC' : 'ASC';
-    const limit = params.add(query.limit);
-    const reference = params.add(query.reference);
-    const streams = {
-      fixed: [
-        ...common,
-        `o.price_type = 'fixed'`,
-        ...streamConditions(params, 'o.fixed_rate', 'o.id', query.plan.direction, query.plan.fixed),
-      ],
-      floating: [
-        ...common,
-        `o.price_type = 'floating'`,
-        ...streamConditions(params, 'o.premium_bps', 'o.id', query.plan.direction, query.plan.floating),
-      ],
-    };
-    const rows = await preparedRead<OfferRow & { kind: PriceKind }>(
-      this.dataSource,
-      listingQuery(OFFER_SELECT, 'offers', 'o', streams, dir, reference, limit),
-      params.values,
-    );
+    const sql = listingQuery(params, OFFER_SELECT, 'offers', 'o', common, query);
+    const rows = await preparedRead<OfferRow & { kind: PriceKind }>(this.dataSource, sql, params.values);
     return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));
   }
 

@@ -1,20 +1,7 @@
-import { InjectQueue } from '@nestjs/bullmq';
-import { PeriodicJobs } from '../queues/periodic-jobs';
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
-import type { Queue } from 'bullmq';
 import { marketConfig } from '../config';
+import { keepPeriodicJobs } from '../queues/periodic-jobs';
 import { JOBS, QUEUES } from '../queues/queue-names';
 
-@Injectable()
-export class MarketScheduler implements OnApplicationBootstrap {
-  constructor(
-    @InjectQueue(QUEUES.market) private readonly queue: Queue,
-    private readonly periodic: PeriodicJobs,
-    @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    await this.periodic.keep(this.queue, JOBS.market.sweepExpiredRequests, this.config.expirySweepEveryMs);
-  }
-}
+export const MarketScheduler = keepPeriodicJobs(QUEUES.market, [marketConfig], (market) => [
+  { name: JOBS.market.sweepExpiredRequests, everyMs: market.expirySweepEveryMs },
+]);

@@ -1,10 +1,14 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
 import { OffersService } from './offers.service';
+
+/** A counterparty's action on their own offer: 200 with the offer as it is after it. */
+const OfferAction = (action: 'pause' | 'resume' | 'close') =>
+  applyDecorators(Post(`:id/${action}`), HttpCode(200), Roles('counterparty'), ApiOkResponse({ type: OfferView }));
 
 @ApiTags('market')
 @ApiBearerAuth()
@@ -33,26 +37,17 @@ export class OffersController {
     return this.offers.get(id);
   }
 
-  @Post(':id/pause')
-  @HttpCode(200)
-  @Roles('counterparty')
-  @ApiOkResponse({ type: OfferView })
+  @OfferAction('pause')
   pause(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
     return this.offers.act(caller, id, 'pause');
   }
 
-  @Post(':id/resume')
-  @HttpCode(200)
-  @Roles('counterparty')
-  @ApiOkResponse({ type: OfferView })
+  @OfferAction('resume')
   resume(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
     return this.offers.act(caller, id, 'resume');
   }
 
-  @Post(':id/close')
-  @HttpCode(200)
-  @Roles('counterparty')
-  @ApiOkResponse({ type: OfferView })
+  @OfferAction('close')
   close(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<OfferView> {
     return this.offers.act(caller, id, 'close');
   }

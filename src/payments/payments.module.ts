@@ -61,7 +61,7 @@ export class PaymentsModule {
         SettlementMetrics,
         ...(options.workers ? [FundingProcessor, SettlementProcessor, VerificationProcessor, ProviderWorkSweeper] : []),
       ],
-      exports: [PAYPAL, BANK, WECHAT, PaypalWebhookVerifier],
+      exports: [PAYPAL, BANK, WECHAT, PaypalWebhookVerifier, BankTransfersRepository],
     };
   }
 }

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigType } from '@nestjs/config';
+import { getQueueToken } from '@nestjs/bullmq';
+import { FactoryProvider, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigFactoryKeyHost, ConfigType } from '@nestjs/config';
 import { jobsConfig } from '../config';
 import type { Queue } from 'bullmq';
 import { safeErrorForLog } from '../common/errors';
@@ -63,4 +64,32 @@ export class PeriodicJobs implements OnApplicationShutdown {
       { name: schedule.name, ...(Object.keys(schedule.data).length ? { data: schedule.data } : {}) },
     );
   }
+}
+
+export interface PeriodicJob {
+  name: string;
+  everyMs: number;
+  data?: Record<string, unknown>;
+}
+
+type ConfigHost = (() => unknown) & Pick<ConfigFactoryKeyHost, 'KEY'>;
+
+/**
+ * A provider that registers a queue's periodic jobs when the application starts and keeps them (PeriodicJobs); every
+ * worker process registers the same ones. `jobs` is given the values of `configs`, in order.
+ */
+export function keepPeriodicJobs<T extends ConfigHost[]>(
+  queue: string,
+  configs: [...T],
+  jobs: (...configs: { [K in keyof T]: ConfigType<T[K]> }) => PeriodicJob[],
+): FactoryProvider<OnApplicationBootstrap> {
+  return {
+    provide: `periodic-jobs:${queue}`,
+    inject: [PeriodicJobs, getQueueToken(queue), ...configs.map((config) => config.KEY)],
+    useFactory: (periodic: PeriodicJobs, target: Queue, ...values: { [K in keyof T]: ConfigType<T[K]> }) => ({
+      async onApplicationBootstrap() {
+        for (const job of jobs(...values)) await periodic.keep(target, job.name, job.everyMs, job.data);
+      },
+    }),
+  };
 }

@@ -1,21 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { formatAmount } from '../common/money';
 import { normalizeBankReference } from '../payments/funding/bank-funding.service';
+import { BankTransfersRepository } from '../payments/funding/bank-transfers.repository';
 import { BANK, BankApiError, BankPort, BankTransfer } from '../payments/providers/bank/bank.port';
-import { bankTransferSubject, Finding, MISMATCH } from './mismatch';
+import { bankTransferSubject, MISMATCH, ProviderSearchResult } from './mismatch';
 import { ReconciliationRepository } from './reconciliation.repository';
 
 const PAGE_SIZE = 500;
 // A bound on one run's search; what is left is searched by the next run.
 const MAX_PAGES = 20;
 
-export interface BankSearchResult {
+/** Its orphans: settled incoming transfers whose reference names no trade. */
+export interface BankSearchResult extends ProviderSearchResult {
   /** Settled incoming transfers the books never took, by the trade their reference names. */
   transfersByTrade: Map<string, string[]>;
-  /** Those whose reference names no trade. */
-  orphans: Finding[];
-  orphanSubjects: string[];
-  searchedUntil: Date;
 }
 
 /**
@@ -28,6 +26,7 @@ export class BankSearch {
   constructor(
     @Inject(BANK) private readonly bank: BankPort,
     private readonly repository: ReconciliationRepository,
+    private readonly transfers: BankTransfersRepository,
   ) {}
 
   async search(from: Date, until: Date): Promise<BankSearchResult> {
@@ -42,7 +41,7 @@ export class BankSearch {
         break;
       }
     }
-    const known = await this.repository.knownIncoming(settled.map((t) => t.transferId));
+    const known = await this.transfers.known(settled.map((t) => t.transferId));
     const unknown = settled.filter((t) => t.direction === 'incoming' && !known.has(t.transferId));
     const references = [...new Set(unknown.flatMap((t) => (t.reference ? [normalizeBankReference(t.reference)] : [])))];
     const trades = await this.repository.tradesOfReferences(references);
@@ -53,7 +52,7 @@ export class BankSearch {
     }
     // Orphans found earlier: taken by the books since (resolved), or still unknown.
     const earlier = (await this.repository.openOrphans('bank-transfer:')).filter((id) => !unknown.some((t) => t.transferId === id));
-    const takenSince = await this.repository.knownIncoming(earlier);
+    const takenSince = await this.transfers.known(earlier);
     for (const transferId of earlier) {
       result.orphanSubjects.push(bankTransferSubject(transferId));
       if (takenSince.has(transferId)) continue;

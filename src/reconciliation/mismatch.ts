@@ -55,6 +55,15 @@ export interface Finding {
   detail: string;
 }
 
+/** What a search of a provider's own records turned up that no trade owns, and how far it got. */
+export interface ProviderSearchResult {
+  /** Found with no trade of ours to own them. */
+  orphans: Finding[];
+  /** The subjects of the orphans looked at this run (resolved if they are gone or the books took them since). */
+  orphanSubjects: string[];
+  searchedUntil: Date;
+}
+
 /** One trade as the books have it: the trade, its provider ids, its ledger entries by kind, its incoming bank transfers. */
 export interface TradeFacts {
   id: string;

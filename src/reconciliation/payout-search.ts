@@ -7,7 +7,7 @@ import {
   PaypalReadPort,
   SEARCH_WINDOW_MAX_MS,
 } from '../payments/providers/paypal/paypal-reads.port';
-import { batchSubject, Finding, MISMATCH } from './mismatch';
+import { batchSubject, Finding, MISMATCH, ProviderSearchResult } from './mismatch';
 import { payoutOwner, unlessMissing } from './paypal-checks';
 import { ReconciliationRepository } from './reconciliation.repository';
 
@@ -15,14 +15,10 @@ const PAGE_SIZE = 500;
 // A bound on one run's search; what is left is searched by the next run.
 const MAX_PAGES = 40;
 
-export interface PayoutSearchResult {
+/** Its orphans: payouts no trade of ours owns. */
+export interface PayoutSearchResult extends ProviderSearchResult {
   /** Batches PayPal made for trades whose funding does not record them, by trade. */
   batchesByTrade: Map<string, string[]>;
-  /** Payouts no trade of ours owns. */
-  orphans: Finding[];
-  /** The subjects of those orphans looked at this run (resolved if PayPal no longer has them). */
-  orphanSubjects: string[];
-  searchedUntil: Date;
 }
 
 /**

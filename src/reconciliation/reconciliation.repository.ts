@@ -113,34 +113,23 @@ export class ReconciliationRepository {
     return rows.map((r) => r.subject.slice(prefix.length));
   }
 
-  /** Which of these incoming bank transfers the books took (decided once each). */
-  async knownIncoming(transferIds: string[]): Promise<Set<string>> {
-    if (transferIds.length === 0) return new Set();
-    const rows: { transfer_id: string }[] = await this.dataSource.query(
-      `SELECT transfer_id FROM bank_incoming_transfers WHERE transfer_id = ANY($1)`,
-      [transferIds],
-    );
-    return new Set(rows.map((r) => r.transfer_id));
-  }
-
   /** The trade each of these (normalized) bank references belongs to. */
-  async tradesOfReferences(references: string[]): Promise<Map<string, string>> {
-    if (references.length === 0) return new Map();
-    const rows: { trade_id: string; bank_reference: string }[] = await this.dataSource.query(
-      `SELECT trade_id, bank_reference FROM trade_fundings WHERE bank_reference = ANY($1)`,
-      [references],
-    );
-    return new Map(rows.map((r) => [r.bank_reference, r.trade_id]));
+  tradesOfReferences(references: string[]): Promise<Map<string, string>> {
+    return this.tradesBy('bank_reference', references);
   }
 
   /** The trade each of these payout batches is recorded for (the current attempt's batch). */
-  async tradesOfBatches(batchIds: string[]): Promise<Map<string, string>> {
-    if (batchIds.length === 0) return new Map();
-    const rows: { trade_id: string; payout_batch_id: string }[] = await this.dataSource.query(
-      `SELECT trade_id, payout_batch_id FROM trade_fundings WHERE payout_batch_id = ANY($1)`,
-      [batchIds],
+  tradesOfBatches(batchIds: string[]): Promise<Map<string, string>> {
+    return this.tradesBy('payout_batch_id', batchIds);
+  }
+
+  private async tradesBy(column: 'bank_reference' | 'payout_batch_id', values: string[]): Promise<Map<string, string>> {
+    if (values.length === 0) return new Map();
+    const rows: { trade_id: string; value: string }[] = await this.dataSource.query(
+      `SELECT trade_id, ${column} AS value FROM trade_fundings WHERE ${column} = ANY($1)`,
+      [values],
     );
-    return new Map(rows.map((r) => [r.payout_batch_id, r.trade_id]));
+    return new Map(rows.map((r) => [r.value, r.trade_id]));
   }
 
   async existingTrades(ids: string[]): Promise<Set<string>> {

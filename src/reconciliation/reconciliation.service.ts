@@ -133,32 +133,40 @@ export class ReconciliationService {
   }
 
   /** PayPal's payouts since the last search, up to the search delay; null when it is not due or PayPal cannot answer. */
-  private async searchPayouts(searchedUntil: Date | null, now: number, failed: string[]): Promise<PayoutSearchResult | null> {
-    const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
-    const until = new Date(now - this.config.searchDelayMs);
-    if (until <= from) return null;
-    try {
-      return await this.payoutSearch.search(from, until);
-    } catch (error) {
-      this.logger.warn(`PayPal's payout search failed, tried again next run: ${(error as Error).message}`);
-      failed.push('paypal_payouts');
-      return null;
-    }
+  private searchPayouts(searchedUntil: Date | null, now: number, failed: string[]): Promise<PayoutSearchResult | null> {
+    const search = { name: 'paypal_payouts', failure: "PayPal's payout search failed", lagMs: this.config.searchDelayMs } as const;
+    return this.searchWindow(search, searchedUntil, now, failed, (from, until) => this.payoutSearch.search(from, until));
   }
 
   /**
    * The bank's incoming transfers settled since the last search, up to the grace ago (a transfer just settled
    * is still being decided); null when not due or the bank cannot answer.
    */
-  private async searchBank(searchedUntil: Date | null, now: number, failed: string[]): Promise<BankSearchResult | null> {
+  private searchBank(searchedUntil: Date | null, now: number, failed: string[]): Promise<BankSearchResult | null> {
+    const search = {
+      name: 'bank_incoming',
+      failure: "The bank's incoming transfers could not be listed",
+      lagMs: this.config.graceMs,
+    } as const;
+    return this.searchWindow(search, searchedUntil, now, failed, (from, until) => this.bankSearch.search(from, until));
+  }
+
+  /** A provider search from where the last one stopped (or the lookback) up to `lagMs` ago; a failure is tried again next run. */
+  private async searchWindow<T>(
+    what: { name: string; failure: string; lagMs: number },
+    searchedUntil: Date | null,
+    now: number,
+    failed: string[],
+    search: (from: Date, until: Date) => Promise<T>,
+  ): Promise<T | null> {
     const from = searchedUntil ?? new Date(now - this.config.searchLookbackMs);
-    const until = new Date(now - this.config.graceMs);
+    const until = new Date(now - what.lagMs);
     if (until <= from) return null;
     try {
-      return await this.bankSearch.search(from, until);
+      return await search(from, until);
     } catch (error) {
-      this.logger.warn(`The bank's incoming transfers could not be listed, tried again next run: ${(error as Error).message}`);
-      failed.push('bank_incoming');
+      this.logger.warn(`${what.failure}, tried again next run: ${(error as Error).message}`);
+      failed.push(what.name);
       return null;
     }
   }

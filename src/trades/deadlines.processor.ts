@@ -5,6 +5,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
 import type { TradeState } from './trade.state-machine';
@@ -34,15 +35,13 @@ export class DeadlinesProcessor extends WorkerHost {
   async process(job: Job, token?: string): Promise<unknown> {
     switch (job.name) {
       case JOBS.deadlines.fundingDeadline: {
-        const tradeId = (job.data as { tradeId?: unknown }).tradeId;
-        if (typeof tradeId !== 'string') throw new Error('funding-deadline needs a tradeId');
+        const tradeId = jobString(job, 'tradeId');
         const expired = await this.dataSource.transaction((manager) => this.trades.expireUnfunded(manager, tradeId));
         if (!expired) await this.sleepIfEarly(job, token, tradeId, 'awaiting_funding', 'funding_by');
         return { expired };
       }
       case JOBS.deadlines.payoutDeadline: {
-        const tradeId = (job.data as { tradeId?: unknown }).tradeId;
-        if (typeof tradeId !== 'string') throw new Error('payout-deadline needs a tradeId');
+        const tradeId = jobString(job, 'tradeId');
         const searching = await this.dataSource.transaction((manager) => this.trades.payoutWindowReached(manager, tradeId));
         if (!searching) await this.sleepIfEarly(job, token, tradeId, 'funded', 'payout_by');
         return { searching };

@@ -21,7 +21,7 @@ import { SelfTradeWatch } from '../users/self-trade-watch';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import { AcceptRequestDto, TakeOfferDto, TradeView } from './dto/trades.dto';
 import { presentTrade } from './trade.presenter';
-import type { Trade } from './trade.types';
+import { partyActor, type Trade } from './trade.types';
 import { assertWithinLimits } from './trade-limits';
 import { TradesRepository } from './trades.repository';
 import { TradeEvents } from './trade-events';
@@ -228,7 +228,7 @@ export class TradeOpeningService {
         fundingWindowMs,
       },
       {
-        actor: { kind: terms.callerId === terms.travelerId ? 'traveler' : 'counterparty', id: terms.callerId },
+        actor: partyActor(terms, terms.callerId),
         type: 'state_changed',
         fromState: null,
         toState: 'awaiting_funding',

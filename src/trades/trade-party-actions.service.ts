@@ -10,7 +10,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { TradeView } from './dto/trades.dto';
 import { TradeMoves } from './trade-moves';
 import { TradeQueriesService } from './trade-queries.service';
-import type { Actor } from './trade.types';
+import { partyActor } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { verifyPayoutJobId } from '../queues/job-ids';
 import { keepVerifying } from '../queues/retry-policies';
@@ -33,7 +33,7 @@ export class TradePartyActionsService {
   /** `awaiting_funding` → `cancelled`, by either party. The amount goes back to the market and the volume to the day. */
   async cancel(caller: AuthUser, id: string): Promise<TradeView> {
     const trade = await this.queries.visible(caller, id);
-    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
+    const actor = partyActor(trade, caller.id);
     const cancelled = await this.dataSource.transaction(async (manager) => {
       const locked = await this.trades.lockForEnding(manager, trade);
       const moved = await this.moves.move(manager, locked.trade, 'cancelled', actor, { reason: 'cancelled_by_party' });
@@ -48,13 +48,7 @@ export class TradePartyActionsService {
     const trade = await this.queries.visible(caller, id);
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler confirms receipt");
     const moved = await this.dataSource.transaction(async (manager) => {
-      const released = await this.moves.move(
-        manager,
-        trade,
-        'releasing',
-        { kind: 'traveler', id: caller.id },
-        { reason: 'receipt_confirmed' },
-      );
+      const released = await this.moves.move(manager, trade, 'releasing', partyActor(trade, caller.id), { reason: 'receipt_confirmed' });
       await this.moves.queueSettlement(manager, id, 'releasing');
       return released;
     });
@@ -74,7 +68,7 @@ export class TradePartyActionsService {
           manager,
           trade,
           'payout_sent',
-          { kind: 'counterparty', id: caller.id },
+          partyActor(trade, caller.id),
           { wechatTransferId },
           { payoutReported: { wechatTransferId, verifyWithinMs: this.config.verifyTimeoutMs } },
         );

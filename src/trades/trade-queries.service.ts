@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { Page, readPage } from '../common/http/pagination';
 import { ListTradesQuery, TradeEventView, TradeView } from './dto/trades.dto';
 import { HandleReveals } from './handle-reveals.service';
-import { presentEvent, presentTrade } from './trade.presenter';
-import { isTradeCursor } from './trade-position';
+import { presentEvent } from './trade.presenter';
+import { tradesPage } from './trades-page';
 import type { Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
@@ -24,21 +24,7 @@ export class TradeQueriesService {
   ) {}
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
-    const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTradeCursor) : undefined;
-    const rows = await this.trades.listForUser(
-      caller.id,
-      query.state ? [query.state] : undefined,
-      limit + 1,
-      after && { createdAt: after.t, id: after.id },
-    );
-    return toPage(
-      rows,
-      limit,
-      // A list never shows a payment handle (API.md): only the trade itself does, to its counterparty.
-      (trade) => presentTrade(trade),
-      (trade) => ({ t: trade.position, id: trade.id }),
-    );
+    return tradesPage(query, (limit, after) => this.trades.listForUser(caller.id, query.state ? [query.state] : undefined, limit, after));
   }
 
   async get(caller: AuthUser, id: string): Promise<TradeView> {
@@ -47,15 +33,13 @@ export class TradeQueriesService {
 
   async events(caller: AuthUser, id: string, query: { limit?: number; cursor?: string }): Promise<Page<TradeEventView>> {
     await this.visible(caller, id);
-    const limit = pageSize(query);
-    const after = query.cursor
-      ? decodeCursor(
-          query.cursor,
-          (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
-        )
-      : undefined;
-    const rows = await this.timeline.events(id, limit + 1, after?.e);
-    return toPage(rows, limit, presentEvent, (row) => ({ e: row.id }));
+    return readPage(
+      query,
+      (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
+      (limit, after) => this.timeline.events(id, limit, after?.e),
+      presentEvent,
+      (row) => ({ e: row.id }),
+    );
   }
 
   /** 404 for anyone but its parties and operators. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { HandleField } from './handle-reveals.repository';
 import { TimelineRepository } from './timeline.repository';
-import type { Actor, TradeEvent } from './trade.types';
+import { SYSTEM_ACTOR, type Actor, type TradeEvent } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 
 /** Why a trade moved when no provider or decision did it: a party's action, a deadline, the platform. */
@@ -92,8 +92,6 @@ export interface HandleRevealedDetail {
   state: TradeState;
 }
 
-const SYSTEM: Actor = { kind: 'system', id: null };
-
 /**
  * The one way a trade's timeline is written: one method per kind of event, each with its detail typed, all in the
  * caller's transaction. The first event of a trade is written with it by `TradesRepository.openTrade`.
@@ -118,11 +116,11 @@ export class TradeTimeline {
   }
 
   providerEvent(manager: EntityManager, tradeId: string, detail: ProviderEventDetail): Promise<void> {
-    return this.note(manager, tradeId, SYSTEM, 'provider_event', detail);
+    return this.note(manager, tradeId, SYSTEM_ACTOR, 'provider_event', detail);
   }
 
   deadlineExtended(manager: EntityManager, tradeId: string, detail: DeadlineExtendedDetail): Promise<void> {
-    return this.note(manager, tradeId, SYSTEM, 'deadline_extended', detail);
+    return this.note(manager, tradeId, SYSTEM_ACTOR, 'deadline_extended', detail);
   }
 
   disputeStatement(manager: EntityManager, tradeId: string, actor: Actor, detail: DisputeStatementDetail): Promise<void> {

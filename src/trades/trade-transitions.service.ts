@@ -18,7 +18,7 @@ import type {
   SplitCompletedDetail,
   StateChangeReason,
 } from './trade-timeline';
-import type { Actor, Trade } from './trade.types';
+import { SYSTEM_ACTOR, type Actor, type Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { keepTrying, keepVerifying } from '../queues/retry-policies';
@@ -58,7 +58,7 @@ export class TradeTransitionsService {
    */
   async confirmFunding(manager: EntityManager, tradeId: string, detail: FundingConfirmedDetail): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
-    const moved = await this.moves.move(manager, trade, 'funded', { kind: 'system', id: null }, detail, {
+    const moved = await this.moves.move(manager, trade, 'funded', SYSTEM_ACTOR, detail, {
       funded: { payoutWindowMs: this.config.payoutWindowMs },
     });
     await this.ledger.holdEscrow(manager, moved);
@@ -90,7 +90,7 @@ export class TradeTransitionsService {
   /** The platform ends an unfunded trade (a self-trade found at funding): `awaiting_funding` → `cancelled`. */
   async cancelBySystem(manager: EntityManager, tradeId: string, reason: StateChangeReason): Promise<Trade> {
     const locked = await this.trades.lockForEnding(manager, await this.moves.require(manager, tradeId));
-    const moved = await this.moves.move(manager, locked.trade, 'cancelled', { kind: 'system', id: null }, { reason });
+    const moved = await this.moves.move(manager, locked.trade, 'cancelled', SYSTEM_ACTOR, { reason });
     await this.moves.endUncompleted(manager, locked, null);
     return moved;
   }
@@ -106,14 +106,7 @@ export class TradeTransitionsService {
     if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank')) return false;
     const locked = await this.trades.lockForEnding(manager, trade);
     // Only once the window has passed by PostgreSQL's clock, read under the row lock: an extension committed since is kept.
-    const moved = await this.moves.moveWhenDue(
-      manager,
-      trade,
-      'expired',
-      { kind: 'system', id: null },
-      { reason: 'funding_window_passed' },
-      'funding_by',
-    );
+    const moved = await this.moves.moveWhenDue(manager, trade, 'expired', SYSTEM_ACTOR, { reason: 'funding_window_passed' }, 'funding_by');
     if (!moved) return false;
     await this.moves.endUncompleted(manager, locked, moved.travelerId);
     return true;
@@ -149,14 +142,7 @@ export class TradeTransitionsService {
     const trade = found?.state === 'funded' ? (await this.trades.lockWithParties(manager, found)).trade : found;
     if (!trade || trade.state !== 'funded' || !trade.payoutBy) return false;
     // The window re-checked by PostgreSQL's clock under the row lock: a WeChat outage's extension is not overridden.
-    const moved = await this.moves.moveWhenDue(
-      manager,
-      trade,
-      'refunding',
-      { kind: 'system', id: null },
-      { reason: 'payout_window_passed' },
-      'payout_by',
-    );
+    const moved = await this.moves.moveWhenDue(manager, trade, 'refunding', SYSTEM_ACTOR, { reason: 'payout_window_passed' }, 'payout_by');
     if (!moved) return false;
     await this.counters.countFailedTrade(manager, trade.counterpartyId);
     await this.moves.queueSettlement(manager, tradeId, 'refunding');
@@ -166,7 +152,7 @@ export class TradeTransitionsService {
   /** WeChat confirmed the reported transfer (the verification job): `payout_sent` → `releasing`. */
   async releaseVerified(manager: EntityManager, tradeId: string, detail: { wechatTransferId: string }): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
-    const moved = await this.moves.move(manager, trade, 'releasing', { kind: 'system', id: null }, { verified: true, ...detail });
+    const moved = await this.moves.move(manager, trade, 'releasing', SYSTEM_ACTOR, { verified: true, ...detail });
     await this.moves.queueSettlement(manager, tradeId, 'releasing');
     return moved;
   }
@@ -181,7 +167,7 @@ export class TradeTransitionsService {
       manager,
       trade,
       'releasing',
-      { kind: 'system', id: null },
+      SYSTEM_ACTOR,
       { reason: 'transfer_found_before_refund', wechatTransferId },
       { payoutReported: { wechatTransferId } },
     );
@@ -253,7 +239,7 @@ export class TradeTransitionsService {
   async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail): Promise<Trade> {
     // The users before the trade and its ledger entries: both parties' counters change at the end.
     const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
-    const moved = await this.moves.move(manager, trade, 'completed', { kind: 'system', id: null }, detail);
+    const moved = await this.moves.move(manager, trade, 'completed', SYSTEM_ACTOR, detail);
     const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
     const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
@@ -283,7 +269,7 @@ export class TradeTransitionsService {
   ): Promise<Trade> {
     const locked = await this.trades.lockForEnding(manager, await this.moves.require(manager, tradeId));
     // After a refund the fee is zero (SPEC.md): the traveler gets everything back and nothing was released.
-    const moved = await this.moves.move(manager, locked.trade, 'refunded', { kind: 'system', id: null }, detail, { feeUsd: 0n });
+    const moved = await this.moves.move(manager, locked.trade, 'refunded', SYSTEM_ACTOR, detail, { feeUsd: 0n });
     await this.moves.endUncompleted(manager, locked, null);
     // The ledger last, as in every transaction.
     if (how === 'paid_back') await this.ledger.settlePaidBackRefund(manager, moved);
@@ -301,7 +287,7 @@ export class TradeTransitionsService {
       manager,
       trade,
       'settled_split',
-      { kind: 'system', id: null },
+      SYSTEM_ACTOR,
       { ...detail, feeUsd: formatAmount(feeUsd, 'USD') },
       { feeUsd },
     );

@@ -2,19 +2,23 @@ import type { EncryptedField } from '../common/crypto/field-encryption';
 import type { PaymentMethod } from '../market/market.types';
 import type { ActorKind, TradeState } from './trade.state-machine';
 
-export interface Trade {
-  id: string;
+/** What a trade is agreed on when it opens: its parties, where it came from, its amounts, rate, fee and method. */
+export interface TradeTerms {
   requestId: string | null;
   offerId: string | null;
   travelerId: string;
   counterpartyId: string;
-  state: TradeState;
   amountCny: bigint;
   amountUsd: bigint;
   rate: bigint;
   feeBps: number;
   feeUsd: bigint;
   paymentMethod: PaymentMethod;
+}
+
+export interface Trade extends TradeTerms {
+  id: string;
+  state: TradeState;
   /** The traveler's WeChat id as snapshotted; null once erased after the trade's retention period. */
   travelerWechat: EncryptedField | null;
   fundingBy: Date | null;
@@ -49,6 +53,14 @@ export interface Actor {
   id: string | null;
 }
 
+/** The service itself: jobs, provider outcomes, deadlines. */
+export const SYSTEM_ACTOR: Actor = { kind: 'system', id: null };
+
+/** One of the trade's parties, acting for themselves. */
+export function partyActor(trade: Pick<TradeTerms, 'travelerId'>, userId: string): Actor {
+  return { kind: userId === trade.travelerId ? 'traveler' : 'counterparty', id: userId };
+}
+
 export interface TradeEvent {
   at: Date;
   actor: Actor;
@@ -63,17 +75,7 @@ export interface HandleSnapshot extends EncryptedField {
   index: string;
 }
 
-export interface NewTrade {
-  requestId: string | null;
-  offerId: string | null;
-  travelerId: string;
-  counterpartyId: string;
-  amountCny: bigint;
-  amountUsd: bigint;
-  rate: bigint;
-  feeBps: number;
-  feeUsd: bigint;
-  paymentMethod: PaymentMethod;
+export interface NewTrade extends TradeTerms {
   travelerWechat: HandleSnapshot;
   counterpartyWechat: HandleSnapshot;
   counterpartyPaypal: HandleSnapshot;

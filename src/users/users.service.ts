@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
+import { Page, PageQuery, readPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import { authConfig } from '../config';
 import { AccessTokenDto, ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PublicProfileView, RegisterDto, UserView } from './dto/users.dto';
@@ -131,10 +131,13 @@ export class UsersService {
   }
 
   async listApiKeys(caller: AuthUser, query: PageQuery): Promise<Page<ApiKeyView>> {
-    const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
-    const rows = await this.users.listApiKeys(caller.id, limit + 1, after && { createdAt: after.t, id: after.id });
-    return toPage(rows, limit, presentApiKey, (row) => ({ t: row.createdAt.toISOString(), id: row.id }));
+    return readPage(
+      query,
+      isTimeCursor,
+      (limit, after) => this.users.listApiKeys(caller.id, limit, after && { createdAt: after.t, id: after.id }),
+      presentApiKey,
+      (row) => ({ t: row.createdAt.toISOString(), id: row.id }),
+    );
   }
 
   async revokeApiKey(caller: AuthUser, keyId: string): Promise<ApiKeyView> {

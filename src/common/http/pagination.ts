@@ -57,6 +57,22 @@ export function toPage<Row, Out>(
   };
 }
 
+/**
+ * One page of a list kept in a stable order: `read` fetches `limit + 1` rows after the cursor's position (from the
+ * start without one), and the next cursor is the last row's position.
+ */
+export async function readPage<Row, Out, Position extends Record<string, unknown>>(
+  query: PageQuery,
+  isPosition: (value: unknown) => value is Position,
+  read: (limit: number, after: Position | undefined) => Promise<Row[]>,
+  present: (row: Row) => Out,
+  positionOf: (row: Row) => Position,
+): Promise<Page<Out>> {
+  const limit = pageSize(query);
+  const after = query.cursor ? decodeCursor(query.cursor, isPosition) : undefined;
+  return toPage(await read(limit + 1, after), limit, present, positionOf);
+}
+
 export function pageSize(query: PageQuery): number {
   return query.limit ?? DEFAULT_PAGE_SIZE;
 }

@@ -99,24 +99,12 @@ export class CreateOfferDto {
   paymentMethods: PaymentMethod[];
 }
 
-export class ListRequestsQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: REQUEST_STATUSES })
-  @IsOptional()
-  @IsIn(REQUEST_STATUSES)
-  status?: RequestStatus;
-
+/** What both listings filter on besides their own fields: a payment method and bounds on the effective rate. */
+class ListingQuery extends PageQuery {
   @ApiPropertyOptional({ enum: PAYMENT_METHODS })
   @IsOptional()
   @IsIn(PAYMENT_METHODS)
   paymentMethod?: PaymentMethod;
-
-  @ApiPropertyOptional({ example: '500.00', description: 'remaining CNY at least' })
-  @IsOptional()
-  minCny?: string;
-
-  @ApiPropertyOptional({ example: '5000.00', description: 'remaining CNY at most' })
-  @IsOptional()
-  maxCny?: string;
 
   @ApiPropertyOptional({ example: '7.1000', description: 'effective rate at least' })
   @IsOptional()
@@ -127,28 +115,30 @@ export class ListRequestsQuery extends PageQuery {
   maxRate?: string;
 }
 
-export class ListOffersQuery extends PageQuery {
+export class ListRequestsQuery extends ListingQuery {
+  @ApiPropertyOptional({ enum: REQUEST_STATUSES })
+  @IsOptional()
+  @IsIn(REQUEST_STATUSES)
+  status?: RequestStatus;
+
+  @ApiPropertyOptional({ example: '500.00', description: 'remaining CNY at least' })
+  @IsOptional()
+  minCny?: string;
+
+  @ApiPropertyOptional({ example: '5000.00', description: 'remaining CNY at most' })
+  @IsOptional()
+  maxCny?: string;
+}
+
+export class ListOffersQuery extends ListingQuery {
   @ApiPropertyOptional({ enum: OFFER_STATUSES })
   @IsOptional()
   @IsIn(OFFER_STATUSES)
   status?: OfferStatus;
 
-  @ApiPropertyOptional({ enum: PAYMENT_METHODS })
-  @IsOptional()
-  @IsIn(PAYMENT_METHODS)
-  paymentMethod?: PaymentMethod;
-
   @ApiPropertyOptional({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
   @IsOptional()
   amountCny?: string;
-
-  @ApiPropertyOptional({ example: '7.1000' })
-  @IsOptional()
-  minRate?: string;
-
-  @ApiPropertyOptional({ example: '7.3000' })
-  @IsOptional()
-  maxRate?: string;
 
   @ApiPropertyOptional({ enum: ['true', 'false'], description: "the caller's own offers, any status" })
   @IsOptional()

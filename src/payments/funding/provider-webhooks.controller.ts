@@ -75,29 +75,21 @@ export class ProviderWebhooksController {
     const eventId = event.id;
     const eventType = event.event_type;
     const target = await this.targetOf(eventType, event);
-    const stored = await this.dataSource.transaction(async (manager) => {
-      const fresh = await this.fundings.recordEvent(
-        manager,
-        'paypal',
-        eventId,
-        eventType,
-        this.encryption.encrypt(raw.toString('utf8'), PROVIDER_EVENT_CONTEXT),
-      );
-      if (fresh && target) {
-        await this.outbox.write(manager, {
-          queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,
-          jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
-          jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : settleJobId(target.tradeId, eventId),
-          payload: { tradeId: target.tradeId },
-          retry:
-            target.kind === 'funding'
-              ? fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings)
-              : keepTrying(this.tradesSettings.providerPollEveryMs),
-        });
-      }
-      return fresh;
-    });
-    return { received: true, duplicate: !stored };
+    const jobs: OutboxMessage[] = target
+      ? [
+          {
+            queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,
+            jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
+            jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : settleJobId(target.tradeId, eventId),
+            payload: { tradeId: target.tradeId },
+            retry:
+              target.kind === 'funding'
+                ? fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings)
+                : keepTrying(this.tradesSettings.providerPollEveryMs),
+          },
+        ]
+      : [];
+    return this.record('paypal', eventId, eventType, raw.toString('utf8'), jobs);
   }
 
   /**
@@ -160,18 +152,7 @@ export class ProviderWebhooksController {
         });
       }
     }
-    const stored = await this.dataSource.transaction(async (manager) => {
-      const fresh = await this.fundings.recordEvent(
-        manager,
-        'bank',
-        eventId,
-        type,
-        this.encryption.encrypt(raw.toString('utf8'), PROVIDER_EVENT_CONTEXT),
-      );
-      if (fresh) for (const job of jobs) await this.outbox.write(manager, job);
-      return fresh;
-    });
-    return { received: true, duplicate: !stored };
+    return this.record('bank', eventId, type, raw.toString('utf8'), jobs);
   }
 
   /**
@@ -192,23 +173,37 @@ export class ProviderWebhooksController {
     if (!eventId) throw DomainError.validation([{ field: 'id', code: 'required', message: 'A WeChat notification has an id' }]);
     const transferId = (notification.resource as { transfer_id?: unknown })?.transfer_id;
     const tradeId = typeof transferId === 'string' ? await this.tradesRepository.tradeOfWechatTransfer(transferId) : null;
+    const jobs: OutboxMessage[] = tradeId
+      ? [
+          {
+            queue: QUEUES.verification,
+            jobName: JOBS.verification.verifyPayout,
+            jobId: verifyPayoutJobId(tradeId, eventId),
+            payload: { tradeId },
+            retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+          },
+        ]
+      : [];
+    return this.record('wechat', eventId, eventType, raw, jobs);
+  }
+
+  /** Stores the event once under its id (its body encrypted) and, the first time only, queues its jobs with it. */
+  private async record(
+    provider: 'paypal' | 'bank' | 'wechat',
+    eventId: string,
+    eventType: string,
+    raw: string,
+    jobs: OutboxMessage[],
+  ): Promise<{ received: true; duplicate: boolean }> {
     const stored = await this.dataSource.transaction(async (manager) => {
       const fresh = await this.fundings.recordEvent(
         manager,
-        'wechat',
+        provider,
         eventId,
         eventType,
         this.encryption.encrypt(raw, PROVIDER_EVENT_CONTEXT),
       );
-      if (fresh && tradeId) {
-        await this.outbox.write(manager, {
-          queue: QUEUES.verification,
-          jobName: JOBS.verification.verifyPayout,
-          jobId: verifyPayoutJobId(tradeId, eventId),
-          payload: { tradeId },
-          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
-        });
-      }
+      if (fresh) for (const job of jobs) await this.outbox.write(manager, job);
       return fresh;
     });
     return { received: true, duplicate: !stored };
