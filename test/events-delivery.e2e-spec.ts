@@ -157,7 +157,8 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
     await travelerStream.waitFor('trade.funded', tradeId);
 
     // A message while funded: its text to both parties, only that one was sent to the operator's stream.
-    const text = `Funded, send when ready ${randomBytes(4).toString('hex')}`;
+    // Characters of several bytes: the signature is over the body's bytes as sent.
+    const text = `已付款，请尽快转账 👍 ${randomBytes(4).toString('hex')}`;
     const posted = await api('POST', `/v1/trades/${tradeId}/messages`, { token: traveler.token, body: { text } });
     expect(posted.status).toBe(201);
     await receivedAll(hooks, '/trade/traveler', tradeId, ['trade.message']);
@@ -326,15 +327,22 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
     }
   });
 
-  it('replays a message event after its text was erased with text null and erased true', async () => {
+  it('sends a message event whose text was erased since as text null and erased true: a stream’s replay, a webhook’s retry', async () => {
     const { api, test } = suite;
     const who = await parties(api);
+    const hook = await endpoint(api, who.counterparty, hooks.url('/erased/counterparty'), ['trade.message']);
+    // The receiver refuses the message event until the text is erased: the retry is built when it is sent.
+    let refusing = true;
+    hooks.answers.set('/erased/counterparty', () => (refusing ? 503 : 200));
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token });
     const tradeId = await openTrade(api, who);
     const created = await stream.waitFor('trade.created', tradeId);
     const text = `Before the cancel ${randomBytes(4).toString('hex')}`;
     expect((await api('POST', `/v1/trades/${tradeId}/messages`, { token: who.traveler.token, body: { text } })).status).toBe(201);
-    expect((await stream.waitFor('trade.message', tradeId)).json.data.message).toMatchObject({ text, erased: false });
+    const live = await stream.waitFor('trade.message', tradeId);
+    expect(live.json.data.message).toMatchObject({ text, erased: false });
+    await eventually(async () => hooks.at('/erased/counterparty').length > 0);
+    expect(JSON.parse(hooks.at('/erased/counterparty')[0].body).data.message).toMatchObject({ text, erased: false });
     expect((await api('POST', `/v1/trades/${tradeId}/cancel`, { token: who.traveler.token })).status).toBe(200);
     await stream.waitFor('trade.cancelled', tradeId);
     stream.close();
@@ -351,9 +359,21 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
 
     const again = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token, lastEventId: created.id });
     const replayed = await again.waitFor('trade.message', tradeId);
+    expect(replayed.id).toBe(live.id);
     expect(replayed.json.data.message).toMatchObject({ sender: { kind: 'traveler', id: who.traveler.id }, text: null, erased: true });
     await again.waitFor('trade.cancelled', tradeId);
     expect(again.text()).not.toContain(text);
+
+    const refused = hooks.at('/erased/counterparty').length;
+    refusing = false;
+    const accepted = await eventually(
+      async () => hooks.at('/erased/counterparty').length > refused && hooks.at('/erased/counterparty').at(-1)!,
+      20000,
+    );
+    expectSigned(hooks.at('/erased/counterparty'), hook.secret);
+    expect(accepted.headers['x-event-id']).toBe(live.id);
+    expect(JSON.parse(accepted.body).data.message).toMatchObject({ text: null, erased: true });
+    expect(accepted.body).not.toContain(text);
   });
 
   it('delivers a dispute’s events to both parties’ webhooks, never with a statement’s text', async () => {
