@@ -231,6 +231,9 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
         expect([type, streamEvent(stream, type, tradeId)?.id]).toEqual([type, id]);
       // Each event delivered once to each endpoint (the refused one twice, the same event both times).
       expect([type, hooks.at('/trade/traveler').filter((r) => typeOf(r) === type).length]).toEqual([type, 1]);
+      // A party's webhook and stream carry the same envelope (each step above waited for both before the next).
+      expect(envelopeOf(deliveryOf(hooks, '/trade/traveler', type))).toEqual(streamEvent(travelerStream, type, tradeId)!.json);
+      expect(envelopeOf(deliveryOf(hooks, '/trade/counterparty', type))).toEqual(streamEvent(counterpartyStream, type, tradeId)!.json);
     }
     const completedTwice = hooks.at('/trade/counterparty').filter((r) => typeOf(r) === 'trade.completed');
     expect(completedTwice.map((r) => r.headers['x-event-id'])).toEqual([
