@@ -205,11 +205,24 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
     const arrivalsBefore = receiver.arrivals.length;
     const withReceivers = await tradeLoad(call, pairs, seconds);
     const deliveredDuringTrades = receiver.arrivals.length - arrivalsBefore;
-    // What was addressed to the endpoints by then is delivered before the figures are read (a bounded wait).
+    // Every recipient of these trades' events has one endpoint: the figures are read once each has its delivery
+    // (a bounded wait; what is still missing after it shows in the counts).
     const drainStartedAt = Date.now();
-    const pending = async () => Number((await db.query(`SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending'`)).rows[0].n);
-    await until(async () => (await pending()) === 0, 60000, 50).catch(() => undefined);
+    const undelivered = async () =>
+      Number(
+        (
+          await db.query(
+            `SELECT count(*) AS n FROM events e JOIN event_recipients r ON r.event_id = e.id
+              WHERE e.trade_id = ANY($1::uuid[]) AND NOT EXISTS (
+                SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                 WHERE d.event_id = e.id AND w.user_id = r.user_id AND d.status = 'delivered')`,
+            [withReceivers.tradeIds],
+          )
+        ).rows[0].n,
+      );
+    await until(async () => (await undelivered()) === 0, 60000, 50).catch(() => undefined);
     const drainMs = Date.now() - drainStartedAt;
+    const undeliveredAfterWait = await undelivered();
     const { rows: counts } = await db.query(
       `SELECT count(*) FILTER (WHERE created_at >= to_timestamp($1::double precision / 1000)
                                  AND created_at <= to_timestamp($2::double precision / 1000)) AS created_during_trades,
@@ -247,6 +260,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
     // The same load again with every receiver and stream gone: on a shared machine the load drifts, and the
     // database grows, between the first round and the second; the figure with them is compared to both rounds.
     const streamCount = streams.length;
+    const streamMessages = streams.reduce((n, s) => n + s.messages.length, 0);
     for (const stream of streams.splice(0)) stream.close();
     for (const { id, token } of endpoints) await call('DELETE', `/v1/webhooks/endpoints/${id}`, undefined, token);
     const withoutAfter = await tradeLoad(call, pairs, seconds);
@@ -270,6 +284,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
         // 1 when deliveries keep up with the events addressed to endpoints.
         deliveredVsAddressed: Number((deliveriesPerSecond / Math.max(addressedPerSecond, 1e-9)).toFixed(3)),
         drainAfterTradesMs: drainMs,
+        undeliveredAfterWait,
         deliveries: Object.fromEntries(Object.entries(counts[0]).map(([key, value]) => [key, Number(value)])),
         latencyMs: webhook,
         hopsMs: {
@@ -277,7 +292,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
           deliveryRowToDelivered: percentiles(hops.map((row) => Number(row.delivery_ms))),
         },
       },
-      stream: { messages: streams.reduce((n, s) => n + s.messages.length, 0), latencyMs: stream },
+      stream: { messages: streamMessages, latencyMs: stream },
     };
   } finally {
     for (const stream of streams) stream.close();
