@@ -105,8 +105,13 @@ function openStream(baseUrl, token, name, timeoutMs = 10000) {
   });
 }
 
-/** Every client trades back to back until `stopAt`; completed trades per second over the time they took. */
-async function tradeLoad(call, pairs, seconds) {
+/**
+ * Every client trades back to back until `stopAt`; completed trades per second over the time they took, and the
+ * write transactions per trade (a transaction id is assigned only to one that writes, and to the query reading it).
+ */
+async function tradeLoad(call, db, pairs, seconds) {
+  const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
+  const xidBefore = await xid();
   const startedAt = performance.now();
   const startedAtMs = Date.now();
   const stopAt = Date.now() + seconds * 1000;
@@ -121,12 +126,14 @@ async function tradeLoad(call, pairs, seconds) {
     }),
   );
   const elapsed = (performance.now() - startedAt) / 1000;
+  const writes = (await xid()) - xidBefore - 1;
   return {
     startedAtMs,
     endedAtMs: Date.now(),
     seconds: Number(elapsed.toFixed(1)),
     completedTrades: completed,
     tradesPerSecond: Number((completed / elapsed).toFixed(2)),
+    writeTransactionsPerTrade: Number((writes / Math.max(1, completed)).toFixed(1)),
     tradeIds,
   };
 }
@@ -189,7 +196,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
       }),
     );
 
-    const without = await tradeLoad(call, pairs, seconds);
+    const without = await tradeLoad(call, db, pairs, seconds);
 
     for (const [i, pair] of pairs.entries()) {
       for (const [party, token] of [
@@ -203,7 +210,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
       streams.push(await openStream(baseUrl, pair.traveler, `stream ${i}t`));
     }
     const arrivalsBefore = receiver.arrivals.length;
-    const withReceivers = await tradeLoad(call, pairs, seconds);
+    const withReceivers = await tradeLoad(call, db, pairs, seconds);
     const deliveredDuringTrades = receiver.arrivals.length - arrivalsBefore;
     // Every recipient of these trades' events has one endpoint: the figures are read once each has its delivery
     // (a bounded wait; what is still missing after it shows in the counts).
@@ -263,7 +270,7 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
     const streamMessages = streams.reduce((n, s) => n + s.messages.length, 0);
     for (const stream of streams.splice(0)) stream.close();
     for (const { id, token } of endpoints) await call('DELETE', `/v1/webhooks/endpoints/${id}`, undefined, token);
-    const withoutAfter = await tradeLoad(call, pairs, seconds);
+    const withoutAfter = await tradeLoad(call, db, pairs, seconds);
     const withoutMean = (without.tradesPerSecond + withoutAfter.tradesPerSecond) / 2;
     const bare = (round) => ({ ...round, tradeIds: undefined, startedAtMs: undefined, endedAtMs: undefined });
     return {

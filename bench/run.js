@@ -132,6 +132,12 @@ function report(results) {
       `${events.tradesWithVsWithout} of without`,
       '',
     ]);
+    rows.push([
+      '  write transactions a trade, with vs without',
+      `${events.withReceivers.writeTransactionsPerTrade} vs ${events.withoutReceivers.writeTransactionsPerTrade}`,
+      '',
+      '',
+    ]);
   }
   return table(rows);
 }
