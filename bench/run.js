@@ -6,10 +6,12 @@
  *      contention at a fixed rate) with 10,000 and then 1,000,000 historical trades in the database;
  *   3. whole trades per second, API and workers in one process, then one API and one worker process;
  *   4. provider webhook arriving → the trade's new state visible;
- *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one).
+ *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one);
+ *   6. events while whole trades run: deliveries per second to local webhook receivers, state change → webhook
+ *      and → stream message, and trades per second with receivers and streams attached vs without.
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -17,6 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
 const { benchEndpoints } = require('./endpoints');
+const { benchEvents } = require('./events');
 const { benchRsa } = require('./rsa');
 const { benchWholeTrades } = require('./trades');
 const { benchWebhookLatency } = require('./webhook-latency');
@@ -33,6 +36,7 @@ const plan = quick
       endpoints: { seconds: 2, offers: 10000, historySmall: 2000, historyLarge: 20000 },
       trades: { clients: 20, seconds: 5 },
       webhooks: { trades: 2, wechatLeg: true },
+      events: { clients: 20, seconds: 5 },
     }
   : {
       pgbench: { scale: 8, clients: 8, seconds: 20 },
@@ -40,6 +44,7 @@ const plan = quick
       endpoints: { seconds: 10, offers: 100000, historySmall: 10000, historyLarge: 1000000 },
       trades: { clients: 50, seconds: 30 },
       webhooks: { trades: 30, wechatLeg: true },
+      events: { clients: 50, seconds: 30 },
     };
 
 const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -109,6 +114,31 @@ function report(results) {
       '',
     ]);
   }
+  if (results.events) {
+    const events = results.events;
+    const hooks = events.webhooks;
+    const late = (latency) => `p50 ${latency.fromStateChange.p50} ms, p99 ${latency.fromStateChange.p99} ms`;
+    rows.push([
+      `events: webhook deliveries, ${events.endpoints} endpoints, ${events.clients} clients trading`,
+      `${hooks.deliveriesPerSecond} deliveries/s (${hooks.addressedPerSecond}/s addressed)`,
+      `${ratio(hooks.deliveriesPerSecond, hooks.addressedPerSecond)} of addressed`,
+      '1 (keeps up)',
+    ]);
+    rows.push(['  state change → webhook at the receiver', late(hooks.latencyMs), '', '']);
+    rows.push([`  state change → stream message (${events.streams} streams)`, late(events.stream.latencyMs), '', '']);
+    rows.push([
+      '  whole trades with receivers and streams',
+      `${events.withReceivers.tradesPerSecond} trades/s (without: ${events.withoutReceivers.tradesPerSecond} before, ${events.withoutReceiversAfter.tradesPerSecond} after)`,
+      `${events.tradesWithVsWithout} of without`,
+      '',
+    ]);
+    rows.push([
+      '  write transactions a trade, with vs without',
+      `${events.withReceivers.writeTransactionsPerTrade} vs ${events.withoutReceivers.writeTransactionsPerTrade}`,
+      '',
+      '',
+    ]);
+  }
   return table(rows);
 }
 
@@ -136,6 +166,10 @@ async function main() {
   if (wanted('webhooks')) {
     log('provider webhook → visible state');
     results.webhooks = await benchWebhookLatency(plan.webhooks);
+  }
+  if (wanted('events')) {
+    log(`events to webhook receivers and streams, ${plan.events.clients} clients`);
+    results.events = await benchEvents(plan.events);
   }
   if (wanted('rsa')) results.rsa = benchRsa({ seconds: quick ? 0.5 : 2 });
   results.finishedAt = new Date().toISOString();
