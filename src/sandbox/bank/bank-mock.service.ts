@@ -87,11 +87,7 @@ export class BankMockService {
 
   /** The returns made of an incoming transfer, oldest first (what the sender's statement shows came back). */
   async returnsOf(transferId: string): Promise<BankTransferView[]> {
-    const rows: TransferRow[] = await this.dataSource.query(
-      `SELECT * FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at, id LIMIT 100`,
-      [transferId],
-    );
-    return rows.map(view);
+    return (await this.transfers.returnsOf(transferId)).map(view);
   }
 
   /** Incoming transfers settled in `[from, to]`, oldest first, one page (the bank's statement, for reconciliation). */

@@ -36,7 +36,6 @@ export class PaypalMockReplays {
 
   /** PayPal keeps a request id's answer for a while only: past that, a repeat runs as a new call. Returns how many were kept. */
   async forget(requestId: string): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1 RETURNING 1`, [requestId]);
-    return rows.length;
+    return this.repository.deleteReplays(requestId);
   }
 }
