@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { PaypalMockRepository } from './paypal-mock.repository';
+import { Transactions } from '../../database/transactions';
 
 /** What a mock call answers, and what a replay of it answers. */
 export interface MockResponse {
@@ -18,12 +18,12 @@ export interface MockResponse {
 @Injectable()
 export class PaypalMockReplays {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: PaypalMockRepository,
   ) {}
 
   async once(requestId: string, endpoint: string, work: (manager: EntityManager) => Promise<MockResponse>): Promise<MockResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       if (!(await this.repository.claimReplay(manager, requestId, endpoint))) {
         const stored = await this.repository.findReplay(manager, requestId, endpoint);
         return { status: stored.status, body: stored.body ?? undefined };
