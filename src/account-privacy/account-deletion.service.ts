@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { MessageRetentionRepository } from '../chat/message-retention.repository';
@@ -19,6 +18,7 @@ import { PrincipalCache } from '../users/principal-cache';
 import { SignInThrottle } from '../users/sign-in-throttle';
 import { presentUser } from '../users/users.presenter';
 import { UsersRepository } from '../users/users.repository';
+import { Transactions } from '../database/transactions';
 
 /** What a deleted account shows to everyone: its trades, ledger and reputation stay, its name does not. */
 export const DELETED_DISPLAY_NAME = 'Deleted user';
@@ -52,7 +52,7 @@ const ATTEMPTS = 3;
 @Injectable()
 export class AccountDeletionService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly privacy: AccountPrivacyRepository,
     private readonly accountEvents: AccountEventsRepository,
     private readonly users: UsersRepository,
@@ -73,7 +73,7 @@ export class AccountDeletionService {
     const unknowable = await this.hasher.hash(randomBytes(32).toString('base64url'));
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.dataSource.transaction((manager) => this.deleteIn(manager, caller.id, verified, unknowable));
+        await this.transactions.run((manager) => this.deleteIn(manager, caller.id, verified, unknowable));
         break;
       } catch (error) {
         if (!(error instanceof ListingsMoved) || attempt === ATTEMPTS) {

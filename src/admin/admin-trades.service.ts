@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { tradesConfig } from '../config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -20,13 +18,14 @@ import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { tradesPage } from '../trades/trades-page';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
+import { Transactions } from '../database/transactions';
 
 const SETTLING = ['releasing', 'refunding', 'splitting'];
 
 @Injectable()
 export class AdminTradesService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly trades: TradeReadsRepository,
     private readonly timeline: TradeTimeline,
     private readonly fundings: FundingRepository,
@@ -50,7 +49,7 @@ export class AdminTradesService {
   async retrySettlement(operator: AuthUser, tradeId: string): Promise<TradeView> {
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       // The operator's own row first (lock order 3, before the trade's): one suspended since the guard read them
       // starts no payout or refund.
       await this.standing.lockActive(manager, operator.id);

@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -9,6 +7,7 @@ import { DomainError } from '../common/errors';
 import { HandleField, HandleRevealsRepository } from '../trades/handle-reveals.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
+import { Transactions } from '../database/transactions';
 
 export const REVEAL_REASON_MAX_CHARS = 500;
 
@@ -32,7 +31,7 @@ const CONTEXT: Record<HandleField, string> = {
 @Injectable()
 export class OperatorReveals {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly reveals: HandleRevealsRepository,
     private readonly timeline: TradeTimeline,
     private readonly audit: AuditRepository,
@@ -41,7 +40,7 @@ export class OperatorReveals {
   ) {}
 
   async reveal(operator: AuthUser, tradeId: string, field: HandleField, reason: string): Promise<RevealView> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       // The operator's own row first: one suspended since the guard read them reveals nothing.
       await this.standing.lockActive(manager, operator.id);
       const kept = await this.reveals.kept(manager, tradeId, field);

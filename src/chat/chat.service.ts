@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
@@ -17,6 +15,7 @@ import { ChatRepository } from './chat.repository';
 import type { MessageView } from './dto/chat.dto';
 import type { Message, SenderKind } from './message-content';
 import { presentMessage } from './message.presenter';
+import { Transactions } from '../database/transactions';
 
 const isMessageCursor = (v: unknown): v is { m: string } =>
   typeof (v as { m?: unknown })?.m === 'string' && /^\d{1,18}$/.test((v as { m: string }).m);
@@ -29,7 +28,7 @@ const isMessageCursor = (v: unknown): v is { m: string } =>
 @Injectable()
 export class ChatService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly messages: ChatRepository,
     private readonly trades: TradeReadsRepository,
     private readonly tradeEvents: TradeEvents,
@@ -43,7 +42,7 @@ export class ChatService {
     const trade = await this.trades.find(tradeId);
     const kind = trade && senderKindOf(caller, trade);
     if (!trade || !kind) throw DomainError.notFound('Trade');
-    const message = await this.dataSource.transaction(async (manager) => {
+    const message = await this.transactions.run(async (manager) => {
       // The sender's row (lock order 3, before the trade's key share the insert takes): an account deleted or
       // suspended since the guard read it is seen here; a deletion waiting on this lock erases this message too.
       const sender = await this.users.lockActor(manager, caller.id);
@@ -86,7 +85,7 @@ export class ChatService {
     if (caller.role === 'operator') {
       // A chat is the parties' own: operators see it only as evidence in a dispute.
       if (!(await this.messages.hadDispute(tradeId))) throw DomainError.notFound('Trade');
-      rows = await this.dataSource.transaction(async (manager) => {
+      rows = await this.transactions.run(async (manager) => {
         // The operator's own row first: one suspended since the guard read them reads nothing.
         await this.standing.lockActive(manager, caller.id);
         const read = await this.messages.list(tradeId, limit + 1, after, manager);

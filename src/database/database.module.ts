@@ -1,9 +1,11 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig } from '../config';
 import { dataSourceOptions } from './data-source-options';
+import { Transactions } from './transactions';
 
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -17,5 +19,8 @@ import { dataSourceOptions } from './data-source-options';
       }),
     }),
   ],
+  // Global: every service opens its transactions through it.
+  providers: [Transactions],
+  exports: [Transactions],
 })
 export class DatabaseModule {}

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -28,6 +27,7 @@ import type {
   StatementDto,
   StatementView,
 } from './dto/disputes.dto';
+import { Transactions } from '../database/transactions';
 
 export const presentStatement = (s: Statement): StatementView => ({
   id: s.id,
@@ -64,7 +64,7 @@ export function presentDispute(dispute: Dispute): DisputeView {
 @Injectable()
 export class DisputesService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly disputes: DisputesRepository,
     private readonly trades: TradeReadsRepository,
     private readonly timeline: TradeTimeline,
@@ -79,7 +79,7 @@ export class DisputesService {
     if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
     const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
     try {
-      const dispute = await this.dataSource.transaction((manager) => this.openIn(manager, tradeId, actor, body.reason, body.statement));
+      const dispute = await this.transactions.run((manager) => this.openIn(manager, tradeId, actor, body.reason, body.statement));
       return this.get(caller, dispute.id);
     } catch (error) {
       // Two parties at once: the trade's transition lets one through; the index stops anything else.
@@ -129,7 +129,7 @@ export class DisputesService {
     if (caller.role === 'operator') throw new DomainError('forbidden', "Statements are the parties'; operators add notes when they act");
     const trade = (await this.trades.find(dispute.tradeId))!;
     const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const locked = (await this.disputes.find(id, manager, true))!;
       if (locked.status === 'resolved') {
         throw new DomainError('invalid_state_transition', 'The dispute is resolved; it takes no more statements', { state: 'resolved' });
@@ -189,7 +189,7 @@ export class DisputesService {
 
   /** An operator takes a dispute; one held by another operator only with `force` (a takeover, audited as such). */
   async assign(operator: AuthUser, id: string, body: AssignDisputeDto): Promise<DisputeView> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
       // The operator's own row after the dispute's (lock order 2, 3): one suspended since the guard read them is refused.
@@ -217,7 +217,7 @@ export class DisputesService {
    */
   async resolve(operator: AuthUser, id: string, body: ResolveDisputeDto): Promise<DisputeView> {
     const decision = this.decisionOf(body);
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       const dispute = await this.disputes.find(id, manager, true);
       if (!dispute) throw DomainError.notFound('Dispute');
       const trade = (await this.trades.find(dispute.tradeId, manager))!;

@@ -1,9 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { MessageRetentionRepository } from '../chat/message-retention.repository';
 import { chatConfig, eventsConfig, tradesConfig } from '../config';
 import { EventsRepository } from '../events/events.repository';
@@ -13,6 +11,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { HandlesJobs } from '../queues/job-handlers';
 import { HandleRetentionRepository } from '../trades/handle-retention.repository';
 import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
+import { Transactions } from '../database/transactions';
 
 // Bounded batches: a purge never holds a long lock or a long transaction.
 const PURGE_BATCH = 5000;
@@ -37,7 +36,7 @@ export class HousekeepingProcessor extends WorkerHost {
     private readonly idempotency: IdempotencyRepository,
     private readonly outbox: OutboxRepository,
     private readonly consoleSessions: ConsoleSessionsRepository,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly handles: HandleRetentionRepository,
     @Inject(tradesConfig.KEY) private readonly trades: ConfigType<typeof tradesConfig>,
     private readonly messages: MessageRetentionRepository,
@@ -58,7 +57,7 @@ export class HousekeepingProcessor extends WorkerHost {
       }
       case JOBS.housekeeping.purgePublishedOutbox:
         return {
-          deleted: await this.repeat(() => this.outbox.purgePublished(this.dataSource.manager, KEEP_PUBLISHED_OUTBOX_HOURS, PURGE_BATCH)),
+          deleted: await this.repeat(() => this.outbox.purgePublished(this.transactions.manager, KEEP_PUBLISHED_OUTBOX_HOURS, PURGE_BATCH)),
         };
       case JOBS.housekeeping.eraseHandleSnapshots:
         return { deleted: await this.repeat(() => this.handles.eraseDue(this.trades.handleRetentionMs, ERASE_BATCH), ERASE_BATCH) };

@@ -1,12 +1,11 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { MarketRepository } from './market.repository';
+import { Transactions } from '../database/transactions';
 
 const SWEEP_BATCH = 500;
 const SWEEP_MAX_BATCHES = 20;
@@ -21,7 +20,7 @@ export class MarketProcessor extends WorkerHost {
   private readonly logger = new Logger(MarketProcessor.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly market: MarketRepository,
   ) {
     super();
@@ -31,13 +30,13 @@ export class MarketProcessor extends WorkerHost {
     switch (job.name) {
       case JOBS.market.expireRequest: {
         const requestId = jobString(job, 'requestId');
-        const expired = await this.dataSource.transaction((manager) => this.market.expireRequest(manager, requestId));
+        const expired = await this.transactions.run((manager) => this.market.expireRequest(manager, requestId));
         return { expired };
       }
       case JOBS.market.sweepExpiredRequests: {
         let total = 0;
         for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
-          const ids = await this.dataSource.transaction((manager) => this.market.expireOverdue(manager, SWEEP_BATCH));
+          const ids = await this.transactions.run((manager) => this.market.expireOverdue(manager, SWEEP_BATCH));
           total += ids.length;
           if (ids.length < SWEEP_BATCH) break;
         }

@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { formatRate } from '../common/money';
@@ -16,6 +14,7 @@ import { MarketRepository } from './market.repository';
 import { OFFER_STATUSES, OfferStatus } from './market.types';
 import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
+import { Transactions } from '../database/transactions';
 
 /** Which states each maker action leaves from. */
 const OFFER_ACTIONS: Record<'pause' | 'resume' | 'close', { from: OfferStatus[]; to: OfferStatus }> = {
@@ -27,7 +26,7 @@ const OFFER_ACTIONS: Record<'pause' | 'resume' | 'close', { from: OfferStatus[];
 @Injectable()
 export class OffersService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly market: MarketRepository,
     private readonly users: UsersRepository,
     private readonly rates: RatesService,
@@ -46,7 +45,7 @@ export class OffersService {
     input.done();
     await this.priceGuard.check(price);
 
-    const id = await this.dataSource.transaction(async (manager) => {
+    const id = await this.transactions.run(async (manager) => {
       await lockMakerForPosting(this.users, manager, caller.id, true);
       return this.market.insertOffer(manager, {
         counterpartyId: caller.id,
@@ -97,7 +96,7 @@ export class OffersService {
   /** pause: active|exhausted → paused; resume: paused → active (exhausted if too little is left); close: → closed. */
   async act(caller: AuthUser, id: string, action: keyof typeof OFFER_ACTIONS): Promise<OfferView> {
     const { from, to } = OFFER_ACTIONS[action];
-    const moved = await this.dataSource.transaction((manager) => this.market.setOfferStatus(manager, id, caller.id, from, to));
+    const moved = await this.transactions.run((manager) => this.market.setOfferStatus(manager, id, caller.id, from, to));
     if (!moved) {
       const offer = await this.market.findOffer(id);
       if (!offer) throw DomainError.notFound('Offer');

@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { formatRate } from '../common/money';
@@ -21,11 +19,12 @@ import { MarketRepository } from './market.repository';
 import { ExchangeRequest, requestStatus, RequestStatus } from './market.types';
 import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
+import { Transactions } from '../database/transactions';
 
 @Injectable()
 export class RequestsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly market: MarketRepository,
     private readonly users: UsersRepository,
     private readonly rates: RatesService,
@@ -49,7 +48,7 @@ export class RequestsService {
 
     const minutes = body.expiresInMinutes ?? this.config.expiresInMinutesDefault;
     const expiresInMs = minutes * this.config.expiryMinuteMs;
-    const id = await this.dataSource.transaction(async (manager) => {
+    const id = await this.transactions.run(async (manager) => {
       await lockMakerForPosting(this.users, manager, caller.id, false);
       const requestId = await this.market.insertRequest(manager, {
         travelerId: caller.id,
@@ -110,7 +109,7 @@ export class RequestsService {
 
   /** `open` or `filled` → `cancelled`, by its traveler. Trades already made go on; what they return stays out. */
   async cancel(caller: AuthUser, id: string): Promise<RequestView> {
-    const cancelled = await this.dataSource.transaction((manager) => this.market.cancelRequest(manager, id, caller.id));
+    const cancelled = await this.transactions.run((manager) => this.market.cancelRequest(manager, id, caller.id));
     if (!cancelled) {
       const request = await this.visible(caller, id);
       throw new DomainError(

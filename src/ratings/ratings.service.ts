@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
@@ -11,6 +9,7 @@ import { ReputationCountersRepository } from '../users/reputation-counters.repos
 import type { ExportedRatings, RateTradeDto, RatingView, ReceivedRatingView } from './dto/ratings.dto';
 import type { Rating, RatingPosition } from './rating.types';
 import { RatingsRepository } from './ratings.repository';
+import { Transactions } from '../database/transactions';
 
 /** The ends a trade may be rated after: its money moved, one way or the other. */
 export const RATEABLE_STATES: readonly TradeState[] = ['completed', 'refunded', 'settled_split'];
@@ -44,7 +43,7 @@ const positionOf = (r: Rating) => ({ t: r.createdAt.toISOString(), id: r.id });
 @Injectable()
 export class RatingsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly ratings: RatingsRepository,
     private readonly trades: TradeReadsRepository,
     private readonly counters: ReputationCountersRepository,
@@ -63,7 +62,7 @@ export class RatingsService {
     }
     const raterRole = caller.id === trade.travelerId ? 'traveler' : 'counterparty';
     const ratedId = raterRole === 'traveler' ? trade.counterpartyId : trade.travelerId;
-    const rating = await this.dataSource.transaction(async (manager) => {
+    const rating = await this.transactions.run(async (manager) => {
       if (!(await this.ratings.lockParties(manager, caller.id, ratedId)))
         throw new DomainError('unauthenticated', 'The account is deleted');
       const inserted = await this.ratings.insert(manager, {

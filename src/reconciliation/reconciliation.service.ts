@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { formatAmount } from '../common/money';
@@ -18,6 +16,7 @@ import { CheckContext, Outcome, PaypalChecks } from './paypal-checks';
 import { PayoutSearch, PayoutSearchResult } from './payout-search';
 import { PlatformTotals, ReconciliationRepository } from './reconciliation.repository';
 import { ReconciliationRunsRepository } from './reconciliation-runs.repository';
+import { Transactions } from '../database/transactions';
 
 // A run silent this long is taken as dead, and its slot free; a working run says it is alive far more often.
 const RUN_LEASE_MS = 2 * 60 * 1000;
@@ -47,7 +46,7 @@ export class ReconciliationService {
   private readonly logger = new Logger(ReconciliationService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: ReconciliationRepository,
     private readonly runs: ReconciliationRunsRepository,
     private readonly paypalChecks: PaypalChecks,
@@ -203,7 +202,7 @@ export class ReconciliationService {
   /** Queues a run now (an operator's request), audited; it waits its turn if a run is under way. */
   async requestRun(operator: AuthUser): Promise<{ queued: true; jobId: string }> {
     const jobId = reconcileNowJobId(randomUUID());
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       await this.outbox.write(manager, {
         queue: QUEUES.reconciliation,
         jobName: JOBS.reconciliation.reconcile,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { decide, FaultDecision, FaultProvider, FaultSettings } from './faults';
 import { FaultsRepository } from './faults.repository';
 
@@ -20,12 +19,7 @@ const noFaultsUntil = new Map<FaultProvider, number>();
 /** Fault settings per provider mock, kept in PostgreSQL so every process applies the same ones. */
 @Injectable()
 export class FaultsService {
-  // Made here rather than injected: several modules provide this service, and none of them need change.
-  private readonly repository: FaultsRepository;
-
-  constructor(@InjectDataSource() dataSource: DataSource) {
-    this.repository = new FaultsRepository(dataSource);
-  }
+  constructor(private readonly repository: FaultsRepository) {}
 
   /** Replaces a provider's settings; an empty object clears them. The call counter restarts, so a seed replays. */
   async set(provider: FaultProvider, settings: FaultSettings): Promise<FaultSettings> {

@@ -1,8 +1,11 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
 /** `sandbox_keys`: the mock providers' signing keys and certificates, by name. */
+@Injectable()
 export class SandboxKeysRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async find(name: string): Promise<{ private_key_pem: string; certificate_pem: string } | undefined> {
     const rows: { private_key_pem: string; certificate_pem: string }[] = await this.dataSource.query(

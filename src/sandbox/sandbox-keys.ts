@@ -1,6 +1,5 @@
 import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { DataSource } from 'typeorm';
 import { SandboxKeysRepository } from './sandbox-keys.repository';
 
 export interface SigningIdentity {
@@ -15,8 +14,7 @@ export interface SigningIdentity {
  * A mock provider's signing key and self-signed certificate, made on first use and kept in `sandbox_keys`,
  * so every process signs with the same key and a restart keeps the certificate receivers have cached.
  */
-export async function loadOrMakeIdentity(dataSource: DataSource, name: string, commonName: string): Promise<SigningIdentity> {
-  const keys = new SandboxKeysRepository(dataSource);
+export async function loadOrMakeIdentity(keys: SandboxKeysRepository, name: string, commonName: string): Promise<SigningIdentity> {
   let stored = await keys.find(name);
   if (!stored) {
     const made = makeIdentity(commonName);

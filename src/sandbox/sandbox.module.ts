@@ -22,7 +22,9 @@ import { WechatMockProcessor } from './wechat/wechat-mock.processor';
 import { WechatMockService } from './wechat/wechat-mock.service';
 import { WechatMerchantKey } from '../payments/providers/wechat/wechat-merchant-key';
 import { FaultsController } from './faults.controller';
+import { FaultsRepository } from './faults.repository';
 import { FaultsService } from './faults.service';
+import { SandboxKeysRepository } from './sandbox-keys.repository';
 import { SandboxUrls } from './sandbox-urls';
 
 /**
@@ -36,7 +38,9 @@ export class SandboxModule {
       module: SandboxModule,
       controllers: [FaultsController, PaypalMockController, PaypalMockReportsController, BankMockController, WechatMockController],
       providers: [
+        FaultsRepository,
         FaultsService,
+        SandboxKeysRepository,
         SandboxUrls,
         PaypalMockService,
         PaypalMockOAuth,

@@ -1,8 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DelayedError, type Job } from 'bullmq';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { jobString } from '../queues/job-data';
@@ -10,6 +9,7 @@ import { HandlesJobs } from '../queues/job-handlers';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
 import type { TradeState } from './trade.state-machine';
 import { TradeTransitionsService } from './trade-transitions.service';
+import { Transactions } from '../database/transactions';
 
 const SWEEP_BATCH = 100;
 const SWEEP_MAX_BATCHES = 20;
@@ -25,7 +25,7 @@ export class DeadlinesProcessor extends WorkerHost {
   private readonly logger = new Logger(DeadlinesProcessor.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly trades: TradeTransitionsService,
     private readonly repository: TradesRepository,
   ) {
@@ -36,13 +36,13 @@ export class DeadlinesProcessor extends WorkerHost {
     switch (job.name) {
       case JOBS.deadlines.fundingDeadline: {
         const tradeId = jobString(job, 'tradeId');
-        const expired = await this.dataSource.transaction((manager) => this.trades.expireUnfunded(manager, tradeId));
+        const expired = await this.transactions.run((manager) => this.trades.expireUnfunded(manager, tradeId));
         if (!expired) await this.sleepIfEarly(job, token, tradeId, 'awaiting_funding', 'funding_by');
         return { expired };
       }
       case JOBS.deadlines.payoutDeadline: {
         const tradeId = jobString(job, 'tradeId');
-        const searching = await this.dataSource.transaction((manager) => this.trades.payoutWindowReached(manager, tradeId));
+        const searching = await this.transactions.run((manager) => this.trades.payoutWindowReached(manager, tradeId));
         if (!searching) await this.sleepIfEarly(job, token, tradeId, 'funded', 'payout_by');
         return { searching };
       }
@@ -92,7 +92,7 @@ export class DeadlinesProcessor extends WorkerHost {
       let applied = 0;
       for (const id of ids) {
         try {
-          if (await this.dataSource.transaction((manager) => apply(manager, id))) applied += 1;
+          if (await this.transactions.run((manager) => apply(manager, id))) applied += 1;
         } catch (error) {
           this.logger.error({ error: safeErrorForLog(error), tradeId: id }, 'Deadline could not be applied; the next sweep retries it');
         }

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { formatAmount } from '../common/money';
 import { tradesConfig } from '../config';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { ENTRY } from '../ledger/ledger.service';
 import { LedgerCheckRepository } from './ledger-check.repository';
 import type { TradeState } from './trade.state-machine';
+import { Transactions } from '../database/transactions';
 
 export interface LedgerViolation {
   invariant: string;
@@ -24,7 +24,7 @@ const TERMINAL_FUNDED: TradeState[] = ['completed', 'refunded', 'settled_split']
 @Injectable()
 export class LedgerCheckService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly ledger: LedgerRepository,
     private readonly checks: LedgerCheckRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
@@ -32,7 +32,7 @@ export class LedgerCheckService {
 
   /** Reads everything in one REPEATABLE READ snapshot, so trades moving meanwhile are never reported half-moved. */
   async check(): Promise<{ ok: boolean; violations: LedgerViolation[] }> {
-    return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
+    return this.transactions.runRepeatableRead(async (manager) => {
       await this.checks.setStatementTimeout(manager, this.config.ledgerCheckTimeoutMs);
       return this.checkIn(manager);
     });

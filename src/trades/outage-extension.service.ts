@@ -1,12 +1,11 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { OutboxService } from '../outbox/outbox.service';
 import { OutageEnded, ProviderHealth } from '../provider-health/provider-health.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { ExtendedDeadline, OutageExtensionRepository } from './outage-extension.repository';
 import { TradeTimeline } from './trade-timeline';
 import { TradeEvents } from './trade-events';
+import { Transactions } from '../database/transactions';
 
 /**
  * Deadlines never punish a party for the platform's fault (SPEC.md). While a provider is down, the deadlines
@@ -21,7 +20,7 @@ export class OutageExtension implements OnModuleInit {
   private readonly logger = new Logger(OutageExtension.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly health: ProviderHealth,
     private readonly repository: OutageExtensionRepository,
     private readonly timeline: TradeTimeline,
@@ -57,7 +56,7 @@ export class OutageExtension implements OnModuleInit {
     { provider, deadline }: { provider: OutageEnded['provider']; deadline: ExtendedDeadline },
     outage: { from: Date; to: Date; byMs: number; outageFrom: string },
   ): Promise<boolean> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       // A recovery taken over after a crash finds the trades already done.
       if (await this.repository.alreadyExtended(manager, id, deadline, outage.outageFrom)) return false;
       const moved = await this.repository.extend(manager, id, provider, deadline, outage.byMs, outage.from);

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
@@ -27,6 +26,7 @@ import { TradesRepository } from './trades.repository';
 import { TradeEvents } from './trade-events';
 import type { PartyForTrade, PartyUsage } from './trade.types';
 import { fundingDeadlineJobId } from '../queues/job-ids';
+import { Transactions } from '../database/transactions';
 
 interface TradeTerms {
   /** Read before the transaction: a stale one refuses the trade before anything is locked. */
@@ -55,7 +55,7 @@ interface SelfTradeProbe {
 @Injectable()
 export class TradeOpeningService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly trades: TradesRepository,
     private readonly market: MarketRepository,
     private readonly rates: RatesService,
@@ -82,7 +82,7 @@ export class TradeOpeningService {
     const asked = body.amountCny === undefined ? undefined : input.amount(body.amountCny, 'amountCny');
     input.done();
     const reference = (await this.rates.requireFresh()).rate;
-    const trade = await this.dataSource.transaction(async (manager) => {
+    const trade = await this.transactions.run(async (manager) => {
       const request = await this.market.lockRequest(manager, requestId);
       if (!request) throw DomainError.notFound('Request');
       if (request.maker.suspended) throw new DomainError('maker_suspended', "The request's traveler is suspended");
@@ -125,7 +125,7 @@ export class TradeOpeningService {
     const amountCny = input.amount(body.amountCny, 'amountCny');
     input.done();
     const reference = (await this.rates.requireFresh()).rate;
-    const trade = await this.dataSource.transaction(async (manager) => {
+    const trade = await this.transactions.run(async (manager) => {
       const offer = await this.market.lockOffer(manager, offerId);
       if (!offer) throw DomainError.notFound('Offer');
       // 400s before 409s, as API.md orders errors.

@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
 import { tradesConfig } from '../config';
@@ -14,6 +12,7 @@ import { partyActor } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { verifyPayoutJobId } from '../queues/job-ids';
 import { keepVerifying } from '../queues/retry-policies';
+import { Transactions } from '../database/transactions';
 
 /**
  * What the parties do to a trade over HTTP: cancel it before funding, report the WeChat payout, confirm the
@@ -22,7 +21,7 @@ import { keepVerifying } from '../queues/retry-policies';
 @Injectable()
 export class TradePartyActionsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly trades: TradesRepository,
     private readonly moves: TradeMoves,
     private readonly queries: TradeQueriesService,
@@ -34,7 +33,7 @@ export class TradePartyActionsService {
   async cancel(caller: AuthUser, id: string): Promise<TradeView> {
     const trade = await this.queries.visible(caller, id);
     const actor = partyActor(trade, caller.id);
-    const cancelled = await this.dataSource.transaction(async (manager) => {
+    const cancelled = await this.transactions.run(async (manager) => {
       const locked = await this.trades.lockForEnding(manager, trade);
       const moved = await this.moves.move(manager, locked.trade, 'cancelled', actor, { reason: 'cancelled_by_party' });
       await this.moves.endUncompleted(manager, locked, caller.id);
@@ -47,7 +46,7 @@ export class TradePartyActionsService {
   async confirmReceipt(caller: AuthUser, id: string): Promise<TradeView> {
     const trade = await this.queries.visible(caller, id);
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler confirms receipt");
-    const moved = await this.dataSource.transaction(async (manager) => {
+    const moved = await this.transactions.run(async (manager) => {
       const released = await this.moves.move(manager, trade, 'releasing', partyActor(trade, caller.id), { reason: 'receipt_confirmed' });
       await this.moves.queueSettlement(manager, id, 'releasing');
       return released;
@@ -63,7 +62,7 @@ export class TradePartyActionsService {
     const trade = await this.queries.visible(caller, id);
     if (caller.id !== trade.counterpartyId) throw new DomainError('forbidden', "Only the trade's counterparty reports the payout");
     try {
-      const moved = await this.dataSource.transaction(async (manager) => {
+      const moved = await this.transactions.run(async (manager) => {
         const reported = await this.moves.move(
           manager,
           trade,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
@@ -12,6 +11,7 @@ import { OperatorStandingRepository } from './operator-standing.repository';
 import { PrincipalCache } from './principal-cache';
 import { SelfTradeWatch } from './self-trade-watch';
 import { UsersRepository } from './users.repository';
+import { Transactions } from '../database/transactions';
 
 export type AdminUserView = UserView & {
   disputes: { won: number; lost: number };
@@ -31,7 +31,7 @@ export type AdminUserView = UserView & {
 @Injectable()
 export class AdminUsersService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersRepository,
     private readonly audit: AuditRepository,
     private readonly principals: PrincipalCache,
@@ -106,7 +106,7 @@ export class AdminUsersService {
     action: string,
     change: (manager: EntityManager, user: UserEntity) => Promise<Record<string, unknown>>,
   ): Promise<UserView> {
-    const user = await this.dataSource.transaction(async (manager) => {
+    const user = await this.transactions.run(async (manager) => {
       // The caller's row and the target's first, in id order: a caller suspended since the guard read them is
       // refused, and two operators suspending each other at once cannot both succeed.
       await this.standing.lockActive(manager, operator.id, [id]);

@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption, normalizeEmail, normalizeWechatId } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
@@ -11,6 +9,7 @@ import type { PayoutAccountDto, UserView } from './dto/users.dto';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
+import { Transactions } from '../database/transactions';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -24,7 +23,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 @Injectable()
 export class PaymentHandlesService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersRepository,
     private readonly usersService: UsersService,
     private readonly events: AccountEventsRepository,
@@ -44,7 +43,7 @@ export class PaymentHandlesService {
   private async change(caller: AuthUser, field: HandleField, value: string, ip: string | null): Promise<UserView> {
     const context = field === 'wechat_id' ? HANDLE_CONTEXT.wechatId : HANDLE_CONTEXT.paypalEmail;
     const index = this.encryption.blindIndex(value, context);
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       // The guard read suspension before this transaction; read again under the lock every trade and post takes.
       const owner = await this.events.lockOwner(manager, caller.id);
       if (!owner) throw new DomainError('unauthenticated', 'The account no longer exists');

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import { safeErrorForLog } from '../common/errors';
 import { authConfig } from '../config';
 import { AccountEventsRepository, AccountSecuritySummary, SelfTradeTarget } from './account-events.repository';
+import { Transactions } from '../database/transactions';
 
 /**
  * Trades refused as self-trades, kept for operators: a refusal says the caller's WeChat wallet is the maker's,
@@ -19,7 +19,7 @@ export class SelfTradeWatch {
   private readonly logger = new Logger(SelfTradeWatch.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly events: AccountEventsRepository,
     private readonly audit: AuditRepository,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
@@ -38,7 +38,7 @@ export class SelfTradeWatch {
 
   /** In a transaction of its own. */
   async recordRefusal(userId: string, target: SelfTradeTarget): Promise<void> {
-    await this.dataSource.transaction((manager) => this.recordRefusalIn(manager, userId, target));
+    await this.transactions.run((manager) => this.recordRefusalIn(manager, userId, target));
   }
 
   /** In the caller's transaction: a self-trade found later (at funding) is recorded with the trade's cancellation. */

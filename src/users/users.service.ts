@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
@@ -17,6 +15,7 @@ import { PasswordHasher } from './password-hasher';
 import { SignInThrottle } from './sign-in-throttle';
 import { presentApiKey, presentPublicProfile, presentUser } from './users.presenter';
 import { UsersRepository } from './users.repository';
+import { Transactions } from '../database/transactions';
 
 export const API_KEY_PREFIX = 'yb_';
 const API_KEY_SHOWN_CHARS = 11;
@@ -28,7 +27,7 @@ export function hashApiKey(key: string): string {
 @Injectable()
 export class UsersService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersRepository,
     private readonly consoleSessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
@@ -40,7 +39,7 @@ export class UsersService {
   /** Creates a traveler or counterparty (operators come only from the CLI). 409 `email_taken` when the email is registered. */
   async register(input: RegisterDto): Promise<UserView> {
     const passwordHash = await this.hasher.hash(input.password);
-    const user = await this.dataSource.transaction((manager) =>
+    const user = await this.transactions.run((manager) =>
       this.users.insertUser(manager, {
         email: normalizeEmail(input.email),
         passwordHash,

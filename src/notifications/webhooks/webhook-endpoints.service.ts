@@ -1,8 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
@@ -21,6 +19,7 @@ import type {
 } from './dto/webhooks.dto';
 import { presentDelivery, presentEndpoint } from './webhooks.presenter';
 import { WebhooksRepository } from './webhooks.repository';
+import { Transactions } from '../../database/transactions';
 
 /** How long registration waits for the URL's host to resolve. */
 const REGISTRATION_LOOKUP_MS = 5000;
@@ -33,7 +32,7 @@ const REGISTRATION_LOOKUP_MS = 5000;
 @Injectable()
 export class WebhookEndpointsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly webhooks: WebhooksRepository,
     private readonly outbox: OutboxService,
     private readonly encryption: FieldEncryption,
@@ -44,7 +43,7 @@ export class WebhookEndpointsService {
     const url = await this.checkedUrl(input.url);
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     const sealed = this.encryption.encrypt(secret, WEBHOOK_SECRET_CONTEXT);
-    const row = await this.dataSource.transaction(async (manager) => {
+    const row = await this.transactions.run(async (manager) => {
       // The owner's row, so two registrations at once cannot both pass the count.
       if (!(await this.webhooks.lockOwner(manager, caller.id))) throw new DomainError('unauthenticated', 'The account no longer exists');
       if ((await this.webhooks.countLive(manager, caller.id)) >= this.config.maxEndpointsPerUser) {
@@ -84,7 +83,7 @@ export class WebhookEndpointsService {
 
   /** A `ping` event for this endpoint alone, delivered like any other (signed, retried); a disabled endpoint is enabled first. */
   async ping(caller: AuthUser, id: string): Promise<WebhookDeliveryView> {
-    const delivery = await this.dataSource.transaction(async (manager) => {
+    const delivery = await this.transactions.run(async (manager) => {
       const endpoint = await this.webhooks.lockOwned(manager, caller.id, id);
       if (!endpoint) throw DomainError.notFound('Webhook endpoint');
       if (!endpoint.enabled) throw new DomainError('invalid_state_transition', 'The endpoint is disabled: enable it first');

@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { webhooksConfig } from '../../config';
 import type { EventSink, RecordedEvent } from '../../events/event-sinks';
 import { OutboxService } from '../../outbox/outbox.service';
 import { deliveryJob } from './delivery-job';
 import { WebhooksRepository } from './webhooks.repository';
+import { Transactions } from '../../database/transactions';
 
 /**
  * The event log's webhook sink: each recipient's enabled endpoints whose filter takes the event get a delivery
@@ -18,7 +17,7 @@ export class WebhookSink implements EventSink {
   readonly name = 'webhooks';
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly webhooks: WebhooksRepository,
     private readonly outbox: OutboxService,
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
@@ -26,7 +25,7 @@ export class WebhookSink implements EventSink {
 
   async deliver(event: RecordedEvent): Promise<void> {
     if (event.recipients.length === 0) return;
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       const deliveries = await this.webhooks.fanOut(manager, event);
       for (const id of deliveries) await this.outbox.write(manager, deliveryJob(id, this.config));
     });

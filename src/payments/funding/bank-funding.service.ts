@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomInt } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { formatAmount } from '../../common/money';
 import { tradesConfig } from '../../config';
 import { LedgerService } from '../../ledger/ledger.service';
@@ -18,6 +16,7 @@ import { FundingRepository } from './funding.repository';
 import { bankReturnJobId, checkFundingJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { NotYet } from './provider-steps';
+import { Transactions } from '../../database/transactions';
 
 // The bank's settled incoming transfers: read back a day on the first read, each read overlapping the last by a
 // minute (a transfer's settlement time may be earlier than its commit), at most 20 pages of 500 a sweep.
@@ -54,7 +53,7 @@ export class BankFundingService {
   private readonly logger = new Logger(BankFundingService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly incoming: BankTransfersRepository,
     private readonly trades: TradeSettlementRepository,
@@ -74,7 +73,7 @@ export class BankFundingService {
     }
     if (!recorded) throw new Error('Could not draw a free bank reference');
     const funding = (await this.fundings.find(trade.id))!;
-    await this.dataSource.transaction((manager) =>
+    await this.transactions.run((manager) =>
       this.outbox.write(manager, {
         queue: QUEUES.funding,
         jobName: JOBS.funding.checkFunding,
@@ -146,7 +145,7 @@ export class BankFundingService {
     if (await this.incoming.find(transfer.transferId)) return 'already';
     const reference = transfer.reference ? normalizeBankReference(transfer.reference) : null;
     const tradeId = reference ? await this.fundings.tradeOf('bank_reference', reference) : null;
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       // The trade's row lock orders this against the other transfers for it and against its deadline.
       const trade = tradeId && (await this.trades.lockState(manager, tradeId)) ? await this.trades.find(tradeId, manager) : null;
       const amount = transfer.amountUsd;
@@ -223,7 +222,7 @@ export class BankFundingService {
       }
       return 'failed';
     }
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       // The trade's row before the transfer's and the ledger's, the one lock order (its timeline event needs it too).
       if (record.tradeId) await this.trades.lockState(manager, record.tradeId);
       if (!(await this.incoming.markReturned(manager, transferId))) return;
@@ -246,7 +245,7 @@ export class BankFundingService {
   /** A suspense return the sender's bank sent back: in suspense again, once, and logged for operators. */
   private async bouncedSuspense(transferId: string, returnId: string, record: IncomingRecord): Promise<'bounced' | 'nothing'> {
     if ((await this.bank.getTransfer(returnId)).status !== 'returned') return 'nothing';
-    const bounced = await this.dataSource.transaction(async (manager) => {
+    const bounced = await this.transactions.run(async (manager) => {
       if (record.tradeId) await this.trades.lockState(manager, record.tradeId);
       if (!(await this.incoming.markBounced(manager, transferId))) return false;
       await this.ledger.suspenseBounced(manager, record.tradeId, transferId, record.suspenseUsd);

@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth/auth-user';
 import { FieldEncryption, normalizeEmail } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
@@ -17,6 +15,7 @@ import { FundingRepository } from './funding.repository';
 import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
+import { Transactions } from '../../database/transactions';
 
 /**
  * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
@@ -29,7 +28,7 @@ export class FundingService {
   private readonly logger = new Logger(FundingService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
     private readonly trades: TradeSettlementRepository,
@@ -74,7 +73,7 @@ export class FundingService {
       ]);
     }
     const funding = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl);
-    await this.dataSource.transaction((manager) =>
+    await this.transactions.run((manager) =>
       this.outbox.write(manager, {
         queue: QUEUES.funding,
         jobName: JOBS.funding.checkFunding,
@@ -106,7 +105,7 @@ export class FundingService {
     if (trade.state === 'awaiting_funding' && order.payerEmail && (await this.payerIsCounterparty(tradeId, order.payerEmail))) {
       if (order.authorizationId) await this.voidLate(tradeId, order.authorizationId);
       // Recorded for operators as a refusal of the counterparty's, with the cancellation.
-      await this.dataSource.transaction((manager) => this.tradesService.cancelAsSelfTrade(manager, tradeId));
+      await this.transactions.run((manager) => this.tradesService.cancelAsSelfTrade(manager, tradeId));
       return 'self_trade';
     }
     if (order.status === 'APPROVED') {
@@ -124,7 +123,7 @@ export class FundingService {
     }
     // Decided under the trade's row lock: another check (another worker) may have funded it meanwhile,
     // and only a trade that really ended has its authorization voided.
-    const outcome = await this.dataSource.transaction(async (manager) => {
+    const outcome = await this.transactions.run(async (manager) => {
       const state = await this.trades.lockState(manager, tradeId);
       if (state === 'awaiting_funding') {
         await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);

@@ -1,9 +1,7 @@
 import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
-import { DataSource } from 'typeorm';
 import { Public } from '../../common/auth/decorators';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { verifyPayload } from '../../common/crypto/hmac-signature';
@@ -17,6 +15,7 @@ import { TradeSettlementRepository } from '../../trades/trade-settlement.reposit
 import { FundingRepository } from './funding.repository';
 import { bankIncomingJobId, bankReturnJobId, checkFundingJobId, settleJobId, verifyPayoutJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
+import { Transactions } from '../../database/transactions';
 
 /** Encryption context of stored provider event bodies. */
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
@@ -52,7 +51,7 @@ export class ProviderWebhooksController {
     private readonly verifier: PaypalWebhookVerifier,
     private readonly fundings: FundingRepository,
     private readonly outbox: OutboxService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly encryption: FieldEncryption,
     @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
     @Inject(tradesConfig.KEY) private readonly tradesSettings: ConfigType<typeof tradesConfig>,
@@ -195,7 +194,7 @@ export class ProviderWebhooksController {
     raw: string,
     jobs: OutboxMessage[],
   ): Promise<{ received: true; duplicate: boolean }> {
-    const stored = await this.dataSource.transaction(async (manager) => {
+    const stored = await this.transactions.run(async (manager) => {
       const fresh = await this.fundings.recordEvent(
         manager,
         provider,

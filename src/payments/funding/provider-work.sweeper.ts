@@ -2,9 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { PeriodicJobs } from '../../queues/periodic-jobs';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -25,6 +23,7 @@ import { watchMessage } from '../settlement/settlement-run';
 import { BankFundingService } from './bank-funding.service';
 import { ProviderWorkRepository, WorkPage } from './provider-work.repository';
 import { safeErrorForLog } from '../../common/errors';
+import { Transactions } from '../../database/transactions';
 
 const PAGE = 500;
 const MAX_PAGES = 40;
@@ -49,7 +48,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
   private readonly logger = new Logger(ProviderWorkSweeper.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly work: ProviderWorkRepository,
     private readonly queues: QueueRegistry,
     private readonly outbox: OutboxService,
@@ -143,7 +142,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
    * polling it: a provider that never answers, or a job lost, still reaches an operator.
    */
   private async flagOverdueSteps(): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const flagged = await this.work.flagOverdueSteps(manager, PAGE);
       await this.tradeFlags.settlementFailing(manager, flagged);
       return flagged.length;
@@ -166,7 +165,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
         if (work) lost.push(work);
       }
       if (lost.length > 0) {
-        await this.dataSource.transaction(async (manager) => {
+        await this.transactions.run(async (manager) => {
           for (const work of lost) await this.outbox.write(manager, work.message);
         });
         requeued += lost.length;

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService, payoutAttemptEntry } from '../../ledger/ledger.service';
 import { OutboxService } from '../../outbox/outbox.service';
@@ -12,6 +11,7 @@ import { SettlementMoves } from './settlement-moves';
 import { STEPS } from './settlement-plan';
 import { SettlementRepository } from './settlement.repository';
 import { SettlementRun, watchMessage } from './settlement-run';
+import { Transactions } from '../../database/transactions';
 
 export type AfterTheEndOutcome = 'payout_returned' | 'repaid' | 'refund_returned' | 'refund_repaid' | 'watching' | 'nothing';
 
@@ -24,7 +24,7 @@ export type AfterTheEndOutcome = 'payout_returned' | 'repaid' | 'refund_returned
 @Injectable()
 export class AfterTheEnd {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly ledger: LedgerService,
@@ -48,7 +48,7 @@ export class AfterTheEnd {
     if (attempt > 1 && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
       // An operator's retry: pay again.
       const payout = await run.step('payout', attempt, () => this.moves.payOut(trade, funding, netUsd));
-      return this.dataSource.transaction(async (manager) => {
+      return this.transactions.run(async (manager) => {
         // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
         await this.trades.lockState(manager, trade.id);
         if (await this.ledger.payoutRepaidAlready(trade.id, attempt, manager)) return 'nothing';
@@ -68,7 +68,7 @@ export class AfterTheEnd {
     if (!funding.payoutBatchId) return 'nothing';
     const batch = await this.moves.payoutNow(funding.payoutBatchId);
     if (batch.outcome === 'came_back') {
-      const booked = await this.dataSource.transaction(async (manager) => {
+      const booked = await this.transactions.run(async (manager) => {
         // The trade's row before its own rows and the ledger: the one lock order.
         await this.trades.lockState(manager, trade.id);
         const first = await this.moves.bookPayoutCameBack(manager, trade.id, attempt, netUsd, batch.itemStatus!);
@@ -80,7 +80,7 @@ export class AfterTheEnd {
     if (batch.outcome === 'paid') {
       // Claimed at last: final. A flag its long wait raised comes down unless something else is owed.
       if (await this.journal.openWatch(trade.id, 'watch_payout', attempt)) {
-        await this.dataSource.transaction(async (manager) => {
+        await this.transactions.run(async (manager) => {
           await this.trades.lockState(manager, trade.id);
           await this.journal.finish(manager, trade.id, 'watch_payout', attempt, batch.itemStatus);
           await this.moves.clearFlagIfNothingOwed(manager, trade.id);
@@ -95,11 +95,11 @@ export class AfterTheEnd {
     if (!funding.bankTransferId || funding.refundReturned) return 'nothing';
     const attempt = funding.refundAttempt;
     const amountUsd =
-      trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.dataSource.manager, trade.id))!.travelerUsd;
+      trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.transactions.manager, trade.id))!.travelerUsd;
     if (attempt > 1 && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
       // An operator's retry: send it again (the traveler's account open once more).
       const { cameBack } = await run.step('bank_return', attempt, () => this.moves.returnToTraveler(trade, funding, amountUsd));
-      return this.dataSource.transaction(async (manager) => {
+      return this.transactions.run(async (manager) => {
         await this.trades.lockState(manager, trade.id);
         if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return 'nothing';
         if (cameBack) {
@@ -116,7 +116,7 @@ export class AfterTheEnd {
     if (!funding.refundId) return 'nothing';
     const status = await this.moves.bankReturnNow(funding.refundId);
     if (status === 'returned') {
-      const booked = await this.dataSource.transaction(async (manager) => {
+      const booked = await this.transactions.run(async (manager) => {
         await this.trades.lockState(manager, trade.id);
         const first = await this.moves.bookRefundCameBack(manager, trade.id, attempt, amountUsd, status);
         await this.journal.finish(manager, trade.id, 'watch_bank_return', attempt, status);
@@ -140,7 +140,7 @@ export class AfterTheEnd {
   ): Promise<AfterTheEndOutcome> {
     if (!(await this.journal.openWatch(tradeId, step, attempt))) {
       if (await this.journal.everWatched(tradeId, step, attempt)) return 'nothing';
-      await this.dataSource.transaction((manager) => this.watch(manager, tradeId, step, attempt));
+      await this.transactions.run((manager) => this.watch(manager, tradeId, step, attempt));
       return 'watching';
     }
     const { overdue, ageMs } = await this.journal.stall(tradeId, step, attempt, 'waiting', why);
@@ -148,7 +148,7 @@ export class AfterTheEnd {
       await this.journal.finish(undefined, tradeId, step, attempt, null);
       return 'nothing';
     }
-    if (overdue) await this.dataSource.transaction((manager) => this.trades.flagReturnedAfterEnd(manager, tradeId));
+    if (overdue) await this.transactions.run((manager) => this.trades.flagReturnedAfterEnd(manager, tradeId));
     return 'watching';
   }
 

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
@@ -13,6 +12,7 @@ import { NotYet } from '../funding/provider-steps';
 import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalCapture, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
 import { PayoutOutcome, payoutOutcome, STEPS } from './settlement-plan';
+import { Transactions } from '../../database/transactions';
 
 export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'not_yet'> };
 
@@ -23,7 +23,7 @@ export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'no
 @Injectable()
 export class SettlementMoves {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly timeline: TradeTimeline,
@@ -49,7 +49,7 @@ export class SettlementMoves {
       if (!found) throw error;
       capture = found;
     }
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       // The one lock order: the trade's row, then its funding record, then the ledger.
       await this.trades.lockState(manager, tradeId);
       // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
@@ -117,7 +117,7 @@ export class SettlementMoves {
 
   async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
     if (funding.refundId) return;
-    await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
+    await this.transactions.run((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
   }
 
   /**
@@ -140,7 +140,7 @@ export class SettlementMoves {
         note: `Yuanbridge trade ${trade.id}`,
       });
       batchId = payout.batchId;
-      await this.dataSource.transaction(async (manager) => {
+      await this.transactions.run(async (manager) => {
         await this.fundings.recordStep(manager, trade.id, 'payout_batch_id', payout.batchId);
         if (payout.itemId) await this.fundings.recordStep(manager, trade.id, 'payout_item_id', payout.itemId);
       });
@@ -149,7 +149,7 @@ export class SettlementMoves {
     const outcome = payoutOutcome(batch.itemStatus);
     if (outcome === 'not_yet') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
     if (batch.itemId && !funding.payoutItemId) {
-      await this.dataSource.transaction((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
+      await this.transactions.run((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
     }
     return { ...batch, outcome };
   }
@@ -221,7 +221,7 @@ export class SettlementMoves {
   /** What the counterparty was paid (net of the fee): the trade's USD, or their part of a split. */
   async paidOutUsd(trade: Trade): Promise<bigint> {
     if (trade.state !== 'settled_split') return trade.amountUsd - trade.feeUsd;
-    const split = await this.trades.splitOf(this.dataSource.manager, trade.id);
+    const split = await this.trades.splitOf(this.transactions.manager, trade.id);
     return split!.counterpartyUsd - trade.feeUsd;
   }
 }

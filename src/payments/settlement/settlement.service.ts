@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { applyBps } from '../../common/money';
 import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
@@ -15,6 +13,7 @@ import { SettlementMoves, SettledPayout } from './settlement-moves';
 import { applicableSteps, isEnded, isSettling, planFor, SettlingState, StepName } from './settlement-plan';
 import { SettlementRepository } from './settlement.repository';
 import { SettlementBusy, SettlementRun } from './settlement-run';
+import { Transactions } from '../../database/transactions';
 
 type Settled = 'completed' | 'refunded' | 'settled_split';
 
@@ -37,7 +36,7 @@ interface StepResults {
 @Injectable()
 export class SettlementService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
@@ -102,7 +101,7 @@ export class SettlementService {
     // A PayPal trade never authorized, or a bank trade never funded by a transfer, has nothing to settle.
     if (initial.provider === 'paypal' && !initial.authorizationId) return 'nothing';
     if (initial.provider === 'bank_transfer' && !initial.bankTransferId) return 'nothing';
-    const split = state === 'splitting' ? await this.trades.splitOf(this.dataSource.manager, trade.id) : null;
+    const split = state === 'splitting' ? await this.trades.splitOf(this.transactions.manager, trade.id) : null;
     if (state === 'splitting' && !split) return 'nothing';
     const results: StepResults = {};
     let funding = initial;
@@ -174,7 +173,7 @@ export class SettlementService {
   ): Promise<Settled> {
     const payout = results.payout;
     const netUsd = this.netToCounterparty(trade, split);
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       // The transition comes first: it takes the users' and the trade's rows before anything else (the one lock
       // order). What follows writes the trade's own rows after its ledger entries; no transaction holds one of
       // those rows while waiting for the ledger without holding the trade's row first, so this cannot cycle.

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
@@ -11,6 +10,7 @@ import { TradeTransitionsService } from '../../trades/trade-transitions.service'
 import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { NotYet } from '../funding/provider-steps';
 import { WalletTransfer, WECHAT, WechatPort } from '../providers/wechat/wechat.port';
+import { Transactions } from '../../database/transactions';
 
 type Verdict = { ok: true } | { ok: false; finding: string };
 
@@ -26,7 +26,7 @@ export class PayoutVerificationService {
   private readonly logger = new Logger(PayoutVerificationService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly disputes: DisputesService,
@@ -58,7 +58,7 @@ export class PayoutVerificationService {
     } else {
       verdict = this.judge(trade, leg, transfer);
     }
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       // Under the trade's row lock: a notification's job and the poll may both get here; the state decides once.
       if ((await this.trades.lockState(manager, tradeId)) !== 'payout_sent') return 'nothing';
       // An outage that ended meanwhile may have moved the deadline: read it again under the lock.
@@ -97,7 +97,7 @@ export class PayoutVerificationService {
     for (const candidate of candidates) {
       if (await this.trades.tradeOfWechatTransfer(candidate.transferId)) continue;
       try {
-        const outcome = await this.dataSource.transaction(async (manager) => {
+        const outcome = await this.transactions.run(async (manager) => {
           if ((await this.trades.lockState(manager, tradeId)) !== 'funded') return 'nothing' as const;
           await this.tradesService.releaseFoundTransfer(manager, tradeId, candidate.transferId);
           return 'releasing' as const;
@@ -114,7 +114,7 @@ export class PayoutVerificationService {
         throw new NotYet(`transfer ${pending.transferId} still processing`);
     }
     if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
-    const refunded = await this.dataSource.transaction((manager) => this.tradesService.payoutWindowPassed(manager, tradeId));
+    const refunded = await this.transactions.run((manager) => this.tradesService.payoutWindowPassed(manager, tradeId));
     return refunded ? 'refunding' : 'nothing';
   }
 

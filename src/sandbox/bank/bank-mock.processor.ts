@@ -1,14 +1,13 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { signPayload } from '../../common/crypto/hmac-signature';
 import { bankConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { HandlesJobs } from '../../queues/job-handlers';
 import { BankMockService } from './bank-mock.service';
+import { Transactions } from '../../database/transactions';
 
 /**
  * The bank mock's background work: settling transfers when their delay has passed, and delivering its
@@ -20,7 +19,7 @@ import { BankMockService } from './bank-mock.service';
 export class BankMockProcessor extends WorkerHost {
   constructor(
     private readonly bank: BankMockService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     @Inject(bankConfig.KEY) private readonly config: ConfigType<typeof bankConfig>,
   ) {
     super();
@@ -30,12 +29,12 @@ export class BankMockProcessor extends WorkerHost {
     switch (job.name) {
       case JOBS.sandboxBank.settleTransfer: {
         const { id } = job.data as { id: string };
-        await this.dataSource.transaction((manager) => this.bank.settle(manager, id));
+        await this.transactions.run((manager) => this.bank.settle(manager, id));
         return { settled: id };
       }
       case JOBS.sandboxBank.bounceReturn: {
         const { id } = job.data as { id: string };
-        await this.dataSource.transaction((manager) => this.bank.bounce(manager, id));
+        await this.transactions.run((manager) => this.bank.bounce(manager, id));
         return { bounced: id };
       }
       case JOBS.sandboxBank.deliverWebhook:

@@ -72,6 +72,13 @@ export class BankMockRepository {
     );
   }
 
+  /** The returns made of an incoming transfer, oldest first. */
+  returnsOf(transferId: string): Promise<TransferRow[]> {
+    return this.dataSource.query(`SELECT * FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at, id LIMIT 100`, [
+      transferId,
+    ]);
+  }
+
   /** Incoming transfers settled in `[from, to]`, oldest first. */
   settledIncoming(from: Date, to: Date, limit: number, offset: number): Promise<TransferRow[]> {
     return this.dataSource.query(

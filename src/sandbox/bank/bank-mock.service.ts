@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { bankConfig } from '../../config';
@@ -14,6 +13,7 @@ import { SandboxUrls } from '../sandbox-urls';
 import { bankBounceJobId, bankSettleJobId, bankWebhookJobId } from '../../queues/job-ids';
 import { mockWebhookRetry } from '../../queues/retry-policies';
 import { BankMockRepository, TransferRow } from './bank-mock.repository';
+import { Transactions } from '../../database/transactions';
 
 /** The bank's view of a transfer, as its API answers and its callbacks carry it (no account numbers). */
 export interface BankTransferView {
@@ -50,7 +50,7 @@ const view = (row: TransferRow): BankTransferView => ({
 @Injectable()
 export class BankMockService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly transfers: BankMockRepository,
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
@@ -68,7 +68,7 @@ export class BankMockService {
 
   /** Someone's bank sends money with a reference: pending now, settled after the delay. */
   async receive(input: { reference: string; amountCents: bigint; senderAccount: string }): Promise<BankTransferView> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const transfer = await this.transfers.insertIncoming(manager, input);
       await this.scheduleSettlement(manager, transfer.id);
       return view(transfer);
@@ -87,11 +87,7 @@ export class BankMockService {
 
   /** The returns made of an incoming transfer, oldest first (what the sender's statement shows came back). */
   async returnsOf(transferId: string): Promise<BankTransferView[]> {
-    const rows: TransferRow[] = await this.dataSource.query(
-      `SELECT * FROM bank_mock_transfers WHERE returns_transfer_id = $1 ORDER BY created_at, id LIMIT 100`,
-      [transferId],
-    );
-    return rows.map(view);
+    return (await this.transfers.returnsOf(transferId)).map(view);
   }
 
   /** Incoming transfers settled in `[from, to]`, oldest first, one page (the bank's statement, for reconciliation). */
@@ -107,7 +103,7 @@ export class BankMockService {
    * index, waits for it, and is refused as a reuse.
    */
   async createReturn(idempotencyKey: string, input: { transferId: string; amountCents: bigint }): Promise<BankTransferView> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const incoming = await this.transfers.find(input.transferId, manager, true);
       const existing = await this.transfers.findByIdempotencyKey(manager, idempotencyKey);
       if (existing) return view(sameReturn(existing, input));

@@ -15,8 +15,8 @@ import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PaypalMockRepository } from './paypal-mock.repository';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
 import { signedString, verifyTransmission } from '../../payments/providers/paypal/paypal-webhook-signature';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
+import { Transactions } from '../../database/transactions';
 
 export const PAYPAL_MOCK_PREFIX = '/sandbox/paypal';
 
@@ -50,7 +50,7 @@ export class PaypalMockController {
     private readonly identity: PaypalMockIdentity,
     private readonly payouts: PaypalMockPayouts,
     private readonly replays: PaypalMockReplays,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: PaypalMockRepository,
     private readonly urls: SandboxUrls,
   ) {}
@@ -74,7 +74,9 @@ export class PaypalMockController {
     if (options.authenticate !== false) await this.oauth.authenticate(request.headers.authorization);
     const header = request.headers['paypal-request-id'];
     const requestId = options.replay !== false && request.method === 'POST' && typeof header === 'string' && header ? header : undefined;
-    const result = requestId ? await this.replays.once(requestId, `${request.method} ${path}`, work) : await work(this.dataSource.manager);
+    const result = requestId
+      ? await this.replays.once(requestId, `${request.method} ${path}`, work)
+      : await work(this.transactions.manager);
     if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (result.body === undefined || result.body === null) {
       void reply.status(result.status).send();

@@ -11,8 +11,7 @@ import { PaypalMockIdentity } from './paypal-mock.identity';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PaypalMockRepository } from './paypal-mock.repository';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Transactions } from '../../database/transactions';
 
 /**
  * The mock's background work: delivering events, settling payout batches, returning unclaimed payouts.
@@ -30,7 +29,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
   constructor(
     private readonly identity: PaypalMockIdentity,
     private readonly payouts: PaypalMockPayouts,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: PaypalMockRepository,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly urls: SandboxUrls,
@@ -44,12 +43,12 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
         return this.deliver(job.data as { event: { id: string }; url: string; certUrl: string });
       case JOBS.sandboxWebhooks.settlePaypalPayout: {
         const { batchId } = job.data as { batchId: string };
-        await this.dataSource.transaction((manager) => this.payouts.settle(manager, batchId, this.urls.mock('paypal')));
+        await this.transactions.run((manager) => this.payouts.settle(manager, batchId, this.urls.mock('paypal')));
         return { settled: batchId };
       }
       case JOBS.sandboxWebhooks.returnPaypalPayoutItem: {
         const { itemId } = job.data as { itemId: string };
-        await this.dataSource.transaction((manager) => this.payouts.returnUnclaimed(manager, itemId, this.urls.mock('paypal')));
+        await this.transactions.run((manager) => this.payouts.returnUnclaimed(manager, itemId, this.urls.mock('paypal')));
         return { returned: itemId };
       }
       default:

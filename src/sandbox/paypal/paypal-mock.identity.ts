@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
+import { SandboxKeysRepository } from '../sandbox-keys.repository';
 
 export const PAYPAL_MOCK_CERT_ID = 'CERT-mock-1';
 
@@ -12,7 +11,7 @@ export type { SigningIdentity };
 export class PaypalMockIdentity {
   private identity?: Promise<SigningIdentity>;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly keys: SandboxKeysRepository) {}
 
   get(): Promise<SigningIdentity> {
     this.identity ??= this.load().catch((error) => {
@@ -23,6 +22,6 @@ export class PaypalMockIdentity {
   }
 
   private load(): Promise<SigningIdentity> {
-    return loadOrMakeIdentity(this.dataSource, PAYPAL_MOCK_CERT_ID, 'messageverificationcerts.sandbox.yuanbridge.local');
+    return loadOrMakeIdentity(this.keys, PAYPAL_MOCK_CERT_ID, 'messageverificationcerts.sandbox.yuanbridge.local');
   }
 }

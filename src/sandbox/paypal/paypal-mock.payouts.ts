@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { applyBps, formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
@@ -11,6 +10,7 @@ import { PaypalMockError } from './paypal-mock.errors';
 import { positiveUsd } from './paypal-mock.rows';
 import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
+import { Transactions } from '../../database/transactions';
 
 const ITEM_EVENTS = {
   SUCCESS: 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED',
@@ -26,14 +26,14 @@ const ITEM_EVENTS = {
 @Injectable()
 export class PaypalMockPayouts {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly outbox: OutboxService,
     private readonly webhooks: PaypalMockWebhooks,
     private readonly payouts: PaypalMockPayoutsRepository,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
   ) {}
 
-  async create(base: string, body: unknown, outer: EntityManager = this.dataSource.manager): Promise<Record<string, unknown>> {
+  async create(base: string, body: unknown, outer: EntityManager = this.transactions.manager): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { sender_batch_header?: { sender_batch_id?: unknown }; items?: unknown };
     const header = request.sender_batch_header;
     if (!header || typeof header.sender_batch_id !== 'string' || header.sender_batch_id.length === 0) {

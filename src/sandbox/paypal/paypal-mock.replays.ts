@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { PaypalMockRepository } from './paypal-mock.repository';
+import { Transactions } from '../../database/transactions';
 
 /** What a mock call answers, and what a replay of it answers. */
 export interface MockResponse {
@@ -18,12 +18,12 @@ export interface MockResponse {
 @Injectable()
 export class PaypalMockReplays {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly repository: PaypalMockRepository,
   ) {}
 
   async once(requestId: string, endpoint: string, work: (manager: EntityManager) => Promise<MockResponse>): Promise<MockResponse> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       if (!(await this.repository.claimReplay(manager, requestId, endpoint))) {
         const stored = await this.repository.findReplay(manager, requestId, endpoint);
         return { status: stored.status, body: stored.body ?? undefined };
@@ -36,7 +36,6 @@ export class PaypalMockReplays {
 
   /** PayPal keeps a request id's answer for a while only: past that, a repeat runs as a new call. Returns how many were kept. */
   async forget(requestId: string): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(`DELETE FROM paypal_mock_replays WHERE request_id = $1 RETURNING 1`, [requestId]);
-    return rows.length;
+    return this.repository.deleteReplays(requestId);
   }
 }

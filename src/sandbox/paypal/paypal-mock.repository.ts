@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../common/database/query';
 
 /** The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. */
 @Injectable()
@@ -50,6 +51,16 @@ export class PaypalMockRepository {
       status,
       body === undefined ? null : JSON.stringify(body),
     ]);
+  }
+
+  /** Drops a request id's stored answers; how many there were. */
+  async deleteReplays(requestId: string): Promise<number> {
+    const rows = await returningRows<unknown>(
+      this.dataSource.manager,
+      `DELETE FROM paypal_mock_replays WHERE request_id = $1 RETURNING 1`,
+      [requestId],
+    );
+    return rows.length;
   }
 
   async insertTransmission(transmissionId: string, eventId: string, rawBody: string): Promise<void> {

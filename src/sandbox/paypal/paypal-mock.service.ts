@@ -1,14 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
 import { AuthorizationRow, CaptureRow, iso, money, OrderRow, positiveUsd, RefundRow } from './paypal-mock.rows';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
+import { Transactions } from '../../database/transactions';
 
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
@@ -18,7 +18,7 @@ import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 @Injectable()
 export class PaypalMockService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly webhooks: PaypalMockWebhooks,
     private readonly payments: PaypalMockPaymentsRepository,
@@ -26,7 +26,7 @@ export class PaypalMockService {
 
   // ---- Orders v2 ----
 
-  async createOrder(body: unknown, manager: EntityManager = this.dataSource.manager): Promise<OrderRow> {
+  async createOrder(body: unknown, manager: EntityManager = this.transactions.manager): Promise<OrderRow> {
     const order = body as {
       intent?: unknown;
       purchase_units?: unknown;
@@ -69,7 +69,7 @@ export class PaypalMockService {
       payer_id: `PAYER${randomBytes(4).toString('hex').toUpperCase()}`,
       address: { country_code: 'US' },
     };
-    const approved = await this.dataSource.transaction(async (manager) => {
+    const approved = await this.transactions.run(async (manager) => {
       const order = await this.payments.approveOrder(manager, id, payer);
       if (order) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, order));
       return order;
@@ -83,7 +83,7 @@ export class PaypalMockService {
   async authorizeOrder(
     base: string,
     id: string,
-    outer: EntityManager = this.dataSource.manager,
+    outer: EntityManager = this.transactions.manager,
   ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
     return outer.transaction(async (manager) => {
       const order = await this.payments.findOrder(id, manager, true);
@@ -205,7 +205,12 @@ export class PaypalMockService {
   }
 
   /** Captures all or part; `final_capture` (default true) closes the authorization. */
-  async capture(base: string, authorizationId: string, body: unknown, outer: EntityManager = this.dataSource.manager): Promise<CaptureRow> {
+  async capture(
+    base: string,
+    authorizationId: string,
+    body: unknown,
+    outer: EntityManager = this.transactions.manager,
+  ): Promise<CaptureRow> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
     return outer.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
@@ -235,7 +240,7 @@ export class PaypalMockService {
     });
   }
 
-  async void(base: string, authorizationId: string, outer: EntityManager = this.dataSource.manager): Promise<AuthorizationRow> {
+  async void(base: string, authorizationId: string, outer: EntityManager = this.transactions.manager): Promise<AuthorizationRow> {
     return outer.transaction(async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'CAPTURED' || authorization.status === 'PARTIALLY_CAPTURED') {
@@ -293,7 +298,7 @@ export class PaypalMockService {
     base: string,
     captureId: string,
     body: unknown,
-    outer: EntityManager = this.dataSource.manager,
+    outer: EntityManager = this.transactions.manager,
   ): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown } };
     return outer.transaction(async (manager) => {

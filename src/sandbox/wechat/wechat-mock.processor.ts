@@ -1,10 +1,8 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { wechatConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -12,6 +10,7 @@ import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../../payments/pro
 import { HandlesJobs } from '../../queues/job-handlers';
 import { wechatNotifyJobId } from '../../queues/job-ids';
 import { WechatMockService } from './wechat-mock.service';
+import { Transactions } from '../../database/transactions';
 
 interface Delivery {
   notification: { id: string };
@@ -34,7 +33,7 @@ export class WechatMockProcessor extends WorkerHost {
   constructor(
     private readonly wechat: WechatMockService,
     private readonly outbox: OutboxService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
   ) {
     super();
@@ -57,7 +56,7 @@ export class WechatMockProcessor extends WorkerHost {
       return { status, givenUp: true };
     }
     const next = delivery.attempt + 1;
-    await this.dataSource.transaction((manager) =>
+    await this.transactions.run((manager) =>
       this.outbox.write(manager, {
         queue: QUEUES.sandboxWechat,
         jobName: JOBS.sandboxWechat.deliverNotification,

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomInt, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { wechatConfig } from '../../config';
@@ -11,10 +10,12 @@ import { JOBS, QUEUES } from '../../queues/queue-names';
 import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
+import { SandboxKeysRepository } from '../sandbox-keys.repository';
 import { SandboxUrls } from '../sandbox-urls';
 import { aesGcmEncrypt } from '../../payments/providers/wechat/wechatpay-crypto';
 import { wechatNotifyJobId, wechatTransferSettleJobId } from '../../queues/job-ids';
 import { TransferRow, WechatMockRepository } from './wechat-mock.repository';
+import { Transactions } from '../../database/transactions';
 
 export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
 
@@ -49,17 +50,18 @@ export class WechatMockService {
   private identity?: Promise<SigningIdentity>;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly wallets: WechatMockRepository,
     private readonly outbox: OutboxService,
     private readonly faults: FaultsService,
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
     private readonly urls: SandboxUrls,
+    private readonly keys: SandboxKeysRepository,
   ) {}
 
   /** The platform's signing key and certificate (WeChat's side), made once and shared by every process. */
   platformIdentity(): Promise<SigningIdentity> {
-    this.identity ??= loadOrMakeIdentity(this.dataSource, WECHAT_PLATFORM_KEY_NAME, 'wechatpay.sandbox.yuanbridge.local').catch((error) => {
+    this.identity ??= loadOrMakeIdentity(this.keys, WECHAT_PLATFORM_KEY_NAME, 'wechatpay.sandbox.yuanbridge.local').catch((error) => {
       this.identity = undefined;
       throw error;
     });
@@ -95,7 +97,7 @@ export class WechatMockService {
     if (input.from === input.to) {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
     }
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const wallets = await this.wallets.lockWallets(manager, [input.from, input.to]);
       const from = wallets.find((w) => w.wechat_id === input.from);
       if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
@@ -127,7 +129,7 @@ export class WechatMockService {
 
   /** A PROCESSING transfer succeeds: the receiver is credited and notified, once. */
   async settleTransfer(transferId: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       const transfer = await this.wallets.succeed(manager, transferId);
       if (!transfer) return;
       await this.wallets.credit(manager, transfer.to_wechat_id, BigInt(transfer.amount_fen));
