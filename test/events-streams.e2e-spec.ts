@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { eventsConfig } from '../src/config';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { registerUser, TestUser } from './support/factories';
+import { createOperator, registerUser, TestUser } from './support/factories';
 import { Api, client } from './support/http';
 import { fixed, setReference, wechatId, withWallet } from './support/market';
 import { settling } from './support/settings';
@@ -320,6 +320,29 @@ describe('event streams: a heartbeat shortened for the test', () => {
     // The same user's stream opened with a token goes on.
     const beats = byToken.comments.length;
     await byToken.until(() => byToken.comments.length > beats + 2);
+  });
+
+  it('ends a suspended operator’s streams, as every request of theirs is refused; a suspended trader’s goes on', async () => {
+    const { api, test } = suite;
+    const suspended = await createOperator(test, api);
+    const other = await createOperator(test, api);
+    const trader = await registerUser(api, 'traveler');
+    const key = await api('POST', '/v1/me/api-keys', { token: suspended.token, body: { name: 'console' } });
+    expect(key.status).toBe(201);
+    const byToken = await openStream(test.baseUrl, '/v1/stream', { token: suspended.token });
+    const byKey = await openStream(test.baseUrl, '/v1/stream', { apiKey: key.body.key });
+    const traderStream = await openStream(test.baseUrl, '/v1/stream', { token: trader.token });
+    await byKey.until(() => byKey.comments.includes('keep-alive'));
+    await byToken.until(() => byToken.comments.includes('keep-alive'));
+    for (const id of [suspended.id, trader.id]) {
+      expect((await api('POST', `/v1/admin/users/${id}/suspend`, { token: other.token })).status).toBe(200);
+    }
+    const ended = (stream: { ended: Promise<void> }) =>
+      Promise.race([stream.ended.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]);
+    await eventually(() => ended(byToken));
+    await eventually(() => ended(byKey));
+    const beats = traderStream.comments.length;
+    await traderStream.until(() => traderStream.comments.length > beats + 2);
   });
 });
 
