@@ -157,6 +157,8 @@ class SseStream implements HeldStream {
     lastEventId: string | undefined,
     replay: AsyncIterable<StoredEvent[]>,
   ): void {
+    // Ended between its hold and now (the server shutting down, the subscriber dropping): the client reconnects.
+    if (this.closed) return;
     this.raw.on('close', () => this.cleanUp());
     // The client may have gone before the response began: then 'close' has come and gone.
     if (this.raw.destroyed || this.raw.socket?.destroyed) {
