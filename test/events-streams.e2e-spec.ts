@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { eventsConfig } from '../src/config';
+import { eventsConfig, redisConfig } from '../src/config';
+import { StreamHub } from '../src/notifications/streams/stream-hub';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { registerUser, TestUser } from './support/factories';
+import { createOperator, registerUser, TestUser } from './support/factories';
 import { Api, client } from './support/http';
 import { fixed, setReference, wechatId, withWallet } from './support/market';
 import { settling } from './support/settings';
 import { closeAllStreams, openStream, SseEvent } from './support/sse';
-import { eventually, startTestApp, TestApp } from './support/test-app';
+import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 import { startWorkerProcess, WorkerProcess } from './support/worker-process';
 
@@ -50,6 +53,38 @@ async function approvePaypal(api: Api, tradeId: string, traveler: TestUser): Pro
   expect(funding.status).toBe(201);
   await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
 }
+
+/**
+ * `count` ping events addressed to the user, recorded and fanned out (numbered) as the fan-out job would have done;
+ * each with `padBytes` of data.
+ */
+async function pingsFannedOut(db: Client, userId: string, count: number, padBytes = 0): Promise<string[]> {
+  const rows = await db.query(
+    `WITH event AS (
+       INSERT INTO events (id, type, data, stream_seq, fanned_out_at)
+       SELECT gen_random_uuid(), 'ping', jsonb_build_object('pad', repeat('x', $3)), nextval('events_stream_seq'), now()
+         FROM generate_series(1, $2) RETURNING id, stream_seq
+     ), recipient AS (INSERT INTO event_recipients (event_id, user_id, role) SELECT id, $1, 'traveler' FROM event)
+     SELECT id FROM event ORDER BY stream_seq`,
+    [userId, count, padBytes],
+  );
+  return rows.rows.map((row) => row.id);
+}
+
+/** A ping event addressed to the user, committed as if `agoMs` ago, not fanned out: no job was queued for it. */
+async function pingNotFannedOut(db: Client, userId: string, agoMs: number): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `WITH event AS (
+       INSERT INTO events (id, type, data, created_at) VALUES ($1, 'ping', '{}', now() - $3::int * interval '1 millisecond') RETURNING id
+     ) INSERT INTO event_recipients (event_id, user_id, role) SELECT id, $2, 'traveler' FROM event`,
+    [id, userId, agoMs],
+  );
+  return id;
+}
+
+const endedWithin = (stream: { ended: Promise<void> }, ms = 100) =>
+  Promise.race([stream.ended.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms))]);
 
 const WHOLE_TRADE = ['trade.created', 'trade.funded', 'trade.payout_sent', 'trade.releasing', 'trade.completed'];
 const typesOf = (events: SseEvent[], tradeId: string) => events.filter((e) => e.json?.data?.trade?.id === tradeId).map((e) => e.event);
@@ -223,6 +258,85 @@ describe('event streams', () => {
     expect(ids).not.toContain(seen.id);
   });
 
+  it('replays an event committed long after it was recorded, and every event missed, past the first thousand', async () => {
+    const { api, test, db } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const first = await openTrade(api, who);
+    const seen = await stream.waitFor('trade.created', first);
+    stream.close();
+    await stream.ended;
+    // Recorded ten minutes before the event the client saw (a long transaction), committed and fanned out only now.
+    const late = await pingNotFannedOut(db, who.traveler.id, 600_000);
+    const queue = test.app.get(QueueRegistry).get('events');
+    await queue.add('fan-out-event', { eventId: late }, { jobId: `fan-out-${late}` });
+    await eventually(async () => (await db.query(`SELECT fanned_out_at FROM events WHERE id = $1`, [late])).rows[0].fanned_out_at);
+    const missed = await pingsFannedOut(db, who.traveler.id, 1100);
+    const resumed = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token, lastEventId: seen.id });
+    await resumed.until((events) => events.some((e) => e.id === missed[missed.length - 1]), 20000);
+    const ids = resumed.events.map((e) => e.id);
+    expect(ids).toContain(late);
+    expect(ids.filter((id) => missed.includes(id!))).toEqual(missed);
+    expect(ids).not.toContain(seen.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('fans out again an event whose job was lost, once the sweep finds it, and marks it fanned out', async () => {
+    const { api, test, db } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const tradeId = await openTrade(api, who);
+    const created = await stream.waitFor('trade.created', tradeId);
+    // A recorded event's fan-out keeps trying, and marks the event once every sink took it.
+    const queue = test.app.get(QueueRegistry).get('events');
+    expect((await queue.getJob(`fan-out-${created.id}`))?.opts.attempts).toBe(1000);
+    await eventually(
+      async () => (await db.query(`SELECT fanned_out_at, stream_seq FROM events WHERE id = $1`, [created.id])).rows[0].fanned_out_at,
+    );
+
+    const lost = await pingNotFannedOut(db, who.traveler.id, 10 * 60_000);
+    for (const run of [1, 2]) {
+      const job = await queue.add('sweep-event-fan-out', {}, { jobId: `sweep-event-fan-out-test-${run}-${lost}` });
+      await completedJobResult(queue, job.id!);
+      await stream.until((events) => events.find((e) => e.id === lost));
+    }
+    const row = (await db.query(`SELECT fanned_out_at, stream_seq FROM events WHERE id = $1`, [lost])).rows[0];
+    expect(row.fanned_out_at).not.toBeNull();
+    expect(row.stream_seq).not.toBeNull();
+    // Sent once on the stream, though the sweep ran twice.
+    expect(stream.events.filter((e) => e.id === lost)).toHaveLength(1);
+  });
+
+  it('ends every open stream when the Redis subscriber drops; a reconnection replays what was committed meanwhile', async () => {
+    const { api, test } = suite;
+    const who = await parties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const first = await openTrade(api, who);
+    const seen = await stream.waitFor('trade.created', first);
+    const name = `${test.app.get<{ keyPrefix: string }>(redisConfig.KEY).keyPrefix}streams-subscriber`;
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const line = ((await redis.call('CLIENT', 'LIST')) as string).split('\n').find((l) => l.includes(` name=${name} `));
+      expect(line).toBeDefined();
+      await redis.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]);
+    } finally {
+      redis.disconnect();
+    }
+    await eventually(() => endedWithin(stream));
+    const second = await openTrade(api, who);
+    // Refused (503, Retry-After) until the subscription is back, then replayed from the last event seen.
+    const resumed = await eventually(async () => {
+      const again = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token, lastEventId: seen.id });
+      if (again.status === 200) return again;
+      await again.ended;
+      expect(again.status).toBe(503);
+      expect(JSON.parse(again.text())).toMatchObject({ code: 'service_unavailable' });
+      expect(Number(again.headers['retry-after'])).toBeGreaterThan(0);
+      return undefined;
+    });
+    await resumed.waitFor('trade.created', second);
+  });
+
   it('answers 404 on a trade’s stream to anyone but its parties and operators, and 401 without credentials', async () => {
     const { api, test } = suite;
     const who = await parties(api);
@@ -320,6 +434,79 @@ describe('event streams: a heartbeat shortened for the test', () => {
     // The same user's stream opened with a token goes on.
     const beats = byToken.comments.length;
     await byToken.until(() => byToken.comments.length > beats + 2);
+  });
+
+  it('ends a suspended operator’s streams, as every request of theirs is refused; a suspended trader’s goes on', async () => {
+    const { api, test } = suite;
+    const suspended = await createOperator(test, api);
+    const other = await createOperator(test, api);
+    const trader = await registerUser(api, 'traveler');
+    const key = await api('POST', '/v1/me/api-keys', { token: suspended.token, body: { name: 'console' } });
+    expect(key.status).toBe(201);
+    const byToken = await openStream(test.baseUrl, '/v1/stream', { token: suspended.token });
+    const byKey = await openStream(test.baseUrl, '/v1/stream', { apiKey: key.body.key });
+    const traderStream = await openStream(test.baseUrl, '/v1/stream', { token: trader.token });
+    await byKey.until(() => byKey.comments.includes('keep-alive'));
+    await byToken.until(() => byToken.comments.includes('keep-alive'));
+    for (const id of [suspended.id, trader.id]) {
+      expect((await api('POST', `/v1/admin/users/${id}/suspend`, { token: other.token })).status).toBe(200);
+    }
+    await eventually(() => endedWithin(byToken));
+    await eventually(() => endedWithin(byKey));
+    const beats = traderStream.comments.length;
+    await traderStream.until(() => traderStream.comments.length > beats + 2);
+  });
+});
+
+describe('event streams: a client that stops reading, and a server shutting down', () => {
+  const suite = useTestApp({ STREAM_MAX_BUFFERED_BYTES: '65536' });
+  afterAll(() => closeAllStreams());
+
+  it('cuts a stream whose client stopped reading once what waits for it passes the cap', async () => {
+    const { api, test, db } = suite;
+    const user = await registerUser(api, 'traveler');
+    const pings = await pingsFannedOut(db, user.id, 2000, 10_000);
+    const hub = test.app.get(StreamHub);
+    const url = new URL('/v1/stream', test.baseUrl);
+    let received = '';
+    let closed!: Promise<void>;
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = httpRequest(url, { headers: { authorization: `Bearer ${user.token}`, 'last-event-id': randomUUID() } }, (res) => {
+        // Not reading at first: the server's buffer for this client fills.
+        res.pause();
+        closed = new Promise<void>((done) => res.on('close', done));
+        res.on('error', () => undefined);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (received += chunk));
+        resolve(res.statusCode);
+        void eventually(async () => hub.size === 0, 20000).then(
+          () => res.resume(),
+          () => res.resume(),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    await eventually(async () => hub.size === 0, 20000);
+    // Once read, what was sent ends short of the replay: the client reconnects with the last id it got.
+    await closed;
+    const sent = received.split('\n').filter((line) => line.startsWith('id: '));
+    expect(sent.length).toBeLessThan(pings.length);
+  });
+
+  it('refuses a stream once the server is shutting down (503, Retry-After), so closing never waits on it', async () => {
+    const { api, test } = suite;
+    const user = await registerUser(api, 'traveler');
+    const open = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    expect(open.status).toBe(200);
+    await test.app.get(StreamHub).beforeApplicationShutdown();
+    await open.ended;
+    const late = await openStream(test.baseUrl, '/v1/stream', { token: user.token });
+    await late.ended;
+    expect(late.status).toBe(503);
+    expect(JSON.parse(late.text())).toMatchObject({ code: 'service_unavailable' });
+    expect(Number(late.headers['retry-after'])).toBeGreaterThan(0);
   });
 });
 

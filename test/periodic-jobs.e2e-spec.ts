@@ -31,6 +31,7 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     [QUEUES.housekeeping, JOBS.housekeeping.purgeEvents],
     [QUEUES.reconciliation, JOBS.reconciliation.reconcile],
     [QUEUES.webhooks, JOBS.webhooks.sweepDeliveries],
+    [QUEUES.events, JOBS.events.sweepFanOut],
   ];
   const registered = async () => {
     const queues = test.app.get(QueueRegistry);

@@ -7,6 +7,9 @@ describe('events configuration', () => {
       streamHeartbeatMs: 15000,
       retentionMs: 25 * 3600 * 1000,
       purgeEveryMs: 3600 * 1000,
+      fanOutSweepEveryMs: 60_000,
+      fanOutSweepAfterMs: 5 * 60_000,
+      streamMaxBufferedBytes: 1024 * 1024,
     });
   });
 

@@ -12,6 +12,12 @@ export interface EventsConfig {
   retentionMs: number;
   /** How often the purge of older events runs. */
   purgeEveryMs: number;
+  /** How often the fan-out sweep looks for events whose fan-out has not finished. */
+  fanOutSweepEveryMs: number;
+  /** How long after its recording an event not fanned out yet is queued again by the sweep (once per such period). */
+  fanOutSweepAfterMs: number;
+  /** How many bytes a stream may have waiting for a client that does not read before it is ended (it reconnects and replays). */
+  streamMaxBufferedBytes: number;
 }
 
 export function loadEventsConfig(env = process.env): EventsConfig {
@@ -21,6 +27,9 @@ export function loadEventsConfig(env = process.env): EventsConfig {
     streamHeartbeatMs: read.int('STREAM_HEARTBEAT_MS', 15000, { min: 50, max: 15000 }),
     retentionMs: read.int('EVENT_RETENTION_MS', 25 * HOUR, { min: 24 * HOUR }),
     purgeEveryMs: read.int('EVENT_PURGE_EVERY_MS', HOUR, { min: 1000 }),
+    fanOutSweepEveryMs: read.int('EVENT_FAN_OUT_SWEEP_EVERY_MS', 60_000, { min: 100 }),
+    fanOutSweepAfterMs: read.int('EVENT_FAN_OUT_SWEEP_AFTER_MS', 5 * 60_000, { min: 100 }),
+    streamMaxBufferedBytes: read.int('STREAM_MAX_BUFFERED_BYTES', 1024 * 1024, { min: 1024 }),
   });
 }
 

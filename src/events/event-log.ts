@@ -4,6 +4,7 @@ import { EntityManager } from 'typeorm';
 import { OutboxService } from '../outbox/outbox.service';
 import { fanOutEventJobId } from '../queues/job-ids';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { FAN_OUT_RETRY } from '../queues/retry-policies';
 import type { EventRecipient, EventType } from './event-types';
 import { EventsRepository } from './events.repository';
 
@@ -20,7 +21,8 @@ export interface EventToRecord {
 /**
  * The event log: what clients are told of (streams, webhooks) is recorded here, in the transaction of the change it
  * tells of, with the outbox row of its fan-out. A rolled-back change tells nobody; a committed one always reaches
- * the sinks (at least once: a sink may see it twice and deduplicates by its id).
+ * the sinks (at least once: a sink may see it twice and deduplicates by its id): the job keeps trying, and the
+ * fan-out sweep queues again an event its job left without `fanned_out_at`.
  */
 @Injectable()
 export class EventLog {
@@ -37,6 +39,7 @@ export class EventLog {
       jobName: JOBS.events.fanOutEvent,
       jobId: fanOutEventJobId(id),
       payload: { eventId: id },
+      retry: FAN_OUT_RETRY,
     });
     await this.events.insert(
       manager,

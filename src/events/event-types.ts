@@ -44,5 +44,7 @@ export interface RecordedEvent {
 /** An event as stored: with its data (no payment handle, no message text). */
 export interface StoredEvent extends RecordedEvent {
   seq: string;
+  /** Its place in commit order, taken at its fan-out (null until then): streams replay by it. */
+  streamSeq: string | null;
   data: Record<string, unknown>;
 }

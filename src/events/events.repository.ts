@@ -18,6 +18,7 @@ export interface NewEvent {
 interface EventRow {
   id: string;
   seq: string;
+  stream_seq: string | null;
   type: EventType;
   trade_id: string | null;
   dispute_id: string | null;
@@ -27,7 +28,7 @@ interface EventRow {
   recipients: { userId: string; role: EventRecipient['role'] }[];
 }
 
-const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
+const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.stream_seq::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
   coalesce((SELECT json_agg(json_build_object('userId', r.user_id, 'role', r.role) ORDER BY r.user_id)
               FROM event_recipients r WHERE r.event_id = e.id), '[]'::json) AS recipients`;
 
@@ -38,6 +39,7 @@ function toEvent(row: EventRow): StoredEvent {
   return {
     id: row.id,
     seq: row.seq,
+    streamSeq: row.stream_seq,
     type: row.type,
     tradeId: row.trade_id,
     disputeId: row.dispute_id,
@@ -77,35 +79,70 @@ export class EventsRepository {
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
-  /** When an event was recorded (for a replay from it); null when it is unknown or already purged. */
-  async createdAtOf(id: string): Promise<Date | null> {
-    const rows: { created_at: Date }[] = await this.dataSource.query(`SELECT created_at FROM events WHERE id = $1`, [id]);
-    return rows[0]?.created_at ?? null;
+  /**
+   * The event's place in commit order, taken once (the fan-out job, after the event's commit) and kept. One at a time
+   * (a transaction-scoped advisory lock, released after the commit is visible): numbers become visible in the order
+   * they are taken, so a replay after number N never misses an event numbered below N once N was seen.
+   */
+  async number(id: string): Promise<string | null> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('events_stream_seq'))`);
+      const rows: { stream_seq: string }[] = await manager.query(
+        `UPDATE events SET stream_seq = nextval('events_stream_seq') WHERE id = $1 AND stream_seq IS NULL RETURNING stream_seq::text`,
+        [id],
+      );
+      return rows[0]?.stream_seq ?? null;
+    });
+  }
+
+  /** Every sink took the event: the fan-out sweep leaves it alone. */
+  async markFannedOut(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE events SET fanned_out_at = now() WHERE id = $1 AND fanned_out_at IS NULL`, [id]);
+  }
+
+  /** Events recorded more than `graceMs` ago whose fan-out has not finished (its job lost, or still retrying). */
+  async notFannedOut(graceMs: number, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM events WHERE fanned_out_at IS NULL AND created_at < now() - $1::double precision * interval '1 millisecond'
+        ORDER BY created_at LIMIT $2`,
+      [graceMs, limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Where a replay after this event starts (its `stream_seq`); null when it is unknown, purged or not numbered yet. */
+  async streamSeqOf(id: string): Promise<string | null> {
+    const rows: { stream_seq: string | null }[] = await this.dataSource.query(
+      `SELECT stream_seq::text AS stream_seq FROM events WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.stream_seq ?? null;
   }
 
   /**
-   * The newest `limit` events addressed to the user, recorded since `since` (all of the replay window when null),
-   * oldest first.
+   * A page of the replay: up to `limit` events addressed to the user, numbered after `after` (`'0'`: from the start)
+   * and recorded within the replay window, in `stream_seq` order. Events not numbered yet are not in it: they are
+   * published when they are.
    */
-  async replayForUser(userId: string, since: Date | null, limit: number): Promise<StoredEvent[]> {
+  async replayForUser(userId: string, after: string, limit: number): Promise<StoredEvent[]> {
     const rows: EventRow[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM event_recipients mine JOIN events e ON e.id = mine.event_id
-        WHERE mine.user_id = $1 AND e.created_at > now() - ${REPLAY_WINDOW} AND ($2::timestamptz IS NULL OR e.created_at >= $2)
-        ORDER BY e.seq DESC LIMIT $3`,
-      [userId, since, limit],
+        WHERE mine.user_id = $1 AND e.stream_seq > $2::bigint AND e.created_at > now() - ${REPLAY_WINDOW}
+        ORDER BY e.stream_seq LIMIT $3`,
+      [userId, after, limit],
     );
-    return rows.reverse().map(toEvent);
+    return rows.map(toEvent);
   }
 
   /** The same for one trade's events. */
-  async replayForTrade(tradeId: string, since: Date | null, limit: number): Promise<StoredEvent[]> {
+  async replayForTrade(tradeId: string, after: string, limit: number): Promise<StoredEvent[]> {
     const rows: EventRow[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM events e
-        WHERE e.trade_id = $1 AND e.created_at > now() - ${REPLAY_WINDOW} AND ($2::timestamptz IS NULL OR e.created_at >= $2)
-        ORDER BY e.seq DESC LIMIT $3`,
-      [tradeId, since, limit],
+        WHERE e.trade_id = $1 AND e.stream_seq > $2::bigint AND e.created_at > now() - ${REPLAY_WINDOW}
+        ORDER BY e.stream_seq LIMIT $3`,
+      [tradeId, after, limit],
     );
-    return rows.reverse().map(toEvent);
+    return rows.map(toEvent);
   }
 
   /** Deletes up to `limit` events older than `olderThanMs` (their recipients go with them); answers how many. */

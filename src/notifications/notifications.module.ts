@@ -3,6 +3,7 @@ import { EVENT_SINKS, eventSinksProvider } from '../events/event-sinks';
 import { UsersModule } from '../users/users.module';
 import { EnvelopeBuilder } from './envelopes';
 import { FanOutProcessor } from './fan-out.processor';
+import { FanOutScheduler, FanOutSweep } from './fan-out-sweep';
 import { EventStreams } from './streams/event-streams.service';
 import { StreamHub } from './streams/stream-hub';
 import { StreamLimiter } from './streams/stream-limiter';
@@ -33,7 +34,7 @@ export class NotificationsModule {
         StreamHub,
         StreamLimiter,
         EventStreams,
-        ...(options.workers ? [FanOutProcessor] : []),
+        ...(options.workers ? [FanOutProcessor, FanOutSweep, FanOutScheduler] : []),
       ],
       exports: [EnvelopeBuilder, EVENT_SINKS],
     };

@@ -8,6 +8,7 @@ describe('job ids', () => {
     [ids.payoutDeadlineJobId('t1'), 'deadline-t1-payout'],
     [ids.extendedDeadlineJobId('t1', 'payout', at), 'deadline-t1-payout-extended-1700000000000'],
     [ids.fanOutEventJobId('e1'), 'fan-out-e1'],
+    [ids.fanOutEventSweepJobId('e1', 7), 'fan-out-e1-sweep-7'],
     [ids.expireRequestJobId('r1'), 'expire-request-r1'],
     [ids.checkFundingJobId('t1', 'poll'), 'check-funding-t1-poll'],
     [ids.settleJobId('t1', 'releasing'), 'settle-t1-releasing'],

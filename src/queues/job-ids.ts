@@ -24,6 +24,11 @@ export function fanOutEventJobId(eventId: string): string {
   return `fan-out-${eventId}`;
 }
 
+/** An event still not fanned out, queued again by the sweep: once per sweep period (`round`), past a failed copy. */
+export function fanOutEventSweepJobId(eventId: string, round: number): string {
+  return `${fanOutEventJobId(eventId)}-sweep-${round}`;
+}
+
 /** A request's expiry. */
 export function expireRequestJobId(requestId: string): string {
   return `expire-request-${requestId}`;

@@ -111,6 +111,8 @@ export const JOBS = {
   events: {
     /** One recorded event handed to every sink; its id is `fan-out-<eventId>`. Sinks deduplicate a retried run. */
     fanOutEvent: 'fan-out-event',
+    /** Periodic: queues again the events whose fan-out has not finished after EVENT_FAN_OUT_SWEEP_AFTER_MS. */
+    sweepFanOut: 'sweep-event-fan-out',
   },
 } as const;
 

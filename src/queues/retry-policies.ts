@@ -35,6 +35,12 @@ export function keepVerifying(providerPollEveryMs: number): { attempts: number; 
   return { attempts: 10000, backoffMs: providerPollEveryMs, backoffType: 'fixed' };
 }
 
+/**
+ * An event's fan-out: every 5 s for over an hour (a sink's Redis or database away). Nobody is told of a change
+ * until it runs; the fan-out sweep queues it again past that.
+ */
+export const FAN_OUT_RETRY: JobRetryOptions = keepTrying(5000);
+
 /** An operator's reconciliation run waits its turn behind one under way: every second, for two minutes. */
 export const RECONCILE_NOW_RETRY: JobRetryOptions = { attempts: 120, backoffMs: 1000, backoffType: 'fixed' };
 

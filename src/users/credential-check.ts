@@ -8,8 +8,9 @@ import { hashApiKey } from './users.service';
 
 /**
  * Whether the credentials a long-lived request (an event stream) was authenticated with are still accepted, for
- * the same user, as the strategies would accept them now: a token not expired whose account still exists, an API
- * key neither revoked nor expired. A stream whose credentials lapse is closed (its client signs in again).
+ * the same user, as the strategies and the AuthorizationGuard would accept them now: a token not expired whose account
+ * still exists, an API key neither revoked nor expired, and never a suspended operator's (who may not act at all; a
+ * suspended trader still follows their live trades). A stream whose credentials lapse is closed.
  */
 @Injectable()
 export class CredentialCheck {
@@ -31,10 +32,16 @@ export class CredentialCheck {
         return false;
       }
       if (subject !== user.id) return false;
-      return (await this.principals.get(user.id, (id) => this.users.findPrincipal(id))) !== null;
+      return accepted(await this.principals.get(user.id, (id) => this.users.findPrincipal(id)));
     }
     const key = headers['x-api-key'];
     if (typeof key !== 'string') return false;
-    return (await this.users.findPrincipalByApiKeyHash(hashApiKey(key)))?.id === user.id;
+    const owner = await this.users.findPrincipalByApiKeyHash(hashApiKey(key));
+    return owner?.id === user.id && accepted(owner);
   }
+}
+
+/** As the AuthorizationGuard decides: a suspended operator is refused everything. */
+function accepted(principal: Pick<AuthUser, 'role' | 'suspended'> | null): boolean {
+  return principal !== null && !(principal.suspended && principal.role === 'operator');
 }

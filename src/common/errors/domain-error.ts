@@ -13,7 +13,7 @@ export interface FieldError {
  */
 export class DomainError extends Error {
   readonly status: number;
-  /** For a 429: when to come back, sent as `Retry-After`. */
+  /** For a 429 or a 503: when to come back, sent as `Retry-After`. */
   retryAfterSeconds?: number;
 
   constructor(
@@ -34,6 +34,13 @@ export class DomainError extends Error {
   /** 429 `rate_limited`, with the seconds until the limit lets the caller through again (`Retry-After`). */
   static rateLimited(detail: string, retryAfterSeconds: number): DomainError {
     const error = new DomainError('rate_limited', detail);
+    error.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    return error;
+  }
+
+  /** 503 `service_unavailable`, with the seconds after which to try again (`Retry-After`). */
+  static unavailable(detail: string, retryAfterSeconds: number): DomainError {
+    const error = new DomainError('service_unavailable', detail);
     error.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
     return error;
   }

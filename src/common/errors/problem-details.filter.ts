@@ -41,7 +41,8 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   if (unexpected) {
     logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
   }
-  if (status === 429) setRetryAfter(reply, (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds);
+  const retryAfter = (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (status === 429 || (status === 503 && typeof retryAfter === 'number')) setRetryAfter(reply, retryAfter);
   const path = request.url.split('?')[0];
   const foreign = foreignErrorFormatFor(path);
   if (foreign) {

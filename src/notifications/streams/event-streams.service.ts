@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
@@ -18,15 +19,15 @@ import type { PublishedEvent } from './stream-sink';
 export type StreamScope = { kind: 'user' } | { kind: 'trade'; tradeId: string; role: EnvelopeViewer['role'] };
 
 /**
- * How far before the last event a client saw its replay starts. An event's `created_at` (and `seq`) is taken when its
- * transaction writes it, not when it commits: a transaction that began before the last event's, and committed after
- * it was sent, holds an event the client never saw that sorts before it. Replaying from a minute earlier (no
- * transaction of the service stays open that long: none is held across an outside call) sends such events, and
- * sends again some the client had: delivery is at least once, and clients deduplicate by `id` (API.md).
+ * A replay follows `stream_seq`, not `created_at` or `seq`: those are taken when the event's transaction writes it,
+ * and a transaction that commits late (however late) would hold an event sorting before one the client already saw.
+ * `stream_seq` is taken by the fan-out after the commit, one at a time, and an event is published live only once it
+ * has one: everything a client may have seen before `Last-Event-ID` is numbered below it, and everything numbered
+ * after it is replayed (within the 24 hours API.md promises), a page at a time, the next page read once the client
+ * took the last. An event not numbered yet is in no replay; the stream is subscribed before the first page is read,
+ * so it arrives live when its fan-out publishes it. Delivery is at least once (clients deduplicate by `id`).
  */
-const REPLAY_MARGIN_MS = 60_000;
-/** The most events one reconnection replays (the newest ones). */
-const REPLAY_LIMIT = 1000;
+const REPLAY_PAGE = 100;
 /** How many sent ids a stream remembers, to skip an event published twice (a retried fan-out) or replayed and live. */
 const REMEMBERED_IDS = 5000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -66,6 +67,7 @@ export class EventStreams {
         logger: this.logger,
         // At each heartbeat: a stream ends once its token expires or its API key is revoked, as a request would be refused.
         stillAccepted: () => this.credentials.stillAccepted(request.headers, caller),
+        maxBufferedBytes: this.config.streamMaxBufferedBytes,
       },
       reply.raw,
       caller.id,
@@ -93,18 +95,26 @@ export class EventStreams {
       },
       this.config.streamHeartbeatMs,
       lastEventId,
-      () => this.replay(caller.id, scope, lastEventId),
+      this.replay(caller.id, scope, lastEventId),
     );
   }
 
-  /** What a client reconnecting with `Last-Event-ID` missed, up to 24 hours back (all of it when the id is unknown). */
-  private async replay(userId: string, scope: StreamScope, lastEventId: string | undefined): Promise<StoredEvent[]> {
-    if (lastEventId === undefined) return [];
-    const last = UUID.test(lastEventId) ? await this.events.createdAtOf(lastEventId) : null;
-    const since = last ? new Date(last.getTime() - REPLAY_MARGIN_MS) : null;
-    return scope.kind === 'trade'
-      ? this.events.replayForTrade(scope.tradeId, since, REPLAY_LIMIT)
-      : this.events.replayForUser(userId, since, REPLAY_LIMIT);
+  /**
+   * What a client reconnecting with `Last-Event-ID` missed, up to 24 hours back (all of it when the id is unknown,
+   * purged or not numbered yet), page by page in `stream_seq` order.
+   */
+  private async *replay(userId: string, scope: StreamScope, lastEventId: string | undefined): AsyncGenerator<StoredEvent[]> {
+    if (lastEventId === undefined) return;
+    let after = (UUID.test(lastEventId) ? await this.events.streamSeqOf(lastEventId) : null) ?? '0';
+    for (;;) {
+      const page =
+        scope.kind === 'trade'
+          ? await this.events.replayForTrade(scope.tradeId, after, REPLAY_PAGE)
+          : await this.events.replayForUser(userId, after, REPLAY_PAGE);
+      if (page.length > 0) yield page;
+      if (page.length < REPLAY_PAGE) return;
+      after = page[page.length - 1].streamSeq!;
+    }
   }
 }
 
@@ -114,12 +124,15 @@ interface StreamDeps {
   envelopes: EnvelopeBuilder;
   logger: Logger;
   stillAccepted: () => Promise<boolean>;
+  maxBufferedBytes: number;
 }
 
 /** One open stream: its writes in order (the replay first, then live events), its heartbeat, its clean-up. */
 class SseStream implements HeldStream {
   private readonly sent = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
+  /** Sends waiting in `chain`. */
+  private pending = 0;
   /** Events offered before the response began: sent after the replay. */
   private early?: PublishedEvent[] = [];
   private closed = false;
@@ -142,8 +155,10 @@ class SseStream implements HeldStream {
     headers: Record<string, string | number | string[]>,
     heartbeatMs: number,
     lastEventId: string | undefined,
-    replay: () => Promise<StoredEvent[]>,
+    replay: AsyncIterable<StoredEvent[]>,
   ): void {
+    // Ended between its hold and now (the server shutting down, the subscriber dropping): the client reconnects.
+    if (this.closed) return;
     this.raw.on('close', () => this.cleanUp());
     // The client may have gone before the response began: then 'close' has come and gone.
     if (this.raw.destroyed || this.raw.socket?.destroyed) {
@@ -156,9 +171,14 @@ class SseStream implements HeldStream {
     this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
     this.heartbeat.unref();
     this.enqueue(async () => {
-      for (const event of await replay()) {
-        const role = this.roleFor(event);
-        if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
+      for await (const page of replay) {
+        for (const event of page) {
+          const role = this.roleFor(event);
+          if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
+        }
+        if (this.closed) return;
+        // The next page once the client took this one: a long replay to a slow client is not held in memory.
+        if (this.raw.writableNeedDrain) await Promise.race([once(this.raw, 'drain'), this.cleaned]);
       }
     });
     const early = this.early ?? [];
@@ -213,13 +233,31 @@ class SseStream implements HeldStream {
   }
 
   private enqueue(work: () => Promise<void>): void {
+    // Events waiting behind a replay the client is slow to take are bounded too.
+    if (++this.pending > REMEMBERED_IDS) {
+      this.deps.logger.warn({ streamId: this.streamId }, 'A stream’s client fell too far behind; the stream was cut');
+      this.raw.destroy();
+      this.cleanUp();
+      return;
+    }
     this.chain = this.chain
       .then(() => (this.closed ? undefined : work()))
-      .catch((error: unknown) => this.warn(error, 'An event could not be sent on a stream'));
+      .catch((error: unknown) => this.warn(error, 'An event could not be sent on a stream'))
+      .finally(() => (this.pending -= 1));
   }
 
+  /**
+   * A client that stops reading must not grow this process's memory: past `maxBufferedBytes` waiting to be sent,
+   * the connection is cut (the client reconnects with `Last-Event-ID` and is replayed what it missed).
+   */
   private write(text: string): void {
-    if (!this.closed && !this.raw.writableEnded) this.raw.write(text);
+    if (this.closed || this.raw.writableEnded) return;
+    this.raw.write(text);
+    if (this.raw.writableLength > this.deps.maxBufferedBytes) {
+      this.deps.logger.warn({ streamId: this.streamId }, 'A stream’s client was not reading; the stream was cut');
+      this.raw.destroy();
+      this.cleanUp();
+    }
   }
 
   private cleanUp(): void {

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { Redis } from 'ioredis';
-import { safeErrorForLog } from '../../common/errors';
+import { DomainError, safeErrorForLog } from '../../common/errors';
 import { redisConfig } from '../../config';
 import { redisOptions } from '../../redis/redis.module';
 import { PublishedEvent, streamChannel } from './stream-sink';
@@ -14,10 +14,17 @@ export interface HeldStream {
   end(): Promise<void>;
 }
 
+/** When a client refused for a subscriber away, or a server closing, tries again. */
+const RETRY_AFTER_SECONDS = 2;
+
 /**
  * The streams this API process holds, and its one subscriber connection to Redis (a subscribed connection can do
  * nothing else, so it is its own). Whatever process committed an event, its fan-out publishes it, and every hub
  * hears it and offers it to its streams. Connected at the first stream, so a worker process holds no subscriber.
+ *
+ * Pub/sub keeps nothing for a subscriber that is away: when the connection drops, every stream held ends (its
+ * client reconnects with `Last-Event-ID` and is replayed what was published meanwhile), and no stream is held until
+ * the subscription is back. Nor once the application is shutting down: a stream held then would never be ended.
  */
 @Injectable()
 export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -25,12 +32,18 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
   private readonly streams = new Set<HeldStream>();
   private subscriber?: Redis;
   private subscribed?: Promise<void>;
+  /** Subscribed now: every event published is heard. */
+  private listening = false;
+  private closing = false;
 
   constructor(@Inject(redisConfig.KEY) private readonly config: ConfigType<typeof redisConfig>) {}
 
   /** Holds a stream; once this resolves, every event published from now on is offered to it. */
   async hold(stream: HeldStream): Promise<void> {
+    if (this.closing) throw DomainError.unavailable('The server is shutting down; reconnect', RETRY_AFTER_SECONDS);
     await this.subscribe();
+    if (this.closing) throw DomainError.unavailable('The server is shutting down; reconnect', RETRY_AFTER_SECONDS);
+    if (!this.listening) throw DomainError.unavailable('Event streams are reconnecting; try again shortly', RETRY_AFTER_SECONDS);
     this.streams.add(stream);
   }
 
@@ -44,7 +57,8 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
 
   /** Streams end before the HTTP server closes: an open response would keep `app.close()` waiting for ever. */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.streams].map((stream) => stream.end()));
+    this.closing = true;
+    await this.endAll();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -62,13 +76,40 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
   }
 
   private async connect(): Promise<void> {
-    // No retry limit on a subscriber: ioredis reconnects and subscribes again by itself (events published while it
-    // was away reach a client that reconnects with Last-Event-ID).
-    const subscriber = new Redis({ ...redisOptions(this.config), maxRetriesPerRequest: null });
+    // No retry limit on a subscriber: ioredis reconnects by itself; streams are held again once it has subscribed.
+    const subscriber = new Redis({
+      ...redisOptions(this.config),
+      maxRetriesPerRequest: null,
+      connectionName: `${this.config.keyPrefix}streams-subscriber`,
+    });
     subscriber.on('error', (error) => this.logger.warn({ error: safeErrorForLog(error) }, 'The streams’ Redis subscriber failed'));
     subscriber.on('message', (_channel: string, message: string) => this.dispatch(message));
+    for (const lost of ['close', 'reconnecting', 'end']) subscriber.on(lost, () => this.lost());
+    // After a reconnection (ioredis subscribes again by itself, without waiting): listening once that is confirmed.
+    subscriber.on('ready', () => {
+      if (this.subscriber === subscriber && !this.listening) void this.listen(subscriber).catch(() => undefined);
+    });
     this.subscriber = subscriber;
+    await this.listen(subscriber);
+  }
+
+  private async listen(subscriber: Redis): Promise<void> {
     await subscriber.subscribe(streamChannel(this.config));
+    if (subscriber.status === 'ready') this.listening = true;
+  }
+
+  /** The subscriber dropped: whatever is published until it is back is never heard, so every stream ends now. */
+  private lost(): void {
+    const wasListening = this.listening;
+    this.listening = false;
+    if (wasListening && this.streams.size > 0) {
+      this.logger.warn({ streams: this.streams.size }, 'The streams’ Redis subscriber dropped; open streams end and their clients replay');
+    }
+    void this.endAll();
+  }
+
+  private async endAll(): Promise<void> {
+    await Promise.all([...this.streams].map((stream) => stream.end()));
   }
 
   private dispatch(message: string): void {
