@@ -384,7 +384,16 @@ describe('Trade ratings (HTTP)', () => {
             rate(opened.traveler, opened.trade.id, { score: 4, comment: COMMENT }),
           ),
         ]);
-        expect([deletion.status, deletion.body.code, deletion.body.detail]).toEqual([200, undefined, undefined]);
+        // A provider's late callback on the ended trade runs a settlement check that holds the trade's claim for a
+        // moment (money-owed.ts), answered 409 live_trades; the deletion is then asked again once it has let go.
+        const deleted =
+          deletion.status === 409 && deletion.body.code === 'live_trades'
+            ? await eventually(async () => {
+                const again = await deleteAccount(opened.traveler);
+                return again.status === 409 && again.body.code === 'live_trades' ? undefined : again;
+              }, 30000)
+            : deletion;
+        expect([deleted.status, deleted.body.code, deleted.body.detail]).toEqual([200, undefined, undefined]);
         await expectNoCommentSurvives(opened, rating);
       }
     });
