@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { signPayload, verifyPayload } from '../src/common/crypto/hmac-signature';
 import { WebhookSink } from '../src/notifications/webhooks/webhook-sink';
-import { webhookDeliveryJobId } from '../src/queues/job-ids';
+import { WebhookSweep } from '../src/notifications/webhooks/webhook-sweep';
+import { webhookDeliveryJobId, webhookDeliverySweepJobId } from '../src/queues/job-ids';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
@@ -493,6 +494,38 @@ describe('client webhooks: retries, failures and disabling', () => {
     }
     expect(await settled(deliveryId)).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(hooks.at('/lost')).toHaveLength(1);
+  });
+
+  it('leaves a late delivery whose job is still running to that job', async () => {
+    hooks.behaviours.set('/busy', 'hang');
+    const endpoint = await create('/busy');
+    const delivery = (await ping(endpoint.id)).body;
+    await eventually(async () => hooks.at('/busy').length === 1);
+    // Long past its due time while its first attempt still waits on the receiver.
+    await test.app
+      .get(DataSource)
+      .query(`UPDATE webhook_deliveries SET created_at = now() - interval '1 hour' WHERE id = $1`, [delivery.id]);
+    const queue = test.app.get(QueueRegistry).get(QUEUES.webhooks);
+    expect(await (await queue.getJob(webhookDeliveryJobId(delivery.id)))!.getState()).toBe('active');
+    expect((await test.app.get(WebhookSweep).sweep()).requeued).toBe(0);
+    expect(await queue.getJob(webhookDeliverySweepJobId(delivery.id, 0))).toBeUndefined();
+    hooks.hanging.pop()!.writeHead(200).end();
+    expect(await settled(delivery.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(hooks.at('/busy')).toHaveLength(1);
+  });
+
+  it('fails a delivery whose last attempt met an unexpected error, and counts it toward disabling', async () => {
+    const endpoint = await create('/broken');
+    // A secret that no longer decrypts: every attempt throws before any request is made.
+    await test.app
+      .get(DataSource)
+      .query(`UPDATE webhook_endpoints SET secret_ciphertext = 'not-a-ciphertext' WHERE id = $1`, [endpoint.id]);
+    const delivery = (await ping(endpoint.id)).body;
+    expect(await settled(delivery.id)).toMatchObject({ status: 'failed', lastError: 'The attempt could not be made' });
+    const second = (await ping(endpoint.id)).body;
+    expect(await settled(second.id)).toMatchObject({ status: 'failed' });
+    expect(await endpointOf(endpoint.id)).toMatchObject({ enabled: false });
+    expect(hooks.at('/broken')).toHaveLength(0);
   });
 
   it('purges finished deliveries past the retention, then deleted endpoints with no log left', async () => {

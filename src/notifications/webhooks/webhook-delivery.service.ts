@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { signPayload } from '../../common/crypto/hmac-signature';
+import { safeErrorForLog } from '../../common/errors';
 import { webhooksConfig } from '../../config';
 import { webhookRetryDelayMs } from '../../queues/retry-policies';
 import { Envelope, EnvelopeBuilder } from '../envelopes';
@@ -39,8 +40,27 @@ export class WebhookDeliveryService {
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
   ) {}
 
-  /** Throws DeliveryAttemptFailed when the attempt failed and another follows. */
+  /**
+   * Throws DeliveryAttemptFailed when the attempt failed and another follows. An unexpected error is thrown too,
+   * for BullMQ to retry, except on the job's last attempt: then the delivery has failed (counted toward disabling
+   * the endpoint), rather than stay pending with no job left.
+   */
   async attempt(deliveryId: string, job: AttemptContext): Promise<AttemptResult> {
+    try {
+      return await this.tryOnce(deliveryId, job);
+    } catch (error) {
+      if (error instanceof DeliveryAttemptFailed || job.attemptsMade + 1 < job.attempts) throw error;
+      this.logger.error({ deliveryId, error: safeErrorForLog(error) }, 'Webhook delivery failed on an unexpected error');
+      await this.webhooks.markFailed(
+        deliveryId,
+        { statusCode: null, error: 'The attempt could not be made' },
+        this.config.disableAfterFailures,
+      );
+      return 'failed';
+    }
+  }
+
+  private async tryOnce(deliveryId: string, job: AttemptContext): Promise<AttemptResult> {
     const target = await this.webhooks.target(deliveryId);
     if (!target || target.status !== 'pending') return 'done';
     if (target.endpointDeleted || !target.secret) return this.abandon(deliveryId, 'The endpoint was deleted');
