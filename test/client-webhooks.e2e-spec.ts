@@ -5,7 +5,9 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { signPayload, verifyPayload } from '../src/common/crypto/hmac-signature';
+import { RESPONSE_CONTEXT } from '../src/idempotency/idempotency.interceptor';
 import { WebhookSink } from '../src/notifications/webhooks/webhook-sink';
 import { WebhookSweep } from '../src/notifications/webhooks/webhook-sweep';
 import { webhookDeliveryJobId, webhookDeliverySweepJobId } from '../src/queues/job-ids';
@@ -129,6 +131,30 @@ describe('client webhooks', () => {
     expect((await api('DELETE', `/v1/webhooks/endpoints/${created.body.id}`, { token: alice.token })).status).toBe(404);
     expect((await api('POST', `/v1/webhooks/endpoints/${created.body.id}/ping`, { token: alice.token })).status).toBe(404);
     await api('DELETE', `/v1/webhooks/endpoints/${all.body.id}`, { token: alice.token });
+  });
+
+  it('registers once under an Idempotency-Key, and a replay answers without the secret, which is not stored', async () => {
+    const dave = await registerUser(api, 'traveler', 'dave');
+    const send = () =>
+      api('POST', '/v1/webhooks/endpoints', {
+        token: dave.token,
+        body: { url: hooks.url('/once') },
+        headers: { 'idempotency-key': 'hook-1' },
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const { secret, ...shown } = first.body;
+    expect(secret).toMatch(/^whsec_/);
+    const replay = await send();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(shown);
+    expect(replay.text).not.toContain(secret);
+    expect((await api('GET', '/v1/webhooks/endpoints', { token: dave.token })).body.data).toHaveLength(1);
+    const [stored] = await test.app
+      .get(DataSource)
+      .query(`SELECT response_ciphertext AS ciphertext, response_key_id AS "keyId" FROM idempotency_keys WHERE owner_id = $1`, [dave.id]);
+    expect(test.app.get(FieldEncryption).decrypt(stored, RESPONSE_CONTEXT)).not.toContain(secret);
   });
 
   it('refuses event types API.md does not name, and more endpoints than the cap', async () => {
