@@ -575,3 +575,58 @@ describe('client webhooks: retries, failures and disabling', () => {
     expect(await endpointOf(kept.id)).toMatchObject({ enabled: true });
   });
 });
+
+describe('client webhooks: an endpoint’s share of the delivery slots', () => {
+  let test: TestApp;
+  let api: Api;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+
+  beforeAll(async () => {
+    hooks = await receiver();
+    test = await startTestApp({
+      ...ALLOWED,
+      WEBHOOK_CONCURRENCY: '3',
+      WEBHOOK_CONCURRENCY_PER_ENDPOINT: '2',
+      WEBHOOK_ENDPOINT_BUSY_DELAY_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+    });
+    api = client(test.baseUrl);
+  }, 60000);
+
+  afterAll(async () => {
+    await hooks?.close();
+    await test?.close();
+  });
+
+  it('holds a dead receiver with many deliveries to its share, so another endpoint is still delivered', async () => {
+    hooks.behaviours.set('/dead', 'hang');
+    const mallory = await registerUser(api, 'traveler', 'mallory');
+    const dead = (await api('POST', '/v1/webhooks/endpoints', { token: mallory.token, body: { url: hooks.url('/dead') } })).body;
+    const pings: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      pings.push((await api('POST', `/v1/webhooks/endpoints/${dead.id}/ping`, { token: mallory.token })).body.id);
+    }
+    await eventually(async () => hooks.at('/dead').length === 2);
+
+    const nina = await registerUser(api, 'counterparty', 'nina');
+    const healthy = (await api('POST', '/v1/webhooks/endpoints', { token: nina.token, body: { url: hooks.url('/healthy') } })).body;
+    await api('POST', `/v1/webhooks/endpoints/${healthy.id}/ping`, { token: nina.token });
+    await eventually(async () => hooks.at('/healthy').length === 1);
+    // Delivered while the dead receiver's two attempts still hang, and none of its other four was sent.
+    expect(hooks.at('/dead')).toHaveLength(2);
+    expect(hooks.hanging.filter((response) => !response.writableEnded)).toHaveLength(2);
+    const waiting = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+    expect(waiting.map((d: { status: string; attempts: number }) => [d.status, d.attempts])).toEqual(Array(6).fill(['pending', 0]));
+
+    // Its receiver back: every delivery goes, each on one attempt (waiting for a place counted none).
+    hooks.behaviours.set('/dead', 'ok');
+    for (const response of hooks.hanging) response.writeHead(200).end();
+    await eventually(async () => {
+      const data = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+      return data.every((d: { status: string }) => d.status === 'delivered') && data;
+    });
+    const done = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+    expect(done.map((d: { id: string; attempts: number }) => [d.id, d.attempts]).sort()).toEqual(pings.map((id) => [id, 1]).sort());
+    expect(hooks.at('/dead')).toHaveLength(6);
+  });
+});
