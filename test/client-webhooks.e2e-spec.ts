@@ -522,6 +522,38 @@ describe('client webhooks: retries, failures and disabling', () => {
     expect(hooks.at('/lost')).toHaveLength(1);
   });
 
+  it('records a last failure racing the endpoint’s deletion with the account in the same lock order: no deadlock', async () => {
+    const db = test.app.get(DataSource);
+    hooks.behaviours.set('/doomed', (count) => (count <= 2 ? 'fail' : 'hang'));
+    const endpoint = await create('/doomed');
+    const delivery = (await ping(endpoint.id)).body;
+    await eventually(async () => hooks.at('/doomed').length === 3);
+    // The account's deletion, as far as its endpoint's row: the cascade to the deliveries comes after.
+    const deletion = db.createQueryRunner();
+    await deletion.connect();
+    try {
+      await deletion.startTransaction();
+      await deletion.query(`SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, [endpoint.id]);
+      hooks.hanging.pop()!.writeHead(500).end();
+      // The last attempt's bookkeeping now waits for the endpoint.
+      await eventually(async () => {
+        const [row] = await db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return row.n === 1;
+      });
+      // It has not taken the delivery's row meanwhile: the cascade below would wait on it, each on the other.
+      await deletion.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE NOWAIT`, [delivery.id]);
+      await deletion.query(`DELETE FROM webhook_endpoints WHERE id = $1`, [endpoint.id]);
+      await deletion.commitTransaction();
+    } finally {
+      if (deletion.isTransactionActive) await deletion.rollbackTransaction();
+      await deletion.release();
+    }
+    const [left] = await db.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE id = $1`, [delivery.id]);
+    expect(left.n).toBe(0);
+  });
+
   it('leaves a late delivery whose job is still running to that job', async () => {
     hooks.behaviours.set('/busy', 'hang');
     const endpoint = await create('/busy');
