@@ -5,9 +5,12 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { signPayload, verifyPayload } from '../src/common/crypto/hmac-signature';
+import { RESPONSE_CONTEXT } from '../src/idempotency/idempotency.interceptor';
 import { WebhookSink } from '../src/notifications/webhooks/webhook-sink';
-import { webhookDeliveryJobId } from '../src/queues/job-ids';
+import { WebhookSweep } from '../src/notifications/webhooks/webhook-sweep';
+import { webhookDeliveryJobId, webhookDeliverySweepJobId } from '../src/queues/job-ids';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
@@ -128,6 +131,30 @@ describe('client webhooks', () => {
     expect((await api('DELETE', `/v1/webhooks/endpoints/${created.body.id}`, { token: alice.token })).status).toBe(404);
     expect((await api('POST', `/v1/webhooks/endpoints/${created.body.id}/ping`, { token: alice.token })).status).toBe(404);
     await api('DELETE', `/v1/webhooks/endpoints/${all.body.id}`, { token: alice.token });
+  });
+
+  it('registers once under an Idempotency-Key, and a replay answers without the secret, which is not stored', async () => {
+    const dave = await registerUser(api, 'traveler', 'dave');
+    const send = () =>
+      api('POST', '/v1/webhooks/endpoints', {
+        token: dave.token,
+        body: { url: hooks.url('/once') },
+        headers: { 'idempotency-key': 'hook-1' },
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const { secret, ...shown } = first.body;
+    expect(secret).toMatch(/^whsec_/);
+    const replay = await send();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(shown);
+    expect(replay.text).not.toContain(secret);
+    expect((await api('GET', '/v1/webhooks/endpoints', { token: dave.token })).body.data).toHaveLength(1);
+    const [stored] = await test.app
+      .get(DataSource)
+      .query(`SELECT response_ciphertext AS ciphertext, response_key_id AS "keyId" FROM idempotency_keys WHERE owner_id = $1`, [dave.id]);
+    expect(test.app.get(FieldEncryption).decrypt(stored, RESPONSE_CONTEXT)).not.toContain(secret);
   });
 
   it('refuses event types API.md does not name, and more endpoints than the cap', async () => {
@@ -495,6 +522,70 @@ describe('client webhooks: retries, failures and disabling', () => {
     expect(hooks.at('/lost')).toHaveLength(1);
   });
 
+  it('records a last failure racing the endpoint’s deletion with the account in the same lock order: no deadlock', async () => {
+    const db = test.app.get(DataSource);
+    hooks.behaviours.set('/doomed', (count) => (count <= 2 ? 'fail' : 'hang'));
+    const endpoint = await create('/doomed');
+    const delivery = (await ping(endpoint.id)).body;
+    await eventually(async () => hooks.at('/doomed').length === 3);
+    // The account's deletion, as far as its endpoint's row: the cascade to the deliveries comes after.
+    const deletion = db.createQueryRunner();
+    await deletion.connect();
+    try {
+      await deletion.startTransaction();
+      await deletion.query(`SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, [endpoint.id]);
+      hooks.hanging.pop()!.writeHead(500).end();
+      // The last attempt's bookkeeping now waits for the endpoint.
+      await eventually(async () => {
+        const [row] = await db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return row.n === 1;
+      });
+      // It has not taken the delivery's row meanwhile: the cascade below would wait on it, each on the other.
+      await deletion.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE NOWAIT`, [delivery.id]);
+      await deletion.query(`DELETE FROM webhook_endpoints WHERE id = $1`, [endpoint.id]);
+      await deletion.commitTransaction();
+    } finally {
+      if (deletion.isTransactionActive) await deletion.rollbackTransaction();
+      await deletion.release();
+    }
+    const [left] = await db.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE id = $1`, [delivery.id]);
+    expect(left.n).toBe(0);
+  });
+
+  it('leaves a late delivery whose job is still running to that job', async () => {
+    hooks.behaviours.set('/busy', 'hang');
+    const endpoint = await create('/busy');
+    const delivery = (await ping(endpoint.id)).body;
+    await eventually(async () => hooks.at('/busy').length === 1);
+    // Long past its due time while its first attempt still waits on the receiver.
+    await test.app
+      .get(DataSource)
+      .query(`UPDATE webhook_deliveries SET created_at = now() - interval '1 hour' WHERE id = $1`, [delivery.id]);
+    const queue = test.app.get(QueueRegistry).get(QUEUES.webhooks);
+    expect(await (await queue.getJob(webhookDeliveryJobId(delivery.id)))!.getState()).toBe('active');
+    expect((await test.app.get(WebhookSweep).sweep()).requeued).toBe(0);
+    expect(await queue.getJob(webhookDeliverySweepJobId(delivery.id, 0))).toBeUndefined();
+    hooks.hanging.pop()!.writeHead(200).end();
+    expect(await settled(delivery.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(hooks.at('/busy')).toHaveLength(1);
+  });
+
+  it('fails a delivery whose last attempt met an unexpected error, and counts it toward disabling', async () => {
+    const endpoint = await create('/broken');
+    // A secret that no longer decrypts: every attempt throws before any request is made.
+    await test.app
+      .get(DataSource)
+      .query(`UPDATE webhook_endpoints SET secret_ciphertext = 'not-a-ciphertext' WHERE id = $1`, [endpoint.id]);
+    const delivery = (await ping(endpoint.id)).body;
+    expect(await settled(delivery.id)).toMatchObject({ status: 'failed', lastError: 'The attempt could not be made' });
+    const second = (await ping(endpoint.id)).body;
+    expect(await settled(second.id)).toMatchObject({ status: 'failed' });
+    expect(await endpointOf(endpoint.id)).toMatchObject({ enabled: false });
+    expect(hooks.at('/broken')).toHaveLength(0);
+  });
+
   it('purges finished deliveries past the retention, then deleted endpoints with no log left', async () => {
     const db = test.app.get(DataSource);
     const kept = await create('/kept');
@@ -514,5 +605,60 @@ describe('client webhooks: retries, failures and disabling', () => {
     expect(ids).toContain(keptPing.id);
     expect(ids).not.toContain(oldPing.id);
     expect(await endpointOf(kept.id)).toMatchObject({ enabled: true });
+  });
+});
+
+describe('client webhooks: an endpoint’s share of the delivery slots', () => {
+  let test: TestApp;
+  let api: Api;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+
+  beforeAll(async () => {
+    hooks = await receiver();
+    test = await startTestApp({
+      ...ALLOWED,
+      WEBHOOK_CONCURRENCY: '3',
+      WEBHOOK_CONCURRENCY_PER_ENDPOINT: '2',
+      WEBHOOK_ENDPOINT_BUSY_DELAY_MS: '100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+    });
+    api = client(test.baseUrl);
+  }, 60000);
+
+  afterAll(async () => {
+    await hooks?.close();
+    await test?.close();
+  });
+
+  it('holds a dead receiver with many deliveries to its share, so another endpoint is still delivered', async () => {
+    hooks.behaviours.set('/dead', 'hang');
+    const mallory = await registerUser(api, 'traveler', 'mallory');
+    const dead = (await api('POST', '/v1/webhooks/endpoints', { token: mallory.token, body: { url: hooks.url('/dead') } })).body;
+    const pings: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      pings.push((await api('POST', `/v1/webhooks/endpoints/${dead.id}/ping`, { token: mallory.token })).body.id);
+    }
+    await eventually(async () => hooks.at('/dead').length === 2);
+
+    const nina = await registerUser(api, 'counterparty', 'nina');
+    const healthy = (await api('POST', '/v1/webhooks/endpoints', { token: nina.token, body: { url: hooks.url('/healthy') } })).body;
+    await api('POST', `/v1/webhooks/endpoints/${healthy.id}/ping`, { token: nina.token });
+    await eventually(async () => hooks.at('/healthy').length === 1);
+    // Delivered while the dead receiver's two attempts still hang, and none of its other four was sent.
+    expect(hooks.at('/dead')).toHaveLength(2);
+    expect(hooks.hanging.filter((response) => !response.writableEnded)).toHaveLength(2);
+    const waiting = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+    expect(waiting.map((d: { status: string; attempts: number }) => [d.status, d.attempts])).toEqual(Array(6).fill(['pending', 0]));
+
+    // Its receiver back: every delivery goes, each on one attempt (waiting for a place counted none).
+    hooks.behaviours.set('/dead', 'ok');
+    for (const response of hooks.hanging) response.writeHead(200).end();
+    await eventually(async () => {
+      const data = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+      return data.every((d: { status: string }) => d.status === 'delivered') && data;
+    });
+    const done = (await api('GET', `/v1/webhooks/deliveries?endpointId=${dead.id}`, { token: mallory.token })).body.data;
+    expect(done.map((d: { id: string; attempts: number }) => [d.id, d.attempts]).sort()).toEqual(pings.map((id) => [id, 1]).sort());
+    expect(hooks.at('/dead')).toHaveLength(6);
   });
 });

@@ -1,5 +1,7 @@
 import { Client } from 'pg';
+import { FieldEncryption } from '../src/common/crypto/field-encryption';
 import { hashBody } from '../src/idempotency/canonical-json';
+import { RESPONSE_CONTEXT } from '../src/idempotency/idempotency.interceptor';
 import { IdempotencyRepository } from '../src/idempotency/idempotency.repository';
 import { registerUser, TestUser } from './support/factories';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
@@ -32,12 +34,20 @@ describe('Idempotency-Key (HTTP)', () => {
     });
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
-    expect(replay.body).toEqual(first.body);
+    // The key is shown once: the replay is the same key's record without it.
+    const { key, ...shown } = first.body;
+    expect(key).toEqual(expect.any(String));
+    expect(replay.body).toEqual(shown);
+    expect(replay.text).not.toContain(key);
     expect(await keyCount(user.id)).toBe(1);
 
-    // The stored response holds a secret (the key); it is kept encrypted.
-    const stored = await db.query(`SELECT row_to_json(i)::text AS j FROM idempotency_keys i WHERE owner_id = $1`, [user.id]);
-    expect(stored.rows[0].j).not.toContain(first.body.key);
+    // Nor is it stored, even encrypted.
+    const stored = await db.query(
+      `SELECT response_ciphertext AS ciphertext, response_key_id AS "keyId" FROM idempotency_keys WHERE owner_id = $1`,
+      [user.id],
+    );
+    const response = JSON.parse(test.app.get(FieldEncryption).decrypt(stored.rows[0], RESPONSE_CONTEXT));
+    expect(response).toEqual(shown);
   });
 
   it('refuses the same key with another body, or on another path, with 422', async () => {

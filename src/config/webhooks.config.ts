@@ -15,6 +15,10 @@ export interface WebhooksConfig {
   maxEndpointsPerUser: number;
   /** Deliveries each process sends at once: they wait on receivers, up to 10 s each, not on the CPU. */
   concurrency: number;
+  /** Attempts to one endpoint under way at once, across processes: a dead receiver holds no more of the slots. */
+  concurrencyPerEndpoint: number;
+  /** How long a delivery whose endpoint has its cap under way waits before it asks again (a random part added). */
+  endpointBusyDelayMs: number;
   /** How often deliveries whose job Redis lost are queued again, and old ones purged. */
   sweepEveryMs: number;
   /** A pending delivery this late past its due time has lost its job: queued again (at least once: receivers deduplicate). */
@@ -35,6 +39,8 @@ export function loadWebhooksConfig(env = process.env): WebhooksConfig {
     allowedHosts,
     maxEndpointsPerUser: read.int('WEBHOOK_MAX_ENDPOINTS_PER_USER', 10, { min: 1, max: 1000 }),
     concurrency: read.int('WEBHOOK_CONCURRENCY', 32, { min: 1, max: 500 }),
+    concurrencyPerEndpoint: read.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 4, { min: 1, max: 500 }),
+    endpointBusyDelayMs: read.int('WEBHOOK_ENDPOINT_BUSY_DELAY_MS', 2000, { min: 10, max: 600000 }),
     sweepEveryMs: read.int('WEBHOOK_SWEEP_EVERY_MS', 60000, { min: 100 }),
     sweepAfterMs: read.int('WEBHOOK_SWEEP_AFTER_MS', 10 * 60 * 1000, { min: 100 }),
     deliveryRetentionMs: read.int('WEBHOOK_DELIVERY_RETENTION_MS', 30 * 24 * 3600 * 1000, { min: 60000 }),

@@ -15,7 +15,8 @@ import { hashBody } from './canonical-json';
 import { RunningClaim, runningClaim } from './idempotency.fence';
 import { IdempotencyRepository } from './idempotency.repository';
 import { NEVER_REPLAYED } from './never-replayed.decorator';
-import { withoutPaymentHandles } from './stored-response';
+import { SHOWN_ONCE } from './shown-once.decorator';
+import { withoutPaymentHandles, withoutShownOnce } from './stored-response';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -47,6 +48,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (request.method !== 'POST' || !request.user || header === undefined) return next.handle();
     // Every call of such a route is a new action (an audited reveal): never stored, never replayed.
     if (Reflect.getMetadata(NEVER_REPLAYED, context.getHandler())) return next.handle();
+
+    // Credentials the route shows once: never stored, so never replayed.
+    const shownOnce: string[] = Reflect.getMetadata(SHOWN_ONCE, context.getHandler()) ?? [];
 
     const key = Array.isArray(header) ? header[0] : header;
     if (!KEY_PATTERN.test(key)) {
@@ -83,9 +87,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
           'This Idempotency-Key was used with another request; use a new key for a new request',
         );
       }
-      // Stored without handles; stripped again here for a record kept before that was so.
+      // Stored without handles or shown-once credentials; stripped again here for a record kept before that was so.
       const body = existing.response
-        ? withoutPaymentHandles(JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT)))
+        ? withoutShownOnce(withoutPaymentHandles(JSON.parse(this.encryption.decrypt(existing.response, RESPONSE_CONTEXT))), shownOnce)
         : undefined;
       throw new PreparedResponse(existing.responseStatus!, body, { ...(existing.responseHeaders ?? {}), [REPLAYED_HEADER]: 'true' });
     }
@@ -128,7 +132,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
             try {
               await this.records.complete(owner, key, claimId, {
                 status: successStatus,
-                body: this.seal(body),
+                body: this.seal(withoutShownOnce(body, shownOnce)),
                 headers: { 'content-type': 'application/json; charset=utf-8' },
               });
             } catch (storeError) {
@@ -142,7 +146,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  /** A response as stored for replays: encrypted, and without payment handles (a replay never carries one). */
+  /** A response as stored for replays: encrypted, and without payment handles (a replay never carries one) or shown-once fields. */
   private seal(body: unknown) {
     return this.encryption.encrypt(JSON.stringify(withoutPaymentHandles(body ?? null)), RESPONSE_CONTEXT);
   }

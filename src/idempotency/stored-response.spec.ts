@@ -1,4 +1,4 @@
-import { withoutPaymentHandles } from './stored-response';
+import { withoutPaymentHandles, withoutShownOnce } from './stored-response';
 
 describe('withoutPaymentHandles', () => {
   it('drops every payment handle, at any depth, and keeps the rest as it was', () => {
@@ -30,5 +30,17 @@ describe('withoutPaymentHandles', () => {
     expect(withoutPaymentHandles(undefined)).toBeUndefined();
     expect(withoutPaymentHandles('text')).toBe('text');
     expect(withoutPaymentHandles([1, 'a'])).toEqual([1, 'a']);
+  });
+});
+
+describe('withoutShownOnce', () => {
+  it('drops the named top-level fields only', () => {
+    expect(withoutShownOnce({ id: 'k1', key: 'yb_secret', nested: { key: 'kept' } }, ['key'])).toEqual({
+      id: 'k1',
+      nested: { key: 'kept' },
+    });
+    expect(withoutShownOnce({ id: 'k1', key: 'x' }, [])).toEqual({ id: 'k1', key: 'x' });
+    expect(withoutShownOnce(null, ['key'])).toBeNull();
+    expect(withoutShownOnce([{ key: 'x' }], ['key'])).toEqual([{ key: 'x' }]);
   });
 });

@@ -18,3 +18,9 @@ export function withoutPaymentHandles(body: unknown): unknown {
   }
   return kept;
 }
+
+/** A response without the top-level fields a route shows only once (`@ShownOnce`). */
+export function withoutShownOnce(body: unknown, fields: readonly string[]): unknown {
+  if (fields.length === 0 || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([key]) => !fields.includes(key)));
+}

@@ -9,7 +9,7 @@ import { startedWorkers } from './started-workers';
  * Sets every worker's concurrency from configuration (WORKER_CONCURRENCY). With one job at a time, a queue's
  * throughput is one provider round trip after another: settlements and webhook deliveries would queue behind
  * each other while the CPU idles. Client webhooks have their own (WEBHOOK_CONCURRENCY): each delivery may wait
- * up to 10 s on a receiver, so a few dead receivers must not take every slot.
+ * up to 10 s on a receiver, so a dead receiver may hold only WEBHOOK_CONCURRENCY_PER_ENDPOINT of them.
  */
 @Injectable()
 export class WorkerConcurrency implements OnApplicationBootstrap {

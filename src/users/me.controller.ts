@@ -4,6 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
+import { ShownOnce } from '../idempotency/shown-once.decorator';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView, PayoutAccountDto, UserView, WechatWalletDto } from './dto/users.dto';
 import { PaymentHandlesService } from './payment-handles.service';
 import { UsersService } from './users.service';
@@ -46,7 +47,8 @@ export class MeController {
   @Post('api-keys')
   @PasswordSignInRequired()
   @ActiveAccountRequired()
-  @ApiCreatedResponse({ type: CreatedApiKeyView })
+  @ShownOnce('key')
+  @ApiCreatedResponse({ type: CreatedApiKeyView, description: 'the key is shown only here (not in an idempotent replay)' })
   createApiKey(@CurrentUser() caller: AuthUser, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
     return this.users.createApiKey(caller, body);
   }

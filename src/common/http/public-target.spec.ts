@@ -1,16 +1,29 @@
-import { hostAllowed, Lookup, resolvePublicTarget, TargetRefused } from './public-target';
+import { DnsResolver, hostAllowed, Lookup, resolvePublicTarget, TargetRefused } from './public-target';
 
-/** A resolver answering from a table; a name not in it does not resolve. */
-const table =
-  (answers: Record<string, string[]>): Lookup =>
-  (hostname) => {
-    const addresses = answers[hostname];
-    if (!addresses) return Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
-    return Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+const notFound = () => Promise.reject(Object.assign(new Error('queryA ENOTFOUND'), { code: 'ENOTFOUND' }));
+
+/** A DNS resolver answering from a table (A and AAAA records alike); a name not in it does not resolve. */
+function table(answers: Record<string, string[]>): DnsResolver & { queried: string[] } {
+  const queried: string[] = [];
+  const records = (v6: boolean) => (hostname: string) => {
+    queried.push(hostname);
+    const addresses = answers[hostname]?.filter((address) => address.includes(':') === v6);
+    return addresses?.length ? Promise.resolve(addresses) : notFound();
   };
+  return { queried, resolve4: records(false), resolve6: records(true) };
+}
+
+/** The system's lookup (/etc/hosts), which knows `localhost` only. */
+const hostsFile: Lookup = (hostname) =>
+  hostname === 'localhost'
+    ? Promise.resolve([
+        { address: '127.0.0.1', family: 4 },
+        { address: '::1', family: 6 },
+      ])
+    : notFound();
 
 const resolve = (url: string, answers: Record<string, string[]> = {}, allowedHosts: string[] = []) =>
-  resolvePublicTarget(url, { allowedHosts, timeoutMs: 1000, lookup: table(answers) });
+  resolvePublicTarget(url, { allowedHosts, timeoutMs: 1000, resolver: table(answers), lookup: hostsFile });
 
 const refusal = (url: string, answers: Record<string, string[]> = {}, allowedHosts: string[] = []) =>
   resolve(url, answers, allowedHosts).then(
@@ -59,8 +72,55 @@ describe('resolvePublicTarget', () => {
     expect(await refusal('https://u:p@example.com/', { 'example.com': ['93.184.215.14'] })).toBe('The URL must not carry credentials');
     expect(await refusal('https://nowhere.invalid/')).toBe('The URL’s host does not resolve');
     expect(await refusal('/relative')).toBe('The URL is not an absolute URL');
-    const never: Lookup = () => new Promise(() => undefined);
-    await expect(resolvePublicTarget('https://slow.example.com/', { allowedHosts: [], timeoutMs: 20, lookup: never })).rejects.toThrow(
+  });
+
+  it('gives up on DNS that does not answer in time, and cancels its queries', async () => {
+    let cancelled = 0;
+    const never = () => new Promise<string[]>(() => undefined);
+    const slow: DnsResolver = { resolve4: never, resolve6: never, cancel: () => (cancelled += 1) };
+    const lookup = jest.fn(hostsFile);
+    await expect(
+      resolvePublicTarget('https://slow.example.com/', { allowedHosts: [], timeoutMs: 20, resolver: slow, lookup }),
+    ).rejects.toThrow('The URL’s host does not resolve');
+    expect(cancelled).toBe(1);
+    // A client's name never goes to the system's lookup (the threadpool).
+    expect(lookup).not.toHaveBeenCalled();
+  });
+
+  it('takes a name with only IPv4 or only IPv6 records, IPv4 first when it has both', async () => {
+    expect(await resolve('https://v6only.example.com/', { 'v6only.example.com': ['2606:4700::1'] })).toMatchObject({
+      address: '2606:4700::1',
+      family: 6,
+    });
+    expect(await resolve('https://both.example.com/', { 'both.example.com': ['2606:4700::1', '93.184.215.14'] })).toMatchObject({
+      address: '93.184.215.14',
+      family: 4,
+    });
+  });
+
+  it('refuses localhost names as loopback without a query, and looks an allowed one up the system’s way', async () => {
+    const resolver = table({ localhost: ['93.184.215.14'] });
+    const options = { timeoutMs: 1000, resolver, lookup: hostsFile };
+    for (const url of ['http://localhost:1/', 'http://LOCALHOST./', 'http://api.localhost/']) {
+      await expect(resolvePublicTarget(url, { ...options, allowedHosts: [] })).rejects.toThrow(
+        'The URL’s host resolves to a loopback address',
+      );
+    }
+    expect(await resolvePublicTarget('http://localhost:9/', { ...options, allowedHosts: ['localhost'] })).toMatchObject({
+      address: '127.0.0.1',
+      family: 4,
+    });
+    expect(resolver.queried).toEqual([]);
+  });
+
+  it('falls back to the system’s lookup for an allowed name DNS does not know, and only for one', async () => {
+    const lookup: Lookup = (hostname) =>
+      hostname === 'receiver.internal' ? Promise.resolve([{ address: '10.0.0.7', family: 4 }]) : notFound();
+    const options = { timeoutMs: 1000, resolver: table({}), lookup };
+    expect(await resolvePublicTarget('http://receiver.internal/', { ...options, allowedHosts: ['receiver.internal'] })).toMatchObject({
+      address: '10.0.0.7',
+    });
+    await expect(resolvePublicTarget('http://receiver.internal/', { ...options, allowedHosts: [] })).rejects.toThrow(
       'The URL’s host does not resolve',
     );
   });

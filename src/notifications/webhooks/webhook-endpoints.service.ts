@@ -81,7 +81,7 @@ export class WebhookEndpointsService {
     return presentEndpoint(row);
   }
 
-  /** A `ping` event for this endpoint alone, delivered like any other (signed, retried); a disabled endpoint is enabled first. */
+  /** A `ping` event for this endpoint alone, delivered like any other (signed, retried); a disabled endpoint → 409: enable it first. */
   async ping(caller: AuthUser, id: string): Promise<WebhookDeliveryView> {
     const delivery = await this.transactions.run(async (manager) => {
       const endpoint = await this.webhooks.lockOwned(manager, caller.id, id);

@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import forge from 'node-forge';
-import type { Lookup } from '../../common/http/public-target';
+import type { DnsResolver } from '../../common/http/public-target';
 import { MAX_ANSWER_BYTES, sendDelivery } from './webhook-sender';
 
 describe('sendDelivery', () => {
@@ -36,21 +36,24 @@ describe('sendDelivery', () => {
   });
 
   /** A name resolved once, to loopback: a second lookup would get a different (refused) answer. */
-  function rebinding(): { lookup: Lookup; calls: () => number } {
+  function rebinding(): { resolver: DnsResolver; calls: () => number } {
     let calls = 0;
-    const lookup: Lookup = () => {
-      calls += 1;
-      return Promise.resolve([{ address: calls === 1 ? '127.0.0.1' : '10.0.0.1', family: 4 }]);
+    const resolver: DnsResolver = {
+      resolve4: () => {
+        calls += 1;
+        return Promise.resolve([calls === 1 ? '127.0.0.1' : '10.0.0.1']);
+      },
+      resolve6: () => Promise.reject(new Error('queryAaaa ENODATA')),
     };
-    return { lookup, calls: () => calls };
+    return { resolver, calls: () => calls };
   }
 
   it('connects to the address it checked, once resolved, with the URL’s host as Host', async () => {
     handle = (_, response) => response.writeHead(204).end();
-    const { lookup, calls } = rebinding();
+    const { resolver, calls } = rebinding();
     const outcome = await sendDelivery(`http://hooks.test:${port}/in?a=1`, { 'x-event-id': 'e1' }, '{"id":"e1"}', {
       allowedHosts: ['hooks.test'],
-      lookup,
+      resolver,
     });
     expect(outcome).toEqual({ delivered: true, statusCode: 204, error: null });
     expect(calls()).toBe(1);
@@ -129,10 +132,10 @@ describe('sendDelivery', () => {
     );
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     try {
-      const { lookup } = rebinding();
+      const { resolver } = rebinding();
       const outcome = await sendDelivery(`https://hooks.test:${(tls.address() as AddressInfo).port}/`, {}, '{}', {
         allowedHosts: ['hooks.test'],
-        lookup,
+        resolver,
       });
       // Self-signed: refused, as any certificate no public authority vouches for.
       expect(outcome).toEqual({

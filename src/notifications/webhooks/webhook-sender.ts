@@ -1,7 +1,7 @@
 import { IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { CheckedTarget, Lookup, resolvePublicTarget, TargetRefused } from '../../common/http/public-target';
+import { CheckedTarget, DnsResolver, resolvePublicTarget, TargetRefused } from '../../common/http/public-target';
 
 /** API.md: a 2xx answer within 10 s acknowledges a delivery; connect, headers and body all count. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -19,8 +19,8 @@ export interface AttemptOutcome {
 export interface SendOptions {
   allowedHosts: readonly string[];
   timeoutMs?: number;
-  /** The resolver (the system's by default). */
-  lookup?: Lookup;
+  /** The DNS resolver (see resolvePublicTarget). */
+  resolver?: DnsResolver;
 }
 
 /**
@@ -38,7 +38,7 @@ export async function sendDelivery(
   const deadline = Date.now() + timeoutMs;
   let target: CheckedTarget;
   try {
-    target = await resolvePublicTarget(rawUrl, { allowedHosts: options.allowedHosts, timeoutMs, lookup: options.lookup });
+    target = await resolvePublicTarget(rawUrl, { allowedHosts: options.allowedHosts, timeoutMs, resolver: options.resolver });
   } catch (error) {
     return { delivered: false, statusCode: null, error: error instanceof TargetRefused ? error.message : 'The URL could not be checked' };
   }

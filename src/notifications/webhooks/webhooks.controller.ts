@@ -4,6 +4,7 @@ import type { AuthUser } from '../../common/auth/auth-user';
 import { AccountManagement, CurrentUser } from '../../common/auth/decorators';
 import { PageQuery } from '../../common/http/pagination';
 import { UuidParam } from '../../common/http/uuid-param';
+import { ShownOnce } from '../../idempotency/shown-once.decorator';
 import {
   CreatedWebhookEndpointView,
   CreateWebhookEndpointDto,
@@ -26,7 +27,8 @@ export class WebhooksController {
 
   @Post('endpoints')
   @AccountManagement()
-  @ApiCreatedResponse({ type: CreatedWebhookEndpointView, description: 'the secret is shown only here' })
+  @ShownOnce('secret')
+  @ApiCreatedResponse({ type: CreatedWebhookEndpointView, description: 'the secret is shown only here (not in an idempotent replay)' })
   create(@CurrentUser() caller: AuthUser, @Body() body: CreateWebhookEndpointDto): Promise<CreatedWebhookEndpointView> {
     return this.endpoints.create(caller, body);
   }

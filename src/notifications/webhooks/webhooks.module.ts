@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { EndpointSlots } from './endpoint-slots';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 import { WebhookEndpointsService } from './webhook-endpoints.service';
@@ -20,7 +21,7 @@ export class WebhooksModule {
       providers: [
         WebhooksRepository,
         WebhookEndpointsService,
-        ...(options.workers ? [WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep] : []),
+        ...(options.workers ? [EndpointSlots, WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep] : []),
       ],
       exports: [WebhooksRepository],
     };

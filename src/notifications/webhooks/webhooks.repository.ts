@@ -189,6 +189,7 @@ export class WebhooksRepository {
   /** The attempt acknowledged: the delivery is done and the endpoint's run of failures starts over. */
   async markDelivered(deliveryId: string, statusCode: number): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
+      if (!(await this.lockEndpointOf(manager, deliveryId))) return;
       const rows = await returningRows<{ endpointId: string }>(
         manager,
         `UPDATE webhook_deliveries
@@ -224,6 +225,7 @@ export class WebhooksRepository {
    */
   async markFailed(deliveryId: string, outcome: { statusCode: number | null; error: string }, disableAfter: number): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
+      if (!(await this.lockEndpointOf(manager, deliveryId))) return false;
       const rows = await returningRows<{ endpointId: string }>(
         manager,
         `UPDATE webhook_deliveries
@@ -246,6 +248,19 @@ export class WebhooksRepository {
       );
       return Boolean(disabled[0]?.id);
     });
+  }
+
+  /**
+   * The endpoint's row before its delivery's (the lock order: an account's deletion deletes the endpoint, whose
+   * cascade then takes its deliveries). False when the delivery is gone.
+   */
+  private async lockEndpointOf(manager: EntityManager, deliveryId: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT e.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.id = $1 FOR NO KEY UPDATE OF e`,
+      [deliveryId],
+    );
+    return rows.length > 0;
   }
 
   /** Nothing more will be tried (the endpoint was deleted or disabled, the event is gone); no attempt was made. */
