@@ -2,13 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { verifyPayload } from '../src/common/crypto/hmac-signature';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { registerUser, TestUser } from './support/factories';
+import { TestUser } from './support/factories';
 import type { Api } from './support/http';
-import { fixed, withWallet } from './support/market';
 import { settling } from './support/settings';
 import { closeAllStreams, openStream, SseEvent, SseStream } from './support/sse';
 import { completedJobResult, eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
+import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
 import { ReceivedWebhook, webhookReceiver, WebhookReceiver } from './support/webhook-receiver';
 
 /*
@@ -17,50 +17,8 @@ import { ReceivedWebhook, webhookReceiver, WebhookReceiver } from './support/web
  * a worker process's change is shown in events-streams.e2e-spec.ts.
  */
 
-interface Parties {
-  traveler: TestUser;
-  counterparty: TestUser;
-  travelerWechat: string;
-  counterpartyWechat: string;
-  payoutEmail: string;
-}
-
 /** Distinctive handles (lower case, as the service keeps WeChat ids), so a search for one never matches another by prefix. */
 const handle = (prefix: string) => `${prefix}${randomBytes(6).toString('hex')}`;
-
-async function parties(api: Api): Promise<Parties> {
-  const travelerWechat = handle('wxt');
-  const counterpartyWechat = handle('wxc');
-  const payoutEmail = `payout-${randomBytes(6).toString('hex')}@example.com`;
-  const traveler = await withWallet(api, await registerUser(api, 'traveler'), travelerWechat);
-  const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), counterpartyWechat);
-  const payout = await api('PUT', '/v1/me/payout-account', {
-    token: counterparty.token,
-    body: { method: 'paypal', paypalEmail: payoutEmail },
-  });
-  expect(payout.status).toBe(200);
-  return { traveler, counterparty, travelerWechat, counterpartyWechat, payoutEmail };
-}
-
-async function openTrade(api: Api, { traveler, counterparty }: Parties): Promise<string> {
-  const request = await api('POST', '/v1/requests', {
-    token: traveler.token,
-    body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-  });
-  expect(request.status).toBe(201);
-  const trade = await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} });
-  expect(trade.status).toBe(201);
-  return trade.body.id;
-}
-
-async function approvePaypal(api: Api, tradeId: string, traveler: TestUser): Promise<void> {
-  const funding = await api('POST', `/v1/trades/${tradeId}/funding`, { token: traveler.token, body: {} });
-  expect(funding.status).toBe(201);
-  const approved = await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, {
-    body: { payerEmail: 'traveler-paypal@example.com' },
-  });
-  expect(approved.status).toBe(200);
-}
 
 /** An endpoint registered for `user`, with its secret (shown once). */
 async function endpoint(api: Api, user: TestUser, url: string, events?: string[]): Promise<{ id: string; secret: string }> {
@@ -128,7 +86,7 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
 
   it('delivers a whole PayPal trade to both parties’ webhooks and streams under one id per event, signed, filtered, and never leaks a handle', async () => {
     const { api, test, operator, db } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api, { traveler: handle('wxt'), counterparty: handle('wxc') });
     const { traveler, counterparty } = who;
     const travelerHook = await endpoint(api, traveler, hooks.url('/trade/traveler'));
     const completedOnly = await endpoint(api, traveler, hooks.url('/trade/traveler-completed'), ['trade.completed']);
@@ -140,7 +98,7 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
     const travelerStream = await openStream(test.baseUrl, '/v1/stream', { token: traveler.token });
     const counterpartyStream = await openStream(test.baseUrl, '/v1/stream', { token: counterparty.token });
 
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     await receivedAll(hooks, '/trade/traveler', tradeId, ['trade.created']);
     await receivedAll(hooks, '/trade/counterparty', tradeId, ['trade.created']);
     await counterpartyStream.waitFor('trade.created', tradeId);
@@ -332,13 +290,13 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
 
   it('sends a message event whose text was erased since as text null and erased true: a stream’s replay, a webhook’s retry', async () => {
     const { api, test } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api, { traveler: handle('wxt'), counterparty: handle('wxc') });
     const hook = await endpoint(api, who.counterparty, hooks.url('/erased/counterparty'), ['trade.message']);
     // The receiver refuses the message event until the text is erased: the retry is built when it is sent.
     let refusing = true;
     hooks.answers.set('/erased/counterparty', () => (refusing ? 503 : 200));
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token });
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     const created = await stream.waitFor('trade.created', tradeId);
     const text = `Before the cancel ${randomBytes(4).toString('hex')}`;
     expect((await api('POST', `/v1/trades/${tradeId}/messages`, { token: who.traveler.token, body: { text } })).status).toBe(201);
@@ -381,10 +339,10 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
 
   it('delivers a dispute’s events to both parties’ webhooks, never with a statement’s text', async () => {
     const { api, operator } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api, { traveler: handle('wxt'), counterparty: handle('wxc') });
     const travelerHook = await endpoint(api, who.traveler, hooks.url('/dispute/traveler'));
     const counterpartyHook = await endpoint(api, who.counterparty, hooks.url('/dispute/counterparty'));
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     await approvePaypal(api, tradeId, who.traveler);
     await receivedAll(hooks, '/dispute/counterparty', tradeId, ['trade.funded']);
 

@@ -5,54 +5,15 @@ import { Client } from 'pg';
 import { eventsConfig, redisConfig } from '../src/config';
 import { StreamHub } from '../src/notifications/streams/stream-hub';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { createOperator, registerUser, TestUser } from './support/factories';
+import { createOperator, registerUser } from './support/factories';
 import { Api, client } from './support/http';
-import { fixed, setReference, wechatId, withWallet } from './support/market';
+import { setReference } from './support/market';
 import { settling } from './support/settings';
 import { closeAllStreams, openStream, SseEvent } from './support/sse';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
+import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
 import { startWorkerProcess, WorkerProcess } from './support/worker-process';
-
-interface Parties {
-  traveler: TestUser;
-  counterparty: TestUser;
-  travelerWechat: string;
-  counterpartyWechat: string;
-  payoutEmail: string;
-}
-
-/** A traveler and a counterparty with everything a PayPal trade needs on file, and no trade yet. */
-async function parties(api: Api): Promise<Parties> {
-  const travelerWechat = wechatId();
-  const counterpartyWechat = wechatId();
-  const payoutEmail = `payout-${randomUUID().slice(0, 8)}@example.com`;
-  const traveler = await withWallet(api, await registerUser(api, 'traveler'), travelerWechat);
-  const counterparty = await withWallet(api, await registerUser(api, 'counterparty'), counterpartyWechat);
-  const payout = await api('PUT', '/v1/me/payout-account', {
-    token: counterparty.token,
-    body: { method: 'paypal', paypalEmail: payoutEmail },
-  });
-  expect(payout.status).toBe(200);
-  return { traveler, counterparty, travelerWechat, counterpartyWechat, payoutEmail };
-}
-
-async function openTrade(api: Api, { traveler, counterparty }: Parties): Promise<string> {
-  const request = await api('POST', '/v1/requests', {
-    token: traveler.token,
-    body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-  });
-  expect(request.status).toBe(201);
-  const trade = await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} });
-  expect(trade.status).toBe(201);
-  return trade.body.id;
-}
-
-async function approvePaypal(api: Api, tradeId: string, traveler: TestUser): Promise<void> {
-  const funding = await api('POST', `/v1/trades/${tradeId}/funding`, { token: traveler.token, body: {} });
-  expect(funding.status).toBe(201);
-  await api('POST', `/sandbox/paypal/orders/${funding.body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
-}
 
 /**
  * `count` ping events addressed to the user, recorded and fanned out (numbered) as the fan-out job would have done;
@@ -96,14 +57,14 @@ describe('event streams', () => {
 
   it('follows a whole PayPal trade on both parties’ streams and the trade’s, the handle only in the counterparty’s copy while it may see it', async () => {
     const { api, test, operator, db } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const { traveler, counterparty } = who;
     const travelerStream = await openStream(test.baseUrl, '/v1/stream', { token: traveler.token });
     const counterpartyStream = await openStream(test.baseUrl, '/v1/stream', { token: counterparty.token });
     expect(travelerStream.status).toBe(200);
     expect(travelerStream.headers['content-type']).toMatch(/^text\/event-stream/);
 
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     const created = await counterpartyStream.waitFor('trade.created', tradeId);
     expect(created.id).toBe(created.json.id);
     expect(created.json).toMatchObject({
@@ -190,9 +151,9 @@ describe('event streams', () => {
 
   it('tells both parties of a dispute opened, a statement added and the dispute resolved, never with a statement’s text', async () => {
     const { api, test, operator, db } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.counterparty.token });
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     await approvePaypal(api, tradeId, who.traveler);
     await stream.waitFor('trade.funded', tradeId);
     const opened = await api('POST', `/v1/trades/${tradeId}/disputes`, {
@@ -241,14 +202,14 @@ describe('event streams', () => {
 
   it('replays what a client missed while it was away, once per id', async () => {
     const { api, test } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
-    const first = await openTrade(api, who);
+    const first = await openPaypalTrade(api, who);
     const seen = await stream.waitFor('trade.created', first);
     stream.close();
     await stream.ended;
     // Missed: a second trade opened and the first cancelled while no stream was open.
-    const second = await openTrade(api, who);
+    const second = await openPaypalTrade(api, who);
     expect((await api('POST', `/v1/trades/${first}/cancel`, { token: who.traveler.token })).status).toBe(200);
     const resumed = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token, lastEventId: seen.id });
     await resumed.waitFor('trade.created', second);
@@ -260,9 +221,9 @@ describe('event streams', () => {
 
   it('replays an event committed long after it was recorded, and every event missed, past the first thousand', async () => {
     const { api, test, db } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
-    const first = await openTrade(api, who);
+    const first = await openPaypalTrade(api, who);
     const seen = await stream.waitFor('trade.created', first);
     stream.close();
     await stream.ended;
@@ -283,9 +244,9 @@ describe('event streams', () => {
 
   it('fans out again an event whose job was lost, once the sweep finds it, and marks it fanned out', async () => {
     const { api, test, db } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     const created = await stream.waitFor('trade.created', tradeId);
     // A recorded event's fan-out keeps trying, and marks the event once every sink took it.
     const queue = test.app.get(QueueRegistry).get('events');
@@ -309,9 +270,9 @@ describe('event streams', () => {
 
   it('ends every open stream when the Redis subscriber drops; a reconnection replays what was committed meanwhile', async () => {
     const { api, test } = suite;
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
-    const first = await openTrade(api, who);
+    const first = await openPaypalTrade(api, who);
     const seen = await stream.waitFor('trade.created', first);
     const name = `${test.app.get<{ keyPrefix: string }>(redisConfig.KEY).keyPrefix}streams-subscriber`;
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -323,7 +284,7 @@ describe('event streams', () => {
       redis.disconnect();
     }
     await eventually(() => endedWithin(stream));
-    const second = await openTrade(api, who);
+    const second = await openPaypalTrade(api, who);
     // Refused (503, Retry-After) until the subscription is back, then replayed from the last event seen.
     const resumed = await eventually(async () => {
       const again = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token, lastEventId: seen.id });
@@ -339,8 +300,8 @@ describe('event streams', () => {
 
   it('answers 404 on a trade’s stream to anyone but its parties and operators, and 401 without credentials', async () => {
     const { api, test } = suite;
-    const who = await parties(api);
-    const tradeId = await openTrade(api, who);
+    const who = await paypalParties(api);
+    const tradeId = await openPaypalTrade(api, who);
     const outsider = await registerUser(api, 'traveler');
     for (const path of [`/v1/trades/${tradeId}/stream`, `/v1/trades/${randomUUID()}/stream`]) {
       const refused = await openStream(test.baseUrl, path, { token: outsider.token });
@@ -395,8 +356,8 @@ describe('event streams', () => {
 
   it('purges events older than the retention, as an idempotent job', async () => {
     const { api, db, test } = suite;
-    const who = await parties(api);
-    const tradeId = await openTrade(api, who);
+    const who = await paypalParties(api);
+    const tradeId = await openPaypalTrade(api, who);
     await eventually(async () => (await db.query(`SELECT 1 FROM events WHERE trade_id = $1`, [tradeId])).rows.length > 0);
     await db.query(`UPDATE events SET created_at = now() - interval '26 hours' WHERE trade_id = $1`, [tradeId]);
     const queue = test.app.get(QueueRegistry).get('housekeeping');
@@ -534,9 +495,9 @@ describe('event streams: an API process without workers, and a separate worker p
   });
 
   it('sends on the API’s stream a change the worker process made', async () => {
-    const who = await parties(api);
+    const who = await paypalParties(api);
     const stream = await openStream(apiProcess.baseUrl, '/v1/stream', { token: who.counterparty.token });
-    const tradeId = await openTrade(api, who);
+    const tradeId = await openPaypalTrade(api, who);
     await stream.waitFor('trade.created', tradeId);
     await approvePaypal(api, tradeId, who.traveler);
     // Funded by the worker's funding job: its event published by the worker's fan-out, heard by the API's hub.
