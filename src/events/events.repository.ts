@@ -15,38 +15,14 @@ export interface NewEvent {
   recipients: EventRecipient[];
 }
 
-interface EventRow {
-  id: string;
-  seq: string;
-  type: EventType;
-  trade_id: string | null;
-  dispute_id: string | null;
-  message_id: string | null;
-  data: Record<string, unknown>;
-  created_at: Date;
-  recipients: { userId: string; role: EventRecipient['role'] }[];
-}
-
-const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
+/** An event's columns, named as StoredEvent names its fields. */
+const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.type, e.trade_id AS "tradeId", e.dispute_id AS "disputeId",
+  e.message_id AS "messageId", e.data, e.created_at AS "createdAt",
   coalesce((SELECT json_agg(json_build_object('userId', r.user_id, 'role', r.role) ORDER BY r.user_id)
               FROM event_recipients r WHERE r.event_id = e.id), '[]'::json) AS recipients`;
 
 /** How far back a stream replays, at most (API.md); events are kept a little longer (EVENT_RETENTION_MS). */
 const REPLAY_WINDOW = `interval '24 hours'`;
-
-function toEvent(row: EventRow): StoredEvent {
-  return {
-    id: row.id,
-    seq: row.seq,
-    type: row.type,
-    tradeId: row.trade_id,
-    disputeId: row.dispute_id,
-    messageId: row.message_id,
-    data: row.data,
-    createdAt: row.created_at,
-    recipients: row.recipients,
-  };
-}
 
 /** The event log's queries: an event, its recipients and its fan-out job written in one statement; replays; the purge. */
 @Injectable()
@@ -73,8 +49,8 @@ export class EventsRepository {
   }
 
   async find(id: string): Promise<StoredEvent | null> {
-    const rows: EventRow[] = await this.dataSource.query(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.id = $1`, [id]);
-    return rows[0] ? toEvent(rows[0]) : null;
+    const rows: StoredEvent[] = await this.dataSource.query(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.id = $1`, [id]);
+    return rows[0] ?? null;
   }
 
   /** When an event was recorded (for a replay from it); null when it is unknown or already purged. */
@@ -88,24 +64,24 @@ export class EventsRepository {
    * oldest first.
    */
   async replayForUser(userId: string, since: Date | null, limit: number): Promise<StoredEvent[]> {
-    const rows: EventRow[] = await this.dataSource.query(
+    const rows: StoredEvent[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM event_recipients mine JOIN events e ON e.id = mine.event_id
         WHERE mine.user_id = $1 AND e.created_at > now() - ${REPLAY_WINDOW} AND ($2::timestamptz IS NULL OR e.created_at >= $2)
         ORDER BY e.seq DESC LIMIT $3`,
       [userId, since, limit],
     );
-    return rows.reverse().map(toEvent);
+    return rows.reverse();
   }
 
   /** The same for one trade's events. */
   async replayForTrade(tradeId: string, since: Date | null, limit: number): Promise<StoredEvent[]> {
-    const rows: EventRow[] = await this.dataSource.query(
+    const rows: StoredEvent[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM events e
         WHERE e.trade_id = $1 AND e.created_at > now() - ${REPLAY_WINDOW} AND ($2::timestamptz IS NULL OR e.created_at >= $2)
         ORDER BY e.seq DESC LIMIT $3`,
       [tradeId, since, limit],
     );
-    return rows.reverse().map(toEvent);
+    return rows.reverse();
   }
 
   /** Deletes up to `limit` events older than `olderThanMs` (their recipients go with them); answers how many. */
