@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalOneOf } from '../../common/http/query-filters';
 import { DISPUTE_REASONS, DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
 import type { DisputeOutcome, DisputeReason, DisputeStatus } from '../dispute.types';
 
@@ -108,9 +109,7 @@ export class ResolveDisputeDto {
 }
 
 export class DisputeQueueQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: DISPUTE_STATUSES })
-  @IsOptional()
-  @IsIn(DISPUTE_STATUSES)
+  @OptionalOneOf(DISPUTE_STATUSES)
   status?: DisputeStatus;
 }
 

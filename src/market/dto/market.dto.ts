@@ -15,6 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalOneOf } from '../../common/http/query-filters';
 import { OFFER_STATUSES, PAYMENT_METHODS, REQUEST_STATUSES } from '../market.types';
 import type { OfferStatus, PaymentMethod, RequestStatus } from '../market.types';
 import { ReputationView } from '../../users/dto/users.dto';
@@ -101,9 +102,7 @@ export class CreateOfferDto {
 
 /** What both listings filter on besides their own fields: a payment method and bounds on the effective rate. */
 class ListingQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: PAYMENT_METHODS })
-  @IsOptional()
-  @IsIn(PAYMENT_METHODS)
+  @OptionalOneOf(PAYMENT_METHODS)
   paymentMethod?: PaymentMethod;
 
   @ApiPropertyOptional({ example: '7.1000', description: 'effective rate at least' })
@@ -116,9 +115,7 @@ class ListingQuery extends PageQuery {
 }
 
 export class ListRequestsQuery extends ListingQuery {
-  @ApiPropertyOptional({ enum: REQUEST_STATUSES })
-  @IsOptional()
-  @IsIn(REQUEST_STATUSES)
+  @OptionalOneOf(REQUEST_STATUSES)
   status?: RequestStatus;
 
   @ApiPropertyOptional({ example: '500.00', description: 'remaining CNY at least' })
@@ -131,18 +128,14 @@ export class ListRequestsQuery extends ListingQuery {
 }
 
 export class ListOffersQuery extends ListingQuery {
-  @ApiPropertyOptional({ enum: OFFER_STATUSES })
-  @IsOptional()
-  @IsIn(OFFER_STATUSES)
+  @OptionalOneOf(OFFER_STATUSES)
   status?: OfferStatus;
 
   @ApiPropertyOptional({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
   @IsOptional()
   amountCny?: string;
 
-  @ApiPropertyOptional({ enum: ['true', 'false'], description: "the caller's own offers, any status" })
-  @IsOptional()
-  @IsIn(['true', 'false'])
+  @OptionalOneOf(['true', 'false'], "the caller's own offers, any status")
   mine?: 'true' | 'false';
 }
 

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalOneOf } from '../../common/http/query-filters';
 import { PAYMENT_METHODS } from '../../market/market.types';
 import type { PaymentMethod } from '../../market/market.types';
 import { TRADE_STATES } from '../trade.state-machine';
@@ -24,9 +25,7 @@ export class TakeOfferDto {
 }
 
 export class ListTradesQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: TRADE_STATES })
-  @IsOptional()
-  @IsIn(TRADE_STATES)
+  @OptionalOneOf(TRADE_STATES)
   state?: TradeState;
 }
 
