@@ -1,9 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import forge from 'node-forge';
+import { selfSignedCertificate } from '../../../test/support/other-certificate';
 import type { Lookup } from '../../common/http/public-target';
 import { MAX_ANSWER_BYTES, sendDelivery } from './webhook-sender';
 
@@ -104,19 +103,7 @@ describe('sendDelivery', () => {
   });
 
   it('speaks TLS to the checked address with the URL’s host as server name, and verifies the certificate', async () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const certificate = forge.pki.createCertificate();
-    certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-    certificate.serialNumber = '01';
-    certificate.validity.notBefore = new Date(Date.now() - 60_000);
-    certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
-    certificate.setSubject([{ name: 'commonName', value: 'hooks.test' }]);
-    certificate.setIssuer([{ name: 'commonName', value: 'hooks.test' }]);
-    certificate.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
-    const context = createSecureContext({
-      key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-      cert: forge.pki.certificateToPem(certificate),
-    });
+    const context = createSecureContext(selfSignedCertificate('hooks.test', '01'));
     const names: string[] = [];
     const tls = createHttpsServer(
       {
