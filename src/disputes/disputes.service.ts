@@ -127,7 +127,8 @@ export class DisputesService {
   async addStatement(caller: AuthUser, id: string, body: StatementDto): Promise<StatementView> {
     const dispute = await this.visible(caller, id);
     if (caller.role === 'operator') throw new DomainError('forbidden', "Statements are the parties'; operators add notes when they act");
-    const actor = partyActor((await this.trades.find(dispute.tradeId))!, caller.id);
+    const trade = (await this.trades.find(dispute.tradeId))!;
+    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
     return this.dataSource.transaction(async (manager) => {
       const locked = (await this.disputes.find(id, manager, true))!;
       if (locked.status === 'resolved') {
