@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
-import { OptionalOneOf } from '../../common/http/query-filters';
+import { OptionalOneOf } from '../../common/http/optional-fields';
 import { TRADE_STATES } from '../../trades/trade.state-machine';
 import type { TradeState } from '../../trades/trade.state-machine';
 

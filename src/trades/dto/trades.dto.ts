@@ -1,15 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { IsDefined, IsIn, IsString, Matches } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
-import { OptionalOneOf } from '../../common/http/query-filters';
+import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { PAYMENT_METHODS } from '../../market/market.types';
 import type { PaymentMethod } from '../../market/market.types';
 import { TRADE_STATES } from '../trade.state-machine';
 import type { TradeState } from '../trade.state-machine';
 
 export class AcceptRequestDto {
-  @ApiPropertyOptional({ example: '500.00', description: 'all that is open when left out' })
-  @IsOptional()
+  @OptionalAsSent({ example: '500.00', description: 'all that is open when left out' })
   amountCny?: unknown;
 }
 

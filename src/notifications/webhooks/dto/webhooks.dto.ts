@@ -13,7 +13,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { PageQuery } from '../../../common/http/pagination';
-import { OptionalOneOf } from '../../../common/http/query-filters';
+import { OptionalOneOf } from '../../../common/http/optional-fields';
 import { EVENT_TYPES } from '../../../events/event-types';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
