@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { changedRows } from '../common/database/query';
 
 /** The one change a message may undergo besides key rotation (the table's trigger): its text erased, once. */
 const ERASE = `UPDATE trade_messages SET text_ciphertext = NULL, text_key_id = NULL, erased_at = now()`;
@@ -20,7 +20,7 @@ export class MessageRetentionRepository {
    * and taken by a later run. Idempotent: an erased text is not taken again.
    */
   async eraseDue(retentionMs: number, limit: number): Promise<number> {
-    const rows = await returningRows<{ id: string }>(
+    return changedRows(
       this.dataSource.manager,
       `${ERASE}
         WHERE id IN (SELECT m.id FROM trade_messages m
@@ -36,7 +36,6 @@ export class MessageRetentionRepository {
         RETURNING id`,
       [retentionMs, limit],
     );
-    return rows.length;
   }
 
   /**
@@ -44,9 +43,6 @@ export class MessageRetentionRepository {
    * it then), the texts of every message the user sent. Waits for the rows' locks; returns how many.
    */
   async eraseSentBy(manager: EntityManager, senderId: string): Promise<number> {
-    const rows = await returningRows<{ id: string }>(manager, `${ERASE} WHERE sender_id = $1 AND erased_at IS NULL RETURNING id`, [
-      senderId,
-    ]);
-    return rows.length;
+    return changedRows(manager, `${ERASE} WHERE sender_id = $1 AND erased_at IS NULL RETURNING id`, [senderId]);
   }
 }

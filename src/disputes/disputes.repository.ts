@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FieldEncryption, storedField } from '../common/crypto/field-encryption';
-import { returningRows } from '../common/database/query';
+import { changedRows, returningRows } from '../common/database/query';
 import type { Attachment, Dispute, DisputeOutcome, DisputeReason, DisputeStatus, Statement } from './dispute.types';
 import { openStatement, sealStatement, StoredAttachment, storedAttachments } from './statement-content';
 
@@ -172,7 +172,7 @@ export class DisputesRepository {
    * deleted. Returns how many.
    */
   async eraseStatementsBy(manager: EntityManager, authorId: string): Promise<number> {
-    const rows = await returningRows(
+    return changedRows(
       manager,
       `UPDATE dispute_statements
           SET text_ciphertext = NULL, text_key_id = NULL, attachment_names_ciphertext = NULL, attachment_names_key_id = NULL,
@@ -180,7 +180,6 @@ export class DisputesRepository {
         WHERE author_id = $1 AND erased_at IS NULL RETURNING id`,
       [authorId],
     );
-    return rows.length;
   }
 
   async assign(manager: EntityManager, id: string, operatorId: string): Promise<Dispute> {

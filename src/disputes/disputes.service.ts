@@ -8,7 +8,7 @@ import { DomainError } from '../common/errors';
 import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
 import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
-import { SYSTEM_ACTOR, type Actor } from '../trades/trade.types';
+import { partyActor, SYSTEM_ACTOR, type Actor } from '../trades/trade.types';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { TradeEvents } from '../trades/trade-events';
@@ -75,9 +75,9 @@ export class DisputesService {
   ) {}
 
   async open(caller: AuthUser, tradeId: string, body: OpenDisputeDto): Promise<DisputeView> {
-    const trade = await this.trades.find(tradeId);
-    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
-    const actor: Actor = { kind: caller.id === trade.travelerId ? 'traveler' : 'counterparty', id: caller.id };
+    const trade = await this.trades.findForParty(caller.id, tradeId);
+    if (!trade) throw DomainError.notFound('Trade');
+    const actor = partyActor(trade, caller.id);
     try {
       const dispute = await this.transactions.run((manager) => this.openIn(manager, tradeId, actor, body.reason, body.statement));
       return this.get(caller, dispute.id);
@@ -302,8 +302,7 @@ export class DisputesService {
     const dispute = await this.disputes.find(id);
     if (!dispute) throw DomainError.notFound('Dispute');
     if (caller.role === 'operator') return dispute;
-    const trade = await this.trades.find(dispute.tradeId);
-    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Dispute');
+    if (!(await this.trades.findForParty(caller.id, dispute.tradeId))) throw DomainError.notFound('Dispute');
     return dispute;
   }
 }

@@ -79,20 +79,10 @@ export class LedgerRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'USD')`,
       [tradeId, kind, phase, pending.id, pending.debitAccount, pending.creditAccount, amount.toString()],
     );
-    await this.move(
-      manager,
-      pending.debitAccount,
-      `debits_pending = debits_pending - $2, debits_posted = debits_posted + $3`,
-      pending.amount,
-      amount,
-    );
-    await this.move(
-      manager,
-      pending.creditAccount,
-      `credits_pending = credits_pending - $2, credits_posted = credits_posted + $3`,
-      pending.amount,
-      amount,
-    );
+    // The hold leaves pending; what is posted of it (nothing for a void) lands in posted.
+    const settle = (side: 'debits' | 'credits') => `${side}_pending = ${side}_pending - $2, ${side}_posted = ${side}_posted + $3`;
+    await this.move(manager, pending.debitAccount, settle('debits'), pending.amount, amount);
+    await this.move(manager, pending.creditAccount, settle('credits'), pending.amount, amount);
   }
 
   private async move(manager: EntityManager, account: string, set: string, ...amounts: bigint[]): Promise<void> {

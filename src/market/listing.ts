@@ -1,7 +1,9 @@
 import { DomainError } from '../common/errors';
-import { decodeCursor, encodeCursor } from '../common/http/pagination';
+import { decodeCursor, encodeCursor, Page, pageSize } from '../common/http/pagination';
+import { formatRate } from '../common/money';
 import { UUID_PATTERN } from '../common/http/time-cursor';
 import { compareListings, FIXED, FLOATING, ListingKey, ListingSide, PriceKind } from './listing-order';
+import type { InputParser } from './market-input';
 import type { Ranked } from './market.repository';
 import { effectiveRate, Price } from './pricing';
 import type { RatesService } from '../rates/rates.service';
@@ -46,6 +48,23 @@ export function parseListingCursor(cursor: string | undefined): ListingCursor | 
   return { reference: BigInt(c.r), last: { rate: BigInt(c.e), kind: c.k as PriceKind, premiumBps: BigInt(c.p), id: c.i.toLowerCase() } };
 }
 
+/**
+ * What every listing reads of its query besides its own filters (ListingQuery): bounds on the effective rate and the
+ * cursor. Then checks every field the caller read into `input` (a 400 before anything else), and answers the page's
+ * size and the reference it is ranked at.
+ */
+export async function openListing(
+  input: InputParser,
+  query: { minRate?: string; maxRate?: string; cursor?: string; limit?: number },
+  rates: RatesService,
+) {
+  const minRate = input.optionalRate(query.minRate, 'minRate');
+  const maxRate = input.optionalRate(query.maxRate, 'maxRate');
+  const cursor = parseListingCursor(query.cursor);
+  input.done();
+  return { minRate, maxRate, cursor, limit: pageSize(query), reference: await listingReference(rates, cursor) };
+}
+
 /** The reference a page is ranked at: the cursor's, so a walk through the pages holds still while the rate moves. */
 export async function listingReference(rates: RatesService, cursor: ListingCursor | undefined): Promise<bigint> {
   if (cursor) return cursor.reference;
@@ -85,4 +104,16 @@ export function mergePage<T extends { id: string; price: Price }>(
         })
       : null;
   return { items: page.map((r) => r.item), nextCursor };
+}
+
+/** One page of a listing, each item presented at the reference it was ranked at, which the page names. */
+export function listingPage<T extends { id: string; price: Price }, V>(
+  side: ListingSide,
+  rows: Ranked<T>[],
+  reference: bigint,
+  limit: number,
+  present: (item: T, reference: bigint) => V,
+): Page<V> & { referenceRate: string } {
+  const page = mergePage(side, rows, reference, limit);
+  return { data: page.items.map((item) => present(item, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
 }

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { formatRate } from '../common/money';
-import { Page, pageSize } from '../common/http/pagination';
+import { Page } from '../common/http/pagination';
 import { RatesService } from '../rates/rates.service';
 import { UsersRepository } from '../users/users.repository';
 import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
 import { planListing } from './listing-order';
-import { listingReference, mergePage, parseListingCursor } from './listing';
+import { listingPage, openListing } from './listing';
 import { InputParser } from './market-input';
 import { presentOffer } from './market.presenter';
 import { MarketRepository } from './market.repository';
@@ -63,13 +62,7 @@ export class OffersService {
   async list(caller: AuthUser, query: ListOffersQuery): Promise<Page<OfferView> & { referenceRate: string }> {
     const input = new InputParser();
     const amountCny = input.optionalAmount(query.amountCny, 'amountCny');
-    const minRate = input.optionalRate(query.minRate, 'minRate');
-    const maxRate = input.optionalRate(query.maxRate, 'maxRate');
-    const cursor = parseListingCursor(query.cursor);
-    input.done();
-
-    const limit = pageSize(query);
-    const reference = await listingReference(this.rates, cursor);
+    const { minRate, maxRate, cursor, limit, reference } = await openListing(input, query, this.rates);
     const mine = query.mine === 'true';
     const statuses: OfferStatus[] = query.status ? [query.status] : mine ? [...OFFER_STATUSES] : ['active'];
     const rows = await this.market.listOffers({
@@ -82,8 +75,7 @@ export class OffersService {
       reference,
       limit: limit + 1,
     });
-    const page = mergePage('offers', rows, reference, limit);
-    return { data: page.items.map((o) => presentOffer(o, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
+    return listingPage('offers', rows, reference, limit, presentOffer);
   }
 
   async get(id: string): Promise<OfferView> {

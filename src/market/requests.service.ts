@@ -2,8 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { formatRate } from '../common/money';
-import { Page, pageSize } from '../common/http/pagination';
+import { Page } from '../common/http/pagination';
 import { marketConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
@@ -12,7 +11,7 @@ import { RatesService } from '../rates/rates.service';
 import { UsersRepository } from '../users/users.repository';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
 import { planListing } from './listing-order';
-import { listingReference, mergePage, parseListingCursor } from './listing';
+import { listingPage, openListing } from './listing';
 import { InputParser } from './market-input';
 import { presentRequest } from './market.presenter';
 import { MarketRepository } from './market.repository';
@@ -75,18 +74,12 @@ export class RequestsService {
     const input = new InputParser();
     const minCny = input.optionalAmount(query.minCny, 'minCny');
     const maxCny = input.optionalAmount(query.maxCny, 'maxCny');
-    const minRate = input.optionalRate(query.minRate, 'minRate');
-    const maxRate = input.optionalRate(query.maxRate, 'maxRate');
-    const cursor = parseListingCursor(query.cursor);
-    input.done();
-
-    const limit = pageSize(query);
-    const reference = await listingReference(this.rates, cursor);
+    const { minRate, maxRate, cursor, limit, reference } = await openListing(input, query, this.rates);
     const own = caller.role === 'traveler';
     let statuses: RequestStatus[] = query.status ? [query.status] : ['open'];
     // Counterparties see open requests only, whatever they ask for.
     if (caller.role === 'counterparty') statuses = statuses.filter((s) => s === 'open');
-    if (statuses.length === 0) return { data: [], nextCursor: null, referenceRate: formatRate(reference) };
+    if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest);
 
     const rows = await this.market.listRequests({
       statuses,
@@ -99,8 +92,7 @@ export class RequestsService {
       reference,
       limit: limit + 1,
     });
-    const page = mergePage('requests', rows, reference, limit);
-    return { data: page.items.map((r) => presentRequest(r, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
+    return listingPage('requests', rows, reference, limit, presentRequest);
   }
 
   async get(caller: AuthUser, id: string): Promise<RequestView> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { FieldEncryption, storedField } from '../common/crypto/field-encryption';
-import { returningRows } from '../common/database/query';
+import { changedRows } from '../common/database/query';
 import { openComment, sealComment } from './rating-content';
 import type { RaterRole, Rating, RatingPosition } from './rating.types';
 
@@ -102,12 +102,11 @@ export class RatingsRepository {
    * they counted into. Returns how many.
    */
   async eraseCommentsBy(manager: EntityManager, raterId: string): Promise<number> {
-    const rows = await returningRows(
+    return changedRows(
       manager,
       `UPDATE ratings SET comment_ciphertext = NULL, comment_key_id = NULL, comment_erased_at = now()
         WHERE rater_id = $1 AND comment_ciphertext IS NOT NULL RETURNING id`,
       [raterId],
     );
-    return rows.length;
   }
 }

@@ -51,8 +51,8 @@ export class RatingsService {
 
   async rate(caller: AuthUser, tradeId: string, body: RateTradeDto): Promise<RatingView> {
     // Read without a lock: a trade's parties never change, and an ended trade's state neither.
-    const trade = await this.trades.find(tradeId);
-    if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
+    const trade = await this.trades.findForParty(caller.id, tradeId);
+    if (!trade) throw DomainError.notFound('Trade');
     if (!RATEABLE_STATES.includes(trade.state)) {
       throw new DomainError(
         'invalid_state_transition',

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { changedRows, returningRows } from '../common/database/query';
 import { moneyOwedSql } from './money-owed';
 
 const SNAPSHOT_COLUMNS = [
@@ -42,7 +42,7 @@ export class HandleRetentionRepository {
    * taken again.
    */
   async eraseDue(retentionMs: number, limit: number): Promise<number> {
-    const rows = await returningRows<{ id: string }>(
+    return changedRows(
       this.dataSource.manager,
       eraseSql(`SELECT t.id FROM trades t
                  WHERE ${ERASABLE}
@@ -53,7 +53,6 @@ export class HandleRetentionRepository {
                  FOR UPDATE OF t SKIP LOCKED`),
       [retentionMs, limit],
     );
-    return rows.length;
   }
 
   /**

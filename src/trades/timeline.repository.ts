@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SqlParams } from '../common/database/query';
-import type { Actor, TradeEvent } from './trade.types';
-import type { TradeState } from './trade.state-machine';
+import type { TradeEvent } from './trade.types';
 
 /** The INSERT of one timeline event of the trade whose id is the parameter `tradeId`, alone or as a CTE. */
 export function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at'>, params: SqlParams): string {
@@ -12,28 +11,9 @@ export function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at
                   ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
 }
 
-const EVENT_COLUMNS = 'at, actor_kind, actor_id, type, from_state, to_state, detail';
-
-interface EventRow {
-  at: Date;
-  actor_kind: Actor['kind'];
-  actor_id: string | null;
-  type: TradeEvent['type'];
-  from_state: TradeState | null;
-  to_state: TradeState | null;
-  detail: Record<string, unknown>;
-}
-
-function toEvent(row: EventRow): TradeEvent {
-  return {
-    at: row.at,
-    actor: { kind: row.actor_kind, id: row.actor_id },
-    type: row.type,
-    fromState: row.from_state,
-    toState: row.to_state,
-    detail: row.detail,
-  };
-}
+/** An event's columns, named and shaped as TradeEvent has them (bigserial ids come back as text). */
+const EVENT_COLUMNS = `at, json_build_object('kind', actor_kind, 'id', actor_id) AS actor, type, from_state AS "fromState",
+  to_state AS "toState", detail`;
 
 /** A trade's timeline: the rows every module writes as its state or its story changes, and their reads. */
 @Injectable()
@@ -46,20 +26,18 @@ export class TimelineRepository {
   }
 
   async events(tradeId: string, limit: number, afterId?: string): Promise<(TradeEvent & { id: string })[]> {
-    const rows: (EventRow & { id: string })[] = await this.dataSource.query(
+    return this.dataSource.query(
       `SELECT id, ${EVENT_COLUMNS} FROM trade_events
           WHERE trade_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id LIMIT $3`,
       [tradeId, afterId ?? null, limit],
     );
-    return rows.map((row) => ({ id: String(row.id), ...toEvent(row) }));
   }
 
   /** The whole timelines of these trades, each oldest first (the account export: one read per page of trades). */
   async eventsOfTrades(tradeIds: string[]): Promise<(TradeEvent & { tradeId: string })[]> {
-    const rows: (EventRow & { trade_id: string })[] = await this.dataSource.query(
-      `SELECT trade_id, ${EVENT_COLUMNS} FROM trade_events WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
+    return this.dataSource.query(
+      `SELECT trade_id AS "tradeId", ${EVENT_COLUMNS} FROM trade_events WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, id`,
       [tradeIds],
     );
-    return rows.map((row) => ({ tradeId: row.trade_id, ...toEvent(row) }));
   }
 }

@@ -23,6 +23,12 @@ export class TradeReadsRepository {
     return this.trades.find(id, manager);
   }
 
+  /** The trade when the user is one of its parties; null otherwise, so a stranger cannot tell it exists. */
+  async findForParty(userId: string, id: string): Promise<Trade | null> {
+    const trade = await this.trades.find(id);
+    return trade && (userId === trade.travelerId || userId === trade.counterpartyId) ? trade : null;
+  }
+
   /** The trade's state, its row locked for the rest of the caller's transaction. */
   lockState(manager: EntityManager, tradeId: string): Promise<TradeState | null> {
     return this.trades.lockState(manager, tradeId);

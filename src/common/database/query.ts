@@ -14,6 +14,11 @@ export async function returningRows<T>(manager: EntityManager, sql: string, para
   return result as T[];
 }
 
+/** How many rows an UPDATE or DELETE … RETURNING changed. */
+export async function changedRows(manager: EntityManager, sql: string, params: unknown[]): Promise<number> {
+  return (await returningRows(manager, sql, params)).length;
+}
+
 /** The one row of an UPDATE … RETURNING by key: undefined when none matched, typed like `rows[0]`. */
 export async function returningRow<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T> {
   return (await returningRows<T>(manager, sql, params))[0];

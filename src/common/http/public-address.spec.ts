@@ -16,69 +16,76 @@ describe('addressRefusal', () => {
     }
   });
 
-  it.each([
-    ['0.0.0.0', 'unspecified'],
-    ['0.1.2.3', 'unspecified'],
-    ['127.0.0.1', 'loopback'],
-    ['127.255.255.254', 'loopback'],
-    ['10.0.0.1', 'private'],
-    ['10.255.255.255', 'private'],
-    ['172.16.0.1', 'private'],
-    ['172.31.255.255', 'private'],
-    ['192.168.1.1', 'private'],
-    ['100.64.0.1', 'shared'],
-    ['100.127.255.255', 'shared'],
-    ['169.254.0.1', 'link_local'],
-    ['169.254.169.254', 'metadata'],
-    ['224.0.0.1', 'multicast'],
-    ['239.255.255.250', 'multicast'],
-    ['255.255.255.255', 'reserved'],
-    ['240.0.0.1', 'reserved'],
-    ['192.0.2.10', 'reserved'],
-    ['198.18.0.1', 'reserved'],
-  ])('refuses the IPv4 address %s (%s)', (address, refusal) => {
-    expect(addressRefusal(address)).toBe(refusal);
-  });
-
-  it.each([
-    ['::', 'unspecified'],
-    ['0:0:0:0:0:0:0:0', 'unspecified'],
-    ['::1', 'loopback'],
-    ['0:0:0:0:0:0:0:1', 'loopback'],
-    ['fc00::1', 'private'],
-    ['fd12:3456:789a::1', 'private'],
-    ['fd00:ec2::254', 'metadata'],
-    ['fe80::1', 'link_local'],
-    ['fe80::1%eth0', 'link_local'],
-    ['febf:ffff::1', 'link_local'],
-    ['fec0::1', 'private'],
-    ['ff02::1', 'multicast'],
-    ['ff0e::1', 'multicast'],
-    ['2001:db8::1', 'reserved'],
-    ['2001::1', 'reserved'],
-    ['100::1', 'reserved'],
-    ['4000::1', 'reserved'],
-  ])('refuses the IPv6 address %s (%s)', (address, refusal) => {
-    expect(addressRefusal(address)).toBe(refusal);
-  });
-
-  it.each([
-    ['::ffff:127.0.0.1', 'loopback'],
-    ['::ffff:7f00:1', 'loopback'],
-    ['0:0:0:0:0:ffff:7f00:0001', 'loopback'],
-    ['::FFFF:10.0.0.1', 'private'],
-    ['::ffff:a9fe:a9fe', 'metadata'],
-    ['::ffff:169.254.169.254', 'metadata'],
-    ['::ffff:0:127.0.0.1', 'loopback'],
-    ['::127.0.0.1', 'loopback'],
-    ['::192.168.0.1', 'private'],
-    ['64:ff9b::7f00:1', 'loopback'],
-    ['64:ff9b::a00:1', 'private'],
-    ['2002:7f00:1::1', 'loopback'],
-    ['2002:c0a8:101::1', 'private'],
-    ['::ffff:0.0.0.0', 'unspecified'],
-  ])('judges %s by the IPv4 address it carries (%s)', (address, refusal) => {
-    expect(addressRefusal(address)).toBe(refusal);
+  describe.each<[string, [string, string][]]>([
+    [
+      'IPv4 addresses',
+      [
+        ['0.0.0.0', 'unspecified'],
+        ['0.1.2.3', 'unspecified'],
+        ['127.0.0.1', 'loopback'],
+        ['127.255.255.254', 'loopback'],
+        ['10.0.0.1', 'private'],
+        ['10.255.255.255', 'private'],
+        ['172.16.0.1', 'private'],
+        ['172.31.255.255', 'private'],
+        ['192.168.1.1', 'private'],
+        ['100.64.0.1', 'shared'],
+        ['100.127.255.255', 'shared'],
+        ['169.254.0.1', 'link_local'],
+        ['169.254.169.254', 'metadata'],
+        ['224.0.0.1', 'multicast'],
+        ['239.255.255.250', 'multicast'],
+        ['255.255.255.255', 'reserved'],
+        ['240.0.0.1', 'reserved'],
+        ['192.0.2.10', 'reserved'],
+        ['198.18.0.1', 'reserved'],
+      ],
+    ],
+    [
+      'IPv6 addresses',
+      [
+        ['::', 'unspecified'],
+        ['0:0:0:0:0:0:0:0', 'unspecified'],
+        ['::1', 'loopback'],
+        ['0:0:0:0:0:0:0:1', 'loopback'],
+        ['fc00::1', 'private'],
+        ['fd12:3456:789a::1', 'private'],
+        ['fd00:ec2::254', 'metadata'],
+        ['fe80::1', 'link_local'],
+        ['fe80::1%eth0', 'link_local'],
+        ['febf:ffff::1', 'link_local'],
+        ['fec0::1', 'private'],
+        ['ff02::1', 'multicast'],
+        ['ff0e::1', 'multicast'],
+        ['2001:db8::1', 'reserved'],
+        ['2001::1', 'reserved'],
+        ['100::1', 'reserved'],
+        ['4000::1', 'reserved'],
+      ],
+    ],
+    [
+      'IPv6 addresses by the IPv4 address they carry',
+      [
+        ['::ffff:127.0.0.1', 'loopback'],
+        ['::ffff:7f00:1', 'loopback'],
+        ['0:0:0:0:0:ffff:7f00:0001', 'loopback'],
+        ['::FFFF:10.0.0.1', 'private'],
+        ['::ffff:a9fe:a9fe', 'metadata'],
+        ['::ffff:169.254.169.254', 'metadata'],
+        ['::ffff:0:127.0.0.1', 'loopback'],
+        ['::127.0.0.1', 'loopback'],
+        ['::192.168.0.1', 'private'],
+        ['64:ff9b::7f00:1', 'loopback'],
+        ['64:ff9b::a00:1', 'private'],
+        ['2002:7f00:1::1', 'loopback'],
+        ['2002:c0a8:101::1', 'private'],
+        ['::ffff:0.0.0.0', 'unspecified'],
+      ],
+    ],
+  ])('refuses %s', (_group, cases) => {
+    it.each(cases)('%s (%s)', (address, refusal) => {
+      expect(addressRefusal(address)).toBe(refusal);
+    });
   });
 
   it('refuses what is not an address at all', () => {

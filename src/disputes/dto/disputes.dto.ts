@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { DISPUTE_REASONS, DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
 import type { DisputeOutcome, DisputeReason, DisputeStatus } from '../dispute.types';
 
@@ -91,12 +92,10 @@ export class ResolveDisputeDto {
   @IsIn(['release', 'refund', 'split'])
   outcome: 'release' | 'refund' | 'split';
 
-  @ApiPropertyOptional({ example: '50.01', description: 'split only: refunded to the traveler' })
-  @IsOptional()
+  @OptionalAsSent({ example: '50.01', description: 'split only: refunded to the traveler' })
   travelerUsd?: unknown;
 
-  @ApiPropertyOptional({ example: '88.11', description: 'split only: paid to the counterparty, less the fee' })
-  @IsOptional()
+  @OptionalAsSent({ example: '88.11', description: 'split only: paid to the counterparty, less the fee' })
   counterpartyUsd?: unknown;
 
   @ApiProperty({ maxLength: 2000, description: 'why: kept in the audit log and on the trade timeline' })
@@ -108,9 +107,7 @@ export class ResolveDisputeDto {
 }
 
 export class DisputeQueueQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: DISPUTE_STATUSES })
-  @IsOptional()
-  @IsIn(DISPUTE_STATUSES)
+  @OptionalOneOf(DISPUTE_STATUSES)
   status?: DisputeStatus;
 }
 

@@ -15,6 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { OFFER_STATUSES, PAYMENT_METHODS, REQUEST_STATUSES } from '../market.types';
 import type { OfferStatus, PaymentMethod, RequestStatus } from '../market.types';
 import { ReputationView } from '../../users/dto/users.dto';
@@ -28,8 +29,7 @@ export class PriceDto {
   @IsIn(['fixed', 'floating'])
   type: 'fixed' | 'floating';
 
-  @ApiPropertyOptional({ example: '7.2000', description: 'fixed prices: CNY per 1 USD, up to 4 decimals' })
-  @IsOptional()
+  @OptionalAsSent({ example: '7.2000', description: 'fixed prices: CNY per 1 USD, up to 4 decimals' })
   rate?: unknown;
 
   @ApiPropertyOptional({ example: -150, description: 'floating prices: basis points over the reference rate' })
@@ -57,8 +57,7 @@ export class CreateRequestDto {
   @IsIn(PAYMENT_METHODS)
   paymentMethod: PaymentMethod;
 
-  @ApiPropertyOptional({ example: '500.00', description: 'smallest part a counterparty may accept (all of it when left out)' })
-  @IsOptional()
+  @OptionalAsSent({ example: '500.00', description: 'smallest part a counterparty may accept (all of it when left out)' })
   minFillCny?: unknown;
 
   @ApiPropertyOptional({ minimum: 5, maximum: 10080, default: 1440 })
@@ -101,48 +100,35 @@ export class CreateOfferDto {
 
 /** What both listings filter on besides their own fields: a payment method and bounds on the effective rate. */
 class ListingQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: PAYMENT_METHODS })
-  @IsOptional()
-  @IsIn(PAYMENT_METHODS)
+  @OptionalOneOf(PAYMENT_METHODS)
   paymentMethod?: PaymentMethod;
 
-  @ApiPropertyOptional({ example: '7.1000', description: 'effective rate at least' })
-  @IsOptional()
+  @OptionalAsSent({ example: '7.1000', description: 'effective rate at least' })
   minRate?: string;
 
-  @ApiPropertyOptional({ example: '7.3000', description: 'effective rate at most' })
-  @IsOptional()
+  @OptionalAsSent({ example: '7.3000', description: 'effective rate at most' })
   maxRate?: string;
 }
 
 export class ListRequestsQuery extends ListingQuery {
-  @ApiPropertyOptional({ enum: REQUEST_STATUSES })
-  @IsOptional()
-  @IsIn(REQUEST_STATUSES)
+  @OptionalOneOf(REQUEST_STATUSES)
   status?: RequestStatus;
 
-  @ApiPropertyOptional({ example: '500.00', description: 'remaining CNY at least' })
-  @IsOptional()
+  @OptionalAsSent({ example: '500.00', description: 'remaining CNY at least' })
   minCny?: string;
 
-  @ApiPropertyOptional({ example: '5000.00', description: 'remaining CNY at most' })
-  @IsOptional()
+  @OptionalAsSent({ example: '5000.00', description: 'remaining CNY at most' })
   maxCny?: string;
 }
 
 export class ListOffersQuery extends ListingQuery {
-  @ApiPropertyOptional({ enum: OFFER_STATUSES })
-  @IsOptional()
-  @IsIn(OFFER_STATUSES)
+  @OptionalOneOf(OFFER_STATUSES)
   status?: OfferStatus;
 
-  @ApiPropertyOptional({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
-  @IsOptional()
+  @OptionalAsSent({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
   amountCny?: string;
 
-  @ApiPropertyOptional({ enum: ['true', 'false'], description: "the caller's own offers, any status" })
-  @IsOptional()
-  @IsIn(['true', 'false'])
+  @OptionalOneOf(['true', 'false'], "the caller's own offers, any status")
   mine?: 'true' | 'false';
 }
 

@@ -1,11 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { Queue } from 'bullmq';
 import { webhooksConfig } from '../../config';
 import { webhookDeliveryJobId, webhookDeliverySweepJobId } from '../../queues/job-ids';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { PeriodicJobs } from '../../queues/periodic-jobs';
 import { WebhooksRepository } from './webhooks.repository';
 
 const BATCH = 500;
@@ -19,19 +18,14 @@ const PENDING_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-
  * lost mid-attempt may still send it twice: delivery is at least once), and purges the log past WEBHOOK_DELIVERY_RETENTION_MS.
  */
 @Injectable()
-export class WebhookSweep implements OnApplicationBootstrap {
+export class WebhookSweep {
   private readonly logger = new Logger(WebhookSweep.name);
 
   constructor(
     @InjectQueue(QUEUES.webhooks) private readonly queue: Queue,
-    private readonly periodic: PeriodicJobs,
     private readonly webhooks: WebhooksRepository,
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
   ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    await this.periodic.keep(this.queue, JOBS.webhooks.sweepDeliveries, this.config.sweepEveryMs);
-  }
 
   async sweep(): Promise<{ requeued: number; purged: number }> {
     const lost = await this.webhooks.lost(this.config.sweepAfterMs, BATCH);

@@ -6,6 +6,7 @@ import { WebhookEndpointsService } from './webhook-endpoints.service';
 import { WebhookSweep } from './webhook-sweep';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksScheduler } from './webhooks.scheduler';
 
 /**
  * Client webhooks: the endpoints' API and (in processes with workers) the deliveries. Their sink in the event
@@ -21,7 +22,7 @@ export class WebhooksModule {
       providers: [
         WebhooksRepository,
         WebhookEndpointsService,
-        ...(options.workers ? [EndpointSlots, WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep] : []),
+        ...(options.workers ? [EndpointSlots, WebhookDeliveryService, WebhookDeliveryProcessor, WebhookSweep, WebhooksScheduler] : []),
       ],
       exports: [WebhooksRepository],
     };

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
@@ -103,8 +103,9 @@ export class PaypalMockController {
     return this.run(request, reply, async (manager) => ({ status: 201, body: await make(manager) }));
   }
 
-  private static representation(prefer: string | undefined): boolean {
-    return (prefer ?? '').includes('return=representation');
+  /** Whether the call asked for the whole resource back (`Prefer: return=representation`). */
+  private static representation(request: PaypalRequest): boolean {
+    return (request.headers.prefer ?? '').includes('return=representation');
   }
 
   @Post('v1/oauth2/token')
@@ -123,18 +124,13 @@ export class PaypalMockController {
 
   @Post('v2/checkout/orders')
   @ApiOperation({ summary: 'PayPal: create an order (intent AUTHORIZE)' })
-  async createOrder(
-    @Req() request: PaypalRequest,
-    @Res() reply: FastifyReply,
-    @Body() body: unknown,
-    @Headers('prefer') prefer?: string,
-  ): Promise<void> {
+  async createOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
     await this.run(request, reply, async (manager) => {
       const order = await this.paypal.createOrder(body, manager);
       const view = this.paypal.orderView(this.base(), order);
       return {
         status: 201,
-        body: PaypalMockController.representation(prefer) ? view : { id: view.id, status: view.status, links: view.links },
+        body: PaypalMockController.representation(request) ? view : { id: view.id, status: view.status, links: view.links },
       };
     });
   }
@@ -152,18 +148,13 @@ export class PaypalMockController {
 
   @Post('v2/checkout/orders/:id/authorize')
   @ApiOperation({ summary: 'PayPal: authorize an approved order' })
-  async authorizeOrder(
-    @Req() request: PaypalRequest,
-    @Res() reply: FastifyReply,
-    @Param('id') id: string,
-    @Headers('prefer') prefer?: string,
-  ): Promise<void> {
+  async authorizeOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async (manager) => {
       const { order, authorization } = await this.paypal.authorizeOrder(this.base(), id, manager);
       const view = this.paypal.orderView(this.base(), order, authorization);
       return {
         status: 201,
-        body: PaypalMockController.representation(prefer)
+        body: PaypalMockController.representation(request)
           ? view
           : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
       };
@@ -186,15 +177,10 @@ export class PaypalMockController {
 
   @Post('v2/payments/authorizations/:id/void')
   @ApiOperation({ summary: 'PayPal: void an authorization (204, or 200 with Prefer: return=representation)' })
-  async void(
-    @Req() request: PaypalRequest,
-    @Res() reply: FastifyReply,
-    @Param('id') id: string,
-    @Headers('prefer') prefer?: string,
-  ): Promise<void> {
+  async void(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async (manager) => {
       const authorization = await this.paypal.void(this.base(), id, manager);
-      return PaypalMockController.representation(prefer)
+      return PaypalMockController.representation(request)
         ? { status: 200, body: this.paypal.authorizationView(this.base(), authorization) }
         : { status: 204 };
     });

@@ -3,7 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
 import { applyBps, formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
-import { OutboxService } from '../../outbox/outbox.service';
+import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/job-ids';
 import { PaypalMockError } from './paypal-mock.errors';
@@ -77,13 +77,15 @@ export class PaypalMockPayouts {
         );
       }
       for (const item of parsed) await this.payouts.insertItem(manager, inserted.id, item);
-      await this.outbox.write(manager, {
-        queue: QUEUES.sandboxWebhooks,
-        jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
-        jobId: paypalPayoutSettleJobId(inserted.id),
-        payload: { batchId: inserted.id },
-        delayMs: this.config.mockPayoutDelayMs,
-      });
+      await this.later(
+        manager,
+        {
+          jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
+          jobId: paypalPayoutSettleJobId(inserted.id),
+          payload: { batchId: inserted.id },
+        },
+        this.config.mockPayoutDelayMs,
+      );
       return inserted;
     });
     return {
@@ -105,16 +107,19 @@ export class PaypalMockPayouts {
     for (const item of await this.payouts.itemsOfBatch(batchId, manager)) {
       await this.webhooks.emit(manager, ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], this.itemView(base, item));
       if (item.status === 'UNCLAIMED') {
-        await this.outbox.write(manager, {
-          queue: QUEUES.sandboxWebhooks,
-          jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem,
-          jobId: paypalPayoutReturnJobId(item.id),
-          payload: { itemId: item.id },
-          delayMs: this.config.mockUnclaimedReturnMs,
-        });
+        await this.later(
+          manager,
+          { jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem, jobId: paypalPayoutReturnJobId(item.id), payload: { itemId: item.id } },
+          this.config.mockUnclaimedReturnMs,
+        );
       }
     }
     await this.webhooks.emit(manager, 'PAYMENT.PAYOUTSBATCH.SUCCESS', { batch_header: this.batchHeader(batch) });
+  }
+
+  /** A later step of a payout (its settlement, an item's return), queued in the caller's transaction. */
+  private async later(manager: EntityManager, job: Pick<OutboxMessage, 'jobName' | 'jobId' | 'payload'>, delayMs: number): Promise<void> {
+    await this.outbox.write(manager, { queue: QUEUES.sandboxWebhooks, ...job, delayMs });
   }
 
   /** An unclaimed item goes back to the sender after the claim period. */

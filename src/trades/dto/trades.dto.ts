@@ -1,14 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { IsDefined, IsIn, IsString, Matches } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { PAYMENT_METHODS } from '../../market/market.types';
 import type { PaymentMethod } from '../../market/market.types';
 import { TRADE_STATES } from '../trade.state-machine';
 import type { TradeState } from '../trade.state-machine';
 
 export class AcceptRequestDto {
-  @ApiPropertyOptional({ example: '500.00', description: 'all that is open when left out' })
-  @IsOptional()
+  @OptionalAsSent({ example: '500.00', description: 'all that is open when left out' })
   amountCny?: unknown;
 }
 
@@ -24,9 +24,7 @@ export class TakeOfferDto {
 }
 
 export class ListTradesQuery extends PageQuery {
-  @ApiPropertyOptional({ enum: TRADE_STATES })
-  @IsOptional()
-  @IsIn(TRADE_STATES)
+  @OptionalOneOf(TRADE_STATES)
   state?: TradeState;
 }
 

@@ -13,6 +13,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { PageQuery } from '../../../common/http/pagination';
+import { OptionalOneOf } from '../../../common/http/optional-fields';
 import { EVENT_TYPES } from '../../../events/event-types';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -73,13 +74,9 @@ export class WebhookDeliveriesQuery extends PageQuery {
   @IsUUID()
   endpointId?: string;
 
-  @ApiPropertyOptional({ enum: EVENT_TYPES })
-  @IsOptional()
-  @IsIn(EVENT_TYPES)
+  @OptionalOneOf(EVENT_TYPES)
   eventType?: string;
 
-  @ApiPropertyOptional({ enum: DELIVERY_STATUSES })
-  @IsOptional()
-  @IsIn(DELIVERY_STATUSES)
+  @OptionalOneOf(DELIVERY_STATUSES)
   status?: (typeof DELIVERY_STATUSES)[number];
 }

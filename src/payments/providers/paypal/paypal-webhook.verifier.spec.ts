@@ -1,24 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
-import forge from 'node-forge';
+import { randomUUID } from 'node:crypto';
+import { selfSignedCertificate } from '../../../../test/support/other-certificate';
 import { loadAppConfig, loadPaypalConfig, loadSandboxConfig } from '../../../config';
 import { signedString, signTransmission } from './paypal-webhook-signature';
 import { PaypalWebhookVerifier } from './paypal-webhook.verifier';
 
-function identity(): { privateKey: KeyObject; pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  certificate.serialNumber = '01';
-  certificate.validity.notBefore = new Date(Date.now() - 60_000);
-  certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
-  certificate.setSubject([{ name: 'commonName', value: 'paypal test' }]);
-  certificate.setIssuer([{ name: 'commonName', value: 'paypal test' }]);
-  certificate.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), forge.md.sha256.create());
-  return { privateKey, pem: forge.pki.certificateToPem(certificate) };
-}
-
-const SIGNER = identity();
+const SIGNER = selfSignedCertificate('paypal test', '01');
 const PAYPAL_CERT = 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77';
 const env = { NODE_ENV: 'test', PORT: '4100' };
 
@@ -36,7 +23,7 @@ function signed(certUrl: string, body = JSON.stringify({ id: `WH-${randomUUID()}
     headers: {
       'paypal-transmission-id': id,
       'paypal-transmission-time': time,
-      'paypal-transmission-sig': signTransmission(SIGNER.privateKey, signedString(id, time, 'WH-YB-SANDBOX', raw)),
+      'paypal-transmission-sig': signTransmission(SIGNER.key, signedString(id, time, 'WH-YB-SANDBOX', raw)),
       'paypal-auth-algo': 'SHA256withRSA',
       'paypal-cert-url': certUrl,
     },
@@ -50,7 +37,7 @@ describe('PaypalWebhookVerifier', () => {
   beforeAll(() => Logger.overrideLogger(false));
 
   beforeEach(() => {
-    fetchSpy = jest.spyOn(global, 'fetch').mockImplementation(async () => new Response(SIGNER.pem, { status: 200 }));
+    fetchSpy = jest.spyOn(global, 'fetch').mockImplementation(async () => new Response(SIGNER.cert, { status: 200 }));
   });
 
   afterEach(() => fetchSpy.mockRestore());
