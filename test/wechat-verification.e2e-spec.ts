@@ -234,6 +234,8 @@ describe('WeChat verification (HTTP)', () => {
       await report(trade, counterparty, transferId);
       // WeChat stays down until past the verify deadline; the platform notices it is down.
       await eventually(async () => (await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since);
+      // The verify deadline was still running when the outage began (however slow the first call was), and runs out during it.
+      await db.query(`UPDATE trades SET verify_by = now() + interval '300 milliseconds' WHERE id = $1`, [trade.id]);
       await eventually(
         async () => (await db.query(`SELECT verify_by < now() AS passed FROM trades WHERE id = $1`, [trade.id])).rows[0].passed,
       );
@@ -253,6 +255,34 @@ describe('WeChat verification (HTTP)', () => {
     const told = await db.query(`SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.deadline_extended'`, [trade.id]);
     expect(told.rows).toEqual([{ data: { trade: expect.objectContaining({ id: trade.id, state: 'payout_sent' }) } }]);
     expect(events.some((e: { toState: string }) => e.toState === 'disputed')).toBe(false);
+    expect((await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since).toBeNull();
+    await expectClean();
+  });
+
+  it('releases a verified transfer only once the outage has extended its deadline, though another process ends the outage', async () => {
+    const { traveler, counterparty, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
+    const transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+    const verification = test.app.get(QueueRegistry).get(QUEUES.verification);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', down: true } });
+    try {
+      await report(trade, counterparty, transferId);
+      await eventually(async () => (await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since);
+      // Another process has claimed the outage's end and is still extending its deadlines when WeChat answers here.
+      await db.query(`UPDATE provider_health SET recovering_at = now() WHERE provider = 'wechat'`);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+    }
+    // WeChat answers the verification (the transfer is right), but still counts as down: nothing is decided yet.
+    await eventually(async () => /recovering from an outage/.test((await verification.getJob(`verify-${trade.id}`))?.failedReason ?? ''));
+    expect(await state(trade.id, traveler.token)).toBe('payout_sent');
+    // That process died; the next answer takes its recovery over, extends the deadline, and only then is the trade released.
+    await db.query(`UPDATE provider_health SET recovering_at = now() - interval '6 minutes' WHERE provider = 'wechat'`);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    const events = await timeline(trade.id, traveler.token);
+    const extendedAt = events.findIndex((e) => e.type === 'deadline_extended');
+    expect(events[extendedAt]).toMatchObject({ detail: { deadline: 'verify', provider: 'wechat' } });
+    expect(extendedAt).toBeLessThan(events.findIndex((e) => e.toState === 'releasing'));
+    expect(events.find((e) => e.toState === 'releasing')!.detail).toMatchObject({ verified: true, wechatTransferId: transferId });
     expect((await db.query(`SELECT down_since FROM provider_health WHERE provider = 'wechat'`)).rows[0].down_since).toBeNull();
     await expectClean();
   });

@@ -19,7 +19,8 @@ type Verdict = { ok: true } | { ok: false; finding: string };
  * counterparty's snapshotted wallet to the traveler's → `releasing`; anything else, or nothing by the verify
  * deadline → `disputed` (the system's dispute, its finding without wallet ids, since both parties read it).
  * Before a funded trade is refunded at its payout deadline, a last search looks for a matching transfer the
- * counterparty made and never reported. WeChat failing makes both wait (retried), never decide.
+ * counterparty made and never reported. WeChat failing makes both wait (retried), never decide; a verification
+ * also waits while WeChat still counts as down (its outage's deadlines not yet extended).
  */
 @Injectable()
 export class PayoutVerificationService {
@@ -64,8 +65,9 @@ export class PayoutVerificationService {
       // An outage that ended meanwhile may have moved the deadline: read it again under the lock.
       const locked = (await this.trades.find(tradeId, manager))!;
       if (byDeadline && locked.verifyBy && (await beforeDeadline(manager))) throw new NotYet('the verify deadline was extended');
-      // An outage whose deadlines are still being extended (by another caller's recovery) decides nothing yet.
-      if (byDeadline && (await this.health.isDown('wechat'))) throw new NotYet('WeChat is recovering from an outage');
+      // WeChat counts as down until the outage's deadlines are extended, maybe by another caller's recovery still
+      // running: no verdict before that, or a release would overtake the extension and the timeline never tell it.
+      if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
       if (verdict.ok) {
         await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId! });
         return 'releasing';
