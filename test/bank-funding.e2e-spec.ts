@@ -6,6 +6,7 @@ import { DEV_BANK_API_KEY, DEV_BANK_WEBHOOK_SECRET } from '../src/config';
 import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhooks.controller';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import { moneyOwedSql } from '../src/trades/money-owed';
 import { createOperator, registerUser } from './support/factories';
 import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
@@ -232,6 +233,15 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       { kind: 'escrow_to_traveler_refund_payable', phase: 'single', amount: '13812' },
       { kind: 'traveler_refund_payable_cleared', phase: 'single', amount: '13812' },
     ]);
+    // The settled return is watched in case the traveler's bank sends it back, for BANK_RETURN_WATCH_MS at its
+    // default (ten days: the chaos suites shorten it): the watch stays open, the trade owes until it ends, unflagged.
+    const watch = async () =>
+      (await db.query(`SELECT status FROM settlement_steps WHERE trade_id = $1 AND step = 'watch_bank_return'`, [trade.id])).rows;
+    await eventually(async () => (await watch()).length > 0);
+    expect(await watch()).toEqual([{ status: 'waiting' }]);
+    const owed = await db.query(`SELECT ${moneyOwedSql('t')} AS owed FROM trades t WHERE t.id = $1`, [trade.id]);
+    expect(owed.rows).toEqual([{ owed: true }]);
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.settlementFailing).toBe(false);
     await expectClean();
   });
 

@@ -7,7 +7,8 @@ import { useTestApp } from './support/use-test-app';
 /**
  * The settling suites shorten the mocks' delays (`fastProviders`, `fastBank`); this one leaves the bank's settlement
  * delay, PayPal's payout delay, the webhook back-offs and the providers' poll at their defaults, so what those real
- * values do is seen once: a bank-funded trade from the transfer sent to the USD paid out.
+ * values do is seen once: a bank-funded trade from the transfer sent to the USD paid out, then a reconciliation run at
+its default search delay.
  */
 describe('a whole trade with the providers’ default delays', () => {
   const suite = useTestApp({ ...quietRates, ...distantDeadlines }, { reference: '7.2400', operator: true });
@@ -49,5 +50,23 @@ describe('a whole trade with the providers’ default delays', () => {
     const view = await api('GET', `/v1/trades/${trade.id}`, { token: operator.token });
     expect(view.body).toMatchObject({ state: 'completed', settlementFailing: false, amountUsd: '138.12', feeUsd: '1.38' });
     expect((await api('GET', '/v1/admin/ledger/check', { token: operator.token })).body).toEqual({ ok: true, violations: [] });
+
+    // Reconciliation at its default search delay (three hours: the reconciliation suites set it to 0): PayPal's
+    // payouts are searched only up to three hours ago, so the payout just made is left to a later run, and the run
+    // reports nothing.
+    const before = (await api('GET', '/v1/admin/reconciliation', { token: operator.token })).body.runId ?? 0;
+    expect((await api('POST', '/v1/admin/reconciliation/run', { token: operator.token })).status).toBe(202);
+    const run = await eventually(async () => {
+      const latest = await api('GET', '/v1/admin/reconciliation', { token: operator.token });
+      return latest.body.runId > before && latest.body;
+    }, 20000);
+    expect(run).toMatchObject({ ok: true, mismatches: [] });
+    const searched = await suite.db.query(
+      `SELECT payouts_searched_until < now() - interval '3 hours' AS behind,
+              payouts_searched_until > now() - interval '3 hours 5 minutes' AS recent
+         FROM reconciliation_runs WHERE id = $1`,
+      [run.runId],
+    );
+    expect(searched.rows).toEqual([{ behind: true, recent: true }]);
   });
 });
