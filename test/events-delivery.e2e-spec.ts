@@ -8,7 +8,7 @@ import { settling } from './support/settings';
 import { closeAllStreams, openStream, SseEvent, SseStream } from './support/sse';
 import { completedJobResult, eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
-import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
+import { approvePaypal, openPaypalTrade, paypalParties, reportHeldPayout } from './support/paypal-trades';
 import { ReceivedWebhook, webhookReceiver, WebhookReceiver } from './support/webhook-receiver';
 
 /*
@@ -143,17 +143,7 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
     expect(operatorCopy.data).not.toHaveProperty('message');
 
     // The RMB sent and held PROCESSING at WeChat, so the trade stays payout_sent until the traveler confirms.
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.travelerWechat, balanceCny: '0.00' } });
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.counterpartyWechat, balanceCny: '1000.00' } });
-    const transfer = await api('POST', '/sandbox/wechat/transfers', {
-      body: { fromWechatId: who.counterpartyWechat, toWechatId: who.travelerWechat, amountCny: '1000.00', processingMs: 600000 },
-    });
-    expect(transfer.status).toBe(201);
-    const reported = await api('POST', `/v1/trades/${tradeId}/payout`, {
-      token: counterparty.token,
-      body: { wechatTransferId: transfer.body.transferId },
-    });
-    expect(reported.body.state).toBe('payout_sent');
+    await reportHeldPayout(api, who, tradeId);
     await receivedAll(hooks, '/trade/traveler', tradeId, ['trade.payout_sent']);
     await receivedAll(hooks, '/trade/counterparty', tradeId, ['trade.payout_sent']);
     await counterpartyStream.waitFor('trade.payout_sent', tradeId);

@@ -12,7 +12,7 @@ import { settling } from './support/settings';
 import { closeAllStreams, openStream, SseEvent } from './support/sse';
 import { completedJobResult, eventually, startTestApp, TestApp } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
-import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
+import { approvePaypal, openPaypalTrade, paypalParties, reportHeldPayout } from './support/paypal-trades';
 import { startWorkerProcess, WorkerProcess } from './support/worker-process';
 
 /**
@@ -93,17 +93,7 @@ describe('event streams', () => {
     expect(reveals.rows.map((r) => r.detail)).toContainEqual(expect.objectContaining({ field: 'travelerWechatId', state: 'funded' }));
 
     // The RMB sent, and held PROCESSING at WeChat so the trade stays payout_sent until the traveler confirms.
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.travelerWechat, balanceCny: '0.00' } });
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.counterpartyWechat, balanceCny: '1000.00' } });
-    const transfer = await api('POST', '/sandbox/wechat/transfers', {
-      body: { fromWechatId: who.counterpartyWechat, toWechatId: who.travelerWechat, amountCny: '1000.00', processingMs: 600000 },
-    });
-    expect(transfer.status).toBe(201);
-    const reported = await api('POST', `/v1/trades/${tradeId}/payout`, {
-      token: counterparty.token,
-      body: { wechatTransferId: transfer.body.transferId },
-    });
-    expect(reported.body.state).toBe('payout_sent');
+    await reportHeldPayout(api, who, tradeId);
     const payoutSent = await counterpartyStream.waitFor('trade.payout_sent', tradeId);
     expect(payoutSent.json.data.trade).toMatchObject({ state: 'payout_sent', travelerWechatId: who.travelerWechat });
     expect((await travelerStream.waitFor('trade.payout_sent', tradeId)).json.data.trade.travelerWechatId).toBeUndefined();

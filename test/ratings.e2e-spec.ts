@@ -10,6 +10,7 @@ import { fixed } from './support/market';
 import { settling } from './support/settings';
 import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { fundTrade, NewTrade, newTrade } from './support/trades';
+import { openPaypalTrade } from './support/paypal-trades';
 import { useTestApp } from './support/use-test-app';
 
 /**
@@ -54,15 +55,9 @@ describe('Trade ratings (HTTP)', () => {
 
   /** A funded PayPal trade of 1000 CNY between the suite's two parties. */
   async function fundedBetween(): Promise<string> {
-    const request = await api('POST', '/v1/requests', {
-      token: traveler.token,
-      body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-    });
-    expect(request.status).toBe(201);
-    const trade = await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} });
-    expect(trade.status).toBe(201);
-    await fundTrade(api, { ...first, trade: trade.body, handles: { ...first.handles, travelerPaypal: payerEmail() } });
-    return trade.body.id;
+    const tradeId = await openPaypalTrade(api, { traveler, counterparty });
+    await fundTrade(api, { ...first, trade: { id: tradeId }, handles: { ...first.handles, travelerPaypal: payerEmail() } });
+    return tradeId;
   }
 
   /** A funded trade disputed by its traveler and resolved by the operator; waits for its end. */

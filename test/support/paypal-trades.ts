@@ -55,7 +55,10 @@ export async function paypalParties(
 }
 
 /** The traveler posts a 1000 CNY request at 7.2400 and the counterparty accepts it all; the trade's id. */
-export async function openPaypalTrade(api: Api, { traveler, counterparty }: PaypalParties): Promise<string> {
+export async function openPaypalTrade(
+  api: Api,
+  { traveler, counterparty }: Pick<PaypalParties, 'traveler' | 'counterparty'>,
+): Promise<string> {
   const request = await api('POST', '/v1/requests', {
     token: traveler.token,
     body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
@@ -74,4 +77,22 @@ export async function approvePaypal(api: Api, tradeId: string, traveler: TestUse
     body: { payerEmail: 'traveler-paypal@example.com' },
   });
   expect(approved.status).toBe(200);
+}
+
+/**
+ * The counterparty sends the RMB at the WeChat mock, held PROCESSING there (so the trade stays `payout_sent` until
+ * the traveler confirms), and reports it.
+ */
+export async function reportHeldPayout(api: Api, who: PaypalParties, tradeId: string): Promise<void> {
+  await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.travelerWechat, balanceCny: '0.00' } });
+  await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: who.counterpartyWechat, balanceCny: '1000.00' } });
+  const transfer = await api('POST', '/sandbox/wechat/transfers', {
+    body: { fromWechatId: who.counterpartyWechat, toWechatId: who.travelerWechat, amountCny: '1000.00', processingMs: 600000 },
+  });
+  expect(transfer.status).toBe(201);
+  const reported = await api('POST', `/v1/trades/${tradeId}/payout`, {
+    token: who.counterparty.token,
+    body: { wechatTransferId: transfer.body.transferId },
+  });
+  expect(reported.body.state).toBe('payout_sent');
 }
