@@ -99,6 +99,28 @@ describe('README.md: the shell snippets', () => {
   });
 
   it('are all in sh blocks, where this test finds them', () => {
+    const sample = [
+      '```sh',
+      'echo one',
+      '```',
+      '',
+      '<!-- readme-test: skip -->',
+      '```sh',
+      'npm start',
+      '```',
+      '```js',
+      'x()',
+      '```',
+      '```sh',
+      'echo two',
+      '```',
+    ];
+    expect(shellBlocks(sample.join('\n'))).toEqual([
+      { line: 1, text: 'echo one' },
+      { line: 12, text: 'echo two' },
+    ]);
+    expect(otherShellFences('```bash\nls\n```')).toEqual([1]);
+
     expect(otherShellFences(readme)).toEqual([]);
     // The hands-on sections alone have a dozen; a change in how blocks are found must not make them vanish.
     expect(shellBlocks(readme).length).toBeGreaterThanOrEqual(10);
