@@ -27,6 +27,10 @@ describe('WeChat Pay public-key mode settings', () => {
     expect(() => loadWechatConfig({ WECHATPAY_PUBLIC_KEY_ID: ID, WECHATPAY_PUBLIC_KEY: 'not a key' })).toThrow(
       /WECHATPAY_PUBLIC_KEY is not a PEM/,
     );
+    const privatePem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => loadWechatConfig({ WECHATPAY_PUBLIC_KEY_ID: ID, WECHATPAY_PUBLIC_KEY: privatePem })).toThrow(
+      /WECHATPAY_PUBLIC_KEY is not a PEM/,
+    );
     expect(loadWechatConfig({ WECHAT_MOCK_SIGNING: 'public_key' }).mockSigning).toBe('public_key');
     expect(() => loadWechatConfig({ WECHAT_MOCK_SIGNING: 'public-key' })).toThrow(
       /WECHAT_MOCK_SIGNING is one of platform_certificate, public_key/,

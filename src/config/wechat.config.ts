@@ -53,11 +53,14 @@ export function loadWechatConfig(env = process.env) {
     read.fail(`WECHATPAY_PUBLIC_KEY_ID starts with ${WECHATPAY_PUBLIC_KEY_SERIAL_PREFIX}, as the merchant platform shows it`);
   }
   if (config.publicKeyPem) {
+    let readable = !config.publicKeyPem.includes('PRIVATE KEY');
     try {
       createPublicKey(config.publicKeyPem);
     } catch {
-      read.fail('WECHATPAY_PUBLIC_KEY is not a PEM public key (the pub_key.pem the merchant platform gives)');
+      readable = false;
     }
+    // A private key would be read too (its public half): refused, it has no business here.
+    if (!readable) read.fail('WECHATPAY_PUBLIC_KEY is not a PEM public key (the pub_key.pem the merchant platform gives)');
   }
   if (production) {
     if (Buffer.from(config.apiV3Key).equals(Buffer.from(DEV_WECHATPAY_APIV3_KEY)))
