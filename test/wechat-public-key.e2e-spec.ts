@@ -1,3 +1,4 @@
+import { Wechatpay } from 'wechatpay-axios-plugin';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import { DEV_WECHATPAY_APIV3_KEY, DEV_WECHATPAY_MCHID, DEV_WECHATPAY_MERCHANT_SERIAL } from '../src/config';
 import { WechatMerchantKey } from '../src/payments/providers/wechat/wechat-merchant-key';
@@ -131,6 +132,32 @@ describe('WeChat Pay public-key mode (HTTP)', () => {
     const certificates = await signedGet('/sandbox/wechat/v3/certificates');
     expect(certificates.status).toBe(200);
     expect(certificates.headers.get('wechatpay-serial')).toBe(publicKeyId);
+  });
+
+  it('answers wechatpay-axios-plugin holding the public key under its id (certs: {PUB_KEY_ID_…: pub_key.pem}), not one holding another key', async () => {
+    const { publicKeyId, publicKey } = await downloaded();
+    const merchantKeyPem = test.app.get(WechatMerchantKey).privateKey().export({ type: 'pkcs8', format: 'pem' }).toString();
+    /** Built synchronously: the client is a Proxy whose every property is an API path, `then` included. */
+    const wxpay = (certificate: string) =>
+      new Wechatpay({
+        baseURL: `${test.baseUrl}/sandbox/wechat/`,
+        mchid: DEV_WECHATPAY_MCHID,
+        serial: DEV_WECHATPAY_MERCHANT_SERIAL,
+        privateKey: merchantKeyPem,
+        certs: { [publicKeyId]: certificate },
+      });
+    const wallets = [`wxpkfrom${Date.now()}`, `wxpkto${Date.now()}`];
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: wallets[0], balanceCny: '10.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: wallets[1], balanceCny: '0.00' } });
+    const transferId = await send(wallets[0], wallets[1], '2.50');
+
+    const one = await wxpay(publicKey).v3.walletTransfers._transfer_id_.get({ transfer_id: transferId });
+    expect(one.data).toMatchObject({ transfer_id: transferId, amount: 250, state: 'SUCCESS' });
+    expect(one.headers['wechatpay-serial']).toBe(publicKeyId);
+    const strangerPem = stranger.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    await expect(wxpay(strangerPem).v3.walletTransfers._transfer_id_.get({ transfer_id: transferId })).rejects.toThrow(
+      /Verify the response's data with/,
+    );
   });
 
   it('verifies the reported transfer and completes the trade with the public key alone, /v3/certificates down', async () => {
