@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
-/** `sandbox_keys`: the mock providers' signing keys and certificates, by name. */
+/** `sandbox_keys`: the mock providers' signing keys and certificates (or, for a key published bare, its public key PEM), by name. */
 @Injectable()
 export class SandboxKeysRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

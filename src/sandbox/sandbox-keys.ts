@@ -1,6 +1,6 @@
-import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, X509Certificate } from 'node:crypto';
 import { SandboxKeysRepository } from './sandbox-keys.repository';
+import { selfSignedCertificate } from './self-signed-certificate';
 
 export interface SigningIdentity {
   privateKey: KeyObject;
@@ -32,19 +32,37 @@ export async function loadOrMakeIdentity(keys: SandboxKeysRepository, name: stri
 
 function makeIdentity(commonName: string): { privateKeyPem: string; certificatePem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  // A positive 20-byte serial, as real certificates have (WeChat names platform certificates by it).
-  certificate.serialNumber = `7${randomBytes(19).toString('hex')}`;
-  certificate.validity.notBefore = new Date(Date.now() - 60_000);
-  certificate.validity.notAfter = new Date(Date.now() + 10 * 365 * 24 * 60 * 60 * 1000);
-  const subject = [
-    { name: 'commonName', value: commonName },
-    { name: 'organizationName', value: 'Yuanbridge sandbox' },
-  ];
-  certificate.setSubject(subject);
-  certificate.setIssuer(subject);
-  certificate.sign(forge.pki.privateKeyFromPem(privateKeyPem), forge.md.sha256.create());
-  return { privateKeyPem, certificatePem: forge.pki.certificateToPem(certificate) };
+  const certificatePem = selfSignedCertificate({
+    privateKey,
+    publicKey,
+    subject: { commonName, organizationName: 'Yuanbridge sandbox' },
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 10 * 365 * 24 * 60 * 60 * 1000),
+  });
+  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certificatePem };
+}
+
+export interface SigningKeyPair {
+  privateKey: KeyObject;
+  /** SPKI PEM, as a provider hands out a bare public key (WeChat Pay's `pub_key.pem`). */
+  publicKeyPem: string;
+}
+
+/**
+ * A mock provider's signing key published as a bare public key, no certificate (WeChat Pay's public-key mode), made
+ * on first use and kept in `sandbox_keys` like the others: the public key PEM stands where a certificate would.
+ */
+export async function loadOrMakeKeyPair(keys: SandboxKeysRepository, name: string): Promise<SigningKeyPair> {
+  let stored = await keys.find(name);
+  if (!stored) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await keys.insertIfAbsent(
+      name,
+      privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
+    stored = (await keys.find(name))!;
+  }
+  const privateKey = createPrivateKey(stored.private_key_pem);
+  return { privateKey, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
 }

@@ -155,7 +155,8 @@ export class ProviderWebhooksController {
   }
 
   /**
-   * WeChat's notifications: the `Wechatpay-*` signature checked against a platform certificate and the resource
+   * WeChat's notifications: the `Wechatpay-*` signature checked with the key its serial names (a platform certificate,
+   * or the WeChat Pay public key for `PUB_KEY_ID_…`) and the resource
    * decrypted with the APIv3 key (401 `invalid_signature` and nothing stored otherwise), stored once under the
    * notification id, and turned into the verification job of the trade that reported the transfer, which asks
    * WeChat for the truth. A notification for a transfer no trade reported is stored and changes nothing.

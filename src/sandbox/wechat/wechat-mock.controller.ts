@@ -90,7 +90,10 @@ class WechatError {
  * wallets with balances, and what a user does in the WeChat app. Under `/sandbox/wechat/v3` is the WeChat Pay v3
  * API the platform calls, in WeChat's conventions: the merchant's signed `Authorization` checked (both canonical
  * URL forms, serial in any case, five minutes), every 2xx answer signed with the `Wechatpay-*` headers, errors
- * `{code, message}`, and the platform certificates encrypted with the APIv3 key.
+ * `{code, message}`, and the platform certificates encrypted with the APIv3 key. Answers and notifications are
+ * signed with the platform certificate's key, or with `WECHAT_MOCK_SIGNING=public_key` as a merchant onboarded
+ * since late 2024 sees them: the WeChat Pay public key's, `Wechatpay-Serial: PUB_KEY_ID_…` (`GET public-key` is
+ * the merchant platform's download). `/v3/certificates` answers in both modes; the platform needs it only in the first.
  */
 @ApiTags('sandbox')
 @Public()
@@ -134,6 +137,18 @@ export class WechatMockController {
       memo: body.memo,
       processingMs: body.processingMs,
     });
+  }
+
+  @Get('public-key')
+  @ApiOperation({
+    summary: "Sandbox: the merchant's WeChat Pay public key and its id, as the merchant platform offers them for download",
+    description:
+      'For WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY. `signing` says which key the mock signs with now (WECHAT_MOCK_SIGNING).',
+  })
+  @ApiOkResponse({ description: '{publicKeyId, publicKey (PEM), signing}' })
+  async publicKey(): Promise<{ publicKeyId: string; publicKey: string; signing: string }> {
+    const { publicKeyId, publicKeyPem } = await this.wechat.publicKey();
+    return { publicKeyId, publicKey: publicKeyPem, signing: this.config.mockSigning };
   }
 
   @Get('v3/wallet-transfers/:transferId')
@@ -180,7 +195,7 @@ export class WechatMockController {
     });
   }
 
-  /** Faults, then the merchant's signature, then the work; the answer signed with the platform key. */
+  /** Faults, then the merchant's signature, then the work; the answer signed as `WECHAT_MOCK_SIGNING` says. */
   private async run(request: FastifyRequest, reply: FastifyReply, work: () => Promise<unknown>): Promise<void> {
     let body: unknown;
     try {
@@ -196,7 +211,7 @@ export class WechatMockController {
       return;
     }
     const raw = JSON.stringify(body);
-    const identity = await this.wechat.platformIdentity();
+    const signer = await this.wechat.signer();
     const timestamp = Math.floor(Date.now() / 1000).toString();
     const nonceStr = nonce();
     void reply
@@ -204,8 +219,8 @@ export class WechatMockController {
       .header('content-type', 'application/json')
       .header('wechatpay-timestamp', timestamp)
       .header('wechatpay-nonce', nonceStr)
-      .header('wechatpay-serial', identity.serial)
-      .header('wechatpay-signature', rsaSign(identity.privateKey, responseMessage(timestamp, nonceStr, raw)))
+      .header('wechatpay-serial', signer.serial)
+      .header('wechatpay-signature', rsaSign(signer.privateKey, responseMessage(timestamp, nonceStr, raw)))
       .header('request-id', nonce())
       .send(raw);
   }

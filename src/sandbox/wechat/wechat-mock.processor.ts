@@ -20,7 +20,8 @@ interface Delivery {
 }
 
 /**
- * Delivers the WeChat mock's notifications as WeChat does: signed with the platform key at each attempt
+ * Delivers the WeChat mock's notifications as WeChat does: signed at each attempt (the platform certificate's key,
+ * or in public-key mode the public key's)
  * (`Wechatpay-*` headers), and when the merchant does not answer 2xx, tried again on WeChat's schedule
  * (`WECHAT_MOCK_NOTIFY_SCHEDULE_MS`), each next attempt a delayed job of its own. Also settles the sandbox's
  * PROCESSING transfers when their time is up.
@@ -69,7 +70,7 @@ export class WechatMockProcessor extends WorkerHost {
   }
 
   private async send({ notification, url }: Delivery): Promise<number> {
-    const identity = await this.wechat.platformIdentity();
+    const signer = await this.wechat.signer();
     const body = JSON.stringify(notification);
     const timestamp = Math.floor(Date.now() / 1000).toString();
     const nonceStr = nonce();
@@ -79,8 +80,8 @@ export class WechatMockProcessor extends WorkerHost {
         'content-type': 'application/json',
         'wechatpay-timestamp': timestamp,
         'wechatpay-nonce': nonceStr,
-        'wechatpay-serial': identity.serial,
-        'wechatpay-signature': rsaSign(identity.privateKey, responseMessage(timestamp, nonceStr, body)),
+        'wechatpay-serial': signer.serial,
+        'wechatpay-signature': rsaSign(signer.privateKey, responseMessage(timestamp, nonceStr, body)),
         'wechatpay-signature-type': AUTH_SCHEME,
         'request-id': randomUUID(),
       },

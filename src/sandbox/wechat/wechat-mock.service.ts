@@ -1,15 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, KeyObject, randomInt, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
-import { wechatConfig } from '../../config';
+import { WECHATPAY_PUBLIC_KEY_SERIAL_PREFIX, wechatConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
-import { loadOrMakeIdentity, SigningIdentity } from '../sandbox-keys';
+import { loadOrMakeIdentity, loadOrMakeKeyPair, SigningIdentity } from '../sandbox-keys';
 import { SandboxKeysRepository } from '../sandbox-keys.repository';
 import { SandboxUrls } from '../sandbox-urls';
 import { aesGcmEncrypt } from '../../payments/providers/wechat/wechatpay-crypto';
@@ -18,6 +18,20 @@ import { TransferRow, WechatMockRepository } from './wechat-mock.repository';
 import { Transactions } from '../../database/transactions';
 
 export const WECHAT_PLATFORM_KEY_NAME = 'WECHATPAY-PLATFORM-1';
+export const WECHAT_PUBLIC_KEY_NAME = 'WECHATPAY-PUBLIC-KEY-1';
+
+/** The WeChat Pay public key of public-key mode, as the merchant platform shows it: its id and PEM. */
+export interface WechatPublicKey {
+  publicKeyId: string;
+  publicKeyPem: string;
+  privateKey: KeyObject;
+}
+
+/** What answers and notifications are signed with: the key, and the serial sent in `Wechatpay-Serial`. */
+export interface WechatSigner {
+  serial: string;
+  privateKey: KeyObject;
+}
 
 /** A wallet transfer as API.md's WeChat query answers it (amounts in fen, WeChat's field names). */
 export interface WalletTransferView {
@@ -48,6 +62,7 @@ const view = (row: TransferRow): WalletTransferView => ({
 @Injectable()
 export class WechatMockService {
   private identity?: Promise<SigningIdentity>;
+  private publicKeyPair?: Promise<WechatPublicKey>;
 
   constructor(
     private readonly transactions: Transactions,
@@ -66,6 +81,31 @@ export class WechatMockService {
       throw error;
     });
     return this.identity;
+  }
+
+  /** The merchant's WeChat Pay public key (public-key mode), made once and shared by every process. */
+  publicKey(): Promise<WechatPublicKey> {
+    this.publicKeyPair ??= loadOrMakeKeyPair(this.keys, WECHAT_PUBLIC_KEY_NAME).then(
+      ({ privateKey, publicKeyPem }) => ({ publicKeyId: publicKeyId(this.config.mchid, publicKeyPem), publicKeyPem, privateKey }),
+      (error: unknown) => {
+        this.publicKeyPair = undefined;
+        throw error;
+      },
+    );
+    return this.publicKeyPair;
+  }
+
+  /**
+   * The key the merchant's answers and notifications are signed with (`WECHAT_MOCK_SIGNING`): the platform
+   * certificate's, named by its serial, or in public-key mode the public key's, named `PUB_KEY_ID_…`.
+   */
+  async signer(): Promise<WechatSigner> {
+    if (this.config.mockSigning === 'public_key') {
+      const { publicKeyId, privateKey } = await this.publicKey();
+      return { serial: publicKeyId, privateKey };
+    }
+    const { serial, privateKey } = await this.platformIdentity();
+    return { serial, privateKey };
   }
 
   async setWallet(id: string, balanceFen: bigint): Promise<{ wechatId: string; balanceCny: string }> {
@@ -178,6 +218,12 @@ function walletKey(wechatId: string): string {
 /** How WeChat writes a notification's time (PROVIDERS.md): Beijing time, to the second, with its offset. */
 function beijingTime(at: Date): string {
   return `${new Date(at.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19)}+08:00`;
+}
+
+/** A WeChat-like public key id (`PUB_KEY_ID_01` + the merchant id + digits), the same for the same key in every process. */
+function publicKeyId(mchid: string, publicKeyPem: string): string {
+  const digits = (createHash('sha256').update(publicKeyPem).digest().readBigUInt64BE(0) % 10n ** 16n).toString().padStart(16, '0');
+  return `${WECHATPAY_PUBLIC_KEY_SERIAL_PREFIX}01${mchid}${digits}`;
 }
 
 /** WeChat-like transfer ids: digits, with the date in them. */

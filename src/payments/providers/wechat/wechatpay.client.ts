@@ -1,20 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { wechatConfig } from '../../../config';
+import { appConfig, mockBase, sandboxConfig, wechatConfig } from '../../../config';
 import { ProviderHealth } from '../../../provider-health/provider-health.service';
 import { WechatMerchantKey } from './wechat-merchant-key';
 import { WalletTransfer, WechatApiError, WechatPort } from './wechat.port';
-import {
-  aesGcmDecrypt,
-  authorizationHeader,
-  nonce,
-  requestMessage,
-  responseMessage,
-  rsaSign,
-  rsaVerify,
-  withinTolerance,
-} from './wechatpay-crypto';
+import { aesGcmDecrypt, authorizationHeader, nonce, requestMessage, rsaSign, withinTolerance } from './wechatpay-crypto';
+import { isPublicKeySerial, keyForSerial, PublicKeyEntry, signatureHeaders, verifySignature } from './wechatpay-verify';
 
 const TIMEOUT_MS = 10000;
 
@@ -38,18 +30,29 @@ const toTransfer = (body: TransferBody): WalletTransfer => ({
 
 /**
  * WeChat Pay v3 over fetch: each request signed with the merchant key (the URL as sent, prefix included), each
- * answer's `Wechatpay-*` signature verified against the platform certificate of its serial. Certificates come
- * from `/v3/certificates`, decrypted with the APIv3 key, and are cached; an unknown serial fetches them again.
+ * answer's and notification's `Wechatpay-*` signature verified with the key its serial names. A `PUB_KEY_ID_…`
+ * serial is the WeChat Pay public key (public-key mode), configured as downloaded from the merchant platform, or in
+ * sandbox mode the mock's unless one is configured; it never needs `/v3/certificates`. Any other serial is a
+ * platform certificate: fetched from `/v3/certificates`, decrypted with the APIv3 key, cached; an unknown serial
+ * fetches them again.
  */
 @Injectable()
 export class WechatPayClient implements WechatPort {
   private certificates = new Map<string, KeyObject>();
+  private publicKey?: PublicKeyEntry;
+  /** Sandbox mode with no public key configured: where the mock's is downloaded from. */
+  private readonly mockPublicKeyUrl?: string;
 
   constructor(
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
     private readonly merchantKey: WechatMerchantKey,
     private readonly health: ProviderHealth,
-  ) {}
+    @Inject(appConfig.KEY) app: ConfigType<typeof appConfig>,
+    @Inject(sandboxConfig.KEY) sandbox: ConfigType<typeof sandboxConfig>,
+  ) {
+    if (config.publicKeyId && config.publicKeyPem) this.publicKey = { id: config.publicKeyId, key: createPublicKey(config.publicKeyPem) };
+    else if (app.sandbox) this.mockPublicKeyUrl = `${mockBase(sandbox.baseUrl, 'wechat')}/public-key`;
+  }
 
   async getTransfer(transferId: string): Promise<WalletTransfer | null> {
     try {
@@ -68,14 +71,9 @@ export class WechatPayClient implements WechatPort {
   }
 
   async openNotification(headers: Record<string, string | string[] | undefined>, rawBody: string): Promise<Record<string, unknown> | null> {
-    const header = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
-    const timestamp = header('wechatpay-timestamp');
-    const nonceStr = header('wechatpay-nonce');
-    const serial = header('wechatpay-serial');
-    const signature = header('wechatpay-signature');
-    if (!timestamp || !nonceStr || !serial || !signature || !withinTolerance(timestamp)) return null;
-    const certificate = await this.certificate(serial);
-    if (!certificate || !rsaVerify(certificate, responseMessage(timestamp, nonceStr, rawBody), signature)) return null;
+    const signed = signatureHeaders((name) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined));
+    const key = signed && (await this.key(signed.serial));
+    if (!signed || !key || !verifySignature(signed, rawBody, key)) return null;
     try {
       const notification = JSON.parse(rawBody) as { resource?: { ciphertext: string; associated_data: string; nonce: string } };
       if (!notification.resource) return null;
@@ -138,24 +136,20 @@ export class WechatPayClient implements WechatPort {
 
   /** Every answer must carry WeChat's signature: an unsigned or forged one is refused like an outage. */
   private async verifyResponse(headers: Headers, raw: string, path: string): Promise<void> {
-    const timestamp = headers.get('wechatpay-timestamp');
-    const nonceStr = headers.get('wechatpay-nonce');
-    const serial = headers.get('wechatpay-serial');
-    const signature = headers.get('wechatpay-signature');
-    const certificate = serial && path !== '/v3/certificates' ? await this.certificate(serial) : undefined;
-    const ok =
-      timestamp &&
-      nonceStr &&
-      signature &&
-      withinTolerance(timestamp) &&
-      (path === '/v3/certificates' || (certificate && rsaVerify(certificate, responseMessage(timestamp, nonceStr, raw), signature)));
-    if (!ok) throw new WechatApiError(502, 'SIGN_ERROR', "WeChat Pay's answer is not signed by a platform certificate we know");
+    const signed = signatureHeaders((name) => headers.get(name));
+    // The certificate list is where the certificates come from: it is trusted for its APIv3-key encryption.
+    if (signed && path === '/v3/certificates' && withinTolerance(signed.timestamp)) return;
+    const key = signed && path !== '/v3/certificates' ? await this.key(signed.serial) : undefined;
+    if (!signed || !key || !verifySignature(signed, raw, key)) {
+      throw new WechatApiError(502, 'SIGN_ERROR', "WeChat Pay's answer is not signed by a key we know");
+    }
   }
 
-  /** The platform certificate of a serial: from the cache, or fetched once more (certificates rotate). */
-  private async certificate(serial: string): Promise<KeyObject | undefined> {
-    const known = this.certificates.get(serial.toUpperCase());
+  /** The key a serial names: the WeChat Pay public key for `PUB_KEY_ID_…`, else a platform certificate. */
+  private async key(serial: string): Promise<KeyObject | undefined> {
+    const known = keyForSerial(serial, { publicKey: this.publicKey, certificates: this.certificates });
     if (known) return known;
+    if (isPublicKeySerial(serial)) return this.mockPublicKey(serial);
     // An unknown serial (rotation, or a forged notification) fetches the list at most once a minute, one fetch at a time.
     if (Date.now() - this.certificatesFetchedAt < 60_000) return undefined;
     this.fetching ??= this.fetchCertificates().finally(() => {
@@ -167,6 +161,35 @@ export class WechatPayClient implements WechatPort {
 
   private fetching?: Promise<void>;
   private certificatesFetchedAt = 0;
+  private mockPublicKeyFetchedAt = 0;
+
+  /**
+   * Sandbox mode with no public key configured: the mock's, downloaded as a merchant would from the merchant
+   * platform (the sandbox's `/sandbox/wechat/public-key`), again at most once a minute when a serial is unknown.
+   */
+  private async mockPublicKey(serial: string): Promise<KeyObject | undefined> {
+    if (!this.mockPublicKeyUrl || Date.now() - this.mockPublicKeyFetchedAt < 60_000) return undefined;
+    this.downloading ??= this.downloadMockPublicKey(this.mockPublicKeyUrl).finally(() => {
+      this.downloading = undefined;
+    });
+    await this.downloading;
+    return keyForSerial(serial, { publicKey: this.publicKey, certificates: this.certificates });
+  }
+
+  private downloading?: Promise<void>;
+
+  private async downloadMockPublicKey(url: string): Promise<void> {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+      if (!response.ok) return;
+      const body = (await response.json()) as { publicKeyId?: unknown; publicKey?: unknown };
+      if (typeof body.publicKeyId !== 'string' || !isPublicKeySerial(body.publicKeyId) || typeof body.publicKey !== 'string') return;
+      this.publicKey = { id: body.publicKeyId, key: createPublicKey(body.publicKey) };
+      this.mockPublicKeyFetchedAt = Date.now();
+    } catch {
+      // The mock is not answering: the signature stays unverified (refused), and the next one downloads again.
+    }
+  }
 
   private async fetchCertificates(): Promise<void> {
     const listed = await this.call<{
