@@ -32,7 +32,9 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .tabs { display: flex; flex-wrap: wrap; gap: .5rem; list-style: none; padding: 0; margin: 0 0 1rem; }
 .tabs a { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 999px; text-decoration: none; }
 .tabs a[aria-current="page"] { background: var(--ink); color: #fff; border-color: var(--ink); }
-form.stack { display: grid; gap: .5rem; max-width: 32rem; }
+form.stack { display: grid; gap: .5rem; max-width: 32rem; align-content: start; }
+article.card { margin-bottom: .75rem; }
+.card h3 { margin: 0 0 .5rem; }
 label { font-weight: 600; }
 input[type=text], input[type=email], input[type=password], textarea, select { font: inherit; padding: .4rem .5rem; border: 1px solid #8c959f; border-radius: 4px; width: 100%; }
 textarea { min-height: 4.5rem; }

@@ -4,6 +4,7 @@ import { ConsoleAuthController } from './console-auth.controller';
 import { ConsoleCsrf } from './console-csrf';
 import { ConsoleDisputesController } from './console-disputes.controller';
 import { ConsoleSessionGuard } from './console-session';
+import { DisputeFiles } from './dispute-file.service';
 
 /**
  * The operator console at /admin: server-rendered pages and form posts on the same services as the admin API,
@@ -16,7 +17,7 @@ export class ConsoleModule {
       module: ConsoleModule,
       imports: [UsersModule, ...options.imports],
       controllers: [ConsoleAuthController, ConsoleDisputesController],
-      providers: [ConsoleCsrf, ConsoleSessionGuard],
+      providers: [ConsoleCsrf, ConsoleSessionGuard, DisputeFiles],
     };
   }
 }
