@@ -329,9 +329,27 @@ describe('Operator console', () => {
     expect(new URL(page.url()).pathname).toBe('/admin/sign-in');
   });
 
-  it('says plainly when the password is wrong', async () => {
+  it('says plainly when the password is wrong, and when sign-in is throttled, when to try again', async () => {
     const page = await browser.page();
     await signIn(page, { ...operator, password: 'not the password' });
     expect(await page.getByRole('alert').innerText()).toContain('Email or password is wrong');
+
+    // The same per-email throttle as /v1/auth/login: after LOGIN_MAX_FAILURES (5) failures, even the right password waits.
+    const other = await createOperator(test, api);
+    let answer = await send(test.baseUrl, 'GET', '/admin/sign-in');
+    const attempt = async (password: string) => {
+      const cookie = `yb_console_sign_in=${cookieValue(answer.cookies, 'yb_console_sign_in')}`;
+      answer = await send(test.baseUrl, 'POST', '/admin/sign-in', {
+        cookie,
+        form: { email: other.email, password, csrf: hidden(answer.text, 'csrf')!, next: '/admin' },
+      });
+      return answer;
+    };
+    for (let i = 0; i < 5; i++) expect((await attempt('wrong password')).status).toBe(401);
+    const throttled = await attempt(other.password);
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(throttled.text).toMatch(/try again in \d+ seconds/);
+    expect(cookieValue(throttled.cookies, 'yb_session')).toBeUndefined();
   });
 });

@@ -46,7 +46,7 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .notice.ok { border-color: var(--good); background: #dafbe1; }
 .muted { color: var(--muted); }
 .statement { white-space: pre-wrap; overflow-wrap: anywhere; }
-.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 1rem; }
+.actions { margin-top: 1rem; display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 1rem; }
 .pager { margin-top: 1rem; display: flex; gap: 1rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; overflow-wrap: anywhere; }
 .field-error { color: var(--bad); font-weight: 600; }
