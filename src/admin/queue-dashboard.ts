@@ -45,6 +45,13 @@ export function queueDashboardModules(): DynamicModule[] {
  * console_sessions), of a user whose role is still `operator` and who is not suspended.
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
+  // bull-board's page links Google Fonts, which the service's policy refuses anyway: nothing leaves for another host.
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    const route = request.routeOptions.url;
+    if (typeof payload !== 'string' || route === undefined || !route.startsWith(QUEUE_DASHBOARD_ROUTE)) return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+    return payload.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(?:googleapis|gstatic)\.com[^>]*>/g, '');
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     // Decide on the route Fastify matched, not the raw URL: the router decodes percent-escapes, so a
     // raw-prefix check would let /admin/%71ueues through.
