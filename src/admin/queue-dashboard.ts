@@ -45,6 +45,13 @@ export function queueDashboardModules(): DynamicModule[] {
  * console_sessions), of a user whose role is still `operator` and who is not suspended.
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
+  // bull-board's page links Google Fonts, which the service's policy refuses anyway: nothing leaves for another host.
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    const route = request.routeOptions.url;
+    if (typeof payload !== 'string' || route === undefined || !route.startsWith(QUEUE_DASHBOARD_ROUTE)) return payload;
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+    return payload.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(?:googleapis|gstatic)\.com[^>]*>/g, '');
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     // Decide on the route Fastify matched, not the raw URL: the router decodes percent-escapes, so a
     // raw-prefix check would let /admin/%71ueues through.
@@ -59,16 +66,28 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
       bearer === undefined && request.headers.cookie ? fastify.parseCookie(request.headers.cookie)[SESSION_COOKIE] : undefined;
     const token = bearer ?? session;
     let allowed = false;
+    let known = false;
     if (nest && token) {
       try {
         const userId =
           bearer !== undefined ? await bearerUserId(nest, bearer) : await nest.get(ConsoleSessionsRepository).findUserId(token);
         const principal = userId ? await nest.get(UsersRepository).findPrincipal(userId) : null;
+        known = principal !== null;
         allowed = principal?.role === 'operator' && !principal.suspended;
         if (allowed && userId) rememberOperator(request.headers, userId);
       } catch {
         allowed = false;
       }
+    }
+    // A browser without a live session goes to the console's sign-in page and comes back here; API clients
+    // (and a signed-in user who may not see it) keep the problem.
+    if (!allowed && !known && request.method === 'GET' && acceptsHtml(request.headers.accept)) {
+      const next = request.url.startsWith(QUEUE_DASHBOARD_ROUTE) && !request.url.includes('//') ? request.url : QUEUE_DASHBOARD_ROUTE;
+      return reply
+        .status(303)
+        .header('cache-control', 'no-store')
+        .header('location', `/admin/sign-in?next=${encodeURIComponent(next)}`)
+        .send();
     }
     if (!allowed) {
       const status = token ? 403 : 401;
@@ -84,6 +103,11 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
         });
     }
   });
+}
+
+/** A browser's page navigation asks for HTML; fetches of the dashboard's API and assets do not. */
+function acceptsHtml(accept: string | undefined): boolean {
+  return typeof accept === 'string' && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
 
 async function bearerUserId(nest: NestFastifyApplication, token: string): Promise<string | undefined> {
