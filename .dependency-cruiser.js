@@ -33,6 +33,7 @@ const LADDER = [
   'account-privacy',
   'sandbox',
   'admin',
+  'console',
   // The entry points wire everything together.
   'app.module.ts',
   'bootstrap',

@@ -25,6 +25,7 @@ import { WebhooksModule } from './notifications/webhooks/webhooks.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { DisputesModule } from './disputes/disputes.module';
 import { ChatModule } from './chat/chat.module';
+import { ConsoleModule } from './console/console.module';
 import { EventsModule } from './events/events.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { PaymentsModule } from './payments/payments.module';
@@ -58,6 +59,7 @@ export class AppModule {
     const payments = PaymentsModule.register({ workers: options.workers, trades, disputes });
     const notifications = NotificationsModule.register({ workers: options.workers, trades, chat });
     const webhooks = WebhooksModule.register({ workers: options.workers, envelopes: notifications });
+    const admin = AdminModule.register({ trades });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
     // user, 403 role, 403 suspended.
     const limits = loadHttpConfig().rateLimitEnabled;
@@ -97,7 +99,8 @@ export class AppModule {
         HousekeepingModule.register(options.workers),
         AuditModule,
         UsersModule,
-        AdminModule.register({ trades }),
+        admin,
+        ConsoleModule.register({ imports: [trades, disputes, chat, admin] }),
         rates,
         market,
         trades,

@@ -191,6 +191,14 @@ const table: Row[] = [
   row('GET /v1/admin/disputes', undefined, operatorOnly(200)),
   row('POST /v1/admin/disputes/:id/assign', 'dispute', operatorOnly(200), {}),
   row('POST /v1/admin/disputes/:id/resolve', 'disputeToResolve', operatorOnly(200), { outcome: 'refund', note: 'probe' }),
+  // The operator console signs in by its session cookie only: a Bearer token or an API key is no credential there,
+  // so every caller is sent (303, followed here) to the sign-in page, whose form needs its CSRF token (403 without).
+  row('GET /admin', undefined, all(200)),
+  row('GET /admin/sign-in', undefined, all(200)),
+  row('POST /admin/sign-in', undefined, all(403), credentials),
+  row('POST /admin/sign-out', undefined, all(200), {}),
+  row('GET /admin/assets/:name', undefined, all(404)),
+  row('GET /admin/disputes', undefined, all(200)),
 ];
 
 const prefixRows: PrefixRow[] = [

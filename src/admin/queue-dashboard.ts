@@ -81,16 +81,28 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
       bearer === undefined && request.headers.cookie ? fastify.parseCookie(request.headers.cookie)[SESSION_COOKIE] : undefined;
     const token = bearer ?? session;
     let allowed = false;
+    let known = false;
     if (nest && token) {
       try {
         const userId =
           bearer !== undefined ? await bearerUserId(nest, bearer) : await nest.get(ConsoleSessionsRepository).findUserId(token);
         const principal = userId ? await nest.get(UsersRepository).findPrincipal(userId) : null;
+        known = principal !== null;
         allowed = principal?.role === 'operator' && !principal.suspended;
         if (allowed && userId) rememberOperator(request.headers, userId);
       } catch {
         allowed = false;
       }
+    }
+    // A browser without a live session goes to the console's sign-in page and comes back here; API clients
+    // (and a signed-in user who may not see it) keep the problem.
+    if (!allowed && !known && request.method === 'GET' && acceptsHtml(request.headers.accept)) {
+      const next = request.url.startsWith(QUEUE_DASHBOARD_ROUTE) && !request.url.includes('//') ? request.url : QUEUE_DASHBOARD_ROUTE;
+      return reply
+        .status(303)
+        .header('cache-control', 'no-store')
+        .header('location', `/admin/sign-in?next=${encodeURIComponent(next)}`)
+        .send();
     }
     if (!allowed) {
       const status = token ? 403 : 401;
@@ -106,6 +118,11 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
         });
     }
   });
+}
+
+/** A browser's page navigation asks for HTML; fetches of the dashboard's API and assets do not. */
+function acceptsHtml(accept: string | undefined): boolean {
+  return typeof accept === 'string' && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
 
 async function bearerUserId(nest: NestFastifyApplication, token: string): Promise<string | undefined> {

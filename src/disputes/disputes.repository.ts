@@ -214,13 +214,22 @@ export class DisputesRepository {
     return toDispute(rows[0]);
   }
 
-  /** The operators' queue, oldest first, with each dispute's trade in brief. */
-  async queue(status: DisputeStatus | undefined, limit: number, after?: { createdAt: string; id: string }): Promise<QueueRow[]> {
+  /** The operators' queue, oldest first, with each dispute's trade in brief; of one status, held by one operator, when asked. */
+  async queue(
+    status: DisputeStatus | undefined,
+    limit: number,
+    after?: { createdAt: string; id: string },
+    assignedTo?: string,
+  ): Promise<QueueRow[]> {
     const params: unknown[] = [limit];
     const where: string[] = [];
     if (status) {
       params.push(status);
       where.push(`d.status = $${params.length}`);
+    }
+    if (assignedTo) {
+      params.push(assignedTo);
+      where.push(`d.assigned_to = $${params.length}`);
     }
     if (after) {
       params.push(after.createdAt, after.id);

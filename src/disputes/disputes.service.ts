@@ -161,11 +161,11 @@ export class DisputesService {
     });
   }
 
-  /** The operators' queue: oldest first, each with its trade in brief and its age. */
-  async queue(query: DisputeQueueQuery): Promise<Page<QueueItemView>> {
+  /** The operators' queue: oldest first, each with its trade in brief and its age; `assignedTo`: one operator's only. */
+  async queue(query: DisputeQueueQuery, assignedTo?: string): Promise<Page<QueueItemView>> {
     const limit = pageSize(query);
     const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
-    const rows = await this.disputes.queue(query.status, limit + 1, after && { createdAt: after.t, id: after.id });
+    const rows = await this.disputes.queue(query.status, limit + 1, after && { createdAt: after.t, id: after.id }, assignedTo);
     const now = Date.now();
     return toPage(
       rows,

@@ -9,6 +9,16 @@ import { UsersService } from './users.service';
 
 export const SESSION_COOKIE = 'yb_session';
 
+/**
+ * The session cookie's attributes, for whatever sets or clears it (this API and the console's sign-in page).
+ * Path=/, not /admin: the browser must send the cookie to DELETE /v1/auth/session, or ending the session could
+ * not revoke it. The cookie grants nothing under /v1, which authenticates only by Bearer or X-Api-Key; only the
+ * console's pages (src/console) and the queue dashboard's hook read it.
+ */
+export function sessionCookieOptions(production: boolean) {
+  return { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: production };
+}
+
 @ApiTags('auth')
 @Public()
 @Controller('v1/auth')
@@ -54,9 +64,6 @@ export class AuthController {
   }
 
   private cookieOptions() {
-    // Path=/, not /admin: the browser must send the cookie to DELETE /v1/auth/session, or ending the session
-    // could not revoke it. The cookie grants nothing under /v1, which authenticates only by Bearer or X-Api-Key;
-    // only the queue dashboard's hook reads it.
-    return { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: this.app.production };
+    return sessionCookieOptions(this.app.production);
   }
 }
