@@ -199,6 +199,10 @@ const table: Row[] = [
   row('POST /admin/sign-out', undefined, all(200), {}),
   row('GET /admin/assets/:name', undefined, all(404)),
   row('GET /admin/disputes', undefined, all(200)),
+  row('GET /admin/disputes/:id', 'dispute', all(200)),
+  row('POST /admin/disputes/:id/assign', 'dispute', all(200), {}),
+  row('POST /admin/disputes/:id/resolve', 'disputeToResolve', all(200), { outcome: 'refund', note: 'probe', confirmed: 'yes' }),
+  row('POST /admin/disputes/:id/reveal', 'dispute', all(200), { field: 'counterpartyPaypalEmail', reason: 'probe' }),
 ];
 
 const prefixRows: PrefixRow[] = [

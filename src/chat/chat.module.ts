@@ -19,7 +19,7 @@ export class ChatModule {
       imports: [options.trades, UsersModule, AuditModule],
       controllers: [ChatController],
       providers: [ChatRepository, ChatService, MessagesReader, OperatorStandingRepository],
-      exports: [MessagesReader, ChatRepository],
+      exports: [MessagesReader, ChatRepository, ChatService],
     };
   }
 }

@@ -32,7 +32,9 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .tabs { display: flex; flex-wrap: wrap; gap: .5rem; list-style: none; padding: 0; margin: 0 0 1rem; }
 .tabs a { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 999px; text-decoration: none; }
 .tabs a[aria-current="page"] { background: var(--ink); color: #fff; border-color: var(--ink); }
-form.stack { display: grid; gap: .5rem; max-width: 32rem; }
+form.stack { display: grid; gap: .5rem; max-width: 32rem; align-content: start; }
+article.card { margin-bottom: .75rem; }
+.card h3 { margin: 0 0 .5rem; }
 label { font-weight: 600; }
 input[type=text], input[type=email], input[type=password], textarea, select { font: inherit; padding: .4rem .5rem; border: 1px solid #8c959f; border-radius: 4px; width: 100%; }
 textarea { min-height: 4.5rem; }
@@ -44,7 +46,7 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .notice.ok { border-color: var(--good); background: #dafbe1; }
 .muted { color: var(--muted); }
 .statement { white-space: pre-wrap; overflow-wrap: anywhere; }
-.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 1rem; }
+.actions { margin-top: 1rem; display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 1rem; }
 .pager { margin-top: 1rem; display: flex; gap: 1rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; overflow-wrap: anywhere; }
 .field-error { color: var(--bad); font-weight: 600; }

@@ -1,16 +1,38 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { OperatorReveals } from '../admin/operator-reveals.service';
+import { RevealHandleDto } from '../admin/admin-reveals.controller';
+import { createValidationPipe, DomainError } from '../common/errors';
+import { UuidParam } from '../common/http/uuid-param';
 import { DisputesService } from '../disputes/disputes.service';
+import { ResolveDisputeDto } from '../disputes/dto/disputes.dto';
 import { ConsoleOperator, ConsolePages, SignedIn, type SignedInOperator } from './console-session';
-import { sendPage } from './console-http';
+import { formField, redirect, sendPage } from './console-http';
+import { DisputeFiles } from './dispute-file.service';
+import { confirmResolutionPage, confirmTakeoverPage, type Resolution } from './dispute-forms';
+import { disputePage } from './dispute-page';
 import { queuePage, queueTabOf } from './queue-page';
 
-/** The dispute queue and each dispute's page, with the operators' actions on it. */
+const DONE: Record<string, string> = {
+  assigned: 'You hold this dispute now.',
+  resolved: 'Resolved. The trade settles in the background: its state and timeline here follow the providers.',
+};
+
+/**
+ * The dispute queue and each dispute's page, with the operators' actions on it: the same DisputesService and
+ * OperatorReveals calls as /v1/admin, their input checked by the same DTOs and validation pipe.
+ */
 @ConsolePages()
 @SignedIn()
 @Controller('admin/disputes')
 export class ConsoleDisputesController {
-  constructor(private readonly disputes: DisputesService) {}
+  private readonly validation = createValidationPipe();
+
+  constructor(
+    private readonly disputes: DisputesService,
+    private readonly files: DisputeFiles,
+    private readonly reveals: OperatorReveals,
+  ) {}
 
   @Get()
   async queue(
@@ -26,5 +48,76 @@ export class ConsoleDisputesController {
         ? await this.disputes.queue({ status: 'assigned', cursor: after }, signedIn.operator.id)
         : await this.disputes.queue({ status: tab, cursor: after });
     sendPage(reply, queuePage(signedIn.viewer, tab, page, after === undefined));
+  }
+
+  @Get(':id')
+  async show(
+    @ConsoleOperator() signedIn: SignedInOperator,
+    @UuidParam() id: string,
+    @Query('chat') chat: unknown,
+    @Query('done') done: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const file = await this.files.read(signedIn.operator, id, { chat: chat === '1' });
+    const text = typeof done === 'string' && Object.hasOwn(DONE, done) ? DONE[done] : undefined;
+    sendPage(reply, disputePage(signedIn.viewer, file, text ? { kind: 'ok', text } : undefined));
+  }
+
+  /** Takes the dispute; one another operator holds is taken over only after a confirmation (force=yes). */
+  @Post(':id/assign')
+  async assign(
+    @ConsoleOperator() signedIn: SignedInOperator,
+    @UuidParam() id: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const force = formField(body, 'force') === 'yes';
+    try {
+      await this.disputes.assign(signedIn.operator, id, { force });
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'dispute_assigned')) throw error;
+      const held = await this.disputes.get(signedIn.operator, id);
+      return sendPage(reply, confirmTakeoverPage(signedIn.viewer, id, held.assignedTo));
+    }
+    redirect(reply, `/admin/disputes/${id}?done=assigned`);
+  }
+
+  /** Release, refund or split: checked as the API checks it, shown for confirmation, then decided by the service. */
+  @Post(':id/resolve')
+  async resolve(
+    @ConsoleOperator() signedIn: SignedInOperator,
+    @UuidParam() id: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const outcome = formField(body, 'outcome');
+    const input: Record<string, string> = { outcome, note: formField(body, 'note') };
+    if (outcome === 'split') {
+      input.travelerUsd = formField(body, 'travelerUsd').trim();
+      input.counterpartyUsd = formField(body, 'counterpartyUsd').trim();
+    }
+    const decision = (await this.validation.transform(input, { type: 'body', metatype: ResolveDisputeDto })) as ResolveDisputeDto;
+    if (formField(body, 'confirmed') !== 'yes') {
+      const file = await this.files.read(signedIn.operator, id, { chat: false });
+      return sendPage(reply, confirmResolutionPage(signedIn.viewer, file, input as unknown as Resolution));
+    }
+    await this.disputes.resolve(signedIn.operator, id, decision);
+    redirect(reply, `/admin/disputes/${id}?done=resolved`);
+  }
+
+  /** The audited reveal of one of the trade's payment handles: shown once, on the page this post answers. */
+  @Post(':id/reveal')
+  async reveal(
+    @ConsoleOperator() signedIn: SignedInOperator,
+    @UuidParam() id: string,
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const input = { field: formField(body, 'field'), reason: formField(body, 'reason') };
+    const asked = (await this.validation.transform(input, { type: 'body', metatype: RevealHandleDto })) as RevealHandleDto;
+    const dispute = await this.disputes.get(signedIn.operator, id);
+    const revealed = await this.reveals.reveal(signedIn.operator, dispute.tradeId, asked.field, asked.reason);
+    const file = await this.files.read(signedIn.operator, id, { chat: false });
+    sendPage(reply, disputePage(signedIn.viewer, file, { kind: 'reveal', field: revealed.field, value: revealed.value }));
   }
 }

@@ -4,6 +4,7 @@ import { ConsoleAuthController } from './console-auth.controller';
 import { ConsoleCsrf } from './console-csrf';
 import { ConsoleDisputesController } from './console-disputes.controller';
 import { ConsoleSessionGuard } from './console-session';
+import { DisputeFiles } from './dispute-file.service';
 import { ConsoleLedgerController } from './ledger/console-ledger.controller';
 import { ConsoleTradesController } from './trades/console-trades.controller';
 import { ConsoleUsersController } from './users/console-users.controller';
@@ -25,7 +26,7 @@ export class ConsoleModule {
         ConsoleUsersController,
         ConsoleLedgerController,
       ],
-      providers: [ConsoleCsrf, ConsoleSessionGuard],
+      providers: [ConsoleCsrf, ConsoleSessionGuard, DisputeFiles],
     };
   }
 }
