@@ -4,7 +4,7 @@ import { createOperator, registerUser, TestUser } from './support/factories';
 import { fundAtPaypal, paypalTrade } from './support/paypal-trades';
 import { cappedPolls, settling } from './support/settings';
 import { eventually } from './support/test-app';
-import { tradeState } from './support/trades';
+import { fundedTrade, tradeState } from './support/trades';
 import { useTestApp } from './support/use-test-app';
 
 /** A raw form post or GET with a cookie, redirects not followed. */
@@ -176,6 +176,26 @@ describe('Operator console: trades, users, ledger', () => {
     }, 20000);
     await page.goto('/admin/ledger');
     expect(await page.locator('main').textContent()).toContain(`${report.runId} (operator)`);
+  });
+
+  it('links a trade to its dispute, and the dispute back to the trade and to its parties', async () => {
+    const { trade, traveler, counterparty } = await fundedTrade(api);
+    const opened = await api('POST', `/v1/trades/${trade.id}/disputes`, {
+      token: traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    const page = await browser.page();
+    await signIn(page, '/admin/trades?state=disputed');
+    await page.locator(`a[href="/admin/disputes/${opened.body.id}"]`).click();
+    await page.waitForURL(`**/admin/disputes/${opened.body.id}`);
+    await page.locator(`a[href="/admin/trades/${trade.id}"]`).click();
+    await page.waitForURL(`**/admin/trades/${trade.id}`);
+    expect(await page.locator('main').textContent()).toContain('disputed');
+    await page.goto(`/admin/disputes/${opened.body.id}`);
+    await page.locator(`a[href="/admin/users/${counterparty.id}"]`).first().click();
+    await page.waitForURL(`**/admin/users/${counterparty.id}`);
+    expect(await page.locator('main').textContent()).toContain(counterparty.email);
   });
 
   it('changes nothing on a form post without the CSRF token, and no request leaves for another host', async () => {
