@@ -317,6 +317,31 @@ describe('Operator console', () => {
     expect((await send(test.baseUrl, 'GET', '/admin/disputes', { cookie })).status).toBe(303);
   });
 
+  it('refuses a suspended operator at once, live session or not, and pages a queue only by its own cursors', async () => {
+    const suspended = await createOperator(test, api);
+    const { cookie } = await session(suspended);
+    const badCursor = await send(test.baseUrl, 'GET', '/admin/disputes?status=open&cursor=not-a-cursor', { cookie });
+    expect([badCursor.status, badCursor.text.includes('invalid_cursor')]).toEqual([400, true]);
+    // The resolved tab, a dispute a page, oldest first, followed to its end by the service's cursors.
+    const expected = (await api('GET', '/v1/admin/disputes?status=resolved&limit=100', { token: operator.token })).body.data.map(
+      (d: { id: string }) => d.id,
+    );
+    expect(expected.length).toBeGreaterThanOrEqual(2);
+    const seen: string[] = [];
+    let path: string | undefined = '/admin/disputes?status=resolved&limit=1';
+    while (path) {
+      const page = await send(test.baseUrl, 'GET', path, { cookie });
+      seen.push(...[...page.text.matchAll(/<a href="\/admin\/disputes\/([0-9a-f-]{36})">/g)].map((m) => m[1]));
+      path = /<a href="([^"]+)" rel="next">/.exec(page.text)?.[1].replace(/&amp;/g, '&');
+    }
+    expect(seen).toEqual(expected);
+    expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token })).status).toBe(200);
+    const refused = await send(test.baseUrl, 'GET', '/admin/disputes', { cookie });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('account_suspended');
+    expect(refused.text).not.toContain('/admin/sign-out');
+  });
+
   it('shows a traveler who signs in the sign-in page again, with no admin data and no session', async () => {
     const traveler = await registerUser(api, 'traveler');
     const page = await browser.page();

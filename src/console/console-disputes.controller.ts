@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { OperatorReveals } from '../admin/operator-reveals.service';
 import { RevealHandleDto } from '../admin/admin-reveals.controller';
 import { createValidationPipe, DomainError } from '../common/errors';
+import { MAX_PAGE_SIZE } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { DisputesService } from '../disputes/disputes.service';
 import { ResolveDisputeDto } from '../disputes/dto/disputes.dto';
@@ -39,15 +40,18 @@ export class ConsoleDisputesController {
     @ConsoleOperator() signedIn: SignedInOperator,
     @Query('status') status: unknown,
     @Query('cursor') cursor: unknown,
+    @Query('limit') limitText: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const tab = queueTabOf(status);
     const after = typeof cursor === 'string' && cursor.length > 0 ? cursor.slice(0, 512) : undefined;
+    const asked = typeof limitText === 'string' && /^\d{1,3}$/.test(limitText) ? Number(limitText) : undefined;
+    const limit = asked !== undefined && asked >= 1 && asked <= MAX_PAGE_SIZE ? asked : undefined;
     const page =
       tab === 'mine'
-        ? await this.disputes.queue({ status: 'assigned', cursor: after }, signedIn.operator.id)
-        : await this.disputes.queue({ status: tab, cursor: after });
-    sendPage(reply, queuePage(signedIn.viewer, tab, page, after === undefined));
+        ? await this.disputes.queue({ status: 'assigned', cursor: after, limit }, signedIn.operator.id)
+        : await this.disputes.queue({ status: tab, cursor: after, limit });
+    sendPage(reply, queuePage(signedIn.viewer, { tab, limit, first: after === undefined }, page));
   }
 
   @Get(':id')

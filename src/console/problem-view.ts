@@ -5,7 +5,11 @@ import { html, SafeHtml } from './html';
 export function problemNotice(problem: Pick<ProblemBody, 'title' | 'detail' | 'status' | 'code'> & { errors?: unknown }): SafeHtml {
   const errors = Array.isArray(problem.errors)
     ? (problem.errors as { field?: unknown; message?: unknown; code?: unknown }[]).map(
-        (e) => html`<li><span class="mono">${String(e.field ?? '')}</span>: ${String(e.message ?? e.code ?? '')}</li>`,
+        (e) =>
+          html`<li>
+            <span class="mono">${String(e.field ?? '')}</span>: ${String(e.message ?? '')}
+            <span class="muted mono">${String(e.code ?? '')}</span>
+          </li>`,
       )
     : [];
   return html`<div class="notice error" role="alert">

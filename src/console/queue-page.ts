@@ -16,7 +16,12 @@ export function queueTabOf(value: unknown): QueueTab {
 }
 
 /** The dispute queue: one tab, oldest first, a page at a time (the service's cursor). */
-export function queuePage(viewer: ConsoleViewer, tab: QueueTab, page: Page<QueueItemView>, first: boolean): SafeHtml {
+export function queuePage(
+  viewer: ConsoleViewer,
+  { tab, limit, first }: { tab: QueueTab; limit?: number; first: boolean },
+  page: Page<QueueItemView>,
+): SafeHtml {
+  const here = `/admin/disputes?status=${tab}${limit ? `&limit=${limit}` : ''}`;
   const rows = page.data.map(
     (item) =>
       html`<tr>
@@ -61,8 +66,8 @@ export function queuePage(viewer: ConsoleViewer, tab: QueueTab, page: Page<Queue
           </table>
         </div>`;
   const pager = html`<p class="pager">
-    ${first ? '' : html`<a href="/admin/disputes?status=${tab}">First page</a>`}
-    ${page.nextCursor ? html`<a href="/admin/disputes?status=${tab}&amp;cursor=${encodeURIComponent(page.nextCursor)}" rel="next">Next page</a>` : ''}
+    ${first ? '' : html`<a href="${here}">First page</a>`}
+    ${page.nextCursor ? html`<a href="${here}&amp;cursor=${encodeURIComponent(page.nextCursor)}" rel="next">Next page</a>` : ''}
   </p>`;
   return layout({
     title: 'Disputes',
