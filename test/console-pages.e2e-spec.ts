@@ -65,6 +65,16 @@ describe('Operator console: trades, users, ledger', () => {
       await signIn(page, '/admin/trades');
       const row = (id: string) => page.locator(`a[href="/admin/trades/${id}"]`);
       await expect(row(unfunded.trade.id).count()).resolves.toBe(1);
+      // A page at a time, newest first; the pager keeps the page size.
+      await page.goto('/admin/trades?limit=1');
+      await expect(row(unfunded.trade.id).count()).resolves.toBe(1);
+      await expect(row(failing.trade.id).count()).resolves.toBe(0);
+      await page.getByRole('link', { name: 'Next page' }).click();
+      await page.waitForURL(/cursor=/);
+      expect(new URL(page.url()).searchParams.get('limit')).toBe('1');
+      await expect(row(failing.trade.id).count()).resolves.toBe(1);
+      await expect(page.getByRole('link', { name: 'First page' }).count()).resolves.toBe(1);
+      await page.goto('/admin/trades');
 
       await page.getByLabel('State').selectOption('releasing');
       await page.getByRole('button', { name: 'Show trades' }).click();

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AdminTradesService } from '../../admin/admin-trades.service';
 import { DomainError, ProblemBody } from '../../common/errors';
+import { MAX_PAGE_SIZE } from '../../common/http/pagination';
 import { UuidParam } from '../../common/http/uuid-param';
 import { TradeQueriesService } from '../../trades/trade-queries.service';
 import { TRADE_STATES, type TradeState } from '../../trades/trade.state-machine';
@@ -30,9 +31,10 @@ export class ConsoleTradesController {
     @Query('state') state: unknown,
     @Query('failing') failing: unknown,
     @Query('cursor') cursor: unknown,
+    @Query('limit') limit: unknown,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const filter = filterOf(state, failing);
+    const filter = filterOf(state, failing, limit);
     const after = typeof cursor === 'string' && cursor.length > 0 ? cursor.slice(0, 512) : undefined;
     const page = await this.adminTrades.list({ ...filter, cursor: after });
     sendPage(reply, tradesListPage(signedIn.viewer, filter, page, after === undefined));
@@ -95,13 +97,17 @@ export class ConsoleTradesController {
   }
 }
 
-/** The list's filter from its query: a state the service knows (else a plain 400), and `failing=true`. */
-function filterOf(state: unknown, failing: unknown): TradesFilter {
+/** The list's filter from its query: a state the service knows (else a plain 400), `failing=true`, a page size. */
+function filterOf(state: unknown, failing: unknown, limit: unknown): TradesFilter {
   if (state !== undefined && state !== '' && !TRADE_STATES.includes(state as TradeState)) {
     throw DomainError.validation([{ field: 'state', code: 'invalid_enum', message: `state must be one of: ${TRADE_STATES.join(', ')}` }]);
   }
   return {
     state: state ? (state as TradeState) : undefined,
     settlementFailing: failing === 'true' ? true : undefined,
+    limit:
+      typeof limit === 'string' && /^\d{1,3}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_PAGE_SIZE
+        ? Number(limit)
+        : undefined,
   };
 }

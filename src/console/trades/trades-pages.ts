@@ -11,6 +11,8 @@ import { ConsoleViewer, csrfField, layout } from '../layout';
 export interface TradesFilter {
   state?: TradeState;
   settlementFailing?: boolean;
+  /** Trades a page (the service's default when absent). */
+  limit?: number;
 }
 
 /** The list's query string for a filter (and a cursor): what its links and its pager keep. */
@@ -18,6 +20,7 @@ export function tradesQuery(filter: TradesFilter, cursor?: string): string {
   const params = new URLSearchParams();
   if (filter.state) params.set('state', filter.state);
   if (filter.settlementFailing) params.set('failing', 'true');
+  if (filter.limit) params.set('limit', String(filter.limit));
   if (cursor) params.set('cursor', cursor);
   const text = params.toString();
   return text ? `?${text}` : '';
@@ -60,6 +63,7 @@ export function tradesListPage(viewer: ConsoleViewer, filter: TradesFilter, page
       <input type="checkbox" id="failing" name="failing" value="true" ${filter.settlementFailing ? html` checked` : ''} />
       <label for="failing">Settlement failing only</label>
     </p>
+    ${filter.limit ? html`<input type="hidden" name="limit" value="${filter.limit}" />` : ''}
     <p><button type="submit">Show trades</button></p>
   </form>`;
   const table =
