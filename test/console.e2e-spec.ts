@@ -268,6 +268,9 @@ describe('Operator console', () => {
     const page = await browser.page();
     await signIn(page, operator, '/admin/queues');
     expect(new URL(page.url()).pathname).toBe('/admin/queues');
+    // The dashboard, loaded in full, asked nothing of another host either (checked after each test).
+    await page.waitForLoadState('networkidle');
+    await expect(page.getByText('housekeeping').first().isVisible()).resolves.toBe(true);
     const form = await send(test.baseUrl, 'GET', '/admin/sign-in');
     expect(form.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(form.headers.get('cache-control')).toBe('no-store');

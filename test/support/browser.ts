@@ -9,7 +9,10 @@ export interface TestBrowser {
   browser: Browser;
   /** A new context (its own cookies) with one page, at this viewport; every request it makes is recorded. */
   page(viewport?: { width: number; height: number }): Promise<Page>;
-  /** Requests to any host but the service's, refused and recorded: a suite expects this to stay empty. */
+  /**
+   * Requests to any host but the service's, refused and recorded, and any load the page's Content-Security-Policy
+   * refused: a suite expects this to stay empty.
+   */
   foreignRequests: string[];
   close(): Promise<void>;
 }
@@ -46,7 +49,12 @@ export async function launchBrowser(baseUrl: string): Promise<TestBrowser> {
         foreignRequests.push(url);
         return route.abort('blockedbyclient');
       });
-      return context.newPage();
+      const page = await context.newPage();
+      // A load the page's policy refused never reaches the route above: the browser reports it on the console.
+      page.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) foreignRequests.push(`refused by the policy: ${message.text()}`);
+      });
+      return page;
     },
     async close() {
       for (const context of contexts) await context.close().catch(() => undefined);
