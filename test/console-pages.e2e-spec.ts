@@ -102,6 +102,7 @@ describe('Operator console: trades, users, ledger', () => {
       await page.getByRole('button', { name: 'Retry settlement', exact: true }).click();
       await page.waitForURL(`**/admin/trades/${failing.trade.id}?done=retried`);
       expect(await page.getByRole('status').textContent()).toContain('Settlement tried again');
+      await screenshot(page, 'console-pages', 'trade-retried');
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }
@@ -186,6 +187,7 @@ describe('Operator console: trades, users, ledger', () => {
     }, 20000);
     await page.goto('/admin/ledger');
     expect(await page.locator('main').textContent()).toContain(`${report.runId} (operator)`);
+    await screenshot(page, 'console-pages', 'ledger');
   });
 
   it('links a trade to its dispute, and the dispute back to the trade and to its parties', async () => {
