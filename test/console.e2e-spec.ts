@@ -136,8 +136,11 @@ describe('Operator console', () => {
     for (const fact of ['138.12 USD for 1000.00 CNY', '7.2400', '1.38 USD', '136.74 USD', 'paypal', orderId!])
       expect(facts).toContain(fact);
     const shot = await screenshot(page, 'console', 'dispute-1280');
-    mkdirSync(join(__dirname, '..', 'docs', 'images'), { recursive: true });
-    copyFileSync(shot, join(__dirname, '..', 'docs', 'images', 'console-dispute.png'));
+    // The README's picture, renewed only when asked: a run of the tests leaves the working tree as it was.
+    if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+      mkdirSync(join(__dirname, '..', 'docs', 'images'), { recursive: true });
+      copyFileSync(shot, join(__dirname, '..', 'docs', 'images', 'console-dispute.png'));
+    }
 
     await page.getByRole('link', { name: 'Read the trade chat' }).click();
     await expect(page.getByText('Did you send it?').isVisible()).resolves.toBe(true);
@@ -214,6 +217,12 @@ describe('Operator console', () => {
       ),
     );
     expect(outcomes).toEqual(['release', 'refund']);
+
+    // Sign-out from the page ends the session: the console asks for a sign-in again.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL('**/admin/sign-in');
+    await page.goto(`/admin/disputes/${released.dispute.id}`);
+    expect(new URL(page.url()).pathname).toBe('/admin/sign-in');
     expect((await paypalPayoutItems(api, `yb-${released.trade.id}-payout`)).map((p) => [p.receiver, p.amountCents])).toEqual([
       [released.payoutEmail, '13674'],
     ]);
@@ -226,6 +235,8 @@ describe('Operator console', () => {
     const refused = await send(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, { cookie, form });
     expect(refused.status).toBe(400);
     expect(refused.headers.get('content-type')).toContain('text/html');
+    expect(refused.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(refused.headers.get('cache-control')).toBe('no-store');
     expect(refused.text).toContain('split_mismatch');
     expect(refused.text).toContain(`href="/admin/disputes/${dispute.id}"`);
     const noNote = await send(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {

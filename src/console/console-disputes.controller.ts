@@ -103,7 +103,13 @@ export class ConsoleDisputesController {
     const decision = (await this.validation.transform(input, { type: 'body', metatype: ResolveDisputeDto })) as ResolveDisputeDto;
     if (formField(body, 'confirmed') !== 'yes') {
       const file = await this.files.read(signedIn.operator, id, { chat: false });
-      return sendPage(reply, confirmResolutionPage(signedIn.viewer, file, input as unknown as Resolution));
+      const shown: Resolution = {
+        outcome: decision.outcome,
+        note: decision.note,
+        travelerUsd: input.travelerUsd,
+        counterpartyUsd: input.counterpartyUsd,
+      };
+      return sendPage(reply, confirmResolutionPage(signedIn.viewer, file, shown));
     }
     await this.disputes.resolve(signedIn.operator, id, decision);
     redirect(reply, `/admin/disputes/${id}?done=resolved`);

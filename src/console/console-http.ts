@@ -37,7 +37,7 @@ export class ConsoleRedirect {
  */
 export function safeNext(next: unknown): string {
   if (typeof next !== 'string' || next.length > 1000) return '/admin';
-  if (!/^\/admin(?:[/?#]|$)/.test(next)) return '/admin';
+  if (!/^\/admin(?:[/?#]|$)/.test(next) || /^\/admin\/sign-(?:in|out)(?:[/?#]|$)/.test(next)) return '/admin';
   if (next.includes('//') || next.includes('\\') || [...next].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
     return '/admin';
   return next;

@@ -180,7 +180,7 @@ function timelineTable(file: DisputeFile): SafeHtml {
               <td>${e.actor.kind} ${e.actor.id ? shortId(e.actor.id) : ''}</td>
               <td>${e.type}</td>
               <td>${e.fromState || e.toState ? html`${e.fromState ?? '—'} → ${e.toState ?? '—'}` : ''}</td>
-              <td class="mono">${Object.keys(e.detail).length ? JSON.stringify(e.detail) : ''}</td>
+              <td class="mono detail">${Object.keys(e.detail).length ? JSON.stringify(e.detail) : ''}</td>
             </tr>`,
         )}
       </tbody>

@@ -13,11 +13,9 @@ describe('html', () => {
 
   it('keeps nested html and raw() as they are, and escapes the items of arrays', () => {
     const items = ['<a>', 'b&c'].map((item) => html`<li>${item}</li>`);
-    expect(
-      html`<ul>
-        ${items}
-      </ul>`.toString(),
-    ).toBe('<ul><li>&lt;a&gt;</li><li>b&amp;c</li></ul>');
+    // prettier-ignore
+    const list = html`<ul>${items}</ul>`;
+    expect(list.toString()).toBe('<ul><li>&lt;a&gt;</li><li>b&amp;c</li></ul>');
     expect(html`${raw('<br>')}${['<i>', raw('<b>')]}`.toString()).toBe('<br>&lt;i&gt;<b>');
   });
 

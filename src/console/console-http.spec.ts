@@ -1,0 +1,29 @@
+import { safeNext } from './console-http';
+
+describe('safeNext', () => {
+  it('keeps a path of the console, with its query', () => {
+    for (const next of ['/admin', '/admin/disputes', '/admin/disputes?status=resolved&cursor=abc', '/admin/queues/queue/x']) {
+      expect(safeNext(next)).toBe(next);
+    }
+  });
+
+  it('sends anything else to /admin: other sites, other paths, tricks and the sign-in page itself', () => {
+    const refused = [
+      undefined,
+      42,
+      '',
+      'https://evil.example/admin',
+      '//evil.example/admin',
+      '/\\evil.example',
+      '/admin//evil.example',
+      '/admin/\\evil.example',
+      '/administrator',
+      '/v1/me',
+      'javascript:alert(1)',
+      '/admin/x\r\nLocation: https://evil.example',
+      '/admin/sign-in?next=/admin',
+      `/admin/${'a'.repeat(1000)}`,
+    ];
+    for (const next of refused) expect([next, safeNext(next)]).toEqual([next, '/admin']);
+  });
+});
