@@ -129,7 +129,7 @@ export function tradePage(
         <td>${event.actor.kind} ${event.actor.id ? userLink(event.actor.id) : ''}</td>
         <td>${event.type}</td>
         <td>${event.fromState ?? ''}${event.toState ? html` → ${event.toState}` : ''}</td>
-        <td><code>${Object.keys(event.detail).length > 0 ? JSON.stringify(event.detail) : ''}</code></td>
+        <td class="detail"><code>${Object.keys(event.detail).length > 0 ? JSON.stringify(event.detail) : ''}</code></td>
       </tr>`,
   );
   return layout({
