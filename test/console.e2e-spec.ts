@@ -135,6 +135,10 @@ describe('Operator console', () => {
     const facts = await page.locator('#trade + dl').innerText();
     for (const fact of ['138.12 USD for 1000.00 CNY', '7.2400', '1.38 USD', '136.74 USD', 'paypal', orderId!])
       expect(facts).toContain(fact);
+    // Each party with their reputation and history: this trade is the latest of each.
+    const partyCards = page.locator('#parties + .grid');
+    expect(await partyCards.innerText()).toContain('disputed: 138.12 USD as traveler');
+    expect(await partyCards.innerText()).toContain('disputed: 138.12 USD as counterparty');
     const shot = await screenshot(page, 'console', 'dispute-1280');
     // The README's picture, renewed only when asked: a run of the tests leaves the working tree as it was.
     if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') {

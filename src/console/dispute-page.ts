@@ -116,6 +116,16 @@ function partyCard(label: string, user: AdminUserView): SafeHtml {
       <dd>won ${user.disputes.won}, lost ${user.disputes.lost}</dd>
       <dt>Trades</dt>
       <dd>${counts.map((c, i) => html`${i > 0 ? ', ' : ''}${c}`)}</dd>
+      <dt>Latest trades</dt>
+      <dd>
+        ${
+          user.recentTrades.length === 0
+            ? 'none'
+            : html`<ul>
+                ${user.recentTrades.slice(0, 5).map((t) => html`<li>${t.state}: ${t.amountUsd} USD as ${t.role}, ${when(t.createdAt)}</li>`)}
+              </ul>`
+        }
+      </dd>
       ${user.flags.map(
         (f) =>
           html`<dt>Flag</dt>
