@@ -59,6 +59,7 @@ export class AppModule {
     const notifications = NotificationsModule.register({ workers: options.workers, trades, chat });
     const webhooks = WebhooksModule.register({ workers: options.workers, envelopes: notifications });
     const admin = AdminModule.register({ trades });
+    const reconciliation = ReconciliationModule.register({ workers: options.workers, payments, trades });
     // Guards run in this order: the limit per address (failed authentications count too), 401, the limit per
     // user, 403 role, 403 suspended.
     const limits = loadHttpConfig().rateLimitEnabled;
@@ -100,13 +101,13 @@ export class AppModule {
         AuditModule,
         UsersModule,
         admin,
-        ConsoleModule.register({ imports: [trades, disputes, chat, admin] }),
+        ConsoleModule.register({ imports: [trades, disputes, chat, admin, reconciliation] }),
         rates,
         market,
         trades,
         HealthModule,
         payments,
-        ReconciliationModule.register({ workers: options.workers, payments, trades }),
+        reconciliation,
         disputes,
         chat,
         ratings,

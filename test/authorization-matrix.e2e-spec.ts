@@ -203,6 +203,16 @@ const table: Row[] = [
   row('POST /admin/disputes/:id/assign', 'dispute', all(200), {}),
   row('POST /admin/disputes/:id/resolve', 'disputeToResolve', all(200), { outcome: 'refund', note: 'probe', confirmed: 'yes' }),
   row('POST /admin/disputes/:id/reveal', 'dispute', all(200), { field: 'counterpartyPaypalEmail', reason: 'probe' }),
+  row('GET /admin/trades', undefined, all(200)),
+  row('GET /admin/trades/:id', 'trade', all(200)),
+  row('POST /admin/trades/:id/retry-settlement', 'trade', all(200), { confirm: 'yes' }),
+  row('GET /admin/users', undefined, all(200)),
+  row('GET /admin/users/:id', 'user', all(200)),
+  row('POST /admin/users/:id/suspend', 'target', all(200), { reason: 'probe', confirm: 'yes' }),
+  row('POST /admin/users/:id/unsuspend', 'target', all(200), { reason: 'probe', confirm: 'yes' }),
+  row('POST /admin/users/:id/tier', 'target', all(200), { tier: '1', confirm: 'yes' }),
+  row('GET /admin/ledger', undefined, all(200)),
+  row('POST /admin/ledger/reconciliation', undefined, all(200), {}),
 ];
 
 const prefixRows: PrefixRow[] = [

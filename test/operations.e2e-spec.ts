@@ -114,6 +114,11 @@ describe('operations (HTTP)', () => {
     const page = await api('GET', '/admin/queues', { token: operator.token });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
+    // Everything the page loads comes from this service: bull-board's template asks Google Fonts, which is taken out.
+    const loads = [...page.text.matchAll(/<(?:link|script|img)\b[^>]*\b(?:href|src)\s*=\s*["']([^"']+)["']/gi)].map((m) => m[1]);
+    expect(loads).toEqual(expect.arrayContaining([expect.stringMatching(/^static\/css\//), expect.stringMatching(/^static\/js\//)]));
+    for (const url of loads) expect(new URL(url, `${test.baseUrl}/admin/queues/`).origin).toBe(test.baseUrl);
+    expect(page.text).not.toMatch(/fonts\.googleapis|https?:\/\/(?!www\.w3\.org)/);
     const queues = await api('GET', '/admin/queues/api/queues', { token: operator.token });
     expect(queues.status).toBe(200);
     expect(queues.body.queues.map((q: { name: string }) => q.name)).toContain('housekeeping');

@@ -18,6 +18,7 @@ export class AdminModule {
       controllers: [AdminUsersController, AdminLedgerController, AdminTradesController, AdminRevealsController],
       // The funding records are plain SQL with no state: the admin module reads and marks them directly.
       providers: [AdminTradesService, FundingRepository, OperatorReveals],
+      // The console's pages act through the same services as the admin API.
       exports: [AdminTradesService, OperatorReveals],
     };
   }

@@ -39,24 +39,39 @@ export function queueDashboardModules(): DynamicModule[] {
   ];
 }
 
+function isQueueDashboardRoute(route: string | undefined): boolean {
+  return route !== undefined && (route === QUEUE_DASHBOARD_ROUTE || route.startsWith(`${QUEUE_DASHBOARD_ROUTE}/`));
+}
+
+/** A `<link>` to another host (`https://…`, `http://…`, `//…`), with the whitespace after it. */
+const EXTERNAL_LINK = /<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?\/\/[^>]*>\s*/gi;
+
+/**
+ * bull-board's page template asks Google Fonts for its typefaces, a request to another host that the security
+ * policy blocks anyway (the page falls back to the system's sans-serif). No option turns it off (only a copy of
+ * the whole UI package under `uiBasePath`), so the dashboard's HTML pages leave without such links.
+ */
+function keepQueueDashboardLocal(fastify: FastifyInstance): void {
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (!isQueueDashboardRoute(request.routeOptions.url) || typeof payload !== 'string') return payload;
+    const type = reply.getHeader('content-type');
+    if (typeof type !== 'string' || !type.startsWith('text/html')) return payload;
+    reply.removeHeader('content-length');
+    return payload.replace(EXTERNAL_LINK, '');
+  });
+}
+
 /**
  * bull-board's routes are plain Fastify routes, outside Nest's guards, so an onRequest hook admits
  * operators only: a valid Bearer token, or a live console session (the cookie's token, looked up in
  * console_sessions), of a user whose role is still `operator` and who is not suspended.
  */
 export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestFastifyApplication | undefined): void {
-  // bull-board's page links Google Fonts, which the service's policy refuses anyway: nothing leaves for another host.
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    const route = request.routeOptions.url;
-    if (typeof payload !== 'string' || route === undefined || !route.startsWith(QUEUE_DASHBOARD_ROUTE)) return payload;
-    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
-    return payload.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(?:googleapis|gstatic)\.com[^>]*>/g, '');
-  });
+  keepQueueDashboardLocal(fastify);
   fastify.addHook('onRequest', async (request, reply) => {
     // Decide on the route Fastify matched, not the raw URL: the router decodes percent-escapes, so a
     // raw-prefix check would let /admin/%71ueues through.
-    const route = request.routeOptions.url;
-    if (route === undefined || !(route === QUEUE_DASHBOARD_ROUTE || route.startsWith(`${QUEUE_DASHBOARD_ROUTE}/`))) return;
+    if (!isQueueDashboardRoute(request.routeOptions.url)) return;
     const nest = app();
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;

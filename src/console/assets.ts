@@ -36,6 +36,9 @@ dl.facts dd ul { margin: 0; padding-left: 1.1rem; }
 .tabs a { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 999px; text-decoration: none; }
 .tabs a[aria-current="page"] { background: var(--ink); color: #fff; border-color: var(--ink); }
 form.stack { display: grid; gap: .5rem; max-width: 32rem; align-content: start; }
+form.filters { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: end; margin-bottom: 1rem; }
+form.filters p { margin: 0; }
+form.filters select { width: auto; }
 article.card { margin-bottom: .75rem; }
 .card h3 { margin: 0 0 .5rem; }
 label { font-weight: 600; }

@@ -5,6 +5,9 @@ import { ConsoleCsrf } from './console-csrf';
 import { ConsoleDisputesController } from './console-disputes.controller';
 import { ConsoleSessionGuard } from './console-session';
 import { DisputeFiles } from './dispute-file.service';
+import { ConsoleLedgerController } from './ledger/console-ledger.controller';
+import { ConsoleTradesController } from './trades/console-trades.controller';
+import { ConsoleUsersController } from './users/console-users.controller';
 
 /**
  * The operator console at /admin: server-rendered pages and form posts on the same services as the admin API,
@@ -16,7 +19,13 @@ export class ConsoleModule {
     return {
       module: ConsoleModule,
       imports: [UsersModule, ...options.imports],
-      controllers: [ConsoleAuthController, ConsoleDisputesController],
+      controllers: [
+        ConsoleAuthController,
+        ConsoleDisputesController,
+        ConsoleTradesController,
+        ConsoleUsersController,
+        ConsoleLedgerController,
+      ],
       providers: [ConsoleCsrf, ConsoleSessionGuard, DisputeFiles],
     };
   }

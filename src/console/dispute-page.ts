@@ -48,7 +48,7 @@ export function disputePage(viewer: ConsoleViewer, file: DisputeFile, notice?: D
     <h2 id="trade">The trade</h2>
     <dl class="facts">
       <dt>Trade</dt>
-      <dd class="mono">${trade.id}</dd>
+      <dd class="mono"><a href="/admin/trades/${trade.id}">${trade.id}</a></dd>
       <dt>State</dt>
       <dd>${trade.state}${trade.settlementFailing ? html` <strong>(settlement failing)</strong>` : ''}</dd>
       <dt>Amount</dt>
@@ -102,7 +102,7 @@ function partyCard(label: string, user: AdminUserView): SafeHtml {
   const r = user.reputation;
   const counts = Object.entries(user.tradeCounts).map(([state, n]) => html`${state} ${n}`);
   return html`<section class="card" aria-label="${label}">
-    <h3>${label}: ${user.displayName}</h3>
+    <h3>${label}: <a href="/admin/users/${user.id}">${user.displayName}</a></h3>
     <dl class="facts">
       <dt>Email</dt>
       <dd>${user.email}</dd>

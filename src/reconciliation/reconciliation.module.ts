@@ -16,7 +16,8 @@ import { ReconciliationService } from './reconciliation.service';
 
 /**
  * Reconciliation with the providers. Imports payments (for its provider ports: the bank and WeChat; PayPal's
- * read endpoints through their own port and client) and reads the ledger's tables; nothing imports it.
+ * read endpoints through their own port and client) and reads the ledger's tables. The console imports it for
+ * its ledger page (the report and a run now, through ReconciliationService).
  */
 @Module({})
 export class ReconciliationModule {
@@ -39,6 +40,7 @@ export class ReconciliationModule {
         ReconciliationMetrics,
         ...(options.workers ? [ReconciliationProcessor, ReconciliationScheduler] : []),
       ],
+      exports: [ReconciliationService],
     };
   }
 }

@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { normalizeEmail } from '../common/crypto/field-encryption';
 import { formatAmount } from '../common/money';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
@@ -77,20 +78,28 @@ export class AdminUsersService {
    * operator can neither suspend nor unsuspend themselves (403 `forbidden`), so one is always left to lift a
    * suspension and a suspended operator's request that passed the guard just before cannot lift their own.
    */
-  suspend(operator: AuthUser, id: string): Promise<UserView> {
+  suspend(operator: AuthUser, id: string, reason?: string): Promise<UserView> {
     if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot suspend themselves');
     return this.act(operator, id, 'user.suspend', async (manager, user) => {
       await this.users.setSuspended(manager, id, true);
-      return { wasSuspended: user.suspendedAt !== null };
+      return { wasSuspended: user.suspendedAt !== null, ...(reason ? { reason } : {}) };
     });
   }
 
-  unsuspend(operator: AuthUser, id: string): Promise<UserView> {
+  /** `reason`, when given (the console asks for one), is kept in the audit entry. */
+  unsuspend(operator: AuthUser, id: string, reason?: string): Promise<UserView> {
     if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot lift their own suspension');
     return this.act(operator, id, 'user.unsuspend', async (manager, user) => {
       await this.users.setSuspended(manager, id, false);
-      return { wasSuspended: user.suspendedAt !== null };
+      return { wasSuspended: user.suspendedAt !== null, ...(reason ? { reason } : {}) };
     });
+  }
+
+  /** The id of the account with this email (compared as registered: normalized), or 404. */
+  async idByEmail(email: string): Promise<string> {
+    const id = await this.users.findIdByEmail(normalizeEmail(email));
+    if (!id) throw DomainError.notFound('User');
+    return id;
   }
 
   setTier(operator: AuthUser, id: string, tier: number): Promise<UserView> {

@@ -138,6 +138,12 @@ export class UsersRepository {
     return rows.length === 0 ? null : { id: rows[0].id, passwordHash: rows[0].password_hash, role: rows[0].role };
   }
 
+  /** The account registered with this (normalized) email, for operators who look someone up. */
+  async findIdByEmail(email: string): Promise<string | null> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM users WHERE email = $1`, [email]);
+    return rows[0]?.id ?? null;
+  }
+
   /** The fields every authenticated request needs, in one indexed read. A deleted account has none: its tokens are refused. */
   async findPrincipal(id: string): Promise<Omit<AuthUser, 'via'> | null> {
     const rows = await this.dataSource.query(

@@ -2,11 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, 
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
-import { formatAmount } from '../../common/money';
 import { FaultsService } from '../faults.service';
 import { registerMockErrorFormat } from '../mock-error-names';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockError } from './paypal-mock.errors';
+import { approvedPage, checkoutPage, refusedPage, webUrl } from './paypal-mock.pages';
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
@@ -33,6 +33,8 @@ registerMockErrorFormat(
 );
 
 type PaypalRequest = FastifyRequest;
+
+const HTML = 'text/html; charset=utf-8';
 
 /**
  * PayPal's REST API as its clients call it, under /sandbox/paypal (sandbox mode only). Everything after the
@@ -263,37 +265,60 @@ export class PaypalMockController {
   @Get('checkoutnow')
   @ApiOperation({ summary: 'Sandbox: the page an approveUrl opens, with the order and an Approve button' })
   async checkout(@Query('token') token: string, @Res() reply: FastifyReply): Promise<void> {
-    const order = await this.paypal.findOrder(String(token ?? ''));
-    const amount = formatAmount(BigInt(order.amount_cents), 'USD');
-    const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pay with PayPal (sandbox)</title></head>
-<body><main><h1>PayPal sandbox</h1><p>Order <code>${escape(order.id)}</code>: <strong>${escape(amount)} USD</strong>, ${escape(order.status)}</p>
-${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX}/orders/${encodeURIComponent(order.id)}/approve"><button type="submit">Approve</button></form>` : '<p>Nothing to approve.</p>'}
-</main></body></html>`;
-    void reply.status(200).header('content-type', 'text/html; charset=utf-8').send(html);
+    const order = await this.paypal.findOrder(String(token ?? '')).catch((error: unknown) => this.refused(reply, error));
+    if (!order) return;
+    const returnTo = webUrl(order.return_url);
+    // Browsers hold a form's redirect to the policy of the page it was on: the merchant's site joins 'self'.
+    const policy = reply.raw.getHeader('content-security-policy');
+    if (returnTo && typeof policy === 'string')
+      void reply.header('content-security-policy', policy.replace(/form-action 'self'/, `form-action 'self' ${returnTo.origin}`));
+    const action = `${PAYPAL_MOCK_PREFIX}/orders/${encodeURIComponent(order.id)}/approve`;
+    void reply.status(200).header('content-type', HTML).send(checkoutPage(order, action));
   }
 
   @Post('orders/:orderId/approve')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sandbox: the traveler approves the PayPal payment (body: optional payerEmail)' })
+  @ApiOperation({
+    summary: 'Sandbox: the traveler approves the PayPal payment (body: optional payerEmail)',
+    description: "JSON gets JSON; the checkout page's form goes back to the order's return URL, or to a page saying it is approved.",
+  })
   async approve(
     @Param('orderId') orderId: string,
     @Body() body: Record<string, unknown> | undefined,
     @Req() request: PaypalRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const payerEmail = typeof body?.payerEmail === 'string' ? body.payerEmail : undefined;
-    const order = await this.paypal.approveOrder(this.base(), orderId, payerEmail);
-    // The page's form comes back to the merchant's return URL, as PayPal does; scripts get JSON.
     const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-    if (fromForm && order.return_url) {
-      const target = new URL(order.return_url);
+    // The form sends an empty field when the payer typed nothing.
+    const payerEmail = typeof body?.payerEmail === 'string' && body.payerEmail.trim() !== '' ? body.payerEmail.trim() : undefined;
+    if (!fromForm) {
+      const order = await this.paypal.approveOrder(this.base(), orderId, payerEmail);
+      void reply.status(200).header('content-type', 'application/json').send({ id: order.id, status: order.status });
+      return;
+    }
+    const order = await this.paypal.approveOrder(this.base(), orderId, payerEmail).catch((error: unknown) => this.refused(reply, error));
+    if (!order) return;
+    // As PayPal does: back to the merchant's return URL with the order's token and the payer's id.
+    const target = webUrl(order.return_url);
+    if (target) {
       target.searchParams.set('token', order.id);
       target.searchParams.set('PayerID', String((order.payer as { payer_id?: string })?.payer_id ?? ''));
       void reply.status(303).header('location', target.toString()).send();
       return;
     }
-    void reply.status(200).header('content-type', 'application/json').send({ id: order.id, status: order.status });
+    void reply.status(200).header('content-type', HTML).send(approvedPage(order));
+  }
+
+  /** A refusal the buyer's browser shows as a page; anything but PayPal's own refusals goes on to the filters. */
+  private refused(reply: FastifyReply, error: unknown): undefined {
+    if (!(error instanceof PaypalMockError)) throw error;
+    const body = error.body() as { details?: { description?: string }[] };
+    const title = error.status === 404 ? 'Order not found' : 'This order cannot be approved';
+    void reply
+      .status(error.status)
+      .header('content-type', HTML)
+      .send(refusedPage(title, body.details?.[0]?.description ?? error.message));
+    return undefined;
   }
 
   @Delete('replays/:requestId')
