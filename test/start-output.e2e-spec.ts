@@ -88,7 +88,7 @@ describe('what a start prints', () => {
     expect(start).toEqual([
       expect.stringMatching(new RegExp(`^Database yb_out_${suffix} created and migrated \\(\\d+ migrations\\)$`)),
       expect.stringMatching(/^Workers: \d+ queues, \d+ jobs at once each, and the outbox relay \(.*\bsettlement\b.*\)$/),
-      `Yuanbridge API listening on http://127.0.0.1:${port} (API docs http://127.0.0.1:${port}/docs)`,
+      `Yuanbridge API listening on http://127.0.0.1:${port} (API docs http://127.0.0.1:${port}/docs, console http://127.0.0.1:${port}/admin)`,
     ]);
     // Nest's module and route lines are debug: not shown at the default level.
     const framework = ['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication'];
