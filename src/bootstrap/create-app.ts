@@ -12,6 +12,7 @@ import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
+import { refuseNonJsonBodies } from './json-bodies';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
@@ -94,6 +95,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   fastify.addHook('onRequest', (request, reply, done) =>
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
   );
+  refuseNonJsonBodies(fastify);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,

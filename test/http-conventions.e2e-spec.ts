@@ -1,0 +1,80 @@
+import { DEV_PAYPAL_CLIENT_ID, DEV_PAYPAL_CLIENT_SECRET } from '../src/config';
+import { registerUser, TestUser } from './support/factories';
+import type { ApiResponse } from './support/http';
+import { useTestApp } from './support/use-test-app';
+
+/** API.md's HTTP conventions a client meets first: media types, credentials, methods, problem types. */
+describe('HTTP conventions (HTTP)', () => {
+  const { api, test } = useTestApp({ BODY_LIMIT_BYTES: '2048' });
+  let traveler: TestUser;
+
+  beforeAll(async () => {
+    traveler = await registerUser(api, 'traveler');
+  });
+
+  function expectProblem(response: ApiResponse, status: number, code: string) {
+    expect([response.status, response.body?.code]).toEqual([status, code]);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+  }
+
+  describe('a /v1 body that is not JSON → 415 unsupported_media_type', () => {
+    const login = { email: 'someone@example.com', password: 'a long password' };
+    const notJson: Array<[string, string]> = [
+      // What curl -d sends without a content type.
+      ['application/x-www-form-urlencoded', `email=${encodeURIComponent(login.email)}&password=a+long+password`],
+      ['text/plain', JSON.stringify(login)],
+      ['text/plain; charset=utf-8', JSON.stringify(login)],
+      ['multipart/form-data; boundary=xyz', `--xyz\r\nContent-Disposition: form-data; name="email"\r\n\r\n${login.email}\r\n--xyz--\r\n`],
+      ['application/xml', '<login/>'],
+    ];
+
+    it.each(notJson)('%s, on an anonymous route and on one that needs credentials (before the 401)', async (contentType, rawBody) => {
+      const signIn = await api('POST', '/v1/auth/login', { rawBody, headers: { 'content-type': contentType } });
+      expectProblem(signIn, 415, 'unsupported_media_type');
+      expect(signIn.body.detail).toContain(contentType.split(';')[0]);
+      expectProblem(
+        await api('POST', '/v1/me/api-keys', { rawBody, headers: { 'content-type': contentType } }),
+        415,
+        'unsupported_media_type',
+      );
+      expectProblem(
+        await api('PUT', '/v1/me/wechat-wallet', { token: traveler.token, rawBody, headers: { 'content-type': contentType } }),
+        415,
+        'unsupported_media_type',
+      );
+    });
+
+    it('a body with no content type at all, and one larger than the limit, are refused before anything else too', async () => {
+      const bare = await fetch(`${test.baseUrl}/v1/auth/login`, { method: 'POST', body: new Uint8Array(Buffer.from('{"email":"a"}')) });
+      expect([bare.status, ((await bare.json()) as { code: string }).code]).toEqual([415, 'unsupported_media_type']);
+      const large = await api('POST', '/v1/me/api-keys', {
+        rawBody: `{"name":"${'x'.repeat(5000)}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      expectProblem(large, 413, 'payload_too_large');
+      const malformed = await api('POST', '/v1/me/api-keys', { rawBody: '{"name":', headers: { 'content-type': 'application/json' } });
+      expectProblem(malformed, 400, 'malformed_json');
+    });
+
+    it('JSON and +json bodies, and requests without a body, are served as before', async () => {
+      const json = await api('POST', '/v1/auth/login', { body: { email: traveler.email, password: traveler.password } });
+      expect(json.status).toBe(200);
+      const merge = await api('POST', '/v1/auth/login', {
+        body: { email: traveler.email, password: traveler.password },
+        headers: { 'content-type': 'application/merge-patch+json; charset=utf-8' },
+      });
+      expect(merge.status).toBe(200);
+      expect((await api('POST', `/v1/requests/00000000-0000-4000-8000-000000000000/cancel`, { token: traveler.token })).status).toBe(404);
+    });
+
+    it("the sandbox's provider APIs keep their forms (PayPal's OAuth token is form-encoded)", async () => {
+      const credentials = Buffer.from(`${DEV_PAYPAL_CLIENT_ID}:${DEV_PAYPAL_CLIENT_SECRET}`).toString('base64');
+      const token = await api('POST', '/sandbox/paypal/v1/oauth2/token', {
+        rawBody: 'grant_type=client_credentials',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+      });
+      expect(token.status).toBe(200);
+      expect(token.body.access_token).toEqual(expect.any(String));
+    });
+  });
+});
