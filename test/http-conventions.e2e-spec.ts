@@ -1,3 +1,4 @@
+import { JwtService } from '@nestjs/jwt';
 import { DEV_PAYPAL_CLIENT_ID, DEV_PAYPAL_CLIENT_SECRET } from '../src/config';
 import { registerUser, TestUser } from './support/factories';
 import type { ApiResponse } from './support/http';
@@ -75,6 +76,57 @@ describe('HTTP conventions (HTTP)', () => {
       });
       expect(token.status).toBe(200);
       expect(token.body.access_token).toEqual(expect.any(String));
+    });
+  });
+
+  describe('a 401 says which credential failed, in WWW-Authenticate and in the detail', () => {
+    const challenge = (response: ApiResponse) => response.headers.get('www-authenticate');
+
+    it('no credentials: the Bearer realm alone', async () => {
+      const response = await api('GET', '/v1/me');
+      expectProblem(response, 401, 'unauthenticated');
+      expect(challenge(response)).toBe('Bearer realm="yuanbridge"');
+      expect(response.body.detail).toMatch(/no credentials/i);
+    });
+
+    it('an expired token: invalid_token, "expired", not answered like a missing one', async () => {
+      const expired = await test.app.get(JwtService).signAsync({ sub: traveler.id, role: 'traveler' }, { expiresIn: -60 });
+      const response = await api('GET', '/v1/me', { token: expired });
+      expectProblem(response, 401, 'unauthenticated');
+      expect(challenge(response)).toBe('Bearer realm="yuanbridge", error="invalid_token", error_description="The access token expired"');
+      expect(response.body.detail).toMatch(/expired/);
+    });
+
+    it('a token that is not ours, or not a token: invalid_token, "invalid"', async () => {
+      const forged = await new JwtService({ secret: 'another-secret-that-is-at-least-32-characters' }).signAsync({ sub: traveler.id });
+      for (const token of [forged, 'not-a-jwt', `${traveler.token.slice(0, -4)}AAAA`]) {
+        const response = await api('GET', '/v1/me', { token });
+        expectProblem(response, 401, 'unauthenticated');
+        expect(challenge(response)).toBe(
+          'Bearer realm="yuanbridge", error="invalid_token", error_description="The access token is invalid"',
+        );
+        expect(response.body.detail).toMatch(/invalid/);
+      }
+    });
+
+    it('a wrong API key, and an Authorization that is not Bearer, say so too', async () => {
+      const key = await api('GET', '/v1/me', { apiKey: 'yb_live_0000000000000000000000' });
+      expectProblem(key, 401, 'unauthenticated');
+      expect(challenge(key)).toBe('Bearer realm="yuanbridge"');
+      expect(key.body.detail).toMatch(/API key/);
+      const basic = await api('GET', '/v1/me', { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+      expectProblem(basic, 401, 'unauthenticated');
+      expect(challenge(basic)).toMatch(/^Bearer realm="yuanbridge", error="invalid_request"/);
+    });
+
+    it("a 401 that is not the guard's (a wrong password at sign-in) names the scheme as well", async () => {
+      const response = await api('POST', '/v1/auth/login', { body: { email: traveler.email, password: 'not the password' } });
+      expectProblem(response, 401, 'unauthenticated');
+      expect(challenge(response)).toBe('Bearer realm="yuanbridge"');
+    });
+
+    it('a valid token is served', async () => {
+      expect((await api('GET', '/v1/me', { token: traveler.token })).status).toBe(200);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { PreparedResponse } from '../http/prepared-response';
+import { bearerChallenge } from '../http/www-authenticate';
 import { foreignErrorFormatFor } from './foreign-error-formats';
 import { DomainError } from './domain-error';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
@@ -41,6 +42,7 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   if (unexpected) {
     logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
   }
+  if (exception instanceof DomainError && exception.headers) void reply.headers(exception.headers);
   const retryAfter = (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   if (status === 429 || (status === 503 && typeof retryAfter === 'number')) setRetryAfter(reply, retryAfter);
   const path = request.url.split('?')[0];
@@ -50,6 +52,9 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
     void reply.status(formatted.status).header('content-type', formatted.contentType).send(formatted.body);
     return;
   }
+  // RFC 9110: every 401 names a scheme. The guard says why a credential was refused; other 401s (a wrong
+  // password asked again, an account gone) name the scheme alone.
+  if (body.code === 'unauthenticated' && !reply.hasHeader('www-authenticate')) void reply.header('www-authenticate', bearerChallenge({}));
   void reply
     .status(status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
