@@ -129,4 +129,42 @@ describe('HTTP conventions (HTTP)', () => {
       expect((await api('GET', '/v1/me', { token: traveler.token })).status).toBe(200);
     });
   });
+
+  describe('a path served with other methods → 405 method_not_allowed with Allow', () => {
+    const someId = '00000000-0000-4000-8000-000000000000';
+
+    it.each([
+      ['DELETE', '/v1/offers', 'GET, HEAD, POST'],
+      ['PUT', '/v1/auth/login', 'POST'],
+      ['GET', '/v1/auth/login', 'POST'],
+      ['DELETE', `/v1/offers/${someId}`, 'GET, HEAD'],
+      ['GET', `/v1/requests/${someId}/accept`, 'POST'],
+      ['PATCH', `/v1/trades/${someId}/events`, 'GET, HEAD'],
+    ])('%s %s → Allow: %s, before any credential is asked for', async (method, path, allow) => {
+      for (const token of [undefined, traveler.token]) {
+        const response = await api(method, path, { token });
+        expectProblem(response, 405, 'method_not_allowed');
+        expect(response.headers.get('allow')).toBe(allow);
+      }
+    });
+
+    it('a path that does not exist stays 404, whatever the method', async () => {
+      for (const [method, path] of [
+        ['GET', '/v1/offerz'],
+        ['DELETE', '/v1/offerz'],
+        ['POST', `/v1/offers/${someId}/nothing`],
+        ['GET', '/v1'],
+      ]) {
+        const response = await api(method, path, { token: traveler.token });
+        expectProblem(response, 404, 'not_found');
+        expect(response.headers.get('allow')).toBeNull();
+      }
+    });
+
+    it('a body that is not JSON is still refused first (415), and HEAD is served where GET is', async () => {
+      const form = await api('DELETE', '/v1/offers', { rawBody: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expectProblem(form, 415, 'unsupported_media_type');
+      expect((await api('HEAD', '/v1/rates/usd-cny')).status).toBe(200);
+    });
+  });
 });
