@@ -195,6 +195,8 @@ const table: Row[] = [
 
 const prefixRows: PrefixRow[] = [
   { under: '/docs', cells: all(G) },
+  // The pages problems' `type` points to: public.
+  { under: '/problems', cells: all(G) },
   // bull-board, behind the operators' hook (Bearer or console cookie; an API key is no credential there).
   // Last: the operator's column pauses every queue. Queue and job names are made up, so nothing else is touched.
   //                        anon trav travKey trav2 cp cp2 oper sTrav sCp sNon

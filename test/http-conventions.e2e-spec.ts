@@ -167,4 +167,39 @@ describe('HTTP conventions (HTTP)', () => {
       expect((await api('HEAD', '/v1/rates/usd-cny')).status).toBe(200);
     });
   });
+
+  describe("problems' types resolve: /problems/<code> is a page of the service", () => {
+    it('the type of a problem the service answers leads to a page naming its code, status, meaning and remedy', async () => {
+      for (const [response, code, status] of [
+        [await api('GET', '/v1/me'), 'unauthenticated', 401],
+        [await api('GET', '/v1/users/nope', { token: traveler.token }), 'validation_failed', 400],
+        [await api('DELETE', '/v1/offers'), 'method_not_allowed', 405],
+        [await api('GET', '/v1/offerz'), 'not_found', 404],
+      ] as const) {
+        expect(response.body.type).toBe(`/problems/${code}`);
+        // A relative reference, resolved against the request's address (RFC 9457 §3.1.1).
+        const page = await fetch(new URL(response.body.type, `${test.baseUrl}/v1/me`));
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+        const html = await page.text();
+        expect(html).toContain(`<code>${code}</code>`);
+        expect(html).toContain(`<dd>${status}</dd>`);
+        expect(html).toMatch(/What it means<\/dt><dd>[^<]{10,}/);
+        expect(html).toMatch(/What to do<\/dt><dd>[^<]{5,}/);
+        // Self-contained: no script, no asset from elsewhere.
+        expect(html).not.toMatch(/<script|<link|src=|https?:\/\//);
+      }
+    });
+
+    it('every code has its page, listed on the index; an unknown code is 404', async () => {
+      const index = await api('GET', '/problems');
+      expect(index.status).toBe(200);
+      const codes = [...index.text.matchAll(/href="\/problems\/(\w+)"/g)].map((m) => m[1]);
+      expect(codes).toEqual(expect.arrayContaining(['unsupported_media_type', 'reference_rate_stale', 'method_not_allowed']));
+      for (const code of codes) expect([code, (await api('GET', `/problems/${code}`)).status]).toEqual([code, 200]);
+      const unknown = await api('GET', '/problems/no_such_code');
+      expectProblem(unknown, 404, 'not_found');
+      expectProblem(await api('GET', '/problems/unsupported-media-type'), 404, 'not_found');
+    });
+  });
 });

@@ -13,6 +13,7 @@ import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
 import { refuseNonJsonBodies } from './json-bodies';
+import { serveProblemTypes } from './problem-pages';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
@@ -96,6 +97,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
   );
   refuseNonJsonBodies(fastify);
+  serveProblemTypes(fastify);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
