@@ -205,6 +205,8 @@ describe('market (HTTP)', () => {
         });
         expect(refused.status).toBe(503);
         expect(refused.body.code).toBe('reference_rate_stale');
+        // When to come back: the feed is asked once a refresh period (REFERENCE_RATE_REFRESH_EVERY_MS, an hour here).
+        expect(refused.headers.get('retry-after')).toBe('3600');
       } finally {
         await setReference('7.2400');
       }

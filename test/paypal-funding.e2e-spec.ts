@@ -523,6 +523,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       const refused = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
       expect(refused.status).toBe(503);
       expect(refused.body.code).toBe('service_unavailable');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }

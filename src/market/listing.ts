@@ -1,4 +1,3 @@
-import { DomainError } from '../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../common/http/pagination';
 import { formatRate } from '../common/money';
 import { UUID_PATTERN } from '../common/http/time-cursor';
@@ -69,7 +68,7 @@ export async function openListing(
 export async function listingReference(rates: RatesService, cursor: ListingCursor | undefined): Promise<bigint> {
   if (cursor) return cursor.reference;
   const current = await rates.current();
-  if (!current) throw new DomainError('reference_rate_stale', 'No reference rate yet; listings cannot be ranked');
+  if (!current) throw rates.stale('No reference rate yet; listings cannot be ranked');
   return current.rate;
 }
 

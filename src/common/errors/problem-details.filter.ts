@@ -44,7 +44,8 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   }
   if (exception instanceof DomainError && exception.headers) void reply.headers(exception.headers);
   const retryAfter = (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-  if (status === 429 || (status === 503 && typeof retryAfter === 'number')) setRetryAfter(reply, retryAfter);
+  if (status === 429) setRetryAfter(reply, retryAfter);
+  if (status === 503) setRetryAfter(reply, typeof retryAfter === 'number' ? retryAfter : UNAVAILABLE_RETRY_AFTER_SECONDS);
   const path = request.url.split('?')[0];
   const foreign = foreignErrorFormatFor(path);
   if (foreign) {
@@ -60,6 +61,12 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .send({ ...body, instance: `${path}#${request.id}` });
 }
+
+/**
+ * `Retry-After` of a 503 that does not know better (a provider or the database not answering, the readiness
+ * probe): a short wait, so a client that honours it neither hammers an outage nor waits long after it ends.
+ */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
