@@ -202,6 +202,8 @@ describe('PayPal funding and settlement (HTTP)', () => {
     ]);
     const view = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body;
     expect(view.feeUsd).toBe('0.88');
+    // What the counterparty received: the payout above.
+    expect(view.netUsd).toBe('87.23');
     await expectClean();
   });
 
