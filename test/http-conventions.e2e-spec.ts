@@ -202,4 +202,35 @@ describe('HTTP conventions (HTTP)', () => {
       expectProblem(await api('GET', '/problems/unsupported-media-type'), 404, 'not_found');
     });
   });
+
+  describe('cursors are opaque and signed: one the service did not issue → 400 validation_failed on cursor', () => {
+    const expectCursorRefused = (response: ApiResponse) => {
+      expectProblem(response, 400, 'validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'cursor', code: 'invalid_cursor', message: expect.any(String) }]);
+    };
+
+    it('a real cursor pages; the same position forged, edited, truncated or from another list does not', async () => {
+      const owner = await registerUser(api, 'counterparty');
+      for (const name of ['k0', 'k1', 'k2']) await api('POST', '/v1/me/api-keys', { token: owner.token, body: { name } });
+      const first = await api('GET', '/v1/me/api-keys?limit=1', { token: owner.token });
+      const cursor: string = first.body.nextCursor;
+      expect(cursor).toEqual(expect.any(String));
+      const second = await api('GET', `/v1/me/api-keys?limit=1&cursor=${cursor}`, { token: owner.token });
+      expect(second.status).toBe(200);
+      expect(second.body.data.map((k: { name: string }) => k.name)).toEqual(['k1']);
+
+      const [payload, tag] = cursor.split('.');
+      const position = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { t: string; id: string };
+      // What a client could build before: the position, unsigned.
+      const unsigned = Buffer.from(JSON.stringify(position)).toString('base64url');
+      // The next page's position, with the first one's tag.
+      const edited = `${Buffer.from(JSON.stringify({ ...position, t: new Date(Date.parse(position.t) + 1).toISOString() })).toString('base64url')}.${tag}`;
+      for (const forged of [unsigned, edited, cursor.slice(0, -2), `${cursor}x`]) {
+        expectCursorRefused(await api('GET', `/v1/me/api-keys?limit=1&cursor=${forged}`, { token: owner.token }));
+      }
+      // Another list of the same shape ({t, id}) refuses it: the list is signed with the position.
+      expectCursorRefused(await api('GET', `/v1/webhooks/endpoints?cursor=${cursor}`, { token: owner.token }));
+      expectCursorRefused(await api('GET', `/v1/users/${owner.id}/ratings?cursor=${cursor}`, { token: owner.token }));
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { Cursors } from '../common/http/cursors';
 import { Page } from '../common/http/pagination';
 import { marketConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
@@ -30,6 +31,7 @@ export class RequestsService {
     private readonly outbox: OutboxService,
     private readonly priceGuard: PriceGuard,
     @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   /**
@@ -74,12 +76,12 @@ export class RequestsService {
     const input = new InputParser();
     const minCny = input.optionalAmount(query.minCny, 'minCny');
     const maxCny = input.optionalAmount(query.maxCny, 'maxCny');
-    const { minRate, maxRate, cursor, limit, reference } = await openListing(input, query, this.rates);
+    const { minRate, maxRate, cursor, limit, reference } = await openListing('requests', input, query, this.rates, this.cursors);
     const own = caller.role === 'traveler';
     let statuses: RequestStatus[] = query.status ? [query.status] : ['open'];
     // Counterparties see open requests only, whatever they ask for.
     if (caller.role === 'counterparty') statuses = statuses.filter((s) => s === 'open');
-    if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest);
+    if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest, this.cursors);
 
     const rows = await this.market.listRequests({
       statuses,
@@ -92,7 +94,7 @@ export class RequestsService {
       reference,
       limit: limit + 1,
     });
-    return listingPage('requests', rows, reference, limit, presentRequest);
+    return listingPage('requests', rows, reference, limit, presentRequest, this.cursors);
   }
 
   async get(caller: AuthUser, id: string): Promise<RequestView> {
