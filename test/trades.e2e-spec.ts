@@ -81,6 +81,15 @@ describe('trades (HTTP)', () => {
       status: 'filled',
     });
 
+    // Each counterparty still reads the request they traded on, now filled (API.md: any user reads a request), with
+    // nothing more than any user sees: no payment handle.
+    for (const user of [first, second, await registerUser(api, 'traveler')]) {
+      const read = await api('GET', `/v1/requests/${request.id}`, { token: user.token });
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ id: request.id, status: 'filled', remainingCny: '0.00', travelerId: traveler.id });
+      expect(JSON.stringify(read.body)).not.toMatch(/wechat|paypal|email/i);
+    }
+
     const third = await api('POST', `/v1/requests/${request.id}/accept`, { token: first.token, body: {} });
     expect(third.status).toBe(409);
     expect(third.body.code).toBe('insufficient_amount');
