@@ -102,7 +102,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     await app.register(cors, {
       origin: config.corsOrigins,
       credentials: true,
-      exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after'],
+      // What a browser client reads besides the body: a 401's reason, a 405's methods, when to come back.
+      exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
     });
   }
 
