@@ -125,7 +125,8 @@ const table: Row[] = [
     paymentMethod: 'paypal',
   }),
   row('GET /v1/requests', undefined, users(200)),
-  row('GET /v1/requests/:id', 'request', [U, 200, 200, N, 200, 200, 200, 200, N, N]),
+  // API.md: any user reads any request (another traveler's, a suspended maker's), as any offer.
+  row('GET /v1/requests/:id', 'request', users(200)),
   row('POST /v1/requests/:id/cancel', 'requestToCancel', [U, 200, STATE, N, F, F, F, 200, F, N]),
   row('POST /v1/requests/:id/accept', 'request', [U, F, F, F, 201, 201, F, F, S, F], { amountCny: '500.00' }),
   row('POST /v1/offers', undefined, [U, F, F, F, 201, 201, F, F, S, F], {
@@ -217,6 +218,8 @@ const table: Row[] = [
 
 const prefixRows: PrefixRow[] = [
   { under: '/docs', cells: all(G) },
+  // The pages problems' `type` points to: public.
+  { under: '/problems', cells: all(G) },
   // bull-board, behind the operators' hook (Bearer or console cookie; an API key is no credential there).
   // Last: the operator's column pauses every queue. Queue and job names are made up, so nothing else is touched.
   //                        anon trav travKey trav2 cp cp2 oper sTrav sCp sNon

@@ -531,7 +531,7 @@ describe('Disputes and operators (HTTP)', () => {
     expect(await refundsOf(orderId)).toEqual([{ amountCents: '4962' }]);
     // $88.50 to the counterparty: 1% is $0.885, half-up $0.89.
     expect(await payoutOf(trade.id)).toEqual([{ receiver: payoutEmail, amountCents: '8761', status: 'SUCCESS' }]);
-    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.89');
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({ feeUsd: '0.89', netUsd: '87.61' });
     for (const party of [traveler, counterparty]) {
       expect((await api('GET', `/v1/admin/users/${party.id}`, { token: operator.token })).body.disputes).toEqual({ won: 0, lost: 0 });
     }

@@ -122,7 +122,8 @@ describe('market (HTTP)', () => {
       const counterparty = await registerUser(api, 'counterparty');
       expect((await api('GET', `/v1/requests/${posted.body.id}`, { token: counterparty.token })).status).toBe(200);
       const otherTraveler = await registerUser(api, 'traveler');
-      expect((await api('GET', `/v1/requests/${posted.body.id}`, { token: otherTraveler.token })).status).toBe(404);
+      // Any user reads any request (API.md); only its traveler cancels it.
+      expect((await api('GET', `/v1/requests/${posted.body.id}`, { token: otherTraveler.token })).status).toBe(200);
       expect((await api('POST', `/v1/requests/${posted.body.id}/cancel`, { token: otherTraveler.token })).status).toBe(404);
       expect((await api('POST', `/v1/requests/${posted.body.id}/cancel`, { token: counterparty.token })).status).toBe(403);
 
@@ -132,8 +133,13 @@ describe('market (HTTP)', () => {
       const again = await api('POST', `/v1/requests/${posted.body.id}/cancel`, { token: traveler.token });
       expect(again.status).toBe(409);
       expect(again.body).toMatchObject({ code: 'invalid_state_transition', detail: expect.stringContaining('cancelled') });
-      // A counterparty no longer sees a cancelled request.
-      expect((await api('GET', `/v1/requests/${posted.body.id}`, { token: counterparty.token })).status).toBe(404);
+      // A cancelled request leaves the listings, and is still read by id, cancelled.
+      expect((await api('GET', `/v1/requests/${posted.body.id}`, { token: counterparty.token })).body).toMatchObject({
+        id: posted.body.id,
+        status: 'cancelled',
+      });
+      const listed = await api('GET', '/v1/requests?limit=100', { token: counterparty.token });
+      expect(listed.body.data.map((r: { id: string }) => r.id)).not.toContain(posted.body.id);
     });
 
     it('refuses bad requests with their codes and changes nothing', async () => {
@@ -205,6 +211,8 @@ describe('market (HTTP)', () => {
         });
         expect(refused.status).toBe(503);
         expect(refused.body.code).toBe('reference_rate_stale');
+        // When to come back: the feed is asked once a refresh period (REFERENCE_RATE_REFRESH_EVERY_MS, an hour here).
+        expect(refused.headers.get('retry-after')).toBe('3600');
       } finally {
         await setReference('7.2400');
       }
@@ -489,7 +497,8 @@ describe('market (HTTP)', () => {
       await api('POST', `/v1/admin/users/${traveler.id}/suspend`, { token: operator.token });
       const hidden = await api('GET', '/v1/requests?limit=100', { token: counterparty.token });
       expect(hidden.body.data.filter((r: { travelerId: string }) => r.travelerId === traveler.id)).toEqual([]);
-      expect((await api('GET', `/v1/requests/${low}`, { token: counterparty.token })).status).toBe(404);
+      // Still read by id (accepting it is 409 maker_suspended).
+      expect((await api('GET', `/v1/requests/${low}`, { token: counterparty.token })).status).toBe(200);
       expect((await api('GET', '/v1/requests?limit=100', { token: traveler.token })).body.data).toHaveLength(3);
       await api('POST', `/v1/admin/users/${traveler.id}/unsuspend`, { token: operator.token });
       const back = await api('GET', '/v1/requests?limit=100', { token: counterparty.token });

@@ -234,6 +234,10 @@ describe('operations (HTTP)', () => {
       headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'GET' },
     });
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    // A browser client may read why it was refused and which methods a path takes.
+    const unauthenticated = await api('GET', '/v1/me', { headers: { origin: 'https://app.example.com' } });
+    expect(unauthenticated.headers.get('access-control-expose-headers')).toMatch(/www-authenticate/);
+    expect(unauthenticated.headers.get('access-control-expose-headers')).toMatch(/\ballow\b/);
   });
 
   it('logs each request as JSON with its id, and never credentials', async () => {

@@ -202,6 +202,8 @@ describe('PayPal funding and settlement (HTTP)', () => {
     ]);
     const view = (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body;
     expect(view.feeUsd).toBe('0.88');
+    // What the counterparty received: the payout above.
+    expect(view.netUsd).toBe('87.23');
     await expectClean();
   });
 
@@ -523,6 +525,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       const refused = await api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
       expect(refused.status).toBe(503);
       expect(refused.body.code).toBe('service_unavailable');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }

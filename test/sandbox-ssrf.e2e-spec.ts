@@ -206,7 +206,7 @@ describe('Sandbox mocks and the PayPal webhook verifier as a request forger', ()
       expect(shape).toEqual({
         status: 401,
         body: {
-          type: 'https://docs.yuanbridge.dev/problems/invalid-signature',
+          type: '/problems/invalid_signature',
           title: 'Invalid signature',
           status: 401,
           code: 'invalid_signature',

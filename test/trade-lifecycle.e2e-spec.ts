@@ -141,6 +141,8 @@ describe('trade lifecycle and ledger', () => {
     expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({
       state: 'refunded',
       feeUsd: '0.00',
+      // The USD went back to the traveler.
+      netUsd: '0.00',
     });
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
     expect((await api('GET', `/v1/requests/${requestId}`, { token: traveler.token })).body).toMatchObject({
@@ -212,13 +214,17 @@ describe('trade lifecycle and ledger', () => {
     await inTransaction((m) =>
       trades.resolveDispute(m, trade.id, operator.id, { outcome: 'split', travelerUsd: 5000n, counterpartyUsd: 8812n }),
     );
-    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state).toBe('splitting');
+    // The counterparty's part less 1% of it, as settlement will pay it.
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({
+      state: 'splitting',
+      netUsd: '87.24',
+    });
     expect(await escrow(trade.id)).toEqual({ pending: '13812', posted: '0' });
     await expectClean();
 
     const settled = await inTransaction((m) => trades.completeSplit(m, trade.id, SPLIT_SETTLED));
     expect(settled.state).toBe('settled_split');
-    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.feeUsd).toBe('0.88'); // 1% of $88.12
+    expect((await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body).toMatchObject({ feeUsd: '0.88', netUsd: '87.24' }); // 1% of $88.12
     expect(await escrow(trade.id)).toEqual({ pending: '0', posted: '0' });
     const transfers = await db.query(`SELECT kind, phase, amount FROM ledger_transfers WHERE trade_id = $1 ORDER BY created_at, kind`, [
       trade.id,

@@ -61,6 +61,7 @@ describe('trades (HTTP)', () => {
       amountUsd: '69.06', // 500 / 7.24 = 69.0607…
       rate: '7.2400',
       feeUsd: '0.69', // 1% of 69.06, half-up
+      netUsd: '68.37', // what the counterparty receives: 69.06 − 0.69
       paymentMethod: 'bank_transfer',
       disputeId: null,
       settlementFailing: false,
@@ -80,9 +81,41 @@ describe('trades (HTTP)', () => {
       status: 'filled',
     });
 
+    // Each counterparty still reads the request they traded on, now filled (API.md: any user reads a request), with
+    // nothing more than any user sees: no payment handle.
+    for (const user of [first, second, await registerUser(api, 'traveler')]) {
+      const read = await api('GET', `/v1/requests/${request.id}`, { token: user.token });
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ id: request.id, status: 'filled', remainingCny: '0.00', travelerId: traveler.id });
+      expect(JSON.stringify(read.body)).not.toMatch(/wechat|paypal|email/i);
+    }
+
     const third = await api('POST', `/v1/requests/${request.id}/accept`, { token: first.token, body: {} });
     expect(third.status).toBe(409);
     expect(third.body.code).toBe('insufficient_amount');
+  });
+
+  it('shows netUsd, what the counterparty receives, wherever a trade is shown; nothing once it ends unpaid', async () => {
+    const traveler = await readyTraveler(api);
+    const request = await postRequest(traveler, { amountCny: '1000.00' });
+    const cp = await readyCounterparty(api);
+    const trade = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body;
+    expect(trade).toMatchObject({ amountUsd: '138.12', feeUsd: '1.38', netUsd: '136.74' });
+    for (const user of [traveler, cp]) {
+      expect((await api('GET', `/v1/trades/${trade.id}`, { token: user.token })).body.netUsd).toBe('136.74');
+      const listed = (await api('GET', '/v1/trades?limit=100', { token: user.token })).body.data;
+      expect(listed.find((t: { id: string }) => t.id === trade.id).netUsd).toBe('136.74');
+    }
+    const admin = (await api('GET', '/v1/admin/trades?limit=100', { token: operator.token })).body.data;
+    expect(admin.find((t: { id: string }) => t.id === trade.id).netUsd).toBe('136.74');
+    // Events carry the trade as GET /v1/trades/:id shows it.
+    const created = await db.query(`SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.created'`, [trade.id]);
+    expect(created.rows[0].data.trade.netUsd).toBe('136.74');
+    const export_ = (await api('GET', '/v1/me/export', { token: cp.token })).body;
+    expect(export_.trades.find((t: { id: string }) => t.id === trade.id).netUsd).toBe('136.74');
+
+    const cancelled = await api('POST', `/v1/trades/${trade.id}/cancel`, { token: traveler.token });
+    expect(cancelled.body).toMatchObject({ state: 'cancelled', amountUsd: '138.12', netUsd: '0.00' });
   });
 
   it('lets a remainder smaller than the minimum fill be taken whole', async () => {

@@ -17,6 +17,8 @@ import { presentTrade } from '../trades/trade.presenter';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
 import { tradesPage } from '../trades/trades-page';
+import { isTradeCursor } from '../trades/trade-position';
+import { Cursors } from '../common/http/cursors';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
 import { Transactions } from '../database/transactions';
 
@@ -33,11 +35,14 @@ export class AdminTradesService {
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   async list(query: AdminTradesQuery): Promise<Page<TradeView>> {
     const filter = { state: query.state, settlementFailing: query.settlementFailing };
-    return tradesPage(query, (limit, after) => this.trades.listForOperators(filter, limit, after));
+    return tradesPage(query, this.cursors.of('admin-trades', isTradeCursor), (limit, after) =>
+      this.trades.listForOperators(filter, limit, after),
+    );
   }
 
   /**

@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { DataSource } from 'typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { AuditRepository } from '../audit/audit.repository';
-import { PROBLEM_CONTENT_TYPE } from '../common/errors/problem';
+import { PROBLEM_CONTENT_TYPE, problem } from '../common/errors/problem';
+import { bearerChallenge } from '../common/http/www-authenticate';
 import { loadJobsConfig } from '../config';
 import { ALL_QUEUES } from '../queues/queue-names';
 import { SESSION_COOKIE } from '../users/auth.controller';
@@ -105,17 +106,9 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
         .send();
     }
     if (!allowed) {
-      const status = token ? 403 : 401;
-      return reply
-        .status(status)
-        .header('content-type', PROBLEM_CONTENT_TYPE)
-        .send({
-          type: `https://docs.yuanbridge.dev/problems/${token ? 'forbidden' : 'unauthenticated'}`,
-          title: token ? 'Forbidden' : 'Unauthenticated',
-          status,
-          detail: 'The queue dashboard is for operators',
-          code: token ? 'forbidden' : 'unauthenticated',
-        });
+      const { status, body } = problem(token ? 'forbidden' : 'unauthenticated', 'The queue dashboard is for operators');
+      if (!token) void reply.header('www-authenticate', bearerChallenge({}));
+      return reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
     }
   });
 }

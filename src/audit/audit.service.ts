@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Cursors } from '../common/http/cursors';
 import { Page, readPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import { AuditEntryEntity } from './audit-entry.entity';
@@ -31,12 +32,15 @@ function present(entry: AuditEntryEntity): AuditEntryView {
 
 @Injectable()
 export class AuditService {
-  constructor(private readonly audit: AuditRepository) {}
+  constructor(
+    private readonly audit: AuditRepository,
+    private readonly cursors: Cursors,
+  ) {}
 
   async list(query: AuditQuery): Promise<Page<AuditEntryView>> {
     return readPage(
       query,
-      isTimeCursor,
+      this.cursors.of('audit', isTimeCursor),
       (limit, after) =>
         this.audit.list({ operatorId: query.operatorId, tradeId: query.tradeId }, limit, after && { at: after.t, id: after.id }),
       present,

@@ -12,6 +12,8 @@ import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
+import { refuseNonJsonBodies } from './json-bodies';
+import { serveProblemTypes } from './problem-pages';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
@@ -95,11 +97,14 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   fastify.addHook('onRequest', (request, reply, done) =>
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
   );
+  refuseNonJsonBodies(fastify);
+  serveProblemTypes(fastify);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
       credentials: true,
-      exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after'],
+      // What a browser client reads besides the body: a 401's reason, a 405's methods, when to come back.
+      exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
     });
   }
 

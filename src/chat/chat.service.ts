@@ -3,7 +3,8 @@ import { ConfigType } from '@nestjs/config';
 import { AuditRepository } from '../audit/audit.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, pageSize, PageQuery, toPage } from '../common/http/pagination';
+import { Cursors } from '../common/http/cursors';
+import { Page, pageSize, PageQuery, toPage } from '../common/http/pagination';
 import { chatConfig } from '../config';
 import { TERMINAL_STATES } from '../trades/trade.state-machine';
 import type { Trade } from '../trades/trade.types';
@@ -36,6 +37,7 @@ export class ChatService {
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
     @Inject(chatConfig.KEY) private readonly config: ConfigType<typeof chatConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   async post(caller: AuthUser, tradeId: string, text: string): Promise<MessageView> {
@@ -78,7 +80,9 @@ export class ChatService {
   /** Oldest first. Parties read; an operator reads once the trade has had a dispute, and each read is audited. */
   async list(caller: AuthUser, tradeId: string, query: PageQuery): Promise<Page<MessageView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isMessageCursor).m : undefined;
+    // One trade's chat: a cursor of another trade's is not this list's.
+    const cursors = this.cursors.of(`messages:${tradeId}`, isMessageCursor);
+    const after = query.cursor ? cursors.decode(query.cursor).m : undefined;
     const trade = await this.trades.find(tradeId);
     if (!trade) throw DomainError.notFound('Trade');
     let rows: Message[];
@@ -105,7 +109,7 @@ export class ChatService {
       if (!senderKindOf(caller, trade)) throw DomainError.notFound('Trade');
       rows = await this.messages.list(tradeId, limit + 1, after);
     }
-    return toPage(rows, limit, presentMessage, (m) => ({ m: m.seq }));
+    return toPage(rows, limit, presentMessage, (m) => ({ m: m.seq }), cursors);
   }
 }
 

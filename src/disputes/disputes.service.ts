@@ -5,7 +5,8 @@ import { AuditRepository } from '../audit/audit.repository';
 import { OperatorStandingRepository } from '../users/operator-standing.repository';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, pageSize, toPage } from '../common/http/pagination';
+import { Cursors } from '../common/http/cursors';
+import { Page, pageSize, toPage } from '../common/http/pagination';
 import { formatAmount } from '../common/money';
 import { InputParser } from '../market/market-input';
 import { partyActor, SYSTEM_ACTOR, type Actor } from '../trades/trade.types';
@@ -72,6 +73,7 @@ export class DisputesService {
     private readonly audit: AuditRepository,
     private readonly standing: OperatorStandingRepository,
     private readonly events: TradeEvents,
+    private readonly cursors: Cursors,
   ) {}
 
   async open(caller: AuthUser, tradeId: string, body: OpenDisputeDto): Promise<DisputeView> {
@@ -164,7 +166,8 @@ export class DisputesService {
   /** The operators' queue: oldest first, each with its trade in brief and its age; `assignedTo`: one operator's only. */
   async queue(query: DisputeQueueQuery, assignedTo?: string): Promise<Page<QueueItemView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const cursors = this.cursors.of('dispute-queue', isTimeCursor);
+    const after = query.cursor ? cursors.decode(query.cursor) : undefined;
     const rows = await this.disputes.queue(query.status, limit + 1, after && { createdAt: after.t, id: after.id }, assignedTo);
     const now = Date.now();
     return toPage(
@@ -184,6 +187,7 @@ export class DisputesService {
         },
       }),
       (row) => ({ t: row.createdAt.toISOString(), id: row.id }),
+      cursors,
     );
   }
 

@@ -1,5 +1,5 @@
-import { DomainError } from '../common/errors';
-import { decodeCursor, encodeCursor, Page, pageSize } from '../common/http/pagination';
+import type { Cursors } from '../common/http/cursors';
+import { Page, pageSize } from '../common/http/pagination';
 import { formatRate } from '../common/money';
 import { UUID_PATTERN } from '../common/http/time-cursor';
 import { compareListings, FIXED, FLOATING, ListingKey, ListingSide, PriceKind } from './listing-order';
@@ -42,9 +42,14 @@ function isEncodedCursor(value: unknown): value is EncodedCursor {
   );
 }
 
-export function parseListingCursor(cursor: string | undefined): ListingCursor | undefined {
+/** A listing's cursors: those of the requests' listing do not page the offers', nor the other way round. */
+function listingCursors(cursors: Cursors, side: ListingSide) {
+  return cursors.of(`listing:${side}`, isEncodedCursor);
+}
+
+export function parseListingCursor(cursors: Cursors, side: ListingSide, cursor: string | undefined): ListingCursor | undefined {
   if (cursor === undefined) return undefined;
-  const c = decodeCursor(cursor, isEncodedCursor);
+  const c = listingCursors(cursors, side).decode(cursor);
   return { reference: BigInt(c.r), last: { rate: BigInt(c.e), kind: c.k as PriceKind, premiumBps: BigInt(c.p), id: c.i.toLowerCase() } };
 }
 
@@ -54,13 +59,15 @@ export function parseListingCursor(cursor: string | undefined): ListingCursor | 
  * size and the reference it is ranked at.
  */
 export async function openListing(
+  side: ListingSide,
   input: InputParser,
   query: { minRate?: string; maxRate?: string; cursor?: string; limit?: number },
   rates: RatesService,
+  cursors: Cursors,
 ) {
   const minRate = input.optionalRate(query.minRate, 'minRate');
   const maxRate = input.optionalRate(query.maxRate, 'maxRate');
-  const cursor = parseListingCursor(query.cursor);
+  const cursor = parseListingCursor(cursors, side, query.cursor);
   input.done();
   return { minRate, maxRate, cursor, limit: pageSize(query), reference: await listingReference(rates, cursor) };
 }
@@ -69,7 +76,7 @@ export async function openListing(
 export async function listingReference(rates: RatesService, cursor: ListingCursor | undefined): Promise<bigint> {
   if (cursor) return cursor.reference;
   const current = await rates.current();
-  if (!current) throw new DomainError('reference_rate_stale', 'No reference rate yet; listings cannot be ranked');
+  if (!current) throw rates.stale('No reference rate yet; listings cannot be ranked');
   return current.rate;
 }
 
@@ -88,6 +95,7 @@ export function mergePage<T extends { id: string; price: Price }>(
   rows: Ranked<T>[],
   reference: bigint,
   limit: number,
+  cursors: Cursors,
 ): { items: T[]; nextCursor: string | null } {
   const ranked = rows.map((row) => ({ item: row.item, key: keyOf(row.item, row.kind, reference) }));
   ranked.sort((a, b) => compareListings(side, a.key, b.key));
@@ -95,7 +103,7 @@ export function mergePage<T extends { id: string; price: Price }>(
   const last = page[page.length - 1];
   const nextCursor =
     ranked.length > limit && last
-      ? encodeCursor({
+      ? listingCursors(cursors, side).encode({
           r: reference.toString(),
           e: last.key.rate.toString(),
           k: last.key.kind,
@@ -113,7 +121,8 @@ export function listingPage<T extends { id: string; price: Price }, V>(
   reference: bigint,
   limit: number,
   present: (item: T, reference: bigint) => V,
+  cursors: Cursors,
 ): Page<V> & { referenceRate: string } {
-  const page = mergePage(side, rows, reference, limit);
+  const page = mergePage(side, rows, reference, limit, cursors);
   return { data: page.items.map((item) => present(item, reference)), nextCursor: page.nextCursor, referenceRate: formatRate(reference) };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { Cursors } from '../common/http/cursors';
 import { Page } from '../common/http/pagination';
 import { RatesService } from '../rates/rates.service';
 import { UsersRepository } from '../users/users.repository';
@@ -30,6 +31,7 @@ export class OffersService {
     private readonly users: UsersRepository,
     private readonly rates: RatesService,
     private readonly priceGuard: PriceGuard,
+    private readonly cursors: Cursors,
   ) {}
 
   /** Posts a counterparty's offer (`active`), its WeChat wallet and payout account checked under a lock of its row. */
@@ -62,7 +64,7 @@ export class OffersService {
   async list(caller: AuthUser, query: ListOffersQuery): Promise<Page<OfferView> & { referenceRate: string }> {
     const input = new InputParser();
     const amountCny = input.optionalAmount(query.amountCny, 'amountCny');
-    const { minRate, maxRate, cursor, limit, reference } = await openListing(input, query, this.rates);
+    const { minRate, maxRate, cursor, limit, reference } = await openListing('offers', input, query, this.rates, this.cursors);
     const mine = query.mine === 'true';
     const statuses: OfferStatus[] = query.status ? [query.status] : mine ? [...OFFER_STATUSES] : ['active'];
     const rows = await this.market.listOffers({
@@ -75,7 +77,7 @@ export class OffersService {
       reference,
       limit: limit + 1,
     });
-    return listingPage('offers', rows, reference, limit, presentOffer);
+    return listingPage('offers', rows, reference, limit, presentOffer, this.cursors);
   }
 
   async get(id: string): Promise<OfferView> {

@@ -29,8 +29,8 @@ export class RequestsController {
 
   @Get(':id')
   @ApiOkResponse({ type: RequestView })
-  get(@CurrentUser() caller: AuthUser, @UuidParam() id: string): Promise<RequestView> {
-    return this.requests.get(caller, id);
+  get(@UuidParam() id: string): Promise<RequestView> {
+    return this.requests.get(id);
   }
 
   @Post(':id/cancel')

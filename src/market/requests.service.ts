@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { Cursors } from '../common/http/cursors';
 import { Page } from '../common/http/pagination';
 import { marketConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
@@ -15,7 +16,7 @@ import { listingPage, openListing } from './listing';
 import { InputParser } from './market-input';
 import { presentRequest } from './market.presenter';
 import { MarketRepository } from './market.repository';
-import { ExchangeRequest, requestStatus, RequestStatus } from './market.types';
+import { requestStatus, RequestStatus } from './market.types';
 import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
 import { Transactions } from '../database/transactions';
@@ -30,6 +31,7 @@ export class RequestsService {
     private readonly outbox: OutboxService,
     private readonly priceGuard: PriceGuard,
     @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   /**
@@ -66,7 +68,7 @@ export class RequestsService {
       });
       return requestId;
     });
-    return this.view(caller, id);
+    return this.view(id);
   }
 
   /** A traveler lists their own requests; counterparties the open ones; operators all. Best (lowest) rate first. */
@@ -74,12 +76,12 @@ export class RequestsService {
     const input = new InputParser();
     const minCny = input.optionalAmount(query.minCny, 'minCny');
     const maxCny = input.optionalAmount(query.maxCny, 'maxCny');
-    const { minRate, maxRate, cursor, limit, reference } = await openListing(input, query, this.rates);
+    const { minRate, maxRate, cursor, limit, reference } = await openListing('requests', input, query, this.rates, this.cursors);
     const own = caller.role === 'traveler';
     let statuses: RequestStatus[] = query.status ? [query.status] : ['open'];
     // Counterparties see open requests only, whatever they ask for.
     if (caller.role === 'counterparty') statuses = statuses.filter((s) => s === 'open');
-    if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest);
+    if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest, this.cursors);
 
     const rows = await this.market.listRequests({
       statuses,
@@ -92,41 +94,37 @@ export class RequestsService {
       reference,
       limit: limit + 1,
     });
-    return listingPage('requests', rows, reference, limit, presentRequest);
+    return listingPage('requests', rows, reference, limit, presentRequest, this.cursors);
   }
 
-  async get(caller: AuthUser, id: string): Promise<RequestView> {
-    return this.view(caller, id);
+  async get(id: string): Promise<RequestView> {
+    return this.view(id);
   }
 
   /** `open` or `filled` → `cancelled`, by its traveler. Trades already made go on; what they return stays out. */
   async cancel(caller: AuthUser, id: string): Promise<RequestView> {
     const cancelled = await this.transactions.run((manager) => this.market.cancelRequest(manager, id, caller.id));
     if (!cancelled) {
-      const request = await this.visible(caller, id);
+      // Only its traveler cancels: to anyone else another traveler's request is not there to cancel.
+      const request = await this.market.findRequest(id);
+      if (!request || request.travelerId !== caller.id) throw DomainError.notFound('Request');
       throw new DomainError(
         'invalid_state_transition',
         `The request is ${requestStatus(request)}; only an open or filled request can be cancelled`,
       );
     }
-    return this.view(caller, id);
+    return this.view(id);
   }
 
-  private async view(caller: AuthUser, id: string): Promise<RequestView> {
-    const request = await this.visible(caller, id);
+  /**
+   * API.md: any user reads any request, whatever its state (a counterparty who traded on one that is now filled,
+   * cancelled or expired still reads it), as any user reads any offer. What a request shows is public: its terms
+   * and its maker's public profile, never a payment handle. Listings are what show each role only some requests.
+   */
+  private async view(id: string): Promise<RequestView> {
+    const request = await this.market.findRequest(id);
+    if (!request) throw DomainError.notFound('Request');
     const reference = await this.rates.current();
     return presentRequest(request, reference?.rate ?? null);
-  }
-
-  /** 404 for a request the caller may not see: another traveler's, or a counterparty's view of one no longer open. */
-  private async visible(caller: AuthUser, id: string): Promise<ExchangeRequest> {
-    const request = await this.market.findRequest(id);
-    const allowed =
-      request !== null &&
-      (caller.role === 'operator' ||
-        (caller.role === 'traveler' && request.travelerId === caller.id) ||
-        (caller.role === 'counterparty' && requestStatus(request) === 'open' && !request.maker.suspended));
-    if (!allowed) throw DomainError.notFound('Request');
-    return request!;
   }
 }

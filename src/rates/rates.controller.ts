@@ -1,7 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth/decorators';
-import { DomainError } from '../common/errors';
 import { formatRate } from '../common/money';
 import { RatesService } from './rates.service';
 
@@ -21,7 +20,7 @@ export class RatesController {
   @ApiOkResponse({ type: ReferenceRateView })
   async usdCny(): Promise<ReferenceRateView> {
     const reference = await this.rates.current();
-    if (!reference) throw new DomainError('reference_rate_stale', 'No reference rate yet; the rate feed has not answered');
+    if (!reference) throw this.rates.stale('No reference rate yet; the rate feed has not answered');
     return { rate: formatRate(reference.rate), asOf: reference.asOf.toISOString(), stale: reference.stale };
   }
 }

@@ -41,10 +41,18 @@ export class RatesService {
   /** The reference where a trade or a fixed price needs it: 503 `reference_rate_stale` when it is old or missing. */
   async requireFresh(): Promise<Reference> {
     const reference = await this.current();
-    if (!reference || reference.stale) {
-      throw new DomainError('reference_rate_stale', 'The reference rate is out of date; try again when the rate feed has recovered');
-    }
+    if (!reference || reference.stale) throw this.stale('The reference rate is out of date; try again when the rate feed has recovered');
     return reference;
+  }
+
+  /**
+   * 503 `reference_rate_stale`, with `Retry-After`: the feed is asked once every refresh period, so the reference
+   * can be fresh again no sooner than the next ask, and will be then if the feed has recovered.
+   */
+  stale(detail: string): DomainError {
+    const error = new DomainError('reference_rate_stale', detail);
+    error.retryAfterSeconds = Math.max(1, Math.ceil(this.config.referenceRefreshEveryMs / 1000));
+    return error;
   }
 
   /** Asks the feed and keeps the answer (an old answer makes a reference that is stale at once). */

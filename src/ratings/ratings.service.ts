@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
-import { decodeCursor, Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
+import { Cursors } from '../common/http/cursors';
+import { Page, PageQuery, pageSize, toPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import type { TradeState } from '../trades/trade.state-machine';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
@@ -47,6 +48,7 @@ export class RatingsService {
     private readonly ratings: RatingsRepository,
     private readonly trades: TradeReadsRepository,
     private readonly counters: ReputationCountersRepository,
+    private readonly cursors: Cursors,
   ) {}
 
   async rate(caller: AuthUser, tradeId: string, body: RateTradeDto): Promise<RatingView> {
@@ -87,10 +89,12 @@ export class RatingsService {
    */
   async received(userId: string, query: PageQuery): Promise<Page<ReceivedRatingView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    // One user's ratings: a cursor of another user's is not this list's.
+    const cursors = this.cursors.of(`ratings:${userId}`, isTimeCursor);
+    const after = query.cursor ? cursors.decode(query.cursor) : undefined;
     if (!(await this.ratings.userExists(userId))) throw DomainError.notFound('User');
     const rows = await this.ratings.received(userId, limit + 1, after && { createdAt: after.t, id: after.id });
-    return toPage(rows, limit, presentReceived, positionOf);
+    return toPage(rows, limit, presentReceived, positionOf, cursors);
   }
 
   /** Every rating the user gave and received, for the account export (each with its trade). */

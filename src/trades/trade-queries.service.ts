@@ -1,14 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
+import { Cursors } from '../common/http/cursors';
 import { Page, readPage } from '../common/http/pagination';
 import { ListTradesQuery, TradeEventView, TradeView } from './dto/trades.dto';
 import { HandleReveals } from './handle-reveals.service';
 import { presentEvent } from './trade.presenter';
+import { isTradeCursor } from './trade-position';
 import { tradesPage } from './trades-page';
 import type { Trade } from './trade.types';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
+
+const isEventCursor = (v: unknown): v is { e: string } =>
+  typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e);
 
 /**
  * What the parties read of their trades (`GET /v1/trades`, a trade, its timeline), and the two rules every
@@ -21,10 +26,13 @@ export class TradeQueriesService {
     private readonly trades: TradesRepository,
     private readonly timeline: TimelineRepository,
     private readonly reveals: HandleReveals,
+    private readonly cursors: Cursors,
   ) {}
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
-    return tradesPage(query, (limit, after) => this.trades.listForUser(caller.id, query.state ? [query.state] : undefined, limit, after));
+    return tradesPage(query, this.cursors.of('trades', isTradeCursor), (limit, after) =>
+      this.trades.listForUser(caller.id, query.state ? [query.state] : undefined, limit, after),
+    );
   }
 
   async get(caller: AuthUser, id: string): Promise<TradeView> {
@@ -35,7 +43,8 @@ export class TradeQueriesService {
     await this.visible(caller, id);
     return readPage(
       query,
-      (v): v is { e: string } => typeof (v as { e?: unknown })?.e === 'string' && /^\d{1,18}$/.test((v as { e: string }).e),
+      // One trade's timeline: a cursor of another trade's is not this list's.
+      this.cursors.of(`trade-events:${id}`, isEventCursor),
       (limit, after) => this.timeline.events(id, limit, after?.e),
       presentEvent,
       (row) => ({ e: row.id }),

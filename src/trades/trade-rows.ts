@@ -24,6 +24,7 @@ export interface TradeRow {
   verify_by: Date | null;
   dispute_id: string | null;
   settlement_failing: boolean;
+  split_counterparty_usd: string | null;
   volume_day: string;
   created_at: Date;
   updated_at: Date;
@@ -67,7 +68,7 @@ export function tradeColumns(alias?: string): string {
   const p = alias ? `${alias}.` : '';
   return `${p}id, ${p}request_id, ${p}offer_id, ${p}traveler_id, ${p}counterparty_id, ${p}state, ${p}amount_cny, ${p}amount_usd, ${p}rate,
   ${p}fee_bps, ${p}fee_usd, ${p}payment_method, ${p}traveler_wechat_ciphertext, ${p}traveler_wechat_key_id, ${p}funding_by, ${p}payout_by,
-  ${p}verify_by, ${p}dispute_id, ${p}settlement_failing, to_char(${p}volume_day, 'YYYY-MM-DD') AS volume_day, ${p}created_at, ${p}updated_at`;
+  ${p}verify_by, ${p}dispute_id, ${p}settlement_failing, ${p}split_counterparty_usd, to_char(${p}volume_day, 'YYYY-MM-DD') AS volume_day, ${p}created_at, ${p}updated_at`;
 }
 
 export const TRADE_COLUMNS = tradeColumns();
@@ -110,6 +111,7 @@ export function toTrade(row: TradeRow): Trade {
     verifyBy: row.verify_by,
     disputeId: row.dispute_id,
     settlementFailing: row.settlement_failing,
+    splitCounterpartyUsd: row.split_counterparty_usd === null ? null : BigInt(row.split_counterparty_usd),
     volumeDay: row.volume_day,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -26,6 +26,8 @@ export interface Trade extends TradeTerms {
   verifyBy: Date | null;
   disputeId: string | null;
   settlementFailing: boolean;
+  /** The counterparty's part of an operator's split (USD, before its fee); null unless the trade was split. */
+  splitCounterpartyUsd: bigint | null;
   volumeDay: string;
   createdAt: Date;
   updatedAt: Date;

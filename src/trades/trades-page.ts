@@ -1,7 +1,8 @@
+import type { ListCursors } from '../common/http/cursors';
 import { Page, PageQuery, readPage } from '../common/http/pagination';
 import type { TradeView } from './dto/trades.dto';
 import { presentTrade } from './trade.presenter';
-import { isTradeCursor, TradePosition } from './trade-position';
+import { TradePosition } from './trade-position';
 import type { ListedTrade } from './trade-rows';
 
 /**
@@ -10,11 +11,12 @@ import type { ListedTrade } from './trade-rows';
  */
 export function tradesPage(
   query: PageQuery,
+  cursors: ListCursors<{ t: string; id: string }>,
   read: (limit: number, after: TradePosition | undefined) => Promise<ListedTrade[]>,
 ): Promise<Page<TradeView>> {
   return readPage(
     query,
-    isTradeCursor,
+    cursors,
     (limit, after) => read(limit, after && { createdAt: after.t, id: after.id }),
     (trade) => presentTrade(trade),
     (trade) => ({ t: trade.position, id: trade.id }),

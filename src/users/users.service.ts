@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AuthUser } from '../common/auth/auth-user';
 import { normalizeEmail } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
+import { Cursors } from '../common/http/cursors';
 import { Page, PageQuery, readPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import { authConfig } from '../config';
@@ -34,6 +35,7 @@ export class UsersService {
     private readonly signIn: SignInThrottle,
     private readonly jwt: JwtService,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   /** Creates a traveler or counterparty (operators come only from the CLI). 409 `email_taken` when the email is registered. */
@@ -132,7 +134,7 @@ export class UsersService {
   async listApiKeys(caller: AuthUser, query: PageQuery): Promise<Page<ApiKeyView>> {
     return readPage(
       query,
-      isTimeCursor,
+      this.cursors.of('api-keys', isTimeCursor),
       (limit, after) => this.users.listApiKeys(caller.id, limit, after && { createdAt: after.t, id: after.id }),
       presentApiKey,
       (row) => ({ t: row.createdAt.toISOString(), id: row.id }),

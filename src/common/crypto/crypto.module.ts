@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { cryptoConfig } from '../../config';
+import { authConfig, cryptoConfig } from '../../config';
+import { Cursors } from '../http/cursors';
 import { FieldEncryption, parseKeyring } from './field-encryption';
 
 @Global()
@@ -18,7 +19,13 @@ import { FieldEncryption, parseKeyring } from './field-encryption';
           activeBlindIndexKeyId: config.blindIndexActiveKeyId,
         }),
     },
+    // Lists' cursors are signed with a key derived from the JWT secret, which every API process shares.
+    {
+      provide: Cursors,
+      inject: [authConfig.KEY],
+      useFactory: (config: ConfigType<typeof authConfig>) => Cursors.fromSecret(config.jwtSecret),
+    },
   ],
-  exports: [FieldEncryption],
+  exports: [FieldEncryption, Cursors],
 })
 export class CryptoModule {}

@@ -15,6 +15,8 @@ export class DomainError extends Error {
   readonly status: number;
   /** For a 429 or a 503: when to come back, sent as `Retry-After`. */
   retryAfterSeconds?: number;
+  /** Headers the answer carries besides the problem (a 401's `WWW-Authenticate`). */
+  headers?: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,

@@ -2,6 +2,7 @@ export * from './domain-error';
 export * from './error-codes';
 export * from './foreign-error-formats';
 export * from './problem';
+export * from './problem-types';
 export * from './problem-details.filter';
 export * from './validation';
 export * from './safe-error';

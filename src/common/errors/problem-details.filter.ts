@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { PreparedResponse } from '../http/prepared-response';
+import { bearerChallenge } from '../http/www-authenticate';
 import { foreignErrorFormatFor } from './foreign-error-formats';
 import { DomainError } from './domain-error';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
@@ -41,8 +42,10 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
   if (unexpected) {
     logger.error({ error: safeErrorForLog(exception), requestId: request.id, route: request.routeOptions?.url }, 'Unhandled error');
   }
+  if (exception instanceof DomainError && exception.headers) void reply.headers(exception.headers);
   const retryAfter = (exception as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-  if (status === 429 || (status === 503 && typeof retryAfter === 'number')) setRetryAfter(reply, retryAfter);
+  if (status === 429) setRetryAfter(reply, retryAfter);
+  if (status === 503) setRetryAfter(reply, typeof retryAfter === 'number' ? retryAfter : UNAVAILABLE_RETRY_AFTER_SECONDS);
   const path = request.url.split('?')[0];
   const foreign = foreignErrorFormatFor(path);
   if (foreign) {
@@ -50,11 +53,20 @@ export function sendProblem(exception: unknown, request: FastifyRequest, reply: 
     void reply.status(formatted.status).header('content-type', formatted.contentType).send(formatted.body);
     return;
   }
+  // RFC 9110: every 401 names a scheme. The guard says why a credential was refused; other 401s (a wrong
+  // password asked again, an account gone) name the scheme alone.
+  if (body.code === 'unauthenticated' && !reply.hasHeader('www-authenticate')) void reply.header('www-authenticate', bearerChallenge({}));
   void reply
     .status(status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .send({ ...body, instance: `${path}#${request.id}` });
 }
+
+/**
+ * `Retry-After` of a 503 that does not know better (a provider or the database not answering, the readiness
+ * probe): a short wait, so a client that honours it neither hammers an outage nor waits long after it ends.
+ */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 

@@ -2,6 +2,7 @@ import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { DomainError } from './domain-error';
 import { codeForStatus, ERROR_CODES, ErrorCode } from './error-codes';
+import { problemType } from './problem-types';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -21,8 +22,6 @@ export interface Problem {
   /** True for errors the client did not cause; they are logged with their stack. */
   unexpected: boolean;
 }
-
-const TYPE_BASE = 'https://docs.yuanbridge.dev/problems/';
 
 /** The body parser's own code for a JSON body nested deeper than JSON_MAX_DEPTH. */
 export const JSON_TOO_DEEP = 'YB_ERR_JSON_TOO_DEEP';
@@ -59,7 +58,7 @@ export function problem(
   return {
     status,
     unexpected: status >= 500 && code === 'internal_error',
-    body: { type: `${TYPE_BASE}${code.replace(/_/g, '-')}`, title: ERROR_CODES[code].title, status, detail, code, ...extensions },
+    body: { type: problemType(code), title: ERROR_CODES[code].title, status, detail, code, ...extensions },
   };
 }
 

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { DomainError } from '../errors';
+import type { ListCursors } from './cursors';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -27,33 +27,19 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Cursors are opaque to clients: base64url of a small JSON object the list's repository defines. */
-export function encodeCursor(position: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(position)).toString('base64url');
-}
-
-export function decodeCursor<T extends Record<string, unknown>>(cursor: string, isValid: (value: unknown) => value is T): T {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (isValid(value)) return value;
-  } catch {
-    // falls through to the validation error
-  }
-  throw DomainError.validation([{ field: 'cursor', code: 'invalid_cursor', message: 'cursor is not one this list returned' }]);
-}
-
 /** Builds a page from limit + 1 fetched rows: the extra row only says whether there is a next page. */
-export function toPage<Row, Out>(
+export function toPage<Row, Out, Position>(
   rows: Row[],
   limit: number,
   present: (row: Row) => Out,
-  positionOf: (row: Row) => Record<string, unknown>,
+  positionOf: (row: Row) => Position,
+  cursors: ListCursors<Position>,
 ): Page<Out> {
   const hasMore = rows.length > limit;
   const pageRows = hasMore ? rows.slice(0, limit) : rows;
   return {
     data: pageRows.map(present),
-    nextCursor: hasMore ? encodeCursor(positionOf(pageRows[pageRows.length - 1])) : null,
+    nextCursor: hasMore ? cursors.encode(positionOf(pageRows[pageRows.length - 1])) : null,
   };
 }
 
@@ -61,16 +47,16 @@ export function toPage<Row, Out>(
  * One page of a list kept in a stable order: `read` fetches `limit + 1` rows after the cursor's position (from the
  * start without one), and the next cursor is the last row's position.
  */
-export async function readPage<Row, Out, Position extends Record<string, unknown>>(
+export async function readPage<Row, Out, Position>(
   query: PageQuery,
-  isPosition: (value: unknown) => value is Position,
+  cursors: ListCursors<Position>,
   read: (limit: number, after: Position | undefined) => Promise<Row[]>,
   present: (row: Row) => Out,
   positionOf: (row: Row) => Position,
 ): Promise<Page<Out>> {
   const limit = pageSize(query);
-  const after = query.cursor ? decodeCursor(query.cursor, isPosition) : undefined;
-  return toPage(await read(limit + 1, after), limit, present, positionOf);
+  const after = query.cursor ? cursors.decode(query.cursor) : undefined;
+  return toPage(await read(limit + 1, after), limit, present, positionOf, cursors);
 }
 
 export function pageSize(query: PageQuery): number {

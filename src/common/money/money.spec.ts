@@ -10,6 +10,7 @@ import {
   CURRENCY_DECIMALS,
   divideHalfUp,
   floatingRate,
+  netOfFee,
   formatAmount,
   formatRate,
   isRateWithinBps,
@@ -802,6 +803,27 @@ describe('splitFee', () => {
           expect(fee).toBe(applyBps(gross, bps));
         },
       ),
+    );
+  });
+});
+
+describe('netOfFee', () => {
+  it('takes a settled fee from its gross', () => {
+    expect(netOfFee(27624n, 276n)).toBe(27348n);
+    expect(netOfFee(100n, 0n)).toBe(100n);
+    expect(netOfFee(100n, 100n)).toBe(0n);
+  });
+
+  it('refuses a negative fee or one above the gross', () => {
+    expect(() => netOfFee(100n, -1n)).toThrow(RangeError);
+    expect(() => netOfFee(100n, 101n)).toThrow(RangeError);
+  });
+
+  it('agrees with splitFee for a fee taken at the same basis points', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: MAX_AMOUNT_MINOR }), fc.integer({ min: 0, max: 10000 }), (gross, bps) => {
+        expect(netOfFee(gross, applyBps(gross, bps))).toBe(splitFee(gross, bps).net);
+      }),
     );
   });
 });

@@ -213,3 +213,14 @@ export function splitFee(gross: bigint, feeBps: bigint | number): { fee: bigint;
   const fee = applyBps(gross, bps);
   return { fee, net: gross - fee };
 }
+
+/**
+ * What is left of a gross amount once a fee already settled is taken: gross - fee. Restricted to
+ * 0 <= fee <= gross (a fee is never more than what it is taken from); anything else throws RangeError.
+ */
+export function netOfFee(gross: bigint, fee: bigint): bigint {
+  assertBigInt(gross, 'gross');
+  assertBigInt(fee, 'fee');
+  if (fee < 0n || fee > gross) throw new RangeError('fee must be between 0 and gross');
+  return gross - fee;
+}

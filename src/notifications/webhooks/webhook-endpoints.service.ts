@@ -4,7 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuthUser } from '../../common/auth/auth-user';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { DomainError } from '../../common/errors';
-import { decodeCursor, Page, pageSize, PageQuery, toPage } from '../../common/http/pagination';
+import { Cursors } from '../../common/http/cursors';
+import { Page, pageSize, PageQuery, toPage } from '../../common/http/pagination';
 import { resolvePublicTarget, TargetRefused } from '../../common/http/public-target';
 import { isTimeCursor } from '../../common/http/time-cursor';
 import { webhooksConfig } from '../../config';
@@ -37,6 +38,7 @@ export class WebhookEndpointsService {
     private readonly outbox: OutboxService,
     private readonly encryption: FieldEncryption,
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
+    private readonly cursors: Cursors,
   ) {}
 
   async create(caller: AuthUser, input: CreateWebhookEndpointDto): Promise<CreatedWebhookEndpointView> {
@@ -64,9 +66,10 @@ export class WebhookEndpointsService {
 
   async list(caller: AuthUser, query: PageQuery): Promise<Page<WebhookEndpointView>> {
     const limit = pageSize(query);
-    const after = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const cursors = this.cursors.of('webhook-endpoints', isTimeCursor);
+    const after = query.cursor ? cursors.decode(query.cursor) : undefined;
     const rows = await this.webhooks.listLive(caller.id, limit + 1, after && { createdAt: after.t, id: after.id });
-    return toPage(rows, limit, presentEndpoint, (row) => ({ t: row.createdAt.toISOString(), id: row.id }));
+    return toPage(rows, limit, presentEndpoint, (row) => ({ t: row.createdAt.toISOString(), id: row.id }), cursors);
   }
 
   async delete(caller: AuthUser, id: string): Promise<WebhookEndpointView> {
@@ -101,14 +104,15 @@ export class WebhookEndpointsService {
 
   async deliveries(caller: AuthUser, query: WebhookDeliveriesQuery): Promise<Page<WebhookDeliveryView>> {
     const limit = pageSize(query);
-    const before = query.cursor ? decodeCursor(query.cursor, isTimeCursor) : undefined;
+    const cursors = this.cursors.of('webhook-deliveries', isTimeCursor);
+    const before = query.cursor ? cursors.decode(query.cursor) : undefined;
     const rows = await this.webhooks.listDeliveries(
       caller.id,
       { endpointId: query.endpointId, eventType: query.eventType, status: query.status },
       limit + 1,
       before && { createdAt: before.t, id: before.id },
     );
-    return toPage(rows, limit, presentDelivery, (row) => ({ t: row.createdAt.toISOString(), id: row.id }));
+    return toPage(rows, limit, presentDelivery, (row) => ({ t: row.createdAt.toISOString(), id: row.id }), cursors);
   }
 
   /** The URL as it will be called (normalized), once its host resolves only to addresses it may; 400 otherwise. */

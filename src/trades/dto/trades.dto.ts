@@ -45,6 +45,12 @@ export class TradeView {
   @ApiProperty({ example: '276.24' }) amountUsd: string;
   @ApiProperty({ example: '7.2400' }) rate: string;
   @ApiProperty({ example: '2.76' }) feeUsd: string;
+  @ApiProperty({
+    example: '273.48',
+    description:
+      'What the counterparty receives: amountUsd − feeUsd (a split: their part less its fee; 0.00 once refunded, cancelled or expired)',
+  })
+  netUsd: string;
   @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: PaymentMethod;
   @ApiProperty({ type: DeadlinesView }) deadlines: DeadlinesView;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) disputeId: string | null;

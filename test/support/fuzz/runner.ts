@@ -84,11 +84,13 @@ function authHeaders(auth: Auth, principal: Principal | undefined): Record<strin
 function cursorValue(value: CursorFrom, real: string | undefined): string {
   if (!real) return Buffer.from(serialize(value.replacement ?? {})).toString('base64url');
   if (value.replacement === undefined) return real;
-  const decoded = JSON.parse(Buffer.from(real, 'base64url').toString('utf8')) as Record<string, unknown>;
+  // A cursor is `<base64url JSON>.<tag>`: the position is edited and the tag kept, as a client forging one would.
+  const [payload, tag] = real.split('.');
+  const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
   const keys = Object.keys(decoded);
   // Which key to spoil follows from the replacement, so a seed replays the same cursor.
   const key = keys[serialize(value.replacement).length % Math.max(keys.length, 1)] ?? 'x';
-  return Buffer.from(serialize({ ...decoded, [key]: value.replacement })).toString('base64url');
+  return `${Buffer.from(serialize({ ...decoded, [key]: value.replacement })).toString('base64url')}.${tag}`;
 }
 
 /** The concrete request of a case; `pick` chooses among the principals that pass the operation's guards. */
