@@ -1,3 +1,4 @@
+import { ApiPageResponse } from '../common/http/api-schema';
 import { Body, Controller, Delete, Get, Ip, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -54,7 +55,7 @@ export class MeController {
   }
 
   @Get('api-keys')
-  @ApiOkResponse({ description: '{ data: ApiKeyView[], nextCursor }' })
+  @ApiPageResponse(ApiKeyView)
   listApiKeys(@CurrentUser() caller: AuthUser, @Query() query: PageQuery) {
     return this.users.listApiKeys(caller, query);
   }

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { applyConventions } from './conventions';
+import { routeFacts } from './route-facts';
 
 /** The OpenAPI document of the running application, as /docs-json serves it and openapi.json keeps it. */
 export function buildApiDocument(app: INestApplication): OpenAPIObject {
@@ -11,7 +13,9 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
     .addBearerAuth()
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'apiKey')
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  // Provisional ids name the controller method, so the conventions can find each route's metadata.
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) => `${controllerKey}.${methodKey}`,
   });
+  return applyConventions(document as unknown as Record<string, unknown>, routeFacts(app)) as unknown as OpenAPIObject;
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiMoney } from '../../common/http/api-schema';
 import { IsBoolean, IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
@@ -20,7 +21,7 @@ export class IncomingTransferDto {
   @MaxLength(64)
   reference: string;
 
-  @ApiProperty({ example: '138.12' })
+  @ApiMoney({ example: '138.12', input: true })
   @IsDefined()
   amountUsd: unknown;
 
@@ -46,7 +47,7 @@ export class BankReturnDto {
   @MaxLength(64)
   transferId: string;
 
-  @ApiProperty({ example: '10.00' })
+  @ApiMoney({ example: '10.00', input: true })
   @IsDefined()
   amount: unknown;
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiMoney } from '../../common/http/api-schema';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -40,7 +41,7 @@ export class WalletDto {
   @Matches(WECHAT_ID, { message: 'wechatId is 6 to 64 letters, digits, _ or -, starting with a letter' })
   wechatId: string;
 
-  @ApiProperty({ example: '5000.00' })
+  @ApiMoney({ example: '5000.00', input: true })
   @IsDefined()
   balanceCny: unknown;
 }
@@ -58,7 +59,7 @@ export class WalletTransferDto {
   @MaxLength(64)
   toWechatId: string;
 
-  @ApiProperty({ example: '1000.00' })
+  @ApiMoney({ example: '1000.00', input: true })
   @IsDefined()
   amountCny: unknown;
 
