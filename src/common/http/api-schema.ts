@@ -1,5 +1,5 @@
 import { applyDecorators, Type } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 
 /**
  * What the OpenAPI document says about amounts and rates: decimal strings, never JSON numbers (API.md). On input the
@@ -96,4 +96,12 @@ export function ApiOneOf(
       ...(options.example !== undefined ? { example: options.example } : {}),
     }),
   );
+}
+
+/**
+ * A JSON body whose fields exclude one another (a release has no amounts; an expiry is a date or a number of days):
+ * named examples a documentation viewer offers instead of one it would build with every field.
+ */
+export function ApiBodyExamples(type: Type<unknown>, examples: Record<string, { summary: string; value: object }>): MethodDecorator {
+  return applyDecorators(ApiExtraModels(type), ApiBody({ schema: { $ref: getSchemaPath(type) }, required: true, examples }));
 }
