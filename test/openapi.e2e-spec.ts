@@ -83,6 +83,39 @@ describe('the OpenAPI document', () => {
     );
   });
 
+  it('is a 3.1 document whose every reference resolves, with a response schema for every /v1 answer that has a body', () => {
+    expect(served.openapi).toBe('3.1.0');
+    const dangling: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((item, index) => walk(item, `${at}/${index}`));
+      else if (node && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          const refs = key === '$ref' ? [value] : key === 'mapping' ? Object.values(value as Json) : [];
+          for (const ref of refs) {
+            const target = String(ref)
+              .slice(2)
+              .split('/')
+              .reduce((found: any, part) => found?.[part], served);
+            if (target === undefined) dangling.push(`${at}: ${String(ref)}`);
+          }
+          if (key !== '$ref') walk(value, `${at}/${key}`);
+        }
+      }
+    };
+    walk(served, '');
+    expect(dangling).toEqual([]);
+    const untyped = Object.entries(served.paths as Record<string, Json>)
+      .filter(([path]) => path.startsWith('/v1/'))
+      .flatMap(([path, item]) =>
+        Object.entries(item).flatMap(([method, operation]) =>
+          Object.entries(operation.responses as Record<string, Json>)
+            .filter(([status, response]) => Number(status) < 300 && status !== '204' && !response.content)
+            .map(([status]) => `${method.toUpperCase()} ${path} ${status}`),
+        ),
+      );
+    expect(untyped).toEqual([]);
+  });
+
   it('names every operation once, with a summary', () => {
     const operations = Object.values(served.paths).flatMap((item: any) => Object.values(item)) as Json[];
     const ids = operations.map((operation) => operation.operationId);

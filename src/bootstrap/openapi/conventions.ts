@@ -13,8 +13,15 @@ interface Operation extends Json {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-/** Operations that read the reference rate: refused with 503 while it is stale. */
-const NEEDS_REFERENCE_RATE = new Set(['createRequest', 'createOffer', 'acceptRequest', 'takeOffer', 'getReferenceRate']);
+/** Answers the conventions cannot see: 503 while the reference rate is stale; console sessions only for operators. */
+const EXTRA_STATUSES: Record<string, number[]> = {
+  createRequest: [503],
+  createOffer: [503],
+  acceptRequest: [503],
+  takeOffer: [503],
+  getReferenceRate: [503],
+  createSession: [403],
+};
 /** Public operations that still check who calls: a password, or a provider's signature. */
 const CHECKS_CALLER = new Set(['login', 'createSession', 'receivePaypalWebhook', 'receiveBankWebhook', 'receiveWechatWebhook']);
 
@@ -50,7 +57,7 @@ function problemStatuses(path: string, method: string, operation: Operation, fac
   if (method !== 'get' && (authenticated || operation.operationId === 'register')) statuses.add(409);
   if (operation.requestBody) [413, 415].forEach((status) => statuses.add(status));
   if (authenticated && method === 'post') statuses.add(422);
-  if (NEEDS_REFERENCE_RATE.has(operation.operationId)) statuses.add(503);
+  for (const status of EXTRA_STATUSES[operation.operationId] ?? []) statuses.add(status);
   return [...statuses].sort((a, b) => a - b);
 }
 

@@ -78,16 +78,23 @@ export function ApiPageResponse(item: Type<unknown>, description?: string, extra
   return applyDecorators(ApiExtraModels(item), ApiOkResponse({ type: PageOf(item, extra), ...(description ? { description } : {}) }));
 }
 
+const variantModels = new Set<Type<unknown>>();
+
+/** The variant schemas ApiOneOf names: the document builder registers them (a property decorator cannot). */
+export function documentedVariants(): Type<unknown>[] {
+  return [...variantModels];
+}
+
 /** A field whose value is one of `variants`, told apart by `property` (its values give the mapping). */
 export function ApiOneOf(
   variants: Record<string, Type<unknown>>,
   property: string,
   options: { description?: string; required?: boolean; example?: unknown } = {},
 ) {
+  Object.values(variants).forEach((variant) => variantModels.add(variant));
   const refs = Object.values(variants).map((variant) => ({ $ref: getSchemaPath(variant) }));
   const mapping = Object.fromEntries(Object.entries(variants).map(([value, variant]) => [value, getSchemaPath(variant)]));
   return applyDecorators(
-    ApiExtraModels(...Object.values(variants)),
     ApiProperty({
       oneOf: refs,
       discriminator: { propertyName: property, mapping },

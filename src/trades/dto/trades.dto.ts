@@ -59,8 +59,8 @@ export class TradeEventView {
   @ApiProperty() at: string;
   @ApiProperty({ description: '{kind: traveler|counterparty|operator|system, id|null}' }) actor: { kind: string; id: string | null };
   @ApiProperty() type: string;
-  @ApiProperty({ nullable: true, type: String }) fromState: string | null;
-  @ApiProperty({ nullable: true, type: String }) toState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) fromState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) toState: string | null;
   @ApiProperty() detail: Record<string, unknown>;
 }
 
