@@ -70,7 +70,11 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
   const paths = document.paths as Record<string, Record<string, Operation>>;
   const components = (document.components ?? {}) as Record<string, Json>;
   const problems = problemComponents();
-  components.schemas = { ...(components.schemas ?? {}), ...problems.schemas };
+  components.schemas = {
+    ...(components.schemas ?? {}),
+    ...problems.schemas,
+    ProviderObject: { type: 'object', additionalProperties: true, description: 'in the provider’s own format (PROVIDERS.md)' },
+  };
   components.responses = { ...(components.responses ?? {}), ...problems.responses };
   components.parameters = { ...(components.parameters ?? {}), IdempotencyKey: IDEMPOTENCY_PARAMETER };
   document.components = components;
@@ -88,6 +92,7 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
       taken.add(id);
       operation.operationId = id;
       operation.summary ??= summary;
+      if (path.startsWith('/sandbox/')) describeProviderAnswers(path, operation);
       if (!path.startsWith('/v1/')) continue;
 
       const isPublic = routeFacts?.public ?? false;
@@ -109,6 +114,19 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
   markTimes(components.schemas as Record<string, Json>);
   document.openapi = '3.1.0';
   return toOpenApi31(document) as Json;
+}
+
+/**
+ * The mocks' imitations of PayPal's, WeChat Pay's and the bank's APIs answer in their provider's format (PROVIDERS.md),
+ * which the service does not model: a JSON object, or the HTML page a PayPal approval link opens.
+ */
+function describeProviderAnswers(path: string, operation: Operation): void {
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (Number(status) >= 300 || response.content) continue;
+    response.content = path.endsWith('/checkoutnow')
+      ? { 'text/html': { schema: { type: 'string' } } }
+      : { 'application/json': { schema: { $ref: '#/components/schemas/ProviderObject' } } };
+  }
 }
 
 /** API.md: times are ISO-8601 UTC strings; every such field is named `…At` (createdAt, expiresAt, ranAt). */
