@@ -99,6 +99,11 @@ describe('compareDocuments', () => {
     ]);
     expect(breaking((doc) => (doc.components.schemas.Body.properties.memo.type = ['string', 'null']))).toEqual([]);
   });
+
+  it('compares nothing through a reference that names nothing', () => {
+    const dangling = document((doc) => delete doc.components.schemas.Body);
+    expect(compareDocuments(dangling, document()).filter((change) => change.breaking)).toEqual([]);
+  });
 });
 
 describe('jsonDifferences', () => {

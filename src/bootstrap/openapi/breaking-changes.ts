@@ -15,7 +15,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
 
-function resolve(document: Json, schema: unknown): Json {
+/** What a reference names (the value itself when it is none); undefined when it names nothing. */
+function lookUp(document: Json, schema: unknown): Json | undefined {
   let current = schema;
   for (let hops = 0; isObject(current) && typeof current.$ref === 'string' && hops < 20; hops += 1) {
     const pointer = current.$ref.replace(/^#\//, '').split('/');
@@ -24,8 +25,10 @@ function resolve(document: Json, schema: unknown): Json {
       document,
     );
   }
-  return isObject(current) ? current : {};
+  return isObject(current) ? current : undefined;
 }
+
+const resolve = (document: Json, schema: unknown): Json => lookUp(document, schema) ?? {};
 
 function typesOf(schema: Json): string[] {
   const types = Array.isArray(schema.type) ? (schema.type as string[]) : typeof schema.type === 'string' ? [schema.type] : [];
@@ -56,8 +59,10 @@ class Comparison {
       if (this.seen.has(pair)) return;
       this.seen.add(pair);
     }
-    const before = resolve(this.before, oldRaw);
-    const after = resolve(this.after, newRaw);
+    const before = lookUp(this.before, oldRaw);
+    const after = lookUp(this.after, newRaw);
+    // A reference that names nothing (a broken document) says nothing to compare.
+    if (!before || !after) return;
 
     const oldTypes = typesOf(before);
     const newTypes = typesOf(after);
