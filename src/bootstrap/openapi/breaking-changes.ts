@@ -1,7 +1,8 @@
 /**
  * What changed between two OpenAPI documents, for a client written against the old one: removed paths, methods,
  * parameters and fields, removed enum values, changed types and newly required request fields are breaking;
- * additions are additive. Pure, so the drift test, the CLI and the unit test share it.
+ * so is a renamed operationId (generated clients call it); additions are additive. Pure, so the drift test, the
+ * CLI and the unit test share it.
  */
 type Json = Record<string, unknown>;
 
@@ -123,6 +124,10 @@ class Comparison {
   }
 
   operation(oldOp: Json, newOp: Json, where: string): void {
+    // Generated clients name their methods after it (client.listOffers).
+    if (oldOp.operationId !== undefined && oldOp.operationId !== newOp.operationId) {
+      this.add(true, where, `operationId changed from ${String(oldOp.operationId)} to ${String(newOp.operationId)}`);
+    }
     const key = (parameter: Json) => `${String(parameter.in)}:${String(parameter.name).toLowerCase()}`;
     const oldParameters = new Map(((oldOp.parameters ?? []) as Json[]).map((p) => resolve(this.before, p)).map((p) => [key(p), p]));
     const newParameters = new Map(((newOp.parameters ?? []) as Json[]).map((p) => resolve(this.after, p)).map((p) => [key(p), p]));
