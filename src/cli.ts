@@ -30,7 +30,9 @@ const USAGE = `Usage:
   npm run cli -- migrate
   npm run cli -- create-operator <email> <password> [displayName]
   npm run cli -- rotate-keys [--batch-size N] [--max-batches N]
-  npm run cli -- rotate-keys --check [--strict]`;
+  npm run cli -- rotate-keys --check [--strict]
+  npm run openapi                      (writes openapi.json)
+  npm run openapi:breaking -- [git-rev] (openapi.json against the one at git-rev, HEAD~1 by default)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -80,6 +82,18 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await app.close();
       }
+    }
+    case 'openapi': {
+      // Loaded here: the whole application is needed only for this command.
+      const { generateOpenApi } = await import('./bootstrap/openapi/generate');
+      const file = args[0] ?? 'openapi.json';
+      await generateOpenApi(file);
+      process.stdout.write(`Wrote ${file}\n`);
+      return 0;
+    }
+    case 'openapi-breaking': {
+      const { breakingCommand } = await import('./bootstrap/openapi/breaking-command');
+      return breakingCommand(args, (line) => process.stdout.write(`${line}\n`));
     }
     default:
       process.stderr.write(`${USAGE}\n`);

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../common/auth/decorators';
+import { LedgerCheckView } from './dto/admin-ledger.dto';
 import { LedgerCheckService } from '../trades/ledger-check.service';
 
 @ApiTags('admin')
@@ -11,8 +12,8 @@ export class AdminLedgerController {
   constructor(private readonly checker: LedgerCheckService) {}
 
   @Get('check')
-  @ApiOkResponse({ description: '{ ok, violations: [{invariant, detail, tradeId?}] }' })
-  check() {
+  @ApiOkResponse({ type: LedgerCheckView })
+  check(): Promise<LedgerCheckView> {
     return this.checker.check();
   }
 }

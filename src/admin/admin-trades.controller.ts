@@ -1,3 +1,4 @@
+import { ApiPageResponse } from '../common/http/api-schema';
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -15,7 +16,7 @@ export class AdminTradesController {
   constructor(private readonly trades: AdminTradesService) {}
 
   @Get()
-  @ApiOkResponse({ description: '{ data: TradeView[], nextCursor }, newest first' })
+  @ApiPageResponse(TradeView, 'newest first')
   list(@Query() query: AdminTradesQuery) {
     return this.trades.list(query);
   }

@@ -1,10 +1,11 @@
+import { ApiPageResponse } from '../common/http/api-schema';
 import { Body, Controller, Get, HttpCode, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
 import { UuidParam } from '../common/http/uuid-param';
 import { AdminUsersService } from '../users/admin-users.service';
-import { AuditQuery } from '../audit/dto/audit.dto';
+import { AuditEntryView, AuditQuery } from '../audit/dto/audit.dto';
 import { SetTierDto, UserView } from '../users/dto/users.dto';
 import { AuditService } from '../audit/audit.service';
 
@@ -51,7 +52,7 @@ export class AdminUsersController {
   }
 
   @Get('audit')
-  @ApiOkResponse({ description: '{ data: AuditEntry[], nextCursor }' })
+  @ApiPageResponse(AuditEntryView)
   auditLog(@Query() query: AuditQuery) {
     return this.audit.list(query);
   }

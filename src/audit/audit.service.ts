@@ -4,18 +4,7 @@ import { Page, readPage } from '../common/http/pagination';
 import { isTimeCursor } from '../common/http/time-cursor';
 import { AuditEntryEntity } from './audit-entry.entity';
 import { AuditRepository } from './audit.repository';
-import { AuditQuery } from './dto/audit.dto';
-
-export interface AuditEntryView {
-  id: string;
-  at: string;
-  operatorId: string | null;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  tradeId: string | null;
-  detail: Record<string, unknown>;
-}
+import { AuditEntryView, AuditQuery } from './dto/audit.dto';
 
 function present(entry: AuditEntryEntity): AuditEntryView {
   return {

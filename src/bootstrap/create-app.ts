@@ -2,7 +2,7 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +14,7 @@ import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
+import { buildApiDocument } from './openapi/document';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
@@ -123,16 +124,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   app.useGlobalPipes(createValidationPipe());
 
   if (!operations.docsEnabled) return app;
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Yuanbridge API')
-      .setDescription('Peer-to-peer USD/CNY exchange with escrow. Errors are RFC 9457 problem details with a stable `code`.')
-      .setVersion('1')
-      .addBearerAuth()
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }, 'apiKey')
-      .build(),
-  );
+  const document = buildApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 
   return app;

@@ -1,3 +1,4 @@
+import { ApiPageResponse, decimalSchema } from '../common/http/api-schema';
 import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -26,7 +27,13 @@ export class OffersController {
   }
 
   @Get()
-  @ApiOkResponse({ description: '{ data: OfferView[], nextCursor, referenceRate }' })
+  @ApiPageResponse(OfferView, undefined, {
+    name: 'OfferPage',
+    properties: {
+      referenceRate: decimalSchema('rate', { example: '7.2400', description: 'the reference rate the effective rates were computed with' }),
+    },
+    required: ['referenceRate'],
+  })
   list(@CurrentUser() caller: AuthUser, @Query() query: ListOffersQuery) {
     return this.offers.list(caller, query);
   }

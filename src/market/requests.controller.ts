@@ -1,3 +1,4 @@
+import { ApiPageResponse, decimalSchema } from '../common/http/api-schema';
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -22,7 +23,13 @@ export class RequestsController {
   }
 
   @Get()
-  @ApiOkResponse({ description: '{ data: RequestView[], nextCursor, referenceRate }' })
+  @ApiPageResponse(RequestView, undefined, {
+    name: 'RequestPage',
+    properties: {
+      referenceRate: decimalSchema('rate', { example: '7.2400', description: 'the reference rate the effective rates were computed with' }),
+    },
+    required: ['referenceRate'],
+  })
   list(@CurrentUser() caller: AuthUser, @Query() query: ListRequestsQuery) {
     return this.requests.list(caller, query);
   }

@@ -1,11 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiRate } from '../common/http/api-schema';
 import { Public } from '../common/auth/decorators';
 import { formatRate } from '../common/money';
 import { RatesService } from './rates.service';
 
 export class ReferenceRateView {
-  @ApiProperty({ example: '7.2400', description: 'CNY per 1 USD' }) rate: string;
+  @ApiRate({ example: '7.2400', description: 'CNY per 1 USD' }) rate: string;
   @ApiProperty() asOf: string;
   @ApiProperty({ description: 'Older than the allowed age: no trade and no fixed-price posting until it recovers' }) stale: boolean;
 }

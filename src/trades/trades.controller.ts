@@ -1,10 +1,11 @@
+import { ApiPageResponse } from '../common/http/api-schema';
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
-import { AcceptRequestDto, ListTradesQuery, ReportPayoutDto, TakeOfferDto, TradeView } from './dto/trades.dto';
+import { AcceptRequestDto, ListTradesQuery, ReportPayoutDto, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
 import { TradeOpeningService } from './trade-opening.service';
 import { TradePartyActionsService } from './trade-party-actions.service';
 import { TradeQueriesService } from './trade-queries.service';
@@ -21,7 +22,7 @@ export class TradesController {
 
   @Get()
   @Roles('traveler', 'counterparty')
-  @ApiOkResponse({ description: "{ data: TradeView[], nextCursor }: the caller's trades, newest first" })
+  @ApiPageResponse(TradeView, "the caller's trades, newest first")
   list(@CurrentUser() caller: AuthUser, @Query() query: ListTradesQuery) {
     return this.queries.list(caller, query);
   }
@@ -33,7 +34,7 @@ export class TradesController {
   }
 
   @Get(':id/events')
-  @ApiOkResponse({ description: '{ data: TradeEventView[], nextCursor }: the timeline, oldest first' })
+  @ApiPageResponse(TradeEventView, 'the timeline, oldest first')
   events(@CurrentUser() caller: AuthUser, @UuidParam() id: string, @Query() query: PageQuery) {
     return this.queries.events(caller, id, query);
   }

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsUUID } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
 
@@ -12,4 +12,16 @@ export class AuditQuery extends PageQuery {
   @IsOptional()
   @IsUUID('all', { message: 'tradeId must be a UUID' })
   tradeId?: string;
+}
+
+/** One entry of the operators' audit log. */
+export class AuditEntryView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) operatorId: string | null;
+  @ApiProperty({ example: 'dispute.resolve' }) action: string;
+  @ApiProperty({ example: 'trade' }) targetType: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) targetId: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) tradeId: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: true }) detail: Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiMoney } from '../../common/http/api-schema';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -17,6 +18,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { PAYMENT_METHODS } from '../../market/market.types';
+import { TRADE_STATES } from '../../trades/trade.state-machine';
 import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { DISPUTE_REASONS, DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
 import type { DisputeOutcome, DisputeReason, DisputeStatus } from '../dispute.types';
@@ -92,10 +95,10 @@ export class ResolveDisputeDto {
   @IsIn(['release', 'refund', 'split'])
   outcome: 'release' | 'refund' | 'split';
 
-  @OptionalAsSent({ example: '50.01', description: 'split only: refunded to the traveler' })
+  @OptionalAsSent('money', { example: '50.01', description: 'split only: refunded to the traveler' })
   travelerUsd?: unknown;
 
-  @OptionalAsSent({ example: '88.11', description: 'split only: paid to the counterparty, less the fee' })
+  @OptionalAsSent('money', { example: '88.11', description: 'split only: paid to the counterparty, less the fee' })
   counterpartyUsd?: unknown;
 
   @ApiProperty({ maxLength: 2000, description: 'why: kept in the audit log and on the trade timeline' })
@@ -140,8 +143,8 @@ export class DisputeView {
   @ApiProperty({ type: ActorView }) openedBy: ActorView;
   @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'the operator holding it' }) assignedTo: string | null;
   @ApiProperty({ enum: ['release', 'refund', 'split'], nullable: true }) outcome: DisputeOutcome | null;
-  @ApiProperty({ nullable: true, type: String, example: '50.01' }) travelerUsd: string | null;
-  @ApiProperty({ nullable: true, type: String, example: '88.11' }) counterpartyUsd: string | null;
+  @ApiMoney({ example: '50.01', nullable: true }) travelerUsd: string | null;
+  @ApiMoney({ example: '88.11', nullable: true }) counterpartyUsd: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
   @ApiProperty({ nullable: true, type: String }) resolvedAt: string | null;
@@ -152,10 +155,10 @@ export class DisputeView {
 
 export class QueueTradeView {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() state: string;
-  @ApiProperty({ example: '138.12' }) amountUsd: string;
-  @ApiProperty({ example: '1000.00' }) amountCny: string;
-  @ApiProperty() paymentMethod: string;
+  @ApiProperty({ enum: TRADE_STATES }) state: string;
+  @ApiMoney({ example: '138.12' }) amountUsd: string;
+  @ApiMoney({ example: '1000.00' }) amountCny: string;
+  @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: string;
   @ApiProperty({ format: 'uuid' }) travelerId: string;
   @ApiProperty({ format: 'uuid' }) counterpartyId: string;
 }

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiMoney, ApiOneOf, ApiRate } from '../../common/http/api-schema';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -29,7 +30,7 @@ export class PriceDto {
   @IsIn(['fixed', 'floating'])
   type: 'fixed' | 'floating';
 
-  @OptionalAsSent({ example: '7.2000', description: 'fixed prices: CNY per 1 USD, up to 4 decimals' })
+  @OptionalAsSent('rate', { example: '7.2000', description: 'fixed prices: CNY per 1 USD, up to 4 decimals' })
   rate?: unknown;
 
   @ApiPropertyOptional({ example: -150, description: 'floating prices: basis points over the reference rate' })
@@ -40,12 +41,29 @@ export class PriceDto {
   premiumBps?: number;
 }
 
+/** The documented shapes of a price in a request body (PriceDto validates whichever is sent). */
+export class FixedPriceInput {
+  @ApiProperty({ enum: ['fixed'] }) type: 'fixed';
+  @ApiRate({ example: '7.2000', input: true }) rate: string;
+}
+
+export class FloatingPriceInput {
+  @ApiProperty({ enum: ['floating'] }) type: 'floating';
+  @ApiProperty({ example: -150, minimum: -9999, maximum: 9999, description: 'basis points over the reference rate' }) premiumBps: number;
+}
+
+const PRICE_INPUT = (example: object) =>
+  ApiOneOf({ fixed: FixedPriceInput, floating: FloatingPriceInput }, 'type', {
+    description: '`{type: "fixed", rate}` or `{type: "floating", premiumBps}`',
+    example,
+  });
+
 export class CreateRequestDto {
-  @ApiProperty({ example: '2000.00', description: 'CNY wanted' })
+  @ApiMoney({ example: '2000.00', description: 'CNY wanted', input: true })
   @IsDefined()
   amountCny: unknown;
 
-  @ApiProperty({ type: PriceDto })
+  @PRICE_INPUT({ type: 'floating', premiumBps: -150 })
   @IsDefined()
   @IsObject()
   @ValidateNested()
@@ -57,7 +75,7 @@ export class CreateRequestDto {
   @IsIn(PAYMENT_METHODS)
   paymentMethod: PaymentMethod;
 
-  @OptionalAsSent({ example: '500.00', description: 'smallest part a counterparty may accept (all of it when left out)' })
+  @OptionalAsSent('money', { example: '500.00', description: 'smallest part a counterparty may accept (all of it when left out)' })
   minFillCny?: unknown;
 
   @ApiPropertyOptional({ minimum: 5, maximum: 10080, default: 1440 })
@@ -69,19 +87,19 @@ export class CreateRequestDto {
 }
 
 export class CreateOfferDto {
-  @ApiProperty({ example: '500.00' })
+  @ApiMoney({ example: '500.00', input: true })
   @IsDefined()
   minCny: unknown;
 
-  @ApiProperty({ example: '5000.00' })
+  @ApiMoney({ example: '5000.00', input: true })
   @IsDefined()
   maxCny: unknown;
 
-  @ApiProperty({ example: '20000.00' })
+  @ApiMoney({ example: '20000.00', input: true })
   @IsDefined()
   totalCny: unknown;
 
-  @ApiProperty({ type: PriceDto })
+  @PRICE_INPUT({ type: 'fixed', rate: '7.2500' })
   @IsDefined()
   @IsObject()
   @ValidateNested()
@@ -103,10 +121,10 @@ class ListingQuery extends PageQuery {
   @OptionalOneOf(PAYMENT_METHODS)
   paymentMethod?: PaymentMethod;
 
-  @OptionalAsSent({ example: '7.1000', description: 'effective rate at least' })
+  @OptionalAsSent('rate', { example: '7.1000', description: 'effective rate at least' })
   minRate?: string;
 
-  @OptionalAsSent({ example: '7.3000', description: 'effective rate at most' })
+  @OptionalAsSent('rate', { example: '7.3000', description: 'effective rate at most' })
   maxRate?: string;
 }
 
@@ -114,10 +132,10 @@ export class ListRequestsQuery extends ListingQuery {
   @OptionalOneOf(REQUEST_STATUSES)
   status?: RequestStatus;
 
-  @OptionalAsSent({ example: '500.00', description: 'remaining CNY at least' })
+  @OptionalAsSent('money', { example: '500.00', description: 'remaining CNY at least' })
   minCny?: string;
 
-  @OptionalAsSent({ example: '5000.00', description: 'remaining CNY at most' })
+  @OptionalAsSent('money', { example: '5000.00', description: 'remaining CNY at most' })
   maxCny?: string;
 }
 
@@ -125,18 +143,26 @@ export class ListOffersQuery extends ListingQuery {
   @OptionalOneOf(OFFER_STATUSES)
   status?: OfferStatus;
 
-  @OptionalAsSent({ example: '1000.00', description: 'offers whose range and availability allow this amount' })
+  @OptionalAsSent('money', { example: '1000.00', description: 'offers whose range and availability allow this amount' })
   amountCny?: string;
 
   @OptionalOneOf(['true', 'false'], "the caller's own offers, any status")
   mine?: 'true' | 'false';
 }
 
-export class PriceView {
-  @ApiProperty({ enum: ['fixed', 'floating'] }) type: 'fixed' | 'floating';
-  @ApiPropertyOptional({ example: '7.2000' }) rate?: string;
-  @ApiPropertyOptional({ example: -150 }) premiumBps?: number;
+export class FixedPriceView {
+  @ApiProperty({ enum: ['fixed'] }) type: 'fixed';
+  @ApiRate({ example: '7.2000' }) rate: string;
 }
+
+export class FloatingPriceView {
+  @ApiProperty({ enum: ['floating'] }) type: 'floating';
+  @ApiProperty({ example: -150, description: 'basis points over the reference rate' }) premiumBps: number;
+}
+
+export type PriceView = FixedPriceView | FloatingPriceView;
+
+const PRICE_VIEW = () => ApiOneOf({ fixed: FixedPriceView, floating: FloatingPriceView }, 'type');
 
 export class MakerView {
   @ApiProperty({ format: 'uuid' }) id: string;
@@ -147,11 +173,11 @@ export class MakerView {
 export class RequestView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) travelerId: string;
-  @ApiProperty({ example: '2000.00' }) amountCny: string;
-  @ApiProperty({ example: '1500.00' }) remainingCny: string;
-  @ApiProperty({ example: '500.00' }) minFillCny: string;
-  @ApiProperty({ type: PriceView }) price: PriceView;
-  @ApiProperty({ example: '7.1314', nullable: true, type: String }) effectiveRate: string | null;
+  @ApiMoney({ example: '2000.00' }) amountCny: string;
+  @ApiMoney({ example: '1500.00' }) remainingCny: string;
+  @ApiMoney({ example: '500.00' }) minFillCny: string;
+  @PRICE_VIEW() price: PriceView;
+  @ApiRate({ example: '7.1314', nullable: true }) effectiveRate: string | null;
   @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: PaymentMethod;
   @ApiProperty({ enum: REQUEST_STATUSES }) status: RequestStatus;
   @ApiProperty() expiresAt: string;
@@ -163,12 +189,12 @@ export class RequestView {
 export class OfferView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) counterpartyId: string;
-  @ApiProperty({ example: '500.00' }) minCny: string;
-  @ApiProperty({ example: '5000.00' }) maxCny: string;
-  @ApiProperty({ example: '20000.00' }) totalCny: string;
-  @ApiProperty({ example: '20000.00' }) availableCny: string;
-  @ApiProperty({ type: PriceView }) price: PriceView;
-  @ApiProperty({ example: '7.2500', nullable: true, type: String }) effectiveRate: string | null;
+  @ApiMoney({ example: '500.00' }) minCny: string;
+  @ApiMoney({ example: '5000.00' }) maxCny: string;
+  @ApiMoney({ example: '20000.00' }) totalCny: string;
+  @ApiMoney({ example: '20000.00' }) availableCny: string;
+  @PRICE_VIEW() price: PriceView;
+  @ApiRate({ example: '7.2500', nullable: true }) effectiveRate: string | null;
   @ApiProperty({ enum: PAYMENT_METHODS, isArray: true }) paymentMethods: PaymentMethod[];
   @ApiProperty({ enum: OFFER_STATUSES }) status: OfferStatus;
   @ApiProperty() createdAt: string;

@@ -1,3 +1,4 @@
+import { ApiPageResponse } from '../../common/http/api-schema';
 import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../../common/auth/auth-user';
@@ -34,7 +35,7 @@ export class WebhooksController {
   }
 
   @Get('endpoints')
-  @ApiOkResponse({ description: '{ data: WebhookEndpointView[], nextCursor }: the caller’s endpoints, never a secret' })
+  @ApiPageResponse(WebhookEndpointView, 'the caller’s endpoints, never a secret')
   list(@CurrentUser() caller: AuthUser, @Query() query: PageQuery) {
     return this.endpoints.list(caller, query);
   }
@@ -63,7 +64,7 @@ export class WebhooksController {
   }
 
   @Get('deliveries')
-  @ApiOkResponse({ description: '{ data: WebhookDeliveryView[], nextCursor }: newest first' })
+  @ApiPageResponse(WebhookDeliveryView, 'newest first')
   deliveries(@CurrentUser() caller: AuthUser, @Query() query: WebhookDeliveriesQuery) {
     return this.endpoints.deliveries(caller, query);
   }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiMoney } from '../../common/http/api-schema';
 import { IsBoolean, IsDefined, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
@@ -20,7 +21,7 @@ export class IncomingTransferDto {
   @MaxLength(64)
   reference: string;
 
-  @ApiProperty({ example: '138.12' })
+  @ApiMoney({ example: '138.12', input: true })
   @IsDefined()
   amountUsd: unknown;
 
@@ -46,7 +47,7 @@ export class BankReturnDto {
   @MaxLength(64)
   transferId: string;
 
-  @ApiProperty({ example: '10.00' })
+  @ApiMoney({ example: '10.00', input: true })
   @IsDefined()
   amount: unknown;
 }
@@ -56,6 +57,16 @@ export class BankReturnDto {
  * `/sandbox/bank/v1` is the bank's API as the platform calls it (our key as a Bearer token; returns keyed by
  * `Idempotency-Key`). Faults from `PUT /sandbox/faults` act on the API calls.
  */
+class IncomingTransferView {
+  @ApiProperty() transferId: string;
+  @ApiProperty({ enum: ['pending'] }) status: string;
+}
+
+class BankAccountView {
+  @ApiProperty() account: string;
+  @ApiProperty() closed: boolean;
+}
+
 @ApiTags('sandbox')
 @Public()
 @Controller('sandbox/bank')
@@ -68,7 +79,7 @@ export class BankMockController {
   @Post('incoming')
   @HttpCode(202)
   @ApiOperation({ summary: 'Sandbox: a bank transfer arrives; it settles after the configured delay' })
-  @ApiAcceptedResponse({ description: '{transferId, status: "pending"}' })
+  @ApiAcceptedResponse({ type: IncomingTransferView, description: 'settles after the configured delay' })
   async incoming(@Body() body: IncomingTransferDto): Promise<{ transferId: string; status: string }> {
     const input = new InputParser();
     const amountCents = input.amount(body.amountUsd, 'amountUsd', 'USD');
@@ -83,7 +94,7 @@ export class BankMockController {
 
   @Put('accounts/:account')
   @ApiOperation({ summary: 'Sandbox: close a sender account (returns to it bounce) or open it again' })
-  @ApiOkResponse({ description: '{account, closed}' })
+  @ApiOkResponse({ type: BankAccountView })
   async account(@Param('account') account: string, @Body() body: BankAccountDto): Promise<{ account: string; closed: boolean }> {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(account)) {
       throw DomainError.validation([{ field: 'account', code: 'invalid', message: 'An account has letters, digits and dashes only' }]);

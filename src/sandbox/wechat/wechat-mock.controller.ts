@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiMoney } from '../../common/http/api-schema';
 import { Inject } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { IsDefined, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -40,7 +41,7 @@ export class WalletDto {
   @Matches(WECHAT_ID, { message: 'wechatId is 6 to 64 letters, digits, _ or -, starting with a letter' })
   wechatId: string;
 
-  @ApiProperty({ example: '5000.00' })
+  @ApiMoney({ example: '5000.00', input: true })
   @IsDefined()
   balanceCny: unknown;
 }
@@ -58,7 +59,7 @@ export class WalletTransferDto {
   @MaxLength(64)
   toWechatId: string;
 
-  @ApiProperty({ example: '1000.00' })
+  @ApiMoney({ example: '1000.00', input: true })
   @IsDefined()
   amountCny: unknown;
 
@@ -95,6 +96,15 @@ class WechatError {
  * since late 2024 sees them: the WeChat Pay public key's, `Wechatpay-Serial: PUB_KEY_ID_…` (`GET public-key` is
  * the merchant platform's download). `/v3/certificates` answers in both modes; the platform needs it only in the first.
  */
+class WalletView {
+  @ApiProperty({ example: 'wx_traveler_01' }) wechatId: string;
+  @ApiMoney({ example: '5000.00' }) balanceCny: string;
+}
+
+class WalletTransferView {
+  @ApiProperty() transferId: string;
+}
+
 @ApiTags('sandbox')
 @Public()
 @Controller('sandbox/wechat')
@@ -108,7 +118,7 @@ export class WechatMockController {
 
   @Post('wallets')
   @ApiOperation({ summary: 'Sandbox: a WeChat wallet exists with this balance' })
-  @ApiCreatedResponse({ description: '{wechatId, balanceCny}' })
+  @ApiCreatedResponse({ type: WalletView })
   async createWallet(@Body() body: WalletDto): Promise<{ wechatId: string; balanceCny: string }> {
     const input = new InputParser();
     const balance = input.amount(body.balanceCny, 'balanceCny', 'CNY', { zero: true });
@@ -118,14 +128,14 @@ export class WechatMockController {
 
   @Get('wallets/:wechatId')
   @ApiOperation({ summary: 'Sandbox: a wallet and its balance' })
-  @ApiOkResponse({ description: '{wechatId, balanceCny}' })
+  @ApiOkResponse({ type: WalletView })
   wallet(@Param('wechatId') wechatId: string): Promise<{ wechatId: string; balanceCny: string }> {
     return this.wechat.wallet(wechatId);
   }
 
   @Post('transfers')
   @ApiOperation({ summary: 'Sandbox: one wallet sends CNY to another (what the counterparty does in WeChat)' })
-  @ApiCreatedResponse({ description: '{transferId}' })
+  @ApiCreatedResponse({ type: WalletTransferView })
   async transfer(@Body() body: WalletTransferDto): Promise<{ transferId: string }> {
     const input = new InputParser();
     const amountFen = input.amount(body.amountCny, 'amountCny', 'CNY');

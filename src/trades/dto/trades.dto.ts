@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiMoney, ApiRate } from '../../common/http/api-schema';
 import { IsDefined, IsIn, IsString, Matches } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
 import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
@@ -8,12 +9,12 @@ import { TRADE_STATES } from '../trade.state-machine';
 import type { TradeState } from '../trade.state-machine';
 
 export class AcceptRequestDto {
-  @OptionalAsSent({ example: '500.00', description: 'all that is open when left out' })
+  @OptionalAsSent('money', { example: '500.00', description: 'all that is open when left out' })
   amountCny?: unknown;
 }
 
 export class TakeOfferDto {
-  @ApiProperty({ example: '1000.00' })
+  @ApiMoney({ example: '1000.00', input: true })
   @IsDefined()
   amountCny: unknown;
 
@@ -41,11 +42,11 @@ export class TradeView {
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) offerId: string | null;
   @ApiProperty({ format: 'uuid' }) travelerId: string;
   @ApiProperty({ format: 'uuid' }) counterpartyId: string;
-  @ApiProperty({ example: '2000.00' }) amountCny: string;
-  @ApiProperty({ example: '276.24' }) amountUsd: string;
-  @ApiProperty({ example: '7.2400' }) rate: string;
-  @ApiProperty({ example: '2.76' }) feeUsd: string;
-  @ApiProperty({
+  @ApiMoney({ example: '2000.00' }) amountCny: string;
+  @ApiMoney({ example: '276.24' }) amountUsd: string;
+  @ApiRate({ example: '7.2400' }) rate: string;
+  @ApiMoney({ example: '2.76' }) feeUsd: string;
+  @ApiMoney({
     example: '273.48',
     description:
       'What the counterparty receives: amountUsd − feeUsd (a split: their part less its fee; 0.00 once refunded, cancelled or expired)',
@@ -64,8 +65,8 @@ export class TradeEventView {
   @ApiProperty() at: string;
   @ApiProperty({ description: '{kind: traveler|counterparty|operator|system, id|null}' }) actor: { kind: string; id: string | null };
   @ApiProperty() type: string;
-  @ApiProperty({ nullable: true, type: String }) fromState: string | null;
-  @ApiProperty({ nullable: true, type: String }) toState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) fromState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) toState: string | null;
   @ApiProperty() detail: Record<string, unknown>;
 }
 
