@@ -2,6 +2,7 @@ import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { DomainError } from './domain-error';
 import { codeForStatus, ERROR_CODES, ErrorCode } from './error-codes';
+import { overloadError } from './overload';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -73,6 +74,9 @@ function fastifyCode(error: unknown): string | undefined {
 /** Maps anything thrown while serving a request to the problem a client sees. Pure, so the idempotency layer can store the same body. */
 export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return problem(exception.code, exception.detail, exception.extensions);
+
+  const busy = overloadError(exception);
+  if (busy) return toProblem(busy);
 
   const routerError = ROUTER_CODES[fastifyCode(exception) ?? ''];
   if (routerError) return toProblem(DomainError.validation([{ field: 'path', ...routerError }]));
