@@ -17,6 +17,7 @@ import type { MessageView } from './dto/chat.dto';
 import type { Message, SenderKind } from './message-content';
 import { presentMessage } from './message.presenter';
 import { Transactions } from '../database/transactions';
+import { SenderTurns } from './sender-turns';
 
 const isMessageCursor = (v: unknown): v is { m: string } =>
   typeof (v as { m?: unknown })?.m === 'string' && /^\d{1,18}$/.test((v as { m: string }).m);
@@ -28,6 +29,8 @@ const isMessageCursor = (v: unknown): v is { m: string } =>
  */
 @Injectable()
 export class ChatService {
+  private readonly turns = new SenderTurns();
+
   constructor(
     private readonly transactions: Transactions,
     private readonly messages: ChatRepository,
@@ -44,7 +47,15 @@ export class ChatService {
     const trade = await this.trades.find(tradeId);
     const kind = trade && senderKindOf(caller, trade);
     if (!trade || !kind) throw DomainError.notFound('Trade');
-    const message = await this.transactions.run(async (manager) => {
+    const limit = this.config.messagesPerMinute;
+    // The sender's posts in this process one at a time, each waiting before it takes a connection (sender-turns.ts).
+    const stored = this.turns.run(caller.id, limit, () => this.store(caller, tradeId, trade, kind, text));
+    if (!stored) throw rateLimited(limit);
+    return presentMessage(await stored);
+  }
+
+  private store(caller: AuthUser, tradeId: string, trade: Trade, kind: SenderKind, text: string): Promise<Message> {
+    return this.transactions.run(async (manager) => {
       // The sender's row (lock order 3, before the trade's key share the insert takes): an account deleted or
       // suspended since the guard read it is seen here; a deletion waiting on this lock erases this message too.
       const sender = await this.users.lockActor(manager, caller.id);
@@ -52,12 +63,10 @@ export class ChatService {
       // Suspended users may only act on their live trades (API.md): no more messages once the trade ended. The
       // state read above may be stale (an end committed since): the insert checks again on the trade's row.
       if (sender.suspended && TERMINAL_STATES.includes(trade.state)) throw suspendedError();
-      // The sender's posts one at a time from here, so concurrent ones cannot all count under the limit.
+      // The sender's posts one at a time from here, across processes too, so concurrent ones cannot all count under the limit.
       await this.messages.serializeSender(manager, caller.id);
       const recent = await this.messages.postedInLastMinute(manager, caller.id, this.config.messagesPerMinute);
-      if (recent >= this.config.messagesPerMinute) {
-        throw DomainError.rateLimited(`At most ${this.config.messagesPerMinute} messages a minute`, 60);
-      }
+      if (recent >= this.config.messagesPerMinute) throw rateLimited(this.config.messagesPerMinute);
       const result = await this.messages.insert(manager, {
         tradeId,
         sender: { kind, id: caller.id, suspended: sender.suspended },
@@ -74,7 +83,6 @@ export class ChatService {
         windowAfterEndMs: this.config.messageWindowAfterEndMs,
       });
     });
-    return presentMessage(message);
   }
 
   /** Oldest first. Parties read; an operator reads once the trade has had a dispute, and each read is audited. */
@@ -112,6 +120,8 @@ export class ChatService {
     return toPage(rows, limit, presentMessage, (m) => ({ m: m.seq }), cursors);
   }
 }
+
+const rateLimited = (perMinute: number) => DomainError.rateLimited(`At most ${perMinute} messages a minute`, 60);
 
 const suspendedError = () => new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
 

@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal server error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  /** The database gave up for load (no pooled connection in time, a statement or lock timeout): retry after Retry-After. */
+  service_busy: { status: 503, title: 'Service busy' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

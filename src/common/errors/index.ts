@@ -1,6 +1,7 @@
 export * from './domain-error';
 export * from './error-codes';
 export * from './foreign-error-formats';
+export * from './overload';
 export * from './problem';
 export * from './problem-types';
 export * from './problem-details.filter';

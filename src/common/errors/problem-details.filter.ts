@@ -4,6 +4,7 @@ import { PreparedResponse } from '../http/prepared-response';
 import { bearerChallenge } from '../http/www-authenticate';
 import { foreignErrorFormatFor } from './foreign-error-formats';
 import { DomainError } from './domain-error';
+import { overloadError, overloadReason } from './overload';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import { safeErrorForLog } from './safe-error';
 
@@ -33,6 +34,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
  * path segment too long) never reach Nest's filter.
  */
 export function sendProblem(exception: unknown, request: FastifyRequest, reply: FastifyReply, logger = new Logger('Errors')): void {
+  // Load, not a fault: a 503 service_busy with Retry-After, one warning with the reason (no query, no parameters).
+  const busy = overloadError(exception);
+  if (busy) {
+    logger.warn({ reason: overloadReason(exception), requestId: request.id, route: request.routeOptions?.url }, 'Service busy');
+    exception = busy;
+  }
   const allowed = toProblem(exception).status === 404 ? allowedMethods(request) : [];
   if (allowed.length > 0) {
     exception = new DomainError('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}`);

@@ -150,6 +150,10 @@ const DOCS: Record<ErrorCode, ProblemTypeDoc> = {
     meaning: 'The service failed to complete the request.',
     remedy: 'Retry later; quote the instance member if it keeps happening.',
   },
+  service_busy: {
+    meaning: 'The service is overloaded: the database could not take the request in time. Nothing was changed.',
+    remedy: 'Retry after the seconds in Retry-After, with the same Idempotency-Key for a POST.',
+  },
   service_unavailable: {
     meaning: 'A service the request needs (the database, a provider) is not answering.',
     remedy: 'Retry after the seconds in Retry-After.',

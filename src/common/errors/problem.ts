@@ -3,6 +3,7 @@ import { ThrottlerException } from '@nestjs/throttler';
 import { DomainError } from './domain-error';
 import { codeForStatus, ERROR_CODES, ErrorCode } from './error-codes';
 import { problemType } from './problem-types';
+import { overloadError } from './overload';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -72,6 +73,9 @@ function fastifyCode(error: unknown): string | undefined {
 /** Maps anything thrown while serving a request to the problem a client sees. Pure, so the idempotency layer can store the same body. */
 export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return problem(exception.code, exception.detail, exception.extensions);
+
+  const busy = overloadError(exception);
+  if (busy) return toProblem(busy);
 
   const routerError = ROUTER_CODES[fastifyCode(exception) ?? ''];
   if (routerError) return toProblem(DomainError.validation([{ field: 'path', ...routerError }]));
