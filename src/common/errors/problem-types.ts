@@ -151,7 +151,7 @@ const DOCS: Record<ErrorCode, ProblemTypeDoc> = {
     remedy: 'Retry later; quote the instance member if it keeps happening.',
   },
   service_busy: {
-    meaning: 'The service is overloaded: the database could not take the request in time. Nothing was changed.',
+    meaning: 'The service is overloaded: the database could not take the request in time.',
     remedy: 'Retry after the seconds in Retry-After, with the same Idempotency-Key for a POST.',
   },
   service_unavailable: {
