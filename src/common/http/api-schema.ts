@@ -78,6 +78,13 @@ export function ApiPageResponse(item: Type<unknown>, description?: string, extra
   return applyDecorators(ApiExtraModels(item), ApiOkResponse({ type: PageOf(item, extra), ...(description ? { description } : {}) }));
 }
 
+const variantModels = new Set<Type<unknown>>();
+
+/** The variant schemas of every `ApiOneOf` field: a property decorator cannot add models, the document does. */
+export function oneOfVariantModels(): Type<unknown>[] {
+  return [...variantModels];
+}
+
 /** A field whose value is one of `variants`, told apart by `property` (its values give the mapping). */
 export function ApiOneOf(
   variants: Record<string, Type<unknown>>,
@@ -86,9 +93,11 @@ export function ApiOneOf(
 ) {
   const refs = Object.values(variants).map((variant) => ({ $ref: getSchemaPath(variant) }));
   const mapping = Object.fromEntries(Object.entries(variants).map(([value, variant]) => [value, getSchemaPath(variant)]));
+  for (const variant of Object.values(variants)) variantModels.add(variant);
   return applyDecorators(
-    ApiExtraModels(...Object.values(variants)),
+    // An explicit type keeps the field's class (which validates) out of the schema, beside the variants.
     ApiProperty({
+      type: Object,
       oneOf: refs,
       discriminator: { propertyName: property, mapping },
       required: options.required ?? true,
