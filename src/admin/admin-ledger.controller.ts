@@ -11,7 +11,24 @@ export class AdminLedgerController {
   constructor(private readonly checker: LedgerCheckService) {}
 
   @Get('check')
-  @ApiOkResponse({ description: '{ ok, violations: [{invariant, detail, tradeId?}] }' })
+  @ApiOkResponse({
+    description: 'ok when every ledger invariant holds; otherwise one violation per broken invariant',
+    schema: {
+      type: 'object',
+      required: ['ok', 'violations'],
+      properties: {
+        ok: { type: 'boolean' },
+        violations: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['invariant', 'detail'],
+            properties: { invariant: { type: 'string' }, detail: { type: 'string' }, tradeId: { type: 'string', format: 'uuid' } },
+          },
+        },
+      },
+    },
+  })
   check() {
     return this.checker.check();
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
 import { formatAmount } from '../../common/money';
@@ -276,6 +276,18 @@ ${order.status === 'CREATED' ? `<form method="post" action="${PAYPAL_MOCK_PREFIX
   @Post('orders/:orderId/approve')
   @HttpCode(200)
   @ApiOperation({ summary: 'Sandbox: the traveler approves the PayPal payment (body: optional payerEmail)' })
+  @ApiBody({
+    required: false,
+    schema: { type: 'object', properties: { payerEmail: { type: 'string', format: 'email', example: 'traveler@paypal.example' } } },
+  })
+  @ApiOkResponse({
+    description: 'the order, now approved',
+    schema: {
+      type: 'object',
+      required: ['id', 'status'],
+      properties: { id: { type: 'string' }, status: { type: 'string', example: 'APPROVED' } },
+    },
+  })
   async approve(
     @Param('orderId') orderId: string,
     @Body() body: Record<string, unknown> | undefined,

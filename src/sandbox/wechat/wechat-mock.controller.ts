@@ -123,7 +123,10 @@ export class WechatMockController {
 
   @Post('transfers')
   @ApiOperation({ summary: 'Sandbox: one wallet sends CNY to another (what the counterparty does in WeChat)' })
-  @ApiCreatedResponse({ description: '{transferId}' })
+  @ApiCreatedResponse({
+    description: 'the transfer id the counterparty reports as `wechatTransferId`',
+    schema: { type: 'object', required: ['transferId'], properties: { transferId: { type: 'string' } } },
+  })
   async transfer(@Body() body: WalletTransferDto): Promise<{ transferId: string }> {
     const input = new InputParser();
     const amountFen = input.amount(body.amountCny, 'amountCny', 'CNY');
