@@ -132,9 +132,10 @@ async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg =
       const trade = await ok(http.as(counterparty).POST('/v1/requests/{id}/accept', { params: { path: { id: request.id } }, body: {} }));
       const path = { id: trade.id };
       const funding = await ok(http.as(traveler).POST('/v1/trades/{id}/funding', { params: { path }, body: {} }));
-      if (funding.provider === 'paypal')
-        await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId: funding.orderId } }, body: {} }));
-      else await ok(api.POST('/sandbox/bank/incoming', { body: { reference: funding.reference, amountUsd: funding.amountUsd } }));
+      const { orderId, reference, amountUsd } = funding;
+      if (orderId) await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: {} }));
+      else if (reference && amountUsd) await ok(api.POST('/sandbox/bank/incoming', { body: { reference, amountUsd } }));
+      else throw new Error(`trade ${trade.id}: no PayPal order and no bank instructions`);
       const stateOf = async () => (await ok(http.as(traveler).GET('/v1/trades/{id}', { params: { path } }))).state;
       await waitFor(async () => (await stateOf()) === 'funded');
       if (wechatLeg) {

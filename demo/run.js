@@ -122,8 +122,9 @@ async function accept(counterparty, requestId, amountCny) {
  */
 async function fundPaypal(traveler, trade) {
   const funding = await ok(traveler.client.POST('/v1/trades/{id}/funding', { params: { path: { id: trade.id } }, body: {} }));
-  if (funding.provider !== 'paypal') throw new Error(`trade ${trade.id} is funded by ${funding.provider}`);
-  await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId: funding.orderId } }, body: { payerEmail: `${traveler.name.toLowerCase()}@paypal.demo` } }));
+  const { orderId } = funding;
+  if (!orderId) throw new Error(`trade ${trade.id} has no PayPal order (${funding.provider})`);
+  await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: { payerEmail: `${traveler.name.toLowerCase()}@paypal.demo` } }));
 }
 /**
  * @param {Person} traveler
@@ -132,8 +133,9 @@ async function fundPaypal(traveler, trade) {
  */
 async function fundBank(traveler, trade, amountUsd) {
   const funding = await ok(traveler.client.POST('/v1/trades/{id}/funding', { params: { path: { id: trade.id } }, body: {} }));
-  if (funding.provider !== 'bank_transfer') throw new Error(`trade ${trade.id} is funded by ${funding.provider}`);
-  await ok(api.POST('/sandbox/bank/incoming', { body: { reference: funding.reference, amountUsd: amountUsd ?? funding.amountUsd } }));
+  const { reference } = funding;
+  if (!reference || !funding.amountUsd) throw new Error(`trade ${trade.id} has no bank instructions (${funding.provider})`);
+  await ok(api.POST('/sandbox/bank/incoming', { body: { reference, amountUsd: amountUsd ?? funding.amountUsd } }));
 }
 const cnyMoved = [];
 /**

@@ -91,6 +91,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`Wrote ${file}\n`);
       return 0;
     }
+    case 'openapi-breaking': {
+      const { breakingCommand } = await import('./bootstrap/openapi/breaking-command');
+      return breakingCommand(args, (line) => process.stdout.write(`${line}\n`));
+    }
     default:
       process.stderr.write(`${USAGE}\n`);
       return 2;

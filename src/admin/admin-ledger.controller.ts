@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../common/auth/decorators';
+import { LedgerCheckView } from './dto/admin-ledger.dto';
 import { LedgerCheckService } from '../trades/ledger-check.service';
 
 @ApiTags('admin')
@@ -11,25 +12,8 @@ export class AdminLedgerController {
   constructor(private readonly checker: LedgerCheckService) {}
 
   @Get('check')
-  @ApiOkResponse({
-    description: 'ok when every ledger invariant holds; otherwise one violation per broken invariant',
-    schema: {
-      type: 'object',
-      required: ['ok', 'violations'],
-      properties: {
-        ok: { type: 'boolean' },
-        violations: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['invariant', 'detail'],
-            properties: { invariant: { type: 'string' }, detail: { type: 'string' }, tradeId: { type: 'string', format: 'uuid' } },
-          },
-        },
-      },
-    },
-  })
-  check() {
+  @ApiOkResponse({ type: LedgerCheckView })
+  check(): Promise<LedgerCheckView> {
     return this.checker.check();
   }
 }

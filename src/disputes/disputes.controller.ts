@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiBodyExamples } from '../common/http/api-schema';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, CurrentUser, Roles } from '../common/auth/decorators';
@@ -70,6 +71,14 @@ export class AdminDisputesController {
   @AccountManagement()
   @HttpCode(200)
   @ApiOkResponse({ type: DisputeView, description: 'the dispute, resolved; the trade moves to releasing, refunding or splitting' })
+  @ApiBodyExamples(ResolveDisputeDto, {
+    release: { summary: 'the USD to the counterparty', value: { outcome: 'release', note: 'the WeChat receipt matches the trade' } },
+    refund: { summary: 'the USD back to the traveler', value: { outcome: 'refund', note: 'no RMB arrived' } },
+    split: {
+      summary: 'part to each (the two amounts add up to the trade’s USD)',
+      value: { outcome: 'split', travelerUsd: '50.01', counterpartyUsd: '88.11', note: 'part of the RMB arrived' },
+    },
+  })
   resolve(@CurrentUser() operator: AuthUser, @UuidParam() id: string, @Body() body: ResolveDisputeDto): Promise<DisputeView> {
     return this.disputes.resolve(operator, id, body);
   }

@@ -1,9 +1,13 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
 import { Public } from '../common/auth/decorators';
 import { REDIS } from '../redis/redis.module';
+
+class LivenessView {
+  @ApiProperty({ enum: ['ok'] }) status: 'ok';
+}
 
 @ApiTags('operations')
 @Public()
@@ -18,7 +22,8 @@ export class HealthController {
 
   /** The process is up; says nothing of its dependencies (a liveness probe must not restart on a database outage). */
   @Get('live')
-  live() {
+  @ApiOkResponse({ type: LivenessView })
+  live(): LivenessView {
     return { status: 'ok' };
   }
 

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { CurrentUser, Roles } from '../common/auth/decorators';
+import { ReconciliationQueuedView, ReconciliationView } from './dto/reconciliation.dto';
 import { ReconciliationService } from './reconciliation.service';
 
 @ApiTags('admin')
@@ -12,17 +13,14 @@ export class ReconciliationController {
   constructor(private readonly reconciliation: ReconciliationService) {}
 
   @Get()
-  @ApiOkResponse({
-    description:
-      '{ranAt, checkedTrades, mismatches: [{tradeId?, kind, ledger, provider, detail, openedAt, lastSeenAt}], ok, runId, totals, openMismatches}: the last run and every mismatch still open',
-  })
-  latest() {
+  @ApiOkResponse({ type: ReconciliationView, description: 'the last run and every mismatch still open' })
+  latest(): Promise<ReconciliationView> {
     return this.reconciliation.latest();
   }
 
   @Post('run')
   @HttpCode(202)
-  @ApiAcceptedResponse({ description: '{queued: true, jobId}: a run is queued now (audited); GET shows it once it has finished' })
+  @ApiAcceptedResponse({ type: ReconciliationQueuedView, description: 'a run is queued now (audited); GET shows it once it has finished' })
   run(@CurrentUser() operator: AuthUser) {
     return this.reconciliation.requestRun(operator);
   }

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, ParseEnumPipe, Put } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
@@ -105,6 +105,8 @@ export class FaultsController {
   }
 
   @Get(':provider')
+  // Named here: what the compiler records of the parameter's type differs between the build and the tests.
+  @ApiParam({ name: 'provider', enum: FAULT_PROVIDERS })
   @ApiOkResponse({ type: FaultSettingsDto })
   async get(
     @Param('provider', new ParseEnumPipe(FAULT_PROVIDERS)) provider: FaultProvider,

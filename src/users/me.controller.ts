@@ -1,5 +1,6 @@
 import { ApiPageResponse } from '../common/http/api-schema';
 import { Body, Controller, Delete, Get, Ip, Post, Put, Query } from '@nestjs/common';
+import { ApiBodyExamples } from '../common/http/api-schema';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { AccountManagement, ActiveAccountRequired, CurrentUser, PasswordSignInRequired, Roles } from '../common/auth/decorators';
@@ -50,6 +51,11 @@ export class MeController {
   @ActiveAccountRequired()
   @ShownOnce('key')
   @ApiCreatedResponse({ type: CreatedApiKeyView, description: 'the key is shown only here (not in an idempotent replay)' })
+  @ApiBodyExamples(CreateApiKeyDto, {
+    days: { summary: 'a trading key for 90 days', value: { name: 'trading bot', scope: 'trade', expiresInDays: 90 } },
+    date: { summary: 'a read-only key until a date', value: { name: 'dashboard', scope: 'read', expiresAt: '2027-01-01T00:00:00Z' } },
+    unscoped: { summary: 'a key without scope or expiry', value: { name: 'operations' } },
+  })
   createApiKey(@CurrentUser() caller: AuthUser, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyView> {
     return this.users.createApiKey(caller, body);
   }

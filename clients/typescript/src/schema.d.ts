@@ -1722,22 +1722,9 @@ export interface components {
             /** @description closed: money returned to it settles, then comes back */
             closed: boolean;
         };
-        BankFundingView: {
-            /**
-             * @description the USD to send (decimal string, 2 decimals)
-             * @example 276.25
-             */
-            amountUsd: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            provider: "bank_transfer";
-            /**
-             * @description the reference the traveler puts on the transfer
-             * @example YB-7K2M9Q4XAB
-             */
-            reference: string;
+        BankAccountView: {
+            account: string;
+            closed: boolean;
         };
         BankReturnDto: {
             /**
@@ -1784,7 +1771,7 @@ export interface components {
              *       "type": "fixed"
              *     }
              */
-            price: components["schemas"]["FixedPriceInput"] | components["schemas"]["FloatingPriceInput"];
+            price: components["schemas"]["PriceDto"] & (components["schemas"]["FixedPriceInput"] | components["schemas"]["FloatingPriceInput"]);
             /**
              * @description decimal string, 2 decimals
              * @example 20000.00
@@ -1813,7 +1800,7 @@ export interface components {
              *       "type": "floating"
              *     }
              */
-            price: components["schemas"]["FixedPriceInput"] | components["schemas"]["FloatingPriceInput"];
+            price: components["schemas"]["PriceDto"] & (components["schemas"]["FixedPriceInput"] | components["schemas"]["FloatingPriceInput"]);
         };
         CreateWebhookEndpointDto: {
             /** @description the event types to receive; every type when left out */
@@ -1856,6 +1843,7 @@ export interface components {
             enabled: boolean;
             /** @description null: every type, those added later too */
             events: ("trade.created" | "trade.funded" | "trade.payout_sent" | "trade.releasing" | "trade.refunding" | "trade.splitting" | "trade.completed" | "trade.refunded" | "trade.settled_split" | "trade.expired" | "trade.cancelled" | "trade.disputed" | "trade.deadline_extended" | "trade.settlement_failing" | "trade.message" | "dispute.opened" | "dispute.statement_added" | "dispute.resolved" | "ping")[] | null;
+            /** Format: uuid */
             id: string;
             /** @description the signing secret of X-Signature: shown only in this answer */
             secret: string;
@@ -1976,6 +1964,15 @@ export interface components {
             /** @description makes the random faults repeat: the same seed fails the same calls */
             seed?: number;
         };
+        FeedRateView: {
+            /** Format: date-time */
+            asOf: string;
+            /**
+             * @description CNY per 1 USD, decimal string, 4 decimals
+             * @example 7.2400
+             */
+            rate: string;
+        };
         FixedPriceInput: {
             /**
              * @description CNY per 1 USD, decimal string, 4 decimals
@@ -2024,6 +2021,24 @@ export interface components {
              */
             type: "floating";
         };
+        FundingView: {
+            /**
+             * @description bank transfers: the USD to send (decimal string, 2 decimals)
+             * @example 276.25
+             */
+            amountUsd?: string;
+            /** @description PayPal: where the traveler approves the payment */
+            approveUrl?: string;
+            /** @description PayPal: the order */
+            orderId?: string;
+            /** @enum {string} */
+            provider: "paypal" | "bank_transfer";
+            /**
+             * @description bank transfers: the reference the traveler puts on the transfer
+             * @example YB-7K2M9Q4XAB
+             */
+            reference?: string;
+        };
         IncomingTransferDto: {
             /**
              * @description decimal string, 2 decimals
@@ -2041,9 +2056,30 @@ export interface components {
              */
             senderAccount?: string;
         };
+        IncomingTransferView: {
+            /** @enum {string} */
+            status: "pending";
+            transferId: string;
+        };
+        LedgerCheckView: {
+            ok: boolean;
+            violations: components["schemas"]["LedgerViolationView"][];
+        };
+        LedgerViolationView: {
+            detail: string;
+            /** @example entries_sum_to_zero */
+            invariant: string;
+            /** Format: uuid */
+            tradeId?: string;
+        };
+        LivenessView: {
+            /** @enum {string} */
+            status: "ok";
+        };
         LoginDto: {
             /** @example alice@example.com */
             email: string;
+            /** @example a long password */
             password: string;
         };
         MakerView: {
@@ -2067,6 +2103,25 @@ export interface components {
             text: string | null;
             /** Format: uuid */
             tradeId: string;
+        };
+        MismatchView: {
+            detail: string;
+            /** @enum {string} */
+            kind: "payout_unknown_to_ledger" | "ledger_entry_unknown_to_provider" | "payout_amount_mismatch" | "payout_fee_mismatch" | "payout_returned_not_booked" | "authorization_amount_mismatch" | "authorization_lost" | "void_missing" | "capture_unknown_to_ledger" | "capture_amount_mismatch" | "capture_fee_mismatch" | "refund_missing" | "refund_amount_mismatch" | "bank_incoming_unknown_to_ledger" | "bank_incoming_amount_mismatch" | "bank_return_bounced_not_booked" | "suspense_return_not_booked" | "wechat_transfer_mismatch" | "settlement_overdue" | "fee_revenue_mismatch" | "suspense_mismatch" | "payables_mismatch";
+            /** Format: date-time */
+            lastSeenAt: string;
+            /** @description what the books say */
+            ledger: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            openedAt: string;
+            /** @description what the provider says */
+            provider: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: uuid */
+            tradeId?: string;
         };
         OfferPage: {
             data: components["schemas"]["OfferView"][];
@@ -2136,20 +2191,23 @@ export interface components {
             /** @example bob@example.com */
             paypalEmail: string;
         };
-        PaypalFundingView: {
-            /** @description where the traveler approves the payment */
-            approveUrl: string;
-            /** @description the PayPal order */
-            orderId: string;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            provider: "paypal";
-        };
         PostMessageDto: {
             /** @description characters (Unicode code points); not only white space; no control characters but tab and line breaks */
             text: string;
+        };
+        PriceDto: {
+            /**
+             * @description floating prices: basis points over the reference rate
+             * @example -150
+             */
+            premiumBps?: number;
+            /**
+             * @description fixed prices: CNY per 1 USD, up to 4 decimals (CNY per 1 USD, decimal string, 4 decimals)
+             * @example 7.2000
+             */
+            rate?: string;
+            /** @enum {string} */
+            type: "fixed" | "floating";
         };
         /** @description RFC 9457 problem details; `code` is stable and machine-readable */
         Problem: {
@@ -2185,6 +2243,10 @@ export interface components {
             field: string;
             /** @example amountCny must be a decimal string */
             message: string;
+        };
+        /** @description in the provider’s own format (PROVIDERS.md) */
+        ProviderObject: {
+            [key: string]: unknown;
         };
         PublicProfileView: {
             displayName: string;
@@ -2250,8 +2312,10 @@ export interface components {
             counterpartyId: string;
             /** Format: uuid */
             id: string;
-            paymentMethod: string;
-            state: string;
+            /** @enum {string} */
+            paymentMethod: "paypal" | "bank_transfer";
+            /** @enum {string} */
+            state: "awaiting_funding" | "funded" | "payout_sent" | "releasing" | "refunding" | "disputed" | "splitting" | "completed" | "refunded" | "settled_split" | "cancelled" | "expired";
             /** Format: uuid */
             travelerId: string;
         };
@@ -2285,6 +2349,32 @@ export interface components {
             data: components["schemas"]["ReceivedRatingView"][];
             nextCursor: string | null;
         };
+        ReconciliationQueuedView: {
+            jobId: string;
+            /** @enum {boolean} */
+            queued: true;
+        };
+        ReconciliationView: {
+            checkedTrades: number;
+            inconclusiveTrades: number;
+            mismatches: components["schemas"]["MismatchView"][];
+            /** @description clean: every trade answered for, both searches done, nothing open */
+            ok: boolean;
+            openMismatches: number;
+            opened: number;
+            /** Format: date-time */
+            ranAt: string | null;
+            resolved: number;
+            runId: number | null;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** @description platform totals compared, and the searches that failed */
+            totals: {
+                [key: string]: unknown;
+            } | null;
+            /** @enum {string|null} */
+            trigger: "schedule" | "operator" | null;
+        };
         ReferenceRateView: {
             asOf: string;
             /**
@@ -2300,6 +2390,7 @@ export interface components {
             displayName: string;
             /** @example alice@example.com */
             email: string;
+            /** @example a long password */
             password: string;
             /** @enum {string} */
             role: "traveler" | "counterparty";
@@ -2466,8 +2557,10 @@ export interface components {
             detail: {
                 [key: string]: unknown;
             };
-            fromState: string | null;
-            toState: string | null;
+            /** @enum {string|null} */
+            fromState: "awaiting_funding" | "funded" | "payout_sent" | "releasing" | "refunding" | "disputed" | "splitting" | "completed" | "refunded" | "settled_split" | "cancelled" | "expired" | null;
+            /** @enum {string|null} */
+            toState: "awaiting_funding" | "funded" | "payout_sent" | "releasing" | "refunding" | "disputed" | "splitting" | "completed" | "refunded" | "settled_split" | "cancelled" | "expired" | null;
             type: string;
         };
         TradePage: {
@@ -2559,6 +2652,18 @@ export interface components {
             processingMs?: number;
             toWechatId: string;
         };
+        WalletTransferView: {
+            transferId: string;
+        };
+        WalletView: {
+            /**
+             * @description decimal string, 2 decimals
+             * @example 5000.00
+             */
+            balanceCny: string;
+            /** @example wx_traveler_01 */
+            wechatId: string;
+        };
         WebhookDeliveryPage: {
             data: components["schemas"]["WebhookDeliveryView"][];
             /** @description the cursor of the next page; null on the last one */
@@ -2570,10 +2675,13 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             deliveredAt: string | null;
+            /** Format: uuid */
             endpointId: string;
+            /** Format: uuid */
             eventId: string;
             /** @enum {string} */
             eventType: "trade.created" | "trade.funded" | "trade.payout_sent" | "trade.releasing" | "trade.refunding" | "trade.splitting" | "trade.completed" | "trade.refunded" | "trade.settled_split" | "trade.expired" | "trade.cancelled" | "trade.disputed" | "trade.deadline_extended" | "trade.settlement_failing" | "trade.message" | "dispute.opened" | "dispute.statement_added" | "dispute.resolved" | "ping";
+            /** Format: uuid */
             id: string;
             lastError: string | null;
             lastStatusCode: number | null;
@@ -2594,8 +2702,14 @@ export interface components {
             enabled: boolean;
             /** @description null: every type, those added later too */
             events: ("trade.created" | "trade.funded" | "trade.payout_sent" | "trade.releasing" | "trade.refunding" | "trade.splitting" | "trade.completed" | "trade.refunded" | "trade.settled_split" | "trade.expired" | "trade.cancelled" | "trade.disputed" | "trade.deadline_extended" | "trade.settlement_failing" | "trade.message" | "dispute.opened" | "dispute.statement_added" | "dispute.resolved" | "ping")[] | null;
+            /** Format: uuid */
             id: string;
             url: string;
+        };
+        WebhookReceiptView: {
+            duplicate: boolean;
+            /** @enum {boolean} */
+            received: true;
         };
         WechatWalletDto: {
             /**
@@ -2722,7 +2836,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["LivenessView"];
+                };
             };
         };
     };
@@ -2889,12 +3005,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {account, closed} */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["BankAccountView"];
+                };
             };
         };
     };
@@ -2911,12 +3028,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {transferId, status: "pending"} */
+            /** @description settles after the configured delay */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["IncomingTransferView"];
+                };
             };
         };
     };
@@ -2937,7 +3056,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -2955,7 +3076,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -2975,7 +3098,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3007,7 +3132,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                provider: string;
+                provider: "paypal" | "bank" | "wechat" | "rates";
             };
             cookie?: never;
         };
@@ -3038,7 +3163,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/html": string;
+                };
             };
         };
     };
@@ -3093,7 +3220,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3112,7 +3241,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3129,7 +3260,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3146,7 +3279,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3163,7 +3298,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3182,7 +3319,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3201,7 +3340,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3218,7 +3359,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3235,7 +3378,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3254,7 +3399,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3273,7 +3420,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3292,7 +3441,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3311,7 +3462,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3330,7 +3483,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3349,7 +3504,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3368,7 +3525,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3387,7 +3546,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3400,12 +3561,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { rate, asOf } */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["FeedRateView"];
+                };
             };
         };
     };
@@ -3422,15 +3584,12 @@ export interface operations {
             };
         };
         responses: {
-            /** @description the transfer id the counterparty reports as `wechatTransferId` */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        transferId: string;
-                    };
+                    "application/json": components["schemas"]["WalletTransferView"];
                 };
             };
         };
@@ -3448,7 +3607,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3465,7 +3626,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3484,7 +3647,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProviderObject"];
+                };
             };
         };
     };
@@ -3501,12 +3666,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {wechatId, balanceCny} */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WalletView"];
+                };
             };
         };
     };
@@ -3521,12 +3687,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {wechatId, balanceCny} */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WalletView"];
+                };
             };
         };
     };
@@ -3673,21 +3840,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description ok when every ledger invariant holds; otherwise one violation per broken invariant */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        ok: boolean;
-                        violations: {
-                            detail: string;
-                            invariant: string;
-                            /** Format: uuid */
-                            tradeId?: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["LedgerCheckView"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
@@ -3704,12 +3862,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {ranAt, checkedTrades, mismatches: [{tradeId?, kind, ledger, provider, detail, openedAt, lastSeenAt}], ok, runId, totals, openMismatches}: the last run and every mismatch still open */
+            /** @description the last run and every mismatch still open */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ReconciliationView"];
+                };
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
@@ -3728,12 +3888,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {queued: true, jobId}: a run is queued now (audited); GET shows it once it has finished */
+            /** @description a run is queued now (audited); GET shows it once it has finished */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ReconciliationQueuedView"];
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
@@ -4039,6 +4201,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -4583,12 +4746,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { received: true, duplicate } */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WebhookReceiptView"];
+                };
             };
             401: components["responses"]["Unauthenticated"];
             429: components["responses"]["RateLimited"];
@@ -4603,12 +4767,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { received: true, duplicate } */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WebhookReceiptView"];
+                };
             };
             401: components["responses"]["Unauthenticated"];
             429: components["responses"]["RateLimited"];
@@ -4623,12 +4788,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description { received: true, duplicate } */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WebhookReceiptView"];
+                };
             };
             401: components["responses"]["Unauthenticated"];
             429: components["responses"]["RateLimited"];
@@ -5054,7 +5220,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaypalFundingView"] | components["schemas"]["BankFundingView"];
+                    "application/json": components["schemas"]["FundingView"];
                 };
             };
             /** @description the payment started */
@@ -5063,7 +5229,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaypalFundingView"] | components["schemas"]["BankFundingView"];
+                    "application/json": components["schemas"]["FundingView"];
                 };
             };
             400: components["responses"]["BadRequest"];

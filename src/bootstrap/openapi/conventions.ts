@@ -13,8 +13,15 @@ interface Operation extends Json {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-/** Operations that read the reference rate: refused with 503 while it is stale. */
-const NEEDS_REFERENCE_RATE = new Set(['createRequest', 'createOffer', 'acceptRequest', 'takeOffer', 'getReferenceRate']);
+/** Answers the conventions cannot see: 503 while the reference rate is stale; console sessions only for operators. */
+const EXTRA_STATUSES: Record<string, number[]> = {
+  createRequest: [503],
+  createOffer: [503],
+  acceptRequest: [503],
+  takeOffer: [503],
+  getReferenceRate: [503],
+  createSession: [403],
+};
 /** Public operations that still check who calls: a password, or a provider's signature. */
 const CHECKS_CALLER = new Set(['login', 'createSession', 'receivePaypalWebhook', 'receiveBankWebhook', 'receiveWechatWebhook']);
 
@@ -50,7 +57,7 @@ function problemStatuses(path: string, method: string, operation: Operation, fac
   if (method !== 'get' && (authenticated || operation.operationId === 'register')) statuses.add(409);
   if (operation.requestBody) [413, 415].forEach((status) => statuses.add(status));
   if (authenticated && method === 'post') statuses.add(422);
-  if (NEEDS_REFERENCE_RATE.has(operation.operationId)) statuses.add(503);
+  for (const status of EXTRA_STATUSES[operation.operationId] ?? []) statuses.add(status);
   return [...statuses].sort((a, b) => a - b);
 }
 
@@ -63,7 +70,11 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
   const paths = document.paths as Record<string, Record<string, Operation>>;
   const components = (document.components ?? {}) as Record<string, Json>;
   const problems = problemComponents();
-  components.schemas = { ...(components.schemas ?? {}), ...problems.schemas };
+  components.schemas = {
+    ...(components.schemas ?? {}),
+    ...problems.schemas,
+    ProviderObject: { type: 'object', additionalProperties: true, description: 'in the provider’s own format (PROVIDERS.md)' },
+  };
   components.responses = { ...(components.responses ?? {}), ...problems.responses };
   components.parameters = { ...(components.parameters ?? {}), IdempotencyKey: IDEMPOTENCY_PARAMETER };
   document.components = components;
@@ -81,6 +92,7 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
       taken.add(id);
       operation.operationId = id;
       operation.summary ??= summary;
+      if (path.startsWith('/sandbox/')) describeProviderAnswers(path, operation);
       if (!path.startsWith('/v1/')) continue;
 
       const isPublic = routeFacts?.public ?? false;
@@ -102,6 +114,19 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
   markTimes(components.schemas as Record<string, Json>);
   document.openapi = '3.1.0';
   return toOpenApi31(document) as Json;
+}
+
+/**
+ * The mocks' imitations of PayPal's, WeChat Pay's and the bank's APIs answer in their provider's format (PROVIDERS.md),
+ * which the service does not model: a JSON object, or the HTML page a PayPal approval link opens.
+ */
+function describeProviderAnswers(path: string, operation: Operation): void {
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (Number(status) >= 300 || response.content) continue;
+    response.content = path.endsWith('/checkoutnow')
+      ? { 'text/html': { schema: { type: 'string' } } }
+      : { 'application/json': { schema: { $ref: '#/components/schemas/ProviderObject' } } };
+  }
 }
 
 /** API.md: times are ISO-8601 UTC strings; every such field is named `…At` (createdAt, expiresAt, ranAt). */

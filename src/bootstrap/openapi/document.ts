@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { oneOfVariantModels } from '../../common/http/api-schema';
+import { documentedVariants } from '../../common/http/api-schema';
 import { applyConventions } from './conventions';
 import { routeFacts } from './route-facts';
 
@@ -16,8 +16,8 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   // Provisional ids name the controller method, so the conventions can find each route's metadata.
   const document = SwaggerModule.createDocument(app, config, {
-    extraModels: oneOfVariantModels(),
     operationIdFactory: (controllerKey, methodKey) => `${controllerKey}.${methodKey}`,
+    extraModels: documentedVariants(),
   });
   return applyConventions(document as unknown as Record<string, unknown>, routeFacts(app)) as unknown as OpenAPIObject;
 }

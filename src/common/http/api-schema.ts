@@ -1,5 +1,5 @@
 import { applyDecorators, Type } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 
 /**
  * What the OpenAPI document says about amounts and rates: decimal strings, never JSON numbers (API.md). On input the
@@ -80,8 +80,8 @@ export function ApiPageResponse(item: Type<unknown>, description?: string, extra
 
 const variantModels = new Set<Type<unknown>>();
 
-/** The variant schemas of every `ApiOneOf` field: a property decorator cannot add models, the document does. */
-export function oneOfVariantModels(): Type<unknown>[] {
+/** The variant schemas ApiOneOf names: the document builder registers them (a property decorator cannot). */
+export function documentedVariants(): Type<unknown>[] {
   return [...variantModels];
 }
 
@@ -91,13 +91,11 @@ export function ApiOneOf(
   property: string,
   options: { description?: string; required?: boolean; example?: unknown } = {},
 ) {
+  Object.values(variants).forEach((variant) => variantModels.add(variant));
   const refs = Object.values(variants).map((variant) => ({ $ref: getSchemaPath(variant) }));
   const mapping = Object.fromEntries(Object.entries(variants).map(([value, variant]) => [value, getSchemaPath(variant)]));
-  for (const variant of Object.values(variants)) variantModels.add(variant);
   return applyDecorators(
-    // An explicit type keeps the field's class (which validates) out of the schema, beside the variants.
     ApiProperty({
-      type: Object,
       oneOf: refs,
       discriminator: { propertyName: property, mapping },
       required: options.required ?? true,
@@ -105,4 +103,12 @@ export function ApiOneOf(
       ...(options.example !== undefined ? { example: options.example } : {}),
     }),
   );
+}
+
+/**
+ * A JSON body whose fields exclude one another (a release has no amounts; an expiry is a date or a number of days):
+ * named examples a documentation viewer offers instead of one it would build with every field.
+ */
+export function ApiBodyExamples(type: Type<unknown>, examples: Record<string, { summary: string; value: object }>): MethodDecorator {
+  return applyDecorators(ApiExtraModels(type), ApiBody({ schema: { $ref: getSchemaPath(type) }, required: true, examples }));
 }

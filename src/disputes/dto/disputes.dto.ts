@@ -18,6 +18,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/http/pagination';
+import { PAYMENT_METHODS } from '../../market/market.types';
+import { TRADE_STATES } from '../../trades/trade.state-machine';
 import { OptionalAsSent, OptionalOneOf } from '../../common/http/optional-fields';
 import { DISPUTE_REASONS, DISPUTE_STATUSES, PARTY_REASONS, STATEMENT_LIMITS } from '../dispute.types';
 import type { DisputeOutcome, DisputeReason, DisputeStatus } from '../dispute.types';
@@ -153,10 +155,10 @@ export class DisputeView {
 
 export class QueueTradeView {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() state: string;
+  @ApiProperty({ enum: TRADE_STATES }) state: string;
   @ApiMoney({ example: '138.12' }) amountUsd: string;
   @ApiMoney({ example: '1000.00' }) amountCny: string;
-  @ApiProperty() paymentMethod: string;
+  @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod: string;
   @ApiProperty({ format: 'uuid' }) travelerId: string;
   @ApiProperty({ format: 'uuid' }) counterpartyId: string;
 }

@@ -1,15 +1,5 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiCreatedResponse,
-  ApiExtraModels,
-  ApiOkResponse,
-  ApiProperty,
-  ApiPropertyOptional,
-  ApiSecurity,
-  ApiTags,
-  getSchemaPath,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { IsOptional, IsUrl, MaxLength } from 'class-validator';
 import type { AuthUser } from '../../common/auth/auth-user';
@@ -32,26 +22,15 @@ export class StartFundingDto {
   cancelUrl?: string;
 }
 
-export class PaypalFundingView {
-  @ApiProperty({ enum: ['paypal'] }) provider: 'paypal';
-  @ApiProperty({ description: 'the PayPal order' }) orderId: string;
-  @ApiProperty({ description: 'where the traveler approves the payment' }) approveUrl: string;
+/** A PayPal order (`orderId`, `approveUrl`) or bank-transfer instructions (`reference`, `amountUsd`), by `provider`. */
+export class FundingView {
+  @ApiProperty({ enum: ['paypal', 'bank_transfer'] }) provider: string;
+  @ApiPropertyOptional({ description: 'PayPal: the order' }) orderId?: string;
+  @ApiPropertyOptional({ description: 'PayPal: where the traveler approves the payment' }) approveUrl?: string;
+  @ApiPropertyOptional({ description: 'bank transfers: the reference the traveler puts on the transfer', example: 'YB-7K2M9Q4XAB' })
+  reference?: string;
+  @ApiMoney({ example: '276.25', description: 'bank transfers: the USD to send', required: false }) amountUsd?: string;
 }
-
-export class BankFundingView {
-  @ApiProperty({ enum: ['bank_transfer'] }) provider: 'bank_transfer';
-  @ApiProperty({ description: 'the reference the traveler puts on the transfer', example: 'YB-7K2M9Q4XAB' }) reference: string;
-  @ApiMoney({ example: '276.25', description: 'the USD to send' }) amountUsd: string;
-}
-
-/** One of the two views, told apart by `provider`. */
-const FUNDING_VIEW = {
-  oneOf: [{ $ref: getSchemaPath(PaypalFundingView) }, { $ref: getSchemaPath(BankFundingView) }],
-  discriminator: {
-    propertyName: 'provider',
-    mapping: { paypal: getSchemaPath(PaypalFundingView), bank_transfer: getSchemaPath(BankFundingView) },
-  },
-};
 
 @ApiTags('trades')
 @ApiBearerAuth()
@@ -63,9 +42,8 @@ export class FundingController {
   /** 201 with the new order; 200 with the same one when asked again while it is live. */
   @Post(':id/funding')
   @Roles('traveler')
-  @ApiExtraModels(PaypalFundingView, BankFundingView)
-  @ApiCreatedResponse({ description: 'the payment started', schema: FUNDING_VIEW })
-  @ApiOkResponse({ description: 'the same payment, asked again while it is live', schema: FUNDING_VIEW })
+  @ApiCreatedResponse({ type: FundingView, description: 'the payment started' })
+  @ApiOkResponse({ type: FundingView, description: 'the same payment, asked again while it is live' })
   async start(
     @CurrentUser() caller: AuthUser,
     @UuidParam() id: string,

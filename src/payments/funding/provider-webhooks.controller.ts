@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
 import { FieldEncryption } from '../../common/crypto/field-encryption';
@@ -18,6 +18,12 @@ import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { Transactions } from '../../database/transactions';
 
 /** Encryption context of stored provider event bodies. */
+/** A provider's event, received: `duplicate` when it had been received before (nothing done twice). */
+export class WebhookReceiptView {
+  @ApiProperty({ enum: [true] }) received: true;
+  @ApiProperty() duplicate: boolean;
+}
+
 export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
 
 const BANK_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -61,7 +67,7 @@ export class ProviderWebhooksController {
 
   @Post('paypal')
   @HttpCode(200)
-  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  @ApiOkResponse({ type: WebhookReceiptView })
   async paypal(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
     const raw = request.rawBody ?? Buffer.alloc(0);
     const verdict = await this.verifier.verify(request.headers, raw);
@@ -98,7 +104,7 @@ export class ProviderWebhooksController {
    */
   @Post('bank')
   @HttpCode(200)
-  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  @ApiOkResponse({ type: WebhookReceiptView })
   async bank(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
     const raw = request.rawBody ?? Buffer.alloc(0);
     const header = request.headers['x-signature'];
@@ -162,7 +168,7 @@ export class ProviderWebhooksController {
    */
   @Post('wechat')
   @HttpCode(200)
-  @ApiOkResponse({ description: '{ received: true, duplicate }' })
+  @ApiOkResponse({ type: WebhookReceiptView })
   async wechat(@Req() request: FastifyRequest & { rawBody?: Buffer }): Promise<{ received: true; duplicate: boolean }> {
     const raw = (request.rawBody ?? Buffer.alloc(0)).toString('utf8');
     const notification = await this.wechatPay.openNotification(request.headers, raw);

@@ -57,6 +57,16 @@ export class BankReturnDto {
  * `/sandbox/bank/v1` is the bank's API as the platform calls it (our key as a Bearer token; returns keyed by
  * `Idempotency-Key`). Faults from `PUT /sandbox/faults` act on the API calls.
  */
+class IncomingTransferView {
+  @ApiProperty() transferId: string;
+  @ApiProperty({ enum: ['pending'] }) status: string;
+}
+
+class BankAccountView {
+  @ApiProperty() account: string;
+  @ApiProperty() closed: boolean;
+}
+
 @ApiTags('sandbox')
 @Public()
 @Controller('sandbox/bank')
@@ -69,7 +79,7 @@ export class BankMockController {
   @Post('incoming')
   @HttpCode(202)
   @ApiOperation({ summary: 'Sandbox: a bank transfer arrives; it settles after the configured delay' })
-  @ApiAcceptedResponse({ description: '{transferId, status: "pending"}' })
+  @ApiAcceptedResponse({ type: IncomingTransferView, description: 'settles after the configured delay' })
   async incoming(@Body() body: IncomingTransferDto): Promise<{ transferId: string; status: string }> {
     const input = new InputParser();
     const amountCents = input.amount(body.amountUsd, 'amountUsd', 'USD');
@@ -84,7 +94,7 @@ export class BankMockController {
 
   @Put('accounts/:account')
   @ApiOperation({ summary: 'Sandbox: close a sender account (returns to it bounce) or open it again' })
-  @ApiOkResponse({ description: '{account, closed}' })
+  @ApiOkResponse({ type: BankAccountView })
   async account(@Param('account') account: string, @Body() body: BankAccountDto): Promise<{ account: string; closed: boolean }> {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(account)) {
       throw DomainError.validation([{ field: 'account', code: 'invalid', message: 'An account has letters, digits and dashes only' }]);

@@ -93,6 +93,15 @@ class WechatError {
  * URL forms, serial in any case, five minutes), every 2xx answer signed with the `Wechatpay-*` headers, errors
  * `{code, message}`, and the platform certificates encrypted with the APIv3 key.
  */
+class WalletView {
+  @ApiProperty({ example: 'wx_traveler_01' }) wechatId: string;
+  @ApiMoney({ example: '5000.00' }) balanceCny: string;
+}
+
+class WalletTransferView {
+  @ApiProperty() transferId: string;
+}
+
 @ApiTags('sandbox')
 @Public()
 @Controller('sandbox/wechat')
@@ -106,7 +115,7 @@ export class WechatMockController {
 
   @Post('wallets')
   @ApiOperation({ summary: 'Sandbox: a WeChat wallet exists with this balance' })
-  @ApiCreatedResponse({ description: '{wechatId, balanceCny}' })
+  @ApiCreatedResponse({ type: WalletView })
   async createWallet(@Body() body: WalletDto): Promise<{ wechatId: string; balanceCny: string }> {
     const input = new InputParser();
     const balance = input.amount(body.balanceCny, 'balanceCny', 'CNY', { zero: true });
@@ -116,17 +125,14 @@ export class WechatMockController {
 
   @Get('wallets/:wechatId')
   @ApiOperation({ summary: 'Sandbox: a wallet and its balance' })
-  @ApiOkResponse({ description: '{wechatId, balanceCny}' })
+  @ApiOkResponse({ type: WalletView })
   wallet(@Param('wechatId') wechatId: string): Promise<{ wechatId: string; balanceCny: string }> {
     return this.wechat.wallet(wechatId);
   }
 
   @Post('transfers')
   @ApiOperation({ summary: 'Sandbox: one wallet sends CNY to another (what the counterparty does in WeChat)' })
-  @ApiCreatedResponse({
-    description: 'the transfer id the counterparty reports as `wechatTransferId`',
-    schema: { type: 'object', required: ['transferId'], properties: { transferId: { type: 'string' } } },
-  })
+  @ApiCreatedResponse({ type: WalletTransferView })
   async transfer(@Body() body: WalletTransferDto): Promise<{ transferId: string }> {
     const input = new InputParser();
     const amountFen = input.amount(body.amountCny, 'amountCny', 'CNY');

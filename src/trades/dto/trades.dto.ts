@@ -64,8 +64,8 @@ export class TradeEventView {
   @ApiProperty() at: string;
   @ApiProperty({ type: TradeEventActorView }) actor: { kind: string; id: string | null };
   @ApiProperty() type: string;
-  @ApiProperty({ nullable: true, type: String }) fromState: string | null;
-  @ApiProperty({ nullable: true, type: String }) toState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) fromState: string | null;
+  @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) toState: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true, description: "the event's own facts (reason, action, deadline…)" })
   detail: Record<string, unknown>;
 }

@@ -16,7 +16,7 @@ export class RegisterDto {
   @IsEmail()
   email: string;
 
-  @ApiProperty({ minLength: 10, maxLength: 128 })
+  @ApiProperty({ minLength: 10, maxLength: 128, example: 'a long password' })
   @IsDefined()
   @IsString()
   @MinLength(10)
@@ -44,7 +44,7 @@ export class LoginDto {
   @MaxLength(254)
   email: string;
 
-  @ApiProperty()
+  @ApiProperty({ example: 'a long password' })
   @IsDefined()
   @IsString()
   @MaxLength(128)

@@ -41,7 +41,7 @@ export class CreateWebhookEndpointDto {
 }
 
 export class WebhookEndpointView {
-  @ApiProperty() id: string;
+  @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() url: string;
   @ApiProperty({ enum: EVENT_TYPES, isArray: true, nullable: true, description: 'null: every type, those added later too' })
   events: string[] | null;
@@ -55,9 +55,9 @@ export class CreatedWebhookEndpointView extends WebhookEndpointView {
 }
 
 export class WebhookDeliveryView {
-  @ApiProperty() id: string;
-  @ApiProperty() endpointId: string;
-  @ApiProperty() eventId: string;
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) endpointId: string;
+  @ApiProperty({ format: 'uuid' }) eventId: string;
   @ApiProperty({ enum: EVENT_TYPES }) eventType: string;
   @ApiProperty({ enum: DELIVERY_STATUSES }) status: (typeof DELIVERY_STATUSES)[number];
   @ApiProperty() attempts: number;
@@ -69,7 +69,7 @@ export class WebhookDeliveryView {
 }
 
 export class WebhookDeliveriesQuery extends PageQuery {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
   @IsUUID()
   endpointId?: string;
