@@ -131,8 +131,8 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set (faults) */
-        put: operations["sandboxFaultsSet"];
+        /** Sandbox: set a provider mock’s faults (`{provider}` alone clears them) */
+        put: operations["sandboxSetFaults"];
         post?: never;
         delete?: never;
         options?: never;
@@ -147,8 +147,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get (faults) */
-        get: operations["sandboxFaultsGet"];
+        /** Sandbox: a provider mock’s faults */
+        get: operations["sandboxGetFaults"];
         put?: never;
         post?: never;
         delete?: never;
@@ -487,8 +487,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usd cny (rates) */
-        get: operations["sandboxRatesUsdCny"];
+        /** Sandbox: the mock rate feed’s USD/CNY rate */
+        get: operations["sandboxGetFeedRate"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1612,30 +1612,30 @@ export interface components {
         };
         AccountExportView: {
             account: components["schemas"]["ExportedAccountView"];
-            /** @description ApiKeyView[]: prefix only, never the key */
-            apiKeys: string[];
+            /** @description prefix only, never the key */
+            apiKeys: components["schemas"]["ApiKeyView"][];
             /** @description operators’ console sessions not yet ended: {createdAt, expiresAt} */
             consoleSessions: string[];
             /** @description USD traded per UTC day, as the daily limit counts it: {day, volumeUsd} */
             dailyVolume: string[];
-            /** @description DisputeView[] of the caller’s trades, with their statements */
-            disputes: string[];
+            /** @description of the caller’s trades, with their statements */
+            disputes: components["schemas"]["DisputeView"][];
             /** Format: date-time */
             exportedAt: string;
-            /** @description MessageView[]: the messages the caller sent, oldest first (not the other party’s) */
-            messages: string[];
-            /** @description OfferView[], any status */
-            offers: string[];
+            /** @description the messages the caller sent, oldest first (not the other party’s) */
+            messages: components["schemas"]["MessageView"][];
+            /** @description any status */
+            offers: components["schemas"]["OfferView"][];
             /** @description {given, received}: ratings the caller gave ({tradeId, score, comment, createdAt}) and received ({tradeId, score, comment, raterRole, createdAt}) */
             ratings: Record<string, never>;
-            /** @description RequestView[], any status */
-            requests: string[];
+            /** @description any status */
+            requests: components["schemas"]["RequestView"][];
             /** @description the caller’s own payment handle changes, oldest first: {kind: handle_changed, field, targetType: null, targetId: null, ip, at} */
             securityEvents: string[];
-            /** @description TradeView[] as GET /v1/trades shows them, each with its whole timeline */
-            trades: string[];
-            /** @description the caller’s webhook endpoints, deleted ones too: WebhookEndpointView and deletedAt, never a secret */
-            webhookEndpoints: string[];
+            /** @description as GET /v1/trades shows them, each with its whole timeline */
+            trades: components["schemas"]["ExportedTradeView"][];
+            /** @description the caller’s webhook endpoints, deleted ones too, never a secret */
+            webhookEndpoints: components["schemas"]["ExportedWebhookEndpointView"][];
         };
         ActorView: {
             /** Format: uuid */
@@ -1941,6 +1941,70 @@ export interface components {
             tier: number;
             /** @description Whether a WeChat wallet is on file (the id itself is never shown back) */
             wechatWalletSet: boolean;
+        };
+        ExportedTradeView: {
+            /**
+             * @description decimal string, 2 decimals
+             * @example 2000.00
+             */
+            amountCny: string;
+            /**
+             * @description decimal string, 2 decimals
+             * @example 276.24
+             */
+            amountUsd: string;
+            /** Format: uuid */
+            counterpartyId: string;
+            /** Format: date-time */
+            createdAt: string;
+            deadlines: components["schemas"]["DeadlinesView"];
+            /** Format: uuid */
+            disputeId: string | null;
+            /**
+             * @description decimal string, 2 decimals
+             * @example 2.76
+             */
+            feeUsd: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            offerId: string | null;
+            /** @enum {string} */
+            paymentMethod: "paypal" | "bank_transfer";
+            /**
+             * @description CNY per 1 USD, decimal string, 4 decimals
+             * @example 7.2400
+             */
+            rate: string;
+            /** Format: uuid */
+            requestId: string | null;
+            settlementFailing: boolean;
+            /** @enum {string} */
+            state: "awaiting_funding" | "funded" | "payout_sent" | "releasing" | "refunding" | "disputed" | "splitting" | "completed" | "refunded" | "settled_split" | "cancelled" | "expired";
+            /** @description the whole timeline, oldest first */
+            timeline: components["schemas"]["TradeEventView"][];
+            /** Format: uuid */
+            travelerId: string;
+            /** @description Only for the trade's counterparty, while it is funded or payout_sent */
+            travelerWechatId?: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        ExportedWebhookEndpointView: {
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description when it was deleted
+             */
+            deletedAt: string | null;
+            /** @description false once disabled after WEBHOOK_DISABLE_AFTER_FAILURES failed events in a row, or deleted */
+            enabled: boolean;
+            /** @description null: every type, those added later too */
+            events: ("trade.created" | "trade.funded" | "trade.payout_sent" | "trade.releasing" | "trade.refunding" | "trade.splitting" | "trade.completed" | "trade.refunded" | "trade.settled_split" | "trade.expired" | "trade.cancelled" | "trade.disputed" | "trade.deadline_extended" | "trade.settlement_failing" | "trade.message" | "dispute.opened" | "dispute.statement_added" | "dispute.resolved" | "ping")[] | null;
+            /** Format: uuid */
+            id: string;
+            url: string;
         };
         FaultSettingsDto: {
             /** @description every call fails with 503 */
@@ -3104,7 +3168,7 @@ export interface operations {
             };
         };
     };
-    sandboxFaultsSet: {
+    sandboxSetFaults: {
         parameters: {
             query?: never;
             header?: never;
@@ -3127,7 +3191,7 @@ export interface operations {
             };
         };
     };
-    sandboxFaultsGet: {
+    sandboxGetFaults: {
         parameters: {
             query?: never;
             header?: never;
@@ -3552,7 +3616,7 @@ export interface operations {
             };
         };
     };
-    sandboxRatesUsdCny: {
+    sandboxGetFeedRate: {
         parameters: {
             query?: never;
             header?: never;
@@ -3776,6 +3840,8 @@ export interface operations {
             /** @description the dispute, assigned to the caller */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3814,6 +3880,8 @@ export interface operations {
             /** @description the dispute, resolved; the trade moves to releasing, refunding or splitting */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3891,6 +3959,8 @@ export interface operations {
             /** @description a run is queued now (audited); GET shows it once it has finished */
             202: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3951,6 +4021,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4044,6 +4116,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4108,6 +4182,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4272,6 +4348,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4385,6 +4463,8 @@ export interface operations {
             /** @description the key is shown only here (not in an idempotent replay) */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4564,6 +4644,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4622,6 +4704,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4653,6 +4737,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4684,6 +4770,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4719,6 +4807,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4875,6 +4965,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4937,6 +5029,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4971,6 +5065,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5082,6 +5178,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5113,6 +5211,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5149,6 +5249,8 @@ export interface operations {
             /** @description the dispute, with its first statement */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5217,6 +5319,8 @@ export interface operations {
             /** @description the same payment, asked again while it is live */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5226,6 +5330,8 @@ export interface operations {
             /** @description the payment started */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5293,6 +5399,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5330,6 +5438,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5368,6 +5478,8 @@ export interface operations {
             /** @description the rating of the other party; 409 already_rated the second time */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5545,6 +5657,8 @@ export interface operations {
             /** @description the secret is shown only here (not in an idempotent replay) */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5606,6 +5720,8 @@ export interface operations {
             /** @description enabled again, its run of failed events forgotten */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5638,6 +5754,8 @@ export interface operations {
             /** @description a ping event, accepted for delivery to this endpoint */
             202: {
                 headers: {
+                    /** @description `true` when this is the stored first response to a request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {

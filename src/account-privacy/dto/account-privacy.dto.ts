@@ -1,6 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsDefined, IsString, MaxLength, MinLength } from 'class-validator';
-import { UserView } from '../../users/dto/users.dto';
+import { MessageView } from '../../chat/dto/chat.dto';
+import { DisputeView } from '../../disputes/dto/disputes.dto';
+import { OfferView, RequestView } from '../../market/dto/market.dto';
+import { WebhookEndpointView } from '../../notifications/webhooks/dto/webhooks.dto';
+import { TradeEventView, TradeView } from '../../trades/dto/trades.dto';
+import { ApiKeyView, UserView } from '../../users/dto/users.dto';
 
 export class DeleteAccountDto {
   @ApiProperty({ description: 'the account’s password, asked again' })
@@ -35,11 +40,19 @@ export class ExportedAccountView extends UserView {
   reputationCounters: ReputationCountersView;
 }
 
+export class ExportedTradeView extends TradeView {
+  @ApiProperty({ type: [TradeEventView], description: 'the whole timeline, oldest first' }) timeline: TradeEventView[];
+}
+
+export class ExportedWebhookEndpointView extends WebhookEndpointView {
+  @ApiProperty({ type: String, nullable: true, description: 'when it was deleted' }) deletedAt: string | null;
+}
+
 /** Everything the service keeps about the caller. Other users appear by id (and display name) only. */
 export class AccountExportView {
   @ApiProperty() exportedAt: string;
   @ApiProperty({ type: ExportedAccountView }) account: ExportedAccountView;
-  @ApiProperty({ description: 'ApiKeyView[]: prefix only, never the key' }) apiKeys: unknown[];
+  @ApiProperty({ type: [ApiKeyView], description: 'prefix only, never the key' }) apiKeys: ApiKeyView[];
   @ApiProperty({ description: 'operators’ console sessions not yet ended: {createdAt, expiresAt}' }) consoleSessions: {
     createdAt: string;
     expiresAt: string;
@@ -60,14 +73,15 @@ export class AccountExportView {
     ip: string | null;
     at: string;
   }[];
-  @ApiProperty({ description: 'the caller’s webhook endpoints, deleted ones too: WebhookEndpointView and deletedAt, never a secret' })
-  webhookEndpoints: unknown[];
-  @ApiProperty({ description: 'RequestView[], any status' }) requests: unknown[];
-  @ApiProperty({ description: 'OfferView[], any status' }) offers: unknown[];
-  @ApiProperty({ description: 'TradeView[] as GET /v1/trades shows them, each with its whole timeline' }) trades: unknown[];
-  @ApiProperty({ description: 'DisputeView[] of the caller’s trades, with their statements' }) disputes: unknown[];
-  @ApiProperty({ description: 'MessageView[]: the messages the caller sent, oldest first (not the other party’s)' })
-  messages: unknown[];
+  @ApiProperty({ type: [ExportedWebhookEndpointView], description: 'the caller’s webhook endpoints, deleted ones too, never a secret' })
+  webhookEndpoints: ExportedWebhookEndpointView[];
+  @ApiProperty({ type: [RequestView], description: 'any status' }) requests: RequestView[];
+  @ApiProperty({ type: [OfferView], description: 'any status' }) offers: OfferView[];
+  @ApiProperty({ type: [ExportedTradeView], description: 'as GET /v1/trades shows them, each with its whole timeline' })
+  trades: ExportedTradeView[];
+  @ApiProperty({ type: [DisputeView], description: 'of the caller’s trades, with their statements' }) disputes: DisputeView[];
+  @ApiProperty({ type: [MessageView], description: 'the messages the caller sent, oldest first (not the other party’s)' })
+  messages: MessageView[];
   @ApiProperty({
     description:
       '{given, received}: ratings the caller gave ({tradeId, score, comment, createdAt}) and received ({tradeId, score, comment, raterRole, createdAt})',

@@ -99,6 +99,18 @@ describe('compareDocuments', () => {
     ]);
     expect(breaking((doc) => (doc.components.schemas.Body.properties.memo.type = ['string', 'null']))).toEqual([]);
   });
+
+  it('reports a renamed operation as breaking: generated clients name their methods after it', () => {
+    const named = (id: string) => document((doc) => (doc.paths['/v1/other'].get.operationId = id));
+    expect(compareDocuments(named('listOther'), named('listOthers'))).toEqual([
+      { breaking: true, where: 'GET /v1/other', what: 'operationId changed from listOther to listOthers' },
+    ]);
+  });
+
+  it('compares nothing through a reference that names nothing', () => {
+    const dangling = document((doc) => delete doc.components.schemas.Body);
+    expect(compareDocuments(dangling, document()).filter((change) => change.breaking)).toEqual([]);
+  });
 });
 
 describe('jsonDifferences', () => {

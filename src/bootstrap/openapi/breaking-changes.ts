@@ -1,7 +1,8 @@
 /**
  * What changed between two OpenAPI documents, for a client written against the old one: removed paths, methods,
  * parameters and fields, removed enum values, changed types and newly required request fields are breaking;
- * additions are additive. Pure, so the drift test, the CLI and the unit test share it.
+ * so is a renamed operationId (generated clients call it); additions are additive. Pure, so the drift test, the
+ * CLI and the unit test share it.
  */
 type Json = Record<string, unknown>;
 
@@ -15,7 +16,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
 
-function resolve(document: Json, schema: unknown): Json {
+/** What a reference names (the value itself when it is none); undefined when it names nothing. */
+function lookUp(document: Json, schema: unknown): Json | undefined {
   let current = schema;
   for (let hops = 0; isObject(current) && typeof current.$ref === 'string' && hops < 20; hops += 1) {
     const pointer = current.$ref.replace(/^#\//, '').split('/');
@@ -24,8 +26,10 @@ function resolve(document: Json, schema: unknown): Json {
       document,
     );
   }
-  return isObject(current) ? current : {};
+  return isObject(current) ? current : undefined;
 }
+
+const resolve = (document: Json, schema: unknown): Json => lookUp(document, schema) ?? {};
 
 function typesOf(schema: Json): string[] {
   const types = Array.isArray(schema.type) ? (schema.type as string[]) : typeof schema.type === 'string' ? [schema.type] : [];
@@ -56,8 +60,10 @@ class Comparison {
       if (this.seen.has(pair)) return;
       this.seen.add(pair);
     }
-    const before = resolve(this.before, oldRaw);
-    const after = resolve(this.after, newRaw);
+    const before = lookUp(this.before, oldRaw);
+    const after = lookUp(this.after, newRaw);
+    // A reference that names nothing (a broken document) says nothing to compare.
+    if (!before || !after) return;
 
     const oldTypes = typesOf(before);
     const newTypes = typesOf(after);
@@ -118,6 +124,10 @@ class Comparison {
   }
 
   operation(oldOp: Json, newOp: Json, where: string): void {
+    // Generated clients name their methods after it (client.listOffers).
+    if (oldOp.operationId !== undefined && oldOp.operationId !== newOp.operationId) {
+      this.add(true, where, `operationId changed from ${String(oldOp.operationId)} to ${String(newOp.operationId)}`);
+    }
     const key = (parameter: Json) => `${String(parameter.in)}:${String(parameter.name).toLowerCase()}`;
     const oldParameters = new Map(((oldOp.parameters ?? []) as Json[]).map((p) => resolve(this.before, p)).map((p) => [key(p), p]));
     const newParameters = new Map(((newOp.parameters ?? []) as Json[]).map((p) => resolve(this.after, p)).map((p) => [key(p), p]));

@@ -35,6 +35,11 @@ const IDEMPOTENCY_PARAMETER = {
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', example: 'a5f2c0e4-retry-1' },
 };
 
+const REPLAYED_HEADER = {
+  description: '`true` when this is the stored first response to a request with the same Idempotency-Key',
+  schema: { type: 'string', enum: ['true'] },
+};
+
 const words = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
 
 function derivedName(provisional: string): [string, string] {
@@ -104,6 +109,9 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
       }
       if (!isPublic && method === 'post' && !routeFacts?.neverReplayed) {
         operation.parameters = [...(operation.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (Number(status) < 300) response.headers = { ...((response.headers as Json) ?? {}), 'Idempotent-Replayed': REPLAYED_HEADER };
+        }
       }
       for (const status of Object.keys(operation.responses)) if (Number(status) >= 400) delete operation.responses[status];
       for (const status of problemStatuses(path, method, operation, routeFacts)) {

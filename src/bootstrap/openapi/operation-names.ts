@@ -71,6 +71,9 @@ export const OPERATION_NAMES: Record<string, [operationId: string, summary: stri
   'ReconciliationController.run': ['runReconciliation', 'Queue a reconciliation run now'],
   'HealthController.live': ['getLiveness', 'Liveness: the process answers'],
   'HealthController.ready': ['getReadiness', 'Readiness: the database and Redis answer'],
+  'FaultsController.set': ['sandboxSetFaults', 'Sandbox: set a provider mock’s faults (`{provider}` alone clears them)'],
+  'FaultsController.get': ['sandboxGetFaults', 'Sandbox: a provider mock’s faults'],
+  'SandboxRatesController.usdCny': ['sandboxGetFeedRate', 'Sandbox: the mock rate feed’s USD/CNY rate'],
   'PaypalMockReportsController.refund': ['sandboxPaypalGetRefund', 'A refund (PayPal mock)'],
   'PaypalMockReportsController.transactions': ['sandboxPaypalSearchTransactions', 'Search transactions (PayPal mock)'],
 };
