@@ -8,21 +8,24 @@
  *
  * Every call goes through the typed client (clients/typescript), so the whole trade type-checks against openapi.json.
  *
- * Usage: npm run demo                        (builds, starts its own service with short timers on a fresh database)
+ * Usage: npm run demo                        (builds if needed, starts its own service with short timers on a fresh
+ *                                             database, on PORT or a free loopback port)
  *        npm run demo -- --url http://localhost:3000   (a running service: the expiry and the refund need short
  *                                                       windows, so they are left out)
  */
-const { execFileSync } = require('node:child_process');
+const { execFile, execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
+const { createServer } = require('node:net');
+const { promisify } = require('node:util');
 const { createYuanbridgeClient, ok } = require('../clients/typescript');
 const { dropDatabase, freshDatabaseUrl, startService, stopService } = require('../bench/harness');
 
 const urlAt = process.argv.indexOf('--url');
 const externalUrl = urlAt === -1 ? undefined : process.argv[urlAt + 1];
-const port = 3950;
-const baseUrl = externalUrl ?? `http://127.0.0.1:${port}`;
+// Set in main when the demo starts its own service.
+let baseUrl = externalUrl ?? '';
 /** Calls made by no one in particular: signing up and in, and the sandbox's stand-ins for the payers and WeChat. */
-const api = createYuanbridgeClient({ baseUrl });
+let api = createYuanbridgeClient({ baseUrl });
 /** @param {string} token */
 const as = (token) => createYuanbridgeClient({ baseUrl, token });
 /** @typedef {{ name: string, client: import('../clients/typescript').YuanbridgeClient, id: string, wechatId: string }} Person */
@@ -149,13 +152,28 @@ async function payRmb(counterparty, traveler, trade, amountCny = trade.amountCny
   if (report) await ok(counterparty.client.POST('/v1/trades/{id}/payout', { params: { path: { id: trade.id } }, body: { wechatTransferId: transferId } }));
 }
 
+/** PORT when set, else a loopback port nothing listens on. */
+async function demoPort() {
+  if (process.env.PORT) return Number(process.env.PORT);
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function main() {
   let child;
   let databaseUrl;
+  let operatorMade;
   const opsEmail = `ops-${tag()}@demo.example`;
   if (!externalUrl) {
-    say('Building and starting the service on its own database, with short timers for the demo…');
-    execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+    say(`${clock()}  building the service (skipped when nothing changed)…`);
+    execFileSync(process.execPath, ['scripts/build-if-changed.js'], { stdio: 'inherit' });
+    const port = await demoPort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    api = createYuanbridgeClient({ baseUrl });
+    say(`${clock()}  starting it at ${baseUrl} on a fresh database, with short timers for the demo…`);
     databaseUrl = freshDatabaseUrl('yb_demo');
     const env = {
       ...process.env,
@@ -165,6 +183,9 @@ async function main() {
       QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_ENABLED: 'false',
+      // Cheap password hashes: the demo signs up seven people.
+      ARGON2_MEMORY_KIB: '4096',
+      ARGON2_TIME_COST: '1',
       FUNDING_WINDOW_BANK_MS: '8000',
       PAYOUT_WINDOW_MS: '10000',
       PROVIDER_POLL_EVERY_MS: '500',
@@ -172,14 +193,15 @@ async function main() {
       BANK_MOCK_SETTLEMENT_DELAY_MS: '500',
       OUTBOX_POLL_INTERVAL_MS: '100',
     };
+    // The CLI makes the operator while the service starts: both migrate the new database, one after the other.
+    operatorMade = promisify(execFile)(process.execPath, ['dist/src/cli.js', 'create-operator', opsEmail, 'operator password 1'], { env });
     ({ child } = await startService(env, baseUrl));
-    execFileSync(process.execPath, ['dist/src/cli.js', 'create-operator', opsEmail, 'operator password 1'], { env, stdio: 'ignore' });
+    say(`${clock()}  the service is ready`);
   } else {
     // Operators are made by the CLI, against the database the running service uses (DATABASE_URL).
     execFileSync('npm', ['run', 'cli', '--silent', '--', 'create-operator', opsEmail, 'operator password 1'], { stdio: 'ignore' });
   }
   try {
-    operator = { client: as((await ok(api.POST('/v1/auth/login', { body: { email: opsEmail, password: 'operator password 1' } }))).accessToken) };
     say(`${clock()}  the reference rate: ${(await ok(api.GET('/v1/rates/usd-cny'))).rate} CNY per USD`);
 
     const [tom, tina, tara] = await Promise.all([person('traveler', 'Tom', '0.00'), person('traveler', 'Tina', '0.00'), person('traveler', 'Tara', '0.00')]);
@@ -188,7 +210,10 @@ async function main() {
       person('counterparty', 'Carl', '50000.00'),
       person('counterparty', 'Cleo', '50000.00'),
     ]);
+    await operatorMade;
+    operator = { client: as((await ok(api.POST('/v1/auth/login', { body: { email: opsEmail, password: 'operator password 1' } }))).accessToken) };
     say(`${clock()}  three travelers and three counterparties, each with a WeChat wallet; one operator`);
+    say(`${clock()}  twelve trades are opened and funded (PayPal approvals and bank transfers at the mocks)…`);
 
     // The timer-dependent ones first, so their windows run out while the rest go on (only with our own short timers).
     if (!externalUrl) {

@@ -4,7 +4,6 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
-import pino from 'pino';
 import { AdminModule } from './admin/admin.module';
 import { queueDashboardModules } from './admin/queue-dashboard';
 import { AuditModule } from './audit/audit.module';
@@ -18,7 +17,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HousekeepingModule } from './housekeeping/housekeeping.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
-import { loggerOptions } from './logging';
+import { logDestination, loggerOptions } from './logging';
 import { MarketModule } from './market/market.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { WebhooksModule } from './notifications/webhooks/webhooks.module';
@@ -74,13 +73,14 @@ export class AppModule {
         RuntimeModule.register(options.workers),
         LoggerModule.forRootAsync({
           inject: [appConfig.KEY],
-          useFactory: (config: ConfigType<typeof appConfig>) => ({
-            // The default route pattern never matches on Fastify with Nest 12; this one does.
-            forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
-            pinoHttp: config.logFile
-              ? [loggerOptions(config), pino.destination({ dest: config.logFile, sync: true })]
-              : loggerOptions(config),
-          }),
+          useFactory: (config: ConfigType<typeof appConfig>) => {
+            const destination = logDestination(config);
+            return {
+              // The default route pattern never matches on Fastify with Nest 12; this one does.
+              forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+              pinoHttp: destination ? [loggerOptions(config), destination] : loggerOptions(config),
+            };
+          },
         }),
         ThrottlerModule.forRootAsync({
           inject: [httpConfig.KEY, THROTTLER_REDIS],

@@ -17,6 +17,7 @@ import { protectOperationsEndpoints } from './operations-endpoints';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
+import { QuietFrameworkLogger } from '../logging';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -56,7 +57,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     rawBody: true,
   });
   built.app = app;
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietFrameworkLogger(app.get(Logger)));
   app.enableShutdownHooks();
 
   const fastify = app.getHttpAdapter().getInstance();

@@ -15,6 +15,8 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** When set, logs go to this file instead of stdout (tests read it back). */
   logFile?: string;
+  /** Readable lines for a person at a terminal (pino-pretty, a development tool) instead of JSON. */
+  logPretty: boolean;
   shutdownTimeoutMs: number;
   /** Where the standalone worker serves /metrics; 0 turns it off. */
   workerMetricsPort: number;
@@ -36,6 +38,7 @@ export function loadAppConfig(env = process.env): AppConfig {
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 65536, { min: 1024, max: 10 * 1024 * 1024 }),
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     logFile: read.optionalString('LOG_FILE'),
+    logPretty: read.bool('LOG_PRETTY', false),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10000, { min: 0 }),
     workerMetricsPort: read.int('WORKER_METRICS_PORT', 9464, { min: 0, max: 65535 }),
   };

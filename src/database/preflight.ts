@@ -36,8 +36,8 @@ function unreachableDatabase(config: DatabaseConfig, error: unknown): PreflightE
   );
 }
 
-/** Creates the database named in DATABASE_URL when the server has no such database. */
-export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void> {
+/** Creates the database named in DATABASE_URL when the server has no such database; true when this call made it. */
+export async function ensureDatabaseExists(config: DatabaseConfig): Promise<boolean> {
   const name = databaseName(config.url);
   const maintenanceUrl = new URL(config.url);
   maintenanceUrl.pathname = '/postgres';
@@ -50,13 +50,14 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
   }
   try {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (existing.rowCount === 0) {
-      try {
-        await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-      } catch (error) {
-        // Another process created it first: "already exists", or the catalog's unique index when both raced.
-        if (!['42P04', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
-      }
+    if (existing.rowCount !== 0) return false;
+    try {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      return true;
+    } catch (error) {
+      // Another process created it first: "already exists", or the catalog's unique index when both raced.
+      if (!['42P04', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
+      return false;
     }
   } finally {
     await client.end();
@@ -134,12 +135,30 @@ export async function checkRedis(config: RedisConfig): Promise<void> {
   }
 }
 
-export async function preflight(database: DatabaseConfig, redis: RedisConfig): Promise<void> {
-  await Promise.all([
-    (async () => {
-      if (database.createIfMissing) await ensureDatabaseExists(database);
-      if (database.migrateOnStart) await runMigrations(database);
+/** What the start did to the database, for its one start-up line. */
+export interface DatabaseReport {
+  name: string;
+  created: boolean;
+  /** The migrations this start applied; undefined when MIGRATE_ON_START is off. */
+  applied?: string[];
+}
+
+export function describeDatabase(report: DatabaseReport): string {
+  const name = `Database ${report.name}`;
+  if (!report.applied) return `${name}: migrations not run at start (MIGRATE_ON_START=false)${report.created ? ', created empty' : ''}`;
+  const count = `${report.applied.length} migration${report.applied.length === 1 ? '' : 's'}`;
+  if (report.created) return `${name} created and migrated (${count})`;
+  return report.applied.length > 0 ? `${name} migrated: ${count} applied` : `${name} up to date`;
+}
+
+export async function preflight(database: DatabaseConfig, redis: RedisConfig): Promise<DatabaseReport> {
+  const [report] = await Promise.all([
+    (async (): Promise<DatabaseReport> => {
+      const created = database.createIfMissing ? await ensureDatabaseExists(database) : false;
+      const applied = database.migrateOnStart ? await runMigrations(database) : undefined;
+      return { name: databaseName(database.url), created, applied };
     })(),
     checkRedis(redis),
   ]);
+  return report;
 }

@@ -1,6 +1,6 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -13,45 +13,24 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** The provider mocks' queues: they stand for other companies' systems, whose work our Redis does not hold. */
 export const PROVIDER_QUEUES = ['sandbox-webhooks', 'sandbox-bank', 'sandbox-wechat'];
 
-/** Newest modification time under a directory, of the files `keep` accepts. */
-function newestMtime(dir: string, keep: (name: string) => boolean): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, keep));
-    else if (keep(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 /**
  * The child processes run the compiled service (`dist/src/*.js`), as production does. CI builds before the tests;
- * locally the build is redone when a source or migration is newer than it (about 35 s).
+ * locally `scripts/build-if-changed.js` rebuilds (incrementally) when a source, migration or tsconfig changed.
  */
 export function ensureBuilt(): { built: boolean; ms: number } {
   const entry = join(ROOT, 'dist', 'src', 'worker.js');
-  const sources = Math.max(
-    newestMtime(join(ROOT, 'src'), (name) => name.endsWith('.ts') && !name.endsWith('.spec.ts')),
-    newestMtime(join(ROOT, 'migrations'), (name) => name.endsWith('.ts')),
-  );
-  if (existsSync(entry) && statSync(entry).mtimeMs >= sources && existsSync(join(ROOT, 'dist', 'src', 'main.js'))) {
-    return { built: false, ms: 0 };
-  }
   const started = Date.now();
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      timeout: 180000,
-    });
-  } catch (error) {
-    // tsc emits despite type errors (a file someone is editing); only a build that produced nothing is fatal.
-    if (!existsSync(entry)) throw error;
-    process.stderr.write(
-      `crash test: the build reported errors, running what it emitted\n${String((error as { stdout?: Buffer }).stdout ?? '')}\n`,
-    );
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-if-changed.js')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 180000,
+  });
+  // tsc emits despite type errors (a file someone is editing); only a build that produced nothing is fatal.
+  if (build.status !== 0) {
+    if (!existsSync(entry)) throw new Error(`the build failed: ${build.stderr}`);
+    process.stderr.write(`crash test: the build reported errors, running what it emitted\n${build.stderr}\n`);
   }
-  return { built: true, ms: Date.now() - started };
+  return { built: build.stderr.includes('Building'), ms: Date.now() - started };
 }
 
 const alive = (child?: ChildProcess): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null;
