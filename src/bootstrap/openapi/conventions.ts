@@ -25,6 +25,9 @@ const EXTRA_STATUSES: Record<string, number[]> = {
 /** Public operations that still check who calls: a password, or a provider's signature. */
 const CHECKS_CALLER = new Set(['login', 'createSession', 'receivePaypalWebhook', 'receiveBankWebhook', 'receiveWechatWebhook']);
 
+/** The mocks' imitations of the providers' own APIs (not the sandbox's actions around them). */
+const PROVIDER_API = /^\/sandbox\/(paypal\/v\d|wechat\/v3|bank\/v1)\//;
+
 const IDEMPOTENCY_PARAMETER = {
   name: 'Idempotency-Key',
   in: 'header',
@@ -97,12 +100,13 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
       taken.add(id);
       operation.operationId = id;
       operation.summary ??= summary;
+      const isPublic = routeFacts?.public ?? false;
       if (path.startsWith('/sandbox/')) describeProviderAnswers(path, operation);
+      // No credentials, said explicitly; the mocks' provider APIs keep their providers' own schemes (PROVIDERS.md).
+      if (isPublic && !PROVIDER_API.test(path)) operation.security = [];
       if (!path.startsWith('/v1/')) continue;
 
-      const isPublic = routeFacts?.public ?? false;
-      if (isPublic) delete operation.security;
-      else operation.security = routeFacts?.passwordSignIn ? [{ bearer: [] }] : [{ bearer: [] }, { apiKey: [] }];
+      if (!isPublic) operation.security = routeFacts?.passwordSignIn ? [{ bearer: [] }] : [{ bearer: [] }, { apiKey: [] }];
 
       for (const parameter of operation.parameters ?? []) {
         if (parameter.in === 'path' && parameter.name === 'id') parameter.schema = { type: 'string', format: 'uuid' };
@@ -120,6 +124,8 @@ export function applyConventions(document: Json, facts: Map<string, RouteFacts>)
     }
   }
   markTimes(components.schemas as Record<string, Json>);
+  // Relative: the service that serves the document, wherever it runs (a client is given its base URL).
+  document.servers = [{ url: '/', description: 'the service serving this document' }];
   document.openapi = '3.1.0';
   return toOpenApi31(document) as Json;
 }
