@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * The hot endpoints under load, and how they grow with history. One service on its own database with
  * `offers` open offers; one real whole trade; then `historySmall` historical trades bulk-loaded (bench/history.js)
@@ -10,7 +11,8 @@ const { randomBytes } = require('node:crypto');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const {
-  apiClient,
+  apiClients,
+  ok,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
@@ -49,7 +51,7 @@ async function benchEndpoints({
   port = 3905,
 } = {}) {
   const baseUrl = `http://127.0.0.1:${port}`;
-  const call = apiClient(baseUrl);
+  const http = apiClients(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_endpoints');
   const env = serviceEnv(databaseUrl, port, { PAYPAL_MOCK_PAYOUT_DELAY_MS: '50' });
   const db = new Client({ connectionString: databaseUrl.toString() });
@@ -61,11 +63,11 @@ async function benchEndpoints({
     await seedOffers(env.DATABASE_URL, offers);
 
     // The traveler whose trades are listed and read.
-    const pair = await tradingPair(call, 'reader');
-    const travelerId = (await call('GET', '/v1/me', undefined, pair.traveler)).body.id;
-    const counterpartyId = (await call('GET', '/v1/me', undefined, pair.counterparty)).body.id;
+    const pair = await tradingPair(http, 'reader');
+    const travelerId = (await ok(http.as(pair.traveler).GET('/v1/me'))).id;
+    const counterpartyId = (await ok(http.as(pair.counterparty).GET('/v1/me'))).id;
     // One trade through the whole path: the template that history copies.
-    await wholeTrade(call, pair);
+    await wholeTrade(http, pair);
 
     const rounds = [];
     let loaded = 0;
@@ -111,24 +113,22 @@ async function benchEndpoints({
       // Accept under contention: every accept of the round takes 100 CNY of one request, at a fixed rate. A
       // maker and racers of their own each round: the trades an earlier round opened would otherwise count
       // against their open-trade limits, which every accept reads.
-      const maker = await registerUser(call, 'traveler', `maker${rounds.length}${warming ? 'w' : ''}`);
+      const maker = await registerUser(http, 'traveler', `maker${rounds.length}${warming ? 'w' : ''}`);
       const racers = [];
       for (let i = 0; i < 20; i += 1) {
         const label = `racer${rounds.length}${warming ? 'w' : ''}-${i}`;
-        racers.push(await registerUser(call, 'counterparty', label, `${label}-${randomBytes(3).toString('hex')}@example.com`));
+        racers.push(await registerUser(http, 'counterparty', label, `${label}-${randomBytes(3).toString('hex')}@example.com`));
       }
-      const request = await call(
-        'POST',
-        '/v1/requests',
-        {
-          amountCny: String(100 * acceptRate * (seconds + 2)),
-          minFillCny: '100',
-          price: { type: 'floating', premiumBps: 0 },
-          paymentMethod: 'bank_transfer',
-        },
-        maker,
+      const request = await ok(
+        http.as(maker).POST('/v1/requests', {
+          body: {
+            amountCny: String(100 * acceptRate * (seconds + 2)),
+            minFillCny: '100',
+            price: { type: 'floating', premiumBps: 0 },
+            paymentMethod: 'bank_transfer',
+          },
+        }),
       );
-      if (request.status !== 201) throw new Error(`request: ${request.status} ${JSON.stringify(request.body)}`);
       const accept = {
         url: baseUrl,
         overallRate: acceptRate,
@@ -137,7 +137,7 @@ async function benchEndpoints({
         requests: [
           {
             method: 'POST',
-            path: `/v1/requests/${request.body.id}/accept`,
+            path: `/v1/requests/${request.id}/accept`,
             body: JSON.stringify({ amountCny: '100.00' }),
             setupRequest: (req) => ({ ...req, headers: bearer(pick(racers)) }),
           },

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * What telling clients costs and how fast they are told, while whole trades run (as bench/trades.js drives them):
  *   - events delivered per second to a local webhook receiver (both parties of every pair with an endpoint);
@@ -17,7 +18,8 @@ const http = require('node:http');
 const os = require('node:os');
 const { Client } = require('pg');
 const {
-  apiClient,
+  apiClients,
+  ok,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
@@ -47,13 +49,14 @@ async function startReceiver() {
     });
   });
   server.keepAliveTimeout = 30000;
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
   const close = () =>
     new Promise((resolve) => {
       server.closeAllConnections();
-      server.close(() => resolve());
+      server.close(() => resolve(undefined));
     });
-  return { url: `http://127.0.0.1:${server.address().port}/hooks`, arrivals, close };
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return { url: `http://127.0.0.1:${port}/hooks`, arrivals, close };
 }
 
 /** `GET /v1/stream` held open: every `id:`/`event:`/`data:` message with the moment its last line arrived. */
@@ -109,7 +112,7 @@ function openStream(baseUrl, token, name, timeoutMs = 10000) {
  * Every client trades back to back until `stopAt`; completed trades per second over the time they took, and the
  * write transactions per trade (a transaction id is assigned only to one that writes, and to the query reading it).
  */
-async function tradeLoad(call, db, pairs, seconds) {
+async function tradeLoad(http, db, pairs, seconds) {
   const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
   const xidBefore = await xid();
   const startedAt = performance.now();
@@ -120,7 +123,7 @@ async function tradeLoad(call, db, pairs, seconds) {
   await Promise.all(
     pairs.map(async (pair) => {
       while (Date.now() < stopAt) {
-        tradeIds.push(await wholeTrade(call, pair));
+        tradeIds.push(await wholeTrade(http, pair));
         completed += 1;
       }
     }),
@@ -169,7 +172,7 @@ function latencies(arrivals, changedAt) {
 async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
   const loadBefore = os.loadavg().map((n) => Number(n.toFixed(2)));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const call = apiClient(baseUrl);
+  const http = apiClients(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_events');
   const env = serviceEnv(databaseUrl, port, {
     PROVIDER_POLL_EVERY_MS: '1000',
@@ -187,30 +190,29 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
     await db.connect();
     receiver = await startReceiver();
     const pairs = [];
-    for (let i = 0; i < clients; i += 1) pairs.push(await tradingPair(call, String(i)));
+    for (let i = 0; i < clients; i += 1) pairs.push(await tradingPair(http, String(i)));
     // Unmeasured trades first, as bench/trades.js does: a service just started serves far less at first.
     const warmUntil = Date.now() + Math.min(10, seconds / 3) * 1000;
     await Promise.all(
       pairs.map(async (pair) => {
-        while (Date.now() < warmUntil) await wholeTrade(call, pair);
+        while (Date.now() < warmUntil) await wholeTrade(http, pair);
       }),
     );
 
-    const without = await tradeLoad(call, db, pairs, seconds);
+    const without = await tradeLoad(http, db, pairs, seconds);
 
     for (const [i, pair] of pairs.entries()) {
       for (const [party, token] of [
         ['t', pair.traveler],
         ['c', pair.counterparty],
       ]) {
-        const endpoint = await call('POST', '/v1/webhooks/endpoints', { url: `${receiver.url}/${i}${party}` }, token);
-        if (endpoint.status !== 201) throw new Error(`endpoint: ${endpoint.status} ${JSON.stringify(endpoint.body)}`);
-        endpoints.push({ id: endpoint.body.id, token });
+        const endpoint = await ok(http.as(token).POST('/v1/webhooks/endpoints', { body: { url: `${receiver.url}/${i}${party}` } }));
+        endpoints.push({ id: endpoint.id, token });
       }
       streams.push(await openStream(baseUrl, pair.traveler, `stream ${i}t`));
     }
     const arrivalsBefore = receiver.arrivals.length;
-    const withReceivers = await tradeLoad(call, db, pairs, seconds);
+    const withReceivers = await tradeLoad(http, db, pairs, seconds);
     const deliveredDuringTrades = receiver.arrivals.length - arrivalsBefore;
     // Every recipient of these trades' events has one endpoint: the figures are read once each has its delivery
     // (a bounded wait; what is still missing after it shows in the counts).
@@ -269,8 +271,8 @@ async function benchEvents({ clients = 20, seconds = 30, port = 3906 } = {}) {
     const streamCount = streams.length;
     const streamMessages = streams.reduce((n, s) => n + s.messages.length, 0);
     for (const stream of streams.splice(0)) stream.close();
-    for (const { id, token } of endpoints) await call('DELETE', `/v1/webhooks/endpoints/${id}`, undefined, token);
-    const withoutAfter = await tradeLoad(call, db, pairs, seconds);
+    for (const { id, token } of endpoints) await ok(http.as(token).DELETE('/v1/webhooks/endpoints/{id}', { params: { path: { id } } }));
+    const withoutAfter = await tradeLoad(http, db, pairs, seconds);
     const withoutMean = (without.tradesPerSecond + withoutAfter.tradesPerSecond) / 2;
     const bare = (round) => ({ ...round, tradeIds: undefined, startedAtMs: undefined, endedAtMs: undefined });
     return {

@@ -1,8 +1,10 @@
+// @ts-check
 /* What every bench needs: start the built service on its own database, call it, stop it, drop the database. */
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const Redis = require('ioredis');
+const { Redis } = require('ioredis');
 const { Client } = require('pg');
+const { createYuanbridgeClient, ok } = require('../clients/typescript');
 
 const baseDatabaseUrl = () => process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -77,17 +79,22 @@ function serviceEnv(databaseUrl, port, overrides = {}) {
   };
 }
 
-/** JSON over HTTP with an optional Bearer token (or extra headers). */
-function apiClient(baseUrl) {
-  return async function call(method, path, body, token, headers = {}) {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: await response.json().catch(() => undefined) };
+/**
+ * The typed client (clients/typescript) at `baseUrl`: `api` calls as no one (sign-up, log-in, the sandbox),
+ * `as(token)` as the user of that token (one client per token, made once).
+ */
+function apiClients(baseUrl) {
+  /** @type {Map<string, import('../clients/typescript').YuanbridgeClient>} */
+  const users = new Map();
+  /** @param {string} token */
+  const as = (token) => {
+    let client = users.get(token);
+    if (!client) users.set(token, (client = createYuanbridgeClient({ baseUrl, token })));
+    return client;
   };
+  return { api: createYuanbridgeClient({ baseUrl }), as };
 }
+/** @typedef {ReturnType<typeof apiClients>} ApiClients */
 
 /** Spawns `dist/src/main.js` with `env` and waits for /health/ready; returns the child and the start-up time. */
 async function startService(env, baseUrl, timeoutMs = 30000) {
@@ -112,17 +119,24 @@ async function startService(env, baseUrl, timeoutMs = 30000) {
 async function stopService(child) {
   if (!child) return;
   child.kill('SIGTERM');
-  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
 }
 
 /** A user with a WeChat wallet on file (and, for a counterparty, a PayPal payout email); `wechatId` is theirs. */
-async function registerUser(call, role, label, paypalEmail, wechatId = `wx_${randomBytes(5).toString('hex')}`) {
+/**
+ * @param {ApiClients} clients
+ * @param {'traveler' | 'counterparty'} role
+ * @param {string} label
+ * @param {string} [paypalEmail]
+ * @param {string} [wechatId]
+ */
+async function registerUser({ api, as }, role, label, paypalEmail, wechatId = `wx_${randomBytes(5).toString('hex')}`) {
   const email = `${label}-${randomBytes(4).toString('hex')}@example.com`;
-  await call('POST', '/v1/auth/register', { email, password: 'bench password 1', displayName: label, role });
-  const token = (await call('POST', '/v1/auth/login', { email, password: 'bench password 1' })).body.accessToken;
-  await call('PUT', '/v1/me/wechat-wallet', { wechatId }, token);
+  await ok(api.POST('/v1/auth/register', { body: { email, password: 'bench password 1', displayName: label, role } }));
+  const token = (await ok(api.POST('/v1/auth/login', { body: { email, password: 'bench password 1' } }))).accessToken;
+  await ok(as(token).PUT('/v1/me/wechat-wallet', { body: { wechatId } }));
   if (role === 'counterparty') {
-    await call('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: paypalEmail ?? email }, token);
+    await ok(as(token).PUT('/v1/me/payout-account', { body: { method: 'paypal', paypalEmail: paypalEmail ?? email } }));
   }
   return token;
 }
@@ -156,15 +170,16 @@ function numberArg(name, fallback) {
 }
 
 /** A traveler and a counterparty who trade with each other, with WeChat wallets funded at the mock. */
-async function tradingPair(call, label) {
+/** @param {ApiClients} clients */
+async function tradingPair(clients, label) {
   const stamp = randomBytes(4).toString('hex');
   const travelerWallet = `wx_t${label}_${stamp}`;
   const counterpartyWallet = `wx_c${label}_${stamp}`;
-  const traveler = await registerUser(call, 'traveler', `t${label}`, undefined, travelerWallet);
+  const traveler = await registerUser(clients, 'traveler', `t${label}`, undefined, travelerWallet);
   // Not the traveler's own address: a payer at PayPal that is the payout account would be a self-trade.
-  const counterparty = await registerUser(call, 'counterparty', `c${label}`, `payout-${label}-${stamp}@example.com`, counterpartyWallet);
-  await call('POST', '/sandbox/wechat/wallets', { wechatId: travelerWallet, balanceCny: '0.00' });
-  await call('POST', '/sandbox/wechat/wallets', { wechatId: counterpartyWallet, balanceCny: '100000000.00' });
+  const counterparty = await registerUser(clients, 'counterparty', `c${label}`, `payout-${label}-${stamp}@example.com`, counterpartyWallet);
+  await ok(clients.api.POST('/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } }));
+  await ok(clients.api.POST('/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '100000000.00' } }));
   return { traveler, counterparty, travelerWallet, counterpartyWallet };
 }
 
@@ -173,25 +188,42 @@ async function tradingPair(call, label) {
  * counterparty's accept, funding, the payer's approval at the mock, funded (by webhook or poll), the CNY sent
  * at the WeChat mock and reported, verification and settlement to `completed`. `timed(step, work)` measures steps.
  */
-async function wholeTrade(call, pair, timed = (_step, work) => work()) {
-  const { traveler, counterparty, travelerWallet, counterpartyWallet } = pair;
-  const stateOf = async (id) => (await call('GET', `/v1/trades/${id}`, undefined, traveler)).body.state;
+/**
+ * @param {ApiClients} clients
+ * @param {{ traveler: string, counterparty: string, travelerWallet: string, counterpartyWallet: string }} pair
+ * @param {<T>(step: string, work: () => Promise<T>) => Promise<T>} [timed]
+ */
+async function wholeTrade({ api, as }, pair, timed = (_step, work) => work()) {
+  const { travelerWallet, counterpartyWallet } = pair;
+  const traveler = as(pair.traveler);
+  const counterparty = as(pair.counterparty);
+  const stateOf = async (id) => (await ok(traveler.GET('/v1/trades/{id}', { params: { path: { id } } }))).state;
   const request = await timed('request', () =>
-    call('POST', '/v1/requests', { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'paypal' }, traveler),
+    ok(
+      traveler.POST('/v1/requests', { body: { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'paypal' } }),
+    ),
   );
-  if (request.status !== 201) throw new Error(`request: ${request.status} ${JSON.stringify(request.body)}`);
-  const trade = await timed('accept', () => call('POST', `/v1/requests/${request.body.id}/accept`, {}, counterparty));
-  if (trade.status !== 201) throw new Error(`accept: ${trade.status} ${JSON.stringify(trade.body)}`);
-  const tradeId = trade.body.id;
-  const funding = (await timed('funding', () => call('POST', `/v1/trades/${tradeId}/funding`, {}, traveler))).body;
-  await timed('approve', () => call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {}));
-  await timed('funded', () => until(async () => (await stateOf(tradeId)) === 'funded'));
+  const trade = await timed('accept', () =>
+    ok(counterparty.POST('/v1/requests/{id}/accept', { params: { path: { id: request.id } }, body: {} })),
+  );
+  const path = { id: trade.id };
+  const funding = await timed('funding', () => ok(traveler.POST('/v1/trades/{id}/funding', { params: { path }, body: {} })));
+  const { orderId } = funding;
+  if (!orderId) throw new Error(`trade ${trade.id} has no PayPal order (${funding.provider})`);
+  await timed('approve', () => ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: {} })));
+  await timed('funded', () => until(async () => (await stateOf(trade.id)) === 'funded'));
   const sent = await timed('transfer', () =>
-    call('POST', '/sandbox/wechat/transfers', { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' }),
+    ok(
+      api.POST('/sandbox/wechat/transfers', {
+        body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' },
+      }),
+    ),
   );
-  await timed('report', () => call('POST', `/v1/trades/${tradeId}/payout`, { wechatTransferId: sent.body.transferId }, counterparty));
-  await timed('completed', () => until(async () => (await stateOf(tradeId)) === 'completed'));
-  return tradeId;
+  await timed('report', () =>
+    ok(counterparty.POST('/v1/trades/{id}/payout', { params: { path }, body: { wechatTransferId: sent.transferId } })),
+  );
+  await timed('completed', () => until(async () => (await stateOf(trade.id)) === 'completed'));
+  return trade.id;
 }
 
 module.exports = {
@@ -199,7 +231,8 @@ module.exports = {
   serviceEnv,
   freshDatabaseUrl,
   dropDatabase,
-  apiClient,
+  apiClients,
+  ok,
   startService,
   stopService,
   registerUser,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * Accept latency under contention: 50 counterparties accept parts of one request at the same instant,
  * several rounds, against the built service (started here on port 3901 with its own database).
@@ -6,7 +7,17 @@
  * Usage: npm run build && node bench/race.js [--rounds 5] [--racers 50]
  */
 const { Client } = require('pg');
-const { apiClient, dropDatabase, freshDatabaseUrl, percentile, registerUser, serviceEnv, startService, stopService } = require('./harness');
+const {
+  apiClients,
+  dropDatabase,
+  freshDatabaseUrl,
+  ok,
+  percentile,
+  registerUser,
+  serviceEnv,
+  startService,
+  stopService,
+} = require('./harness');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,7 +28,7 @@ const racers = arg('racers', 50);
 const port = 3901;
 const baseUrl = `http://127.0.0.1:${port}`;
 
-const call = apiClient(baseUrl);
+const http = apiClients(baseUrl);
 
 async function main() {
   const databaseUrl = freshDatabaseUrl('yb_race');
@@ -25,26 +36,32 @@ async function main() {
   let child;
   try {
     ({ child } = await startService(env, baseUrl));
-    const traveler = await registerUser(call, 'traveler', 'traveler');
+    const traveler = await registerUser(http, 'traveler', 'traveler');
     const db = new Client({ connectionString: databaseUrl.toString() });
     await db.connect();
     await db.query(`UPDATE users SET tier = 2 WHERE role = 'traveler'`);
     const counterparties = [];
-    for (let i = 0; i < racers; i += 1) counterparties.push(await registerUser(call, 'counterparty', `racer${i}`));
+    for (let i = 0; i < racers; i += 1) counterparties.push(await registerUser(http, 'counterparty', `racer${i}`));
     await db.query(`UPDATE users SET tier = 2 WHERE role = 'counterparty'`);
     const latencies = [];
     const made = [];
     for (let round = 0; round < rounds; round += 1) {
-      const request = await call(
-        'POST',
-        '/v1/requests',
-        { amountCny: String(100 * racers), minFillCny: '100', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'bank_transfer' },
-        traveler,
+      const request = await ok(
+        http.as(traveler).POST('/v1/requests', {
+          body: {
+            amountCny: String(100 * racers),
+            minFillCny: '100',
+            price: { type: 'floating', premiumBps: 0 },
+            paymentMethod: 'bank_transfer',
+          },
+        }),
       );
       const results = await Promise.all(
         counterparties.map(async (token) => {
           const started = process.hrtime.bigint();
-          const response = await call('POST', `/v1/requests/${request.body.id}/accept`, { amountCny: '100.00' }, token);
+          const { response } = await http
+            .as(token)
+            .POST('/v1/requests/{id}/accept', { params: { path: { id: request.id } }, body: { amountCny: '100.00' } });
           latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
           return response.status;
         }),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * Whole trades per second, from request to `completed`, driven by concurrent simulated clients over HTTP with
  * everything real: PayPal funding at the mock (order, approval, authorization by webhook or poll), the RMB sent
@@ -11,7 +12,7 @@
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
 const {
-  apiClient,
+  apiClients,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
@@ -28,7 +29,7 @@ const STEPS = ['request', 'accept', 'funding', 'approve', 'funded', 'transfer', 
 
 async function benchWholeTrades({ clients = 20, seconds = 30, split = false, port = 3904 } = {}) {
   const baseUrl = `http://127.0.0.1:${port}`;
-  const call = apiClient(baseUrl);
+  const http = apiClients(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_trades');
   const env = serviceEnv(databaseUrl, port, {
     PROVIDER_POLL_EVERY_MS: '1000',
@@ -47,20 +48,21 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       // The first reference rate comes from the worker's start-up: no trade before it.
-      await until(async () => (await call('GET', '/v1/rates/usd-cny')).body?.stale === false, 30000);
+      await until(async () => (await http.api.GET('/v1/rates/usd-cny')).data?.stale === false, 30000);
     }
     await db.connect();
     const pairs = [];
-    for (let i = 0; i < clients; i += 1) pairs.push(await tradingPair(call, String(i)));
+    for (let i = 0; i < clients; i += 1) pairs.push(await tradingPair(http, String(i)));
     // Every client trades, unmeasured, for a while first: a service just started serves far less at first
     // (measured on the endpoints: 5–45 % less in the first round than in a second with the same data).
     const warmUntil = Date.now() + Math.min(10, seconds / 3) * 1000;
     await Promise.all(
       pairs.map(async (pair) => {
-        while (Date.now() < warmUntil) await wholeTrade(call, pair);
+        while (Date.now() < warmUntil) await wholeTrade(http, pair);
       }),
     );
 
+    /** @type {Record<string, number[]>} */
     const samples = Object.fromEntries(STEPS.map((step) => [step, []]));
     const timed = async (step, work) => {
       const at = performance.now();
@@ -78,7 +80,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, por
     await Promise.all(
       pairs.map(async (pair) => {
         while (Date.now() < stopAt) {
-          await timed('trade', () => wholeTrade(call, pair, timed));
+          await timed('trade', () => wholeTrade(http, pair, timed));
           completed += 1;
         }
       }),

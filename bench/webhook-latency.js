@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * Time from a provider webhook arriving to the trade's new state being visible, over whole trades through
  * the mocks, and what one whole trade costs: provider calls (counted by the mocks) and database commits.
@@ -9,10 +10,11 @@
  */
 const { Client } = require('pg');
 const { FieldEncryption, parseKeyring } = require('../dist/src/common/crypto/field-encryption');
-const { loadCryptoConfig } = require('../dist/src/config');
+const { loadCryptoConfig } = require('../dist/src/config/crypto.config');
 const { PROVIDER_EVENT_CONTEXT } = require('../dist/src/payments/funding/provider-webhooks.controller');
 const {
-  apiClient,
+  apiClients,
+  ok,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
@@ -88,10 +90,12 @@ async function webhookToVisibleMs(db, tradeIds) {
   return samples;
 }
 
+/** @param {{ trades?: number, method?: 'paypal' | 'bank_transfer', wechatLeg?: boolean, port?: number }} [options] */
 async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg = false, port = 3902 } = {}) {
   if (!['paypal', 'bank_transfer'].includes(method)) throw new Error('the method is paypal or bank_transfer');
   const baseUrl = `http://127.0.0.1:${port}`;
-  const call = apiClient(baseUrl);
+  const http = apiClients(baseUrl);
+  const { api } = http;
   const databaseUrl = freshDatabaseUrl('yb_hooks');
   const env = serviceEnv(databaseUrl, port, {
     PROVIDER_POLL_EVERY_MS: '60000',
@@ -106,43 +110,45 @@ async function benchWebhookLatency({ trades = 30, method = 'paypal', wechatLeg =
     await db.connect();
     const travelerWallet = `wx_t${Date.now()}`;
     const counterpartyWallet = `wx_c${Date.now()}`;
-    const traveler = await registerUser(call, 'traveler', 'traveler', undefined, travelerWallet);
+    const traveler = await registerUser(http, 'traveler', 'traveler', undefined, travelerWallet);
     // Not the traveler's own address: the payer at PayPal would be the payout account, a self-trade.
-    const counterparty = await registerUser(call, 'counterparty', 'counterparty', `p-${Date.now()}@example.com`, counterpartyWallet);
-    await call('POST', '/sandbox/wechat/wallets', { wechatId: travelerWallet, balanceCny: '0.00' });
-    await call('POST', '/sandbox/wechat/wallets', { wechatId: counterpartyWallet, balanceCny: '1000000.00' });
+    const counterparty = await registerUser(http, 'counterparty', 'counterparty', `p-${Date.now()}@example.com`, counterpartyWallet);
+    await ok(api.POST('/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } }));
+    await ok(api.POST('/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '1000000.00' } }));
     // Non-empty fault settings make the mock count its calls (and change nothing else).
-    await call('PUT', '/sandbox/faults', { provider: 'paypal', seed: 1 });
-    await call('PUT', '/sandbox/faults', { provider: 'bank', seed: 1 });
-    await call('PUT', '/sandbox/faults', { provider: 'wechat', seed: 1 });
+    for (const provider of /** @type {const} */ (['paypal', 'bank', 'wechat']))
+      await ok(api.PUT('/sandbox/faults', { body: { provider, seed: 1 } }));
     // A transaction id is assigned only to a transaction that writes (and to this query itself): the difference
     // counts the write transactions of the whole run (on an otherwise idle server).
     const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
     const xidBefore = await xid();
     const ids = [];
     for (let i = 0; i < trades; i += 1) {
-      const request = await call(
-        'POST',
-        '/v1/requests',
-        { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: method },
-        traveler,
+      const request = await ok(
+        http
+          .as(traveler)
+          .POST('/v1/requests', { body: { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: method } }),
       );
-      const trade = (await call('POST', `/v1/requests/${request.body.id}/accept`, {}, counterparty)).body;
-      const funding = (await call('POST', `/v1/trades/${trade.id}/funding`, {}, traveler)).body;
-      if (method === 'paypal') await call('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, {});
-      else await call('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: funding.amountUsd });
-      await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'funded');
+      const trade = await ok(http.as(counterparty).POST('/v1/requests/{id}/accept', { params: { path: { id: request.id } }, body: {} }));
+      const path = { id: trade.id };
+      const funding = await ok(http.as(traveler).POST('/v1/trades/{id}/funding', { params: { path }, body: {} }));
+      const { orderId, reference, amountUsd } = funding;
+      if (orderId) await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: {} }));
+      else if (reference && amountUsd) await ok(api.POST('/sandbox/bank/incoming', { body: { reference, amountUsd } }));
+      else throw new Error(`trade ${trade.id}: no PayPal order and no bank instructions`);
+      const stateOf = async () => (await ok(http.as(traveler).GET('/v1/trades/{id}', { params: { path } }))).state;
+      await waitFor(async () => (await stateOf()) === 'funded');
       if (wechatLeg) {
-        const sent = await call('POST', '/sandbox/wechat/transfers', {
-          fromWechatId: counterpartyWallet,
-          toWechatId: travelerWallet,
-          amountCny: '100.00',
-        });
-        await call('POST', `/v1/trades/${trade.id}/payout`, { wechatTransferId: sent.body.transferId }, counterparty);
+        const sent = await ok(
+          api.POST('/sandbox/wechat/transfers', {
+            body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' },
+          }),
+        );
+        await ok(http.as(counterparty).POST('/v1/trades/{id}/payout', { params: { path }, body: { wechatTransferId: sent.transferId } }));
       } else {
-        await call('POST', `/v1/trades/${trade.id}/confirm-receipt`, {}, traveler);
+        await ok(http.as(traveler).POST('/v1/trades/{id}/confirm-receipt', { params: { path } }));
       }
-      await waitFor(async () => (await call('GET', `/v1/trades/${trade.id}`, undefined, traveler)).body.state === 'completed');
+      await waitFor(async () => (await stateOf()) === 'completed');
       ids.push(trade.id);
     }
     const writeTransactionsPerTrade = ((await xid()) - xidBefore - 1) / trades;
@@ -175,7 +181,8 @@ if (require.main === module) {
   const methodAt = process.argv.indexOf('--method');
   benchWebhookLatency({
     trades: numberArg('trades', 30),
-    method: methodAt === -1 ? 'paypal' : process.argv[methodAt + 1],
+    // Checked by the bench itself.
+    method: /** @type {'paypal' | 'bank_transfer'} */ (methodAt === -1 ? 'paypal' : process.argv[methodAt + 1]),
     wechatLeg: process.argv.includes('--wechat'),
   })
     .then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
+// @ts-check
 /*
  * A dozen trades through every path, printed as they happen: PayPal and bank funding, one request filled by
  * three counterparties, the RMB sent at the WeChat mock and verified, a receipt confirmed by the traveler, an
  * expiry, a refund at the payout deadline, a bank overpayment, a cancellation, and two disputes an operator
  * resolves. Then a summary: trades by final state, USD and CNY moved, fees, and the ledger check.
+ *
+ * Every call goes through the typed client (clients/typescript), so the whole trade type-checks against openapi.json.
  *
  * Usage: npm run demo                        (builds if needed, starts its own service with short timers on a fresh
  *                                             database, on PORT or a free loopback port)
@@ -14,12 +17,19 @@ const { execFile, execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { createServer } = require('node:net');
 const { promisify } = require('node:util');
-const { apiClient, dropDatabase, freshDatabaseUrl, startService, stopService } = require('../bench/harness');
+const { createYuanbridgeClient, ok } = require('../clients/typescript');
+const { dropDatabase, freshDatabaseUrl, startService, stopService } = require('../bench/harness');
 
 const urlAt = process.argv.indexOf('--url');
 const externalUrl = urlAt === -1 ? undefined : process.argv[urlAt + 1];
-let baseUrl = externalUrl;
-let call = externalUrl && apiClient(externalUrl);
+// Set in main when the demo starts its own service.
+let baseUrl = externalUrl ?? '';
+/** Calls made by no one in particular: signing up and in, and the sandbox's stand-ins for the payers and WeChat. */
+let api = createYuanbridgeClient({ baseUrl });
+/** @param {string} token */
+const as = (token) => createYuanbridgeClient({ baseUrl, token });
+/** @typedef {{ name: string, client: import('../clients/typescript').YuanbridgeClient, id: string, wechatId: string }} Person */
+/** @typedef {import('../clients/typescript').Schema<'TradeView'>} Trade */
 const started = Date.now();
 const clock = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
 const say = (line) => process.stdout.write(`${line}\n`);
@@ -35,34 +45,37 @@ async function until(check, what, timeoutMs = 60000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function must(method, path, body, token, expected) {
-  const response = await call(method, path, body, token);
-  if (response.status !== expected) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
-  return response.body;
-}
-
-/** A user with a WeChat wallet on file and at the WeChat mock; counterparties also get a PayPal payout email. */
+/**
+ * A user with a WeChat wallet on file and at the WeChat mock; counterparties also get a PayPal payout email.
+ * @param {'traveler' | 'counterparty'} role
+ * @param {string} name
+ * @param {string} balanceCny
+ */
 async function person(role, name, balanceCny) {
   const email = `${name.toLowerCase()}-${tag()}@demo.example`;
   const password = 'demo password 1';
-  await must('POST', '/v1/auth/register', { email, password, displayName: name, role }, undefined, 201);
-  const token = (await must('POST', '/v1/auth/login', { email, password }, undefined, 200)).accessToken;
-  const me = await must('GET', '/v1/me', undefined, token, 200);
+  await ok(api.POST('/v1/auth/register', { body: { email, password, displayName: name, role } }));
+  const client = as((await ok(api.POST('/v1/auth/login', { body: { email, password } }))).accessToken);
+  const me = await ok(client.GET('/v1/me'));
   const wechatId = `wx_${name.toLowerCase()}_${tag()}`;
-  await must('PUT', '/v1/me/wechat-wallet', { wechatId }, token, 200);
-  await must('POST', '/sandbox/wechat/wallets', { wechatId, balanceCny }, undefined, 201);
-  if (role === 'counterparty') await must('PUT', '/v1/me/payout-account', { method: 'paypal', paypalEmail: `${name.toLowerCase()}-${tag()}@paypal.demo` }, token, 200);
-  return { name, token, id: me.id, wechatId };
+  await ok(client.PUT('/v1/me/wechat-wallet', { body: { wechatId } }));
+  await ok(api.POST('/sandbox/wechat/wallets', { body: { wechatId, balanceCny } }));
+  if (role === 'counterparty') await ok(client.PUT('/v1/me/payout-account', { body: { method: 'paypal', paypalEmail: `${name.toLowerCase()}-${tag()}@paypal.demo` } }));
+  return { name, client, id: me.id, wechatId };
 }
 
 /** Prints each watched trade's new timeline events as they appear. */
 const watched = new Map();
+/**
+ * @param {Trade} trade
+ * @param {string} label
+ */
 function watch(trade, label) {
   watched.set(trade.id, { label, seen: 0, state: trade.state });
 }
 async function printNewEvents() {
   for (const [id, entry] of watched) {
-    const events = (await call('GET', `/v1/trades/${id}/events?limit=100`, undefined, operator.token)).body?.data ?? [];
+    const events = (await ok(operator.client.GET('/v1/trades/{id}/events', { params: { path: { id }, query: { limit: 100 } } }))).data;
     for (const event of events.slice(entry.seen)) {
       const what =
         event.type === 'state_changed'
@@ -77,7 +90,7 @@ async function printNewEvents() {
     entry.seen = events.length;
   }
 }
-const stateOf = async (id) => (await call('GET', `/v1/trades/${id}`, undefined, operator.token)).body.state;
+const stateOf = async (id) => (await ok(operator.client.GET('/v1/trades/{id}', { params: { path: { id } } }))).state;
 async function reach(id, states, timeoutMs = 60000) {
   return until(async () => {
     await printNewEvents();
@@ -86,36 +99,65 @@ async function reach(id, states, timeoutMs = 60000) {
   }, `${watched.get(id)?.label} to reach ${states.join(' or ')}`, timeoutMs);
 }
 
+/** @type {{ client: import('../clients/typescript').YuanbridgeClient }} */
 let operator;
 
+/**
+ * @param {Person} traveler
+ * @param {string} amountCny
+ * @param {'paypal' | 'bank_transfer'} paymentMethod
+ * @param {string} [minFillCny]
+ */
 async function request(traveler, amountCny, paymentMethod, minFillCny) {
-  const body = { amountCny, price: { type: 'floating', premiumBps: 0 }, paymentMethod, ...(minFillCny ? { minFillCny } : {}) };
-  return must('POST', '/v1/requests', body, traveler.token, 201);
+  return ok(traveler.client.POST('/v1/requests', { body: { amountCny, price: { type: 'floating', premiumBps: 0 }, paymentMethod, ...(minFillCny ? { minFillCny } : {}) } }));
 }
+/**
+ * @param {Person} counterparty
+ * @param {string} requestId
+ * @param {string} [amountCny]
+ */
 async function accept(counterparty, requestId, amountCny) {
-  return must('POST', `/v1/requests/${requestId}/accept`, amountCny ? { amountCny } : {}, counterparty.token, 201);
+  return ok(counterparty.client.POST('/v1/requests/{id}/accept', { params: { path: { id: requestId } }, body: amountCny ? { amountCny } : {} }));
 }
+/**
+ * @param {Person} traveler
+ * @param {Trade} trade
+ */
 async function fundPaypal(traveler, trade) {
-  const funding = await must('POST', `/v1/trades/${trade.id}/funding`, {}, traveler.token, 201);
-  await must('POST', `/sandbox/paypal/orders/${funding.orderId}/approve`, { payerEmail: `${traveler.name.toLowerCase()}@paypal.demo` }, undefined, 200);
+  const funding = await ok(traveler.client.POST('/v1/trades/{id}/funding', { params: { path: { id: trade.id } }, body: {} }));
+  const { orderId } = funding;
+  if (!orderId) throw new Error(`trade ${trade.id} has no PayPal order (${funding.provider})`);
+  await ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: { payerEmail: `${traveler.name.toLowerCase()}@paypal.demo` } }));
 }
+/**
+ * @param {Person} traveler
+ * @param {Trade} trade
+ * @param {string} [amountUsd]
+ */
 async function fundBank(traveler, trade, amountUsd) {
-  const funding = await must('POST', `/v1/trades/${trade.id}/funding`, {}, traveler.token, 201);
-  await must('POST', '/sandbox/bank/incoming', { reference: funding.reference, amountUsd: amountUsd ?? funding.amountUsd }, undefined, 202);
+  const funding = await ok(traveler.client.POST('/v1/trades/{id}/funding', { params: { path: { id: trade.id } }, body: {} }));
+  const { reference } = funding;
+  if (!reference || !funding.amountUsd) throw new Error(`trade ${trade.id} has no bank instructions (${funding.provider})`);
+  await ok(api.POST('/sandbox/bank/incoming', { body: { reference, amountUsd: amountUsd ?? funding.amountUsd } }));
 }
 const cnyMoved = [];
+/**
+ * @param {Person} counterparty
+ * @param {Person} traveler
+ * @param {Trade} trade
+ */
 async function payRmb(counterparty, traveler, trade, amountCny = trade.amountCny, report = true) {
-  const { transferId } = await must('POST', '/sandbox/wechat/transfers', { fromWechatId: counterparty.wechatId, toWechatId: traveler.wechatId, amountCny }, undefined, 201);
+  const { transferId } = await ok(api.POST('/sandbox/wechat/transfers', { body: { fromWechatId: counterparty.wechatId, toWechatId: traveler.wechatId, amountCny } }));
   cnyMoved.push(amountCny);
-  if (report) await must('POST', `/v1/trades/${trade.id}/payout`, { wechatTransferId: transferId }, counterparty.token, 200);
+  if (report) await ok(counterparty.client.POST('/v1/trades/{id}/payout', { params: { path: { id: trade.id } }, body: { wechatTransferId: transferId } }));
 }
 
 /** PORT when set, else a loopback port nothing listens on. */
 async function demoPort() {
   if (process.env.PORT) return Number(process.env.PORT);
   const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
@@ -130,7 +172,7 @@ async function main() {
     execFileSync(process.execPath, ['scripts/build-if-changed.js'], { stdio: 'inherit' });
     const port = await demoPort();
     baseUrl = `http://127.0.0.1:${port}`;
-    call = apiClient(baseUrl);
+    api = createYuanbridgeClient({ baseUrl });
     say(`${clock()}  starting it at ${baseUrl} on a fresh database, with short timers for the demo…`);
     databaseUrl = freshDatabaseUrl('yb_demo');
     const env = {
@@ -160,7 +202,7 @@ async function main() {
     execFileSync('npm', ['run', 'cli', '--silent', '--', 'create-operator', opsEmail, 'operator password 1'], { stdio: 'ignore' });
   }
   try {
-    say(`${clock()}  the reference rate: ${(await must('GET', '/v1/rates/usd-cny', undefined, undefined, 200)).rate} CNY per USD`);
+    say(`${clock()}  the reference rate: ${(await ok(api.GET('/v1/rates/usd-cny'))).rate} CNY per USD`);
 
     const [tom, tina, tara] = await Promise.all([person('traveler', 'Tom', '0.00'), person('traveler', 'Tina', '0.00'), person('traveler', 'Tara', '0.00')]);
     const [cora, carl, cleo] = await Promise.all([
@@ -169,7 +211,7 @@ async function main() {
       person('counterparty', 'Cleo', '50000.00'),
     ]);
     await operatorMade;
-    operator = { token: (await must('POST', '/v1/auth/login', { email: opsEmail, password: 'operator password 1' }, undefined, 200)).accessToken };
+    operator = { client: as((await ok(api.POST('/v1/auth/login', { body: { email: opsEmail, password: 'operator password 1' } }))).accessToken) };
     say(`${clock()}  three travelers and three counterparties, each with a WeChat wallet; one operator`);
     say(`${clock()}  twelve trades are opened and funded (PayPal approvals and bank transfers at the mocks)…`);
 
@@ -185,9 +227,9 @@ async function main() {
     // One request, three counterparties: a partial fill each.
     const big = await request(tom, '3000.00', 'paypal', '500.00');
     const fills = [];
-    for (const [counterparty, name] of [[cora, 'Cora'], [carl, 'Carl'], [cleo, 'Cleo']]) {
+    for (const counterparty of [cora, carl, cleo]) {
       const trade = await accept(counterparty, big.id, '1000.00');
-      watch(trade, `partial fill by ${name}: PayPal, verified`);
+      watch(trade, `partial fill by ${counterparty.name}: PayPal, verified`);
       fills.push({ trade, counterparty });
     }
     for (const { trade } of fills) await fundPaypal(tom, trade);
@@ -206,7 +248,7 @@ async function main() {
     await fundPaypal(tara, confirmed);
     const cancelled = await accept(carl, (await request(tom, '200.00', 'paypal')).id);
     watch(cancelled, 'cancelled before funding');
-    await must('POST', `/v1/trades/${cancelled.id}/cancel`, undefined, tom.token, 200);
+    await ok(tom.client.POST('/v1/trades/{id}/cancel', { params: { path: { id: cancelled.id } } }));
     const wrongAmount = await accept(cleo, (await request(tom, '800.00', 'paypal')).id);
     watch(wrongAmount, 'dispute: wrong amount → split');
     await fundPaypal(tom, wrongAmount);
@@ -222,24 +264,25 @@ async function main() {
     for (const { trade, counterparty } of bankTrades) await payRmb(counterparty, tina, trade);
     await payRmb(cleo, tina, overpaid);
     await payRmb(cora, tara, confirmed, confirmed.amountCny, false);
-    await must('POST', `/v1/trades/${confirmed.id}/confirm-receipt`, undefined, tara.token, 200);
+    await ok(tara.client.POST('/v1/trades/{id}/confirm-receipt', { params: { path: { id: confirmed.id } } }));
     await payRmb(cleo, tom, wrongAmount, (Number(wrongAmount.amountCny) - 100).toFixed(2));
     await payRmb(carl, tara, disputed, disputed.amountCny, false);
-    await must('POST', `/v1/trades/${disputed.id}/disputes`, { reason: 'rmb_not_received', statement: 'I do not see it yet.' }, tara.token, 201);
+    await ok(tara.client.POST('/v1/trades/{id}/disputes', { params: { path: { id: disputed.id } }, body: { reason: 'rmb_not_received', statement: 'I do not see it yet.' } }));
 
     // The operator works the queue: the split of the short payment, a release of the other.
     await reach(wrongAmount.id, ['disputed']);
-    const queue = await must('GET', '/v1/admin/disputes?status=open', undefined, operator.token, 200);
+    const queue = await ok(operator.client.GET('/v1/admin/disputes', { params: { query: { status: 'open' } } }));
     say(`${clock()}  the operator's queue: ${queue.data.length} open dispute(s)`);
     for (const dispute of queue.data) {
-      await must('POST', `/v1/admin/disputes/${dispute.id}/assign`, {}, operator.token, 200);
+      const path = { id: dispute.id };
+      await ok(operator.client.POST('/v1/admin/disputes/{id}/assign', { params: { path }, body: {} }));
       if (dispute.tradeId === wrongAmount.id) {
         const usd = Number(wrongAmount.amountUsd);
         const travelerPart = (usd / 8).toFixed(2);
         const counterpartyPart = (Math.round(usd * 100) - Math.round(Number(travelerPart) * 100)) / 100;
-        await must('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { outcome: 'split', travelerUsd: travelerPart, counterpartyUsd: counterpartyPart.toFixed(2), note: '100 CNY short: that part back to the traveler.' }, operator.token, 200);
+        await ok(operator.client.POST('/v1/admin/disputes/{id}/resolve', { params: { path }, body: { outcome: 'split', travelerUsd: travelerPart, counterpartyUsd: counterpartyPart.toFixed(2), note: '100 CNY short: that part back to the traveler.' } }));
       } else {
-        await must('POST', `/v1/admin/disputes/${dispute.id}/resolve`, { outcome: 'release', note: 'The WeChat transfer is there.' }, operator.token, 200);
+        await ok(operator.client.POST('/v1/admin/disputes/{id}/resolve', { params: { path }, body: { outcome: 'release', note: 'The WeChat transfer is there.' } }));
       }
     }
 
@@ -248,14 +291,14 @@ async function main() {
     await printNewEvents();
 
     // The summary.
-    const trades = await Promise.all(all.map((id) => must('GET', `/v1/trades/${id}`, undefined, operator.token, 200)));
+    const trades = await Promise.all(all.map((id) => ok(operator.client.GET('/v1/trades/{id}', { params: { path: { id } } }))));
     const byState = {};
     for (const t of trades) byState[t.state] = (byState[t.state] ?? 0) + 1;
     const cents = (s) => Math.round(Number(s) * 100);
     const released = trades.filter((t) => t.state === 'completed').reduce((sum, t) => sum + cents(t.amountUsd), 0);
     const fees = trades.reduce((sum, t) => sum + cents(t.feeUsd), 0);
     const fen = cnyMoved.reduce((sum, a) => sum + Math.round(Number(a) * 100), 0);
-    const check = await must('GET', '/v1/admin/ledger/check', undefined, operator.token, 200);
+    const check = await ok(operator.client.GET('/v1/admin/ledger/check'));
     say('');
     say('Summary');
     say(`  trades            ${trades.length}: ${Object.entries(byState).map(([s, n]) => `${n} ${s}`).join(', ')}`);

@@ -1,9 +1,10 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiProperty, ApiPropertyOptional, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { IsOptional, IsUrl, MaxLength } from 'class-validator';
 import type { AuthUser } from '../../common/auth/auth-user';
 import { CurrentUser, Roles } from '../../common/auth/decorators';
+import { ApiMoney } from '../../common/http/api-schema';
 import { UuidParam } from '../../common/http/uuid-param';
 import { FundingService } from './funding.service';
 
@@ -21,10 +22,14 @@ export class StartFundingDto {
   cancelUrl?: string;
 }
 
+/** A PayPal order (`orderId`, `approveUrl`) or bank-transfer instructions (`reference`, `amountUsd`), by `provider`. */
 export class FundingView {
   @ApiProperty({ enum: ['paypal', 'bank_transfer'] }) provider: string;
-  @ApiPropertyOptional() orderId?: string;
-  @ApiPropertyOptional({ description: 'Where the traveler approves the payment' }) approveUrl?: string;
+  @ApiPropertyOptional({ description: 'PayPal: the order' }) orderId?: string;
+  @ApiPropertyOptional({ description: 'PayPal: where the traveler approves the payment' }) approveUrl?: string;
+  @ApiPropertyOptional({ description: 'bank transfers: the reference the traveler puts on the transfer', example: 'YB-7K2M9Q4XAB' })
+  reference?: string;
+  @ApiMoney({ example: '276.25', description: 'bank transfers: the USD to send', required: false }) amountUsd?: string;
 }
 
 @ApiTags('trades')
@@ -37,7 +42,8 @@ export class FundingController {
   /** 201 with the new order; 200 with the same one when asked again while it is live. */
   @Post(':id/funding')
   @Roles('traveler')
-  @ApiCreatedResponse({ type: FundingView })
+  @ApiCreatedResponse({ type: FundingView, description: 'the payment started' })
+  @ApiOkResponse({ type: FundingView, description: 'the same payment, asked again while it is live' })
   async start(
     @CurrentUser() caller: AuthUser,
     @UuidParam() id: string,

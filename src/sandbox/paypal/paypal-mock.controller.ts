@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
 import { FaultsService } from '../faults.service';
@@ -281,6 +281,18 @@ export class PaypalMockController {
   @ApiOperation({
     summary: 'Sandbox: the traveler approves the PayPal payment (body: optional payerEmail)',
     description: "JSON gets JSON; the checkout page's form goes back to the order's return URL, or to a page saying it is approved.",
+  })
+  @ApiBody({
+    required: false,
+    schema: { type: 'object', properties: { payerEmail: { type: 'string', format: 'email', example: 'traveler@paypal.example' } } },
+  })
+  @ApiOkResponse({
+    description: 'the order, now approved',
+    schema: {
+      type: 'object',
+      required: ['id', 'status'],
+      properties: { id: { type: 'string' }, status: { type: 'string', example: 'APPROVED' } },
+    },
   })
   async approve(
     @Param('orderId') orderId: string,

@@ -61,13 +61,19 @@ export class TradeView {
   @ApiPropertyOptional({ description: "Only for the trade's counterparty, while it is funded or payout_sent" }) travelerWechatId?: string;
 }
 
+export class TradeEventActorView {
+  @ApiProperty({ enum: ['traveler', 'counterparty', 'operator', 'system'] }) kind: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'null for the system' }) id: string | null;
+}
+
 export class TradeEventView {
   @ApiProperty() at: string;
-  @ApiProperty({ description: '{kind: traveler|counterparty|operator|system, id|null}' }) actor: { kind: string; id: string | null };
+  @ApiProperty({ type: TradeEventActorView }) actor: { kind: string; id: string | null };
   @ApiProperty() type: string;
   @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) fromState: string | null;
   @ApiProperty({ enum: TRADE_STATES, nullable: true, type: String }) toState: string | null;
-  @ApiProperty() detail: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: "the event's own facts (reason, action, deadline…)" })
+  detail: Record<string, unknown>;
 }
 
 export class ReportPayoutDto {
