@@ -42,14 +42,15 @@ export async function sendDelivery(
   } catch (error) {
     return { delivered: false, statusCode: null, error: error instanceof TargetRefused ? error.message : 'The URL could not be checked' };
   }
-  const statusCode = await post(target, headers, body, Math.max(1, deadline - Date.now())).catch((error: Error) => error);
+  const statusCode = await post(target, headers, body, Math.max(1, deadline - Date.now()), timeoutMs).catch((error: Error) => error);
   if (statusCode instanceof Error) return { delivered: false, statusCode: null, error: statusCode.message };
   if (statusCode >= 200 && statusCode < 300) return { delivered: true, statusCode, error: null };
   if (statusCode >= 300 && statusCode < 400) return { delivered: false, statusCode, error: `Redirect (${statusCode}) not followed` };
   return { delivered: false, statusCode, error: `The receiver answered ${statusCode}` };
 }
 
-function post(target: CheckedTarget, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+/** `remainingMs` bounds the exchange; the error names the whole bound (`boundMs`), what the receiver was given. */
+function post(target: CheckedTarget, headers: Record<string, string>, body: string, remainingMs: number, boundMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const { url } = target;
     const https = url.protocol === 'https:';
@@ -75,9 +76,9 @@ function post(target: CheckedTarget, headers: Record<string, string>, body: stri
     };
     // One bound over the whole exchange; the answer's body, once its status is in, is only drained within it.
     const timer = setTimeout(() => {
-      finish(new Error(`No answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`));
+      finish(new Error(`No answer within ${boundMs >= 1000 ? `${Math.round(boundMs / 1000)} s` : `${boundMs} ms`}`));
       request.destroy();
-    }, timeoutMs);
+    }, remainingMs);
     request.on('close', () => clearTimeout(timer));
     request.on('error', (error: NodeJS.ErrnoException) => finish(new Error(connectionError(error))));
     request.on('response', (response: IncomingMessage) => {
