@@ -2,7 +2,7 @@
 /*
  * Prints EXPLAIN (ANALYZE, BUFFERS) of the offer listing queries over 100,000 open offers, exactly as the
  * service builds them (the built MarketRepository writes the SQL; this script only prefixes EXPLAIN).
- * Usage: npm run build && node bench/explain-listings.js [--offers 100000]
+ * Usage: npm run build && node bench/explain-listings.js [--offers 100000] [--makers 1000]
  */
 const { Client } = require('pg');
 const { loadDatabaseConfig } = require('../dist/src/config');
@@ -12,14 +12,16 @@ const { planListing } = require('../dist/src/market/listing-order');
 const { seedOffers } = require('./seed');
 const { dropDatabase, freshDatabaseUrl } = require('./harness');
 
-const offers = Number(process.argv[process.argv.indexOf('--offers') + 1] || 100000) || 100000;
+const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const offers = arg('--offers', 100000);
+const makers = arg('--makers', 1000);
 
 async function main() {
   const url = freshDatabaseUrl('yb_explain');
   const config = loadDatabaseConfig({ DATABASE_URL: url.toString() });
   await ensureDatabaseExists(config);
   await runMigrations(config);
-  await seedOffers(url.toString(), offers);
+  await seedOffers(url.toString(), offers, { makers });
   const db = new Client({ connectionString: url.toString() });
   await db.connect();
   try {
