@@ -5,7 +5,7 @@
  * `offers` open offers; one real whole trade; then `historySmall` historical trades bulk-loaded (bench/history.js)
  * and every endpoint loaded with autocannon; then history grown to `historyLarge` and every endpoint loaded again.
  * A list or a reputation read must not slow down with history: the two sets of figures are printed side by side.
- * Usage: npm run build && node bench/endpoints.js [--seconds 10] [--offers 100000] [--small 10000] [--large 1000000]
+ * Usage: npm run build && node bench/endpoints.js [--seconds 10] [--offers 100000] [--makers 1000] [--small 10000] [--large 1000000]
  */
 const { randomBytes } = require('node:crypto');
 const autocannon = require('autocannon');
@@ -45,6 +45,7 @@ async function benchEndpoints({
   seconds = 10,
   connections = 50,
   offers = 100000,
+  makers = 1000,
   historySmall = 10000,
   historyLarge = 1000000,
   acceptRate = 200,
@@ -60,7 +61,7 @@ async function benchEndpoints({
     const started = await startService(env, baseUrl);
     child = started.child;
     await db.connect();
-    await seedOffers(env.DATABASE_URL, offers);
+    await seedOffers(env.DATABASE_URL, offers, { makers });
 
     // The traveler whose trades are listed and read.
     const pair = await tradingPair(http, 'reader');
@@ -147,7 +148,7 @@ async function benchEndpoints({
       if (warming) warming = false;
       else rounds.push(round);
     }
-    return { scenario: 'hot endpoints and growth', openOffers: offers, connections, seconds, rounds };
+    return { scenario: 'hot endpoints and growth', openOffers: offers, makers, connections, seconds, rounds };
   } finally {
     await db.end().catch(() => undefined);
     await stopService(child);
@@ -161,6 +162,7 @@ if (require.main === module) {
   benchEndpoints({
     seconds: numberArg('seconds', 10),
     offers: numberArg('offers', 100000),
+    makers: numberArg('makers', 1000),
     historySmall: numberArg('small', 10000),
     historyLarge: numberArg('large', 1000000),
   })

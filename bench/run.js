@@ -11,7 +11,7 @@
  *      and → stream message, and trades per second with receivers and streams attached vs without.
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events] [-- --offers N --makers N]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -28,6 +28,7 @@ const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? null : new Set(process.argv[onlyAt + 1].split(','));
 const wanted = (part) => !only || only.has(part);
+const numberOption = (name) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
 
 const plan = quick
   ? {
@@ -46,6 +47,14 @@ const plan = quick
       webhooks: { trades: 30, wechatLeg: true },
       events: { clients: 50, seconds: 30 },
     };
+
+// The listing's book, overridable in a quick run: --offers 100000 --makers 1000.
+for (const [name, key] of [
+  ['--offers', 'offers'],
+  ['--makers', 'makers'],
+]) {
+  if (numberOption(name) !== undefined) plan.endpoints[key] = numberOption(name);
+}
 
 const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const ratio = (value, ceiling) => (value && ceiling ? (value / ceiling).toFixed(3) : '—');
@@ -152,7 +161,7 @@ async function main() {
   }
   if (wanted('endpoints')) {
     log(
-      `hot endpoints with ${plan.endpoints.offers} offers, ${plan.endpoints.historySmall} then ${plan.endpoints.historyLarge} historical trades`,
+      `hot endpoints with ${plan.endpoints.offers} offers from ${plan.endpoints.makers ?? 1000} makers, ${plan.endpoints.historySmall} then ${plan.endpoints.historyLarge} historical trades`,
     );
     results.endpoints = await benchEndpoints(plan.endpoints);
   }

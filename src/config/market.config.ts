@@ -11,6 +11,12 @@ export interface MarketConfig {
    * trades read it on every request. One recorded in this process is seen at once.
    */
   referenceCacheMs: number;
+  /**
+   * How long a process reuses a public listing's first page; any write to offers or requests and any suspension
+   * drop it at commit (LISTEN/NOTIFY), and a page of requests goes when the first of them expires, so only reputations and names can be this stale.
+   * 0 reads on every request.
+   */
+  listingCacheMs: number;
   /** The rate guard: how far, in basis points either way, a rate may be from the reference. */
   rateGuardBps: number;
   /** Length of one "minute" of `expiresInMinutes`: 60000 in production; tests shrink it. */
@@ -56,6 +62,7 @@ export function loadMarketConfig(env = process.env): MarketConfig {
     referenceStaleAfterMs: read.int('REFERENCE_RATE_STALE_AFTER_MS', 600000, { min: 1000 }),
     referenceRefreshEveryMs: read.int('REFERENCE_RATE_REFRESH_EVERY_MS', 60000, { min: 100 }),
     referenceCacheMs: read.int('REFERENCE_RATE_CACHE_MS', 1000, { min: 0, max: 60000 }),
+    listingCacheMs: read.int('LISTING_CACHE_MS', 500, { min: 0, max: 60000 }),
     rateGuardBps: read.int('RATE_GUARD_BPS', 500, { min: 1, max: 5000 }),
     expiryMinuteMs: read.int('EXPIRY_MINUTE_MS', 60000, { min: 10, max: 60000 }),
     expiresInMinutesMin: 5,

@@ -54,13 +54,26 @@ export type OfferRow = MakerColumns &
 const MAKER_COLUMNS = `u.display_name AS maker_name, u.suspended_at IS NOT NULL AS maker_suspended,
   rep.completed_trades, rep.failed_trades, rep.disputes_lost, rep.rating_sum, rep.rating_count, rep.recent_release_minutes`;
 
-export const REQUEST_SELECT = `SELECT r.id, r.traveler_id, r.amount_cny, r.remaining_cny, r.min_fill_cny, r.price_type, r.fixed_rate, r.premium_bps,
-  r.payment_method, r.status, r.expires_at, r.created_at, r.updated_at, ${MAKER_COLUMNS}
+export const REQUEST_COLUMNS = `r.id, r.traveler_id, r.amount_cny, r.remaining_cny, r.min_fill_cny, r.price_type, r.fixed_rate, r.premium_bps,
+  r.payment_method, r.status, r.expires_at, r.created_at, r.updated_at, ${MAKER_COLUMNS}`;
+
+export const REQUEST_SELECT = `SELECT ${REQUEST_COLUMNS}
   FROM exchange_requests r JOIN users u ON u.id = r.traveler_id LEFT JOIN user_reputation rep ON rep.user_id = r.traveler_id`;
 
-export const OFFER_SELECT = `SELECT o.id, o.counterparty_id, o.min_cny, o.max_cny, o.total_cny, o.available_cny, o.price_type, o.fixed_rate,
-  o.premium_bps, o.payment_methods, o.status, o.created_at, o.updated_at, ${MAKER_COLUMNS}
+export const OFFER_COLUMNS = `o.id, o.counterparty_id, o.min_cny, o.max_cny, o.total_cny, o.available_cny, o.price_type, o.fixed_rate,
+  o.premium_bps, o.payment_methods, o.status, o.created_at, o.updated_at, ${MAKER_COLUMNS}`;
+
+export const OFFER_SELECT = `SELECT ${OFFER_COLUMNS}
   FROM offers o JOIN users u ON u.id = o.counterparty_id LEFT JOIN user_reputation rep ON rep.user_id = o.counterparty_id`;
+
+/**
+ * The maker and reputation of each of a page's few rows, read by primary key. OFFSET 0 keeps the planner from
+ * flattening the lookups into a join, which it would answer by hashing every user (a page slowing as users grow).
+ */
+export function makerLookups(makerId: string): string {
+  return `CROSS JOIN LATERAL (SELECT display_name, suspended_at FROM users WHERE id = ${makerId} OFFSET 0) u
+    LEFT JOIN LATERAL (SELECT * FROM user_reputation WHERE user_id = ${makerId} OFFSET 0) rep ON true`;
+}
 
 function toMaker(id: string, row: MakerColumns): Maker {
   return {

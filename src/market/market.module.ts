@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module';
+import { ListingCache } from './listing-cache';
+import { ListingChangesRepository } from './listing-changes.repository';
 import { MarketProcessor } from './market.processor';
 import { MarketRepository } from './market.repository';
 import { MarketScheduler } from './market.scheduler';
@@ -18,12 +20,14 @@ export class MarketModule {
       controllers: [RequestsController, OffersController],
       providers: [
         MarketRepository,
+        ListingChangesRepository,
+        ListingCache,
         RequestsService,
         OffersService,
         PriceGuard,
         ...(options.workers ? [MarketProcessor, MarketScheduler] : []),
       ],
-      exports: [MarketRepository, RequestsService, OffersService],
+      exports: [MarketRepository, ListingCache, RequestsService, OffersService],
     };
   }
 }

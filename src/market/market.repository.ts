@@ -3,7 +3,17 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedInTransaction, preparedRead, returningRows, SqlParams } from '../common/database/query';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
-import { OFFER_SELECT, OfferRow, REQUEST_SELECT, RequestRow, toOffer, toRequest } from './market-rows';
+import {
+  makerLookups,
+  OFFER_COLUMNS,
+  OFFER_SELECT,
+  OfferRow,
+  REQUEST_COLUMNS,
+  REQUEST_SELECT,
+  RequestRow,
+  toOffer,
+  toRequest,
+} from './market-rows';
 import type { ExchangeRequest, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
 import type { Price } from './pricing';
 
@@ -49,15 +59,28 @@ function priceColumns(price: Price): [string, string | null, number | null] {
 /**
  * A listing page: each kind's stream picked from the table alone in its index order (so LIMIT stops each scan
  * early), the two merged by the listing order (listing-order.ts) at the page's reference and cut to `limit`,
- * and only then decorated with the maker and reputation. A page reads at most 2 × `limit` index entries and
- * returns `limit` rows. The merge repeats `compareListings` and `floatingRate` (round half up) in SQL; the
- * service sorts the rows again with them, so the order of the rows returned is the code's, not this one's.
+ * and only then decorated with the maker and reputation, by primary key. A page reads at most 2 × `limit` index
+ * entries and returns `limit` rows. The merge repeats `compareListings` and `floatingRate` (round half up) in
+ * SQL; the service sorts the rows again with them, so the order of the rows returned is the code's, not this one's.
+ *
+ * The limit is written into the text (a checked integer, one statement per page size): as a parameter, the
+ * planner's generic plan would guess a tenth of the table and never beat a custom one, so the statement was
+ * planned again on every call; with it in the text, the prepared statement keeps one generic plan.
  */
-function listingQuery(params: SqlParams, select: string, table: string, alias: string, common: string[], page: ListingPage): string {
+function listingQuery(
+  params: SqlParams,
+  columns: string,
+  makerId: string,
+  table: string,
+  alias: string,
+  common: string[],
+  page: ListingPage,
+): string {
   const a = alias;
   const { direction } = page.plan;
   const dir = direction === 'desc' ? 'DESC' : 'ASC';
-  const limit = params.add(page.limit);
+  if (!Number.isSafeInteger(page.limit) || page.limit < 1) throw new Error('A listing page size must be a positive integer');
+  const limit = String(page.limit);
   const reference = params.add(page.reference);
   const streams = {
     fixed: [...common, `${a}.price_type = 'fixed'`, ...streamConditions(params, `${a}.fixed_rate`, `${a}.id`, direction, page.plan.fixed)],
@@ -75,7 +98,7 @@ function listingQuery(params: SqlParams, select: string, table: string, alias: s
        UNION ALL
        ${stream(streams.floating, FLOATING, `(${reference}::bigint * (10000 + ${a}.premium_bps) + 5000) / 10000`, `${a}.premium_bps`, `${a}.premium_bps`)}
      ) merged ORDER BY listing_rate ${dir}, kind, listing_premium ${dir}, id ${dir} LIMIT ${limit}) ${a}`;
-  return select.replace('SELECT', `SELECT ${a}.kind,`).replace(`FROM ${table} ${a}`, `FROM ${picked}`);
+  return `SELECT ${a}.kind, ${columns} FROM ${picked} ${makerLookups(makerId)}`;
 }
 
 interface ListingPage {
@@ -205,7 +228,7 @@ export class MarketRepository {
     if (query.paymentMethod) common.push(`r.payment_method = ${params.add(query.paymentMethod)}`);
     if (query.minCny !== undefined) common.push(`r.remaining_cny >= ${params.add(query.minCny)}`);
     if (query.maxCny !== undefined) common.push(`r.remaining_cny <= ${params.add(query.maxCny)}`);
-    const sql = listingQuery(params, REQUEST_SELECT, 'exchange_requests', 'r', common, query);
+    const sql = listingQuery(params, REQUEST_COLUMNS, 'r.traveler_id', 'exchange_requests', 'r', common, query);
     const rows = await preparedRead<RequestRow & { kind: PriceKind }>(this.dataSource, sql, params.values);
     return rows.map((row) => ({ item: toRequest(row), kind: row.kind }));
   }
@@ -222,7 +245,7 @@ export class MarketRepository {
       const amount = params.add(query.amountCny);
       common.push(`o.min_cny <= ${amount} AND o.max_cny >= ${amount} AND o.available_cny >= ${amount}`);
     }
-    const sql = listingQuery(params, OFFER_SELECT, 'offers', 'o', common, query);
+    const sql = listingQuery(params, OFFER_COLUMNS, 'o.counterparty_id', 'offers', 'o', common, query);
     const rows = await preparedRead<OfferRow & { kind: PriceKind }>(this.dataSource, sql, params.values);
     return rows.map((row) => ({ item: toOffer(row), kind: row.kind }));
   }

@@ -8,6 +8,7 @@ import { UsersRepository } from '../users/users.repository';
 import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
 import { planListing } from './listing-order';
 import { listingPage, openListing } from './listing';
+import { ListingCache } from './listing-cache';
 import { InputParser } from './market-input';
 import { presentOffer } from './market.presenter';
 import { MarketRepository } from './market.repository';
@@ -32,6 +33,7 @@ export class OffersService {
     private readonly rates: RatesService,
     private readonly priceGuard: PriceGuard,
     private readonly cursors: Cursors,
+    private readonly listings: ListingCache,
   ) {}
 
   /** Posts a counterparty's offer (`active`), its WeChat wallet and payout account checked under a lock of its row. */
@@ -57,6 +59,7 @@ export class OffersService {
         paymentMethods: body.paymentMethods,
       });
     });
+    this.listings.clear();
     return this.get(id);
   }
 
@@ -67,17 +70,32 @@ export class OffersService {
     const { minRate, maxRate, cursor, limit, reference } = await openListing('offers', input, query, this.rates, this.cursors);
     const mine = query.mine === 'true';
     const statuses: OfferStatus[] = query.status ? [query.status] : mine ? [...OFFER_STATUSES] : ['active'];
-    const rows = await this.market.listOffers({
+    const read = async () => {
+      const rows = await this.market.listOffers({
+        statuses,
+        counterpartyId: mine ? caller.id : undefined,
+        hideSuspendedMakers: !mine,
+        paymentMethod: query.paymentMethod,
+        amountCny,
+        plan: planListing('offers', reference, cursor?.last, { minRate, maxRate }),
+        reference,
+        limit: limit + 1,
+      });
+      return listingPage('offers', rows, reference, limit, presentOffer, this.cursors);
+    };
+    // The caller's own offers and pages walked by cursor are read every time; the shared first pages are cached.
+    if (mine || cursor) return read();
+    const key = JSON.stringify([
+      'offers',
+      reference.toString(),
       statuses,
-      counterpartyId: mine ? caller.id : undefined,
-      hideSuspendedMakers: !mine,
-      paymentMethod: query.paymentMethod,
-      amountCny,
-      plan: planListing('offers', reference, cursor?.last, { minRate, maxRate }),
-      reference,
-      limit: limit + 1,
-    });
-    return listingPage('offers', rows, reference, limit, presentOffer, this.cursors);
+      query.paymentMethod,
+      amountCny?.toString(),
+      minRate?.toString(),
+      maxRate?.toString(),
+      limit,
+    ]);
+    return this.listings.get(key, read);
   }
 
   async get(id: string): Promise<OfferView> {
@@ -91,6 +109,7 @@ export class OffersService {
   async act(caller: AuthUser, id: string, action: keyof typeof OFFER_ACTIONS): Promise<OfferView> {
     const { from, to } = OFFER_ACTIONS[action];
     const moved = await this.transactions.run((manager) => this.market.setOfferStatus(manager, id, caller.id, from, to));
+    if (moved) this.listings.clear();
     if (!moved) {
       const offer = await this.market.findOffer(id);
       if (!offer) throw DomainError.notFound('Offer');

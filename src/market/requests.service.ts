@@ -13,6 +13,7 @@ import { UsersRepository } from '../users/users.repository';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
 import { planListing } from './listing-order';
 import { listingPage, openListing } from './listing';
+import { ListingCache } from './listing-cache';
 import { InputParser } from './market-input';
 import { presentRequest } from './market.presenter';
 import { MarketRepository } from './market.repository';
@@ -32,6 +33,7 @@ export class RequestsService {
     private readonly priceGuard: PriceGuard,
     @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
     private readonly cursors: Cursors,
+    private readonly listings: ListingCache,
   ) {}
 
   /**
@@ -68,6 +70,7 @@ export class RequestsService {
       });
       return requestId;
     });
+    this.listings.clear();
     return this.view(id);
   }
 
@@ -83,18 +86,37 @@ export class RequestsService {
     if (caller.role === 'counterparty') statuses = statuses.filter((s) => s === 'open');
     if (statuses.length === 0) return listingPage('requests', [], reference, limit, presentRequest, this.cursors);
 
-    const rows = await this.market.listRequests({
+    const read = async () => {
+      const rows = await this.market.listRequests({
+        statuses,
+        travelerId: own ? caller.id : undefined,
+        hideSuspendedMakers: !own,
+        paymentMethod: query.paymentMethod,
+        minCny,
+        maxCny,
+        plan: planListing('requests', reference, cursor?.last, { minRate, maxRate }),
+        reference,
+        limit: limit + 1,
+      });
+      return listingPage('requests', rows, reference, limit, presentRequest, this.cursors);
+    };
+    // A traveler's own requests, pages walked by cursor and other states than open (which time alone can change)
+    // are read every time; the shared first pages of open requests are cached.
+    if (own || cursor || statuses.length !== 1 || statuses[0] !== 'open') return read();
+    const key = JSON.stringify([
+      'requests',
+      reference.toString(),
       statuses,
-      travelerId: own ? caller.id : undefined,
-      hideSuspendedMakers: !own,
-      paymentMethod: query.paymentMethod,
-      minCny,
-      maxCny,
-      plan: planListing('requests', reference, cursor?.last, { minRate, maxRate }),
-      reference,
-      limit: limit + 1,
-    });
-    return listingPage('requests', rows, reference, limit, presentRequest, this.cursors);
+      query.paymentMethod,
+      minCny?.toString(),
+      maxCny?.toString(),
+      minRate?.toString(),
+      maxRate?.toString(),
+      limit,
+    ]);
+    // An open request leaves the listing the moment its expiry passes, whether or not the sweeper has run.
+    const firstExpiry = (page: { data: RequestView[] }) => Math.min(...page.data.map((r) => Date.parse(r.expiresAt)));
+    return this.listings.get(key, read, firstExpiry);
   }
 
   async get(id: string): Promise<RequestView> {
@@ -104,6 +126,7 @@ export class RequestsService {
   /** `open` or `filled` → `cancelled`, by its traveler. Trades already made go on; what they return stays out. */
   async cancel(caller: AuthUser, id: string): Promise<RequestView> {
     const cancelled = await this.transactions.run((manager) => this.market.cancelRequest(manager, id, caller.id));
+    if (cancelled) this.listings.clear();
     if (!cancelled) {
       // Only its traveler cancels: to anyone else another traveler's request is not there to cancel.
       const request = await this.market.findRequest(id);

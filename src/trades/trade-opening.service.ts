@@ -8,6 +8,7 @@ import { DomainError } from '../common/errors';
 import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
 import { marketConfig, tradesConfig } from '../config';
 import { InputParser } from '../market/market-input';
+import { ListingCache } from '../market/listing-cache';
 import { MarketRepository } from '../market/market.repository';
 import type { PaymentMethod } from '../market/market.types';
 import { requestStatus } from '../market/market.types';
@@ -65,6 +66,7 @@ export class TradeOpeningService {
     private readonly events: TradeEvents,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
     @Inject(marketConfig.KEY) private readonly marketSettings: ConfigType<typeof marketConfig>,
+    private readonly listings: ListingCache,
   ) {}
 
   /**
@@ -112,6 +114,8 @@ export class TradeOpeningService {
         probe,
       );
     });
+    // The listings show the smaller remainder before this answers (other processes hear it by notification).
+    this.listings.clear();
     return presentTrade(trade);
   }
 
@@ -163,6 +167,8 @@ export class TradeOpeningService {
         probe,
       );
     });
+    // The listings show the smaller remainder before this answers (other processes hear it by notification).
+    this.listings.clear();
     return presentTrade(trade);
   }
 

@@ -31,6 +31,7 @@ export class PrincipalCache implements OnApplicationBootstrap, OnApplicationShut
   private reconnectTimer?: NodeJS.Timeout;
   /** Bumped by every invalidation: a read that one overtook is not cached (it may predate the change). */
   private generation = 0;
+  private readonly forgetHooks: (() => void)[] = [];
 
   constructor(
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
@@ -66,6 +67,12 @@ export class PrincipalCache implements OnApplicationBootstrap, OnApplicationShut
   forget(id: string): void {
     this.generation += 1;
     this.entries.delete(id);
+    for (const hook of this.forgetHooks) hook();
+  }
+
+  /** Runs `hook` whenever a principal is forgotten (here or by a notification): caches that show suspensions follow. */
+  onForget(hook: () => void): void {
+    this.forgetHooks.push(hook);
   }
 
   private async listen(): Promise<void> {
