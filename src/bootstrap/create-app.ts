@@ -15,6 +15,7 @@ import { answerClientError } from './client-errors';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { protectOperationsEndpoints } from './operations-endpoints';
+import { isConsolePath } from '../common/http/same-origin';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
@@ -100,11 +101,17 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   refuseNonJsonBodies(fastify);
   serveProblemTypes(fastify);
   if (config.corsOrigins.length > 0) {
-    await app.register(cors, {
+    const corsOptions = {
       origin: config.corsOrigins,
       credentials: true,
       // What a browser client reads besides the body: a 401's reason, a 405's methods, when to come back.
       exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
+    };
+    // The operator console (and its queue dashboard) is for its own pages only: no other origin may read it
+    // with the operator's cookie, however trusted by the API.
+    await app.register(cors, {
+      delegator: (request: FastifyRequest, callback: (error: Error | null, options: typeof corsOptions | { origin: false }) => void) =>
+        callback(null, isConsolePath(request.url) ? { origin: false } : corsOptions),
     });
   }
 

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@ne
 import { ConfigType } from '@nestjs/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors';
+import { fromThisOrigin } from '../common/http/same-origin';
 import { appConfig } from '../config';
 import { SESSION_COOKIE, sessionCookieOptions } from '../users/auth.controller';
 import { UsersService } from '../users/users.service';
@@ -50,6 +51,9 @@ export class ConsoleAuthController {
   async signIn(@Req() request: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     const next = safeNext(formField(body, 'next'));
     const email = formField(body, 'email').trim();
+    if (!fromThisOrigin(request)) {
+      return this.sendSignIn(reply, 403, { next, email, message: 'The sign-in form was sent from a page of another site: sign in here.' });
+    }
     if (!this.csrf.checkSignIn(request.cookies[SIGN_IN_COOKIE], formField(body, 'csrf'))) {
       return this.sendSignIn(reply, 403, { next, email, message: 'The sign-in form expired or did not come from this page: try again.' });
     }

@@ -1,0 +1,137 @@
+import { consoleRequest, consoleSession, consoleSignIn, hiddenField } from './support/console';
+import { createOperator, TestUser } from './support/factories';
+import { settling } from './support/settings';
+import { fundTrade, newTrade } from './support/trades';
+import { useTestApp } from './support/use-test-app';
+
+const TRUSTED = 'https://app.example.com';
+
+/**
+ * What keeps the operator console to its own pages: no CORS for /admin however trusted an origin is by the API,
+ * form posts refused when the browser says they came from another site, sign-in refused across sites.
+ */
+describe('Operator console: cross-origin requests', () => {
+  const { test, api, db } = useTestApp({ ...settling, CORS_ORIGINS: TRUSTED, QUEUE_DASHBOARD_ACTIONS: 'true' }, { reference: '7.2400' });
+  let operator: TestUser;
+
+  beforeAll(async () => {
+    operator = await createOperator(test, api);
+  });
+
+  /** A funded PayPal trade of 1000 CNY ($138.12) disputed by its traveler. */
+  async function disputedTrade() {
+    const parties = await fundTrade(api, await newTrade(api));
+    const opened = await api('POST', `/v1/trades/${parties.trade.id}/disputes`, {
+      token: parties.traveler.token,
+      body: { reason: 'rmb_not_received', statement: 'Nothing arrived.' },
+    });
+    expect(opened.status).toBe(201);
+    return { ...parties, dispute: opened.body as { id: string } };
+  }
+
+  const disputeOf = async (id: string) => (await api('GET', `/v1/disputes/${id}`, { token: operator.token })).body;
+
+  it('gives no CORS answer for the console or its queue dashboard, while the API keeps it for its origins', async () => {
+    const api_ = await consoleRequest(test.baseUrl, 'GET', '/v1/market/rates', { headers: { origin: TRUSTED } });
+    expect(api_.headers.get('access-control-allow-origin')).toBe(TRUSTED);
+    const { cookie } = await consoleSession(test.baseUrl, operator);
+    for (const path of ['/admin/disputes', '/admin', '/admin/queues/api/queues', '/%61dmin/disputes', '/admin/nope']) {
+      const read = await consoleRequest(test.baseUrl, 'GET', path, { cookie, headers: { origin: TRUSTED } });
+      expect([path, read.headers.get('access-control-allow-origin'), read.headers.get('access-control-allow-credentials')]).toEqual([
+        path,
+        null,
+        null,
+      ]);
+      const preflight = await consoleRequest(test.baseUrl, 'OPTIONS', path, {
+        headers: { origin: TRUSTED, 'access-control-request-method': 'POST' },
+      });
+      expect([path, preflight.headers.get('access-control-allow-origin')]).toEqual([path, null]);
+    }
+  });
+
+  it('refuses a resolution or a reveal posted from another site, token and all, and changes nothing', async () => {
+    const { dispute, trade } = await disputedTrade();
+    const { cookie, csrf } = await consoleSession(test.baseUrl, operator);
+    expect((await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/assign`, { cookie, form: { csrf } })).status).toBe(
+      303,
+    );
+    const resolve = { csrf, outcome: 'release', note: 'Released from another site', confirmed: 'yes' };
+    const foreign: Record<string, string>[] = [
+      { origin: TRUSTED },
+      { origin: 'null' },
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'cross-site', origin: test.baseUrl },
+      { origin: `${test.baseUrl}.evil.example` },
+    ];
+    for (const headers of foreign) {
+      const posted = await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
+        cookie,
+        form: resolve,
+        headers,
+      });
+      expect([headers, posted.status]).toEqual([headers, 403]);
+      expect(posted.headers.get('content-type')).toContain('text/html');
+      expect(posted.text).toContain('another site');
+      const revealed = await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/reveal`, {
+        cookie,
+        form: { csrf, field: 'counterpartyPaypalEmail', reason: 'curious' },
+        headers,
+      });
+      expect([headers, revealed.status]).toEqual([headers, 403]);
+    }
+    expect((await disputeOf(dispute.id)).status).toBe('assigned');
+    const reveals = await db.query(`SELECT count(*)::int AS n FROM audit_log WHERE trade_id = $1 AND action LIKE '%reveal%'`, [trade.id]);
+    expect(reveals.rows[0].n).toBe(0);
+
+    // The console's own page posting: Origin and Sec-Fetch-Site as a browser sends them.
+    const own = { origin: test.baseUrl, 'sec-fetch-site': 'same-origin' };
+    const confirm = await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
+      cookie,
+      form: { csrf, outcome: 'release', note: 'Released here' },
+      headers: own,
+    });
+    expect(confirm.status).toBe(200);
+    expect(hiddenField(confirm.text, 'confirmed')).toBe('yes');
+    const done = await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
+      cookie,
+      form: { ...resolve, note: 'Released here' },
+      headers: own,
+    });
+    expect(done.status).toBe(303);
+    expect((await disputeOf(dispute.id)).status).toBe('resolved');
+  });
+
+  it('refuses a sign-in form posted from another site: no session', async () => {
+    const form = await consoleRequest(test.baseUrl, 'GET', '/admin/sign-in');
+    const nonce = form.cookies.find((c) => c.startsWith('yb_console_sign_in='))!.split(';')[0];
+    const posted = await consoleRequest(test.baseUrl, 'POST', '/admin/sign-in', {
+      cookie: nonce,
+      form: { email: operator.email, password: operator.password, csrf: hiddenField(form.text, 'csrf')!, next: '/admin' },
+      headers: { origin: TRUSTED, 'sec-fetch-site': 'same-site' },
+    });
+    expect(posted.status).toBe(403);
+    expect(posted.cookies.some((c) => c.startsWith('yb_session='))).toBe(false);
+    expect((await consoleSignIn(test.baseUrl, operator)).status).toBe(303);
+  });
+
+  it("refuses the queue dashboard's actions from another site", async () => {
+    const { cookie } = await consoleSession(test.baseUrl, operator);
+    const paused = async () =>
+      (await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).body.queues.find(
+        (queue: { name: string }) => queue.name === 'housekeeping',
+      ).isPaused;
+    const foreign = await consoleRequest(test.baseUrl, 'PUT', '/admin/queues/api/queues/housekeeping/pause', {
+      cookie,
+      headers: { origin: TRUSTED, 'sec-fetch-site': 'same-site' },
+    });
+    expect(foreign.status).toBe(403);
+    expect(await paused()).toBe(false);
+    const own = await consoleRequest(test.baseUrl, 'PUT', '/admin/queues/api/queues/housekeeping/pause', {
+      cookie,
+      headers: { origin: test.baseUrl, 'sec-fetch-site': 'same-origin' },
+    });
+    expect(own.status).toBe(200);
+    expect(await paused()).toBe(true);
+    await consoleRequest(test.baseUrl, 'PUT', '/admin/queues/api/queues/housekeeping/resume', { cookie });
+  });
+});
