@@ -134,4 +134,21 @@ describe('Operator console: cross-origin requests', () => {
     expect(await paused()).toBe(true);
     await consoleRequest(test.baseUrl, 'PUT', '/admin/queues/api/queues/housekeeping/resume', { cookie });
   });
+
+  it('takes /v1/auth/session as JSON only: a form posted from another site is 415 and sets no cookie', async () => {
+    const bodies: Array<[string, string]> = [
+      ['application/x-www-form-urlencoded', new URLSearchParams({ email: operator.email, password: operator.password }).toString()],
+      ['text/plain', JSON.stringify({ email: operator.email, password: operator.password })],
+      ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="email"\r\n\r\n${operator.email}\r\n--x--\r\n`],
+    ];
+    for (const [type, body] of bodies) {
+      const response = await fetch(`${test.baseUrl}/v1/auth/session`, {
+        method: 'POST',
+        headers: { 'content-type': type, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+        body,
+      });
+      expect([type, response.status]).toEqual([type, 415]);
+      expect(response.headers.getSetCookie().some((c) => c.startsWith('yb_session='))).toBe(false);
+    }
+  });
 });
