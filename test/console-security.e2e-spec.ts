@@ -151,4 +151,25 @@ describe('Operator console: cross-origin requests', () => {
       expect(response.headers.getSetCookie().some((c) => c.startsWith('yb_session='))).toBe(false);
     }
   });
+
+  it('signs in towards any console path, spelled in any script, and never outside /admin through dot segments', async () => {
+    const cases: Array<[string, string]> = [
+      ['/admin/\u65e5', '/admin/%E6%97%A5'],
+      ['/admin/users?q=\u00e9', '/admin/users?q=%C3%A9'],
+      ['/admin/../..', '/admin'],
+      ['/admin/%2e%2e/v1/me', '/admin'],
+      ['/admin/disputes/../trades', '/admin/trades'],
+    ];
+    for (const [next, location] of cases) {
+      const signedIn = await consoleSignIn(test.baseUrl, operator, next);
+      expect([next, signedIn.status, signedIn.headers.get('location')]).toEqual([next, 303, location]);
+      // The form's hidden field as posted by hand, unencoded.
+      const form = await consoleRequest(test.baseUrl, 'GET', '/admin/sign-in');
+      const posted = await consoleRequest(test.baseUrl, 'POST', '/admin/sign-in', {
+        cookie: form.cookies.find((c) => c.startsWith('yb_console_sign_in='))!.split(';')[0],
+        form: { email: operator.email, password: operator.password, csrf: hiddenField(form.text, 'csrf')!, next },
+      });
+      expect([next, posted.status, posted.headers.get('location')]).toEqual([next, 303, location]);
+    }
+  });
 });
