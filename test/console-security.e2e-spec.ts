@@ -172,4 +172,49 @@ describe('Operator console: cross-origin requests', () => {
       expect([next, posted.status, posted.headers.get('location')]).toEqual([next, 303, location]);
     }
   });
+
+  it('shows a split for confirmation only once the disputes service has checked it, and says who holds a dispute first', async () => {
+    const { dispute } = await disputedTrade();
+    const { cookie, csrf } = await consoleSession(test.baseUrl, operator);
+    const own = { origin: test.baseUrl, 'sec-fetch-site': 'same-origin' };
+    const ask = (travelerUsd: string, counterpartyUsd: string) =>
+      consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
+        cookie,
+        form: { csrf, outcome: 'split', note: 'Half each', travelerUsd, counterpartyUsd },
+        headers: own,
+      });
+    // The trade is $138.12: none of these is a split of it.
+    const refused: Array<[string, string]> = [
+      ['1.00', '1.00'],
+      ['0', '138.12'],
+      ['1e2', '38.12'],
+      ['-1', '139.12'],
+      ['69,06', '69.06'],
+      ['\uff16\uff19.06', '69.06'],
+      ['', '138.12'],
+      ['69.061', '69.059'],
+    ];
+    for (const [travelerUsd, counterpartyUsd] of refused) {
+      const page = await ask(travelerUsd, counterpartyUsd);
+      expect([travelerUsd, counterpartyUsd, page.status]).toEqual([travelerUsd, counterpartyUsd, 400]);
+      expect(page.text).not.toContain('name="confirmed"');
+    }
+    const sum = await ask('1.00', '1.00');
+    expect(sum.text).toContain('138.12');
+
+    const fits = await ask('69.1', '69.02');
+    expect(fits.status).toBe(200);
+    expect(fits.text).toContain('69.10 USD back to');
+    expect(hiddenField(fits.text, 'travelerUsd')).toBe('69.10');
+    expect(hiddenField(fits.text, 'confirmed')).toBe('yes');
+
+    // Held by another operator: said on the way to the confirmation, not after it.
+    const other = await createOperator(test, api);
+    expect((await api('POST', `/v1/admin/disputes/${dispute.id}/assign`, { token: other.token, body: {} })).status).toBe(200);
+    const held = await ask('69.10', '69.02');
+    expect(held.status).toBe(409);
+    expect(held.text).toContain('Another operator holds this dispute');
+    expect(held.text).not.toContain('name="confirmed"');
+    expect((await disputeOf(dispute.id)).status).toBe('assigned');
+  });
 });

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { OperatorReveals } from '../admin/operator-reveals.service';
 import { RevealHandleDto } from '../admin/admin-reveals.controller';
 import { createValidationPipe, DomainError } from '../common/errors';
+import { formatAmount } from '../common/money';
 import { MAX_PAGE_SIZE } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { DisputesService } from '../disputes/disputes.service';
@@ -102,12 +103,15 @@ export class ConsoleDisputesController {
     }
     const decision = (await this.validation.transform(input, { type: 'body', metatype: ResolveDisputeDto })) as ResolveDisputeDto;
     if (formField(body, 'confirmed') !== 'yes') {
+      // The service's own checks (amounts to the cent, the sum, who holds the dispute) before anything is shown.
+      const checked = await this.disputes.checkDecision(signedIn.operator, id, decision);
       const file = await this.files.read(signedIn.operator, id, { chat: false });
       const shown: Resolution = {
-        outcome: decision.outcome,
+        outcome: checked.outcome,
         note: decision.note,
-        travelerUsd: input.travelerUsd,
-        counterpartyUsd: input.counterpartyUsd,
+        ...(checked.outcome === 'split'
+          ? { travelerUsd: formatAmount(checked.travelerUsd, 'USD'), counterpartyUsd: formatAmount(checked.counterpartyUsd, 'USD') }
+          : {}),
       };
       return sendPage(reply, confirmResolutionPage(signedIn.viewer, file, shown));
     }
