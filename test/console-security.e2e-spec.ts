@@ -217,4 +217,21 @@ describe('Operator console: cross-origin requests', () => {
     expect(held.text).not.toContain('name="confirmed"');
     expect((await disputeOf(dispute.id)).status).toBe('assigned');
   });
+
+  it('ends the console sessions of a suspended operator for good, and lets any session sign out', async () => {
+    const suspended = await createOperator(test, api);
+    const { cookie, csrf } = await consoleSession(test.baseUrl, suspended);
+    const second = await consoleSession(test.baseUrl, suspended);
+    expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token, body: {} })).status).toBe(200);
+    // Signing out still works: the cookie is cleared.
+    const out = await consoleRequest(test.baseUrl, 'POST', '/admin/sign-out', { cookie, form: { csrf } });
+    expect([out.status, out.headers.get('location')]).toEqual([303, '/admin/sign-in']);
+    expect(out.cookies.some((c) => /^yb_session=;/.test(c))).toBe(true);
+
+    expect((await api('POST', `/v1/admin/users/${suspended.id}/unsuspend`, { token: operator.token, body: {} })).status).toBe(200);
+    // The other session ended with the suspension: lifting it does not bring the old cookie back.
+    const stale = await consoleRequest(test.baseUrl, 'GET', '/admin/disputes', { cookie: second.cookie });
+    expect([stale.status, stale.headers.get('location')]).toEqual([303, '/admin/sign-in?next=%2Fadmin%2Fdisputes']);
+    expect((await consoleSignIn(test.baseUrl, suspended)).status).toBe(303);
+  });
 });

@@ -9,7 +9,7 @@ import { UsersService } from '../users/users.service';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
 import { ConsoleCsrf } from './console-csrf';
 import { consoleHeaders, formField, redirect, safeNext, sendPage } from './console-http';
-import { ConsoleOperator, ConsolePages, SignedIn, type SignedInOperator } from './console-session';
+import { ConsolePages, crossOriginRefusal, SignedIn } from './console-session';
 import { signInPage } from './sign-in-page';
 
 /** The sign-in form's nonce (its CSRF token is an HMAC of it): only for the sign-in page, for ten minutes. */
@@ -73,11 +73,19 @@ export class ConsoleAuthController {
     redirect(reply, next);
   }
 
-  /** Ends the session server-side and clears its cookie. */
+  /**
+   * Ends the session server-side and clears its cookie. Not behind the session guard: any session, even a
+   * suspended operator's, can be ended; the form must still come from this console's page with its CSRF token.
+   */
   @Post('sign-out')
-  @SignedIn()
-  async signOut(@ConsoleOperator() signedIn: SignedInOperator, @Res() reply: FastifyReply): Promise<void> {
-    await this.users.endOperatorSession(signedIn.sessionToken);
+  async signOut(@Req() request: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const token = request.cookies[SESSION_COOKIE];
+    if (!token) return redirect(reply, '/admin/sign-in');
+    if (!fromThisOrigin(request)) throw crossOriginRefusal();
+    if (!this.csrf.checkSession(token, formField(body, 'csrf'))) {
+      throw new DomainError('forbidden', 'The form did not come from this console or has expired: reload the page and try again');
+    }
+    await this.users.endOperatorSession(token);
     void reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(this.app.production));
     redirect(reply, '/admin/sign-in');
   }
