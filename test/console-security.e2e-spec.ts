@@ -234,4 +234,32 @@ describe('Operator console: cross-origin requests', () => {
     expect([stale.status, stale.headers.get('location')]).toEqual([303, '/admin/sign-in?next=%2Fadmin%2Fdisputes']);
     expect((await consoleSignIn(test.baseUrl, suspended)).status).toBe(303);
   });
+
+  it('answers unknown console paths and refused requests with a console page: its policy, never stored', async () => {
+    const { cookie } = await consoleSession(test.baseUrl, operator);
+    const cases: Array<[string, string, Record<string, string>, string | undefined, number]> = [
+      ['GET', '/admin/nope', {}, undefined, 404],
+      ['GET', '/admin/', {}, undefined, 404],
+      ['GET', '/admin/sign-in/', {}, undefined, 404],
+      ['GET', '/admin/%E0%A4%A', {}, undefined, 400],
+      ['POST', '/admin/sign-in', { 'content-type': 'multipart/form-data; boundary=x' }, '--x--\r\n', 415],
+      ['POST', '/admin/sign-in', { 'content-type': 'application/json' }, '{"email":', 400],
+    ];
+    for (const [method, path, headers, body, status] of cases) {
+      const response = await fetch(`${test.baseUrl}${path}`, { method, headers: { ...headers, cookie }, body, redirect: 'manual' });
+      const text = await response.text();
+      expect([method, path, response.status, response.headers.get('content-type')]).toEqual([
+        method,
+        path,
+        status,
+        'text/html; charset=utf-8',
+      ]);
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(text).toContain('<a href="/admin">Back to the console</a>');
+    }
+    // The queue dashboard's API keeps its problems.
+    const board = await consoleRequest(test.baseUrl, 'GET', '/admin/queues/api/nope', { cookie });
+    expect(board.headers.get('content-type')).not.toContain('text/html');
+  });
 });

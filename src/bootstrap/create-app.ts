@@ -11,12 +11,14 @@ import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
+import { consoleHeaders } from '../console/console-http';
+import { consoleProblemPage, renderConsoleProblems, showsConsoleProblems } from '../console/console-problems';
 import { answerClientError } from './client-errors';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { isConsolePath } from '../common/http/same-origin';
-import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
+import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem, toProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
 import { QuietFrameworkLogger } from '../logging';
@@ -47,7 +49,15 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     genReqId: requestId,
     requestIdHeader: false,
     // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.
-    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply),
+    // Under /admin, as a console page (the console's onSend hook does not see the router's own answers).
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      if (!showsConsoleProblems(request.url)) return sendProblem(error, request, reply);
+      const { status, body } = toProblem(error);
+      void consoleHeaders(reply)
+        .status(status)
+        .header('content-type', 'text/html; charset=utf-8')
+        .send(consoleProblemPage({ ...body, status }));
+    },
     clientErrorHandler: answerClientError,
   });
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
@@ -99,6 +109,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
   );
   refuseNonJsonBodies(fastify);
+  renderConsoleProblems(fastify);
   serveProblemTypes(fastify);
   if (config.corsOrigins.length > 0) {
     const corsOptions = {
