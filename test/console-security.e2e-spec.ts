@@ -262,4 +262,13 @@ describe('Operator console: cross-origin requests', () => {
     const board = await consoleRequest(test.baseUrl, 'GET', '/admin/queues/api/nope', { cookie });
     expect(board.headers.get('content-type')).not.toContain('text/html');
   });
+
+  it('ends the session a browser held when it signs in again', async () => {
+    const first = await consoleSession(test.baseUrl, operator);
+    const again = await consoleSignIn(test.baseUrl, operator, '/admin', first.cookie);
+    expect(again.status).toBe(303);
+    expect(again.cookie).not.toBe(first.cookie);
+    expect((await consoleRequest(test.baseUrl, 'GET', '/admin/disputes', { cookie: first.cookie })).status).toBe(303);
+    expect((await consoleRequest(test.baseUrl, 'GET', '/admin/disputes', { cookie: again.cookie })).status).toBe(200);
+  });
 });

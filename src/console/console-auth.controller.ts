@@ -68,6 +68,9 @@ export class ConsoleAuthController {
       if (refusal.retryAfter !== undefined) void reply.header('retry-after', String(refusal.retryAfter));
       return this.sendSignIn(reply, refusal.status, { next, email, message: refusal.message });
     }
+    // The session the browser held before, if any, ends: one browser, one session.
+    const previous = request.cookies[SESSION_COOKIE];
+    if (previous) await this.users.endOperatorSession(previous);
     void reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(this.app.production), maxAge: session.expiresIn });
     void reply.clearCookie(SIGN_IN_COOKIE, this.signInCookieOptions());
     redirect(reply, next);

@@ -36,10 +36,16 @@ export function cookieValue(setCookies: string[], name: string): string | undefi
 export const hiddenField = (page: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page)?.[1];
 
 /** Signs in through the sign-in form (its nonce cookie and CSRF token), then answers with the session's cookie. */
-export async function consoleSignIn(baseUrl: string, who: TestUser, next = '/admin'): Promise<ConsoleResponse & { cookie?: string }> {
+export async function consoleSignIn(
+  baseUrl: string,
+  who: TestUser,
+  next = '/admin',
+  sessionCookie?: string,
+): Promise<ConsoleResponse & { cookie?: string }> {
   const form = await consoleRequest(baseUrl, 'GET', `/admin/sign-in?next=${encodeURIComponent(next)}`);
+  const nonce = `yb_console_sign_in=${cookieValue(form.cookies, 'yb_console_sign_in')}`;
   const signedIn = await consoleRequest(baseUrl, 'POST', '/admin/sign-in', {
-    cookie: `yb_console_sign_in=${cookieValue(form.cookies, 'yb_console_sign_in')}`,
+    cookie: sessionCookie ? `${nonce}; ${sessionCookie}` : nonce,
     form: { email: who.email, password: who.password, csrf: hiddenField(form.text, 'csrf')!, next: hiddenField(form.text, 'next') ?? next },
   });
   const token = cookieValue(signedIn.cookies, 'yb_session');
