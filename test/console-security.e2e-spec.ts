@@ -271,4 +271,18 @@ describe('Operator console: cross-origin requests', () => {
     expect((await consoleRequest(test.baseUrl, 'GET', '/admin/disputes', { cookie: first.cookie })).status).toBe(303);
     expect((await consoleRequest(test.baseUrl, 'GET', '/admin/disputes', { cookie: again.cookie })).status).toBe(200);
   });
+
+  it("shows the parties on a dispute's page by name and id, their emails only on their own pages", async () => {
+    const { dispute, traveler, counterparty, payoutEmail } = await disputedTrade();
+    const { cookie } = await consoleSession(test.baseUrl, operator);
+    const page = await consoleRequest(test.baseUrl, 'GET', `/admin/disputes/${dispute.id}`, { cookie });
+    expect(page.status).toBe(200);
+    for (const party of [traveler, counterparty]) {
+      expect(page.text).toContain(party.id);
+      expect(page.text).not.toContain(party.email);
+    }
+    expect(page.text).not.toContain(payoutEmail);
+    const user = await consoleRequest(test.baseUrl, 'GET', `/admin/users/${counterparty.id}`, { cookie });
+    expect(user.text).toContain(counterparty.email);
+  });
 });
