@@ -94,7 +94,7 @@ describe('Operator console: cross-origin requests', () => {
     expect(hiddenField(confirm.text, 'confirmed')).toBe('yes');
     const done = await consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
       cookie,
-      form: { ...resolve, note: 'Released here' },
+      form: { ...resolve, note: 'Released here', binding: hiddenField(confirm.text, 'binding')! },
       headers: own,
     });
     expect(done.status).toBe(303);
@@ -284,5 +284,36 @@ describe('Operator console: cross-origin requests', () => {
     expect(page.text).not.toContain(payoutEmail);
     const user = await consoleRequest(test.baseUrl, 'GET', `/admin/users/${counterparty.id}`, { cookie });
     expect(user.text).toContain(counterparty.email);
+  });
+
+  it('commits only the decision its confirmation page showed, for the session that saw it', async () => {
+    const { dispute } = await disputedTrade();
+    const { cookie, csrf } = await consoleSession(test.baseUrl, operator);
+    const other = await consoleSession(test.baseUrl, operator);
+    const post = (who: { cookie: string; csrf: string }, form: Record<string, string>) =>
+      consoleRequest(test.baseUrl, 'POST', `/admin/disputes/${dispute.id}/resolve`, {
+        cookie: who.cookie,
+        form: { csrf: who.csrf, ...form },
+      });
+    const split = { outcome: 'split', note: 'Half each', travelerUsd: '69.10', counterpartyUsd: '69.02' };
+    const confirm = await post({ cookie, csrf }, split);
+    expect(confirm.status).toBe(200);
+    const binding = hiddenField(confirm.text, 'binding')!;
+    const tampered: Record<string, string>[] = [
+      { ...split, travelerUsd: '138.11', counterpartyUsd: '0.01' },
+      { ...split, note: 'Something else' },
+      { outcome: 'refund', note: 'Half each' },
+      { ...split, binding: '' },
+    ];
+    for (const form of tampered) {
+      const refused = await post({ cookie, csrf }, { binding, ...form, confirmed: 'yes' });
+      expect([form, refused.status]).toEqual([form, 403]);
+    }
+    expect((await post(other, { ...split, binding, confirmed: 'yes' })).status).toBe(403);
+    expect((await disputeOf(dispute.id)).status).toBe('open');
+    // The same decision, spelled as the form first sent it, is the one confirmed.
+    const done = await post({ cookie, csrf }, { ...split, travelerUsd: '69.1', binding, confirmed: 'yes' });
+    expect(done.status).toBe(303);
+    expect((await disputeOf(dispute.id)).status).toBe('resolved');
   });
 });
