@@ -212,11 +212,12 @@ describe('suspended operators (HTTP)', () => {
     expect((await api('GET', `/v1/admin/users/${target.id}`, { token: boss.token })).body.suspended).toBe(false);
     expect((await api('GET', `/v1/admin/users/${boss.id}`, { token: boss.token })).body.suspended).toBe(false);
 
-    // Lifting the suspension restores the token, the key and the session.
+    // Lifting the suspension restores the token and the key; the console session ended with the suspension.
     expect((await api('POST', `/v1/admin/users/${leaver.id}/unsuspend`, { token: boss.token })).body.suspended).toBe(false);
     expect((await api('GET', '/v1/admin/disputes', { token: leaver.token })).status).toBe(200);
     expect((await api('GET', '/v1/admin/disputes', { apiKey: key })).status).toBe(200);
-    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(200);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie } })).status).toBe(403);
+    expect((await api('GET', '/admin/queues/api/queues', { headers: { cookie: await consoleCookie(leaver) } })).status).toBe(200);
 
     const audit = await api('GET', `/v1/admin/audit?operatorId=${boss.id}`, { token: boss.token });
     expect(audit.body.data.filter((e: { targetId: string }) => e.targetId === leaver.id).map((e: { action: string }) => e.action)).toEqual(

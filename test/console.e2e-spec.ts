@@ -354,10 +354,17 @@ describe('Operator console', () => {
     }
     expect(seen).toEqual(expected);
     expect((await api('POST', `/v1/admin/users/${suspended.id}/suspend`, { token: operator.token })).status).toBe(200);
+    // The suspension ended the session: back to the sign-in page, where a suspended operator is refused.
     const refused = await send(test.baseUrl, 'GET', '/admin/disputes', { cookie });
-    expect(refused.status).toBe(403);
-    expect(refused.text).toContain('account_suspended');
-    expect(refused.text).not.toContain('/admin/sign-out');
+    expect([refused.status, refused.headers.get('location')]).toEqual([303, '/admin/sign-in?next=%2Fadmin%2Fdisputes']);
+    const again = await send(test.baseUrl, 'GET', '/admin/sign-in');
+    const signIn = await send(test.baseUrl, 'POST', '/admin/sign-in', {
+      cookie: `yb_console_sign_in=${cookieValue(again.cookies, 'yb_console_sign_in')}`,
+      form: { email: suspended.email, password: suspended.password, csrf: hidden(again.text, 'csrf')!, next: '/admin' },
+    });
+    expect(signIn.status).toBe(403);
+    expect(signIn.text).toContain('suspended');
+    expect(cookieValue(signIn.cookies, 'yb_session')).toBeUndefined();
   });
 
   it('shows a traveler who signs in the sign-in page again, with no admin data and no session', async () => {

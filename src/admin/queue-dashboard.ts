@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { AuditRepository } from '../audit/audit.repository';
 import { PROBLEM_CONTENT_TYPE, problem } from '../common/errors/problem';
+import { changesState, fromThisOrigin } from '../common/http/same-origin';
 import { bearerChallenge } from '../common/http/www-authenticate';
 import { loadJobsConfig } from '../config';
 import { ALL_QUEUES } from '../queues/queue-names';
@@ -73,6 +74,11 @@ export function protectQueueDashboard(fastify: FastifyInstance, app: () => NestF
     // Decide on the route Fastify matched, not the raw URL: the router decodes percent-escapes, so a
     // raw-prefix check would let /admin/%71ueues through.
     if (!isQueueDashboardRoute(request.routeOptions.url)) return;
+    // The dashboard's actions (PUT, POST, DELETE) are taken only from its own pages, never another site's.
+    if (changesState(request.method) && !fromThisOrigin(request)) {
+      const { status, body } = problem('forbidden', 'Queue dashboard actions are taken only from its own pages');
+      return reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).header('cache-control', 'no-store').send(body);
+    }
     const nest = app();
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;

@@ -11,12 +11,15 @@ import { Logger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
+import { consoleHeaders } from '../console/console-http';
+import { consoleProblemPage, renderConsoleProblems, showsConsoleProblems } from '../console/console-problems';
 import { answerClientError } from './client-errors';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { buildApiDocument } from './openapi/document';
 import { protectOperationsEndpoints } from './operations-endpoints';
-import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem } from '../common/errors';
+import { isConsolePath } from '../common/http/same-origin';
+import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem, toProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
 import { QuietFrameworkLogger } from '../logging';
@@ -47,7 +50,15 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     genReqId: requestId,
     requestIdHeader: false,
     // The router's own refusals (bad percent-encoding, an overlong path segment) as problem details too.
-    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply),
+    // Under /admin, as a console page (the console's onSend hook does not see the router's own answers).
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      if (!showsConsoleProblems(request.url)) return sendProblem(error, request, reply);
+      const { status, body } = toProblem(error);
+      void consoleHeaders(reply)
+        .status(status)
+        .header('content-type', 'text/html; charset=utf-8')
+        .send(consoleProblemPage({ ...body, status }));
+    },
     clientErrorHandler: answerClientError,
   });
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
@@ -99,13 +110,20 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
   );
   refuseNonJsonBodies(fastify);
+  renderConsoleProblems(fastify);
   serveProblemTypes(fastify);
   if (config.corsOrigins.length > 0) {
-    await app.register(cors, {
+    const corsOptions = {
       origin: config.corsOrigins,
       credentials: true,
       // What a browser client reads besides the body: a 401's reason, a 405's methods, when to come back.
       exposedHeaders: ['x-request-id', 'idempotent-replayed', 'retry-after', 'www-authenticate', 'allow'],
+    };
+    // The operator console (and its queue dashboard) is for its own pages only: no other origin may read it
+    // with the operator's cookie, however trusted by the API.
+    await app.register(cors, {
+      delegator: (request: FastifyRequest, callback: (error: Error | null, options: typeof corsOptions | { origin: false }) => void) =>
+        callback(null, isConsolePath(request.url) ? { origin: false } : corsOptions),
     });
   }
 

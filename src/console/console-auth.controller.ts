@@ -2,13 +2,14 @@ import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@ne
 import { ConfigType } from '@nestjs/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors';
+import { fromThisOrigin } from '../common/http/same-origin';
 import { appConfig } from '../config';
 import { SESSION_COOKIE, sessionCookieOptions } from '../users/auth.controller';
 import { UsersService } from '../users/users.service';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets';
 import { ConsoleCsrf } from './console-csrf';
 import { consoleHeaders, formField, redirect, safeNext, sendPage } from './console-http';
-import { ConsoleOperator, ConsolePages, SignedIn, type SignedInOperator } from './console-session';
+import { ConsolePages, crossOriginRefusal, SignedIn } from './console-session';
 import { signInPage } from './sign-in-page';
 
 /** The sign-in form's nonce (its CSRF token is an HMAC of it): only for the sign-in page, for ten minutes. */
@@ -50,6 +51,9 @@ export class ConsoleAuthController {
   async signIn(@Req() request: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     const next = safeNext(formField(body, 'next'));
     const email = formField(body, 'email').trim();
+    if (!fromThisOrigin(request)) {
+      return this.sendSignIn(reply, 403, { next, email, message: 'The sign-in form was sent from a page of another site: sign in here.' });
+    }
     if (!this.csrf.checkSignIn(request.cookies[SIGN_IN_COOKIE], formField(body, 'csrf'))) {
       return this.sendSignIn(reply, 403, { next, email, message: 'The sign-in form expired or did not come from this page: try again.' });
     }
@@ -64,16 +68,27 @@ export class ConsoleAuthController {
       if (refusal.retryAfter !== undefined) void reply.header('retry-after', String(refusal.retryAfter));
       return this.sendSignIn(reply, refusal.status, { next, email, message: refusal.message });
     }
+    // The session the browser held before, if any, ends: one browser, one session.
+    const previous = request.cookies[SESSION_COOKIE];
+    if (previous) await this.users.endOperatorSession(previous);
     void reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(this.app.production), maxAge: session.expiresIn });
     void reply.clearCookie(SIGN_IN_COOKIE, this.signInCookieOptions());
     redirect(reply, next);
   }
 
-  /** Ends the session server-side and clears its cookie. */
+  /**
+   * Ends the session server-side and clears its cookie. Not behind the session guard: any session, even a
+   * suspended operator's, can be ended; the form must still come from this console's page with its CSRF token.
+   */
   @Post('sign-out')
-  @SignedIn()
-  async signOut(@ConsoleOperator() signedIn: SignedInOperator, @Res() reply: FastifyReply): Promise<void> {
-    await this.users.endOperatorSession(signedIn.sessionToken);
+  async signOut(@Req() request: FastifyRequest, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const token = request.cookies[SESSION_COOKIE];
+    if (!token) return redirect(reply, '/admin/sign-in');
+    if (!fromThisOrigin(request)) throw crossOriginRefusal();
+    if (!this.csrf.checkSession(token, formField(body, 'csrf'))) {
+      throw new DomainError('forbidden', 'The form did not come from this console or has expired: reload the page and try again');
+    }
+    await this.users.endOperatorSession(token);
     void reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(this.app.production));
     redirect(reply, '/admin/sign-in');
   }

@@ -27,6 +27,18 @@ export class ConsoleCsrf {
     return this.same(this.forSession(sessionToken), given);
   }
 
+  /**
+   * What a resolution's confirmation page confirmed: an HMAC of the dispute, the decision (amounts as the
+   * service normalized them) and the note, for this session. The commit must carry it for the same decision.
+   */
+  forDecision(sessionToken: string, disputeId: string, decision: readonly string[]): string {
+    return this.sign(`decision:${JSON.stringify([sessionToken, disputeId, ...decision])}`);
+  }
+
+  checkDecision(sessionToken: string, disputeId: string, decision: readonly string[], given: unknown): boolean {
+    return this.same(this.forDecision(sessionToken, disputeId, decision), given);
+  }
+
   /** A new nonce for the sign-in cookie. */
   newSignInNonce(): string {
     return randomBytes(24).toString('base64url');

@@ -3,10 +3,12 @@ import type { FastifyReply } from 'fastify';
 import { OperatorReveals } from '../admin/operator-reveals.service';
 import { RevealHandleDto } from '../admin/admin-reveals.controller';
 import { createValidationPipe, DomainError } from '../common/errors';
+import { formatAmount } from '../common/money';
 import { MAX_PAGE_SIZE } from '../common/http/pagination';
 import { UuidParam } from '../common/http/uuid-param';
 import { DisputesService } from '../disputes/disputes.service';
 import { ResolveDisputeDto } from '../disputes/dto/disputes.dto';
+import { ConsoleCsrf } from './console-csrf';
 import { ConsoleOperator, ConsolePages, SignedIn, type SignedInOperator } from './console-session';
 import { formField, redirect, sendPage } from './console-http';
 import { DisputeFiles } from './dispute-file.service';
@@ -33,6 +35,7 @@ export class ConsoleDisputesController {
     private readonly disputes: DisputesService,
     private readonly files: DisputeFiles,
     private readonly reveals: OperatorReveals,
+    private readonly csrf: ConsoleCsrf,
   ) {}
 
   @Get()
@@ -101,15 +104,22 @@ export class ConsoleDisputesController {
       input.counterpartyUsd = formField(body, 'counterpartyUsd').trim();
     }
     const decision = (await this.validation.transform(input, { type: 'body', metatype: ResolveDisputeDto })) as ResolveDisputeDto;
+    // The service's own checks (amounts to the cent, the sum, who holds the dispute) before anything is shown.
+    const checked = await this.disputes.checkDecision(signedIn.operator, id, decision);
+    const amounts =
+      checked.outcome === 'split'
+        ? { travelerUsd: formatAmount(checked.travelerUsd, 'USD'), counterpartyUsd: formatAmount(checked.counterpartyUsd, 'USD') }
+        : {};
+    const bound = [checked.outcome, amounts.travelerUsd ?? '', amounts.counterpartyUsd ?? '', decision.note];
     if (formField(body, 'confirmed') !== 'yes') {
       const file = await this.files.read(signedIn.operator, id, { chat: false });
-      const shown: Resolution = {
-        outcome: decision.outcome,
-        note: decision.note,
-        travelerUsd: input.travelerUsd,
-        counterpartyUsd: input.counterpartyUsd,
-      };
+      const binding = this.csrf.forDecision(signedIn.sessionToken, id, bound);
+      const shown: Resolution = { outcome: checked.outcome, note: decision.note, ...amounts, binding };
       return sendPage(reply, confirmResolutionPage(signedIn.viewer, file, shown));
+    }
+    // What is committed is what the confirmation page showed, to the cent and the word.
+    if (!this.csrf.checkDecision(signedIn.sessionToken, id, bound, formField(body, 'binding'))) {
+      throw new DomainError('forbidden', 'This is not the decision that was confirmed: start again from the dispute page');
     }
     await this.disputes.resolve(signedIn.operator, id, decision);
     redirect(reply, `/admin/disputes/${id}?done=resolved`);

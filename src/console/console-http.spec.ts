@@ -23,7 +23,18 @@ describe('safeNext', () => {
       '/admin/x\r\nLocation: https://evil.example',
       '/admin/sign-in?next=/admin',
       `/admin/${'a'.repeat(1000)}`,
+      '/admin/../v1/me',
+      '/admin/%2e%2e/%2e%2e/v1/me',
+      '/admin/disputes/../../sign-in',
+      '/admin/./../../evil',
     ];
     for (const next of refused) expect([next, safeNext(next)]).toEqual([next, '/admin']);
+  });
+
+  it('resolves dot segments and percent-encodes what a Location header cannot carry', () => {
+    expect(safeNext('/admin/\u65e5')).toBe('/admin/%E6%97%A5');
+    expect(safeNext('/admin/users?q=\u00e9 x')).toBe('/admin/users?q=%C3%A9%20x');
+    expect(safeNext('/admin/disputes/../trades')).toBe('/admin/trades');
+    expect(safeNext('/admin/./ledger')).toBe('/admin/ledger');
   });
 });

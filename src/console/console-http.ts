@@ -33,14 +33,25 @@ export class ConsoleRedirect {
 
 /**
  * Where to go after signing in: only a path of this service under /admin (a single leading slash, no `//`, no
- * backslash, no control character), never another site; anything else goes to /admin.
+ * backslash, no control character), never another site; anything else goes to /admin. Dot segments are resolved
+ * first (so /admin/../v1 is judged as /v1) and any other character than printable ASCII is percent-encoded, as a
+ * Location header must be.
  */
 export function safeNext(next: unknown): string {
   if (typeof next !== 'string' || next.length > 1000) return '/admin';
-  if (!/^\/admin(?:[/?#]|$)/.test(next) || /^\/admin\/sign-(?:in|out)(?:[/?#]|$)/.test(next)) return '/admin';
-  if (next.includes('//') || next.includes('\\') || [...next].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+  if (next.includes('\\') || [...next].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return '/admin';
+  if (!next.startsWith('/') || next.startsWith('//')) return '/admin';
+  let url: URL;
+  try {
+    url = new URL(next, 'http://console.invalid');
+  } catch {
     return '/admin';
-  return next;
+  }
+  if (url.origin !== 'http://console.invalid') return '/admin';
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  if (!/^\/admin(?:[/?#]|$)/.test(path) || /^\/admin\/sign-(?:in|out)(?:[/?#]|$)/.test(path)) return '/admin';
+  if (path.includes('//') || !/^[\x21-\x7e]+$/.test(path) || path.length > 1000) return '/admin';
+  return path;
 }
 
 /** One field of a form post as text ('' when absent or not text: a form sends each field once). */

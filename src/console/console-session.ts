@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../common/auth/decorators';
 import { DomainError } from '../common/errors';
+import { changesState, fromThisOrigin } from '../common/http/same-origin';
 import { SESSION_COOKIE } from '../users/auth.controller';
 import { ConsoleSessionsRepository } from '../users/console-sessions.repository';
 import { UsersRepository } from '../users/users.repository';
@@ -22,7 +23,8 @@ export function signInLocation(request: FastifyRequest): string {
 /**
  * The console's authentication: the session cookie (never a Bearer token or an API key) resolved to a live
  * session of an operator who is not suspended; without one, 303 to the sign-in page. Every other method than
- * GET must carry the session's CSRF token in its form (403, nothing done, otherwise).
+ * GET must come from the console's own pages (Origin, Sec-Fetch-Site) and carry the session's CSRF token in its
+ * form (403, nothing done, otherwise).
  */
 @Injectable()
 export class ConsoleSessionGuard implements CanActivate {
@@ -39,7 +41,8 @@ export class ConsoleSessionGuard implements CanActivate {
     const principal = userId ? await this.users.findPrincipal(userId) : null;
     if (!token || !principal || principal.role !== 'operator') throw new ConsoleRedirect(signInLocation(request));
     if (principal.suspended) throw new DomainError('account_suspended', 'The operator account is suspended');
-    if (request.method !== 'GET' && request.method !== 'HEAD' && !this.csrf.checkSession(token, formField(request.body, 'csrf'))) {
+    if (changesState(request.method) && !fromThisOrigin(request)) throw crossOriginRefusal();
+    if (changesState(request.method) && !this.csrf.checkSession(token, formField(request.body, 'csrf'))) {
       throw new DomainError('forbidden', 'The form did not come from this console or has expired: reload the page and try again');
     }
     request.consoleOperator = {
@@ -49,6 +52,11 @@ export class ConsoleSessionGuard implements CanActivate {
     };
     return true;
   }
+}
+
+/** A form post a browser says came from another site's page (console-http.ts' fromThisOrigin). */
+export function crossOriginRefusal(): DomainError {
+  return new DomainError('forbidden', 'The form was sent from a page of another site: the console takes forms only from its own pages');
 }
 
 /** A console controller: outside the /v1 guard (no Bearer or API key), out of the API docs, errors as HTML pages. */

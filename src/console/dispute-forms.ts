@@ -79,6 +79,8 @@ export interface Resolution {
   note: string;
   travelerUsd?: string;
   counterpartyUsd?: string;
+  /** The HMAC binding the confirmation to this decision (ConsoleCsrf.forDecision). */
+  binding: string;
 }
 
 /** The confirmation step of a resolution: what will happen, in words, with [Confirm] and [Back]. */
@@ -106,6 +108,7 @@ export function confirmResolutionPage(viewer: ConsoleViewer, file: DisputeFile, 
           : ''
       }
       <input type="hidden" name="confirmed" value="yes" />
+      <input type="hidden" name="binding" value="${decision.binding}" />
       <button type="submit">Confirm</button>
       <a class="button secondary" href="/admin/disputes/${dispute.id}#actions">Back</a>
     </form>`;

@@ -98,14 +98,15 @@ function noticeOf(notice: DisputeNotice | undefined): SafeHtml | string {
   </div>`;
 }
 
+/** A party in brief: the name and id, never the email (often the PayPal payout address): that is the user page's. */
 function partyCard(label: string, user: AdminUserView): SafeHtml {
   const r = user.reputation;
   const counts = Object.entries(user.tradeCounts).map(([state, n]) => html`${state} ${n}`);
   return html`<section class="card" aria-label="${label}">
     <h3>${label}: <a href="/admin/users/${user.id}">${user.displayName}</a></h3>
     <dl class="facts">
-      <dt>Email</dt>
-      <dd>${user.email}</dd>
+      <dt>Id</dt>
+      <dd class="mono">${user.id}</dd>
       <dt>Account</dt>
       <dd>tier ${user.tier}${user.suspended ? html`, <strong>suspended</strong>` : ''}, since ${when(user.createdAt)}</dd>
       <dt>Completed trades</dt>

@@ -228,13 +228,7 @@ export class DisputesService {
       // The operator's row with the parties', in id order (lock order 3, as the transition takes them): an
       // operator suspended since the guard read them moves no money.
       await this.standing.lockActive(manager, operator.id, [trade.travelerId, trade.counterpartyId]);
-      // A split that cannot add up is bad input whatever the dispute's state: API.md puts 400 before 409.
-      if (decision.outcome === 'split') assertSplitFits(decision, trade.amountUsd);
-      if (dispute.status === 'resolved')
-        throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
-      if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
-        throw new DomainError('dispute_assigned', 'Another operator holds this dispute; take it over first', { state: dispute.status });
-      }
+      assertDecidable(operator, dispute, decision, trade.amountUsd);
       await this.tradesService.resolveDispute(manager, dispute.tradeId, operator.id, decision);
       await this.disputes.resolve(manager, id, {
         operatorId: operator.id,
@@ -256,6 +250,20 @@ export class DisputesService {
   }
 
   /**
+   * The checks `resolve` makes, without deciding: the decision parsed (amounts to the cent), a split's parts
+   * added up against the trade, the dispute not resolved and not held by another operator. The console runs it
+   * before showing a decision for confirmation; `resolve` runs the same checks again under the dispute's lock.
+   */
+  async checkDecision(operator: AuthUser, id: string, body: ResolveDisputeDto): Promise<DisputeDecision> {
+    const decision = this.decisionOf(body);
+    const dispute = await this.disputes.find(id);
+    if (!dispute) throw DomainError.notFound('Dispute');
+    const trade = (await this.trades.find(dispute.tradeId))!;
+    assertDecidable(operator, dispute, decision, trade.amountUsd);
+    return decision;
+  }
+
+  /**
    * The parties' event of a dispute's change, in its transaction: the trade as it is now and the dispute in brief,
    * never a statement's text (statements are encrypted at rest; a party reads them from the dispute).
    */
@@ -264,9 +272,7 @@ export class DisputesService {
     await this.events.record(manager, type, trade, { disputeId: dispute.id, data: { dispute: presentDispute(dispute) } });
   }
 
-  private decisionOf(
-    body: ResolveDisputeDto,
-  ): { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint } {
+  private decisionOf(body: ResolveDisputeDto): DisputeDecision {
     if (body.outcome !== 'split') {
       const given = (['travelerUsd', 'counterpartyUsd'] as const).filter((field) => body[field] !== undefined);
       if (given.length > 0) {
@@ -308,5 +314,17 @@ export class DisputesService {
     if (caller.role === 'operator') return dispute;
     if (!(await this.trades.findForParty(caller.id, dispute.tradeId))) throw DomainError.notFound('Dispute');
     return dispute;
+  }
+}
+
+/** A resolution as decided: a split's parts in minor units. */
+export type DisputeDecision = { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint };
+
+function assertDecidable(operator: AuthUser, dispute: Dispute, decision: DisputeDecision, amountUsd: bigint): void {
+  // A split that cannot add up is bad input whatever the dispute's state: API.md puts 400 before 409.
+  if (decision.outcome === 'split') assertSplitFits(decision, amountUsd);
+  if (dispute.status === 'resolved') throw new DomainError('invalid_state_transition', 'The dispute is resolved', { state: 'resolved' });
+  if (dispute.assignedTo !== null && dispute.assignedTo !== operator.id) {
+    throw new DomainError('dispute_assigned', 'Another operator holds this dispute; take it over first', { state: dispute.status });
   }
 }

@@ -8,6 +8,7 @@ import { formatAmount } from '../common/money';
 import type { UserView } from './dto/users.dto';
 import type { UserEntity } from './user.entity';
 import { presentAdminUser, presentUser } from './users.presenter';
+import { ConsoleSessionsRepository } from './console-sessions.repository';
 import { OperatorStandingRepository } from './operator-standing.repository';
 import { PrincipalCache } from './principal-cache';
 import { SelfTradeWatch } from './self-trade-watch';
@@ -38,6 +39,7 @@ export class AdminUsersService {
     private readonly principals: PrincipalCache,
     private readonly selfTrades: SelfTradeWatch,
     private readonly standing: OperatorStandingRepository,
+    private readonly consoleSessions: ConsoleSessionsRepository,
   ) {}
 
   /** A user as operators see them: reputation, disputes won and lost, trades by final state and the latest ten. */
@@ -74,7 +76,8 @@ export class AdminUsersService {
 
   /**
    * Suspension takes effect on the user's next request: the change empties every process's principal cache at
-   * commit. A suspended operator may not act at all (tokens, API keys and console sessions are refused); an
+   * commit. A suspended operator may not act at all (tokens, API keys and console sessions are refused, and their
+   * console sessions are ended); an
    * operator can neither suspend nor unsuspend themselves (403 `forbidden`), so one is always left to lift a
    * suspension and a suspended operator's request that passed the guard just before cannot lift their own.
    */
@@ -82,6 +85,8 @@ export class AdminUsersService {
     if (id === operator.id) throw new DomainError('forbidden', 'Operators cannot suspend themselves');
     return this.act(operator, id, 'user.suspend', async (manager, user) => {
       await this.users.setSuspended(manager, id, true);
+      // Their console sessions end with the suspension: lifting it later does not bring an old cookie back.
+      await this.consoleSessions.endAllOf(manager, id);
       return { wasSuspended: user.suspendedAt !== null, ...(reason ? { reason } : {}) };
     });
   }

@@ -44,6 +44,8 @@ export class AuthController {
   /**
    * The operator console's session: an HttpOnly, SameSite=Strict cookie holding an opaque token of a
    * server-side session (console_sessions), which DELETE revokes.
+   * No login CSRF: the body must be JSON (415 otherwise, json-bodies.ts), which no form of another site can send;
+   * a script of another site must pass a CORS preflight first, and only CORS_ORIGINS (the API's own clients) do.
    */
   @Post('session')
   @HttpCode(204)

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 
 /** What open makes: 32 random bytes in base64url. Anything else is not looked up. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -41,6 +41,11 @@ export class ConsoleSessionsRepository {
   async end(token: string): Promise<void> {
     if (!TOKEN_PATTERN.test(token)) return;
     await this.dataSource.query(`DELETE FROM console_sessions WHERE token_hash = $1`, [hashToken(token)]);
+  }
+
+  /** Ends every console session of the user, in the caller's transaction (a suspension ends them with it). */
+  async endAllOf(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query(`DELETE FROM console_sessions WHERE user_id = $1`, [userId]);
   }
 
   async purgeExpired(limit: number): Promise<number> {
