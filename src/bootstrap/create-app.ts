@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
@@ -12,6 +12,7 @@ import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
 import { answerClientError } from './client-errors';
+import { ClosingFastifyAdapter } from './closing-adapter';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { buildApiDocument } from './openapi/document';
@@ -41,7 +42,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const config = loadAppConfig();
   const http = loadHttpConfig();
   const operations = loadOperationsConfig();
-  const adapter = new FastifyAdapter({
+  const adapter = new ClosingFastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: fastifyTrustProxy(http.trustProxy),
     genReqId: requestId,
@@ -50,6 +51,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply),
     clientErrorHandler: answerClientError,
   });
+  adapter.closeConnectionsWhenClosing();
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};
   protectQueueDashboard(adapter.getInstance(), () => built.app);
