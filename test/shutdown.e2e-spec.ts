@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
-import { client } from './support/http';
+import { Api, client } from './support/http';
 import { deleteRedisKeys, dropDatabase, eventually, startTestApp } from './support/test-app';
 
 interface LogLine {
@@ -12,6 +12,20 @@ interface LogLine {
   context?: string;
   req?: { url: string };
   res?: { statusCode: number };
+}
+
+/** The bank's transfer reads answer slowly (well within its client's 10 s timeout). */
+async function slowBank(api: Api): Promise<void> {
+  const faults = await api('PUT', '/sandbox/faults', { body: { provider: 'bank', latencyMs: 3000, paths: ['/v1/transfers'] } });
+  expect(faults.status).toBe(200);
+}
+
+/** A call to the bank's mock has been counted since the faults were set: it is waiting out its latency. */
+async function bankCallWaiting(db: Client): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await db.query(`SELECT calls FROM sandbox_faults WHERE provider = 'bank'`);
+    return Number(rows[0]?.calls ?? 0) > 0;
+  });
 }
 
 /**
@@ -26,17 +40,11 @@ describe('Closing the service during a provider-work sweep (HTTP)', () => {
     await db.connect();
     try {
       const api = client(test.baseUrl);
-      // The bank's transfer reads answer slowly (well within the client's 10 s timeout): the sweep waits on one.
-      const faults = await api('PUT', '/sandbox/faults', { body: { provider: 'bank', latencyMs: 3000, paths: ['/v1/transfers'] } });
-      expect(faults.status).toBe(200);
+      await slowBank(api);
       const queue = test.app.get(QueueRegistry).get(QUEUES.settlement);
       await queue.add(JOBS.settlement.sweepProviderWork, {}, { jobId: 'sweep-at-shutdown' });
       await eventually(async () => (await (await queue.getJob('sweep-at-shutdown'))?.getState()) === 'active');
-      // A call to the bank's mock has been counted: it is waiting out its latency.
-      await eventually(async () => {
-        const { rows } = await db.query(`SELECT calls FROM sandbox_faults WHERE provider = 'bank'`);
-        return Number(rows[0]?.calls ?? 0) > 0;
-      });
+      await bankCallWaiting(db);
 
       const closeBegan = Date.now();
       await test.app.close();
@@ -73,6 +81,33 @@ describe('Closing the service during a provider-work sweep (HTTP)', () => {
       } finally {
         await reader.close();
       }
+    } finally {
+      await db.end();
+      await dropDatabase(test.databaseUrl);
+      await deleteRedisKeys(test.queuePrefix);
+    }
+  });
+
+  it("answers a client's request in flight when the server closes, and ends its connection with the answer", async () => {
+    const test = await startTestApp();
+    const db = new Client({ connectionString: test.databaseUrl });
+    await db.connect();
+    try {
+      const api = client(test.baseUrl);
+      // A mock no job of an idle service calls: the workers stop at once, and the request is still in flight when
+      // the HTTP server closes. Kept alive, its connection would hold the close for the keep-alive timeout (72 s).
+      const faults = await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', latencyMs: 3000, paths: ['/v3/certificates'] } });
+      expect(faults.status).toBe(200);
+      const answer = api('GET', '/sandbox/wechat/v3/certificates');
+      await eventually(async () => {
+        const { rows } = await db.query(`SELECT calls FROM sandbox_faults WHERE provider = 'wechat'`);
+        return Number(rows[0]?.calls ?? 0) > 0;
+      });
+      await test.app.close();
+      const response = await answer;
+      // Unsigned, so refused; what matters is that it was answered, and asked to close its connection.
+      expect(response.status).toBe(401);
+      expect(response.headers.get('connection')).toBe('close');
     } finally {
       await db.end();
       await dropDatabase(test.databaseUrl);
