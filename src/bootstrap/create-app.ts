@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
@@ -14,6 +14,7 @@ import { AppModule } from '../app.module';
 import { consoleHeaders } from '../console/console-http';
 import { consoleProblemPage, renderConsoleProblems, showsConsoleProblems } from '../console/console-problems';
 import { answerClientError } from './client-errors';
+import { ClosingFastifyAdapter } from './closing-adapter';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { buildApiDocument } from './openapi/document';
@@ -44,7 +45,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const config = loadAppConfig();
   const http = loadHttpConfig();
   const operations = loadOperationsConfig();
-  const adapter = new FastifyAdapter({
+  const adapter = new ClosingFastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: fastifyTrustProxy(http.trustProxy),
     genReqId: requestId,
@@ -61,6 +62,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     },
     clientErrorHandler: answerClientError,
   });
+  adapter.closeConnectionsWhenClosing();
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};
   protectQueueDashboard(adapter.getInstance(), () => built.app);

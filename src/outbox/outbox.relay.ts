@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { Client } from 'pg';
 import { databaseConfig, jobsConfig } from '../config';
@@ -24,7 +24,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * lease runs out, and the next publish is deduplicated by the job id. Safe with many relays at once.
  */
 @Injectable()
-export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
   private running = false;
   private loop?: Promise<void>;
@@ -43,7 +43,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     if (this.enabled) await this.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before the application shutdown, when the database pool closes: a batch still running then failed with
+   * "Connection terminated". The job workers have stopped already; rows committed later wait for the next relay.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     if (!this.running) return;
     await this.stop();
     this.logger.log('Outbox relay stopped');

@@ -12,6 +12,7 @@ import { WorkerConcurrency } from './worker-concurrency';
 import { PeriodicJobs } from './periodic-jobs';
 import { DEFAULT_JOB_OPTIONS } from './retry-policies';
 import { JobHandlerCheck } from './job-handler-check';
+import { WorkerShutdown } from './worker-shutdown';
 
 @Global()
 @Module({
@@ -27,7 +28,7 @@ import { JobHandlerCheck } from './job-handler-check';
     }),
     BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
   ],
-  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs, JobHandlerCheck],
+  providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs, JobHandlerCheck, WorkerShutdown],
   exports: [BullModule, QueueRegistry, PeriodicJobs],
 })
 export class QueuesModule {}
