@@ -92,9 +92,14 @@ export class DeadlinesProcessor extends WorkerHost {
     const payoutBy = (await this.repository.find(tradeId))?.payoutBy;
     if (!payoutBy) return;
     const job = await this.queues.get(QUEUES.verification).getJob(lastSearchJobId(tradeId, payoutBy));
-    if (!job || PENDING_STATES.includes(await job.getState())) return;
+    const state = job ? await job.getState() : undefined;
+    if (!job || PENDING_STATES.includes(state!)) return;
     await job.remove();
-    this.logger.warn({ tradeId }, 'A last search that had ended with the trade still funded is queued again');
+    // The job's state says how it was lost: `failed` (stalled twice with its workers killed) or `unknown` (a flush).
+    this.logger.warn(
+      { tradeId, jobState: state, failedReason: job.failedReason },
+      'A last search that had ended with the trade still funded is queued again',
+    );
   }
 
   /**
