@@ -95,7 +95,7 @@ export class DeadlinesProcessor extends WorkerHost {
     const state = job ? await job.getState() : undefined;
     if (!job || PENDING_STATES.includes(state!)) return;
     await job.remove();
-    // The job's state says how it was lost: `failed` (stalled twice with its workers killed) or `unknown` (a flush).
+    // How it was lost: `completed` (it ended with the trade still funded), `failed` (stalled twice), `unknown` (a flush).
     this.logger.warn(
       { tradeId, jobState: state, failedReason: job.failedReason },
       'A last search that had ended with the trade still funded is queued again',
