@@ -4,6 +4,8 @@ import { DelayedError, type Job } from 'bullmq';
 import { EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { lastSearchJobId } from '../queues/job-ids';
+import { QueueRegistry } from '../queues/queue-registry';
 import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
@@ -13,6 +15,8 @@ import { Transactions } from '../database/transactions';
 
 const SWEEP_BATCH = 100;
 const SWEEP_MAX_BATCHES = 20;
+// A job in one of these states runs by itself; any other (finished, failed, or data Redis left in no list) never will.
+const PENDING_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'];
 
 /**
  * Trade deadlines. The delayed job applies one trade's deadline at its time; the sweeper applies every
@@ -28,6 +32,7 @@ export class DeadlinesProcessor extends WorkerHost {
     private readonly transactions: Transactions,
     private readonly trades: TradeTransitionsService,
     private readonly repository: TradesRepository,
+    private readonly queues: QueueRegistry,
   ) {
     super();
   }
@@ -56,6 +61,7 @@ export class DeadlinesProcessor extends WorkerHost {
           () => this.repository.dueForPayout(SWEEP_BATCH * SWEEP_MAX_BATCHES),
           (manager, id) => this.trades.payoutWindowReached(manager, id),
           1,
+          (id) => this.clearEndedSearch(id),
         );
         if (expired + searching > 0) this.logger.log(`Sweeper applied ${expired} funding and ${searching} payout deadlines`);
         return { expired, searching };
@@ -78,6 +84,25 @@ export class DeadlinesProcessor extends WorkerHost {
   }
 
   /**
+   * A trade still funded past its payout window whose last search job is no longer pending (it ended, failed
+   * after a stall, or a Redis flush left its data in no list) would never be searched again: BullMQ drops a new
+   * job under a taken id. That job is removed, so the sweep's copy under the same id runs.
+   */
+  private async clearEndedSearch(tradeId: string): Promise<void> {
+    const payoutBy = (await this.repository.find(tradeId))?.payoutBy;
+    if (!payoutBy) return;
+    const job = await this.queues.get(QUEUES.verification).getJob(lastSearchJobId(tradeId, payoutBy));
+    const state = job ? await job.getState() : undefined;
+    if (!job || PENDING_STATES.includes(state!)) return;
+    await job.remove();
+    // How it was lost: `completed` (it ended with the trade still funded), `failed` (stalled twice), `unknown` (a flush).
+    this.logger.warn(
+      { tradeId, jobState: state, failedReason: job.failedReason },
+      'A last search that had ended with the trade still funded is queued again',
+    );
+  }
+
+  /**
    * Applies a deadline to every due trade, each in its own transaction: one trade's trouble never rolls
    * back the others, and locks are taken per trade in the same order as everywhere else.
    */
@@ -85,6 +110,7 @@ export class DeadlinesProcessor extends WorkerHost {
     due: () => Promise<string[]>,
     apply: (manager: EntityManager, id: string) => Promise<boolean>,
     maxBatches = SWEEP_MAX_BATCHES,
+    prepare?: (id: string) => Promise<void>,
   ): Promise<number> {
     let total = 0;
     for (let i = 0; i < maxBatches; i += 1) {
@@ -92,6 +118,7 @@ export class DeadlinesProcessor extends WorkerHost {
       let applied = 0;
       for (const id of ids) {
         try {
+          await prepare?.(id);
           if (await this.transactions.run((manager) => apply(manager, id))) applied += 1;
         } catch (error) {
           this.logger.error({ error: safeErrorForLog(error), tradeId: id }, 'Deadline could not be applied; the next sweep retries it');
