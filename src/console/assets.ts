@@ -76,6 +76,11 @@ export const CONSOLE_JS = `
     if (!m) return null;
     return Number(m[1]) * 100 + Number(((m[2] || '') + '00').slice(0, 2));
   }
+  // Cents as a decimal string by their digits: no division, no floating point.
+  function usd(c) {
+    var digits = String(c).padStart(3, '0');
+    return digits.slice(0, -2) + '.' + digits.slice(-2);
+  }
   document.querySelectorAll('form[data-split-total]').forEach(function (form) {
     var total = cents(form.getAttribute('data-split-total'));
     var out = form.querySelector('[data-split-message]');
@@ -83,7 +88,7 @@ export const CONSOLE_JS = `
       var a = cents(form.elements.travelerUsd.value), b = cents(form.elements.counterpartyUsd.value);
       var ok = a !== null && b !== null && a + b === total && a > 0 && b > 0;
       var message = ok ? '' : 'The two amounts must each be above zero and add up to ' + form.getAttribute('data-split-total') + ' USD';
-      if (a !== null && b !== null && !ok) message += ' (now ' + ((a + b) / 100).toFixed(2) + ')';
+      if (a !== null && b !== null && !ok) message += ' (now ' + usd(a + b) + ')';
       out.textContent = message;
       return ok;
     }

@@ -110,7 +110,7 @@ function partyCard(label: string, user: AdminUserView): SafeHtml {
       <dt>Account</dt>
       <dd>tier ${user.tier}${user.suspended ? html`, <strong>suspended</strong>` : ''}, since ${when(user.createdAt)}</dd>
       <dt>Completed trades</dt>
-      <dd>${r.completedTrades}${r.completionRate === null ? '' : html` (${(r.completionRate * 100).toFixed(1)}% completion)`}</dd>
+      <dd>${r.completedTrades}${r.completionRate === null ? '' : html` (${Math.round(r.completionRate * 100)}% completion)`}</dd>
       <dt>Rating</dt>
       <dd>${r.ratingAverage === null ? 'none yet' : html`${r.ratingAverage} of 5 (${r.ratingCount})`}</dd>
       <dt>Disputes</dt>
