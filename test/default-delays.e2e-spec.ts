@@ -1,4 +1,8 @@
+import { honorCaptureJobId } from '../src/queues/job-ids';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
 import { bankTransfer } from './support/bank';
+import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
 import { distantDeadlines, quietRates } from './support/settings';
 import { newTrade } from './support/trades';
 import { eventually } from './support/test-app';
@@ -68,5 +72,34 @@ describe('a whole trade with the providers’ default delays', () => {
       [run.runId],
     );
     expect(searched.rows).toEqual([{ behind: true, recent: true }]);
+  });
+});
+
+/**
+ * PayPal's honour period (three days) and the payout window (thirty minutes) at their defaults: the honour-period
+ * and deadline suites shorten both to seconds, so what the real values schedule is checked here once.
+ */
+describe('a PayPal trade funded with the default honour period and payout window', () => {
+  const suite = useTestApp({ ...quietRates }, { reference: '7.2400' });
+
+  it('schedules the capture at four fifths of three days, and the payout deadline thirty minutes out', async () => {
+    const { api, test } = suite;
+    const parties = await paypalParties(api);
+    const tradeId = await openPaypalTrade(api, parties);
+    await approvePaypal(api, tradeId, parties.traveler);
+    const funded = await eventually(async () => {
+      const view = await api('GET', `/v1/trades/${tradeId}`, { token: parties.traveler.token });
+      return view.body.state === 'funded' && view.body;
+    }, 20000);
+    const payoutInMs = Date.parse(funded.deadlines.payoutBy) - Date.now();
+    expect(payoutInMs).toBeGreaterThan(30 * 60 * 1000 - 60000);
+    expect(payoutInMs).toBeLessThanOrEqual(30 * 60 * 1000);
+
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    const capture = await eventually(async () => (await settlement.getJob(honorCaptureJobId(tradeId))) ?? false, 10000);
+    expect(await capture.getState()).toBe('delayed');
+    // 4/5 of 259,200,000 ms, less the moments between the commit and the relay's publishing.
+    expect(capture.opts.delay).toBeGreaterThan(207_360_000 - 60000);
+    expect(capture.opts.delay).toBeLessThanOrEqual(207_360_000);
   });
 });
