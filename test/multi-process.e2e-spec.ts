@@ -39,6 +39,8 @@ const ENV: Record<string, string> = {
   BANK_MOCK_WEBHOOK_BACKOFF_MS: '200',
   WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '200,500,1000,2000',
   RATE_LIMIT_ENABLED: 'false',
+  // Six processes, each with its pool and its listening connections: small pools leave room under max_connections.
+  DATABASE_POOL_SIZE: '5',
   ...Object.fromEntries(
     [0, 1, 2].flatMap((tier) => [
       [`TIER${tier}_OPEN_TRADES`, '1000'],
