@@ -2,8 +2,9 @@
 // @ts-check
 /*
  * The outbox hops under load: how long work waits from its outbox row's insert to its job's start in a worker
- * (the service's `outbox_hop_seconds` histogram, read from /metrics before and after the load), while whole trades
- * run; with the trades per second, write transactions and commits per trade of the same run.
+ * (the service's `outbox_hop_seconds` histogram, read from /metrics before and after the load), and its first part,
+ * the row's insert → its job in Redis (`outbox_publish_seconds`), while whole trades run; with the trades per
+ * second, write transactions and commits per trade of the same run.
  * Usage: npm run build && node bench/outbox-hops.js [--clients 20] [--seconds 10]
  * Other benches can read the histogram around their own load: `outboxHopSnapshot(baseUrl)` before and after, then
  * `outboxHopPercentiles(before, after)`.
@@ -21,23 +22,24 @@ const {
   wholeTrade,
 } = require('./harness');
 
-const METRIC = 'outbox_hop_seconds';
-
 /**
- * The hop histogram's cumulative bucket counts by queue, as the service's /metrics shows them now.
+ * The hop histogram's cumulative bucket counts by queue (`outbox_hop_seconds`: row insert → job start), or another
+ * outbox histogram's (`outbox_publish_seconds`: row insert → job in Redis, by queue and publisher as `queue:by`), as
+ * the service's /metrics shows them now.
  * @param {string} baseUrl
+ * @param {string} [metric]
  * @returns {Promise<Record<string, Record<string, number>>>} queue → `le` → count
  */
-async function outboxHopSnapshot(baseUrl) {
+async function outboxHopSnapshot(baseUrl, metric = 'outbox_hop_seconds') {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   /** @type {Record<string, Record<string, number>>} */
   const byQueue = {};
-  const line = new RegExp(`^${METRIC}_bucket\\{([^}]*)\\} (\\S+)$`);
+  const line = new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\S+)$`);
   for (const row of text.split('\n')) {
     const match = line.exec(row);
     if (!match) continue;
     const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    (byQueue[labels.queue] ??= {})[labels.le] = Number(match[2]);
+    (byQueue[labels.by ? `${labels.queue}:${labels.by}` : labels.queue] ??= {})[labels.le] = Number(match[2]);
   }
   return byQueue;
 }
@@ -131,6 +133,7 @@ async function benchOutboxHops({ clients = 20, seconds = 10, port = 3907 } = {})
     const commitsBefore = await commitsOf(db);
     const xidBefore = await xid();
     const hopsBefore = await outboxHopSnapshot(baseUrl);
+    const publishesBefore = await outboxHopSnapshot(baseUrl, 'outbox_publish_seconds');
     const startedAt = performance.now();
     const stopAt = Date.now() + seconds * 1000;
     let completed = 0;
@@ -144,6 +147,7 @@ async function benchOutboxHops({ clients = 20, seconds = 10, port = 3907 } = {})
     );
     const elapsed = (performance.now() - startedAt) / 1000;
     const hops = outboxHopPercentiles(hopsBefore, await outboxHopSnapshot(baseUrl));
+    const publishes = outboxHopPercentiles(publishesBefore, await outboxHopSnapshot(baseUrl, 'outbox_publish_seconds'));
     const writes = (await xid()) - xidBefore - 1;
     await stopService(child);
     child = undefined;
@@ -158,6 +162,7 @@ async function benchOutboxHops({ clients = 20, seconds = 10, port = 3907 } = {})
       commitsPerTrade: Number((commits / Math.max(1, completed)).toFixed(1)),
       hopsPerTrade: Number((hops.all.count / Math.max(1, completed)).toFixed(1)),
       hopMs: hops,
+      publishMs: publishes,
     };
   } finally {
     await db.end().catch(() => undefined);

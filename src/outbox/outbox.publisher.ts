@@ -5,6 +5,7 @@ import { DataSource, EntitySubscriberInterface, TransactionCommitEvent, Transact
 import { jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
 import { byQueue, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
+import { observePublished } from './outbox-metrics';
 import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './outbox-tracking';
 import { OutboxRepository } from './outbox.repository';
 
@@ -74,6 +75,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
         if (left <= 0 || !this.queues.has(queue)) return;
         try {
           await withTimeout(this.queues.get(queue).addBulk(group.map(outboxJob)), left, 'publish after commit');
+          observePublished(group, 'writer');
           this.mark(group.map((row) => row.id));
         } catch (error) {
           // Left to the relay once the rows' lease runs out.

@@ -5,6 +5,7 @@ import { databaseConfig, jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
 import { WORKERS_ENABLED } from '../runtime';
 import { byQueue, outboxJob, withTimeout } from './outbox-jobs';
+import { observePublished } from './outbox-metrics';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
@@ -116,6 +117,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         try {
           await withTimeout(this.queues.get(group[0].queue).addBulk(group.map(outboxJob)), ENQUEUE_TIMEOUT_MS, 'enqueue');
           published.push(...group.map((row) => row.id));
+          observePublished(group, 'relay');
           failures.consecutive = 0;
           continue;
         } catch {
@@ -140,6 +142,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         const job = outboxJob(row);
         await withTimeout(this.queues.get(row.queue).add(job.name, job.data, job.opts), ENQUEUE_TIMEOUT_MS, 'enqueue');
         published.push(row.id);
+        observePublished([row], 'relay');
         failures.consecutive = 0;
       } catch (error) {
         // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
