@@ -8,10 +8,11 @@
  *   4. provider webhook arriving → the trade's new state visible;
  *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one);
  *   6. events while whole trades run: deliveries per second to local webhook receivers, state change → webhook
- *      and → stream message, and trades per second with receivers and streams attached vs without.
+ *      and → stream message, and trades per second with receivers and streams attached vs without;
+ *   7. outbox hops while whole trades run: an outbox row's insert → its job's start in a worker, per queue.
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events] [-- --offers N --makers N]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,outbox] [-- --offers N --makers N]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -20,6 +21,7 @@ const path = require('node:path');
 const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
 const { benchEndpoints } = require('./endpoints');
 const { benchEvents } = require('./events');
+const { benchOutboxHops } = require('./outbox-hops');
 const { benchRsa } = require('./rsa');
 const { benchWholeTrades } = require('./trades');
 const { benchWebhookLatency } = require('./webhook-latency');
@@ -38,6 +40,7 @@ const plan = quick
       trades: { clients: 20, seconds: 5 },
       webhooks: { trades: 2, wechatLeg: true },
       events: { clients: 20, seconds: 5 },
+      outbox: { clients: 20, seconds: 5 },
     }
   : {
       pgbench: { scale: 8, clients: 8, seconds: 20 },
@@ -46,6 +49,7 @@ const plan = quick
       trades: { clients: 50, seconds: 30 },
       webhooks: { trades: 30, wechatLeg: true },
       events: { clients: 50, seconds: 30 },
+      outbox: { clients: 50, seconds: 30 },
     };
 
 // The listing's book, overridable in a quick run: --offers 100000 --makers 1000.
@@ -148,6 +152,17 @@ function report(results) {
       '',
     ]);
   }
+  if (results.outbox) {
+    const { all } = results.outbox.hopMs;
+    rows.push([
+      `outbox hop: row insert → job start (${results.outbox.hopsPerTrade} a trade, ${results.outbox.clients} clients trading)`,
+      `p50 ${all.p50} ms, p99 ${all.p99} ms`,
+      '',
+      'p99 < 20 ms',
+    ]);
+    const publish = results.outbox.publishMs.all;
+    rows.push(['  its first part: row insert → job in Redis', `p50 ${publish.p50} ms, p99 ${publish.p99} ms`, '', '']);
+  }
   return table(rows);
 }
 
@@ -179,6 +194,10 @@ async function main() {
   if (wanted('events')) {
     log(`events to webhook receivers and streams, ${plan.events.clients} clients`);
     results.events = await benchEvents(plan.events);
+  }
+  if (wanted('outbox')) {
+    log(`outbox hops, ${plan.outbox.clients} clients trading`);
+    results.outbox = await benchOutboxHops(plan.outbox);
   }
   if (wanted('rsa')) results.rsa = benchRsa({ seconds: quick ? 0.5 : 2 });
   results.finishedAt = new Date().toISOString();

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SqlParams } from '../common/database/query';
-import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
+import { trackOutboxRow } from '../outbox/outbox-tracking';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 import type { EventRecipient, EventType, StoredEvent } from './event-types';
 
 export interface NewEvent {
@@ -59,7 +60,7 @@ export class EventsRepository {
   async insert(manager: EntityManager, event: NewEvent, fanOut: NewOutboxRow): Promise<void> {
     const params = new SqlParams();
     const id = params.add(event.id);
-    await manager.query(
+    const rows: { outbox_id: string }[] = await manager.query(
       `WITH event AS (
          INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
          VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
@@ -69,9 +70,10 @@ export class EventsRepository {
          INSERT INTO event_recipients (event_id, user_id, role)
          SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
        ), fan_out AS (${outboxInsertSql(fanOut, params)})
-       SELECT (SELECT id FROM event) AS id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '')`,
+       SELECT (SELECT id FROM event) AS id, (SELECT id FROM fan_out) AS outbox_id, ${outboxNotifySql([fanOut], params)}`,
       params.values,
     );
+    trackOutboxRow(manager, fanOut, String(rows[0].outbox_id));
   }
 
   async find(id: string): Promise<StoredEvent | null> {
