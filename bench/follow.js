@@ -1,15 +1,17 @@
 // @ts-check
 /*
  * A trade client that follows its trades as an app would: one `GET /v1/stream` held open for the user (API.md,
- * "Events"), each trade's state taken from the events' `data.trade`, and a read of the trade once a second only
- * while an awaited state has not come by the stream (delivery is at least once but a stream can drop).
+ * "Events"), each trade's state taken from the events' `data.trade`, and a read of the trade every five seconds
+ * only while an awaited state has not come by the stream (a stream can drop): a safety net, not a poll.
  */
 const http = require('node:http');
+
+const FALLBACK_READ_MS = 5000;
 
 /**
  * @param {string} baseUrl
  * @param {string} token
- * @returns {Promise<{ reaches: (id: string, state: string, stateOf: (id: string) => Promise<string>, timeoutMs?: number) => Promise<void>, close: () => void, polls: () => number }>}
+ * @returns {Promise<{ reaches: (id: string, state: string, stateOf: (id: string) => Promise<string>, timeoutMs?: number) => Promise<void>, close: () => void, polls: () => number, events: () => number }>}
  */
 function followTrades(baseUrl, token, openTimeoutMs = 10000) {
   /** @type {Map<string, Set<string>>} the states each trade was seen in */
@@ -17,6 +19,7 @@ function followTrades(baseUrl, token, openTimeoutMs = 10000) {
   /** @type {Map<string, () => void>} who waits for `<id> <state>` */
   const waiting = new Map();
   let polls = 0;
+  let events = 0;
   const saw = (id, state) => {
     let states = seen.get(id);
     if (!states) seen.set(id, (states = new Set()));
@@ -32,7 +35,10 @@ function followTrades(baseUrl, token, openTimeoutMs = 10000) {
     if (!data) return; // a keep-alive comment
     try {
       const trade = JSON.parse(data)?.data?.trade;
-      if (trade?.id && trade.state) saw(trade.id, trade.state);
+      if (trade?.id && trade.state) {
+        events += 1;
+        saw(trade.id, trade.state);
+      }
     } catch {
       // not an envelope: nothing to learn from it
     }
@@ -66,7 +72,7 @@ function followTrades(baseUrl, token, openTimeoutMs = 10000) {
               while (!seen.get(id)?.has(state)) {
                 if (Date.now() > deadline) throw new Error(`trade ${id} did not reach ${state} within ${timeoutMs} ms`);
                 const arrived = await new Promise((done) => {
-                  const timer = setTimeout(() => done(false), 1000);
+                  const timer = setTimeout(() => done(false), FALLBACK_READ_MS);
                   waiting.set(key, () => {
                     clearTimeout(timer);
                     done(true);
@@ -84,6 +90,7 @@ function followTrades(baseUrl, token, openTimeoutMs = 10000) {
           },
           close: () => request.destroy(),
           polls: () => polls,
+          events: () => events,
         });
       },
     );

@@ -38,7 +38,9 @@ const {
 
 const STEPS = ['request', 'accept', 'funding', 'approve', 'funded', 'transfer', 'report', 'completed', 'trade'];
 
-async function benchWholeTrades({ clients = 20, seconds = 30, split = false, mocksApart = true, follow = true, port = 3904 } = {}) {
+async function benchWholeTrades({ clients = 20, seconds = 30, split = false, mocksApart = true, follow = true, port = 0 } = {}) {
+  // A port of its own unless given: another bench on the machine may hold a fixed one, and answer for ours.
+  port ||= await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const databaseUrl = freshDatabaseUrl('yb_trades');
   const statementsDir = mkdtempSync(join(tmpdir(), 'yb-statements-'));
@@ -151,7 +153,9 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, moc
       writeTransactionsPerSecond: Math.round(writes / elapsed),
       // From transaction ids: every database on the server (the mocks' too, and anyone else's).
       writeTransactionsPerTrade: Number((writes / Math.max(1, completed)).toFixed(1)),
+      // Reads of a trade made while its awaited state had not come by the stream (counted since the clients began).
       pollsPerTrade: Number((followers.reduce((n, f) => n + f.polls(), 0) / Math.max(1, completed)).toFixed(2)),
+      streamEventsPerTrade: Number((followers.reduce((n, f) => n + f.events(), 0) / Math.max(1, completed)).toFixed(2)),
       ...costs,
       latencyMs: Object.fromEntries(STEPS.map((step) => [step, percentiles(samples[step])])),
       serverSideTradeMs: percentiles(serverSide),
