@@ -23,6 +23,7 @@ const { costMeter, freePort, startRedis, statementCounting } = require('./costs'
 const { followTrades } = require('./follow');
 const {
   apiClients,
+  busy,
   dropDatabase,
   freshDatabaseUrl,
   numberArg,
@@ -119,6 +120,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, moc
     // counts the write transactions of the run on the whole server, other users of it included.
     const xid = async () => Number((await db.query(`SELECT pg_current_xact_id()::text::bigint AS xid`)).rows[0].xid);
     const xidBefore = await xid();
+    const retriesBefore = busy.retries;
     const startedAt = performance.now();
     const stopAt = Date.now() + seconds * 1000;
     let completed = 0;
@@ -155,6 +157,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, moc
       writeTransactionsPerTrade: Number((writes / Math.max(1, completed)).toFixed(1)),
       // Reads of a trade made while its awaited state had not come by the stream (counted since the clients began).
       pollsPerTrade: Number((followers.reduce((n, f) => n + f.polls(), 0) / Math.max(1, completed)).toFixed(2)),
+      busyRetriesPerTrade: Number(((busy.retries - retriesBefore) / Math.max(1, completed)).toFixed(2)),
       streamEventsPerTrade: Number((followers.reduce((n, f) => n + f.events(), 0) / Math.max(1, completed)).toFixed(2)),
       ...costs,
       latencyMs: Object.fromEntries(STEPS.map((step) => [step, percentiles(samples[step])])),
