@@ -215,6 +215,15 @@ function costMeter({ processes, databases, redis, statementsDir, baseDatabaseUrl
           statements: perUnit(after.statements - earlier.statements, units),
           transactions: perUnit(after.transactions - earlier.transactions, units),
           writeTransactions: perUnit(after.writeTransactions - earlier.writeTransactions, units),
+          // SELECT, INSERT, UPDATE, DELETE, WITH (a statement of several steps), and the transactions' own.
+          byVerb: top(
+            Object.entries(byKind).reduce((verbs, [kind, calls]) => {
+              const verb = kind.split(' ')[0];
+              verbs[verb] = (verbs[verb] ?? 0) + calls;
+              return verbs;
+            }, /** @type {Record<string, number>} */ ({})),
+            units,
+          ),
           topKinds: top(byKind, units),
         };
       }
