@@ -36,9 +36,11 @@ const LADDER = [
   'console',
   // The entry points wire everything together.
   'app.module.ts',
+  'sandbox-app.module.ts',
   'bootstrap',
   'main.ts',
   'worker.ts',
+  'sandbox-main.ts',
   'cli.ts',
 ];
 

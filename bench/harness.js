@@ -4,7 +4,7 @@ const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { Redis } = require('ioredis');
 const { Client } = require('pg');
-const { createYuanbridgeClient, ok } = require('../clients/typescript');
+const { createYuanbridgeClient, ok, YuanbridgeProblem } = require('../clients/typescript');
 
 const baseDatabaseUrl = () => process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -81,10 +81,11 @@ function serviceEnv(databaseUrl, port, overrides = {}) {
 }
 
 /**
- * The typed client (clients/typescript) at `baseUrl`: `api` calls as no one (sign-up, log-in, the sandbox),
- * `as(token)` as the user of that token (one client per token, made once).
+ * The typed client (clients/typescript) at `baseUrl`: `api` calls as no one (sign-up, log-in), `mocks` the provider
+ * mocks at `mocksUrl` (the service itself unless they run apart), `as(token)` as the user of that token (one client
+ * per token, made once).
  */
-function apiClients(baseUrl) {
+function apiClients(baseUrl, mocksUrl = baseUrl) {
   /** @type {Map<string, import('../clients/typescript').YuanbridgeClient>} */
   const users = new Map();
   /** @param {string} token */
@@ -93,20 +94,23 @@ function apiClients(baseUrl) {
     if (!client) users.set(token, (client = createYuanbridgeClient({ baseUrl, token })));
     return client;
   };
-  return { api: createYuanbridgeClient({ baseUrl }), as };
+  const api = createYuanbridgeClient({ baseUrl });
+  // The provider mocks' routes (`/sandbox/…`): the service's own, or the sandbox process's (`npm run start:sandbox`).
+  const mocks = mocksUrl === baseUrl ? api : createYuanbridgeClient({ baseUrl: mocksUrl });
+  return { api, mocks, as };
 }
 /** @typedef {ReturnType<typeof apiClients>} ApiClients */
 
 /** Spawns `dist/src/main.js` with `env` and waits for /health/ready; returns the child and the start-up time. */
-async function startService(env, baseUrl, timeoutMs = 30000) {
+async function startService(env, baseUrl, timeoutMs = 30000, script = 'dist/src/main.js', readyPath = '/health/ready') {
   const startedAt = process.hrtime.bigint();
   // BENCH_NODE_ARGS passes flags to the service's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    const ready = await fetch(`${baseUrl}/health/ready`).then(
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
+    const ready = await fetch(`${baseUrl}${readyPath}`).then(
       (r) => r.status === 200,
       () => false,
     );
@@ -115,6 +119,28 @@ async function startService(env, baseUrl, timeoutMs = 30000) {
   }
   child.kill('SIGTERM');
   throw new Error('service not ready in time');
+}
+
+/**
+ * The provider mocks as their own process (`dist/src/sandbox-main.js`) on `port`, with a database and queue prefix
+ * of their own, delivering their callbacks to the service at `serviceUrl`. Returns the settings the service takes
+ * to use them (`SANDBOX_MOCKS_URL`), and the mocks' database to drop afterwards.
+ */
+async function startSandbox(env, { port, serviceUrl }) {
+  const mocksUrl = `http://127.0.0.1:${port}`;
+  const databaseUrl = freshDatabaseUrl('yb_mocks');
+  const sandboxEnv = {
+    ...env,
+    DATABASE_URL: databaseUrl.toString(),
+    QUEUE_PREFIX: `{${databaseUrl.pathname.slice(1)}}`,
+    SANDBOX_PORT: String(port),
+    SANDBOX_BASE_URL: mocksUrl,
+    SANDBOX_SERVICE_URL: serviceUrl,
+  };
+  delete sandboxEnv.SANDBOX_MOCKS_URL;
+  // The WeChat mock's public key answers once the mocks are up.
+  const { child } = await startService(sandboxEnv, mocksUrl, 30000, 'dist/src/sandbox-main.js', '/sandbox/wechat/public-key');
+  return { child, databaseUrl, mocksUrl, serviceSettings: { SANDBOX_MOCKS_URL: mocksUrl } };
 }
 
 async function stopService(child) {
@@ -179,26 +205,46 @@ async function tradingPair(clients, label) {
   const traveler = await registerUser(clients, 'traveler', `t${label}`, undefined, travelerWallet);
   // Not the traveler's own address: a payer at PayPal that is the payout account would be a self-trade.
   const counterparty = await registerUser(clients, 'counterparty', `c${label}`, `payout-${label}-${stamp}@example.com`, counterpartyWallet);
-  await ok(clients.api.POST('/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } }));
-  await ok(clients.api.POST('/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '100000000.00' } }));
+  await ok(clients.mocks.POST('/sandbox/wechat/wallets', { body: { wechatId: travelerWallet, balanceCny: '0.00' } }));
+  await ok(clients.mocks.POST('/sandbox/wechat/wallets', { body: { wechatId: counterpartyWallet, balanceCny: '100000000.00' } }));
   return { traveler, counterparty, travelerWallet, counterpartyWallet };
+}
+
+const busy = { retries: 0 };
+
+/** `work` again after a second while it fails with a 503, up to five times; `busy.retries` counts the retries. */
+async function retriedWhenBusy(work) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof YuanbridgeProblem) || error.status !== 503 || attempt > 5) throw error;
+      busy.retries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 /**
  * One whole PayPal trade as its clients make it, every step over HTTP: the traveler's request, the
  * counterparty's accept, funding, the payer's approval at the mock, funded (by webhook or poll), the CNY sent
- * at the WeChat mock and reported, verification and settlement to `completed`. `timed(step, work)` measures steps.
+ * at the WeChat mock and reported, verification and settlement to `completed`. `measured(step, work)` measures steps.
  */
 /**
  * @param {ApiClients} clients
- * @param {{ traveler: string, counterparty: string, travelerWallet: string, counterpartyWallet: string }} pair
- * @param {<T>(step: string, work: () => Promise<T>) => Promise<T>} [timed]
+ * @param {{ traveler: string, counterparty: string, travelerWallet: string, counterpartyWallet: string, follower?: { reaches: (id: string, state: string, stateOf: (id: string) => Promise<string>) => Promise<void> } }} pair
+ * @param {<T>(step: string, work: () => Promise<T>) => Promise<T>} [measured]
  */
-async function wholeTrade({ api, as }, pair, timed = (_step, work) => work()) {
+async function wholeTrade({ mocks, as }, pair, measured = (_step, work) => work()) {
+  // A 503 (the service shedding load, or a provider not answering in time) is answered as API.md asks: again, shortly.
+  const timed = (step, work) => measured(step, () => retriedWhenBusy(work));
   const { travelerWallet, counterpartyWallet } = pair;
   const traveler = as(pair.traveler);
   const counterparty = as(pair.counterparty);
   const stateOf = async (id) => (await ok(traveler.GET('/v1/trades/{id}', { params: { path: { id } } }))).state;
+  // A pair that follows its trades' events waits for them; one that does not polls every 100 ms.
+  const reaches = (id, state) =>
+    pair.follower ? pair.follower.reaches(id, state, stateOf) : until(async () => (await stateOf(id)) === state);
   const request = await timed('request', () =>
     ok(
       traveler.POST('/v1/requests', { body: { amountCny: '100.00', price: { type: 'floating', premiumBps: 0 }, paymentMethod: 'paypal' } }),
@@ -211,11 +257,11 @@ async function wholeTrade({ api, as }, pair, timed = (_step, work) => work()) {
   const funding = await timed('funding', () => ok(traveler.POST('/v1/trades/{id}/funding', { params: { path }, body: {} })));
   const { orderId } = funding;
   if (!orderId) throw new Error(`trade ${trade.id} has no PayPal order (${funding.provider})`);
-  await timed('approve', () => ok(api.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: {} })));
-  await timed('funded', () => until(async () => (await stateOf(trade.id)) === 'funded'));
+  await timed('approve', () => ok(mocks.POST('/sandbox/paypal/orders/{orderId}/approve', { params: { path: { orderId } }, body: {} })));
+  await timed('funded', () => reaches(trade.id, 'funded'));
   const sent = await timed('transfer', () =>
     ok(
-      api.POST('/sandbox/wechat/transfers', {
+      mocks.POST('/sandbox/wechat/transfers', {
         body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '100.00' },
       }),
     ),
@@ -223,11 +269,12 @@ async function wholeTrade({ api, as }, pair, timed = (_step, work) => work()) {
   await timed('report', () =>
     ok(counterparty.POST('/v1/trades/{id}/payout', { params: { path }, body: { wechatTransferId: sent.transferId } })),
   );
-  await timed('completed', () => until(async () => (await stateOf(trade.id)) === 'completed'));
+  await timed('completed', () => reaches(trade.id, 'completed'));
   return trade.id;
 }
 
 module.exports = {
+  busy,
   NO_TIER_LIMITS,
   serviceEnv,
   freshDatabaseUrl,
@@ -235,6 +282,7 @@ module.exports = {
   apiClients,
   ok,
   startService,
+  startSandbox,
   stopService,
   registerUser,
   percentile,

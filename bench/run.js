@@ -4,7 +4,8 @@
  *   1. ceilings: PostgreSQL (pgbench TPC-B) and a bare Fastify + pg server answering one indexed read;
  *   2. hot endpoints (listings with 100,000 open offers, a trade, the trade list, a reputation read, accepts under
  *      contention at a fixed rate) with 10,000 and then 1,000,000 historical trades in the database;
- *   3. whole trades per second, API and workers in one process, then one API and one worker process;
+ *   3. whole trades per second, API and workers in one process, then one API and one worker process, the mocks in a
+ *      process of their own: per trade, CPU by process, statements, commits and Redis commands;
  *   4. provider webhook arriving → the trade's new state visible;
  *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one);
  *   6. events while whole trades run: deliveries per second to local webhook receivers, state change → webhook
@@ -13,6 +14,7 @@
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
  * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,outbox] [-- --offers N --makers N]
+ *   [-- --mocks-in-process]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -30,6 +32,9 @@ const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? null : new Set(process.argv[onlyAt + 1].split(','));
 const wanted = (part) => !only || only.has(part);
+// The provider mocks run as their own process, as real providers are apart from us; --mocks-in-process serves them
+// from the service as `npm start` does, to compare.
+const mocksApart = !process.argv.includes('--mocks-in-process');
 const numberOption = (name) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
 
 const plan = quick
@@ -68,6 +73,45 @@ function table(rows) {
   return rows.map((row) => row.map((cell, i) => String(cell).padEnd(widths[i])).join('  ')).join('\n');
 }
 
+/** A whole-trades run's rows: its rate, then per completed trade where the CPU, statements, commits and Redis commands went. */
+function tradeRows(run, pg) {
+  const cpu = run.cpuMsPerTrade;
+  const sql = run.statementsPerTrade;
+  const join = (entries) => entries.map(([name, value]) => `${name} ${value}`).join(', ');
+  const rows = [
+    [run.scenario, `${run.tradesPerSecond} trades/s, whole trade p99 ${run.latencyMs.trade.p99} ms`, '', '≥ 25 trades/s'],
+    [
+      `  write transactions, whole server (${run.writeTransactionsPerTrade} a trade)`,
+      `${run.writeTransactionsPerSecond} tx/s`,
+      `${ratio(run.writeTransactionsPerSecond, pg?.tps)} of pgbench`,
+      '',
+    ],
+  ];
+  if (!cpu) return rows;
+  rows.push([
+    '  CPU ms a trade: platform (API, worker, its PostgreSQL, its Redis)',
+    `${cpu.platform} (${join(Object.entries(cpu).filter(([name]) => name !== 'platform'))})`,
+    `load ${run.loadAverage[0]}`,
+    'platform ≤ 25, mocks ≤ 25',
+  ]);
+  for (const [name, counted] of Object.entries(sql)) {
+    rows.push([
+      `  ${name}: statements, transactions (writing) a trade`,
+      `${counted.statements}, ${counted.transactions} (${counted.writeTransactions})`,
+      join(Object.entries(counted.topKinds).slice(0, 4)),
+      name === 'mocks' ? '' : 'writing ≤ 12',
+    ]);
+  }
+  rows.push(['  commits a trade, by database (pg_stat_database)', join(Object.entries(run.commitsPerTrade)), '', 'service ≤ 15']);
+  rows.push([
+    '  Redis commands a trade',
+    join(Object.entries(run.redisCommandsPerTrade).map(([side, counted]) => [side, counted.total])),
+    join(Object.entries(run.redisCommandsPerTrade.service.top).slice(0, 4)),
+    '',
+  ]);
+  return rows;
+}
+
 function report(results) {
   const pg = results.ceilings?.pgbench;
   const fastify = results.ceilings?.fastifyPg;
@@ -80,15 +124,7 @@ function report(results) {
       '1',
       '',
     ]);
-  for (const run of results.trades ?? []) {
-    rows.push([run.scenario, `${run.tradesPerSecond} trades/s, whole trade p99 ${run.latencyMs.trade.p99} ms`, '', '100 trades/s']);
-    rows.push([
-      `  its write transactions (${run.writeTransactionsPerTrade} a trade)`,
-      `${run.writeTransactionsPerSecond} tx/s`,
-      `${ratio(run.writeTransactionsPerSecond, pg?.tps)} of pgbench`,
-      '',
-    ]);
-  }
+  for (const run of results.trades ?? []) rows.push(...tradeRows(run, pg));
   const rounds = results.endpoints?.rounds ?? [];
   for (const name of Object.keys(rounds[0]?.endpoints ?? {})) {
     const [small, large] = rounds.map((round) => round.endpoints[name]);
@@ -183,8 +219,10 @@ async function main() {
   if (wanted('trades')) {
     results.trades = [];
     for (const split of [false, true]) {
-      log(`whole trades, ${split ? 'API and worker apart' : 'one process'}, ${plan.trades.clients} clients`);
-      results.trades.push(await benchWholeTrades({ ...plan.trades, split }));
+      log(
+        `whole trades, ${split ? 'API and worker apart' : 'one process'}, mocks ${mocksApart ? 'apart' : 'in the service'}, ${plan.trades.clients} clients`,
+      );
+      results.trades.push(await benchWholeTrades({ ...plan.trades, split, mocksApart }));
     }
   }
   if (wanted('webhooks')) {

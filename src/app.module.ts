@@ -12,7 +12,7 @@ import { AuthorizationGuard } from './common/auth/authorization.guard';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemDetailsFilter } from './common/errors';
 import { AddressRateLimitGuard, rateLimitOptions, UserRateLimitGuard } from './common/http/rate-limit';
-import { allConfigs, appConfig, httpConfig, loadAppConfig, loadHttpConfig } from './config';
+import { allConfigs, appConfig, httpConfig, loadAppConfig, loadHttpConfig, loadSandboxConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { HousekeepingModule } from './housekeeping/housekeeping.module';
@@ -49,6 +49,8 @@ export interface AppModuleOptions {
 export class AppModule {
   static register(options: AppModuleOptions): DynamicModule {
     const sandbox = loadAppConfig().sandbox;
+    // With `SANDBOX_MOCKS_URL` set, another process serves the mocks (`npm run start:sandbox`) and works their queues.
+    const mocksHere = sandbox && !loadSandboxConfig().mocksUrl;
     const rates = RatesModule.register({ workers: options.workers, sandbox, sandboxFaults: SandboxRateFaultsModule });
     const market = MarketModule.register({ workers: options.workers, rates });
     const trades = TradesModule.register({ workers: options.workers, market, rates });
@@ -114,7 +116,7 @@ export class AppModule {
         notifications,
         webhooks,
         AccountPrivacyModule.register({ rates, market, trades, disputes, chat, ratings, webhooks }),
-        ...(sandbox ? [SandboxModule.register({ workers: options.workers })] : []),
+        ...(mocksHere ? [SandboxModule.register({ workers: options.workers })] : []),
         MetricsModule,
       ],
       providers: [...guards, { provide: APP_FILTER, useClass: ProblemDetailsFilter }],

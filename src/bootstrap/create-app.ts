@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
+import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -38,6 +39,8 @@ function requestId(raw: IncomingMessage): string {
 
 export interface CreateAppOptions {
   workers: boolean;
+  /** The application's module: the service's by default; the provider mocks' alone for `npm run start:sandbox`. */
+  module?: DynamicModule;
 }
 
 /** Builds the HTTP application: Fastify, security headers, body parsing, validation, docs and metrics. */
@@ -67,10 +70,14 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   const built: { app?: NestFastifyApplication } = {};
   protectQueueDashboard(adapter.getInstance(), () => built.app);
   protectOperationsEndpoints(adapter.getInstance(), operations);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ workers: options.workers }), adapter, {
-    bufferLogs: true,
-    rawBody: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    options.module ?? AppModule.register({ workers: options.workers }),
+    adapter,
+    {
+      bufferLogs: true,
+      rawBody: true,
+    },
+  );
   built.app = app;
   app.useLogger(new QuietFrameworkLogger(app.get(Logger)));
   app.enableShutdownHooks();
@@ -143,7 +150,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   app.useGlobalPipes(createValidationPipe());
 
-  if (!operations.docsEnabled) return app;
+  // The API's docs are the service's: the mocks' process has none.
+  if (!operations.docsEnabled || options.module) return app;
   const document = buildApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 

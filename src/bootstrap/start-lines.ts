@@ -41,3 +41,18 @@ export async function describeListening(
   const extras = [docsUrl && `API docs ${docsUrl}`, consoleUrl && `console ${consoleUrl}`].filter(Boolean);
   return { msg: `Yuanbridge API listening on ${url}${extras.length ? ` (${extras.join(', ')})` : ''}`, url, docsUrl, consoleUrl };
 }
+
+/** The sandbox process's line: where the mocks listen, and where they deliver their callbacks. */
+export async function describeSandboxListening(
+  app: NestFastifyApplication,
+  options: { serviceUrl: string },
+): Promise<{ msg: string; url: string; mocks: Record<'paypal' | 'wechat' | 'bank', string>; serviceUrl: string }> {
+  const url = openableUrl(await app.getUrl());
+  const mocks = { paypal: `${url}/sandbox/paypal`, wechat: `${url}/sandbox/wechat`, bank: `${url}/sandbox/bank` };
+  return {
+    msg: `Yuanbridge sandbox listening on ${url} (PayPal, WeChat Pay and bank mocks under ${url}/sandbox; callbacks to ${options.serviceUrl})`,
+    url,
+    mocks,
+    serviceUrl: options.serviceUrl,
+  };
+}

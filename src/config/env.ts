@@ -13,6 +13,23 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Where the provider mocks are served: `SANDBOX_MOCKS_URL`'s origin when another process serves them
+ * (`npm run start:sandbox`), else the service's own loopback port. A bad value is refused, by name, in the
+ * sandbox settings.
+ */
+export function mocksOrigin(env: Env): string {
+  const set = env.SANDBOX_MOCKS_URL?.trim();
+  if (set) {
+    try {
+      return new URL(set).origin;
+    } catch {
+      // Refused with its name by the sandbox settings.
+    }
+  }
+  return `http://127.0.0.1:${env.PORT && /^\d+$/.test(env.PORT) ? env.PORT : '3000'}`;
+}
+
 export class EnvReader {
   private readonly problems: string[] = [];
 
@@ -95,8 +112,7 @@ export class EnvReader {
    * port; in production it must name the provider itself, over https (its credentials travel with every call).
    */
   providerBaseUrl(name: string, mockPath: string, provider: string): string {
-    const port = this.env.PORT && /^\d+$/.test(this.env.PORT) ? this.env.PORT : '3000';
-    const url = this.url(name, `http://127.0.0.1:${port}${mockPath}`, ['http:', 'https:']);
+    const url = this.url(name, `${mocksOrigin(this.env)}${mockPath}`, ['http:', 'https:']);
     if (isProduction(this.env)) {
       if (!this.env[name] || url.pathname.startsWith('/sandbox/'))
         this.fail(`${name} must point at ${provider} in production, not the sandbox mock`);

@@ -1,7 +1,8 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { appConfig } from '../config';
+import { appConfig, sandboxConfig } from '../config';
+import { MOCKS_ONLY } from '../runtime';
 import { JobHandlerCheck } from './job-handler-check';
 import { HandlesJobs, handledJobsOf, jobHandlerProblems, ProcessorDeclaration, processorQueueOf } from './job-handlers';
 import { ALL_QUEUES, JOBS, QUEUES } from './queue-names';
@@ -69,10 +70,20 @@ describe('JobHandlerCheck', () => {
     }
   }
 
-  const start = async (providers: Array<new (...args: never[]) => unknown>, sandbox = false) => {
+  const start = async (
+    providers: Array<new (...args: never[]) => unknown>,
+    sandbox = false,
+    where: { mocksUrl?: string; mocksOnly?: boolean } = {},
+  ) => {
     const module = await Test.createTestingModule({
       imports: [DiscoveryModule],
-      providers: [JobHandlerCheck, { provide: appConfig.KEY, useValue: { sandbox } }, ...providers],
+      providers: [
+        JobHandlerCheck,
+        { provide: appConfig.KEY, useValue: { sandbox } },
+        { provide: sandboxConfig.KEY, useValue: { mocksUrl: where.mocksUrl } },
+        { provide: MOCKS_ONLY, useValue: where.mocksOnly ?? false },
+        ...providers,
+      ],
     }).compile();
     await module.init();
     await module.close();
@@ -84,6 +95,15 @@ describe('JobHandlerCheck', () => {
     await expect(start([RatesWithoutHandler])).rejects.toThrow(/No handler for job "check-funding" on queue "funding"/);
     await expect(start([RatesWithoutHandler])).rejects.not.toThrow(/sandbox/);
     await expect(start([RatesWithoutHandler], true)).rejects.toThrow(/on queue "sandbox-bank"/);
+  });
+
+  it("requires the mocks' queues only where the mocks are served", async () => {
+    // The service with its mocks in another process: theirs are not required here.
+    await expect(start([RatesWithoutHandler], true, { mocksUrl: 'http://127.0.0.1:3100' })).rejects.not.toThrow(/sandbox/);
+    // The sandbox process: only theirs are.
+    const mocksOnly = start([RatesWithoutHandler], true, { mocksOnly: true });
+    await expect(mocksOnly).rejects.toThrow(/on queue "sandbox-bank"/);
+    await expect(start([RatesWithoutHandler], true, { mocksOnly: true })).rejects.not.toThrow(/queue "funding"/);
   });
 
   it('checks nothing in a process without workers', async () => {

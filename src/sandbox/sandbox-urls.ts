@@ -5,7 +5,7 @@ import { mockBase, MockProvider, sandboxConfig } from '../config';
 export { mockBase, type MockProvider };
 
 /**
- * Where the mocks point, from configuration only (`SANDBOX_BASE_URL`): never from a request's `Host` header, which
+ * Where the mocks point, from configuration only (`SANDBOX_BASE_URL`, `SANDBOX_SERVICE_URL`): never from a request's `Host` header, which
  * any caller chooses, so no caller can make a mock deliver a callback (or hand out a link) to a host of its choice.
  */
 @Injectable()
@@ -17,8 +17,8 @@ export class SandboxUrls {
     return mockBase(this.config.baseUrl, provider);
   }
 
-  /** Where the mock delivers its callbacks unless configured otherwise: our own `/v1/provider-webhooks/<provider>`. */
+  /** Where the mock delivers its callbacks unless configured otherwise: the service's `/v1/provider-webhooks/<provider>`. */
   callback(provider: MockProvider): string {
-    return `${this.config.baseUrl}/v1/provider-webhooks/${provider}`;
+    return `${this.config.serviceUrl}/v1/provider-webhooks/${provider}`;
   }
 }
