@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { SqlParams } from '../common/database/query';
+import { returningRows, SqlParams } from '../common/database/query';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { EventRecipient, EventType, StoredEvent } from './event-types';
 
@@ -55,8 +55,11 @@ function toEvent(row: EventRow): StoredEvent {
 export class EventsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The event, its recipients and the outbox row of its fan-out, in one round trip of the caller's transaction. */
-  async insert(manager: EntityManager, event: NewEvent, fanOut: NewOutboxRow): Promise<void> {
+  /**
+   * The event, its recipients, the outbox row of its fan-out and those of the change it tells of (`outboxRows`, the
+   * fan-out's first), in one round trip of the caller's transaction.
+   */
+  async insert(manager: EntityManager, event: NewEvent, outboxRows: NewOutboxRow[]): Promise<void> {
     const params = new SqlParams();
     const id = params.add(event.id);
     await manager.query(
@@ -68,7 +71,7 @@ export class EventsRepository {
        ), recipients AS (
          INSERT INTO event_recipients (event_id, user_id, role)
          SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
-       ), fan_out AS (${outboxInsertSql(fanOut, params)})
+       )${outboxRows.map((row, i) => `, job_${i} AS (${outboxInsertSql(row, params)})`).join('')}
        SELECT (SELECT id FROM event) AS id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '')`,
       params.values,
     );
@@ -82,17 +85,20 @@ export class EventsRepository {
   /**
    * The event's place in commit order, taken once (the fan-out job, after the event's commit) and kept. One at a time
    * (a transaction-scoped advisory lock, released after the commit is visible): numbers become visible in the order
-   * they are taken, so a replay after number N never misses an event numbered below N once N was seen.
+   * they are taken, so a replay after number N never misses an event numbered below N once N was seen. One autocommit
+   * statement: the lock is taken before the number is drawn (the number is computed for the row the join with the
+   * lock produced) and held until the statement's own commit.
    */
   async number(id: string): Promise<string | null> {
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('events_stream_seq'))`);
-      const rows: { stream_seq: string }[] = await manager.query(
-        `UPDATE events SET stream_seq = nextval('events_stream_seq') WHERE id = $1 AND stream_seq IS NULL RETURNING stream_seq::text`,
-        [id],
-      );
-      return rows[0]?.stream_seq ?? null;
-    });
+    const rows = await returningRows<{ stream_seq: string }>(
+      this.dataSource.manager,
+      `UPDATE events SET stream_seq = nextval('events_stream_seq')
+         FROM (SELECT pg_advisory_xact_lock(hashtext('events_stream_seq')) OFFSET 0) AS one_at_a_time
+        WHERE id = $1 AND stream_seq IS NULL
+        RETURNING stream_seq::text`,
+      [id],
+    );
+    return rows[0]?.stream_seq ?? null;
   }
 
   /** Every sink took the event: the fan-out sweep leaves it alone. */

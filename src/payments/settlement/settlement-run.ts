@@ -48,17 +48,16 @@ export class SettlementRun {
 
   /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
   async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>): Promise<T> {
-    if (!(await this.journal.renew(this.tradeId, this.token, this.config.settlementClaimLeaseMs))) {
-      throw new SettlementClaimLost(this.tradeId);
-    }
-    const spec = STEPS[step];
-    const begun = await this.journal.begin(
+    const begun = await this.journal.renewAndBegin(
       this.tradeId,
+      this.token,
+      this.config.settlementClaimLeaseMs,
       step,
       attempt,
-      spec.requestId(this.tradeId, attempt),
+      STEPS[step].requestId(this.tradeId, attempt),
       this.config.settlementStepFlagAfterMs,
     );
+    if (!begun) throw new SettlementClaimLost(this.tradeId);
     let result: T;
     try {
       result = await call(begun.retried);
