@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows, SqlParams } from '../common/database/query';
+import { SqlParams } from '../common/database/query';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type { EventRecipient, EventType, StoredEvent } from './event-types';
 
@@ -28,9 +28,13 @@ interface EventRow {
   recipients: { userId: string; role: EventRecipient['role'] }[];
 }
 
-const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.stream_seq::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
+/** An event's columns as `toEvent` reads them; `streamSeq` is the expression of its number. */
+const eventColumns = (
+  streamSeq: string,
+) => `e.id, e.seq::text AS seq, ${streamSeq}::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
   coalesce((SELECT json_agg(json_build_object('userId', r.user_id, 'role', r.role) ORDER BY r.user_id)
               FROM event_recipients r WHERE r.event_id = e.id), '[]'::json) AS recipients`;
+const EVENT_COLUMNS = eventColumns('e.stream_seq');
 
 /** How far back a stream replays, at most (API.md); events are kept a little longer (EVENT_RETENTION_MS). */
 const REPLAY_WINDOW = `interval '24 hours'`;
@@ -83,22 +87,27 @@ export class EventsRepository {
   }
 
   /**
-   * The event's place in commit order, taken once (the fan-out job, after the event's commit) and kept. One at a time
-   * (a transaction-scoped advisory lock, released after the commit is visible): numbers become visible in the order
-   * they are taken, so a replay after number N never misses an event numbered below N once N was seen. One autocommit
-   * statement: the lock is taken before the number is drawn (the number is computed for the row the join with the
-   * lock produced) and held until the statement's own commit.
+   * The event for its fan-out, numbered first if it was not: its place in commit order, taken once (the fan-out
+   * job, after the event's commit) and kept. One at a time (a transaction-scoped advisory lock, released after the
+   * commit is visible): numbers become visible in the order they are taken, so a replay after number N never misses
+   * an event numbered below N once N was seen. One autocommit statement: the lock is taken before the number is
+   * drawn (it is computed for the row the join with the lock produced) and held until the statement's own commit.
+   * Null when the event was purged.
    */
-  async number(id: string): Promise<string | null> {
-    const rows = await returningRows<{ stream_seq: string }>(
-      this.dataSource.manager,
-      `UPDATE events SET stream_seq = nextval('events_stream_seq')
-         FROM (SELECT pg_advisory_xact_lock(hashtext('events_stream_seq')) OFFSET 0) AS one_at_a_time
-        WHERE id = $1 AND stream_seq IS NULL
-        RETURNING stream_seq::text`,
+  async numberAndFind(id: string): Promise<StoredEvent | null> {
+    const rows: EventRow[] = await this.dataSource.query(
+      `WITH numbered AS (
+         UPDATE events SET stream_seq = nextval('events_stream_seq')
+           FROM (SELECT pg_advisory_xact_lock(hashtext('events_stream_seq')) OFFSET 0) AS one_at_a_time
+          WHERE id = $1 AND stream_seq IS NULL
+          RETURNING id, stream_seq
+       )
+       SELECT ${eventColumns('coalesce(n.stream_seq, e.stream_seq)')}
+         FROM events e LEFT JOIN numbered n ON n.id = e.id
+        WHERE e.id = $1`,
       [id],
     );
-    return rows[0]?.stream_seq ?? null;
+    return rows[0] ? toEvent(rows[0]) : null;
   }
 
   /** Every sink took the event: the fan-out sweep leaves it alone. */
