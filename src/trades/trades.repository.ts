@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedInTransaction, returningRows, SqlParams } from '../common/database/query';
+import { preparedInTransaction, preparedQuery, returningRows, SqlParams } from '../common/database/query';
 import { reserveSql } from '../market/market.repository';
 import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
 import type {
@@ -257,7 +257,8 @@ export class TradesRepository {
   }
 
   async find(id: string, manager?: EntityManager): Promise<Trade | null> {
-    const rows: TradeRow[] = await this.m(manager).query(`SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1`, [id]);
+    // The hottest read of all (every trade view, every job, every transition's refusal): its plan is kept.
+    const rows = await preparedQuery<TradeRow>(this.dataSource, manager, `SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1`, [id]);
     return rows.length === 0 ? null : toTrade(rows[0]);
   }
 
