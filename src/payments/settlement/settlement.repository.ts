@@ -56,9 +56,9 @@ export class SettlementRepository {
     return rows.length === 1;
   }
 
-  /** Gives the claim up, if this run still holds it. */
-  async release(tradeId: string, token: string): Promise<void> {
-    await this.dataSource.query(
+  /** Gives the claim up, if this run still holds it: on its own, or in `manager`'s transaction. */
+  async release(tradeId: string, token: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
       `UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL WHERE trade_id = $1 AND settlement_claim = $2`,
       [tradeId, token],
     );
