@@ -1,14 +1,14 @@
 import type { EntityManager } from 'typeorm';
-import { OutboxService } from '../outbox/outbox.service';
+import { OutboxMessage, OutboxService } from '../outbox/outbox.service';
 import type { OutboxRepository } from '../outbox/outbox.repository';
 import { EventLog } from './event-log';
 import type { EventsRepository, NewEvent } from './events.repository';
 import type { NewOutboxRow } from '../outbox/outbox.repository';
 
 describe('EventLog.record', () => {
-  const inserted: [NewEvent, NewOutboxRow][] = [];
+  const inserted: [NewEvent, NewOutboxRow[]][] = [];
   const events = {
-    insert: async (_m: EntityManager, event: NewEvent, row: NewOutboxRow) => void inserted.push([event, row]),
+    insert: async (_m: EntityManager, event: NewEvent, rows: NewOutboxRow[]) => void inserted.push([event, rows]),
   } as unknown as EventsRepository;
   const log = new EventLog(
     events,
@@ -30,8 +30,19 @@ describe('EventLog.record', () => {
     expect(inserted).toEqual([
       [
         { id, type: 'trade.funded', tradeId: 't1', disputeId: null, messageId: null, data: { trade: { id: 't1' } }, recipients },
-        expect.objectContaining({ queue: 'events', jobName: 'fan-out-event', jobId: `fan-out-${id}`, payload: { eventId: id } }),
+        [expect.objectContaining({ queue: 'events', jobName: 'fan-out-event', jobId: `fan-out-${id}`, payload: { eventId: id } })],
       ],
+    ]);
+  });
+
+  it('writes the jobs of the change after the fan-out row, in the same statement as the event', async () => {
+    inserted.length = 0;
+    const inside = { queryRunner: { isTransactionActive: true } } as unknown as EntityManager;
+    const job: OutboxMessage = { queue: 'settlement', jobName: 'settle-trade', jobId: 'settle-t1-releasing', payload: { tradeId: 't1' } };
+    const id = await log.record(inside, { type: 'trade.releasing', tradeId: 't1', data: {}, recipients, jobs: [job] });
+    expect(inserted[0][1]).toEqual([
+      expect.objectContaining({ jobId: `fan-out-${id}` }),
+      expect.objectContaining({ queue: 'settlement', jobName: 'settle-trade', jobId: 'settle-t1-releasing', payload: { tradeId: 't1' } }),
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { OutboxService } from '../outbox/outbox.service';
+import { OutboxMessage, OutboxService } from '../outbox/outbox.service';
 import { fanOutEventJobId } from '../queues/job-ids';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { FAN_OUT_RETRY } from '../queues/retry-policies';
@@ -16,6 +16,8 @@ export interface EventToRecord {
   /** The envelope's data as of the change: never a payment handle, never a message text (filled in at send time). */
   data: Record<string, unknown>;
   recipients: EventRecipient[];
+  /** The jobs of the change the event tells of, written in the same statement as the event. */
+  jobs?: OutboxMessage[];
 }
 
 /**
@@ -52,7 +54,7 @@ export class EventLog {
         data: event.data,
         recipients: event.recipients,
       },
-      fanOut,
+      [fanOut, ...(event.jobs ?? []).map((job) => this.outbox.rowFor(manager, job))],
     );
     return id;
   }

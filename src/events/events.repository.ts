@@ -29,9 +29,13 @@ interface EventRow {
   recipients: { userId: string; role: EventRecipient['role'] }[];
 }
 
-const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.stream_seq::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
+/** An event's columns as `toEvent` reads them; `streamSeq` is the expression of its number. */
+const eventColumns = (
+  streamSeq: string,
+) => `e.id, e.seq::text AS seq, ${streamSeq}::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
   coalesce((SELECT json_agg(json_build_object('userId', r.user_id, 'role', r.role) ORDER BY r.user_id)
               FROM event_recipients r WHERE r.event_id = e.id), '[]'::json) AS recipients`;
+const EVENT_COLUMNS = eventColumns('e.stream_seq');
 
 /** How far back a stream replays, at most (API.md); events are kept a little longer (EVENT_RETENTION_MS). */
 const REPLAY_WINDOW = `interval '24 hours'`;
@@ -56,11 +60,14 @@ function toEvent(row: EventRow): StoredEvent {
 export class EventsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The event, its recipients and the outbox row of its fan-out, in one round trip of the caller's transaction. */
-  async insert(manager: EntityManager, event: NewEvent, fanOut: NewOutboxRow): Promise<void> {
+  /**
+   * The event, its recipients, the outbox row of its fan-out and those of the change it tells of (`outboxRows`, the
+   * fan-out's first), in one round trip of the caller's transaction.
+   */
+  async insert(manager: EntityManager, event: NewEvent, outboxRows: NewOutboxRow[]): Promise<void> {
     const params = new SqlParams();
     const id = params.add(event.id);
-    const rows: { outbox_id: string }[] = await manager.query(
+    const rows: Record<string, string>[] = await manager.query(
       `WITH event AS (
          INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
          VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
@@ -69,11 +76,12 @@ export class EventsRepository {
        ), recipients AS (
          INSERT INTO event_recipients (event_id, user_id, role)
          SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
-       ), fan_out AS (${outboxInsertSql(fanOut, params)})
-       SELECT (SELECT id FROM event) AS id, (SELECT id FROM fan_out) AS outbox_id, ${outboxNotifySql([fanOut], params)}`,
+       )${outboxRows.map((row, i) => `, job_${i} AS (${outboxInsertSql(row, params)})`).join('')}
+       SELECT (SELECT id FROM event) AS id${outboxRows.map((_, i) => `, (SELECT id FROM job_${i}) AS outbox_${i}`).join('')},
+              ${outboxNotifySql(outboxRows, params)}`,
       params.values,
     );
-    trackOutboxRow(manager, fanOut, String(rows[0].outbox_id));
+    outboxRows.forEach((row, i) => trackOutboxRow(manager, row, String(rows[0][`outbox_${i}`])));
   }
 
   async find(id: string): Promise<StoredEvent | null> {
@@ -82,19 +90,27 @@ export class EventsRepository {
   }
 
   /**
-   * The event's place in commit order, taken once (the fan-out job, after the event's commit) and kept. One at a time
-   * (a transaction-scoped advisory lock, released after the commit is visible): numbers become visible in the order
-   * they are taken, so a replay after number N never misses an event numbered below N once N was seen.
+   * The event for its fan-out, numbered first if it was not: its place in commit order, taken once (the fan-out
+   * job, after the event's commit) and kept. One at a time (a transaction-scoped advisory lock, released after the
+   * commit is visible): numbers become visible in the order they are taken, so a replay after number N never misses
+   * an event numbered below N once N was seen. One autocommit statement: the lock is taken before the number is
+   * drawn (it is computed for the row the join with the lock produced) and held until the statement's own commit.
+   * Null when the event was purged.
    */
-  async number(id: string): Promise<string | null> {
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('events_stream_seq'))`);
-      const rows: { stream_seq: string }[] = await manager.query(
-        `UPDATE events SET stream_seq = nextval('events_stream_seq') WHERE id = $1 AND stream_seq IS NULL RETURNING stream_seq::text`,
-        [id],
-      );
-      return rows[0]?.stream_seq ?? null;
-    });
+  async numberAndFind(id: string): Promise<StoredEvent | null> {
+    const rows: EventRow[] = await this.dataSource.query(
+      `WITH numbered AS (
+         UPDATE events SET stream_seq = nextval('events_stream_seq')
+           FROM (SELECT pg_advisory_xact_lock(hashtext('events_stream_seq')) OFFSET 0) AS one_at_a_time
+          WHERE id = $1 AND stream_seq IS NULL
+          RETURNING id, stream_seq
+       )
+       SELECT ${eventColumns('coalesce(n.stream_seq, e.stream_seq)')}
+         FROM events e LEFT JOIN numbered n ON n.id = e.id
+        WHERE e.id = $1`,
+      [id],
+    );
+    return rows[0] ? toEvent(rows[0]) : null;
   }
 
   /** Every sink took the event: the fan-out sweep leaves it alone. */

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
 
 export type AccountKind =
   'provider_clearing' | 'escrow' | 'counterparty_payable' | 'traveler_refund_payable' | 'suspense' | 'fee_revenue' | 'provider_fee_expense';
@@ -19,7 +18,7 @@ export interface PendingTransfer {
   amount: bigint;
 }
 
-/** The ledger's SQL. Balances change in the same statement group as the transfer that moves them. */
+/** The ledger's SQL. Balances change in the same statement as the transfer that moves them. */
 @Injectable()
 export class LedgerRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -51,46 +50,72 @@ export class LedgerRepository {
     );
   }
 
-  /** Appends a transfer and moves the balances of both accounts: pending, or posted for a single-phase one. */
+  /**
+   * Appends a transfer and moves the balances of both accounts (pending, or posted for a single-phase one) in one
+   * statement. The accounts were locked first (`lockAccounts`), so the order of its updates takes no lock.
+   */
   async transfer(
     manager: EntityManager,
     transfer: { tradeId: string | null; kind: string; phase: 'single' | 'pending'; debit: string; credit: string; amount: bigint },
   ): Promise<string> {
-    const rows = await manager.query(
-      `INSERT INTO ledger_transfers (trade_id, kind, phase, debit_account, credit_account, amount, currency) VALUES ($1, $2, $3, $4, $5, $6, 'USD') RETURNING id`,
-      [transfer.tradeId, transfer.kind, transfer.phase, transfer.debit, transfer.credit, transfer.amount.toString()],
-    );
     const column = transfer.phase === 'pending' ? 'pending' : 'posted';
-    await this.move(manager, transfer.debit, `debits_${column} = debits_${column} + $2`, transfer.amount);
-    await this.move(manager, transfer.credit, `credits_${column} = credits_${column} + $2`, transfer.amount);
-    return rows[0].id;
+    const rows = await this.moving(
+      manager,
+      `INSERT INTO ledger_transfers (trade_id, kind, phase, debit_account, credit_account, amount, currency)
+       VALUES ($1, $2, $3, $4, $5, $6, 'USD') RETURNING id`,
+      [transfer.tradeId, transfer.kind, transfer.phase, transfer.debit, transfer.credit, transfer.amount.toString()],
+      { account: transfer.debit, set: `debits_${column} = debits_${column} + $6` },
+      { account: transfer.credit, set: `credits_${column} = credits_${column} + $6` },
+    );
+    return rows.id;
   }
 
   /**
-   * Resolves a pending transfer: posts `amount` of it (the rest is released) or voids it all. The unique
-   * index on `pending_id` makes a second resolution fail, so a hold is resolved exactly once.
+   * Resolves a pending transfer: posts `amount` of it (the rest is released) or voids it all, in one statement
+   * with the balances it moves. The unique index on `pending_id` makes a second resolution fail, so a hold is
+   * resolved exactly once.
    */
   async resolve(manager: EntityManager, tradeId: string, kind: string, pending: PendingTransfer, postAmount: bigint | null): Promise<void> {
     const phase = postAmount === null ? 'void' : 'post';
     const amount = postAmount ?? 0n;
     if (amount < 0n || amount > pending.amount) throw new Error('A hold can only be posted up to its amount');
-    await manager.query(
-      `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'USD')`,
-      [tradeId, kind, phase, pending.id, pending.debitAccount, pending.creditAccount, amount.toString()],
-    );
     // The hold leaves pending; what is posted of it (nothing for a void) lands in posted.
-    const settle = (side: 'debits' | 'credits') => `${side}_pending = ${side}_pending - $2, ${side}_posted = ${side}_posted + $3`;
-    await this.move(manager, pending.debitAccount, settle('debits'), pending.amount, amount);
-    await this.move(manager, pending.creditAccount, settle('credits'), pending.amount, amount);
+    const settle = (side: 'debits' | 'credits') => `${side}_pending = ${side}_pending - $8, ${side}_posted = ${side}_posted + $7`;
+    await this.moving(
+      manager,
+      `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'USD') RETURNING id`,
+      [tradeId, kind, phase, pending.id, pending.debitAccount, pending.creditAccount, amount.toString(), pending.amount.toString()],
+      { account: pending.debitAccount, set: settle('debits') },
+      { account: pending.creditAccount, set: settle('credits') },
+    );
   }
 
-  private async move(manager: EntityManager, account: string, set: string, ...amounts: bigint[]): Promise<void> {
-    const rows = await returningRows(manager, `UPDATE ledger_accounts SET ${set} WHERE id = $1 RETURNING id`, [
-      account,
-      ...amounts.map(String),
-    ]);
-    if (rows.length !== 1) throw new Error(`Ledger account ${account} does not exist`);
+  /**
+   * One transfer's insert and its two balance updates as one statement (each `set` may use the insert's parameters;
+   * the two accounts are added after them). Two different accounts, each of which must exist.
+   */
+  private async moving(
+    manager: EntityManager,
+    insert: string,
+    params: unknown[],
+    debit: { account: string; set: string },
+    credit: { account: string; set: string },
+  ): Promise<{ id: string }> {
+    // One statement updates a row once: a transfer between an account and itself would lose a side.
+    if (debit.account === credit.account) throw new Error(`A transfer needs two accounts (${debit.account})`);
+    const n = params.length;
+    const rows: { id: string; debited: number; credited: number }[] = await manager.query(
+      `WITH transfer AS (${insert}),
+            debited AS (UPDATE ledger_accounts SET ${debit.set} WHERE id = $${n + 1} RETURNING id),
+            credited AS (UPDATE ledger_accounts SET ${credit.set} WHERE id = $${n + 2} RETURNING id)
+       SELECT (SELECT id FROM transfer)::text AS id, (SELECT count(*) FROM debited)::int AS debited,
+              (SELECT count(*) FROM credited)::int AS credited`,
+      [...params, debit.account, credit.account],
+    );
+    if (rows[0].debited !== 1) throw new Error(`Ledger account ${debit.account} does not exist`);
+    if (rows[0].credited !== 1) throw new Error(`Ledger account ${credit.account} does not exist`);
+    return rows[0];
   }
 
   async hasEntry(tradeId: string, kind: string, manager?: EntityManager): Promise<boolean> {

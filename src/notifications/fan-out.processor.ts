@@ -39,10 +39,10 @@ export class FanOutProcessor extends WorkerHost {
   }
 
   private async fanOut(eventId: string): Promise<{ sinks: number }> {
-    const stored = await this.events.find(eventId);
+    // Numbered (once) and read in one statement, before any sink sees it.
+    const stored = await this.events.numberAndFind(eventId);
     // Purged after its retention: nobody can be told any more.
     if (!stored) return { sinks: 0 };
-    if (stored.streamSeq === null) await this.events.number(eventId);
     const { data: _data, seq: _seq, streamSeq: _streamSeq, ...event } = stored;
     const failed: string[] = [];
     for (const sink of this.sinks) {

@@ -11,6 +11,16 @@ export function tradeEventInsertSql(tradeId: string, event: Omit<TradeEvent, 'at
                   ${params.add(event.fromState)}, ${params.add(event.toState)}, ${params.add(event.detail)})`;
 }
 
+/**
+ * The INSERT of a transition's `state_changed` event, as a CTE over `source`, the CTE of the conditional update that
+ * returns the moved trade (`id`, `previous_state`): written only if the trade moved, with the state it truly left.
+ */
+export function stateChangedInsertSql(source: string, to: string, actor: TradeEvent['actor'], detail: object, params: SqlParams): string {
+  return `INSERT INTO trade_events (trade_id, actor_kind, actor_id, type, from_state, to_state, detail)
+          SELECT id, ${params.add(actor.kind)}, ${params.add(actor.id)}, 'state_changed', previous_state, ${to}, ${params.add(detail)}
+            FROM ${source}`;
+}
+
 /** An event's columns, named and shaped as TradeEvent has them (bigserial ids come back as text). */
 const EVENT_COLUMNS = `at, json_build_object('kind', actor_kind, 'id', actor_id) AS actor, type, from_state AS "fromState",
   to_state AS "toState", detail`;

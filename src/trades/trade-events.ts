@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { EventLog } from '../events/event-log';
 import type { EventRecipient, EventType } from '../events/event-types';
+import type { OutboxMessage } from '../outbox/outbox.service';
 import { presentTrade } from './trade.presenter';
 import type { TradeState } from './trade.state-machine';
 import type { Trade } from './trade.types';
@@ -36,7 +37,7 @@ export class TradeEvents {
     manager: EntityManager,
     type: EventType,
     trade: Trade,
-    extra: { disputeId?: string; messageId?: string; data?: Record<string, unknown> } = {},
+    extra: { disputeId?: string; messageId?: string; data?: Record<string, unknown>; jobs?: OutboxMessage[] } = {},
   ): Promise<string> {
     return this.log.record(manager, {
       type,
@@ -45,6 +46,7 @@ export class TradeEvents {
       messageId: extra.messageId,
       data: { trade: presentTrade(trade), ...(extra.data ?? {}) },
       recipients: tradeRecipients(trade),
+      jobs: extra.jobs,
     });
   }
 

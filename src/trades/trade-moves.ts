@@ -4,7 +4,7 @@ import { EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { tradesConfig } from '../config';
 import { MarketRepository } from '../market/market.repository';
-import { OutboxService } from '../outbox/outbox.service';
+import type { OutboxMessage } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { assertTransition, sourcesOf, TradeState } from './trade.state-machine';
 import type { Actor, Trade, TransitionEffects } from './trade.types';
@@ -12,7 +12,7 @@ import type { DeadlineColumn, EndingLocks } from './trades.repository';
 import { TradesRepository } from './trades.repository';
 import { settleJobId } from '../queues/job-ids';
 import { keepTrying } from '../queues/retry-policies';
-import { StateChangedDetail, TradeTimeline } from './trade-timeline';
+import type { StateChangedDetail } from './trade-timeline';
 import { stateEventType, TradeEvents } from './trade-events';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
 
@@ -28,30 +28,48 @@ type MovedTrade = Trade & { previousState: TradeState };
 export class TradeMoves {
   constructor(
     private readonly trades: TradesRepository,
-    private readonly timeline: TradeTimeline,
     private readonly counters: ReputationCountersRepository,
     private readonly market: MarketRepository,
-    private readonly outbox: OutboxService,
     private readonly events: TradeEvents,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {}
 
   /**
-   * One transition through the state machine: a conditional update, then its timeline event. A trade no
+   * One transition through the state machine, in two statements: the conditional update with its timeline event,
+   * then the parties' event with its fan-out row and `jobs`, the outbox rows the transition queues. A trade no
    * longer in a state it may leave from is refused with 409 `invalid_state_transition` naming its state.
    */
   async move(
     manager: EntityManager,
-    trade: Trade,
+    trade: Pick<Trade, 'id' | 'state'>,
     to: TradeState,
     actor: Actor,
     detail: StateChangedDetail,
     effects: TransitionEffects = {},
+    jobs: OutboxMessage[] = [],
   ): Promise<MovedTrade> {
-    const moved = await this.apply(manager, trade, to, actor, detail, effects);
+    assertTransition(trade.state, to, actor.kind);
+    return this.moveUnread(manager, trade.id, to, actor, detail, effects, jobs);
+  }
+
+  /**
+   * `move` for a caller that has not read the trade: the conditional update is the check (the states `to` may be
+   * entered from by `actor`, from the state machine), and a refusal reads the trade for its 409.
+   */
+  async moveUnread(
+    manager: EntityManager,
+    tradeId: string,
+    to: TradeState,
+    actor: Actor,
+    detail: StateChangedDetail,
+    effects: TransitionEffects = {},
+    jobs: OutboxMessage[] = [],
+  ): Promise<MovedTrade> {
+    const moved = await this.apply(manager, tradeId, to, actor, detail, effects, jobs);
     if (!moved) {
-      const current = await this.trades.find(trade.id, manager);
-      throw new DomainError('invalid_state_transition', `The trade is ${current?.state}`, { state: current?.state });
+      const current = await this.trades.find(tradeId, manager);
+      if (!current) throw DomainError.notFound('Trade');
+      throw new DomainError('invalid_state_transition', `The trade is ${current.state}`, { state: current.state });
     }
     return moved;
   }
@@ -68,25 +86,28 @@ export class TradeMoves {
     actor: Actor,
     detail: StateChangedDetail,
     due: DeadlineColumn,
+    jobs: OutboxMessage[] = [],
   ): Promise<MovedTrade | null> {
-    return this.apply(manager, trade, to, actor, detail, {}, due);
+    assertTransition(trade.state, to, actor.kind);
+    return this.apply(manager, trade.id, to, actor, detail, {}, jobs, due);
   }
 
   private async apply(
     manager: EntityManager,
-    trade: Trade,
+    tradeId: string,
     to: TradeState,
     actor: Actor,
     detail: StateChangedDetail,
     effects: TransitionEffects,
+    jobs: OutboxMessage[],
     due?: DeadlineColumn,
   ): Promise<MovedTrade | null> {
-    assertTransition(trade.state, to, actor.kind);
-    const moved = await this.trades.transition(manager, trade.id, sourcesOf(to, actor.kind), to, effects, due);
+    const sources = sourcesOf(to, actor.kind);
+    if (sources.length === 0) throw new Error(`No transition to ${to} by the ${actor.kind}`);
+    const moved = await this.trades.transition(manager, tradeId, sources, to, { actor, detail: { ...detail } }, effects, due);
     if (!moved) return null;
-    await this.timeline.stateChanged(manager, trade.id, actor, moved.previousState, to, detail);
     // `to` is never awaiting_funding: no transition enters it (a trade's first state is told as `trade.created`).
-    await this.events.record(manager, stateEventType(to as Exclude<TradeState, 'awaiting_funding'>), moved);
+    await this.events.record(manager, stateEventType(to as Exclude<TradeState, 'awaiting_funding'>), moved, { jobs });
     return moved;
   }
 
@@ -102,15 +123,15 @@ export class TradeMoves {
     if (responsibleUserId) await this.counters.countFailedTrade(manager, responsibleUserId);
   }
 
-  /** A decided trade's money moves at the provider: the settlement job takes it from here. */
-  async queueSettlement(manager: EntityManager, tradeId: string, state: 'releasing' | 'refunding' | 'splitting'): Promise<void> {
-    await this.outbox.write(manager, {
+  /** A decided trade's money moves at the provider: the settlement job, queued with the transition, takes it from here. */
+  settlementJob(tradeId: string, state: 'releasing' | 'refunding' | 'splitting'): OutboxMessage {
+    return {
       queue: QUEUES.settlement,
       jobName: JOBS.settlement.settleTrade,
       jobId: settleJobId(tradeId, state),
       payload: { tradeId },
       retry: keepTrying(this.config.providerPollEveryMs),
-    });
+    };
   }
 
   /** The trade, read in the caller's transaction; 404 when there is none. */

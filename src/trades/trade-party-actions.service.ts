@@ -47,9 +47,10 @@ export class TradePartyActionsService {
     const trade = await this.queries.visible(caller, id);
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler confirms receipt");
     const moved = await this.transactions.run(async (manager) => {
-      const released = await this.moves.move(manager, trade, 'releasing', partyActor(trade, caller.id), { reason: 'receipt_confirmed' });
-      await this.moves.queueSettlement(manager, id, 'releasing');
-      return released;
+      const actor = partyActor(trade, caller.id);
+      return this.moves.move(manager, trade, 'releasing', actor, { reason: 'receipt_confirmed' }, {}, [
+        this.moves.settlementJob(id, 'releasing'),
+      ]);
     });
     return this.queries.present(caller, moved);
   }
@@ -70,15 +71,17 @@ export class TradePartyActionsService {
           partyActor(trade, caller.id),
           { wechatTransferId },
           { payoutReported: { wechatTransferId, verifyWithinMs: this.config.verifyTimeoutMs } },
+          // The verification job asks WeChat about the transfer until it verifies, fails, or the deadline passes.
+          [
+            {
+              queue: QUEUES.verification,
+              jobName: JOBS.verification.verifyPayout,
+              jobId: verifyPayoutJobId(trade.id),
+              payload: { tradeId: trade.id },
+              retry: keepVerifying(this.config.providerPollEveryMs),
+            },
+          ],
         );
-        // The verification job asks WeChat about the transfer until it verifies, fails, or the deadline passes.
-        await this.outbox.write(manager, {
-          queue: QUEUES.verification,
-          jobName: JOBS.verification.verifyPayout,
-          jobId: verifyPayoutJobId(trade.id),
-          payload: { tradeId: trade.id },
-          retry: keepVerifying(this.config.providerPollEveryMs),
-        });
         return reported;
       });
       return this.queries.present(caller, moved);

@@ -94,22 +94,12 @@ export interface HandleRevealedDetail {
 
 /**
  * The one way a trade's timeline is written: one method per kind of event, each with its detail typed, all in the
- * caller's transaction. The first event of a trade is written with it by `TradesRepository.openTrade`.
+ * caller's transaction. The first event of a trade is written with it by `TradesRepository.openTrade`, and each
+ * `state_changed` event with its transition by `TradesRepository.transition`.
  */
 @Injectable()
 export class TradeTimeline {
   constructor(private readonly events: TimelineRepository) {}
-
-  stateChanged(
-    manager: EntityManager,
-    tradeId: string,
-    actor: Actor,
-    from: TradeState,
-    to: TradeState,
-    detail: StateChangedDetail,
-  ): Promise<void> {
-    return this.write(manager, tradeId, { actor, type: 'state_changed', fromState: from, toState: to, detail: { ...detail } });
-  }
 
   operatorNote(manager: EntityManager, tradeId: string, operatorId: string, detail: OperatorNoteDetail): Promise<void> {
     return this.note(manager, tradeId, { kind: 'operator', id: operatorId }, 'operator_note', detail);

@@ -57,18 +57,24 @@ export class TradeTransitionsService {
    * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job.
    */
   async confirmFunding(manager: EntityManager, tradeId: string, detail: FundingConfirmedDetail): Promise<Trade> {
-    const trade = await this.moves.require(manager, tradeId);
-    const moved = await this.moves.move(manager, trade, 'funded', SYSTEM_ACTOR, detail, {
-      funded: { payoutWindowMs: this.config.payoutWindowMs },
-    });
+    const moved = await this.moves.moveUnread(
+      manager,
+      tradeId,
+      'funded',
+      SYSTEM_ACTOR,
+      detail,
+      { funded: { payoutWindowMs: this.config.payoutWindowMs } },
+      [
+        {
+          queue: QUEUES.deadlines,
+          jobName: JOBS.deadlines.payoutDeadline,
+          jobId: payoutDeadlineJobId(tradeId),
+          payload: { tradeId },
+          delayMs: this.config.payoutWindowMs,
+        },
+      ],
+    );
     await this.ledger.holdEscrow(manager, moved);
-    await this.outbox.write(manager, {
-      queue: QUEUES.deadlines,
-      jobName: JOBS.deadlines.payoutDeadline,
-      jobId: payoutDeadlineJobId(tradeId),
-      payload: { tradeId },
-      delayMs: this.config.payoutWindowMs,
-    });
     return moved;
   }
 
@@ -142,19 +148,19 @@ export class TradeTransitionsService {
     const trade = found?.state === 'funded' ? (await this.trades.lockWithParties(manager, found)).trade : found;
     if (!trade || trade.state !== 'funded' || !trade.payoutBy) return false;
     // The window re-checked by PostgreSQL's clock under the row lock: a WeChat outage's extension is not overridden.
-    const moved = await this.moves.moveWhenDue(manager, trade, 'refunding', SYSTEM_ACTOR, { reason: 'payout_window_passed' }, 'payout_by');
+    const moved = await this.moves.moveWhenDue(manager, trade, 'refunding', SYSTEM_ACTOR, { reason: 'payout_window_passed' }, 'payout_by', [
+      this.moves.settlementJob(tradeId, 'refunding'),
+    ]);
     if (!moved) return false;
     await this.counters.countFailedTrade(manager, trade.counterpartyId);
-    await this.moves.queueSettlement(manager, tradeId, 'refunding');
     return true;
   }
 
   /** WeChat confirmed the reported transfer (the verification job): `payout_sent` → `releasing`. */
   async releaseVerified(manager: EntityManager, tradeId: string, detail: { wechatTransferId: string }): Promise<Trade> {
-    const trade = await this.moves.require(manager, tradeId);
-    const moved = await this.moves.move(manager, trade, 'releasing', SYSTEM_ACTOR, { verified: true, ...detail });
-    await this.moves.queueSettlement(manager, tradeId, 'releasing');
-    return moved;
+    return this.moves.moveUnread(manager, tradeId, 'releasing', SYSTEM_ACTOR, { verified: true, ...detail }, {}, [
+      this.moves.settlementJob(tradeId, 'releasing'),
+    ]);
   }
 
   /**
@@ -162,17 +168,15 @@ export class TradeTransitionsService {
    * trade's transfer (one trade per transfer: the unique index) and the trade is released, not refunded.
    */
   async releaseFoundTransfer(manager: EntityManager, tradeId: string, wechatTransferId: string): Promise<Trade> {
-    const trade = await this.moves.require(manager, tradeId);
-    const moved = await this.moves.move(
+    return this.moves.moveUnread(
       manager,
-      trade,
+      tradeId,
       'releasing',
       SYSTEM_ACTOR,
       { reason: 'transfer_found_before_refund', wechatTransferId },
       { payoutReported: { wechatTransferId } },
+      [this.moves.settlementJob(tradeId, 'releasing')],
     );
-    await this.moves.queueSettlement(manager, tradeId, 'releasing');
-    return moved;
   }
 
   /**
@@ -181,17 +185,16 @@ export class TradeTransitionsService {
    * the honour period. The capture job does nothing for a trade funded otherwise.
    */
   async openDispute(manager: EntityManager, tradeId: string, actor: Actor, reason: string, disputeId: string): Promise<Trade> {
-    const trade = await this.moves.require(manager, tradeId);
     // The deadlines stop: a disputed trade shows none, and an operator decides when it moves.
-    const moved = await this.moves.move(manager, trade, 'disputed', actor, { reason, disputeId }, { disputeOpened: { disputeId } });
-    await this.outbox.write(manager, {
-      queue: QUEUES.settlement,
-      jobName: JOBS.settlement.captureIntoEscrow,
-      jobId: disputeCaptureJobId(tradeId),
-      payload: { tradeId },
-      retry: keepTrying(this.config.providerPollEveryMs),
-    });
-    return moved;
+    return this.moves.moveUnread(manager, tradeId, 'disputed', actor, { reason, disputeId }, { disputeOpened: { disputeId } }, [
+      {
+        queue: QUEUES.settlement,
+        jobName: JOBS.settlement.captureIntoEscrow,
+        jobId: disputeCaptureJobId(tradeId),
+        payload: { tradeId },
+        retry: keepTrying(this.config.providerPollEveryMs),
+      },
+    ]);
   }
 
   /**
@@ -208,14 +211,14 @@ export class TradeTransitionsService {
     const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
     const actor: Actor = { kind: 'operator', id: operatorId };
     if (decision.outcome !== 'split') {
-      const moved = await this.moves.move(manager, trade, decision.outcome === 'release' ? 'releasing' : 'refunding', actor, {
-        outcome: decision.outcome,
-      });
+      const to = decision.outcome === 'release' ? 'releasing' : 'refunding';
+      const moved = await this.moves.move(manager, trade, to, actor, { outcome: decision.outcome }, {}, [
+        this.moves.settlementJob(tradeId, to),
+      ]);
       // A release decides against the traveler's claim, a refund against the counterparty's; a split against neither.
       const [loser, winner] =
         decision.outcome === 'release' ? [trade.travelerId, trade.counterpartyId] : [trade.counterpartyId, trade.travelerId];
       await this.counters.countDispute(manager, loser, winner);
-      await this.moves.queueSettlement(manager, tradeId, decision.outcome === 'release' ? 'releasing' : 'refunding');
       return moved;
     }
     assertSplitFits(decision, trade.amountUsd);
@@ -230,8 +233,8 @@ export class TradeTransitionsService {
         counterpartyUsd: formatAmount(decision.counterpartyUsd, 'USD'),
       },
       { split: { travelerUsd: decision.travelerUsd, counterpartyUsd: decision.counterpartyUsd } },
+      [this.moves.settlementJob(tradeId, 'splitting')],
     );
-    await this.moves.queueSettlement(manager, tradeId, 'splitting');
     return split;
   }
 

@@ -1,12 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedInTransaction, returningRows, SqlParams } from '../common/database/query';
+import { preparedInTransaction, preparedQuery, returningRows, SqlParams } from '../common/database/query';
 import { reserveSql } from '../market/market.repository';
 import { trackOutboxRow } from '../outbox/outbox-tracking';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
-import type { HandleSnapshot, NewTrade, OpenedTrade, PartyForTrade, PartyUsage, Trade, TradeEvent, TransitionEffects } from './trade.types';
-import { tradeEventInsertSql } from './timeline.repository';
+import type {
+  Actor,
+  HandleSnapshot,
+  NewTrade,
+  OpenedTrade,
+  PartyForTrade,
+  PartyUsage,
+  Trade,
+  TradeEvent,
+  TransitionEffects,
+} from './trade.types';
+import { stateChangedInsertSql, tradeEventInsertSql } from './timeline.repository';
 import {
   DbTime,
   effectColumns,
@@ -250,37 +260,47 @@ export class TradesRepository {
   }
 
   async find(id: string, manager?: EntityManager): Promise<Trade | null> {
-    const rows: TradeRow[] = await this.m(manager).query(`SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1`, [id]);
+    // The hottest read of all (every trade view, every job, every transition's refusal): its plan is kept.
+    const rows = await preparedQuery<TradeRow>(this.dataSource, manager, `SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1`, [id]);
     return rows.length === 0 ? null : toTrade(rows[0]);
   }
 
   /**
    * Moves a trade from one of `from` to `to` in one conditional update, so two processes can never both
-   * make the same transition; returns the trade after it, or null when it was not in such a state. A deadline's
-   * decision names its column (`due`): the update then also requires it passed, by PostgreSQL's clock, as read
-   * under the row lock, so an extension committed since the caller looked is not overridden.
+   * make the same transition, and writes its `state_changed` timeline event in the same statement; returns the
+   * trade after it, or null when it was not in such a state (then nothing is written). A deadline's decision
+   * names its column (`due`): the update then also requires it passed, by PostgreSQL's clock, as read under the
+   * row lock, so an extension committed since the caller looked is not overridden.
    */
   async transition(
     manager: EntityManager,
     id: string,
     from: TradeState[],
     to: TradeState,
+    change: { actor: Actor; detail: object },
     effects: TransitionEffects = {},
     due?: DeadlineColumn,
   ): Promise<(Trade & { previousState: TradeState }) | null> {
-    const set = effectColumns(effects);
-    const assignments = set.map(([column, value], i) =>
-      value instanceof DbTime ? `${column} = now() + $${i + 4}::double precision * interval '1 millisecond'` : `${column} = $${i + 4}`,
+    const params = new SqlParams();
+    const tradeId = params.add(id);
+    const sources = params.add(from);
+    const target = params.add(to);
+    const assignments = effectColumns(effects).map(([column, value]) =>
+      value instanceof DbTime
+        ? `${column} = now() + ${params.add(value.afterMs)}::double precision * interval '1 millisecond'`
+        : `${column} = ${params.add(value)}`,
     );
-    const values = set.map(([, value]) => (value instanceof DbTime ? value.afterMs : value));
     // The state it left is read under the same row lock as the update, so the timeline names it truly.
-    const rows = await returningRows<TradeRow & { previous_state: TradeState }>(
+    const rows = await preparedInTransaction<TradeRow & { previous_state: TradeState }>(
       manager,
-      `UPDATE trades t SET state = $3, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
-         FROM (SELECT id, state${due ? `, ${due}` : ''} FROM trades WHERE id = $1 FOR UPDATE) previous
-        WHERE t.id = previous.id AND previous.state = ANY($2::text[])${due ? ` AND previous.${due} <= now()` : ''}
-        RETURNING previous.state AS previous_state, ${tradeColumns('t')}`,
-      [id, from, to, ...values],
+      `WITH moved AS (
+         UPDATE trades t SET state = ${target}, updated_at = now()${assignments.length ? `, ${assignments.join(', ')}` : ''}
+           FROM (SELECT id, state${due ? `, ${due}` : ''} FROM trades WHERE id = ${tradeId} FOR UPDATE) previous
+          WHERE t.id = previous.id AND previous.state = ANY(${sources}::text[])${due ? ` AND previous.${due} <= now()` : ''}
+          RETURNING previous.state AS previous_state, ${tradeColumns('t')}
+       ), timeline AS (${stateChangedInsertSql('moved', target, change.actor, change.detail, params)})
+       SELECT * FROM moved`,
+      params.values,
     );
     return rows.length === 0 ? null : { ...toTrade(rows[0]), previousState: rows[0].previous_state };
   }

@@ -47,6 +47,22 @@ export async function preparedInTransaction<T>(manager: EntityManager, sql: stri
   return asTypeormQuery(sql, params, () => connection.query({ name: statementName(sql), text: sql, values: params }));
 }
 
+/**
+ * A hot read as a named prepared statement wherever it runs: on the connection of the manager's open transaction
+ * (`preparedInTransaction`), else on the pool (`preparedRead`). Its text must list its columns (never `*`: a
+ * kept plan refuses a table whose columns changed under it) and differ only in its parameters between calls.
+ */
+export async function preparedQuery<T>(
+  dataSource: DataSource,
+  manager: EntityManager | undefined,
+  sql: string,
+  params: unknown[],
+): Promise<T[]> {
+  return manager?.queryRunner?.isTransactionActive
+    ? preparedInTransaction<T>(manager, sql, params)
+    : preparedRead<T>(dataSource, sql, params);
+}
+
 /** Errors as TypeORM's queries throw them, so that logging (which must not print parameters) and constraint checks treat both alike. */
 async function asTypeormQuery<T>(sql: string, params: unknown[], run: () => Promise<QueryResult>): Promise<T[]> {
   try {

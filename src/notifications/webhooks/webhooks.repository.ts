@@ -151,6 +151,20 @@ export class WebhooksRepository {
   }
 
   /**
+   * Whether any recipient of the event has an endpoint that would take it (`fanOut`'s own filter): read first, so an
+   * event no endpoint takes costs one read, not a transaction.
+   */
+  async anyEndpointFor(event: { type: string; recipients: { userId: string }[] }): Promise<boolean> {
+    const rows: { any: boolean }[] = await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM webhook_endpoints e
+                       WHERE e.user_id = ANY($1::uuid[]) AND e.enabled AND e.deleted_at IS NULL
+                         AND (e.events IS NULL OR $2 = ANY (e.events))) AS any`,
+      [event.recipients.map((r) => r.userId), event.type],
+    );
+    return rows[0].any;
+  }
+
+  /**
    * One delivery per enabled endpoint of each recipient whose filter takes the event type, in one statement; an
    * endpoint that has the event already gets nothing (a retried fan-out). Returns the new deliveries' ids.
    */

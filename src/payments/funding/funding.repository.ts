@@ -121,11 +121,26 @@ export class FundingRepository {
 
   /** Records one step's provider id, once: what a step did is never overwritten by a retry. */
   async recordStep(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<void> {
-    if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
-    await manager.query(`UPDATE trade_fundings SET ${column} = coalesce(${column}, $2), updated_at = now() WHERE trade_id = $1`, [
-      tradeId,
-      value,
-    ]);
+    await this.recordSteps(manager, tradeId, { [column]: value });
+  }
+
+  /**
+   * Records the provider's ids of one step (each kept if already recorded) in one statement: on its own, with no
+   * transaction, when `manager` is omitted.
+   */
+  async recordSteps(
+    manager: EntityManager | undefined,
+    tradeId: string,
+    values: Partial<Record<keyof typeof STEPS, string>>,
+  ): Promise<void> {
+    const columns = Object.keys(values) as (keyof typeof STEPS)[];
+    for (const column of columns) if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
+    if (columns.length === 0) return;
+    await (manager ?? this.dataSource.manager).query(
+      `UPDATE trade_fundings SET ${columns.map((column, i) => `${column} = coalesce(${column}, $${i + 2})`).join(', ')}, updated_at = now()
+        WHERE trade_id = $1`,
+      [tradeId, ...columns.map((column) => values[column])],
+    );
   }
 
   /** Records a step only if none is recorded yet; true for the caller that recorded it (the row lock decides a race). */

@@ -117,7 +117,7 @@ export class SettlementMoves {
 
   async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
     if (funding.refundId) return;
-    await this.transactions.run((manager) => this.fundings.recordStep(manager, tradeId, 'refund_id', refundId));
+    await this.fundings.recordSteps(undefined, tradeId, { refund_id: refundId });
   }
 
   /**
@@ -140,16 +140,17 @@ export class SettlementMoves {
         note: `Yuanbridge trade ${trade.id}`,
       });
       batchId = payout.batchId;
-      await this.transactions.run(async (manager) => {
-        await this.fundings.recordStep(manager, trade.id, 'payout_batch_id', payout.batchId);
-        if (payout.itemId) await this.fundings.recordStep(manager, trade.id, 'payout_item_id', payout.itemId);
+      // One statement, so no transaction: the batch and its item are recorded together or not at all.
+      await this.fundings.recordSteps(undefined, trade.id, {
+        payout_batch_id: payout.batchId,
+        ...(payout.itemId ? { payout_item_id: payout.itemId } : {}),
       });
     }
     const batch = await this.paypal.getPayoutBatch(batchId);
     const outcome = payoutOutcome(batch.itemStatus);
     if (outcome === 'not_yet') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
     if (batch.itemId && !funding.payoutItemId) {
-      await this.transactions.run((manager) => this.fundings.recordStep(manager, trade.id, 'payout_item_id', batch.itemId!));
+      await this.fundings.recordSteps(undefined, trade.id, { payout_item_id: batch.itemId });
     }
     return { ...batch, outcome };
   }

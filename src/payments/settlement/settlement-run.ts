@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { TradesConfig } from '../../config';
 import type { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -38,6 +39,9 @@ export function stepErrorText(error: unknown): string {
  * or failing), the claim is renewed before it, and a step that has waited or failed past its bound flags the trade.
  */
 export class SettlementRun {
+  /** The claim was given up by the transaction that completed the trade (set once it committed). */
+  released = false;
+
   constructor(
     readonly tradeId: string,
     private readonly token: string,
@@ -46,19 +50,23 @@ export class SettlementRun {
     private readonly config: TradesConfig,
   ) {}
 
+  /** Gives the claim up in the caller's transaction (the one that completes the trade): no commit of its own after it. */
+  releaseIn(manager: EntityManager): Promise<void> {
+    return this.journal.release(this.tradeId, this.token, manager);
+  }
+
   /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
   async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>): Promise<T> {
-    if (!(await this.journal.renew(this.tradeId, this.token, this.config.settlementClaimLeaseMs))) {
-      throw new SettlementClaimLost(this.tradeId);
-    }
-    const spec = STEPS[step];
-    const begun = await this.journal.begin(
+    const begun = await this.journal.renewAndBegin(
       this.tradeId,
+      this.token,
+      this.config.settlementClaimLeaseMs,
       step,
       attempt,
-      spec.requestId(this.tradeId, attempt),
+      STEPS[step].requestId(this.tradeId, attempt),
       this.config.settlementStepFlagAfterMs,
     );
+    if (!begun) throw new SettlementClaimLost(this.tradeId);
     let result: T;
     try {
       result = await call(begun.retried);

@@ -56,40 +56,45 @@ export class SettlementRepository {
     return rows.length === 1;
   }
 
-  /** Extends a claim this run still holds; false when it lapsed and another run took it. */
-  async renew(tradeId: string, token: string, leaseMs: number): Promise<boolean> {
-    return this.claim(tradeId, token, leaseMs);
-  }
-
-  /** Gives the claim up, if this run still holds it. */
-  async release(tradeId: string, token: string): Promise<void> {
-    await this.dataSource.query(
+  /** Gives the claim up, if this run still holds it: on its own, or in `manager`'s transaction. */
+  async release(tradeId: string, token: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
       `UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL WHERE trade_id = $1 AND settlement_claim = $2`,
       [tradeId, token],
     );
   }
 
   /**
-   * Notes that a step is under way (the first time: its request id, its start, and when waiting would flag the
-   * trade). A step already done stays done; a later run of the same step keeps its start, so the bound counts
-   * from the first try, and is told it is a retry (`retried`): what an earlier try did may have to be looked up.
+   * Extends the claim this run holds and notes that a step is under way, in one statement: nothing is noted when
+   * the claim lapsed and another run took it (null). The first time a step is noted it gets its request id, its
+   * start, and when waiting would flag the trade. A step already done stays done; a later run of the same step
+   * keeps its start, so the bound counts from the first try, and is told it is a retry (`retried`): what an
+   * earlier try did may have to be looked up.
    */
-  async begin(
+  async renewAndBegin(
     tradeId: string,
+    token: string,
+    leaseMs: number,
     step: StepName,
     attempt: number,
     requestId: string,
     flagAfterMs: number | null,
-  ): Promise<StepRecord & { retried: boolean }> {
+  ): Promise<(StepRecord & { retried: boolean }) | null> {
     const rows: (StepRow & { first: boolean })[] = await this.dataSource.query(
-      `INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
-       VALUES ($1, $2, $3, $4, 'running', CASE WHEN $5::bigint IS NULL THEN NULL ELSE now() + $5::bigint * interval '1 millisecond' END)
+      `WITH claim AS (
+         UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
+          WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
+          RETURNING trade_id
+       )
+       INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
+       SELECT trade_id, $4, $5, $6, 'running', CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END
+         FROM claim
        ON CONFLICT (trade_id, step, attempt) DO UPDATE
          SET status = CASE WHEN settlement_steps.status = 'done' THEN 'done' ELSE 'running' END, updated_at = now()
        RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at, (xmax = 0) AS first`,
-      [tradeId, step, attempt, requestId, flagAfterMs],
+      [tradeId, token, leaseMs, step, attempt, requestId, flagAfterMs],
     );
-    return { ...toStep(rows[0]), retried: !rows[0].first };
+    return rows.length === 0 ? null : { ...toStep(rows[0]), retried: !rows[0].first };
   }
 
   /**

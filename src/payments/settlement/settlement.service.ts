@@ -93,7 +93,7 @@ export class SettlementService {
     try {
       return await work(run);
     } finally {
-      await this.journal.release(tradeId, token);
+      if (!run.released) await this.journal.release(tradeId, token);
     }
   }
 
@@ -115,7 +115,7 @@ export class SettlementService {
       await this.runStep(run, trade, funding, step, split, results);
       funding = (await this.fundings.find(trade.id))!;
     }
-    return this.complete(trade, state, funding, split, results);
+    return this.complete(run, trade, state, funding, split, results);
   }
 
   private async runStep(
@@ -163,8 +163,9 @@ export class SettlementService {
     return split.counterpartyUsd - applyBps(split.counterpartyUsd, trade.feeBps);
   }
 
-  /** Every step is done: one transaction completes the trade, books what came back at once, and starts the watches. */
+  /** Every step is done: one transaction completes the trade, books what came back at once, starts the watches and gives the claim up. */
   private async complete(
+    run: SettlementRun,
     trade: Trade,
     state: SettlingState,
     funding: FundingRecord,
@@ -173,7 +174,7 @@ export class SettlementService {
   ): Promise<Settled> {
     const payout = results.payout;
     const netUsd = this.netToCounterparty(trade, split);
-    return this.transactions.run(async (manager) => {
+    const settled = await this.transactions.run(async (manager) => {
       // The transition comes first: it takes the users' and the trade's rows before anything else (the one lock
       // order). What follows writes the trade's own rows after its ledger entries; no transaction holds one of
       // those rows while waiting for the ledger without holding the trade's row first, so this cannot cycle.
@@ -213,7 +214,11 @@ export class SettlementService {
       // What may still come back after the end is watched until final, not left to webhooks.
       if (bankReturn && !bankReturn.cameBack) await this.afterTheEnd.watch(manager, trade.id, 'watch_bank_return', funding.refundAttempt);
       if (payout?.outcome === 'left_us') await this.afterTheEnd.watch(manager, trade.id, 'watch_payout', funding.payoutAttempt);
+      // The claim given up with the end: the run has nothing left to do, and a watch's job finds it free.
+      await run.releaseIn(manager);
       return state === 'releasing' ? 'completed' : state === 'refunding' ? 'refunded' : 'settled_split';
     });
+    run.released = true;
+    return settled;
   }
 }
