@@ -50,6 +50,25 @@ function toEvent(row: EventRow): StoredEvent {
   };
 }
 
+/**
+ * The CTEs that write one event, its recipients and the outbox row of its fan-out (`recorded_event`,
+ * `recorded_recipients`, `recorded_fan_out`, which returns the row's id), for a statement that writes the change
+ * the event tells of. `data` is the SQL of its jsonb data: a parameter, or built from the statement's own rows.
+ * The statement must also select `pg_notify(OUTBOX_CHANNEL, '')`.
+ */
+export function eventInsertCtes(event: Omit<NewEvent, 'data'>, data: string, fanOut: NewOutboxRow, params: SqlParams): string {
+  const id = params.add(event.id);
+  return `recorded_event AS (
+         INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
+         VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
+                 ${params.add(event.messageId)}, ${data})
+         RETURNING id
+       ), recorded_recipients AS (
+         INSERT INTO event_recipients (event_id, user_id, role)
+         SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
+       ), recorded_fan_out AS (${outboxInsertSql(fanOut, params)})`;
+}
+
 /** The event log's queries: an event, its recipients and its fan-out job written in one statement; replays; the purge. */
 @Injectable()
 export class EventsRepository {
@@ -58,18 +77,9 @@ export class EventsRepository {
   /** The event, its recipients and the outbox row of its fan-out, in one round trip of the caller's transaction. */
   async insert(manager: EntityManager, event: NewEvent, fanOut: NewOutboxRow): Promise<void> {
     const params = new SqlParams();
-    const id = params.add(event.id);
+    const ctes = eventInsertCtes(event, `${params.add(JSON.stringify(event.data))}::jsonb`, fanOut, params);
     await manager.query(
-      `WITH event AS (
-         INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
-         VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
-                 ${params.add(event.messageId)}, ${params.add(JSON.stringify(event.data))}::jsonb)
-         RETURNING id
-       ), recipients AS (
-         INSERT INTO event_recipients (event_id, user_id, role)
-         SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
-       ), fan_out AS (${outboxInsertSql(fanOut, params)})
-       SELECT (SELECT id FROM event) AS id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '')`,
+      `WITH ${ctes} SELECT (SELECT id FROM recorded_event) AS id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '')`,
       params.values,
     );
   }
