@@ -8,7 +8,9 @@
  *     second, so it measures bursts, not a rate), the figure earlier runs reported;
  *   capacity: a closed loop, `racers` accepts in flight at all times on one request row: accepts served a second,
  *     beside the same loop with each racer on a request of its own (no row to queue on: the ceiling of one
- *     process), and their ratio, what the race guard costs.
+ *     process), and their ratio, what the race guard costs; while it runs, how often the lock's holder idles in
+ *     its transaction (sampled from pg_stat_activity);
+ *   smooth again at a quarter of the rate, what a shared machine can serve.
  * Every accept takes 100 CNY of a request big enough for the whole phase, from one of 20 counterparties, so
  * each may accept (tier limits are lifted by the harness). The service's CPU per accept comes from /proc.
  * Usage: npm run build && node bench/race.js [--rate 200] [--seconds 10] [--racers 64] [--port 3901]
@@ -17,6 +19,7 @@ const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const autocannon = require('autocannon');
+const { Client } = require('pg');
 const {
   apiClients,
   dropDatabase,
@@ -53,7 +56,11 @@ function accept(agent, port, requestId, token) {
         port,
         method: 'POST',
         path: `/v1/requests/${requestId}/accept`,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(ACCEPT_BODY) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(ACCEPT_BODY),
+        },
       },
       (res) => {
         res.resume();
@@ -64,6 +71,54 @@ function accept(agent, port, requestId, token) {
     req.on('error', () => resolve(0));
     req.end(ACCEPT_BODY);
   });
+}
+
+/**
+ * Samples the service's database sessions every `everyMs` while `work` runs: of the samples where accepts queue on
+ * a lock (a statement of theirs on the request's or the parties' rows waits), the share where a session they wait
+ * for idles inside its transaction (the lock holder waiting for the service to send
+ * its next statement or its COMMIT). What the race guard's lock is held for, beyond PostgreSQL's own work.
+ */
+async function sampleSessions(databaseUrl, work, everyMs = 2) {
+  const db = new Client({ connectionString: databaseUrl.toString() });
+  await db.connect();
+  let running = true;
+  let queued = 0;
+  let holderIdle = 0;
+  /** What an idle holder last ran, and how often it was found so. */
+  const lastStatements = new Map();
+  const sampling = (async () => {
+    while (running) {
+      const { rows } = await db.query(
+        `WITH waiting AS (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                            AND (query LIKE '%exchange_requests%' OR query LIKE '%FOR UPDATE OF u%'))
+         SELECT (SELECT count(*) FROM waiting)::int AS waiting,
+                (SELECT min(left(regexp_replace(h.query, '\\s+', ' ', 'g'), 60)) FROM pg_stat_activity h
+                  WHERE h.state = 'idle in transaction' AND h.pid IN (SELECT unnest(pg_blocking_pids(w.pid)) FROM waiting w)) AS idle_holder`,
+      );
+      if (rows[0].waiting > 0) {
+        queued += 1;
+        if (rows[0].idle_holder !== null) {
+          holderIdle += 1;
+          lastStatements.set(rows[0].idle_holder, (lastStatements.get(rows[0].idle_holder) ?? 0) + 1);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  try {
+    const result = await work();
+    return {
+      ...result,
+      lockQueueSamples: queued,
+      holderIdleInTransactionShare: queued ? Number((holderIdle / queued).toFixed(3)) : null,
+      idleHolderLastStatements: Object.fromEntries([...lastStatements].sort((a, b) => b[1] - a[1]).slice(0, 3)),
+    };
+  } finally {
+    running = false;
+    await sampling;
+    await db.end();
+  }
 }
 
 const tally = (statuses) => statuses.reduce((counts, s) => ({ ...counts, [s]: (counts[s] ?? 0) + 1 }), {});
@@ -108,7 +163,10 @@ async function smooth({ port, requestId, tokens, rate, seconds }) {
     offeredPerSecond: rate,
     accepts: total,
     servedPerSecond: Math.round((statuses.filter((s) => s === 201).length / elapsed) * 10) / 10,
-    latencyMs: { ...percentiles(latencies), max: Number(Math.max(...latencies).toFixed(1)) },
+    latencyMs: {
+      ...percentiles(latencies),
+      max: Number(Math.max(...latencies).toFixed(1)),
+    },
     statuses: tally(statuses),
     latestSendMs: Number(lateSendMs.toFixed(1)),
   };
@@ -131,7 +189,10 @@ function bursty({ baseUrl, requestId, tokens, rate, seconds, connections }) {
             body: ACCEPT_BODY,
             setupRequest: (req) => ({
               ...req,
-              headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}`, 'content-type': 'application/json' },
+              headers: {
+                authorization: `Bearer ${tokens[next++ % tokens.length]}`,
+                'content-type': 'application/json',
+              },
             }),
           },
         ],
@@ -142,7 +203,11 @@ function bursty({ baseUrl, requestId, tokens, rate, seconds, connections }) {
           : resolve({
               offeredPerSecond: rate,
               servedPerSecond: Math.round(result.requests.average),
-              latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+              latencyMs: {
+                p50: result.latency.p50,
+                p99: result.latency.p99,
+                max: result.latency.max,
+              },
               non2xx: result.non2xx,
             }),
     ),
@@ -233,7 +298,11 @@ async function benchRace({ rate = 200, seconds = 10, racers = 64, connections = 
         bursty({ baseUrl, requestId, tokens, rate, seconds, connections }),
       ),
       capacity: await phase('capacity', 3000 * seconds, (requestId) =>
-        capacity({ port, requestIds: [requestId], tokens, racers, seconds }),
+        sampleSessions(databaseUrl, () => capacity({ port, requestIds: [requestId], tokens, racers, seconds })),
+      ),
+      // At a quarter of the rate: arrivals this machine can serve when it is shared.
+      smoothQuarter: await phase('smooth at a quarter', Math.ceil(rate / 4) * seconds + 10, (requestId) =>
+        smooth({ port, requestId, tokens, rate: rate / 4, seconds }),
       ),
     };
     // The same closed loop with every racer on a request of its own: no row to queue on, so what one process
