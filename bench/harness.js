@@ -28,7 +28,8 @@ async function dropDatabase(databaseUrl) {
     await redis.connect();
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${name}}*`, 'COUNT', 1000);
+      // `{name}…` (the service's own keys) and `{name:<queue>}…` (each queue's, under its own hash tag).
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `\\{${name}[}:]*`, 'COUNT', 1000);
       if (keys.length) await redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { exitOnStartFailure } from './bootstrap/start-failure';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { DomainError } from './common/errors';
-import { allConfigs, loadDatabaseConfig } from './config';
+import { allConfigs, loadDatabaseConfig, loadRedisConfig } from './config';
 import { FieldEncryption } from './common/crypto/field-encryption';
 import { DatabaseModule } from './database/database.module';
 import { ensureDatabaseExists, runMigrations } from './database/preflight';
@@ -31,6 +31,7 @@ const USAGE = `Usage:
   npm run cli -- create-operator <email> <password> [displayName]
   npm run cli -- rotate-keys [--batch-size N] [--max-batches N]
   npm run cli -- rotate-keys --check [--strict]
+  npm run cli -- move-queue-keys [--dry-run | --delete]   (once, upgrading to per-queue hash tags: docs/SCALING.md)
   npm run openapi                      (writes openapi.json)
   npm run openapi:breaking -- [git-rev] (openapi.json against the one at git-rev, HEAD~1 by default)`;
 
@@ -82,6 +83,14 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await app.close();
       }
+    }
+    case 'move-queue-keys': {
+      // Redis only: run with every process stopped, before the new version starts.
+      const { moveQueueKeysCommand } = await import('./queues/move-queue-keys.command');
+      return moveQueueKeysCommand(loadRedisConfig(), args, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     }
     case 'openapi': {
       // Loaded here: the whole application is needed only for this command.

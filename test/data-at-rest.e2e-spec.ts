@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { DEV_JWT_SECRET } from '../src/config';
+import { deploymentKeyPattern } from '../src/queues/queue-keys';
 import { createOperator, registerUser, TestUser } from './support/factories';
 import { client, Api } from './support/http';
 import { fixed, wechatId, withWallet } from './support/market';
@@ -219,14 +220,14 @@ describe('data at rest and in logs', () => {
     });
   }
 
-  /** Every string and hash value under the service's queue prefix, except the mocks' own queues. */
+  /** Every string and hash value of the deployment's keys (its own and its queues'), except the mocks' own queues. */
   async function redisDump(prefix: string): Promise<string> {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     try {
       const parts: string[] = [];
       let cursor = '0';
       for (let round = 0; round < 10000; round++) {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', deploymentKeyPattern(prefix), 'COUNT', 500);
         for (const key of keys) {
           if (/:sandbox-/.test(key)) continue;
           const type = await redis.type(key);

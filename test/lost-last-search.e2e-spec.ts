@@ -41,7 +41,7 @@ describe('last search lost in Redis (HTTP)', () => {
     await verification.pause();
     await eventually(async () => (await verification.getJob(search.id!))?.getState().then((s) => s !== 'active'));
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const key = (name: string) => `${test.queuePrefix}:${QUEUES.verification}:${name}`;
+    const key = (name: string) => verification.toKey(name);
     try {
       await redis.del(...['wait', 'paused', 'delayed', 'active', 'prioritized', 'marker'].map(key));
       await leave(redis, key(search.id!), search.id!);
@@ -72,7 +72,7 @@ describe('last search lost in Redis (HTTP)', () => {
     const left = await lastSearchLeft(async (redis, jobKey, jobId) => {
       const now = Date.now();
       await redis.hset(jobKey, 'failedReason', 'job stalled more than allowable limit', 'finishedOn', String(now));
-      await redis.zadd(`${test.queuePrefix}:${QUEUES.verification}:failed`, now, jobId);
+      await redis.zadd(queue(QUEUES.verification).toKey('failed'), now, jobId);
     });
     expect(left.state).toBe('failed');
     await left.refunded();

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
+import { queueKeyPrefix } from '../src/queues/queue-keys';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { Api, client } from './support/http';
 import { deleteRedisKeys, dropDatabase, eventually, startTestApp } from './support/test-app';
@@ -72,7 +73,7 @@ describe('Closing the service during a provider-work sweep (HTTP)', () => {
       const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       const reader = new Queue(QUEUES.settlement, {
         connection: { host: url.hostname, port: Number(url.port || 6379) },
-        prefix: test.queuePrefix,
+        prefix: queueKeyPrefix(test.queuePrefix, QUEUES.settlement),
       });
       try {
         const job = await reader.getJob('sweep-at-shutdown');

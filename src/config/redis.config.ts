@@ -12,8 +12,9 @@ export function loadRedisConfig(env = process.env) {
     url: url.toString(),
     connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 3000, { min: 100 }),
     /**
-     * Prefix of every BullMQ key. Hash-tagged (`{yb}`) so that all of a queue's keys land in one slot,
-     * which BullMQ needs on Redis Cluster. Tests give each run its own prefix.
+     * The deployment's prefix, a hash tag (`{yb}`). Each queue's BullMQ keys go under a tag of their own made from it
+     * (`{yb:settlement}`, queues/queue-keys.ts): one slot per queue, which BullMQ needs on Redis Cluster, and
+     * different slots for different queues. Tests give each run its own prefix.
      */
     queuePrefix,
     /** Prefix of the service's own keys (rate limits). */

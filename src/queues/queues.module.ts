@@ -5,6 +5,7 @@ import { ConfigType } from '@nestjs/config';
 import { redisConfig } from '../config';
 import { redisOptions } from '../redis/redis.module';
 import { ALL_QUEUES } from './queue-names';
+import { queueKeyPrefix } from './queue-keys';
 import { JobMetrics } from './job-metrics';
 import { QueueMetrics } from './queue-metrics';
 import { QueueRegistry } from './queue-registry';
@@ -22,11 +23,17 @@ import { WorkerShutdown } from './worker-shutdown';
       inject: [redisConfig.KEY],
       useFactory: (config: ConfigType<typeof redisConfig>) => ({
         connection: { ...redisOptions(config), maxRetriesPerRequest: null },
-        prefix: config.queuePrefix,
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       }),
     }),
-    BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+    // Each queue under its own hash tag (queue-keys.ts); the workers take their queue's prefix from it.
+    BullModule.registerQueueAsync(
+      ...ALL_QUEUES.map((name) => ({
+        name,
+        inject: [redisConfig.KEY],
+        useFactory: (config: ConfigType<typeof redisConfig>) => ({ prefix: queueKeyPrefix(config.queuePrefix, name) }),
+      })),
+    ),
   ],
   providers: [QueueRegistry, QueueMetrics, JobMetrics, WorkerConcurrency, PeriodicJobs, JobHandlerCheck, WorkerShutdown],
   exports: [BullModule, QueueRegistry, PeriodicJobs],

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { createApp } from '../../src/bootstrap/create-app';
 import { loadDatabaseConfig, loadRedisConfig } from '../../src/config';
 import { preflight } from '../../src/database/preflight';
+import { deploymentKeyPattern } from '../../src/queues/queue-keys';
 
 const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -112,14 +113,14 @@ export async function dropDatabase(url: string): Promise<void> {
   }
 }
 
-/** Deletes this run's keys only: never FLUSHDB, other runs may share the server. */
+/** Deletes this run's keys only (its own and every queue's): never FLUSHDB, other runs may share the server. */
 export async function deleteRedisKeys(prefix: string): Promise<number> {
   const redis = new Redis(REDIS_URL);
   let deleted = 0;
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[{}]/g, '\\$&')}*`, 'COUNT', 500);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', deploymentKeyPattern(prefix), 'COUNT', 500);
       cursor = next;
       if (keys.length > 0) deleted += await redis.del(...keys);
     } while (cursor !== '0');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { deploymentKeyPattern, queueKeyPrefix } from '../../../src/queues/queue-keys';
 import { dropDatabase, freePort, TEST_SPEED } from '../test-app';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -38,6 +39,8 @@ const alive = (child?: ChildProcess): child is ChildProcess => !!child && child.
 interface Member {
   name: string;
   script: 'main.js' | 'worker.js';
+  /** An API's own port (the workers have none). */
+  port?: number;
   child?: ChildProcess;
   exited?: Promise<void>;
   generation: number;
@@ -46,15 +49,18 @@ interface Member {
 }
 
 /**
- * One deployment as child processes: an API (no workers) and `workers` worker processes, sharing one fresh
- * database and one queue prefix. Members can be killed with SIGKILL and started again; `stop` kills every one,
- * and a process exit kills any left (the test runner dying must not leave workers running).
+ * One deployment as child processes: API processes (no workers, one by default, each on its own port) and `workers`
+ * worker processes, sharing one fresh database and one queue prefix. The first API also serves the provider mocks
+ * to every process (`SANDBOX_BASE_URL`). Members can be killed with SIGKILL and started again; `stop` kills every
+ * one, and a process exit kills any left (the test runner dying must not leave workers running).
  */
 export class Cluster {
   readonly databaseUrl: string;
   readonly queuePrefix: string;
   readonly logDir = mkdtempSync(join(tmpdir(), 'yb-crash-'));
   readonly baseUrl: string;
+  /** The first API's port: the mocks' and the workers' `PORT`. */
+  readonly port: number;
   readonly counts = { kills: 0, restarts: 0, apiKills: 0, flushes: 0, keysFlushed: 0 };
   /** Kills by what the platform's queues had under way at that moment (a kill can land in several). */
   readonly killedDuring: Record<string, number> = { funding: 0, verification: 0, settlement: 0, none: 0 };
@@ -63,28 +69,50 @@ export class Cluster {
   private readonly onExit = () => this.members.forEach((m) => alive(m.child) && m.child.kill('SIGKILL'));
 
   private constructor(
-    readonly port: number,
+    ports: number[],
     workers: number,
     private readonly extraEnv: Record<string, string>,
   ) {
+    this.port = ports[0];
     const suffix = randomBytes(5).toString('hex');
     const url = new URL(BASE_DATABASE_URL);
     url.pathname = `/yb_test_${suffix}`;
     this.databaseUrl = url.toString();
     this.queuePrefix = `{ybt_${suffix}}`;
-    this.baseUrl = `http://127.0.0.1:${port}`;
-    const member = (name: string, script: Member['script']): Member => ({ name, script, generation: 0, logFile: '', startedAt: 0 });
-    this.members = [member('api', 'main.js'), ...Array.from({ length: workers }, (_, i) => member(`worker-${i + 1}`, 'worker.js'))];
+    this.baseUrl = `http://127.0.0.1:${this.port}`;
+    const member = (name: string, script: Member['script'], port?: number): Member => ({
+      name,
+      script,
+      port,
+      generation: 0,
+      logFile: '',
+      startedAt: 0,
+    });
+    this.members = [
+      ...ports.map((port, i) => member(i === 0 ? 'api' : `api-${i + 1}`, 'main.js', port)),
+      ...Array.from({ length: workers }, (_, i) => member(`worker-${i + 1}`, 'worker.js')),
+    ];
     process.on('exit', this.onExit);
   }
 
-  static async start(workers: number, env: Record<string, string>): Promise<Cluster> {
-    const cluster = new Cluster(await freePort(), workers, env);
+  static async start(workers: number, env: Record<string, string>, options: { apis?: number } = {}): Promise<Cluster> {
+    const ports: number[] = [];
+    while (ports.length < (options.apis ?? 1)) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const cluster = new Cluster(ports, workers, env);
     try {
-      // The API creates and migrates the database; the workers start once it is ready.
+      // The first API creates and migrates the database; the other processes start once it is ready.
       await cluster.launch(cluster.members[0]);
       await cluster.waitReady();
-      await Promise.all(cluster.workers().map((w) => cluster.launch(w)));
+      await Promise.all([...cluster.apis().slice(1), ...cluster.workers()].map((m) => cluster.launch(m)));
+      await Promise.all(
+        cluster
+          .apis()
+          .slice(1)
+          .map((m) => cluster.waitReady(m)),
+      );
       return cluster;
     } catch (error) {
       await cluster.stop({ keep: true });
@@ -102,6 +130,7 @@ export class Cluster {
       DATABASE_URL: this.databaseUrl,
       REDIS_URL,
       QUEUE_PREFIX: this.queuePrefix,
+      SANDBOX_BASE_URL: this.baseUrl,
       LOG_LEVEL: 'info',
       ...TEST_SPEED,
       WORKER_METRICS_PORT: '0',
@@ -110,11 +139,20 @@ export class Cluster {
   }
 
   workers(): Member[] {
-    return this.members.slice(1);
+    return this.members.filter((m) => m.script === 'worker.js');
   }
 
+  /** The first API process. */
   api(): Member {
     return this.members[0];
+  }
+
+  apis(): Member[] {
+    return this.members.filter((m) => m.script === 'main.js');
+  }
+
+  baseUrlOf(member: Member): string {
+    return `http://127.0.0.1:${member.port}`;
   }
 
   /** Workers up long enough to have started their workers (a boot killed at once tests only the boot). */
@@ -132,7 +170,12 @@ export class Cluster {
     const output = openSync(join(this.logDir, `${member.name}.${member.generation}.out`), 'a');
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', member.script)], {
       cwd: ROOT,
-      env: { ...this.env(), LOG_FILE: member.logFile, RUN_WORKERS: member.script === 'main.js' ? 'false' : 'true' },
+      env: {
+        ...this.env(),
+        ...(member.port ? { PORT: String(member.port) } : {}),
+        LOG_FILE: member.logFile,
+        RUN_WORKERS: member.script === 'main.js' ? 'false' : 'true',
+      },
       stdio: ['ignore', output, output],
     });
     closeSync(output);
@@ -141,26 +184,27 @@ export class Cluster {
     member.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  async waitReady(timeoutMs = 60000): Promise<void> {
+  async waitReady(api = this.api(), timeoutMs = 60000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const api = this.api();
-      if (!alive(api.child)) throw new Error(`the API exited (${(api.child as ChildProcess | undefined)?.exitCode}); see ${this.logDir}`);
-      const ready = await fetch(`${this.baseUrl}/health/ready`).then(
+      if (!alive(api.child))
+        throw new Error(`${api.name} exited (${(api.child as ChildProcess | undefined)?.exitCode}); see ${this.logDir}`);
+      const ready = await fetch(`${this.baseUrlOf(api)}/health/ready`).then(
         (r) => r.status === 200,
         () => false,
       );
       if (ready) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`the API was not ready within ${timeoutMs} ms; see ${this.logDir}`);
+    throw new Error(`${api.name} was not ready within ${timeoutMs} ms; see ${this.logDir}`);
   }
 
   /** The platform's queues with a job active now (in some worker). */
   async activeWork(): Promise<string[]> {
     const busy: string[] = [];
     for (const name of ['funding', 'verification', 'settlement']) {
-      if (!this.queues.has(name)) this.queues.set(name, new Queue(name, { connection: { url: REDIS_URL }, prefix: this.queuePrefix }));
+      if (!this.queues.has(name))
+        this.queues.set(name, new Queue(name, { connection: { url: REDIS_URL }, prefix: queueKeyPrefix(this.queuePrefix, name) }));
       if ((await this.queues.get(name)!.getActiveCount()) > 0) busy.push(name);
     }
     return busy;
@@ -169,20 +213,20 @@ export class Cluster {
   /** SIGKILL: no shutdown hook runs, active jobs and settlement claims are left as they were. */
   async kill(member: Member): Promise<void> {
     if (!alive(member.child)) return;
-    if (member !== this.api()) {
+    if (member.script === 'worker.js') {
       const busy = await this.activeWork().catch(() => []);
       for (const queue of busy.length > 0 ? busy : ['none']) this.killedDuring[queue] += 1;
     }
     member.child.kill('SIGKILL');
     await member.exited;
-    if (member === this.api()) this.counts.apiKills += 1;
+    if (member.script === 'main.js') this.counts.apiKills += 1;
     else this.counts.kills += 1;
   }
 
   async restart(member: Member): Promise<void> {
     await this.launch(member);
     this.counts.restarts += 1;
-    if (member === this.api()) await this.waitReady();
+    if (member.script === 'main.js') await this.waitReady(member);
   }
 
   /** Workers that died by themselves (not by the killer): a crash the test did not cause is reported. */
@@ -201,9 +245,11 @@ export class Cluster {
     try {
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.queuePrefix.replace(/[{}]/g, '\\$&')}*`, 'COUNT', 1000);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', deploymentKeyPattern(this.queuePrefix), 'COUNT', 1000);
         cursor = next;
-        const doomed = providers ? keys : keys.filter((key) => !PROVIDER_QUEUES.some((q) => key.startsWith(`${this.queuePrefix}:${q}:`)));
+        const doomed = providers
+          ? keys
+          : keys.filter((key) => !PROVIDER_QUEUES.some((q) => key.startsWith(`${queueKeyPrefix(this.queuePrefix, q)}:`)));
         if (doomed.length > 0) deleted += await redis.del(...doomed);
       } while (cursor !== '0');
     } finally {

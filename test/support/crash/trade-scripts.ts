@@ -157,7 +157,8 @@ export class TradeDriver {
     }
   }
 
-  private async drive(script: Script, trade: any, traveler: Party, counterparty: Party): Promise<DrivenTrade> {
+  /** Runs the rest of a trade's script from its accept (`trade` is the accept's answer). */
+  async drive(script: Script, trade: any, traveler: Party, counterparty: Party): Promise<DrivenTrade> {
     const bank = script.startsWith('bank_');
     const done = (reached: string): DrivenTrade => ({ id: trade.id, script, reached });
     if (script === 'cancelled') {
