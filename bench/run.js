@@ -9,12 +9,13 @@
  *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one);
  *   6. events while whole trades run: deliveries per second to local webhook receivers, state change → webhook
  *      and → stream message, and trades per second with receivers and streams attached vs without;
- *   7. accepts of one request (bench/race.js): smooth open-loop arrivals at 200/s (latency from each scheduled send),
+ *   7. outbox hops while whole trades run: an outbox row's insert → its job's start in a worker, per queue;
+ *   8. accepts of one request (bench/race.js): smooth open-loop arrivals at 200/s (latency from each scheduled send),
  *      autocannon's bursty `overallRate` beside it, and the accepts one request row serves in a closed loop, as a
  *      ratio of the same loop spread over a request per racer.
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,race] [-- --offers N --makers N]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,outbox,race] [-- --offers N --makers N]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
 const fs = require('node:fs');
@@ -23,6 +24,7 @@ const path = require('node:path');
 const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
 const { benchEndpoints } = require('./endpoints');
 const { benchEvents } = require('./events');
+const { benchOutboxHops } = require('./outbox-hops');
 const { benchRace } = require('./race');
 const { benchRsa } = require('./rsa');
 const { benchWholeTrades } = require('./trades');
@@ -42,6 +44,7 @@ const plan = quick
       trades: { clients: 20, seconds: 5 },
       webhooks: { trades: 2, wechatLeg: true },
       events: { clients: 20, seconds: 5 },
+      outbox: { clients: 20, seconds: 5 },
       race: { rate: 200, seconds: 3, racers: 64 },
     }
   : {
@@ -51,6 +54,7 @@ const plan = quick
       trades: { clients: 50, seconds: 30 },
       webhooks: { trades: 30, wechatLeg: true },
       events: { clients: 50, seconds: 30 },
+      outbox: { clients: 50, seconds: 30 },
       race: { rate: 200, seconds: 10, racers: 64 },
     };
 
@@ -154,6 +158,17 @@ function report(results) {
       '',
     ]);
   }
+  if (results.outbox) {
+    const { all } = results.outbox.hopMs;
+    rows.push([
+      `outbox hop: row insert → job start (${results.outbox.hopsPerTrade} a trade, ${results.outbox.clients} clients trading)`,
+      `p50 ${all.p50} ms, p99 ${all.p99} ms`,
+      '',
+      'p99 < 20 ms',
+    ]);
+    const publish = results.outbox.publishMs.all;
+    rows.push(['  its first part: row insert → job in Redis', `p50 ${publish.p50} ms, p99 ${publish.p99} ms`, '', '']);
+  }
   if (results.race) {
     const race = results.race;
     const cpu = (phase) => (phase.serviceCpuMsPerAccept === null ? '' : `, ${phase.serviceCpuMsPerAccept} ms service CPU each`);
@@ -207,6 +222,10 @@ async function main() {
   if (wanted('events')) {
     log(`events to webhook receivers and streams, ${plan.events.clients} clients`);
     results.events = await benchEvents(plan.events);
+  }
+  if (wanted('outbox')) {
+    log(`outbox hops, ${plan.outbox.clients} clients trading`);
+    results.outbox = await benchOutboxHops(plan.outbox);
   }
   if (wanted('race')) {
     log(`accepts of one request: smooth at ${plan.race.rate}/s, bursty, capacity with ${plan.race.racers} racers`);

@@ -43,6 +43,8 @@ const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 1e9));
 const ENV: Record<string, string> = {
   RATE_FEED_WALK_BPS: '0',
   OUTBOX_POLL_INTERVAL_MS: '200',
+  // The rows a killed process committed but had not published yet reach the relay within seconds.
+  OUTBOX_AFTER_COMMIT_LEASE_MS: '2000',
   WORKER_CONCURRENCY: '4',
   PROVIDER_POLL_EVERY_MS: '300',
   PROVIDER_POLL_MAX_EVERY_MS: '1000',

@@ -1,4 +1,3 @@
-import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { RatesService } from '../src/rates/rates.service';
@@ -242,29 +241,26 @@ describe('market (HTTP)', () => {
     });
 
     it('expires a request by the sweeper when its job is gone, and never lists it once expired', async () => {
-      const relay = test.app.get(OutboxRelay);
       const traveler = await withWallet(api, await registerUser(api, 'traveler'));
       const counterparty = await registerUser(api, 'counterparty');
-      await relay.stop();
-      let id: string;
-      try {
-        const posted = await api('POST', '/v1/requests', {
-          token: traveler.token,
-          body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal', expiresInMinutes: 5 },
-        });
-        id = posted.body.id;
-        // Redis lost the job: the outbox says it was published, yet no job exists.
-        await db.query(`UPDATE outbox SET published_at = now() WHERE job_id = $1`, [`expire-request-${id}`]);
-      } finally {
-        await relay.start();
-      }
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal', expiresInMinutes: 5 },
+      });
+      const id: string = posted.body.id;
+      // Redis lost the job: the outbox says it was published, yet no job exists.
+      await eventually(
+        async () =>
+          (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`expire-request-${id}`])).rowCount,
+      );
+      await test.app.get(QueueRegistry).get(QUEUES.market).remove(`expire-request-${id}`);
       const listed = async () =>
         (await api('GET', '/v1/requests?limit=100', { token: counterparty.token })).body.data.map((r: { id: string }) => r.id);
-      expect(await listed()).toContain(id!);
+      expect(await listed()).toContain(id);
       await eventually(
         async () => Date.now() > Date.parse((await api('GET', `/v1/requests/${id}`, { token: traveler.token })).body.expiresAt),
       );
-      expect(await listed()).not.toContain(id!);
+      expect(await listed()).not.toContain(id);
       expect((await db.query(`SELECT status FROM exchange_requests WHERE id = $1`, [id])).rows[0].status).toBe('open');
 
       // The sweeper is registered as a job scheduler; here one of its runs is started at once.
@@ -274,7 +270,7 @@ describe('market (HTTP)', () => {
       await eventually(async () => (await queue.getJob(sweep.id!))?.finishedOn);
       expect((await queue.getJob(sweep.id!))?.returnvalue.expired).toBeGreaterThanOrEqual(1);
       expect((await db.query(`SELECT status FROM exchange_requests WHERE id = $1`, [id])).rows[0].status).toBe('expired');
-      expect(await queue.getJob(`expire-request-${id!}`)).toBeUndefined();
+      expect(await queue.getJob(`expire-request-${id}`)).toBeUndefined();
     });
   });
 

@@ -7,9 +7,12 @@ import { QueueRegistry } from '../src/queues/queue-registry';
 import { deleteRedisKeys, eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
-/** The transactional outbox against the real PostgreSQL, Redis and BullMQ workers of a running service. */
+/**
+ * The transactional outbox's relay against the real PostgreSQL, Redis and BullMQ workers of a running service: here
+ * the relay publishes every row (the publish after commit is off; test/outbox-after-commit.e2e-spec.ts has it on).
+ */
 describe('transactional outbox', () => {
-  const { test } = useTestApp({ OUTBOX_POLL_INTERVAL_MS: '50' });
+  const { test } = useTestApp({ OUTBOX_POLL_INTERVAL_MS: '50', OUTBOX_PUBLISH_AFTER_COMMIT: 'false' });
   let dataSource: DataSource;
   let outbox: OutboxService;
   let relay: OutboxRelay;

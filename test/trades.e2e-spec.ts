@@ -1,5 +1,4 @@
 import { RatesService } from '../src/rates/rates.service';
-import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
@@ -397,16 +396,13 @@ describe('trades (HTTP)', () => {
     const traveler = await readyTraveler(api);
     const cp = await readyCounterparty(api);
     const request = await postRequest(traveler, { amountCny: '100.00', paymentMethod: 'paypal' });
-    const relay = test.app.get(OutboxRelay);
-    await relay.stop();
-    let tradeId: string;
-    try {
-      tradeId = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
-      // Redis lost the job: the outbox row says published, no job exists.
-      await db.query(`UPDATE outbox SET published_at = now() WHERE job_id = $1`, [`deadline-${tradeId}-funding`]);
-    } finally {
-      await relay.start();
-    }
+    const tradeId: string = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
+    // Redis lost the job: the outbox row says published, no job exists.
+    await eventually(
+      async () =>
+        (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`deadline-${tradeId}-funding`])).rowCount,
+    );
+    await test.app.get(QueueRegistry).get(QUEUES.deadlines).remove(`deadline-${tradeId}-funding`);
     await eventually(
       async () => Date.now() > Date.parse((await api('GET', `/v1/trades/${tradeId}`, { token: cp.token })).body.deadlines.fundingBy),
     );

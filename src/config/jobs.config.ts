@@ -7,6 +7,16 @@ export function loadJobsConfig(env = process.env) {
     /** Fallback poll of the outbox; commits also wake the relay at once through LISTEN/NOTIFY. */
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 1000, { min: 10 }),
     outboxBatchSize: read.int('OUTBOX_BATCH_SIZE', 100, { min: 1, max: 1000 }),
+    /**
+     * The process that commits outbox rows adds their jobs itself right after the commit; the relay publishes only
+     * what that left (a process killed in between, Redis unreachable). Off: the relay publishes every row.
+     */
+    outboxPublishAfterCommit: read.bool('OUTBOX_PUBLISH_AFTER_COMMIT', true),
+    /**
+     * How long a row to be published after its commit is left to its writer before the relay takes it: the delay
+     * of the fallback after a crash. The writer gives up adding it well before (half of it), so both never add it.
+     */
+    outboxAfterCommitLeaseMs: read.int('OUTBOX_AFTER_COMMIT_LEASE_MS', 10000, { min: 200, max: 600000 }),
     /** How often expired idempotency keys are purged. */
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
     /**

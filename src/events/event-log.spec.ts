@@ -10,7 +10,10 @@ describe('EventLog.record', () => {
   const events = {
     insert: async (_m: EntityManager, event: NewEvent, row: NewOutboxRow) => void inserted.push([event, row]),
   } as unknown as EventsRepository;
-  const log = new EventLog(events, new OutboxService({} as OutboxRepository));
+  const log = new EventLog(
+    events,
+    new OutboxService({} as OutboxRepository, { outboxPublishAfterCommit: true, outboxAfterCommitLeaseMs: 10000 }),
+  );
   const recipients = [{ userId: 'u1', role: 'traveler' as const }];
 
   it('refuses to record outside a transaction: an event commits with its change or not at all', async () => {

@@ -22,7 +22,8 @@ export interface EventToRecord {
 /**
  * The outbox row `OutboxService.rowFor` builds, for a change written by ONE statement sent in autocommit: that
  * statement is the change's whole transaction, so the row commits with it or not at all (rowFor checks for a
- * transaction TypeORM opened, which such a statement has none of).
+ * transaction TypeORM opened, which such a statement has none of). The relay publishes it, woken at the commit:
+ * publishing after commit (`OutboxPublisher`) follows transactions TypeORM opened, which this is not.
  */
 export function outboxRowOfStatement(message: OutboxMessage): NewOutboxRow {
   return {
@@ -32,6 +33,7 @@ export function outboxRowOfStatement(message: OutboxMessage): NewOutboxRow {
     payload: message.payload,
     delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
     options: message.retry ?? {},
+    afterCommitLeaseMs: 0,
   };
 }
 

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SqlParams } from '../common/database/query';
-import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
+import { trackOutboxRow } from '../outbox/outbox-tracking';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 import type { EventRecipient, EventType, StoredEvent } from './event-types';
 
 export interface NewEvent {
@@ -54,7 +55,7 @@ function toEvent(row: EventRow): StoredEvent {
  * The CTEs that write one event, its recipients and the outbox row of its fan-out (`recorded_event`,
  * `recorded_recipients`, `recorded_fan_out`, which returns the row's id), for a statement that writes the change
  * the event tells of. `data` is the SQL of its jsonb data: a parameter, or built from the statement's own rows.
- * The statement must also select `pg_notify(OUTBOX_CHANNEL, '')`.
+ * The statement must also select `outboxNotifySql(…)`, as `outboxInsertSql` asks.
  */
 export function eventInsertCtes(event: Omit<NewEvent, 'data'>, data: string, fanOut: NewOutboxRow, params: SqlParams): string {
   const id = params.add(event.id);
@@ -78,10 +79,11 @@ export class EventsRepository {
   async insert(manager: EntityManager, event: NewEvent, fanOut: NewOutboxRow): Promise<void> {
     const params = new SqlParams();
     const ctes = eventInsertCtes(event, `${params.add(JSON.stringify(event.data))}::jsonb`, fanOut, params);
-    await manager.query(
-      `WITH ${ctes} SELECT (SELECT id FROM recorded_event) AS id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '')`,
+    const rows: { outbox_id: string }[] = await manager.query(
+      `WITH ${ctes} SELECT (SELECT id FROM recorded_event) AS id, (SELECT id FROM recorded_fan_out) AS outbox_id, ${outboxNotifySql([fanOut], params)}`,
       params.values,
     );
+    trackOutboxRow(manager, fanOut, String(rows[0].outbox_id));
   }
 
   async find(id: string): Promise<StoredEvent | null> {

@@ -4,19 +4,13 @@ import { Client } from 'pg';
 import { databaseConfig, jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
 import { WORKERS_ENABLED } from '../runtime';
-import { OutboxRepository } from './outbox.repository';
+import { byQueue, outboxJob, withTimeout } from './outbox-jobs';
+import { observePublished } from './outbox-metrics';
+import { OutboxRepository, OutboxRow } from './outbox.repository';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
 /** How long a claimed row is this relay's: well past a batch's enqueue time, short enough to recover from a crash. */
 const CLAIM_LEASE_SECONDS = 60;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`enqueue timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Publishes committed outbox rows to BullMQ. Rows are leased with FOR UPDATE SKIP LOCKED and marked
@@ -110,45 +104,53 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
 
   /**
    * Publishes one batch; returns how many rows it published. Two statements, no transaction: the claim (a
-   * lease on the rows) and, once BullMQ has the jobs, the mark. An idle wake costs one statement.
+   * lease on the rows) and, once BullMQ has the jobs, the mark. An idle wake costs one statement. Each queue's
+   * rows go to Redis in one `addBulk`; a queue whose bulk fails is tried row by row, to find the row at fault.
    */
   async publishBatch(): Promise<number> {
     const rows = await this.outbox.claimBatch(this.config.outboxBatchSize, CLAIM_LEASE_SECONDS);
     const published: string[] = [];
-    let consecutiveFailures = 0;
-    for (const [index, row] of rows.entries()) {
-      try {
-        await withTimeout(
-          this.queues.get(row.queue).add(row.jobName, row.payload, {
-            jobId: row.jobId,
-            delay: row.remainingDelayMs,
-            ...(row.options.attempts ? { attempts: row.options.attempts } : {}),
-            ...(row.options.backoffMs
-              ? {
-                  backoff: {
-                    type: row.options.backoffType ?? 'exponential',
-                    delay: row.options.backoffMs,
-                    ...(row.options.backoffCapMs ? { capMs: row.options.backoffCapMs } : {}),
-                  },
-                }
-              : {}),
-          }),
-          ENQUEUE_TIMEOUT_MS,
-        );
-        published.push(row.id);
-        consecutiveFailures = 0;
-      } catch (error) {
-        // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
-        await this.outbox.recordFailure(row.id, (error as Error).message);
-        consecutiveFailures += 1;
-        if (consecutiveFailures >= 2) {
-          // The rest of the batch is released at once rather than waiting out its lease.
-          await this.outbox.release(rows.slice(index + 1).map((r) => r.id));
-          break;
+    const failures = { consecutive: 0 };
+    const groups = [...byQueue(rows).values()];
+    for (const [index, group] of groups.entries()) {
+      if (this.queues.has(group[0].queue)) {
+        try {
+          await withTimeout(this.queues.get(group[0].queue).addBulk(group.map(outboxJob)), ENQUEUE_TIMEOUT_MS, 'enqueue');
+          published.push(...group.map((row) => row.id));
+          observePublished(group, 'relay');
+          failures.consecutive = 0;
+          continue;
+        } catch {
+          // Row by row below: BullMQ ignores the job ids the bulk added already.
         }
+      }
+      const stoppedAt = await this.publishOneByOne(group, published, failures);
+      if (stoppedAt !== undefined) {
+        // The rest of the batch is released at once rather than waiting out its lease.
+        await this.outbox.release([...group.slice(stoppedAt), ...groups.slice(index + 1).flat()].map((row) => row.id));
+        break;
       }
     }
     await this.outbox.markPublished(published);
     return published.length;
+  }
+
+  /** Adds `rows` one at a time; returns the index it stopped at when Redis looks unwell (two failures in a row). */
+  private async publishOneByOne(rows: OutboxRow[], published: string[], failures: { consecutive: number }): Promise<number | undefined> {
+    for (const [index, row] of rows.entries()) {
+      try {
+        const job = outboxJob(row);
+        await withTimeout(this.queues.get(row.queue).add(job.name, job.data, job.opts), ENQUEUE_TIMEOUT_MS, 'enqueue');
+        published.push(row.id);
+        observePublished([row], 'relay');
+        failures.consecutive = 0;
+      } catch (error) {
+        // A bad row must not hold back the others; two failures in a row mean Redis is unwell: try later.
+        await this.outbox.recordFailure(row.id, (error as Error).message);
+        failures.consecutive += 1;
+        if (failures.consecutive >= 2) return index + 1;
+      }
+    }
+    return undefined;
   }
 }

@@ -4,42 +4,36 @@ import type { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows, SqlParams } from '../common/database/query';
 import type { JobRetryOptions } from '../queues/retry-policies';
+import type { NewOutboxRow, PublishableRow } from './outbox-jobs';
+import { trackOutboxRow } from './outbox-tracking';
 
-export interface OutboxRow {
-  id: string;
-  queue: string;
-  jobName: string;
-  jobId: string;
-  payload: Record<string, unknown>;
-  /** What is left until the row's due time, by PostgreSQL's clock when it was claimed. */
-  remainingDelayMs: number;
-  options: JobRetryOptions;
-}
+/** A claimed row: its remaining delay by PostgreSQL's clock at the claim, its due time (its insert, or its `run_at` if later) by PostgreSQL's too. */
+export type OutboxRow = PublishableRow;
 
 export const OUTBOX_CHANNEL = 'yb_outbox';
 
-export interface NewOutboxRow {
-  queue: string;
-  jobName: string;
-  jobId: string;
-  payload: Record<string, unknown>;
-  /**
-   * From PostgreSQL's `now()`, the start of the writing transaction: a deadline stored by the same transaction as
-   * `now() + <the same delay>` is exactly the row's due time. Any length fits (`run_at` is a timestamp).
-   */
-  delayMs: number;
-  options: JobRetryOptions;
-}
+export type { NewOutboxRow };
 
 /**
  * The INSERT of one outbox row, returning its id, to stand as a CTE of a statement that writes a whole change
- * in one round trip. That statement must also select `pg_notify(OUTBOX_CHANNEL, '')`, which wakes the relays.
+ * in one round trip. That statement must also select `outboxNotifySql(…)`, which wakes the relays when they have
+ * the row to publish, and hand the returned id to `trackOutboxRow` for the publish after commit.
+ * `created_at` is the insert itself (`clock_timestamp()`), where the row's hop to its worker starts.
  */
 export function outboxInsertSql(row: NewOutboxRow, params: SqlParams): string {
-  return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options)
+  return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options, created_at, next_attempt_at)
           VALUES (${params.add(row.queue)}, ${params.add(row.jobName)}, ${params.add(row.jobId)}, ${params.add(row.payload)},
-                  now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond', ${params.add(row.options)})
+                  now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond', ${params.add(row.options)},
+                  clock_timestamp(), clock_timestamp() + ${params.add(row.afterCommitLeaseMs)}::double precision * interval '1 millisecond')
           RETURNING id`;
+}
+
+/**
+ * The select-list expression that wakes the relays at commit (a notification is delivered only then), for rows they
+ * are to publish; rows their writer publishes after commit need no wake, and an idle wake costs a statement.
+ */
+export function outboxNotifySql(rows: NewOutboxRow[], params: SqlParams): string {
+  return rows.some((row) => !row.afterCommitLeaseMs) ? `pg_notify(${params.add(OUTBOX_CHANNEL)}, '')` : 'NULL';
 }
 
 @Injectable()
@@ -56,10 +50,12 @@ export class OutboxRepository {
     // Inserted and announced in one round trip; the notification is delivered only if the transaction commits.
     const params = new SqlParams();
     const inserted = await manager.query(
-      `WITH row AS (${outboxInsertSql(row, params)}) SELECT id, pg_notify(${params.add(OUTBOX_CHANNEL)}, '') FROM row`,
+      `WITH row AS (${outboxInsertSql(row, params)}) SELECT id, ${outboxNotifySql([row], params)} FROM row`,
       params.values,
     );
-    return String(inserted[0].id);
+    const id = String(inserted[0].id);
+    trackOutboxRow(manager, row, id);
+    return id;
   }
 
   /**
@@ -80,13 +76,15 @@ export class OutboxRepository {
       payload: Record<string, unknown>;
       job_options: JobRetryOptions;
       remaining_ms: string;
+      due_at_ms: string;
     }[] = await returningRows(
       this.dataSource.manager,
       `UPDATE outbox SET next_attempt_at = now() + $2 * interval '1 second'
           WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()
                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
           RETURNING id, queue, job_name, job_id, payload, job_options,
-                    greatest(0, ceil(extract(epoch FROM run_at - clock_timestamp()) * 1000))::bigint AS remaining_ms`,
+                    greatest(0, ceil(extract(epoch FROM run_at - clock_timestamp()) * 1000))::bigint AS remaining_ms,
+                    floor(extract(epoch FROM greatest(created_at, run_at)) * 1000)::bigint AS due_at_ms`,
       [limit, leaseSeconds],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
@@ -98,6 +96,7 @@ export class OutboxRepository {
       payload: r.payload,
       remainingDelayMs: Number(r.remaining_ms),
       options: r.job_options,
+      dueAtMs: Number(r.due_at_ms),
     }));
   }
 

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
+import { jobsConfig } from '../config';
 import { assertJobId, QueueName } from '../queues/queue-names';
 import type { JobRetryOptions } from '../queues/retry-policies';
 import { NewOutboxRow, OutboxRepository } from './outbox.repository';
@@ -16,12 +18,17 @@ export interface OutboxMessage {
 }
 
 /**
- * The only way work reaches the queues: rows written in the caller's transaction, published by the
- * relay after commit. A rolled-back transaction enqueues nothing; a committed one always enqueues.
+ * The only way work reaches the queues: rows written in the caller's transaction, published after commit by the
+ * process that wrote them (`OutboxPublisher`), or by the relay if that process could not. A rolled-back transaction
+ * enqueues nothing; a committed one always enqueues.
  */
 @Injectable()
 export class OutboxService {
-  constructor(private readonly outbox: OutboxRepository) {}
+  constructor(
+    private readonly outbox: OutboxRepository,
+    @Inject(jobsConfig.KEY)
+    private readonly config: Pick<ConfigType<typeof jobsConfig>, 'outboxPublishAfterCommit' | 'outboxAfterCommitLeaseMs'>,
+  ) {}
 
   async write(manager: EntityManager, message: OutboxMessage): Promise<string> {
     return this.outbox.insert(manager, this.rowFor(manager, message));
@@ -29,7 +36,7 @@ export class OutboxService {
 
   /**
    * The row `write` would insert, for a repository that writes it in the same statement as the rest of its
-   * change (`outboxInsertSql`); checked as `write` checks it.
+   * change (`outboxInsertSql`, then `trackOutboxRow` with the id it returned); checked as `write` checks it.
    */
   rowFor(manager: EntityManager, message: OutboxMessage): NewOutboxRow {
     if (!manager.queryRunner?.isTransactionActive) {
@@ -42,6 +49,7 @@ export class OutboxService {
       payload: message.payload,
       delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
       options: message.retry ?? {},
+      afterCommitLeaseMs: this.config.outboxPublishAfterCommit ? this.config.outboxAfterCommitLeaseMs : 0,
     };
   }
 }

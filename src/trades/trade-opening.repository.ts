@@ -5,7 +5,7 @@ import { preparedAutocommit, preparedRead, SqlParams } from '../common/database/
 import { eventInsertCtes } from '../events/events.repository';
 import type { NewEvent } from '../events/events.repository';
 import { reserveSql, SourceAsDecided } from '../market/market.repository';
-import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 import type { ClaimRef } from '../idempotency/idempotency.repository';
 import { tradeEventInsertSql } from './timeline.repository';
 import { snapshotValues, usageSql } from './trades.repository';
@@ -146,7 +146,7 @@ export class TradeOpeningRepository {
        deadline AS (${outboxInsertSql(writes.deadline, params)}),
        ${eventInsertCtes(writes.created.event, createdData, writes.created.fanOut, params)}
        SELECT ${TRADE_COLUMNS}, (SELECT id FROM deadline)::text AS deadline_outbox_id, (SELECT id FROM recorded_fan_out)::text AS fan_out_outbox_id,
-              pg_notify(${params.add(OUTBOX_CHANNEL)}, '')
+              ${outboxNotifySql([writes.deadline, writes.created.fanOut], params)}
          FROM inserted`;
     let rows: (TradeRow & { deadline_outbox_id: string; fan_out_outbox_id: string })[];
     try {

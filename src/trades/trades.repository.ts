@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedInTransaction, returningRows, SqlParams } from '../common/database/query';
 import { reserveSql } from '../market/market.repository';
-import { NewOutboxRow, OUTBOX_CHANNEL, outboxInsertSql } from '../outbox/outbox.repository';
+import { trackOutboxRow } from '../outbox/outbox-tracking';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 import type { HandleSnapshot, NewTrade, OpenedTrade, PartyForTrade, PartyUsage, Trade, TradeEvent, TransitionEffects } from './trade.types';
 import { tradeEventInsertSql } from './timeline.repository';
 import {
@@ -130,6 +131,7 @@ export class TradesRepository {
       traveler_volume: string;
       counterparty_live: number;
       counterparty_volume: string;
+      outbox_id: string;
     })[] = await preparedInTransaction(
       manager,
       `WITH reserved AS (${reserve}),
@@ -159,11 +161,12 @@ export class TradesRepository {
        deadline AS (${outboxInsertSql(deadline, params)})
        SELECT ${TRADE_COLUMNS}, (SELECT count(*) FROM reserved)::int AS reserved,
               ${usageSql('traveler', params.add(trade.travelerId))}, ${usageSql('counterparty', params.add(trade.counterpartyId))},
-              pg_notify(${params.add(OUTBOX_CHANNEL)}, '')
+              (SELECT id FROM deadline) AS outbox_id, ${outboxNotifySql([deadline], params)}
          FROM inserted`,
       params.values,
     );
     const row = rows[0];
+    trackOutboxRow(manager, deadline, String(row.outbox_id));
     return {
       trade: toTrade(row),
       reserved: row.reserved === 1,

@@ -1,0 +1,120 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent } from 'typeorm';
+import { jobsConfig } from '../config';
+import { QueueRegistry } from '../queues/queue-registry';
+import { byQueue, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
+import { observePublished } from './outbox-metrics';
+import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './outbox-tracking';
+import { OutboxRepository } from './outbox.repository';
+
+/** How long published ids wait for others before their mark: one UPDATE for the rows of every transaction in that time. */
+const MARK_LINGER_MS = 5;
+
+/**
+ * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
+ * or worker), so work does not wait for the relay's wake, claim and one-at-a-time adds. Registered on the data
+ * source as a subscriber, it sees every commit and rollback (every transaction goes through `DataSource.transaction`).
+ *
+ * - A rolled-back transaction publishes nothing: its rows are forgotten at the rollback, and publishing starts
+ *   only after COMMIT returned.
+ * - A committed row is always published: the relay takes any row still unpublished once its after-commit lease
+ *   (`OUTBOX_AFTER_COMMIT_LEASE_MS`, from the insert) has run out: this process was killed, Redis did not answer.
+ * - Never both: this process gives up on a row at half its lease (the adds time out then), and the relay leaves a
+ *   row alone until the whole lease has passed; a job the relay adds again anyway is ignored by BullMQ (its id).
+ *
+ * The publish runs after the answer's commit without holding it: the caller's response does not wait on Redis.
+ * The published marks are batched across transactions (one UPDATE per few milliseconds), so the publish adds no
+ * commit per transaction.
+ */
+@Injectable()
+export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxPublisher.name);
+  private readonly inFlight = new Set<Promise<void>>();
+  private toMark: string[] = [];
+  private marking?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    private readonly queues: QueueRegistry,
+    private readonly outbox: OutboxRepository,
+    @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
+  ) {
+    if (config.outboxPublishAfterCommit) dataSource.subscribers.push(this);
+  }
+
+  beforeTransactionStart(event: TransactionStartEvent): void {
+    forgetAll(event.queryRunner);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    forgetRolledBack(event.queryRunner);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const rows = takeCommitted(event.queryRunner);
+    if (rows.length === 0 || this.closed) return;
+    const publishing = this.publish(rows).finally(() => this.inFlight.delete(publishing));
+    this.inFlight.add(publishing);
+  }
+
+  /** Lets the publishes under way finish and their marks be written while the database and Redis are still open. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    await this.marking;
+  }
+
+  private async publish(rows: TrackedOutboxRow[]): Promise<void> {
+    const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
+    await Promise.all(
+      [...byQueue(rows.map(publishable)).entries()].map(async ([queue, group]) => {
+        const left = giveUpAt - Date.now();
+        if (left <= 0 || !this.queues.has(queue)) return;
+        try {
+          await withTimeout(this.queues.get(queue).addBulk(group.map(outboxJob)), left, 'publish after commit');
+          observePublished(group, 'writer');
+          this.mark(group.map((row) => row.id));
+        } catch (error) {
+          // Left to the relay once the rows' lease runs out.
+          this.logger.warn(`Outbox rows of ${queue} left to the relay (${(error as Error).message})`);
+        }
+      }),
+    );
+  }
+
+  private mark(ids: string[]): void {
+    this.toMark.push(...ids);
+    this.marking ??= this.markLoop().finally(() => (this.marking = undefined));
+  }
+
+  private async markLoop(): Promise<void> {
+    while (this.toMark.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, MARK_LINGER_MS));
+      const ids = this.toMark;
+      this.toMark = [];
+      try {
+        await this.outbox.markPublished(ids);
+      } catch (error) {
+        // Unmarked, the rows are published again by the relay after their lease: BullMQ ignores the job ids it holds.
+        this.logger.warn(`Published outbox rows not marked (${(error as Error).message}); the relay publishes them again`);
+      }
+    }
+  }
+}
+
+function publishable(row: TrackedOutboxRow): PublishableRow {
+  const dueAtMs = row.insertedAt + row.delayMs;
+  return {
+    id: row.id,
+    queue: row.queue,
+    jobName: row.jobName,
+    jobId: row.jobId,
+    payload: row.payload,
+    remainingDelayMs: row.delayMs > 0 ? Math.max(0, dueAtMs - Date.now()) : 0,
+    options: row.options,
+    dueAtMs,
+  };
+}
