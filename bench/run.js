@@ -10,10 +10,13 @@
  *   5. what RSA costs per operation (every webhook and WeChat Pay call signs or checks one);
  *   6. events while whole trades run: deliveries per second to local webhook receivers, state change → webhook
  *      and → stream message, and trades per second with receivers and streams attached vs without;
- *   7. outbox hops while whole trades run: an outbox row's insert → its job's start in a worker, per queue.
+ *   7. outbox hops while whole trades run: an outbox row's insert → its job's start in a worker, per queue;
+ *   8. accepts of one request (bench/race.js): smooth open-loop arrivals at 200/s (latency from each scheduled send),
+ *      autocannon's bursty `overallRate` beside it, and the accepts one request row serves in a closed loop, as a
+ *      ratio of the same loop spread over a request per racer.
  * Prints a table with our figures as ratios to the ceilings (absolute numbers drift on a shared machine, ratios
  * measured together do not) and writes every figure as JSON under bench-results/.
- * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,outbox] [-- --offers N --makers N]
+ * Usage: npm run bench [-- --quick] [-- --only ceilings,endpoints,trades,webhooks,rsa,events,outbox,race] [-- --offers N --makers N]
  *   [-- --mocks-in-process]
  * --quick runs a reduced version (shorter loads, less data) in under two minutes.
  */
@@ -24,6 +27,7 @@ const { fastifyPgCeiling, pgbenchCeiling } = require('./ceilings');
 const { benchEndpoints } = require('./endpoints');
 const { benchEvents } = require('./events');
 const { benchOutboxHops } = require('./outbox-hops');
+const { benchRace } = require('./race');
 const { benchRsa } = require('./rsa');
 const { benchWholeTrades } = require('./trades');
 const { benchWebhookLatency } = require('./webhook-latency');
@@ -46,6 +50,7 @@ const plan = quick
       webhooks: { trades: 2, wechatLeg: true },
       events: { clients: 20, seconds: 5 },
       outbox: { clients: 20, seconds: 5 },
+      race: { rate: 200, seconds: 3, racers: 64 },
     }
   : {
       pgbench: { scale: 8, clients: 8, seconds: 20 },
@@ -55,6 +60,7 @@ const plan = quick
       webhooks: { trades: 30, wechatLeg: true },
       events: { clients: 50, seconds: 30 },
       outbox: { clients: 50, seconds: 30 },
+      race: { rate: 200, seconds: 10, racers: 64 },
     };
 
 // The listing's book, overridable in a quick run: --offers 100000 --makers 1000.
@@ -199,6 +205,28 @@ function report(results) {
     const publish = results.outbox.publishMs.all;
     rows.push(['  its first part: row insert → job in Redis', `p50 ${publish.p50} ms, p99 ${publish.p99} ms`, '', '']);
   }
+  if (results.race) {
+    const race = results.race;
+    const cpu = (phase) => (phase.serviceCpuMsPerAccept === null ? '' : `, ${phase.serviceCpuMsPerAccept} ms service CPU each`);
+    rows.push([
+      `accepts of one request, smooth arrivals at ${race.rate}/s`,
+      `${race.smooth.servedPerSecond}/s served, p50 ${race.smooth.latencyMs.p50} ms, p99 ${race.smooth.latencyMs.p99} ms${cpu(race.smooth)}`,
+      '',
+      `p99 < 50 ms at ${race.rate}/s`,
+    ]);
+    rows.push([
+      `  bursty (autocannon overallRate ${race.rate}/s)`,
+      `${race.bursty.servedPerSecond}/s served, p50 ${race.bursty.latencyMs.p50} ms, p99 ${race.bursty.latencyMs.p99} ms`,
+      '',
+      '',
+    ]);
+    rows.push([
+      `  capacity on one row, ${race.capacity.racers} racers`,
+      `${race.capacity.servedPerSecond} accepts/s (a request each: ${race.ceilingWithoutRow.servedPerSecond}/s)${cpu(race.capacity)}`,
+      `${race.oneRowOfCeiling} of a request each`,
+      '≥ 500 accepts/s',
+    ]);
+  }
   return table(rows);
 }
 
@@ -236,6 +264,10 @@ async function main() {
   if (wanted('outbox')) {
     log(`outbox hops, ${plan.outbox.clients} clients trading`);
     results.outbox = await benchOutboxHops(plan.outbox);
+  }
+  if (wanted('race')) {
+    log(`accepts of one request: smooth at ${plan.race.rate}/s, bursty, capacity with ${plan.race.racers} racers`);
+    results.race = await benchRace(plan.race);
   }
   if (wanted('rsa')) results.rsa = benchRsa({ seconds: quick ? 0.5 : 2 });
   results.finishedAt = new Date().toISOString();

@@ -337,6 +337,63 @@ describe('Idempotency-Key (HTTP)', () => {
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(replay.body.id).toBe(retried.body.id);
     });
+
+    it('refuses the accept of a request that outlived its lease once a retry took its key over: one trade opens', async () => {
+      await setReference(test, '7.2400');
+      const traveler = await readyTraveler(api);
+      const counterparty = await readyCounterparty(api);
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      expect(posted.status).toBe(201);
+      const accept = () =>
+        api('POST', `/v1/requests/${posted.body.id}/accept`, {
+          token: counterparty.token,
+          body: { amountCny: '1000.00' },
+          headers: { 'idempotency-key': 'k-slow-accept' },
+        });
+      const claimOf = async () =>
+        (await db.query(`SELECT claim_id FROM idempotency_keys WHERE owner_id = $1 AND key = 'k-slow-accept'`, [counterparty.id])).rows[0]
+          ?.claim_id;
+      const locker = new Client({ connectionString: test.databaseUrl });
+      await locker.connect();
+      let first: ReturnType<typeof accept> | undefined;
+      let retry: ReturnType<typeof accept> | undefined;
+      try {
+        // The first accept waits for the request's row, as behind a slow accept of another counterparty.
+        await locker.query('BEGIN');
+        await locker.query('SELECT 1 FROM exchange_requests WHERE id = $1 FOR UPDATE', [posted.body.id]);
+        first = accept();
+        await eventually(
+          async () =>
+            (
+              await db.query(
+                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
+              )
+            ).rowCount === 1,
+          800,
+          10,
+        );
+        const held = await claimOf();
+        await db.query(`UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE owner_id = $1`, [counterparty.id]);
+        retry = accept();
+        await eventually(async () => (await claimOf()) !== held, 800, 10);
+      } finally {
+        await locker.query('ROLLBACK');
+        await locker.end();
+      }
+      const [late, retried] = await Promise.all([first!, retry!]);
+      expect({ status: late.status, code: late.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
+      expect(retried.status).toBe(201);
+      const trades = await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [posted.body.id]);
+      expect(trades.rows[0].n).toBe(1);
+      const replay = await accept();
+      expect({ replayed: replay.headers.get('idempotent-replayed'), id: replay.body.id }).toEqual({
+        replayed: 'true',
+        id: retried.body.id,
+      });
+    });
   });
 
   it('refuses a malformed key', async () => {

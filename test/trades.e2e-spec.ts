@@ -464,6 +464,143 @@ describe('trades (HTTP)', () => {
     });
   });
 
+  /**
+   * Every trade a race opened stands whole: its reservation, its timeline's first event, its funding deadline's
+   * outbox row, and its `trade.created` event, whose data is the trade as its parties read it.
+   */
+  const expectOpenedWhole = async (trades: { id: string }[], reader: TestUser) => {
+    for (const trade of trades) {
+      const rows = await db.query(
+        `SELECT (SELECT count(*)::int FROM trade_reservations WHERE trade_id = $1) AS reservations,
+                (SELECT count(*)::int FROM trade_events WHERE trade_id = $1 AND from_state IS NULL AND to_state = 'awaiting_funding') AS firsts,
+                (SELECT count(*)::int FROM outbox WHERE job_id = 'deadline-' || $1 || '-funding') AS deadlines,
+                (SELECT count(*)::int FROM outbox o JOIN events e ON o.job_id = 'fan-out-' || e.id WHERE e.trade_id = $1) AS fan_outs,
+                (SELECT data FROM events WHERE trade_id = $1 AND type = 'trade.created') AS created`,
+        [trade.id],
+      );
+      const view = (await api('GET', `/v1/trades/${trade.id}`, { token: reader.token })).body;
+      expect(rows.rows[0]).toEqual({ reservations: 1, firsts: 1, deadlines: 1, fan_outs: 1, created: { trade: view } });
+    }
+  };
+
+  it('reserves exactly what a request holds when accepts of every kind race, each refusal with its contract code', async () => {
+    const traveler = await readyTraveler(api, 'mixed-race-traveler');
+    await setTier(traveler, 2);
+    const request = await postRequest(traveler, { amountCny: '2000.00', minFillCny: '100.00' });
+    // What each racer asks (null: all that remains), and the answers the contract allows it.
+    const insufficient = { status: 409, code: 'insufficient_amount' };
+    const asks: [string | null, { status: number; code: string }[]][] = [
+      ...Array.from({ length: 10 }, (): [string, (typeof insufficient)[]] => ['100.00', [insufficient]]),
+      ...Array.from({ length: 10 }, (): [string, (typeof insufficient)[]] => ['250.00', [insufficient]]),
+      ...Array.from({ length: 5 }, (): [null, (typeof insufficient)[]] => [null, [insufficient]]),
+      // Below the minimum fill, unless it is exactly what remains.
+      ...Array.from({ length: 5 }, (): [string, (typeof insufficient)[]] => [
+        '50.00',
+        [insufficient, { status: 400, code: 'below_min_fill' }],
+      ]),
+      ...Array.from({ length: 5 }, (): [string, (typeof insufficient)[]] => ['3000.00', [insufficient]]),
+    ];
+    const racers = await Promise.all(asks.map((_, i) => readyCounterparty(api, `mixed${i}`)));
+    const responses = await Promise.all(
+      racers.map((racer, i) =>
+        api('POST', `/v1/requests/${request.id}/accept`, {
+          token: racer.token,
+          // Half of them under an Idempotency-Key, whose claim the opening statement marks.
+          headers: i % 2 === 0 ? { 'idempotency-key': `mixed-race-${i}` } : undefined,
+          body: asks[i][0] === null ? {} : { amountCny: asks[i][0] },
+        }),
+      ),
+    );
+    const opened = responses.flatMap((r, i) => (r.status === 201 ? [{ trade: r.body, asked: asks[i][0] }] : []));
+    responses.forEach((r, i) => {
+      if (r.status !== 201) expect(asks[i][1]).toContainEqual({ status: r.status, code: r.body.code });
+    });
+    for (const { trade, asked } of opened) if (asked !== null) expect(trade.amountCny).toBe(asked);
+    // An accept of all that remains always finds something or finds the request filled: so it ends filled.
+    const traded = await db.query(`SELECT coalesce(sum(amount_cny), 0)::bigint AS s FROM trades WHERE request_id = $1`, [request.id]);
+    const reserved = await db.query(`SELECT coalesce(sum(amount_cny), 0)::bigint AS s FROM trade_reservations WHERE request_id = $1`, [
+      request.id,
+    ]);
+    expect({ traded: traded.rows[0].s, reserved: reserved.rows[0].s, trades: opened.length }).toEqual({
+      traded: '200000',
+      reserved: '200000',
+      trades: (await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [request.id])).rows[0].n,
+    });
+    expect((await api('GET', `/v1/requests/${request.id}`, { token: traveler.token })).body).toMatchObject({
+      remainingCny: '0.00',
+      status: 'filled',
+    });
+    await expectOpenedWhole(
+      opened.map((o) => o.trade),
+      traveler,
+    );
+    // A replay answers the first response and opens nothing more.
+    const first = responses.findIndex((r, i) => r.status === 201 && i % 2 === 0);
+    if (first !== -1) {
+      const replay = await api('POST', `/v1/requests/${request.id}/accept`, {
+        token: racers[first].token,
+        headers: { 'idempotency-key': `mixed-race-${first}` },
+        body: asks[first][0] === null ? {} : { amountCny: asks[first][0] },
+      });
+      expect({ status: replay.status, id: replay.body.id, replayed: replay.headers.get('idempotent-replayed') }).toEqual({
+        status: 201,
+        id: responses[first].body.id,
+        replayed: 'true',
+      });
+    }
+    expect((await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [request.id])).rows[0].n).toBe(opened.length);
+    expect(await liveCounterMismatches(db)).toEqual([]);
+  });
+
+  it('reserves exactly what an offer holds when takes of every kind race, each refusal with its contract code', async () => {
+    const maker = await readyCounterparty(api, 'mixed-race-maker');
+    await setTier(maker, 2);
+    const offer = await postOffer(maker, { minCny: '100', maxCny: '500', totalCny: '2000', paymentMethods: ['bank_transfer'] });
+    const insufficient = { status: 409, code: 'insufficient_amount' };
+    const outOfRange = { status: 400, code: 'amount_out_of_range' };
+    const asks: [string, string, { status: number; code: string }[]][] = [
+      ...Array.from({ length: 8 }, (): [string, string, (typeof insufficient)[]] => ['100.00', 'bank_transfer', [insufficient]]),
+      ...Array.from({ length: 8 }, (): [string, string, (typeof insufficient)[]] => ['300.00', 'bank_transfer', [insufficient]]),
+      ...Array.from({ length: 8 }, (): [string, string, (typeof insufficient)[]] => ['500.00', 'bank_transfer', [insufficient]]),
+      ...Array.from({ length: 3 }, (): [string, string, (typeof insufficient)[]] => ['600.00', 'bank_transfer', [outOfRange]]),
+      ...Array.from({ length: 3 }, (): [string, string, (typeof insufficient)[]] => [
+        '100.00',
+        'paypal',
+        [{ status: 400, code: 'validation_failed' }],
+      ]),
+    ];
+    const travelers = await Promise.all(asks.map((_, i) => readyTraveler(api, `mixed-taker${i}`)));
+    const responses = await Promise.all(
+      travelers.map((t, i) =>
+        api('POST', `/v1/offers/${offer.id}/take`, {
+          token: t.token,
+          headers: i % 2 === 0 ? { 'idempotency-key': `mixed-take-${i}` } : undefined,
+          body: { amountCny: asks[i][0], paymentMethod: asks[i][1] },
+        }),
+      ),
+    );
+    responses.forEach((r, i) => {
+      if (r.status === 201)
+        expect({ amountCny: r.body.amountCny, offerId: r.body.offerId }).toEqual({ amountCny: asks[i][0], offerId: offer.id });
+      else expect(asks[i][2]).toContainEqual({ status: r.status, code: r.body.code });
+    });
+    const opened = responses.filter((r) => r.status === 201).map((r) => r.body);
+    expect(opened.length).toBeGreaterThan(0);
+    const traded = opened.reduce((sum, t) => sum + Math.round(Number(t.amountCny) * 100), 0);
+    const reserved = await db.query(`SELECT coalesce(sum(amount_cny), 0)::bigint AS s FROM trade_reservations WHERE offer_id = $1`, [
+      offer.id,
+    ]);
+    expect(reserved.rows[0].s).toBe(String(traded));
+    const after = (await api('GET', `/v1/offers/${offer.id}`, { token: maker.token })).body;
+    const available = 200000 - traded;
+    expect(after).toMatchObject({ availableCny: (available / 100).toFixed(2), status: available < 10000 ? 'exhausted' : 'active' });
+    // No take that asked for no more than was left when every take had answered was refused for want of it.
+    for (const [i, r] of responses.entries())
+      if (r.body.code === 'insufficient_amount') expect(Math.round(Number(asks[i][0]) * 100)).toBeGreaterThan(available);
+    await expectOpenedWhole(opened, maker);
+    expect(await liveCounterMismatches(db)).toEqual([]);
+  });
+
   it('holds a party to its limits when it trades on many sources at once', async () => {
     // One traveler takes 12 different offers at once: each take locks its own offer, so only the party's
     // row orders them, and each must count the trades the takes before it made.

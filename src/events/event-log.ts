@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import type { NewOutboxRow } from '../outbox/outbox.repository';
 import { OutboxMessage, OutboxService } from '../outbox/outbox.service';
 import { fanOutEventJobId } from '../queues/job-ids';
-import { JOBS, QUEUES } from '../queues/queue-names';
+import { assertJobId, JOBS, QUEUES } from '../queues/queue-names';
 import { FAN_OUT_RETRY } from '../queues/retry-policies';
 import type { EventRecipient, EventType } from './event-types';
-import { EventsRepository } from './events.repository';
+import { EventsRepository, NewEvent } from './events.repository';
 
 export interface EventToRecord {
   type: EventType;
@@ -18,6 +19,24 @@ export interface EventToRecord {
   recipients: EventRecipient[];
   /** The jobs of the change the event tells of, written in the same statement as the event. */
   jobs?: OutboxMessage[];
+}
+
+/**
+ * The outbox row `OutboxService.rowFor` builds, for a change written by ONE statement sent in autocommit: that
+ * statement is the change's whole transaction, so the row commits with it or not at all (rowFor checks for a
+ * transaction TypeORM opened, which such a statement has none of). The relay publishes it, woken at the commit:
+ * publishing after commit (`OutboxPublisher`) follows transactions TypeORM opened, which this is not.
+ */
+export function outboxRowOfStatement(message: OutboxMessage): NewOutboxRow {
+  return {
+    queue: message.queue,
+    jobName: message.jobName,
+    jobId: assertJobId(message.jobId),
+    payload: message.payload,
+    delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
+    options: message.retry ?? {},
+    afterCommitLeaseMs: 0,
+  };
 }
 
 /**
@@ -33,16 +52,29 @@ export class EventLog {
     private readonly outbox: OutboxService,
   ) {}
 
+  /**
+   * An event and its fan-out's outbox row, for a repository that writes them in the one autocommit statement of
+   * the change they tell of (`eventInsertCtes`).
+   */
+  prepare(event: Omit<EventToRecord, 'data'>): { event: Omit<NewEvent, 'data'>; fanOut: NewOutboxRow } {
+    const id = randomUUID();
+    return {
+      event: {
+        id,
+        type: event.type,
+        tradeId: event.tradeId ?? null,
+        disputeId: event.disputeId ?? null,
+        messageId: event.messageId ?? null,
+        recipients: event.recipients,
+      },
+      fanOut: outboxRowOfStatement(fanOutMessage(id)),
+    };
+  }
+
   async record(manager: EntityManager, event: EventToRecord): Promise<string> {
     const id = randomUUID();
     // rowFor refuses a manager outside a transaction: an event must commit with its change or not at all.
-    const fanOut = this.outbox.rowFor(manager, {
-      queue: QUEUES.events,
-      jobName: JOBS.events.fanOutEvent,
-      jobId: fanOutEventJobId(id),
-      payload: { eventId: id },
-      retry: FAN_OUT_RETRY,
-    });
+    const fanOut = this.outbox.rowFor(manager, fanOutMessage(id));
     await this.events.insert(
       manager,
       {
@@ -58,4 +90,15 @@ export class EventLog {
     );
     return id;
   }
+}
+
+/** The job that fans an event out to its sinks. */
+function fanOutMessage(eventId: string): OutboxMessage {
+  return {
+    queue: QUEUES.events,
+    jobName: JOBS.events.fanOutEvent,
+    jobId: fanOutEventJobId(eventId),
+    payload: { eventId },
+    retry: FAN_OUT_RETRY,
+  };
 }

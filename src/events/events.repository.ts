@@ -55,6 +55,25 @@ function toEvent(row: EventRow): StoredEvent {
   };
 }
 
+/**
+ * The CTEs that write one event, its recipients and its outbox rows (`recorded_event`, `recorded_recipients`, and
+ * `recorded_job_<i>` for `outboxRows[i]`, the fan-out's first, each returning the row's id), for a statement that
+ * writes the change the event tells of. `data` is the SQL of its jsonb data: a parameter, or built from the
+ * statement's own rows. The statement must also select `outboxNotifySql(…)`, as `outboxInsertSql` asks.
+ */
+export function eventInsertCtes(event: Omit<NewEvent, 'data'>, data: string, outboxRows: NewOutboxRow[], params: SqlParams): string {
+  const id = params.add(event.id);
+  return `recorded_event AS (
+         INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
+         VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
+                 ${params.add(event.messageId)}, ${data})
+         RETURNING id
+       ), recorded_recipients AS (
+         INSERT INTO event_recipients (event_id, user_id, role)
+         SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
+       )${outboxRows.map((row, i) => `, recorded_job_${i} AS (${outboxInsertSql(row, params)})`).join('')}`;
+}
+
 /** The event log's queries: an event, its recipients and its fan-out job written in one statement; replays; the purge. */
 @Injectable()
 export class EventsRepository {
@@ -66,18 +85,10 @@ export class EventsRepository {
    */
   async insert(manager: EntityManager, event: NewEvent, outboxRows: NewOutboxRow[]): Promise<void> {
     const params = new SqlParams();
-    const id = params.add(event.id);
+    const ctes = eventInsertCtes(event, `${params.add(JSON.stringify(event.data))}::jsonb`, outboxRows, params);
     const rows: Record<string, string>[] = await manager.query(
-      `WITH event AS (
-         INSERT INTO events (id, type, trade_id, dispute_id, message_id, data)
-         VALUES (${id}, ${params.add(event.type)}, ${params.add(event.tradeId)}, ${params.add(event.disputeId)},
-                 ${params.add(event.messageId)}, ${params.add(JSON.stringify(event.data))}::jsonb)
-         RETURNING id
-       ), recipients AS (
-         INSERT INTO event_recipients (event_id, user_id, role)
-         SELECT ${id}, r."userId", r.role FROM jsonb_to_recordset(${params.add(JSON.stringify(event.recipients))}::jsonb) AS r ("userId" uuid, role text)
-       )${outboxRows.map((row, i) => `, job_${i} AS (${outboxInsertSql(row, params)})`).join('')}
-       SELECT (SELECT id FROM event) AS id${outboxRows.map((_, i) => `, (SELECT id FROM job_${i}) AS outbox_${i}`).join('')},
+      `WITH ${ctes}
+       SELECT (SELECT id FROM recorded_event) AS id${outboxRows.map((_, i) => `, (SELECT id FROM recorded_job_${i}) AS outbox_${i}`).join('')},
               ${outboxNotifySql(outboxRows, params)}`,
       params.values,
     );

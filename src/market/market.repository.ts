@@ -153,16 +153,45 @@ export interface NewOffer {
  * only if it could: never below zero (the guard here and the tables' CHECKs both say so). A request with
  * nothing left becomes filled, an offer below its minimum exhausted. A CTE of the statement that opens a trade.
  */
-export function reserveSql(source: { kind: 'request' | 'offer'; id: string }, amountCny: bigint, params: SqlParams): string {
+export function reserveSql(
+  source: { kind: 'request' | 'offer'; id: string },
+  amountCny: bigint,
+  params: SqlParams,
+  expected?: SourceAsDecided,
+): string {
   const id = params.add(source.id);
   const amount = params.add(amountCny);
+  const checks = expected ? ` AND ${decidedConditions(expected, amount, params)}` : '';
   return source.kind === 'request'
     ? `UPDATE exchange_requests SET remaining_cny = remaining_cny - ${amount}::bigint,
               status = CASE WHEN remaining_cny - ${amount}::bigint = 0 THEN 'filled' ELSE status END, updated_at = now()
-        WHERE id = ${id} AND status = 'open' AND remaining_cny >= ${amount}::bigint RETURNING id`
+        WHERE id = ${id} AND status = 'open' AND remaining_cny >= ${amount}::bigint${checks} RETURNING id`
     : `UPDATE offers SET available_cny = available_cny - ${amount}::bigint,
               status = CASE WHEN available_cny - ${amount}::bigint < min_cny THEN 'exhausted' ELSE status END, updated_at = now()
-        WHERE id = ${id} AND status = 'active' AND available_cny >= ${amount}::bigint RETURNING id`;
+        WHERE id = ${id} AND status = 'active' AND available_cny >= ${amount}::bigint${checks} RETURNING id`;
+}
+
+/**
+ * What a trade was decided on, of its request or offer, read before its row was locked: a reservation given it
+ * takes the amount only while all of it still holds (the row as its lock finds it), so that decision stands.
+ */
+export type SourceAsDecided =
+  | { kind: 'request'; makerId: string; price: Price; paymentMethod: PaymentMethod; wholeRemainder: boolean }
+  | { kind: 'offer'; makerId: string; price: Price; paymentMethod: PaymentMethod };
+
+function decidedConditions(expected: SourceAsDecided, amount: string, params: SqlParams): string {
+  const [type, rate, premium] = priceColumns(expected.price).map((value) => params.add(value));
+  const price = `price_type = ${type} AND fixed_rate IS NOT DISTINCT FROM ${rate}::bigint AND premium_bps IS NOT DISTINCT FROM ${premium}::integer`;
+  if (expected.kind === 'request') {
+    // Open and not past its expiry; a part no smaller than the minimum fill, or what remains; all of it, if asked for all.
+    const amountRule = expected.wholeRemainder
+      ? `remaining_cny = ${amount}::bigint`
+      : `(${amount}::bigint >= min_fill_cny OR ${amount}::bigint = remaining_cny)`;
+    return `expires_at > now() AND ${amountRule} AND traveler_id = ${params.add(expected.makerId)}
+            AND payment_method = ${params.add(expected.paymentMethod)} AND ${price}`;
+  }
+  return `${amount}::bigint BETWEEN min_cny AND max_cny AND ${params.add(expected.paymentMethod)} = ANY(payment_methods)
+          AND counterparty_id = ${params.add(expected.makerId)} AND ${price}`;
 }
 
 /** Every query on exchange requests and offers. */

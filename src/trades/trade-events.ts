@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { EventLog } from '../events/event-log';
 import type { EventRecipient, EventType } from '../events/event-types';
+import type { NewEvent } from '../events/events.repository';
+import type { NewOutboxRow } from '../outbox/outbox.repository';
 import type { OutboxMessage } from '../outbox/outbox.service';
 import { presentTrade } from './trade.presenter';
 import type { TradeState } from './trade.state-machine';
@@ -48,6 +50,18 @@ export class TradeEvents {
       recipients: tradeRecipients(trade),
       jobs: extra.jobs,
     });
+  }
+
+  /**
+   * The `trade.created` event of a trade opened in one autocommit statement (`TradeOpeningRepository.openAtOnce`),
+   * which writes it: `trade` as decided, its times (`createdAt`, `updatedAt`, `fundingBy`) set by that statement
+   * from the row it stores, so the data is `presentTrade` of the trade as committed.
+   */
+  prepareCreated(trade: Trade): { event: Omit<NewEvent, 'data'>; data: Record<string, unknown>; fanOut: NewOutboxRow } {
+    return {
+      ...this.log.prepare({ type: 'trade.created', tradeId: trade.id, recipients: tradeRecipients(trade) }),
+      data: { trade: presentTrade(trade) },
+    };
   }
 
   /**

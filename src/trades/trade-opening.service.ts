@@ -7,13 +7,13 @@ import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
 import { marketConfig, tradesConfig } from '../config';
+import { outboxRowOfStatement } from '../events/event-log';
+import { claimTakenOver, runningClaim } from '../idempotency/idempotency.fence';
 import { InputParser } from '../market/market-input';
 import { ListingCache } from '../market/listing-cache';
 import { MarketRepository } from '../market/market.repository';
-import type { PaymentMethod } from '../market/market.types';
-import { requestStatus } from '../market/market.types';
-import { effectiveRate, Price, withinGuard } from '../market/pricing';
-import { OutboxService } from '../outbox/outbox.service';
+import { effectiveRate, withinGuard } from '../market/pricing';
+import { OutboxMessage, OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { RatesService } from '../rates/rates.service';
 import type { SelfTradeTarget } from '../users/account-events.repository';
@@ -21,43 +21,43 @@ import { SelfTradeWatch } from '../users/self-trade-watch';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
 import { AcceptRequestDto, TakeOfferDto, TradeView } from './dto/trades.dto';
 import { presentTrade } from './trade.presenter';
-import { partyActor, type Trade } from './trade.types';
+import { partyActor, type HandleSnapshot, type NewTrade, type Trade, type TradeEvent } from './trade.types';
 import { assertWithinLimits } from './trade-limits';
 import { TradesRepository } from './trades.repository';
 import { TradeEvents } from './trade-events';
 import type { PartyForTrade, PartyUsage } from './trade.types';
+import { PartyAsDecided, TradeOpeningRepository } from './trade-opening.repository';
+import { offerTerms, requestTerms, TradeTerms } from './trade-opening-terms';
 import { fundingDeadlineJobId } from '../queues/job-ids';
 import { Transactions } from '../database/transactions';
-
-interface TradeTerms {
-  /** Read before the transaction: a stale one refuses the trade before anything is locked. */
-  reference: bigint;
-  source: { kind: 'request'; id: string } | { kind: 'offer'; id: string };
-  travelerId: string;
-  counterpartyId: string;
-  makerId: string;
-  callerId: string;
-  amountCny: bigint;
-  price: Price;
-  paymentMethod: PaymentMethod;
-}
 
 /** Set by `create` once both parties' wallets are read: whether they are one wallet, whatever answer follows. */
 interface SelfTradeProbe {
   sharedWallet: boolean;
 }
 
+/** A trade decided: what opening it writes. */
+interface Decided {
+  trade: NewTrade & { id: string };
+  timeline: Omit<TradeEvent, 'at'>;
+  deadline: OutboxMessage;
+}
+
 /**
- * Opening a trade: a counterparty accepts a request, or a traveler takes an offer. Both lock their source row,
- * then share `create`'s checks (the rate guard, both parties' locks and details, the limits, and a shared
- * wallet answered last) and its one statement that opens the trade, reserves the amount and writes the
- * funding deadline's job.
+ * Opening a trade: a counterparty accepts a request, or a traveler takes an offer. Each is first tried at once
+ * (`openAtOnce`): decided on reads without locks, then one statement in autocommit takes the source's and the
+ * parties' locks, finds all the decision rested on unchanged and writes the trade, so the race guard's lock is
+ * held for no round trip. A decision that would refuse, or that the statement finds changed, is made again the
+ * careful way: one transaction locks the source row, then `create` runs the same checks (the rate guard, both
+ * parties' locks and details, the limits, and a shared wallet answered last) on what it read under the locks, and
+ * opens the trade in one statement. Every refusal is thus the careful path's, as it always was.
  */
 @Injectable()
 export class TradeOpeningService {
   constructor(
     private readonly transactions: Transactions,
     private readonly trades: TradesRepository,
+    private readonly opening: TradeOpeningRepository,
     private readonly market: MarketRepository,
     private readonly rates: RatesService,
     private readonly outbox: OutboxService,
@@ -70,8 +70,8 @@ export class TradeOpeningService {
   ) {}
 
   /**
-   * A counterparty accepts all that is open of a request, or a part no smaller than its minimum fill.
-   * Locks the request row, so concurrent accepts queue on it and never take more than remains.
+   * A counterparty accepts all that is open of a request, or a part no smaller than its minimum fill. The request
+   * row's lock queues concurrent accepts, so they never take more than remains.
    */
   accept(caller: AuthUser, requestId: string, body: AcceptRequestDto): Promise<TradeView> {
     return this.watchingSelfTrades(caller, { type: 'request', id: requestId }, (probe) =>
@@ -84,42 +84,17 @@ export class TradeOpeningService {
     const asked = body.amountCny === undefined ? undefined : input.amount(body.amountCny, 'amountCny');
     input.done();
     const reference = (await this.rates.requireFresh()).rate;
-    const trade = await this.transactions.run(async (manager) => {
-      const request = await this.market.lockRequest(manager, requestId);
-      if (!request) throw DomainError.notFound('Request');
-      if (request.maker.suspended) throw new DomainError('maker_suspended', "The request's traveler is suspended");
-      const status = requestStatus(request);
-      if (status === 'filled') throw new DomainError('insufficient_amount', 'Nothing of this request remains open');
-      if (status !== 'open') throw new DomainError('invalid_state_transition', `The request is ${status}`, { state: status });
-      const amountCny = asked ?? request.remainingCny;
-      if (amountCny > request.remainingCny) {
-        throw new DomainError('insufficient_amount', `Only ${formatAmount(request.remainingCny, 'CNY')} CNY of this request remains open`);
-      }
-      if (amountCny < request.minFillCny && amountCny !== request.remainingCny) {
-        throw new DomainError('below_min_fill', `Accept at least ${formatAmount(request.minFillCny, 'CNY')} CNY, or all that remains`);
-      }
-      return this.create(
-        manager,
-        {
-          reference,
-          source: { kind: 'request', id: request.id },
-          travelerId: request.travelerId,
-          counterpartyId: caller.id,
-          makerId: request.travelerId,
-          callerId: caller.id,
-          amountCny,
-          price: request.price,
-          paymentMethod: request.paymentMethod,
-        },
-        probe,
-      );
-    });
+    const trade =
+      (await this.openAtOnce(async () => requestTerms(await this.market.findRequest(requestId), asked, caller.id, reference))) ??
+      (await this.transactions.run(async (manager) =>
+        this.create(manager, requestTerms(await this.market.lockRequest(manager, requestId), asked, caller.id, reference), probe),
+      ));
     // The listings show the smaller remainder before this answers (other processes hear it by notification).
     this.listings.clear();
     return presentTrade(trade);
   }
 
-  /** A traveler takes an offer for an amount in its range. Locks the offer row, like `accept`. */
+  /** A traveler takes an offer for an amount in its range. The offer row's lock queues takes, like `accept`. */
   take(caller: AuthUser, offerId: string, body: TakeOfferDto): Promise<TradeView> {
     return this.watchingSelfTrades(caller, { type: 'offer', id: offerId }, (probe) => this.takeOffer(caller, offerId, body, probe));
   }
@@ -129,51 +104,103 @@ export class TradeOpeningService {
     const amountCny = input.amount(body.amountCny, 'amountCny');
     input.done();
     const reference = (await this.rates.requireFresh()).rate;
-    const trade = await this.transactions.run(async (manager) => {
-      const offer = await this.market.lockOffer(manager, offerId);
-      if (!offer) throw DomainError.notFound('Offer');
-      // 400s before 409s, as API.md orders errors.
-      if (!offer.paymentMethods.includes(body.paymentMethod)) {
-        throw DomainError.validation([
-          { field: 'paymentMethod', code: 'not_allowed', message: `This offer accepts ${offer.paymentMethods.join(' or ')}` },
-        ]);
-      }
-      if (amountCny < offer.minCny || amountCny > offer.maxCny) {
-        throw new DomainError(
-          'amount_out_of_range',
-          `Take between ${formatAmount(offer.minCny, 'CNY')} and ${formatAmount(offer.maxCny, 'CNY')} CNY`,
-        );
-      }
-      if (offer.maker.suspended) throw new DomainError('maker_suspended', "The offer's counterparty is suspended");
-      if (offer.status === 'exhausted') throw new DomainError('insufficient_amount', 'Too little of this offer remains available');
-      if (offer.status !== 'active')
-        throw new DomainError('invalid_state_transition', `The offer is ${offer.status}`, { state: offer.status });
-      if (amountCny > offer.availableCny) {
-        throw new DomainError('insufficient_amount', `Only ${formatAmount(offer.availableCny, 'CNY')} CNY of this offer is available`);
-      }
-      return this.create(
-        manager,
-        {
-          reference,
-          source: { kind: 'offer', id: offer.id },
-          travelerId: caller.id,
-          counterpartyId: offer.counterpartyId,
-          makerId: offer.counterpartyId,
-          callerId: caller.id,
-          amountCny,
-          price: offer.price,
-          paymentMethod: body.paymentMethod,
-        },
-        probe,
-      );
-    });
+    const trade =
+      (await this.openAtOnce(async () =>
+        offerTerms(await this.market.findOffer(offerId), body.paymentMethod, amountCny, caller.id, reference),
+      )) ??
+      (await this.transactions.run(async (manager) =>
+        this.create(
+          manager,
+          offerTerms(await this.market.lockOffer(manager, offerId), body.paymentMethod, amountCny, caller.id, reference),
+          probe,
+        ),
+      ));
     // The listings show the smaller remainder before this answers (other processes hear it by notification).
     this.listings.clear();
     return presentTrade(trade);
   }
 
+  /**
+   * The trade opened in one round trip, or null when it must be decided again under the locks: `read` (the source,
+   * without a lock) or the checks refused it, or the statement found the source or a party changed since. A
+   * refusal here is never answered: the careful path answers it, from what it reads under its locks, as API.md
+   * orders refusals, and it alone tells operators of a shared wallet. Nothing is written unless the trade opens.
+   */
+  private async openAtOnce(read: () => Promise<TradeTerms>): Promise<Trade | null> {
+    let terms: TradeTerms;
+    let decided: Decided;
+    let parties: Map<string, PartyForTrade>;
+    let amountUsd: bigint;
+    try {
+      terms = await read();
+      const priced = this.price(terms);
+      amountUsd = priced.amountUsd;
+      const now = await this.opening.partiesNow([terms.travelerId, terms.counterpartyId]);
+      parties = now.parties;
+      if (parties.size !== 2) return null;
+      const { traveler, counterparty } = this.checkParties(terms, parties, now.usage, amountUsd, { sharedWallet: false });
+      decided = this.decide(terms, priced.rate, amountUsd, traveler, counterparty);
+    } catch (error) {
+      if (error instanceof DomainError) return null;
+      throw error;
+    }
+    const asDecided = (id: string): PartyAsDecided => {
+      const party = parties.get(id)!;
+      const limits = this.config.tiers[party.tier];
+      return { party, maxLiveTrades: limits.openTrades - 1, maxVolumeTodayCents: limits.dailyUsdCents - amountUsd };
+    };
+    const claim = runningClaim.getStore();
+    const trade = decided.trade;
+    const opened = await this.opening.openAtOnce(
+      trade,
+      terms.decidedOn,
+      [asDecided(trade.travelerId), asDecided(trade.counterpartyId)],
+      claim?.running ? { ownerId: claim.ownerId, key: claim.key, claimId: claim.claimId } : null,
+      {
+        timeline: decided.timeline,
+        deadline: outboxRowOfStatement(decided.deadline),
+        // Its times are the statement's, set from the row it stores; these stand in for them until then.
+        created: this.events.prepareCreated({
+          ...trade,
+          state: 'awaiting_funding',
+          travelerWechat: null,
+          fundingBy: new Date(0),
+          payoutBy: null,
+          verifyBy: null,
+          disputeId: null,
+          settlementFailing: false,
+          splitCounterpartyUsd: null,
+          volumeDay: '',
+          createdAt: new Date(0),
+          updatedAt: new Date(0),
+        }),
+      },
+    );
+    if (opened.outcome === 'claim_lost') throw claimTakenOver();
+    return opened.outcome === 'opened' ? opened.trade : null;
+  }
+
   /** The checks and writes common to accept and take, inside their transaction, with the source row locked. */
   private async create(manager: EntityManager, terms: TradeTerms, probe: SelfTradeProbe): Promise<Trade> {
+    const { rate, amountUsd } = this.price(terms);
+    const parties = await this.trades.lockParties(manager, [terms.travelerId, terms.counterpartyId]);
+    // The limits, read after the locks as the opening statement reads them, before anything is decided or
+    // written: a trade they refuse runs the same statements whether or not the wallets match.
+    const usage = await this.trades.usageOf(manager, [terms.callerId, terms.makerId]);
+    const { traveler, counterparty } = this.checkParties(terms, parties, usage, amountUsd, probe);
+    const decided = this.decide(terms, rate, amountUsd, traveler, counterparty);
+    const opened = await this.trades.openTrade(manager, decided.trade, decided.timeline, this.outbox.rowFor(manager, decided.deadline));
+    // Checked again on what the opening statement itself read (the atomic check); throwing rolls back what it wrote.
+    this.assertLimits(parties, opened.usage, terms, amountUsd);
+    // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
+    if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
+    // Recorded once the trade stands: a refused trade (limits, a shared wallet) tells nobody anything.
+    await this.events.record(manager, 'trade.created', opened.trade);
+    return opened.trade;
+  }
+
+  /** The rate guard on the effective rate, and the USD the amount comes to. */
+  private price(terms: TradeTerms): { rate: bigint; amountUsd: bigint } {
     const rate = effectiveRate(terms.price, terms.reference);
     if (!withinGuard(rate, terms.reference, this.marketSettings.rateGuardBps)) {
       throw new DomainError(
@@ -184,12 +211,26 @@ export class TradeOpeningService {
     const amountUsd = cnyToUsd(terms.amountCny, rate);
     if (amountUsd <= 0n)
       throw DomainError.validation([{ field: 'amountCny', code: 'too_small', message: 'amountCny is less than one US cent' }]);
+    return { rate, amountUsd };
+  }
 
-    const parties = await this.trades.lockParties(manager, [terms.travelerId, terms.counterpartyId]);
+  /**
+   * Both parties' state, their limits and a shared wallet, in that order of refusal. Sets `probe.sharedWallet`
+   * first: operators hear of a shared wallet whichever refusal the caller gets.
+   */
+  private checkParties(
+    terms: TradeTerms,
+    parties: Map<string, PartyForTrade>,
+    usage: Map<string, PartyUsage>,
+    amountUsd: bigint,
+    probe: SelfTradeProbe,
+  ): {
+    traveler: PartyForTrade & { wechat: HandleSnapshot };
+    counterparty: PartyForTrade & { wechat: HandleSnapshot; paypal: HandleSnapshot };
+  } {
     const traveler = parties.get(terms.travelerId)!;
     const counterparty = parties.get(terms.counterpartyId)!;
     const whose = (party: PartyForTrade) => (party.id === terms.callerId ? 'your' : "the maker's");
-    // Known now, answered last: operators hear of a shared wallet whichever refusal the caller gets.
     const sharedWallet =
       traveler.wechat !== null &&
       counterparty.wechat !== null &&
@@ -206,17 +247,28 @@ export class TradeOpeningService {
         `The counterparty needs a WeChat wallet and a payout account on file (${whose(counterparty)} profile)`,
       );
     }
-    // The limits, read after the locks as the opening statement reads them, before anything is decided or
-    // written: a trade they refuse runs the same statements whether or not the wallets match. A shared wallet
-    // is answered last, once every other check has passed: `self_trade` then tells the caller nothing a trade
-    // would not, and cannot be told apart from a limit by someone guessing at the maker's wallet.
-    this.assertLimits(parties, await this.trades.usageOf(manager, [terms.callerId, terms.makerId]), terms, amountUsd);
+    // A shared wallet is answered last, once every other check has passed: `self_trade` then tells the caller
+    // nothing a trade would not, and cannot be told apart from a limit by someone guessing at the maker's wallet.
+    this.assertLimits(parties, usage, terms, amountUsd);
     if (sharedWallet) throw new DomainError('self_trade', 'Both sides of this trade use the same WeChat wallet');
+    return {
+      traveler: { ...traveler, wechat: traveler.wechat },
+      counterparty: { ...counterparty, wechat: counterparty.wechat, paypal: counterparty.paypal },
+    };
+  }
+
+  /** The trade a decision opens: its row, its timeline's first event and its funding deadline's job. */
+  private decide(
+    terms: TradeTerms,
+    rate: bigint,
+    amountUsd: bigint,
+    traveler: { wechat: HandleSnapshot },
+    counterparty: { wechat: HandleSnapshot; paypal: HandleSnapshot },
+  ): Decided {
     const fundingWindowMs = terms.paymentMethod === 'paypal' ? this.config.fundingWindowPaypalMs : this.config.fundingWindowBankMs;
     const tradeId = randomUUID();
-    const opened = await this.trades.openTrade(
-      manager,
-      {
+    return {
+      trade: {
         id: tradeId,
         requestId: terms.source.kind === 'request' ? terms.source.id : null,
         offerId: terms.source.kind === 'offer' ? terms.source.id : null,
@@ -233,7 +285,7 @@ export class TradeOpeningService {
         counterpartyPaypal: counterparty.paypal,
         fundingWindowMs,
       },
-      {
+      timeline: {
         actor: partyActor(terms, terms.callerId),
         type: 'state_changed',
         fromState: null,
@@ -244,21 +296,14 @@ export class TradeOpeningService {
           amountUsd: formatAmount(amountUsd, 'USD'),
         },
       },
-      this.outbox.rowFor(manager, {
+      deadline: {
         queue: QUEUES.deadlines,
         jobName: JOBS.deadlines.fundingDeadline,
         jobId: fundingDeadlineJobId(tradeId),
         payload: { tradeId },
         delayMs: fundingWindowMs,
-      }),
-    );
-    // Checked again on what the opening statement itself read (the atomic check); throwing rolls back what it wrote.
-    this.assertLimits(parties, opened.usage, terms, amountUsd);
-    // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
-    if (!opened.reserved) throw new DomainError('insufficient_amount', 'The amount is no longer available');
-    // Recorded once the trade stands: a refused trade (limits, a shared wallet) tells nobody anything.
-    await this.events.record(manager, 'trade.created', opened.trade);
-    return opened.trade;
+      },
+    };
   }
 
   private assertLimits(parties: Map<string, PartyForTrade>, usage: Map<string, PartyUsage>, terms: TradeTerms, amountUsd: bigint): void {

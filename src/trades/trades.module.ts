@@ -18,6 +18,7 @@ import { TradeEvents } from './trade-events';
 import { TradeSettlementRepository } from './trade-settlement.repository';
 import { TradeReadsRepository } from './trade-reads.repository';
 import { TradeMoves } from './trade-moves';
+import { TradeOpeningRepository } from './trade-opening.repository';
 import { TradeOpeningService } from './trade-opening.service';
 import { TradePartyActionsService } from './trade-party-actions.service';
 import { TradeQueriesService } from './trade-queries.service';
@@ -42,6 +43,7 @@ export class TradesModule {
         TradeSettlementRepository,
         TradeReadsRepository,
         TradeMoves,
+        TradeOpeningRepository,
         TradeOpeningService,
         TradePartyActionsService,
         TradeQueriesService,

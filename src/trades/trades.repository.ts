@@ -52,13 +52,13 @@ export type EndingLocks = TradeLocks & { readonly reach: 'source' };
  * `<as>_live` and `<as>_volume`: the party's trades still live (a counter that triggers keep at commit, see
  * the LiveTradeCounts migration) and its USD counted for the UTC day.
  */
-function usageSql(as: string, partyId: string): string {
+export function usageSql(as: string, partyId: string): string {
   return `coalesce((SELECT live FROM user_live_trades l WHERE l.user_id = ${partyId}), 0) AS ${as}_live,
           coalesce((SELECT usd_cents FROM user_daily_volume v WHERE v.user_id = ${partyId} AND v.day = (now() AT TIME ZONE 'UTC')::date), 0) AS ${as}_volume`;
 }
 
 /** A handle snapshot's three columns (ciphertext, key id, blind index), in that order. */
-function snapshotValues(handle: HandleSnapshot, params: SqlParams): string {
+export function snapshotValues(handle: HandleSnapshot, params: SqlParams): string {
   return `${params.add(handle.ciphertext)}, ${params.add(handle.keyId)}, ${params.add(handle.index)}`;
 }
 

@@ -36,6 +36,16 @@ export async function preparedRead<T>(dataSource: DataSource, sql: string, param
 }
 
 /**
+ * A statement that is a whole transaction by itself (autocommit on a pooled connection), as a named prepared
+ * statement: for a change written in one statement whose locks should be held only while PostgreSQL runs it and
+ * commits, with no round trip to the service between its lock and its commit. Its text must differ only in its
+ * parameters between calls that should share a plan.
+ */
+export async function preparedAutocommit<T>(dataSource: DataSource, sql: string, params: unknown[]): Promise<T[]> {
+  return preparedRead<T>(dataSource, sql, params);
+}
+
+/**
  * A statement inside the manager's transaction, as a named prepared statement on its connection: for a
  * statement of a hot critical section, whose planning would otherwise run under the locks it holds on
  * every call. Its text must differ only in its parameters between calls that should share a plan.
