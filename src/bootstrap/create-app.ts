@@ -7,7 +7,7 @@ import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import type { Histogram } from 'prom-client';
 import { protectQueueDashboard } from '../admin/queue-dashboard';
 import { AppModule } from '../app.module';
@@ -23,7 +23,7 @@ import { isConsolePath } from '../common/http/same-origin';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem, toProblem } from '../common/errors';
 import { jsonHasLoneSurrogate, jsonNestedDeeperThan } from '../common/http/json-text';
 import { fastifyTrustProxy, loadAppConfig, loadHttpConfig, loadOperationsConfig } from '../config';
-import { QuietFrameworkLogger } from '../logging';
+import { logRequest, logRequestAborted, QuietFrameworkLogger, requestLogContext } from '../logging';
 import { HTTP_DURATION_METRIC } from '../metrics/metrics.module';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{8,128}$/;
@@ -63,6 +63,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
     clientErrorHandler: answerClientError,
   });
   adapter.closeConnectionsWhenClosing();
+  // First of all hooks: whatever is logged while serving the request carries its id, method and path.
+  adapter.getInstance().addHook('onRequest', (request, _reply, done) => requestLogContext.run(request.raw, done));
   // The dashboard's hook must be on Fastify before Nest mounts the dashboard; it finds the app once built.
   const built: { app?: NestFastifyApplication } = {};
   protectQueueDashboard(adapter.getInstance(), () => built.app);
@@ -133,6 +135,16 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   fastify.addHook('onSend', async (request, reply, payload) => {
     void reply.header('x-request-id', request.id);
     return payload;
+  });
+  const accessLog = PinoLogger.root;
+  fastify.addHook('onResponse', (request, reply, done) => {
+    logRequest(accessLog, request.raw, reply.raw, Math.round(reply.elapsedTime));
+    done();
+  });
+  // A request the client abandoned before its answer: its access line now, as it may never be answered.
+  fastify.addHook('onRequestAbort', (request, done) => {
+    logRequestAborted(accessLog, request.raw);
+    done();
   });
   fastify.addHook('onResponse', async (request, reply) => {
     histogram.observe(
