@@ -4,7 +4,6 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyBodyParser, FastifyReply, FastifyRequest } from 'fastify';
-import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Logger, PinoLogger } from 'nestjs-pino';
@@ -17,6 +16,7 @@ import { answerClientError } from './client-errors';
 import { ClosingFastifyAdapter } from './closing-adapter';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
+import { sendSecurityHeaders } from './security-headers';
 import { buildApiDocument } from './openapi/document';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { isConsolePath } from '../common/http/same-origin';
@@ -103,16 +103,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   app.useBodyParser(/^application\/[\w.!#$&^-]+\+json(\s*;|$)/i, { bodyLimit: config.bodyLimitBytes }, parseJson);
 
   await app.register(cookie);
-  // Helmet's middleware built once: its Fastify plugin builds it anew for every request, parsing the policy
-  // each time, for headers that are the same on every response.
-  const securityHeaders = helmet({
-    contentSecurityPolicy: {
-      directives: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"] },
-    },
-  });
-  fastify.addHook('onRequest', (request, reply, done) =>
-    securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)),
-  );
+  sendSecurityHeaders(fastify);
   refuseNonJsonBodies(fastify);
   renderConsoleProblems(fastify);
   serveProblemTypes(fastify);
