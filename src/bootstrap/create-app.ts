@@ -123,25 +123,27 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   }
 
   const histogram = app.get<Histogram<string>>(`PROM_METRIC_${HTTP_DURATION_METRIC.toUpperCase()}`);
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  // Every hook below runs for every request: synchronous, so none of them costs a promise and a turn of the loop.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
-    return payload;
+    done(null, payload);
   });
   const accessLog = PinoLogger.root;
+  // The access line and the latency histogram, once the answer is sent. The route label is the pattern Fastify
+  // matched (`/v1/trades/:id`), never the path, so the series stay few.
   fastify.addHook('onResponse', (request, reply, done) => {
-    logRequest(accessLog, request.raw, reply.raw, Math.round(reply.elapsedTime));
+    const elapsedMs = reply.elapsedTime;
+    logRequest(accessLog, request.raw, reply.raw, Math.round(elapsedMs));
+    histogram.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      elapsedMs / 1000,
+    );
     done();
   });
   // A request the client abandoned before its answer: its access line now, as it may never be answered.
   fastify.addHook('onRequestAbort', (request, done) => {
     logRequestAborted(accessLog, request.raw);
     done();
-  });
-  fastify.addHook('onResponse', async (request, reply) => {
-    histogram.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
   });
 
   app.useGlobalPipes(createValidationPipe());
