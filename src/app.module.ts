@@ -1,4 +1,4 @@
-import { DynamicModule, Module, Provider, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -81,8 +81,10 @@ export class AppModule {
           useFactory: (config: ConfigType<typeof appConfig>) => {
             const destination = logDestination(config);
             return {
-              // The default route pattern never matches on Fastify with Nest 12; this one does.
-              forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+              // No per-request middleware (it built a child logger for every request, even at levels that
+              // write no access line): the access line and the request's log context are Fastify hooks
+              // (create-app.ts). The module still provides the root logger the application logs through.
+              forRoutes: [],
               pinoHttp: destination ? [loggerOptions(config), destination] : loggerOptions(config),
             };
           },

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import pino, { type DestinationStream } from 'pino';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from './config';
 
@@ -30,21 +31,50 @@ export const REDACTED_PATHS = [
   'paypalEmail',
 ];
 
+/**
+ * The request a log line is written during, if any: lines written while serving a request carry its id, method
+ * and path (the `req` serializer) through the logger's mixin, with no child logger built per request.
+ */
+export const requestLogContext = new AsyncLocalStorage<IncomingMessage>();
+
+/** A 503 is load or a dependency down (service_busy, a stale reference), answered on purpose: a warning. */
+export function requestLogLevel(statusCode: number, error?: unknown): Level {
+  return statusCode === 503 ? 'warn' : error || statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+}
+
 export function loggerOptions(config: AppConfig): Options {
   return {
     level: config.logLevel,
-    // Fastify assigned the id (from a valid X-Request-Id, or a new UUID); the request log uses the same one.
-    genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? 'unknown',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       // Query strings are dropped: filters may hold personal data.
       req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: req.url?.split('?')[0] }),
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
     },
-    // A 503 is load or a dependency down (service_busy, a stale reference), answered on purpose: a warning.
-    customLogLevel: (_req, res, error) =>
-      res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    mixin: () => {
+      const req = requestLogContext.getStore();
+      return req ? { req } : {};
+    },
+    // The access line is written by `logRequest`, not by pino-http's middleware; the rule is the same.
+    customLogLevel: (_req, res, error) => requestLogLevel(res.statusCode, error),
   };
+}
+
+/**
+ * The access line of one answered request: its id, method, path without the query string, status code and
+ * time in milliseconds. Nothing is built when the line's level is off.
+ */
+export function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, responseTime: number): void {
+  const level = requestLogLevel(res.statusCode);
+  if (!log.isLevelEnabled(level)) return;
+  if (res.statusCode >= 500)
+    log[level]({ req, res, err: new Error(`failed with status code ${res.statusCode}`), responseTime }, 'request errored');
+  else log[level]({ req, res, responseTime }, 'request completed');
+}
+
+/** The access line of a request its client gave up on before the answer (which then is never sent). */
+export function logRequestAborted(log: Logger, req: IncomingMessage): void {
+  if (log.isLevelEnabled('info')) log.info({ req }, 'request aborted');
 }
 
 /**

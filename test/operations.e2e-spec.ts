@@ -253,6 +253,58 @@ describe('operations (HTTP)', () => {
     ]);
     expect(test.readLog()).not.toContain(user.token);
   });
+
+  it('writes one access line a request, with its id, method, path, status and time, and no credential, cookie or query value', async () => {
+    const user = await registerUser(api, 'traveler');
+    const secrets = { query: `query-value-${Date.now()}`, cookie: `cookie-value-${Date.now()}`, key: `yb_key-value-${Date.now()}` };
+    const headers = (id: string) => ({ 'x-request-id': id, cookie: `session=${secrets.cookie}` });
+    expect(
+      (await api('GET', `/v1/offers?limit=5&paymentMethod=${secrets.query}`, { token: user.token, headers: headers('access-line-ok-1') }))
+        .status,
+    ).toBe(400);
+    expect((await api('GET', `/v1/offers?limit=5`, { token: user.token, headers: headers('access-line-ok-2') })).status).toBe(200);
+    const anonymous = await api('GET', '/v1/me', { headers: { ...headers('access-line-401'), 'x-api-key': secrets.key } });
+    expect(anonymous.status).toBe(401);
+    const lines = () =>
+      test
+        .readLog()
+        .split('\n')
+        .filter((line) => line.includes('access-line-'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    await eventually(async () => lines().length >= 3);
+    const line = (id: string) => lines().filter((l) => (l.req as { id?: string } | undefined)?.id === id);
+    const fields = { time: expect.any(Number), pid: process.pid, hostname: expect.any(String), responseTime: expect.any(Number) };
+    // A refusal of the caller's request is a warning, an answer information (customLogLevel's rules).
+    expect(line('access-line-ok-1')).toEqual([
+      {
+        ...fields,
+        level: 40,
+        msg: 'request completed',
+        req: { id: 'access-line-ok-1', method: 'GET', url: '/v1/offers' },
+        res: { statusCode: 400 },
+      },
+    ]);
+    expect(line('access-line-ok-2')).toEqual([
+      {
+        ...fields,
+        level: 30,
+        msg: 'request completed',
+        req: { id: 'access-line-ok-2', method: 'GET', url: '/v1/offers' },
+        res: { statusCode: 200 },
+      },
+    ]);
+    expect(line('access-line-401')).toEqual([
+      {
+        ...fields,
+        level: 40,
+        msg: 'request completed',
+        req: { id: 'access-line-401', method: 'GET', url: '/v1/me' },
+        res: { statusCode: 401 },
+      },
+    ]);
+    const log = test.readLog();
+    for (const secret of [user.token, secrets.query, secrets.cookie, secrets.key]) expect(log).not.toContain(secret);
+  });
 });
 
 describe('rate limits (HTTP)', () => {

@@ -42,7 +42,15 @@ describe('the service with its pool exhausted (HTTP)', () => {
       const found = logLines().filter((l) => l.msg === 'Service busy');
       return found.length > 0 && found;
     });
-    expect(warnings).toEqual([expect.objectContaining({ level: 40, reason: 'pool_timeout', route: '/v1/me' })]);
+    // Written while serving the request: it carries the request's id, method and path, as every such line does.
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        level: 40,
+        reason: 'pool_timeout',
+        route: '/v1/me',
+        req: { id: busy.headers.get('x-request-id'), method: 'GET', url: '/v1/me' },
+      }),
+    ]);
     expect(logLines().filter((l) => l.level >= 50)).toEqual([]);
     expect(JSON.stringify(warnings)).not.toContain(user.email);
 

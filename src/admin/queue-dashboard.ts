@@ -54,12 +54,13 @@ const EXTERNAL_LINK = /<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?\/\/[^>]*>\s*/g
  * the whole UI package under `uiBasePath`), so the dashboard's HTML pages leave without such links.
  */
 function keepQueueDashboardLocal(fastify: FastifyInstance): void {
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    if (!isQueueDashboardRoute(request.routeOptions.url) || typeof payload !== 'string') return payload;
+  // Synchronous: it runs for every answer.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (!isQueueDashboardRoute(request.routeOptions.url) || typeof payload !== 'string') return done(null, payload);
     const type = reply.getHeader('content-type');
-    if (typeof type !== 'string' || !type.startsWith('text/html')) return payload;
+    if (typeof type !== 'string' || !type.startsWith('text/html')) return done(null, payload);
     reply.removeHeader('content-length');
-    return payload.replace(EXTERNAL_LINK, '');
+    done(null, payload.replace(EXTERNAL_LINK, ''));
   });
 }
 

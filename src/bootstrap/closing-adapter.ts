@@ -17,9 +17,10 @@ export class ClosingFastifyAdapter extends FastifyAdapter {
 
   /** Registers the hook that asks each answer's client to close the connection once closing has begun. */
   closeConnectionsWhenClosing(): void {
-    this.getInstance().addHook('onSend', async (_request, reply, payload) => {
+    // Synchronous: it runs for every answer.
+    this.getInstance().addHook('onSend', (_request, reply, payload, done) => {
       if (this.closing) void reply.header('connection', 'close');
-      return payload;
+      done(null, payload);
     });
   }
 }

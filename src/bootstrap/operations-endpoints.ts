@@ -30,16 +30,17 @@ function isDocsRoute(route: string): boolean {
  * Fastify matched (so a percent-escaped path cannot slip past). Unset tokens leave them open, as in development.
  */
 export function protectOperationsEndpoints(fastify: FastifyInstance, config: OperationsConfig): void {
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Synchronous (it runs for every request); a refusal is sent instead of calling `done`.
+  fastify.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url;
-    if (route === undefined) return;
+    if (route === undefined) return done();
     const docs = isDocsRoute(route);
     const token = route === METRICS_ROUTE ? config.metricsToken : docs ? config.docsToken : undefined;
-    if (token === undefined || carriesToken(request.headers.authorization, token, { basic: docs })) return;
+    if (token === undefined || carriesToken(request.headers.authorization, token, { basic: docs })) return done();
     const { status, body } = problem('unauthenticated', docs ? 'The API docs need the docs token' : 'Metrics need the metrics token');
     // A browser asks for the docs token as a password.
     if (docs) void reply.header('www-authenticate', 'Basic realm="Yuanbridge API docs", charset="UTF-8"');
     else void reply.header('www-authenticate', 'Bearer realm="metrics"');
-    return reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
+    void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
   });
 }

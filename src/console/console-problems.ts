@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProblemBody } from '../common/errors';
 import { PROBLEM_CONTENT_TYPE } from '../common/errors/problem';
 import { isConsolePath } from '../common/http/same-origin';
@@ -15,20 +15,23 @@ const QUEUE_DASHBOARD = /^\/+admin\/+queues(?:[/?#]|$)/i;
  * the framework's refusals of a body or a URL) is shown as a console page: the console's policy, never stored.
  */
 export function renderConsoleProblems(fastify: FastifyInstance): void {
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    const type = reply.getHeader('content-type');
-    if (typeof type !== 'string' || !type.startsWith(PROBLEM_CONTENT_TYPE) || typeof payload !== 'string') return payload;
-    if (!showsConsoleProblems(request.url) || QUEUE_DASHBOARD.test(request.routeOptions.url ?? '')) return payload;
-    let problem: { title?: unknown; detail?: unknown; status?: unknown; code?: unknown; errors?: unknown };
-    try {
-      problem = JSON.parse(payload) as typeof problem;
-    } catch {
-      return payload;
-    }
-    const status = typeof problem.status === 'number' ? problem.status : reply.statusCode;
-    consoleHeaders(reply).header('content-type', 'text/html; charset=utf-8').removeHeader('content-length');
-    return consoleProblemPage({ ...problem, status });
-  });
+  // Synchronous: it runs for every answer.
+  fastify.addHook('onSend', (request, reply, payload, done) => done(null, asConsoleProblemPage(request, reply, payload)));
+}
+
+function asConsoleProblemPage(request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  const type = reply.getHeader('content-type');
+  if (typeof type !== 'string' || !type.startsWith(PROBLEM_CONTENT_TYPE) || typeof payload !== 'string') return payload;
+  if (!showsConsoleProblems(request.url) || QUEUE_DASHBOARD.test(request.routeOptions.url ?? '')) return payload;
+  let problem: { title?: unknown; detail?: unknown; status?: unknown; code?: unknown; errors?: unknown };
+  try {
+    problem = JSON.parse(payload) as typeof problem;
+  } catch {
+    return payload;
+  }
+  const status = typeof problem.status === 'number' ? problem.status : reply.statusCode;
+  consoleHeaders(reply).header('content-type', 'text/html; charset=utf-8').removeHeader('content-length');
+  return consoleProblemPage({ ...problem, status });
 }
 
 /** Whether a problem for this path is shown as a console page (the console's paths, but the queue dashboard's). */

@@ -1,17 +1,17 @@
 import { Module } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
-import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
+import { AUTHENTICATOR } from '../common/auth/authenticator';
 import { authConfig, jwtSigningKey } from '../config';
 import { AccountEventsRepository } from './account-events.repository';
 import { CredentialCheck } from './credential-check';
 import { AdminUsersService } from './admin-users.service';
 import { ApiKeyEntity } from './api-key.entity';
 import { AuthController } from './auth.controller';
-import { ApiKeyStrategy, JwtStrategy } from './auth.strategies';
 import { ConsoleSessionsRepository } from './console-sessions.repository';
+import { CredentialsAuthenticator } from './credentials-authenticator';
 import { MeController } from './me.controller';
 import { OperatorStandingRepository } from './operator-standing.repository';
 import { PasswordHasher } from './password-hasher';
@@ -30,7 +30,6 @@ import { UsersService } from './users.service';
 @Module({
   imports: [
     TypeOrmModule.forFeature([UserEntity, UserReputationEntity, ApiKeyEntity]),
-    PassportModule,
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
       useFactory: (config: ConfigType<typeof authConfig>) => ({
@@ -55,11 +54,12 @@ import { UsersService } from './users.service';
     SignInThrottle,
     PrincipalChangesRepository,
     PrincipalCache,
-    JwtStrategy,
-    ApiKeyStrategy,
+    CredentialsAuthenticator,
+    { provide: AUTHENTICATOR, useExisting: CredentialsAuthenticator },
     CredentialCheck,
   ],
   exports: [
+    AUTHENTICATOR,
     UsersRepository,
     ConsoleSessionsRepository,
     UsersService,

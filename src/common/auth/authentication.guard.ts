@@ -1,31 +1,32 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../errors';
+import type { AuthUser } from './auth-user';
+import { AUTHENTICATOR, type Authenticator } from './authenticator';
 import { IS_PUBLIC } from './decorators';
 import { bearerChallenge } from '../http/www-authenticate';
 
-/** Every route needs a Bearer token or an API key unless it is marked @Public(). */
+/**
+ * Every route needs a Bearer token or an API key unless it is marked @Public(). The credentials are checked by
+ * the users module's authenticator directly (passport's strategy chain cost more than the checks themselves).
+ */
 @Injectable()
-export class AuthenticationGuard extends AuthGuard(['jwt', 'api-key']) {
-  constructor(private readonly reflector: Reflector) {
-    super();
-  }
+export class AuthenticationGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(AUTHENTICATOR) private readonly authenticator: Authenticator,
+  ) {}
 
-  override canActivate(context: ExecutionContext) {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    return super.canActivate(context);
-  }
-
-  /** `info` holds each strategy's reason for failing, in order: the JWT's first (passport-jwt's verification error). */
-  override handleRequest<TUser>(error: unknown, user: TUser | false, info: unknown, context: ExecutionContext): TUser {
-    // A strategy's error is an outage (the database did not answer), not bad credentials: keep it a 5xx.
-    if (error) throw error;
-    if (user) return user;
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const jwtFailure = Array.isArray(info) ? (info[0] as unknown) : info;
-    throw unauthenticated(request, jwtFailure);
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthUser }>();
+    // A failed check (the database did not answer) is an outage, not bad credentials: it stays a 5xx.
+    return this.authenticator.authenticate(request).then(({ user, jwtFailure }) => {
+      if (!user) throw unauthenticated(request, jwtFailure);
+      request.user = user;
+      return true;
+    });
   }
 }
 
