@@ -56,7 +56,8 @@ export class Notifications implements OnApplicationShutdown {
 
   /**
    * Adds `subscriber` and, when the connection is up (or was just opened for it), LISTENs on its channels before
-   * resolving; when the connection is down it resolves at once, not listening, and `listening` follows its return.
+   * resolving; when the connection is down it resolves at once, not listening, and the subscriber's `listening` is
+   * called once the connection is back.
    */
   async subscribe(subscriber: NotificationSubscriber): Promise<NotificationSubscription> {
     const entry: Entry = { subscriber, listening: false };
@@ -71,8 +72,10 @@ export class Notifications implements OnApplicationShutdown {
     if (!this.client && !this.retryTimer) await this.connect();
     else if (this.connecting) await this.connecting;
     const client = this.client;
-    if (client && this.connected && !entry.listening && this.entries.has(entry))
+    if (client && this.connected && !entry.listening && this.entries.has(entry)) {
+      // A LISTEN that fails here lost the connection: its error event starts the reconnect, which LISTENs for this too.
       await this.listenFor(client, [entry]).catch(() => undefined);
+    }
     return subscription;
   }
 
