@@ -97,6 +97,20 @@ describe('configuration', () => {
     }
   });
 
+  it('listens on DATABASE_URL unless DATABASE_LISTEN_URL names another way to the database', () => {
+    const direct = 'postgres://postgres@127.0.0.1:5432/yuanbridge';
+    expect(loadDatabaseConfig({ DATABASE_URL: 'postgres://postgres@pgbouncer:6432/yuanbridge' }).listenUrl).toBe(
+      'postgres://postgres@pgbouncer:6432/yuanbridge',
+    );
+    expect(
+      loadDatabaseConfig({ DATABASE_URL: 'postgres://postgres@pgbouncer:6432/yuanbridge', DATABASE_LISTEN_URL: direct }).listenUrl,
+    ).toBe(direct);
+    expect(() => loadDatabaseConfig({ DATABASE_LISTEN_URL: 'mysql://x/y' })).toThrow(/DATABASE_LISTEN_URL must use postgres:/);
+    expect(() => loadDatabaseConfig({ DATABASE_LISTEN_URL: 'postgres://127.0.0.1:5432' })).toThrow(
+      /DATABASE_LISTEN_URL must name a database/,
+    );
+  });
+
   it('refuses provider APIs over plain http in production: their credentials travel with every call', () => {
     for (const variable of ['PAYPAL_BASE_URL', 'BANK_BASE_URL', 'WECHATPAY_BASE_URL']) {
       expect(problemsOf({ ...PRODUCTION, [variable]: 'http://provider.example' })).toEqual([`${variable} must use https in production`]);

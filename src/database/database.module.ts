@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig } from '../config';
 import { dataSourceOptions } from './data-source-options';
+import { Notifications } from './notifications';
 import { Transactions } from './transactions';
 
 @Global()
@@ -19,8 +20,8 @@ import { Transactions } from './transactions';
       }),
     }),
   ],
-  // Global: every service opens its transactions through it.
-  providers: [Transactions],
-  exports: [Transactions],
+  // Global: every service opens its transactions through it, and whatever listens shares the one listening connection.
+  providers: [Transactions, Notifications],
+  exports: [Transactions, Notifications],
 })
 export class DatabaseModule {}

@@ -1,12 +1,12 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Client } from 'pg';
-import { databaseConfig, marketConfig } from '../config';
+import { marketConfig } from '../config';
+import { Notifications, NotificationSubscription } from '../database/notifications';
+import { PRINCIPAL_CHANNEL } from '../users/principal-changes.repository';
 import { PrincipalCache } from '../users/principal-cache';
-import { ListingChangesRepository } from './listing-changes.repository';
+import { LISTINGS_CHANNEL } from './listing-changes.repository';
 
 const MAX_PAGES = 1000;
-const RECONNECT_MS = 1000;
 
 /**
  * The first pages of the public listings (no cursor, not the caller's own), kept per process for
@@ -19,19 +19,14 @@ const RECONNECT_MS = 1000;
  */
 @Injectable()
 export class ListingCache implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(ListingCache.name);
   private readonly pages = new Map<string, { page: unknown; until: number }>();
-  private listener?: Client;
-  private listening = false;
-  private stopped = false;
-  private reconnectTimer?: NodeJS.Timeout;
+  private subscription?: NotificationSubscription;
   /** Bumped by every invalidation: a read that one overtook is not cached (it may predate the change). */
   private generation = 0;
 
   constructor(
     @Inject(marketConfig.KEY) private readonly market: ConfigType<typeof marketConfig>,
-    @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
-    private readonly changes: ListingChangesRepository,
+    private readonly notifications: Notifications,
     principals: PrincipalCache,
   ) {
     // A suspension this process makes drops the pages before it answers (the notification follows).
@@ -39,13 +34,22 @@ export class ListingCache implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.market.listingCacheMs > 0) await this.listen();
+    if (this.market.listingCacheMs <= 0) return;
+    this.subscription = await this.notifications.subscribe({
+      channels: [LISTINGS_CHANNEL, PRINCIPAL_CHANNEL],
+      notified: () => this.clear(),
+      // Anything cached before now may have missed a notification while nobody listened.
+      listening: () => this.clear(),
+      lost: () => this.clear(),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.stopListening();
+    await this.subscription?.unsubscribe();
+  }
+
+  private get listening(): boolean {
+    return this.subscription?.listening ?? false;
   }
 
   /**
@@ -69,41 +73,5 @@ export class ListingCache implements OnApplicationBootstrap, OnApplicationShutdo
   clear(): void {
     this.generation += 1;
     this.pages.clear();
-  }
-
-  private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.database.url, connectionTimeoutMillis: this.database.connectTimeoutMs });
-    client.on('notification', () => this.clear());
-    client.on('error', () => this.lost(client));
-    client.on('end', () => this.lost(client));
-    this.listener = client;
-    try {
-      await this.changes.listenOn(client);
-      // Anything cached before now may have missed a notification while nobody listened.
-      this.clear();
-      this.listening = true;
-    } catch (error) {
-      this.logger.warn({ err: error }, 'Listing cache is off until its listening connection is back');
-      this.lost(client);
-    }
-  }
-
-  private lost(client: Client): void {
-    if (this.listener !== client) return;
-    this.listening = false;
-    this.clear();
-    this.stopListening();
-    if (this.stopped) return;
-    this.reconnectTimer = setTimeout(() => void this.listen(), RECONNECT_MS);
-    this.reconnectTimer.unref();
-  }
-
-  private stopListening(): void {
-    const client = this.listener;
-    this.listener = undefined;
-    this.listening = false;
-    client?.removeAllListeners('notification');
-    client?.on('error', () => undefined);
-    void client?.end().catch(() => undefined);
   }
 }

@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module';
 import { ListingCache } from './listing-cache';
-import { ListingChangesRepository } from './listing-changes.repository';
 import { MarketProcessor } from './market.processor';
 import { MarketRepository } from './market.repository';
 import { MarketScheduler } from './market.scheduler';
@@ -20,7 +19,6 @@ export class MarketModule {
       controllers: [RequestsController, OffersController],
       providers: [
         MarketRepository,
-        ListingChangesRepository,
         ListingCache,
         RequestsService,
         OffersService,

@@ -1,12 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Client } from 'pg';
-import { databaseConfig, jobsConfig } from '../config';
+import { jobsConfig } from '../config';
+import { Notifications, NotificationSubscription } from '../database/notifications';
 import { QueueRegistry } from '../queues/queue-registry';
 import { WORKERS_ENABLED } from '../runtime';
 import { byQueue, outboxJob, withTimeout } from './outbox-jobs';
 import { observePublished } from './outbox-metrics';
-import { OutboxRepository, OutboxRow } from './outbox.repository';
+import { OUTBOX_CHANNEL, OutboxRepository, OutboxRow } from './outbox.repository';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
 /** How long a claimed row is this relay's: well past a batch's enqueue time, short enough to recover from a crash. */
@@ -23,13 +23,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
-  private listener?: Client;
+  private subscription?: NotificationSubscription;
 
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly queues: QueueRegistry,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
-    @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
+    private readonly notifications: Notifications,
     @Inject(WORKERS_ENABLED) private readonly enabled: boolean,
   ) {}
 
@@ -50,7 +50,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.listen();
+    // The poll publishes everything anyway; a notification only makes it sooner. Listening again, the relay looks at
+    // once, for what was notified while the connection was down.
+    this.subscription = await this.notifications.subscribe({
+      channels: [OUTBOX_CHANNEL],
+      notified: () => this.wake?.(),
+      listening: () => this.wake?.(),
+    });
     this.loop = this.run();
   }
 
@@ -59,21 +65,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.wake?.();
     await this.loop;
     this.loop = undefined;
-    await this.listener?.end().catch(() => undefined);
-    this.listener = undefined;
-  }
-
-  private async listen(): Promise<void> {
-    try {
-      const listener = new Client({ connectionString: this.database.url, connectionTimeoutMillis: this.database.connectTimeoutMs });
-      listener.on('notification', () => this.wake?.());
-      listener.on('error', (error) => this.logger.warn(`Outbox listener lost (${error.message}); polling only`));
-      await this.outbox.listenOn(listener);
-      this.listener = listener;
-    } catch (error) {
-      // The poll still publishes everything; LISTEN only makes it sooner.
-      this.logger.warn(`Outbox LISTEN unavailable (${(error as Error).message}); polling only`);
-    }
+    await this.subscription?.unsubscribe();
+    this.subscription = undefined;
   }
 
   private async run(): Promise<void> {

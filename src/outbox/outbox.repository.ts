@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows, SqlParams } from '../common/database/query';
 import type { JobRetryOptions } from '../queues/retry-policies';
@@ -39,12 +38,6 @@ export function outboxNotifySql(rows: NewOutboxRow[], params: SqlParams): string
 @Injectable()
 export class OutboxRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  /** Connects `client`, a connection of its own (a pooled one would lose it), and listens on the channel the outbox's writers notify. */
-  async listenOn(client: Client): Promise<void> {
-    await client.connect();
-    await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-  }
 
   async insert(manager: EntityManager, row: NewOutboxRow): Promise<string> {
     // Inserted and announced in one round trip; the notification is delivered only if the transaction commits.

@@ -17,7 +17,6 @@ import { OperatorStandingRepository } from './operator-standing.repository';
 import { PasswordHasher } from './password-hasher';
 import { PaymentHandlesService } from './payment-handles.service';
 import { PrincipalCache } from './principal-cache';
-import { PrincipalChangesRepository } from './principal-changes.repository';
 import { ReputationCountersRepository } from './reputation-counters.repository';
 import { SelfTradeWatch } from './self-trade-watch';
 import { SignInThrottle } from './sign-in-throttle';
@@ -52,7 +51,6 @@ import { UsersService } from './users.service';
     ReputationCountersRepository,
     PasswordHasher,
     SignInThrottle,
-    PrincipalChangesRepository,
     PrincipalCache,
     CredentialsAuthenticator,
     { provide: AUTHENTICATOR, useExisting: CredentialsAuthenticator },
