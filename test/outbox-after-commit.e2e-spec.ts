@@ -1,13 +1,14 @@
 import { DiscoveryService } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { fundingDeadlineJobId } from '../src/queues/job-ids';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { OutboxService } from '../src/outbox/outbox.service';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { startedWorkers } from '../src/queues/started-workers';
 import { client } from './support/http';
-import { floating, readyTraveler, setReference } from './support/market';
+import { floating, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
@@ -185,5 +186,33 @@ describe('outbox rows published after commit by an API-only process', () => {
     const market = api.app.get(QueueRegistry).get(QUEUES.market);
     const job = await eventually(async () => market.getJob(`expire-request-${posted.body.id}`));
     expect(await job.getState()).toBe('delayed');
+  });
+
+  it('queues the work of a trade it opened in one autocommit statement, and marks both of its rows', async () => {
+    const http = client(api.baseUrl);
+    await setReference(api, '7.2000');
+    const traveler = await readyTraveler(http, 'one-statement-traveler');
+    const counterparty = await readyCounterparty(http, 'one-statement-counterparty');
+    const posted = await http('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal' },
+    });
+    expect(posted.status).toBe(201);
+    const accepted = await http('POST', `/v1/requests/${posted.body.id}/accept`, { token: counterparty.token, body: {} });
+    expect(accepted.status).toBe(201);
+    const deadlines = api.app.get(QueueRegistry).get(QUEUES.deadlines);
+    const job = await eventually(async () => deadlines.getJob(fundingDeadlineJobId(accepted.body.id)));
+    expect(await job.getState()).toBe('delayed');
+    // The funding deadline and the trade.created fan-out, published by the API process itself (no relay runs).
+    const dataSource = api.app.get(DataSource);
+    const rows = await eventually(async () => {
+      const found: { job_name: string; published: boolean }[] = await dataSource.query(
+        `SELECT job_name, published_at IS NOT NULL AS published FROM outbox
+          WHERE job_id IN ($1, (SELECT 'fan-out-' || id FROM events WHERE trade_id = $2 AND type = 'trade.created'))`,
+        [fundingDeadlineJobId(accepted.body.id), accepted.body.id],
+      );
+      return found.length === 2 && found.every((row) => row.published) ? found : undefined;
+    });
+    expect(rows.map((row) => row.job_name).sort()).toEqual([JOBS.deadlines.fundingDeadline, JOBS.events.fanOutEvent].sort());
   });
 });

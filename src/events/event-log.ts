@@ -4,7 +4,7 @@ import { EntityManager } from 'typeorm';
 import type { NewOutboxRow } from '../outbox/outbox.repository';
 import { OutboxMessage, OutboxService } from '../outbox/outbox.service';
 import { fanOutEventJobId } from '../queues/job-ids';
-import { assertJobId, JOBS, QUEUES } from '../queues/queue-names';
+import { JOBS, QUEUES } from '../queues/queue-names';
 import { FAN_OUT_RETRY } from '../queues/retry-policies';
 import type { EventRecipient, EventType } from './event-types';
 import { EventsRepository, NewEvent } from './events.repository';
@@ -19,24 +19,6 @@ export interface EventToRecord {
   recipients: EventRecipient[];
   /** The jobs of the change the event tells of, written in the same statement as the event. */
   jobs?: OutboxMessage[];
-}
-
-/**
- * The outbox row `OutboxService.rowFor` builds, for a change written by ONE statement sent in autocommit: that
- * statement is the change's whole transaction, so the row commits with it or not at all (rowFor checks for a
- * transaction TypeORM opened, which such a statement has none of). The relay publishes it, woken at the commit:
- * publishing after commit (`OutboxPublisher`) follows transactions TypeORM opened, which this is not.
- */
-export function outboxRowOfStatement(message: OutboxMessage): NewOutboxRow {
-  return {
-    queue: message.queue,
-    jobName: message.jobName,
-    jobId: assertJobId(message.jobId),
-    payload: message.payload,
-    delayMs: Math.max(0, Math.trunc(message.delayMs ?? 0)),
-    options: message.retry ?? {},
-    afterCommitLeaseMs: 0,
-  };
 }
 
 /**
@@ -67,7 +49,7 @@ export class EventLog {
         messageId: event.messageId ?? null,
         recipients: event.recipients,
       },
-      fanOut: outboxRowOfStatement(fanOutMessage(id)),
+      fanOut: this.outbox.rowForStatement(fanOutMessage(id)),
     };
   }
 

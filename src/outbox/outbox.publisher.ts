@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent } from 'typeorm';
 import { jobsConfig } from '../config';
 import { QueueRegistry } from '../queues/queue-registry';
-import { byQueue, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
+import { byQueue, NewOutboxRow, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
 import { observePublished } from './outbox-metrics';
 import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './outbox-tracking';
 import { OutboxRepository } from './outbox.repository';
@@ -55,6 +55,20 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
     const rows = takeCommitted(event.queryRunner);
+    if (rows.length === 0 || this.closed) return;
+    const publishing = this.publish(rows).finally(() => this.inFlight.delete(publishing));
+    this.inFlight.add(publishing);
+  }
+
+  /**
+   * Publishes the rows of a change committed by one statement sent in autocommit (`OutboxService.rowForStatement`),
+   * which no transaction of TypeORM's announces: `written` pairs each row with the id the statement returned,
+   * `insertedAt` is this process's clock before the statement was sent. Rows without a lease are the relay's.
+   */
+  publishWritten(written: { row: NewOutboxRow; id: string }[], insertedAt: number): void {
+    const rows: TrackedOutboxRow[] = written
+      .filter(({ row }) => row.afterCommitLeaseMs > 0)
+      .map(({ row, id }) => ({ ...row, id, insertedAt, depth: 1 }));
     if (rows.length === 0 || this.closed) return;
     const publishing = this.publish(rows).finally(() => this.inFlight.delete(publishing));
     this.inFlight.add(publishing);

@@ -4,6 +4,7 @@ import { EntityManager } from 'typeorm';
 import { jobsConfig } from '../config';
 import { assertJobId, QueueName } from '../queues/queue-names';
 import type { JobRetryOptions } from '../queues/retry-policies';
+import { OutboxPublisher } from './outbox.publisher';
 import { NewOutboxRow, OutboxRepository } from './outbox.repository';
 
 export interface OutboxMessage {
@@ -28,6 +29,7 @@ export class OutboxService {
     private readonly outbox: OutboxRepository,
     @Inject(jobsConfig.KEY)
     private readonly config: Pick<ConfigType<typeof jobsConfig>, 'outboxPublishAfterCommit' | 'outboxAfterCommitLeaseMs'>,
+    private readonly publisher?: OutboxPublisher,
   ) {}
 
   async write(manager: EntityManager, message: OutboxMessage): Promise<string> {
@@ -42,6 +44,15 @@ export class OutboxService {
     if (!manager.queryRunner?.isTransactionActive) {
       throw new Error('Outbox rows must be written inside the transaction of the change they belong to');
     }
+    return this.rowForStatement(message);
+  }
+
+  /**
+   * The row for a change written by ONE statement sent in autocommit: that statement is the change's whole
+   * transaction, so the row commits with it or not at all. Its writer hands the ids the statement returned to
+   * `OutboxPublisher.publishWritten` (no transaction of TypeORM's tells the publisher of its commit).
+   */
+  rowForStatement(message: OutboxMessage): NewOutboxRow {
     return {
       queue: message.queue,
       jobName: message.jobName,
@@ -51,5 +62,14 @@ export class OutboxService {
       options: message.retry ?? {},
       afterCommitLeaseMs: this.config.outboxPublishAfterCommit ? this.config.outboxAfterCommitLeaseMs : 0,
     };
+  }
+
+  /**
+   * Publishes what one statement sent in autocommit wrote (rows from `rowForStatement`, each with the id the
+   * statement returned) right away; the relay takes any the publish misses, once their lease has run out.
+   * `insertedAt` is this process's clock before the statement was sent.
+   */
+  publishWritten(written: { row: NewOutboxRow; id: string }[], insertedAt: number): void {
+    this.publisher?.publishWritten(written, insertedAt);
   }
 }

@@ -7,7 +7,6 @@ import { FieldEncryption } from '../common/crypto/field-encryption';
 import { DomainError } from '../common/errors';
 import { applyBps, cnyToUsd, formatAmount, formatRate } from '../common/money';
 import { marketConfig, tradesConfig } from '../config';
-import { outboxRowOfStatement } from '../events/event-log';
 import { claimTakenOver, runningClaim } from '../idempotency/idempotency.fence';
 import { InputParser } from '../market/market-input';
 import { ListingCache } from '../market/listing-cache';
@@ -151,33 +150,41 @@ export class TradeOpeningService {
     };
     const claim = runningClaim.getStore();
     const trade = decided.trade;
+    const deadline = this.outbox.rowForStatement(decided.deadline);
+    // Its times are the statement's, set from the row it stores; these stand in for them until then.
+    const created = this.events.prepareCreated({
+      ...trade,
+      state: 'awaiting_funding',
+      travelerWechat: null,
+      fundingBy: new Date(0),
+      payoutBy: null,
+      verifyBy: null,
+      disputeId: null,
+      settlementFailing: false,
+      splitCounterpartyUsd: null,
+      volumeDay: '',
+      createdAt: new Date(0),
+      updatedAt: new Date(0),
+    });
+    const sentAt = Date.now();
     const opened = await this.opening.openAtOnce(
       trade,
       terms.decidedOn,
       [asDecided(trade.travelerId), asDecided(trade.counterpartyId)],
       claim?.running ? { ownerId: claim.ownerId, key: claim.key, claimId: claim.claimId } : null,
-      {
-        timeline: decided.timeline,
-        deadline: outboxRowOfStatement(decided.deadline),
-        // Its times are the statement's, set from the row it stores; these stand in for them until then.
-        created: this.events.prepareCreated({
-          ...trade,
-          state: 'awaiting_funding',
-          travelerWechat: null,
-          fundingBy: new Date(0),
-          payoutBy: null,
-          verifyBy: null,
-          disputeId: null,
-          settlementFailing: false,
-          splitCounterpartyUsd: null,
-          volumeDay: '',
-          createdAt: new Date(0),
-          updatedAt: new Date(0),
-        }),
-      },
+      { timeline: decided.timeline, deadline, created },
     );
     if (opened.outcome === 'claim_lost') throw claimTakenOver();
-    return opened.outcome === 'opened' ? opened.trade : null;
+    if (opened.outcome !== 'opened') return null;
+    const [deadlineId, fanOutId] = opened.outboxIds;
+    this.outbox.publishWritten(
+      [
+        { row: deadline, id: deadlineId },
+        { row: created.fanOut, id: fanOutId },
+      ],
+      sentAt,
+    );
+    return opened.trade;
   }
 
   /** The checks and writes common to accept and take, inside their transaction, with the source row locked. */
