@@ -2,9 +2,9 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { ConfigType } from '@nestjs/config';
 import { marketConfig } from '../config';
 import { Notifications, NotificationSubscription } from '../database/notifications';
-import { PRINCIPAL_CHANNEL } from '../users/principal-changes.repository';
+import { PRINCIPAL_CHANNEL } from '../users/principal-changes';
 import { PrincipalCache } from '../users/principal-cache';
-import { LISTINGS_CHANNEL } from './listing-changes.repository';
+import { LISTINGS_CHANNEL } from './listing-changes';
 
 const MAX_PAGES = 1000;
 

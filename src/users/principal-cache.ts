@@ -3,11 +3,11 @@ import { ConfigType } from '@nestjs/config';
 import type { AuthUser } from '../common/auth/auth-user';
 import { authConfig } from '../config';
 import { Notifications, NotificationSubscription } from '../database/notifications';
-import { PRINCIPAL_CHANNEL } from './principal-changes.repository';
+import { PRINCIPAL_CHANNEL } from './principal-changes';
 
 export type Principal = Omit<AuthUser, 'via'>;
 
-export { PRINCIPAL_CHANNEL } from './principal-changes.repository';
+export { PRINCIPAL_CHANNEL } from './principal-changes';
 
 const MAX_ENTRIES = 50_000;
 
