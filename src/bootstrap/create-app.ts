@@ -19,6 +19,7 @@ import { ClosingFastifyAdapter } from './closing-adapter';
 import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { buildApiDocument } from './openapi/document';
+import { attachResponseSerializers } from './openapi/response-serializers';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { isConsolePath } from '../common/http/same-origin';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem, toProblem } from '../common/errors';
@@ -151,6 +152,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
   app.useGlobalPipes(createValidationPipe());
 
   // The API's docs are the service's: the mocks' process has none.
+  if (!options.module) attachResponseSerializers(app);
   if (!operations.docsEnabled || options.module) return app;
   const document = buildApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
