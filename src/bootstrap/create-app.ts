@@ -151,8 +151,8 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   app.useGlobalPipes(createValidationPipe());
 
-  // The API's docs are the service's: the mocks' process has none.
   if (!options.module) attachResponseSerializers(app);
+  // The API's docs are the service's: the mocks' process has none.
   if (!operations.docsEnabled || options.module) return app;
   const document = buildApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
