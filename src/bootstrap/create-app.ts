@@ -19,6 +19,7 @@ import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { sendSecurityHeaders } from './security-headers';
 import { buildApiDocument } from './openapi/document';
+import { attachResponseSerializers } from './openapi/response-serializers';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { isConsolePath } from '../common/http/same-origin';
 import { createValidationPipe, JSON_NOT_UNICODE, JSON_TOO_DEEP, sendProblem, toProblem } from '../common/errors';
@@ -155,6 +156,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   app.useGlobalPipes(createValidationPipe());
 
+  if (!options.module) attachResponseSerializers(app);
   // The API's docs are the service's: the mocks' process has none.
   if (!operations.docsEnabled || options.module) return app;
   const document = buildApiDocument(app);

@@ -88,6 +88,12 @@ describe('configuration', () => {
     expect(() => loadHttpConfig({ IDEMPOTENCY_LEASE_MS: 'soon' })).toThrow(/IDEMPOTENCY_LEASE_MS/);
   });
 
+  it('writes the hot reads with compiled serializers unless told otherwise', () => {
+    expect(loadHttpConfig({}).responseSerializers).toBe(true);
+    expect(loadHttpConfig({ RESPONSE_SERIALIZERS: 'false' }).responseSerializers).toBe(false);
+    expect(() => loadHttpConfig({ RESPONSE_SERIALIZERS: 'maybe' })).toThrow(/RESPONSE_SERIALIZERS/);
+  });
+
   it('never echoes a malformed URL, which may hold a password', () => {
     expect(() => loadDatabaseConfig({ DATABASE_URL: 'postgres://user:s3cret@@:bad' })).toThrow(/DATABASE_URL/);
     try {

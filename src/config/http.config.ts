@@ -20,6 +20,8 @@ export function loadHttpConfig(env = process.env) {
     trustProxy: readTrustProxy(read),
     /** How deep objects and arrays may nest in a JSON body; deeper bodies are refused before parsing. */
     jsonMaxDepth: read.int('JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
+    /** The hot reads' 200 bodies written by serializers compiled from their OpenAPI schemas (else JSON.stringify). */
+    responseSerializers: read.bool('RESPONSE_SERIALIZERS', true),
   });
 }
 
