@@ -2,7 +2,7 @@ import { RatesService } from '../src/rates/rates.service';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { registerUser, TestUser } from './support/factories';
-import { fixed, floating, readyCounterparty, readyTraveler, setReference, wechatId, withWallet } from './support/market';
+import { fixed, floating, readyCounterparty, readyTraveler, readyUsers, setReference, wechatId, withWallet } from './support/market';
 import { eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { quietRates } from './support/settings';
@@ -419,7 +419,7 @@ describe('trades (HTTP)', () => {
     const traveler = await readyTraveler(api, 'race-traveler');
     await setTier(traveler, 2);
     const request = await postRequest(traveler, { amountCny: '2000.00', minFillCny: '100.00' });
-    const counterparties = await Promise.all(Array.from({ length: 50 }, (_, i) => readyCounterparty(api, `racer${i}`)));
+    const counterparties = await readyUsers(50, (i) => readyCounterparty(api, `racer${i}`));
     const responses = await Promise.all(
       counterparties.map((cp) => api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: { amountCny: '100.00' } })),
     );
@@ -447,7 +447,7 @@ describe('trades (HTTP)', () => {
     const maker = await readyCounterparty(api, 'race-maker');
     await setTier(maker, 2);
     const offer = await postOffer(maker, { minCny: '100', maxCny: '100', totalCny: '2000', paymentMethods: ['bank_transfer'] });
-    const travelers = await Promise.all(Array.from({ length: 50 }, (_, i) => readyTraveler(api, `taker${i}`)));
+    const travelers = await readyUsers(50, (i) => readyTraveler(api, `taker${i}`));
     const responses = await Promise.all(
       travelers.map((t) =>
         api('POST', `/v1/offers/${offer.id}/take`, { token: t.token, body: { amountCny: '100.00', paymentMethod: 'bank_transfer' } }),
@@ -500,7 +500,7 @@ describe('trades (HTTP)', () => {
       ]),
       ...Array.from({ length: 5 }, (): [string, (typeof insufficient)[]] => ['3000.00', [insufficient]]),
     ];
-    const racers = await Promise.all(asks.map((_, i) => readyCounterparty(api, `mixed${i}`)));
+    const racers = await readyUsers(asks.length, (i) => readyCounterparty(api, `mixed${i}`));
     const responses = await Promise.all(
       racers.map((racer, i) =>
         api('POST', `/v1/requests/${request.id}/accept`, {
@@ -569,7 +569,7 @@ describe('trades (HTTP)', () => {
         [{ status: 400, code: 'validation_failed' }],
       ]),
     ];
-    const travelers = await Promise.all(asks.map((_, i) => readyTraveler(api, `mixed-taker${i}`)));
+    const travelers = await readyUsers(asks.length, (i) => readyTraveler(api, `mixed-taker${i}`));
     const responses = await Promise.all(
       travelers.map((t, i) =>
         api('POST', `/v1/offers/${offer.id}/take`, {

@@ -41,3 +41,16 @@ export async function setReference(test: TestApp, rate: string): Promise<void> {
 
 export const fixed = (rate: string) => ({ type: 'fixed', rate });
 export const floating = (premiumBps: number) => ({ type: 'floating', premiumBps });
+
+/**
+ * `count` users made `batch` at a time: a race test races its accepts or takes, not the sign-ups before them
+ * (fifty registrations at once queue their password hashes and can wait out the pool's connect timeout on a
+ * loaded machine, answered 503 service_busy).
+ */
+export async function readyUsers(count: number, make: (i: number) => Promise<TestUser>, batch = 10): Promise<TestUser[]> {
+  const users: TestUser[] = [];
+  for (let start = 0; start < count; start += batch) {
+    users.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, i) => make(start + i)))));
+  }
+  return users;
+}
