@@ -1,4 +1,4 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
@@ -31,7 +31,8 @@ export class SandboxAppModule {
           useFactory: (config: ConfigType<typeof appConfig>) => {
             const destination = logDestination(config);
             return {
-              forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+              // The access line is one onResponse hook (createApp), as in the service: no middleware per request.
+              forRoutes: [],
               pinoHttp: destination ? [loggerOptions(config), destination] : loggerOptions(config),
             };
           },

@@ -45,6 +45,20 @@ describe('outbox rows tracked for the publish after commit', () => {
     expect(takeCommitted(rolledBack)).toEqual([]);
   });
 
+  it('keeps a released savepoint’s rows when a sibling savepoint rolls back', () => {
+    const queryRunner = runner();
+    queryRunner.transactionDepth = 2;
+    trackOutboxRow(managerOf(queryRunner), row('released'), '1');
+    queryRunner.transactionDepth = 1; // RELEASE SAVEPOINT: TypeORM announces it as a commit
+    expect(takeCommitted(queryRunner)).toEqual([]);
+    queryRunner.transactionDepth = 2;
+    trackOutboxRow(managerOf(queryRunner), row('rolled-back'), '2');
+    queryRunner.transactionDepth = 1; // ROLLBACK TO SAVEPOINT
+    forgetRolledBack(queryRunner);
+    Object.assign(queryRunner, { isTransactionActive: false, transactionDepth: 0 });
+    expect(ids(takeCommitted(queryRunner))).toEqual(['released']);
+  });
+
   it('leaves rows without an after-commit lease to the relay, and starts a reused runner clean', () => {
     const queryRunner = runner();
     trackOutboxRow(managerOf(queryRunner), row('relay-only', 0), '1');

@@ -50,7 +50,13 @@ export function trackOutboxRow(manager: EntityManager, row: NewOutboxRow, id: st
 
 /** The rows to publish once the transaction has committed (a savepoint's release publishes nothing yet); forgotten here. */
 export function takeCommitted(queryRunner: QueryRunner): TrackedOutboxRow[] {
-  if (queryRunner.isTransactionActive) return [];
+  if (queryRunner.isTransactionActive) {
+    // A savepoint released: its rows now belong to the enclosing level, so a later rollback to a sibling
+    // savepoint (same depth) must not forget them.
+    const depth = depthOf(queryRunner);
+    for (const row of trackedOn(queryRunner)) if (row.depth > depth) row.depth = depth;
+    return [];
+  }
   const rows = trackedOn(queryRunner);
   (queryRunner.data as Record<string, unknown>)[TRACKED] = [];
   return rows;
