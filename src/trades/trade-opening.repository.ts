@@ -9,7 +9,7 @@ import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox
 import type { ClaimRef } from '../idempotency/idempotency.repository';
 import { tradeEventInsertSql } from './timeline.repository';
 import { snapshotValues, usageSql } from './trades.repository';
-import { TRADE_COLUMNS, TradeRow, toTrade } from './trade-rows';
+import { PARTY_COLUMNS, PartyRow, TRADE_COLUMNS, TradeRow, toParty, toTrade } from './trade-rows';
 import type { NewTrade, PartyForTrade, PartyUsage, Trade, TradeEvent } from './trade.types';
 
 /** A party as a trade's decision read it, and the most it may have counted before this trade (its tier's limits less the trade). */
@@ -49,39 +49,15 @@ export class TradeOpeningRepository {
 
   /** Both parties and their usage, as committed now, in one snapshot, without locks: what a trade is decided on. */
   async partiesNow(ids: [string, string]): Promise<{ parties: Map<string, PartyForTrade>; usage: Map<string, PartyUsage> }> {
-    const rows = await preparedRead<{
-      id: string;
-      tier: number;
-      suspended: boolean;
-      wechat_id_ciphertext: string | null;
-      wechat_id_key_id: string | null;
-      wechat_id_index: string | null;
-      paypal_email_ciphertext: string | null;
-      paypal_email_key_id: string | null;
-      paypal_email_index: string | null;
-      party_live: number;
-      party_volume: string;
-    }>(
+    const rows = await preparedRead<PartyRow & { party_live: number; party_volume: string }>(
       this.dataSource,
-      `SELECT u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id, u.wechat_id_index,
-              u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index, ${usageSql('party', 'u.id')}
-         FROM users u WHERE u.id = ANY($1::uuid[])`,
+      `SELECT ${PARTY_COLUMNS}, ${usageSql('party', 'u.id')} FROM users u WHERE u.id = ANY($1::uuid[])`,
       [ids],
     );
     const parties = new Map<string, PartyForTrade>();
     const usage = new Map<string, PartyUsage>();
     for (const row of rows) {
-      parties.set(row.id, {
-        id: row.id,
-        tier: row.tier,
-        suspended: row.suspended,
-        wechat: row.wechat_id_index
-          ? { ciphertext: row.wechat_id_ciphertext!, keyId: row.wechat_id_key_id!, index: row.wechat_id_index }
-          : null,
-        paypal: row.paypal_email_index
-          ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
-          : null,
-      });
+      parties.set(row.id, toParty(row));
       usage.set(row.id, { liveTrades: row.party_live, volumeTodayCents: BigInt(row.party_volume) });
     }
     return { parties, usage };

@@ -1,5 +1,5 @@
 import type { PaymentMethod } from '../market/market.types';
-import type { Trade, TransitionEffects } from './trade.types';
+import type { PartyForTrade, Trade, TransitionEffects } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 
 /** How a trade maps to its row: the columns it is read from, and the columns a transition's effects set. */
@@ -115,5 +115,35 @@ export function toTrade(row: TradeRow): Trade {
     volumeDay: row.volume_day,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/** A party's row as a trade is decided on it: who they are, their tier, suspension and payment handles. */
+export const PARTY_COLUMNS = `u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id,
+              u.wechat_id_index, u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index`;
+
+export interface PartyRow {
+  id: string;
+  tier: number;
+  suspended: boolean;
+  wechat_id_ciphertext: string | null;
+  wechat_id_key_id: string | null;
+  wechat_id_index: string | null;
+  paypal_email_ciphertext: string | null;
+  paypal_email_key_id: string | null;
+  paypal_email_index: string | null;
+}
+
+export function toParty(row: PartyRow): PartyForTrade {
+  return {
+    id: row.id,
+    tier: row.tier,
+    suspended: row.suspended,
+    wechat: row.wechat_id_index
+      ? { ciphertext: row.wechat_id_ciphertext!, keyId: row.wechat_id_key_id!, index: row.wechat_id_index }
+      : null,
+    paypal: row.paypal_email_index
+      ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
+      : null,
   };
 }

@@ -22,10 +22,13 @@ import {
   effectColumns,
   ListedRow,
   ListedTrade,
+  PARTY_COLUMNS,
+  PartyRow,
   POSITION,
   TRADE_COLUMNS,
   TradeRow,
   toListedTrade,
+  toParty,
   toTrade,
   tradeColumns,
 } from './trade-rows';
@@ -82,38 +85,12 @@ export class TradesRepository {
    * held them.
    */
   async lockParties(manager: EntityManager, ids: [string, string]): Promise<Map<string, PartyForTrade>> {
-    const rows: {
-      id: string;
-      tier: number;
-      suspended: boolean;
-      wechat_id_ciphertext: string | null;
-      wechat_id_key_id: string | null;
-      wechat_id_index: string | null;
-      paypal_email_ciphertext: string | null;
-      paypal_email_key_id: string | null;
-      paypal_email_index: string | null;
-    }[] = await preparedInTransaction(
+    const rows: PartyRow[] = await preparedInTransaction(
       manager,
-      `SELECT u.id, u.tier, u.suspended_at IS NOT NULL AS suspended, u.wechat_id_ciphertext, u.wechat_id_key_id, u.wechat_id_index,
-              u.paypal_email_ciphertext, u.paypal_email_key_id, u.paypal_email_index
-         FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE OF u`,
+      `SELECT ${PARTY_COLUMNS} FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id FOR UPDATE OF u`,
       [ids],
     );
-    const parties = new Map<string, PartyForTrade>();
-    for (const row of rows) {
-      parties.set(row.id, {
-        id: row.id,
-        tier: row.tier,
-        suspended: row.suspended,
-        wechat: row.wechat_id_index
-          ? { ciphertext: row.wechat_id_ciphertext!, keyId: row.wechat_id_key_id!, index: row.wechat_id_index }
-          : null,
-        paypal: row.paypal_email_index
-          ? { ciphertext: row.paypal_email_ciphertext!, keyId: row.paypal_email_key_id!, index: row.paypal_email_index }
-          : null,
-      });
-    }
-    return parties;
+    return new Map(rows.map((row) => [row.id, toParty(row)]));
   }
 
   /**
