@@ -63,7 +63,9 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   /**
    * Publishes the rows of a change committed by one statement sent in autocommit (`OutboxService.rowForStatement`),
    * which no transaction of TypeORM's announces: `written` pairs each row with the id the statement returned,
-   * `insertedAt` is this process's clock before the statement was sent. Rows without a lease are the relay's.
+   * `insertedAt` is this process's clock when the statement returned: not before the rows' `now()`, so a
+   * delayed job is never due before its deadline, and the lease, counted from the insert, still leaves the
+   * writer seconds to spare. Rows without a lease are the relay's.
    */
   publishWritten(written: { row: NewOutboxRow; id: string }[], insertedAt: number): void {
     const rows: TrackedOutboxRow[] = written

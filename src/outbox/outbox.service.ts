@@ -67,7 +67,9 @@ export class OutboxService {
   /**
    * Publishes what one statement sent in autocommit wrote (rows from `rowForStatement`, each with the id the
    * statement returned) right away; the relay takes any the publish misses, once their lease has run out.
-   * `insertedAt` is this process's clock before the statement was sent.
+   * `insertedAt` is this process's clock when the statement returned: not before the rows' `now()`, so a
+   * delayed job is never due before its deadline, and the lease, counted from the insert, still leaves the
+   * writer seconds to spare.
    */
   publishWritten(written: { row: NewOutboxRow; id: string }[], insertedAt: number): void {
     this.publisher?.publishWritten(written, insertedAt);

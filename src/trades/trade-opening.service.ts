@@ -166,7 +166,6 @@ export class TradeOpeningService {
       createdAt: new Date(0),
       updatedAt: new Date(0),
     });
-    const sentAt = Date.now();
     const opened = await this.opening.openAtOnce(
       trade,
       terms.decidedOn,
@@ -182,7 +181,7 @@ export class TradeOpeningService {
         { row: deadline, id: deadlineId },
         { row: created.fanOut, id: fanOutId },
       ],
-      sentAt,
+      Date.now(),
     );
     return opened.trade;
   }
