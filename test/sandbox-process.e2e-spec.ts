@@ -16,9 +16,10 @@ describe('the provider mocks in a process of their own', () => {
 
   beforeAll(async () => {
     const mocksPort = await freePort();
-    // The service starts first (the mocks need its address); it calls the mocks only once a trade needs them.
-    test = await startTestApp({ SANDBOX_MOCKS_URL: `http://127.0.0.1:${mocksPort}`, PAYPAL_MOCK_PAYOUT_DELAY_MS: '100' });
-    sandbox = await startSandboxProcess(mocksPort, test.baseUrl, { PAYPAL_MOCK_PAYOUT_DELAY_MS: '100' });
+    // The service starts first (the mocks need its address); it calls the mocks only once a trade needs them. The
+    // mocks keep their default delays (PayPal settles a payout item after 2 s): the in-process suites shorten them.
+    test = await startTestApp({ SANDBOX_MOCKS_URL: `http://127.0.0.1:${mocksPort}` });
+    sandbox = await startSandboxProcess(mocksPort, test.baseUrl);
     serviceDb = new Client({ connectionString: test.databaseUrl });
     mocksDb = new Client({ connectionString: sandbox.databaseUrl });
     await serviceDb.connect();
@@ -71,9 +72,18 @@ describe('the provider mocks in a process of their own', () => {
     expect(reported.body.state).toBe('payout_sent');
     await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state === 'completed', 30000);
 
-    // The mock's webhooks reached the service: the approval (funded) and the payout item's outcome.
-    const received = await serviceDb.query(`SELECT DISTINCT event_type FROM provider_events ORDER BY event_type`);
-    expect(received.rows.map((row) => row.event_type)).toEqual(expect.arrayContaining(['CHECKOUT.ORDER.APPROVED']));
+    // The mock's webhooks reached the service: the approval (funded) and, after the default payout delay, the payout
+    // item's outcome, which settles the payout step.
+    await eventually(async () => {
+      const steps = await serviceDb.query(`SELECT status FROM settlement_steps WHERE trade_id = $1 AND step = 'payout'`, [trade.id]);
+      return steps.rows.length > 0 && steps.rows.every((row) => row.status === 'done');
+    }, 30000);
+    const received = await eventually(async () => {
+      const found = await serviceDb.query(`SELECT DISTINCT event_type FROM provider_events ORDER BY event_type`);
+      const types = found.rows.map((row) => row.event_type as string);
+      return types.includes('PAYMENT.PAYOUTS-ITEM.SUCCEEDED') && types;
+    }, 30000);
+    expect(received).toEqual(expect.arrayContaining(['CHECKOUT.ORDER.APPROVED', 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED']));
     const orders = `SELECT count(*)::int AS n FROM paypal_mock_orders`;
     expect((await mocksDb.query(orders)).rows[0].n).toBe(1);
     expect((await serviceDb.query(orders)).rows[0].n).toBe(0);
