@@ -9,7 +9,7 @@ import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox
 import type { ClaimRef } from '../idempotency/idempotency.repository';
 import { tradeEventInsertSql } from './timeline.repository';
 import { snapshotValues, usageSql } from './trades.repository';
-import { PARTY_COLUMNS, PartyRow, TRADE_COLUMNS, TradeRow, toParty, toTrade } from './trade-rows';
+import { OPENING_SIDE_WRITES, PARTY_COLUMNS, PartyRow, TRADE_COLUMNS, TradeRow, toParty, toTrade } from './trade-rows';
 import type { NewTrade, PartyForTrade, PartyUsage, Trade, TradeEvent } from './trade.types';
 
 /** A party as a trade's decision read it, and the most it may have counted before this trade (its tier's limits less the trade). */
@@ -110,15 +110,7 @@ export class TradeOpeningRepository {
                  ${snapshotValues(trade.counterpartyPaypal, params)},
                  now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
          RETURNING *
-       ), reservation AS (
-         INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny)
-         SELECT id, request_id, offer_id, amount_cny FROM inserted
-       ), volume AS (
-         INSERT INTO user_daily_volume (user_id, day, usd_cents)
-         SELECT party, (now() AT TIME ZONE 'UTC')::date, inserted.amount_usd
-           FROM inserted, unnest(ARRAY[inserted.traveler_id, inserted.counterparty_id]) AS party ORDER BY party
-         ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents
-       ), event AS (${tradeEventInsertSql(id, writes.timeline, params)}),
+       ), ${OPENING_SIDE_WRITES}, event AS (${tradeEventInsertSql(id, writes.timeline, params)}),
        deadline AS (${outboxInsertSql(writes.deadline, params)}),
        ${eventInsertCtes(writes.created.event, createdData, [writes.created.fanOut], params)}
        SELECT ${TRADE_COLUMNS}, (SELECT id FROM deadline)::text AS deadline_outbox_id, (SELECT id FROM recorded_job_0)::text AS fan_out_outbox_id,

@@ -147,3 +147,17 @@ export function toParty(row: PartyRow): PartyForTrade {
       : null,
   };
 }
+
+/**
+ * What opening a trade writes beside the trade row, read from the statement's `inserted` CTE: its reservation and
+ * both parties' volume of the UTC day (in party order, the lock order).
+ */
+export const OPENING_SIDE_WRITES = `reservation AS (
+         INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny)
+         SELECT id, request_id, offer_id, amount_cny FROM inserted
+       ), volume AS (
+         INSERT INTO user_daily_volume (user_id, day, usd_cents)
+         SELECT party, (now() AT TIME ZONE 'UTC')::date, inserted.amount_usd
+           FROM inserted, unnest(ARRAY[inserted.traveler_id, inserted.counterparty_id]) AS party ORDER BY party
+         ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents
+       )`;

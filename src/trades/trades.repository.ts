@@ -22,6 +22,7 @@ import {
   effectColumns,
   ListedRow,
   ListedTrade,
+  OPENING_SIDE_WRITES,
   PARTY_COLUMNS,
   PartyRow,
   POSITION,
@@ -136,15 +137,7 @@ export class TradesRepository {
                  ${snapshotValues(trade.counterpartyPaypal, params)},
                  now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
          RETURNING *
-       ), reservation AS (
-         INSERT INTO trade_reservations (trade_id, request_id, offer_id, amount_cny)
-         SELECT id, request_id, offer_id, amount_cny FROM inserted
-       ), volume AS (
-         INSERT INTO user_daily_volume (user_id, day, usd_cents)
-         SELECT party, (now() AT TIME ZONE 'UTC')::date, inserted.amount_usd
-           FROM inserted, unnest(ARRAY[inserted.traveler_id, inserted.counterparty_id]) AS party ORDER BY party
-         ON CONFLICT (user_id, day) DO UPDATE SET usd_cents = user_daily_volume.usd_cents + EXCLUDED.usd_cents
-       ), event AS (${tradeEventInsertSql(id, event, params)}),
+       ), ${OPENING_SIDE_WRITES}, event AS (${tradeEventInsertSql(id, event, params)}),
        deadline AS (${outboxInsertSql(deadline, params)})
        SELECT ${TRADE_COLUMNS}, (SELECT count(*) FROM reserved)::int AS reserved,
               ${usageSql('traveler', params.add(trade.travelerId))}, ${usageSql('counterparty', params.add(trade.counterpartyId))},
