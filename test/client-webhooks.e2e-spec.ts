@@ -297,6 +297,7 @@ describe('client webhooks', () => {
       disputeId: null,
       messageId: null,
       createdAt: new Date(),
+      streamSeq: '1',
       recipients: [
         { userId: erin.id, role: 'traveler' as const },
         { userId: fred.id, role: 'counterparty' as const },

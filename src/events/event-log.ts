@@ -25,7 +25,8 @@ export interface EventToRecord {
  * The event log: what clients are told of (streams, webhooks) is recorded here, in the transaction of the change it
  * tells of, with the outbox row of its fan-out. A rolled-back change tells nobody; a committed one always reaches
  * the sinks (at least once: a sink may see it twice and deduplicates by its id): the job keeps trying, and the
- * fan-out sweep queues again an event its job left without `fanned_out_at`.
+ * fan-out sweep queues again an event its job left without `fanned_out_at`. The event takes its place in commit
+ * order (`stream_seq`) at its transaction's commit.
  */
 @Injectable()
 export class EventLog {

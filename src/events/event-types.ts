@@ -39,12 +39,12 @@ export interface RecordedEvent {
   messageId: string | null;
   createdAt: Date;
   recipients: EventRecipient[];
+  /** Its place in commit order, taken at its commit: streams send and replay by it. */
+  streamSeq: string;
 }
 
 /** An event as stored: with its data (no payment handle, no message text). */
 export interface StoredEvent extends RecordedEvent {
   seq: string;
-  /** Its place in commit order, taken at its fan-out (null until then): streams replay by it. */
-  streamSeq: string | null;
   data: Record<string, unknown>;
 }

@@ -19,7 +19,7 @@ export interface NewEvent {
 interface EventRow {
   id: string;
   seq: string;
-  stream_seq: string | null;
+  stream_seq: string;
   type: EventType;
   trade_id: string | null;
   dispute_id: string | null;
@@ -29,13 +29,10 @@ interface EventRow {
   recipients: { userId: string; role: EventRecipient['role'] }[];
 }
 
-/** An event's columns as `toEvent` reads them; `streamSeq` is the expression of its number. */
-const eventColumns = (
-  streamSeq: string,
-) => `e.id, e.seq::text AS seq, ${streamSeq}::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
+/** An event's columns as `toEvent` reads them. */
+const EVENT_COLUMNS = `e.id, e.seq::text AS seq, e.stream_seq::text AS stream_seq, e.type, e.trade_id, e.dispute_id, e.message_id, e.data, e.created_at,
   coalesce((SELECT json_agg(json_build_object('userId', r.user_id, 'role', r.role) ORDER BY r.user_id)
               FROM event_recipients r WHERE r.event_id = e.id), '[]'::json) AS recipients`;
-const EVENT_COLUMNS = eventColumns('e.stream_seq');
 
 /** How far back a stream replays, at most (API.md); events are kept a little longer (EVENT_RETENTION_MS). */
 const REPLAY_WINDOW = `interval '24 hours'`;
@@ -81,7 +78,8 @@ export class EventsRepository {
 
   /**
    * The event, its recipients, the outbox row of its fan-out and those of the change it tells of (`outboxRows`, the
-   * fan-out's first), in one round trip of the caller's transaction.
+   * fan-out's first), in one round trip of the caller's transaction. The event is numbered (`stream_seq`) by its
+   * commit (the deferred trigger `events_numbered`, last of the commit's locks: docs/ARCHITECTURE.md).
    */
   async insert(manager: EntityManager, event: NewEvent, outboxRows: NewOutboxRow[]): Promise<void> {
     const params = new SqlParams();
@@ -95,38 +93,18 @@ export class EventsRepository {
     outboxRows.forEach((row, i) => trackOutboxRow(manager, row, String(rows[0][`outbox_${i}`])));
   }
 
+  /** A committed event, numbered; null when it was purged. */
   async find(id: string): Promise<StoredEvent | null> {
     const rows: EventRow[] = await this.dataSource.query(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.id = $1`, [id]);
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
   /**
-   * The event for its fan-out, numbered first if it was not: its place in commit order, taken once (the fan-out
-   * job, after the event's commit) and kept. One at a time (a transaction-scoped advisory lock, released after the
-   * commit is visible): numbers become visible in the order they are taken, so a replay after number N never misses
-   * an event numbered below N once N was seen. One autocommit statement: the lock is taken before the number is
-   * drawn (it is computed for the row the join with the lock produced) and held until the statement's own commit.
-   * Null when the event was purged.
+   * Every sink took these events (their fan-out jobs said so): the fan-out sweep leaves them alone. One statement for
+   * a batch, written by the sweep, not by each job.
    */
-  async numberAndFind(id: string): Promise<StoredEvent | null> {
-    const rows: EventRow[] = await this.dataSource.query(
-      `WITH numbered AS (
-         UPDATE events SET stream_seq = nextval('events_stream_seq')
-           FROM (SELECT pg_advisory_xact_lock(hashtext('events_stream_seq')) OFFSET 0) AS one_at_a_time
-          WHERE id = $1 AND stream_seq IS NULL
-          RETURNING id, stream_seq
-       )
-       SELECT ${eventColumns('coalesce(n.stream_seq, e.stream_seq)')}
-         FROM events e LEFT JOIN numbered n ON n.id = e.id
-        WHERE e.id = $1`,
-      [id],
-    );
-    return rows[0] ? toEvent(rows[0]) : null;
-  }
-
-  /** Every sink took the event: the fan-out sweep leaves it alone. */
-  async markFannedOut(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE events SET fanned_out_at = now() WHERE id = $1 AND fanned_out_at IS NULL`, [id]);
+  async markFannedOut(ids: string[]): Promise<void> {
+    await this.dataSource.query(`UPDATE events SET fanned_out_at = now() WHERE id = ANY($1::uuid[]) AND fanned_out_at IS NULL`, [ids]);
   }
 
   /** Events recorded more than `graceMs` ago whose fan-out has not finished (its job lost, or still retrying). */
@@ -139,7 +117,7 @@ export class EventsRepository {
     return rows.map((row) => row.id);
   }
 
-  /** Where a replay after this event starts (its `stream_seq`); null when it is unknown, purged or not numbered yet. */
+  /** Where a replay after this event starts (its `stream_seq`); null when it is unknown or purged. */
   async streamSeqOf(id: string): Promise<string | null> {
     const rows: { stream_seq: string | null }[] = await this.dataSource.query(
       `SELECT stream_seq::text AS stream_seq FROM events WHERE id = $1`,
@@ -149,27 +127,37 @@ export class EventsRepository {
   }
 
   /**
-   * A page of the replay: up to `limit` events addressed to the user, numbered after `after` (`'0'`: from the start)
-   * and recorded within the replay window, in `stream_seq` order. Events not numbered yet are not in it: they are
-   * published when they are.
+   * The last number visible now (`'0'` before any): every event numbered up to it has committed, since numbers become
+   * visible in the order they are taken.
    */
-  async replayForUser(userId: string, after: string, limit: number): Promise<StoredEvent[]> {
+  async latestStreamSeq(): Promise<string> {
+    const rows: { n: string }[] = await this.dataSource.query(`SELECT coalesce(max(stream_seq), 0)::text AS n FROM events`);
+    return rows[0].n;
+  }
+
+  /**
+   * A page of the replay: up to `limit` events addressed to the user, numbered after `after` (`'0'`: from the start)
+   * and up to `through` (null: no bound), recorded within the replay window, in `stream_seq` order.
+   */
+  async replayForUser(userId: string, after: string, through: string | null, limit: number): Promise<StoredEvent[]> {
     const rows: EventRow[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM event_recipients mine JOIN events e ON e.id = mine.event_id
-        WHERE mine.user_id = $1 AND e.stream_seq > $2::bigint AND e.created_at > now() - ${REPLAY_WINDOW}
-        ORDER BY e.stream_seq LIMIT $3`,
-      [userId, after, limit],
+        WHERE mine.user_id = $1 AND e.stream_seq > $2::bigint AND e.stream_seq <= coalesce($3::bigint, 9223372036854775807)
+          AND e.created_at > now() - ${REPLAY_WINDOW}
+        ORDER BY e.stream_seq LIMIT $4`,
+      [userId, after, through, limit],
     );
     return rows.map(toEvent);
   }
 
   /** The same for one trade's events. */
-  async replayForTrade(tradeId: string, after: string, limit: number): Promise<StoredEvent[]> {
+  async replayForTrade(tradeId: string, after: string, through: string | null, limit: number): Promise<StoredEvent[]> {
     const rows: EventRow[] = await this.dataSource.query(
       `SELECT ${EVENT_COLUMNS} FROM events e
-        WHERE e.trade_id = $1 AND e.stream_seq > $2::bigint AND e.created_at > now() - ${REPLAY_WINDOW}
-        ORDER BY e.stream_seq LIMIT $3`,
-      [tradeId, after, limit],
+        WHERE e.trade_id = $1 AND e.stream_seq > $2::bigint AND e.stream_seq <= coalesce($3::bigint, 9223372036854775807)
+          AND e.created_at > now() - ${REPLAY_WINDOW}
+        ORDER BY e.stream_seq LIMIT $4`,
+      [tradeId, after, through, limit],
     );
     return rows.map(toEvent);
   }

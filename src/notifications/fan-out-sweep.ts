@@ -8,6 +8,7 @@ import { fanOutEventJobId, fanOutEventSweepJobId } from '../queues/job-ids';
 import { keepPeriodicJobs } from '../queues/periodic-jobs';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { FAN_OUT_RETRY } from '../queues/retry-policies';
+import { FanOutMarks } from './fan-out-marks';
 
 const BATCH = 500;
 const MAX_BATCHES = 20;
@@ -20,10 +21,11 @@ export const FanOutScheduler = keepPeriodicJobs(QUEUES.events, [eventsConfig], (
 ]);
 
 /**
- * Redis is a cache of work: an event whose fan-out job was lost, or gave up, has no `fanned_out_at` long after its
- * commit. The sweep queues it again, once per EVENT_FAN_OUT_SWEEP_AFTER_MS (the job id carries that round, so a
- * failed copy BullMQ keeps does not stand in the way), unless a copy is still under way. Idempotent: the sinks
- * deduplicate by the event's id.
+ * First the bookkeeping: the events whose jobs noted them fanned out (`FanOutMarks`) get their `fanned_out_at`, a
+ * batch per statement. Then the recovery. Redis is a cache of work: an event whose fan-out job was lost, or gave
+ * up, has no `fanned_out_at` long after its commit. The sweep queues it again, once per
+ * EVENT_FAN_OUT_SWEEP_AFTER_MS (the job id carries that round, so a failed copy BullMQ keeps does not stand in the
+ * way), unless a copy is still under way or has just noted it. Idempotent: the sinks deduplicate by the event's id.
  */
 @Injectable()
 export class FanOutSweep {
@@ -32,10 +34,12 @@ export class FanOutSweep {
   constructor(
     @InjectQueue(QUEUES.events) private readonly queue: Queue,
     private readonly events: EventsRepository,
+    private readonly marks: FanOutMarks,
     @Inject(eventsConfig.KEY) private readonly config: ConfigType<typeof eventsConfig>,
   ) {}
 
   async sweep(): Promise<{ requeued: number }> {
+    await this.markNoted();
     const round = Math.floor(Date.now() / this.config.fanOutSweepAfterMs);
     let requeued = 0;
     for (let i = 0; i < MAX_BATCHES; i += 1) {
@@ -49,7 +53,20 @@ export class FanOutSweep {
     return { requeued };
   }
 
+  /** Marks what the jobs noted, a batch a statement; a note is forgotten only once its mark is written. */
+  private async markNoted(): Promise<void> {
+    for (let i = 0; i < MAX_BATCHES; i += 1) {
+      const ids = await this.marks.oldest(BATCH);
+      if (ids.length === 0) return;
+      await this.events.markFannedOut(ids);
+      await this.marks.forget(ids);
+      if (ids.length < BATCH) return;
+    }
+  }
+
   private async requeue(eventId: string, round: number): Promise<boolean> {
+    // Its job finished since the marks were written: the next sweep marks it.
+    if (await this.marks.isNoted(eventId)) return false;
     for (const jobId of [fanOutEventJobId(eventId), fanOutEventSweepJobId(eventId, round - 1), fanOutEventSweepJobId(eventId, round)]) {
       const job = await this.queue.getJob(jobId);
       if (job && UNDER_WAY.has(await job.getState())) return false;

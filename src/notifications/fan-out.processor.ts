@@ -6,13 +6,14 @@ import { EVENT_SINKS, EventSink } from '../events/event-sinks';
 import { EventsRepository } from '../events/events.repository';
 import { HandlesJobs } from '../queues/job-handlers';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { FanOutMarks } from './fan-out-marks';
 import { FanOutSweep } from './fan-out-sweep';
 
 /**
- * Hands a committed event to every sink (streams, client webhooks), after numbering it in commit order (its
- * `stream_seq`, which stream replays follow: published live only once numbered). A sink that fails fails the job,
- * after the others had their turn; the retry hands the event to every sink again, and each deduplicates by the
- * event's id. Once every sink took it the event is marked fanned out, and the sweep leaves it alone.
+ * Hands a committed event (numbered in commit order at its commit: its `stream_seq`) to every sink (streams, client
+ * webhooks). A sink that fails fails the job, after the others had their turn; the retry hands the event to every
+ * sink again, and each deduplicates by the event's id. Once every sink took it the job notes so in Redis, and the
+ * sweep marks it fanned out with others in one statement, then leaves it alone. The job commits nothing itself.
  */
 @HandlesJobs('events', [JOBS.events.fanOutEvent, JOBS.events.sweepFanOut])
 @Processor(QUEUES.events)
@@ -23,6 +24,7 @@ export class FanOutProcessor extends WorkerHost {
     private readonly events: EventsRepository,
     @Inject(EVENT_SINKS) private readonly sinks: EventSink[],
     private readonly sweeper: FanOutSweep,
+    private readonly marks: FanOutMarks,
   ) {
     super();
   }
@@ -39,11 +41,10 @@ export class FanOutProcessor extends WorkerHost {
   }
 
   private async fanOut(eventId: string): Promise<{ sinks: number }> {
-    // Numbered (once) and read in one statement, before any sink sees it.
-    const stored = await this.events.numberAndFind(eventId);
+    const stored = await this.events.find(eventId);
     // Purged after its retention: nobody can be told any more.
     if (!stored) return { sinks: 0 };
-    const { data: _data, seq: _seq, streamSeq: _streamSeq, ...event } = stored;
+    const { data: _data, seq: _seq, ...event } = stored;
     const failed: string[] = [];
     for (const sink of this.sinks) {
       try {
@@ -54,7 +55,7 @@ export class FanOutProcessor extends WorkerHost {
       }
     }
     if (failed.length > 0) throw new Error(`Event ${eventId} not delivered to: ${failed.join(', ')}`);
-    await this.events.markFannedOut(eventId);
+    await this.marks.noteFannedOut(eventId);
     return { sinks: this.sinks.length };
   }
 }

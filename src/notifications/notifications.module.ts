@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { EVENT_SINKS, eventSinksProvider } from '../events/event-sinks';
 import { UsersModule } from '../users/users.module';
 import { EnvelopeBuilder } from './envelopes';
+import { FanOutMarks } from './fan-out-marks';
 import { FanOutProcessor } from './fan-out.processor';
 import { FanOutScheduler, FanOutSweep } from './fan-out-sweep';
 import { EventStreams } from './streams/event-streams.service';
@@ -34,7 +35,7 @@ export class NotificationsModule {
         StreamHub,
         StreamLimiter,
         EventStreams,
-        ...(options.workers ? [FanOutProcessor, FanOutSweep, FanOutScheduler] : []),
+        ...(options.workers ? [FanOutProcessor, FanOutMarks, FanOutSweep, FanOutScheduler] : []),
       ],
       exports: [EnvelopeBuilder, EVENT_SINKS],
     };

@@ -19,13 +19,15 @@ import type { PublishedEvent } from './stream-sink';
 export type StreamScope = { kind: 'user' } | { kind: 'trade'; tradeId: string; role: EnvelopeViewer['role'] };
 
 /**
- * A replay follows `stream_seq`, not `created_at` or `seq`: those are taken when the event's transaction writes it,
- * and a transaction that commits late (however late) would hold an event sorting before one the client already saw.
- * `stream_seq` is taken by the fan-out after the commit, one at a time, and an event is published live only once it
- * has one: everything a client may have seen before `Last-Event-ID` is numbered below it, and everything numbered
- * after it is replayed (within the 24 hours API.md promises), a page at a time, the next page read once the client
- * took the last. An event not numbered yet is in no replay; the stream is subscribed before the first page is read,
- * so it arrives live when its fan-out publishes it. Delivery is at least once (clients deduplicate by `id`).
+ * A stream sends in `stream_seq` order, not `created_at` or `seq`: those are taken when the event's transaction writes
+ * it, and a transaction that commits late (however late) would hold an event sorting before one the client already
+ * saw. `stream_seq` is taken at the event's commit, one at a time, and numbers become visible in the order taken:
+ * once number N is visible, every number below it is. Fan-out jobs publish in no particular order, so a stream
+ * treats a published event as a wake-up: it reads and sends, in order, every event of its scope numbered after the
+ * last it covered, up to the published one. Everything a client saw before `Last-Event-ID` is numbered at or below
+ * it, and everything numbered after it is replayed (within the 24 hours API.md promises), a page at a time, the next
+ * page read once the client took the last. A stream opened without `Last-Event-ID` starts after the last number
+ * visible once it is subscribed. Delivery is at least once (clients deduplicate by `id`).
  */
 const REPLAY_PAGE = 100;
 /** How many sent ids a stream remembers, to skip an event published twice (a retried fan-out) or replayed and live. */
@@ -95,27 +97,34 @@ export class EventStreams {
       },
       this.config.streamHeartbeatMs,
       lastEventId,
-      this.replay(caller.id, scope, lastEventId),
+      {
+        startAfter: () => this.startAfter(lastEventId),
+        page: (after, through) => this.page(caller.id, scope, after, through),
+      },
     );
   }
 
   /**
-   * What a client reconnecting with `Last-Event-ID` missed, up to 24 hours back (all of it when the id is unknown,
-   * purged or not numbered yet), page by page in `stream_seq` order.
+   * Where the stream starts: after `Last-Event-ID`'s number, or from the start of the 24 hours when that id is
+   * unknown or purged; without it, after the last number visible now.
    */
-  private async *replay(userId: string, scope: StreamScope, lastEventId: string | undefined): AsyncGenerator<StoredEvent[]> {
-    if (lastEventId === undefined) return;
-    let after = (UUID.test(lastEventId) ? await this.events.streamSeqOf(lastEventId) : null) ?? '0';
-    for (;;) {
-      const page =
-        scope.kind === 'trade'
-          ? await this.events.replayForTrade(scope.tradeId, after, REPLAY_PAGE)
-          : await this.events.replayForUser(userId, after, REPLAY_PAGE);
-      if (page.length > 0) yield page;
-      if (page.length < REPLAY_PAGE) return;
-      after = page[page.length - 1].streamSeq!;
-    }
+  private async startAfter(lastEventId: string | undefined): Promise<string> {
+    if (lastEventId === undefined) return this.events.latestStreamSeq();
+    return (UUID.test(lastEventId) ? await this.events.streamSeqOf(lastEventId) : null) ?? '0';
   }
+
+  /** A page of the stream's events numbered after `after`, up to `through` (null: no bound), in `stream_seq` order. */
+  private page(userId: string, scope: StreamScope, after: string, through: string | null): Promise<StoredEvent[]> {
+    return scope.kind === 'trade'
+      ? this.events.replayForTrade(scope.tradeId, after, through, REPLAY_PAGE)
+      : this.events.replayForUser(userId, after, through, REPLAY_PAGE);
+  }
+}
+
+/** How a stream reads its own events from the log. */
+interface StreamReader {
+  startAfter(): Promise<string>;
+  page(after: string, through: string | null): Promise<StoredEvent[]>;
 }
 
 interface StreamDeps {
@@ -130,6 +139,9 @@ interface StreamDeps {
 /** One open stream: its writes in order (the replay first, then live events), its heartbeat, its clean-up. */
 class SseStream implements HeldStream {
   private readonly sent = new Set<string>();
+  private reader!: StreamReader;
+  /** The last `stream_seq` this stream covered: every event of its scope numbered up to it was sent (or precedes it). */
+  private position = 0n;
   private chain: Promise<void> = Promise.resolve();
   /** Sends waiting in `chain`. */
   private pending = 0;
@@ -155,7 +167,7 @@ class SseStream implements HeldStream {
     headers: Record<string, string | number | string[]>,
     heartbeatMs: number,
     lastEventId: string | undefined,
-    replay: AsyncIterable<StoredEvent[]>,
+    reader: StreamReader,
   ): void {
     // Ended between its hold and now (the server shutting down, the subscriber dropping): the client reconnects.
     if (this.closed) return;
@@ -170,16 +182,10 @@ class SseStream implements HeldStream {
     if (lastEventId) this.sent.add(lastEventId);
     this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
     this.heartbeat.unref();
+    this.reader = reader;
     this.enqueue(async () => {
-      for await (const page of replay) {
-        for (const event of page) {
-          const role = this.roleFor(event);
-          if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
-        }
-        if (this.closed) return;
-        // The next page once the client took this one: a long replay to a slow client is not held in memory.
-        if (this.raw.writableNeedDrain) await Promise.race([once(this.raw, 'drain'), this.cleaned]);
-      }
+      this.position = BigInt(await reader.startAfter());
+      await this.catchUp(null);
     });
     const early = this.early ?? [];
     this.early = undefined;
@@ -209,9 +215,36 @@ class SseStream implements HeldStream {
     }
     this.enqueue(async () => {
       if (this.sent.has(event.id)) return;
-      const envelope = await this.deps.envelopes.forRecipient(event.id, { userId: this.userId, role });
-      if (envelope) this.send(envelope);
+      if (event.streamSeq === undefined) {
+        const envelope = await this.deps.envelopes.forRecipient(event.id, { userId: this.userId, role });
+        if (envelope) this.send(envelope);
+        return;
+      }
+      // Covered already (sent, or read and sent in order with the events before it).
+      if (BigInt(event.streamSeq) <= this.position) return;
+      await this.catchUp(event.streamSeq);
     });
+  }
+
+  /**
+   * Sends, in order, the events of the stream's scope numbered after `position` and up to `through` (every one that
+   * is visible when null), a page at a time, the next once the client took the last. `through` is the number of a
+   * published event, visible, so every number below it is visible too: none is passed over.
+   */
+  private async catchUp(through: string | null): Promise<void> {
+    for (;;) {
+      const page = await this.reader.page(this.position.toString(), through);
+      for (const event of page) {
+        const role = this.roleFor(event);
+        if (role && !this.sent.has(event.id)) this.send(await this.deps.envelopes.of(event, { userId: this.userId, role }));
+        this.position = BigInt(event.streamSeq);
+      }
+      if (this.closed) return;
+      if (page.length < REPLAY_PAGE) break;
+      // A long replay to a slow client is not held in memory.
+      if (this.raw.writableNeedDrain) await Promise.race([once(this.raw, 'drain'), this.cleaned]);
+    }
+    if (through !== null && BigInt(through) > this.position) this.position = BigInt(through);
   }
 
   end(): Promise<void> {

@@ -5,9 +5,13 @@ import { redisConfig } from '../../config';
 import type { EventSink, RecordedEvent } from '../../events/event-sinks';
 import { REDIS } from '../../redis/redis.module';
 
-/** What goes over Redis to the API processes: which event, and whom it concerns; never its data. */
+/**
+ * What goes over Redis to the API processes: which event, its place in commit order, and whom it concerns; never its
+ * data. `streamSeq` is absent only from a process of an earlier version.
+ */
 export interface PublishedEvent {
   id: string;
+  streamSeq?: string;
   tradeId: string | null;
   recipients: RecordedEvent['recipients'];
 }
@@ -31,7 +35,7 @@ export class StreamSink implements EventSink {
   ) {}
 
   async deliver(event: RecordedEvent): Promise<void> {
-    const published: PublishedEvent = { id: event.id, tradeId: event.tradeId, recipients: event.recipients };
+    const published: PublishedEvent = { id: event.id, streamSeq: event.streamSeq, tradeId: event.tradeId, recipients: event.recipients };
     await this.redis.publish(streamChannel(this.config), JSON.stringify(published));
   }
 }
