@@ -1,10 +1,12 @@
 import type { Client } from 'pg';
-import { fundingDeadlineJobId, payoutDeadlineJobId } from '../src/queues/job-ids';
+import { expireRequestJobId, fundingDeadlineJobId, payoutDeadlineJobId } from '../src/queues/job-ids';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { fastProviders, quietRates } from './support/settings';
 import { fundTrade, newTrade, tradeState } from './support/trades';
+import { fixed, readyTraveler } from './support/market';
+import type { Api } from './support/http';
 import { useTestApp } from './support/use-test-app';
 
 /** Once the outbox rows of the trade's `trade.created` event are published: whatever its opening wrote has reached Redis. */
@@ -26,11 +28,22 @@ async function outboxRows(db: Client, jobId: string): Promise<number> {
   return (await db.query(`SELECT count(*)::int AS n FROM outbox WHERE job_id = $1`, [jobId])).rows[0].n;
 }
 
-/** Runs one deadline sweep now and returns what it answered. */
-async function sweepNow(test: TestApp): Promise<{ queued: number; expired: number; searching: number }> {
-  const queue = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-  const sweep = await queue.add(JOBS.deadlines.sweepDeadlines, {});
-  return (await completedJobResult(queue, sweep.id!)) as { queued: number; expired: number; searching: number };
+/** Runs one deadline sweep (or request expiry sweep) now and returns what it answered. */
+async function sweepNow(test: TestApp, which: 'deadlines' | 'market' = 'deadlines'): Promise<{ queued: number; expired: number }> {
+  const queue = test.app.get(QueueRegistry).get(QUEUES[which]);
+  const sweep = await queue.add(which === 'deadlines' ? JOBS.deadlines.sweepDeadlines : JOBS.market.sweepExpiredRequests, {});
+  return (await completedJobResult(queue, sweep.id!)) as { queued: number; expired: number };
+}
+
+/** A traveler's open request expiring in `expiresInMinutes` (the default, a day, if not given); its id. */
+async function postRequest(api: Api, expiresInMinutes?: number): Promise<string> {
+  const traveler = await readyTraveler(api);
+  const posted = await api('POST', '/v1/requests', {
+    token: traveler.token,
+    body: { amountCny: '100.00', price: fixed('7.2400'), paymentMethod: 'paypal', ...(expiresInMinutes ? { expiresInMinutes } : {}) },
+  });
+  expect(posted.status).toBe(201);
+  return posted.body.id;
 }
 
 /**
@@ -84,12 +97,32 @@ describe('deadline jobs at the default windows (HTTP)', () => {
     expect(await outboxRows(db, fundingJob.id!)).toBe(0);
     expect(await tradeState(api, bank.trade.id, bank.traveler.token)).toBe('awaiting_funding');
   });
+
+  it('queues no expiry job for a request expiring in a day, and the expiry sweep queues it once it falls within the horizon', async () => {
+    const market = test.app.get(QueueRegistry).get(QUEUES.market);
+    const later = await postRequest(api);
+    const nearing = await postRequest(api);
+    for (const id of [later, nearing]) {
+      expect(await outboxRows(db, expireRequestJobId(id))).toBe(0);
+      expect(await market.getJob(expireRequestJobId(id))).toBeUndefined();
+    }
+    await db.query(`UPDATE exchange_requests SET expires_at = now() + interval '1 minute' WHERE id = $1`, [nearing]);
+    expect((await sweepNow(test, 'market')).queued).toBeGreaterThanOrEqual(1);
+    const job = (await market.getJob(expireRequestJobId(nearing)))!;
+    expect(await job.getState()).toBe('delayed');
+    expect(job.delay).toBeGreaterThan(0);
+    expect(job.delay).toBeLessThanOrEqual(60000);
+    expect(job.data).toEqual({ requestId: nearing });
+    expect(await market.getJob(expireRequestJobId(later))).toBeUndefined();
+    await sweepNow(test, 'market');
+    expect((await market.getJob(expireRequestJobId(nearing)))!.timestamp).toBe(job.timestamp);
+  });
 });
 
 /**
- * A funding window past the horizon with a sweep every half second (horizon 2 s): the trade opens with no job, the
- * sweeper queues it as the deadline nears, and that job expires the trade at its time. The sweeps are stopped once
- * the job is queued, so nothing but the job can apply the deadline.
+ * A funding window and a request's expiry past the horizon with sweeps every half second (horizon 2 s): the trade
+ * and the request start with no job, the sweep queues it as the deadline nears, and that job applies it at its
+ * time. The sweeps are stopped once the job is queued, so nothing but the job can apply the deadline.
  */
 describe('a deadline past the horizon, with a short sweep (HTTP)', () => {
   const { test, api, db } = useTestApp(
@@ -98,6 +131,9 @@ describe('a deadline past the horizon, with a short sweep (HTTP)', () => {
       ...fastProviders,
       DEADLINE_SWEEP_EVERY_MS: '500',
       FUNDING_WINDOW_BANK_MS: '6000',
+      // Requests expire in minutes of a second here (at least 5): past the expiry sweep's horizon of 2 s.
+      EXPIRY_MINUTE_MS: '1000',
+      EXPIRY_SWEEP_EVERY_MS: '500',
       // The stopped sweep is not registered again within the test.
       PERIODIC_JOBS_CHECK_EVERY_MS: '3600000',
     },
@@ -127,6 +163,21 @@ describe('a deadline past the horizon, with a short sweep (HTTP)', () => {
     );
     // Not early: the job was delayed until the deadline by PostgreSQL's clock.
     expect(Number(late.rows[0].ms)).toBeGreaterThanOrEqual(0);
+    expect(await outboxRows(db, jobId)).toBe(0);
+  });
+
+  it('expires a request at its time by the job the expiry sweep queued as its expiry neared', async () => {
+    const market = test.app.get(QueueRegistry).get(QUEUES.market);
+    const id = await postRequest(api, 5);
+    const jobId = expireRequestJobId(id);
+    expect(await outboxRows(db, jobId)).toBe(0);
+    expect(await market.getJob(jobId)).toBeUndefined();
+    const job = await eventually(async () => (await market.getJob(jobId)) ?? false, 10000);
+    // From here only the job can expire it.
+    await market.removeJobScheduler(JOBS.market.sweepExpiredRequests);
+    expect(job.delay).toBeLessThanOrEqual(2000);
+    expect(await completedJobResult(market, jobId, 15000)).toEqual({ expired: true });
+    expect((await db.query(`SELECT status FROM exchange_requests WHERE id = $1`, [id])).rows[0].status).toBe('expired');
     expect(await outboxRows(db, jobId)).toBe(0);
   });
 });

@@ -164,8 +164,9 @@ describe('outbox rows published after commit by an API-only process', () => {
   let api: TestApp;
   let workers: TestApp;
 
-  // A funding window within the deadline horizon (2.5 sweeps: 150 s by default), so opening a trade queues its deadline job.
-  const settings = { OUTBOX_AFTER_COMMIT_LEASE_MS: '600000', FUNDING_WINDOW_PAYPAL_MS: '120000' };
+  // A funding window and an expiry within their sweep's horizon (2.5 sweeps: 150 s by default, 2.5 h for an hourly
+  // expiry sweep), so opening a trade and posting a request queue their jobs at once.
+  const settings = { OUTBOX_AFTER_COMMIT_LEASE_MS: '600000', FUNDING_WINDOW_PAYPAL_MS: '120000', EXPIRY_SWEEP_EVERY_MS: '3600000' };
 
   beforeAll(async () => {
     workers = await startTestApp(settings);

@@ -7,7 +7,7 @@ import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { fundingDeadlineJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { tradesConfig } from '../config';
-import { deadlineHorizonMs } from './deadline-horizon';
+import { sweepHorizonMs } from '../queues/sweep-horizon';
 import { NearingDeadlinesRepository } from './nearing-deadlines.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { jobString } from '../queues/job-data';
@@ -26,7 +26,7 @@ const PENDING_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-
 
 /**
  * Trade deadlines. The delayed job applies one trade's deadline at its time; the sweeper queues the jobs of the
- * deadlines nearing their time (within the horizon, `deadline-horizon.ts`) and applies every deadline a lost job
+ * deadlines nearing their time (within the horizon, `queues/sweep-horizon.ts`) and applies every deadline a lost job
  * left behind. Both go through the same conditional transition, so running either twice, or in two worker
  * processes at once, changes nothing twice; a job queued twice is one job (its id).
  */
@@ -89,7 +89,7 @@ export class DeadlinesProcessor extends WorkerHost {
    * anyway sleeps again (`sleepIfEarly`). Bounded per run; what a run leaves is queued by the next, or applied.
    */
   private async queueNearing(deadline: 'funding' | 'payout'): Promise<number> {
-    const horizonMs = deadlineHorizonMs(this.config);
+    const horizonMs = sweepHorizonMs(this.config.deadlineSweepEveryMs);
     const [name, jobId] =
       deadline === 'funding'
         ? [JOBS.deadlines.fundingDeadline, fundingDeadlineJobId]

@@ -13,7 +13,7 @@ const NEARING: Record<'funding' | 'payout', { column: string; state: string }> =
   payout: { column: 'payout_by', state: 'funded' },
 };
 
-/** The deadlines the sweeper queues jobs for before they fall due (`deadline-horizon.ts`). */
+/** The deadlines the sweeper queues jobs for before they fall due (`queues/sweep-horizon.ts`). */
 @Injectable()
 export class NearingDeadlinesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

@@ -21,7 +21,7 @@ export interface PartyAsDecided {
 
 /**
  * What `openAtOnce` writes besides the trade: its timeline's first event, its funding deadline's job (null when the
- * deadline lies past the horizon: the sweeper queues it, `deadline-horizon.ts`) and its `trade.created` event.
+ * deadline lies past the horizon: the sweeper queues it, `queues/sweep-horizon.ts`) and its `trade.created` event.
  */
 export interface OpeningWrites {
   timeline: Omit<TradeEvent, 'at'>;

@@ -28,7 +28,7 @@ import type { PartyForTrade, PartyUsage } from './trade.types';
 import { PartyAsDecided, TradeOpeningRepository } from './trade-opening.repository';
 import { offerTerms, requestTerms, TradeTerms } from './trade-opening-terms';
 import { fundingDeadlineJobId } from '../queues/job-ids';
-import { queuedWhenSet } from './deadline-horizon';
+import { queuedWhenSet } from '../queues/sweep-horizon';
 import { Transactions } from '../database/transactions';
 
 /** Set by `create` once both parties' wallets are read: whether they are one wallet, whatever answer follows. */
@@ -263,7 +263,7 @@ export class TradeOpeningService {
 
   /**
    * The trade a decision opens: its row, its timeline's first event and its funding deadline's job, if the deadline
-   * falls within the horizon (`deadline-horizon.ts`); a later one is queued by the deadline sweeper as it nears.
+   * falls within the horizon (`queues/sweep-horizon.ts`); a later one is queued by the deadline sweeper as it nears.
    */
   private decide(
     terms: TradeTerms,
@@ -303,7 +303,7 @@ export class TradeOpeningService {
           amountUsd: formatAmount(amountUsd, 'USD'),
         },
       },
-      deadline: queuedWhenSet(fundingWindowMs, this.config)
+      deadline: queuedWhenSet(fundingWindowMs, this.config.deadlineSweepEveryMs)
         ? {
             queue: QUEUES.deadlines,
             jobName: JOBS.deadlines.fundingDeadline,
