@@ -68,12 +68,12 @@ export class TradeOpeningRepository {
 
   /**
    * Opens a trade as `TradesRepository.openTrade` does (the amount reserved, the trade, its reservation, the day's
-   * volume, the first timeline event, the funding deadline's outbox row if it is due within the horizon) plus its `trade.created` event and that
-   * event's outbox row, in ONE statement in autocommit, in the lock order: the reservation's UPDATE locks the
-   * source row, and takes the amount only if the source is still as decided; `trade_opening_guard` (migration
-   * TradeOpeningGuard) then locks both parties in id order, finds them as decided, counts their limits after
-   * those locks, and marks the Idempotency-Key claim; the volume rows and, at commit, the live-trade counters
-   * follow. Anything found changed rolls the whole statement back. Returns the trade and its outbox rows' ids.
+   * volume, the first timeline event, the funding deadline's outbox row if it is due within the horizon) plus its
+   * `trade.created` event and that event's outbox row, in ONE statement in autocommit, in the lock order: the
+   * reservation's UPDATE locks the source row, and takes the amount only if the source is still as decided;
+   * `trade_opening_guard` (migration TradeOpeningGuard) then locks both parties in id order, finds them as
+   * decided, counts their limits after those locks, and marks the Idempotency-Key claim; the volume rows and, at
+   * commit, the live-trade counters follow. Anything found changed rolls the whole statement back. Returns the trade and its outbox rows' ids.
    */
   async openAtOnce(
     trade: NewTrade & { id: string },

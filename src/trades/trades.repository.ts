@@ -97,9 +97,9 @@ export class TradesRepository {
   /**
    * Opens a trade in one statement, the whole of its creation: the amount taken from its request or offer,
    * the trade and its reservation, both parties' volume of the UTC day, the first timeline event and the
-   * funding deadline's outbox row if it is due within the horizon; and, read in the same snapshot (so before these writes, and after the
-   * locks were taken), each party's live trades and volume of the day, for the caller to check their limits
-   * against. The caller holds the source's and the parties' rows locked; one round trip keeps that critical
+   * funding deadline's outbox row if it is due within the horizon; and, read in the same snapshot (so before these
+   * writes, and after the locks were taken), each party's live trades and volume of the day, for the caller to
+   * check their limits against. The caller holds the source's and the parties' rows locked; one round trip keeps that critical
    * section short. Every write is made regardless: a caller that finds the amount not reserved, or a limit
    * passed, throws and rolls back.
    */
