@@ -144,6 +144,16 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, moc
         [Date.now() - (performance.now() - startedAt)],
       )
     ).rows.map((row) => Number(row.ms));
+    // The service's jobs by name, from the outbox rows written while measuring (work the sweeps add straight to
+    // BullMQ, such as the jobs of nearing deadlines, is not among them: it shows in the Redis commands).
+    const jobs = (
+      await db.query(
+        `SELECT job_name, count(*)::int AS n FROM outbox WHERE created_at >= to_timestamp($1::double precision / 1000)
+          GROUP BY job_name ORDER BY job_name`,
+        [Date.now() - (performance.now() - startedAt)],
+      )
+    ).rows;
+    const outboxJobsPerTrade = Object.fromEntries(jobs.map((row) => [row.job_name, Number((row.n / Math.max(1, completed)).toFixed(2))]));
     const processes = split ? 'one API and one worker process' : 'API and workers in one process';
     return {
       scenario: `whole trades, ${processes}, mocks ${sandbox ? 'in their own process' : 'in the service'}`,
@@ -160,6 +170,7 @@ async function benchWholeTrades({ clients = 20, seconds = 30, split = false, moc
       busyRetriesPerTrade: Number(((busy.retries - retriesBefore) / Math.max(1, completed)).toFixed(2)),
       streamEventsPerTrade: Number((followers.reduce((n, f) => n + f.events(), 0) / Math.max(1, completed)).toFixed(2)),
       ...costs,
+      outboxJobsPerTrade,
       latencyMs: Object.fromEntries(STEPS.map((step) => [step, percentiles(samples[step])])),
       serverSideTradeMs: percentiles(serverSide),
     };

@@ -25,6 +25,8 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       ...fastBank,
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '2',
       PROVIDER_WORK_SWEEP_EVERY_MS: '500',
+      // Within the deadline horizon (2.5 hourly sweeps), so a trade's funding deadline job is queued when it opens.
+      FUNDING_WINDOW_BANK_MS: '3600000',
     },
     { reference: '7.2400', checkBooks: true },
   );

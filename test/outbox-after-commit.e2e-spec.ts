@@ -164,9 +164,13 @@ describe('outbox rows published after commit by an API-only process', () => {
   let api: TestApp;
   let workers: TestApp;
 
+  // A funding window and an expiry within their sweep's horizon (2.5 sweeps: 150 s by default, 2.5 h for an hourly
+  // expiry sweep), so opening a trade and posting a request queue their jobs at once.
+  const settings = { OUTBOX_AFTER_COMMIT_LEASE_MS: '600000', FUNDING_WINDOW_PAYPAL_MS: '120000', EXPIRY_SWEEP_EVERY_MS: '3600000' };
+
   beforeAll(async () => {
-    workers = await startTestApp({ OUTBOX_AFTER_COMMIT_LEASE_MS: '600000' });
-    api = await startTestApp({ OUTBOX_AFTER_COMMIT_LEASE_MS: '600000' }, workers, { workers: false });
+    workers = await startTestApp(settings);
+    api = await startTestApp(settings, workers, { workers: false });
     await workers.app.get(OutboxRelay).stop();
   });
   afterAll(async () => {

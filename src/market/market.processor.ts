@@ -1,7 +1,12 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import type { Job } from 'bullmq';
+import { marketConfig } from '../config';
+import { expireRequestJobId } from '../queues/job-ids';
 import { JOBS, QUEUES } from '../queues/queue-names';
+import { QueueRegistry } from '../queues/queue-registry';
+import { sweepHorizonMs } from '../queues/sweep-horizon';
 import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { MarketRepository } from './market.repository';
@@ -9,10 +14,13 @@ import { Transactions } from '../database/transactions';
 
 const SWEEP_BATCH = 500;
 const SWEEP_MAX_BATCHES = 20;
+const NEARING_PAGE = 500;
+const NEARING_MAX_PAGES = 20;
 
 /**
- * Request expiry. The delayed job expires one request at its time; the sweeper expires whatever a lost job
- * left behind. Both are conditional updates, so running either twice changes nothing more.
+ * Request expiry. The delayed job expires one request at its time; the sweeper queues the jobs of the expiries
+ * nearing (within the horizon, `queues/sweep-horizon.ts`) and expires whatever a lost job left behind. Both are
+ * conditional updates, so running either twice changes nothing more; a job queued twice is one job (its id).
  */
 @HandlesJobs('market', [JOBS.market.expireRequest, JOBS.market.sweepExpiredRequests])
 @Processor(QUEUES.market)
@@ -22,6 +30,8 @@ export class MarketProcessor extends WorkerHost {
   constructor(
     private readonly transactions: Transactions,
     private readonly market: MarketRepository,
+    private readonly queues: QueueRegistry,
+    @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
   ) {
     super();
   }
@@ -34,6 +44,7 @@ export class MarketProcessor extends WorkerHost {
         return { expired };
       }
       case JOBS.market.sweepExpiredRequests: {
+        const queued = await this.queueNearing();
         let total = 0;
         for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
           const ids = await this.transactions.run((manager) => this.market.expireOverdue(manager, SWEEP_BATCH));
@@ -41,10 +52,35 @@ export class MarketProcessor extends WorkerHost {
           if (ids.length < SWEEP_BATCH) break;
         }
         if (total > 0) this.logger.log(`Sweeper expired ${total} requests`);
-        return { expired: total };
+        return { queued, expired: total };
       }
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.market}`);
     }
+  }
+
+  /**
+   * Queues the expiry job of every request expiring within the horizon, under its one id (BullMQ ignores an id it
+   * holds), delayed by what PostgreSQL says is left. Bounded per run; what a run leaves, the next queues or expires.
+   */
+  private async queueNearing(): Promise<number> {
+    const horizonMs = sweepHorizonMs(this.config.expirySweepEveryMs);
+    let offered = 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (let page = 0; page < NEARING_MAX_PAGES; page += 1) {
+      const nearing = await this.market.nearingExpiry(horizonMs, after, NEARING_PAGE);
+      if (nearing.length === 0) break;
+      await this.queues.get(QUEUES.market).addBulk(
+        nearing.map(({ requestId, dueInMs }) => ({
+          name: JOBS.market.expireRequest,
+          data: { requestId },
+          opts: { jobId: expireRequestJobId(requestId), delay: dueInMs },
+        })),
+      );
+      offered += nearing.length;
+      if (nearing.length < NEARING_PAGE) break;
+      after = nearing[nearing.length - 1].requestId;
+    }
+    return offered;
   }
 }

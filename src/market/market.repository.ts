@@ -301,6 +301,23 @@ export class MarketRepository {
     return rows.length === 1;
   }
 
+  /**
+   * A page, in id order after `after`, of the requests still to expire whose expiry falls within `horizonMs`, with how
+   * long until it by PostgreSQL's clock: a range on `exchange_requests_expiry_idx`. The horizon is a double precision
+   * interval: any length fits.
+   */
+  async nearingExpiry(horizonMs: number, after: string, limit: number): Promise<{ requestId: string; dueInMs: number }[]> {
+    const rows: { id: string; due_in_ms: string }[] = await this.dataSource.query(
+      `SELECT id, greatest(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint AS due_in_ms
+         FROM exchange_requests
+        WHERE status IN ('open', 'filled') AND expires_at > now() AND expires_at <= now() + $1::double precision * interval '1 millisecond'
+          AND id > $2::uuid
+        ORDER BY id LIMIT $3`,
+      [horizonMs, after, limit],
+    );
+    return rows.map((row) => ({ requestId: row.id, dueInMs: Number(row.due_in_ms) }));
+  }
+
   /** Expires up to `limit` overdue requests; SKIP LOCKED lets sweepers in several processes share the work. */
   async expireOverdue(manager: EntityManager, limit: number): Promise<string[]> {
     const rows = await returningRows<{ id: string }>(

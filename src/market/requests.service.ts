@@ -8,6 +8,7 @@ import { marketConfig } from '../config';
 import { OutboxService } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { expireRequestJobId } from '../queues/job-ids';
+import { queuedWhenSet } from '../queues/sweep-horizon';
 import { RatesService } from '../rates/rates.service';
 import { UsersRepository } from '../users/users.repository';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
@@ -61,13 +62,16 @@ export class RequestsService {
         paymentMethod: body.paymentMethod,
         expiresInMs,
       });
-      await this.outbox.write(manager, {
-        queue: QUEUES.market,
-        jobName: JOBS.market.expireRequest,
-        jobId: expireRequestJobId(requestId),
-        payload: { requestId },
-        delayMs: expiresInMs,
-      });
+      // An expiry past the horizon gets its job from the expiry sweep as it nears (`queues/sweep-horizon.ts`).
+      if (queuedWhenSet(expiresInMs, this.config.expirySweepEveryMs)) {
+        await this.outbox.write(manager, {
+          queue: QUEUES.market,
+          jobName: JOBS.market.expireRequest,
+          jobId: expireRequestJobId(requestId),
+          payload: { requestId },
+          delayMs: expiresInMs,
+        });
+      }
       return requestId;
     });
     this.listings.clear();

@@ -1,10 +1,14 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
 import { DelayedError, type Job } from 'bullmq';
 import { EntityManager } from 'typeorm';
 import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
-import { lastSearchJobId } from '../queues/job-ids';
+import { fundingDeadlineJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
+import { tradesConfig } from '../config';
+import { sweepHorizonMs } from '../queues/sweep-horizon';
+import { NearingDeadlinesRepository } from './nearing-deadlines.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
@@ -15,13 +19,16 @@ import { Transactions } from '../database/transactions';
 
 const SWEEP_BATCH = 100;
 const SWEEP_MAX_BATCHES = 20;
+const NEARING_PAGE = 500;
+const NEARING_MAX_PAGES = 20;
 // A job in one of these states runs by itself; any other (finished, failed, or data Redis left in no list) never will.
 const PENDING_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'waiting-children'];
 
 /**
- * Trade deadlines. The delayed job applies one trade's deadline at its time; the sweeper applies every
- * deadline a lost job left behind. Both go through the same conditional transition, so running either
- * twice, or in two worker processes at once, changes nothing twice.
+ * Trade deadlines. The delayed job applies one trade's deadline at its time; the sweeper queues the jobs of the
+ * deadlines nearing their time (within the horizon, `queues/sweep-horizon.ts`) and applies every deadline a lost job
+ * left behind. Both go through the same conditional transition, so running either twice, or in two worker
+ * processes at once, changes nothing twice; a job queued twice is one job (its id).
  */
 @HandlesJobs('deadlines', [JOBS.deadlines.fundingDeadline, JOBS.deadlines.payoutDeadline, JOBS.deadlines.sweepDeadlines])
 @Processor(QUEUES.deadlines)
@@ -33,6 +40,8 @@ export class DeadlinesProcessor extends WorkerHost {
     private readonly trades: TradeTransitionsService,
     private readonly repository: TradesRepository,
     private readonly queues: QueueRegistry,
+    private readonly nearing: NearingDeadlinesRepository,
+    @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
     super();
   }
@@ -52,6 +61,8 @@ export class DeadlinesProcessor extends WorkerHost {
         return { searching };
       }
       case JOBS.deadlines.sweepDeadlines: {
+        // First the jobs of the deadlines nearing: applying the due ones below may take a while.
+        const queued = (await this.queueNearing('funding')) + (await this.queueNearing('payout'));
         const expired = await this.sweep(
           () => this.repository.dueForFunding(SWEEP_BATCH),
           (manager, id) => this.trades.expireUnfunded(manager, id),
@@ -64,11 +75,38 @@ export class DeadlinesProcessor extends WorkerHost {
           (id) => this.clearEndedSearch(id),
         );
         if (expired + searching > 0) this.logger.log(`Sweeper applied ${expired} funding and ${searching} payout deadlines`);
-        return { expired, searching };
+        return { queued, expired, searching };
       }
       default:
         throw new Error(`No handler for job "${job.name}" on queue ${QUEUES.deadlines}`);
     }
+  }
+
+  /**
+   * Queues the delayed job of every deadline that falls due within the horizon, under the id its trade's job has
+   * wherever it is queued: BullMQ ignores an id it holds, so a deadline offered by several sweeps, or queued when
+   * it was set, still has one job. The delay is what PostgreSQL says is left, a duration; a job that wakes early
+   * anyway sleeps again (`sleepIfEarly`). Bounded per run; what a run leaves is queued by the next, or applied.
+   */
+  private async queueNearing(deadline: 'funding' | 'payout'): Promise<number> {
+    const horizonMs = sweepHorizonMs(this.config.deadlineSweepEveryMs);
+    const [name, jobId] =
+      deadline === 'funding'
+        ? [JOBS.deadlines.fundingDeadline, fundingDeadlineJobId]
+        : [JOBS.deadlines.payoutDeadline, payoutDeadlineJobId];
+    let offered = 0;
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (let page = 0; page < NEARING_MAX_PAGES; page += 1) {
+      const nearing = await this.nearing.page(deadline, horizonMs, after, NEARING_PAGE);
+      if (nearing.length === 0) break;
+      await this.queues
+        .get(QUEUES.deadlines)
+        .addBulk(nearing.map(({ tradeId, dueInMs }) => ({ name, data: { tradeId }, opts: { jobId: jobId(tradeId), delay: dueInMs } })));
+      offered += nearing.length;
+      if (nearing.length < NEARING_PAGE) break;
+      after = nearing[nearing.length - 1].tradeId;
+    }
+    return offered;
   }
 
   /**

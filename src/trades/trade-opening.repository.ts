@@ -19,16 +19,19 @@ export interface PartyAsDecided {
   maxVolumeTodayCents: bigint;
 }
 
-/** What `openAtOnce` writes besides the trade: its timeline's first event, its funding deadline and its `trade.created` event. */
+/**
+ * What `openAtOnce` writes besides the trade: its timeline's first event, its funding deadline's job (null when the
+ * deadline lies past the horizon: the sweeper queues it, `queues/sweep-horizon.ts`) and its `trade.created` event.
+ */
 export interface OpeningWrites {
   timeline: Omit<TradeEvent, 'at'>;
-  deadline: NewOutboxRow;
+  deadline: NewOutboxRow | null;
   /** The event whose data is `data` with the trade's times as the statement stored them (`trade.createdAt`, `updatedAt`, `deadlines.fundingBy`). */
   created: { event: Omit<NewEvent, 'data'>; data: Record<string, unknown>; fanOut: NewOutboxRow };
 }
 
 export type OpenedAtOnce =
-  | { outcome: 'opened'; trade: Trade; outboxIds: string[] }
+  | { outcome: 'opened'; trade: Trade; deadlineOutboxId: string | null; fanOutOutboxId: string }
   /** Something the decision rested on changed before the locks were taken: nothing was written. */
   | { outcome: 'changed' }
   /** The request's Idempotency-Key claim was taken over by a retry: nothing was written. */
@@ -65,12 +68,12 @@ export class TradeOpeningRepository {
 
   /**
    * Opens a trade as `TradesRepository.openTrade` does (the amount reserved, the trade, its reservation, the day's
-   * volume, the first timeline event, the funding deadline's outbox row) plus its `trade.created` event and that
-   * event's outbox row, in ONE statement in autocommit, in the lock order: the reservation's UPDATE locks the
-   * source row, and takes the amount only if the source is still as decided; `trade_opening_guard` (migration
-   * TradeOpeningGuard) then locks both parties in id order, finds them as decided, counts their limits after
-   * those locks, and marks the Idempotency-Key claim; the volume rows and, at commit, the live-trade counters
-   * follow. Anything found changed rolls the whole statement back. Returns the trade and its outbox rows' ids.
+   * volume, the first timeline event, the funding deadline's outbox row if it is due within the horizon) plus its
+   * `trade.created` event and that event's outbox row, in ONE statement in autocommit, in the lock order: the
+   * reservation's UPDATE locks the source row, and takes the amount only if the source is still as decided;
+   * `trade_opening_guard` (migration TradeOpeningGuard) then locks both parties in id order, finds them as
+   * decided, counts their limits after those locks, and marks the Idempotency-Key claim; the volume rows and, at
+   * commit, the live-trade counters follow. Anything found changed rolls the whole statement back. Returns the trade and its outbox rows' ids.
    */
   async openAtOnce(
     trade: NewTrade & { id: string },
@@ -111,12 +114,13 @@ export class TradeOpeningRepository {
                  now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
          RETURNING *
        ), ${OPENING_SIDE_WRITES}, event AS (${tradeEventInsertSql(id, writes.timeline, params)}),
-       deadline AS (${outboxInsertSql(writes.deadline, params)}),
+       ${writes.deadline ? `deadline AS (${outboxInsertSql(writes.deadline, params)}),` : ''}
        ${eventInsertCtes(writes.created.event, createdData, [writes.created.fanOut], params)}
-       SELECT ${TRADE_COLUMNS}, (SELECT id FROM deadline)::text AS deadline_outbox_id, (SELECT id FROM recorded_job_0)::text AS fan_out_outbox_id,
-              ${outboxNotifySql([writes.deadline, writes.created.fanOut], params)}
+       SELECT ${TRADE_COLUMNS}, ${writes.deadline ? '(SELECT id FROM deadline)::text' : 'NULL'} AS deadline_outbox_id,
+              (SELECT id FROM recorded_job_0)::text AS fan_out_outbox_id,
+              ${outboxNotifySql(writes.deadline ? [writes.deadline, writes.created.fanOut] : [writes.created.fanOut], params)}
          FROM inserted`;
-    let rows: (TradeRow & { deadline_outbox_id: string; fan_out_outbox_id: string })[];
+    let rows: (TradeRow & { deadline_outbox_id: string | null; fan_out_outbox_id: string })[];
     try {
       rows = await preparedAutocommit(this.dataSource, sql, params.values);
     } catch (error) {
@@ -126,6 +130,6 @@ export class TradeOpeningRepository {
       throw error;
     }
     const row = rows[0];
-    return { outcome: 'opened', trade: toTrade(row), outboxIds: [row.deadline_outbox_id, row.fan_out_outbox_id] };
+    return { outcome: 'opened', trade: toTrade(row), deadlineOutboxId: row.deadline_outbox_id, fanOutOutboxId: row.fan_out_outbox_id };
   }
 }

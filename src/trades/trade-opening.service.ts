@@ -28,6 +28,7 @@ import type { PartyForTrade, PartyUsage } from './trade.types';
 import { PartyAsDecided, TradeOpeningRepository } from './trade-opening.repository';
 import { offerTerms, requestTerms, TradeTerms } from './trade-opening-terms';
 import { fundingDeadlineJobId } from '../queues/job-ids';
+import { queuedWhenSet } from '../queues/sweep-horizon';
 import { Transactions } from '../database/transactions';
 
 /** Set by `create` once both parties' wallets are read: whether they are one wallet, whatever answer follows. */
@@ -39,7 +40,8 @@ interface SelfTradeProbe {
 interface Decided {
   trade: NewTrade & { id: string };
   timeline: Omit<TradeEvent, 'at'>;
-  deadline: OutboxMessage;
+  /** Null when the funding deadline lies past the horizon: the deadline sweeper queues its job when it nears. */
+  deadline: OutboxMessage | null;
 }
 
 /**
@@ -150,7 +152,7 @@ export class TradeOpeningService {
     };
     const claim = runningClaim.getStore();
     const trade = decided.trade;
-    const deadline = this.outbox.rowForStatement(decided.deadline);
+    const deadline = decided.deadline && this.outbox.rowForStatement(decided.deadline);
     // Its times are the statement's, set from the row it stores; these stand in for them until then.
     const created = this.events.prepareCreated({
       ...trade,
@@ -175,14 +177,9 @@ export class TradeOpeningService {
     );
     if (opened.outcome === 'claim_lost') throw claimTakenOver();
     if (opened.outcome !== 'opened') return null;
-    const [deadlineId, fanOutId] = opened.outboxIds;
-    this.outbox.publishWritten(
-      [
-        { row: deadline, id: deadlineId },
-        { row: created.fanOut, id: fanOutId },
-      ],
-      Date.now(),
-    );
+    const written = [{ row: created.fanOut, id: opened.fanOutOutboxId }];
+    if (deadline && opened.deadlineOutboxId) written.unshift({ row: deadline, id: opened.deadlineOutboxId });
+    this.outbox.publishWritten(written, Date.now());
     return opened.trade;
   }
 
@@ -195,7 +192,8 @@ export class TradeOpeningService {
     const usage = await this.trades.usageOf(manager, [terms.callerId, terms.makerId]);
     const { traveler, counterparty } = this.checkParties(terms, parties, usage, amountUsd, probe);
     const decided = this.decide(terms, rate, amountUsd, traveler, counterparty);
-    const opened = await this.trades.openTrade(manager, decided.trade, decided.timeline, this.outbox.rowFor(manager, decided.deadline));
+    const deadline = decided.deadline && this.outbox.rowFor(manager, decided.deadline);
+    const opened = await this.trades.openTrade(manager, decided.trade, decided.timeline, deadline);
     // Checked again on what the opening statement itself read (the atomic check); throwing rolls back what it wrote.
     this.assertLimits(parties, opened.usage, terms, amountUsd);
     // The source row is locked and was checked above; a refusal here means a constraint this code does not know.
@@ -263,7 +261,10 @@ export class TradeOpeningService {
     };
   }
 
-  /** The trade a decision opens: its row, its timeline's first event and its funding deadline's job. */
+  /**
+   * The trade a decision opens: its row, its timeline's first event and its funding deadline's job, if the deadline
+   * falls within the horizon (`queues/sweep-horizon.ts`); a later one is queued by the deadline sweeper as it nears.
+   */
   private decide(
     terms: TradeTerms,
     rate: bigint,
@@ -302,13 +303,15 @@ export class TradeOpeningService {
           amountUsd: formatAmount(amountUsd, 'USD'),
         },
       },
-      deadline: {
-        queue: QUEUES.deadlines,
-        jobName: JOBS.deadlines.fundingDeadline,
-        jobId: fundingDeadlineJobId(tradeId),
-        payload: { tradeId },
-        delayMs: fundingWindowMs,
-      },
+      deadline: queuedWhenSet(fundingWindowMs, this.config.deadlineSweepEveryMs)
+        ? {
+            queue: QUEUES.deadlines,
+            jobName: JOBS.deadlines.fundingDeadline,
+            jobId: fundingDeadlineJobId(tradeId),
+            payload: { tradeId },
+            delayMs: fundingWindowMs,
+          }
+        : null,
     };
   }
 

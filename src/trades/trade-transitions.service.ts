@@ -23,6 +23,7 @@ import { TradesRepository } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { keepTrying, keepVerifying } from '../queues/retry-policies';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
+import { queuedWhenSet } from '../queues/sweep-horizon';
 
 /** An operator's split: two parts, each above zero, adding up to the trade's USD exactly (`split_mismatch`). */
 export function assertSplitFits(split: { travelerUsd: bigint; counterpartyUsd: bigint }, amountUsd: bigint): void {
@@ -54,7 +55,8 @@ export class TradeTransitionsService {
 
   /**
    * The provider confirmed the USD in escrow (called by the funding flow): `awaiting_funding` → `funded`.
-   * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job.
+   * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job if the window ends
+   * within the horizon; a longer one's job is queued by the deadline sweeper as it nears (`queues/sweep-horizon.ts`).
    */
   async confirmFunding(manager: EntityManager, tradeId: string, detail: FundingConfirmedDetail): Promise<Trade> {
     const moved = await this.moves.moveUnread(
@@ -64,15 +66,17 @@ export class TradeTransitionsService {
       SYSTEM_ACTOR,
       detail,
       { funded: { payoutWindowMs: this.config.payoutWindowMs } },
-      [
-        {
-          queue: QUEUES.deadlines,
-          jobName: JOBS.deadlines.payoutDeadline,
-          jobId: payoutDeadlineJobId(tradeId),
-          payload: { tradeId },
-          delayMs: this.config.payoutWindowMs,
-        },
-      ],
+      queuedWhenSet(this.config.payoutWindowMs, this.config.deadlineSweepEveryMs)
+        ? [
+            {
+              queue: QUEUES.deadlines,
+              jobName: JOBS.deadlines.payoutDeadline,
+              jobId: payoutDeadlineJobId(tradeId),
+              payload: { tradeId },
+              delayMs: this.config.payoutWindowMs,
+            },
+          ]
+        : [],
     );
     await this.ledger.holdEscrow(manager, moved);
     return moved;

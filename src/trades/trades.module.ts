@@ -6,6 +6,7 @@ import { DeadlinesProcessor } from './deadlines.processor';
 import { LedgerCheckRepository } from './ledger-check.repository';
 import { LedgerCheckService } from './ledger-check.service';
 import { OutageExtensionRepository } from './outage-extension.repository';
+import { NearingDeadlinesRepository } from './nearing-deadlines.repository';
 import { OutageExtension } from './outage-extension.service';
 import { DeadlinesScheduler } from './deadlines.scheduler';
 import { HandleRevealsRepository } from './handle-reveals.repository';
@@ -54,7 +55,7 @@ export class TradesModule {
         OutageExtension,
         HandleRevealsRepository,
         HandleReveals,
-        ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler] : []),
+        ...(options.workers ? [DeadlinesProcessor, DeadlinesScheduler, NearingDeadlinesRepository] : []),
       ],
       exports: [
         TradeTransitionsService,

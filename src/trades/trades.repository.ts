@@ -97,9 +97,9 @@ export class TradesRepository {
   /**
    * Opens a trade in one statement, the whole of its creation: the amount taken from its request or offer,
    * the trade and its reservation, both parties' volume of the UTC day, the first timeline event and the
-   * funding deadline's outbox row; and, read in the same snapshot (so before these writes, and after the
-   * locks were taken), each party's live trades and volume of the day, for the caller to check their limits
-   * against. The caller holds the source's and the parties' rows locked; one round trip keeps that critical
+   * funding deadline's outbox row if it is due within the horizon; and, read in the same snapshot (so before these
+   * writes, and after the locks were taken), each party's live trades and volume of the day, for the caller to
+   * check their limits against. The caller holds the source's and the parties' rows locked; one round trip keeps that critical
    * section short. Every write is made regardless: a caller that finds the amount not reserved, or a limit
    * passed, throws and rolls back.
    */
@@ -107,7 +107,7 @@ export class TradesRepository {
     manager: EntityManager,
     trade: NewTrade & { id: string },
     event: Omit<TradeEvent, 'at'>,
-    deadline: NewOutboxRow,
+    deadline: NewOutboxRow | null,
   ): Promise<OpenedTrade> {
     const params = new SqlParams();
     const source = trade.requestId ? { kind: 'request' as const, id: trade.requestId } : { kind: 'offer' as const, id: trade.offerId! };
@@ -119,7 +119,7 @@ export class TradesRepository {
       traveler_volume: string;
       counterparty_live: number;
       counterparty_volume: string;
-      outbox_id: string;
+      outbox_id: string | null;
     })[] = await preparedInTransaction(
       manager,
       `WITH reserved AS (${reserve}),
@@ -137,16 +137,16 @@ export class TradesRepository {
                  ${snapshotValues(trade.counterpartyPaypal, params)},
                  now() + ${params.add(trade.fundingWindowMs)} * interval '1 millisecond', (now() AT TIME ZONE 'UTC')::date)
          RETURNING *
-       ), ${OPENING_SIDE_WRITES}, event AS (${tradeEventInsertSql(id, event, params)}),
-       deadline AS (${outboxInsertSql(deadline, params)})
+       ), ${OPENING_SIDE_WRITES}, event AS (${tradeEventInsertSql(id, event, params)})
+       ${deadline ? `, deadline AS (${outboxInsertSql(deadline, params)})` : ''}
        SELECT ${TRADE_COLUMNS}, (SELECT count(*) FROM reserved)::int AS reserved,
               ${usageSql('traveler', params.add(trade.travelerId))}, ${usageSql('counterparty', params.add(trade.counterpartyId))},
-              (SELECT id FROM deadline) AS outbox_id, ${outboxNotifySql([deadline], params)}
+              ${deadline ? '(SELECT id FROM deadline)' : 'NULL'} AS outbox_id, ${deadline ? outboxNotifySql([deadline], params) : 'NULL'}
          FROM inserted`,
       params.values,
     );
     const row = rows[0];
-    trackOutboxRow(manager, deadline, String(row.outbox_id));
+    if (deadline) trackOutboxRow(manager, deadline, String(row.outbox_id));
     return {
       trade: toTrade(row),
       reserved: row.reserved === 1,
