@@ -19,6 +19,8 @@ import { refuseNonJsonBodies } from './json-bodies';
 import { serveProblemTypes } from './problem-pages';
 import { sendSecurityHeaders } from './security-headers';
 import { buildApiDocument } from './openapi/document';
+import { attachQuerySchemas } from './openapi/query-schemas';
+import type { JsonSchema } from './openapi/response-schemas';
 import { attachResponseSerializers } from './openapi/response-serializers';
 import { protectOperationsEndpoints } from './operations-endpoints';
 import { isConsolePath } from '../common/http/same-origin';
@@ -156,7 +158,12 @@ export async function createApp(options: CreateAppOptions): Promise<NestFastifyA
 
   app.useGlobalPipes(createValidationPipe());
 
-  if (!options.module) attachResponseSerializers(app);
+  if (!options.module) {
+    // The service's own document, built once here for the schemas Fastify compiles from it.
+    const schemas = buildApiDocument(app) as unknown as JsonSchema;
+    attachResponseSerializers(app, schemas);
+    attachQuerySchemas(app, schemas);
+  }
   // The API's docs are the service's: the mocks' process has none.
   if (!operations.docsEnabled || options.module) return app;
   const document = buildApiDocument(app);

@@ -1,8 +1,9 @@
 import { ApiPageResponse, decimalSchema } from '../common/http/api-schema';
-import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { SchemaQuery } from '../common/http/schema-query';
 import { UuidParam } from '../common/http/uuid-param';
 import { CreateOfferDto, ListOffersQuery, OfferView } from './dto/market.dto';
 import { OffersService } from './offers.service';
@@ -34,7 +35,7 @@ export class OffersController {
     },
     required: ['referenceRate'],
   })
-  list(@CurrentUser() caller: AuthUser, @Query() query: ListOffersQuery) {
+  list(@CurrentUser() caller: AuthUser, @SchemaQuery() query: ListOffersQuery) {
     return this.offers.list(caller, query);
   }
 

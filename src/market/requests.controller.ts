@@ -1,8 +1,9 @@
 import { ApiPageResponse, decimalSchema } from '../common/http/api-schema';
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
+import { SchemaQuery } from '../common/http/schema-query';
 import { UuidParam } from '../common/http/uuid-param';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
 import { RequestsService } from './requests.service';
@@ -30,7 +31,7 @@ export class RequestsController {
     },
     required: ['referenceRate'],
   })
-  list(@CurrentUser() caller: AuthUser, @Query() query: ListRequestsQuery) {
+  list(@CurrentUser() caller: AuthUser, @SchemaQuery() query: ListRequestsQuery) {
     return this.requests.list(caller, query);
   }
 

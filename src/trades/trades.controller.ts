@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiSecurity, ApiTags 
 import type { AuthUser } from '../common/auth/auth-user';
 import { ActiveAccountRequired, CurrentUser, Roles } from '../common/auth/decorators';
 import { PageQuery } from '../common/http/pagination';
+import { SchemaQuery } from '../common/http/schema-query';
 import { UuidParam } from '../common/http/uuid-param';
 import { AcceptRequestDto, ListTradesQuery, ReportPayoutDto, TakeOfferDto, TradeEventView, TradeView } from './dto/trades.dto';
 import { TradeOpeningService } from './trade-opening.service';
@@ -23,7 +24,7 @@ export class TradesController {
   @Get()
   @Roles('traveler', 'counterparty')
   @ApiPageResponse(TradeView, "the caller's trades, newest first")
-  list(@CurrentUser() caller: AuthUser, @Query() query: ListTradesQuery) {
+  list(@CurrentUser() caller: AuthUser, @SchemaQuery() query: ListTradesQuery) {
     return this.queries.list(caller, query);
   }
 

@@ -1,6 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadHttpConfig } from '../../config';
-import { buildApiDocument } from './document';
 import { JsonSchema, responseSchemaOf } from './response-schemas';
 
 /**
@@ -35,11 +34,11 @@ export function serializedSchemas(document: JsonSchema): Map<string, JsonSchema>
  * Fastify compiles them with fast-json-stringify. Other statuses (problem details) keep JSON.stringify.
  * The schemas come from the document the service serves at /docs-json, so the two cannot disagree.
  */
-export function attachResponseSerializers(app: NestFastifyApplication): void {
+export function attachResponseSerializers(app: NestFastifyApplication, document: JsonSchema): void {
   const attached = new Set<string>();
   attachedRoutes.set(app, attached);
   if (!loadHttpConfig().responseSerializers) return;
-  const schemas = serializedSchemas(buildApiDocument(app) as unknown as JsonSchema);
+  const schemas = serializedSchemas(document);
   app
     .getHttpAdapter()
     .getInstance()

@@ -7,7 +7,8 @@ export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
 export class PageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  // `multipleOf: 1` documents the integer without narrowing the documented type (number) clients were given.
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, multipleOf: 1 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -15,7 +16,7 @@ export class PageQuery {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page' })
+  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page', maxLength: 512 })
   @IsOptional()
   @IsString()
   @MaxLength(512)
