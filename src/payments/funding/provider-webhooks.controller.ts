@@ -51,7 +51,7 @@ interface PaypalEvent {
  * once under its event id with its raw body, and turned into a job that asks PayPal for the truth: an event
  * only says "look again", so a duplicate, late or out-of-order one can never move a trade backwards. An event
  * about an order whose trade no check could change (`fundingCheckNeeded`) is stored and queues nothing, and the
- * events that arrive while a funding check is queued and not yet started share it.
+ * events that arrive while a funding check is queued or running share it (a running one looks again for them).
  */
 @ApiTags('providers')
 @Public()
