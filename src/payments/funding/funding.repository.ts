@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
+import type { TradeState } from '../../trades/trade.state-machine';
 
 export interface FundingRecord {
   tradeId: string;
@@ -23,6 +24,9 @@ export interface FundingRecord {
   /** The same for a bank refund (a return to the sender): 1 first, then each operator retry of a bounced one. */
   refundAttempt: number;
   refundReturned: boolean;
+  /** The webhooks that asked for a funding check, counted; and the check one of them queued, while pending. */
+  checkRequests: string;
+  checkPendingJob: string | null;
 }
 
 interface Row {
@@ -41,6 +45,8 @@ interface Row {
   payout_returned: boolean;
   refund_attempt: number;
   refund_returned: boolean;
+  check_requests: string;
+  check_pending_job: string | null;
 }
 
 const toRecord = (r: Row): FundingRecord => ({
@@ -59,6 +65,8 @@ const toRecord = (r: Row): FundingRecord => ({
   payoutReturned: r.payout_returned,
   refundAttempt: r.refund_attempt,
   refundReturned: r.refund_returned,
+  checkRequests: r.check_requests,
+  checkPendingJob: r.check_pending_job,
 });
 
 const STEPS = {
@@ -109,6 +117,58 @@ export class FundingRepository {
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
     const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /** The trade a PayPal order was made for, and the state it is in now (read without a lock); null for an unknown order. */
+  async tradeOfOrder(orderId: string): Promise<{ tradeId: string; state: TradeState } | null> {
+    const rows: { trade_id: string; state: TradeState }[] = await this.dataSource.query(
+      `SELECT f.trade_id, t.state FROM trade_fundings f JOIN trades t ON t.id = f.trade_id WHERE f.order_id = $1`,
+      [orderId],
+    );
+    return rows[0] ? { tradeId: rows[0].trade_id, state: rows[0].state } : null;
+  }
+
+  /**
+   * A webhook's request for a funding check: counted, and the check `jobId` marked pending unless one already is.
+   * `queue` when this call marked it (its caller queues `jobId` in the same transaction); `covered` when a check
+   * queued or running will read the count before it finishes (and run again if it moved); `needless` once the
+   * authorization is recorded, which the funding transaction does as it funds (read from the row as locked, so a
+   * webhook that waited for that transaction sees it).
+   */
+  async requestCheck(manager: EntityManager, tradeId: string, jobId: string): Promise<'queue' | 'covered' | 'needless'> {
+    const rows = await returningRows<{ queue: boolean }>(
+      manager,
+      `UPDATE trade_fundings SET check_requests = check_requests + 1, check_pending_job = coalesce(check_pending_job, $2),
+              check_pending_since = coalesce(check_pending_since, now())
+        WHERE trade_id = $1 AND authorization_id IS NULL RETURNING check_pending_job = $2 AS queue`,
+      [tradeId, jobId],
+    );
+    if (rows.length === 0) return 'needless';
+    return rows[0].queue ? 'queue' : 'covered';
+  }
+
+  /**
+   * A check that read the pending mark ends: cleared if no webhook asked since the check read `requests` (any count
+   * when null); false when one did, and the check must look again for it.
+   */
+  async finishCheck(tradeId: string, requests: string | null): Promise<boolean> {
+    const rows = await returningRows(
+      this.dataSource.manager,
+      `UPDATE trade_fundings SET check_pending_job = NULL, check_pending_since = NULL
+        WHERE trade_id = $1 AND ($2::bigint IS NULL OR check_requests = $2::bigint) RETURNING trade_id`,
+      [tradeId, requests],
+    );
+    return rows.length === 1;
+  }
+
+  /** The authorization of a trade being funded, recorded with it; no check is pending once the trade is funded. */
+  async recordAuthorization(manager: EntityManager, tradeId: string, authorizationId: string): Promise<void> {
+    await manager.query(
+      `UPDATE trade_fundings SET authorization_id = coalesce(authorization_id, $2), check_pending_job = NULL,
+              check_pending_since = NULL, updated_at = now()
+        WHERE trade_id = $1`,
+      [tradeId, authorizationId],
+    );
   }
 
   async tradeOf(

@@ -11,17 +11,22 @@ import { TradeSettlementRepository } from '../../trades/trade-settlement.reposit
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
-import { FundingRepository } from './funding.repository';
+import { FundingRecord, FundingRepository } from './funding.repository';
 import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
 import { Transactions } from '../../database/transactions';
 
+type CheckOutcome = 'funded' | 'voided' | 'self_trade' | 'nothing';
+
+/** Runs of one check at most while webhooks keep arriving during it; then its job's backoff. */
+const MAX_RUNS = 3;
+
 /**
  * The USD into escrow. `POST /v1/trades/:id/funding` makes the PayPal order (outside any transaction: the
- * provider call comes first, then the record); the check-funding job, started then and again by every
- * webhook, asks PayPal, authorizes an approved order and moves the trade to `funded`. Whichever comes
- * first does it; the other finds nothing left to do.
+ * provider call comes first, then the record); the check-funding job, started then and again by the webhooks
+ * (one check for those that arrive before it starts), asks PayPal, authorizes an approved order and moves the
+ * trade to `funded`. Whichever comes first does it; the other finds nothing left to do.
  */
 @Injectable()
 export class FundingService {
@@ -90,9 +95,29 @@ export class FundingService {
    * Asks PayPal about a trade's order: approved → authorize it (request id from the trade, so twice is once);
    * authorized → `funded` in one transaction with its ledger hold. A late authorization for a trade that
    * ended meanwhile is voided. Throws NotYet while the buyer has not approved and the trade still waits.
+   * A check that found one pending runs again if webhooks were counted while it ran: they found it pending and
+   * queued nothing (`FundingRepository.requestCheck`).
    */
-  async check(tradeId: string): Promise<'funded' | 'voided' | 'self_trade' | 'nothing'> {
-    const funding = await this.fundings.find(tradeId);
+  async check(tradeId: string): Promise<CheckOutcome> {
+    for (let run = 1; ; run += 1) {
+      // The pending mark and the webhooks' count as this run starts: what it asks PayPal covers them.
+      const funding = await this.fundings.find(tradeId);
+      let outcome: CheckOutcome;
+      try {
+        outcome = await this.checkOnce(tradeId, funding);
+      } catch (error) {
+        if (!funding?.checkPendingJob || (await this.fundings.finishCheck(tradeId, funding.checkRequests)) || run >= MAX_RUNS) throw error;
+        continue;
+      }
+      // Funded: the mark went with it, and nothing a webhook reports can change the trade any more.
+      if (!funding?.checkPendingJob || outcome === 'funded') return outcome;
+      if (await this.fundings.finishCheck(tradeId, funding.checkRequests)) return outcome;
+      // Webhooks kept coming during every run: the mark stays, and this job asks again on its backoff.
+      if (run >= MAX_RUNS) throw new NotYet(`trade ${tradeId}: webhooks arrived during each of ${MAX_RUNS} checks`);
+    }
+  }
+
+  private async checkOnce(tradeId: string, funding: FundingRecord | null): Promise<CheckOutcome> {
     if (funding?.provider === 'bank_transfer') return this.bankFunding.check(tradeId);
     const trade = await this.trades.find(tradeId);
     if (!funding?.orderId || !trade) return 'nothing';
@@ -126,7 +151,7 @@ export class FundingService {
     const outcome = await this.transactions.run(async (manager) => {
       const state = await this.trades.lockState(manager, tradeId);
       if (state === 'awaiting_funding') {
-        await this.fundings.recordStep(manager, tradeId, 'authorization_id', authorizationId);
+        await this.fundings.recordAuthorization(manager, tradeId, authorizationId);
         await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
         await this.outbox.write(manager, {
           queue: QUEUES.settlement,

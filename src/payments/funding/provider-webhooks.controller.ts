@@ -16,6 +16,8 @@ import { FundingRepository } from './funding.repository';
 import { bankIncomingJobId, bankReturnJobId, checkFundingJobId, settleJobId, verifyPayoutJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { Transactions } from '../../database/transactions';
+import type { TradeState } from '../../trades/trade.state-machine';
+import { fundingCheckNeeded } from './funding-check-needed';
 
 /** Encryption context of stored provider event bodies. */
 /** A provider's event, received: `duplicate` when it had been received before (nothing done twice). */
@@ -47,7 +49,9 @@ interface PaypalEvent {
 /**
  * Provider callbacks. A PayPal event is verified (401 `invalid_signature`, nothing stored, otherwise), stored
  * once under its event id with its raw body, and turned into a job that asks PayPal for the truth: an event
- * only says "look again", so a duplicate, late or out-of-order one can never move a trade backwards.
+ * only says "look again", so a duplicate, late or out-of-order one can never move a trade backwards. An event
+ * about an order whose trade no check could change (`fundingCheckNeeded`) is stored and queues nothing, and the
+ * events that arrive while a funding check is queued or running share it (a running one looks again for them).
  */
 @ApiTags('providers')
 @Public()
@@ -80,21 +84,31 @@ export class ProviderWebhooksController {
     const eventId = event.id;
     const eventType = event.event_type;
     const target = await this.targetOf(eventType, event);
-    const jobs: OutboxMessage[] = target
-      ? [
-          {
-            queue: target.kind === 'funding' ? QUEUES.funding : QUEUES.settlement,
-            jobName: target.kind === 'funding' ? JOBS.funding.checkFunding : JOBS.settlement.settleTrade,
-            jobId: target.kind === 'funding' ? checkFundingJobId(target.tradeId, eventId) : settleJobId(target.tradeId, eventId),
-            payload: { tradeId: target.tradeId },
-            retry:
-              target.kind === 'funding'
-                ? fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings)
-                : keepTrying(this.tradesSettings.providerPollEveryMs),
-          },
-        ]
-      : [];
-    return this.record('paypal', eventId, eventType, raw.toString('utf8'), jobs);
+    if (target?.kind === 'settlement') {
+      const settle: OutboxMessage = {
+        queue: QUEUES.settlement,
+        jobName: JOBS.settlement.settleTrade,
+        jobId: settleJobId(target.tradeId, eventId),
+        payload: { tradeId: target.tradeId },
+        retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+      };
+      return this.record('paypal', eventId, eventType, raw.toString('utf8'), [settle]);
+    }
+    // Stored whatever it says; a check only when one could change something, and then one for a burst.
+    const check =
+      target && fundingCheckNeeded(target.state, eventType)
+        ? {
+            tradeId: target.tradeId,
+            message: {
+              queue: QUEUES.funding,
+              jobName: JOBS.funding.checkFunding,
+              jobId: checkFundingJobId(target.tradeId, eventId),
+              payload: { tradeId: target.tradeId },
+              retry: fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings),
+            },
+          }
+        : undefined;
+    return this.record('paypal', eventId, eventType, raw.toString('utf8'), [], check);
   }
 
   /**
@@ -193,13 +207,18 @@ export class ProviderWebhooksController {
     return this.record('wechat', eventId, eventType, raw, jobs);
   }
 
-  /** Stores the event once under its id (its body encrypted) and, the first time only, queues its jobs with it. */
+  /**
+   * Stores the event once under its id (its body encrypted) and, the first time only, queues its jobs with it; its
+   * funding check only if none is pending or running for the trade and its authorization is not recorded
+   * (`FundingRepository.requestCheck`: the funding row, locked after the event's insert).
+   */
   private async record(
     provider: 'paypal' | 'bank' | 'wechat',
     eventId: string,
     eventType: string,
     raw: string,
     jobs: OutboxMessage[],
+    check?: { tradeId: string; message: OutboxMessage },
   ): Promise<{ received: true; duplicate: boolean }> {
     const stored = await this.transactions.run(async (manager) => {
       const fresh = await this.fundings.recordEvent(
@@ -209,25 +228,35 @@ export class ProviderWebhooksController {
         eventType,
         this.encryption.encrypt(raw, PROVIDER_EVENT_CONTEXT),
       );
-      if (fresh) for (const job of jobs) await this.outbox.write(manager, job);
-      return fresh;
+      if (!fresh) return false;
+      for (const job of jobs) await this.outbox.write(manager, job);
+      if (check && (await this.fundings.requestCheck(manager, check.tradeId, check.message.jobId)) === 'queue') {
+        await this.outbox.write(manager, check.message);
+      }
+      return true;
     });
     return { received: true, duplicate: !stored };
   }
 
-  private async targetOf(type: string, event: PaypalEvent): Promise<{ kind: 'funding' | 'settlement'; tradeId: string } | null> {
+  private async targetOf(
+    type: string,
+    event: PaypalEvent,
+  ): Promise<{ kind: 'funding'; tradeId: string; state: TradeState } | { kind: 'settlement'; tradeId: string } | null> {
     const resource = event.resource ?? {};
-    if (type === 'CHECKOUT.ORDER.APPROVED' && resource.id) return this.trade('funding', 'order_id', resource.id);
-    if (type.startsWith('PAYMENT.AUTHORIZATION.') && resource.supplementary_data?.related_ids?.order_id) {
-      return this.trade('funding', 'order_id', resource.supplementary_data.related_ids.order_id);
+    const orderId =
+      type === 'CHECKOUT.ORDER.APPROVED'
+        ? resource.id
+        : type.startsWith('PAYMENT.AUTHORIZATION.')
+          ? resource.supplementary_data?.related_ids?.order_id
+          : undefined;
+    if (orderId) {
+      const trade = await this.fundings.tradeOfOrder(orderId);
+      return trade ? { kind: 'funding', ...trade } : null;
     }
-    if (type.startsWith('PAYMENT.PAYOUTS-ITEM.') && resource.payout_item_id)
-      return this.trade('settlement', 'payout_item_id', resource.payout_item_id);
+    if (type.startsWith('PAYMENT.PAYOUTS-ITEM.') && resource.payout_item_id) {
+      const tradeId = await this.fundings.tradeOf('payout_item_id', resource.payout_item_id);
+      return tradeId ? { kind: 'settlement', tradeId } : null;
+    }
     return null;
-  }
-
-  private async trade(kind: 'funding' | 'settlement', column: 'order_id' | 'payout_item_id', value: string) {
-    const tradeId = await this.fundings.tradeOf(column, value);
-    return tradeId ? { kind, tradeId } : null;
   }
 }

@@ -32,6 +32,14 @@ export class ProviderWorkRepository {
       [before, after, limit],
     );
 
+  /** Funding checks a webhook queued that have not started: one lost in Redis would leave the trade's later webhooks waiting on it. */
+  readonly pendingChecks: WorkPage<{ key: string; job_id: string }> = (before, after, limit) =>
+    this.dataSource.query(
+      `SELECT trade_id::text AS key, check_pending_job AS job_id FROM trade_fundings
+        WHERE check_pending_job IS NOT NULL AND check_pending_since < $1 AND trade_id::text > $2 ORDER BY trade_id LIMIT $3`,
+      [before, after, limit],
+    );
+
   /** Outcomes watched after the end: an unclaimed payout, a settled bank return. */
   readonly watchedOutcomes: WorkPage<{ key: string; trade_id: string; step: 'watch_payout' | 'watch_bank_return'; attempt: number }> = (
     before,

@@ -40,7 +40,7 @@ interface Work {
  * Redis is a cache of work, never its record (SPEC.md): every trade waiting on a provider job is visible in
  * PostgreSQL, and this sweep gives each one whose job Redis no longer holds (or that gave up) one more job:
  * funding checks, settlements (and flagged ended trades whose money came back), honour-period captures, bank
- * returns. Each item has one sweep job id (`<job id>-sweep`), so an item never has more than its own job and
+ * returns, and funding checks a webhook queued that never started. Each item has one sweep job id (`<job id>-sweep`), so an item never has more than its own job and
  * one spare; the jobs are idempotent, so a spare changes nothing.
  */
 @Injectable()
@@ -85,6 +85,15 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       payload: { tradeId: row.key },
       // Until what is left of the funding window (an outage may have extended it).
       retry: fundingPoll(row.funding_by ? row.funding_by.getTime() - Date.now() : 0, this.config),
+    }));
+
+    // A check a webhook queued that never started (Redis lost it): the trade's later webhooks wait on it.
+    requeued += await this.each(this.work.pendingChecks, before, (row: { key: string; job_id: string }) => ({
+      queue: QUEUES.funding,
+      jobName: JOBS.funding.checkFunding,
+      jobId: row.job_id,
+      payload: { tradeId: row.key },
+      retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
     }));
 
     // Outcomes watched after the end (an unclaimed payout, a settled bank return) whose polling job was lost.
