@@ -63,12 +63,17 @@ export class PaypalMockRepository {
     return rows.length;
   }
 
-  async insertTransmission(transmissionId: string, eventId: string, rawBody: string): Promise<void> {
-    await this.dataSource.query(`INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) VALUES ($1, $2, $3)`, [
-      transmissionId,
-      eventId,
-      rawBody,
-    ]);
+  /** The transmissions of one delivery attempt, in one statement. */
+  async insertTransmissions(transmissions: { transmissionId: string; eventId: string; rawBody: string }[]): Promise<void> {
+    if (transmissions.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+      [
+        transmissions.map((transmission) => transmission.transmissionId),
+        transmissions.map((transmission) => transmission.eventId),
+        transmissions.map((transmission) => transmission.rawBody),
+      ],
+    );
   }
 
   /** The bytes a transmission sent. */
