@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRow } from '../../common/database/query';
+import { preparedRead, returningRow } from '../../common/database/query';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 /** The PayPal mock's Orders v2 and Payments v2 tables: orders, authorizations, captures and refunds. */
@@ -33,11 +33,8 @@ export class PaypalMockPaymentsRepository {
    * The authorization's columns come prefixed `a_`, null when there is none.
    */
   async findOrderWithAuthorization(id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow | null } | undefined> {
-    const rows: (OrderRow & Prefixed<AuthorizationRow>)[] = await this.dataSource.query(
-      `SELECT o.*, ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')}
-         FROM paypal_mock_orders o LEFT JOIN paypal_mock_authorizations a ON a.order_id = o.id WHERE o.id = $1`,
-      [id],
-    );
+    // A named prepared statement: the service reads an order at every step of its funding.
+    const rows = await preparedRead<OrderRow & Prefixed<AuthorizationRow>>(this.dataSource, ORDER_WITH_AUTHORIZATION, [id]);
     const row = rows[0];
     if (!row) return undefined;
     const { order, authorization } = splitAuthorization(row);
@@ -165,6 +162,20 @@ export class PaypalMockPaymentsRepository {
   }
 }
 
+const ORDER_COLUMNS = [
+  'id',
+  'intent',
+  'status',
+  'amount_cents',
+  'currency',
+  'purchase_units',
+  'return_url',
+  'cancel_url',
+  'payer',
+  'create_time',
+  'update_time',
+] as const satisfies readonly (keyof OrderRow)[];
+
 const AUTHORIZATION_COLUMNS = [
   'id',
   'order_id',
@@ -177,6 +188,10 @@ const AUTHORIZATION_COLUMNS = [
   'create_time',
   'update_time',
 ] as const satisfies readonly (keyof AuthorizationRow)[];
+
+const ORDER_WITH_AUTHORIZATION = `SELECT ${ORDER_COLUMNS.map((column) => `o.${column}`).join(', ')},
+         ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')}
+    FROM paypal_mock_orders o LEFT JOIN paypal_mock_authorizations a ON a.order_id = o.id WHERE o.id = $1`;
 
 type Prefixed<T> = { [K in keyof T & string as `a_${K}`]: T[K] };
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRow } from '../../common/database/query';
+import { preparedRead, returningRow } from '../../common/database/query';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -125,8 +125,10 @@ export class PaypalMockPayoutsRepository {
 
   /** A batch and its items, by id, in one round trip; undefined when there is no such batch. */
   async findBatch(id: string): Promise<{ batch: BatchRow; items: ItemRow[] } | undefined> {
-    const rows: (Nullable<ItemRow> & BatchColumns)[] = await this.dataSource.query(
-      `SELECT items.*, ${BATCH_COLUMNS}
+    // A named prepared statement: the service reads a batch until it has settled.
+    const rows = await preparedRead<Nullable<ItemRow> & BatchColumns>(
+      this.dataSource,
+      `SELECT ${ITEM_COLUMNS}, ${BATCH_COLUMNS}
          FROM paypal_mock_payout_batches batch LEFT JOIN paypal_mock_payout_items items ON items.batch_id = batch.id
         WHERE batch.id = $1 ORDER BY items.id`,
       [id],
@@ -156,6 +158,9 @@ export class PaypalMockPayoutsRepository {
     return { total: total[0].n, rows };
   }
 }
+
+const ITEM_COLUMNS = `items.id, items.batch_id, items.sender_item_id, items.receiver, items.amount_cents, items.currency, items.note,
+  items.status, items.fee_cents, items.transaction_id, items.time_processed`;
 
 /** The batch's columns beside its items', prefixed `batch_`. */
 const BATCH_COLUMNS = `batch.id AS batch_row_id, batch.sender_batch_id AS batch_sender_batch_id, batch.status AS batch_status,
