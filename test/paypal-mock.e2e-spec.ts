@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { loadPaypalConfig } from '../src/config';
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { client, Api } from './support/http';
-import { paypalOrderOfAuthorization, paypalPayoutBatches, paypalRefundsOfCapture } from './support/paypal';
-import { startTestApp, TestApp } from './support/test-app';
+import { paypalGet, paypalOrder, paypalOrderOfAuthorization, paypalPayoutBatches, paypalRefundsOfCapture } from './support/paypal';
+import { eventually, startTestApp, TestApp } from './support/test-app';
 
 const CLIENT_ID = 'conformance-client';
 const CLIENT_SECRET = 'conformance-secret';
@@ -161,6 +161,92 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     ).toBe('MAX_CAPTURE_AMOUNT_EXCEEDED');
     await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } });
     expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('CAPTURED');
+  });
+
+  it('shows an order with its authorization, then the captures of it and their refunds, oldest first', async () => {
+    const order = await approvedOrder('30.00');
+    expect(await paypalOrder(account(), order.id!)).toMatchObject({ status: 'APPROVED', authorization: null, captures: [], refunds: [] });
+    const authorizationId = (await paypal.orders.authorizeOrder({ id: order.id!, prefer: 'return=representation' })).result
+      .purchaseUnits![0].payments!.authorizations![0].id!;
+    expect(await paypalOrder(account(), order.id!)).toMatchObject({
+      status: 'COMPLETED',
+      authorization: { id: authorizationId, status: 'CREATED', amountCents: '3000' },
+      captures: [],
+      refunds: [],
+    });
+    const first = await paypal.payments.captureAuthorizedPayment({
+      authorizationId,
+      body: { amount: { currencyCode: 'USD', value: '10.00' }, finalCapture: false },
+    });
+    const second = await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } });
+    const refund = await paypal.payments.refundCapturedPayment({
+      captureId: second.result.id!,
+      body: { amount: { currencyCode: 'USD', value: '5.00' } },
+    });
+    expect(await paypalOrder(account(), order.id!)).toEqual({
+      status: 'COMPLETED',
+      authorization: expect.objectContaining({ id: authorizationId, status: 'CAPTURED', capturedCents: '3000' }),
+      captures: [
+        { id: first.result.id, status: 'COMPLETED', amountCents: '1000' },
+        { id: second.result.id, status: 'PARTIALLY_REFUNDED', amountCents: '2000' },
+      ],
+      refunds: [{ id: refund.result.id, status: 'COMPLETED', amountCents: '500', captureId: second.result.id }],
+    });
+  });
+
+  it('settles a batch of several payouts: each item SUCCESS, or UNCLAIMED for its receiver, with its fee (2 %, half up, at most $20)', async () => {
+    const token = (
+      await api('POST', '/sandbox/paypal/v1/oauth2/token', {
+        rawBody: 'grant_type=client_credentials',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      })
+    ).body.access_token as string;
+    const senderBatchId = `batch-${randomUUID()}`;
+    const item = (receiver: string, value: string, senderItemId: string) => ({
+      recipient_type: 'EMAIL',
+      receiver,
+      amount: { currency: 'USD', value },
+      sender_item_id: senderItemId,
+    });
+    const created = await api('POST', '/sandbox/paypal/v1/payments/payouts', {
+      headers: { authorization: `Bearer ${token}` },
+      body: {
+        sender_batch_header: { sender_batch_id: senderBatchId },
+        items: [item('one@example.com', '12.34', 'a'), item('Unclaimed@Example.com', '1500.00', 'b'), item('two@example.com', '0.25', 'c')],
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.batch_header).toMatchObject({ batch_status: 'PENDING', sender_batch_header: { sender_batch_id: senderBatchId } });
+    const batchId = created.body.batch_header.payout_batch_id as string;
+    const settled = await eventually(async () => {
+      const batch = await paypalGet(account(), `/v1/payments/payouts/${batchId}`);
+      return batch.batch_header.batch_status === 'SUCCESS' && batch;
+    });
+    expect(settled.batch_header).toMatchObject({
+      amount: { currency: 'USD', value: '1512.59' },
+      fees: { currency: 'USD', value: '20.26' },
+      time_completed: expect.any(String),
+    });
+    const bySender = Object.fromEntries(
+      (settled.items as { payout_item: { sender_item_id: string }; transaction_status: string; payout_item_fee: unknown }[]).map(
+        (shown) => [shown.payout_item.sender_item_id, { status: shown.transaction_status, fee: shown.payout_item_fee }],
+      ),
+    );
+    expect(bySender).toEqual({
+      a: { status: 'SUCCESS', fee: { currency: 'USD', value: '0.25' } }, // 2 % of 12.34 = 0.2468
+      b: { status: 'UNCLAIMED', fee: { currency: 'USD', value: '20.00' } }, // 2 % of 1500.00 = 30.00, at most 20.00
+      c: { status: 'SUCCESS', fee: { currency: 'USD', value: '0.01' } }, // 2 % of 0.25 = 0.005, half up
+    });
+    const again = await api('POST', '/sandbox/paypal/v1/payments/payouts', {
+      headers: { authorization: `Bearer ${token}` },
+      body: { sender_batch_header: { sender_batch_id: senderBatchId }, items: [item('three@example.com', '1.00', 'd')] },
+    });
+    expect(again.status).toBe(400);
+    expect(again.body.details[0].issue).toBe('DUPLICATE_SENDER_BATCH_ID');
+    expect((await paypalGet(account(), `/v1/payments/payouts/${batchId}`)).items).toHaveLength(3);
   });
 
   it('voids with 204 (or 200 with the representation); a capture after void is refused', async () => {

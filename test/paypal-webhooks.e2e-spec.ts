@@ -4,6 +4,9 @@ import { AddressInfo } from 'node:net';
 import { loadPaypalConfig } from '../src/config';
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { PaypalWebhookVerifier } from '../src/payments/providers/paypal/paypal-webhook.verifier';
+import { paypalWebhookJobId } from '../src/queues/job-ids';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
 import { client, Api } from './support/http';
 import { eventually, startTestApp, TestApp } from './support/test-app';
 
@@ -262,7 +265,7 @@ describe('PayPal mock webhooks', () => {
       });
 
       await eventually(async () => deliveriesOf('PAYMENT.PAYOUTS-ITEM.SUCCEEDED', settled.items[0].payout_item_id).length === 1);
-      // The item's and the batch's webhooks are separate deliveries, by separate jobs: either may arrive first.
+      // The item's and the batch's webhooks are separate deliveries (one job sends both, at once): either may arrive first.
       const batchEvent = await eventually(async () =>
         hooks.deliveries.find(
           (d) =>
@@ -271,6 +274,39 @@ describe('PayPal mock webhooks', () => {
       );
       expect(batchEvent).toBeDefined();
       expect(await verifier.verify(batchEvent!.headers, batchEvent!.raw)).toEqual({ ok: true });
+    });
+
+    it("retries only the refused one of a settled batch's webhooks: the item's again, the batch's once", async () => {
+      hooks.refuseFirst.add('PAYMENT.PAYOUTS-ITEM.SUCCEEDED');
+      const http = payoutsClient();
+      const created = await http.execute(postRequest(`batch-${randomUUID()}`, 'counterparty@example.com'));
+      const batchId = created.result.batch_header.payout_batch_id;
+      const itemId = await eventually(async () => {
+        const response = await http.execute(new payoutsSdk.payouts.PayoutsGetRequest(batchId));
+        return response.result.batch_header.batch_status === 'SUCCESS' && (response.result.items[0].payout_item_id as string);
+      });
+      const items = await eventually(async () => {
+        const deliveries = deliveriesOf('PAYMENT.PAYOUTS-ITEM.SUCCEEDED', itemId);
+        return deliveries.length === 2 && deliveries;
+      });
+      expect(items[1].event.id).toBe(items[0].event.id);
+      expect(items[1].headers['paypal-transmission-id']).not.toBe(items[0].headers['paypal-transmission-id']);
+      expect(await verifier.verify(items[1].headers, items[1].raw)).toEqual({ ok: true });
+      const ofBatch = () =>
+        hooks.deliveries.filter(
+          (d) =>
+            d.event.event_type === 'PAYMENT.PAYOUTSBATCH.SUCCESS' && (d.event.resource as any).batch_header?.payout_batch_id === batchId,
+        );
+      expect(ofBatch()).toHaveLength(1);
+      // The job that sent them both (named by its first event) is done: nothing is left to send again.
+      const job = await test.app.get(QueueRegistry).get(QUEUES.sandboxWebhooks).getJob(paypalWebhookJobId(items[0].event.id, 0));
+      expect(job?.data.events.map((event: { event_type: string }) => event.event_type)).toEqual([
+        'PAYMENT.PAYOUTS-ITEM.SUCCEEDED',
+        'PAYMENT.PAYOUTSBATCH.SUCCESS',
+      ]);
+      await eventually(async () => (await job!.getState()) === 'completed');
+      expect(ofBatch()).toHaveLength(1);
+      expect(deliveriesOf('PAYMENT.PAYOUTS-ITEM.SUCCEEDED', itemId)).toHaveLength(2);
     });
 
     it('leaves a payout unclaimed, then returns it, with their webhooks', async () => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRow } from '../../common/database/query';
+import { preparedRead, returningRow } from '../../common/database/query';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 /** The PayPal mock's Orders v2 and Payments v2 tables: orders, authorizations, captures and refunds. */
@@ -23,9 +23,22 @@ export class PaypalMockPaymentsRepository {
     return rows[0];
   }
 
-  async findOrder(id: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<OrderRow | undefined> {
-    const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  async findOrder(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrderRow | undefined> {
+    const rows: OrderRow[] = await manager.query(`SELECT * FROM paypal_mock_orders WHERE id = $1`, [id]);
     return rows[0];
+  }
+
+  /**
+   * An order with its authorization (an order has at most one), in one round trip: what showing an order reads.
+   * The authorization's columns come prefixed `a_`, null when there is none.
+   */
+  async findOrderWithAuthorization(id: string): Promise<{ order: OrderRow; authorization: AuthorizationRow | null } | undefined> {
+    // A named prepared statement: the service reads an order at every step of its funding.
+    const rows = await preparedRead<OrderRow & Prefixed<AuthorizationRow>>(this.dataSource, ORDER_WITH_AUTHORIZATION, [id]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const { order, authorization } = splitAuthorization(row);
+    return { order, authorization: authorization.id === null ? null : authorization };
   }
 
   /** CREATED → APPROVED with the payer; undefined when the order was not CREATED. */
@@ -37,23 +50,27 @@ export class PaypalMockPaymentsRepository {
     );
   }
 
-  async completeOrder(manager: EntityManager, id: string): Promise<OrderRow> {
-    return returningRow<OrderRow>(
-      manager,
-      `UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 RETURNING *`,
-      [id],
-    );
-  }
-
   // ---- Authorizations ----
 
-  async insertAuthorization(manager: EntityManager, order: OrderRow, honorPeriodMs: number, validityMs: number): Promise<AuthorizationRow> {
-    const rows: AuthorizationRow[] = await manager.query(
-      `INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
-       VALUES ($1, $2, 'CREATED', $3, $4, now() + $5 * interval '1 millisecond', now() + $6 * interval '1 millisecond') RETURNING *`,
-      [paypalId(), order.id, order.amount_cents, order.currency, honorPeriodMs, validityMs],
+  /**
+   * APPROVED → COMPLETED with its authorization made, in one statement (the conditional update is the check and
+   * the lock); undefined when the order was not APPROVED (or does not exist).
+   */
+  async authorizeApproved(
+    manager: EntityManager,
+    id: string,
+    honorPeriodMs: number,
+    validityMs: number,
+  ): Promise<{ order: OrderRow; authorization: AuthorizationRow } | undefined> {
+    const rows: (OrderRow & Prefixed<AuthorizationRow>)[] = await manager.query(
+      `WITH o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 AND status = 'APPROVED' RETURNING *),
+            a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
+                  SELECT $2, o.id, 'CREATED', o.amount_cents, o.currency,
+                         now() + $3 * interval '1 millisecond', now() + $4 * interval '1 millisecond' FROM o RETURNING *)
+       SELECT o.*, ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')} FROM o JOIN a ON a.order_id = o.id`,
+      [id, paypalId(), honorPeriodMs, validityMs],
     );
-    return rows[0];
+    return rows[0] ? splitAuthorization(rows[0]) : undefined;
   }
 
   async findAuthorization(
@@ -65,11 +82,6 @@ export class PaypalMockPaymentsRepository {
       `SELECT * FROM paypal_mock_authorizations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
       [id],
     );
-    return rows[0];
-  }
-
-  async authorizationOfOrder(orderId: string): Promise<AuthorizationRow | undefined> {
-    const rows: AuthorizationRow[] = await this.dataSource.query(`SELECT * FROM paypal_mock_authorizations WHERE order_id = $1`, [orderId]);
     return rows[0];
   }
 
@@ -92,19 +104,18 @@ export class PaypalMockPaymentsRepository {
 
   // ---- Captures and refunds ----
 
-  /** Books a capture against its authorization and inserts it. */
+  /** Books a capture against its authorization and inserts it, in one statement. */
   async insertCapture(
     manager: EntityManager,
     authorization: AuthorizationRow,
     capture: { status: string; cents: bigint; finalCapture: boolean },
   ): Promise<CaptureRow> {
-    await manager.query(
-      `UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3, update_time = now() WHERE id = $1`,
-      [authorization.id, capture.status, capture.cents.toString()],
-    );
     const rows: CaptureRow[] = await manager.query(
-      `INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture) VALUES ($1, $2, 'COMPLETED', $3, $4, $5) RETURNING *`,
-      [paypalId(), authorization.id, capture.cents.toString(), authorization.currency, capture.finalCapture],
+      `WITH booked AS (UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3::bigint, update_time = now()
+                        WHERE id = $1 RETURNING id, currency)
+       INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture)
+       SELECT $4, booked.id, 'COMPLETED', $3::bigint, booked.currency, $5 FROM booked RETURNING *`,
+      [authorization.id, capture.status, capture.cents.toString(), paypalId(), capture.finalCapture],
     );
     return rows[0];
   }
@@ -114,16 +125,15 @@ export class PaypalMockPaymentsRepository {
     return rows[0];
   }
 
-  /** Books a refund against its capture and inserts it; answers the refund's id. */
+  /** Books a refund against its capture and inserts it, in one statement; answers the refund's id. */
   async insertRefund(manager: EntityManager, capture: CaptureRow, refund: { status: string; cents: bigint }): Promise<string> {
-    await manager.query(
-      `UPDATE paypal_mock_captures SET status = $2, refunded_cents = refunded_cents + $3, update_time = now() WHERE id = $1`,
-      [capture.id, refund.status, refund.cents.toString()],
-    );
     const id = paypalId();
     await manager.query(
-      `INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency) VALUES ($1, $2, 'COMPLETED', $3, $4)`,
-      [id, capture.id, refund.cents.toString(), capture.currency],
+      `WITH booked AS (UPDATE paypal_mock_captures SET status = $2, refunded_cents = refunded_cents + $3::bigint, update_time = now()
+                        WHERE id = $1 RETURNING id, currency)
+       INSERT INTO paypal_mock_refunds (id, capture_id, status, amount_cents, currency)
+       SELECT $4, booked.id, 'COMPLETED', $3::bigint, booked.currency FROM booked`,
+      [capture.id, refund.status, refund.cents.toString(), id],
     );
     return id;
   }
@@ -133,18 +143,65 @@ export class PaypalMockPaymentsRepository {
     return rows[0];
   }
 
-  /** The captures of an order's authorization and their refunds, oldest first. */
-  async settledOfOrder(orderId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
+  /**
+   * The captures of an authorization and their refunds, oldest first. Asked only of an authorization that has
+   * captured something; the refunds are read only when a capture was refunded.
+   */
+  async settledOfAuthorization(authorizationId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
     const captures: CaptureRow[] = await this.dataSource.query(
-      `SELECT c.* FROM paypal_mock_captures c JOIN paypal_mock_authorizations a ON a.id = c.authorization_id
-        WHERE a.order_id = $1 ORDER BY c.create_time, c.id`,
-      [orderId],
+      `SELECT * FROM paypal_mock_captures WHERE authorization_id = $1 ORDER BY create_time, id`,
+      [authorizationId],
     );
-    const refunds: RefundRow[] = captures.length
+    const refunded = captures.filter((capture) => BigInt(capture.refunded_cents) > 0n);
+    const refunds: RefundRow[] = refunded.length
       ? await this.dataSource.query(`SELECT * FROM paypal_mock_refunds WHERE capture_id = ANY($1) ORDER BY create_time, id`, [
-          captures.map((capture) => capture.id),
+          refunded.map((capture) => capture.id),
         ])
       : [];
     return { captures, refunds };
   }
+}
+
+const ORDER_COLUMNS = [
+  'id',
+  'intent',
+  'status',
+  'amount_cents',
+  'currency',
+  'purchase_units',
+  'return_url',
+  'cancel_url',
+  'payer',
+  'create_time',
+  'update_time',
+] as const satisfies readonly (keyof OrderRow)[];
+
+const AUTHORIZATION_COLUMNS = [
+  'id',
+  'order_id',
+  'status',
+  'amount_cents',
+  'captured_cents',
+  'currency',
+  'honor_expires_at',
+  'expiration_time',
+  'create_time',
+  'update_time',
+] as const satisfies readonly (keyof AuthorizationRow)[];
+
+const ORDER_WITH_AUTHORIZATION = `SELECT ${ORDER_COLUMNS.map((column) => `o.${column}`).join(', ')},
+         ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')}
+    FROM paypal_mock_orders o LEFT JOIN paypal_mock_authorizations a ON a.order_id = o.id WHERE o.id = $1`;
+
+type Prefixed<T> = { [K in keyof T & string as `a_${K}`]: T[K] };
+
+/** An order row joined to its authorization's `a_` columns, taken apart. */
+function splitAuthorization(row: OrderRow & Prefixed<AuthorizationRow>): { order: OrderRow; authorization: AuthorizationRow } {
+  const order: Record<string, unknown> = {};
+  const authorization: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith('a_')) authorization[key.slice(2)] = value;
+    else order[key] = value;
+  }
+  return { order: order as unknown as OrderRow, authorization: authorization as unknown as AuthorizationRow };
 }

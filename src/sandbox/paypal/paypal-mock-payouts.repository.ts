@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRow, returningRows } from '../../common/database/query';
+import { preparedRead, returningRow } from '../../common/database/query';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -44,12 +44,36 @@ export interface SearchedItemRow {
 export class PaypalMockPayoutsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** A new PENDING batch, or undefined when its sender_batch_id was used before. */
-  async insertBatch(manager: EntityManager, senderBatchId: string, header: unknown): Promise<BatchRow | undefined> {
+  /**
+   * A new PENDING batch with its PENDING items, in one statement; undefined (and no item written) when its
+   * sender_batch_id was used before.
+   */
+  async insertBatch(
+    manager: EntityManager,
+    senderBatchId: string,
+    header: unknown,
+    items: { senderItemId: string | null; receiver: string; cents: bigint; note: string | null }[],
+  ): Promise<BatchRow | undefined> {
     const rows: BatchRow[] = await manager.query(
-      `INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header) VALUES ($1, $2, 'PENDING', $3)
-       ON CONFLICT (sender_batch_id) DO NOTHING RETURNING *`,
-      [paypalId(), senderBatchId, JSON.stringify(header)],
+      `WITH batch AS (
+         INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header) VALUES ($1, $2, 'PENDING', $3)
+         ON CONFLICT (sender_batch_id) DO NOTHING RETURNING *),
+       items AS (
+         INSERT INTO paypal_mock_payout_items (id, batch_id, sender_item_id, receiver, amount_cents, currency, note, status)
+         SELECT item.id, batch.id, item.sender_item_id, item.receiver, item.amount_cents, 'USD', item.note, 'PENDING'
+           FROM batch, unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+                AS item (id, sender_item_id, receiver, amount_cents, note))
+       SELECT * FROM batch`,
+      [
+        paypalId(),
+        senderBatchId,
+        JSON.stringify(header),
+        items.map(() => paypalId()),
+        items.map((item) => item.senderItemId),
+        items.map((item) => item.receiver),
+        items.map((item) => item.cents.toString()),
+        items.map((item) => item.note),
+      ],
     );
     return rows[0];
   }
@@ -61,39 +85,33 @@ export class PaypalMockPayoutsRepository {
     return rows[0]?.id;
   }
 
-  async insertItem(
+  /**
+   * Settles a batch in one statement: its PENDING items processed (UNCLAIMED for the given receivers, lower case;
+   * SUCCESS otherwise) with their fee, and the batch SUCCESS. Answers the batch's items, by id, and the batch; none
+   * and nothing changed when it had no PENDING item. The fee is `fee` of each item's amount, in basis points, half
+   * up to the cent (as `applyBps`), at most `feeCapCents`.
+   */
+  async settleBatch(
     manager: EntityManager,
     batchId: string,
-    item: { senderItemId: string | null; receiver: string; cents: bigint; note: string | null },
-  ): Promise<void> {
-    await manager.query(
-      `INSERT INTO paypal_mock_payout_items (id, batch_id, sender_item_id, receiver, amount_cents, currency, note, status) VALUES ($1, $2, $3, $4, $5, 'USD', $6, 'PENDING')`,
-      [paypalId(), batchId, item.senderItemId, item.receiver, item.cents.toString(), item.note],
+    unclaimedReceivers: string[],
+    fee: { bps: number; capCents: bigint },
+  ): Promise<{ batch: BatchRow; items: ItemRow[] } | undefined> {
+    const rows: (ItemRow & BatchColumns)[] = await manager.query(
+      `WITH items AS (
+         UPDATE paypal_mock_payout_items
+            SET status = CASE WHEN lower(receiver) = ANY($2::text[]) THEN 'UNCLAIMED' ELSE 'SUCCESS' END,
+                fee_cents = least($4::bigint, (amount_cents * $3::bigint + 5000) / 10000),
+                transaction_id = upper(substr(md5(random()::text), 1, 17)), time_processed = now()
+          WHERE batch_id = $1 AND status = 'PENDING' RETURNING *),
+       batch AS (
+         UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = now()
+          WHERE id = $1 AND EXISTS (SELECT 1 FROM items) RETURNING *)
+       SELECT items.*, ${BATCH_COLUMNS} FROM items CROSS JOIN batch ORDER BY items.id`,
+      [batchId, unclaimedReceivers, fee.bps, fee.capCents.toString()],
     );
-  }
-
-  /** The batch's PENDING items processed: UNCLAIMED for the given receivers (lower case), SUCCESS otherwise. */
-  processItems(manager: EntityManager, batchId: string, unclaimedReceivers: string[]): Promise<ItemRow[]> {
-    return returningRows<ItemRow>(
-      manager,
-      `UPDATE paypal_mock_payout_items
-          SET status = CASE WHEN lower(receiver) = ANY($2::text[]) THEN 'UNCLAIMED' ELSE 'SUCCESS' END,
-              transaction_id = upper(substr(md5(random()::text), 1, 17)), time_processed = now()
-        WHERE batch_id = $1 AND status = 'PENDING' RETURNING *`,
-      [batchId, unclaimedReceivers],
-    );
-  }
-
-  async setItemFee(manager: EntityManager, itemId: string, feeCents: bigint): Promise<void> {
-    await manager.query(`UPDATE paypal_mock_payout_items SET fee_cents = $2 WHERE id = $1`, [itemId, feeCents.toString()]);
-  }
-
-  async completeBatch(manager: EntityManager, batchId: string): Promise<BatchRow> {
-    return returningRow<BatchRow>(
-      manager,
-      `UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = now() WHERE id = $1 RETURNING *`,
-      [batchId],
-    );
+    if (rows.length === 0) return undefined;
+    return { batch: batchOf(rows[0]), items: rows.map(itemOf) };
   }
 
   /** UNCLAIMED → RETURNED; undefined when the item was not UNCLAIMED. */
@@ -105,18 +123,23 @@ export class PaypalMockPayoutsRepository {
     );
   }
 
-  async findBatch(id: string): Promise<BatchRow | undefined> {
-    const rows: BatchRow[] = await this.dataSource.query(`SELECT * FROM paypal_mock_payout_batches WHERE id = $1`, [id]);
-    return rows[0];
+  /** A batch and its items, by id, in one round trip; undefined when there is no such batch. */
+  async findBatch(id: string): Promise<{ batch: BatchRow; items: ItemRow[] } | undefined> {
+    // A named prepared statement: the service reads a batch until it has settled.
+    const rows = await preparedRead<Nullable<ItemRow> & BatchColumns>(
+      this.dataSource,
+      `SELECT ${ITEM_COLUMNS}, ${BATCH_COLUMNS}
+         FROM paypal_mock_payout_batches batch LEFT JOIN paypal_mock_payout_items items ON items.batch_id = batch.id
+        WHERE batch.id = $1 ORDER BY items.id`,
+      [id],
+    );
+    if (rows.length === 0) return undefined;
+    return { batch: batchOf(rows[0]), items: rows.filter((row) => row.id !== null).map((row) => itemOf(row as ItemRow & BatchColumns)) };
   }
 
   async findItem(id: string): Promise<ItemRow | undefined> {
     const rows: ItemRow[] = await this.dataSource.query(`SELECT * FROM paypal_mock_payout_items WHERE id = $1`, [id]);
     return rows[0];
-  }
-
-  itemsOfBatch(batchId: string, manager: EntityManager = this.dataSource.manager): Promise<ItemRow[]> {
-    return manager.query(`SELECT * FROM paypal_mock_payout_items WHERE batch_id = $1 ORDER BY id`, [batchId]);
   }
 
   /** Transaction Search over the payouts: the items of batches created in `[start, end]`, one page, and how many in all. */
@@ -134,4 +157,50 @@ export class PaypalMockPayoutsRepository {
     );
     return { total: total[0].n, rows };
   }
+}
+
+const ITEM_COLUMNS = `items.id, items.batch_id, items.sender_item_id, items.receiver, items.amount_cents, items.currency, items.note,
+  items.status, items.fee_cents, items.transaction_id, items.time_processed`;
+
+/** The batch's columns beside its items', prefixed `batch_`. */
+const BATCH_COLUMNS = `batch.id AS batch_row_id, batch.sender_batch_id AS batch_sender_batch_id, batch.status AS batch_status,
+  batch.sender_batch_header AS batch_sender_batch_header, batch.create_time AS batch_create_time,
+  batch.completed_time AS batch_completed_time`;
+
+interface BatchColumns {
+  batch_row_id: string;
+  batch_sender_batch_id: string;
+  batch_status: string;
+  batch_sender_batch_header: Record<string, unknown>;
+  batch_create_time: Date;
+  batch_completed_time: Date | null;
+}
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+function batchOf(row: BatchColumns): BatchRow {
+  return {
+    id: row.batch_row_id,
+    sender_batch_id: row.batch_sender_batch_id,
+    status: row.batch_status,
+    sender_batch_header: row.batch_sender_batch_header,
+    create_time: row.batch_create_time,
+    completed_time: row.batch_completed_time,
+  };
+}
+
+function itemOf(row: ItemRow & BatchColumns): ItemRow {
+  return {
+    id: row.id,
+    batch_id: row.batch_id,
+    sender_item_id: row.sender_item_id,
+    receiver: row.receiver,
+    amount_cents: row.amount_cents,
+    currency: row.currency,
+    note: row.note,
+    status: row.status,
+    fee_cents: row.fee_cents,
+    transaction_id: row.transaction_id,
+    time_processed: row.time_processed,
+  };
 }

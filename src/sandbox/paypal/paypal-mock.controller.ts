@@ -141,9 +141,7 @@ export class PaypalMockController {
   @ApiOperation({ summary: 'PayPal: show an order' })
   async getOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     await this.run(request, reply, async () => {
-      const order = await this.paypal.findOrder(id);
-      const authorization = await this.paypal.authorizationOfOrder(id);
-      const settled = await this.paypal.settledOfOrder(id);
+      const { order, authorization, settled } = await this.paypal.findOrderSettled(id);
       return { status: 200, body: this.paypal.orderView(this.base(), order, authorization, settled) };
     });
   }

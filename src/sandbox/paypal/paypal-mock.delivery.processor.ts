@@ -11,6 +11,7 @@ import { PaypalMockIdentity } from './paypal-mock.identity';
 import { SandboxUrls } from '../sandbox-urls';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PaypalMockRepository } from './paypal-mock.repository';
+import type { PaypalDeliveryPayload, PaypalMockEvent } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
 
 /**
@@ -40,7 +41,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case JOBS.sandboxWebhooks.deliverPaypal:
-        return this.deliver(job.data as { event: { id: string }; url: string; certUrl: string });
+        return this.deliverAll(job as Job<PaypalDeliveryPayload & { delivered?: string[] }>);
       case JOBS.sandboxWebhooks.settlePaypalPayout: {
         const { batchId } = job.data as { batchId: string };
         await this.transactions.run((manager) => this.payouts.settle(manager, batchId, this.urls.mock('paypal')));
@@ -56,21 +57,55 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
     }
   }
 
-  private async deliver({ event, url, certUrl }: { event: { id: string }; url: string; certUrl: string }): Promise<{ status: number }> {
-    const raw = JSON.stringify(event);
+  /**
+   * Delivers the job's events, each a transmission of its own, all tried at every attempt: one refused does not
+   * hold back the others. The ones delivered are kept in the job, so a retry sends only the ones still refused.
+   */
+  private async deliverAll(job: Job<PaypalDeliveryPayload & { delivered?: string[] }>): Promise<{ status: number | number[] }> {
+    const { url, certUrl, delivered = [] } = job.data;
+    const events = 'events' in job.data ? job.data.events : [job.data.event];
     const identity = await this.identity.get();
-    const transmissionId = randomUUID();
-    const transmissionTime = new Date().toISOString();
-    const signature = signTransmission(identity.privateKey, signedString(transmissionId, transmissionTime, this.config.webhookId, raw));
-    await this.repository.insertTransmission(transmissionId, event.id, raw);
+    const transmissions = events
+      .map((event, index) => ({ event, key: deliveryKey(event, index) }))
+      .filter(({ key }) => !delivered.includes(key))
+      .map(({ event, key }) => {
+        const raw = JSON.stringify(event);
+        const id = randomUUID();
+        const time = new Date().toISOString();
+        const signature = signTransmission(identity.privateKey, signedString(id, time, this.config.webhookId, raw));
+        return { event, key, raw, id, time, signature };
+      });
+    await this.repository.insertTransmissions(
+      transmissions.map(({ id, event, raw }) => ({ transmissionId: id, eventId: event.id, rawBody: raw })),
+    );
+    const answers = await Promise.all(
+      transmissions.map(({ raw, id, time, signature }) =>
+        this.send(url, raw, { id, time, signature, certUrl }).then(
+          (status) => ({ status, failure: status >= 200 && status < 300 ? undefined : `answered ${status}` }),
+          (error: unknown) => ({ status: 0, failure: (error as Error).message }),
+        ),
+      ),
+    );
+    const failures = answers.flatMap(({ failure }) => (failure ? [failure] : []));
+    if (failures.length === 0) return { status: answers.length === 1 ? answers[0].status : answers.map(({ status }) => status) };
+    const done = transmissions.filter((_, at) => !answers[at].failure).map(({ key }) => key);
+    if (done.length > 0) await job.updateData({ ...job.data, delivered: [...delivered, ...done] });
+    throw new Error(`Webhook delivery ${failures.join('; ')}`);
+  }
+
+  private async send(
+    url: string,
+    raw: string,
+    transmission: { id: string; time: string; signature: string; certUrl: string },
+  ): Promise<number> {
     const response = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'paypal-transmission-id': transmissionId,
-        'paypal-transmission-time': transmissionTime,
-        'paypal-transmission-sig': signature,
-        'paypal-cert-url': certUrl,
+        'paypal-transmission-id': transmission.id,
+        'paypal-transmission-time': transmission.time,
+        'paypal-transmission-sig': transmission.signature,
+        'paypal-cert-url': transmission.certUrl,
         'paypal-auth-algo': 'SHA256withRSA',
         'user-agent': 'PayPal/AUHD-214.0-58762374',
       },
@@ -78,7 +113,11 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
       signal: AbortSignal.timeout(10000),
     });
     await response.arrayBuffer().catch(() => undefined);
-    if (!response.ok) throw new Error(`Webhook delivery answered ${response.status}`);
-    return { status: response.status };
+    return response.status;
   }
+}
+
+/** An event's place in its job: a duplicated event may be in one job twice, and each copy is delivered. */
+function deliveryKey(event: PaypalMockEvent, index: number): string {
+  return `${index}:${event.id}`;
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
-import { applyBps, formatAmount } from '../../common/money';
+import { formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
@@ -9,14 +9,18 @@ import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/j
 import { PaypalMockError } from './paypal-mock.errors';
 import { positiveUsd } from './paypal-mock.rows';
 import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
-import { PaypalMockWebhooks } from './paypal-mock.webhooks';
+import { PaypalEventType, PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
+import { inTransaction } from './paypal-mock.transaction';
 
 const ITEM_EVENTS = {
   SUCCESS: 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED',
   UNCLAIMED: 'PAYMENT.PAYOUTS-ITEM.UNCLAIMED',
   RETURNED: 'PAYMENT.PAYOUTS-ITEM.RETURNED',
 } as const;
+
+/** PayPal's payout fee: 2% of the item, at most $20 here. */
+const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 
 /**
  * Payouts v1 as PayPal's legacy clients call them: batches deduplicated by `sender_batch_id`, items settled
@@ -62,8 +66,8 @@ export class PaypalMockPayouts {
         note: typeof item.note === 'string' ? item.note : null,
       };
     });
-    const batch = await outer.transaction(async (manager) => {
-      const inserted = await this.payouts.insertBatch(manager, senderBatchId, header);
+    const batch = await inTransaction(outer, async (manager) => {
+      const inserted = await this.payouts.insertBatch(manager, senderBatchId, header, parsed);
       if (!inserted) {
         // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
         const first = await this.payouts.batchIdOfSender(manager, senderBatchId);
@@ -76,7 +80,6 @@ export class PaypalMockPayouts {
           first ? [{ href: `${base}/v1/payments/payouts/${first}`, rel: 'self', method: 'GET' }] : [],
         );
       }
-      for (const item of parsed) await this.payouts.insertItem(manager, inserted.id, item);
       await this.later(
         manager,
         {
@@ -96,16 +99,11 @@ export class PaypalMockPayouts {
 
   /** The delayed settlement: each item SUCCESS, or UNCLAIMED for the configured receivers; the batch SUCCESS. */
   async settle(manager: EntityManager, batchId: string, base: string): Promise<void> {
-    const items = await this.payouts.processItems(manager, batchId, this.config.mockUnclaimedReceivers);
-    if (items.length === 0) return;
-    for (const item of items) {
-      // PayPal's payout fee: 2% of the item, at most $20 here.
-      const fee = applyBps(BigInt(item.amount_cents), 200);
-      await this.payouts.setItemFee(manager, item.id, fee > 2000n ? 2000n : fee);
-    }
-    const batch = await this.payouts.completeBatch(manager, batchId);
-    for (const item of await this.payouts.itemsOfBatch(batchId, manager)) {
-      await this.webhooks.emit(manager, ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], this.itemView(base, item));
+    const settled = await this.payouts.settleBatch(manager, batchId, this.config.mockUnclaimedReceivers, PAYOUT_FEE);
+    if (!settled) return;
+    const events: { type: PaypalEventType; resource: Record<string, unknown> }[] = [];
+    for (const item of settled.items) {
+      events.push({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) });
       if (item.status === 'UNCLAIMED') {
         await this.later(
           manager,
@@ -114,7 +112,8 @@ export class PaypalMockPayouts {
         );
       }
     }
-    await this.webhooks.emit(manager, 'PAYMENT.PAYOUTSBATCH.SUCCESS', { batch_header: this.batchHeader(batch) });
+    events.push({ type: 'PAYMENT.PAYOUTSBATCH.SUCCESS', resource: { batch_header: this.batchHeader(settled.batch) } });
+    await this.webhooks.emitAll(manager, events);
   }
 
   /** A later step of a payout (its settlement, an item's return), queued in the caller's transaction. */
@@ -129,9 +128,9 @@ export class PaypalMockPayouts {
   }
 
   async getBatch(base: string, id: string): Promise<Record<string, unknown>> {
-    const batch = await this.payouts.findBatch(id);
-    if (!batch) throw PaypalMockError.notFound(id);
-    const items = await this.payouts.itemsOfBatch(id);
+    const found = await this.payouts.findBatch(id);
+    if (!found) throw PaypalMockError.notFound(id);
+    const { batch, items } = found;
     const total = items.reduce((sum, item) => sum + BigInt(item.amount_cents), 0n);
     const fees = items.reduce((sum, item) => sum + BigInt(item.fee_cents), 0n);
     return {

@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { preparedAutocommit, preparedInTransaction, returningRows } from '../../common/database/query';
 
-/** The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. */
+/**
+ * The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. The
+ * statements every call or delivery makes are named prepared statements: each connection plans them once.
+ */
 @Injectable()
 export class PaypalMockRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -29,7 +32,8 @@ export class PaypalMockRepository {
    * visible holding the answer). False when the id was claimed before: the insert waited for that claim.
    */
   async claimReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<boolean> {
-    const claimed: unknown[] = await manager.query(
+    const claimed = await preparedInTransaction(
+      manager,
       `INSERT INTO paypal_mock_replays (request_id, endpoint, status) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING RETURNING 1`,
       [requestId, endpoint],
     );
@@ -45,7 +49,7 @@ export class PaypalMockRepository {
   }
 
   async storeReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<void> {
-    await manager.query(`UPDATE paypal_mock_replays SET status = $3, body = $4 WHERE request_id = $1 AND endpoint = $2`, [
+    await preparedInTransaction(manager, `UPDATE paypal_mock_replays SET status = $3, body = $4 WHERE request_id = $1 AND endpoint = $2`, [
       requestId,
       endpoint,
       status,
@@ -63,12 +67,18 @@ export class PaypalMockRepository {
     return rows.length;
   }
 
-  async insertTransmission(transmissionId: string, eventId: string, rawBody: string): Promise<void> {
-    await this.dataSource.query(`INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) VALUES ($1, $2, $3)`, [
-      transmissionId,
-      eventId,
-      rawBody,
-    ]);
+  /** The transmissions of one delivery attempt, in one statement. */
+  async insertTransmissions(transmissions: { transmissionId: string; eventId: string; rawBody: string }[]): Promise<void> {
+    if (transmissions.length === 0) return;
+    await preparedAutocommit(
+      this.dataSource,
+      `INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+      [
+        transmissions.map((transmission) => transmission.transmissionId),
+        transmissions.map((transmission) => transmission.eventId),
+        transmissions.map((transmission) => transmission.rawBody),
+      ],
+    );
   }
 
   /** The bytes a transmission sent. */

@@ -9,6 +9,7 @@ import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository'
 import { AuthorizationRow, CaptureRow, iso, money, OrderRow, positiveUsd, RefundRow } from './paypal-mock.rows';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
+import { inTransaction } from './paypal-mock.transaction';
 
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
@@ -85,25 +86,21 @@ export class PaypalMockService {
     id: string,
     outer: EntityManager = this.transactions.manager,
   ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
-    return outer.transaction(async (manager) => {
-      const order = await this.payments.findOrder(id, manager, true);
-      if (!order) throw PaypalMockError.notFound(id);
-      if (order.status === 'CREATED')
-        throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
-      if (order.status !== 'APPROVED')
+    return inTransaction(outer, async (manager) => {
+      const authorized = await this.payments.authorizeApproved(manager, id, this.config.mockHonorPeriodMs, this.config.mockValidityMs);
+      if (!authorized) {
+        // Not APPROVED (or not there): read why, after the update waited out any authorization under way.
+        const order = await this.payments.findOrder(id, manager);
+        if (!order) throw PaypalMockError.notFound(id);
+        if (order.status === 'CREATED')
+          throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
         throw PaypalMockError.unprocessable(
           'ORDER_ALREADY_AUTHORIZED',
           'Order already authorized. If an order is authorized once, it cannot be authorized again.',
         );
-      const authorization = await this.payments.insertAuthorization(
-        manager,
-        order,
-        this.config.mockHonorPeriodMs,
-        this.config.mockValidityMs,
-      );
-      const updated = await this.payments.completeOrder(manager, id);
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorization));
-      return { order: updated, authorization };
+      }
+      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorized.authorization));
+      return authorized;
     });
   }
 
@@ -147,9 +144,23 @@ export class PaypalMockService {
     return `${base}/checkoutnow?token=${orderId}`;
   }
 
-  /** The captures of an order's authorization and their refunds, oldest first. */
-  settledOfOrder(orderId: string): Promise<{ captures: CaptureRow[]; refunds: RefundRow[] }> {
-    return this.payments.settledOfOrder(orderId);
+  /**
+   * An order as showing it reads it: with its authorization and, once it has captured, that authorization's
+   * captures and their refunds.
+   */
+  async findOrderSettled(id: string): Promise<{
+    order: OrderRow;
+    authorization: AuthorizationRow | null;
+    settled: { captures: CaptureRow[]; refunds: RefundRow[] };
+  }> {
+    const found = await this.payments.findOrderWithAuthorization(id);
+    if (!found) throw PaypalMockError.notFound(id);
+    const { order, authorization } = found;
+    const settled =
+      authorization && BigInt(authorization.captured_cents) > 0n
+        ? await this.payments.settledOfAuthorization(authorization.id)
+        : { captures: [], refunds: [] };
+    return { order, authorization, settled };
   }
 
   refundView(base: string, refund: RefundRow): Record<string, unknown> {
@@ -162,10 +173,6 @@ export class PaypalMockService {
         { href: `${base}/v2/payments/captures/${refund.capture_id}`, rel: 'up', method: 'GET' },
       ],
     };
-  }
-
-  async authorizationOfOrder(orderId: string): Promise<AuthorizationRow | null> {
-    return (await this.payments.authorizationOfOrder(orderId)) ?? null;
   }
 
   // ---- Payments v2 ----
@@ -212,7 +219,7 @@ export class PaypalMockService {
     outer: EntityManager = this.transactions.manager,
   ): Promise<CaptureRow> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
-    return outer.transaction(async (manager) => {
+    return inTransaction(outer, async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'VOIDED')
         throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
@@ -241,7 +248,7 @@ export class PaypalMockService {
   }
 
   async void(base: string, authorizationId: string, outer: EntityManager = this.transactions.manager): Promise<AuthorizationRow> {
-    return outer.transaction(async (manager) => {
+    return inTransaction(outer, async (manager) => {
       const authorization = await this.findAuthorization(authorizationId, manager, true);
       if (authorization.status === 'CAPTURED' || authorization.status === 'PARTIALLY_CAPTURED') {
         throw PaypalMockError.unprocessable(
@@ -301,7 +308,7 @@ export class PaypalMockService {
     outer: EntityManager = this.transactions.manager,
   ): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown } };
-    return outer.transaction(async (manager) => {
+    return inTransaction(outer, async (manager) => {
       const capture = await this.findCapture(captureId, manager, true);
       const refundable = BigInt(capture.amount_cents) - BigInt(capture.refunded_cents);
       if (refundable === 0n) throw PaypalMockError.unprocessable('CAPTURE_FULLY_REFUNDED', 'The capture has already been fully refunded.');

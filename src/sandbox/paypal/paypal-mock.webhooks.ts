@@ -35,11 +35,23 @@ const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'PAYMENT.PAYOUTS-ITEM.RETURNED': 'payouts_item',
 };
 
+/** An event the mock sends, as it is delivered. */
+export interface PaypalMockEvent {
+  id: string;
+  event_type: PaypalEventType;
+  [field: string]: unknown;
+}
+
+/** What one delivery job carries: one event, or the events of one change due at the same time, delivered in order. */
+export type PaypalDeliveryPayload = { url: string; certUrl: string } & ({ event: PaypalMockEvent } | { events: PaypalMockEvent[] });
+
 /**
  * The events the mock sends, queued through the outbox in the same transaction as the change they report
  * (a crash never loses one). The webhook faults act here: dropped events are never queued, duplicated ones
- * twice, reordered ones with a random delay. Each delivery is signed when it is sent. Where it goes and the
- * certificate it names come from configuration (SandboxUrls), never from the request that caused the event.
+ * twice, reordered ones with a random delay. The copies of one change's events that are due at the same time go
+ * in one job (a settled payout batch's item and batch events), each still a delivery of its own. Each delivery is
+ * signed when it is sent. Where it goes and the certificate it names come from configuration (SandboxUrls), never
+ * from the request that caused the event.
  */
 @Injectable()
 export class PaypalMockWebhooks {
@@ -51,12 +63,47 @@ export class PaypalMockWebhooks {
   ) {}
 
   async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>): Promise<string> {
+    return (await this.emitAll(manager, [{ type, resource }]))[0];
+  }
+
+  /** Queues the events of one change, in this order; answers their ids. */
+  async emitAll(manager: EntityManager, events: { type: PaypalEventType; resource: Record<string, unknown> }[]): Promise<string[]> {
     const base = this.urls.mock('paypal');
+    const settings = await this.faults.get('paypal', manager);
+    /** Each copy to queue, by its delay: the event and which copy it is. */
+    const due = new Map<number, { event: PaypalMockEvent; copy: number }[]>();
+    const built = events.map(({ type, resource }) => {
+      const event = this.event(base, type, resource);
+      for (const [copy, delayMs] of webhookCopies(settings, event.id).entries()) {
+        due.set(delayMs, [...(due.get(delayMs) ?? []), { event, copy }]);
+      }
+      return event;
+    });
+    const target = {
+      url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
+      certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
+    };
+    for (const [delayMs, copies] of due) {
+      const first = copies[0];
+      await this.outbox.write(manager, {
+        queue: QUEUES.sandboxWebhooks,
+        jobName: JOBS.sandboxWebhooks.deliverPaypal,
+        // Each copy is in one job only: the first one's id names it.
+        jobId: paypalWebhookJobId(first.event.id, first.copy),
+        payload: copies.length === 1 ? { event: first.event, ...target } : { events: copies.map(({ event }) => event), ...target },
+        delayMs,
+        retry: mockWebhookRetry(this.config),
+      });
+    }
+    return built.map((event) => event.id);
+  }
+
+  private event(base: string, type: PaypalEventType, resource: Record<string, unknown>): PaypalMockEvent {
     const resourceId = String(
       resource.id ?? resource.payout_item_id ?? (resource.batch_header as { payout_batch_id?: string })?.payout_batch_id,
     );
     const id = `WH-${randomUUID().replace(/-/g, '').slice(0, 17).toUpperCase()}-${randomUUID().slice(0, 8).toUpperCase()}`;
-    const event = {
+    return {
       id,
       event_version: '1.0',
       create_time: new Date().toISOString(),
@@ -67,21 +114,5 @@ export class PaypalMockWebhooks {
       resource,
       links: [{ href: `${base}/v1/notifications/webhooks-events/${id}`, rel: 'self', method: 'GET' }],
     };
-    const delays = webhookCopies(await this.faults.get('paypal', manager), id);
-    for (const [copy, delayMs] of delays.entries()) {
-      await this.outbox.write(manager, {
-        queue: QUEUES.sandboxWebhooks,
-        jobName: JOBS.sandboxWebhooks.deliverPaypal,
-        jobId: paypalWebhookJobId(id, copy),
-        payload: {
-          event,
-          url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
-          certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
-        },
-        delayMs,
-        retry: mockWebhookRetry(this.config),
-      });
-    }
-    return id;
   }
 }

@@ -42,11 +42,14 @@ export class WechatMockRepository {
     ]);
   }
 
-  async debit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
-    await manager.query(`UPDATE wechat_mock_wallets SET balance_fen = balance_fen - $2, updated_at = now() WHERE wechat_id = $1`, [
-      wechatId,
-      amountFen.toString(),
-    ]);
+  /** Takes `amountFen` from one wallet and gives it to the other in one statement; with `to` null, only takes it. */
+  async move(manager: EntityManager, from: string, to: string | null, amountFen: bigint): Promise<void> {
+    await manager.query(
+      `UPDATE wechat_mock_wallets SET balance_fen = balance_fen + CASE WHEN wechat_id = $1 THEN -$3::bigint ELSE $3::bigint END,
+              updated_at = now()
+        WHERE wechat_id = $1 OR wechat_id = $2`,
+      [from, to, amountFen.toString()],
+    );
   }
 
   async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {

@@ -142,8 +142,7 @@ export class WechatMockService {
       const from = wallets.find((w) => w.wechat_id === input.from);
       if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
       if (BigInt(from.balance_fen) < input.amountFen) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
-      await this.wallets.debit(manager, input.from, input.amountFen);
-      if (!processing) await this.wallets.credit(manager, input.to, input.amountFen);
+      await this.wallets.move(manager, input.from, processing ? null : input.to, input.amountFen);
       const transfer = await this.wallets.insertTransfer(manager, {
         id: newTransferId(),
         from: input.from,

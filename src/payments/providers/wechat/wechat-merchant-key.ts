@@ -13,6 +13,7 @@ import { appConfig, wechatConfig } from '../../../config';
 @Injectable()
 export class WechatMerchantKey implements OnModuleInit {
   private key?: KeyObject;
+  private public?: KeyObject;
 
   constructor(
     @Inject(wechatConfig.KEY) private readonly config: ConfigType<typeof wechatConfig>,
@@ -29,8 +30,10 @@ export class WechatMerchantKey implements OnModuleInit {
     return this.key;
   }
 
+  /** Derived once: the sandbox's WeChat mock checks every request's signature with it. */
   publicKey(): KeyObject {
-    return createPublicKey(this.privateKey());
+    this.public ??= createPublicKey(this.privateKey());
+    return this.public;
   }
 
   private readOrMake(): string {

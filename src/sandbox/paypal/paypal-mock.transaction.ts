@@ -1,0 +1,10 @@
+import { EntityManager } from 'typeorm';
+
+/**
+ * Runs `work` in the caller's transaction when it has one (the transaction that claims a PayPal-Request-Id), else
+ * in a new one. No savepoint inside the claim's transaction: work that fails rolls the claim back with it anyway
+ * (errors are not kept), so a savepoint would cost two round trips for nothing.
+ */
+export function inTransaction<T>(outer: EntityManager, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  return outer.queryRunner?.isTransactionActive ? work(outer) : outer.transaction(work);
+}
