@@ -46,6 +46,8 @@ const ENV: Record<string, string> = {
   // The rows a killed process committed but had not published yet reach the relay within seconds.
   OUTBOX_AFTER_COMMIT_LEASE_MS: '2000',
   WORKER_CONCURRENCY: '4',
+  FUNDING_WORKER_CONCURRENCY: '4',
+  SETTLEMENT_WORKER_CONCURRENCY: '4',
   PROVIDER_POLL_EVERY_MS: '300',
   PROVIDER_POLL_MAX_EVERY_MS: '1000',
   PROVIDER_WORK_SWEEP_EVERY_MS: '1000',

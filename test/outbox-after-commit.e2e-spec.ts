@@ -4,6 +4,8 @@ import { DataSource } from 'typeorm';
 import { fundingDeadlineJobId } from '../src/queues/job-ids';
 import { OutboxRelay } from '../src/outbox/outbox.relay';
 import { OutboxService } from '../src/outbox/outbox.service';
+import { OutboxPublisher } from '../src/outbox/outbox.publisher';
+import { PublisherQueues } from '../src/outbox/publisher-queues';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { startedWorkers } from '../src/queues/started-workers';
@@ -24,6 +26,8 @@ describe('outbox rows published after commit', () => {
   let outbox: OutboxService;
   let relay: OutboxRelay;
   let queue: Queue;
+  /** The same queue as the publisher after commit adds to it, on its own connection. */
+  let publisherQueue: Queue;
   const runs = new Map<string, number>();
 
   beforeAll(() => {
@@ -31,6 +35,7 @@ describe('outbox rows published after commit', () => {
     outbox = test.app.get(OutboxService);
     relay = test.app.get(OutboxRelay);
     queue = test.app.get(QueueRegistry).get(QUEUES.housekeeping);
+    publisherQueue = test.app.get(PublisherQueues).get(QUEUES.housekeeping);
     const worker = startedWorkers(test.app.get(DiscoveryService)).find((w) => w.name === QUEUES.housekeeping)!;
     worker.on('active', (job) => runs.set(job.id!, (runs.get(job.id!) ?? 0) + 1));
   });
@@ -97,12 +102,14 @@ describe('outbox rows published after commit', () => {
   });
 
   it('leaves a row whose publish failed (Redis unreachable) to the relay, which publishes it once', async () => {
-    jest.spyOn(queue, 'addBulk').mockRejectedValueOnce(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    jest.spyOn(publisherQueue, 'addBulk').mockRejectedValueOnce(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    jest.spyOn(queue, 'addBulk');
     await dataSource.transaction((manager) => outbox.write(manager, purgeJob('publish-failed')));
     await finished('publish-failed');
     await eventually(async () => (await row('publish-failed'))?.published);
     // Published by the relay: the writer's add was refused, and the relay waited out the row's lease.
-    expect(queue.addBulk).toHaveBeenCalledTimes(2);
+    expect(publisherQueue.addBulk).toHaveBeenCalledTimes(1);
+    expect(queue.addBulk).toHaveBeenCalledTimes(1);
     expect(await row('publish-failed')).toEqual({ published: true, attempts: 0 });
     expect(runs.get('publish-failed')).toBe(1);
   });
@@ -125,9 +132,9 @@ describe('outbox rows published after commit', () => {
 
   it('never runs a job twice when its writer and the relay both publish it', async () => {
     // The writer's adds reach Redis only after its rows' lease ran out: the relay publishes them as well.
-    const addBulk = queue.addBulk.bind(queue);
+    const addBulk = publisherQueue.addBulk.bind(publisherQueue);
     let lateAddLandedAt = 0;
-    jest.spyOn(queue, 'addBulk').mockImplementationOnce(async (jobs) => {
+    jest.spyOn(publisherQueue, 'addBulk').mockImplementationOnce(async (jobs) => {
       await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 500));
       const added = await addBulk(jobs);
       lateAddLandedAt = Date.now();
@@ -218,5 +225,22 @@ describe('outbox rows published after commit by an API-only process', () => {
       return found.length === 2 && found.every((row) => row.published) ? found : undefined;
     });
     expect(rows.map((row) => row.job_name).sort()).toEqual([JOBS.deadlines.fundingDeadline, JOBS.events.fanOutEvent].sort());
+  });
+
+  it('still queues the work of the requests it answers while it shuts down, before the HTTP server has closed', async () => {
+    // What a shutdown does first; the HTTP server closes after it, still answering the requests under way.
+    await api.app.get(OutboxPublisher).beforeApplicationShutdown();
+    const http = client(api.baseUrl);
+    await setReference(api, '7.2000');
+    const traveler = await readyTraveler(http, 'closing-traveler');
+    const posted = await http('POST', '/v1/requests', {
+      token: traveler.token,
+      body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal', expiresInMinutes: 5 },
+    });
+    expect(posted.status).toBe(201);
+    // No relay runs and the rows' lease is ten minutes: only this process can have queued it.
+    const market = api.app.get(QueueRegistry).get(QUEUES.market);
+    const job = await eventually(async () => market.getJob(`expire-request-${posted.body.id}`));
+    expect(await job.getState()).toBe('delayed');
   });
 });

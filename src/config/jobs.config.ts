@@ -25,6 +25,13 @@ export function loadJobsConfig(env = process.env) {
      * answer from holding up the rest.
      */
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, { min: 1, max: 100 }),
+    /**
+     * The funding and settlement queues' own: their jobs are provider round trips (several each, seconds under load)
+     * with little CPU between, so with WORKER_CONCURRENCY's 8 a burst of trades waited for a free slot while the
+     * process idled. No provider caps these calls: each job takes its trade's claim or row lock, one at a time per trade.
+     */
+    fundingWorkerConcurrency: read.int('FUNDING_WORKER_CONCURRENCY', 32, { min: 1, max: 200 }),
+    settlementWorkerConcurrency: read.int('SETTLEMENT_WORKER_CONCURRENCY', 32, { min: 1, max: 200 }),
     /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
     periodicJobsCheckEveryMs: read.int('PERIODIC_JOBS_CHECK_EVERY_MS', 30000, { min: 100 }),
     /** The queue dashboard's mutating actions (retry, remove, clean, pause…), each audited; off: the dashboard is read-only. */

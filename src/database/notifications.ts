@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import type { Socket } from 'node:net';
 import { Client } from 'pg';
 import { databaseConfig } from '../config';
 
@@ -38,6 +39,10 @@ interface Entry {
  * subscription; when lost, every subscriber is told, and it is opened again after a backoff (250 ms doubling up to
  * 10 s), LISTENs again on every channel, and tells every subscriber it is listening again. Closed at shutdown, after
  * the relay stopped (`beforeApplicationShutdown`).
+ *
+ * A listening connection sends nothing of its own, so one that died silently (no FIN, no RST: a host or a NAT entry
+ * gone) would never be noticed: it is probed every `DATABASE_LISTEN_PROBE_EVERY_MS` with a `SELECT 1`, and a probe
+ * still unanswered at the next one counts as the connection lost. TCP keepalive is on as well.
  */
 @Injectable()
 export class Notifications implements OnApplicationShutdown {
@@ -47,6 +52,7 @@ export class Notifications implements OnApplicationShutdown {
   private connected = false;
   private connecting?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
   private retryMs = FIRST_RETRY_MS;
   /** Set while the connection is down after having been up or tried: the warning is logged once per outage. */
   private down = false;
@@ -109,6 +115,7 @@ export class Notifications implements OnApplicationShutdown {
       connectionString: this.database.listenUrl,
       connectionTimeoutMillis: this.database.connectTimeoutMs,
       application_name: LISTEN_APPLICATION_NAME,
+      keepAlive: true,
     });
     client.on('notification', ({ channel, payload }) => {
       for (const entry of [...this.entries]) {
@@ -122,6 +129,7 @@ export class Notifications implements OnApplicationShutdown {
       await client.connect();
       if (this.client !== client) return;
       this.connected = true;
+      this.probe(client);
       await this.listenFor(client, [...this.entries]);
       this.retryMs = FIRST_RETRY_MS;
       if (this.down) this.logger.log('Listening for notifications again');
@@ -141,6 +149,28 @@ export class Notifications implements OnApplicationShutdown {
       entry.listening = true;
       entry.subscriber.listening?.();
     }
+  }
+
+  /** Asks `client` a `SELECT 1` every probe period while it is the connection; one unanswered at the next ask loses it. */
+  private probe(client: Client): void {
+    clearInterval(this.probeTimer);
+    let answered = true;
+    this.probeTimer = setInterval(() => {
+      if (this.client !== client) return;
+      if (!answered) {
+        // Its socket destroyed: no late answer, no LISTEN kept alive on a connection this process gave up.
+        (client as unknown as { connection?: { stream?: Socket } }).connection?.stream?.destroy();
+        this.lost(client, new Error(`no answer to a probe within ${this.database.listenProbeEveryMs} ms`));
+        return;
+      }
+      answered = false;
+      // A probe that fails loses the connection through its error event.
+      client.query('SELECT 1').then(
+        () => (answered = true),
+        () => undefined,
+      );
+    }, this.database.listenProbeEveryMs);
+    this.probeTimer.unref();
   }
 
   private lost(client: Client, error?: Error): void {
@@ -166,6 +196,8 @@ export class Notifications implements OnApplicationShutdown {
     const client = this.client;
     this.client = undefined;
     this.connected = false;
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
     client?.removeAllListeners('notification');
     client?.removeAllListeners('error');
     client?.on('error', () => undefined);

@@ -1,13 +1,13 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent } from 'typeorm';
 import { jobsConfig } from '../config';
-import { QueueRegistry } from '../queues/queue-registry';
 import { byQueue, NewOutboxRow, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
 import { observePublished } from './outbox-metrics';
 import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './outbox-tracking';
 import { OutboxRepository } from './outbox.repository';
+import { PublisherQueues } from './publisher-queues';
 
 /** How long published ids wait for others before their mark: one UPDATE for the rows of every transaction in that time. */
 const MARK_LINGER_MS = 5;
@@ -26,10 +26,14 @@ const MARK_LINGER_MS = 5;
  *
  * The publish runs after the answer's commit without holding it: the caller's response does not wait on Redis.
  * The published marks are batched across transactions (one UPDATE per few milliseconds), so the publish adds no
- * commit per transaction.
+ * commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
+ * command reaches Redis now or fails now: an add given up on cannot land later, after its rows went to the relay.
+ *
+ * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
+ * requests still answering are published by this process, not left for another process's relay after their lease.
  */
 @Injectable()
-export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplicationShutdown {
+export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(OutboxPublisher.name);
   private readonly inFlight = new Set<Promise<void>>();
   private toMark: string[] = [];
@@ -38,7 +42,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
-    private readonly queues: QueueRegistry,
+    private readonly queues: PublisherQueues,
     private readonly outbox: OutboxRepository,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
   ) {
@@ -76,9 +80,26 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     this.inFlight.add(publishing);
   }
 
-  /** Lets the publishes under way finish and their marks be written while the database and Redis are still open. */
+  /**
+   * Lets the publishes under way finish and their marks be written while the database is still open. Publishing goes
+   * on: the HTTP server closes after this, and the requests it still answers commit rows too.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.settle();
+  }
+
+  /**
+   * Publishes nothing more (a row committed from now on is the relay's, after its lease), settles what is under way
+   * and closes the publisher's connection. The database may be closed by now: a mark that fails leaves its rows to
+   * be added again by a relay after their lease, which BullMQ ignores (their job ids).
+   */
+  async onApplicationShutdown(): Promise<void> {
     this.closed = true;
+    await this.settle();
+    await this.queues.close();
+  }
+
+  private async settle(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
     await this.marking;
   }
