@@ -117,7 +117,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
                 await this.records.release(owner, key, claimId);
               }
             } catch (storeError) {
-              // A refused request changed nothing, so freeing the key is safe; if even that fails, the key stays blocked.
+              // A refused request changed nothing, so freeing the key is safe (release keeps a committed change's
+              // claim); if even that fails, the key stays blocked.
               this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
               await this.records.release(owner, key, claimId).catch(() => undefined);
             }

@@ -129,10 +129,19 @@ export class IdempotencyRepository {
     );
   }
 
-  /** A 5xx is not kept: this claim's row is deleted so a retry runs again. */
+  /**
+   * A 5xx is not kept: this claim's row is deleted so a retry runs again, unless the request had already committed
+   * its change (a failure after the commit, such as the read for the answer finding no free connection). That claim
+   * stays in progress with its lease ended, so a retry is told the change was made instead of running it twice.
+   */
   async release(ownerId: string, key: string, claimId: string): Promise<void> {
     await this.dataSource.query(
-      `DELETE FROM idempotency_keys WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      `WITH unchanged AS (
+         DELETE FROM idempotency_keys
+          WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress' AND effect_committed_at IS NULL
+       )
+       UPDATE idempotency_keys SET lease_until = now()
+        WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress' AND effect_committed_at IS NOT NULL`,
       [ownerId, key, claimId],
     );
   }
