@@ -76,10 +76,15 @@ export class EventStreams {
       streamId,
       scope,
     );
+    let startAfter: string;
     try {
       // Subscribed before the replay is read: an event committed meanwhile is in one or the other (or both).
       await this.hub.hold(stream);
+      // The starting number is read before the client sees the stream open: an event a client causes once it has
+      // seen it open is numbered after it, so the stream sends it.
+      startAfter = await this.startAfter(lastEventId);
     } catch (error) {
+      this.hub.release(stream);
       await this.limiter.release(caller.id, streamId).catch(() => undefined);
       throw error;
     }
@@ -98,7 +103,7 @@ export class EventStreams {
       this.config.streamHeartbeatMs,
       lastEventId,
       {
-        startAfter: () => this.startAfter(lastEventId),
+        startAfter: () => Promise.resolve(startAfter),
         page: (after, through) => this.page(caller.id, scope, after, through),
       },
     );
