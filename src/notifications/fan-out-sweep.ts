@@ -12,6 +12,11 @@ import { FanOutMarks } from './fan-out-marks';
 
 const BATCH = 500;
 const MAX_BATCHES = 20;
+/**
+ * How long a run may spend writing marks: bounded by time, not batches, so that the marks never fall behind the
+ * event rate and fill the recovery's scan (noted events not yet marked take its places).
+ */
+const MARKING_BUDGET_MS = 10000;
 /** A job in one of these states still runs, or will: the event is left to it. */
 const UNDER_WAY = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
@@ -55,7 +60,7 @@ export class FanOutSweep {
 
   /** Marks what the jobs noted, a batch a statement; a note is forgotten only once its mark is written. */
   private async markNoted(): Promise<void> {
-    for (let i = 0; i < MAX_BATCHES; i += 1) {
+    for (const until = Date.now() + MARKING_BUDGET_MS; Date.now() < until;) {
       const ids = await this.marks.oldest(BATCH);
       if (ids.length === 0) return;
       await this.events.markFannedOut(ids);
