@@ -106,15 +106,25 @@ export class FundingService {
       try {
         outcome = await this.checkOnce(tradeId, funding);
       } catch (error) {
-        if (!funding?.checkPendingJob || (await this.fundings.finishCheck(tradeId, funding.checkRequests)) || run >= MAX_RUNS) throw error;
+        if (!funding?.checkPendingJob || (await this.fundings.finishCheck(tradeId, funding.checkRequests))) throw error;
+        if (run >= MAX_RUNS) await this.giveUpMark(tradeId, error);
         continue;
       }
       // Funded: the mark went with it, and nothing a webhook reports can change the trade any more.
       if (!funding?.checkPendingJob || outcome === 'funded') return outcome;
       if (await this.fundings.finishCheck(tradeId, funding.checkRequests)) return outcome;
-      // Webhooks kept coming during every run: the mark stays, and this job asks again on its backoff.
-      if (run >= MAX_RUNS) throw new NotYet(`trade ${tradeId}: webhooks arrived during each of ${MAX_RUNS} checks`);
+      if (run >= MAX_RUNS)
+        await this.giveUpMark(tradeId, new NotYet(`trade ${tradeId}: webhooks arrived during each of ${MAX_RUNS} checks`));
     }
+  }
+
+  /**
+   * Webhooks kept coming during every run: this job asks again on its backoff for those counted, and the mark is
+   * cleared so that the next webhook queues a check of its own at once instead of waiting for that retry.
+   */
+  private async giveUpMark(tradeId: string, reason: unknown): Promise<never> {
+    await this.fundings.finishCheck(tradeId, null);
+    throw reason;
   }
 
   private async checkOnce(tradeId: string, funding: FundingRecord | null): Promise<CheckOutcome> {
