@@ -1,3 +1,4 @@
+import { safeErrorForLog } from '../common/errors';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
@@ -44,7 +45,11 @@ export class MarketProcessor extends WorkerHost {
         return { expired };
       }
       case JOBS.market.sweepExpiredRequests: {
-        const queued = await this.queueNearing();
+        // Redis refusing the jobs must not keep this run from expiring the requests already due, below.
+        const queued = await this.queueNearing().catch((error: unknown) => {
+          this.logger.warn({ error: safeErrorForLog(error) }, 'Nearing expiries could not be queued; the next sweep offers them again');
+          return 0;
+        });
         let total = 0;
         for (let i = 0; i < SWEEP_MAX_BATCHES; i += 1) {
           const ids = await this.transactions.run((manager) => this.market.expireOverdue(manager, SWEEP_BATCH));

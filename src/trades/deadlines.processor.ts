@@ -62,7 +62,7 @@ export class DeadlinesProcessor extends WorkerHost {
       }
       case JOBS.deadlines.sweepDeadlines: {
         // First the jobs of the deadlines nearing: applying the due ones below may take a while.
-        const queued = (await this.queueNearing('funding')) + (await this.queueNearing('payout'));
+        const queued = (await this.queueNearingOrWarn('funding')) + (await this.queueNearingOrWarn('payout'));
         const expired = await this.sweep(
           () => this.repository.dueForFunding(SWEEP_BATCH),
           (manager, id) => this.trades.expireUnfunded(manager, id),
@@ -88,6 +88,19 @@ export class DeadlinesProcessor extends WorkerHost {
    * it was set, still has one job. The delay is what PostgreSQL says is left, a duration; a job that wakes early
    * anyway sleeps again (`sleepIfEarly`). Bounded per run; what a run leaves is queued by the next, or applied.
    */
+  private async queueNearingOrWarn(deadline: 'funding' | 'payout'): Promise<number> {
+    try {
+      return await this.queueNearing(deadline);
+    } catch (error) {
+      // Redis refusing the jobs must not keep this run from applying the deadlines already due, below.
+      this.logger.warn(
+        { error: safeErrorForLog(error), deadline },
+        'Nearing deadlines could not be queued; the next sweep offers them again',
+      );
+      return 0;
+    }
+  }
+
   private async queueNearing(deadline: 'funding' | 'payout'): Promise<number> {
     const horizonMs = sweepHorizonMs(this.config.deadlineSweepEveryMs);
     const [name, jobId] =
