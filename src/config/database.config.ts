@@ -21,7 +21,7 @@ export function loadDatabaseConfig(env = process.env) {
      * connection died silently (a peer gone without a word, a dropped NAT entry), and it is opened again. Nothing
      * else is ever sent on it, so without the probe such a death would go unnoticed.
      */
-    listenProbeEveryMs: read.int('DATABASE_LISTEN_PROBE_EVERY_MS', 30000, { min: 100 }),
+    listenProbeEveryMs: read.int('DATABASE_LISTEN_PROBE_EVERY_MS', 30000, { min: 100, max: 60 * 60 * 1000 }),
     poolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
     connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 3000, { min: 100 }),
     statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 15000, { min: 100 }),

@@ -42,7 +42,7 @@ export interface PaypalMockEvent {
   [field: string]: unknown;
 }
 
-/** What one delivery job carries: one event, or the events of one change due at the same time, delivered in order. */
+/** What one delivery job carries: one event, or the events of one change due at the same time, sent at once (PayPal promises no order). */
 export type PaypalDeliveryPayload = { url: string; certUrl: string } & ({ event: PaypalMockEvent } | { events: PaypalMockEvent[] });
 
 /**
