@@ -2,6 +2,8 @@ import type { Client } from 'pg';
 import { expireRequestJobId, fundingDeadlineJobId, payoutDeadlineJobId } from '../src/queues/job-ids';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import { NEARING_START, sweepHorizonMs } from '../src/queues/sweep-horizon';
+import { NearingDeadlinesRepository } from '../src/trades/nearing-deadlines.repository';
 import { completedJobResult, eventually, TestApp } from './support/test-app';
 import { fastProviders, quietRates } from './support/settings';
 import { fundTrade, newTrade, tradeState } from './support/trades';
@@ -96,6 +98,29 @@ describe('deadline jobs at the default windows (HTTP)', () => {
     // Nothing went through the outbox for them: the sweep reads the deadlines from PostgreSQL.
     expect(await outboxRows(db, fundingJob.id!)).toBe(0);
     expect(await tradeState(api, bank.trade.id, bank.traveler.token)).toBe('awaiting_funding');
+  });
+
+  it('reads nearing deadlines soonest first, page after page, to the microsecond', async () => {
+    const opened = await Promise.all([0, 1, 2].map(() => newTrade(api, { paymentMethod: 'bank_transfer' })));
+    const [later, soonest, between] = opened.map(({ trade }) => trade.id);
+    // Two deadlines a microsecond apart: a cursor that lost precision would read one of them twice or never.
+    await db.query(
+      `UPDATE trades SET funding_by = date_trunc('second', now()) + interval '100 seconds' + CASE id
+         WHEN $1::uuid THEN interval '30 seconds' WHEN $2::uuid THEN interval '0.000001 seconds' ELSE interval '0.000002 seconds' END
+        WHERE id = ANY($3::uuid[])`,
+      [later, soonest, [later, soonest, between]],
+    );
+    const nearing = test.app.get(NearingDeadlinesRepository);
+    const horizonMs = sweepHorizonMs(60000);
+    const seen: string[] = [];
+    for (let after = NEARING_START, page = 0; page < 10; page += 1) {
+      // One row a page: every step goes through the cursor. Other tests' nearing trades may come in between.
+      const rows = await nearing.page('funding', horizonMs, after, 1);
+      if (rows.length === 0) break;
+      seen.push(...rows.map(({ tradeId }) => tradeId));
+      after = rows[rows.length - 1].next;
+    }
+    expect(seen.filter((id) => [later, soonest, between].includes(id))).toEqual([soonest, between, later]);
   });
 
   it('queues no expiry job for a request expiring in a day, and the expiry sweep queues it once it falls within the horizon', async () => {

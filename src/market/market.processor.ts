@@ -7,7 +7,7 @@ import { marketConfig } from '../config';
 import { expireRequestJobId } from '../queues/job-ids';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { QueueRegistry } from '../queues/queue-registry';
-import { sweepHorizonMs } from '../queues/sweep-horizon';
+import { NEARING_START, sweepHorizonMs } from '../queues/sweep-horizon';
 import { jobString } from '../queues/job-data';
 import { HandlesJobs } from '../queues/job-handlers';
 import { MarketRepository } from './market.repository';
@@ -71,7 +71,7 @@ export class MarketProcessor extends WorkerHost {
   private async queueNearing(): Promise<number> {
     const horizonMs = sweepHorizonMs(this.config.expirySweepEveryMs);
     let offered = 0;
-    let after = '00000000-0000-0000-0000-000000000000';
+    let after = NEARING_START;
     for (let page = 0; page < NEARING_MAX_PAGES; page += 1) {
       const nearing = await this.market.nearingExpiry(horizonMs, after, NEARING_PAGE);
       if (nearing.length === 0) break;
@@ -84,7 +84,7 @@ export class MarketProcessor extends WorkerHost {
       );
       offered += nearing.length;
       if (nearing.length < NEARING_PAGE) break;
-      after = nearing[nearing.length - 1].requestId;
+      after = nearing[nearing.length - 1].next;
     }
     return offered;
   }

@@ -16,6 +16,7 @@ import {
 } from './market-rows';
 import type { ExchangeRequest, Offer, OfferStatus, PaymentMethod, RequestStatus } from './market.types';
 import type { Price } from './pricing';
+import type { NearingCursor } from '../queues/sweep-horizon';
 
 /** A request's status as a condition: an open or filled request past its expiry counts as expired. */
 function requestStatusCondition(status: RequestStatus): string {
@@ -302,20 +303,25 @@ export class MarketRepository {
   }
 
   /**
-   * A page, in id order after `after`, of the requests still to expire whose expiry falls within `horizonMs`, with how
-   * long until it by PostgreSQL's clock: a range on `exchange_requests_expiry_idx`. The horizon is a double precision
+   * A page, soonest first after `after`, of the requests still to expire whose expiry falls within `horizonMs`, with
+   * how long until it by PostgreSQL's clock: a range on `exchange_requests_expiry_idx`. The horizon is a double precision
    * interval: any length fits.
    */
-  async nearingExpiry(horizonMs: number, after: string, limit: number): Promise<{ requestId: string; dueInMs: number }[]> {
-    const rows: { id: string; due_in_ms: string }[] = await this.dataSource.query(
-      `SELECT id, greatest(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint AS due_in_ms
+  async nearingExpiry(
+    horizonMs: number,
+    after: NearingCursor,
+    limit: number,
+  ): Promise<{ requestId: string; dueInMs: number; next: NearingCursor }[]> {
+    const rows: { id: string; due_in_ms: string; due: string }[] = await this.dataSource.query(
+      `SELECT id, greatest(0, ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000))::bigint AS due_in_ms,
+              expires_at::text AS due
          FROM exchange_requests
         WHERE status IN ('open', 'filled') AND expires_at > now() AND expires_at <= now() + $1::double precision * interval '1 millisecond'
-          AND id > $2::uuid
-        ORDER BY id LIMIT $3`,
-      [horizonMs, after, limit],
+          AND (expires_at, id) > ($2::timestamptz, $3::uuid)
+        ORDER BY expires_at, id LIMIT $4`,
+      [horizonMs, after.due, after.id, limit],
     );
-    return rows.map((row) => ({ requestId: row.id, dueInMs: Number(row.due_in_ms) }));
+    return rows.map((row) => ({ requestId: row.id, dueInMs: Number(row.due_in_ms), next: { due: row.due, id: row.id } }));
   }
 
   /** Expires up to `limit` overdue requests; SKIP LOCKED lets sweepers in several processes share the work. */

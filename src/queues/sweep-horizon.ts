@@ -19,3 +19,12 @@ export function sweepHorizonMs(sweepEveryMs: number): number {
 export function queuedWhenSet(windowMs: number, sweepEveryMs: number): boolean {
   return windowMs <= sweepHorizonMs(sweepEveryMs);
 }
+
+/** A place in deadlines read soonest first: the deadline as PostgreSQL prints it (no precision lost), and its row's id. */
+export interface NearingCursor {
+  due: string;
+  id: string;
+}
+
+/** Before every deadline. */
+export const NEARING_START: NearingCursor = { due: '-infinity', id: '00000000-0000-0000-0000-000000000000' };

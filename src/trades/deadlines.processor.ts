@@ -7,7 +7,7 @@ import { safeErrorForLog } from '../common/errors';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { fundingDeadlineJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { tradesConfig } from '../config';
-import { sweepHorizonMs } from '../queues/sweep-horizon';
+import { NEARING_START, sweepHorizonMs } from '../queues/sweep-horizon';
 import { NearingDeadlinesRepository } from './nearing-deadlines.repository';
 import { QueueRegistry } from '../queues/queue-registry';
 import { jobString } from '../queues/job-data';
@@ -108,7 +108,7 @@ export class DeadlinesProcessor extends WorkerHost {
         ? [JOBS.deadlines.fundingDeadline, fundingDeadlineJobId]
         : [JOBS.deadlines.payoutDeadline, payoutDeadlineJobId];
     let offered = 0;
-    let after = '00000000-0000-0000-0000-000000000000';
+    let after = NEARING_START;
     for (let page = 0; page < NEARING_MAX_PAGES; page += 1) {
       const nearing = await this.nearing.page(deadline, horizonMs, after, NEARING_PAGE);
       if (nearing.length === 0) break;
@@ -117,7 +117,7 @@ export class DeadlinesProcessor extends WorkerHost {
         .addBulk(nearing.map(({ tradeId, dueInMs }) => ({ name, data: { tradeId }, opts: { jobId: jobId(tradeId), delay: dueInMs } })));
       offered += nearing.length;
       if (nearing.length < NEARING_PAGE) break;
-      after = nearing[nearing.length - 1].tradeId;
+      after = nearing[nearing.length - 1].next;
     }
     return offered;
   }
