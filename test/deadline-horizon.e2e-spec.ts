@@ -54,7 +54,8 @@ async function postRequest(api: Api, expiresInMinutes?: number): Promise<string>
  * job is queued for it then; the sweeper queues it once it nears.
  */
 describe('deadline jobs at the default windows (HTTP)', () => {
-  const { test, api, db } = useTestApp({ ...quietRates, ...fastProviders }, { reference: '7.2400' });
+  // The providers' delays and polls at their defaults too: nothing here is shortened but the reference rate's refresh.
+  const { test, api, db } = useTestApp({ ...quietRates }, { reference: '7.2400' });
   const deadlines = () => test.app.get(QueueRegistry).get(QUEUES.deadlines);
 
   it('queues no deadline job when a trade opens or is funded, and the sweep queues each once it falls within the horizon', async () => {
