@@ -12,7 +12,7 @@ import { createOperator, TestUser } from './support/factories';
 import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
 import { paypalTrade as newPaypalTrade } from './support/paypal-trades';
-import { paypalOrder, paypalPayoutBatches, paypalPayoutItems } from './support/paypal';
+import { paypalOrder, paypalPayoutBatches, paypalPayoutItems, postSignedPaypalWebhook } from './support/paypal';
 import { settling, cappedPolls } from './support/settings';
 import { tradeState } from './support/trades';
 import { useTestApp } from './support/use-test-app';
@@ -296,19 +296,7 @@ describe('PayPal funding and settlement (HTTP)', () => {
       event_type: 'CHECKOUT.ORDER.APPROVED',
       resource: { id: orderId!, status: 'APPROVED' },
     });
-    const transmissionId = randomUUID();
-    const time = new Date().toISOString();
-    const late = await api('POST', '/v1/provider-webhooks/paypal', {
-      rawBody: raw,
-      headers: {
-        'content-type': 'application/json',
-        'paypal-transmission-id': transmissionId,
-        'paypal-transmission-time': time,
-        'paypal-transmission-sig': signTransmission(identity.privateKey, signedString(transmissionId, time, 'WH-YB-SANDBOX', raw)),
-        'paypal-cert-url': `${test.baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`,
-        'paypal-auth-algo': 'SHA256withRSA',
-      },
-    });
+    const late = await postSignedPaypalWebhook(api, test.baseUrl, identity.privateKey, raw);
     expect(late.status).toBe(200);
     expect(late.body).toEqual({ received: true, duplicate: false });
     // No check could act on a completed trade: the event is kept, and no job is queued for it.

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { PaypalMockIdentity } from '../src/sandbox/paypal/paypal-mock.identity';
-import { signedString, signTransmission } from '../src/payments/providers/paypal/paypal-webhook-signature';
 import { ProviderWorkSweeper } from '../src/payments/funding/provider-work.sweeper';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { completedJobResult, eventually } from './support/test-app';
 import { paypalTrade } from './support/paypal-trades';
+import { postSignedPaypalWebhook } from './support/paypal';
 import { settling } from './support/settings';
 import { tradeState } from './support/trades';
 import { useTestApp } from './support/use-test-app';
@@ -42,20 +42,7 @@ describe('PayPal webhooks: one funding check per burst (HTTP)', () => {
   /** Delivers a PayPal event signed as the mock signs its own; answers the HTTP response. */
   async function deliver(event: { id: string; event_type: string; resource: Record<string, unknown> }) {
     const identity = await test.app.get(PaypalMockIdentity).get();
-    const raw = JSON.stringify(event);
-    const transmissionId = randomUUID();
-    const time = new Date().toISOString();
-    return api('POST', '/v1/provider-webhooks/paypal', {
-      rawBody: raw,
-      headers: {
-        'content-type': 'application/json',
-        'paypal-transmission-id': transmissionId,
-        'paypal-transmission-time': time,
-        'paypal-transmission-sig': signTransmission(identity.privateKey, signedString(transmissionId, time, 'WH-YB-SANDBOX', raw)),
-        'paypal-cert-url': `${test.baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`,
-        'paypal-auth-algo': 'SHA256withRSA',
-      },
-    });
+    return postSignedPaypalWebhook(api, test.baseUrl, identity.privateKey, JSON.stringify(event));
   }
 
   const approval = (orderId: string) => ({

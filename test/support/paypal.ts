@@ -1,5 +1,7 @@
+import { KeyObject, randomUUID } from 'node:crypto';
 import { parseAmount } from '../../src/common/money';
 import { DEV_PAYPAL_CLIENT_ID, DEV_PAYPAL_CLIENT_SECRET } from '../../src/config';
+import { signedString, signTransmission } from '../../src/payments/providers/paypal/paypal-webhook-signature';
 import type { Api } from './http';
 
 /**
@@ -178,4 +180,24 @@ export async function paypalRefundsOfCapture(api: PaypalAccount, captureId: stri
   const capture = await paypalGet(api, `/v2/payments/captures/${encodeURIComponent(captureId)}`);
   const order = await paypalOrderOfAuthorization(api, capture.supplementary_data.related_ids.authorization_id);
   return order.refunds.filter((refund) => refund.captureId === captureId);
+}
+
+/**
+ * Posts `raw` to the service's PayPal webhook endpoint as PayPal would: a fresh transmission id and time, signed with
+ * the mock's key, its certificate served by the mock at `baseUrl`.
+ */
+export function postSignedPaypalWebhook(api: Api, baseUrl: string, privateKey: KeyObject | string, raw: string) {
+  const transmissionId = randomUUID();
+  const time = new Date().toISOString();
+  return api('POST', '/v1/provider-webhooks/paypal', {
+    rawBody: raw,
+    headers: {
+      'content-type': 'application/json',
+      'paypal-transmission-id': transmissionId,
+      'paypal-transmission-time': time,
+      'paypal-transmission-sig': signTransmission(privateKey, signedString(transmissionId, time, 'WH-YB-SANDBOX', raw)),
+      'paypal-cert-url': `${baseUrl}/sandbox/paypal/v1/notifications/certs/CERT-mock-1`,
+      'paypal-auth-algo': 'SHA256withRSA',
+    },
+  });
 }
