@@ -9,8 +9,13 @@ import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './
 import { OutboxRepository } from './outbox.repository';
 import { PublisherQueues } from './publisher-queues';
 
-/** How long published ids wait for others before their mark: one UPDATE for the rows of every transaction in that time. */
-const MARK_LINGER_MS = 5;
+/**
+ * How long published ids wait for others before their mark, at most: one UPDATE for the rows of every transaction in
+ * that time. A tenth of the after-commit lease (so the mark lands long before the relay could take a row: the
+ * publish itself gives up at half the lease), and no more than a second, so a process marks about once a second
+ * whatever its rate of commits.
+ */
+const MARK_LINGER_MAX_MS = 1000;
 
 /**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
@@ -25,8 +30,8 @@ const MARK_LINGER_MS = 5;
  *   row alone until the whole lease has passed; a job the relay adds again anyway is ignored by BullMQ (its id).
  *
  * The publish runs after the answer's commit without holding it: the caller's response does not wait on Redis.
- * The published marks are batched across transactions (one UPDATE per few milliseconds), so the publish adds no
- * commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
+ * The published marks are batched across transactions (one UPDATE a second at most, `MARK_LINGER_MAX_MS`), so the
+ * publish adds no commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
  * command reaches Redis now or fails now: an add given up on cannot land later, after its rows went to the relay.
  *
  * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
@@ -38,7 +43,11 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private readonly inFlight = new Set<Promise<void>>();
   private toMark: string[] = [];
   private marking?: Promise<void>;
+  /** Ends the mark's linger at once (a shutdown settling). */
+  private markNow?: () => void;
+  private settling = 0;
   private closed = false;
+  private readonly markLingerMs: number;
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -46,6 +55,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     private readonly outbox: OutboxRepository,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
   ) {
+    this.markLingerMs = Math.min(MARK_LINGER_MAX_MS, Math.floor(config.outboxAfterCommitLeaseMs / 10));
     if (config.outboxPublishAfterCommit) dataSource.subscribers.push(this);
   }
 
@@ -100,8 +110,14 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   private async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
-    await this.marking;
+    this.settling += 1;
+    try {
+      await Promise.allSettled([...this.inFlight]);
+      this.markNow?.();
+      await this.marking;
+    } finally {
+      this.settling -= 1;
+    }
   }
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
@@ -129,7 +145,16 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async markLoop(): Promise<void> {
     while (this.toMark.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, MARK_LINGER_MS));
+      if (this.settling === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.markLingerMs);
+          this.markNow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.markNow = undefined;
+      }
       const ids = this.toMark;
       this.toMark = [];
       try {
