@@ -18,6 +18,12 @@ import { PublisherQueues } from './publisher-queues';
 const MARK_LINGER_MAX_MS = 1000;
 
 /**
+ * Work the committing process may do itself right after the commit in place of queueing its job (`doHere`). It
+ * must be what the job would do, and as idempotent: the job stays its fallback.
+ */
+export type WorkAfterCommit = (payload: Record<string, unknown>) => Promise<unknown>;
+
+/**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
  * or worker), so work does not wait for the relay's wake, claim and one-at-a-time adds. Registered on the data
  * source as a subscriber, it sees every commit and rollback (every transaction goes through `DataSource.transaction`).
@@ -34,6 +40,10 @@ const MARK_LINGER_MAX_MS = 1000;
  * publish adds no commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
  * command reaches Redis now or fails now: an add given up on cannot land later, after its rows went to the relay.
  *
+ * Rows due at once whose job this process can do itself (`doHere`: the event fan-out) are not queued at all: the work
+ * runs right after the commit, and only if it fails, or outlasts a quarter of the lease, is its job queued as above,
+ * or left to the relay. Their mark is the same: a row marked was done, by its job or here.
+ *
  * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
  * requests still answering are published by this process, not left for another process's relay after their lease.
  */
@@ -48,6 +58,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private settling = 0;
   private closed = false;
   private readonly markLingerMs: number;
+  private readonly here = new Map<string, WorkAfterCommit>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -91,6 +102,14 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /**
+   * Has this process do the `jobName` jobs of `queue` itself right after the commit that wrote their rows (those
+   * due at once), instead of queueing them; a job is queued only when `work` fails or takes too long.
+   */
+  doHere(queue: string, jobName: string, work: WorkAfterCommit): void {
+    this.here.set(`${queue}\u0000${jobName}`, work);
+  }
+
+  /**
    * Lets the publishes under way finish and their marks be written while the database is still open. Publishing goes
    * on: the HTTP server closes after this, and the requests it still answers commit rows too.
    */
@@ -122,8 +141,37 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
+    const toQueue: PublishableRow[] = [];
+    const toDo: [PublishableRow, WorkAfterCommit][] = [];
+    for (const row of rows.map(publishable)) {
+      const work = row.remainingDelayMs === 0 ? this.here.get(`${row.queue}\u0000${row.jobName}`) : undefined;
+      if (work) toDo.push([row, work]);
+      else toQueue.push(row);
+    }
+    await Promise.all([this.add(toQueue, giveUpAt), toDo.length > 0 ? this.work(toDo, giveUpAt) : undefined]);
+  }
+
+  /** Does the rows' work here; what fails, or takes more than half the time left, is queued after all. */
+  private async work(rows: [PublishableRow, WorkAfterCommit][], giveUpAt: number): Promise<void> {
+    const failed: PublishableRow[] = [];
     await Promise.all(
-      [...byQueue(rows.map(publishable)).entries()].map(async ([queue, group]) => {
+      rows.map(async ([row, work]) => {
+        try {
+          await withTimeout(work(row.payload), Math.max(0, (giveUpAt - Date.now()) / 2), 'work after commit');
+          observePublished([row], 'writer');
+          this.mark([row.id]);
+        } catch (error) {
+          failed.push(row);
+          this.logger.warn(`${row.queue} ${row.jobName} after commit failed (${(error as Error).message}); its job is queued`);
+        }
+      }),
+    );
+    await this.add(failed, giveUpAt);
+  }
+
+  private async add(rows: PublishableRow[], giveUpAt: number): Promise<void> {
+    await Promise.all(
+      [...byQueue(rows).entries()].map(async ([queue, group]) => {
         const left = giveUpAt - Date.now();
         if (left <= 0 || !this.queues.has(queue)) return;
         try {
