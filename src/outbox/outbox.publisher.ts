@@ -42,7 +42,8 @@ export type WorkAfterCommit = (payload: Record<string, unknown>) => Promise<unkn
  *
  * Rows due at once whose job this process can do itself (`doHere`: the event fan-out) are not queued at all: the work
  * runs right after the commit, and only if it fails, or outlasts a quarter of the lease, is its job queued as above,
- * or left to the relay. Their mark is the same: a row marked was done, by its job or here.
+ * or left to the relay (work that outlasted its wait may still finish: done twice then, hence idempotent). Their mark
+ * is the same: a row marked was done, by its job or here.
  *
  * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
  * requests still answering are published by this process, not left for another process's relay after their lease.
