@@ -91,6 +91,15 @@ async function main() {
         outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
       }
     }
+    // An event's fan-out row stands for a job only when its writer could not fan the event out after commit.
+    const fanOuts = service.filter((job) => job.queue === 'events');
+    if (fanOuts.length > 0) {
+      const events = new Queue('events', { connection, prefix: queuePrefix(env.QUEUE_PREFIX, 'events') });
+      queues.push(events);
+      let held = 0;
+      for (const job of fanOuts) if (await events.getJob(job.job_id)) held += 1;
+      console.log(`fan-out-event jobs BullMQ held a trade: ${(held / trades).toFixed(2)} (the other fan-out rows fanned out by their writer)`);
+    }
     console.log('provider jobs by cause and outcome, a trade:');
     for (const [key, n] of [...outcomes.entries()].sort()) console.log(`  ${key}: ${(n / trades).toFixed(2)}`);
   } finally {

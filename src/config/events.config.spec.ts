@@ -8,6 +8,7 @@ describe('events configuration', () => {
       retentionMs: 25 * 3600 * 1000,
       purgeEveryMs: 3600 * 1000,
       fanOutSweepEveryMs: 60_000,
+      fanOutAfterCommit: true,
       fanOutSweepAfterMs: 5 * 60_000,
       streamMaxBufferedBytes: 1024 * 1024,
     });

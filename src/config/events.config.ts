@@ -16,6 +16,11 @@ export function loadEventsConfig(env = process.env) {
     purgeEveryMs: read.int('EVENT_PURGE_EVERY_MS', HOUR, { min: 1000 }),
     /** How often the fan-out sweep looks for events whose fan-out has not finished. */
     fanOutSweepEveryMs: read.int('EVENT_FAN_OUT_SWEEP_EVERY_MS', 60_000, { min: 100 }),
+    /**
+     * The process that commits an event hands it to the sinks itself right after the commit; the `fan-out-event` job
+     * is queued only when that fails. Off: every event is fanned out by its job.
+     */
+    fanOutAfterCommit: read.bool('EVENT_FAN_OUT_AFTER_COMMIT', true),
     /** How long after its recording an event not fanned out yet is queued again by the sweep (once per such period). */
     fanOutSweepAfterMs: read.int('EVENT_FAN_OUT_SWEEP_AFTER_MS', 5 * 60_000, { min: 100 }),
     /** How many bytes a stream may have waiting for a client that does not read before it is ended (it reconnects and replays). */

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { EVENT_SINKS, eventSinksProvider } from '../events/event-sinks';
 import { UsersModule } from '../users/users.module';
 import { EnvelopeBuilder } from './envelopes';
+import { EventFanOut } from './event-fan-out';
 import { FanOutMarks } from './fan-out-marks';
 import { FanOutProcessor } from './fan-out.processor';
 import { FanOutScheduler, FanOutSweep } from './fan-out-sweep';
@@ -35,7 +36,10 @@ export class NotificationsModule {
         StreamHub,
         StreamLimiter,
         EventStreams,
-        ...(options.workers ? [FanOutProcessor, FanOutMarks, FanOutSweep, FanOutScheduler] : []),
+        // Every process fans out the events it commits (the job only as the fallback).
+        FanOutMarks,
+        EventFanOut,
+        ...(options.workers ? [FanOutProcessor, FanOutSweep, FanOutScheduler] : []),
       ],
       exports: [EnvelopeBuilder, EVENT_SINKS],
     };

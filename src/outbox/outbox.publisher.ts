@@ -9,8 +9,19 @@ import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './
 import { OutboxRepository } from './outbox.repository';
 import { PublisherQueues } from './publisher-queues';
 
-/** How long published ids wait for others before their mark: one UPDATE for the rows of every transaction in that time. */
-const MARK_LINGER_MS = 5;
+/**
+ * How long published ids wait for others before their mark, at most: one UPDATE for the rows of every transaction in
+ * that time. A tenth of the after-commit lease (so the mark lands long before the relay could take a row: the
+ * publish itself gives up at half the lease), and no more than a second, so a process marks about once a second
+ * whatever its rate of commits.
+ */
+const MARK_LINGER_MAX_MS = 1000;
+
+/**
+ * Work the committing process may do itself right after the commit in place of queueing its job (`doHere`). It
+ * must be what the job would do, and as idempotent: the job stays its fallback.
+ */
+export type WorkAfterCommit = (payload: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
@@ -25,9 +36,14 @@ const MARK_LINGER_MS = 5;
  *   row alone until the whole lease has passed; a job the relay adds again anyway is ignored by BullMQ (its id).
  *
  * The publish runs after the answer's commit without holding it: the caller's response does not wait on Redis.
- * The published marks are batched across transactions (one UPDATE per few milliseconds), so the publish adds no
- * commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
+ * The published marks are batched across transactions (one UPDATE a second at most, `MARK_LINGER_MAX_MS`), so the
+ * publish adds no commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
  * command reaches Redis now or fails now: an add given up on cannot land later, after its rows went to the relay.
+ *
+ * Rows due at once whose job this process can do itself (`doHere`: the event fan-out) are not queued at all: the work
+ * runs right after the commit, and only if it fails, or outlasts a quarter of the lease, is its job queued as above,
+ * or left to the relay (work that outlasted its wait may still finish: done twice then, hence idempotent). Their mark
+ * is the same: a row marked was done, by its job or here.
  *
  * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
  * requests still answering are published by this process, not left for another process's relay after their lease.
@@ -38,7 +54,12 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private readonly inFlight = new Set<Promise<void>>();
   private toMark: string[] = [];
   private marking?: Promise<void>;
+  /** Ends the mark's linger at once (a shutdown settling). */
+  private markNow?: () => void;
+  private settling = 0;
   private closed = false;
+  private readonly markLingerMs: number;
+  private readonly here = new Map<string, WorkAfterCommit>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -46,6 +67,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     private readonly outbox: OutboxRepository,
     @Inject(jobsConfig.KEY) private readonly config: ConfigType<typeof jobsConfig>,
   ) {
+    this.markLingerMs = Math.min(MARK_LINGER_MAX_MS, Math.floor(config.outboxAfterCommitLeaseMs / 10));
     if (config.outboxPublishAfterCommit) dataSource.subscribers.push(this);
   }
 
@@ -81,6 +103,14 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /**
+   * Has this process do the `jobName` jobs of `queue` itself right after the commit that wrote their rows (those
+   * due at once), instead of queueing them; a job is queued only when `work` fails or takes too long.
+   */
+  doHere(queue: string, jobName: string, work: WorkAfterCommit): void {
+    this.here.set(`${queue}\u0000${jobName}`, work);
+  }
+
+  /**
    * Lets the publishes under way finish and their marks be written while the database is still open. Publishing goes
    * on: the HTTP server closes after this, and the requests it still answers commit rows too.
    */
@@ -100,14 +130,49 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   private async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
-    await this.marking;
+    this.settling += 1;
+    try {
+      await Promise.allSettled([...this.inFlight]);
+      this.markNow?.();
+      await this.marking;
+    } finally {
+      this.settling -= 1;
+    }
   }
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
+    const toQueue: PublishableRow[] = [];
+    const toDo: [PublishableRow, WorkAfterCommit][] = [];
+    for (const row of rows.map(publishable)) {
+      const work = row.remainingDelayMs === 0 ? this.here.get(`${row.queue}\u0000${row.jobName}`) : undefined;
+      if (work) toDo.push([row, work]);
+      else toQueue.push(row);
+    }
+    await Promise.all([this.add(toQueue, giveUpAt), toDo.length > 0 ? this.work(toDo, giveUpAt) : undefined]);
+  }
+
+  /** Does the rows' work here; what fails, or takes more than half the time left, is queued after all. */
+  private async work(rows: [PublishableRow, WorkAfterCommit][], giveUpAt: number): Promise<void> {
+    const failed: PublishableRow[] = [];
     await Promise.all(
-      [...byQueue(rows.map(publishable)).entries()].map(async ([queue, group]) => {
+      rows.map(async ([row, work]) => {
+        try {
+          await withTimeout(work(row.payload), Math.max(0, (giveUpAt - Date.now()) / 2), 'work after commit');
+          observePublished([row], 'writer');
+          this.mark([row.id]);
+        } catch (error) {
+          failed.push(row);
+          this.logger.warn(`${row.queue} ${row.jobName} after commit failed (${(error as Error).message}); its job is queued`);
+        }
+      }),
+    );
+    await this.add(failed, giveUpAt);
+  }
+
+  private async add(rows: PublishableRow[], giveUpAt: number): Promise<void> {
+    await Promise.all(
+      [...byQueue(rows).entries()].map(async ([queue, group]) => {
         const left = giveUpAt - Date.now();
         if (left <= 0 || !this.queues.has(queue)) return;
         try {
@@ -129,7 +194,16 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async markLoop(): Promise<void> {
     while (this.toMark.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, MARK_LINGER_MS));
+      if (this.settling === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.markLingerMs);
+          this.markNow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.markNow = undefined;
+      }
       const ids = this.toMark;
       this.toMark = [];
       try {
