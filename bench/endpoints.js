@@ -5,9 +5,12 @@
  * `offers` open offers; one real whole trade; then `historySmall` historical trades bulk-loaded (bench/history.js)
  * and every endpoint loaded with autocannon; then history grown to `historyLarge` and every endpoint loaded again.
  * A list or a reputation read must not slow down with history: the two sets of figures are printed side by side.
- * Usage: npm run build && node bench/endpoints.js [--seconds 10] [--offers 100000] [--makers 1000] [--small 10000] [--large 1000000]
+ * Each figure carries the CPU a request cost the service and its database's backends, which say whether a request got
+ * dearer with history more steadily than req/s on a shared machine.
+ * Usage: npm run build && node bench/endpoints.js [--seconds 10] [--offers 100000] [--makers 1000] [--small 10000] [--large 1000000] [--port 3905]
  */
 const { randomBytes } = require('node:crypto');
+const os = require('node:os');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const {
@@ -23,6 +26,7 @@ const {
   tradingPair,
   wholeTrade,
 } = require('./harness');
+const { cpuMs } = require('./costs');
 const { seedHistory } = require('./history');
 const { seedOffers } = require('./seed');
 
@@ -30,13 +34,44 @@ function load(options) {
   return new Promise((resolve, reject) => autocannon(options, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
-function figures(result) {
+function figures(result, cpu) {
+  const per = (ms) => Number((ms / Math.max(1, result.requests.total)).toFixed(3));
   return {
     requestsPerSecond: Math.round(result.requests.average),
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    // What a request costs the service and its database, which the machine's other load disturbs far less than req/s.
+    cpuMsPerRequest: { service: per(cpu.service), postgres: per(cpu.postgres) },
     non2xx: result.non2xx,
     errors: result.errors,
+    loadAverage: os.loadavg()[0],
   };
+}
+
+/**
+ * CPU of the service process and of the PostgreSQL backends connected to its database (read from /proc, so
+ * PostgreSQL must run on this machine), leaving out the bench's own connection; `stop()` gives the ms spent since.
+ */
+async function cpuWindow(db, databaseName, servicePid) {
+  const backends = async () => {
+    const { rows } = await db.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [databaseName]);
+    return new Map(rows.map((row) => [row.pid, cpuMs(row.pid) ?? 0]));
+  };
+  const service = cpuMs(servicePid) ?? 0;
+  const before = await backends();
+  return {
+    async stop() {
+      let postgres = 0;
+      // A backend the pool opened inside the window spent all of its CPU in it.
+      for (const [pid, ms] of await backends()) postgres += ms - (before.get(pid) ?? 0);
+      return { service: (cpuMs(servicePid) ?? 0) - service, postgres };
+    },
+  };
+}
+
+async function measured(db, databaseName, servicePid, options) {
+  const window = await cpuWindow(db, databaseName, servicePid);
+  const result = await load(options);
+  return figures(result, await window.stop());
 }
 
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
@@ -54,6 +89,7 @@ async function benchEndpoints({
   const baseUrl = `http://127.0.0.1:${port}`;
   const http = apiClients(baseUrl);
   const databaseUrl = freshDatabaseUrl('yb_endpoints');
+  const databaseName = databaseUrl.pathname.slice(1);
   const env = serviceEnv(databaseUrl, port, { PAYPAL_MOCK_PAYOUT_DELAY_MS: '50' });
   const db = new Client({ connectionString: databaseUrl.toString() });
   let child;
@@ -108,7 +144,11 @@ async function benchEndpoints({
         // Warm-up.
         await load({ ...options, connections, duration: Math.min(2, seconds / 2) });
         // The unrecorded round only warms up: half as long.
-        round.endpoints[name] = figures(await load({ ...options, connections, duration: warming ? seconds / 2 : seconds }));
+        round.endpoints[name] = await measured(db, databaseName, child.pid, {
+          ...options,
+          connections,
+          duration: warming ? seconds / 2 : seconds,
+        });
       }
 
       // Accept under contention: every accept of the round takes 100 CNY of one request, at a fixed rate. A
@@ -146,7 +186,7 @@ async function benchEndpoints({
       };
       // autocannon's overallRate sends each second's share from every connection at the same tick: bursts, not a
       // rate. bench/race.js measures accepts with smooth arrivals, and one row's capacity; this tracks growth.
-      round.endpoints[`POST /v1/requests/:id/accept at ${acceptRate}/s, bursty`] = figures(await load(accept));
+      round.endpoints[`POST /v1/requests/:id/accept at ${acceptRate}/s, bursty`] = await measured(db, databaseName, child.pid, accept);
       if (warming) warming = false;
       else rounds.push(round);
     }
@@ -167,6 +207,7 @@ if (require.main === module) {
     makers: numberArg('makers', 1000),
     historySmall: numberArg('small', 10000),
     historyLarge: numberArg('large', 1000000),
+    port: numberArg('port', 3905),
   })
     .then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`))
     .catch((error) => {
