@@ -13,6 +13,13 @@ module.exports = {
   testTimeout: 60000,
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testMatch: ['**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', rootDir: '.', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // Stops, at the end of each test file, the process-wide samplers its app's metrics started.
+      setupFilesAfterEnv: ['<rootDir>/test/support/process-samplers.ts'],
+    },
   ],
 };
