@@ -12,6 +12,7 @@ import { TradeTimeline } from '../../trades/trade-timeline';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
+import { FundingPoll } from './funding-poll';
 import { FundingRepository } from './funding.repository';
 import { bankReturnJobId, checkFundingJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
@@ -55,6 +56,7 @@ export class BankFundingService {
   constructor(
     private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
+    private readonly poll: FundingPoll,
     private readonly incoming: BankTransfersRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly timeline: TradeTimeline,
@@ -145,7 +147,7 @@ export class BankFundingService {
     if (await this.incoming.find(transfer.transferId)) return 'already';
     const reference = transfer.reference ? normalizeBankReference(transfer.reference) : null;
     const tradeId = reference ? await this.fundings.tradeOf('bank_reference', reference) : null;
-    return this.transactions.run(async (manager) => {
+    const decided = await this.transactions.run(async (manager) => {
       // The trade's row lock orders this against the other transfers for it and against its deadline.
       const trade = tradeId && (await this.trades.lockState(manager, tradeId)) ? await this.trades.find(tradeId, manager) : null;
       const amount = transfer.amountUsd;
@@ -198,6 +200,9 @@ export class BankFundingService {
       }
       return disposition;
     });
+    // Funded now (a callback's job, the sweep, or the poll itself): the poll has nothing left to ask.
+    if (tradeId && (decided === 'funded' || decided === 'overpaid')) await this.poll.dropFunded(tradeId);
+    return decided;
   }
 
   /**

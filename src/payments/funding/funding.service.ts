@@ -11,6 +11,7 @@ import { TradeSettlementRepository } from '../../trades/trade-settlement.reposit
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
+import { FundingPoll } from './funding-poll';
 import { FundingRecord, FundingRepository } from './funding.repository';
 import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
@@ -36,6 +37,7 @@ export class FundingService {
     private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
+    private readonly poll: FundingPoll,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly outbox: OutboxService,
@@ -180,6 +182,7 @@ export class FundingService {
       await this.voidLate(tradeId, authorizationId);
       return 'voided';
     }
+    if (outcome === 'funded') await this.poll.dropFunded(tradeId);
     return outcome;
   }
 
