@@ -13,7 +13,7 @@ import { TradeTransitionsService } from '../../trades/trade-transitions.service'
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
 import { FundingPoll } from './funding-poll';
-import { FundingRepository } from './funding.repository';
+import { FundingRecord, FundingRepository } from './funding.repository';
 import { bankReturnJobId, checkFundingJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { NotYet } from './provider-steps';
@@ -93,9 +93,11 @@ export class BankFundingService {
     return { provider: 'bank_transfer', reference, amountUsd: formatAmount(amountUsd, 'USD') };
   }
 
-  /** The poll: every settled transfer with the trade's reference is decided; NotYet while the trade still waits. */
-  async check(tradeId: string): Promise<'funded' | 'nothing'> {
-    const funding = await this.fundings.find(tradeId);
+  /**
+   * The poll: every settled transfer with the trade's reference is decided; NotYet while the trade still waits.
+   * `funding` is the trade's funding row as the check read it (the reference never changes).
+   */
+  async check(tradeId: string, funding: FundingRecord | null): Promise<'funded' | 'nothing'> {
     if (!funding?.bankReference) return 'nothing';
     for (const transfer of await this.bank.incomingByReference(funding.bankReference)) await this.receive(transfer);
     const trade = await this.trades.find(tradeId);

@@ -92,11 +92,13 @@ export class FundingRepository {
 
   /** Records the order; a concurrent request that made the same order (same PayPal-Request-Id) finds this row. */
   async recordOrder(tradeId: string, orderId: string, approveUrl: string | null): Promise<FundingRecord> {
-    await this.dataSource.query(
-      `INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url) VALUES ($1, 'paypal', $2, $3) ON CONFLICT (trade_id) DO NOTHING`,
+    const rows: Row[] = await this.dataSource.query(
+      `INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url) VALUES ($1, 'paypal', $2, $3)
+       ON CONFLICT (trade_id) DO NOTHING RETURNING *`,
       [tradeId, orderId, approveUrl],
     );
-    return (await this.find(tradeId))!;
+    // Read only when the concurrent request's row was there first.
+    return rows[0] ? toRecord(rows[0]) : (await this.find(tradeId))!;
   }
 
   /** Records a bank transfer's reference; false when the reference is taken (the caller draws another). */
@@ -117,6 +119,27 @@ export class FundingRepository {
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
     const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /**
+   * What a funding check starts from, in one read: the funding row (null before any), the trade's state (null for no
+   * such trade) and the blind index of the counterparty's PayPal email as snapshotted, which finds a self-trade.
+   */
+  async checkView(
+    tradeId: string,
+  ): Promise<{ funding: FundingRecord | null; state: TradeState | null; counterpartyPaypalIndex: string | null }> {
+    const rows: (Row & { trade_state: TradeState; trade_counterparty_paypal_index: string | null })[] = await this.dataSource.query(
+      `SELECT f.*, t.state AS trade_state, t.counterparty_paypal_index AS trade_counterparty_paypal_index
+         FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
+      [tradeId],
+    );
+    const row = rows[0];
+    if (!row) return { funding: null, state: null, counterpartyPaypalIndex: null };
+    return {
+      funding: row.trade_id ? toRecord(row) : null,
+      state: row.trade_state,
+      counterpartyPaypalIndex: row.trade_counterparty_paypal_index,
+    };
   }
 
   /** The trade a PayPal order was made for, and the state it is in now (read without a lock); null for an unknown order. */
