@@ -13,7 +13,7 @@ import { useTestApp } from './support/use-test-app';
  * are dropped.
  */
 describe('The funding poll of a trade funded by its webhook (HTTP)', () => {
-  const { test, api, expectClean } = useTestApp(
+  const { test, api, db, expectClean } = useTestApp(
     { ...settling, ...fastBank, PROVIDER_POLL_EVERY_MS: '600000', PROVIDER_POLL_MAX_EVERY_MS: '600000' },
     { reference: '7.2400' },
   );
@@ -34,6 +34,21 @@ describe('The funding poll of a trade funded by its webhook (HTTP)', () => {
     // Removed by the check that funded it, after its commit: nothing is left to run for the trade's funding.
     await eventually(async () => (await funding().getJob(pollId(trade.id))) === undefined);
     await expectClean();
+  });
+
+  it('records one order and one poll for two funding requests at once, and the poll is still removed on funding', async () => {
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    const start = () => api('POST', `/v1/trades/${trade.id}/funding`, { token: traveler.token, body: {} });
+    const answers = await Promise.all([start(), start()]);
+    expect(answers.map((a) => [200, 201].includes(a.status))).toEqual([true, true]);
+    expect(answers[1].body.orderId).toBe(answers[0].body.orderId);
+    // The order with its poll's row in one statement: a row for each request that made it, one job in the queue.
+    const rows = await db.query(`SELECT count(*)::int AS n FROM outbox WHERE job_id = $1`, [pollId(trade.id)]);
+    expect(rows.rows[0].n).toBe(answers.filter((a) => a.status === 201).length);
+    expect(await (await eventually(async () => funding().getJob(pollId(trade.id))))?.getState()).toBe('delayed');
+    await api('POST', `/sandbox/paypal/orders/${answers[0].body.orderId}/approve`, { body: { payerEmail: 'traveler-paypal@example.com' } });
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'funded');
+    await eventually(async () => (await funding().getJob(pollId(trade.id))) === undefined);
   });
 
   it("removes a bank trade's poll once the bank's callback has funded it", async () => {

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRows, SqlParams } from '../../common/database/query';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 import type { TradeState } from '../../trades/trade.state-machine';
 
@@ -90,15 +91,32 @@ const AFTER_THE_END_COLUMNS = {
 export class FundingRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Records the order; a concurrent request that made the same order (same PayPal-Request-Id) finds this row. */
-  async recordOrder(tradeId: string, orderId: string, approveUrl: string | null): Promise<FundingRecord> {
-    const rows: Row[] = await this.dataSource.query(
-      `INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url) VALUES ($1, 'paypal', $2, $3)
-       ON CONFLICT (trade_id) DO NOTHING RETURNING *`,
-      [tradeId, orderId, approveUrl],
+  /**
+   * Records the order and writes the outbox row of its funding poll, in one statement sent in autocommit (the
+   * change's whole transaction; its caller publishes the row by the id returned). A concurrent request that made
+   * the same order (same PayPal-Request-Id) finds this row; its poll row has the same job id, queued once.
+   */
+  async recordOrder(
+    tradeId: string,
+    orderId: string,
+    approveUrl: string | null,
+    poll: NewOutboxRow,
+  ): Promise<{ funding: FundingRecord; pollOutboxId: string }> {
+    const params = new SqlParams();
+    const rows: (Partial<Row> & { poll_outbox_id: string })[] = await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url)
+         VALUES (${params.add(tradeId)}, 'paypal', ${params.add(orderId)}, ${params.add(approveUrl)})
+         ON CONFLICT (trade_id) DO NOTHING RETURNING *
+       ), poll AS (${outboxInsertSql(poll, params)})
+       SELECT inserted.*, (SELECT id FROM poll)::text AS poll_outbox_id, ${outboxNotifySql([poll], params)} AS notified
+         FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+      params.values,
     );
+    const row = rows[0];
     // Read only when the concurrent request's row was there first.
-    return rows[0] ? toRecord(rows[0]) : (await this.find(tradeId))!;
+    const funding = row.trade_id ? toRecord(row as Row) : (await this.find(tradeId))!;
+    return { funding, pollOutboxId: row.poll_outbox_id };
   }
 
   /** Records a bank transfer's reference; false when the reference is taken (the caller draws another). */

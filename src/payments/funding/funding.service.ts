@@ -80,17 +80,17 @@ export class FundingService {
         { field: 'returnUrl', code: 'refused_by_provider', message: `PayPal refused the order: ${error.issue ?? error.errorName}` },
       ]);
     }
-    const funding = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl);
-    await this.transactions.run((manager) =>
-      this.outbox.write(manager, {
-        queue: QUEUES.funding,
-        jobName: JOBS.funding.checkFunding,
-        jobId: checkFundingJobId(trade.id, 'poll'),
-        payload: { tradeId: trade.id },
-        delayMs: this.config.providerPollEveryMs,
-        retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
-      }),
-    );
+    // The order and its poll in one statement: the poll is what funds the trade if PayPal's webhooks never come.
+    const poll = this.outbox.rowForStatement({
+      queue: QUEUES.funding,
+      jobName: JOBS.funding.checkFunding,
+      jobId: checkFundingJobId(trade.id, 'poll'),
+      payload: { tradeId: trade.id },
+      delayMs: this.config.providerPollEveryMs,
+      retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
+    });
+    const { funding, pollOutboxId } = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl, poll);
+    this.outbox.publishWritten([{ row: poll, id: pollOutboxId }], Date.now());
     return { created: true, body: { provider: 'paypal', orderId: funding.orderId, approveUrl: funding.approveUrl } };
   }
 
