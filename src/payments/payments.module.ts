@@ -4,6 +4,7 @@ import { ProviderHealthModule } from '../provider-health/provider-health.module'
 import { BankFundingService } from './funding/bank-funding.service';
 import { BankTransfersRepository } from './funding/bank-transfers.repository';
 import { FundingController } from './funding/funding.controller';
+import { FundingPoll } from './funding/funding-poll';
 import { FundingProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
@@ -52,6 +53,7 @@ export class PaymentsModule {
         PayoutVerificationService,
         BankFundingService,
         FundingRepository,
+        FundingPoll,
         ProviderWorkRepository,
         FundingService,
         SettlementRepository,

@@ -7,6 +7,18 @@ import type { Trade } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 import { DeadlineColumn, TradesRepository } from './trades.repository';
 
+/** A trade's RMB leg as `TradeSettlementRepository.rmbLegOf` reads it. */
+export interface RmbLeg {
+  state: TradeState;
+  /** The CNY the transfer must be for, in fen; fixed when the trade was made. */
+  amountCny: bigint;
+  createdAt: Date;
+  traveler: { ciphertext: string; keyId: string; index: string };
+  counterparty: { ciphertext: string; keyId: string; index: string };
+  wechatTransferId: string | null;
+  fundedAt: Date | null;
+}
+
 /**
  * What payments may read and flag of a trade, and nothing more: the trade and its state (locked in the trades
  * lock order), the snapshotted payout and refund destinations, and the settlement flag operators see. A trade's
@@ -74,24 +86,14 @@ export class TradeSettlementRepository {
     await manager.query(`UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing`, [tradeId]);
   }
 
-  /** The blind index of the counterparty's PayPal email, as snapshotted: compared, never decrypted. */
-  async counterpartyPaypalIndexOf(tradeId: string): Promise<string | null> {
-    const rows = await this.dataSource.query(`SELECT counterparty_paypal_index FROM trades WHERE id = $1`, [tradeId]);
-    return rows[0]?.counterparty_paypal_index ?? null;
-  }
-
   /**
    * The RMB leg as snapshotted when the trade was made: both wallets (ciphertexts and blind indexes, never
-   * decrypted here), the reported transfer, and when it was funded (where a search for a transfer starts).
+   * decrypted here), the reported transfer, and when it was funded (where a search for a transfer starts); with
+   * the trade's state, CNY and creation, read in the same statement, so a verification reads the trade once.
    */
-  async rmbLegOf(tradeId: string): Promise<{
-    traveler: { ciphertext: string; keyId: string; index: string };
-    counterparty: { ciphertext: string; keyId: string; index: string };
-    wechatTransferId: string | null;
-    fundedAt: Date | null;
-  } | null> {
+  async rmbLegOf(tradeId: string): Promise<RmbLeg | null> {
     const rows = await this.dataSource.query(
-      `SELECT traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
+      `SELECT state, amount_cny, created_at, traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
               counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index, wechat_transfer_id, funded_at
          FROM trades WHERE id = $1`,
       [tradeId],
@@ -99,6 +101,9 @@ export class TradeSettlementRepository {
     const r = rows[0];
     if (!r) return null;
     return {
+      state: r.state,
+      amountCny: BigInt(r.amount_cny),
+      createdAt: r.created_at,
       traveler: { ciphertext: r.traveler_wechat_ciphertext, keyId: r.traveler_wechat_key_id, index: r.traveler_wechat_index },
       counterparty: {
         ciphertext: r.counterparty_wechat_ciphertext,

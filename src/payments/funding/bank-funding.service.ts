@@ -12,7 +12,8 @@ import { TradeTimeline } from '../../trades/trade-timeline';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { BANK, BankPort, BankTransfer } from '../providers/bank/bank.port';
 import { BankTransfersRepository, IncomingDisposition, IncomingRecord } from './bank-transfers.repository';
-import { FundingRepository } from './funding.repository';
+import { FundingPoll } from './funding-poll';
+import { FundingRecord, FundingRepository } from './funding.repository';
 import { bankReturnJobId, checkFundingJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { NotYet } from './provider-steps';
@@ -55,6 +56,7 @@ export class BankFundingService {
   constructor(
     private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
+    private readonly poll: FundingPoll,
     private readonly incoming: BankTransfersRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly timeline: TradeTimeline,
@@ -91,9 +93,11 @@ export class BankFundingService {
     return { provider: 'bank_transfer', reference, amountUsd: formatAmount(amountUsd, 'USD') };
   }
 
-  /** The poll: every settled transfer with the trade's reference is decided; NotYet while the trade still waits. */
-  async check(tradeId: string): Promise<'funded' | 'nothing'> {
-    const funding = await this.fundings.find(tradeId);
+  /**
+   * The poll: every settled transfer with the trade's reference is decided; NotYet while the trade still waits.
+   * `funding` is the trade's funding row as the check read it (the reference never changes).
+   */
+  async check(tradeId: string, funding: FundingRecord | null): Promise<'funded' | 'nothing'> {
     if (!funding?.bankReference) return 'nothing';
     for (const transfer of await this.bank.incomingByReference(funding.bankReference)) await this.receive(transfer);
     const trade = await this.trades.find(tradeId);
@@ -145,7 +149,7 @@ export class BankFundingService {
     if (await this.incoming.find(transfer.transferId)) return 'already';
     const reference = transfer.reference ? normalizeBankReference(transfer.reference) : null;
     const tradeId = reference ? await this.fundings.tradeOf('bank_reference', reference) : null;
-    return this.transactions.run(async (manager) => {
+    const decided = await this.transactions.run(async (manager) => {
       // The trade's row lock orders this against the other transfers for it and against its deadline.
       const trade = tradeId && (await this.trades.lockState(manager, tradeId)) ? await this.trades.find(tradeId, manager) : null;
       const amount = transfer.amountUsd;
@@ -198,6 +202,9 @@ export class BankFundingService {
       }
       return disposition;
     });
+    // Funded now (a callback's job, the sweep, or the poll itself): the poll has nothing left to ask.
+    if (tradeId && (decided === 'funded' || decided === 'overpaid')) await this.poll.dropFunded(tradeId);
+    return decided;
   }
 
   /**

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../../common/database/query';
+import { returningRows, SqlParams } from '../../common/database/query';
+import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 import type { TradeState } from '../../trades/trade.state-machine';
 
@@ -90,13 +91,32 @@ const AFTER_THE_END_COLUMNS = {
 export class FundingRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Records the order; a concurrent request that made the same order (same PayPal-Request-Id) finds this row. */
-  async recordOrder(tradeId: string, orderId: string, approveUrl: string | null): Promise<FundingRecord> {
-    await this.dataSource.query(
-      `INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url) VALUES ($1, 'paypal', $2, $3) ON CONFLICT (trade_id) DO NOTHING`,
-      [tradeId, orderId, approveUrl],
+  /**
+   * Records the order and writes the outbox row of its funding poll, in one statement sent in autocommit (the
+   * change's whole transaction; its caller publishes the row by the id returned). A concurrent request that made
+   * the same order (same PayPal-Request-Id) finds this row; its poll row has the same job id, queued once.
+   */
+  async recordOrder(
+    tradeId: string,
+    orderId: string,
+    approveUrl: string | null,
+    poll: NewOutboxRow,
+  ): Promise<{ funding: FundingRecord; pollOutboxId: string }> {
+    const params = new SqlParams();
+    const rows: (Partial<Row> & { poll_outbox_id: string })[] = await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url)
+         VALUES (${params.add(tradeId)}, 'paypal', ${params.add(orderId)}, ${params.add(approveUrl)})
+         ON CONFLICT (trade_id) DO NOTHING RETURNING *
+       ), poll AS (${outboxInsertSql(poll, params)})
+       SELECT inserted.*, (SELECT id FROM poll)::text AS poll_outbox_id, ${outboxNotifySql([poll], params)} AS notified
+         FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+      params.values,
     );
-    return (await this.find(tradeId))!;
+    const row = rows[0];
+    // Read only when the concurrent request's row was there first.
+    const funding = row.trade_id ? toRecord(row as Row) : (await this.find(tradeId))!;
+    return { funding, pollOutboxId: row.poll_outbox_id };
   }
 
   /** Records a bank transfer's reference; false when the reference is taken (the caller draws another). */
@@ -117,6 +137,27 @@ export class FundingRepository {
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
     const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /**
+   * What a funding check starts from, in one read: the funding row (null before any), the trade's state (null for no
+   * such trade) and the blind index of the counterparty's PayPal email as snapshotted, which finds a self-trade.
+   */
+  async checkView(
+    tradeId: string,
+  ): Promise<{ funding: FundingRecord | null; state: TradeState | null; counterpartyPaypalIndex: string | null }> {
+    const rows: (Row & { trade_state: TradeState; trade_counterparty_paypal_index: string | null })[] = await this.dataSource.query(
+      `SELECT f.*, t.state AS trade_state, t.counterparty_paypal_index AS trade_counterparty_paypal_index
+         FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
+      [tradeId],
+    );
+    const row = rows[0];
+    if (!row) return { funding: null, state: null, counterpartyPaypalIndex: null };
+    return {
+      funding: row.trade_id ? toRecord(row) : null,
+      state: row.trade_state,
+      counterpartyPaypalIndex: row.trade_counterparty_paypal_index,
+    };
   }
 
   /** The trade a PayPal order was made for, and the state it is in now (read without a lock); null for an unknown order. */

@@ -11,13 +11,15 @@ import { TradeSettlementRepository } from '../../trades/trade-settlement.reposit
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
-import { FundingRecord, FundingRepository } from './funding.repository';
+import { FundingPoll } from './funding-poll';
+import { FundingRepository } from './funding.repository';
 import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
 import { honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
 import { Transactions } from '../../database/transactions';
 
 type CheckOutcome = 'funded' | 'voided' | 'self_trade' | 'nothing';
+type FundingCheckView = Awaited<ReturnType<FundingRepository['checkView']>>;
 
 /** Runs of one check at most while webhooks keep arriving during it; then its job's backoff. */
 const MAX_RUNS = 3;
@@ -36,6 +38,7 @@ export class FundingService {
     private readonly transactions: Transactions,
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
+    private readonly poll: FundingPoll,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly outbox: OutboxService,
@@ -77,17 +80,17 @@ export class FundingService {
         { field: 'returnUrl', code: 'refused_by_provider', message: `PayPal refused the order: ${error.issue ?? error.errorName}` },
       ]);
     }
-    const funding = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl);
-    await this.transactions.run((manager) =>
-      this.outbox.write(manager, {
-        queue: QUEUES.funding,
-        jobName: JOBS.funding.checkFunding,
-        jobId: checkFundingJobId(trade.id, 'poll'),
-        payload: { tradeId: trade.id },
-        delayMs: this.config.providerPollEveryMs,
-        retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
-      }),
-    );
+    // The order and its poll in one statement: the poll is what funds the trade if PayPal's webhooks never come.
+    const poll = this.outbox.rowForStatement({
+      queue: QUEUES.funding,
+      jobName: JOBS.funding.checkFunding,
+      jobId: checkFundingJobId(trade.id, 'poll'),
+      payload: { tradeId: trade.id },
+      delayMs: this.config.providerPollEveryMs,
+      retry: fundingPoll(this.config.fundingWindowPaypalMs, this.config),
+    });
+    const { funding, pollOutboxId } = await this.fundings.recordOrder(trade.id, order.orderId, order.approveUrl, poll);
+    this.outbox.publishWritten([{ row: poll, id: pollOutboxId }], Date.now());
     return { created: true, body: { provider: 'paypal', orderId: funding.orderId, approveUrl: funding.approveUrl } };
   }
 
@@ -100,11 +103,13 @@ export class FundingService {
    */
   async check(tradeId: string): Promise<CheckOutcome> {
     for (let run = 1; ; run += 1) {
-      // The pending mark and the webhooks' count as this run starts: what it asks PayPal covers them.
-      const funding = await this.fundings.find(tradeId);
+      // The pending mark and the webhooks' count as this run starts (what it asks PayPal covers them), with the
+      // trade's state and the counterparty's PayPal index in the same read.
+      const view = await this.fundings.checkView(tradeId);
+      const funding = view.funding;
       let outcome: CheckOutcome;
       try {
-        outcome = await this.checkOnce(tradeId, funding);
+        outcome = await this.checkOnce(tradeId, view);
       } catch (error) {
         if (!funding?.checkPendingJob || (await this.fundings.finishCheck(tradeId, funding.checkRequests))) throw error;
         if (run >= MAX_RUNS) await this.giveUpMark(tradeId, error);
@@ -127,30 +132,34 @@ export class FundingService {
     throw reason;
   }
 
-  private async checkOnce(tradeId: string, funding: FundingRecord | null): Promise<CheckOutcome> {
-    if (funding?.provider === 'bank_transfer') return this.bankFunding.check(tradeId);
-    const trade = await this.trades.find(tradeId);
-    if (!funding?.orderId || !trade) return 'nothing';
+  /**
+   * One run. `view` is as read before PayPal is asked: a state that moved on meanwhile is caught by the trade's row
+   * lock where it matters (funding, voiding), and a trade never goes back to awaiting funding.
+   */
+  private async checkOnce(tradeId: string, view: FundingCheckView): Promise<CheckOutcome> {
+    const { funding, state } = view;
+    if (funding?.provider === 'bank_transfer') return this.bankFunding.check(tradeId, funding);
+    if (!funding?.orderId || !state) return 'nothing';
     let order = await this.paypal.getOrder(funding.orderId);
     if (order.status === 'CREATED') {
-      if (trade.state !== 'awaiting_funding') return 'nothing';
+      if (state !== 'awaiting_funding') return 'nothing';
       throw new NotYet(`order ${order.orderId} is not approved`);
     }
     // The payer's PayPal account is the counterparty's payout account: a self-trade (SPEC.md), found by blind index.
-    if (trade.state === 'awaiting_funding' && order.payerEmail && (await this.payerIsCounterparty(tradeId, order.payerEmail))) {
+    if (state === 'awaiting_funding' && order.payerEmail && this.payerIsCounterparty(view.counterpartyPaypalIndex, order.payerEmail)) {
       if (order.authorizationId) await this.voidLate(tradeId, order.authorizationId);
       // Recorded for operators as a refusal of the counterparty's, with the cancellation.
       await this.transactions.run((manager) => this.tradesService.cancelAsSelfTrade(manager, tradeId));
       return 'self_trade';
     }
     if (order.status === 'APPROVED') {
-      if (trade.state !== 'awaiting_funding') return 'nothing';
+      if (state !== 'awaiting_funding') return 'nothing';
       order = await this.paypal.authorizeOrder(order.orderId, stepRequestId(tradeId, 'authorize'));
     }
     if (!order.authorizationId) return 'nothing';
     const authorizationId = order.authorizationId;
-    if (trade.state !== 'awaiting_funding') {
-      if (trade.state === 'cancelled' || trade.state === 'expired') {
+    if (state !== 'awaiting_funding') {
+      if (state === 'cancelled' || state === 'expired') {
         await this.voidLate(tradeId, authorizationId);
         return 'voided';
       }
@@ -159,8 +168,8 @@ export class FundingService {
     // Decided under the trade's row lock: another check (another worker) may have funded it meanwhile,
     // and only a trade that really ended has its authorization voided.
     const outcome = await this.transactions.run(async (manager) => {
-      const state = await this.trades.lockState(manager, tradeId);
-      if (state === 'awaiting_funding') {
+      const locked = await this.trades.lockState(manager, tradeId);
+      if (locked === 'awaiting_funding') {
         await this.fundings.recordAuthorization(manager, tradeId, authorizationId);
         await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
         await this.outbox.write(manager, {
@@ -174,17 +183,17 @@ export class FundingService {
         });
         return 'funded' as const;
       }
-      return state === 'cancelled' || state === 'expired' ? ('ended' as const) : ('nothing' as const);
+      return locked === 'cancelled' || locked === 'expired' ? ('ended' as const) : ('nothing' as const);
     });
     if (outcome === 'ended') {
       await this.voidLate(tradeId, authorizationId);
       return 'voided';
     }
+    if (outcome === 'funded') await this.poll.dropFunded(tradeId);
     return outcome;
   }
 
-  private async payerIsCounterparty(tradeId: string, payerEmail: string): Promise<boolean> {
-    const counterpartyIndex = await this.trades.counterpartyPaypalIndexOf(tradeId);
+  private payerIsCounterparty(counterpartyIndex: string | null, payerEmail: string): boolean {
     if (counterpartyIndex === null) return false;
     return this.encryption.matchesBlindIndex(normalizeEmail(payerEmail), HANDLE_CONTEXT.paypalEmail, counterpartyIndex);
   }

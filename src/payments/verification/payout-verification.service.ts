@@ -3,9 +3,8 @@ import { EntityManager } from 'typeorm';
 import { FieldEncryption, normalizeWechatId } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { DisputesService } from '../../disputes/disputes.service';
-import type { Trade } from '../../trades/trade.types';
 import { ProviderHealth } from '../../provider-health/provider-health.service';
-import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
+import { RmbLeg, TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { NotYet } from '../funding/provider-steps';
@@ -37,12 +36,11 @@ export class PayoutVerificationService {
   ) {}
 
   async verify(tradeId: string): Promise<'releasing' | 'disputed' | 'nothing'> {
-    const before = await this.trades.find(tradeId);
+    // The trade's state and its RMB leg in one read. The transfer's id and the CNY never change once reported; the
+    // verify deadline, which an outage's end may move meanwhile, is read by PostgreSQL's clock when it decides.
     const leg = await this.trades.rmbLegOf(tradeId);
-    if (!before || !leg?.wechatTransferId || before.state !== 'payout_sent') return 'nothing';
+    if (!leg?.wechatTransferId || leg.state !== 'payout_sent') return 'nothing';
     const transfer = await this.wechat.getTransfer(leg.wechatTransferId);
-    // Read again after WeChat answered: an answer that ends an outage has just extended the verify deadline.
-    const trade = (await this.trades.find(tradeId))!;
     let verdict: Verdict;
     const byDeadline = !transfer || transfer.state === 'PROCESSING';
     // The verify deadline by PostgreSQL's clock, which set it: never decided early by a worker's clock.
@@ -57,14 +55,13 @@ export class PayoutVerificationService {
           : 'WeChat has no transfer with the reported id.',
       };
     } else {
-      verdict = this.judge(trade, leg, transfer);
+      verdict = this.judge(leg, transfer);
     }
     return this.transactions.run(async (manager) => {
       // Under the trade's row lock: a notification's job and the poll may both get here; the state decides once.
       if ((await this.trades.lockState(manager, tradeId)) !== 'payout_sent') return 'nothing';
       // An outage that ended meanwhile may have moved the deadline: read it again under the lock.
-      const locked = (await this.trades.find(tradeId, manager))!;
-      if (byDeadline && locked.verifyBy && (await beforeDeadline(manager))) throw new NotYet('the verify deadline was extended');
+      if (byDeadline && (await beforeDeadline(manager))) throw new NotYet('the verify deadline was extended');
       // WeChat counts as down until the outage's deadlines are extended, maybe by another caller's recovery still
       // running: no verdict before that, or a release would overtake the extension and the timeline never tell it.
       if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
@@ -83,19 +80,18 @@ export class PayoutVerificationService {
    * PROCESSING at WeChat makes the search ask again later (it ends SUCCESS or FAIL); otherwise it is refunded.
    */
   async lastSearch(tradeId: string): Promise<'releasing' | 'refunding' | 'nothing'> {
-    const trade = await this.trades.find(tradeId);
     const leg = await this.trades.rmbLegOf(tradeId);
-    if (!trade || !leg || trade.state !== 'funded') return 'nothing';
+    if (!leg || leg.state !== 'funded') return 'nothing';
     const from = this.encryption.decrypt(leg.counterparty, HANDLE_CONTEXT.wechatId);
     const to = this.encryption.decrypt(leg.traveler, HANDLE_CONTEXT.wechatId);
-    const since = leg.fundedAt ?? trade.createdAt;
+    const since = leg.fundedAt ?? leg.createdAt;
     const found = await this.wechat.searchTransfers(from, to, since);
     // A WeChat outage that just ended may have moved the payout deadline (by PostgreSQL's clock): its job comes back then.
     const remainingMs = await this.trades.untilDeadline(tradeId, 'funded', 'payout_by');
     if (remainingMs === null || remainingMs > 0) return 'nothing';
-    const candidates = found.filter((t) => t.state === 'SUCCESS' && this.judge(trade, leg, t).ok);
+    const candidates = found.filter((t) => t.state === 'SUCCESS' && this.judge(leg, t).ok);
     // Sent but not yet settled at WeChat (a payment made at the deadline): refunding now could cost the counterparty the RMB.
-    const processing = found.filter((t) => t.state === 'PROCESSING' && this.judge(trade, leg, { ...t, state: 'SUCCESS' }).ok);
+    const processing = found.filter((t) => t.state === 'PROCESSING' && this.judge(leg, { ...t, state: 'SUCCESS' }).ok);
     for (const candidate of candidates) {
       if (await this.trades.tradeOfWechatTransfer(candidate.transferId)) continue;
       try {
@@ -121,20 +117,16 @@ export class PayoutVerificationService {
   }
 
   /** The transfer against the trade: state, exact CNY, and both wallets by blind index (never compared in clear). */
-  private judge(
-    trade: Trade,
-    leg: { traveler: { index: string }; counterparty: { index: string }; fundedAt: Date | null },
-    transfer: WalletTransfer,
-  ): Verdict {
+  private judge(leg: RmbLeg, transfer: WalletTransfer): Verdict {
     if (transfer.state !== 'SUCCESS') return { ok: false, finding: `The reported WeChat transfer is ${transfer.state}.` };
     // A transfer made before the USD was in escrow belongs to something else (an earlier trade, a gift).
     if (leg.fundedAt && transfer.createdAt.getTime() < leg.fundedAt.getTime()) {
       return { ok: false, finding: 'The reported WeChat transfer was made before this trade was funded.' };
     }
-    if (transfer.amountFen !== trade.amountCny) {
+    if (transfer.amountFen !== leg.amountCny) {
       return {
         ok: false,
-        finding: `The reported WeChat transfer is for ${formatAmount(transfer.amountFen, 'CNY')} CNY; the trade is for ${formatAmount(trade.amountCny, 'CNY')} CNY.`,
+        finding: `The reported WeChat transfer is for ${formatAmount(transfer.amountFen, 'CNY')} CNY; the trade is for ${formatAmount(leg.amountCny, 'CNY')} CNY.`,
       };
     }
     const wallet = (wechatId: string, index: string) =>
