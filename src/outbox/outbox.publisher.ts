@@ -13,6 +13,16 @@ import { PublisherQueues } from './publisher-queues';
 const MARK_LINGER_MS = 5;
 
 /**
+ * What a row's work run by its writer right after the commit left to do: nothing (the row is done, no job), or the
+ * job to queue after all, changed as given (what is left of the work, when it is due, its retries).
+ */
+export type WorkRunFirst =
+  { done: true } | { done: false; payload?: Record<string, unknown>; delayMs?: number; options?: PublishableRow['options'] };
+
+/** Runs a row's work in the process that committed it, within `timeoutMs` (what is left after it is the fallback's). */
+export type RunFirst = (row: { jobId: string; payload: Record<string, unknown> }, timeoutMs: number) => Promise<WorkRunFirst>;
+
+/**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
  * or worker), so work does not wait for the relay's wake, claim and one-at-a-time adds. Registered on the data
  * source as a subscriber, it sees every commit and rollback (every transaction goes through `DataSource.transaction`).
@@ -37,8 +47,12 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private readonly logger = new Logger(OutboxPublisher.name);
   private readonly inFlight = new Set<Promise<void>>();
   private toMark: string[] = [];
+  private readonly runsFirst = new Map<string, RunFirst>();
   private marking?: Promise<void>;
   private closed = false;
+  private stopWaiting!: () => void;
+  /** Resolved when the process begins to shut down: work waiting for its time goes to its job instead. */
+  private readonly stopping = new Promise<void>((resolve) => (this.stopWaiting = resolve));
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -81,10 +95,24 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /**
+   * Has this process run the work of `jobName`'s rows itself, right after their commit (or when they are due, for a
+   * delay of at most a quarter of the lease, `OUTBOX_AFTER_COMMIT_LEASE_MS`), instead of queueing their job: the job
+   * is only the fallback, queued when the work is not done (`done: false`, an error, no answer in time), when the
+   * process shuts down while the work waits for its time, or by the relay after the row's lease when this process
+   * died first. The work must be idempotent as the job is (both may run after a crash or a timeout), and answers
+   * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
+   * as well. A longer delay is the job's from the start.
+   */
+  runFirst(queue: string, jobName: string, run: RunFirst): void {
+    this.runsFirst.set(`${queue}\0${jobName}`, run);
+  }
+
+  /**
    * Lets the publishes under way finish and their marks be written while the database is still open. Publishing goes
    * on: the HTTP server closes after this, and the requests it still answers commit rows too.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopWaiting();
     await this.settle();
   }
 
@@ -106,8 +134,63 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
+    const runFirst = (row: TrackedOutboxRow) =>
+      row.delayMs <= this.config.outboxAfterCommitLeaseMs / 4 ? this.runsFirst.get(`${row.queue}\0${row.jobName}`) : undefined;
+    const toRun = rows.filter((row) => runFirst(row));
+    await Promise.all([
+      this.add(rows.filter((row) => !runFirst(row)).map(publishable), giveUpAt),
+      ...toRun.map(async (row) => {
+        const left = await this.runOne(row, runFirst(row)!, giveUpAt);
+        if (left) await this.add([left], giveUpAt);
+      }),
+    ]);
+  }
+
+  /** Runs one row's work here when it is due; answers the job still to queue, if any (marked as published when none). */
+  private async runOne(row: TrackedOutboxRow, run: RunFirst, giveUpAt: number): Promise<PublishableRow | undefined> {
+    const wait = row.insertedAt + row.delayMs - Date.now();
+    if (wait > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const due = await Promise.race([
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), wait))),
+        this.stopping.then(() => false),
+      ]);
+      clearTimeout(timer);
+      if (!due) return publishable(row);
+    }
+    // What is left before giving up, less a quarter of it (at most a second) to queue the fallback after the work; the
+    // work is told a little less, so that its own time-out (an unanswered delivery, a refusal) is what usually ends it.
+    const left = giveUpAt - Date.now();
+    const budgetMs = Math.floor(left - Math.min(left / 4, 1000));
+    if (budgetMs <= 0) return publishable(row);
+    let outcome: WorkRunFirst;
+    try {
+      outcome = await withTimeout(
+        run({ jobId: row.jobId, payload: row.payload }, Math.floor(budgetMs * 0.9)),
+        budgetMs,
+        'work after commit',
+      );
+    } catch (error) {
+      this.logger.warn(`Work of outbox row ${row.id} (${row.jobName}) queued as its job (${(error as Error).message})`);
+      return publishable(row);
+    }
+    if (outcome.done) {
+      this.mark([row.id]);
+      return undefined;
+    }
+    const delayMs = Math.max(0, Math.trunc(outcome.delayMs ?? 0));
+    return {
+      ...publishable(row),
+      payload: outcome.payload ?? row.payload,
+      options: outcome.options ?? row.options,
+      remainingDelayMs: delayMs,
+      dueAtMs: Date.now() + delayMs,
+    };
+  }
+
+  private async add(rows: PublishableRow[], giveUpAt: number): Promise<void> {
     await Promise.all(
-      [...byQueue(rows.map(publishable)).entries()].map(async ([queue, group]) => {
+      [...byQueue(rows).entries()].map(async ([queue, group]) => {
         const left = giveUpAt - Date.now();
         if (left <= 0 || !this.queues.has(queue)) return;
         try {
