@@ -326,11 +326,16 @@ describe('WeChat verification (HTTP)', () => {
     const queues = test.app.get(QueueRegistry);
     const verification = queues.get(QUEUES.verification);
     const deliveries = queues.get(QUEUES.sandboxWechat);
-    // WeChat notifies as the transfer is made, before the report; held here, its delivery lands after the report.
+    // WeChat notifies when the transfer succeeds, sent by the mock right after that commit: the transfer stays
+    // PROCESSING (its settlement job held here) until after the report, so the notification lands after it.
     await Promise.all([verification.pause(), deliveries.pause()]);
     let transferId: string;
     try {
-      transferId = await send(counterpartyWallet, travelerWallet, '1000.00');
+      const sent = await api('POST', '/sandbox/wechat/transfers', {
+        body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '1000.00', processingMs: 1 },
+      });
+      expect(sent.status).toBe(201);
+      transferId = sent.body.transferId as string;
       expect((await report(trade, counterparty, transferId)).status).toBe(200);
       // The report's poll is taken away before it ever asks WeChat: only the notification can verify now.
       const poll = await eventually(async () => verification.getJob(`verify-${trade.id}`));
@@ -370,13 +375,25 @@ describe('WeChat verification (HTTP)', () => {
           expect((await stored()).filter((id) => !before.has(id))).toEqual([]);
           continue;
         }
-        // Both copies of the one notification were delivered (2xx), and stored once.
+        // Both copies of the one notification were delivered (2xx), and stored once. Each is sent right after the
+        // transfer's commit (or when its delay is up) and becomes a job only when refused: a copy's row is settled
+        // with no job, or its job completed with the 2xx, and no next attempt was ever queued.
         const [eventId] = await eventually(async () => {
           const fresh = (await stored()).filter((id) => !before.has(id));
           return fresh.length > 0 && fresh;
         });
+        const copies = await eventually(async () => {
+          const { rows } = await db.query(
+            `SELECT job_id FROM outbox WHERE queue = 'sandbox-wechat' AND payload->'notification'->>'id' = $1 AND published_at IS NOT NULL`,
+            [eventId],
+          );
+          return rows.length === 2 && rows.map((row: { job_id: string }) => row.job_id).sort();
+        });
+        expect(copies).toEqual([`wechat-notify-${eventId}-0-0`, `wechat-notify-${eventId}-1-0`]);
         for (const copy of [0, 1]) {
-          expect(await completedJobResult(deliveries, `wechat-notify-${eventId}-${copy}-0`)).toEqual({ status: 200 });
+          const job = await deliveries.getJob(`wechat-notify-${eventId}-${copy}-0`);
+          if (job) expect(await completedJobResult(deliveries, job.id!)).toEqual({ status: 200 });
+          expect(await deliveries.getJob(`wechat-notify-${eventId}-${copy}-1`)).toBeUndefined();
         }
         expect((await stored()).filter((id) => !before.has(id))).toEqual([eventId]);
       } finally {

@@ -15,7 +15,7 @@ import { FanOutMarks } from './fan-out-marks';
  * and the sweep marks it fanned out with others in one statement, then leaves it alone. Commits nothing itself.
  *
  * Every process (API-only ones too) fans out the events it commits itself, right after the commit
- * (`OutboxPublisher.doHere`): no job, so none of BullMQ's adds, fetches and completions for it. The `fan-out-event`
+ * (`OutboxPublisher.runFirst`): no job, so none of BullMQ's adds, fetches and completions for it. The `fan-out-event`
  * job is the fallback: queued when the fan-out here fails or takes too long, published by the relay when the
  * process died first, queued again by the sweep when both were lost.
  */
@@ -33,7 +33,10 @@ export class EventFanOut implements OnModuleInit {
 
   onModuleInit(): void {
     if (this.config.fanOutAfterCommit) {
-      this.publisher.doHere(QUEUES.events, JOBS.events.fanOutEvent, (payload) => this.fanOut(String(payload.eventId)));
+      this.publisher.runFirst(QUEUES.events, JOBS.events.fanOutEvent, async ({ payload }) => {
+        await this.fanOut(String(payload.eventId));
+        return { done: true };
+      });
     }
   }
 

@@ -18,10 +18,14 @@ import { PublisherQueues } from './publisher-queues';
 const MARK_LINGER_MAX_MS = 1000;
 
 /**
- * Work the committing process may do itself right after the commit in place of queueing its job (`doHere`). It
- * must be what the job would do, and as idempotent: the job stays its fallback.
+ * What a row's work run by its writer right after the commit left to do: nothing (the row is done, no job), or the
+ * job to queue after all, changed as given (what is left of the work, when it is due, its retries).
  */
-export type WorkAfterCommit = (payload: Record<string, unknown>) => Promise<unknown>;
+export type WorkRunFirst =
+  { done: true } | { done: false; payload?: Record<string, unknown>; delayMs?: number; options?: PublishableRow['options'] };
+
+/** Runs a row's work in the process that committed it, within `timeoutMs` (what is left after it is the fallback's). */
+export type RunFirst = (row: { jobId: string; payload: Record<string, unknown> }, timeoutMs: number) => Promise<WorkRunFirst>;
 
 /**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
@@ -40,10 +44,10 @@ export type WorkAfterCommit = (payload: Record<string, unknown>) => Promise<unkn
  * publish adds no commit per transaction. The adds go through a connection of the publisher's own (`PublisherQueues`), on which a
  * command reaches Redis now or fails now: an add given up on cannot land later, after its rows went to the relay.
  *
- * Rows due at once whose job this process can do itself (`doHere`: the event fan-out) are not queued at all: the work
- * runs right after the commit, and only if it fails, or outlasts a quarter of the lease, is its job queued as above,
- * or left to the relay (work that outlasted its wait may still finish: done twice then, hence idempotent). Their mark
- * is the same: a row marked was done, by its job or here.
+ * Rows whose work this process can do itself (`runFirst`: the event fan-out, the mocks' webhooks) are not queued at
+ * all when the work succeeds: it runs right after the commit (or when due, for a short delay), and only if it fails,
+ * or outlasts its budget, is its job queued as above, or left to the relay (work that outlasted its wait may still
+ * finish: done twice then, hence idempotent). Their mark is the same: a row marked was done, by its job or here.
  *
  * A shutdown keeps publishing while the HTTP server drains (after `beforeApplicationShutdown`): the rows of the
  * requests still answering are published by this process, not left for another process's relay after their lease.
@@ -59,7 +63,10 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private settling = 0;
   private closed = false;
   private readonly markLingerMs: number;
-  private readonly here = new Map<string, WorkAfterCommit>();
+  private readonly runsFirst = new Map<string, RunFirst>();
+  private stopWaiting!: () => void;
+  /** Resolved when the process begins to shut down: work waiting for its time goes to its job instead. */
+  private readonly stopping = new Promise<void>((resolve) => (this.stopWaiting = resolve));
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -103,11 +110,16 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /**
-   * Has this process do the `jobName` jobs of `queue` itself right after the commit that wrote their rows (those
-   * due at once), instead of queueing them; a job is queued only when `work` fails or takes too long.
+   * Has this process run the work of `jobName`'s rows itself, right after their commit (or when they are due, for a
+   * delay of at most a quarter of the lease, `OUTBOX_AFTER_COMMIT_LEASE_MS`), instead of queueing their job: the job
+   * is only the fallback, queued when the work is not done (`done: false`, an error, no answer in time), when the
+   * process shuts down while the work waits for its time, or by the relay after the row's lease when this process
+   * died first. The work must be idempotent as the job is (both may run after a crash or a timeout), and answers
+   * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
+   * as well. A longer delay is the job's from the start.
    */
-  doHere(queue: string, jobName: string, work: WorkAfterCommit): void {
-    this.here.set(`${queue}\u0000${jobName}`, work);
+  runFirst(queue: string, jobName: string, run: RunFirst): void {
+    this.runsFirst.set(`${queue}\0${jobName}`, run);
   }
 
   /**
@@ -115,6 +127,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * on: the HTTP server closes after this, and the requests it still answers commit rows too.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopWaiting();
     await this.settle();
   }
 
@@ -142,32 +155,59 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
-    const toQueue: PublishableRow[] = [];
-    const toDo: [PublishableRow, WorkAfterCommit][] = [];
-    for (const row of rows.map(publishable)) {
-      const work = row.remainingDelayMs === 0 ? this.here.get(`${row.queue}\u0000${row.jobName}`) : undefined;
-      if (work) toDo.push([row, work]);
-      else toQueue.push(row);
-    }
-    await Promise.all([this.add(toQueue, giveUpAt), toDo.length > 0 ? this.work(toDo, giveUpAt) : undefined]);
+    const runFirst = (row: TrackedOutboxRow) =>
+      row.delayMs <= this.config.outboxAfterCommitLeaseMs / 4 ? this.runsFirst.get(`${row.queue}\0${row.jobName}`) : undefined;
+    const toRun = rows.filter((row) => runFirst(row));
+    await Promise.all([
+      this.add(rows.filter((row) => !runFirst(row)).map(publishable), giveUpAt),
+      ...toRun.map(async (row) => {
+        const left = await this.runOne(row, runFirst(row)!, giveUpAt);
+        if (left) await this.add([left], giveUpAt);
+      }),
+    ]);
   }
 
-  /** Does the rows' work here; what fails, or takes more than half the time left, is queued after all. */
-  private async work(rows: [PublishableRow, WorkAfterCommit][], giveUpAt: number): Promise<void> {
-    const failed: PublishableRow[] = [];
-    await Promise.all(
-      rows.map(async ([row, work]) => {
-        try {
-          await withTimeout(work(row.payload), Math.max(0, (giveUpAt - Date.now()) / 2), 'work after commit');
-          observePublished([row], 'writer');
-          this.mark([row.id]);
-        } catch (error) {
-          failed.push(row);
-          this.logger.warn(`${row.queue} ${row.jobName} after commit failed (${(error as Error).message}); its job is queued`);
-        }
-      }),
-    );
-    await this.add(failed, giveUpAt);
+  /** Runs one row's work here when it is due; answers the job still to queue, if any (marked as published when none). */
+  private async runOne(row: TrackedOutboxRow, run: RunFirst, giveUpAt: number): Promise<PublishableRow | undefined> {
+    const wait = row.insertedAt + row.delayMs - Date.now();
+    if (wait > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const due = await Promise.race([
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), wait))),
+        this.stopping.then(() => false),
+      ]);
+      clearTimeout(timer);
+      if (!due) return publishable(row);
+    }
+    // What is left before giving up, less a quarter of it (at most a second) to queue the fallback after the work; the
+    // work is told a little less, so that its own time-out (an unanswered delivery, a refusal) is what usually ends it.
+    const left = giveUpAt - Date.now();
+    const budgetMs = Math.floor(left - Math.min(left / 4, 1000));
+    if (budgetMs <= 0) return publishable(row);
+    let outcome: WorkRunFirst;
+    try {
+      outcome = await withTimeout(
+        run({ jobId: row.jobId, payload: row.payload }, Math.floor(budgetMs * 0.9)),
+        budgetMs,
+        'work after commit',
+      );
+    } catch (error) {
+      this.logger.warn(`Work of outbox row ${row.id} (${row.jobName}) queued as its job (${(error as Error).message})`);
+      return publishable(row);
+    }
+    if (outcome.done) {
+      observePublished([publishable(row)], 'writer');
+      this.mark([row.id]);
+      return undefined;
+    }
+    const delayMs = Math.max(0, Math.trunc(outcome.delayMs ?? 0));
+    return {
+      ...publishable(row),
+      payload: outcome.payload ?? row.payload,
+      options: outcome.options ?? row.options,
+      remainingDelayMs: delayMs,
+      dueAtMs: Date.now() + delayMs,
+    };
   }
 
   private async add(rows: PublishableRow[], giveUpAt: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PaypalMockController } from './paypal/paypal-mock.controller';
+import { PaypalMockDelivery } from './paypal/paypal-mock.delivery';
 import { PaypalMockDeliveryProcessor } from './paypal/paypal-mock.delivery.processor';
 import { PaypalMockIdentity } from './paypal/paypal-mock.identity';
 import { PaypalMockPayouts } from './paypal/paypal-mock.payouts';
@@ -18,6 +19,7 @@ import { BankMockController } from './bank/bank-mock.controller';
 import { BankMockProcessor } from './bank/bank-mock.processor';
 import { BankMockService } from './bank/bank-mock.service';
 import { WechatMockController } from './wechat/wechat-mock.controller';
+import { WechatMockNotifications } from './wechat/wechat-mock.notifications';
 import { WechatMockProcessor } from './wechat/wechat-mock.processor';
 import { WechatMockService } from './wechat/wechat-mock.service';
 import { WechatMerchantKey } from '../payments/providers/wechat/wechat-merchant-key';
@@ -49,6 +51,7 @@ export class SandboxModule {
         PaypalMockReports,
         PaypalMockReplays,
         PaypalMockWebhooks,
+        PaypalMockDelivery,
         PaypalMockPaymentsRepository,
         PaypalMockPayoutsRepository,
         PaypalMockRepository,
@@ -56,6 +59,7 @@ export class SandboxModule {
         WechatMockRepository,
         BankMockService,
         WechatMockService,
+        WechatMockNotifications,
         WechatMerchantKey,
         ...(options.workers ? [PaypalMockDeliveryProcessor, BankMockProcessor, WechatMockProcessor] : []),
       ],

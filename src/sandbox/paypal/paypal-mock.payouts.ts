@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
 import { formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
+import { OutboxPublisher } from '../../outbox/outbox.publisher';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/job-ids';
@@ -12,6 +13,7 @@ import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-pa
 import { PaypalEventType, PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
 import { inTransaction } from './paypal-mock.transaction';
+import { SandboxUrls } from '../sandbox-urls';
 
 const ITEM_EVENTS = {
   SUCCESS: 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED',
@@ -24,18 +26,32 @@ const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 
 /**
  * Payouts v1 as PayPal's legacy clients call them: batches deduplicated by `sender_batch_id`, items settled
- * after a delay by a job (SUCCESS, or UNCLAIMED for receivers configured so, RETURNED later), with webhooks.
+ * after a delay (SUCCESS, or UNCLAIMED for receivers configured so, RETURNED later), with webhooks.
  * Payout amounts are `{currency, value}`, not `currency_code`.
+ *
+ * The settlement is queued in the batch's transaction as a delayed job; when the delay is short (the default 2 s)
+ * the process that created the batch settles it itself at its time (`OutboxPublisher.runFirst`), the job only the
+ * fallback (a crash, a shutdown, a failure). Settling twice settles once (`settleBatch` is conditional).
  */
 @Injectable()
-export class PaypalMockPayouts {
+export class PaypalMockPayouts implements OnModuleInit {
   constructor(
     private readonly transactions: Transactions,
     private readonly outbox: OutboxService,
     private readonly webhooks: PaypalMockWebhooks,
     private readonly payouts: PaypalMockPayoutsRepository,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
+    private readonly publisher: OutboxPublisher,
+    private readonly urls: SandboxUrls,
   ) {}
+
+  onModuleInit(): void {
+    this.publisher.runFirst(QUEUES.sandboxWebhooks, JOBS.sandboxWebhooks.settlePaypalPayout, async (row) => {
+      const { batchId } = row.payload as { batchId: string };
+      await this.transactions.run((manager) => this.settle(manager, batchId, this.urls.mock('paypal')));
+      return { done: true };
+    });
+  }
 
   async create(base: string, body: unknown, outer: EntityManager = this.transactions.manager): Promise<Record<string, unknown>> {
     const request = (body ?? {}) as { sender_batch_header?: { sender_batch_id?: unknown }; items?: unknown };
