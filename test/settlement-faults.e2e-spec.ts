@@ -222,7 +222,7 @@ describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
 
 describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
   // The settlement polls a pending payout every 2 s; the payout finishes in 100 ms and its webhook follows.
-  const { test, api } = useTestApp(
+  const { test, api, db } = useTestApp(
     { ...BASE_ENV, PROVIDER_POLL_EVERY_MS: '2000', PAYPAL_MOCK_PAYOUT_DELAY_MS: '100' },
     { reference: '7.2400' },
   );
@@ -250,6 +250,17 @@ describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
     await sleep(2500);
     const releasing = await settlementQueue().getJob(settleJobId(trade.id, 'releasing'));
     if (releasing) expect(releasing.returnvalue).toEqual({ outcome: 'completed' });
+    // The journal ends with each step done under what PayPal called it: the capture's finish committed with its
+    // record, the payout's with the completion, neither closed as superseded.
+    const funding = await db.query(`SELECT capture_id, payout_batch_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+    const steps = await db.query(
+      `SELECT step, status, provider_ref, last_error, finished_at IS NOT NULL AS finished FROM settlement_steps WHERE trade_id = $1 ORDER BY started_at`,
+      [trade.id],
+    );
+    expect(steps.rows).toEqual([
+      { step: 'capture', status: 'done', provider_ref: funding.rows[0].capture_id, last_error: null, finished: true },
+      { step: 'payout', status: 'done', provider_ref: funding.rows[0].payout_batch_id, last_error: null, finished: true },
+    ]);
   });
 
   it('completes the trade by its poll when PayPal’s webhooks never arrive', async () => {
