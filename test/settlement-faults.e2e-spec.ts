@@ -1,9 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { honorCaptureJobId, settleJobId } from '../src/queues/job-ids';
+import { QUEUES } from '../src/queues/queue-names';
+import { QueueRegistry } from '../src/queues/queue-registry';
 import { LedgerCheckService } from '../src/trades/ledger-check.service';
 import { createOperator } from './support/factories';
 import { fundAtPaypal, paypalTrade } from './support/paypal-trades';
 import { tradeState } from './support/trades';
 import { paypalOrder, paypalPayoutBatches } from './support/paypal';
-import { eventually } from './support/test-app';
+import { completedJobResult, eventually } from './support/test-app';
 import { cappedPolls, distantDeadlines, fastProviders, quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 
@@ -213,5 +217,59 @@ describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
     const metrics = await api('GET', '/metrics');
     expect(Number(/^trades_settlement_failing (\d+)$/m.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(1);
     expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  });
+});
+
+describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
+  // The settlement polls a pending payout every 2 s; the payout finishes in 100 ms and its webhook follows.
+  const { test, api, db } = useTestApp(
+    { ...BASE_ENV, PROVIDER_POLL_EVERY_MS: '2000', PAYPAL_MOCK_PAYOUT_DELAY_MS: '100' },
+    { reference: '7.2400' },
+  );
+
+  afterEach(async () => {
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
+  });
+
+  const settlementQueue = () => test.app.get(QueueRegistry).get(QUEUES.settlement);
+  /** The trade's settlement jobs still waiting to run (their retry or their time not come). */
+  const waitingJobs = async (tradeId: string) =>
+    (await settlementQueue().getJobs(['delayed', 'waiting', 'prioritized']))
+      .filter((job) => (job.data as { tradeId?: string }).tradeId === tradeId)
+      .map((job) => job.id);
+
+  it('leaves no settlement job to run after the payout’s webhook completed the trade: the poll and the honour capture are removed', async () => {
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler);
+    expect(await waitingJobs(trade.id)).toEqual([honorCaptureJobId(trade.id)]);
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    await eventually(async () => (await waitingJobs(trade.id)).length === 0, 5000);
+    // Past the poll's interval: the releasing job never ran again to find the trade completed.
+    await sleep(2500);
+    const releasing = await settlementQueue().getJob(settleJobId(trade.id, 'releasing'));
+    if (releasing) expect(releasing.returnvalue).toEqual({ outcome: 'completed' });
+    // The journal ends with each step done under what PayPal called it: the capture's finish committed with its
+    // record, the payout's with the completion, neither closed as superseded.
+    const funding = await db.query(`SELECT capture_id, payout_batch_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+    const steps = await db.query(
+      `SELECT step, status, provider_ref, last_error, finished_at IS NOT NULL AS finished FROM settlement_steps WHERE trade_id = $1 ORDER BY started_at`,
+      [trade.id],
+    );
+    expect(steps.rows).toEqual([
+      { step: 'capture', status: 'done', provider_ref: funding.rows[0].capture_id, last_error: null, finished: true },
+      { step: 'payout', status: 'done', provider_ref: funding.rows[0].payout_batch_id, last_error: null, finished: true },
+    ]);
+  });
+
+  it('completes the trade by its poll when PayPal’s webhooks never arrive', async () => {
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', dropWebhooks: 1 } });
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    expect(await completedJobResult(settlementQueue(), settleJobId(trade.id, 'releasing'), 15000)).toEqual({ outcome: 'completed' });
+    expect(await tradeState(api, trade.id, traveler.token)).toBe('completed');
+    expect(await waitingJobs(trade.id)).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { NotYet } from '../funding/provider-steps';
 import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalCapture, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
 import { PayoutOutcome, payoutOutcome, STEPS } from './settlement-plan';
+import { SettlementRepository } from './settlement.repository';
 import { Transactions } from '../../database/transactions';
 
 export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'not_yet'> };
@@ -29,6 +30,7 @@ export class SettlementMoves {
     private readonly timeline: TradeTimeline,
     private readonly encryption: FieldEncryption,
     private readonly ledger: LedgerService,
+    private readonly journal: SettlementRepository,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
     @Inject(BANK) private readonly bank: BankPort,
   ) {}
@@ -50,12 +52,13 @@ export class SettlementMoves {
       capture = found;
     }
     await this.transactions.run(async (manager) => {
-      // The one lock order: the trade's row, then its funding record, then the ledger.
+      // The one lock order: the trade's row, then its funding record and journal, then the ledger.
       await this.trades.lockState(manager, tradeId);
       // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
-      if (await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId)) {
-        await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
-      }
+      const first = await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId);
+      // The capture step is done with its record: a recorded capture is never left running in the journal.
+      await this.journal.finish(manager, tradeId, 'capture', 1, capture.captureId);
+      if (first) await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
     });
     return capture.captureId;
   }

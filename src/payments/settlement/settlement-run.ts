@@ -35,12 +35,29 @@ export function stepErrorText(error: unknown): string {
 }
 
 /**
+ * When a step's finish is journaled: at once (`now`); by the call's own recording transaction (`recorded`, the
+ * capture: its id and its finish commit together); or by the transaction that ends the trade (`at_end`, the plan's
+ * last step: its finish commits with the transition its result causes). A worker that dies before the finish leaves
+ * the step running, as it always could between the call and its finish: the next run begins it again as a retry.
+ */
+export type StepFinish = 'now' | 'recorded' | 'at_end';
+
+/** A step done whose finish waits for the transaction that ends the trade. */
+export interface UnfinishedStep {
+  step: StepName;
+  attempt: number;
+  providerRef: string | null;
+}
+
+/**
  * One settlement run of one trade, holding its claim: each provider step is journaled (begun, then done, waiting
  * or failing), the claim is renewed before it, and a step that has waited or failed past its bound flags the trade.
  */
 export class SettlementRun {
-  /** The claim was given up by the transaction that completed the trade (set once it committed). */
+  /** The claim was given up: by the transaction that completed the trade (set once it committed), or with a step's stall. */
   released = false;
+  /** The last step done, its finish left to the transaction that ends the trade (`at_end`). */
+  unfinished: UnfinishedStep | null = null;
 
   constructor(
     readonly tradeId: string,
@@ -56,7 +73,7 @@ export class SettlementRun {
   }
 
   /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
-  async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>): Promise<T> {
+  async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>, finish: StepFinish = 'now'): Promise<T> {
     const begun = await this.journal.renewAndBegin(
       this.tradeId,
       this.token,
@@ -71,18 +88,22 @@ export class SettlementRun {
     try {
       result = await call(begun.retried);
     } catch (error) {
-      const overdue = await this.journal.stall(
+      // The run stops here: the claim is given up in the stall's own statement, so the next run finds it free.
+      const overdue = await this.journal.stallAndRelease(
         this.tradeId,
+        this.token,
         step,
         attempt,
         error instanceof NotYet ? 'waiting' : 'failing',
         stepErrorText(error),
       );
+      this.released = true;
       // Waiting or failing past the bound: operators are told, and the run goes on being retried.
       if (overdue.overdue) await this.trades.flagSettlementFailing(this.tradeId);
       throw error;
     }
-    await this.journal.finish(undefined, this.tradeId, step, attempt, providerRef(result));
+    if (finish === 'now') await this.journal.finish(undefined, this.tradeId, step, attempt, providerRef(result));
+    if (finish === 'at_end') this.unfinished = { step, attempt, providerRef: providerRef(result) };
     return result;
   }
 }

@@ -1,10 +1,12 @@
-import { Inject } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import type { Job } from 'bullmq';
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job, Queue } from 'bullmq';
+import { safeErrorForLog } from '../../common/errors/safe-error';
 import { tradesConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { HandlesJobs } from '../../queues/job-handlers';
+import { honorCaptureJobId, settleJobId } from '../../queues/job-ids';
 import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { BankFundingService } from '../funding/bank-funding.service';
 import { pollBackoffStrategy } from '../../queues/retry-policies';
@@ -13,12 +15,20 @@ import { ProviderWorkSweeper } from '../funding/provider-work.sweeper';
 import { SettlementBusy, SettlementClaimLost } from './settlement-run';
 import { SettlementService } from './settlement.service';
 
+/** The settling state each end was reached from: its `settle-trade` job is named after it. */
+const ENDED_FROM: Record<string, 'releasing' | 'refunding' | 'splitting'> = {
+  completed: 'releasing',
+  refunded: 'refunding',
+  settled_split: 'splitting',
+};
+
 /**
  * Settles a decided trade, and watches what may change after the end. A provider failure is retried on the job's
  * backoff; once it has failed `SETTLEMENT_FLAG_AFTER_ATTEMPTS` times the trade is flagged `settlementFailing` for
  * operators (and still retried); a settlement that goes through clears the flag. Waiting for the provider
  * ("not yet") and another run holding the trade's claim are not failures: a step that waits past its bound flags
- * the trade by itself. A watch job asks again, backing off, until its outcome is final.
+ * the trade by itself. A watch job asks again, backing off, until its outcome is final. A run that ends the trade
+ * removes the jobs still waiting for it, which would only run to find it ended.
  */
 @HandlesJobs('settlement', [
   JOBS.settlement.settleTrade,
@@ -28,11 +38,14 @@ import { SettlementService } from './settlement.service';
 ])
 @Processor(QUEUES.settlement, { settings: { backoffStrategy: pollBackoffStrategy } })
 export class SettlementProcessor extends WorkerHost {
+  private readonly logger = new Logger(SettlementProcessor.name);
+
   constructor(
     private readonly settlement: SettlementService,
     private readonly bankFunding: BankFundingService,
     private readonly sweeper: ProviderWorkSweeper,
     private readonly trades: TradeSettlementRepository,
+    @InjectQueue(QUEUES.settlement) private readonly queue: Queue,
     @Inject(tradesConfig.KEY) private readonly config: ConfigType<typeof tradesConfig>,
   ) {
     super();
@@ -53,7 +66,27 @@ export class SettlementProcessor extends WorkerHost {
       }
       throw error;
     }
+    if (ENDED_FROM[outcome]) await this.removeSpentJobs(job, ENDED_FROM[outcome]);
     if (outcome === 'watching' && job.data.watch) throw new NotYet(`trade ${job.data.tradeId}: an outcome after the end is not final`);
     return { outcome };
+  }
+
+  /**
+   * This run ended the trade (its end committed): the state's own job, retried at the poll interval while a
+   * provider was not done (when a webhook's job got there first), and the honour-period capture would only run
+   * to find it ended. Removed; one running now (locked) is left and finds nothing. Only an ended trade's jobs
+   * go, so a poll is never lost while it is the one thing that can finish the trade (a webhook dropped), and what
+   * may still change after the end has its own watch job. A removal that fails leaves a job that finds nothing.
+   */
+  private async removeSpentJobs(job: Job<{ tradeId: string }>, from: 'releasing' | 'refunding' | 'splitting'): Promise<void> {
+    const spent = [settleJobId(job.data.tradeId, from), honorCaptureJobId(job.data.tradeId)].filter((id) => id !== job.id);
+    try {
+      await Promise.all(spent.map((id) => this.queue.remove(id)));
+    } catch (error) {
+      this.logger.warn(
+        { error: safeErrorForLog(error), tradeId: job.data.tradeId },
+        'The ended trade’s waiting jobs were left to find nothing',
+      );
+    }
   }
 }

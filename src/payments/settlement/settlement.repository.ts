@@ -117,16 +117,24 @@ export class SettlementRepository {
   }
 
   /**
-   * The trade's settlement is complete: a step another run began and never finished (a capture into escrow whose
-   * worker died, its capture since recovered by the void or found by the refund) is superseded, not left to flag
-   * the ended trade when its bound passes. Watches are left open: they follow what may still change.
+   * The trade's settlement is complete, in the transaction that ends it: the run's last step (`last`, its
+   * finish left to this transaction) is done with what the provider called it; a step another run began and never
+   * finished (a capture into escrow whose worker died, its capture since recovered by the void or found by the
+   * refund) is superseded, not left to flag the ended trade when its bound passes. One statement. Watches are left
+   * open: they follow what may still change.
    */
-  async closeSuperseded(manager: EntityManager, tradeId: string): Promise<void> {
+  async closeAtEnd(
+    manager: EntityManager,
+    tradeId: string,
+    last: { step: StepName; attempt: number; providerRef: string | null } | null,
+  ): Promise<void> {
     await manager.query(
       `UPDATE settlement_steps SET status = 'done', finished_at = now(), updated_at = now(),
-              last_error = 'superseded: the settlement that ended the trade did not need it'
+              provider_ref = CASE WHEN step = $2 AND attempt = $3 THEN coalesce($4, provider_ref) ELSE provider_ref END,
+              last_error = CASE WHEN step = $2 AND attempt = $3 THEN NULL
+                                ELSE 'superseded: the settlement that ended the trade did not need it' END
         WHERE trade_id = $1 AND status <> 'done' AND step NOT IN ('watch_payout', 'watch_bank_return')`,
-      [tradeId],
+      [tradeId, last?.step ?? null, last?.attempt ?? null, last?.providerRef ?? null],
     );
   }
 
@@ -151,6 +159,33 @@ export class SettlementRepository {
       [tradeId, step, attempt, status, message.slice(0, 500), providerRef],
     );
     return { overdue: rows[0]?.overdue ?? false, ageMs: Number(rows[0]?.age_ms ?? 0) };
+  }
+
+  /**
+   * `stall`, and the run that stalled gives its claim up, in one statement: the claim's row first (the funding
+   * record, then the journal: the order every settlement statement takes them in). The stall is written whether or
+   * not the run still held the claim.
+   */
+  async stallAndRelease(
+    tradeId: string,
+    token: string,
+    step: StepName,
+    attempt: number,
+    status: 'waiting' | 'failing',
+    message: string,
+  ): Promise<{ overdue: boolean }> {
+    const rows = await returningRows<{ overdue: boolean }>(
+      this.dataSource.manager,
+      `WITH released AS (
+         UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL
+          WHERE trade_id = $1 AND settlement_claim = $6 RETURNING trade_id
+       )
+       UPDATE settlement_steps SET status = $4, last_error = $5, updated_at = now()
+        WHERE trade_id = $1 AND step = $2 AND attempt = $3 AND status <> 'done' AND (SELECT count(*) FROM released) >= 0
+        RETURNING flag_after IS NOT NULL AND flag_after <= now() AS overdue`,
+      [tradeId, step, attempt, status, message.slice(0, 500), token],
+    );
+    return { overdue: rows[0]?.overdue ?? false };
   }
 
   /**

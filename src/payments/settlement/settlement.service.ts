@@ -12,7 +12,7 @@ import { AfterTheEnd, AfterTheEndOutcome } from './after-the-end';
 import { SettlementMoves, SettledPayout } from './settlement-moves';
 import { applicableSteps, isEnded, isSettling, planFor, SettlingState, StepName } from './settlement-plan';
 import { SettlementRepository } from './settlement.repository';
-import { SettlementBusy, SettlementRun } from './settlement-run';
+import { SettlementBusy, SettlementRun, StepFinish } from './settlement-run';
 import { Transactions } from '../../database/transactions';
 
 type Settled = 'completed' | 'refunded' | 'settled_split';
@@ -74,13 +74,10 @@ export class SettlementService {
     return this.claimed(tradeId, async (run) => {
       const trade = await this.trades.find(tradeId);
       const current = await this.fundings.find(tradeId);
-      if (current?.captureId) {
-        // Captured by an earlier run whose worker died before journaling it: the step is done, not left to flag.
-        await this.journal.finish(undefined, tradeId, 'capture', 1, current.captureId);
-        return 'nothing';
-      }
+      // Captured meanwhile: its finish was journaled with the capture's record.
+      if (current?.captureId) return 'nothing';
       if (!trade || !current || !['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
-      await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!));
+      await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!), 'recorded');
       return 'captured';
     });
   }
@@ -105,14 +102,14 @@ export class SettlementService {
     if (state === 'splitting' && !split) return 'nothing';
     const results: StepResults = {};
     let funding = initial;
-    for (const step of planFor(funding.provider, state)) {
-      // Each step sees what the steps before it recorded (a void that found a capture makes the refund apply).
-      if (!applicableSteps([step], { captured: !!funding.captureId }).length) {
-        // Done by an earlier run that died before journaling it (a capture into escrow): closed, not left to flag.
-        if (step === 'capture') await this.journal.finish(undefined, trade.id, 'capture', 1, funding.captureId);
-        continue;
-      }
-      await this.runStep(run, trade, funding, step, split, results);
+    const plan = planFor(funding.provider, state);
+    for (const step of plan) {
+      // Each step sees what the steps before it recorded (a void that found a capture makes the refund apply). A
+      // capture recorded already (into escrow, or by an earlier run) was journaled done with its record.
+      if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
+      // The capture's finish commits with its record; the last step's with the transaction that ends the trade.
+      const finish = step === 'capture' ? 'recorded' : step === plan[plan.length - 1] ? 'at_end' : 'now';
+      await this.runStep(run, trade, funding, step, split, results, finish);
       funding = (await this.fundings.find(trade.id))!;
     }
     return this.complete(run, trade, state, funding, split, results);
@@ -125,31 +122,41 @@ export class SettlementService {
     step: StepName,
     split: { travelerUsd: bigint; counterpartyUsd: bigint } | null,
     results: StepResults,
+    finish: StepFinish,
   ): Promise<void> {
     switch (step) {
       case 'capture':
-        results.captureId = await run.step('capture', 1, () => this.moves.capture(trade.id, funding.authorizationId!));
+        results.captureId = await run.step('capture', 1, () => this.moves.capture(trade.id, funding.authorizationId!), finish);
         return;
       case 'void': {
-        const outcome = await run.step('void', 1, () => this.moves.voidOrRecoverCapture(trade.id, funding.authorizationId!));
+        const outcome = await run.step('void', 1, () => this.moves.voidOrRecoverCapture(trade.id, funding.authorizationId!), finish);
         results.voided = outcome.voided;
         if (outcome.captureId) results.captureId = outcome.captureId;
         return;
       }
       case 'refund':
-        results.refundId = await run.step('refund', 1, (retried) =>
-          this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined, retried),
+        results.refundId = await run.step(
+          'refund',
+          1,
+          (retried) => this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined, retried),
+          finish,
         );
         return;
       case 'bank_return':
-        results.bankReturn = await run.step('bank_return', funding.refundAttempt, () =>
-          this.moves.returnToTraveler(trade, funding, split ? split.travelerUsd : trade.amountUsd),
+        results.bankReturn = await run.step(
+          'bank_return',
+          funding.refundAttempt,
+          () => this.moves.returnToTraveler(trade, funding, split ? split.travelerUsd : trade.amountUsd),
+          finish,
         );
         results.refundId = results.bankReturn.returnId;
         return;
       case 'payout':
-        results.payout = await run.step('payout', funding.payoutAttempt, () =>
-          this.moves.payOut(trade, funding, this.netToCounterparty(trade, split)),
+        results.payout = await run.step(
+          'payout',
+          funding.payoutAttempt,
+          () => this.moves.payOut(trade, funding, this.netToCounterparty(trade, split)),
+          finish,
         );
         return;
       default:
@@ -203,7 +210,8 @@ export class SettlementService {
         });
       }
       if (payout) await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
-      await this.journal.closeSuperseded(manager, trade.id);
+      // The last step's finish commits here, with the end its result caused.
+      await this.journal.closeAtEnd(manager, trade.id, run.unfinished);
       await this.trades.clearSettlementFailing(manager, trade.id);
       // Came back at once (refused, failed, blocked): completed all the same, owed again and flagged.
       const bankReturn = results.bankReturn;
