@@ -375,9 +375,10 @@ describe('WeChat verification (HTTP)', () => {
           expect((await stored()).filter((id) => !before.has(id))).toEqual([]);
           continue;
         }
-        // Both copies of the one notification were delivered (2xx), and stored once. Each is sent right after the
-        // transfer's commit (or when its delay is up) and becomes a job only when refused: a copy's row is settled
-        // with no job, or its job completed with the 2xx, and no next attempt was ever queued.
+        // Both copies of the one notification were delivered (2xx) at their first attempt, and stored once. Each is
+        // sent right after the transfer's commit (or when its delay is up): a copy's row is settled with no job, or
+        // (the send ran out of time) its job is that first attempt (`attempt` 0) completed with the 2xx. A refusal
+        // would have queued the job as attempt 1, and its refusal the next attempt.
         const [eventId] = await eventually(async () => {
           const fresh = (await stored()).filter((id) => !before.has(id));
           return fresh.length > 0 && fresh;
@@ -392,8 +393,11 @@ describe('WeChat verification (HTTP)', () => {
         expect(copies).toEqual([`wechat-notify-${eventId}-0-0`, `wechat-notify-${eventId}-1-0`]);
         for (const copy of [0, 1]) {
           const job = await deliveries.getJob(`wechat-notify-${eventId}-${copy}-0`);
-          if (job) expect(await completedJobResult(deliveries, job.id!)).toEqual({ status: 200 });
-          expect(await deliveries.getJob(`wechat-notify-${eventId}-${copy}-1`)).toBeUndefined();
+          if (job) {
+            expect(job.data.attempt).toBe(0);
+            expect(await completedJobResult(deliveries, job.id!)).toEqual({ status: 200 });
+          }
+          for (const next of [1, 2]) expect(await deliveries.getJob(`wechat-notify-${eventId}-${copy}-${next}`)).toBeUndefined();
         }
         expect((await stored()).filter((id) => !before.has(id))).toEqual([eventId]);
       } finally {

@@ -38,6 +38,9 @@ export type RunFirst = (row: { jobId: string; payload: Record<string, unknown> }
  *   (`OUTBOX_AFTER_COMMIT_LEASE_MS`, from the insert) has run out: this process was killed, Redis did not answer.
  * - Never both: this process gives up on a row at half its lease (the adds time out then), and the relay leaves a
  *   row alone until the whole lease has passed; a job the relay adds again anyway is ignored by BullMQ (its id).
+ *   A row whose work ran here (`runFirst`) has no job: if its mark is lost (the UPDATE failed, the process was
+ *   killed within the mark's linger), the relay adds its job after the lease and the work runs a second time,
+ *   which is why such work must be idempotent.
  *
  * The publish runs after the answer's commit without holding it: the caller's response does not wait on Redis.
  * The published marks are batched across transactions (one UPDATE a second at most, `MARK_LINGER_MAX_MS`), so the
@@ -64,9 +67,9 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private closed = false;
   private readonly markLingerMs: number;
   private readonly runsFirst = new Map<string, RunFirst>();
-  private stopWaiting!: () => void;
-  /** Resolved when the process begins to shut down: work waiting for its time goes to its job instead. */
-  private readonly stopping = new Promise<void>((resolve) => (this.stopWaiting = resolve));
+  /** Work waiting for its time, woken at shutdown to go to its job instead; each removed when its timer fires. */
+  private readonly waiting = new Set<() => void>();
+  private stopped = false;
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -127,14 +130,15 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * on: the HTTP server closes after this, and the requests it still answers commit rows too.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopWaiting();
+    this.stopped = true;
+    for (const wake of [...this.waiting]) wake();
     await this.settle();
   }
 
   /**
    * Publishes nothing more (a row committed from now on is the relay's, after its lease), settles what is under way
    * and closes the publisher's connection. The database may be closed by now: a mark that fails leaves its rows to
-   * be added again by a relay after their lease, which BullMQ ignores (their job ids).
+   * be added again by a relay after their lease, which BullMQ ignores (their job ids), or whose work runs again.
    */
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
@@ -171,12 +175,19 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private async runOne(row: TrackedOutboxRow, run: RunFirst, giveUpAt: number): Promise<PublishableRow | undefined> {
     const wait = row.insertedAt + row.delayMs - Date.now();
     if (wait > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const due = await Promise.race([
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), wait))),
-        this.stopping.then(() => false),
-      ]);
-      clearTimeout(timer);
+      if (this.stopped) return publishable(row);
+      const due = await new Promise<boolean>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiting.delete(wake);
+          resolve(false);
+        };
+        const timer = setTimeout(() => {
+          this.waiting.delete(wake);
+          resolve(true);
+        }, wait);
+        this.waiting.add(wake);
+      });
       if (!due) return publishable(row);
     }
     // What is left before giving up, less a quarter of it (at most a second) to queue the fallback after the work; the
@@ -249,7 +260,8 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
       try {
         await this.outbox.markPublished(ids);
       } catch (error) {
-        // Unmarked, the rows are published again by the relay after their lease: BullMQ ignores the job ids it holds.
+        // Unmarked, the rows are published again by the relay after their lease: BullMQ ignores the job ids it holds;
+        // a row whose work ran here (`runFirst`) runs again as its job.
         this.logger.warn(`Published outbox rows not marked (${(error as Error).message}); the relay publishes them again`);
       }
     }

@@ -99,7 +99,8 @@ export class PaypalMockDelivery implements OnModuleInit {
       done: false,
       payload: { ...delivery, delivered },
       delayMs: this.config.mockWebhookBackoffMs,
-      options: { ...retry, attempts: attempts - 1 },
+      // The job is the second attempt: its backoff starts one doubling on, as a failed first run's would go on.
+      options: { ...retry, attempts: attempts - 1, backoffMs: (retry.backoffMs ?? this.config.mockWebhookBackoffMs) * 2 },
     };
   }
 
