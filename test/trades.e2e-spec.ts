@@ -397,12 +397,14 @@ describe('trades (HTTP)', () => {
     const cp = await readyCounterparty(api);
     const request = await postRequest(traveler, { amountCny: '100.00', paymentMethod: 'paypal' });
     const tradeId: string = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
-    // Redis lost the job: the outbox row says published, no job exists.
+    // Redis lost the job: published (its mark lands up to a second later, after the 400 ms window), then gone.
+    const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
+    await eventually(async () => (await deadlines.getJob(`deadline-${tradeId}-funding`)) !== undefined);
+    await deadlines.remove(`deadline-${tradeId}-funding`);
     await eventually(
       async () =>
         (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`deadline-${tradeId}-funding`])).rowCount,
     );
-    await test.app.get(QueueRegistry).get(QUEUES.deadlines).remove(`deadline-${tradeId}-funding`);
     await eventually(
       async () => Date.now() > Date.parse((await api('GET', `/v1/trades/${tradeId}`, { token: cp.token })).body.deadlines.fundingBy),
     );
