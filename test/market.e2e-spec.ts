@@ -253,13 +253,13 @@ describe('market (HTTP)', () => {
       const expiries = test.app.get(QueueRegistry).get(QUEUES.market);
       await eventually(async () => (await expiries.getJob(`expire-request-${id}`)) !== undefined);
       await expiries.remove(`expire-request-${id}`);
+      const listed = async () =>
+        (await api('GET', '/v1/requests?limit=100', { token: counterparty.token })).body.data.map((r: { id: string }) => r.id);
+      expect(await listed()).toContain(id);
       await eventually(
         async () =>
           (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`expire-request-${id}`])).rowCount,
       );
-      const listed = async () =>
-        (await api('GET', '/v1/requests?limit=100', { token: counterparty.token })).body.data.map((r: { id: string }) => r.id);
-      expect(await listed()).toContain(id);
       await eventually(
         async () => Date.now() > Date.parse((await api('GET', `/v1/requests/${id}`, { token: traveler.token })).body.expiresAt),
       );
