@@ -187,3 +187,42 @@ describe('Mock webhooks sent after their commit, the delivery job as the fallbac
     expect(await (await notifications.getJob(wechatNotifyJobId(refused, 0, 0)))?.getState()).toBe('completed');
   });
 });
+
+/** The same path at the default backoff, schedule and lease: nothing shortened but where the webhooks go. */
+describe('Mock webhooks sent after their commit, at the default delays and lease', () => {
+  let test: TestApp;
+  let hooks: Awaited<ReturnType<typeof relay>>;
+  let db: Pg;
+
+  beforeAll(async () => {
+    hooks = await relay(() => test.baseUrl);
+    test = await startTestApp({ PAYPAL_MOCK_WEBHOOK_URL: `${hooks.url}/paypal`, WECHAT_MOCK_NOTIFY_URL: `${hooks.url}/wechat` });
+    db = new Pg({ connectionString: test.databaseUrl });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await test?.close();
+    await new Promise((resolve) => hooks?.server.close(resolve));
+  });
+
+  it('sends a webhook the service takes once, with no delivery job, and its outbox row settled', async () => {
+    const paypal = new PaypalRestClient({ ...loadPaypalConfig({}), baseUrl: `${test.baseUrl}/sandbox/paypal` });
+    const order = await paypal.createOrder({ amountUsd: 2500n, referenceId: 'trade', requestId: randomUUID() });
+    await client(test.baseUrl)('POST', `/sandbox/paypal/orders/${order.orderId}/approve`, {});
+    const approved = () => hooks.deliveries.filter((delivery) => delivery.eventType === 'CHECKOUT.ORDER.APPROVED');
+    const [delivery] = await eventually(async () => approved().length > 0 && approved());
+    const published = await eventually(
+      async () =>
+        (
+          await db.query(`SELECT published_at FROM outbox WHERE payload->'event'->>'id' = $1 AND published_at IS NOT NULL`, [
+            delivery.eventId,
+          ])
+        ).rowCount,
+    );
+    expect(published).toBe(1);
+    expect(approved()).toEqual([expect.objectContaining({ status: 200, duplicate: false })]);
+    expect(await test.app.get(QueueRegistry).get(QUEUES.sandboxWebhooks).getJob(paypalWebhookJobId(delivery.eventId, 0))).toBeUndefined();
+  });
+});
