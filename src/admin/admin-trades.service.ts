@@ -16,13 +16,12 @@ import { TradeView } from '../trades/dto/trades.dto';
 import { presentTrade } from '../trades/trade.presenter';
 import { TradeReadsRepository } from '../trades/trade-reads.repository';
 import { TradeTimeline } from '../trades/trade-timeline';
+import { SETTLING_STATES } from '../trades/trade.state-machine';
 import { tradesPage } from '../trades/trades-page';
 import { isTradeCursor } from '../trades/trade-position';
 import { Cursors } from '../common/http/cursors';
 import type { AdminTradesQuery } from './dto/admin-trades.dto';
 import { Transactions } from '../database/transactions';
-
-const SETTLING = ['releasing', 'refunding', 'splitting'];
 
 @Injectable()
 export class AdminTradesService {
@@ -60,7 +59,7 @@ export class AdminTradesService {
       await this.standing.lockActive(manager, operator.id);
       // The trade's row before its funding record, as settlement and funding take them.
       await this.trades.lockState(manager, tradeId);
-      const ended = !SETTLING.includes(trade.state);
+      const ended = !SETTLING_STATES.includes(trade.state);
       // Every leg that came back starts its next attempt (a split may have both); a flagged trade whose
       // attempt is still under way is simply looked at again.
       const payoutAgain = ended && (await this.fundings.startNextAttempt(manager, tradeId, 'payout'));

@@ -104,8 +104,6 @@ export interface TradeFacts {
   }[];
 }
 
-export const SETTLING_STATES = ['releasing', 'refunding', 'splitting'];
-
 /** What one trade's check concluded. `watch` keeps it checked every run while a provider outcome is not final. */
 export interface TradeCheck {
   findings: Finding[];

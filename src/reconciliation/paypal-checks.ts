@@ -3,7 +3,8 @@ import { formatAmount } from '../common/money';
 import { ENTRY, payoutAttemptEntry } from '../ledger/ledger.service';
 import { PaypalApiError } from '../payments/providers/paypal/paypal.port';
 import { PAYPAL_READS, PaypalPayoutBatch, PaypalReadPort } from '../payments/providers/paypal/paypal-reads.port';
-import { Finding, MISMATCH, MismatchKind, SETTLING_STATES, TradeFacts } from './mismatch';
+import { Finding, MISMATCH, MismatchKind, TradeFacts } from './mismatch';
+import { isSettling } from '../trades/trade.state-machine';
 
 /** Final payout item statuses under which the money did not, or no longer, reach the receiver. */
 export const PAYOUT_CAME_BACK = ['FAILED', 'RETURNED', 'BLOCKED', 'REFUNDED', 'REVERSED'];
@@ -61,7 +62,7 @@ export class PaypalChecks {
   async checkFunding(trade: TradeFacts, out: Outcome, ctx: CheckContext): Promise<void> {
     const funding = trade.funding!;
     const hold = trade.entries.get(ENTRY.hold) ?? null;
-    const settlingYoung = SETTLING_STATES.includes(trade.state) && ctx.now - trade.updatedAt.getTime() < ctx.graceMs;
+    const settlingYoung = isSettling(trade.state) && ctx.now - trade.updatedAt.getTime() < ctx.graceMs;
     if (funding.authorizationId) {
       const auth = await unlessMissing(() => this.paypal.getAuthorization(funding.authorizationId!));
       if (!auth) {
@@ -231,7 +232,7 @@ export class PaypalChecks {
       if (item.status === 'UNCLAIMED') out.watchFor('payout unclaimed');
       if (cleared === null) {
         const young = batch.createdAt !== null && ctx.now - batch.createdAt.getTime() < ctx.graceMs;
-        if (young && SETTLING_STATES.includes(trade.state)) out.watchFor('payout being booked');
+        if (young && isSettling(trade.state)) out.watchFor('payout being booked');
         else
           out.add(
             MISMATCH.payoutUnknownToLedger,

@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../common/database/query';
 import { TradeSettlementRepository } from '../trades/trade-settlement.repository';
-import { Finding, SETTLING_STATES } from './mismatch';
+import { Finding } from './mismatch';
+import { SETTLING_STATES } from '../trades/trade.state-machine';
 import { RunCursor } from './reconciliation.repository';
 
 export interface RunRecord {

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { SETTLING_STATES, TradeFacts } from './mismatch';
+import { TradeFacts } from './mismatch';
+import { SETTLING_STATES } from '../trades/trade.state-machine';
 
 /** Where the next run continues: trades after `(updatedAt, id)`, PayPal's payouts after `payoutsSearchedUntil`. */
 export interface RunCursor {

@@ -11,7 +11,8 @@ import { reconcileNowJobId } from '../queues/job-ids';
 import { RECONCILE_NOW_RETRY } from '../queues/retry-policies';
 import { BankAndWechatChecks } from './bank-checks';
 import { BankSearch, BankSearchResult } from './bank-search';
-import { Finding, MISMATCH, PLATFORM_SUBJECT, SETTLING_STATES, TradeCheck, TradeFacts } from './mismatch';
+import { Finding, MISMATCH, PLATFORM_SUBJECT, TradeCheck, TradeFacts } from './mismatch';
+import { isSettling } from '../trades/trade.state-machine';
 import { CheckContext, Outcome, PaypalChecks } from './paypal-checks';
 import { PayoutSearch, PayoutSearchResult } from './payout-search';
 import { PlatformTotals, ReconciliationRepository } from './reconciliation.repository';
@@ -185,7 +186,7 @@ export class ReconciliationService {
       this.logger.warn(`Reconciliation of trade ${trade.id} inconclusive: ${(error as Error).message}`);
       return { findings: [], watch: 'provider unavailable', inconclusive: true };
     }
-    if (SETTLING_STATES.includes(trade.state)) {
+    if (isSettling(trade.state)) {
       out.watchFor('settling');
       const waitedMs = ctx.now - trade.updatedAt.getTime();
       if (waitedMs > this.config.settlementBoundMs)

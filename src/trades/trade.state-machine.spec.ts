@@ -4,6 +4,8 @@ import {
   assertTransition,
   canTransition,
   LIVE_STATES,
+  SETTLED_FROM,
+  SETTLING_STATES,
   sourcesOf,
   TERMINAL_STATES,
   TRADE_STATES,
@@ -59,5 +61,10 @@ describe('trade state machine', () => {
     expect(sourcesOf('releasing', 'traveler')).toEqual(['funded', 'payout_sent']);
     expect(sourcesOf('cancelled', 'counterparty')).toEqual(['awaiting_funding']);
     expect(sourcesOf('completed', 'traveler')).toEqual([]);
+  });
+
+  it('knows the settling states and the end each settles into', () => {
+    expect(SETTLING_STATES).toEqual(['releasing', 'refunding', 'splitting']);
+    expect(SETTLED_FROM).toEqual({ completed: 'releasing', refunded: 'refunding', settled_split: 'splitting' });
   });
 });

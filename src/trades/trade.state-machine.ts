@@ -46,6 +46,21 @@ export const TRANSITIONS: Readonly<Record<TradeState, Partial<Record<TradeState,
 export const TERMINAL_STATES: readonly TradeState[] = TRADE_STATES.filter((state) => Object.keys(TRANSITIONS[state]).length === 0);
 export const LIVE_STATES: readonly TradeState[] = TRADE_STATES.filter((state) => !TERMINAL_STATES.includes(state));
 
+/** The states settlement moves money in: live states whose one way on is the system's, to an end. */
+export const SETTLING_STATES: readonly TradeState[] = LIVE_STATES.filter((state) => {
+  const next = Object.entries(TRANSITIONS[state]);
+  return next.length === 1 && TERMINAL_STATES.includes(next[0][0] as TradeState) && next[0][1].every((actor) => actor === 'system');
+});
+
+export function isSettling(state: string): boolean {
+  return (SETTLING_STATES as readonly string[]).includes(state);
+}
+
+/** The settling state each settled end is reached from (`completed` from `releasing`…). */
+export const SETTLED_FROM: Readonly<Partial<Record<TradeState, TradeState>>> = Object.fromEntries(
+  SETTLING_STATES.map((state) => [Object.keys(TRANSITIONS[state])[0], state]),
+);
+
 export function canTransition(from: TradeState, to: TradeState, actor: ActorKind): boolean {
   return TRANSITIONS[from][to]?.includes(actor) ?? false;
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { safeErrorForLog } from '../../common/errors';
 import { checkFundingJobId } from '../../queues/job-ids';
 import { QUEUES } from '../../queues/queue-names';
 import { QueueRegistry } from '../../queues/queue-registry';
+import { removeSpentJobs } from '../../queues/spent-jobs';
 
 /**
  * A trade's funding poll (`check-funding-<trade>-poll`), queued with its PayPal order or bank reference: it asks the
@@ -23,13 +23,12 @@ export class FundingPoll {
    * lost while the trade still waits for funding, and a removal that fails changes nothing but that run.
    */
   async dropFunded(tradeId: string): Promise<void> {
-    try {
-      await this.queues.get(QUEUES.funding).remove(checkFundingJobId(tradeId, 'poll'));
-    } catch (error) {
-      this.logger.warn(
-        { tradeId, error: safeErrorForLog(error) },
-        'The funded trade’s funding poll could not be removed; it will find nothing',
-      );
-    }
+    await removeSpentJobs(
+      this.queues.get(QUEUES.funding),
+      [checkFundingJobId(tradeId, 'poll')],
+      this.logger,
+      { tradeId },
+      'The funded trade’s funding poll could not be removed; it will find nothing',
+    );
   }
 }

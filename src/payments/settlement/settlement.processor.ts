@@ -2,11 +2,12 @@ import { Inject, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
-import { safeErrorForLog } from '../../common/errors/safe-error';
 import { tradesConfig } from '../../config';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { HandlesJobs } from '../../queues/job-handlers';
 import { honorCaptureJobId, settleJobId } from '../../queues/job-ids';
+import { removeSpentJobs } from '../../queues/spent-jobs';
+import { SETTLED_FROM, TradeState } from '../../trades/trade.state-machine';
 import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { BankFundingService } from '../funding/bank-funding.service';
 import { pollBackoffStrategy } from '../../queues/retry-policies';
@@ -14,13 +15,6 @@ import { NotYet } from '../funding/provider-steps';
 import { ProviderWorkSweeper } from '../funding/provider-work.sweeper';
 import { SettlementBusy, SettlementClaimLost } from './settlement-run';
 import { SettlementService } from './settlement.service';
-
-/** The settling state each end was reached from: its `settle-trade` job is named after it. */
-const ENDED_FROM: Record<string, 'releasing' | 'refunding' | 'splitting'> = {
-  completed: 'releasing',
-  refunded: 'refunding',
-  settled_split: 'splitting',
-};
 
 /**
  * Settles a decided trade, and watches what may change after the end. A provider failure is retried on the job's
@@ -66,7 +60,9 @@ export class SettlementProcessor extends WorkerHost {
       }
       throw error;
     }
-    if (ENDED_FROM[outcome]) await this.removeSpentJobs(job, ENDED_FROM[outcome]);
+    // An outcome that is a settled end names the state it left: that state's `settle-trade` job is spent.
+    const settledFrom = SETTLED_FROM[outcome as TradeState];
+    if (settledFrom) await this.removeSpentJobs(job, settledFrom);
     if (outcome === 'watching' && job.data.watch) throw new NotYet(`trade ${job.data.tradeId}: an outcome after the end is not final`);
     return { outcome };
   }
@@ -78,15 +74,14 @@ export class SettlementProcessor extends WorkerHost {
    * go, so a poll is never lost while it is the one thing that can finish the trade (a webhook dropped), and what
    * may still change after the end has its own watch job. A removal that fails leaves a job that finds nothing.
    */
-  private async removeSpentJobs(job: Job<{ tradeId: string }>, from: 'releasing' | 'refunding' | 'splitting'): Promise<void> {
+  private async removeSpentJobs(job: Job<{ tradeId: string }>, from: TradeState): Promise<void> {
     const spent = [settleJobId(job.data.tradeId, from), honorCaptureJobId(job.data.tradeId)].filter((id) => id !== job.id);
-    try {
-      await Promise.all(spent.map((id) => this.queue.remove(id)));
-    } catch (error) {
-      this.logger.warn(
-        { error: safeErrorForLog(error), tradeId: job.data.tradeId },
-        'The ended trade’s waiting jobs were left to find nothing',
-      );
-    }
+    await removeSpentJobs(
+      this.queue,
+      spent,
+      this.logger,
+      { tradeId: job.data.tradeId },
+      'The ended trade’s waiting jobs were left to find nothing',
+    );
   }
 }
