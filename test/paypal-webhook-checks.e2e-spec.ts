@@ -90,6 +90,37 @@ describe('PayPal webhooks: one funding check per burst (HTTP)', () => {
     await expectClean();
   });
 
+  it('takes one webhook delivered many times at once as one event: one answer not a duplicate, one count, one check', async () => {
+    const { traveler, trade, orderId } = await orderedTrade();
+    await api('POST', `/sandbox/paypal/orders/${orderId}/approve`, {});
+    await funding().pause();
+    const event = approval(orderId);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => deliver(event)));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(answers.map((a) => a.body.duplicate).sort()).toEqual([false, true, true, true, true, true]);
+    const stored = await db.query(`SELECT count(*)::int AS n FROM provider_events WHERE event_id = $1`, [event.id]);
+    expect(stored.rows[0].n).toBe(1);
+    const check = `check-funding-${trade.id}-${event.id}`;
+    expect(await webhookChecks(trade.id)).toEqual([check]);
+    expect(await pendingMark(trade.id)).toEqual({ requests: 1, job: check });
+
+    await funding().resume();
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'funded');
+    expect(await completedJobResult(funding(), check)).toEqual({ outcome: 'funded' });
+    await expectClean();
+  });
+
+  it('stores an event about an order no trade made, with no job and no mark, and takes its replay as a duplicate', async () => {
+    const { trade } = await orderedTrade();
+    const event = authorization(`UNKNOWN-${randomUUID()}`);
+    expect((await deliver(event)).body).toEqual({ received: true, duplicate: false });
+    expect((await deliver(event)).body).toEqual({ received: true, duplicate: true });
+    const stored = await db.query(`SELECT event_type FROM provider_events WHERE provider = 'paypal' AND event_id = $1`, [event.id]);
+    expect(stored.rows).toEqual([{ event_type: event.event_type }]);
+    expect((await db.query(`SELECT count(*)::int AS n FROM outbox WHERE job_id LIKE $1`, [`%${event.id}%`])).rows[0].n).toBe(0);
+    expect(await pendingMark(trade.id)).toEqual({ requests: 0, job: null });
+  });
+
   it('looks again for a webhook that arrived while its check ran: funded without a second job or the poll', async () => {
     const { traveler, trade, orderId } = await orderedTrade();
     // The webhook's certificate fetched once (an event about no order of ours), so a delivery asks the mock nothing.

@@ -28,6 +28,25 @@ export function outboxInsertSql(row: NewOutboxRow, params: SqlParams): string {
 }
 
 /**
+ * `outboxInsertSql` for a row written once per row of `from` (a FROM item of the same statement, e.g. a CTE that
+ * returns nothing when the change turned out to be nothing): none when it is empty. With `fill`, every `fill.slot` in
+ * the row's job id and payload is replaced by `fill.value` (an expression over `from`, e.g. the id of a trade the
+ * statement itself looks up), so the row's id and payload are those of the message built for that value in place of
+ * the slot; the writer builds that message again from the value returned, to publish it.
+ */
+export function outboxInsertFromSql(row: NewOutboxRow, params: SqlParams, from: string, fill?: { slot: string; value: string }): string {
+  const slot = fill && params.add(fill.slot);
+  const filled = (param: string): string => (fill ? `replace(${param}::text, ${slot}::text, (${fill.value})::text)` : `${param}::text`);
+  return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options, created_at, next_attempt_at)
+          SELECT ${params.add(row.queue)}::text, ${params.add(row.jobName)}::text, ${filled(params.add(row.jobId))},
+                 ${filled(params.add(row.payload))}::jsonb, now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond',
+                 ${params.add(row.options)}::jsonb, clock_timestamp(),
+                 clock_timestamp() + ${params.add(row.afterCommitLeaseMs)}::double precision * interval '1 millisecond'
+            FROM ${from}
+          RETURNING id`;
+}
+
+/**
  * The select-list expression that wakes the relays at commit (a notification is delivered only then), for rows they
  * are to publish; rows their writer publishes after commit need no wake, and an idle wake costs a statement.
  */

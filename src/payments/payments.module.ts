@@ -8,6 +8,8 @@ import { FundingPoll } from './funding/funding-poll';
 import { FundingProcessor } from './funding/funding.processors';
 import { FundingRepository } from './funding/funding.repository';
 import { FundingService } from './funding/funding.service';
+import { ProviderEventsRepository } from './funding/provider-events.repository';
+import { ProviderReceipts } from './funding/provider-receipts.service';
 import { ProviderWebhooksController } from './funding/provider-webhooks.controller';
 import { ProviderWorkRepository } from './funding/provider-work.repository';
 import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
@@ -53,6 +55,8 @@ export class PaymentsModule {
         PayoutVerificationService,
         BankFundingService,
         FundingRepository,
+        ProviderEventsRepository,
+        ProviderReceipts,
         FundingPoll,
         ProviderWorkRepository,
         FundingService,

@@ -3,7 +3,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows, SqlParams } from '../../common/database/query';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
-import type { EncryptedField } from '../../common/crypto/field-encryption';
 import type { TradeState } from '../../trades/trade.state-machine';
 
 export interface FundingRecord {
@@ -160,34 +159,6 @@ export class FundingRepository {
     };
   }
 
-  /** The trade a PayPal order was made for, and the state it is in now (read without a lock); null for an unknown order. */
-  async tradeOfOrder(orderId: string): Promise<{ tradeId: string; state: TradeState } | null> {
-    const rows: { trade_id: string; state: TradeState }[] = await this.dataSource.query(
-      `SELECT f.trade_id, t.state FROM trade_fundings f JOIN trades t ON t.id = f.trade_id WHERE f.order_id = $1`,
-      [orderId],
-    );
-    return rows[0] ? { tradeId: rows[0].trade_id, state: rows[0].state } : null;
-  }
-
-  /**
-   * A webhook's request for a funding check: counted, and the check `jobId` marked pending unless one already is.
-   * `queue` when this call marked it (its caller queues `jobId` in the same transaction); `covered` when a check
-   * queued or running will read the count before it finishes (and run again if it moved); `needless` once the
-   * authorization is recorded, which the funding transaction does as it funds (read from the row as locked, so a
-   * webhook that waited for that transaction sees it).
-   */
-  async requestCheck(manager: EntityManager, tradeId: string, jobId: string): Promise<'queue' | 'covered' | 'needless'> {
-    const rows = await returningRows<{ queue: boolean }>(
-      manager,
-      `UPDATE trade_fundings SET check_requests = check_requests + 1, check_pending_job = coalesce(check_pending_job, $2),
-              check_pending_since = coalesce(check_pending_since, now())
-        WHERE trade_id = $1 AND authorization_id IS NULL RETURNING check_pending_job = $2 AS queue`,
-      [tradeId, jobId],
-    );
-    if (rows.length === 0) return 'needless';
-    return rows[0].queue ? 'queue' : 'covered';
-  }
-
   /**
    * A check that read the pending mark ends: cleared if no webhook asked since the check read `requests` (any count
    * when null); false when one did, and the check must look again for it.
@@ -276,16 +247,6 @@ export class FundingRepository {
               updated_at = now()
         WHERE trade_id = $1 AND ${returned} RETURNING trade_id`,
       [tradeId],
-    );
-    return rows.length === 1;
-  }
-
-  /** Stores a provider event under its own id; false when it was received before. */
-  async recordEvent(manager: EntityManager, provider: string, eventId: string, eventType: string, raw: EncryptedField): Promise<boolean> {
-    const rows = await manager.query(
-      `INSERT INTO provider_events (provider, event_id, event_type, raw_ciphertext, raw_key_id) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING RETURNING event_id`,
-      [provider, eventId, eventType, raw.ciphertext, raw.keyId],
     );
     return rows.length === 1;
   }

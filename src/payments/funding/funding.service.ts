@@ -99,7 +99,7 @@ export class FundingService {
    * authorized → `funded` in one transaction with its ledger hold. A late authorization for a trade that
    * ended meanwhile is voided. Throws NotYet while the buyer has not approved and the trade still waits.
    * A check that found one pending runs again if webhooks were counted while it ran: they found it pending and
-   * queued nothing (`FundingRepository.requestCheck`).
+   * queued nothing (`ProviderEventsRepository.receive`).
    */
   async check(tradeId: string): Promise<CheckOutcome> {
     for (let run = 1; ; run += 1) {

@@ -3,30 +3,26 @@ import { ConfigType } from '@nestjs/config';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../common/auth/decorators';
-import { FieldEncryption } from '../../common/crypto/field-encryption';
 import { verifyPayload } from '../../common/crypto/hmac-signature';
 import { bankConfig, tradesConfig } from '../../config';
 import { DomainError } from '../../common/errors';
-import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
+import { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { PaypalWebhookVerifier } from '../providers/paypal/paypal-webhook.verifier';
 import { WECHAT, WechatPort } from '../providers/wechat/wechat.port';
-import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
-import { FundingRepository } from './funding.repository';
 import { bankIncomingJobId, bankReturnJobId, checkFundingJobId, settleJobId, verifyPayoutJobId } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
-import { Transactions } from '../../database/transactions';
-import type { TradeState } from '../../trades/trade.state-machine';
+import { TRADE_STATES } from '../../trades/trade.state-machine';
 import { fundingCheckNeeded } from './funding-check-needed';
+import { ProviderReceipts, ReceivedEvent } from './provider-receipts.service';
 
-/** Encryption context of stored provider event bodies. */
+export { PROVIDER_EVENT_CONTEXT } from './provider-receipts.service';
+
 /** A provider's event, received: `duplicate` when it had been received before (nothing done twice). */
 export class WebhookReceiptView {
   @ApiProperty({ enum: [true] }) received: true;
   @ApiProperty() duplicate: boolean;
 }
-
-export const PROVIDER_EVENT_CONTEXT = 'provider_events.raw_body';
 
 const BANK_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -59,14 +55,10 @@ interface PaypalEvent {
 export class ProviderWebhooksController {
   constructor(
     private readonly verifier: PaypalWebhookVerifier,
-    private readonly fundings: FundingRepository,
-    private readonly outbox: OutboxService,
-    private readonly transactions: Transactions,
-    private readonly encryption: FieldEncryption,
+    private readonly receipts: ProviderReceipts,
     @Inject(bankConfig.KEY) private readonly bankSettings: ConfigType<typeof bankConfig>,
     @Inject(tradesConfig.KEY) private readonly tradesSettings: ConfigType<typeof tradesConfig>,
     @Inject(WECHAT) private readonly wechatPay: WechatPort,
-    private readonly tradesRepository: TradeSettlementRepository,
   ) {}
 
   @Post('paypal')
@@ -83,32 +75,14 @@ export class ProviderWebhooksController {
     }
     const eventId = event.id;
     const eventType = event.event_type;
-    const target = await this.targetOf(eventType, event);
-    if (target?.kind === 'settlement') {
-      const settle: OutboxMessage = {
-        queue: QUEUES.settlement,
-        jobName: JOBS.settlement.settleTrade,
-        jobId: settleJobId(target.tradeId, eventId),
-        payload: { tradeId: target.tradeId },
-        retry: keepTrying(this.tradesSettings.providerPollEveryMs),
-      };
-      return this.record('paypal', eventId, eventType, raw.toString('utf8'), [settle]);
-    }
-    // Stored whatever it says; a check only when one could change something, and then one for a burst.
-    const check =
-      target && fundingCheckNeeded(target.state, eventType)
-        ? {
-            tradeId: target.tradeId,
-            message: {
-              queue: QUEUES.funding,
-              jobName: JOBS.funding.checkFunding,
-              jobId: checkFundingJobId(target.tradeId, eventId),
-              payload: { tradeId: target.tradeId },
-              retry: fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings),
-            },
-          }
-        : undefined;
-    return this.record('paypal', eventId, eventType, raw.toString('utf8'), [], check);
+    return this.record({
+      provider: 'paypal',
+      eventId,
+      eventType,
+      raw: raw.toString('utf8'),
+      jobs: [],
+      trade: this.paypalTrade(eventId, event),
+    });
   }
 
   /**
@@ -142,9 +116,9 @@ export class ProviderWebhooksController {
     const eventId = event.id;
     const type = event.type;
     const data = event.data as { id: string; returnsTransferId?: unknown };
-    const jobs: OutboxMessage[] = [];
+    const received: ReceivedEvent = { provider: 'bank', eventId, eventType: type, raw: raw.toString('utf8'), jobs: [] };
     if (type === 'transfer.settled') {
-      jobs.push({
+      received.jobs.push({
         queue: QUEUES.funding,
         jobName: JOBS.funding.receiveBankTransfer,
         jobId: bankIncomingJobId(data.id, eventId),
@@ -153,25 +127,16 @@ export class ProviderWebhooksController {
       });
     } else if (['return.settled', 'return.returned', 'return.failed'].includes(type) && typeof data.returnsTransferId === 'string') {
       // The return may be of suspense, or a trade's refund: both jobs ask the bank and do nothing if it is not theirs.
-      jobs.push({
+      received.jobs.push({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.returnBankMoney,
         jobId: bankReturnJobId(data.returnsTransferId, eventId),
         payload: { transferId: data.returnsTransferId },
         retry: keepTrying(this.tradesSettings.providerPollEveryMs),
       });
-      const tradeId = await this.fundings.tradeOf('bank_transfer_id', data.returnsTransferId);
-      if (tradeId) {
-        jobs.push({
-          queue: QUEUES.settlement,
-          jobName: JOBS.settlement.settleTrade,
-          jobId: settleJobId(tradeId, eventId),
-          payload: { tradeId },
-          retry: keepTrying(this.tradesSettings.providerPollEveryMs),
-        });
-      }
+      received.trade = { key: 'bank_transfer_id', value: data.returnsTransferId, job: (tradeId) => this.settle(tradeId, eventId) };
     }
-    return this.record('bank', eventId, type, raw.toString('utf8'), jobs);
+    return this.record(received);
   }
 
   /**
@@ -192,56 +157,39 @@ export class ProviderWebhooksController {
     const eventType = typeof notification.event_type === 'string' ? notification.event_type : 'unknown';
     if (!eventId) throw DomainError.validation([{ field: 'id', code: 'required', message: 'A WeChat notification has an id' }]);
     const transferId = (notification.resource as { transfer_id?: unknown })?.transfer_id;
-    const tradeId = typeof transferId === 'string' ? await this.tradesRepository.tradeOfWechatTransfer(transferId) : null;
-    const jobs: OutboxMessage[] = tradeId
-      ? [
-          {
-            queue: QUEUES.verification,
-            jobName: JOBS.verification.verifyPayout,
-            jobId: verifyPayoutJobId(tradeId, eventId),
-            payload: { tradeId },
-            retry: keepTrying(this.tradesSettings.providerPollEveryMs),
-          },
-        ]
-      : [];
-    return this.record('wechat', eventId, eventType, raw, jobs);
+    const trade: ReceivedEvent['trade'] =
+      typeof transferId === 'string'
+        ? {
+            key: 'wechat_transfer_id',
+            value: transferId,
+            job: (tradeId) => ({
+              queue: QUEUES.verification,
+              jobName: JOBS.verification.verifyPayout,
+              jobId: verifyPayoutJobId(tradeId, eventId),
+              payload: { tradeId },
+              retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+            }),
+          }
+        : undefined;
+    return this.record({ provider: 'wechat', eventId, eventType, raw, jobs: [], trade });
   }
 
   /**
-   * Stores the event once under its id (its body encrypted) and, the first time only, queues its jobs with it; its
-   * funding check only if none is pending or running for the trade and its authorization is not recorded
-   * (`FundingRepository.requestCheck`: the funding row, locked after the event's insert).
+   * Stores the event once under its id (its body encrypted) and, the first time only, queues its jobs with it, in one
+   * statement (`ProviderReceipts.receive`); a funding check only if none is pending or running for the trade and its
+   * authorization is not recorded (the funding record's pending mark, set by the same statement).
    */
-  private async record(
-    provider: 'paypal' | 'bank' | 'wechat',
-    eventId: string,
-    eventType: string,
-    raw: string,
-    jobs: OutboxMessage[],
-    check?: { tradeId: string; message: OutboxMessage },
-  ): Promise<{ received: true; duplicate: boolean }> {
-    const stored = await this.transactions.run(async (manager) => {
-      const fresh = await this.fundings.recordEvent(
-        manager,
-        provider,
-        eventId,
-        eventType,
-        this.encryption.encrypt(raw, PROVIDER_EVENT_CONTEXT),
-      );
-      if (!fresh) return false;
-      for (const job of jobs) await this.outbox.write(manager, job);
-      if (check && (await this.fundings.requestCheck(manager, check.tradeId, check.message.jobId)) === 'queue') {
-        await this.outbox.write(manager, check.message);
-      }
-      return true;
-    });
-    return { received: true, duplicate: !stored };
+  private async record(event: ReceivedEvent): Promise<{ received: true; duplicate: boolean }> {
+    const { fresh } = await this.receipts.receive(event);
+    return { received: true, duplicate: !fresh };
   }
 
-  private async targetOf(
-    type: string,
-    event: PaypalEvent,
-  ): Promise<{ kind: 'funding'; tradeId: string; state: TradeState } | { kind: 'settlement'; tradeId: string } | null> {
+  /**
+   * The trade a PayPal event names and what it asks for it: an order's events a funding check (only of a trade in a
+   * state `fundingCheckNeeded` allows for this event), a payout item's a settlement run; none for any other event.
+   */
+  private paypalTrade(eventId: string, event: PaypalEvent): ReceivedEvent['trade'] {
+    const type = event.event_type as string;
     const resource = event.resource ?? {};
     const orderId =
       type === 'CHECKOUT.ORDER.APPROVED'
@@ -250,13 +198,34 @@ export class ProviderWebhooksController {
           ? resource.supplementary_data?.related_ids?.order_id
           : undefined;
     if (orderId) {
-      const trade = await this.fundings.tradeOfOrder(orderId);
-      return trade ? { kind: 'funding', ...trade } : null;
+      const checkIn = TRADE_STATES.filter((state) => fundingCheckNeeded(state, type));
+      // Stored whatever it says; a check only when one could change something, and then one for a burst.
+      return {
+        key: 'order_id',
+        value: orderId,
+        checkIn,
+        job: (tradeId) => ({
+          queue: QUEUES.funding,
+          jobName: JOBS.funding.checkFunding,
+          jobId: checkFundingJobId(tradeId, eventId),
+          payload: { tradeId },
+          retry: fundingPoll(this.tradesSettings.fundingWindowPaypalMs, this.tradesSettings),
+        }),
+      };
     }
     if (type.startsWith('PAYMENT.PAYOUTS-ITEM.') && resource.payout_item_id) {
-      const tradeId = await this.fundings.tradeOf('payout_item_id', resource.payout_item_id);
-      return tradeId ? { kind: 'settlement', tradeId } : null;
+      return { key: 'payout_item_id', value: resource.payout_item_id, job: (tradeId) => this.settle(tradeId, eventId) };
     }
-    return null;
+    return undefined;
+  }
+
+  private settle(tradeId: string, eventId: string): OutboxMessage {
+    return {
+      queue: QUEUES.settlement,
+      jobName: JOBS.settlement.settleTrade,
+      jobId: settleJobId(tradeId, eventId),
+      payload: { tradeId },
+      retry: keepTrying(this.tradesSettings.providerPollEveryMs),
+    };
   }
 }
