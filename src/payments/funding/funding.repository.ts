@@ -173,14 +173,22 @@ export class FundingRepository {
     return rows.length === 1;
   }
 
-  /** The authorization of a trade being funded, recorded with it; no check is pending once the trade is funded. */
-  async recordAuthorization(manager: EntityManager, tradeId: string, authorizationId: string): Promise<void> {
-    await manager.query(
-      `UPDATE trade_fundings SET authorization_id = coalesce(authorization_id, $2), check_pending_job = NULL,
-              check_pending_since = NULL, updated_at = now()
-        WHERE trade_id = $1`,
+  /**
+   * The trade's row locked for the rest of the caller's transaction (lock order: the trade, then its funding record)
+   * and its state as locked; if it awaits funding, the authorization recorded in the same statement, which clears any
+   * pending check (the caller funds the trade in this transaction). Null for no such trade.
+   */
+  async lockAndRecordAuthorization(manager: EntityManager, tradeId: string, authorizationId: string): Promise<TradeState | null> {
+    const rows: { state: TradeState | null }[] = await manager.query(
+      `WITH locked AS MATERIALIZED (SELECT state FROM trades WHERE id = $1 FOR UPDATE),
+            recorded AS (
+              UPDATE trade_fundings SET authorization_id = coalesce(authorization_id, $2), check_pending_job = NULL,
+                     check_pending_since = NULL, updated_at = now()
+               WHERE trade_id = $1 AND EXISTS (SELECT 1 FROM locked WHERE state = 'awaiting_funding') RETURNING trade_id)
+       SELECT (SELECT state FROM locked) AS state`,
       [tradeId, authorizationId],
     );
+    return rows[0]?.state ?? null;
   }
 
   async tradeOf(

@@ -168,9 +168,8 @@ export class FundingService {
     // Decided under the trade's row lock: another check (another worker) may have funded it meanwhile,
     // and only a trade that really ended has its authorization voided.
     const outcome = await this.transactions.run(async (manager) => {
-      const locked = await this.trades.lockState(manager, tradeId);
+      const locked = await this.fundings.lockAndRecordAuthorization(manager, tradeId, authorizationId);
       if (locked === 'awaiting_funding') {
-        await this.fundings.recordAuthorization(manager, tradeId, authorizationId);
         await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
         await this.outbox.write(manager, {
           queue: QUEUES.settlement,
