@@ -363,6 +363,28 @@ describe('Bank transfer funding and settlement (HTTP)', () => {
       await expectClean();
     });
 
+    it('takes the same callback five times at once: one not a duplicate, one event stored, one job', async () => {
+      const { traveler, trade, reference } = await bankTrade();
+      await api('PUT', '/sandbox/faults', { body: { provider: 'bank', dropWebhooks: 1 } });
+      try {
+        const { transferId, raw } = await settledEvent(reference, '138.12');
+        const answers = await Promise.all(Array.from({ length: 5 }, () => deliver(raw, signPayload(DEV_BANK_WEBHOOK_SECRET, raw))));
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+        expect(answers.map((a) => a.body.duplicate).sort()).toEqual([false, true, true, true, true]);
+        const eventId = `evt_test_${transferId}`;
+        const stored = await db.query(`SELECT count(*)::int AS n FROM provider_events WHERE provider = 'bank' AND event_id = $1`, [
+          eventId,
+        ]);
+        expect(stored.rows[0].n).toBe(1);
+        const jobs = await db.query(`SELECT count(*)::int AS n FROM outbox WHERE job_id = $1`, [`bank-incoming-${transferId}-${eventId}`]);
+        expect(jobs.rows[0].n).toBe(1);
+        await eventually(async () => (await state(trade.id, traveler.token)) === 'funded');
+      } finally {
+        await api('PUT', '/sandbox/faults', { body: { provider: 'bank' } });
+      }
+      await expectClean();
+    });
+
     it('lets a late or reordered callback change nothing: the transfer was decided once', async () => {
       const { traveler, trade, reference } = await bankTrade();
       const { transferId, raw } = await settledEvent(reference, '138.12');
