@@ -121,6 +121,17 @@ describe('PayPal webhooks: one funding check per burst (HTTP)', () => {
     expect(await pendingMark(trade.id)).toEqual({ requests: 0, job: null });
   });
 
+  it('refuses an event id no job id can carry with a 400, storing nothing', async () => {
+    const { trade, orderId } = await orderedTrade();
+    for (const id of [`WH:${randomUUID()}`, `WH-${'x'.repeat(130)}`]) {
+      const answer = await deliver({ ...approval(orderId), id });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ code: 'validation_failed' });
+      expect((await db.query(`SELECT count(*)::int AS n FROM provider_events WHERE event_id = $1`, [id])).rows[0].n).toBe(0);
+    }
+    expect(await pendingMark(trade.id)).toEqual({ requests: 0, job: null });
+  });
+
   it('looks again for a webhook that arrived while its check ran: funded without a second job or the poll', async () => {
     const { traveler, trade, orderId } = await orderedTrade();
     // The webhook's certificate fetched once (an event about no order of ours), so a delivery asks the mock nothing.

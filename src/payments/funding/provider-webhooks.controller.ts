@@ -25,6 +25,15 @@ export class WebhookReceiptView {
 }
 
 const BANK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A provider's event id as a job id can carry it: PayPal's `WH-…` and WeChat's ids are far shorter, and have no `:`. */
+const PROVIDER_EVENT_ID = /^[^:\s]{1,128}$/;
+
+/** Refuses an event id no job id can carry, before anything is stored (a 400, not a 500 later). */
+function assertEventId(eventId: string): void {
+  if (!PROVIDER_EVENT_ID.test(eventId)) {
+    throw DomainError.validation([{ field: 'id', code: 'invalid', message: 'An event id is 1–128 characters, without spaces or ":"' }]);
+  }
+}
 
 interface BankEvent {
   id?: unknown;
@@ -74,6 +83,7 @@ export class ProviderWebhooksController {
       throw DomainError.validation([{ field: 'id', code: 'required', message: 'A PayPal event has an id and an event_type' }]);
     }
     const eventId = event.id;
+    assertEventId(eventId);
     const eventType = event.event_type;
     return this.record({
       provider: 'paypal',
@@ -156,6 +166,7 @@ export class ProviderWebhooksController {
     const eventId = typeof notification.id === 'string' ? notification.id : undefined;
     const eventType = typeof notification.event_type === 'string' ? notification.event_type : 'unknown';
     if (!eventId) throw DomainError.validation([{ field: 'id', code: 'required', message: 'A WeChat notification has an id' }]);
+    assertEventId(eventId);
     const transferId = (notification.resource as { transfer_id?: unknown })?.transfer_id;
     const trade: ReceivedEvent['trade'] =
       typeof transferId === 'string'
