@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DataSource } from 'typeorm';
+import { SettlementRepository } from '../src/payments/settlement/settlement.repository';
 import { honorCaptureJobId, settleJobId } from '../src/queues/job-ids';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
@@ -189,6 +192,47 @@ describe('Settlement under provider faults (HTTP)', () => {
       const claim = await db.query(`SELECT settlement_claim FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
       return claim.rows[0].settlement_claim === null;
     });
+  });
+  it('takes a claim from a read only while the funding record is as read: a run that read before another run claimed and released, or ended the trade, writes nothing', async () => {
+    const { traveler, trade } = await paypalTrade(api, '1000.00');
+    await fundAtPaypal(api, trade, traveler);
+    const journal = test.app.get(SettlementRepository);
+    // Each run's claim token.
+    const [another, stale, third, ending, fresh, racing] = Array.from({ length: 6 }, () => randomUUID());
+    const read = (await journal.view(trade.id))!;
+    expect(read).toMatchObject({ trade: { id: trade.id, state: 'funded' }, claimHeld: false });
+    expect(read.funding?.authorizationId).toBeTruthy();
+    const begin = (token: string, version: string | null) =>
+      journal.begin(trade.id, token, 60000, version, 'capture', 1, `yb-${trade.id}-capture`, null);
+    // Another run claims and gives the claim up: the claim is free again, as it was when read, but the record moved.
+    expect(await journal.claim(trade.id, another, 60000)).toMatchObject({ tradeId: trade.id });
+    expect((await journal.view(trade.id))!.claimHeld).toBe(true);
+    await journal.release(trade.id, another);
+    expect(await begin(stale, read.version)).toBeNull();
+    // Another run ends the trade while a third holds the claim: the end writes the funding record all the same
+    // (a run that read before it finds the record changed), and leaves the third run's claim alone.
+    expect(await journal.claim(trade.id, third, 60000)).not.toBeNull();
+    const whileHeld = (await journal.view(trade.id))!;
+    await test.app.get(DataSource).transaction((manager) => journal.closeAtEnd(manager, trade.id, ending, null));
+    const ended = (await journal.view(trade.id))!;
+    expect(ended.claimHeld).toBe(true);
+    expect(ended.version).not.toBe(whileHeld.version);
+    await journal.release(trade.id, third);
+    const afterEnd = (await journal.view(trade.id))!;
+    expect(afterEnd.claimHeld).toBe(false);
+    expect(await begin(stale, whileHeld.version)).toBeNull();
+    // Nothing was journaled and no claim taken by the stale runs; a run from a fresh read begins its step.
+    expect((await db.query(`SELECT count(*)::int AS n FROM settlement_steps WHERE trade_id = $1`, [trade.id])).rows[0].n).toBe(0);
+    expect(
+      (await db.query(`SELECT settlement_claim FROM trade_fundings WHERE trade_id = $1`, [trade.id])).rows[0].settlement_claim,
+    ).toBeNull();
+    const begun = await begin(fresh, afterEnd.version);
+    expect(begun).toMatchObject({ step: 'capture', status: 'running', retried: false, funding: { tradeId: trade.id } });
+    // While it holds the claim, a run from the same read finds it taken.
+    expect(await begin(racing, afterEnd.version)).toBeNull();
+    // The trade is left as it was: no claim, no step begun for a capture never made.
+    await journal.release(trade.id, fresh);
+    await db.query(`DELETE FROM settlement_steps WHERE trade_id = $1`, [trade.id]);
   });
 });
 

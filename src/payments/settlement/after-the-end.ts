@@ -47,7 +47,7 @@ export class AfterTheEnd {
     const netUsd = await this.moves.paidOutUsd(trade);
     if (attempt > 1 && !(await this.ledger.payoutRepaidAlready(trade.id, attempt))) {
       // An operator's retry: pay again.
-      const payout = await run.step('payout', attempt, () => this.moves.payOut(trade, funding, netUsd));
+      const payout = await run.step('payout', attempt, ({ funding: current, record }) => this.moves.payOut(trade, current, netUsd, record));
       return this.transactions.run(async (manager) => {
         // Under the trade's row lock: a webhook's job and the retry's may both get here; one books it.
         await this.trades.lockState(manager, trade.id);
@@ -98,7 +98,9 @@ export class AfterTheEnd {
       trade.state === 'refunded' ? trade.amountUsd : (await this.trades.splitOf(this.transactions.manager, trade.id))!.travelerUsd;
     if (attempt > 1 && !(await this.ledger.refundRepaidAlready(trade.id, attempt))) {
       // An operator's retry: send it again (the traveler's account open once more).
-      const { cameBack } = await run.step('bank_return', attempt, () => this.moves.returnToTraveler(trade, funding, amountUsd));
+      const { cameBack } = await run.step('bank_return', attempt, ({ funding: current, record }) =>
+        this.moves.returnToTraveler(trade, current, amountUsd, record),
+      );
       return this.transactions.run(async (manager) => {
         await this.trades.lockState(manager, trade.id);
         if (await this.ledger.refundRepaidAlready(trade.id, attempt, manager)) return 'nothing';

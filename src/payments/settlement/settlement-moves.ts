@@ -12,7 +12,7 @@ import { NotYet } from '../funding/provider-steps';
 import { BANK, BankPort } from '../providers/bank/bank.port';
 import { PAYPAL, PaypalApiError, PaypalCapture, PaypalPayout, PaypalPort } from '../providers/paypal/paypal.port';
 import { PayoutOutcome, payoutOutcome, STEPS } from './settlement-plan';
-import { SettlementRepository } from './settlement.repository';
+import { SettlementRepository, StepIds } from './settlement.repository';
 import { Transactions } from '../../database/transactions';
 
 export type SettledPayout = PaypalPayout & { outcome: Exclude<PayoutOutcome, 'not_yet'> };
@@ -81,7 +81,8 @@ export class SettlementMoves {
   /**
    * Refunds the capture (all of it, or the traveler's part of a split) and records the refund. A capture refunded
    * already (an attempt whose answer was lost, past PayPal's replay) is found among its order's refunds: the trade
-   * makes one refund of a capture, so the one there is ours.
+   * makes one refund of a capture, so the one there is ours. The refund's id is noted (`record`) for the statement
+   * that ends the step.
    */
   async refundCapture(
     tradeId: string,
@@ -89,6 +90,7 @@ export class SettlementMoves {
     captureId: string,
     amountUsd: bigint | undefined,
     retried: boolean,
+    record: (ids: StepIds) => void,
   ): Promise<string> {
     const madeBefore = async () => {
       const order = await this.orderOf(tradeId);
@@ -97,7 +99,7 @@ export class SettlementMoves {
     // A part refunded by an earlier try leaves enough to refund that part again: look before refunding.
     let refundId = funding.refundId ?? (retried ? await madeBefore() : undefined);
     if (refundId) {
-      await this.recordRefund(tradeId, funding, refundId);
+      if (!funding.refundId) record({ refund: { attempt: funding.refundAttempt, refundId } });
       return refundId;
     }
     try {
@@ -108,7 +110,7 @@ export class SettlementMoves {
       refundId = await madeBefore();
       if (!refundId) throw error;
     }
-    await this.recordRefund(tradeId, funding, refundId);
+    record({ refund: { attempt: funding.refundAttempt, refundId } });
     return refundId;
   }
 
@@ -118,43 +120,37 @@ export class SettlementMoves {
     return this.paypal.getOrder(funding.orderId);
   }
 
-  async recordRefund(tradeId: string, funding: FundingRecord, refundId: string): Promise<void> {
-    if (funding.refundId) return;
-    await this.fundings.recordSteps(undefined, tradeId, { refund_id: refundId });
-  }
-
   /**
    * Pays the counterparty `netUsd` by PayPal payout, under the attempt's one sender_batch_id, and returns the payout
-   * once PayPal has finished with it (NotYet while it is processing): paid, left us unclaimed, or came back.
+   * once PayPal has finished with it (NotYet while it is processing): paid, left us unclaimed, or came back. The
+   * batch and item ids are noted (`record`) for the statement that ends the step: its stall while the payout is
+   * pending (so a webhook finds the trade by its item), or its finish. A worker killed before that statement leaves
+   * the step running; its retry makes the payout again under the same sender_batch_id and finds the first batch.
    */
-  async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint): Promise<SettledPayout> {
-    let batchId = funding.payoutBatchId;
+  async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint, record: (ids: StepIds) => void): Promise<SettledPayout> {
     const attempt = funding.payoutAttempt;
-    if (!batchId) {
+    let batch: PaypalPayout;
+    if (!funding.payoutBatchId) {
       // The first payout goes to the email snapshotted with the trade; one paid again after a return goes to
       // the counterparty's email on file now (the snapshot is where it could not be claimed).
       const sealed =
         attempt === 1 ? await this.trades.counterpartyPaypalOf(trade.id) : await this.trades.counterpartyCurrentPaypalOf(trade.id);
       if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
-      const payout = await this.paypal.createPayout({
+      // The payout as PayPal has it once made: no second read of the batch it just answered with.
+      batch = await this.paypal.createPayout({
         senderBatchId: STEPS.payout.requestId(trade.id, attempt),
         receiverEmail: this.encryption.decrypt(sealed, HANDLE_CONTEXT.paypalEmail),
         amountUsd: netUsd,
         note: `Yuanbridge trade ${trade.id}`,
       });
-      batchId = payout.batchId;
-      // One statement, so no transaction: the batch and its item are recorded together or not at all.
-      await this.fundings.recordSteps(undefined, trade.id, {
-        payout_batch_id: payout.batchId,
-        ...(payout.itemId ? { payout_item_id: payout.itemId } : {}),
-      });
+    } else {
+      batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
     }
-    const batch = await this.paypal.getPayoutBatch(batchId);
+    if (!funding.payoutBatchId || (batch.itemId && !funding.payoutItemId)) {
+      record({ payout: { attempt, batchId: batch.batchId, itemId: batch.itemId } });
+    }
     const outcome = payoutOutcome(batch.itemStatus);
-    if (outcome === 'not_yet') throw new NotYet(`payout ${batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
-    if (batch.itemId && !funding.payoutItemId) {
-      await this.fundings.recordSteps(undefined, trade.id, { payout_item_id: batch.itemId });
-    }
+    if (outcome === 'not_yet') throw new NotYet(`payout ${batch.batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
     return { ...batch, outcome };
   }
 
@@ -168,13 +164,19 @@ export class SettlementMoves {
    * A bank return to the traveler (the refund, or the traveler's part of a split) for the current attempt; pending
    * is NotYet. `cameBack` when the bank refused it or the traveler's bank sent it back.
    */
-  async returnToTraveler(trade: Trade, funding: FundingRecord, amountUsd: bigint): Promise<{ returnId: string; cameBack: boolean }> {
+  async returnToTraveler(
+    trade: Trade,
+    funding: FundingRecord,
+    amountUsd: bigint,
+    record: (ids: StepIds) => void,
+  ): Promise<{ returnId: string; cameBack: boolean }> {
     const returned = await this.bank.returnTransfer({
       transferId: funding.bankTransferId!,
       amountUsd,
       requestId: STEPS.bank_return.requestId(trade.id, funding.refundAttempt),
     });
-    await this.recordRefund(trade.id, funding, returned.transferId);
+    // Recorded with the step's stall (pending) or finish.
+    if (!funding.refundId) record({ refund: { attempt: funding.refundAttempt, refundId: returned.transferId } });
     if (returned.status === 'pending') throw new NotYet(`bank return ${returned.transferId} is pending`);
     return { returnId: returned.transferId, cameBack: returned.status !== 'settled' };
   }

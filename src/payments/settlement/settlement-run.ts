@@ -1,19 +1,30 @@
-import type { EntityManager } from 'typeorm';
 import type { TradesConfig } from '../../config';
 import type { OutboxMessage } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import type { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { watchJobId } from '../../queues/job-ids';
 import { watchPoll } from '../../queues/retry-policies';
+import type { FundingRecord } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
 import { StepName, STEPS } from './settlement-plan';
-import type { SettlementRepository } from './settlement.repository';
+import type { SettlementRepository, StepIds } from './settlement.repository';
 
 /** Another run holds the trade's settlement claim: this job tries again later (it is not a failure). */
 export class SettlementBusy extends Error {
   constructor(tradeId: string) {
     super(`the settlement of trade ${tradeId} is being run by another worker`);
     this.name = 'SettlementBusy';
+  }
+}
+
+/**
+ * The run's first step found the funding record changed since the run read it (another run settled meanwhile, or
+ * took the claim): nothing was written, and the run starts again from a fresh read.
+ */
+export class SettlementMoved extends Error {
+  constructor(tradeId: string) {
+    super(`the settlement of trade ${tradeId} moved on since it was read`);
+    this.name = 'SettlementMoved';
   }
 }
 
@@ -47,46 +58,78 @@ export interface UnfinishedStep {
   step: StepName;
   attempt: number;
   providerRef: string | null;
+  ids: StepIds | null;
+}
+
+/**
+ * What a step's provider call is given: whether an earlier try may have done its work, the funding record as the
+ * step began (under the claim), and where to note the provider ids it learns (recorded with the step's end).
+ */
+export interface StepCall {
+  retried: boolean;
+  funding: FundingRecord;
+  record(ids: StepIds): void;
 }
 
 /**
  * One settlement run of one trade, holding its claim: each provider step is journaled (begun, then done, waiting
  * or failing), the claim is renewed before it, and a step that has waited or failed past its bound flags the trade.
+ * A run made from a read (`version`, the funding record's) takes its claim with its first step's begin, only if the
+ * record is still as read; one made by `claim` holds it from the start.
  */
 export class SettlementRun {
   /** The claim was given up: by the transaction that completed the trade (set once it committed), or with a step's stall. */
   released = false;
   /** The last step done, its finish left to the transaction that ends the trade (`at_end`). */
   unfinished: UnfinishedStep | null = null;
+  /** The funding record as the last step began (or as the claim was taken). */
+  funding: FundingRecord | null;
 
   constructor(
     readonly tradeId: string,
-    private readonly token: string,
+    readonly token: string,
     private readonly journal: SettlementRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly config: TradesConfig,
-  ) {}
+    /** The funding record's version as the run read it, until the claim is taken; null once it is held. */
+    private version: string | null,
+    funding: FundingRecord | null = null,
+  ) {
+    this.funding = funding;
+  }
 
-  /** Gives the claim up in the caller's transaction (the one that completes the trade): no commit of its own after it. */
-  releaseIn(manager: EntityManager): Promise<void> {
-    return this.journal.release(this.tradeId, this.token, manager);
+  get claimed(): boolean {
+    return this.version === null;
+  }
+
+  /** Takes the claim with no step to begin, if the run does not hold it yet (the funding record still as read). */
+  async claim(): Promise<void> {
+    if (this.claimed) return;
+    const funding = await this.journal.claim(this.tradeId, this.token, this.config.settlementClaimLeaseMs, this.version);
+    if (!funding) throw new SettlementMoved(this.tradeId);
+    this.version = null;
+    this.funding = funding;
   }
 
   /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
-  async step<T>(step: StepName, attempt: number, call: (retried: boolean) => Promise<T>, finish: StepFinish = 'now'): Promise<T> {
-    const begun = await this.journal.renewAndBegin(
+  async step<T>(step: StepName, attempt: number, call: (context: StepCall) => Promise<T>, finish: StepFinish = 'now'): Promise<T> {
+    const begun = await this.journal.begin(
       this.tradeId,
       this.token,
       this.config.settlementClaimLeaseMs,
+      this.version,
       step,
       attempt,
       STEPS[step].requestId(this.tradeId, attempt),
       this.config.settlementStepFlagAfterMs,
     );
-    if (!begun) throw new SettlementClaimLost(this.tradeId);
+    if (!begun) throw this.claimed ? new SettlementClaimLost(this.tradeId) : new SettlementMoved(this.tradeId);
+    this.version = null;
+    this.funding = begun.funding;
+    let ids: StepIds | null = null;
     let result: T;
     try {
-      result = await call(begun.retried);
+      result = await call({ retried: begun.retried, funding: begun.funding, record: (learned) => (ids = learned) });
     } catch (error) {
       // The run stops here: the claim is given up in the stall's own statement, so the next run finds it free.
       const overdue = await this.journal.stallAndRelease(
@@ -96,14 +139,15 @@ export class SettlementRun {
         attempt,
         error instanceof NotYet ? 'waiting' : 'failing',
         stepErrorText(error),
+        ids,
       );
       this.released = true;
       // Waiting or failing past the bound: operators are told, and the run goes on being retried.
       if (overdue.overdue) await this.trades.flagSettlementFailing(this.tradeId);
       throw error;
     }
-    if (finish === 'now') await this.journal.finish(undefined, this.tradeId, step, attempt, providerRef(result));
-    if (finish === 'at_end') this.unfinished = { step, attempt, providerRef: providerRef(result) };
+    if (finish === 'now') await this.journal.finish(undefined, this.tradeId, step, attempt, providerRef(result), ids);
+    if (finish === 'at_end') this.unfinished = { step, attempt, providerRef: providerRef(result), ids };
     return result;
   }
 }

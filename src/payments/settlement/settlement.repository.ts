@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
+import type { Trade } from '../../trades/trade.types';
+import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
+import type { FundingRecord } from '../funding/funding.repository';
 import type { StepName } from './settlement-plan';
 
 export type StepStatus = 'running' | 'waiting' | 'failing' | 'done';
@@ -36,24 +39,126 @@ const toStep = (row: StepRow): StepRecord => ({
   startedAt: row.started_at,
 });
 
+/** The funding record's columns a run reads, each as `f_<column>` (beside the trade's own in `view`). */
+const FUNDING_COLUMNS = [
+  'trade_id',
+  'provider',
+  'order_id',
+  'approve_url',
+  'authorization_id',
+  'capture_id',
+  'payout_batch_id',
+  'payout_item_id',
+  'bank_reference',
+  'bank_transfer_id',
+  'refund_id',
+  'payout_attempt',
+  'payout_returned',
+  'refund_attempt',
+  'refund_returned',
+  'check_requests',
+  'check_pending_job',
+] as const;
+
+type FundingRow = Record<string, unknown>;
+
+const fundingColumns = (alias: string) => FUNDING_COLUMNS.map((c) => `${alias}.${c} AS f_${c}`).join(', ');
+
+function toFunding(r: FundingRow): FundingRecord {
+  return {
+    tradeId: r.f_trade_id as string,
+    provider: r.f_provider as FundingRecord['provider'],
+    orderId: r.f_order_id as string | null,
+    approveUrl: r.f_approve_url as string | null,
+    authorizationId: r.f_authorization_id as string | null,
+    captureId: r.f_capture_id as string | null,
+    payoutBatchId: r.f_payout_batch_id as string | null,
+    payoutItemId: r.f_payout_item_id as string | null,
+    bankReference: r.f_bank_reference as string | null,
+    bankTransferId: r.f_bank_transfer_id as string | null,
+    refundId: r.f_refund_id as string | null,
+    payoutAttempt: r.f_payout_attempt as number,
+    payoutReturned: r.f_payout_returned as boolean,
+    refundAttempt: r.f_refund_attempt as number,
+    refundReturned: r.f_refund_returned as boolean,
+    checkRequests: r.f_check_requests as string,
+    checkPendingJob: r.f_check_pending_job as string | null,
+  };
+}
+
+/**
+ * What a run starts from, in one read: the trade, its funding record (null before any), the record's version (its
+ * row's `xmin`: any committed change of the record since this read gives it another) and whether another run holds
+ * an unexpired claim.
+ */
+export interface SettlementView {
+  trade: Trade;
+  funding: FundingRecord | null;
+  version: string | null;
+  claimHeld: boolean;
+}
+
+/**
+ * Provider ids a step learned, written with the statement that ends the step (its stall, its finish or the end),
+ * each kept if already recorded, and only for the attempt that made it (an operator's next attempt starts without
+ * ids).
+ */
+export type StepIds =
+  { payout: { attempt: number; batchId: string; itemId: string | null } } | { refund: { attempt: number; refundId: string } };
+
+/** `SET` terms recording `ids` on trade_fundings, its parameters pushed onto `params`; with whether any id is set. */
+function recordIds(ids: StepIds | null | undefined, params: unknown[]): { set: string; any: boolean } {
+  const payout = ids && 'payout' in ids ? ids.payout : null;
+  const refund = ids && 'refund' in ids ? ids.refund : null;
+  const p = (value: unknown) => `$${params.push(value)}`;
+  const payoutAttempt = p(payout?.attempt ?? null);
+  const refundAttempt = p(refund?.attempt ?? null);
+  const set = [
+    `payout_batch_id = CASE WHEN payout_attempt = ${payoutAttempt}::int THEN coalesce(payout_batch_id, ${p(payout?.batchId ?? null)}) ELSE payout_batch_id END`,
+    `payout_item_id = CASE WHEN payout_attempt = ${payoutAttempt}::int THEN coalesce(payout_item_id, ${p(payout?.itemId ?? null)}) ELSE payout_item_id END`,
+    `refund_id = CASE WHEN refund_attempt = ${refundAttempt}::int THEN coalesce(refund_id, ${p(refund?.refundId ?? null)}) ELSE refund_id END`,
+  ].join(', ');
+  return { set, any: !!(payout || refund) };
+}
+
 /** The settlement claim of each trade and the journal of its provider steps (`settlement_steps`). */
 @Injectable()
 export class SettlementRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** The trade and its funding record as a run starts from them, in one statement (null for no such trade). */
+  async view(tradeId: string): Promise<SettlementView | null> {
+    const rows: (TradeRow & FundingRow & { f_version: string | null; f_claim_held: boolean | null })[] = await this.dataSource.query(
+      `SELECT ${tradeColumns('t')}, ${fundingColumns('f')}, f.xmin::text AS f_version,
+              f.settlement_claim IS NOT NULL AND f.settlement_claimed_until >= now() AS f_claim_held
+         FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
+      [tradeId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      trade: toTrade(row),
+      funding: row.f_trade_id ? toFunding(row) : null,
+      version: row.f_version,
+      claimHeld: row.f_claim_held === true,
+    };
+  }
+
   /**
    * Claims the trade's settlement for `leaseMs`, unless another run holds an unexpired claim: one conditional
-   * update, so of any number of concurrent runs exactly one gets it. False when another run holds it.
+   * update, so of any number of concurrent runs exactly one gets it. With `version`, only if the funding record is
+   * still as `view` read it. The funding record as it is now (the row the update wrote), or null when not claimed.
    */
-  async claim(tradeId: string, token: string, leaseMs: number): Promise<boolean> {
-    const rows = await returningRows(
+  async claim(tradeId: string, token: string, leaseMs: number, version: string | null = null): Promise<FundingRecord | null> {
+    const rows = await returningRows<FundingRow>(
       this.dataSource.manager,
       `UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
         WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
-        RETURNING trade_id`,
-      [tradeId, token, leaseMs],
+          AND ($4::xid IS NULL OR xmin = $4::xid)
+        RETURNING ${fundingColumns('trade_fundings')}`,
+      [tradeId, token, leaseMs, version],
     );
-    return rows.length === 1;
+    return rows[0] ? toFunding(rows[0]) : null;
   }
 
   /** Gives the claim up, if this run still holds it: on its own, or in `manager`'s transaction. */
@@ -65,41 +170,47 @@ export class SettlementRepository {
   }
 
   /**
-   * Extends the claim this run holds and notes that a step is under way, in one statement: nothing is noted when
-   * the claim lapsed and another run took it (null). The first time a step is noted it gets its request id, its
+   * Takes or extends this run's claim and notes that a step is under way, in one statement: nothing is noted when
+   * the claim lapsed and another run took it, or (with `version`, the run's first step taking its claim) when the
+   * funding record changed since `view` read it (null). The first time a step is noted it gets its request id, its
    * start, and when waiting would flag the trade. A step already done stays done; a later run of the same step
    * keeps its start, so the bound counts from the first try, and is told it is a retry (`retried`): what an
-   * earlier try did may have to be looked up.
+   * earlier try did may have to be looked up. With it, the funding record as the claim's update wrote it.
    */
-  async renewAndBegin(
+  async begin(
     tradeId: string,
     token: string,
     leaseMs: number,
+    version: string | null,
     step: StepName,
     attempt: number,
     requestId: string,
     flagAfterMs: number | null,
-  ): Promise<(StepRecord & { retried: boolean }) | null> {
-    const rows: (StepRow & { first: boolean })[] = await this.dataSource.query(
+  ): Promise<(StepRecord & { retried: boolean; funding: FundingRecord }) | null> {
+    const rows: (StepRow & FundingRow & { first: boolean })[] = await this.dataSource.query(
       `WITH claim AS (
          UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
           WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
-          RETURNING trade_id
+            AND ($8::xid IS NULL OR xmin = $8::xid)
+          RETURNING ${fundingColumns('trade_fundings')}
+       ), begun AS (
+         INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
+         SELECT f_trade_id, $4, $5, $6, 'running', CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END
+           FROM claim
+         ON CONFLICT (trade_id, step, attempt) DO UPDATE
+           SET status = CASE WHEN settlement_steps.status = 'done' THEN 'done' ELSE 'running' END, updated_at = now()
+         RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at, (xmax = 0) AS first
        )
-       INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
-       SELECT trade_id, $4, $5, $6, 'running', CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END
-         FROM claim
-       ON CONFLICT (trade_id, step, attempt) DO UPDATE
-         SET status = CASE WHEN settlement_steps.status = 'done' THEN 'done' ELSE 'running' END, updated_at = now()
-       RETURNING trade_id, step, attempt, request_id, status, provider_ref, started_at, (xmax = 0) AS first`,
-      [tradeId, token, leaseMs, step, attempt, requestId, flagAfterMs],
+       SELECT begun.*, claim.* FROM begun, claim`,
+      [tradeId, token, leaseMs, step, attempt, requestId, flagAfterMs, version],
     );
-    return rows.length === 0 ? null : { ...toStep(rows[0]), retried: !rows[0].first };
+    return rows.length === 0 ? null : { ...toStep(rows[0]), retried: !rows[0].first, funding: toFunding(rows[0]) };
   }
 
   /**
-   * The step is finished: what the provider called it. Written after the transaction that records its effect (a
-   * worker that dies between the two leaves it running: the next run, or the transaction that ends the trade, closes it).
+   * The step is finished: what the provider called it, and the ids it learned (`ids`, recorded first: the funding
+   * record, then the journal). Written after the transaction that records its effect (a worker that dies between
+   * the two leaves it running: the next run, or the transaction that ends the trade, closes it).
    */
   async finish(
     manager: EntityManager | undefined,
@@ -107,34 +218,57 @@ export class SettlementRepository {
     step: StepName,
     attempt: number,
     providerRef: string | null,
+    ids: StepIds | null = null,
   ): Promise<void> {
-    await (manager ?? this.dataSource.manager).query(
-      `UPDATE settlement_steps SET status = 'done', provider_ref = coalesce($4, provider_ref), last_error = NULL,
+    const params: unknown[] = [tradeId, step, attempt, providerRef];
+    const record = recordIds(ids, params);
+    const finish = `UPDATE settlement_steps SET status = 'done', provider_ref = coalesce($4, provider_ref), last_error = NULL,
               finished_at = coalesce(finished_at, now()), updated_at = now()
-        WHERE trade_id = $1 AND step = $2 AND attempt = $3`,
-      [tradeId, step, attempt, providerRef],
+        WHERE trade_id = $1 AND step = $2 AND attempt = $3`;
+    if (!record.any) {
+      await (manager ?? this.dataSource.manager).query(finish, params.slice(0, 4));
+      return;
+    }
+    await (manager ?? this.dataSource.manager).query(
+      `WITH recorded AS (UPDATE trade_fundings SET ${record.set}, updated_at = now() WHERE trade_id = $1 RETURNING trade_id)
+       ${finish} AND (SELECT count(*) FROM recorded) >= 0`,
+      params,
     );
   }
 
   /**
-   * The trade's settlement is complete, in the transaction that ends it: the run's last step (`last`, its
-   * finish left to this transaction) is done with what the provider called it; a step another run began and never
-   * finished (a capture into escrow whose worker died, its capture since recovered by the void or found by the
-   * refund) is superseded, not left to flag the ended trade when its bound passes. One statement. Watches are left
-   * open: they follow what may still change.
+   * The trade's settlement is complete, in the transaction that ends it (after the transition, which holds the
+   * trade's row), in one statement: the run's claim given up and the ids its last step learned recorded (the funding
+   * record is written whatever the claim, so a run that read the trade before this end finds its version changed);
+   * the settlement flag cleared; the run's last step (`last`, its finish left to this transaction) done with what the
+   * provider called it; a step another run began and never finished (a capture into escrow whose worker died, its
+   * capture since recovered by the void or found by the refund) superseded, not left to flag the ended trade when
+   * its bound passes. Watches are left open: they follow what may still change.
    */
   async closeAtEnd(
     manager: EntityManager,
     tradeId: string,
-    last: { step: StepName; attempt: number; providerRef: string | null } | null,
+    token: string,
+    last: { step: StepName; attempt: number; providerRef: string | null; ids: StepIds | null } | null,
   ): Promise<void> {
+    const params: unknown[] = [tradeId, last?.step ?? null, last?.attempt ?? null, last?.providerRef ?? null, token];
+    const record = recordIds(last?.ids, params);
     await manager.query(
-      `UPDATE settlement_steps SET status = 'done', finished_at = now(), updated_at = now(),
+      `WITH released AS (
+         UPDATE trade_fundings SET ${record.set}, updated_at = now(),
+                settlement_claim = CASE WHEN settlement_claim = $5 THEN NULL ELSE settlement_claim END,
+                settlement_claimed_until = CASE WHEN settlement_claim = $5 THEN NULL ELSE settlement_claimed_until END
+          WHERE trade_id = $1 RETURNING trade_id
+       ), unflagged AS (
+         UPDATE trades SET settlement_failing = false WHERE id = $1 AND settlement_failing RETURNING id
+       )
+       UPDATE settlement_steps SET status = 'done', finished_at = now(), updated_at = now(),
               provider_ref = CASE WHEN step = $2 AND attempt = $3 THEN coalesce($4, provider_ref) ELSE provider_ref END,
               last_error = CASE WHEN step = $2 AND attempt = $3 THEN NULL
                                 ELSE 'superseded: the settlement that ended the trade did not need it' END
-        WHERE trade_id = $1 AND status <> 'done' AND step NOT IN ('watch_payout', 'watch_bank_return')`,
-      [tradeId, last?.step ?? null, last?.attempt ?? null, last?.providerRef ?? null],
+        WHERE trade_id = $1 AND status <> 'done' AND step NOT IN ('watch_payout', 'watch_bank_return')
+          AND (SELECT count(*) FROM released) + (SELECT count(*) FROM unflagged) >= 0`,
+      params,
     );
   }
 
@@ -162,9 +296,10 @@ export class SettlementRepository {
   }
 
   /**
-   * `stall`, and the run that stalled gives its claim up, in one statement: the claim's row first (the funding
-   * record, then the journal: the order every settlement statement takes them in). The stall is written whether or
-   * not the run still held the claim.
+   * `stall`, and the run that stalled gives its claim up and records the ids the step learned before it stalled (a
+   * payout created and still pending), in one statement: the claim's row first (the funding record, then the
+   * journal: the order every settlement statement takes them in). The stall and the ids are written whether or not
+   * the run still held the claim.
    */
   async stallAndRelease(
     tradeId: string,
@@ -173,17 +308,22 @@ export class SettlementRepository {
     attempt: number,
     status: 'waiting' | 'failing',
     message: string,
+    ids: StepIds | null = null,
   ): Promise<{ overdue: boolean }> {
+    const params: unknown[] = [tradeId, step, attempt, status, message.slice(0, 500), token];
+    const record = recordIds(ids, params);
     const rows = await returningRows<{ overdue: boolean }>(
       this.dataSource.manager,
       `WITH released AS (
-         UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL
-          WHERE trade_id = $1 AND settlement_claim = $6 RETURNING trade_id
+         UPDATE trade_fundings SET ${record.any ? `${record.set}, updated_at = now(),` : ''}
+                settlement_claim = CASE WHEN settlement_claim = $6 THEN NULL ELSE settlement_claim END,
+                settlement_claimed_until = CASE WHEN settlement_claim = $6 THEN NULL ELSE settlement_claimed_until END
+          WHERE trade_id = $1 AND (settlement_claim = $6 OR ${record.any ? 'true' : 'false'}) RETURNING trade_id
        )
        UPDATE settlement_steps SET status = $4, last_error = $5, updated_at = now()
         WHERE trade_id = $1 AND step = $2 AND attempt = $3 AND status <> 'done' AND (SELECT count(*) FROM released) >= 0
         RETURNING flag_after IS NOT NULL AND flag_after <= now() AS overdue`,
-      [tradeId, step, attempt, status, message.slice(0, 500), token],
+      record.any ? params : params.slice(0, 6),
     );
     return { overdue: rows[0]?.overdue ?? false };
   }

@@ -7,15 +7,18 @@ import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
 import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
-import { FundingRecord, FundingRepository } from '../funding/funding.repository';
+import type { FundingRecord } from '../funding/funding.repository';
 import { AfterTheEnd, AfterTheEndOutcome } from './after-the-end';
 import { SettlementMoves, SettledPayout } from './settlement-moves';
 import { applicableSteps, isEnded, isSettling, planFor, SettlingState, StepName } from './settlement-plan';
-import { SettlementRepository } from './settlement.repository';
-import { SettlementBusy, SettlementRun, StepFinish } from './settlement-run';
+import { SettlementRepository, SettlementView } from './settlement.repository';
+import { SettlementBusy, SettlementMoved, SettlementRun, StepFinish } from './settlement-run';
 import { Transactions } from '../../database/transactions';
 
 type Settled = 'completed' | 'refunded' | 'settled_split';
+
+/** How many times a run reads the trade again when its funding record changed before the claim, before it gives way. */
+const MAX_READS = 3;
 
 /** What the steps of one run found, for the transaction that completes the trade. */
 interface StepResults {
@@ -37,7 +40,6 @@ interface StepResults {
 export class SettlementService {
   constructor(
     private readonly transactions: Transactions,
-    private readonly fundings: FundingRepository,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly ledger: LedgerService,
@@ -48,19 +50,30 @@ export class SettlementService {
   ) {}
 
   async settle(tradeId: string): Promise<Settled | AfterTheEndOutcome | 'nothing'> {
-    const trade = await this.trades.find(tradeId);
-    if (!trade || !(isSettling(trade.state) || isEnded(trade.state))) return 'nothing';
-    // The claim lives on the funding record: a trade never funded has nothing to settle.
-    if (!(await this.fundings.find(tradeId))) return 'nothing';
-    return this.claimed(tradeId, async (run) => {
-      // Read again under the claim: a run that held it may have moved the trade on.
-      const current = (await this.trades.find(tradeId))!;
-      const funding = await this.fundings.find(tradeId);
+    // A run that finds the funding record changed between its read and its claim reads again; the record changes
+    // with every claim, so a trade that keeps changing is left to the job's retry.
+    for (let read = 1; read <= MAX_READS; read += 1) {
+      const view = await this.journal.view(tradeId);
+      const trade = view?.trade;
+      if (!view || !trade || !(isSettling(trade.state) || isEnded(trade.state))) return 'nothing';
+      // The claim lives on the funding record: a trade never funded has nothing to settle.
+      const funding = view.funding;
       if (!funding) return 'nothing';
-      if (isEnded(current.state)) return this.afterTheEnd.run(run, current, funding);
-      if (!isSettling(current.state)) return 'nothing';
-      return this.runPlan(run, current, current.state, funding);
-    });
+      if (view.claimHeld) throw new SettlementBusy(tradeId);
+      try {
+        if (isEnded(trade.state)) {
+          // An ended trade's state is final; its funding record is taken as the claim wrote it.
+          return await this.claimed(tradeId, null, async (run) => this.afterTheEnd.run(run, trade, run.funding!));
+        }
+        const state = trade.state;
+        // The plan is made from this read and the claim taken with its first step, only if the funding record is
+        // still as read: a settling trade ends only in a transaction that also writes its funding record.
+        return await this.claimed(tradeId, view, (run) => this.runPlan(run, trade, state, funding));
+      } catch (error) {
+        if (!(error instanceof SettlementMoved)) throw error;
+      }
+    }
+    throw new SettlementBusy(tradeId);
   }
 
   /**
@@ -69,28 +82,42 @@ export class SettlementService {
    * Settling and ended trades are left to their own steps.
    */
   async captureIntoEscrow(tradeId: string): Promise<'captured' | 'nothing'> {
-    const funding = await this.fundings.find(tradeId);
-    if (!funding?.authorizationId || funding.captureId) return 'nothing';
-    return this.claimed(tradeId, async (run) => {
-      const trade = await this.trades.find(tradeId);
-      const current = await this.fundings.find(tradeId);
-      // Captured meanwhile: its finish was journaled with the capture's record.
-      if (current?.captureId) return 'nothing';
-      if (!trade || !current || !['funded', 'payout_sent', 'disputed'].includes(trade.state)) return 'nothing';
-      await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!), 'recorded');
-      return 'captured';
-    });
+    const view = await this.journal.view(tradeId);
+    const funding = view?.funding;
+    // Captured already: its finish was journaled with the capture's record.
+    if (!view || !funding?.authorizationId || funding.captureId) return 'nothing';
+    if (!['funded', 'payout_sent', 'disputed'].includes(view.trade.state)) return 'nothing';
+    if (view.claimHeld) throw new SettlementBusy(tradeId);
+    try {
+      // The capture's begin takes the claim, only if the funding record is still as read (not captured meanwhile).
+      return await this.claimed(tradeId, view, async (run) => {
+        await run.step('capture', 1, () => this.moves.capture(tradeId, funding.authorizationId!), 'recorded');
+        return 'captured' as const;
+      });
+    } catch (error) {
+      // Another run claimed or recorded meanwhile: the job's retry reads again.
+      if (error instanceof SettlementMoved) throw new SettlementBusy(tradeId);
+      throw error;
+    }
   }
 
-  /** Runs `work` holding the trade's settlement claim; another run holding it → SettlementBusy (the job tries again later). */
-  private async claimed<T>(tradeId: string, work: (run: SettlementRun) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` as one settlement run: from `view`, the claim is taken with the run's first step, only if the
+   * funding record is still as read; without one, it is taken first (another run holding it → SettlementBusy, the
+   * job tries again later). Given up with the run's end or stall, or here.
+   */
+  private async claimed<T>(tradeId: string, view: SettlementView | null, work: (run: SettlementRun) => Promise<T>): Promise<T> {
     const token = randomUUID();
-    if (!(await this.journal.claim(tradeId, token, this.config.settlementClaimLeaseMs))) throw new SettlementBusy(tradeId);
-    const run = new SettlementRun(tradeId, token, this.journal, this.trades, this.config);
+    const run = new SettlementRun(tradeId, token, this.journal, this.trades, this.config, view?.version ?? null, view?.funding ?? null);
+    if (!view) {
+      const funding = await this.journal.claim(tradeId, token, this.config.settlementClaimLeaseMs);
+      if (!funding) throw new SettlementBusy(tradeId);
+      run.funding = funding;
+    }
     try {
       return await work(run);
     } finally {
-      if (!run.released) await this.journal.release(tradeId, token);
+      if (run.claimed && !run.released) await this.journal.release(tradeId, token);
     }
   }
 
@@ -109,27 +136,40 @@ export class SettlementService {
       if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
       // The capture's finish commits with its record; the last step's with the transaction that ends the trade.
       const finish = step === 'capture' ? 'recorded' : step === plan[plan.length - 1] ? 'at_end' : 'now';
-      await this.runStep(run, trade, funding, step, split, results, finish);
-      funding = (await this.fundings.find(trade.id))!;
+      await this.runStep(run, trade, step, split, results, finish);
+      // The record as the step began under the claim, with what the step itself recorded: no other run records
+      // a step while this one holds the claim, so nothing is read again.
+      funding = {
+        ...run.funding!,
+        captureId: run.funding!.captureId ?? results.captureId ?? null,
+        refundId: run.funding!.refundId ?? results.refundId ?? null,
+      };
     }
+    // Every plan has a step that applies, so the claim is held; were it not, it is taken here, as read.
+    await run.claim();
     return this.complete(run, trade, state, funding, split, results);
   }
 
   private async runStep(
     run: SettlementRun,
     trade: Trade,
-    funding: FundingRecord,
     step: StepName,
     split: { travelerUsd: bigint; counterpartyUsd: bigint } | null,
     results: StepResults,
     finish: StepFinish,
   ): Promise<void> {
+    // Each call works from the funding record as its step began, under the claim.
     switch (step) {
       case 'capture':
-        results.captureId = await run.step('capture', 1, () => this.moves.capture(trade.id, funding.authorizationId!), finish);
+        results.captureId = await run.step('capture', 1, ({ funding }) => this.moves.capture(trade.id, funding.authorizationId!), finish);
         return;
       case 'void': {
-        const outcome = await run.step('void', 1, () => this.moves.voidOrRecoverCapture(trade.id, funding.authorizationId!), finish);
+        const outcome = await run.step(
+          'void',
+          1,
+          ({ funding }) => this.moves.voidOrRecoverCapture(trade.id, funding.authorizationId!),
+          finish,
+        );
         results.voided = outcome.voided;
         if (outcome.captureId) results.captureId = outcome.captureId;
         return;
@@ -138,15 +178,16 @@ export class SettlementService {
         results.refundId = await run.step(
           'refund',
           1,
-          (retried) => this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined, retried),
+          ({ funding, retried, record }) =>
+            this.moves.refundCapture(trade.id, funding, funding.captureId!, split ? split.travelerUsd : undefined, retried, record),
           finish,
         );
         return;
       case 'bank_return':
         results.bankReturn = await run.step(
           'bank_return',
-          funding.refundAttempt,
-          () => this.moves.returnToTraveler(trade, funding, split ? split.travelerUsd : trade.amountUsd),
+          run.funding!.refundAttempt,
+          ({ funding, record }) => this.moves.returnToTraveler(trade, funding, split ? split.travelerUsd : trade.amountUsd, record),
           finish,
         );
         results.refundId = results.bankReturn.returnId;
@@ -154,8 +195,8 @@ export class SettlementService {
       case 'payout':
         results.payout = await run.step(
           'payout',
-          funding.payoutAttempt,
-          () => this.moves.payOut(trade, funding, this.netToCounterparty(trade, split)),
+          run.funding!.payoutAttempt,
+          ({ funding, record }) => this.moves.payOut(trade, funding, this.netToCounterparty(trade, split), record),
           finish,
         );
         return;
@@ -210,9 +251,9 @@ export class SettlementService {
         });
       }
       if (payout) await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
-      // The last step's finish commits here, with the end its result caused.
-      await this.journal.closeAtEnd(manager, trade.id, run.unfinished);
-      await this.trades.clearSettlementFailing(manager, trade.id);
+      // The last step's finish and the ids it learned commit here, with the end its result caused; the claim is
+      // given up and the flag cleared in the same statement.
+      await this.journal.closeAtEnd(manager, trade.id, run.token, run.unfinished);
       // Came back at once (refused, failed, blocked): completed all the same, owed again and flagged.
       const bankReturn = results.bankReturn;
       if (bankReturn?.cameBack)
@@ -222,8 +263,6 @@ export class SettlementService {
       // What may still come back after the end is watched until final, not left to webhooks.
       if (bankReturn && !bankReturn.cameBack) await this.afterTheEnd.watch(manager, trade.id, 'watch_bank_return', funding.refundAttempt);
       if (payout?.outcome === 'left_us') await this.afterTheEnd.watch(manager, trade.id, 'watch_payout', funding.payoutAttempt);
-      // The claim given up with the end: the run has nothing left to do, and a watch's job finds it free.
-      await run.releaseIn(manager);
       return state === 'releasing' ? 'completed' : state === 'refunding' ? 'refunded' : 'settled_split';
     });
     run.released = true;
