@@ -228,8 +228,13 @@ describe('Settlement under provider faults (HTTP)', () => {
     ).toBeNull();
     const begun = await begin(fresh, afterEnd.version);
     expect(begun).toMatchObject({ step: 'capture', status: 'running', retried: false, funding: { tradeId: trade.id } });
-    // While it holds the claim, a run from the same read finds it taken.
+    // While it holds the claim, a run from the same read finds the record moved, and one from a read after the
+    // begin (or with no version) finds the claim taken.
     expect(await begin(racing, afterEnd.version)).toBeNull();
+    const whileBegun = (await journal.view(trade.id))!;
+    expect(whileBegun.claimHeld).toBe(true);
+    expect(await begin(racing, whileBegun.version)).toBeNull();
+    expect(await begin(racing, null)).toBeNull();
     // The trade is left as it was: no claim, no step begun for a capture never made.
     await journal.release(trade.id, fresh);
     await db.query(`DELETE FROM settlement_steps WHERE trade_id = $1`, [trade.id]);
@@ -315,5 +320,48 @@ describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
     expect(await completedJobResult(settlementQueue(), settleJobId(trade.id, 'releasing'), 15000)).toEqual({ outcome: 'completed' });
     expect(await tradeState(api, trade.id, traveler.token)).toBe('completed');
     expect(await waitingJobs(trade.id)).toEqual([]);
+  });
+});
+
+describe('Settlement whose ending is refused after PayPal paid (HTTP)', () => {
+  // Payout items are paid at once: a payout's replayed answer is final, and the next statement is the trade's end.
+  const { test, api, db } = useTestApp({ ...BASE_ENV, PAYPAL_MOCK_PAYOUT_DELAY_MS: '0' }, { reference: '7.2400' });
+
+  it('keeps the payout’s ids when the transaction that ends the trade fails, and completes with the one payout once it can', async () => {
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler);
+    // The database refuses this trade's completion (a stand-in for a timeout or a kill at that statement).
+    await db.query(
+      `CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'completion refused for the test'; END $$`,
+    );
+    await db.query(
+      `CREATE TRIGGER refuse_completion BEFORE UPDATE ON trades FOR EACH ROW
+         WHEN (NEW.id = '${trade.id}' AND NEW.state = 'completed') EXECUTE FUNCTION refuse_completion()`,
+    );
+    try {
+      // The payout is made and its answer lost: the step's stall learns no ids, and the retry's replay finds it paid.
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', failAfterSuccess: 1, paths: ['/v1/payments/payouts'] } });
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      const batches = async () =>
+        (await db.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${trade.id}-payout`])).rows;
+      await eventually(async () => (await batches()).length === 1, 15000);
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      // Paid at PayPal, not completed here: the batch and its item are known all the same, for webhooks and operators.
+      await eventually(async () => {
+        const funding = await db.query(`SELECT payout_batch_id, payout_item_id FROM trade_fundings WHERE trade_id = $1`, [trade.id]);
+        return funding.rows[0].payout_batch_id === (await batches())[0].id && funding.rows[0].payout_item_id !== null;
+      }, 15000);
+      expect(await tradeState(api, trade.id, traveler.token)).toBe('releasing');
+    } finally {
+      await db.query(`DROP TRIGGER refuse_completion ON trades`);
+      await db.query(`DROP FUNCTION refuse_completion()`);
+    }
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    expect(
+      (await db.query(`SELECT count(*)::int AS n FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [`yb-${trade.id}-payout`]))
+        .rows[0].n,
+    ).toBe(1);
+    expect(await test.app.get(LedgerCheckService).check()).toEqual({ ok: true, violations: [] });
   });
 });

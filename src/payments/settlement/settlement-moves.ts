@@ -124,8 +124,9 @@ export class SettlementMoves {
    * Pays the counterparty `netUsd` by PayPal payout, under the attempt's one sender_batch_id, and returns the payout
    * once PayPal has finished with it (NotYet while it is processing): paid, left us unclaimed, or came back. The
    * batch and item ids are noted (`record`) for the statement that ends the step: its stall while the payout is
-   * pending (so a webhook finds the trade by its item), or its finish. A worker killed before that statement leaves
-   * the step running; its retry makes the payout again under the same sender_batch_id and finds the first batch.
+   * pending (so a webhook finds the trade by its item); a final payout's are written at once as well, since the step's
+   * end is then the trade's, which may fail or never come. A worker killed before either leaves the step running; its
+   * retry makes the payout again under the same sender_batch_id and finds the first batch.
    */
   async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint, record: (ids: StepIds) => void): Promise<SettledPayout> {
     const attempt = funding.payoutAttempt;
@@ -146,10 +147,14 @@ export class SettlementMoves {
     } else {
       batch = await this.paypal.getPayoutBatch(funding.payoutBatchId);
     }
-    if (!funding.payoutBatchId || (batch.itemId && !funding.payoutItemId)) {
-      record({ payout: { attempt, batchId: batch.batchId, itemId: batch.itemId } });
-    }
     const outcome = payoutOutcome(batch.itemStatus);
+    if (!funding.payoutBatchId || (batch.itemId && !funding.payoutItemId)) {
+      const ids: StepIds = { payout: { attempt, batchId: batch.batchId, itemId: batch.itemId } };
+      record(ids);
+      // A pending payout's ids go with the step's stall; a final one's are written now, not only with the trade's end,
+      // which may never come (see `recordProviderIds`).
+      if (outcome !== 'not_yet') await this.journal.recordProviderIds(trade.id, ids);
+    }
     if (outcome === 'not_yet') throw new NotYet(`payout ${batch.batchId} is ${batch.itemStatus ?? batch.batchStatus}`);
     return { ...batch, outcome };
   }

@@ -329,6 +329,18 @@ export class SettlementRepository {
   }
 
   /**
+   * Records a payout's ids the moment PayPal has answered with them, apart from the statement that ends the step: from
+   * that answer the payout exists at PayPal, its item's webhooks find the trade by them, and a run that fails before
+   * the step's end (the completing transaction refused, the worker killed) leaves them known to the next run and to
+   * operators. Only for the attempt that made them; ids already recorded are kept.
+   */
+  async recordProviderIds(tradeId: string, ids: StepIds): Promise<void> {
+    const params: unknown[] = [tradeId];
+    const record = recordIds(ids, params);
+    await this.dataSource.query(`UPDATE trade_fundings SET ${record.set}, updated_at = now() WHERE trade_id = $1`, params);
+  }
+
+  /**
    * Starts watching an outcome that may still change after the end, in the transaction that completes the trade:
    * `flagAfterMs` from now it flags the trade if still not final (null: it never flags, it just ends).
    */
