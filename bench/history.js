@@ -298,6 +298,9 @@ const TALLY_SQL = {
              FROM hist_map m JOIN hist_tpl_counters c ON c.template_id = m.template_id
              CROSS JOIN LATERAL (VALUES (m.traveler_id), (m.counterparty_id)) AS party(user_id)
             GROUP BY 1, 2`,
+  // The copy reconciliation would reach last: the greatest (updated_at, id), its cursor's order.
+  newest: `SELECT (t.updated_at + m.shift)::text AS updated_at, m.id FROM hist_map m JOIN hist_tpl t ON t.id = m.template_id
+            ORDER BY t.updated_at + m.shift DESC, m.id DESC LIMIT 1`,
   counters: `SELECT party.user_id, sum(c.completed)::int AS completed, sum(party.failed)::int AS failed,
                     max(party.minutes) FILTER (WHERE c.completed = 1) AS minutes
                FROM hist_map m JOIN hist_tpl_counters c ON c.template_id = m.template_id
@@ -306,7 +309,34 @@ const TALLY_SQL = {
               GROUP BY 1`,
 };
 
-/** Writes the summed shared rows in one transaction: platform accounts, daily volume, reputation. */
+/**
+ * A trade years old was reconciled when it ended: reconciliation's cursor (trades by `updated_at, id`) passed it
+ * long ago. Copies land behind the cursor's place in time, so without this a database's next run would start
+ * from the oldest copy, ask the provider mocks about ids they never issued, find every copy a mismatch, flag it
+ * `settlementFailing`, and have settlement poll each flagged copy's payout batch until an operator clears it: a
+ * load that grows by a batch a run and belongs to no real history. So a finished run is recorded whose cursor is
+ * the later of the last run's and the newest copy; the searches' windows are the last run's. Trades the service
+ * made itself stay ahead of it: they are newer than any copy (the newest is two days old), or already reconciled.
+ */
+async function recordReconciled(db, newests, trades) {
+  await db.query(
+    `WITH last AS (
+       SELECT cursor_updated_at, cursor_trade_id, payouts_searched_until, bank_searched_until FROM reconciliation_runs
+        WHERE finished_at IS NOT NULL AND error IS NULL ORDER BY id DESC LIMIT 1
+     ), cursor AS (
+       SELECT at, id FROM (SELECT cursor_updated_at, cursor_trade_id FROM last WHERE cursor_updated_at IS NOT NULL
+                           UNION ALL SELECT * FROM unnest($1::timestamptz[], $2::uuid[])) AS c(at, id)
+        ORDER BY at DESC, id DESC LIMIT 1
+     )
+     INSERT INTO reconciliation_runs (trigger, finished_at, checked_trades, cursor_updated_at, cursor_trade_id,
+                                      payouts_searched_until, bank_searched_until)
+     SELECT 'schedule', now(), $3, c.at, c.id, l.payouts_searched_until, l.bank_searched_until
+       FROM cursor c LEFT JOIN last l ON true`,
+    [newests.map((n) => n.updated_at), newests.map((n) => n.id), trades],
+  );
+}
+
+/** Writes the summed shared rows in one transaction: platform accounts, daily volume, reputation, reconciliation's cursor. */
 async function applyTallies(db, tally, promoteTiers) {
   await db.query('BEGIN');
   try {
@@ -345,6 +375,7 @@ async function applyTallies(db, tally, promoteTiers) {
            [greatest(1, cardinality(excluded.recent_release_minutes || r.recent_release_minutes) - 99):]`,
       [users.map(([id]) => id), users.map(([, c]) => c.completed), users.map(([, c]) => c.failed), users.map(([, c]) => c.minutes)],
     );
+    await recordReconciled(db, tally.newests, tally.trades);
     if (promoteTiers) {
       await db.query(
         `UPDATE users u SET tier = 1, updated_at = now() FROM user_reputation r
@@ -414,7 +445,7 @@ async function seedHistory(
       ['shard_prefix', 'kind', 'currency'].map((k) => moves.filter((m) => m.shard_prefix).map((m) => m[k])),
     );
 
-    const tally = { accounts: new Map(), volume: new Map(), counters: new Map(), byState: {} };
+    const tally = { accounts: new Map(), volume: new Map(), counters: new Map(), byState: {}, trades: 0, newests: [] };
     const count = (batch) => {
       for (const { template_id: template, shard, n } of batch.shards.rows) {
         for (const move of moves.filter((m) => m.template_id === template)) {
@@ -435,6 +466,9 @@ async function seedHistory(
         }
       }
       for (const { state, n } of batch.states.rows) tally.byState[state] = (tally.byState[state] ?? 0) + n;
+      tally.trades += batch.shards.rows.reduce((sum, row) => sum + row.n, 0);
+      // Timestamps as PostgreSQL prints them (microseconds), compared there, with the last run's cursor.
+      tally.newests.push(batch.newest.rows[0]);
       for (const { user_id: user, day, usd } of batch.volume.rows) {
         tally.volume.set(`${user} ${day}`, (tally.volume.get(`${user} ${day}`) ?? 0n) + BigInt(usd));
       }
