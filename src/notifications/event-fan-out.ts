@@ -41,7 +41,7 @@ export class EventFanOut implements OnModuleInit {
   }
 
   async fanOut(eventId: string): Promise<{ sinks: number }> {
-    const stored = await this.events.find(eventId);
+    const stored = await this.events.findToFanOut(eventId);
     // Purged after its retention: nobody can be told any more.
     if (!stored) return { sinks: 0 };
     const { data: _data, seq: _seq, ...event } = stored;
