@@ -18,8 +18,13 @@ export interface ProviderRequest {
 }
 
 // Connections kept open between calls, one pool per scheme shared by every provider client: a call to a provider
-// is a few round trips on a connection already open, not a new one.
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+// is a few round trips on a connection already open, not a new one. One idle for 4 s is closed (as fetch's were),
+// before a provider or a middlebox in between drops it unannounced; a call under way is bounded by its own timeout.
+const KEEP_IDLE_MS = 4000;
+const agents = {
+  http: new HttpAgent({ keepAlive: true, timeout: KEEP_IDLE_MS }),
+  https: new HttpsAgent({ keepAlive: true, timeout: KEEP_IDLE_MS }),
+};
 
 /**
  * One HTTP call to a provider's API over node:http, on kept-alive connections. Rather than `fetch`: the calls are
