@@ -244,6 +244,14 @@ describe('event streams', () => {
     const queue = test.app.get(QueueRegistry).get('events');
     await eventually(() => test.app.get(FanOutMarks).isNoted(created.id!));
     expect(await queue.getJob(`fan-out-${created.id}`)).toBeUndefined();
+    // The note reaches Redis by itself within its linger (with the process's other notes), sweep or not.
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const key = `${test.app.get<{ keyPrefix: string }>(redisConfig.KEY).keyPrefix}events:fanned-out`;
+      await eventually(async () => (await redis.zscore(key, created.id!)) !== null);
+    } finally {
+      redis.disconnect();
+    }
     const markOf = async (id: string | undefined) =>
       (await db.query(`SELECT fanned_out_at FROM events WHERE id = $1`, [id])).rows[0].fanned_out_at;
     expect(await markOf(created.id)).toBeNull();

@@ -41,6 +41,11 @@ export interface RecordedEvent {
   recipients: EventRecipient[];
   /** Its place in commit order, taken at its commit: streams send and replay by it. */
   streamSeq: string;
+  /**
+   * Read with the event for its fan-out: whether any recipient had a client webhook endpoint that takes it then.
+   * Absent when not read with it (the webhook sink then reads it itself).
+   */
+  webhookEndpoint?: boolean;
 }
 
 /** An event as stored: with its data (no payment handle, no message text). */

@@ -100,6 +100,23 @@ export class EventsRepository {
   }
 
   /**
+   * A committed event for its fan-out, with whether any recipient has a client webhook endpoint that takes it (the
+   * webhook sink's own first check, `WebhooksRepository.anyEndpointFor`): one read for both, where most events have no
+   * endpoint. Null when it was purged.
+   */
+  async findToFanOut(id: string): Promise<(StoredEvent & { webhookEndpoint: boolean }) | null> {
+    const rows: (EventRow & { webhook_endpoint: boolean })[] = await this.dataSource.query(
+      `SELECT ${EVENT_COLUMNS},
+              EXISTS (SELECT 1 FROM event_recipients r JOIN webhook_endpoints w ON w.user_id = r.user_id
+                       WHERE r.event_id = e.id AND w.enabled AND w.deleted_at IS NULL
+                         AND (w.events IS NULL OR e.type = ANY (w.events))) AS webhook_endpoint
+         FROM events e WHERE e.id = $1`,
+      [id],
+    );
+    return rows[0] ? { ...toEvent(rows[0]), webhookEndpoint: rows[0].webhook_endpoint } : null;
+  }
+
+  /**
    * Every sink took these events (their fan-out jobs said so): the fan-out sweep leaves them alone. One statement for
    * a batch, written by the sweep, not by each job.
    */

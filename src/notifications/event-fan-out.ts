@@ -11,8 +11,9 @@ import { FanOutMarks } from './fan-out-marks';
 /**
  * Hands a committed event (numbered in commit order at its commit: its `stream_seq`) to every sink (streams, client
  * webhooks). A sink that fails fails the fan-out, after the others had their turn; the next try hands the event to
- * every sink again, and each deduplicates by the event's id. Once every sink took it the event is noted in Redis,
- * and the sweep marks it fanned out with others in one statement, then leaves it alone. Commits nothing itself.
+ * every sink again, and each deduplicates by the event's id. Once every sink took it the event is noted in Redis
+ * (with the process's other notes of the moment, `FanOutMarks`), and the sweep marks it fanned out with others in one
+ * statement, then leaves it alone. Commits nothing itself.
  *
  * Every process (API-only ones too) fans out the events it commits itself, right after the commit
  * (`OutboxPublisher.runFirst`): no job, so none of BullMQ's adds, fetches and completions for it. The `fan-out-event`
@@ -41,7 +42,7 @@ export class EventFanOut implements OnModuleInit {
   }
 
   async fanOut(eventId: string): Promise<{ sinks: number }> {
-    const stored = await this.events.find(eventId);
+    const stored = await this.events.findToFanOut(eventId);
     // Purged after its retention: nobody can be told any more.
     if (!stored) return { sinks: 0 };
     const { data: _data, seq: _seq, ...event } = stored;
@@ -55,7 +56,7 @@ export class EventFanOut implements OnModuleInit {
       }
     }
     if (failed.length > 0) throw new Error(`Event ${eventId} not delivered to: ${failed.join(', ')}`);
-    await this.marks.noteFannedOut(eventId);
+    this.marks.noteFannedOut(eventId);
     return { sinks: this.sinks.length };
   }
 }

@@ -82,8 +82,18 @@ async function asTypeormQuery<T>(sql: string, params: unknown[], run: () => Prom
   }
 }
 
+/** Each text's name, hashed once: the texts are the code's own, a few hundred, and hot ones run many times a second. */
+const statementNames = new Map<string, string>();
+
 function statementName(sql: string): string {
-  return `yb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `yb_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    // Texts built with a varying number of parameters could grow it without end: start again past a bound.
+    if (statementNames.size >= 2000) statementNames.clear();
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 /**

@@ -25,9 +25,9 @@ export class WebhookSink implements EventSink {
 
   async deliver(event: RecordedEvent): Promise<void> {
     if (event.recipients.length === 0) return;
-    // Most events have no endpoint to go to: no transaction for them. One registered after this read was not
-    // registered when the event was fanned out, as if the insert below had run first.
-    if (!(await this.webhooks.anyEndpointFor(event))) return;
+    // Most events have no endpoint to go to: no transaction for them (the fan-out read that with the event). One
+    // registered after that read was not registered when the event was fanned out, as if the insert below had run first.
+    if (!(event.webhookEndpoint ?? (await this.webhooks.anyEndpointFor(event)))) return;
     await this.transactions.run(async (manager) => {
       const deliveries = await this.webhooks.fanOut(manager, event);
       for (const id of deliveries) await this.outbox.write(manager, deliveryJob(id, this.config));

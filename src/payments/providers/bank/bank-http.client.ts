@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { formatAmount, parseAmount } from '../../../common/money';
 import { bankConfig } from '../../../config';
 import { ProviderHealth } from '../../../provider-health/provider-health.service';
+import { providerRequest, ProviderResponse } from '../provider-http';
 import { BankApiError, BankPort, BankTransfer } from './bank.port';
 
 const TIMEOUT_MS = 10000;
@@ -83,9 +84,9 @@ export class BankHttpClient implements BankPort {
   }
 
   private async callOnce<T>(method: string, path: string, options: { body?: unknown; idempotencyKey?: string }): Promise<T> {
-    let response: Response;
+    let response: ProviderResponse;
     try {
-      response = await fetch(`${this.config.baseUrl}${path}`, {
+      response = await providerRequest(`${this.config.baseUrl}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.config.apiKey}`,
@@ -93,12 +94,12 @@ export class BankHttpClient implements BankPort {
           ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
         },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        timeoutMs: TIMEOUT_MS,
       });
     } catch (error) {
       throw new BankApiError(0, 'network_error', `The bank could not be reached: ${(error as Error).message}`);
     }
-    const text = await response.text();
+    const text = response.text;
     let body: { code?: string; detail?: string } & Record<string, unknown> = {};
     try {
       body = JSON.parse(text);

@@ -1,4 +1,5 @@
 import type { PaypalConfig } from '../../../config';
+import { ProviderRequest, providerRequest, ProviderResponse } from '../provider-http';
 import { PaypalApiError } from './paypal.port';
 
 const TIMEOUT_MS = 10000;
@@ -28,7 +29,7 @@ export class PaypalHttp {
         },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
-    let response: Response;
+    let response: ProviderResponse;
     try {
       response = await attempt();
     } catch (error) {
@@ -38,7 +39,7 @@ export class PaypalHttp {
       response = await attempt();
     }
     if (response.status === 204) return null;
-    return (await response.json()) as T;
+    return JSON.parse(response.text) as T;
   }
 
   private async accessToken(): Promise<string> {
@@ -51,20 +52,20 @@ export class PaypalHttp {
       },
       body: 'grant_type=client_credentials',
     });
-    const body = (await response.json()) as { access_token: string; expires_in: number };
+    const body = JSON.parse(response.text) as { access_token: string; expires_in: number };
     this.token = { value: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 - TOKEN_MARGIN_MS };
     return body.access_token;
   }
 
-  private async send(path: string, init: RequestInit): Promise<Response> {
-    let response: Response;
+  private async send(path: string, init: Omit<ProviderRequest, 'timeoutMs'>): Promise<ProviderResponse> {
+    let response: ProviderResponse;
     try {
-      response = await fetch(`${this.config.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      response = await providerRequest(`${this.config.baseUrl}${path}`, { ...init, timeoutMs: TIMEOUT_MS });
     } catch (error) {
       throw new PaypalApiError(0, 'NETWORK_ERROR', null, `PayPal could not be reached: ${(error as Error).message}`);
     }
     if (response.ok) return response;
-    const text = await response.text();
+    const text = response.text;
     let body: {
       name?: string;
       error?: string;

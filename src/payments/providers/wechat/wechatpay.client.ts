@@ -3,6 +3,7 @@ import { ConfigType } from '@nestjs/config';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { appConfig, mockBase, sandboxConfig, wechatConfig } from '../../../config';
 import { ProviderHealth } from '../../../provider-health/provider-health.service';
+import { providerRequest, ProviderResponse } from '../provider-http';
 import { WechatMerchantKey } from './wechat-merchant-key';
 import { WalletTransfer, WechatApiError, WechatPort } from './wechat.port';
 import { aesGcmDecrypt, authorizationHeader, nonce, requestMessage, rsaSign, withinTolerance } from './wechatpay-crypto';
@@ -29,7 +30,7 @@ const toTransfer = (body: TransferBody): WalletTransfer => ({
 });
 
 /**
- * WeChat Pay v3 over fetch: each request signed with the merchant key (the URL as sent, prefix included), each
+ * WeChat Pay v3 over HTTP (provider-http.ts): each request signed with the merchant key (the URL as sent, prefix included), each
  * answer's and notification's `Wechatpay-*` signature verified with the key its serial names. A `PUB_KEY_ID_…`
  * serial is the WeChat Pay public key (public-key mode), configured as downloaded from the merchant platform, or in
  * sandbox mode the mock's unless one is configured; it never needs `/v3/certificates`. Any other serial is a
@@ -110,13 +111,13 @@ export class WechatPayClient implements WechatPort {
       serial_no: this.config.merchantSerial,
       signature: rsaSign(this.merchantKey.privateKey(), requestMessage('GET', signedUrl, timestamp, nonceStr, '')),
     });
-    let response: Response;
+    let response: ProviderResponse;
     try {
-      response = await fetch(url, { headers: { authorization, accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      response = await providerRequest(url, { headers: { authorization, accept: 'application/json' }, timeoutMs: TIMEOUT_MS });
     } catch (error) {
       throw new WechatApiError(0, 'NETWORK_ERROR', `WeChat Pay could not be reached: ${(error as Error).message}`);
     }
-    const raw = await response.text();
+    const raw = response.text;
     if (!response.ok) {
       let body: { code?: string; message?: string } = {};
       try {
@@ -130,13 +131,13 @@ export class WechatPayClient implements WechatPort {
         body.message ?? `WeChat Pay answered ${response.status}`,
       );
     }
-    await this.verifyResponse(response.headers, raw, path);
+    await this.verifyResponse(response, raw, path);
     return JSON.parse(raw) as T;
   }
 
   /** Every answer must carry WeChat's signature: an unsigned or forged one is refused like an outage. */
-  private async verifyResponse(headers: Headers, raw: string, path: string): Promise<void> {
-    const signed = signatureHeaders((name) => headers.get(name));
+  private async verifyResponse(response: ProviderResponse, raw: string, path: string): Promise<void> {
+    const signed = signatureHeaders((name) => response.header(name));
     // The certificate list is where the certificates come from: it is trusted for its APIv3-key encryption.
     if (signed && path === '/v3/certificates' && withinTolerance(signed.timestamp)) return;
     const key = signed && path !== '/v3/certificates' ? await this.key(signed.serial) : undefined;
