@@ -23,8 +23,12 @@ export class FanOutMarks implements OnApplicationShutdown {
   private readonly lingerMs: number;
   /** Noted here, not yet in Redis: event id → when. */
   private pending = new Map<string, number>();
+  /** Sent, its ZADD not answered yet: still noted for `isNoted`. */
+  private readonly inFlight = new Set<string>();
   private timer?: NodeJS.Timeout;
   private sending: Promise<void> = Promise.resolve();
+  /** Past the shutdown's flush: a note made now (a fan-out still settling) is left to the sweep, not kept on a timer. */
+  private closed = false;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -35,9 +39,13 @@ export class FanOutMarks implements OnApplicationShutdown {
   }
 
   noteFannedOut(eventId: string): void {
-    if (this.pending.size >= PENDING_LIMIT) return;
+    if (this.closed) return;
+    if (this.pending.size >= PENDING_LIMIT) {
+      this.logger.warn({ eventId }, 'Fan-out notes are full while Redis refuses them; the sweep fans this event out again');
+      return;
+    }
     this.pending.set(eventId, Date.now());
-    this.timer ??= setTimeout(() => void this.flush(), this.lingerMs);
+    this.arm();
   }
 
   /** Sends this process's notes now; resolves once they (and any sent before) reached Redis or were given up. */
@@ -59,7 +67,7 @@ export class FanOutMarks implements OnApplicationShutdown {
   }
 
   async isNoted(eventId: string): Promise<boolean> {
-    return this.pending.has(eventId) || (await this.redis.zscore(this.key(), eventId)) !== null;
+    return this.pending.has(eventId) || this.inFlight.has(eventId) || (await this.redis.zscore(this.key(), eventId)) !== null;
   }
 
   async forget(eventIds: string[]): Promise<void> {
@@ -68,18 +76,32 @@ export class FanOutMarks implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.flush();
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  /** The linger's timer, not holding the process open: what it would send at exit is the sweep's anyway. */
+  private arm(): void {
+    this.timer ??= setTimeout(() => void this.flush(), this.lingerMs).unref();
   }
 
   private async send(batch: Map<string, number>): Promise<void> {
     const members: (string | number)[] = [];
-    for (const [eventId, at] of batch) members.push(at, eventId);
+    for (const [eventId, at] of batch) {
+      members.push(at, eventId);
+      this.inFlight.add(eventId);
+    }
     try {
       await this.redis.zadd(this.key(), ...members);
     } catch (error) {
-      // Kept for the next linger, as far as there is room: Redis may be back by then.
-      for (const [eventId, at] of batch) if (this.pending.size < PENDING_LIMIT) this.pending.set(eventId, at);
-      if (this.pending.size > 0) this.timer ??= setTimeout(() => void this.flush(), this.lingerMs);
-      this.logger.warn({ error: safeErrorForLog(error), events: batch.size }, 'Fan-out notes could not be sent to Redis; tried again');
+      this.logger.warn({ error: safeErrorForLog(error), events: batch.size }, 'Fan-out notes could not be sent to Redis');
+      // Kept for the next linger, as far as there is room: Redis may be back by then (not once shut down).
+      if (!this.closed) {
+        for (const [eventId, at] of batch) if (this.pending.size < PENDING_LIMIT) this.pending.set(eventId, at);
+        if (this.pending.size > 0) this.arm();
+      }
+    } finally {
+      for (const eventId of batch.keys()) this.inFlight.delete(eventId);
     }
   }
 

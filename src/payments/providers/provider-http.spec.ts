@@ -73,6 +73,50 @@ describe('providerRequest', () => {
     }
   });
 
+  it('does not send again a call a second delivery could repeat, nor one whose answer had begun', async () => {
+    const mock = await provider((request, response, _body, call) => {
+      if (call === 2) return request.socket.destroy();
+      if (call === 4) {
+        // The answer starts on the kept connection, then the connection drops mid-body.
+        response.writeHead(200, { 'content-length': '100' });
+        response.write('partial');
+        return setTimeout(() => request.socket.destroy(), 20);
+      }
+      response.end(`call ${call}`);
+    });
+    try {
+      expect((await providerRequest(`${mock.url}/a`, { timeoutMs: 1000 })).text).toBe('call 1');
+      // A POST with no idempotency header, dropped on the kept connection: not sent again.
+      await expect(providerRequest(`${mock.url}/pay`, { method: 'POST', body: '{}', timeoutMs: 1000 })).rejects.toMatchObject({
+        code: 'ECONNRESET',
+        reusedSocket: true,
+      });
+      expect((await providerRequest(`${mock.url}/b`, { timeoutMs: 1000 })).text).toBe('call 3');
+      // A read whose answer had begun when its kept connection dropped: not sent again either.
+      await expect(providerRequest(`${mock.url}/c`, { timeoutMs: 1000 })).rejects.toMatchObject({
+        reusedSocket: true,
+        answerStarted: true,
+      });
+      expect((await providerRequest(`${mock.url}/d`, { timeoutMs: 1000 })).text).toBe('call 5');
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('names itself, and takes a redirect as a failure to reach the provider rather than following it', async () => {
+    const mock = await provider((request, response, _body, call) => {
+      if (call === 1) return response.end(String(request.headers['user-agent']));
+      response.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' });
+      response.end();
+    });
+    try {
+      expect((await providerRequest(`${mock.url}/who`, { timeoutMs: 1000 })).text).toMatch(/^Yuanbridge node\//);
+      await expect(providerRequest(`${mock.url}/moved`, { timeoutMs: 1000 })).rejects.toThrow('redirect (HTTP 302)');
+    } finally {
+      await mock.close();
+    }
+  });
+
   it('rejects when the provider cannot be reached', async () => {
     await expect(providerRequest('http://127.0.0.1:1/x', { timeoutMs: 1000 })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });

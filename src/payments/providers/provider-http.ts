@@ -26,41 +26,74 @@ const agents = {
   https: new HttpsAgent({ keepAlive: true, timeout: KEEP_IDLE_MS }),
 };
 
+/** Sent unless the caller names its own: an API gateway may refuse a request without one (WeChat Pay's says so). */
+const USER_AGENT = `Yuanbridge node/${process.versions.node}`;
+/** Headers that make a provider take a second delivery of a request as the first (a replay, not a second payment). */
+const IDEMPOTENCY_HEADERS = ['paypal-request-id', 'idempotency-key'];
+/** Far past any provider answer (a page of payout items is a few kB): a larger one is cut off, not read into memory. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
 /**
  * One HTTP call to a provider's API over node:http, on kept-alive connections. Rather than `fetch`: the calls are
  * many (about ten a whole trade) and each of fetch's cost four times the CPU of this (its WHATWG request, headers,
- * body stream and abort signal), with nothing of that used here. Redirects are not followed (a provider's API does
- * not redirect; an answer of 3xx is an answer, not ok). A failure to reach the provider (refused, reset, timed out)
- * rejects; any answer resolves, whatever its status.
+ * body stream and abort signal), with nothing of that used here. A redirect is not followed and is no answer: a
+ * provider's API never sends one, so it rejects as a failure to reach the provider would. A failure to reach the
+ * provider (refused, reset, timed out, redirected) rejects; any other answer resolves, whatever its status.
  */
 export async function providerRequest(url: string | URL, options: ProviderRequest): Promise<ProviderResponse> {
   const target = typeof url === 'string' ? new URL(url) : url;
+  const deadline = Date.now() + options.timeoutMs;
   try {
-    return await exchange(target, options);
+    return await exchange(target, options, options.timeoutMs);
   } catch (error) {
-    // A kept-alive connection the provider closed while it idled fails at once; the call was never read, so it is
-    // sent again once on a new one (what Node's documentation recommends for a reused socket).
-    if ((error as ReusedSocketError).reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET')
-      return exchange(target, options);
+    // A kept-alive connection the provider closed while it idled fails at once, before any answer; such a call is sent
+    // again once on a new one (what Node's documentation recommends for a reused socket), within the same deadline, if
+    // a second delivery is harmless: a read, or a request the provider deduplicates by its idempotency header.
+    const failed = error as ExchangeError;
+    const left = deadline - Date.now();
+    if (failed.reusedSocket && !failed.answerStarted && failed.code === 'ECONNRESET' && left > 0 && safeToResend(options)) {
+      return exchange(target, options, left);
+    }
     throw error;
   }
 }
 
-type ReusedSocketError = Error & { reusedSocket?: boolean };
+type ExchangeError = NodeJS.ErrnoException & { reusedSocket?: boolean; answerStarted?: boolean };
 
-function exchange(url: URL, options: ProviderRequest): Promise<ProviderResponse> {
+function safeToResend(options: ProviderRequest): boolean {
+  const method = (options.method ?? 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return true;
+  const named = Object.keys(options.headers ?? {}).map((name) => name.toLowerCase());
+  return IDEMPOTENCY_HEADERS.some((header) => named.includes(header));
+}
+
+function exchange(url: URL, options: ProviderRequest, timeoutMs: number): Promise<ProviderResponse> {
   const https = url.protocol === 'https:';
   if (!https && url.protocol !== 'http:') return Promise.reject(new Error(`Unsupported protocol ${url.protocol}`));
   const headers: Record<string, string | number> = { ...options.headers };
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'user-agent')) headers['user-agent'] = USER_AGENT;
   if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
   return new Promise<ProviderResponse>((resolve, reject) => {
     const fail = (error: Error) => {
       clearTimeout(timer);
-      reject(Object.assign(error, { reusedSocket: request.reusedSocket }));
+      reject(Object.assign(error, { reusedSocket: request.reusedSocket, answerStarted }));
     };
+    let answerStarted = false;
     const answered = (response: IncomingMessage) => {
+      answerStarted = true;
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400) {
+        response.resume();
+        fail(new Error(`the provider answered with a redirect (HTTP ${status}), which its API never sends`));
+        return;
+      }
       const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) response.destroy(new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
       response.on('error', fail);
       // Closed before its end (the provider's process or a proxy gone mid-answer): no answer.
       response.on('close', () => {
@@ -68,7 +101,6 @@ function exchange(url: URL, options: ProviderRequest): Promise<ProviderResponse>
       });
       response.on('end', () => {
         clearTimeout(timer);
-        const status = response.statusCode ?? 0;
         resolve({
           status,
           ok: status >= 200 && status < 300,
@@ -86,7 +118,7 @@ function exchange(url: URL, options: ProviderRequest): Promise<ProviderResponse>
       { method: options.method ?? 'GET', headers, agent: https ? agents.https : agents.http },
       answered,
     );
-    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     request.on('error', fail);
     request.end(options.body);
   });
