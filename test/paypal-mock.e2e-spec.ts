@@ -278,6 +278,20 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     expect(third.result.id).not.toBe(first.result.id);
   });
 
+  it('answers a repeat whose work would now be refused with the first answer, and keeps no second change', async () => {
+    const order = await approvedOrder('8.00');
+    const requestId = randomUUID();
+    const first = await paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: requestId, prefer: 'return=representation' });
+    // Run again, the authorization would be refused (ORDER_ALREADY_AUTHORIZED): the id answers what the first made.
+    const again = await paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: requestId, prefer: 'return=representation' });
+    expect(again.statusCode).toBe(first.statusCode);
+    expect(again.result).toEqual(first.result);
+    // Under another id, the same call is refused as PayPal refuses it.
+    const other = await failure(paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: randomUUID() }));
+    expect(other.statusCode).toBe(422);
+    expect(other.body).toMatchObject({ details: [{ issue: 'ORDER_ALREADY_AUTHORIZED' }] });
+  });
+
   it('refuses a bad client secret, a bad token, and bad input, in PayPal shapes', async () => {
     const wrong = sdk(base, 'not-the-secret');
     const refused = await failure(wrong.orders.getOrder({ id: 'ANY' }));

@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRow } from '../../common/database/query';
+import { preparedAutocommit, preparedRead, returningRow } from '../../common/database/query';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
+
+const INSERT_ORDER = `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url,
+                                 create_time, update_time)`;
 
 /** The PayPal mock's Orders v2 and Payments v2 tables: orders, authorizations, captures and refunds. */
 @Injectable()
@@ -11,16 +14,32 @@ export class PaypalMockPaymentsRepository {
 
   // ---- Orders ----
 
-  async insertOrder(
-    manager: EntityManager,
-    order: { cents: bigint; purchaseUnits: unknown[]; returnUrl: string | null; cancelUrl: string | null },
-  ): Promise<OrderRow> {
-    const rows: OrderRow[] = await manager.query(
-      `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url)
-       VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5) RETURNING *`,
-      [paypalId(), order.cents.toString(), JSON.stringify(order.purchaseUnits), order.returnUrl, order.cancelUrl],
+  /**
+   * Stores a new order, made whole by the caller (id and times too), in one statement sent in autocommit. With
+   * `replay`, the PayPal-Request-Id's answer is kept by the same statement and the order made only if the id had no
+   * answer yet (an identical call under way: the insert waits for its commit); false when it had one.
+   */
+  async insertOrder(order: OrderRow, replay?: { requestId: string; endpoint: string; status: number; body?: unknown }): Promise<boolean> {
+    const values = [
+      order.id,
+      order.amount_cents,
+      JSON.stringify(order.purchase_units),
+      order.return_url,
+      order.cancel_url,
+      order.create_time,
+    ];
+    if (!replay) {
+      await this.dataSource.query(`${INSERT_ORDER} VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5, $6, $6)`, values);
+      return true;
+    }
+    const rows = await preparedAutocommit(
+      this.dataSource,
+      `WITH kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($7, $8, $9, $10)
+                     ON CONFLICT DO NOTHING RETURNING 1)
+       ${INSERT_ORDER} SELECT $1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5, $6, $6 FROM kept RETURNING 1`,
+      [...values, replay.requestId, replay.endpoint, replay.status, replay.body === undefined ? null : JSON.stringify(replay.body)],
     );
-    return rows[0];
+    return rows.length > 0;
   }
 
   async findOrder(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrderRow | undefined> {

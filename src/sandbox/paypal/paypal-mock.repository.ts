@@ -28,33 +28,25 @@ export class PaypalMockRepository {
   }
 
   /**
-   * Claims a request id by inserting its replay row, with a status no other transaction sees (the row becomes
-   * visible holding the answer). False when the id was claimed before: the insert waited for that claim.
+   * Keeps a request id's answer, in the transaction that did its work: false when the id already has one (a call
+   * made earlier, or meanwhile: the insert waits for that call's transaction and then finds its row), and the
+   * caller's work must then roll back. The row is visible only once it holds the answer.
    */
-  async claimReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<boolean> {
-    const claimed = await preparedInTransaction(
+  async keepReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<boolean> {
+    const kept = await preparedInTransaction(
       manager,
-      `INSERT INTO paypal_mock_replays (request_id, endpoint, status) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING RETURNING 1`,
-      [requestId, endpoint],
+      `INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1`,
+      [requestId, endpoint, status, body === undefined ? null : JSON.stringify(body)],
     );
-    return claimed.length > 0;
+    return kept.length > 0;
   }
 
-  async findReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<{ status: number; body: unknown }> {
-    const rows: { status: number; body: unknown }[] = await manager.query(
+  async findReplay(requestId: string, endpoint: string): Promise<{ status: number; body: unknown } | undefined> {
+    const rows: { status: number; body: unknown }[] = await this.dataSource.query(
       `SELECT status, body FROM paypal_mock_replays WHERE request_id = $1 AND endpoint = $2`,
       [requestId, endpoint],
     );
     return rows[0];
-  }
-
-  async storeReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<void> {
-    await preparedInTransaction(manager, `UPDATE paypal_mock_replays SET status = $3, body = $4 WHERE request_id = $1 AND endpoint = $2`, [
-      requestId,
-      endpoint,
-      status,
-      body === undefined ? null : JSON.stringify(body),
-    ]);
   }
 
   /** Drops a request id's stored answers; how many there were. */

@@ -6,7 +6,8 @@ import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
-import { AuthorizationRow, CaptureRow, iso, money, OrderRow, positiveUsd, RefundRow } from './paypal-mock.rows';
+import { AuthorizationRow, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
+import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
 import { inTransaction } from './paypal-mock.transaction';
@@ -14,7 +15,7 @@ import { inTransaction } from './paypal-mock.transaction';
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
  * is a conditional update in a transaction, so concurrent calls behave as one provider would. A change made
- * under a PayPal-Request-Id runs inside the transaction that claims the id (`outer`), so both commit together.
+ * under a PayPal-Request-Id runs inside the transaction that keeps the id's answer (`outer`), so both commit together.
  */
 @Injectable()
 export class PaypalMockService {
@@ -27,7 +28,12 @@ export class PaypalMockService {
 
   // ---- Orders v2 ----
 
-  async createOrder(body: unknown, manager: EntityManager = this.transactions.manager): Promise<OrderRow> {
+  /**
+   * Creates an order in one statement sent in autocommit. `answer` makes the call's answer from the order before it
+   * is stored (the row's id and times are made here), so that under a PayPal-Request-Id (`replay`) the statement keeps
+   * that answer with the order, and makes the order only if the id had no answer yet; undefined then.
+   */
+  async createOrder(body: unknown, answer: (order: OrderRow) => MockResponse, replay?: ReplayKey): Promise<MockResponse | undefined> {
     const order = body as {
       intent?: unknown;
       purchase_units?: unknown;
@@ -50,10 +56,22 @@ export class PaypalMockService {
     if (amount?.currency_code !== 'USD') throw PaypalMockError.invalid('CURRENCY_NOT_SUPPORTED', 'currency_code must be USD.');
     const cents = positiveUsd(amount.value);
     const context = order.payment_source?.paypal?.experience_context ?? order.application_context ?? {};
-    const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
-    const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
-    const purchaseUnits = [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }];
-    return this.payments.insertOrder(manager, { cents, purchaseUnits, returnUrl, cancelUrl });
+    const now = new Date();
+    const row: OrderRow = {
+      id: paypalId(),
+      intent: 'AUTHORIZE',
+      status: 'CREATED',
+      amount_cents: cents.toString(),
+      currency: 'USD',
+      purchase_units: [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }],
+      return_url: typeof context.return_url === 'string' ? context.return_url : null,
+      cancel_url: typeof context.cancel_url === 'string' ? context.cancel_url : null,
+      payer: null,
+      create_time: now,
+      update_time: now,
+    };
+    const response = answer(row);
+    return (await this.payments.insertOrder(row, replay && { ...replay, ...response })) ? response : undefined;
   }
 
   async findOrder(id: string, manager?: EntityManager): Promise<OrderRow> {
