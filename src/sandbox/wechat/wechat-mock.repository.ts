@@ -35,21 +35,35 @@ export class WechatMockRepository {
     return rows[0] ? BigInt(rows[0].balance_fen) : undefined;
   }
 
-  /** The wallets among `ids` that exist, locked in id order. */
-  lockWallets(manager: EntityManager, ids: string[]): Promise<{ wechat_id: string; balance_fen: string }[]> {
-    return manager.query(`SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = ANY($1) ORDER BY wechat_id FOR UPDATE`, [
-      ids,
-    ]);
-  }
-
-  /** Takes `amountFen` from one wallet and gives it to the other in one statement; with `to` null, only takes it. */
-  async move(manager: EntityManager, from: string, to: string | null, amountFen: bigint): Promise<void> {
-    await manager.query(
-      `UPDATE wechat_mock_wallets SET balance_fen = balance_fen + CASE WHEN wechat_id = $1 THEN -$3::bigint ELSE $3::bigint END,
-              updated_at = now()
-        WHERE wechat_id = $1 OR wechat_id = $2`,
-      [from, to, amountFen.toString()],
+  /**
+   * A transfer in one statement: both wallets locked in id order, the sender's balance checked, the amount taken from
+   * it and (unless `credited` is false: a PROCESSING transfer) given to the receiver, and the transfer recorded. When a
+   * wallet is missing (`wallets` false) or the sender holds too little (`covered` false), nothing is written.
+   */
+  async transfer(
+    manager: EntityManager,
+    transfer: { id: string; from: string; to: string; amountFen: bigint; memo: string | null; state: TransferRow['state'] },
+    credited: boolean,
+  ): Promise<{ wallets: boolean; covered: boolean; transfer?: TransferRow }> {
+    // The aggregate reads (and so locks) both wallets before the update starts, which then runs only if it passed.
+    const rows: ({ wallets: boolean; covered: boolean } & Partial<TransferRow>)[] = await manager.query(
+      `WITH locked AS (
+         SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = $2 OR wechat_id = $3 ORDER BY wechat_id FOR UPDATE
+       ), checked AS (
+         SELECT count(*) = 2 AS wallets, coalesce(bool_or(wechat_id = $2 AND balance_fen >= $4::bigint), false) AS covered FROM locked
+       ), moved AS (
+         UPDATE wechat_mock_wallets SET balance_fen = balance_fen + CASE WHEN wechat_id = $2 THEN -$4::bigint ELSE $4::bigint END,
+                updated_at = now()
+          WHERE (wechat_id = $2 OR (wechat_id = $3 AND $7::boolean)) AND (SELECT wallets AND covered FROM checked)
+       ), made AS (
+         INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state)
+         SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT wallets AND covered FROM checked) RETURNING *
+       )
+       SELECT checked.wallets, checked.covered, made.* FROM checked LEFT JOIN made ON true`,
+      [transfer.id, transfer.from, transfer.to, transfer.amountFen.toString(), transfer.memo, transfer.state, credited],
     );
+    const { wallets, covered, ...made } = rows[0];
+    return { wallets, covered, transfer: made.id ? (made as TransferRow) : undefined };
   }
 
   async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
@@ -57,17 +71,6 @@ export class WechatMockRepository {
       wechatId,
       amountFen.toString(),
     ]);
-  }
-
-  async insertTransfer(
-    manager: EntityManager,
-    transfer: { id: string; from: string; to: string; amountFen: bigint; memo: string | null; state: TransferRow['state'] },
-  ): Promise<TransferRow> {
-    const rows: TransferRow[] = await manager.query(
-      `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-      [transfer.id, transfer.from, transfer.to, transfer.amountFen.toString(), transfer.memo, transfer.state],
-    );
-    return rows[0];
   }
 
   /** PROCESSING → SUCCESS; undefined when the transfer was not PROCESSING. */

@@ -138,19 +138,21 @@ export class WechatMockService {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
     }
     return this.transactions.run(async (manager) => {
-      const wallets = await this.wallets.lockWallets(manager, [input.from, input.to]);
-      const from = wallets.find((w) => w.wechat_id === input.from);
-      if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
-      if (BigInt(from.balance_fen) < input.amountFen) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
-      await this.wallets.move(manager, input.from, processing ? null : input.to, input.amountFen);
-      const transfer = await this.wallets.insertTransfer(manager, {
-        id: newTransferId(),
-        from: input.from,
-        to: input.to,
-        amountFen: input.amountFen,
-        memo: input.memo ?? null,
-        state: processing ? 'PROCESSING' : 'SUCCESS',
-      });
+      const made = await this.wallets.transfer(
+        manager,
+        {
+          id: newTransferId(),
+          from: input.from,
+          to: input.to,
+          amountFen: input.amountFen,
+          memo: input.memo ?? null,
+          state: processing ? 'PROCESSING' : 'SUCCESS',
+        },
+        !processing,
+      );
+      if (!made.wallets) throw DomainError.notFound('Wallet');
+      if (!made.covered || !made.transfer) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
+      const transfer = made.transfer;
       if (processing) {
         await this.outbox.write(manager, {
           queue: QUEUES.sandboxWechat,
