@@ -504,6 +504,28 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_orders WHERE amount_cents = 4321`, [])).toBe(before + 1);
     });
 
+    it('approves an order once when its payer presses Approve several times at once, each press answered APPROVED', async () => {
+      const created = await paypal.orders.createOrder({
+        body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '6.00' } }] },
+      });
+      const presses = await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          api('POST', `/sandbox/paypal/orders/${created.result.id}/approve`, { body: { payerEmail: `payer${i}@example.com` } }),
+        ),
+      );
+      for (const press of presses) expect(press).toMatchObject({ status: 200, body: { id: created.result.id, status: 'APPROVED' } });
+      // One approval stood: the payer of one press, whichever came first.
+      const shown = await paypal.orders.getOrder({ id: created.result.id! });
+      expect(Array.from({ length: N }, (_, i) => `payer${i}@example.com`)).toContain(shown.result.payer?.emailAddress);
+      // And one approval's webhook was queued.
+      expect(
+        await count(
+          `SELECT count(*)::int AS n FROM outbox WHERE payload::text LIKE $1 AND payload::text LIKE '%CHECKOUT.ORDER.APPROVED%'`,
+          [`%${created.result.id}%`],
+        ),
+      ).toBe(1);
+    });
+
     it('authorizes and voids once, every caller getting the first answer', async () => {
       const order = await approvedOrder('5.00');
       const authorized = await concurrently(`/v2/checkout/orders/${order.id}/authorize`, {});

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedAutocommit, preparedRead, returningRow } from '../../common/database/query';
+import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
+import type { NewOutboxRow } from '../../outbox/outbox.repository';
+import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 const INSERT_ORDER = `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url,
@@ -60,36 +62,70 @@ export class PaypalMockPaymentsRepository {
     return { order, authorization: authorization.id === null ? null : authorization };
   }
 
-  /** CREATED → APPROVED with the payer; undefined when the order was not CREATED. */
-  async approveOrder(manager: EntityManager, id: string, payer: Record<string, unknown>): Promise<OrderRow | undefined> {
-    return returningRow<OrderRow>(
-      manager,
-      `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
-      [id, JSON.stringify(payer)],
+  /**
+   * CREATED → APPROVED with the payer and time of `approved`, and the outbox rows of its webhooks, in one statement
+   * sent in autocommit; answers the rows' ids, or undefined (nothing written) when the order was not CREATED.
+   */
+  async approveOrder(approved: OrderRow, webhooks: NewOutboxRow[]): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const outbox = outboxCtes(webhooks, params);
+    return this.changed(
+      `WITH approved AS (
+         UPDATE paypal_mock_orders SET status = 'APPROVED', payer = ${params.add(JSON.stringify(approved.payer))},
+                update_time = ${params.add(approved.update_time)}
+          WHERE id = ${params.add(approved.id)} AND status = 'CREATED' RETURNING 1
+       )${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM approved')} AS made, ${outbox.columns}`,
+      params,
     );
+  }
+
+  /** Runs a change written in one statement (`sandbox-statement.ts`): its outbox rows' ids, or undefined when it did not apply. */
+  private async changed(sql: string, params: SqlParams): Promise<string[] | undefined> {
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
   // ---- Authorizations ----
 
   /**
-   * APPROVED → COMPLETED with its authorization made, in one statement (the conditional update is the check and
-   * the lock); undefined when the order was not APPROVED (or does not exist).
+   * APPROVED → COMPLETED with `authorization` made, and the outbox rows of its webhooks, in one statement sent in
+   * autocommit. With `replay`, the PayPal-Request-Id's answer is kept by the same statement, and the order authorized
+   * only if the id had no answer yet (an identical call under way: the insert waits for its commit). Answers the
+   * outbox rows' ids, or undefined (nothing written) when the order was not APPROVED or the id had its answer.
    */
-  async authorizeApproved(
-    manager: EntityManager,
-    id: string,
-    honorPeriodMs: number,
-    validityMs: number,
-  ): Promise<{ order: OrderRow; authorization: AuthorizationRow } | undefined> {
-    const rows: (OrderRow & Prefixed<AuthorizationRow>)[] = await manager.query(
-      `WITH o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 AND status = 'APPROVED' RETURNING *),
-            a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
-                  SELECT $2, o.id, 'CREATED', o.amount_cents, o.currency,
-                         now() + $3 * interval '1 millisecond', now() + $4 * interval '1 millisecond' FROM o RETURNING *)
-       SELECT o.*, ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')} FROM o JOIN a ON a.order_id = o.id`,
-      [id, paypalId(), honorPeriodMs, validityMs],
+  async authorize(
+    completed: OrderRow,
+    authorization: AuthorizationRow,
+    webhooks: NewOutboxRow[],
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay
+      ? `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
+                  VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
+                          ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
+                  ON CONFLICT DO NOTHING RETURNING 1),`
+      : '';
+    const at = params.add(completed.update_time);
+    const outbox = outboxCtes(webhooks, params);
+    return this.changed(
+      `WITH ${kept}
+       o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = ${at}
+              WHERE id = ${params.add(completed.id)} AND status = 'APPROVED'${replay ? ' AND EXISTS (SELECT 1 FROM kept)' : ''}
+              RETURNING id, amount_cents, currency),
+       a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time,
+                                                     create_time, update_time)
+             SELECT ${params.add(authorization.id)}, o.id, 'CREATED', o.amount_cents, o.currency, ${params.add(authorization.honor_expires_at)},
+                    ${params.add(authorization.expiration_time)}, ${at}, ${at} FROM o RETURNING 1)${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM a')} AS made, ${outbox.columns}`,
+      params,
     );
-    return rows[0] ? splitAuthorization(rows[0]) : undefined;
   }
 
   async findAuthorization(

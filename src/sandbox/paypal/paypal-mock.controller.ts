@@ -175,16 +175,22 @@ export class PaypalMockController {
   @Post('v2/checkout/orders/:id/authorize')
   @ApiOperation({ summary: 'PayPal: authorize an approved order' })
   async authorizeOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    await this.run(request, reply, async (manager) => {
-      const { order, authorization } = await this.paypal.authorizeOrder(this.base(), id, manager);
-      const view = this.paypal.orderView(this.base(), order, authorization);
-      return {
-        status: 201,
-        body: PaypalMockController.representation(request)
-          ? view
-          : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
-      };
-    });
+    await this.runInStatement(request, reply, (key) =>
+      this.paypal.authorizeOrder(
+        this.base(),
+        id,
+        (order, authorization) => {
+          const view = this.paypal.orderView(this.base(), order, authorization);
+          return {
+            status: 201,
+            body: PaypalMockController.representation(request)
+              ? view
+              : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
+          };
+        },
+        key,
+      ),
+    );
   }
 
   @Get('v2/payments/authorizations/:id')

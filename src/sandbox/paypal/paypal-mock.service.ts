@@ -88,38 +88,71 @@ export class PaypalMockService {
       payer_id: `PAYER${randomBytes(4).toString('hex').toUpperCase()}`,
       address: { country_code: 'US' },
     };
-    const approved = await this.transactions.run(async (manager) => {
-      const order = await this.payments.approveOrder(manager, id, payer);
-      if (order) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, order));
-      return order;
-    });
-    if (approved) return approved;
     const order = await this.findOrder(id);
-    if (order.status === 'APPROVED') return order;
+    if (order.status === 'CREATED') {
+      // Written with its webhook in one statement, which writes nothing if the order was approved meanwhile.
+      const approved: OrderRow = { ...order, status: 'APPROVED', payer, update_time: new Date() };
+      const webhooks = await this.webhooks.forStatement([{ type: 'CHECKOUT.ORDER.APPROVED', resource: this.orderView(base, approved) }]);
+      const outboxIds = await this.payments.approveOrder(approved, webhooks.rows);
+      if (outboxIds) {
+        this.webhooks.published(webhooks.rows, outboxIds);
+        return approved;
+      }
+    }
+    const now = order.status === 'CREATED' ? await this.findOrder(id) : order;
+    if (now.status === 'APPROVED') return now;
     throw PaypalMockError.unprocessable('ORDER_ALREADY_COMPLETED', 'The order cannot be approved again.');
   }
 
+  /**
+   * APPROVED → COMPLETED with its authorization, written with its webhook in one statement sent in autocommit (and,
+   * under a PayPal-Request-Id, `replay`, with the id's answer: `answer` makes it from the order and authorization
+   * before they are stored). Undefined when the id had its answer already.
+   */
   async authorizeOrder(
     base: string,
     id: string,
-    outer: EntityManager = this.transactions.manager,
-  ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
-    return inTransaction(outer, async (manager) => {
-      const authorized = await this.payments.authorizeApproved(manager, id, this.config.mockHonorPeriodMs, this.config.mockValidityMs);
-      if (!authorized) {
-        // Not APPROVED (or not there): read why, after the update waited out any authorization under way.
-        const order = await this.payments.findOrder(id, manager);
-        if (!order) throw PaypalMockError.notFound(id);
-        if (order.status === 'CREATED')
-          throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
-        throw PaypalMockError.unprocessable(
-          'ORDER_ALREADY_AUTHORIZED',
-          'Order already authorized. If an order is authorized once, it cannot be authorized again.',
-        );
-      }
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorized.authorization));
-      return authorized;
-    });
+    answer: (order: OrderRow, authorization: AuthorizationRow) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
+    const order = await this.findOrder(id);
+    if (order.status !== 'APPROVED') throw this.notAuthorizable(order);
+    const now = new Date();
+    const completed: OrderRow = { ...order, status: 'COMPLETED', update_time: now };
+    const authorization: AuthorizationRow = {
+      id: paypalId(),
+      order_id: order.id,
+      status: 'CREATED',
+      amount_cents: order.amount_cents,
+      captured_cents: '0',
+      currency: order.currency,
+      honor_expires_at: new Date(now.getTime() + this.config.mockHonorPeriodMs),
+      expiration_time: new Date(now.getTime() + this.config.mockValidityMs),
+      create_time: now,
+      update_time: now,
+    };
+    const response = answer(completed, authorization);
+    const webhooks = await this.webhooks.forStatement([
+      { type: 'PAYMENT.AUTHORIZATION.CREATED', resource: this.authorizationView(base, authorization) },
+    ]);
+    const outboxIds = await this.payments.authorize(completed, authorization, webhooks.rows, replay && { ...replay, ...response });
+    if (outboxIds) {
+      this.webhooks.published(webhooks.rows, outboxIds);
+      return response;
+    }
+    // Authorized meanwhile (the refusal, or under the same request id its answer), or the id had its answer.
+    const current = await this.findOrder(id);
+    if (current.status !== 'APPROVED') throw this.notAuthorizable(current);
+    return undefined;
+  }
+
+  private notAuthorizable(order: OrderRow): PaypalMockError {
+    if (order.status === 'CREATED')
+      return PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
+    return PaypalMockError.unprocessable(
+      'ORDER_ALREADY_AUTHORIZED',
+      'Order already authorized. If an order is authorized once, it cannot be authorized again.',
+    );
   }
 
   /**
