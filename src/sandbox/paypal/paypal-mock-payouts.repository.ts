@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRow } from '../../common/database/query';
+import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
+import type { NewOutboxRow } from '../../outbox/outbox.repository';
+import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -45,41 +47,51 @@ export class PaypalMockPayoutsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * A new PENDING batch with its PENDING items, in one statement; undefined (and no item written) when its
-   * sender_batch_id was used before.
+   * A new PENDING batch (`batch`, made whole by the caller) with its PENDING items and its outbox rows (the settlement),
+   * in one statement sent in autocommit. With `replay`, the PayPal-Request-Id's answer is kept by the same statement,
+   * and the batch made only if the id had no answer yet (an identical call under way: the insert waits for its
+   * commit). Answers the outbox rows' ids; undefined, and nothing written, when the sender_batch_id was used before or
+   * the id had its answer.
    */
   async insertBatch(
-    manager: EntityManager,
-    senderBatchId: string,
-    header: unknown,
+    batch: BatchRow,
     items: { senderItemId: string | null; receiver: string; cents: bigint; note: string | null }[],
-  ): Promise<BatchRow | undefined> {
-    const rows: BatchRow[] = await manager.query(
-      `WITH batch AS (
-         INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header) VALUES ($1, $2, 'PENDING', $3)
-         ON CONFLICT (sender_batch_id) DO NOTHING RETURNING *),
+    jobs: NewOutboxRow[],
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay
+      ? `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
+                  VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
+                          ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
+                  ON CONFLICT DO NOTHING RETURNING 1),`
+      : '';
+    const outbox = outboxCtes(jobs, params);
+    const sql = `WITH ${kept}
+       batch AS (
+         INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header, create_time)
+         SELECT ${params.add(batch.id)}, ${params.add(batch.sender_batch_id)}, 'PENDING', ${params.add(JSON.stringify(batch.sender_batch_header))},
+                ${params.add(batch.create_time)}${replay ? ' WHERE EXISTS (SELECT 1 FROM kept)' : ''}
+         ON CONFLICT (sender_batch_id) DO NOTHING RETURNING id),
        items AS (
          INSERT INTO paypal_mock_payout_items (id, batch_id, sender_item_id, receiver, amount_cents, currency, note, status)
          SELECT item.id, batch.id, item.sender_item_id, item.receiver, item.amount_cents, 'USD', item.note, 'PENDING'
-           FROM batch, unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-                AS item (id, sender_item_id, receiver, amount_cents, note))
-       SELECT * FROM batch`,
-      [
-        paypalId(),
-        senderBatchId,
-        JSON.stringify(header),
-        items.map(() => paypalId()),
-        items.map((item) => item.senderItemId),
-        items.map((item) => item.receiver),
-        items.map((item) => item.cents.toString()),
-        items.map((item) => item.note),
-      ],
-    );
-    return rows[0];
+           FROM batch, unnest(${params.add(items.map(() => paypalId()))}::text[], ${params.add(items.map((item) => item.senderItemId))}::text[],
+                              ${params.add(items.map((item) => item.receiver))}::text[],
+                              ${params.add(items.map((item) => item.cents.toString()))}::bigint[], ${params.add(items.map((item) => item.note))}::text[])
+                AS item (id, sender_item_id, receiver, amount_cents, note))${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
-  async batchIdOfSender(manager: EntityManager, senderBatchId: string): Promise<string | undefined> {
-    const rows: { id: string }[] = await manager.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
+  async batchIdOfSender(senderBatchId: string): Promise<string | undefined> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
       senderBatchId,
     ]);
     return rows[0]?.id;

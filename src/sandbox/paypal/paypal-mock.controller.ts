@@ -235,7 +235,9 @@ export class PaypalMockController {
   @Post('v1/payments/payouts')
   @ApiOperation({ summary: 'PayPal: create a payout batch (deduplicated by sender_batch_id)' })
   async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
-    await this.created(request, reply, (manager) => this.payouts.create(this.base(), body, manager));
+    await this.runInStatement(request, reply, (key) =>
+      this.payouts.create(this.base(), body, (made) => ({ status: 201, body: made }), key),
+    );
   }
 
   @Get('v1/payments/payouts/:batchId')

@@ -8,11 +8,11 @@ import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/job-ids';
 import { PaypalMockError } from './paypal-mock.errors';
-import { positiveUsd } from './paypal-mock.rows';
+import { paypalId, positiveUsd } from './paypal-mock.rows';
+import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
 import { PaypalEventType, PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
-import { inTransaction } from './paypal-mock.transaction';
 import { SandboxUrls } from '../sandbox-urls';
 
 const ITEM_EVENTS = {
@@ -53,7 +53,16 @@ export class PaypalMockPayouts implements OnModuleInit {
     });
   }
 
-  async create(base: string, body: unknown, outer: EntityManager = this.transactions.manager): Promise<Record<string, unknown>> {
+  /**
+   * A batch with its items and its settlement, written in one statement sent in autocommit (under a PayPal-Request-Id,
+   * `replay`, with the id's answer, which `answer` makes from the answer's body). Undefined when the id had its answer.
+   */
+  async create(
+    base: string,
+    body: unknown,
+    answer: (made: Record<string, unknown>) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
     const request = (body ?? {}) as { sender_batch_header?: { sender_batch_id?: unknown }; items?: unknown };
     const header = request.sender_batch_header;
     if (!header || typeof header.sender_batch_id !== 'string' || header.sender_batch_id.length === 0) {
@@ -82,35 +91,41 @@ export class PaypalMockPayouts implements OnModuleInit {
         note: typeof item.note === 'string' ? item.note : null,
       };
     });
-    const batch = await inTransaction(outer, async (manager) => {
-      const inserted = await this.payouts.insertBatch(manager, senderBatchId, header, parsed);
-      if (!inserted) {
-        // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
-        const first = await this.payouts.batchIdOfSender(manager, senderBatchId);
-        throw new PaypalMockError(
-          400,
-          'USER_BUSINESS_ERROR',
-          'Batch with given sender_batch_id already exists',
-          'DUPLICATE_SENDER_BATCH_ID',
-          `sender_batch_id ${String(header.sender_batch_id)} was used before.`,
-          first ? [{ href: `${base}/v1/payments/payouts/${first}`, rel: 'self', method: 'GET' }] : [],
-        );
-      }
-      await this.later(
-        manager,
-        {
-          jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
-          jobId: paypalPayoutSettleJobId(inserted.id),
-          payload: { batchId: inserted.id },
-        },
-        this.config.mockPayoutDelayMs,
-      );
-      return inserted;
-    });
-    return {
+    const batch: BatchRow = {
+      id: paypalId(),
+      sender_batch_id: senderBatchId,
+      status: 'PENDING',
+      sender_batch_header: header,
+      create_time: new Date(),
+      completed_time: null,
+    };
+    const response = answer({
       batch_header: this.batchHeader(batch),
       links: [{ href: `${base}/v1/payments/payouts/${batch.id}`, rel: 'self', method: 'GET', encType: 'application/json' }],
-    };
+    });
+    const settle = this.outbox.rowForStatement({
+      queue: QUEUES.sandboxWebhooks,
+      jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
+      jobId: paypalPayoutSettleJobId(batch.id),
+      payload: { batchId: batch.id },
+      delayMs: this.config.mockPayoutDelayMs,
+    });
+    const outboxIds = await this.payouts.insertBatch(batch, parsed, [settle], replay && { ...replay, ...response });
+    if (outboxIds) {
+      this.outbox.publishWritten([{ row: settle, id: outboxIds[0] }], Date.now());
+      return response;
+    }
+    // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
+    const first = await this.payouts.batchIdOfSender(senderBatchId);
+    if (!first) return undefined;
+    throw new PaypalMockError(
+      400,
+      'USER_BUSINESS_ERROR',
+      'Batch with given sender_batch_id already exists',
+      'DUPLICATE_SENDER_BATCH_ID',
+      `sender_batch_id ${senderBatchId} was used before.`,
+      [{ href: `${base}/v1/payments/payouts/${first}`, rel: 'self', method: 'GET' }],
+    );
   }
 
   /** The delayed settlement: each item SUCCESS, or UNCLAIMED for the configured receivers; the batch SUCCESS. */
