@@ -546,6 +546,25 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('PARTIALLY_CAPTURED');
     });
 
+    it('captures an authorization once when captures under different request ids race: the others are refused', async () => {
+      const authorizationId = await authorization('40.00');
+      const answers = await Promise.all(
+        Array.from({ length: N }, async () => {
+          const response = await fetch(`${base}/v2/payments/authorizations/${authorizationId}/capture`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'paypal-request-id': randomUUID() },
+            body: JSON.stringify({ final_capture: true }),
+          });
+          return { status: response.status, body: (await response.json()) as any };
+        }),
+      );
+      expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
+      for (const refused of answers.filter((answer) => answer.status !== 201)) {
+        expect(refused).toMatchObject({ status: 422, body: { details: [{ issue: 'AUTHORIZATION_ALREADY_CAPTURED' }] } });
+      }
+      expect((await paypalOrderOfAuthorization(account(), authorizationId)).captures).toHaveLength(1);
+    });
+
     it('refunds once for identical concurrent partial refunds', async () => {
       const authorizationId = await authorization('30.00');
       const capture = await paypal.payments.captureAuthorizedPayment({ authorizationId, body: { finalCapture: true } });

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
 import type { NewOutboxRow } from '../../outbox/outbox.repository';
 import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { keptSql } from './paypal-mock.repository';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 const INSERT_ORDER = `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url,
@@ -106,12 +107,7 @@ export class PaypalMockPaymentsRepository {
     replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
   ): Promise<string[] | undefined> {
     const params = new SqlParams();
-    const kept = replay
-      ? `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
-                  VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
-                          ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
-                  ON CONFLICT DO NOTHING RETURNING 1),`
-      : '';
+    const kept = replay ? `${keptSql(replay, params)},` : '';
     const at = params.add(completed.update_time);
     const outbox = outboxCtes(webhooks, params);
     return this.changed(
@@ -159,20 +155,40 @@ export class PaypalMockPaymentsRepository {
 
   // ---- Captures and refunds ----
 
-  /** Books a capture against its authorization and inserts it, in one statement. */
-  async insertCapture(
-    manager: EntityManager,
-    authorization: AuthorizationRow,
-    capture: { status: string; cents: bigint; finalCapture: boolean },
-  ): Promise<CaptureRow> {
-    const rows: CaptureRow[] = await manager.query(
-      `WITH booked AS (UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3::bigint, update_time = now()
-                        WHERE id = $1 RETURNING id, currency)
-       INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture)
-       SELECT $4, booked.id, 'COMPLETED', $3::bigint, booked.currency, $5 FROM booked RETURNING *`,
-      [authorization.id, capture.status, capture.cents.toString(), paypalId(), capture.finalCapture],
+  /**
+   * Books `capture` against its authorization, as it was read (`read`: its status and captured amount unchanged, and
+   * not expired), inserts it, and writes the outbox rows of its webhooks, in one statement sent in autocommit. With
+   * `replay`, the PayPal-Request-Id's answer is kept by the same statement, and the capture made only if the id had no
+   * answer yet. Answers the outbox rows' ids; undefined, and nothing written, when the authorization changed since it
+   * was read or the id had its answer.
+   */
+  async capture(
+    read: AuthorizationRow,
+    authorizationStatus: string,
+    capture: CaptureRow,
+    webhooks: NewOutboxRow[],
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay ? `${keptSql(replay, params)},` : '';
+    const at = params.add(capture.create_time);
+    const cents = params.add(capture.amount_cents);
+    const outbox = outboxCtes(webhooks, params);
+    return this.changed(
+      `WITH ${kept}
+       booked AS (
+         UPDATE paypal_mock_authorizations
+            SET status = ${params.add(authorizationStatus)}, captured_cents = captured_cents + ${cents}::bigint, update_time = ${at}
+          WHERE id = ${params.add(read.id)} AND status = ${params.add(read.status)} AND captured_cents = ${params.add(read.captured_cents)}::bigint
+            AND (status <> 'CREATED' OR expiration_time > now())${replay ? ' AND EXISTS (SELECT 1 FROM kept)' : ''}
+          RETURNING id),
+       made AS (
+         INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture, create_time, update_time)
+         SELECT ${params.add(capture.id)}, booked.id, 'COMPLETED', ${cents}::bigint, ${params.add(capture.currency)},
+                ${params.add(capture.final_capture)}, ${at}, ${at} FROM booked RETURNING 1)${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM made')} AS made, ${outbox.columns}`,
+      params,
     );
-    return rows[0];
   }
 
   async findCapture(id: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<CaptureRow | undefined> {

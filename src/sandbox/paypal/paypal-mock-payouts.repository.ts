@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
 import type { NewOutboxRow } from '../../outbox/outbox.repository';
 import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { keptSql } from './paypal-mock.repository';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -60,12 +61,7 @@ export class PaypalMockPayoutsRepository {
     replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
   ): Promise<string[] | undefined> {
     const params = new SqlParams();
-    const kept = replay
-      ? `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
-                  VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
-                          ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
-                  ON CONFLICT DO NOTHING RETURNING 1),`
-      : '';
+    const kept = replay ? `${keptSql(replay, params)},` : '';
     const outbox = outboxCtes(jobs, params);
     const sql = `WITH ${kept}
        batch AS (

@@ -202,8 +202,8 @@ export class PaypalMockController {
   @Post('v2/payments/authorizations/:id/capture')
   @ApiOperation({ summary: 'PayPal: capture an authorization, in full or in part' })
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.created(request, reply, async (manager) =>
-      this.paypal.captureView(this.base(), await this.paypal.capture(this.base(), id, body, manager)),
+    await this.runInStatement(request, reply, (key) =>
+      this.paypal.capture(this.base(), id, body, (capture) => ({ status: 201, body: this.paypal.captureView(this.base(), capture) }), key),
     );
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedAutocommit, preparedInTransaction, returningRows } from '../../common/database/query';
+import { preparedAutocommit, preparedInTransaction, returningRows, SqlParams } from '../../common/database/query';
 
 /**
  * The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. The
@@ -81,4 +81,15 @@ export class PaypalMockRepository {
     );
     return rows[0]?.raw_body;
   }
+}
+
+/**
+ * The CTE `kept` of a change written in one statement under a PayPal-Request-Id: the id's answer, inserted unless the id
+ * has one (waiting for an identical call under way to commit); the change is made only if it was.
+ */
+export function keptSql(replay: { requestId: string; endpoint: string; status: number; body?: unknown }, params: SqlParams): string {
+  return `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
+                   VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
+                           ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
+                   ON CONFLICT DO NOTHING RETURNING 1)`;
 }

@@ -262,40 +262,75 @@ export class PaypalMockService {
     };
   }
 
-  /** Captures all or part; `final_capture` (default true) closes the authorization. */
+  /**
+   * Captures all or part; `final_capture` (default true) closes the authorization. The authorization is read, and the
+   * capture written with its webhook in one statement sent in autocommit that writes nothing if the authorization
+   * changed since (then read again and decided afresh). Under a PayPal-Request-Id (`replay`), the statement keeps the
+   * id's answer, which `answer` makes from the capture before it is stored; undefined when the id had its answer.
+   */
   async capture(
     base: string,
     authorizationId: string,
     body: unknown,
-    outer: EntityManager = this.transactions.manager,
-  ): Promise<CaptureRow> {
+    answer: (capture: CaptureRow) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
-    return inTransaction(outer, async (manager) => {
-      const authorization = await this.findAuthorization(authorizationId, manager, true);
-      if (authorization.status === 'VOIDED')
-        throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
-      if (authorization.status === 'EXPIRED')
-        throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
-      if (authorization.status === 'CAPTURED')
-        throw PaypalMockError.unprocessable(
-          'AUTHORIZATION_ALREADY_CAPTURED',
-          'Authorization has been previously captured and hence cannot be captured again.',
-        );
-      const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
-      let cents = remaining;
-      if (request.amount !== undefined) {
-        if (request.amount?.currency_code !== authorization.currency)
-          throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
-        cents = positiveUsd(request.amount.value);
-        if (cents > remaining)
-          throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
+    let tried: AuthorizationRow | undefined;
+    for (let read = 1; ; read += 1) {
+      const authorization = await this.findAuthorization(authorizationId);
+      // Unchanged since the statement wrote nothing: it was the request id, answered meanwhile.
+      if (tried && replay && tried.status === authorization.status && tried.captured_cents === authorization.captured_cents)
+        return undefined;
+      const { cents, status, finalCapture } = this.capturable(authorization, request);
+      if (read > 3) throw new Error(`Authorization ${authorizationId} kept changing under its capture`);
+      const now = new Date();
+      const capture: CaptureRow = {
+        id: paypalId(),
+        authorization_id: authorization.id,
+        status: 'COMPLETED',
+        amount_cents: cents.toString(),
+        refunded_cents: '0',
+        currency: authorization.currency,
+        final_capture: finalCapture,
+        create_time: now,
+        update_time: now,
+      };
+      const response = answer(capture);
+      const webhooks = await this.webhooks.forStatement([{ type: 'PAYMENT.CAPTURE.COMPLETED', resource: this.captureView(base, capture) }]);
+      const outboxIds = await this.payments.capture(authorization, status, capture, webhooks.rows, replay && { ...replay, ...response });
+      if (outboxIds) {
+        this.webhooks.published(webhooks.rows, outboxIds);
+        return response;
       }
-      const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
-      const status = finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED';
-      const capture = await this.payments.insertCapture(manager, authorization, { status, cents, finalCapture });
-      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, capture));
-      return capture;
-    });
+      tried = authorization;
+    }
+  }
+
+  /** Whether the authorization can be captured as asked, refused PayPal's way if not: how much, and its status after. */
+  private capturable(
+    authorization: AuthorizationRow,
+    request: { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown },
+  ): { cents: bigint; status: string; finalCapture: boolean } {
+    if (authorization.status === 'VOIDED')
+      throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
+    if (authorization.status === 'EXPIRED')
+      throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
+    if (authorization.status === 'CAPTURED')
+      throw PaypalMockError.unprocessable(
+        'AUTHORIZATION_ALREADY_CAPTURED',
+        'Authorization has been previously captured and hence cannot be captured again.',
+      );
+    const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
+    let cents = remaining;
+    if (request.amount !== undefined) {
+      if (request.amount?.currency_code !== authorization.currency)
+        throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
+      cents = positiveUsd(request.amount.value);
+      if (cents > remaining) throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
+    }
+    const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
+    return { cents, finalCapture, status: finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED' };
   }
 
   async void(base: string, authorizationId: string, outer: EntityManager = this.transactions.manager): Promise<AuthorizationRow> {
