@@ -94,32 +94,35 @@ export class PaypalMockPayoutsRepository {
   }
 
   /**
-   * Settles a batch in one statement: its PENDING items processed (UNCLAIMED for the given receivers, lower case;
-   * SUCCESS otherwise) with their fee, and the batch SUCCESS. Answers the batch's items, by id, and the batch; none
-   * and nothing changed when it had no PENDING item. The fee is `fee` of each item's amount, in basis points, half
-   * up to the cent (as `applyBps`), at most `feeCapCents`.
+   * Settles a batch as the caller decided it from its PENDING items (`settled`: the batch SUCCESS, each item with its
+   * status, fee, transaction id and time), with the outbox rows of the settlement (its webhooks, the returns of
+   * unclaimed items), in one statement sent in autocommit. Answers the rows' ids; undefined, and nothing written, when
+   * any of those items was no longer PENDING (settled meanwhile).
    */
-  async settleBatch(
-    manager: EntityManager,
-    batchId: string,
-    unclaimedReceivers: string[],
-    fee: { bps: number; capCents: bigint },
-  ): Promise<{ batch: BatchRow; items: ItemRow[] } | undefined> {
-    const rows: (ItemRow & BatchColumns)[] = await manager.query(
-      `WITH items AS (
-         UPDATE paypal_mock_payout_items
-            SET status = CASE WHEN lower(receiver) = ANY($2::text[]) THEN 'UNCLAIMED' ELSE 'SUCCESS' END,
-                fee_cents = least($4::bigint, (amount_cents * $3::bigint + 5000) / 10000),
-                transaction_id = upper(substr(md5(random()::text), 1, 17)), time_processed = now()
-          WHERE batch_id = $1 AND status = 'PENDING' RETURNING *),
+  async settleBatch(settled: { batch: BatchRow; items: ItemRow[] }, jobs: NewOutboxRow[]): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const { batch, items } = settled;
+    const batchId = params.add(batch.id);
+    const at = params.add(batch.completed_time);
+    const outbox = outboxCtes(jobs, params);
+    const sql = `WITH items AS (
+         UPDATE paypal_mock_payout_items item
+            SET status = settled.status, fee_cents = settled.fee_cents, transaction_id = settled.transaction_id, time_processed = ${at}
+           FROM unnest(${params.add(items.map((item) => item.id))}::text[], ${params.add(items.map((item) => item.status))}::text[],
+                       ${params.add(items.map((item) => item.fee_cents))}::bigint[], ${params.add(items.map((item) => item.transaction_id))}::text[])
+                AS settled (id, status, fee_cents, transaction_id)
+          WHERE item.id = settled.id AND item.batch_id = ${batchId} AND item.status = 'PENDING' RETURNING 1),
        batch AS (
-         UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = now()
-          WHERE id = $1 AND EXISTS (SELECT 1 FROM items) RETURNING *)
-       SELECT items.*, ${BATCH_COLUMNS} FROM items CROSS JOIN batch ORDER BY items.id`,
-      [batchId, unclaimedReceivers, fee.bps, fee.capCents.toString()],
-    );
-    if (rows.length === 0) return undefined;
-    return { batch: batchOf(rows[0]), items: rows.map(itemOf) };
+         UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = ${at}
+          WHERE id = ${batchId} AND (SELECT count(*) FROM items) = ${params.add(items.length)} RETURNING 1)${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
   /** UNCLAIMED → RETURNED; undefined when the item was not UNCLAIMED. */

@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
-import { formatAmount } from '../../common/money';
+import { randomBytes } from 'node:crypto';
+import { applyBps, formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { OutboxPublisher } from '../../outbox/outbox.publisher';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
@@ -11,8 +12,7 @@ import { PaypalMockError } from './paypal-mock.errors';
 import { paypalId, positiveUsd } from './paypal-mock.rows';
 import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
-import { PaypalEventType, PaypalMockWebhooks } from './paypal-mock.webhooks';
-import { Transactions } from '../../database/transactions';
+import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { SandboxUrls } from '../sandbox-urls';
 
 const ITEM_EVENTS = {
@@ -21,7 +21,9 @@ const ITEM_EVENTS = {
   RETURNED: 'PAYMENT.PAYOUTS-ITEM.RETURNED',
 } as const;
 
-/** PayPal's payout fee: 2% of the item, at most $20 here. */
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** PayPal's payout fee: 2% of the item, at most $20 here (half up to the cent). */
 const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 
 /**
@@ -36,7 +38,6 @@ const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 @Injectable()
 export class PaypalMockPayouts implements OnModuleInit {
   constructor(
-    private readonly transactions: Transactions,
     private readonly outbox: OutboxService,
     private readonly webhooks: PaypalMockWebhooks,
     private readonly payouts: PaypalMockPayoutsRepository,
@@ -48,7 +49,7 @@ export class PaypalMockPayouts implements OnModuleInit {
   onModuleInit(): void {
     this.publisher.runFirst(QUEUES.sandboxWebhooks, JOBS.sandboxWebhooks.settlePaypalPayout, async (row) => {
       const { batchId } = row.payload as { batchId: string };
-      await this.transactions.run((manager) => this.settle(manager, batchId, this.urls.mock('paypal')));
+      await this.settle(batchId, this.urls.mock('paypal'));
       return { done: true };
     });
   }
@@ -128,23 +129,48 @@ export class PaypalMockPayouts implements OnModuleInit {
     );
   }
 
-  /** The delayed settlement: each item SUCCESS, or UNCLAIMED for the configured receivers; the batch SUCCESS. */
-  async settle(manager: EntityManager, batchId: string, base: string): Promise<void> {
-    const settled = await this.payouts.settleBatch(manager, batchId, this.config.mockUnclaimedReceivers, PAYOUT_FEE);
-    if (!settled) return;
-    const events: { type: PaypalEventType; resource: Record<string, unknown> }[] = [];
-    for (const item of settled.items) {
-      events.push({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) });
-      if (item.status === 'UNCLAIMED') {
-        await this.later(
-          manager,
-          { jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem, jobId: paypalPayoutReturnJobId(item.id), payload: { itemId: item.id } },
-          this.config.mockUnclaimedReturnMs,
-        );
-      }
-    }
-    events.push({ type: 'PAYMENT.PAYOUTSBATCH.SUCCESS', resource: { batch_header: this.batchHeader(settled.batch) } });
-    await this.webhooks.emitAll(manager, events);
+  /**
+   * The delayed settlement: each PENDING item SUCCESS, or UNCLAIMED for the configured receivers, with its fee; the
+   * batch SUCCESS. Decided from the batch as read, and written with its webhooks and the returns of unclaimed items
+   * in one statement sent in autocommit, which writes nothing if the batch was settled meanwhile (the job and the
+   * process that created the batch may both run it).
+   */
+  async settle(batchId: string, base: string): Promise<void> {
+    const found = await this.payouts.findBatch(batchId);
+    const pending = found?.items.filter((item) => item.status === 'PENDING') ?? [];
+    if (!found || pending.length === 0) return;
+    const now = new Date();
+    const unclaimed = this.config.mockUnclaimedReceivers;
+    const items = pending.map((item): ItemRow => ({
+      ...item,
+      status: unclaimed.includes(item.receiver.toLowerCase()) ? 'UNCLAIMED' : 'SUCCESS',
+      fee_cents: minBig(PAYOUT_FEE.capCents, applyBps(BigInt(item.amount_cents), PAYOUT_FEE.bps)).toString(),
+      transaction_id: randomBytes(9).toString('hex').slice(0, 17).toUpperCase(),
+      time_processed: now,
+    }));
+    const batch: BatchRow = { ...found.batch, status: 'SUCCESS', completed_time: now };
+    const returns = items
+      .filter((item) => item.status === 'UNCLAIMED')
+      .map((item) =>
+        this.outbox.rowForStatement({
+          queue: QUEUES.sandboxWebhooks,
+          jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem,
+          jobId: paypalPayoutReturnJobId(item.id),
+          payload: { itemId: item.id },
+          delayMs: this.config.mockUnclaimedReturnMs,
+        }),
+      );
+    const webhooks = await this.webhooks.forStatement([
+      ...items.map((item) => ({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) })),
+      { type: 'PAYMENT.PAYOUTSBATCH.SUCCESS' as const, resource: { batch_header: this.batchHeader(batch) } },
+    ]);
+    const outboxIds = await this.payouts.settleBatch({ batch, items }, [...returns, ...webhooks.rows]);
+    if (!outboxIds) return;
+    this.outbox.publishWritten(
+      returns.map((row, i) => ({ row, id: outboxIds[i] })),
+      Date.now(),
+    );
+    this.webhooks.published(webhooks.rows, outboxIds.slice(returns.length));
   }
 
   /** A later step of a payout (its settlement, an item's return), queued in the caller's transaction. */
