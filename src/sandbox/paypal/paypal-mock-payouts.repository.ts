@@ -106,7 +106,7 @@ export class PaypalMockPayoutsRepository {
     const at = params.add(batch.completed_time);
     const outbox = outboxCtes(jobs, params);
     const sql = `WITH items AS (
-         UPDATE paypal_mock_payout_items item
+         UPDATE paypal_mock_payout_items AS item
             SET status = settled.status, fee_cents = settled.fee_cents, transaction_id = settled.transaction_id, time_processed = ${at}
            FROM unnest(${params.add(items.map((item) => item.id))}::text[], ${params.add(items.map((item) => item.status))}::text[],
                        ${params.add(items.map((item) => item.fee_cents))}::bigint[], ${params.add(items.map((item) => item.transaction_id))}::text[])

@@ -282,7 +282,7 @@ export class PaypalMockController {
           body?.auth_algo === 'SHA256withRSA' &&
           typeof body?.transmission_sig === 'string' &&
           verifyTransmission(
-            identity.certificatePem,
+            identity.publicKey,
             signedString(transmissionId, String(body.transmission_time), String(body.webhook_id), raw),
             body.transmission_sig,
           );
