@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
-import type { NewOutboxRow } from '../../outbox/outbox.repository';
 import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
-import { keptSql } from './paypal-mock.repository';
+import { keptSql, transmissionsCte } from './paypal-mock.repository';
+import type { PaypalWebhookWrites } from './paypal-mock.webhooks';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
 
 const INSERT_ORDER = `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url,
@@ -67,15 +67,16 @@ export class PaypalMockPaymentsRepository {
    * CREATED → APPROVED with the payer and time of `approved`, and the outbox rows of its webhooks, in one statement
    * sent in autocommit; answers the rows' ids, or undefined (nothing written) when the order was not CREATED.
    */
-  async approveOrder(approved: OrderRow, webhooks: NewOutboxRow[]): Promise<string[] | undefined> {
+  async approveOrder(approved: OrderRow, webhooks: PaypalWebhookWrites): Promise<string[] | undefined> {
     const params = new SqlParams();
-    const outbox = outboxCtes(webhooks, params);
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
     return this.changed(
       `WITH approved AS (
          UPDATE paypal_mock_orders SET status = 'APPROVED', payer = ${params.add(JSON.stringify(approved.payer))},
                 update_time = ${params.add(approved.update_time)}
           WHERE id = ${params.add(approved.id)} AND status = 'CREATED' RETURNING 1
-       )${outbox.ctes}
+       )${outbox.ctes}${transmissions}
        SELECT ${changeMadeSql('SELECT count(*) FROM approved')} AS made, ${outbox.columns}`,
       params,
     );
@@ -103,13 +104,14 @@ export class PaypalMockPaymentsRepository {
   async authorize(
     completed: OrderRow,
     authorization: AuthorizationRow,
-    webhooks: NewOutboxRow[],
+    webhooks: PaypalWebhookWrites,
     replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
   ): Promise<string[] | undefined> {
     const params = new SqlParams();
     const kept = replay ? `${keptSql(replay, params)},` : '';
     const at = params.add(completed.update_time);
-    const outbox = outboxCtes(webhooks, params);
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
     return this.changed(
       `WITH ${kept}
        o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = ${at}
@@ -118,7 +120,7 @@ export class PaypalMockPaymentsRepository {
        a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time,
                                                      create_time, update_time)
              SELECT ${params.add(authorization.id)}, o.id, 'CREATED', o.amount_cents, o.currency, ${params.add(authorization.honor_expires_at)},
-                    ${params.add(authorization.expiration_time)}, ${at}, ${at} FROM o RETURNING 1)${outbox.ctes}
+                    ${params.add(authorization.expiration_time)}, ${at}, ${at} FROM o RETURNING 1)${outbox.ctes}${transmissions}
        SELECT ${changeMadeSql('SELECT count(*) FROM a')} AS made, ${outbox.columns}`,
       params,
     );
@@ -166,14 +168,15 @@ export class PaypalMockPaymentsRepository {
     read: AuthorizationRow,
     authorizationStatus: string,
     capture: CaptureRow,
-    webhooks: NewOutboxRow[],
+    webhooks: PaypalWebhookWrites,
     replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
   ): Promise<string[] | undefined> {
     const params = new SqlParams();
     const kept = replay ? `${keptSql(replay, params)},` : '';
     const at = params.add(capture.create_time);
     const cents = params.add(capture.amount_cents);
-    const outbox = outboxCtes(webhooks, params);
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
     return this.changed(
       `WITH ${kept}
        booked AS (
@@ -185,7 +188,7 @@ export class PaypalMockPaymentsRepository {
        made AS (
          INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture, create_time, update_time)
          SELECT ${params.add(capture.id)}, booked.id, 'COMPLETED', ${cents}::bigint, ${params.add(capture.currency)},
-                ${params.add(capture.final_capture)}, ${at}, ${at} FROM booked RETURNING 1)${outbox.ctes}
+                ${params.add(capture.final_capture)}, ${at}, ${at} FROM booked RETURNING 1)${outbox.ctes}${transmissions}
        SELECT ${changeMadeSql('SELECT count(*) FROM made')} AS made, ${outbox.columns}`,
       params,
     );

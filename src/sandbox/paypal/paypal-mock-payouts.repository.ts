@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
 import type { NewOutboxRow } from '../../outbox/outbox.repository';
 import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
-import { keptSql } from './paypal-mock.repository';
+import { keptSql, TransmissionRow, transmissionsCte } from './paypal-mock.repository';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -99,12 +99,17 @@ export class PaypalMockPayoutsRepository {
    * unclaimed items), in one statement sent in autocommit. Answers the rows' ids; undefined, and nothing written, when
    * any of those items was no longer PENDING (settled meanwhile).
    */
-  async settleBatch(settled: { batch: BatchRow; items: ItemRow[] }, jobs: NewOutboxRow[]): Promise<string[] | undefined> {
+  async settleBatch(
+    settled: { batch: BatchRow; items: ItemRow[] },
+    jobs: NewOutboxRow[],
+    transmissions: TransmissionRow[],
+  ): Promise<string[] | undefined> {
     const params = new SqlParams();
     const { batch, items } = settled;
     const batchId = params.add(batch.id);
     const at = params.add(batch.completed_time);
     const outbox = outboxCtes(jobs, params);
+    const stored = transmissionsCte(transmissions, params);
     const sql = `WITH items AS (
          UPDATE paypal_mock_payout_items AS item
             SET status = settled.status, fee_cents = settled.fee_cents, transaction_id = settled.transaction_id, time_processed = ${at}
@@ -114,7 +119,7 @@ export class PaypalMockPayoutsRepository {
           WHERE item.id = settled.id AND item.batch_id = ${batchId} AND item.status = 'PENDING' RETURNING 1),
        batch AS (
          UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = ${at}
-          WHERE id = ${batchId} AND (SELECT count(*) FROM items) = ${params.add(items.length)} RETURNING 1)${outbox.ctes}
+          WHERE id = ${batchId} AND (SELECT count(*) FROM items) = ${params.add(items.length)} RETURNING 1)${outbox.ctes}${stored}
        SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
     try {
       const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);

@@ -164,7 +164,7 @@ export class PaypalMockPayouts implements OnModuleInit {
       ...items.map((item) => ({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) })),
       { type: 'PAYMENT.PAYOUTSBATCH.SUCCESS' as const, resource: { batch_header: this.batchHeader(batch) } },
     ]);
-    const outboxIds = await this.payouts.settleBatch({ batch, items }, [...returns, ...webhooks.rows]);
+    const outboxIds = await this.payouts.settleBatch({ batch, items }, [...returns, ...webhooks.rows], webhooks.transmissions);
     if (!outboxIds) return;
     this.outbox.publishWritten(
       returns.map((row, i) => ({ row, id: outboxIds[i] })),

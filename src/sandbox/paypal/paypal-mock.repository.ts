@@ -60,7 +60,7 @@ export class PaypalMockRepository {
   }
 
   /** The transmissions of one delivery attempt, in one statement. */
-  async insertTransmissions(transmissions: { transmissionId: string; eventId: string; rawBody: string }[]): Promise<void> {
+  async insertTransmissions(transmissions: TransmissionRow[]): Promise<void> {
     if (transmissions.length === 0) return;
     await preparedAutocommit(
       this.dataSource,
@@ -92,4 +92,20 @@ export function keptSql(replay: { requestId: string; endpoint: string; status: n
                    VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
                            ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
                    ON CONFLICT DO NOTHING RETURNING 1)`;
+}
+
+/** A transmission as `paypal_mock_transmissions` keeps it: the bytes sent, by the transmission's id. */
+export interface TransmissionRow {
+  transmissionId: string;
+  eventId: string;
+  rawBody: string;
+}
+
+/** The CTE (to follow a statement's others) storing `transmissions` with the change that made their events; none when empty. */
+export function transmissionsCte(transmissions: TransmissionRow[], params: SqlParams): string {
+  if (transmissions.length === 0) return '';
+  return `, transmissions AS (INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body)
+                            SELECT * FROM unnest(${params.add(transmissions.map((t) => t.transmissionId))}::text[],
+                                                 ${params.add(transmissions.map((t) => t.eventId))}::text[],
+                                                 ${params.add(transmissions.map((t) => t.rawBody))}::text[]))`;
 }

@@ -93,7 +93,7 @@ export class PaypalMockService {
       // Written with its webhook in one statement, which writes nothing if the order was approved meanwhile.
       const approved: OrderRow = { ...order, status: 'APPROVED', payer, update_time: new Date() };
       const webhooks = await this.webhooks.forStatement([{ type: 'CHECKOUT.ORDER.APPROVED', resource: this.orderView(base, approved) }]);
-      const outboxIds = await this.payments.approveOrder(approved, webhooks.rows);
+      const outboxIds = await this.payments.approveOrder(approved, webhooks);
       if (outboxIds) {
         this.webhooks.published(webhooks.rows, outboxIds);
         return approved;
@@ -135,7 +135,7 @@ export class PaypalMockService {
     const webhooks = await this.webhooks.forStatement([
       { type: 'PAYMENT.AUTHORIZATION.CREATED', resource: this.authorizationView(base, authorization) },
     ]);
-    const outboxIds = await this.payments.authorize(completed, authorization, webhooks.rows, replay && { ...replay, ...response });
+    const outboxIds = await this.payments.authorize(completed, authorization, webhooks, replay && { ...replay, ...response });
     if (outboxIds) {
       this.webhooks.published(webhooks.rows, outboxIds);
       return response;
@@ -298,7 +298,7 @@ export class PaypalMockService {
       };
       const response = answer(capture);
       const webhooks = await this.webhooks.forStatement([{ type: 'PAYMENT.CAPTURE.COMPLETED', resource: this.captureView(base, capture) }]);
-      const outboxIds = await this.payments.capture(authorization, status, capture, webhooks.rows, replay && { ...replay, ...response });
+      const outboxIds = await this.payments.capture(authorization, status, capture, webhooks, replay && { ...replay, ...response });
       if (outboxIds) {
         this.webhooks.published(webhooks.rows, outboxIds);
         return response;

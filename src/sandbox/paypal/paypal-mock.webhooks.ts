@@ -12,17 +12,9 @@ import { SandboxUrls } from '../sandbox-urls';
 import { paypalWebhookJobId } from '../../queues/job-ids';
 import { mockWebhookRetry } from '../../queues/retry-policies';
 import { PAYPAL_MOCK_CERT_ID } from './paypal-mock.identity';
-
-export type PaypalEventType =
-  | 'CHECKOUT.ORDER.APPROVED'
-  | 'PAYMENT.AUTHORIZATION.CREATED'
-  | 'PAYMENT.AUTHORIZATION.VOIDED'
-  | 'PAYMENT.CAPTURE.COMPLETED'
-  | 'PAYMENT.CAPTURE.REFUNDED'
-  | 'PAYMENT.PAYOUTSBATCH.SUCCESS'
-  | 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED'
-  | 'PAYMENT.PAYOUTS-ITEM.UNCLAIMED'
-  | 'PAYMENT.PAYOUTS-ITEM.RETURNED';
+import type { PaypalEventType, PaypalMockEvent } from './paypal-mock.events';
+import { PaypalDelivery, PaypalMockDelivery, transmissionRows } from './paypal-mock.delivery';
+import type { TransmissionRow } from './paypal-mock.repository';
 
 const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'CHECKOUT.ORDER.APPROVED': 'checkout-order',
@@ -36,21 +28,18 @@ const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'PAYMENT.PAYOUTS-ITEM.RETURNED': 'payouts_item',
 };
 
+/** What a change written in one statement writes for its events: their outbox rows and first transmissions. */
+export interface PaypalWebhookWrites {
+  ids: string[];
+  rows: NewOutboxRow[];
+  transmissions: TransmissionRow[];
+}
+
 /** An event of a change: its type and the resource it reports. */
 export interface PaypalEventInput {
   type: PaypalEventType;
   resource: Record<string, unknown>;
 }
-
-/** An event the mock sends, as it is delivered. */
-export interface PaypalMockEvent {
-  id: string;
-  event_type: PaypalEventType;
-  [field: string]: unknown;
-}
-
-/** What one delivery job carries: one event, or the events of one change due at the same time, sent at once (PayPal promises no order). */
-export type PaypalDeliveryPayload = { url: string; certUrl: string } & ({ event: PaypalMockEvent } | { events: PaypalMockEvent[] });
 
 /**
  * The events the mock sends, queued through the outbox in the same transaction as the change they report
@@ -67,6 +56,7 @@ export class PaypalMockWebhooks {
     private readonly faults: FaultsService,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly urls: SandboxUrls,
+    private readonly delivery: PaypalMockDelivery,
   ) {}
 
   async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>): Promise<string> {
@@ -82,11 +72,17 @@ export class PaypalMockWebhooks {
 
   /**
    * The outbox rows of one change's events, for a change written in one statement sent in autocommit
-   * (`sandbox-statement.ts`); its writer hands them to `published` with the ids the statement returned.
+   * (`sandbox-statement.ts`), and the transmissions of the deliveries due at once, made now for that statement to store
+   * (`PaypalMockDelivery.prepareFirst`); its writer hands the rows to `published` with the ids the statement returned.
    */
-  async forStatement(events: PaypalEventInput[]): Promise<{ ids: string[]; rows: NewOutboxRow[] }> {
+  async forStatement(events: PaypalEventInput[]): Promise<PaypalWebhookWrites> {
     const { ids, messages } = this.messages(events, await this.faults.get('paypal'));
-    return { ids, rows: messages.map((message) => this.outbox.rowForStatement(message)) };
+    const transmissions: TransmissionRow[] = [];
+    for (const message of messages) {
+      if (message.delayMs) continue;
+      transmissions.push(...transmissionRows(await this.delivery.prepareFirst(message.payload as PaypalDelivery)));
+    }
+    return { ids, rows: messages.map((message) => this.outbox.rowForStatement(message)), transmissions };
   }
 
   /** Sends (right after the commit) what a statement wrote from `forStatement`, by the ids it returned. */
