@@ -6,7 +6,7 @@ import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
-import { AuthorizationRow, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
+import { AuthorizationRow, capturable, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
 import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
@@ -282,7 +282,7 @@ export class PaypalMockService {
       // Unchanged since the statement wrote nothing: it was the request id, answered meanwhile.
       if (tried && replay && tried.status === authorization.status && tried.captured_cents === authorization.captured_cents)
         return undefined;
-      const { cents, status, finalCapture } = this.capturable(authorization, request);
+      const { cents, status, finalCapture } = capturable(authorization, request);
       if (read > 3) throw new Error(`Authorization ${authorizationId} kept changing under its capture`);
       const now = new Date();
       const capture: CaptureRow = {
@@ -305,32 +305,6 @@ export class PaypalMockService {
       }
       tried = authorization;
     }
-  }
-
-  /** Whether the authorization can be captured as asked, refused PayPal's way if not: how much, and its status after. */
-  private capturable(
-    authorization: AuthorizationRow,
-    request: { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown },
-  ): { cents: bigint; status: string; finalCapture: boolean } {
-    if (authorization.status === 'VOIDED')
-      throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
-    if (authorization.status === 'EXPIRED')
-      throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
-    if (authorization.status === 'CAPTURED')
-      throw PaypalMockError.unprocessable(
-        'AUTHORIZATION_ALREADY_CAPTURED',
-        'Authorization has been previously captured and hence cannot be captured again.',
-      );
-    const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
-    let cents = remaining;
-    if (request.amount !== undefined) {
-      if (request.amount?.currency_code !== authorization.currency)
-        throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
-      cents = positiveUsd(request.amount.value);
-      if (cents > remaining) throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
-    }
-    const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
-    return { cents, finalCapture, status: finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED' };
   }
 
   async void(base: string, authorizationId: string, outer: EntityManager = this.transactions.manager): Promise<AuthorizationRow> {
