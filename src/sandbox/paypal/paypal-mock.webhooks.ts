@@ -77,12 +77,14 @@ export class PaypalMockWebhooks {
    */
   async forStatement(events: PaypalEventInput[]): Promise<PaypalWebhookWrites> {
     const { ids, messages } = this.messages(events, await this.faults.get('paypal'));
+    const rows = messages.map((message) => this.outbox.rowForStatement(message));
     const transmissions: TransmissionRow[] = [];
-    for (const message of messages) {
-      if (message.delayMs) continue;
-      transmissions.push(...transmissionRows(await this.delivery.prepareFirst(message.payload as PaypalDelivery)));
+    for (const row of rows) {
+      // Only what this process sends right after the commit (none when the relay publishes every row).
+      if (row.delayMs > 0 || !row.afterCommitLeaseMs) continue;
+      transmissions.push(...transmissionRows(await this.delivery.prepareFirst(row.payload as PaypalDelivery)));
     }
-    return { ids, rows: messages.map((message) => this.outbox.rowForStatement(message)), transmissions };
+    return { ids, rows, transmissions };
   }
 
   /** Sends (right after the commit) what a statement wrote from `forStatement`, by the ids it returned. */
