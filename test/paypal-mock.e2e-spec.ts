@@ -278,6 +278,20 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
     expect(third.result.id).not.toBe(first.result.id);
   });
 
+  it('answers a repeat whose work would now be refused with the first answer, and keeps no second change', async () => {
+    const order = await approvedOrder('8.00');
+    const requestId = randomUUID();
+    const first = await paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: requestId, prefer: 'return=representation' });
+    // Run again, the authorization would be refused (ORDER_ALREADY_AUTHORIZED): the id answers what the first made.
+    const again = await paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: requestId, prefer: 'return=representation' });
+    expect(again.statusCode).toBe(first.statusCode);
+    expect(again.result).toEqual(first.result);
+    // Under another id, the same call is refused as PayPal refuses it.
+    const other = await failure(paypal.orders.authorizeOrder({ id: order.id!, paypalRequestId: randomUUID() }));
+    expect(other.statusCode).toBe(422);
+    expect(other.body).toMatchObject({ details: [{ issue: 'ORDER_ALREADY_AUTHORIZED' }] });
+  });
+
   it('refuses a bad client secret, a bad token, and bad input, in PayPal shapes', async () => {
     const wrong = sdk(base, 'not-the-secret');
     const refused = await failure(wrong.orders.getOrder({ id: 'ANY' }));
@@ -490,6 +504,28 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect(await count(`SELECT count(*)::int AS n FROM paypal_mock_orders WHERE amount_cents = 4321`, [])).toBe(before + 1);
     });
 
+    it('approves an order once when its payer presses Approve several times at once, each press answered APPROVED', async () => {
+      const created = await paypal.orders.createOrder({
+        body: { intent: CheckoutPaymentIntent.Authorize, purchaseUnits: [{ amount: { currencyCode: 'USD', value: '6.00' } }] },
+      });
+      const presses = await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          api('POST', `/sandbox/paypal/orders/${created.result.id}/approve`, { body: { payerEmail: `payer${i}@example.com` } }),
+        ),
+      );
+      for (const press of presses) expect(press).toMatchObject({ status: 200, body: { id: created.result.id, status: 'APPROVED' } });
+      // One approval stood: the payer of one press, whichever came first.
+      const shown = await paypal.orders.getOrder({ id: created.result.id! });
+      expect(Array.from({ length: N }, (_, i) => `payer${i}@example.com`)).toContain(shown.result.payer?.emailAddress);
+      // And one approval's webhook was queued.
+      expect(
+        await count(
+          `SELECT count(*)::int AS n FROM outbox WHERE payload::text LIKE $1 AND payload::text LIKE '%CHECKOUT.ORDER.APPROVED%'`,
+          [`%${created.result.id}%`],
+        ),
+      ).toBe(1);
+    });
+
     it('authorizes and voids once, every caller getting the first answer', async () => {
       const order = await approvedOrder('5.00');
       const authorized = await concurrently(`/v2/checkout/orders/${order.id}/authorize`, {});
@@ -508,6 +544,25 @@ describe('PayPal mock, driven by the official @paypal/paypal-server-sdk', () => 
       expect(answer).toMatchObject({ status: 201, body: { status: 'COMPLETED', amount: { value: '10.00' } } });
       expect((await paypalOrderOfAuthorization(account(), authorizationId)).captures).toHaveLength(1);
       expect((await paypal.payments.getAuthorizedPayment({ authorizationId })).result.status).toBe('PARTIALLY_CAPTURED');
+    });
+
+    it('captures an authorization once when captures under different request ids race: the others are refused', async () => {
+      const authorizationId = await authorization('40.00');
+      const answers = await Promise.all(
+        Array.from({ length: N }, async () => {
+          const response = await fetch(`${base}/v2/payments/authorizations/${authorizationId}/capture`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'paypal-request-id': randomUUID() },
+            body: JSON.stringify({ final_capture: true }),
+          });
+          return { status: response.status, body: (await response.json()) as any };
+        }),
+      );
+      expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
+      for (const refused of answers.filter((answer) => answer.status !== 201)) {
+        expect(refused).toMatchObject({ status: 422, body: { details: [{ issue: 'AUTHORIZATION_ALREADY_CAPTURED' }] } });
+      }
+      expect((await paypalOrderOfAuthorization(account(), authorizationId)).captures).toHaveLength(1);
     });
 
     it('refunds once for identical concurrent partial refunds', async () => {

@@ -89,7 +89,14 @@ describe('the sandbox migration chain', () => {
     await runMigrations(loadDatabaseConfig({ DATABASE_URL: sandbox }), true);
     expect(await mockTables(sandbox)).toEqual(await mockTables(before));
     expect(mockSchema(sandbox)).toEqual(mockSchema(before));
-    expect(await query(sandbox, `SELECT name FROM sandbox_schema_migrations`)).toEqual([{ name: 'SandboxProviders1765000000000' }]);
+    expect(await query(sandbox, `SELECT name FROM sandbox_schema_migrations ORDER BY id`)).toEqual([
+      { name: 'SandboxProviders1765000000000' },
+      { name: 'SandboxChangeMade1765000000001' },
+    ]);
+    // The mocks' guard for a change written in one statement is the sandbox's only.
+    const guard = `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'sandbox_change_made'`;
+    expect(await query(sandbox, guard)).toEqual([{ n: 1 }]);
+    expect(await query(production, guard)).toEqual([{ n: 0 }]);
 
     // A production database switched to sandbox mode gets them from the sandbox chain, and a later start has nothing to do.
     await runMigrations(loadDatabaseConfig({ DATABASE_URL: production }), true);

@@ -122,6 +122,24 @@ describe('WeChat mock conformance (wechatpay-axios-plugin)', () => {
     expect((await api('GET', `/sandbox/wechat/wallets/${to}`)).body.balanceCny).toBe('4900.00');
   });
 
+  it('moves CNY both ways between two wallets at once without a deadlock or a lost update', async () => {
+    const { from, to } = await wallets();
+    expect(
+      (await api('POST', '/sandbox/wechat/transfers', { body: { fromWechatId: from, toWechatId: to, amountCny: '1000.00' } })).status,
+    ).toBe(201);
+    const both = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        api('POST', '/sandbox/wechat/transfers', {
+          body:
+            i % 2 ? { fromWechatId: from, toWechatId: to, amountCny: '10.00' } : { fromWechatId: to, toWechatId: from, amountCny: '10.00' },
+        }),
+      ),
+    );
+    expect(both.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 201));
+    expect((await api('GET', `/sandbox/wechat/wallets/${from}`)).body.balanceCny).toBe('4000.00');
+    expect((await api('GET', `/sandbox/wechat/wallets/${to}`)).body.balanceCny).toBe('1000.00');
+  });
+
   it('answers the signed v3 query to a client that verifies every response, and refuses unsigned or forged requests', async () => {
     const { from, to } = await wallets();
     const since = new Date(Date.now() - 60_000).toISOString();

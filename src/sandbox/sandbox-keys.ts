@@ -4,6 +4,8 @@ import { selfSignedCertificate } from './self-signed-certificate';
 
 export interface SigningIdentity {
   privateKey: KeyObject;
+  /** The certificate's public key, parsed once: what a check of the mock's own signatures verifies against. */
+  publicKey: KeyObject;
   certificatePem: string;
   fingerprint: string;
   /** The certificate's serial number, upper-case hex. */
@@ -24,6 +26,7 @@ export async function loadOrMakeIdentity(keys: SandboxKeysRepository, name: stri
   }
   return {
     privateKey: createPrivateKey(stored.private_key_pem),
+    publicKey: createPublicKey(stored.certificate_pem),
     certificatePem: stored.certificate_pem,
     fingerprint: createHash('sha256').update(stored.certificate_pem).digest('hex'),
     serial: new X509Certificate(stored.certificate_pem).serialNumber.toUpperCase(),

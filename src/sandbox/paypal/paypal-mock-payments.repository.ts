@@ -1,8 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRow } from '../../common/database/query';
+import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
+import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { keptSql, transmissionsCte } from './paypal-mock.repository';
+import type { PaypalWebhookWrites } from './paypal-mock.webhooks';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
+
+const INSERT_ORDER = `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url,
+                                 create_time, update_time)`;
 
 /** The PayPal mock's Orders v2 and Payments v2 tables: orders, authorizations, captures and refunds. */
 @Injectable()
@@ -11,16 +17,32 @@ export class PaypalMockPaymentsRepository {
 
   // ---- Orders ----
 
-  async insertOrder(
-    manager: EntityManager,
-    order: { cents: bigint; purchaseUnits: unknown[]; returnUrl: string | null; cancelUrl: string | null },
-  ): Promise<OrderRow> {
-    const rows: OrderRow[] = await manager.query(
-      `INSERT INTO paypal_mock_orders (id, intent, status, amount_cents, currency, purchase_units, return_url, cancel_url)
-       VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5) RETURNING *`,
-      [paypalId(), order.cents.toString(), JSON.stringify(order.purchaseUnits), order.returnUrl, order.cancelUrl],
+  /**
+   * Stores a new order, made whole by the caller (id and times too), in one statement sent in autocommit. With
+   * `replay`, the PayPal-Request-Id's answer is kept by the same statement and the order made only if the id had no
+   * answer yet (an identical call under way: the insert waits for its commit); false when it had one.
+   */
+  async insertOrder(order: OrderRow, replay?: { requestId: string; endpoint: string; status: number; body?: unknown }): Promise<boolean> {
+    const values = [
+      order.id,
+      order.amount_cents,
+      JSON.stringify(order.purchase_units),
+      order.return_url,
+      order.cancel_url,
+      order.create_time,
+    ];
+    if (!replay) {
+      await this.dataSource.query(`${INSERT_ORDER} VALUES ($1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5, $6, $6)`, values);
+      return true;
+    }
+    const rows = await preparedAutocommit(
+      this.dataSource,
+      `WITH kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($7, $8, $9, $10)
+                     ON CONFLICT DO NOTHING RETURNING 1)
+       ${INSERT_ORDER} SELECT $1, 'AUTHORIZE', 'CREATED', $2, 'USD', $3, $4, $5, $6, $6 FROM kept RETURNING 1`,
+      [...values, replay.requestId, replay.endpoint, replay.status, replay.body === undefined ? null : JSON.stringify(replay.body)],
     );
-    return rows[0];
+    return rows.length > 0;
   }
 
   async findOrder(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrderRow | undefined> {
@@ -41,36 +63,67 @@ export class PaypalMockPaymentsRepository {
     return { order, authorization: authorization.id === null ? null : authorization };
   }
 
-  /** CREATED → APPROVED with the payer; undefined when the order was not CREATED. */
-  async approveOrder(manager: EntityManager, id: string, payer: Record<string, unknown>): Promise<OrderRow | undefined> {
-    return returningRow<OrderRow>(
-      manager,
-      `UPDATE paypal_mock_orders SET status = 'APPROVED', payer = $2, update_time = now() WHERE id = $1 AND status = 'CREATED' RETURNING *`,
-      [id, JSON.stringify(payer)],
+  /**
+   * CREATED → APPROVED with the payer and time of `approved`, and the outbox rows of its webhooks, in one statement
+   * sent in autocommit; answers the rows' ids, or undefined (nothing written) when the order was not CREATED.
+   */
+  async approveOrder(approved: OrderRow, webhooks: PaypalWebhookWrites): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
+    return this.changed(
+      `WITH approved AS (
+         UPDATE paypal_mock_orders SET status = 'APPROVED', payer = ${params.add(JSON.stringify(approved.payer))},
+                update_time = ${params.add(approved.update_time)}
+          WHERE id = ${params.add(approved.id)} AND status = 'CREATED' RETURNING 1
+       )${outbox.ctes}${transmissions}
+       SELECT ${changeMadeSql('SELECT count(*) FROM approved')} AS made, ${outbox.columns}`,
+      params,
     );
+  }
+
+  /** Runs a change written in one statement (`sandbox-statement.ts`): its outbox rows' ids, or undefined when it did not apply. */
+  private async changed(sql: string, params: SqlParams): Promise<string[] | undefined> {
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
   // ---- Authorizations ----
 
   /**
-   * APPROVED → COMPLETED with its authorization made, in one statement (the conditional update is the check and
-   * the lock); undefined when the order was not APPROVED (or does not exist).
+   * APPROVED → COMPLETED with `authorization` made, and the outbox rows of its webhooks, in one statement sent in
+   * autocommit. With `replay`, the PayPal-Request-Id's answer is kept by the same statement, and the order authorized
+   * only if the id had no answer yet (an identical call under way: the insert waits for its commit). Answers the
+   * outbox rows' ids, or undefined (nothing written) when the order was not APPROVED or the id had its answer.
    */
-  async authorizeApproved(
-    manager: EntityManager,
-    id: string,
-    honorPeriodMs: number,
-    validityMs: number,
-  ): Promise<{ order: OrderRow; authorization: AuthorizationRow } | undefined> {
-    const rows: (OrderRow & Prefixed<AuthorizationRow>)[] = await manager.query(
-      `WITH o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = now() WHERE id = $1 AND status = 'APPROVED' RETURNING *),
-            a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time)
-                  SELECT $2, o.id, 'CREATED', o.amount_cents, o.currency,
-                         now() + $3 * interval '1 millisecond', now() + $4 * interval '1 millisecond' FROM o RETURNING *)
-       SELECT o.*, ${AUTHORIZATION_COLUMNS.map((column) => `a.${column} AS a_${column}`).join(', ')} FROM o JOIN a ON a.order_id = o.id`,
-      [id, paypalId(), honorPeriodMs, validityMs],
+  async authorize(
+    completed: OrderRow,
+    authorization: AuthorizationRow,
+    webhooks: PaypalWebhookWrites,
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay ? `${keptSql(replay, params)},` : '';
+    const at = params.add(completed.update_time);
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
+    return this.changed(
+      `WITH ${kept}
+       o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = ${at}
+              WHERE id = ${params.add(completed.id)} AND status = 'APPROVED'${replay ? ' AND EXISTS (SELECT 1 FROM kept)' : ''}
+              RETURNING id, amount_cents, currency),
+       a AS (INSERT INTO paypal_mock_authorizations (id, order_id, status, amount_cents, currency, honor_expires_at, expiration_time,
+                                                     create_time, update_time)
+             SELECT ${params.add(authorization.id)}, o.id, 'CREATED', o.amount_cents, o.currency, ${params.add(authorization.honor_expires_at)},
+                    ${params.add(authorization.expiration_time)}, ${at}, ${at} FROM o RETURNING 1)${outbox.ctes}${transmissions}
+       SELECT ${changeMadeSql('SELECT count(*) FROM a')} AS made, ${outbox.columns}`,
+      params,
     );
-    return rows[0] ? splitAuthorization(rows[0]) : undefined;
   }
 
   async findAuthorization(
@@ -104,20 +157,41 @@ export class PaypalMockPaymentsRepository {
 
   // ---- Captures and refunds ----
 
-  /** Books a capture against its authorization and inserts it, in one statement. */
-  async insertCapture(
-    manager: EntityManager,
-    authorization: AuthorizationRow,
-    capture: { status: string; cents: bigint; finalCapture: boolean },
-  ): Promise<CaptureRow> {
-    const rows: CaptureRow[] = await manager.query(
-      `WITH booked AS (UPDATE paypal_mock_authorizations SET status = $2, captured_cents = captured_cents + $3::bigint, update_time = now()
-                        WHERE id = $1 RETURNING id, currency)
-       INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture)
-       SELECT $4, booked.id, 'COMPLETED', $3::bigint, booked.currency, $5 FROM booked RETURNING *`,
-      [authorization.id, capture.status, capture.cents.toString(), paypalId(), capture.finalCapture],
+  /**
+   * Books `capture` against its authorization, as it was read (`read`: its status and captured amount unchanged, and
+   * not expired), inserts it, and writes the outbox rows of its webhooks, in one statement sent in autocommit. With
+   * `replay`, the PayPal-Request-Id's answer is kept by the same statement, and the capture made only if the id had no
+   * answer yet. Answers the outbox rows' ids; undefined, and nothing written, when the authorization changed since it
+   * was read or the id had its answer.
+   */
+  async capture(
+    read: AuthorizationRow,
+    authorizationStatus: string,
+    capture: CaptureRow,
+    webhooks: PaypalWebhookWrites,
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay ? `${keptSql(replay, params)},` : '';
+    const at = params.add(capture.create_time);
+    const cents = params.add(capture.amount_cents);
+    const outbox = outboxCtes(webhooks.rows, params);
+    const transmissions = transmissionsCte(webhooks.transmissions, params);
+    return this.changed(
+      `WITH ${kept}
+       booked AS (
+         UPDATE paypal_mock_authorizations
+            SET status = ${params.add(authorizationStatus)}, captured_cents = captured_cents + ${cents}::bigint, update_time = ${at}
+          WHERE id = ${params.add(read.id)} AND status = ${params.add(read.status)} AND captured_cents = ${params.add(read.captured_cents)}::bigint
+            AND (status <> 'CREATED' OR expiration_time > now())${replay ? ' AND EXISTS (SELECT 1 FROM kept)' : ''}
+          RETURNING id),
+       made AS (
+         INSERT INTO paypal_mock_captures (id, authorization_id, status, amount_cents, currency, final_capture, create_time, update_time)
+         SELECT ${params.add(capture.id)}, booked.id, 'COMPLETED', ${cents}::bigint, ${params.add(capture.currency)},
+                ${params.add(capture.final_capture)}, ${at}, ${at} FROM booked RETURNING 1)${outbox.ctes}${transmissions}
+       SELECT ${changeMadeSql('SELECT count(*) FROM made')} AS made, ${outbox.columns}`,
+      params,
     );
-    return rows[0];
   }
 
   async findCapture(id: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<CaptureRow | undefined> {

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRow } from '../../common/database/query';
+import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
+import type { NewOutboxRow } from '../../outbox/outbox.repository';
+import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { keptSql, TransmissionRow, transmissionsCte } from './paypal-mock.repository';
 import { paypalId } from './paypal-mock.rows';
 
 export interface BatchRow {
@@ -45,73 +48,86 @@ export class PaypalMockPayoutsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * A new PENDING batch with its PENDING items, in one statement; undefined (and no item written) when its
-   * sender_batch_id was used before.
+   * A new PENDING batch (`batch`, made whole by the caller) with its PENDING items and its outbox rows (the settlement),
+   * in one statement sent in autocommit. With `replay`, the PayPal-Request-Id's answer is kept by the same statement,
+   * and the batch made only if the id had no answer yet (an identical call under way: the insert waits for its
+   * commit). Answers the outbox rows' ids; undefined, and nothing written, when the sender_batch_id was used before or
+   * the id had its answer.
    */
   async insertBatch(
-    manager: EntityManager,
-    senderBatchId: string,
-    header: unknown,
+    batch: BatchRow,
     items: { senderItemId: string | null; receiver: string; cents: bigint; note: string | null }[],
-  ): Promise<BatchRow | undefined> {
-    const rows: BatchRow[] = await manager.query(
-      `WITH batch AS (
-         INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header) VALUES ($1, $2, 'PENDING', $3)
-         ON CONFLICT (sender_batch_id) DO NOTHING RETURNING *),
+    jobs: NewOutboxRow[],
+    replay?: { requestId: string; endpoint: string; status: number; body?: unknown },
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const kept = replay ? `${keptSql(replay, params)},` : '';
+    const outbox = outboxCtes(jobs, params);
+    const sql = `WITH ${kept}
+       batch AS (
+         INSERT INTO paypal_mock_payout_batches (id, sender_batch_id, status, sender_batch_header, create_time)
+         SELECT ${params.add(batch.id)}, ${params.add(batch.sender_batch_id)}, 'PENDING', ${params.add(JSON.stringify(batch.sender_batch_header))},
+                ${params.add(batch.create_time)}${replay ? ' WHERE EXISTS (SELECT 1 FROM kept)' : ''}
+         ON CONFLICT (sender_batch_id) DO NOTHING RETURNING id),
        items AS (
          INSERT INTO paypal_mock_payout_items (id, batch_id, sender_item_id, receiver, amount_cents, currency, note, status)
          SELECT item.id, batch.id, item.sender_item_id, item.receiver, item.amount_cents, 'USD', item.note, 'PENDING'
-           FROM batch, unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-                AS item (id, sender_item_id, receiver, amount_cents, note))
-       SELECT * FROM batch`,
-      [
-        paypalId(),
-        senderBatchId,
-        JSON.stringify(header),
-        items.map(() => paypalId()),
-        items.map((item) => item.senderItemId),
-        items.map((item) => item.receiver),
-        items.map((item) => item.cents.toString()),
-        items.map((item) => item.note),
-      ],
-    );
-    return rows[0];
+           FROM batch, unnest(${params.add(items.map(() => paypalId()))}::text[], ${params.add(items.map((item) => item.senderItemId))}::text[],
+                              ${params.add(items.map((item) => item.receiver))}::text[],
+                              ${params.add(items.map((item) => item.cents.toString()))}::bigint[], ${params.add(items.map((item) => item.note))}::text[])
+                AS item (id, sender_item_id, receiver, amount_cents, note))${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
-  async batchIdOfSender(manager: EntityManager, senderBatchId: string): Promise<string | undefined> {
-    const rows: { id: string }[] = await manager.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
+  async batchIdOfSender(senderBatchId: string): Promise<string | undefined> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM paypal_mock_payout_batches WHERE sender_batch_id = $1`, [
       senderBatchId,
     ]);
     return rows[0]?.id;
   }
 
   /**
-   * Settles a batch in one statement: its PENDING items processed (UNCLAIMED for the given receivers, lower case;
-   * SUCCESS otherwise) with their fee, and the batch SUCCESS. Answers the batch's items, by id, and the batch; none
-   * and nothing changed when it had no PENDING item. The fee is `fee` of each item's amount, in basis points, half
-   * up to the cent (as `applyBps`), at most `feeCapCents`.
+   * Settles a batch as the caller decided it from its PENDING items (`settled`: the batch SUCCESS, each item with its
+   * status, fee, transaction id and time), with the outbox rows of the settlement (its webhooks, the returns of
+   * unclaimed items), in one statement sent in autocommit. Answers the rows' ids; undefined, and nothing written, when
+   * any of those items was no longer PENDING (settled meanwhile).
    */
   async settleBatch(
-    manager: EntityManager,
-    batchId: string,
-    unclaimedReceivers: string[],
-    fee: { bps: number; capCents: bigint },
-  ): Promise<{ batch: BatchRow; items: ItemRow[] } | undefined> {
-    const rows: (ItemRow & BatchColumns)[] = await manager.query(
-      `WITH items AS (
-         UPDATE paypal_mock_payout_items
-            SET status = CASE WHEN lower(receiver) = ANY($2::text[]) THEN 'UNCLAIMED' ELSE 'SUCCESS' END,
-                fee_cents = least($4::bigint, (amount_cents * $3::bigint + 5000) / 10000),
-                transaction_id = upper(substr(md5(random()::text), 1, 17)), time_processed = now()
-          WHERE batch_id = $1 AND status = 'PENDING' RETURNING *),
+    settled: { batch: BatchRow; items: ItemRow[] },
+    jobs: NewOutboxRow[],
+    transmissions: TransmissionRow[],
+  ): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const { batch, items } = settled;
+    const batchId = params.add(batch.id);
+    const at = params.add(batch.completed_time);
+    const outbox = outboxCtes(jobs, params);
+    const stored = transmissionsCte(transmissions, params);
+    const sql = `WITH items AS (
+         UPDATE paypal_mock_payout_items AS item
+            SET status = settled.status, fee_cents = settled.fee_cents, transaction_id = settled.transaction_id, time_processed = ${at}
+           FROM unnest(${params.add(items.map((item) => item.id))}::text[], ${params.add(items.map((item) => item.status))}::text[],
+                       ${params.add(items.map((item) => item.fee_cents))}::bigint[], ${params.add(items.map((item) => item.transaction_id))}::text[])
+                AS settled (id, status, fee_cents, transaction_id)
+          WHERE item.id = settled.id AND item.batch_id = ${batchId} AND item.status = 'PENDING' RETURNING 1),
        batch AS (
-         UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = now()
-          WHERE id = $1 AND EXISTS (SELECT 1 FROM items) RETURNING *)
-       SELECT items.*, ${BATCH_COLUMNS} FROM items CROSS JOIN batch ORDER BY items.id`,
-      [batchId, unclaimedReceivers, fee.bps, fee.capCents.toString()],
-    );
-    if (rows.length === 0) return undefined;
-    return { batch: batchOf(rows[0]), items: rows.map(itemOf) };
+         UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = ${at}
+          WHERE id = ${batchId} AND (SELECT count(*) FROM items) = ${params.add(items.length)} RETURNING 1)${outbox.ctes}${stored}
+       SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
   /** UNCLAIMED → RETURNED; undefined when the item was not UNCLAIMED. */

@@ -10,7 +10,7 @@ import { approvedPage, checkoutPage, refusedPage, webUrl } from './paypal-mock.p
 import { PaypalMockErrorFilter } from './paypal-mock.filter';
 import { PaypalMockOAuth } from './paypal-mock-oauth.service';
 import { PaypalMockService } from './paypal-mock.service';
-import { MockResponse, PaypalMockReplays } from './paypal-mock.replays';
+import { MockResponse, PaypalMockReplays, ReplayKey } from './paypal-mock.replays';
 import { PaypalMockPayouts } from './paypal-mock.payouts';
 import { PaypalMockRepository } from './paypal-mock.repository';
 import { PAYPAL_MOCK_CERT_ID, PaypalMockIdentity } from './paypal-mock.identity';
@@ -62,10 +62,33 @@ export class PaypalMockController {
    * what the first stored, even while the first still runs); "fail after success" fails once it is done, so its
    * retry gets the stored success.
    */
-  private async run(
+  private run(
     request: PaypalRequest,
     reply: FastifyReply,
     work: (manager: EntityManager) => Promise<MockResponse>,
+    options: { authenticate?: boolean; replay?: boolean } = { authenticate: true, replay: true },
+  ): Promise<void> {
+    return this.answer(request, reply, (key) => (key ? this.replays.once(key, work) : work(this.transactions.manager)), options);
+  }
+
+  /** `run` for a change made in one statement that keeps its PayPal-Request-Id's answer itself (`PaypalMockReplays.inStatement`). */
+  private runInStatement(
+    request: PaypalRequest,
+    reply: FastifyReply,
+    work: (key?: ReplayKey) => Promise<MockResponse | undefined>,
+  ): Promise<void> {
+    return this.answer(request, reply, async (key) => {
+      if (key) return this.replays.inStatement(key, work);
+      const result = await work();
+      if (!result) throw new Error('A call without a PayPal-Request-Id has no answer to find');
+      return result;
+    });
+  }
+
+  private async answer(
+    request: PaypalRequest,
+    reply: FastifyReply,
+    respond: (key: ReplayKey | undefined) => Promise<MockResponse>,
     options: { authenticate?: boolean; replay?: boolean } = { authenticate: true, replay: true },
   ): Promise<void> {
     const path = request.url.split('?')[0];
@@ -76,9 +99,7 @@ export class PaypalMockController {
     if (options.authenticate !== false) await this.oauth.authenticate(request.headers.authorization);
     const header = request.headers['paypal-request-id'];
     const requestId = options.replay !== false && request.method === 'POST' && typeof header === 'string' && header ? header : undefined;
-    const result = requestId
-      ? await this.replays.once(requestId, `${request.method} ${path}`, work)
-      : await work(this.transactions.manager);
+    const result = await respond(requestId ? { requestId, endpoint: `${request.method} ${path}` } : undefined);
     if (decision.failAfter) throw new PaypalMockError(500, 'INTERNAL_SERVER_ERROR', 'An internal server error has occurred.');
     if (result.body === undefined || result.body === null) {
       void reply.status(result.status).send();
@@ -127,14 +148,19 @@ export class PaypalMockController {
   @Post('v2/checkout/orders')
   @ApiOperation({ summary: 'PayPal: create an order (intent AUTHORIZE)' })
   async createOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
-    await this.run(request, reply, async (manager) => {
-      const order = await this.paypal.createOrder(body, manager);
-      const view = this.paypal.orderView(this.base(), order);
-      return {
-        status: 201,
-        body: PaypalMockController.representation(request) ? view : { id: view.id, status: view.status, links: view.links },
-      };
-    });
+    await this.runInStatement(request, reply, (key) =>
+      this.paypal.createOrder(
+        body,
+        (order) => {
+          const view = this.paypal.orderView(this.base(), order);
+          return {
+            status: 201,
+            body: PaypalMockController.representation(request) ? view : { id: view.id, status: view.status, links: view.links },
+          };
+        },
+        key,
+      ),
+    );
   }
 
   @Get('v2/checkout/orders/:id')
@@ -149,16 +175,22 @@ export class PaypalMockController {
   @Post('v2/checkout/orders/:id/authorize')
   @ApiOperation({ summary: 'PayPal: authorize an approved order' })
   async authorizeOrder(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    await this.run(request, reply, async (manager) => {
-      const { order, authorization } = await this.paypal.authorizeOrder(this.base(), id, manager);
-      const view = this.paypal.orderView(this.base(), order, authorization);
-      return {
-        status: 201,
-        body: PaypalMockController.representation(request)
-          ? view
-          : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
-      };
-    });
+    await this.runInStatement(request, reply, (key) =>
+      this.paypal.authorizeOrder(
+        this.base(),
+        id,
+        (order, authorization) => {
+          const view = this.paypal.orderView(this.base(), order, authorization);
+          return {
+            status: 201,
+            body: PaypalMockController.representation(request)
+              ? view
+              : { id: view.id, status: view.status, purchase_units: view.purchase_units, links: view.links },
+          };
+        },
+        key,
+      ),
+    );
   }
 
   @Get('v2/payments/authorizations/:id')
@@ -170,8 +202,8 @@ export class PaypalMockController {
   @Post('v2/payments/authorizations/:id/capture')
   @ApiOperation({ summary: 'PayPal: capture an authorization, in full or in part' })
   async capture(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
-    await this.created(request, reply, async (manager) =>
-      this.paypal.captureView(this.base(), await this.paypal.capture(this.base(), id, body, manager)),
+    await this.runInStatement(request, reply, (key) =>
+      this.paypal.capture(this.base(), id, body, (capture) => ({ status: 201, body: this.paypal.captureView(this.base(), capture) }), key),
     );
   }
 
@@ -203,7 +235,9 @@ export class PaypalMockController {
   @Post('v1/payments/payouts')
   @ApiOperation({ summary: 'PayPal: create a payout batch (deduplicated by sender_batch_id)' })
   async createPayout(@Req() request: PaypalRequest, @Res() reply: FastifyReply, @Body() body: unknown): Promise<void> {
-    await this.created(request, reply, (manager) => this.payouts.create(this.base(), body, manager));
+    await this.runInStatement(request, reply, (key) =>
+      this.payouts.create(this.base(), body, (made) => ({ status: 201, body: made }), key),
+    );
   }
 
   @Get('v1/payments/payouts/:batchId')
@@ -248,7 +282,7 @@ export class PaypalMockController {
           body?.auth_algo === 'SHA256withRSA' &&
           typeof body?.transmission_sig === 'string' &&
           verifyTransmission(
-            identity.certificatePem,
+            identity.publicKey,
             signedString(transmissionId, String(body.transmission_time), String(body.webhook_id), raw),
             body.transmission_sig,
           );

@@ -34,7 +34,7 @@ export class PaypalMockDeliveryProcessor extends WorkerHost {
         return this.deliverAll(job as Job<PaypalDelivery>);
       case JOBS.sandboxWebhooks.settlePaypalPayout: {
         const { batchId } = job.data as { batchId: string };
-        await this.transactions.run((manager) => this.payouts.settle(manager, batchId, this.urls.mock('paypal')));
+        await this.payouts.settle(batchId, this.urls.mock('paypal'));
         return { settled: batchId };
       }
       case JOBS.sandboxWebhooks.returnPaypalPayoutItem: {

@@ -8,7 +8,7 @@ import { JOBS, QUEUES } from '../../queues/queue-names';
 import { mockWebhookRetry } from '../../queues/retry-policies';
 import { PaypalMockIdentity } from './paypal-mock.identity';
 import { PaypalMockRepository } from './paypal-mock.repository';
-import type { PaypalDeliveryPayload, PaypalMockEvent } from './paypal-mock.webhooks';
+import type { PaypalDeliveryPayload, PaypalMockEvent } from './paypal-mock.events';
 
 /** A delivery job's data: its events, and the ones an earlier attempt delivered (`delivered`). */
 export type PaypalDelivery = PaypalDeliveryPayload & { delivered?: string[] };
@@ -32,6 +32,8 @@ export interface PaypalDeliveryAttempt {
 @Injectable()
 export class PaypalMockDelivery implements OnModuleInit {
   private readonly logger = new Logger(PaypalMockDelivery.name);
+  /** The first attempt's transmissions, stored with the change, by the delivery's payload (`prepareFirst`). */
+  private readonly prepared = new WeakMap<PaypalDelivery, Transmission[]>();
 
   constructor(
     private readonly identity: PaypalMockIdentity,
@@ -47,26 +49,25 @@ export class PaypalMockDelivery implements OnModuleInit {
   }
 
   /**
-   * Delivers the undelivered events of `delivery`, each a transmission of its own, all tried at once: one refused
-   * does not hold back the others.
+   * The first attempt's transmissions of a delivery due at once, made (signed) before the change that queues it is
+   * written, so that its statement stores them (`transmissionRows`) and the attempt right after the commit sends them
+   * as they are. Kept by the delivery's payload object, which the attempt after the commit receives itself: a job,
+   * whose payload was read back from the outbox, signs afresh.
    */
-  async attempt(delivery: PaypalDelivery, timeoutMs = 10000): Promise<PaypalDeliveryAttempt> {
+  async prepareFirst(delivery: PaypalDelivery): Promise<Transmission[]> {
+    const transmissions = await this.transmissions(delivery);
+    this.prepared.set(delivery, transmissions);
+    return transmissions;
+  }
+
+  /**
+   * Delivers the undelivered events of `delivery`, each a transmission of its own, all tried at once: one refused
+   * does not hold back the others. `prepared`: the transmissions stored already (`prepareFirst`).
+   */
+  async attempt(delivery: PaypalDelivery, timeoutMs = 10000, prepared?: Transmission[]): Promise<PaypalDeliveryAttempt> {
     const { url, certUrl, delivered = [] } = delivery;
-    const events = 'events' in delivery ? delivery.events : [delivery.event];
-    const identity = await this.identity.get();
-    const transmissions = events
-      .map((event, index) => ({ event, key: deliveryKey(event, index) }))
-      .filter(({ key }) => !delivered.includes(key))
-      .map(({ event, key }) => {
-        const raw = JSON.stringify(event);
-        const id = randomUUID();
-        const time = new Date().toISOString();
-        const signature = signTransmission(identity.privateKey, signedString(id, time, this.config.webhookId, raw));
-        return { event, key, raw, id, time, signature };
-      });
-    await this.repository.insertTransmissions(
-      transmissions.map(({ id, event, raw }) => ({ transmissionId: id, eventId: event.id, rawBody: raw })),
-    );
+    const transmissions = prepared ?? (await this.transmissions(delivery));
+    if (!prepared) await this.repository.insertTransmissions(transmissionRows(transmissions));
     const answers = await Promise.all(
       transmissions.map(({ raw, id, time, signature }) =>
         this.send(url, raw, { id, time, signature, certUrl }, timeoutMs).then(
@@ -82,12 +83,31 @@ export class PaypalMockDelivery implements OnModuleInit {
     };
   }
 
+  /** A new transmission (id, time, signature) of each undelivered event of `delivery`. */
+  private async transmissions(delivery: PaypalDelivery): Promise<Transmission[]> {
+    const { delivered = [] } = delivery;
+    const events = 'events' in delivery ? delivery.events : [delivery.event];
+    const identity = await this.identity.get();
+    return events
+      .map((event, index) => ({ event, key: deliveryKey(event, index) }))
+      .filter(({ key }) => !delivered.includes(key))
+      .map(({ event, key }) => {
+        const raw = JSON.stringify(event);
+        const id = randomUUID();
+        const time = new Date().toISOString();
+        const signature = signTransmission(identity.privateKey, signedString(id, time, this.config.webhookId, raw));
+        return { event, key, raw, id, time, signature };
+      });
+  }
+
   /**
    * The first attempt, right after the commit. What it could not deliver is left to the job, due after the first
    * backoff (as BullMQ would retry a failed first run) with one attempt fewer; nothing, when that was the last.
    */
   private async firstAttempt(delivery: PaypalDelivery, timeoutMs: number): Promise<WorkRunFirst> {
-    const { delivered, failures } = await this.attempt(delivery, timeoutMs);
+    const prepared = this.prepared.get(delivery);
+    this.prepared.delete(delivery);
+    const { delivered, failures } = await this.attempt(delivery, timeoutMs, prepared);
     if (failures.length === 0) return { done: true };
     const retry = mockWebhookRetry(this.config);
     const attempts = this.config.mockWebhookAttempts;
@@ -127,6 +147,21 @@ export class PaypalMockDelivery implements OnModuleInit {
     await response.arrayBuffer().catch(() => undefined);
     return response.status;
   }
+}
+
+/** One transmission of an event: what is sent, and what the signature postback finds by its id. */
+export interface Transmission {
+  event: PaypalMockEvent;
+  key: string;
+  raw: string;
+  id: string;
+  time: string;
+  signature: string;
+}
+
+/** The rows `paypal_mock_transmissions` keeps of transmissions. */
+export function transmissionRows(transmissions: Transmission[]): { transmissionId: string; eventId: string; rawBody: string }[] {
+  return transmissions.map(({ id, event, raw }) => ({ transmissionId: id, eventId: event.id, rawBody: raw }));
 }
 
 /** An event's place in its job: a duplicated event may be in one job twice, and each copy is delivered. */

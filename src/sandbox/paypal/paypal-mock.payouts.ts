@@ -1,18 +1,18 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { EntityManager } from 'typeorm';
-import { formatAmount } from '../../common/money';
+import { randomBytes } from 'node:crypto';
+import { applyBps, formatAmount } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { OutboxPublisher } from '../../outbox/outbox.publisher';
 import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { paypalPayoutReturnJobId, paypalPayoutSettleJobId } from '../../queues/job-ids';
 import { PaypalMockError } from './paypal-mock.errors';
-import { positiveUsd } from './paypal-mock.rows';
+import { paypalId, positiveUsd } from './paypal-mock.rows';
+import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { BatchRow, ItemRow, PaypalMockPayoutsRepository } from './paypal-mock-payouts.repository';
-import { PaypalEventType, PaypalMockWebhooks } from './paypal-mock.webhooks';
-import { Transactions } from '../../database/transactions';
-import { inTransaction } from './paypal-mock.transaction';
+import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { SandboxUrls } from '../sandbox-urls';
 
 const ITEM_EVENTS = {
@@ -21,7 +21,9 @@ const ITEM_EVENTS = {
   RETURNED: 'PAYMENT.PAYOUTS-ITEM.RETURNED',
 } as const;
 
-/** PayPal's payout fee: 2% of the item, at most $20 here. */
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** PayPal's payout fee: 2% of the item, at most $20 here (half up to the cent). */
 const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 
 /**
@@ -36,7 +38,6 @@ const PAYOUT_FEE = { bps: 200, capCents: 2000n };
 @Injectable()
 export class PaypalMockPayouts implements OnModuleInit {
   constructor(
-    private readonly transactions: Transactions,
     private readonly outbox: OutboxService,
     private readonly webhooks: PaypalMockWebhooks,
     private readonly payouts: PaypalMockPayoutsRepository,
@@ -48,12 +49,21 @@ export class PaypalMockPayouts implements OnModuleInit {
   onModuleInit(): void {
     this.publisher.runFirst(QUEUES.sandboxWebhooks, JOBS.sandboxWebhooks.settlePaypalPayout, async (row) => {
       const { batchId } = row.payload as { batchId: string };
-      await this.transactions.run((manager) => this.settle(manager, batchId, this.urls.mock('paypal')));
+      await this.settle(batchId, this.urls.mock('paypal'));
       return { done: true };
     });
   }
 
-  async create(base: string, body: unknown, outer: EntityManager = this.transactions.manager): Promise<Record<string, unknown>> {
+  /**
+   * A batch with its items and its settlement, written in one statement sent in autocommit (under a PayPal-Request-Id,
+   * `replay`, with the id's answer, which `answer` makes from the answer's body). Undefined when the id had its answer.
+   */
+  async create(
+    base: string,
+    body: unknown,
+    answer: (made: Record<string, unknown>) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
     const request = (body ?? {}) as { sender_batch_header?: { sender_batch_id?: unknown }; items?: unknown };
     const header = request.sender_batch_header;
     if (!header || typeof header.sender_batch_id !== 'string' || header.sender_batch_id.length === 0) {
@@ -82,54 +92,85 @@ export class PaypalMockPayouts implements OnModuleInit {
         note: typeof item.note === 'string' ? item.note : null,
       };
     });
-    const batch = await inTransaction(outer, async (manager) => {
-      const inserted = await this.payouts.insertBatch(manager, senderBatchId, header, parsed);
-      if (!inserted) {
-        // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
-        const first = await this.payouts.batchIdOfSender(manager, senderBatchId);
-        throw new PaypalMockError(
-          400,
-          'USER_BUSINESS_ERROR',
-          'Batch with given sender_batch_id already exists',
-          'DUPLICATE_SENDER_BATCH_ID',
-          `sender_batch_id ${String(header.sender_batch_id)} was used before.`,
-          first ? [{ href: `${base}/v1/payments/payouts/${first}`, rel: 'self', method: 'GET' }] : [],
-        );
-      }
-      await this.later(
-        manager,
-        {
-          jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
-          jobId: paypalPayoutSettleJobId(inserted.id),
-          payload: { batchId: inserted.id },
-        },
-        this.config.mockPayoutDelayMs,
-      );
-      return inserted;
-    });
-    return {
+    const batch: BatchRow = {
+      id: paypalId(),
+      sender_batch_id: senderBatchId,
+      status: 'PENDING',
+      sender_batch_header: header,
+      create_time: new Date(),
+      completed_time: null,
+    };
+    const response = answer({
       batch_header: this.batchHeader(batch),
       links: [{ href: `${base}/v1/payments/payouts/${batch.id}`, rel: 'self', method: 'GET', encType: 'application/json' }],
-    };
+    });
+    const settle = this.outbox.rowForStatement({
+      queue: QUEUES.sandboxWebhooks,
+      jobName: JOBS.sandboxWebhooks.settlePaypalPayout,
+      jobId: paypalPayoutSettleJobId(batch.id),
+      payload: { batchId: batch.id },
+      delayMs: this.config.mockPayoutDelayMs,
+    });
+    const outboxIds = await this.payouts.insertBatch(batch, parsed, [settle], replay && { ...replay, ...response });
+    if (outboxIds) {
+      this.outbox.publishWritten([{ row: settle, id: outboxIds[0] }], Date.now());
+      return response;
+    }
+    // As PayPal does, the refusal links to the batch that used the sender_batch_id first.
+    const first = await this.payouts.batchIdOfSender(senderBatchId);
+    if (!first) return undefined;
+    throw new PaypalMockError(
+      400,
+      'USER_BUSINESS_ERROR',
+      'Batch with given sender_batch_id already exists',
+      'DUPLICATE_SENDER_BATCH_ID',
+      `sender_batch_id ${senderBatchId} was used before.`,
+      [{ href: `${base}/v1/payments/payouts/${first}`, rel: 'self', method: 'GET' }],
+    );
   }
 
-  /** The delayed settlement: each item SUCCESS, or UNCLAIMED for the configured receivers; the batch SUCCESS. */
-  async settle(manager: EntityManager, batchId: string, base: string): Promise<void> {
-    const settled = await this.payouts.settleBatch(manager, batchId, this.config.mockUnclaimedReceivers, PAYOUT_FEE);
-    if (!settled) return;
-    const events: { type: PaypalEventType; resource: Record<string, unknown> }[] = [];
-    for (const item of settled.items) {
-      events.push({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) });
-      if (item.status === 'UNCLAIMED') {
-        await this.later(
-          manager,
-          { jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem, jobId: paypalPayoutReturnJobId(item.id), payload: { itemId: item.id } },
-          this.config.mockUnclaimedReturnMs,
-        );
-      }
-    }
-    events.push({ type: 'PAYMENT.PAYOUTSBATCH.SUCCESS', resource: { batch_header: this.batchHeader(settled.batch) } });
-    await this.webhooks.emitAll(manager, events);
+  /**
+   * The delayed settlement: each PENDING item SUCCESS, or UNCLAIMED for the configured receivers, with its fee; the
+   * batch SUCCESS. Decided from the batch as read, and written with its webhooks and the returns of unclaimed items
+   * in one statement sent in autocommit, which writes nothing if the batch was settled meanwhile (the job and the
+   * process that created the batch may both run it).
+   */
+  async settle(batchId: string, base: string): Promise<void> {
+    const found = await this.payouts.findBatch(batchId);
+    const pending = found?.items.filter((item) => item.status === 'PENDING') ?? [];
+    if (!found || pending.length === 0) return;
+    const now = new Date();
+    const unclaimed = this.config.mockUnclaimedReceivers;
+    const items = pending.map((item): ItemRow => ({
+      ...item,
+      status: unclaimed.includes(item.receiver.toLowerCase()) ? 'UNCLAIMED' : 'SUCCESS',
+      fee_cents: minBig(PAYOUT_FEE.capCents, applyBps(BigInt(item.amount_cents), PAYOUT_FEE.bps)).toString(),
+      transaction_id: randomBytes(9).toString('hex').slice(0, 17).toUpperCase(),
+      time_processed: now,
+    }));
+    const batch: BatchRow = { ...found.batch, status: 'SUCCESS', completed_time: now };
+    const returns = items
+      .filter((item) => item.status === 'UNCLAIMED')
+      .map((item) =>
+        this.outbox.rowForStatement({
+          queue: QUEUES.sandboxWebhooks,
+          jobName: JOBS.sandboxWebhooks.returnPaypalPayoutItem,
+          jobId: paypalPayoutReturnJobId(item.id),
+          payload: { itemId: item.id },
+          delayMs: this.config.mockUnclaimedReturnMs,
+        }),
+      );
+    const webhooks = await this.webhooks.forStatement([
+      ...items.map((item) => ({ type: ITEM_EVENTS[item.status as 'SUCCESS' | 'UNCLAIMED'], resource: this.itemView(base, item) })),
+      { type: 'PAYMENT.PAYOUTSBATCH.SUCCESS' as const, resource: { batch_header: this.batchHeader(batch) } },
+    ]);
+    const outboxIds = await this.payouts.settleBatch({ batch, items }, [...returns, ...webhooks.rows], webhooks.transmissions);
+    if (!outboxIds) return;
+    this.outbox.publishWritten(
+      returns.map((row, i) => ({ row, id: outboxIds[i] })),
+      Date.now(),
+    );
+    this.webhooks.published(webhooks.rows, outboxIds.slice(returns.length));
   }
 
   /** A later step of a payout (its settlement, an item's return), queued in the caller's transaction. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedAutocommit, preparedInTransaction, returningRows } from '../../common/database/query';
+import { preparedAutocommit, preparedInTransaction, returningRows, SqlParams } from '../../common/database/query';
 
 /**
  * The PayPal mock's own bookkeeping: OAuth tokens, PayPal-Request-Id replays and the webhook transmissions sent. The
@@ -28,33 +28,25 @@ export class PaypalMockRepository {
   }
 
   /**
-   * Claims a request id by inserting its replay row, with a status no other transaction sees (the row becomes
-   * visible holding the answer). False when the id was claimed before: the insert waited for that claim.
+   * Keeps a request id's answer, in the transaction that did its work: false when the id already has one (a call
+   * made earlier, or meanwhile: the insert waits for that call's transaction and then finds its row), and the
+   * caller's work must then roll back. The row is visible only once it holds the answer.
    */
-  async claimReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<boolean> {
-    const claimed = await preparedInTransaction(
+  async keepReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<boolean> {
+    const kept = await preparedInTransaction(
       manager,
-      `INSERT INTO paypal_mock_replays (request_id, endpoint, status) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING RETURNING 1`,
-      [requestId, endpoint],
+      `INSERT INTO paypal_mock_replays (request_id, endpoint, status, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1`,
+      [requestId, endpoint, status, body === undefined ? null : JSON.stringify(body)],
     );
-    return claimed.length > 0;
+    return kept.length > 0;
   }
 
-  async findReplay(manager: EntityManager, requestId: string, endpoint: string): Promise<{ status: number; body: unknown }> {
-    const rows: { status: number; body: unknown }[] = await manager.query(
+  async findReplay(requestId: string, endpoint: string): Promise<{ status: number; body: unknown } | undefined> {
+    const rows: { status: number; body: unknown }[] = await this.dataSource.query(
       `SELECT status, body FROM paypal_mock_replays WHERE request_id = $1 AND endpoint = $2`,
       [requestId, endpoint],
     );
     return rows[0];
-  }
-
-  async storeReplay(manager: EntityManager, requestId: string, endpoint: string, status: number, body: unknown): Promise<void> {
-    await preparedInTransaction(manager, `UPDATE paypal_mock_replays SET status = $3, body = $4 WHERE request_id = $1 AND endpoint = $2`, [
-      requestId,
-      endpoint,
-      status,
-      body === undefined ? null : JSON.stringify(body),
-    ]);
   }
 
   /** Drops a request id's stored answers; how many there were. */
@@ -68,7 +60,7 @@ export class PaypalMockRepository {
   }
 
   /** The transmissions of one delivery attempt, in one statement. */
-  async insertTransmissions(transmissions: { transmissionId: string; eventId: string; rawBody: string }[]): Promise<void> {
+  async insertTransmissions(transmissions: TransmissionRow[]): Promise<void> {
     if (transmissions.length === 0) return;
     await preparedAutocommit(
       this.dataSource,
@@ -89,4 +81,31 @@ export class PaypalMockRepository {
     );
     return rows[0]?.raw_body;
   }
+}
+
+/**
+ * The CTE `kept` of a change written in one statement under a PayPal-Request-Id: the id's answer, inserted unless the id
+ * has one (waiting for an identical call under way to commit); the change is made only if it was.
+ */
+export function keptSql(replay: { requestId: string; endpoint: string; status: number; body?: unknown }, params: SqlParams): string {
+  return `kept AS (INSERT INTO paypal_mock_replays (request_id, endpoint, status, body)
+                   VALUES (${params.add(replay.requestId)}, ${params.add(replay.endpoint)}, ${params.add(replay.status)},
+                           ${params.add(replay.body === undefined ? null : JSON.stringify(replay.body))})
+                   ON CONFLICT DO NOTHING RETURNING 1)`;
+}
+
+/** A transmission as `paypal_mock_transmissions` keeps it: the bytes sent, by the transmission's id. */
+export interface TransmissionRow {
+  transmissionId: string;
+  eventId: string;
+  rawBody: string;
+}
+
+/** The CTE (to follow a statement's others) storing `transmissions` with the change that made their events; none when empty. */
+export function transmissionsCte(transmissions: TransmissionRow[], params: SqlParams): string {
+  if (transmissions.length === 0) return '';
+  return `, transmissions AS (INSERT INTO paypal_mock_transmissions (transmission_id, event_id, raw_body)
+                            SELECT * FROM unnest(${params.add(transmissions.map((t) => t.transmissionId))}::text[],
+                                                 ${params.add(transmissions.map((t) => t.eventId))}::text[],
+                                                 ${params.add(transmissions.map((t) => t.rawBody))}::text[]))`;
 }

@@ -72,3 +72,29 @@ export function positiveUsd(value: unknown): bigint {
 
 export const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 export const money = (cents: string | bigint, currency: string) => ({ currency_code: currency, value: formatAmount(BigInt(cents), 'USD') });
+
+/** Whether the authorization can be captured as asked, refused PayPal's way if not: how much, and its status after. */
+export function capturable(
+  authorization: AuthorizationRow,
+  request: { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown },
+): { cents: bigint; status: string; finalCapture: boolean } {
+  if (authorization.status === 'VOIDED')
+    throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
+  if (authorization.status === 'EXPIRED')
+    throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
+  if (authorization.status === 'CAPTURED')
+    throw PaypalMockError.unprocessable(
+      'AUTHORIZATION_ALREADY_CAPTURED',
+      'Authorization has been previously captured and hence cannot be captured again.',
+    );
+  const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
+  let cents = remaining;
+  if (request.amount !== undefined) {
+    if (request.amount?.currency_code !== authorization.currency)
+      throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
+    cents = positiveUsd(request.amount.value);
+    if (cents > remaining) throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
+  }
+  const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
+  return { cents, finalCapture, status: finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED' };
+}

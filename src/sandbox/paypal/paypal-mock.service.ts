@@ -6,7 +6,8 @@ import { applyBps } from '../../common/money';
 import { paypalConfig } from '../../config';
 import { PaypalMockError } from './paypal-mock.errors';
 import { PaypalMockPaymentsRepository } from './paypal-mock-payments.repository';
-import { AuthorizationRow, CaptureRow, iso, money, OrderRow, positiveUsd, RefundRow } from './paypal-mock.rows';
+import { AuthorizationRow, capturable, CaptureRow, iso, money, OrderRow, paypalId, positiveUsd, RefundRow } from './paypal-mock.rows';
+import type { MockResponse, ReplayKey } from './paypal-mock.replays';
 import { PaypalMockWebhooks } from './paypal-mock.webhooks';
 import { Transactions } from '../../database/transactions';
 import { inTransaction } from './paypal-mock.transaction';
@@ -14,7 +15,7 @@ import { inTransaction } from './paypal-mock.transaction';
 /**
  * The PayPal mock's behaviour: PayPal's resources, states and errors over its own tables. Every change
  * is a conditional update in a transaction, so concurrent calls behave as one provider would. A change made
- * under a PayPal-Request-Id runs inside the transaction that claims the id (`outer`), so both commit together.
+ * under a PayPal-Request-Id runs inside the transaction that keeps the id's answer (`outer`), so both commit together.
  */
 @Injectable()
 export class PaypalMockService {
@@ -27,7 +28,12 @@ export class PaypalMockService {
 
   // ---- Orders v2 ----
 
-  async createOrder(body: unknown, manager: EntityManager = this.transactions.manager): Promise<OrderRow> {
+  /**
+   * Creates an order in one statement sent in autocommit. `answer` makes the call's answer from the order before it
+   * is stored (the row's id and times are made here), so that under a PayPal-Request-Id (`replay`) the statement keeps
+   * that answer with the order, and makes the order only if the id had no answer yet; undefined then.
+   */
+  async createOrder(body: unknown, answer: (order: OrderRow) => MockResponse, replay?: ReplayKey): Promise<MockResponse | undefined> {
     const order = body as {
       intent?: unknown;
       purchase_units?: unknown;
@@ -50,10 +56,22 @@ export class PaypalMockService {
     if (amount?.currency_code !== 'USD') throw PaypalMockError.invalid('CURRENCY_NOT_SUPPORTED', 'currency_code must be USD.');
     const cents = positiveUsd(amount.value);
     const context = order.payment_source?.paypal?.experience_context ?? order.application_context ?? {};
-    const returnUrl = typeof context.return_url === 'string' ? context.return_url : null;
-    const cancelUrl = typeof context.cancel_url === 'string' ? context.cancel_url : null;
-    const purchaseUnits = [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }];
-    return this.payments.insertOrder(manager, { cents, purchaseUnits, returnUrl, cancelUrl });
+    const now = new Date();
+    const row: OrderRow = {
+      id: paypalId(),
+      intent: 'AUTHORIZE',
+      status: 'CREATED',
+      amount_cents: cents.toString(),
+      currency: 'USD',
+      purchase_units: [{ reference_id: 'default', ...(units[0] as Record<string, unknown>), amount: money(cents, 'USD') }],
+      return_url: typeof context.return_url === 'string' ? context.return_url : null,
+      cancel_url: typeof context.cancel_url === 'string' ? context.cancel_url : null,
+      payer: null,
+      create_time: now,
+      update_time: now,
+    };
+    const response = answer(row);
+    return (await this.payments.insertOrder(row, replay && { ...replay, ...response })) ? response : undefined;
   }
 
   async findOrder(id: string, manager?: EntityManager): Promise<OrderRow> {
@@ -70,38 +88,71 @@ export class PaypalMockService {
       payer_id: `PAYER${randomBytes(4).toString('hex').toUpperCase()}`,
       address: { country_code: 'US' },
     };
-    const approved = await this.transactions.run(async (manager) => {
-      const order = await this.payments.approveOrder(manager, id, payer);
-      if (order) await this.webhooks.emit(manager, 'CHECKOUT.ORDER.APPROVED', this.orderView(base, order));
-      return order;
-    });
-    if (approved) return approved;
     const order = await this.findOrder(id);
-    if (order.status === 'APPROVED') return order;
+    if (order.status === 'CREATED') {
+      // Written with its webhook in one statement, which writes nothing if the order was approved meanwhile.
+      const approved: OrderRow = { ...order, status: 'APPROVED', payer, update_time: new Date() };
+      const webhooks = await this.webhooks.forStatement([{ type: 'CHECKOUT.ORDER.APPROVED', resource: this.orderView(base, approved) }]);
+      const outboxIds = await this.payments.approveOrder(approved, webhooks);
+      if (outboxIds) {
+        this.webhooks.published(webhooks.rows, outboxIds);
+        return approved;
+      }
+    }
+    const now = order.status === 'CREATED' ? await this.findOrder(id) : order;
+    if (now.status === 'APPROVED') return now;
     throw PaypalMockError.unprocessable('ORDER_ALREADY_COMPLETED', 'The order cannot be approved again.');
   }
 
+  /**
+   * APPROVED → COMPLETED with its authorization, written with its webhook in one statement sent in autocommit (and,
+   * under a PayPal-Request-Id, `replay`, with the id's answer: `answer` makes it from the order and authorization
+   * before they are stored). Undefined when the id had its answer already.
+   */
   async authorizeOrder(
     base: string,
     id: string,
-    outer: EntityManager = this.transactions.manager,
-  ): Promise<{ order: OrderRow; authorization: AuthorizationRow }> {
-    return inTransaction(outer, async (manager) => {
-      const authorized = await this.payments.authorizeApproved(manager, id, this.config.mockHonorPeriodMs, this.config.mockValidityMs);
-      if (!authorized) {
-        // Not APPROVED (or not there): read why, after the update waited out any authorization under way.
-        const order = await this.payments.findOrder(id, manager);
-        if (!order) throw PaypalMockError.notFound(id);
-        if (order.status === 'CREATED')
-          throw PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
-        throw PaypalMockError.unprocessable(
-          'ORDER_ALREADY_AUTHORIZED',
-          'Order already authorized. If an order is authorized once, it cannot be authorized again.',
-        );
-      }
-      await this.webhooks.emit(manager, 'PAYMENT.AUTHORIZATION.CREATED', this.authorizationView(base, authorized.authorization));
-      return authorized;
-    });
+    answer: (order: OrderRow, authorization: AuthorizationRow) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
+    const order = await this.findOrder(id);
+    if (order.status !== 'APPROVED') throw this.notAuthorizable(order);
+    const now = new Date();
+    const completed: OrderRow = { ...order, status: 'COMPLETED', update_time: now };
+    const authorization: AuthorizationRow = {
+      id: paypalId(),
+      order_id: order.id,
+      status: 'CREATED',
+      amount_cents: order.amount_cents,
+      captured_cents: '0',
+      currency: order.currency,
+      honor_expires_at: new Date(now.getTime() + this.config.mockHonorPeriodMs),
+      expiration_time: new Date(now.getTime() + this.config.mockValidityMs),
+      create_time: now,
+      update_time: now,
+    };
+    const response = answer(completed, authorization);
+    const webhooks = await this.webhooks.forStatement([
+      { type: 'PAYMENT.AUTHORIZATION.CREATED', resource: this.authorizationView(base, authorization) },
+    ]);
+    const outboxIds = await this.payments.authorize(completed, authorization, webhooks, replay && { ...replay, ...response });
+    if (outboxIds) {
+      this.webhooks.published(webhooks.rows, outboxIds);
+      return response;
+    }
+    // Authorized meanwhile (the refusal, or under the same request id its answer), or the id had its answer.
+    const current = await this.findOrder(id);
+    if (current.status !== 'APPROVED') throw this.notAuthorizable(current);
+    return undefined;
+  }
+
+  private notAuthorizable(order: OrderRow): PaypalMockError {
+    if (order.status === 'CREATED')
+      return PaypalMockError.unprocessable('ORDER_NOT_APPROVED', 'Payer has not yet approved the Order for payment.');
+    return PaypalMockError.unprocessable(
+      'ORDER_ALREADY_AUTHORIZED',
+      'Order already authorized. If an order is authorized once, it cannot be authorized again.',
+    );
   }
 
   /**
@@ -211,40 +262,49 @@ export class PaypalMockService {
     };
   }
 
-  /** Captures all or part; `final_capture` (default true) closes the authorization. */
+  /**
+   * Captures all or part; `final_capture` (default true) closes the authorization. The authorization is read, and the
+   * capture written with its webhook in one statement sent in autocommit that writes nothing if the authorization
+   * changed since (then read again and decided afresh). Under a PayPal-Request-Id (`replay`), the statement keeps the
+   * id's answer, which `answer` makes from the capture before it is stored; undefined when the id had its answer.
+   */
   async capture(
     base: string,
     authorizationId: string,
     body: unknown,
-    outer: EntityManager = this.transactions.manager,
-  ): Promise<CaptureRow> {
+    answer: (capture: CaptureRow) => MockResponse,
+    replay?: ReplayKey,
+  ): Promise<MockResponse | undefined> {
     const request = (body ?? {}) as { amount?: { currency_code?: unknown; value?: unknown }; final_capture?: unknown };
-    return inTransaction(outer, async (manager) => {
-      const authorization = await this.findAuthorization(authorizationId, manager, true);
-      if (authorization.status === 'VOIDED')
-        throw PaypalMockError.unprocessable('AUTHORIZATION_VOIDED', 'A voided authorization cannot be captured or reauthorized.');
-      if (authorization.status === 'EXPIRED')
-        throw PaypalMockError.unprocessable('AUTHORIZATION_EXPIRED', 'An expired authorization cannot be captured.');
-      if (authorization.status === 'CAPTURED')
-        throw PaypalMockError.unprocessable(
-          'AUTHORIZATION_ALREADY_CAPTURED',
-          'Authorization has been previously captured and hence cannot be captured again.',
-        );
-      const remaining = BigInt(authorization.amount_cents) - BigInt(authorization.captured_cents);
-      let cents = remaining;
-      if (request.amount !== undefined) {
-        if (request.amount?.currency_code !== authorization.currency)
-          throw PaypalMockError.unprocessable('CURRENCY_MISMATCH', 'Currency of capture must be the same as currency of authorization.');
-        cents = positiveUsd(request.amount.value);
-        if (cents > remaining)
-          throw PaypalMockError.unprocessable('MAX_CAPTURE_AMOUNT_EXCEEDED', 'Capture amount exceeds allowable limit.');
+    let tried: AuthorizationRow | undefined;
+    for (let read = 1; ; read += 1) {
+      const authorization = await this.findAuthorization(authorizationId);
+      // Unchanged since the statement wrote nothing: it was the request id, answered meanwhile.
+      if (tried && replay && tried.status === authorization.status && tried.captured_cents === authorization.captured_cents)
+        return undefined;
+      const { cents, status, finalCapture } = capturable(authorization, request);
+      if (read > 3) throw new Error(`Authorization ${authorizationId} kept changing under its capture`);
+      const now = new Date();
+      const capture: CaptureRow = {
+        id: paypalId(),
+        authorization_id: authorization.id,
+        status: 'COMPLETED',
+        amount_cents: cents.toString(),
+        refunded_cents: '0',
+        currency: authorization.currency,
+        final_capture: finalCapture,
+        create_time: now,
+        update_time: now,
+      };
+      const response = answer(capture);
+      const webhooks = await this.webhooks.forStatement([{ type: 'PAYMENT.CAPTURE.COMPLETED', resource: this.captureView(base, capture) }]);
+      const outboxIds = await this.payments.capture(authorization, status, capture, webhooks, replay && { ...replay, ...response });
+      if (outboxIds) {
+        this.webhooks.published(webhooks.rows, outboxIds);
+        return response;
       }
-      const finalCapture = request.final_capture === undefined ? true : request.final_capture === true;
-      const status = finalCapture || cents === remaining ? 'CAPTURED' : 'PARTIALLY_CAPTURED';
-      const capture = await this.payments.insertCapture(manager, authorization, { status, cents, finalCapture });
-      await this.webhooks.emit(manager, 'PAYMENT.CAPTURE.COMPLETED', this.captureView(base, capture));
-      return capture;
-    });
+      tried = authorization;
+    }
   }
 
   async void(base: string, authorizationId: string, outer: EntityManager = this.transactions.manager): Promise<AuthorizationRow> {

@@ -3,25 +3,18 @@ import { ConfigType } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { paypalConfig } from '../../config';
-import { OutboxService } from '../../outbox/outbox.service';
+import type { NewOutboxRow } from '../../outbox/outbox.repository';
+import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { webhookCopies } from '../faults';
+import { FaultSettings, webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
 import { SandboxUrls } from '../sandbox-urls';
 import { paypalWebhookJobId } from '../../queues/job-ids';
 import { mockWebhookRetry } from '../../queues/retry-policies';
 import { PAYPAL_MOCK_CERT_ID } from './paypal-mock.identity';
-
-export type PaypalEventType =
-  | 'CHECKOUT.ORDER.APPROVED'
-  | 'PAYMENT.AUTHORIZATION.CREATED'
-  | 'PAYMENT.AUTHORIZATION.VOIDED'
-  | 'PAYMENT.CAPTURE.COMPLETED'
-  | 'PAYMENT.CAPTURE.REFUNDED'
-  | 'PAYMENT.PAYOUTSBATCH.SUCCESS'
-  | 'PAYMENT.PAYOUTS-ITEM.SUCCEEDED'
-  | 'PAYMENT.PAYOUTS-ITEM.UNCLAIMED'
-  | 'PAYMENT.PAYOUTS-ITEM.RETURNED';
+import type { PaypalEventType, PaypalMockEvent } from './paypal-mock.events';
+import { PaypalDelivery, PaypalMockDelivery, transmissionRows } from './paypal-mock.delivery';
+import type { TransmissionRow } from './paypal-mock.repository';
 
 const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'CHECKOUT.ORDER.APPROVED': 'checkout-order',
@@ -35,15 +28,18 @@ const RESOURCE_TYPES: Record<PaypalEventType, string> = {
   'PAYMENT.PAYOUTS-ITEM.RETURNED': 'payouts_item',
 };
 
-/** An event the mock sends, as it is delivered. */
-export interface PaypalMockEvent {
-  id: string;
-  event_type: PaypalEventType;
-  [field: string]: unknown;
+/** What a change written in one statement writes for its events: their outbox rows and first transmissions. */
+export interface PaypalWebhookWrites {
+  ids: string[];
+  rows: NewOutboxRow[];
+  transmissions: TransmissionRow[];
 }
 
-/** What one delivery job carries: one event, or the events of one change due at the same time, sent at once (PayPal promises no order). */
-export type PaypalDeliveryPayload = { url: string; certUrl: string } & ({ event: PaypalMockEvent } | { events: PaypalMockEvent[] });
+/** An event of a change: its type and the resource it reports. */
+export interface PaypalEventInput {
+  type: PaypalEventType;
+  resource: Record<string, unknown>;
+}
 
 /**
  * The events the mock sends, queued through the outbox in the same transaction as the change they report
@@ -60,16 +56,48 @@ export class PaypalMockWebhooks {
     private readonly faults: FaultsService,
     @Inject(paypalConfig.KEY) private readonly config: ConfigType<typeof paypalConfig>,
     private readonly urls: SandboxUrls,
+    private readonly delivery: PaypalMockDelivery,
   ) {}
 
   async emit(manager: EntityManager, type: PaypalEventType, resource: Record<string, unknown>): Promise<string> {
     return (await this.emitAll(manager, [{ type, resource }]))[0];
   }
 
-  /** Queues the events of one change, in this order; answers their ids. */
-  async emitAll(manager: EntityManager, events: { type: PaypalEventType; resource: Record<string, unknown> }[]): Promise<string[]> {
+  /** Queues the events of one change, in this order, in the change's transaction; answers their ids. */
+  async emitAll(manager: EntityManager, events: PaypalEventInput[]): Promise<string[]> {
+    const { ids, messages } = this.messages(events, await this.faults.get('paypal', manager));
+    for (const message of messages) await this.outbox.write(manager, message);
+    return ids;
+  }
+
+  /**
+   * The outbox rows of one change's events, for a change written in one statement sent in autocommit
+   * (`sandbox-statement.ts`), and the transmissions of the deliveries due at once, made now for that statement to store
+   * (`PaypalMockDelivery.prepareFirst`); its writer hands the rows to `published` with the ids the statement returned.
+   */
+  async forStatement(events: PaypalEventInput[]): Promise<PaypalWebhookWrites> {
+    const { ids, messages } = this.messages(events, await this.faults.get('paypal'));
+    const rows = messages.map((message) => this.outbox.rowForStatement(message));
+    const transmissions: TransmissionRow[] = [];
+    for (const row of rows) {
+      // Only what this process sends right after the commit (none when the relay publishes every row).
+      if (row.delayMs > 0 || !row.afterCommitLeaseMs) continue;
+      transmissions.push(...transmissionRows(await this.delivery.prepareFirst(row.payload as PaypalDelivery)));
+    }
+    return { ids, rows, transmissions };
+  }
+
+  /** Sends (right after the commit) what a statement wrote from `forStatement`, by the ids it returned. */
+  published(rows: NewOutboxRow[], outboxIds: string[]): void {
+    this.outbox.publishWritten(
+      rows.map((row, i) => ({ row, id: outboxIds[i] })),
+      Date.now(),
+    );
+  }
+
+  /** The events and the outbox messages of their copies (the webhook faults act here). */
+  private messages(events: PaypalEventInput[], settings: FaultSettings): { ids: string[]; messages: OutboxMessage[] } {
     const base = this.urls.mock('paypal');
-    const settings = await this.faults.get('paypal', manager);
     /** Each copy to queue, by its delay: the event and which copy it is. */
     const due = new Map<number, { event: PaypalMockEvent; copy: number }[]>();
     const built = events.map(({ type, resource }) => {
@@ -83,9 +111,9 @@ export class PaypalMockWebhooks {
       url: this.config.mockWebhookUrl ?? this.urls.callback('paypal'),
       certUrl: `${base}/v1/notifications/certs/${PAYPAL_MOCK_CERT_ID}`,
     };
-    for (const [delayMs, copies] of due) {
+    const messages = [...due].map(([delayMs, copies]): OutboxMessage => {
       const first = copies[0];
-      await this.outbox.write(manager, {
+      return {
         queue: QUEUES.sandboxWebhooks,
         jobName: JOBS.sandboxWebhooks.deliverPaypal,
         // Each copy is in one job only: the first one's id names it.
@@ -93,9 +121,9 @@ export class PaypalMockWebhooks {
         payload: copies.length === 1 ? { event: first.event, ...target } : { events: copies.map(({ event }) => event), ...target },
         delayMs,
         retry: mockWebhookRetry(this.config),
-      });
-    }
-    return built.map((event) => event.id);
+      };
+    });
+    return { ids: built.map((event) => event.id), messages };
   }
 
   private event(base: string, type: PaypalEventType, resource: Record<string, unknown>): PaypalMockEvent {

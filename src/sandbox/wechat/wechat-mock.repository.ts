@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRow } from '../../common/database/query';
+import { preparedAutocommit, returningRow, SqlParams } from '../../common/database/query';
+import type { NewOutboxRow } from '../../outbox/outbox.repository';
+import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
 
 export interface TransferRow {
   id: string;
@@ -35,21 +37,42 @@ export class WechatMockRepository {
     return rows[0] ? BigInt(rows[0].balance_fen) : undefined;
   }
 
-  /** The wallets among `ids` that exist, locked in id order. */
-  lockWallets(manager: EntityManager, ids: string[]): Promise<{ wechat_id: string; balance_fen: string }[]> {
-    return manager.query(`SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = ANY($1) ORDER BY wechat_id FOR UPDATE`, [
-      ids,
-    ]);
-  }
-
-  /** Takes `amountFen` from one wallet and gives it to the other in one statement; with `to` null, only takes it. */
-  async move(manager: EntityManager, from: string, to: string | null, amountFen: bigint): Promise<void> {
-    await manager.query(
-      `UPDATE wechat_mock_wallets SET balance_fen = balance_fen + CASE WHEN wechat_id = $1 THEN -$3::bigint ELSE $3::bigint END,
-              updated_at = now()
-        WHERE wechat_id = $1 OR wechat_id = $2`,
-      [from, to, amountFen.toString()],
+  /**
+   * A transfer and its outbox rows (its notification, or its settlement when PROCESSING) in one statement sent in
+   * autocommit: both wallets locked in id order, the sender's balance checked, the amount taken from it and (unless
+   * `credited` is false: a PROCESSING transfer) given to the receiver, the transfer recorded as `transfer` (made whole
+   * by the caller). Answers the outbox rows' ids; undefined, and nothing written, when a wallet is missing or the
+   * sender holds too little.
+   */
+  async transfer(transfer: TransferRow, credited: boolean, jobs: NewOutboxRow[]): Promise<string[] | undefined> {
+    const params = new SqlParams();
+    const [id, from, to, amount] = [transfer.id, transfer.from_wechat_id, transfer.to_wechat_id, transfer.amount_fen].map((value) =>
+      params.add(value),
     );
+    const at = params.add(transfer.create_time);
+    const outbox = outboxCtes(jobs, params);
+    // The aggregate reads (and so locks) both wallets before the update starts, which then runs only if it passed.
+    const sql = `WITH locked AS (
+         SELECT wechat_id, balance_fen FROM wechat_mock_wallets WHERE wechat_id = ${from} OR wechat_id = ${to} ORDER BY wechat_id FOR UPDATE
+       ), checked AS (
+         SELECT count(*) = 2 AND coalesce(bool_or(wechat_id = ${from} AND balance_fen >= ${amount}::bigint), false) AS passed FROM locked
+       ), moved AS (
+         UPDATE wechat_mock_wallets SET balance_fen = balance_fen + CASE WHEN wechat_id = ${from} THEN -${amount}::bigint ELSE ${amount}::bigint END,
+                updated_at = ${at}
+          WHERE (wechat_id = ${from} OR (wechat_id = ${to} AND ${params.add(credited)}::boolean)) AND (SELECT passed FROM checked)
+       ), made AS (
+         INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state, create_time, update_time)
+         SELECT ${id}, ${from}, ${to}, ${amount}::bigint, ${params.add(transfer.memo)}, ${params.add(transfer.state)}, ${at}, ${at}
+          WHERE (SELECT passed FROM checked) RETURNING 1
+       )${outbox.ctes}
+       SELECT ${changeMadeSql('SELECT count(*) FROM made')} AS made, ${outbox.columns}`;
+    try {
+      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
+      return rows[0].outbox_ids;
+    } catch (error) {
+      if (changeNotMade(error)) return undefined;
+      throw error;
+    }
   }
 
   async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
@@ -57,17 +80,6 @@ export class WechatMockRepository {
       wechatId,
       amountFen.toString(),
     ]);
-  }
-
-  async insertTransfer(
-    manager: EntityManager,
-    transfer: { id: string; from: string; to: string; amountFen: bigint; memo: string | null; state: TransferRow['state'] },
-  ): Promise<TransferRow> {
-    const rows: TransferRow[] = await manager.query(
-      `INSERT INTO wechat_mock_transfers (id, from_wechat_id, to_wechat_id, amount_fen, memo, state) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-      [transfer.id, transfer.from, transfer.to, transfer.amountFen.toString(), transfer.memo, transfer.state],
-    );
-    return rows[0];
   }
 
   /** PROCESSING → SUCCESS; undefined when the transfer was not PROCESSING. */

@@ -5,7 +5,7 @@ import { EntityManager } from 'typeorm';
 import { DomainError } from '../../common/errors';
 import { formatAmount } from '../../common/money';
 import { WECHATPAY_PUBLIC_KEY_SERIAL_PREFIX, wechatConfig } from '../../config';
-import { OutboxService } from '../../outbox/outbox.service';
+import { OutboxMessage, OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { webhookCopies } from '../faults';
 import { FaultsService } from '../faults.service';
@@ -55,9 +55,9 @@ const view = (row: TransferRow): WalletTransferView => ({
 });
 
 /**
- * Simulated WeChat wallets and transfers between them. A transfer debits and credits in one transaction under
+ * Simulated WeChat wallets and transfers between them. A transfer debits and credits in one statement under
  * both wallets' row locks (taken in id order), refuses an unknown wallet or an insufficient balance, and
- * queues its notification through the outbox with it, so a crash never loses one.
+ * queues its notification through the outbox in that statement, so a crash never loses one.
  */
 @Injectable()
 export class WechatMockService {
@@ -137,33 +137,40 @@ export class WechatMockService {
     if (input.from === input.to) {
       throw DomainError.validation([{ field: 'toWechatId', code: 'same_wallet', message: 'A wallet cannot send to itself' }]);
     }
-    return this.transactions.run(async (manager) => {
-      const wallets = await this.wallets.lockWallets(manager, [input.from, input.to]);
-      const from = wallets.find((w) => w.wechat_id === input.from);
-      if (!from || !wallets.some((w) => w.wechat_id === input.to)) throw DomainError.notFound('Wallet');
-      if (BigInt(from.balance_fen) < input.amountFen) throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
-      await this.wallets.move(manager, input.from, processing ? null : input.to, input.amountFen);
-      const transfer = await this.wallets.insertTransfer(manager, {
-        id: newTransferId(),
-        from: input.from,
-        to: input.to,
-        amountFen: input.amountFen,
-        memo: input.memo ?? null,
-        state: processing ? 'PROCESSING' : 'SUCCESS',
-      });
-      if (processing) {
-        await this.outbox.write(manager, {
-          queue: QUEUES.sandboxWechat,
-          jobName: JOBS.sandboxWechat.settleTransfer,
-          jobId: wechatTransferSettleJobId(transfer.id),
-          payload: { transferId: transfer.id },
-          delayMs: given.processingMs,
-        });
-      } else {
-        await this.notify(manager, view(transfer));
-      }
-      return { transferId: transfer.id };
-    });
+    const now = new Date();
+    const transfer: TransferRow = {
+      id: newTransferId(),
+      from_wechat_id: input.from,
+      to_wechat_id: input.to,
+      amount_fen: input.amountFen.toString(),
+      memo: input.memo ?? null,
+      state: processing ? 'PROCESSING' : 'SUCCESS',
+      create_time: now,
+      update_time: now,
+    };
+    const jobs = processing
+      ? [
+          this.outbox.rowForStatement({
+            queue: QUEUES.sandboxWechat,
+            jobName: JOBS.sandboxWechat.settleTransfer,
+            jobId: wechatTransferSettleJobId(transfer.id),
+            payload: { transferId: transfer.id },
+            delayMs: given.processingMs,
+          }),
+        ]
+      : (await this.notifications(view(transfer))).map((message) => this.outbox.rowForStatement(message));
+    const outboxIds = await this.wallets.transfer(transfer, !processing, jobs);
+    if (!outboxIds) {
+      // Nothing was written: say why, as the wallets are now.
+      const [from, to] = await Promise.all([this.wallets.balance(input.from), this.wallets.balance(input.to)]);
+      if (from === undefined || to === undefined) throw DomainError.notFound('Wallet');
+      throw new DomainError('insufficient_amount', 'The wallet does not hold that much');
+    }
+    this.outbox.publishWritten(
+      jobs.map((row, i) => ({ row, id: outboxIds[i] })),
+      Date.now(),
+    );
+    return { transferId: transfer.id };
   }
 
   /** A PROCESSING transfer succeeds: the receiver is credited and notified, once. */
@@ -185,8 +192,13 @@ export class WechatMockService {
     return (await this.wallets.searchTransfers(walletKey(from), walletKey(to), since)).map(view);
   }
 
-  /** Queues the transfer's notification (resource encrypted with the APIv3 key); the webhook faults act here. */
+  /** Queues the transfer's notification in the caller's transaction. */
   private async notify(manager: EntityManager, transfer: WalletTransferView): Promise<void> {
+    for (const message of await this.notifications(transfer, manager)) await this.outbox.write(manager, message);
+  }
+
+  /** The transfer's notification (resource encrypted with the APIv3 key), a message per copy: the webhook faults act here. */
+  private async notifications(transfer: WalletTransferView, manager?: EntityManager): Promise<OutboxMessage[]> {
     const notification = {
       id: randomUUID(),
       create_time: beijingTime(new Date()),
@@ -197,15 +209,13 @@ export class WechatMockService {
     };
     const delays = webhookCopies(await this.faults.get('wechat', manager), notification.id);
     const url = this.config.mockNotifyUrl ?? this.urls.callback('wechat');
-    for (const [copy, delayMs] of delays.entries()) {
-      await this.outbox.write(manager, {
-        queue: QUEUES.sandboxWechat,
-        jobName: JOBS.sandboxWechat.deliverNotification,
-        jobId: wechatNotifyJobId(notification.id, copy, 0),
-        payload: { notification, url, attempt: 0, copy },
-        delayMs,
-      });
-    }
+    return [...delays.entries()].map(([copy, delayMs]) => ({
+      queue: QUEUES.sandboxWechat,
+      jobName: JOBS.sandboxWechat.deliverNotification,
+      jobId: wechatNotifyJobId(notification.id, copy, 0),
+      payload: { notification, url, attempt: 0, copy },
+      delayMs,
+    }));
   }
 }
 
