@@ -1,5 +1,5 @@
-import { QueryFailedError } from 'typeorm';
-import { SqlParams } from '../common/database/query';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { preparedAutocommit, SqlParams } from '../common/database/query';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 
 /**
@@ -28,4 +28,15 @@ export function outboxCtes(rows: NewOutboxRow[], params: SqlParams): { ctes: str
     columns: `ARRAY[${rows.map((_, i) => `(SELECT id FROM outbox_${i})::text`).join(', ')}]::text[] AS outbox_ids,
               ${outboxNotifySql(rows, params)} AS notified`,
   };
+}
+
+/** Runs a change written as one such statement: its outbox rows' ids, or undefined when it did not apply. */
+export async function runChange(dataSource: DataSource, sql: string, params: SqlParams): Promise<string[] | undefined> {
+  try {
+    const rows = await preparedAutocommit<{ outbox_ids: string[] }>(dataSource, sql, params.values);
+    return rows[0].outbox_ids;
+  } catch (error) {
+    if (changeNotMade(error)) return undefined;
+    throw error;
+  }
 }

@@ -4,70 +4,9 @@ import { DataSource, EntityManager } from 'typeorm';
 import { returningRows, SqlParams } from '../../common/database/query';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { TradeState } from '../../trades/trade.state-machine';
+import { FundingRecord, FundingRow as Row, toFundingRecord as toRecord } from './funding-rows';
 
-export interface FundingRecord {
-  tradeId: string;
-  provider: 'paypal' | 'bank_transfer';
-  orderId: string | null;
-  approveUrl: string | null;
-  authorizationId: string | null;
-  captureId: string | null;
-  payoutBatchId: string | null;
-  payoutItemId: string | null;
-  bankReference: string | null;
-  bankTransferId: string | null;
-  refundId: string | null;
-  /** 1 for the first payout; each operator retry of a returned payout is the next. */
-  payoutAttempt: number;
-  /** The current attempt's payout came back and was booked back to the counterparty's payable. */
-  payoutReturned: boolean;
-  /** The same for a bank refund (a return to the sender): 1 first, then each operator retry of a bounced one. */
-  refundAttempt: number;
-  refundReturned: boolean;
-  /** The webhooks that asked for a funding check, counted; and the check one of them queued, while pending. */
-  checkRequests: string;
-  checkPendingJob: string | null;
-}
-
-interface Row {
-  trade_id: string;
-  provider: 'paypal' | 'bank_transfer';
-  order_id: string | null;
-  approve_url: string | null;
-  authorization_id: string | null;
-  capture_id: string | null;
-  payout_batch_id: string | null;
-  payout_item_id: string | null;
-  bank_reference: string | null;
-  bank_transfer_id: string | null;
-  refund_id: string | null;
-  payout_attempt: number;
-  payout_returned: boolean;
-  refund_attempt: number;
-  refund_returned: boolean;
-  check_requests: string;
-  check_pending_job: string | null;
-}
-
-const toRecord = (r: Row): FundingRecord => ({
-  tradeId: r.trade_id,
-  provider: r.provider,
-  orderId: r.order_id,
-  approveUrl: r.approve_url,
-  authorizationId: r.authorization_id,
-  captureId: r.capture_id,
-  payoutBatchId: r.payout_batch_id,
-  payoutItemId: r.payout_item_id,
-  bankReference: r.bank_reference,
-  bankTransferId: r.bank_transfer_id,
-  refundId: r.refund_id,
-  payoutAttempt: r.payout_attempt,
-  payoutReturned: r.payout_returned,
-  refundAttempt: r.refund_attempt,
-  refundReturned: r.refund_returned,
-  checkRequests: r.check_requests,
-  checkPendingJob: r.check_pending_job,
-});
+export type { FundingRecord } from './funding-rows';
 
 const STEPS = {
   authorization_id: true,

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
 import type { Trade } from '../../trades/trade.types';
 import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
-import type { FundingRecord } from '../funding/funding.repository';
+import { FundingRecord, fundingColumns, toFundingRecord } from '../funding/funding-rows';
 import type { StepName } from './settlement-plan';
 
 export type StepStatus = 'running' | 'waiting' | 'failing' | 'done';
@@ -39,52 +39,10 @@ const toStep = (row: StepRow): StepRecord => ({
   startedAt: row.started_at,
 });
 
-/** The funding record's columns a run reads, each as `f_<column>` (beside the trade's own in `view`). */
-const FUNDING_COLUMNS = [
-  'trade_id',
-  'provider',
-  'order_id',
-  'approve_url',
-  'authorization_id',
-  'capture_id',
-  'payout_batch_id',
-  'payout_item_id',
-  'bank_reference',
-  'bank_transfer_id',
-  'refund_id',
-  'payout_attempt',
-  'payout_returned',
-  'refund_attempt',
-  'refund_returned',
-  'check_requests',
-  'check_pending_job',
-] as const;
-
+/** The funding record's columns beside others, each as `f_<column>`. */
+const F = 'f_';
 type FundingRow = Record<string, unknown>;
-
-const fundingColumns = (alias: string) => FUNDING_COLUMNS.map((c) => `${alias}.${c} AS f_${c}`).join(', ');
-
-function toFunding(r: FundingRow): FundingRecord {
-  return {
-    tradeId: r.f_trade_id as string,
-    provider: r.f_provider as FundingRecord['provider'],
-    orderId: r.f_order_id as string | null,
-    approveUrl: r.f_approve_url as string | null,
-    authorizationId: r.f_authorization_id as string | null,
-    captureId: r.f_capture_id as string | null,
-    payoutBatchId: r.f_payout_batch_id as string | null,
-    payoutItemId: r.f_payout_item_id as string | null,
-    bankReference: r.f_bank_reference as string | null,
-    bankTransferId: r.f_bank_transfer_id as string | null,
-    refundId: r.f_refund_id as string | null,
-    payoutAttempt: r.f_payout_attempt as number,
-    payoutReturned: r.f_payout_returned as boolean,
-    refundAttempt: r.f_refund_attempt as number,
-    refundReturned: r.f_refund_returned as boolean,
-    checkRequests: r.f_check_requests as string,
-    checkPendingJob: r.f_check_pending_job as string | null,
-  };
-}
+const toFunding = (row: FundingRow): FundingRecord => toFundingRecord(row, F);
 
 /**
  * What a run starts from, in one read: the trade, its funding record (null before any), the record's version (its
@@ -129,7 +87,7 @@ export class SettlementRepository {
   /** The trade and its funding record as a run starts from them, in one statement (null for no such trade). */
   async view(tradeId: string): Promise<SettlementView | null> {
     const rows: (TradeRow & FundingRow & { f_version: string | null; f_claim_held: boolean | null })[] = await this.dataSource.query(
-      `SELECT ${tradeColumns('t')}, ${fundingColumns('f')}, f.xmin::text AS f_version,
+      `SELECT ${tradeColumns('t')}, ${fundingColumns('f', F)}, f.xmin::text AS f_version,
               f.settlement_claim IS NOT NULL AND f.settlement_claimed_until >= now() AS f_claim_held
          FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
       [tradeId],
@@ -155,7 +113,7 @@ export class SettlementRepository {
       `UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
         WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
           AND ($4::xid IS NULL OR xmin = $4::xid)
-        RETURNING ${fundingColumns('trade_fundings')}`,
+        RETURNING ${fundingColumns('trade_fundings', F)}`,
       [tradeId, token, leaseMs, version],
     );
     return rows[0] ? toFunding(rows[0]) : null;
@@ -192,7 +150,7 @@ export class SettlementRepository {
          UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
           WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
             AND ($8::xid IS NULL OR xmin = $8::xid)
-          RETURNING ${fundingColumns('trade_fundings')}
+          RETURNING ${fundingColumns('trade_fundings', F)}
        ), begun AS (
          INSERT INTO settlement_steps (trade_id, step, attempt, request_id, status, flag_after)
          SELECT f_trade_id, $4, $5, $6, 'running', CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + $7::bigint * interval '1 millisecond' END

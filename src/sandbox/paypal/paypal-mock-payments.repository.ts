@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
-import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { changeMadeSql, outboxCtes, runChange } from '../sandbox-statement';
 import { keptSql, transmissionsCte } from './paypal-mock.repository';
 import type { PaypalWebhookWrites } from './paypal-mock.webhooks';
 import { AuthorizationRow, CaptureRow, OrderRow, paypalId, RefundRow } from './paypal-mock.rows';
@@ -71,7 +71,8 @@ export class PaypalMockPaymentsRepository {
     const params = new SqlParams();
     const outbox = outboxCtes(webhooks.rows, params);
     const transmissions = transmissionsCte(webhooks.transmissions, params);
-    return this.changed(
+    return runChange(
+      this.dataSource,
       `WITH approved AS (
          UPDATE paypal_mock_orders SET status = 'APPROVED', payer = ${params.add(JSON.stringify(approved.payer))},
                 update_time = ${params.add(approved.update_time)}
@@ -80,17 +81,6 @@ export class PaypalMockPaymentsRepository {
        SELECT ${changeMadeSql('SELECT count(*) FROM approved')} AS made, ${outbox.columns}`,
       params,
     );
-  }
-
-  /** Runs a change written in one statement (`sandbox-statement.ts`): its outbox rows' ids, or undefined when it did not apply. */
-  private async changed(sql: string, params: SqlParams): Promise<string[] | undefined> {
-    try {
-      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
-      return rows[0].outbox_ids;
-    } catch (error) {
-      if (changeNotMade(error)) return undefined;
-      throw error;
-    }
   }
 
   // ---- Authorizations ----
@@ -112,7 +102,8 @@ export class PaypalMockPaymentsRepository {
     const at = params.add(completed.update_time);
     const outbox = outboxCtes(webhooks.rows, params);
     const transmissions = transmissionsCte(webhooks.transmissions, params);
-    return this.changed(
+    return runChange(
+      this.dataSource,
       `WITH ${kept}
        o AS (UPDATE paypal_mock_orders SET status = 'COMPLETED', update_time = ${at}
               WHERE id = ${params.add(completed.id)} AND status = 'APPROVED'${replay ? ' AND EXISTS (SELECT 1 FROM kept)' : ''}
@@ -177,7 +168,8 @@ export class PaypalMockPaymentsRepository {
     const cents = params.add(capture.amount_cents);
     const outbox = outboxCtes(webhooks.rows, params);
     const transmissions = transmissionsCte(webhooks.transmissions, params);
-    return this.changed(
+    return runChange(
+      this.dataSource,
       `WITH ${kept}
        booked AS (
          UPDATE paypal_mock_authorizations

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedAutocommit, preparedRead, returningRow, SqlParams } from '../../common/database/query';
+import { preparedRead, returningRow, SqlParams } from '../../common/database/query';
 import type { NewOutboxRow } from '../../outbox/outbox.repository';
-import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { changeMadeSql, outboxCtes, runChange } from '../sandbox-statement';
 import { keptSql, TransmissionRow, transmissionsCte } from './paypal-mock.repository';
 import { paypalId } from './paypal-mock.rows';
 
@@ -77,13 +77,7 @@ export class PaypalMockPayoutsRepository {
                               ${params.add(items.map((item) => item.cents.toString()))}::bigint[], ${params.add(items.map((item) => item.note))}::text[])
                 AS item (id, sender_item_id, receiver, amount_cents, note))${outbox.ctes}
        SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
-    try {
-      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
-      return rows[0].outbox_ids;
-    } catch (error) {
-      if (changeNotMade(error)) return undefined;
-      throw error;
-    }
+    return runChange(this.dataSource, sql, params);
   }
 
   async batchIdOfSender(senderBatchId: string): Promise<string | undefined> {
@@ -121,13 +115,7 @@ export class PaypalMockPayoutsRepository {
          UPDATE paypal_mock_payout_batches SET status = 'SUCCESS', completed_time = ${at}
           WHERE id = ${batchId} AND (SELECT count(*) FROM items) = ${params.add(items.length)} RETURNING 1)${outbox.ctes}${stored}
        SELECT ${changeMadeSql('SELECT count(*) FROM batch')} AS made, ${outbox.columns}`;
-    try {
-      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
-      return rows[0].outbox_ids;
-    } catch (error) {
-      if (changeNotMade(error)) return undefined;
-      throw error;
-    }
+    return runChange(this.dataSource, sql, params);
   }
 
   /** UNCLAIMED → RETURNED; undefined when the item was not UNCLAIMED. */

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedAutocommit, returningRow, SqlParams } from '../../common/database/query';
+import { returningRow, SqlParams } from '../../common/database/query';
 import type { NewOutboxRow } from '../../outbox/outbox.repository';
-import { changeMadeSql, changeNotMade, outboxCtes } from '../sandbox-statement';
+import { changeMadeSql, outboxCtes, runChange } from '../sandbox-statement';
 
 export interface TransferRow {
   id: string;
@@ -66,13 +66,7 @@ export class WechatMockRepository {
           WHERE (SELECT passed FROM checked) RETURNING 1
        )${outbox.ctes}
        SELECT ${changeMadeSql('SELECT count(*) FROM made')} AS made, ${outbox.columns}`;
-    try {
-      const rows = await preparedAutocommit<{ outbox_ids: string[] }>(this.dataSource, sql, params.values);
-      return rows[0].outbox_ids;
-    } catch (error) {
-      if (changeNotMade(error)) return undefined;
-      throw error;
-    }
+    return runChange(this.dataSource, sql, params);
   }
 
   async credit(manager: EntityManager, wechatId: string, amountFen: bigint): Promise<void> {
