@@ -1,10 +1,10 @@
-import { honorCaptureJobId } from '../src/queues/job-ids';
+import { honorCaptureJobId, settleJobId } from '../src/queues/job-ids';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
 import { bankTransfer } from './support/bank';
-import { approvePaypal, openPaypalTrade, paypalParties } from './support/paypal-trades';
+import { approvePaypal, fundAtPaypal, openPaypalTrade, paypalParties, paypalTrade } from './support/paypal-trades';
 import { distantDeadlines, quietRates } from './support/settings';
-import { newTrade } from './support/trades';
+import { newTrade, tradeState } from './support/trades';
 import { eventually } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
@@ -76,8 +76,9 @@ describe('a whole trade with the providers’ default delays', () => {
 });
 
 /**
- * PayPal's honour period (three days) and the payout window (thirty minutes) at their defaults: the honour-period
- * and deadline suites shorten both to seconds, so what the real values schedule is checked here once.
+ * PayPal's honour period (three days), the payout window (thirty minutes), the payout's delay and the providers' poll
+ * at their defaults: the honour-period, deadline and settling suites shorten them (`fastProviders`, a payout paid at
+ * once), so what the real values schedule and settle is checked here once.
  */
 describe('a PayPal trade funded with the default honour period and payout window', () => {
   const suite = useTestApp({ ...quietRates }, { reference: '7.2400' });
@@ -101,5 +102,33 @@ describe('a PayPal trade funded with the default honour period and payout window
     // 4/5 of 259,200,000 ms, less the moments between the commit and the relay's publishing.
     expect(capture.opts.delay).toBeGreaterThan(207_360_000 - 60000);
     expect(capture.opts.delay).toBeLessThanOrEqual(207_360_000);
+  });
+
+  it('releases at PayPal’s default payout delay and poll: the payout’s webhook completes the trade, its ids recorded, no job left', async () => {
+    const { api, test, db } = suite;
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler, 20000);
+    await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+    // The payout is PENDING for its default two seconds, well inside the poll's default ten: its webhook ends the trade.
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 20000);
+    const funding = await db.query(
+      `SELECT capture_id, payout_batch_id, payout_item_id, settlement_claim FROM trade_fundings WHERE trade_id = $1`,
+      [trade.id],
+    );
+    expect(funding.rows[0]).toMatchObject({ payout_item_id: expect.any(String), settlement_claim: null });
+    const steps = await db.query(`SELECT step, status, provider_ref FROM settlement_steps WHERE trade_id = $1 ORDER BY started_at`, [
+      trade.id,
+    ]);
+    expect(steps.rows).toEqual([
+      { step: 'capture', status: 'done', provider_ref: funding.rows[0].capture_id },
+      { step: 'payout', status: 'done', provider_ref: funding.rows[0].payout_batch_id },
+    ]);
+    // The releasing job's ten-second retry and the honour capture (days away) were removed with the trade's end.
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    await eventually(async () => {
+      const left = await Promise.all([settleJobId(trade.id, 'releasing'), honorCaptureJobId(trade.id)].map((id) => settlement.getJob(id)));
+      const waiting = await Promise.all(left.map(async (job) => job && ['delayed', 'waiting'].includes(await job.getState())));
+      return waiting.every((isWaiting) => !isWaiting);
+    }, 10000);
   });
 });
