@@ -20,21 +20,17 @@ export type { NewOutboxRow };
  * `created_at` is the insert itself (`clock_timestamp()`), where the row's hop to its worker starts.
  */
 export function outboxInsertSql(row: NewOutboxRow, params: SqlParams): string {
-  return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options, created_at, next_attempt_at)
-          VALUES (${params.add(row.queue)}, ${params.add(row.jobName)}, ${params.add(row.jobId)}, ${params.add(row.payload)},
-                  now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond', ${params.add(row.options)},
-                  clock_timestamp(), clock_timestamp() + ${params.add(row.afterCommitLeaseMs)}::double precision * interval '1 millisecond')
-          RETURNING id`;
+  return outboxInsertFromSql(row, params);
 }
 
 /**
  * `outboxInsertSql` for a row written once per row of `from` (a FROM item of the same statement, e.g. a CTE that
- * returns nothing when the change turned out to be nothing): none when it is empty. With `fill`, every `fill.slot` in
- * the row's job id and payload is replaced by `fill.value` (an expression over `from`, e.g. the id of a trade the
- * statement itself looks up), so the row's id and payload are those of the message built for that value in place of
- * the slot; the writer builds that message again from the value returned, to publish it.
+ * returns nothing when the change turned out to be nothing): none when it is empty; without `from`, once. With `fill`,
+ * every `fill.slot` in the row's job id and payload is replaced by `fill.value` (an expression over `from`, e.g. the id
+ * of a trade the statement itself looks up), so the row's id and payload are those of the message built for that
+ * value in place of the slot; the writer builds that message again from the value returned, to publish it.
  */
-export function outboxInsertFromSql(row: NewOutboxRow, params: SqlParams, from: string, fill?: { slot: string; value: string }): string {
+export function outboxInsertFromSql(row: NewOutboxRow, params: SqlParams, from?: string, fill?: { slot: string; value: string }): string {
   const slot = fill && params.add(fill.slot);
   const filled = (param: string): string => (fill ? `replace(${param}::text, ${slot}::text, (${fill.value})::text)` : `${param}::text`);
   return `INSERT INTO outbox (queue, job_name, job_id, payload, run_at, job_options, created_at, next_attempt_at)
@@ -42,7 +38,7 @@ export function outboxInsertFromSql(row: NewOutboxRow, params: SqlParams, from: 
                  ${filled(params.add(row.payload))}::jsonb, now() + ${params.add(row.delayMs)}::double precision * interval '1 millisecond',
                  ${params.add(row.options)}::jsonb, clock_timestamp(),
                  clock_timestamp() + ${params.add(row.afterCommitLeaseMs)}::double precision * interval '1 millisecond'
-            FROM ${from}
+          ${from ? `FROM ${from}` : ''}
           RETURNING id`;
 }
 
