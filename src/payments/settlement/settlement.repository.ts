@@ -336,13 +336,4 @@ export class SettlementRepository {
     );
     return rows.length > 0;
   }
-
-  async steps(tradeId: string): Promise<StepRecord[]> {
-    const rows: StepRow[] = await this.dataSource.query(
-      `SELECT trade_id, step, attempt, request_id, status, provider_ref, started_at FROM settlement_steps
-        WHERE trade_id = $1 ORDER BY started_at, step`,
-      [tradeId],
-    );
-    return rows.map(toStep);
-  }
 }
