@@ -6,6 +6,7 @@ import { IdempotencyRepository } from '../src/idempotency/idempotency.repository
 import { registerUser, TestUser } from './support/factories';
 import { fixed, readyCounterparty, readyTraveler, setReference } from './support/market';
 import { eventually } from './support/test-app';
+import type { ApiResponse } from './support/http';
 import { useTestApp } from './support/use-test-app';
 
 describe('Idempotency-Key (HTTP)', () => {
@@ -393,6 +394,52 @@ describe('Idempotency-Key (HTTP)', () => {
         replayed: 'true',
         id: retried.body.id,
       });
+    });
+
+    it('answers a late accept that finds the amount gone to the retry that took its key over as the key in use, not the amount', async () => {
+      // PostgreSQL does not queue a row's waiters fairly: the retry may take the amount before the late accept wakes.
+      // Here that order is forced: the row's holder is the retry, which takes the key and the whole amount.
+      await setReference(test, '7.2400');
+      const traveler = await readyTraveler(api);
+      const counterparty = await readyCounterparty(api);
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      expect(posted.status).toBe(201);
+      const locker = new Client({ connectionString: test.databaseUrl });
+      await locker.connect();
+      let late: ApiResponse;
+      try {
+        await locker.query('BEGIN');
+        await locker.query('SELECT 1 FROM exchange_requests WHERE id = $1 FOR UPDATE', [posted.body.id]);
+        const pending = api('POST', `/v1/requests/${posted.body.id}/accept`, {
+          token: counterparty.token,
+          body: { amountCny: '1000.00' },
+          headers: { 'idempotency-key': 'k-late-accept' },
+        });
+        await eventually(
+          async () =>
+            (
+              await db.query(
+                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
+              )
+            ).rowCount === 1,
+          800,
+          10,
+        );
+        await db.query(`UPDATE idempotency_keys SET claim_id = gen_random_uuid() WHERE owner_id = $1 AND key = 'k-late-accept'`, [
+          counterparty.id,
+        ]);
+        await locker.query(`UPDATE exchange_requests SET remaining_cny = 0, status = 'filled' WHERE id = $1`, [posted.body.id]);
+        await locker.query('COMMIT');
+        late = await pending;
+      } finally {
+        await locker.end();
+      }
+      expect({ status: late.status, code: late.body.code }).toEqual({ status: 409, code: 'idempotency_key_in_use' });
+      const trades = await db.query(`SELECT count(*)::int AS n FROM trades WHERE request_id = $1`, [posted.body.id]);
+      expect(trades.rows[0].n).toBe(0);
     });
   });
 

@@ -12,7 +12,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/errors/problem';
 import { PreparedResponse } from '../common/http/prepared-response';
 import { httpConfig } from '../config';
 import { hashBody } from './canonical-json';
-import { RunningClaim, runningClaim } from './idempotency.fence';
+import { claimTakenOver, RunningClaim, runningClaim } from './idempotency.fence';
 import { IdempotencyRepository } from './idempotency.repository';
 import { NEVER_REPLAYED } from './never-replayed.decorator';
 import { SHOWN_ONCE } from './shown-once.decorator';
@@ -106,9 +106,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
           (async (): Promise<never> => {
             running.running = false;
             const problem = toProblem(error);
+            let kept = true;
             try {
               if (problem.status < 500) {
-                await this.records.complete(owner, key, claimId, {
+                kept = await this.records.complete(owner, key, claimId, {
                   status: problem.status,
                   body: this.seal(problem.body),
                   headers: { 'content-type': PROBLEM_CONTENT_TYPE },
@@ -122,6 +123,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
               this.logger.error({ error: safeErrorForLog(storeError) }, 'Could not record an idempotent refusal');
               await this.records.release(owner, key, claimId).catch(() => undefined);
             }
+            // A refusal decided after a retry took the key over may have seen the retry's own change (the amount it
+            // took): the key's outcome is the retry's, so this request answers that, as it does at a refused commit.
+            if (!kept && problem.status !== 400) throw claimTakenOver();
             throw error;
           })(),
         ),

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { storedField, type EncryptedField } from '../common/crypto/field-encryption';
-import { returningRows } from '../common/database/query';
+import { changedRows, returningRows } from '../common/database/query';
 
 export interface IdempotencyRecord {
   method: string;
@@ -115,18 +115,21 @@ export class IdempotencyRepository {
     return rows.length === 1;
   }
 
+  /** Stores the answer of this claim's request; false if the claim is no longer this request's (a retry took it over). */
   async complete(
     ownerId: string,
     key: string,
     claimId: string,
     response: { status: number; body: EncryptedField; headers: Record<string, string> },
-  ): Promise<void> {
-    await this.dataSource.query(
+  ): Promise<boolean> {
+    const stored = await changedRows(
+      this.dataSource.manager,
       `UPDATE idempotency_keys SET state = 'completed', lease_until = NULL, response_status = $4, response_ciphertext = $5,
               response_key_id = $6, response_headers = $7
-        WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+        WHERE owner_id = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress' RETURNING 1`,
       [ownerId, key, claimId, response.status, response.body.ciphertext, response.body.keyId, response.headers],
     );
+    return stored === 1;
   }
 
   /**
