@@ -50,9 +50,11 @@ describe('Periodic jobs after Redis lost its keys (HTTP)', () => {
     const trade = (await api('POST', `/v1/requests/${request.body.id}/accept`, { token: counterparty.token, body: {} })).body;
     // Wait for the trade's funding deadline job to be in Redis, then lose everything.
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-    await eventually(async () => deadlines.getJob(`deadline-${trade.id}-funding`));
+    const queued = await eventually(async () => deadlines.getJob(`deadline-${trade.id}-funding`));
     expect(await deleteRedisKeys(test.queuePrefix)).toBeGreaterThan(0);
-    expect(await deadlines.getJob(`deadline-${trade.id}-funding`)).toBeUndefined();
+    // Gone, or queued afresh by a deadline sweep that was running as the keys went (it offers nearing deadlines).
+    const after = await deadlines.getJob(`deadline-${trade.id}-funding`);
+    expect(after === undefined || after.timestamp > queued.timestamp).toBe(true);
 
     await eventually(async () => (await registered()).every(Boolean), 10000);
     await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state === 'expired', 15000);
