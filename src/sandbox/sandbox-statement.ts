@@ -5,7 +5,9 @@ import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox
 /**
  * A mock's change written in ONE statement sent in autocommit, with the outbox rows of its webhooks: no BEGIN and
  * COMMIT around it. `sandbox_change_made` (migrations/sandbox) makes the outbox rows conditional on the change: the
- * statement raises, and so writes nothing, when the change did not apply.
+ * statement raises, and so writes nothing, when the change did not apply. A raise, not the service's outbox rows
+ * selected from the change (`outboxInsertFromSql`): a PayPal-Request-Id's kept answer is written before the change,
+ * which waits on it, and must be undone with it.
  */
 
 /** The select-list guard: raises YBS01 unless `count` (an SQL expression) is above zero. */
