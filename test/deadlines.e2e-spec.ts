@@ -77,8 +77,13 @@ describe('deadlines (HTTP)', () => {
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 10000);
   });
 
-  /** Runs a trade's deadline job now, before its deadline: what a worker whose clock runs ahead of PostgreSQL's does. */
-  async function wakeEarly(jobId: string) {
+  /**
+   * Runs a trade's deadline job now, before its deadline: what a worker whose clock runs ahead of PostgreSQL's does.
+   * The deadline is first moved 5 s out, so that the wake-up is early however slow the machine (the job reads the
+   * deadline when it wakes).
+   */
+  async function wakeEarly(jobId: string, tradeId: string, column: 'funding_by' | 'payout_by') {
+    await db.query(`UPDATE trades SET ${column} = now() + interval '5 seconds' WHERE id = $1`, [tradeId]);
     const job = await eventually(async () => {
       const found = await deadlines().getJob(jobId);
       return found && (await found.getState()) === 'delayed' ? found : undefined;
@@ -90,9 +95,9 @@ describe('deadlines (HTTP)', () => {
 
   it('puts a funding deadline job that wakes early back to sleep until the deadline, and expires the trade then', async () => {
     const { traveler, trade } = await openTrade('bank_transfer');
-    await wakeEarly(`deadline-${trade.id}-funding`);
+    await wakeEarly(`deadline-${trade.id}-funding`, trade.id, 'funding_by');
     expect(await state(trade.id, traveler.token)).toBe('awaiting_funding');
-    await eventually(async () => (await state(trade.id, traveler.token)) === 'expired', 5000);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'expired', 10000);
     // Not early, and by the trade's own deadline job, not the sweeper's next round (a busy machine may make it late).
     expect(await lateness(trade.id, 'expired', 'funding_by')).toBeGreaterThanOrEqual(0);
     expect(await completedJobResult(deadlines(), `deadline-${trade.id}-funding`)).toEqual({ expired: true });
@@ -101,9 +106,9 @@ describe('deadlines (HTTP)', () => {
   it('puts a payout deadline job that wakes early back to sleep until the deadline, and starts the last search then', async () => {
     const { traveler, trade } = await openTrade('paypal');
     await fundByPaypal(trade.id, traveler);
-    await wakeEarly(`deadline-${trade.id}-payout`);
+    await wakeEarly(`deadline-${trade.id}-payout`, trade.id, 'payout_by');
     expect(await state(trade.id, traveler.token)).toBe('funded');
-    await eventually(async () => ['refunding', 'refunded'].includes(await state(trade.id, traveler.token)), 6000);
+    await eventually(async () => ['refunding', 'refunded'].includes(await state(trade.id, traveler.token)), 10000);
     expect(await lateness(trade.id, 'refunding', 'payout_by')).toBeGreaterThanOrEqual(0);
     expect(await completedJobResult(deadlines(), `deadline-${trade.id}-payout`)).toEqual({ searching: true });
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 10000);

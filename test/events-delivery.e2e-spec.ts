@@ -198,8 +198,15 @@ describe('event delivery: webhooks, streams and the delivery log together', () =
 
     // The delivery log: the same ids, each delivered, the refused one after two attempts.
     const logOf = async (user: TestUser) => api('GET', '/v1/webhooks/deliveries?limit=100', { token: user.token });
-    const travelerLog = await logOf(traveler);
-    const counterpartyLog = await logOf(counterparty);
+    // A delivery is marked after its answer came: the receiver may have seen the last one a moment before.
+    const hookIds = new Set([travelerHook.id, completedOnly.id, counterpartyHook.id]);
+    const settled = async (user: TestUser) => {
+      const log = await logOf(user);
+      const rows = log.body.data.filter((d: { endpointId: string }) => hookIds.has(d.endpointId));
+      return rows.every((d: { status: string }) => d.status === 'delivered') ? log : undefined;
+    };
+    const travelerLog = await eventually(() => settled(traveler));
+    const counterpartyLog = await eventually(() => settled(counterparty));
     for (const [log, path, hook] of [
       [travelerLog, '/trade/traveler', travelerHook],
       [travelerLog, '/trade/traveler-completed', completedOnly],

@@ -17,11 +17,12 @@ describe('PayPal honour period (HTTP, real timers)', () => {
       ...quietRates,
       ...fastProviders,
       ...cappedPolls,
-      // Captured at four fifths of 1 s; the mock's authorization is gone after 3 s; the payout window ends at 6 s.
+      // Captured at four fifths of 1 s; the mock's authorization is gone after 3 s; the payout window ends at 10 s,
+      // well after the receipt is confirmed (about 4 s in) on a slow machine.
       PAYPAL_HONOR_PERIOD_MS: '1000',
       PAYPAL_MOCK_HONOR_PERIOD_MS: '1000',
       PAYPAL_MOCK_VALIDITY_MS: '3000',
-      PAYOUT_WINDOW_MS: '6000',
+      PAYOUT_WINDOW_MS: '10000',
       // The sweeper backs up the deadline jobs, as in production; here it looks every second.
       DEADLINE_SWEEP_EVERY_MS: '1000',
     },

@@ -11,7 +11,9 @@ import { useTestApp } from './support/use-test-app';
 
 describe('Idempotency-Key (HTTP)', () => {
   // A short statement timeout lets a test make the database fail one request on purpose.
-  const { test, api, db, operator } = useTestApp({ DATABASE_STATEMENT_TIMEOUT_MS: '1000' }, { operator: true });
+  // Long enough for the tests that hold a request on a lock while they act, on a slow machine; short enough that the
+  // one that waits it out (a 5xx) stays quick.
+  const { test, api, db, operator } = useTestApp({ DATABASE_STATEMENT_TIMEOUT_MS: '4000' }, { operator: true });
 
   async function keyCount(userId: string): Promise<number> {
     return (await db.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [userId])).rows[0].n;
@@ -317,7 +319,7 @@ describe('Idempotency-Key (HTTP)', () => {
                 `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%api_keys%'`,
               )
             ).rowCount === 1,
-          800,
+          3000,
           10,
         );
         const claimOf = async () =>
@@ -325,7 +327,7 @@ describe('Idempotency-Key (HTTP)', () => {
         const held = await claimOf();
         await db.query(`UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE owner_id = $1`, [user.id]);
         retry = create(user, 'k-slow', 'slow');
-        await eventually(async () => (await claimOf()) !== held, 800, 10);
+        await eventually(async () => (await claimOf()) !== held, 3000, 10);
       } finally {
         await locker.query('ROLLBACK');
         await locker.end();
@@ -373,13 +375,13 @@ describe('Idempotency-Key (HTTP)', () => {
                 `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
               )
             ).rowCount === 1,
-          800,
+          3000,
           10,
         );
         const held = await claimOf();
         await db.query(`UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE owner_id = $1`, [counterparty.id]);
         retry = accept();
-        await eventually(async () => (await claimOf()) !== held, 800, 10);
+        await eventually(async () => (await claimOf()) !== held, 3000, 10);
       } finally {
         await locker.query('ROLLBACK');
         await locker.end();
@@ -425,7 +427,7 @@ describe('Idempotency-Key (HTTP)', () => {
                 `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
               )
             ).rowCount === 1,
-          800,
+          3000,
           10,
         );
         await db.query(`UPDATE idempotency_keys SET claim_id = gen_random_uuid() WHERE owner_id = $1 AND key = 'k-late-accept'`, [

@@ -243,19 +243,25 @@ describe('market (HTTP)', () => {
     it('expires a request by the sweeper when its job is gone, and never lists it once expired', async () => {
       const traveler = await withWallet(api, await registerUser(api, 'traveler'));
       const counterparty = await registerUser(api, 'counterparty');
-      const posted = await api('POST', '/v1/requests', {
-        token: traveler.token,
-        body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal', expiresInMinutes: 5 },
-      });
-      const id: string = posted.body.id;
-      // Redis lost the job: the outbox says it was published, yet no job exists. The job is taken away as soon as it
-      // is in Redis: its 200 ms are up before the published mark lands (up to a second later).
-      const expiries = test.app.get(QueueRegistry).get(QUEUES.market);
-      await eventually(async () => (await expiries.getJob(`expire-request-${id}`)) !== undefined);
-      await expiries.remove(`expire-request-${id}`);
       const listed = async () =>
         (await api('GET', '/v1/requests?limit=100', { token: counterparty.token })).body.data.map((r: { id: string }) => r.id);
-      expect(await listed()).toContain(id);
+      // Redis lost the job: the outbox says it was published, yet no job exists. The queue is paused until the job is
+      // taken away, so it cannot run first however slow the machine; the request lives 2 s.
+      const expiries = test.app.get(QueueRegistry).get(QUEUES.market);
+      await expiries.pause();
+      let id: string;
+      try {
+        const posted = await api('POST', '/v1/requests', {
+          token: traveler.token,
+          body: { amountCny: '100.00', price: floating(0), paymentMethod: 'paypal', expiresInMinutes: 50 },
+        });
+        id = posted.body.id;
+        await eventually(async () => (await expiries.getJob(`expire-request-${id}`)) !== undefined);
+        expect(await expiries.remove(`expire-request-${id}`)).toBe(1);
+        expect(await listed()).toContain(id);
+      } finally {
+        await expiries.resume();
+      }
       await eventually(
         async () =>
           (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`expire-request-${id}`])).rowCount,

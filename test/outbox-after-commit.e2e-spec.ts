@@ -14,7 +14,8 @@ import { floating, readyCounterparty, readyTraveler, setReference } from './supp
 import { eventually, startTestApp, TestApp } from './support/test-app';
 import { useTestApp } from './support/use-test-app';
 
-const LEASE_MS = 1000;
+// The writer gives up its rows at half the lease: a second, room for a commit on a slow machine.
+const LEASE_MS = 2000;
 
 /**
  * The publish right after commit, by the process that committed the outbox rows, against the real PostgreSQL, Redis
@@ -135,7 +136,7 @@ describe('outbox rows published after commit', () => {
     const addBulk = publisherQueue.addBulk.bind(publisherQueue);
     let lateAddLandedAt = 0;
     jest.spyOn(publisherQueue, 'addBulk').mockImplementationOnce(async (jobs) => {
-      await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 500));
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS * 2));
       const added = await addBulk(jobs);
       lateAddLandedAt = Date.now();
       return added;

@@ -396,11 +396,18 @@ describe('trades (HTTP)', () => {
     const traveler = await readyTraveler(api);
     const cp = await readyCounterparty(api);
     const request = await postRequest(traveler, { amountCny: '100.00', paymentMethod: 'paypal' });
-    const tradeId: string = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
-    // Redis lost the job: published (its mark lands up to a second later, after the 400 ms window), then gone.
+    // Redis lost the job: published (its mark lands up to a second later, after the 400 ms window), then gone. The
+    // queue is paused until the job is taken away, so it cannot run first however slow the machine.
     const deadlines = test.app.get(QueueRegistry).get(QUEUES.deadlines);
-    await eventually(async () => (await deadlines.getJob(`deadline-${tradeId}-funding`)) !== undefined);
-    await deadlines.remove(`deadline-${tradeId}-funding`);
+    await deadlines.pause();
+    let tradeId: string;
+    try {
+      tradeId = (await api('POST', `/v1/requests/${request.id}/accept`, { token: cp.token, body: {} })).body.id;
+      await eventually(async () => (await deadlines.getJob(`deadline-${tradeId}-funding`)) !== undefined);
+      expect(await deadlines.remove(`deadline-${tradeId}-funding`)).toBe(1);
+    } finally {
+      await deadlines.resume();
+    }
     await eventually(
       async () =>
         (await db.query(`SELECT 1 FROM outbox WHERE job_id = $1 AND published_at IS NOT NULL`, [`deadline-${tradeId}-funding`])).rowCount,

@@ -197,9 +197,10 @@ describe('WeChat verification (HTTP)', () => {
 
   it('waits, not refunds, while a matching transfer is still processing at WeChat when the payout window passes', async () => {
     const { traveler, trade, travelerWallet, counterpartyWallet } = await fundedTrade();
-    // The counterparty pays at the deadline; WeChat takes a few seconds to settle the transfer.
+    // The counterparty pays at the deadline; WeChat takes seconds to settle the transfer (long enough for the steps
+    // below to see it processing on a slow machine).
     const sent = await api('POST', '/sandbox/wechat/transfers', {
-      body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '1000.00', processingMs: 2500 },
+      body: { fromWechatId: counterpartyWallet, toWechatId: travelerWallet, amountCny: '1000.00', processingMs: 10000 },
     });
     expect(sent.status).toBe(201);
     // As WeChat Pay's query answers the platform's merchant-signed request.
@@ -215,7 +216,7 @@ describe('WeChat verification (HTTP)', () => {
     );
     expect(await state(trade.id, traveler.token)).toBe('funded');
     expect(await transferState()).toBe('PROCESSING');
-    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 15000);
+    await eventually(async () => (await state(trade.id, traveler.token)) === 'completed', 25000);
     const events = await timeline(trade.id, traveler.token);
     expect(events.find((e) => e.toState === 'releasing')!.detail).toEqual({
       reason: 'transfer_found_before_refund',
