@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows, SqlParams } from '../../common/database/query';
+import { preparedRead, returningRows, SqlParams } from '../../common/database/query';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { TradeState } from '../../trades/trade.state-machine';
-import { FundingRecord, FundingRow as Row, toFundingRecord as toRecord } from './funding-rows';
+import type { Trade } from '../../trades/trade.types';
+import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
+import { FundingRecord, fundingColumns, FundingRow as Row, toFundingRecord as toRecord } from './funding-rows';
 
 export type { FundingRecord } from './funding-rows';
+
+/** The prefix of the funding record's columns read beside its trade's. */
+const WITH_TRADE = 'f_';
 
 const STEPS = {
   authorization_id: true,
@@ -70,6 +75,18 @@ export class FundingRepository {
         return false;
       throw error;
     }
+  }
+
+  /** The trade (null for no such trade) and its funding record (null before any), in one read: what starting funding decides from. */
+  async withTrade(tradeId: string): Promise<{ trade: Trade; funding: FundingRecord | null } | null> {
+    const rows = await preparedRead<TradeRow & Record<string, unknown>>(
+      this.dataSource,
+      `SELECT ${tradeColumns('t')}, ${fundingColumns('f', WITH_TRADE)} FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
+      [tradeId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { trade: toTrade(row), funding: row[`${WITH_TRADE}trade_id`] ? toRecord(row, WITH_TRADE) : null };
   }
 
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {

@@ -7,7 +7,6 @@ import { HANDLE_CONTEXT } from '../../common/crypto/handle-context';
 import { paypalConfig, tradesConfig } from '../../config';
 import { OutboxService } from '../../outbox/outbox.service';
 import { JOBS, QUEUES } from '../../queues/queue-names';
-import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
 import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.port';
 import { BankFundingService } from './bank-funding.service';
@@ -39,7 +38,6 @@ export class FundingService {
     private readonly fundings: FundingRepository,
     private readonly bankFunding: BankFundingService,
     private readonly poll: FundingPoll,
-    private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
     private readonly outbox: OutboxService,
     @Inject(PAYPAL) private readonly paypal: PaypalPort,
@@ -53,13 +51,14 @@ export class FundingService {
     tradeId: string,
     urls: { returnUrl?: string; cancelUrl?: string },
   ): Promise<{ created: boolean; body: Record<string, unknown> }> {
-    const trade = await this.trades.find(tradeId);
+    const read = await this.fundings.withTrade(tradeId);
+    const trade = read?.trade;
     if (!trade || (caller.id !== trade.travelerId && caller.id !== trade.counterpartyId)) throw DomainError.notFound('Trade');
     if (caller.id !== trade.travelerId) throw new DomainError('forbidden', "Only the trade's traveler funds it");
     // An order or reference is live only while the trade waits for it: a cancelled or expired trade's is dead.
     if (trade.state !== 'awaiting_funding')
       throw new DomainError('invalid_state_transition', `The trade is ${trade.state}`, { state: trade.state });
-    const existing = await this.fundings.find(tradeId);
+    const existing = read.funding;
     if (existing?.orderId)
       return { created: false, body: { provider: 'paypal', orderId: existing.orderId, approveUrl: existing.approveUrl } };
     if (existing?.bankReference) return { created: false, body: this.bankFunding.view(existing.bankReference, trade.amountUsd) };

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { FieldEncryption } from '../../common/crypto/field-encryption';
+import { EncryptedField, FieldEncryption } from '../../common/crypto/field-encryption';
 import { formatAmount } from '../../common/money';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
@@ -128,14 +128,23 @@ export class SettlementMoves {
    * end is then the trade's, which may fail or never come. A worker killed before either leaves the step running; its
    * retry makes the payout again under the same sender_batch_id and finds the first batch.
    */
-  async payOut(trade: Trade, funding: FundingRecord, netUsd: bigint, record: (ids: StepIds) => void): Promise<SettledPayout> {
+  async payOut(
+    trade: Trade,
+    funding: FundingRecord,
+    netUsd: bigint,
+    record: (ids: StepIds) => void,
+    snapshot: EncryptedField | null = null,
+  ): Promise<SettledPayout> {
     const attempt = funding.payoutAttempt;
     let batch: PaypalPayout;
     if (!funding.payoutBatchId) {
-      // The first payout goes to the email snapshotted with the trade; one paid again after a return goes to
-      // the counterparty's email on file now (the snapshot is where it could not be claimed).
+      // The first payout goes to the email snapshotted with the trade (as the run read it with the trade, or read
+      // here); one paid again after a return goes to the counterparty's email on file now (the snapshot is where it
+      // could not be claimed).
       const sealed =
-        attempt === 1 ? await this.trades.counterpartyPaypalOf(trade.id) : await this.trades.counterpartyCurrentPaypalOf(trade.id);
+        attempt === 1
+          ? (snapshot ?? (await this.trades.counterpartyPaypalOf(trade.id)))
+          : await this.trades.counterpartyCurrentPaypalOf(trade.id);
       if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
       // The payout as PayPal has it once made: no second read of the batch it just answered with.
       batch = await this.paypal.createPayout({

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import type { EncryptedField } from '../../common/crypto/field-encryption';
 import { returningRows } from '../../common/database/query';
 import type { Trade } from '../../trades/trade.types';
 import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
@@ -54,6 +55,8 @@ export interface SettlementView {
   funding: FundingRecord | null;
   version: string | null;
   claimHeld: boolean;
+  /** The counterparty's PayPal email as snapshotted with the trade, sealed: where the first payout goes. */
+  payee: EncryptedField | null;
 }
 
 /**
@@ -86,9 +89,16 @@ export class SettlementRepository {
 
   /** The trade and its funding record as a run starts from them, in one statement (null for no such trade). */
   async view(tradeId: string): Promise<SettlementView | null> {
-    const rows: (TradeRow & FundingRow & { f_version: string | null; f_claim_held: boolean | null })[] = await this.dataSource.query(
+    const rows: (TradeRow &
+      FundingRow & {
+        f_version: string | null;
+        f_claim_held: boolean | null;
+        payee_ciphertext: string | null;
+        payee_key_id: string | null;
+      })[] = await this.dataSource.query(
       `SELECT ${tradeColumns('t')}, ${fundingColumns('f', F)}, f.xmin::text AS f_version,
-              f.settlement_claim IS NOT NULL AND f.settlement_claimed_until >= now() AS f_claim_held
+              f.settlement_claim IS NOT NULL AND f.settlement_claimed_until >= now() AS f_claim_held,
+              t.counterparty_paypal_ciphertext AS payee_ciphertext, t.counterparty_paypal_key_id AS payee_key_id
          FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
       [tradeId],
     );
@@ -99,6 +109,7 @@ export class SettlementRepository {
       funding: row.f_trade_id ? toFunding(row) : null,
       version: row.f_version,
       claimHeld: row.f_claim_held === true,
+      payee: row.payee_ciphertext && row.payee_key_id ? { ciphertext: row.payee_ciphertext, keyId: row.payee_key_id } : null,
     };
   }
 

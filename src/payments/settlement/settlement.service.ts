@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import type { EncryptedField } from '../../common/crypto/field-encryption';
 import { applyBps } from '../../common/money';
 import { tradesConfig } from '../../config';
 import { ENTRY, LedgerService } from '../../ledger/ledger.service';
@@ -68,7 +69,7 @@ export class SettlementService {
         const state = trade.state;
         // The plan is made from this read and the claim taken with its first step, only if the funding record is
         // still as read: a settling trade ends only in a transaction that also writes its funding record.
-        return await this.claimed(tradeId, view, (run) => this.runPlan(run, trade, state, funding));
+        return await this.claimed(tradeId, view, (run) => this.runPlan(run, trade, state, funding, view.payee));
       } catch (error) {
         if (!(error instanceof SettlementMoved)) throw error;
       }
@@ -121,7 +122,13 @@ export class SettlementService {
     }
   }
 
-  private async runPlan(run: SettlementRun, trade: Trade, state: SettlingState, initial: FundingRecord): Promise<Settled | 'nothing'> {
+  private async runPlan(
+    run: SettlementRun,
+    trade: Trade,
+    state: SettlingState,
+    initial: FundingRecord,
+    payee: EncryptedField | null,
+  ): Promise<Settled | 'nothing'> {
     // A PayPal trade never authorized, or a bank trade never funded by a transfer, has nothing to settle.
     if (initial.provider === 'paypal' && !initial.authorizationId) return 'nothing';
     if (initial.provider === 'bank_transfer' && !initial.bankTransferId) return 'nothing';
@@ -136,7 +143,7 @@ export class SettlementService {
       if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
       // The capture's finish commits with its record; the last step's with the transaction that ends the trade.
       const finish = step === 'capture' ? 'recorded' : step === plan[plan.length - 1] ? 'at_end' : 'now';
-      await this.runStep(run, trade, step, split, results, finish);
+      await this.runStep(run, trade, step, split, results, finish, payee);
       // The record as the step began under the claim, with what the step itself recorded: no other run records
       // a step while this one holds the claim, so nothing is read again.
       funding = {
@@ -157,6 +164,7 @@ export class SettlementService {
     split: { travelerUsd: bigint; counterpartyUsd: bigint } | null,
     results: StepResults,
     finish: StepFinish,
+    payee: EncryptedField | null,
   ): Promise<void> {
     // Each call works from the funding record as its step began, under the claim.
     switch (step) {
@@ -196,7 +204,7 @@ export class SettlementService {
         results.payout = await run.step(
           'payout',
           run.funding!.payoutAttempt,
-          ({ funding, record }) => this.moves.payOut(trade, funding, this.netToCounterparty(trade, split), record),
+          ({ funding, record }) => this.moves.payOut(trade, funding, this.netToCounterparty(trade, split), record, payee),
           finish,
         );
         return;
