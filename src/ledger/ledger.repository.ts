@@ -18,35 +18,45 @@ export interface PendingTransfer {
   amount: bigint;
 }
 
+/** The trade's row, locked FOR KEY SHARE (none for no trade): the first lock of a ledger operation. */
+const TRADE_KEY_SHARE = (tradeId: string) => `trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = ${tradeId}::uuid FOR KEY SHARE)`;
+/** A condition on no column: PostgreSQL runs it once, before the statement's first row, so the trade is locked first. */
+const AFTER_TRADE_LOCK = '(SELECT count(*) FROM trade) >= 0';
+
 /** The ledger's SQL. Balances change in the same statement as the transfer that moves them. */
 @Injectable()
 export class LedgerRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Creates the accounts that do not exist yet, in the order given (a concurrent creator of one waits as on its lock). */
-  async ensureAccounts(manager: EntityManager, accounts: AccountRef[]): Promise<void> {
-    await manager.query(
-      `INSERT INTO ledger_accounts (id, kind, currency, trade_id)
-       SELECT id, kind, currency, trade_id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[])
-              WITH ORDINALITY AS a (id, kind, currency, trade_id, n)
-        ORDER BY n
-       ON CONFLICT (id) DO NOTHING`,
-      [accounts.map((a) => a.id), accounts.map((a) => a.kind), accounts.map(() => 'USD'), accounts.map((a) => a.tradeId ?? null)],
-    );
-  }
-
   /**
    * Takes an operation's locks before it moves anything, in the service's one order: the trade's row first
    * (FOR KEY SHARE, what a transfer's foreign key takes anyway: taken here, the trade comes before the ledger
    * even in a transaction that did not lock it), then the accounts to create, then every account it moves
-   * (FOR NO KEY UPDATE, what the balance updates take), in the order given.
+   * (FOR NO KEY UPDATE, what the balance updates take), in the order given. The trade's lock rides on the first
+   * of those statements, in a MATERIALIZED CTE its rows wait on (a one-time filter): taken before anything else.
+   * The accounts are locked by a statement of their own, after the creation: one that created them could not see
+   * an account another transaction committed meanwhile, and would leave it to be locked out of order.
    */
   async lockAccounts(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], create: AccountRef[]): Promise<void> {
-    if (tradeId) await manager.query(`SELECT 1 FROM trades WHERE id = $1 FOR KEY SHARE`, [tradeId]);
-    if (create.length > 0) await this.ensureAccounts(manager, create);
+    let tradeLocked = false;
+    if (create.length > 0) {
+      await manager.query(
+        `WITH ${TRADE_KEY_SHARE('$5')}
+         INSERT INTO ledger_accounts (id, kind, currency, trade_id)
+         SELECT id, kind, currency, trade_id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[])
+                WITH ORDINALITY AS a (id, kind, currency, trade_id, n)
+          WHERE ${AFTER_TRADE_LOCK}
+          ORDER BY n
+         ON CONFLICT (id) DO NOTHING`,
+        [create.map((a) => a.id), create.map((a) => a.kind), create.map(() => 'USD'), create.map((a) => a.tradeId ?? null), tradeId],
+      );
+      tradeLocked = true;
+    }
     await manager.query(
-      `SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE`,
-      [ordered.map((a) => a.id)],
+      `WITH ${TRADE_KEY_SHARE('$2')}
+       SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) AND ${AFTER_TRADE_LOCK}
+        ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE OF ledger_accounts`,
+      [ordered.map((a) => a.id), tradeLocked ? null : tradeId],
     );
   }
 
