@@ -125,7 +125,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
             }
             // A refusal decided after a retry took the key over may have seen the retry's own change (the amount it
             // took): the key's outcome is the retry's, so this request answers that, as it does at a refused commit.
-            if (!kept && problem.status !== 400) throw claimTakenOver();
+            // Only for the refusals that rank with that 409 or after it (API.md's order); a 400, 401, 403 or 404 is
+            // this request's own answer, which the retry's change cannot have caused.
+            if (!kept && (problem.status === 409 || problem.status === 422)) throw claimTakenOver();
             throw error;
           })(),
         ),

@@ -18,11 +18,6 @@ export interface PendingTransfer {
   amount: bigint;
 }
 
-/** The trade's row, locked FOR KEY SHARE (none for no trade): the first lock of a ledger operation. */
-const TRADE_KEY_SHARE = (tradeId: string) => `trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = ${tradeId}::uuid FOR KEY SHARE)`;
-/** A condition on no column: PostgreSQL runs it once, before the statement's first row, so the trade is locked first. */
-const AFTER_TRADE_LOCK = '(SELECT count(*) FROM trade) >= 0';
-
 /** The ledger's SQL. Balances change in the same statement as the transfer that moves them. */
 @Injectable()
 export class LedgerRepository {
@@ -32,31 +27,29 @@ export class LedgerRepository {
    * Takes an operation's locks before it moves anything, in the service's one order: the trade's row first
    * (FOR KEY SHARE, what a transfer's foreign key takes anyway: taken here, the trade comes before the ledger
    * even in a transaction that did not lock it), then the accounts to create, then every account it moves
-   * (FOR NO KEY UPDATE, what the balance updates take), in the order given. The trade's lock rides on the first
-   * of those statements, in a MATERIALIZED CTE its rows wait on (a one-time filter): taken before anything else.
-   * The accounts are locked by a statement of their own, after the creation: one that created them could not see
-   * an account another transaction committed meanwhile, and would leave it to be locked out of order.
+   * (FOR NO KEY UPDATE, what the balance updates take), in the order given. With accounts to create, the trade's
+   * lock rides on their INSERT, in a MATERIALIZED CTE its rows wait on (a one-time filter): taken before them. Never
+   * on the accounts' SELECT: its snapshot, taken before a wait on the trade, would miss an account committed during
+   * the wait and leave it to be locked out of order; a statement that starts after the wait sees it.
    */
   async lockAccounts(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], create: AccountRef[]): Promise<void> {
-    let tradeLocked = false;
     if (create.length > 0) {
       await manager.query(
-        `WITH ${TRADE_KEY_SHARE('$5')}
+        `WITH trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $5::uuid FOR KEY SHARE)
          INSERT INTO ledger_accounts (id, kind, currency, trade_id)
          SELECT id, kind, currency, trade_id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[])
                 WITH ORDINALITY AS a (id, kind, currency, trade_id, n)
-          WHERE ${AFTER_TRADE_LOCK}
+          WHERE (SELECT count(*) FROM trade) >= 0
           ORDER BY n
          ON CONFLICT (id) DO NOTHING`,
         [create.map((a) => a.id), create.map((a) => a.kind), create.map(() => 'USD'), create.map((a) => a.tradeId ?? null), tradeId],
       );
-      tradeLocked = true;
+    } else if (tradeId) {
+      await manager.query(`SELECT 1 FROM trades WHERE id = $1 FOR KEY SHARE`, [tradeId]);
     }
     await manager.query(
-      `WITH ${TRADE_KEY_SHARE('$2')}
-       SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) AND ${AFTER_TRADE_LOCK}
-        ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE OF ledger_accounts`,
-      [ordered.map((a) => a.id), tradeLocked ? null : tradeId],
+      `SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE`,
+      [ordered.map((a) => a.id)],
     );
   }
 

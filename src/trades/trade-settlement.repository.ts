@@ -126,7 +126,10 @@ export class TradeSettlementRepository {
       `SELECT counterparty_paypal_ciphertext, counterparty_paypal_key_id FROM trades WHERE id = $1`,
       [tradeId],
     );
-    return rows[0] ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id } : null;
+    // An erased snapshot is no email to pay.
+    return rows[0]?.counterparty_paypal_ciphertext
+      ? { ciphertext: rows[0].counterparty_paypal_ciphertext, keyId: rows[0].counterparty_paypal_key_id }
+      : null;
   }
 
   /** The counterparty's PayPal email on file now (a payout paid again goes where they have since put it). */

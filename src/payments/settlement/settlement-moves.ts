@@ -133,7 +133,7 @@ export class SettlementMoves {
     funding: FundingRecord,
     netUsd: bigint,
     record: (ids: StepIds) => void,
-    snapshot: EncryptedField | null = null,
+    payee: EncryptedField | null = null,
   ): Promise<SettledPayout> {
     const attempt = funding.payoutAttempt;
     let batch: PaypalPayout;
@@ -143,7 +143,7 @@ export class SettlementMoves {
       // could not be claimed).
       const sealed =
         attempt === 1
-          ? (snapshot ?? (await this.trades.counterpartyPaypalOf(trade.id)))
+          ? (payee ?? (await this.trades.counterpartyPaypalOf(trade.id)))
           : await this.trades.counterpartyCurrentPaypalOf(trade.id);
       if (!sealed) throw new Error(`Trade ${trade.id}: the counterparty has no PayPal email to pay`);
       // The payout as PayPal has it once made: no second read of the batch it just answered with.

@@ -87,7 +87,7 @@ function recordIds(ids: StepIds | null | undefined, params: unknown[]): { set: s
 export class SettlementRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The trade and its funding record as a run starts from them, in one statement (null for no such trade). */
+  /** The trade, its funding record and the payout's email as a run starts from them, in one statement (null for no such trade). */
   async view(tradeId: string): Promise<SettlementView | null> {
     const rows: (TradeRow &
       FundingRow & {
