@@ -173,6 +173,28 @@ describe('Idempotency-Key (HTTP)', () => {
   });
 
   describe('a key whose request died in flight', () => {
+    /** A traveler's open request of 1000 CNY at 7.24 and a counterparty ready to accept it. */
+    async function openRequest() {
+      await setReference(test, '7.2400');
+      const traveler = await readyTraveler(api);
+      const counterparty = await readyCounterparty(api);
+      const posted = await api('POST', '/v1/requests', {
+        token: traveler.token,
+        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
+      });
+      expect(posted.status).toBe(201);
+      return { traveler, counterparty, posted };
+    }
+
+    /** Whether one statement of the service (its text naming `table`) waits on a lock. */
+    const waitsOnLock = async (table: string) =>
+      (
+        await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE $1`,
+          [`%${table}%`],
+        )
+      ).rowCount === 1;
+
     /**
      * What a request that died after its claim leaves behind: the claim in progress, as the interceptor
      * wrote it, with its lease moved to `lease` from now, and a change committed or not.
@@ -252,14 +274,7 @@ describe('Idempotency-Key (HTTP)', () => {
     });
 
     it('makes one trade of an accept retried after its first run died, however many retries race', async () => {
-      await setReference(test, '7.2400');
-      const traveler = await readyTraveler(api);
-      const counterparty = await readyCounterparty(api);
-      const posted = await api('POST', '/v1/requests', {
-        token: traveler.token,
-        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-      });
-      expect(posted.status).toBe(201);
+      const { counterparty, posted } = await openRequest();
       const path = `/v1/requests/${posted.body.id}/accept`;
       await diedInFlight(counterparty, 'k-accept', {}, '-1 second', false, path);
       const responses = await Promise.all(
@@ -312,16 +327,7 @@ describe('Idempotency-Key (HTTP)', () => {
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
         first = create(user, 'k-slow', 'slow');
-        await eventually(
-          async () =>
-            (
-              await db.query(
-                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%api_keys%'`,
-              )
-            ).rowCount === 1,
-          3000,
-          10,
-        );
+        await eventually(() => waitsOnLock('api_keys'), 3000, 10);
         const claimOf = async () =>
           (await db.query(`SELECT claim_id FROM idempotency_keys WHERE owner_id = $1 AND key = 'k-slow'`, [user.id])).rows[0].claim_id;
         const held = await claimOf();
@@ -342,14 +348,7 @@ describe('Idempotency-Key (HTTP)', () => {
     });
 
     it('refuses the accept of a request that outlived its lease once a retry took its key over: one trade opens', async () => {
-      await setReference(test, '7.2400');
-      const traveler = await readyTraveler(api);
-      const counterparty = await readyCounterparty(api);
-      const posted = await api('POST', '/v1/requests', {
-        token: traveler.token,
-        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-      });
-      expect(posted.status).toBe(201);
+      const { counterparty, posted } = await openRequest();
       const accept = () =>
         api('POST', `/v1/requests/${posted.body.id}/accept`, {
           token: counterparty.token,
@@ -368,16 +367,7 @@ describe('Idempotency-Key (HTTP)', () => {
         await locker.query('BEGIN');
         await locker.query('SELECT 1 FROM exchange_requests WHERE id = $1 FOR UPDATE', [posted.body.id]);
         first = accept();
-        await eventually(
-          async () =>
-            (
-              await db.query(
-                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
-              )
-            ).rowCount === 1,
-          3000,
-          10,
-        );
+        await eventually(() => waitsOnLock('exchange_requests'), 3000, 10);
         const held = await claimOf();
         await db.query(`UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE owner_id = $1`, [counterparty.id]);
         retry = accept();
@@ -401,14 +391,7 @@ describe('Idempotency-Key (HTTP)', () => {
     it('answers a late accept that finds the amount gone to the retry that took its key over as the key in use, not the amount', async () => {
       // PostgreSQL does not queue a row's waiters fairly: the retry may take the amount before the late accept wakes.
       // Here that order is forced: the row's holder is the retry, which takes the key and the whole amount.
-      await setReference(test, '7.2400');
-      const traveler = await readyTraveler(api);
-      const counterparty = await readyCounterparty(api);
-      const posted = await api('POST', '/v1/requests', {
-        token: traveler.token,
-        body: { amountCny: '1000.00', price: fixed('7.2400'), paymentMethod: 'paypal' },
-      });
-      expect(posted.status).toBe(201);
+      const { counterparty, posted } = await openRequest();
       const locker = new Client({ connectionString: test.databaseUrl });
       await locker.connect();
       let late: ApiResponse;
@@ -420,16 +403,7 @@ describe('Idempotency-Key (HTTP)', () => {
           body: { amountCny: '1000.00' },
           headers: { 'idempotency-key': 'k-late-accept' },
         });
-        await eventually(
-          async () =>
-            (
-              await db.query(
-                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%exchange_requests%'`,
-              )
-            ).rowCount === 1,
-          3000,
-          10,
-        );
+        await eventually(() => waitsOnLock('exchange_requests'), 3000, 10);
         await db.query(`UPDATE idempotency_keys SET claim_id = gen_random_uuid() WHERE owner_id = $1 AND key = 'k-late-accept'`, [
           counterparty.id,
         ]);
