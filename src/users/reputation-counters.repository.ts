@@ -31,18 +31,18 @@ export class ReputationCountersRepository {
       manager,
       minutesByUser.map((m) => m.userId),
     );
-    for (const { userId, minutes } of minutesByUser) {
-      await manager.query(
-        `UPDATE user_reputation SET completed_trades = completed_trades + 1,
-                recent_release_minutes = (recent_release_minutes || $2::int)[cardinality(recent_release_minutes) - 98:]
-          WHERE user_id = $1`,
-        [userId, minutes],
-      );
-    }
+    // Both counters and the tier in one statement: the tier is read off the counters as this statement leaves them.
     await manager.query(
-      `UPDATE users u SET tier = 1, updated_at = now() FROM user_reputation r
-        WHERE r.user_id = u.id AND u.id = ANY($1::uuid[]) AND u.tier = 0 AND r.completed_trades >= $2 AND r.disputes_lost = 0`,
-      [minutesByUser.map((m) => m.userId), tier1CompletedTrades],
+      `WITH counted AS (
+         UPDATE user_reputation r SET completed_trades = r.completed_trades + 1,
+                recent_release_minutes = (r.recent_release_minutes || m.minutes)[cardinality(r.recent_release_minutes) - 98:]
+           FROM unnest($1::uuid[], $2::int[]) AS m (user_id, minutes)
+          WHERE r.user_id = m.user_id
+          RETURNING r.user_id, r.completed_trades, r.disputes_lost
+       )
+       UPDATE users u SET tier = 1, updated_at = now() FROM counted c
+        WHERE c.user_id = u.id AND u.tier = 0 AND c.completed_trades >= $3 AND c.disputes_lost = 0`,
+      [minutesByUser.map((m) => m.userId), minutesByUser.map((m) => m.minutes), tier1CompletedTrades],
     );
   }
 
