@@ -5,7 +5,7 @@ import { DomainError } from '../common/errors';
 import { applyBps, formatAmount } from '../common/money';
 import { tradesConfig } from '../config';
 import { LedgerService } from '../ledger/ledger.service';
-import { OutboxService } from '../outbox/outbox.service';
+import { OutboxService, type OutboxMessage } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import type { SelfTradeTarget } from '../users/account-events.repository';
 import { SelfTradeWatch } from '../users/self-trade-watch';
@@ -58,7 +58,12 @@ export class TradeTransitionsService {
    * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job if the window ends
    * within the horizon; a longer one's job is queued by the deadline sweeper as it nears (`queues/sweep-horizon.ts`).
    */
-  async confirmFunding(manager: EntityManager, tradeId: string, detail: FundingConfirmedDetail): Promise<Trade> {
+  async confirmFunding(
+    manager: EntityManager,
+    tradeId: string,
+    detail: FundingConfirmedDetail,
+    providerJobs: OutboxMessage[] = [],
+  ): Promise<Trade> {
     const moved = await this.moves.moveUnread(
       manager,
       tradeId,
@@ -66,17 +71,21 @@ export class TradeTransitionsService {
       SYSTEM_ACTOR,
       detail,
       { funded: { payoutWindowMs: this.config.payoutWindowMs } },
-      queuedWhenSet(this.config.payoutWindowMs, this.config.deadlineSweepEveryMs)
-        ? [
-            {
-              queue: QUEUES.deadlines,
-              jobName: JOBS.deadlines.payoutDeadline,
-              jobId: payoutDeadlineJobId(tradeId),
-              payload: { tradeId },
-              delayMs: this.config.payoutWindowMs,
-            },
-          ]
-        : [],
+      [
+        ...(queuedWhenSet(this.config.payoutWindowMs, this.config.deadlineSweepEveryMs)
+          ? [
+              {
+                queue: QUEUES.deadlines,
+                jobName: JOBS.deadlines.payoutDeadline,
+                jobId: payoutDeadlineJobId(tradeId),
+                payload: { tradeId },
+                delayMs: this.config.payoutWindowMs,
+              },
+            ]
+          : []),
+        // The provider's own follow-up (PayPal's capture before its honour period ends), with the transition's.
+        ...providerJobs,
+      ],
     );
     await this.ledger.holdEscrow(manager, moved);
     return moved;

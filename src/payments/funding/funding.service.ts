@@ -169,16 +169,17 @@ export class FundingService {
     const outcome = await this.transactions.run(async (manager) => {
       const locked = await this.fundings.lockAndRecordAuthorization(manager, tradeId, authorizationId);
       if (locked === 'awaiting_funding') {
-        await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId });
-        await this.outbox.write(manager, {
-          queue: QUEUES.settlement,
-          jobName: JOBS.settlement.captureIntoEscrow,
-          jobId: honorCaptureJobId(tradeId),
-          payload: { tradeId },
-          delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
-          // PayPal down at that moment must not mean the period runs out: keep trying, as settlement does.
-          retry: keepTrying(this.config.providerPollEveryMs),
-        });
+        await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId }, [
+          {
+            queue: QUEUES.settlement,
+            jobName: JOBS.settlement.captureIntoEscrow,
+            jobId: honorCaptureJobId(tradeId),
+            payload: { tradeId },
+            delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
+            // PayPal down at that moment must not mean the period runs out: keep trying, as settlement does.
+            retry: keepTrying(this.config.providerPollEveryMs),
+          },
+        ]);
         return 'funded' as const;
       }
       return locked === 'cancelled' || locked === 'expired' ? ('ended' as const) : ('nothing' as const);
