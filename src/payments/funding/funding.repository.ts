@@ -179,12 +179,18 @@ export class FundingRepository {
     );
   }
 
-  /** Records a step only if none is recorded yet; true for the caller that recorded it (the row lock decides a race). */
-  async recordFirst(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<boolean> {
+  /**
+   * Records a step only if none is recorded yet; true for the caller that recorded it (the row lock decides a race).
+   * The trade's row is locked first, for the rest of the caller's transaction, by the same statement (lock order:
+   * the trade, then its funding record; the lock gates the update as a one-time filter).
+   */
+  async lockTradeAndRecordFirst(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<boolean> {
     if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
     const rows = await returningRows(
       manager,
-      `UPDATE trade_fundings SET ${column} = $2, updated_at = now() WHERE trade_id = $1 AND ${column} IS NULL RETURNING trade_id`,
+      `WITH locked AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $1 FOR UPDATE)
+       UPDATE trade_fundings SET ${column} = $2, updated_at = now()
+        WHERE trade_id = $1 AND ${column} IS NULL AND EXISTS (SELECT 1 FROM locked) RETURNING trade_id`,
       [tradeId, value],
     );
     return rows.length > 0;

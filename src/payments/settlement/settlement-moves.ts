@@ -52,10 +52,9 @@ export class SettlementMoves {
       capture = found;
     }
     await this.transactions.run(async (manager) => {
-      // The one lock order: the trade's row, then its funding record and journal, then the ledger.
-      await this.trades.lockState(manager, tradeId);
-      // The honour-period job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
-      const first = await this.fundings.recordFirst(manager, tradeId, 'capture_id', capture.captureId);
+      // The one lock order: the trade's row, then its funding record and journal, then the ledger. The honour-period
+      // job and a settlement may both capture (one gets PayPal's replay): the fee is booked once.
+      const first = await this.fundings.lockTradeAndRecordFirst(manager, tradeId, 'capture_id', capture.captureId);
       // The capture step is done with its record: a recorded capture is never left running in the journal.
       await this.journal.finish(manager, tradeId, 'capture', 1, capture.captureId);
       if (first) await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
