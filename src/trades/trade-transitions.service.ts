@@ -57,6 +57,7 @@ export class TradeTransitionsService {
    * The provider confirmed the USD in escrow (called by the funding flow): `awaiting_funding` → `funded`.
    * Puts the escrow hold in the ledger, starts the payout window and writes its deadline job if the window ends
    * within the horizon; a longer one's job is queued by the deadline sweeper as it nears (`queues/sweep-horizon.ts`).
+   * `providerJobs` (the provider's own follow-up) are written with the transition's event, in the same statement.
    */
   async confirmFunding(
     manager: EntityManager,
