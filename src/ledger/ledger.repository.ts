@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { balanceChanges, LedgerEntry, PendingTransfer, transferRows } from './ledger-entries';
 
 export type AccountKind =
   'provider_clearing' | 'escrow' | 'counterparty_payable' | 'traveler_refund_payable' | 'suspense' | 'fee_revenue' | 'provider_fee_expense';
@@ -11,114 +12,97 @@ export interface AccountRef {
   tradeId?: string;
 }
 
-export interface PendingTransfer {
-  id: string;
-  debitAccount: string;
-  creditAccount: string;
-  amount: bigint;
-}
-
-/** The ledger's SQL. Balances change in the same statement as the transfer that moves them. */
+/** The ledger's SQL. An operation is two statements: its locks and reads, then its transfers with the balances they move. */
 @Injectable()
 export class LedgerRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Takes an operation's locks before it moves anything, in the service's one order: the trade's row first
-   * (FOR KEY SHARE, what a transfer's foreign key takes anyway: taken here, the trade comes before the ledger
-   * even in a transaction that did not lock it), then the accounts to create, then every account it moves
-   * (FOR NO KEY UPDATE, what the balance updates take), in the order given. With accounts to create, the trade's
-   * lock rides on their INSERT, in a MATERIALIZED CTE its rows wait on (a one-time filter): taken before them. Never
-   * on the accounts' SELECT: its snapshot, taken before a wait on the trade, would miss an account committed during
-   * the wait and leave it to be locked out of order; a statement that starts after the wait sees it.
+   * An operation's first statement, before it locks any account: the trade's row FOR KEY SHARE (what a transfer's
+   * foreign key takes anyway: taken here, the trade comes before the ledger even in a transaction that did not lock
+   * it), in a MATERIALIZED CTE that the accounts to create wait on (a one-time filter), so it is taken before them;
+   * and the trade's pending hold of kind `holdKind`, when the operation resolves one. Nothing is sent when there is
+   * neither a trade, an account to create nor a hold to read.
+   *
+   * The hold is read on the statement's snapshot, taken before any wait on the trade's row. Holds are written once, at
+   * funding, by a transaction that holds the trade's row; an operation that resolves one runs after its own
+   * transition took that row, so it never waits here and its snapshot has the hold.
    */
-  async lockAccounts(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], create: AccountRef[]): Promise<void> {
-    if (create.length > 0) {
-      await manager.query(
-        `WITH trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $5::uuid FOR KEY SHARE)
-         INSERT INTO ledger_accounts (id, kind, currency, trade_id)
-         SELECT id, kind, currency, trade_id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[])
-                WITH ORDINALITY AS a (id, kind, currency, trade_id, n)
-          WHERE (SELECT count(*) FROM trade) >= 0
-          ORDER BY n
-         ON CONFLICT (id) DO NOTHING`,
-        [create.map((a) => a.id), create.map((a) => a.kind), create.map(() => 'USD'), create.map((a) => a.tradeId ?? null), tradeId],
-      );
-    } else if (tradeId) {
-      await manager.query(`SELECT 1 FROM trades WHERE id = $1 FOR KEY SHARE`, [tradeId]);
-    }
-    await manager.query(
-      `SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE`,
-      [ordered.map((a) => a.id)],
-    );
-  }
-
-  /**
-   * Appends a transfer and moves the balances of both accounts (pending, or posted for a single-phase one) in one
-   * statement. The accounts were locked first (`lockAccounts`), so the order of its updates takes no lock.
-   */
-  async transfer(
+  async prepare(
     manager: EntityManager,
-    transfer: { tradeId: string | null; kind: string; phase: 'single' | 'pending'; debit: string; credit: string; amount: bigint },
-  ): Promise<string> {
-    const column = transfer.phase === 'pending' ? 'pending' : 'posted';
-    const rows = await this.moving(
-      manager,
-      `INSERT INTO ledger_transfers (trade_id, kind, phase, debit_account, credit_account, amount, currency)
-       VALUES ($1, $2, $3, $4, $5, $6, 'USD') RETURNING id`,
-      [transfer.tradeId, transfer.kind, transfer.phase, transfer.debit, transfer.credit, transfer.amount.toString()],
-      { account: transfer.debit, set: `debits_${column} = debits_${column} + $6` },
-      { account: transfer.credit, set: `credits_${column} = credits_${column} + $6` },
+    tradeId: string | null,
+    create: AccountRef[],
+    holdKind: string | null,
+  ): Promise<PendingTransfer | null> {
+    if (!tradeId && create.length === 0 && !holdKind) return null;
+    const rows: { id: string; debit_account: string; credit_account: string; amount: string }[] = await manager.query(
+      `WITH trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $1::uuid FOR KEY SHARE),
+            created AS (
+              INSERT INTO ledger_accounts (id, kind, currency, trade_id)
+              SELECT id, kind, 'USD', trade_id FROM unnest($2::text[], $3::text[], $4::uuid[]) WITH ORDINALITY AS a (id, kind, trade_id, n)
+               WHERE (SELECT count(*) FROM trade) >= 0
+               ORDER BY n
+              ON CONFLICT (id) DO NOTHING)
+       SELECT h.id, h.debit_account, h.credit_account, h.amount::text AS amount
+         FROM ledger_transfers h
+        WHERE (SELECT count(*) FROM trade) >= 0 AND $5::text IS NOT NULL
+          AND h.trade_id = $1::uuid AND h.kind = $5::text AND h.phase = 'pending'`,
+      [tradeId, create.map((a) => a.id), create.map((a) => a.kind), create.map((a) => a.tradeId ?? null), holdKind],
     );
-    return rows.id;
+    return rows.length === 0
+      ? null
+      : { id: rows[0].id, debitAccount: rows[0].debit_account, creditAccount: rows[0].credit_account, amount: BigInt(rows[0].amount) };
   }
 
   /**
-   * Resolves a pending transfer: posts `amount` of it (the rest is released) or voids it all, in one statement
-   * with the balances it moves. The unique index on `pending_id` makes a second resolution fail, so a hold is
-   * resolved exactly once.
+   * An operation's second statement: every account it moves locked FOR NO KEY UPDATE in the order given (the
+   * service's one order), in a MATERIALIZED CTE that its writes wait on; then its transfers appended and each
+   * account's balances changed once by the sum of them. A statement that starts after `prepare` sees every account
+   * committed before it (one created during a wait on the trade too). A balance row another transaction changed
+   * while this waited for its lock is updated at its latest version (READ COMMITTED rechecks an updated row).
+   * The unique index on `pending_id` refuses a second resolution of a hold.
    */
-  async resolve(manager: EntityManager, tradeId: string, kind: string, pending: PendingTransfer, postAmount: bigint | null): Promise<void> {
-    const phase = postAmount === null ? 'void' : 'post';
-    const amount = postAmount ?? 0n;
-    if (amount < 0n || amount > pending.amount) throw new Error('A hold can only be posted up to its amount');
-    // The hold leaves pending; what is posted of it (nothing for a void) lands in posted.
-    const settle = (side: 'debits' | 'credits') => `${side}_pending = ${side}_pending - $8, ${side}_posted = ${side}_posted + $7`;
-    await this.moving(
-      manager,
-      `INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'USD') RETURNING id`,
-      [tradeId, kind, phase, pending.id, pending.debitAccount, pending.creditAccount, amount.toString(), pending.amount.toString()],
-      { account: pending.debitAccount, set: settle('debits') },
-      { account: pending.creditAccount, set: settle('credits') },
+  async post(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], entries: LedgerEntry[]): Promise<void> {
+    const transfers = transferRows(entries);
+    const changes = balanceChanges(entries);
+    const rows: { moved: string[] }[] = await manager.query(
+      `WITH locked AS MATERIALIZED (
+              SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE
+            ), transfers AS (
+              INSERT INTO ledger_transfers (trade_id, kind, phase, pending_id, debit_account, credit_account, amount, currency)
+              SELECT $2::uuid, t.kind, t.phase, t.pending_id, t.debit, t.credit, t.amount, 'USD'
+                FROM unnest($3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::bigint[]) WITH ORDINALITY
+                     AS t (kind, phase, pending_id, debit, credit, amount, n)
+               WHERE (SELECT count(*) FROM locked) >= 0
+               ORDER BY n
+            ), moved AS (
+              UPDATE ledger_accounts a
+                 SET debits_pending = a.debits_pending + c.debits_pending, debits_posted = a.debits_posted + c.debits_posted,
+                     credits_pending = a.credits_pending + c.credits_pending, credits_posted = a.credits_posted + c.credits_posted
+                FROM unnest($9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+                     AS c (id, debits_pending, debits_posted, credits_pending, credits_posted)
+               WHERE a.id = c.id AND (SELECT count(*) FROM locked) >= 0
+              RETURNING a.id)
+       SELECT coalesce((SELECT array_agg(id) FROM moved), '{}') AS moved`,
+      [
+        ordered.map((a) => a.id),
+        tradeId,
+        transfers.map((t) => t.kind),
+        transfers.map((t) => t.phase),
+        transfers.map((t) => t.pendingId),
+        transfers.map((t) => t.debit),
+        transfers.map((t) => t.credit),
+        transfers.map((t) => t.amount.toString()),
+        changes.map((c) => c.account),
+        changes.map((c) => c.debitsPending.toString()),
+        changes.map((c) => c.debitsPosted.toString()),
+        changes.map((c) => c.creditsPending.toString()),
+        changes.map((c) => c.creditsPosted.toString()),
+      ],
     );
-  }
-
-  /**
-   * One transfer's insert and its two balance updates as one statement (each `set` may use the insert's parameters;
-   * the two accounts are added after them). Two different accounts, each of which must exist.
-   */
-  private async moving(
-    manager: EntityManager,
-    insert: string,
-    params: unknown[],
-    debit: { account: string; set: string },
-    credit: { account: string; set: string },
-  ): Promise<{ id: string }> {
-    // One statement updates a row once: a transfer between an account and itself would lose a side.
-    if (debit.account === credit.account) throw new Error(`A transfer needs two accounts (${debit.account})`);
-    const n = params.length;
-    const rows: { id: string; debited: number; credited: number }[] = await manager.query(
-      `WITH transfer AS (${insert}),
-            debited AS (UPDATE ledger_accounts SET ${debit.set} WHERE id = $${n + 1} RETURNING id),
-            credited AS (UPDATE ledger_accounts SET ${credit.set} WHERE id = $${n + 2} RETURNING id)
-       SELECT (SELECT id FROM transfer)::text AS id, (SELECT count(*) FROM debited)::int AS debited,
-              (SELECT count(*) FROM credited)::int AS credited`,
-      [...params, debit.account, credit.account],
-    );
-    if (rows[0].debited !== 1) throw new Error(`Ledger account ${debit.account} does not exist`);
-    if (rows[0].credited !== 1) throw new Error(`Ledger account ${credit.account} does not exist`);
-    return rows[0];
+    const moved = new Set(rows[0].moved);
+    const missing = changes.find((c) => !moved.has(c.account));
+    if (missing) throw new Error(`Ledger account ${missing.account} does not exist`);
   }
 
   async hasEntry(tradeId: string, kind: string, manager?: EntityManager): Promise<boolean> {
@@ -127,16 +111,6 @@ export class LedgerRepository {
       kind,
     ]);
     return rows.length > 0;
-  }
-
-  async pendingOf(manager: EntityManager, tradeId: string, kind: string): Promise<PendingTransfer | null> {
-    const rows: { id: string; debit_account: string; credit_account: string; amount: string }[] = await manager.query(
-      `SELECT id, debit_account, credit_account, amount FROM ledger_transfers WHERE trade_id = $1 AND kind = $2 AND phase = 'pending'`,
-      [tradeId, kind],
-    );
-    return rows.length === 0
-      ? null
-      : { id: rows[0].id, debitAccount: rows[0].debit_account, creditAccount: rows[0].credit_account, amount: BigInt(rows[0].amount) };
   }
 
   /** Σ debits − Σ credits per currency over every account, pending and posted: zero when the books balance. */

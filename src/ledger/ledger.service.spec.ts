@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { AccountRef, LedgerRepository, PendingTransfer } from './ledger.repository';
+import { LedgerEntry, PendingTransfer, transferRows } from './ledger-entries';
+import type { AccountRef, LedgerRepository } from './ledger.repository';
 import { ENTRY, LEDGER_ACCOUNTS, LedgerService, ledgerLockOrder, PLATFORM_SHARDS, shardOf } from './ledger.service';
 
 describe('shardOf', () => {
@@ -43,26 +44,21 @@ describe('ledgerLockOrder', () => {
 
 /** Records what each ledger operation asks of the repository, in order. */
 class RecordingRepository {
-  calls: { op: string; tradeId?: string | null; accounts: string[] }[] = [];
-  async lockAccounts(_m: unknown, tradeId: string | null, ordered: AccountRef[], create: AccountRef[]) {
-    this.calls.push({ op: 'lock', tradeId, accounts: ordered.map((a) => a.id) });
-    if (create.length > 0) this.calls.push({ op: 'create', accounts: create.map((a) => a.id) });
+  calls: { op: 'prepare' | 'post'; tradeId: string | null; accounts: string[]; moved: string[]; kinds: string[] }[] = [];
+  async prepare(_m: unknown, tradeId: string | null, create: AccountRef[], holdKind: string | null): Promise<PendingTransfer | null> {
+    this.calls.push({ op: 'prepare', tradeId, accounts: create.map((a) => a.id), moved: [], kinds: [] });
+    return holdKind
+      ? {
+          id: 'hold',
+          debitAccount: LEDGER_ACCOUNTS.clearing(tradeId!).id,
+          creditAccount: LEDGER_ACCOUNTS.escrow(tradeId!).id,
+          amount: 1000n,
+        }
+      : null;
   }
-  async transfer(_m: unknown, t: { debit: string; credit: string }) {
-    this.calls.push({ op: 'move', accounts: [t.debit, t.credit] });
-    return 'transfer';
-  }
-  async resolve(_m: unknown, _t: string, _k: string, pending: PendingTransfer) {
-    this.calls.push({ op: 'move', accounts: [pending.debitAccount, pending.creditAccount] });
-  }
-  async pendingOf(_m: unknown, tradeId: string): Promise<PendingTransfer> {
-    this.calls.push({ op: 'read', accounts: [] });
-    return {
-      id: 'hold',
-      debitAccount: LEDGER_ACCOUNTS.clearing(tradeId).id,
-      creditAccount: LEDGER_ACCOUNTS.escrow(tradeId).id,
-      amount: 1000n,
-    };
+  async post(_m: unknown, tradeId: string | null, ordered: AccountRef[], entries: LedgerEntry[]) {
+    const moved = transferRows(entries).flatMap((t) => [t.debit, t.credit]);
+    this.calls.push({ op: 'post', tradeId, accounts: ordered.map((a) => a.id), moved, kinds: entries.map((e) => e.kind) });
   }
 }
 
@@ -72,7 +68,9 @@ describe('LedgerService lock order', () => {
   const operations: [string, (ledger: LedgerService) => Promise<void>][] = [
     ['holdEscrow', (l) => l.holdEscrow(m, trade)],
     ['settleRelease', (l) => l.settleRelease(m, trade)],
+    ['settleRelease with the payout fee', (l) => l.settleRelease(m, trade, { kind: ENTRY.payoutFee, feeUsd: 35n })],
     ['settleSplit', (l) => l.settleSplit(m, trade.id, 600n, 6n)],
+    ['settleSplit with the payout fee', (l) => l.settleSplit(m, trade.id, 600n, 6n, { kind: ENTRY.payoutFee, feeUsd: 35n })],
     ['settleRefund', (l) => l.settleRefund(m, trade)],
     ['settlePaidBackRefund', (l) => l.settlePaidBackRefund(m, trade)],
     ['bookProviderFee', (l) => l.bookProviderFee(m, trade.id, ENTRY.payoutFee, 35n)],
@@ -87,19 +85,39 @@ describe('LedgerService lock order', () => {
   ];
 
   it.each(operations)(
-    '%s locks the trade, then its clearing shard first and the rest by id, before it reads or moves',
+    '%s takes the trade first, then locks its clearing shard first and the rest by id with its transfers',
     async (name, run) => {
       const repository = new RecordingRepository();
       await run(new LedgerService(repository as unknown as LedgerRepository));
-      const [first, ...rest] = repository.calls;
-      expect(first.op).toBe('lock');
-      expect(first.tradeId).toBe(name.endsWith('without a trade') ? null : trade.id);
-      expect(first.accounts[0]).toMatch(/^provider_clearing#\d+$/);
-      expect(first.accounts).toEqual(ledgerLockOrder(first.accounts.map((id) => ({ id }))).map((a) => a.id));
-      // One lock step per operation, and nothing moved that it did not lock.
-      expect(rest.filter((c) => c.op === 'lock')).toEqual([]);
-      for (const call of rest.filter((c) => c.op === 'move'))
-        for (const account of call.accounts) expect(first.accounts).toContain(account);
+      const tradeId = name.endsWith('without a trade') ? null : trade.id;
+      // Two statements: the trade and what it creates and reads, then the locks with the transfers.
+      expect(repository.calls.map((c) => c.op)).toEqual(['prepare', 'post']);
+      const [prepare, post] = repository.calls;
+      expect(prepare.tradeId).toBe(tradeId);
+      expect(prepare.accounts).toEqual(ledgerLockOrder(prepare.accounts.map((id) => ({ id }))).map((a) => a.id));
+      expect(post.tradeId).toBe(tradeId);
+      expect(post.accounts[0]).toMatch(/^provider_clearing#\d+$/);
+      expect(post.accounts).toEqual(ledgerLockOrder(post.accounts.map((id) => ({ id }))).map((a) => a.id));
+      // Nothing moved that it did not lock, and nothing locked that it does not move.
+      expect(new Set(post.moved)).toEqual(new Set(post.accounts));
     },
   );
+
+  it('books the payout fee with the release, each entry once', async () => {
+    const repository = new RecordingRepository();
+    await new LedgerService(repository as unknown as LedgerRepository).settleRelease(m, trade, { kind: ENTRY.payoutFee, feeUsd: 35n });
+    expect(repository.calls[1].kinds).toEqual([ENTRY.holdPosted, ENTRY.toPayable, ENTRY.fee, ENTRY.payoutCleared, ENTRY.payoutFee]);
+    expect(repository.calls[0].accounts).toContain(LEDGER_ACCOUNTS.providerFeeExpense(trade.id).id);
+  });
+
+  it('books no fee entry for a fee of zero', async () => {
+    const repository = new RecordingRepository();
+    await new LedgerService(repository as unknown as LedgerRepository).settleRelease(
+      m,
+      { ...trade, feeUsd: 0n },
+      { kind: ENTRY.payoutFee, feeUsd: 0n },
+    );
+    expect(repository.calls[1].kinds).toEqual([ENTRY.holdPosted, ENTRY.toPayable, ENTRY.payoutCleared]);
+    expect(repository.calls[1].accounts).not.toContain(LEDGER_ACCOUNTS.providerFeeExpense(trade.id).id);
+  });
 });

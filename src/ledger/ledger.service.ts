@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { LedgerEntry, PendingTransfer } from './ledger-entries';
 import { AccountRef, LedgerRepository } from './ledger.repository';
 
 /**
@@ -66,12 +67,30 @@ export interface TradeAmounts {
   feeUsd: bigint;
 }
 
+/** A provider's fee on a capture or a payout, booked with the operation it came with. */
+export interface ProviderFee {
+  kind: string;
+  feeUsd: bigint;
+}
+
+/**
+ * One ledger operation: the accounts it moves (all locked, in `ledgerLockOrder`), those it creates if missing, whether
+ * it resolves the trade's escrow hold, and its entries (given the hold when it resolves one).
+ */
+interface Operation {
+  accounts: AccountRef[];
+  create?: AccountRef[];
+  resolvesHold?: boolean;
+  entries: (hold: PendingTransfer) => LedgerEntry[];
+}
+
 /**
  * The money of a trade, in USD cents. Funding puts a pending hold from provider clearing into the trade's
  * escrow; a confirmed payout posts the hold, moves it to the counterparty's payable and the fee, and clears
  * the payable; a confirmed refund voids the hold. Each entry kind happens once per trade (unique index).
- * Every method joins the caller's transaction, and first takes its locks in one order (`ledgerLockOrder`),
- * after the trade's row: callers that lock trades or users take those before calling here.
+ * Every method joins the caller's transaction and is two statements (`LedgerRepository.prepare`, `post`): the trade's
+ * row, the accounts it creates and the hold it resolves; then its accounts locked in one order (`ledgerLockOrder`)
+ * with its transfers. Callers that lock trades or users take those before calling here.
  */
 @Injectable()
 export class LedgerService {
@@ -80,55 +99,62 @@ export class LedgerService {
   async holdEscrow(manager: EntityManager, trade: TradeAmounts): Promise<void> {
     const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
     const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
-    await this.lock(manager, trade.id, [clearing, escrow], [clearing, escrow]);
-    await this.ledger.transfer(manager, {
-      tradeId: trade.id,
-      kind: ENTRY.hold,
-      phase: 'pending',
-      debit: clearing.id,
-      credit: escrow.id,
-      amount: trade.amountUsd,
+    await this.run(manager, trade.id, {
+      accounts: [clearing, escrow],
+      create: [clearing, escrow],
+      entries: () => [{ kind: ENTRY.hold, phase: 'pending', debit: clearing.id, credit: escrow.id, amount: trade.amountUsd }],
     });
   }
 
-  /** The payout to the counterparty is confirmed: the hold posts, less the fee, and the payable it created is cleared. */
-  async settleRelease(manager: EntityManager, trade: TradeAmounts): Promise<void> {
-    await this.lockForPayout(manager, trade.id);
-    const hold = await this.requireHold(manager, trade.id);
-    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
-    await this.payCounterparty(manager, trade.id, trade.amountUsd, trade.feeUsd);
+  /**
+   * The payout to the counterparty is confirmed: the hold posts, less the fee, and the payable it created is cleared;
+   * PayPal's fee on the payout (`payoutFee`), when there is one, is booked in the same operation.
+   */
+  async settleRelease(manager: EntityManager, trade: TradeAmounts, payoutFee?: ProviderFee): Promise<void> {
+    await this.run(manager, trade.id, this.payout(trade.id, 'all', trade.amountUsd, trade.feeUsd, payoutFee));
   }
 
   /**
    * An operator's split is settled: the hold posts in part (the counterparty's share) and the rest, the
-   * traveler's share, is voided with it; the counterparty's share is paid out less its fee.
+   * traveler's share, is voided with it; the counterparty's share is paid out less its fee (and PayPal's fee on that
+   * payout booked with it).
    */
-  async settleSplit(manager: EntityManager, tradeId: string, counterpartyUsd: bigint, feeUsd: bigint): Promise<void> {
-    await this.lockForPayout(manager, tradeId);
-    const hold = await this.requireHold(manager, tradeId);
-    await this.ledger.resolve(manager, tradeId, ENTRY.holdPosted, hold, counterpartyUsd);
-    await this.payCounterparty(manager, tradeId, counterpartyUsd, feeUsd);
+  async settleSplit(
+    manager: EntityManager,
+    tradeId: string,
+    counterpartyUsd: bigint,
+    feeUsd: bigint,
+    payoutFee?: ProviderFee,
+  ): Promise<void> {
+    await this.run(manager, tradeId, this.payout(tradeId, counterpartyUsd, counterpartyUsd, feeUsd, payoutFee));
   }
 
-  /** The locks of a payout from escrow: the hold's two accounts, the counterparty's payable and the fee revenue (both created). */
-  private async lockForPayout(manager: EntityManager, tradeId: string): Promise<void> {
-    const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
-    const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
-    await this.lock(manager, tradeId, [LEDGER_ACCOUNTS.clearing(tradeId), LEDGER_ACCOUNTS.escrow(tradeId), payable, fee], [payable, fee]);
-  }
-
-  /** Escrow → the counterparty's payable (less the fee) and the fee revenue; the payable cleared by the confirmed payout. */
-  private async payCounterparty(manager: EntityManager, tradeId: string, grossUsd: bigint, feeUsd: bigint): Promise<void> {
+  /**
+   * A payout from escrow: the hold posted (all of it, or `posted`), escrow → the counterparty's payable (less the fee)
+   * and the fee revenue, the payable cleared by the confirmed payout, and a provider's fee on it.
+   */
+  private payout(tradeId: string, posted: bigint | 'all', grossUsd: bigint, feeUsd: bigint, providerFee?: ProviderFee): Operation {
+    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
     const escrow = LEDGER_ACCOUNTS.escrow(tradeId);
     const payable = LEDGER_ACCOUNTS.counterpartyPayable(tradeId);
     const fee = LEDGER_ACCOUNTS.feeRevenue(tradeId);
-    const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
+    const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
+    const booksProviderFee = providerFee !== undefined && providerFee.feeUsd > 0n;
     const net = grossUsd - feeUsd;
-    await this.move(manager, tradeId, ENTRY.toPayable, escrow, payable, net);
-    if (feeUsd > 0n) {
-      await this.move(manager, tradeId, ENTRY.fee, escrow, fee, feeUsd);
-    }
-    await this.move(manager, tradeId, ENTRY.payoutCleared, payable, clearing, net);
+    return {
+      accounts: [clearing, escrow, payable, fee, ...(booksProviderFee ? [expense] : [])],
+      create: [payable, fee, ...(booksProviderFee ? [expense] : [])],
+      resolvesHold: true,
+      entries: (hold) => [
+        { kind: ENTRY.holdPosted, phase: 'post', pending: hold, amount: posted === 'all' ? hold.amount : posted },
+        { kind: ENTRY.toPayable, phase: 'single', debit: escrow.id, credit: payable.id, amount: net },
+        ...(feeUsd > 0n ? [{ kind: ENTRY.fee, phase: 'single' as const, debit: escrow.id, credit: fee.id, amount: feeUsd }] : []),
+        { kind: ENTRY.payoutCleared, phase: 'single', debit: payable.id, credit: clearing.id, amount: net },
+        ...(booksProviderFee
+          ? [{ kind: providerFee.kind, phase: 'single' as const, debit: expense.id, credit: clearing.id, amount: providerFee.feeUsd }]
+          : []),
+      ],
+    };
   }
 
   /**
@@ -139,8 +165,11 @@ export class LedgerService {
     if (feeUsd <= 0n) return;
     const expense = LEDGER_ACCOUNTS.providerFeeExpense(tradeId);
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [expense, clearing], [expense, clearing]);
-    await this.move(manager, tradeId, kind, expense, clearing, feeUsd);
+    await this.run(manager, tradeId, {
+      accounts: [expense, clearing],
+      create: [expense, clearing],
+      entries: () => [{ kind, phase: 'single', debit: expense.id, credit: clearing.id, amount: feeUsd }],
+    });
   }
 
   /**
@@ -178,15 +207,19 @@ export class LedgerService {
   async suspenseBounced(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
-    await this.lock(manager, tradeId, [suspense, clearing]);
-    await this.move(manager, tradeId, `suspense_bounced:${transferId}`, clearing, suspense, amount);
+    await this.run(manager, tradeId, {
+      accounts: [suspense, clearing],
+      entries: () => [{ kind: `suspense_bounced:${transferId}`, phase: 'single', debit: clearing.id, credit: suspense.id, amount }],
+    });
   }
 
   /** The refund is confirmed: an authorization hold is voided, so the traveler pays nothing. */
   async settleRefund(manager: EntityManager, trade: TradeAmounts): Promise<void> {
-    await this.lock(manager, trade.id, [LEDGER_ACCOUNTS.clearing(trade.id), LEDGER_ACCOUNTS.escrow(trade.id)]);
-    const hold = await this.requireHold(manager, trade.id);
-    await this.ledger.resolve(manager, trade.id, ENTRY.holdVoided, hold, null);
+    await this.run(manager, trade.id, {
+      accounts: [LEDGER_ACCOUNTS.clearing(trade.id), LEDGER_ACCOUNTS.escrow(trade.id)],
+      resolvesHold: true,
+      entries: (hold) => [{ kind: ENTRY.holdVoided, phase: 'void', pending: hold, amount: 0n }],
+    });
   }
 
   /**
@@ -197,12 +230,17 @@ export class LedgerService {
     const escrow = LEDGER_ACCOUNTS.escrow(trade.id);
     const payable = LEDGER_ACCOUNTS.travelerRefundPayable(trade.id);
     const clearing = LEDGER_ACCOUNTS.clearing(trade.id);
-    await this.lock(manager, trade.id, [clearing, escrow, payable], [payable]);
-    const hold = await this.requireHold(manager, trade.id);
-    await this.ledger.resolve(manager, trade.id, ENTRY.holdPosted, hold, hold.amount);
     const amount = trade.amountUsd;
-    await this.move(manager, trade.id, ENTRY.toRefundPayable, escrow, payable, amount);
-    await this.move(manager, trade.id, ENTRY.refundCleared, payable, clearing, amount);
+    await this.run(manager, trade.id, {
+      accounts: [clearing, escrow, payable],
+      create: [payable],
+      resolvesHold: true,
+      entries: (hold) => [
+        { kind: ENTRY.holdPosted, phase: 'post', pending: hold, amount: hold.amount },
+        { kind: ENTRY.toRefundPayable, phase: 'single', debit: escrow.id, credit: payable.id, amount },
+        { kind: ENTRY.refundCleared, phase: 'single', debit: payable.id, credit: clearing.id, amount },
+      ],
+    });
   }
 
   /** Bank money with nothing to fund goes into suspense, owed back to its sender; per transfer, once. */
@@ -210,16 +248,21 @@ export class LedgerService {
     const suspense = LEDGER_ACCOUNTS.suspense();
     // Money with no trade at all (an unknown reference) uses the first clearing shard.
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
-    await this.lock(manager, tradeId, [suspense, clearing], [suspense, clearing]);
-    await this.move(manager, tradeId, suspenseEntry('in', transferId), clearing, suspense, amount);
+    await this.run(manager, tradeId, {
+      accounts: [suspense, clearing],
+      create: [suspense, clearing],
+      entries: () => [{ kind: suspenseEntry('in', transferId), phase: 'single', debit: clearing.id, credit: suspense.id, amount }],
+    });
   }
 
   /** The bank confirmed the return to the sender: out of suspense. */
   async fromSuspense(manager: EntityManager, tradeId: string | null, transferId: string, amount: bigint): Promise<void> {
     const suspense = LEDGER_ACCOUNTS.suspense();
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId ?? '00');
-    await this.lock(manager, tradeId, [suspense, clearing]);
-    await this.move(manager, tradeId, suspenseEntry('out', transferId), suspense, clearing, amount);
+    await this.run(manager, tradeId, {
+      accounts: [suspense, clearing],
+      entries: () => [{ kind: suspenseEntry('out', transferId), phase: 'single', debit: suspense.id, credit: clearing.id, amount }],
+    });
   }
 
   /** Money paid out came back (per attempt, once): it is in clearing again, and owed once more on the payable. */
@@ -233,8 +276,11 @@ export class LedgerService {
   ) {
     const [payable, kind] = [payableOf(tradeId), payoutAttemptEntry(entry, attempt)];
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing], [payable, clearing]);
-    await this.move(manager, tradeId, kind, clearing, payable, amount);
+    await this.run(manager, tradeId, {
+      accounts: [payable, clearing],
+      create: [payable, clearing],
+      entries: () => [{ kind, phase: 'single', debit: clearing.id, credit: payable.id, amount }],
+    });
   }
 
   /** A reopened payable paid again: it is cleared. */
@@ -248,30 +294,25 @@ export class LedgerService {
   ) {
     const [payable, kind] = [payableOf(tradeId), payoutAttemptEntry(entry, attempt)];
     const clearing = LEDGER_ACCOUNTS.clearing(tradeId);
-    await this.lock(manager, tradeId, [payable, clearing]);
-    await this.move(manager, tradeId, kind, payable, clearing, amount);
+    await this.run(manager, tradeId, {
+      accounts: [payable, clearing],
+      entries: () => [{ kind, phase: 'single', debit: payable.id, credit: clearing.id, amount }],
+    });
   }
 
-  /** A single-phase transfer of `amount` from `debit` to `credit`. */
-  private async move(
-    manager: EntityManager,
-    tradeId: string | null,
-    kind: string,
-    debit: AccountRef,
-    credit: AccountRef,
-    amount: bigint,
-  ): Promise<void> {
-    await this.ledger.transfer(manager, { tradeId, kind, phase: 'single', debit: debit.id, credit: credit.id, amount });
-  }
-
-  /** An operation's locks, before it reads or moves anything: the trade's row, then its accounts in `ledgerLockOrder` (`create` made first if missing). */
-  private async lock(manager: EntityManager, tradeId: string | null, accounts: AccountRef[], create: AccountRef[] = []): Promise<void> {
-    await this.ledger.lockAccounts(manager, tradeId, ledgerLockOrder(accounts), ledgerLockOrder(create));
-  }
-
-  private async requireHold(manager: EntityManager, tradeId: string) {
-    const hold = await this.ledger.pendingOf(manager, tradeId, ENTRY.hold);
-    if (!hold) throw new Error(`Trade ${tradeId} has no escrow hold`);
-    return hold;
+  /**
+   * An operation in its two statements: the trade's row, the accounts it creates and the hold it resolves; then its
+   * accounts locked in `ledgerLockOrder` with its transfers and their balances.
+   */
+  private async run(manager: EntityManager, tradeId: string | null, operation: Operation): Promise<void> {
+    const hold = await this.ledger.prepare(
+      manager,
+      tradeId,
+      ledgerLockOrder(operation.create ?? []),
+      operation.resolvesHold ? ENTRY.hold : null,
+    );
+    if (operation.resolvesHold && !hold) throw new Error(`Trade ${tradeId} has no escrow hold`);
+    // A `hold` is only read by an operation that resolves one (checked just above).
+    await this.ledger.post(manager, tradeId, ledgerLockOrder(operation.accounts), operation.entries(hold!));
   }
 }

@@ -4,7 +4,7 @@ import { EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { applyBps, formatAmount } from '../common/money';
 import { tradesConfig } from '../config';
-import { LedgerService } from '../ledger/ledger.service';
+import { LedgerService, ProviderFee } from '../ledger/ledger.service';
 import { OutboxService, type OutboxMessage } from '../outbox/outbox.service';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import type { SelfTradeTarget } from '../users/account-events.repository';
@@ -252,8 +252,11 @@ export class TradeTransitionsService {
     return split;
   }
 
-  /** The provider confirmed the payout (called by settlement): `releasing` → `completed`, the books settled, both counters up. */
-  async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail): Promise<Trade> {
+  /**
+   * The provider confirmed the payout (called by settlement): `releasing` → `completed`, the books settled (with the
+   * provider's fee on the payout, when given), both counters up.
+   */
+  async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail, payoutFee?: ProviderFee): Promise<Trade> {
     // The users before the trade and its ledger entries: both parties' counters change at the end.
     const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
     const moved = await this.moves.move(manager, trade, 'completed', SYSTEM_ACTOR, detail);
@@ -269,7 +272,7 @@ export class TradeTransitionsService {
       this.config.tier1CompletedTrades,
     );
     // The ledger last, as in every transaction.
-    await this.ledger.settleRelease(manager, moved);
+    await this.ledger.settleRelease(manager, moved, payoutFee);
     return moved;
   }
 
@@ -295,7 +298,7 @@ export class TradeTransitionsService {
   }
 
   /** Both legs of a split confirmed: `splitting` → `settled_split`; the fee is the same basis points of the counterparty's part. */
-  async completeSplit(manager: EntityManager, tradeId: string, detail: SplitCompletedDetail): Promise<Trade> {
+  async completeSplit(manager: EntityManager, tradeId: string, detail: SplitCompletedDetail, payoutFee?: ProviderFee): Promise<Trade> {
     const trade = await this.moves.require(manager, tradeId);
     const split = await this.trades.splitOf(manager, tradeId);
     if (!split) throw new Error(`Trade ${tradeId} has no split`);
@@ -308,7 +311,7 @@ export class TradeTransitionsService {
       { ...detail, feeUsd: formatAmount(feeUsd, 'USD') },
       { feeUsd },
     );
-    await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd);
+    await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd, payoutFee);
     return moved;
   }
 }

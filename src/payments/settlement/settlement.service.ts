@@ -4,7 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 import { applyBps } from '../../common/money';
 import { tradesConfig } from '../../config';
-import { ENTRY, LedgerService } from '../../ledger/ledger.service';
+import { ENTRY } from '../../ledger/ledger.service';
 import type { Trade } from '../../trades/trade.types';
 import { TradeSettlementRepository } from '../../trades/trade-settlement.repository';
 import { TradeTransitionsService } from '../../trades/trade-transitions.service';
@@ -43,7 +43,6 @@ export class SettlementService {
     private readonly transactions: Transactions,
     private readonly trades: TradeSettlementRepository,
     private readonly tradesService: TradeTransitionsService,
-    private readonly ledger: LedgerService,
     private readonly moves: SettlementMoves,
     private readonly journal: SettlementRepository,
     private readonly afterTheEnd: AfterTheEnd,
@@ -230,16 +229,23 @@ export class SettlementService {
   ): Promise<Settled> {
     const payout = results.payout;
     const netUsd = this.netToCounterparty(trade, split);
+    // PayPal's fee on the payout is booked with the end's own ledger operation.
+    const payoutFee = payout ? { kind: ENTRY.payoutFee, feeUsd: payout.feeUsd } : undefined;
     const settled = await this.transactions.run(async (manager) => {
       // The transition comes first: it takes the users' and the trade's rows before anything else (the one lock
       // order). What follows writes the trade's own rows after its ledger entries; no transaction holds one of
       // those rows while waiting for the ledger without holding the trade's row first, so this cannot cycle.
       if (state === 'releasing') {
-        await this.tradesService.completeRelease(manager, trade.id, {
-          provider: funding.provider,
-          ...(funding.captureId ? { captureId: funding.captureId } : {}),
-          payoutBatchId: payout!.batchId,
-        });
+        await this.tradesService.completeRelease(
+          manager,
+          trade.id,
+          {
+            provider: funding.provider,
+            ...(funding.captureId ? { captureId: funding.captureId } : {}),
+            payoutBatchId: payout!.batchId,
+          },
+          payoutFee,
+        );
       } else if (state === 'refunding' && funding.provider === 'paypal') {
         const refundedCapture = results.refundId ? funding.captureId : null;
         await this.tradesService.completeRefund(
@@ -252,13 +258,13 @@ export class SettlementService {
       } else if (state === 'refunding') {
         await this.tradesService.completeRefund(manager, trade.id, { provider: 'bank_transfer', returnId: results.refundId }, 'paid_back');
       } else {
-        await this.tradesService.completeSplit(manager, trade.id, {
-          provider: funding.provider,
-          refundId: results.refundId,
-          payoutBatchId: payout!.batchId,
-        });
+        await this.tradesService.completeSplit(
+          manager,
+          trade.id,
+          { provider: funding.provider, refundId: results.refundId, payoutBatchId: payout!.batchId },
+          payoutFee,
+        );
       }
-      if (payout) await this.ledger.bookProviderFee(manager, trade.id, ENTRY.payoutFee, payout.feeUsd);
       // The last step's finish and the ids it learned commit here, with the end its result caused; the claim is
       // given up and the flag cleared in the same statement.
       await this.journal.closeAtEnd(manager, trade.id, run.token, run.unfinished);
