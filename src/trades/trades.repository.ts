@@ -201,9 +201,16 @@ export class TradesRepository {
     return { trade: await this.lockPartiesThenTrade(manager, trade), reach: 'parties' };
   }
 
+  /**
+   * `lockUsers`, then the trade's row, in one statement: the trade's lock waits on the users' (a one-time filter), and
+   * a trade changed during that wait is locked and returned at its latest version.
+   */
   private async lockPartiesThenTrade(manager: EntityManager, trade: Trade): Promise<Trade> {
-    await this.lockUsers(manager, [trade.travelerId, trade.counterpartyId]);
-    const rows: TradeRow[] = await manager.query(`SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 FOR UPDATE`, [trade.id]);
+    const rows: TradeRow[] = await manager.query(
+      `WITH parties AS MATERIALIZED (SELECT id FROM users WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE)
+       SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 AND (SELECT count(*) FROM parties) >= 0 FOR UPDATE OF trades`,
+      [trade.id, [trade.travelerId, trade.counterpartyId]],
+    );
     return toTrade(rows[0]);
   }
 

@@ -5,6 +5,18 @@ import { EntityManager } from 'typeorm';
  * Each user's reputation counters (user_reputation) and the tier they earn, counted in the transaction of the
  * trade or dispute that ends. Every path takes the users' rows before their counters, in id order.
  */
+/**
+ * `lockCounters`' locks as CTEs for a statement that counts (`locked_counters`, to wait on): the users' rows in id
+ * order, then their counters in id order. A counter's row is the user's own from sign-up, so none is created during
+ * the wait on the users' rows; one updated meanwhile is locked at its latest version.
+ */
+function lockedCountersSql(userIds: string): string {
+  return `locked_users AS MATERIALIZED (SELECT id FROM users WHERE id = ANY(${userIds}::uuid[]) ORDER BY id FOR UPDATE),
+       locked_counters AS MATERIALIZED (
+         SELECT user_id FROM user_reputation WHERE user_id = ANY(${userIds}::uuid[]) AND (SELECT count(*) FROM locked_users) >= 0
+          ORDER BY user_id FOR UPDATE)`;
+}
+
 @Injectable()
 export class ReputationCountersRepository {
   /** A dispute decided: the loser's and the winner's counters. */
@@ -27,17 +39,15 @@ export class ReputationCountersRepository {
     minutesByUser: { userId: string; minutes: number }[],
     tier1CompletedTrades: number,
   ): Promise<void> {
-    await this.lockCounters(
-      manager,
-      minutesByUser.map((m) => m.userId),
-    );
-    // Both counters and the tier in one statement: the tier is read off the counters as this statement leaves them.
+    // The locks (`lockCounters`' two, in its order), both counters and the tier in one statement: the counters' update
+    // waits on their locks, and the tier is read off the counters as this statement leaves them.
     await manager.query(
-      `WITH counted AS (
+      `WITH ${lockedCountersSql('$1')},
+       counted AS (
          UPDATE user_reputation r SET completed_trades = r.completed_trades + 1,
                 recent_release_minutes = (r.recent_release_minutes || m.minutes)[cardinality(r.recent_release_minutes) - 98:]
            FROM unnest($1::uuid[], $2::int[]) AS m (user_id, minutes)
-          WHERE r.user_id = m.user_id
+          WHERE r.user_id = m.user_id AND (SELECT count(*) FROM locked_counters) >= 0
           RETURNING r.user_id, r.completed_trades, r.disputes_lost
        )
        UPDATE users u SET tier = 1, updated_at = now() FROM counted c
