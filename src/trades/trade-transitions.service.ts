@@ -19,7 +19,7 @@ import type {
   StateChangeReason,
 } from './trade-timeline';
 import { SYSTEM_ACTOR, type Actor, type Trade } from './trade.types';
-import { TradesRepository } from './trades.repository';
+import { TradeLocks, TradesRepository } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { keepTrying, keepVerifying } from '../queues/retry-policies';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
@@ -159,7 +159,7 @@ export class TradeTransitionsService {
   async payoutWindowPassed(manager: EntityManager, tradeId: string): Promise<boolean> {
     const found = await this.trades.find(tradeId, manager);
     // The users before the trade: the counterparty's failed-trade counter changes with it.
-    const trade = found?.state === 'funded' ? (await this.trades.lockWithParties(manager, found)).trade : found;
+    const trade = found?.state === 'funded' ? (await this.lockWithParties(manager, found.id)).trade : found;
     if (!trade || trade.state !== 'funded' || !trade.payoutBy) return false;
     // The window re-checked by PostgreSQL's clock under the row lock: a WeChat outage's extension is not overridden.
     const moved = await this.moves.moveWhenDue(manager, trade, 'refunding', SYSTEM_ACTOR, { reason: 'payout_window_passed' }, 'payout_by', [
@@ -222,7 +222,7 @@ export class TradeTransitionsService {
     decision: { outcome: 'release' | 'refund' } | { outcome: 'split'; travelerUsd: bigint; counterpartyUsd: bigint },
   ): Promise<Trade> {
     // The users before the trade: a release or a refund changes both parties' dispute counters.
-    const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
+    const { trade } = await this.lockWithParties(manager, tradeId);
     const actor: Actor = { kind: 'operator', id: operatorId };
     if (decision.outcome !== 'split') {
       const to = decision.outcome === 'release' ? 'releasing' : 'refunding';
@@ -258,7 +258,7 @@ export class TradeTransitionsService {
    */
   async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail, payoutFee?: ProviderFee): Promise<Trade> {
     // The users before the trade and its ledger entries: both parties' counters change at the end.
-    const { trade } = await this.trades.lockWithParties(manager, await this.moves.require(manager, tradeId));
+    const { trade } = await this.lockWithParties(manager, tradeId);
     const moved = await this.moves.move(manager, trade, 'completed', SYSTEM_ACTOR, detail);
     const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
@@ -313,5 +313,12 @@ export class TradeTransitionsService {
     );
     await this.ledger.settleSplit(manager, tradeId, split.counterpartyUsd, feeUsd, payoutFee);
     return moved;
+  }
+
+  /** The parties' rows, then the trade's (`TradesRepository.lockWithParties`); a trade that does not exist is not found. */
+  private async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks> {
+    const locked = await this.trades.lockWithParties(manager, tradeId);
+    if (!locked) throw DomainError.notFound('Trade');
+    return locked;
   }
 }

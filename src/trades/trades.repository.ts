@@ -197,8 +197,16 @@ export class TradesRepository {
    * Both users' rows in id order, then the trade's row: before a transition that changes the parties' own rows
    * (reputation counters, tier), which every such path then takes after the trade.
    */
-  async lockWithParties(manager: EntityManager, trade: Trade): Promise<TradeLocks> {
-    return { trade: await this.lockPartiesThenTrade(manager, trade), reach: 'parties' };
+  async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks | null> {
+    // The parties come from the trade's own row in the same statement (they never change): no read before the locks.
+    const rows: TradeRow[] = await manager.query(
+      `WITH parties AS MATERIALIZED (
+         SELECT u.id FROM trades t JOIN users u ON u.id IN (t.traveler_id, t.counterparty_id)
+          WHERE t.id = $1 ORDER BY u.id FOR UPDATE OF u)
+       SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 AND (SELECT count(*) FROM parties) >= 0 FOR UPDATE OF trades`,
+      [tradeId],
+    );
+    return rows.length === 0 ? null : { trade: toTrade(rows[0]), reach: 'parties' };
   }
 
   /**
