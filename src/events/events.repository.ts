@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { SqlParams } from '../common/database/query';
+import { preparedQuery, preparedRead, SqlParams } from '../common/database/query';
 import { trackOutboxRow } from '../outbox/outbox-tracking';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../outbox/outbox.repository';
 import type { EventRecipient, EventType, StoredEvent } from './event-types';
@@ -84,7 +84,9 @@ export class EventsRepository {
   async insert(manager: EntityManager, event: NewEvent, outboxRows: NewOutboxRow[]): Promise<void> {
     const params = new SqlParams();
     const ctes = eventInsertCtes(event, `${params.add(JSON.stringify(event.data))}::jsonb`, outboxRows, params);
-    const rows: Record<string, string>[] = await manager.query(
+    const rows = await preparedQuery<Record<string, string>>(
+      this.dataSource,
+      manager,
       `WITH ${ctes}
        SELECT (SELECT id FROM recorded_event) AS id${outboxRows.map((_, i) => `, (SELECT id FROM recorded_job_${i}) AS outbox_${i}`).join('')},
               ${outboxNotifySql(outboxRows, params)}`,
@@ -105,7 +107,8 @@ export class EventsRepository {
    * endpoint. Null when it was purged.
    */
   async findToFanOut(id: string): Promise<(StoredEvent & { webhookEndpoint: boolean }) | null> {
-    const rows: (EventRow & { webhook_endpoint: boolean })[] = await this.dataSource.query(
+    const rows = await preparedRead<EventRow & { webhook_endpoint: boolean }>(
+      this.dataSource,
       `SELECT ${EVENT_COLUMNS},
               EXISTS (SELECT 1 FROM event_recipients r JOIN webhook_endpoints w ON w.user_id = r.user_id
                        WHERE r.event_id = e.id AND w.enabled AND w.deleted_at IS NULL

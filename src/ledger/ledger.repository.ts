@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { preparedQuery } from '../common/database/query';
 import { balanceChanges, LedgerEntry, PendingTransfer, transferRows } from './ledger-entries';
 
 export type AccountKind =
@@ -35,7 +36,9 @@ export class LedgerRepository {
     holdKind: string | null,
   ): Promise<PendingTransfer | null> {
     if (!tradeId && create.length === 0 && !holdKind) return null;
-    const rows: { id: string; debit_account: string; credit_account: string; amount: string }[] = await manager.query(
+    const rows = await preparedQuery<{ id: string; debit_account: string; credit_account: string; amount: string }>(
+      this.dataSource,
+      manager,
       `WITH trade AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $1::uuid FOR KEY SHARE),
             created AS (
               INSERT INTO ledger_accounts (id, kind, currency, trade_id)
@@ -65,7 +68,9 @@ export class LedgerRepository {
   async post(manager: EntityManager, tradeId: string | null, ordered: AccountRef[], entries: LedgerEntry[]): Promise<void> {
     const transfers = transferRows(entries);
     const changes = balanceChanges(entries);
-    const rows: { moved: string[] }[] = await manager.query(
+    const rows = await preparedQuery<{ moved: string[] }>(
+      this.dataSource,
+      manager,
       `WITH locked AS MATERIALIZED (
               SELECT id FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY array_position($1::text[], id) FOR NO KEY UPDATE
             ), transfers AS (

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedInTransaction, preparedRead, returningRows, SqlParams } from '../common/database/query';
+import { preparedInTransaction, preparedQuery, preparedRead, returningRows, SqlParams } from '../common/database/query';
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import {
   makerLookups,
@@ -237,12 +237,12 @@ export class MarketRepository {
   }
 
   async findRequest(id: string, manager?: EntityManager): Promise<ExchangeRequest | null> {
-    const rows: RequestRow[] = await this.m(manager).query(`${REQUEST_SELECT} WHERE r.id = $1`, [id]);
+    const rows = await preparedQuery<RequestRow>(this.dataSource, manager, `${REQUEST_SELECT} WHERE r.id = $1`, [id]);
     return rows.length === 0 ? null : toRequest(rows[0]);
   }
 
   async findOffer(id: string, manager?: EntityManager): Promise<Offer | null> {
-    const rows: OfferRow[] = await this.m(manager).query(`${OFFER_SELECT} WHERE o.id = $1`, [id]);
+    const rows = await preparedQuery<OfferRow>(this.dataSource, manager, `${OFFER_SELECT} WHERE o.id = $1`, [id]);
     return rows.length === 0 ? null : toOffer(rows[0]);
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows, SqlParams } from '../common/database/query';
+import { preparedAutocommit, SqlParams } from '../common/database/query';
 import type { JobRetryOptions } from '../queues/retry-policies';
 import type { NewOutboxRow, PublishableRow } from './outbox-jobs';
 import { trackOutboxRow } from './outbox-tracking';
@@ -85,8 +85,8 @@ export class OutboxRepository {
       job_options: JobRetryOptions;
       remaining_ms: string;
       due_at_ms: string;
-    }[] = await returningRows(
-      this.dataSource.manager,
+    }[] = await preparedAutocommit(
+      this.dataSource,
       `UPDATE outbox SET next_attempt_at = now() + $2 * interval '1 second'
           WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= now()
                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -109,7 +109,8 @@ export class OutboxRepository {
   }
 
   async markPublished(ids: string[]): Promise<void> {
-    if (ids.length > 0) await this.dataSource.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+    if (ids.length > 0)
+      await preparedAutocommit(this.dataSource, `UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
   }
 
   /** Ends the lease on rows this relay claimed but did not try, so the next wake takes them. */

@@ -199,7 +199,8 @@ export class TradesRepository {
    */
   async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks | null> {
     // The parties come from the trade's own row in the same statement (they never change): no read before the locks.
-    const rows: TradeRow[] = await manager.query(
+    const rows = await preparedInTransaction<TradeRow>(
+      manager,
       `WITH parties AS MATERIALIZED (
          SELECT u.id FROM trades t JOIN users u ON u.id IN (t.traveler_id, t.counterparty_id)
           WHERE t.id = $1 ORDER BY u.id FOR UPDATE OF u)
@@ -214,7 +215,8 @@ export class TradesRepository {
    * a trade changed during that wait is locked and returned at its latest version.
    */
   private async lockPartiesThenTrade(manager: EntityManager, trade: Trade): Promise<Trade> {
-    const rows: TradeRow[] = await manager.query(
+    const rows = await preparedInTransaction<TradeRow>(
+      manager,
       `WITH parties AS MATERIALIZED (SELECT id FROM users WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE)
        SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 AND (SELECT count(*) FROM parties) >= 0 FOR UPDATE OF trades`,
       [trade.id, [trade.travelerId, trade.counterpartyId]],

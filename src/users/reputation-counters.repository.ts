@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { preparedInTransaction } from '../common/database/query';
 
 /**
  * Each user's reputation counters (user_reputation) and the tier they earn, counted in the transaction of the
@@ -41,7 +42,8 @@ export class ReputationCountersRepository {
   ): Promise<void> {
     // The locks (`lockCounters`' two, in its order), both counters and the tier in one statement: the counters' update
     // waits on their locks, and the tier is read off the counters as this statement leaves them.
-    await manager.query(
+    await preparedInTransaction(
+      manager,
       `WITH ${lockedCountersSql('$1')},
        counted AS (
          UPDATE user_reputation r SET completed_trades = r.completed_trades + 1,

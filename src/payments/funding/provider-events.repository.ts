@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { SqlParams } from '../../common/database/query';
+import { preparedAutocommit, SqlParams } from '../../common/database/query';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 import { NewOutboxRow, outboxInsertFromSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { TradeState } from '../../trades/trade.state-machine';
@@ -95,16 +95,21 @@ export class ProviderEventsRepository {
       ctes.push(`trade_job AS (${outboxInsertFromSql(trade.job, params, from, { slot: trade.slot, value: 'target.trade_id' })})`);
     }
     const rows = [...receipt.jobs, ...(trade ? [trade.job] : [])];
-    const rowsOut: { fresh: boolean; trade_id: string | null; job_ids: (string | null)[]; trade_job_id: string | null }[] =
-      await this.dataSource.query(
-        `WITH ${ctes.join(', ')}
+    const rowsOut = await preparedAutocommit<{
+      fresh: boolean;
+      trade_id: string | null;
+      job_ids: (string | null)[];
+      trade_job_id: string | null;
+    }>(
+      this.dataSource,
+      `WITH ${ctes.join(', ')}
          SELECT EXISTS (SELECT 1 FROM event) AS fresh,
                 ${trade ? '(SELECT trade_id FROM trade)::text' : 'NULL::text'} AS trade_id,
                 ARRAY[${receipt.jobs.map((_, i) => `(SELECT id FROM job_${i})::text`).join(', ')}]::text[] AS job_ids,
                 ${trade ? '(SELECT id FROM trade_job)::text' : 'NULL::text'} AS trade_job_id,
                 CASE WHEN EXISTS (SELECT 1 FROM event) THEN ${rows.length > 0 ? outboxNotifySql(rows, params) : 'NULL'} END AS notified`,
-        params.values,
-      );
+      params.values,
+    );
     const row = rowsOut[0];
     return {
       fresh: row.fresh,

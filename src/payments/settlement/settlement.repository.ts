@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
-import { returningRows } from '../../common/database/query';
+import { preparedAutocommit, preparedInTransaction, preparedQuery, preparedRead } from '../../common/database/query';
 import type { Trade } from '../../trades/trade.types';
 import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
 import { FundingRecord, fundingColumns, toFundingRecord } from '../funding/funding-rows';
@@ -95,7 +95,8 @@ export class SettlementRepository {
         f_claim_held: boolean | null;
         payee_ciphertext: string | null;
         payee_key_id: string | null;
-      })[] = await this.dataSource.query(
+      })[] = await preparedRead(
+      this.dataSource,
       `SELECT ${tradeColumns('t')}, ${fundingColumns('f', F)}, f.xmin::text AS f_version,
               f.settlement_claim IS NOT NULL AND f.settlement_claimed_until >= now() AS f_claim_held,
               t.counterparty_paypal_ciphertext AS payee_ciphertext, t.counterparty_paypal_key_id AS payee_key_id
@@ -119,8 +120,8 @@ export class SettlementRepository {
    * still as `view` read it. The funding record as it is now (the row the update wrote), or null when not claimed.
    */
   async claim(tradeId: string, token: string, leaseMs: number, version: string | null = null): Promise<FundingRecord | null> {
-    const rows = await returningRows<FundingRow>(
-      this.dataSource.manager,
+    const rows = await preparedAutocommit<FundingRow>(
+      this.dataSource,
       `UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
         WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
           AND ($4::xid IS NULL OR xmin = $4::xid)
@@ -132,7 +133,9 @@ export class SettlementRepository {
 
   /** Gives the claim up, if this run still holds it: on its own, or in `manager`'s transaction. */
   async release(tradeId: string, token: string, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager).query(
+    await preparedQuery(
+      this.dataSource,
+      manager,
       `UPDATE trade_fundings SET settlement_claim = NULL, settlement_claimed_until = NULL WHERE trade_id = $1 AND settlement_claim = $2`,
       [tradeId, token],
     );
@@ -156,7 +159,8 @@ export class SettlementRepository {
     requestId: string,
     flagAfterMs: number | null,
   ): Promise<(StepRecord & { retried: boolean; funding: FundingRecord }) | null> {
-    const rows: (StepRow & FundingRow & { first: boolean })[] = await this.dataSource.query(
+    const rows = await preparedAutocommit<StepRow & FundingRow & { first: boolean }>(
+      this.dataSource,
       `WITH claim AS (
          UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
           WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)
@@ -195,10 +199,12 @@ export class SettlementRepository {
               finished_at = coalesce(finished_at, now()), updated_at = now()
         WHERE trade_id = $1 AND step = $2 AND attempt = $3`;
     if (!record.any) {
-      await (manager ?? this.dataSource.manager).query(finish, params.slice(0, 4));
+      await preparedQuery(this.dataSource, manager, finish, params.slice(0, 4));
       return;
     }
-    await (manager ?? this.dataSource.manager).query(
+    await preparedQuery(
+      this.dataSource,
+      manager,
       `WITH recorded AS (UPDATE trade_fundings SET ${record.set}, updated_at = now() WHERE trade_id = $1 RETURNING trade_id)
        ${finish} AND (SELECT count(*) FROM recorded) >= 0`,
       params,
@@ -222,7 +228,8 @@ export class SettlementRepository {
   ): Promise<void> {
     const params: unknown[] = [tradeId, last?.step ?? null, last?.attempt ?? null, last?.providerRef ?? null, token];
     const record = recordIds(last?.ids, params);
-    await manager.query(
+    await preparedInTransaction(
+      manager,
       `WITH released AS (
          UPDATE trade_fundings SET ${record.set}, updated_at = now(),
                 settlement_claim = CASE WHEN settlement_claim = $5 THEN NULL ELSE settlement_claim END,
@@ -253,8 +260,8 @@ export class SettlementRepository {
     message: string,
     providerRef: string | null = null,
   ): Promise<{ overdue: boolean; ageMs: number }> {
-    const rows = await returningRows<{ overdue: boolean; age_ms: string }>(
-      this.dataSource.manager,
+    const rows = await preparedAutocommit<{ overdue: boolean; age_ms: string }>(
+      this.dataSource,
       `UPDATE settlement_steps SET status = $4, last_error = $5, provider_ref = coalesce($6, provider_ref), updated_at = now()
         WHERE trade_id = $1 AND step = $2 AND attempt = $3 AND status <> 'done'
         RETURNING flag_after IS NOT NULL AND flag_after <= now() AS overdue,
@@ -281,8 +288,8 @@ export class SettlementRepository {
   ): Promise<{ overdue: boolean }> {
     const params: unknown[] = [tradeId, step, attempt, status, message.slice(0, 500), token];
     const record = recordIds(ids, params);
-    const rows = await returningRows<{ overdue: boolean }>(
-      this.dataSource.manager,
+    const rows = await preparedAutocommit<{ overdue: boolean }>(
+      this.dataSource,
       `WITH released AS (
          UPDATE trade_fundings SET ${record.any ? `${record.set}, updated_at = now(),` : ''}
                 settlement_claim = CASE WHEN settlement_claim = $6 THEN NULL ELSE settlement_claim END,
@@ -306,7 +313,7 @@ export class SettlementRepository {
   async recordProviderIds(tradeId: string, ids: StepIds): Promise<void> {
     const params: unknown[] = [tradeId];
     const record = recordIds(ids, params);
-    await this.dataSource.query(`UPDATE trade_fundings SET ${record.set}, updated_at = now() WHERE trade_id = $1`, params);
+    await preparedAutocommit(this.dataSource, `UPDATE trade_fundings SET ${record.set}, updated_at = now() WHERE trade_id = $1`, params);
   }
 
   /**
