@@ -8,8 +8,10 @@
  * the lines of that database between the markers. Commits that write are counted from the log: each COMMIT of a
  * transaction that wrote, and each autocommit statement that wrote (`writesAlone`). `pg_current_xact_id()` is
  * cluster-wide, so its difference (printed too) is exact only on a server no other database is writing to.
- * Usage: npm run build && node bench/statements.js [--trades 1] [--settle-ms 3000] [--statements]
- *   --statements prints every statement of the window, with its backend and origin, to stderr.
+ * Usage: npm run build && node bench/statements.js [--trades 1] [--settle-ms 3000] [--statements] [--durations]
+ *   --statements prints every statement of the window, with its backend and origin, to stderr;
+ *   --durations logs each statement's parse, bind and execute with its time instead, and adds PostgreSQL's time a trade
+ *   by origin and phase (`postgresMsPerTrade`); on a quiet machine, wall time in the backend is about its CPU.
  */
 const { readFileSync, statSync } = require('node:fs');
 const { Client } = require('pg');
@@ -83,7 +85,12 @@ function writesAlone(sql, pid, after) {
 
 const originOf = (sql) => ORIGINS.find(([, pattern]) => pattern.test(sql))?.[0] ?? 'other';
 
-/** The log's statements of `database` after byte `from`: `{pid, sql}` in order, continuation lines joined. */
+/**
+ * The log's statements of `database` after byte `from`, continuation lines joined: `{pid, sql, phase, ms, named}` in
+ * order. With `log_statement = 'all'` each statement is one `statement` or `execute` line (no `ms`); with
+ * `log_min_duration_statement = 0` (`--durations`) the extended protocol's `parse` and `bind` have their own lines
+ * beside `execute`, each with its time.
+ */
 function statementsOf(database, from) {
   const text = readFileSync(LOG).subarray(from).toString('utf8');
   const entries = [];
@@ -94,9 +101,10 @@ function statementsOf(database, from) {
       current = null;
       const [, pid, , db, level, message] = head;
       if (db !== database || level !== 'LOG') continue;
-      const statement = /^(?:statement|execute [^:]+): ([\s\S]*)$/.exec(message);
+      const statement = /^(?:duration: ([\d.]+) ms  )?(statement|execute|parse|bind)( [^:]+)?: ([\s\S]*)$/.exec(message);
       if (!statement) continue;
-      current = { pid: Number(pid), sql: statement[1] };
+      const [, ms, phase, name, sql] = statement;
+      current = { pid: Number(pid), sql, phase, ms: ms === undefined ? null : Number(ms), named: /^ yb_/.test(name ?? '') };
       entries.push(current);
     } else if (current && /^\s/.test(line)) {
       current.sql += `\n${line}`;
@@ -109,11 +117,37 @@ function statementsOf(database, from) {
   return entries;
 }
 
+/**
+ * PostgreSQL's time a trade, by origin and by phase: parsing and planning (`parse`, `bind`; an unnamed statement pays
+ * both at every call, a named one parses once per connection and plans until its plan is kept) and running (`execute`,
+ * or a simple query's `statement`, which includes its commit).
+ */
+function timeByPhase(window, trades) {
+  const byOrigin = new Map();
+  for (const { sql, phase, ms, named } of window) {
+    const origin = originOf(sql);
+    if (!byOrigin.has(origin)) byOrigin.set(origin, { parse: 0, bind: 0, execute: 0, unnamedParseAndBind: 0 });
+    const r = byOrigin.get(origin);
+    r[phase === 'statement' ? 'execute' : phase] += ms ?? 0;
+    if (!named && (phase === 'parse' || phase === 'bind')) r.unnamedParseAndBind += ms ?? 0;
+  }
+  const per = (n) => Number((n / trades).toFixed(2));
+  const rows = [...byOrigin.entries()].sort((a, b) => b[1].parse + b[1].bind + b[1].execute - (a[1].parse + a[1].bind + a[1].execute));
+  const total = { parse: 0, bind: 0, execute: 0, unnamedParseAndBind: 0 };
+  for (const [, r] of rows) for (const k of Object.keys(total)) total[k] += r[k];
+  return {
+    total: Object.fromEntries(Object.entries(total).map(([k, v]) => [k, per(v)])),
+    byOrigin: Object.fromEntries(rows.map(([origin, r]) => [origin, Object.fromEntries(Object.entries(r).map(([k, v]) => [k, per(v)]))])),
+  };
+}
+
 /** Statements, transactions and commits by origin; a transaction is named by its first statement that is not a lock or read of a party. */
 function breakdown(entries) {
   const begin = entries.findIndex((e) => e.sql.includes(`${MARK}:begin`));
   const end = entries.findIndex((e) => e.sql.includes(`${MARK}:end`));
-  const window = entries.slice(begin + 1, end).filter((e) => !e.sql.includes('/* bench */'));
+  const all = entries.slice(begin + 1, end).filter((e) => !e.sql.includes('/* bench */'));
+  // One line a statement: its `statement` or `execute` (with `--durations`, its parse and bind have lines too).
+  const window = all.filter((e) => e.phase === 'statement' || e.phase === 'execute');
   /** @type {Map<number, {origins: string[], writes: boolean, statements: number}>} */
   const open = new Map();
   const byOrigin = new Map();
@@ -152,7 +186,7 @@ function breakdown(entries) {
   }
   const controlStatements = window.filter((e) => /^\s*(BEGIN|START TRANSACTION|COMMIT|ROLLBACK)/i.test(e.sql)).length;
   const rows = [...byOrigin.entries()].sort((a, b) => b[1].statements + b[1].commits * 3 - (a[1].statements + a[1].commits * 3));
-  return { window, rows, transactions, controlStatements };
+  return { all, window, rows, transactions, controlStatements };
 }
 
 async function main() {
@@ -168,8 +202,9 @@ async function main() {
   const admin = new Client({ connectionString: maintenance.toString() });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${database}"`);
-  // This database only: every statement logged, no durations.
-  await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`);
+  // This database only: every statement logged; with `--durations`, every phase of every statement with its time.
+  const durations = process.argv.includes('--durations');
+  await admin.query(`ALTER DATABASE "${database}" SET ${durations ? 'log_min_duration_statement = 0' : "log_statement = 'all'"}`);
   await admin.end();
   const env = serviceEnv(databaseUrl, port, { PAYPAL_MOCK_PAYOUT_DELAY_MS: '50' });
   const db = new Client({ connectionString: databaseUrl.toString() });
@@ -200,7 +235,7 @@ async function main() {
     const seconds = (Date.now() - startedAt) / 1000;
     await db.query(`SELECT '${MARK}:end'`);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const { window, rows, transactions, controlStatements } = breakdown(statementsOf(database, from));
+    const { all, window, rows, transactions, controlStatements } = breakdown(statementsOf(database, from));
     const per = (n) => Number((n / trades).toFixed(1));
     const result = {
       trades,
@@ -225,6 +260,7 @@ async function main() {
         ]),
       ),
     };
+    if (durations) result.postgresMsPerTrade = timeByPhase(all, trades);
     if (process.argv.includes('--statements')) {
       for (const { pid, sql } of window) process.stderr.write(`${pid}\t${originOf(sql)}\t${sql.replace(/\s+/g, ' ').slice(0, 220)}\n`);
     }

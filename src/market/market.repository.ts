@@ -205,7 +205,9 @@ export class MarketRepository {
   }
 
   async insertRequest(manager: EntityManager, request: NewRequest): Promise<string> {
-    const rows = await manager.query(
+    const rows = await preparedQuery<{ id: string }>(
+      this.dataSource,
+      manager,
       `INSERT INTO exchange_requests (traveler_id, amount_cny, remaining_cny, min_fill_cny, price_type, fixed_rate, premium_bps, payment_method, expires_at)
        VALUES ($1, $2, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond') RETURNING id`,
       [

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { preparedRead, returningRows } from '../common/database/query';
 
 export type HealthProvider = 'paypal' | 'bank' | 'wechat';
 
@@ -23,7 +23,8 @@ export class ProviderHealthRepository {
 
   /** Only reads: no write, and no row lock every provider call would queue on. */
   async state(provider: HealthProvider): Promise<{ failing: boolean; downSince: Date | null } | undefined> {
-    const rows: { failing: boolean; down_since: Date | null; recovering_at: Date | null }[] = await this.dataSource.query(
+    const rows = await preparedRead<{ failing: boolean; down_since: Date | null; recovering_at: Date | null }>(
+      this.dataSource,
       `SELECT consecutive_failures > 0 AS failing, down_since, recovering_at FROM provider_health WHERE provider = $1`,
       [provider],
     );
@@ -63,7 +64,11 @@ export class ProviderHealthRepository {
 
   /** Down, or its recovery is still under way. */
   async isDown(provider: HealthProvider): Promise<boolean> {
-    const rows = await this.dataSource.query(`SELECT down_since IS NOT NULL AS down FROM provider_health WHERE provider = $1`, [provider]);
+    const rows = await preparedRead<{ down: boolean }>(
+      this.dataSource,
+      `SELECT down_since IS NOT NULL AS down FROM provider_health WHERE provider = $1`,
+      [provider],
+    );
     return rows[0]?.down === true;
   }
 }

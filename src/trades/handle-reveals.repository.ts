@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../common/crypto/field-encryption';
-import { returningRows } from '../common/database/query';
+import { preparedAutocommit, preparedRead } from '../common/database/query';
 import type { Actor } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 
@@ -39,7 +39,8 @@ export class HandleRevealsRepository {
 
   /** Whether this handle was already shown to this viewer in this state (one primary-key read). */
   async marked(marker: RevealMarker): Promise<boolean> {
-    const rows = await this.dataSource.query(
+    const rows = await preparedRead(
+      this.dataSource,
       `SELECT 1 FROM trade_handle_reveals WHERE trade_id = $1 AND state = $2 AND viewer_id = $3 AND field = $4`,
       [marker.tradeId, marker.state, marker.viewerId, marker.field],
     );
@@ -52,8 +53,8 @@ export class HandleRevealsRepository {
    * exactly one event is written. Returns whether this call wrote it.
    */
   async markFirst(marker: RevealMarker, actor: Actor, detail: Record<string, unknown>): Promise<boolean> {
-    const rows = await returningRows<{ id: string }>(
-      this.dataSource.manager,
+    const rows = await preparedAutocommit<{ id: string }>(
+      this.dataSource,
       `WITH marker AS (
          INSERT INTO trade_handle_reveals (trade_id, state, viewer_id, field) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING RETURNING trade_id

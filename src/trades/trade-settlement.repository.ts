@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { returningRows } from '../common/database/query';
+import { preparedRead, returningRows } from '../common/database/query';
 import { TradeEvents } from './trade-events';
 import type { Trade } from './trade.types';
 import type { TradeState } from './trade.state-machine';
@@ -24,6 +24,21 @@ export interface RmbLeg {
  * lock order), the snapshotted payout and refund destinations, and the settlement flag operators see. A trade's
  * state changes only through the trades module's transitions.
  */
+/** The RMB leg's columns as `rmbLegOf` reads them. */
+interface RmbLegRow {
+  state: TradeState;
+  amount_cny: string;
+  created_at: Date;
+  traveler_wechat_ciphertext: string;
+  traveler_wechat_key_id: string;
+  traveler_wechat_index: string;
+  counterparty_wechat_ciphertext: string;
+  counterparty_wechat_key_id: string;
+  counterparty_wechat_index: string;
+  wechat_transfer_id: string | null;
+  funded_at: Date | null;
+}
+
 @Injectable()
 export class TradeSettlementRepository {
   constructor(
@@ -92,7 +107,8 @@ export class TradeSettlementRepository {
    * the trade's state, CNY and creation, read in the same statement, so a verification reads the trade once.
    */
   async rmbLegOf(tradeId: string): Promise<RmbLeg | null> {
-    const rows = await this.dataSource.query(
+    const rows = await preparedRead<RmbLegRow>(
+      this.dataSource,
       `SELECT state, amount_cny, created_at, traveler_wechat_ciphertext, traveler_wechat_key_id, traveler_wechat_index,
               counterparty_wechat_ciphertext, counterparty_wechat_key_id, counterparty_wechat_index, wechat_transfer_id, funded_at
          FROM trades WHERE id = $1`,

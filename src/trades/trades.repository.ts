@@ -368,7 +368,9 @@ export class TradesRepository {
 
   /** When the trade was created, funded, and its RMB reported sent (or, unreported, when its release began). */
   async timesOf(manager: EntityManager, tradeId: string): Promise<{ createdAt: Date; fundedAt: Date | null; rmbSentAt: Date | null }> {
-    const rows = await manager.query(
+    const rows = await preparedQuery<{ created_at: Date; funded_at: Date | null; rmb_sent_at: Date | null }>(
+      this.dataSource,
+      manager,
       `SELECT created_at, funded_at,
               coalesce(payout_reported_at, (SELECT min(at) FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing')) AS rmb_sent_at
          FROM trades t WHERE id = $1`,
@@ -379,7 +381,9 @@ export class TradesRepository {
 
   /** The trade's state, its row locked for the rest of the caller's transaction. */
   async lockState(manager: EntityManager, tradeId: string): Promise<TradeState | null> {
-    const rows = await manager.query(`SELECT state FROM trades WHERE id = $1 FOR UPDATE`, [tradeId]);
+    const rows = await preparedQuery<{ state: TradeState }>(this.dataSource, manager, `SELECT state FROM trades WHERE id = $1 FOR UPDATE`, [
+      tradeId,
+    ]);
     return rows[0]?.state ?? null;
   }
 

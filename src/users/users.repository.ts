@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../common/crypto/field-encryption';
+import { preparedQuery } from '../common/database/query';
 import type { ApiKeyScope, AuthUser, UserRole } from '../common/auth/auth-user';
 import { UserEntity } from './user.entity';
 import { UserReputationEntity } from './user-reputation.entity';
@@ -201,7 +202,9 @@ export class UsersRepository {
     manager: EntityManager,
     id: string,
   ): Promise<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean } | null> {
-    const rows = await manager.query(
+    const rows = await preparedQuery<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean }>(
+      this.dataSource,
+      manager,
       `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index IS NOT NULL AS "hasWechatWallet", paypal_email_index IS NOT NULL AS "hasPayoutAccount"
          FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`,
       [id],
