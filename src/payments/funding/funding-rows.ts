@@ -67,6 +67,9 @@ const FUNDING_COLUMNS: readonly (keyof FundingRow)[] = [
   'check_pending_job',
 ];
 
+/** Every column of the record, unqualified: what a named statement lists where `*` would break its kept plan when a column is added. */
+export const FUNDING_COLUMN_LIST = FUNDING_COLUMNS.join(', ');
+
 /** The record's columns of the row aliased `alias`, each named `<prefix><column>` (beside another table's columns). */
 export function fundingColumns(alias: string, prefix: string): string {
   return FUNDING_COLUMNS.map((column) => `${alias}.${column} AS ${prefix}${column}`).join(', ');

@@ -1,12 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { preparedRead, returningRows, SqlParams } from '../../common/database/query';
+import {
+  preparedAutocommit,
+  preparedInTransaction,
+  preparedQuery,
+  preparedRead,
+  returningRows,
+  SqlParams,
+} from '../../common/database/query';
 import { NewOutboxRow, outboxInsertSql, outboxNotifySql } from '../../outbox/outbox.repository';
 import type { TradeState } from '../../trades/trade.state-machine';
 import type { Trade } from '../../trades/trade.types';
 import { toTrade, tradeColumns, TradeRow } from '../../trades/trade-rows';
-import { FundingRecord, fundingColumns, FundingRow as Row, toFundingRecord as toRecord } from './funding-rows';
+import { FUNDING_COLUMN_LIST, FundingRecord, fundingColumns, FundingRow as Row, toFundingRecord as toRecord } from './funding-rows';
 
 export type { FundingRecord } from './funding-rows';
 
@@ -46,11 +53,12 @@ export class FundingRepository {
     poll: NewOutboxRow,
   ): Promise<{ funding: FundingRecord; pollOutboxId: string }> {
     const params = new SqlParams();
-    const rows: (Partial<Row> & { poll_outbox_id: string })[] = await this.dataSource.query(
+    const rows = await preparedAutocommit<Partial<Row> & { poll_outbox_id: string }>(
+      this.dataSource,
       `WITH inserted AS (
          INSERT INTO trade_fundings (trade_id, provider, order_id, approve_url)
          VALUES (${params.add(tradeId)}, 'paypal', ${params.add(orderId)}, ${params.add(approveUrl)})
-         ON CONFLICT (trade_id) DO NOTHING RETURNING *
+         ON CONFLICT (trade_id) DO NOTHING RETURNING ${FUNDING_COLUMN_LIST}
        ), poll AS (${outboxInsertSql(poll, params)})
        SELECT inserted.*, (SELECT id FROM poll)::text AS poll_outbox_id, ${outboxNotifySql([poll], params)} AS notified
          FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
@@ -90,7 +98,12 @@ export class FundingRepository {
   }
 
   async find(tradeId: string, manager?: EntityManager): Promise<FundingRecord | null> {
-    const rows: Row[] = await (manager ?? this.dataSource.manager).query(`SELECT * FROM trade_fundings WHERE trade_id = $1`, [tradeId]);
+    const rows = await preparedQuery<Row>(
+      this.dataSource,
+      manager,
+      `SELECT ${FUNDING_COLUMN_LIST} FROM trade_fundings WHERE trade_id = $1`,
+      [tradeId],
+    );
     return rows[0] ? toRecord(rows[0]) : null;
   }
 
@@ -101,8 +114,9 @@ export class FundingRepository {
   async checkView(
     tradeId: string,
   ): Promise<{ funding: FundingRecord | null; state: TradeState | null; counterpartyPaypalIndex: string | null }> {
-    const rows: (Row & { trade_state: TradeState; trade_counterparty_paypal_index: string | null })[] = await this.dataSource.query(
-      `SELECT f.*, t.state AS trade_state, t.counterparty_paypal_index AS trade_counterparty_paypal_index
+    const rows = await preparedRead<Row & { trade_state: TradeState; trade_counterparty_paypal_index: string | null }>(
+      this.dataSource,
+      `SELECT ${fundingColumns('f', '')}, t.state AS trade_state, t.counterparty_paypal_index AS trade_counterparty_paypal_index
          FROM trades t LEFT JOIN trade_fundings f ON f.trade_id = t.id WHERE t.id = $1`,
       [tradeId],
     );
@@ -120,8 +134,8 @@ export class FundingRepository {
    * when null); false when one did, and the check must look again for it.
    */
   async finishCheck(tradeId: string, requests: string | null): Promise<boolean> {
-    const rows = await returningRows(
-      this.dataSource.manager,
+    const rows = await preparedAutocommit(
+      this.dataSource,
       `UPDATE trade_fundings SET check_pending_job = NULL, check_pending_since = NULL
         WHERE trade_id = $1 AND ($2::bigint IS NULL OR check_requests = $2::bigint) RETURNING trade_id`,
       [tradeId, requests],
@@ -135,7 +149,8 @@ export class FundingRepository {
    * pending check (the caller funds the trade in this transaction). Null for no such trade.
    */
   async lockAndRecordAuthorization(manager: EntityManager, tradeId: string, authorizationId: string): Promise<TradeState | null> {
-    const rows: { state: TradeState | null }[] = await manager.query(
+    const rows = await preparedInTransaction<{ state: TradeState | null }>(
+      manager,
       `WITH locked AS MATERIALIZED (SELECT state FROM trades WHERE id = $1 FOR UPDATE),
             recorded AS (
               UPDATE trade_fundings SET authorization_id = coalesce(authorization_id, $2), check_pending_job = NULL,
@@ -186,7 +201,7 @@ export class FundingRepository {
    */
   async lockTradeAndRecordFirst(manager: EntityManager, tradeId: string, column: keyof typeof STEPS, value: string): Promise<boolean> {
     if (!STEPS[column]) throw new Error(`Unknown step ${column}`);
-    const rows = await returningRows(
+    const rows = await preparedInTransaction(
       manager,
       `WITH locked AS MATERIALIZED (SELECT 1 FROM trades WHERE id = $1 FOR UPDATE)
        UPDATE trade_fundings SET ${column} = $2, updated_at = now()
