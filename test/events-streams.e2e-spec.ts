@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { eventsConfig, redisConfig } from '../src/config';
+import { EventsRepository } from '../src/events/events.repository';
 import { FanOutMarks } from '../src/notifications/fan-out-marks';
 import { StreamHub } from '../src/notifications/streams/stream-hub';
 import { QueueRegistry } from '../src/queues/queue-registry';
@@ -528,5 +529,36 @@ describe('event streams: an API process without workers, and a separate worker p
     closed = true;
     await closing;
     await stream.ended;
+  });
+});
+
+describe('event streams: events this process fanned out, every number below them heard', () => {
+  const suite = useTestApp(settling, { reference: '7.2400' });
+  afterEach(() => closeAllStreams());
+
+  it('sends such an event without reading the log; after a number never published, reads and sends in number order', async () => {
+    const { api, test, db } = suite;
+    const who = await paypalParties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const tradeId = await openPaypalTrade(api, who);
+    await stream.waitFor('trade.created', tradeId);
+    const reads = jest.spyOn(test.app.get(EventsRepository), 'replayForUser');
+    try {
+      await approvePaypal(api, tradeId, who.traveler);
+      const funded = await stream.waitFor('trade.funded', tradeId, 20000);
+      expect(funded.json.data.trade).toMatchObject({ id: tradeId, state: 'funded' });
+      expect(reads).not.toHaveBeenCalled();
+
+      // A number taken by an event that is never published: the next event published has a gap below it.
+      const [ping] = await pingsFannedOut(db, who.traveler.id, 1);
+      await reportHeldPayout(api, who, tradeId);
+      const sent = await stream.waitFor('trade.payout_sent', tradeId, 20000);
+      expect(reads).toHaveBeenCalled();
+      const order = stream.events.map((event) => event.id);
+      expect(order).toContain(ping);
+      expect(order.indexOf(ping)).toBeLessThan(order.indexOf(sent.id));
+    } finally {
+      reads.mockRestore();
+    }
   });
 });

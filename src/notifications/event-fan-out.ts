@@ -7,6 +7,7 @@ import { EventsRepository } from '../events/events.repository';
 import { OutboxPublisher } from '../outbox/outbox.publisher';
 import { JOBS, QUEUES } from '../queues/queue-names';
 import { FanOutMarks } from './fan-out-marks';
+import { StreamHub } from './streams/stream-hub';
 
 /**
  * Hands a committed event (numbered in commit order at its commit: its `stream_seq`) to every sink (streams, client
@@ -29,6 +30,7 @@ export class EventFanOut implements OnModuleInit {
     @Inject(EVENT_SINKS) private readonly sinks: EventSink[],
     private readonly marks: FanOutMarks,
     private readonly publisher: OutboxPublisher,
+    private readonly hub: StreamHub,
     @Inject(eventsConfig.KEY) private readonly config: ConfigType<typeof eventsConfig>,
   ) {}
 
@@ -45,6 +47,8 @@ export class EventFanOut implements OnModuleInit {
     const stored = await this.events.findToFanOut(eventId);
     // Purged after its retention: nobody can be told any more.
     if (!stored) return { sinks: 0 };
+    // This process's own streams send it from here when they hear it published (the sinks never carry its data).
+    this.hub.fannedOut(stored);
     const { data: _data, seq: _seq, ...event } = stored;
     const failed: string[] = [];
     for (const sink of this.sinks) {

@@ -11,7 +11,7 @@ import type { StoredEvent } from '../../events/event-types';
 import { EventsRepository } from '../../events/events.repository';
 import { CredentialCheck } from '../../users/credential-check';
 import { Envelope, EnvelopeBuilder, EnvelopeViewer } from '../envelopes';
-import { HeldStream, StreamHub } from './stream-hub';
+import { HeardEvent, HeldStream, StreamHub } from './stream-hub';
 import { StreamLimiter } from './stream-limiter';
 import type { PublishedEvent } from './stream-sink';
 
@@ -28,6 +28,10 @@ export type StreamScope = { kind: 'user' } | { kind: 'trade'; tradeId: string; r
  * it, and everything numbered after it is replayed (within the 24 hours API.md promises), a page at a time, the next
  * page read once the client took the last. A stream opened without `Last-Event-ID` starts after the last number
  * visible once it is subscribed. Delivery is at least once (clients deduplicate by `id`).
+ *
+ * The read is skipped when it could find nothing new: the process heard every number between the stream's position
+ * and the published event's before that event (`HeardNumbers`), so each was offered to the stream first, and it
+ * fanned the event out itself a moment ago, so it has its data (`StreamHub.fannedOut`).
  */
 const REPLAY_PAGE = 100;
 /** How many sent ids a stream remembers, to skip an event published twice (a retried fan-out) or replayed and live. */
@@ -151,7 +155,7 @@ class SseStream implements HeldStream {
   /** Sends waiting in `chain`. */
   private pending = 0;
   /** Events offered before the response began: sent after the replay. */
-  private early?: PublishedEvent[] = [];
+  private early?: [PublishedEvent, HeardEvent | undefined][] = [];
   private closed = false;
   private checking = false;
   private heartbeat?: NodeJS.Timeout;
@@ -194,7 +198,7 @@ class SseStream implements HeldStream {
     });
     const early = this.early ?? [];
     this.early = undefined;
-    for (const event of early) this.offer(event);
+    for (const [event, heard] of early) this.offer(event, heard);
   }
 
   private beat(): void {
@@ -211,11 +215,11 @@ class SseStream implements HeldStream {
       .finally(() => (this.checking = false));
   }
 
-  offer(event: PublishedEvent): void {
+  offer(event: PublishedEvent, heard?: HeardEvent): void {
     const role = this.roleFor(event);
     if (!role) return;
     if (this.early) {
-      this.early.push(event);
+      this.early.push([event, heard]);
       return;
     }
     this.enqueue(async () => {
@@ -226,7 +230,15 @@ class SseStream implements HeldStream {
         return;
       }
       // Covered already (sent, or read and sent in order with the events before it).
-      if (BigInt(event.streamSeq) <= this.position) return;
+      const number = BigInt(event.streamSeq);
+      if (number <= this.position) return;
+      // Every event numbered between this stream's position and this one was heard before it, so offered to this
+      // stream before it and sent (or not its own): with the event at hand, nothing needs reading.
+      if (heard?.stored && heard.gaplessFrom !== null && this.position >= heard.gaplessFrom) {
+        if (!this.sent.has(event.id)) this.send(await this.deps.envelopes.of(heard.stored, { userId: this.userId, role }));
+        this.position = number;
+        return;
+      }
       await this.catchUp(event.streamSeq);
     });
   }

@@ -4,18 +4,33 @@ import { Redis } from 'ioredis';
 import { DomainError, safeErrorForLog } from '../../common/errors';
 import { redisConfig } from '../../config';
 import { redisOptions } from '../../redis/redis.module';
+import type { StoredEvent } from '../../events/event-types';
+import { HeardNumbers } from './heard-numbers';
 import { PublishedEvent, streamChannel } from './stream-sink';
+
+/**
+ * What the hub knows of a published event beside the message: the `low` of the run of numbers heard before it
+ * (`HeardNumbers`: null when one below it is missing) and, when this process fanned it out a moment ago, the event
+ * itself, with its data.
+ */
+export interface HeardEvent {
+  gaplessFrom: bigint | null;
+  stored: StoredEvent | undefined;
+}
 
 /** A stream this process holds open. */
 export interface HeldStream {
   /** Takes a published event; sends it if it concerns this stream. Never throws. */
-  offer(event: PublishedEvent): void;
+  offer(event: PublishedEvent, heard?: HeardEvent): void;
   /** Ends the stream (the server shutting down); resolves once it is cleaned up. */
   end(): Promise<void>;
 }
 
 /** When a client refused for a subscriber away, or a server closing, tries again. */
 const RETRY_AFTER_SECONDS = 2;
+/** How long, and how many, events this process fanned out are kept for its own streams (they are heard in milliseconds). */
+const FANNED_OUT_HERE_MS = 10_000;
+const FANNED_OUT_HERE_MAX = 2000;
 
 /**
  * The streams this API process holds, and its one subscriber connection to Redis (a subscribed connection can do
@@ -35,6 +50,10 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
   /** Subscribed now: every event published is heard. */
   private listening = false;
   private closing = false;
+  /** The numbers heard since the subscription was last (re)made. */
+  private heard = new HeardNumbers();
+  /** Events this process fanned out, with their data, until its streams have heard them (oldest first). */
+  private readonly fannedOutHere = new Map<string, { event: StoredEvent; until: number }>();
 
   constructor(@Inject(redisConfig.KEY) private readonly config: ConfigType<typeof redisConfig>) {}
 
@@ -53,6 +72,20 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
 
   get size(): number {
     return this.streams.size;
+  }
+
+  /**
+   * An event this process is fanning out, with its data: kept a moment (only while it holds streams), so that its
+   * streams can send it when heard without reading it back.
+   */
+  fannedOut(event: StoredEvent): void {
+    if (this.streams.size === 0) return;
+    const now = Date.now();
+    for (const [id, kept] of this.fannedOutHere) {
+      if (kept.until > now && this.fannedOutHere.size < FANNED_OUT_HERE_MAX) break;
+      this.fannedOutHere.delete(id);
+    }
+    this.fannedOutHere.set(event.id, { event, until: now + FANNED_OUT_HERE_MS });
   }
 
   /** Streams end before the HTTP server closes: an open response would keep `app.close()` waiting for ever. */
@@ -102,6 +135,8 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
   private lost(): void {
     const wasListening = this.listening;
     this.listening = false;
+    // What is published while away is never heard: the run of heard numbers starts again.
+    this.heard = new HeardNumbers();
     if (wasListening && this.streams.size > 0) {
       this.logger.warn({ streams: this.streams.size }, 'The streams’ Redis subscriber dropped; open streams end and their clients replay');
     }
@@ -119,6 +154,13 @@ export class StreamHub implements BeforeApplicationShutdown, OnApplicationShutdo
     } catch {
       return;
     }
-    for (const stream of this.streams) stream.offer(event);
+    let gaplessFrom: bigint | null = null;
+    try {
+      if (event.streamSeq !== undefined) gaplessFrom = this.heard.hear(BigInt(event.streamSeq));
+    } catch {
+      return;
+    }
+    const heard: HeardEvent = { gaplessFrom, stored: this.fannedOutHere.get(event.id)?.event };
+    for (const stream of this.streams) stream.offer(event, heard);
   }
 }
