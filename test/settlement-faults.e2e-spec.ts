@@ -203,7 +203,7 @@ describe('Settlement under provider faults (HTTP)', () => {
     expect(read).toMatchObject({ trade: { id: trade.id, state: 'funded' }, claimHeld: false });
     expect(read.funding?.authorizationId).toBeTruthy();
     const begin = (token: string, version: string | null) =>
-      journal.begin(trade.id, token, 60000, version, 'capture', 1, `yb-${trade.id}-capture`, null);
+      journal.begin(undefined, trade.id, token, 60000, version, 'capture', 1, `yb-${trade.id}-capture`, null);
     // Another run claims and gives the claim up: the claim is free again, as it was when read, but the record moved.
     expect(await journal.claim(trade.id, another, 60000)).toMatchObject({ tradeId: trade.id });
     expect((await journal.view(trade.id))!.claimHeld).toBe(true);
@@ -310,6 +310,13 @@ describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
       { step: 'capture', status: 'done', provider_ref: funding.rows[0].capture_id, last_error: null, finished: true },
       { step: 'payout', status: 'done', provider_ref: funding.rows[0].payout_batch_id, last_error: null, finished: true },
     ]);
+    // The payout was begun by the transaction that recorded the capture: one transaction's clock for both.
+    const together = await db.query(
+      `SELECT (SELECT finished_at FROM settlement_steps WHERE trade_id = $1 AND step = 'capture')
+            = (SELECT started_at FROM settlement_steps WHERE trade_id = $1 AND step = 'payout') AS together`,
+      [trade.id],
+    );
+    expect(together.rows[0].together).toBe(true);
   });
 
   it('completes the trade by its poll when PayPal’s webhooks never arrive', async () => {

@@ -38,9 +38,10 @@ export class SettlementMoves {
   /**
    * Captures the whole authorization under the trade's one capture request id, and records it with PayPal's fee
    * once. An authorization already captured (an attempt whose answer was lost, past PayPal's replay of the
-   * request id) is found among its order's captures.
+   * request id) is found among its order's captures. `alsoRecord` writes in the same transaction, after the journal
+   * (the next step's begin).
    */
-  async capture(tradeId: string, authorizationId: string): Promise<string> {
+  async capture(tradeId: string, authorizationId: string, alsoRecord?: (manager: EntityManager) => Promise<void>): Promise<string> {
     let capture: PaypalCapture;
     try {
       capture = await this.paypal.captureAuthorization(authorizationId, STEPS.capture.requestId(tradeId, 1));
@@ -57,6 +58,7 @@ export class SettlementMoves {
       const first = await this.fundings.lockTradeAndRecordFirst(manager, tradeId, 'capture_id', capture.captureId);
       // The capture step is done with its record: a recorded capture is never left running in the journal.
       await this.journal.finish(manager, tradeId, 'capture', 1, capture.captureId);
+      await alsoRecord?.(manager);
       if (first) await this.ledger.bookProviderFee(manager, tradeId, ENTRY.captureFee, capture.paypalFeeUsd);
     });
     return capture.captureId;

@@ -7,7 +7,17 @@ import { watchPoll } from '../../queues/retry-policies';
 import type { FundingRecord } from '../funding/funding.repository';
 import { NotYet } from '../funding/provider-steps';
 import { StepName, STEPS } from './settlement-plan';
+import type { EntityManager } from 'typeorm';
 import type { SettlementRepository, StepIds } from './settlement.repository';
+
+type Begun = NonNullable<Awaited<ReturnType<SettlementRepository['begin']>>>;
+
+/** A step begun ahead; `begun` null when the claim had lapsed by then (nothing was begun). */
+interface BegunAhead {
+  step: StepName;
+  attempt: number;
+  begun: Begun | null;
+}
 
 /** Another run holds the trade's settlement claim: this job tries again later (it is not a failure). */
 export class SettlementBusy extends Error {
@@ -84,6 +94,10 @@ export class SettlementRun {
   unfinished: UnfinishedStep | null = null;
   /** The funding record as the last step began (or as the claim was taken). */
   funding: FundingRecord | null;
+  /** The next step, begun in the transaction that recorded the step before it (`beginInside`), once that committed. */
+  private begunAhead: BegunAhead | null = null;
+  /** The same while that transaction has not committed yet. */
+  private pendingAhead: BegunAhead | null = null;
 
   constructor(
     readonly tradeId: string,
@@ -111,9 +125,18 @@ export class SettlementRun {
     this.funding = funding;
   }
 
-  /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
-  async step<T>(step: StepName, attempt: number, call: (context: StepCall) => Promise<T>, finish: StepFinish = 'now'): Promise<T> {
-    const begun = await this.journal.begin(
+  /**
+   * Begins `step` in `manager`'s transaction, the one that records the step before it (a `recorded` finish): the next
+   * step's begin commits with that record instead of on its own. Taken by the next `step` call, once the transaction
+   * committed (`call` returned); dropped if it did not.
+   */
+  async beginInside(manager: EntityManager, step: StepName, attempt: number): Promise<void> {
+    this.pendingAhead = { step, attempt, begun: await this.begin(manager, step, attempt) };
+  }
+
+  private begin(manager: EntityManager | undefined, step: StepName, attempt: number): Promise<Begun | null> {
+    return this.journal.begin(
+      manager,
       this.tradeId,
       this.token,
       this.config.settlementClaimLeaseMs,
@@ -123,14 +146,26 @@ export class SettlementRun {
       STEPS[step].requestId(this.tradeId, attempt),
       this.config.settlementStepFlagAfterMs,
     );
+  }
+
+  /** Runs one provider step; `call` is told whether an earlier try of the step may have done its work. */
+  async step<T>(step: StepName, attempt: number, call: (context: StepCall) => Promise<T>, finish: StepFinish = 'now'): Promise<T> {
+    const ahead = this.begunAhead;
+    this.begunAhead = null;
+    const begun = ahead && ahead.step === step && ahead.attempt === attempt ? ahead.begun : await this.begin(undefined, step, attempt);
     if (!begun) throw this.claimed ? new SettlementClaimLost(this.tradeId) : new SettlementMoved(this.tradeId);
     this.version = null;
     this.funding = begun.funding;
     let ids: StepIds | null = null;
     let result: T;
     try {
+      this.pendingAhead = null;
       result = await call({ retried: begun.retried, funding: begun.funding, record: (learned) => (ids = learned) });
+      // The call's transaction committed: a step it began ahead is begun.
+      this.begunAhead = this.pendingAhead;
+      this.pendingAhead = null;
     } catch (error) {
+      this.pendingAhead = null;
       // The run stops here: the claim is given up in the stall's own statement, so the next run finds it free.
       const overdue = await this.journal.stallAndRelease(
         this.tradeId,

@@ -147,9 +147,11 @@ export class SettlementRepository {
    * funding record changed since `view` read it (null). The first time a step is noted it gets its request id, its
    * start, and when waiting would flag the trade. A step already done stays done; a later run of the same step
    * keeps its start, so the bound counts from the first try, and is told it is a retry (`retried`): what an
-   * earlier try did may have to be looked up. With it, the funding record as the claim's update wrote it.
+   * earlier try did may have to be looked up. With it, the funding record as the claim's update wrote it. In
+   * `manager`'s transaction when given (the step before it recording what it did), else on its own.
    */
   async begin(
+    manager: EntityManager | undefined,
     tradeId: string,
     token: string,
     leaseMs: number,
@@ -159,8 +161,9 @@ export class SettlementRepository {
     requestId: string,
     flagAfterMs: number | null,
   ): Promise<(StepRecord & { retried: boolean; funding: FundingRecord }) | null> {
-    const rows = await preparedAutocommit<StepRow & FundingRow & { first: boolean }>(
+    const rows = await preparedQuery<StepRow & FundingRow & { first: boolean }>(
       this.dataSource,
+      manager,
       `WITH claim AS (
          UPDATE trade_fundings SET settlement_claim = $2, settlement_claimed_until = now() + $3 * interval '1 millisecond'
           WHERE trade_id = $1 AND (settlement_claim IS NULL OR settlement_claimed_until < now() OR settlement_claim = $2)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import type { EntityManager } from 'typeorm';
 import type { EncryptedField } from '../../common/crypto/field-encryption';
 import { applyBps } from '../../common/money';
 import { tradesConfig } from '../../config';
@@ -142,7 +143,10 @@ export class SettlementService {
       if (!applicableSteps([step], { captured: !!funding.captureId }).length) continue;
       // The capture's finish commits with its record; the last step's with the transaction that ends the trade.
       const finish = step === 'capture' ? 'recorded' : step === plan[plan.length - 1] ? 'at_end' : 'now';
-      await this.runStep(run, trade, step, split, results, finish, payee);
+      // A payout right after a capture is begun with the capture's record: one commit fewer.
+      const next = plan[plan.indexOf(step) + 1];
+      const payoutAhead = step === 'capture' && next === 'payout' ? funding.payoutAttempt : null;
+      await this.runStep(run, trade, step, split, results, finish, payee, payoutAhead);
       // The record as the step began under the claim, with what the step itself recorded: no other run records
       // a step while this one holds the claim, so nothing is read again.
       funding = {
@@ -164,12 +168,20 @@ export class SettlementService {
     results: StepResults,
     finish: StepFinish,
     payee: EncryptedField | null,
+    payoutAhead: number | null = null,
   ): Promise<void> {
     // Each call works from the funding record as its step began, under the claim.
     switch (step) {
-      case 'capture':
-        results.captureId = await run.step('capture', 1, ({ funding }) => this.moves.capture(trade.id, funding.authorizationId!), finish);
+      case 'capture': {
+        const alsoRecord = payoutAhead === null ? undefined : (manager: EntityManager) => run.beginInside(manager, 'payout', payoutAhead);
+        results.captureId = await run.step(
+          'capture',
+          1,
+          ({ funding }) => this.moves.capture(trade.id, funding.authorizationId!, alsoRecord),
+          finish,
+        );
         return;
+      }
       case 'void': {
         const outcome = await run.step(
           'void',
