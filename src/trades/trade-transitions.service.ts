@@ -19,7 +19,7 @@ import type {
   StateChangeReason,
 } from './trade-timeline';
 import { SYSTEM_ACTOR, type Actor, type Trade } from './trade.types';
-import { TradeLocks, TradesRepository } from './trades.repository';
+import { TradeLocks, TradesRepository, TradeTimes } from './trades.repository';
 import { disputeCaptureJobId, lastSearchJobId, payoutDeadlineJobId } from '../queues/job-ids';
 import { keepTrying, keepVerifying } from '../queues/retry-policies';
 import { ReputationCountersRepository } from '../users/reputation-counters.repository';
@@ -258,9 +258,8 @@ export class TradeTransitionsService {
    */
   async completeRelease(manager: EntityManager, tradeId: string, detail: ReleaseCompletedDetail, payoutFee?: ProviderFee): Promise<Trade> {
     // The users before the trade and its ledger entries: both parties' counters change at the end.
-    const { trade } = await this.lockWithParties(manager, tradeId);
+    const { trade, times } = await this.lockWithParties(manager, tradeId);
     const moved = await this.moves.move(manager, trade, 'completed', SYSTEM_ACTOR, detail);
-    const times = await this.trades.timesOf(manager, tradeId);
     const fundedAt = times.fundedAt ?? times.createdAt;
     const minutes = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 60000));
     await this.counters.countCompletedTrade(
@@ -316,7 +315,7 @@ export class TradeTransitionsService {
   }
 
   /** The parties' rows, then the trade's (`TradesRepository.lockWithParties`); a trade that does not exist is not found. */
-  private async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks> {
+  private async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks & { times: TradeTimes }> {
     const locked = await this.trades.lockWithParties(manager, tradeId);
     if (!locked) throw DomainError.notFound('Trade');
     return locked;

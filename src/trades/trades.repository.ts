@@ -43,6 +43,17 @@ export type DeadlineColumn = 'funding_by' | 'payout_by' | 'verify_by';
  * What a transaction holds of one trade, taken in the service's one lock order (docs/ARCHITECTURE.md): the
  * request's or offer's row when `reach` is `source`, both users' rows in id order, then the trade's row.
  */
+/** When the trade was created, funded, and its RMB reported sent (or, unreported, when its release began). */
+export interface TradeTimes {
+  createdAt: Date;
+  fundedAt: Date | null;
+  rmbSentAt: Date | null;
+}
+
+/** `TradeTimes`' columns of the trade aliased `t`. */
+const TIMES_COLUMNS = `t.funded_at,
+  coalesce(t.payout_reported_at, (SELECT min(at) FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing')) AS rmb_sent_at`;
+
 export interface TradeLocks {
   /** The trade as read under its row lock. */
   readonly trade: Trade;
@@ -197,17 +208,23 @@ export class TradesRepository {
    * Both users' rows in id order, then the trade's row: before a transition that changes the parties' own rows
    * (reputation counters, tier), which every such path then takes after the trade.
    */
-  async lockWithParties(manager: EntityManager, tradeId: string): Promise<TradeLocks | null> {
+  async lockWithParties(manager: EntityManager, tradeId: string): Promise<(TradeLocks & { times: TradeTimes }) | null> {
     // The parties come from the trade's own row in the same statement (they never change): no read before the locks.
-    const rows = await preparedInTransaction<TradeRow>(
+    const rows = await preparedInTransaction<TradeRow & { funded_at: Date | null; rmb_sent_at: Date | null }>(
       manager,
       `WITH parties AS MATERIALIZED (
          SELECT u.id FROM trades t JOIN users u ON u.id IN (t.traveler_id, t.counterparty_id)
           WHERE t.id = $1 ORDER BY u.id FOR UPDATE OF u)
-       SELECT ${TRADE_COLUMNS} FROM trades WHERE id = $1 AND (SELECT count(*) FROM parties) >= 0 FOR UPDATE OF trades`,
+       SELECT ${TRADE_COLUMNS}, ${TIMES_COLUMNS} FROM trades t WHERE id = $1 AND (SELECT count(*) FROM parties) >= 0 FOR UPDATE OF t`,
       [tradeId],
     );
-    return rows.length === 0 ? null : { trade: toTrade(rows[0]), reach: 'parties' };
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      trade: toTrade(row),
+      reach: 'parties',
+      times: { createdAt: row.created_at, fundedAt: row.funded_at, rmbSentAt: row.rmb_sent_at },
+    };
   }
 
   /**
@@ -364,19 +381,6 @@ export class TradesRepository {
       [limit],
     );
     return rows.map((r) => r.id);
-  }
-
-  /** When the trade was created, funded, and its RMB reported sent (or, unreported, when its release began). */
-  async timesOf(manager: EntityManager, tradeId: string): Promise<{ createdAt: Date; fundedAt: Date | null; rmbSentAt: Date | null }> {
-    const rows = await preparedQuery<{ created_at: Date; funded_at: Date | null; rmb_sent_at: Date | null }>(
-      this.dataSource,
-      manager,
-      `SELECT created_at, funded_at,
-              coalesce(payout_reported_at, (SELECT min(at) FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing')) AS rmb_sent_at
-         FROM trades t WHERE id = $1`,
-      [tradeId],
-    );
-    return { createdAt: rows[0].created_at, fundedAt: rows[0].funded_at, rmbSentAt: rows[0].rmb_sent_at };
   }
 
   /** The trade's state, its row locked for the rest of the caller's transaction. */
