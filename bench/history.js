@@ -141,7 +141,7 @@ async function prepareSession(db, templates, withProviderEvents, fast) {
 
   // Reputation as TradesService counts it: both parties on completion; a failure to whoever ended the trade
   // (the party who cancelled, the traveler on expiry, the counterparty when the payout window passed).
-  // Release minutes as TradesRepository.timesOf measures them. Volume stays counted only by a completed trade.
+  // Release minutes as TradeTransitionsService.completeRelease measures them (TradesRepository.lockWithParties' times). Volume stays counted only by a completed trade.
   await db.query(`
     CREATE TEMP TABLE hist_tpl_counters AS
     SELECT t.id AS template_id,

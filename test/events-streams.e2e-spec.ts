@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { eventsConfig, redisConfig } from '../src/config';
 import { EventsRepository } from '../src/events/events.repository';
+import { EnvelopeBuilder } from '../src/notifications/envelopes';
 import { FanOutMarks } from '../src/notifications/fan-out-marks';
 import { StreamHub } from '../src/notifications/streams/stream-hub';
 import { QueueRegistry } from '../src/queues/queue-registry';
@@ -558,6 +559,30 @@ describe('event streams: events this process fanned out, every number below them
       expect(order).toContain(ping);
       expect(order.indexOf(ping)).toBeLessThan(order.indexOf(sent.id));
     } finally {
+      reads.mockRestore();
+    }
+  });
+
+  it('after a send that failed, sends the next event by reading the log, the one that failed with it, in order', async () => {
+    const { api, test } = suite;
+    const who = await paypalParties(api);
+    const stream = await openStream(test.baseUrl, '/v1/stream', { token: who.traveler.token });
+    const tradeId = await openPaypalTrade(api, who);
+    await stream.waitFor('trade.created', tradeId);
+    // The funded event's envelope cannot be built once: it is not sent then.
+    const built = jest.spyOn(test.app.get(EnvelopeBuilder), 'of').mockRejectedValueOnce(new Error('the chat could not be read'));
+    const reads = jest.spyOn(test.app.get(EventsRepository), 'replayForUser');
+    try {
+      await approvePaypal(api, tradeId, who.traveler);
+      await eventually(async () => built.mock.calls.length > 0, 20000);
+      await reportHeldPayout(api, who, tradeId);
+      const sent = await stream.waitFor('trade.payout_sent', tradeId, 20000);
+      const funded = await stream.waitFor('trade.funded', tradeId, 1000);
+      expect(reads).toHaveBeenCalled();
+      const order = stream.events.map((event) => event.id);
+      expect(order.indexOf(funded.id)).toBeLessThan(order.indexOf(sent.id));
+    } finally {
+      built.mockRestore();
       reads.mockRestore();
     }
   });

@@ -19,11 +19,6 @@ export interface RmbLeg {
   fundedAt: Date | null;
 }
 
-/**
- * What payments may read and flag of a trade, and nothing more: the trade and its state (locked in the trades
- * lock order), the snapshotted payout and refund destinations, and the settlement flag operators see. A trade's
- * state changes only through the trades module's transitions.
- */
 /** The RMB leg's columns as `rmbLegOf` reads them. */
 interface RmbLegRow {
   state: TradeState;
@@ -39,6 +34,11 @@ interface RmbLegRow {
   funded_at: Date | null;
 }
 
+/**
+ * What payments may read and flag of a trade, and nothing more: the trade and its state (locked in the trades
+ * lock order), the snapshotted payout and refund destinations, and the settlement flag operators see. A trade's
+ * state changes only through the trades module's transitions.
+ */
 @Injectable()
 export class TradeSettlementRepository {
   constructor(

@@ -39,10 +39,6 @@ import type { TradePosition } from './trade-position';
 /** The deadline a decision waits for, re-checked by its conditional update. */
 export type DeadlineColumn = 'funding_by' | 'payout_by' | 'verify_by';
 
-/**
- * What a transaction holds of one trade, taken in the service's one lock order (docs/ARCHITECTURE.md): the
- * request's or offer's row when `reach` is `source`, both users' rows in id order, then the trade's row.
- */
 /** When the trade was created, funded, and its RMB reported sent (or, unreported, when its release began). */
 export interface TradeTimes {
   createdAt: Date;
@@ -50,10 +46,18 @@ export interface TradeTimes {
   rmbSentAt: Date | null;
 }
 
-/** `TradeTimes`' columns of the trade aliased `t`. */
+/**
+ * `TradeTimes`' columns of the trade aliased `t`. In a statement that waits for locks, the trade's own columns are
+ * read at its latest version but the timeline's on the statement's snapshot, taken before the wait: right for a
+ * release that began (its `releasing` event committed) before the statement started.
+ */
 const TIMES_COLUMNS = `t.funded_at,
   coalesce(t.payout_reported_at, (SELECT min(at) FROM trade_events e WHERE e.trade_id = t.id AND e.to_state = 'releasing')) AS rmb_sent_at`;
 
+/**
+ * What a transaction holds of one trade, taken in the service's one lock order (docs/ARCHITECTURE.md): the
+ * request's or offer's row when `reach` is `source`, both users' rows in id order, then the trade's row.
+ */
 export interface TradeLocks {
   /** The trade as read under its row lock. */
   readonly trade: Trade;

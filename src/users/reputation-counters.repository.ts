@@ -3,10 +3,6 @@ import { EntityManager } from 'typeorm';
 import { preparedInTransaction } from '../common/database/query';
 
 /**
- * Each user's reputation counters (user_reputation) and the tier they earn, counted in the transaction of the
- * trade or dispute that ends. Every path takes the users' rows before their counters, in id order.
- */
-/**
  * `lockCounters`' locks as CTEs for a statement that counts (`locked_counters`, to wait on): the users' rows in id
  * order, then their counters in id order. A counter's row is the user's own from sign-up, so none is created during
  * the wait on the users' rows; one updated meanwhile is locked at its latest version.
@@ -18,6 +14,10 @@ function lockedCountersSql(userIds: string): string {
           ORDER BY user_id FOR UPDATE)`;
 }
 
+/**
+ * Each user's reputation counters (user_reputation) and the tier they earn, counted in the transaction of the
+ * trade or dispute that ends. Every path takes the users' rows before their counters, in id order.
+ */
 @Injectable()
 export class ReputationCountersRepository {
   /** A dispute decided: the loser's and the winner's counters. */

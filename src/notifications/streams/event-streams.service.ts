@@ -157,6 +157,11 @@ class SseStream implements HeldStream {
   /** Events offered before the response began: sent after the replay. */
   private early?: [PublishedEvent, HeardEvent | undefined][] = [];
   private closed = false;
+  /**
+   * A send failed since the position last moved by a read (an event it should have sent may be missing): the next
+   * event is sent by reading the log from the position, never without.
+   */
+  private mustRead = false;
   private checking = false;
   private heartbeat?: NodeJS.Timeout;
   private readonly cleaned: Promise<void>;
@@ -234,7 +239,7 @@ class SseStream implements HeldStream {
       if (number <= this.position) return;
       // Every event numbered between this stream's position and this one was heard before it, so offered to this
       // stream before it and sent (or not its own): with the event at hand, nothing needs reading.
-      if (heard?.stored && heard.gaplessFrom !== null && this.position >= heard.gaplessFrom) {
+      if (!this.mustRead && heard?.stored && heard.gaplessFrom !== null && this.position >= heard.gaplessFrom) {
         if (!this.sent.has(event.id)) this.send(await this.deps.envelopes.of(heard.stored, { userId: this.userId, role }));
         this.position = number;
         return;
@@ -262,6 +267,8 @@ class SseStream implements HeldStream {
       if (this.raw.writableNeedDrain) await Promise.race([once(this.raw, 'drain'), this.cleaned]);
     }
     if (through !== null && BigInt(through) > this.position) this.position = BigInt(through);
+    // Everything up to the position was read and sent in order: nothing a failed send left behind is missing now.
+    this.mustRead = false;
   }
 
   end(): Promise<void> {
@@ -292,7 +299,10 @@ class SseStream implements HeldStream {
     }
     this.chain = this.chain
       .then(() => (this.closed ? undefined : work()))
-      .catch((error: unknown) => this.warn(error, 'An event could not be sent on a stream'))
+      .catch((error: unknown) => {
+        this.mustRead = true;
+        this.warn(error, 'An event could not be sent on a stream');
+      })
       .finally(() => (this.pending -= 1));
   }
 
