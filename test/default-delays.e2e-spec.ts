@@ -123,6 +123,13 @@ describe('a PayPal trade funded with the default honour period and payout window
       { step: 'capture', status: 'done', provider_ref: funding.rows[0].capture_id },
       { step: 'payout', status: 'done', provider_ref: funding.rows[0].payout_batch_id },
     ]);
+    // The payout was begun by the transaction that recorded the capture, at the default delays too.
+    const together = await db.query(
+      `SELECT (SELECT finished_at FROM settlement_steps WHERE trade_id = $1 AND step = 'capture')
+            = (SELECT started_at FROM settlement_steps WHERE trade_id = $1 AND step = 'payout') AS together`,
+      [trade.id],
+    );
+    expect(together.rows[0].together).toBe(true);
     // The releasing job's ten-second retry and the honour capture (days away) were removed with the trade's end.
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
     await eventually(async () => {

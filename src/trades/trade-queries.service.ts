@@ -9,6 +9,7 @@ import { presentEvent } from './trade.presenter';
 import { isTradeCursor } from './trade-position';
 import { tradesPage } from './trades-page';
 import type { Trade } from './trade.types';
+import { TradeListsRepository } from './trade-lists.repository';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
 
@@ -24,6 +25,7 @@ const isEventCursor = (v: unknown): v is { e: string } =>
 export class TradeQueriesService {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly lists: TradeListsRepository,
     private readonly timeline: TimelineRepository,
     private readonly reveals: HandleReveals,
     private readonly cursors: Cursors,
@@ -31,7 +33,7 @@ export class TradeQueriesService {
 
   async list(caller: AuthUser, query: ListTradesQuery): Promise<Page<TradeView>> {
     return tradesPage(query, this.cursors.of('trades', isTradeCursor), (limit, after) =>
-      this.trades.listForUser(caller.id, query.state ? [query.state] : undefined, limit, after),
+      this.lists.listForUser(caller.id, query.state ? [query.state] : undefined, limit, after),
     );
   }
 

@@ -5,6 +5,7 @@ import type { Trade, TradeEvent } from './trade.types';
 import type { TradePosition } from './trade-position';
 import type { ListedTrade } from './trade-rows';
 import { TimelineRepository } from './timeline.repository';
+import { TradeListsRepository } from './trade-lists.repository';
 import { TradesRepository } from './trades.repository';
 
 /**
@@ -16,6 +17,7 @@ import { TradesRepository } from './trades.repository';
 export class TradeReadsRepository {
   constructor(
     private readonly trades: TradesRepository,
+    private readonly lists: TradeListsRepository,
     private readonly timeline: TimelineRepository,
   ) {}
 
@@ -40,12 +42,12 @@ export class TradeReadsRepository {
     limit: number,
     after?: TradePosition,
   ): Promise<ListedTrade[]> {
-    return this.trades.listForOperators(filter, limit, after);
+    return this.lists.listForOperators(filter, limit, after);
   }
 
   /** All of a user's trades, newest first, a page at a time. */
   listForUser(userId: string, limit: number, after?: TradePosition): Promise<ListedTrade[]> {
-    return this.trades.listForUser(userId, undefined, limit, after);
+    return this.lists.listForUser(userId, undefined, limit, after);
   }
 
   /** The whole timelines of these trades, each oldest first. */

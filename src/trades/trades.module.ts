@@ -12,6 +12,7 @@ import { DeadlinesScheduler } from './deadlines.scheduler';
 import { HandleRevealsRepository } from './handle-reveals.repository';
 import { HandleReveals } from './handle-reveals.service';
 import { TradeCreationController, TradesController } from './trades.controller';
+import { TradeListsRepository } from './trade-lists.repository';
 import { TradesRepository } from './trades.repository';
 import { TimelineRepository } from './timeline.repository';
 import { TradeTimeline } from './trade-timeline';
@@ -38,6 +39,7 @@ export class TradesModule {
       controllers: [TradesController, TradeCreationController],
       providers: [
         TradesRepository,
+        TradeListsRepository,
         TimelineRepository,
         TradeTimeline,
         TradeEvents,
