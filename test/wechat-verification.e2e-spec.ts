@@ -18,6 +18,8 @@ describe('WeChat verification (HTTP)', () => {
       ...fastBank,
       VERIFY_TIMEOUT_MS: '1500',
       WECHAT_MOCK_NOTIFY_SCHEDULE_MS: '100,100',
+      // The verification's jobs, each held or removed here: the same work run after the commit is its own file's.
+      PROVIDER_CHECKS_AFTER_COMMIT: 'false',
     },
     { reference: '7.2400' },
   );

@@ -66,7 +66,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private settling = 0;
   private closed = false;
   private readonly markLingerMs: number;
-  private readonly runsFirst = new Map<string, RunFirst>();
+  private readonly runsFirst = new Map<string, { run: RunFirst; limit: number; running: number }>();
   /** Work waiting for its time, woken at shutdown to go to its job instead; each removed when its timer fires. */
   private readonly waiting = new Set<() => void>();
   private stopped = false;
@@ -119,10 +119,11 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * process shuts down while the work waits for its time, or by the relay after the row's lease when this process
    * died first. The work must be idempotent as the job is (both may run after a crash or a timeout), and answers
    * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
-   * as well. A longer delay is the job's from the start.
+   * as well. A longer delay is the job's from the start, and so is a row that finds `limit` runs of its work under
+   * way in this process (as a worker runs so many jobs at once).
    */
-  runFirst(queue: string, jobName: string, run: RunFirst): void {
-    this.runsFirst.set(`${queue}\0${jobName}`, run);
+  runFirst(queue: string, jobName: string, run: RunFirst, limit = Infinity): void {
+    this.runsFirst.set(`${queue}\0${jobName}`, { run, limit, running: 0 });
   }
 
   /**
@@ -159,13 +160,27 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
 
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
-    const runFirst = (row: TrackedOutboxRow) =>
-      row.delayMs <= this.config.outboxAfterCommitLeaseMs / 4 ? this.runsFirst.get(`${row.queue}\0${row.jobName}`) : undefined;
-    const toRun = rows.filter((row) => runFirst(row));
+    // A row's work runs here when it is registered, due soon enough, and a run of it is free in this process.
+    const toRun: { row: TrackedOutboxRow; work: { run: RunFirst; running: number } }[] = [];
+    const toAdd: TrackedOutboxRow[] = [];
+    for (const row of rows) {
+      const work = row.delayMs <= this.config.outboxAfterCommitLeaseMs / 4 ? this.runsFirst.get(`${row.queue}\0${row.jobName}`) : undefined;
+      if (work && work.running < work.limit) {
+        work.running += 1;
+        toRun.push({ row, work });
+      } else {
+        toAdd.push(row);
+      }
+    }
     await Promise.all([
-      this.add(rows.filter((row) => !runFirst(row)).map(publishable), giveUpAt),
-      ...toRun.map(async (row) => {
-        const left = await this.runOne(row, runFirst(row)!, giveUpAt);
+      this.add(toAdd.map(publishable), giveUpAt),
+      ...toRun.map(async ({ row, work }) => {
+        let left: PublishableRow | undefined;
+        try {
+          left = await this.runOne(row, work.run, giveUpAt);
+        } finally {
+          work.running -= 1;
+        }
         if (left) await this.add([left], giveUpAt);
       }),
     ]);

@@ -24,6 +24,7 @@ import { WECHAT } from './providers/wechat/wechat.port';
 import { WechatMerchantKey } from './providers/wechat/wechat-merchant-key';
 import { WechatPayClient } from './providers/wechat/wechatpay.client';
 import { PayoutVerificationService } from './verification/payout-verification.service';
+import { ProviderChecksAfterCommit } from './provider-checks-after-commit';
 import { VerificationProcessor } from './verification/verification.processor';
 import { BankHttpClient } from './providers/bank/bank-http.client';
 import { PAYPAL } from './providers/paypal/paypal.port';
@@ -65,6 +66,7 @@ export class PaymentsModule {
         AfterTheEnd,
         SettlementService,
         SettlementMetrics,
+        ProviderChecksAfterCommit,
         ...(options.workers ? [FundingProcessor, SettlementProcessor, VerificationProcessor, ProviderWorkSweeper] : []),
       ],
       exports: [PAYPAL, BANK, WECHAT, PaypalWebhookVerifier, BankTransfersRepository],
