@@ -145,3 +145,23 @@ describe('Provider checks run after the commit (HTTP)', () => {
     await expectClean();
   });
 });
+
+describe('Provider checks run after the commit: a funding poll due soon (HTTP)', () => {
+  const { test, api } = useTestApp(
+    { ...quietRates, ...distantDeadlines, PROVIDER_POLL_EVERY_MS: '1000', PROVIDER_POLL_MAX_EVERY_MS: '1000' },
+    { reference: '7.2400' },
+  );
+
+  it('queues the poll as its job, which the funding removes, and never runs it in the process', async () => {
+    const funding = test.app.get(QueueRegistry).get(QUEUES.funding);
+    const opened = await newTrade(api);
+    const started = await api('POST', `/v1/trades/${opened.trade.id}/funding`, { token: opened.traveler.token, body: {} });
+    expect(started.status).toBe(201);
+    // Due in a second: a poll run in the process could not be taken back when the trade funds; its job can.
+    const poll = await eventually(async () => funding.getJob(`check-funding-${opened.trade.id}-poll`), 800, 20);
+    expect(await poll.getState()).toBe('delayed');
+    await api('POST', `/sandbox/paypal/orders/${started.body.orderId}/approve`, { body: { payerEmail: opened.handles.travelerPaypal } });
+    await eventually(async () => (await tradeState(api, opened.trade.id, opened.traveler.token)) === 'funded');
+    await eventually(async () => (await funding.getJob(`check-funding-${opened.trade.id}-poll`)) === undefined);
+  });
+});

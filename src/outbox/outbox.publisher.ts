@@ -66,7 +66,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private settling = 0;
   private closed = false;
   private readonly markLingerMs: number;
-  private readonly runsFirst = new Map<string, { run: RunFirst; limit: number; running: number }>();
+  private readonly runsFirst = new Map<string, { run: RunFirst; limit: number; maxDelayMs: number; running: number }>();
   /** Work waiting for its time, woken at shutdown to go to its job instead; each removed when its timer fires. */
   private readonly waiting = new Set<() => void>();
   private stopped = false;
@@ -119,11 +119,17 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * process shuts down while the work waits for its time, or by the relay after the row's lease when this process
    * died first. The work must be idempotent as the job is (both may run after a crash or a timeout), and answers
    * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
-   * as well. A longer delay is the job's from the start, and so is a row that finds `limit` runs of its work under
-   * way in this process (as a worker runs so many jobs at once).
+   * as well. A longer delay is the job's from the start, as is any delay for work registered `atOnceOnly` (a
+   * poll, which a removal from its queue must be able to cancel), and a row that finds `limit` runs of its work
+   * under way in this process (as a worker runs so many jobs at once).
    */
-  runFirst(queue: string, jobName: string, run: RunFirst, limit = Infinity): void {
-    this.runsFirst.set(`${queue}\0${jobName}`, { run, limit, running: 0 });
+  runFirst(queue: string, jobName: string, run: RunFirst, options: { limit?: number; atOnceOnly?: boolean } = {}): void {
+    this.runsFirst.set(`${queue}\0${jobName}`, {
+      run,
+      limit: options.limit ?? Infinity,
+      maxDelayMs: options.atOnceOnly ? 0 : this.config.outboxAfterCommitLeaseMs / 4,
+      running: 0,
+    });
   }
 
   /**
@@ -164,8 +170,8 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     const toRun: { row: TrackedOutboxRow; work: { run: RunFirst; running: number } }[] = [];
     const toAdd: TrackedOutboxRow[] = [];
     for (const row of rows) {
-      const work = row.delayMs <= this.config.outboxAfterCommitLeaseMs / 4 ? this.runsFirst.get(`${row.queue}\0${row.jobName}`) : undefined;
-      if (work && work.running < work.limit) {
+      const work = this.runsFirst.get(`${row.queue}\0${row.jobName}`);
+      if (work && row.delayMs <= work.maxDelayMs && work.running < work.limit) {
         work.running += 1;
         toRun.push({ row, work });
       } else {

@@ -15,7 +15,8 @@ import { PayoutVerificationService } from './verification/payout-verification.se
  * completion a job). Both are idempotent (the trade's row lock and state decide once), as their jobs are, and
  * those jobs stay the fallback: queued when the answer is "not yet" or the provider failed (due after the poll
  * interval, as the job's own retry would be), when the work outlasts its budget, or by the relay when this process
- * died first. A delayed row (a funding poll) is the job's from the start.
+ * died first. A delayed row (a funding poll, which is removed from its queue once the trade funds) is the job's
+ * from the start.
  */
 @Injectable()
 export class ProviderChecksAfterCommit implements OnModuleInit {
@@ -35,13 +36,13 @@ export class ProviderChecksAfterCommit implements OnModuleInit {
       QUEUES.verification,
       JOBS.verification.verifyPayout,
       ({ payload }) => this.run(JOBS.verification.verifyPayout, () => this.verification.verify(String(payload.tradeId))),
-      this.jobs.workerConcurrency,
+      { limit: this.jobs.workerConcurrency, atOnceOnly: true },
     );
     this.publisher.runFirst(
       QUEUES.funding,
       JOBS.funding.checkFunding,
       ({ payload }) => this.run(JOBS.funding.checkFunding, () => this.funding.check(String(payload.tradeId))),
-      this.jobs.fundingWorkerConcurrency,
+      { limit: this.jobs.fundingWorkerConcurrency, atOnceOnly: true },
     );
   }
 
