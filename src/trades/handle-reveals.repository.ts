@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { EncryptedField } from '../common/crypto/field-encryption';
-import { preparedAutocommit, preparedRead } from '../common/database/query';
+import { preparedAutocommit, preparedInTransaction, preparedRead } from '../common/database/query';
 import type { Actor } from './trade.types';
 import type { TradeState } from './trade.state-machine';
 
@@ -50,11 +50,13 @@ export class HandleRevealsRepository {
   /**
    * The marker and its `handle_revealed` event, in one statement, only if the marker was not there: of any number
    * of concurrent first reads, the primary key lets one insert it (the others wait for it, then do nothing), so
-   * exactly one event is written. Returns whether this call wrote it.
+   * exactly one event is written. Returns whether this call wrote it. In the caller's transaction when given one
+   * (the change that put the trade in the marker's state), in autocommit otherwise.
    */
-  async markFirst(marker: RevealMarker, actor: Actor, detail: Record<string, unknown>): Promise<boolean> {
-    const rows = await preparedAutocommit<{ id: string }>(
-      this.dataSource,
+  async markFirst(marker: RevealMarker, actor: Actor, detail: Record<string, unknown>, manager?: EntityManager): Promise<boolean> {
+    const write = <T>(sql: string, params: unknown[]) =>
+      manager ? preparedInTransaction<T>(manager, sql, params) : preparedAutocommit<T>(this.dataSource, sql, params);
+    const rows = await write<{ id: string }>(
       `WITH marker AS (
          INSERT INTO trade_handle_reveals (trade_id, state, viewer_id, field) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING RETURNING trade_id

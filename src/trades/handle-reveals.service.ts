@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user';
 import { FieldEncryption } from '../common/crypto/field-encryption';
 import { HANDLE_CONTEXT } from '../common/crypto/handle-context';
@@ -35,15 +36,29 @@ export class HandleReveals {
     return presentTrade(trade, value);
   }
 
+  /**
+   * `present` for the change that just put `trade` in its state, in that change's transaction: the handle's first
+   * showing in the new state is recorded with the change (no other reader can have seen a state not yet committed,
+   * so nothing is read first), and the answer never shows a handle whose showing did not commit.
+   */
+  async presentChanged(manager: EntityManager, caller: AuthUser, trade: Trade): Promise<TradeView> {
+    const shown = caller.id === trade.counterpartyId && (trade.state === 'funded' || trade.state === 'payout_sent');
+    if (!shown || !trade.travelerWechat) return presentTrade(trade);
+    const value = this.encryption.decrypt(trade.travelerWechat, HANDLE_CONTEXT.wechatId);
+    const marker: RevealMarker = { tradeId: trade.id, state: trade.state, viewerId: caller.id, field: 'travelerWechatId' };
+    await this.reveals.markFirst(marker, { kind: 'counterparty', id: caller.id }, this.detail(marker), manager);
+    return presentTrade(trade, value);
+  }
+
+  private detail(marker: RevealMarker): Record<string, unknown> {
+    return { field: marker.field, to: 'counterparty', state: marker.state };
+  }
+
   private async recordShown(marker: RevealMarker): Promise<void> {
     const key = `${marker.tradeId}/${marker.state}/${marker.viewerId}/${marker.field}`;
     if (this.remembered.has(key)) return;
     if (!(await this.reveals.marked(marker))) {
-      await this.reveals.markFirst(
-        marker,
-        { kind: 'counterparty', id: marker.viewerId },
-        { field: marker.field, to: 'counterparty', state: marker.state },
-      );
+      await this.reveals.markFirst(marker, { kind: 'counterparty', id: marker.viewerId }, this.detail(marker));
     }
     if (this.remembered.size >= REMEMBERED_MARKERS) this.remembered.clear();
     this.remembered.add(key);

@@ -63,7 +63,7 @@ export class TradePartyActionsService {
     const trade = await this.queries.visible(caller, id);
     if (caller.id !== trade.counterpartyId) throw new DomainError('forbidden', "Only the trade's counterparty reports the payout");
     try {
-      const moved = await this.transactions.run(async (manager) => {
+      return await this.transactions.run(async (manager) => {
         const reported = await this.moves.move(
           manager,
           trade,
@@ -82,9 +82,9 @@ export class TradePartyActionsService {
             },
           ],
         );
-        return reported;
+        // The answer shows the counterparty the traveler's WeChat id: its first showing in `payout_sent` commits with the report.
+        return this.queries.presentChanged(manager, caller, reported);
       });
-      return this.queries.present(caller, moved);
     } catch (error) {
       if ((error as { driverError?: { constraint?: string } }).driverError?.constraint === 'trades_wechat_transfer_key') {
         throw new DomainError('wechat_transfer_used', 'This WeChat transfer already settles another trade');

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user';
 import { DomainError } from '../common/errors';
@@ -64,5 +65,10 @@ export class TradeQueriesService {
   /** The traveler's WeChat id reaches only the trade's counterparty, and only while the RMB must be sent (recorded). */
   present(caller: AuthUser, trade: Trade): Promise<TradeView> {
     return this.reveals.present(caller, trade);
+  }
+
+  /** `present` for the change that just put the trade in its state, in its transaction (`HandleReveals.presentChanged`). */
+  presentChanged(manager: EntityManager, caller: AuthUser, trade: Trade): Promise<TradeView> {
+    return this.reveals.presentChanged(manager, caller, trade);
   }
 }
