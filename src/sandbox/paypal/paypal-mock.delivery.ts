@@ -9,6 +9,7 @@ import { mockWebhookRetry } from '../../queues/retry-policies';
 import { PaypalMockIdentity } from './paypal-mock.identity';
 import { PaypalMockRepository } from './paypal-mock.repository';
 import type { PaypalDeliveryPayload, PaypalMockEvent } from './paypal-mock.events';
+import { providerRequest } from '../../payments/providers/provider-http';
 
 /** A delivery job's data: its events, and the ones an earlier attempt delivered (`delivered`). */
 export type PaypalDelivery = PaypalDeliveryPayload & { delivered?: string[] };
@@ -130,7 +131,7 @@ export class PaypalMockDelivery implements OnModuleInit {
     transmission: { id: string; time: string; signature: string; certUrl: string },
     timeoutMs: number,
   ): Promise<number> {
-    const response = await fetch(url, {
+    const response = await providerRequest(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -142,9 +143,8 @@ export class PaypalMockDelivery implements OnModuleInit {
         'user-agent': 'PayPal/AUHD-214.0-58762374',
       },
       body: raw,
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
     });
-    await response.arrayBuffer().catch(() => undefined);
     return response.status;
   }
 }

@@ -6,6 +6,10 @@ import { OutboxPublisher, WorkRunFirst } from '../../outbox/outbox.publisher';
 import { AUTH_SCHEME, nonce, responseMessage, rsaSign } from '../../payments/providers/wechat/wechatpay-crypto';
 import { JOBS, QUEUES } from '../../queues/queue-names';
 import { WechatMockService } from './wechat-mock.service';
+import { providerRequest } from '../../payments/providers/provider-http';
+
+/** The mock's own name on its notifications (the merchant's route reads only the Wechatpay-* headers). */
+const NOTIFICATION_USER_AGENT = 'Yuanbridge-Sandbox WeChat Pay notifications';
 
 /** A notification's delivery: which copy (a duplicated one has two) and which attempt on WeChat's schedule. */
 export interface WechatDelivery {
@@ -46,9 +50,10 @@ export class WechatMockNotifications implements OnModuleInit {
     const body = JSON.stringify(notification);
     const timestamp = Math.floor(Date.now() / 1000).toString();
     const nonceStr = nonce();
-    const response = await fetch(url, {
+    const response = await providerRequest(url, {
       method: 'POST',
       headers: {
+        'user-agent': NOTIFICATION_USER_AGENT,
         'content-type': 'application/json',
         'wechatpay-timestamp': timestamp,
         'wechatpay-nonce': nonceStr,
@@ -58,11 +63,9 @@ export class WechatMockNotifications implements OnModuleInit {
         'request-id': randomUUID(),
       },
       body,
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
     }).catch(() => undefined);
-    if (!response) return 0;
-    await response.arrayBuffer().catch(() => undefined);
-    return response.status;
+    return response?.status ?? 0;
   }
 
   /** When the schedule's next step after `attempt` is due, if there is one. */
