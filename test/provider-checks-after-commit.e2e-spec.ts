@@ -23,7 +23,7 @@ describe('Provider checks run after the commit (HTTP)', () => {
       PROVIDER_POLL_EVERY_MS: '600000',
       PROVIDER_POLL_MAX_EVERY_MS: '600000',
       // One verification at a time in a process, as one worker slot.
-      WORKER_CONCURRENCY: '1',
+      VERIFICATION_WORKER_CONCURRENCY: '1',
     },
     { reference: '7.2400' },
   );

@@ -37,6 +37,8 @@ export function loadJobsConfig(env = process.env) {
      */
     fundingWorkerConcurrency: read.int('FUNDING_WORKER_CONCURRENCY', 32, { min: 1, max: 200 }),
     settlementWorkerConcurrency: read.int('SETTLEMENT_WORKER_CONCURRENCY', 32, { min: 1, max: 200 }),
+    /** The verification queue's (WeChat's answers about reported transfers), and the verifications after commit a process runs at once. */
+    verificationWorkerConcurrency: read.int('VERIFICATION_WORKER_CONCURRENCY', 32, { min: 1, max: 200 }),
     /** How often each process checks that the periodic jobs it registered are still in Redis (and registers them again). */
     periodicJobsCheckEveryMs: read.int('PERIODIC_JOBS_CHECK_EVERY_MS', 30000, { min: 100 }),
     /** The queue dashboard's mutating actions (retry, remove, clean, pause…), each audited; off: the dashboard is read-only. */

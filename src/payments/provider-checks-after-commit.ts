@@ -36,7 +36,7 @@ export class ProviderChecksAfterCommit implements OnModuleInit {
       QUEUES.verification,
       JOBS.verification.verifyPayout,
       ({ payload }) => this.run(JOBS.verification.verifyPayout, () => this.verification.verify(String(payload.tradeId))),
-      { limit: this.jobs.workerConcurrency, atOnceOnly: true },
+      { limit: this.jobs.verificationWorkerConcurrency, atOnceOnly: true },
     );
     this.publisher.runFirst(
       QUEUES.funding,
