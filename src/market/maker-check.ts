@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors';
-import type { ActorStanding, UsersRepository } from '../users/users.repository';
+import type { UsersRepository } from '../users/users.repository';
 
 /**
  * Inside the posting transaction: the maker's row locked against a concurrent suspension (the guard read it
@@ -12,11 +12,7 @@ export async function lockMakerForPosting(
   makerId: string,
   needsPayoutAccount: boolean,
 ): Promise<void> {
-  assertMayPost(await users.lockActor(manager, makerId), needsPayoutAccount);
-}
-
-/** The maker as read under its row lock may post: the account still there, not suspended, its payment details set. */
-export function assertMayPost(actor: ActorStanding | null, needsPayoutAccount: boolean): void {
+  const actor = await users.lockActor(manager, makerId);
   if (!actor) throw new DomainError('unauthenticated', 'The account no longer exists');
   if (actor.suspended) throw new DomainError('account_suspended', 'The account is suspended: it may only act on its live trades');
   if (!actor.hasWechatWallet || (needsPayoutAccount && !actor.hasPayoutAccount)) {

@@ -17,11 +17,6 @@ export interface MakerColumns {
   recent_release_minutes: number[];
 }
 
-/** A price as its columns: price_type, fixed_rate, premium_bps. */
-export function priceColumns(price: Price): [string, string | null, number | null] {
-  return [price.type, price.type === 'fixed' ? price.rate.toString() : null, price.type === 'floating' ? price.premiumBps : null];
-}
-
 export interface PriceColumns {
   price_type: 'fixed' | 'floating';
   fixed_rate: string | null;

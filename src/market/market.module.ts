@@ -2,7 +2,6 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module';
 import { ListingCache } from './listing-cache';
 import { MarketProcessor } from './market.processor';
-import { RequestPostingRepository } from './request-posting.repository';
 import { MarketRepository } from './market.repository';
 import { MarketScheduler } from './market.scheduler';
 import { OffersController } from './offers.controller';
@@ -20,7 +19,6 @@ export class MarketModule {
       controllers: [RequestsController, OffersController],
       providers: [
         MarketRepository,
-        RequestPostingRepository,
         ListingCache,
         RequestsService,
         OffersService,

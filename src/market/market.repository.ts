@@ -5,7 +5,6 @@ import { preparedInTransaction, preparedQuery, preparedRead, returningRows, SqlP
 import { FIXED, FLOATING, ListingPlan, PriceKind, StreamPlan } from './listing-order';
 import {
   makerLookups,
-  priceColumns,
   OFFER_COLUMNS,
   OFFER_SELECT,
   OfferRow,
@@ -51,6 +50,11 @@ function streamConditions(params: SqlParams, column: string, idColumn: string, d
     );
   }
   return conditions;
+}
+
+/** A price as its columns: price_type, fixed_rate, premium_bps. */
+function priceColumns(price: Price): [string, string | null, number | null] {
+  return [price.type, price.type === 'fixed' ? price.rate.toString() : null, price.type === 'floating' ? price.premiumBps : null];
 }
 
 /**
@@ -198,6 +202,24 @@ export class MarketRepository {
 
   private m(manager?: EntityManager): EntityManager {
     return manager ?? this.dataSource.manager;
+  }
+
+  async insertRequest(manager: EntityManager, request: NewRequest): Promise<string> {
+    const rows = await preparedQuery<{ id: string }>(
+      this.dataSource,
+      manager,
+      `INSERT INTO exchange_requests (traveler_id, amount_cny, remaining_cny, min_fill_cny, price_type, fixed_rate, premium_bps, payment_method, expires_at)
+       VALUES ($1, $2, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond') RETURNING id`,
+      [
+        request.travelerId,
+        request.amountCny.toString(),
+        request.minFillCny.toString(),
+        ...priceColumns(request.price),
+        request.paymentMethod,
+        request.expiresInMs,
+      ],
+    );
+    return rows[0].id;
   }
 
   async insertOffer(manager: EntityManager, offer: NewOffer): Promise<string> {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import type { AuthUser } from '../common/auth/auth-user';
@@ -11,6 +10,7 @@ import { JOBS, QUEUES } from '../queues/queue-names';
 import { expireRequestJobId } from '../queues/job-ids';
 import { queuedWhenSet } from '../queues/sweep-horizon';
 import { RatesService } from '../rates/rates.service';
+import { UsersRepository } from '../users/users.repository';
 import { CreateRequestDto, ListRequestsQuery, RequestView } from './dto/market.dto';
 import { planListing } from './listing-order';
 import { listingPage, openListing } from './listing';
@@ -19,8 +19,7 @@ import { InputParser } from './market-input';
 import { presentRequest } from './market.presenter';
 import { MarketRepository } from './market.repository';
 import { requestStatus, RequestStatus } from './market.types';
-import { assertMayPost } from './maker-check';
-import { RequestPostingRepository } from './request-posting.repository';
+import { lockMakerForPosting } from './maker-check';
 import { PriceGuard } from './price-guard';
 import { Transactions } from '../database/transactions';
 
@@ -29,7 +28,7 @@ export class RequestsService {
   constructor(
     private readonly transactions: Transactions,
     private readonly market: MarketRepository,
-    private readonly posting: RequestPostingRepository,
+    private readonly users: UsersRepository,
     private readonly rates: RatesService,
     private readonly outbox: OutboxService,
     private readonly priceGuard: PriceGuard,
@@ -39,9 +38,8 @@ export class RequestsService {
   ) {}
 
   /**
-   * Posts a traveler's request (status `open`) in one statement (`RequestPostingRepository.post`): the traveler's row
-   * locked (suspension and WeChat wallet checked under it), the request, the outbox row of its expiry job, and the
-   * request read back as it is answered.
+   * Posts a traveler's request (status `open`). In one transaction: locks the traveler's row (suspension
+   * and WeChat wallet checked under it), inserts the request, and writes the outbox row of its expiry job.
    */
   async create(caller: AuthUser, body: CreateRequestDto): Promise<RequestView> {
     const input = new InputParser();
@@ -54,26 +52,30 @@ export class RequestsService {
 
     const minutes = body.expiresInMinutes ?? this.config.expiresInMinutesDefault;
     const expiresInMs = minutes * this.config.expiryMinuteMs;
-    const id = randomUUID();
-    // An expiry past the horizon gets its job from the expiry sweep as it nears (`queues/sweep-horizon.ts`).
-    const expiry = queuedWhenSet(expiresInMs, this.config.expirySweepEveryMs)
-      ? this.outbox.rowForStatement({
+    const id = await this.transactions.run(async (manager) => {
+      await lockMakerForPosting(this.users, manager, caller.id, false);
+      const requestId = await this.market.insertRequest(manager, {
+        travelerId: caller.id,
+        amountCny,
+        minFillCny,
+        price,
+        paymentMethod: body.paymentMethod,
+        expiresInMs,
+      });
+      // An expiry past the horizon gets its job from the expiry sweep as it nears (`queues/sweep-horizon.ts`).
+      if (queuedWhenSet(expiresInMs, this.config.expirySweepEveryMs)) {
+        await this.outbox.write(manager, {
           queue: QUEUES.market,
           jobName: JOBS.market.expireRequest,
-          jobId: expireRequestJobId(id),
-          payload: { requestId: id },
+          jobId: expireRequestJobId(requestId),
+          payload: { requestId },
           delayMs: expiresInMs,
-        })
-      : null;
-    const posted = await this.posting.post(
-      { id, travelerId: caller.id, amountCny, minFillCny, price, paymentMethod: body.paymentMethod, expiresInMs },
-      expiry,
-    );
-    assertMayPost(posted.maker, false);
-    if (expiry && posted.expiryOutboxId) this.outbox.publishWritten([{ row: expiry, id: posted.expiryOutboxId }], Date.now());
+        });
+      }
+      return requestId;
+    });
     this.listings.clear();
-    const reference = await this.rates.current();
-    return presentRequest(posted.request!, reference?.rate ?? null);
+    return this.view(id);
   }
 
   /** A traveler lists their own requests; counterparties the open ones; operators all. Best (lowest) rate first. */

@@ -68,19 +68,6 @@ function toUserEntity(row: UserWithReputationRow): UserEntity {
 }
 
 /** Every query on users, their reputation counters and API keys. Methods take the caller's manager to join its transaction. */
-/** What a maker's posting checks, with the maker's row locked FOR SHARE against a concurrent suspension or deletion. */
-export interface ActorStanding {
-  suspended: boolean;
-  hasWechatWallet: boolean;
-  hasPayoutAccount: boolean;
-}
-
-/** The statement (or CTE) that locks a live account's row FOR SHARE and reads its `ActorStanding`; `id` is its parameter. */
-export function actorLockSql(id: string): string {
-  return `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index IS NOT NULL AS "hasWechatWallet", paypal_email_index IS NOT NULL AS "hasPayoutAccount"
-         FROM users WHERE id = ${id} AND deleted_at IS NULL FOR SHARE`;
-}
-
 @Injectable()
 export class UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -211,8 +198,17 @@ export class UsersRepository {
    * concurrent suspension: the guard's read came before the transaction began. Null once the account is deleted
    * (a post authenticated just before the deletion committed, that waited on this lock).
    */
-  async lockActor(manager: EntityManager, id: string): Promise<ActorStanding | null> {
-    const rows = await preparedQuery<ActorStanding>(this.dataSource, manager, actorLockSql('$1'), [id]);
+  async lockActor(
+    manager: EntityManager,
+    id: string,
+  ): Promise<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean } | null> {
+    const rows = await preparedQuery<{ suspended: boolean; hasWechatWallet: boolean; hasPayoutAccount: boolean }>(
+      this.dataSource,
+      manager,
+      `SELECT suspended_at IS NOT NULL AS suspended, wechat_id_index IS NOT NULL AS "hasWechatWallet", paypal_email_index IS NOT NULL AS "hasPayoutAccount"
+         FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`,
+      [id],
+    );
     return rows[0] ?? null;
   }
 
