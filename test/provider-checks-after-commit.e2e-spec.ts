@@ -77,6 +77,34 @@ describe('Provider checks run after the commit (HTTP)', () => {
     await expectClean();
   });
 
+  it("leaves a webhook's funding check to its job when PayPal fails, and the job funds the trade", async () => {
+    const funding = queue(QUEUES.funding);
+    const opened = await newTrade(api);
+    const started = await api('POST', `/v1/trades/${opened.trade.id}/funding`, { token: opened.traveler.token, body: {} });
+    expect(started.status).toBe(201);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', errorRate: 1, paths: ['/v2/checkout/orders/'] } });
+    try {
+      await api('POST', `/sandbox/paypal/orders/${started.body.orderId}/approve`, { body: { payerEmail: opened.handles.travelerPaypal } });
+      const jobId = await eventually(async () => {
+        const { rows } = await db.query(
+          `SELECT job_id FROM outbox WHERE job_name = 'check-funding' AND payload->>'tradeId' = $1 AND job_id <> $2`,
+          [opened.trade.id, `check-funding-${opened.trade.id}-poll`],
+        );
+        return rows[0]?.job_id as string | undefined;
+      });
+      const job = await eventually(async () => funding.getJob(jobId));
+      expect(await job.getState()).toBe('delayed');
+      expect(job.opts.delay).toBeGreaterThan(500_000);
+      expect(await state(opened.trade.id, opened.traveler.token)).toBe('awaiting_funding');
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+      await job.promote();
+      await eventually(async () => (await state(opened.trade.id, opened.traveler.token)) === 'funded');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    await expectClean();
+  });
+
   it('verifies a reported payout in the process that took the report, no verify job queued', async () => {
     const verification = queue(QUEUES.verification);
     await verification.pause();
@@ -147,7 +175,7 @@ describe('Provider checks run after the commit (HTTP)', () => {
 });
 
 describe('Provider checks run after the commit: a funding poll due soon (HTTP)', () => {
-  const { test, api } = useTestApp(
+  const { test, api, expectClean } = useTestApp(
     { ...quietRates, ...distantDeadlines, PROVIDER_POLL_EVERY_MS: '1000', PROVIDER_POLL_MAX_EVERY_MS: '1000' },
     { reference: '7.2400' },
   );
@@ -163,5 +191,65 @@ describe('Provider checks run after the commit: a funding poll due soon (HTTP)',
     await api('POST', `/sandbox/paypal/orders/${started.body.orderId}/approve`, { body: { payerEmail: opened.handles.travelerPaypal } });
     await eventually(async () => (await tradeState(api, opened.trade.id, opened.traveler.token)) === 'funded');
     await eventually(async () => (await funding.getJob(`check-funding-${opened.trade.id}-poll`)) === undefined);
+    await expectClean();
+  });
+});
+
+describe('Provider checks run after the commit: work that outlasts its budget (HTTP)', () => {
+  // A lease of 2 s leaves the work after the commit about 0.75 s before its job is queued instead.
+  const { test, api, expectClean } = useTestApp(
+    {
+      ...quietRates,
+      ...distantDeadlines,
+      PROVIDER_POLL_EVERY_MS: '600000',
+      PROVIDER_POLL_MAX_EVERY_MS: '600000',
+      OUTBOX_AFTER_COMMIT_LEASE_MS: '2000',
+      VERIFICATION_WORKER_CONCURRENCY: '1',
+    },
+    { reference: '7.2400' },
+  );
+
+  async function paidTrade() {
+    const opened = await newTrade(api);
+    const { travelerWechat, counterpartyWechat } = opened.handles;
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWechat, balanceCny: '0.00' } });
+    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWechat, balanceCny: '5000.00' } });
+    const funded = await fundTrade(api, opened);
+    const sent = await api('POST', '/sandbox/wechat/transfers', {
+      body: { fromWechatId: counterpartyWechat, toWechatId: travelerWechat, amountCny: '1000.00' },
+    });
+    return { ...funded, transferId: sent.body.transferId as string };
+  }
+
+  it('queues the job of work that outlasted its budget, and counts that work until it ends', async () => {
+    const verification = test.app.get(QueueRegistry).get(QUEUES.verification);
+    const [first, second] = [await paidTrade(), await paidTrade()];
+    await api('PUT', '/sandbox/faults', { body: { provider: 'wechat', latencyMs: 2500, paths: ['/v3/wallet-transfers/'] } });
+    await verification.pause();
+    try {
+      const reported = await api('POST', `/v1/trades/${first.trade.id}/payout`, {
+        token: first.counterparty.token,
+        body: { wechatTransferId: first.transferId },
+      });
+      expect(reported.status).toBe(200);
+      // Its budget over, the first verification's job is queued while its WeChat call still waits.
+      await eventually(async () => verification.getJob(`verify-${first.trade.id}`), 2000, 20);
+      const secondReport = await api('POST', `/v1/trades/${second.trade.id}/payout`, {
+        token: second.counterparty.token,
+        body: { wechatTransferId: second.transferId },
+      });
+      expect(secondReport.status).toBe(200);
+      // The first one still runs here, so the second is its job's from the start: queued at once, not when its own
+      // budget (0.75 s) would have run out.
+      const job = await eventually(async () => verification.getJob(`verify-${second.trade.id}`), 400, 20);
+      expect(await job.getState()).toBe('waiting');
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'wechat' } });
+      await verification.resume();
+    }
+    for (const trade of [first, second]) {
+      await eventually(async () => (await tradeState(api, trade.trade.id, trade.traveler.token)) === 'completed', 20000);
+    }
+    await expectClean();
   });
 });

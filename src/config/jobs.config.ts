@@ -16,12 +16,12 @@ export function loadJobsConfig(env = process.env) {
      * How long a row to be published after its commit is left to its writer before the relay takes it: the delay
      * of the fallback after a crash. The writer gives up adding it well before (half of it), so both never add it.
      */
+    outboxAfterCommitLeaseMs: read.int('OUTBOX_AFTER_COMMIT_LEASE_MS', 10000, { min: 200, max: 600000 }),
     /**
      * A reported payout's verification and a funding check are run by the process that committed their outbox row,
      * right after the commit, their jobs only the fallback (`ProviderChecksAfterCommit`). Off: always through their jobs.
      */
     providerChecksAfterCommit: read.bool('PROVIDER_CHECKS_AFTER_COMMIT', true),
-    outboxAfterCommitLeaseMs: read.int('OUTBOX_AFTER_COMMIT_LEASE_MS', 10000, { min: 200, max: 600000 }),
     /** How often expired idempotency keys are purged. */
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
     /**

@@ -181,11 +181,18 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     await Promise.all([
       this.add(toAdd.map(publishable), giveUpAt),
       ...toRun.map(async ({ row, work }) => {
+        // A run is counted until its work ends, not only until this publish stops waiting for it (its budget ran
+        // out): work a slow provider holds still counts against the limit, and rows past it go to their jobs.
+        let started = false;
+        const counted: RunFirst = (job, timeoutMs) => {
+          started = true;
+          return work.run(job, timeoutMs).finally(() => (work.running -= 1));
+        };
         let left: PublishableRow | undefined;
         try {
-          left = await this.runOne(row, work.run, giveUpAt);
+          left = await this.runOne(row, counted, giveUpAt);
         } finally {
-          work.running -= 1;
+          if (!started) work.running -= 1;
         }
         if (left) await this.add([left], giveUpAt);
       }),

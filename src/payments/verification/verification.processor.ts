@@ -4,7 +4,7 @@ import { JOBS, QUEUES } from '../../queues/queue-names';
 import { HandlesJobs } from '../../queues/job-handlers';
 import { PayoutVerificationService } from './payout-verification.service';
 
-// Each job waits on WeChat (up to its timeout); WORKER_CONCURRENCY jobs run at once, so one slow answer holds up none.
+// Each job waits on WeChat (up to its timeout); VERIFICATION_WORKER_CONCURRENCY jobs run at once, so one slow answer holds up none.
 @HandlesJobs('verification', [JOBS.verification.verifyPayout, JOBS.verification.lastSearch])
 @Processor(QUEUES.verification)
 export class VerificationProcessor extends WorkerHost {
