@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { preparedRead, returningRows } from '../common/database/query';
+import { DataSource, EntityManager } from 'typeorm';
+import { preparedQuery, preparedRead, returningRows } from '../common/database/query';
 
 export type HealthProvider = 'paypal' | 'bank' | 'wechat';
 
@@ -63,9 +63,11 @@ export class ProviderHealthRepository {
   }
 
   /** Down, or its recovery is still under way. */
-  async isDown(provider: HealthProvider): Promise<boolean> {
-    const rows = await preparedRead<{ down: boolean }>(
+  /** In the caller's transaction when given one: on its connection, not a second one from the pool while it holds the first. */
+  async isDown(provider: HealthProvider, manager?: EntityManager): Promise<boolean> {
+    const rows = await preparedQuery<{ down: boolean }>(
       this.dataSource,
+      manager,
       `SELECT down_since IS NOT NULL AS down FROM provider_health WHERE provider = $1`,
       [provider],
     );

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { HealthProvider, ProviderHealthRepository } from './provider-health.repository';
 
 export type { HealthProvider } from './provider-health.repository';
@@ -86,8 +87,8 @@ export class ProviderHealth {
     }
   }
 
-  /** Down, or its recovery is still running the reactions. */
-  async isDown(provider: HealthProvider): Promise<boolean> {
-    return this.repository.isDown(provider);
+  /** Down, or its recovery is still running the reactions; read in the caller's transaction when given its manager. */
+  async isDown(provider: HealthProvider, manager?: EntityManager): Promise<boolean> {
+    return this.repository.isDown(provider, manager);
   }
 }

@@ -123,7 +123,7 @@ export class TradeTransitionsService {
     const trade = await this.trades.find(tradeId, manager);
     if (!trade || trade.state !== 'awaiting_funding' || !trade.fundingBy) return false;
     // The traveler cannot fund while the provider is down: the window waits, and is extended when it recovers.
-    if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank')) return false;
+    if (await this.health.isDown(trade.paymentMethod === 'paypal' ? 'paypal' : 'bank', manager)) return false;
     const locked = await this.trades.lockForEnding(manager, trade);
     // Only once the window has passed by PostgreSQL's clock, read under the row lock: an extension committed since is kept.
     const moved = await this.moves.moveWhenDue(manager, trade, 'expired', SYSTEM_ACTOR, { reason: 'funding_window_passed' }, 'funding_by');

@@ -64,7 +64,7 @@ export class PayoutVerificationService {
       if (byDeadline && (await beforeDeadline(manager))) throw new NotYet('the verify deadline was extended');
       // WeChat counts as down until the outage's deadlines are extended, maybe by another caller's recovery still
       // running: no verdict before that, or a release would overtake the extension and the timeline never tell it.
-      if (await this.health.isDown('wechat')) throw new NotYet('WeChat is recovering from an outage');
+      if (await this.health.isDown('wechat', manager)) throw new NotYet('WeChat is recovering from an outage');
       if (verdict.ok) {
         await this.tradesService.releaseVerified(manager, tradeId, { wechatTransferId: leg.wechatTransferId! });
         return 'releasing';
