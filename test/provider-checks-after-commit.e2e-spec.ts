@@ -1,10 +1,25 @@
 import type { Queue } from 'bullmq';
 import { QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import type { Api } from './support/http';
 import { eventually } from './support/test-app';
 import { distantDeadlines, quietRates } from './support/settings';
 import { useTestApp } from './support/use-test-app';
 import { fundTrade, newTrade, tradeState } from './support/trades';
+
+/** A funded trade, both parties with WeChat wallets at the mock, and the counterparty's transfer of its 1000 CNY. */
+async function paidTradeAt(api: Api, processingMs = 0) {
+  const opened = await newTrade(api);
+  const { travelerWechat, counterpartyWechat } = opened.handles;
+  await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWechat, balanceCny: '0.00' } });
+  await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWechat, balanceCny: '5000.00' } });
+  const funded = await fundTrade(api, opened);
+  const sent = await api('POST', '/sandbox/wechat/transfers', {
+    body: { fromWechatId: counterpartyWechat, toWechatId: travelerWechat, amountCny: '1000.00', processingMs },
+  });
+  expect(sent.status).toBe(201);
+  return { ...funded, transferId: sent.body.transferId as string };
+}
 
 /**
  * A funding check and a reported payout's verification are run by the process that committed their outbox row, right
@@ -42,19 +57,7 @@ describe('Provider checks run after the commit (HTTP)', () => {
     await Promise.all([queue(QUEUES.funding).resume(), queue(QUEUES.verification).resume()]);
   });
 
-  /** A funded trade, both parties with WeChat wallets at the mock, and the counterparty's transfer of its 1000 CNY. */
-  async function paidTrade(processingMs = 0) {
-    const opened = await newTrade(api);
-    const { travelerWechat, counterpartyWechat } = opened.handles;
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWechat, balanceCny: '0.00' } });
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWechat, balanceCny: '5000.00' } });
-    const funded = await fundTrade(api, opened);
-    const sent = await api('POST', '/sandbox/wechat/transfers', {
-      body: { fromWechatId: counterpartyWechat, toWechatId: travelerWechat, amountCny: '1000.00', processingMs },
-    });
-    expect(sent.status).toBe(201);
-    return { ...funded, transferId: sent.body.transferId as string };
-  }
+  const paidTrade = (processingMs = 0) => paidTradeAt(api, processingMs);
 
   const report = (trade: { id: string }, token: string, wechatTransferId: string) =>
     api('POST', `/v1/trades/${trade.id}/payout`, { token, body: { wechatTransferId } });
@@ -209,17 +212,7 @@ describe('Provider checks run after the commit: work that outlasts its budget (H
     { reference: '7.2400' },
   );
 
-  async function paidTrade() {
-    const opened = await newTrade(api);
-    const { travelerWechat, counterpartyWechat } = opened.handles;
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: travelerWechat, balanceCny: '0.00' } });
-    await api('POST', '/sandbox/wechat/wallets', { body: { wechatId: counterpartyWechat, balanceCny: '5000.00' } });
-    const funded = await fundTrade(api, opened);
-    const sent = await api('POST', '/sandbox/wechat/transfers', {
-      body: { fromWechatId: counterpartyWechat, toWechatId: travelerWechat, amountCny: '1000.00' },
-    });
-    return { ...funded, transferId: sent.body.transferId as string };
-  }
+  const paidTrade = () => paidTradeAt(api);
 
   it('queues the job of work that outlasted its budget, and counts that work until it ends', async () => {
     const verification = test.app.get(QueueRegistry).get(QUEUES.verification);
