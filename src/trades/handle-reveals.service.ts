@@ -27,13 +27,8 @@ export class HandleReveals {
   ) {}
 
   /** The trade as `caller` may see it, the traveler's WeChat id included where it is shown (and its showing recorded). */
-  async present(caller: AuthUser, trade: Trade): Promise<TradeView> {
-    const shown = caller.id === trade.counterpartyId && (trade.state === 'funded' || trade.state === 'payout_sent');
-    if (!shown || !trade.travelerWechat) return presentTrade(trade);
-    const value = this.encryption.decrypt(trade.travelerWechat, HANDLE_CONTEXT.wechatId);
-    // Recorded before it is answered: a handle whose showing could not be recorded is not shown.
-    await this.recordShown({ tradeId: trade.id, state: trade.state, viewerId: caller.id, field: 'travelerWechatId' });
-    return presentTrade(trade, value);
+  present(caller: AuthUser, trade: Trade): Promise<TradeView> {
+    return this.presentRecording(caller, trade, (marker) => this.recordShown(marker));
   }
 
   /**
@@ -41,12 +36,18 @@ export class HandleReveals {
    * showing in the new state is recorded with the change (no other reader can have seen a state not yet committed,
    * so nothing is read first), and the answer never shows a handle whose showing did not commit.
    */
-  async presentChanged(manager: EntityManager, caller: AuthUser, trade: Trade): Promise<TradeView> {
+  presentChanged(manager: EntityManager, caller: AuthUser, trade: Trade): Promise<TradeView> {
+    return this.presentRecording(caller, trade, async (marker) => {
+      await this.reveals.markFirst(marker, { kind: 'counterparty', id: marker.viewerId }, this.detail(marker), manager);
+    });
+  }
+
+  /** Recorded before it is answered: a handle whose showing could not be recorded is not shown. */
+  private async presentRecording(caller: AuthUser, trade: Trade, record: (marker: RevealMarker) => Promise<void>): Promise<TradeView> {
     const shown = caller.id === trade.counterpartyId && (trade.state === 'funded' || trade.state === 'payout_sent');
     if (!shown || !trade.travelerWechat) return presentTrade(trade);
     const value = this.encryption.decrypt(trade.travelerWechat, HANDLE_CONTEXT.wechatId);
-    const marker: RevealMarker = { tradeId: trade.id, state: trade.state, viewerId: caller.id, field: 'travelerWechatId' };
-    await this.reveals.markFirst(marker, { kind: 'counterparty', id: caller.id }, this.detail(marker), manager);
+    await record({ tradeId: trade.id, state: trade.state, viewerId: caller.id, field: 'travelerWechatId' });
     return presentTrade(trade, value);
   }
 
