@@ -45,6 +45,8 @@ describe('a whole trade with the providers’ default delays', () => {
     });
     expect(reported.body.state).toBe('payout_sent');
     await eventually(async () => (await api('GET', `/v1/trades/${trade.id}`, { token: traveler.token })).body.state === 'completed', 30000);
+    // Verified by the process that took the report, at the default lease and poll: no verification job was queued.
+    expect(await suite.test.app.get(QueueRegistry).get(QUEUES.verification).getJob(`verify-${trade.id}`)).toBeUndefined();
 
     // PayPal settles the payout item after its default delay; the payout step is then done and nothing is flagged.
     await eventually(async () => {
@@ -92,6 +94,18 @@ describe('a PayPal trade funded with the default honour period and payout window
       const view = await api('GET', `/v1/trades/${tradeId}`, { token: parties.traveler.token });
       return view.body.state === 'funded' && view.body;
     }, 20000);
+    // Funded by the webhook's check run after its commit (no check job queued); the poll, ten seconds out at the
+    // default, was queued as its job and is removed with the funding.
+    const funding = test.app.get(QueueRegistry).get(QUEUES.funding);
+    const checks = await funding.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+    const poll = `check-funding-${tradeId}-poll`;
+    const ofTrade = checks.filter((job) => (job.data as { tradeId?: string }).tradeId === tradeId && job.id !== poll);
+    expect(ofTrade.map((job) => job.id)).toEqual([]);
+    await eventually(async () => (await funding.getJob(poll)) === undefined);
+    const pollRow = await suite.db.query(`SELECT run_at > created_at + interval '9 seconds' AS delayed FROM outbox WHERE job_id = $1`, [
+      poll,
+    ]);
+    expect(pollRow.rows).toEqual([{ delayed: true }]);
     const payoutInMs = Date.parse(funded.deadlines.payoutBy) - Date.now();
     expect(payoutInMs).toBeGreaterThan(30 * 60 * 1000 - 60000);
     expect(payoutInMs).toBeLessThanOrEqual(30 * 60 * 1000);
