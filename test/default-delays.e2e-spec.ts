@@ -151,5 +151,9 @@ describe('a PayPal trade funded with the default honour period and payout window
       const waiting = await Promise.all(left.map(async (job) => job && ['delayed', 'waiting'].includes(await job.getState())));
       return waiting.every((isWaiting) => !isWaiting);
     }, 10000);
+    // Both settlement runs (the release's and its payout webhook's) were made right after their commits: no
+    // `settle-trade` job of the trade ever ran.
+    const ran = await settlement.getJobs(['completed', 'failed', 'active']);
+    expect(ran.filter((job) => job.name === 'settle-trade' && (job.data as { tradeId?: string }).tradeId === trade.id)).toEqual([]);
   });
 });

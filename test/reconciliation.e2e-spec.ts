@@ -32,6 +32,8 @@ describe('Reconciliation with the providers (HTTP)', () => {
       // Settlement's own flags stay out of the way: a flag seen here is reconciliation's.
       SETTLEMENT_FLAG_AFTER_ATTEMPTS: '1000',
       SETTLEMENT_STEP_FLAG_AFTER_MS: '3600000',
+      // Settlement is held by pausing its queue: only its jobs run it, none is run right after a commit.
+      SETTLEMENT_AFTER_COMMIT: 'false',
       // The sweep that takes bank money whose callback was lost would book what these tests show reconciliation finding.
       PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
       RECONCILIATION_EVERY_MS: '3600000',

@@ -22,6 +22,11 @@ export function loadJobsConfig(env = process.env) {
      * right after the commit, their jobs only the fallback (`ProviderChecksAfterCommit`). Off: always through their jobs.
      */
     providerChecksAfterCommit: read.bool('PROVIDER_CHECKS_AFTER_COMMIT', true),
+    /**
+     * A decided trade's settlement (and a payout callback's) is run by the process that committed its outbox row,
+     * right after the commit, its `settle-trade` job only the fallback (`SettlementAfterCommit`). Off: always its job.
+     */
+    settlementAfterCommit: read.bool('SETTLEMENT_AFTER_COMMIT', true),
     /** How often expired idempotency keys are purged. */
     idempotencyPurgeEveryMs: read.int('IDEMPOTENCY_PURGE_EVERY_MS', 3600000, { min: 1000 }),
     /**

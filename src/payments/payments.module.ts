@@ -14,6 +14,8 @@ import { ProviderWebhooksController } from './funding/provider-webhooks.controll
 import { ProviderWorkRepository } from './funding/provider-work.repository';
 import { ProviderWorkSweeper } from './funding/provider-work.sweeper';
 import { AfterTheEnd } from './settlement/after-the-end';
+import { SettlementAfterCommit } from './settlement/settlement-after-commit';
+import { SettlementAttempts } from './settlement/settlement-attempts';
 import { SettlementMetrics } from './settlement/settlement-metrics';
 import { SettlementMoves } from './settlement/settlement-moves';
 import { SettlementProcessor } from './settlement/settlement.processor';
@@ -65,6 +67,8 @@ export class PaymentsModule {
         SettlementMoves,
         AfterTheEnd,
         SettlementService,
+        SettlementAttempts,
+        SettlementAfterCommit,
         SettlementMetrics,
         ProviderChecksAfterCommit,
         ...(options.workers ? [FundingProcessor, SettlementProcessor, VerificationProcessor, ProviderWorkSweeper] : []),
