@@ -8,6 +8,7 @@ import { PROVIDER_EVENT_CONTEXT } from '../src/payments/funding/provider-webhook
 import { PaypalRestClient } from '../src/payments/providers/paypal/paypal-rest.client';
 import { JOBS, QUEUES } from '../src/queues/queue-names';
 import { QueueRegistry } from '../src/queues/queue-registry';
+import { ProviderWorkSweeper } from '../src/payments/funding/provider-work.sweeper';
 import { createOperator, TestUser } from './support/factories';
 import { completedJobResult, eventually } from './support/test-app';
 import { liveCounterMismatches } from './support/invariants';
@@ -108,10 +109,17 @@ describe('PayPal funding and settlement (HTTP)', () => {
   });
 
   const promoteHonorCapture = async (tradeId: string) => {
-    const job = await eventually(async () => test.app.get(QueueRegistry).get(QUEUES.settlement).getJob(`honor-capture-${tradeId}`));
-    // Scheduled at four fifths of the 3-day honour period; promoted here instead of waiting for it.
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    // Due at four fifths of the 3-day honour period: days past the sweep's horizon, so not queued at funding. Funded
+    // (as far as the books say) a minute before it is due, the trade's capture is queued by the provider-work sweep,
+    // and promoted here instead of waiting for it.
+    expect(await settlement.getJob(`honor-capture-${tradeId}`)).toBeUndefined();
+    await db.query(`UPDATE trades SET funded_at = now() - interval '207360 seconds' + interval '60 seconds' WHERE id = $1`, [tradeId]);
+    await test.app.get(ProviderWorkSweeper).sweep();
+    const job = await eventually(async () => settlement.getJob(`honor-capture-${tradeId}`));
     expect(job.name).toBe(JOBS.settlement.captureIntoEscrow);
-    expect(job.opts.delay).toBeGreaterThan(2 * 24 * 3600 * 1000);
+    expect(job.opts.delay).toBeGreaterThan(50_000);
+    expect(job.opts.delay).toBeLessThanOrEqual(60_000);
     await job.promote();
   };
   const authorizationOf = async (orderId: string) => (await paypalOrder(api, orderId)).authorization!;
@@ -131,6 +139,19 @@ describe('PayPal funding and settlement (HTTP)', () => {
     expect(payout.map(({ receiver, amountCents }) => ({ receiver, amountCents }))).toEqual([
       { receiver: payoutEmail, amountCents: '13674' },
     ]);
+    await expectClean();
+  });
+
+  it('captures a held authorization past its capture time whose job never ran: the provider-work sweep queues it', async () => {
+    const { traveler, trade } = await paypalTrade('1000.00');
+    const orderId = await fund(trade, traveler);
+    // Its capture fell due a minute ago and no job holds it (Redis lost it, or no sweep ran as it neared).
+    await db.query(`UPDATE trades SET funded_at = now() - interval '207360 seconds' - interval '60 seconds' WHERE id = $1`, [trade.id]);
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    expect(await settlement.getJob(`honor-capture-${trade.id}`)).toBeUndefined();
+    expect((await test.app.get(ProviderWorkSweeper).sweep()).requeued).toBeGreaterThanOrEqual(1);
+    await eventually(async () => (await authorizationOf(orderId)).status === 'CAPTURED');
+    expect(await state(trade.id, traveler.token)).toBe('funded');
     await expectClean();
   });
 
@@ -213,8 +234,8 @@ describe('PayPal funding and settlement (HTTP)', () => {
     await passPayoutWindow(trade.id);
     await eventually(async () => (await state(trade.id, traveler.token)) === 'refunded', 15000);
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
-    // The run that ended the trade removed the honour capture queued at funding: it has nothing left to do.
-    await eventually(async () => (await settlement.getJob(`honor-capture-${trade.id}`)) === undefined);
+    // No honour capture waits for the ended trade (days away, it was never queued; the run that ends a trade removes one that was).
+    expect(await settlement.getJob(`honor-capture-${trade.id}`)).toBeUndefined();
     // A copy that still comes (an outbox row published again, a removal that failed) runs and does nothing.
     await settlement.add(JOBS.settlement.captureIntoEscrow, { tradeId: trade.id }, { jobId: `honor-capture-${trade.id}` });
     expect(await completedJobResult(settlement, `honor-capture-${trade.id}`)).toEqual({ outcome: 'nothing' });

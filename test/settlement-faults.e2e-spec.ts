@@ -271,8 +271,9 @@ describe('Settlement waiting on a provider that never finishes (HTTP)', () => {
 
 describe('Settlement’s poll and the payout’s webhook (HTTP)', () => {
   // The settlement polls a pending payout every 2 s; the payout finishes in 100 ms and its webhook follows.
+  // An honour period of two hours: its capture (at 96 minutes) is within the sweep's horizon, so queued at funding.
   const { test, api, db } = useTestApp(
-    { ...BASE_ENV, PROVIDER_POLL_EVERY_MS: '2000', PAYPAL_MOCK_PAYOUT_DELAY_MS: '100' },
+    { ...BASE_ENV, PROVIDER_POLL_EVERY_MS: '2000', PAYPAL_MOCK_PAYOUT_DELAY_MS: '100', PAYPAL_HONOR_PERIOD_MS: '7200000' },
     { reference: '7.2400' },
   );
 

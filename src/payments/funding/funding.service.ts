@@ -12,9 +12,10 @@ import { PAYPAL, PaypalApiError, PaypalPort } from '../providers/paypal/paypal.p
 import { BankFundingService } from './bank-funding.service';
 import { FundingPoll } from './funding-poll';
 import { FundingRepository } from './funding.repository';
-import { checkFundingJobId, honorCaptureJobId } from '../../queues/job-ids';
-import { fundingPoll, keepTrying } from '../../queues/retry-policies';
-import { honorCaptureDelayMs, NotYet, stepRequestId } from './provider-steps';
+import { checkFundingJobId } from '../../queues/job-ids';
+import { fundingPoll } from '../../queues/retry-policies';
+import { honorCaptureDelayMs, honorCaptureMessage, NotYet, stepRequestId } from './provider-steps';
+import { queuedWhenSet } from '../../queues/sweep-horizon';
 import { Transactions } from '../../database/transactions';
 
 type CheckOutcome = 'funded' | 'voided' | 'self_trade' | 'nothing';
@@ -169,17 +170,12 @@ export class FundingService {
     const outcome = await this.transactions.run(async (manager) => {
       const locked = await this.fundings.lockAndRecordAuthorization(manager, tradeId, authorizationId);
       if (locked === 'awaiting_funding') {
-        await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId }, [
-          {
-            queue: QUEUES.settlement,
-            jobName: JOBS.settlement.captureIntoEscrow,
-            jobId: honorCaptureJobId(tradeId),
-            payload: { tradeId },
-            delayMs: honorCaptureDelayMs(this.paypalSettings.honorPeriodMs),
-            // PayPal down at that moment must not mean the period runs out: keep trying, as settlement does.
-            retry: keepTrying(this.config.providerPollEveryMs),
-          },
-        ]);
+        // The honour-period capture's job, when it falls within the provider-work sweep's horizon; later, the sweep queues it.
+        const captureInMs = honorCaptureDelayMs(this.paypalSettings.honorPeriodMs);
+        const capture = queuedWhenSet(captureInMs, this.config.providerWorkSweepEveryMs)
+          ? [honorCaptureMessage(tradeId, captureInMs, this.config.providerPollEveryMs)]
+          : [];
+        await this.tradesService.confirmFunding(manager, tradeId, { provider: 'paypal', orderId: order.orderId, authorizationId }, capture);
         return 'funded' as const;
       }
       return locked === 'cancelled' || locked === 'expired' ? ('ended' as const) : ('nothing' as const);

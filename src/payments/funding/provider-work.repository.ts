@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../common/database/query';
+import type { NearingCursor } from '../../queues/sweep-horizon';
+import type { NearingDeadline } from '../../trades/nearing-deadlines.repository';
 
 /**
  * One page of the work of one kind that waits on a provider job: rows older than `before` (work just
@@ -61,14 +63,42 @@ export class ProviderWorkRepository {
       [before, after, limit],
     );
 
-  /** Held PayPal authorizations not captured yet. */
-  readonly heldAuthorizations: WorkPage<{ key: string; state: string; funded_at: Date }> = (before, after, limit) =>
-    this.dataSource.query(
-      `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
-        WHERE t.state IN ('funded', 'payout_sent', 'disputed') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
-          AND t.funded_at < $1 AND t.id::text > $2 ORDER BY t.id LIMIT $3`,
-      [before, after, limit],
+  /**
+   * Held PayPal authorizations not captured yet whose capture is due: a disputed trade's at once, the honour period's
+   * once `captureAfterMs` from funding has passed (before that, the sweep queues it as it nears: `nearingHonorCaptures`).
+   */
+  heldAuthorizationsDue(captureAfterMs: number): WorkPage<{ key: string; state: string; funded_at: Date }> {
+    return (before, after, limit) =>
+      this.dataSource.query(
+        `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+          WHERE t.state IN ('funded', 'payout_sent', 'disputed') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
+            AND t.funded_at < $1 AND t.id::text > $2
+            AND (t.state = 'disputed' OR t.funded_at + $4::double precision * interval '1 millisecond' <= now())
+          ORDER BY t.id LIMIT $3`,
+        [before, after, limit, captureAfterMs],
+      );
+  }
+
+  /**
+   * A page, soonest first after `after`, of the held authorizations of trades still waiting on their payout whose
+   * honour-period capture (`captureAfterMs` after funding) is still ahead but within `horizonMs`, with the time left
+   * by PostgreSQL's clock. Both lengths are double precision intervals: any length fits.
+   */
+  async nearingHonorCaptures(captureAfterMs: number, horizonMs: number, after: NearingCursor, limit: number): Promise<NearingDeadline[]> {
+    const rows: { id: string; due_in_ms: string; funded: string }[] = await this.dataSource.query(
+      `SELECT t.id,
+              greatest(0, ceil(extract(epoch FROM t.funded_at + $1::double precision * interval '1 millisecond' - clock_timestamp()) * 1000))::bigint AS due_in_ms,
+              t.funded_at::text AS funded
+         FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+        WHERE t.state IN ('funded', 'payout_sent') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
+          AND t.funded_at + $1::double precision * interval '1 millisecond' > now()
+          AND t.funded_at + $1::double precision * interval '1 millisecond' <= now() + $2::double precision * interval '1 millisecond'
+          AND (t.funded_at, t.id) > ($3::timestamptz, $4::uuid)
+        ORDER BY t.funded_at, t.id LIMIT $5`,
+      [captureAfterMs, horizonMs, after.due, after.id, limit],
     );
+    return rows.map((row) => ({ tradeId: row.id, dueInMs: Number(row.due_in_ms), next: { due: row.funded, id: row.id } }));
+  }
 
   /** Bank suspense owed back, neither returned nor refused. */
   readonly suspenseOwed: WorkPage<{ key: string }> = (before, after, limit) =>

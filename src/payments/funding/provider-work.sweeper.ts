@@ -18,7 +18,8 @@ import {
   verifyPayoutJobId,
 } from '../../queues/job-ids';
 import { fundingPoll, keepTrying } from '../../queues/retry-policies';
-import { honorCaptureDelayMs } from './provider-steps';
+import { honorCaptureDelayMs, honorCaptureMessage } from './provider-steps';
+import { NEARING_START, sweepHorizonMs } from '../../queues/sweep-horizon';
 import { watchMessage } from '../settlement/settlement-run';
 import { BankFundingService } from './bank-funding.service';
 import { ProviderWorkRepository, WorkPage } from './provider-work.repository';
@@ -39,9 +40,10 @@ interface Work {
 /**
  * Redis is a cache of work, never its record (SPEC.md): every trade waiting on a provider job is visible in
  * PostgreSQL, and this sweep gives each one whose job Redis no longer holds (or that gave up) one more job:
- * funding checks, settlements (and flagged ended trades whose money came back), honour-period captures, bank
- * returns, and funding checks a webhook queued that never started. Each item has one sweep job id (`<job id>-sweep`), so an item never has more than its own job and
- * one spare; the jobs are idempotent, so a spare changes nothing.
+ * funding checks, settlements (and flagged ended trades whose money came back), captures due, bank returns, and
+ * funding checks a webhook queued that never started. Each item has one sweep job id (`<job id>-sweep`), so an item
+ * never has more than its own job and one spare; the jobs are idempotent, so a spare changes nothing. It also queues
+ * the honour-period captures nearing their time, which funding leaves to it when they are days away.
  */
 @Injectable()
 export class ProviderWorkSweeper implements OnApplicationBootstrap {
@@ -65,6 +67,7 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
   }
 
   async sweep(): Promise<{ requeued: number }> {
+    await this.queueNearingHonorCaptures();
     // Only work older than one sweep period: a job just committed may still be on its way from the outbox.
     const before = new Date(Date.now() - this.config.providerWorkSweepEveryMs);
     const retry = keepTrying(this.config.providerPollEveryMs);
@@ -113,16 +116,21 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
       retry,
     }));
 
-    // Held PayPal authorizations: captured at four fifths of the honour period, or at once for a dispute.
-    requeued += await this.each(this.work.heldAuthorizations, before, (row: { key: string; state: string; funded_at: Date }) => ({
-      queue: QUEUES.settlement,
-      jobName: JOBS.settlement.captureIntoEscrow,
-      jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
-      payload: { tradeId: row.key },
-      delayMs:
-        row.state === 'disputed' ? 0 : Math.max(0, row.funded_at.getTime() + honorCaptureDelayMs(this.paypal.honorPeriodMs) - Date.now()),
-      retry,
-    }));
+    // Held PayPal authorizations whose capture is due (at four fifths of the honour period, or at once for a
+    // dispute) and whose job was lost; the honour captures still ahead are queued as they near, above.
+    const captureAfterMs = honorCaptureDelayMs(this.paypal.honorPeriodMs);
+    requeued += await this.each(
+      this.work.heldAuthorizationsDue(captureAfterMs),
+      before,
+      (row: { key: string; state: string; funded_at: Date }) => ({
+        queue: QUEUES.settlement,
+        jobName: JOBS.settlement.captureIntoEscrow,
+        jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
+        payload: { tradeId: row.key },
+        delayMs: 0,
+        retry,
+      }),
+    );
 
     // Suspense owed back; what the bank refused stays for operators (the bank_suspense_stuck gauge).
     requeued += await this.each(this.work.suspenseOwed, before, (row: { key: string }) => ({
@@ -144,6 +152,36 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
     const flagged = await this.flagOverdueSteps();
     if (flagged > 0) this.logger.warn({ flagged }, 'Trades whose settlement step waited past its bound were flagged for operators');
     return { requeued };
+  }
+
+  /**
+   * Queues the honour-period captures falling due within the sweep's horizon (`queues/sweep-horizon.ts`), under
+   * their own job id: funding queues one only when it is that near, so a trade that ends within days (nearly all)
+   * never holds a capture job in Redis. Each is offered by two or three sweeps before its time, and written to the
+   * outbox as any job; a second offer adds nothing (BullMQ drops an id it holds). A failure leaves them to the next sweep.
+   */
+  private async queueNearingHonorCaptures(): Promise<void> {
+    const captureAfterMs = honorCaptureDelayMs(this.paypal.honorPeriodMs);
+    const horizonMs = sweepHorizonMs(this.config.providerWorkSweepEveryMs);
+    try {
+      let after = NEARING_START;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const nearing = await this.work.nearingHonorCaptures(captureAfterMs, horizonMs, after, PAGE);
+        if (nearing.length === 0) break;
+        await this.transactions.run(async (manager) => {
+          for (const { tradeId, dueInMs } of nearing) {
+            await this.outbox.write(manager, honorCaptureMessage(tradeId, dueInMs, this.config.providerPollEveryMs));
+          }
+        });
+        if (nearing.length < PAGE) break;
+        after = nearing[nearing.length - 1].next;
+      }
+    } catch (error) {
+      this.logger.warn(
+        { error: safeErrorForLog(error) },
+        'Nearing honour-period captures could not be queued; the next sweep offers them again',
+      );
+    }
   }
 
   /**
