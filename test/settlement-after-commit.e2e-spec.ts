@@ -21,7 +21,8 @@ describe('Settlement run after the commit (HTTP)', () => {
       ...quietRates,
       ...fastProviders,
       ...distantDeadlines,
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '100',
+      // The payout is pending for a second and a half: long enough to see the first run's poll waiting.
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '1500',
       PROVIDER_POLL_EVERY_MS: '600000',
       PROVIDER_POLL_MAX_EVERY_MS: '600000',
       PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
@@ -55,6 +56,10 @@ describe('Settlement run after the commit (HTTP)', () => {
     const { trade, traveler } = await fundedTrade(api);
     await settlement().pause();
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
+    // The first run began the payout and found it pending: its poll waits ten minutes out, in the paused queue.
+    const poll = await eventually(async () => settlement().getJob(settleJobId(trade.id, 'releasing')), 1400, 20);
+    expect(await poll.getState()).toBe('delayed');
+    expect(poll.opts.delay).toBeGreaterThan(500_000);
     await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
     // The decision's row and the webhook's are both done here: marked published, no job run for either.
     await eventually(async () => {
@@ -111,6 +116,41 @@ describe('Settlement run after the commit, off (HTTP)', () => {
       await settlement.resume();
     }
     await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    await expectClean();
+  });
+});
+
+describe('Settlement run after the commit that outlasts its budget (HTTP)', () => {
+  // A lease of 2 s leaves a run after the commit about 0.75 s; PayPal takes 1.5 s to capture.
+  const { test, api, expectClean } = useTestApp(
+    {
+      ...quietRates,
+      ...fastProviders,
+      ...distantDeadlines,
+      PROVIDER_POLL_EVERY_MS: '600000',
+      PROVIDER_POLL_MAX_EVERY_MS: '600000',
+      PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
+      OUTBOX_AFTER_COMMIT_LEASE_MS: '2000',
+    },
+    { reference: '7.2400' },
+  );
+
+  it('queues its job due at the poll interval, not at once (the run still holds the claim), and the run completes the trade', async () => {
+    const { trade, traveler } = await fundedTrade(api);
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 1500, paths: ['/v2/payments/authorizations'] } });
+    try {
+      expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
+      const job = await eventually(async () => settlement.getJob(settleJobId(trade.id, 'releasing')), 1500, 20);
+      expect(await job.getState()).toBe('delayed');
+      expect(job.opts.delay).toBeGreaterThan(500_000);
+      expect(job.attemptsMade).toBe(0);
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    // The run goes on past its budget: it captures, pays out, and the payout's webhook completes the trade.
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
+    await eventually(async () => (await settlement.getJob(settleJobId(trade.id, 'releasing'))) === undefined);
     await expectClean();
   });
 });

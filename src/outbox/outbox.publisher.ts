@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -26,6 +27,15 @@ export type WorkRunFirst =
 
 /** Runs a row's work in the process that committed it, within `timeoutMs` (what is left after it is the fallback's). */
 export type RunFirst = (row: { jobId: string; payload: Record<string, unknown> }, timeoutMs: number) => Promise<WorkRunFirst>;
+
+/** A registration of `runFirst`, with the runs of its work under way in this process. */
+interface RunsFirst {
+  run: RunFirst;
+  limit: number;
+  maxDelayMs: number;
+  overrunDelayMs: number;
+  running: number;
+}
 
 /**
  * Publishes the outbox rows a transaction wrote right after it commits, from the process that committed it (API
@@ -66,10 +76,17 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private settling = 0;
   private closed = false;
   private readonly markLingerMs: number;
-  private readonly runsFirst = new Map<string, { run: RunFirst; limit: number; maxDelayMs: number; running: number }>();
+  private readonly runsFirst = new Map<string, RunsFirst>();
   /** Work waiting for its time, woken at shutdown to go to its job instead; each removed when its timer fires. */
   private readonly waiting = new Set<() => void>();
   private stopped = false;
+  /**
+   * The context of no request, made at start: publishing and the work run after a commit go on in it, not in the
+   * committing request's. That work is not the request's change: its transactions must not be fenced by the
+   * request's Idempotency-Key claim (marked, or refused once the claim completed or a retry took it over), nor its
+   * log lines carry the request's.
+   */
+  private readonly detached = new AsyncResource('OutboxPublisher');
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -92,7 +109,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   afterTransactionCommit(event: TransactionCommitEvent): void {
     const rows = takeCommitted(event.queryRunner);
     if (rows.length === 0 || this.closed) return;
-    const publishing = this.publish(rows).finally(() => this.inFlight.delete(publishing));
+    const publishing = this.detached.runInAsyncScope(() => this.publish(rows)).finally(() => this.inFlight.delete(publishing));
     this.inFlight.add(publishing);
   }
 
@@ -108,7 +125,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
       .filter(({ row }) => row.afterCommitLeaseMs > 0)
       .map(({ row, id }) => ({ ...row, id, insertedAt, depth: 1 }));
     if (rows.length === 0 || this.closed) return;
-    const publishing = this.publish(rows).finally(() => this.inFlight.delete(publishing));
+    const publishing = this.detached.runInAsyncScope(() => this.publish(rows)).finally(() => this.inFlight.delete(publishing));
     this.inFlight.add(publishing);
   }
 
@@ -121,13 +138,21 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
    * as well. A longer delay is the job's from the start, as is any delay for work registered `atOnceOnly` (a
    * poll, which a removal from its queue must be able to cancel), and a row that finds `limit` runs of its work
-   * under way in this process (as a worker runs so many jobs at once).
+   * under way in this process (as a worker runs so many jobs at once). Work that throws or outlasts its budget has its
+   * job due at once, or `overrunDelayMs` later: work that may still be running (a settlement holding its trade's
+   * claim) would only have its job find it busy.
    */
-  runFirst(queue: string, jobName: string, run: RunFirst, options: { limit?: number; atOnceOnly?: boolean } = {}): void {
+  runFirst(
+    queue: string,
+    jobName: string,
+    run: RunFirst,
+    options: { limit?: number; atOnceOnly?: boolean; overrunDelayMs?: number } = {},
+  ): void {
     this.runsFirst.set(`${queue}\0${jobName}`, {
       run,
       limit: options.limit ?? Infinity,
       maxDelayMs: options.atOnceOnly ? 0 : this.config.outboxAfterCommitLeaseMs / 4,
+      overrunDelayMs: options.overrunDelayMs ?? 0,
       running: 0,
     });
   }
@@ -167,7 +192,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private async publish(rows: TrackedOutboxRow[]): Promise<void> {
     const giveUpAt = Math.min(...rows.map((row) => row.insertedAt)) + this.config.outboxAfterCommitLeaseMs / 2;
     // A row's work runs here when it is registered, due soon enough, and a run of it is free in this process.
-    const toRun: { row: TrackedOutboxRow; work: { run: RunFirst; running: number } }[] = [];
+    const toRun: { row: TrackedOutboxRow; work: RunsFirst }[] = [];
     const toAdd: TrackedOutboxRow[] = [];
     for (const row of rows) {
       const work = this.runsFirst.get(`${row.queue}\0${row.jobName}`);
@@ -190,7 +215,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
         };
         let left: PublishableRow | undefined;
         try {
-          left = await this.runOne(row, counted, giveUpAt);
+          left = await this.runOne(row, counted, work.overrunDelayMs, giveUpAt);
         } finally {
           if (!started) work.running -= 1;
         }
@@ -200,7 +225,12 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /** Runs one row's work here when it is due; answers the job still to queue, if any (marked as published when none). */
-  private async runOne(row: TrackedOutboxRow, run: RunFirst, giveUpAt: number): Promise<PublishableRow | undefined> {
+  private async runOne(
+    row: TrackedOutboxRow,
+    run: RunFirst,
+    overrunDelayMs: number,
+    giveUpAt: number,
+  ): Promise<PublishableRow | undefined> {
     const wait = row.insertedAt + row.delayMs - Date.now();
     if (wait > 0) {
       if (this.stopped) return publishable(row);
@@ -232,21 +262,17 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
       );
     } catch (error) {
       this.logger.warn(`Work of outbox row ${row.id} (${row.jobName}) queued as its job (${(error as Error).message})`);
-      return publishable(row);
+      return overrunDelayMs > 0 ? dueIn(publishable(row), overrunDelayMs) : publishable(row);
     }
     if (outcome.done) {
       observePublished([publishable(row)], 'writer');
       this.mark([row.id]);
       return undefined;
     }
-    const delayMs = Math.max(0, Math.trunc(outcome.delayMs ?? 0));
-    return {
-      ...publishable(row),
-      payload: outcome.payload ?? row.payload,
-      options: outcome.options ?? row.options,
-      remainingDelayMs: delayMs,
-      dueAtMs: Date.now() + delayMs,
-    };
+    return dueIn(
+      { ...publishable(row), payload: outcome.payload ?? row.payload, options: outcome.options ?? row.options },
+      outcome.delayMs ?? 0,
+    );
   }
 
   private async add(rows: PublishableRow[], giveUpAt: number): Promise<void> {
@@ -294,6 +320,12 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
       }
     }
   }
+}
+
+/** A row's job due `delayMs` from now. */
+function dueIn(row: PublishableRow, delayMs: number): PublishableRow {
+  const remainingDelayMs = Math.max(0, Math.trunc(delayMs));
+  return { ...row, remainingDelayMs, dueAtMs: Date.now() + remainingDelayMs };
 }
 
 function publishable(row: TrackedOutboxRow): PublishableRow {

@@ -9,11 +9,12 @@ import { isSettlementFailure, SettlementAttempts } from './settlement-attempts';
 /**
  * A `settle-trade` row run by the process that committed it, right after the commit (`OutboxPublisher.runFirst`):
  * the transition that decided the trade (a verification, a confirmation, an operator's resolution) or the payout's
- * callback is followed by its settlement in the same process, without handing it to a worker through Redis (an add,
- * a fetch and a completion, and a retry's move while the payout is pending). The run is the job's (`SettlementAttempts`:
- * the trade's claim makes one run at a time, its journal makes each step once), and the job stays the fallback:
- * queued when the provider is not done yet or failed (due after the poll interval, as the job's own retry would
- * be, a failure counted toward the flag), when another run holds the claim, when the run outlasts its budget, or by
+ * callback is followed by its settlement in the same process, without handing it to a worker through Redis (an
+ * add, a fetch and a completion, and a retry's move while the payout is pending). The run is the job's
+ * (`SettlementAttempts`: the trade's claim makes one run at a time, its journal makes each step once), and the job
+ * stays the fallback, due after the poll interval as the job's own retry would be: when the provider is not done yet
+ * or failed (a failure counted toward the flag), when another run holds the claim, or when the run outlasts its
+ * budget (it still holds the claim); queued at once when this process already runs as many as a worker would, and by
  * the relay when this process died first. A watch after the end, and any delayed row, is its job from the start.
  */
 @Injectable()
@@ -32,6 +33,8 @@ export class SettlementAfterCommit implements OnModuleInit {
     this.publisher.runFirst(QUEUES.settlement, JOBS.settlement.settleTrade, ({ payload }) => this.run(payload), {
       limit: this.jobs.settlementWorkerConcurrency,
       atOnceOnly: true,
+      // A run that outlasts its budget still holds the trade's claim: its job, due at once, would only find it busy.
+      overrunDelayMs: this.trades.providerPollEveryMs,
     });
   }
 
