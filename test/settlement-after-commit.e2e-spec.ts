@@ -21,8 +21,8 @@ describe('Settlement run after the commit (HTTP)', () => {
       ...quietRates,
       ...fastProviders,
       ...distantDeadlines,
-      // The payout is pending for a second and a half: long enough to see the first run's poll waiting.
-      PAYPAL_MOCK_PAYOUT_DELAY_MS: '1500',
+      // The payout is pending for four seconds: long enough to see the first run's poll waiting.
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '4000',
       PROVIDER_POLL_EVERY_MS: '600000',
       PROVIDER_POLL_MAX_EVERY_MS: '600000',
       PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
@@ -57,8 +57,10 @@ describe('Settlement run after the commit (HTTP)', () => {
     await settlement().pause();
     expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
     // The first run began the payout and found it pending: its poll waits ten minutes out, in the paused queue.
-    const poll = await eventually(async () => settlement().getJob(settleJobId(trade.id, 'releasing')), 1400, 20);
-    expect(await poll.getState()).toBe('delayed');
+    const poll = await eventually(async () => {
+      const job = await settlement().getJob(settleJobId(trade.id, 'releasing'));
+      return job && (await job.getState()) === 'delayed' && job;
+    }, 10000);
     expect(poll.opts.delay).toBeGreaterThan(500_000);
     await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 15000);
     // The decision's row and the webhook's are both done here: marked published, no job run for either.
@@ -121,12 +123,14 @@ describe('Settlement run after the commit, off (HTTP)', () => {
 });
 
 describe('Settlement run after the commit that outlasts its budget (HTTP)', () => {
-  // A lease of 2 s leaves a run after the commit about 0.75 s; PayPal takes 1.5 s to capture.
+  // A lease of 2 s leaves a run after the commit about 0.75 s; PayPal takes 3 s to capture. The payout is pending for
+  // 3 s, so its webhook comes long after the first run gave its claim back.
   const { test, api, expectClean } = useTestApp(
     {
       ...quietRates,
       ...fastProviders,
       ...distantDeadlines,
+      PAYPAL_MOCK_PAYOUT_DELAY_MS: '3000',
       PROVIDER_POLL_EVERY_MS: '600000',
       PROVIDER_POLL_MAX_EVERY_MS: '600000',
       PROVIDER_WORK_SWEEP_EVERY_MS: '3600000',
@@ -138,13 +142,15 @@ describe('Settlement run after the commit that outlasts its budget (HTTP)', () =
   it('queues its job due at the poll interval, not at once (the run still holds the claim), and the run completes the trade', async () => {
     const { trade, traveler } = await fundedTrade(api);
     const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
-    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 1500, paths: ['/v2/payments/authorizations'] } });
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 3000, paths: ['/v2/payments/authorizations'] } });
     try {
       expect((await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token })).status).toBe(200);
-      const job = await eventually(async () => settlement.getJob(settleJobId(trade.id, 'releasing')), 1500, 20);
+      // Queued while the capture still waits on PayPal: due at the poll interval, with no failure counted.
+      const job = await eventually(async () => settlement.getJob(settleJobId(trade.id, 'releasing')));
       expect(await job.getState()).toBe('delayed');
       expect(job.opts.delay).toBeGreaterThan(500_000);
       expect(job.attemptsMade).toBe(0);
+      expect(job.data).toEqual({ tradeId: trade.id });
     } finally {
       await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
     }

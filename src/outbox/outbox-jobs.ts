@@ -71,10 +71,18 @@ export function byQueue<T extends { queue: string }>(rows: T[]): Map<string, T[]
   return groups;
 }
 
+/** What `withTimeout` rejects with when the time ran out (the work itself may still be going on). */
+export class TimedOut extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} timed out after ${ms} ms`);
+    this.name = 'TimedOut';
+  }
+}
+
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new TimedOut(what, ms)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

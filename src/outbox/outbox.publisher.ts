@@ -4,7 +4,7 @@ import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent } from 'typeorm';
 import { jobsConfig } from '../config';
-import { byQueue, NewOutboxRow, outboxJob, PublishableRow, withTimeout } from './outbox-jobs';
+import { byQueue, NewOutboxRow, outboxJob, PublishableRow, TimedOut, withTimeout } from './outbox-jobs';
 import { observePublished } from './outbox-metrics';
 import { forgetAll, forgetRolledBack, takeCommitted, TrackedOutboxRow } from './outbox-tracking';
 import { OutboxRepository } from './outbox.repository';
@@ -79,12 +79,14 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   private readonly runsFirst = new Map<string, RunsFirst>();
   /** Work waiting for its time, woken at shutdown to go to its job instead; each removed when its timer fires. */
   private readonly waiting = new Set<() => void>();
+  /** Work run here that is still going on, whether or not its publish still waits for it (it may have outlasted its budget). */
+  private readonly runsUnderWay = new Set<Promise<unknown>>();
   private stopped = false;
   /**
    * The context of no request, made at start: publishing and the work run after a commit go on in it, not in the
    * committing request's. That work is not the request's change: its transactions must not be fenced by the
-   * request's Idempotency-Key claim (marked, or refused once the claim completed or a retry took it over), nor its
-   * log lines carry the request's.
+   * request's Idempotency-Key claim while the request has not answered (an UPDATE of the key's row under its lock, and
+   * a refusal, rolled back, once a retry took the key over), nor its log lines carry the request's.
    */
   private readonly detached = new AsyncResource('OutboxPublisher');
 
@@ -138,9 +140,10 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
    * within `timeoutMs`; the job is queued, if it must be, before half the row's lease, so the relay never queues it
    * as well. A longer delay is the job's from the start, as is any delay for work registered `atOnceOnly` (a
    * poll, which a removal from its queue must be able to cancel), and a row that finds `limit` runs of its work
-   * under way in this process (as a worker runs so many jobs at once). Work that throws or outlasts its budget has its
-   * job due at once, or `overrunDelayMs` later: work that may still be running (a settlement holding its trade's
-   * claim) would only have its job find it busy.
+   * under way in this process (as a worker runs so many jobs at once). Work that throws has its job due at once; work
+   * that outlasts its budget too, or `overrunDelayMs` later: it is still running (a settlement holding its trade's
+   * claim), and its job due at once would only find it busy. A process shutting down runs no more work: its rows go
+   * to their jobs.
    */
   runFirst(
     queue: string,
@@ -158,13 +161,20 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
   }
 
   /**
-   * Lets the publishes under way finish and their marks be written while the database is still open. Publishing goes
-   * on: the HTTP server closes after this, and the requests it still answers commit rows too.
+   * Lets the publishes under way finish and their marks be written while the database is still open, and the work run
+   * here end (for up to the after-commit lease: a settlement past its budget still holds its trade's claim, which only
+   * its own end gives back before the claim's lease). Publishing goes on: the HTTP server closes after this, and the
+   * requests it still answers commit rows too, whose work now goes to its job.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     for (const wake of [...this.waiting]) wake();
     await this.settle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.runsUnderWay]),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.config.outboxAfterCommitLeaseMs))),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -196,7 +206,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
     const toAdd: TrackedOutboxRow[] = [];
     for (const row of rows) {
       const work = this.runsFirst.get(`${row.queue}\0${row.jobName}`);
-      if (work && row.delayMs <= work.maxDelayMs && work.running < work.limit) {
+      if (work && !this.stopped && row.delayMs <= work.maxDelayMs && work.running < work.limit) {
         work.running += 1;
         toRun.push({ row, work });
       } else {
@@ -211,7 +221,12 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
         let started = false;
         const counted: RunFirst = (job, timeoutMs) => {
           started = true;
-          return work.run(job, timeoutMs).finally(() => (work.running -= 1));
+          const running = work.run(job, timeoutMs).finally(() => {
+            work.running -= 1;
+            this.runsUnderWay.delete(running);
+          });
+          this.runsUnderWay.add(running);
+          return running;
         };
         let left: PublishableRow | undefined;
         try {
@@ -262,7 +277,7 @@ export class OutboxPublisher implements EntitySubscriberInterface, BeforeApplica
       );
     } catch (error) {
       this.logger.warn(`Work of outbox row ${row.id} (${row.jobName}) queued as its job (${(error as Error).message})`);
-      return overrunDelayMs > 0 ? dueIn(publishable(row), overrunDelayMs) : publishable(row);
+      return error instanceof TimedOut && overrunDelayMs > 0 ? dueIn(publishable(row), overrunDelayMs) : publishable(row);
     }
     if (outcome.done) {
       observePublished([publishable(row)], 'writer');

@@ -22,8 +22,9 @@ export function isSettlementFailure(error: unknown): boolean {
 /**
  * One attempt at settling a trade, made by its `settle-trade` job or by the process that committed the job's outbox
  * row (`SettlementAfterCommit`): both count the attempts that failed before, so the trade is flagged
- * `settlementFailing` for operators at the same attempt (`SETTLEMENT_FLAG_AFTER_ATTEMPTS`) whichever made them. An
- * attempt that ends the trade removes the jobs still waiting for it, which would only run to find it ended.
+ * `settlementFailing` for operators at the same attempt (`SETTLEMENT_FLAG_AFTER_ATTEMPTS`) whichever made them (but
+ * for a run after commit that outlasted its budget and then failed: its job counts only its own). An attempt that
+ * ends the trade removes the jobs still waiting for it, which would only run to find it ended.
  */
 @Injectable()
 export class SettlementAttempts {
