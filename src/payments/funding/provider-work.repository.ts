@@ -67,10 +67,10 @@ export class ProviderWorkRepository {
    * Held PayPal authorizations not captured yet whose capture is due: a disputed trade's at once, the honour period's
    * once `captureAfterMs` from funding has passed (before that, the sweep queues it as it nears: `nearingHonorCaptures`).
    */
-  heldAuthorizationsDue(captureAfterMs: number): WorkPage<{ key: string; state: string; funded_at: Date }> {
+  heldAuthorizationsDue(captureAfterMs: number): WorkPage<{ key: string; state: string }> {
     return (before, after, limit) =>
       this.dataSource.query(
-        `SELECT t.id AS key, t.state, t.funded_at FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
+        `SELECT t.id AS key, t.state FROM trades t JOIN trade_fundings f ON f.trade_id = t.id
           WHERE t.state IN ('funded', 'payout_sent', 'disputed') AND f.authorization_id IS NOT NULL AND f.capture_id IS NULL
             AND t.funded_at < $1 AND t.id::text > $2
             AND (t.state = 'disputed' OR t.funded_at + $4::double precision * interval '1 millisecond' <= now())

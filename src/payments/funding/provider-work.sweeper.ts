@@ -118,11 +118,10 @@ export class ProviderWorkSweeper implements OnApplicationBootstrap {
 
     // Held PayPal authorizations whose capture is due (at four fifths of the honour period, or at once for a
     // dispute) and whose job was lost; the honour captures still ahead are queued as they near, above.
-    const captureAfterMs = honorCaptureDelayMs(this.paypal.honorPeriodMs);
     requeued += await this.each(
-      this.work.heldAuthorizationsDue(captureAfterMs),
+      this.work.heldAuthorizationsDue(honorCaptureDelayMs(this.paypal.honorPeriodMs)),
       before,
-      (row: { key: string; state: string; funded_at: Date }) => ({
+      (row: { key: string; state: string }) => ({
         queue: QUEUES.settlement,
         jobName: JOBS.settlement.captureIntoEscrow,
         jobId: row.state === 'disputed' ? disputeCaptureJobId(row.key) : honorCaptureJobId(row.key),
