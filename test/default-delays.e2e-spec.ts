@@ -125,7 +125,36 @@ describe('a PayPal trade funded with the default honour period and payout window
     expect(await capture.getState()).toBe('delayed');
     expect(capture.opts.delay).toBeGreaterThan(110_000);
     expect(capture.opts.delay).toBeLessThanOrEqual(120_000);
-    await capture.remove();
+    // Released before it falls due, at the default payout delay: the run that completes the trade removes the capture.
+    await api('POST', `/v1/trades/${tradeId}/confirm-receipt`, { token: parties.traveler.token });
+    await eventually(async () => (await tradeState(api, tradeId, parties.traveler.token)) === 'completed', 20000);
+    await eventually(async () => (await settlement.getJob(honorCaptureJobId(tradeId))) === undefined);
+  });
+
+  it('gives a settlement that outlasts its budget at the default lease its job due at the default poll, and the run completes the trade', async () => {
+    const { api, test } = suite;
+    const { traveler, trade } = await paypalTrade(api, '100.00');
+    await fundAtPaypal(api, trade, traveler, 20000);
+    const settlement = test.app.get(QueueRegistry).get(QUEUES.settlement);
+    // The default lease (10 s) leaves a run after the commit about 4 s; PayPal takes 4.5 s to capture.
+    await api('PUT', '/sandbox/faults', { body: { provider: 'paypal', latencyMs: 4500, paths: ['/v2/payments/authorizations'] } });
+    try {
+      await api('POST', `/v1/trades/${trade.id}/confirm-receipt`, { token: traveler.token });
+      const job = await eventually(async () => settlement.getJob(settleJobId(trade.id, 'releasing')));
+      expect(await job.getState()).toBe('delayed');
+      // Due at the default poll (ten seconds), not at once: the run still holds the trade's claim.
+      expect(job.opts.delay).toBeGreaterThan(9000);
+      expect(job.opts.delay).toBeLessThanOrEqual(10000);
+      expect(job.data).toEqual({ tradeId: trade.id });
+    } finally {
+      await api('PUT', '/sandbox/faults', { body: { provider: 'paypal' } });
+    }
+    // The run goes on: it captures and pays out, and the payout's webhook (two seconds at the default) completes the
+    // trade before that job is due; the completing run removes it.
+    await eventually(async () => (await tradeState(api, trade.id, traveler.token)) === 'completed', 20000);
+    await eventually(async () => (await settlement.getJob(settleJobId(trade.id, 'releasing'))) === undefined);
+    const ran = await settlement.getJobs(['completed', 'failed', 'active']);
+    expect(ran.filter((ended) => ended.id === settleJobId(trade.id, 'releasing'))).toEqual([]);
   });
 
   it('releases at PayPal’s default payout delay and poll: the payout’s webhook completes the trade, its ids recorded, no job left', async () => {
